@@ -1,0 +1,3 @@
+//! The engine: a scenario's threads as real OS threads on real blocking primitives.
+
+pub mod deadlock;

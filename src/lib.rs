@@ -1,0 +1,10 @@
+//! threadlab: a terminal lab for teaching concurrency.
+//!
+//! One direction of flow: `scenario` (KDL → model) → `engine` (real threads, conductor,
+//! primitives) → `trace::event` → `trace` (timelines, summaries, exports) → `ui` / `headless`.
+//! The engine knows nothing of the UI; the UI knows nothing of how a primitive works.
+
+pub mod cli;
+pub mod engine;
+pub mod scenario;
+pub mod trace;

@@ -1,0 +1,167 @@
+//! The scenario model: what a parsed, checked `.kdl` file means.
+//!
+//! The parser (`parse.rs`) builds it, the checker (`check.rs`) vets it, the engine runs it and the
+//! trace and UI read names and source lines from it. `repeat` blocks are unrolled by the parser,
+//! so a thread's script is a flat list of steps and "the step a thread is at" is just an index.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Index of a thread in [`Scenario::threads`].
+pub type ThreadIdx = u16;
+/// Index of a resource in [`Scenario::resources`].
+pub type ResIdx = u16;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Short name: the built-in's name (`deadlock`) or the file stem.
+    pub name: String,
+    /// Where it came from: `builtin:deadlock` or the path as given.
+    pub origin: String,
+    /// The full source text, for the code view and diagnostics.
+    pub source: Arc<str>,
+    pub title: String,
+    /// What the class should look for, in a teacher's words.
+    pub about: String,
+    pub resources: Vec<Resource>,
+    /// Threads after `count=` expansion: `worker count=3` gives worker-1, worker-2, worker-3.
+    pub threads: Vec<ThreadSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub name: String,
+    pub kind: ResourceKind,
+    /// 1-based source line of the declaration.
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ResourceKind {
+    /// `mutex A`: one holder at a time; waiters queue in arrival order.
+    Mutex,
+    /// `semaphore pool permits=3`.
+    Semaphore { permits: u32 },
+    /// `barrier gate parties=3`: trips when `parties` threads have arrived.
+    Barrier { parties: u32 },
+    /// `buffer queue capacity=3`: a bounded FIFO guarded by a mutex and two condition variables.
+    Buffer { capacity: u32 },
+    /// `gil interval="5ms"`: a CPython-style global interpreter lock.
+    Gil { interval: Duration },
+}
+
+impl ResourceKind {
+    /// The keyword that declares this kind in a scenario file.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            ResourceKind::Mutex => "mutex",
+            ResourceKind::Semaphore { .. } => "semaphore",
+            ResourceKind::Barrier { .. } => "barrier",
+            ResourceKind::Buffer { .. } => "buffer",
+            ResourceKind::Gil { .. } => "gil",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadSpec {
+    /// Unique display name (`T1`, `worker-3`).
+    pub name: String,
+    /// The `thread` node's name before `count=` expansion (`worker`).
+    pub group: String,
+    /// 1-based source line of the `thread` node.
+    pub line: u32,
+    /// The GIL this thread's CPU work runs under, if any.
+    pub gil: Option<ResIdx>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    pub op: Op,
+    /// 1-based source line of the step, for the code view and `"line"` in event logs.
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Op {
+    Lock(ResIdx),
+    Unlock(ResIdx),
+    Acquire(ResIdx),
+    Release(ResIdx),
+    /// Arrive at a barrier and wait for the rest of its parties.
+    Wait(ResIdx),
+    Put(ResIdx),
+    Take(ResIdx),
+    /// CPU-bound: a fixed amount of real computation, calibrated to take this long on an idle core.
+    Work(Duration),
+    /// Off-CPU wait standing in for I/O.
+    Sleep(Duration),
+}
+
+impl Op {
+    /// The keyword of this step in a scenario file.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Op::Lock(_) => "lock",
+            Op::Unlock(_) => "unlock",
+            Op::Acquire(_) => "acquire",
+            Op::Release(_) => "release",
+            Op::Wait(_) => "wait",
+            Op::Put(_) => "put",
+            Op::Take(_) => "take",
+            Op::Work(_) => "work",
+            Op::Sleep(_) => "sleep",
+        }
+    }
+
+    pub fn resource(&self) -> Option<ResIdx> {
+        match *self {
+            Op::Lock(r)
+            | Op::Unlock(r)
+            | Op::Acquire(r)
+            | Op::Release(r)
+            | Op::Wait(r)
+            | Op::Put(r)
+            | Op::Take(r) => Some(r),
+            Op::Work(_) | Op::Sleep(_) => None,
+        }
+    }
+
+    /// Nominal duration of a timed step at 1x speed.
+    pub fn duration(&self) -> Option<Duration> {
+        match *self {
+            Op::Work(d) | Op::Sleep(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+impl Scenario {
+    pub fn thread_index(&self, name: &str) -> Option<ThreadIdx> {
+        self.threads
+            .iter()
+            .position(|t| t.name == name)
+            .map(|i| i as ThreadIdx)
+    }
+
+    pub fn resource_index(&self, name: &str) -> Option<ResIdx> {
+        self.resources
+            .iter()
+            .position(|r| r.name == name)
+            .map(|i| i as ResIdx)
+    }
+
+    pub fn thread_name(&self, t: ThreadIdx) -> &str {
+        &self.threads[t as usize].name
+    }
+
+    pub fn resource_name(&self, r: ResIdx) -> &str {
+        &self.resources[r as usize].name
+    }
+
+    /// One line of the source text (1-based), without its line break.
+    pub fn source_line(&self, line: u32) -> Option<&str> {
+        self.source.lines().nth((line as usize).checked_sub(1)?)
+    }
+}

@@ -1,0 +1,3 @@
+//! What a run did: events, and everything computed from them.
+
+pub mod event;
