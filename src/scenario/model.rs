@@ -71,8 +71,11 @@ pub struct ThreadSpec {
     pub group: String,
     /// 1-based source line of the `thread` node.
     pub line: u32,
-    /// The GIL this thread's CPU work runs under, if any.
+    /// The GIL this thread's CPU work runs under (`gil=py`), if any.
     pub gil: Option<ResIdx>,
+    /// Threads that must all be done or failed before this one starts (`after=cpu` names a
+    /// group): how a scenario runs phases, such as the same work first under the GIL, then free.
+    pub after: Vec<ThreadIdx>,
     pub steps: Vec<Step>,
 }
 
