@@ -1,0 +1,503 @@
+//! The summary of a run: its outcome, the deadlock cycle if any, how long each thread spent in
+//! each state, and per-resource figures. Printed in words by the headless runner, or as one JSON
+//! object with `--json`.
+//!
+//! [`SummaryBuilder`] is an accumulator: it takes events one at a time, keeps only counters and
+//! the live state of each resource, and so works as well on an endless stream as on a finished
+//! run. It puts the stream back into time order itself (see [`Reorder`]).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+
+use crate::engine::deadlock::Deadlock;
+use crate::scenario::model::{ResIdx, ResourceKind, Scenario};
+use crate::trace::event::{Event, EventKind, State};
+use crate::trace::order::Reorder;
+use crate::trace::resources::{ResourceState, step_op};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every thread finished its script.
+    Completed,
+    /// Threads were stuck waiting on each other (or on something nobody left could provide).
+    Deadlock,
+    /// The run was stopped by `--for` before it ended.
+    Timeout,
+    /// At least one thread failed with a runtime error.
+    Failed,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Deadlock => "deadlock",
+            Outcome::Timeout => "timeout",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    /// The process exit code for this outcome (2 is for usage and scenario errors).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Completed => 0,
+            Outcome::Failed => 1,
+            Outcome::Deadlock => 3,
+            Outcome::Timeout => 4,
+        }
+    }
+
+    /// A failure is the root cause of whatever follows it (threads left waiting on a failed
+    /// thread's lock are reported as a deadlock by the engine), so it wins; then a deadlock;
+    /// then running out of time.
+    pub fn decide(any_failed: bool, deadlock: bool, finished: bool) -> Outcome {
+        if any_failed {
+            Outcome::Failed
+        } else if deadlock {
+            Outcome::Deadlock
+        } else if finished {
+            Outcome::Completed
+        } else {
+            Outcome::Timeout
+        }
+    }
+}
+
+/// What the run itself knows at the end, beyond its events.
+#[derive(Debug, Clone, Default)]
+pub struct RunEnd {
+    /// Run time when the run ended (or now, for a live summary).
+    pub run_time_ns: u64,
+    pub outcome: Option<Outcome>,
+    pub deadlock: Option<Deadlock>,
+    /// Failure reason per thread, indexed by thread; may be shorter than the thread list.
+    pub failures: Vec<Option<String>>,
+    /// Events the recorder had to drop.
+    pub dropped_events: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub title: String,
+    /// `null` for a live summary of a run still going.
+    pub outcome: Option<Outcome>,
+    pub run_time_ms: f64,
+    pub deadlock: Option<DeadlockSummary>,
+    pub threads: Vec<ThreadSummary>,
+    pub resources: Vec<ResourceFigures>,
+    pub events_recorded: u64,
+    pub events_dropped: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadlockSummary {
+    pub cycle: Vec<CycleEdge>,
+    /// "T1 waits for B held by T2, T2 waits for A held by T1".
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CycleEdge {
+    pub thread: String,
+    pub waits_for: String,
+    pub held_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadSummary {
+    pub name: String,
+    /// Time spent in each state before finishing, in ms, keyed by [`State::name`].
+    pub state_ms: StateTimes,
+    /// The state it ended in ([`State::name`]); "not_started" if it never started.
+    pub final_state: &'static str,
+    /// The resource it was left waiting on, if it ended waiting.
+    pub waiting_for: Option<String>,
+    /// When it finished or failed, in ms of run time.
+    pub finished_ms: Option<f64>,
+    pub failure: Option<String>,
+}
+
+/// Per-resource figures, tagged with `"kind"` in JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResourceFigures {
+    Mutex {
+        name: String,
+        acquisitions: u64,
+        /// Times a thread had to wait for it.
+        waits: u64,
+        most_waiters: u32,
+    },
+    Semaphore {
+        name: String,
+        permits: u32,
+        acquisitions: u64,
+        /// Most permits held at the same instant.
+        most_holders: u32,
+        most_waiters: u32,
+    },
+    Barrier {
+        name: String,
+        parties: u32,
+        /// Times the barrier tripped (all parties arrived).
+        generations: u32,
+    },
+    Buffer {
+        name: String,
+        capacity: u32,
+        /// Most items in the buffer at the same instant.
+        most_fill: u32,
+        items_put: u64,
+        items_taken: u64,
+        /// Times a producer waited because the buffer was full.
+        producer_waits: u64,
+        /// Times a consumer waited because the buffer was empty.
+        consumer_waits: u64,
+    },
+    Gil {
+        name: String,
+        acquisitions: u64,
+        /// Times the GIL passed from one thread to a different one.
+        hand_offs: u64,
+        drop_requests: u64,
+    },
+}
+
+impl ResourceFigures {
+    pub fn name(&self) -> &str {
+        match self {
+            ResourceFigures::Mutex { name, .. }
+            | ResourceFigures::Semaphore { name, .. }
+            | ResourceFigures::Barrier { name, .. }
+            | ResourceFigures::Buffer { name, .. }
+            | ResourceFigures::Gil { name, .. } => name,
+        }
+    }
+}
+
+/// The states time is accounted in, in the order they are listed.
+const TIMED: [State; 8] = [
+    State::Running,
+    State::Sleeping,
+    State::Locked(0),
+    State::Semaphore(0),
+    State::Barrier(0),
+    State::Condition(0),
+    State::Gil(0),
+    State::Held,
+];
+
+fn slot(state: State) -> Option<usize> {
+    TIMED.iter().position(|s| s.name() == state.name())
+}
+
+/// Nanoseconds spent per state; serialises as `{"running": ms, "sleeping": ms, ...}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateTimes {
+    ns: [u64; TIMED.len()],
+}
+
+impl StateTimes {
+    /// Time in states with this [`State::name`] (any resource), in ns.
+    pub fn ns(&self, name: &str) -> u64 {
+        TIMED
+            .iter()
+            .position(|s| s.name() == name)
+            .map_or(0, |i| self.ns[i])
+    }
+
+    /// (state name, ns) for each accounted state, in a fixed order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        TIMED.iter().zip(self.ns).map(|(s, ns)| (s.name(), ns))
+    }
+
+    pub fn total_ns(&self) -> u64 {
+        self.ns.iter().sum()
+    }
+
+    fn add(&mut self, state: State, ns: u64) {
+        if let Some(i) = slot(state) {
+            self.ns[i] += ns;
+        }
+    }
+}
+
+impl Serialize for StateTimes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(TIMED.len()))?;
+        for (name, ns) in self.iter() {
+            map.serialize_entry(name, &ms(ns))?;
+        }
+        map.end()
+    }
+}
+
+/// Milliseconds, to the microsecond.
+fn ms(ns: u64) -> f64 {
+    (ns / 1_000) as f64 / 1_000.0
+}
+
+#[derive(Debug, Clone, Default)]
+struct ThreadAcc {
+    state: Option<State>,
+    since: u64,
+    times: StateTimes,
+    finished_ns: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct ResourceAcc {
+    state: ResourceState,
+    acquisitions: u64,
+    waits: u64,
+    consumer_waits: u64,
+    most_waiters: u32,
+    most_holders: u32,
+    most_fill: u32,
+    hand_offs: u64,
+    drop_requests: u64,
+    last_holder: Option<u16>,
+}
+
+/// Accumulates a [`Summary`] from an event stream.
+#[derive(Debug, Clone)]
+pub struct SummaryBuilder {
+    scenario: Arc<Scenario>,
+    reorder: Reorder,
+    threads: Vec<ThreadAcc>,
+    resources: Vec<ResourceAcc>,
+    events: u64,
+}
+
+impl SummaryBuilder {
+    pub fn new(scenario: Arc<Scenario>) -> SummaryBuilder {
+        SummaryBuilder::with_reorder(scenario, Reorder::default())
+    }
+
+    /// With a custom reordering window (a test that feeds events in order can use a zero slack).
+    pub fn with_reorder(scenario: Arc<Scenario>, reorder: Reorder) -> SummaryBuilder {
+        SummaryBuilder {
+            threads: vec![ThreadAcc::default(); scenario.threads.len()],
+            resources: scenario
+                .resources
+                .iter()
+                .map(|r| ResourceAcc {
+                    state: ResourceState::initial(&r.kind),
+                    acquisitions: 0,
+                    waits: 0,
+                    consumer_waits: 0,
+                    most_waiters: 0,
+                    most_holders: 0,
+                    most_fill: 0,
+                    hand_offs: 0,
+                    drop_requests: 0,
+                    last_holder: None,
+                })
+                .collect(),
+            scenario,
+            reorder,
+            events: 0,
+        }
+    }
+
+    /// Adds one event; events may come in the rough cross-thread order a run drains them in.
+    pub fn push(&mut self, e: &Event) {
+        self.events += 1;
+        self.reorder.push(*e);
+        while let Some(e) = self.reorder.pop_ready() {
+            self.apply(&e);
+        }
+    }
+
+    pub fn extend(&mut self, events: &[Event]) {
+        for e in events {
+            self.push(e);
+        }
+    }
+
+    /// Events pushed so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    fn apply(&mut self, e: &Event) {
+        let Some(acc) = self.threads.get_mut(e.thread as usize) else {
+            return;
+        };
+        if let Some(next) = State::after(e, &self.scenario) {
+            let t = e.t_ns.max(acc.since);
+            if let Some(current) = acc.state
+                && !current.is_final()
+            {
+                acc.times.add(current, t - acc.since);
+            }
+            acc.state = Some(next);
+            acc.since = t;
+            if next.is_final() && acc.finished_ns.is_none() {
+                acc.finished_ns = Some(t);
+            }
+        }
+
+        if matches!(e.kind, EventKind::Done | EventKind::Fail) {
+            for r in &mut self.resources {
+                r.state.forget_waiter(e.thread);
+            }
+        }
+        let Some(r) = e.resource else { return };
+        let op = step_op(&self.scenario, e);
+        let Some(acc) = self.resources.get_mut(r as usize) else {
+            return;
+        };
+        acc.state.apply(e, op);
+        match (&acc.state, e.kind) {
+            (_, EventKind::Acquire) => {
+                acc.acquisitions += 1;
+                if acc.last_holder.is_some_and(|h| h != e.thread) {
+                    acc.hand_offs += 1;
+                }
+                acc.last_holder = Some(e.thread);
+            }
+            (ResourceState::Buffer { consumers_waiting, .. }, EventKind::Block) => {
+                if consumers_waiting.contains(&e.thread) {
+                    acc.consumer_waits += 1;
+                } else {
+                    acc.waits += 1;
+                }
+            }
+            (_, EventKind::Block) => acc.waits += 1,
+            (_, EventKind::DropRequest) => acc.drop_requests += 1,
+            _ => {}
+        }
+        let waiting = acc.state.waiters().len() as u32;
+        acc.most_waiters = acc.most_waiters.max(waiting);
+        match &acc.state {
+            ResourceState::Semaphore { holders, .. } => {
+                acc.most_holders = acc.most_holders.max(holders.len() as u32);
+            }
+            ResourceState::Buffer { items, .. } => {
+                acc.most_fill = acc.most_fill.max(items.len() as u32);
+            }
+            _ => {}
+        }
+    }
+
+    /// The summary so far, without consuming the builder (events still held for reordering
+    /// are counted as if the stream ended here).
+    pub fn summary(&self, end: &RunEnd) -> Summary {
+        self.clone().finish(end)
+    }
+
+    /// The summary of the whole stream.
+    pub fn finish(mut self, end: &RunEnd) -> Summary {
+        while let Some(e) = self.reorder.pop_any() {
+            self.apply(&e);
+        }
+        let s = &*self.scenario;
+        let threads = self
+            .threads
+            .iter()
+            .enumerate()
+            .map(|(i, acc)| {
+                let mut times = acc.times;
+                if let Some(state) = acc.state
+                    && !state.is_final()
+                {
+                    times.add(state, end.run_time_ns.saturating_sub(acc.since));
+                }
+                ThreadSummary {
+                    name: s.threads[i].name.clone(),
+                    state_ms: times,
+                    final_state: acc.state.map_or("not_started", State::name),
+                    waiting_for: acc
+                        .state
+                        .and_then(State::waiting_on)
+                        .filter(|&r| (r as usize) < s.resources.len())
+                        .map(|r| s.resource_name(r).to_string()),
+                    finished_ms: acc.finished_ns.map(ms),
+                    failure: end.failures.get(i).cloned().flatten(),
+                }
+            })
+            .collect();
+        let resources = self
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, acc)| figures(s, i as ResIdx, acc))
+            .collect();
+        Summary {
+            scenario: s.name.clone(),
+            title: s.title.clone(),
+            outcome: end.outcome,
+            run_time_ms: ms(end.run_time_ns),
+            deadlock: end.deadlock.as_ref().map(|d| DeadlockSummary {
+                cycle: d
+                    .cycle
+                    .iter()
+                    .map(|edge| CycleEdge {
+                        thread: s.thread_name(edge.thread).to_string(),
+                        waits_for: s.resource_name(edge.resource).to_string(),
+                        held_by: edge.held_by.map(|h| s.thread_name(h).to_string()),
+                    })
+                    .collect(),
+                text: d.describe(s),
+            }),
+            threads,
+            resources,
+            events_recorded: self.events,
+            events_dropped: end.dropped_events,
+        }
+    }
+}
+
+fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
+    let name = s.resource_name(r).to_string();
+    match s.resources[r as usize].kind {
+        ResourceKind::Mutex => ResourceFigures::Mutex {
+            name,
+            acquisitions: acc.acquisitions,
+            waits: acc.waits,
+            most_waiters: acc.most_waiters,
+        },
+        ResourceKind::Semaphore { permits } => ResourceFigures::Semaphore {
+            name,
+            permits,
+            acquisitions: acc.acquisitions,
+            most_holders: acc.most_holders,
+            most_waiters: acc.most_waiters,
+        },
+        ResourceKind::Barrier { parties } => ResourceFigures::Barrier {
+            name,
+            parties,
+            generations: match acc.state {
+                ResourceState::Barrier { generation, .. } => generation,
+                _ => 0,
+            },
+        },
+        ResourceKind::Buffer { capacity } => {
+            let (items_put, items_taken) = match acc.state {
+                ResourceState::Buffer { put, taken, .. } => (put, taken),
+                _ => (0, 0),
+            };
+            ResourceFigures::Buffer {
+                name,
+                capacity,
+                most_fill: acc.most_fill,
+                items_put,
+                items_taken,
+                producer_waits: acc.waits,
+                consumer_waits: acc.consumer_waits,
+            }
+        }
+        ResourceKind::Gil { .. } => ResourceFigures::Gil {
+            name,
+            acquisitions: acc.acquisitions,
+            hand_offs: acc.hand_offs,
+            drop_requests: acc.drop_requests,
+        },
+    }
+}

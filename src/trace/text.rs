@@ -1,0 +1,314 @@
+//! The headless text timeline: one fixed-width row per thread, a glyph per state, a time axis,
+//! a legend, then the summary in words. Plain text only, never an escape code, so it reads the
+//! same in a terminal, a pipe, a log file and a test.
+//!
+//! [`GLYPHS`] is the one place headless output maps states to glyphs.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::scenario::duration;
+use crate::scenario::model::Scenario;
+use crate::trace::event::State;
+use crate::trace::summary::{Outcome, ResourceFigures, Summary};
+use crate::trace::timeline::Trace;
+
+/// How one state is drawn and named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Glyph {
+    /// [`State::name`] of the states drawn with it.
+    pub state: &'static str,
+    pub unicode: char,
+    pub ascii: char,
+    /// Words for the legend and summaries.
+    pub words: &'static str,
+}
+
+/// Every state's glyph, in legend order. Waiting states are capital letters so lanes read in
+/// monochrome, on a washed-out projector, and in ASCII.
+pub const GLYPHS: [Glyph; 10] = [
+    Glyph { state: "running", unicode: '█', ascii: '#', words: "running" },
+    Glyph { state: "sleeping", unicode: '~', ascii: '~', words: "sleeping (I/O)" },
+    Glyph { state: "blocked", unicode: 'L', ascii: 'L', words: "blocked on a lock" },
+    Glyph { state: "waiting_semaphore", unicode: 'S', ascii: 'S', words: "waiting on a semaphore" },
+    Glyph { state: "waiting_barrier", unicode: 'B', ascii: 'B', words: "waiting at a barrier" },
+    Glyph { state: "waiting_condition", unicode: 'C', ascii: 'C', words: "waiting on a condition" },
+    Glyph { state: "waiting_gil", unicode: 'G', ascii: 'G', words: "waiting for the GIL" },
+    Glyph { state: "held", unicode: '·', ascii: '.', words: "held by the conductor" },
+    Glyph { state: "failed", unicode: '!', ascii: '!', words: "failed" },
+    Glyph { state: "done", unicode: ' ', ascii: ' ', words: "done" },
+];
+
+/// The glyph table entry for a state.
+pub fn glyph_entry(state: State) -> &'static Glyph {
+    GLYPHS
+        .iter()
+        .find(|g| g.state == state.name())
+        .expect("every state has a glyph")
+}
+
+/// The glyph for a lane cell; a thread that has not started yet is blank.
+pub fn glyph(state: Option<State>, ascii: bool) -> char {
+    match state {
+        None => ' ',
+        Some(s) if ascii => glyph_entry(s).ascii,
+        Some(s) => glyph_entry(s).unicode,
+    }
+}
+
+/// A state in words, naming its resource: "blocked on B", "waiting for the GIL".
+pub fn state_words(state: State, scenario: &Scenario) -> String {
+    let res = |r: u16| {
+        scenario
+            .resources
+            .get(r as usize)
+            .map_or("?", |r| r.name.as_str())
+    };
+    match state {
+        State::Held => "held".into(),
+        State::Running => "running".into(),
+        State::Sleeping => "sleeping".into(),
+        State::Locked(r) => format!("blocked on {}", res(r)),
+        State::Semaphore(r) => format!("waiting on {}", res(r)),
+        State::Barrier(r) => format!("waiting at {}", res(r)),
+        State::Condition(r) => format!("waiting on {}", res(r)),
+        State::Gil(_) => "waiting for the GIL".into(),
+        State::Done => "done".into(),
+        State::Failed => "failed".into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Lane width in cells.
+    pub width: usize,
+    /// Plain ASCII only (no block or box-drawing glyphs).
+    pub ascii: bool,
+}
+
+impl Default for TextOptions {
+    fn default() -> TextOptions {
+        TextOptions {
+            width: 72,
+            ascii: false,
+        }
+    }
+}
+
+/// A run time for people: `1.204s`, `350ms`, `12.5ms`, `800us`.
+pub fn human(ns: u64) -> String {
+    let rounded = if ns >= 10_000_000 {
+        Duration::from_millis((ns + 500_000) / 1_000_000)
+    } else {
+        Duration::from_micros((ns + 500) / 1_000)
+    };
+    duration::format(rounded)
+}
+
+/// The title line, lanes, time axis and legend for `[0, end_ns)`.
+pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String {
+    let s = &**trace.scenario();
+    let width = opts.width.max(8);
+    let end_ns = end_ns.max(1);
+    let name_w = s
+        .threads
+        .iter()
+        .map(|t| t.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    let (bar, corner_l, corner_r, rule, tick) = if opts.ascii {
+        ('|', '+', '+', '-', '+')
+    } else {
+        ('│', '└', '┘', '─', '┴')
+    };
+
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ({})", s.title, s.name);
+    let mut used = vec![false; GLYPHS.len()];
+    for (i, thread) in s.threads.iter().enumerate() {
+        let cells = trace.lane_cells(i as u16, 0, end_ns, width);
+        let row: String = cells.iter().map(|&c| glyph(c, opts.ascii)).collect();
+        for state in cells.into_iter().flatten() {
+            if let Some(g) = GLYPHS.iter().position(|g| g.state == state.name()) {
+                used[g] = true;
+            }
+        }
+        let last = trace
+            .state_at(i as u16, end_ns)
+            .map_or_else(|| "not started".to_string(), |st| state_words(st, s));
+        let name: String = thread.name.chars().take(name_w).collect();
+        let _ = writeln!(out, "{name:<name_w$} {bar}{row}{bar} {last}");
+    }
+
+    // Ticks at the quarters, labels under them (the last one ends at the right edge).
+    let ticks: Vec<usize> = (0..=4).map(|q| q * (width - 1) / 4).collect();
+    let mut axis: Vec<char> = vec![rule; width];
+    for &t in &ticks {
+        axis[t] = tick;
+    }
+    let axis: String = axis.into_iter().collect();
+    let _ = writeln!(out, "{:name_w$} {corner_l}{axis}{corner_r}", "");
+    let mut labels: Vec<char> = vec![' '; width + 2];
+    let mut free_from = 0;
+    for (q, &t) in ticks.iter().enumerate() {
+        let text: Vec<char> = human(end_ns * q as u64 / 4).chars().collect();
+        let col = t + 1;
+        let start = if q == 4 {
+            (col + 1).saturating_sub(text.len())
+        } else {
+            col
+        };
+        if start < free_from || start + text.len() > labels.len() {
+            continue;
+        }
+        labels[start..start + text.len()].copy_from_slice(&text);
+        free_from = start + text.len() + 1;
+    }
+    let labels: String = labels.into_iter().collect();
+    let _ = writeln!(out, "{:name_w$} {}", "", labels.trim_end());
+
+    let legend: Vec<String> = GLYPHS
+        .iter()
+        .zip(&used)
+        .filter(|(g, used)| **used && g.state != "done")
+        .map(|(g, _)| {
+            let c = if opts.ascii { g.ascii } else { g.unicode };
+            format!("{c} {}", g.words)
+        })
+        .collect();
+    let _ = writeln!(out, "legend: {}  (blank: done or not started)", legend.join("  "));
+    out
+}
+
+/// The summary in words: outcome, deadlock cycle, each thread's time, each resource's figures.
+pub fn render_summary(summary: &Summary) -> String {
+    let mut out = String::new();
+    let run = human((summary.run_time_ms * 1e6) as u64);
+    let outcome = match summary.outcome {
+        Some(Outcome::Completed) => format!("completed in {run}"),
+        Some(Outcome::Deadlock) => format!("DEADLOCK after {run}"),
+        Some(Outcome::Timeout) => format!("timeout: stopped after {run} of run time"),
+        Some(Outcome::Failed) => format!("failed after {run}"),
+        None => format!("running, {run} so far"),
+    };
+    let _ = writeln!(out, "outcome    {outcome}");
+    if let Some(d) = &summary.deadlock {
+        let _ = writeln!(out, "cycle      {}", d.text);
+    }
+
+    let name_w = summary
+        .threads
+        .iter()
+        .map(|t| t.name.chars().count())
+        .chain(summary.resources.iter().map(|r| r.name().chars().count()))
+        .max()
+        .unwrap_or(0);
+    for (i, t) in summary.threads.iter().enumerate() {
+        let head = if i == 0 { "threads" } else { "" };
+        let times: Vec<String> = t
+            .state_ms
+            .iter()
+            .filter(|&(_, ns)| ns > 0)
+            .map(|(state, ns)| format!("{} {}", state.replace('_', " "), human(ns)))
+            .collect();
+        let times = if times.is_empty() {
+            "no time recorded".to_string()
+        } else {
+            times.join(", ")
+        };
+        let end = match (&t.failure, t.final_state, &t.waiting_for) {
+            (Some(reason), _, _) => format!("failed: {reason}"),
+            (None, "done", _) => match t.finished_ms {
+                Some(ms) => format!("done at {}", human((ms * 1e6) as u64)),
+                None => "done".to_string(),
+            },
+            (None, state, Some(r)) => format!("ended {} on {r}", state.replace('_', " ")),
+            (None, state, None) => format!("ended {}", state.replace('_', " ")),
+        };
+        let _ = writeln!(out, "{head:<10} {:<name_w$}  {times}; {end}", t.name);
+    }
+    for (i, r) in summary.resources.iter().enumerate() {
+        let head = if i == 0 { "resources" } else { "" };
+        let text = match r {
+            ResourceFigures::Mutex {
+                acquisitions,
+                waits,
+                most_waiters,
+                ..
+            } => format!(
+                "mutex: {}, {}, at most {most_waiters} waiting at once",
+                count(*acquisitions, "acquisition"),
+                count(*waits, "wait")
+            ),
+            ResourceFigures::Semaphore {
+                permits,
+                acquisitions,
+                most_holders,
+                most_waiters,
+                ..
+            } => format!(
+                "semaphore: {}, at most {most_holders} held at once, {}, at most {most_waiters} waiting",
+                count(*permits as u64, "permit"),
+                count(*acquisitions, "acquisition"),
+            ),
+            ResourceFigures::Barrier {
+                parties,
+                generations,
+                ..
+            } => format!(
+                "barrier: {}, tripped {}",
+                count(*parties as u64, "party"),
+                count(*generations as u64, "time")
+            ),
+            ResourceFigures::Buffer {
+                capacity,
+                most_fill,
+                items_put,
+                items_taken,
+                producer_waits,
+                consumer_waits,
+                ..
+            } => format!(
+                "buffer: capacity {capacity}, at most {most_fill} full, {items_put} put, \
+                 {items_taken} taken; producers waited {}, consumers {}",
+                count(*producer_waits, "time"),
+                count(*consumer_waits, "time")
+            ),
+            ResourceFigures::Gil {
+                acquisitions,
+                hand_offs,
+                drop_requests,
+                ..
+            } => format!(
+                "gil: {}, {}, {}",
+                count(*acquisitions, "acquisition"),
+                count(*hand_offs, "hand-off"),
+                count(*drop_requests, "drop request")
+            ),
+        };
+        let _ = writeln!(out, "{head:<10} {:<name_w$}  {text}", r.name());
+    }
+    let _ = writeln!(
+        out,
+        "events     {} recorded, {} dropped",
+        summary.events_recorded, summary.events_dropped
+    );
+    out
+}
+
+/// The whole headless report: timeline, then summary.
+pub fn render(trace: &Trace, summary: &Summary, end_ns: u64, opts: &TextOptions) -> String {
+    let mut out = render_timeline(trace, end_ns, opts);
+    out.push('\n');
+    out.push_str(&render_summary(summary));
+    out
+}
+
+fn count(n: u64, noun: &str) -> String {
+    match (n, noun) {
+        (1, _) => format!("1 {noun}"),
+        (_, "party") => format!("{n} parties"),
+        _ => format!("{n} {noun}s"),
+    }
+}
