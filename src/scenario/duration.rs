@@ -22,7 +22,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "ms" => 1e-3,
         "s" => 1.0,
         "m" | "min" => 60.0,
-        "" => return Err(format!("`{text}` has no unit: write \"{text}ms\" or \"{text}s\"")),
+        "" => {
+            return Err(format!(
+                "`{text}` has no unit: write \"{text}ms\" or \"{text}s\""
+            ));
+        }
         other => {
             return Err(format!(
                 "unknown unit `{other}`: use us, ms, s or m (\"100ms\", \"1.5s\")"

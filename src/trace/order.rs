@@ -123,8 +123,8 @@ impl Reorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::testing::ev;
     use crate::trace::event::EventKind;
+    use crate::trace::testing::ev;
 
     #[test]
     fn releases_in_time_order_once_past_the_slack() {
@@ -139,7 +139,11 @@ mod tests {
         let out: Vec<_> = std::iter::from_fn(|| r.pop_ready()).collect();
         assert_eq!(
             out.iter().map(|e| (e.t_ns, e.kind)).collect::<Vec<_>>(),
-            [(10, EventKind::Run), (10, EventKind::Sleep), (50, EventKind::Run)]
+            [
+                (10, EventKind::Run),
+                (10, EventKind::Sleep),
+                (50, EventKind::Run)
+            ]
         );
         assert_eq!(r.pop_any().map(|e| e.t_ns), Some(200));
         assert_eq!(r.late(), 0);

@@ -122,11 +122,7 @@ impl ResourceState {
                     *holder = Some(t);
                     remove(waiters, t);
                 }
-                EventKind::Release => {
-                    if *holder == Some(t) {
-                        *holder = None;
-                    }
-                }
+                EventKind::Release if *holder == Some(t) => *holder = None,
                 _ => {}
             },
             ResourceState::Semaphore {

@@ -362,7 +362,12 @@ impl SummaryBuilder {
                 }
                 acc.last_holder = Some(e.thread);
             }
-            (ResourceState::Buffer { consumers_waiting, .. }, EventKind::Block) => {
+            (
+                ResourceState::Buffer {
+                    consumers_waiting, ..
+                },
+                EventKind::Block,
+            ) => {
                 if consumers_waiting.contains(&e.thread) {
                     acc.consumer_waits += 1;
                 } else {
@@ -499,5 +504,303 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
             hand_offs: acc.hand_offs,
             drop_requests: acc.drop_requests,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::deadlock::WaitEdge;
+    use crate::scenario::model::{Op, ResourceKind as K};
+    use crate::trace::testing::ms as millis;
+    use crate::trace::testing::{
+        Contention, EventExt, Truth, contention_scenario, deadlock_events, deadlock_scenario, ev,
+        jumble, scenario,
+    };
+    use EventKind::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn summarize(s: &Arc<Scenario>, events: &[Event], end: &RunEnd) -> Summary {
+        let mut b = SummaryBuilder::new(s.clone());
+        b.extend(events);
+        b.finish(end)
+    }
+
+    fn deadlock_end() -> RunEnd {
+        RunEnd {
+            run_time_ns: 300 * MS,
+            outcome: Some(Outcome::Deadlock),
+            deadlock: Some(Deadlock {
+                cycle: vec![
+                    WaitEdge {
+                        thread: 0,
+                        resource: 1,
+                        held_by: Some(1),
+                    },
+                    WaitEdge {
+                        thread: 1,
+                        resource: 0,
+                        held_by: Some(0),
+                    },
+                ],
+                stuck: vec![0, 1],
+            }),
+            failures: vec![],
+            dropped_events: 0,
+        }
+    }
+
+    #[test]
+    fn deadlock_run_in_figures() {
+        let s = deadlock_scenario();
+        let sum = summarize(&s, &deadlock_events(), &deadlock_end());
+        assert_eq!(sum.outcome, Some(Outcome::Deadlock));
+        assert_eq!(sum.run_time_ms, 300.0);
+        let t1 = &sum.threads[0];
+        assert_eq!(t1.state_ms.ns("running"), 100 * MS);
+        assert_eq!(t1.state_ms.ns("blocked"), 200 * MS);
+        assert_eq!(t1.state_ms.total_ns(), 300 * MS);
+        assert_eq!(t1.final_state, "blocked");
+        assert_eq!(t1.waiting_for.as_deref(), Some("B"));
+        assert_eq!(t1.finished_ms, None);
+        assert_eq!(sum.threads[1].state_ms.ns("blocked"), 199 * MS);
+        assert_eq!(
+            sum.resources[0],
+            ResourceFigures::Mutex {
+                name: "A".into(),
+                acquisitions: 1,
+                waits: 1,
+                most_waiters: 1
+            }
+        );
+        assert_eq!(sum.events_recorded, 8);
+
+        let json = serde_json::to_value(&sum).unwrap();
+        assert_eq!(json["outcome"], "deadlock");
+        assert_eq!(json["scenario"], "test");
+        assert_eq!(
+            json["deadlock"]["text"],
+            "T1 waits for B held by T2, T2 waits for A held by T1"
+        );
+        assert_eq!(
+            json["deadlock"]["cycle"][0],
+            serde_json::json!({"thread": "T1", "waits_for": "B", "held_by": "T2"})
+        );
+        assert_eq!(json["threads"][0]["state_ms"]["blocked"], 200.0);
+        assert_eq!(json["threads"][0]["state_ms"]["waiting_semaphore"], 0.0);
+        assert_eq!(json["resources"][1]["kind"], "mutex");
+        assert_eq!(json["resources"][1]["acquisitions"], 1);
+        assert_eq!(json["events_dropped"], 0);
+    }
+
+    #[test]
+    fn outcome_priorities_and_exit_codes() {
+        assert_eq!(Outcome::decide(false, false, true), Outcome::Completed);
+        assert_eq!(Outcome::decide(false, true, false), Outcome::Deadlock);
+        assert_eq!(Outcome::decide(false, false, false), Outcome::Timeout);
+        assert_eq!(Outcome::decide(true, true, false), Outcome::Failed);
+        let codes: Vec<u8> = [
+            Outcome::Completed,
+            Outcome::Failed,
+            Outcome::Deadlock,
+            Outcome::Timeout,
+        ]
+        .iter()
+        .map(|o| o.exit_code())
+        .collect();
+        assert_eq!(codes, [0, 1, 3, 4]);
+    }
+
+    #[test]
+    fn semaphore_barrier_buffer_and_gil_figures() {
+        let s = scenario(
+            &[
+                ("pool", K::Semaphore { permits: 2 }),
+                ("gate", K::Barrier { parties: 2 }),
+                ("queue", K::Buffer { capacity: 2 }),
+                (
+                    "py",
+                    K::Gil {
+                        interval: millis(5),
+                    },
+                ),
+            ],
+            &[
+                (
+                    "a",
+                    vec![
+                        Op::Acquire(0),
+                        Op::Wait(1),
+                        Op::Put(2),
+                        Op::Put(2),
+                        Op::Put(2),
+                        Op::Work(millis(1)),
+                    ],
+                ),
+                (
+                    "b",
+                    vec![
+                        Op::Acquire(0),
+                        Op::Wait(1),
+                        Op::Take(2),
+                        Op::Take(2),
+                        Op::Work(millis(1)),
+                    ],
+                ),
+                ("c", vec![Op::Acquire(0)]),
+            ],
+        );
+        let events = [
+            ev(1, 0, Acquire).res(0).step(0),
+            ev(2, 1, Acquire).res(0).step(0),
+            ev(3, 2, Block).res(0).step(0),
+            ev(4, 0, Release).res(0).step(0),
+            ev(5, 2, Acquire).res(0).step(0).by(0),
+            ev(6, 0, Arrive).res(1).step(1),
+            ev(6, 0, Block).res(1).step(1),
+            ev(7, 1, Arrive).res(1).step(1),
+            ev(8, 0, Pass).res(1).step(1).by(1),
+            ev(8, 1, Pass).res(1).step(1).by(1),
+            ev(9, 1, Block).res(2).step(2),
+            ev(10, 0, Put).res(2).step(2).item(1),
+            ev(11, 0, Put).res(2).step(3).item(2),
+            ev(12, 0, Block).res(2).step(4),
+            ev(13, 1, Take).res(2).step(2).item(1).by(0),
+            ev(14, 0, Put).res(2).step(4).item(3).by(1),
+            ev(15, 1, Take).res(2).step(3).item(2),
+            ev(16, 0, Acquire).res(3).step(5),
+            ev(17, 1, Block).res(3).step(4),
+            ev(18, 1, DropRequest).res(3).step(4),
+            ev(19, 0, Release).res(3).step(5),
+            ev(20, 1, Acquire).res(3).step(4).by(0),
+            ev(21, 1, Release).res(3).step(4),
+            ev(22, 0, Acquire).res(3).step(5),
+        ];
+        let end = RunEnd {
+            run_time_ns: 30,
+            outcome: Some(Outcome::Completed),
+            ..RunEnd::default()
+        };
+        let sum = summarize(&s, &events, &end);
+        assert_eq!(
+            sum.resources,
+            [
+                ResourceFigures::Semaphore {
+                    name: "pool".into(),
+                    permits: 2,
+                    acquisitions: 3,
+                    most_holders: 2,
+                    most_waiters: 1
+                },
+                ResourceFigures::Barrier {
+                    name: "gate".into(),
+                    parties: 2,
+                    generations: 1
+                },
+                ResourceFigures::Buffer {
+                    name: "queue".into(),
+                    capacity: 2,
+                    most_fill: 2,
+                    items_put: 3,
+                    items_taken: 2,
+                    producer_waits: 1,
+                    consumer_waits: 1
+                },
+                ResourceFigures::Gil {
+                    name: "py".into(),
+                    acquisitions: 3,
+                    hand_offs: 2,
+                    drop_requests: 1
+                },
+            ]
+        );
+        assert_eq!(sum.threads[2].state_ms.ns("waiting_semaphore"), 2);
+        assert_eq!(
+            sum.threads[1].state_ms.ns("waiting_barrier"),
+            0,
+            "b tripped it"
+        );
+        assert_eq!(sum.threads[0].state_ms.ns("waiting_barrier"), 2);
+        assert_eq!(sum.threads[1].state_ms.ns("waiting_condition"), 4);
+        assert_eq!(sum.threads[1].state_ms.ns("waiting_gil"), 3);
+    }
+
+    #[test]
+    fn failures_and_finishing_times() {
+        let s = deadlock_scenario();
+        let events = [
+            ev(0, 0, Start),
+            ev(5 * MS, 0, Done),
+            ev(0, 1, Start),
+            ev(7 * MS, 1, Fail),
+        ];
+        let end = RunEnd {
+            run_time_ns: 10 * MS,
+            outcome: Some(Outcome::Failed),
+            failures: vec![None, Some("unlock of A, which T2 does not hold".into())],
+            ..RunEnd::default()
+        };
+        let sum = summarize(&s, &events, &end);
+        assert_eq!(sum.threads[0].finished_ms, Some(5.0));
+        assert_eq!(sum.threads[0].final_state, "done");
+        assert_eq!(
+            sum.threads[0].state_ms.total_ns(),
+            5 * MS,
+            "time after done is not counted"
+        );
+        assert_eq!(sum.threads[1].final_state, "failed");
+        assert_eq!(
+            sum.threads[1].failure.as_deref(),
+            Some("unlock of A, which T2 does not hold")
+        );
+    }
+
+    /// Figures that depend on the order of events across threads come out the same however
+    /// the stream was batched.
+    #[test]
+    fn jumbled_stream_gives_the_same_figures() {
+        let s = contention_scenario(6);
+        let truth: Vec<Truth> = Contention::new(6, 9).take(50_000).collect();
+        let events: Vec<Event> = truth.iter().map(|t| t.event).collect();
+        let end = RunEnd {
+            run_time_ns: events.last().unwrap().t_ns,
+            ..RunEnd::default()
+        };
+        let ordered = summarize(&s, &events, &end);
+        let mut b = SummaryBuilder::new(s.clone());
+        for batch in jumble(&events, 53, 2) {
+            b.extend(&batch);
+        }
+        let jumbled = b.finish(&end);
+        let most = truth.iter().map(|t| t.waiters.len() as u32).max().unwrap();
+        let acquisitions = events.iter().filter(|e| e.kind == Acquire).count() as u64;
+        let waits = events.iter().filter(|e| e.kind == Block).count() as u64;
+        let expected = ResourceFigures::Mutex {
+            name: "M".into(),
+            acquisitions,
+            waits,
+            most_waiters: most,
+        };
+        assert_eq!(ordered.resources[0], expected);
+        assert_eq!(jumbled.resources[0], expected);
+        for (a, b) in ordered.threads.iter().zip(&jumbled.threads) {
+            assert_eq!(a.state_ms, b.state_ms);
+        }
+    }
+
+    #[test]
+    fn a_live_summary_leaves_the_builder_going() {
+        let s = deadlock_scenario();
+        let mut b = SummaryBuilder::new(s);
+        b.extend(&deadlock_events()[..4]);
+        let live = b.summary(&RunEnd {
+            run_time_ns: MS,
+            ..RunEnd::default()
+        });
+        assert_eq!(live.outcome, None);
+        assert_eq!(live.events_recorded, 4);
+        b.extend(&deadlock_events()[4..]);
+        assert_eq!(b.finish(&deadlock_end()).events_recorded, 8);
     }
 }

@@ -27,16 +27,66 @@ pub struct Glyph {
 /// Every state's glyph, in legend order. Waiting states are capital letters so lanes read in
 /// monochrome, on a washed-out projector, and in ASCII.
 pub const GLYPHS: [Glyph; 10] = [
-    Glyph { state: "running", unicode: '█', ascii: '#', words: "running" },
-    Glyph { state: "sleeping", unicode: '~', ascii: '~', words: "sleeping (I/O)" },
-    Glyph { state: "blocked", unicode: 'L', ascii: 'L', words: "blocked on a lock" },
-    Glyph { state: "waiting_semaphore", unicode: 'S', ascii: 'S', words: "waiting on a semaphore" },
-    Glyph { state: "waiting_barrier", unicode: 'B', ascii: 'B', words: "waiting at a barrier" },
-    Glyph { state: "waiting_condition", unicode: 'C', ascii: 'C', words: "waiting on a condition" },
-    Glyph { state: "waiting_gil", unicode: 'G', ascii: 'G', words: "waiting for the GIL" },
-    Glyph { state: "held", unicode: '·', ascii: '.', words: "held by the conductor" },
-    Glyph { state: "failed", unicode: '!', ascii: '!', words: "failed" },
-    Glyph { state: "done", unicode: ' ', ascii: ' ', words: "done" },
+    Glyph {
+        state: "running",
+        unicode: '█',
+        ascii: '#',
+        words: "running",
+    },
+    Glyph {
+        state: "sleeping",
+        unicode: '~',
+        ascii: '~',
+        words: "sleeping (I/O)",
+    },
+    Glyph {
+        state: "blocked",
+        unicode: 'L',
+        ascii: 'L',
+        words: "blocked on a lock",
+    },
+    Glyph {
+        state: "waiting_semaphore",
+        unicode: 'S',
+        ascii: 'S',
+        words: "waiting on a semaphore",
+    },
+    Glyph {
+        state: "waiting_barrier",
+        unicode: 'B',
+        ascii: 'B',
+        words: "waiting at a barrier",
+    },
+    Glyph {
+        state: "waiting_condition",
+        unicode: 'C',
+        ascii: 'C',
+        words: "waiting on a condition",
+    },
+    Glyph {
+        state: "waiting_gil",
+        unicode: 'G',
+        ascii: 'G',
+        words: "waiting for the GIL",
+    },
+    Glyph {
+        state: "held",
+        unicode: '·',
+        ascii: '.',
+        words: "held by the conductor",
+    },
+    Glyph {
+        state: "failed",
+        unicode: '!',
+        ascii: '!',
+        words: "failed",
+    },
+    Glyph {
+        state: "done",
+        unicode: ' ',
+        ascii: ' ',
+        words: "done",
+    },
 ];
 
 /// The glyph table entry for a state.
@@ -141,25 +191,30 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
         let _ = writeln!(out, "{name:<name_w$} {bar}{row}{bar} {last}");
     }
 
-    // Ticks at the quarters, labels under them (the last one ends at the right edge).
-    let ticks: Vec<usize> = (0..=4).map(|q| q * (width - 1) / 4).collect();
+    // The corners under the lane's bars are 0 and the end; ticks at the quarters between,
+    // each labelled under it (0 flush left, the end flush right, the rest centred).
+    let ticks: Vec<usize> = (1..=3).map(|q| q * width / 4).collect();
     let mut axis: Vec<char> = vec![rule; width];
     for &t in &ticks {
         axis[t] = tick;
     }
     let axis: String = axis.into_iter().collect();
     let _ = writeln!(out, "{:name_w$} {corner_l}{axis}{corner_r}", "");
-    let mut labels: Vec<char> = vec![' '; width + 2];
+    let line_w = width + 2;
+    let mut labels: Vec<char> = vec![' '; line_w];
     let mut free_from = 0;
-    for (q, &t) in ticks.iter().enumerate() {
-        let text: Vec<char> = human(end_ns * q as u64 / 4).chars().collect();
-        let col = t + 1;
-        let start = if q == 4 {
-            (col + 1).saturating_sub(text.len())
+    for q in 0..=4u64 {
+        let text: Vec<char> = if q == 0 {
+            vec!['0']
         } else {
-            col
+            human(end_ns * q / 4).chars().collect()
         };
-        if start < free_from || start + text.len() > labels.len() {
+        let start = match q {
+            0 => 0,
+            4 => line_w.saturating_sub(text.len()),
+            _ => (ticks[q as usize - 1] + 1).saturating_sub(text.len() / 2),
+        };
+        if start < free_from || start + text.len() > line_w {
             continue;
         }
         labels[start..start + text.len()].copy_from_slice(&text);
@@ -177,7 +232,11 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
             format!("{c} {}", g.words)
         })
         .collect();
-    let _ = writeln!(out, "legend: {}  (blank: done or not started)", legend.join("  "));
+    let _ = writeln!(
+        out,
+        "legend: {}  (blank: done or not started)",
+        legend.join("  ")
+    );
     out
 }
 
@@ -310,5 +369,143 @@ fn count(n: u64, noun: &str) -> String {
         (1, _) => format!("1 {noun}"),
         (_, "party") => format!("{n} parties"),
         _ => format!("{n} {noun}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::deadlock::{Deadlock, WaitEdge};
+    use crate::trace::summary::{RunEnd, SummaryBuilder};
+    use crate::trace::testing::{deadlock_events, deadlock_scenario};
+
+    const MS: u64 = 1_000_000;
+
+    fn deadlock_report(opts: &TextOptions) -> String {
+        let s = deadlock_scenario();
+        let mut trace = Trace::new(s.clone());
+        trace.push(&deadlock_events());
+        let mut b = SummaryBuilder::new(s);
+        b.extend(&deadlock_events());
+        let end = RunEnd {
+            run_time_ns: 200 * MS,
+            outcome: Some(Outcome::Deadlock),
+            deadlock: Some(Deadlock {
+                cycle: vec![
+                    WaitEdge {
+                        thread: 0,
+                        resource: 1,
+                        held_by: Some(1),
+                    },
+                    WaitEdge {
+                        thread: 1,
+                        resource: 0,
+                        held_by: Some(0),
+                    },
+                ],
+                stuck: vec![0, 1],
+            }),
+            failures: vec![],
+            dropped_events: 0,
+        };
+        render(&trace, &b.finish(&end), 200 * MS, opts)
+    }
+
+    #[test]
+    fn deadlock_report_at_fixed_width() {
+        let text = deadlock_report(&TextOptions {
+            width: 40,
+            ascii: false,
+        });
+        let expected = "\
+A test scenario (test)
+T1 │████████████████████LLLLLLLLLLLLLLLLLLLL│ blocked on B
+T2 │████████████████████LLLLLLLLLLLLLLLLLLLL│ blocked on A
+   └──────────┴─────────┴─────────┴─────────┘
+   0        50ms      100ms     150ms   200ms
+legend: █ running  L blocked on a lock  (blank: done or not started)
+
+outcome    DEADLOCK after 200ms
+cycle      T1 waits for B held by T2, T2 waits for A held by T1
+threads    T1  running 100ms, blocked 100ms; ended blocked on B
+           T2  running 101ms, blocked 99ms; ended blocked on A
+resources  A   mutex: 1 acquisition, 1 wait, at most 1 waiting at once
+           B   mutex: 1 acquisition, 1 wait, at most 1 waiting at once
+events     8 recorded, 0 dropped
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn ascii_safe_variant_is_plain_ascii() {
+        let text = deadlock_report(&TextOptions {
+            width: 72,
+            ascii: true,
+        });
+        assert!(text.is_ascii(), "{text}");
+        assert!(!text.contains('\x1b'));
+        let lane = text.lines().nth(1).unwrap();
+        assert_eq!(
+            lane,
+            format!("T1 |{}{}| blocked on B", "#".repeat(36), "L".repeat(36))
+        );
+        assert!(text.contains("legend: # running  L blocked on a lock"));
+    }
+
+    #[test]
+    fn every_row_is_the_width_asked_for() {
+        for width in [8, 13, 72, 200] {
+            let text = deadlock_report(&TextOptions {
+                width,
+                ascii: false,
+            });
+            let rows: Vec<&str> = text.lines().skip(1).take(3).collect();
+            for row in rows {
+                let inner = row
+                    .chars()
+                    .skip(4)
+                    .take_while(|&c| c != '│' && c != '┘')
+                    .count();
+                assert_eq!(inner, width, "{row:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_state_has_a_distinct_glyph() {
+        let states = [
+            State::Held,
+            State::Running,
+            State::Sleeping,
+            State::Locked(0),
+            State::Semaphore(0),
+            State::Barrier(0),
+            State::Condition(0),
+            State::Gil(0),
+            State::Done,
+            State::Failed,
+        ];
+        for ascii in [false, true] {
+            let glyphs: Vec<char> = states.iter().map(|&s| glyph(Some(s), ascii)).collect();
+            for (i, g) in glyphs.iter().enumerate() {
+                assert_eq!(
+                    glyphs.iter().filter(|x| *x == g).count(),
+                    1,
+                    "{:?}",
+                    states[i]
+                );
+                assert!(!ascii || g.is_ascii());
+            }
+        }
+        assert_eq!(glyph(None, false), ' ');
+    }
+
+    #[test]
+    fn human_times() {
+        assert_eq!(human(0), "0ms");
+        assert_eq!(human(1_234_567_890), "1.235s");
+        assert_eq!(human(350_400_000), "350ms");
+        assert_eq!(human(1_250_000), "1.25ms");
+        assert_eq!(human(800_000), "800us");
     }
 }

@@ -180,7 +180,9 @@ impl Trace {
             .copied()
             .collect();
         // Stable, so events at the same instant keep their per-thread order.
-        batch.sort_by_key(|e| e.t_ns);
+        if !batch.is_sorted_by_key(|e| e.t_ns) {
+            batch.sort_by_key(|e| e.t_ns);
+        }
         let mut earliest_late: Option<u64> = None;
         for e in batch {
             if self.log.back().is_none_or(|b| b.t_ns <= e.t_ns) {
@@ -209,7 +211,10 @@ impl Trace {
         }
         let every = self.limits.checkpoint_every;
         loop {
-            let last = self.checkpoints.last().expect("the initial checkpoint stays");
+            let last = self
+                .checkpoints
+                .last()
+                .expect("the initial checkpoint stays");
             let from = self.log.partition_point(|e| e.t_ns < last.upto);
             if self.log.len() - from < every {
                 return;
@@ -351,7 +356,10 @@ impl Trace {
         let mut used = 0;
         lane.for_each(from_ns, to_ns, |s| {
             let len = s.len_ns().max(1);
-            match table[..used].iter_mut().find(|(st, _)| *st == Some(s.state)) {
+            match table[..used]
+                .iter_mut()
+                .find(|(st, _)| *st == Some(s.state))
+            {
                 Some(slot) => slot.1 += len,
                 None if used < SLOTS => {
                     table[used] = (Some(s.state), len);
@@ -437,9 +445,7 @@ impl Trace {
     /// Logged events with `from <= t_ns <= to`.
     fn replay_range(&self, from: u64, to: u64) -> impl Iterator<Item = &Event> {
         let start = self.log.partition_point(|e| e.t_ns < from);
-        self.log
-            .range(start..)
-            .take_while(move |e| e.t_ns <= to)
+        self.log.range(start..).take_while(move |e| e.t_ns <= to)
     }
 
     /// Where `e` sits in the log, if it is there.
@@ -455,7 +461,10 @@ impl Trace {
     /// One resource's state just before the log event at `index`.
     fn resource_before(&self, r: ResIdx, index: usize) -> Option<ResourceState> {
         let t = self.log[index].t_ns;
-        let j = self.checkpoints.partition_point(|c| c.upto <= t).saturating_sub(1);
+        let j = self
+            .checkpoints
+            .partition_point(|c| c.upto <= t)
+            .saturating_sub(1);
         let cp = &self.checkpoints[j];
         let mut state = cp.resources.get(r as usize)?.clone();
         let from = self.log.partition_point(|e| e.t_ns < cp.upto);
@@ -533,7 +542,9 @@ impl Trace {
                     _ => format!("{who} runs"),
                 },
                 EventKind::Sleep => match op {
-                    Some(Op::Sleep(d)) => format!("{who} sleeps ({}, off CPU)", duration::format(d)),
+                    Some(Op::Sleep(d)) => {
+                        format!("{who} sleeps ({}, off CPU)", duration::format(d))
+                    }
                     _ => format!("{who} sleeps"),
                 },
                 EventKind::Hold => format!("{who} held by the conductor"),
@@ -566,7 +577,9 @@ impl Trace {
                 other => format!("{who} {} {res}", other.name()),
             },
             ResourceKind::Semaphore { permits } => match e.kind {
-                EventKind::Block => format!("{who} waits for a permit of {res} (all {permits} taken)"),
+                EventKind::Block => {
+                    format!("{who} waits for a permit of {res} (all {permits} taken)")
+                }
                 EventKind::Acquire => {
                     let in_use = match before(r) {
                         Some(ResourceState::Semaphore { holders, .. }) => {
@@ -619,7 +632,9 @@ impl Trace {
                     None => format!("{who} took an item from {res}{woke}"),
                 },
                 EventKind::Block => match op {
-                    Some(Op::Put(_)) => format!("{who} waits: {res} is full ({capacity} of {capacity})"),
+                    Some(Op::Put(_)) => {
+                        format!("{who} waits: {res} is full ({capacity} of {capacity})")
+                    }
                     Some(Op::Take(_)) => format!("{who} waits: {res} is empty"),
                     _ => format!("{who} waits on {res}"),
                 },
@@ -777,5 +792,613 @@ impl Lane {
                 state,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::ResourceKind as K;
+    use crate::trace::testing::*;
+    use EventKind::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn trace_of(scenario: &Arc<Scenario>, events: &[Event]) -> Trace {
+        let mut t = Trace::new(scenario.clone());
+        t.push(events);
+        t
+    }
+
+    #[test]
+    fn lanes_follow_each_threads_states() {
+        let s = deadlock_scenario();
+        let t = trace_of(&s, &deadlock_events());
+        assert_eq!(t.end_ns(), 101 * MS);
+        assert_eq!(t.state_at(0, 50 * MS), Some(State::Running));
+        assert_eq!(t.state_at(0, 100 * MS), Some(State::Locked(1)));
+        assert_eq!(t.state_at(1, 100 * MS), Some(State::Running));
+        assert_eq!(t.state_at(1, 5_000 * MS), Some(State::Locked(0)));
+        assert_eq!(
+            t.spans(0, 0, 200 * MS),
+            [
+                Span {
+                    start_ns: 0,
+                    end_ns: 100 * MS,
+                    state: State::Running
+                },
+                Span {
+                    start_ns: 100 * MS,
+                    end_ns: 200 * MS,
+                    state: State::Locked(1)
+                },
+            ]
+        );
+        // Clipped to the window asked for.
+        assert_eq!(
+            t.spans(1, 50 * MS, 150 * MS),
+            [
+                Span {
+                    start_ns: 50 * MS,
+                    end_ns: 101 * MS,
+                    state: State::Running
+                },
+                Span {
+                    start_ns: 101 * MS,
+                    end_ns: 150 * MS,
+                    state: State::Locked(0)
+                },
+            ]
+        );
+        assert_eq!(t.dominant_state(0, 90 * MS, 105 * MS), Some(State::Running));
+        assert_eq!(
+            t.dominant_state(0, 96 * MS, 105 * MS),
+            Some(State::Locked(1))
+        );
+    }
+
+    #[test]
+    fn nothing_before_a_thread_starts() {
+        let s = deadlock_scenario();
+        let t = trace_of(&s, &[ev(10, 0, Start), ev(20, 0, Sleep).step(1)]);
+        assert_eq!(t.state_at(0, 9), None);
+        assert_eq!(t.state_at(0, 10), Some(State::Running));
+        assert_eq!(t.state_at(1, 1_000), None, "T2 never started");
+        assert_eq!(t.step_at(0, 9), None);
+        assert_eq!(
+            t.step_at(0, 10),
+            Some(0),
+            "right after start it is at its first step"
+        );
+        assert_eq!(t.step_at(0, 25), Some(1));
+        assert_eq!(t.dominant_state(1, 0, 100), None);
+        assert_eq!(t.dominant_state(0, 0, 12), Some(State::Running));
+        assert_eq!(t.spans(0, 0, 5), []);
+    }
+
+    #[test]
+    fn zero_length_states_leave_no_span() {
+        let s = deadlock_scenario();
+        let t = trace_of(
+            &s,
+            &[
+                ev(0, 0, Start),
+                ev(10, 0, Block).res(0).step(0),
+                ev(10, 0, Acquire).res(0).step(0),
+                ev(20, 0, Run).step(1),
+                ev(30, 0, Done),
+            ],
+        );
+        assert_eq!(
+            t.spans(0, 0, 40),
+            [
+                Span {
+                    start_ns: 0,
+                    end_ns: 30,
+                    state: State::Running
+                },
+                Span {
+                    start_ns: 30,
+                    end_ns: 40,
+                    state: State::Done
+                },
+            ]
+        );
+        assert_eq!(t.step_at(0, 30), None, "no marker once done");
+    }
+
+    #[test]
+    fn code_markers_follow_the_latest_step() {
+        let s = deadlock_scenario();
+        let t = trace_of(&s, &deadlock_events());
+        assert_eq!(t.step_at(0, 0), Some(0));
+        assert_eq!(t.step_at(0, MS), Some(0));
+        assert_eq!(t.step_at(0, 50 * MS), Some(1));
+        assert_eq!(t.step_at(0, 100 * MS), Some(2));
+        assert_eq!(t.step_at(1, 100 * MS), Some(1));
+        assert_eq!(t.step_at(1, u64::MAX), Some(2));
+    }
+
+    #[test]
+    fn mutex_holder_and_fifo_waiters() {
+        let s = scenario(
+            &[("A", K::Mutex)],
+            &[
+                ("T1", vec![Op::Lock(0), Op::Unlock(0)]),
+                ("T2", vec![Op::Lock(0), Op::Unlock(0)]),
+                ("T3", vec![Op::Lock(0), Op::Unlock(0)]),
+            ],
+        );
+        let events = [
+            ev(1, 0, Acquire).res(0).step(0),
+            ev(2, 1, Block).res(0).step(0),
+            ev(3, 2, Block).res(0).step(0),
+            ev(4, 0, Release).res(0).step(1),
+            ev(5, 1, Acquire).res(0).step(0).by(0),
+        ];
+        let t = trace_of(&s, &events);
+        let mutex = |h: Option<u16>, w: &[u16]| ResourceState::Mutex {
+            holder: h,
+            waiters: w.to_vec(),
+        };
+        assert_eq!(t.resources_at(0), [mutex(None, &[])]);
+        assert_eq!(t.resources_at(1), [mutex(Some(0), &[])]);
+        assert_eq!(t.resources_at(3), [mutex(Some(0), &[1, 2])]);
+        assert_eq!(t.resources_at(4), [mutex(None, &[1, 2])]);
+        assert_eq!(t.resources_at(5), [mutex(Some(1), &[2])]);
+        assert_eq!(t.describe(&events[1]), "T2 blocked on A (held by T1)");
+        assert_eq!(t.describe(&events[3]), "T1 released A → woke T2");
+        assert_eq!(t.describe(&events[4]), "T2 took A from T1");
+        assert_eq!(t.describe(&events[0]), "T1 took A");
+    }
+
+    #[test]
+    fn semaphore_holders_and_waiters() {
+        let s = scenario(
+            &[("pool", K::Semaphore { permits: 2 })],
+            &[
+                ("w-1", vec![Op::Acquire(0), Op::Release(0)]),
+                ("w-2", vec![Op::Acquire(0), Op::Release(0)]),
+                ("w-3", vec![Op::Acquire(0), Op::Release(0)]),
+            ],
+        );
+        let events = [
+            ev(1, 0, Acquire).res(0).step(0),
+            ev(2, 1, Acquire).res(0).step(0),
+            ev(3, 2, Block).res(0).step(0),
+            ev(4, 0, Release).res(0).step(1),
+            ev(5, 2, Acquire).res(0).step(0).by(0),
+        ];
+        let t = trace_of(&s, &events);
+        let sem = |h: &[u16], w: &[u16]| ResourceState::Semaphore {
+            permits: 2,
+            holders: h.to_vec(),
+            waiters: w.to_vec(),
+        };
+        assert_eq!(t.resources_at(3), [sem(&[0, 1], &[2])]);
+        assert_eq!(t.resources_at(4), [sem(&[1], &[2])]);
+        assert_eq!(t.resources_at(9), [sem(&[1, 2], &[])]);
+        assert_eq!(t.state_at(2, 3), Some(State::Semaphore(0)));
+        assert_eq!(
+            t.describe(&events[1]),
+            "w-2 took a permit of pool (2 of 2 in use)"
+        );
+        assert_eq!(
+            t.describe(&events[2]),
+            "w-3 waits for a permit of pool (all 2 taken)"
+        );
+        assert_eq!(
+            t.describe(&events[3]),
+            "w-1 released a permit of pool → woke w-3"
+        );
+        assert_eq!(
+            t.describe(&events[4]),
+            "w-3 took a permit of pool from w-1 (2 of 2 in use)"
+        );
+    }
+
+    #[test]
+    fn barrier_generations_survive_a_fast_rearrival() {
+        let s = scenario(
+            &[("gate", K::Barrier { parties: 2 })],
+            &[
+                ("fast", vec![Op::Wait(0), Op::Wait(0)]),
+                ("slow", vec![Op::Wait(0), Op::Wait(0)]),
+            ],
+        );
+        let events = [
+            ev(1, 0, Arrive).res(0).step(0),
+            ev(2, 0, Block).res(0).step(0),
+            ev(3, 1, Arrive).res(0).step(0),
+            ev(4, 1, Pass).res(0).step(0).by(1),
+            // fast passes and arrives again before slow's... (stamps keep their true order)
+            ev(5, 0, Pass).res(0).step(0).by(1),
+            ev(6, 0, Arrive).res(0).step(1),
+        ];
+        let t = trace_of(&s, &events);
+        let barrier = |a: &[u16], g: u32| ResourceState::Barrier {
+            parties: 2,
+            arrived: a.to_vec(),
+            generation: g,
+        };
+        assert_eq!(t.resources_at(2), [barrier(&[0], 0)]);
+        assert_eq!(t.resources_at(3), [barrier(&[], 1)]);
+        assert_eq!(t.resources_at(6), [barrier(&[0], 1)]);
+        assert_eq!(
+            t.state_at(0, 3),
+            Some(State::Barrier(0)),
+            "waiting until its pass"
+        );
+        assert_eq!(t.state_at(0, 5), Some(State::Running));
+        assert_eq!(t.describe(&events[0]), "fast arrived at gate (1 of 2)");
+        assert_eq!(
+            t.describe(&events[1]),
+            "fast waits at gate (1 of 2 arrived)"
+        );
+        assert_eq!(
+            t.describe(&events[2]),
+            "slow arrived at gate (2 of 2): it trips"
+        );
+        assert_eq!(t.describe(&events[3]), "slow passed gate");
+        assert_eq!(t.describe(&events[4]), "fast passed gate (tripped by slow)");
+    }
+
+    #[test]
+    fn buffer_items_and_who_waits() {
+        let s = scenario(
+            &[("queue", K::Buffer { capacity: 1 })],
+            &[
+                ("producer-1", vec![Op::Put(0), Op::Put(0)]),
+                ("consumer-1", vec![Op::Take(0), Op::Take(0)]),
+            ],
+        );
+        let events = [
+            ev(1, 1, Block).res(0).step(0),
+            ev(2, 0, Put).res(0).step(0).item(1),
+            ev(3, 0, Block).res(0).step(1),
+            ev(4, 1, Take).res(0).step(0).item(1).by(0),
+            ev(5, 0, Put).res(0).step(1).item(2).by(1),
+        ];
+        let t = trace_of(&s, &events);
+        let buf = |items: &[u32], p: &[u16], c: &[u16], put, taken| ResourceState::Buffer {
+            capacity: 1,
+            items: items.to_vec(),
+            producers_waiting: p.to_vec(),
+            consumers_waiting: c.to_vec(),
+            put,
+            taken,
+        };
+        assert_eq!(t.resources_at(1), [buf(&[], &[], &[1], 0, 0)]);
+        assert_eq!(t.resources_at(2), [buf(&[1], &[], &[1], 1, 0)]);
+        assert_eq!(t.resources_at(3), [buf(&[1], &[0], &[1], 1, 0)]);
+        assert_eq!(t.resources_at(4), [buf(&[], &[0], &[], 1, 1)]);
+        assert_eq!(t.resources_at(5), [buf(&[2], &[], &[], 2, 1)]);
+        assert_eq!(t.state_at(1, 1), Some(State::Condition(0)));
+        assert_eq!(t.describe(&events[0]), "consumer-1 waits: queue is empty");
+        assert_eq!(
+            t.describe(&events[1]),
+            "producer-1 put item 1 into queue → woke consumer-1"
+        );
+        assert_eq!(
+            t.describe(&events[2]),
+            "producer-1 waits: queue is full (1 of 1)"
+        );
+        assert_eq!(
+            t.describe(&events[3]),
+            "consumer-1 took item 1 from queue → woke producer-1"
+        );
+        assert_eq!(t.describe(&events[4]), "producer-1 put item 2 into queue");
+    }
+
+    #[test]
+    fn gil_holder_waiters_and_drop_request() {
+        let s = scenario(
+            &[("py", K::Gil { interval: ms(5) })],
+            &[
+                ("T1", vec![Op::Work(ms(50))]),
+                ("T2", vec![Op::Work(ms(50))]),
+            ],
+        );
+        let events = [
+            ev(1, 0, Acquire).res(0).step(0),
+            ev(2, 1, Block).res(0).step(0),
+            ev(3, 1, DropRequest).res(0).step(0),
+            ev(4, 0, Release).res(0).step(0),
+            ev(5, 1, Acquire).res(0).step(0).by(0),
+        ];
+        let t = trace_of(&s, &events);
+        let gil = |h: Option<u16>, w: &[u16], d| ResourceState::Gil {
+            holder: h,
+            waiters: w.to_vec(),
+            drop_requested: d,
+        };
+        assert_eq!(t.resources_at(2), [gil(Some(0), &[1], false)]);
+        assert_eq!(t.resources_at(3), [gil(Some(0), &[1], true)]);
+        assert_eq!(t.resources_at(4), [gil(None, &[1], false)]);
+        assert_eq!(t.resources_at(5), [gil(Some(1), &[], false)]);
+        assert_eq!(
+            t.state_at(1, 3),
+            Some(State::Gil(0)),
+            "a drop request changes no state"
+        );
+        assert_eq!(t.describe(&events[1]), "T2 waits for the GIL (held by T1)");
+        assert_eq!(t.describe(&events[2]), "T2 asked for the GIL to be dropped");
+        assert_eq!(t.describe(&events[3]), "T1 released the GIL → woke T2");
+        assert_eq!(t.describe(&events[4]), "T2 took the GIL from T1");
+    }
+
+    #[test]
+    fn describes_steps_without_resources() {
+        let s = deadlock_scenario();
+        let mut t = trace_of(&s, &deadlock_events());
+        assert_eq!(t.describe(&deadlock_events()[0]), "T1 started");
+        assert_eq!(t.describe(&deadlock_events()[4]), "T1 computes (100ms)");
+        assert_eq!(
+            t.describe(&deadlock_events()[6]),
+            "T1 blocked on B (held by T2)"
+        );
+        t.note_failure(1, "unlock of A, which T2 does not hold");
+        assert_eq!(
+            t.describe(&ev(200 * MS, 1, Fail)),
+            "T2 failed: unlock of A, which T2 does not hold"
+        );
+        assert_eq!(t.describe(&ev(200 * MS, 0, Done)), "T1 finished");
+        assert_eq!(
+            t.describe(&ev(200 * MS, 0, Hold)),
+            "T1 held by the conductor"
+        );
+        // Not in the log and out of range: still words, never a panic.
+        assert_eq!(t.describe(&ev(1, 9, Run)), "thread #9 run");
+        assert_eq!(t.describe(&ev(1, 0, Block).res(7)), "T1 block");
+    }
+
+    #[test]
+    fn event_log_includes_the_instant_asked_for() {
+        let s = deadlock_scenario();
+        let events = deadlock_events();
+        let t = trace_of(&s, &events);
+        let log = t.events_before(MS, 10);
+        assert_eq!(log.len(), 4);
+        assert_eq!(log[0].kind, Start);
+        let log = t.events_before(200 * MS, 3);
+        assert_eq!(log, events[5..]);
+        assert_eq!(t.events_before(0, 0), []);
+    }
+
+    /// A stream delivered the way a run drains it gives the same answers as the same stream in
+    /// time order, even with checkpoints and eviction in play.
+    #[test]
+    fn jumbled_batches_give_the_same_answers_as_ordered_ones() {
+        let s = contention_scenario(5);
+        let truth: Vec<Truth> = Contention::new(5, 7).take(30_000).collect();
+        let events: Vec<Event> = truth.iter().map(|t| t.event).collect();
+        let limits = TraceLimits {
+            max_events: 8_000,
+            checkpoint_every: 64,
+            max_spans_per_lane: 1 << 20,
+            max_old_checkpoints: 16,
+        };
+        let mut ordered = Trace::with_limits(s.clone(), limits);
+        ordered.push(&events);
+        let mut jumbled = Trace::with_limits(s.clone(), limits);
+        for batch in jumble(&events, 37, 11) {
+            jumbled.push(&batch);
+        }
+        assert_eq!(jumbled.events_too_late(), 0);
+        assert_eq!(ordered.exact_from_ns(), jumbled.exact_from_ns());
+        assert!(jumbled.exact_from_ns() > 0, "eviction happened");
+        let from = jumbled.exact_from_ns();
+        for tr in truth.iter().filter(|tr| tr.event.t_ns >= from) {
+            let at = tr.event.t_ns;
+            let expected = [ResourceState::Mutex {
+                holder: tr.holder,
+                waiters: tr.waiters.clone(),
+            }];
+            assert_eq!(jumbled.resources_at(at), expected, "at {at}");
+            assert_eq!(jumbled.state_at(tr.event.thread, at), Some(tr.state));
+            assert_eq!(jumbled.step_at(tr.event.thread, at), Some(tr.event.step));
+        }
+        let end = ordered.end_ns();
+        assert_eq!(
+            ordered.events_before(end, 5000),
+            jumbled.events_before(end, 5000)
+        );
+    }
+
+    #[test]
+    fn before_the_window_answers_are_older_truths() {
+        let s = contention_scenario(3);
+        let truth: Vec<Truth> = Contention::new(3, 3).take(20_000).collect();
+        let events: Vec<Event> = truth.iter().map(|t| t.event).collect();
+        let limits = TraceLimits {
+            max_events: 2_000,
+            checkpoint_every: 50,
+            max_spans_per_lane: 64,
+            max_old_checkpoints: 8,
+        };
+        let mut t = Trace::with_limits(s, limits);
+        for chunk in events.chunks(100) {
+            t.push(chunk);
+        }
+        let from = t.exact_from_ns();
+        assert!(from > 0);
+        // Every answer before the window is the true state at some earlier instant.
+        let snapshots: Vec<(u64, ResourceState)> = std::iter::once((
+            0,
+            ResourceState::Mutex {
+                holder: None,
+                waiters: vec![],
+            },
+        ))
+        .chain(truth.iter().map(|tr| {
+            (
+                tr.event.t_ns,
+                ResourceState::Mutex {
+                    holder: tr.holder,
+                    waiters: tr.waiters.clone(),
+                },
+            )
+        }))
+        .collect();
+        for probe in (0..from).step_by((from / 97).max(1) as usize) {
+            let got = t.resources_at(probe);
+            assert!(
+                snapshots
+                    .iter()
+                    .take_while(|(at, _)| *at <= probe)
+                    .any(|(_, st)| *st == got[0]),
+                "resources_at({probe}) = {got:?} was never true before then"
+            );
+        }
+        assert!(t.events_before(from.saturating_sub(1), 10).is_empty());
+    }
+
+    #[test]
+    fn coarsening_keeps_lanes_bounded_and_recent_history_exact() {
+        let s = contention_scenario(4);
+        let limits = TraceLimits {
+            max_spans_per_lane: 256,
+            ..TraceLimits::default()
+        };
+        let mut t = Trace::with_limits(s, limits);
+        let truth: Vec<Truth> = Contention::new(4, 5).take(100_000).collect();
+        for chunk in truth.chunks(500) {
+            let events: Vec<Event> = chunk.iter().map(|t| t.event).collect();
+            t.push(&events);
+            for lane in &t.lanes {
+                assert!(lane.spans.len() < 256);
+            }
+        }
+        for thread in 0..4u16 {
+            let exact = t.lane_exact_from_ns(thread);
+            assert!(exact > 0, "lane {thread} was coarsened");
+            for tr in truth
+                .iter()
+                .filter(|tr| tr.event.thread == thread && tr.event.t_ns >= exact)
+            {
+                assert_eq!(t.state_at(thread, tr.event.t_ns), Some(tr.state));
+            }
+            // Coarse history stays contiguous and in order.
+            let spans = t.spans(thread, 0, t.end_ns());
+            assert!(spans.windows(2).all(|w| w[0].end_ns == w[1].start_ns));
+            assert_eq!(
+                spans[0].start_ns,
+                truth
+                    .iter()
+                    .find(|tr| tr.event.thread == thread)
+                    .unwrap()
+                    .event
+                    .t_ns
+            );
+        }
+    }
+
+    /// Ten million events through the default limits: memory levels off, recent answers exact.
+    #[test]
+    fn ten_million_events_in_bounded_memory() {
+        const THREADS: usize = 16;
+        let s = contention_scenario(THREADS);
+        let mut t = Trace::new(s);
+        let mut stream = Contention::new(THREADS, 42);
+        let mut recent: VecDeque<Truth> = VecDeque::new();
+        let mut batch = Vec::with_capacity(4096);
+        let mut peak_after_warmup = 0;
+        let total = 10_000_000;
+        for i in 0..total {
+            // Snapshotting the waiters costs more than the trace itself; only the tail is checked.
+            stream.track_waiters(i >= total - 20_000);
+            let tr = stream.next().expect("endless");
+            batch.push(tr.event);
+            recent.push_back(tr);
+            if recent.len() > 20_000 {
+                recent.pop_front();
+            }
+            if batch.len() == 4096 {
+                t.push(&batch);
+                batch.clear();
+                if i > total / 10 {
+                    peak_after_warmup = peak_after_warmup.max(t.heap_bytes());
+                }
+            }
+        }
+        t.push(&batch);
+        let bytes = t.heap_bytes();
+        assert!(bytes < 24 << 20, "trace holds {bytes} bytes");
+        assert!(peak_after_warmup < 24 << 20);
+        assert_eq!(t.events_seen(), total as u64);
+        assert!(t.exact_from_ns() <= recent[0].event.t_ns);
+        for tr in recent.iter().step_by(7) {
+            let at = tr.event.t_ns;
+            assert_eq!(t.state_at(tr.event.thread, at), Some(tr.state));
+            assert_eq!(t.step_at(tr.event.thread, at), Some(tr.event.step));
+            assert_eq!(
+                t.resources_at(at),
+                [ResourceState::Mutex {
+                    holder: tr.holder,
+                    waiters: tr.waiters.clone()
+                }]
+            );
+        }
+    }
+
+    fn rss_kb() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    /// Issue 8's memory budget: an hour of events from 16 busy threads (each locking,
+    /// computing and sleeping about every millisecond: 32 000 events per second of run time,
+    /// 115 million in all) into one Trace. Prints RSS every ten minutes of run time.
+    /// `cargo test --release --lib hour_of_sixteen -- --ignored --nocapture`
+    #[test]
+    #[ignore = "slow: a memory measurement, run with --release"]
+    fn hour_of_sixteen_busy_threads() {
+        const THREADS: usize = 16;
+        const HOUR_NS: u64 = 3_600 * 1_000_000_000;
+        let mut t = Trace::new(contention_scenario(THREADS));
+        // Mean gap 31 µs between events overall: 32 000 events per second.
+        let mut stream = Contention::new(THREADS, 8).with_max_gap(62_000);
+        stream.track_waiters(false);
+        let mut batch = Vec::with_capacity(1024);
+        let mut next_report = 0;
+        let mut after_warmup = Vec::new();
+        let started = std::time::Instant::now();
+        loop {
+            let tr = stream.next().expect("endless");
+            let at = tr.event.t_ns;
+            batch.push(tr.event);
+            if batch.len() == 640 {
+                // 20 ms of run time per batch, like a UI draining at 50 Hz.
+                t.push(&batch);
+                batch.clear();
+            }
+            if at >= next_report {
+                let rss = rss_kb();
+                println!(
+                    "run time {:>4} s: {:>10} events, trace heap {:>6} KB, RSS {rss:>6} KB",
+                    at / 1_000_000_000,
+                    t.events_seen(),
+                    t.heap_bytes() / 1024,
+                );
+                if at >= 600 * 1_000_000_000 {
+                    after_warmup.push(rss);
+                }
+                next_report += 600 * 1_000_000_000;
+            }
+            if at >= HOUR_NS {
+                break;
+            }
+        }
+        println!("{:.1} s wall", started.elapsed().as_secs_f64());
+        let peak = after_warmup.iter().copied().max().unwrap_or(0);
+        let low = after_warmup.iter().copied().min().unwrap_or(0);
+        assert!(peak <= 64 * 1024, "RSS {peak} KB over 64 MB");
+        assert!(peak - low <= 4 * 1024, "RSS not flat: {low}..{peak} KB");
     }
 }
