@@ -279,3 +279,136 @@ fn reset_from_a_deadlock_joins_every_thread() {
         assert!(joined < Duration::from_millis(500), "joined in {joined:?}");
     }
 }
+
+#[test]
+fn barrier_lets_nobody_through_before_all_arrive() {
+    let s = scenario(
+        &[("gate", ResourceKind::Barrier { parties: 3 })],
+        &[
+            ("fast", vec![Op::Work(ms(1)), Op::Wait(0), Op::Work(ms(1)), Op::Wait(0)]),
+            ("mid", vec![Op::Work(ms(8)), Op::Wait(0), Op::Work(ms(4)), Op::Wait(0)]),
+            ("slow", vec![Op::Sleep(ms(20)), Op::Wait(0), Op::Sleep(ms(10)), Op::Wait(0)]),
+        ],
+    );
+    for _ in 0..5 {
+        let run = Run::start(s.clone(), RunOptions::default());
+        let (phase, events) = run_to_end(&run);
+        assert_eq!(phase, Phase::Finished);
+        let facts = invariants::check(&s, &events).unwrap();
+        assert_eq!(facts[0].trips, 2);
+        // Passing threads name the arrival that tripped the barrier.
+        assert!(
+            events
+                .iter()
+                .filter(|e| e.kind == EventKind::Pass && e.by.is_some())
+                .all(|e| e.by != Some(e.thread))
+        );
+    }
+}
+
+#[test]
+fn buffer_keeps_fifo_order_and_bounds_and_makes_both_sides_wait() {
+    let producer = |n| (0..n).flat_map(|_| [Op::Work(ms(1)), Op::Put(0)]).collect::<Vec<_>>();
+    let consumer = |n| (0..n).flat_map(|_| [Op::Take(0), Op::Sleep(ms(3))]).collect::<Vec<_>>();
+    let s = scenario(
+        &[("queue", ResourceKind::Buffer { capacity: 3 })],
+        &[
+            ("p1", producer(10)),
+            ("p2", producer(10)),
+            ("c1", consumer(10)),
+            ("c2", consumer(10)),
+            // A late consumer that finds the buffer empty at first.
+            ("late", [vec![Op::Take(0)], vec![Op::Sleep(ms(1))]].concat()),
+            ("extra", vec![Op::Sleep(ms(80)), Op::Put(0)]),
+        ],
+    );
+    let run = Run::start(s.clone(), RunOptions::default());
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Finished);
+    let facts = invariants::check(&s, &events).unwrap();
+    assert_eq!(facts[0].puts, 21);
+    assert_eq!(facts[0].takes, 21, "every item taken exactly once");
+    assert_eq!(facts[0].most_fill, 3, "producers filled the buffer");
+    let blocked_producers = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Block && e.thread < 2)
+        .count();
+    assert!(blocked_producers > 0, "producers waited while it was full");
+}
+
+#[test]
+fn gil_lets_one_thread_compute_at_a_time_and_free_threads_overlap() {
+    let mut s = Arc::unwrap_or_clone(scenario(
+        &[(
+            "gil",
+            ResourceKind::Gil {
+                interval: ms(5),
+            },
+        )],
+        &[
+            ("cpu-1", vec![Op::Work(ms(60))]),
+            ("cpu-2", vec![Op::Work(ms(60))]),
+            ("free-1", vec![Op::Work(ms(60))]),
+            ("free-2", vec![Op::Work(ms(60))]),
+        ],
+    ));
+    s.threads[0].gil = Some(0);
+    s.threads[1].gil = Some(0);
+    s.threads[2].after = vec![0, 1];
+    s.threads[3].after = vec![0, 1];
+    let s = Arc::new(s);
+    let run = Run::start(s.clone(), RunOptions::default());
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Finished);
+    let facts = invariants::check(&s, &events).unwrap();
+    assert!(facts[0].handoffs >= 2, "the GIL changed hands: {:?}", facts[0]);
+    assert!(
+        events.iter().any(|e| e.kind == EventKind::DropRequest),
+        "hand-offs follow drop requests"
+    );
+    // The free phase starts only after the GIL phase ended.
+    let last_gil_done = events
+        .iter()
+        .filter(|e| e.thread < 2 && e.kind == EventKind::Done)
+        .map(|e| e.t_ns)
+        .max()
+        .unwrap();
+    let first_free_start = events
+        .iter()
+        .filter(|e| e.thread >= 2 && e.kind == EventKind::Start)
+        .map(|e| e.t_ns)
+        .min()
+        .unwrap();
+    assert!(first_free_start >= last_gil_done);
+}
+
+#[test]
+fn step_next_ready_takes_turns() {
+    let s = scenario(
+        &[],
+        &[
+            ("T1", vec![Op::Work(ms(1)); 3]),
+            ("T2", vec![Op::Work(ms(1)); 3]),
+        ],
+    );
+    let run = Run::start(
+        s,
+        RunOptions {
+            start_paused: true,
+            ..RunOptions::default()
+        },
+    );
+    // Both threads must have reached their first gate to count as ready.
+    let mut events = Vec::new();
+    let deadline = Instant::now() + LIMIT;
+    while events.iter().filter(|e: &&Event| e.kind == EventKind::Hold).count() < 2 {
+        run.wait_events(&mut events, ms(20));
+        assert!(Instant::now() < deadline, "threads did not reach their gates");
+    }
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        order.push(run.step_next_ready().unwrap());
+        assert!(run.wait_step_done(LIMIT));
+    }
+    assert_eq!(order, vec![0, 1, 0, 1]);
+}
