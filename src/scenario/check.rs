@@ -27,8 +27,7 @@ pub(crate) fn human(d: Duration) -> String {
 /// and low enough that the KDL parser, whose error recovery recurses once per malformed token
 /// (about 0.5 KiB of stack per byte of junk, measured), stays within its thread's stack.
 pub const MAX_FILE_BYTES: usize = 64 << 10;
-/// Most threads in a scenario, after `count=` expansion.
-pub const MAX_THREADS: usize = 64;
+pub use super::model::MAX_THREADS;
 /// Most resources declared in a scenario.
 pub const MAX_RESOURCES: usize = 64;
 /// Most steps in all threads together, after `repeat` is unrolled.
@@ -165,7 +164,7 @@ fn barriers(parsed: &Parsed, problems: &mut Vec<Problem>) {
                     "the barrier can never open: lower it to parties={waiters}, or add `wait {name}` to more threads"
                 )),
             );
-        } else if arrivals % parties as u64 != 0 {
+        } else if !arrivals.is_multiple_of(parties as u64) {
             let left = arrivals % parties as u64;
             problems.push(
                 Problem::new(
