@@ -45,11 +45,11 @@ pub fn format(d: Duration) -> String {
     let us = d.as_micros();
     if us == 0 {
         "0ms".to_string()
-    } else if us % 1_000_000 == 0 {
+    } else if us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
     } else if us >= 1_000_000 {
         format!("{}s", trim(us as f64 / 1e6))
-    } else if us % 1_000 == 0 {
+    } else if us.is_multiple_of(1_000) {
         format!("{}ms", us / 1_000)
     } else if us >= 1_000 {
         format!("{}ms", trim(us as f64 / 1e3))

@@ -1,6 +1,8 @@
 //! What a run did: events, and everything computed from them.
 
 pub mod event;
+pub mod gil;
+pub mod invariants;
 pub mod order;
 pub mod resources;
 pub mod summary;
