@@ -14,6 +14,7 @@ use serde::ser::SerializeMap;
 use crate::engine::deadlock::Deadlock;
 use crate::scenario::model::{ResIdx, ResourceKind, Scenario};
 use crate::trace::event::{Event, EventKind, State};
+use crate::trace::gil::{self, GilComparison, PhaseFigures};
 use crate::trace::order::Reorder;
 use crate::trace::resources::{ResourceState, step_op};
 
@@ -92,6 +93,9 @@ pub struct Summary {
     pub resources: Vec<ResourceFigures>,
     pub events_recorded: u64,
     pub events_dropped: u64,
+    /// For a GIL lesson (threads under a GIL, then the same work free): the comparison card.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gil: Option<GilComparison>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -247,6 +251,7 @@ struct ThreadAcc {
     state: Option<State>,
     since: u64,
     times: StateTimes,
+    started_ns: Option<u64>,
     finished_ns: Option<u64>,
 }
 
@@ -335,6 +340,9 @@ impl SummaryBuilder {
                 && !current.is_final()
             {
                 acc.times.add(current, t - acc.since);
+            }
+            if e.kind == EventKind::Start && acc.started_ns.is_none() {
+                acc.started_ns = Some(t);
             }
             acc.state = Some(next);
             acc.since = t;
@@ -455,7 +463,40 @@ impl SummaryBuilder {
             resources,
             events_recorded: self.events,
             events_dropped: end.dropped_events,
+            gil: self.gil_comparison(),
         }
+    }
+
+    /// The same figures as [`gil::compare`], from the accumulated times instead of the events.
+    fn gil_comparison(&self) -> Option<GilComparison> {
+        let (under, free) = gil::phases(&self.scenario)?;
+        let phase = |group: &[u16]| -> Option<PhaseFigures> {
+            let mut first = u64::MAX;
+            let mut last = 0;
+            let mut computing = 0;
+            for &t in group {
+                let acc = self.threads.get(t as usize)?;
+                first = first.min(acc.started_ns?);
+                last = last.max(acc.finished_ns?);
+                computing += acc.times.ns("running");
+            }
+            let wall = last.checked_sub(first)?.max(1);
+            Some(PhaseFigures {
+                threads: group.len(),
+                wall_ms: wall as f64 / 1e6,
+                cpu_busy: computing as f64 / wall as f64,
+            })
+        };
+        let under_gil = phase(&under)?;
+        let free_figures = phase(&free)?;
+        let cores = gil::cores();
+        Some(GilComparison {
+            speedup: under_gil.wall_ms / free_figures.wall_ms.max(1e-9),
+            ideal: free.len().min(cores) as f64,
+            under_gil,
+            free: free_figures,
+            cores,
+        })
     }
 }
 

@@ -20,8 +20,10 @@ pub struct Glyph {
     pub state: &'static str,
     pub unicode: char,
     pub ascii: char,
-    /// Words for the legend and summaries.
+    /// Words for the legend.
     pub words: &'static str,
+    /// Words for time spent in the state ("running 1.2s, waiting for a permit 300ms").
+    pub short: &'static str,
 }
 
 /// Every state's glyph, in legend order. Waiting states are capital letters so lanes read in
@@ -32,60 +34,70 @@ pub const GLYPHS: [Glyph; 10] = [
         unicode: '█',
         ascii: '#',
         words: "running",
+        short: "running",
     },
     Glyph {
         state: "sleeping",
         unicode: '~',
         ascii: '~',
         words: "sleeping (I/O)",
+        short: "sleeping",
     },
     Glyph {
         state: "blocked",
         unicode: 'L',
         ascii: 'L',
         words: "blocked on a lock",
+        short: "blocked on a lock",
     },
     Glyph {
         state: "waiting_semaphore",
         unicode: 'S',
         ascii: 'S',
         words: "waiting on a semaphore",
+        short: "waiting for a permit",
     },
     Glyph {
         state: "waiting_barrier",
         unicode: 'B',
         ascii: 'B',
         words: "waiting at a barrier",
+        short: "at the barrier",
     },
     Glyph {
         state: "waiting_condition",
         unicode: 'C',
         ascii: 'C',
         words: "waiting on a condition",
+        short: "waiting on a condition",
     },
     Glyph {
         state: "waiting_gil",
         unicode: 'G',
         ascii: 'G',
         words: "waiting for the GIL",
+        short: "waiting for the GIL",
     },
     Glyph {
         state: "held",
         unicode: '·',
         ascii: '.',
         words: "held by the conductor",
+        short: "held",
     },
     Glyph {
         state: "failed",
         unicode: '!',
         ascii: '!',
         words: "failed",
+        short: "failed",
     },
     Glyph {
         state: "done",
         unicode: ' ',
         ascii: ' ',
         words: "done",
+        short: "done",
     },
 ];
 
@@ -269,7 +281,7 @@ pub fn render_summary(summary: &Summary) -> String {
             .state_ms
             .iter()
             .filter(|&(_, ns)| ns > 0)
-            .map(|(state, ns)| format!("{} {}", state.replace('_', " "), human(ns)))
+            .map(|(state, ns)| format!("{} {}", short_words(state), human(ns)))
             .collect();
         let times = if times.is_empty() {
             "no time recorded".to_string()
@@ -282,8 +294,8 @@ pub fn render_summary(summary: &Summary) -> String {
                 Some(ms) => format!("done at {}", human((ms * 1e6) as u64)),
                 None => "done".to_string(),
             },
-            (None, state, Some(r)) => format!("ended {} on {r}", state.replace('_', " ")),
-            (None, state, None) => format!("ended {}", state.replace('_', " ")),
+            (None, state, Some(r)) => format!("ended {} ({r})", short_words(state)),
+            (None, state, None) => format!("ended {}", short_words(state)),
         };
         let _ = writeln!(out, "{head:<10} {:<name_w$}  {times}; {end}", t.name);
     }
@@ -364,6 +376,13 @@ pub fn render(trace: &Trace, summary: &Summary, end_ns: u64, opts: &TextOptions)
     out
 }
 
+fn short_words(state: &str) -> &str {
+    GLYPHS
+        .iter()
+        .find(|g| g.state == state)
+        .map_or(state, |g| g.short)
+}
+
 fn count(n: u64, noun: &str) -> String {
     match (n, noun) {
         (1, _) => format!("1 {noun}"),
@@ -427,8 +446,8 @@ legend: █ running  L blocked on a lock  (blank: done or not started)
 
 outcome    DEADLOCK after 200ms
 cycle      T1 waits for B held by T2, T2 waits for A held by T1
-threads    T1  running 100ms, blocked 100ms; ended blocked on B
-           T2  running 101ms, blocked 99ms; ended blocked on A
+threads    T1  running 100ms, blocked on a lock 100ms; ended blocked on a lock (B)
+           T2  running 101ms, blocked on a lock 99ms; ended blocked on a lock (A)
 resources  A   mutex: 1 acquisition, 1 wait, at most 1 waiting at once
            B   mutex: 1 acquisition, 1 wait, at most 1 waiting at once
 events     8 recorded, 0 dropped
