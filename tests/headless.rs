@@ -241,6 +241,65 @@ fn unwritable_events_file_is_a_usage_error() {
     assert!(err.message.contains("events file"), "{err}");
 }
 
+/// A scenario the checker would refuse (T1 unlocks a lock it never took), built directly so the
+/// engine meets the mistake at run time.
+fn failing_scenario() -> Arc<Scenario> {
+    use threadlab::scenario::model::{Op, Resource, ResourceKind, Step, ThreadSpec};
+    let thread = |name: &str, ops: &[Op]| ThreadSpec {
+        name: name.into(),
+        group: name.into(),
+        line: 1,
+        gil: None,
+        after: Vec::new(),
+        steps: ops.iter().map(|&op| Step { op, line: 2 }).collect(),
+    };
+    Arc::new(Scenario {
+        name: "failing".into(),
+        origin: "test".into(),
+        source: Arc::from("mutex A\nthread T1 { unlock A }\n"),
+        title: "Unlocking a lock nobody holds".into(),
+        about: String::new(),
+        resources: vec![Resource {
+            name: "A".into(),
+            kind: ResourceKind::Mutex,
+            line: 1,
+        }],
+        threads: vec![
+            thread("T1", &[Op::Unlock(0)]),
+            thread("T2", &[Op::Lock(0), Op::Unlock(0)]),
+        ],
+    })
+}
+
+#[test]
+fn a_runtime_error_fails_the_thread_and_the_run() {
+    let report = headless::execute(failing_scenario(), &args("failing")).expect("runs");
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert_eq!(report.outcome.exit_code(), 1);
+    let t1 = &report.summary.threads[0];
+    assert_eq!(t1.final_state, "failed");
+    let reason = t1.failure.as_deref().expect("the reason is kept");
+    assert!(!reason.is_empty());
+    assert_eq!(
+        report.summary.threads[1].final_state, "done",
+        "the run carries on"
+    );
+    let text = headless::render(
+        &report,
+        &Options {
+            ascii: true,
+            width: 40,
+        },
+    );
+    assert!(text.is_ascii(), "{text}");
+    assert!(text.contains(&format!("failed: {reason}")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("T1 ") && l.contains('!')),
+        "{text}"
+    );
+}
+
 // The real binary. These need main.rs to dispatch `run --headless` to `headless::run`.
 
 fn threadlab(args: &[&str]) -> (Option<i32>, String, String) {
