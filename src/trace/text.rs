@@ -189,16 +189,22 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
     let _ = writeln!(out, "{} ({})", s.title, s.name);
     let mut used = vec![false; GLYPHS.len()];
     for (i, thread) in s.threads.iter().enumerate() {
-        let cells = trace.lane_cells(i as u16, 0, end_ns, width);
+        let mut cells = trace.lane_cells(i as u16, 0, end_ns, width);
+        let last = trace.state_at(i as u16, end_ns);
+        // A run that ends stuck (a deadlock pauses the clock moments after the last block)
+        // may have waited too briefly to win any cell; the last cell shows how it ended.
+        if let (Some(cell), Some(state)) = (cells.last_mut(), last)
+            && (state.waiting_on().is_some() || state == State::Failed)
+        {
+            *cell = Some(state);
+        }
         let row: String = cells.iter().map(|&c| glyph(c, opts.ascii)).collect();
         for state in cells.into_iter().flatten() {
             if let Some(g) = GLYPHS.iter().position(|g| g.state == state.name()) {
                 used[g] = true;
             }
         }
-        let last = trace
-            .state_at(i as u16, end_ns)
-            .map_or_else(|| "not started".to_string(), |st| state_words(st, s));
+        let last = last.map_or_else(|| "not started".to_string(), |st| state_words(st, s));
         let name: String = thread.name.chars().take(name_w).collect();
         let _ = writeln!(out, "{name:<name_w$} {bar}{row}{bar} {last}");
     }
@@ -453,6 +459,27 @@ resources  A   mutex: 1 acquisition, 1 wait, at most 1 waiting at once
 events     8 recorded, 0 dropped
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_brief_final_wait_still_shows() {
+        let s = deadlock_scenario();
+        let mut trace = Trace::new(s.clone());
+        let mut events = deadlock_events();
+        // Blocked only for the last 0.1% of the run, as when a deadlock pauses the clock.
+        events[6].t_ns = 199_800_000;
+        events[7].t_ns = 199_900_000;
+        trace.push(&events);
+        let text = render_timeline(
+            &trace,
+            200 * MS,
+            &TextOptions {
+                width: 10,
+                ascii: true,
+            },
+        );
+        assert!(text.contains("T1 |#########L| blocked on B"), "{text}");
+        assert!(text.contains("T2 |#########L| blocked on A"), "{text}");
     }
 
     #[test]
