@@ -1,3 +1,17 @@
 //! The engine: a scenario's threads as real OS threads on real blocking primitives.
+//!
+//! `Run::start` spawns the threads; the conductor pauses, steps and cancels them; each
+//! primitive records what happens to it; the watcher finds deadlocks in the wait-for graph.
+//! The engine knows nothing of who reads its events.
 
+pub mod clock;
+pub mod conductor;
 pub mod deadlock;
+pub mod primitives;
+pub mod recorder;
+pub mod run;
+pub mod work;
+
+pub use conductor::StepError;
+pub use deadlock::{Deadlock, WaitEdge};
+pub use run::{Phase, Run, RunOptions};

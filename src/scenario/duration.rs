@@ -22,7 +22,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "ms" => 1e-3,
         "s" => 1.0,
         "m" | "min" => 60.0,
-        "" => return Err(format!("`{text}` has no unit: write \"{text}ms\" or \"{text}s\"")),
+        "" => {
+            return Err(format!(
+                "`{text}` has no unit: write \"{text}ms\" or \"{text}s\""
+            ));
+        }
         other => {
             return Err(format!(
                 "unknown unit `{other}`: use us, ms, s or m (\"100ms\", \"1.5s\")"
@@ -41,11 +45,11 @@ pub fn format(d: Duration) -> String {
     let us = d.as_micros();
     if us == 0 {
         "0ms".to_string()
-    } else if us % 1_000_000 == 0 {
+    } else if us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
     } else if us >= 1_000_000 {
         format!("{}s", trim(us as f64 / 1e6))
-    } else if us % 1_000 == 0 {
+    } else if us.is_multiple_of(1_000) {
         format!("{}ms", us / 1_000)
     } else if us >= 1_000 {
         format!("{}ms", trim(us as f64 / 1e3))

@@ -7,6 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The most threads a scenario may have.
+pub const MAX_THREADS: usize = 64;
+
 /// Index of a thread in [`Scenario::threads`].
 pub type ThreadIdx = u16;
 /// Index of a resource in [`Scenario::resources`].

@@ -212,7 +212,9 @@ impl EventRecord {
             t_us: event.t_ns / 1_000,
             thread: thread.name.clone(),
             event: event.kind,
-            resource: event.resource.map(|r| scenario.resource_name(r).to_string()),
+            resource: event
+                .resource
+                .map(|r| scenario.resource_name(r).to_string()),
             by: event.by.map(|t| scenario.thread_name(t).to_string()),
             line: thread.steps.get(event.step as usize).map(|s| s.line),
             item: event.item,

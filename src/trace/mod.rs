@@ -1,3 +1,4 @@
 //! What a run did: events, and everything computed from them.
 
 pub mod event;
+pub mod invariants;

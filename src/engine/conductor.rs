@@ -1,0 +1,386 @@
+//! The conductor: run, pause, step, speed, cancel.
+//!
+//! Workers meet the conductor at every step boundary and between the slices of long steps (the
+//! gate). While the run is running the gate is one atomic load. While it is paused a worker
+//! parks on the conductor's condition variable until it is resumed, granted a step, or the run
+//! is cancelled. Run time runs while the run is running or some thread is carrying out a step it
+//! was granted, and stops otherwise.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::clock::RunClock;
+use super::recorder::Recorder;
+use crate::scenario::model::{ResIdx, ThreadIdx};
+use crate::trace::event::EventKind;
+
+/// Why a worker stops before finishing its script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// The run was reset or stopped.
+    Cancelled,
+    /// A runtime error in the scenario (the thread becomes failed with this reason).
+    Failed(String),
+}
+
+pub type Flow = Result<(), Halt>;
+
+const NOT_BLOCKED: u32 = u32::MAX;
+
+/// What a worker is doing, as far as the conductor needs to know.
+pub struct Conductor {
+    paused: AtomicBool,
+    cancelled: AtomicBool,
+    speed_bits: AtomicU64,
+    control: Mutex<Control>,
+    cv: Condvar,
+    clock: Arc<RunClock>,
+    /// Per thread: the step it is at (executing, or about to start).
+    pc: Vec<AtomicU32>,
+    /// Per thread: the resource it is blocked on, or NOT_BLOCKED.
+    blocked_on: Vec<AtomicU32>,
+    /// Per thread: done or failed.
+    finished: Vec<AtomicBool>,
+}
+
+struct Control {
+    paused: bool,
+    /// Per thread: the step it may carry out while the run is paused.
+    grants: Vec<Option<u32>>,
+    /// Per thread: parked at the gate right now.
+    held: Vec<bool>,
+    last_stepped: Option<ThreadIdx>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepError {
+    UnknownThread(String),
+    Blocked { thread: String, resource: String },
+    Finished(String),
+    AlreadyStepping(String),
+    NotReady(String),
+    NoneReady,
+    Cancelled,
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::UnknownThread(t) => write!(f, "there is no thread called {t}"),
+            StepError::Blocked { thread, resource } => {
+                write!(
+                    f,
+                    "{thread} is blocked on {resource}: it cannot move until it is woken"
+                )
+            }
+            StepError::Finished(t) => write!(f, "{t} has finished"),
+            StepError::AlreadyStepping(t) => write!(f, "{t} is still carrying out its step"),
+            StepError::NotReady(t) => write!(f, "{t} has not stopped at a step yet"),
+            StepError::NoneReady => write!(f, "no thread is ready to step"),
+            StepError::Cancelled => write!(f, "the run has been stopped"),
+        }
+    }
+}
+
+impl std::error::Error for StepError {}
+
+impl Conductor {
+    pub fn new(threads: usize, clock: Arc<RunClock>, speed: f64, start_paused: bool) -> Conductor {
+        if start_paused {
+            clock.stop();
+        }
+        Conductor {
+            paused: AtomicBool::new(start_paused),
+            cancelled: AtomicBool::new(false),
+            speed_bits: AtomicU64::new(clamp_speed(speed).to_bits()),
+            control: Mutex::new(Control {
+                paused: start_paused,
+                grants: vec![None; threads],
+                held: vec![false; threads],
+                last_stepped: None,
+            }),
+            cv: Condvar::new(),
+            clock,
+            pc: (0..threads).map(|_| AtomicU32::new(0)).collect(),
+            blocked_on: (0..threads).map(|_| AtomicU32::new(NOT_BLOCKED)).collect(),
+            finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
+        }
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    pub fn speed(&self) -> f64 {
+        f64::from_bits(self.speed_bits.load(Ordering::Relaxed))
+    }
+
+    pub fn set_speed(&self, speed: f64) {
+        self.speed_bits
+            .store(clamp_speed(speed).to_bits(), Ordering::Relaxed);
+        // Sleepers recompute their remaining time.
+        let _c = self.control.lock();
+        self.cv.notify_all();
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.control.lock().paused
+    }
+
+    pub fn pc(&self, t: ThreadIdx) -> u32 {
+        self.pc[t as usize].load(Ordering::Acquire)
+    }
+
+    pub fn blocked_on(&self, t: ThreadIdx) -> Option<ResIdx> {
+        match self.blocked_on[t as usize].load(Ordering::Acquire) {
+            NOT_BLOCKED => None,
+            r => Some(r as ResIdx),
+        }
+    }
+
+    pub fn is_finished(&self, t: ThreadIdx) -> bool {
+        self.finished[t as usize].load(Ordering::Acquire)
+    }
+
+    pub fn all_finished(&self) -> bool {
+        self.finished.iter().all(|f| f.load(Ordering::Acquire))
+    }
+
+    /// The thread currently carrying out a granted step, if any.
+    pub fn stepping(&self) -> Option<ThreadIdx> {
+        let c = self.control.lock();
+        c.grants
+            .iter()
+            .position(|g| g.is_some())
+            .map(|i| i as ThreadIdx)
+    }
+
+    pub fn pause(&self) {
+        let mut c = self.control.lock();
+        c.paused = true;
+        self.paused.store(true, Ordering::Release);
+        self.update_clock(&c);
+        self.cv.notify_all();
+    }
+
+    pub fn resume(&self) {
+        let mut c = self.control.lock();
+        c.paused = false;
+        c.grants.iter_mut().for_each(|g| *g = None);
+        self.paused.store(false, Ordering::Release);
+        self.update_clock(&c);
+        self.cv.notify_all();
+    }
+
+    /// Cancel every wait: the run is being reset or stopped.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+        let _c = self.control.lock();
+        self.cv.notify_all();
+    }
+
+    fn update_clock(&self, c: &Control) {
+        if !c.paused || c.grants.iter().any(Option::is_some) {
+            self.clock.start();
+        } else {
+            self.clock.stop();
+        }
+    }
+
+    // ---- the worker's side -------------------------------------------------------------
+
+    /// Called by a worker before step `step`: records where it is, then passes the gate.
+    pub fn before_step(&self, me: ThreadIdx, step: u32, rec: &mut Recorder) -> Result<bool, Halt> {
+        self.pc[me as usize].store(step, Ordering::Release);
+        self.gate(me, step, rec)
+    }
+
+    /// The gate: returns at once while running; otherwise parks until the thread may go on.
+    /// Returns whether the thread was held, so a step cut in two can say again what it does.
+    pub fn gate(&self, me: ThreadIdx, step: u32, rec: &mut Recorder) -> Result<bool, Halt> {
+        if !self.paused.load(Ordering::Acquire) {
+            return if self.cancelled() {
+                Err(Halt::Cancelled)
+            } else {
+                Ok(false)
+            };
+        }
+        let mut c = self.control.lock();
+        let mut held = false;
+        let result = loop {
+            if self.cancelled() {
+                break Err(Halt::Cancelled);
+            }
+            if !c.paused || c.grants[me as usize] == Some(step) {
+                break Ok(held);
+            }
+            if !held {
+                held = true;
+                c.held[me as usize] = true;
+                rec.emit(EventKind::Hold, None, None, None);
+                rec.flush();
+                self.cv.notify_all();
+            }
+            self.cv.wait(&mut c);
+        };
+        c.held[me as usize] = false;
+        result
+    }
+
+    /// Called by a worker when it has finished step `step`: a granted step is over.
+    pub fn after_step(&self, me: ThreadIdx, step: u32) {
+        if !self.paused.load(Ordering::Acquire) {
+            return;
+        }
+        let mut c = self.control.lock();
+        if c.grants[me as usize] == Some(step) {
+            c.grants[me as usize] = None;
+            self.update_clock(&c);
+            self.cv.notify_all();
+        }
+    }
+
+    /// Called by a worker about to wait on a primitive. A granted step ends here: "a step that
+    /// blocks ends when the thread is blocked".
+    pub fn blocking(&self, me: ThreadIdx, on: ResIdx) {
+        self.blocked_on[me as usize].store(on as u32, Ordering::Release);
+        if !self.paused.load(Ordering::Acquire) {
+            return;
+        }
+        let mut c = self.control.lock();
+        if c.grants[me as usize].take().is_some() {
+            self.update_clock(&c);
+        }
+        self.cv.notify_all();
+    }
+
+    pub fn unblocked(&self, me: ThreadIdx) {
+        self.blocked_on[me as usize].store(NOT_BLOCKED, Ordering::Release);
+    }
+
+    pub fn finish(&self, me: ThreadIdx) {
+        self.finished[me as usize].store(true, Ordering::Release);
+        let mut c = self.control.lock();
+        if c.grants[me as usize].take().is_some() {
+            self.update_clock(&c);
+        }
+        self.cv.notify_all();
+    }
+
+    /// An off-CPU wait of `nominal` (at 1x), cut short by pauses (which do not count), speed
+    /// changes (which stretch what is left) and cancellation.
+    pub fn sleep(&self, me: ThreadIdx, step: u32, nominal: Duration, rec: &mut Recorder) -> Flow {
+        let nominal = nominal.as_nanos() as f64;
+        let mut done = 0.0;
+        let mut last = Instant::now();
+        while done < nominal {
+            let left = Duration::from_nanos(((nominal - done) / self.speed()) as u64);
+            {
+                let mut c = self.control.lock();
+                if self.cancelled() {
+                    return Err(Halt::Cancelled);
+                }
+                self.cv.wait_for(&mut c, left.min(Duration::from_millis(5)));
+            }
+            let now = Instant::now();
+            done += (now - last).as_nanos() as f64 * self.speed();
+            last = now;
+            if done < nominal && self.gate(me, step, rec)? {
+                rec.emit(EventKind::Sleep, None, None, None);
+                rec.flush();
+                last = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    // ---- the teacher's side ------------------------------------------------------------
+
+    /// Let thread `t` carry out exactly its next step (pausing the run first if it is running).
+    pub fn step(
+        &self,
+        t: ThreadIdx,
+        name: impl Fn(ThreadIdx) -> String,
+        res: impl Fn(ResIdx) -> String,
+    ) -> Result<(), StepError> {
+        let i = t as usize;
+        if i >= self.pc.len() {
+            return Err(StepError::UnknownThread(t.to_string()));
+        }
+        let mut c = self.control.lock();
+        if !c.paused {
+            c.paused = true;
+            self.paused.store(true, Ordering::Release);
+            self.update_clock(&c);
+            self.cv.notify_all();
+        }
+        if c.grants[i].is_some() {
+            return Err(StepError::AlreadyStepping(name(t)));
+        }
+        // A thread that was running when the run paused reaches its gate within a slice.
+        let deadline = Instant::now() + Duration::from_millis(200);
+        loop {
+            if self.cancelled() {
+                return Err(StepError::Cancelled);
+            }
+            if self.is_finished(t) {
+                return Err(StepError::Finished(name(t)));
+            }
+            if let Some(r) = self.blocked_on(t) {
+                return Err(StepError::Blocked {
+                    thread: name(t),
+                    resource: res(r),
+                });
+            }
+            if c.held[i] {
+                break;
+            }
+            if self.cv.wait_until(&mut c, deadline).timed_out() {
+                return Err(StepError::NotReady(name(t)));
+            }
+        }
+        c.grants[i] = Some(self.pc(t));
+        c.last_stepped = Some(t);
+        self.update_clock(&c);
+        self.cv.notify_all();
+        Ok(())
+    }
+
+    /// The thread to step next: the first ready thread after the one stepped last.
+    pub fn next_ready(&self) -> Option<ThreadIdx> {
+        let c = self.control.lock();
+        let n = self.pc.len();
+        let start = c.last_stepped.map_or(0, |t| t as usize + 1);
+        (0..n).map(|k| (start + k) % n).find_map(|i| {
+            let t = i as ThreadIdx;
+            let ready = c.held[i]
+                && c.grants[i].is_none()
+                && !self.is_finished(t)
+                && self.blocked_on(t).is_none();
+            ready.then_some(t)
+        })
+    }
+
+    /// Wait until no granted step is in progress.
+    pub fn wait_step_done(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut c = self.control.lock();
+        while c.grants.iter().any(Option::is_some) && !self.cancelled() {
+            if self.cv.wait_until(&mut c, deadline).timed_out() {
+                return !c.grants.iter().any(Option::is_some);
+            }
+        }
+        true
+    }
+}
+
+fn clamp_speed(speed: f64) -> f64 {
+    if speed.is_finite() {
+        speed.clamp(0.1, 4.0)
+    } else {
+        1.0
+    }
+}

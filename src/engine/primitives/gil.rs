@@ -1,0 +1,139 @@
+//! `gil interval="5ms"`: a global interpreter lock modelled on CPython's "new GIL" (3.2+).
+//!
+//! A thread under the GIL must hold it to do CPU work. A thread that wants it waits up to the
+//! switch interval; if no switch happened meanwhile it sets a drop request, and the holder drops
+//! the GIL at its next check (between two slices of work). The GIL then goes to the first
+//! waiter, so the thread that dropped it cannot take it straight back (CPython's forced
+//! switching). A thread that sleeps (I/O) releases the GIL first and takes it again after.
+
+use parking_lot::{Condvar, Mutex};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::{Cx, View};
+use crate::engine::conductor::{Flow, Halt};
+use crate::scenario::model::{ResIdx, ThreadIdx};
+use crate::trace::event::EventKind;
+
+pub struct Gil {
+    index: ResIdx,
+    interval: Duration,
+    /// Set with the drop request, read by the holder between slices without taking the lock.
+    drop_requested: AtomicBool,
+    state: Mutex<State>,
+    cv: Condvar,
+}
+
+struct State {
+    seq: u64,
+    holder: Option<ThreadIdx>,
+    waiters: VecDeque<ThreadIdx>,
+    /// Counts hand-overs, so a waiter can tell whether a switch happened while it waited.
+    switches: u64,
+    handed_by: Vec<Option<ThreadIdx>>,
+}
+
+impl Gil {
+    pub fn new(index: ResIdx, interval: Duration, threads: usize) -> Gil {
+        Gil {
+            index,
+            interval: interval.max(Duration::from_micros(50)),
+            drop_requested: AtomicBool::new(false),
+            state: Mutex::new(State {
+                seq: 0,
+                holder: None,
+                waiters: VecDeque::new(),
+                switches: 0,
+                handed_by: vec![None; threads],
+            }),
+            cv: Condvar::new(),
+        }
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Whether the holder has been asked to drop the GIL (cheap; checked between slices).
+    pub fn drop_requested(&self) -> bool {
+        self.drop_requested.load(Ordering::Relaxed)
+    }
+
+    pub fn take(&self, cx: &mut Cx) -> Flow {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        if s.holder.is_none() && s.waiters.is_empty() {
+            s.holder = Some(me);
+            s.switches += 1;
+            s.seq += 1;
+            cx.emit(EventKind::Acquire, self.index, None, None);
+            return Ok(());
+        }
+        s.waiters.push_back(me);
+        s.seq += 1;
+        cx.block(self.index);
+        let flow = loop {
+            if s.holder == Some(me) {
+                break Ok(());
+            }
+            if cx.conductor.cancelled() {
+                s.waiters.retain(|&w| w != me);
+                break Err(Halt::Cancelled);
+            }
+            let switches = s.switches;
+            let timed_out = self.cv.wait_for(&mut s, self.interval).timed_out();
+            if timed_out
+                && s.holder.is_some()
+                && s.holder != Some(me)
+                && s.switches == switches
+                && !self.drop_requested.swap(true, Ordering::Relaxed)
+            {
+                s.seq += 1;
+                cx.emit(EventKind::DropRequest, self.index, None, None);
+                cx.rec.flush();
+            }
+        };
+        cx.conductor.unblocked(me);
+        flow?;
+        let by = s.handed_by[me as usize].take();
+        cx.emit(EventKind::Acquire, self.index, by, None);
+        Ok(())
+    }
+
+    /// Give the GIL up: on a drop request, before I/O, or at the end of the thread.
+    pub fn drop_gil(&self, cx: &mut Cx) {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        if s.holder != Some(me) {
+            return;
+        }
+        cx.emit(EventKind::Release, self.index, None, None);
+        self.drop_requested.store(false, Ordering::Relaxed);
+        s.seq += 1;
+        s.holder = s.waiters.pop_front();
+        if let Some(next) = s.holder {
+            s.switches += 1;
+            s.handed_by[next as usize] = Some(me);
+            self.cv.notify_all();
+        }
+    }
+
+    pub fn holds(&self, me: ThreadIdx) -> bool {
+        self.state.lock().holder == Some(me)
+    }
+
+    pub fn wake_all(&self) {
+        let _s = self.state.lock();
+        self.cv.notify_all();
+    }
+
+    pub fn view(&self) -> View {
+        let s = self.state.lock();
+        View {
+            seq: s.seq,
+            holders: s.holder.into_iter().collect(),
+            waiters: s.waiters.iter().copied().collect(),
+        }
+    }
+}

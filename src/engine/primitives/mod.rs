@@ -1,0 +1,111 @@
+//! The blocking primitives a scenario's threads contend for, one file each.
+//!
+//! Each is a real blocking primitive built on a parking_lot mutex and condition variable(s).
+//! Waiters queue in arrival order and a release hands the resource straight to the first of
+//! them, which is how a woken thread knows exactly who woke it. Every wait can be cancelled, and
+//! every state change is stamped while the primitive's lock is held.
+
+pub mod barrier;
+pub mod buffer;
+pub mod gil;
+pub mod mutex;
+pub mod semaphore;
+
+use super::conductor::{Conductor, Flow, Halt};
+use super::recorder::Recorder;
+use crate::scenario::model::{ResIdx, Resource, ResourceKind, ThreadIdx};
+use crate::trace::event::EventKind;
+
+/// What a worker brings to a primitive: who it is, where it records, who conducts it.
+pub struct Cx<'a> {
+    pub me: ThreadIdx,
+    pub rec: &'a mut Recorder,
+    pub conductor: &'a Conductor,
+    /// Thread names, for failure messages.
+    pub names: &'a [String],
+}
+
+impl Cx<'_> {
+    pub fn emit(&mut self, kind: EventKind, r: ResIdx, by: Option<ThreadIdx>, item: Option<u32>) {
+        self.rec.emit(kind, Some(r), by, item);
+    }
+
+    /// Record that this thread must wait, make sure readers see it, and tell the conductor.
+    pub fn block(&mut self, r: ResIdx) {
+        self.rec.emit(EventKind::Block, Some(r), None, None);
+        self.rec.flush();
+        self.conductor.blocking(self.me, r);
+    }
+
+    pub fn check_cancel(&self) -> Flow {
+        if self.conductor.cancelled() {
+            Err(Halt::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn name(&self, t: ThreadIdx) -> &str {
+        &self.names[t as usize]
+    }
+}
+
+/// A primitive as the wait-for graph sees it at one instant.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// Bumped on every change; two equal readings mean nothing changed in between.
+    pub seq: u64,
+    /// Threads holding it (lock holder, permit holders, GIL holder).
+    pub holders: Vec<ThreadIdx>,
+    /// Threads waiting on it.
+    pub waiters: Vec<ThreadIdx>,
+}
+
+pub enum Primitive {
+    Mutex(mutex::Mutex),
+    Semaphore(semaphore::Semaphore),
+    Barrier(barrier::Barrier),
+    Buffer(buffer::Buffer),
+    Gil(gil::Gil),
+}
+
+impl Primitive {
+    pub fn new(index: ResIdx, resource: &Resource, threads: usize) -> Primitive {
+        match resource.kind {
+            ResourceKind::Mutex => Primitive::Mutex(mutex::Mutex::new(index, threads)),
+            ResourceKind::Semaphore { permits } => {
+                Primitive::Semaphore(semaphore::Semaphore::new(index, permits, threads))
+            }
+            ResourceKind::Barrier { parties } => {
+                Primitive::Barrier(barrier::Barrier::new(index, parties))
+            }
+            ResourceKind::Buffer { capacity } => {
+                Primitive::Buffer(buffer::Buffer::new(index, capacity, threads))
+            }
+            ResourceKind::Gil { interval } => {
+                Primitive::Gil(gil::Gil::new(index, interval, threads))
+            }
+        }
+    }
+
+    /// Wake every waiter so it can see that the run was cancelled.
+    pub fn wake_all(&self) {
+        match self {
+            Primitive::Mutex(p) => p.wake_all(),
+            Primitive::Semaphore(p) => p.wake_all(),
+            Primitive::Barrier(p) => p.wake_all(),
+            Primitive::Buffer(p) => p.wake_all(),
+            Primitive::Gil(p) => p.wake_all(),
+        }
+    }
+
+    pub fn view(&self) -> View {
+        match self {
+            Primitive::Mutex(p) => p.view(),
+            Primitive::Semaphore(p) => p.view(),
+            Primitive::Barrier(p) => p.view(),
+            Primitive::Buffer(p) => p.view(),
+            Primitive::Gil(p) => p.view(),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! `semaphore pool permits=3`: at most `permits` holders; waiters queue in arrival order and a
+//! release hands its permit straight to the first of them.
+
+use parking_lot::{Condvar, Mutex};
+use std::collections::VecDeque;
+
+use super::{Cx, View};
+use crate::engine::conductor::{Flow, Halt};
+use crate::scenario::model::{ResIdx, ThreadIdx};
+use crate::trace::event::EventKind;
+
+pub struct Semaphore {
+    index: ResIdx,
+    state: Mutex<State>,
+    cv: Condvar,
+}
+
+struct State {
+    seq: u64,
+    free: u32,
+    /// One entry per permit held (a thread may hold several).
+    holders: Vec<ThreadIdx>,
+    waiters: VecDeque<ThreadIdx>,
+    handed_by: Vec<Option<Option<ThreadIdx>>>,
+}
+
+impl Semaphore {
+    pub fn new(index: ResIdx, permits: u32, threads: usize) -> Semaphore {
+        Semaphore {
+            index,
+            state: Mutex::new(State {
+                seq: 0,
+                free: permits,
+                holders: Vec::new(),
+                waiters: VecDeque::new(),
+                handed_by: vec![None; threads],
+            }),
+            cv: Condvar::new(),
+        }
+    }
+
+    pub fn acquire(&self, cx: &mut Cx) -> Flow {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        if s.free > 0 && s.waiters.is_empty() {
+            s.free -= 1;
+            s.holders.push(me);
+            s.seq += 1;
+            cx.emit(EventKind::Acquire, self.index, None, None);
+            return Ok(());
+        }
+        s.waiters.push_back(me);
+        s.seq += 1;
+        cx.block(self.index);
+        let flow = loop {
+            if let Some(by) = s.handed_by[me as usize].take() {
+                break Ok(by);
+            }
+            if cx.conductor.cancelled() {
+                s.waiters.retain(|&w| w != me);
+                break Err(Halt::Cancelled);
+            }
+            self.cv.wait(&mut s);
+        };
+        cx.conductor.unblocked(me);
+        let by = flow?;
+        cx.emit(EventKind::Acquire, self.index, by, None);
+        Ok(())
+    }
+
+    pub fn release(&self, cx: &mut Cx) -> Flow {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        let Some(at) = s.holders.iter().position(|&h| h == me) else {
+            return Err(Halt::Failed(format!(
+                "{} released a permit it does not hold",
+                cx.name(me)
+            )));
+        };
+        s.holders.swap_remove(at);
+        cx.emit(EventKind::Release, self.index, None, None);
+        s.seq += 1;
+        match s.waiters.pop_front() {
+            Some(next) => {
+                s.holders.push(next);
+                s.handed_by[next as usize] = Some(Some(me));
+                self.cv.notify_all();
+            }
+            None => s.free += 1,
+        }
+        Ok(())
+    }
+
+    pub fn wake_all(&self) {
+        let _s = self.state.lock();
+        self.cv.notify_all();
+    }
+
+    pub fn view(&self) -> View {
+        let s = self.state.lock();
+        View {
+            seq: s.seq,
+            holders: s.holders.clone(),
+            waiters: s.waiters.iter().copied().collect(),
+        }
+    }
+}

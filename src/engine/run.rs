@@ -1,0 +1,460 @@
+//! A run: a scenario's threads spawned as real OS threads, conducted, watched and joined.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{self, RecvTimeoutError, Sender};
+use parking_lot::{Condvar, Mutex};
+
+use super::clock::RunClock;
+use super::conductor::{Conductor, Flow, Halt, StepError};
+use super::deadlock::{self, Deadlock};
+use super::primitives::{Cx, Primitive, gil::Gil};
+use super::recorder::{Recorder, Sink};
+use super::work;
+use crate::scenario::model::{Op, Scenario, ThreadIdx};
+use crate::trace::event::{Event, EventKind};
+
+/// How often the watcher looks for deadlocks and the end of the run.
+const WATCH_PERIOD: Duration = Duration::from_millis(10);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunOptions {
+    /// 0.1 to 4: stretches every timed step uniformly.
+    pub speed: f64,
+    /// Start with every thread held before its first step.
+    pub start_paused: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            speed: 1.0,
+            start_paused: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Running,
+    Paused,
+    /// Paused, with this thread carrying out one step.
+    Stepping(ThreadIdx),
+    /// A deadlock was detected; the run is paused.
+    Deadlock,
+    /// Every thread is done or failed.
+    Finished,
+}
+
+struct Shared {
+    scenario: Arc<Scenario>,
+    names: Vec<String>,
+    conductor: Conductor,
+    primitives: Vec<Primitive>,
+    sink: Arc<Sink>,
+    clock: Arc<RunClock>,
+    failures: Mutex<Vec<Option<String>>>,
+    deadlock: Mutex<Option<Deadlock>>,
+    /// Signalled whenever a thread finishes, for threads that start `after` a group.
+    finished: (Mutex<()>, Condvar),
+}
+
+pub struct Run {
+    shared: Arc<Shared>,
+    workers: Vec<JoinHandle<()>>,
+    watcher: Option<JoinHandle<()>>,
+    stop_watcher: Option<Sender<()>>,
+}
+
+impl Run {
+    /// Spawn one OS thread per scenario thread, and a watcher for deadlocks.
+    pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Run {
+        work::warm_up();
+        let n = scenario.threads.len();
+        let clock = Arc::new(RunClock::new());
+        let shared = Arc::new(Shared {
+            names: scenario.threads.iter().map(|t| t.name.clone()).collect(),
+            conductor: Conductor::new(n, clock.clone(), options.speed, options.start_paused),
+            primitives: scenario
+                .resources
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Primitive::new(i as u16, r, n))
+                .collect(),
+            sink: Sink::new(clock.clone()),
+            clock,
+            failures: Mutex::new(vec![None; n]),
+            deadlock: Mutex::new(None),
+            finished: (Mutex::new(()), Condvar::new()),
+            scenario,
+        });
+        let workers = (0..n)
+            .map(|i| {
+                let shared = shared.clone();
+                std::thread::Builder::new()
+                    .name(format!("tl-{}", shared.names[i]))
+                    .spawn(move || worker(&shared, i as ThreadIdx))
+                    .expect("the OS refused to start a thread")
+            })
+            .collect();
+        let (stop_tx, stop_rx) = channel::bounded::<()>(0);
+        let watcher = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("tl-watcher".into())
+                .spawn(move || {
+                    while let Err(RecvTimeoutError::Timeout) = stop_rx.recv_timeout(WATCH_PERIOD) {
+                        if shared.conductor.all_finished() || watch(&shared) {
+                            break;
+                        }
+                    }
+                })
+                .expect("the OS refused to start a thread")
+        };
+        Run {
+            shared,
+            workers,
+            watcher: Some(watcher),
+            stop_watcher: Some(stop_tx),
+        }
+    }
+
+    pub fn scenario(&self) -> &Arc<Scenario> {
+        &self.shared.scenario
+    }
+
+    /// Append every event recorded since the last call; never blocks.
+    pub fn drain_events(&self, out: &mut Vec<Event>) {
+        self.shared.sink.drain(out);
+    }
+
+    /// Like `drain_events`, but wait up to `timeout` for the first batch.
+    pub fn wait_events(&self, out: &mut Vec<Event>, timeout: Duration) -> bool {
+        self.shared.sink.wait(out, timeout)
+    }
+
+    pub fn phase(&self) -> Phase {
+        let c = &self.shared.conductor;
+        if self.shared.deadlock.lock().is_some() {
+            Phase::Deadlock
+        } else if c.all_finished() {
+            Phase::Finished
+        } else if !c.is_paused() {
+            Phase::Running
+        } else if let Some(t) = c.stepping() {
+            Phase::Stepping(t)
+        } else {
+            Phase::Paused
+        }
+    }
+
+    pub fn deadlock(&self) -> Option<Deadlock> {
+        self.shared.deadlock.lock().clone()
+    }
+
+    pub fn pause(&self) {
+        self.shared.conductor.pause();
+    }
+
+    pub fn resume(&self) {
+        self.shared.conductor.resume();
+    }
+
+    /// Let `thread` carry out exactly its next step; a step that blocks ends once it is blocked.
+    pub fn step(&self, thread: ThreadIdx) -> Result<(), StepError> {
+        let s = &self.shared;
+        if thread as usize >= s.names.len() {
+            return Err(StepError::UnknownThread(thread.to_string()));
+        }
+        s.conductor.step(
+            thread,
+            |t| s.names[t as usize].clone(),
+            |r| s.scenario.resource_name(r).to_string(),
+        )
+    }
+
+    /// Step the next thread that is ready (round robin from the one stepped last).
+    pub fn step_next_ready(&self) -> Result<ThreadIdx, StepError> {
+        let c = &self.shared.conductor;
+        if !c.is_paused() {
+            c.pause();
+        }
+        // Give threads that were running a moment to reach their gates.
+        let deadline = Instant::now() + Duration::from_millis(100);
+        loop {
+            if let Some(t) = c.next_ready() {
+                return self.step(t).map(|()| t);
+            }
+            if Instant::now() >= deadline || c.all_finished() {
+                return Err(StepError::NoneReady);
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Wait until the step in progress has ended (the thread stopped again, or blocked).
+    pub fn wait_step_done(&self, timeout: Duration) -> bool {
+        self.shared.conductor.wait_step_done(timeout)
+    }
+
+    pub fn set_speed(&self, speed: f64) {
+        self.shared.conductor.set_speed(speed);
+    }
+
+    pub fn speed(&self) -> f64 {
+        self.shared.conductor.speed()
+    }
+
+    /// Run time now: time spent paused does not count.
+    pub fn now_ns(&self) -> u64 {
+        self.shared.clock.now()
+    }
+
+    pub fn dropped_events(&self) -> u64 {
+        self.shared.sink.dropped()
+    }
+
+    pub fn failure(&self, thread: ThreadIdx) -> Option<String> {
+        self.shared
+            .failures
+            .lock()
+            .get(thread as usize)
+            .cloned()
+            .flatten()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.shared.conductor.all_finished()
+    }
+
+    /// Cancel every wait and join every thread; returns how long the joining took.
+    pub fn stop(mut self) -> Duration {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Duration {
+        let start = Instant::now();
+        self.shared.conductor.cancel();
+        for p in &self.shared.primitives {
+            p.wake_all();
+        }
+        {
+            let _g = self.shared.finished.0.lock();
+            self.shared.finished.1.notify_all();
+        }
+        self.stop_watcher.take();
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        if let Some(w) = self.watcher.take() {
+            let _ = w.join();
+        }
+        start.elapsed()
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if !self.workers.is_empty() || self.watcher.is_some() {
+            self.shutdown();
+        }
+    }
+}
+
+/// One scenario thread, from start to done, failed or cancelled.
+fn worker(shared: &Shared, me: ThreadIdx) {
+    let mut rec = Recorder::new(me, shared.sink.clone());
+    let outcome = catch_unwind(AssertUnwindSafe(|| run_script(shared, me, &mut rec)))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Halt::Failed(format!("panicked: {what}")))
+        });
+    rec.step = crate::trace::event::NO_STEP;
+    // A thread that ends gives up the GIL, as a CPython thread does when it exits.
+    if let Some(gil) = gil_of(shared, me) {
+        gil.drop_gil(&mut cx(shared, me, &mut rec));
+    }
+    match outcome {
+        Ok(()) => rec.emit(EventKind::Done, None, None, None),
+        Err(Halt::Failed(reason)) => {
+            shared.failures.lock()[me as usize] = Some(reason);
+            rec.emit(EventKind::Fail, None, None, None);
+        }
+        Err(Halt::Cancelled) => {}
+    }
+    rec.flush();
+    shared.conductor.finish(me);
+    let _g = shared.finished.0.lock();
+    shared.finished.1.notify_all();
+}
+
+fn cx<'a>(shared: &'a Shared, me: ThreadIdx, rec: &'a mut Recorder) -> Cx<'a> {
+    Cx {
+        me,
+        rec,
+        conductor: &shared.conductor,
+        names: &shared.names,
+    }
+}
+
+fn gil_of(shared: &Shared, me: ThreadIdx) -> Option<&Gil> {
+    let r = shared.scenario.threads[me as usize].gil?;
+    match shared.primitives.get(r as usize)? {
+        Primitive::Gil(g) => Some(g),
+        _ => None,
+    }
+}
+
+fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
+    let spec = &shared.scenario.threads[me as usize];
+    wait_for_group(shared, &spec.after)?;
+    let conductor = &shared.conductor;
+    let gil = gil_of(shared, me);
+    rec.emit(EventKind::Start, None, None, None);
+    if let Some(g) = gil {
+        g.take(&mut cx(shared, me, rec))?;
+    }
+    for (i, step) in spec.steps.iter().enumerate() {
+        let i = i as u32;
+        rec.step = i;
+        conductor.before_step(me, i, rec)?;
+        match step.op {
+            Op::Work(d) => work_step(shared, me, i, d, gil, rec)?,
+            Op::Sleep(d) => {
+                // I/O happens without the GIL; the thread needs it back to go on.
+                if let Some(g) = gil {
+                    g.drop_gil(&mut cx(shared, me, rec));
+                }
+                rec.emit(EventKind::Sleep, None, None, None);
+                rec.flush();
+                conductor.sleep(me, i, d, rec)?;
+                if let Some(g) = gil {
+                    g.take(&mut cx(shared, me, rec))?;
+                }
+            }
+            op => {
+                // Blocking on a primitive releases the GIL, as CPython's lock waits do.
+                if let Some(g) = gil {
+                    g.drop_gil(&mut cx(shared, me, rec));
+                }
+                sync_step(shared, me, op, rec)?;
+                if let Some(g) = gil {
+                    g.take(&mut cx(shared, me, rec))?;
+                }
+            }
+        }
+        conductor.after_step(me, i);
+    }
+    Ok(())
+}
+
+fn work_step(
+    shared: &Shared,
+    me: ThreadIdx,
+    step: u32,
+    nominal: Duration,
+    gil: Option<&Gil>,
+    rec: &mut Recorder,
+) -> Flow {
+    let conductor = &shared.conductor;
+    rec.emit(EventKind::Run, None, None, None);
+    rec.flush();
+    let total = nominal.as_nanos() as f64;
+    let slice = work::SLICE.as_nanos() as f64;
+    let mut done = 0.0;
+    while done < total {
+        if conductor.gate(me, step, rec)? {
+            rec.emit(EventKind::Run, None, None, None);
+            rec.flush();
+        }
+        if let Some(g) = gil
+            && g.drop_requested()
+        {
+            g.drop_gil(&mut cx(shared, me, rec));
+            g.take(&mut cx(shared, me, rec))?;
+            rec.emit(EventKind::Run, None, None, None);
+            rec.flush();
+        }
+        let speed = conductor.speed();
+        let this = slice.min((total - done) / speed);
+        work::burn(Duration::from_nanos(this.max(1.0) as u64));
+        done += this * speed;
+    }
+    Ok(())
+}
+
+fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow {
+    let r = op.resource().expect("a sync step names a resource");
+    let prim = &shared.primitives[r as usize];
+    let mut cx = cx(shared, me, rec);
+    let wrong = || {
+        Halt::Failed(format!(
+            "`{}` cannot be used on {}",
+            op.keyword(),
+            shared.scenario.resource_name(r)
+        ))
+    };
+    match (op, prim) {
+        (Op::Lock(_), Primitive::Mutex(m)) => m.lock(&mut cx),
+        (Op::Unlock(_), Primitive::Mutex(m)) => m.unlock(&mut cx),
+        (Op::Acquire(_), Primitive::Semaphore(s)) => s.acquire(&mut cx),
+        (Op::Release(_), Primitive::Semaphore(s)) => s.release(&mut cx),
+        (Op::Wait(_), Primitive::Barrier(b)) => b.wait(&mut cx),
+        (Op::Put(_), Primitive::Buffer(b)) => b.put(&mut cx),
+        (Op::Take(_), Primitive::Buffer(b)) => b.take(&mut cx),
+        _ => Err(wrong()),
+    }
+}
+
+/// Threads that start `after` a group wait here until the whole group has finished.
+fn wait_for_group(shared: &Shared, group: &[ThreadIdx]) -> Flow {
+    if group.is_empty() {
+        return Ok(());
+    }
+    let (lock, cv) = &shared.finished;
+    let mut g = lock.lock();
+    loop {
+        if shared.conductor.cancelled() {
+            return Err(Halt::Cancelled);
+        }
+        if group.iter().all(|&t| shared.conductor.is_finished(t)) {
+            return Ok(());
+        }
+        cv.wait_for(&mut g, Duration::from_millis(50));
+    }
+}
+
+/// One look at the wait-for graph. Returns true once a deadlock has been found (and the run
+/// paused), after which there is nothing left to watch.
+fn watch(shared: &Shared) -> bool {
+    if shared.deadlock.lock().is_some() {
+        return true;
+    }
+    let first: Vec<_> = shared.primitives.iter().map(Primitive::view).collect();
+    let c = &shared.conductor;
+    let n = shared.names.len() as ThreadIdx;
+    let finished: Vec<bool> = (0..n).map(|t| c.is_finished(t)).collect();
+    let pcs: Vec<u32> = (0..n).map(|t| c.pc(t)).collect();
+    if deadlock::find(&shared.scenario, &first, &finished, &pcs).is_none() {
+        return false;
+    }
+    // Confirm against a second reading: if no primitive changed in between, there was an
+    // instant at which every primitive was as read, so the deadlock is real.
+    let second: Vec<_> = shared.primitives.iter().map(Primitive::view).collect();
+    if first.iter().zip(&second).any(|(a, b)| a.seq != b.seq) {
+        return false;
+    }
+    let Some(found) = deadlock::find(&shared.scenario, &second, &finished, &pcs) else {
+        return false;
+    };
+    *shared.deadlock.lock() = Some(found);
+    c.pause();
+    true
+}

@@ -1,0 +1,414 @@
+//! The engine on real threads: invariants from recorded events, never absolute times.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use threadlab::engine::{Phase, Run, RunOptions};
+use threadlab::scenario::model::{
+    Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
+};
+use threadlab::trace::event::{Event, EventKind};
+use threadlab::trace::invariants;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A scenario built in code, so the engine is tested apart from the language.
+fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)]) -> Arc<Scenario> {
+    Arc::new(Scenario {
+        name: "test".into(),
+        origin: "test".into(),
+        source: "".into(),
+        title: "test".into(),
+        about: String::new(),
+        resources: resources
+            .iter()
+            .map(|(name, kind)| Resource {
+                name: name.to_string(),
+                kind: *kind,
+                line: 1,
+            })
+            .collect(),
+        threads: threads
+            .iter()
+            .map(|(name, ops)| ThreadSpec {
+                name: name.to_string(),
+                group: name.to_string(),
+                line: 1,
+                gil: None,
+                after: Vec::new(),
+                steps: ops.iter().map(|&op| Step { op, line: 1 }).collect(),
+            })
+            .collect(),
+    })
+}
+
+/// Run until finished or deadlocked (bounded), and return every event in time order.
+fn run_to_end(run: &Run) -> (Phase, Vec<Event>) {
+    let mut events = Vec::new();
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        run.wait_events(&mut events, ms(20));
+        match run.phase() {
+            Phase::Finished | Phase::Deadlock => break,
+            _ if Instant::now() > deadline => panic!("run did not end within {LIMIT:?}"),
+            _ => {}
+        }
+    }
+    // Let the last batches arrive.
+    std::thread::sleep(ms(30));
+    run.drain_events(&mut events);
+    events.sort_by_key(|e| e.t_ns);
+    (run.phase(), events)
+}
+
+fn kinds_of(events: &[Event], t: ThreadIdx) -> Vec<EventKind> {
+    events
+        .iter()
+        .filter(|e| e.thread == t)
+        .map(|e| e.kind)
+        .collect()
+}
+
+const A: ResIdx = 0;
+const B: ResIdx = 1;
+
+fn deadlock_scenario() -> Arc<Scenario> {
+    scenario(
+        &[("A", ResourceKind::Mutex), ("B", ResourceKind::Mutex)],
+        &[
+            (
+                "T1",
+                vec![
+                    Op::Lock(A),
+                    Op::Work(ms(20)),
+                    Op::Lock(B),
+                    Op::Unlock(B),
+                    Op::Unlock(A),
+                ],
+            ),
+            (
+                "T2",
+                vec![
+                    Op::Lock(B),
+                    Op::Work(ms(20)),
+                    Op::Lock(A),
+                    Op::Unlock(A),
+                    Op::Unlock(B),
+                ],
+            ),
+        ],
+    )
+}
+
+#[test]
+fn forced_schedule_always_deadlocks_and_names_the_cycle() {
+    let s = deadlock_scenario();
+    for _ in 0..5 {
+        let run = Run::start(
+            s.clone(),
+            RunOptions {
+                start_paused: true,
+                ..RunOptions::default()
+            },
+        );
+        for t in [0, 1] {
+            run.step(t).expect("step");
+            assert!(run.wait_step_done(LIMIT));
+        }
+        run.resume();
+        let (phase, events) = run_to_end(&run);
+        assert_eq!(phase, Phase::Deadlock);
+        let d = run.deadlock().expect("deadlock reported");
+        assert_eq!(
+            d.describe(&s),
+            "T1 waits for B held by T2, T2 waits for A held by T1"
+        );
+        invariants::check(&s, &events).unwrap();
+        let joined = run.stop();
+        assert!(joined < Duration::from_secs(1), "joined in {joined:?}");
+    }
+}
+
+#[test]
+fn fixed_lock_order_never_deadlocks() {
+    let s = scenario(
+        &[("A", ResourceKind::Mutex), ("B", ResourceKind::Mutex)],
+        &[
+            (
+                "T1",
+                vec![
+                    Op::Lock(A),
+                    Op::Work(ms(2)),
+                    Op::Lock(B),
+                    Op::Unlock(B),
+                    Op::Unlock(A),
+                ],
+            ),
+            (
+                "T2",
+                vec![
+                    Op::Lock(A),
+                    Op::Work(ms(2)),
+                    Op::Lock(B),
+                    Op::Unlock(B),
+                    Op::Unlock(A),
+                ],
+            ),
+        ],
+    );
+    for _ in 0..20 {
+        let run = Run::start(s.clone(), RunOptions::default());
+        let (phase, events) = run_to_end(&run);
+        assert_eq!(phase, Phase::Finished);
+        invariants::check(&s, &events).unwrap();
+        assert_eq!(run.dropped_events(), 0);
+    }
+}
+
+#[test]
+fn semaphore_never_admits_more_than_its_permits() {
+    let threads: Vec<(String, Vec<Op>)> = (1..=10)
+        .map(|i| {
+            (
+                format!("w{i}"),
+                vec![Op::Acquire(0), Op::Sleep(ms(30)), Op::Release(0)],
+            )
+        })
+        .collect();
+    let threads: Vec<(&str, Vec<Op>)> = threads
+        .iter()
+        .map(|(n, o)| (n.as_str(), o.clone()))
+        .collect();
+    let s = scenario(
+        &[("pool", ResourceKind::Semaphore { permits: 3 })],
+        &threads,
+    );
+    let run = Run::start(s.clone(), RunOptions::default());
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Finished);
+    let facts = invariants::check(&s, &events).unwrap();
+    assert_eq!(facts[0].most_holders, 3, "three at once is reached");
+    assert!(facts[0].handoffs >= 1, "some permits were handed over");
+}
+
+#[test]
+fn failed_thread_does_not_stop_the_run() {
+    let s = scenario(
+        &[("A", ResourceKind::Mutex)],
+        &[
+            ("bad", vec![Op::Unlock(A)]),
+            ("good", vec![Op::Lock(A), Op::Work(ms(1)), Op::Unlock(A)]),
+        ],
+    );
+    let run = Run::start(s.clone(), RunOptions::default());
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Finished);
+    assert_eq!(kinds_of(&events, 0).last(), Some(&EventKind::Fail));
+    assert_eq!(kinds_of(&events, 1).last(), Some(&EventKind::Done));
+    assert!(run.failure(0).unwrap().contains("does not hold"));
+}
+
+#[test]
+fn pause_stops_every_thread_and_step_moves_exactly_one() {
+    let s = scenario(
+        &[],
+        &[
+            ("T1", vec![Op::Work(ms(5)); 200]),
+            ("T2", vec![Op::Sleep(ms(5)); 200]),
+        ],
+    );
+    let run = Run::start(s.clone(), RunOptions::default());
+    let mut events = Vec::new();
+    run.wait_events(&mut events, ms(200));
+    run.pause();
+    // Every thread reaches a gate; after that nothing but nothing happens.
+    let deadline = Instant::now() + LIMIT;
+    while events.iter().filter(|e| e.kind == EventKind::Hold).count() < 2 {
+        run.wait_events(&mut events, ms(20));
+        assert!(Instant::now() < deadline, "threads did not stop");
+    }
+    let frozen = run.now_ns();
+    std::thread::sleep(ms(50));
+    let mut after = Vec::new();
+    run.drain_events(&mut after);
+    assert!(after.is_empty(), "events while paused: {after:?}");
+    assert_eq!(run.now_ns(), frozen, "run time stops while paused");
+
+    run.step(0).unwrap();
+    assert!(run.wait_step_done(LIMIT));
+    std::thread::sleep(ms(30));
+    run.drain_events(&mut after);
+    assert!(
+        after.iter().all(|e| e.thread == 0),
+        "only T1 moved: {after:?}"
+    );
+    assert_eq!(
+        after.iter().filter(|e| e.kind == EventKind::Hold).count(),
+        1,
+        "T1 stopped again after one step"
+    );
+    assert!(run.now_ns() > frozen, "run time ran during the step");
+    assert_eq!(run.phase(), Phase::Paused);
+    let joined = run.stop();
+    assert!(joined < Duration::from_millis(500), "joined in {joined:?}");
+}
+
+#[test]
+fn reset_from_a_deadlock_joins_every_thread() {
+    let s = deadlock_scenario();
+    for _ in 0..10 {
+        let run = Run::start(
+            s.clone(),
+            RunOptions {
+                start_paused: true,
+                ..RunOptions::default()
+            },
+        );
+        run.step(0).unwrap();
+        run.wait_step_done(LIMIT);
+        run.step(1).unwrap();
+        run.wait_step_done(LIMIT);
+        run.resume();
+        let (phase, _) = run_to_end(&run);
+        assert_eq!(phase, Phase::Deadlock);
+        let joined = run.stop();
+        assert!(joined < Duration::from_millis(500), "joined in {joined:?}");
+    }
+}
+
+#[test]
+fn barrier_lets_nobody_through_before_all_arrive() {
+    let s = scenario(
+        &[("gate", ResourceKind::Barrier { parties: 3 })],
+        &[
+            ("fast", vec![Op::Work(ms(1)), Op::Wait(0), Op::Work(ms(1)), Op::Wait(0)]),
+            ("mid", vec![Op::Work(ms(8)), Op::Wait(0), Op::Work(ms(4)), Op::Wait(0)]),
+            ("slow", vec![Op::Sleep(ms(20)), Op::Wait(0), Op::Sleep(ms(10)), Op::Wait(0)]),
+        ],
+    );
+    for _ in 0..5 {
+        let run = Run::start(s.clone(), RunOptions::default());
+        let (phase, events) = run_to_end(&run);
+        assert_eq!(phase, Phase::Finished);
+        let facts = invariants::check(&s, &events).unwrap();
+        assert_eq!(facts[0].trips, 2);
+        // Passing threads name the arrival that tripped the barrier.
+        assert!(
+            events
+                .iter()
+                .filter(|e| e.kind == EventKind::Pass && e.by.is_some())
+                .all(|e| e.by != Some(e.thread))
+        );
+    }
+}
+
+#[test]
+fn buffer_keeps_fifo_order_and_bounds_and_makes_both_sides_wait() {
+    let producer = |n| (0..n).flat_map(|_| [Op::Work(ms(1)), Op::Put(0)]).collect::<Vec<_>>();
+    let consumer = |n| (0..n).flat_map(|_| [Op::Take(0), Op::Sleep(ms(3))]).collect::<Vec<_>>();
+    let s = scenario(
+        &[("queue", ResourceKind::Buffer { capacity: 3 })],
+        &[
+            ("p1", producer(10)),
+            ("p2", producer(10)),
+            ("c1", consumer(10)),
+            ("c2", consumer(10)),
+            // A late consumer that finds the buffer empty at first.
+            ("late", [vec![Op::Take(0)], vec![Op::Sleep(ms(1))]].concat()),
+            ("extra", vec![Op::Sleep(ms(80)), Op::Put(0)]),
+        ],
+    );
+    let run = Run::start(s.clone(), RunOptions::default());
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Finished);
+    let facts = invariants::check(&s, &events).unwrap();
+    assert_eq!(facts[0].puts, 21);
+    assert_eq!(facts[0].takes, 21, "every item taken exactly once");
+    assert_eq!(facts[0].most_fill, 3, "producers filled the buffer");
+    let blocked_producers = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Block && e.thread < 2)
+        .count();
+    assert!(blocked_producers > 0, "producers waited while it was full");
+}
+
+#[test]
+fn gil_lets_one_thread_compute_at_a_time_and_free_threads_overlap() {
+    let mut s = Arc::unwrap_or_clone(scenario(
+        &[(
+            "gil",
+            ResourceKind::Gil {
+                interval: ms(5),
+            },
+        )],
+        &[
+            ("cpu-1", vec![Op::Work(ms(60))]),
+            ("cpu-2", vec![Op::Work(ms(60))]),
+            ("free-1", vec![Op::Work(ms(60))]),
+            ("free-2", vec![Op::Work(ms(60))]),
+        ],
+    ));
+    s.threads[0].gil = Some(0);
+    s.threads[1].gil = Some(0);
+    s.threads[2].after = vec![0, 1];
+    s.threads[3].after = vec![0, 1];
+    let s = Arc::new(s);
+    let run = Run::start(s.clone(), RunOptions::default());
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Finished);
+    let facts = invariants::check(&s, &events).unwrap();
+    assert!(facts[0].handoffs >= 2, "the GIL changed hands: {:?}", facts[0]);
+    assert!(
+        events.iter().any(|e| e.kind == EventKind::DropRequest),
+        "hand-offs follow drop requests"
+    );
+    // The free phase starts only after the GIL phase ended.
+    let last_gil_done = events
+        .iter()
+        .filter(|e| e.thread < 2 && e.kind == EventKind::Done)
+        .map(|e| e.t_ns)
+        .max()
+        .unwrap();
+    let first_free_start = events
+        .iter()
+        .filter(|e| e.thread >= 2 && e.kind == EventKind::Start)
+        .map(|e| e.t_ns)
+        .min()
+        .unwrap();
+    assert!(first_free_start >= last_gil_done);
+}
+
+#[test]
+fn step_next_ready_takes_turns() {
+    let s = scenario(
+        &[],
+        &[
+            ("T1", vec![Op::Work(ms(1)); 3]),
+            ("T2", vec![Op::Work(ms(1)); 3]),
+        ],
+    );
+    let run = Run::start(
+        s,
+        RunOptions {
+            start_paused: true,
+            ..RunOptions::default()
+        },
+    );
+    // Both threads must have reached their first gate to count as ready.
+    let mut events = Vec::new();
+    let deadline = Instant::now() + LIMIT;
+    while events.iter().filter(|e: &&Event| e.kind == EventKind::Hold).count() < 2 {
+        run.wait_events(&mut events, ms(20));
+        assert!(Instant::now() < deadline, "threads did not reach their gates");
+    }
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        order.push(run.step_next_ready().unwrap());
+        assert!(run.wait_step_done(LIMIT));
+    }
+    assert_eq!(order, vec![0, 1, 0, 1]);
+}
