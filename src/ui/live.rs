@@ -7,9 +7,9 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use ratatui::crossterm::event::{
     Event as TermEvent, EventStream, KeyEventKind, MouseButton, MouseEventKind,
 };
@@ -29,6 +29,8 @@ use crate::ui::view;
 
 /// At most this often while something moves (~30 fps).
 const FRAME: Duration = Duration::from_millis(33);
+/// The least time between two frames, however fast input arrives.
+const MIN_GAP: Duration = Duration::from_millis(10);
 /// Polls to keep going after the last change, so a pause or a step settles on screen.
 const SETTLE: u8 = 6;
 
@@ -417,6 +419,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
     let size = terminal.size()?;
     app.size = Rect::new(0, 0, size.width, size.height);
     let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
     loop {
         if control.poll(app) {
             dirty = true;
@@ -424,31 +427,36 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
         if app.quit {
             return Ok(Exit::Quit);
         }
+        // Bursts of input (key repeat) are drawn at most every MIN_GAP: the wake-up below
+        // catches the last of them.
+        let mut redraw_at = None;
         if dirty {
-            draw(terminal, app)?;
-            dirty = false;
+            match last_draw {
+                Some(t) if t.elapsed() < MIN_GAP => redraw_at = Some(t + MIN_GAP),
+                _ => {
+                    draw(terminal, app)?;
+                    last_draw = Some(Instant::now());
+                    dirty = false;
+                }
+            }
         }
         // While paused and idle nothing ticks: the loop sleeps until a key or a signal.
-        let animating = control.animating();
+        let wake = match (redraw_at, control.animating()) {
+            (Some(t), _) => Some(t),
+            (None, true) => Some(Instant::now() + FRAME),
+            (None, false) => None,
+        };
         let tick = async {
-            if animating {
-                tokio::time::sleep(FRAME).await;
-            } else {
-                std::future::pending::<()>().await;
+            match wake {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
+                None => std::future::pending::<()>().await,
             }
         };
         tokio::select! {
+            // Never poll the EventStream with a throwaway waker (`now_or_never`): it would
+            // park its wake-up thread on that waker and the loop would never hear a key again.
             event = input.next() => match event {
-                Some(Ok(event)) => {
-                    dirty |= handle(app, control, event);
-                    // Take a burst (key repeat, a paste of keys) in one go, drawn once.
-                    while let Some(Some(Ok(event))) = input.next().now_or_never() {
-                        dirty |= handle(app, control, event);
-                        if app.quit {
-                            break;
-                        }
-                    }
-                }
+                Some(Ok(event)) => dirty |= handle(app, control, event),
                 Some(Err(e)) => return Err(e),
                 None => return Ok(Exit::Quit),
             },

@@ -47,8 +47,8 @@ pub fn geometry(run: &RunState, area: Rect) -> Geometry {
         height: area.height.saturating_sub(2),
     };
     let n = run.scenario.threads.len() as u16;
-    let axis = inner.height > 1;
-    let legend = inner.height > n.min(2) + 1 + u16::from(axis);
+    let axis = inner.height >= 2;
+    let legend = inner.height >= n.clamp(1, 2) + 2;
     let rows = inner.height - u16::from(axis) - u16::from(legend);
     let longest_name = run
         .scenario
@@ -206,7 +206,7 @@ impl Widget for Lanes<'_> {
                 theme.text().add_modifier(Modifier::BOLD)
             };
             let pointer = if selected { theme.glyphs.pointer() } else { " " };
-            let name = format!("{pointer}{}", fit(&spec.name, g.name_w.saturating_sub(2) as usize));
+            let name = format!("{pointer} {}", fit(&spec.name, g.name_w.saturating_sub(3) as usize));
             buf.set_stringn(g.inner.x, y, &name, g.name_w as usize, name_style);
 
             // The state now (or at the cursor), in words.

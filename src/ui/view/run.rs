@@ -62,7 +62,7 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
     } else {
         0
     };
-    let res_h = resources::wanted_height(scenario).min(right.height.saturating_sub(gil_h + 3) / 1);
+    let res_h = resources::wanted_height(scenario).min(right.height.saturating_sub(gil_h + 3));
     let about_lines = if scenario.about.trim().is_empty() {
         0
     } else {
@@ -75,8 +75,8 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
             .min(6)
     };
     let spare = right.height.saturating_sub(gil_h + res_h + 5);
-    let about_h = if about_lines > 0 && spare >= 4 {
-        (about_lines + 2).min(spare)
+    let about_h = if about_lines > 0 && spare >= 6 {
+        (about_lines + 2).min(spare - 3)
     } else {
         0
     };
