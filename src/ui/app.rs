@@ -300,7 +300,11 @@ impl App {
             Action::Up if n > 0 => self.menu.selected = (self.menu.selected + n - 1) % n,
             Action::Down if n > 0 => self.menu.selected = (self.menu.selected + 1) % n,
             Action::Open => {
-                if let Some(Ok(s)) = self.menu.entries.get(self.menu.selected).map(|e| &e.scenario)
+                if let Some(Ok(s)) = self
+                    .menu
+                    .entries
+                    .get(self.menu.selected)
+                    .map(|e| &e.scenario)
                 {
                     let s = s.clone();
                     let speed = self.run.as_ref().map_or(1.0, |r| r.live.speed);
@@ -327,7 +331,9 @@ impl App {
                 self.screen = Screen::Menu;
                 return vec![Effect::Stop];
             }
-            Action::Up if n > 0 => run.selected = ((run.selected as usize + n - 1) % n) as ThreadIdx,
+            Action::Up if n > 0 => {
+                run.selected = ((run.selected as usize + n - 1) % n) as ThreadIdx
+            }
             Action::Down if n > 0 => run.selected = ((run.selected as usize + 1) % n) as ThreadIdx,
             Action::Select(i) => {
                 if (i as usize) < n {

@@ -323,7 +323,9 @@ pub fn action_for(event: &KeyEvent, context: Context) -> Option<Action> {
 
 /// The bindings of a screen, in table order.
 pub fn bindings(context: Context) -> impl Iterator<Item = &'static Binding> {
-    BINDINGS.iter().filter(move |b| b.contexts.contains(&context))
+    BINDINGS
+        .iter()
+        .filter(move |b| b.contexts.contains(&context))
 }
 
 /// The footer's hints for a screen: (keys, hint).
@@ -445,18 +447,33 @@ mod tests {
             Some(Action::ZoomOut)
         );
         assert_eq!(
-            action_for(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), run),
+            action_for(
+                &KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+                run
+            ),
             Some(Action::Quit)
         );
         assert_eq!(
-            action_for(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), Context::Menu),
+            action_for(
+                &KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+                Context::Menu
+            ),
             Some(Action::Quit)
         );
         // Plain 'c' is not Ctrl-C.
         assert_eq!(action_for(&press(KeyCode::Char('c')), run), None);
-        assert_eq!(action_for(&press(KeyCode::Down), Context::Menu), Some(Action::Down));
-        assert_eq!(action_for(&press(KeyCode::Char('k')), Context::Menu), Some(Action::Up));
-        assert_eq!(action_for(&press(KeyCode::Enter), Context::Menu), Some(Action::Open));
+        assert_eq!(
+            action_for(&press(KeyCode::Down), Context::Menu),
+            Some(Action::Down)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('k')), Context::Menu),
+            Some(Action::Up)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Enter), Context::Menu),
+            Some(Action::Open)
+        );
         assert_eq!(action_for(&press(KeyCode::Char(' ')), Context::Menu), None);
     }
 
@@ -470,7 +487,11 @@ mod tests {
     #[test]
     fn footer_and_help_come_from_the_table() {
         let footer = footer_hints(Context::Run);
-        assert!(footer.iter().any(|(k, h)| k == "space" && *h == "pause/run"));
+        assert!(
+            footer
+                .iter()
+                .any(|(k, h)| k == "space" && *h == "pause/run")
+        );
         assert!(footer.iter().any(|(k, _)| k == "q/Ctrl-C"));
         let help = help_lines(Context::Run);
         assert_eq!(help.len(), bindings(Context::Run).count());

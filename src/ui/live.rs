@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,13 +116,19 @@ fn refuse_without_terminal() -> Option<ExitCode> {
 /// Built-ins first, then `./scenarios/*.kdl` (skipping files that are just a built-in's
 /// source), then the paths given. A file that does not load is listed with its diagnostic.
 pub fn menu_entries(extra_files: &[PathBuf]) -> Vec<MenuEntry> {
-    let builtins: Vec<Scenario> = crate::scenario::builtin::all().into_iter().collect();
+    let builtins = crate::scenario::builtin::all();
     let mut entries: Vec<MenuEntry> = builtins
         .iter()
-        .map(|s| MenuEntry {
-            name: s.name.clone(),
+        .map(|b| MenuEntry {
+            name: b.name.to_string(),
             origin: "built-in".into(),
-            scenario: Ok(Arc::new(s.clone())),
+            scenario: crate::scenario::parse_source(
+                b.name,
+                &format!("builtin:{}", b.name),
+                b.source,
+            )
+            .map(Arc::new)
+            .map_err(|report| crate::scenario::render_plain(report.as_ref(), 76)),
         })
         .collect();
     let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios")
@@ -135,22 +141,21 @@ pub fn menu_entries(extra_files: &[PathBuf]) -> Vec<MenuEntry> {
     files.sort();
     files.retain(|p| {
         let text = std::fs::read_to_string(p).unwrap_or_default();
-        !builtins.iter().any(|b| *b.source == *text)
+        !builtins.iter().any(|b| b.source == text)
     });
     for path in files.iter().chain(extra_files) {
         entries.push(MenuEntry {
-            name: path
-                .file_stem()
-                .map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into()),
+            name: path.file_stem().map_or_else(
+                || path.display().to_string(),
+                |s| s.to_string_lossy().into(),
+            ),
             origin: path.display().to_string(),
-            scenario: load_file(path).map(Arc::new),
+            scenario: crate::scenario::load_file(path)
+                .map(Arc::new)
+                .map_err(|report| crate::scenario::render_plain(report.as_ref(), 76)),
         });
     }
     entries
-}
-
-fn load_file(path: &Path) -> Result<Scenario, String> {
-    crate::scenario::load(path).map_err(|e| e.to_string())
 }
 
 /// The engine side: the current run and what was asked of it from the command line.
@@ -301,10 +306,7 @@ impl Control {
         {
             run.pause();
             self.stop_after = None;
-            app.notice(format!(
-                "paused: --for {} reached",
-                view::fmt_ns(limit)
-            ));
+            app.notice(format!("paused: --for {} reached", view::fmt_ns(limit)));
         }
 
         app.observe(live, &self.scratch, failures);

@@ -34,8 +34,10 @@ impl TerminalGuard {
     /// Raw mode, alternate screen, hidden cursor, mouse reporting; installs the panic hook.
     pub fn init() -> io::Result<TerminalGuard> {
         install_panic_hook();
-        *UI_THREAD.get_or_init(|| Mutex::new(None)).lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(std::thread::current().id());
+        *UI_THREAD
+            .get_or_init(|| Mutex::new(None))
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current().id());
         terminal::enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
         let mut stdout = io::stdout();

@@ -39,15 +39,17 @@ pub struct Glyphs {
 impl Glyphs {
     /// The glyph that fills a lane cell for a thread in `state`.
     pub fn state(self, state: State) -> char {
+        // The same glyphs as the headless timeline (trace::text::GLYPHS), so a class reads
+        // both alike: waiting states are capital letters, legible without colour.
         let (unicode, ascii) = match state {
             State::Running => ('█', '#'),
-            State::Sleeping => ('░', '~'),
-            State::Held => ('┊', ':'),
-            State::Locked(_) => ('╳', 'X'),
-            State::Semaphore(_) => ('▞', 'S'),
-            State::Barrier(_) => ('┃', '|'),
-            State::Condition(_) => ('┄', 'C'),
-            State::Gil(_) => ('▁', 'G'),
+            State::Sleeping => ('~', '~'),
+            State::Held => ('·', '.'),
+            State::Locked(_) => ('L', 'L'),
+            State::Semaphore(_) => ('S', 'S'),
+            State::Barrier(_) => ('B', 'B'),
+            State::Condition(_) => ('C', 'C'),
+            State::Gil(_) => ('G', 'G'),
             State::Done => (' ', ' '),
             State::Failed => ('!', '!'),
         };
@@ -134,8 +136,14 @@ impl Theme {
 
     /// The next theme in the `t` cycle.
     pub fn next(self) -> Theme {
-        let i = ThemeKind::ALL.iter().position(|k| *k == self.kind).unwrap_or(0);
-        Theme::new(ThemeKind::ALL[(i + 1) % ThemeKind::ALL.len()], self.glyphs.ascii)
+        let i = ThemeKind::ALL
+            .iter()
+            .position(|k| *k == self.kind)
+            .unwrap_or(0);
+        Theme::new(
+            ThemeKind::ALL[(i + 1) % ThemeKind::ALL.len()],
+            self.glyphs.ascii,
+        )
     }
 
     fn color(self, dark: Color, light: Color) -> Option<Color> {
@@ -218,9 +226,8 @@ impl Theme {
     /// Threads and resources caught in a deadlock cycle.
     pub fn in_cycle(self) -> Style {
         match self.kind {
-            ThemeKind::Mono => {
-                Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD | Modifier::UNDERLINED)
-            }
+            ThemeKind::Mono => Style::new()
+                .add_modifier(Modifier::REVERSED | Modifier::BOLD | Modifier::UNDERLINED),
             _ => Style::new()
                 .fg(Color::White)
                 .bg(Color::Red)
@@ -267,11 +274,13 @@ impl Theme {
         match self.kind {
             ThemeKind::Mono => Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
             _ => Style::new()
-                .fg(if matches!(badge, Badge::Deadlock | Badge::Failed | Badge::Done) {
-                    Color::White
-                } else {
-                    Color::Black
-                })
+                .fg(
+                    if matches!(badge, Badge::Deadlock | Badge::Failed | Badge::Done) {
+                        Color::White
+                    } else {
+                        Color::Black
+                    },
+                )
                 .bg(bg)
                 .add_modifier(Modifier::BOLD),
         }

@@ -42,7 +42,12 @@ pub fn markers(run: &RunState) -> Vec<(ThreadIdx, u32, State)> {
 }
 
 /// The first line to show so the markers (the selected thread's first) are in view.
-fn first_line(marks: &[(ThreadIdx, u32, State)], selected: ThreadIdx, height: usize, total: usize) -> usize {
+fn first_line(
+    marks: &[(ThreadIdx, u32, State)],
+    selected: ThreadIdx,
+    height: usize,
+    total: usize,
+) -> usize {
     if total <= height || height == 0 {
         return 1;
     }
@@ -91,32 +96,59 @@ impl Widget for Code<'_> {
             };
             let here: Vec<&(ThreadIdx, u32, State)> =
                 marks.iter().filter(|m| m.1 as usize == line_no).collect();
-            let mut spans = vec![Span::styled(
-                format!("{line_no:>number_w$} "),
-                theme.dim(),
-            )];
+            let mut spans = vec![Span::styled(format!("{line_no:>number_w$} "), theme.dim())];
             let text_style = if here.is_empty() {
                 theme.text()
             } else {
                 theme.text().add_modifier(Modifier::BOLD)
             };
+            // As many markers as fit in half the width; the rest as "+N".
+            let budget = (inner.width as usize).saturating_sub(number_w + 2) / 2;
             let mut tail = Vec::new();
-            for (t, _, state) in &here {
+            let mut tail_w = 0;
+            for (k, (t, _, state)) in here.iter().enumerate() {
                 let style = if cycle.contains(t) {
                     theme.in_cycle()
                 } else {
                     theme.state_label(*state)
                 };
-                let name = scenario.thread_name(*t);
-                tail.push(Span::styled(
-                    format!(" {}{name}", theme.glyphs.state(*state)),
-                    style,
-                ));
+                let text = format!(
+                    " {}{}",
+                    theme.glyphs.state(*state),
+                    scenario.thread_name(*t)
+                );
+                let rest = here.len() - k - 1;
+                let more_w = if rest > 0 {
+                    4 + rest.to_string().len()
+                } else {
+                    0
+                };
+                if tail_w + text.chars().count() + more_w > budget {
+                    let more = format!(" +{}", here.len() - k);
+                    tail_w += more.len();
+                    tail.push(Span::styled(more, theme.dim()));
+                    break;
+                }
+                tail_w += text.chars().count();
+                tail.push(Span::styled(text, style));
             }
-            let tail_w: usize = tail.iter().map(|s| s.width()).sum();
-            let pointer = if here.is_empty() { " " } else { theme.glyphs.pointer() };
+            let pointer = if here.is_empty() {
+                " "
+            } else {
+                theme.glyphs.pointer()
+            };
             let avail = (inner.width as usize).saturating_sub(number_w + 2 + tail_w);
-            let code = crate::ui::view::fit(text.trim_end(), avail.max(1));
+            // Half the indentation: a narrow panel is better spent on the step itself.
+            let mut body = text.trim_start();
+            if body.chars().count() + 2 > avail
+                && let Some(i) = body.find("//")
+            {
+                // A comment that does not fit is dropped whole rather than cut to "//…".
+                body = &body[..i];
+            }
+            let indent = (text.len() - body.len()).div_ceil(2);
+            let code =
+                crate::ui::view::fit(&format!("{:indent$}{}", "", body.trim_end()), avail.max(1));
             spans.push(Span::styled(pointer.to_string(), theme.key()));
             spans.push(Span::styled(format!("{code:<avail$}"), text_style));
             spans.extend(tail);

@@ -120,12 +120,12 @@ impl Widget for GilCard<'_> {
                 let more = if s.finished { "" } else { "…" };
                 (
                     format!("{}{more}", fmt_clock(s.wall_ns)),
-                    format!("{:.2}", s.cores_busy()),
+                    format!("{:.2} cores", s.cores_busy()),
                 )
             };
             Line::from(vec![
                 Span::styled(format!("{label:<14}"), theme.text()),
-                Span::raw(format!("{:>3}  {wall:>8}  {busy:>5}", s.threads)),
+                Span::raw(format!("{:>7}  {wall:>9}  {busy:>10}", s.threads)),
             ])
         };
         let ideal = free.len().min(self.cores).max(1);
@@ -136,7 +136,11 @@ impl Widget for GilCard<'_> {
                     theme.title(),
                 ),
                 Span::styled(
-                    format!("  ideal {ideal}× ({} threads, {} cores)", free.len(), self.cores),
+                    format!(
+                        "  ideal {ideal}× ({} threads, {} cores)",
+                        free.len(),
+                        self.cores
+                    ),
                     theme.dim(),
                 ),
             ])
@@ -148,7 +152,10 @@ impl Widget for GilCard<'_> {
         };
         let lines = vec![
             Line::styled(
-                format!("{:<14}{:>3}  {:>8}  {:>5}", "", "thr", "wall", "cores busy"),
+                format!(
+                    "{:<14}{:>7}  {:>9}  {:>10}",
+                    "", "threads", "wall", "CPU busy"
+                ),
                 theme.dim(),
             ),
             row("under the GIL", &g),

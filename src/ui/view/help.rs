@@ -31,7 +31,11 @@ impl Help {
     fn lines(&self) -> Vec<Line<'static>> {
         let theme = self.theme;
         let rows = help_lines(self.context);
-        let key_w = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(1);
+        let key_w = rows
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(1);
         let mut lines: Vec<Line> = rows
             .into_iter()
             .map(|(keys, help)| {

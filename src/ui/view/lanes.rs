@@ -65,7 +65,7 @@ pub fn geometry(run: &RunState, area: Rect) -> Geometry {
         .max()
         .unwrap_or(0) as u16;
     let mut name_w = (longest_name + 3).min(16);
-    let mut label_w = (longest_res + 15).clamp(10, 22);
+    let mut label_w = (longest_res + 17).clamp(10, 24);
     if inner.width < name_w + label_w + 20 {
         // Narrow: give the cells at least a third of the width.
         label_w = label_w.min(inner.width / 3).max(4);
@@ -106,7 +106,12 @@ pub fn thread_at(run: &RunState, area: Rect, pos: Position) -> Option<ThreadIdx>
 }
 
 /// A thread's state in words, as big and plain as the label column allows.
-pub fn state_words(scenario: &Scenario, thread: ThreadIdx, state: State, step: Option<u32>) -> String {
+pub fn state_words(
+    scenario: &Scenario,
+    thread: ThreadIdx,
+    state: State,
+    step: Option<u32>,
+) -> String {
     let r = |r| scenario.resource_name(r).to_string();
     match state {
         State::Running => "RUNNING".into(),
@@ -130,7 +135,12 @@ pub fn state_words(scenario: &Scenario, thread: ThreadIdx, state: State, step: O
 
 /// The states this scenario can show, for its legend.
 pub fn legend_states(scenario: &Scenario) -> Vec<State> {
-    let ops = || scenario.threads.iter().flat_map(|t| t.steps.iter().map(|s| s.op));
+    let ops = || {
+        scenario
+            .threads
+            .iter()
+            .flat_map(|t| t.steps.iter().map(|s| s.op))
+    };
     let has = |f: fn(&ResourceKind) -> bool| scenario.resources.iter().any(|r| f(&r.kind));
     let mut out = vec![State::Running];
     if ops().any(|o| matches!(o, Op::Sleep(_))) {
@@ -205,8 +215,15 @@ impl Widget for Lanes<'_> {
             } else {
                 theme.text().add_modifier(Modifier::BOLD)
             };
-            let pointer = if selected { theme.glyphs.pointer() } else { " " };
-            let name = format!("{pointer} {}", fit(&spec.name, g.name_w.saturating_sub(3) as usize));
+            let pointer = if selected {
+                theme.glyphs.pointer()
+            } else {
+                " "
+            };
+            let name = format!(
+                "{pointer} {}",
+                fit(&spec.name, g.name_w.saturating_sub(3) as usize)
+            );
             buf.set_stringn(g.inner.x, y, &name, g.name_w as usize, name_style);
 
             // The state now (or at the cursor), in words.
@@ -252,8 +269,14 @@ impl Widget for Lanes<'_> {
                 if from > end {
                     break;
                 }
-                let to = (from + per).min(end.max(from + 1));
-                let Some(s) = run.trace.dominant_state(t, from, to) else {
+                // The cell holding "now" shows the state now: a thread that has just blocked
+                // (a deadlock stops the clock right there) must not look as if it were running.
+                let state = if from + per > end {
+                    run.trace.state_at(t, end)
+                } else {
+                    run.trace.dominant_state(t, from, from + per)
+                };
+                let Some(s) = state else {
                     continue;
                 };
                 let mut style = theme.state(s);
@@ -274,7 +297,13 @@ impl Widget for Lanes<'_> {
         if g.axis {
             let label = format!("{}/cell ", fmt_ns(per));
             let lx = g.inner.x + g.name_w;
-            buf.set_stringn(lx, y, fit(&label, g.label_w as usize), g.label_w as usize, theme.dim());
+            buf.set_stringn(
+                lx,
+                y,
+                fit(&label, g.label_w as usize),
+                g.label_w as usize,
+                theme.dim(),
+            );
             self.axis(g, start, per, y, buf, cursor_cell);
             y += 1;
         }
@@ -283,7 +312,10 @@ impl Widget for Lanes<'_> {
             for s in legend_states(scenario) {
                 let glyph = theme.glyphs.state(s);
                 spans.push(Span::styled(format!("{glyph}{glyph}"), theme.state(s)));
-                spans.push(Span::styled(format!(" {}  ", state_meaning(s)), theme.dim()));
+                spans.push(Span::styled(
+                    format!(" {}  ", state_meaning(s)),
+                    theme.dim(),
+                ));
             }
             Line::from(spans).render(
                 Rect {
@@ -299,7 +331,15 @@ impl Widget for Lanes<'_> {
 
 impl Lanes<'_> {
     /// Time labels every ten cells, and the cursor's mark.
-    fn axis(&self, g: Geometry, start: u64, per: u64, y: u16, buf: &mut Buffer, cursor: Option<u64>) {
+    fn axis(
+        &self,
+        g: Geometry,
+        start: u64,
+        per: u64,
+        y: u16,
+        buf: &mut Buffer,
+        cursor: Option<u64>,
+    ) {
         let theme = self.theme;
         if g.cells_w == 0 {
             return;

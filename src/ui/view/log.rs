@@ -32,16 +32,17 @@ impl Widget for Log<'_> {
         let rows = inner.height as usize;
         // Holds are filtered out, so ask for more than fits; a pause makes one per thread.
         let want = rows + 2 * run.scenario.threads.len() + 8;
-        let events = run.trace.events_before(run.view_ns().saturating_add(1), want);
+        let events = run
+            .trace
+            .events_before(run.view_ns().saturating_add(1), want);
         let shown: Vec<_> = events.iter().filter(|e| loggable(e)).collect();
         let skip = shown.len().saturating_sub(rows);
         for (row, e) in shown[skip..].iter().enumerate() {
             let time = fmt_clock(e.t_ns);
-            let style = State::after(e, &run.scenario)
-                .map_or(theme.text(), |s| match s {
-                    State::Running | State::Held => theme.text(),
-                    other => theme.state(other),
-                });
+            let style = State::after(e, &run.scenario).map_or(theme.text(), |s| match s {
+                State::Running | State::Held => theme.text(),
+                other => theme.state(other),
+            });
             let text = run.trace.describe(e);
             let avail = (inner.width as usize).saturating_sub(time.len() + 1);
             Line::from(vec![

@@ -78,7 +78,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let a = areas(area);
     Line::from(vec![
         Span::styled(" threadlab ", theme.title()),
-        Span::styled(" pick a scenario: real threads, real locks, drawn live", theme.dim()),
+        Span::styled(
+            " pick a scenario: real threads, real locks, drawn live",
+            theme.dim(),
+        ),
     ])
     .render(a.header, buf);
 
@@ -97,7 +100,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .enumerate()
     {
         let selected = i == app.menu.selected;
-        let pointer = if selected { theme.glyphs.pointer() } else { " " };
+        let pointer = if selected {
+            theme.glyphs.pointer()
+        } else {
+            " "
+        };
         let (mark, style) = match &entry.scenario {
             Ok(_) => (" ", theme.text()),
             Err(_) => (if theme.glyphs.ascii { "x" } else { "✗" }, theme.error()),
@@ -107,7 +114,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         } else {
             style
         };
-        let tag = if entry.origin == "built-in" { "" } else { "file" };
+        let tag = if entry.origin == "built-in" {
+            ""
+        } else {
+            "file"
+        };
         let w = inner.width as usize;
         let name_w = w.saturating_sub(3 + tag.len() + 1);
         let text = format!(
@@ -148,11 +159,12 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
                 .iter()
                 .map(|r| format!("{} {}", r.kind.keyword(), r.name))
                 .collect();
-            let mut lines = vec![
-                Line::styled(s.title.clone(), theme.title()),
-                Line::raw(""),
-            ];
-            lines.extend(s.about.lines().map(|l| Line::raw(l.to_string())));
+            let mut lines = vec![Line::styled(s.title.clone(), theme.title()), Line::raw("")];
+            for para in crate::ui::view::reflow(&s.about) {
+                lines.push(Line::raw(para));
+                lines.push(Line::raw(""));
+            }
+            lines.pop();
             lines.push(Line::raw(""));
             lines.push(Line::from(vec![
                 Span::styled("threads    ", theme.dim()),

@@ -115,6 +115,52 @@ pub fn fmt_clock(ns: u64) -> String {
     }
 }
 
+/// About text as paragraphs: a scenario file wraps its prose at the file's width, so lines
+/// are joined back into paragraphs (a blank line separates two) for the panel to wrap.
+pub fn reflow(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+        } else {
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(line);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Rows `lines` take when wrapped at `width` (a close estimate: words are not split).
+pub fn wrapped_rows<'a>(lines: impl IntoIterator<Item = &'a str>, width: u16) -> u16 {
+    let w = width.max(1) as usize;
+    lines
+        .into_iter()
+        .map(|l| {
+            let mut rows = 1;
+            let mut col = 0;
+            for word in l.split(' ') {
+                let n = word.chars().count();
+                if col > 0 && col + 1 + n > w {
+                    rows += 1;
+                    col = n;
+                } else {
+                    col += n + usize::from(col > 0);
+                }
+            }
+            rows
+        })
+        .sum::<usize>()
+        .min(u16::MAX as usize) as u16
+}
+
 /// Truncates to `width` characters, marking the cut.
 pub fn fit(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
@@ -141,6 +187,14 @@ mod tests {
         assert_eq!(fmt_ns(125_000_000_000), "2m05s");
         assert_eq!(fmt_ns(500_000), "500us");
         assert_eq!(fmt_clock(1_234_567_890), "1.235s");
+    }
+
+    #[test]
+    fn reflow_joins_wrapped_prose() {
+        let about = "  One two\n  three.\n\n  Four\n";
+        assert_eq!(reflow(about), vec!["One two three.", "Four"]);
+        assert_eq!(wrapped_rows(["aaa bbb ccc"], 7), 2);
+        assert_eq!(wrapped_rows(["aaa", "b"], 7), 2);
     }
 
     #[test]

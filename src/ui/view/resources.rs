@@ -17,9 +17,31 @@ pub struct Resources<'a> {
     pub theme: Theme,
 }
 
-/// Rows the panel wants: one per resource plus borders.
-pub fn wanted_height(scenario: &Scenario) -> u16 {
-    scenario.resources.len().max(1) as u16 + 2
+/// Rows the panel wants at this inner width: each resource's line, wrapped, plus borders.
+pub fn wanted_height(run: &RunState, width: u16) -> u16 {
+    let theme = Theme::new(crate::ui::theme::ThemeKind::Mono, false);
+    let lines = lines(run, theme);
+    let texts: Vec<String> = lines
+        .iter()
+        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+        .collect();
+    crate::ui::view::wrapped_rows(texts.iter().map(String::as_str), width).max(1) + 2
+}
+
+fn lines(run: &RunState, theme: Theme) -> Vec<Line<'_>> {
+    let name_w = run
+        .scenario
+        .resources
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(1);
+    run.trace
+        .resources_at(run.view_ns())
+        .iter()
+        .enumerate()
+        .map(|(i, s)| resource_line(run, theme, i as ResIdx, s, name_w))
+        .collect()
 }
 
 fn names(scenario: &Scenario, threads: &[ThreadIdx]) -> String {
@@ -190,23 +212,10 @@ impl Widget for Resources<'_> {
         if inner.is_empty() {
             return;
         }
-        let scenario = &run.scenario;
-        let name_w = scenario
-            .resources
-            .iter()
-            .map(|r| r.name.chars().count())
-            .max()
-            .unwrap_or(1);
-        let states = run.trace.resources_at(run.view_ns());
-        let lines: Vec<Line> = if states.is_empty() {
-            vec![Line::styled("(no shared resources)", self.theme.dim())]
-        } else {
-            states
-                .iter()
-                .enumerate()
-                .map(|(i, s)| resource_line(run, self.theme, i as ResIdx, s, name_w))
-                .collect()
-        };
+        let mut lines = lines(run, self.theme);
+        if lines.is_empty() {
+            lines.push(Line::styled("(no shared resources)", self.theme.dim()));
+        }
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .render(inner, buf);

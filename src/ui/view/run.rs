@@ -12,8 +12,8 @@ use crate::ui::app::{App, RunState};
 use crate::ui::keys::Context;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
-    banner, code::Code, fit, fmt_clock, fmt_ns, footer, gil, lanes, log::Log, panel,
-    resources, too_small,
+    banner, code::Code, fit, fmt_clock, fmt_ns, footer, gil, lanes, log::Log, panel, resources,
+    too_small,
 };
 
 pub const MIN_SIZE: (u16, u16) = (60, 16);
@@ -62,21 +62,18 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
     } else {
         0
     };
-    let res_h = resources::wanted_height(scenario).min(right.height.saturating_sub(gil_h + 3));
-    let about_lines = if scenario.about.trim().is_empty() {
-        0
-    } else {
-        let w = right.width.saturating_sub(2).max(1) as usize;
-        scenario
-            .about
-            .lines()
-            .map(|l| l.chars().count().div_ceil(w).max(1) as u16)
-            .sum::<u16>()
-            .min(6)
-    };
-    let spare = right.height.saturating_sub(gil_h + res_h + 5);
-    let about_h = if about_lines > 0 && spare >= 6 {
-        (about_lines + 2).min(spare - 3)
+    let res_h = resources::wanted_height(run, right.width.saturating_sub(2))
+        .min(right.height.saturating_sub(gil_h + 3));
+    let about = crate::ui::view::reflow(&scenario.about);
+    let about_rows = crate::ui::view::wrapped_rows(
+        about.iter().map(String::as_str),
+        right.width.saturating_sub(2),
+    ) + about.len().saturating_sub(1) as u16;
+    // What to look for comes after the log: only with room to spare, and never so much that
+    // the log shrinks below a few lines.
+    let spare = right.height.saturating_sub(gil_h + res_h + 6);
+    let about_h = if about_rows > 0 && spare >= 4 {
+        (about_rows + 2).min(spare)
     } else {
         0
     };
@@ -119,7 +116,9 @@ pub fn badge(run: &RunState) -> (Badge, String) {
             format!(" STEPPING {} ", run.scenario.thread_name(t)),
         ),
         Phase::Deadlock => (Badge::Deadlock, " DEADLOCK ".into()),
-        Phase::Finished if !run.failures.is_empty() => (Badge::Failed, " DONE, WITH FAILURES ".into()),
+        Phase::Finished if !run.failures.is_empty() => {
+            (Badge::Failed, " DONE, WITH FAILURES ".into())
+        }
         Phase::Finished => (Badge::Done, " DONE ".into()),
     }
 }
@@ -132,7 +131,10 @@ fn header(run: &RunState, theme: Theme, area: Rect, buf: &mut Buffer) {
         Span::styled(fmt_clock(run.end_ns()), theme.text()),
     ];
     if let Some(c) = run.cursor {
-        right.push(Span::styled(format!("  viewing {} ", fmt_ns(c)), theme.key()));
+        right.push(Span::styled(
+            format!("  viewing {} ", fmt_ns(c)),
+            theme.key(),
+        ));
     }
     if run.live.dropped > 0 {
         right.push(Span::styled(
@@ -149,7 +151,13 @@ fn header(run: &RunState, theme: Theme, area: Rect, buf: &mut Buffer) {
         Span::styled(" threadlab ", theme.title()),
         Span::styled(format!(" {title}"), theme.text()),
     ])
-    .render(Rect { width: left_w, ..area }, buf);
+    .render(
+        Rect {
+            width: left_w,
+            ..area
+        },
+        buf,
+    );
     right.render(
         Rect {
             x: area.x + left_w,
@@ -212,7 +220,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let block = panel(" What to look for ", theme);
         let inner = block.inner(a.about);
         block.render(a.about, buf);
-        Paragraph::new(run.scenario.about.as_str())
+        let mut lines = Vec::new();
+        for para in crate::ui::view::reflow(&run.scenario.about) {
+            lines.push(Line::raw(para));
+            lines.push(Line::raw(""));
+        }
+        lines.pop();
+        Paragraph::new(lines)
             .wrap(Wrap { trim: true })
             .render(inner, buf);
     }
