@@ -261,9 +261,11 @@ impl App {
                 run.cursor = None;
             }
             run.live = live;
-            for f in failures {
-                if !run.failures.iter().any(|(t, _)| *t == f.0) {
-                    run.failures.push(f);
+            for (t, why) in failures {
+                if !run.failures.iter().any(|(known, _)| *known == t) {
+                    // The trace words the log's "T2 failed: …" line with it.
+                    run.trace.note_failure(t, why.clone());
+                    run.failures.push((t, why));
                 }
             }
         }

@@ -140,13 +140,13 @@ impl Widget for Code<'_> {
             let avail = (inner.width as usize).saturating_sub(number_w + 2 + tail_w);
             // Half the indentation: a narrow panel is better spent on the step itself.
             let mut body = text.trim_start();
+            let indent = (text.len() - body.len()).div_ceil(2);
             if body.chars().count() + 2 > avail
                 && let Some(i) = body.find("//")
             {
                 // A comment that does not fit is dropped whole rather than cut to "//…".
                 body = &body[..i];
             }
-            let indent = (text.len() - body.len()).div_ceil(2);
             let code =
                 crate::ui::view::fit(&format!("{:indent$}{}", "", body.trim_end()), avail.max(1));
             spans.push(Span::styled(pointer.to_string(), theme.key()));
