@@ -36,6 +36,41 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         }
         .render(area, buf);
     }
+    if app.theme.glyphs.ascii {
+        asciify(area, buf);
+    }
+}
+
+/// `--ascii` promises a screen of plain ASCII, whatever the text drawn (an about text with a
+/// dash, a key label with an arrow): a last pass swaps everything else for its nearest ASCII.
+pub fn asciify(area: Rect, buf: &mut Buffer) {
+    let area = area.intersection(buf.area);
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let cell = &mut buf[(x, y)];
+            if cell.symbol().is_ascii() {
+                continue;
+            }
+            let ascii = match cell.symbol() {
+                "…" => "~",
+                "×" => "x",
+                "·" | "•" => ".",
+                "←" => "<",
+                "→" => ">",
+                "↑" | "▲" => "^",
+                "↓" => "v",
+                "▶" => ">",
+                "■" | "█" => "#",
+                "□" => ".",
+                "—" | "–" | "─" => "-",
+                "│" => "|",
+                "‘" | "’" => "'",
+                "“" | "”" => "\"",
+                _ => "?",
+            };
+            cell.set_symbol(ascii);
+        }
+    }
 }
 
 /// What to draw when the terminal is below a usable size: how large it must be.
