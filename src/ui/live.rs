@@ -262,9 +262,18 @@ impl Control {
             })
             .collect();
         let known_deadlock = app.run.as_ref().and_then(|r| r.live.deadlock.clone());
+        // Once every thread has ended, the run's time is the last event's: the clock may run
+        // on, but nothing happens any more, and a header that kept counting would both mislead
+        // and keep the loop redrawing forever.
+        let now_ns = if phase == Phase::Finished {
+            let seen = app.run.as_ref().map_or(0, |r| r.trace.end_ns());
+            self.scratch.iter().map(|e| e.t_ns).fold(seen, u64::max)
+        } else {
+            run.now_ns()
+        };
         let live = Live {
             phase,
-            now_ns: run.now_ns(),
+            now_ns,
             speed: run.speed(),
             deadlock: if phase == Phase::Deadlock {
                 known_deadlock.or_else(|| run.deadlock())
