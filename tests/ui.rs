@@ -486,3 +486,29 @@ fn a_broken_file_is_listed_with_its_diagnostic() {
     let missing = entries.iter().find(|e| e.name == "missing").unwrap();
     assert!(missing.scenario.is_err());
 }
+
+#[test]
+fn clicks_choose_menu_rows_and_lanes() {
+    use ratatui::layout::Position;
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.size = Rect::new(0, 0, 100, 30);
+    // Rows start inside the list's border: row 2 is the first entry, row 4 the third.
+    assert!(app.click(Position::new(5, 4)).is_empty());
+    assert_eq!(app.menu.selected, 2);
+    // Clicking the chosen row again opens it.
+    let effects = app.click(Position::new(5, 4));
+    assert!(matches!(&effects[..], [Effect::Start(s)] if s.name == CORE[2]));
+    assert_eq!(app.screen, Screen::Run);
+
+    let mut app = recorded_app("semaphore", Theme::new(ThemeKind::Dark, false));
+    app.size = Rect::new(0, 0, 120, 40);
+    // Header, then the lanes panel's border, then one lane per thread.
+    app.click(Position::new(4, 2 + 3));
+    assert_eq!(app.run.as_ref().unwrap().selected, 3);
+    app.click(Position::new(4, 0));
+    assert_eq!(
+        app.run.as_ref().unwrap().selected,
+        3,
+        "the header selects nothing"
+    );
+}

@@ -150,7 +150,11 @@ impl RunState {
     pub fn window_start(&self, cells: u16) -> u64 {
         let per = self.ns_per_cell();
         let cells = u64::from(cells.max(1));
-        let end_cell = self.end_ns() / per;
+        let mut end_cell = self.end_ns() / per;
+        if self.live.phase == Phase::Deadlock {
+            // Room on the right for the waits that will never end.
+            end_cell += cells / 4;
+        }
         let mut first = end_cell.saturating_sub(cells - 1);
         if let Some(c) = self.cursor {
             let c = c / per;

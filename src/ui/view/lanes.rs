@@ -263,10 +263,23 @@ impl Widget for Lanes<'_> {
                 theme.border(),
             );
 
+            // In a deadlock the stuck threads' waits run on to the right edge, drawn faint:
+            // that is what "forever" looks like.
+            let forever = stuck
+                .contains(&t)
+                .then(|| run.trace.state_at(t, end))
+                .flatten()
+                .filter(|s| s.waiting_on().is_some());
             // The timeline.
             for i in 0..g.cells_w {
                 let from = start + u64::from(i) * per;
                 if from > end {
+                    if let Some(s) = forever {
+                        buf[(g.cells_x + i, y)]
+                            .set_char(theme.glyphs.state(s))
+                            .set_style(theme.state(s).add_modifier(Modifier::DIM));
+                        continue;
+                    }
                     break;
                 }
                 // The cell holding "now" shows the state now: a thread that has just blocked
