@@ -271,21 +271,40 @@ fn pick_watch_pause_step_restart_quit() {
 }
 
 #[test]
-fn sigterm_while_running_restores_the_terminal() {
-    let dir = scratch_dir("term");
-    let mut s = Session::start(&["independent.kdl"], &dir);
-    s.wait_text("pick a scenario");
-    s.keys("k");
-    s.wait_text("Two independent threads");
-    s.keys("\r");
-    s.wait_text("RUNNING");
-    assert!(s.parser.screen().alternate_screen());
-    let pid = s.child.process_id().expect("a pid");
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
+fn sigterm_and_sighup_while_running_restore_the_terminal() {
+    for (signal, number) in [("TERM", 15), ("HUP", 1)] {
+        let dir = scratch_dir(&signal.to_lowercase());
+        let mut s = Session::start(&["independent.kdl"], &dir);
+        s.wait_text("pick a scenario");
+        s.keys("k");
+        s.wait_text("Two independent threads");
+        s.keys("\r");
+        s.wait_text("RUNNING");
+        assert!(s.parser.screen().alternate_screen());
+        let pid = s.child.process_id().expect("a pid");
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(s.wait_exit(), 128 + number, "SIG{signal}");
+        s.assert_restored();
+    }
+}
+
+#[test]
+fn without_a_terminal_it_says_what_to_do_and_writes_no_escape_codes() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_threadlab"))
+        .stdin(std::process::Stdio::null())
+        .output()
         .unwrap();
-    assert!(status.success());
-    assert_eq!(s.wait_exit(), 128 + 15);
-    s.assert_restored();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--headless"), "{err}");
+    assert!(!err.contains('\x1b'), "{err}");
 }
