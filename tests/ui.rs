@@ -512,3 +512,69 @@ fn clicks_choose_menu_rows_and_lanes() {
         "the header selects nothing"
     );
 }
+
+#[test]
+fn the_gil_card_compares_the_two_phases() {
+    use threadlab::ui::view::gil::{phase_stats, phases};
+    let s = builtin("gil");
+    let (under, free) = phases(&s).expect("gil is a comparison");
+    assert_eq!((under.len(), free.len()), (2, 2));
+    // A synthetic run: under the GIL the two take turns for 2 s; free, both run for 1 s.
+    use EventKind::*;
+    let e = |ms: u64, t: u16, kind, res| Event {
+        t_ns: ms * 1_000_000,
+        thread: t,
+        kind,
+        resource: res,
+        by: None,
+        step: if kind == Start || kind == Done {
+            NO_STEP
+        } else {
+            0
+        },
+        item: None,
+    };
+    let events = vec![
+        e(0, 0, Start, None),
+        e(0, 0, Acquire, Some(0)),
+        e(0, 0, Run, None),
+        e(0, 1, Start, None),
+        e(0, 1, Block, Some(0)),
+        e(1000, 0, Release, Some(0)),
+        e(1000, 0, Done, None),
+        e(1000, 1, Acquire, Some(0)),
+        e(1000, 1, Run, None),
+        e(2000, 1, Release, Some(0)),
+        e(2000, 1, Done, None),
+        e(2000, 2, Start, None),
+        e(2000, 2, Run, None),
+        e(2000, 3, Start, None),
+        e(2000, 3, Run, None),
+        e(3000, 2, Done, None),
+        e(3000, 3, Done, None),
+    ];
+    let mut trace = threadlab::trace::timeline::Trace::new(s.clone());
+    trace.push(&events);
+    let g = phase_stats(&trace, &under, 3_000_000_000);
+    let f = phase_stats(&trace, &free, 3_000_000_000);
+    assert!(g.finished && f.finished, "{g:?} {f:?}");
+    assert_eq!(g.wall_ns, 2_000_000_000);
+    assert_eq!(f.wall_ns, 1_000_000_000);
+    assert!((g.cores_busy() - 1.0).abs() < 0.01, "{g:?}");
+    assert!((f.cores_busy() - 2.0).abs() < 0.01, "{f:?}");
+
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.cores = 2;
+    app.open(s, 1.0);
+    let live = Live {
+        phase: Phase::Finished,
+        now_ns: 3_000_000_000,
+        speed: 1.0,
+        deadlock: None,
+        dropped: 0,
+    };
+    app.observe(live, &events, vec![]);
+    let text = screen_text(&app, 120, 40);
+    assert!(text.contains("speedup 2.00×"), "{text}");
+    assert!(text.contains("ideal 2×"), "{text}");
+}

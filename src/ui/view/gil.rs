@@ -66,7 +66,8 @@ pub fn phase_stats(trace: &Trace, threads: &[ThreadIdx], now_ns: u64) -> PhaseSt
     let mut finished = true;
     let mut busy = 0;
     for &t in threads {
-        let spans = trace.spans(t, 0, now_ns.max(1));
+        // One past now, so a thread that ended exactly now still shows its (empty) final span.
+        let spans = trace.spans(t, 0, now_ns.saturating_add(1));
         let Some(first) = spans.first() else {
             finished = false;
             continue;
