@@ -113,6 +113,9 @@ fn refuse_without_terminal() -> Option<ExitCode> {
     Some(ExitCode::from(2))
 }
 
+/// Diagnostics are laid out for the menu's preview panel on an 80-column terminal.
+const DIAGNOSTIC_WIDTH: usize = 52;
+
 /// Built-ins first, then `./scenarios/*.kdl` (skipping files that are just a built-in's
 /// source), then the paths given. A file that does not load is listed with its diagnostic.
 pub fn menu_entries(extra_files: &[PathBuf]) -> Vec<MenuEntry> {
@@ -128,7 +131,7 @@ pub fn menu_entries(extra_files: &[PathBuf]) -> Vec<MenuEntry> {
                 b.source,
             )
             .map(Arc::new)
-            .map_err(|report| crate::scenario::render_plain(report.as_ref(), 76)),
+            .map_err(|report| crate::scenario::render_plain(report.as_ref(), DIAGNOSTIC_WIDTH)),
         })
         .collect();
     let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios")
@@ -152,7 +155,7 @@ pub fn menu_entries(extra_files: &[PathBuf]) -> Vec<MenuEntry> {
             origin: path.display().to_string(),
             scenario: crate::scenario::load_file(path)
                 .map(Arc::new)
-                .map_err(|report| crate::scenario::render_plain(report.as_ref(), 76)),
+                .map_err(|report| crate::scenario::render_plain(report.as_ref(), DIAGNOSTIC_WIDTH)),
         });
     }
     entries
