@@ -184,11 +184,6 @@ impl RunState {
         }
     }
 
-    /// Folds newly drained events in; notes why failed threads failed via `failure`.
-    pub fn push_events(&mut self, events: &[Event]) {
-        self.trace.push(events);
-    }
-
     fn thread_count(&self) -> usize {
         self.scenario.threads.len()
     }
@@ -259,7 +254,7 @@ impl App {
     /// The engine's latest state, and any events drained since the last call.
     pub fn observe(&mut self, live: Live, events: &[Event], failures: Vec<(ThreadIdx, String)>) {
         if let Some(run) = &mut self.run {
-            run.push_events(events);
+            run.trace.push(events);
             if live.phase == Phase::Running {
                 // A cursor means "looking back"; once the run moves again, follow now.
                 run.cursor = None;

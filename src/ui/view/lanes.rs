@@ -3,7 +3,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
@@ -380,7 +380,7 @@ impl Lanes<'_> {
         if let Some(c) = cursor {
             buf[(g.cells_x + c as u16, y)]
                 .set_char(theme.glyphs.cursor())
-                .set_style(theme.key().add_modifier(Modifier::BOLD).patch(Style::new()));
+                .set_style(theme.key());
         }
     }
 }
