@@ -1,0 +1,250 @@
+//! Static checks on a parsed scenario: mistakes that are certain before anything runs, and the
+//! limits that keep a classroom machine responsive.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::model::{Op, ResourceKind};
+use super::parse::{Parsed, Span};
+use super::{Problem, duration};
+
+/// A long duration as people say it: `10m`, `2h 46m 40s`; shorter ones as written in files.
+pub(crate) fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 60 {
+        return duration::format(d);
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    [(h, "h"), (m, "m"), (s, "s")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Largest scenario file read, in bytes. Far above any lesson (the built-ins are about 1 KiB),
+/// and low enough that the KDL parser, whose error recovery recurses once per malformed token
+/// (about 0.5 KiB of stack per byte of junk, measured), stays within its thread's stack.
+pub const MAX_FILE_BYTES: usize = 64 << 10;
+pub use super::model::MAX_THREADS;
+/// Most resources declared in a scenario.
+pub const MAX_RESOURCES: usize = 64;
+/// Most steps in all threads together, after `repeat` is unrolled.
+pub const MAX_STEPS: usize = 100_000;
+/// Largest `count=` on one thread node.
+pub const MAX_COUNT: u32 = 64;
+/// Largest `repeat N`.
+pub const MAX_REPEAT: u32 = 10_000;
+/// Longest single duration (`work`, `sleep`, a GIL interval).
+pub const MAX_DURATION: Duration = Duration::from_secs(600);
+/// Most `work` + `sleep` time in one thread: no scenario that would run for hours.
+pub const MAX_THREAD_TIME: Duration = Duration::from_secs(600);
+/// Largest `permits=` and `capacity=`.
+pub(crate) const MAX_AMOUNT: u32 = 10_000;
+
+pub(crate) fn check(parsed: &Parsed) -> Result<(), Vec<Problem>> {
+    let mut problems = Vec::new();
+    flow(parsed, &mut problems);
+    barriers(parsed, &mut problems);
+    buffers(parsed, &mut problems);
+    thread_time(parsed, &mut problems);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// Follows each thread's script holding a set of locks and a count of permits, and flags an
+/// `unlock` or `release` of something the thread cannot be holding at that point.
+fn flow(parsed: &Parsed, problems: &mut Vec<Problem>) {
+    let s = &parsed.scenario;
+    // Threads of one `count=` group share their spans: report each mistake once.
+    let mut reported: HashSet<Span> = HashSet::new();
+    for (t, thread) in s.threads.iter().enumerate() {
+        let mut held = vec![false; s.resources.len()];
+        let mut permits = vec![0u32; s.resources.len()];
+        // Where each resource was last given back, to explain a second unlock.
+        let mut last_given_back: Vec<Option<u32>> = vec![None; s.resources.len()];
+        for (i, step) in thread.steps.iter().enumerate() {
+            let span = parsed.step_spans[t][i];
+            let who = if thread.group == thread.name {
+                format!("thread `{}`", thread.name)
+            } else {
+                format!("each `{}` thread", thread.group)
+            };
+            match step.op {
+                Op::Lock(r) => held[r as usize] = true,
+                Op::Acquire(r) => permits[r as usize] += 1,
+                Op::Unlock(r) if held[r as usize] => {
+                    held[r as usize] = false;
+                    last_given_back[r as usize] = Some(step.line);
+                }
+                Op::Release(r) if permits[r as usize] > 0 => {
+                    permits[r as usize] -= 1;
+                    last_given_back[r as usize] = Some(step.line);
+                }
+                Op::Unlock(r) | Op::Release(r) => {
+                    if !reported.insert(span) {
+                        continue;
+                    }
+                    let name = s.resource_name(r);
+                    let (taking, what, elsewhere) = if matches!(step.op, Op::Unlock(_)) {
+                        (
+                            "lock",
+                            format!("`{name}`"),
+                            "a lock taken by another thread",
+                        )
+                    } else {
+                        (
+                            "acquire",
+                            format!("a permit of `{name}`"),
+                            "a permit taken by another thread",
+                        )
+                    };
+                    let keyword = step.op.keyword();
+                    let help = match last_given_back[r as usize] {
+                        Some(line) => format!(
+                            "`{name}` was already given back on line {line}; every `{keyword} {name}` needs its own `{taking} {name}` before it"
+                        ),
+                        None => format!(
+                            "add `{taking} {name}` before this step in the same thread; {elsewhere} is not this thread's to give back"
+                        ),
+                    };
+                    problems.push(
+                        Problem::new(
+                            "scenario::not-held",
+                            format!("{who} would `{keyword} {name}` without holding {what}"),
+                        )
+                        .at(span, format!("`{name}` is not held here"))
+                        .help(help),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A barrier trips when `parties` threads have arrived: if fewer threads ever wait on it, or
+/// the arrivals do not make whole rounds, someone waits forever.
+fn barriers(parsed: &Parsed, problems: &mut Vec<Problem>) {
+    let s = &parsed.scenario;
+    for (r, res) in s.resources.iter().enumerate() {
+        let ResourceKind::Barrier { parties } = res.kind else {
+            continue;
+        };
+        let waits_here = |op: &Op| matches!(op, Op::Wait(b) if *b as usize == r);
+        let waiters = s
+            .threads
+            .iter()
+            .filter(|t| t.steps.iter().any(|st| waits_here(&st.op)))
+            .count() as u32;
+        let arrivals: u64 = s
+            .threads
+            .iter()
+            .map(|t| t.steps.iter().filter(|st| waits_here(&st.op)).count() as u64)
+            .sum();
+        let span = parsed.resource_spans[r];
+        let name = &res.name;
+        // An unused barrier strands no one.
+        if waiters == 0 {
+            continue;
+        }
+        if waiters < parties {
+            let threads = if waiters == 1 { "thread" } else { "threads" };
+            problems.push(
+                Problem::new(
+                    "scenario::barrier-never-trips",
+                    format!("barrier `{name}` waits for {parties} parties, but only {waiters} {threads} ever wait on it"),
+                )
+                .at(span, format!("needs {parties} to arrive"))
+                .help(format!(
+                    "the barrier can never open: lower it to parties={waiters}, or add `wait {name}` to more threads"
+                )),
+            );
+        } else if !arrivals.is_multiple_of(parties as u64) {
+            let left = arrivals % parties as u64;
+            problems.push(
+                Problem::new(
+                    "scenario::barrier-never-trips",
+                    format!(
+                        "barrier `{name}` is reached {arrivals} times in all, not a whole number of rounds of {parties}"
+                    ),
+                )
+                .at(span, format!("opens after every {parties} arrivals"))
+                .help(format!(
+                    "the last {left} to arrive would wait forever: make the number of `wait {name}` steps across all threads a multiple of {parties}"
+                )),
+            );
+        }
+    }
+}
+
+/// A `take` from a buffer that nothing ever puts into can only wait forever.
+fn buffers(parsed: &Parsed, problems: &mut Vec<Problem>) {
+    let s = &parsed.scenario;
+    for (r, res) in s.resources.iter().enumerate() {
+        if !matches!(res.kind, ResourceKind::Buffer { .. }) {
+            continue;
+        }
+        let mut first_take = None;
+        let mut any_put = false;
+        for (t, thread) in s.threads.iter().enumerate() {
+            for (i, step) in thread.steps.iter().enumerate() {
+                match step.op {
+                    Op::Put(b) if b as usize == r => any_put = true,
+                    Op::Take(b) if b as usize == r && first_take.is_none() => {
+                        first_take = Some(parsed.step_spans[t][i]);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let (Some(span), false) = (first_take, any_put) {
+            let name = &res.name;
+            problems.push(
+                Problem::new(
+                    "scenario::take-without-put",
+                    format!("nothing is ever put into `{name}`, so this `take` would wait forever"),
+                )
+                .at(span, "waits for an item that never comes")
+                .also(parsed.resource_spans[r], "declared here")
+                .help(format!(
+                    "add a producer thread with `put {name}`, or remove the take"
+                )),
+            );
+        }
+    }
+}
+
+/// No thread may be scripted to work and sleep for longer than [`MAX_THREAD_TIME`].
+fn thread_time(parsed: &Parsed, problems: &mut Vec<Problem>) {
+    let s = &parsed.scenario;
+    let mut reported: HashSet<Span> = HashSet::new();
+    for (t, thread) in s.threads.iter().enumerate() {
+        let total = thread
+            .steps
+            .iter()
+            .filter_map(|st| st.op.duration())
+            .fold(Duration::ZERO, Duration::saturating_add);
+        if total > MAX_THREAD_TIME && reported.insert(parsed.thread_spans[t]) {
+            problems.push(
+                Problem::new(
+                    "scenario::too-long",
+                    format!(
+                        "thread `{}` would work and sleep for {} in all",
+                        thread.group,
+                        human(total)
+                    ),
+                )
+                .at(parsed.thread_spans[t], "runs too long")
+                .help(format!(
+                    "a thread may take at most {} of `work` and `sleep`; shorten the steps or lower the `repeat` counts",
+                    human(MAX_THREAD_TIME)
+                )),
+            );
+        }
+    }
+}
