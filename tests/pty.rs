@@ -46,6 +46,10 @@ struct Session {
 
 impl Session {
     fn start(args: &[&str], dir: &Path) -> Session {
+        Session::start_with(args, dir, &[])
+    }
+
+    fn start_with(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Session {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -59,6 +63,9 @@ impl Session {
         cmd.cwd(dir);
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let child = pty.slave.spawn_command(cmd).expect("threadlab starts");
         drop(pty.slave);
         let mut reader = pty.master.try_clone_reader().unwrap();
@@ -307,4 +314,20 @@ fn without_a_terminal_it_says_what_to_do_and_writes_no_escape_codes() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--headless"), "{err}");
     assert!(!err.contains('\x1b'), "{err}");
+}
+
+#[test]
+fn a_panic_in_the_ui_restores_the_terminal_before_its_message() {
+    let dir = scratch_dir("panic");
+    let mut s = Session::start_with(
+        &[],
+        &dir,
+        &[("THREADLAB_TEST_UI_PANIC", "1"), ("RUST_BACKTRACE", "0")],
+    );
+    let code = s.wait_exit();
+    assert_ne!(code, 0);
+    s.assert_restored();
+    // The message was printed after the restore, so it is on the main screen to read.
+    let screen = s.screen();
+    assert!(screen.contains("panics on purpose"), "{screen}");
 }

@@ -434,6 +434,8 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
     app.size = Rect::new(0, 0, size.width, size.height);
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
+    // For the hardening tests: a panic in the UI itself must still give the terminal back.
+    let panic_after_first_frame = std::env::var_os("THREADLAB_TEST_UI_PANIC").is_some();
     loop {
         if control.poll(app) {
             dirty = true;
@@ -451,6 +453,9 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
                     draw(terminal, app)?;
                     last_draw = Some(Instant::now());
                     dirty = false;
+                    if panic_after_first_frame {
+                        panic!("THREADLAB_TEST_UI_PANIC is set: the UI panics on purpose");
+                    }
                 }
             }
         }
