@@ -173,6 +173,14 @@ pub const BINDINGS: &[Binding] = &[
         footer: Footer::Yes,
     },
     Binding {
+        keys: &[Key::Char('r')],
+        action: Action::Restart,
+        hint: "restart",
+        help: "stop every thread and start the scenario again",
+        contexts: RUN,
+        footer: Footer::Yes,
+    },
+    Binding {
         keys: &[Key::Char('s')],
         action: Action::StepNext,
         hint: "step next",
@@ -235,14 +243,6 @@ pub const BINDINGS: &[Binding] = &[
         help: "history cursor back to now",
         contexts: RUN,
         footer: Footer::No,
-    },
-    Binding {
-        keys: &[Key::Char('r')],
-        action: Action::Restart,
-        hint: "restart",
-        help: "stop every thread and start the scenario again",
-        contexts: RUN,
-        footer: Footer::Yes,
     },
     Binding {
         keys: &[Key::Char('+'), Key::Char('=')],

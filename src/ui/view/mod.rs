@@ -109,14 +109,18 @@ pub fn footer(context: Context, area: Rect, buf: &mut Buffer, theme: Theme) {
     if area.is_empty() {
         return;
     }
+    let mut hints = keys::footer_hints(context);
+    let width = |h: &[(String, &str)]| -> usize {
+        h.iter()
+            .map(|(k, t)| k.chars().count() + t.chars().count() + 3)
+            .sum()
+    };
+    // Help and quit (the table's last two) always show: drop hints before them until it fits.
+    while width(&hints) > area.width as usize && hints.len() > 2 {
+        hints.remove(hints.len() - 3);
+    }
     let mut spans: Vec<Span> = Vec::new();
-    let mut width = 0usize;
-    for (keys, hint) in keys::footer_hints(context) {
-        let w = keys.chars().count() + hint.chars().count() + 3;
-        if width + w > area.width as usize {
-            break;
-        }
-        width += w;
+    for (keys, hint) in hints {
         spans.push(Span::styled(format!(" {keys}"), theme.key()));
         spans.push(Span::styled(format!(" {hint} "), theme.dim()));
     }
