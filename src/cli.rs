@@ -34,6 +34,26 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Measure what a lesson claims on this machine (`bench gil`).
+    Bench {
+        #[arg(value_enum)]
+        what: BenchWhat,
+        /// CPU-bound threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// CPU work per thread.
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        work: Duration,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchWhat {
+    /// The GIL lesson: N threads under the GIL vs free, and the convoy effect.
+    Gil,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,6 +4,7 @@
 //! primitives) → `trace::event` → `trace` (timelines, summaries, exports) → `ui` / `headless`.
 //! The engine knows nothing of the UI; the UI knows nothing of how a primitive works.
 
+pub mod bench;
 pub mod cli;
 pub mod engine;
 pub mod scenario;

@@ -285,9 +285,23 @@ fn barrier_lets_nobody_through_before_all_arrive() {
     let s = scenario(
         &[("gate", ResourceKind::Barrier { parties: 3 })],
         &[
-            ("fast", vec![Op::Work(ms(1)), Op::Wait(0), Op::Work(ms(1)), Op::Wait(0)]),
-            ("mid", vec![Op::Work(ms(8)), Op::Wait(0), Op::Work(ms(4)), Op::Wait(0)]),
-            ("slow", vec![Op::Sleep(ms(20)), Op::Wait(0), Op::Sleep(ms(10)), Op::Wait(0)]),
+            (
+                "fast",
+                vec![Op::Work(ms(1)), Op::Wait(0), Op::Work(ms(1)), Op::Wait(0)],
+            ),
+            (
+                "mid",
+                vec![Op::Work(ms(8)), Op::Wait(0), Op::Work(ms(4)), Op::Wait(0)],
+            ),
+            (
+                "slow",
+                vec![
+                    Op::Sleep(ms(20)),
+                    Op::Wait(0),
+                    Op::Sleep(ms(10)),
+                    Op::Wait(0),
+                ],
+            ),
         ],
     );
     for _ in 0..5 {
@@ -308,8 +322,16 @@ fn barrier_lets_nobody_through_before_all_arrive() {
 
 #[test]
 fn buffer_keeps_fifo_order_and_bounds_and_makes_both_sides_wait() {
-    let producer = |n| (0..n).flat_map(|_| [Op::Work(ms(1)), Op::Put(0)]).collect::<Vec<_>>();
-    let consumer = |n| (0..n).flat_map(|_| [Op::Take(0), Op::Sleep(ms(3))]).collect::<Vec<_>>();
+    let producer = |n| {
+        (0..n)
+            .flat_map(|_| [Op::Work(ms(1)), Op::Put(0)])
+            .collect::<Vec<_>>()
+    };
+    let consumer = |n| {
+        (0..n)
+            .flat_map(|_| [Op::Take(0), Op::Sleep(ms(3))])
+            .collect::<Vec<_>>()
+    };
     let s = scenario(
         &[("queue", ResourceKind::Buffer { capacity: 3 })],
         &[
@@ -339,12 +361,7 @@ fn buffer_keeps_fifo_order_and_bounds_and_makes_both_sides_wait() {
 #[test]
 fn gil_lets_one_thread_compute_at_a_time_and_free_threads_overlap() {
     let mut s = Arc::unwrap_or_clone(scenario(
-        &[(
-            "gil",
-            ResourceKind::Gil {
-                interval: ms(5),
-            },
-        )],
+        &[("gil", ResourceKind::Gil { interval: ms(5) })],
         &[
             ("cpu-1", vec![Op::Work(ms(60))]),
             ("cpu-2", vec![Op::Work(ms(60))]),
@@ -361,7 +378,11 @@ fn gil_lets_one_thread_compute_at_a_time_and_free_threads_overlap() {
     let (phase, events) = run_to_end(&run);
     assert_eq!(phase, Phase::Finished);
     let facts = invariants::check(&s, &events).unwrap();
-    assert!(facts[0].handoffs >= 2, "the GIL changed hands: {:?}", facts[0]);
+    assert!(
+        facts[0].handoffs >= 2,
+        "the GIL changed hands: {:?}",
+        facts[0]
+    );
     assert!(
         events.iter().any(|e| e.kind == EventKind::DropRequest),
         "hand-offs follow drop requests"
@@ -401,9 +422,17 @@ fn step_next_ready_takes_turns() {
     // Both threads must have reached their first gate to count as ready.
     let mut events = Vec::new();
     let deadline = Instant::now() + LIMIT;
-    while events.iter().filter(|e: &&Event| e.kind == EventKind::Hold).count() < 2 {
+    while events
+        .iter()
+        .filter(|e: &&Event| e.kind == EventKind::Hold)
+        .count()
+        < 2
+    {
         run.wait_events(&mut events, ms(20));
-        assert!(Instant::now() < deadline, "threads did not reach their gates");
+        assert!(
+            Instant::now() < deadline,
+            "threads did not reach their gates"
+        );
     }
     let mut order = Vec::new();
     for _ in 0..4 {

@@ -377,8 +377,7 @@ fn work_step(
         if let Some(g) = gil
             && g.drop_requested()
         {
-            g.drop_gil(&mut cx(shared, me, rec));
-            g.take(&mut cx(shared, me, rec))?;
+            g.switch(&mut cx(shared, me, rec))?;
             rec.emit(EventKind::Run, None, None, None);
             rec.flush();
         }

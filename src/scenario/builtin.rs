@@ -8,7 +8,7 @@ pub struct Builtin {
 }
 
 /// In teaching order: each lesson builds on the one before it.
-static ALL: [Builtin; 6] = [
+static ALL: [Builtin; 7] = [
     Builtin {
         name: "deadlock",
         source: include_str!("../../scenarios/deadlock.kdl"),
@@ -32,6 +32,10 @@ static ALL: [Builtin; 6] = [
     Builtin {
         name: "gil",
         source: include_str!("../../scenarios/gil.kdl"),
+    },
+    Builtin {
+        name: "gil-convoy",
+        source: include_str!("../../scenarios/gil-convoy.kdl"),
     },
 ];
 

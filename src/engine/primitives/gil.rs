@@ -70,6 +70,31 @@ impl Gil {
             cx.emit(EventKind::Acquire, self.index, None, None);
             return Ok(());
         }
+        self.wait_turn(cx, s)
+    }
+
+    /// Answer a drop request: hand the GIL to the first waiter and queue behind it, in one
+    /// step, so the thread is never seen computing after it let go.
+    pub fn switch(&self, cx: &mut Cx) -> Flow {
+        let mut s = self.state.lock();
+        if s.holder != Some(cx.me) {
+            return Ok(());
+        }
+        self.hand_over(cx, &mut s);
+        if s.holder.is_none() {
+            // Nobody was waiting after all: keep computing.
+            s.holder = Some(cx.me);
+            s.switches += 1;
+            cx.emit(EventKind::Acquire, self.index, None, None);
+            return Ok(());
+        }
+        self.wait_turn(cx, s)
+    }
+
+    /// Queue for the GIL and wait, asking the holder to drop it whenever a whole switch
+    /// interval passes without a switch.
+    fn wait_turn(&self, cx: &mut Cx, mut s: parking_lot::MutexGuard<'_, State>) -> Flow {
+        let me = cx.me;
         s.waiters.push_back(me);
         s.seq += 1;
         cx.block(self.index);
@@ -101,26 +126,24 @@ impl Gil {
         Ok(())
     }
 
-    /// Give the GIL up: on a drop request, before I/O, or at the end of the thread.
+    /// Give the GIL up before I/O, a blocking wait, or the end of the thread.
     pub fn drop_gil(&self, cx: &mut Cx) {
-        let me = cx.me;
         let mut s = self.state.lock();
-        if s.holder != Some(me) {
-            return;
+        if s.holder == Some(cx.me) {
+            self.hand_over(cx, &mut s);
         }
+    }
+
+    fn hand_over(&self, cx: &mut Cx, s: &mut State) {
         cx.emit(EventKind::Release, self.index, None, None);
         self.drop_requested.store(false, Ordering::Relaxed);
         s.seq += 1;
         s.holder = s.waiters.pop_front();
         if let Some(next) = s.holder {
             s.switches += 1;
-            s.handed_by[next as usize] = Some(me);
+            s.handed_by[next as usize] = Some(cx.me);
             self.cv.notify_all();
         }
-    }
-
-    pub fn holds(&self, me: ThreadIdx) -> bool {
-        self.state.lock().holder == Some(me)
     }
 
     pub fn wake_all(&self) {

@@ -1,0 +1,128 @@
+//! Engine benchmarks: what recording costs a worker, and how many events it can take.
+//!
+//! `cargo bench --bench engine`. Figures and the machine they ran on go in BENCHMARKS.md.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use threadlab::engine::clock::RunClock;
+use threadlab::engine::conductor::Conductor;
+use threadlab::engine::primitives::{Cx, mutex::Mutex};
+use threadlab::engine::recorder::{Recorder, Sink};
+
+fn main() {
+    divan::main();
+}
+
+/// The baseline: a raw parking_lot mutex, locked and unlocked by one thread.
+#[divan::bench]
+fn raw_parking_lot_lock_unlock(bencher: divan::Bencher) {
+    let m = parking_lot::Mutex::new(0u64);
+    bencher.bench_local(|| {
+        *m.lock() += 1;
+    });
+}
+
+/// The same through the engine's instrumented mutex: two events recorded per iteration, while
+/// a reader drains them as the UI would.
+#[divan::bench]
+fn instrumented_lock_unlock(bencher: divan::Bencher) {
+    let clock = Arc::new(RunClock::new());
+    let conductor = Conductor::new(1, clock.clone(), 1.0, false);
+    let sink = Sink::new(clock);
+    let reader = Reader::spawn(sink.clone());
+    let mut rec = Recorder::new(0, sink.clone());
+    let names = vec!["T1".to_string()];
+    let m = Mutex::new(0, 1);
+    bencher.bench_local(|| {
+        let mut cx = Cx {
+            me: 0,
+            rec: &mut rec,
+            conductor: &conductor,
+            names: &names,
+        };
+        m.lock(&mut cx).unwrap();
+        m.unlock(&mut cx).unwrap();
+    });
+    drop(rec);
+    reader.finish();
+    assert_eq!(sink.dropped(), 0, "the reader kept up");
+}
+
+/// Several threads hammering instrumented operations at once; prints events per second.
+#[divan::bench(args = [2, 8], sample_count = 3, sample_size = 1)]
+fn event_throughput(threads: usize) {
+    const ITERATIONS: usize = 200_000;
+    let clock = Arc::new(RunClock::new());
+    let conductor = Arc::new(Conductor::new(threads, clock.clone(), 1.0, false));
+    let sink = Sink::new(clock);
+    let reader = Reader::spawn(sink.clone());
+    let names: Arc<Vec<String>> = Arc::new((0..threads).map(|i| format!("T{i}")).collect());
+    let start = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (conductor, sink, names) = (conductor.clone(), sink.clone(), names.clone());
+            std::thread::spawn(move || {
+                let m = Mutex::new(0, threads);
+                let mut rec = Recorder::new(t as u16, sink);
+                for _ in 0..ITERATIONS {
+                    let mut cx = Cx {
+                        me: t as u16,
+                        rec: &mut rec,
+                        conductor: &conductor,
+                        names: &names,
+                    };
+                    m.lock(&mut cx).unwrap();
+                    m.unlock(&mut cx).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let elapsed = start.elapsed();
+    let received = reader.finish();
+    let events = (threads * ITERATIONS * 2) as f64;
+    eprintln!(
+        "event_throughput threads={threads}: {:.1} M events/s recorded, {} received, {} dropped",
+        events / elapsed.as_secs_f64() / 1e6,
+        received,
+        sink.dropped()
+    );
+}
+
+/// Drains events on its own thread, the way the UI or headless runner does.
+struct Reader {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<usize>,
+}
+
+impl Reader {
+    fn spawn(sink: Arc<Sink>) -> Reader {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut total = 0;
+                let mut buf = Vec::new();
+                loop {
+                    sink.wait(&mut buf, Duration::from_millis(5));
+                    total += buf.len();
+                    buf.clear();
+                    if stop.load(Ordering::Relaxed) {
+                        sink.drain(&mut buf);
+                        return total + buf.len();
+                    }
+                }
+            })
+        };
+        Reader { stop, handle }
+    }
+
+    fn finish(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap()
+    }
+}

@@ -1,0 +1,228 @@
+//! `threadlab bench gil`: the GIL lesson's figures for this machine, from real runs.
+//!
+//! Four runs of the same calibrated CPU work — one thread doing all of it, N threads under the
+//! GIL, N threads free — and the convoy: an I/O-bound thread's wake-up latency next to a
+//! CPU-bound thread under the GIL, and alone. Wall times come from the recorded events, CPU
+//! time from the kernel's accounting of this process.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::engine::{Run, RunOptions};
+use crate::scenario::model::{Op, Scenario};
+use crate::trace::event::{Event, EventKind};
+use crate::trace::gil::{self, PhaseFigures};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GilBench {
+    pub cores: usize,
+    pub threads: usize,
+    pub work_per_thread_ms: u64,
+    pub interval_ms: f64,
+    pub alone: Measured,
+    pub under_gil: Measured,
+    pub free: Measured,
+    /// Under the GIL relative to one thread doing all the work alone (1.0 = no gain, no loss).
+    pub gil_vs_alone: f64,
+    /// Wall time under the GIL divided by wall time free.
+    pub free_speedup: f64,
+    pub ideal_speedup: f64,
+    pub convoy_with_cpu: Latency,
+    pub convoy_alone: Latency,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    pub wall_ms: f64,
+    /// Cores busy on average, from the kernel's CPU time for this process.
+    pub cpu_busy: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub wakeups: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+const WAKEUPS: usize = 200;
+const IO_SLEEP: Duration = Duration::from_millis(2);
+
+pub fn gil(threads: usize, work: Duration, interval: Duration) -> Result<GilBench, String> {
+    let cores = gil::cores();
+    let n = threads.max(1);
+    let ms = |d: Duration| format!("{}us", d.as_micros());
+    let alone = measure(&format!(
+        "thread alone {{ work \"{}\" }}",
+        ms(work * n as u32)
+    ))?;
+    let under_gil = measure(&format!(
+        "gil py interval=\"{}\"\nthread cpu count={n} gil=py {{ work \"{}\" }}",
+        ms(interval),
+        ms(work)
+    ))?;
+    let free = measure(&format!(
+        "thread free count={n} {{ work \"{}\" }}",
+        ms(work)
+    ))?;
+    let io = format!(
+        "thread io gil=py {{ repeat {WAKEUPS} {{ sleep \"{}\"; work \"50us\" }} }}",
+        ms(IO_SLEEP)
+    );
+    let convoy_with_cpu = convoy(&format!(
+        "gil py interval=\"{}\"\n{io}\nthread cpu gil=py {{ work \"{}\" }}",
+        ms(interval),
+        ms(IO_SLEEP * WAKEUPS as u32 * 4)
+    ))?;
+    let convoy_alone = convoy(&format!("gil py interval=\"{}\"\n{io}", ms(interval)))?;
+    Ok(GilBench {
+        cores,
+        threads: n,
+        work_per_thread_ms: work.as_millis() as u64,
+        interval_ms: interval.as_secs_f64() * 1e3,
+        gil_vs_alone: under_gil.wall_ms / alone.wall_ms,
+        free_speedup: under_gil.wall_ms / free.wall_ms,
+        ideal_speedup: n.min(cores) as f64,
+        alone,
+        under_gil,
+        free,
+        convoy_with_cpu,
+        convoy_alone,
+    })
+}
+
+fn load(body: &str) -> Result<Arc<Scenario>, String> {
+    let source = format!("title \"bench\"\n{body}\n");
+    crate::scenario::parse_source("bench", "bench", &source)
+        .map(Arc::new)
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// Run to the end, bounded; every event in time order.
+fn run_all(scenario: &Arc<Scenario>) -> Result<Vec<Event>, String> {
+    let run = Run::start(scenario.clone(), RunOptions::default());
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !run.is_finished() {
+        run.wait_events(&mut events, Duration::from_millis(50));
+        if Instant::now() > deadline {
+            return Err("a benchmark run did not finish within two minutes".into());
+        }
+    }
+    run.stop();
+    events.sort_by_key(|e| e.t_ns);
+    Ok(events)
+}
+
+fn measure(body: &str) -> Result<Measured, String> {
+    let scenario = load(body)?;
+    let cpu_before = process_cpu();
+    let events = run_all(&scenario)?;
+    let cpu = process_cpu().saturating_sub(cpu_before);
+    let all: Vec<u16> = (0..scenario.threads.len() as u16).collect();
+    let PhaseFigures { wall_ms, .. } = gil::figures(&scenario, &events, &all)
+        .ok_or("a benchmark run ended without every thread finishing")?;
+    Ok(Measured {
+        wall_ms,
+        cpu_busy: cpu.as_secs_f64() * 1e3 / wall_ms,
+    })
+}
+
+/// Wake-up latency of the thread `io`: from the end of each sleep to having the GIL again.
+fn convoy(body: &str) -> Result<Latency, String> {
+    let scenario = load(body)?;
+    let events = run_all(&scenario)?;
+    let io = scenario.thread_index("io").ok_or("no io thread")?;
+    let steps = &scenario.threads[io as usize].steps;
+    let mut latencies = Vec::new();
+    let mut woke_at = None;
+    for e in events.iter().filter(|e| e.thread == io) {
+        match e.kind {
+            EventKind::Sleep => {
+                if let Some(Op::Sleep(d)) = steps.get(e.step as usize).map(|s| s.op) {
+                    woke_at = Some(e.t_ns + d.as_nanos() as u64);
+                }
+            }
+            EventKind::Acquire => {
+                if let Some(at) = woke_at.take() {
+                    latencies.push(e.t_ns.saturating_sub(at));
+                }
+            }
+            _ => {}
+        }
+    }
+    if latencies.is_empty() {
+        return Err("the I/O thread never woke".into());
+    }
+    latencies.sort_unstable();
+    let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize] as f64 / 1e6;
+    Ok(Latency {
+        wakeups: latencies.len(),
+        p50_ms: pick(0.5),
+        p99_ms: pick(0.99),
+    })
+}
+
+/// CPU time used by this process so far (all threads, user and system).
+fn process_cpu() -> Duration {
+    // Fields 14 and 15 of /proc/self/stat, in clock ticks (USER_HZ, 100 on Linux).
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let after_name = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = after_name.split_whitespace().collect();
+            let utime: u64 = fields.get(11)?.parse().ok()?;
+            let stime: u64 = fields.get(12)?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+impl GilBench {
+    /// The figures as a teacher reads them, with the targets beside them.
+    pub fn report(&self) -> String {
+        let n = self.threads;
+        let mut out = String::new();
+        out += &format!(
+            "threadlab bench gil — {} cores, {n} threads × {} ms of calibrated CPU work, switch interval {} ms\n\n",
+            self.cores, self.work_per_thread_ms, self.interval_ms
+        );
+        out += "                                 wall       CPU busy\n";
+        let row = |label: &str, m: &Measured| {
+            format!(
+                "  {label:<30} {:>7.0} ms  {:>5.2} cores\n",
+                m.wall_ms, m.cpu_busy
+            )
+        };
+        out += &row("one thread, all the work", &self.alone);
+        out += &row(&format!("{n} threads under the GIL"), &self.under_gil);
+        out += &row(&format!("{n} threads free"), &self.free);
+        out += &format!(
+            "\n  under the GIL vs one thread alone: {:.2}×   (target 0.9–1.1×: the GIL gives no speedup)\n",
+            self.gil_vs_alone
+        );
+        out += &format!(
+            "  free threads speedup:              {:.2}×   (ideal {:.1}×; target ≥ {:.1}×)\n",
+            self.free_speedup,
+            self.ideal_speedup,
+            self.ideal_speedup * 0.9
+        );
+        out += &format!(
+            "\nconvoy — an I/O thread waking from {} sleeps of {} ms:\n",
+            self.convoy_with_cpu.wakeups,
+            IO_SLEEP.as_millis()
+        );
+        out += &format!(
+            "  next to a CPU-bound thread   p50 {:>6.2} ms   p99 {:>6.2} ms   (target p50 within 20% of {} ms)\n",
+            self.convoy_with_cpu.p50_ms, self.convoy_with_cpu.p99_ms, self.interval_ms
+        );
+        out += &format!(
+            "  alone                        p50 {:>6.2} ms   p99 {:>6.2} ms   (target p50 under 1 ms)\n",
+            self.convoy_alone.p50_ms, self.convoy_alone.p99_ms
+        );
+        out
+    }
+}

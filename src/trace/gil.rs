@@ -1,0 +1,101 @@
+//! The GIL lesson's comparison: the same CPU work under the GIL and free, from recorded events.
+//!
+//! A scenario compares when some threads run under a GIL (`gil=py`) and a later group runs
+//! `after` them without it. Wall time is first start to last finish of each group; CPU busy is
+//! the time its threads spent computing divided by that wall time (in cores).
+
+use serde::Serialize;
+
+use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::trace::event::{Event, State};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseFigures {
+    pub threads: usize,
+    pub wall_ms: f64,
+    /// Average number of cores computing over the phase.
+    pub cpu_busy: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GilComparison {
+    pub under_gil: PhaseFigures,
+    pub free: PhaseFigures,
+    /// Wall time under the GIL divided by wall time free.
+    pub speedup: f64,
+    /// What a perfect machine would give: min(threads, cores).
+    pub ideal: f64,
+    pub cores: usize,
+}
+
+/// The threads under a GIL, and the threads that start after them without one.
+pub fn phases(scenario: &Scenario) -> Option<(Vec<ThreadIdx>, Vec<ThreadIdx>)> {
+    let gil: Vec<ThreadIdx> = (0..scenario.threads.len() as ThreadIdx)
+        .filter(|&t| scenario.threads[t as usize].gil.is_some())
+        .collect();
+    let free: Vec<ThreadIdx> = (0..scenario.threads.len() as ThreadIdx)
+        .filter(|&t| {
+            let spec = &scenario.threads[t as usize];
+            spec.gil.is_none()
+                && !spec.after.is_empty()
+                && spec.after.iter().all(|a| gil.contains(a))
+        })
+        .collect();
+    (!gil.is_empty() && !free.is_empty()).then_some((gil, free))
+}
+
+/// Figures for one group of threads. `None` until every thread of the group has finished.
+pub fn figures(scenario: &Scenario, events: &[Event], group: &[ThreadIdx]) -> Option<PhaseFigures> {
+    let mut first_start = u64::MAX;
+    let mut last_end = 0;
+    let mut computing_ns = 0u64;
+    for &t in group {
+        let mut mine: Vec<&Event> = events.iter().filter(|e| e.thread == t).collect();
+        mine.sort_by_key(|e| e.t_ns);
+        let mut state: Option<(State, u64)> = None;
+        let mut finished = false;
+        for e in mine {
+            if let Some((State::Running, since)) = state {
+                computing_ns += e.t_ns.saturating_sub(since);
+            }
+            if let Some(next) = State::after(e, scenario) {
+                if matches!(e.kind, crate::trace::event::EventKind::Start) {
+                    first_start = first_start.min(e.t_ns);
+                }
+                if next.is_final() {
+                    last_end = last_end.max(e.t_ns);
+                    finished = true;
+                }
+                state = Some((next, e.t_ns));
+            }
+        }
+        if !finished {
+            return None;
+        }
+    }
+    let wall = last_end.checked_sub(first_start)?.max(1);
+    Some(PhaseFigures {
+        threads: group.len(),
+        wall_ms: wall as f64 / 1e6,
+        cpu_busy: computing_ns as f64 / wall as f64,
+    })
+}
+
+/// The comparison card, once both phases have finished.
+pub fn compare(scenario: &Scenario, events: &[Event]) -> Option<GilComparison> {
+    let (gil, free) = phases(scenario)?;
+    let under_gil = figures(scenario, events, &gil)?;
+    let free_figures = figures(scenario, events, &free)?;
+    let cores = cores();
+    Some(GilComparison {
+        speedup: under_gil.wall_ms / free_figures.wall_ms.max(1e-9),
+        ideal: free.len().min(cores) as f64,
+        under_gil,
+        free: free_figures,
+        cores,
+    })
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
