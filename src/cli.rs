@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
     name = "threadlab",
     version,
     about = "A terminal lab for teaching concurrency: real threads, real locks, drawn live.",
-    after_help = "Run with no command to open the scenario menu.\n\nExamples:\n  threadlab                         open the menu\n  threadlab run deadlock            watch two threads deadlock\n  threadlab run semaphore --headless --json\n  threadlab run deadlock --headless --schedule T1,T2\n  threadlab check my-lesson.kdl     validate a scenario file\n\nExit codes: 0 completed, 1 a thread failed, 2 usage or scenario error, 3 deadlock, 4 timeout."
+    after_help = "Run with no command to open the scenario menu.\n\nExamples:\n  threadlab                         open the menu\n  threadlab run deadlock            watch two threads deadlock\n  threadlab run semaphore --headless --json\n  threadlab run deadlock --headless --schedule T1,T2\n  threadlab check my-lesson.kdl     validate a scenario file\n  threadlab run deadlock --headless --record deadlock.json\n  threadlab replay deadlock.json    scrub through a recorded run\n  threadlab export deadlock --format chrome -o deadlock.trace.json   open in ui.perfetto.dev\n  threadlab export deadlock.json --format svg -o deadlock.svg        a picture for a slide\n  threadlab completions bash > ~/.local/share/bash-completion/completions/threadlab\n\nNO_COLOR=1 turns colour off everywhere.\n\nExit codes: 0 completed, 1 a thread failed (or an internal error), 2 usage, scenario or recording error, 3 deadlock, 4 timeout; a signal gives 128+N."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -28,12 +28,23 @@ pub enum Command {
     /// List the built-in scenarios.
     List,
     /// Run a scenario: in the TUI, or headless when stdout is not a terminal.
-    Run(RunArgs),
+    Run(RunCommand),
     /// Validate scenario files; exits 0 when all are valid, 2 otherwise.
     Check {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Replay a recorded run: in the TUI (play, pause, step event by event, scrub), or headless.
+    Replay(ReplayArgs),
+    /// Export a run (a scenario, run headless, or a recording) for Perfetto or as an SVG.
+    Export(ExportArgs),
+    /// Print a shell completion script (bash, zsh or fish) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff) to stdout: `threadlab man > threadlab.1`.
+    Man,
     /// Measure what a lesson claims on this machine (`bench gil`).
     Bench {
         #[arg(value_enum)]
@@ -48,6 +59,56 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Trace Event Format JSON for Perfetto (ui.perfetto.dev) and chrome://tracing.
+    Chrome,
+    /// The timeline as an SVG picture (lanes, patterns, time axis, legend).
+    Svg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// A built-in scenario, a .kdl file (run headless first) or a recording (`run --record`).
+    #[arg(value_name = "SCENARIO|RECORDING")]
+    pub input: String,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Where to write it; `-` for stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// When running a scenario: stop after this much run time.
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub for_: Option<Duration>,
+    /// When running a scenario: step these threads first, one step each.
+    #[arg(long, value_name = "T1,T2,...", value_delimiter = ',')]
+    pub schedule: Vec<String>,
+    /// When running a scenario: its speed, from 0.1 to 4.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// A recording made with `threadlab run SCENARIO --record FILE`.
+    #[arg(value_name = "RECORDING")]
+    pub file: PathBuf,
+    /// Print the text timeline and summary instead of opening the TUI.
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless: print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -80,12 +141,22 @@ pub struct RunArgs {
     pub events: Option<PathBuf>,
 }
 
+/// `run`: the run itself, and where to save it.
+#[derive(Debug, Clone, Args)]
+pub struct RunCommand {
+    #[command(flatten)]
+    pub args: RunArgs,
+    /// Save the run (scenario source and every event) to replay with `threadlab replay FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
 /// Durations as scenario files write them: `250ms`, `1.5s`, `2m`, `800us`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::scenario::duration::parse(text)
 }
 
-fn parse_speed(text: &str) -> Result<f64, String> {
+pub fn parse_speed(text: &str) -> Result<f64, String> {
     let x: f64 = text
         .parse()
         .map_err(|_| format!("`{text}` is not a number"))?;

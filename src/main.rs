@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use threadlab::cli::{BenchWhat, Cli, Command};
-use threadlab::{bench, headless, scenario, ui};
+use clap::CommandFactory;
+
+use threadlab::cli::{BenchWhat, Cli, Command, RunCommand, Shell};
+use threadlab::trace::export;
+use threadlab::{bench, headless, record, scenario, ui};
 
 /// Exit code for usage and scenario errors.
 const USAGE: u8 = 2;
@@ -41,7 +44,7 @@ fn main() -> ExitCode {
                 ExitCode::from(USAGE)
             }
         }
-        Some(Command::Run(args)) => {
+        Some(Command::Run(RunCommand { args, record })) => {
             let scenario = match scenario::load(&args.scenario) {
                 Ok(s) => Arc::new(s),
                 Err(report) => {
@@ -49,11 +52,37 @@ fn main() -> ExitCode {
                     return ExitCode::from(USAGE);
                 }
             };
-            if args.headless || !std::io::stdout().is_terminal() {
-                headless::run(scenario, &args)
-            } else {
-                ui::run_scenario(scenario, &args, cli.ascii)
+            let headless = args.headless || !std::io::stdout().is_terminal();
+            match (headless, record) {
+                (true, None) => headless::run(scenario, &args),
+                (true, Some(path)) => record::run_headless(scenario, &args, &path, cli.ascii),
+                (false, record) => ui::run_scenario_recording(scenario, &args, cli.ascii, record),
             }
+        }
+        Some(Command::Replay(args)) => record::replay(&args, cli.ascii),
+        Some(Command::Export(args)) => export::run(&args),
+        Some(Command::Completions { shell }) => {
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+            };
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "threadlab", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Man) => {
+            let man = clap_mangen::Man::new(Cli::command());
+            let mut out = Vec::new();
+            if let Err(e) = man.render(&mut out) {
+                eprintln!("error: cannot render the man page: {e}");
+                return ExitCode::FAILURE;
+            }
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(&out);
+            let _ = stdout.flush();
+            ExitCode::SUCCESS
         }
         Some(Command::Bench {
             what: BenchWhat::Gil,

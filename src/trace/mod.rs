@@ -1,6 +1,7 @@
 //! What a run did: events, and everything computed from them.
 
 pub mod event;
+pub mod export;
 pub mod gil;
 pub mod invariants;
 pub mod order;

@@ -53,6 +53,16 @@ pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> ExitCode {
 /// step those threads in order, then run), `--for` (pause when run time reaches it) and
 /// `--events` (write every event as JSON Lines).
 pub fn run_scenario(scenario: Arc<Scenario>, args: &RunArgs, ascii: bool) -> ExitCode {
+    run_scenario_recording(scenario, args, ascii, None)
+}
+
+/// [`run_scenario`], saving the run on screen when the view closes to `record` (`--record`).
+pub fn run_scenario_recording(
+    scenario: Arc<Scenario>,
+    args: &RunArgs,
+    ascii: bool,
+    record: Option<PathBuf>,
+) -> ExitCode {
     if let Some(code) = refuse_without_terminal() {
         return code;
     }
@@ -95,6 +105,7 @@ pub fn run_scenario(scenario: Arc<Scenario>, args: &RunArgs, ascii: bool) -> Exi
         schedule,
         stop_after: args.for_.map(|d| d.as_nanos() as u64),
         events_out,
+        record,
         ..Control::default()
     };
     control.start(&app, scenario);
@@ -174,6 +185,132 @@ struct Control {
     /// `--for`: pause when run time reaches this.
     stop_after: Option<u64>,
     events_out: Option<BufWriter<File>>,
+    /// `--record`: where to save the run on screen when the view closes.
+    record: Option<PathBuf>,
+    /// Replaying a recording: no engine, the history cursor is the clock.
+    replay: Option<Replay>,
+}
+
+/// The replay clock: while playing, the history cursor moves at the run's speed.
+struct Replay {
+    playing: bool,
+    last: Instant,
+    /// Every event time, sorted, for stepping event by event.
+    times: Vec<u64>,
+}
+
+/// Opens a recording in the run view: the same views over a trace of the recorded events. Space
+/// plays and pauses, `n` steps to the next event (`s` to the selected thread's next event),
+/// the history keys scrub, `r` plays again from the start.
+pub fn replay(rec: crate::record::Recording, ascii: bool) -> ExitCode {
+    if let Some(code) = refuse_without_terminal() {
+        return code;
+    }
+    let mut app = App::new(
+        Menu {
+            entries: menu_entries(&[]),
+            selected: 0,
+        },
+        Theme::from_env(ascii),
+    );
+    app.open(rec.scenario.clone(), rec.speed);
+    if let Some(run) = &mut app.run {
+        run.trace = rec.trace();
+        run.live = Live {
+            phase: if rec.deadlock.is_some() {
+                Phase::Deadlock
+            } else {
+                Phase::Finished
+            },
+            now_ns: rec.end_ns,
+            speed: rec.speed,
+            deadlock: rec.deadlock.clone(),
+            dropped: rec.dropped_events,
+        };
+        run.failures = rec
+            .failures
+            .iter()
+            .enumerate()
+            .filter_map(|(t, why)| Some((t as ThreadIdx, why.clone()?)))
+            .collect();
+        run.cursor = Some(0);
+        run.notice = Some("replay: space plays, n steps one event, ←/→ scrub".into());
+    }
+    let mut times: Vec<u64> = rec.events.iter().map(|e| e.t_ns).collect();
+    times.dedup();
+    let control = Control {
+        replay: Some(Replay {
+            playing: false,
+            last: Instant::now(),
+            times,
+        }),
+        ..Control::default()
+    };
+    run_app(app, control)
+}
+
+impl Replay {
+    /// Replay's meaning for the run controls; `None` leaves the action to the app.
+    fn handle(&mut self, app: &mut App, action: Action) -> Option<()> {
+        let run = app.run.as_mut()?;
+        let end = run.end_ns();
+        let at = run.cursor.unwrap_or(end);
+        match action {
+            Action::PauseResume => {
+                if !self.playing && run.cursor.is_none() {
+                    run.cursor = Some(0);
+                }
+                self.playing = !self.playing;
+                self.last = Instant::now();
+            }
+            Action::StepNext | Action::StepSelected => {
+                self.playing = false;
+                let thread = (action == Action::StepSelected).then_some(run.selected);
+                let next = match thread {
+                    None => self.times.get(self.times.partition_point(|&t| t <= at)).copied(),
+                    Some(t) => run
+                        .trace
+                        .events_before(u64::MAX, usize::MAX)
+                        .into_iter()
+                        .find(|e| e.thread == t && e.t_ns > at)
+                        .map(|e| e.t_ns),
+                };
+                match next {
+                    Some(t) => run.cursor = Some(t),
+                    None => run.notice = Some("end of the recording".into()),
+                }
+            }
+            Action::Restart => {
+                run.cursor = Some(0);
+                self.playing = true;
+                self.last = Instant::now();
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// Moves the cursor on while playing; true if it moved.
+    fn tick(&mut self, app: &mut App) -> bool {
+        if !self.playing {
+            return false;
+        }
+        let Some(run) = app.run.as_mut() else {
+            return false;
+        };
+        let now = Instant::now();
+        let real = now.duration_since(self.last);
+        self.last = now;
+        let end = run.end_ns();
+        let at = run.cursor.unwrap_or(end) + (real.as_nanos() as f64 * run.live.speed) as u64;
+        if at >= end {
+            run.cursor = None;
+            self.playing = false;
+        } else {
+            run.cursor = Some(at);
+        }
+        true
+    }
 }
 
 impl Control {
@@ -204,6 +341,8 @@ impl Control {
         self.settle = SETTLE;
         match effect {
             Effect::Start(s) => {
+                // Leaving a replay for the menu and opening a scenario runs it live.
+                self.replay = None;
                 self.stop();
                 self.start(app, s);
             }
@@ -245,6 +384,9 @@ impl Control {
 
     /// Drains the engine into the app; true if anything visible changed.
     fn poll(&mut self, app: &mut App) -> bool {
+        if let Some(replay) = &mut self.replay {
+            return replay.tick(app);
+        }
         let Some(run) = &self.run else {
             return false;
         };
@@ -332,6 +474,9 @@ impl Control {
 
     /// Whether the loop should keep ticking: something moves, or may be about to.
     fn animating(&self) -> bool {
+        if let Some(replay) = &self.replay {
+            return replay.playing;
+        }
         let Some(run) = &self.run else {
             return false;
         };
@@ -361,10 +506,15 @@ fn run_app(mut app: App, mut control: Control) -> ExitCode {
     };
     let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut control));
     control.stop();
+    let saved = control.record.as_ref().map(|path| save_recording(&app, path));
     if let Some(out) = &mut control.events_out {
         let _ = out.flush();
     }
     drop(guard);
+    if let Some(Err(e)) = saved {
+        eprintln!("{e}");
+        return ExitCode::from(2);
+    }
     match result {
         Ok(Exit::Quit) => ExitCode::SUCCESS,
         Ok(Exit::Signal(n)) => ExitCode::from(128 + n),
@@ -391,6 +541,32 @@ fn draw(terminal: &mut Tui, app: &App) -> io::Result<()> {
     terminal.backend_mut().flush()
 }
 
+/// `--record`: the run on screen when the view closed (after a restart, the latest one).
+fn save_recording(app: &App, path: &std::path::Path) -> Result<(), String> {
+    let Some(run) = &app.run else {
+        return Err("error: nothing to record: no run was open when the view closed".into());
+    };
+    let finished = run.live.phase == Phase::Finished;
+    let deadlock = run.live.deadlock.clone();
+    let outcome = (finished || deadlock.is_some() || !run.failures.is_empty()).then(|| {
+        crate::trace::summary::Outcome::decide(
+            !run.failures.is_empty(),
+            deadlock.is_some(),
+            finished,
+        )
+    });
+    crate::record::Recording::from_trace(
+        &run.trace,
+        run.end_ns(),
+        outcome,
+        deadlock,
+        run.live.dropped,
+        run.live.speed,
+    )
+    .and_then(|rec| rec.save(path))
+    .map_err(|e| e.to_string())
+}
+
 /// What a terminal event means to the app; true if the screen may have changed.
 fn handle(app: &mut App, control: &mut Control, event: TermEvent) -> bool {
     let effects = match event {
@@ -399,7 +575,15 @@ fn handle(app: &mut App, control: &mut Control, event: TermEvent) -> bool {
                 Screen::Menu => Context::Menu,
                 Screen::Run => Context::Run,
             };
-            match keys::action_for(&key, context) {
+            let action = keys::action_for(&key, context);
+            if let (Some(action), Some(replay)) = (action, control.replay.as_mut())
+                && app.screen == Screen::Run
+                && !app.help
+                && replay.handle(app, action).is_some()
+            {
+                return true;
+            }
+            match action {
                 Some(action) => app.update(action),
                 None if app.help => app.update(Action::Help),
                 None => return false,

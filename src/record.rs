@@ -1,0 +1,639 @@
+//! Recordings: a finished run saved to a file (the scenario's source and every event), so a run
+//! prepared before class replays exactly in front of it, and exports need not run anything.
+//!
+//! The file is one JSON object:
+//! `{"format":"threadlab-recording","version":1,"threadlab":"0.1.0","scenario":{name,origin,source},
+//! "run":{end_ns,outcome,…},"events":[{t_ns,thread,event,resource,by,step,item},…]}`.
+//! Events name threads and resources (readable, and robust to reordering in the source) and
+//! keep the step index (a `repeat` unrolls to many steps on one line, so a line is not enough).
+//! Loading re-parses the source and checks every name and index against it: a file from
+//! another version, or damaged, is refused with a message that says which.
+
+use std::fmt;
+use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{ReplayArgs, RunArgs};
+use crate::engine::deadlock::{Deadlock, WaitEdge};
+use crate::headless::Report;
+use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::trace::event::{Event, EventKind, NO_STEP};
+use crate::trace::summary::{Outcome, RunEnd, Summary, SummaryBuilder};
+use crate::trace::timeline::{Trace, TraceLimits};
+
+/// The `format` field of every recording.
+pub const FORMAT: &str = "threadlab-recording";
+/// The recording format this build writes and reads.
+pub const VERSION: u32 = 1;
+/// Recordings larger than this are refused unread (about 10 million events).
+pub const MAX_BYTES: u64 = 1 << 30;
+
+/// A finished run: the scenario it ran and everything it did, in time order.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    pub scenario: Arc<Scenario>,
+    /// Sorted by `t_ns`; equal times keep the order they were recorded in.
+    pub events: Vec<Event>,
+    /// Run time the recording covers.
+    pub end_ns: u64,
+    pub outcome: Option<Outcome>,
+    pub deadlock: Option<Deadlock>,
+    /// Failure reason per thread, indexed by thread.
+    pub failures: Vec<Option<String>>,
+    pub dropped_events: u64,
+    pub speed: f64,
+}
+
+/// Why a recording could not be saved or loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingError {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl RecordingError {
+    fn new(message: impl Into<String>, help: impl Into<String>) -> RecordingError {
+        RecordingError {
+            message: message.into(),
+            help: Some(help.into()),
+        }
+    }
+}
+
+impl fmt::Display for RecordingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}", self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RecordingError {}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileV1 {
+    format: String,
+    version: u32,
+    /// The threadlab version that wrote it (informational).
+    threadlab: String,
+    scenario: SourceV1,
+    run: RunV1,
+    events: Vec<EventV1>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceV1 {
+    name: String,
+    origin: String,
+    source: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunV1 {
+    end_ns: u64,
+    /// `completed`, `deadlock`, `timeout`, `failed`, or null.
+    outcome: Option<String>,
+    speed: f64,
+    dropped_events: u64,
+    #[serde(default)]
+    failures: Vec<FailureV1>,
+    #[serde(default)]
+    deadlock: Option<DeadlockV1>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailureV1 {
+    thread: String,
+    reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeadlockV1 {
+    cycle: Vec<EdgeV1>,
+    stuck: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EdgeV1 {
+    thread: String,
+    resource: String,
+    held_by: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventV1 {
+    t_ns: u64,
+    thread: String,
+    event: EventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    by: Option<String>,
+    /// Index into the thread's (unrolled) script; absent for start and done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    step: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    item: Option<u32>,
+}
+
+fn outcome_from_name(name: &str) -> Option<Outcome> {
+    [
+        Outcome::Completed,
+        Outcome::Deadlock,
+        Outcome::Timeout,
+        Outcome::Failed,
+    ]
+    .into_iter()
+    .find(|o| o.name() == name)
+}
+
+impl Recording {
+    /// A recording of a finished headless run. Fails if the run outgrew the trace's exact
+    /// event log (the recording would not be exact).
+    pub fn from_report(report: &Report, speed: f64) -> Result<Recording, RecordingError> {
+        let trace = &report.trace;
+        if trace.events_evicted() > 0 || trace.events_too_late() > 0 {
+            return Err(RecordingError::new(
+                format!(
+                    "this run produced {} events, more than a recording keeps exactly ({})",
+                    trace.events_seen(),
+                    trace.limits().max_events
+                ),
+                "record a shorter run: use --for to stop it sooner",
+            ));
+        }
+        let scenario = trace.scenario().clone();
+        let events = trace.events_before(u64::MAX, usize::MAX);
+        let failures = (0..scenario.threads.len())
+            .map(|t| trace.failure(t as ThreadIdx).map(str::to_string))
+            .collect();
+        let deadlock = report.summary.deadlock.as_ref().map(|d| {
+            let idx = |name: &str| scenario.thread_index(name);
+            Deadlock {
+                cycle: d
+                    .cycle
+                    .iter()
+                    .filter_map(|e| {
+                        Some(WaitEdge {
+                            thread: idx(&e.thread)?,
+                            resource: scenario.resource_index(&e.waits_for)?,
+                            held_by: e.held_by.as_deref().and_then(idx),
+                        })
+                    })
+                    .collect(),
+                stuck: report
+                    .summary
+                    .threads
+                    .iter()
+                    .filter(|t| t.waiting_for.is_some())
+                    .filter_map(|t| idx(&t.name))
+                    .collect(),
+            }
+        });
+        Ok(Recording {
+            scenario,
+            events,
+            end_ns: report.end_ns,
+            outcome: Some(report.outcome),
+            deadlock,
+            failures,
+            dropped_events: report.summary.events_dropped,
+            speed,
+        })
+    }
+
+    /// A timeline of the whole recording, with room for every event.
+    pub fn trace(&self) -> Trace {
+        let limits = TraceLimits {
+            max_events: self.events.len().max(TraceLimits::default().max_events),
+            ..TraceLimits::default()
+        };
+        let mut trace = Trace::with_limits(self.scenario.clone(), limits);
+        trace.push(&self.events);
+        for (t, reason) in self.failures.iter().enumerate() {
+            if let Some(reason) = reason {
+                trace.note_failure(t as ThreadIdx, reason.clone());
+            }
+        }
+        trace
+    }
+
+    /// The run's summary, computed again from the events.
+    pub fn summary(&self) -> Summary {
+        let mut builder = SummaryBuilder::new(self.scenario.clone());
+        builder.extend(&self.events);
+        builder.finish(&RunEnd {
+            run_time_ns: self.end_ns,
+            outcome: self.outcome,
+            deadlock: self.deadlock.clone(),
+            failures: self.failures.clone(),
+            dropped_events: self.dropped_events,
+        })
+    }
+
+    /// The same report a headless run of it printed.
+    pub fn report(&self) -> Report {
+        let summary = self.summary();
+        Report {
+            outcome: self.outcome.unwrap_or(Outcome::Timeout),
+            summary,
+            trace: self.trace(),
+            end_ns: self.end_ns,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn to_file(&self) -> FileV1 {
+        let s = &*self.scenario;
+        let name = |t: ThreadIdx| s.thread_name(t).to_string();
+        FileV1 {
+            format: FORMAT.into(),
+            version: VERSION,
+            threadlab: env!("CARGO_PKG_VERSION").into(),
+            scenario: SourceV1 {
+                name: s.name.clone(),
+                origin: s.origin.clone(),
+                source: s.source.to_string(),
+            },
+            run: RunV1 {
+                end_ns: self.end_ns,
+                outcome: self.outcome.map(|o| o.name().to_string()),
+                speed: self.speed,
+                dropped_events: self.dropped_events,
+                failures: self
+                    .failures
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(t, r)| {
+                        Some(FailureV1 {
+                            thread: name(t as ThreadIdx),
+                            reason: r.clone()?,
+                        })
+                    })
+                    .collect(),
+                deadlock: self.deadlock.as_ref().map(|d| DeadlockV1 {
+                    cycle: d
+                        .cycle
+                        .iter()
+                        .map(|e| EdgeV1 {
+                            thread: name(e.thread),
+                            resource: s.resource_name(e.resource).to_string(),
+                            held_by: e.held_by.map(name),
+                        })
+                        .collect(),
+                    stuck: d.stuck.iter().map(|&t| name(t)).collect(),
+                }),
+            },
+            events: self
+                .events
+                .iter()
+                .map(|e| EventV1 {
+                    t_ns: e.t_ns,
+                    thread: name(e.thread),
+                    event: e.kind,
+                    resource: e.resource.map(|r| s.resource_name(r).to_string()),
+                    by: e.by.map(name),
+                    step: (e.step != NO_STEP).then_some(e.step),
+                    item: e.item,
+                })
+                .collect(),
+        }
+    }
+
+    /// The recording as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.to_file()).expect("a recording always serializes")
+    }
+
+    /// Writes the recording to `path`.
+    pub fn save(&self, path: &Path) -> Result<(), RecordingError> {
+        let fail = |e: std::io::Error| {
+            RecordingError::new(
+                format!("cannot write the recording {}: {e}", path.display()),
+                "give a path in a directory you can write to",
+            )
+        };
+        let file = std::fs::File::create(path).map_err(fail)?;
+        let mut out = BufWriter::new(file);
+        serde_json::to_writer(&mut out, &self.to_file()).map_err(|e| fail(e.into()))?;
+        out.write_all(b"\n").map_err(fail)?;
+        out.flush().map_err(fail)
+    }
+
+    /// Reads a recording from `path`.
+    pub fn load(path: &Path) -> Result<Recording, RecordingError> {
+        let shown = path.display();
+        let file = std::fs::File::open(path).map_err(|e| {
+            RecordingError::new(
+                format!("cannot open the recording {shown}: {e}"),
+                "check the path",
+            )
+        })?;
+        let mut text = String::new();
+        file.take(MAX_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| {
+                RecordingError::new(
+                    format!("cannot read the recording {shown}: {e}"),
+                    "a recording is a JSON text file written by `threadlab run --record`",
+                )
+            })?;
+        if text.len() as u64 > MAX_BYTES {
+            return Err(RecordingError::new(
+                format!("{shown} is larger than {} MiB", MAX_BYTES >> 20),
+                "is this the right file?",
+            ));
+        }
+        Recording::from_json(&text).map_err(|mut e| {
+            e.message = format!("{shown}: {}", e.message);
+            e
+        })
+    }
+
+    /// Parses recording text, checking it against the scenario it carries.
+    pub fn from_json(text: &str) -> Result<Recording, RecordingError> {
+        let damaged = |detail: String| {
+            RecordingError::new(
+                format!("not a readable threadlab recording ({detail})"),
+                "the file may be damaged or truncated; record the run again with \
+                 `threadlab run SCENARIO --record FILE`",
+            )
+        };
+        let header: Header = serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| damaged(e.to_string()))
+            .and_then(|v| {
+                serde_json::from_value(v).map_err(|_| {
+                    damaged("it has no \"format\" and \"version\" at the top".to_string())
+                })
+            })?;
+        if header.format != FORMAT {
+            return Err(damaged(format!(
+                "its format is `{}`, not `{FORMAT}`",
+                header.format
+            )));
+        }
+        if header.version != VERSION {
+            return Err(RecordingError::new(
+                format!(
+                    "this recording is format version {}, and this threadlab ({}) reads version {VERSION}",
+                    header.version,
+                    env!("CARGO_PKG_VERSION")
+                ),
+                "replay it with the threadlab that made it, or record the run again",
+            ));
+        }
+        let file: FileV1 = serde_json::from_str(text).map_err(|e| damaged(e.to_string()))?;
+        let scenario = crate::scenario::parse_source(
+            &file.scenario.name,
+            &file.scenario.origin,
+            &file.scenario.source,
+        )
+        .map_err(|report| {
+            damaged(format!(
+                "its scenario does not parse: {}",
+                crate::scenario::render_plain(report.as_ref(), 100).trim()
+            ))
+        })?;
+        let s = &scenario;
+        let thread = |name: &str, i: usize| {
+            s.thread_index(name)
+                .ok_or_else(|| damaged(format!("event {i} names thread `{name}`, which is not in its scenario")))
+        };
+        let resource = |name: &str, i: usize| {
+            s.resource_index(name).ok_or_else(|| {
+                damaged(format!(
+                    "event {i} names resource `{name}`, which is not in its scenario"
+                ))
+            })
+        };
+        let mut events = Vec::with_capacity(file.events.len());
+        let mut last = 0;
+        for (i, e) in file.events.iter().enumerate() {
+            let t = thread(&e.thread, i)?;
+            let step = match e.step {
+                Some(n) if (n as usize) < s.threads[t as usize].steps.len() => n,
+                Some(n) => {
+                    return Err(damaged(format!(
+                        "event {i} is at step {n} of {}, which has {} steps",
+                        e.thread,
+                        s.threads[t as usize].steps.len()
+                    )));
+                }
+                None => NO_STEP,
+            };
+            if e.t_ns < last {
+                return Err(damaged(format!("event {i} is out of time order")));
+            }
+            last = e.t_ns;
+            events.push(Event {
+                t_ns: e.t_ns,
+                thread: t,
+                kind: e.event,
+                resource: e.resource.as_deref().map(|r| resource(r, i)).transpose()?,
+                by: e.by.as_deref().map(|b| thread(b, i)).transpose()?,
+                step,
+                item: e.item,
+            });
+        }
+        let outcome = match file.run.outcome.as_deref() {
+            None => None,
+            Some(name) => Some(
+                outcome_from_name(name)
+                    .ok_or_else(|| damaged(format!("unknown outcome `{name}`")))?,
+            ),
+        };
+        let mut failures = vec![None; s.threads.len()];
+        for f in &file.run.failures {
+            let t = thread(&f.thread, 0)?;
+            failures[t as usize] = Some(f.reason.clone());
+        }
+        let deadlock = match &file.run.deadlock {
+            None => None,
+            Some(d) => Some(Deadlock {
+                cycle: d
+                    .cycle
+                    .iter()
+                    .map(|e| {
+                        Ok(WaitEdge {
+                            thread: thread(&e.thread, 0)?,
+                            resource: resource(&e.resource, 0)?,
+                            held_by: e.held_by.as_deref().map(|h| thread(h, 0)).transpose()?,
+                        })
+                    })
+                    .collect::<Result<_, RecordingError>>()?,
+                stuck: d
+                    .stuck
+                    .iter()
+                    .map(|n| thread(n, 0))
+                    .collect::<Result<_, _>>()?,
+            }),
+        };
+        if !(0.1..=4.0).contains(&file.run.speed) {
+            return Err(damaged(format!("speed {} is out of range", file.run.speed)));
+        }
+        Ok(Recording {
+            scenario: Arc::new(scenario),
+            end_ns: file.run.end_ns.max(last),
+            events,
+            outcome,
+            deadlock,
+            failures,
+            dropped_events: file.run.dropped_events,
+            speed: file.run.speed,
+        })
+    }
+}
+
+/// Whether `path` looks like a recording rather than a scenario file: it exists and its first
+/// non-blank character opens a JSON object (KDL never starts with `{`).
+pub fn looks_like_recording(path: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut head = [0u8; 256];
+    let mut reader = file.take(256);
+    let n = reader.read(&mut head).unwrap_or(0);
+    head[..n]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{')
+}
+
+impl Recording {
+    /// A recording of what a live view saw: its trace (which must still hold every event) and
+    /// how the run stood when it was left.
+    pub fn from_trace(
+        trace: &Trace,
+        end_ns: u64,
+        outcome: Option<Outcome>,
+        deadlock: Option<Deadlock>,
+        dropped_events: u64,
+        speed: f64,
+    ) -> Result<Recording, RecordingError> {
+        if trace.events_evicted() > 0 || trace.events_too_late() > 0 {
+            return Err(RecordingError::new(
+                format!(
+                    "this run produced {} events, more than a recording keeps exactly ({})",
+                    trace.events_seen(),
+                    trace.limits().max_events
+                ),
+                "record a shorter run: use --for to stop it sooner",
+            ));
+        }
+        let scenario = trace.scenario().clone();
+        Ok(Recording {
+            events: trace.events_before(u64::MAX, usize::MAX),
+            failures: (0..scenario.threads.len())
+                .map(|t| trace.failure(t as ThreadIdx).map(str::to_string))
+                .collect(),
+            scenario,
+            end_ns: end_ns.max(trace.end_ns()),
+            outcome,
+            deadlock,
+            dropped_events,
+            speed: speed.clamp(0.1, 4.0),
+        })
+    }
+}
+
+/// `threadlab run SCENARIO --headless --record FILE`: the headless run, printed as usual, then
+/// saved. A recording that cannot be written is an error (exit 2): the teacher asked for it.
+pub fn run_headless(
+    scenario: Arc<Scenario>,
+    args: &RunArgs,
+    path: &Path,
+    ascii: bool,
+) -> ExitCode {
+    // Fail before running, not after, when the file cannot be written at all.
+    if let Err(e) = std::fs::File::create(path) {
+        eprintln!(
+            "{}",
+            RecordingError::new(
+                format!("cannot write the recording {}: {e}", path.display()),
+                "give --record a path in a directory you can write to",
+            )
+        );
+        return ExitCode::from(2);
+    }
+    let report = match crate::headless::execute(scenario, args) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let saved = Recording::from_report(&report, args.speed).and_then(|rec| rec.save(path));
+    let code = print_report(&report, args.json, ascii);
+    match saved {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints a report as a headless run does; the exit code is the run's outcome.
+fn print_report(report: &Report, json: bool, ascii: bool) -> ExitCode {
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let out = if json {
+        match serde_json::to_string(&report.summary) {
+            Ok(json) => json + "\n",
+            Err(e) => {
+                eprintln!("error: could not write the summary as JSON: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        crate::headless::render(
+            report,
+            &crate::headless::Options {
+                ascii,
+                ..crate::headless::Options::default()
+            },
+        )
+    };
+    // A closed pipe (`| head`) is not worth a panic or a different exit code.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    ExitCode::from(report.outcome.exit_code())
+}
+
+/// `threadlab replay FILE [--headless]`. Headless (or without a terminal) prints the same
+/// report the recorded run printed and exits with its outcome's code.
+pub fn replay(args: &ReplayArgs, ascii: bool) -> ExitCode {
+    let rec = match Recording::load(&args.file) {
+        Ok(rec) => rec,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.headless || args.json || !std::io::stdout().is_terminal() {
+        print_report(&rec.report(), args.json, ascii)
+    } else {
+        crate::ui::replay(rec, ascii)
+    }
+}

@@ -1,0 +1,273 @@
+//! The timeline as an SVG picture for a slide: a title, one lane per thread, a time axis and a
+//! legend. Every state has a colour AND a fill pattern AND (where there is room) its glyph from
+//! the text timeline, so the picture reads on a washed-out projector and printed in black and
+//! white.
+
+use std::fmt::Write as _;
+
+use crate::record::Recording;
+use crate::scenario::model::ThreadIdx;
+use crate::trace::event::State;
+use crate::trace::text::{GLYPHS, glyph_entry, human};
+
+const WIDTH: u32 = 1200;
+const LEFT: u32 = 130;
+const RIGHT: u32 = 30;
+const TOP: u32 = 70;
+const LANE_H: u32 = 26;
+const LANE_GAP: u32 = 8;
+
+/// How a state is painted: id of its pattern, background colour, and the pattern's marks.
+struct Paint {
+    state: &'static str,
+    bg: &'static str,
+    /// SVG drawn over the background in a 8×8 tile, in black.
+    marks: &'static str,
+}
+
+const PAINTS: [Paint; 9] = [
+    Paint {
+        state: "running",
+        bg: "#2e7d32",
+        marks: "",
+    },
+    Paint {
+        state: "sleeping",
+        bg: "#bbdefb",
+        marks: r##"<path d="M0 4 Q2 1 4 4 T8 4" fill="none" stroke="#000" stroke-width="0.8"/>"##,
+    },
+    Paint {
+        state: "blocked",
+        bg: "#ef9a9a",
+        marks: r##"<path d="M-2 2 L2 -2 M0 8 L8 0 M6 10 L10 6" stroke="#000" stroke-width="1.2"/>"##,
+    },
+    Paint {
+        state: "waiting_semaphore",
+        bg: "#ffcc80",
+        marks: r##"<path d="M0 0 L8 8 M8 0 L0 8" stroke="#000" stroke-width="0.8"/>"##,
+    },
+    Paint {
+        state: "waiting_barrier",
+        bg: "#ce93d8",
+        marks: r##"<path d="M2 0 V8 M6 0 V8" stroke="#000" stroke-width="1"/>"##,
+    },
+    Paint {
+        state: "waiting_condition",
+        bg: "#fff59d",
+        marks: r##"<circle cx="2" cy="2" r="1.1" fill="#000"/><circle cx="6" cy="6" r="1.1" fill="#000"/>"##,
+    },
+    Paint {
+        state: "waiting_gil",
+        bg: "#80cbc4",
+        marks: r##"<path d="M-2 6 L2 10 M0 0 L8 8 M6 -2 L10 2" stroke="#000" stroke-width="1.2"/>"##,
+    },
+    Paint {
+        state: "held",
+        bg: "#eeeeee",
+        marks: r##"<circle cx="4" cy="4" r="0.8" fill="#555"/>"##,
+    },
+    Paint {
+        state: "failed",
+        bg: "#000000",
+        marks: "",
+    },
+];
+
+fn paint(state: State) -> &'static Paint {
+    PAINTS
+        .iter()
+        .find(|p| p.state == state.name())
+        .unwrap_or(&PAINTS[0])
+}
+
+/// Escapes text for SVG content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if c.is_control() && c != '\n' && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The SVG document for a recording.
+pub fn render(rec: &Recording) -> String {
+    let trace = rec.trace();
+    let s = &*rec.scenario;
+    let end_ns = rec.end_ns.max(trace.end_ns()).max(1);
+    let lanes = s.threads.len() as u32;
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let lanes_h = lanes * (LANE_H + LANE_GAP);
+    let axis_y = TOP + lanes_h;
+    let legend_y = axis_y + 50;
+    let height = legend_y + 40;
+    let x_of = |ns: u64| LEFT as f64 + plot_w as f64 * ns as f64 / end_ns as f64;
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">"##
+    );
+    let _ = writeln!(
+        out,
+        "<title>{}</title>",
+        escape(&format!("{} ({})", s.title, s.name))
+    );
+    out.push_str("<defs>\n");
+    for p in &PAINTS {
+        let _ = writeln!(
+            out,
+            r##"<pattern id="p-{}" width="8" height="8" patternUnits="userSpaceOnUse"><rect width="8" height="8" fill="{}"/>{}</pattern>"##,
+            p.state, p.bg, p.marks
+        );
+    }
+    out.push_str("</defs>\n");
+    let _ = writeln!(
+        out,
+        r##"<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>"##
+    );
+
+    let outcome = match rec.outcome {
+        Some(o) => format!("{}, {}", o.name(), human(end_ns)),
+        None => human(end_ns),
+    };
+    let _ = writeln!(
+        out,
+        r##"<text x="20" y="32" font-size="22" font-weight="bold">{}</text>"##,
+        escape(&s.title)
+    );
+    let _ = writeln!(
+        out,
+        r##"<text x="20" y="54" font-size="14" fill="#333">{} — {}</text>"##,
+        escape(&s.name),
+        escape(&outcome)
+    );
+
+    let mut used = vec![false; GLYPHS.len()];
+    for (i, th) in s.threads.iter().enumerate() {
+        let y = TOP + i as u32 * (LANE_H + LANE_GAP);
+        let _ = writeln!(
+            out,
+            r##"<g class="lane" data-thread="{}">"##,
+            escape(&th.name)
+        );
+        let _ = writeln!(
+            out,
+            r##"<text x="{}" y="{}" font-size="14" text-anchor="end">{}</text>"##,
+            LEFT - 10,
+            y + LANE_H / 2 + 5,
+            escape(&th.name)
+        );
+        let _ = writeln!(
+            out,
+            r##"<rect x="{LEFT}" y="{y}" width="{plot_w}" height="{LANE_H}" fill="none" stroke="#999" stroke-width="0.5"/>"##
+        );
+        for sp in trace.spans(i as ThreadIdx, 0, end_ns) {
+            if sp.state == State::Done {
+                continue;
+            }
+            if let Some(g) = GLYPHS.iter().position(|g| g.state == sp.state.name()) {
+                used[g] = true;
+            }
+            let x0 = x_of(sp.start_ns);
+            let w = (x_of(sp.end_ns) - x0).max(0.5);
+            let p = paint(sp.state);
+            let _ = writeln!(
+                out,
+                r##"<rect x="{x0:.2}" y="{y}" width="{w:.2}" height="{LANE_H}" fill="url(#p-{})" stroke="#000" stroke-width="0.4"><title>{}</title></rect>"##,
+                p.state,
+                escape(&format!(
+                    "{}: {} from {} to {}",
+                    th.name,
+                    crate::trace::text::state_words(sp.state, s),
+                    human(sp.start_ns),
+                    human(sp.end_ns)
+                ))
+            );
+            let glyph = glyph_entry(sp.state).ascii;
+            if w >= 16.0 && (glyph.is_ascii_alphabetic() || glyph == '!') {
+                let fill = if sp.state == State::Failed {
+                    "#fff"
+                } else {
+                    "#000"
+                };
+                let _ = writeln!(
+                    out,
+                    r##"<text x="{:.2}" y="{}" font-size="13" font-weight="bold" text-anchor="middle" fill="{fill}">{glyph}</text>"##,
+                    x0 + w / 2.0,
+                    y + LANE_H / 2 + 5,
+                );
+            }
+        }
+        out.push_str("</g>\n");
+    }
+
+    // Time axis: 0, the quarters, the end.
+    let _ = writeln!(
+        out,
+        r##"<g class="axis"><line x1="{LEFT}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#000"/>"##,
+        LEFT + plot_w
+    );
+    for q in 0..=4u64 {
+        let ns = end_ns * q / 4;
+        let x = x_of(ns);
+        let label = if q == 0 { "0".to_string() } else { human(ns) };
+        let anchor = match q {
+            0 => "start",
+            4 => "end",
+            _ => "middle",
+        };
+        let _ = writeln!(
+            out,
+            r##"<line x1="{x:.2}" y1="{axis_y}" x2="{x:.2}" y2="{}" stroke="#000"/><text x="{x:.2}" y="{}" font-size="12" text-anchor="{anchor}">{}</text>"##,
+            axis_y + 6,
+            axis_y + 20,
+            escape(&label)
+        );
+    }
+    let _ = writeln!(
+        out,
+        r##"<text x="{}" y="{}" font-size="12" text-anchor="middle" fill="#333">run time</text></g>"##,
+        LEFT + plot_w / 2,
+        axis_y + 36
+    );
+
+    // Legend: the states that appear, each as a swatch and words.
+    let _ = writeln!(out, r##"<g class="legend">"##);
+    let mut x = 20u32;
+    let _ = writeln!(
+        out,
+        r##"<text x="{x}" y="{}" font-size="13" font-weight="bold">legend</text>"##,
+        legend_y + 14
+    );
+    x += 64;
+    for (g, _) in GLYPHS
+        .iter()
+        .zip(&used)
+        .filter(|(g, used)| **used && g.state != "done")
+    {
+        let _ = writeln!(
+            out,
+            r##"<rect x="{x}" y="{legend_y}" width="22" height="18" fill="url(#p-{})" stroke="#000" stroke-width="0.5"/><text x="{}" y="{}" font-size="13">{} {}</text>"##,
+            g.state,
+            x + 28,
+            legend_y + 14,
+            if g.ascii.is_ascii_alphabetic() {
+                format!("{}:", g.ascii)
+            } else {
+                String::new()
+            },
+            escape(g.words)
+        );
+        x += 36 + 8 * g.words.len() as u32 + 16;
+    }
+    out.push_str("</g>\n</svg>\n");
+    out
+}
