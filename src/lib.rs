@@ -10,3 +10,4 @@ pub mod engine;
 pub mod headless;
 pub mod scenario;
 pub mod trace;
+pub mod ui;

@@ -315,7 +315,6 @@ fn threadlab(args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 #[test]
-#[ignore = "needs main.rs to dispatch to headless::run"]
 fn binary_json_summary_and_exit_codes() {
     let (code, out, err) = threadlab(&[
         "run",
@@ -361,7 +360,6 @@ fn binary_json_summary_and_exit_codes() {
 }
 
 #[test]
-#[ignore = "needs main.rs to dispatch to headless::run"]
 fn binary_text_report_has_no_escape_codes() {
     let (code, out, err) = threadlab(&[
         "run",
