@@ -43,7 +43,8 @@ fn every_builtin_parses_and_checks() {
             "semaphore",
             "barrier",
             "producer-consumer",
-            "gil"
+            "gil",
+            "gil-convoy"
         ]
     );
     for b in builtin::all() {
