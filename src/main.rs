@@ -54,7 +54,13 @@ fn main() -> ExitCode {
             };
             let headless = args.headless || !std::io::stdout().is_terminal();
             match (headless, record) {
-                (true, None) => headless::run(scenario, &args),
+                (true, None) => {
+                    let options = headless::Options {
+                        ascii: cli.ascii,
+                        ..Default::default()
+                    };
+                    headless::run_with(scenario, &args, &options)
+                }
                 (true, Some(path)) => record::run_headless(scenario, &args, &path, cli.ascii),
                 (false, record) => ui::run_scenario_recording(scenario, &args, cli.ascii, record),
             }

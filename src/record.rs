@@ -415,8 +415,11 @@ impl Recording {
         })?;
         let s = &scenario;
         let thread = |name: &str, i: usize| {
-            s.thread_index(name)
-                .ok_or_else(|| damaged(format!("event {i} names thread `{name}`, which is not in its scenario")))
+            s.thread_index(name).ok_or_else(|| {
+                damaged(format!(
+                    "event {i} names thread `{name}`, which is not in its scenario"
+                ))
+            })
         };
         let resource = |name: &str, i: usize| {
             s.resource_index(name).ok_or_else(|| {
@@ -557,12 +560,7 @@ impl Recording {
 
 /// `threadlab run SCENARIO --headless --record FILE`: the headless run, printed as usual, then
 /// saved. A recording that cannot be written is an error (exit 2): the teacher asked for it.
-pub fn run_headless(
-    scenario: Arc<Scenario>,
-    args: &RunArgs,
-    path: &Path,
-    ascii: bool,
-) -> ExitCode {
+pub fn run_headless(scenario: Arc<Scenario>, args: &RunArgs, path: &Path, ascii: bool) -> ExitCode {
     // Fail before running, not after, when the file cannot be written at all.
     if let Err(e) = std::fs::File::create(path) {
         eprintln!(

@@ -40,7 +40,10 @@ fn check_chrome(rec: &Recording) -> usize {
 
     // Every track is named, and named once.
     let mut names: HashMap<u64, String> = HashMap::new();
-    for e in events.iter().filter(|e| e["ph"] == "M" && e["name"] == "thread_name") {
+    for e in events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+    {
         let tid = e["tid"].as_u64().expect("tid");
         let name = e["args"]["name"].as_str().expect("name").to_string();
         assert!(names.insert(tid, name).is_none(), "tid {tid} named twice");
@@ -54,7 +57,9 @@ fn check_chrome(rec: &Recording) -> usize {
     let timed: Vec<&Value> = events.iter().filter(|e| e["ph"] != "M").collect();
     let mut last = 0;
     for e in &timed {
-        let ts = e["ts"].as_u64().unwrap_or_else(|| panic!("ts is whole µs: {e}"));
+        let ts = e["ts"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("ts is whole µs: {e}"));
         assert!(ts <= end_us, "{e} after the end ({end_us})");
         assert!(ts >= last, "out of order: {e}");
         last = ts;
@@ -72,7 +77,11 @@ fn check_chrome(rec: &Recording) -> usize {
         assert!(ts + dur <= end_us, "{e} runs past the end");
         by_tid.entry(tid).or_default().push((ts, ts + dur));
     }
-    assert_eq!(by_tid.len(), rec.scenario.threads.len(), "every thread has a track");
+    assert_eq!(
+        by_tid.len(),
+        rec.scenario.threads.len(),
+        "every thread has a track"
+    );
     for (tid, mut slices) in by_tid {
         slices.sort_by_key(|&(a, b)| (a, std::cmp::Reverse(b)));
         let mut stack: Vec<(u64, u64)> = Vec::new();
@@ -128,7 +137,9 @@ fn check_chrome(rec: &Recording) -> usize {
     }
     assert_eq!(starts.len(), finishes.len());
     for (id, (ts, tid)) in &starts {
-        let (fts, ftid) = finishes.get(id).unwrap_or_else(|| panic!("flow {id} never finishes"));
+        let (fts, ftid) = finishes
+            .get(id)
+            .unwrap_or_else(|| panic!("flow {id} never finishes"));
         assert!(fts >= ts, "flow {id} goes back in time");
         assert_ne!(tid, ftid, "flow {id} wakes its own thread");
     }
@@ -177,7 +188,11 @@ fn check_xml(text: &str) {
         rest = &rest[j + 1..];
         assert!(!tag.contains('<'), "a stray < inside a tag: {tag}");
         if let Some(name) = tag.strip_prefix('/') {
-            assert_eq!(stack.pop().as_deref(), Some(name.trim()), "mismatched </{name}>");
+            assert_eq!(
+                stack.pop().as_deref(),
+                Some(name.trim()),
+                "mismatched </{name}>"
+            );
         } else if !tag.ends_with('/') {
             let name = tag.split_whitespace().next().expect("tag name");
             stack.push(name.to_string());
@@ -198,8 +213,14 @@ fn svg_has_title_lanes_axis_and_legend() {
     }
     assert!(text.contains(r#"class="axis""#));
     assert!(text.contains(r#"class="legend""#));
-    assert!(text.contains("blocked on a lock"), "the legend names what appears");
-    assert!(text.contains("url(#p-blocked)"), "blocked lanes use their pattern");
+    assert!(
+        text.contains("blocked on a lock"),
+        "the legend names what appears"
+    );
+    assert!(
+        text.contains("url(#p-blocked)"),
+        "blocked lanes use their pattern"
+    );
     assert!(text.contains(r#"<pattern id="p-blocked""#));
 }
 
@@ -234,7 +255,12 @@ fn export_command_writes_chrome_and_svg_from_a_scenario_and_a_recording() {
         .arg(&rec_path)
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     for (input, format, file) in [
         ("deadlock", "chrome", temp("a.json")),
@@ -283,7 +309,10 @@ fn version_completions_and_man_page() {
         let out = bin().args(["completions", shell]).output().expect("runs");
         assert!(out.status.success(), "{shell}");
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("threadlab") && text.contains("replay"), "{shell}");
+        assert!(
+            text.contains("threadlab") && text.contains("replay"),
+            "{shell}"
+        );
     }
     let out = bin().arg("man").output().expect("runs");
     assert!(out.status.success());

@@ -41,7 +41,10 @@ fn assert_same(a: &Trace, b: &Trace, times: &[u64], threads: usize) {
                     b.state_at(th as ThreadIdx, at),
                     "thread {th} at {at}"
                 );
-                assert_eq!(a.step_at(th as ThreadIdx, at), b.step_at(th as ThreadIdx, at));
+                assert_eq!(
+                    a.step_at(th as ThreadIdx, at),
+                    b.step_at(th as ThreadIdx, at)
+                );
             }
             assert_eq!(a.resources_at(at), b.resources_at(at), "resources at {at}");
         }
@@ -82,7 +85,10 @@ fn damaged_and_foreign_recordings_are_refused_clearly() {
 
     let truncated = &good[..good.len() / 2];
     let e = Recording::from_json(truncated).unwrap_err();
-    assert!(e.message.contains("not a readable threadlab recording"), "{e}");
+    assert!(
+        e.message.contains("not a readable threadlab recording"),
+        "{e}"
+    );
     assert!(e.help.as_deref().unwrap().contains("damaged"), "{e}");
 
     let future = good.replacen(
@@ -91,7 +97,10 @@ fn damaged_and_foreign_recordings_are_refused_clearly() {
         1,
     );
     let e = Recording::from_json(&future).unwrap_err();
-    assert!(e.message.contains(&format!("version {}", VERSION + 1)), "{e}");
+    assert!(
+        e.message.contains(&format!("version {}", VERSION + 1)),
+        "{e}"
+    );
 
     let foreign = good.replacen("threadlab-recording", "something-else", 1);
     let e = Recording::from_json(&foreign).unwrap_err();
@@ -140,6 +149,9 @@ fn run_record_then_replay_headless_prints_the_same_report() {
     assert!(err.contains("not a readable threadlab recording"), "{err}");
     let _ = std::fs::remove_file(&path);
 
-    let missing = bin().args(["replay", "/nonexistent/rec.json"]).output().expect("runs");
+    let missing = bin()
+        .args(["replay", "/nonexistent/rec.json"])
+        .output()
+        .expect("runs");
     assert_eq!(missing.status.code(), Some(2));
 }

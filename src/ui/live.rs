@@ -267,7 +267,10 @@ impl Replay {
                 self.playing = false;
                 let thread = (action == Action::StepSelected).then_some(run.selected);
                 let next = match thread {
-                    None => self.times.get(self.times.partition_point(|&t| t <= at)).copied(),
+                    None => self
+                        .times
+                        .get(self.times.partition_point(|&t| t <= at))
+                        .copied(),
                     Some(t) => run
                         .trace
                         .events_before(u64::MAX, usize::MAX)
@@ -506,7 +509,10 @@ fn run_app(mut app: App, mut control: Control) -> ExitCode {
     };
     let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut control));
     control.stop();
-    let saved = control.record.as_ref().map(|path| save_recording(&app, path));
+    let saved = control
+        .record
+        .as_ref()
+        .map(|path| save_recording(&app, path));
     if let Some(out) = &mut control.events_out {
         let _ = out.flush();
     }

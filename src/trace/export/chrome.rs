@@ -130,14 +130,20 @@ pub fn to_value(rec: &Recording) -> Value {
     let end_ns = rec.end_ns.max(events.last().map_or(0, |e| e.t_ns));
     let mut out: Vec<Value> = Vec::new();
 
-    out.push(json!({"ph": "M", "pid": PID, "tid": 0, "name": "process_name",
-        "args": {"name": format!("{} ({})", s.title, s.name)}}));
+    out.push(
+        json!({"ph": "M", "pid": PID, "tid": 0, "name": "process_name",
+        "args": {"name": format!("{} ({})", s.title, s.name)}}),
+    );
     for (i, th) in s.threads.iter().enumerate() {
         let t = tid(i as ThreadIdx);
-        out.push(json!({"ph": "M", "pid": PID, "tid": t, "name": "thread_name",
-            "args": {"name": th.name}}));
-        out.push(json!({"ph": "M", "pid": PID, "tid": t, "name": "thread_sort_index",
-            "args": {"sort_index": i}}));
+        out.push(
+            json!({"ph": "M", "pid": PID, "tid": t, "name": "thread_name",
+            "args": {"name": th.name}}),
+        );
+        out.push(
+            json!({"ph": "M", "pid": PID, "tid": t, "name": "thread_sort_index",
+            "args": {"sort_index": i}}),
+        );
     }
 
     let mut timed: Vec<Value> = Vec::new();
@@ -147,8 +153,10 @@ pub fn to_value(rec: &Recording) -> Value {
         };
         let t = tid(i as ThreadIdx);
         let name = &s.threads[i].name;
-        timed.push(json!({"ph": "X", "pid": PID, "tid": t, "name": name, "cat": "thread",
-            "ts": first.start, "dur": last.end - first.start}));
+        timed.push(
+            json!({"ph": "X", "pid": PID, "tid": t, "name": name, "cat": "thread",
+            "ts": first.start, "dur": last.end - first.start}),
+        );
         for sp in spans {
             timed.push(json!({"ph": "X", "pid": PID, "tid": t,
                 "name": state_words(sp.state, s), "cat": sp.state.name(),
@@ -160,16 +168,20 @@ pub fn to_value(rec: &Recording) -> Value {
     let mut states = ResourceState::all_initial(s);
     let mut last: Vec<Value> = states.iter().map(counter_values).collect();
     for (r, v) in last.iter().enumerate() {
-        timed.push(json!({"ph": "C", "pid": PID, "name": counter_name(s, r as ResIdx),
-            "ts": 0, "args": v}));
+        timed.push(
+            json!({"ph": "C", "pid": PID, "name": counter_name(s, r as ResIdx),
+            "ts": 0, "args": v}),
+        );
     }
     for e in events {
         apply_event(&mut states, s, e);
         for (r, state) in states.iter().enumerate() {
             let v = counter_values(state);
             if v != last[r] {
-                timed.push(json!({"ph": "C", "pid": PID, "name": counter_name(s, r as ResIdx),
-                    "ts": us(e.t_ns), "args": v}));
+                timed.push(
+                    json!({"ph": "C", "pid": PID, "name": counter_name(s, r as ResIdx),
+                    "ts": us(e.t_ns), "args": v}),
+                );
                 last[r] = v;
             }
         }
@@ -189,10 +201,14 @@ pub fn to_value(rec: &Recording) -> Value {
             .resource
             .and_then(|r| s.resources.get(r as usize))
             .map_or_else(|| "wake".to_string(), |r| format!("wake ({})", r.name));
-        timed.push(json!({"ph": "s", "pid": PID, "tid": tid(b), "id": id, "cat": "wake",
-            "name": what, "ts": us(from)}));
-        timed.push(json!({"ph": "f", "bp": "e", "pid": PID, "tid": tid(e.thread), "id": id,
-            "cat": "wake", "name": what, "ts": us(e.t_ns)}));
+        timed.push(
+            json!({"ph": "s", "pid": PID, "tid": tid(b), "id": id, "cat": "wake",
+            "name": what, "ts": us(from)}),
+        );
+        timed.push(
+            json!({"ph": "f", "bp": "e", "pid": PID, "tid": tid(e.thread), "id": id,
+            "cat": "wake", "name": what, "ts": us(e.t_ns)}),
+        );
     }
 
     if let Some(d) = &rec.deadlock {

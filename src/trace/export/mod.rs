@@ -54,7 +54,9 @@ pub fn run(args: &ExportArgs) -> ExitCode {
     };
     let written = if args.output.as_os_str() == "-" {
         let mut stdout = std::io::stdout().lock();
-        stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush())
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
     } else {
         std::fs::write(&args.output, text)
     };
