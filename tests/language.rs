@@ -40,10 +40,19 @@ fn every_builtin_parses_and_checks() {
         [
             "deadlock",
             "fixed-order",
+            "reentrant",
+            "reentrant-rlock",
+            "philosophers",
+            "philosophers-ordered",
+            "race",
+            "race-fixed",
+            "rwlock",
             "semaphore",
+            "event",
             "barrier",
             "producer-consumer",
-            "gil"
+            "gil",
+            "gil-convoy"
         ]
     );
     for b in builtin::all() {

@@ -38,11 +38,38 @@ const TOP_LEVEL: &[&str] = &[
     "barrier",
     "buffer",
     "gil",
+    "rlock",
+    "event",
+    "rwlock",
+    "counter",
     "thread",
 ];
-const RESOURCE_KINDS: &[&str] = &["mutex", "semaphore", "barrier", "buffer", "gil"];
+const RESOURCE_KINDS: &[&str] = &[
+    "mutex",
+    "semaphore",
+    "barrier",
+    "buffer",
+    "gil",
+    "rlock",
+    "event",
+    "rwlock",
+    "counter",
+];
 const STEPS: &[&str] = &[
-    "lock", "unlock", "acquire", "release", "wait", "put", "take", "work", "sleep", "repeat",
+    "lock",
+    "unlock",
+    "acquire",
+    "release",
+    "wait",
+    "set",
+    "read",
+    "write",
+    "increment",
+    "put",
+    "take",
+    "work",
+    "sleep",
+    "repeat",
 ];
 
 /// Words people reach for from other languages, and what they are called here.
@@ -52,7 +79,17 @@ const ALIASES: &[(&str, &str)] = &[
     ("chan", "buffer"),
     ("sem", "semaphore"),
     ("lock", "mutex"),
-    ("rlock", "mutex"),
+    ("reentrant", "rlock"),
+    ("flag", "event"),
+    ("rw", "rwlock"),
+    ("shared_mutex", "rwlock"),
+    ("atomic", "counter"),
+    ("int", "counter"),
+    ("notify", "set"),
+    ("fire", "set"),
+    ("inc", "increment"),
+    ("incr", "increment"),
+    ("add", "increment"),
     ("compute", "work"),
     ("cpu", "work"),
     ("run", "work"),
@@ -493,9 +530,16 @@ fn name_error(name: &str) -> Option<&'static str> {
 
 /// The step that fits a resource of `kind` where `keyword` was written.
 fn fitting_step(kind: &ResourceKind, keyword: &str) -> Option<&'static str> {
-    let giving = matches!(keyword, "unlock" | "release" | "put");
+    let giving = matches!(keyword, "unlock" | "release" | "put" | "set");
     match kind {
-        ResourceKind::Mutex => Some(if giving { "unlock" } else { "lock" }),
+        ResourceKind::Mutex | ResourceKind::RLock => Some(if giving { "unlock" } else { "lock" }),
+        ResourceKind::RwLock => Some(match keyword {
+            "write" | "put" | "set" | "increment" => "write",
+            _ if giving => "unlock",
+            _ => "read",
+        }),
+        ResourceKind::Event => Some(if giving { "set" } else { "wait" }),
+        ResourceKind::Counter => Some("increment"),
         ResourceKind::Semaphore { .. } => Some(if giving { "release" } else { "acquire" }),
         ResourceKind::Barrier { .. } => Some("wait"),
         ResourceKind::Buffer { .. } => Some(if giving { "put" } else { "take" }),
@@ -509,6 +553,9 @@ fn kind_for_step(keyword: &str) -> (&'static str, &'static str) {
         "lock" | "unlock" => ("mutex", ""),
         "acquire" | "release" => ("semaphore", " permits=2"),
         "wait" => ("barrier", " parties=2"),
+        "set" => ("event", ""),
+        "read" | "write" => ("rwlock", ""),
+        "increment" => ("counter", ""),
         _ => ("buffer", " capacity=3"),
     }
 }
@@ -596,7 +643,8 @@ impl<'a> Builder<'a> {
             let keyword = node.name().value();
             match keyword {
                 "title" | "about" => self.text(node),
-                "mutex" | "semaphore" | "barrier" | "buffer" | "gil" => self.resource(node),
+                "mutex" | "semaphore" | "barrier" | "buffer" | "gil" | "rlock" | "event"
+                | "rwlock" | "counter" => self.resource(node),
                 "thread" => {}
                 other if STEPS.contains(&other) => self.push(
                     Problem::new(
@@ -983,6 +1031,10 @@ impl<'a> Builder<'a> {
         self.no_block(node, &format!("a `{keyword}` declaration"));
         let (allowed, example): (&[&str], &str) = match keyword {
             "mutex" => (&[], "mutex A"),
+            "rlock" => (&[], "rlock R"),
+            "event" => (&[], "event ready"),
+            "rwlock" => (&[], "rwlock table"),
+            "counter" => (&[], "counter hits"),
             "semaphore" => (&["permits"], "semaphore pool permits=3"),
             "barrier" => (&["parties"], "barrier gate parties=3"),
             "buffer" => (&["capacity"], "buffer queue capacity=3"),
@@ -1013,6 +1065,10 @@ impl<'a> Builder<'a> {
         };
         let kind = match keyword {
             "mutex" => Some(ResourceKind::Mutex),
+            "rlock" => Some(ResourceKind::RLock),
+            "event" => Some(ResourceKind::Event),
+            "rwlock" => Some(ResourceKind::RwLock),
+            "counter" => Some(ResourceKind::Counter),
             "semaphore" => amount(
                 self,
                 "permits",
@@ -1361,7 +1417,8 @@ impl<'a> Builder<'a> {
         let span = node_span(node);
         self.no_annotations(node);
         match keyword {
-            "lock" | "unlock" | "acquire" | "release" | "wait" | "put" | "take" => {
+            "lock" | "unlock" | "acquire" | "release" | "wait" | "set" | "read" | "write"
+            | "increment" | "put" | "take" => {
                 self.no_block(node, &format!("`{keyword}`"));
                 let (args, _) = self.entries(node, &[]);
                 self.resource_step(node, keyword, &args)
@@ -1564,8 +1621,15 @@ impl<'a> Builder<'a> {
         let r = i as ResIdx;
         let kind = self.resources[i].kind;
         let op = match (keyword, kind) {
-            ("lock", ResourceKind::Mutex) => Some(Op::Lock(r)),
-            ("unlock", ResourceKind::Mutex) => Some(Op::Unlock(r)),
+            ("lock", ResourceKind::Mutex | ResourceKind::RLock) => Some(Op::Lock(r)),
+            ("unlock", ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock) => {
+                Some(Op::Unlock(r))
+            }
+            ("wait", ResourceKind::Event) => Some(Op::Wait(r)),
+            ("set", ResourceKind::Event) => Some(Op::Set(r)),
+            ("read", ResourceKind::RwLock) => Some(Op::Read(r)),
+            ("write", ResourceKind::RwLock) => Some(Op::Write(r)),
+            ("increment", ResourceKind::Counter) => Some(Op::Increment(r)),
             ("acquire", ResourceKind::Semaphore { .. }) => Some(Op::Acquire(r)),
             ("release", ResourceKind::Semaphore { .. }) => Some(Op::Release(r)),
             ("wait", ResourceKind::Barrier { .. }) => Some(Op::Wait(r)),

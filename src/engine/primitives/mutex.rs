@@ -50,7 +50,9 @@ impl Mutex {
         s.seq += 1;
         cx.block(self.index);
         let flow = loop {
-            if s.holder == Some(me) {
+            // Handed over means popped from the queue: a thread that locked a mutex it already
+            // holds is the holder too, but still queued, waiting for itself.
+            if s.holder == Some(me) && !s.waiters.contains(&me) {
                 break Ok(());
             }
             if cx.conductor.cancelled() {
