@@ -51,6 +51,8 @@ fn every_builtin_parses_and_checks() {
             "event",
             "barrier",
             "producer-consumer",
+            "pipeline",
+            "pool",
             "gil",
             "gil-convoy"
         ]

@@ -332,6 +332,66 @@ fn race_fixed_is_always_exact() {
     }
 }
 
+// ---- pipeline and pool ------------------------------------------------------------------
+
+#[test]
+fn pipeline_fills_its_queue_and_the_fetchers_feel_the_back_pressure() {
+    let s = builtin("pipeline");
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
+    let pages = resource(&s, "pages");
+    assert_eq!(out.facts[pages].puts, 10);
+    assert_eq!(out.facts[pages].takes, 10);
+    assert_eq!(out.facts[pages].most_fill, 2, "the queue filled up");
+    let fetchers_waited = out
+        .events
+        .iter()
+        .any(|e| e.kind == EventKind::Block && op_of(&s, e) == Some(Op::Put(pages as u16)));
+    assert!(fetchers_waited, "a fetcher waited for room in the queue");
+}
+
+#[test]
+fn pool_runs_three_at_a_time_and_results_come_back_out_of_order() {
+    let s = builtin("pool");
+    let tasks = resource(&s, "tasks") as u16;
+    let results = resource(&s, "results") as u16;
+    let mut out_of_order = false;
+    for _ in 0..3 {
+        let out = run(&s);
+        assert_eq!(out.phase, Phase::Finished);
+        // Per worker: the task it took, then the result it put; the result numbers are the
+        // order of completion.
+        let mut running = 0usize;
+        let mut most = 0usize;
+        let mut taken: Vec<Option<u32>> = vec![None; s.threads.len()];
+        let mut completion: Vec<(u32, u32)> = Vec::new();
+        for e in &out.events {
+            match (e.kind, e.resource) {
+                (EventKind::Take, Some(r)) if r == tasks => {
+                    taken[e.thread as usize] = e.item;
+                    running += 1;
+                    most = most.max(running);
+                }
+                (EventKind::Put, Some(r)) if r == results => {
+                    let task = taken[e.thread as usize].take().expect("a task was taken");
+                    completion.push((task, e.item.unwrap()));
+                    running -= 1;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(completion.len(), 9);
+        assert!(most <= 3, "at most max_workers tasks run at once");
+        assert_eq!(most, 3, "and all three workers were busy");
+        completion.sort_by_key(|&(_, done)| done);
+        if completion.windows(2).any(|w| w[0].0 > w[1].0) {
+            out_of_order = true;
+            break;
+        }
+    }
+    assert!(out_of_order, "results always came back in submission order");
+}
+
 // ---- every new lesson can be reset, even mid-wait ----------------------------------------
 
 #[test]
@@ -345,6 +405,8 @@ fn every_new_lesson_stops_promptly_mid_run() {
         "rwlock",
         "race",
         "race-fixed",
+        "pipeline",
+        "pool",
     ] {
         let s = builtin(name);
         let run = Run::start(s, RunOptions::default());

@@ -35,7 +35,7 @@ pub struct Builtin {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 15] = [
+static ALL: [Builtin; 17] = [
     Builtin {
         name: "deadlock",
         topic: Topic::Locks,
@@ -100,6 +100,16 @@ static ALL: [Builtin; 15] = [
         name: "producer-consumer",
         topic: Topic::Coordination,
         source: include_str!("../../scenarios/producer-consumer.kdl"),
+    },
+    Builtin {
+        name: "pipeline",
+        topic: Topic::Coordination,
+        source: include_str!("../../scenarios/pipeline.kdl"),
+    },
+    Builtin {
+        name: "pool",
+        topic: Topic::Coordination,
+        source: include_str!("../../scenarios/pool.kdl"),
     },
     Builtin {
         name: "gil",

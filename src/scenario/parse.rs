@@ -569,7 +569,10 @@ fn kind_name(kind: &ResourceKind) -> &'static str {
 }
 
 fn article(kind: &str) -> &'static str {
-    if kind.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) {
+    // "an rlock", "an rwlock": said letter by letter.
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U'])
+        || matches!(kind, "rlock" | "rwlock")
+    {
         "an"
     } else {
         "a"
