@@ -40,6 +40,7 @@ fn every_builtin_parses_and_checks() {
         [
             "deadlock",
             "fixed-order",
+            "try-lock",
             "reentrant",
             "reentrant-rlock",
             "philosophers",

@@ -114,8 +114,15 @@ pub fn find(
             }
         })
         .collect();
+    // A lock with a timeout gives up by itself: whoever waits in one can always move.
+    let timed = |t: usize| {
+        scenario.threads[t]
+            .steps
+            .get(pcs[t] as usize)
+            .is_some_and(|s| matches!(s.op, Op::TryLock { .. }))
+    };
     let mut can_move: Vec<bool> = (0..n)
-        .map(|t| !finished[t] && waiting_on[t].is_none())
+        .map(|t| !finished[t] && (waiting_on[t].is_none() || timed(t)))
         .collect();
     loop {
         let mut changed = false;

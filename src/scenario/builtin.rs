@@ -35,7 +35,7 @@ pub struct Builtin {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 17] = [
+static ALL: [Builtin; 18] = [
     Builtin {
         name: "deadlock",
         topic: Topic::Locks,
@@ -45,6 +45,11 @@ static ALL: [Builtin; 17] = [
         name: "fixed-order",
         topic: Topic::Locks,
         source: include_str!("../../scenarios/fixed-order.kdl"),
+    },
+    Builtin {
+        name: "try-lock",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/try-lock.kdl"),
     },
     Builtin {
         name: "reentrant",

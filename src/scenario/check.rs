@@ -77,7 +77,9 @@ fn flow(parsed: &Parsed, problems: &mut Vec<Problem>) {
                 format!("each `{}` thread", thread.group)
             };
             match step.op {
-                Op::Lock(r) | Op::Read(r) | Op::Write(r) => held[r as usize] += 1,
+                Op::Lock(r) | Op::Read(r) | Op::Write(r) | Op::TryLock { resource: r, .. } => {
+                    held[r as usize] += 1
+                }
                 Op::Acquire(r) => permits[r as usize] += 1,
                 Op::Unlock(r) if held[r as usize] > 0 => {
                     held[r as usize] -= 1;

@@ -107,6 +107,15 @@ pub struct Step {
 pub enum Op {
     /// Lock a mutex or an rlock.
     Lock(ResIdx),
+    /// `lock A timeout="30ms"`: lock a mutex, but give up after waiting `timeout`. A thread
+    /// that gives up backs off: it unlocks every mutex it holds, sleeps a random time up to
+    /// `backoff` (or up to `timeout` when none is given) and starts again from the step where
+    /// it took the first of them.
+    TryLock {
+        resource: ResIdx,
+        timeout: Duration,
+        backoff: Option<Duration>,
+    },
     /// Unlock a mutex, an rlock or an rwlock.
     Unlock(ResIdx),
     Acquire(ResIdx),
@@ -133,7 +142,7 @@ impl Op {
     /// The keyword of this step in a scenario file.
     pub fn keyword(&self) -> &'static str {
         match self {
-            Op::Lock(_) => "lock",
+            Op::Lock(_) | Op::TryLock { .. } => "lock",
             Op::Unlock(_) => "unlock",
             Op::Acquire(_) => "acquire",
             Op::Release(_) => "release",
@@ -152,6 +161,7 @@ impl Op {
     pub fn resource(&self) -> Option<ResIdx> {
         match *self {
             Op::Lock(r)
+            | Op::TryLock { resource: r, .. }
             | Op::Unlock(r)
             | Op::Acquire(r)
             | Op::Release(r)

@@ -1423,9 +1423,14 @@ impl<'a> Builder<'a> {
             "lock" | "unlock" | "acquire" | "release" | "wait" | "set" | "read" | "write"
             | "increment" | "put" | "take" => {
                 self.no_block(node, &format!("`{keyword}`"));
-                let (args, _) = self.entries(node, &[]);
-                self.resource_step(node, keyword, &args)
-                    .map(|op| Item::Step(op, span))
+                let allowed: &[&str] = if keyword == "lock" {
+                    &["timeout", "backoff"]
+                } else {
+                    &[]
+                };
+                let (args, props) = self.entries(node, allowed);
+                let op = self.resource_step(node, keyword, &args)?;
+                self.try_lock(op, &props).map(|op| Item::Step(op, span))
             }
             "work" | "sleep" => {
                 self.no_block(node, &format!("`{keyword}`"));
@@ -1553,6 +1558,53 @@ impl<'a> Builder<'a> {
                 None
             }
         }
+    }
+
+    /// `lock A timeout="30ms" backoff="10ms"`: a lock that gives up.
+    fn try_lock(&mut self, op: Op, props: &HashMap<&str, &KdlEntry>) -> Option<Op> {
+        let Op::Lock(r) = op else {
+            return Some(op);
+        };
+        let Some(timeout) = props.get("timeout") else {
+            if let Some(b) = props.get("backoff") {
+                self.push(
+                    Problem::new(
+                        "scenario::missing-attribute",
+                        "`backoff=` needs `timeout=`",
+                    )
+                    .at(span_of(b.span()), "backs off after what?")
+                    .help("a lock backs off only after giving up: lock A timeout=\"30ms\" backoff=\"10ms\""),
+                );
+            }
+            return Some(op);
+        };
+        let kind = self.resources[r as usize].kind;
+        if kind != ResourceKind::Mutex {
+            self.push(
+                Problem::new(
+                    "scenario::wrong-kind",
+                    format!(
+                        "`timeout=` works on a mutex, not {} {}",
+                        article(kind_name(&kind)),
+                        kind_name(&kind)
+                    ),
+                )
+                .at(span_of(timeout.span()), "not for this lock")
+                .also(self.resource_spans[r as usize], "declared here")
+                .help("declare it as a mutex, or drop the timeout"),
+            );
+            return None;
+        }
+        let timeout = self.duration_value(timeout, "`timeout=`")?;
+        let backoff = match props.get("backoff") {
+            Some(b) => Some(self.duration_value(b, "`backoff=`")?),
+            None => None,
+        };
+        Some(Op::TryLock {
+            resource: r,
+            timeout,
+            backoff,
+        })
     }
 
     fn resource_step(&mut self, node: &KdlNode, keyword: &str, args: &[&KdlEntry]) -> Option<Op> {

@@ -54,6 +54,8 @@ pub enum EventKind {
     Put,
     /// Took an item from a buffer.
     Take,
+    /// Gave up waiting for a lock after its timeout (the thread then backs off).
+    Timeout,
     /// Set an event (`by` on the waiters' `pass` is the setter).
     Set,
     /// Read a counter's value (`item`), the first half of an increment.
@@ -71,7 +73,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::Start,
         EventKind::Run,
         EventKind::Sleep,
@@ -82,6 +84,7 @@ impl EventKind {
         EventKind::Pass,
         EventKind::Put,
         EventKind::Take,
+        EventKind::Timeout,
         EventKind::Set,
         EventKind::Load,
         EventKind::Store,
@@ -104,6 +107,7 @@ impl EventKind {
             EventKind::Pass => "pass",
             EventKind::Put => "put",
             EventKind::Take => "take",
+            EventKind::Timeout => "timeout",
             EventKind::Set => "set",
             EventKind::Load => "load",
             EventKind::Store => "store",
@@ -174,6 +178,7 @@ impl State {
             | EventKind::Pass
             | EventKind::Put
             | EventKind::Take
+            | EventKind::Timeout
             | EventKind::Set
             | EventKind::Load
             | EventKind::Store => State::Running,
