@@ -7,5 +7,7 @@
 pub mod bench;
 pub mod cli;
 pub mod engine;
+pub mod headless;
 pub mod scenario;
 pub mod trace;
+pub mod ui;

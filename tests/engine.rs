@@ -322,14 +322,10 @@ fn barrier_lets_nobody_through_before_all_arrive() {
 
 #[test]
 fn buffer_keeps_fifo_order_and_bounds_and_makes_both_sides_wait() {
-    let producer = |n| {
-        (0..n)
-            .flat_map(|_| [Op::Work(ms(1)), Op::Put(0)])
-            .collect::<Vec<_>>()
-    };
+    let producer = |n| (0..n).map(|_| Op::Put(0)).collect::<Vec<_>>();
     let consumer = |n| {
         (0..n)
-            .flat_map(|_| [Op::Take(0), Op::Sleep(ms(3))])
+            .flat_map(|_| [Op::Take(0), Op::Sleep(ms(4))])
             .collect::<Vec<_>>()
     };
     let s = scenario(

@@ -128,7 +128,7 @@ mod tests {
         let mapped: Vec<u64> = stamps.iter().map(|&r| p.map(r)).collect();
         assert_eq!(
             mapped,
-            vec![50, 100, 100, 100, 150, 200, 200, 200, 250, 350, 350]
+            vec![50, 100, 100, 100, 150, 250, 250, 250, 300, 350, 350]
         );
         assert!(mapped.windows(2).all(|w| w[0] <= w[1]));
     }

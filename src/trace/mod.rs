@@ -3,3 +3,16 @@
 pub mod event;
 pub mod gil;
 pub mod invariants;
+pub mod order;
+pub mod resources;
+pub mod summary;
+pub mod text;
+pub mod timeline;
+
+pub use order::Reorder;
+pub use resources::ResourceState;
+pub use summary::{Outcome, RunEnd, Summary, SummaryBuilder};
+pub use timeline::{Span, Trace, TraceLimits};
+
+#[cfg(test)]
+pub(crate) mod testing;

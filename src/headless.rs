@@ -1,0 +1,363 @@
+//! Headless runs: `threadlab run SCENARIO --headless`, and what runs when stdout is not a
+//! terminal. Runs the scenario on the real engine, optionally forcing an interleaving first
+//! (`--schedule`), records everything, and prints a text timeline and summary (or the summary
+//! as one JSON object with `--json`). Plain text only: never an escape code.
+//!
+//! Exit codes: 0 completed, 1 a thread failed, 2 usage or scenario error, 3 deadlock, 4 timeout.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::RunArgs;
+use crate::engine::{Phase, Run, RunOptions};
+use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::trace::event::{Event, EventRecord};
+use crate::trace::order::Reorder;
+use crate::trace::summary::{Outcome, RunEnd, Summary, SummaryBuilder};
+use crate::trace::text::{self, TextOptions};
+use crate::trace::timeline::Trace;
+
+/// How long one wait for events lasts before the loop looks at the run again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// How the report is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Plain ASCII glyphs (`--ascii`).
+    pub ascii: bool,
+    /// Lane width in cells.
+    pub width: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            ascii: false,
+            width: 72,
+        }
+    }
+}
+
+/// Everything a finished headless run produced.
+#[derive(Debug)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub summary: Summary,
+    pub trace: Trace,
+    /// Run time the report covers.
+    pub end_ns: u64,
+    /// Problems worth a line on stderr that do not change the outcome (events file errors,
+    /// dropped events).
+    pub warnings: Vec<String>,
+}
+
+/// A mistake in how the run was asked for (exit code 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "error: {}", self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `scenario` headless as `args` says and prints the report to stdout.
+pub fn run(scenario: Arc<Scenario>, args: &RunArgs) -> ExitCode {
+    run_with(scenario, args, &Options::default())
+}
+
+/// [`run`] with drawing options (the CLI's `--ascii`).
+pub fn run_with(scenario: Arc<Scenario>, args: &RunArgs, options: &Options) -> ExitCode {
+    let report = match execute(scenario, args) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let out = if args.json {
+        match serde_json::to_string(&report.summary) {
+            Ok(json) => json + "\n",
+            Err(e) => {
+                eprintln!("error: could not write the summary as JSON: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        render(&report, options)
+    };
+    // A closed pipe (`| head`) is not worth a panic or a different exit code.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    ExitCode::from(report.outcome.exit_code())
+}
+
+/// The text report: timeline, legend and summary in words.
+pub fn render(report: &Report, options: &Options) -> String {
+    let opts = TextOptions {
+        width: options.width,
+        ascii: options.ascii,
+    };
+    text::render(&report.trace, &report.summary, report.end_ns, &opts)
+}
+
+/// Resolves `--schedule` names to threads, with a pointed error for a name that is not there.
+pub fn resolve_schedule(
+    scenario: &Scenario,
+    names: &[String],
+) -> Result<Vec<ThreadIdx>, UsageError> {
+    names
+        .iter()
+        .map(|name| {
+            let name = name.trim();
+            scenario.thread_index(name).ok_or_else(|| {
+                let all: Vec<&str> = scenario.threads.iter().map(|t| t.name.as_str()).collect();
+                let nearest = all
+                    .iter()
+                    .map(|t| (strsim::levenshtein(name, t), *t))
+                    .min()
+                    .filter(|(d, _)| *d <= 2)
+                    .map(|(_, t)| format!("did you mean `{t}`? "))
+                    .unwrap_or_default();
+                UsageError {
+                    message: format!(
+                        "--schedule names `{name}`, which is not a thread of {}",
+                        scenario.name
+                    ),
+                    help: Some(format!("{nearest}the threads are: {}", all.join(", "))),
+                }
+            })
+        })
+        .collect()
+}
+
+/// Runs the scenario and gathers the report, without printing anything.
+pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageError> {
+    let schedule = resolve_schedule(&scenario, &args.schedule)?;
+    let mut events_file = match &args.events {
+        Some(path) => Some(EventsFile::create(path)?),
+        None => None,
+    };
+
+    let run = Run::start(
+        scenario.clone(),
+        RunOptions {
+            speed: args.speed,
+            start_paused: !schedule.is_empty(),
+        },
+    );
+    let mut rec = Recording::new(scenario.clone());
+    let limit_ns = args.for_.map(|d| d.as_nanos().min(u64::MAX as u128) as u64);
+
+    // The longest a single step can take at this speed, plus room for a busy machine.
+    let longest = scenario
+        .threads
+        .iter()
+        .flat_map(|t| &t.steps)
+        .filter_map(|s| s.op.duration())
+        .max()
+        .unwrap_or_default();
+    let step_bound = longest.div_f64(args.speed.clamp(0.1, 4.0)) + Duration::from_secs(5);
+
+    let mut buf = Vec::new();
+    for (i, (&t, name)) in schedule.iter().zip(&args.schedule).enumerate() {
+        if run.phase() == Phase::Deadlock {
+            break;
+        }
+        if let Err(e) = run.step(t) {
+            if run.phase() == Phase::Deadlock {
+                break;
+            }
+            return Err(UsageError {
+                message: format!(
+                    "--schedule step {} ({}) cannot be taken: {e}",
+                    i + 1,
+                    name.trim()
+                ),
+                help: Some(
+                    "a schedule steps threads one step each, in order; a blocked or finished \
+                     thread cannot take a step"
+                        .into(),
+                ),
+            });
+        }
+        let done = run.wait_step_done(step_bound);
+        run.drain_events(&mut buf);
+        rec.absorb(&mut buf, events_file.as_mut());
+        if !done {
+            return Err(UsageError {
+                message: format!(
+                    "--schedule step {} ({}) did not end within {:.1}s",
+                    i + 1,
+                    name.trim(),
+                    step_bound.as_secs_f64()
+                ),
+                help: None,
+            });
+        }
+    }
+    if run.phase() != Phase::Deadlock {
+        run.resume();
+    }
+
+    loop {
+        run.wait_events(&mut buf, POLL);
+        rec.absorb(&mut buf, events_file.as_mut());
+        if run.is_finished() || run.phase() == Phase::Deadlock {
+            break;
+        }
+        if limit_ns.is_some_and(|limit| run.now_ns() >= limit) {
+            break;
+        }
+    }
+
+    // Decide before stopping: stopping cancels every wait, and a cancelled run is not a result.
+    let now = run.now_ns();
+    let finished = run.is_finished();
+    let deadlock = run.deadlock();
+    let failures: Vec<Option<String>> = (0..scenario.threads.len())
+        .map(|t| run.failure(t as ThreadIdx))
+        .collect();
+    let dropped = run.dropped_events();
+    run.drain_events(&mut buf);
+    // Anything stamped after the decision belongs to a run we are no longer watching.
+    buf.retain(|e| e.t_ns <= now);
+    rec.absorb(&mut buf, events_file.as_mut());
+    run.stop();
+
+    let any_failed = failures.iter().any(Option::is_some);
+    let outcome = Outcome::decide(any_failed, deadlock.is_some(), finished);
+    // A finished run ended with its last event, not when this loop noticed.
+    let end_ns = if finished {
+        rec.trace.end_ns()
+    } else {
+        now.max(rec.trace.end_ns())
+    };
+    for (t, reason) in failures.iter().enumerate() {
+        if let Some(reason) = reason {
+            rec.trace.note_failure(t as ThreadIdx, reason.clone());
+        }
+    }
+
+    let mut warnings = Vec::new();
+    if let Some(file) = events_file.as_mut() {
+        while let Some(e) = rec.reorder.pop_any() {
+            file.write(&e, &scenario);
+        }
+        if let Some(problem) = file.finish() {
+            warnings.push(problem);
+        }
+    }
+    if dropped > 0 {
+        warnings.push(format!(
+            "the recorder had to drop {dropped} events; figures may be incomplete"
+        ));
+    }
+    let summary = rec.summary.finish(&RunEnd {
+        run_time_ns: end_ns,
+        outcome: Some(outcome),
+        deadlock,
+        failures,
+        dropped_events: dropped,
+    });
+    Ok(Report {
+        outcome,
+        summary,
+        trace: rec.trace,
+        end_ns,
+        warnings,
+    })
+}
+
+/// Where drained events go: the timeline, the summary, and (in time order) the events file.
+struct Recording {
+    trace: Trace,
+    summary: SummaryBuilder,
+    reorder: Reorder,
+}
+
+impl Recording {
+    fn new(scenario: Arc<Scenario>) -> Recording {
+        Recording {
+            trace: Trace::new(scenario.clone()),
+            summary: SummaryBuilder::new(scenario),
+            reorder: Reorder::default(),
+        }
+    }
+
+    fn absorb(&mut self, buf: &mut Vec<Event>, file: Option<&mut EventsFile>) {
+        if buf.is_empty() {
+            return;
+        }
+        self.trace.push(buf);
+        self.summary.extend(buf);
+        if let Some(file) = file {
+            self.reorder.extend(buf);
+            while let Some(e) = self.reorder.pop_ready() {
+                file.write(&e, self.trace.scenario());
+            }
+        }
+        buf.clear();
+    }
+}
+
+/// `--events FILE`: one JSON object per line, in time order.
+struct EventsFile {
+    path: String,
+    out: BufWriter<File>,
+    error: Option<std::io::Error>,
+}
+
+impl EventsFile {
+    fn create(path: &Path) -> Result<EventsFile, UsageError> {
+        let file = File::create(path).map_err(|e| UsageError {
+            message: format!("cannot write the events file {}: {e}", path.display()),
+            help: Some("give --events a path in a directory you can write to".into()),
+        })?;
+        Ok(EventsFile {
+            path: path.display().to_string(),
+            out: BufWriter::new(file),
+            error: None,
+        })
+    }
+
+    fn write(&mut self, e: &Event, scenario: &Scenario) {
+        if self.error.is_some() {
+            return;
+        }
+        let record = EventRecord::new(e, scenario);
+        let result = serde_json::to_writer(&mut self.out, &record)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"));
+        if let Err(err) = result {
+            self.error = Some(err);
+        }
+    }
+
+    /// Flushes; a problem writing is reported as a warning (the run itself is still good).
+    fn finish(&mut self) -> Option<String> {
+        if self.error.is_none()
+            && let Err(err) = self.out.flush()
+        {
+            self.error = Some(err);
+        }
+        self.error
+            .as_ref()
+            .map(|err| format!("writing the events file {} failed: {err}", self.path))
+    }
+}

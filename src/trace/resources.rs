@@ -1,0 +1,287 @@
+//! What each resource looks like after a sequence of events: who holds it, who waits, what it
+//! contains. The timeline replays these from checkpoints; the summary keeps one live copy.
+
+use crate::scenario::model::{Op, ResourceKind, Scenario, ThreadIdx};
+use crate::trace::event::{Event, EventKind};
+
+/// The state of one resource at an instant, reconstructed from events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceState {
+    /// `holder` owns the lock; `waiters` are blocked on it, in the order they blocked.
+    Mutex {
+        holder: Option<ThreadIdx>,
+        waiters: Vec<ThreadIdx>,
+    },
+    /// `permits` is the total; `holders` has one entry per permit taken (a thread that took
+    /// two appears twice).
+    Semaphore {
+        permits: u32,
+        holders: Vec<ThreadIdx>,
+        waiters: Vec<ThreadIdx>,
+    },
+    /// `arrived` are the threads of the current generation that have arrived; `generation`
+    /// counts the times the barrier has tripped.
+    Barrier {
+        parties: u32,
+        arrived: Vec<ThreadIdx>,
+        generation: u32,
+    },
+    /// `items` are the item numbers in the buffer, oldest first; `put` and `taken` count
+    /// every item that went in and out.
+    Buffer {
+        capacity: u32,
+        items: Vec<u32>,
+        producers_waiting: Vec<ThreadIdx>,
+        consumers_waiting: Vec<ThreadIdx>,
+        put: u64,
+        taken: u64,
+    },
+    /// `drop_requested` is CPython's "please drop the GIL" flag, set by a waiter, cleared when
+    /// the GIL changes hands.
+    Gil {
+        holder: Option<ThreadIdx>,
+        waiters: Vec<ThreadIdx>,
+        drop_requested: bool,
+    },
+}
+
+impl ResourceState {
+    /// A resource as declared, before any thread touched it.
+    pub fn initial(kind: &ResourceKind) -> ResourceState {
+        match *kind {
+            // Lessons' resources are shown as the nearest existing kind until they get states
+            // of their own: an rlock, an event and a counter as a mutex (an event's waiters
+            // leave at its pass), an rwlock as a semaphore with room for every thread.
+            ResourceKind::Mutex
+            | ResourceKind::RLock
+            | ResourceKind::Event
+            | ResourceKind::Counter => ResourceState::Mutex {
+                holder: None,
+                waiters: Vec::new(),
+            },
+            ResourceKind::RwLock => ResourceState::Semaphore {
+                permits: crate::scenario::model::MAX_THREADS as u32,
+                holders: Vec::new(),
+                waiters: Vec::new(),
+            },
+            ResourceKind::Semaphore { permits } => ResourceState::Semaphore {
+                permits,
+                holders: Vec::new(),
+                waiters: Vec::new(),
+            },
+            ResourceKind::Barrier { parties } => ResourceState::Barrier {
+                parties,
+                arrived: Vec::new(),
+                generation: 0,
+            },
+            ResourceKind::Buffer { capacity } => ResourceState::Buffer {
+                capacity,
+                items: Vec::new(),
+                producers_waiting: Vec::new(),
+                consumers_waiting: Vec::new(),
+                put: 0,
+                taken: 0,
+            },
+            ResourceKind::Gil { .. } => ResourceState::Gil {
+                holder: None,
+                waiters: Vec::new(),
+                drop_requested: false,
+            },
+        }
+    }
+
+    /// Every resource of a scenario in its initial state, in declaration order.
+    pub fn all_initial(scenario: &Scenario) -> Vec<ResourceState> {
+        scenario
+            .resources
+            .iter()
+            .map(|r| ResourceState::initial(&r.kind))
+            .collect()
+    }
+
+    /// Every thread waiting on this resource, in the order they started waiting
+    /// (producers before consumers for a buffer).
+    pub fn waiters(&self) -> Vec<ThreadIdx> {
+        match self {
+            ResourceState::Mutex { waiters, .. }
+            | ResourceState::Semaphore { waiters, .. }
+            | ResourceState::Gil { waiters, .. } => waiters.clone(),
+            ResourceState::Barrier { .. } => Vec::new(),
+            ResourceState::Buffer {
+                producers_waiting,
+                consumers_waiting,
+                ..
+            } => producers_waiting
+                .iter()
+                .chain(consumers_waiting)
+                .copied()
+                .collect(),
+        }
+    }
+
+    /// Applies one event about this resource. `op` is the operation of the event's step, which
+    /// tells a producer's wait on a buffer from a consumer's.
+    ///
+    /// Inconsistent input (a release by a thread that does not hold, a take of an item that is
+    /// not there) is absorbed without panicking: the counters still move, the lists stay sane.
+    pub(crate) fn apply(&mut self, e: &Event, op: Option<Op>) {
+        let t = e.thread;
+        match self {
+            ResourceState::Mutex { holder, waiters } => match e.kind {
+                EventKind::Block => add(waiters, t),
+                EventKind::Acquire => {
+                    *holder = Some(t);
+                    remove(waiters, t);
+                }
+                // An rlock's release carries how many times it is still held.
+                EventKind::Release if *holder == Some(t) && e.item.unwrap_or(0) == 0 => {
+                    *holder = None
+                }
+                EventKind::Pass | EventKind::Timeout => remove(waiters, t),
+                _ => {}
+            },
+            ResourceState::Semaphore {
+                holders, waiters, ..
+            } => match e.kind {
+                EventKind::Block => add(waiters, t),
+                EventKind::Acquire => {
+                    holders.push(t);
+                    remove(waiters, t);
+                }
+                EventKind::Release => {
+                    if let Some(i) = holders.iter().position(|&h| h == t) {
+                        holders.remove(i);
+                    }
+                }
+                _ => {}
+            },
+            ResourceState::Barrier {
+                parties,
+                arrived,
+                generation,
+            } => {
+                // The barrier trips at the last arrival, not at the passes: a fast thread may
+                // pass, run on and arrive for the next generation before a slow one's pass is
+                // stamped, so clearing on pass would lose that new arrival.
+                if e.kind == EventKind::Arrive {
+                    arrived.push(t);
+                    if arrived.len() as u32 >= (*parties).max(1) {
+                        arrived.clear();
+                        *generation += 1;
+                    }
+                }
+            }
+            ResourceState::Buffer {
+                capacity,
+                items,
+                producers_waiting,
+                consumers_waiting,
+                put,
+                taken,
+            } => match e.kind {
+                EventKind::Block => {
+                    let producer = match op {
+                        Some(Op::Put(_)) => true,
+                        Some(Op::Take(_)) => false,
+                        // No script to ask: a wait on a full buffer is a producer's.
+                        _ => items.len() as u32 >= *capacity,
+                    };
+                    if producer {
+                        add(producers_waiting, t);
+                    } else {
+                        add(consumers_waiting, t);
+                    }
+                }
+                EventKind::Put => {
+                    items.push(e.item.unwrap_or((*put + 1) as u32));
+                    *put += 1;
+                    remove(producers_waiting, t);
+                }
+                EventKind::Take => {
+                    let at = e
+                        .item
+                        .and_then(|n| items.iter().position(|&i| i == n))
+                        .unwrap_or(0);
+                    if at < items.len() {
+                        items.remove(at);
+                    }
+                    *taken += 1;
+                    remove(consumers_waiting, t);
+                }
+                _ => {}
+            },
+            ResourceState::Gil {
+                holder,
+                waiters,
+                drop_requested,
+            } => match e.kind {
+                EventKind::Block => add(waiters, t),
+                EventKind::Acquire => {
+                    *holder = Some(t);
+                    *drop_requested = false;
+                    remove(waiters, t);
+                }
+                EventKind::Release => {
+                    if *holder == Some(t) {
+                        *holder = None;
+                    }
+                    *drop_requested = false;
+                }
+                EventKind::DropRequest => *drop_requested = true,
+                _ => {}
+            },
+        }
+    }
+
+    /// A thread that finished or failed waits for nothing any more.
+    pub(crate) fn forget_waiter(&mut self, t: ThreadIdx) {
+        match self {
+            ResourceState::Mutex { waiters, .. }
+            | ResourceState::Semaphore { waiters, .. }
+            | ResourceState::Gil { waiters, .. } => remove(waiters, t),
+            ResourceState::Barrier { .. } => {}
+            ResourceState::Buffer {
+                producers_waiting,
+                consumers_waiting,
+                ..
+            } => {
+                remove(producers_waiting, t);
+                remove(consumers_waiting, t);
+            }
+        }
+    }
+}
+
+/// Applies `e` to whichever resources it concerns.
+pub(crate) fn apply_event(states: &mut [ResourceState], scenario: &Scenario, e: &Event) {
+    if let Some(r) = e.resource
+        && let Some(state) = states.get_mut(r as usize)
+    {
+        state.apply(e, step_op(scenario, e));
+    }
+    if matches!(e.kind, EventKind::Done | EventKind::Fail) {
+        for state in states.iter_mut() {
+            state.forget_waiter(e.thread);
+        }
+    }
+}
+
+/// The operation of the step an event belongs to, if it has one.
+pub(crate) fn step_op(scenario: &Scenario, e: &Event) -> Option<Op> {
+    scenario
+        .threads
+        .get(e.thread as usize)?
+        .steps
+        .get(e.step as usize)
+        .map(|s| s.op)
+}
+
+fn add(list: &mut Vec<ThreadIdx>, t: ThreadIdx) {
+    if !list.contains(&t) {
+        list.push(t);
+    }
+}
+
+fn remove(list: &mut Vec<ThreadIdx>, t: ThreadIdx) {
+    list.retain(|&x| x != t);
+}

@@ -1,0 +1,852 @@
+//! The summary of a run: its outcome, the deadlock cycle if any, how long each thread spent in
+//! each state, and per-resource figures. Printed in words by the headless runner, or as one JSON
+//! object with `--json`.
+//!
+//! [`SummaryBuilder`] is an accumulator: it takes events one at a time, keeps only counters and
+//! the live state of each resource, and so works as well on an endless stream as on a finished
+//! run. It puts the stream back into time order itself (see [`Reorder`]).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+
+use crate::engine::deadlock::Deadlock;
+use crate::scenario::model::{ResIdx, ResourceKind, Scenario};
+use crate::trace::event::{Event, EventKind, State};
+use crate::trace::gil::{self, GilComparison, PhaseFigures};
+use crate::trace::order::Reorder;
+use crate::trace::resources::{ResourceState, step_op};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every thread finished its script.
+    Completed,
+    /// Threads were stuck waiting on each other (or on something nobody left could provide).
+    Deadlock,
+    /// The run was stopped by `--for` before it ended.
+    Timeout,
+    /// At least one thread failed with a runtime error.
+    Failed,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Deadlock => "deadlock",
+            Outcome::Timeout => "timeout",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    /// The process exit code for this outcome (2 is for usage and scenario errors).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Completed => 0,
+            Outcome::Failed => 1,
+            Outcome::Deadlock => 3,
+            Outcome::Timeout => 4,
+        }
+    }
+
+    /// A failure is the root cause of whatever follows it (threads left waiting on a failed
+    /// thread's lock are reported as a deadlock by the engine), so it wins; then a deadlock;
+    /// then running out of time.
+    pub fn decide(any_failed: bool, deadlock: bool, finished: bool) -> Outcome {
+        if any_failed {
+            Outcome::Failed
+        } else if deadlock {
+            Outcome::Deadlock
+        } else if finished {
+            Outcome::Completed
+        } else {
+            Outcome::Timeout
+        }
+    }
+}
+
+/// What the run itself knows at the end, beyond its events.
+#[derive(Debug, Clone, Default)]
+pub struct RunEnd {
+    /// Run time when the run ended (or now, for a live summary).
+    pub run_time_ns: u64,
+    pub outcome: Option<Outcome>,
+    pub deadlock: Option<Deadlock>,
+    /// Failure reason per thread, indexed by thread; may be shorter than the thread list.
+    pub failures: Vec<Option<String>>,
+    /// Events the recorder had to drop.
+    pub dropped_events: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub title: String,
+    /// `null` for a live summary of a run still going.
+    pub outcome: Option<Outcome>,
+    pub run_time_ms: f64,
+    pub deadlock: Option<DeadlockSummary>,
+    pub threads: Vec<ThreadSummary>,
+    pub resources: Vec<ResourceFigures>,
+    pub events_recorded: u64,
+    pub events_dropped: u64,
+    /// For a GIL lesson (threads under a GIL, then the same work free): the comparison card.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gil: Option<GilComparison>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadlockSummary {
+    pub cycle: Vec<CycleEdge>,
+    /// "T1 waits for B held by T2, T2 waits for A held by T1".
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CycleEdge {
+    pub thread: String,
+    pub waits_for: String,
+    pub held_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadSummary {
+    pub name: String,
+    /// Time spent in each state before finishing, in ms, keyed by [`State::name`].
+    pub state_ms: StateTimes,
+    /// The state it ended in ([`State::name`]); "not_started" if it never started.
+    pub final_state: &'static str,
+    /// The resource it was left waiting on, if it ended waiting.
+    pub waiting_for: Option<String>,
+    /// When it finished or failed, in ms of run time.
+    pub finished_ms: Option<f64>,
+    pub failure: Option<String>,
+}
+
+/// Per-resource figures, tagged with `"kind"` in JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResourceFigures {
+    Mutex {
+        name: String,
+        acquisitions: u64,
+        /// Times a thread had to wait for it.
+        waits: u64,
+        most_waiters: u32,
+    },
+    Semaphore {
+        name: String,
+        permits: u32,
+        acquisitions: u64,
+        /// Most permits held at the same instant.
+        most_holders: u32,
+        most_waiters: u32,
+    },
+    Barrier {
+        name: String,
+        parties: u32,
+        /// Times the barrier tripped (all parties arrived).
+        generations: u32,
+    },
+    Buffer {
+        name: String,
+        capacity: u32,
+        /// Most items in the buffer at the same instant.
+        most_fill: u32,
+        items_put: u64,
+        items_taken: u64,
+        /// Times a producer waited because the buffer was full.
+        producer_waits: u64,
+        /// Times a consumer waited because the buffer was empty.
+        consumer_waits: u64,
+    },
+    Gil {
+        name: String,
+        acquisitions: u64,
+        /// Times the GIL passed from one thread to a different one.
+        hand_offs: u64,
+        drop_requests: u64,
+    },
+}
+
+impl ResourceFigures {
+    pub fn name(&self) -> &str {
+        match self {
+            ResourceFigures::Mutex { name, .. }
+            | ResourceFigures::Semaphore { name, .. }
+            | ResourceFigures::Barrier { name, .. }
+            | ResourceFigures::Buffer { name, .. }
+            | ResourceFigures::Gil { name, .. } => name,
+        }
+    }
+}
+
+/// The states time is accounted in, in the order they are listed.
+const TIMED: [State; 8] = [
+    State::Running,
+    State::Sleeping,
+    State::Locked(0),
+    State::Semaphore(0),
+    State::Barrier(0),
+    State::Condition(0),
+    State::Gil(0),
+    State::Held,
+];
+
+fn slot(state: State) -> Option<usize> {
+    TIMED.iter().position(|s| s.name() == state.name())
+}
+
+/// Nanoseconds spent per state; serialises as `{"running": ms, "sleeping": ms, ...}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateTimes {
+    ns: [u64; TIMED.len()],
+}
+
+impl StateTimes {
+    /// Time in states with this [`State::name`] (any resource), in ns.
+    pub fn ns(&self, name: &str) -> u64 {
+        TIMED
+            .iter()
+            .position(|s| s.name() == name)
+            .map_or(0, |i| self.ns[i])
+    }
+
+    /// (state name, ns) for each accounted state, in a fixed order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        TIMED.iter().zip(self.ns).map(|(s, ns)| (s.name(), ns))
+    }
+
+    pub fn total_ns(&self) -> u64 {
+        self.ns.iter().sum()
+    }
+
+    fn add(&mut self, state: State, ns: u64) {
+        if let Some(i) = slot(state) {
+            self.ns[i] += ns;
+        }
+    }
+}
+
+impl Serialize for StateTimes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(TIMED.len()))?;
+        for (name, ns) in self.iter() {
+            map.serialize_entry(name, &ms(ns))?;
+        }
+        map.end()
+    }
+}
+
+/// Milliseconds, to the microsecond.
+fn ms(ns: u64) -> f64 {
+    (ns / 1_000) as f64 / 1_000.0
+}
+
+#[derive(Debug, Clone, Default)]
+struct ThreadAcc {
+    state: Option<State>,
+    since: u64,
+    times: StateTimes,
+    started_ns: Option<u64>,
+    finished_ns: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct ResourceAcc {
+    state: ResourceState,
+    acquisitions: u64,
+    waits: u64,
+    consumer_waits: u64,
+    most_waiters: u32,
+    most_holders: u32,
+    most_fill: u32,
+    hand_offs: u64,
+    drop_requests: u64,
+    last_holder: Option<u16>,
+}
+
+/// Accumulates a [`Summary`] from an event stream.
+#[derive(Debug, Clone)]
+pub struct SummaryBuilder {
+    scenario: Arc<Scenario>,
+    reorder: Reorder,
+    threads: Vec<ThreadAcc>,
+    resources: Vec<ResourceAcc>,
+    events: u64,
+}
+
+impl SummaryBuilder {
+    pub fn new(scenario: Arc<Scenario>) -> SummaryBuilder {
+        SummaryBuilder::with_reorder(scenario, Reorder::default())
+    }
+
+    /// With a custom reordering window (a test that feeds events in order can use a zero slack).
+    pub fn with_reorder(scenario: Arc<Scenario>, reorder: Reorder) -> SummaryBuilder {
+        SummaryBuilder {
+            threads: vec![ThreadAcc::default(); scenario.threads.len()],
+            resources: scenario
+                .resources
+                .iter()
+                .map(|r| ResourceAcc {
+                    state: ResourceState::initial(&r.kind),
+                    acquisitions: 0,
+                    waits: 0,
+                    consumer_waits: 0,
+                    most_waiters: 0,
+                    most_holders: 0,
+                    most_fill: 0,
+                    hand_offs: 0,
+                    drop_requests: 0,
+                    last_holder: None,
+                })
+                .collect(),
+            scenario,
+            reorder,
+            events: 0,
+        }
+    }
+
+    /// Adds one event; events may come in the rough cross-thread order a run drains them in.
+    pub fn push(&mut self, e: &Event) {
+        self.events += 1;
+        self.reorder.push(*e);
+        while let Some(e) = self.reorder.pop_ready() {
+            self.apply(&e);
+        }
+    }
+
+    pub fn extend(&mut self, events: &[Event]) {
+        for e in events {
+            self.push(e);
+        }
+    }
+
+    /// Events pushed so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    fn apply(&mut self, e: &Event) {
+        let Some(acc) = self.threads.get_mut(e.thread as usize) else {
+            return;
+        };
+        if let Some(next) = State::after(e, &self.scenario) {
+            let t = e.t_ns.max(acc.since);
+            if let Some(current) = acc.state
+                && !current.is_final()
+            {
+                acc.times.add(current, t - acc.since);
+            }
+            if e.kind == EventKind::Start && acc.started_ns.is_none() {
+                acc.started_ns = Some(t);
+            }
+            acc.state = Some(next);
+            acc.since = t;
+            if next.is_final() && acc.finished_ns.is_none() {
+                acc.finished_ns = Some(t);
+            }
+        }
+
+        if matches!(e.kind, EventKind::Done | EventKind::Fail) {
+            for r in &mut self.resources {
+                r.state.forget_waiter(e.thread);
+            }
+        }
+        let Some(r) = e.resource else { return };
+        let op = step_op(&self.scenario, e);
+        let Some(acc) = self.resources.get_mut(r as usize) else {
+            return;
+        };
+        acc.state.apply(e, op);
+        match (&acc.state, e.kind) {
+            (_, EventKind::Acquire) => {
+                acc.acquisitions += 1;
+                if acc.last_holder.is_some_and(|h| h != e.thread) {
+                    acc.hand_offs += 1;
+                }
+                acc.last_holder = Some(e.thread);
+            }
+            (
+                ResourceState::Buffer {
+                    consumers_waiting, ..
+                },
+                EventKind::Block,
+            ) => {
+                if consumers_waiting.contains(&e.thread) {
+                    acc.consumer_waits += 1;
+                } else {
+                    acc.waits += 1;
+                }
+            }
+            (_, EventKind::Block) => acc.waits += 1,
+            (_, EventKind::DropRequest) => acc.drop_requests += 1,
+            _ => {}
+        }
+        let waiting = acc.state.waiters().len() as u32;
+        acc.most_waiters = acc.most_waiters.max(waiting);
+        match &acc.state {
+            ResourceState::Semaphore { holders, .. } => {
+                acc.most_holders = acc.most_holders.max(holders.len() as u32);
+            }
+            ResourceState::Buffer { items, .. } => {
+                acc.most_fill = acc.most_fill.max(items.len() as u32);
+            }
+            _ => {}
+        }
+    }
+
+    /// The summary so far, without consuming the builder (events still held for reordering
+    /// are counted as if the stream ended here).
+    pub fn summary(&self, end: &RunEnd) -> Summary {
+        self.clone().finish(end)
+    }
+
+    /// The summary of the whole stream.
+    pub fn finish(mut self, end: &RunEnd) -> Summary {
+        while let Some(e) = self.reorder.pop_any() {
+            self.apply(&e);
+        }
+        let s = &*self.scenario;
+        let threads = self
+            .threads
+            .iter()
+            .enumerate()
+            .map(|(i, acc)| {
+                let mut times = acc.times;
+                if let Some(state) = acc.state
+                    && !state.is_final()
+                {
+                    times.add(state, end.run_time_ns.saturating_sub(acc.since));
+                }
+                ThreadSummary {
+                    name: s.threads[i].name.clone(),
+                    state_ms: times,
+                    final_state: acc.state.map_or("not_started", State::name),
+                    waiting_for: acc
+                        .state
+                        .and_then(State::waiting_on)
+                        .filter(|&r| (r as usize) < s.resources.len())
+                        .map(|r| s.resource_name(r).to_string()),
+                    finished_ms: acc.finished_ns.map(ms),
+                    failure: end.failures.get(i).cloned().flatten(),
+                }
+            })
+            .collect();
+        let resources = self
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, acc)| figures(s, i as ResIdx, acc))
+            .collect();
+        Summary {
+            scenario: s.name.clone(),
+            title: s.title.clone(),
+            outcome: end.outcome,
+            run_time_ms: ms(end.run_time_ns),
+            deadlock: end.deadlock.as_ref().map(|d| DeadlockSummary {
+                cycle: d
+                    .cycle
+                    .iter()
+                    .map(|edge| CycleEdge {
+                        thread: s.thread_name(edge.thread).to_string(),
+                        waits_for: s.resource_name(edge.resource).to_string(),
+                        held_by: edge.held_by.map(|h| s.thread_name(h).to_string()),
+                    })
+                    .collect(),
+                text: d.describe(s),
+            }),
+            threads,
+            resources,
+            events_recorded: self.events,
+            events_dropped: end.dropped_events,
+            gil: self.gil_comparison(),
+        }
+    }
+
+    /// The same figures as [`gil::compare`], from the accumulated times instead of the events.
+    fn gil_comparison(&self) -> Option<GilComparison> {
+        let (under, free) = gil::phases(&self.scenario)?;
+        let phase = |group: &[u16]| -> Option<PhaseFigures> {
+            let mut first = u64::MAX;
+            let mut last = 0;
+            let mut computing = 0;
+            for &t in group {
+                let acc = self.threads.get(t as usize)?;
+                first = first.min(acc.started_ns?);
+                last = last.max(acc.finished_ns?);
+                computing += acc.times.ns("running");
+            }
+            let wall = last.checked_sub(first)?.max(1);
+            Some(PhaseFigures {
+                threads: group.len(),
+                wall_ms: wall as f64 / 1e6,
+                cpu_busy: computing as f64 / wall as f64,
+            })
+        };
+        let under_gil = phase(&under)?;
+        let free_figures = phase(&free)?;
+        let cores = gil::cores();
+        Some(GilComparison {
+            speedup: under_gil.wall_ms / free_figures.wall_ms.max(1e-9),
+            ideal: free.len().min(cores) as f64,
+            under_gil,
+            free: free_figures,
+            cores,
+        })
+    }
+}
+
+fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
+    let name = s.resource_name(r).to_string();
+    match s.resources[r as usize].kind {
+        // Lessons' resources are summed up like a mutex until they get figures of their own.
+        ResourceKind::Mutex
+        | ResourceKind::RLock
+        | ResourceKind::Event
+        | ResourceKind::RwLock
+        | ResourceKind::Counter => ResourceFigures::Mutex {
+            name,
+            acquisitions: acc.acquisitions,
+            waits: acc.waits,
+            most_waiters: acc.most_waiters,
+        },
+        ResourceKind::Semaphore { permits } => ResourceFigures::Semaphore {
+            name,
+            permits,
+            acquisitions: acc.acquisitions,
+            most_holders: acc.most_holders,
+            most_waiters: acc.most_waiters,
+        },
+        ResourceKind::Barrier { parties } => ResourceFigures::Barrier {
+            name,
+            parties,
+            generations: match acc.state {
+                ResourceState::Barrier { generation, .. } => generation,
+                _ => 0,
+            },
+        },
+        ResourceKind::Buffer { capacity } => {
+            let (items_put, items_taken) = match acc.state {
+                ResourceState::Buffer { put, taken, .. } => (put, taken),
+                _ => (0, 0),
+            };
+            ResourceFigures::Buffer {
+                name,
+                capacity,
+                most_fill: acc.most_fill,
+                items_put,
+                items_taken,
+                producer_waits: acc.waits,
+                consumer_waits: acc.consumer_waits,
+            }
+        }
+        ResourceKind::Gil { .. } => ResourceFigures::Gil {
+            name,
+            acquisitions: acc.acquisitions,
+            hand_offs: acc.hand_offs,
+            drop_requests: acc.drop_requests,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::deadlock::WaitEdge;
+    use crate::scenario::model::{Op, ResourceKind as K};
+    use crate::trace::testing::ms as millis;
+    use crate::trace::testing::{
+        Contention, EventExt, Truth, contention_scenario, deadlock_events, deadlock_scenario, ev,
+        jumble, scenario,
+    };
+    use EventKind::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn summarize(s: &Arc<Scenario>, events: &[Event], end: &RunEnd) -> Summary {
+        let mut b = SummaryBuilder::new(s.clone());
+        b.extend(events);
+        b.finish(end)
+    }
+
+    fn deadlock_end() -> RunEnd {
+        RunEnd {
+            run_time_ns: 300 * MS,
+            outcome: Some(Outcome::Deadlock),
+            deadlock: Some(Deadlock {
+                cycle: vec![
+                    WaitEdge {
+                        thread: 0,
+                        resource: 1,
+                        held_by: Some(1),
+                    },
+                    WaitEdge {
+                        thread: 1,
+                        resource: 0,
+                        held_by: Some(0),
+                    },
+                ],
+                stuck: vec![0, 1],
+            }),
+            failures: vec![],
+            dropped_events: 0,
+        }
+    }
+
+    #[test]
+    fn deadlock_run_in_figures() {
+        let s = deadlock_scenario();
+        let sum = summarize(&s, &deadlock_events(), &deadlock_end());
+        assert_eq!(sum.outcome, Some(Outcome::Deadlock));
+        assert_eq!(sum.run_time_ms, 300.0);
+        let t1 = &sum.threads[0];
+        assert_eq!(t1.state_ms.ns("running"), 100 * MS);
+        assert_eq!(t1.state_ms.ns("blocked"), 200 * MS);
+        assert_eq!(t1.state_ms.total_ns(), 300 * MS);
+        assert_eq!(t1.final_state, "blocked");
+        assert_eq!(t1.waiting_for.as_deref(), Some("B"));
+        assert_eq!(t1.finished_ms, None);
+        assert_eq!(sum.threads[1].state_ms.ns("blocked"), 199 * MS);
+        assert_eq!(
+            sum.resources[0],
+            ResourceFigures::Mutex {
+                name: "A".into(),
+                acquisitions: 1,
+                waits: 1,
+                most_waiters: 1
+            }
+        );
+        assert_eq!(sum.events_recorded, 8);
+
+        let json = serde_json::to_value(&sum).unwrap();
+        assert_eq!(json["outcome"], "deadlock");
+        assert_eq!(json["scenario"], "test");
+        assert_eq!(
+            json["deadlock"]["text"],
+            "T1 waits for B held by T2, T2 waits for A held by T1"
+        );
+        assert_eq!(
+            json["deadlock"]["cycle"][0],
+            serde_json::json!({"thread": "T1", "waits_for": "B", "held_by": "T2"})
+        );
+        assert_eq!(json["threads"][0]["state_ms"]["blocked"], 200.0);
+        assert_eq!(json["threads"][0]["state_ms"]["waiting_semaphore"], 0.0);
+        assert_eq!(json["resources"][1]["kind"], "mutex");
+        assert_eq!(json["resources"][1]["acquisitions"], 1);
+        assert_eq!(json["events_dropped"], 0);
+    }
+
+    #[test]
+    fn outcome_priorities_and_exit_codes() {
+        assert_eq!(Outcome::decide(false, false, true), Outcome::Completed);
+        assert_eq!(Outcome::decide(false, true, false), Outcome::Deadlock);
+        assert_eq!(Outcome::decide(false, false, false), Outcome::Timeout);
+        assert_eq!(Outcome::decide(true, true, false), Outcome::Failed);
+        let codes: Vec<u8> = [
+            Outcome::Completed,
+            Outcome::Failed,
+            Outcome::Deadlock,
+            Outcome::Timeout,
+        ]
+        .iter()
+        .map(|o| o.exit_code())
+        .collect();
+        assert_eq!(codes, [0, 1, 3, 4]);
+    }
+
+    #[test]
+    fn semaphore_barrier_buffer_and_gil_figures() {
+        let s = scenario(
+            &[
+                ("pool", K::Semaphore { permits: 2 }),
+                ("gate", K::Barrier { parties: 2 }),
+                ("queue", K::Buffer { capacity: 2 }),
+                (
+                    "py",
+                    K::Gil {
+                        interval: millis(5),
+                    },
+                ),
+            ],
+            &[
+                (
+                    "a",
+                    vec![
+                        Op::Acquire(0),
+                        Op::Wait(1),
+                        Op::Put(2),
+                        Op::Put(2),
+                        Op::Put(2),
+                        Op::Work(millis(1)),
+                    ],
+                ),
+                (
+                    "b",
+                    vec![
+                        Op::Acquire(0),
+                        Op::Wait(1),
+                        Op::Take(2),
+                        Op::Take(2),
+                        Op::Work(millis(1)),
+                    ],
+                ),
+                ("c", vec![Op::Acquire(0)]),
+            ],
+        );
+        let events = [
+            ev(1, 0, Acquire).res(0).step(0),
+            ev(2, 1, Acquire).res(0).step(0),
+            ev(3, 2, Block).res(0).step(0),
+            ev(4, 0, Release).res(0).step(0),
+            ev(5, 2, Acquire).res(0).step(0).by(0),
+            ev(6, 0, Arrive).res(1).step(1),
+            ev(6, 0, Block).res(1).step(1),
+            ev(7, 1, Arrive).res(1).step(1),
+            ev(8, 0, Pass).res(1).step(1).by(1),
+            ev(8, 1, Pass).res(1).step(1).by(1),
+            ev(9, 1, Block).res(2).step(2),
+            ev(10, 0, Put).res(2).step(2).item(1),
+            ev(11, 0, Put).res(2).step(3).item(2),
+            ev(12, 0, Block).res(2).step(4),
+            ev(13, 1, Take).res(2).step(2).item(1).by(0),
+            ev(14, 0, Put).res(2).step(4).item(3).by(1),
+            ev(15, 1, Take).res(2).step(3).item(2),
+            ev(16, 0, Acquire).res(3).step(5),
+            ev(17, 1, Block).res(3).step(4),
+            ev(18, 1, DropRequest).res(3).step(4),
+            ev(19, 0, Release).res(3).step(5),
+            ev(20, 1, Acquire).res(3).step(4).by(0),
+            ev(21, 1, Release).res(3).step(4),
+            ev(22, 0, Acquire).res(3).step(5),
+        ];
+        let end = RunEnd {
+            run_time_ns: 30,
+            outcome: Some(Outcome::Completed),
+            ..RunEnd::default()
+        };
+        let sum = summarize(&s, &events, &end);
+        assert_eq!(
+            sum.resources,
+            [
+                ResourceFigures::Semaphore {
+                    name: "pool".into(),
+                    permits: 2,
+                    acquisitions: 3,
+                    most_holders: 2,
+                    most_waiters: 1
+                },
+                ResourceFigures::Barrier {
+                    name: "gate".into(),
+                    parties: 2,
+                    generations: 1
+                },
+                ResourceFigures::Buffer {
+                    name: "queue".into(),
+                    capacity: 2,
+                    most_fill: 2,
+                    items_put: 3,
+                    items_taken: 2,
+                    producer_waits: 1,
+                    consumer_waits: 1
+                },
+                ResourceFigures::Gil {
+                    name: "py".into(),
+                    acquisitions: 3,
+                    hand_offs: 2,
+                    drop_requests: 1
+                },
+            ]
+        );
+        assert_eq!(sum.threads[2].state_ms.ns("waiting_semaphore"), 2);
+        assert_eq!(
+            sum.threads[1].state_ms.ns("waiting_barrier"),
+            0,
+            "b tripped it"
+        );
+        assert_eq!(sum.threads[0].state_ms.ns("waiting_barrier"), 2);
+        assert_eq!(sum.threads[1].state_ms.ns("waiting_condition"), 4);
+        assert_eq!(sum.threads[1].state_ms.ns("waiting_gil"), 3);
+    }
+
+    #[test]
+    fn failures_and_finishing_times() {
+        let s = deadlock_scenario();
+        let events = [
+            ev(0, 0, Start),
+            ev(5 * MS, 0, Done),
+            ev(0, 1, Start),
+            ev(7 * MS, 1, Fail),
+        ];
+        let end = RunEnd {
+            run_time_ns: 10 * MS,
+            outcome: Some(Outcome::Failed),
+            failures: vec![None, Some("unlock of A, which T2 does not hold".into())],
+            ..RunEnd::default()
+        };
+        let sum = summarize(&s, &events, &end);
+        assert_eq!(sum.threads[0].finished_ms, Some(5.0));
+        assert_eq!(sum.threads[0].final_state, "done");
+        assert_eq!(
+            sum.threads[0].state_ms.total_ns(),
+            5 * MS,
+            "time after done is not counted"
+        );
+        assert_eq!(sum.threads[1].final_state, "failed");
+        assert_eq!(
+            sum.threads[1].failure.as_deref(),
+            Some("unlock of A, which T2 does not hold")
+        );
+    }
+
+    /// Figures that depend on the order of events across threads come out the same however
+    /// the stream was batched.
+    #[test]
+    fn jumbled_stream_gives_the_same_figures() {
+        let s = contention_scenario(6);
+        let truth: Vec<Truth> = Contention::new(6, 9).take(50_000).collect();
+        let events: Vec<Event> = truth.iter().map(|t| t.event).collect();
+        let end = RunEnd {
+            run_time_ns: events.last().unwrap().t_ns,
+            ..RunEnd::default()
+        };
+        let ordered = summarize(&s, &events, &end);
+        let mut b = SummaryBuilder::new(s.clone());
+        for batch in jumble(&events, 53, 2) {
+            b.extend(&batch);
+        }
+        let jumbled = b.finish(&end);
+        let most = truth.iter().map(|t| t.waiters.len() as u32).max().unwrap();
+        let acquisitions = events.iter().filter(|e| e.kind == Acquire).count() as u64;
+        let waits = events.iter().filter(|e| e.kind == Block).count() as u64;
+        let expected = ResourceFigures::Mutex {
+            name: "M".into(),
+            acquisitions,
+            waits,
+            most_waiters: most,
+        };
+        assert_eq!(ordered.resources[0], expected);
+        assert_eq!(jumbled.resources[0], expected);
+        for (a, b) in ordered.threads.iter().zip(&jumbled.threads) {
+            assert_eq!(a.state_ms, b.state_ms);
+        }
+    }
+
+    #[test]
+    fn a_live_summary_leaves_the_builder_going() {
+        let s = deadlock_scenario();
+        let mut b = SummaryBuilder::new(s);
+        b.extend(&deadlock_events()[..4]);
+        let live = b.summary(&RunEnd {
+            run_time_ns: MS,
+            ..RunEnd::default()
+        });
+        assert_eq!(live.outcome, None);
+        assert_eq!(live.events_recorded, 4);
+        b.extend(&deadlock_events()[4..]);
+        assert_eq!(b.finish(&deadlock_end()).events_recorded, 8);
+    }
+}

@@ -1,0 +1,357 @@
+//! Small builders for trace tests: scenarios and events written inline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::scenario::model::{
+    Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
+};
+use crate::trace::event::{Event, EventKind, NO_STEP};
+
+/// A scenario with these resources and threads; step lines are numbered from 10 per thread
+/// (thread i's step j is on line 10*(i+1)+j) so tests can tell them apart.
+pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)]) -> Arc<Scenario> {
+    Arc::new(Scenario {
+        name: "test".into(),
+        origin: "test".into(),
+        source: Arc::from(""),
+        title: "A test scenario".into(),
+        about: String::new(),
+        resources: resources
+            .iter()
+            .enumerate()
+            .map(|(i, (name, kind))| Resource {
+                name: name.to_string(),
+                kind: *kind,
+                line: i as u32 + 1,
+            })
+            .collect(),
+        threads: threads
+            .iter()
+            .enumerate()
+            .map(|(i, (name, ops))| ThreadSpec {
+                name: name.to_string(),
+                group: name.to_string(),
+                line: 10 * (i as u32 + 1) - 1,
+                gil: None,
+                after: Vec::new(),
+                steps: ops
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &op)| Step {
+                        op,
+                        line: 10 * (i as u32 + 1) + j as u32,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// An event with no resource, outside any step.
+pub fn ev(t_ns: u64, thread: ThreadIdx, kind: EventKind) -> Event {
+    Event {
+        t_ns,
+        thread,
+        kind,
+        resource: None,
+        by: None,
+        step: NO_STEP,
+        item: None,
+    }
+}
+
+/// Builder-style tweaks for test events.
+pub trait EventExt {
+    fn res(self, r: ResIdx) -> Event;
+    fn by(self, t: ThreadIdx) -> Event;
+    fn step(self, s: u32) -> Event;
+    fn item(self, n: u32) -> Event;
+}
+
+impl EventExt for Event {
+    fn res(mut self, r: ResIdx) -> Event {
+        self.resource = Some(r);
+        self
+    }
+    fn by(mut self, t: ThreadIdx) -> Event {
+        self.by = Some(t);
+        self
+    }
+    fn step(mut self, s: u32) -> Event {
+        self.step = s;
+        self
+    }
+    fn item(mut self, n: u32) -> Event {
+        self.item = Some(n);
+        self
+    }
+}
+
+/// The classic deadlock: T1 locks A then B, T2 locks B then A.
+pub fn deadlock_scenario() -> Arc<Scenario> {
+    scenario(
+        &[("A", ResourceKind::Mutex), ("B", ResourceKind::Mutex)],
+        &[
+            (
+                "T1",
+                vec![
+                    Op::Lock(0),
+                    Op::Work(ms(100)),
+                    Op::Lock(1),
+                    Op::Unlock(1),
+                    Op::Unlock(0),
+                ],
+            ),
+            (
+                "T2",
+                vec![
+                    Op::Lock(1),
+                    Op::Work(ms(100)),
+                    Op::Lock(0),
+                    Op::Unlock(0),
+                    Op::Unlock(1),
+                ],
+            ),
+        ],
+    )
+}
+
+/// Events of the deadlock scenario running into its deadlock, in ms.
+pub fn deadlock_events() -> Vec<Event> {
+    use EventKind::*;
+    const MS: u64 = 1_000_000;
+    vec![
+        ev(0, 0, Start),
+        ev(0, 1, Start),
+        ev(MS, 0, Acquire).res(0).step(0),
+        ev(MS, 1, Acquire).res(1).step(0),
+        ev(2 * MS, 0, Run).step(1),
+        ev(2 * MS, 1, Run).step(1),
+        ev(100 * MS, 0, Block).res(1).step(2),
+        ev(101 * MS, 1, Block).res(0).step(2),
+    ]
+}
+
+/// A tiny deterministic random source for synthetic runs.
+#[derive(Debug, Clone)]
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `n` threads each looping `lock M; work; unlock M; sleep` on one mutex: the scenario.
+pub fn contention_scenario(n: usize) -> Arc<Scenario> {
+    let names: Vec<String> = (1..=n).map(|i| format!("T{i}")).collect();
+    let threads: Vec<(&str, Vec<Op>)> = names
+        .iter()
+        .map(|name| {
+            (
+                name.as_str(),
+                vec![
+                    Op::Lock(0),
+                    Op::Work(ms(1)),
+                    Op::Unlock(0),
+                    Op::Sleep(ms(1)),
+                ],
+            )
+        })
+        .collect();
+    scenario(&[("M", ResourceKind::Mutex)], &threads)
+}
+
+/// What the synthetic run knows after each event it emits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Truth {
+    pub event: Event,
+    pub state: crate::trace::event::State,
+    pub holder: Option<ThreadIdx>,
+    pub waiters: Vec<ThreadIdx>,
+}
+
+/// An endless, valid event stream for [`contention_scenario`]: a random ready thread takes its
+/// next action; times strictly increase. Yields each event with the truth after it.
+#[derive(Debug, Clone)]
+pub struct Contention {
+    rng: Lcg,
+    t: u64,
+    pc: Vec<u32>,
+    blocked: Vec<bool>,
+    holder: Option<ThreadIdx>,
+    waiters: std::collections::VecDeque<ThreadIdx>,
+    queue: std::collections::VecDeque<Truth>,
+    started: usize,
+    track: bool,
+    max_gap_ns: u64,
+}
+
+impl Contention {
+    pub fn new(threads: usize, seed: u64) -> Contention {
+        Contention {
+            rng: Lcg(seed),
+            t: 0,
+            pc: vec![0; threads],
+            blocked: vec![false; threads],
+            holder: None,
+            waiters: Default::default(),
+            queue: Default::default(),
+            started: 0,
+            track: true,
+            max_gap_ns: 1000,
+        }
+    }
+
+    /// Times between events are drawn from 1..=max_gap_ns (default 1000).
+    pub fn with_max_gap(mut self, max_gap_ns: u64) -> Contention {
+        self.max_gap_ns = max_gap_ns.max(1);
+        self
+    }
+
+    /// Whether each [`Truth`] carries the waiter queue (off: always empty, and much faster).
+    pub fn track_waiters(&mut self, on: bool) {
+        self.track = on;
+    }
+
+    fn waiters_now(&self) -> Vec<ThreadIdx> {
+        if self.track {
+            self.waiters.iter().copied().collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn emit(&mut self, thread: ThreadIdx, kind: EventKind, step: u32, by: Option<ThreadIdx>) {
+        use crate::trace::event::State;
+        self.t += 1 + self.rng.below(self.max_gap_ns);
+        let mut e = ev(self.t, thread, kind).step(step);
+        if matches!(
+            kind,
+            EventKind::Acquire | EventKind::Block | EventKind::Release
+        ) {
+            e = e.res(0);
+        }
+        e.by = by;
+        let state = match kind {
+            EventKind::Sleep => State::Sleeping,
+            EventKind::Block => State::Locked(0),
+            _ => State::Running,
+        };
+        self.queue.push_back(Truth {
+            event: e,
+            state,
+            holder: self.holder,
+            waiters: self.waiters_now(),
+        });
+    }
+
+    fn act(&mut self) {
+        let n = self.pc.len();
+        if self.started < n {
+            self.started += 1;
+            let t = (self.started - 1) as ThreadIdx;
+            self.t += 1;
+            let mut e = ev(self.t, t, EventKind::Start);
+            e.step = NO_STEP;
+            self.queue.push_back(Truth {
+                event: e,
+                state: crate::trace::event::State::Running,
+                holder: self.holder,
+                waiters: self.waiters_now(),
+            });
+            return;
+        }
+        // The holder is never blocked, so a ready thread is always found.
+        let mut i = self.rng.below(n as u64) as usize;
+        while self.blocked[i] {
+            i = (i + 1) % n;
+        }
+        let t = i as ThreadIdx;
+        match self.pc[i] {
+            0 => {
+                if self.holder.is_none() {
+                    self.holder = Some(t);
+                    self.pc[i] = 1;
+                    self.emit(t, EventKind::Acquire, 0, None);
+                } else {
+                    self.waiters.push_back(t);
+                    self.blocked[i] = true;
+                    self.emit(t, EventKind::Block, 0, None);
+                }
+            }
+            1 => {
+                self.pc[i] = 2;
+                self.emit(t, EventKind::Run, 1, None);
+            }
+            2 => {
+                self.holder = None;
+                self.pc[i] = 3;
+                self.emit(t, EventKind::Release, 2, None);
+                if let Some(w) = self.waiters.pop_front() {
+                    self.holder = Some(w);
+                    self.blocked[w as usize] = false;
+                    self.pc[w as usize] = 1;
+                    self.emit(w, EventKind::Acquire, 0, Some(t));
+                }
+            }
+            _ => {
+                self.pc[i] = 0;
+                self.emit(t, EventKind::Sleep, 3, None);
+            }
+        }
+    }
+}
+
+impl Iterator for Contention {
+    type Item = Truth;
+    fn next(&mut self) -> Option<Truth> {
+        while self.queue.is_empty() {
+            self.act();
+        }
+        self.queue.pop_front()
+    }
+}
+
+/// Deals a time-ordered stream into batches the way a run drains them: within a batch grouped
+/// by thread (so out of time order across threads), and now and then an event held back into
+/// the next batch (as if it was stamped just before a drain but handed over just after).
+/// Per-thread order is kept.
+pub fn jumble(events: &[Event], batch: usize, seed: u64) -> Vec<Vec<Event>> {
+    let mut rng = Lcg(seed);
+    let mut out = Vec::new();
+    let mut held: Vec<Event> = Vec::new();
+    for chunk in events.chunks(batch.max(1)) {
+        let mut now: Vec<Event> = std::mem::take(&mut held);
+        let mut late_threads: Vec<ThreadIdx> = Vec::new();
+        for &e in chunk {
+            // Once a thread has an event held back, its later ones must wait too.
+            if late_threads.contains(&e.thread) || rng.below(20) == 0 {
+                late_threads.push(e.thread);
+                held.push(e);
+            } else {
+                now.push(e);
+            }
+        }
+        // Group by thread: per-thread order kept, cross-thread order scrambled.
+        now.sort_by_key(|e| (e.thread, e.t_ns));
+        out.push(now);
+    }
+    if !held.is_empty() {
+        out.push(held);
+    }
+    out
+}

@@ -1,0 +1,557 @@
+//! The headless text timeline: one fixed-width row per thread, a glyph per state, a time axis,
+//! a legend, then the summary in words. Plain text only, never an escape code, so it reads the
+//! same in a terminal, a pipe, a log file and a test.
+//!
+//! [`GLYPHS`] is the one place headless output maps states to glyphs.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::scenario::duration;
+use crate::scenario::model::Scenario;
+use crate::trace::event::State;
+use crate::trace::summary::{Outcome, ResourceFigures, Summary};
+use crate::trace::timeline::Trace;
+
+/// How one state is drawn and named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Glyph {
+    /// [`State::name`] of the states drawn with it.
+    pub state: &'static str,
+    pub unicode: char,
+    pub ascii: char,
+    /// Words for the legend.
+    pub words: &'static str,
+    /// Words for time spent in the state ("running 1.2s, waiting for a permit 300ms").
+    pub short: &'static str,
+}
+
+/// Every state's glyph, in legend order. Waiting states are capital letters so lanes read in
+/// monochrome, on a washed-out projector, and in ASCII.
+pub const GLYPHS: [Glyph; 10] = [
+    Glyph {
+        state: "running",
+        unicode: '█',
+        ascii: '#',
+        words: "running",
+        short: "running",
+    },
+    Glyph {
+        state: "sleeping",
+        unicode: '~',
+        ascii: '~',
+        words: "sleeping (I/O)",
+        short: "sleeping",
+    },
+    Glyph {
+        state: "blocked",
+        unicode: 'L',
+        ascii: 'L',
+        words: "blocked on a lock",
+        short: "blocked on a lock",
+    },
+    Glyph {
+        state: "waiting_semaphore",
+        unicode: 'S',
+        ascii: 'S',
+        words: "waiting on a semaphore",
+        short: "waiting for a permit",
+    },
+    Glyph {
+        state: "waiting_barrier",
+        unicode: 'B',
+        ascii: 'B',
+        words: "waiting at a barrier",
+        short: "at the barrier",
+    },
+    Glyph {
+        state: "waiting_condition",
+        unicode: 'C',
+        ascii: 'C',
+        words: "waiting on a condition",
+        short: "waiting on a condition",
+    },
+    Glyph {
+        state: "waiting_gil",
+        unicode: 'G',
+        ascii: 'G',
+        words: "waiting for the GIL",
+        short: "waiting for the GIL",
+    },
+    Glyph {
+        state: "held",
+        unicode: '·',
+        ascii: '.',
+        words: "held by the conductor",
+        short: "held",
+    },
+    Glyph {
+        state: "failed",
+        unicode: '!',
+        ascii: '!',
+        words: "failed",
+        short: "failed",
+    },
+    Glyph {
+        state: "done",
+        unicode: ' ',
+        ascii: ' ',
+        words: "done",
+        short: "done",
+    },
+];
+
+/// The glyph table entry for a state.
+pub fn glyph_entry(state: State) -> &'static Glyph {
+    GLYPHS
+        .iter()
+        .find(|g| g.state == state.name())
+        .expect("every state has a glyph")
+}
+
+/// The glyph for a lane cell; a thread that has not started yet is blank.
+pub fn glyph(state: Option<State>, ascii: bool) -> char {
+    match state {
+        None => ' ',
+        Some(s) if ascii => glyph_entry(s).ascii,
+        Some(s) => glyph_entry(s).unicode,
+    }
+}
+
+/// A state in words, naming its resource: "blocked on B", "waiting for the GIL".
+pub fn state_words(state: State, scenario: &Scenario) -> String {
+    let res = |r: u16| {
+        scenario
+            .resources
+            .get(r as usize)
+            .map_or("?", |r| r.name.as_str())
+    };
+    match state {
+        State::Held => "held".into(),
+        State::Running => "running".into(),
+        State::Sleeping => "sleeping".into(),
+        State::Locked(r) => format!("blocked on {}", res(r)),
+        State::Semaphore(r) => format!("waiting on {}", res(r)),
+        State::Barrier(r) => format!("waiting at {}", res(r)),
+        State::Condition(r) => format!("waiting on {}", res(r)),
+        State::Gil(_) => "waiting for the GIL".into(),
+        State::Done => "done".into(),
+        State::Failed => "failed".into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Lane width in cells.
+    pub width: usize,
+    /// Plain ASCII only (no block or box-drawing glyphs).
+    pub ascii: bool,
+}
+
+impl Default for TextOptions {
+    fn default() -> TextOptions {
+        TextOptions {
+            width: 72,
+            ascii: false,
+        }
+    }
+}
+
+/// A run time for people: `1.204s`, `350ms`, `12.5ms`, `800us`.
+pub fn human(ns: u64) -> String {
+    let rounded = if ns >= 10_000_000 {
+        Duration::from_millis((ns + 500_000) / 1_000_000)
+    } else {
+        Duration::from_micros((ns + 500) / 1_000)
+    };
+    duration::format(rounded)
+}
+
+/// The title line, lanes, time axis and legend for `[0, end_ns)`.
+pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String {
+    let s = &**trace.scenario();
+    let width = opts.width.max(8);
+    let end_ns = end_ns.max(1);
+    let name_w = s
+        .threads
+        .iter()
+        .map(|t| t.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    let (bar, corner_l, corner_r, rule, tick) = if opts.ascii {
+        ('|', '+', '+', '-', '+')
+    } else {
+        ('│', '└', '┘', '─', '┴')
+    };
+
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ({})", s.title, s.name);
+    let mut used = vec![false; GLYPHS.len()];
+    for (i, thread) in s.threads.iter().enumerate() {
+        let mut cells = trace.lane_cells(i as u16, 0, end_ns, width);
+        let last = trace.state_at(i as u16, end_ns);
+        // A run that ends stuck (a deadlock pauses the clock moments after the last block)
+        // may have waited too briefly to win any cell; the last cell shows how it ended.
+        if let (Some(cell), Some(state)) = (cells.last_mut(), last)
+            && (state.waiting_on().is_some() || state == State::Failed)
+        {
+            *cell = Some(state);
+        }
+        let row: String = cells.iter().map(|&c| glyph(c, opts.ascii)).collect();
+        for state in cells.into_iter().flatten() {
+            if let Some(g) = GLYPHS.iter().position(|g| g.state == state.name()) {
+                used[g] = true;
+            }
+        }
+        let last = last.map_or_else(|| "not started".to_string(), |st| state_words(st, s));
+        let name: String = thread.name.chars().take(name_w).collect();
+        let _ = writeln!(out, "{name:<name_w$} {bar}{row}{bar} {last}");
+    }
+
+    // The corners under the lane's bars are 0 and the end; ticks at the quarters between,
+    // each labelled under it (0 flush left, the end flush right, the rest centred).
+    let ticks: Vec<usize> = (1..=3).map(|q| q * width / 4).collect();
+    let mut axis: Vec<char> = vec![rule; width];
+    for &t in &ticks {
+        axis[t] = tick;
+    }
+    let axis: String = axis.into_iter().collect();
+    let _ = writeln!(out, "{:name_w$} {corner_l}{axis}{corner_r}", "");
+    let line_w = width + 2;
+    let mut labels: Vec<char> = vec![' '; line_w];
+    let mut free_from = 0;
+    for q in 0..=4u64 {
+        let text: Vec<char> = if q == 0 {
+            vec!['0']
+        } else {
+            human(end_ns * q / 4).chars().collect()
+        };
+        let start = match q {
+            0 => 0,
+            4 => line_w.saturating_sub(text.len()),
+            _ => (ticks[q as usize - 1] + 1).saturating_sub(text.len() / 2),
+        };
+        if start < free_from || start + text.len() > line_w {
+            continue;
+        }
+        labels[start..start + text.len()].copy_from_slice(&text);
+        free_from = start + text.len() + 1;
+    }
+    let labels: String = labels.into_iter().collect();
+    let _ = writeln!(out, "{:name_w$} {}", "", labels.trim_end());
+
+    let legend: Vec<String> = GLYPHS
+        .iter()
+        .zip(&used)
+        .filter(|(g, used)| **used && g.state != "done")
+        .map(|(g, _)| {
+            let c = if opts.ascii { g.ascii } else { g.unicode };
+            format!("{c} {}", g.words)
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "legend: {}  (blank: done or not started)",
+        legend.join("  ")
+    );
+    out
+}
+
+/// The summary in words: outcome, deadlock cycle, each thread's time, each resource's figures.
+pub fn render_summary(summary: &Summary) -> String {
+    let mut out = String::new();
+    let run = human((summary.run_time_ms * 1e6) as u64);
+    let outcome = match summary.outcome {
+        Some(Outcome::Completed) => format!("completed in {run}"),
+        Some(Outcome::Deadlock) => format!("DEADLOCK after {run}"),
+        Some(Outcome::Timeout) => format!("timeout: stopped after {run} of run time"),
+        Some(Outcome::Failed) => format!("failed after {run}"),
+        None => format!("running, {run} so far"),
+    };
+    let _ = writeln!(out, "outcome    {outcome}");
+    if let Some(d) = &summary.deadlock {
+        let _ = writeln!(out, "cycle      {}", d.text);
+    }
+
+    let name_w = summary
+        .threads
+        .iter()
+        .map(|t| t.name.chars().count())
+        .chain(summary.resources.iter().map(|r| r.name().chars().count()))
+        .max()
+        .unwrap_or(0);
+    for (i, t) in summary.threads.iter().enumerate() {
+        let head = if i == 0 { "threads" } else { "" };
+        let times: Vec<String> = t
+            .state_ms
+            .iter()
+            .filter(|&(_, ns)| ns > 0)
+            .map(|(state, ns)| format!("{} {}", short_words(state), human(ns)))
+            .collect();
+        let times = if times.is_empty() {
+            "no time recorded".to_string()
+        } else {
+            times.join(", ")
+        };
+        let end = match (&t.failure, t.final_state, &t.waiting_for) {
+            (Some(reason), _, _) => format!("failed: {reason}"),
+            (None, "done", _) => match t.finished_ms {
+                Some(ms) => format!("done at {}", human((ms * 1e6) as u64)),
+                None => "done".to_string(),
+            },
+            (None, state, Some(r)) => format!("ended {} ({r})", short_words(state)),
+            (None, state, None) => format!("ended {}", short_words(state)),
+        };
+        let _ = writeln!(out, "{head:<10} {:<name_w$}  {times}; {end}", t.name);
+    }
+    for (i, r) in summary.resources.iter().enumerate() {
+        let head = if i == 0 { "resources" } else { "" };
+        let text = match r {
+            ResourceFigures::Mutex {
+                acquisitions,
+                waits,
+                most_waiters,
+                ..
+            } => format!(
+                "mutex: {}, {}, at most {most_waiters} waiting at once",
+                count(*acquisitions, "acquisition"),
+                count(*waits, "wait")
+            ),
+            ResourceFigures::Semaphore {
+                permits,
+                acquisitions,
+                most_holders,
+                most_waiters,
+                ..
+            } => format!(
+                "semaphore: {}, at most {most_holders} held at once, {}, at most {most_waiters} waiting",
+                count(*permits as u64, "permit"),
+                count(*acquisitions, "acquisition"),
+            ),
+            ResourceFigures::Barrier {
+                parties,
+                generations,
+                ..
+            } => format!(
+                "barrier: {}, tripped {}",
+                count(*parties as u64, "party"),
+                count(*generations as u64, "time")
+            ),
+            ResourceFigures::Buffer {
+                capacity,
+                most_fill,
+                items_put,
+                items_taken,
+                producer_waits,
+                consumer_waits,
+                ..
+            } => format!(
+                "buffer: capacity {capacity}, at most {most_fill} full, {items_put} put, \
+                 {items_taken} taken; producers waited {}, consumers {}",
+                count(*producer_waits, "time"),
+                count(*consumer_waits, "time")
+            ),
+            ResourceFigures::Gil {
+                acquisitions,
+                hand_offs,
+                drop_requests,
+                ..
+            } => format!(
+                "gil: {}, {}, {}",
+                count(*acquisitions, "acquisition"),
+                count(*hand_offs, "hand-off"),
+                count(*drop_requests, "drop request")
+            ),
+        };
+        let _ = writeln!(out, "{head:<10} {:<name_w$}  {text}", r.name());
+    }
+    let _ = writeln!(
+        out,
+        "events     {} recorded, {} dropped",
+        summary.events_recorded, summary.events_dropped
+    );
+    out
+}
+
+/// The whole headless report: timeline, then summary.
+pub fn render(trace: &Trace, summary: &Summary, end_ns: u64, opts: &TextOptions) -> String {
+    let mut out = render_timeline(trace, end_ns, opts);
+    out.push('\n');
+    out.push_str(&render_summary(summary));
+    out
+}
+
+fn short_words(state: &str) -> &str {
+    GLYPHS
+        .iter()
+        .find(|g| g.state == state)
+        .map_or(state, |g| g.short)
+}
+
+fn count(n: u64, noun: &str) -> String {
+    match (n, noun) {
+        (1, _) => format!("1 {noun}"),
+        (_, "party") => format!("{n} parties"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::deadlock::{Deadlock, WaitEdge};
+    use crate::trace::summary::{RunEnd, SummaryBuilder};
+    use crate::trace::testing::{deadlock_events, deadlock_scenario};
+
+    const MS: u64 = 1_000_000;
+
+    fn deadlock_report(opts: &TextOptions) -> String {
+        let s = deadlock_scenario();
+        let mut trace = Trace::new(s.clone());
+        trace.push(&deadlock_events());
+        let mut b = SummaryBuilder::new(s);
+        b.extend(&deadlock_events());
+        let end = RunEnd {
+            run_time_ns: 200 * MS,
+            outcome: Some(Outcome::Deadlock),
+            deadlock: Some(Deadlock {
+                cycle: vec![
+                    WaitEdge {
+                        thread: 0,
+                        resource: 1,
+                        held_by: Some(1),
+                    },
+                    WaitEdge {
+                        thread: 1,
+                        resource: 0,
+                        held_by: Some(0),
+                    },
+                ],
+                stuck: vec![0, 1],
+            }),
+            failures: vec![],
+            dropped_events: 0,
+        };
+        render(&trace, &b.finish(&end), 200 * MS, opts)
+    }
+
+    #[test]
+    fn deadlock_report_at_fixed_width() {
+        let text = deadlock_report(&TextOptions {
+            width: 40,
+            ascii: false,
+        });
+        let expected = "\
+A test scenario (test)
+T1 │████████████████████LLLLLLLLLLLLLLLLLLLL│ blocked on B
+T2 │████████████████████LLLLLLLLLLLLLLLLLLLL│ blocked on A
+   └──────────┴─────────┴─────────┴─────────┘
+   0        50ms      100ms     150ms   200ms
+legend: █ running  L blocked on a lock  (blank: done or not started)
+
+outcome    DEADLOCK after 200ms
+cycle      T1 waits for B held by T2, T2 waits for A held by T1
+threads    T1  running 100ms, blocked on a lock 100ms; ended blocked on a lock (B)
+           T2  running 101ms, blocked on a lock 99ms; ended blocked on a lock (A)
+resources  A   mutex: 1 acquisition, 1 wait, at most 1 waiting at once
+           B   mutex: 1 acquisition, 1 wait, at most 1 waiting at once
+events     8 recorded, 0 dropped
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_brief_final_wait_still_shows() {
+        let s = deadlock_scenario();
+        let mut trace = Trace::new(s.clone());
+        let mut events = deadlock_events();
+        // Blocked only for the last 0.1% of the run, as when a deadlock pauses the clock.
+        events[6].t_ns = 199_800_000;
+        events[7].t_ns = 199_900_000;
+        trace.push(&events);
+        let text = render_timeline(
+            &trace,
+            200 * MS,
+            &TextOptions {
+                width: 10,
+                ascii: true,
+            },
+        );
+        assert!(text.contains("T1 |#########L| blocked on B"), "{text}");
+        assert!(text.contains("T2 |#########L| blocked on A"), "{text}");
+    }
+
+    #[test]
+    fn ascii_safe_variant_is_plain_ascii() {
+        let text = deadlock_report(&TextOptions {
+            width: 72,
+            ascii: true,
+        });
+        assert!(text.is_ascii(), "{text}");
+        assert!(!text.contains('\x1b'));
+        let lane = text.lines().nth(1).unwrap();
+        assert_eq!(
+            lane,
+            format!("T1 |{}{}| blocked on B", "#".repeat(36), "L".repeat(36))
+        );
+        assert!(text.contains("legend: # running  L blocked on a lock"));
+    }
+
+    #[test]
+    fn every_row_is_the_width_asked_for() {
+        for width in [8, 13, 72, 200] {
+            let text = deadlock_report(&TextOptions {
+                width,
+                ascii: false,
+            });
+            let rows: Vec<&str> = text.lines().skip(1).take(3).collect();
+            for row in rows {
+                let inner = row
+                    .chars()
+                    .skip(4)
+                    .take_while(|&c| c != '│' && c != '┘')
+                    .count();
+                assert_eq!(inner, width, "{row:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_state_has_a_distinct_glyph() {
+        let states = [
+            State::Held,
+            State::Running,
+            State::Sleeping,
+            State::Locked(0),
+            State::Semaphore(0),
+            State::Barrier(0),
+            State::Condition(0),
+            State::Gil(0),
+            State::Done,
+            State::Failed,
+        ];
+        for ascii in [false, true] {
+            let glyphs: Vec<char> = states.iter().map(|&s| glyph(Some(s), ascii)).collect();
+            for (i, g) in glyphs.iter().enumerate() {
+                assert_eq!(
+                    glyphs.iter().filter(|x| *x == g).count(),
+                    1,
+                    "{:?}",
+                    states[i]
+                );
+                assert!(!ascii || g.is_ascii());
+            }
+        }
+        assert_eq!(glyph(None, false), ' ');
+    }
+
+    #[test]
+    fn human_times() {
+        assert_eq!(human(0), "0ms");
+        assert_eq!(human(1_234_567_890), "1.235s");
+        assert_eq!(human(350_400_000), "350ms");
+        assert_eq!(human(1_250_000), "1.25ms");
+        assert_eq!(human(800_000), "800us");
+    }
+}

@@ -1,0 +1,1578 @@
+//! The timeline store: per-thread lanes of state spans, a bounded event log and checkpoints of
+//! resource state, answering "what was going on at time t" for the TUI and headless output.
+//!
+//! Memory stays bounded however long a run goes:
+//! - each lane keeps at most `max_spans_per_lane` spans; when full, its older half is coarsened
+//!   by merging neighbours (a merged span shows the state that covered most of it), so old
+//!   history gets blurrier but never wrong about which states happened roughly when;
+//! - the event log is a ring of at most `max_events`, sorted by time, with a checkpoint of every
+//!   resource's state every `checkpoint_every` events. Resource states, code markers and the
+//!   event log are exact from [`Trace::exact_from_ns`] on; before that, `resources_at` and
+//!   `step_at` answer from the nearest older checkpoint (thinned as they age) and the event log
+//!   has nothing. Nothing is ever made up: an answer is either exact or an older true state.
+//!
+//! Input arrives in batches drained from a run: in order per thread, only roughly in order across
+//! threads (and an event may arrive a batch late). Lanes only need per-thread order. The log is
+//! kept sorted by inserting late events where they belong and recomputing any checkpoint they
+//! land before.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::scenario::duration;
+use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
+use crate::trace::event::{Event, EventKind, NO_STEP, State};
+pub use crate::trace::resources::ResourceState;
+use crate::trace::resources::{apply_event, step_op};
+
+/// A stretch of time a thread spent in one state: `[start_ns, end_ns)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub state: State,
+}
+
+impl Span {
+    pub fn len_ns(&self) -> u64 {
+        self.end_ns - self.start_ns
+    }
+}
+
+/// How much history a [`Trace`] keeps. The defaults hold about 250 000 events (8 MB) of exact
+/// history and 4096 spans per lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceLimits {
+    /// Events kept in the log; older ones are evicted a chunk at a time.
+    pub max_events: usize,
+    /// A checkpoint of every resource's state is taken every this many logged events; it bounds
+    /// the replay behind `resources_at`, `step_at` and `describe`.
+    pub checkpoint_every: usize,
+    /// Spans kept per lane before the older half is coarsened.
+    pub max_spans_per_lane: usize,
+    /// Checkpoints kept from before the log's window (thinned to every other one when full).
+    pub max_old_checkpoints: usize,
+}
+
+impl Default for TraceLimits {
+    fn default() -> TraceLimits {
+        TraceLimits {
+            max_events: 250_000,
+            checkpoint_every: 1024,
+            max_spans_per_lane: 4096,
+            max_old_checkpoints: 256,
+        }
+    }
+}
+
+impl TraceLimits {
+    /// Limits that keep the invariants the store relies on: room for several checkpoints in the
+    /// log, and enough spans that coarsening always frees some.
+    fn sane(self) -> TraceLimits {
+        let checkpoint_every = self.checkpoint_every.max(1);
+        TraceLimits {
+            checkpoint_every,
+            max_events: self.max_events.max(checkpoint_every * 8),
+            max_spans_per_lane: self.max_spans_per_lane.max(8),
+            max_old_checkpoints: self.max_old_checkpoints.max(2),
+        }
+    }
+}
+
+/// Everything a run recorded, bounded in memory.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    scenario: Arc<Scenario>,
+    limits: TraceLimits,
+    lanes: Vec<Lane>,
+    /// Sorted by `t_ns`; equal times keep arrival order.
+    log: VecDeque<Event>,
+    /// Sorted by `upto`. `checkpoints[0]` is always the initial state (`upto == 0`), so every
+    /// time has a checkpoint at or before it. Those before `exact` are older than the log.
+    checkpoints: Vec<Checkpoint>,
+    exact: usize,
+    end_ns: u64,
+    events_seen: u64,
+    evicted: u64,
+    /// Events that arrived so late that their place in the log had already been evicted.
+    too_late: u64,
+    failures: Vec<Option<String>>,
+    /// Name used for GIL resources in sentences: "the GIL", or "the GIL py" when there are two.
+    several_gils: bool,
+}
+
+/// The state of every resource and every thread's code marker after all events with
+/// `t_ns < upto`.
+#[derive(Debug, Clone)]
+struct Checkpoint {
+    upto: u64,
+    resources: Vec<ResourceState>,
+    markers: Vec<Option<u32>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Lane {
+    /// Closed spans, contiguous and in order.
+    spans: Vec<Span>,
+    /// The current state and since when; `None` before the thread's first event.
+    open: Option<(u64, State)>,
+    /// Spans starting before this have been coarsened.
+    exact_from: u64,
+}
+
+impl Trace {
+    pub fn new(scenario: Arc<Scenario>) -> Trace {
+        Trace::with_limits(scenario, TraceLimits::default())
+    }
+
+    pub fn with_limits(scenario: Arc<Scenario>, limits: TraceLimits) -> Trace {
+        let limits = limits.sane();
+        let initial = Checkpoint {
+            upto: 0,
+            resources: ResourceState::all_initial(&scenario),
+            markers: vec![None; scenario.threads.len()],
+        };
+        let gils = scenario
+            .resources
+            .iter()
+            .filter(|r| matches!(r.kind, ResourceKind::Gil { .. }))
+            .count();
+        Trace {
+            lanes: vec![Lane::default(); scenario.threads.len()],
+            failures: vec![None; scenario.threads.len()],
+            several_gils: gils > 1,
+            scenario,
+            limits,
+            log: VecDeque::new(),
+            checkpoints: vec![initial],
+            exact: 0,
+            end_ns: 0,
+            events_seen: 0,
+            evicted: 0,
+            too_late: 0,
+        }
+    }
+
+    pub fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+
+    pub fn limits(&self) -> TraceLimits {
+        self.limits
+    }
+
+    /// Adds a batch of events as drained from a run: in order per thread, in any order across
+    /// threads.
+    pub fn push(&mut self, events: &[Event]) {
+        let threads = self.lanes.len();
+        for e in events.iter().filter(|e| (e.thread as usize) < threads) {
+            self.events_seen += 1;
+            self.end_ns = self.end_ns.max(e.t_ns);
+            if let Some(state) = State::after(e, &self.scenario) {
+                let cap = self.limits.max_spans_per_lane;
+                self.lanes[e.thread as usize].enter(e.t_ns, state, cap);
+            }
+        }
+
+        let mut batch: Vec<Event> = events
+            .iter()
+            .filter(|e| (e.thread as usize) < threads)
+            .copied()
+            .collect();
+        // Stable, so events at the same instant keep their per-thread order.
+        if !batch.is_sorted_by_key(|e| e.t_ns) {
+            batch.sort_by_key(|e| e.t_ns);
+        }
+        let mut earliest_late: Option<u64> = None;
+        for e in batch {
+            if self.log.back().is_none_or(|b| b.t_ns <= e.t_ns) {
+                self.log.push_back(e);
+            } else if e.t_ns < self.checkpoints[self.exact].upto {
+                self.too_late += 1;
+                continue;
+            } else {
+                let at = self.log.partition_point(|x| x.t_ns <= e.t_ns);
+                self.log.insert(at, e);
+                earliest_late = Some(earliest_late.map_or(e.t_ns, |t| t.min(e.t_ns)));
+            }
+            if self.log.len() >= self.limits.max_events {
+                self.settle(earliest_late.take());
+                self.evict();
+            }
+        }
+        self.settle(earliest_late);
+    }
+
+    /// Drops checkpoints a late event landed before, then checkpoints whatever is due.
+    fn settle(&mut self, earliest_late: Option<u64>) {
+        if let Some(t) = earliest_late {
+            let keep = self.checkpoints.partition_point(|c| c.upto <= t);
+            self.checkpoints.truncate(keep.max(self.exact + 1));
+        }
+        let every = self.limits.checkpoint_every;
+        loop {
+            let last = self
+                .checkpoints
+                .last()
+                .expect("the initial checkpoint stays");
+            let from = self.log.partition_point(|e| e.t_ns < last.upto);
+            if self.log.len() - from < every {
+                return;
+            }
+            let upto = self.log[from + every - 1].t_ns.saturating_add(1);
+            if upto <= last.upto {
+                // Only at the very end of time; nothing later to checkpoint.
+                return;
+            }
+            let to = self.log.partition_point(|e| e.t_ns < upto);
+            let mut next = Checkpoint {
+                upto,
+                resources: last.resources.clone(),
+                markers: last.markers.clone(),
+            };
+            for e in self.log.range(from..to) {
+                apply_event(&mut next.resources, &self.scenario, e);
+                let m = &mut next.markers[e.thread as usize];
+                *m = marker_after(*m, e, &self.scenario);
+            }
+            self.checkpoints.push(next);
+        }
+    }
+
+    /// Evicts the oldest part of the log, up to a checkpoint, leaving it about three quarters
+    /// full, and thins the checkpoints that fall out of the window.
+    fn evict(&mut self) {
+        let target = self.limits.max_events * 3 / 4;
+        let need = self.log.len().saturating_sub(target);
+        let mut cut = None;
+        for j in self.exact + 1..self.checkpoints.len() {
+            let p = self
+                .log
+                .partition_point(|e| e.t_ns < self.checkpoints[j].upto);
+            cut = Some((j, p));
+            if p >= need {
+                break;
+            }
+        }
+        let Some((j, p)) = cut else { return };
+        self.log.drain(..p);
+        self.evicted += p as u64;
+        self.exact = j;
+        if self.exact > self.limits.max_old_checkpoints {
+            // Keep the initial state and every other one after it: old history gets sparser,
+            // each remaining checkpoint still true at its time.
+            let mut i = 0;
+            let exact = self.exact;
+            self.checkpoints.retain(|_| {
+                let keep = i == 0 || i >= exact || i % 2 == 0;
+                i += 1;
+                keep
+            });
+            self.exact = exact.div_ceil(2);
+        }
+    }
+
+    /// The latest event time seen.
+    pub fn end_ns(&self) -> u64 {
+        self.end_ns
+    }
+
+    /// Events pushed so far (including those since evicted from the log).
+    pub fn events_seen(&self) -> u64 {
+        self.events_seen
+    }
+
+    /// Events that arrived after their place in the log had been evicted; they are in the lanes
+    /// but not in the log or resource states. Zero unless a batch arrives absurdly late.
+    pub fn events_too_late(&self) -> u64 {
+        self.too_late
+    }
+
+    /// Events evicted from the log to keep memory bounded.
+    pub fn events_evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// From this time on, `resources_at`, `step_at`, `events_before` and `describe` are exact;
+    /// before it they answer from older checkpoints (or, for the event log, not at all).
+    pub fn exact_from_ns(&self) -> u64 {
+        self.checkpoints[self.exact].upto
+    }
+
+    /// From this time on, a thread's lane is exact; before it, spans have been coarsened.
+    pub fn lane_exact_from_ns(&self, thread: ThreadIdx) -> u64 {
+        self.lanes.get(thread as usize).map_or(0, |l| l.exact_from)
+    }
+
+    /// The reason a thread failed, if the run told us (shown by `describe` for its fail event).
+    pub fn note_failure(&mut self, thread: ThreadIdx, reason: impl Into<String>) {
+        if let Some(slot) = self.failures.get_mut(thread as usize) {
+            *slot = Some(reason.into());
+        }
+    }
+
+    pub fn failure(&self, thread: ThreadIdx) -> Option<&str> {
+        self.failures.get(thread as usize)?.as_deref()
+    }
+
+    /// A rough count of the bytes this trace holds on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let lanes: usize = self
+            .lanes
+            .iter()
+            .map(|l| l.spans.capacity() * size_of::<Span>())
+            .sum();
+        let per_checkpoint = self.scenario.threads.len() * size_of::<Option<u32>>()
+            + self.scenario.resources.len() * (size_of::<ResourceState>() + 64);
+        lanes
+            + self.log.capacity() * size_of::<Event>()
+            + self.checkpoints.capacity() * (size_of::<Checkpoint>() + per_checkpoint)
+    }
+
+    /// A thread's state at `t_ns`; `None` before its first event (or for an unknown thread).
+    pub fn state_at(&self, thread: ThreadIdx, t_ns: u64) -> Option<State> {
+        self.lanes.get(thread as usize)?.state_at(t_ns)
+    }
+
+    /// A thread's spans overlapping `[from_ns, to_ns)`, clipped to it. The current state runs
+    /// on to `to_ns` (the caller knows where "now" is).
+    pub fn spans(&self, thread: ThreadIdx, from_ns: u64, to_ns: u64) -> Vec<Span> {
+        let mut out = Vec::new();
+        if let Some(lane) = self.lanes.get(thread as usize) {
+            lane.for_each(from_ns, to_ns, |s| out.push(s));
+        }
+        out
+    }
+
+    /// What one lane cell shows for `[from_ns, to_ns)`: the state that covers most of it
+    /// (of states tied, the one seen first). `None` if the thread had not started by `to_ns`.
+    pub fn dominant_state(&self, thread: ThreadIdx, from_ns: u64, to_ns: u64) -> Option<State> {
+        let lane = self.lanes.get(thread as usize)?;
+        let mut tally = Tally::default();
+        lane.for_each(from_ns, to_ns, |s| tally.add(s.state, s.len_ns()));
+        tally.take()
+    }
+
+    /// The lane cut into `cells` equal cells across `[from_ns, to_ns)`, each its dominant state
+    /// (the same as [`Trace::dominant_state`] per cell, in one pass over the spans; a cell
+    /// narrower than a nanosecond shows the state at its start).
+    pub fn lane_cells(
+        &self,
+        thread: ThreadIdx,
+        from_ns: u64,
+        to_ns: u64,
+        cells: usize,
+    ) -> Vec<Option<State>> {
+        let mut out = vec![None; cells];
+        let Some(lane) = self.lanes.get(thread as usize) else {
+            return out;
+        };
+        if cells == 0 || to_ns <= from_ns {
+            return out;
+        }
+        let width = (to_ns - from_ns) as u128;
+        let bound = |i: usize| from_ns + (width * i as u128 / cells as u128) as u64;
+        let last = cells - 1;
+        let mut cell = 0;
+        let mut cell_end = bound(1);
+        let mut tally = Tally::default();
+        lane.for_each(from_ns, to_ns, |s| {
+            let mut at = s.start_ns;
+            while at < s.end_ns {
+                while cell < last && at >= cell_end {
+                    out[cell] = tally
+                        .take()
+                        .or_else(|| (bound(cell) >= s.start_ns).then_some(s.state));
+                    cell += 1;
+                    cell_end = bound(cell + 1);
+                }
+                let upto = if cell == last {
+                    s.end_ns
+                } else {
+                    s.end_ns.min(cell_end)
+                };
+                tally.add(s.state, upto - at);
+                at = upto;
+            }
+        });
+        out[cell] = tally.take();
+        out
+    }
+
+    /// The index of the step a thread is at, at `t_ns`: the step of its latest event, or its
+    /// first step right after it started. `None` before it started and once it is done.
+    pub fn step_at(&self, thread: ThreadIdx, t_ns: u64) -> Option<u32> {
+        self.state_at(thread, t_ns)?;
+        let j = self.checkpoint_for(t_ns);
+        let cp = &self.checkpoints[j];
+        let mut marker = *cp.markers.get(thread as usize)?;
+        if j >= self.exact {
+            for e in self.replay_range(cp.upto, t_ns) {
+                if e.thread == thread {
+                    marker = marker_after(marker, e, &self.scenario);
+                }
+            }
+        }
+        marker
+    }
+
+    /// Every resource's state at `t_ns` (after all events at or before it), in declaration order.
+    pub fn resources_at(&self, t_ns: u64) -> Vec<ResourceState> {
+        let j = self.checkpoint_for(t_ns);
+        let cp = &self.checkpoints[j];
+        let mut states = cp.resources.clone();
+        if j >= self.exact {
+            for e in self.replay_range(cp.upto, t_ns) {
+                apply_event(&mut states, &self.scenario, e);
+            }
+        }
+        states
+    }
+
+    /// Up to `max` of the latest events at or before `t_ns`, oldest first. Only events still
+    /// in the log (from [`Trace::exact_from_ns`] on).
+    pub fn events_before(&self, t_ns: u64, max: usize) -> Vec<Event> {
+        let end = self.log.partition_point(|e| e.t_ns <= t_ns);
+        let start = end.saturating_sub(max);
+        self.log.range(start..end).copied().collect()
+    }
+
+    /// The latest checkpoint that covers only events at or before `t_ns`.
+    fn checkpoint_for(&self, t_ns: u64) -> usize {
+        let bound = t_ns.saturating_add(1);
+        self.checkpoints
+            .partition_point(|c| c.upto <= bound)
+            .saturating_sub(1)
+    }
+
+    /// Logged events with `from <= t_ns <= to`.
+    fn replay_range(&self, from: u64, to: u64) -> impl Iterator<Item = &Event> {
+        let start = self.log.partition_point(|e| e.t_ns < from);
+        self.log.range(start..).take_while(move |e| e.t_ns <= to)
+    }
+
+    /// Where `e` sits in the log, if it is there.
+    fn position(&self, e: &Event) -> Option<usize> {
+        let start = self.log.partition_point(|x| x.t_ns < e.t_ns);
+        self.log
+            .range(start..)
+            .take_while(|x| x.t_ns == e.t_ns)
+            .position(|x| x == e)
+            .map(|i| start + i)
+    }
+
+    /// One resource's state just before the log event at `index`.
+    fn resource_before(&self, r: ResIdx, index: usize) -> Option<ResourceState> {
+        let t = self.log[index].t_ns;
+        let j = self
+            .checkpoints
+            .partition_point(|c| c.upto <= t)
+            .saturating_sub(1);
+        let cp = &self.checkpoints[j];
+        let mut state = cp.resources.get(r as usize)?.clone();
+        let from = self.log.partition_point(|e| e.t_ns < cp.upto);
+        for e in self.log.range(from..index) {
+            if e.resource == Some(r) {
+                state.apply(e, step_op(&self.scenario, e));
+            } else if matches!(e.kind, EventKind::Done | EventKind::Fail) {
+                state.forget_waiter(e.thread);
+            }
+        }
+        Some(state)
+    }
+
+    /// The first thread whose wake-up (`by`) is this event's thread, on the same resource, within
+    /// a short look-ahead: who a release, a put or a take woke.
+    fn woke(&self, index: usize, e: &Event) -> Option<ThreadIdx> {
+        const LOOKAHEAD: usize = 512;
+        let r = e.resource?;
+        let wake_kinds: &[EventKind] = match e.kind {
+            EventKind::Release => &[EventKind::Acquire],
+            EventKind::Put => &[EventKind::Take],
+            EventKind::Take => &[EventKind::Put],
+            _ => return None,
+        };
+        for x in self.log.range(index + 1..).take(LOOKAHEAD) {
+            if x.resource != Some(r) {
+                continue;
+            }
+            if wake_kinds.contains(&x.kind) && x.by == Some(e.thread) && x.thread != e.thread {
+                return Some(x.thread);
+            }
+            let exclusive = matches!(
+                self.scenario.resources.get(r as usize).map(|r| r.kind),
+                Some(ResourceKind::Mutex | ResourceKind::Gil { .. })
+            );
+            // A lock is taken by one thread at a time: the next acquire is the hand-off or a
+            // barging thread, either way nobody else was woken by this release.
+            if exclusive && x.kind == EventKind::Acquire {
+                return None;
+            }
+            // The same thread acting again on the resource: anyone woken later was woken by that.
+            if x.thread == e.thread && x.kind == e.kind {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// A teacher-readable line for an event: "T1 blocked on B (held by T2)", "T1 took A from
+    /// T2", "T2 released A → woke T1", "worker-3 passed gate (tripped by worker-1)".
+    pub fn describe(&self, e: &Event) -> String {
+        let s = &*self.scenario;
+        if (e.thread as usize) >= s.threads.len() {
+            return format!("thread #{} {}", e.thread, e.kind.name());
+        }
+        let who = s.thread_name(e.thread);
+        let name = |t: ThreadIdx| {
+            s.threads
+                .get(t as usize)
+                .map_or_else(|| format!("#{t}"), |th| th.name.clone())
+        };
+        let index = self.position(e);
+        let before = |r: ResIdx| index.and_then(|i| self.resource_before(r, i));
+        let woke = index
+            .and_then(|i| self.woke(i, e))
+            .map(|t| format!(" → woke {}", name(t)))
+            .unwrap_or_default();
+        let op = step_op(s, e);
+
+        let Some(r) = e.resource.filter(|&r| (r as usize) < s.resources.len()) else {
+            return match e.kind {
+                EventKind::Start => format!("{who} started"),
+                EventKind::Run => match op {
+                    Some(Op::Work(d)) => format!("{who} computes ({})", duration::format(d)),
+                    _ => format!("{who} runs"),
+                },
+                EventKind::Sleep => match op {
+                    Some(Op::Sleep(d)) => {
+                        format!("{who} sleeps ({}, off CPU)", duration::format(d))
+                    }
+                    _ => format!("{who} sleeps"),
+                },
+                EventKind::Hold => format!("{who} held by the conductor"),
+                EventKind::Done => format!("{who} finished"),
+                EventKind::Fail => match self.failure(e.thread) {
+                    Some(reason) => format!("{who} failed: {reason}"),
+                    None => format!("{who} failed"),
+                },
+                other => format!("{who} {}", other.name().replace('_', " ")),
+            };
+        };
+
+        let res = s.resource_name(r);
+        match s.resources[r as usize].kind {
+            ResourceKind::Mutex => match e.kind {
+                EventKind::Block => match before(r) {
+                    Some(ResourceState::Mutex {
+                        holder: Some(h), ..
+                    }) if h == e.thread => format!("{who} blocked on {res} (held by itself)"),
+                    Some(ResourceState::Mutex {
+                        holder: Some(h), ..
+                    }) => format!("{who} blocked on {res} (held by {})", name(h)),
+                    _ => format!("{who} blocked on {res}"),
+                },
+                EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {
+                    Some(b) => format!("{who} took {res} from {}", name(b)),
+                    None => format!("{who} took {res}"),
+                },
+                EventKind::Release => format!("{who} released {res}{woke}"),
+                other => format!("{who} {} {res}", other.name()),
+            },
+            ResourceKind::Semaphore { permits } => match e.kind {
+                EventKind::Block => {
+                    format!("{who} waits for a permit of {res} (all {permits} taken)")
+                }
+                EventKind::Acquire => {
+                    let in_use = match before(r) {
+                        Some(ResourceState::Semaphore { holders, .. }) => {
+                            format!(" ({} of {permits} in use)", holders.len() + 1)
+                        }
+                        _ => String::new(),
+                    };
+                    match e.by.filter(|&b| b != e.thread) {
+                        Some(b) => format!("{who} took a permit of {res} from {}{in_use}", name(b)),
+                        None => format!("{who} took a permit of {res}{in_use}"),
+                    }
+                }
+                EventKind::Release => format!("{who} released a permit of {res}{woke}"),
+                other => format!("{who} {} {res}", other.name()),
+            },
+            ResourceKind::Barrier { parties } => match e.kind {
+                EventKind::Arrive => {
+                    let n = match before(r) {
+                        Some(ResourceState::Barrier { arrived, .. }) => arrived.len() as u32 + 1,
+                        _ => 0,
+                    };
+                    if n == parties {
+                        format!("{who} arrived at {res} ({n} of {parties}): it trips")
+                    } else if n > 0 {
+                        format!("{who} arrived at {res} ({n} of {parties})")
+                    } else {
+                        format!("{who} arrived at {res}")
+                    }
+                }
+                EventKind::Block => match before(r) {
+                    Some(ResourceState::Barrier { arrived, .. }) => format!(
+                        "{who} waits at {res} ({} of {parties} arrived)",
+                        arrived.len()
+                    ),
+                    _ => format!("{who} waits at {res}"),
+                },
+                EventKind::Pass => match e.by.filter(|&b| b != e.thread) {
+                    Some(b) => format!("{who} passed {res} (tripped by {})", name(b)),
+                    None => format!("{who} passed {res}"),
+                },
+                other => format!("{who} {} {res}", other.name()),
+            },
+            ResourceKind::Buffer { capacity } => match e.kind {
+                EventKind::Put => match e.item {
+                    Some(n) => format!("{who} put item {n} into {res}{woke}"),
+                    None => format!("{who} put an item into {res}{woke}"),
+                },
+                EventKind::Take => match e.item {
+                    Some(n) => format!("{who} took item {n} from {res}{woke}"),
+                    None => format!("{who} took an item from {res}{woke}"),
+                },
+                EventKind::Block => match op {
+                    Some(Op::Put(_)) => {
+                        format!("{who} waits: {res} is full ({capacity} of {capacity})")
+                    }
+                    Some(Op::Take(_)) => format!("{who} waits: {res} is empty"),
+                    _ => format!("{who} waits on {res}"),
+                },
+                other => format!("{who} {} {res}", other.name()),
+            },
+            ResourceKind::Gil { .. } => {
+                let gil = if self.several_gils {
+                    format!("the GIL {res}")
+                } else {
+                    "the GIL".to_string()
+                };
+                match e.kind {
+                    EventKind::Block => match before(r) {
+                        Some(ResourceState::Gil {
+                            holder: Some(h), ..
+                        }) if h != e.thread => {
+                            format!("{who} waits for {gil} (held by {})", name(h))
+                        }
+                        _ => format!("{who} waits for {gil}"),
+                    },
+                    EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {
+                        Some(b) => format!("{who} took {gil} from {}", name(b)),
+                        None => format!("{who} took {gil}"),
+                    },
+                    EventKind::Release => format!("{who} released {gil}{woke}"),
+                    EventKind::DropRequest => format!("{who} asked for {gil} to be dropped"),
+                    other => format!("{who} {} {gil}", other.name()),
+                }
+            }
+            // Lessons' resources: plain wording until they get their own descriptions.
+            ResourceKind::RLock
+            | ResourceKind::Event
+            | ResourceKind::RwLock
+            | ResourceKind::Counter => match e.kind {
+                EventKind::Block => format!("{who} waits for {res}"),
+                EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {
+                    Some(b) => format!("{who} took {res} from {}", name(b)),
+                    None => format!("{who} took {res}"),
+                },
+                EventKind::Release => format!("{who} released {res}{woke}"),
+                EventKind::Timeout => format!("{who} gave up waiting for {res}"),
+                EventKind::Set => format!("{who} set {res}"),
+                EventKind::Pass => match e.by.filter(|&b| b != e.thread) {
+                    Some(b) => format!("{who} passed {res} (set by {})", name(b)),
+                    None => format!("{who} passed {res}"),
+                },
+                EventKind::Load => format!("{who} read {} from {res}", e.item.unwrap_or(0)),
+                EventKind::Store => format!("{who} wrote {} to {res}", e.item.unwrap_or(0)),
+                other => format!("{who} {} {res}", other.name()),
+            },
+        }
+    }
+}
+
+/// Time per state within one cell. A cell rarely sees more than a handful of states; a fixed
+/// table avoids allocating for each of the thousands of cells in a frame.
+#[derive(Default)]
+struct Tally {
+    slots: [(Option<State>, u64); 8],
+    used: usize,
+}
+
+impl Tally {
+    fn add(&mut self, state: State, len: u64) {
+        let len = len.max(1);
+        let used = self.used;
+        if let Some(slot) = self.slots[..used]
+            .iter_mut()
+            .find(|(s, _)| *s == Some(state))
+        {
+            slot.1 += len;
+        } else if used < self.slots.len() {
+            self.slots[used] = (Some(state), len);
+            self.used += 1;
+        }
+    }
+
+    /// The state with the most time, and a fresh tally.
+    fn take(&mut self) -> Option<State> {
+        let mut best: Option<(State, u64)> = None;
+        for &(state, len) in &self.slots[..self.used] {
+            if let Some(state) = state
+                && best.is_none_or(|(_, b)| len > b)
+            {
+                best = Some((state, len));
+            }
+        }
+        self.used = 0;
+        best.map(|(s, _)| s)
+    }
+}
+
+/// The code marker after `e`: the step of its latest event, the first step right after start,
+/// none once done. Events outside any step (hold between steps, say) leave it where it was.
+fn marker_after(current: Option<u32>, e: &Event, scenario: &Scenario) -> Option<u32> {
+    match e.kind {
+        EventKind::Done => None,
+        EventKind::Start => {
+            let has_steps = scenario
+                .threads
+                .get(e.thread as usize)
+                .is_some_and(|t| !t.steps.is_empty());
+            if e.step != NO_STEP {
+                Some(e.step)
+            } else if has_steps {
+                Some(0)
+            } else {
+                None
+            }
+        }
+        _ if e.step != NO_STEP => Some(e.step),
+        _ => current,
+    }
+}
+
+impl Lane {
+    /// The thread enters `state` at `t` (clamped so a lane never runs backwards).
+    fn enter(&mut self, t: u64, state: State, cap: usize) {
+        let Some((start, current)) = self.open else {
+            self.open = Some((t, state));
+            self.exact_from = t;
+            return;
+        };
+        let t = t.max(start);
+        if state == current {
+            return;
+        }
+        if t == start {
+            // The previous state lasted no time at all: replace it, and rejoin the span before
+            // if that was this same state.
+            match self.spans.last() {
+                Some(last) if last.state == state && last.end_ns == start => {
+                    let last = self.spans.pop().expect("checked");
+                    self.open = Some((last.start_ns, state));
+                }
+                _ => self.open = Some((start, state)),
+            }
+            return;
+        }
+        self.spans.push(Span {
+            start_ns: start,
+            end_ns: t,
+            state: current,
+        });
+        self.open = Some((t, state));
+        if self.spans.len() >= cap {
+            self.coarsen();
+        }
+    }
+
+    /// Halves the resolution of the older half of the lane.
+    fn coarsen(&mut self) {
+        let half = self.spans.len() / 2;
+        let mut merged: Vec<Span> = Vec::with_capacity(half / 2 + 1);
+        for pair in self.spans[..half].chunks(2) {
+            let span = match *pair {
+                [a, b] => Span {
+                    start_ns: a.start_ns,
+                    end_ns: b.end_ns,
+                    state: if a.len_ns() >= b.len_ns() {
+                        a.state
+                    } else {
+                        b.state
+                    },
+                },
+                [a] => a,
+                _ => unreachable!("chunks(2) yields one or two"),
+            };
+            match merged.last_mut() {
+                Some(last) if last.state == span.state => last.end_ns = span.end_ns,
+                _ => merged.push(span),
+            }
+        }
+        // Spans from here on were never merged; a merged span ending in the same state stays
+        // separate so this boundary stays where it was.
+        self.exact_from = self.exact_from.max(self.spans[half].start_ns);
+        self.spans.splice(..half, merged);
+    }
+
+    fn state_at(&self, t: u64) -> Option<State> {
+        let (start, state) = self.open?;
+        if t >= start {
+            return Some(state);
+        }
+        let i = self.spans.partition_point(|s| s.end_ns <= t);
+        self.spans
+            .get(i)
+            .filter(|s| s.start_ns <= t)
+            .map(|s| s.state)
+    }
+
+    /// Calls `f` with each span overlapping `[from, to)`, clipped to it, the open span included.
+    fn for_each(&self, from: u64, to: u64, mut f: impl FnMut(Span)) {
+        if to <= from {
+            return;
+        }
+        let i = self.spans.partition_point(|s| s.end_ns <= from);
+        for s in &self.spans[i..] {
+            if s.start_ns >= to {
+                return;
+            }
+            f(Span {
+                start_ns: s.start_ns.max(from),
+                end_ns: s.end_ns.min(to),
+                state: s.state,
+            });
+        }
+        if let Some((start, state)) = self.open
+            && start < to
+        {
+            f(Span {
+                start_ns: start.max(from),
+                end_ns: to,
+                state,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::ResourceKind as K;
+    use crate::trace::testing::*;
+    use EventKind::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn trace_of(scenario: &Arc<Scenario>, events: &[Event]) -> Trace {
+        let mut t = Trace::new(scenario.clone());
+        t.push(events);
+        t
+    }
+
+    #[test]
+    fn lanes_follow_each_threads_states() {
+        let s = deadlock_scenario();
+        let t = trace_of(&s, &deadlock_events());
+        assert_eq!(t.end_ns(), 101 * MS);
+        assert_eq!(t.state_at(0, 50 * MS), Some(State::Running));
+        assert_eq!(t.state_at(0, 100 * MS), Some(State::Locked(1)));
+        assert_eq!(t.state_at(1, 100 * MS), Some(State::Running));
+        assert_eq!(t.state_at(1, 5_000 * MS), Some(State::Locked(0)));
+        assert_eq!(
+            t.spans(0, 0, 200 * MS),
+            [
+                Span {
+                    start_ns: 0,
+                    end_ns: 100 * MS,
+                    state: State::Running
+                },
+                Span {
+                    start_ns: 100 * MS,
+                    end_ns: 200 * MS,
+                    state: State::Locked(1)
+                },
+            ]
+        );
+        // Clipped to the window asked for.
+        assert_eq!(
+            t.spans(1, 50 * MS, 150 * MS),
+            [
+                Span {
+                    start_ns: 50 * MS,
+                    end_ns: 101 * MS,
+                    state: State::Running
+                },
+                Span {
+                    start_ns: 101 * MS,
+                    end_ns: 150 * MS,
+                    state: State::Locked(0)
+                },
+            ]
+        );
+        assert_eq!(t.dominant_state(0, 90 * MS, 105 * MS), Some(State::Running));
+        assert_eq!(
+            t.dominant_state(0, 96 * MS, 105 * MS),
+            Some(State::Locked(1))
+        );
+    }
+
+    #[test]
+    fn lane_cells_match_dominant_state_cell_by_cell() {
+        let s = contention_scenario(3);
+        let events: Vec<Event> = Contention::new(3, 21)
+            .take(5_000)
+            .map(|t| t.event)
+            .collect();
+        let t = trace_of(&s, &events);
+        let end = t.end_ns();
+        for (from, to, cells) in [
+            (0, end, 72),
+            (0, end, 1),
+            (end / 3, end / 2, 50),
+            (5, 40, 100),
+            (0, end * 2, 33),
+        ] {
+            for thread in 0..3 {
+                let naive: Vec<Option<State>> = (0..cells)
+                    .map(|i| {
+                        let w = (to - from) as u128;
+                        let a = from + (w * i as u128 / cells as u128) as u64;
+                        let b = from + (w * (i as u128 + 1) / cells as u128) as u64;
+                        if a == b {
+                            t.state_at(thread, a)
+                        } else {
+                            t.dominant_state(thread, a, b)
+                        }
+                    })
+                    .collect();
+                assert_eq!(
+                    t.lane_cells(thread, from, to, cells),
+                    naive,
+                    "{from}..{to}/{cells}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nothing_before_a_thread_starts() {
+        let s = deadlock_scenario();
+        let t = trace_of(&s, &[ev(10, 0, Start), ev(20, 0, Sleep).step(1)]);
+        assert_eq!(t.state_at(0, 9), None);
+        assert_eq!(t.state_at(0, 10), Some(State::Running));
+        assert_eq!(t.state_at(1, 1_000), None, "T2 never started");
+        assert_eq!(t.step_at(0, 9), None);
+        assert_eq!(
+            t.step_at(0, 10),
+            Some(0),
+            "right after start it is at its first step"
+        );
+        assert_eq!(t.step_at(0, 25), Some(1));
+        assert_eq!(t.dominant_state(1, 0, 100), None);
+        assert_eq!(t.dominant_state(0, 0, 12), Some(State::Running));
+        assert_eq!(t.spans(0, 0, 5), []);
+    }
+
+    #[test]
+    fn zero_length_states_leave_no_span() {
+        let s = deadlock_scenario();
+        let t = trace_of(
+            &s,
+            &[
+                ev(0, 0, Start),
+                ev(10, 0, Block).res(0).step(0),
+                ev(10, 0, Acquire).res(0).step(0),
+                ev(20, 0, Run).step(1),
+                ev(30, 0, Done),
+            ],
+        );
+        assert_eq!(
+            t.spans(0, 0, 40),
+            [
+                Span {
+                    start_ns: 0,
+                    end_ns: 30,
+                    state: State::Running
+                },
+                Span {
+                    start_ns: 30,
+                    end_ns: 40,
+                    state: State::Done
+                },
+            ]
+        );
+        assert_eq!(t.step_at(0, 30), None, "no marker once done");
+    }
+
+    #[test]
+    fn code_markers_follow_the_latest_step() {
+        let s = deadlock_scenario();
+        let t = trace_of(&s, &deadlock_events());
+        assert_eq!(t.step_at(0, 0), Some(0));
+        assert_eq!(t.step_at(0, MS), Some(0));
+        assert_eq!(t.step_at(0, 50 * MS), Some(1));
+        assert_eq!(t.step_at(0, 100 * MS), Some(2));
+        assert_eq!(t.step_at(1, 100 * MS), Some(1));
+        assert_eq!(t.step_at(1, u64::MAX), Some(2));
+    }
+
+    #[test]
+    fn mutex_holder_and_fifo_waiters() {
+        let s = scenario(
+            &[("A", K::Mutex)],
+            &[
+                ("T1", vec![Op::Lock(0), Op::Unlock(0)]),
+                ("T2", vec![Op::Lock(0), Op::Unlock(0)]),
+                ("T3", vec![Op::Lock(0), Op::Unlock(0)]),
+            ],
+        );
+        let events = [
+            ev(1, 0, Acquire).res(0).step(0),
+            ev(2, 1, Block).res(0).step(0),
+            ev(3, 2, Block).res(0).step(0),
+            ev(4, 0, Release).res(0).step(1),
+            ev(5, 1, Acquire).res(0).step(0).by(0),
+        ];
+        let t = trace_of(&s, &events);
+        let mutex = |h: Option<u16>, w: &[u16]| ResourceState::Mutex {
+            holder: h,
+            waiters: w.to_vec(),
+        };
+        assert_eq!(t.resources_at(0), [mutex(None, &[])]);
+        assert_eq!(t.resources_at(1), [mutex(Some(0), &[])]);
+        assert_eq!(t.resources_at(3), [mutex(Some(0), &[1, 2])]);
+        assert_eq!(t.resources_at(4), [mutex(None, &[1, 2])]);
+        assert_eq!(t.resources_at(5), [mutex(Some(1), &[2])]);
+        assert_eq!(t.describe(&events[1]), "T2 blocked on A (held by T1)");
+        assert_eq!(t.describe(&events[3]), "T1 released A → woke T2");
+        assert_eq!(t.describe(&events[4]), "T2 took A from T1");
+        assert_eq!(t.describe(&events[0]), "T1 took A");
+    }
+
+    #[test]
+    fn semaphore_holders_and_waiters() {
+        let s = scenario(
+            &[("pool", K::Semaphore { permits: 2 })],
+            &[
+                ("w-1", vec![Op::Acquire(0), Op::Release(0)]),
+                ("w-2", vec![Op::Acquire(0), Op::Release(0)]),
+                ("w-3", vec![Op::Acquire(0), Op::Release(0)]),
+            ],
+        );
+        let events = [
+            ev(1, 0, Acquire).res(0).step(0),
+            ev(2, 1, Acquire).res(0).step(0),
+            ev(3, 2, Block).res(0).step(0),
+            ev(4, 0, Release).res(0).step(1),
+            ev(5, 2, Acquire).res(0).step(0).by(0),
+        ];
+        let t = trace_of(&s, &events);
+        let sem = |h: &[u16], w: &[u16]| ResourceState::Semaphore {
+            permits: 2,
+            holders: h.to_vec(),
+            waiters: w.to_vec(),
+        };
+        assert_eq!(t.resources_at(3), [sem(&[0, 1], &[2])]);
+        assert_eq!(t.resources_at(4), [sem(&[1], &[2])]);
+        assert_eq!(t.resources_at(9), [sem(&[1, 2], &[])]);
+        assert_eq!(t.state_at(2, 3), Some(State::Semaphore(0)));
+        assert_eq!(
+            t.describe(&events[1]),
+            "w-2 took a permit of pool (2 of 2 in use)"
+        );
+        assert_eq!(
+            t.describe(&events[2]),
+            "w-3 waits for a permit of pool (all 2 taken)"
+        );
+        assert_eq!(
+            t.describe(&events[3]),
+            "w-1 released a permit of pool → woke w-3"
+        );
+        assert_eq!(
+            t.describe(&events[4]),
+            "w-3 took a permit of pool from w-1 (2 of 2 in use)"
+        );
+    }
+
+    #[test]
+    fn barrier_generations_survive_a_fast_rearrival() {
+        let s = scenario(
+            &[("gate", K::Barrier { parties: 2 })],
+            &[
+                ("fast", vec![Op::Wait(0), Op::Wait(0)]),
+                ("slow", vec![Op::Wait(0), Op::Wait(0)]),
+            ],
+        );
+        let events = [
+            ev(1, 0, Arrive).res(0).step(0),
+            ev(2, 0, Block).res(0).step(0),
+            ev(3, 1, Arrive).res(0).step(0),
+            ev(4, 1, Pass).res(0).step(0).by(1),
+            // fast passes and arrives again before slow's... (stamps keep their true order)
+            ev(5, 0, Pass).res(0).step(0).by(1),
+            ev(6, 0, Arrive).res(0).step(1),
+        ];
+        let t = trace_of(&s, &events);
+        let barrier = |a: &[u16], g: u32| ResourceState::Barrier {
+            parties: 2,
+            arrived: a.to_vec(),
+            generation: g,
+        };
+        assert_eq!(t.resources_at(2), [barrier(&[0], 0)]);
+        assert_eq!(t.resources_at(3), [barrier(&[], 1)]);
+        assert_eq!(t.resources_at(6), [barrier(&[0], 1)]);
+        assert_eq!(
+            t.state_at(0, 3),
+            Some(State::Barrier(0)),
+            "waiting until its pass"
+        );
+        assert_eq!(t.state_at(0, 5), Some(State::Running));
+        assert_eq!(t.describe(&events[0]), "fast arrived at gate (1 of 2)");
+        assert_eq!(
+            t.describe(&events[1]),
+            "fast waits at gate (1 of 2 arrived)"
+        );
+        assert_eq!(
+            t.describe(&events[2]),
+            "slow arrived at gate (2 of 2): it trips"
+        );
+        assert_eq!(t.describe(&events[3]), "slow passed gate");
+        assert_eq!(t.describe(&events[4]), "fast passed gate (tripped by slow)");
+    }
+
+    #[test]
+    fn buffer_items_and_who_waits() {
+        let s = scenario(
+            &[("queue", K::Buffer { capacity: 1 })],
+            &[
+                ("producer-1", vec![Op::Put(0), Op::Put(0)]),
+                ("consumer-1", vec![Op::Take(0), Op::Take(0)]),
+            ],
+        );
+        let events = [
+            ev(1, 1, Block).res(0).step(0),
+            ev(2, 0, Put).res(0).step(0).item(1),
+            ev(3, 0, Block).res(0).step(1),
+            ev(4, 1, Take).res(0).step(0).item(1).by(0),
+            ev(5, 0, Put).res(0).step(1).item(2).by(1),
+        ];
+        let t = trace_of(&s, &events);
+        let buf = |items: &[u32], p: &[u16], c: &[u16], put, taken| ResourceState::Buffer {
+            capacity: 1,
+            items: items.to_vec(),
+            producers_waiting: p.to_vec(),
+            consumers_waiting: c.to_vec(),
+            put,
+            taken,
+        };
+        assert_eq!(t.resources_at(1), [buf(&[], &[], &[1], 0, 0)]);
+        assert_eq!(t.resources_at(2), [buf(&[1], &[], &[1], 1, 0)]);
+        assert_eq!(t.resources_at(3), [buf(&[1], &[0], &[1], 1, 0)]);
+        assert_eq!(t.resources_at(4), [buf(&[], &[0], &[], 1, 1)]);
+        assert_eq!(t.resources_at(5), [buf(&[2], &[], &[], 2, 1)]);
+        assert_eq!(t.state_at(1, 1), Some(State::Condition(0)));
+        assert_eq!(t.describe(&events[0]), "consumer-1 waits: queue is empty");
+        assert_eq!(
+            t.describe(&events[1]),
+            "producer-1 put item 1 into queue → woke consumer-1"
+        );
+        assert_eq!(
+            t.describe(&events[2]),
+            "producer-1 waits: queue is full (1 of 1)"
+        );
+        assert_eq!(
+            t.describe(&events[3]),
+            "consumer-1 took item 1 from queue → woke producer-1"
+        );
+        assert_eq!(t.describe(&events[4]), "producer-1 put item 2 into queue");
+    }
+
+    #[test]
+    fn gil_holder_waiters_and_drop_request() {
+        let s = scenario(
+            &[("py", K::Gil { interval: ms(5) })],
+            &[
+                ("T1", vec![Op::Work(ms(50))]),
+                ("T2", vec![Op::Work(ms(50))]),
+            ],
+        );
+        let events = [
+            ev(1, 0, Acquire).res(0).step(0),
+            ev(2, 1, Block).res(0).step(0),
+            ev(3, 1, DropRequest).res(0).step(0),
+            ev(4, 0, Release).res(0).step(0),
+            ev(5, 1, Acquire).res(0).step(0).by(0),
+        ];
+        let t = trace_of(&s, &events);
+        let gil = |h: Option<u16>, w: &[u16], d| ResourceState::Gil {
+            holder: h,
+            waiters: w.to_vec(),
+            drop_requested: d,
+        };
+        assert_eq!(t.resources_at(2), [gil(Some(0), &[1], false)]);
+        assert_eq!(t.resources_at(3), [gil(Some(0), &[1], true)]);
+        assert_eq!(t.resources_at(4), [gil(None, &[1], false)]);
+        assert_eq!(t.resources_at(5), [gil(Some(1), &[], false)]);
+        assert_eq!(
+            t.state_at(1, 3),
+            Some(State::Gil(0)),
+            "a drop request changes no state"
+        );
+        assert_eq!(t.describe(&events[1]), "T2 waits for the GIL (held by T1)");
+        assert_eq!(t.describe(&events[2]), "T2 asked for the GIL to be dropped");
+        assert_eq!(t.describe(&events[3]), "T1 released the GIL → woke T2");
+        assert_eq!(t.describe(&events[4]), "T2 took the GIL from T1");
+    }
+
+    #[test]
+    fn describes_steps_without_resources() {
+        let s = deadlock_scenario();
+        let mut t = trace_of(&s, &deadlock_events());
+        assert_eq!(t.describe(&deadlock_events()[0]), "T1 started");
+        assert_eq!(t.describe(&deadlock_events()[4]), "T1 computes (100ms)");
+        assert_eq!(
+            t.describe(&deadlock_events()[6]),
+            "T1 blocked on B (held by T2)"
+        );
+        t.note_failure(1, "unlock of A, which T2 does not hold");
+        assert_eq!(
+            t.describe(&ev(200 * MS, 1, Fail)),
+            "T2 failed: unlock of A, which T2 does not hold"
+        );
+        assert_eq!(t.describe(&ev(200 * MS, 0, Done)), "T1 finished");
+        assert_eq!(
+            t.describe(&ev(200 * MS, 0, Hold)),
+            "T1 held by the conductor"
+        );
+        // Not in the log and out of range: still words, never a panic.
+        assert_eq!(t.describe(&ev(1, 9, Run)), "thread #9 run");
+        assert_eq!(t.describe(&ev(1, 0, Block).res(7)), "T1 block");
+    }
+
+    #[test]
+    fn event_log_includes_the_instant_asked_for() {
+        let s = deadlock_scenario();
+        let events = deadlock_events();
+        let t = trace_of(&s, &events);
+        let log = t.events_before(MS, 10);
+        assert_eq!(log.len(), 4);
+        assert_eq!(log[0].kind, Start);
+        let log = t.events_before(200 * MS, 3);
+        assert_eq!(log, events[5..]);
+        assert_eq!(t.events_before(0, 0), []);
+    }
+
+    /// A stream delivered the way a run drains it gives the same answers as the same stream in
+    /// time order, even with checkpoints and eviction in play.
+    #[test]
+    fn jumbled_batches_give_the_same_answers_as_ordered_ones() {
+        let s = contention_scenario(5);
+        let truth: Vec<Truth> = Contention::new(5, 7).take(30_000).collect();
+        let events: Vec<Event> = truth.iter().map(|t| t.event).collect();
+        let limits = TraceLimits {
+            max_events: 8_000,
+            checkpoint_every: 64,
+            max_spans_per_lane: 1 << 20,
+            max_old_checkpoints: 16,
+        };
+        let mut ordered = Trace::with_limits(s.clone(), limits);
+        ordered.push(&events);
+        let mut jumbled = Trace::with_limits(s.clone(), limits);
+        for batch in jumble(&events, 37, 11) {
+            jumbled.push(&batch);
+        }
+        assert_eq!(jumbled.events_too_late(), 0);
+        assert_eq!(ordered.exact_from_ns(), jumbled.exact_from_ns());
+        assert!(jumbled.exact_from_ns() > 0, "eviction happened");
+        let from = jumbled.exact_from_ns();
+        for tr in truth.iter().filter(|tr| tr.event.t_ns >= from) {
+            let at = tr.event.t_ns;
+            let expected = [ResourceState::Mutex {
+                holder: tr.holder,
+                waiters: tr.waiters.clone(),
+            }];
+            assert_eq!(jumbled.resources_at(at), expected, "at {at}");
+            assert_eq!(jumbled.state_at(tr.event.thread, at), Some(tr.state));
+            assert_eq!(jumbled.step_at(tr.event.thread, at), Some(tr.event.step));
+        }
+        let end = ordered.end_ns();
+        assert_eq!(
+            ordered.events_before(end, 5000),
+            jumbled.events_before(end, 5000)
+        );
+    }
+
+    #[test]
+    fn before_the_window_answers_are_older_truths() {
+        let s = contention_scenario(3);
+        let truth: Vec<Truth> = Contention::new(3, 3).take(20_000).collect();
+        let events: Vec<Event> = truth.iter().map(|t| t.event).collect();
+        let limits = TraceLimits {
+            max_events: 2_000,
+            checkpoint_every: 50,
+            max_spans_per_lane: 64,
+            max_old_checkpoints: 8,
+        };
+        let mut t = Trace::with_limits(s, limits);
+        for chunk in events.chunks(100) {
+            t.push(chunk);
+        }
+        let from = t.exact_from_ns();
+        assert!(from > 0);
+        // Every answer before the window is the true state at some earlier instant.
+        let snapshots: Vec<(u64, ResourceState)> = std::iter::once((
+            0,
+            ResourceState::Mutex {
+                holder: None,
+                waiters: vec![],
+            },
+        ))
+        .chain(truth.iter().map(|tr| {
+            (
+                tr.event.t_ns,
+                ResourceState::Mutex {
+                    holder: tr.holder,
+                    waiters: tr.waiters.clone(),
+                },
+            )
+        }))
+        .collect();
+        for probe in (0..from).step_by((from / 97).max(1) as usize) {
+            let got = t.resources_at(probe);
+            assert!(
+                snapshots
+                    .iter()
+                    .take_while(|(at, _)| *at <= probe)
+                    .any(|(_, st)| *st == got[0]),
+                "resources_at({probe}) = {got:?} was never true before then"
+            );
+        }
+        assert!(t.events_before(from.saturating_sub(1), 10).is_empty());
+    }
+
+    #[test]
+    fn coarsening_keeps_lanes_bounded_and_recent_history_exact() {
+        let s = contention_scenario(4);
+        let limits = TraceLimits {
+            max_spans_per_lane: 256,
+            ..TraceLimits::default()
+        };
+        let mut t = Trace::with_limits(s, limits);
+        let truth: Vec<Truth> = Contention::new(4, 5).take(100_000).collect();
+        for chunk in truth.chunks(500) {
+            let events: Vec<Event> = chunk.iter().map(|t| t.event).collect();
+            t.push(&events);
+            for lane in &t.lanes {
+                assert!(lane.spans.len() < 256);
+            }
+        }
+        for thread in 0..4u16 {
+            let exact = t.lane_exact_from_ns(thread);
+            assert!(exact > 0, "lane {thread} was coarsened");
+            for tr in truth
+                .iter()
+                .filter(|tr| tr.event.thread == thread && tr.event.t_ns >= exact)
+            {
+                assert_eq!(t.state_at(thread, tr.event.t_ns), Some(tr.state));
+            }
+            // Coarse history stays contiguous and in order.
+            let spans = t.spans(thread, 0, t.end_ns());
+            assert!(spans.windows(2).all(|w| w[0].end_ns == w[1].start_ns));
+            assert_eq!(
+                spans[0].start_ns,
+                truth
+                    .iter()
+                    .find(|tr| tr.event.thread == thread)
+                    .unwrap()
+                    .event
+                    .t_ns
+            );
+        }
+    }
+
+    /// Ten million events through the default limits: memory levels off, recent answers exact.
+    #[test]
+    fn ten_million_events_in_bounded_memory() {
+        const THREADS: usize = 16;
+        let s = contention_scenario(THREADS);
+        let mut t = Trace::new(s);
+        let mut stream = Contention::new(THREADS, 42);
+        let mut recent: VecDeque<Truth> = VecDeque::new();
+        let mut batch = Vec::with_capacity(4096);
+        let mut peak_after_warmup = 0;
+        let total = 10_000_000;
+        for i in 0..total {
+            // Snapshotting the waiters costs more than the trace itself; only the tail is checked.
+            stream.track_waiters(i >= total - 20_000);
+            let tr = stream.next().expect("endless");
+            batch.push(tr.event);
+            recent.push_back(tr);
+            if recent.len() > 20_000 {
+                recent.pop_front();
+            }
+            if batch.len() == 4096 {
+                t.push(&batch);
+                batch.clear();
+                if i > total / 10 {
+                    peak_after_warmup = peak_after_warmup.max(t.heap_bytes());
+                }
+            }
+        }
+        t.push(&batch);
+        let bytes = t.heap_bytes();
+        assert!(bytes < 24 << 20, "trace holds {bytes} bytes");
+        assert!(peak_after_warmup < 24 << 20);
+        assert_eq!(t.events_seen(), total as u64);
+        assert!(t.exact_from_ns() <= recent[0].event.t_ns);
+        for tr in recent.iter().step_by(7) {
+            let at = tr.event.t_ns;
+            assert_eq!(t.state_at(tr.event.thread, at), Some(tr.state));
+            assert_eq!(t.step_at(tr.event.thread, at), Some(tr.event.step));
+            assert_eq!(
+                t.resources_at(at),
+                [ResourceState::Mutex {
+                    holder: tr.holder,
+                    waiters: tr.waiters.clone()
+                }]
+            );
+        }
+    }
+
+    fn rss_kb() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    /// Issue 8's memory budget: an hour of events from 16 busy threads (each locking,
+    /// computing and sleeping about every millisecond: 32 000 events per second of run time,
+    /// 115 million in all) into one Trace. Prints RSS every ten minutes of run time.
+    /// `cargo test --release --lib hour_of_sixteen -- --ignored --nocapture`
+    #[test]
+    #[ignore = "slow: a memory measurement, run with --release"]
+    fn hour_of_sixteen_busy_threads() {
+        const THREADS: usize = 16;
+        const HOUR_NS: u64 = 3_600 * 1_000_000_000;
+        let mut t = Trace::new(contention_scenario(THREADS));
+        // Mean gap 31 µs between events overall: 32 000 events per second.
+        let mut stream = Contention::new(THREADS, 8).with_max_gap(62_000);
+        stream.track_waiters(false);
+        let mut batch = Vec::with_capacity(1024);
+        let mut next_report = 0;
+        let mut after_warmup = Vec::new();
+        let started = std::time::Instant::now();
+        loop {
+            let tr = stream.next().expect("endless");
+            let at = tr.event.t_ns;
+            batch.push(tr.event);
+            if batch.len() == 640 {
+                // 20 ms of run time per batch, like a UI draining at 50 Hz.
+                t.push(&batch);
+                batch.clear();
+            }
+            if at >= next_report {
+                let rss = rss_kb();
+                println!(
+                    "run time {:>4} s: {:>10} events, trace heap {:>6} KB, RSS {rss:>6} KB",
+                    at / 1_000_000_000,
+                    t.events_seen(),
+                    t.heap_bytes() / 1024,
+                );
+                if at >= 600 * 1_000_000_000 {
+                    after_warmup.push(rss);
+                }
+                next_report += 600 * 1_000_000_000;
+            }
+            if at >= HOUR_NS {
+                break;
+            }
+        }
+        println!("{:.1} s wall", started.elapsed().as_secs_f64());
+        let peak = after_warmup.iter().copied().max().unwrap_or(0);
+        let low = after_warmup.iter().copied().min().unwrap_or(0);
+        assert!(peak <= 64 * 1024, "RSS {peak} KB over 64 MB");
+        assert!(peak - low <= 4 * 1024, "RSS not flat: {low}..{peak} KB");
+    }
+
+    /// What a TUI frame asks of the trace after ten minutes of 16 busy threads: 200 lane cells
+    /// per thread over the whole run, every resource, and a described event log at "now".
+    /// `cargo test --release --lib frame_queries -- --ignored --nocapture`
+    #[test]
+    #[ignore = "slow: a timing measurement, run with --release"]
+    fn frame_queries_after_ten_minutes() {
+        const THREADS: usize = 16;
+        let mut t = Trace::new(contention_scenario(THREADS));
+        let mut stream = Contention::new(THREADS, 8).with_max_gap(62_000);
+        stream.track_waiters(false);
+        let mut batch = Vec::with_capacity(640);
+        loop {
+            let tr = stream.next().expect("endless");
+            batch.push(tr.event);
+            if batch.len() == 640 {
+                t.push(&batch);
+                batch.clear();
+                if t.end_ns() >= 600 * 1_000_000_000 {
+                    break;
+                }
+            }
+        }
+        let end = t.end_ns();
+        let spans: usize = t.lanes.iter().map(|l| l.spans.len()).sum();
+        println!("{spans} spans in {THREADS} lanes");
+        let frames = 200;
+        let mut times = Vec::new();
+        let mut sink = 0usize;
+        for f in 0..frames {
+            let now = end - f as u64 * 1_000_000;
+            let a = std::time::Instant::now();
+            for thread in 0..THREADS as u16 {
+                sink += t.lane_cells(thread, 0, now, 200).iter().flatten().count();
+            }
+            let b = std::time::Instant::now();
+            for thread in 0..THREADS as u16 {
+                sink += t.step_at(thread, now).unwrap_or(0) as usize;
+            }
+            sink += t.resources_at(now).len();
+            let c = std::time::Instant::now();
+            for e in t.events_before(now, 30) {
+                sink += t.describe(&e).len();
+            }
+            let d = std::time::Instant::now();
+            for thread in 0..THREADS as u16 {
+                let window = now.saturating_sub(10_000_000_000);
+                sink += t
+                    .lane_cells(thread, window, now, 200)
+                    .iter()
+                    .flatten()
+                    .count();
+            }
+            let e = std::time::Instant::now();
+            times.push((d - a, b - a, c - b, d - c, e - d));
+        }
+        times.sort();
+        let window = times.iter().map(|t| t.4).sum::<std::time::Duration>() / frames as u32;
+        let (lanes, markers, log) = (
+            times.iter().map(|t| t.1).sum::<std::time::Duration>() / frames as u32,
+            times.iter().map(|t| t.2).sum::<std::time::Duration>() / frames as u32,
+            times.iter().map(|t| t.3).sum::<std::time::Duration>() / frames as u32,
+        );
+        println!(
+            "{} events; per frame: median {:?}, p90 {:?}, max {:?}; mean lanes {lanes:?}, \
+             markers+resources {markers:?}, log {log:?}; lanes over the last 10 s {window:?} \
+             ({sink})",
+            t.events_seen(),
+            times[frames / 2].0,
+            times[frames * 9 / 10].0,
+            times[frames - 1].0
+        );
+    }
+}

@@ -1,0 +1,460 @@
+//! The UI's state and the only place it changes.
+//!
+//! `App::update` turns an [`Action`] into state changes plus [`Effect`]s for the live loop to
+//! carry out on the engine; `App::observe` folds in what the engine reported. Views only read.
+//! Keeping the engine out of here is what lets the snapshot tests build an `App` from a fixed
+//! list of events and draw it.
+
+use std::sync::Arc;
+
+use ratatui::layout::{Position, Rect};
+
+use crate::engine::Phase;
+use crate::engine::deadlock::Deadlock;
+use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
+use crate::trace::event::{Event, EventKind};
+use crate::trace::timeline::Trace;
+use crate::ui::keys::Action;
+use crate::ui::theme::Theme;
+
+/// Time per lane cell, from finest to coarsest.
+pub const ZOOM_LEVELS_NS: [u64; 16] = [
+    100_000,
+    200_000,
+    500_000,
+    1_000_000,
+    2_000_000,
+    5_000_000,
+    10_000_000,
+    20_000_000,
+    50_000_000,
+    100_000_000,
+    200_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_000_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+
+/// The speeds `+`/`-` step through.
+pub const SPEEDS: [f64; 9] = [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Menu,
+    Run,
+}
+
+/// One row of the menu: a scenario, or a file that failed to load and why.
+#[derive(Debug, Clone)]
+pub struct MenuEntry {
+    pub name: String,
+    /// `built-in` or the path.
+    pub origin: String,
+    pub scenario: Result<Arc<Scenario>, String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Menu {
+    pub entries: Vec<MenuEntry>,
+    pub selected: usize,
+}
+
+/// What to do to the engine; the live loop carries these out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Stop any run and start this scenario.
+    Start(Arc<Scenario>),
+    /// Stop the run (back to the menu).
+    Stop,
+    /// Stop the run and start the same scenario again.
+    Restart,
+    Pause,
+    Resume,
+    Step(ThreadIdx),
+    StepNext,
+    SetSpeed(f64),
+}
+
+/// The engine's state as of the last poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub phase: Phase,
+    /// Run time now (stops while paused).
+    pub now_ns: u64,
+    pub speed: f64,
+    pub deadlock: Option<Deadlock>,
+    /// Events the recorder had to drop (shown in the header when not zero).
+    pub dropped: u64,
+}
+
+impl Live {
+    pub fn new(speed: f64) -> Live {
+        Live {
+            phase: Phase::Running,
+            now_ns: 0,
+            speed,
+            deadlock: None,
+            dropped: 0,
+        }
+    }
+}
+
+/// Everything the run view shows.
+pub struct RunState {
+    pub scenario: Arc<Scenario>,
+    pub trace: Trace,
+    pub live: Live,
+    pub selected: ThreadIdx,
+    /// The history cursor: `None` follows now.
+    pub cursor: Option<u64>,
+    /// Index into [`ZOOM_LEVELS_NS`].
+    pub zoom: usize,
+    /// Why threads failed, in the order they failed.
+    pub failures: Vec<(ThreadIdx, String)>,
+    /// A one-line notice (a refused step, a speed change), cleared by the next key.
+    pub notice: Option<String>,
+}
+
+impl RunState {
+    pub fn new(scenario: Arc<Scenario>, speed: f64) -> RunState {
+        RunState {
+            trace: Trace::new(scenario.clone()),
+            zoom: default_zoom(&scenario),
+            scenario,
+            live: Live::new(speed),
+            selected: 0,
+            cursor: None,
+            failures: Vec::new(),
+            notice: None,
+        }
+    }
+
+    /// Where the views look: the history cursor, or now.
+    pub fn view_ns(&self) -> u64 {
+        self.cursor.unwrap_or_else(|| self.end_ns())
+    }
+
+    /// The latest instant there is anything to draw for.
+    pub fn end_ns(&self) -> u64 {
+        self.live.now_ns.max(self.trace.end_ns())
+    }
+
+    pub fn ns_per_cell(&self) -> u64 {
+        ZOOM_LEVELS_NS[self.zoom.min(ZOOM_LEVELS_NS.len() - 1)]
+    }
+
+    /// The first instant shown by a lane `cells` wide: the latest time (or the cursor) at the
+    /// right edge, aligned to whole cells so the picture does not shimmer as time advances.
+    pub fn window_start(&self, cells: u16) -> u64 {
+        let per = self.ns_per_cell();
+        let cells = u64::from(cells.max(1));
+        let mut end_cell = self.end_ns() / per;
+        if self.live.phase == Phase::Deadlock {
+            // Room on the right for the waits that will never end.
+            end_cell += cells / 4;
+        }
+        let mut first = end_cell.saturating_sub(cells - 1);
+        if let Some(c) = self.cursor {
+            let c = c / per;
+            if c < first {
+                // Scrubbed off the left edge: centre the cursor.
+                first = c.saturating_sub(cells / 2);
+            }
+        }
+        first * per
+    }
+
+    pub fn is_paused(&self) -> bool {
+        matches!(
+            self.live.phase,
+            Phase::Paused | Phase::Deadlock | Phase::Finished
+        )
+    }
+
+    /// The threads and resources in the deadlock cycle, if there is one.
+    pub fn cycle(&self) -> (Vec<ThreadIdx>, Vec<ResIdx>) {
+        match &self.live.deadlock {
+            Some(d) => (
+                d.cycle.iter().map(|e| e.thread).collect(),
+                d.cycle.iter().map(|e| e.resource).collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        }
+    }
+
+    fn thread_count(&self) -> usize {
+        self.scenario.threads.len()
+    }
+}
+
+/// A zoom at which the scenario's shortest timed step spans a few cells.
+pub fn default_zoom(scenario: &Scenario) -> usize {
+    let shortest = scenario
+        .threads
+        .iter()
+        .flat_map(|t| t.steps.iter())
+        .filter_map(|s| s.op.duration())
+        .chain(scenario.resources.iter().filter_map(|r| match r.kind {
+            ResourceKind::Gil { interval } => Some(interval),
+            _ => None,
+        }))
+        .filter(|d| !d.is_zero())
+        .min()
+        .map_or(50_000_000, |d| d.as_nanos() as u64);
+    let target = (shortest / 4).max(1);
+    ZOOM_LEVELS_NS
+        .iter()
+        .rposition(|z| *z <= target)
+        .unwrap_or(0)
+        .max(3)
+}
+
+pub struct App {
+    pub screen: Screen,
+    pub menu: Menu,
+    pub run: Option<RunState>,
+    pub theme: Theme,
+    pub help: bool,
+    pub quit: bool,
+    /// The terminal's size as of the last resize, for mapping mouse clicks.
+    pub size: Rect,
+    /// Cores on this machine, for the GIL card's ideal speedup.
+    pub cores: usize,
+}
+
+impl App {
+    pub fn new(menu: Menu, theme: Theme) -> App {
+        App {
+            screen: Screen::Menu,
+            menu,
+            run: None,
+            theme,
+            help: false,
+            quit: false,
+            size: Rect::ZERO,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+
+    /// Opens the run view for `scenario` (the live loop starts the engine).
+    pub fn open(&mut self, scenario: Arc<Scenario>, speed: f64) {
+        if let Some(i) = self.menu.entries.iter().position(|e| {
+            e.scenario
+                .as_ref()
+                .is_ok_and(|s| s.origin == scenario.origin)
+        }) {
+            self.menu.selected = i;
+        }
+        self.run = Some(RunState::new(scenario, speed));
+        self.screen = Screen::Run;
+    }
+
+    /// The engine's latest state, and any events drained since the last call.
+    pub fn observe(&mut self, live: Live, events: &[Event], failures: Vec<(ThreadIdx, String)>) {
+        if let Some(run) = &mut self.run {
+            run.trace.push(events);
+            if live.phase == Phase::Running {
+                // A cursor means "looking back"; once the run moves again, follow now.
+                run.cursor = None;
+            }
+            run.live = live;
+            for (t, why) in failures {
+                if !run.failures.iter().any(|(known, _)| *known == t) {
+                    // The trace words the log's "T2 failed: …" line with it.
+                    run.trace.note_failure(t, why.clone());
+                    run.failures.push((t, why));
+                }
+            }
+        }
+    }
+
+    /// Applies one action; returns what the engine must do.
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        if self.help {
+            // Any key closes the help; quit still quits.
+            self.help = false;
+            if action == Action::Quit {
+                self.quit = true;
+            }
+            return Vec::new();
+        }
+        match action {
+            Action::Quit => {
+                self.quit = true;
+                return vec![Effect::Stop];
+            }
+            Action::Help => self.help = true,
+            Action::Theme => self.theme = self.theme.next(),
+            _ => {}
+        }
+        match self.screen {
+            Screen::Menu => self.update_menu(action),
+            Screen::Run => self.update_run(action),
+        }
+    }
+
+    fn update_menu(&mut self, action: Action) -> Vec<Effect> {
+        let n = self.menu.entries.len();
+        match action {
+            Action::Up if n > 0 => self.menu.selected = (self.menu.selected + n - 1) % n,
+            Action::Down if n > 0 => self.menu.selected = (self.menu.selected + 1) % n,
+            Action::Open => {
+                if let Some(Ok(s)) = self
+                    .menu
+                    .entries
+                    .get(self.menu.selected)
+                    .map(|e| &e.scenario)
+                {
+                    let s = s.clone();
+                    let speed = self.run.as_ref().map_or(1.0, |r| r.live.speed);
+                    self.open(s.clone(), speed);
+                    return vec![Effect::Start(s)];
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn update_run(&mut self, action: Action) -> Vec<Effect> {
+        let Some(run) = &mut self.run else {
+            self.screen = Screen::Menu;
+            return Vec::new();
+        };
+        run.notice = None;
+        let n = run.thread_count();
+        let last_ns = run.end_ns();
+        let per = run.ns_per_cell();
+        match action {
+            Action::Back => {
+                self.screen = Screen::Menu;
+                return vec![Effect::Stop];
+            }
+            Action::Up if n > 0 => {
+                run.selected = ((run.selected as usize + n - 1) % n) as ThreadIdx
+            }
+            Action::Down if n > 0 => run.selected = ((run.selected as usize + 1) % n) as ThreadIdx,
+            Action::Select(i) => {
+                if (i as usize) < n {
+                    run.selected = ThreadIdx::from(i);
+                } else {
+                    run.notice = Some(format!("there is no thread {}", i + 1));
+                }
+            }
+            Action::PauseResume => {
+                return match run.live.phase {
+                    Phase::Running | Phase::Stepping(_) => vec![Effect::Pause],
+                    Phase::Paused => {
+                        run.cursor = None;
+                        vec![Effect::Resume]
+                    }
+                    Phase::Deadlock => {
+                        run.notice = Some("deadlocked: no thread can move; r restarts".into());
+                        Vec::new()
+                    }
+                    Phase::Finished => {
+                        run.notice = Some("the run is over; r runs it again".into());
+                        Vec::new()
+                    }
+                };
+            }
+            Action::StepSelected => {
+                run.cursor = None;
+                return vec![Effect::Step(run.selected)];
+            }
+            Action::StepNext => {
+                run.cursor = None;
+                return vec![Effect::StepNext];
+            }
+            Action::Faster | Action::Slower => {
+                let i = SPEEDS
+                    .iter()
+                    .position(|s| *s >= run.live.speed - 1e-9)
+                    .unwrap_or(SPEEDS.len() - 1);
+                let j = if action == Action::Faster {
+                    (i + 1).min(SPEEDS.len() - 1)
+                } else {
+                    i.saturating_sub(1)
+                };
+                run.live.speed = SPEEDS[j];
+                return vec![Effect::SetSpeed(SPEEDS[j])];
+            }
+            Action::Restart => {
+                let speed = run.live.speed;
+                let scenario = run.scenario.clone();
+                let zoom = run.zoom;
+                let selected = run.selected;
+                *run = RunState::new(scenario, speed);
+                run.zoom = zoom;
+                run.selected = selected;
+                return vec![Effect::Restart];
+            }
+            Action::HistoryBack | Action::HistoryForward | Action::HistoryStart => {
+                let at = run.cursor.unwrap_or(last_ns);
+                run.cursor = Some(match action {
+                    Action::HistoryBack => at.saturating_sub(per),
+                    Action::HistoryForward => (at + per).min(last_ns),
+                    _ => 0,
+                });
+                if !run.is_paused() {
+                    return vec![Effect::Pause];
+                }
+            }
+            Action::HistoryEnd => run.cursor = None,
+            Action::ZoomIn => run.zoom = run.zoom.saturating_sub(1),
+            Action::ZoomOut => run.zoom = (run.zoom + 1).min(ZOOM_LEVELS_NS.len() - 1),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// A left click at `pos`: choose a menu row, open it when clicked again, or select a lane.
+    pub fn click(&mut self, pos: Position) -> Vec<Effect> {
+        if self.help {
+            self.help = false;
+            return Vec::new();
+        }
+        match self.screen {
+            Screen::Menu => {
+                if let Some(i) = crate::ui::view::menu::row_at(self, pos) {
+                    if i == self.menu.selected {
+                        return self.update(Action::Open);
+                    }
+                    self.menu.selected = i;
+                }
+            }
+            Screen::Run => {
+                if let Some(t) = crate::ui::view::run::lane_at(self, pos)
+                    && let Some(run) = &mut self.run
+                {
+                    run.selected = t;
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// A note for the run view's status line (a step the engine refused, say).
+    pub fn notice(&mut self, text: impl Into<String>) {
+        if let Some(run) = &mut self.run {
+            run.notice = Some(text.into());
+        }
+    }
+}
+
+/// Whether a step is a put (for telling a full buffer from an empty one).
+pub fn step_is_put(scenario: &Scenario, thread: ThreadIdx, step: u32) -> bool {
+    scenario
+        .threads
+        .get(thread as usize)
+        .and_then(|t| t.steps.get(step as usize))
+        .is_some_and(|s| matches!(s.op, Op::Put(_)))
+}
+
+/// The events the log shows: everything but the conductor's holds, which would drown the rest
+/// every time the run is paused.
+pub fn loggable(e: &Event) -> bool {
+    e.kind != EventKind::Hold
+}

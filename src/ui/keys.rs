@@ -1,0 +1,502 @@
+//! THE key table. One list of (keys, action, help) drives the input handler, the footer hints
+//! and the help overlay, so what the footer promises is what the keys do (gitui's pattern).
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// Everything a key can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Quit,
+    Back,
+    Help,
+    Up,
+    Down,
+    Open,
+    /// Select the thread with this index (0-based; the keys say 1–9).
+    Select(u8),
+    PauseResume,
+    StepSelected,
+    StepNext,
+    Faster,
+    Slower,
+    Restart,
+    HistoryBack,
+    HistoryForward,
+    HistoryStart,
+    HistoryEnd,
+    ZoomIn,
+    ZoomOut,
+    Theme,
+}
+
+/// Which screen a binding belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Menu,
+    Run,
+}
+
+/// A key as the table writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    Ctrl(char),
+    Up,
+    Down,
+    Left,
+    Right,
+    Home,
+    End,
+    Enter,
+    Esc,
+    /// 1 to 9: carries the digit into [`Action::Select`].
+    Digits,
+}
+
+impl Key {
+    pub fn label(self) -> String {
+        match self {
+            Key::Char(' ') => "space".into(),
+            Key::Char(c) => c.to_string(),
+            Key::Ctrl(c) => format!("Ctrl-{}", c.to_ascii_uppercase()),
+            Key::Up => "↑".into(),
+            Key::Down => "↓".into(),
+            Key::Left => "←".into(),
+            Key::Right => "→".into(),
+            Key::Home => "Home".into(),
+            Key::End => "End".into(),
+            Key::Enter => "Enter".into(),
+            Key::Esc => "Esc".into(),
+            Key::Digits => "1-9".into(),
+        }
+    }
+
+    /// The action this key gives for `binding`, if `event` is this key.
+    fn matches(self, event: &KeyEvent, action: Action) -> Option<Action> {
+        let ctrl = event.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = event.modifiers.contains(KeyModifiers::ALT);
+        let hit = match (self, event.code) {
+            // Shift is part of the character itself ('Z', '+', '?'), so it is not checked.
+            (Key::Char(k), KeyCode::Char(c)) => !ctrl && !alt && k == c,
+            (Key::Ctrl(k), KeyCode::Char(c)) => ctrl && k.eq_ignore_ascii_case(&c),
+            (Key::Up, KeyCode::Up)
+            | (Key::Down, KeyCode::Down)
+            | (Key::Left, KeyCode::Left)
+            | (Key::Right, KeyCode::Right)
+            | (Key::Home, KeyCode::Home)
+            | (Key::End, KeyCode::End)
+            | (Key::Enter, KeyCode::Enter)
+            | (Key::Esc, KeyCode::Esc) => true,
+            (Key::Digits, KeyCode::Char(c @ '1'..='9')) if !ctrl && !alt => {
+                return Some(Action::Select(c as u8 - b'1'));
+            }
+            _ => false,
+        };
+        hit.then_some(action)
+    }
+}
+
+pub struct Binding {
+    pub keys: &'static [Key],
+    pub action: Action,
+    /// A word or two for the footer.
+    pub hint: &'static str,
+    /// A sentence for the help overlay.
+    pub help: &'static str,
+    pub contexts: &'static [Context],
+    /// Whether the footer shows it (the rest only in the help overlay).
+    pub footer: Footer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Footer {
+    No,
+    Yes,
+    /// Shown with these keys instead, for a pair of rows that is one idea (←/→).
+    As(&'static str),
+}
+
+impl Binding {
+    pub fn keys_label(&self) -> String {
+        self.keys
+            .iter()
+            .map(|k| k.label())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+const MENU: &[Context] = &[Context::Menu];
+const RUN: &[Context] = &[Context::Run];
+const BOTH: &[Context] = &[Context::Menu, Context::Run];
+
+/// The table, in the order the footer and the help overlay list it.
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[Key::Up, Key::Char('k')],
+        action: Action::Up,
+        hint: "choose",
+        help: "choose the scenario above",
+        contexts: MENU,
+        footer: Footer::As("↑/↓"),
+    },
+    Binding {
+        keys: &[Key::Down, Key::Char('j')],
+        action: Action::Down,
+        hint: "choose",
+        help: "choose the scenario below",
+        contexts: MENU,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::Enter],
+        action: Action::Open,
+        hint: "open",
+        help: "open the chosen scenario",
+        contexts: MENU,
+        footer: Footer::Yes,
+    },
+    Binding {
+        keys: &[Key::Char(' ')],
+        action: Action::PauseResume,
+        hint: "pause/run",
+        help: "pause the run (threads stop at their next step) or let it run again",
+        contexts: RUN,
+        footer: Footer::Yes,
+    },
+    Binding {
+        keys: &[Key::Char('n')],
+        action: Action::StepSelected,
+        hint: "step",
+        help: "step the selected thread: exactly one step of its script",
+        contexts: RUN,
+        footer: Footer::Yes,
+    },
+    Binding {
+        keys: &[Key::Char('r')],
+        action: Action::Restart,
+        hint: "restart",
+        help: "stop every thread and start the scenario again",
+        contexts: RUN,
+        footer: Footer::Yes,
+    },
+    Binding {
+        keys: &[Key::Char('s')],
+        action: Action::StepNext,
+        hint: "step next",
+        help: "step whichever thread is ready next",
+        contexts: RUN,
+        footer: Footer::Yes,
+    },
+    Binding {
+        keys: &[Key::Up, Key::Char('k')],
+        action: Action::Up,
+        hint: "select",
+        help: "select the thread above",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::Down, Key::Char('j')],
+        action: Action::Down,
+        hint: "select",
+        help: "select the thread below",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::Digits],
+        action: Action::Select(0),
+        hint: "thread",
+        help: "select thread 1 to 9",
+        contexts: RUN,
+        footer: Footer::Yes,
+    },
+    Binding {
+        keys: &[Key::Left],
+        action: Action::HistoryBack,
+        hint: "history",
+        help: "move the history cursor back (pauses the run)",
+        contexts: RUN,
+        footer: Footer::As("←/→"),
+    },
+    Binding {
+        keys: &[Key::Right],
+        action: Action::HistoryForward,
+        hint: "history",
+        help: "move the history cursor forward",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::Home],
+        action: Action::HistoryStart,
+        hint: "start",
+        help: "history cursor to the start of the run",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::End],
+        action: Action::HistoryEnd,
+        hint: "now",
+        help: "history cursor back to now",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::Char('+'), Key::Char('=')],
+        action: Action::Faster,
+        hint: "faster",
+        help: "speed up (up to 4x)",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::Char('-'), Key::Char('_')],
+        action: Action::Slower,
+        hint: "slower",
+        help: "slow down (down to 0.1x)",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::Char('z')],
+        action: Action::ZoomIn,
+        hint: "zoom in",
+        help: "zoom the time axis in (less time per cell)",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::Char('Z')],
+        action: Action::ZoomOut,
+        hint: "zoom out",
+        help: "zoom the time axis out (more time per cell)",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::Char('t')],
+        action: Action::Theme,
+        hint: "theme",
+        help: "next theme: dark, light (projectors), monochrome",
+        contexts: BOTH,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::Esc],
+        action: Action::Back,
+        hint: "menu",
+        help: "back to the scenario menu",
+        contexts: RUN,
+        footer: Footer::Yes,
+    },
+    Binding {
+        keys: &[Key::Char('?')],
+        action: Action::Help,
+        hint: "help",
+        help: "show or hide this help",
+        contexts: BOTH,
+        footer: Footer::Yes,
+    },
+    Binding {
+        keys: &[Key::Char('q'), Key::Ctrl('c')],
+        action: Action::Quit,
+        hint: "quit",
+        help: "quit threadlab",
+        contexts: BOTH,
+        footer: Footer::Yes,
+    },
+];
+
+/// The action a key press asks for on this screen, if any.
+pub fn action_for(event: &KeyEvent, context: Context) -> Option<Action> {
+    if event.kind != KeyEventKind::Press {
+        return None;
+    }
+    BINDINGS
+        .iter()
+        .filter(|b| b.contexts.contains(&context))
+        .find_map(|b| b.keys.iter().find_map(|k| k.matches(event, b.action)))
+}
+
+/// The bindings of a screen, in table order.
+pub fn bindings(context: Context) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS
+        .iter()
+        .filter(move |b| b.contexts.contains(&context))
+}
+
+/// The footer's hints for a screen: (keys, hint).
+pub fn footer_hints(context: Context) -> Vec<(String, &'static str)> {
+    bindings(context)
+        .filter_map(|b| match b.footer {
+            Footer::No => None,
+            Footer::Yes => Some((b.keys_label(), b.hint)),
+            Footer::As(keys) => Some((keys.to_string(), b.hint)),
+        })
+        .collect()
+}
+
+/// The help overlay's lines for a screen: (keys, help).
+pub fn help_lines(context: Context) -> Vec<(String, &'static str)> {
+    bindings(context)
+        .map(|b| (b.keys_label(), b.help))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    const ALL: [Action; 20] = [
+        Action::Quit,
+        Action::Back,
+        Action::Help,
+        Action::Up,
+        Action::Down,
+        Action::Open,
+        Action::Select(0),
+        Action::PauseResume,
+        Action::StepSelected,
+        Action::StepNext,
+        Action::Faster,
+        Action::Slower,
+        Action::Restart,
+        Action::HistoryBack,
+        Action::HistoryForward,
+        Action::HistoryStart,
+        Action::HistoryEnd,
+        Action::ZoomIn,
+        Action::ZoomOut,
+        Action::Theme,
+    ];
+
+    #[test]
+    fn every_action_has_a_key_and_a_help_line() {
+        for a in ALL {
+            let b = BINDINGS
+                .iter()
+                .find(|b| b.action == a)
+                .unwrap_or_else(|| panic!("{a:?} has no binding"));
+            assert!(!b.keys.is_empty(), "{a:?}");
+            assert!(!b.help.is_empty() && !b.hint.is_empty(), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn every_binding_is_reachable_from_its_keys() {
+        for b in BINDINGS {
+            for ctx in b.contexts {
+                for k in b.keys {
+                    let ev = match *k {
+                        Key::Char(c) => press(KeyCode::Char(c)),
+                        Key::Ctrl(c) => KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL),
+                        Key::Up => press(KeyCode::Up),
+                        Key::Down => press(KeyCode::Down),
+                        Key::Left => press(KeyCode::Left),
+                        Key::Right => press(KeyCode::Right),
+                        Key::Home => press(KeyCode::Home),
+                        Key::End => press(KeyCode::End),
+                        Key::Enter => press(KeyCode::Enter),
+                        Key::Esc => press(KeyCode::Esc),
+                        Key::Digits => press(KeyCode::Char('1')),
+                    };
+                    assert_eq!(action_for(&ev, *ctx), Some(b.action), "{k:?} in {ctx:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_key_means_two_things_on_one_screen() {
+        for ctx in [Context::Menu, Context::Run] {
+            let mut seen: Vec<Key> = Vec::new();
+            for b in bindings(ctx) {
+                for k in b.keys {
+                    assert!(!seen.contains(k), "{k:?} bound twice in {ctx:?}");
+                    seen.push(*k);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn keys_map_to_actions() {
+        let run = Context::Run;
+        assert_eq!(
+            action_for(&press(KeyCode::Char(' ')), run),
+            Some(Action::PauseResume)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('n')), run),
+            Some(Action::StepSelected)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('3')), run),
+            Some(Action::Select(2))
+        );
+        assert_eq!(action_for(&press(KeyCode::Char('0')), run), None);
+        assert_eq!(
+            action_for(&KeyEvent::new(KeyCode::Char('Z'), KeyModifiers::SHIFT), run),
+            Some(Action::ZoomOut)
+        );
+        assert_eq!(
+            action_for(
+                &KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+                run
+            ),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(
+                &KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+                Context::Menu
+            ),
+            Some(Action::Quit)
+        );
+        // Plain 'c' is not Ctrl-C.
+        assert_eq!(action_for(&press(KeyCode::Char('c')), run), None);
+        assert_eq!(
+            action_for(&press(KeyCode::Down), Context::Menu),
+            Some(Action::Down)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('k')), Context::Menu),
+            Some(Action::Up)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Enter), Context::Menu),
+            Some(Action::Open)
+        );
+        assert_eq!(action_for(&press(KeyCode::Char(' ')), Context::Menu), None);
+    }
+
+    #[test]
+    fn releases_are_ignored() {
+        let mut ev = press(KeyCode::Char('q'));
+        ev.kind = KeyEventKind::Release;
+        assert_eq!(action_for(&ev, Context::Run), None);
+    }
+
+    #[test]
+    fn footer_and_help_come_from_the_table() {
+        let footer = footer_hints(Context::Run);
+        assert!(
+            footer
+                .iter()
+                .any(|(k, h)| k == "space" && *h == "pause/run")
+        );
+        assert!(footer.iter().any(|(k, _)| k == "q/Ctrl-C"));
+        let help = help_lines(Context::Run);
+        assert_eq!(help.len(), bindings(Context::Run).count());
+        for b in bindings(Context::Run) {
+            assert!(help.iter().any(|(_, h)| *h == b.help));
+        }
+    }
+}

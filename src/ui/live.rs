@@ -1,0 +1,488 @@
+//! The live loop: terminal events, signals and a frame tick in one `select!`, the engine polled
+//! and drained into the trace, the screen redrawn only when something changed.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use ratatui::crossterm::event::{
+    Event as TermEvent, EventStream, KeyEventKind, MouseButton, MouseEventKind,
+};
+use ratatui::crossterm::{queue, terminal};
+use ratatui::layout::{Position, Rect};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::RunArgs;
+use crate::engine::{Phase, Run, RunOptions};
+use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::trace::event::{Event, EventKind, EventRecord};
+use crate::ui::app::{App, Effect, Live, Menu, MenuEntry, Screen};
+use crate::ui::keys::{self, Action, Context};
+use crate::ui::terminal::{TerminalGuard, Tui};
+use crate::ui::theme::Theme;
+use crate::ui::view;
+
+/// At most this often while something moves (~30 fps).
+const FRAME: Duration = Duration::from_millis(33);
+/// The least time between two frames, however fast input arrives.
+const MIN_GAP: Duration = Duration::from_millis(10);
+/// Polls to keep going after the last change, so a pause or a step settles on screen.
+const SETTLE: u8 = 6;
+
+/// The menu: built-in scenarios, every `*.kdl` in `./scenarios`, and `extra_files`.
+pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> ExitCode {
+    if let Some(code) = refuse_without_terminal() {
+        return code;
+    }
+    let app = App::new(
+        Menu {
+            entries: menu_entries(extra_files),
+            selected: 0,
+        },
+        Theme::from_env(ascii),
+    );
+    run_app(app, Control::default())
+}
+
+/// Straight into the run view for `scenario`, honouring `--speed`, `--schedule` (start paused,
+/// step those threads in order, then run), `--for` (pause when run time reaches it) and
+/// `--events` (write every event as JSON Lines).
+pub fn run_scenario(scenario: Arc<Scenario>, args: &RunArgs, ascii: bool) -> ExitCode {
+    if let Some(code) = refuse_without_terminal() {
+        return code;
+    }
+    let mut schedule = VecDeque::new();
+    for name in &args.schedule {
+        match scenario.thread_index(name) {
+            Some(t) => schedule.push_back(t),
+            None => {
+                let names: Vec<&str> = scenario.threads.iter().map(|t| t.name.as_str()).collect();
+                eprintln!(
+                    "error: --schedule names `{name}`, which is not a thread of {}\n  help: its threads are {}",
+                    scenario.name,
+                    names.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let events_out = match &args.events {
+        Some(path) => match File::create(path) {
+            Ok(f) => Some(BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("error: cannot write events to {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let mut app = App::new(
+        Menu {
+            entries: menu_entries(&[]),
+            selected: 0,
+        },
+        Theme::from_env(ascii),
+    );
+    app.open(scenario.clone(), args.speed);
+    let mut control = Control {
+        start_paused: !schedule.is_empty(),
+        scheduling: !schedule.is_empty(),
+        schedule,
+        stop_after: args.for_.map(|d| d.as_nanos() as u64),
+        events_out,
+        ..Control::default()
+    };
+    control.start(&app, scenario);
+    run_app(app, control)
+}
+
+fn refuse_without_terminal() -> Option<ExitCode> {
+    if io::stdout().is_terminal() && io::stdin().is_terminal() {
+        return None;
+    }
+    eprintln!(
+        "threadlab: the interactive view needs a terminal, and this is not one.\n  \
+         help: `threadlab list` lists the scenarios; `threadlab run NAME --headless` runs one \
+         without a terminal"
+    );
+    Some(ExitCode::from(2))
+}
+
+/// Diagnostics are laid out for the menu's preview panel on an 80-column terminal.
+const DIAGNOSTIC_WIDTH: usize = 52;
+
+/// Built-ins first, then `./scenarios/*.kdl` (skipping files that are just a built-in's
+/// source), then the paths given. A file that does not load is listed with its diagnostic.
+pub fn menu_entries(extra_files: &[PathBuf]) -> Vec<MenuEntry> {
+    let builtins = crate::scenario::builtin::all();
+    let mut entries: Vec<MenuEntry> = builtins
+        .iter()
+        .map(|b| MenuEntry {
+            name: b.name.to_string(),
+            origin: "built-in".into(),
+            scenario: crate::scenario::parse_source(
+                b.name,
+                &format!("builtin:{}", b.name),
+                b.source,
+            )
+            .map(Arc::new)
+            .map_err(|report| crate::scenario::render_plain(report.as_ref(), DIAGNOSTIC_WIDTH)),
+        })
+        .collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "kdl"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files.retain(|p| {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        !builtins.iter().any(|b| b.source == text)
+    });
+    for path in files.iter().chain(extra_files) {
+        entries.push(MenuEntry {
+            name: path.file_stem().map_or_else(
+                || path.display().to_string(),
+                |s| s.to_string_lossy().into(),
+            ),
+            origin: path.display().to_string(),
+            scenario: crate::scenario::load_file(path)
+                .map(Arc::new)
+                .map_err(|report| crate::scenario::render_plain(report.as_ref(), DIAGNOSTIC_WIDTH)),
+        });
+    }
+    entries
+}
+
+/// The engine side: the current run and what was asked of it from the command line.
+#[derive(Default)]
+struct Control {
+    run: Option<Run>,
+    scratch: Vec<Event>,
+    settle: u8,
+    start_paused: bool,
+    /// `--schedule`: threads still to step, one step each, before running freely.
+    schedule: VecDeque<ThreadIdx>,
+    scheduling: bool,
+    /// `--for`: pause when run time reaches this.
+    stop_after: Option<u64>,
+    events_out: Option<BufWriter<File>>,
+}
+
+impl Control {
+    fn start(&mut self, app: &App, scenario: Arc<Scenario>) {
+        if let Some(run) = self.run.take() {
+            run.stop();
+        }
+        let speed = app.run.as_ref().map_or(1.0, |r| r.live.speed);
+        let options = RunOptions {
+            speed,
+            start_paused: self.start_paused,
+        };
+        self.start_paused = false;
+        self.run = Some(Run::start(scenario, options));
+        self.settle = SETTLE;
+    }
+
+    fn stop(&mut self) {
+        if let Some(run) = self.run.take() {
+            run.stop();
+        }
+        self.schedule.clear();
+        self.scheduling = false;
+        self.stop_after = None;
+    }
+
+    fn apply(&mut self, app: &mut App, effect: Effect) {
+        self.settle = SETTLE;
+        match effect {
+            Effect::Start(s) => {
+                self.stop();
+                self.start(app, s);
+            }
+            Effect::Stop => self.stop(),
+            Effect::Restart => {
+                // A restart runs freely: the command line's schedule and limit were for the first.
+                self.stop();
+                if let Some(s) = app.run.as_ref().map(|r| r.scenario.clone()) {
+                    self.start(app, s);
+                }
+            }
+            _ => {
+                let Some(run) = &self.run else { return };
+                match effect {
+                    Effect::Pause => run.pause(),
+                    Effect::Resume => run.resume(),
+                    Effect::SetSpeed(x) => run.set_speed(x),
+                    Effect::Step(t) => {
+                        if run.phase() == Phase::Running {
+                            run.pause();
+                        }
+                        if let Err(e) = run.step(t) {
+                            app.notice(format!("can't step: {e}"));
+                        }
+                    }
+                    Effect::StepNext => {
+                        if run.phase() == Phase::Running {
+                            run.pause();
+                        }
+                        if let Err(e) = run.step_next_ready() {
+                            app.notice(format!("can't step: {e}"));
+                        }
+                    }
+                    Effect::Start(_) | Effect::Stop | Effect::Restart => {}
+                }
+            }
+        }
+    }
+
+    /// Drains the engine into the app; true if anything visible changed.
+    fn poll(&mut self, app: &mut App) -> bool {
+        let Some(run) = &self.run else {
+            return false;
+        };
+        self.scratch.clear();
+        run.drain_events(&mut self.scratch);
+        self.scratch.sort_by_key(|e| e.t_ns);
+        let phase = run.phase();
+        let failures: Vec<(ThreadIdx, String)> = self
+            .scratch
+            .iter()
+            .filter(|e| e.kind == EventKind::Fail)
+            .map(|e| {
+                (
+                    e.thread,
+                    run.failure(e.thread)
+                        .unwrap_or_else(|| "failed".to_string()),
+                )
+            })
+            .collect();
+        let known_deadlock = app.run.as_ref().and_then(|r| r.live.deadlock.clone());
+        // Once every thread has ended, the run's time is the last event's: the clock may run
+        // on, but nothing happens any more, and a header that kept counting would both mislead
+        // and keep the loop redrawing forever.
+        let now_ns = if phase == Phase::Finished {
+            let seen = app.run.as_ref().map_or(0, |r| r.trace.end_ns());
+            self.scratch.iter().map(|e| e.t_ns).fold(seen, u64::max)
+        } else {
+            run.now_ns()
+        };
+        let live = Live {
+            phase,
+            now_ns,
+            speed: run.speed(),
+            deadlock: if phase == Phase::Deadlock {
+                known_deadlock.or_else(|| run.deadlock())
+            } else {
+                None
+            },
+            dropped: run.dropped_events(),
+        };
+        if let (Some(out), Some(r)) = (&mut self.events_out, &app.run) {
+            for e in &self.scratch {
+                let record = EventRecord::new(e, &r.scenario);
+                if let Ok(line) = serde_json::to_string(&record) {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+        }
+        let changed = !self.scratch.is_empty() || app.run.as_ref().is_none_or(|r| r.live != live);
+
+        // --schedule: one step at a time, each once the last has ended (checked without
+        // waiting), then the run goes free.
+        if self.scheduling && phase == Phase::Paused && run.wait_step_done(Duration::ZERO) {
+            match self.schedule.pop_front() {
+                Some(t) => {
+                    if let Err(e) = run.step(t) {
+                        app.notice(format!("--schedule: can't step: {e}"));
+                        self.schedule.clear();
+                    }
+                }
+                None => {
+                    self.scheduling = false;
+                    run.resume();
+                }
+            }
+            self.settle = SETTLE;
+        }
+        if let Some(limit) = self.stop_after
+            && live.now_ns >= limit
+            && phase == Phase::Running
+        {
+            run.pause();
+            self.stop_after = None;
+            app.notice(format!("paused: --for {} reached", view::fmt_ns(limit)));
+        }
+
+        app.observe(live, &self.scratch, failures);
+        if changed {
+            self.settle = SETTLE;
+        } else {
+            self.settle = self.settle.saturating_sub(1);
+        }
+        changed
+    }
+
+    /// Whether the loop should keep ticking: something moves, or may be about to.
+    fn animating(&self) -> bool {
+        let Some(run) = &self.run else {
+            return false;
+        };
+        self.settle > 0
+            || self.scheduling
+            || matches!(run.phase(), Phase::Running | Phase::Stepping(_))
+    }
+}
+
+fn run_app(mut app: App, mut control: Control) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("threadlab: cannot start the UI: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut guard = match TerminalGuard::init() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("threadlab: cannot take over the terminal: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut control));
+    control.stop();
+    if let Some(out) = &mut control.events_out {
+        let _ = out.flush();
+    }
+    drop(guard);
+    match result {
+        Ok(Exit::Quit) => ExitCode::SUCCESS,
+        Ok(Exit::Signal(n)) => ExitCode::from(128 + n),
+        Err(e) => {
+            eprintln!("threadlab: terminal error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+enum Exit {
+    Quit,
+    Signal(u8),
+}
+
+fn draw(terminal: &mut Tui, app: &App) -> io::Result<()> {
+    // Synchronized update: the terminal shows the frame whole, never half-drawn.
+    queue!(terminal.backend_mut(), terminal::BeginSynchronizedUpdate)?;
+    terminal.draw(|frame| {
+        let area = frame.area();
+        view::render(app, area, frame.buffer_mut());
+    })?;
+    queue!(terminal.backend_mut(), terminal::EndSynchronizedUpdate)?;
+    terminal.backend_mut().flush()
+}
+
+/// What a terminal event means to the app; true if the screen may have changed.
+fn handle(app: &mut App, control: &mut Control, event: TermEvent) -> bool {
+    let effects = match event {
+        TermEvent::Key(key) if key.kind == KeyEventKind::Press => {
+            let context = match app.screen {
+                Screen::Menu => Context::Menu,
+                Screen::Run => Context::Run,
+            };
+            match keys::action_for(&key, context) {
+                Some(action) => app.update(action),
+                None if app.help => app.update(Action::Help),
+                None => return false,
+            }
+        }
+        TermEvent::Mouse(m) => match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => app.click(Position::new(m.column, m.row)),
+            MouseEventKind::ScrollUp => app.update(Action::Up),
+            MouseEventKind::ScrollDown => app.update(Action::Down),
+            _ => return false,
+        },
+        TermEvent::Resize(w, h) => {
+            app.size = Rect::new(0, 0, w, h);
+            Vec::new()
+        }
+        TermEvent::FocusGained | TermEvent::FocusLost | TermEvent::Paste(_) | TermEvent::Key(_) => {
+            return false;
+        }
+    };
+    for e in effects {
+        control.apply(app, e);
+    }
+    true
+}
+
+async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) -> io::Result<Exit> {
+    let mut input = EventStream::new();
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let size = terminal.size()?;
+    app.size = Rect::new(0, 0, size.width, size.height);
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    // For the hardening tests: a panic in the UI itself must still give the terminal back.
+    let panic_after_first_frame = std::env::var_os("THREADLAB_TEST_UI_PANIC").is_some();
+    loop {
+        if control.poll(app) {
+            dirty = true;
+        }
+        if app.quit {
+            return Ok(Exit::Quit);
+        }
+        // Bursts of input (key repeat) are drawn at most every MIN_GAP: the wake-up below
+        // catches the last of them.
+        let mut redraw_at = None;
+        if dirty {
+            match last_draw {
+                Some(t) if t.elapsed() < MIN_GAP => redraw_at = Some(t + MIN_GAP),
+                _ => {
+                    draw(terminal, app)?;
+                    last_draw = Some(Instant::now());
+                    dirty = false;
+                    if panic_after_first_frame {
+                        panic!("THREADLAB_TEST_UI_PANIC is set: the UI panics on purpose");
+                    }
+                }
+            }
+        }
+        // While paused and idle nothing ticks: the loop sleeps until a key or a signal.
+        let wake = match (redraw_at, control.animating()) {
+            (Some(t), _) => Some(t),
+            (None, true) => Some(Instant::now() + FRAME),
+            (None, false) => None,
+        };
+        let tick = async {
+            match wake {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            // Never poll the EventStream with a throwaway waker (`now_or_never`): it would
+            // park its wake-up thread on that waker and the loop would never hear a key again.
+            event = input.next() => match event {
+                Some(Ok(event)) => dirty |= handle(app, control, event),
+                Some(Err(e)) => return Err(e),
+                None => return Ok(Exit::Quit),
+            },
+            _ = sigterm.recv() => return Ok(Exit::Signal(15)),
+            _ = sighup.recv() => return Ok(Exit::Signal(1)),
+            _ = sigint.recv() => return Ok(Exit::Signal(2)),
+            _ = tick => {}
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! The one theme: colours, emphasis and glyphs for everything the UI draws.
+//!
+//! Every thread state has a colour AND a glyph, so a lane still reads on a monochrome terminal,
+//! a washed-out projector or a black-and-white printout. `NO_COLOR` selects the monochrome
+//! theme; `--ascii` swaps the glyphs for plain ASCII.
+
+use ratatui::style::{Color, Modifier, Style};
+
+use crate::trace::event::State;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThemeKind {
+    /// For a dark terminal (the default).
+    Dark,
+    /// For a light terminal and most projectors.
+    Light,
+    /// No colour at all: glyphs and bold/reverse only.
+    Mono,
+}
+
+impl ThemeKind {
+    pub const ALL: [ThemeKind; 3] = [ThemeKind::Dark, ThemeKind::Light, ThemeKind::Mono];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ThemeKind::Dark => "dark",
+            ThemeKind::Light => "light",
+            ThemeKind::Mono => "mono",
+        }
+    }
+}
+
+/// The glyph set: Unicode block and box-drawing characters, or plain ASCII.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Glyphs {
+    pub ascii: bool,
+}
+
+impl Glyphs {
+    /// The glyph that fills a lane cell for a thread in `state`.
+    pub fn state(self, state: State) -> char {
+        // The same glyphs as the headless timeline (trace::text::GLYPHS), so a class reads
+        // both alike: waiting states are capital letters, legible without colour.
+        let (unicode, ascii) = match state {
+            State::Running => ('█', '#'),
+            State::Sleeping => ('~', '~'),
+            State::Held => ('·', '.'),
+            State::Locked(_) => ('L', 'L'),
+            State::Semaphore(_) => ('S', 'S'),
+            State::Barrier(_) => ('B', 'B'),
+            State::Condition(_) => ('C', 'C'),
+            State::Gil(_) => ('G', 'G'),
+            State::Done => (' ', ' '),
+            State::Failed => ('!', '!'),
+        };
+        if self.ascii { ascii } else { unicode }
+    }
+
+    /// Marks the selected thread and the current line.
+    pub fn pointer(self) -> &'static str {
+        if self.ascii { ">" } else { "▶" }
+    }
+
+    /// Marks the history cursor on the time axis.
+    pub fn cursor(self) -> char {
+        if self.ascii { '^' } else { '▲' }
+    }
+
+    pub fn tick(self) -> char {
+        if self.ascii { '|' } else { '╵' }
+    }
+
+    pub fn axis(self) -> char {
+        if self.ascii { '-' } else { '─' }
+    }
+
+    pub fn arrow(self) -> &'static str {
+        if self.ascii { "->" } else { "→" }
+    }
+
+    pub fn gauge_full(self) -> char {
+        if self.ascii { '#' } else { '■' }
+    }
+
+    pub fn gauge_empty(self) -> char {
+        if self.ascii { '.' } else { '□' }
+    }
+
+    pub fn border_set(self) -> ratatui::symbols::border::Set<'static> {
+        if self.ascii {
+            ASCII_BORDER
+        } else {
+            ratatui::symbols::border::ROUNDED
+        }
+    }
+}
+
+const ASCII_BORDER: ratatui::symbols::border::Set<'static> = ratatui::symbols::border::Set {
+    top_left: "+",
+    top_right: "+",
+    bottom_left: "+",
+    bottom_right: "+",
+    vertical_left: "|",
+    vertical_right: "|",
+    horizontal_top: "-",
+    horizontal_bottom: "-",
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Theme {
+    pub kind: ThemeKind,
+    pub glyphs: Glyphs,
+}
+
+impl Theme {
+    pub fn new(kind: ThemeKind, ascii: bool) -> Theme {
+        Theme {
+            kind,
+            glyphs: Glyphs { ascii },
+        }
+    }
+
+    /// The default theme for this environment: monochrome when `NO_COLOR` is set (to anything
+    /// non-empty, as no-color.org asks), dark otherwise.
+    pub fn from_env(ascii: bool) -> Theme {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Theme::new(
+            if no_color {
+                ThemeKind::Mono
+            } else {
+                ThemeKind::Dark
+            },
+            ascii,
+        )
+    }
+
+    /// The next theme in the `t` cycle.
+    pub fn next(self) -> Theme {
+        let i = ThemeKind::ALL
+            .iter()
+            .position(|k| *k == self.kind)
+            .unwrap_or(0);
+        Theme::new(
+            ThemeKind::ALL[(i + 1) % ThemeKind::ALL.len()],
+            self.glyphs.ascii,
+        )
+    }
+
+    fn color(self, dark: Color, light: Color) -> Option<Color> {
+        match self.kind {
+            ThemeKind::Dark => Some(dark),
+            ThemeKind::Light => Some(light),
+            ThemeKind::Mono => None,
+        }
+    }
+
+    fn fg(self, dark: Color, light: Color) -> Style {
+        match self.color(dark, light) {
+            Some(c) => Style::new().fg(c),
+            None => Style::new(),
+        }
+    }
+
+    /// Plain text.
+    pub fn text(self) -> Style {
+        Style::new()
+    }
+
+    /// Secondary text: labels, axis, hints.
+    pub fn dim(self) -> Style {
+        match self.kind {
+            ThemeKind::Dark => Style::new().fg(Color::Gray),
+            ThemeKind::Light => Style::new().fg(Color::DarkGray),
+            ThemeKind::Mono => Style::new(),
+        }
+    }
+
+    pub fn title(self) -> Style {
+        self.fg(Color::LightCyan, Color::Blue)
+            .add_modifier(Modifier::BOLD)
+    }
+
+    pub fn border(self) -> Style {
+        self.fg(Color::DarkGray, Color::Gray)
+    }
+
+    /// The selected row of a list or the selected lane's name.
+    pub fn selected(self) -> Style {
+        match self.kind {
+            ThemeKind::Dark => Style::new()
+                .bg(Color::Indexed(238))
+                .add_modifier(Modifier::BOLD),
+            ThemeKind::Light => Style::new()
+                .bg(Color::Indexed(253))
+                .add_modifier(Modifier::BOLD),
+            ThemeKind::Mono => Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+        }
+    }
+
+    /// Keys in the footer and help overlay.
+    pub fn key(self) -> Style {
+        self.fg(Color::Yellow, Color::Magenta)
+            .add_modifier(Modifier::BOLD)
+    }
+
+    pub fn error(self) -> Style {
+        self.fg(Color::LightRed, Color::Red)
+            .add_modifier(Modifier::BOLD)
+    }
+
+    pub fn warning(self) -> Style {
+        self.fg(Color::Yellow, Color::Indexed(130))
+    }
+
+    /// The deadlock banner: impossible to miss.
+    pub fn alarm(self) -> Style {
+        match self.kind {
+            ThemeKind::Mono => Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+            _ => Style::new()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
+        }
+    }
+
+    /// Threads and resources caught in a deadlock cycle.
+    pub fn in_cycle(self) -> Style {
+        match self.kind {
+            ThemeKind::Mono => Style::new()
+                .add_modifier(Modifier::REVERSED | Modifier::BOLD | Modifier::UNDERLINED),
+            _ => Style::new()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
+        }
+    }
+
+    /// The colour of a thread state, used for its lane cells and its label.
+    pub fn state(self, state: State) -> Style {
+        let (dark, light) = match state {
+            State::Running => (Color::LightGreen, Color::Green),
+            State::Sleeping => (Color::LightBlue, Color::Blue),
+            State::Held => (Color::Gray, Color::DarkGray),
+            State::Locked(_) => (Color::LightRed, Color::Red),
+            State::Semaphore(_) => (Color::Yellow, Color::Indexed(130)),
+            State::Barrier(_) => (Color::LightMagenta, Color::Magenta),
+            State::Condition(_) => (Color::LightCyan, Color::Cyan),
+            State::Gil(_) => (Color::Indexed(208), Color::Indexed(166)),
+            State::Done => (Color::DarkGray, Color::Gray),
+            State::Failed => (Color::LightRed, Color::Red),
+        };
+        let style = self.fg(dark, light);
+        match state {
+            State::Failed => style.add_modifier(Modifier::BOLD),
+            _ => style,
+        }
+    }
+
+    /// The big state word beside a lane: bold, so it reads from the back of the room.
+    pub fn state_label(self, state: State) -> Style {
+        self.state(state).add_modifier(Modifier::BOLD)
+    }
+
+    /// The run-state badge in the header (RUNNING, PAUSED, ...), drawn as a solid block.
+    pub fn badge(self, badge: Badge) -> Style {
+        let bg = match badge {
+            Badge::Running => Color::Green,
+            Badge::Paused => Color::Yellow,
+            Badge::Stepping => Color::Cyan,
+            Badge::Deadlock => Color::Red,
+            Badge::Done => Color::Blue,
+            Badge::Failed => Color::Red,
+        };
+        match self.kind {
+            ThemeKind::Mono => Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+            _ => Style::new()
+                .fg(
+                    if matches!(badge, Badge::Deadlock | Badge::Failed | Badge::Done) {
+                        Color::White
+                    } else {
+                        Color::Black
+                    },
+                )
+                .bg(bg)
+                .add_modifier(Modifier::BOLD),
+        }
+    }
+}
+
+/// What the header's run-state badge says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Badge {
+    Running,
+    Paused,
+    Stepping,
+    Deadlock,
+    Done,
+    Failed,
+}
+
+/// One line of the legend: what a state looks like and what it means.
+pub fn state_meaning(state: State) -> &'static str {
+    match state {
+        State::Running => "running",
+        State::Sleeping => "sleeping (I/O)",
+        State::Held => "held (paused)",
+        State::Locked(_) => "blocked on lock",
+        State::Semaphore(_) => "waiting for permit",
+        State::Barrier(_) => "at barrier",
+        State::Condition(_) => "waiting on buffer",
+        State::Gil(_) => "waiting for GIL",
+        State::Done => "done",
+        State::Failed => "failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATES: [State; 10] = [
+        State::Running,
+        State::Sleeping,
+        State::Held,
+        State::Locked(0),
+        State::Semaphore(0),
+        State::Barrier(0),
+        State::Condition(0),
+        State::Gil(0),
+        State::Done,
+        State::Failed,
+    ];
+
+    #[test]
+    fn every_state_has_its_own_glyph_in_both_sets() {
+        for ascii in [false, true] {
+            let g = Glyphs { ascii };
+            let mut seen: Vec<char> = STATES.iter().map(|s| g.state(*s)).collect();
+            seen.sort();
+            seen.dedup();
+            assert_eq!(seen.len(), STATES.len(), "ascii={ascii}");
+            if ascii {
+                assert!(seen.iter().all(|c| c.is_ascii()));
+            }
+        }
+    }
+
+    #[test]
+    fn mono_uses_no_colour() {
+        let t = Theme::new(ThemeKind::Mono, false);
+        for s in STATES {
+            assert_eq!(t.state(s).fg, None);
+            assert_eq!(t.state(s).bg, None);
+        }
+        assert_eq!(t.alarm().bg, None);
+    }
+
+    #[test]
+    fn colour_themes_give_every_waiting_state_a_colour() {
+        for kind in [ThemeKind::Dark, ThemeKind::Light] {
+            let t = Theme::new(kind, false);
+            for s in STATES {
+                assert!(t.state(s).fg.is_some(), "{kind:?} {s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn cycling_visits_every_theme() {
+        let mut t = Theme::new(ThemeKind::Dark, true);
+        let mut seen = vec![];
+        for _ in 0..3 {
+            seen.push(t.kind);
+            t = t.next();
+        }
+        assert_eq!(seen, ThemeKind::ALL);
+        assert_eq!(t.kind, ThemeKind::Dark);
+        assert!(t.glyphs.ascii);
+    }
+}

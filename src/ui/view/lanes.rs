@@ -1,0 +1,401 @@
+//! One lane per thread: its state over time as coloured glyphs, its state now in words, a time
+//! axis and a legend.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use crate::scenario::model::{Op, ResourceKind, Scenario, ThreadIdx};
+use crate::trace::event::State;
+use crate::ui::app::{RunState, step_is_put};
+use crate::ui::theme::{Theme, state_meaning};
+use crate::ui::view::{fit, fmt_ns, panel};
+
+pub struct Lanes<'a> {
+    pub run: &'a RunState,
+    pub theme: Theme,
+}
+
+/// Where things sit inside the lanes panel, shared by drawing and mouse hit-testing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    pub inner: Rect,
+    pub name_w: u16,
+    pub label_w: u16,
+    /// First column and width of the time cells.
+    pub cells_x: u16,
+    pub cells_w: u16,
+    /// First thread shown, the rows all lanes take, and each lane's height: two rows when
+    /// there is room, so the timeline reads from the back of a classroom.
+    pub first: usize,
+    pub rows: u16,
+    pub lane_h: u16,
+    pub axis: bool,
+    pub legend: bool,
+}
+
+/// The rows the lanes panel wants: one (or two, `tall`) per thread, the axis, the legend and
+/// the borders.
+pub fn wanted_height(scenario: &Scenario, tall: bool) -> u16 {
+    let n = scenario.threads.len() as u16;
+    n * if tall { 2 } else { 1 } + 4
+}
+
+pub fn geometry(run: &RunState, area: Rect) -> Geometry {
+    let inner = Rect {
+        x: area.x.saturating_add(1),
+        y: area.y.saturating_add(1),
+        width: area.width.saturating_sub(2),
+        height: area.height.saturating_sub(2),
+    };
+    let n = run.scenario.threads.len() as u16;
+    let axis = inner.height >= 2;
+    let legend = inner.height >= n.clamp(1, 2) + 2;
+    let rows = inner.height - u16::from(axis) - u16::from(legend);
+    let lane_h = if n > 0 && rows >= 2 * n { 2 } else { 1 };
+    let longest_name = run
+        .scenario
+        .threads
+        .iter()
+        .map(|t| t.name.chars().count())
+        .max()
+        .unwrap_or(1) as u16;
+    let longest_res = run
+        .scenario
+        .resources
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0) as u16;
+    let mut name_w = (longest_name + 3).min(16);
+    let mut label_w = (longest_res + 17).clamp(10, 24);
+    if inner.width < name_w + label_w + 20 {
+        // Narrow: give the cells at least a third of the width.
+        label_w = label_w.min(inner.width / 3).max(4);
+        name_w = name_w.min(inner.width / 4).max(2);
+    }
+    let used = (name_w + label_w + 1).min(inner.width);
+    let selected = run.selected as usize;
+    let shown = (rows / lane_h) as usize;
+    let first = if shown == 0 {
+        0
+    } else {
+        selected.saturating_sub(shown - 1)
+    };
+    Geometry {
+        inner,
+        name_w,
+        label_w,
+        cells_x: inner.x + used,
+        cells_w: inner.width - used,
+        first,
+        rows,
+        lane_h,
+        axis,
+        legend,
+    }
+}
+
+/// The thread whose lane is at `pos`, for mouse selection.
+pub fn thread_at(run: &RunState, area: Rect, pos: Position) -> Option<ThreadIdx> {
+    let g = geometry(run, area);
+    let lanes = Rect {
+        height: g.rows,
+        ..g.inner
+    };
+    if !lanes.contains(pos) {
+        return None;
+    }
+    let i = g.first + ((pos.y - lanes.y) / g.lane_h) as usize;
+    (i < run.scenario.threads.len()).then_some(i as ThreadIdx)
+}
+
+/// A thread's state in words, as big and plain as the label column allows.
+pub fn state_words(
+    scenario: &Scenario,
+    thread: ThreadIdx,
+    state: State,
+    step: Option<u32>,
+) -> String {
+    let r = |r| scenario.resource_name(r).to_string();
+    match state {
+        State::Running => "RUNNING".into(),
+        State::Sleeping => "SLEEPING".into(),
+        State::Held => "HELD".into(),
+        State::Locked(x) => format!("BLOCKED on {}", r(x)),
+        State::Semaphore(x) => format!("WAITING for {}", r(x)),
+        State::Barrier(x) => format!("AT BARRIER {}", r(x)),
+        State::Condition(x) => {
+            if step.is_some_and(|s| step_is_put(scenario, thread, s)) {
+                format!("WAITING: {} full", r(x))
+            } else {
+                format!("WAITING: {} empty", r(x))
+            }
+        }
+        State::Gil(_) => "WAITING for GIL".into(),
+        State::Done => "DONE".into(),
+        State::Failed => "FAILED".into(),
+    }
+}
+
+/// The states this scenario can show, for its legend.
+pub fn legend_states(scenario: &Scenario) -> Vec<State> {
+    let ops = || {
+        scenario
+            .threads
+            .iter()
+            .flat_map(|t| t.steps.iter().map(|s| s.op))
+    };
+    let has = |f: fn(&ResourceKind) -> bool| scenario.resources.iter().any(|r| f(&r.kind));
+    let mut out = vec![State::Running];
+    if ops().any(|o| matches!(o, Op::Sleep(_))) {
+        out.push(State::Sleeping);
+    }
+    if has(|k| matches!(k, ResourceKind::Mutex)) {
+        out.push(State::Locked(0));
+    }
+    if has(|k| matches!(k, ResourceKind::Semaphore { .. })) {
+        out.push(State::Semaphore(0));
+    }
+    if has(|k| matches!(k, ResourceKind::Barrier { .. })) {
+        out.push(State::Barrier(0));
+    }
+    if has(|k| matches!(k, ResourceKind::Buffer { .. })) {
+        out.push(State::Condition(0));
+    }
+    if has(|k| matches!(k, ResourceKind::Gil { .. })) {
+        out.push(State::Gil(0));
+    }
+    out.push(State::Held);
+    out.push(State::Failed);
+    out
+}
+
+impl Widget for Lanes<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let area = area.intersection(buf.area);
+        if area.is_empty() {
+            return;
+        }
+        let run = self.run;
+        let theme = self.theme;
+        let block = panel(" Threads ", theme);
+        let g = geometry(run, area);
+        block.render(area, buf);
+        if g.inner.is_empty() {
+            return;
+        }
+        let scenario = &run.scenario;
+        let view = run.view_ns();
+        let end = run.end_ns();
+        let per = run.ns_per_cell();
+        let start = run.window_start(g.cells_w);
+        let (cycle, _) = run.cycle();
+        let stuck: Vec<ThreadIdx> = run
+            .live
+            .deadlock
+            .as_ref()
+            .map(|d| d.stuck.clone())
+            .unwrap_or_default();
+        let cursor_cell = run
+            .cursor
+            .filter(|c| *c >= start)
+            .map(|c| (c - start) / per)
+            .filter(|c| *c < u64::from(g.cells_w));
+
+        for lane in 0..g.rows / g.lane_h {
+            let t = g.first + lane as usize;
+            let Some(spec) = scenario.threads.get(t) else {
+                break;
+            };
+            let t = t as ThreadIdx;
+            let y = g.inner.y + lane * g.lane_h;
+            let selected = t == run.selected;
+
+            // Name, with the selection pointer.
+            let name_style = if cycle.contains(&t) || stuck.contains(&t) {
+                theme.in_cycle()
+            } else if selected {
+                theme.selected()
+            } else {
+                theme.text().add_modifier(Modifier::BOLD)
+            };
+            let pointer = if selected {
+                theme.glyphs.pointer()
+            } else {
+                " "
+            };
+            let name = format!(
+                "{pointer} {}",
+                fit(&spec.name, g.name_w.saturating_sub(3) as usize)
+            );
+            buf.set_stringn(g.inner.x, y, &name, g.name_w as usize, name_style);
+
+            // The state now (or at the cursor), in words.
+            let state = run.trace.state_at(t, view);
+            let label_x = g.inner.x + g.name_w;
+            let (words, style) = match state {
+                Some(s) => {
+                    let step = run.trace.step_at(t, view);
+                    let text = format!(
+                        "{} {}",
+                        theme.glyphs.state(s),
+                        state_words(scenario, t, s, step)
+                    );
+                    (text, theme.state_label(s))
+                }
+                None if !spec.after.is_empty() => {
+                    let first = scenario.threads[spec.after[0] as usize].group.clone();
+                    (format!("  after {first}"), theme.dim())
+                }
+                None => ("  not started".into(), theme.dim()),
+            };
+            buf.set_stringn(
+                label_x,
+                y,
+                fit(&words, g.label_w as usize),
+                g.label_w as usize,
+                style,
+            );
+            if g.cells_w == 0 {
+                continue;
+            }
+            for dy in 0..g.lane_h {
+                buf.set_stringn(
+                    g.cells_x - 1,
+                    y + dy,
+                    if theme.glyphs.ascii { "|" } else { "│" },
+                    1,
+                    theme.border(),
+                );
+            }
+
+            // In a deadlock the stuck threads' waits run on to the right edge, drawn faint:
+            // that is what "forever" looks like.
+            let forever = stuck
+                .contains(&t)
+                .then(|| run.trace.state_at(t, end))
+                .flatten()
+                .filter(|s| s.waiting_on().is_some());
+            // The timeline.
+            for i in 0..g.cells_w {
+                let from = start + u64::from(i) * per;
+                if from > end {
+                    if let Some(s) = forever {
+                        for dy in 0..g.lane_h {
+                            buf[(g.cells_x + i, y + dy)]
+                                .set_char(theme.glyphs.state(s))
+                                .set_style(theme.state(s).add_modifier(Modifier::DIM));
+                        }
+                        continue;
+                    }
+                    break;
+                }
+                // The cell holding "now" shows the state now: a thread that has just blocked
+                // (a deadlock stops the clock right there) must not look as if it were running.
+                let state = if from + per > end {
+                    run.trace.state_at(t, end)
+                } else {
+                    run.trace.dominant_state(t, from, from + per)
+                };
+                let Some(s) = state else {
+                    continue;
+                };
+                let mut style = theme.state(s);
+                if Some(u64::from(i)) == cursor_cell {
+                    style = style.add_modifier(Modifier::REVERSED);
+                }
+                let glyph = theme.glyphs.state(s);
+                let glyph = if glyph == ' ' && Some(u64::from(i)) == cursor_cell {
+                    theme.glyphs.axis()
+                } else {
+                    glyph
+                };
+                for dy in 0..g.lane_h {
+                    buf[(g.cells_x + i, y + dy)]
+                        .set_char(glyph)
+                        .set_style(style);
+                }
+            }
+        }
+
+        let mut y = g.inner.y + g.rows;
+        if g.axis {
+            let label = format!("{}/cell ", fmt_ns(per));
+            let lx = g.inner.x + g.name_w;
+            buf.set_stringn(
+                lx,
+                y,
+                fit(&label, g.label_w as usize),
+                g.label_w as usize,
+                theme.dim(),
+            );
+            self.axis(g, start, per, y, buf, cursor_cell);
+            y += 1;
+        }
+        if g.legend {
+            let mut spans = Vec::new();
+            for s in legend_states(scenario) {
+                let glyph = theme.glyphs.state(s);
+                spans.push(Span::styled(format!("{glyph}{glyph}"), theme.state(s)));
+                spans.push(Span::styled(
+                    format!(" {}  ", state_meaning(s)),
+                    theme.dim(),
+                ));
+            }
+            Line::from(spans).render(
+                Rect {
+                    y,
+                    height: 1,
+                    ..g.inner
+                },
+                buf,
+            );
+        }
+    }
+}
+
+impl Lanes<'_> {
+    /// Time labels every ten cells, and the cursor's mark.
+    fn axis(
+        &self,
+        g: Geometry,
+        start: u64,
+        per: u64,
+        y: u16,
+        buf: &mut Buffer,
+        cursor: Option<u64>,
+    ) {
+        let theme = self.theme;
+        if g.cells_w == 0 {
+            return;
+        }
+        const EVERY: u16 = 10;
+        for i in 0..g.cells_w {
+            let ch = if i % EVERY == 0 {
+                theme.glyphs.tick()
+            } else {
+                theme.glyphs.axis()
+            };
+            buf[(g.cells_x + i, y)]
+                .set_char(ch)
+                .set_style(theme.border());
+        }
+        let mut i = 0;
+        while i < g.cells_w {
+            let label = fmt_ns(start + u64::from(i) * per);
+            let room = (g.cells_w - i).min(EVERY) as usize;
+            if label.chars().count() < room {
+                buf.set_stringn(g.cells_x + i + 1, y, &label, room - 1, theme.dim());
+            }
+            i += EVERY;
+        }
+        if let Some(c) = cursor {
+            buf[(g.cells_x + c as u16, y)]
+                .set_char(theme.glyphs.cursor())
+                .set_style(theme.key());
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! What happened, in words, newest at the bottom ("T2 released A", "T1 took A from T2").
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use crate::trace::event::State;
+use crate::ui::app::{RunState, loggable};
+use crate::ui::theme::Theme;
+use crate::ui::view::{fit, fmt_clock, panel};
+
+pub struct Log<'a> {
+    pub run: &'a RunState,
+    pub theme: Theme,
+}
+
+impl Widget for Log<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let area = area.intersection(buf.area);
+        if area.is_empty() {
+            return;
+        }
+        let run = self.run;
+        let theme = self.theme;
+        let block = panel(" What happened ", theme);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if inner.is_empty() {
+            return;
+        }
+        let rows = inner.height as usize;
+        // Holds are filtered out, so ask for more than fits; a pause makes one per thread.
+        let want = rows + 2 * run.scenario.threads.len() + 8;
+        let events = run
+            .trace
+            .events_before(run.view_ns().saturating_add(1), want);
+        let shown: Vec<_> = events.iter().filter(|e| loggable(e)).collect();
+        let skip = shown.len().saturating_sub(rows);
+        for (row, e) in shown[skip..].iter().enumerate() {
+            let time = fmt_clock(e.t_ns);
+            let style = State::after(e, &run.scenario).map_or(theme.text(), |s| match s {
+                State::Running | State::Held => theme.text(),
+                other => theme.state(other),
+            });
+            let text = run.trace.describe(e);
+            let avail = (inner.width as usize).saturating_sub(time.len() + 1);
+            Line::from(vec![
+                Span::styled(format!("{time} "), theme.dim()),
+                Span::styled(fit(&text, avail), style),
+            ])
+            .render(
+                Rect {
+                    y: inner.y + row as u16,
+                    height: 1,
+                    ..inner
+                },
+                buf,
+            );
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The menu: every scenario on the left, the chosen one's title and about text on the right.
+//! A file with a mistake is listed with its diagnostic, never hidden.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use crate::ui::app::App;
+use crate::ui::keys::Context;
+use crate::ui::view::{fit, footer, panel, too_small};
+
+pub const MIN_SIZE: (u16, u16) = (40, 10);
+
+struct Areas {
+    header: Rect,
+    list: Rect,
+    preview: Rect,
+    footer: Rect,
+}
+
+fn areas(area: Rect) -> Areas {
+    let [header, body, foot] = area.layout(&Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ]));
+    let list_w = (body.width * 3 / 10).clamp(22, 36).min(body.width);
+    let [list, preview] = body.layout(&Layout::horizontal([
+        Constraint::Length(list_w),
+        Constraint::Fill(1),
+    ]));
+    Areas {
+        header,
+        list,
+        preview,
+        footer: foot,
+    }
+}
+
+/// First entry shown when the list is `rows` tall, so the selection stays in view.
+fn first_row(selected: usize, rows: usize) -> usize {
+    if rows == 0 {
+        0
+    } else {
+        selected.saturating_sub(rows - 1)
+    }
+}
+
+/// The entry under a mouse click.
+pub fn row_at(app: &App, pos: Position) -> Option<usize> {
+    let area = app.size;
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        return None;
+    }
+    let list = areas(area).list;
+    let inner = Rect {
+        x: list.x + 1,
+        y: list.y + 1,
+        width: list.width.saturating_sub(2),
+        height: list.height.saturating_sub(2),
+    };
+    if !inner.contains(pos) {
+        return None;
+    }
+    let i = first_row(app.menu.selected, inner.height as usize) + (pos.y - inner.y) as usize;
+    (i < app.menu.entries.len()).then_some(i)
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let area = area.intersection(buf.area);
+    let theme = app.theme;
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        too_small(area, buf, MIN_SIZE, theme);
+        return;
+    }
+    let a = areas(area);
+    Line::from(vec![
+        Span::styled(" threadlab ", theme.title()),
+        Span::styled(
+            " pick a scenario: real threads, real locks, drawn live",
+            theme.dim(),
+        ),
+    ])
+    .render(a.header, buf);
+
+    let block = panel(" Scenarios ", theme);
+    let inner = block.inner(a.list);
+    block.render(a.list, buf);
+    let rows = inner.height as usize;
+    let first = first_row(app.menu.selected, rows);
+    for (row, (i, entry)) in app
+        .menu
+        .entries
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows)
+        .enumerate()
+    {
+        let selected = i == app.menu.selected;
+        let pointer = if selected {
+            theme.glyphs.pointer()
+        } else {
+            " "
+        };
+        let (mark, style) = match &entry.scenario {
+            Ok(_) => (" ", theme.text()),
+            Err(_) => (if theme.glyphs.ascii { "x" } else { "✗" }, theme.error()),
+        };
+        let style = if selected {
+            style.patch(theme.selected())
+        } else {
+            style
+        };
+        let tag = if entry.origin == "built-in" {
+            ""
+        } else {
+            "file"
+        };
+        let w = inner.width as usize;
+        let name_w = w.saturating_sub(3 + tag.len() + 1);
+        let text = format!(
+            "{pointer}{mark} {:<name_w$}{}{tag}",
+            fit(&entry.name, name_w),
+            if tag.is_empty() { "" } else { " " }
+        );
+        buf.set_stringn(inner.x, inner.y + row as u16, text, w, style);
+    }
+    if app.menu.entries.is_empty() {
+        buf.set_stringn(
+            inner.x,
+            inner.y,
+            "no scenarios found",
+            inner.width as usize,
+            theme.dim(),
+        );
+    }
+
+    preview(app, a.preview, buf);
+    footer(Context::Menu, a.footer, buf, theme);
+}
+
+fn preview(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = app.theme;
+    let Some(entry) = app.menu.entries.get(app.menu.selected) else {
+        panel("", theme).render(area, buf);
+        return;
+    };
+    let block = panel(format!(" {} ", entry.name), theme);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let lines: Vec<Line> = match &entry.scenario {
+        Ok(s) => {
+            let threads: Vec<&str> = s.threads.iter().map(|t| t.name.as_str()).collect();
+            let resources: Vec<String> = s
+                .resources
+                .iter()
+                .map(|r| format!("{} {}", r.kind.keyword(), r.name))
+                .collect();
+            let mut lines = vec![Line::styled(s.title.clone(), theme.title()), Line::raw("")];
+            for para in crate::ui::view::reflow(&s.about) {
+                lines.push(Line::raw(para));
+                lines.push(Line::raw(""));
+            }
+            lines.pop();
+            lines.push(Line::raw(""));
+            lines.push(Line::from(vec![
+                Span::styled("threads    ", theme.dim()),
+                Span::raw(threads.join(", ")),
+            ]));
+            lines.push(Line::from(vec![
+                Span::styled("resources  ", theme.dim()),
+                Span::raw(if resources.is_empty() {
+                    "none".to_string()
+                } else {
+                    resources.join(", ")
+                }),
+            ]));
+            lines.push(Line::from(vec![
+                Span::styled("from       ", theme.dim()),
+                Span::raw(entry.origin.clone()),
+            ]));
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                "Enter to run it",
+                theme.key().remove_modifier(Modifier::BOLD),
+            ));
+            lines
+        }
+        Err(diagnostic) => {
+            let mut lines = vec![
+                Line::styled("This file has a mistake:", theme.error()),
+                Line::raw(""),
+            ];
+            lines.extend(diagnostic.lines().map(|l| Line::raw(l.to_string())));
+            lines
+        }
+    };
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(inner, buf);
+}

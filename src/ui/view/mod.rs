@@ -1,0 +1,245 @@
+//! Drawing. Everything here reads the [`App`] and writes cells; nothing changes state.
+
+pub mod banner;
+pub mod code;
+pub mod gil;
+pub mod help;
+pub mod lanes;
+pub mod log;
+pub mod menu;
+pub mod resources;
+pub mod run;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
+
+use crate::ui::app::{App, Screen};
+use crate::ui::keys::{self, Context};
+use crate::ui::theme::Theme;
+
+/// Draws the whole screen.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    match app.screen {
+        Screen::Menu => menu::render(app, area, buf),
+        Screen::Run => run::render(app, area, buf),
+    }
+    if app.help && area.width >= 20 && area.height >= 6 {
+        let context = match app.screen {
+            Screen::Menu => Context::Menu,
+            Screen::Run => Context::Run,
+        };
+        help::Help {
+            context,
+            theme: app.theme,
+        }
+        .render(area, buf);
+    }
+    if app.theme.glyphs.ascii {
+        asciify(area, buf);
+    }
+}
+
+/// `--ascii` promises a screen of plain ASCII, whatever the text drawn (an about text with a
+/// dash, a key label with an arrow): a last pass swaps everything else for its nearest ASCII.
+pub fn asciify(area: Rect, buf: &mut Buffer) {
+    let area = area.intersection(buf.area);
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let cell = &mut buf[(x, y)];
+            if cell.symbol().is_ascii() {
+                continue;
+            }
+            let ascii = match cell.symbol() {
+                "…" => "~",
+                "×" => "x",
+                "·" | "•" => ".",
+                "←" => "<",
+                "→" => ">",
+                "↑" | "▲" => "^",
+                "↓" => "v",
+                "▶" => ">",
+                "■" | "█" => "#",
+                "□" => ".",
+                "—" | "–" | "─" => "-",
+                "│" => "|",
+                "‘" | "’" => "'",
+                "“" | "”" => "\"",
+                _ => "?",
+            };
+            cell.set_symbol(ascii);
+        }
+    }
+}
+
+/// What to draw when the terminal is below a usable size: how large it must be.
+pub fn too_small(area: Rect, buf: &mut Buffer, need: (u16, u16), theme: Theme) {
+    if area.is_empty() {
+        return;
+    }
+    let text = vec![
+        Line::styled("Terminal too small", theme.error()),
+        Line::raw(format!("{}×{} now", area.width, area.height)),
+        Line::raw(format!("needs {}×{}", need.0, need.1)),
+    ];
+    let top = area.height.saturating_sub(text.len() as u16) / 2;
+    let inner = Rect {
+        y: area.y + top,
+        height: area.height - top,
+        ..area
+    };
+    Paragraph::new(text)
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true })
+        .render(inner, buf);
+}
+
+/// A bordered panel in the theme's style.
+pub fn panel<'a>(title: impl Into<Line<'a>>, theme: Theme) -> Block<'a> {
+    Block::new()
+        .borders(Borders::ALL)
+        .border_set(theme.glyphs.border_set())
+        .border_style(theme.border())
+        .title(title.into().style(theme.title()))
+}
+
+/// The footer: key hints from the key table, as many as fit.
+pub fn footer(context: Context, area: Rect, buf: &mut Buffer, theme: Theme) {
+    if area.is_empty() {
+        return;
+    }
+    let mut hints = keys::footer_hints(context);
+    let width = |h: &[(String, &str)]| -> usize {
+        h.iter()
+            .map(|(k, t)| k.chars().count() + t.chars().count() + 3)
+            .sum()
+    };
+    // Help and quit (the table's last two) always show: drop hints before them until it fits.
+    while width(&hints) > area.width as usize && hints.len() > 2 {
+        hints.remove(hints.len() - 3);
+    }
+    let mut spans: Vec<Span> = Vec::new();
+    for (keys, hint) in hints {
+        spans.push(Span::styled(format!(" {keys}"), theme.key()));
+        spans.push(Span::styled(format!(" {hint} "), theme.dim()));
+    }
+    Line::from(spans).render(area, buf);
+}
+
+/// Run time as a class reads it: `0s`, `250ms`, `1.25s`, `2m05s`.
+pub fn fmt_ns(ns: u64) -> String {
+    let ms = ns / 1_000_000;
+    if ns == 0 {
+        "0s".into()
+    } else if ns < 1_000_000 {
+        format!("{}us", ns / 1_000)
+    } else if ms < 1_000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        let s = format!("{:.2}", ms as f64 / 1000.0);
+        format!("{}s", s.trim_end_matches('0').trim_end_matches('.'))
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    }
+}
+
+/// Like [`fmt_ns`] but with a fixed number of decimals, so the header does not jitter.
+pub fn fmt_clock(ns: u64) -> String {
+    let s = ns as f64 / 1e9;
+    if s < 60.0 {
+        format!("{s:.3}s")
+    } else {
+        format!("{}m{:06.3}s", (s / 60.0) as u64, s % 60.0)
+    }
+}
+
+/// About text as paragraphs: a scenario file wraps its prose at the file's width, so lines
+/// are joined back into paragraphs (a blank line separates two) for the panel to wrap.
+pub fn reflow(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+        } else {
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(line);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Rows `lines` take when wrapped at `width` (a close estimate: words are not split).
+pub fn wrapped_rows<'a>(lines: impl IntoIterator<Item = &'a str>, width: u16) -> u16 {
+    let w = width.max(1) as usize;
+    lines
+        .into_iter()
+        .map(|l| {
+            let mut rows = 1;
+            let mut col = 0;
+            for word in l.split(' ') {
+                let n = word.chars().count();
+                if col > 0 && col + 1 + n > w {
+                    rows += 1;
+                    col = n;
+                } else {
+                    col += n + usize::from(col > 0);
+                }
+            }
+            rows
+        })
+        .sum::<usize>()
+        .min(u16::MAX as usize) as u16
+}
+
+/// Truncates to `width` characters, marking the cut.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else if width == 0 {
+        String::new()
+    } else {
+        let mut s: String = text.chars().take(width - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_naturally() {
+        assert_eq!(fmt_ns(0), "0s");
+        assert_eq!(fmt_ns(250_000_000), "250ms");
+        assert_eq!(fmt_ns(1_250_000_000), "1.25s");
+        assert_eq!(fmt_ns(2_000_000_000), "2s");
+        assert_eq!(fmt_ns(125_000_000_000), "2m05s");
+        assert_eq!(fmt_ns(500_000), "500us");
+        assert_eq!(fmt_clock(1_234_567_890), "1.235s");
+    }
+
+    #[test]
+    fn reflow_joins_wrapped_prose() {
+        let about = "  One two\n  three.\n\n  Four\n";
+        assert_eq!(reflow(about), vec!["One two three.", "Four"]);
+        assert_eq!(wrapped_rows(["aaa bbb ccc"], 7), 2);
+        assert_eq!(wrapped_rows(["aaa", "b"], 7), 2);
+    }
+
+    #[test]
+    fn fit_marks_the_cut() {
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+        assert_eq!(fit("abc", 0), "");
+    }
+}

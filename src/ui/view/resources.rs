@@ -1,0 +1,223 @@
+//! Each resource as it stands at the viewed instant: who holds it, who waits for it.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use crate::scenario::model::{ResIdx, Scenario, ThreadIdx};
+use crate::trace::timeline::ResourceState;
+use crate::ui::app::RunState;
+use crate::ui::theme::Theme;
+use crate::ui::view::{fmt_ns, panel};
+
+pub struct Resources<'a> {
+    pub run: &'a RunState,
+    pub theme: Theme,
+}
+
+/// Rows the panel wants at this inner width: each resource's line, wrapped, plus borders.
+pub fn wanted_height(run: &RunState, width: u16) -> u16 {
+    let theme = Theme::new(crate::ui::theme::ThemeKind::Mono, false);
+    let lines = lines(run, theme);
+    let texts: Vec<String> = lines
+        .iter()
+        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+        .collect();
+    crate::ui::view::wrapped_rows(texts.iter().map(String::as_str), width).max(1) + 2
+}
+
+fn lines(run: &RunState, theme: Theme) -> Vec<Line<'_>> {
+    let name_w = run
+        .scenario
+        .resources
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(1);
+    run.trace
+        .resources_at(run.view_ns())
+        .iter()
+        .enumerate()
+        .map(|(i, s)| resource_line(run, theme, i as ResIdx, s, name_w))
+        .collect()
+}
+
+fn names(scenario: &Scenario, threads: &[ThreadIdx]) -> String {
+    threads
+        .iter()
+        .map(|t| scenario.thread_name(*t))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn gauge(theme: Theme, full: u32, total: u32) -> String {
+    // Beyond a dozen slots a gauge stops being readable at a glance; the numbers carry it.
+    if total > 12 {
+        return String::new();
+    }
+    let g = theme.glyphs;
+    let mut s: String = (0..total)
+        .map(|i| {
+            if i < full {
+                g.gauge_full()
+            } else {
+                g.gauge_empty()
+            }
+        })
+        .collect();
+    s.push(' ');
+    s
+}
+
+/// One resource's line.
+pub fn resource_line<'a>(
+    run: &'a RunState,
+    theme: Theme,
+    r: ResIdx,
+    state: &ResourceState,
+    name_w: usize,
+) -> Line<'a> {
+    let scenario = &run.scenario;
+    let (_, cycle) = run.cycle();
+    let name = scenario.resource_name(r);
+    let name_style = if cycle.contains(&r) {
+        theme.in_cycle()
+    } else {
+        theme.text().add_modifier(ratatui::style::Modifier::BOLD)
+    };
+    let kind = scenario.resources[r as usize].kind.keyword();
+    let mut spans = vec![
+        Span::styled(format!("{name:<name_w$}"), name_style),
+        Span::styled(format!(" {kind:<9} "), theme.dim()),
+    ];
+    let waiting = |spans: &mut Vec<Span<'a>>, label: &str, who: &[ThreadIdx], style: Style| {
+        if !who.is_empty() {
+            spans.push(Span::styled(format!("  {label}: "), theme.dim()));
+            spans.push(Span::styled(names(scenario, who), style));
+        }
+    };
+    let blocked = theme.state(crate::trace::event::State::Locked(r));
+    let running = theme.state(crate::trace::event::State::Running);
+    match state {
+        ResourceState::Mutex { holder, waiters } => {
+            match holder {
+                Some(h) => {
+                    spans.push(Span::styled("held by ", theme.dim()));
+                    spans.push(Span::styled(scenario.thread_name(*h).to_string(), running));
+                }
+                None => spans.push(Span::styled("free", theme.dim())),
+            }
+            waiting(&mut spans, "waiting", waiters, blocked);
+        }
+        ResourceState::Semaphore {
+            permits,
+            holders,
+            waiters,
+        } => {
+            let used = holders.len() as u32;
+            spans.push(Span::styled(gauge(theme, used, *permits), running));
+            spans.push(Span::raw(format!("{used}/{permits} in use")));
+            if !holders.is_empty() {
+                spans.push(Span::styled(" by ", theme.dim()));
+                spans.push(Span::styled(names(scenario, holders), running));
+            }
+            let style = theme.state(crate::trace::event::State::Semaphore(r));
+            waiting(&mut spans, "waiting", waiters, style);
+        }
+        ResourceState::Barrier {
+            parties,
+            arrived,
+            generation,
+        } => {
+            let style = theme.state(crate::trace::event::State::Barrier(r));
+            let n = arrived.len() as u32;
+            spans.push(Span::styled(gauge(theme, n, *parties), style));
+            spans.push(Span::raw(format!("{n}/{parties} arrived")));
+            if !arrived.is_empty() {
+                spans.push(Span::styled(": ", theme.dim()));
+                spans.push(Span::styled(names(scenario, arrived), style));
+            }
+            if *generation > 0 {
+                spans.push(Span::styled(format!("  opened {generation}×"), theme.dim()));
+            }
+        }
+        ResourceState::Buffer {
+            capacity,
+            items,
+            producers_waiting,
+            consumers_waiting,
+            put,
+            taken,
+        } => {
+            let style = theme.state(crate::trace::event::State::Condition(r));
+            let empty = theme.glyphs.gauge_empty();
+            let mut cells = String::from("[");
+            for i in 0..(*capacity).min(12) {
+                match items.get(i as usize) {
+                    Some(item) => cells.push_str(&format!("{item}")),
+                    None => cells.push(empty),
+                }
+                if i + 1 < (*capacity).min(12) {
+                    cells.push(' ');
+                }
+            }
+            cells.push_str("] ");
+            spans.push(Span::styled(cells, running));
+            spans.push(Span::raw(format!("{}/{capacity}", items.len())));
+            spans.push(Span::styled(
+                format!("  put {put} taken {taken}"),
+                theme.dim(),
+            ));
+            waiting(&mut spans, "full, waiting", producers_waiting, style);
+            waiting(&mut spans, "empty, waiting", consumers_waiting, style);
+        }
+        ResourceState::Gil {
+            holder,
+            waiters,
+            drop_requested,
+        } => {
+            match holder {
+                Some(h) => {
+                    spans.push(Span::styled("held by ", theme.dim()));
+                    spans.push(Span::styled(scenario.thread_name(*h).to_string(), running));
+                }
+                None => spans.push(Span::styled("free", theme.dim())),
+            }
+            let style = theme.state(crate::trace::event::State::Gil(r));
+            waiting(&mut spans, "waiting", waiters, style);
+            if *drop_requested {
+                spans.push(Span::styled("  DROP REQUESTED", theme.warning()));
+            }
+        }
+    }
+    Line::from(spans)
+}
+
+impl Widget for Resources<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let area = area.intersection(buf.area);
+        if area.is_empty() {
+            return;
+        }
+        let run = self.run;
+        let title = match run.cursor {
+            Some(c) => format!(" Resources at {} ", fmt_ns(c)),
+            None => " Resources ".to_string(),
+        };
+        let block = panel(title, self.theme);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if inner.is_empty() {
+            return;
+        }
+        let mut lines = lines(run, self.theme);
+        if lines.is_empty() {
+            lines.push(Line::styled("(no shared resources)", self.theme.dim()));
+        }
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .render(inner, buf);
+    }
+}

@@ -1,0 +1,243 @@
+//! The run view: header, deadlock banner, lanes, code with markers, resources, GIL card, event
+//! log, what to look for, footer. Laid out by priority so 80×24 still shows what matters.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use crate::engine::Phase;
+use crate::scenario::model::ThreadIdx;
+use crate::ui::app::{App, RunState};
+use crate::ui::keys::Context;
+use crate::ui::theme::{Badge, Theme};
+use crate::ui::view::{
+    banner, code::Code, fit, fmt_clock, fmt_ns, footer, gil, lanes, log::Log, panel, resources,
+    too_small,
+};
+
+pub const MIN_SIZE: (u16, u16) = (60, 16);
+
+#[derive(Debug, Default)]
+pub struct Areas {
+    pub header: Rect,
+    pub banner: Rect,
+    pub failures: Rect,
+    pub lanes: Rect,
+    pub code: Rect,
+    pub gil: Rect,
+    pub resources: Rect,
+    pub log: Rect,
+    pub about: Rect,
+    pub footer: Rect,
+}
+
+pub fn areas(run: &RunState, area: Rect) -> Areas {
+    let scenario = &run.scenario;
+    let banner_h = run
+        .live
+        .deadlock
+        .as_ref()
+        .map_or(0, |d| banner::wanted_height(d, scenario, area.width).min(5));
+    let failures_h = run.failures.len().min(2) as u16;
+    let fixed = 2 + banner_h + failures_h;
+    let room = area.height.saturating_sub(fixed);
+    // The lanes are the point, but the code and resources below need a few rows too.
+    // Two rows per lane when the panels below still get a good share; else one.
+    let tall = lanes::wanted_height(scenario, true);
+    let lanes_h = if room >= tall + 18 {
+        tall
+    } else {
+        lanes::wanted_height(scenario, false).min(room.saturating_sub(8).max(5))
+    };
+    let [header, banner, failures, lanes, bottom, foot] = area.layout(&Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(banner_h),
+        Constraint::Length(failures_h),
+        Constraint::Length(lanes_h),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ]));
+    let code_w = (bottom.width * 2 / 5).clamp(30, 56).min(bottom.width);
+    let [code, right] = bottom.layout(&Layout::horizontal([
+        Constraint::Length(code_w),
+        Constraint::Fill(1),
+    ]));
+    let gil_h = if gil::phases(scenario).is_some() {
+        gil::HEIGHT
+    } else {
+        0
+    };
+    let res_h = resources::wanted_height(run, right.width.saturating_sub(2))
+        .min(right.height.saturating_sub(gil_h + 3));
+    let about = crate::ui::view::reflow(&scenario.about);
+    let about_rows = crate::ui::view::wrapped_rows(
+        about.iter().map(String::as_str),
+        right.width.saturating_sub(2),
+    ) + about.len().saturating_sub(1) as u16;
+    // What to look for comes after the log: only with room to spare, and never so much that
+    // the log shrinks below a few lines.
+    let spare = right.height.saturating_sub(gil_h + res_h + 6);
+    let about_h = if about_rows > 0 && spare >= 4 {
+        (about_rows + 2).min(spare)
+    } else {
+        0
+    };
+    let [gil, resources, log, about] = right.layout(&Layout::vertical([
+        Constraint::Length(gil_h),
+        Constraint::Length(res_h),
+        Constraint::Fill(1),
+        Constraint::Length(about_h),
+    ]));
+    Areas {
+        header,
+        banner,
+        failures,
+        lanes,
+        code,
+        gil,
+        resources,
+        log,
+        about,
+        footer: foot,
+    }
+}
+
+/// The thread whose lane is under a mouse click.
+pub fn lane_at(app: &App, pos: Position) -> Option<ThreadIdx> {
+    let run = app.run.as_ref()?;
+    if app.size.width < MIN_SIZE.0 || app.size.height < MIN_SIZE.1 {
+        return None;
+    }
+    let a = areas(run, app.size);
+    lanes::thread_at(run, a.lanes, pos)
+}
+
+pub fn badge(run: &RunState) -> (Badge, String) {
+    match run.live.phase {
+        Phase::Running => (Badge::Running, " RUNNING ".into()),
+        Phase::Paused => (Badge::Paused, " PAUSED ".into()),
+        Phase::Stepping(t) => (
+            Badge::Stepping,
+            format!(" STEPPING {} ", run.scenario.thread_name(t)),
+        ),
+        Phase::Deadlock => (Badge::Deadlock, " DEADLOCK ".into()),
+        Phase::Finished if !run.failures.is_empty() => {
+            (Badge::Failed, " DONE, WITH FAILURES ".into())
+        }
+        Phase::Finished => (Badge::Done, " DONE ".into()),
+    }
+}
+
+fn header(run: &RunState, theme: Theme, area: Rect, buf: &mut Buffer) {
+    let (kind, text) = badge(run);
+    let mut right = vec![
+        Span::styled(text, theme.badge(kind)),
+        Span::raw(format!("  {}×  ", trim_speed(run.live.speed))),
+        Span::styled(fmt_clock(run.end_ns()), theme.text()),
+    ];
+    if let Some(c) = run.cursor {
+        right.push(Span::styled(
+            format!("  viewing {} ", fmt_ns(c)),
+            theme.key(),
+        ));
+    }
+    if run.live.dropped > 0 {
+        right.push(Span::styled(
+            format!("  dropped: {}", run.live.dropped),
+            theme.warning(),
+        ));
+    }
+    right.push(Span::raw(" "));
+    let right = Line::from(right);
+    let right_w = (right.width() as u16).min(area.width);
+    let left_w = area.width - right_w;
+    let title = fit(&run.scenario.title, (left_w as usize).saturating_sub(13));
+    Line::from(vec![
+        Span::styled(" threadlab ", theme.title()),
+        Span::styled(format!(" {title}"), theme.text()),
+    ])
+    .render(
+        Rect {
+            width: left_w,
+            ..area
+        },
+        buf,
+    );
+    right.render(
+        Rect {
+            x: area.x + left_w,
+            width: right_w,
+            ..area
+        },
+        buf,
+    );
+}
+
+fn trim_speed(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let area = area.intersection(buf.area);
+    let theme = app.theme;
+    let Some(run) = &app.run else {
+        return;
+    };
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        too_small(area, buf, MIN_SIZE, theme);
+        return;
+    }
+    let a = areas(run, area);
+    header(run, theme, a.header, buf);
+    if let Some(d) = &run.live.deadlock {
+        banner::DeadlockBanner {
+            deadlock: d,
+            scenario: &run.scenario,
+            theme,
+        }
+        .render(a.banner, buf);
+    }
+    let failures: Vec<Line> = run
+        .failures
+        .iter()
+        .map(|(t, why)| {
+            Line::styled(
+                format!(" {} failed: {why}", run.scenario.thread_name(*t)),
+                theme.error(),
+            )
+        })
+        .collect();
+    Paragraph::new(failures).render(a.failures, buf);
+    lanes::Lanes { run, theme }.render(a.lanes, buf);
+    Code { run, theme }.render(a.code, buf);
+    if !a.gil.is_empty() {
+        gil::GilCard {
+            run,
+            cores: app.cores,
+            theme,
+        }
+        .render(a.gil, buf);
+    }
+    resources::Resources { run, theme }.render(a.resources, buf);
+    Log { run, theme }.render(a.log, buf);
+    if !a.about.is_empty() {
+        let block = panel(" What to look for ", theme);
+        let inner = block.inner(a.about);
+        block.render(a.about, buf);
+        let mut lines = Vec::new();
+        for para in crate::ui::view::reflow(&run.scenario.about) {
+            lines.push(Line::raw(para));
+            lines.push(Line::raw(""));
+        }
+        lines.pop();
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .render(inner, buf);
+    }
+    match &run.notice {
+        Some(n) => Line::styled(format!(" {n}"), theme.warning()).render(a.footer, buf),
+        None => footer(Context::Run, a.footer, buf, theme),
+    }
+}

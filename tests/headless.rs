@@ -1,0 +1,377 @@
+//! Headless runs on the real engine: outcomes, summaries, the events file, the text report and
+//! exit codes. Runs are real threads on a busy machine, so these assert invariants and orders,
+//! never absolute times; every run is bounded with `--for`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use threadlab::cli::RunArgs;
+use threadlab::headless::{self, Options};
+use threadlab::scenario::model::Scenario;
+use threadlab::trace::Outcome;
+use threadlab::trace::event::EventRecord;
+use threadlab::trace::summary::ResourceFigures;
+
+fn load(name: &str) -> Arc<Scenario> {
+    Arc::new(threadlab::scenario::load(name).unwrap_or_else(|e| panic!("{name}: {e:?}")))
+}
+
+fn args(name: &str) -> RunArgs {
+    RunArgs {
+        scenario: name.to_string(),
+        headless: true,
+        for_: Some(Duration::from_secs(30)),
+        schedule: Vec::new(),
+        speed: 4.0,
+        json: false,
+        events: None,
+    }
+}
+
+fn temp_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "threadlab-headless-{}-{tag}.jsonl",
+        std::process::id()
+    ))
+}
+
+fn read_events(path: &PathBuf) -> Vec<EventRecord> {
+    let text = std::fs::read_to_string(path).expect("events file written");
+    let _ = std::fs::remove_file(path);
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn forced_schedule_always_deadlocks_and_names_the_cycle() {
+    let mut a = args("deadlock");
+    a.speed = 1.0;
+    // T1 takes A, T2 takes B, then each reaches for the other's lock.
+    a.schedule = ["T1", "T2", "T1", "T2", "T1", "T2"]
+        .map(String::from)
+        .to_vec();
+    let report = headless::execute(load("deadlock"), &a).expect("a valid schedule");
+    assert_eq!(report.outcome, Outcome::Deadlock);
+    let d = report
+        .summary
+        .deadlock
+        .as_ref()
+        .expect("the cycle is reported");
+    assert_eq!(d.cycle.len(), 2);
+    let waits: Vec<(&str, &str, Option<&str>)> = d
+        .cycle
+        .iter()
+        .map(|e| {
+            (
+                e.thread.as_str(),
+                e.waits_for.as_str(),
+                e.held_by.as_deref(),
+            )
+        })
+        .collect();
+    assert!(
+        waits.contains(&("T1", "B", Some("T2"))) && waits.contains(&("T2", "A", Some("T1"))),
+        "{waits:?}"
+    );
+    let t1 = &report.summary.threads[0];
+    assert_eq!(t1.final_state, "blocked");
+    assert_eq!(t1.waiting_for.as_deref(), Some("B"));
+    assert!(report.summary.run_time_ms > 0.0);
+
+    let text = headless::render(&report, &Options::default());
+    assert!(text.contains("DEADLOCK"), "{text}");
+    assert!(text.contains("T1 waits for B held by T2"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("T1 ") && l.ends_with("blocked on B")),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'));
+}
+
+#[test]
+fn semaphore_never_lets_more_than_its_permits_in() {
+    let path = temp_path("semaphore");
+    let mut a = args("semaphore");
+    a.events = Some(path.clone());
+    let report = headless::execute(load("semaphore"), &a).expect("runs");
+    assert_eq!(report.outcome, Outcome::Completed);
+    let sem = report
+        .summary
+        .resources
+        .iter()
+        .find_map(|r| match r {
+            ResourceFigures::Semaphore {
+                permits,
+                most_holders,
+                acquisitions,
+                ..
+            } => Some((*permits, *most_holders, *acquisitions)),
+            _ => None,
+        })
+        .expect("a semaphore");
+    let (permits, most, acquisitions) = sem;
+    assert_eq!(
+        most, permits,
+        "never more than the permits, and all of them in use at once"
+    );
+    assert!(acquisitions >= permits as u64);
+
+    // The events file is in time order, one JSON object per line, and agrees with the summary.
+    let events = read_events(&path);
+    assert_eq!(events.len() as u64, report.summary.events_recorded);
+    assert!(events.windows(2).all(|w| w[0].t_us <= w[1].t_us));
+    let acquires = events
+        .iter()
+        .filter(|e| e.event.name() == "acquire")
+        .count() as u64;
+    assert_eq!(acquires, acquisitions);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.line.is_some() || matches!(e.event.name(), "start" | "done" | "hold"))
+    );
+}
+
+#[test]
+fn producer_consumer_keeps_the_buffer_in_bounds() {
+    let report =
+        headless::execute(load("producer-consumer"), &args("producer-consumer")).expect("runs");
+    assert_eq!(report.outcome, Outcome::Completed);
+    for r in &report.summary.resources {
+        if let ResourceFigures::Buffer {
+            capacity,
+            most_fill,
+            items_put,
+            items_taken,
+            ..
+        } = r
+        {
+            assert!(*most_fill <= *capacity);
+            assert!(*most_fill > 0);
+            assert_eq!(items_put, items_taken, "every item is taken");
+        }
+    }
+}
+
+#[test]
+fn barrier_trips_once_per_generation() {
+    let report = headless::execute(load("barrier"), &args("barrier")).expect("runs");
+    assert_eq!(report.outcome, Outcome::Completed);
+    let barrier = report
+        .summary
+        .resources
+        .iter()
+        .find(|r| matches!(r, ResourceFigures::Barrier { .. }))
+        .expect("a barrier");
+    let ResourceFigures::Barrier { generations, .. } = barrier else {
+        unreachable!()
+    };
+    assert!(*generations >= 1);
+}
+
+#[test]
+fn fixed_order_completes() {
+    let report = headless::execute(load("fixed-order"), &args("fixed-order")).expect("runs");
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert!(report.summary.deadlock.is_none());
+    for t in &report.summary.threads {
+        assert_eq!(t.final_state, "done", "{}", t.name);
+        assert!(t.finished_ms.is_some());
+    }
+}
+
+#[test]
+fn gil_run_reports_the_comparison() {
+    let report = headless::execute(load("gil"), &args("gil")).expect("runs");
+    assert_eq!(report.outcome, Outcome::Completed);
+    let json = serde_json::to_value(&report.summary).unwrap();
+    assert!(
+        json["gil"]["under_gil"]["wall_ms"].as_f64().unwrap() > 0.0,
+        "{json}"
+    );
+    assert!(json["gil"]["free"]["wall_ms"].as_f64().unwrap() > 0.0);
+    let gil = report
+        .summary
+        .resources
+        .iter()
+        .find(|r| matches!(r, ResourceFigures::Gil { .. }))
+        .expect("a gil");
+    let ResourceFigures::Gil { acquisitions, .. } = gil else {
+        unreachable!()
+    };
+    assert!(*acquisitions > 0);
+}
+
+#[test]
+fn for_bounds_the_run_with_a_timeout() {
+    let mut a = args("producer-consumer");
+    a.speed = 1.0;
+    a.for_ = Some(Duration::from_millis(100));
+    let report = headless::execute(load("producer-consumer"), &a).expect("runs");
+    assert_eq!(report.outcome, Outcome::Timeout);
+    assert_eq!(report.outcome.exit_code(), 4);
+    assert!(report.summary.run_time_ms >= 100.0);
+    // Every recorded event is within the run time reported.
+    assert!(report.trace.end_ns() <= report.end_ns);
+}
+
+#[test]
+fn unknown_schedule_thread_is_a_usage_error() {
+    let mut a = args("deadlock");
+    a.schedule = vec!["T1".into(), "T3".into()];
+    let err = headless::execute(load("deadlock"), &a).expect_err("T3 does not exist");
+    assert!(err.message.contains("`T3`"), "{err}");
+    let help = err.help.unwrap();
+    assert!(
+        help.contains("did you mean `T1`?") && help.contains("T1, T2"),
+        "{help}"
+    );
+}
+
+#[test]
+fn unwritable_events_file_is_a_usage_error() {
+    let mut a = args("deadlock");
+    a.events = Some(PathBuf::from("/nonexistent-dir/events.jsonl"));
+    let err = headless::execute(load("deadlock"), &a).expect_err("cannot write there");
+    assert!(err.message.contains("events file"), "{err}");
+}
+
+/// A scenario the checker would refuse (T1 unlocks a lock it never took), built directly so the
+/// engine meets the mistake at run time.
+fn failing_scenario() -> Arc<Scenario> {
+    use threadlab::scenario::model::{Op, Resource, ResourceKind, Step, ThreadSpec};
+    let thread = |name: &str, ops: &[Op]| ThreadSpec {
+        name: name.into(),
+        group: name.into(),
+        line: 1,
+        gil: None,
+        after: Vec::new(),
+        steps: ops.iter().map(|&op| Step { op, line: 2 }).collect(),
+    };
+    Arc::new(Scenario {
+        name: "failing".into(),
+        origin: "test".into(),
+        source: Arc::from("mutex A\nthread T1 { unlock A }\n"),
+        title: "Unlocking a lock nobody holds".into(),
+        about: String::new(),
+        resources: vec![Resource {
+            name: "A".into(),
+            kind: ResourceKind::Mutex,
+            line: 1,
+        }],
+        threads: vec![
+            thread("T1", &[Op::Unlock(0)]),
+            thread("T2", &[Op::Lock(0), Op::Unlock(0)]),
+        ],
+    })
+}
+
+#[test]
+fn a_runtime_error_fails_the_thread_and_the_run() {
+    let report = headless::execute(failing_scenario(), &args("failing")).expect("runs");
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert_eq!(report.outcome.exit_code(), 1);
+    let t1 = &report.summary.threads[0];
+    assert_eq!(t1.final_state, "failed");
+    let reason = t1.failure.as_deref().expect("the reason is kept");
+    assert!(!reason.is_empty());
+    assert_eq!(
+        report.summary.threads[1].final_state, "done",
+        "the run carries on"
+    );
+    let text = headless::render(
+        &report,
+        &Options {
+            ascii: true,
+            width: 40,
+        },
+    );
+    assert!(text.is_ascii(), "{text}");
+    assert!(text.contains(&format!("failed: {reason}")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("T1 ") && l.contains('!')),
+        "{text}"
+    );
+}
+
+// The real binary. These need main.rs to dispatch `run --headless` to `headless::run`.
+
+fn threadlab(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_threadlab"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn binary_json_summary_and_exit_codes() {
+    let (code, out, err) = threadlab(&[
+        "run",
+        "deadlock",
+        "--headless",
+        "--json",
+        "--for",
+        "20s",
+        "--schedule",
+        "T1,T2,T1,T2,T1,T2",
+    ]);
+    assert_eq!(code, Some(3), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "one JSON object: {out}");
+    let v: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["outcome"], "deadlock");
+    assert_eq!(v["scenario"], "deadlock");
+    assert!(
+        v["deadlock"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("waits for")
+    );
+    assert!(v["threads"][0]["state_ms"]["blocked"].as_f64().unwrap() >= 0.0);
+
+    let (code, out, err) = threadlab(&[
+        "run",
+        "semaphore",
+        "--headless",
+        "--json",
+        "--speed",
+        "4",
+        "--for",
+        "30s",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["outcome"], "completed");
+
+    let (code, _, err) = threadlab(&["run", "deadlock", "--headless", "--schedule", "T9"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("T9"), "{err}");
+}
+
+#[test]
+fn binary_text_report_has_no_escape_codes() {
+    let (code, out, err) = threadlab(&[
+        "run",
+        "fixed-order",
+        "--headless",
+        "--speed",
+        "4",
+        "--for",
+        "30s",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!out.contains('\x1b'), "{out}");
+    assert!(out.contains("legend:"), "{out}");
+    assert!(out.contains("outcome    completed"), "{out}");
+}

@@ -1,0 +1,333 @@
+//! End to end: the real binary in a real pseudo-terminal, its screen read through vt100.
+//!
+//! Few and patient on purpose: the machine may be busy, so every wait polls the screen until a
+//! deadline instead of sleeping a fixed time, and the assertions are about what the screen
+//! shows, never about how fast it shows it.
+
+use std::io::{Read, Write};
+use std::num::NonZeroU16;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+
+const ROWS: u16 = 34;
+const COLS: u16 = 110;
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Two threads that never touch each other: stepping one can move only that one.
+const INDEPENDENT: &str = r#"title "Two independent threads"
+about "Nothing shared: each thread works and sleeps on its own."
+
+thread A {
+    repeat 30 {
+        work "40ms"
+        sleep "60ms"
+    }
+}
+
+thread B {
+    repeat 30 {
+        work "40ms"
+        sleep "60ms"
+    }
+}
+"#;
+
+struct Session {
+    master: Box<dyn MasterPty + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    output: Receiver<Vec<u8>>,
+    parser: vt100::Parser,
+    dir: PathBuf,
+}
+
+impl Session {
+    fn start(args: &[&str], dir: &Path) -> Session {
+        Session::start_with(args, dir, &[])
+    }
+
+    fn start_with(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Session {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("a pseudo-terminal");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_threadlab"));
+        cmd.args(args);
+        cmd.cwd(dir);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("NO_COLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = pty.slave.spawn_command(cmd).expect("threadlab starts");
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let writer = pty.master.take_writer().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Session {
+            master: pty.master,
+            child,
+            writer,
+            output: rx,
+            parser: vt100::Parser::new(
+                NonZeroU16::new(ROWS).unwrap(),
+                NonZeroU16::new(COLS).unwrap(),
+                0,
+            ),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn pump(&mut self, wait: Duration) {
+        if let Ok(bytes) = self.output.recv_timeout(wait) {
+            self.parser.process(&bytes);
+        }
+        while let Ok(bytes) = self.output.try_recv() {
+            self.parser.process(&bytes);
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.screen().contents()
+    }
+
+    /// Polls the screen until `done` holds; panics with the screen after the deadline.
+    fn wait_for(&mut self, what: &str, mut done: impl FnMut(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            self.pump(Duration::from_millis(20));
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+        }
+    }
+
+    fn wait_text(&mut self, text: &str) -> String {
+        self.wait_for(text, |s| s.contains(text))
+    }
+
+    fn keys(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Waits for the process to end, reading the screen meanwhile; returns its exit code.
+    fn wait_exit(&mut self) -> u32 {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            self.pump(Duration::from_millis(20));
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // The last bytes (the restore sequence) may still be in flight.
+                self.pump(Duration::from_millis(200));
+                return status.exit_code();
+            }
+            assert!(Instant::now() < deadline, "threadlab did not exit");
+        }
+    }
+
+    fn assert_restored(&self) {
+        let screen = self.parser.screen();
+        assert!(!screen.alternate_screen(), "still on the alternate screen");
+        assert!(!screen.hide_cursor(), "the cursor is still hidden");
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = &self.master;
+    }
+}
+
+fn scratch_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("threadlab-pty-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("independent.kdl"), INDEPENDENT).unwrap();
+    dir
+}
+
+/// The run time in the header (`PAUSED   1×  1.234s`).
+fn run_time(screen: &str) -> Option<f64> {
+    let header = screen.lines().next()?;
+    header
+        .split_whitespace()
+        .rev()
+        .find_map(|w| w.strip_suffix('s')?.parse::<f64>().ok())
+}
+
+/// Which source line each thread's marker is on in the code panel: (thread, line).
+fn markers(screen: &str) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    for row in screen.lines() {
+        // Code rows look like "│ 6 ▶    work "40ms"     █A │ ...": number, pointer, text, marks.
+        let Some(rest) = row.strip_prefix('│') else {
+            continue;
+        };
+        let code = rest.split('│').next().unwrap_or("");
+        let mut words = code.split_whitespace();
+        let Some(Ok(line)) = words.next().map(str::parse::<u32>) else {
+            continue;
+        };
+        if !code.contains('▶') {
+            continue;
+        }
+        for w in code.split_whitespace() {
+            let name: String = w.chars().skip(1).collect();
+            if name == "A" || name == "B" {
+                out.push((name, line));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn pick_watch_pause_step_restart_quit() {
+    let dir = scratch_dir("main");
+    let mut s = Session::start(&["independent.kdl"], &dir);
+    s.wait_text("pick a scenario");
+    // The file comes after the built-ins: up from the first wraps to the last.
+    s.keys("k");
+    s.wait_text("Two independent threads");
+    s.keys("\r");
+    s.wait_text("RUNNING");
+
+    // The lanes advance: the run time in the header grows, and so do the lanes.
+    let first = s.wait_for("run time", |sc| run_time(sc).is_some_and(|t| t > 0.0));
+    let t0 = run_time(&first).unwrap();
+    let later = s.wait_for("time to pass", |sc| {
+        run_time(sc).is_some_and(|t| t > t0 + 0.2)
+    });
+    assert_ne!(first, later);
+
+    // Pause: the screen stops changing.
+    s.keys(" ");
+    let paused = s.wait_for("the pause to settle", |sc| {
+        sc.contains("PAUSED") && markers(sc).len() == 2
+    });
+    let mut still = paused.clone();
+    let quiet_until = Instant::now() + Duration::from_millis(600);
+    while Instant::now() < quiet_until {
+        s.pump(Duration::from_millis(50));
+        let now = s.screen();
+        if now != still {
+            // A last hold may land just after the badge flips; after that, nothing.
+            still = now;
+        }
+    }
+    let settled = s.screen();
+    s.pump(Duration::from_millis(500));
+    assert_eq!(settled, s.screen(), "the screen changed while paused");
+
+    // Step: exactly one thread moves, by one step.
+    let before = markers(&settled);
+    let time_before = run_time(&settled).unwrap();
+    s.keys("s");
+    let after = s.wait_for("one step", |sc| {
+        sc.contains("PAUSED") && markers(sc).len() == 2 && markers(sc) != before
+    });
+    let after_marks = markers(&after);
+    let moved: Vec<_> = before
+        .iter()
+        .zip(&after_marks)
+        .filter(|(b, a)| b != a)
+        .collect();
+    assert_eq!(moved.len(), 1, "before {before:?}, after {after_marks:?}");
+    assert!(run_time(&after).unwrap() >= time_before);
+
+    // Restart: a fresh run, running from zero.
+    s.keys("r");
+    s.wait_for("the restarted run", |sc| {
+        sc.contains("RUNNING") && run_time(sc).is_some_and(|t| t < time_before)
+    });
+
+    // Quit: the terminal is given back.
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+}
+
+#[test]
+fn sigterm_and_sighup_while_running_restore_the_terminal() {
+    for (signal, number) in [("TERM", 15), ("HUP", 1)] {
+        let dir = scratch_dir(&signal.to_lowercase());
+        let mut s = Session::start(&["independent.kdl"], &dir);
+        s.wait_text("pick a scenario");
+        s.keys("k");
+        s.wait_text("Two independent threads");
+        s.keys("\r");
+        s.wait_text("RUNNING");
+        assert!(s.parser.screen().alternate_screen());
+        let pid = s.child.process_id().expect("a pid");
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(s.wait_exit(), 128 + number, "SIG{signal}");
+        s.assert_restored();
+    }
+}
+
+#[test]
+fn without_a_terminal_it_says_what_to_do_and_writes_no_escape_codes() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_threadlab"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--headless"), "{err}");
+    assert!(!err.contains('\x1b'), "{err}");
+}
+
+#[test]
+fn a_panic_in_the_ui_restores_the_terminal_before_its_message() {
+    let dir = scratch_dir("panic");
+    let mut s = Session::start_with(
+        &[],
+        &dir,
+        &[("THREADLAB_TEST_UI_PANIC", "1"), ("RUST_BACKTRACE", "0")],
+    );
+    let code = s.wait_exit();
+    assert_ne!(code, 0);
+    s.assert_restored();
+    // The message was printed after the restore, so it is on the main screen to read.
+    let screen = s.screen();
+    assert!(screen.contains("panics on purpose"), "{screen}");
+}

@@ -1,0 +1,580 @@
+//! Rendering and state tests for the TUI, drawn into a `TestBackend`.
+//!
+//! Real runs have real, varying times, so the run-view snapshots are drawn from event lists
+//! recorded once from real runs of each built-in (stepped to a fixed point) and kept in
+//! tests/fixtures/runs/. `cargo test --test ui -- --ignored record_run_fixtures` records them
+//! again after the engine or a built-in changes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+use threadlab::engine::deadlock::{Deadlock, WaitEdge};
+use threadlab::engine::{Phase, Run, RunOptions};
+use threadlab::scenario::model::Scenario;
+use threadlab::trace::event::{Event, EventKind, NO_STEP};
+use threadlab::ui::app::{App, Effect, Live, Menu, MenuEntry, Screen};
+use threadlab::ui::keys::{Action, Context};
+use threadlab::ui::theme::{Theme, ThemeKind};
+use threadlab::ui::view;
+
+const CORE: [&str; 6] = [
+    "deadlock",
+    "fixed-order",
+    "semaphore",
+    "barrier",
+    "producer-consumer",
+    "gil",
+];
+
+fn builtin(name: &str) -> Arc<Scenario> {
+    Arc::new(threadlab::scenario::load(name).expect("a built-in scenario"))
+}
+
+fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/runs")
+        .join(format!("{name}.events"))
+}
+
+// ---- the fixture format ------------------------------------------------------------------
+//
+// Plain lines, so a diff of a re-recording reads:
+//   phase paused|deadlock|finished
+//   now NS
+//   edge THREAD RESOURCE HELD_BY|-       (the deadlock cycle, in order)
+//   stuck T T ...
+//   e T_NS THREAD KIND RESOURCE|- BY|- STEP|- ITEM|-
+
+struct Recorded {
+    phase: Phase,
+    now_ns: u64,
+    deadlock: Option<Deadlock>,
+    events: Vec<Event>,
+}
+
+fn opt<T: std::fmt::Display>(x: Option<T>) -> String {
+    x.map_or("-".into(), |v| v.to_string())
+}
+
+fn write_fixture(path: &Path, r: &Recorded) {
+    let mut out = String::new();
+    let phase = match r.phase {
+        Phase::Deadlock => "deadlock",
+        Phase::Finished => "finished",
+        _ => "paused",
+    };
+    out.push_str(&format!("phase {phase}\nnow {}\n", r.now_ns));
+    if let Some(d) = &r.deadlock {
+        for e in &d.cycle {
+            out.push_str(&format!(
+                "edge {} {} {}\n",
+                e.thread,
+                e.resource,
+                opt(e.held_by)
+            ));
+        }
+        let stuck: Vec<String> = d.stuck.iter().map(|t| t.to_string()).collect();
+        out.push_str(&format!("stuck {}\n", stuck.join(" ")));
+    }
+    for e in &r.events {
+        let step = if e.step == NO_STEP {
+            "-".to_string()
+        } else {
+            e.step.to_string()
+        };
+        out.push_str(&format!(
+            "e {} {} {} {} {} {} {}\n",
+            e.t_ns,
+            e.thread,
+            e.kind.name(),
+            opt(e.resource),
+            opt(e.by),
+            step,
+            opt(e.item)
+        ));
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, out).unwrap();
+}
+
+fn read_fixture(path: &Path) -> Recorded {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (record with --ignored record_run_fixtures)",
+            path.display()
+        )
+    });
+    let mut r = Recorded {
+        phase: Phase::Paused,
+        now_ns: 0,
+        deadlock: None,
+        events: Vec::new(),
+    };
+    let num = |s: &str| -> Option<u64> { (s != "-").then(|| s.parse().unwrap()) };
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        match f[0] {
+            "phase" => {
+                r.phase = match f[1] {
+                    "deadlock" => Phase::Deadlock,
+                    "finished" => Phase::Finished,
+                    _ => Phase::Paused,
+                }
+            }
+            "now" => r.now_ns = f[1].parse().unwrap(),
+            "edge" => r
+                .deadlock
+                .get_or_insert_with(|| Deadlock {
+                    cycle: vec![],
+                    stuck: vec![],
+                })
+                .cycle
+                .push(WaitEdge {
+                    thread: f[1].parse().unwrap(),
+                    resource: f[2].parse().unwrap(),
+                    held_by: num(f[3]).map(|t| t as u16),
+                }),
+            "stuck" => {
+                if let Some(d) = &mut r.deadlock {
+                    d.stuck = f[1..].iter().map(|t| t.parse().unwrap()).collect();
+                }
+            }
+            "e" => r.events.push(Event {
+                t_ns: f[1].parse().unwrap(),
+                thread: f[2].parse().unwrap(),
+                kind: EventKind::from_name(f[3]).unwrap(),
+                resource: num(f[4]).map(|x| x as u16),
+                by: num(f[5]).map(|x| x as u16),
+                step: num(f[6]).map_or(NO_STEP, |x| x as u32),
+                item: num(f[7]).map(|x| x as u32),
+            }),
+            _ => {}
+        }
+    }
+    r
+}
+
+/// An app showing `name`'s recorded run, paused (or deadlocked) where the recording stopped.
+fn recorded_app(name: &str, theme: Theme) -> App {
+    let scenario = builtin(name);
+    let r = read_fixture(&fixture_path(name));
+    let mut app = App::new(menu(), theme);
+    app.cores = 2;
+    app.open(scenario, 1.0);
+    let live = Live {
+        phase: r.phase,
+        now_ns: r.now_ns,
+        speed: 1.0,
+        deadlock: r.deadlock,
+        dropped: 0,
+    };
+    app.observe(live, &r.events, vec![]);
+    app
+}
+
+fn menu() -> Menu {
+    let mut entries: Vec<MenuEntry> = CORE
+        .iter()
+        .map(|n| MenuEntry {
+            name: n.to_string(),
+            origin: "built-in".into(),
+            scenario: Ok(builtin(n)),
+        })
+        .collect();
+    // The diagnostic's wording belongs to the language; here only its place on screen matters.
+    entries.push(MenuEntry {
+        name: "broken".into(),
+        origin: "scenarios/broken.kdl".into(),
+        scenario: Err(
+            "scenario::unknown-step\n\n  x unknown step `lok`\n   ,-[scenarios/broken.kdl:6:5]\n 6 |     lok A\n   :     ^^^\n   `----\n  help: did you mean `lock`?"
+                .into(),
+        ),
+    });
+    Menu {
+        entries,
+        selected: 0,
+    }
+}
+
+fn draw(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view::render(app, f.area(), f.buffer_mut()))
+        .unwrap();
+    t
+}
+
+fn screen_text(app: &App, w: u16, h: u16) -> String {
+    draw(app, w, h).backend().to_string()
+}
+
+// ---- recording ---------------------------------------------------------------------------
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn record(name: &str) -> Recorded {
+    let scenario = builtin(name);
+    let free_run = name == "gil";
+    let run = Run::start(
+        scenario.clone(),
+        RunOptions {
+            speed: 1.0,
+            start_paused: !free_run,
+        },
+    );
+    let mut events = Vec::new();
+    if free_run {
+        // The GIL's hand-offs are the picture: let it run a little, then pause.
+        wait_until("run time", Duration::from_secs(10), || {
+            run.now_ns() > 120_000_000
+        });
+        run.pause();
+        std::thread::sleep(Duration::from_millis(100));
+    } else if name == "deadlock" {
+        for t in [0, 1, 0, 1, 0, 1] {
+            run.step(t).unwrap();
+            assert!(run.wait_step_done(Duration::from_secs(10)));
+        }
+        wait_until("the deadlock", Duration::from_secs(10), || {
+            run.phase() == Phase::Deadlock
+        });
+    } else {
+        for _ in 0..scenario.threads.len() * 2 + 2 {
+            if run.step_next_ready().is_err() {
+                break;
+            }
+            assert!(run.wait_step_done(Duration::from_secs(10)));
+        }
+    }
+    // Let the last holds land.
+    std::thread::sleep(Duration::from_millis(50));
+    run.drain_events(&mut events);
+    events.sort_by_key(|e| e.t_ns);
+    let r = Recorded {
+        phase: run.phase(),
+        now_ns: run.now_ns(),
+        deadlock: run.deadlock(),
+        events,
+    };
+    run.stop();
+    r
+}
+
+#[test]
+#[ignore = "records tests/fixtures/runs from real runs; run by hand"]
+fn record_run_fixtures() {
+    for name in CORE {
+        write_fixture(&fixture_path(name), &record(name));
+    }
+}
+
+// ---- snapshots ---------------------------------------------------------------------------
+
+#[test]
+fn run_view_of_each_core_scenario() {
+    for name in CORE {
+        let app = recorded_app(name, Theme::new(ThemeKind::Dark, false));
+        insta::assert_snapshot!(format!("run_{name}_80x24"), screen_text(&app, 80, 24));
+        insta::assert_snapshot!(format!("run_{name}_120x40"), screen_text(&app, 120, 40));
+    }
+}
+
+#[test]
+fn run_view_in_ascii_with_a_history_cursor() {
+    let mut app = recorded_app("deadlock", Theme::new(ThemeKind::Mono, true));
+    app.update(Action::HistoryStart);
+    for _ in 0..3 {
+        app.update(Action::HistoryForward);
+    }
+    let text = screen_text(&app, 80, 24);
+    insta::assert_snapshot!("run_deadlock_ascii_cursor_80x24", text);
+    // The Display of a TestBackend quotes each row; the rows themselves must be plain ASCII.
+    assert!(text.is_ascii(), "{text}");
+    app.help = true;
+    let help = screen_text(&app, 80, 24);
+    assert!(help.is_ascii(), "{help}");
+}
+
+#[test]
+fn menu_view() {
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    insta::assert_snapshot!("menu_80x24", screen_text(&app, 80, 24));
+    insta::assert_snapshot!("menu_120x40", screen_text(&app, 120, 40));
+    app.menu.selected = app.menu.entries.len() - 1;
+    insta::assert_snapshot!("menu_broken_80x24", screen_text(&app, 80, 24));
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = recorded_app("semaphore", Theme::new(ThemeKind::Dark, false));
+    app.update(Action::Help);
+    insta::assert_snapshot!("help_run_80x24", screen_text(&app, 80, 24));
+    // Any key closes it, and does nothing else.
+    assert!(app.update(Action::Restart).is_empty());
+    assert!(!app.help);
+}
+
+// ---- every size --------------------------------------------------------------------------
+
+#[test]
+fn every_widget_survives_tiny_and_empty_areas() {
+    let theme = Theme::new(ThemeKind::Dark, false);
+    for name in ["deadlock", "gil", "producer-consumer"] {
+        let app = recorded_app(name, theme);
+        let run = app.run.as_ref().unwrap();
+        for area in [
+            Rect::ZERO,
+            Rect::new(0, 0, 1, 1),
+            Rect::new(0, 0, 2, 3),
+            Rect::new(0, 0, 7, 2),
+        ] {
+            let mut buf = Buffer::empty(Rect::new(0, 0, area.width.max(1), area.height.max(1)));
+            view::lanes::Lanes { run, theme }.render(area, &mut buf);
+            view::resources::Resources { run, theme }.render(area, &mut buf);
+            view::code::Code { run, theme }.render(area, &mut buf);
+            view::log::Log { run, theme }.render(area, &mut buf);
+            view::gil::GilCard {
+                run,
+                cores: 2,
+                theme,
+            }
+            .render(area, &mut buf);
+            view::help::Help {
+                context: Context::Run,
+                theme,
+            }
+            .render(area, &mut buf);
+            if let Some(d) = &run.live.deadlock {
+                view::banner::DeadlockBanner {
+                    deadlock: d,
+                    scenario: &run.scenario,
+                    theme,
+                }
+                .render(area, &mut buf);
+            }
+            view::render(&app, area, &mut buf);
+            // A buffer smaller than the area (a widget must clip to what it is given).
+            let mut small = Buffer::empty(Rect::new(0, 0, 1, 1));
+            view::lanes::Lanes { run, theme }.render(Rect::new(0, 0, 10, 10), &mut small);
+        }
+    }
+}
+
+#[test]
+fn every_screen_size_renders() {
+    let mut apps = vec![App::new(menu(), Theme::new(ThemeKind::Dark, false))];
+    let mut with_help = recorded_app("semaphore", Theme::new(ThemeKind::Light, true));
+    with_help.help = true;
+    apps.push(with_help);
+    for name in CORE {
+        apps.push(recorded_app(name, Theme::new(ThemeKind::Dark, false)));
+    }
+    for app in &apps {
+        for w in (0..=130).step_by(7) {
+            for h in (0..=45).step_by(4) {
+                let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
+                view::render(app, Rect::new(0, 0, w, h), &mut buf);
+            }
+        }
+    }
+}
+
+#[test]
+fn too_small_says_how_large_it_must_be() {
+    let app = recorded_app("deadlock", Theme::new(ThemeKind::Dark, false));
+    let text = screen_text(&app, 40, 10);
+    assert!(text.contains("Terminal too small"), "{text}");
+    assert!(text.contains("needs 60×16"), "{text}");
+    let menu = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    assert!(screen_text(&menu, 30, 6).contains("needs 40×10"));
+    assert!(!screen_text(&menu, 40, 10).contains("too small"));
+}
+
+// ---- state changes -----------------------------------------------------------------------
+
+#[test]
+fn the_deadlock_is_spelled_out_and_its_threads_marked() {
+    let app = recorded_app("deadlock", Theme::new(ThemeKind::Dark, false));
+    let text = screen_text(&app, 120, 40);
+    assert!(text.contains("DEADLOCK"));
+    assert!(text.contains("T1 waits for B held by T2"), "{text}");
+    assert!(text.contains("BLOCKED on B") && text.contains("BLOCKED on A"));
+}
+
+#[test]
+fn keys_drive_the_app() {
+    let mut app = recorded_app("semaphore", Theme::new(ThemeKind::Dark, false));
+    assert_eq!(app.update(Action::StepSelected), vec![Effect::Step(0)]);
+    app.update(Action::Down);
+    assert_eq!(app.run.as_ref().unwrap().selected, 1);
+    app.update(Action::Select(4));
+    assert_eq!(app.update(Action::StepSelected), vec![Effect::Step(4)]);
+    assert_eq!(app.update(Action::StepNext), vec![Effect::StepNext]);
+    assert_eq!(app.update(Action::PauseResume), vec![Effect::Resume]);
+    assert_eq!(app.update(Action::Faster), vec![Effect::SetSpeed(1.5)]);
+    app.update(Action::Slower);
+    assert_eq!(app.update(Action::Slower), vec![Effect::SetSpeed(0.75)]);
+    // The history cursor moves a cell at a time and never past either end.
+    let per = app.run.as_ref().unwrap().ns_per_cell();
+    app.update(Action::HistoryStart);
+    assert_eq!(app.run.as_ref().unwrap().cursor, Some(0));
+    app.update(Action::HistoryBack);
+    assert_eq!(app.run.as_ref().unwrap().cursor, Some(0));
+    app.update(Action::HistoryForward);
+    assert_eq!(app.run.as_ref().unwrap().cursor, Some(per));
+    app.update(Action::HistoryEnd);
+    assert_eq!(app.run.as_ref().unwrap().cursor, None);
+    let zoom = app.run.as_ref().unwrap().zoom;
+    app.update(Action::ZoomOut);
+    assert_eq!(app.run.as_ref().unwrap().zoom, zoom + 1);
+    // Restart keeps the scenario, forgets the run.
+    assert_eq!(app.update(Action::Restart), vec![Effect::Restart]);
+    let run = app.run.as_ref().unwrap();
+    assert_eq!(run.trace.end_ns(), 0);
+    assert_eq!(run.scenario.name, "semaphore");
+    assert_eq!(app.update(Action::Back), vec![Effect::Stop]);
+    assert_eq!(app.screen, Screen::Menu);
+    assert_eq!(app.update(Action::Quit), vec![Effect::Stop]);
+    assert!(app.quit);
+}
+
+#[test]
+fn the_menu_opens_scenarios_and_not_broken_files() {
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.update(Action::Up);
+    assert_eq!(app.menu.selected, app.menu.entries.len() - 1);
+    assert!(
+        app.update(Action::Open).is_empty(),
+        "a broken file does not open"
+    );
+    assert_eq!(app.screen, Screen::Menu);
+    app.update(Action::Down);
+    let effects = app.update(Action::Open);
+    assert!(matches!(&effects[..], [Effect::Start(s)] if s.name == "deadlock"));
+    assert_eq!(app.screen, Screen::Run);
+}
+
+#[test]
+fn a_broken_file_is_listed_with_its_diagnostic() {
+    let dir = std::env::temp_dir().join(format!("threadlab-ui-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("broken.kdl");
+    std::fs::write(&bad, "title \"x\"\nthread T1 {\n    lok A\n}\n").unwrap();
+    let missing = dir.join("missing.kdl");
+    let entries = threadlab::ui::menu_entries(&[bad.clone(), missing]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    for name in CORE {
+        assert!(
+            entries.iter().any(|e| e.name == name && e.scenario.is_ok()),
+            "{name}"
+        );
+    }
+    let broken = entries.iter().find(|e| e.name == "broken").unwrap();
+    let diagnostic = broken.scenario.as_ref().unwrap_err();
+    assert!(diagnostic.contains("broken.kdl"), "{diagnostic}");
+    let missing = entries.iter().find(|e| e.name == "missing").unwrap();
+    assert!(missing.scenario.is_err());
+}
+
+#[test]
+fn clicks_choose_menu_rows_and_lanes() {
+    use ratatui::layout::Position;
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.size = Rect::new(0, 0, 100, 30);
+    // Rows start inside the list's border: row 2 is the first entry, row 4 the third.
+    assert!(app.click(Position::new(5, 4)).is_empty());
+    assert_eq!(app.menu.selected, 2);
+    // Clicking the chosen row again opens it.
+    let effects = app.click(Position::new(5, 4));
+    assert!(matches!(&effects[..], [Effect::Start(s)] if s.name == CORE[2]));
+    assert_eq!(app.screen, Screen::Run);
+
+    let mut app = recorded_app("semaphore", Theme::new(ThemeKind::Dark, false));
+    app.size = Rect::new(0, 0, 120, 40);
+    // Header, then the lanes panel's border, then one lane per thread.
+    app.click(Position::new(4, 2 + 3));
+    assert_eq!(app.run.as_ref().unwrap().selected, 3);
+    app.click(Position::new(4, 0));
+    assert_eq!(
+        app.run.as_ref().unwrap().selected,
+        3,
+        "the header selects nothing"
+    );
+}
+
+#[test]
+fn the_gil_card_compares_the_two_phases() {
+    use threadlab::ui::view::gil::{phase_stats, phases};
+    let s = builtin("gil");
+    let (under, free) = phases(&s).expect("gil is a comparison");
+    assert_eq!((under.len(), free.len()), (2, 2));
+    // A synthetic run: under the GIL the two take turns for 2 s; free, both run for 1 s.
+    use EventKind::*;
+    let e = |ms: u64, t: u16, kind, res| Event {
+        t_ns: ms * 1_000_000,
+        thread: t,
+        kind,
+        resource: res,
+        by: None,
+        step: if kind == Start || kind == Done {
+            NO_STEP
+        } else {
+            0
+        },
+        item: None,
+    };
+    let events = vec![
+        e(0, 0, Start, None),
+        e(0, 0, Acquire, Some(0)),
+        e(0, 0, Run, None),
+        e(0, 1, Start, None),
+        e(0, 1, Block, Some(0)),
+        e(1000, 0, Release, Some(0)),
+        e(1000, 0, Done, None),
+        e(1000, 1, Acquire, Some(0)),
+        e(1000, 1, Run, None),
+        e(2000, 1, Release, Some(0)),
+        e(2000, 1, Done, None),
+        e(2000, 2, Start, None),
+        e(2000, 2, Run, None),
+        e(2000, 3, Start, None),
+        e(2000, 3, Run, None),
+        e(3000, 2, Done, None),
+        e(3000, 3, Done, None),
+    ];
+    let mut trace = threadlab::trace::timeline::Trace::new(s.clone());
+    trace.push(&events);
+    let g = phase_stats(&trace, &under, 3_000_000_000);
+    let f = phase_stats(&trace, &free, 3_000_000_000);
+    assert!(g.finished && f.finished, "{g:?} {f:?}");
+    assert_eq!(g.wall_ns, 2_000_000_000);
+    assert_eq!(f.wall_ns, 1_000_000_000);
+    assert!((g.cores_busy() - 1.0).abs() < 0.01, "{g:?}");
+    assert!((f.cores_busy() - 2.0).abs() < 0.01, "{f:?}");
+
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.cores = 2;
+    app.open(s, 1.0);
+    let live = Live {
+        phase: Phase::Finished,
+        now_ns: 3_000_000_000,
+        speed: 1.0,
+        deadlock: None,
+        dropped: 0,
+    };
+    app.observe(live, &events, vec![]);
+    let text = screen_text(&app, 120, 40);
+    assert!(text.contains("speedup 2.00×"), "{text}");
+    assert!(text.contains("ideal 2×"), "{text}");
+}
