@@ -47,7 +47,7 @@ fn memory_one_hour_16_threads() {
             trace.push(&batch);
             batch.clear();
         }
-        if round % 72_000 == 0 {
+        if round.is_multiple_of(72_000) {
             samples.push(rss_mb());
         }
         t += 5_000_000;

@@ -141,7 +141,12 @@ fn semaphore_never_lets_more_than_its_permits_in() {
 fn producer_consumer_keeps_the_buffer_in_bounds() {
     let report =
         headless::execute(load("producer-consumer"), &args("producer-consumer")).expect("runs");
-    assert_eq!(report.outcome, Outcome::Completed);
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.summary.deadlock
+    );
     for r in &report.summary.resources {
         if let ResourceFigures::Buffer {
             capacity,

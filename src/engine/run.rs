@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{self, RecvTimeoutError, Sender};
+use crossbeam::channel::{self, Sender, TryRecvError};
 use parking_lot::{Condvar, Mutex};
 
 use super::clock::RunClock;
@@ -17,8 +17,10 @@ use super::work;
 use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
 use crate::trace::event::{Event, EventKind};
 
-/// How often the watcher looks for deadlocks and the end of the run.
-const WATCH_PERIOD: Duration = Duration::from_millis(10);
+/// The watcher is woken whenever a thread blocks or finishes; this is only its fallback.
+const WATCH_PERIOD: Duration = Duration::from_millis(100);
+/// How soon the watcher looks again when a look was inconclusive (the graph was changing).
+const WATCH_RETRY: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunOptions {
@@ -106,9 +108,24 @@ impl Run {
             std::thread::Builder::new()
                 .name("tl-watcher".into())
                 .spawn(move || {
-                    while let Err(RecvTimeoutError::Timeout) = stop_rx.recv_timeout(WATCH_PERIOD) {
-                        if shared.conductor.all_finished() || watch(&shared) {
+                    let c = &shared.conductor;
+                    c.set_watcher(std::thread::current());
+                    let mut wait = WATCH_PERIOD;
+                    loop {
+                        std::thread::park_timeout(wait);
+                        if !matches!(stop_rx.try_recv(), Err(TryRecvError::Empty)) {
                             break;
+                        }
+                        if c.all_finished() {
+                            break;
+                        }
+                        if !c.take_watch_due() && wait == WATCH_PERIOD {
+                            continue;
+                        }
+                        match watch(&shared) {
+                            Watch::Deadlock => break,
+                            Watch::Changing => wait = WATCH_RETRY,
+                            Watch::Clear => wait = WATCH_PERIOD,
                         }
                     }
                 })
@@ -246,6 +263,9 @@ impl Run {
             self.shared.finished.1.notify_all();
         }
         self.stop_watcher.take();
+        if let Some(w) = &self.watcher {
+            w.thread().unpark();
+        }
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
@@ -519,11 +539,18 @@ fn wait_for_group(shared: &Shared, group: &[ThreadIdx]) -> Flow {
     }
 }
 
-/// One look at the wait-for graph. Returns true once a deadlock has been found (and the run
-/// paused), after which there is nothing left to watch.
-fn watch(shared: &Shared) -> bool {
+enum Watch {
+    /// A deadlock was found and the run paused: nothing left to watch.
+    Deadlock,
+    /// It looked like one, but the graph changed while it was read: look again soon.
+    Changing,
+    Clear,
+}
+
+/// One look at the wait-for graph.
+fn watch(shared: &Shared) -> Watch {
     if shared.deadlock.lock().is_some() {
-        return true;
+        return Watch::Deadlock;
     }
     let first: Vec<_> = shared.primitives.iter().map(Primitive::view).collect();
     let c = &shared.conductor;
@@ -531,18 +558,18 @@ fn watch(shared: &Shared) -> bool {
     let finished: Vec<bool> = (0..n).map(|t| c.is_finished(t)).collect();
     let pcs: Vec<u32> = (0..n).map(|t| c.pc(t)).collect();
     if deadlock::find(&shared.scenario, &first, &finished, &pcs).is_none() {
-        return false;
+        return Watch::Clear;
     }
     // Confirm against a second reading: if no primitive changed in between, there was an
     // instant at which every primitive was as read, so the deadlock is real.
     let second: Vec<_> = shared.primitives.iter().map(Primitive::view).collect();
     if first.iter().zip(&second).any(|(a, b)| a.seq != b.seq) {
-        return false;
+        return Watch::Changing;
     }
     let Some(found) = deadlock::find(&shared.scenario, &second, &finished, &pcs) else {
-        return false;
+        return Watch::Changing;
     };
     *shared.deadlock.lock() = Some(found);
     c.pause();
-    true
+    Watch::Deadlock
 }
