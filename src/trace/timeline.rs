@@ -686,7 +686,18 @@ impl Trace {
                     None => format!("{who} passed {res}"),
                 },
                 EventKind::Load => format!("{who} read {} from {res}", e.item.unwrap_or(0)),
-                EventKind::Store => format!("{who} wrote {} to {res}", e.item.unwrap_or(0)),
+                EventKind::Store => {
+                    let wrote = e.item.unwrap_or(0);
+                    // Writing back a value no higher than the counter already holds throws
+                    // away increments this thread never saw.
+                    match before(r) {
+                        Some(ResourceState::Counter { value, .. }) if wrote <= value => format!(
+                            "{who} wrote {wrote} to {res}: LOST UPDATE ({} overwritten)",
+                            value + 1 - wrote
+                        ),
+                        _ => format!("{who} wrote {wrote} to {res}"),
+                    }
+                }
                 other => format!("{who} {} {res}", other.name()),
             },
         }
