@@ -13,6 +13,16 @@ use threadlab::engine::recorder::{Recorder, Sink};
 
 fn main() {
     divan::main();
+    let mut pauses = PAUSE.lock().clone();
+    if !pauses.is_empty() {
+        pauses.sort();
+        eprintln!(
+            "pause: {} pauses of 8 busy threads, median {:?}, max {:?}",
+            pauses.len(),
+            pauses[pauses.len() / 2],
+            pauses[pauses.len() - 1]
+        );
+    }
 }
 
 /// The baseline: a raw parking_lot mutex, locked and unlocked by one thread.
@@ -126,3 +136,78 @@ impl Reader {
         self.handle.join().unwrap()
     }
 }
+
+fn parse(source: &str) -> Arc<threadlab::scenario::model::Scenario> {
+    Arc::new(threadlab::scenario::parse_source("bench", "bench", source).expect("bench scenario"))
+}
+
+/// Pause latency: from `pause()` to every running thread held at a gate (wall time).
+#[divan::bench(sample_count = 20, sample_size = 1)]
+fn pause_latency() {
+    use threadlab::engine::{Run, RunOptions};
+    use threadlab::trace::event::EventKind;
+    let s = parse(
+        "title \"p\"\nmutex A\nthread w count=8 { repeat 200 { work \"3ms\"; lock A; sleep \"2ms\"; unlock A } }\n",
+    );
+    let run = Run::start(s, RunOptions::default());
+    let mut events = Vec::new();
+    run.wait_events(&mut events, Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(50));
+    run.drain_events(&mut events);
+    let start = Instant::now();
+    run.pause();
+    // Threads blocked on A stay blocked; every other thread reaches its gate.
+    let deadline = start + Duration::from_secs(2);
+    let mut last = [EventKind::Start; 8];
+    loop {
+        for e in events.drain(..) {
+            last[e.thread as usize] = e.kind;
+        }
+        let settled = last
+            .iter()
+            .all(|k| matches!(k, EventKind::Hold | EventKind::Block));
+        if settled || Instant::now() > deadline {
+            break;
+        }
+        run.wait_events(&mut events, Duration::from_millis(1));
+    }
+    let latency = start.elapsed();
+    PAUSE.lock().push(latency);
+    run.stop();
+}
+
+/// Reset latency: a deadlocked run's threads all joined, 200 times in a row.
+#[divan::bench(sample_count = 1, sample_size = 1)]
+fn reset_latency_200_deadlocks() {
+    use threadlab::engine::{Phase, Run, RunOptions};
+    let s = Arc::new(threadlab::scenario::load("deadlock").unwrap());
+    let threads_before = std::fs::read_dir("/proc/self/task").unwrap().count();
+    let mut joins = Vec::new();
+    for _ in 0..200 {
+        let run = Run::start(
+            s.clone(),
+            RunOptions {
+                start_paused: true,
+                speed: 4.0,
+            },
+        );
+        run.step(0).unwrap();
+        run.wait_step_done(Duration::from_secs(5));
+        run.step(1).unwrap();
+        run.wait_step_done(Duration::from_secs(5));
+        run.resume();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while run.phase() != Phase::Deadlock && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        joins.push(run.stop());
+    }
+    joins.sort();
+    let threads_after = std::fs::read_dir("/proc/self/task").unwrap().count();
+    eprintln!(
+        "reset: 200 deadlocked runs, join median {:?}, p99 {:?}, max {:?}; threads before {threads_before}, after {threads_after}",
+        joins[100], joins[197], joins[199]
+    );
+}
+
+static PAUSE: parking_lot::Mutex<Vec<Duration>> = parking_lot::Mutex::new(Vec::new());

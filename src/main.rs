@@ -50,7 +50,11 @@ fn main() -> ExitCode {
                 }
             };
             if args.headless || !std::io::stdout().is_terminal() {
-                headless::run(scenario, &args)
+                let options = headless::Options {
+                    ascii: cli.ascii,
+                    ..Default::default()
+                };
+                headless::run_with(scenario, &args, &options)
             } else {
                 ui::run_scenario(scenario, &args, cli.ascii)
             }

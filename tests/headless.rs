@@ -141,7 +141,12 @@ fn semaphore_never_lets_more_than_its_permits_in() {
 fn producer_consumer_keeps_the_buffer_in_bounds() {
     let report =
         headless::execute(load("producer-consumer"), &args("producer-consumer")).expect("runs");
-    assert_eq!(report.outcome, Outcome::Completed);
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.summary.deadlock
+    );
     for r in &report.summary.resources {
         if let ResourceFigures::Buffer {
             capacity,
@@ -374,4 +379,31 @@ fn binary_text_report_has_no_escape_codes() {
     assert!(!out.contains('\x1b'), "{out}");
     assert!(out.contains("legend:"), "{out}");
     assert!(out.contains("outcome    completed"), "{out}");
+}
+
+#[test]
+fn race_summary_counts_the_lost_updates() {
+    let report = headless::execute(load("race"), &args("race")).expect("runs");
+    assert_eq!(report.outcome, Outcome::Completed);
+    let counter = report
+        .summary
+        .resources
+        .iter()
+        .find_map(|r| match r {
+            ResourceFigures::Counter {
+                increments,
+                value,
+                lost_updates,
+                ..
+            } => Some((*increments, *value, *lost_updates)),
+            _ => None,
+        })
+        .expect("a counter");
+    let (increments, value, lost) = counter;
+    assert_eq!(increments, 90, "every thread made all its increments");
+    assert_eq!(
+        value + lost,
+        increments,
+        "every missing count is a lost update"
+    );
 }

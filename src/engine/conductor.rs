@@ -44,6 +44,9 @@ pub struct Conductor {
     blocked_on: Vec<AtomicU32>,
     /// Per thread: done or failed.
     finished: Vec<AtomicBool>,
+    /// Set when a thread blocks or finishes: the only moments a deadlock can begin.
+    watch_due: AtomicBool,
+    watcher: std::sync::OnceLock<std::thread::Thread>,
 }
 
 struct Control {
@@ -107,6 +110,8 @@ impl Conductor {
             pc: (0..threads).map(|_| AtomicU32::new(0)).collect(),
             blocked_on: (0..threads).map(|_| AtomicU32::new(NOT_BLOCKED)).collect(),
             finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
+            watch_due: AtomicBool::new(false),
+            watcher: std::sync::OnceLock::new(),
         }
     }
 
@@ -190,6 +195,26 @@ impl Conductor {
         }
     }
 
+    // ---- the watcher's side -----------------------------------------------------------
+
+    /// Register the thread to wake when a deadlock may have begun.
+    pub fn set_watcher(&self, watcher: std::thread::Thread) {
+        let _ = self.watcher.set(watcher);
+    }
+
+    /// Ask the watcher to look again.
+    pub fn poke_watcher(&self) {
+        self.watch_due.store(true, Ordering::Release);
+        if let Some(w) = self.watcher.get() {
+            w.unpark();
+        }
+    }
+
+    /// Whether the watcher has something to look at (and clear the request).
+    pub fn take_watch_due(&self) -> bool {
+        self.watch_due.swap(false, Ordering::AcqRel)
+    }
+
     // ---- the worker's side -------------------------------------------------------------
 
     /// Called by a worker before step `step`: records where it is, then passes the gate.
@@ -247,6 +272,7 @@ impl Conductor {
     /// blocks ends when the thread is blocked".
     pub fn blocking(&self, me: ThreadIdx, on: ResIdx) {
         self.blocked_on[me as usize].store(on as u32, Ordering::Release);
+        self.poke_watcher();
         if !self.paused.load(Ordering::Acquire) {
             return;
         }
@@ -264,10 +290,16 @@ impl Conductor {
     pub fn finish(&self, me: ThreadIdx) {
         self.finished[me as usize].store(true, Ordering::Release);
         let mut c = self.control.lock();
-        if c.grants[me as usize].take().is_some() {
+        c.grants[me as usize] = None;
+        if self.all_finished() {
+            // The run is over: its clock stops at its last moment.
+            self.clock.stop();
+        } else {
             self.update_clock(&c);
         }
         self.cv.notify_all();
+        drop(c);
+        self.poke_watcher();
     }
 
     /// An off-CPU wait of `nominal` (at 1x), cut short by pauses (which do not count), speed

@@ -49,8 +49,19 @@ impl ResourceState {
     /// A resource as declared, before any thread touched it.
     pub fn initial(kind: &ResourceKind) -> ResourceState {
         match *kind {
-            ResourceKind::Mutex => ResourceState::Mutex {
+            // Lessons' resources are shown as the nearest existing kind until they get states
+            // of their own: an rlock, an event and a counter as a mutex (an event's waiters
+            // leave at its pass), an rwlock as a semaphore with room for every thread.
+            ResourceKind::Mutex
+            | ResourceKind::RLock
+            | ResourceKind::Event
+            | ResourceKind::Counter => ResourceState::Mutex {
                 holder: None,
+                waiters: Vec::new(),
+            },
+            ResourceKind::RwLock => ResourceState::Semaphore {
+                permits: crate::scenario::model::MAX_THREADS as u32,
+                holders: Vec::new(),
                 waiters: Vec::new(),
             },
             ResourceKind::Semaphore { permits } => ResourceState::Semaphore {
@@ -122,7 +133,11 @@ impl ResourceState {
                     *holder = Some(t);
                     remove(waiters, t);
                 }
-                EventKind::Release if *holder == Some(t) => *holder = None,
+                // An rlock's release carries how many times it is still held.
+                EventKind::Release if *holder == Some(t) && e.item.unwrap_or(0) == 0 => {
+                    *holder = None
+                }
+                EventKind::Pass | EventKind::Timeout => remove(waiters, t),
                 _ => {}
             },
             ResourceState::Semaphore {

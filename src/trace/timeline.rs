@@ -346,39 +346,17 @@ impl Trace {
     }
 
     /// What one lane cell shows for `[from_ns, to_ns)`: the state that covers most of it
-    /// (the latest of those tied). `None` if the thread had not started by `to_ns`.
+    /// (of states tied, the one seen first). `None` if the thread had not started by `to_ns`.
     pub fn dominant_state(&self, thread: ThreadIdx, from_ns: u64, to_ns: u64) -> Option<State> {
         let lane = self.lanes.get(thread as usize)?;
-        // A cell rarely sees more than a handful of states; a fixed table avoids allocating
-        // for each of the thousands of cells in a frame.
-        const SLOTS: usize = 16;
-        let mut table: [(Option<State>, u64); SLOTS] = [(None, 0); SLOTS];
-        let mut used = 0;
-        lane.for_each(from_ns, to_ns, |s| {
-            let len = s.len_ns().max(1);
-            match table[..used]
-                .iter_mut()
-                .find(|(st, _)| *st == Some(s.state))
-            {
-                Some(slot) => slot.1 += len,
-                None if used < SLOTS => {
-                    table[used] = (Some(s.state), len);
-                    used += 1;
-                }
-                None => {}
-            }
-        });
-        let mut best: Option<(State, u64)> = None;
-        for &(state, len) in &table[..used] {
-            let state = state.expect("filled slots have a state");
-            if best.is_none_or(|(_, b)| len >= b) {
-                best = Some((state, len));
-            }
-        }
-        best.map(|(s, _)| s)
+        let mut tally = Tally::default();
+        lane.for_each(from_ns, to_ns, |s| tally.add(s.state, s.len_ns()));
+        tally.take()
     }
 
-    /// The lane cut into `cells` equal cells across `[from_ns, to_ns)`, each its dominant state.
+    /// The lane cut into `cells` equal cells across `[from_ns, to_ns)`, each its dominant state
+    /// (the same as [`Trace::dominant_state`] per cell, in one pass over the spans; a cell
+    /// narrower than a nanosecond shows the state at its start).
     pub fn lane_cells(
         &self,
         thread: ThreadIdx,
@@ -386,14 +364,40 @@ impl Trace {
         to_ns: u64,
         cells: usize,
     ) -> Vec<Option<State>> {
-        let span = to_ns.saturating_sub(from_ns) as u128;
-        (0..cells)
-            .map(|i| {
-                let a = from_ns + (span * i as u128 / cells as u128) as u64;
-                let b = from_ns + (span * (i as u128 + 1) / cells as u128) as u64;
-                self.dominant_state(thread, a, b.max(a + 1))
-            })
-            .collect()
+        let mut out = vec![None; cells];
+        let Some(lane) = self.lanes.get(thread as usize) else {
+            return out;
+        };
+        if cells == 0 || to_ns <= from_ns {
+            return out;
+        }
+        let width = (to_ns - from_ns) as u128;
+        let bound = |i: usize| from_ns + (width * i as u128 / cells as u128) as u64;
+        let last = cells - 1;
+        let mut cell = 0;
+        let mut cell_end = bound(1);
+        let mut tally = Tally::default();
+        lane.for_each(from_ns, to_ns, |s| {
+            let mut at = s.start_ns;
+            while at < s.end_ns {
+                while cell < last && at >= cell_end {
+                    out[cell] = tally
+                        .take()
+                        .or_else(|| (bound(cell) >= s.start_ns).then_some(s.state));
+                    cell += 1;
+                    cell_end = bound(cell + 1);
+                }
+                let upto = if cell == last {
+                    s.end_ns
+                } else {
+                    s.end_ns.min(cell_end)
+                };
+                tally.add(s.state, upto - at);
+                at = upto;
+            }
+        });
+        out[cell] = tally.take();
+        out
     }
 
     /// The index of the step a thread is at, at `t_ns`: the step of its latest event, or its
@@ -664,7 +668,66 @@ impl Trace {
                     other => format!("{who} {} {gil}", other.name()),
                 }
             }
+            // Lessons' resources: plain wording until they get their own descriptions.
+            ResourceKind::RLock
+            | ResourceKind::Event
+            | ResourceKind::RwLock
+            | ResourceKind::Counter => match e.kind {
+                EventKind::Block => format!("{who} waits for {res}"),
+                EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {
+                    Some(b) => format!("{who} took {res} from {}", name(b)),
+                    None => format!("{who} took {res}"),
+                },
+                EventKind::Release => format!("{who} released {res}{woke}"),
+                EventKind::Timeout => format!("{who} gave up waiting for {res}"),
+                EventKind::Set => format!("{who} set {res}"),
+                EventKind::Pass => match e.by.filter(|&b| b != e.thread) {
+                    Some(b) => format!("{who} passed {res} (set by {})", name(b)),
+                    None => format!("{who} passed {res}"),
+                },
+                EventKind::Load => format!("{who} read {} from {res}", e.item.unwrap_or(0)),
+                EventKind::Store => format!("{who} wrote {} to {res}", e.item.unwrap_or(0)),
+                other => format!("{who} {} {res}", other.name()),
+            },
         }
+    }
+}
+
+/// Time per state within one cell. A cell rarely sees more than a handful of states; a fixed
+/// table avoids allocating for each of the thousands of cells in a frame.
+#[derive(Default)]
+struct Tally {
+    slots: [(Option<State>, u64); 8],
+    used: usize,
+}
+
+impl Tally {
+    fn add(&mut self, state: State, len: u64) {
+        let len = len.max(1);
+        let used = self.used;
+        if let Some(slot) = self.slots[..used]
+            .iter_mut()
+            .find(|(s, _)| *s == Some(state))
+        {
+            slot.1 += len;
+        } else if used < self.slots.len() {
+            self.slots[used] = (Some(state), len);
+            self.used += 1;
+        }
+    }
+
+    /// The state with the most time, and a fresh tally.
+    fn take(&mut self) -> Option<State> {
+        let mut best: Option<(State, u64)> = None;
+        for &(state, len) in &self.slots[..self.used] {
+            if let Some(state) = state
+                && best.is_none_or(|(_, b)| len > b)
+            {
+                best = Some((state, len));
+            }
+        }
+        self.used = 0;
+        best.map(|(s, _)| s)
     }
 }
 
@@ -855,6 +918,44 @@ mod tests {
             t.dominant_state(0, 96 * MS, 105 * MS),
             Some(State::Locked(1))
         );
+    }
+
+    #[test]
+    fn lane_cells_match_dominant_state_cell_by_cell() {
+        let s = contention_scenario(3);
+        let events: Vec<Event> = Contention::new(3, 21)
+            .take(5_000)
+            .map(|t| t.event)
+            .collect();
+        let t = trace_of(&s, &events);
+        let end = t.end_ns();
+        for (from, to, cells) in [
+            (0, end, 72),
+            (0, end, 1),
+            (end / 3, end / 2, 50),
+            (5, 40, 100),
+            (0, end * 2, 33),
+        ] {
+            for thread in 0..3 {
+                let naive: Vec<Option<State>> = (0..cells)
+                    .map(|i| {
+                        let w = (to - from) as u128;
+                        let a = from + (w * i as u128 / cells as u128) as u64;
+                        let b = from + (w * (i as u128 + 1) / cells as u128) as u64;
+                        if a == b {
+                            t.state_at(thread, a)
+                        } else {
+                            t.dominant_state(thread, a, b)
+                        }
+                    })
+                    .collect();
+                assert_eq!(
+                    t.lane_cells(thread, from, to, cells),
+                    naive,
+                    "{from}..{to}/{cells}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -1400,5 +1501,78 @@ mod tests {
         let low = after_warmup.iter().copied().min().unwrap_or(0);
         assert!(peak <= 64 * 1024, "RSS {peak} KB over 64 MB");
         assert!(peak - low <= 4 * 1024, "RSS not flat: {low}..{peak} KB");
+    }
+
+    /// What a TUI frame asks of the trace after ten minutes of 16 busy threads: 200 lane cells
+    /// per thread over the whole run, every resource, and a described event log at "now".
+    /// `cargo test --release --lib frame_queries -- --ignored --nocapture`
+    #[test]
+    #[ignore = "slow: a timing measurement, run with --release"]
+    fn frame_queries_after_ten_minutes() {
+        const THREADS: usize = 16;
+        let mut t = Trace::new(contention_scenario(THREADS));
+        let mut stream = Contention::new(THREADS, 8).with_max_gap(62_000);
+        stream.track_waiters(false);
+        let mut batch = Vec::with_capacity(640);
+        loop {
+            let tr = stream.next().expect("endless");
+            batch.push(tr.event);
+            if batch.len() == 640 {
+                t.push(&batch);
+                batch.clear();
+                if t.end_ns() >= 600 * 1_000_000_000 {
+                    break;
+                }
+            }
+        }
+        let end = t.end_ns();
+        let spans: usize = t.lanes.iter().map(|l| l.spans.len()).sum();
+        println!("{spans} spans in {THREADS} lanes");
+        let frames = 200;
+        let mut times = Vec::new();
+        let mut sink = 0usize;
+        for f in 0..frames {
+            let now = end - f as u64 * 1_000_000;
+            let a = std::time::Instant::now();
+            for thread in 0..THREADS as u16 {
+                sink += t.lane_cells(thread, 0, now, 200).iter().flatten().count();
+            }
+            let b = std::time::Instant::now();
+            for thread in 0..THREADS as u16 {
+                sink += t.step_at(thread, now).unwrap_or(0) as usize;
+            }
+            sink += t.resources_at(now).len();
+            let c = std::time::Instant::now();
+            for e in t.events_before(now, 30) {
+                sink += t.describe(&e).len();
+            }
+            let d = std::time::Instant::now();
+            for thread in 0..THREADS as u16 {
+                let window = now.saturating_sub(10_000_000_000);
+                sink += t
+                    .lane_cells(thread, window, now, 200)
+                    .iter()
+                    .flatten()
+                    .count();
+            }
+            let e = std::time::Instant::now();
+            times.push((d - a, b - a, c - b, d - c, e - d));
+        }
+        times.sort();
+        let window = times.iter().map(|t| t.4).sum::<std::time::Duration>() / frames as u32;
+        let (lanes, markers, log) = (
+            times.iter().map(|t| t.1).sum::<std::time::Duration>() / frames as u32,
+            times.iter().map(|t| t.2).sum::<std::time::Duration>() / frames as u32,
+            times.iter().map(|t| t.3).sum::<std::time::Duration>() / frames as u32,
+        );
+        println!(
+            "{} events; per frame: median {:?}, p90 {:?}, max {:?}; mean lanes {lanes:?}, \
+             markers+resources {markers:?}, log {log:?}; lanes over the last 10 s {window:?} \
+             ({sink})",
+            t.events_seen(),
+            times[frames / 2].0,
+            times[frames * 9 / 10].0,
+            times[frames - 1].0
+        );
     }
 }

@@ -12,4 +12,4 @@ pub mod terminal;
 pub mod theme;
 pub mod view;
 
-pub use live::{menu_entries, run_menu, run_scenario};
+pub use live::{FILES_GROUP, menu_entries, run_menu, run_scenario};

@@ -37,23 +37,10 @@ pub struct Glyphs {
 }
 
 impl Glyphs {
-    /// The glyph that fills a lane cell for a thread in `state`.
+    /// The glyph that fills a lane cell for a thread in `state`: the headless timeline's,
+    /// so a class reads both alike.
     pub fn state(self, state: State) -> char {
-        // The same glyphs as the headless timeline (trace::text::GLYPHS), so a class reads
-        // both alike: waiting states are capital letters, legible without colour.
-        let (unicode, ascii) = match state {
-            State::Running => ('█', '#'),
-            State::Sleeping => ('~', '~'),
-            State::Held => ('·', '.'),
-            State::Locked(_) => ('L', 'L'),
-            State::Semaphore(_) => ('S', 'S'),
-            State::Barrier(_) => ('B', 'B'),
-            State::Condition(_) => ('C', 'C'),
-            State::Gil(_) => ('G', 'G'),
-            State::Done => (' ', ' '),
-            State::Failed => ('!', '!'),
-        };
-        if self.ascii { ascii } else { unicode }
+        crate::trace::text::glyph(Some(state), self.ascii)
     }
 
     /// Marks the selected thread and the current line.

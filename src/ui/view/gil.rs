@@ -1,6 +1,7 @@
 //! The GIL comparison card: the same CPU-bound work under the GIL, then free, side by side.
 //!
-//! Built from the trace alone: a phase's wall time runs from its first thread's start to its
+//! Built from the trace alone (so it holds however long the run), with the same definitions
+//! as the summary's `trace::gil`: a phase's wall time runs from its first thread's start to its
 //! last thread's end; CPU busy is the time its threads spent running divided by that wall time
 //! (so 2.0 means two cores were busy on average); the speedup is t_gil / t_free, shown beside
 //! the ideal, min(threads, cores).
@@ -10,7 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
-use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::scenario::model::ThreadIdx;
 use crate::trace::event::State;
 use crate::trace::timeline::Trace;
 use crate::ui::app::RunState;
@@ -23,20 +24,8 @@ pub struct GilCard<'a> {
     pub theme: Theme,
 }
 
-/// The two phases of a GIL comparison: threads under a GIL, and a later group that starts
-/// `after=` them without one. `None` for scenarios that are not such a comparison.
-pub fn phases(scenario: &Scenario) -> Option<(Vec<ThreadIdx>, Vec<ThreadIdx>)> {
-    let under: Vec<ThreadIdx> = (0..scenario.threads.len() as ThreadIdx)
-        .filter(|t| scenario.threads[*t as usize].gil.is_some())
-        .collect();
-    let free: Vec<ThreadIdx> = (0..scenario.threads.len() as ThreadIdx)
-        .filter(|t| {
-            let spec = &scenario.threads[*t as usize];
-            spec.gil.is_none() && spec.after.iter().any(|a| under.contains(a))
-        })
-        .collect();
-    (!under.is_empty() && !free.is_empty()).then_some((under, free))
-}
+/// The two phases of a GIL comparison, as the headless summary finds them.
+pub use crate::trace::gil::phases;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PhaseStats {

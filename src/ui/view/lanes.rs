@@ -27,16 +27,20 @@ pub struct Geometry {
     /// First column and width of the time cells.
     pub cells_x: u16,
     pub cells_w: u16,
-    /// First thread shown and how many lanes fit.
+    /// First thread shown, the rows all lanes take, and each lane's height: two rows when
+    /// there is room, so the timeline reads from the back of a classroom.
     pub first: usize,
     pub rows: u16,
+    pub lane_h: u16,
     pub axis: bool,
     pub legend: bool,
 }
 
-/// The rows the lanes panel wants: one per thread, the axis, the legend and the borders.
-pub fn wanted_height(scenario: &Scenario) -> u16 {
-    scenario.threads.len() as u16 + 4
+/// The rows the lanes panel wants: one (or two, `tall`) per thread, the axis, the legend and
+/// the borders.
+pub fn wanted_height(scenario: &Scenario, tall: bool) -> u16 {
+    let n = scenario.threads.len() as u16;
+    n * if tall { 2 } else { 1 } + 4
 }
 
 pub fn geometry(run: &RunState, area: Rect) -> Geometry {
@@ -50,6 +54,7 @@ pub fn geometry(run: &RunState, area: Rect) -> Geometry {
     let axis = inner.height >= 2;
     let legend = inner.height >= n.clamp(1, 2) + 2;
     let rows = inner.height - u16::from(axis) - u16::from(legend);
+    let lane_h = if n > 0 && rows >= 2 * n { 2 } else { 1 };
     let longest_name = run
         .scenario
         .threads
@@ -73,10 +78,11 @@ pub fn geometry(run: &RunState, area: Rect) -> Geometry {
     }
     let used = (name_w + label_w + 1).min(inner.width);
     let selected = run.selected as usize;
-    let first = if rows == 0 {
+    let shown = (rows / lane_h) as usize;
+    let first = if shown == 0 {
         0
     } else {
-        selected.saturating_sub(rows as usize - 1)
+        selected.saturating_sub(shown - 1)
     };
     Geometry {
         inner,
@@ -86,6 +92,7 @@ pub fn geometry(run: &RunState, area: Rect) -> Geometry {
         cells_w: inner.width - used,
         first,
         rows,
+        lane_h,
         axis,
         legend,
     }
@@ -101,7 +108,7 @@ pub fn thread_at(run: &RunState, area: Rect, pos: Position) -> Option<ThreadIdx>
     if !lanes.contains(pos) {
         return None;
     }
-    let i = g.first + (pos.y - lanes.y) as usize;
+    let i = g.first + ((pos.y - lanes.y) / g.lane_h) as usize;
     (i < run.scenario.threads.len()).then_some(i as ThreadIdx)
 }
 
@@ -198,13 +205,13 @@ impl Widget for Lanes<'_> {
             .map(|c| (c - start) / per)
             .filter(|c| *c < u64::from(g.cells_w));
 
-        for row in 0..g.rows {
-            let t = g.first + row as usize;
+        for lane in 0..g.rows / g.lane_h {
+            let t = g.first + lane as usize;
             let Some(spec) = scenario.threads.get(t) else {
                 break;
             };
             let t = t as ThreadIdx;
-            let y = g.inner.y + row;
+            let y = g.inner.y + lane * g.lane_h;
             let selected = t == run.selected;
 
             // Name, with the selection pointer.
@@ -255,13 +262,15 @@ impl Widget for Lanes<'_> {
             if g.cells_w == 0 {
                 continue;
             }
-            buf.set_stringn(
-                g.cells_x - 1,
-                y,
-                if theme.glyphs.ascii { "|" } else { "│" },
-                1,
-                theme.border(),
-            );
+            for dy in 0..g.lane_h {
+                buf.set_stringn(
+                    g.cells_x - 1,
+                    y + dy,
+                    if theme.glyphs.ascii { "|" } else { "│" },
+                    1,
+                    theme.border(),
+                );
+            }
 
             // In a deadlock the stuck threads' waits run on to the right edge, drawn faint:
             // that is what "forever" looks like.
@@ -275,9 +284,11 @@ impl Widget for Lanes<'_> {
                 let from = start + u64::from(i) * per;
                 if from > end {
                     if let Some(s) = forever {
-                        buf[(g.cells_x + i, y)]
-                            .set_char(theme.glyphs.state(s))
-                            .set_style(theme.state(s).add_modifier(Modifier::DIM));
+                        for dy in 0..g.lane_h {
+                            buf[(g.cells_x + i, y + dy)]
+                                .set_char(theme.glyphs.state(s))
+                                .set_style(theme.state(s).add_modifier(Modifier::DIM));
+                        }
                         continue;
                     }
                     break;
@@ -302,7 +313,11 @@ impl Widget for Lanes<'_> {
                 } else {
                     glyph
                 };
-                buf[(g.cells_x + i, y)].set_char(glyph).set_style(style);
+                for dy in 0..g.lane_h {
+                    buf[(g.cells_x + i, y + dy)]
+                        .set_char(glyph)
+                        .set_style(style);
+                }
             }
         }
 

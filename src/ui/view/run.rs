@@ -43,7 +43,13 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
     let fixed = 2 + banner_h + failures_h;
     let room = area.height.saturating_sub(fixed);
     // The lanes are the point, but the code and resources below need a few rows too.
-    let lanes_h = lanes::wanted_height(scenario).min(room.saturating_sub(8).max(5));
+    // Two rows per lane when the panels below still get a good share; else one.
+    let tall = lanes::wanted_height(scenario, true);
+    let lanes_h = if room >= tall + 18 {
+        tall
+    } else {
+        lanes::wanted_height(scenario, false).min(room.saturating_sub(8).max(5))
+    };
     let [header, banner, failures, lanes, bottom, foot] = area.layout(&Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(banner_h),

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Whole-process measurements for BENCHMARKS.md: start-up, first frame, idle and animating CPU.
+
+Usage: cargo build --release && python3 scripts/measure.py [path/to/threadlab]
+Runs the real binary in a pseudo-terminal and reads CPU time from /proc. Prints one line per
+figure; nothing here asserts, the targets are compared in BENCHMARKS.md.
+"""
+
+import os
+import pty
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/threadlab"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def startup_list(runs=20):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([BIN, "list"], stdout=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3, min(times) * 1e3
+
+
+def spawn_tui(args):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["TERM"] = "xterm-256color"
+        os.execv(BIN, [BIN] + args)
+    # 120x40, as a classroom terminal.
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    os.kill(pid, signal.SIGWINCH)
+    return pid, fd
+
+
+def read_until(fd, needle, timeout):
+    seen = b""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.01)
+        if r:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                break
+            if needle in seen:
+                return True
+    return False
+
+
+def drain(fd, seconds):
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                os.read(fd, 65536)
+            except OSError:
+                return
+
+
+def first_frame(runs=10):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        pid, fd = spawn_tui([])
+        ok = read_until(fd, b"Scenarios", 5)
+        times.append(time.perf_counter() - start)
+        os.write(fd, b"q")
+        os.waitpid(pid, 0)
+        os.close(fd)
+        assert ok, "no menu drawn"
+    return statistics.median(times) * 1e3, min(times) * 1e3
+
+
+def cpu_ticks(pid, ui_only):
+    """CPU ticks of the process, or of its threads that are not scenario threads (tl-*)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if ui_only and name.startswith("tl-"):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def cpu_share(pid, fd, seconds, ui_only):
+    before = cpu_ticks(pid, ui_only)
+    drain(fd, seconds)
+    after = cpu_ticks(pid, ui_only)
+    return (after - before) / TICK / seconds * 100
+
+
+def tui_cpu():
+    pid, fd = spawn_tui(["run", "semaphore"])
+    read_until(fd, b"RUNNING", 5)
+    drain(fd, 0.5)
+    animating = cpu_share(pid, fd, 3, ui_only=True)
+    os.write(fd, b" ")
+    read_until(fd, b"PAUSED", 2)
+    drain(fd, 1)
+    idle = cpu_share(pid, fd, 10, ui_only=False)
+    os.write(fd, b"q")
+    os.waitpid(pid, 0)
+    return animating, idle
+
+
+if __name__ == "__main__":
+    med, best = startup_list()
+    print(f"start-up `threadlab list`: median {med:.1f} ms, best {best:.1f} ms (20 runs)")
+    med, best = first_frame()
+    print(f"TUI first frame (menu drawn): median {med:.1f} ms, best {best:.1f} ms (10 runs)")
+    animating, idle = tui_cpu()
+    print(f"animating (semaphore, running): UI threads {animating:.1f}% of one core over 3 s")
+    print(f"idle (paused, no input): whole process {idle:.2f}% of one core over 10 s")
