@@ -380,3 +380,30 @@ fn binary_text_report_has_no_escape_codes() {
     assert!(out.contains("legend:"), "{out}");
     assert!(out.contains("outcome    completed"), "{out}");
 }
+
+#[test]
+fn race_summary_counts_the_lost_updates() {
+    let report = headless::execute(load("race"), &args("race")).expect("runs");
+    assert_eq!(report.outcome, Outcome::Completed);
+    let counter = report
+        .summary
+        .resources
+        .iter()
+        .find_map(|r| match r {
+            ResourceFigures::Counter {
+                increments,
+                value,
+                lost_updates,
+                ..
+            } => Some((*increments, *value, *lost_updates)),
+            _ => None,
+        })
+        .expect("a counter");
+    let (increments, value, lost) = counter;
+    assert_eq!(increments, 90, "every thread made all its increments");
+    assert_eq!(
+        value + lost,
+        increments,
+        "every missing count is a lost update"
+    );
+}

@@ -40,9 +40,20 @@ fn every_builtin_parses_and_checks() {
         [
             "deadlock",
             "fixed-order",
+            "try-lock",
+            "reentrant",
+            "reentrant-rlock",
+            "philosophers",
+            "philosophers-ordered",
+            "race",
+            "race-fixed",
+            "rwlock",
             "semaphore",
+            "event",
             "barrier",
             "producer-consumer",
+            "pipeline",
+            "pool",
             "gil",
             "gil-convoy"
         ]

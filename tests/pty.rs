@@ -331,3 +331,45 @@ fn a_panic_in_the_ui_restores_the_terminal_before_its_message() {
     let screen = s.screen();
     assert!(screen.contains("panics on purpose"), "{screen}");
 }
+
+#[test]
+fn ctrl_c_while_running_quits_and_restores_the_terminal() {
+    let dir = scratch_dir("ctrl-c");
+    let mut s = Session::start(&["independent.kdl"], &dir);
+    s.wait_text("pick a scenario");
+    s.keys("k");
+    s.wait_text("Two independent threads");
+    s.keys("\r");
+    s.wait_text("RUNNING");
+    assert!(s.parser.screen().alternate_screen());
+    // In raw mode Ctrl-C is the byte 0x03, read as a key, not a SIGINT.
+    s.keys("\x03");
+    assert_eq!(s.wait_exit(), 0, "Ctrl-C quits like q");
+    s.assert_restored();
+}
+
+#[test]
+fn ctrl_c_in_the_menu_and_sighup_in_a_deadlock_restore_the_terminal() {
+    let dir = scratch_dir("menu-ctrl-c");
+    let mut s = Session::start(&[], &dir);
+    s.wait_text("pick a scenario");
+    s.keys("\x03");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+
+    // A deadlocked run has threads blocked for good; a hang-up still gets the terminal back.
+    let dir = scratch_dir("hup-deadlock");
+    let mut s = Session::start(
+        &["run", "deadlock", "--speed", "4", "--schedule", "T1,T2"],
+        &dir,
+    );
+    s.wait_text("DEADLOCK");
+    let pid = s.child.process_id().expect("a pid");
+    let status = std::process::Command::new("kill")
+        .args(["-HUP".to_string(), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(s.wait_exit(), 128 + 1);
+    s.assert_restored();
+}

@@ -183,6 +183,11 @@ fn menu() -> Menu {
         .iter()
         .map(|n| MenuEntry {
             name: n.to_string(),
+            group: threadlab::scenario::builtin::find(n)
+                .unwrap()
+                .topic
+                .heading()
+                .into(),
             origin: "built-in".into(),
             scenario: Ok(builtin(n)),
         })
@@ -190,6 +195,7 @@ fn menu() -> Menu {
     // The diagnostic's wording belongs to the language; here only its place on screen matters.
     entries.push(MenuEntry {
         name: "broken".into(),
+        group: threadlab::ui::FILES_GROUP.into(),
         origin: "scenarios/broken.kdl".into(),
         scenario: Err(
             "scenario::unknown-step\n\n  x unknown step `lok`\n   ,-[scenarios/broken.kdl:6:5]\n 6 |     lok A\n   :     ^^^\n   `----\n  help: did you mean `lock`?"
@@ -492,11 +498,14 @@ fn clicks_choose_menu_rows_and_lanes() {
     use ratatui::layout::Position;
     let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
     app.size = Rect::new(0, 0, 100, 30);
-    // Rows start inside the list's border: row 2 is the first entry, row 4 the third.
-    assert!(app.click(Position::new(5, 4)).is_empty());
+    // Rows start inside the list's border under topic headings: row 2 is "Locks", rows 3 and
+    // 4 its lessons, row 5 "Coordination", row 6 the third entry.
+    assert!(app.click(Position::new(5, 2)).is_empty());
+    assert_eq!(app.menu.selected, 0, "a heading chooses nothing");
+    assert!(app.click(Position::new(5, 6)).is_empty());
     assert_eq!(app.menu.selected, 2);
     // Clicking the chosen row again opens it.
-    let effects = app.click(Position::new(5, 4));
+    let effects = app.click(Position::new(5, 6));
     assert!(matches!(&effects[..], [Effect::Start(s)] if s.name == CORE[2]));
     assert_eq!(app.screen, Screen::Run);
 

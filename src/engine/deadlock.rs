@@ -2,7 +2,7 @@
 //!
 //! A blocked thread can only be woken by certain other threads: a lock by its holder, a permit by
 //! a thread that will still release one, a barrier by a thread that will still arrive, a buffer
-//! by a thread that will still put (or take). Threads that are not blocked can make progress;
+//! by a thread that will still put (or take), an event by a thread that will still set it. Threads that are not blocked can make progress;
 //! so can a blocked thread any of whose possible wakers can. What is left when that fixed point
 //! settles can never move again: that is a deadlock, and a cycle through it is what we report.
 
@@ -84,7 +84,13 @@ pub fn find(
                     .collect()
             };
             match scenario.resources[r as usize].kind {
-                ResourceKind::Mutex | ResourceKind::Gil { .. } => (view.holders.clone(), 1),
+                ResourceKind::Mutex
+                | ResourceKind::Gil { .. }
+                | ResourceKind::RLock
+                | ResourceKind::RwLock => (view.holders.clone(), 1),
+                ResourceKind::Event => (others(&|op| op == Op::Set(r)), 1),
+                // Nothing ever waits on a counter.
+                ResourceKind::Counter => (Vec::new(), 1),
                 ResourceKind::Semaphore { .. } => (others(&|op| op == Op::Release(r)), 1),
                 ResourceKind::Barrier { parties } => {
                     let missing = (parties as usize).saturating_sub(view.waiters.len());
@@ -108,8 +114,15 @@ pub fn find(
             }
         })
         .collect();
+    // A lock with a timeout gives up by itself: whoever waits in one can always move.
+    let timed = |t: usize| {
+        scenario.threads[t]
+            .steps
+            .get(pcs[t] as usize)
+            .is_some_and(|s| matches!(s.op, Op::TryLock { .. }))
+    };
     let mut can_move: Vec<bool> = (0..n)
-        .map(|t| !finished[t] && waiting_on[t].is_none())
+        .map(|t| !finished[t] && (waiting_on[t].is_none() || timed(t)))
         .collect();
     loop {
         let mut changed = false;

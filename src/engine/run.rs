@@ -14,7 +14,7 @@ use super::deadlock::{self, Deadlock};
 use super::primitives::{Cx, Primitive, gil::Gil};
 use super::recorder::{Recorder, Sink};
 use super::work;
-use crate::scenario::model::{Op, Scenario, ThreadIdx};
+use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
 use crate::trace::event::{Event, EventKind};
 
 /// The watcher is woken whenever a thread blocks or finishes; this is only its fallback.
@@ -341,8 +341,12 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
     if let Some(g) = gil {
         g.take(&mut cx(shared, me, rec))?;
     }
-    for (i, step) in spec.steps.iter().enumerate() {
-        let i = i as u32;
+    // Mutexes held, with the step that took each, for backing off after a `timeout=`.
+    let mut held: Vec<(ResIdx, usize)> = Vec::new();
+    let mut at = 0;
+    while let Some(step) = spec.steps.get(at) {
+        let i = at as u32;
+        at += 1;
         rec.step = i;
         conductor.before_step(me, i, rec)?;
         match step.op {
@@ -364,7 +368,33 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                 if let Some(g) = gil {
                     g.drop_gil(&mut cx(shared, me, rec));
                 }
-                sync_step(shared, me, op, rec)?;
+                if let Op::TryLock {
+                    resource,
+                    timeout,
+                    backoff,
+                } = op
+                {
+                    if !try_lock(shared, me, resource, timeout, rec)? {
+                        at = back_off(shared, me, i, &mut held, timeout, backoff, rec)?;
+                    } else {
+                        held.push((resource, i as usize));
+                    }
+                } else {
+                    sync_step(shared, me, op, rec)?;
+                    match op {
+                        Op::Lock(r)
+                            if matches!(shared.primitives[r as usize], Primitive::Mutex(_)) =>
+                        {
+                            held.push((r, i as usize))
+                        }
+                        Op::Unlock(r) => {
+                            if let Some(k) = held.iter().rposition(|&(h, _)| h == r) {
+                                held.remove(k);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
                 if let Some(g) = gil {
                     g.take(&mut cx(shared, me, rec))?;
                 }
@@ -409,6 +439,57 @@ fn work_step(
     Ok(())
 }
 
+fn try_lock(
+    shared: &Shared,
+    me: ThreadIdx,
+    r: ResIdx,
+    timeout: Duration,
+    rec: &mut Recorder,
+) -> Result<bool, Halt> {
+    match &shared.primitives[r as usize] {
+        Primitive::Mutex(m) => m.lock_for(&mut cx(shared, me, rec), timeout),
+        _ => Err(Halt::Failed(format!(
+            "`lock … timeout=` cannot be used on {}",
+            shared.scenario.resource_name(r)
+        ))),
+    }
+}
+
+/// After a lock timed out: unlock every mutex held (latest first), sleep, and return the step
+/// to start again from, the one that took the first of them (or the lock that timed out).
+fn back_off(
+    shared: &Shared,
+    me: ThreadIdx,
+    step: u32,
+    held: &mut Vec<(ResIdx, usize)>,
+    timeout: Duration,
+    backoff: Option<Duration>,
+    rec: &mut Recorder,
+) -> Result<usize, Halt> {
+    let restart = held.first().map_or(step as usize, |&(_, s)| s);
+    while let Some((r, _)) = held.pop() {
+        if let Primitive::Mutex(m) = &shared.primitives[r as usize] {
+            m.unlock(&mut cx(shared, me, rec))?;
+        }
+    }
+    let pause = random_up_to(backoff.unwrap_or(timeout), me);
+    rec.emit(EventKind::Sleep, None, None, None);
+    rec.flush();
+    shared.conductor.sleep(me, step, pause, rec)?;
+    Ok(restart)
+}
+
+/// A random duration in (0, max]: random back-off is what keeps two polite threads from
+/// stepping aside in lockstep forever.
+fn random_up_to(max: Duration, me: ThreadIdx) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // Each RandomState is freshly keyed: enough randomness for a back-off.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u16(me);
+    let frac = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    max.mul_f64(frac.max(0.05))
+}
+
 fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow {
     let r = op.resource().expect("a sync step names a resource");
     let prim = &shared.primitives[r as usize];
@@ -426,6 +507,14 @@ fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow
         (Op::Acquire(_), Primitive::Semaphore(s)) => s.acquire(&mut cx),
         (Op::Release(_), Primitive::Semaphore(s)) => s.release(&mut cx),
         (Op::Wait(_), Primitive::Barrier(b)) => b.wait(&mut cx),
+        (Op::Lock(_), Primitive::RLock(m)) => m.lock(&mut cx),
+        (Op::Unlock(_), Primitive::RLock(m)) => m.unlock(&mut cx),
+        (Op::Wait(_), Primitive::Event(e)) => e.wait(&mut cx),
+        (Op::Set(_), Primitive::Event(e)) => e.set(&mut cx),
+        (Op::Read(_), Primitive::RwLock(l)) => l.read(&mut cx),
+        (Op::Write(_), Primitive::RwLock(l)) => l.write(&mut cx),
+        (Op::Unlock(_), Primitive::RwLock(l)) => l.unlock(&mut cx),
+        (Op::Increment(_), Primitive::Counter(c)) => c.increment(&mut cx),
         (Op::Put(_), Primitive::Buffer(b)) => b.put(&mut cx),
         (Op::Take(_), Primitive::Buffer(b)) => b.take(&mut cx),
         _ => Err(wrong()),

@@ -1,45 +1,134 @@
 //! The built-in lessons, embedded so the binary runs from any directory.
 
-/// One built-in scenario: its name (as typed on the command line) and its KDL source.
+/// What a lesson is about, for grouping the menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Mutual exclusion and what goes wrong with it: deadlock, reentrancy, races, rwlocks.
+    Locks,
+    /// Threads waiting for each other: semaphores, events, barriers, queues.
+    Coordination,
+    /// Python's global interpreter lock.
+    Gil,
+}
+
+impl Topic {
+    /// Every topic, in menu order.
+    pub const ALL: [Topic; 3] = [Topic::Locks, Topic::Coordination, Topic::Gil];
+
+    /// The heading of the topic in the menu.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Topic::Locks => "Locks",
+            Topic::Coordination => "Coordination",
+            Topic::Gil => "The GIL",
+        }
+    }
+}
+
+/// One built-in scenario: its name (as typed on the command line), its topic and its source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Builtin {
     pub name: &'static str,
+    pub topic: Topic,
     pub source: &'static str,
 }
 
-/// In teaching order: each lesson builds on the one before it.
-static ALL: [Builtin; 7] = [
+/// In teaching order within each topic: each lesson builds on the one before it, and a lesson
+/// with a problem comes right before the lesson that fixes it.
+static ALL: [Builtin; 18] = [
     Builtin {
         name: "deadlock",
+        topic: Topic::Locks,
         source: include_str!("../../scenarios/deadlock.kdl"),
     },
     Builtin {
         name: "fixed-order",
+        topic: Topic::Locks,
         source: include_str!("../../scenarios/fixed-order.kdl"),
     },
     Builtin {
+        name: "try-lock",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/try-lock.kdl"),
+    },
+    Builtin {
+        name: "reentrant",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/reentrant.kdl"),
+    },
+    Builtin {
+        name: "reentrant-rlock",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/reentrant-rlock.kdl"),
+    },
+    Builtin {
+        name: "philosophers",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/philosophers.kdl"),
+    },
+    Builtin {
+        name: "philosophers-ordered",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/philosophers-ordered.kdl"),
+    },
+    Builtin {
+        name: "race",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/race.kdl"),
+    },
+    Builtin {
+        name: "race-fixed",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/race-fixed.kdl"),
+    },
+    Builtin {
+        name: "rwlock",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/rwlock.kdl"),
+    },
+    Builtin {
         name: "semaphore",
+        topic: Topic::Coordination,
         source: include_str!("../../scenarios/semaphore.kdl"),
     },
     Builtin {
+        name: "event",
+        topic: Topic::Coordination,
+        source: include_str!("../../scenarios/event.kdl"),
+    },
+    Builtin {
         name: "barrier",
+        topic: Topic::Coordination,
         source: include_str!("../../scenarios/barrier.kdl"),
     },
     Builtin {
         name: "producer-consumer",
+        topic: Topic::Coordination,
         source: include_str!("../../scenarios/producer-consumer.kdl"),
     },
     Builtin {
+        name: "pipeline",
+        topic: Topic::Coordination,
+        source: include_str!("../../scenarios/pipeline.kdl"),
+    },
+    Builtin {
+        name: "pool",
+        topic: Topic::Coordination,
+        source: include_str!("../../scenarios/pool.kdl"),
+    },
+    Builtin {
         name: "gil",
+        topic: Topic::Gil,
         source: include_str!("../../scenarios/gil.kdl"),
     },
     Builtin {
         name: "gil-convoy",
+        topic: Topic::Gil,
         source: include_str!("../../scenarios/gil-convoy.kdl"),
     },
 ];
 
-/// Every built-in scenario, in teaching order.
+/// Every built-in scenario, in teaching order (grouped by topic).
 pub fn all() -> &'static [Builtin] {
     &ALL
 }

@@ -48,6 +48,7 @@ pub(crate) fn check(parsed: &Parsed) -> Result<(), Vec<Problem>> {
     flow(parsed, &mut problems);
     barriers(parsed, &mut problems);
     buffers(parsed, &mut problems);
+    events(parsed, &mut problems);
     thread_time(parsed, &mut problems);
     if problems.is_empty() {
         Ok(())
@@ -56,14 +57,15 @@ pub(crate) fn check(parsed: &Parsed) -> Result<(), Vec<Problem>> {
     }
 }
 
-/// Follows each thread's script holding a set of locks and a count of permits, and flags an
-/// `unlock` or `release` of something the thread cannot be holding at that point.
+/// Follows each thread's script counting the locks it holds (an rlock may be held several
+/// times; a mutex locked twice deadlocks at run time, which is a lesson, not a mistake) and the
+/// permits, and flags an `unlock` or `release` of something the thread cannot be holding there.
 fn flow(parsed: &Parsed, problems: &mut Vec<Problem>) {
     let s = &parsed.scenario;
     // Threads of one `count=` group share their spans: report each mistake once.
     let mut reported: HashSet<Span> = HashSet::new();
     for (t, thread) in s.threads.iter().enumerate() {
-        let mut held = vec![false; s.resources.len()];
+        let mut held = vec![0u32; s.resources.len()];
         let mut permits = vec![0u32; s.resources.len()];
         // Where each resource was last given back, to explain a second unlock.
         let mut last_given_back: Vec<Option<u32>> = vec![None; s.resources.len()];
@@ -75,10 +77,12 @@ fn flow(parsed: &Parsed, problems: &mut Vec<Problem>) {
                 format!("each `{}` thread", thread.group)
             };
             match step.op {
-                Op::Lock(r) => held[r as usize] = true,
+                Op::Lock(r) | Op::Read(r) | Op::Write(r) | Op::TryLock { resource: r, .. } => {
+                    held[r as usize] += 1
+                }
                 Op::Acquire(r) => permits[r as usize] += 1,
-                Op::Unlock(r) if held[r as usize] => {
-                    held[r as usize] = false;
+                Op::Unlock(r) if held[r as usize] > 0 => {
+                    held[r as usize] -= 1;
                     last_given_back[r as usize] = Some(step.line);
                 }
                 Op::Release(r) if permits[r as usize] > 0 => {
@@ -90,9 +94,10 @@ fn flow(parsed: &Parsed, problems: &mut Vec<Problem>) {
                         continue;
                     }
                     let name = s.resource_name(r);
+                    let rwlock = s.resources[r as usize].kind == ResourceKind::RwLock;
                     let (taking, what, elsewhere) = if matches!(step.op, Op::Unlock(_)) {
                         (
-                            "lock",
+                            if rwlock { "read" } else { "lock" },
                             format!("`{name}`"),
                             "a lock taken by another thread",
                         )
@@ -213,6 +218,44 @@ fn buffers(parsed: &Parsed, problems: &mut Vec<Problem>) {
                 .also(parsed.resource_spans[r], "declared here")
                 .help(format!(
                     "add a producer thread with `put {name}`, or remove the take"
+                )),
+            );
+        }
+    }
+}
+
+/// A `wait` for an event that no thread ever sets can only wait forever.
+fn events(parsed: &Parsed, problems: &mut Vec<Problem>) {
+    let s = &parsed.scenario;
+    for (r, res) in s.resources.iter().enumerate() {
+        if res.kind != ResourceKind::Event {
+            continue;
+        }
+        let steps = || {
+            s.threads.iter().enumerate().flat_map(|(t, th)| {
+                th.steps
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, st)| (t, i, st.op))
+            })
+        };
+        if steps().any(|(.., op)| op == Op::Set(r as u16)) {
+            continue;
+        }
+        if let Some((t, i, _)) = steps().find(|(.., op)| *op == Op::Wait(r as u16)) {
+            let name = &res.name;
+            problems.push(
+                Problem::new(
+                    "scenario::event-never-set",
+                    format!("no thread ever sets `{name}`, so this `wait` would wait forever"),
+                )
+                .at(
+                    parsed.step_spans[t][i],
+                    "waits for a signal that never comes",
+                )
+                .also(parsed.resource_spans[r], "declared here")
+                .help(format!(
+                    "add `set {name}` to the thread that should give the signal"
                 )),
             );
         }

@@ -51,6 +51,16 @@ pub enum ResourceKind {
     Buffer { capacity: u32 },
     /// `gil interval="5ms"`: a CPython-style global interpreter lock.
     Gil { interval: Duration },
+    /// `rlock R`: a reentrant lock (Python's `RLock`); its holder may lock it again, and it is
+    /// free once every `lock` has had its `unlock`.
+    RLock,
+    /// `event ready`: a flag threads `wait` for until some thread `set`s it (Python's `Event`).
+    Event,
+    /// `rwlock R`: many readers (`read R`) or one writer (`write R`); `unlock R` gives it back.
+    RwLock,
+    /// `counter hits`: a shared number that `increment` reads, works on and writes back in
+    /// separate steps, so increments without a lock can lose each other's updates.
+    Counter,
 }
 
 impl ResourceKind {
@@ -62,6 +72,10 @@ impl ResourceKind {
             ResourceKind::Barrier { .. } => "barrier",
             ResourceKind::Buffer { .. } => "buffer",
             ResourceKind::Gil { .. } => "gil",
+            ResourceKind::RLock => "rlock",
+            ResourceKind::Event => "event",
+            ResourceKind::RwLock => "rwlock",
+            ResourceKind::Counter => "counter",
         }
     }
 }
@@ -91,12 +105,31 @@ pub struct Step {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Op {
+    /// Lock a mutex or an rlock.
     Lock(ResIdx),
+    /// `lock A timeout="30ms"`: lock a mutex, but give up after waiting `timeout`. A thread
+    /// that gives up backs off: it unlocks every mutex it holds, sleeps a random time up to
+    /// `backoff` (or up to `timeout` when none is given) and starts again from the step where
+    /// it took the first of them.
+    TryLock {
+        resource: ResIdx,
+        timeout: Duration,
+        backoff: Option<Duration>,
+    },
+    /// Unlock a mutex, an rlock or an rwlock.
     Unlock(ResIdx),
     Acquire(ResIdx),
     Release(ResIdx),
-    /// Arrive at a barrier and wait for the rest of its parties.
+    /// Arrive at a barrier and wait for the rest of its parties, or wait for an event to be set.
     Wait(ResIdx),
+    /// Set an event, releasing everyone waiting for it.
+    Set(ResIdx),
+    /// Take an rwlock shared, alongside other readers.
+    Read(ResIdx),
+    /// Take an rwlock exclusive.
+    Write(ResIdx),
+    /// Read a counter, work on the value a moment, write it back plus one.
+    Increment(ResIdx),
     Put(ResIdx),
     Take(ResIdx),
     /// CPU-bound: a fixed amount of real computation, calibrated to take this long on an idle core.
@@ -109,11 +142,15 @@ impl Op {
     /// The keyword of this step in a scenario file.
     pub fn keyword(&self) -> &'static str {
         match self {
-            Op::Lock(_) => "lock",
+            Op::Lock(_) | Op::TryLock { .. } => "lock",
             Op::Unlock(_) => "unlock",
             Op::Acquire(_) => "acquire",
             Op::Release(_) => "release",
             Op::Wait(_) => "wait",
+            Op::Set(_) => "set",
+            Op::Read(_) => "read",
+            Op::Write(_) => "write",
+            Op::Increment(_) => "increment",
             Op::Put(_) => "put",
             Op::Take(_) => "take",
             Op::Work(_) => "work",
@@ -124,10 +161,15 @@ impl Op {
     pub fn resource(&self) -> Option<ResIdx> {
         match *self {
             Op::Lock(r)
+            | Op::TryLock { resource: r, .. }
             | Op::Unlock(r)
             | Op::Acquire(r)
             | Op::Release(r)
             | Op::Wait(r)
+            | Op::Set(r)
+            | Op::Read(r)
+            | Op::Write(r)
+            | Op::Increment(r)
             | Op::Put(r)
             | Op::Take(r) => Some(r),
             Op::Work(_) | Op::Sleep(_) => None,

@@ -38,11 +38,38 @@ const TOP_LEVEL: &[&str] = &[
     "barrier",
     "buffer",
     "gil",
+    "rlock",
+    "event",
+    "rwlock",
+    "counter",
     "thread",
 ];
-const RESOURCE_KINDS: &[&str] = &["mutex", "semaphore", "barrier", "buffer", "gil"];
+const RESOURCE_KINDS: &[&str] = &[
+    "mutex",
+    "semaphore",
+    "barrier",
+    "buffer",
+    "gil",
+    "rlock",
+    "event",
+    "rwlock",
+    "counter",
+];
 const STEPS: &[&str] = &[
-    "lock", "unlock", "acquire", "release", "wait", "put", "take", "work", "sleep", "repeat",
+    "lock",
+    "unlock",
+    "acquire",
+    "release",
+    "wait",
+    "set",
+    "read",
+    "write",
+    "increment",
+    "put",
+    "take",
+    "work",
+    "sleep",
+    "repeat",
 ];
 
 /// Words people reach for from other languages, and what they are called here.
@@ -52,7 +79,17 @@ const ALIASES: &[(&str, &str)] = &[
     ("chan", "buffer"),
     ("sem", "semaphore"),
     ("lock", "mutex"),
-    ("rlock", "mutex"),
+    ("reentrant", "rlock"),
+    ("flag", "event"),
+    ("rw", "rwlock"),
+    ("shared_mutex", "rwlock"),
+    ("atomic", "counter"),
+    ("int", "counter"),
+    ("notify", "set"),
+    ("fire", "set"),
+    ("inc", "increment"),
+    ("incr", "increment"),
+    ("add", "increment"),
     ("compute", "work"),
     ("cpu", "work"),
     ("run", "work"),
@@ -493,9 +530,16 @@ fn name_error(name: &str) -> Option<&'static str> {
 
 /// The step that fits a resource of `kind` where `keyword` was written.
 fn fitting_step(kind: &ResourceKind, keyword: &str) -> Option<&'static str> {
-    let giving = matches!(keyword, "unlock" | "release" | "put");
+    let giving = matches!(keyword, "unlock" | "release" | "put" | "set");
     match kind {
-        ResourceKind::Mutex => Some(if giving { "unlock" } else { "lock" }),
+        ResourceKind::Mutex | ResourceKind::RLock => Some(if giving { "unlock" } else { "lock" }),
+        ResourceKind::RwLock => Some(match keyword {
+            "write" | "put" | "set" | "increment" => "write",
+            _ if giving => "unlock",
+            _ => "read",
+        }),
+        ResourceKind::Event => Some(if giving { "set" } else { "wait" }),
+        ResourceKind::Counter => Some("increment"),
         ResourceKind::Semaphore { .. } => Some(if giving { "release" } else { "acquire" }),
         ResourceKind::Barrier { .. } => Some("wait"),
         ResourceKind::Buffer { .. } => Some(if giving { "put" } else { "take" }),
@@ -509,6 +553,9 @@ fn kind_for_step(keyword: &str) -> (&'static str, &'static str) {
         "lock" | "unlock" => ("mutex", ""),
         "acquire" | "release" => ("semaphore", " permits=2"),
         "wait" => ("barrier", " parties=2"),
+        "set" => ("event", ""),
+        "read" | "write" => ("rwlock", ""),
+        "increment" => ("counter", ""),
         _ => ("buffer", " capacity=3"),
     }
 }
@@ -522,7 +569,10 @@ fn kind_name(kind: &ResourceKind) -> &'static str {
 }
 
 fn article(kind: &str) -> &'static str {
-    if kind.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) {
+    // "an rlock", "an rwlock": said letter by letter.
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U'])
+        || matches!(kind, "rlock" | "rwlock")
+    {
         "an"
     } else {
         "a"
@@ -596,7 +646,8 @@ impl<'a> Builder<'a> {
             let keyword = node.name().value();
             match keyword {
                 "title" | "about" => self.text(node),
-                "mutex" | "semaphore" | "barrier" | "buffer" | "gil" => self.resource(node),
+                "mutex" | "semaphore" | "barrier" | "buffer" | "gil" | "rlock" | "event"
+                | "rwlock" | "counter" => self.resource(node),
                 "thread" => {}
                 other if STEPS.contains(&other) => self.push(
                     Problem::new(
@@ -983,6 +1034,10 @@ impl<'a> Builder<'a> {
         self.no_block(node, &format!("a `{keyword}` declaration"));
         let (allowed, example): (&[&str], &str) = match keyword {
             "mutex" => (&[], "mutex A"),
+            "rlock" => (&[], "rlock R"),
+            "event" => (&[], "event ready"),
+            "rwlock" => (&[], "rwlock table"),
+            "counter" => (&[], "counter hits"),
             "semaphore" => (&["permits"], "semaphore pool permits=3"),
             "barrier" => (&["parties"], "barrier gate parties=3"),
             "buffer" => (&["capacity"], "buffer queue capacity=3"),
@@ -1013,6 +1068,10 @@ impl<'a> Builder<'a> {
         };
         let kind = match keyword {
             "mutex" => Some(ResourceKind::Mutex),
+            "rlock" => Some(ResourceKind::RLock),
+            "event" => Some(ResourceKind::Event),
+            "rwlock" => Some(ResourceKind::RwLock),
+            "counter" => Some(ResourceKind::Counter),
             "semaphore" => amount(
                 self,
                 "permits",
@@ -1361,11 +1420,17 @@ impl<'a> Builder<'a> {
         let span = node_span(node);
         self.no_annotations(node);
         match keyword {
-            "lock" | "unlock" | "acquire" | "release" | "wait" | "put" | "take" => {
+            "lock" | "unlock" | "acquire" | "release" | "wait" | "set" | "read" | "write"
+            | "increment" | "put" | "take" => {
                 self.no_block(node, &format!("`{keyword}`"));
-                let (args, _) = self.entries(node, &[]);
-                self.resource_step(node, keyword, &args)
-                    .map(|op| Item::Step(op, span))
+                let allowed: &[&str] = if keyword == "lock" {
+                    &["timeout", "backoff"]
+                } else {
+                    &[]
+                };
+                let (args, props) = self.entries(node, allowed);
+                let op = self.resource_step(node, keyword, &args)?;
+                self.try_lock(op, &props).map(|op| Item::Step(op, span))
             }
             "work" | "sleep" => {
                 self.no_block(node, &format!("`{keyword}`"));
@@ -1495,6 +1560,53 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// `lock A timeout="30ms" backoff="10ms"`: a lock that gives up.
+    fn try_lock(&mut self, op: Op, props: &HashMap<&str, &KdlEntry>) -> Option<Op> {
+        let Op::Lock(r) = op else {
+            return Some(op);
+        };
+        let Some(timeout) = props.get("timeout") else {
+            if let Some(b) = props.get("backoff") {
+                self.push(
+                    Problem::new(
+                        "scenario::missing-attribute",
+                        "`backoff=` needs `timeout=`",
+                    )
+                    .at(span_of(b.span()), "backs off after what?")
+                    .help("a lock backs off only after giving up: lock A timeout=\"30ms\" backoff=\"10ms\""),
+                );
+            }
+            return Some(op);
+        };
+        let kind = self.resources[r as usize].kind;
+        if kind != ResourceKind::Mutex {
+            self.push(
+                Problem::new(
+                    "scenario::wrong-kind",
+                    format!(
+                        "`timeout=` works on a mutex, not {} {}",
+                        article(kind_name(&kind)),
+                        kind_name(&kind)
+                    ),
+                )
+                .at(span_of(timeout.span()), "not for this lock")
+                .also(self.resource_spans[r as usize], "declared here")
+                .help("declare it as a mutex, or drop the timeout"),
+            );
+            return None;
+        }
+        let timeout = self.duration_value(timeout, "`timeout=`")?;
+        let backoff = match props.get("backoff") {
+            Some(b) => Some(self.duration_value(b, "`backoff=`")?),
+            None => None,
+        };
+        Some(Op::TryLock {
+            resource: r,
+            timeout,
+            backoff,
+        })
+    }
+
     fn resource_step(&mut self, node: &KdlNode, keyword: &str, args: &[&KdlEntry]) -> Option<Op> {
         let span = node_span(node);
         let (kind_word, props) = kind_for_step(keyword);
@@ -1564,8 +1676,15 @@ impl<'a> Builder<'a> {
         let r = i as ResIdx;
         let kind = self.resources[i].kind;
         let op = match (keyword, kind) {
-            ("lock", ResourceKind::Mutex) => Some(Op::Lock(r)),
-            ("unlock", ResourceKind::Mutex) => Some(Op::Unlock(r)),
+            ("lock", ResourceKind::Mutex | ResourceKind::RLock) => Some(Op::Lock(r)),
+            ("unlock", ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock) => {
+                Some(Op::Unlock(r))
+            }
+            ("wait", ResourceKind::Event) => Some(Op::Wait(r)),
+            ("set", ResourceKind::Event) => Some(Op::Set(r)),
+            ("read", ResourceKind::RwLock) => Some(Op::Read(r)),
+            ("write", ResourceKind::RwLock) => Some(Op::Write(r)),
+            ("increment", ResourceKind::Counter) => Some(Op::Increment(r)),
             ("acquire", ResourceKind::Semaphore { .. }) => Some(Op::Acquire(r)),
             ("release", ResourceKind::Semaphore { .. }) => Some(Op::Release(r)),
             ("wait", ResourceKind::Barrier { .. }) => Some(Op::Wait(r)),

@@ -24,7 +24,9 @@ pub struct Event {
     pub by: Option<ThreadIdx>,
     /// Index of the step in the thread's script, or [`NO_STEP`].
     pub step: u32,
-    /// Buffer item number for put/take (items are numbered per buffer from 1 in put order).
+    /// Buffer item number for put/take (items are numbered per buffer from 1 in put order);
+    /// for an rlock's acquire/release, how many times the thread holds it afterwards; for a
+    /// counter's load/store, the value read or written.
     pub item: Option<u32>,
 }
 
@@ -45,12 +47,21 @@ pub enum EventKind {
     Release,
     /// Arrived at a barrier.
     Arrive,
-    /// Passed a barrier (`by` is the thread whose arrival tripped it).
+    /// Passed a barrier (`by` is the thread whose arrival tripped it), or an event's wait
+    /// (`by` is the thread that set it).
     Pass,
     /// Put an item into a buffer.
     Put,
     /// Took an item from a buffer.
     Take,
+    /// Gave up waiting for a lock after its timeout (the thread then backs off).
+    Timeout,
+    /// Set an event (`by` on the waiters' `pass` is the setter).
+    Set,
+    /// Read a counter's value (`item`), the first half of an increment.
+    Load,
+    /// Wrote a counter's value (`item`), the second half of an increment.
+    Store,
     /// Asked the GIL holder to drop the GIL (CPython's drop request).
     DropRequest,
     /// Held by the conductor at a step boundary (the run is paused or another thread is stepping).
@@ -62,7 +73,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::Start,
         EventKind::Run,
         EventKind::Sleep,
@@ -73,6 +84,10 @@ impl EventKind {
         EventKind::Pass,
         EventKind::Put,
         EventKind::Take,
+        EventKind::Timeout,
+        EventKind::Set,
+        EventKind::Load,
+        EventKind::Store,
         EventKind::DropRequest,
         EventKind::Hold,
         EventKind::Done,
@@ -92,6 +107,10 @@ impl EventKind {
             EventKind::Pass => "pass",
             EventKind::Put => "put",
             EventKind::Take => "take",
+            EventKind::Timeout => "timeout",
+            EventKind::Set => "set",
+            EventKind::Load => "load",
+            EventKind::Store => "store",
             EventKind::DropRequest => "drop_request",
             EventKind::Hold => "hold",
             EventKind::Done => "done",
@@ -113,13 +132,14 @@ pub enum State {
     Running,
     /// Off CPU in a `sleep` (I/O).
     Sleeping,
-    /// Blocked on a lock.
+    /// Blocked on a lock (a mutex, an rlock or an rwlock).
     Locked(ResIdx),
     /// Waiting for a semaphore permit.
     Semaphore(ResIdx),
     /// Waiting at a barrier for the rest of its parties.
     Barrier(ResIdx),
-    /// Waiting on a buffer's condition variable (full for a producer, empty for a consumer).
+    /// Waiting on a buffer's condition variable (full for a producer, empty for a consumer), or
+    /// for an event to be set.
     Condition(ResIdx),
     /// Waiting for the GIL.
     Gil(ResIdx),
@@ -139,7 +159,13 @@ impl State {
             EventKind::Block => {
                 let r = event.resource?;
                 match scenario.resources.get(r as usize)?.kind {
-                    ResourceKind::Mutex => State::Locked(r),
+                    ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock => {
+                        State::Locked(r)
+                    }
+                    // Python's Event is a flag under a condition variable, and waits on it.
+                    ResourceKind::Event => State::Condition(r),
+                    // Nothing waits on a counter; that is the point of the race lesson.
+                    ResourceKind::Counter => return None,
                     ResourceKind::Semaphore { .. } => State::Semaphore(r),
                     ResourceKind::Barrier { .. } => State::Barrier(r),
                     ResourceKind::Buffer { .. } => State::Condition(r),
@@ -151,7 +177,11 @@ impl State {
             | EventKind::Arrive
             | EventKind::Pass
             | EventKind::Put
-            | EventKind::Take => State::Running,
+            | EventKind::Take
+            | EventKind::Timeout
+            | EventKind::Set
+            | EventKind::Load
+            | EventKind::Store => State::Running,
             EventKind::DropRequest => return None,
             EventKind::Hold => State::Held,
             EventKind::Done => State::Done,

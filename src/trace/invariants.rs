@@ -22,6 +22,64 @@ pub struct ResourceFacts {
     pub trips: u64,
     /// Hand-offs (an acquire with a `by`).
     pub handoffs: u64,
+    /// Most times one thread held an rlock at once.
+    pub most_depth: u32,
+    /// Times an event was set.
+    pub sets: u64,
+    /// Waits passed on an event.
+    pub passes: u64,
+    /// Increments completed on a counter: the value it would have without lost updates.
+    pub increments: u64,
+    /// A counter's value at the end of the events.
+    pub value: u64,
+}
+
+impl ResourceFacts {
+    /// Updates of a counter that another thread's increment overwrote.
+    pub fn lost_updates(&self) -> u64 {
+        self.increments.saturating_sub(self.value)
+    }
+}
+
+/// One increment that wrote back a stale value, wiping out updates made since it read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LostUpdate {
+    /// The `store` event of the stale increment.
+    pub store: Event,
+    /// The value it had read (and stored plus one).
+    pub loaded: u32,
+    /// The counter's value just before this store: `value - loaded` updates were lost here.
+    pub value: u32,
+}
+
+/// Every increment of a counter that stored over updates it never saw, in time order: what a
+/// timeline marks as a lost update. The counter's final value is the number of increments minus
+/// the sum of `value - loaded` over these.
+pub fn lost_updates(scenario: &Scenario, events: &[Event]) -> Vec<LostUpdate> {
+    let mut ordered = events.to_vec();
+    ordered.sort_by_key(|e| e.t_ns);
+    let mut value = vec![0u32; scenario.resources.len()];
+    let mut lost = Vec::new();
+    for e in &ordered {
+        let (Some(r), Some(item)) = (e.resource, e.item) else {
+            continue;
+        };
+        if e.kind != EventKind::Store
+            || scenario.resources.get(r as usize).map(|r| r.kind) != Some(ResourceKind::Counter)
+        {
+            continue;
+        }
+        let loaded = item.wrapping_sub(1);
+        if value[r as usize] != loaded {
+            lost.push(LostUpdate {
+                store: *e,
+                loaded,
+                value: value[r as usize],
+            });
+        }
+        value[r as usize] = item;
+    }
+    lost
 }
 
 /// Check every primitive's invariants over `events`. Returns per-resource facts, or the first
@@ -37,6 +95,20 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
     let mut arrived: Vec<usize> = vec![0; n];
     let mut passes_due: Vec<usize> = vec![0; n];
     let mut drop_pending: Vec<bool> = vec![false; n];
+    let mut depth: Vec<u32> = vec![0; n];
+    let mut writer: Vec<Option<ThreadIdx>> = vec![None; n];
+    // Per rwlock: threads that blocked on it and have not got in yet, and whether each writes.
+    let mut queued: Vec<Vec<(ThreadIdx, bool)>> = vec![Vec::new(); n];
+    let mut set_by: Vec<Option<ThreadIdx>> = vec![None; n];
+    let mut value: Vec<u32> = vec![0; n];
+    // Per thread: the counter value its increment in progress read.
+    let mut loaded: Vec<Option<u32>> = vec![None; scenario.threads.len()];
+    let writes = |e: &Event| {
+        scenario.threads[e.thread as usize]
+            .steps
+            .get(e.step as usize)
+            .is_some_and(|s| matches!(s.op, Op::Write(_)))
+    };
     let name = |t: ThreadIdx| scenario.thread_name(t).to_string();
     for e in &ordered {
         let Some(r) = e.resource else {
@@ -92,6 +164,153 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                 }
             }
             (ResourceKind::Gil { .. }, EventKind::DropRequest) => drop_pending[ri] = true,
+            (ResourceKind::RLock, EventKind::Acquire) => {
+                match holders[ri].first() {
+                    Some(&h) if h != e.thread => {
+                        return Err(format!(
+                            "{who} took {} {at} while {} held it",
+                            res.name,
+                            name(h)
+                        ));
+                    }
+                    Some(_) => {}
+                    None => holders[ri].push(e.thread),
+                }
+                depth[ri] += 1;
+                if e.item != Some(depth[ri]) {
+                    return Err(format!(
+                        "{who} holds {} {} times {at}, but the event says {:?}",
+                        res.name, depth[ri], e.item
+                    ));
+                }
+                facts[ri].most_depth = facts[ri].most_depth.max(depth[ri]);
+                if e.by.is_some() {
+                    facts[ri].handoffs += 1;
+                }
+            }
+            (ResourceKind::RLock, EventKind::Release) => {
+                if holders[ri].first() != Some(&e.thread) {
+                    return Err(format!(
+                        "{who} released {} {at} without holding it",
+                        res.name
+                    ));
+                }
+                depth[ri] -= 1;
+                if e.item != Some(depth[ri]) {
+                    return Err(format!(
+                        "{who} still holds {} {} times {at}, but the event says {:?}",
+                        res.name, depth[ri], e.item
+                    ));
+                }
+                if depth[ri] == 0 {
+                    holders[ri].clear();
+                }
+            }
+            (ResourceKind::RwLock, EventKind::Block) => queued[ri].push((e.thread, writes(e))),
+            (ResourceKind::RwLock, EventKind::Acquire) => {
+                let write = writes(e);
+                if let Some(w) = writer[ri] {
+                    return Err(format!(
+                        "{who} got into {} {at} while {} was writing",
+                        res.name,
+                        name(w)
+                    ));
+                }
+                if write && let Some(&r) = holders[ri].first() {
+                    return Err(format!(
+                        "{who} started writing {} {at} while {} was reading",
+                        res.name,
+                        name(r)
+                    ));
+                }
+                // Fairness: nobody gets in ahead of a writer that queued before it, so readers
+                // cannot starve a writer (and a writer goes strictly in turn).
+                let at_queue = queued[ri]
+                    .iter()
+                    .position(|&(t, _)| t == e.thread)
+                    .unwrap_or(queued[ri].len());
+                if let Some(&(w, _)) = queued[ri][..at_queue]
+                    .iter()
+                    .find(|&&(_, w_writes)| w_writes || write)
+                {
+                    return Err(format!(
+                        "{who} got into {} {at} ahead of {}, which was waiting before it",
+                        res.name,
+                        name(w)
+                    ));
+                }
+                if at_queue < queued[ri].len() {
+                    queued[ri].remove(at_queue);
+                }
+                holders[ri].push(e.thread);
+                if write {
+                    writer[ri] = Some(e.thread);
+                }
+                if e.by.is_some() {
+                    facts[ri].handoffs += 1;
+                }
+            }
+            (ResourceKind::RwLock, EventKind::Release) => {
+                let Some(i) = holders[ri].iter().position(|&h| h == e.thread) else {
+                    return Err(format!(
+                        "{who} released {} {at} without holding it",
+                        res.name
+                    ));
+                };
+                holders[ri].swap_remove(i);
+                if writer[ri] == Some(e.thread) {
+                    writer[ri] = None;
+                }
+            }
+            (ResourceKind::Event, EventKind::Set) => {
+                set_by[ri].get_or_insert(e.thread);
+                facts[ri].sets += 1;
+            }
+            (ResourceKind::Event, EventKind::Pass) => {
+                let Some(setter) = set_by[ri] else {
+                    return Err(format!(
+                        "{who} passed {} {at} before anyone set it",
+                        res.name
+                    ));
+                };
+                if e.by != Some(setter) {
+                    return Err(format!(
+                        "{who} passed {} {at} saying it was set by {:?}, but {} set it",
+                        res.name,
+                        e.by.map(name),
+                        name(setter)
+                    ));
+                }
+                facts[ri].passes += 1;
+            }
+            (ResourceKind::Counter, EventKind::Load) => {
+                let v = e.item.ok_or_else(|| format!("a load {at} has no value"))?;
+                if v != value[ri] {
+                    return Err(format!(
+                        "{who} read {v} from {} {at}, but it held {}",
+                        res.name, value[ri]
+                    ));
+                }
+                loaded[e.thread as usize] = Some(v);
+            }
+            (ResourceKind::Counter, EventKind::Store) => {
+                let v = e.item.ok_or_else(|| format!("a store {at} has no value"))?;
+                let Some(read) = loaded[e.thread as usize].take() else {
+                    return Err(format!(
+                        "{who} stored into {} {at} without reading it first",
+                        res.name
+                    ));
+                };
+                if v != read.wrapping_add(1) {
+                    return Err(format!(
+                        "{who} read {read} from {} but stored {v} {at}",
+                        res.name
+                    ));
+                }
+                value[ri] = v;
+                facts[ri].increments += 1;
+                facts[ri].value = v as u64;
+            }
             (ResourceKind::Semaphore { permits }, EventKind::Acquire) => {
                 holders[ri].push(e.thread);
                 if holders[ri].len() > permits as usize {

@@ -43,14 +43,35 @@ pub enum ResourceState {
         waiters: Vec<ThreadIdx>,
         drop_requested: bool,
     },
+    /// A shared counter: its value, the increments stored so far, and which threads have
+    /// read it and not yet written back (the window in which updates get lost).
+    Counter {
+        value: u32,
+        increments: u32,
+        reading: Vec<ThreadIdx>,
+    },
 }
 
 impl ResourceState {
     /// A resource as declared, before any thread touched it.
     pub fn initial(kind: &ResourceKind) -> ResourceState {
         match *kind {
-            ResourceKind::Mutex => ResourceState::Mutex {
-                holder: None,
+            // An rlock and an event are shown as a mutex (an event's waiters leave at its
+            // pass), an rwlock as a semaphore with room for every thread.
+            ResourceKind::Counter => ResourceState::Counter {
+                value: 0,
+                increments: 0,
+                reading: Vec::new(),
+            },
+            ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::Event => {
+                ResourceState::Mutex {
+                    holder: None,
+                    waiters: Vec::new(),
+                }
+            }
+            ResourceKind::RwLock => ResourceState::Semaphore {
+                permits: crate::scenario::model::MAX_THREADS as u32,
+                holders: Vec::new(),
                 waiters: Vec::new(),
             },
             ResourceKind::Semaphore { permits } => ResourceState::Semaphore {
@@ -95,7 +116,7 @@ impl ResourceState {
             ResourceState::Mutex { waiters, .. }
             | ResourceState::Semaphore { waiters, .. }
             | ResourceState::Gil { waiters, .. } => waiters.clone(),
-            ResourceState::Barrier { .. } => Vec::new(),
+            ResourceState::Barrier { .. } | ResourceState::Counter { .. } => Vec::new(),
             ResourceState::Buffer {
                 producers_waiting,
                 consumers_waiting,
@@ -122,7 +143,24 @@ impl ResourceState {
                     *holder = Some(t);
                     remove(waiters, t);
                 }
-                EventKind::Release if *holder == Some(t) => *holder = None,
+                // An rlock's release carries how many times it is still held.
+                EventKind::Release if *holder == Some(t) && e.item.unwrap_or(0) == 0 => {
+                    *holder = None
+                }
+                EventKind::Pass | EventKind::Timeout => remove(waiters, t),
+                _ => {}
+            },
+            ResourceState::Counter {
+                value,
+                increments,
+                reading,
+            } => match e.kind {
+                EventKind::Load => add(reading, t),
+                EventKind::Store => {
+                    *value = e.item.unwrap_or(*value);
+                    *increments += 1;
+                    remove(reading, t);
+                }
                 _ => {}
             },
             ResourceState::Semaphore {
@@ -224,6 +262,7 @@ impl ResourceState {
             ResourceState::Mutex { waiters, .. }
             | ResourceState::Semaphore { waiters, .. }
             | ResourceState::Gil { waiters, .. } => remove(waiters, t),
+            ResourceState::Counter { reading, .. } => remove(reading, t),
             ResourceState::Barrier { .. } => {}
             ResourceState::Buffer {
                 producers_waiting,

@@ -170,6 +170,16 @@ pub enum ResourceFigures {
         hand_offs: u64,
         drop_requests: u64,
     },
+    /// A shared counter incremented without (or with) a lock: the lost-update lesson.
+    Counter {
+        name: String,
+        /// Increments carried out: what the count should be.
+        increments: u64,
+        /// The value the last store left.
+        value: u64,
+        /// Increments that were overwritten by a thread that had not seen them.
+        lost_updates: u64,
+    },
 }
 
 impl ResourceFigures {
@@ -179,7 +189,8 @@ impl ResourceFigures {
             | ResourceFigures::Semaphore { name, .. }
             | ResourceFigures::Barrier { name, .. }
             | ResourceFigures::Buffer { name, .. }
-            | ResourceFigures::Gil { name, .. } => name,
+            | ResourceFigures::Gil { name, .. }
+            | ResourceFigures::Counter { name, .. } => name,
         }
     }
 }
@@ -267,6 +278,9 @@ struct ResourceAcc {
     hand_offs: u64,
     drop_requests: u64,
     last_holder: Option<u16>,
+    /// Counter stores, and the value the latest one wrote.
+    stores: u64,
+    stored: u64,
 }
 
 /// Accumulates a [`Summary`] from an event stream.
@@ -302,6 +316,8 @@ impl SummaryBuilder {
                     hand_offs: 0,
                     drop_requests: 0,
                     last_holder: None,
+                    stores: 0,
+                    stored: 0,
                 })
                 .collect(),
             scenario,
@@ -362,6 +378,10 @@ impl SummaryBuilder {
             return;
         };
         acc.state.apply(e, op);
+        if e.kind == EventKind::Store {
+            acc.stores += 1;
+            acc.stored = e.item.unwrap_or(0) as u64;
+        }
         match (&acc.state, e.kind) {
             (_, EventKind::Acquire) => {
                 acc.acquisitions += 1;
@@ -503,12 +523,21 @@ impl SummaryBuilder {
 fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
     let name = s.resource_name(r).to_string();
     match s.resources[r as usize].kind {
-        ResourceKind::Mutex => ResourceFigures::Mutex {
+        // Lessons' resources are summed up like a mutex until they get figures of their own.
+        ResourceKind::Counter => ResourceFigures::Counter {
             name,
-            acquisitions: acc.acquisitions,
-            waits: acc.waits,
-            most_waiters: acc.most_waiters,
+            increments: acc.stores,
+            value: acc.stored,
+            lost_updates: acc.stores.saturating_sub(acc.stored),
         },
+        ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::Event | ResourceKind::RwLock => {
+            ResourceFigures::Mutex {
+                name,
+                acquisitions: acc.acquisitions,
+                waits: acc.waits,
+                most_waiters: acc.most_waiters,
+            }
+        }
         ResourceKind::Semaphore { permits } => ResourceFigures::Semaphore {
             name,
             permits,

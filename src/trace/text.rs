@@ -363,6 +363,16 @@ pub fn render_summary(summary: &Summary) -> String {
                 count(*hand_offs, "hand-off"),
                 count(*drop_requests, "drop request")
             ),
+            ResourceFigures::Counter {
+                increments,
+                value,
+                lost_updates,
+                ..
+            } => format!(
+                "counter: {} made, final value {value}, {} lost",
+                count(*increments, "increment"),
+                count(*lost_updates, "update")
+            ),
         };
         let _ = writeln!(out, "{head:<10} {:<name_w$}  {text}", r.name());
     }

@@ -668,6 +668,38 @@ impl Trace {
                     other => format!("{who} {} {gil}", other.name()),
                 }
             }
+            // Lessons' resources: plain wording until they get their own descriptions.
+            ResourceKind::RLock
+            | ResourceKind::Event
+            | ResourceKind::RwLock
+            | ResourceKind::Counter => match e.kind {
+                EventKind::Block => format!("{who} waits for {res}"),
+                EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {
+                    Some(b) => format!("{who} took {res} from {}", name(b)),
+                    None => format!("{who} took {res}"),
+                },
+                EventKind::Release => format!("{who} released {res}{woke}"),
+                EventKind::Timeout => format!("{who} gave up waiting for {res}"),
+                EventKind::Set => format!("{who} set {res}"),
+                EventKind::Pass => match e.by.filter(|&b| b != e.thread) {
+                    Some(b) => format!("{who} passed {res} (set by {})", name(b)),
+                    None => format!("{who} passed {res}"),
+                },
+                EventKind::Load => format!("{who} read {} from {res}", e.item.unwrap_or(0)),
+                EventKind::Store => {
+                    let wrote = e.item.unwrap_or(0);
+                    // Writing back a value no higher than the counter already holds throws
+                    // away increments this thread never saw.
+                    match before(r) {
+                        Some(ResourceState::Counter { value, .. }) if wrote <= value => format!(
+                            "{who} wrote {wrote} to {res}: LOST UPDATE ({} overwritten)",
+                            value + 1 - wrote
+                        ),
+                        _ => format!("{who} wrote {wrote} to {res}"),
+                    }
+                }
+                other => format!("{who} {} {res}", other.name()),
+            },
         }
     }
 }

@@ -50,6 +50,8 @@ pub enum Screen {
 #[derive(Debug, Clone)]
 pub struct MenuEntry {
     pub name: String,
+    /// The heading it is listed under: a built-in's topic, or "Your files".
+    pub group: String,
     /// `built-in` or the path.
     pub origin: String,
     pub scenario: Result<Arc<Scenario>, String>,

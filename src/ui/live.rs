@@ -129,12 +129,16 @@ const DIAGNOSTIC_WIDTH: usize = 52;
 
 /// Built-ins first, then `./scenarios/*.kdl` (skipping files that are just a built-in's
 /// source), then the paths given. A file that does not load is listed with its diagnostic.
+/// The menu heading for scenario files that are not built in.
+pub const FILES_GROUP: &str = "Your files";
+
 pub fn menu_entries(extra_files: &[PathBuf]) -> Vec<MenuEntry> {
     let builtins = crate::scenario::builtin::all();
     let mut entries: Vec<MenuEntry> = builtins
         .iter()
         .map(|b| MenuEntry {
             name: b.name.to_string(),
+            group: b.topic.heading().to_string(),
             origin: "built-in".into(),
             scenario: crate::scenario::parse_source(
                 b.name,
@@ -159,6 +163,7 @@ pub fn menu_entries(extra_files: &[PathBuf]) -> Vec<MenuEntry> {
     });
     for path in files.iter().chain(extra_files) {
         entries.push(MenuEntry {
+            group: FILES_GROUP.to_string(),
             name: path.file_stem().map_or_else(
                 || path.display().to_string(),
                 |s| s.to_string_lossy().into(),

@@ -68,6 +68,8 @@ impl Buffer {
             self.not_full.wait(&mut s);
         }
         if blocked {
+            // Woken by a signal meant for another producer, or after one: no longer waiting.
+            s.producers.retain(|&w| w != me);
             cx.conductor.unblocked(me);
         }
         s.last_item += 1;
@@ -104,6 +106,7 @@ impl Buffer {
             self.not_empty.wait(&mut s);
         }
         if blocked {
+            s.consumers.retain(|&w| w != me);
             cx.conductor.unblocked(me);
         }
         let item = s.items.pop_front();

@@ -7,8 +7,12 @@
 
 pub mod barrier;
 pub mod buffer;
+pub mod counter;
+pub mod event;
 pub mod gil;
 pub mod mutex;
+pub mod rlock;
+pub mod rwlock;
 pub mod semaphore;
 
 use super::conductor::{Conductor, Flow, Halt};
@@ -55,7 +59,8 @@ impl Cx<'_> {
 pub struct View {
     /// Bumped on every change; two equal readings mean nothing changed in between.
     pub seq: u64,
-    /// Threads holding it (lock holder, permit holders, GIL holder).
+    /// Threads holding it (lock holder, permit holders, GIL holder, an rwlock's readers or
+    /// writer).
     pub holders: Vec<ThreadIdx>,
     /// Threads waiting on it.
     pub waiters: Vec<ThreadIdx>,
@@ -67,6 +72,10 @@ pub enum Primitive {
     Barrier(barrier::Barrier),
     Buffer(buffer::Buffer),
     Gil(gil::Gil),
+    RLock(rlock::RLock),
+    Event(event::Event),
+    RwLock(rwlock::RwLock),
+    Counter(counter::Counter),
 }
 
 impl Primitive {
@@ -85,6 +94,10 @@ impl Primitive {
             ResourceKind::Gil { interval } => {
                 Primitive::Gil(gil::Gil::new(index, interval, threads))
             }
+            ResourceKind::RLock => Primitive::RLock(rlock::RLock::new(index, threads)),
+            ResourceKind::Event => Primitive::Event(event::Event::new(index)),
+            ResourceKind::RwLock => Primitive::RwLock(rwlock::RwLock::new(index, threads)),
+            ResourceKind::Counter => Primitive::Counter(counter::Counter::new(index)),
         }
     }
 
@@ -96,6 +109,10 @@ impl Primitive {
             Primitive::Barrier(p) => p.wake_all(),
             Primitive::Buffer(p) => p.wake_all(),
             Primitive::Gil(p) => p.wake_all(),
+            Primitive::RLock(p) => p.wake_all(),
+            Primitive::Event(p) => p.wake_all(),
+            Primitive::RwLock(p) => p.wake_all(),
+            Primitive::Counter(p) => p.wake_all(),
         }
     }
 
@@ -106,6 +123,10 @@ impl Primitive {
             Primitive::Barrier(p) => p.view(),
             Primitive::Buffer(p) => p.view(),
             Primitive::Gil(p) => p.view(),
+            Primitive::RLock(p) => p.view(),
+            Primitive::Event(p) => p.view(),
+            Primitive::RwLock(p) => p.view(),
+            Primitive::Counter(p) => p.view(),
         }
     }
 }

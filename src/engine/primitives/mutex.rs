@@ -3,6 +3,7 @@
 
 use parking_lot::{Condvar, Mutex as PlMutex};
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use super::{Cx, View};
 use crate::engine::conductor::{Flow, Halt};
@@ -50,7 +51,9 @@ impl Mutex {
         s.seq += 1;
         cx.block(self.index);
         let flow = loop {
-            if s.holder == Some(me) {
+            // Handed over means popped from the queue: a thread that locked a mutex it already
+            // holds is the holder too, but still queued, waiting for itself.
+            if s.holder == Some(me) && !s.waiters.contains(&me) {
                 break Ok(());
             }
             if cx.conductor.cancelled() {
@@ -64,6 +67,54 @@ impl Mutex {
         let by = s.handed_by[me as usize].take();
         cx.emit(EventKind::Acquire, self.index, by, None);
         Ok(())
+    }
+
+    /// Like `lock`, but give up after waiting `timeout` of run time at the current speed
+    /// (time paused does not count against it). Returns whether the lock was taken.
+    pub fn lock_for(&self, cx: &mut Cx, timeout: Duration) -> Result<bool, Halt> {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        if s.holder.is_none() {
+            s.holder = Some(me);
+            s.seq += 1;
+            cx.emit(EventKind::Acquire, self.index, None, None);
+            return Ok(true);
+        }
+        s.waiters.push_back(me);
+        s.seq += 1;
+        cx.block(self.index);
+        let nominal = timeout.as_nanos() as f64;
+        let mut waited = 0.0;
+        let mut last = Instant::now();
+        let flow = loop {
+            if s.holder == Some(me) && !s.waiters.contains(&me) {
+                break Ok(true);
+            }
+            if cx.conductor.cancelled() {
+                s.waiters.retain(|&w| w != me);
+                break Err(Halt::Cancelled);
+            }
+            let now = Instant::now();
+            if !cx.conductor.is_paused() || cx.conductor.stepping().is_some() {
+                waited += (now - last).as_nanos() as f64 * cx.conductor.speed();
+            }
+            last = now;
+            if waited >= nominal {
+                s.waiters.retain(|&w| w != me);
+                s.seq += 1;
+                cx.emit(EventKind::Timeout, self.index, None, None);
+                break Ok(false);
+            }
+            let left = Duration::from_nanos(((nominal - waited) / cx.conductor.speed()) as u64);
+            self.cv.wait_for(&mut s, left.min(Duration::from_millis(5)));
+        };
+        cx.conductor.unblocked(me);
+        if flow? {
+            let by = s.handed_by[me as usize].take();
+            cx.emit(EventKind::Acquire, self.index, by, None);
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     pub fn unlock(&self, cx: &mut Cx) -> Flow {

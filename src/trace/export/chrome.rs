@@ -105,6 +105,9 @@ fn counter_values(state: &ResourceState) -> Value {
         ResourceState::Gil {
             holder, waiters, ..
         } => json!({"held": u32::from(holder.is_some()), "waiting": waiters.len()}),
+        ResourceState::Counter { value, reading, .. } => {
+            json!({"value": value, "reading": reading.len()})
+        }
     }
 }
 

@@ -39,12 +39,37 @@ fn areas(area: Rect) -> Areas {
     }
 }
 
-/// First entry shown when the list is `rows` tall, so the selection stays in view.
-fn first_row(selected: usize, rows: usize) -> usize {
-    if rows == 0 {
+/// A line of the list: a topic heading, or an entry (by index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Row<'a> {
+    Heading(&'a str),
+    Entry(usize),
+}
+
+/// The list's lines: each entry under the heading of its group.
+fn rows(app: &App) -> Vec<Row<'_>> {
+    let mut rows = Vec::new();
+    let mut group = None;
+    for (i, entry) in app.menu.entries.iter().enumerate() {
+        if group != Some(entry.group.as_str()) {
+            group = Some(entry.group.as_str());
+            rows.push(Row::Heading(&entry.group));
+        }
+        rows.push(Row::Entry(i));
+    }
+    rows
+}
+
+/// First line shown when the list is `height` tall, so the selection stays in view.
+fn first_row(rows: &[Row], selected: usize, height: usize) -> usize {
+    let at = rows
+        .iter()
+        .position(|r| *r == Row::Entry(selected))
+        .unwrap_or(0);
+    if height == 0 {
         0
     } else {
-        selected.saturating_sub(rows - 1)
+        at.saturating_sub(height - 1)
     }
 }
 
@@ -64,8 +89,12 @@ pub fn row_at(app: &App, pos: Position) -> Option<usize> {
     if !inner.contains(pos) {
         return None;
     }
-    let i = first_row(app.menu.selected, inner.height as usize) + (pos.y - inner.y) as usize;
-    (i < app.menu.entries.len()).then_some(i)
+    let rows = rows(app);
+    let first = first_row(&rows, app.menu.selected, inner.height as usize);
+    match rows.get(first + (pos.y - inner.y) as usize) {
+        Some(Row::Entry(i)) => Some(*i),
+        _ => None,
+    }
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -88,17 +117,28 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let block = panel(" Scenarios ", theme);
     let inner = block.inner(a.list);
     block.render(a.list, buf);
-    let rows = inner.height as usize;
-    let first = first_row(app.menu.selected, rows);
-    for (row, (i, entry)) in app
-        .menu
-        .entries
+    let lines = rows(app);
+    let first = first_row(&lines, app.menu.selected, inner.height as usize);
+    for (row, line) in lines
         .iter()
-        .enumerate()
         .skip(first)
-        .take(rows)
+        .take(inner.height as usize)
         .enumerate()
     {
+        let i = match *line {
+            Row::Heading(heading) => {
+                buf.set_stringn(
+                    inner.x,
+                    inner.y + row as u16,
+                    heading,
+                    inner.width as usize,
+                    theme.dim().add_modifier(Modifier::BOLD),
+                );
+                continue;
+            }
+            Row::Entry(i) => i,
+        };
+        let entry = &app.menu.entries[i];
         let selected = i == app.menu.selected;
         let pointer = if selected {
             theme.glyphs.pointer()

@@ -191,6 +191,25 @@ pub fn resource_line<'a>(
                 spans.push(Span::styled("  DROP REQUESTED", theme.warning()));
             }
         }
+        ResourceState::Counter {
+            value,
+            increments,
+            reading,
+        } => {
+            spans.push(Span::raw(format!("value {value}")));
+            spans.push(Span::styled(
+                format!("  after {increments} increments"),
+                theme.dim(),
+            ));
+            let lost = increments.saturating_sub(*value);
+            if lost > 0 {
+                spans.push(Span::styled(format!("  {lost} LOST"), theme.warning()));
+            }
+            if !reading.is_empty() {
+                spans.push(Span::styled("  read, not yet written: ", theme.dim()));
+                spans.push(Span::styled(names(scenario, reading), running));
+            }
+        }
     }
     Line::from(spans)
 }

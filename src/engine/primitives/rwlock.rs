@@ -1,0 +1,163 @@
+//! `rwlock R`: readers share it (`read R`), a writer has it alone (`write R`), `unlock R` gives
+//! it back.
+//!
+//! Fair, in arrival order: a reader gets in at once only while no writer holds it and nobody is
+//! queued. So once a writer queues, readers that come later wait behind it, and the writer gets
+//! in as soon as the readers already inside leave. Without that rule (a lock that prefers
+//! readers) a steady stream of overlapping readers could keep a writer out forever. When the
+//! lock frees up it goes to the front of the queue: one writer, or every reader up to the next
+//! queued writer, together.
+
+use parking_lot::{Condvar, Mutex};
+use std::collections::VecDeque;
+
+use super::{Cx, View};
+use crate::engine::conductor::{Flow, Halt};
+use crate::scenario::model::{ResIdx, ThreadIdx};
+use crate::trace::event::EventKind;
+
+pub struct RwLock {
+    index: ResIdx,
+    state: Mutex<State>,
+    cv: Condvar,
+}
+
+struct State {
+    seq: u64,
+    readers: Vec<ThreadIdx>,
+    writer: Option<ThreadIdx>,
+    /// Queued threads, and whether each wants to write.
+    waiters: VecDeque<(ThreadIdx, bool)>,
+    /// Per thread: granted while queued, and by whom (`Some(None)`: granted, nobody to name).
+    granted: Vec<Option<Option<ThreadIdx>>>,
+}
+
+impl State {
+    fn free_for(&self, write: bool) -> bool {
+        self.writer.is_none() && self.waiters.is_empty() && (!write || self.readers.is_empty())
+    }
+
+    /// Hand the lock to the front of the queue, if it can have it now.
+    fn grant(&mut self, by: ThreadIdx) -> bool {
+        let mut any = false;
+        while let Some(&(t, write)) = self.waiters.front() {
+            let fits = self.writer.is_none() && (!write || self.readers.is_empty());
+            if !fits {
+                break;
+            }
+            self.waiters.pop_front();
+            if write {
+                self.writer = Some(t);
+            } else {
+                self.readers.push(t);
+            }
+            self.granted[t as usize] = Some(Some(by));
+            any = true;
+            if write {
+                break;
+            }
+        }
+        any
+    }
+}
+
+impl RwLock {
+    pub fn new(index: ResIdx, threads: usize) -> RwLock {
+        RwLock {
+            index,
+            state: Mutex::new(State {
+                seq: 0,
+                readers: Vec::new(),
+                writer: None,
+                waiters: VecDeque::new(),
+                granted: vec![None; threads],
+            }),
+            cv: Condvar::new(),
+        }
+    }
+
+    pub fn read(&self, cx: &mut Cx) -> Flow {
+        self.acquire(cx, false)
+    }
+
+    pub fn write(&self, cx: &mut Cx) -> Flow {
+        self.acquire(cx, true)
+    }
+
+    fn acquire(&self, cx: &mut Cx, write: bool) -> Flow {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        if s.free_for(write) {
+            if write {
+                s.writer = Some(me);
+            } else {
+                s.readers.push(me);
+            }
+            s.seq += 1;
+            cx.emit(EventKind::Acquire, self.index, None, None);
+            return Ok(());
+        }
+        s.waiters.push_back((me, write));
+        s.seq += 1;
+        cx.block(self.index);
+        let flow = loop {
+            if let Some(by) = s.granted[me as usize].take() {
+                break Ok(by);
+            }
+            if cx.conductor.cancelled() {
+                s.waiters.retain(|&(w, _)| w != me);
+                break Err(Halt::Cancelled);
+            }
+            self.cv.wait(&mut s);
+        };
+        cx.conductor.unblocked(me);
+        let by = flow?;
+        cx.emit(EventKind::Acquire, self.index, by, None);
+        Ok(())
+    }
+
+    pub fn unlock(&self, cx: &mut Cx) -> Flow {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        if s.writer == Some(me) {
+            s.writer = None;
+        } else if let Some(at) = s.readers.iter().position(|&r| r == me) {
+            s.readers.swap_remove(at);
+        } else {
+            return Err(Halt::Failed(format!(
+                "{} unlocked an rwlock it neither reads nor writes",
+                cx.name(me)
+            )));
+        }
+        cx.emit(EventKind::Release, self.index, None, None);
+        s.seq += 1;
+        if s.grant(me) {
+            self.cv.notify_all();
+        }
+        Ok(())
+    }
+
+    pub fn wake_all(&self) {
+        let _s = self.state.lock();
+        self.cv.notify_all();
+    }
+
+    pub fn view(&self) -> View {
+        let s = self.state.lock();
+        View {
+            seq: s.seq,
+            holders: s
+                .writer
+                .into_iter()
+                .chain(s.readers.iter().copied())
+                .collect(),
+            waiters: s.waiters.iter().map(|&(t, _)| t).collect(),
+        }
+    }
+
+    /// Queued threads that want to write, for a view that tells readers from writers.
+    pub fn waiting_writers(&self) -> Vec<ThreadIdx> {
+        let s = self.state.lock();
+        s.waiters.iter().filter(|w| w.1).map(|w| w.0).collect()
+    }
+}

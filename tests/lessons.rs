@@ -1,0 +1,559 @@
+//! The lessons beyond the first six, run on real threads and checked against what each one
+//! teaches. Runs go at 4x; only orders, counts and invariants over recorded events are asserted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use threadlab::engine::{Phase, Run, RunOptions};
+use threadlab::scenario::model::{Op, Scenario, ThreadIdx};
+use threadlab::trace::event::{Event, EventKind};
+use threadlab::trace::invariants::{self, ResourceFacts};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn builtin(name: &str) -> Arc<Scenario> {
+    Arc::new(threadlab::scenario::load(name).expect("built-in loads"))
+}
+
+fn fast() -> RunOptions {
+    RunOptions {
+        speed: 4.0,
+        start_paused: false,
+    }
+}
+
+/// Run until finished or deadlocked (bounded); every event in time order.
+fn run_to_end(run: &Run) -> (Phase, Vec<Event>) {
+    let mut events = Vec::new();
+    let deadline = Instant::now() + LIMIT;
+    while !matches!(run.phase(), Phase::Finished | Phase::Deadlock) {
+        run.wait_events(&mut events, Duration::from_millis(20));
+        assert!(
+            Instant::now() < deadline,
+            "run did not end within {LIMIT:?}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    run.drain_events(&mut events);
+    events.sort_by_key(|e| e.t_ns);
+    (run.phase(), events)
+}
+
+struct Outcome {
+    phase: Phase,
+    events: Vec<Event>,
+    facts: Vec<ResourceFacts>,
+    deadlock: Option<String>,
+}
+
+fn run_with(scenario: &Arc<Scenario>, options: RunOptions) -> Outcome {
+    let run = Run::start(scenario.clone(), options);
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(run.dropped_events(), 0);
+    for t in 0..scenario.threads.len() as ThreadIdx {
+        assert_eq!(run.failure(t), None, "{}", scenario.thread_name(t));
+    }
+    let facts = invariants::check(scenario, &events).unwrap_or_else(|e| panic!("{e}"));
+    let deadlock = run.deadlock().map(|d| d.describe(scenario));
+    Outcome {
+        phase,
+        events,
+        facts,
+        deadlock,
+    }
+}
+
+fn run(scenario: &Arc<Scenario>) -> Outcome {
+    run_with(scenario, fast())
+}
+
+fn resource(scenario: &Scenario, name: &str) -> usize {
+    scenario.resource_index(name).expect("resource exists") as usize
+}
+
+fn thread(scenario: &Scenario, name: &str) -> ThreadIdx {
+    scenario.thread_index(name).expect("thread exists")
+}
+
+fn op_of(scenario: &Scenario, e: &Event) -> Option<Op> {
+    scenario.threads[e.thread as usize]
+        .steps
+        .get(e.step as usize)
+        .map(|s| s.op)
+}
+
+// ---- try-lock ---------------------------------------------------------------------------
+
+#[test]
+fn try_lock_times_out_backs_off_and_finishes_instead_of_deadlocking() {
+    let s = builtin("try-lock");
+    for _ in 0..3 {
+        // The deadlock lesson's schedule: each thread takes its first lock before either
+        // reaches for its second.
+        let run = Run::start(
+            s.clone(),
+            RunOptions {
+                start_paused: true,
+                ..fast()
+            },
+        );
+        for t in 0..2 {
+            run.step(t).unwrap();
+            assert!(run.wait_step_done(LIMIT));
+        }
+        run.resume();
+        let (phase, events) = run_to_end(&run);
+        assert_eq!(phase, Phase::Finished, "{:?}", run.deadlock());
+        invariants::check(&s, &events).unwrap();
+        let timeouts: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.kind == EventKind::Timeout)
+            .collect();
+        assert!(!timeouts.is_empty(), "somebody gave up");
+        // Whoever gave up let go of its first lock right away.
+        for t in &timeouts {
+            let next = events
+                .iter()
+                .find(|e| e.thread == t.thread && e.t_ns > t.t_ns)
+                .unwrap();
+            assert_eq!(next.kind, EventKind::Release);
+        }
+        for t in 0..2 {
+            let done = events
+                .iter()
+                .any(|e| e.thread == t && e.kind == EventKind::Done);
+            assert!(done, "{} finished", s.thread_name(t));
+        }
+    }
+}
+
+// ---- reentrancy -------------------------------------------------------------------------
+
+#[test]
+fn reentrant_mutex_locked_twice_deadlocks_on_itself_every_time() {
+    let s = builtin("reentrant");
+    for _ in 0..3 {
+        let out = run(&s);
+        assert_eq!(out.phase, Phase::Deadlock);
+        assert_eq!(
+            out.deadlock.as_deref(),
+            Some("teller waits for account held by teller")
+        );
+        let teller = thread(&s, "teller");
+        let acquires = out
+            .events
+            .iter()
+            .filter(|e| e.thread == teller && e.kind == EventKind::Acquire)
+            .count();
+        assert_eq!(acquires, 1, "the second lock never succeeds");
+        assert!(
+            out.events
+                .iter()
+                .any(|e| e.thread == teller && e.kind == EventKind::Block),
+            "the teller blocked on its own lock"
+        );
+    }
+}
+
+#[test]
+fn reentrant_rlock_counts_and_hands_over_on_the_last_unlock() {
+    let s = builtin("reentrant-rlock");
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
+    let account = resource(&s, "account");
+    assert_eq!(out.facts[account].most_depth, 2);
+    let teller = thread(&s, "teller");
+    let auditor = thread(&s, "auditor");
+    let last_release = out
+        .events
+        .iter()
+        .rfind(|e| e.thread == teller && e.kind == EventKind::Release)
+        .unwrap();
+    assert_eq!(last_release.item, Some(0));
+    let got = out
+        .events
+        .iter()
+        .find(|e| e.thread == auditor && e.kind == EventKind::Acquire)
+        .unwrap();
+    assert_eq!(got.by, Some(teller), "the auditor waited for the teller");
+    assert!(
+        got.t_ns >= last_release.t_ns,
+        "and got it at the last unlock"
+    );
+}
+
+// ---- dining philosophers ----------------------------------------------------------------
+
+#[test]
+fn philosophers_deadlock_in_a_cycle_of_five() {
+    let s = builtin("philosophers");
+    // Forced: each philosopher takes the left fork before anyone reaches for a right one.
+    let run = Run::start(
+        s.clone(),
+        RunOptions {
+            start_paused: true,
+            ..fast()
+        },
+    );
+    for t in 0..5 {
+        run.step(t).unwrap();
+        assert!(run.wait_step_done(LIMIT));
+    }
+    run.resume();
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Deadlock);
+    let d = run.deadlock().unwrap();
+    assert_eq!(d.cycle.len(), 5);
+    assert_eq!(d.stuck.len(), 5);
+    assert_eq!(
+        d.describe(&s),
+        "P1 waits for fork-2 held by P2, P2 waits for fork-3 held by P3, \
+         P3 waits for fork-4 held by P4, P4 waits for fork-5 held by P5, \
+         P5 waits for fork-1 held by P1"
+    );
+    invariants::check(&s, &events).unwrap();
+    drop(run);
+    // Free runs: the five reach for their left forks together.
+    let out = run_with(&s, fast());
+    assert_eq!(out.phase, Phase::Deadlock);
+}
+
+#[test]
+fn philosophers_ordered_never_deadlock_and_everyone_eats() {
+    let s = builtin("philosophers-ordered");
+    for _ in 0..5 {
+        let out = run(&s);
+        assert_eq!(out.phase, Phase::Finished);
+        for f in 1..=5 {
+            let fork = resource(&s, &format!("fork-{f}"));
+            assert_eq!(out.facts[fork].most_holders, 1);
+        }
+        let eats = out
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Run)
+            .count();
+        assert!(eats >= 10, "five philosophers ate twice each");
+    }
+}
+
+// ---- event ------------------------------------------------------------------------------
+
+#[test]
+fn event_releases_every_waiter_at_once_and_names_the_setter() {
+    let s = builtin("event");
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
+    let ready = resource(&s, "ready");
+    let loader = thread(&s, "loader");
+    assert_eq!(out.facts[ready].sets, 1);
+    assert_eq!(out.facts[ready].passes, 4);
+    let set = out
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::Set)
+        .unwrap();
+    assert_eq!(set.thread, loader);
+    let passes: Vec<&Event> = out
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Pass)
+        .collect();
+    assert!(
+        passes
+            .iter()
+            .all(|e| e.by == Some(loader) && e.t_ns >= set.t_ns)
+    );
+    // Workers that reached the wait before the set blocked until it (on an idle machine,
+    // all three); the late one, which starts after the loader is done, never waits.
+    let blocked = |t: ThreadIdx| {
+        out.events
+            .iter()
+            .any(|e| e.thread == t && e.kind == EventKind::Block)
+    };
+    let mut waited = 0;
+    for w in 1..=3 {
+        let w = thread(&s, &format!("worker-{w}"));
+        let arrived = out
+            .events
+            .iter()
+            .find(|e| e.thread == w && matches!(e.kind, EventKind::Block | EventKind::Pass))
+            .unwrap();
+        assert_eq!(arrived.kind == EventKind::Block, arrived.t_ns < set.t_ns);
+        waited += usize::from(blocked(w));
+    }
+    assert!(waited > 0, "some worker waited for the signal");
+    assert!(!blocked(thread(&s, "late")));
+}
+
+// ---- readers and writers ----------------------------------------------------------------
+
+#[test]
+fn rwlock_readers_overlap_the_writer_is_alone_and_not_overtaken() {
+    let s = builtin("rwlock");
+    let table = resource(&s, "table");
+    let writer = thread(&s, "writer");
+    let latecomer = thread(&s, "latecomer");
+    let mut queued_behind_writer = 0;
+    for _ in 0..3 {
+        let out = run(&s);
+        assert_eq!(out.phase, Phase::Finished);
+        // The invariant check has shown that nobody was inside beside a writer and nobody got
+        // in ahead of a writer that was waiting before it.
+        assert!(
+            out.facts[table].most_holders >= 3,
+            "the readers shared the table"
+        );
+        let writes = out
+            .events
+            .iter()
+            .filter(|e| {
+                e.kind == EventKind::Acquire && op_of(&s, e) == Some(Op::Write(table as u16))
+            })
+            .count();
+        assert_eq!(writes, 2);
+        let first = |t: ThreadIdx, kind: EventKind| {
+            out.events
+                .iter()
+                .find(|e| e.thread == t && e.kind == kind)
+                .copied()
+        };
+        let writer_blocked = first(writer, EventKind::Block);
+        assert!(
+            writer_blocked.is_some(),
+            "the writer waited for the readers"
+        );
+        if let (Some(w), Some(l)) = (writer_blocked, first(latecomer, EventKind::Block))
+            && l.t_ns > w.t_ns
+        {
+            let got = first(latecomer, EventKind::Acquire).unwrap();
+            let writer_done = first(writer, EventKind::Release).unwrap();
+            assert!(got.t_ns > writer_done.t_ns, "the latecomer waited its turn");
+            assert_eq!(got.by, Some(writer));
+            queued_behind_writer += 1;
+        }
+        if queued_behind_writer > 0 {
+            break;
+        }
+    }
+    assert!(
+        queued_behind_writer > 0,
+        "the latecomer never queued behind the writer"
+    );
+}
+
+// ---- race -------------------------------------------------------------------------------
+
+/// The counter's story from events alone: increments, final value, and the lost updates
+/// adding up to the difference.
+fn tally(s: &Scenario, out: &Outcome) -> (u64, u64) {
+    let hits = resource(s, "hits");
+    let f = &out.facts[hits];
+    let lost = invariants::lost_updates(s, &out.events);
+    let wiped: i64 = lost.iter().map(|l| l.value as i64 - l.loaded as i64).sum();
+    assert_eq!(
+        f.increments as i64 - wiped,
+        f.value as i64,
+        "the marked lost updates account for the shortfall"
+    );
+    (f.increments, f.value)
+}
+
+#[test]
+fn race_loses_updates_and_the_events_account_for_each() {
+    let s = builtin("race");
+    let mut short = 0;
+    for _ in 0..3 {
+        let out = run(&s);
+        assert_eq!(out.phase, Phase::Finished);
+        let (expected, value) = tally(&s, &out);
+        assert_eq!(expected, 90);
+        assert!(value <= expected);
+        if value < expected {
+            short += 1;
+        }
+    }
+    assert!(short >= 2, "only {short} of 3 runs lost updates");
+}
+
+#[test]
+fn race_fixed_is_always_exact() {
+    let s = builtin("race-fixed");
+    for _ in 0..2 {
+        let out = run(&s);
+        assert_eq!(out.phase, Phase::Finished);
+        assert_eq!(tally(&s, &out), (90, 90));
+        assert!(invariants::lost_updates(&s, &out.events).is_empty());
+    }
+}
+
+// ---- pipeline and pool ------------------------------------------------------------------
+
+#[test]
+fn pipeline_fills_its_queue_and_the_fetchers_feel_the_back_pressure() {
+    let s = builtin("pipeline");
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished, "{:?}", out.deadlock);
+    let pages = resource(&s, "pages");
+    assert_eq!(out.facts[pages].puts, 10);
+    assert_eq!(out.facts[pages].takes, 10);
+    assert_eq!(out.facts[pages].most_fill, 2, "the queue filled up");
+    let fetchers_waited = out
+        .events
+        .iter()
+        .any(|e| e.kind == EventKind::Block && op_of(&s, e) == Some(Op::Put(pages as u16)));
+    assert!(fetchers_waited, "a fetcher waited for room in the queue");
+}
+
+#[test]
+fn pool_runs_three_at_a_time_and_results_come_back_out_of_order() {
+    let s = builtin("pool");
+    let tasks = resource(&s, "tasks") as u16;
+    let results = resource(&s, "results") as u16;
+    let mut out_of_order = false;
+    for _ in 0..3 {
+        let out = run(&s);
+        assert_eq!(out.phase, Phase::Finished);
+        // Per worker: the task it took, then the result it put; the result numbers are the
+        // order of completion.
+        let mut running = 0usize;
+        let mut most = 0usize;
+        let mut taken: Vec<Option<u32>> = vec![None; s.threads.len()];
+        let mut completion: Vec<(u32, u32)> = Vec::new();
+        for e in &out.events {
+            match (e.kind, e.resource) {
+                (EventKind::Take, Some(r)) if r == tasks => {
+                    taken[e.thread as usize] = e.item;
+                    running += 1;
+                    most = most.max(running);
+                }
+                (EventKind::Put, Some(r)) if r == results => {
+                    let task = taken[e.thread as usize].take().expect("a task was taken");
+                    completion.push((task, e.item.unwrap()));
+                    running -= 1;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(completion.len(), 9);
+        assert!(most <= 3, "at most max_workers tasks run at once");
+        assert_eq!(most, 3, "and all three workers were busy");
+        completion.sort_by_key(|&(_, done)| done);
+        if completion.windows(2).any(|w| w[0].0 > w[1].0) {
+            out_of_order = true;
+            break;
+        }
+    }
+    assert!(out_of_order, "results always came back in submission order");
+}
+
+// ---- every new lesson can be reset, even mid-wait ----------------------------------------
+
+#[test]
+fn every_new_lesson_stops_promptly_mid_run() {
+    for name in [
+        "try-lock",
+        "reentrant",
+        "reentrant-rlock",
+        "philosophers",
+        "philosophers-ordered",
+        "event",
+        "rwlock",
+        "race",
+        "race-fixed",
+        "pipeline",
+        "pool",
+    ] {
+        let s = builtin(name);
+        let run = Run::start(s, RunOptions::default());
+        let mut events = Vec::new();
+        // Let it get going (some threads waiting), then reset.
+        let deadline = Instant::now() + Duration::from_millis(150);
+        while Instant::now() < deadline {
+            run.wait_events(&mut events, Duration::from_millis(20));
+        }
+        let took = run.stop();
+        assert!(
+            took < Duration::from_millis(500),
+            "{name} took {took:?} to stop"
+        );
+    }
+}
+
+// ---- the new invariants catch what they promise to catch ---------------------------------
+
+fn ev(t_ns: u64, thread: ThreadIdx, kind: EventKind, r: u16, by: Option<ThreadIdx>) -> Event {
+    Event {
+        t_ns,
+        thread,
+        kind,
+        resource: Some(r),
+        by,
+        step: 0,
+        item: None,
+    }
+}
+
+#[test]
+fn invariants_reject_a_reader_beside_a_writer_and_a_reader_jumping_the_queue() {
+    let s = builtin("rwlock");
+    let table = resource(&s, "table") as u16;
+    let writer = thread(&s, "writer");
+    let write_step = s.threads[writer as usize]
+        .steps
+        .iter()
+        .position(|st| st.op == Op::Write(table))
+        .unwrap() as u32;
+    let w = |t_ns, kind| Event {
+        step: write_step,
+        ..ev(t_ns, writer, kind, table, None)
+    };
+    // reader-1 reads (step 0 is `read table`); the writer queues; reader-2 walks in.
+    let jumped = [
+        ev(1, 0, EventKind::Acquire, table, None),
+        w(2, EventKind::Block),
+        ev(3, 1, EventKind::Acquire, table, None),
+    ];
+    let err = invariants::check(&s, &jumped).unwrap_err();
+    assert!(err.contains("ahead of writer"), "{err}");
+    let beside = [
+        w(1, EventKind::Acquire),
+        ev(2, 0, EventKind::Acquire, table, None),
+    ];
+    let err = invariants::check(&s, &beside).unwrap_err();
+    assert!(err.contains("while writer was writing"), "{err}");
+}
+
+#[test]
+fn invariants_reject_an_event_passed_before_it_was_set_and_a_counter_that_lies() {
+    let s = builtin("event");
+    let ready = resource(&s, "ready") as u16;
+    let early = [ev(1, 1, EventKind::Pass, ready, Some(0))];
+    assert!(invariants::check(&s, &early).is_err());
+
+    let s = builtin("race");
+    let hits = resource(&s, "hits") as u16;
+    let with = |e: Event, v: u32| Event { item: Some(v), ..e };
+    // adder-2 reads 0 after adder-1 already stored 1: the stamps would be out of order.
+    let stale_read = [
+        with(ev(1, 0, EventKind::Load, hits, None), 0),
+        with(ev(2, 0, EventKind::Store, hits, None), 1),
+        with(ev(3, 1, EventKind::Load, hits, None), 0),
+    ];
+    assert!(invariants::check(&s, &stale_read).is_err());
+    // A real lost update: both read 0, both store 1; one update is lost and marked.
+    let lost = [
+        with(ev(1, 0, EventKind::Load, hits, None), 0),
+        with(ev(2, 1, EventKind::Load, hits, None), 0),
+        with(ev(3, 0, EventKind::Store, hits, None), 1),
+        with(ev(4, 1, EventKind::Store, hits, None), 1),
+    ];
+    let facts = invariants::check(&s, &lost).unwrap();
+    assert_eq!(facts[hits as usize].increments, 2);
+    assert_eq!(facts[hits as usize].value, 1);
+    assert_eq!(facts[hits as usize].lost_updates(), 1);
+    let marked = invariants::lost_updates(&s, &lost);
+    assert_eq!(marked.len(), 1);
+    assert_eq!(marked[0].store.thread, 1);
+    assert_eq!((marked[0].loaded, marked[0].value), (0, 1));
+}
