@@ -437,3 +437,39 @@ fn step_next_ready_takes_turns() {
     }
     assert_eq!(order, vec![0, 1, 0, 1]);
 }
+
+#[test]
+fn a_wait_nobody_can_end_is_reported_as_the_root_not_a_cycle() {
+    // T2 waits on an empty buffer, and only T2 itself would ever put into it again; T1 waits
+    // behind T2. The report names T2's wait, the root of the stall.
+    let s = scenario(
+        &[("Q", ResourceKind::Buffer { capacity: 2 })],
+        &[
+            ("T1", vec![Op::Put(0), Op::Take(0), Op::Take(0)]),
+            ("T2", vec![Op::Take(0), Op::Take(0), Op::Put(0), Op::Put(0)]),
+        ],
+    );
+    let run = Run::start(
+        s.clone(),
+        RunOptions {
+            start_paused: true,
+            ..RunOptions::default()
+        },
+    );
+    // T1 puts and takes its own item, then waits for another, which T2 could still put; then
+    // T2 waits too, and nobody will ever put for T2.
+    for t in [0, 0, 0, 1] {
+        run.step(t).unwrap();
+        assert!(run.wait_step_done(LIMIT));
+    }
+    run.resume();
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Deadlock);
+    invariants::check(&s, &events).unwrap();
+    let d = run.deadlock().unwrap();
+    assert_eq!(
+        d.describe(&s),
+        "T2 waits for Q, which no thread left can provide"
+    );
+    assert_eq!(d.stuck, vec![0, 1]);
+}

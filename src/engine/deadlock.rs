@@ -173,7 +173,12 @@ pub fn find(
         });
         match blamed {
             Some(next) if stuck.contains(&next) => at = next,
-            _ => break,
+            _ => {
+                // No cycle: the chain ends at a thread waiting for what nobody can still
+                // provide. That thread is the whole story; the rest only wait behind it.
+                chain.drain(..chain.len() - 1);
+                break;
+            }
         }
     }
     Some(Deadlock {
