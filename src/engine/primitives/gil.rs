@@ -8,7 +8,7 @@
 
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::{Cx, View};
@@ -16,11 +16,18 @@ use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::trace::event::EventKind;
 
+const NOBODY: u32 = u32::MAX;
+/// How long a thread that set a drop request stays awake for the hand-over: a few slices.
+const HANDOVER_SPIN: std::time::Duration = std::time::Duration::from_micros(500);
+
 pub struct Gil {
     index: ResIdx,
     interval: Duration,
     /// Set with the drop request, read by the holder between slices without taking the lock.
     drop_requested: AtomicBool,
+    /// The holder, readable without the lock: a thread that has just asked for the GIL spins
+    /// on it for a moment, so the hand-over does not also pay for waking a sleeping thread.
+    holder_now: AtomicU32,
     state: Mutex<State>,
     cv: Condvar,
 }
@@ -40,6 +47,7 @@ impl Gil {
             index,
             interval: interval.max(Duration::from_micros(50)),
             drop_requested: AtomicBool::new(false),
+            holder_now: AtomicU32::new(NOBODY),
             state: Mutex::new(State {
                 seq: 0,
                 holder: None,
@@ -65,6 +73,7 @@ impl Gil {
         let mut s = self.state.lock();
         if s.holder.is_none() && s.waiters.is_empty() {
             s.holder = Some(me);
+            self.holder_now.store(me as u32, Ordering::Release);
             s.switches += 1;
             s.seq += 1;
             cx.emit(EventKind::Acquire, self.index, None, None);
@@ -84,6 +93,7 @@ impl Gil {
         if s.holder.is_none() {
             // Nobody was waiting after all: keep computing.
             s.holder = Some(cx.me);
+            self.holder_now.store(cx.me as u32, Ordering::Release);
             s.switches += 1;
             cx.emit(EventKind::Acquire, self.index, None, None);
             return Ok(());
@@ -117,6 +127,15 @@ impl Gil {
                 s.seq += 1;
                 cx.emit(EventKind::DropRequest, self.index, None, None);
                 cx.rec.flush();
+                // The holder answers within one slice of work: stay awake for it.
+                parking_lot::MutexGuard::unlocked(&mut s, || {
+                    let until = std::time::Instant::now() + HANDOVER_SPIN;
+                    while self.holder_now.load(Ordering::Acquire) != me as u32
+                        && std::time::Instant::now() < until
+                    {
+                        std::hint::spin_loop();
+                    }
+                });
             }
         };
         cx.conductor.unblocked(me);
@@ -139,6 +158,8 @@ impl Gil {
         self.drop_requested.store(false, Ordering::Relaxed);
         s.seq += 1;
         s.holder = s.waiters.pop_front();
+        self.holder_now
+            .store(s.holder.map_or(NOBODY, u32::from), Ordering::Release);
         if let Some(next) = s.holder {
             s.switches += 1;
             s.handed_by[next as usize] = Some(cx.me);
