@@ -4,65 +4,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use threadlab::engine::{Phase, Run, RunOptions};
-use threadlab::scenario::model::{
-    Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
-};
+use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use threadlab::trace::event::{Event, EventKind};
 use threadlab::trace::invariants;
 
-const LIMIT: Duration = Duration::from_secs(20);
+mod common;
+use common::{LIMIT, run_to_end, scenario};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// A scenario built in code, so the engine is tested apart from the language.
-fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)]) -> Arc<Scenario> {
-    Arc::new(Scenario {
-        name: "test".into(),
-        origin: "test".into(),
-        source: "".into(),
-        title: "test".into(),
-        about: String::new(),
-        resources: resources
-            .iter()
-            .map(|(name, kind)| Resource {
-                name: name.to_string(),
-                kind: *kind,
-                line: 1,
-            })
-            .collect(),
-        threads: threads
-            .iter()
-            .map(|(name, ops)| ThreadSpec {
-                name: name.to_string(),
-                group: name.to_string(),
-                line: 1,
-                gil: None,
-                after: Vec::new(),
-                steps: ops.iter().map(|&op| Step { op, line: 1 }).collect(),
-            })
-            .collect(),
-    })
-}
-
-/// Run until finished or deadlocked (bounded), and return every event in time order.
-fn run_to_end(run: &Run) -> (Phase, Vec<Event>) {
-    let mut events = Vec::new();
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        run.wait_events(&mut events, ms(20));
-        match run.phase() {
-            Phase::Finished | Phase::Deadlock => break,
-            _ if Instant::now() > deadline => panic!("run did not end within {LIMIT:?}"),
-            _ => {}
-        }
-    }
-    // Let the last batches arrive.
-    std::thread::sleep(ms(30));
-    run.drain_events(&mut events);
-    events.sort_by_key(|e| e.t_ns);
-    (run.phase(), events)
 }
 
 fn kinds_of(events: &[Event], t: ThreadIdx) -> Vec<EventKind> {

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use threadlab::engine::{Deadlock, Phase, Run, RunOptions};
-use threadlab::scenario::model::{
-    Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
-};
+use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use threadlab::scenario::{self, builtin};
+
+mod common;
 use threadlab::trace::event::{Event, EventKind};
 use threadlab::trace::{RunEnd, SummaryBuilder, Trace, invariants};
 
@@ -542,38 +542,6 @@ fn two_hundred_restarts_from_a_deadlock_leave_no_thread_behind() {
 
 // ---- a failing or panicking scenario thread -------------------------------------------------
 
-fn coded_scenario(
-    resources: &[(&str, ResourceKind)],
-    threads: &[(&str, Vec<Op>)],
-) -> Arc<Scenario> {
-    Arc::new(Scenario {
-        name: "coded".into(),
-        origin: "coded".into(),
-        source: "".into(),
-        title: "coded".into(),
-        about: String::new(),
-        resources: resources
-            .iter()
-            .map(|(name, kind)| Resource {
-                name: name.to_string(),
-                kind: *kind,
-                line: 1,
-            })
-            .collect(),
-        threads: threads
-            .iter()
-            .map(|(name, ops)| ThreadSpec {
-                name: name.to_string(),
-                group: name.to_string(),
-                line: 1,
-                gil: None,
-                after: Vec::new(),
-                steps: ops.iter().map(|&op| Step { op, line: 1 }).collect(),
-            })
-            .collect(),
-    })
-}
-
 /// A worker that panics (here: a step naming a resource that does not exist, which no checked
 /// scenario can contain) is marked failed; the other threads finish, and the UI keeps drawing.
 #[test]
@@ -585,7 +553,7 @@ fn a_panicking_scenario_thread_is_marked_failed_and_the_ui_stays_up() {
 
     let _serial = serial();
     const MISSING: ResIdx = 99;
-    let s = coded_scenario(
+    let s = common::scenario(
         &[("A", ResourceKind::Mutex)],
         &[
             ("boom", vec![Op::Work(ms(1)), Op::Lock(MISSING)]),

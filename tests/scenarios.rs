@@ -2,42 +2,14 @@
 //! Runs go at 4x speed to keep the suite quick; only orders and invariants are asserted.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{ResourceKind, Scenario, ThreadIdx};
 use threadlab::trace::event::{Event, EventKind, State};
 use threadlab::trace::invariants::{self, ResourceFacts};
 
-const LIMIT: Duration = Duration::from_secs(30);
-
-fn builtin(name: &str) -> Arc<Scenario> {
-    Arc::new(threadlab::scenario::load(name).expect("built-in loads"))
-}
-
-fn fast() -> RunOptions {
-    RunOptions {
-        speed: 4.0,
-        start_paused: false,
-    }
-}
-
-/// Run until finished or deadlocked (bounded); every event in time order.
-fn run_to_end(run: &Run) -> (Phase, Vec<Event>) {
-    let mut events = Vec::new();
-    let deadline = Instant::now() + LIMIT;
-    while !matches!(run.phase(), Phase::Finished | Phase::Deadlock) {
-        run.wait_events(&mut events, Duration::from_millis(20));
-        assert!(
-            Instant::now() < deadline,
-            "run did not end within {LIMIT:?}"
-        );
-    }
-    std::thread::sleep(Duration::from_millis(30));
-    run.drain_events(&mut events);
-    events.sort_by_key(|e| e.t_ns);
-    (run.phase(), events)
-}
+mod common;
+use common::{LIMIT, builtin, fast, run_to_end};
 
 /// Lessons whose point is a race between CPU-bound and waiting threads need the cores they
 /// would have in class, so the runs in this file take turns instead of competing.

@@ -1,0 +1,73 @@
+//! Helpers the integration tests share: loading lessons, building scenarios in code, and
+//! running to the end with every wait bounded.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use threadlab::engine::{Phase, Run, RunOptions};
+use threadlab::scenario::model::{Op, Resource, ResourceKind, Scenario, Step, ThreadSpec};
+use threadlab::trace::event::Event;
+
+/// The longest any test run may take before the test fails instead of hanging.
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+pub fn builtin(name: &str) -> Arc<Scenario> {
+    Arc::new(threadlab::scenario::load(name).expect("built-in loads"))
+}
+
+/// 4x: every timed step a quarter as long; orders and invariants are unchanged.
+pub fn fast() -> RunOptions {
+    RunOptions {
+        speed: 4.0,
+        start_paused: false,
+    }
+}
+
+/// A scenario built in code, so the engine can be tested apart from the language.
+pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)]) -> Arc<Scenario> {
+    Arc::new(Scenario {
+        name: "coded".into(),
+        origin: "coded".into(),
+        source: "".into(),
+        title: "coded".into(),
+        about: String::new(),
+        resources: resources
+            .iter()
+            .map(|(name, kind)| Resource {
+                name: name.to_string(),
+                kind: *kind,
+                line: 1,
+            })
+            .collect(),
+        threads: threads
+            .iter()
+            .map(|(name, ops)| ThreadSpec {
+                name: name.to_string(),
+                group: name.to_string(),
+                line: 1,
+                gil: None,
+                after: Vec::new(),
+                steps: ops.iter().map(|&op| Step { op, line: 1 }).collect(),
+            })
+            .collect(),
+    })
+}
+
+/// Run until finished or deadlocked (bounded by [`LIMIT`]); every event in time order.
+pub fn run_to_end(run: &Run) -> (Phase, Vec<Event>) {
+    let mut events = Vec::new();
+    let deadline = Instant::now() + LIMIT;
+    while !matches!(run.phase(), Phase::Finished | Phase::Deadlock) {
+        run.wait_events(&mut events, Duration::from_millis(20));
+        assert!(
+            Instant::now() < deadline,
+            "run did not end within {LIMIT:?}"
+        );
+    }
+    // Let the last batches arrive.
+    std::thread::sleep(Duration::from_millis(30));
+    run.drain_events(&mut events);
+    events.sort_by_key(|e| e.t_ns);
+    (run.phase(), events)
+}
