@@ -580,8 +580,8 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::deadlock::WaitEdge;
     use crate::scenario::model::{Op, ResourceKind as K};
+    use crate::trace::testing::deadlock_end;
     use crate::trace::testing::ms as millis;
     use crate::trace::testing::{
         Contention, EventExt, Truth, contention_scenario, deadlock_events, deadlock_scenario, ev,
@@ -597,34 +597,10 @@ mod tests {
         b.finish(end)
     }
 
-    fn deadlock_end() -> RunEnd {
-        RunEnd {
-            run_time_ns: 300 * MS,
-            outcome: Some(Outcome::Deadlock),
-            deadlock: Some(Deadlock {
-                cycle: vec![
-                    WaitEdge {
-                        thread: 0,
-                        resource: 1,
-                        held_by: Some(1),
-                    },
-                    WaitEdge {
-                        thread: 1,
-                        resource: 0,
-                        held_by: Some(0),
-                    },
-                ],
-                stuck: vec![0, 1],
-            }),
-            failures: vec![],
-            dropped_events: 0,
-        }
-    }
-
     #[test]
     fn deadlock_run_in_figures() {
         let s = deadlock_scenario();
-        let sum = summarize(&s, &deadlock_events(), &deadlock_end());
+        let sum = summarize(&s, &deadlock_events(), &deadlock_end(300 * MS));
         assert_eq!(sum.outcome, Some(Outcome::Deadlock));
         assert_eq!(sum.run_time_ms, 300.0);
         let t1 = &sum.threads[0];
@@ -871,6 +847,6 @@ mod tests {
         assert_eq!(live.outcome, None);
         assert_eq!(live.events_recorded, 4);
         b.extend(&deadlock_events()[4..]);
-        assert_eq!(b.finish(&deadlock_end()).events_recorded, 8);
+        assert_eq!(b.finish(&deadlock_end(300 * MS)).events_recorded, 8);
     }
 }

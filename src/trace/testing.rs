@@ -156,6 +156,27 @@ impl Lcg {
 }
 
 /// `n` threads each looping `lock M; work; unlock M; sleep` on one mutex: the scenario.
+/// How the deadlock of [`deadlock_scenario`] ends: T1 and T2 each wait for the other's lock.
+pub fn deadlock_end(run_time_ns: u64) -> crate::trace::summary::RunEnd {
+    use crate::engine::deadlock::{Deadlock, WaitEdge};
+    use crate::trace::summary::{Outcome, RunEnd};
+    let edge = |thread, resource, held_by| WaitEdge {
+        thread,
+        resource,
+        held_by: Some(held_by),
+    };
+    RunEnd {
+        run_time_ns,
+        outcome: Some(Outcome::Deadlock),
+        deadlock: Some(Deadlock {
+            cycle: vec![edge(0, 1, 1), edge(1, 0, 0)],
+            stuck: vec![0, 1],
+        }),
+        failures: vec![],
+        dropped_events: 0,
+    }
+}
+
 pub fn contention_scenario(n: usize) -> Arc<Scenario> {
     let names: Vec<String> = (1..=n).map(|i| format!("T{i}")).collect();
     let threads: Vec<(&str, Vec<Op>)> = names

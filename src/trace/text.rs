@@ -410,9 +410,8 @@ fn count(n: u64, noun: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::deadlock::{Deadlock, WaitEdge};
-    use crate::trace::summary::{RunEnd, SummaryBuilder};
-    use crate::trace::testing::{deadlock_events, deadlock_scenario};
+    use crate::trace::summary::SummaryBuilder;
+    use crate::trace::testing::{deadlock_end, deadlock_events, deadlock_scenario};
 
     const MS: u64 = 1_000_000;
 
@@ -422,27 +421,7 @@ mod tests {
         trace.push(&deadlock_events());
         let mut b = SummaryBuilder::new(s);
         b.extend(&deadlock_events());
-        let end = RunEnd {
-            run_time_ns: 200 * MS,
-            outcome: Some(Outcome::Deadlock),
-            deadlock: Some(Deadlock {
-                cycle: vec![
-                    WaitEdge {
-                        thread: 0,
-                        resource: 1,
-                        held_by: Some(1),
-                    },
-                    WaitEdge {
-                        thread: 1,
-                        resource: 0,
-                        held_by: Some(0),
-                    },
-                ],
-                stuck: vec![0, 1],
-            }),
-            failures: vec![],
-            dropped_events: 0,
-        };
+        let end = deadlock_end(200 * MS);
         render(&trace, &b.finish(&end), 200 * MS, opts)
     }
 
