@@ -44,7 +44,7 @@ fn instrumented_lock_unlock(bencher: divan::Bencher) {
     let reader = Reader::spawn(sink.clone());
     let mut rec = Recorder::new(0, sink.clone());
     let names = vec!["T1".to_string()];
-    let m = Mutex::new(0, 1);
+    let m = Mutex::new(0, 1, false);
     bencher.bench_local(|| {
         let mut cx = Cx {
             me: 0,
@@ -74,7 +74,7 @@ fn event_throughput(threads: usize) {
         .map(|t| {
             let (conductor, sink, names) = (conductor.clone(), sink.clone(), names.clone());
             std::thread::spawn(move || {
-                let m = Mutex::new(0, threads);
+                let m = Mutex::new(0, threads, false);
                 let mut rec = Recorder::new(t as u16, sink);
                 for _ in 0..ITERATIONS {
                     let mut cx = Cx {

@@ -383,7 +383,8 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                     sync_step(shared, me, op, rec)?;
                     match op {
                         Op::Lock(r)
-                            if matches!(shared.primitives[r as usize], Primitive::Mutex(_)) =>
+                            if matches!(&shared.primitives[r as usize],
+                                Primitive::Mutex(m) if !m.is_reentrant()) =>
                         {
                             held.push((r, i as usize))
                         }
@@ -507,8 +508,6 @@ fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow
         (Op::Acquire(_), Primitive::Semaphore(s)) => s.acquire(&mut cx),
         (Op::Release(_), Primitive::Semaphore(s)) => s.release(&mut cx),
         (Op::Wait(_), Primitive::Barrier(b)) => b.wait(&mut cx),
-        (Op::Lock(_), Primitive::RLock(m)) => m.lock(&mut cx),
-        (Op::Unlock(_), Primitive::RLock(m)) => m.unlock(&mut cx),
         (Op::Wait(_), Primitive::Event(e)) => e.wait(&mut cx),
         (Op::Set(_), Primitive::Event(e)) => e.set(&mut cx),
         (Op::Read(_), Primitive::RwLock(l)) => l.read(&mut cx),

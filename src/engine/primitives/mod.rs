@@ -11,7 +11,6 @@ pub mod counter;
 pub mod event;
 pub mod gil;
 pub mod mutex;
-pub mod rlock;
 pub mod rwlock;
 pub mod semaphore;
 
@@ -72,7 +71,6 @@ pub enum Primitive {
     Barrier(barrier::Barrier),
     Buffer(buffer::Buffer),
     Gil(gil::Gil),
-    RLock(rlock::RLock),
     Event(event::Event),
     RwLock(rwlock::RwLock),
     Counter(counter::Counter),
@@ -81,7 +79,7 @@ pub enum Primitive {
 impl Primitive {
     pub fn new(index: ResIdx, resource: &Resource, threads: usize) -> Primitive {
         match resource.kind {
-            ResourceKind::Mutex => Primitive::Mutex(mutex::Mutex::new(index, threads)),
+            ResourceKind::Mutex => Primitive::Mutex(mutex::Mutex::new(index, threads, false)),
             ResourceKind::Semaphore { permits } => {
                 Primitive::Semaphore(semaphore::Semaphore::new(index, permits, threads))
             }
@@ -94,7 +92,7 @@ impl Primitive {
             ResourceKind::Gil { interval } => {
                 Primitive::Gil(gil::Gil::new(index, interval, threads))
             }
-            ResourceKind::RLock => Primitive::RLock(rlock::RLock::new(index, threads)),
+            ResourceKind::RLock => Primitive::Mutex(mutex::Mutex::new(index, threads, true)),
             ResourceKind::Event => Primitive::Event(event::Event::new(index)),
             ResourceKind::RwLock => Primitive::RwLock(rwlock::RwLock::new(index, threads)),
             ResourceKind::Counter => Primitive::Counter(counter::Counter::new(index)),
@@ -109,7 +107,6 @@ impl Primitive {
             Primitive::Barrier(p) => p.wake_all(),
             Primitive::Buffer(p) => p.wake_all(),
             Primitive::Gil(p) => p.wake_all(),
-            Primitive::RLock(p) => p.wake_all(),
             Primitive::Event(p) => p.wake_all(),
             Primitive::RwLock(p) => p.wake_all(),
             Primitive::Counter(p) => p.wake_all(),
@@ -123,7 +120,6 @@ impl Primitive {
             Primitive::Barrier(p) => p.view(),
             Primitive::Buffer(p) => p.view(),
             Primitive::Gil(p) => p.view(),
-            Primitive::RLock(p) => p.view(),
             Primitive::Event(p) => p.view(),
             Primitive::RwLock(p) => p.view(),
             Primitive::Counter(p) => p.view(),

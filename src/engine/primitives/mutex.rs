@@ -1,5 +1,7 @@
-//! `mutex A`: one holder at a time; waiters queue in arrival order and `unlock` hands the lock
-//! to the first of them. Not reentrant: a thread that locks a mutex it holds waits for itself.
+//! `mutex A` and `rlock R`: one holder at a time; waiters queue in arrival order and the last
+//! `unlock` hands the lock to the first of them. A mutex is not reentrant: a thread that locks a
+//! mutex it holds waits for itself. An rlock (Python's `RLock`) lets its holder lock it again
+//! and counts how many times; its events carry that count in `item`.
 
 use parking_lot::{Condvar, Mutex as PlMutex};
 use std::collections::VecDeque;
@@ -12,6 +14,7 @@ use crate::trace::event::EventKind;
 
 pub struct Mutex {
     index: ResIdx,
+    reentrant: bool,
     state: PlMutex<State>,
     cv: Condvar,
 }
@@ -19,18 +22,22 @@ pub struct Mutex {
 struct State {
     seq: u64,
     holder: Option<ThreadIdx>,
+    /// How many `lock`s of the holder are not yet matched by an `unlock`.
+    depth: u32,
     waiters: VecDeque<ThreadIdx>,
     /// Per thread: who handed it the lock, until it notices.
     handed_by: Vec<Option<ThreadIdx>>,
 }
 
 impl Mutex {
-    pub fn new(index: ResIdx, threads: usize) -> Mutex {
+    pub fn new(index: ResIdx, threads: usize, reentrant: bool) -> Mutex {
         Mutex {
             index,
+            reentrant,
             state: PlMutex::new(State {
                 seq: 0,
                 holder: None,
+                depth: 0,
                 waiters: VecDeque::new(),
                 handed_by: vec![None; threads],
             }),
@@ -38,55 +45,49 @@ impl Mutex {
         }
     }
 
+    pub fn is_reentrant(&self) -> bool {
+        self.reentrant
+    }
+
+    /// The count an rlock's events carry; a plain mutex's carry none.
+    fn depth_item(&self, depth: u32) -> Option<u32> {
+        self.reentrant.then_some(depth)
+    }
+
     pub fn lock(&self, cx: &mut Cx) -> Flow {
-        let me = cx.me;
-        let mut s = self.state.lock();
-        if s.holder.is_none() {
-            s.holder = Some(me);
-            s.seq += 1;
-            cx.emit(EventKind::Acquire, self.index, None, None);
-            return Ok(());
-        }
-        s.waiters.push_back(me);
-        s.seq += 1;
-        cx.block(self.index);
-        let flow = loop {
-            // Handed over means popped from the queue: a thread that locked a mutex it already
-            // holds is the holder too, but still queued, waiting for itself.
-            if s.holder == Some(me) && !s.waiters.contains(&me) {
-                break Ok(());
-            }
-            if cx.conductor.cancelled() {
-                s.waiters.retain(|&w| w != me);
-                break Err(Halt::Cancelled);
-            }
-            self.cv.wait(&mut s);
-        };
-        cx.conductor.unblocked(me);
-        flow?;
-        let by = s.handed_by[me as usize].take();
-        cx.emit(EventKind::Acquire, self.index, by, None);
-        Ok(())
+        self.take(cx, None).map(|_| ())
     }
 
     /// Like `lock`, but give up after waiting `timeout` of run time at the current speed
     /// (time paused does not count against it). Returns whether the lock was taken.
     pub fn lock_for(&self, cx: &mut Cx, timeout: Duration) -> Result<bool, Halt> {
+        self.take(cx, Some(timeout))
+    }
+
+    fn take(&self, cx: &mut Cx, timeout: Option<Duration>) -> Result<bool, Halt> {
         let me = cx.me;
         let mut s = self.state.lock();
-        if s.holder.is_none() {
+        if s.holder.is_none() || (self.reentrant && s.holder == Some(me)) {
             s.holder = Some(me);
+            s.depth += 1;
             s.seq += 1;
-            cx.emit(EventKind::Acquire, self.index, None, None);
+            cx.emit(
+                EventKind::Acquire,
+                self.index,
+                None,
+                self.depth_item(s.depth),
+            );
             return Ok(true);
         }
         s.waiters.push_back(me);
         s.seq += 1;
         cx.block(self.index);
-        let nominal = timeout.as_nanos() as f64;
+        let nominal = timeout.map(|t| t.as_nanos() as f64);
         let mut waited = 0.0;
         let mut last = Instant::now();
         let flow = loop {
+            // Handed over means popped from the queue: a thread that locked a mutex it already
+            // holds is the holder too, but still queued, waiting for itself.
             if s.holder == Some(me) && !s.waiters.contains(&me) {
                 break Ok(true);
             }
@@ -94,6 +95,10 @@ impl Mutex {
                 s.waiters.retain(|&w| w != me);
                 break Err(Halt::Cancelled);
             }
+            let Some(nominal) = nominal else {
+                self.cv.wait(&mut s);
+                continue;
+            };
             let now = Instant::now();
             if !cx.conductor.is_paused() || cx.conductor.stepping().is_some() {
                 waited += (now - last).as_nanos() as f64 * cx.conductor.speed();
@@ -111,7 +116,7 @@ impl Mutex {
         cx.conductor.unblocked(me);
         if flow? {
             let by = s.handed_by[me as usize].take();
-            cx.emit(EventKind::Acquire, self.index, by, None);
+            cx.emit(EventKind::Acquire, self.index, by, self.depth_item(s.depth));
             return Ok(true);
         }
         Ok(false)
@@ -125,15 +130,30 @@ impl Mutex {
                 Some(h) => format!("it is held by {}", cx.name(h)),
                 None => "nobody holds it".to_string(),
             };
+            let kind = if self.reentrant {
+                "an rlock"
+            } else {
+                "a mutex"
+            };
             return Err(Halt::Failed(format!(
-                "{} unlocked a mutex it does not hold ({held})",
+                "{} unlocked {kind} it does not hold ({held})",
                 cx.name(me)
             )));
         }
-        cx.emit(EventKind::Release, self.index, None, None);
+        s.depth = s.depth.saturating_sub(1);
         s.seq += 1;
+        cx.emit(
+            EventKind::Release,
+            self.index,
+            None,
+            self.depth_item(s.depth),
+        );
+        if s.depth > 0 {
+            return Ok(());
+        }
         s.holder = s.waiters.pop_front();
         if let Some(next) = s.holder {
+            s.depth = 1;
             s.handed_by[next as usize] = Some(me);
             self.cv.notify_all();
         }
