@@ -279,7 +279,13 @@ impl Widget for Lanes<'_> {
                 .then(|| run.trace.state_at(t, end))
                 .flatten()
                 .filter(|s| s.waiting_on().is_some());
-            // The timeline.
+            // The timeline: every cell's dominant state in one pass over the lane's spans.
+            let cells = run.trace.lane_cells(
+                t,
+                start,
+                start + u64::from(g.cells_w) * per,
+                usize::from(g.cells_w),
+            );
             for i in 0..g.cells_w {
                 let from = start + u64::from(i) * per;
                 if from > end {
@@ -298,7 +304,7 @@ impl Widget for Lanes<'_> {
                 let state = if from + per > end {
                     run.trace.state_at(t, end)
                 } else {
-                    run.trace.dominant_state(t, from, from + per)
+                    cells[usize::from(i)]
                 };
                 let Some(s) = state else {
                     continue;
