@@ -256,6 +256,7 @@ fn failing_scenario() -> Arc<Scenario> {
         line: 1,
         gil: None,
         after: Vec::new(),
+        event_loop: None,
         steps: ops.iter().map(|&op| Step { op, line: 2 }).collect(),
     };
     Arc::new(Scenario {

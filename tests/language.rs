@@ -55,7 +55,9 @@ fn every_builtin_parses_and_checks() {
             "pipeline",
             "pool",
             "gil",
-            "gil-convoy"
+            "gil-convoy",
+            "event-loop",
+            "event-loop-blocking"
         ]
     );
     for b in builtin::all() {
@@ -139,6 +141,38 @@ fn builtin_shapes_match_their_lessons() {
             interval: Duration::from_millis(5)
         }
     );
+}
+
+#[test]
+fn tasks_run_on_the_event_loop_and_a_blocking_sleep_is_its_own_step() {
+    let s = parse(
+        "event-loop\n\
+         thread helper { sleep \"5ms\" }\n\
+         task fetch count=2 after=helper {\n\
+             sleep \"1s\"\n\
+             sleep \"1s\" blocking=#true\n\
+             sleep \"1s\" blocking=#false\n\
+         }\n",
+    )
+    .unwrap();
+    // Named `loop` when no name is given, as a lone `gil` is named `gil`.
+    assert_eq!(s.resources[0].name, "loop");
+    assert_eq!(s.resources[0].kind, ResourceKind::EventLoop);
+    assert!(!s.threads[0].is_task());
+    for task in &s.threads[1..] {
+        assert_eq!(task.event_loop, Some(0));
+        assert_eq!(task.after, [0]);
+        let ops: Vec<Op> = task.steps.iter().map(|st| st.op).collect();
+        let second = Duration::from_secs(1);
+        assert_eq!(
+            ops,
+            [
+                Op::Sleep(second),
+                Op::BlockingSleep(second),
+                Op::Sleep(second)
+            ]
+        );
+    }
 }
 
 #[test]

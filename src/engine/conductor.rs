@@ -29,6 +29,8 @@ pub enum Halt {
 pub type Flow = Result<(), Halt>;
 
 const NOT_BLOCKED: u32 = u32::MAX;
+/// A sleeping thread or task looks at the gate at least this often.
+const SLEEP_SLICE: Duration = Duration::from_millis(5);
 
 /// What a worker is doing, as far as the conductor needs to know.
 pub struct Conductor {
@@ -47,6 +49,9 @@ pub struct Conductor {
     /// Set when a thread blocks or finishes: the only moments a deadlock can begin.
     watch_due: AtomicBool,
     watcher: std::sync::OnceLock<std::thread::Thread>,
+    /// Wakes tasks on an event loop waiting at an async gate: they cannot park their thread on
+    /// `cv`, which is every other task's thread too.
+    tasks: tokio::sync::Notify,
 }
 
 struct Control {
@@ -62,6 +67,12 @@ struct Control {
 pub enum StepError {
     UnknownThread(String),
     Blocked { thread: String, resource: String },
+    /// A task that is ready but whose event loop is running another task.
+    LoopBusy {
+        task: String,
+        event_loop: String,
+        running: Option<String>,
+    },
     Finished(String),
     AlreadyStepping(String),
     NotReady(String),
@@ -79,6 +90,17 @@ impl std::fmt::Display for StepError {
                     "{thread} is blocked on {resource}: it cannot move until it is woken"
                 )
             }
+            StepError::LoopBusy {
+                task,
+                event_loop,
+                running: Some(running),
+            } => write!(
+                f,
+                "{task} is ready, but {event_loop} is running {running}: step {running} until it awaits"
+            ),
+            StepError::LoopBusy {
+                task, event_loop, ..
+            } => write!(f, "{task} is ready and waits for {event_loop}"),
             StepError::Finished(t) => write!(f, "{t} has finished"),
             StepError::AlreadyStepping(t) => write!(f, "{t} is still carrying out its step"),
             StepError::NotReady(t) => write!(f, "{t} has not stopped at a step yet"),
@@ -112,7 +134,14 @@ impl Conductor {
             finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
             watch_due: AtomicBool::new(false),
             watcher: std::sync::OnceLock::new(),
+            tasks: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Wake everyone waiting for the conductor: parked threads and tasks at async gates.
+    fn wake(&self) {
+        self.cv.notify_all();
+        self.tasks.notify_waiters();
     }
 
     pub fn cancelled(&self) -> bool {
@@ -128,7 +157,7 @@ impl Conductor {
             .store(clamp_speed(speed).to_bits(), Ordering::Relaxed);
         // Sleepers recompute their remaining time.
         let _c = self.control.lock();
-        self.cv.notify_all();
+        self.wake();
     }
 
     pub fn is_paused(&self) -> bool {
@@ -168,7 +197,7 @@ impl Conductor {
         c.paused = true;
         self.paused.store(true, Ordering::Release);
         self.update_clock(&c);
-        self.cv.notify_all();
+        self.wake();
     }
 
     pub fn resume(&self) {
@@ -177,14 +206,14 @@ impl Conductor {
         c.grants.iter_mut().for_each(|g| *g = None);
         self.paused.store(false, Ordering::Release);
         self.update_clock(&c);
-        self.cv.notify_all();
+        self.wake();
     }
 
     /// Cancel every wait: the run is being reset or stopped.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Release);
         let _c = self.control.lock();
-        self.cv.notify_all();
+        self.wake();
     }
 
     fn update_clock(&self, c: &Control) {
@@ -247,7 +276,7 @@ impl Conductor {
                 c.held[me as usize] = true;
                 rec.emit(EventKind::Hold, None, None, None);
                 rec.flush();
-                self.cv.notify_all();
+                self.wake();
             }
             self.cv.wait(&mut c);
         };
@@ -264,7 +293,7 @@ impl Conductor {
         if c.grants[me as usize] == Some(step) {
             c.grants[me as usize] = None;
             self.update_clock(&c);
-            self.cv.notify_all();
+            self.wake();
         }
     }
 
@@ -280,7 +309,7 @@ impl Conductor {
         if c.grants[me as usize].take().is_some() {
             self.update_clock(&c);
         }
-        self.cv.notify_all();
+        self.wake();
     }
 
     pub fn unblocked(&self, me: ThreadIdx) {
@@ -297,7 +326,7 @@ impl Conductor {
         } else {
             self.update_clock(&c);
         }
-        self.cv.notify_all();
+        self.wake();
         drop(c);
         self.poke_watcher();
     }
@@ -315,12 +344,103 @@ impl Conductor {
                 if self.cancelled() {
                     return Err(Halt::Cancelled);
                 }
-                self.cv.wait_for(&mut c, left.min(Duration::from_millis(5)));
+                self.cv.wait_for(&mut c, left.min(SLEEP_SLICE));
             }
             let now = Instant::now();
             done += (now - last).as_nanos() as f64 * self.speed();
             last = now;
             if done < nominal && self.gate(me, step, rec)? {
+                rec.emit(EventKind::Sleep, None, None, None);
+                rec.flush();
+                last = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    // ---- a task's side (on an event loop) -----------------------------------------------
+
+    /// The gate for a task's timer while the task awaits: it waits without parking a thread.
+    pub async fn gate_async(
+        &self,
+        me: ThreadIdx,
+        step: u32,
+        rec: &mut Recorder,
+    ) -> Result<bool, Halt> {
+        if !self.paused.load(Ordering::Acquire) {
+            return if self.cancelled() {
+                Err(Halt::Cancelled)
+            } else {
+                Ok(false)
+            };
+        }
+        let mut held = false;
+        let result = loop {
+            // Registered before looking, so a wake between the look and the wait is not lost.
+            let notified = self.tasks.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut c = self.control.lock();
+                if self.cancelled() {
+                    break Err(Halt::Cancelled);
+                }
+                if !c.paused || c.grants[me as usize] == Some(step) {
+                    break Ok(held);
+                }
+                if !held {
+                    held = true;
+                    c.held[me as usize] = true;
+                    rec.emit(EventKind::Hold, None, None, None);
+                    rec.flush();
+                    self.wake();
+                }
+            }
+            notified.await;
+        };
+        self.control.lock().held[me as usize] = false;
+        result
+    }
+
+    /// Wait until `done` says so, the run is cancelled, or forever; for a task waiting for
+    /// threads or tasks to finish (`after=`). Woken whenever anything finishes.
+    pub async fn until_async(&self, done: impl Fn() -> bool) -> Flow {
+        loop {
+            let notified = self.tasks.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.cancelled() {
+                return Err(Halt::Cancelled);
+            }
+            if done() {
+                return Ok(());
+            }
+            notified.await;
+        }
+    }
+
+    /// An awaited sleep of `nominal` (at 1x), like [`Conductor::sleep`] but without holding a
+    /// thread: pauses do not count, speed changes stretch what is left.
+    pub async fn sleep_async(
+        &self,
+        me: ThreadIdx,
+        step: u32,
+        nominal: Duration,
+        rec: &mut Recorder,
+    ) -> Flow {
+        let nominal = nominal.as_nanos() as f64;
+        let mut done = 0.0;
+        let mut last = Instant::now();
+        while done < nominal {
+            if self.cancelled() {
+                return Err(Halt::Cancelled);
+            }
+            let left = Duration::from_nanos(((nominal - done) / self.speed()) as u64);
+            tokio::time::sleep(left.min(SLEEP_SLICE)).await;
+            let now = Instant::now();
+            done += (now - last).as_nanos() as f64 * self.speed();
+            last = now;
+            if done < nominal && self.gate_async(me, step, rec).await? {
                 rec.emit(EventKind::Sleep, None, None, None);
                 rec.flush();
                 last = Instant::now();
@@ -347,7 +467,7 @@ impl Conductor {
             c.paused = true;
             self.paused.store(true, Ordering::Release);
             self.update_clock(&c);
-            self.cv.notify_all();
+            self.wake();
         }
         if c.grants[i].is_some() {
             return Err(StepError::AlreadyStepping(name(t)));
@@ -377,7 +497,7 @@ impl Conductor {
         c.grants[i] = Some(self.pc(t));
         c.last_stepped = Some(t);
         self.update_clock(&c);
-        self.cv.notify_all();
+        self.wake();
         Ok(())
     }
 

@@ -89,8 +89,8 @@ pub fn find(
                 | ResourceKind::RLock
                 | ResourceKind::RwLock => (view.holders.clone(), 1),
                 ResourceKind::Event => (others(&|op| op == Op::Set(r)), 1),
-                // Nothing ever waits on a counter.
-                ResourceKind::Counter => (Vec::new(), 1),
+                // Nothing ever waits on a counter, nor for good on an event loop.
+                ResourceKind::Counter | ResourceKind::EventLoop => (Vec::new(), 1),
                 ResourceKind::Semaphore { .. } => (others(&|op| op == Op::Release(r)), 1),
                 ResourceKind::Barrier { parties } => {
                     let missing = (parties as usize).saturating_sub(view.waiters.len());

@@ -10,6 +10,7 @@ pub mod deadlock;
 pub mod primitives;
 pub mod recorder;
 pub mod run;
+mod tasks;
 pub mod work;
 
 pub use conductor::StepError;

@@ -51,12 +51,12 @@ pub enum Phase {
     Finished,
 }
 
-struct Shared {
-    scenario: Arc<Scenario>,
-    names: Vec<String>,
-    conductor: Conductor,
-    primitives: Vec<Primitive>,
-    sink: Arc<Sink>,
+pub(super) struct Shared {
+    pub(super) scenario: Arc<Scenario>,
+    pub(super) names: Vec<String>,
+    pub(super) conductor: Conductor,
+    pub(super) primitives: Vec<Primitive>,
+    pub(super) sink: Arc<Sink>,
     clock: Arc<RunClock>,
     failures: Mutex<Vec<Option<String>>>,
     deadlock: Mutex<Option<Deadlock>>,
@@ -93,7 +93,10 @@ impl Run {
             finished: (Mutex::new(()), Condvar::new()),
             scenario,
         });
-        let workers = (0..n)
+        let (tasks, threads): (Vec<usize>, Vec<usize>) =
+            (0..n).partition(|&i| shared.scenario.threads[i].is_task());
+        let mut workers: Vec<JoinHandle<()>> = threads
+            .into_iter()
             .map(|i| {
                 let shared = shared.clone();
                 std::thread::Builder::new()
@@ -102,6 +105,10 @@ impl Run {
                     .expect("the OS refused to start a thread")
             })
             .collect();
+        if !tasks.is_empty() {
+            let tasks = tasks.into_iter().map(|i| i as ThreadIdx).collect();
+            workers.push(super::tasks::spawn_loop(shared.clone(), tasks));
+        }
         let (stop_tx, stop_rx) = channel::bounded::<()>(0);
         let watcher = {
             let shared = shared.clone();
@@ -186,11 +193,23 @@ impl Run {
         if thread as usize >= s.names.len() {
             return Err(StepError::UnknownThread(thread.to_string()));
         }
-        s.conductor.step(
-            thread,
-            |t| s.names[t as usize].clone(),
-            |r| s.scenario.resource_name(r).to_string(),
-        )
+        s.conductor
+            .step(
+                thread,
+                |t| s.names[t as usize].clone(),
+                |r| s.scenario.resource_name(r).to_string(),
+            )
+            .map_err(|e| match (e, &s.scenario.threads[thread as usize].event_loop) {
+                (StepError::Blocked { thread, resource }, Some(r)) => StepError::LoopBusy {
+                    task: thread,
+                    event_loop: resource,
+                    running: match &s.primitives[*r as usize] {
+                        Primitive::EventLoop(l) => l.running().map(|t| s.names[t as usize].clone()),
+                        _ => None,
+                    },
+                },
+                (e, _) => e,
+            })
     }
 
     /// Step the next thread that is ready (round robin from the one stepped last).
@@ -288,19 +307,27 @@ impl Drop for Run {
 fn worker(shared: &Shared, me: ThreadIdx) {
     let mut rec = Recorder::new(me, shared.sink.clone());
     let outcome = catch_unwind(AssertUnwindSafe(|| run_script(shared, me, &mut rec)))
-        .unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(Halt::Failed(format!("panicked: {what}")))
-        });
+        .unwrap_or_else(|panic| Err(panicked(panic)));
     rec.step = crate::trace::event::NO_STEP;
     // A thread that ends gives up the GIL, as a CPython thread does when it exits.
     if let Some(gil) = gil_of(shared, me) {
         gil.drop_gil(&mut cx(shared, me, &mut rec));
     }
+    end(shared, me, &mut rec, outcome);
+}
+
+/// A worker's panic, as the failure it stands for.
+pub(super) fn panicked(panic: Box<dyn std::any::Any + Send>) -> Halt {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    Halt::Failed(format!("panicked: {what}"))
+}
+
+/// The end of a thread or a task: done, failed or cancelled, said once to everyone waiting.
+pub(super) fn end(shared: &Shared, me: ThreadIdx, rec: &mut Recorder, outcome: Flow) {
     match outcome {
         Ok(()) => rec.emit(EventKind::Done, None, None, None),
         Err(Halt::Failed(reason)) => {
@@ -315,7 +342,7 @@ fn worker(shared: &Shared, me: ThreadIdx) {
     shared.finished.1.notify_all();
 }
 
-fn cx<'a>(shared: &'a Shared, me: ThreadIdx, rec: &'a mut Recorder) -> Cx<'a> {
+pub(super) fn cx<'a>(shared: &'a Shared, me: ThreadIdx, rec: &'a mut Recorder) -> Cx<'a> {
     Cx {
         me,
         rec,
@@ -406,7 +433,7 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
     Ok(())
 }
 
-fn work_step(
+pub(super) fn work_step(
     shared: &Shared,
     me: ThreadIdx,
     step: u32,
@@ -520,6 +547,11 @@ fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow
     }
 }
 
+/// Whether every thread of an `after=` group is done or failed.
+pub(super) fn group_finished(shared: &Shared, group: &[ThreadIdx]) -> bool {
+    group.iter().all(|&t| shared.conductor.is_finished(t))
+}
+
 /// Threads that start `after` a group wait here until the whole group has finished.
 fn wait_for_group(shared: &Shared, group: &[ThreadIdx]) -> Flow {
     if group.is_empty() {
@@ -531,7 +563,7 @@ fn wait_for_group(shared: &Shared, group: &[ThreadIdx]) -> Flow {
         if shared.conductor.cancelled() {
             return Err(Halt::Cancelled);
         }
-        if group.iter().all(|&t| shared.conductor.is_finished(t)) {
+        if group_finished(shared, group) {
             return Ok(());
         }
         cv.wait_for(&mut g, Duration::from_millis(50));

@@ -9,11 +9,13 @@ pub enum Topic {
     Coordination,
     /// Python's global interpreter lock.
     Gil,
+    /// Tasks on an event loop: concurrency without threads.
+    Async,
 }
 
 impl Topic {
     /// Every topic, in menu order.
-    pub const ALL: [Topic; 3] = [Topic::Locks, Topic::Coordination, Topic::Gil];
+    pub const ALL: [Topic; 4] = [Topic::Locks, Topic::Coordination, Topic::Gil, Topic::Async];
 
     /// The heading of the topic in the menu.
     pub fn heading(self) -> &'static str {
@@ -21,6 +23,7 @@ impl Topic {
             Topic::Locks => "Locks",
             Topic::Coordination => "Coordination",
             Topic::Gil => "The GIL",
+            Topic::Async => "Async: the event loop",
         }
     }
 }
@@ -35,7 +38,7 @@ pub struct Builtin {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 18] = [
+static ALL: [Builtin; 20] = [
     Builtin {
         name: "deadlock",
         topic: Topic::Locks,
@@ -125,6 +128,16 @@ static ALL: [Builtin; 18] = [
         name: "gil-convoy",
         topic: Topic::Gil,
         source: include_str!("../../scenarios/gil-convoy.kdl"),
+    },
+    Builtin {
+        name: "event-loop",
+        topic: Topic::Async,
+        source: include_str!("../../scenarios/event-loop.kdl"),
+    },
+    Builtin {
+        name: "event-loop-blocking",
+        topic: Topic::Async,
+        source: include_str!("../../scenarios/event-loop-blocking.kdl"),
     },
 ];
 

@@ -45,6 +45,7 @@ pub(crate) const MAX_AMOUNT: u32 = 10_000;
 
 pub(crate) fn check(parsed: &Parsed) -> Result<(), Vec<Problem>> {
     let mut problems = Vec::new();
+    tasks(parsed, &mut problems);
     flow(parsed, &mut problems);
     barriers(parsed, &mut problems);
     buffers(parsed, &mut problems);
@@ -54,6 +55,42 @@ pub(crate) fn check(parsed: &Parsed) -> Result<(), Vec<Problem>> {
         Ok(())
     } else {
         Err(problems)
+    }
+}
+
+/// A task only awaits, computes and blocks its event loop; the blocking primitives are for
+/// threads, and only a task has a loop to block.
+fn tasks(parsed: &Parsed, problems: &mut Vec<Problem>) {
+    let s = &parsed.scenario;
+    let mut reported: HashSet<Span> = HashSet::new();
+    for (t, thread) in s.threads.iter().enumerate() {
+        for (i, step) in thread.steps.iter().enumerate() {
+            let span = parsed.step_spans[t][i];
+            let problem = match (thread.is_task(), step.op) {
+                (true, Op::Work(_) | Op::Sleep(_) | Op::BlockingSleep(_)) => continue,
+                (false, Op::BlockingSleep(_)) => Problem::new(
+                    "scenario::blocking-in-thread",
+                    "`blocking=` is for tasks: a thread's sleep only ever blocks that thread",
+                )
+                .at(span, "in a thread")
+                .help("remove `blocking=#true`, or make this a `task` on the event loop"),
+                (false, _) => continue,
+                (true, op) => {
+                    let keyword = op.keyword();
+                    Problem::new(
+                        "scenario::step-in-task",
+                        format!("task `{}` cannot `{keyword}`", thread.group),
+                    )
+                    .at(span, "not a task's step")
+                    .help(
+                        "a task awaits (`sleep`), computes (`work`) or blocks its loop (`sleep … blocking=#true`); locks, permits, barriers and buffers are for threads",
+                    )
+                }
+            };
+            if reported.insert(span) {
+                problems.push(problem);
+            }
+        }
     }
 }
 

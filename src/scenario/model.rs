@@ -61,6 +61,9 @@ pub enum ResourceKind {
     /// `counter hits`: a shared number that `increment` reads, works on and writes back in
     /// separate steps, so increments without a lock can lose each other's updates.
     Counter,
+    /// `event-loop main`: one OS thread running the scenario's `task`s, asyncio-style, on a
+    /// tokio current-thread runtime. A task runs until it awaits; the loop then runs another.
+    EventLoop,
 }
 
 impl ResourceKind {
@@ -76,6 +79,7 @@ impl ResourceKind {
             ResourceKind::Event => "event",
             ResourceKind::RwLock => "rwlock",
             ResourceKind::Counter => "counter",
+            ResourceKind::EventLoop => "event-loop",
         }
     }
 }
@@ -93,7 +97,17 @@ pub struct ThreadSpec {
     /// Threads that must all be done or failed before this one starts (`after=cpu` names a
     /// group): how a scenario runs phases, such as the same work first under the GIL, then free.
     pub after: Vec<ThreadIdx>,
+    /// For a `task` node: the event loop it runs on, as a task among tasks rather than an OS
+    /// thread of its own.
+    pub event_loop: Option<ResIdx>,
     pub steps: Vec<Step>,
+}
+
+impl ThreadSpec {
+    /// Whether this lane is a task on an event loop rather than an OS thread.
+    pub fn is_task(&self) -> bool {
+        self.event_loop.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -134,8 +148,12 @@ pub enum Op {
     Take(ResIdx),
     /// CPU-bound: a fixed amount of real computation, calibrated to take this long on an idle core.
     Work(Duration),
-    /// Off-CPU wait standing in for I/O.
+    /// Off-CPU wait standing in for I/O. In a task it is an await (`await asyncio.sleep`):
+    /// the loop runs other tasks meanwhile.
     Sleep(Duration),
+    /// `sleep "1s" blocking=#true` in a task: a call that blocks without awaiting
+    /// (`time.sleep`), so the whole event loop stops with it.
+    BlockingSleep(Duration),
 }
 
 impl Op {
@@ -154,7 +172,7 @@ impl Op {
             Op::Put(_) => "put",
             Op::Take(_) => "take",
             Op::Work(_) => "work",
-            Op::Sleep(_) => "sleep",
+            Op::Sleep(_) | Op::BlockingSleep(_) => "sleep",
         }
     }
 
@@ -172,14 +190,14 @@ impl Op {
             | Op::Increment(r)
             | Op::Put(r)
             | Op::Take(r) => Some(r),
-            Op::Work(_) | Op::Sleep(_) => None,
+            Op::Work(_) | Op::Sleep(_) | Op::BlockingSleep(_) => None,
         }
     }
 
     /// Nominal duration of a timed step at 1x speed.
     pub fn duration(&self) -> Option<Duration> {
         match *self {
-            Op::Work(d) | Op::Sleep(d) => Some(d),
+            Op::Work(d) | Op::Sleep(d) | Op::BlockingSleep(d) => Some(d),
             _ => None,
         }
     }

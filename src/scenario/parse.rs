@@ -42,7 +42,9 @@ const TOP_LEVEL: &[&str] = &[
     "event",
     "rwlock",
     "counter",
+    "event-loop",
     "thread",
+    "task",
 ];
 const RESOURCE_KINDS: &[&str] = &[
     "mutex",
@@ -54,6 +56,7 @@ const RESOURCE_KINDS: &[&str] = &[
     "event",
     "rwlock",
     "counter",
+    "event-loop",
 ];
 const STEPS: &[&str] = &[
     "lock",
@@ -83,6 +86,10 @@ const ALIASES: &[(&str, &str)] = &[
     ("flag", "event"),
     ("rw", "rwlock"),
     ("shared_mutex", "rwlock"),
+    ("asyncio", "event-loop"),
+    ("runtime", "event-loop"),
+    ("coroutine", "task"),
+    ("async", "task"),
     ("atomic", "counter"),
     ("int", "counter"),
     ("notify", "set"),
@@ -543,7 +550,7 @@ fn fitting_step(kind: &ResourceKind, keyword: &str) -> Option<&'static str> {
         ResourceKind::Semaphore { .. } => Some(if giving { "release" } else { "acquire" }),
         ResourceKind::Barrier { .. } => Some("wait"),
         ResourceKind::Buffer { .. } => Some(if giving { "put" } else { "take" }),
-        ResourceKind::Gil { .. } => None,
+        ResourceKind::Gil { .. } | ResourceKind::EventLoop => None,
     }
 }
 
@@ -564,6 +571,7 @@ fn kind_for_step(keyword: &str) -> (&'static str, &'static str) {
 fn kind_name(kind: &ResourceKind) -> &'static str {
     match kind {
         ResourceKind::Gil { .. } => "GIL",
+        ResourceKind::EventLoop => "event loop",
         other => other.keyword(),
     }
 }
@@ -647,8 +655,8 @@ impl<'a> Builder<'a> {
             match keyword {
                 "title" | "about" => self.text(node),
                 "mutex" | "semaphore" | "barrier" | "buffer" | "gil" | "rlock" | "event"
-                | "rwlock" | "counter" => self.resource(node),
-                "thread" => {}
+                | "rwlock" | "counter" | "event-loop" => self.resource(node),
+                "thread" | "task" => {}
                 other if STEPS.contains(&other) => self.push(
                     Problem::new(
                         "scenario::step-outside-thread",
@@ -669,7 +677,7 @@ impl<'a> Builder<'a> {
                     let help = match suggestion {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!(
-                            "the top level holds title, about, resources ({}) and thread blocks",
+                            "the top level holds title, about, resources ({}) and thread or task blocks",
                             RESOURCE_KINDS.join(", ")
                         ),
                     };
@@ -686,10 +694,10 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Second pass: threads, in order, so `after=` can only look back.
+    /// Second pass: threads and tasks, in order, so `after=` can only look back.
     fn threads(&mut self, doc: &KdlDocument) {
         for node in doc.nodes() {
-            if node.name().value() == "thread" {
+            if matches!(node.name().value(), "thread" | "task") {
                 self.thread(node);
             }
         }
@@ -1038,6 +1046,7 @@ impl<'a> Builder<'a> {
             "event" => (&[], "event ready"),
             "rwlock" => (&[], "rwlock table"),
             "counter" => (&[], "counter hits"),
+            "event-loop" => (&[], "event-loop main"),
             "semaphore" => (&["permits"], "semaphore pool permits=3"),
             "barrier" => (&["parties"], "barrier gate parties=3"),
             "buffer" => (&["capacity"], "buffer queue capacity=3"),
@@ -1046,6 +1055,8 @@ impl<'a> Builder<'a> {
         let (args, props) = self.entries(node, allowed);
         let named = if keyword == "gil" && args.is_empty() {
             Some(("gil".to_string(), node_span(node)))
+        } else if keyword == "event-loop" && args.is_empty() {
+            Some(("loop".to_string(), node_span(node)))
         } else {
             self.name_arg(node, &args, example)
         };
@@ -1072,6 +1083,7 @@ impl<'a> Builder<'a> {
             "event" => Some(ResourceKind::Event),
             "rwlock" => Some(ResourceKind::RwLock),
             "counter" => Some(ResourceKind::Counter),
+            "event-loop" => Some(ResourceKind::EventLoop),
             "semaphore" => amount(
                 self,
                 "permits",
@@ -1121,6 +1133,21 @@ impl<'a> Builder<'a> {
             );
             return;
         }
+        if kind == ResourceKind::EventLoop
+            && let Some(i) = self
+                .resources
+                .iter()
+                .position(|r| r.kind == ResourceKind::EventLoop)
+        {
+            let first = self.resource_spans[i];
+            self.push(
+                Problem::new("scenario::duplicate", "a second event loop")
+                    .at(span, "another event loop")
+                    .also(first, "the scenario's event loop")
+                    .help("a scenario has one event loop, and every `task` runs on it"),
+            );
+            return;
+        }
         if self.resources.len() >= MAX_RESOURCES {
             if self.resources.len() == MAX_RESOURCES {
                 self.push(
@@ -1148,11 +1175,39 @@ impl<'a> Builder<'a> {
         self.resource_spans.push(span);
     }
 
+    /// A `thread` node, or a `task` node: a lane that runs on the event loop instead.
     fn thread(&mut self, node: &KdlNode) {
         self.no_annotations(node);
-        let example = "thread T1 { work \"100ms\" }";
-        let (args, props) = self.entries(node, &["count", "gil", "after"]);
+        let keyword = node.name().value();
+        let is_task = keyword == "task";
+        let (example, allowed): (&str, &[&str]) = if is_task {
+            ("task fetch { sleep \"1s\" }", &["count", "after"])
+        } else {
+            ("thread T1 { work \"100ms\" }", &["count", "gil", "after"])
+        };
+        let (args, props) = self.entries(node, allowed);
         let named = self.name_arg(node, &args, example);
+        let event_loop = if is_task {
+            let found = self
+                .resources
+                .iter()
+                .position(|r| r.kind == ResourceKind::EventLoop)
+                .map(|i| i as ResIdx);
+            if found.is_none() {
+                self.push(
+                    Problem::new(
+                        "scenario::no-event-loop",
+                        "a task needs an event loop to run on",
+                    )
+                    .at(node_span(node), "no event loop declared")
+                    .help("declare one at the top level: event-loop main"),
+                );
+                return;
+            }
+            found
+        } else {
+            None
+        };
         let count = match props.get("count") {
             Some(e) => self.int_prop(
                 e,
@@ -1174,11 +1229,11 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::no-steps",
-                        format!("thread `{name}` has no steps"),
+                        format!("{keyword} `{name}` has no steps"),
                     )
                     .at(node_span(node), "nothing to do")
                     .help(format!(
-                        "give it steps in a block: thread {name} {{ work \"100ms\" }}"
+                        "give it steps in a block: {keyword} {name} {{ work \"100ms\" }}"
                     )),
                 );
                 return;
@@ -1288,6 +1343,7 @@ impl<'a> Builder<'a> {
                 line,
                 gil,
                 after: after.clone().unwrap_or_default(),
+                event_loop,
                 steps: steps.clone(),
             });
             self.thread_spans.push(span);
@@ -1434,7 +1490,28 @@ impl<'a> Builder<'a> {
             }
             "work" | "sleep" => {
                 self.no_block(node, &format!("`{keyword}`"));
-                let (args, _) = self.entries(node, &[]);
+                let allowed: &[&str] = if keyword == "sleep" { &["blocking"] } else { &[] };
+                let (args, props) = self.entries(node, allowed);
+                let blocking = match props.get("blocking") {
+                    None => false,
+                    Some(e) => match e.value() {
+                        KdlValue::Bool(b) => *b,
+                        other => {
+                            self.push(
+                                Problem::new(
+                                    "scenario::bad-value",
+                                    format!(
+                                        "`blocking=` is #true or #false, not {}",
+                                        value_kind(other)
+                                    ),
+                                )
+                                .at(span_of(e.span()), "not #true or #false")
+                                .help("write sleep \"1s\" blocking=#true for a call that does not await"),
+                            );
+                            return None;
+                        }
+                    },
+                };
                 let what = if keyword == "work" {
                     "`work`"
                 } else {
@@ -1465,6 +1542,8 @@ impl<'a> Builder<'a> {
                 Some(Item::Step(
                     if keyword == "work" {
                         Op::Work(d)
+                    } else if blocking {
+                        Op::BlockingSleep(d)
                     } else {
                         Op::Sleep(d)
                     },
@@ -1515,11 +1594,11 @@ impl<'a> Builder<'a> {
                 };
                 Some(Item::Repeat(times?, body))
             }
-            "thread" => {
+            "thread" | "task" => {
                 self.push(
-                    Problem::new("scenario::misplaced", "threads cannot be nested")
-                        .at(span, "inside another thread")
-                        .help("declare every thread at the top level of the file"),
+                    Problem::new("scenario::misplaced", format!("{keyword}s cannot be nested"))
+                        .at(span, "inside another thread or task")
+                        .help(format!("declare every {keyword} at the top level of the file")),
                 );
                 None
             }
@@ -1702,6 +1781,9 @@ impl<'a> Builder<'a> {
                 "`{keyword}` works on {} {kind_word}; for {} {actual} write `{step} {name}`",
                 article(kind_word),
                 article(actual)
+            ),
+            None if kind == ResourceKind::EventLoop => format!(
+                "nothing steps on the event loop itself: declare `task`s, and they run on {name}"
             ),
             None => format!(
                 "threads do not take a GIL by hand: write gil={name} on the thread, and its `work` steps run under the GIL"

@@ -143,6 +143,8 @@ pub enum State {
     Condition(ResIdx),
     /// Waiting for the GIL.
     Gil(ResIdx),
+    /// A task that could run, waiting for its event loop to be free.
+    Ready(ResIdx),
     Done,
     Failed,
 }
@@ -170,6 +172,7 @@ impl State {
                     ResourceKind::Barrier { .. } => State::Barrier(r),
                     ResourceKind::Buffer { .. } => State::Condition(r),
                     ResourceKind::Gil { .. } => State::Gil(r),
+                    ResourceKind::EventLoop => State::Ready(r),
                 }
             }
             EventKind::Acquire
@@ -196,7 +199,8 @@ impl State {
             | State::Semaphore(r)
             | State::Barrier(r)
             | State::Condition(r)
-            | State::Gil(r) => Some(r),
+            | State::Gil(r)
+            | State::Ready(r) => Some(r),
             _ => None,
         }
     }
@@ -216,6 +220,7 @@ impl State {
             State::Barrier(_) => "waiting_barrier",
             State::Condition(_) => "waiting_condition",
             State::Gil(_) => "waiting_gil",
+            State::Ready(_) => "ready",
             State::Done => "done",
             State::Failed => "failed",
         }

@@ -122,6 +122,29 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                     e.t_ns / 1000
                 ));
             }
+            // A task runs only while its loop polls it: it computes and blocks holding the
+            // loop, and awaits without it.
+            if let Some(l) = scenario.threads[e.thread as usize].event_loop {
+                let holding = holders[l as usize].contains(&e.thread);
+                let op = scenario.threads[e.thread as usize]
+                    .steps
+                    .get(e.step as usize)
+                    .map(|s| s.op);
+                let (must_hold, what) = match (e.kind, op) {
+                    (EventKind::Run, _) => (true, "computed"),
+                    (EventKind::Sleep, Some(Op::BlockingSleep(_))) => (true, "blocked"),
+                    (EventKind::Sleep, Some(Op::Sleep(_))) => (false, "awaited"),
+                    _ => continue,
+                };
+                if holding != must_hold {
+                    return Err(format!(
+                        "{} {what} at {} µs {} the event loop",
+                        name(e.thread),
+                        e.t_ns / 1000,
+                        if holding { "holding" } else { "without holding" }
+                    ));
+                }
+            }
             continue;
         };
         let ri = r as usize;
@@ -129,7 +152,10 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
         let at = format!("at {} µs", e.t_ns / 1000);
         let who = name(e.thread);
         match (res.kind, e.kind) {
-            (ResourceKind::Mutex | ResourceKind::Gil { .. }, EventKind::Acquire) => {
+            (
+                ResourceKind::Mutex | ResourceKind::Gil { .. } | ResourceKind::EventLoop,
+                EventKind::Acquire,
+            ) => {
                 if let Some(&h) = holders[ri].first() {
                     return Err(format!(
                         "{who} took {} {at} while {} held it",
@@ -142,7 +168,10 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                     facts[ri].handoffs += 1;
                 }
             }
-            (ResourceKind::Mutex | ResourceKind::Gil { .. }, EventKind::Release) => {
+            (
+                ResourceKind::Mutex | ResourceKind::Gil { .. } | ResourceKind::EventLoop,
+                EventKind::Release,
+            ) => {
                 if holders[ri].first() != Some(&e.thread) {
                     return Err(format!(
                         "{who} released {} {at} without holding it",

@@ -57,13 +57,17 @@ impl ResourceState {
     pub fn initial(kind: &ResourceKind) -> ResourceState {
         match *kind {
             // An rlock and an event are shown as a mutex (an event's waiters leave at its
-            // pass), an rwlock as a semaphore with room for every thread.
+            // pass), and so is an event loop (its holder is the task it runs, its waiters the
+            // ready tasks); an rwlock as a semaphore with room for every thread.
             ResourceKind::Counter => ResourceState::Counter {
                 value: 0,
                 increments: 0,
                 reading: Vec::new(),
             },
-            ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::Event => {
+            ResourceKind::Mutex
+            | ResourceKind::RLock
+            | ResourceKind::Event
+            | ResourceKind::EventLoop => {
                 ResourceState::Mutex {
                     holder: None,
                     waiters: Vec::new(),

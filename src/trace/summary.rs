@@ -180,6 +180,18 @@ pub enum ResourceFigures {
         /// Increments that were overwritten by a thread that had not seen them.
         lost_updates: u64,
     },
+    /// An event loop: how often a task got it, and the longest any task kept it without
+    /// awaiting, which is how long every other task was frozen.
+    EventLoop {
+        name: String,
+        /// Times the loop polled a task (each start and each return from an await).
+        turns: u64,
+        /// Most tasks ready at once, waiting for the loop.
+        most_ready: u32,
+        longest_turn_ms: f64,
+        /// The task that took the longest turn.
+        longest_turn_by: Option<String>,
+    },
 }
 
 impl ResourceFigures {
@@ -190,13 +202,14 @@ impl ResourceFigures {
             | ResourceFigures::Barrier { name, .. }
             | ResourceFigures::Buffer { name, .. }
             | ResourceFigures::Gil { name, .. }
-            | ResourceFigures::Counter { name, .. } => name,
+            | ResourceFigures::Counter { name, .. }
+            | ResourceFigures::EventLoop { name, .. } => name,
         }
     }
 }
 
 /// The states time is accounted in, in the order they are listed.
-const TIMED: [State; 8] = [
+const TIMED: [State; 9] = [
     State::Running,
     State::Sleeping,
     State::Locked(0),
@@ -204,6 +217,7 @@ const TIMED: [State; 8] = [
     State::Barrier(0),
     State::Condition(0),
     State::Gil(0),
+    State::Ready(0),
     State::Held,
 ];
 
@@ -281,6 +295,9 @@ struct ResourceAcc {
     /// Counter stores, and the value the latest one wrote.
     stores: u64,
     stored: u64,
+    /// When the current holder took it, and the longest anyone held it with who did.
+    held_since: u64,
+    longest_hold: Option<(u64, u16)>,
 }
 
 /// Accumulates a [`Summary`] from an event stream.
@@ -318,6 +335,8 @@ impl SummaryBuilder {
                     last_holder: None,
                     stores: 0,
                     stored: 0,
+                    held_since: 0,
+                    longest_hold: None,
                 })
                 .collect(),
             scenario,
@@ -384,6 +403,7 @@ impl SummaryBuilder {
         }
         match (&acc.state, e.kind) {
             (_, EventKind::Acquire) => {
+                acc.held_since = e.t_ns;
                 acc.acquisitions += 1;
                 if acc.last_holder.is_some_and(|h| h != e.thread) {
                     acc.hand_offs += 1;
@@ -404,6 +424,12 @@ impl SummaryBuilder {
             }
             (_, EventKind::Block) => acc.waits += 1,
             (_, EventKind::DropRequest) => acc.drop_requests += 1,
+            (_, EventKind::Release) => {
+                let held = e.t_ns.saturating_sub(acc.held_since);
+                if acc.longest_hold.is_none_or(|(longest, _)| held > longest) {
+                    acc.longest_hold = Some((held, e.thread));
+                }
+            }
             _ => {}
         }
         let waiting = acc.state.waiters().len() as u32;
@@ -573,6 +599,15 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
             acquisitions: acc.acquisitions,
             hand_offs: acc.hand_offs,
             drop_requests: acc.drop_requests,
+        },
+        ResourceKind::EventLoop => ResourceFigures::EventLoop {
+            name,
+            turns: acc.acquisitions,
+            most_ready: acc.most_waiters,
+            longest_turn_ms: acc.longest_hold.map_or(0.0, |(ns, _)| ms(ns)),
+            longest_turn_by: acc
+                .longest_hold
+                .map(|(_, t)| s.thread_name(t).to_string()),
         },
     }
 }

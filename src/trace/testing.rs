@@ -35,6 +35,7 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
                 line: 10 * (i as u32 + 1) - 1,
                 gil: None,
                 after: Vec::new(),
+                event_loop: None,
                 steps: ops
                     .iter()
                     .enumerate()

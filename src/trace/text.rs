@@ -28,7 +28,7 @@ pub struct Glyph {
 
 /// Every state's glyph, in legend order. Waiting states are capital letters so lanes read in
 /// monochrome, on a washed-out projector, and in ASCII.
-pub const GLYPHS: [Glyph; 10] = [
+pub const GLYPHS: [Glyph; 11] = [
     Glyph {
         state: "running",
         unicode: '█',
@@ -77,6 +77,13 @@ pub const GLYPHS: [Glyph; 10] = [
         ascii: 'G',
         words: "waiting for the GIL",
         short: "waiting for the GIL",
+    },
+    Glyph {
+        state: "ready",
+        unicode: 'R',
+        ascii: 'R',
+        words: "ready, waiting for the event loop",
+        short: "ready",
     },
     Glyph {
         state: "held",
@@ -135,6 +142,7 @@ pub fn state_words(state: State, scenario: &Scenario) -> String {
         State::Barrier(r) => format!("waiting at {}", res(r)),
         State::Condition(r) => format!("waiting on {}", res(r)),
         State::Gil(_) => "waiting for the GIL".into(),
+        State::Ready(r) => format!("ready, waiting for {}", res(r)),
         State::Done => "done".into(),
         State::Failed => "failed".into(),
     }
@@ -373,6 +381,25 @@ pub fn render_summary(summary: &Summary) -> String {
                 count(*increments, "increment"),
                 count(*lost_updates, "update")
             ),
+            ResourceFigures::EventLoop {
+                turns,
+                most_ready,
+                longest_turn_ms,
+                longest_turn_by,
+                ..
+            } => {
+                let longest = match longest_turn_by {
+                    Some(t) => format!(
+                        "; longest without an await {} ({t})",
+                        human((longest_turn_ms * 1e6) as u64)
+                    ),
+                    None => String::new(),
+                };
+                format!(
+                    "event loop: {}, at most {most_ready} ready at once{longest}",
+                    count(*turns, "turn")
+                )
+            }
         };
         let _ = writeln!(out, "{head:<10} {:<name_w$}  {text}", r.name());
     }
@@ -517,6 +544,7 @@ events     8 recorded, 0 dropped
             State::Barrier(0),
             State::Condition(0),
             State::Gil(0),
+            State::Ready(0),
             State::Done,
             State::Failed,
         ];

@@ -502,7 +502,7 @@ impl Trace {
             }
             let exclusive = matches!(
                 self.scenario.resources.get(r as usize).map(|r| r.kind),
-                Some(ResourceKind::Mutex | ResourceKind::Gil { .. })
+                Some(ResourceKind::Mutex | ResourceKind::Gil { .. } | ResourceKind::EventLoop)
             );
             // A lock is taken by one thread at a time: the next acquire is the hand-off or a
             // barging thread, either way nobody else was woken by this release.
@@ -545,8 +545,17 @@ impl Trace {
                     Some(Op::Work(d)) => format!("{who} computes ({})", duration::format(d)),
                     _ => format!("{who} runs"),
                 },
-                EventKind::Sleep => match op {
-                    Some(Op::Sleep(d)) => {
+                EventKind::Sleep => match (op, s.threads[e.thread as usize].event_loop) {
+                    (Some(Op::Sleep(d)), Some(_)) => format!(
+                        "{who} awaits a sleep ({}): the loop is free for other tasks",
+                        duration::format(d)
+                    ),
+                    (Some(Op::BlockingSleep(d)), Some(l)) => format!(
+                        "{who} sleeps ({}) WITHOUT awaiting: {} is blocked",
+                        duration::format(d),
+                        s.resource_name(l)
+                    ),
+                    (Some(Op::Sleep(d) | Op::BlockingSleep(d)), None) => {
                         format!("{who} sleeps ({}, off CPU)", duration::format(d))
                     }
                     _ => format!("{who} sleeps"),
@@ -668,6 +677,25 @@ impl Trace {
                     other => format!("{who} {} {gil}", other.name()),
                 }
             }
+            ResourceKind::EventLoop => match e.kind {
+                EventKind::Block => match before(r) {
+                    Some(ResourceState::Mutex {
+                        holder: Some(h), ..
+                    }) if h != e.thread => {
+                        format!("{who} is ready, but {res} is busy with {}", name(h))
+                    }
+                    _ => format!("{who} is ready for {res}"),
+                },
+                EventKind::Acquire => match e.by {
+                    Some(b) => format!("{res} runs {who} (after {})", name(b)),
+                    None => format!("{res} runs {who}"),
+                },
+                EventKind::Release if e.step == NO_STEP => {
+                    format!("{who} ends, freeing {res}{woke}")
+                }
+                EventKind::Release => format!("{who} awaits, freeing {res}{woke}"),
+                other => format!("{who} {} {res}", other.name()),
+            },
             // Lessons' resources: plain wording until they get their own descriptions.
             ResourceKind::RLock
             | ResourceKind::Event

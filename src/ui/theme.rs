@@ -232,7 +232,8 @@ impl Theme {
             State::Semaphore(_) => (Color::Yellow, Color::Indexed(130)),
             State::Barrier(_) => (Color::LightMagenta, Color::Magenta),
             State::Condition(_) => (Color::LightCyan, Color::Cyan),
-            State::Gil(_) => (Color::Indexed(208), Color::Indexed(166)),
+            // Both wait for the one runner there is; the glyph tells them apart.
+            State::Gil(_) | State::Ready(_) => (Color::Indexed(208), Color::Indexed(166)),
             State::Done => (Color::DarkGray, Color::Gray),
             State::Failed => (Color::LightRed, Color::Red),
         };
@@ -296,6 +297,7 @@ pub fn state_meaning(state: State) -> &'static str {
         State::Barrier(_) => "at barrier",
         State::Condition(_) => "waiting on buffer",
         State::Gil(_) => "waiting for GIL",
+        State::Ready(_) => "ready, loop busy",
         State::Done => "done",
         State::Failed => "failed",
     }
@@ -305,7 +307,7 @@ pub fn state_meaning(state: State) -> &'static str {
 mod tests {
     use super::*;
 
-    const STATES: [State; 10] = [
+    const STATES: [State; 11] = [
         State::Running,
         State::Sleeping,
         State::Held,
@@ -314,6 +316,7 @@ mod tests {
         State::Barrier(0),
         State::Condition(0),
         State::Gil(0),
+        State::Ready(0),
         State::Done,
         State::Failed,
     ];

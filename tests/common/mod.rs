@@ -48,6 +48,7 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
                 line: 1,
                 gil: None,
                 after: Vec::new(),
+                event_loop: None,
                 steps: ops.iter().map(|&op| Step { op, line: 1 }).collect(),
             })
             .collect(),

@@ -9,6 +9,7 @@ pub mod barrier;
 pub mod buffer;
 pub mod counter;
 pub mod event;
+pub mod event_loop;
 pub mod gil;
 pub mod mutex;
 pub mod rwlock;
@@ -74,6 +75,7 @@ pub enum Primitive {
     Event(event::Event),
     RwLock(rwlock::RwLock),
     Counter(counter::Counter),
+    EventLoop(event_loop::EventLoop),
 }
 
 impl Primitive {
@@ -96,6 +98,7 @@ impl Primitive {
             ResourceKind::Event => Primitive::Event(event::Event::new(index)),
             ResourceKind::RwLock => Primitive::RwLock(rwlock::RwLock::new(index, threads)),
             ResourceKind::Counter => Primitive::Counter(counter::Counter::new(index)),
+            ResourceKind::EventLoop => Primitive::EventLoop(event_loop::EventLoop::new(index)),
         }
     }
 
@@ -110,6 +113,8 @@ impl Primitive {
             Primitive::Event(p) => p.wake_all(),
             Primitive::RwLock(p) => p.wake_all(),
             Primitive::Counter(p) => p.wake_all(),
+            // Tasks wait at async gates and in timers, which cancellation wakes itself.
+            Primitive::EventLoop(_) => {}
         }
     }
 
@@ -123,6 +128,7 @@ impl Primitive {
             Primitive::Event(p) => p.view(),
             Primitive::RwLock(p) => p.view(),
             Primitive::Counter(p) => p.view(),
+            Primitive::EventLoop(p) => p.view(),
         }
     }
 }

@@ -120,9 +120,17 @@ pub fn state_words(
     step: Option<u32>,
 ) -> String {
     let r = |r| scenario.resource_name(r).to_string();
+    let spec = &scenario.threads[thread as usize];
     match state {
         State::Running => "RUNNING".into(),
-        State::Sleeping => "SLEEPING".into(),
+        // A task's sleep is an await, unless it is the blocking call that stops its loop.
+        State::Sleeping => match (spec.event_loop, step.and_then(|i| spec.steps.get(i as usize))) {
+            (Some(l), Some(s)) if matches!(s.op, Op::BlockingSleep(_)) => {
+                format!("BLOCKING {}", r(l))
+            }
+            (Some(_), _) => "AWAITING".into(),
+            (None, _) => "SLEEPING".into(),
+        },
         State::Held => "HELD".into(),
         State::Locked(x) => format!("BLOCKED on {}", r(x)),
         State::Semaphore(x) => format!("WAITING for {}", r(x)),
@@ -135,6 +143,7 @@ pub fn state_words(
             }
         }
         State::Gil(_) => "WAITING for GIL".into(),
+        State::Ready(x) => format!("READY, {} busy", r(x)),
         State::Done => "DONE".into(),
         State::Failed => "FAILED".into(),
     }
@@ -150,7 +159,7 @@ pub fn legend_states(scenario: &Scenario) -> Vec<State> {
     };
     let has = |f: fn(&ResourceKind) -> bool| scenario.resources.iter().any(|r| f(&r.kind));
     let mut out = vec![State::Running];
-    if ops().any(|o| matches!(o, Op::Sleep(_))) {
+    if ops().any(|o| matches!(o, Op::Sleep(_) | Op::BlockingSleep(_))) {
         out.push(State::Sleeping);
     }
     if has(|k| matches!(k, ResourceKind::Mutex)) {
@@ -168,6 +177,9 @@ pub fn legend_states(scenario: &Scenario) -> Vec<State> {
     if has(|k| matches!(k, ResourceKind::Gil { .. })) {
         out.push(State::Gil(0));
     }
+    if has(|k| matches!(k, ResourceKind::EventLoop)) {
+        out.push(State::Ready(0));
+    }
     out.push(State::Held);
     out.push(State::Failed);
     out
@@ -181,7 +193,13 @@ impl Widget for Lanes<'_> {
         }
         let run = self.run;
         let theme = self.theme;
-        let block = panel(" Threads ", theme);
+        let threads = &run.scenario.threads;
+        let title = match threads.iter().filter(|t| t.is_task()).count() {
+            0 => " Threads ",
+            n if n == threads.len() => " Tasks ",
+            _ => " Threads and tasks ",
+        };
+        let block = panel(title, theme);
         let g = geometry(run, area);
         block.render(area, buf);
         if g.inner.is_empty() {

@@ -6,7 +6,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use crate::scenario::model::{ResIdx, Scenario, ThreadIdx};
+use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::trace::timeline::ResourceState;
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
@@ -87,7 +87,12 @@ pub fn resource_line<'a>(
     } else {
         theme.text().add_modifier(ratatui::style::Modifier::BOLD)
     };
-    let kind = scenario.resources[r as usize].kind.keyword();
+    let is_loop = scenario.resources[r as usize].kind == ResourceKind::EventLoop;
+    let kind = if is_loop {
+        "loop"
+    } else {
+        scenario.resources[r as usize].kind.keyword()
+    };
     let mut spans = vec![
         Span::styled(format!("{name:<name_w$}"), name_style),
         Span::styled(format!(" {kind:<9} "), theme.dim()),
@@ -102,14 +107,20 @@ pub fn resource_line<'a>(
     let running = theme.state(crate::trace::event::State::Running);
     match state {
         ResourceState::Mutex { holder, waiters } => {
+            // An event loop is kept like a lock: its holder is the task it runs.
+            let (busy, free, queue) = if is_loop {
+                ("running ", "idle", "ready")
+            } else {
+                ("held by ", "free", "waiting")
+            };
             match holder {
                 Some(h) => {
-                    spans.push(Span::styled("held by ", theme.dim()));
+                    spans.push(Span::styled(busy, theme.dim()));
                     spans.push(Span::styled(scenario.thread_name(*h).to_string(), running));
                 }
-                None => spans.push(Span::styled("free", theme.dim())),
+                None => spans.push(Span::styled(free, theme.dim())),
             }
-            waiting(&mut spans, "waiting", waiters, blocked);
+            waiting(&mut spans, queue, waiters, blocked);
         }
         ResourceState::Semaphore {
             permits,

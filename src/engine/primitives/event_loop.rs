@@ -1,0 +1,82 @@
+//! `event-loop main`: who the loop is running, as the trace and the teacher see it.
+//!
+//! The loop itself is a tokio current-thread runtime on one OS thread (see `engine::tasks`);
+//! this is its bookkeeping. A task holds the loop from the moment the loop polls it until it
+//! awaits or ends, and is ready (waiting for the loop) from the moment its await is over until
+//! the loop gets round to it. Both changes are stamped under one lock, like every primitive's,
+//! so the trace orders them as they happened.
+
+use parking_lot::Mutex;
+
+use super::{Cx, View};
+use crate::scenario::model::{ResIdx, ThreadIdx};
+use crate::trace::event::EventKind;
+
+pub struct EventLoop {
+    index: ResIdx,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    seq: u64,
+    running: Option<ThreadIdx>,
+    /// The task that ran last, which is the one a newly running task took over from.
+    last: Option<ThreadIdx>,
+}
+
+impl EventLoop {
+    pub fn new(index: ResIdx) -> EventLoop {
+        EventLoop {
+            index,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The task now running on the loop, if any.
+    pub fn running(&self) -> Option<ThreadIdx> {
+        self.state.lock().running
+    }
+
+    /// The task can run again (its await is over, or it was just created) and waits for the
+    /// loop.
+    pub fn ready(&self, cx: &mut Cx) {
+        let mut s = self.state.lock();
+        s.seq += 1;
+        cx.emit(EventKind::Block, self.index, None, None);
+        cx.rec.flush();
+    }
+
+    /// The loop polls the task: it runs until its next await.
+    pub fn enter(&self, cx: &mut Cx) {
+        let mut s = self.state.lock();
+        s.seq += 1;
+        s.running = Some(cx.me);
+        let by = s.last.filter(|&t| t != cx.me);
+        cx.emit(EventKind::Acquire, self.index, by, None);
+    }
+
+    /// The task awaits or ends: the loop may run another.
+    pub fn leave(&self, cx: &mut Cx) {
+        let mut s = self.state.lock();
+        if s.running != Some(cx.me) {
+            return;
+        }
+        s.seq += 1;
+        s.running = None;
+        s.last = Some(cx.me);
+        cx.emit(EventKind::Release, self.index, None, None);
+        cx.rec.flush();
+    }
+
+    /// Nobody waits on the loop in the deadlock sense: tasks only ever wait for timers, so the
+    /// loop always comes back to a ready task.
+    pub fn view(&self) -> View {
+        let s = self.state.lock();
+        View {
+            seq: s.seq,
+            holders: s.running.into_iter().collect(),
+            waiters: Vec::new(),
+        }
+    }
+}
