@@ -193,7 +193,14 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
     block.render(area, buf);
     let lines: Vec<Line> = match &entry.scenario {
         Ok(s) => {
-            let threads: Vec<&str> = s.threads.iter().map(|t| t.name.as_str()).collect();
+            let lanes = |task: bool| -> Vec<&str> {
+                s.threads
+                    .iter()
+                    .filter(|t| t.is_task() == task)
+                    .map(|t| t.name.as_str())
+                    .collect()
+            };
+            let (threads, tasks) = (lanes(false), lanes(true));
             let resources: Vec<String> = s
                 .resources
                 .iter()
@@ -206,10 +213,14 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
             }
             lines.pop();
             lines.push(Line::raw(""));
-            lines.push(Line::from(vec![
-                Span::styled("threads    ", theme.dim()),
-                Span::raw(threads.join(", ")),
-            ]));
+            for (label, names) in [("threads    ", threads), ("tasks      ", tasks)] {
+                if !names.is_empty() {
+                    lines.push(Line::from(vec![
+                        Span::styled(label, theme.dim()),
+                        Span::raw(names.join(", ")),
+                    ]));
+                }
+            }
             lines.push(Line::from(vec![
                 Span::styled("resources  ", theme.dim()),
                 Span::raw(if resources.is_empty() {
