@@ -136,7 +136,8 @@ fn section(rng: &mut Rng, d: &Decls, depth: usize, held: &mut Vec<usize>) -> Vec
 }
 
 /// A random scenario the checker accepts: 1–6 threads over mutexes, semaphores, a barrier
-/// whose arrivals make whole rounds, and a buffer with as many takes as puts.
+/// whose arrivals make whole rounds, and a buffer with as many takes as puts; sometimes tasks
+/// on an event loop beside them, some starting after the first thread.
 fn random_scenario(seed: u64) -> String {
     let mut rng = Rng(seed ^ 0x5DEECE66D);
     let threads = rng.range(1, 6);
@@ -191,6 +192,22 @@ fn random_scenario(seed: u64) -> String {
             text += &format!("    {line}\n");
         }
         text += "}\n";
+    }
+    if rng.chance(35) {
+        text += "event-loop L\n";
+        for k in 1..=rng.range(1, 3) {
+            let after = if rng.chance(30) { " after=T1" } else { "" };
+            text += &format!("task A{k}{after} {{\n");
+            for _ in 0..rng.range(1, 5) {
+                let ms = rng.range(1, 5);
+                text += &match rng.range(0, 2) {
+                    0 => format!("    work \"{ms}ms\"\n"),
+                    1 => format!("    sleep \"{ms}ms\"\n"),
+                    _ => format!("    sleep \"{ms}ms\" blocking=#true\n"),
+                };
+            }
+            text += "}\n";
+        }
     }
     text
 }
@@ -373,6 +390,31 @@ fn drain_until_blocks(run: &Run, d: &Deadlock, events: &mut Vec<Event>) {
     }
 }
 
+/// Pause the run and collect events until every thread has stopped (held at a gate, blocked,
+/// or ended), then keep only what happened before the pause. A run cut short has threads in
+/// the middle of steps: their last events may not be handed over yet, and what they do while
+/// the pause takes hold all lands on the pause's first instant, where time order says nothing.
+fn settle(run: &Run, s: &Scenario, events: &mut Vec<Event>) {
+    run.pause();
+    let cut = run.now_ns();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let stopped = |events: &[Event]| {
+        (0..s.threads.len() as ThreadIdx).all(|t| {
+            last_event(events, t).is_none_or(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::Hold | EventKind::Block | EventKind::Done | EventKind::Fail
+                )
+            })
+        })
+    };
+    while !stopped(events) && Instant::now() < deadline {
+        run.wait_events(events, ms(10));
+    }
+    run.drain_events(events);
+    events.retain(|e| e.t_ns < cut);
+}
+
 #[derive(Debug, Default)]
 struct Tally {
     completed: usize,
@@ -423,6 +465,9 @@ fn run_random(seed: u64) -> Result<(), TestCaseError> {
             );
         }
     }
+    if end != End::Completed {
+        settle(&run, &s, &mut events);
+    }
     prop_assert_eq!(run.dropped_events(), 0);
     let joined = run.stop();
     prop_assert!(
@@ -470,6 +515,10 @@ fn random_scenario_generator_covers_every_outcome_it_can() {
     let tally = TALLY.lock().unwrap();
     eprintln!("random scenarios so far: {tally:?}");
     assert!(tally.completed > 0 && tally.deadlock > 0, "{tally:?}");
+    let with_tasks = (0..24u64)
+        .filter(|&seed| random_scenario(seed).contains("\ntask "))
+        .count();
+    assert!(with_tasks > 0, "no sample has tasks beside its threads");
 }
 
 // ---- restarts --------------------------------------------------------------------------------

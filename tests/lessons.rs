@@ -689,7 +689,10 @@ fn await_event(
         .iter()
         .any(|e| e.thread == thread && e.kind == kind)
     {
-        assert!(Instant::now() < deadline, "no {kind:?} from thread {thread}");
+        assert!(
+            Instant::now() < deadline,
+            "no {kind:?} from thread {thread}"
+        );
         run.wait_events(events, Duration::from_millis(20));
     }
 }

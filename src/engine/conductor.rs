@@ -66,7 +66,10 @@ struct Control {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepError {
     UnknownThread(String),
-    Blocked { thread: String, resource: String },
+    Blocked {
+        thread: String,
+        resource: String,
+    },
     /// A task that is ready but whose event loop is running another task.
     LoopBusy {
         task: String,

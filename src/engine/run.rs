@@ -199,17 +199,21 @@ impl Run {
                 |t| s.names[t as usize].clone(),
                 |r| s.scenario.resource_name(r).to_string(),
             )
-            .map_err(|e| match (e, &s.scenario.threads[thread as usize].event_loop) {
-                (StepError::Blocked { thread, resource }, Some(r)) => StepError::LoopBusy {
-                    task: thread,
-                    event_loop: resource,
-                    running: match &s.primitives[*r as usize] {
-                        Primitive::EventLoop(l) => l.running().map(|t| s.names[t as usize].clone()),
-                        _ => None,
+            .map_err(
+                |e| match (e, &s.scenario.threads[thread as usize].event_loop) {
+                    (StepError::Blocked { thread, resource }, Some(r)) => StepError::LoopBusy {
+                        task: thread,
+                        event_loop: resource,
+                        running: match &s.primitives[*r as usize] {
+                            Primitive::EventLoop(l) => {
+                                l.running().map(|t| s.names[t as usize].clone())
+                            }
+                            _ => None,
+                        },
                     },
+                    (e, _) => e,
                 },
-                (e, _) => e,
-            })
+            )
     }
 
     /// Step the next thread that is ready (round robin from the one stepped last).

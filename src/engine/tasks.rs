@@ -36,14 +36,17 @@ pub(super) fn spawn_loop(shared: Arc<Shared>, tasks: Vec<ThreadIdx>) -> JoinHand
 }
 
 fn run_loop(shared: &Arc<Shared>, tasks: &[ThreadIdx]) {
-    let runtimes = Builder::new_current_thread().enable_time().build().and_then(|rt| {
-        let timers = Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("tl-loop-timers")
-            .enable_time()
-            .build()?;
-        Ok((rt, timers))
-    });
+    let runtimes = Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .and_then(|rt| {
+            let timers = Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("tl-loop-timers")
+                .enable_time()
+                .build()?;
+            Ok((rt, timers))
+        });
     let (rt, timers) = match runtimes {
         Ok(both) => both,
         Err(e) => {
@@ -73,8 +76,9 @@ fn run_loop(shared: &Arc<Shared>, tasks: &[ThreadIdx]) {
             let _ = handle.await;
         }
     });
+    // Dropping a runtime joins its threads: a finished run leaves none behind.
     drop(rt);
-    timers.shutdown_background();
+    drop(timers);
 }
 
 /// The event loop a task runs on, and its index as a resource.
@@ -104,11 +108,18 @@ async fn task(shared: Arc<Shared>, me: ThreadIdx, mut rec: Recorder, timers: Han
         .unwrap_or_else(|panic| Err(panicked(panic)));
     rec.step = NO_STEP;
     // A task that ends gives the loop back.
-    event_loop(&shared, me).1.leave(&mut cx(&shared, me, &mut rec));
+    event_loop(&shared, me)
+        .1
+        .leave(&mut cx(&shared, me, &mut rec));
     end(&shared, me, &mut rec, outcome);
 }
 
-async fn run_task(shared: &Arc<Shared>, me: ThreadIdx, rec: &mut Recorder, timers: &Handle) -> Flow {
+async fn run_task(
+    shared: &Arc<Shared>,
+    me: ThreadIdx,
+    rec: &mut Recorder,
+    timers: &Handle,
+) -> Flow {
     let spec = &shared.scenario.threads[me as usize];
     let conductor = &shared.conductor;
     let (lp_index, lp) = event_loop(shared, me);
@@ -144,7 +155,9 @@ async fn run_task(shared: &Arc<Shared>, me: ThreadIdx, rec: &mut Recorder, timer
                     let shared = &on_timer;
                     let slept = shared.conductor.sleep_async(me, i, d, &mut away).await;
                     if slept.is_ok() {
-                        event_loop(shared, me).1.ready(&mut cx(shared, me, &mut away));
+                        event_loop(shared, me)
+                            .1
+                            .ready(&mut cx(shared, me, &mut away));
                         // An awaited step being stepped ends here: the task is ready, and
                         // whether it runs now is up to the loop.
                         shared.conductor.blocking(me, lp_index);

@@ -1490,7 +1490,11 @@ impl<'a> Builder<'a> {
             }
             "work" | "sleep" => {
                 self.no_block(node, &format!("`{keyword}`"));
-                let allowed: &[&str] = if keyword == "sleep" { &["blocking"] } else { &[] };
+                let allowed: &[&str] = if keyword == "sleep" {
+                    &["blocking"]
+                } else {
+                    &[]
+                };
                 let (args, props) = self.entries(node, allowed);
                 let blocking = match props.get("blocking") {
                     None => false,
@@ -1596,9 +1600,14 @@ impl<'a> Builder<'a> {
             }
             "thread" | "task" => {
                 self.push(
-                    Problem::new("scenario::misplaced", format!("{keyword}s cannot be nested"))
-                        .at(span, "inside another thread or task")
-                        .help(format!("declare every {keyword} at the top level of the file")),
+                    Problem::new(
+                        "scenario::misplaced",
+                        format!("{keyword}s cannot be nested"),
+                    )
+                    .at(span, "inside another thread or task")
+                    .help(format!(
+                        "declare every {keyword} at the top level of the file"
+                    )),
                 );
                 None
             }

@@ -141,7 +141,11 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                         "{} {what} at {} µs {} the event loop",
                         name(e.thread),
                         e.t_ns / 1000,
-                        if holding { "holding" } else { "without holding" }
+                        if holding {
+                            "holding"
+                        } else {
+                            "without holding"
+                        }
                     ));
                 }
             }

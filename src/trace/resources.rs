@@ -67,12 +67,10 @@ impl ResourceState {
             ResourceKind::Mutex
             | ResourceKind::RLock
             | ResourceKind::Event
-            | ResourceKind::EventLoop => {
-                ResourceState::Mutex {
-                    holder: None,
-                    waiters: Vec::new(),
-                }
-            }
+            | ResourceKind::EventLoop => ResourceState::Mutex {
+                holder: None,
+                waiters: Vec::new(),
+            },
             ResourceKind::RwLock => ResourceState::Semaphore {
                 permits: crate::scenario::model::MAX_THREADS as u32,
                 holders: Vec::new(),

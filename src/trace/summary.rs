@@ -605,9 +605,7 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
             turns: acc.acquisitions,
             most_ready: acc.most_waiters,
             longest_turn_ms: acc.longest_hold.map_or(0.0, |(ns, _)| ms(ns)),
-            longest_turn_by: acc
-                .longest_hold
-                .map(|(_, t)| s.thread_name(t).to_string()),
+            longest_turn_by: acc.longest_hold.map(|(_, t)| s.thread_name(t).to_string()),
         },
     }
 }

@@ -124,7 +124,10 @@ pub fn state_words(
     match state {
         State::Running => "RUNNING".into(),
         // A task's sleep is an await, unless it is the blocking call that stops its loop.
-        State::Sleeping => match (spec.event_loop, step.and_then(|i| spec.steps.get(i as usize))) {
+        State::Sleeping => match (
+            spec.event_loop,
+            step.and_then(|i| spec.steps.get(i as usize)),
+        ) {
             (Some(l), Some(s)) if matches!(s.op, Op::BlockingSleep(_)) => {
                 format!("BLOCKING {}", r(l))
             }
