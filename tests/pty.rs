@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::num::NonZeroU16;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
@@ -142,9 +142,18 @@ impl Session {
         loop {
             self.pump(Duration::from_millis(20));
             if let Some(status) = self.child.try_wait().unwrap() {
-                // The last bytes (the restore sequence) may still be in flight.
-                self.pump(Duration::from_millis(200));
-                return status.exit_code();
+                // The last bytes (the restore sequence) may still be in flight: read until the
+                // terminal closes, when the reader thread ends.
+                loop {
+                    match self.output.recv_timeout(Duration::from_millis(20)) {
+                        Ok(bytes) => self.parser.process(&bytes),
+                        Err(RecvTimeoutError::Disconnected) => return status.exit_code(),
+                        Err(RecvTimeoutError::Timeout) => assert!(
+                            Instant::now() < deadline,
+                            "the terminal stayed open after threadlab exited"
+                        ),
+                    }
+                }
             }
             assert!(Instant::now() < deadline, "threadlab did not exit");
         }
