@@ -7,7 +7,8 @@
 use std::io::{Read, Write};
 use std::num::NonZeroU16;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Stdio;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
@@ -127,6 +128,27 @@ impl Session {
         }
     }
 
+    /// Reads until the screen has stayed the same for `quiet`; panics if it never settles.
+    fn wait_still(&mut self, what: &str, quiet: Duration) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        let mut last = self.screen();
+        let mut since = Instant::now();
+        loop {
+            self.pump(Duration::from_millis(20));
+            let now = self.screen();
+            if now != last {
+                last = now;
+                since = Instant::now();
+            } else if since.elapsed() >= quiet {
+                return last;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never settled: {what}; the screen:\n{last}"
+            );
+        }
+    }
+
     fn wait_text(&mut self, text: &str) -> String {
         self.wait_for(text, |s| s.contains(text))
     }
@@ -142,9 +164,18 @@ impl Session {
         loop {
             self.pump(Duration::from_millis(20));
             if let Some(status) = self.child.try_wait().unwrap() {
-                // The last bytes (the restore sequence) may still be in flight.
-                self.pump(Duration::from_millis(200));
-                return status.exit_code();
+                // The last bytes (the restore sequence) may still be in flight: read until the
+                // terminal closes, when the reader thread ends.
+                loop {
+                    match self.output.recv_timeout(Duration::from_millis(20)) {
+                        Ok(bytes) => self.parser.process(&bytes),
+                        Err(RecvTimeoutError::Disconnected) => return status.exit_code(),
+                        Err(RecvTimeoutError::Timeout) => assert!(
+                            Instant::now() < deadline,
+                            "the terminal stayed open after threadlab exited"
+                        ),
+                    }
+                }
             }
             assert!(Instant::now() < deadline, "threadlab did not exit");
         }
@@ -209,6 +240,75 @@ fn markers(screen: &str) -> Vec<(String, u32)> {
     }
     out.sort();
     out
+}
+
+/// Runs `threadlab run ARGS --headless --record FILE` in `dir`, bounded, and checks it ends
+/// with exit code `code`.
+fn record(dir: &Path, args: &[&str], file: &Path, code: i32) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_threadlab"))
+        .arg("run")
+        .args(args)
+        .args(["--headless", "--record"])
+        .arg(file)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("threadlab starts");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            assert_eq!(status.code(), Some(code), "{err}");
+            return;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the recorded run did not end within {PATIENCE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The history cursor's time in the header (`viewing 249ms`) in ns; `None` while the view
+/// shows the end of the recording.
+fn viewing(screen: &str) -> Option<u64> {
+    let header = screen.lines().next()?;
+    let text = header.split("viewing ").nth(1)?.split_whitespace().next()?;
+    let (number, unit) = if let Some(n) = text.strip_suffix("us") {
+        (n, 1e3)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1e6)
+    } else {
+        (text.strip_suffix('s')?, 1e9)
+    };
+    Some((number.parse::<f64>().ok()? * unit) as u64)
+}
+
+fn header_says(screen: &str, text: &str) -> bool {
+    screen.lines().next().is_some_and(|h| h.contains(text))
+}
+
+/// What a thread's lane says it is doing (`not started`, `█ RUNNING`, `DONE`, ...).
+fn lane(screen: &str, thread: &str) -> Option<String> {
+    screen.lines().find_map(|row| {
+        let inner = row.strip_prefix('│')?.split('│').next()?;
+        // The selection pointer and a space come before the name.
+        let rest: String = inner.chars().skip(2).collect();
+        let (name, state) = rest.split_once(' ')?;
+        (name == thread).then(|| state.trim().to_string())
+    })
+}
+
+/// Lines of the event log that say a thread started (a lane's "not started" is not one).
+fn starts_logged(screen: &str) -> usize {
+    screen
+        .lines()
+        .filter(|l| l.contains(" started") && !l.contains("not started"))
+        .count()
 }
 
 #[test]
@@ -372,4 +472,125 @@ fn ctrl_c_in_the_menu_and_sighup_in_a_deadlock_restore_the_terminal() {
     assert!(status.success());
     assert_eq!(s.wait_exit(), 128 + 1);
     s.assert_restored();
+}
+
+#[test]
+fn a_recording_replays_stepped_played_paused_and_scrubbed() {
+    let dir = scratch_dir("replay");
+    let file = dir.join("semaphore.json");
+    // Recorded at 4× to keep the test short; the replay is slowed down by hand below.
+    record(&dir, &["semaphore", "--speed", "4"], &file, 0);
+    let workers: Vec<String> = (1..=10).map(|i| format!("worker-{i}")).collect();
+    let count = |screen: &str, state: &str| {
+        workers
+            .iter()
+            .filter(|w| lane(screen, w).as_deref() == Some(state))
+            .count()
+    };
+
+    let mut s = Session::start(&["replay", file.to_str().unwrap()], &dir);
+    // It opens at the start of the run: every lane of the scenario, nothing started yet.
+    s.wait_for("the replay at its start", |sc| {
+        sc.contains("Semaphore: ten workers, three permits")
+            && viewing(sc) == Some(0)
+            && count(sc, "not started") == 10
+    });
+    assert!(s.parser.screen().alternate_screen());
+
+    // n steps one event of the whole run, whichever thread is selected.
+    s.keys("9");
+    s.wait_for("worker-9 selected", |sc| sc.contains("│▶ worker-9 "));
+    s.keys("n");
+    let stepped = s.wait_for("one event", |sc| starts_logged(sc) > 0);
+    assert_eq!(
+        10 - count(&stepped, "not started"),
+        1,
+        "one step, one thread started:\n{stepped}"
+    );
+    assert_eq!(starts_logged(&stepped), 1, "{stepped}");
+    assert!(viewing(&stepped).is_some_and(|t| t > 0), "{stepped}");
+
+    // s goes to the selected thread's next event.
+    s.keys("s");
+    s.wait_for("worker-9 started", |sc| {
+        lane(sc, "worker-9").is_some_and(|l| l != "not started")
+    });
+
+    // Scrubbing back a cell goes to before worker-9 started.
+    s.keys("\x1b[D");
+    s.wait_for("worker-9 not started again", |sc| {
+        lane(sc, "worker-9").as_deref() == Some("not started")
+    });
+
+    // Played at a quarter speed, the cursor moves on by itself; paused, it stays put.
+    s.keys("-------");
+    let slow = s.wait_for("a quarter speed", |sc| header_says(sc, " 0.25× "));
+    let from = viewing(&slow).expect("still looking back");
+    s.keys(" ");
+    s.wait_for("the replay to move", |sc| {
+        viewing(sc).is_some_and(|t| t > from + 20_000_000)
+    });
+    s.keys(" ");
+    let paused = s.wait_still("the pause", Duration::from_millis(600));
+    assert!(
+        viewing(&paused).is_some(),
+        "paused before the end:\n{paused}"
+    );
+
+    // Played at full speed it runs to the end of the recording, every worker done, and stops.
+    s.keys("+++++++");
+    s.wait_for("full speed", |sc| header_says(sc, " 4× "));
+    s.keys(" ");
+    s.wait_for("the end of the recording", |sc| {
+        viewing(sc).is_none() && count(sc, "DONE") == 10
+    });
+
+    // Back a cell from the end, the last worker is not done yet; Home is the start again.
+    s.keys("\x1b[D");
+    let before_end = s.wait_for("a step back from the end", |sc| viewing(sc).is_some());
+    assert!(count(&before_end, "DONE") < 10, "{before_end}");
+    s.keys("\x1b[H");
+    s.wait_for("the start again", |sc| {
+        viewing(sc) == Some(0) && count(sc, "not started") == 10
+    });
+
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+}
+
+#[test]
+fn a_damaged_recording_is_refused_with_a_message_and_the_terminal_left_as_it_was() {
+    let source = scratch_dir("bad-replay-source");
+    let good = source.join("deadlock.json");
+    let deadlock = ["deadlock", "--speed", "4", "--schedule", "T1,T2"];
+    record(&source, &deadlock, &good, 3);
+    let text = std::fs::read(&good).unwrap();
+    let _ = std::fs::remove_dir_all(&source);
+    let garbage: &[u8] = b"\x7fELF\x02\x01\x01\0\0\0\xff\xfe{\"format\"";
+
+    for (tag, bytes, says) in [
+        (
+            "truncated",
+            &text[..text.len() / 2],
+            "not a readable threadlab recording",
+        ),
+        ("garbage", garbage, "cannot read the recording"),
+    ] {
+        // Each session removes its directory when it ends.
+        let dir = scratch_dir(&format!("bad-replay-{tag}"));
+        let name = format!("{tag}.json");
+        std::fs::write(dir.join(&name), bytes).unwrap();
+        let mut s = Session::start(&["replay", &name], &dir);
+        assert_eq!(s.wait_exit(), 2, "{name}");
+        s.assert_restored();
+        let screen = s.screen();
+        assert!(screen.contains(says), "{name}:\n{screen}");
+        assert!(
+            screen.contains(&name),
+            "the message names the file:\n{screen}"
+        );
+        assert!(screen.contains("help:"), "{name}:\n{screen}");
+        assert!(!screen.contains("panicked"), "{name}:\n{screen}");
+    }
 }

@@ -1,9 +1,10 @@
 //! Rendering and state tests for the TUI, drawn into a `TestBackend`.
 //!
-//! Real runs have real, varying times, so the run-view snapshots are drawn from event lists
-//! recorded once from real runs of each built-in (stepped to a fixed point) and kept in
-//! tests/fixtures/runs/. `cargo test --test ui -- --ignored record_run_fixtures` records them
-//! again after the engine or a built-in changes.
+//! Real runs have real, varying times, so the run-view snapshots are drawn from recordings
+//! (the format `run --record` writes and `replay` reads) made once from real runs of each
+//! built-in, stepped to a fixed point, and kept in tests/fixtures/runs/.
+//! `cargo test --test ui -- --ignored record_run_fixtures` records them again after the engine
+//! or a built-in changes.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,10 +15,11 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
-use threadlab::engine::deadlock::{Deadlock, WaitEdge};
 use threadlab::engine::{Phase, Run, RunOptions};
-use threadlab::scenario::model::Scenario;
+use threadlab::record::Recording;
+use threadlab::scenario::model::{Scenario, ThreadIdx};
 use threadlab::trace::event::{Event, EventKind, NO_STEP};
+use threadlab::trace::summary::Outcome;
 use threadlab::ui::app::{App, Effect, Live, Menu, MenuEntry, Screen};
 use threadlab::ui::keys::{Action, Context};
 use threadlab::ui::theme::{Theme, ThemeKind};
@@ -39,142 +41,37 @@ fn builtin(name: &str) -> Arc<Scenario> {
 fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/runs")
-        .join(format!("{name}.events"))
+        .join(format!("{name}.json"))
 }
 
-// ---- the fixture format ------------------------------------------------------------------
-//
-// Plain lines, so a diff of a re-recording reads:
-//   phase paused|deadlock|finished
-//   now NS
-//   edge THREAD RESOURCE HELD_BY|-       (the deadlock cycle, in order)
-//   stuck T T ...
-//   e T_NS THREAD KIND RESOURCE|- BY|- STEP|- ITEM|-
-
-struct Recorded {
-    phase: Phase,
-    now_ns: u64,
-    deadlock: Option<Deadlock>,
-    events: Vec<Event>,
-}
-
-fn opt<T: std::fmt::Display>(x: Option<T>) -> String {
-    x.map_or("-".into(), |v| v.to_string())
-}
-
-fn write_fixture(path: &Path, r: &Recorded) {
-    let mut out = String::new();
-    let phase = match r.phase {
-        Phase::Deadlock => "deadlock",
-        Phase::Finished => "finished",
-        _ => "paused",
-    };
-    out.push_str(&format!("phase {phase}\nnow {}\n", r.now_ns));
-    if let Some(d) = &r.deadlock {
-        for e in &d.cycle {
-            out.push_str(&format!(
-                "edge {} {} {}\n",
-                e.thread,
-                e.resource,
-                opt(e.held_by)
-            ));
-        }
-        let stuck: Vec<String> = d.stuck.iter().map(|t| t.to_string()).collect();
-        out.push_str(&format!("stuck {}\n", stuck.join(" ")));
-    }
-    for e in &r.events {
-        let step = if e.step == NO_STEP {
-            "-".to_string()
-        } else {
-            e.step.to_string()
-        };
-        out.push_str(&format!(
-            "e {} {} {} {} {} {} {}\n",
-            e.t_ns,
-            e.thread,
-            e.kind.name(),
-            opt(e.resource),
-            opt(e.by),
-            step,
-            opt(e.item)
-        ));
-    }
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, out).unwrap();
-}
-
-fn read_fixture(path: &Path) -> Recorded {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (record with --ignored record_run_fixtures)",
-            path.display()
-        )
-    });
-    let mut r = Recorded {
-        phase: Phase::Paused,
-        now_ns: 0,
-        deadlock: None,
-        events: Vec::new(),
-    };
-    let num = |s: &str| -> Option<u64> { (s != "-").then(|| s.parse().unwrap()) };
-    for line in text.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        match f[0] {
-            "phase" => {
-                r.phase = match f[1] {
-                    "deadlock" => Phase::Deadlock,
-                    "finished" => Phase::Finished,
-                    _ => Phase::Paused,
-                }
-            }
-            "now" => r.now_ns = f[1].parse().unwrap(),
-            "edge" => r
-                .deadlock
-                .get_or_insert_with(|| Deadlock {
-                    cycle: vec![],
-                    stuck: vec![],
-                })
-                .cycle
-                .push(WaitEdge {
-                    thread: f[1].parse().unwrap(),
-                    resource: f[2].parse().unwrap(),
-                    held_by: num(f[3]).map(|t| t as u16),
-                }),
-            "stuck" => {
-                if let Some(d) = &mut r.deadlock {
-                    d.stuck = f[1..].iter().map(|t| t.parse().unwrap()).collect();
-                }
-            }
-            "e" => r.events.push(Event {
-                t_ns: f[1].parse().unwrap(),
-                thread: f[2].parse().unwrap(),
-                kind: EventKind::from_name(f[3]).unwrap(),
-                resource: num(f[4]).map(|x| x as u16),
-                by: num(f[5]).map(|x| x as u16),
-                step: num(f[6]).map_or(NO_STEP, |x| x as u32),
-                item: num(f[7]).map(|x| x as u32),
-            }),
-            _ => {}
-        }
-    }
-    r
-}
-
-/// An app showing `name`'s recorded run, paused (or deadlocked) where the recording stopped.
+/// An app showing `name`'s recorded run where the recording stopped: deadlocked, finished,
+/// or paused part-way (a recording with no outcome).
 fn recorded_app(name: &str, theme: Theme) -> App {
-    let scenario = builtin(name);
-    let r = read_fixture(&fixture_path(name));
+    let path = fixture_path(name);
+    let rec = Recording::load(&path)
+        .unwrap_or_else(|e| panic!("{e}\n  (record with --ignored record_run_fixtures)"));
+    let phase = match (&rec.deadlock, rec.outcome) {
+        (Some(_), _) => Phase::Deadlock,
+        (None, Some(_)) => Phase::Finished,
+        (None, None) => Phase::Paused,
+    };
     let mut app = App::new(menu(), theme);
     app.cores = 2;
-    app.open(scenario, 1.0);
+    app.open(rec.scenario.clone(), rec.speed);
     let live = Live {
-        phase: r.phase,
-        now_ns: r.now_ns,
-        speed: 1.0,
-        deadlock: r.deadlock,
-        dropped: 0,
+        phase,
+        now_ns: rec.end_ns,
+        speed: rec.speed,
+        deadlock: rec.deadlock.clone(),
+        dropped: rec.dropped_events,
     };
-    app.observe(live, &r.events, vec![]);
+    let failures = rec
+        .failures
+        .iter()
+        .enumerate()
+        .filter_map(|(t, why)| Some((t as ThreadIdx, why.clone()?)))
+        .collect();
+    app.observe(live, &rec.events, failures);
     app
 }
 
@@ -229,7 +126,7 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn record(name: &str) -> Recorded {
+fn record(name: &str) -> Recording {
     let scenario = builtin(name);
     let free_run = name == "gil";
     let run = Run::start(
@@ -267,21 +164,32 @@ fn record(name: &str) -> Recorded {
     std::thread::sleep(Duration::from_millis(50));
     run.drain_events(&mut events);
     events.sort_by_key(|e| e.t_ns);
-    let r = Recorded {
-        phase: run.phase(),
-        now_ns: run.now_ns(),
-        deadlock: run.deadlock(),
+    let outcome = match run.phase() {
+        Phase::Deadlock => Some(Outcome::Deadlock),
+        Phase::Finished => Some(Outcome::Completed),
+        _ => None,
+    };
+    let rec = Recording {
+        failures: (0..scenario.threads.len())
+            .map(|t| run.failure(t as ThreadIdx))
+            .collect(),
+        scenario,
         events,
+        end_ns: run.now_ns(),
+        outcome,
+        deadlock: run.deadlock(),
+        dropped_events: run.dropped_events(),
+        speed: 1.0,
     };
     run.stop();
-    r
+    rec
 }
 
 #[test]
 #[ignore = "records tests/fixtures/runs from real runs; run by hand"]
 fn record_run_fixtures() {
     for name in CORE {
-        write_fixture(&fixture_path(name), &record(name));
+        record(name).save(&fixture_path(name)).unwrap();
     }
 }
 

@@ -270,7 +270,9 @@ impl Replay {
             }
             Action::StepNext | Action::StepSelected => {
                 self.playing = false;
-                let thread = (action == Action::StepSelected).then_some(run.selected);
+                // n, the step key, walks the whole run one event at a time (what the replay's
+                // hint promises); s follows the selected thread.
+                let thread = (action == Action::StepNext).then_some(run.selected);
                 let next = match thread {
                     None => self
                         .times
@@ -283,9 +285,15 @@ impl Replay {
                         .find(|e| e.thread == t && e.t_ns > at)
                         .map(|e| e.t_ns),
                 };
-                match next {
-                    Some(t) => run.cursor = Some(t),
-                    None => run.notice = Some("end of the recording".into()),
+                match (next, thread) {
+                    (Some(t), _) => run.cursor = Some(t),
+                    (None, Some(t)) => {
+                        run.notice = Some(format!(
+                            "{} does nothing more in the recording",
+                            run.scenario.thread_name(t)
+                        ))
+                    }
+                    (None, None) => run.notice = Some("end of the recording".into()),
                 }
             }
             Action::Restart => {
