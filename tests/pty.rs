@@ -478,7 +478,7 @@ fn ctrl_c_in_the_menu_and_sighup_in_a_deadlock_restore_the_terminal() {
 fn a_recording_replays_stepped_played_paused_and_scrubbed() {
     let dir = scratch_dir("replay");
     let file = dir.join("semaphore.json");
-    // Recorded at 4× to keep the test short; the replay is slowed down by hand below.
+    // Recorded at 4× to keep the test short. Replay plays at the pace the run went (1×).
     record(&dir, &["semaphore", "--speed", "4"], &file, 0);
     let workers: Vec<String> = (1..=10).map(|i| format!("worker-{i}")).collect();
     let count = |screen: &str, state: &str| {
@@ -523,7 +523,7 @@ fn a_recording_replays_stepped_played_paused_and_scrubbed() {
     });
 
     // Played at a quarter speed, the cursor moves on by itself; paused, it stays put.
-    s.keys("-------");
+    s.keys("---");
     let slow = s.wait_for("a quarter speed", |sc| header_says(sc, " 0.25× "));
     let from = viewing(&slow).expect("still looking back");
     s.keys(" ");

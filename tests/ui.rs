@@ -50,28 +50,9 @@ fn recorded_app(name: &str, theme: Theme) -> App {
     let path = fixture_path(name);
     let rec = Recording::load(&path)
         .unwrap_or_else(|e| panic!("{e}\n  (record with --ignored record_run_fixtures)"));
-    let phase = match (&rec.deadlock, rec.outcome) {
-        (Some(_), _) => Phase::Deadlock,
-        (None, Some(_)) => Phase::Finished,
-        (None, None) => Phase::Paused,
-    };
     let mut app = App::new(menu(), theme);
     app.cores = 2;
-    app.open(rec.scenario.clone(), rec.speed);
-    let live = Live {
-        phase,
-        now_ns: rec.end_ns,
-        speed: rec.speed,
-        deadlock: rec.deadlock.clone(),
-        dropped: rec.dropped_events,
-    };
-    let failures = rec
-        .failures
-        .iter()
-        .enumerate()
-        .filter_map(|(t, why)| Some((t as ThreadIdx, why.clone()?)))
-        .collect();
-    app.observe(live, &rec.events, failures);
+    app.show_recording(&rec);
     app
 }
 

@@ -272,6 +272,31 @@ impl App {
         }
     }
 
+    /// Opens a recorded run where the recording stopped: deadlocked, finished, or part-way
+    /// (a recording with no outcome, shown paused). Replay plays it at 1×, the pace it ran.
+    pub fn show_recording(&mut self, rec: &crate::record::Recording) {
+        self.open(rec.scenario.clone(), 1.0);
+        let Some(run) = &mut self.run else { return };
+        run.trace = rec.trace();
+        run.live = Live {
+            phase: match (&rec.deadlock, rec.outcome) {
+                (Some(_), _) => Phase::Deadlock,
+                (None, Some(_)) => Phase::Finished,
+                (None, None) => Phase::Paused,
+            },
+            now_ns: rec.end_ns,
+            speed: 1.0,
+            deadlock: rec.deadlock.clone(),
+            dropped: rec.dropped_events,
+        };
+        run.failures = rec
+            .failures
+            .iter()
+            .enumerate()
+            .filter_map(|(t, why)| Some((t as ThreadIdx, why.clone()?)))
+            .collect();
+    }
+
     /// Applies one action; returns what the engine must do.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         if self.help {

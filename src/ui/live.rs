@@ -218,26 +218,8 @@ pub fn replay(rec: crate::record::Recording, ascii: bool) -> ExitCode {
         },
         Theme::from_env(ascii),
     );
-    app.open(rec.scenario.clone(), rec.speed);
+    app.show_recording(&rec);
     if let Some(run) = &mut app.run {
-        run.trace = rec.trace();
-        run.live = Live {
-            phase: if rec.deadlock.is_some() {
-                Phase::Deadlock
-            } else {
-                Phase::Finished
-            },
-            now_ns: rec.end_ns,
-            speed: rec.speed,
-            deadlock: rec.deadlock.clone(),
-            dropped: rec.dropped_events,
-        };
-        run.failures = rec
-            .failures
-            .iter()
-            .enumerate()
-            .filter_map(|(t, why)| Some((t as ThreadIdx, why.clone()?)))
-            .collect();
         run.cursor = Some(0);
         run.notice = Some("replay: space plays, n steps one event, ←/→ scrub".into());
     }
