@@ -25,13 +25,14 @@ use threadlab::ui::keys::{Action, Context};
 use threadlab::ui::theme::{Theme, ThemeKind};
 use threadlab::ui::view;
 
-const CORE: [&str; 6] = [
+const CORE: [&str; 7] = [
     "deadlock",
     "fixed-order",
     "semaphore",
     "barrier",
     "producer-consumer",
     "gil",
+    "event-loop-blocking",
 ];
 
 fn builtin(name: &str) -> Arc<Scenario> {
@@ -109,20 +110,23 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 
 fn record(name: &str) -> Recording {
     let scenario = builtin(name);
-    let free_run = name == "gil";
+    // The GIL's hand-offs are the picture, and the loop frozen by a blocking call: let those
+    // run a while, then pause.
+    let free_run = match name {
+        "gil" => Some(120_000_000),
+        "event-loop-blocking" => Some(700_000_000),
+        _ => None,
+    };
     let run = Run::start(
         scenario.clone(),
         RunOptions {
             speed: 1.0,
-            start_paused: !free_run,
+            start_paused: free_run.is_none(),
         },
     );
     let mut events = Vec::new();
-    if free_run {
-        // The GIL's hand-offs are the picture: let it run a little, then pause.
-        wait_until("run time", Duration::from_secs(10), || {
-            run.now_ns() > 120_000_000
-        });
+    if let Some(ns) = free_run {
+        wait_until("run time", Duration::from_secs(10), || run.now_ns() > ns);
         run.pause();
         std::thread::sleep(Duration::from_millis(100));
     } else if name == "deadlock" {
