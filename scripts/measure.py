@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Whole-process measurements for BENCHMARKS.md: start-up, first frame, idle and animating CPU.
+"""Whole-process measurements for BENCHMARKS.md: start-up, first frame, idle and animating CPU,
+and how soon the event loop runs a task that is ready.
 
 Usage: cargo build --release && python3 scripts/measure.py [path/to/threadlab]
 Runs the real binary in a pseudo-terminal and reads CPU time from /proc. Prints one line per
@@ -13,7 +14,9 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import json
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/threadlab"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -121,7 +124,41 @@ def tui_cpu():
     return animating, idle
 
 
+def loop_wakeup(runs=10):
+    """Ready -> running on an idle event loop, from the events of real event-loop-blocking runs:
+    a task whose await is over, with nobody else taking the loop before it gets it."""
+    latencies = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(runs):
+            path = os.path.join(tmp, f"{i}.jsonl")
+            subprocess.run(
+                [BIN, "run", "event-loop-blocking", "--headless", "--speed", "4", "--events", path],
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
+            events = sorted((json.loads(line) for line in open(path)), key=lambda e: e["t_us"])
+            holder, ready = None, {}
+            for e in events:
+                if e["resource"] != "main":
+                    continue
+                if e["event"] == "block":
+                    ready[e["thread"]] = (e["t_us"], holder is None)
+                elif e["event"] == "acquire":
+                    at, idle = ready.pop(e["thread"], (0, False))
+                    # The loop went to this task: whoever else was ready waited for it.
+                    ready = {t: (then, False) for t, (then, _) in ready.items()}
+                    if idle:
+                        latencies.append(e["t_us"] - at)
+                    holder = e["thread"]
+                elif e["event"] == "release":
+                    holder = None
+    latencies.sort()
+    return statistics.median(latencies), latencies[int(len(latencies) * 0.9)], len(latencies)
+
+
 if __name__ == "__main__":
+    med, p90, n = loop_wakeup()
+    print(f"event loop, ready -> running when idle: median {med:.0f} us, p90 {p90:.0f} us ({n} wake-ups)")
     med, best = startup_list()
     print(f"start-up `threadlab list`: median {med:.1f} ms, best {best:.1f} ms (20 runs)")
     med, best = first_frame()
