@@ -1,8 +1,9 @@
 //! The engine: a scenario's threads as real OS threads on real blocking primitives.
 //!
-//! `Run::start` spawns the threads; the conductor pauses, steps and cancels them; each
-//! primitive records what happens to it; the watcher finds deadlocks in the wait-for graph.
-//! The engine knows nothing of who reads its events.
+//! `Run::start` spawns the threads (and one event loop thread for a scenario's tasks); the
+//! conductor pauses, steps and cancels them; each primitive records what happens to it; the
+//! watcher finds deadlocks in the wait-for graph. The engine knows nothing of who reads its
+//! events.
 
 pub mod clock;
 pub mod conductor;

@@ -1,4 +1,5 @@
-//! A run: a scenario's threads spawned as real OS threads, conducted, watched and joined.
+//! A run: a scenario's threads spawned as real OS threads (its tasks on an event loop thread,
+//! see `tasks.rs`), conducted, watched and joined.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
