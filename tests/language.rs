@@ -32,6 +32,20 @@ fn timed_total(s: &Scenario, thread: usize) -> Duration {
         .sum()
 }
 
+/// Each lock with a timeout: its `backoff=`, and whether its back-off is random.
+fn backoffs(s: &Scenario) -> Vec<(Option<Duration>, bool)> {
+    s.threads
+        .iter()
+        .flat_map(|t| &t.steps)
+        .filter_map(|st| match st.op {
+            Op::TryLock {
+                backoff, jitter, ..
+            } => Some((backoff, jitter)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn every_builtin_parses_and_checks() {
     let names: Vec<&str> = builtin::all().iter().map(|b| b.name).collect();
@@ -40,6 +54,7 @@ fn every_builtin_parses_and_checks() {
         [
             "deadlock",
             "fixed-order",
+            "livelock",
             "try-lock",
             "reentrant",
             "reentrant-rlock",
@@ -101,6 +116,19 @@ fn builtin_shapes_match_their_lessons() {
         first_lock(&fixed, 0),
         first_lock(&fixed, 1),
         "one global order"
+    );
+
+    // The livelock and the try-lock lessons differ in how they back off.
+    let fixed = Some(Duration::from_millis(40));
+    assert_eq!(
+        backoffs(&scenario::load("livelock").unwrap()),
+        [(fixed, false), (fixed, false)],
+        "both step back for the same fixed time"
+    );
+    assert!(
+        backoffs(&scenario::load("try-lock").unwrap())
+            .iter()
+            .all(|&(_, jitter)| jitter)
     );
 
     let sem = scenario::load("semaphore").unwrap();
@@ -223,6 +251,36 @@ fn resources_may_be_declared_below_their_use_and_gil_defaults() {
     assert_eq!(s.threads[0].gil, Some(1));
     // A file without a title is named after itself.
     assert_eq!(s.title, "test");
+}
+
+#[test]
+fn a_lock_backs_off_for_a_random_time_unless_jitter_is_off() {
+    let s = parse(
+        "mutex A\n\
+         thread T1 {\n\
+             lock A timeout=\"20ms\"; unlock A\n\
+             lock A timeout=\"20ms\" backoff=\"40ms\" jitter=#false; unlock A\n\
+             lock A timeout=\"20ms\" jitter=#true; unlock A\n\
+         }\n",
+    )
+    .unwrap();
+    assert_eq!(
+        backoffs(&s),
+        [
+            (None, true),
+            (Some(Duration::from_millis(40)), false),
+            (None, true)
+        ]
+    );
+    // A lock backs off only after it gives up.
+    let report = parse("mutex A\nthread T1 { lock A jitter=#false; unlock A }\n").unwrap_err();
+    assert_eq!(
+        problems(&report),
+        [(
+            "scenario::missing-attribute",
+            "`jitter=` needs `timeout=`".to_string()
+        )]
+    );
 }
 
 #[test]

@@ -55,12 +55,82 @@ fn op_of(scenario: &Scenario, e: &Event) -> Option<Op> {
         .map(|s| s.op)
 }
 
-// ---- try-lock ---------------------------------------------------------------------------
+// ---- livelock and try-lock --------------------------------------------------------------
+
+/// Every back-off in a run: the thread, and the nominal time (run time times the speed) from
+/// its back-off sleep to its next event, when it starts over.
+fn back_offs(scenario: &Scenario, events: &[Event], speed: f64) -> Vec<(ThreadIdx, Duration)> {
+    events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            e.kind == EventKind::Sleep && matches!(op_of(scenario, e), Some(Op::TryLock { .. }))
+        })
+        .map(|(i, e)| {
+            let next = events[i + 1..]
+                .iter()
+                .find(|n| n.thread == e.thread)
+                .expect("a thread that backs off starts over");
+            let took = Duration::from_nanos(next.t_ns - e.t_ns).mul_f64(speed);
+            (e.thread, took)
+        })
+        .collect()
+}
+
+#[test]
+fn livelock_threads_back_off_for_the_fixed_time_and_both_keep_giving_up() {
+    let s = builtin("livelock");
+    let fixed = Duration::from_millis(40);
+    // 2x, not 4x: the threads stay in step only while every sleep keeps within some 40 ms
+    // (nominal) of its length.
+    let options = RunOptions {
+        speed: 2.0,
+        ..fast()
+    };
+    let mut both_gave_up_again = false;
+    for _ in 0..3 {
+        let out = run_with(&s, options);
+        assert_eq!(out.phase, Phase::Finished, "{:?}", out.deadlock);
+        // run_with has checked that A and B each had one holder at a time.
+        let backs = back_offs(&s, &out.events, options.speed);
+        assert!(!backs.is_empty(), "somebody gave up");
+        for &(t, took) in &backs {
+            assert!(
+                took >= fixed,
+                "{} stepped back for only {took:?}",
+                s.thread_name(t)
+            );
+        }
+        let gave_up = |t: ThreadIdx| {
+            out.events
+                .iter()
+                .filter(|e| e.thread == t && e.kind == EventKind::Timeout)
+                .count()
+        };
+        for t in 0..2 {
+            let done = out
+                .events
+                .iter()
+                .any(|e| e.thread == t && e.kind == EventKind::Done);
+            assert!(done, "{} finished", s.thread_name(t));
+        }
+        if gave_up(0) >= 2 && gave_up(1) >= 2 {
+            both_gave_up_again = true;
+            break;
+        }
+    }
+    assert!(
+        both_gave_up_again,
+        "the two threads never both kept giving up"
+    );
+}
 
 #[test]
 fn try_lock_times_out_backs_off_and_finishes_instead_of_deadlocking() {
     let s = builtin("try-lock");
-    for _ in 0..3 {
+    let most = Duration::from_millis(150);
+    let mut backs = Vec::new();
+    for _ in 0..8 {
         // The deadlock lesson's schedule: each thread takes its first lock before either
         // reaches for its second.
         let run = Run::start(
@@ -97,7 +167,19 @@ fn try_lock_times_out_backs_off_and_finishes_instead_of_deadlocking() {
                 .any(|e| e.thread == t && e.kind == EventKind::Done);
             assert!(done, "{} finished", s.thread_name(t));
         }
+        backs.extend(back_offs(&s, &events, fast().speed));
     }
+    // Random back-off: a fixed one would last at least its whole 150 ms every time, and the
+    // same every time. Eight draws all over 120 ms come up about once in 250 000 tries; load
+    // only lengthens what is measured.
+    let lengths: Vec<Duration> = backs.iter().map(|&(_, took)| took).collect();
+    let shortest = *lengths.iter().min().unwrap();
+    let longest = *lengths.iter().max().unwrap();
+    assert!(shortest < most.mul_f64(0.8), "{lengths:?}");
+    assert!(
+        longest - shortest > Duration::from_millis(15),
+        "{lengths:?}"
+    );
 }
 
 // ---- reentrancy -------------------------------------------------------------------------
@@ -425,6 +507,7 @@ fn pool_runs_three_at_a_time_and_results_come_back_out_of_order() {
 #[test]
 fn every_new_lesson_stops_promptly_mid_run() {
     for name in [
+        "livelock",
         "try-lock",
         "reentrant",
         "reentrant-rlock",

@@ -3,7 +3,8 @@
 /// What a lesson is about, for grouping the menu.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
-    /// Mutual exclusion and what goes wrong with it: deadlock, reentrancy, races, rwlocks.
+    /// Mutual exclusion and what goes wrong with it: deadlock, livelock, reentrancy, races,
+    /// rwlocks.
     Locks,
     /// Threads waiting for each other: semaphores, events, barriers, queues.
     Coordination,
@@ -35,7 +36,7 @@ pub struct Builtin {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 18] = [
+static ALL: [Builtin; 19] = [
     Builtin {
         name: "deadlock",
         topic: Topic::Locks,
@@ -45,6 +46,11 @@ static ALL: [Builtin; 18] = [
         name: "fixed-order",
         topic: Topic::Locks,
         source: include_str!("../../scenarios/fixed-order.kdl"),
+    },
+    Builtin {
+        name: "livelock",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/livelock.kdl"),
     },
     Builtin {
         name: "try-lock",

@@ -115,6 +115,9 @@ pub enum Op {
         resource: ResIdx,
         timeout: Duration,
         backoff: Option<Duration>,
+        /// `jitter=#false`: back off for exactly that time, not a random time up to it.
+        /// Threads that back off alike meet again alike: the livelock lesson.
+        jitter: bool,
     },
     /// Unlock a mutex, an rlock or an rwlock.
     Unlock(ResIdx),

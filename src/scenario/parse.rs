@@ -1424,7 +1424,7 @@ impl<'a> Builder<'a> {
             | "increment" | "put" | "take" => {
                 self.no_block(node, &format!("`{keyword}`"));
                 let allowed: &[&str] = if keyword == "lock" {
-                    &["timeout", "backoff"]
+                    &["timeout", "backoff", "jitter"]
                 } else {
                     &[]
                 };
@@ -1560,21 +1560,23 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// `lock A timeout="30ms" backoff="10ms"`: a lock that gives up.
+    /// `lock A timeout="30ms" backoff="10ms" jitter=#false`: a lock that gives up.
     fn try_lock(&mut self, op: Op, props: &HashMap<&str, &KdlEntry>) -> Option<Op> {
         let Op::Lock(r) = op else {
             return Some(op);
         };
         let Some(timeout) = props.get("timeout") else {
-            if let Some(b) = props.get("backoff") {
-                self.push(
-                    Problem::new(
-                        "scenario::missing-attribute",
-                        "`backoff=` needs `timeout=`",
-                    )
-                    .at(span_of(b.span()), "backs off after what?")
-                    .help("a lock backs off only after giving up: lock A timeout=\"30ms\" backoff=\"10ms\""),
-                );
+            for (key, example) in [("backoff", "backoff=\"10ms\""), ("jitter", "jitter=#false")] {
+                if let Some(e) = props.get(key) {
+                    self.push(
+                        Problem::new(
+                            "scenario::missing-attribute",
+                            format!("`{key}=` needs `timeout=`"),
+                        )
+                        .at(span_of(e.span()), "backs off after what?")
+                        .help(format!("a lock backs off only after giving up: lock A timeout=\"30ms\" {example}")),
+                    );
+                }
             }
             return Some(op);
         };
@@ -1600,11 +1602,39 @@ impl<'a> Builder<'a> {
             Some(b) => Some(self.duration_value(b, "`backoff=`")?),
             None => None,
         };
+        let jitter = match props.get("jitter") {
+            Some(j) => self.bool_value(j, "jitter")?,
+            None => true,
+        };
         Some(Op::TryLock {
             resource: r,
             timeout,
             backoff,
+            jitter,
         })
+    }
+
+    /// A yes-or-no property, written the KDL way: `jitter=#false`.
+    fn bool_value(&mut self, entry: &KdlEntry, key: &str) -> Option<bool> {
+        let help = match entry.value() {
+            KdlValue::Bool(b) => return Some(*b),
+            KdlValue::String(s) if ["true", "false"].contains(&s.trim()) => {
+                format!("write it without quotes, with a #: {key}=#{}", s.trim())
+            }
+            _ => format!("write {key}=#true or {key}=#false"),
+        };
+        self.push(
+            Problem::new(
+                "scenario::bad-value",
+                format!(
+                    "`{key}=` must be #true or #false, not {}",
+                    value_kind(entry.value())
+                ),
+            )
+            .at(span_of(entry.span()), "not #true or #false")
+            .help(help),
+        );
+        None
     }
 
     fn resource_step(&mut self, node: &KdlNode, keyword: &str, args: &[&KdlEntry]) -> Option<Op> {
