@@ -62,6 +62,7 @@ fn every_builtin_parses_and_checks() {
             "philosophers-ordered",
             "race",
             "race-fixed",
+            "writer-starvation",
             "rwlock",
             "semaphore",
             "event",
@@ -129,6 +130,21 @@ fn builtin_shapes_match_their_lessons() {
         backoffs(&scenario::load("try-lock").unwrap())
             .iter()
             .all(|&(_, jitter)| jitter)
+    );
+
+    // So do the two readers-writer lessons in whom their lock lets in first.
+    let rwlock_kind = |name: &str| scenario::load(name).unwrap().resources[0].kind;
+    assert_eq!(
+        rwlock_kind("writer-starvation"),
+        ResourceKind::RwLock {
+            prefer_readers: true
+        }
+    );
+    assert_eq!(
+        rwlock_kind("rwlock"),
+        ResourceKind::RwLock {
+            prefer_readers: false
+        }
     );
 
     let sem = scenario::load("semaphore").unwrap();
@@ -281,6 +297,25 @@ fn a_lock_backs_off_for_a_random_time_unless_jitter_is_off() {
             "`jitter=` needs `timeout=`".to_string()
         )]
     );
+}
+
+#[test]
+fn an_rwlock_is_fair_unless_it_prefers_readers() {
+    let s = parse(
+        "rwlock fair\n\
+         rwlock readers_first prefer=\"readers\"\n\
+         rwlock in_turn prefer=\"arrival\"\n\
+         thread T1 { read fair; unlock fair; read readers_first; unlock readers_first }\n",
+    )
+    .unwrap();
+    let kinds: Vec<ResourceKind> = s.resources.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [false, true, false].map(|prefer_readers| ResourceKind::RwLock { prefer_readers })
+    );
+    let report = parse("rwlock t prefer=\"reader\"\nthread T1 { read t; unlock t }\n").unwrap_err();
+    let text = scenario::render_plain(report.as_ref(), 100);
+    assert!(text.contains("did you mean prefer=\"readers\"?"), "{text}");
 }
 
 #[test]

@@ -397,6 +397,58 @@ fn rwlock_readers_overlap_the_writer_is_alone_and_not_overtaken() {
     );
 }
 
+#[test]
+fn writer_starvation_readers_pass_the_waiting_writer_until_they_stop() {
+    let s = builtin("writer-starvation");
+    let writer = thread(&s, "writer");
+    // 2x, not 4x: the readers keep the table busy only while each comes back within some 50 ms
+    // (nominal) of its turn.
+    let options = RunOptions {
+        speed: 2.0,
+        ..fast()
+    };
+    let mut starved_to_the_end = false;
+    for _ in 0..3 {
+        // The invariant check shows that no reader was ever inside beside the writer, and that
+        // a reader waited only while the writer wrote or was about to.
+        let out = run_with(&s, options);
+        assert_eq!(out.phase, Phase::Finished);
+        let first = |kind: EventKind| {
+            out.events
+                .iter()
+                .find(|e| e.thread == writer && e.kind == kind)
+                .copied()
+        };
+        let got_in = first(EventKind::Acquire).expect("the writer got in in the end");
+        let Some(queued) = first(EventKind::Block) else {
+            continue;
+        };
+        let passed = out
+            .events
+            .iter()
+            .filter(|e| {
+                e.thread != writer
+                    && e.kind == EventKind::Acquire
+                    && e.t_ns > queued.t_ns
+                    && e.t_ns < got_in.t_ns
+            })
+            .count();
+        let last_reader_out = out
+            .events
+            .iter()
+            .rfind(|e| e.thread != writer && e.kind == EventKind::Release)
+            .unwrap();
+        if passed > 0 && got_in.t_ns > last_reader_out.t_ns {
+            starved_to_the_end = true;
+            break;
+        }
+    }
+    assert!(
+        starved_to_the_end,
+        "readers never walked past the waiting writer and kept it out until they were done"
+    );
+}
+
 // ---- race -------------------------------------------------------------------------------
 
 /// The counter's story from events alone: increments, final value, and the lost updates
@@ -514,6 +566,7 @@ fn every_new_lesson_stops_promptly_mid_run() {
         "philosophers",
         "philosophers-ordered",
         "event",
+        "writer-starvation",
         "rwlock",
         "race",
         "race-fixed",
@@ -572,6 +625,42 @@ fn invariants_reject_a_reader_beside_a_writer_and_a_reader_jumping_the_queue() {
     ];
     let err = invariants::check(&s, &jumped).unwrap_err();
     assert!(err.contains("ahead of writer"), "{err}");
+    let beside = [
+        w(1, EventKind::Acquire),
+        ev(2, 0, EventKind::Acquire, table, None),
+    ];
+    let err = invariants::check(&s, &beside).unwrap_err();
+    assert!(err.contains("while writer was writing"), "{err}");
+}
+
+#[test]
+fn invariants_let_readers_past_a_writer_only_on_a_lock_that_prefers_readers() {
+    let s = builtin("writer-starvation");
+    let table = resource(&s, "table") as u16;
+    let writer = thread(&s, "writer");
+    let write_step = s.threads[writer as usize]
+        .steps
+        .iter()
+        .position(|st| st.op == Op::Write(table))
+        .unwrap() as u32;
+    let w = |t_ns, kind| Event {
+        step: write_step,
+        ..ev(t_ns, writer, kind, table, None)
+    };
+    // reader-1 reads (its step 0 is `read table`); the writer queues; reader-2 walks in.
+    let passed = [
+        ev(1, 0, EventKind::Acquire, table, None),
+        w(2, EventKind::Block),
+        ev(3, 1, EventKind::Acquire, table, None),
+    ];
+    invariants::check(&s, &passed).unwrap();
+    // But a reader never waits while nobody writes or is about to.
+    let waited = [
+        ev(1, 0, EventKind::Acquire, table, None),
+        ev(2, 1, EventKind::Block, table, None),
+    ];
+    let err = invariants::check(&s, &waited).unwrap_err();
+    assert!(err.contains("while nobody was writing"), "{err}");
     let beside = [
         w(1, EventKind::Acquire),
         ev(2, 0, EventKind::Acquire, table, None),

@@ -4,7 +4,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
     /// Mutual exclusion and what goes wrong with it: deadlock, livelock, reentrancy, races,
-    /// rwlocks.
+    /// starvation, rwlocks.
     Locks,
     /// Threads waiting for each other: semaphores, events, barriers, queues.
     Coordination,
@@ -36,7 +36,7 @@ pub struct Builtin {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 19] = [
+static ALL: [Builtin; 20] = [
     Builtin {
         name: "deadlock",
         topic: Topic::Locks,
@@ -86,6 +86,11 @@ static ALL: [Builtin; 19] = [
         name: "race-fixed",
         topic: Topic::Locks,
         source: include_str!("../../scenarios/race-fixed.kdl"),
+    },
+    Builtin {
+        name: "writer-starvation",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/writer-starvation.kdl"),
     },
     Builtin {
         name: "rwlock",

@@ -533,7 +533,7 @@ fn fitting_step(kind: &ResourceKind, keyword: &str) -> Option<&'static str> {
     let giving = matches!(keyword, "unlock" | "release" | "put" | "set");
     match kind {
         ResourceKind::Mutex | ResourceKind::RLock => Some(if giving { "unlock" } else { "lock" }),
-        ResourceKind::RwLock => Some(match keyword {
+        ResourceKind::RwLock { .. } => Some(match keyword {
             "write" | "put" | "set" | "increment" => "write",
             _ if giving => "unlock",
             _ => "read",
@@ -1036,7 +1036,7 @@ impl<'a> Builder<'a> {
             "mutex" => (&[], "mutex A"),
             "rlock" => (&[], "rlock R"),
             "event" => (&[], "event ready"),
-            "rwlock" => (&[], "rwlock table"),
+            "rwlock" => (&["prefer"], "rwlock table"),
             "counter" => (&[], "counter hits"),
             "semaphore" => (&["permits"], "semaphore pool permits=3"),
             "barrier" => (&["parties"], "barrier gate parties=3"),
@@ -1070,7 +1070,14 @@ impl<'a> Builder<'a> {
             "mutex" => Some(ResourceKind::Mutex),
             "rlock" => Some(ResourceKind::RLock),
             "event" => Some(ResourceKind::Event),
-            "rwlock" => Some(ResourceKind::RwLock),
+            "rwlock" => match props.get("prefer") {
+                Some(e) => self
+                    .prefer_value(e)
+                    .map(|prefer_readers| ResourceKind::RwLock { prefer_readers }),
+                None => Some(ResourceKind::RwLock {
+                    prefer_readers: false,
+                }),
+            },
             "counter" => Some(ResourceKind::Counter),
             "semaphore" => amount(
                 self,
@@ -1614,6 +1621,38 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// An rwlock's `prefer=`: whether readers go first (`"readers"`) or everyone in turn
+    /// (`"arrival"`, the default).
+    fn prefer_value(&mut self, entry: &KdlEntry) -> Option<bool> {
+        const VALUES: &[&str] = &["arrival", "readers"];
+        let span = span_of(entry.span());
+        let (what, help) = match entry.value() {
+            KdlValue::String(s) if s == "readers" => return Some(true),
+            KdlValue::String(s) if s == "arrival" => return Some(false),
+            KdlValue::String(s) => (
+                format!("\"{s}\""),
+                match nearest(s, VALUES) {
+                    Some(near) => format!("did you mean prefer=\"{near}\"?"),
+                    None if s.starts_with("writer") => "the default, prefer=\"arrival\", already lets a waiting writer in before readers that come later; leave prefer= out".to_string(),
+                    None => "prefer=\"readers\" lets readers in past a waiting writer; prefer=\"arrival\" (the default) serves threads in the order they came".to_string(),
+                },
+            ),
+            other => (
+                value_kind(other).to_string(),
+                "write it in quotes: prefer=\"readers\"".to_string(),
+            ),
+        };
+        self.push(
+            Problem::new(
+                "scenario::bad-value",
+                format!("`prefer=` must be \"readers\" or \"arrival\", not {what}"),
+            )
+            .at(span, "not a choice")
+            .help(help),
+        );
+        None
+    }
+
     /// A yes-or-no property, written the KDL way: `jitter=#false`.
     fn bool_value(&mut self, entry: &KdlEntry, key: &str) -> Option<bool> {
         let help = match entry.value() {
@@ -1707,13 +1746,13 @@ impl<'a> Builder<'a> {
         let kind = self.resources[i].kind;
         let op = match (keyword, kind) {
             ("lock", ResourceKind::Mutex | ResourceKind::RLock) => Some(Op::Lock(r)),
-            ("unlock", ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock) => {
+            ("unlock", ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. }) => {
                 Some(Op::Unlock(r))
             }
             ("wait", ResourceKind::Event) => Some(Op::Wait(r)),
             ("set", ResourceKind::Event) => Some(Op::Set(r)),
-            ("read", ResourceKind::RwLock) => Some(Op::Read(r)),
-            ("write", ResourceKind::RwLock) => Some(Op::Write(r)),
+            ("read", ResourceKind::RwLock { .. }) => Some(Op::Read(r)),
+            ("write", ResourceKind::RwLock { .. }) => Some(Op::Write(r)),
             ("increment", ResourceKind::Counter) => Some(Op::Increment(r)),
             ("acquire", ResourceKind::Semaphore { .. }) => Some(Op::Acquire(r)),
             ("release", ResourceKind::Semaphore { .. }) => Some(Op::Release(r)),
