@@ -423,3 +423,53 @@ fn a_wait_nobody_can_end_is_reported_as_the_root_not_a_cycle() {
     );
     assert_eq!(d.stuck, vec![0, 1]);
 }
+
+#[test]
+fn a_reader_passes_a_queued_writer_only_on_a_lock_that_prefers_readers() {
+    for prefer_readers in [false, true] {
+        let s = scenario(
+            &[("T", ResourceKind::RwLock { prefer_readers })],
+            &[
+                ("R1", vec![Op::Read(0), Op::Sleep(ms(10)), Op::Unlock(0)]),
+                ("W", vec![Op::Write(0), Op::Unlock(0)]),
+                ("R2", vec![Op::Read(0), Op::Unlock(0)]),
+            ],
+        );
+        let run = Run::start(
+            s.clone(),
+            RunOptions {
+                start_paused: true,
+                ..RunOptions::default()
+            },
+        );
+        // R1 reads; W queues behind it; then R2 comes to read.
+        for t in [0, 1, 2] {
+            run.step(t).unwrap();
+            assert!(run.wait_step_done(LIMIT));
+        }
+        run.resume();
+        let (phase, events) = run_to_end(&run);
+        assert_eq!(phase, Phase::Finished);
+        invariants::check(&s, &events).unwrap();
+        let acquired = |t: ThreadIdx| {
+            events
+                .iter()
+                .position(|e| e.thread == t && e.kind == EventKind::Acquire)
+                .unwrap()
+        };
+        assert!(kinds_of(&events, 1).contains(&EventKind::Block));
+        if prefer_readers {
+            assert!(
+                !kinds_of(&events, 2).contains(&EventKind::Block),
+                "R2 walked in past the queued writer"
+            );
+            assert!(acquired(2) < acquired(1));
+        } else {
+            assert!(
+                kinds_of(&events, 2).contains(&EventKind::Block),
+                "R2 queued behind the writer"
+            );
+            assert!(acquired(1) < acquired(2));
+        }
+    }
+}

@@ -32,6 +32,20 @@ fn timed_total(s: &Scenario, thread: usize) -> Duration {
         .sum()
 }
 
+/// Each lock with a timeout: its `backoff=`, and whether its back-off is random.
+fn backoffs(s: &Scenario) -> Vec<(Option<Duration>, bool)> {
+    s.threads
+        .iter()
+        .flat_map(|t| &t.steps)
+        .filter_map(|st| match st.op {
+            Op::TryLock {
+                backoff, jitter, ..
+            } => Some((backoff, jitter)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn every_builtin_parses_and_checks() {
     let names: Vec<&str> = builtin::all().iter().map(|b| b.name).collect();
@@ -40,6 +54,7 @@ fn every_builtin_parses_and_checks() {
         [
             "deadlock",
             "fixed-order",
+            "livelock",
             "try-lock",
             "reentrant",
             "reentrant-rlock",
@@ -47,6 +62,7 @@ fn every_builtin_parses_and_checks() {
             "philosophers-ordered",
             "race",
             "race-fixed",
+            "writer-starvation",
             "rwlock",
             "semaphore",
             "event",
@@ -103,6 +119,34 @@ fn builtin_shapes_match_their_lessons() {
         first_lock(&fixed, 0),
         first_lock(&fixed, 1),
         "one global order"
+    );
+
+    // The livelock and the try-lock lessons differ in how they back off.
+    let fixed = Some(Duration::from_millis(40));
+    assert_eq!(
+        backoffs(&scenario::load("livelock").unwrap()),
+        [(fixed, false), (fixed, false)],
+        "both step back for the same fixed time"
+    );
+    assert!(
+        backoffs(&scenario::load("try-lock").unwrap())
+            .iter()
+            .all(|&(_, jitter)| jitter)
+    );
+
+    // So do the two readers-writer lessons in whom their lock lets in first.
+    let rwlock_kind = |name: &str| scenario::load(name).unwrap().resources[0].kind;
+    assert_eq!(
+        rwlock_kind("writer-starvation"),
+        ResourceKind::RwLock {
+            prefer_readers: true
+        }
+    );
+    assert_eq!(
+        rwlock_kind("rwlock"),
+        ResourceKind::RwLock {
+            prefer_readers: false
+        }
     );
 
     let sem = scenario::load("semaphore").unwrap();
@@ -257,6 +301,55 @@ fn resources_may_be_declared_below_their_use_and_gil_defaults() {
     assert_eq!(s.threads[0].gil, Some(1));
     // A file without a title is named after itself.
     assert_eq!(s.title, "test");
+}
+
+#[test]
+fn a_lock_backs_off_for_a_random_time_unless_jitter_is_off() {
+    let s = parse(
+        "mutex A\n\
+         thread T1 {\n\
+             lock A timeout=\"20ms\"; unlock A\n\
+             lock A timeout=\"20ms\" backoff=\"40ms\" jitter=#false; unlock A\n\
+             lock A timeout=\"20ms\" jitter=#true; unlock A\n\
+         }\n",
+    )
+    .unwrap();
+    assert_eq!(
+        backoffs(&s),
+        [
+            (None, true),
+            (Some(Duration::from_millis(40)), false),
+            (None, true)
+        ]
+    );
+    // A lock backs off only after it gives up.
+    let report = parse("mutex A\nthread T1 { lock A jitter=#false; unlock A }\n").unwrap_err();
+    assert_eq!(
+        problems(&report),
+        [(
+            "scenario::missing-attribute",
+            "`jitter=` needs `timeout=`".to_string()
+        )]
+    );
+}
+
+#[test]
+fn an_rwlock_is_fair_unless_it_prefers_readers() {
+    let s = parse(
+        "rwlock fair\n\
+         rwlock readers_first prefer=\"readers\"\n\
+         rwlock in_turn prefer=\"arrival\"\n\
+         thread T1 { read fair; unlock fair; read readers_first; unlock readers_first }\n",
+    )
+    .unwrap();
+    let kinds: Vec<ResourceKind> = s.resources.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [false, true, false].map(|prefer_readers| ResourceKind::RwLock { prefer_readers })
+    );
+    let report = parse("rwlock t prefer=\"reader\"\nthread T1 { read t; unlock t }\n").unwrap_err();
+    let text = scenario::render_plain(report.as_ref(), 100);
+    assert!(text.contains("did you mean prefer=\"readers\"?"), "{text}");
 }
 
 #[test]

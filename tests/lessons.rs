@@ -55,12 +55,82 @@ fn op_of(scenario: &Scenario, e: &Event) -> Option<Op> {
         .map(|s| s.op)
 }
 
-// ---- try-lock ---------------------------------------------------------------------------
+// ---- livelock and try-lock --------------------------------------------------------------
+
+/// Every back-off in a run: the thread, and the nominal time (run time times the speed) from
+/// its back-off sleep to its next event, when it starts over.
+fn back_offs(scenario: &Scenario, events: &[Event], speed: f64) -> Vec<(ThreadIdx, Duration)> {
+    events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            e.kind == EventKind::Sleep && matches!(op_of(scenario, e), Some(Op::TryLock { .. }))
+        })
+        .map(|(i, e)| {
+            let next = events[i + 1..]
+                .iter()
+                .find(|n| n.thread == e.thread)
+                .expect("a thread that backs off starts over");
+            let took = Duration::from_nanos(next.t_ns - e.t_ns).mul_f64(speed);
+            (e.thread, took)
+        })
+        .collect()
+}
+
+#[test]
+fn livelock_threads_back_off_for_the_fixed_time_and_both_keep_giving_up() {
+    let s = builtin("livelock");
+    let fixed = Duration::from_millis(40);
+    // 2x, not 4x: the threads stay in step only while every sleep keeps within some 40 ms
+    // (nominal) of its length.
+    let options = RunOptions {
+        speed: 2.0,
+        ..fast()
+    };
+    let mut both_gave_up_again = false;
+    for _ in 0..3 {
+        let out = run_with(&s, options);
+        assert_eq!(out.phase, Phase::Finished, "{:?}", out.deadlock);
+        // run_with has checked that A and B each had one holder at a time.
+        let backs = back_offs(&s, &out.events, options.speed);
+        assert!(!backs.is_empty(), "somebody gave up");
+        for &(t, took) in &backs {
+            assert!(
+                took >= fixed,
+                "{} stepped back for only {took:?}",
+                s.thread_name(t)
+            );
+        }
+        let gave_up = |t: ThreadIdx| {
+            out.events
+                .iter()
+                .filter(|e| e.thread == t && e.kind == EventKind::Timeout)
+                .count()
+        };
+        for t in 0..2 {
+            let done = out
+                .events
+                .iter()
+                .any(|e| e.thread == t && e.kind == EventKind::Done);
+            assert!(done, "{} finished", s.thread_name(t));
+        }
+        if gave_up(0) >= 2 && gave_up(1) >= 2 {
+            both_gave_up_again = true;
+            break;
+        }
+    }
+    assert!(
+        both_gave_up_again,
+        "the two threads never both kept giving up"
+    );
+}
 
 #[test]
 fn try_lock_times_out_backs_off_and_finishes_instead_of_deadlocking() {
     let s = builtin("try-lock");
-    for _ in 0..3 {
+    let most = Duration::from_millis(150);
+    let mut backs = Vec::new();
+    for _ in 0..8 {
         // The deadlock lesson's schedule: each thread takes its first lock before either
         // reaches for its second.
         let run = Run::start(
@@ -97,7 +167,19 @@ fn try_lock_times_out_backs_off_and_finishes_instead_of_deadlocking() {
                 .any(|e| e.thread == t && e.kind == EventKind::Done);
             assert!(done, "{} finished", s.thread_name(t));
         }
+        backs.extend(back_offs(&s, &events, fast().speed));
     }
+    // Random back-off: a fixed one would last at least its whole 150 ms every time, and the
+    // same every time. Eight draws all over 120 ms come up about once in 250 000 tries; load
+    // only lengthens what is measured.
+    let lengths: Vec<Duration> = backs.iter().map(|&(_, took)| took).collect();
+    let shortest = *lengths.iter().min().unwrap();
+    let longest = *lengths.iter().max().unwrap();
+    assert!(shortest < most.mul_f64(0.8), "{lengths:?}");
+    assert!(
+        longest - shortest > Duration::from_millis(15),
+        "{lengths:?}"
+    );
 }
 
 // ---- reentrancy -------------------------------------------------------------------------
@@ -315,6 +397,58 @@ fn rwlock_readers_overlap_the_writer_is_alone_and_not_overtaken() {
     );
 }
 
+#[test]
+fn writer_starvation_readers_pass_the_waiting_writer_until_they_stop() {
+    let s = builtin("writer-starvation");
+    let writer = thread(&s, "writer");
+    // 2x, not 4x: the readers keep the table busy only while each comes back within some 50 ms
+    // (nominal) of its turn.
+    let options = RunOptions {
+        speed: 2.0,
+        ..fast()
+    };
+    let mut starved_to_the_end = false;
+    for _ in 0..3 {
+        // The invariant check shows that no reader was ever inside beside the writer, and that
+        // a reader waited only while the writer wrote or was about to.
+        let out = run_with(&s, options);
+        assert_eq!(out.phase, Phase::Finished);
+        let first = |kind: EventKind| {
+            out.events
+                .iter()
+                .find(|e| e.thread == writer && e.kind == kind)
+                .copied()
+        };
+        let got_in = first(EventKind::Acquire).expect("the writer got in in the end");
+        let Some(queued) = first(EventKind::Block) else {
+            continue;
+        };
+        let passed = out
+            .events
+            .iter()
+            .filter(|e| {
+                e.thread != writer
+                    && e.kind == EventKind::Acquire
+                    && e.t_ns > queued.t_ns
+                    && e.t_ns < got_in.t_ns
+            })
+            .count();
+        let last_reader_out = out
+            .events
+            .iter()
+            .rfind(|e| e.thread != writer && e.kind == EventKind::Release)
+            .unwrap();
+        if passed > 0 && got_in.t_ns > last_reader_out.t_ns {
+            starved_to_the_end = true;
+            break;
+        }
+    }
+    assert!(
+        starved_to_the_end,
+        "readers never walked past the waiting writer and kept it out until they were done"
+    );
+}
+
 // ---- race -------------------------------------------------------------------------------
 
 /// The counter's story from events alone: increments, final value, and the lost updates
@@ -425,12 +559,14 @@ fn pool_runs_three_at_a_time_and_results_come_back_out_of_order() {
 #[test]
 fn every_new_lesson_stops_promptly_mid_run() {
     for name in [
+        "livelock",
         "try-lock",
         "reentrant",
         "reentrant-rlock",
         "philosophers",
         "philosophers-ordered",
         "event",
+        "writer-starvation",
         "rwlock",
         "race",
         "race-fixed",
@@ -491,6 +627,42 @@ fn invariants_reject_a_reader_beside_a_writer_and_a_reader_jumping_the_queue() {
     ];
     let err = invariants::check(&s, &jumped).unwrap_err();
     assert!(err.contains("ahead of writer"), "{err}");
+    let beside = [
+        w(1, EventKind::Acquire),
+        ev(2, 0, EventKind::Acquire, table, None),
+    ];
+    let err = invariants::check(&s, &beside).unwrap_err();
+    assert!(err.contains("while writer was writing"), "{err}");
+}
+
+#[test]
+fn invariants_let_readers_past_a_writer_only_on_a_lock_that_prefers_readers() {
+    let s = builtin("writer-starvation");
+    let table = resource(&s, "table") as u16;
+    let writer = thread(&s, "writer");
+    let write_step = s.threads[writer as usize]
+        .steps
+        .iter()
+        .position(|st| st.op == Op::Write(table))
+        .unwrap() as u32;
+    let w = |t_ns, kind| Event {
+        step: write_step,
+        ..ev(t_ns, writer, kind, table, None)
+    };
+    // reader-1 reads (its step 0 is `read table`); the writer queues; reader-2 walks in.
+    let passed = [
+        ev(1, 0, EventKind::Acquire, table, None),
+        w(2, EventKind::Block),
+        ev(3, 1, EventKind::Acquire, table, None),
+    ];
+    invariants::check(&s, &passed).unwrap();
+    // But a reader never waits while nobody writes or is about to.
+    let waited = [
+        ev(1, 0, EventKind::Acquire, table, None),
+        ev(2, 1, EventKind::Block, table, None),
+    ];
+    let err = invariants::check(&s, &waited).unwrap_err();
+    assert!(err.contains("while nobody was writing"), "{err}");
     let beside = [
         w(1, EventKind::Acquire),
         ev(2, 0, EventKind::Acquire, table, None),

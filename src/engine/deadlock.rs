@@ -87,7 +87,7 @@ pub fn find(
                 ResourceKind::Mutex
                 | ResourceKind::Gil { .. }
                 | ResourceKind::RLock
-                | ResourceKind::RwLock => (view.holders.clone(), 1),
+                | ResourceKind::RwLock { .. } => (view.holders.clone(), 1),
                 ResourceKind::Event => (others(&|op| op == Op::Set(r)), 1),
                 // Nothing ever waits on a counter, nor for good on an event loop.
                 ResourceKind::Counter | ResourceKind::EventLoop => (Vec::new(), 1),

@@ -404,10 +404,13 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                     resource,
                     timeout,
                     backoff,
+                    jitter,
                 } = op
                 {
                     if !try_lock(shared, me, resource, timeout, rec)? {
-                        at = back_off(shared, me, i, &mut held, timeout, backoff, rec)?;
+                        let most = backoff.unwrap_or(timeout);
+                        let pause = if jitter { random_up_to(most, me) } else { most };
+                        at = back_off(shared, me, i, &mut held, pause, rec)?;
                     } else {
                         held.push((resource, i as usize));
                     }
@@ -488,15 +491,15 @@ fn try_lock(
     }
 }
 
-/// After a lock timed out: unlock every mutex held (latest first), sleep, and return the step
-/// to start again from, the one that took the first of them (or the lock that timed out).
+/// After a lock timed out: unlock every mutex held (latest first), sleep `pause`, and return
+/// the step to start again from, the one that took the first of them (or the lock that timed
+/// out).
 fn back_off(
     shared: &Shared,
     me: ThreadIdx,
     step: u32,
     held: &mut Vec<(ResIdx, usize)>,
-    timeout: Duration,
-    backoff: Option<Duration>,
+    pause: Duration,
     rec: &mut Recorder,
 ) -> Result<usize, Halt> {
     let restart = held.first().map_or(step as usize, |&(_, s)| s);
@@ -505,7 +508,6 @@ fn back_off(
             m.unlock(&mut cx(shared, me, rec))?;
         }
     }
-    let pause = random_up_to(backoff.unwrap_or(timeout), me);
     rec.emit(EventKind::Sleep, None, None, None);
     rec.flush();
     shared.conductor.sleep(me, step, pause, rec)?;

@@ -3,7 +3,8 @@
 /// What a lesson is about, for grouping the menu.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
-    /// Mutual exclusion and what goes wrong with it: deadlock, reentrancy, races, rwlocks.
+    /// Mutual exclusion and what goes wrong with it: deadlock, livelock, reentrancy, races,
+    /// starvation, rwlocks.
     Locks,
     /// Threads waiting for each other: semaphores, events, barriers, queues.
     Coordination,
@@ -38,7 +39,7 @@ pub struct Builtin {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 20] = [
+static ALL: [Builtin; 22] = [
     Builtin {
         name: "deadlock",
         topic: Topic::Locks,
@@ -48,6 +49,11 @@ static ALL: [Builtin; 20] = [
         name: "fixed-order",
         topic: Topic::Locks,
         source: include_str!("../../scenarios/fixed-order.kdl"),
+    },
+    Builtin {
+        name: "livelock",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/livelock.kdl"),
     },
     Builtin {
         name: "try-lock",
@@ -83,6 +89,11 @@ static ALL: [Builtin; 20] = [
         name: "race-fixed",
         topic: Topic::Locks,
         source: include_str!("../../scenarios/race-fixed.kdl"),
+    },
+    Builtin {
+        name: "writer-starvation",
+        topic: Topic::Locks,
+        source: include_str!("../../scenarios/writer-starvation.kdl"),
     },
     Builtin {
         name: "rwlock",

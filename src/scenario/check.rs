@@ -131,7 +131,8 @@ fn flow(parsed: &Parsed, problems: &mut Vec<Problem>) {
                         continue;
                     }
                     let name = s.resource_name(r);
-                    let rwlock = s.resources[r as usize].kind == ResourceKind::RwLock;
+                    let rwlock =
+                        matches!(s.resources[r as usize].kind, ResourceKind::RwLock { .. });
                     let (taking, what, elsewhere) = if matches!(step.op, Op::Unlock(_)) {
                         (
                             if rwlock { "read" } else { "lock" },

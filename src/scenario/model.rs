@@ -57,7 +57,9 @@ pub enum ResourceKind {
     /// `event ready`: a flag threads `wait` for until some thread `set`s it (Python's `Event`).
     Event,
     /// `rwlock R`: many readers (`read R`) or one writer (`write R`); `unlock R` gives it back.
-    RwLock,
+    /// Fair by default; `prefer="readers"` lets readers in past a waiting writer, which can
+    /// starve it.
+    RwLock { prefer_readers: bool },
     /// `counter hits`: a shared number that `increment` reads, works on and writes back in
     /// separate steps, so increments without a lock can lose each other's updates.
     Counter,
@@ -77,7 +79,7 @@ impl ResourceKind {
             ResourceKind::Gil { .. } => "gil",
             ResourceKind::RLock => "rlock",
             ResourceKind::Event => "event",
-            ResourceKind::RwLock => "rwlock",
+            ResourceKind::RwLock { .. } => "rwlock",
             ResourceKind::Counter => "counter",
             ResourceKind::EventLoop => "event-loop",
         }
@@ -129,6 +131,9 @@ pub enum Op {
         resource: ResIdx,
         timeout: Duration,
         backoff: Option<Duration>,
+        /// `jitter=#false`: back off for exactly that time, not a random time up to it.
+        /// Threads that back off alike meet again alike: the livelock lesson.
+        jitter: bool,
     },
     /// Unlock a mutex, an rlock or an rwlock.
     Unlock(ResIdx),

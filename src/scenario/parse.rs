@@ -540,7 +540,7 @@ fn fitting_step(kind: &ResourceKind, keyword: &str) -> Option<&'static str> {
     let giving = matches!(keyword, "unlock" | "release" | "put" | "set");
     match kind {
         ResourceKind::Mutex | ResourceKind::RLock => Some(if giving { "unlock" } else { "lock" }),
-        ResourceKind::RwLock => Some(match keyword {
+        ResourceKind::RwLock { .. } => Some(match keyword {
             "write" | "put" | "set" | "increment" => "write",
             _ if giving => "unlock",
             _ => "read",
@@ -1044,7 +1044,7 @@ impl<'a> Builder<'a> {
             "mutex" => (&[], "mutex A"),
             "rlock" => (&[], "rlock R"),
             "event" => (&[], "event ready"),
-            "rwlock" => (&[], "rwlock table"),
+            "rwlock" => (&["prefer"], "rwlock table"),
             "counter" => (&[], "counter hits"),
             "event-loop" => (&[], "event-loop main"),
             "semaphore" => (&["permits"], "semaphore pool permits=3"),
@@ -1081,7 +1081,14 @@ impl<'a> Builder<'a> {
             "mutex" => Some(ResourceKind::Mutex),
             "rlock" => Some(ResourceKind::RLock),
             "event" => Some(ResourceKind::Event),
-            "rwlock" => Some(ResourceKind::RwLock),
+            "rwlock" => match props.get("prefer") {
+                Some(e) => self
+                    .prefer_value(e)
+                    .map(|prefer_readers| ResourceKind::RwLock { prefer_readers }),
+                None => Some(ResourceKind::RwLock {
+                    prefer_readers: false,
+                }),
+            },
             "counter" => Some(ResourceKind::Counter),
             "event-loop" => Some(ResourceKind::EventLoop),
             "semaphore" => amount(
@@ -1480,7 +1487,7 @@ impl<'a> Builder<'a> {
             | "increment" | "put" | "take" => {
                 self.no_block(node, &format!("`{keyword}`"));
                 let allowed: &[&str] = if keyword == "lock" {
-                    &["timeout", "backoff"]
+                    &["timeout", "backoff", "jitter"]
                 } else {
                     &[]
                 };
@@ -1648,21 +1655,23 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// `lock A timeout="30ms" backoff="10ms"`: a lock that gives up.
+    /// `lock A timeout="30ms" backoff="10ms" jitter=#false`: a lock that gives up.
     fn try_lock(&mut self, op: Op, props: &HashMap<&str, &KdlEntry>) -> Option<Op> {
         let Op::Lock(r) = op else {
             return Some(op);
         };
         let Some(timeout) = props.get("timeout") else {
-            if let Some(b) = props.get("backoff") {
-                self.push(
-                    Problem::new(
-                        "scenario::missing-attribute",
-                        "`backoff=` needs `timeout=`",
-                    )
-                    .at(span_of(b.span()), "backs off after what?")
-                    .help("a lock backs off only after giving up: lock A timeout=\"30ms\" backoff=\"10ms\""),
-                );
+            for (key, example) in [("backoff", "backoff=\"10ms\""), ("jitter", "jitter=#false")] {
+                if let Some(e) = props.get(key) {
+                    self.push(
+                        Problem::new(
+                            "scenario::missing-attribute",
+                            format!("`{key}=` needs `timeout=`"),
+                        )
+                        .at(span_of(e.span()), "backs off after what?")
+                        .help(format!("a lock backs off only after giving up: lock A timeout=\"30ms\" {example}")),
+                    );
+                }
             }
             return Some(op);
         };
@@ -1688,11 +1697,71 @@ impl<'a> Builder<'a> {
             Some(b) => Some(self.duration_value(b, "`backoff=`")?),
             None => None,
         };
+        let jitter = match props.get("jitter") {
+            Some(j) => self.bool_value(j, "jitter")?,
+            None => true,
+        };
         Some(Op::TryLock {
             resource: r,
             timeout,
             backoff,
+            jitter,
         })
+    }
+
+    /// An rwlock's `prefer=`: whether readers go first (`"readers"`) or everyone in turn
+    /// (`"arrival"`, the default).
+    fn prefer_value(&mut self, entry: &KdlEntry) -> Option<bool> {
+        const VALUES: &[&str] = &["arrival", "readers"];
+        let span = span_of(entry.span());
+        let (what, help) = match entry.value() {
+            KdlValue::String(s) if s == "readers" => return Some(true),
+            KdlValue::String(s) if s == "arrival" => return Some(false),
+            KdlValue::String(s) => (
+                format!("\"{s}\""),
+                match nearest(s, VALUES) {
+                    Some(near) => format!("did you mean prefer=\"{near}\"?"),
+                    None if s.starts_with("writer") => "the default, prefer=\"arrival\", already lets a waiting writer in before readers that come later; leave prefer= out".to_string(),
+                    None => "prefer=\"readers\" lets readers in past a waiting writer; prefer=\"arrival\" (the default) serves threads in the order they came".to_string(),
+                },
+            ),
+            other => (
+                value_kind(other).to_string(),
+                "write it in quotes: prefer=\"readers\"".to_string(),
+            ),
+        };
+        self.push(
+            Problem::new(
+                "scenario::bad-value",
+                format!("`prefer=` must be \"readers\" or \"arrival\", not {what}"),
+            )
+            .at(span, "not a choice")
+            .help(help),
+        );
+        None
+    }
+
+    /// A yes-or-no property, written the KDL way: `jitter=#false`.
+    fn bool_value(&mut self, entry: &KdlEntry, key: &str) -> Option<bool> {
+        let help = match entry.value() {
+            KdlValue::Bool(b) => return Some(*b),
+            KdlValue::String(s) if ["true", "false"].contains(&s.trim()) => {
+                format!("write it without quotes, with a #: {key}=#{}", s.trim())
+            }
+            _ => format!("write {key}=#true or {key}=#false"),
+        };
+        self.push(
+            Problem::new(
+                "scenario::bad-value",
+                format!(
+                    "`{key}=` must be #true or #false, not {}",
+                    value_kind(entry.value())
+                ),
+            )
+            .at(span_of(entry.span()), "not #true or #false")
+            .help(help),
+        );
+        None
     }
 
     fn resource_step(&mut self, node: &KdlNode, keyword: &str, args: &[&KdlEntry]) -> Option<Op> {
@@ -1765,13 +1834,13 @@ impl<'a> Builder<'a> {
         let kind = self.resources[i].kind;
         let op = match (keyword, kind) {
             ("lock", ResourceKind::Mutex | ResourceKind::RLock) => Some(Op::Lock(r)),
-            ("unlock", ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock) => {
+            ("unlock", ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. }) => {
                 Some(Op::Unlock(r))
             }
             ("wait", ResourceKind::Event) => Some(Op::Wait(r)),
             ("set", ResourceKind::Event) => Some(Op::Set(r)),
-            ("read", ResourceKind::RwLock) => Some(Op::Read(r)),
-            ("write", ResourceKind::RwLock) => Some(Op::Write(r)),
+            ("read", ResourceKind::RwLock { .. }) => Some(Op::Read(r)),
+            ("write", ResourceKind::RwLock { .. }) => Some(Op::Write(r)),
             ("increment", ResourceKind::Counter) => Some(Op::Increment(r)),
             ("acquire", ResourceKind::Semaphore { .. }) => Some(Op::Acquire(r)),
             ("release", ResourceKind::Semaphore { .. }) => Some(Op::Release(r)),

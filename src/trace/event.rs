@@ -136,7 +136,7 @@ impl State {
             EventKind::Block => {
                 let r = event.resource?;
                 match scenario.resources.get(r as usize)?.kind {
-                    ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock => {
+                    ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => {
                         State::Locked(r)
                     }
                     // Python's Event is a flag under a condition variable, and waits on it.

@@ -239,8 +239,19 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                     holders[ri].clear();
                 }
             }
-            (ResourceKind::RwLock, EventKind::Block) => queued[ri].push((e.thread, writes(e))),
-            (ResourceKind::RwLock, EventKind::Acquire) => {
+            (ResourceKind::RwLock { prefer_readers }, EventKind::Block) => {
+                let write = writes(e);
+                // A queued writer may have been handed the lock without having said so yet.
+                let writing = writer[ri].is_some() || queued[ri].iter().any(|q| q.1);
+                if prefer_readers && !write && !writing {
+                    return Err(format!(
+                        "{who} waited to read {} {at} while nobody was writing",
+                        res.name
+                    ));
+                }
+                queued[ri].push((e.thread, write));
+            }
+            (ResourceKind::RwLock { prefer_readers }, EventKind::Acquire) => {
                 let write = writes(e);
                 if let Some(w) = writer[ri] {
                     return Err(format!(
@@ -257,14 +268,22 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                     ));
                 }
                 // Fairness: nobody gets in ahead of a writer that queued before it, so readers
-                // cannot starve a writer (and a writer goes strictly in turn).
+                // cannot starve a writer (and a writer goes strictly in turn). Preferring
+                // readers, only the writers' turns are kept.
                 let at_queue = queued[ri]
                     .iter()
                     .position(|&(t, _)| t == e.thread)
                     .unwrap_or(queued[ri].len());
+                let must_wait_for = |w_writes: bool| {
+                    if prefer_readers {
+                        w_writes && write
+                    } else {
+                        w_writes || write
+                    }
+                };
                 if let Some(&(w, _)) = queued[ri][..at_queue]
                     .iter()
-                    .find(|&&(_, w_writes)| w_writes || write)
+                    .find(|&&(_, w_writes)| must_wait_for(w_writes))
                 {
                     return Err(format!(
                         "{who} got into {} {at} ahead of {}, which was waiting before it",
@@ -283,7 +302,7 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                     facts[ri].handoffs += 1;
                 }
             }
-            (ResourceKind::RwLock, EventKind::Release) => {
+            (ResourceKind::RwLock { .. }, EventKind::Release) => {
                 let Some(i) = holders[ri].iter().position(|&h| h == e.thread) else {
                     return Err(format!(
                         "{who} released {} {at} without holding it",

@@ -71,7 +71,7 @@ impl ResourceState {
                 holder: None,
                 waiters: Vec::new(),
             },
-            ResourceKind::RwLock => ResourceState::Semaphore {
+            ResourceKind::RwLock { .. } => ResourceState::Semaphore {
                 permits: crate::scenario::model::MAX_THREADS as u32,
                 holders: Vec::new(),
                 waiters: Vec::new(),

@@ -556,14 +556,15 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
             value: acc.stored,
             lost_updates: acc.stores.saturating_sub(acc.stored),
         },
-        ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::Event | ResourceKind::RwLock => {
-            ResourceFigures::Mutex {
-                name,
-                acquisitions: acc.acquisitions,
-                waits: acc.waits,
-                most_waiters: acc.most_waiters,
-            }
-        }
+        ResourceKind::Mutex
+        | ResourceKind::RLock
+        | ResourceKind::Event
+        | ResourceKind::RwLock { .. } => ResourceFigures::Mutex {
+            name,
+            acquisitions: acc.acquisitions,
+            waits: acc.waits,
+            most_waiters: acc.most_waiters,
+        },
         ResourceKind::Semaphore { permits } => ResourceFigures::Semaphore {
             name,
             permits,

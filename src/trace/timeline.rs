@@ -699,7 +699,7 @@ impl Trace {
             // Lessons' resources: plain wording until they get their own descriptions.
             ResourceKind::RLock
             | ResourceKind::Event
-            | ResourceKind::RwLock
+            | ResourceKind::RwLock { .. }
             | ResourceKind::Counter => match e.kind {
                 EventKind::Block => format!("{who} waits for {res}"),
                 EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {

@@ -96,7 +96,9 @@ impl Primitive {
             }
             ResourceKind::RLock => Primitive::Mutex(mutex::Mutex::new(index, threads, true)),
             ResourceKind::Event => Primitive::Event(event::Event::new(index)),
-            ResourceKind::RwLock => Primitive::RwLock(rwlock::RwLock::new(index, threads)),
+            ResourceKind::RwLock { prefer_readers } => {
+                Primitive::RwLock(rwlock::RwLock::new(index, threads, prefer_readers))
+            }
             ResourceKind::Counter => Primitive::Counter(counter::Counter::new(index)),
             ResourceKind::EventLoop => Primitive::EventLoop(event_loop::EventLoop::new(index)),
         }

@@ -3,10 +3,14 @@
 //!
 //! Fair, in arrival order: a reader gets in at once only while no writer holds it and nobody is
 //! queued. So once a writer queues, readers that come later wait behind it, and the writer gets
-//! in as soon as the readers already inside leave. Without that rule (a lock that prefers
-//! readers) a steady stream of overlapping readers could keep a writer out forever. When the
-//! lock frees up it goes to the front of the queue: one writer, or every reader up to the next
-//! queued writer, together.
+//! in as soon as the readers already inside leave. When the lock frees up it goes to the front
+//! of the queue: one writer, or every reader up to the next queued writer, together.
+//!
+//! `prefer="readers"` drops that rule for readers, as a lock that only counts readers does: a
+//! reader gets in whenever no writer holds the lock, queued writers or not, and a writer that
+//! lets go lets every queued reader in. Writers still go in turn among themselves. A steady
+//! stream of overlapping readers then keeps a writer out for as long as it lasts: the
+//! starvation the fair rule prevents.
 
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
@@ -18,6 +22,7 @@ use crate::trace::event::EventKind;
 
 pub struct RwLock {
     index: ResIdx,
+    prefer_readers: bool,
     state: Mutex<State>,
     cv: Condvar,
 }
@@ -33,13 +38,32 @@ struct State {
 }
 
 impl State {
-    fn free_for(&self, write: bool) -> bool {
-        self.writer.is_none() && self.waiters.is_empty() && (!write || self.readers.is_empty())
+    fn free_for(&self, write: bool, prefer_readers: bool) -> bool {
+        self.writer.is_none()
+            && if write {
+                self.readers.is_empty() && self.waiters.is_empty()
+            } else {
+                prefer_readers || self.waiters.is_empty()
+            }
     }
 
-    /// Hand the lock to the front of the queue, if it can have it now.
-    fn grant(&mut self, by: ThreadIdx) -> bool {
+    /// Hand the lock to the front of the queue, if it can have it now; preferring readers,
+    /// first to every queued reader.
+    fn grant(&mut self, by: ThreadIdx, prefer_readers: bool) -> bool {
         let mut any = false;
+        if prefer_readers && self.writer.is_none() {
+            let mut still = VecDeque::with_capacity(self.waiters.len());
+            for (t, write) in self.waiters.drain(..) {
+                if write {
+                    still.push_back((t, write));
+                } else {
+                    self.readers.push(t);
+                    self.granted[t as usize] = Some(Some(by));
+                    any = true;
+                }
+            }
+            self.waiters = still;
+        }
         while let Some(&(t, write)) = self.waiters.front() {
             let fits = self.writer.is_none() && (!write || self.readers.is_empty());
             if !fits {
@@ -62,9 +86,10 @@ impl State {
 }
 
 impl RwLock {
-    pub fn new(index: ResIdx, threads: usize) -> RwLock {
+    pub fn new(index: ResIdx, threads: usize, prefer_readers: bool) -> RwLock {
         RwLock {
             index,
+            prefer_readers,
             state: Mutex::new(State {
                 seq: 0,
                 readers: Vec::new(),
@@ -87,7 +112,7 @@ impl RwLock {
     fn acquire(&self, cx: &mut Cx, write: bool) -> Flow {
         let me = cx.me;
         let mut s = self.state.lock();
-        if s.free_for(write) {
+        if s.free_for(write, self.prefer_readers) {
             if write {
                 s.writer = Some(me);
             } else {
@@ -131,7 +156,7 @@ impl RwLock {
         }
         cx.emit(EventKind::Release, self.index, None, None);
         s.seq += 1;
-        if s.grant(me) {
+        if s.grant(me, self.prefer_readers) {
             self.cv.notify_all();
         }
         Ok(())
