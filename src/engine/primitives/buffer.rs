@@ -126,17 +126,23 @@ impl Buffer {
         self.not_empty.notify_all();
     }
 
+    /// Only those who must still wait: while there are items, every waiting consumer has been
+    /// woken to look (a put wakes them all), and one that lost the race queues again; the same
+    /// for producers while there is room. Listing them would let the deadlock watcher take a
+    /// consumer about to take the last item for one that waits forever.
     pub fn view(&self) -> View {
         let s = self.state.lock();
+        let producers = (s.items.len() >= self.capacity).then_some(&s.producers);
+        let consumers = s.items.is_empty().then_some(&s.consumers);
         View {
             seq: s.seq,
             holders: Vec::new(),
-            waiters: s.producers.iter().chain(&s.consumers).copied().collect(),
+            waiters: producers
+                .into_iter()
+                .chain(consumers)
+                .flatten()
+                .copied()
+                .collect(),
         }
-    }
-
-    /// Which waiters wait for room (producers) rather than for items.
-    pub fn waiting_producers(&self) -> Vec<ThreadIdx> {
-        self.state.lock().producers.iter().copied().collect()
     }
 }
