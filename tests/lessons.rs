@@ -605,20 +605,26 @@ fn ev(t_ns: u64, thread: ThreadIdx, kind: EventKind, r: u16, by: Option<ThreadId
     }
 }
 
-#[test]
-fn invariants_reject_a_reader_beside_a_writer_and_a_reader_jumping_the_queue() {
-    let s = builtin("rwlock");
-    let table = resource(&s, "table") as u16;
-    let writer = thread(&s, "writer");
+/// A lesson's rwlock `table`, and a maker of events by its `writer` at its `write table` step.
+fn table_and_writer(s: &Scenario) -> (u16, impl Fn(u64, EventKind) -> Event) {
+    let table = resource(s, "table") as u16;
+    let writer = thread(s, "writer");
     let write_step = s.threads[writer as usize]
         .steps
         .iter()
         .position(|st| st.op == Op::Write(table))
         .unwrap() as u32;
-    let w = |t_ns, kind| Event {
+    let w = move |t_ns, kind| Event {
         step: write_step,
         ..ev(t_ns, writer, kind, table, None)
     };
+    (table, w)
+}
+
+#[test]
+fn invariants_reject_a_reader_beside_a_writer_and_a_reader_jumping_the_queue() {
+    let s = builtin("rwlock");
+    let (table, w) = table_and_writer(&s);
     // reader-1 reads (step 0 is `read table`); the writer queues; reader-2 walks in.
     let jumped = [
         ev(1, 0, EventKind::Acquire, table, None),
@@ -638,17 +644,7 @@ fn invariants_reject_a_reader_beside_a_writer_and_a_reader_jumping_the_queue() {
 #[test]
 fn invariants_let_readers_past_a_writer_only_on_a_lock_that_prefers_readers() {
     let s = builtin("writer-starvation");
-    let table = resource(&s, "table") as u16;
-    let writer = thread(&s, "writer");
-    let write_step = s.threads[writer as usize]
-        .steps
-        .iter()
-        .position(|st| st.op == Op::Write(table))
-        .unwrap() as u32;
-    let w = |t_ns, kind| Event {
-        step: write_step,
-        ..ev(t_ns, writer, kind, table, None)
-    };
+    let (table, w) = table_and_writer(&s);
     // reader-1 reads (its step 0 is `read table`); the writer queues; reader-2 walks in.
     let passed = [
         ev(1, 0, EventKind::Acquire, table, None),

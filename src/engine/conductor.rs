@@ -258,33 +258,56 @@ impl Conductor {
     /// The gate: returns at once while running; otherwise parks until the thread may go on.
     /// Returns whether the thread was held, so a step cut in two can say again what it does.
     pub fn gate(&self, me: ThreadIdx, step: u32, rec: &mut Recorder) -> Result<bool, Halt> {
-        if !self.paused.load(Ordering::Acquire) {
-            return if self.cancelled() {
-                Err(Halt::Cancelled)
-            } else {
-                Ok(false)
-            };
+        if let Some(open) = self.open_gate() {
+            return open;
         }
         let mut c = self.control.lock();
         let mut held = false;
         let result = loop {
-            if self.cancelled() {
-                break Err(Halt::Cancelled);
-            }
-            if !c.paused || c.grants[me as usize] == Some(step) {
-                break Ok(held);
-            }
-            if !held {
-                held = true;
-                c.held[me as usize] = true;
-                rec.emit(EventKind::Hold, None, None, None);
-                rec.flush();
-                self.wake();
+            if let Some(passed) = self.look(&mut c, me, step, &mut held, rec) {
+                break passed;
             }
             self.cv.wait(&mut c);
         };
         c.held[me as usize] = false;
         result
+    }
+
+    /// The gate while the run is running: one atomic load.
+    fn open_gate(&self) -> Option<Result<bool, Halt>> {
+        if self.paused.load(Ordering::Acquire) {
+            None
+        } else if self.cancelled() {
+            Some(Err(Halt::Cancelled))
+        } else {
+            Some(Ok(false))
+        }
+    }
+
+    /// One look at a closed gate: `Some` once the worker may go on (or must stop), `None` while
+    /// it must wait. The first wait is recorded as a hold, and the teacher's side told.
+    fn look(
+        &self,
+        c: &mut Control,
+        me: ThreadIdx,
+        step: u32,
+        held: &mut bool,
+        rec: &mut Recorder,
+    ) -> Option<Result<bool, Halt>> {
+        if self.cancelled() {
+            return Some(Err(Halt::Cancelled));
+        }
+        if !c.paused || c.grants[me as usize] == Some(step) {
+            return Some(Ok(*held));
+        }
+        if !*held {
+            *held = true;
+            c.held[me as usize] = true;
+            rec.emit(EventKind::Hold, None, None, None);
+            rec.flush();
+            self.wake();
+        }
+        None
     }
 
     /// Called by a worker when it has finished step `step`: a granted step is over.
@@ -370,12 +393,8 @@ impl Conductor {
         step: u32,
         rec: &mut Recorder,
     ) -> Result<bool, Halt> {
-        if !self.paused.load(Ordering::Acquire) {
-            return if self.cancelled() {
-                Err(Halt::Cancelled)
-            } else {
-                Ok(false)
-            };
+        if let Some(open) = self.open_gate() {
+            return open;
         }
         let mut held = false;
         let result = loop {
@@ -383,21 +402,8 @@ impl Conductor {
             let notified = self.tasks.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
-                let mut c = self.control.lock();
-                if self.cancelled() {
-                    break Err(Halt::Cancelled);
-                }
-                if !c.paused || c.grants[me as usize] == Some(step) {
-                    break Ok(held);
-                }
-                if !held {
-                    held = true;
-                    c.held[me as usize] = true;
-                    rec.emit(EventKind::Hold, None, None, None);
-                    rec.flush();
-                    self.wake();
-                }
+            if let Some(passed) = self.look(&mut self.control.lock(), me, step, &mut held, rec) {
+                break passed;
             }
             notified.await;
         };
