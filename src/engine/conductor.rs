@@ -525,13 +525,22 @@ impl Conductor {
         })
     }
 
-    /// Wait until no granted step is in progress.
+    /// Wait until no granted step is in progress and, while the run stays paused, the thread
+    /// stepped last has stopped again: held before its next step, blocked, or finished. Only
+    /// then is it ready to be stepped again, so "step next ready" takes turns.
     pub fn wait_step_done(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut c = self.control.lock();
-        while c.grants.iter().any(Option::is_some) && !self.cancelled() {
+        let done = |c: &Control| {
+            let stopped = |t: ThreadIdx| {
+                c.held[t as usize] || self.blocked_on(t).is_some() || self.is_finished(t)
+            };
+            !c.grants.iter().any(Option::is_some)
+                && (!c.paused || c.last_stepped.is_none_or(stopped))
+        };
+        while !done(&c) && !self.cancelled() {
             if self.cv.wait_until(&mut c, deadline).timed_out() {
-                return !c.grants.iter().any(Option::is_some);
+                return done(&c);
             }
         }
         true
