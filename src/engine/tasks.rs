@@ -95,6 +95,12 @@ fn event_loop(shared: &Shared, me: ThreadIdx) -> (ResIdx, &EventLoop) {
 /// A new task: ready, waiting for the loop to poll it for the first time.
 fn become_ready(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) {
     rec.emit(EventKind::Start, None, None, None);
+    ready(shared, me, rec);
+}
+
+/// The task can run and waits for the loop. To the conductor it is blocked on the loop: a step
+/// in progress ends here, and it cannot be stepped until the loop runs it.
+fn ready(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) {
     let (r, lp) = event_loop(shared, me);
     lp.ready(&mut cx(shared, me, rec));
     shared.conductor.blocking(me, r);
@@ -122,7 +128,7 @@ async fn run_task(
 ) -> Flow {
     let spec = &shared.scenario.threads[me as usize];
     let conductor = &shared.conductor;
-    let (lp_index, lp) = event_loop(shared, me);
+    let (_, lp) = event_loop(shared, me);
     if !spec.after.is_empty() {
         conductor
             .until_async(|| group_finished(shared, &spec.after))
@@ -155,12 +161,7 @@ async fn run_task(
                     let shared = &on_timer;
                     let slept = shared.conductor.sleep_async(me, i, d, &mut away).await;
                     if slept.is_ok() {
-                        event_loop(shared, me)
-                            .1
-                            .ready(&mut cx(shared, me, &mut away));
-                        // An awaited step being stepped ends here: the task is ready, and
-                        // whether it runs now is up to the loop.
-                        shared.conductor.blocking(me, lp_index);
+                        ready(shared, me, &mut away);
                     }
                     (slept, away)
                 });
