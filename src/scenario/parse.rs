@@ -30,22 +30,9 @@ pub(crate) struct Parsed {
     pub step_spans: Vec<Vec<Span>>,
 }
 
-const TOP_LEVEL: &[&str] = &[
-    "title",
-    "about",
-    "mutex",
-    "semaphore",
-    "barrier",
-    "buffer",
-    "gil",
-    "rlock",
-    "event",
-    "rwlock",
-    "counter",
-    "event-loop",
-    "thread",
-    "task",
-];
+/// A file's top level: its texts, its resources, and its lanes (threads and tasks).
+const TEXTS: &[&str] = &["title", "about"];
+const LANES: &[&str] = &["thread", "task"];
 const RESOURCE_KINDS: &[&str] = &[
     "mutex",
     "semaphore",
@@ -653,10 +640,9 @@ impl<'a> Builder<'a> {
         for node in doc.nodes() {
             let keyword = node.name().value();
             match keyword {
-                "title" | "about" => self.text(node),
-                "mutex" | "semaphore" | "barrier" | "buffer" | "gil" | "rlock" | "event"
-                | "rwlock" | "counter" | "event-loop" => self.resource(node),
-                "thread" | "task" => {}
+                k if TEXTS.contains(&k) => self.text(node),
+                k if RESOURCE_KINDS.contains(&k) => self.resource(node),
+                k if LANES.contains(&k) => {}
                 other if STEPS.contains(&other) => self.push(
                     Problem::new(
                         "scenario::step-outside-thread",
@@ -669,11 +655,12 @@ impl<'a> Builder<'a> {
                     )),
                 ),
                 other => {
+                    let top_level: Vec<&str> = [TEXTS, RESOURCE_KINDS, LANES].concat();
                     let suggestion = ALIASES
                         .iter()
-                        .find(|(from, to)| *from == other.to_lowercase() && TOP_LEVEL.contains(to))
+                        .find(|(from, to)| *from == other.to_lowercase() && top_level.contains(to))
                         .map(|(_, to)| *to)
-                        .or_else(|| nearest(other, TOP_LEVEL));
+                        .or_else(|| nearest(other, &top_level));
                     let help = match suggestion {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!(
@@ -697,7 +684,7 @@ impl<'a> Builder<'a> {
     /// Second pass: threads and tasks, in order, so `after=` can only look back.
     fn threads(&mut self, doc: &KdlDocument) {
         for node in doc.nodes() {
-            if matches!(node.name().value(), "thread" | "task") {
+            if LANES.contains(&node.name().value()) {
                 self.thread(node);
             }
         }
@@ -1618,7 +1605,7 @@ impl<'a> Builder<'a> {
                 );
                 None
             }
-            other if RESOURCE_KINDS.contains(&other) || other == "title" || other == "about" => {
+            other if RESOURCE_KINDS.contains(&other) || TEXTS.contains(&other) => {
                 if let Some(arg) = node.entries().first().and_then(|e| e.value().as_string()) {
                     self.broken.insert(arg.to_string());
                 }
