@@ -79,17 +79,21 @@ pub fn run(scenario: Arc<Scenario>, args: &RunArgs) -> ExitCode {
 
 /// [`run`] with drawing options (the CLI's `--ascii`).
 pub fn run_with(scenario: Arc<Scenario>, args: &RunArgs, options: &Options) -> ExitCode {
-    let report = match execute(scenario, args) {
-        Ok(report) => report,
+    match execute(scenario, args) {
+        Ok(report) => print(&report, args.json, options),
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
-    };
+    }
+}
+
+/// Prints a report to stdout, as text or as the JSON summary; the exit code is its outcome.
+pub fn print(report: &Report, json: bool, options: &Options) -> ExitCode {
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
-    let out = if args.json {
+    let out = if json {
         match serde_json::to_string(&report.summary) {
             Ok(json) => json + "\n",
             Err(e) => {
@@ -98,7 +102,7 @@ pub fn run_with(scenario: Arc<Scenario>, args: &RunArgs, options: &Options) -> E
             }
         }
     } else {
-        render(&report, options)
+        render(report, options)
     };
     // A closed pipe (`| head`) is not worth a panic or a different exit code.
     let mut stdout = std::io::stdout().lock();

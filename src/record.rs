@@ -170,22 +170,7 @@ impl Recording {
     /// A recording of a finished headless run. Fails if the run outgrew the trace's exact
     /// event log (the recording would not be exact).
     pub fn from_report(report: &Report, speed: f64) -> Result<Recording, RecordingError> {
-        let trace = &report.trace;
-        if trace.events_evicted() > 0 || trace.events_too_late() > 0 {
-            return Err(RecordingError::new(
-                format!(
-                    "this run produced {} events, more than a recording keeps exactly ({})",
-                    trace.events_seen(),
-                    trace.limits().max_events
-                ),
-                "record a shorter run: use --for to stop it sooner",
-            ));
-        }
-        let scenario = trace.scenario().clone();
-        let events = trace.events_before(u64::MAX, usize::MAX);
-        let failures = (0..scenario.threads.len())
-            .map(|t| trace.failure(t as ThreadIdx).map(str::to_string))
-            .collect();
+        let scenario = report.trace.scenario();
         let deadlock = report.summary.deadlock.as_ref().map(|d| {
             let idx = |name: &str| scenario.thread_index(name);
             Deadlock {
@@ -209,16 +194,14 @@ impl Recording {
                     .collect(),
             }
         });
-        Ok(Recording {
-            scenario,
-            events,
-            end_ns: report.end_ns,
-            outcome: Some(report.outcome),
+        Recording::from_trace(
+            &report.trace,
+            report.end_ns,
+            Some(report.outcome),
             deadlock,
-            failures,
-            dropped_events: report.summary.events_dropped,
+            report.summary.events_dropped,
             speed,
-        })
+        )
     }
 
     /// A timeline of the whole recording, with room for every event.
@@ -580,7 +563,7 @@ pub fn run_headless(scenario: Arc<Scenario>, args: &RunArgs, path: &Path, ascii:
         }
     };
     let saved = Recording::from_report(&report, args.speed).and_then(|rec| rec.save(path));
-    let code = print_report(&report, args.json, ascii);
+    let code = crate::headless::print(&report, args.json, &print_options(ascii));
     match saved {
         Ok(()) => code,
         Err(e) => {
@@ -588,35 +571,6 @@ pub fn run_headless(scenario: Arc<Scenario>, args: &RunArgs, path: &Path, ascii:
             ExitCode::from(2)
         }
     }
-}
-
-/// Prints a report as a headless run does; the exit code is the run's outcome.
-fn print_report(report: &Report, json: bool, ascii: bool) -> ExitCode {
-    for w in &report.warnings {
-        eprintln!("warning: {w}");
-    }
-    let out = if json {
-        match serde_json::to_string(&report.summary) {
-            Ok(json) => json + "\n",
-            Err(e) => {
-                eprintln!("error: could not write the summary as JSON: {e}");
-                return ExitCode::from(1);
-            }
-        }
-    } else {
-        crate::headless::render(
-            report,
-            &crate::headless::Options {
-                ascii,
-                ..crate::headless::Options::default()
-            },
-        )
-    };
-    // A closed pipe (`| head`) is not worth a panic or a different exit code.
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes());
-    let _ = stdout.flush();
-    ExitCode::from(report.outcome.exit_code())
 }
 
 /// `threadlab replay FILE [--headless]`. Headless (or without a terminal) prints the same
@@ -630,8 +584,16 @@ pub fn replay(args: &ReplayArgs, ascii: bool) -> ExitCode {
         }
     };
     if args.headless || args.json || !std::io::stdout().is_terminal() {
-        print_report(&rec.report(), args.json, ascii)
+        crate::headless::print(&rec.report(), args.json, &print_options(ascii))
     } else {
         crate::ui::replay(rec, ascii)
+    }
+}
+
+/// A report printed as a headless run prints it.
+fn print_options(ascii: bool) -> crate::headless::Options {
+    crate::headless::Options {
+        ascii,
+        ..crate::headless::Options::default()
     }
 }
