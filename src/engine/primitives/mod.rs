@@ -54,6 +54,30 @@ impl Cx<'_> {
     }
 }
 
+/// Wait on `cv`, blocked, until a releaser hands this thread the resource: `handed` takes the
+/// hand-over (who gave it) out of the state once it is there. If the run is cancelled first,
+/// `leave` takes the thread out of the queue. Either way the thread is no longer blocked.
+pub fn await_hand_over<S>(
+    cx: &mut Cx,
+    cv: &parking_lot::Condvar,
+    s: &mut parking_lot::MutexGuard<S>,
+    mut handed: impl FnMut(&mut S) -> Option<Option<ThreadIdx>>,
+    leave: impl FnOnce(&mut S),
+) -> Result<Option<ThreadIdx>, Halt> {
+    let flow = loop {
+        if let Some(by) = handed(&mut **s) {
+            break Ok(by);
+        }
+        if cx.conductor.cancelled() {
+            leave(&mut **s);
+            break Err(Halt::Cancelled);
+        }
+        cv.wait(s);
+    };
+    cx.conductor.unblocked(cx.me);
+    flow
+}
+
 /// A primitive as the wait-for graph sees it at one instant.
 #[derive(Debug, Clone, Default)]
 pub struct View {

@@ -4,7 +4,7 @@
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 
-use super::{Cx, View};
+use super::{Cx, View, await_hand_over};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::trace::event::EventKind;
@@ -52,18 +52,13 @@ impl Semaphore {
         s.waiters.push_back(me);
         s.seq += 1;
         cx.block(self.index);
-        let flow = loop {
-            if let Some(by) = s.handed_by[me as usize].take() {
-                break Ok(by);
-            }
-            if cx.conductor.cancelled() {
-                s.waiters.retain(|&w| w != me);
-                break Err(Halt::Cancelled);
-            }
-            self.cv.wait(&mut s);
-        };
-        cx.conductor.unblocked(me);
-        let by = flow?;
+        let by = await_hand_over(
+            cx,
+            &self.cv,
+            &mut s,
+            |s| s.handed_by[me as usize].take(),
+            |s| s.waiters.retain(|&w| w != me),
+        )?;
         cx.emit(EventKind::Acquire, self.index, by, None);
         Ok(())
     }
