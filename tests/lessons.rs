@@ -557,24 +557,9 @@ fn pool_runs_three_at_a_time_and_results_come_back_out_of_order() {
 // ---- every new lesson can be reset, even mid-wait ----------------------------------------
 
 #[test]
-fn every_new_lesson_stops_promptly_mid_run() {
-    for name in [
-        "livelock",
-        "try-lock",
-        "reentrant",
-        "reentrant-rlock",
-        "philosophers",
-        "philosophers-ordered",
-        "event",
-        "writer-starvation",
-        "rwlock",
-        "race",
-        "race-fixed",
-        "pipeline",
-        "pool",
-        "event-loop",
-        "event-loop-blocking",
-    ] {
+fn every_lesson_stops_promptly_mid_run() {
+    for lesson in threadlab::scenario::builtin::all() {
+        let name = lesson.name;
         let s = builtin(name);
         let run = Run::start(s, RunOptions::default());
         let mut events = Vec::new();
@@ -605,8 +590,9 @@ fn ev(t_ns: u64, thread: ThreadIdx, kind: EventKind, r: u16, by: Option<ThreadId
     }
 }
 
-/// A lesson's rwlock `table`, and a maker of events by its `writer` at its `write table` step.
-fn table_and_writer(s: &Scenario) -> (u16, impl Fn(u64, EventKind) -> Event) {
+/// Two event logs for a lesson's rwlock `table`: reader-1 reads (its step 0 is `read table`),
+/// the writer queues, reader-2 walks in past it; and a reader taking it while the writer writes.
+fn rwlock_passing_and_beside(s: &Scenario) -> ([Event; 3], [Event; 2]) {
     let table = resource(s, "table") as u16;
     let writer = thread(s, "writer");
     let write_step = s.threads[writer as usize]
@@ -614,29 +600,29 @@ fn table_and_writer(s: &Scenario) -> (u16, impl Fn(u64, EventKind) -> Event) {
         .iter()
         .position(|st| st.op == Op::Write(table))
         .unwrap() as u32;
-    let w = move |t_ns, kind| Event {
+    let w = |t_ns, kind| Event {
         step: write_step,
         ..ev(t_ns, writer, kind, table, None)
     };
-    (table, w)
+    (
+        [
+            ev(1, 0, EventKind::Acquire, table, None),
+            w(2, EventKind::Block),
+            ev(3, 1, EventKind::Acquire, table, None),
+        ],
+        [
+            w(1, EventKind::Acquire),
+            ev(2, 0, EventKind::Acquire, table, None),
+        ],
+    )
 }
 
 #[test]
 fn invariants_reject_a_reader_beside_a_writer_and_a_reader_jumping_the_queue() {
     let s = builtin("rwlock");
-    let (table, w) = table_and_writer(&s);
-    // reader-1 reads (step 0 is `read table`); the writer queues; reader-2 walks in.
-    let jumped = [
-        ev(1, 0, EventKind::Acquire, table, None),
-        w(2, EventKind::Block),
-        ev(3, 1, EventKind::Acquire, table, None),
-    ];
-    let err = invariants::check(&s, &jumped).unwrap_err();
+    let (passed, beside) = rwlock_passing_and_beside(&s);
+    let err = invariants::check(&s, &passed).unwrap_err();
     assert!(err.contains("ahead of writer"), "{err}");
-    let beside = [
-        w(1, EventKind::Acquire),
-        ev(2, 0, EventKind::Acquire, table, None),
-    ];
     let err = invariants::check(&s, &beside).unwrap_err();
     assert!(err.contains("while writer was writing"), "{err}");
 }
@@ -644,13 +630,8 @@ fn invariants_reject_a_reader_beside_a_writer_and_a_reader_jumping_the_queue() {
 #[test]
 fn invariants_let_readers_past_a_writer_only_on_a_lock_that_prefers_readers() {
     let s = builtin("writer-starvation");
-    let (table, w) = table_and_writer(&s);
-    // reader-1 reads (its step 0 is `read table`); the writer queues; reader-2 walks in.
-    let passed = [
-        ev(1, 0, EventKind::Acquire, table, None),
-        w(2, EventKind::Block),
-        ev(3, 1, EventKind::Acquire, table, None),
-    ];
+    let table = resource(&s, "table") as u16;
+    let (passed, beside) = rwlock_passing_and_beside(&s);
     invariants::check(&s, &passed).unwrap();
     // But a reader never waits while nobody writes or is about to.
     let waited = [
@@ -659,10 +640,6 @@ fn invariants_let_readers_past_a_writer_only_on_a_lock_that_prefers_readers() {
     ];
     let err = invariants::check(&s, &waited).unwrap_err();
     assert!(err.contains("while nobody was writing"), "{err}");
-    let beside = [
-        w(1, EventKind::Acquire),
-        ev(2, 0, EventKind::Acquire, table, None),
-    ];
     let err = invariants::check(&s, &beside).unwrap_err();
     assert!(err.contains("while writer was writing"), "{err}");
 }
