@@ -151,9 +151,16 @@ pub struct RunCommand {
     pub record: Option<PathBuf>,
 }
 
-/// Durations as scenario files write them: `250ms`, `1.5s`, `2m`, `800us`.
+/// Durations as scenario files write them: `250ms`, `1.5s`, `2m`, `800us`; never zero, as in
+/// scenario files (a run of no time shows nothing).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::scenario::duration::parse(text)
+    match crate::scenario::duration::parse(text)? {
+        d if d.is_zero() => Err(format!(
+            "`{}` is zero: give a duration of at least 1ms",
+            text.trim()
+        )),
+        d => Ok(d),
+    }
 }
 
 pub fn parse_speed(text: &str) -> Result<f64, String> {

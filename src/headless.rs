@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::RunArgs;
+use crate::console::errln;
 use crate::engine::{Phase, Run, RunOptions};
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::trace::event::{Event, EventRecord};
@@ -50,9 +51,11 @@ pub struct Report {
     pub trace: Trace,
     /// Run time the report covers.
     pub end_ns: u64,
-    /// Problems worth a line on stderr that do not change the outcome (events file errors,
-    /// dropped events).
+    /// Problems worth a line on stderr that do not change the outcome (dropped events).
     pub warnings: Vec<String>,
+    /// Outputs that were asked for and could not be written (the events file): the run is
+    /// still reported, but the command fails (exit 2).
+    pub errors: Vec<String>,
 }
 
 /// A mistake in how the run was asked for (exit code 2).
@@ -82,33 +85,38 @@ pub fn run_with(scenario: Arc<Scenario>, args: &RunArgs, options: &Options) -> E
     match execute(scenario, args) {
         Ok(report) => print(&report, args.json, options),
         Err(e) => {
-            eprintln!("{e}");
+            errln(&e.to_string());
             ExitCode::from(2)
         }
     }
 }
 
-/// Prints a report to stdout, as text or as the JSON summary; the exit code is its outcome.
+/// Prints a report to stdout, as text or as the JSON summary; the exit code is its outcome,
+/// or 2 if an output it was asked for could not be written.
 pub fn print(report: &Report, json: bool, options: &Options) -> ExitCode {
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        errln(&format!("warning: {w}"));
     }
     let out = if json {
         match serde_json::to_string(&report.summary) {
             Ok(json) => json + "\n",
             Err(e) => {
-                eprintln!("error: could not write the summary as JSON: {e}");
+                errln(&format!("error: could not write the summary as JSON: {e}"));
                 return ExitCode::from(1);
             }
         }
     } else {
         render(report, options)
     };
-    // A closed pipe (`| head`) is not worth a panic or a different exit code.
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes());
-    let _ = stdout.flush();
-    ExitCode::from(report.outcome.exit_code())
+    crate::console::out(&out);
+    for e in &report.errors {
+        errln(&format!("error: {e}"));
+    }
+    if report.errors.is_empty() {
+        ExitCode::from(report.outcome.exit_code())
+    } else {
+        ExitCode::from(2)
+    }
 }
 
 /// The text report: timeline, legend and summary in words.
@@ -154,7 +162,10 @@ pub fn resolve_schedule(
 pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageError> {
     let schedule = resolve_schedule(&scenario, &args.schedule)?;
     let mut events_file = match &args.events {
-        Some(path) => Some(EventsFile::create(path)?),
+        Some(path) => Some(EventsFile::create(
+            path,
+            crate::scenario::input_file(&args.scenario),
+        )?),
         None => None,
     };
 
@@ -259,12 +270,13 @@ pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageE
     }
 
     let mut warnings = Vec::new();
+    let mut errors = Vec::new();
     if let Some(file) = events_file.as_mut() {
         while let Some(e) = rec.reorder.pop_any() {
             file.write(&e, &scenario);
         }
         if let Some(problem) = file.finish() {
-            warnings.push(problem);
+            errors.push(problem);
         }
     }
     if dropped > 0 {
@@ -285,6 +297,7 @@ pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageE
         trace: rec.trace,
         end_ns,
         warnings,
+        errors,
     })
 }
 
@@ -328,10 +341,12 @@ struct EventsFile {
 }
 
 impl EventsFile {
-    fn create(path: &Path) -> Result<EventsFile, UsageError> {
-        let file = File::create(path).map_err(|e| UsageError {
-            message: format!("cannot write the events file {}: {e}", path.display()),
-            help: Some("give --events a path in a directory you can write to".into()),
+    /// Opens `path` for the events, refusing it if it is the scenario file being run.
+    fn create(path: &Path, input: Option<&Path>) -> Result<EventsFile, UsageError> {
+        let inputs: Vec<&Path> = input.into_iter().collect();
+        let file = crate::files::create(path, &inputs).map_err(|e| UsageError {
+            message: format!("cannot write the events file: {e}"),
+            help: Some(e.help().to_string()),
         })?;
         Ok(EventsFile {
             path: path.display().to_string(),
@@ -353,7 +368,8 @@ impl EventsFile {
         }
     }
 
-    /// Flushes; a problem writing is reported as a warning (the run itself is still good).
+    /// Flushes; a problem writing is returned, to fail the command (the run itself is still
+    /// reported).
     fn finish(&mut self) -> Option<String> {
         if self.error.is_none()
             && let Err(err) = self.out.flush()

@@ -6,7 +6,9 @@
 
 pub mod bench;
 pub mod cli;
+pub mod console;
 pub mod engine;
+pub mod files;
 pub mod headless;
 pub mod record;
 pub mod scenario;

@@ -9,6 +9,7 @@ use clap::Parser;
 use clap::CommandFactory;
 
 use threadlab::cli::{BenchWhat, Cli, Command, RunCommand, Shell};
+use threadlab::console::{errln, out, outln};
 use threadlab::trace::export;
 use threadlab::{bench, headless, record, scenario, ui};
 
@@ -16,13 +17,25 @@ use threadlab::{bench, headless, record, scenario, ui};
 const USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let code = dispatch(Cli::parse());
+    // A report that did not reach stdout (a full disk) is not a success; a reader that went
+    // away (`| head`) is not a failure.
+    match threadlab::console::stdout_failed() {
+        Some(why) => {
+            errln(&format!("error: cannot write to stdout: {why}"));
+            ExitCode::from(USAGE)
+        }
+        None => code,
+    }
+}
+
+fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         None => {
             if !std::io::stdout().is_terminal() {
-                eprintln!(
+                errln(
                     "threadlab's menu needs a terminal. Without one, run a scenario headless:\n  \
-                     threadlab run deadlock --headless\n(`threadlab list` shows the scenarios.)"
+                     threadlab run deadlock --headless\n(`threadlab list` shows the scenarios.)",
                 );
                 return ExitCode::from(USAGE);
             }
@@ -31,8 +44,8 @@ fn main() -> ExitCode {
         Some(Command::List) => {
             for b in scenario::builtin::all() {
                 match scenario::load(b.name) {
-                    Ok(s) => println!("{:<20} {}", b.name, s.title),
-                    Err(e) => println!("{:<20} (broken: {e})", b.name),
+                    Ok(s) => outln(&format!("{:<20} {}", b.name, s.title)),
+                    Err(e) => outln(&format!("{:<20} (broken: {e})", b.name)),
                 }
             }
             ExitCode::SUCCESS
@@ -48,10 +61,20 @@ fn main() -> ExitCode {
             let scenario = match scenario::load(&args.scenario) {
                 Ok(s) => Arc::new(s),
                 Err(report) => {
-                    eprintln!("{}", scenario::render_for_terminal(report.as_ref()));
+                    errln(&scenario::render_for_terminal(report.as_ref()));
                     return ExitCode::from(USAGE);
                 }
             };
+            if let (Some(events), Some(record)) = (&args.events, &record)
+                && threadlab::files::same_file(events, record)
+            {
+                errln(&format!(
+                    "error: --events and --record both name `{}`: one would overwrite the other\n  \
+                     help: give each its own file",
+                    events.display()
+                ));
+                return ExitCode::from(USAGE);
+            }
             let headless = args.headless || !std::io::stdout().is_terminal();
             match (headless, record) {
                 (true, None) => {
@@ -74,20 +97,19 @@ fn main() -> ExitCode {
                 Shell::Fish => clap_complete::Shell::Fish,
             };
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "threadlab", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "threadlab", &mut script);
+            out(&String::from_utf8_lossy(&script));
             ExitCode::SUCCESS
         }
         Some(Command::Man) => {
             let man = clap_mangen::Man::new(Cli::command());
-            let mut out = Vec::new();
-            if let Err(e) = man.render(&mut out) {
-                eprintln!("error: cannot render the man page: {e}");
+            let mut page = Vec::new();
+            if let Err(e) = man.render(&mut page) {
+                errln(&format!("error: cannot render the man page: {e}"));
                 return ExitCode::FAILURE;
             }
-            use std::io::Write;
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(&out);
-            let _ = stdout.flush();
+            out(&String::from_utf8_lossy(&page));
             ExitCode::SUCCESS
         }
         Some(Command::Bench {
@@ -99,18 +121,15 @@ fn main() -> ExitCode {
             let threads = threads.unwrap_or_else(threadlab::trace::gil::cores);
             match bench::gil(threads, work, std::time::Duration::from_millis(5)) {
                 Ok(figures) if json => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&figures).expect("figures serialize")
-                    );
+                    outln(&serde_json::to_string_pretty(&figures).expect("figures serialize"));
                     ExitCode::SUCCESS
                 }
                 Ok(figures) => {
-                    print!("{}", figures.report());
+                    out(&figures.report());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("bench failed: {e}");
+                    errln(&format!("bench failed: {e}"));
                     ExitCode::FAILURE
                 }
             }

@@ -10,7 +10,7 @@
 //! another version, or damaged, is refused with a message that says which.
 
 use std::fmt;
-use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{ReplayArgs, RunArgs};
+use crate::console::errln;
 use crate::engine::deadlock::{Deadlock, WaitEdge};
 use crate::headless::Report;
 use crate::scenario::model::{Scenario, ThreadIdx};
@@ -26,11 +27,12 @@ use crate::trace::summary::{Outcome, RunEnd, Summary, SummaryBuilder};
 use crate::trace::timeline::{Trace, TraceLimits};
 
 /// The `format` field of every recording.
-pub const FORMAT: &str = "threadlab-recording";
+pub const FORMAT: &str = crate::scenario::RECORDING_FORMAT;
 /// The recording format this build writes and reads.
 pub const VERSION: u32 = 1;
-/// Recordings larger than this are refused unread (about 10 million events).
-pub const MAX_BYTES: u64 = 1 << 30;
+/// Recordings larger than this are refused: a recording holds at most the trace's exact log
+/// (250 000 events by default), which is well under 64 MiB of JSON.
+pub const MAX_BYTES: u64 = 64 << 20;
 
 /// A finished run: the scenario it ran and everything it did, in time order.
 #[derive(Debug, Clone)]
@@ -242,6 +244,7 @@ impl Recording {
             trace: self.trace(),
             end_ns: self.end_ns,
             warnings: Vec::new(),
+            errors: Vec::new(),
         }
     }
 
@@ -307,45 +310,40 @@ impl Recording {
         serde_json::to_string(&self.to_file()).expect("a recording always serializes")
     }
 
-    /// Writes the recording to `path`.
-    pub fn save(&self, path: &Path) -> Result<(), RecordingError> {
-        let fail = |e: std::io::Error| {
+    /// Writes the recording to `path`, unless it is one of `inputs` (the scenario file the run
+    /// was read from): a recording never overwrites what it records.
+    pub fn save(&self, path: &Path, inputs: &[&Path]) -> Result<(), RecordingError> {
+        let fail = |e: &dyn fmt::Display| {
             RecordingError::new(
-                format!("cannot write the recording {}: {e}", path.display()),
-                "give a path in a directory you can write to",
+                format!("cannot write the recording: {e}"),
+                "give --record a new file in a directory you can write to",
             )
         };
-        let file = std::fs::File::create(path).map_err(fail)?;
+        let file = crate::files::create(path, inputs).map_err(|e| fail(&e))?;
         let mut out = BufWriter::new(file);
-        serde_json::to_writer(&mut out, &self.to_file()).map_err(|e| fail(e.into()))?;
-        out.write_all(b"\n").map_err(fail)?;
-        out.flush().map_err(fail)
+        let io = |e: std::io::Error| fail(&format!("{}: {e}", path.display()));
+        serde_json::to_writer(&mut out, &self.to_file()).map_err(|e| io(e.into()))?;
+        out.write_all(b"\n").map_err(io)?;
+        out.flush().map_err(io)
     }
 
-    /// Reads a recording from `path`.
+    /// Reads a recording from `path`: a regular file of at most [`MAX_BYTES`] (no more than
+    /// one byte past that is ever read).
     pub fn load(path: &Path) -> Result<Recording, RecordingError> {
         let shown = path.display();
-        let file = std::fs::File::open(path).map_err(|e| {
+        let bytes = crate::files::read_limited(path, MAX_BYTES).map_err(|e| match e {
+            crate::files::FileError::TooBig(..) => RecordingError::new(
+                format!("{e}; a recording may be at most {} MiB", MAX_BYTES >> 20),
+                "is this the right file?",
+            ),
+            e => RecordingError::new(format!("cannot read the recording: {e}"), e.help()),
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
             RecordingError::new(
-                format!("cannot open the recording {shown}: {e}"),
-                "check the path",
+                format!("{shown} is not UTF-8 text"),
+                "a recording is a JSON text file written by `threadlab run --record`",
             )
         })?;
-        let mut text = String::new();
-        file.take(MAX_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(|e| {
-                RecordingError::new(
-                    format!("cannot read the recording {shown}: {e}"),
-                    "a recording is a JSON text file written by `threadlab run --record`",
-                )
-            })?;
-        if text.len() as u64 > MAX_BYTES {
-            return Err(RecordingError::new(
-                format!("{shown} is larger than {} MiB", MAX_BYTES >> 20),
-                "is this the right file?",
-            ));
-        }
         Recording::from_json(&text).map_err(|mut e| {
             e.message = format!("{shown}: {}", e.message);
             e
@@ -411,6 +409,21 @@ impl Recording {
                 ))
             })
         };
+        let bad_time = |detail: String| {
+            RecordingError::new(
+                format!("the recording's times are impossible: {detail}"),
+                "a recording's events are in time order and within its run (run.end_ns); \
+                 was it edited by hand? Record the run again with `threadlab run SCENARIO --record FILE`",
+            )
+        };
+        let longest = crate::scenario::duration::MAX_RUN;
+        if file.run.end_ns > longest.as_nanos() as u64 {
+            return Err(bad_time(format!(
+                "the run ends at {}, and no run lasts more than {}",
+                shown_ns(file.run.end_ns),
+                crate::scenario::duration::format(longest)
+            )));
+        }
         let mut events = Vec::with_capacity(file.events.len());
         let mut last = 0;
         for (i, e) in file.events.iter().enumerate() {
@@ -427,7 +440,22 @@ impl Recording {
                 None => NO_STEP,
             };
             if e.t_ns < last {
-                return Err(damaged(format!("event {i} is out of time order")));
+                return Err(bad_time(format!(
+                    "event {i} ({} {}) is at {}, before the event ahead of it at {}",
+                    e.thread,
+                    e.event.name(),
+                    shown_ns(e.t_ns),
+                    shown_ns(last)
+                )));
+            }
+            if e.t_ns > file.run.end_ns {
+                return Err(bad_time(format!(
+                    "event {i} ({} {}) is at {}, after the run's end at {}",
+                    e.thread,
+                    e.event.name(),
+                    shown_ns(e.t_ns),
+                    shown_ns(file.run.end_ns)
+                )));
             }
             last = e.t_ns;
             events.push(Event {
@@ -478,7 +506,7 @@ impl Recording {
         }
         Ok(Recording {
             scenario: Arc::new(scenario),
-            end_ns: file.run.end_ns.max(last),
+            end_ns: file.run.end_ns,
             events,
             outcome,
             deadlock,
@@ -489,19 +517,19 @@ impl Recording {
     }
 }
 
-/// Whether `path` looks like a recording rather than a scenario file: it exists and its first
-/// non-blank character opens a JSON object (KDL never starts with `{`).
+/// Whether `path` looks like a recording rather than a scenario file: it is a regular file and
+/// its first non-blank character opens a JSON object (KDL never starts with `{`).
 pub fn looks_like_recording(path: &Path) -> bool {
-    let Ok(file) = std::fs::File::open(path) else {
-        return false;
-    };
-    let mut head = [0u8; 256];
-    let mut reader = file.take(256);
-    let n = reader.read(&mut head).unwrap_or(0);
-    head[..n]
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|&b| b == b'{')
+    crate::files::read_head(path, 256).is_some_and(|head| crate::scenario::looks_like_json(&head))
+}
+
+/// A run time as a person reads it: `1.250s`, or nanoseconds when it is beyond any run.
+fn shown_ns(ns: u64) -> String {
+    if ns > crate::scenario::duration::MAX_RUN.as_nanos() as u64 {
+        format!("{ns} ns")
+    } else {
+        format!("{:.3}s", ns as f64 / 1e9)
+    }
 }
 
 impl Recording {
@@ -544,30 +572,29 @@ impl Recording {
 /// `threadlab run SCENARIO --headless --record FILE`: the headless run, printed as usual, then
 /// saved. A recording that cannot be written is an error (exit 2): the teacher asked for it.
 pub fn run_headless(scenario: Arc<Scenario>, args: &RunArgs, path: &Path, ascii: bool) -> ExitCode {
+    let inputs: Vec<&Path> = crate::scenario::input_file(&args.scenario)
+        .into_iter()
+        .collect();
     // Fail before running, not after, when the file cannot be written at all.
-    if let Err(e) = std::fs::File::create(path) {
-        eprintln!(
-            "{}",
-            RecordingError::new(
-                format!("cannot write the recording {}: {e}", path.display()),
-                "give --record a path in a directory you can write to",
-            )
+    if let Err(e) = crate::files::create(path, &inputs) {
+        errln(
+            &RecordingError::new(format!("cannot write the recording: {e}"), e.help()).to_string(),
         );
         return ExitCode::from(2);
     }
     let report = match crate::headless::execute(scenario, args) {
         Ok(report) => report,
         Err(e) => {
-            eprintln!("{e}");
+            errln(&e.to_string());
             return ExitCode::from(2);
         }
     };
-    let saved = Recording::from_report(&report, args.speed).and_then(|rec| rec.save(path));
+    let saved = Recording::from_report(&report, args.speed).and_then(|rec| rec.save(path, &inputs));
     let code = crate::headless::print(&report, args.json, &print_options(ascii));
     match saved {
         Ok(()) => code,
         Err(e) => {
-            eprintln!("{e}");
+            errln(&e.to_string());
             ExitCode::from(2)
         }
     }
@@ -579,7 +606,7 @@ pub fn replay(args: &ReplayArgs, ascii: bool) -> ExitCode {
     let rec = match Recording::load(&args.file) {
         Ok(rec) => rec,
         Err(e) => {
-            eprintln!("{e}");
+            errln(&e.to_string());
             return ExitCode::from(2);
         }
     };

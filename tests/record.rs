@@ -56,7 +56,7 @@ fn a_loaded_recording_replays_exactly() {
     for name in ["deadlock", "producer-consumer", "semaphore", "barrier"] {
         let (report, rec) = run(name);
         let path = temp(&format!("{name}.json"));
-        rec.save(&path).expect("saves");
+        rec.save(&path, &[]).expect("saves");
         let loaded = Recording::load(&path).expect("loads");
         let _ = std::fs::remove_file(&path);
 

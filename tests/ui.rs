@@ -174,7 +174,7 @@ fn record(name: &str) -> Recording {
 #[ignore = "records tests/fixtures/runs from real runs; run by hand"]
 fn record_run_fixtures() {
     for name in CORE {
-        record(name).save(&fixture_path(name)).unwrap();
+        record(name).save(&fixture_path(name), &[]).unwrap();
     }
 }
 

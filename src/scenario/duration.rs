@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// The longest duration threadlab reads anywhere (`--for`, a recording's run time): a day.
+pub const MAX_RUN: Duration = Duration::from_secs(24 * 3600);
+
 /// Parses a duration with a unit. Returns a message fit for a diagnostic's help line on error.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -34,7 +37,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         }
     };
     let seconds = value * scale;
-    if !seconds.is_finite() || seconds > 24.0 * 3600.0 {
+    if !seconds.is_finite() || seconds > MAX_RUN.as_secs_f64() {
         return Err(format!("`{text}` is too long"));
     }
     Ok(Duration::from_secs_f64(seconds))

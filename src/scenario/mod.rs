@@ -11,7 +11,7 @@ pub mod model;
 mod parse;
 
 use std::fmt;
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -50,47 +50,106 @@ pub fn load(arg: &str) -> Result<Scenario, miette::Report> {
     )
 }
 
-/// Reads and parses a scenario file. Files over [`MAX_FILE_BYTES`] are refused unread.
+/// The file a scenario argument reads, if it names one rather than a built-in: what outputs
+/// of the same command must never overwrite.
+pub fn input_file(arg: &str) -> Option<&Path> {
+    builtin::find(arg).is_none().then(|| Path::new(arg))
+}
+
+/// Reads and parses a scenario file. Files over [`MAX_FILE_BYTES`] are refused after reading
+/// at most one byte more; pipes, devices and directories are refused unread.
 pub fn load_file(path: &Path) -> Result<Scenario, miette::Report> {
     let origin = path.display().to_string();
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| origin.clone());
-    let fail = |message: String, help: &str| -> miette::Report {
-        ScenarioError::without_source(&origin, Problem::new("scenario::read", message).help(help))
-            .into()
-    };
-    let file = std::fs::File::open(path)
-        .map_err(|e| fail(format!("cannot open `{origin}`: {e}"), "check the path"))?;
-    if let Ok(meta) = file.metadata() {
-        if meta.is_dir() {
-            return Err(fail(
-                format!("`{origin}` is a directory"),
-                "give the path of a .kdl file",
-            ));
-        }
-        if meta.len() > MAX_FILE_BYTES as u64 {
-            return Err(too_big(&origin, meta.len()).into());
-        }
-    }
-    // Read at most one byte past the limit, so a file that grows (or a device that never ends)
-    // cannot make us read forever.
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| fail(format!("cannot read `{origin}`: {e}"), "check the path"))?;
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(too_big(&origin, bytes.len() as u64).into());
-    }
-    let source = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        fail(
-            format!("`{origin}` is not UTF-8 text (byte {at} is not valid UTF-8)"),
-            "a scenario is a plain text file in UTF-8; is this the right file?",
+    let bytes = crate::files::read_limited(path, MAX_FILE_BYTES as u64).map_err(|e| match e {
+        crate::files::FileError::TooBig(_, len) => miette::Report::from(too_big(&origin, len)),
+        e => ScenarioError::without_source(
+            &origin,
+            Problem::new("scenario::read", e.to_string()).help(e.help()),
         )
+        .into(),
     })?;
+    if is_recording(&bytes) {
+        return Err(ScenarioError::without_source(
+            &origin,
+            Problem::new(
+                "scenario::recording",
+                format!("`{origin}` is a recording of a run, not a scenario"),
+            )
+            .help(format!(
+                "this is a recording: use `threadlab replay {origin}` to watch it again, or \
+                 `threadlab export {origin} --format svg -o run.svg`"
+            )),
+        )
+        .into());
+    }
+    if looks_like_json(&bytes) {
+        return Err(ScenarioError::without_source(
+            &origin,
+            Problem::new(
+                "scenario::not-kdl",
+                format!("`{origin}` is JSON, not a scenario"),
+            )
+            .help("a scenario is a KDL file, like: mutex A  thread T1 { lock A; unlock A }"),
+        )
+        .into());
+    }
+    let source = match String::from_utf8(bytes) {
+        Ok(source) => source,
+        Err(e) => {
+            let bytes = e.into_bytes();
+            let (line, column) = not_utf8_at(&bytes);
+            return Err(ScenarioError::without_source(
+                &origin,
+                Problem::new(
+                    "scenario::read",
+                    format!(
+                        "`{origin}` is not UTF-8 text: {origin}:{line}:{column} is not a character"
+                    ),
+                )
+                .help(
+                    "a scenario is a plain text file in UTF-8; save it as UTF-8 in your editor, \
+                     or check that this is the right file",
+                ),
+            )
+            .into());
+        }
+    };
     parse_source(&name, &origin, &source)
+}
+
+/// Whether file contents open a JSON object, which no KDL document can start with.
+pub fn looks_like_json(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{')
+}
+
+/// Whether file contents are a recording (`threadlab run --record`) rather than KDL: a JSON
+/// object naming the recording format near its start.
+pub fn is_recording(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(256)];
+    looks_like_json(head) && String::from_utf8_lossy(head).contains(RECORDING_FORMAT)
+}
+
+/// The `format` every recording names at its start.
+pub const RECORDING_FORMAT: &str = "threadlab-recording";
+
+/// Line and column (1-based, in characters) of the first byte that is not valid UTF-8.
+fn not_utf8_at(bytes: &[u8]) -> (usize, usize) {
+    let valid = match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        Err(e) => e.valid_up_to(),
+    };
+    // Everything before `valid` is UTF-8 by definition.
+    let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
+    (line, before[line_start..].chars().count() + 1)
 }
 
 /// Parses and checks scenario text. `name` is the short name, `origin` names the source in
@@ -111,10 +170,10 @@ pub fn check_files(paths: &[PathBuf]) -> bool {
     let mut all_ok = true;
     for path in paths {
         match load_file(path) {
-            Ok(s) => println!("ok: {} — {}", path.display(), s.title),
+            Ok(s) => crate::console::outln(&format!("ok: {} — {}", path.display(), s.title)),
             Err(report) => {
                 all_ok = false;
-                eprintln!("{}", render_for_terminal(report.as_ref()));
+                crate::console::errln(&render_for_terminal(report.as_ref()));
             }
         }
     }
@@ -167,11 +226,7 @@ fn render_with(handler: GraphicalReportHandler, diagnostic: &dyn Diagnostic) -> 
 }
 
 fn too_big(origin: &str, len: u64) -> ScenarioError {
-    let size = if len >= 1 << 20 {
-        format!("{:.1} MiB", len as f64 / (1u64 << 20) as f64)
-    } else {
-        format!("{len} bytes")
-    };
+    let size = crate::files::human_size(len);
     ScenarioError::without_source(
         origin,
         Problem::new(

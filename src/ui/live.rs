@@ -81,16 +81,27 @@ pub fn run_scenario_recording(
             }
         }
     }
+    let inputs: Vec<&std::path::Path> = crate::scenario::input_file(&args.scenario)
+        .into_iter()
+        .collect();
     let events_out = match &args.events {
-        Some(path) => match File::create(path) {
-            Ok(f) => Some(BufWriter::new(f)),
+        Some(path) => match crate::files::create(path, &inputs) {
+            Ok(f) => Some(EventsOut {
+                path: path.clone(),
+                out: BufWriter::new(f),
+                error: None,
+            }),
             Err(e) => {
-                eprintln!("error: cannot write events to {}: {e}", path.display());
+                eprintln!(
+                    "error: cannot write the events file: {e}\n  help: {}",
+                    e.help()
+                );
                 return ExitCode::from(2);
             }
         },
         None => None,
     };
+    let record = record.map(|path| (path, inputs.iter().map(|p| p.to_path_buf()).collect()));
     let mut app = App::new(
         Menu {
             entries: menu_entries(&[]),
@@ -133,6 +144,11 @@ const DIAGNOSTIC_WIDTH: usize = 52;
 pub const FILES_GROUP: &str = "Your files";
 
 pub fn menu_entries(extra_files: &[PathBuf]) -> Vec<MenuEntry> {
+    menu_entries_from(std::path::Path::new("scenarios"), extra_files)
+}
+
+/// [`menu_entries`] with the scenarios of `dir` in place of `./scenarios`.
+pub fn menu_entries_from(dir: &std::path::Path, extra_files: &[PathBuf]) -> Vec<MenuEntry> {
     let builtins = crate::scenario::builtin::all();
     let mut entries: Vec<MenuEntry> = builtins
         .iter()
@@ -149,7 +165,7 @@ pub fn menu_entries(extra_files: &[PathBuf]) -> Vec<MenuEntry> {
             .map_err(|report| crate::scenario::render_plain(report.as_ref(), DIAGNOSTIC_WIDTH)),
         })
         .collect();
-    let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios")
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|dir| {
             dir.filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "kdl"))
@@ -157,9 +173,11 @@ pub fn menu_entries(extra_files: &[PathBuf]) -> Vec<MenuEntry> {
         })
         .unwrap_or_default();
     files.sort();
+    // Read without blocking: a stray named pipe here is listed with its diagnostic below.
     files.retain(|p| {
-        let text = std::fs::read_to_string(p).unwrap_or_default();
-        !builtins.iter().any(|b| b.source == text)
+        let text = crate::files::read_limited(p, crate::scenario::MAX_FILE_BYTES as u64)
+            .unwrap_or_default();
+        !builtins.iter().any(|b| b.source.as_bytes() == text)
     });
     for path in files.iter().chain(extra_files) {
         entries.push(MenuEntry {
@@ -189,9 +207,10 @@ struct Control {
     scheduling: bool,
     /// `--for`: pause when run time reaches this.
     stop_after: Option<u64>,
-    events_out: Option<BufWriter<File>>,
-    /// `--record`: where to save the run on screen when the view closes.
-    record: Option<PathBuf>,
+    events_out: Option<EventsOut>,
+    /// `--record`: where to save the run on screen when the view closes, and the input it
+    /// must not overwrite.
+    record: Option<(PathBuf, Vec<PathBuf>)>,
     /// Replaying a recording: no engine, the history cursor is the clock.
     replay: Option<Replay>,
 }
@@ -427,10 +446,7 @@ impl Control {
         };
         if let (Some(out), Some(r)) = (&mut self.events_out, &app.run) {
             for e in &self.scratch {
-                let record = EventRecord::new(e, &r.scenario);
-                if let Ok(line) = serde_json::to_string(&record) {
-                    let _ = writeln!(out, "{line}");
-                }
+                out.write(&EventRecord::new(e, &r.scenario));
             }
         }
         let changed = !self.scratch.is_empty() || app.run.as_ref().is_none_or(|r| r.live != live);
@@ -507,13 +523,15 @@ fn run_app(mut app: App, mut control: Control) -> ExitCode {
     let saved = control
         .record
         .as_ref()
-        .map(|path| save_recording(&app, path));
-    if let Some(out) = &mut control.events_out {
-        let _ = out.flush();
-    }
+        .map(|(path, inputs)| save_recording(&app, path, inputs));
+    let events = control.events_out.as_mut().and_then(EventsOut::finish);
     drop(guard);
-    if let Some(Err(e)) = saved {
+    let mut failed = false;
+    for e in [saved.and_then(Result::err), events].into_iter().flatten() {
         eprintln!("{e}");
+        failed = true;
+    }
+    if failed {
         return ExitCode::from(2);
     }
     match result {
@@ -542,8 +560,45 @@ fn draw(terminal: &mut Tui, app: &App) -> io::Result<()> {
     terminal.backend_mut().flush()
 }
 
+/// `--events FILE` from the live view: every event as a JSON line. The first write that fails
+/// is kept, and fails the command when the view closes.
+struct EventsOut {
+    path: PathBuf,
+    out: BufWriter<File>,
+    error: Option<io::Error>,
+}
+
+impl EventsOut {
+    fn write(&mut self, record: &EventRecord) {
+        if self.error.is_some() {
+            return;
+        }
+        let written = serde_json::to_writer(&mut self.out, record)
+            .map_err(io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"));
+        if let Err(e) = written {
+            self.error = Some(e);
+        }
+    }
+
+    /// Flushes; the error to report, if any write failed.
+    fn finish(&mut self) -> Option<String> {
+        if self.error.is_none()
+            && let Err(e) = self.out.flush()
+        {
+            self.error = Some(e);
+        }
+        self.error.as_ref().map(|e| {
+            format!(
+                "error: writing the events file {} failed: {e}",
+                self.path.display()
+            )
+        })
+    }
+}
+
 /// `--record`: the run on screen when the view closed (after a restart, the latest one).
-fn save_recording(app: &App, path: &std::path::Path) -> Result<(), String> {
+fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Result<(), String> {
     let Some(run) = &app.run else {
         return Err("error: nothing to record: no run was open when the view closed".into());
     };
@@ -564,7 +619,10 @@ fn save_recording(app: &App, path: &std::path::Path) -> Result<(), String> {
         run.live.dropped,
         run.live.speed,
     )
-    .and_then(|rec| rec.save(path))
+    .and_then(|rec| {
+        let inputs: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
+        rec.save(path, &inputs)
+    })
     .map_err(|e| e.to_string())
 }
 

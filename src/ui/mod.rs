@@ -12,4 +12,7 @@ pub mod terminal;
 pub mod theme;
 pub mod view;
 
-pub use live::{FILES_GROUP, menu_entries, replay, run_menu, run_scenario, run_scenario_recording};
+pub use live::{
+    FILES_GROUP, menu_entries, menu_entries_from, replay, run_menu, run_scenario,
+    run_scenario_recording,
+};

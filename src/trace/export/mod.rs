@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::{ExportArgs, ExportFormat, RunArgs};
+use crate::console::errln;
 use crate::record::{self, Recording};
 
 /// Where an export's run comes from: a recording file as it is, or a scenario run headless now.
@@ -33,18 +34,35 @@ pub fn input(args: &ExportArgs) -> Result<Recording, String> {
     };
     let report = crate::headless::execute(scenario, &run).map_err(|e| e.to_string())?;
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        errln(&format!("warning: {w}"));
     }
     Recording::from_report(&report, args.speed).map_err(|e| e.to_string())
 }
 
 /// `threadlab export INPUT --format chrome|svg -o FILE`. Exit 0 when written, 2 for a bad
-/// input or an unwritable file.
+/// input or an output that cannot be written (or would overwrite the input).
 pub fn run(args: &ExportArgs) -> ExitCode {
-    let rec = match input(args) {
+    let to_stdout = args.output.as_os_str() == "-";
+    let inputs: Vec<&Path> = crate::scenario::input_file(&args.input)
+        .filter(|p| p.exists())
+        .into_iter()
+        .collect();
+    // Checked before the run too, so a mistaken -o costs nothing; nothing is truncated yet.
+    if let Some(input) = inputs
+        .iter()
+        .find(|i| !to_stdout && crate::files::same_file(&args.output, i))
+    {
+        let e = crate::files::FileError::WouldOverwrite {
+            output: args.output.clone(),
+            input: input.to_path_buf(),
+        };
+        errln(&format!("error: {e}\n  help: {}", e.help()));
+        return ExitCode::from(2);
+    }
+    let rec = match self::input(args) {
         Ok(rec) => rec,
         Err(e) => {
-            eprintln!("{e}");
+            errln(&e);
             return ExitCode::from(2);
         }
     };
@@ -52,34 +70,35 @@ pub fn run(args: &ExportArgs) -> ExitCode {
         ExportFormat::Chrome => chrome::to_string(&rec) + "\n",
         ExportFormat::Svg => svg::render(&rec),
     };
-    let written = if args.output.as_os_str() == "-" {
-        let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
-    } else {
-        std::fs::write(&args.output, text)
-    };
+    if to_stdout {
+        // A reader that goes away ends the output quietly; main reports any other failure.
+        crate::console::out(&text);
+        return ExitCode::SUCCESS;
+    }
+    let written = crate::files::create(&args.output, &inputs).and_then(|file| {
+        let mut out = std::io::BufWriter::new(file);
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| crate::files::FileError::Io(args.output.clone(), e))
+    });
     match written {
         Ok(()) => {
-            if args.output.as_os_str() != "-" {
-                eprintln!(
-                    "wrote {} ({} events, {})",
-                    args.output.display(),
-                    rec.events.len(),
-                    match args.format {
-                        ExportFormat::Chrome => "open it in https://ui.perfetto.dev",
-                        ExportFormat::Svg => "an SVG picture",
-                    }
-                );
-            }
+            errln(&format!(
+                "wrote {} ({} events, {})",
+                args.output.display(),
+                rec.events.len(),
+                match args.format {
+                    ExportFormat::Chrome => "open it in https://ui.perfetto.dev",
+                    ExportFormat::Svg => "an SVG picture",
+                }
+            ));
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!(
-                "error: cannot write {}: {e}\n  help: give -o a path in a directory you can write to",
-                args.output.display()
-            );
+            errln(&format!(
+                "error: cannot write the export: {e}\n  help: {}",
+                e.help()
+            ));
             ExitCode::from(2)
         }
     }
