@@ -139,19 +139,27 @@ pub fn resolve_schedule(
             let name = name.trim();
             scenario.thread_index(name).ok_or_else(|| {
                 let all: Vec<&str> = scenario.threads.iter().map(|t| t.name.as_str()).collect();
+                // Thread names are short (T1, T2): two edits away is still a likely typo. A
+                // name far longer than any thread's is not measured at all.
+                let typed = crate::scenario::plain(name);
                 let nearest = all
                     .iter()
-                    .map(|t| (strsim::levenshtein(name, t), *t))
+                    .filter(|t| t.len().abs_diff(typed.len()) <= 2)
+                    .map(|t| (strsim::levenshtein(&typed, t), *t))
                     .min()
                     .filter(|(d, _)| *d <= 2)
                     .map(|(_, t)| format!("did you mean `{t}`? "))
                     .unwrap_or_default();
                 UsageError {
                     message: format!(
-                        "--schedule names `{name}`, which is not a thread of {}",
+                        "--schedule names `{}`, which is not a thread of {}",
+                        crate::scenario::shown(name),
                         scenario.name
                     ),
-                    help: Some(format!("{nearest}the threads are: {}", all.join(", "))),
+                    help: Some(crate::scenario::with_disguise(
+                        format!("{nearest}the threads are: {}", all.join(", ")),
+                        name,
+                    )),
                 }
             })
         })

@@ -15,7 +15,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 
 pub use check::{
     MAX_COUNT, MAX_DURATION, MAX_FILE_BYTES, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREAD_TIME,
@@ -40,14 +40,15 @@ pub fn load(arg: &str) -> Result<Scenario, miette::Report> {
     };
     help.push_str(&format!("the built-in scenarios are: {}", names.join(", ")));
     let message = if looks_like_path {
-        format!("no scenario file at `{arg}`")
+        format!("no scenario file at `{}`", shown(arg))
     } else {
-        format!("`{arg}` is neither a built-in scenario nor a file")
+        format!("`{}` is neither a built-in scenario nor a file", shown(arg))
     };
-    Err(
-        ScenarioError::without_source(arg, Problem::new("scenario::not-found", message).help(help))
-            .into(),
+    Err(ScenarioError::without_source(
+        &shown(arg),
+        Problem::new("scenario::not-found", message).help(with_disguise(help, arg)),
     )
+    .into())
 }
 
 /// The file a scenario argument reads, if it names one rather than a built-in: what outputs
@@ -242,17 +243,22 @@ fn too_big(origin: &str, len: u64) -> ScenarioError {
     )
 }
 
-/// The closest of `candidates` to `word`, if any is close enough to be a likely typo.
+/// The closest of `candidates` to `word`, if any is close enough to be a likely typo. Words
+/// are compared as they read ([`plain`]), so a look-alike letter finds the name it imitates.
 pub(crate) fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let word_lower = word.to_lowercase();
+    let word_lower = plain(word).to_lowercase();
+    let word_len = word_lower.chars().count();
     // Short words are close to everything: allow fewer edits the shorter the word.
-    let limit = match word.chars().count() {
+    let limit = match word_len {
         0..=2 => 0,
         3..=5 => 1,
         n => n / 3,
     };
     candidates
         .iter()
+        // Lengths further apart than the limit cannot be within it: skip them unmeasured, so
+        // a name thousands of characters long costs nothing.
+        .filter(|c| c.chars().count().abs_diff(word_len) <= limit)
         .map(|&c| {
             (
                 strsim::damerau_levenshtein(&word_lower, &c.to_lowercase()),
@@ -263,6 +269,95 @@ pub(crate) fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
 }
+
+/// Most characters of a name (or any text from the file) echoed in a message; longer ones are
+/// cut with an ellipsis, so a runaway name cannot flood the screen.
+pub(crate) const ECHO_CHARS: usize = 40;
+
+/// `text` as a message echoes it: at most [`ECHO_CHARS`] characters.
+pub(crate) fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    cut(text, ECHO_CHARS)
+}
+
+/// `text` cut to `max` characters, ending in `…` when cut.
+fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => text.into(),
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+    }
+}
+
+/// Characters that show as nothing at all: zero-width spaces and joiners, direction marks,
+/// the byte-order mark, the soft hyphen. A name copied out of a web page or a chat often
+/// carries one.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
+        | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}')
+}
+
+/// The Latin letter or ASCII character `c` passes for, when it is not one: Cyrillic and
+/// Greek capitals and small letters that look the same, and the full-width forms an input
+/// method types in full-width mode (`Ｔ１` for `T1`).
+fn looks_like(c: char) -> Option<char> {
+    const CYRILLIC_GREEK: &[(char, char)] = &[
+        ('А', 'A'), ('В', 'B'), ('Е', 'E'), ('К', 'K'), ('М', 'M'), ('Н', 'H'), ('О', 'O'),
+        ('Р', 'P'), ('С', 'C'), ('Т', 'T'), ('Х', 'X'), ('Ѕ', 'S'), ('І', 'I'), ('Ј', 'J'),
+        ('а', 'a'), ('е', 'e'), ('о', 'o'), ('р', 'p'), ('с', 'c'), ('у', 'y'), ('х', 'x'),
+        ('ѕ', 's'), ('і', 'i'), ('ј', 'j'), ('Α', 'A'), ('Β', 'B'), ('Ε', 'E'), ('Ζ', 'Z'),
+        ('Η', 'H'), ('Ι', 'I'), ('Κ', 'K'), ('Μ', 'M'), ('Ν', 'N'), ('Ο', 'O'), ('Ρ', 'P'),
+        ('Τ', 'T'), ('Υ', 'Y'), ('Χ', 'X'), ('ο', 'o'), ('ν', 'v'),
+    ];
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0),
+        _ => CYRILLIC_GREEK.iter().find(|(a, _)| *a == c).map(|&(_, l)| l),
+    }
+}
+
+/// A name as it reads on screen: invisible characters dropped, look-alike letters replaced by
+/// the Latin letters they pass for.
+pub(crate) fn plain(name: &str) -> String {
+    name.chars()
+        .filter(|&c| !invisible(c))
+        .map(|c| looks_like(c).unwrap_or(c))
+        .collect()
+}
+
+/// What is not as it looks in `name`: its first invisible character, or its first letter
+/// from another alphabet that passes for a Latin one. `None` when it is what it looks like.
+pub(crate) fn disguise(name: &str) -> Option<String> {
+    if let Some(c) = name.chars().find(|&c| invisible(c)) {
+        return Some(format!(
+            "an invisible character (U+{:04X}) that shows as nothing",
+            c as u32
+        ));
+    }
+    let (c, latin) = name.chars().find_map(|c| looks_like(c).map(|l| (c, l)))?;
+    let what = match c as u32 {
+        0xFF01..=0xFF5E => "a full-width",
+        0x0370..=0x03FF => "a Greek",
+        _ => "a Cyrillic",
+    };
+    Some(format!(
+        "{what} `{c}` (U+{:04X}) that looks like the Latin `{latin}`",
+        c as u32
+    ))
+}
+
+/// `help`, with what is disguised in `word` pointed out when something is.
+pub(crate) fn with_disguise(help: String, word: &str) -> String {
+    match disguise(word) {
+        Some(d) => format!("`{}` has {d}; {help}", shown(word)),
+        None => help,
+    }
+}
+
+/// Most characters of a message, a help line and a label. Sites echo names through [`shown`];
+/// these bound whatever else a message quotes from the file.
+const MAX_MESSAGE: usize = 200;
+const MAX_HELP: usize = 400;
+const MAX_LABEL: usize = 80;
 
 /// One mistake in a scenario: a message, the spans it is about and how to fix it.
 #[derive(Debug, Clone, PartialEq)]
@@ -275,9 +370,10 @@ pub struct Problem {
 
 impl Problem {
     pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Problem {
+        let message: String = message.into();
         Problem {
             code,
-            message: message.into(),
+            message: cut(&message, MAX_MESSAGE).into_owned(),
             labels: Vec::new(),
             help: None,
         }
@@ -285,20 +381,21 @@ impl Problem {
 
     /// The main span: the header's line:column points here.
     pub(crate) fn at(mut self, span: (usize, usize), label: impl Into<String>) -> Problem {
+        let label = cut(&label.into(), MAX_LABEL).into_owned();
         self.labels
-            .push(LabeledSpan::new_primary_with_span(Some(label.into()), span));
+            .push(LabeledSpan::new_primary_with_span(Some(label), span));
         self
     }
 
     /// A further span that explains the main one ("declared here").
     pub(crate) fn also(mut self, span: (usize, usize), label: impl Into<String>) -> Problem {
-        self.labels
-            .push(LabeledSpan::new_with_span(Some(label.into()), span));
+        let label = cut(&label.into(), MAX_LABEL).into_owned();
+        self.labels.push(LabeledSpan::new_with_span(Some(label), span));
         self
     }
 
     pub(crate) fn help(mut self, help: impl Into<String>) -> Problem {
-        self.help = Some(help.into());
+        self.help = Some(cut(&help.into(), MAX_HELP).into_owned());
         self
     }
 
@@ -328,10 +425,15 @@ impl Problem {
     fn clamp_to(&mut self, source: &str) {
         for label in &mut self.labels {
             let start = floor_char(source, label.offset());
-            let end = floor_char(
+            let mut end = floor_char(
                 source,
                 label.offset().saturating_add(label.len()).max(start),
             );
+            // Underline the start of a long stretch of one line; a span over several lines
+            // (a block) is drawn by its ends.
+            if end - start > MAX_UNDERLINE && !source[start..end].contains('\n') {
+                end = floor_char(source, start + MAX_UNDERLINE);
+            }
             let clamped = if label.primary() {
                 LabeledSpan::new_primary_with_span(
                     label.label().map(String::from),
@@ -343,6 +445,76 @@ impl Problem {
             *label = clamped;
         }
     }
+}
+
+/// Most bytes of one line underlined.
+const MAX_UNDERLINE: usize = 60;
+
+/// Lines longer than this are shown as a window around what the diagnostic points at.
+const MAX_SHOWN_LINE: usize = 160;
+/// Bytes shown on either side of the span in such a window.
+const WINDOW: usize = 60;
+
+/// A scenario's text as diagnostics quote it: whole lines, except that a line too long to
+/// show (a 60 000-character name) is quoted as a window around the span, so one bad line
+/// cannot fill the screen. Byte offsets, lines and columns stay those of the file.
+#[derive(Debug)]
+struct Quoted {
+    name: String,
+    text: Arc<str>,
+}
+
+impl miette::SourceCode for Quoted {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let text: &'a str = &self.text;
+        let full = text.as_bytes().read_span(span, before, after)?;
+        let start = floor_char(text, span.offset());
+        let end = floor_char(text, span.offset() + span.len()).max(start);
+        let long = full
+            .data()
+            .split(|&b| b == b'\n')
+            .any(|line| line.len() > MAX_SHOWN_LINE);
+        if !long || text[start..end].contains('\n') {
+            return Ok(Box::new(miette::MietteSpanContents::new_named(
+                self.name.clone(),
+                full.data(),
+                *full.span(),
+                full.line(),
+                full.column(),
+                full.line_count(),
+            )));
+        }
+        let line_start = text[..start].rfind('\n').map_or(0, |nl| nl + 1);
+        let line_end = text[end..].find('\n').map_or(text.len(), |nl| end + nl);
+        // Without context, miette expects the text to start at the span itself.
+        let from = if before == 0 {
+            start
+        } else {
+            floor_char(text, start.saturating_sub(WINDOW).max(line_start))
+        };
+        let to = ceil_char(text, end.saturating_add(WINDOW).min(line_end));
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            &text.as_bytes()[from..to],
+            (from, to - from).into(),
+            full.line() + text[full.span().offset()..start].matches('\n').count(),
+            from - line_start,
+            full.line_count(),
+        )))
+    }
+}
+
+fn ceil_char(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 fn floor_char(s: &str, mut i: usize) -> usize {
@@ -385,7 +557,7 @@ impl Diagnostic for Problem {
 /// follow as related diagnostics, all pointing into the same named source.
 #[derive(Debug)]
 pub struct ScenarioError {
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<Quoted>,
     origin: String,
     problems: Vec<Problem>,
 }
@@ -415,7 +587,10 @@ impl ScenarioError {
             );
         }
         ScenarioError {
-            source: Some(NamedSource::new(origin, source)),
+            source: Some(Quoted {
+                name: origin.to_string(),
+                text: source,
+            }),
             origin: origin.to_string(),
             problems,
         }

@@ -14,7 +14,7 @@ use super::check::{
     MAX_AMOUNT, MAX_COUNT, MAX_DURATION, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREADS,
 };
 use super::model::{Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec};
-use super::{Problem, duration, nearest};
+use super::{Problem, disguise, duration, nearest, plain, shown, with_disguise};
 
 /// A byte range in the source: (offset, length).
 pub(crate) type Span = (usize, usize);
@@ -419,6 +419,14 @@ fn syntax_problems(source: &str, error: KdlError) -> Vec<Problem> {
                     .at(span, "a duration without quotes")
                     .help(format!("durations are strings: write \"{text}\""));
             }
+            if matches!(text, "true" | "false" | "null") {
+                return Problem::new("scenario::syntax", format!("write #{text}, not {text}"))
+                    .at(span, format!("#{text} in this version of KDL"))
+                    .help(format!(
+                        "scenarios are KDL 2, where true, false and null take a #: \
+                         write #{text} (as in jitter=#false)"
+                    ));
+            }
             let message = d.message.unwrap_or_else(|| "KDL syntax error".to_string());
             let help = d.help.unwrap_or_else(|| syntax_help(&message).to_string());
             Problem::new("scenario::syntax", message)
@@ -520,6 +528,19 @@ fn name_error(name: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// An entry's value as the file writes it (`2.0`, not the number's shortest form `2`).
+fn written_value<'s>(src: &'s str, entry: &KdlEntry) -> &'s str {
+    let span = span_of(entry.span());
+    let text = src
+        .get(span.0..span.0.saturating_add(span.1).min(src.len()))
+        .unwrap_or("");
+    match entry.name() {
+        Some(_) => text.split_once('=').map_or(text, |(_, v)| v),
+        None => text,
+    }
+    .trim()
 }
 
 /// The step that fits a resource of `kind` where `keyword` was written.
@@ -671,10 +692,10 @@ impl<'a> Builder<'a> {
                     self.push(
                         Problem::new(
                             "scenario::unknown-node",
-                            format!("unknown keyword `{other}`"),
+                            format!("unknown keyword `{}`", shown(other)),
                         )
                         .at(node_span(node), "not a resource, thread or setting")
-                        .help(help),
+                        .help(with_disguise(help, other)),
                     );
                 }
             }
@@ -763,10 +784,10 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::unknown-attribute",
-                        format!("`{keyword}` has no attribute `{key_name}`"),
+                        format!("`{keyword}` has no attribute `{}`", shown(key_name)),
                     )
                     .at(span_of(e.span()), "unknown attribute")
-                    .help(help),
+                    .help(with_disguise(help, key_name)),
                 );
             } else if let Some(first) = props.get(key_name) {
                 self.push(
@@ -816,12 +837,35 @@ impl<'a> Builder<'a> {
         }
         let span = span_of(first.span());
         match first.value() {
+            // A name that is not what it looks like would match nothing the teacher types.
+            KdlValue::String(name) if plain(name).is_ascii() && disguise(name).is_some() => {
+                let what = disguise(name).unwrap_or_default();
+                self.push(
+                    Problem::new(
+                        "scenario::bad-name",
+                        format!("the name `{}` has {what}", shown(name)),
+                    )
+                    .at(span, format!("reads as `{}`", shown(&plain(name))))
+                    .help(format!(
+                        "retype it as `{}`: such characters come from copied text or an input \
+                         method's full-width mode, and nobody can see them",
+                        shown(&plain(name))
+                    )),
+                );
+                None
+            }
             KdlValue::String(name) => match name_error(name) {
                 Some(why) => {
                     self.push(
-                        Problem::new("scenario::bad-name", format!("`{name}` cannot be a name"))
-                            .at(span, why)
-                            .help(format!("use a short word, like this: {example}")),
+                        Problem::new(
+                            "scenario::bad-name",
+                            format!("`{}` cannot be a name", shown(name)),
+                        )
+                        .at(span, why)
+                        .help(with_disguise(
+                            format!("use a short word, like this: {example}"),
+                            name,
+                        )),
                     );
                     None
                 }
@@ -869,7 +913,10 @@ impl<'a> Builder<'a> {
                 format!("{key} may be at most {max}: {why_max}"),
             ),
             KdlValue::Float(x) => (
-                format!("`{key}` must be a whole number, not {x}"),
+                format!(
+                    "`{key}` must be a whole number, not {}",
+                    shown(written_value(self.src, entry))
+                ),
                 format!(
                     "write a whole number, like {key}{sep}{}",
                     x.round().clamp(min as f64, max as f64)
@@ -1393,14 +1440,20 @@ impl<'a> Builder<'a> {
         }) {
             Some(g) => format!("did you mean gil={g}?"),
             None if gils.is_empty() => {
-                format!("declare it at the top level: gil {name} interval=\"5ms\"")
+                format!(
+                    "declare it at the top level: gil {} interval=\"5ms\"",
+                    shown(name)
+                )
             }
             None => format!("the declared GILs are: {}", gils.join(", ")),
         };
         self.push(
-            Problem::new("scenario::undeclared", format!("no GIL named `{name}`"))
-                .at(span, "not declared")
-                .help(help),
+            Problem::new(
+                "scenario::undeclared",
+                format!("no GIL named `{}`", shown(name)),
+            )
+            .at(span, "not declared")
+            .help(with_disguise(help, name)),
         );
         None
     }
@@ -1431,7 +1484,7 @@ impl<'a> Builder<'a> {
         let earlier: Vec<&str> = self.groups.iter().map(|(g, ..)| g.as_str()).collect();
         let (message, help) = if own.is_some_and(|(n, _)| n == group) {
             (
-                format!("thread `{group}` cannot start after itself"),
+                format!("thread `{}` cannot start after itself", shown(group)),
                 "name threads declared above this one".to_string(),
             )
         } else {
@@ -1445,7 +1498,10 @@ impl<'a> Builder<'a> {
                     earlier.join(", ")
                 ),
             };
-            (format!("no thread group `{group}` declared above"), help)
+            (
+                format!("no thread group `{}` declared above", shown(group)),
+                with_disguise(help, group),
+            )
         };
         self.push(
             Problem::new("scenario::undeclared", message)
@@ -1633,9 +1689,12 @@ impl<'a> Builder<'a> {
                     None => format!("the steps are: {}", STEPS.join(", ")),
                 };
                 self.push(
-                    Problem::new("scenario::unknown-step", format!("unknown step `{other}`"))
-                        .at(span, "not a step")
-                        .help(help),
+                    Problem::new(
+                        "scenario::unknown-step",
+                        format!("unknown step `{}`", shown(other)),
+                    )
+                    .at(span, "not a step")
+                    .help(with_disguise(help, other)),
                 );
                 None
             }
@@ -1808,12 +1867,18 @@ impl<'a> Builder<'a> {
             let all: Vec<&str> = self.resources.iter().map(|r| r.name.as_str()).collect();
             let help = match nearest(name, &fitting).or_else(|| nearest(name, &all)) {
                 Some(near) => format!("did you mean `{keyword} {near}`?"),
-                None => format!("declare it at the top level: {kind_word} {name}{props}"),
+                None => format!(
+                    "declare it at the top level: {kind_word} {}{props}",
+                    shown(name)
+                ),
             };
             self.push(
-                Problem::new("scenario::undeclared", format!("`{name}` is not declared"))
-                    .at(arg_span, "no such resource")
-                    .help(help),
+                Problem::new(
+                    "scenario::undeclared",
+                    format!("`{}` is not declared", shown(name)),
+                )
+                .at(arg_span, "no such resource")
+                .help(with_disguise(help, name)),
             );
             return None;
         };

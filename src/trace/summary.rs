@@ -126,19 +126,34 @@ pub struct ThreadSummary {
     pub failure: Option<String>,
 }
 
-/// Per-resource figures, tagged with `"kind"` in JSON.
+/// Per-resource figures. Every variant names its resource and its `kind`: the keyword that
+/// declares it in the scenario (`mutex`, `rlock`, `rwlock`, `event-loop`…), so text and JSON
+/// call each resource what the scenario calls it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(untagged)]
 pub enum ResourceFigures {
-    Mutex {
+    /// A mutex, an rlock or an rwlock.
+    Lock {
         name: String,
+        kind: &'static str,
         acquisitions: u64,
         /// Times a thread had to wait for it.
         waits: u64,
         most_waiters: u32,
     },
+    /// An event (Python's `Event`): set by one thread, waited for by others.
+    Event {
+        name: String,
+        kind: &'static str,
+        /// Times a thread set it.
+        sets: u64,
+        /// Times a thread had to wait for it to be set.
+        waits: u64,
+        most_waiters: u32,
+    },
     Semaphore {
         name: String,
+        kind: &'static str,
         permits: u32,
         acquisitions: u64,
         /// Most permits held at the same instant.
@@ -147,12 +162,14 @@ pub enum ResourceFigures {
     },
     Barrier {
         name: String,
+        kind: &'static str,
         parties: u32,
         /// Times the barrier tripped (all parties arrived).
         generations: u32,
     },
     Buffer {
         name: String,
+        kind: &'static str,
         capacity: u32,
         /// Most items in the buffer at the same instant.
         most_fill: u32,
@@ -165,6 +182,7 @@ pub enum ResourceFigures {
     },
     Gil {
         name: String,
+        kind: &'static str,
         acquisitions: u64,
         /// Times the GIL passed from one thread to a different one.
         hand_offs: u64,
@@ -173,6 +191,7 @@ pub enum ResourceFigures {
     /// A shared counter incremented without (or with) a lock: the lost-update lesson.
     Counter {
         name: String,
+        kind: &'static str,
         /// Increments carried out: what the count should be.
         increments: u64,
         /// The value the last store left.
@@ -184,6 +203,7 @@ pub enum ResourceFigures {
     /// awaiting, which is how long every other task was frozen.
     EventLoop {
         name: String,
+        kind: &'static str,
         /// Times the loop polled a task (each start and each return from an await).
         turns: u64,
         /// Most tasks ready at once, waiting for the loop.
@@ -197,13 +217,28 @@ pub enum ResourceFigures {
 impl ResourceFigures {
     pub fn name(&self) -> &str {
         match self {
-            ResourceFigures::Mutex { name, .. }
+            ResourceFigures::Lock { name, .. }
+            | ResourceFigures::Event { name, .. }
             | ResourceFigures::Semaphore { name, .. }
             | ResourceFigures::Barrier { name, .. }
             | ResourceFigures::Buffer { name, .. }
             | ResourceFigures::Gil { name, .. }
             | ResourceFigures::Counter { name, .. }
             | ResourceFigures::EventLoop { name, .. } => name,
+        }
+    }
+
+    /// The resource's kind: its keyword in the scenario ([`ResourceKind::keyword`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ResourceFigures::Lock { kind, .. }
+            | ResourceFigures::Event { kind, .. }
+            | ResourceFigures::Semaphore { kind, .. }
+            | ResourceFigures::Barrier { kind, .. }
+            | ResourceFigures::Buffer { kind, .. }
+            | ResourceFigures::Gil { kind, .. }
+            | ResourceFigures::Counter { kind, .. }
+            | ResourceFigures::EventLoop { kind, .. } => kind,
         }
     }
 }
@@ -291,6 +326,7 @@ struct ResourceAcc {
     most_fill: u32,
     hand_offs: u64,
     drop_requests: u64,
+    sets: u64,
     last_holder: Option<u16>,
     /// Counter stores, and the value the latest one wrote.
     stores: u64,
@@ -332,6 +368,7 @@ impl SummaryBuilder {
                     most_fill: 0,
                     hand_offs: 0,
                     drop_requests: 0,
+                    sets: 0,
                     last_holder: None,
                     stores: 0,
                     stored: 0,
@@ -424,6 +461,7 @@ impl SummaryBuilder {
             }
             (_, EventKind::Block) => acc.waits += 1,
             (_, EventKind::DropRequest) => acc.drop_requests += 1,
+            (_, EventKind::Set) => acc.sets += 1,
             (_, EventKind::Release) => {
                 let held = e.t_ns.saturating_sub(acc.held_since);
                 if acc.longest_hold.is_none_or(|(longest, _)| held > longest) {
@@ -548,25 +586,35 @@ impl SummaryBuilder {
 
 fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
     let name = s.resource_name(r).to_string();
-    match s.resources[r as usize].kind {
-        // Lessons' resources are summed up like a mutex until they get figures of their own.
+    let resource_kind = s.resources[r as usize].kind;
+    let kind = resource_kind.keyword();
+    match resource_kind {
         ResourceKind::Counter => ResourceFigures::Counter {
             name,
+            kind,
             increments: acc.stores,
             value: acc.stored,
             lost_updates: acc.stores.saturating_sub(acc.stored),
         },
-        ResourceKind::Mutex
-        | ResourceKind::RLock
-        | ResourceKind::Event
-        | ResourceKind::RwLock { .. } => ResourceFigures::Mutex {
+        ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => {
+            ResourceFigures::Lock {
+                name,
+                kind,
+                acquisitions: acc.acquisitions,
+                waits: acc.waits,
+                most_waiters: acc.most_waiters,
+            }
+        }
+        ResourceKind::Event => ResourceFigures::Event {
             name,
-            acquisitions: acc.acquisitions,
+            kind,
+            sets: acc.sets,
             waits: acc.waits,
             most_waiters: acc.most_waiters,
         },
         ResourceKind::Semaphore { permits } => ResourceFigures::Semaphore {
             name,
+            kind,
             permits,
             acquisitions: acc.acquisitions,
             most_holders: acc.most_holders,
@@ -574,6 +622,7 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
         },
         ResourceKind::Barrier { parties } => ResourceFigures::Barrier {
             name,
+            kind,
             parties,
             generations: match acc.state {
                 ResourceState::Barrier { generation, .. } => generation,
@@ -587,6 +636,7 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
             };
             ResourceFigures::Buffer {
                 name,
+                kind,
                 capacity,
                 most_fill: acc.most_fill,
                 items_put,
@@ -597,12 +647,14 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
         }
         ResourceKind::Gil { .. } => ResourceFigures::Gil {
             name,
+            kind,
             acquisitions: acc.acquisitions,
             hand_offs: acc.hand_offs,
             drop_requests: acc.drop_requests,
         },
         ResourceKind::EventLoop => ResourceFigures::EventLoop {
             name,
+            kind,
             turns: acc.acquisitions,
             most_ready: acc.most_waiters,
             longest_turn_ms: acc.longest_hold.map_or(0.0, |(ns, _)| ms(ns)),
@@ -647,8 +699,9 @@ mod tests {
         assert_eq!(sum.threads[1].state_ms.ns("blocked"), 199 * MS);
         assert_eq!(
             sum.resources[0],
-            ResourceFigures::Mutex {
+            ResourceFigures::Lock {
                 name: "A".into(),
+                kind: "mutex",
                 acquisitions: 1,
                 waits: 1,
                 most_waiters: 1
@@ -882,5 +935,66 @@ mod tests {
         assert_eq!(live.events_recorded, 4);
         b.extend(&deadlock_events()[4..]);
         assert_eq!(b.finish(&deadlock_end(300 * MS)).events_recorded, 8);
+    }
+
+    /// Every resource is called what its scenario calls it, in JSON and in text: an rlock is
+    /// never "mutex", an event has sets rather than acquisitions.
+    #[test]
+    fn every_resource_kind_is_named_by_its_keyword() {
+        let kinds = [
+            K::Mutex,
+            K::RLock,
+            K::RwLock {
+                prefer_readers: false,
+            },
+            K::Event,
+            K::Semaphore { permits: 2 },
+            K::Barrier { parties: 2 },
+            K::Buffer { capacity: 2 },
+            K::Gil {
+                interval: std::time::Duration::from_millis(5),
+            },
+            K::Counter,
+            K::EventLoop,
+        ];
+        let names: Vec<String> = (0..kinds.len()).map(|i| format!("R{i}")).collect();
+        let resources: Vec<(&str, K)> = names
+            .iter()
+            .map(String::as_str)
+            .zip(kinds.iter().copied())
+            .collect();
+        let s = scenario(&resources, &[("T1", vec![Op::Set(3)]), ("T2", vec![Op::Wait(3)])]);
+        let events = [
+            ev(MS, 1, Block).res(3),
+            ev(2 * MS, 0, Set).res(3),
+            ev(3 * MS, 1, Pass).res(3).by(0),
+        ];
+        let sum = summarize(&s, &events, &RunEnd::default());
+        let json = serde_json::to_value(&sum).unwrap();
+        let text = crate::trace::text::render_summary(&sum);
+        for (i, kind) in kinds.iter().enumerate() {
+            assert_eq!(sum.resources[i].kind(), kind.keyword());
+            assert_eq!(json["resources"][i]["kind"], kind.keyword());
+            assert_eq!(json["resources"][i]["name"], names[i]);
+            let line = text
+                .lines()
+                .find(|l| l.split_whitespace().any(|w| w == names[i]))
+                .unwrap_or_else(|| panic!("no line for {}:\n{text}", names[i]));
+            assert!(
+                line.contains(&format!("{}: ", kind.keyword())),
+                "{line}"
+            );
+        }
+        assert_eq!(
+            sum.resources[3],
+            ResourceFigures::Event {
+                name: "R3".into(),
+                kind: "event",
+                sets: 1,
+                waits: 1,
+                most_waiters: 1
+            }
+        );
+        assert!(!text.contains("mutex"), "{text}");
     }
 }

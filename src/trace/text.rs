@@ -316,14 +316,24 @@ pub fn render_summary(summary: &Summary) -> String {
     for (i, r) in summary.resources.iter().enumerate() {
         let head = if i == 0 { "resources" } else { "" };
         let text = match r {
-            ResourceFigures::Mutex {
+            ResourceFigures::Lock {
                 acquisitions,
                 waits,
                 most_waiters,
                 ..
             } => format!(
-                "mutex: {}, {}, at most {most_waiters} waiting at once",
+                "{}, {}, at most {most_waiters} waiting at once",
                 count(*acquisitions, "acquisition"),
+                count(*waits, "wait")
+            ),
+            ResourceFigures::Event {
+                sets,
+                waits,
+                most_waiters,
+                ..
+            } => format!(
+                "set {}, {}, at most {most_waiters} waiting at once",
+                count(*sets, "time"),
                 count(*waits, "wait")
             ),
             ResourceFigures::Semaphore {
@@ -333,7 +343,7 @@ pub fn render_summary(summary: &Summary) -> String {
                 most_waiters,
                 ..
             } => format!(
-                "semaphore: {}, at most {most_holders} held at once, {}, at most {most_waiters} waiting",
+                "{}, at most {most_holders} held at once, {}, at most {most_waiters} waiting",
                 count(*permits as u64, "permit"),
                 count(*acquisitions, "acquisition"),
             ),
@@ -342,7 +352,7 @@ pub fn render_summary(summary: &Summary) -> String {
                 generations,
                 ..
             } => format!(
-                "barrier: {}, tripped {}",
+                "{}, tripped {}",
                 count(*parties as u64, "party"),
                 count(*generations as u64, "time")
             ),
@@ -355,7 +365,7 @@ pub fn render_summary(summary: &Summary) -> String {
                 consumer_waits,
                 ..
             } => format!(
-                "buffer: capacity {capacity}, at most {most_fill} full, {items_put} put, \
+                "capacity {capacity}, at most {most_fill} full, {items_put} put, \
                  {items_taken} taken; producers waited {}, consumers {}",
                 count(*producer_waits, "time"),
                 count(*consumer_waits, "time")
@@ -366,7 +376,7 @@ pub fn render_summary(summary: &Summary) -> String {
                 drop_requests,
                 ..
             } => format!(
-                "gil: {}, {}, {}",
+                "{}, {}, {}",
                 count(*acquisitions, "acquisition"),
                 count(*hand_offs, "hand-off"),
                 count(*drop_requests, "drop request")
@@ -377,7 +387,7 @@ pub fn render_summary(summary: &Summary) -> String {
                 lost_updates,
                 ..
             } => format!(
-                "counter: {} made, final value {value}, {} lost",
+                "{} made, final value {value}, {} lost",
                 count(*increments, "increment"),
                 count(*lost_updates, "update")
             ),
@@ -396,12 +406,17 @@ pub fn render_summary(summary: &Summary) -> String {
                     None => String::new(),
                 };
                 format!(
-                    "event loop: {}, at most {most_ready} ready at once{longest}",
+                    "{}, at most {most_ready} ready at once{longest}",
                     count(*turns, "turn")
                 )
             }
         };
-        let _ = writeln!(out, "{head:<10} {:<name_w$}  {text}", r.name());
+        let _ = writeln!(
+            out,
+            "{head:<10} {:<name_w$}  {}: {text}",
+            r.name(),
+            r.kind()
+        );
     }
     let _ = writeln!(
         out,
