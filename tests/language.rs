@@ -386,6 +386,52 @@ fn unknown_names_get_suggestions() {
     );
 }
 
+/// A name thousands of characters long is echoed cut short, underlined in part and quoted as
+/// a window of its line: the whole report stays a screenful, and the search for a suggestion
+/// does not measure it against every name.
+#[test]
+fn a_runaway_name_gives_a_short_report() {
+    let long = "x".repeat(60_000);
+    for source in [
+        format!("mutex A\nthread T1 {{\n    lock {long}\n}}\n"),
+        format!("mutex {long}\nthread T1 {{\n    lock A\n}}\n"),
+        format!("{long} A\nthread T1 {{\n    work \"1ms\"\n}}\n"),
+        format!("mutex A\nthread T1 {{\n    {long} A\n}}\n"),
+        format!("mutex A\nthread T1 {long}=1 {{\n    lock A\n}}\n"),
+    ] {
+        let err = parse(&source).unwrap_err();
+        let text = scenario::render_plain(err.as_ref(), 100);
+        assert!(text.len() < 2_000, "{} bytes:\n{text}", text.len());
+        assert!(
+            text.contains("xxxx…"),
+            "the name is cut with an ellipsis:\n{text}"
+        );
+        assert!(
+            text.contains("[test.kdl:"),
+            "still points at file:line:column:\n{text}"
+        );
+    }
+}
+
+/// A reference that only looks like a declared name is pointed out, with the name it imitates.
+#[test]
+fn look_alike_references_are_pointed_out() {
+    for (written, odd) in [
+        ("\u{0410}", "Cyrillic `\u{0410}` (U+0410)"),
+        ("A\u{200B}", "invisible character (U+200B)"),
+        ("\u{FF21}", "full-width `\u{FF21}` (U+FF21)"),
+    ] {
+        let source = format!("mutex A\nthread T1 {{\n    lock {written}\n    unlock A\n}}\n");
+        let err = parse(&source).unwrap_err();
+        let text = scenario::render_plain(err.as_ref(), 200);
+        assert!(text.contains(odd), "{text}");
+        assert!(text.contains("did you mean `lock A`?"), "{text}");
+    }
+    // A name in another alphabet that looks like nothing else is a name like any other.
+    let s = parse("mutex 锁\nthread 线程 {\n    lock 锁\n    unlock 锁\n}\n").unwrap();
+    assert_eq!(s.threads[0].name, "线程");
+}
+
 #[test]
 fn check_files_reports_each_file() {
     let good: Vec<PathBuf> = builtin::all()

@@ -107,9 +107,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, miette::Report> {
                 &origin,
                 Problem::new(
                     "scenario::read",
-                    format!(
-                        "`{origin}` is not UTF-8 text: {origin}:{line}:{column} is not a character"
-                    ),
+                    format!("not UTF-8 text at {origin}:{line}:{column}"),
                 )
                 .help(
                     "a scenario is a plain text file in UTF-8; save it as UTF-8 in your editor, \
@@ -302,16 +300,53 @@ fn invisible(c: char) -> bool {
 /// method types in full-width mode (`Ｔ１` for `T1`).
 fn looks_like(c: char) -> Option<char> {
     const CYRILLIC_GREEK: &[(char, char)] = &[
-        ('А', 'A'), ('В', 'B'), ('Е', 'E'), ('К', 'K'), ('М', 'M'), ('Н', 'H'), ('О', 'O'),
-        ('Р', 'P'), ('С', 'C'), ('Т', 'T'), ('Х', 'X'), ('Ѕ', 'S'), ('І', 'I'), ('Ј', 'J'),
-        ('а', 'a'), ('е', 'e'), ('о', 'o'), ('р', 'p'), ('с', 'c'), ('у', 'y'), ('х', 'x'),
-        ('ѕ', 's'), ('і', 'i'), ('ј', 'j'), ('Α', 'A'), ('Β', 'B'), ('Ε', 'E'), ('Ζ', 'Z'),
-        ('Η', 'H'), ('Ι', 'I'), ('Κ', 'K'), ('Μ', 'M'), ('Ν', 'N'), ('Ο', 'O'), ('Ρ', 'P'),
-        ('Τ', 'T'), ('Υ', 'Y'), ('Χ', 'X'), ('ο', 'o'), ('ν', 'v'),
+        ('А', 'A'),
+        ('В', 'B'),
+        ('Е', 'E'),
+        ('К', 'K'),
+        ('М', 'M'),
+        ('Н', 'H'),
+        ('О', 'O'),
+        ('Р', 'P'),
+        ('С', 'C'),
+        ('Т', 'T'),
+        ('Х', 'X'),
+        ('Ѕ', 'S'),
+        ('І', 'I'),
+        ('Ј', 'J'),
+        ('а', 'a'),
+        ('е', 'e'),
+        ('о', 'o'),
+        ('р', 'p'),
+        ('с', 'c'),
+        ('у', 'y'),
+        ('х', 'x'),
+        ('ѕ', 's'),
+        ('і', 'i'),
+        ('ј', 'j'),
+        ('Α', 'A'),
+        ('Β', 'B'),
+        ('Ε', 'E'),
+        ('Ζ', 'Z'),
+        ('Η', 'H'),
+        ('Ι', 'I'),
+        ('Κ', 'K'),
+        ('Μ', 'M'),
+        ('Ν', 'N'),
+        ('Ο', 'O'),
+        ('Ρ', 'P'),
+        ('Τ', 'T'),
+        ('Υ', 'Y'),
+        ('Χ', 'X'),
+        ('ο', 'o'),
+        ('ν', 'v'),
     ];
     match c {
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0),
-        _ => CYRILLIC_GREEK.iter().find(|(a, _)| *a == c).map(|&(_, l)| l),
+        _ => CYRILLIC_GREEK
+            .iter()
+            .find(|(a, _)| *a == c)
+            .map(|&(_, l)| l),
     }
 }
 
@@ -390,7 +425,8 @@ impl Problem {
     /// A further span that explains the main one ("declared here").
     pub(crate) fn also(mut self, span: (usize, usize), label: impl Into<String>) -> Problem {
         let label = cut(&label.into(), MAX_LABEL).into_owned();
-        self.labels.push(LabeledSpan::new_with_span(Some(label), span));
+        self.labels
+            .push(LabeledSpan::new_with_span(Some(label), span));
         self
     }
 

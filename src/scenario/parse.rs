@@ -847,8 +847,8 @@ impl<'a> Builder<'a> {
                     )
                     .at(span, format!("reads as `{}`", shown(&plain(name))))
                     .help(format!(
-                        "retype it as `{}`: such characters come from copied text or an input \
-                         method's full-width mode, and nobody can see them",
+                        "retype it as `{}`: what you typed elsewhere will not match it (such \
+                         characters come from copied text or an input method's full-width mode)",
                         shown(&plain(name))
                     )),
                 );

@@ -963,7 +963,10 @@ mod tests {
             .map(String::as_str)
             .zip(kinds.iter().copied())
             .collect();
-        let s = scenario(&resources, &[("T1", vec![Op::Set(3)]), ("T2", vec![Op::Wait(3)])]);
+        let s = scenario(
+            &resources,
+            &[("T1", vec![Op::Set(3)]), ("T2", vec![Op::Wait(3)])],
+        );
         let events = [
             ev(MS, 1, Block).res(3),
             ev(2 * MS, 0, Set).res(3),
@@ -980,10 +983,7 @@ mod tests {
                 .lines()
                 .find(|l| l.split_whitespace().any(|w| w == names[i]))
                 .unwrap_or_else(|| panic!("no line for {}:\n{text}", names[i]));
-            assert!(
-                line.contains(&format!("{}: ", kind.keyword())),
-                "{line}"
-            );
+            assert!(line.contains(&format!("{}: ", kind.keyword())), "{line}");
         }
         assert_eq!(
             sum.resources[3],
