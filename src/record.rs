@@ -338,9 +338,12 @@ impl Recording {
             ),
             e => RecordingError::new(format!("cannot read the recording: {e}"), e.help()),
         })?;
-        let text = String::from_utf8(bytes).map_err(|_| {
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let (line, column) = crate::scenario::not_utf8_at(e.as_bytes());
             RecordingError::new(
-                format!("{shown} is not UTF-8 text"),
+                format!(
+                    "cannot read the recording {shown}: it is not UTF-8 text (at {shown}:{line}:{column})"
+                ),
                 "a recording is a JSON text file written by `threadlab run --record`",
             )
         })?;

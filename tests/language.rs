@@ -432,6 +432,17 @@ fn look_alike_references_are_pointed_out() {
     assert_eq!(s.threads[0].name, "线程");
 }
 
+/// Columns count characters, as an editor does: a Chinese name before a mistake on the same
+/// line does not push the column past it.
+#[test]
+fn columns_count_characters_not_bytes() {
+    let err = parse("mutex 锁\nthread T1 {\n    lock 锁; lokk 锁\n}\n").unwrap_err();
+    let text = scenario::render_plain(err.as_ref(), 100);
+    assert!(text.contains("[test.kdl:3:13]"), "{text}");
+    let err = parse("mutex 锁\nthread T1 {\n    lock 锁 \u{7}\n}\n").unwrap_err();
+    assert!(err.to_string().contains("test.kdl:3:12"), "{err}");
+}
+
 #[test]
 fn check_files_reports_each_file() {
     let good: Vec<PathBuf> = builtin::all()

@@ -139,7 +139,7 @@ pub fn is_recording(bytes: &[u8]) -> bool {
 pub const RECORDING_FORMAT: &str = "threadlab-recording";
 
 /// Line and column (1-based, in characters) of the first byte that is not valid UTF-8.
-fn not_utf8_at(bytes: &[u8]) -> (usize, usize) {
+pub(crate) fn not_utf8_at(bytes: &[u8]) -> (usize, usize) {
     let valid = match std::str::from_utf8(bytes) {
         Ok(_) => bytes.len(),
         Err(e) => e.valid_up_to(),
@@ -516,12 +516,13 @@ impl miette::SourceCode for Quoted {
             .split(|&b| b == b'\n')
             .any(|line| line.len() > MAX_SHOWN_LINE);
         if !long || text[start..end].contains('\n') {
+            let from = full.span().offset();
             return Ok(Box::new(miette::MietteSpanContents::new_named(
                 self.name.clone(),
                 full.data(),
                 *full.span(),
                 full.line(),
-                full.column(),
+                char_column(text, from),
                 full.line_count(),
             )));
         }
@@ -539,10 +540,18 @@ impl miette::SourceCode for Quoted {
             &text.as_bytes()[from..to],
             (from, to - from).into(),
             full.line() + text[full.span().offset()..start].matches('\n').count(),
-            from - line_start,
+            char_column(text, from),
             full.line_count(),
         )))
     }
+}
+
+/// The 0-based column of byte `at` in characters, as an editor counts it (miette counts bytes,
+/// which puts everything after a Chinese name or an `é` too far right).
+fn char_column(text: &str, at: usize) -> usize {
+    let at = floor_char(text, at);
+    let line_start = text[..at].rfind('\n').map_or(0, |nl| nl + 1);
+    text[line_start..at].chars().count()
 }
 
 fn ceil_char(s: &str, mut i: usize) -> usize {

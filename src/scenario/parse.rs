@@ -202,7 +202,8 @@ fn guard(origin: &str, src: &str) -> Result<(), Problem> {
     {
         // No snippet: it would print the control character itself.
         let line = src[..at].matches('\n').count() + 1;
-        let column = src[..at].rfind('\n').map_or(at, |nl| at - nl - 1) + 1;
+        let line_start = src[..at].rfind('\n').map_or(0, |nl| nl + 1);
+        let column = src[line_start..at].chars().count() + 1;
         return Err(Problem::new(
             "scenario::syntax",
             format!(
