@@ -279,6 +279,9 @@ fn a_recording_given_as_a_scenario_says_to_replay_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A change made by hand to a recording's JSON.
+type Edit = dyn Fn(&mut serde_json::Value);
+
 /// Times in a recording are checked against each other and against the run's end.
 #[test]
 fn a_recording_with_impossible_times_is_refused() {
@@ -289,14 +292,14 @@ fn a_recording_with_impossible_times_is_refused() {
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let n = json["events"].as_array().unwrap().len();
     assert!(n >= 3);
-    let edits: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 4] = [
+    let edits: [(&str, Box<Edit>); 4] = [
         (
             "after the run's end",
-            Box::new(|j| j["events"][n - 1]["t_ns"] = u64::MAX.into()),
+            Box::new(move |j| j["events"][n - 1]["t_ns"] = u64::MAX.into()),
         ),
         (
             "after the run's end",
-            Box::new(|j| {
+            Box::new(move |j| {
                 let end = j["run"]["end_ns"].as_u64().unwrap();
                 j["events"][n - 1]["t_ns"] = (end + 1).into();
             }),
