@@ -398,12 +398,15 @@ fn a_runaway_name_gives_a_short_report() {
         format!("{long} A\nthread T1 {{\n    work \"1ms\"\n}}\n"),
         format!("mutex A\nthread T1 {{\n    {long} A\n}}\n"),
         format!("mutex A\nthread T1 {long}=1 {{\n    lock A\n}}\n"),
+        // Not a name at all: a block no declaration takes, with one long line in it.
+        format!("mutex A {{\n  {long}\n}}\nthread T1 {{\n    lock A\n    unlock A\n}}\n"),
     ] {
         let err = parse(&source).unwrap_err();
         let text = scenario::render_plain(err.as_ref(), 100);
         assert!(text.len() < 2_000, "{} bytes:\n{text}", text.len());
+        let echoes_a_name = !source.starts_with("mutex A {");
         assert!(
-            text.contains("xxxx…"),
+            !echoes_a_name || text.contains("xxxx…"),
             "the name is cut with an ellipsis:\n{text}"
         );
         assert!(

@@ -510,12 +510,12 @@ impl miette::SourceCode for Quoted {
         let text: &'a str = &self.text;
         let full = text.as_bytes().read_span(span, before, after)?;
         let start = floor_char(text, span.offset());
-        let end = floor_char(text, span.offset() + span.len()).max(start);
+        let mut end = floor_char(text, span.offset() + span.len()).max(start);
         let long = full
             .data()
             .split(|&b| b == b'\n')
             .any(|line| line.len() > MAX_SHOWN_LINE);
-        if !long || text[start..end].contains('\n') {
+        if !long {
             let from = full.span().offset();
             return Ok(Box::new(miette::MietteSpanContents::new_named(
                 self.name.clone(),
@@ -525,6 +525,10 @@ impl miette::SourceCode for Quoted {
                 char_column(text, from),
                 full.line_count(),
             )));
+        }
+        // A span over several lines, one of them too long, is quoted by its first line.
+        if let Some(nl) = text[start..end].find('\n') {
+            end = start + nl;
         }
         let line_start = text[..start].rfind('\n').map_or(0, |nl| nl + 1);
         let line_end = text[end..].find('\n').map_or(text.len(), |nl| end + nl);
