@@ -57,7 +57,7 @@ impl fmt::Display for FileError {
             FileError::Open(p, e) => write!(f, "cannot open `{}`: {e}", p.display()),
             FileError::NotRegular(p, what) => write!(f, "`{}` is {what}, not a file", p.display()),
             FileError::TooBig(p, size) => write!(f, "`{}` is {}", p.display(), human_size(*size)),
-            FileError::Io(p, e) => write!(f, "cannot read or write `{}`: {e}", p.display()),
+            FileError::Io(p, e) => write!(f, "`{}`: {e}", p.display()),
             FileError::WouldOverwrite { output, input } if output == input => write!(
                 f,
                 "`{}` is this command's input: writing there would destroy it",

@@ -72,11 +72,11 @@ pub fn run_scenario_recording(
             Some(t) => schedule.push_back(t),
             None => {
                 let names: Vec<&str> = scenario.threads.iter().map(|t| t.name.as_str()).collect();
-                eprintln!(
+                crate::console::errln(&format!(
                     "error: --schedule names `{name}`, which is not a thread of {}\n  help: its threads are {}",
                     scenario.name,
                     names.join(", ")
-                );
+                ));
                 return ExitCode::from(2);
             }
         }
@@ -92,10 +92,10 @@ pub fn run_scenario_recording(
                 error: None,
             }),
             Err(e) => {
-                eprintln!(
+                crate::console::errln(&format!(
                     "error: cannot write the events file: {e}\n  help: {}",
                     e.help()
-                );
+                ));
                 return ExitCode::from(2);
             }
         },
@@ -127,10 +127,10 @@ fn refuse_without_terminal() -> Option<ExitCode> {
     if io::stdout().is_terminal() && io::stdin().is_terminal() {
         return None;
     }
-    eprintln!(
+    crate::console::errln(
         "threadlab: the interactive view needs a terminal, and this is not one.\n  \
          help: `threadlab list` lists the scenarios; `threadlab run NAME --headless` runs one \
-         without a terminal"
+         without a terminal",
     );
     Some(ExitCode::from(2))
 }
@@ -507,14 +507,14 @@ fn run_app(mut app: App, mut control: Control) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("threadlab: cannot start the UI: {e}");
+            crate::console::errln(&format!("threadlab: cannot start the UI: {e}"));
             return ExitCode::from(1);
         }
     };
     let mut guard = match TerminalGuard::init() {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("threadlab: cannot take over the terminal: {e}");
+            crate::console::errln(&format!("threadlab: cannot take over the terminal: {e}"));
             return ExitCode::from(1);
         }
     };
@@ -528,7 +528,7 @@ fn run_app(mut app: App, mut control: Control) -> ExitCode {
     drop(guard);
     let mut failed = false;
     for e in [saved.and_then(Result::err), events].into_iter().flatten() {
-        eprintln!("{e}");
+        crate::console::errln(&e);
         failed = true;
     }
     if failed {
@@ -538,7 +538,7 @@ fn run_app(mut app: App, mut control: Control) -> ExitCode {
         Ok(Exit::Quit) => ExitCode::SUCCESS,
         Ok(Exit::Signal(n)) => ExitCode::from(128 + n),
         Err(e) => {
-            eprintln!("threadlab: terminal error: {e}");
+            crate::console::errln(&format!("threadlab: terminal error: {e}"));
             ExitCode::from(1)
         }
     }
