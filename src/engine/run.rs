@@ -120,20 +120,21 @@ impl Run {
                 .spawn(move || {
                     let c = &shared.conductor;
                     c.set_watcher(std::thread::current());
-                    let mut wait = WATCH_PERIOD;
+                    // Look first: threads may have blocked before the watcher was there to be
+                    // told.
                     loop {
-                        std::thread::park_timeout(wait);
                         if !matches!(stop_rx.try_recv(), Err(TryRecvError::Empty)) {
                             break;
                         }
                         if c.all_finished() {
                             break;
                         }
-                        match watch(&shared) {
+                        let wait = match watch(&shared) {
                             Watch::Deadlock => break,
-                            Watch::Changing => wait = WATCH_RETRY,
-                            Watch::Clear => wait = WATCH_PERIOD,
-                        }
+                            Watch::Changing => WATCH_RETRY,
+                            Watch::Clear => WATCH_PERIOD,
+                        };
+                        std::thread::park_timeout(wait);
                     }
                 })
                 .expect("the OS refused to start a thread")
