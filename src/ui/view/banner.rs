@@ -72,3 +72,64 @@ impl Widget for DeadlockBanner<'_> {
             .render(area, buf);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::deadlock::{Blame, WaitEdge};
+    use crate::scenario::model::{Op, ResourceKind};
+    use crate::trace::testing::scenario;
+    use crate::ui::theme::ThemeKind;
+
+    fn text(deadlock: &Deadlock, scenario: &Scenario, width: u16) -> String {
+        let height = wanted_height(deadlock, scenario, width);
+        let area = Rect::new(0, 0, width, height);
+        let mut buf = Buffer::empty(area);
+        DeadlockBanner {
+            deadlock,
+            scenario,
+            theme: Theme::new(ThemeKind::Dark, false),
+        }
+        .render(area, &mut buf);
+        (0..height)
+            .map(|y| {
+                (0..width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+                    .trim()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn a_self_deadlock_is_not_called_threads_waiting_for_each_other() {
+        let s = scenario(
+            &[("S", ResourceKind::Semaphore { permits: 1 })],
+            &[
+                ("B", vec![Op::Acquire(0), Op::Acquire(0)]),
+                ("A", vec![Op::Acquire(0)]),
+            ],
+        );
+        let d = Deadlock {
+            cycle: vec![WaitEdge {
+                thread: 0,
+                resource: 0,
+                blame: Blame::HeldBy(0),
+            }],
+            stuck: vec![0],
+        };
+        assert_eq!(
+            text(&d, &s, 80),
+            "DEADLOCK: a thread waits for itself forever\n\
+             B waits for a second permit of S while holding the only one\n\
+             B can never move again.  r restarts  ·  Esc menu"
+        );
+        // Narrow: every line wraps, nothing is cut.
+        let narrow = text(&d, &s, 20);
+        assert!(narrow.starts_with("DEADLOCK\n"), "{narrow}");
+        assert!(narrow.contains("only one"), "{narrow}");
+        assert!(narrow.ends_with("Esc menu"), "{narrow}");
+    }
+}
