@@ -196,13 +196,7 @@ impl Recording {
                         })
                     })
                     .collect(),
-                stuck: report
-                    .summary
-                    .threads
-                    .iter()
-                    .filter(|t| t.waiting_for.is_some())
-                    .filter_map(|t| idx(&t.name))
-                    .collect(),
+                stuck: d.stuck.iter().filter_map(|t| idx(t)).collect(),
             }
         });
         Recording::from_trace(

@@ -633,3 +633,18 @@ fn waits_that_only_a_stuck_thread_could_end_name_it_as_such() {
     );
     invariants::check(&s, &events).unwrap();
 }
+
+#[test]
+fn a_chain_of_after_groups_through_a_task_is_stuck_behind_its_first_thread() {
+    // W waits for go; only S sets it; S starts after the task X, which starts after W.
+    let text = "event go\nevent-loop main\nthread W {\n  wait go\n}\n\
+                task X after=W {\n  sleep \"5ms\"\n}\nthread S after=X {\n  set go\n}\n";
+    let s = Arc::new(threadlab::scenario::parse_source("chain", "chain.kdl", text).unwrap());
+    let run = Run::start(s.clone(), fast());
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Deadlock);
+    let d = run.deadlock().unwrap();
+    assert_eq!(d.cycle, vec![edge(0, 0, Blame::Nobody)]);
+    assert_eq!(d.stuck, vec![0, 1, 2]);
+    assert!(kinds_of(&events, 1).is_empty() && kinds_of(&events, 2).is_empty());
+}

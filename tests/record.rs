@@ -171,16 +171,19 @@ fn deadlock_blame_is_recorded_and_older_recordings_still_read() {
     assert_eq!(blames, [Blame::HeldBy(1), Blame::HeldBy(0)]);
 
     // A self-deadlock and a wait nobody can end come back with their blame.
-    for (text, blame, words) in [
+    for (text, blame, words, stuck) in [
         (
             "semaphore S permits=1\nthread B {\n  acquire S\n  acquire S\n}\n",
             Blame::HeldBy(0),
             "B waits for a second permit of S while holding the only one",
+            vec![0],
         ),
         (
             "event go\nthread A {\n  wait go\n}\nthread B after=A {\n  set go\n}\n",
             Blame::Nobody,
             "A waits for go, which no thread left can set",
+            // B never starts: it is stuck behind A.
+            vec![0, 1],
         ),
     ] {
         let scenario = Arc::new(
@@ -202,6 +205,7 @@ fn deadlock_blame_is_recorded_and_older_recordings_still_read() {
         let d = back.deadlock.as_ref().expect("deadlocked");
         assert_eq!(d.cycle.len(), 1);
         assert_eq!(d.cycle[0].blame, blame);
+        assert_eq!(d.stuck, stuck);
         assert_eq!(d.describe(&back.scenario), words);
         assert_eq!(back.summary().deadlock.unwrap().text, words);
 

@@ -103,6 +103,9 @@ pub struct DeadlockSummary {
     pub cycle: Vec<CycleEdge>,
     /// One thread waiting for itself (a one-edge cycle blaming its own thread).
     pub self_deadlock: bool,
+    /// Every thread that can never move again: the cycle, those waiting behind it, and those
+    /// that would start after a group that cannot finish.
+    pub stuck: Vec<String>,
     /// "T1 waits for B held by T2, T2 waits for A held by T1".
     pub text: String,
 }
@@ -519,6 +522,11 @@ impl SummaryBuilder {
                     })
                     .collect(),
                 self_deadlock: d.is_self_deadlock(),
+                stuck: d
+                    .stuck
+                    .iter()
+                    .map(|&t| s.thread_name(t).to_string())
+                    .collect(),
                 text: d.describe(s),
             }),
             threads,
