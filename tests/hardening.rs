@@ -394,19 +394,6 @@ fn verify_cycle(s: &Scenario, d: &Deadlock, events: &[Event]) -> Result<(), Stri
     Ok(())
 }
 
-/// Waits (bounded) until every thread of the cycle has its block recorded.
-fn drain_until_blocks(run: &Run, d: &Deadlock, events: &mut Vec<Event>) {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while d
-        .cycle
-        .iter()
-        .any(|e| last_event(events, e.thread).is_none_or(|l| l.kind != EventKind::Block))
-        && Instant::now() < deadline
-    {
-        run.wait_events(events, ms(10));
-    }
-}
-
 /// Pause the run and collect events until every thread has stopped (held at a gate, blocked,
 /// or ended), then keep only what happened before the pause. A run cut short has threads in
 /// the middle of steps: their last events may not be handed over yet, and what they do while
@@ -464,9 +451,13 @@ fn run_random(seed: u64) -> Result<(), TestCaseError> {
         },
     );
     let (end, mut events) = run_bounded(&run);
+    // A deadlock is found as soon as some threads are stuck, while others may still be
+    // running: let every thread stop and hand over its events before replaying them.
+    if end != End::Completed {
+        settle(&run, &s, &mut events);
+    }
     if end == End::Deadlock {
         let d = run.deadlock().expect("a deadlock phase has a deadlock");
-        drain_until_blocks(&run, &d, &mut events);
         verify_cycle(&s, &d, &events)
             .map_err(|e| TestCaseError::fail(format!("{e}\n{}\n{text}", d.describe(&s))))?;
     }
@@ -481,9 +472,6 @@ fn run_random(seed: u64) -> Result<(), TestCaseError> {
                 text
             );
         }
-    }
-    if end != End::Completed {
-        settle(&run, &s, &mut events);
     }
     prop_assert_eq!(run.dropped_events(), 0);
     let joined = run.stop();
@@ -1214,3 +1202,4 @@ fn an_hour_of_sixteen_threads_keeps_the_trace_and_summary_bounded() {
         "the log is exact at the end"
     );
 }
+
