@@ -561,7 +561,9 @@ fn a_second_permit_of_the_only_one_is_a_self_deadlock_found_before_anyone_else_a
     );
     // A was never blocked on S, and nothing says it holds anything.
     assert!(
-        !events.iter().any(|e| e.thread == 1 && e.kind == EventKind::Block),
+        !events
+            .iter()
+            .any(|e| e.thread == 1 && e.kind == EventKind::Block),
         "{events:?}"
     );
     run.stop();
@@ -622,10 +624,7 @@ fn waits_that_only_a_stuck_thread_could_end_name_it_as_such() {
     let d = run.deadlock().unwrap();
     assert_eq!(
         d.cycle,
-        vec![
-            edge(0, 0, Blame::OnlyFrom(1)),
-            edge(1, 1, Blame::HeldBy(0))
-        ]
+        vec![edge(0, 0, Blame::OnlyFrom(1)), edge(1, 1, Blame::HeldBy(0))]
     );
     assert_eq!(
         d.describe(&s),

@@ -1202,4 +1202,3 @@ fn an_hour_of_sixteen_threads_keeps_the_trace_and_summary_bounded() {
         "the log is exact at the end"
     );
 }
-

@@ -326,9 +326,7 @@ pub fn find(
                         // A thread under the GIL gives it up whenever it sleeps, blocks or ends.
                         ResourceKind::Gil { .. } => !finished[u],
                         ResourceKind::Semaphore { .. } => ahead[u].will(Act::Release, r),
-                        ResourceKind::Mutex => {
-                            ahead[u].will(Act::Unlock, r) || ahead[u].backs_off
-                        }
+                        ResourceKind::Mutex => ahead[u].will(Act::Unlock, r) || ahead[u].backs_off,
                         _ => ahead[u].will(Act::Unlock, r),
                     };
                     let mut holders: Vec<usize> = view
@@ -577,10 +575,7 @@ mod tests {
         let d = find(&s, &views, &[false, false], &[1, 1]).expect("a deadlock");
         assert_eq!(
             d.cycle,
-            vec![
-                edge(0, 1, Blame::HeldBy(1)),
-                edge(1, 0, Blame::HeldBy(0))
-            ]
+            vec![edge(0, 1, Blame::HeldBy(1)), edge(1, 0, Blame::HeldBy(0))]
         );
         assert_eq!(d.stuck, vec![0, 1]);
         assert_eq!(
@@ -639,7 +634,10 @@ mod tests {
         // B would set go, but it can never start: nobody left can.
         assert_eq!(d.cycle, vec![edge(0, 0, Blame::Nobody)]);
         assert_eq!(d.stuck, vec![0, 1]);
-        assert_eq!(d.describe(&s), "A waits for go, which no thread left can set");
+        assert_eq!(
+            d.describe(&s),
+            "A waits for go, which no thread left can set"
+        );
         // Once A's group has finished, B starts and sets it.
         s.threads[1].after.clear();
         assert_eq!(find(&s, &[view(&[], &[0])], &[false, false], &[0, 0]), None);
@@ -650,7 +648,11 @@ mod tests {
         use Op::*;
         let mut s = (*scenario(
             &[("go", K::Event)],
-            &[("A", vec![Sleep(ms(5))]), ("B", vec![Set(0)]), ("C", vec![Wait(0)])],
+            &[
+                ("A", vec![Sleep(ms(5))]),
+                ("B", vec![Set(0)]),
+                ("C", vec![Wait(0)]),
+            ],
         ))
         .clone();
         s.threads[1].after = vec![0];
@@ -702,10 +704,7 @@ mod tests {
         let d = find(&s, &views, &[false, false], &[1, 0]).expect("stuck");
         assert_eq!(
             d.cycle,
-            vec![
-                edge(0, 0, Blame::OnlyFrom(1)),
-                edge(1, 1, Blame::HeldBy(0))
-            ]
+            vec![edge(0, 0, Blame::OnlyFrom(1)), edge(1, 1, Blame::HeldBy(0))]
         );
         assert_eq!(
             d.describe(&s),
@@ -739,7 +738,10 @@ mod tests {
         );
         // P has put and taken back: C waits for an item nobody left will put.
         let d = find(&s, &[view(&[], &[0])], &[false, true], &[0, 2]).expect("stuck");
-        assert_eq!(d.describe(&s), "C waits for q, which no thread left can fill");
+        assert_eq!(
+            d.describe(&s),
+            "C waits for q, which no thread left can fill"
+        );
         // While P can still put, C can move.
         assert_eq!(find(&s, &[view(&[], &[0])], &[false, false], &[0, 1]), None);
         // A full buffer: its waiters wait for a take.
@@ -761,7 +763,10 @@ mod tests {
         let d = find(&s, &[view(&[0], &[1])], &[false, false], &[1, 0]).expect("stuck");
         assert_eq!(d.cycle, vec![edge(1, 0, Blame::Nobody)]);
         assert_eq!(d.stuck, vec![1]);
-        assert_eq!(d.describe(&s), "T2 waits for A, which no thread left will unlock");
+        assert_eq!(
+            d.describe(&s),
+            "T2 waits for A, which no thread left will unlock"
+        );
     }
 
     #[test]
@@ -778,7 +783,12 @@ mod tests {
             &[("T1", vec![Lock(0), try_lock]), ("T2", vec![Lock(0)])],
         );
         assert_eq!(
-            find(&s, &[view(&[0], &[1]), view(&[], &[])], &[false, false], &[1, 0]),
+            find(
+                &s,
+                &[view(&[0], &[1]), view(&[], &[])],
+                &[false, false],
+                &[1, 0]
+            ),
             None
         );
     }
@@ -798,10 +808,7 @@ mod tests {
         let d = find(&s, &views, &[false; 3], &[0, 1, 1]).expect("stuck");
         assert_eq!(
             d.cycle,
-            vec![
-                edge(1, 1, Blame::HeldBy(2)),
-                edge(2, 0, Blame::HeldBy(1))
-            ]
+            vec![edge(1, 1, Blame::HeldBy(2)), edge(2, 0, Blame::HeldBy(1))]
         );
         assert_eq!(d.stuck, vec![0, 1, 2]);
     }
