@@ -326,7 +326,10 @@ pub fn find(
                         // A thread under the GIL gives it up whenever it sleeps, blocks or ends.
                         ResourceKind::Gil { .. } => !finished[u],
                         ResourceKind::Semaphore { .. } => ahead[u].will(Act::Release, r),
-                        ResourceKind::Mutex => ahead[u].will(Act::Unlock, r) || ahead[u].backs_off,
+                        // Giving up a lock with a timeout unlocks the locks it took.
+                        ResourceKind::Mutex | ResourceKind::RLock => {
+                            ahead[u].will(Act::Unlock, r) || ahead[u].backs_off
+                        }
                         _ => ahead[u].will(Act::Unlock, r),
                     };
                     let mut holders: Vec<usize> = view
@@ -335,6 +338,7 @@ pub fn find(
                         .map(|&h| h as usize)
                         .filter(|&h| h != t && releases(h))
                         .collect();
+                    holders.sort_unstable();
                     holders.dedup();
                     (holders, 1)
                 }
@@ -426,6 +430,7 @@ pub fn find(
                     .map(|&h| h as usize)
                     .filter(|&h| h != t && stuck_waiting(h))
                     .collect();
+                held.sort_unstable();
                 held.dedup();
                 if view.holders.contains(&(t as ThreadIdx)) {
                     held.push(t);

@@ -107,9 +107,14 @@ impl Buffer {
         cx.emit(kind, self.index, by, item);
         // Signal the first thread on the other side that has not been signalled yet; every
         // one of them wakes to look.
-        let other = s.side(!putting).clone();
-        if let Some(&next) = other.iter().find(|&&w| s.woken_by[w as usize].is_none()) {
-            s.woken_by[next as usize] = Some(me);
+        let st = &mut *s;
+        let other = if putting {
+            &st.consumers
+        } else {
+            &st.producers
+        };
+        if let Some(&next) = other.iter().find(|&&w| st.woken_by[w as usize].is_none()) {
+            st.woken_by[next as usize] = Some(me);
         }
         if !other.is_empty() {
             if putting {
