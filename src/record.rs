@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::{ReplayArgs, RunArgs};
 use crate::console::errln;
-use crate::engine::deadlock::{Deadlock, WaitEdge};
+use crate::engine::deadlock::{Blame, Deadlock, WaitEdge};
 use crate::headless::Report;
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::trace::event::{Event, EventKind, NO_STEP};
@@ -137,7 +137,14 @@ struct DeadlockV1 {
 struct EdgeV1 {
     thread: String,
     resource: String,
+    /// Set only when `blame` is "held_by"; recordings written before `blame` have only this.
     held_by: Option<String>,
+    /// "held_by", "only_from" or "nobody" (see `Blame::name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blame: Option<String>,
+    /// The thread blamed, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    by: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -180,20 +187,18 @@ impl Recording {
                     .cycle
                     .iter()
                     .filter_map(|e| {
+                        let by = match e.by.as_deref() {
+                            Some(b) => Some(idx(b)?),
+                            None => None,
+                        };
                         Some(WaitEdge {
                             thread: idx(&e.thread)?,
                             resource: scenario.resource_index(&e.waits_for)?,
-                            held_by: e.held_by.as_deref().and_then(idx),
+                            blame: Blame::from_name(e.blame, by)?,
                         })
                     })
                     .collect(),
-                stuck: report
-                    .summary
-                    .threads
-                    .iter()
-                    .filter(|t| t.waiting_for.is_some())
-                    .filter_map(|t| idx(&t.name))
-                    .collect(),
+                stuck: d.stuck.iter().filter_map(|t| idx(t)).collect(),
             }
         });
         Recording::from_trace(
@@ -283,7 +288,12 @@ impl Recording {
                         .map(|e| EdgeV1 {
                             thread: name(e.thread),
                             resource: s.resource_name(e.resource).to_string(),
-                            held_by: e.held_by.map(name),
+                            held_by: match e.blame {
+                                Blame::HeldBy(h) => Some(name(h)),
+                                _ => None,
+                            },
+                            blame: Some(e.blame.name().to_string()),
+                            by: e.blame.by().map(name),
                         })
                         .collect(),
                     stuck: d.stuck.iter().map(|&t| name(t)).collect(),
@@ -490,10 +500,30 @@ impl Recording {
                     .cycle
                     .iter()
                     .map(|e| {
+                        let held_by = e.held_by.as_deref().map(|h| thread(h, 0)).transpose()?;
+                        let blame = match e.blame.as_deref() {
+                            // Written before blame had kinds: a named thread was a holder.
+                            None => held_by.map_or(Blame::Nobody, Blame::HeldBy),
+                            Some(kind) => {
+                                let by = e.by.as_deref().map(|b| thread(b, 0)).transpose()?;
+                                Blame::from_name(kind, by)
+                                    .filter(|b| match b {
+                                        Blame::HeldBy(h) => held_by.is_none_or(|x| x == *h),
+                                        _ => held_by.is_none(),
+                                    })
+                                    .ok_or_else(|| {
+                                        damaged(format!(
+                                            "its deadlock blames `{kind}` with by {:?} and \
+                                             held_by {:?}",
+                                            e.by, e.held_by
+                                        ))
+                                    })?
+                            }
+                        };
                         Ok(WaitEdge {
                             thread: thread(&e.thread, 0)?,
                             resource: resource(&e.resource, 0)?,
-                            held_by: e.held_by.as_deref().map(|h| thread(h, 0)).transpose()?,
+                            blame,
                         })
                     })
                     .collect::<Result<_, RecordingError>>()?,

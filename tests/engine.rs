@@ -3,13 +3,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use threadlab::engine::deadlock::{Blame, WaitEdge};
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use threadlab::trace::event::{Event, EventKind};
 use threadlab::trace::invariants;
 
 mod common;
-use common::{LIMIT, run_to_end, scenario};
+use common::{LIMIT, fast, run_to_end, scenario};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -390,8 +391,8 @@ fn step_next_ready_takes_turns() {
 
 #[test]
 fn a_wait_nobody_can_end_is_reported_as_the_root_not_a_cycle() {
-    // T2 waits on an empty buffer, and only T2 itself would ever put into it again; T1 waits
-    // behind T2. The report names T2's wait, the root of the stall.
+    // Both end up waiting on an empty buffer; only T2 would ever put into it again, but T2 waits
+    // for an item itself, so it is not named as one who could provide: nobody left can.
     let s = scenario(
         &[("Q", ResourceKind::Buffer { capacity: 2 })],
         &[
@@ -419,8 +420,9 @@ fn a_wait_nobody_can_end_is_reported_as_the_root_not_a_cycle() {
     let d = run.deadlock().unwrap();
     assert_eq!(
         d.describe(&s),
-        "T2 waits for Q, which no thread left can provide"
+        "T1 waits for Q, which no thread left can put into or take from"
     );
+    assert_eq!(d.cycle, vec![edge(0, 0, Blame::Nobody)]);
     assert_eq!(d.stuck, vec![0, 1]);
 }
 
@@ -472,4 +474,176 @@ fn a_reader_passes_a_queued_writer_only_on_a_lock_that_prefers_readers() {
             assert!(acquired(1) < acquired(2));
         }
     }
+}
+
+fn edge(thread: ThreadIdx, resource: ResIdx, blame: Blame) -> WaitEdge {
+    WaitEdge {
+        thread,
+        resource,
+        blame,
+    }
+}
+
+/// The last thing each thread recorded doing, in time order.
+fn last_kind(events: &[Event], t: ThreadIdx) -> Option<EventKind> {
+    events.iter().rev().find(|e| e.thread == t).map(|e| e.kind)
+}
+
+#[test]
+fn a_thread_that_starts_after_a_stuck_group_is_stuck_with_it() {
+    // A waits for go, which only B sets; B starts only after A has finished.
+    let mut s = (*scenario(
+        &[("go", ResourceKind::Event)],
+        &[("A", vec![Op::Wait(0)]), ("B", vec![Op::Set(0)])],
+    ))
+    .clone();
+    s.threads[1].after = vec![0];
+    let s = Arc::new(s);
+    for _ in 0..5 {
+        let run = Run::start(s.clone(), fast());
+        let (phase, events) = run_to_end(&run);
+        assert_eq!(phase, Phase::Deadlock);
+        let d = run.deadlock().unwrap();
+        assert_eq!(d.cycle, vec![edge(0, 0, Blame::Nobody)]);
+        assert_eq!(d.stuck, vec![0, 1]);
+        assert_eq!(kinds_of(&events, 1), vec![]);
+        invariants::check(&s, &events).unwrap();
+    }
+}
+
+#[test]
+fn a_consumer_whose_item_is_taken_back_is_found_stuck_every_time() {
+    // The producer puts one item and takes it back. Whether the consumer got to it first or
+    // not, one of the two is left waiting on an empty buffer nobody will fill again.
+    let s = scenario(
+        &[("q", ResourceKind::Buffer { capacity: 1 })],
+        &[
+            ("C", vec![Op::Take(0)]),
+            ("P", vec![Op::Sleep(ms(20)), Op::Put(0), Op::Take(0)]),
+        ],
+    );
+    for round in 0..30 {
+        let run = Run::start(s.clone(), fast());
+        let (phase, events) = run_to_end(&run);
+        assert_eq!(phase, Phase::Deadlock, "round {round}");
+        let d = run.deadlock().unwrap();
+        let [only] = d.cycle.as_slice() else {
+            panic!("round {round}: {d:?}");
+        };
+        assert_eq!(only.blame, Blame::Nobody, "round {round}");
+        assert_eq!(d.stuck, vec![only.thread], "round {round}");
+        let other = 1 - only.thread;
+        assert_eq!(last_kind(&events, other), Some(EventKind::Done));
+        invariants::check(&s, &events).unwrap();
+    }
+}
+
+#[test]
+fn a_second_permit_of_the_only_one_is_a_self_deadlock_found_before_anyone_else_arrives() {
+    let s = scenario(
+        &[("S", ResourceKind::Semaphore { permits: 1 })],
+        &[
+            ("B", vec![Op::Acquire(0), Op::Acquire(0)]),
+            // Long enough that the watcher, told when B blocks, always looks first.
+            ("A", vec![Op::Sleep(ms(2000)), Op::Acquire(0)]),
+        ],
+    );
+    let run = Run::start(s.clone(), RunOptions::default());
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Deadlock);
+    let d = run.deadlock().unwrap();
+    assert_eq!(d.cycle, vec![edge(0, 0, Blame::HeldBy(0))]);
+    assert!(d.is_self_deadlock());
+    assert_eq!(d.stuck, vec![0]);
+    assert_eq!(
+        d.describe(&s),
+        "B waits for a second permit of S while holding the only one"
+    );
+    // A was never blocked on S, and nothing says it holds anything.
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.thread == 1 && e.kind == EventKind::Block),
+        "{events:?}"
+    );
+    run.stop();
+}
+
+#[test]
+fn waits_that_only_a_stuck_thread_could_end_name_it_as_such() {
+    // Events: each waits for the event the other would set afterwards.
+    let s = scenario(
+        &[("go", ResourceKind::Event), ("done", ResourceKind::Event)],
+        &[
+            ("A", vec![Op::Wait(0), Op::Set(1)]),
+            ("B", vec![Op::Wait(1), Op::Set(0)]),
+        ],
+    );
+    let run = Run::start(s.clone(), fast());
+    let (phase, _) = run_to_end(&run);
+    assert_eq!(phase, Phase::Deadlock);
+    let d = run.deadlock().unwrap();
+    assert_eq!(
+        d.cycle,
+        vec![
+            edge(0, 0, Blame::OnlyFrom(1)),
+            edge(1, 1, Blame::OnlyFrom(0))
+        ]
+    );
+    assert_eq!(
+        d.describe(&s),
+        "A waits for go, which only B (itself stuck) could set, \
+         B waits for done, which only A (itself stuck) could set"
+    );
+
+    // A barrier: A holds M and waits at the barrier for B, which waits for M.
+    let s = scenario(
+        &[
+            ("gate", ResourceKind::Barrier { parties: 2 }),
+            ("M", ResourceKind::Mutex),
+        ],
+        &[
+            ("A", vec![Op::Lock(1), Op::Wait(0), Op::Unlock(1)]),
+            ("B", vec![Op::Lock(1), Op::Wait(0), Op::Unlock(1)]),
+        ],
+    );
+    let run = Run::start(
+        s.clone(),
+        RunOptions {
+            start_paused: true,
+            ..RunOptions::default()
+        },
+    );
+    for t in [0, 0, 1] {
+        run.step(t).unwrap();
+        assert!(run.wait_step_done(LIMIT));
+    }
+    run.resume();
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Deadlock);
+    let d = run.deadlock().unwrap();
+    assert_eq!(
+        d.cycle,
+        vec![edge(0, 0, Blame::OnlyFrom(1)), edge(1, 1, Blame::HeldBy(0))]
+    );
+    assert_eq!(
+        d.describe(&s),
+        "A waits for gate, which only B (itself stuck) could reach, B waits for M held by A"
+    );
+    invariants::check(&s, &events).unwrap();
+}
+
+#[test]
+fn a_chain_of_after_groups_through_a_task_is_stuck_behind_its_first_thread() {
+    // W waits for go; only S sets it; S starts after the task X, which starts after W.
+    let text = "event go\nevent-loop main\nthread W {\n  wait go\n}\n\
+                task X after=W {\n  sleep \"5ms\"\n}\nthread S after=X {\n  set go\n}\n";
+    let s = Arc::new(threadlab::scenario::parse_source("chain", "chain.kdl", text).unwrap());
+    let run = Run::start(s.clone(), fast());
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Deadlock);
+    let d = run.deadlock().unwrap();
+    assert_eq!(d.cycle, vec![edge(0, 0, Blame::Nobody)]);
+    assert_eq!(d.stuck, vec![0, 1, 2]);
+    assert!(kinds_of(&events, 1).is_empty() && kinds_of(&events, 2).is_empty());
 }

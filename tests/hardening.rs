@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use threadlab::engine::{Deadlock, Phase, Run, RunOptions};
+use threadlab::engine::{Blame, Deadlock, Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use threadlab::scenario::{self, builtin};
 
@@ -242,10 +242,11 @@ fn last_event(events: &[Event], t: ThreadIdx) -> Option<&Event> {
     events.iter().rev().find(|e| e.thread == t)
 }
 
-/// Resource state at the end of `events`: mutex holder, permits held, buffer fill.
+/// Resource state at the end of `events`: mutex holder, permit holders, buffer fill.
 struct Replay {
     holder: Vec<Option<ThreadIdx>>,
-    permits_held: Vec<usize>,
+    /// One entry per permit held.
+    permit_holders: Vec<Vec<ThreadIdx>>,
     fill: Vec<usize>,
 }
 
@@ -253,7 +254,7 @@ fn replay(s: &Scenario, events: &[Event]) -> Replay {
     let n = s.resources.len();
     let mut r = Replay {
         holder: vec![None; n],
-        permits_held: vec![0; n],
+        permit_holders: vec![Vec::new(); n],
         fill: vec![0; n],
     };
     let mut ordered = events.to_vec();
@@ -264,8 +265,14 @@ fn replay(s: &Scenario, events: &[Event]) -> Replay {
         match (s.resources[i].kind, e.kind) {
             (ResourceKind::Mutex, EventKind::Acquire) => r.holder[i] = Some(e.thread),
             (ResourceKind::Mutex, EventKind::Release) => r.holder[i] = None,
-            (ResourceKind::Semaphore { .. }, EventKind::Acquire) => r.permits_held[i] += 1,
-            (ResourceKind::Semaphore { .. }, EventKind::Release) => r.permits_held[i] -= 1,
+            (ResourceKind::Semaphore { .. }, EventKind::Acquire) => {
+                r.permit_holders[i].push(e.thread)
+            }
+            (ResourceKind::Semaphore { .. }, EventKind::Release) => {
+                if let Some(k) = r.permit_holders[i].iter().position(|&h| h == e.thread) {
+                    r.permit_holders[i].swap_remove(k);
+                }
+            }
             (ResourceKind::Buffer { .. }, EventKind::Put) => r.fill[i] += 1,
             (ResourceKind::Buffer { .. }, EventKind::Take) => r.fill[i] -= 1,
             _ => {}
@@ -294,8 +301,10 @@ fn will_do(s: &Scenario, events: &[Event], u: ThreadIdx, op: Op) -> bool {
 }
 
 /// The reported deadlock is true in the recorded events: every thread of the cycle is blocked
-/// on the resource named, and the one it blames holds it (a mutex) or is itself stuck and
-/// alone able to provide it (permits, barrier arrivals, buffer items).
+/// on the resource named; a thread blamed as holding it holds it (a mutex, or a permit of a
+/// semaphore), and one blamed as the only one who could provide it (barrier arrivals, buffer
+/// items) is itself stuck and not waiting on it; a wait blamed on nobody has no thread left
+/// that could end it.
 fn verify_cycle(s: &Scenario, d: &Deadlock, events: &[Event]) -> Result<(), String> {
     let state = replay(s, events);
     let cycle = &d.cycle;
@@ -315,37 +324,44 @@ fn verify_cycle(s: &Scenario, d: &Deadlock, events: &[Event]) -> Result<(), Stri
         }
         let step = s.threads[t as usize].steps[last.step as usize].op;
         let provides = |u: ThreadIdx, op: Op| will_do(s, events, u, op);
-        match (edge.held_by, s.resources[r as usize].kind) {
-            (Some(u), kind) => {
-                let next = cycle[(i + 1) % cycle.len()].thread;
-                if u != next {
-                    return Err(format!(
-                        "{name} blames {u}, but the next in the cycle is {next}"
-                    ));
-                }
-                let ok = match kind {
+        let next = cycle[(i + 1) % cycle.len()].thread;
+        match edge.blame {
+            Blame::HeldBy(u) | Blame::OnlyFrom(u) if u != next => {
+                return Err(format!(
+                    "{name} blames {u}, but the next in the cycle is {next}"
+                ));
+            }
+            Blame::HeldBy(u) => {
+                let holds = match s.resources[r as usize].kind {
                     ResourceKind::Mutex => state.holder[r as usize] == Some(u),
-                    ResourceKind::Semaphore { permits } => {
-                        state.permits_held[r as usize] == permits as usize
-                            && provides(u, Op::Release(r))
-                    }
-                    ResourceKind::Barrier { .. } => provides(u, Op::Wait(r)),
-                    ResourceKind::Buffer { capacity } => match step {
-                        Op::Put(_) => {
-                            state.fill[r as usize] == capacity as usize && provides(u, Op::Take(r))
-                        }
-                        _ => state.fill[r as usize] == 0 && provides(u, Op::Put(r)),
-                    },
+                    ResourceKind::Semaphore { .. } => state.permit_holders[r as usize].contains(&u),
                     // Not generated by `random_scenario`.
                     _ => false,
                 };
-                if !ok {
+                if !holds {
                     return Err(format!(
-                        "{name} waits for {rname}, but {u} is not what holds it up"
+                        "{name} waits for {rname} said to be held by {u}, which does not hold it"
                     ));
                 }
             }
-            (None, _) => {
+            Blame::OnlyFrom(u) => {
+                let wanted = match (s.resources[r as usize].kind, step) {
+                    (ResourceKind::Barrier { .. }, _) => Op::Wait(r),
+                    (ResourceKind::Buffer { .. }, Op::Put(_)) => Op::Take(r),
+                    (ResourceKind::Buffer { .. }, _) => Op::Put(r),
+                    (kind, _) => {
+                        return Err(format!("{name} blames {u} as a provider of a {kind:?}"));
+                    }
+                };
+                let waits_here = last_event(events, u)
+                    .is_some_and(|l| l.kind == EventKind::Block && l.resource == Some(r));
+                if u == t || !d.stuck.contains(&u) || waits_here || !provides(u, wanted) {
+                    return Err(format!(
+                        "{name} waits for {rname}, which {u} is said to be the only one to provide"
+                    ));
+                }
+            }
+            Blame::Nobody => {
                 if cycle.len() != 1 {
                     return Err(format!("{name} blames nobody inside a longer cycle"));
                 }
@@ -369,25 +385,13 @@ fn verify_cycle(s: &Scenario, d: &Deadlock, events: &[Event]) -> Result<(), Stri
         }
     }
     for &t in &d.stuck {
+        // Blocked, or never started (it starts after a group that cannot finish).
         let last = last_event(events, t).map(|e| e.kind);
-        if last != Some(EventKind::Block) {
+        if last.is_some_and(|k| k != EventKind::Block) {
             return Err(format!("stuck {} last did {last:?}", s.thread_name(t)));
         }
     }
     Ok(())
-}
-
-/// Waits (bounded) until every thread of the cycle has its block recorded.
-fn drain_until_blocks(run: &Run, d: &Deadlock, events: &mut Vec<Event>) {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while d
-        .cycle
-        .iter()
-        .any(|e| last_event(events, e.thread).is_none_or(|l| l.kind != EventKind::Block))
-        && Instant::now() < deadline
-    {
-        run.wait_events(events, ms(10));
-    }
 }
 
 /// Pause the run and collect events until every thread has stopped (held at a gate, blocked,
@@ -447,9 +451,13 @@ fn run_random(seed: u64) -> Result<(), TestCaseError> {
         },
     );
     let (end, mut events) = run_bounded(&run);
+    // A deadlock is found as soon as some threads are stuck, while others may still be
+    // running: let every thread stop and hand over its events before replaying them.
+    if end != End::Completed {
+        settle(&run, &s, &mut events);
+    }
     if end == End::Deadlock {
         let d = run.deadlock().expect("a deadlock phase has a deadlock");
-        drain_until_blocks(&run, &d, &mut events);
         verify_cycle(&s, &d, &events)
             .map_err(|e| TestCaseError::fail(format!("{e}\n{}\n{text}", d.describe(&s))))?;
     }
@@ -464,9 +472,6 @@ fn run_random(seed: u64) -> Result<(), TestCaseError> {
                 text
             );
         }
-    }
-    if end != End::Completed {
-        settle(&run, &s, &mut events);
     }
     prop_assert_eq!(run.dropped_events(), 0);
     let joined = run.stop();

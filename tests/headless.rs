@@ -408,3 +408,90 @@ fn race_summary_counts_the_lost_updates() {
         "every missing count is a lost update"
     );
 }
+
+/// Writes a scenario to a temporary file for the binary to run.
+fn scenario_file(tag: &str, text: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "threadlab-headless-{}-{tag}.kdl",
+        std::process::id()
+    ));
+    std::fs::write(&path, text).expect("temp file written");
+    path
+}
+
+#[test]
+fn binary_reports_each_kind_of_blame_in_json_and_words() {
+    // A thread waiting for an event that only a thread starting after it would set: a
+    // deadlock (exit 3), not a timeout, and nobody to blame.
+    let after = scenario_file(
+        "after",
+        "event go\nthread A {\n  wait go\n}\nthread B after=A {\n  set go\n}\n",
+    );
+    let (code, out, err) = threadlab(&[
+        "run",
+        after.to_str().unwrap(),
+        "--headless",
+        "--json",
+        "--for",
+        "20s",
+    ]);
+    let _ = std::fs::remove_file(&after);
+    assert_eq!(code, Some(3), "{err}\n{out}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        v["deadlock"]["cycle"],
+        serde_json::json!([{"thread": "A", "waits_for": "go", "blame": "nobody",
+            "by": null, "held_by": null}])
+    );
+    assert_eq!(v["deadlock"]["self_deadlock"], false);
+    assert_eq!(
+        v["deadlock"]["text"],
+        "A waits for go, which no thread left can set"
+    );
+
+    // A semaphore's only permit held by the thread that waits for a second: a self-deadlock,
+    // and the thread that arrives later holds nothing.
+    let sem = scenario_file(
+        "sem",
+        "semaphore S permits=1\nthread B {\n  acquire S\n  acquire S\n}\n\
+         thread A {\n  sleep \"2s\"\n  acquire S\n}\n",
+    );
+    let (code, out, err) = threadlab(&[
+        "run",
+        sem.to_str().unwrap(),
+        "--headless",
+        "--json",
+        "--for",
+        "20s",
+    ]);
+    let _ = std::fs::remove_file(&sem);
+    assert_eq!(code, Some(3), "{err}\n{out}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        v["deadlock"]["cycle"],
+        serde_json::json!([{"thread": "B", "waits_for": "S", "blame": "held_by",
+            "by": "B", "held_by": "B"}])
+    );
+    assert_eq!(v["deadlock"]["self_deadlock"], true);
+    assert_eq!(
+        v["deadlock"]["text"],
+        "B waits for a second permit of S while holding the only one"
+    );
+
+    // Each waits for the event the other would set afterwards: only-from, in the text report.
+    let events = scenario_file(
+        "events",
+        "event go\nevent done\nthread A {\n  wait go\n  set done\n}\n\
+         thread B {\n  wait done\n  set go\n}\n",
+    );
+    let (code, out, err) = threadlab(&["run", events.to_str().unwrap(), "--headless"]);
+    let _ = std::fs::remove_file(&events);
+    assert_eq!(code, Some(3), "{err}\n{out}");
+    assert!(
+        out.contains(
+            "A waits for go, which only B (itself stuck) could set, \
+             B waits for done, which only A (itself stuck) could set"
+        ),
+        "{out}"
+    );
+}

@@ -192,7 +192,7 @@ fn reentrant_mutex_locked_twice_deadlocks_on_itself_every_time() {
         assert_eq!(out.phase, Phase::Deadlock);
         assert_eq!(
             out.deadlock.as_deref(),
-            Some("teller waits for account held by teller")
+            Some("teller locks account again while holding it")
         );
         let teller = thread(&s, "teller");
         let acquires = out

@@ -155,3 +155,62 @@ fn run_record_then_replay_headless_prints_the_same_report() {
         .expect("runs");
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn deadlock_blame_is_recorded_and_older_recordings_still_read() {
+    use threadlab::engine::Blame;
+    // Written before blame had kinds: each edge names only `held_by`.
+    let old = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runs/deadlock.json"),
+    )
+    .expect("fixture");
+    assert!(!old.contains("\"blame\""));
+    let rec = Recording::from_json(&old).expect("an older recording reads");
+    let d = rec.deadlock.as_ref().expect("it deadlocked");
+    let blames: Vec<Blame> = d.cycle.iter().map(|e| e.blame).collect();
+    assert_eq!(blames, [Blame::HeldBy(1), Blame::HeldBy(0)]);
+
+    // A self-deadlock and a wait nobody can end come back with their blame.
+    for (text, blame, words, stuck) in [
+        (
+            "semaphore S permits=1\nthread B {\n  acquire S\n  acquire S\n}\n",
+            Blame::HeldBy(0),
+            "B waits for a second permit of S while holding the only one",
+            vec![0],
+        ),
+        (
+            "event go\nthread A {\n  wait go\n}\nthread B after=A {\n  set go\n}\n",
+            Blame::Nobody,
+            "A waits for go, which no thread left can set",
+            // B never starts: it is stuck behind A.
+            vec![0, 1],
+        ),
+    ] {
+        let scenario = Arc::new(
+            threadlab::scenario::parse_source("blame", "blame.kdl", text).expect("parses"),
+        );
+        let args = RunArgs {
+            scenario: "blame".into(),
+            headless: true,
+            for_: Some(Duration::from_secs(30)),
+            schedule: Vec::new(),
+            speed: 4.0,
+            json: false,
+            events: None,
+        };
+        let report = threadlab::headless::execute(scenario, &args).expect("runs");
+        let rec = Recording::from_report(&report, 4.0).expect("records");
+        let json = rec.to_json();
+        let back = Recording::from_json(&json).expect("reads back");
+        let d = back.deadlock.as_ref().expect("deadlocked");
+        assert_eq!(d.cycle.len(), 1);
+        assert_eq!(d.cycle[0].blame, blame);
+        assert_eq!(d.stuck, stuck);
+        assert_eq!(d.describe(&back.scenario), words);
+        assert_eq!(back.summary().deadlock.unwrap().text, words);
+
+        // A blame whose parts disagree is refused, not guessed at.
+        let edited = json.replacen("\"blame\":\"", "\"blame\":\"x", 1);
+        assert!(Recording::from_json(&edited).is_err(), "{edited}");
+    }
+}

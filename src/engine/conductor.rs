@@ -46,8 +46,6 @@ pub struct Conductor {
     blocked_on: Vec<AtomicU32>,
     /// Per thread: done or failed.
     finished: Vec<AtomicBool>,
-    /// Set when a thread blocks or finishes: the only moments a deadlock can begin.
-    watch_due: AtomicBool,
     watcher: std::sync::OnceLock<std::thread::Thread>,
     /// Wakes tasks on an event loop waiting at an async gate: they cannot park their thread on
     /// `cv`, which is every other task's thread too.
@@ -135,7 +133,6 @@ impl Conductor {
             pc: (0..threads).map(|_| AtomicU32::new(0)).collect(),
             blocked_on: (0..threads).map(|_| AtomicU32::new(NOT_BLOCKED)).collect(),
             finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
-            watch_due: AtomicBool::new(false),
             watcher: std::sync::OnceLock::new(),
             tasks: tokio::sync::Notify::new(),
         }
@@ -234,17 +231,12 @@ impl Conductor {
         let _ = self.watcher.set(watcher);
     }
 
-    /// Ask the watcher to look again.
+    /// Ask the watcher to look again: a thread blocked or finished, or a change left threads
+    /// waiting, the moments a deadlock can begin.
     pub fn poke_watcher(&self) {
-        self.watch_due.store(true, Ordering::Release);
         if let Some(w) = self.watcher.get() {
             w.unpark();
         }
-    }
-
-    /// Whether the watcher has something to look at (and clear the request).
-    pub fn take_watch_due(&self) -> bool {
-        self.watch_due.swap(false, Ordering::AcqRel)
     }
 
     // ---- the worker's side -------------------------------------------------------------

@@ -1,29 +1,80 @@
 //! Deadlock detection from the engine's own wait-for graph.
 //!
-//! A blocked thread can only be woken by certain other threads: a lock by its holder, a permit by
-//! a thread that will still release one, a barrier by a thread that will still arrive, a buffer
-//! by a thread that will still put (or take), an event by a thread that will still set it. Threads that are not blocked can make progress;
-//! so can a blocked thread any of whose possible wakers can. What is left when that fixed point
-//! settles can never move again: that is a deadlock, and a cycle through it is what we report.
+//! A waiting thread can only be woken by certain other threads: a lock by its holder (if the
+//! holder will still unlock it), a permit by a holder that will still release one, a barrier by
+//! threads that will still arrive, a buffer by a thread that will still put (or take), an event
+//! by a thread that will still set it. A thread that has not started yet (it starts `after` a
+//! group) moves once its whole group can finish. Threads that run, sleep or are held by the
+//! conductor can move; so can a waiting thread enough of whose possible wakers can, and a
+//! not-started thread whose group can. What is left when that fixed point settles can never move
+//! again: that is a deadlock.
+//!
+//! Who is to blame is said only in true words: "held by" names a thread that holds the resource
+//! right now; "only X could provide" names a thread that would provide it if it were not itself
+//! stuck; and when no thread left could, nobody is named.
 
 use super::primitives::View;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 
-/// One link of a wait-for chain: `thread` waits for `resource`, which `held_by` holds
-/// (or could release, for resources that are not plain locks).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// One link of a wait-for chain: `thread` waits for `resource`, and `blame` says who keeps it
+/// waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitEdge {
     pub thread: ThreadIdx,
     pub resource: ResIdx,
-    pub held_by: Option<ThreadIdx>,
+    pub blame: Blame,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// `resource` is held right now by this thread: the holder of a mutex/rlock/rwlock/GIL,
+    /// or a thread that has acquired a permit of a semaphore and not released it.
+    HeldBy(ThreadIdx),
+    /// Nobody holds what is missing; only this thread, itself stuck, could still provide it
+    /// (put/take on a buffer, arrive at a barrier, set an event). Never a thread that is itself
+    /// waiting on this same resource for the same thing.
+    OnlyFrom(ThreadIdx),
+    /// No thread left can ever provide it.
+    Nobody,
+}
+
+impl Blame {
+    /// The word for this kind of blame in JSON and recordings.
+    pub fn name(self) -> &'static str {
+        match self {
+            Blame::HeldBy(_) => "held_by",
+            Blame::OnlyFrom(_) => "only_from",
+            Blame::Nobody => "nobody",
+        }
+    }
+
+    /// The thread blamed, if any.
+    pub fn by(self) -> Option<ThreadIdx> {
+        match self {
+            Blame::HeldBy(t) | Blame::OnlyFrom(t) => Some(t),
+            Blame::Nobody => None,
+        }
+    }
+
+    /// The blame `name` (see [`Blame::name`]) with `by`, if the two fit together.
+    pub fn from_name(name: &str, by: Option<ThreadIdx>) -> Option<Blame> {
+        match (name, by) {
+            ("held_by", Some(t)) => Some(Blame::HeldBy(t)),
+            ("only_from", Some(t)) => Some(Blame::OnlyFrom(t)),
+            ("nobody", None) => Some(Blame::Nobody),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deadlock {
-    /// The cycle in order, each edge's `held_by` being the next edge's `thread`; for a thread
-    /// that waits on something nobody left can ever provide, a single edge with `held_by: None`.
+    /// The closed chain in order, each edge's blamed thread being the next edge's `thread`; a
+    /// thread waiting for itself is a one-edge cycle blaming its own thread; a thread that waits
+    /// for what nobody left can provide is a single edge blaming nobody.
     pub cycle: Vec<WaitEdge>,
-    /// Every thread that can never move again (the cycle and everything waiting on it).
+    /// Every thread that can never move again (the cycle and everything waiting behind it,
+    /// including threads that would start after a group that never finishes).
     pub stuck: Vec<ThreadIdx>,
 }
 
@@ -32,23 +83,195 @@ impl Deadlock {
     pub fn describe(&self, scenario: &Scenario) -> String {
         self.cycle
             .iter()
-            .map(|e| {
-                let t = scenario.thread_name(e.thread);
-                let r = scenario.resource_name(e.resource);
-                match e.held_by {
-                    Some(h) => format!("{t} waits for {r} held by {}", scenario.thread_name(h)),
-                    None => format!("{t} waits for {r}, which no thread left can provide"),
-                }
-            })
+            .map(|e| e.describe(scenario))
             .collect::<Vec<_>>()
             .join(", ")
     }
+
+    /// A thread that waits for itself: one edge blaming its own thread.
+    pub fn is_self_deadlock(&self) -> bool {
+        matches!(self.cycle.as_slice(), [e] if e.blame == Blame::HeldBy(e.thread))
+    }
+
+    /// The headline over the cycle, for a banner.
+    pub fn headline(&self) -> &'static str {
+        if self.is_self_deadlock() {
+            "a thread waits for itself forever"
+        } else if self.cycle.iter().any(|e| e.blame == Blame::Nobody) {
+            "a thread waits for what no thread left can provide"
+        } else {
+            "these threads wait for each other forever"
+        }
+    }
+}
+
+impl WaitEdge {
+    /// The edge in words; one function per kind of blame.
+    pub fn describe(&self, s: &Scenario) -> String {
+        match self.blame {
+            Blame::HeldBy(h) if h == self.thread => self_words(s, self.thread, self.resource),
+            Blame::HeldBy(h) => held_by_words(s, self.thread, self.resource, h),
+            Blame::OnlyFrom(u) => only_from_words(s, self.thread, self.resource, u),
+            Blame::Nobody => nobody_words(s, self.thread, self.resource),
+        }
+    }
+}
+
+/// "T1 waits for B held by T2".
+fn held_by_words(s: &Scenario, t: ThreadIdx, r: ResIdx, holder: ThreadIdx) -> String {
+    format!(
+        "{} waits for {} held by {}",
+        s.thread_name(t),
+        s.resource_name(r),
+        s.thread_name(holder)
+    )
+}
+
+/// "T1 locks A again while holding it", "B waits for a second permit of S while holding the
+/// only one".
+fn self_words(s: &Scenario, t: ThreadIdx, r: ResIdx) -> String {
+    let (who, res) = (s.thread_name(t), s.resource_name(r));
+    match s.resources[r as usize].kind {
+        ResourceKind::Mutex => format!("{who} locks {res} again while holding it"),
+        ResourceKind::Semaphore { permits: 1 } => {
+            format!("{who} waits for a second permit of {res} while holding the only one")
+        }
+        ResourceKind::Semaphore { .. } => {
+            format!("{who} waits for another permit of {res} while holding one itself")
+        }
+        _ => format!("{who} waits for {res} while holding it itself"),
+    }
+}
+
+/// "A waits for go, which only B (itself stuck) could set".
+fn only_from_words(s: &Scenario, t: ThreadIdx, r: ResIdx, u: ThreadIdx) -> String {
+    format!(
+        "{} waits for {}, which only {} (itself stuck) could {}",
+        s.thread_name(t),
+        s.resource_name(r),
+        s.thread_name(u),
+        provide_verb(s, t, r)
+    )
+}
+
+/// "C waits for q, which no thread left can fill".
+fn nobody_words(s: &Scenario, t: ThreadIdx, r: ResIdx) -> String {
+    let (who, res) = (s.thread_name(t), s.resource_name(r));
+    match s.resources[r as usize].kind {
+        ResourceKind::Barrier { .. } => {
+            format!("{who} waits for {res}, which not enough threads left can reach")
+        }
+        ResourceKind::Event | ResourceKind::Buffer { .. } => format!(
+            "{who} waits for {res}, which no thread left can {}",
+            provide_verb(s, t, r)
+        ),
+        ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => {
+            format!("{who} waits for {res}, which no thread left will unlock")
+        }
+        _ => format!("{who} waits for {res}, which no thread left will release"),
+    }
+}
+
+/// What a provider would do to end `t`'s wait on `r`.
+fn provide_verb(s: &Scenario, t: ThreadIdx, r: ResIdx) -> &'static str {
+    match s.resources[r as usize].kind {
+        ResourceKind::Event => "set",
+        ResourceKind::Barrier { .. } => "reach",
+        ResourceKind::Buffer { .. } => {
+            // A thread's script says whether it puts into the buffer, takes from it, or both.
+            let ops = || s.threads[t as usize].steps.iter().map(|st| st.op);
+            let puts = ops().any(|op| op == Op::Put(r));
+            let takes = ops().any(|op| op == Op::Take(r));
+            match (puts, takes) {
+                (true, false) => "make room in",
+                (false, true) => "fill",
+                _ => "put into or take from",
+            }
+        }
+        ResourceKind::Semaphore { .. } => "release",
+        _ => "unlock",
+    }
+}
+
+/// What a thread may still do to a resource that could end another thread's wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Unlock,
+    Release,
+    Set,
+    Arrive,
+    Put,
+    Take,
+}
+
+fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
+    Some(match op {
+        Op::Unlock(r) => (Act::Unlock, r),
+        Op::Release(r) => (Act::Release, r),
+        Op::Set(r) => (Act::Set, r),
+        Op::Wait(r) if matches!(kind, Some(ResourceKind::Barrier { .. })) => (Act::Arrive, r),
+        Op::Put(r) => (Act::Put, r),
+        Op::Take(r) => (Act::Take, r),
+        _ => return None,
+    })
+}
+
+/// What one thread may still do, from the step it is at to the end of its script.
+struct Ahead {
+    acts: Vec<(Act, ResIdx)>,
+    /// It may still give up a lock with a timeout, which unlocks every mutex it holds.
+    backs_off: bool,
+}
+
+impl Ahead {
+    fn of(s: &Scenario, t: usize, pc: u32, finished: bool) -> Ahead {
+        if finished {
+            return Ahead {
+                acts: Vec::new(),
+                backs_off: false,
+            };
+        }
+        let steps = &s.threads[t].steps;
+        let rest = steps.get(pc as usize..).unwrap_or_default();
+        let backs_off = rest.iter().any(|st| matches!(st.op, Op::TryLock { .. }));
+        // Backing off starts again from an earlier step: the whole script may come round again.
+        let from = if backs_off { steps.as_slice() } else { rest };
+        let kind = |op: Op| {
+            op.resource()
+                .and_then(|r| s.resources.get(r as usize))
+                .map(|r| r.kind)
+        };
+        let mut acts: Vec<(Act, ResIdx)> = from
+            .iter()
+            .filter_map(|st| act_of(st.op, kind(st.op)))
+            .collect();
+        acts.sort_by_key(|&(a, r)| (a as u8, r));
+        acts.dedup();
+        Ahead { acts, backs_off }
+    }
+
+    fn will(&self, act: Act, r: ResIdx) -> bool {
+        self.acts.contains(&(act, r))
+    }
+}
+
+/// Where a thread is, as the wait-for graph sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Where {
+    Finished,
+    /// Running, sleeping, held by the conductor, or waiting for something that ends by itself.
+    Moving,
+    Waiting(ResIdx),
+    /// Not started: it starts once every thread of its `after` group has finished.
+    NotStarted,
 }
 
 /// Look for threads that can never move again.
 ///
 /// `views[r]` is resource r as read at one instant; `finished[t]` whether thread t is done or
-/// failed; `pcs[t]` the step thread t is at (for a blocked thread, the step it is blocked in).
+/// failed; `pcs[t]` the step thread t is at (for a waiting thread, the step it waits in). Read
+/// earlier than the views, `finished` and `pcs` may lag behind them, which only ever makes a
+/// thread look able to do more than it can: a deadlock is never reported that is not one.
 pub fn find(
     scenario: &Scenario,
     views: &[View],
@@ -56,88 +279,121 @@ pub fn find(
     pcs: &[u32],
 ) -> Option<Deadlock> {
     let n = scenario.threads.len();
-    let mut waiting_on: Vec<Option<ResIdx>> = vec![None; n];
-    for (r, view) in views.iter().enumerate() {
-        for &t in &view.waiters {
-            waiting_on[t as usize] = Some(r as ResIdx);
-        }
-    }
-    // A thread whose script still has a step of this kind on this resource can still act on it.
-    let will = |t: usize, wanted: &dyn Fn(Op) -> bool| {
-        !finished[t]
-            && scenario.threads[t]
-                .steps
-                .get(pcs[t] as usize..)
-                .is_some_and(|rest| rest.iter().any(|s| wanted(s.op)))
-    };
-    // Who could wake each waiting thread, and how many of them it needs.
-    let wakers: Vec<(Vec<ThreadIdx>, usize)> = (0..n)
+    let mut at: Vec<Where> = (0..n)
         .map(|t| {
-            let Some(r) = waiting_on[t] else {
-                return (Vec::new(), 0);
-            };
-            let view = &views[r as usize];
-            let others = |wanted: &dyn Fn(Op) -> bool| -> Vec<ThreadIdx> {
-                (0..n)
-                    .filter(|&u| u != t && will(u, wanted))
-                    .map(|u| u as ThreadIdx)
-                    .collect()
-            };
-            match scenario.resources[r as usize].kind {
-                ResourceKind::Mutex
-                | ResourceKind::Gil { .. }
-                | ResourceKind::RLock
-                | ResourceKind::RwLock { .. } => (view.holders.clone(), 1),
-                ResourceKind::Event => (others(&|op| op == Op::Set(r)), 1),
-                // Nothing ever waits on a counter, nor for good on an event loop.
-                ResourceKind::Counter | ResourceKind::EventLoop => (Vec::new(), 1),
-                ResourceKind::Semaphore { .. } => (others(&|op| op == Op::Release(r)), 1),
-                ResourceKind::Barrier { parties } => {
-                    let missing = (parties as usize).saturating_sub(view.waiters.len());
-                    let arrivers = others(&|op| op == Op::Wait(r))
-                        .into_iter()
-                        .filter(|u| !view.waiters.contains(u))
-                        .collect();
-                    (arrivers, missing.max(1))
-                }
-                ResourceKind::Buffer { .. } => {
-                    let producing = scenario.threads[t]
-                        .steps
-                        .get(pcs[t] as usize)
-                        .is_some_and(|s| matches!(s.op, Op::Put(_)));
-                    if producing {
-                        (others(&|op| op == Op::Take(r)), 1)
-                    } else {
-                        (others(&|op| op == Op::Put(r)), 1)
-                    }
-                }
+            let spec = &scenario.threads[t];
+            if finished[t] {
+                Where::Finished
+            } else if spec.after.iter().all(|&g| finished[g as usize]) {
+                Where::Moving
+            } else {
+                Where::NotStarted
             }
         })
         .collect();
-    // A lock with a timeout gives up by itself: whoever waits in one can always move.
-    let timed = |t: usize| {
-        scenario.threads[t]
-            .steps
-            .get(pcs[t] as usize)
-            .is_some_and(|s| matches!(s.op, Op::TryLock { .. }))
-    };
+    for (r, view) in views.iter().enumerate() {
+        for &t in &view.waiters {
+            if let Some(w) = at.get_mut(t as usize) {
+                *w = Where::Waiting(r as ResIdx);
+            }
+        }
+    }
+    let ahead: Vec<Ahead> = (0..n)
+        .map(|t| Ahead::of(scenario, t, pcs[t], finished[t]))
+        .collect();
+    let waiting_on_same = |u: usize, r: ResIdx| at[u] == Where::Waiting(r);
+
+    // Who could end each waiting thread's wait, and how many of them it needs.
+    let wakers: Vec<(Vec<usize>, usize)> = (0..n)
+        .map(|t| {
+            let Where::Waiting(r) = at[t] else {
+                return (Vec::new(), 0);
+            };
+            let view = &views[r as usize];
+            let kind = scenario.resources[r as usize].kind;
+            let providers = |act: Act| -> Vec<usize> {
+                (0..n)
+                    .filter(|&u| u != t && !waiting_on_same(u, r) && ahead[u].will(act, r))
+                    .collect()
+            };
+            match kind {
+                ResourceKind::Mutex
+                | ResourceKind::RLock
+                | ResourceKind::RwLock { .. }
+                | ResourceKind::Gil { .. }
+                | ResourceKind::Semaphore { .. } => {
+                    let releases = |u: usize| match kind {
+                        // A thread under the GIL gives it up whenever it sleeps, blocks or ends.
+                        ResourceKind::Gil { .. } => !finished[u],
+                        ResourceKind::Semaphore { .. } => ahead[u].will(Act::Release, r),
+                        // Giving up a lock with a timeout unlocks the locks it took.
+                        ResourceKind::Mutex | ResourceKind::RLock => {
+                            ahead[u].will(Act::Unlock, r) || ahead[u].backs_off
+                        }
+                        _ => ahead[u].will(Act::Unlock, r),
+                    };
+                    let mut holders: Vec<usize> = view
+                        .holders
+                        .iter()
+                        .map(|&h| h as usize)
+                        .filter(|&h| h != t && releases(h))
+                        .collect();
+                    holders.sort_unstable();
+                    holders.dedup();
+                    (holders, 1)
+                }
+                ResourceKind::Event => (providers(Act::Set), 1),
+                ResourceKind::Barrier { parties } => {
+                    let missing = (parties as usize).saturating_sub(view.waiters.len());
+                    (providers(Act::Arrive), missing.max(1))
+                }
+                ResourceKind::Buffer { .. } => {
+                    let act = if view.full { Act::Take } else { Act::Put };
+                    (providers(act), 1)
+                }
+                // Nothing waits for good on a counter or an event loop.
+                ResourceKind::Counter | ResourceKind::EventLoop => (Vec::new(), 0),
+            }
+        })
+        .collect();
+
     let mut can_move: Vec<bool> = (0..n)
-        .map(|t| !finished[t] && (waiting_on[t].is_none() || timed(t)))
+        .map(|t| match at[t] {
+            Where::Moving => true,
+            Where::Finished | Where::NotStarted => false,
+            Where::Waiting(r) => {
+                let kind = scenario.resources[r as usize].kind;
+                let lock = matches!(
+                    kind,
+                    ResourceKind::Mutex
+                        | ResourceKind::RLock
+                        | ResourceKind::RwLock { .. }
+                        | ResourceKind::Gil { .. }
+                        | ResourceKind::Semaphore { .. }
+                );
+                // A lock nobody holds is about to be taken by its first waiter.
+                (lock && views[r as usize].holders.is_empty()) || wakers[t].1 == 0
+            }
+        })
         .collect();
     loop {
         let mut changed = false;
         for t in 0..n {
-            if can_move[t] || finished[t] {
+            if can_move[t] {
                 continue;
             }
-            let (who, needed) = &wakers[t];
-            let movers = who.iter().filter(|&&u| can_move[u as usize]).count();
-            // A GIL with no holder is free for the taking.
-            let free_gil = matches!(
-                waiting_on[t].map(|r| scenario.resources[r as usize].kind),
-                Some(ResourceKind::Gil { .. })
-            ) && who.is_empty();
-            if movers >= *needed || free_gil {
+            let moves = match at[t] {
+                Where::Waiting(_) => {
+                    let (who, needed) = &wakers[t];
+                    who.iter().filter(|&&u| can_move[u]).count() >= *needed
+                }
+                Where::NotStarted => scenario.threads[t]
+                    .after
+                    .iter()
+                    .all(|&g| at[g as usize] == Where::Finished || can_move[g as usize]),
+                Where::Finished | Where::Moving => false,
+            };
+            if moves {
                 can_move[t] = true;
                 changed = true;
             }
@@ -147,42 +403,427 @@ pub fn find(
         }
     }
     let stuck: Vec<ThreadIdx> = (0..n)
-        .filter(|&t| waiting_on[t].is_some() && !can_move[t])
+        .filter(|&t| at[t] != Where::Finished && !can_move[t])
         .map(|t| t as ThreadIdx)
         .collect();
-    let &first = stuck.first()?;
-    // Walk the chain of blame from the first stuck thread until it closes on itself.
-    let mut chain: Vec<WaitEdge> = Vec::new();
-    let mut at = first;
-    loop {
-        if let Some(pos) = chain.iter().position(|e| e.thread == at) {
-            chain.drain(..pos);
-            break;
+    if stuck.is_empty() {
+        return None;
+    }
+
+    // Whom each stuck waiting thread can truthfully blame: stuck holders (others first, then
+    // itself), or stuck threads that would otherwise provide. Threads that have not started
+    // are never blamed: they are stuck behind their group, not waiting on a resource.
+    let stuck_waiting = |u: usize| !can_move[u] && matches!(at[u], Where::Waiting(_));
+    let blamable: Vec<Vec<usize>> = (0..n)
+        .map(|t| {
+            let Where::Waiting(r) = at[t] else {
+                return Vec::new();
+            };
+            if can_move[t] {
+                return Vec::new();
+            }
+            let view = &views[r as usize];
+            if holds_kind(scenario.resources[r as usize].kind) {
+                let mut held: Vec<usize> = view
+                    .holders
+                    .iter()
+                    .map(|&h| h as usize)
+                    .filter(|&h| h != t && stuck_waiting(h))
+                    .collect();
+                held.sort_unstable();
+                held.dedup();
+                if view.holders.contains(&(t as ThreadIdx)) {
+                    held.push(t);
+                }
+                held
+            } else {
+                let act = match scenario.resources[r as usize].kind {
+                    ResourceKind::Event => Act::Set,
+                    ResourceKind::Barrier { .. } => Act::Arrive,
+                    ResourceKind::Buffer { .. } if view.full => Act::Take,
+                    ResourceKind::Buffer { .. } => Act::Put,
+                    _ => return Vec::new(),
+                };
+                (0..n)
+                    .filter(|&u| {
+                        u != t
+                            && stuck_waiting(u)
+                            && !waiting_on_same(u, r)
+                            && ahead[u].will(act, r)
+                    })
+                    .collect()
+            }
+        })
+        .collect();
+    let edge = |t: usize, next: Option<usize>| {
+        let Where::Waiting(r) = at[t] else {
+            unreachable!("only waiting threads are on a chain")
+        };
+        let blame = match next {
+            None => Blame::Nobody,
+            Some(u) if holds_kind(scenario.resources[r as usize].kind) => {
+                Blame::HeldBy(u as ThreadIdx)
+            }
+            Some(u) => Blame::OnlyFrom(u as ThreadIdx),
+        };
+        WaitEdge {
+            thread: t as ThreadIdx,
+            resource: r,
+            blame,
         }
-        let resource = waiting_on[at as usize].expect("stuck threads are waiting");
-        let (who, _) = &wakers[at as usize];
-        let blamed = who
-            .iter()
-            .copied()
-            .find(|u| stuck.contains(u))
-            .or_else(|| who.first().copied());
-        chain.push(WaitEdge {
-            thread: at,
-            resource,
-            held_by: blamed,
-        });
-        match blamed {
-            Some(next) if stuck.contains(&next) => at = next,
-            _ => {
-                // No cycle: the chain ends at a thread waiting for what nobody can still
-                // provide. That thread is the whole story; the rest only wait behind it.
-                chain.drain(..chain.len() - 1);
-                break;
+    };
+
+    let cycle = if let Some(ring) = first_cycle(&blamable) {
+        (0..ring.len())
+            .map(|i| edge(ring[i], Some(ring[(i + 1) % ring.len()])))
+            .collect()
+    } else if let Some(t) = (0..n).find(|&t| blamable[t].contains(&t)) {
+        vec![edge(t, Some(t))]
+    } else {
+        // No cycle: every chain of blame ends at a thread waiting for what nobody left can
+        // provide. That thread is the whole story; the rest only wait behind it.
+        let mut t = (0..n).find(|&t| stuck_waiting(t))?;
+        while let Some(&u) = blamable[t].first() {
+            t = u;
+        }
+        vec![edge(t, None)]
+    };
+    Some(Deadlock { cycle, stuck })
+}
+
+/// Kinds whose waiters wait for a holder to give it back.
+fn holds_kind(kind: ResourceKind) -> bool {
+    matches!(
+        kind,
+        ResourceKind::Mutex
+            | ResourceKind::RLock
+            | ResourceKind::RwLock { .. }
+            | ResourceKind::Gil { .. }
+            | ResourceKind::Semaphore { .. }
+    )
+}
+
+/// The first cycle of at least two threads in the graph "t blames u", searching from the lowest
+/// thread and following each thread's candidates in order.
+fn first_cycle(blames: &[Vec<usize>]) -> Option<Vec<usize>> {
+    const NEW: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const DONE: u8 = 2;
+    let mut mark = vec![NEW; blames.len()];
+    for start in 0..blames.len() {
+        if mark[start] != NEW {
+            continue;
+        }
+        mark[start] = ON_PATH;
+        let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+        while let Some((v, next)) = path.last_mut() {
+            let v = *v;
+            let Some(&u) = blames[v].get(*next) else {
+                mark[v] = DONE;
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            if u == v {
+                continue;
+            }
+            match mark[u] {
+                NEW => {
+                    mark[u] = ON_PATH;
+                    path.push((u, 0));
+                }
+                ON_PATH => {
+                    let from = path.iter().position(|&(w, _)| w == u)?;
+                    return Some(path[from..].iter().map(|&(w, _)| w).collect());
+                }
+                _ => {}
             }
         }
     }
-    Some(Deadlock {
-        cycle: chain,
-        stuck,
-    })
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::ResourceKind as K;
+    use crate::trace::testing::{ms, scenario};
+
+    fn view(holders: &[ThreadIdx], waiters: &[ThreadIdx]) -> View {
+        View {
+            seq: 0,
+            holders: holders.to_vec(),
+            waiters: waiters.to_vec(),
+            full: false,
+        }
+    }
+
+    fn edge(thread: ThreadIdx, resource: ResIdx, blame: Blame) -> WaitEdge {
+        WaitEdge {
+            thread,
+            resource,
+            blame,
+        }
+    }
+
+    #[test]
+    fn two_locks_in_opposite_order_are_a_cycle_of_holders() {
+        use Op::*;
+        let s = scenario(
+            &[("A", K::Mutex), ("B", K::Mutex)],
+            &[
+                ("T1", vec![Lock(0), Lock(1), Unlock(1), Unlock(0)]),
+                ("T2", vec![Lock(1), Lock(0), Unlock(0), Unlock(1)]),
+            ],
+        );
+        let views = [view(&[0], &[1]), view(&[1], &[0])];
+        let d = find(&s, &views, &[false, false], &[1, 1]).expect("a deadlock");
+        assert_eq!(
+            d.cycle,
+            vec![edge(0, 1, Blame::HeldBy(1)), edge(1, 0, Blame::HeldBy(0))]
+        );
+        assert_eq!(d.stuck, vec![0, 1]);
+        assert_eq!(
+            d.describe(&s),
+            "T1 waits for B held by T2, T2 waits for A held by T1"
+        );
+        assert!(!d.is_self_deadlock());
+    }
+
+    #[test]
+    fn a_second_permit_of_a_one_permit_semaphore_is_a_self_deadlock_at_once() {
+        use Op::*;
+        let s = scenario(
+            &[("S", K::Semaphore { permits: 1 })],
+            &[
+                ("A", vec![Sleep(ms(50)), Acquire(0), Release(0)]),
+                ("B", vec![Acquire(0), Acquire(0), Release(0), Release(0)]),
+            ],
+        );
+        // A still sleeps: B is stuck already, and A is not to blame.
+        let d = find(&s, &[view(&[1], &[1])], &[false, false], &[0, 1]).expect("stuck");
+        assert_eq!(d.cycle, vec![edge(1, 0, Blame::HeldBy(1))]);
+        assert_eq!(d.stuck, vec![1]);
+        assert!(d.is_self_deadlock());
+        assert_eq!(
+            d.describe(&s),
+            "B waits for a second permit of S while holding the only one"
+        );
+        // A arrives: it waits behind B, who holds the permit; the cycle is still B's alone.
+        let d = find(&s, &[view(&[1], &[1, 0])], &[false, false], &[1, 1]).expect("stuck");
+        assert_eq!(d.cycle, vec![edge(1, 0, Blame::HeldBy(1))]);
+        assert_eq!(d.stuck, vec![0, 1]);
+    }
+
+    #[test]
+    fn a_mutex_locked_again_by_its_holder() {
+        use Op::*;
+        let s = scenario(
+            &[("A", K::Mutex)],
+            &[("T1", vec![Lock(0), Lock(0), Unlock(0), Unlock(0)])],
+        );
+        let d = find(&s, &[view(&[0], &[0])], &[false], &[1]).expect("stuck");
+        assert_eq!(d.describe(&s), "T1 locks A again while holding it");
+    }
+
+    #[test]
+    fn a_thread_waiting_for_its_after_group_is_stuck_behind_it() {
+        use Op::*;
+        let mut s = (*scenario(
+            &[("go", K::Event)],
+            &[("A", vec![Wait(0)]), ("B", vec![Set(0)])],
+        ))
+        .clone();
+        s.threads[1].after = vec![0];
+        let d = find(&s, &[view(&[], &[0])], &[false, false], &[0, 0]).expect("stuck");
+        // B would set go, but it can never start: nobody left can.
+        assert_eq!(d.cycle, vec![edge(0, 0, Blame::Nobody)]);
+        assert_eq!(d.stuck, vec![0, 1]);
+        assert_eq!(
+            d.describe(&s),
+            "A waits for go, which no thread left can set"
+        );
+        // Once A's group has finished, B starts and sets it.
+        s.threads[1].after.clear();
+        assert_eq!(find(&s, &[view(&[], &[0])], &[false, false], &[0, 0]), None);
+    }
+
+    #[test]
+    fn an_after_group_that_can_finish_lets_its_followers_move() {
+        use Op::*;
+        let mut s = (*scenario(
+            &[("go", K::Event)],
+            &[
+                ("A", vec![Sleep(ms(5))]),
+                ("B", vec![Set(0)]),
+                ("C", vec![Wait(0)]),
+            ],
+        ))
+        .clone();
+        s.threads[1].after = vec![0];
+        assert_eq!(
+            find(&s, &[view(&[], &[2])], &[false, false, false], &[0, 0, 0]),
+            None
+        );
+    }
+
+    #[test]
+    fn an_event_only_a_stuck_thread_would_set() {
+        use Op::*;
+        let s = scenario(
+            &[("go", K::Event), ("done", K::Event)],
+            &[
+                ("A", vec![Wait(0), Set(1)]),
+                ("B", vec![Wait(1), Set(0)]),
+                ("C", vec![Wait(0)]),
+            ],
+        );
+        let views = [view(&[], &[0, 2]), view(&[], &[1])];
+        let d = find(&s, &views, &[false; 3], &[0, 0, 0]).expect("stuck");
+        assert_eq!(
+            d.cycle,
+            vec![
+                edge(0, 0, Blame::OnlyFrom(1)),
+                edge(1, 1, Blame::OnlyFrom(0))
+            ]
+        );
+        assert_eq!(d.stuck, vec![0, 1, 2]);
+        assert_eq!(
+            d.describe(&s),
+            "A waits for go, which only B (itself stuck) could set, \
+             B waits for done, which only A (itself stuck) could set"
+        );
+    }
+
+    #[test]
+    fn a_barrier_short_of_parties_blames_only_a_stuck_arriver() {
+        use Op::*;
+        let s = scenario(
+            &[("gate", K::Barrier { parties: 2 }), ("M", K::Mutex)],
+            &[
+                ("A", vec![Lock(1), Wait(0), Unlock(1)]),
+                ("B", vec![Lock(1), Wait(0), Unlock(1)]),
+            ],
+        );
+        let views = [view(&[], &[0]), view(&[0], &[1])];
+        let d = find(&s, &views, &[false, false], &[1, 0]).expect("stuck");
+        assert_eq!(
+            d.cycle,
+            vec![edge(0, 0, Blame::OnlyFrom(1)), edge(1, 1, Blame::HeldBy(0))]
+        );
+        assert_eq!(
+            d.describe(&s),
+            "A waits for gate, which only B (itself stuck) could reach, \
+             B waits for M held by A"
+        );
+    }
+
+    #[test]
+    fn a_co_waiter_is_never_blamed() {
+        use Op::*;
+        // Both wait for go; B would set it afterwards, but it waits for the same thing.
+        let s = scenario(
+            &[("go", K::Event)],
+            &[("A", vec![Wait(0)]), ("B", vec![Wait(0), Set(0)])],
+        );
+        let d = find(&s, &[view(&[], &[0, 1])], &[false, false], &[0, 0]).expect("stuck");
+        assert_eq!(d.cycle, vec![edge(0, 0, Blame::Nobody)]);
+        assert_eq!(d.stuck, vec![0, 1]);
+    }
+
+    #[test]
+    fn an_empty_buffer_nobody_left_fills() {
+        use Op::*;
+        let s = scenario(
+            &[("q", K::Buffer { capacity: 1 })],
+            &[
+                ("C", vec![Take(0)]),
+                ("P", vec![Sleep(ms(20)), Put(0), Take(0)]),
+            ],
+        );
+        // P has put and taken back: C waits for an item nobody left will put.
+        let d = find(&s, &[view(&[], &[0])], &[false, true], &[0, 2]).expect("stuck");
+        assert_eq!(
+            d.describe(&s),
+            "C waits for q, which no thread left can fill"
+        );
+        // While P can still put, C can move.
+        assert_eq!(find(&s, &[view(&[], &[0])], &[false, false], &[0, 1]), None);
+        // A full buffer: its waiters wait for a take.
+        let full = View {
+            full: true,
+            ..view(&[], &[1])
+        };
+        assert!(find(&s, &[full], &[false, false], &[0, 1]).is_none());
+    }
+
+    #[test]
+    fn a_holder_that_never_unlocks_leaves_its_waiters_to_nobody() {
+        use Op::*;
+        let s = scenario(
+            &[("A", K::Mutex)],
+            &[("T1", vec![Lock(0), Sleep(ms(500))]), ("T2", vec![Lock(0)])],
+        );
+        // T1 still sleeps, but will never unlock A: T2 is stuck already.
+        let d = find(&s, &[view(&[0], &[1])], &[false, false], &[1, 0]).expect("stuck");
+        assert_eq!(d.cycle, vec![edge(1, 0, Blame::Nobody)]);
+        assert_eq!(d.stuck, vec![1]);
+        assert_eq!(
+            d.describe(&s),
+            "T2 waits for A, which no thread left will unlock"
+        );
+    }
+
+    #[test]
+    fn a_holder_that_may_back_off_can_still_unlock() {
+        use Op::*;
+        let try_lock = TryLock {
+            resource: 1,
+            timeout: ms(10),
+            backoff: None,
+            jitter: true,
+        };
+        let s = scenario(
+            &[("A", K::Mutex), ("B", K::Mutex)],
+            &[("T1", vec![Lock(0), try_lock]), ("T2", vec![Lock(0)])],
+        );
+        assert_eq!(
+            find(
+                &s,
+                &[view(&[0], &[1]), view(&[], &[])],
+                &[false, false],
+                &[1, 0]
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn the_cycle_is_reported_before_a_thread_that_only_waits_behind_it() {
+        use Op::*;
+        let s = scenario(
+            &[("A", K::Mutex), ("B", K::Mutex)],
+            &[
+                ("W", vec![Lock(0), Unlock(0)]),
+                ("T1", vec![Lock(0), Lock(1), Unlock(1), Unlock(0)]),
+                ("T2", vec![Lock(1), Lock(0), Unlock(0), Unlock(1)]),
+            ],
+        );
+        let views = [view(&[1], &[2, 0]), view(&[2], &[1])];
+        let d = find(&s, &views, &[false; 3], &[0, 1, 1]).expect("stuck");
+        assert_eq!(
+            d.cycle,
+            vec![edge(1, 1, Blame::HeldBy(2)), edge(2, 0, Blame::HeldBy(1))]
+        );
+        assert_eq!(d.stuck, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn blame_names_round_trip() {
+        for b in [Blame::HeldBy(3), Blame::OnlyFrom(1), Blame::Nobody] {
+            assert_eq!(Blame::from_name(b.name(), b.by()), Some(b));
+        }
+        assert_eq!(Blame::from_name("held_by", None), None);
+        assert_eq!(Blame::from_name("nobody", Some(1)), None);
+    }
 }

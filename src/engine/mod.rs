@@ -15,5 +15,5 @@ mod tasks;
 pub mod work;
 
 pub use conductor::StepError;
-pub use deadlock::{Deadlock, WaitEdge};
+pub use deadlock::{Blame, Deadlock, WaitEdge};
 pub use run::{Phase, Run, RunOptions};

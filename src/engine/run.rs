@@ -18,8 +18,10 @@ use super::work;
 use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
 use crate::trace::event::{Event, EventKind};
 
-/// The watcher is woken whenever a thread blocks or finishes; this is only its fallback.
-const WATCH_PERIOD: Duration = Duration::from_millis(100);
+/// The watcher is woken whenever a thread blocks or finishes, and whenever a change leaves
+/// threads waiting; it also looks this often regardless, so a deadlock that began without
+/// anyone saying so is still found.
+const WATCH_PERIOD: Duration = Duration::from_millis(50);
 /// How soon the watcher looks again when a look was inconclusive (the graph was changing).
 const WATCH_RETRY: Duration = Duration::from_millis(5);
 
@@ -118,23 +120,21 @@ impl Run {
                 .spawn(move || {
                     let c = &shared.conductor;
                     c.set_watcher(std::thread::current());
-                    let mut wait = WATCH_PERIOD;
+                    // Look first: threads may have blocked before the watcher was there to be
+                    // told.
                     loop {
-                        std::thread::park_timeout(wait);
                         if !matches!(stop_rx.try_recv(), Err(TryRecvError::Empty)) {
                             break;
                         }
                         if c.all_finished() {
                             break;
                         }
-                        if !c.take_watch_due() && wait == WATCH_PERIOD {
-                            continue;
-                        }
-                        match watch(&shared) {
+                        let wait = match watch(&shared) {
                             Watch::Deadlock => break,
-                            Watch::Changing => wait = WATCH_RETRY,
-                            Watch::Clear => wait = WATCH_PERIOD,
-                        }
+                            Watch::Changing => WATCH_RETRY,
+                            Watch::Clear => WATCH_PERIOD,
+                        };
+                        std::thread::park_timeout(wait);
                     }
                 })
                 .expect("the OS refused to start a thread")
@@ -590,11 +590,13 @@ fn watch(shared: &Shared) -> Watch {
     if shared.deadlock.lock().is_some() {
         return Watch::Deadlock;
     }
-    let first: Vec<_> = shared.primitives.iter().map(Primitive::view).collect();
     let c = &shared.conductor;
     let n = shared.names.len() as ThreadIdx;
+    // Read before the primitives: threads only ever finish and move forward, so these may lag
+    // behind the views, which can hide a deadlock for one look but never invent one.
     let finished: Vec<bool> = (0..n).map(|t| c.is_finished(t)).collect();
     let pcs: Vec<u32> = (0..n).map(|t| c.pc(t)).collect();
+    let first: Vec<_> = shared.primitives.iter().map(Primitive::view).collect();
     if deadlock::find(&shared.scenario, &first, &finished, &pcs).is_none() {
         return Watch::Clear;
     }

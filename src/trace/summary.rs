@@ -11,8 +11,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use crate::engine::deadlock::Deadlock;
-use crate::scenario::model::{ResIdx, ResourceKind, Scenario};
+use crate::engine::deadlock::{Blame, Deadlock};
+use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::trace::event::{Event, EventKind, State};
 use crate::trace::gil::{self, GilComparison, PhaseFigures};
 use crate::trace::order::Reorder;
@@ -101,6 +101,11 @@ pub struct Summary {
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadlockSummary {
     pub cycle: Vec<CycleEdge>,
+    /// One thread waiting for itself (a one-edge cycle blaming its own thread).
+    pub self_deadlock: bool,
+    /// Every thread that can never move again: the cycle, those waiting behind it, and those
+    /// that would start after a group that cannot finish.
+    pub stuck: Vec<String>,
     /// "T1 waits for B held by T2, T2 waits for A held by T1".
     pub text: String,
 }
@@ -109,6 +114,11 @@ pub struct DeadlockSummary {
 pub struct CycleEdge {
     pub thread: String,
     pub waits_for: String,
+    /// "held_by", "only_from" or "nobody" ([`Blame::name`]).
+    pub blame: &'static str,
+    /// The thread blamed, if any.
+    pub by: Option<String>,
+    /// The thread blamed, only when it holds what is waited for.
     pub held_by: Option<String>,
 }
 
@@ -535,11 +545,25 @@ impl SummaryBuilder {
                 cycle: d
                     .cycle
                     .iter()
-                    .map(|edge| CycleEdge {
-                        thread: s.thread_name(edge.thread).to_string(),
-                        waits_for: s.resource_name(edge.resource).to_string(),
-                        held_by: edge.held_by.map(|h| s.thread_name(h).to_string()),
+                    .map(|edge| {
+                        let name = |t: ThreadIdx| s.thread_name(t).to_string();
+                        CycleEdge {
+                            thread: name(edge.thread),
+                            waits_for: s.resource_name(edge.resource).to_string(),
+                            blame: edge.blame.name(),
+                            by: edge.blame.by().map(name),
+                            held_by: match edge.blame {
+                                Blame::HeldBy(h) => Some(name(h)),
+                                _ => None,
+                            },
+                        }
                     })
+                    .collect(),
+                self_deadlock: d.is_self_deadlock(),
+                stuck: d
+                    .stuck
+                    .iter()
+                    .map(|&t| s.thread_name(t).to_string())
                     .collect(),
                 text: d.describe(s),
             }),
@@ -718,8 +742,10 @@ mod tests {
         );
         assert_eq!(
             json["deadlock"]["cycle"][0],
-            serde_json::json!({"thread": "T1", "waits_for": "B", "held_by": "T2"})
+            serde_json::json!({"thread": "T1", "waits_for": "B", "blame": "held_by",
+                "by": "T2", "held_by": "T2"})
         );
+        assert_eq!(json["deadlock"]["self_deadlock"], false);
         assert_eq!(json["threads"][0]["state_ms"]["blocked"], 200.0);
         assert_eq!(json["threads"][0]["state_ms"]["waiting_semaphore"], 0.0);
         assert_eq!(json["resources"][1]["kind"], "mutex");

@@ -159,12 +159,12 @@ impl Lcg {
 /// `n` threads each looping `lock M; work; unlock M; sleep` on one mutex: the scenario.
 /// How the deadlock of [`deadlock_scenario`] ends: T1 and T2 each wait for the other's lock.
 pub fn deadlock_end(run_time_ns: u64) -> crate::trace::summary::RunEnd {
-    use crate::engine::deadlock::{Deadlock, WaitEdge};
+    use crate::engine::deadlock::{Blame, Deadlock, WaitEdge};
     use crate::trace::summary::{Outcome, RunEnd};
-    let edge = |thread, resource, held_by| WaitEdge {
+    let edge = |thread, resource, holder| WaitEdge {
         thread,
         resource,
-        held_by: Some(held_by),
+        blame: Blame::HeldBy(holder),
     };
     RunEnd {
         run_time_ns,

@@ -591,7 +591,22 @@ impl Trace {
             },
             ResourceKind::Semaphore { permits } => match e.kind {
                 EventKind::Block => {
-                    format!("{who} waits for a permit of {res} (all {permits} taken)")
+                    // Say so when the thread holds some itself: it may be waiting for itself.
+                    let own = match before(r) {
+                        Some(ResourceState::Semaphore { holders, .. }) => {
+                            holders.iter().filter(|&&h| h == e.thread).count()
+                        }
+                        _ => 0,
+                    };
+                    match own {
+                        0 => format!("{who} waits for a permit of {res} (all {permits} taken)"),
+                        n if n as u32 >= permits => format!(
+                            "{who} waits for another permit of {res} (all {permits} taken, by itself)"
+                        ),
+                        n => format!(
+                            "{who} waits for another permit of {res} (all {permits} taken, {n} by itself)"
+                        ),
+                    }
                 }
                 EventKind::Acquire => {
                     let in_use = match before(r) {
@@ -1134,6 +1149,37 @@ mod tests {
         assert_eq!(
             t.describe(&events[4]),
             "w-3 took a permit of pool from w-1 (2 of 2 in use)"
+        );
+    }
+
+    #[test]
+    fn a_thread_waiting_for_a_permit_it_holds_itself_is_told_apart() {
+        let s = scenario(
+            &[("S", K::Semaphore { permits: 2 })],
+            &[
+                ("A", vec![Op::Acquire(0), Op::Acquire(0)]),
+                ("B", vec![Op::Acquire(0), Op::Acquire(0)]),
+            ],
+        );
+        let events = [
+            ev(1, 0, Acquire).res(0).step(0),
+            ev(2, 1, Acquire).res(0).step(0),
+            ev(3, 0, Block).res(0).step(1),
+        ];
+        let t = trace_of(&s, &events);
+        assert_eq!(
+            t.describe(&events[2]),
+            "A waits for another permit of S (all 2 taken, 1 by itself)"
+        );
+        let events = [
+            ev(1, 0, Acquire).res(0).step(0),
+            ev(2, 0, Acquire).res(0).step(1),
+            ev(3, 1, Block).res(0).step(0),
+        ];
+        let t = trace_of(&s, &events);
+        assert_eq!(
+            t.describe(&events[2]),
+            "B waits for a permit of S (all 2 taken)"
         );
     }
 

@@ -83,6 +83,7 @@ impl Barrier {
             seq: s.seq,
             holders: Vec::new(),
             waiters: s.arrived.clone(),
+            full: false,
         }
     }
 }

@@ -48,74 +48,84 @@ impl Buffer {
     }
 
     pub fn put(&self, cx: &mut Cx) -> Flow {
-        let me = cx.me;
-        let mut s = self.state.lock();
-        let mut blocked = false;
-        while s.items.len() >= self.capacity {
-            if cx.conductor.cancelled() {
-                s.producers.retain(|&w| w != me);
-                cx.conductor.unblocked(me);
-                return Err(Halt::Cancelled);
-            }
-            if !s.producers.contains(&me) {
-                s.producers.push_back(me);
-                s.seq += 1;
-            }
-            if !blocked {
-                blocked = true;
-                cx.block(self.index);
-            }
-            self.not_full.wait(&mut s);
-        }
-        if blocked {
-            // Woken by a signal meant for another producer, or after one: no longer waiting.
-            s.producers.retain(|&w| w != me);
-            cx.conductor.unblocked(me);
-        }
-        s.last_item += 1;
-        let item = s.last_item;
-        s.items.push_back(item);
-        s.seq += 1;
-        let by = s.woken_by[me as usize].take();
-        cx.emit(EventKind::Put, self.index, by, Some(item));
-        if let Some(consumer) = s.consumers.pop_front() {
-            s.woken_by[consumer as usize] = Some(me);
-            self.not_empty.notify_all();
-        }
-        Ok(())
+        self.act(cx, true)
     }
 
     pub fn take(&self, cx: &mut Cx) -> Flow {
+        self.act(cx, false)
+    }
+
+    /// A put (`putting`) or a take: wait while the buffer is full (or empty), then move one
+    /// item and signal the first thread waiting on the other side.
+    fn act(&self, cx: &mut Cx, putting: bool) -> Flow {
         let me = cx.me;
         let mut s = self.state.lock();
-        let mut blocked = false;
-        while s.items.is_empty() {
-            if cx.conductor.cancelled() {
-                s.consumers.retain(|&w| w != me);
-                cx.conductor.unblocked(me);
-                return Err(Halt::Cancelled);
+        let must_wait = |s: &State| {
+            if putting {
+                s.items.len() >= self.capacity
+            } else {
+                s.items.is_empty()
             }
-            if !s.consumers.contains(&me) {
-                s.consumers.push_back(me);
-                s.seq += 1;
+        };
+        if must_wait(&s) {
+            // Queued until it has moved its item, also while woken: a thread woken by a signal
+            // whose item another took first is waiting again the moment the item is gone.
+            s.side(putting).push_back(me);
+            s.seq += 1;
+            cx.block(self.index);
+            let cv = if putting {
+                &self.not_full
+            } else {
+                &self.not_empty
+            };
+            while must_wait(&s) {
+                if cx.conductor.cancelled() {
+                    s.side(putting).retain(|&w| w != me);
+                    s.woken_by[me as usize] = None;
+                    cx.conductor.unblocked(me);
+                    return Err(Halt::Cancelled);
+                }
+                cv.wait(&mut s);
+                if must_wait(&s) {
+                    // Another thread got there first: that signal is spent.
+                    s.woken_by[me as usize] = None;
+                }
             }
-            if !blocked {
-                blocked = true;
-                cx.block(self.index);
-            }
-            self.not_empty.wait(&mut s);
-        }
-        if blocked {
-            s.consumers.retain(|&w| w != me);
+            s.side(putting).retain(|&w| w != me);
             cx.conductor.unblocked(me);
         }
-        let item = s.items.pop_front();
+        let (kind, item) = if putting {
+            s.last_item += 1;
+            let item = s.last_item;
+            s.items.push_back(item);
+            (EventKind::Put, Some(item))
+        } else {
+            (EventKind::Take, s.items.pop_front())
+        };
         s.seq += 1;
         let by = s.woken_by[me as usize].take();
-        cx.emit(EventKind::Take, self.index, by, item);
-        if let Some(producer) = s.producers.pop_front() {
-            s.woken_by[producer as usize] = Some(me);
-            self.not_full.notify_all();
+        cx.emit(kind, self.index, by, item);
+        // Signal the first thread on the other side that has not been signalled yet; every
+        // one of them wakes to look.
+        let st = &mut *s;
+        let other = if putting {
+            &st.consumers
+        } else {
+            &st.producers
+        };
+        if let Some(&next) = other.iter().find(|&&w| st.woken_by[w as usize].is_none()) {
+            st.woken_by[next as usize] = Some(me);
+        }
+        if !other.is_empty() {
+            if putting {
+                self.not_empty.notify_all();
+            } else {
+                self.not_full.notify_all();
+            }
+        }
+        // Threads on this side that still wait now wait for another thread to act.
+        if must_wait(&s) && !s.side(putting).is_empty() {
+            cx.leaves_waiters();
         }
         Ok(())
     }
@@ -126,23 +136,35 @@ impl Buffer {
         self.not_empty.notify_all();
     }
 
-    /// Only those who must still wait: while there are items, every waiting consumer has been
-    /// woken to look (a put wakes them all), and one that lost the race queues again; the same
-    /// for producers while there is room. Listing them would let the deadlock watcher take a
-    /// consumer about to take the last item for one that waits forever.
+    /// Everyone on the side that must wait: consumers while it is empty, producers while it is
+    /// full. While there are items, a consumer in the queue is about to take one, so it is not
+    /// listed; once they are gone, every consumer still in the queue waits, woken or not.
     pub fn view(&self) -> View {
         let s = self.state.lock();
-        let producers = (s.items.len() >= self.capacity).then_some(&s.producers);
-        let consumers = s.items.is_empty().then_some(&s.consumers);
+        let full = s.items.len() >= self.capacity;
+        let waiters = if full {
+            s.producers.iter().copied().collect()
+        } else if s.items.is_empty() {
+            s.consumers.iter().copied().collect()
+        } else {
+            Vec::new()
+        };
         View {
             seq: s.seq,
             holders: Vec::new(),
-            waiters: producers
-                .into_iter()
-                .chain(consumers)
-                .flatten()
-                .copied()
-                .collect(),
+            waiters,
+            full,
+        }
+    }
+}
+
+impl State {
+    /// The queue of producers (`putting`) or consumers.
+    fn side(&mut self, putting: bool) -> &mut VecDeque<ThreadIdx> {
+        if putting {
+            &mut self.producers
+        } else {
+            &mut self.consumers
         }
     }
 }

@@ -77,6 +77,7 @@ impl Counter {
             seq: *self.stamp.lock(),
             holders: Vec::new(),
             waiters: Vec::new(),
+            full: false,
         }
     }
 }

@@ -86,6 +86,7 @@ impl Event {
             seq: s.seq,
             holders: Vec::new(),
             waiters: s.waiters.clone(),
+            full: false,
         }
     }
 }

@@ -77,6 +77,7 @@ impl EventLoop {
             seq: s.seq,
             holders: s.running.into_iter().collect(),
             waiters: Vec::new(),
+            full: false,
         }
     }
 }

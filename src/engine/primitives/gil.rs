@@ -178,6 +178,7 @@ impl Gil {
             seq: s.seq,
             holders: s.holder.into_iter().collect(),
             waiters: s.waiters.iter().copied().collect(),
+            full: false,
         }
     }
 }

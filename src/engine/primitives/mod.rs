@@ -41,6 +41,12 @@ impl Cx<'_> {
         self.conductor.blocking(self.me, r);
     }
 
+    /// A change that leaves other threads waiting on `r`: whoever could have ended their wait
+    /// may just have stopped being able to, so the deadlock watcher looks again.
+    pub fn leaves_waiters(&self) {
+        self.conductor.poke_watcher();
+    }
+
     pub fn check_cancel(&self) -> Flow {
         if self.conductor.cancelled() {
             Err(Halt::Cancelled)
@@ -78,7 +84,10 @@ pub fn await_hand_over<S>(
     flow
 }
 
-/// A primitive as the wait-for graph sees it at one instant.
+/// A primitive as the wait-for graph sees it at one instant. It must be right at every instant
+/// its lock is free: a thread woken but not yet running is listed as what it will be when it
+/// runs (a lock handed to it makes it a holder; an item taken back before it could look leaves
+/// it a waiter).
 #[derive(Debug, Clone, Default)]
 pub struct View {
     /// Bumped on every change; two equal readings mean nothing changed in between.
@@ -86,8 +95,11 @@ pub struct View {
     /// Threads holding it (lock holder, permit holders, GIL holder, an rwlock's readers or
     /// writer).
     pub holders: Vec<ThreadIdx>,
-    /// Threads waiting on it.
+    /// Threads that cannot go on until another thread acts on it. A thread that will give up
+    /// by itself (a lock with a timeout) is not one of them.
     pub waiters: Vec<ThreadIdx>,
+    /// A buffer with no room: its waiters wait to put, not to take.
+    pub full: bool,
 }
 
 pub enum Primitive {

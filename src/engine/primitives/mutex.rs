@@ -25,6 +25,8 @@ struct State {
     /// How many `lock`s of the holder are not yet matched by an `unlock`.
     depth: u32,
     waiters: VecDeque<ThreadIdx>,
+    /// Per thread: waiting with a timeout, so it gives up by itself.
+    timed: Vec<bool>,
     /// Per thread: who handed it the lock, until it notices.
     handed_by: Vec<Option<ThreadIdx>>,
 }
@@ -39,6 +41,7 @@ impl Mutex {
                 holder: None,
                 depth: 0,
                 waiters: VecDeque::new(),
+                timed: vec![false; threads],
                 handed_by: vec![None; threads],
             }),
             cv: Condvar::new(),
@@ -80,6 +83,7 @@ impl Mutex {
             return Ok(true);
         }
         s.waiters.push_back(me);
+        s.timed[me as usize] = timeout.is_some();
         s.seq += 1;
         cx.block(self.index);
         let nominal = timeout.map(|t| t.as_nanos() as f64);
@@ -113,6 +117,7 @@ impl Mutex {
             let left = Duration::from_nanos(((nominal - waited) / cx.conductor.speed()) as u64);
             self.cv.wait_for(&mut s, left.min(Duration::from_millis(5)));
         };
+        s.timed[me as usize] = false;
         cx.conductor.unblocked(me);
         if flow? {
             let by = s.handed_by[me as usize].take();
@@ -156,6 +161,9 @@ impl Mutex {
             s.depth = 1;
             s.handed_by[next as usize] = Some(me);
             self.cv.notify_all();
+            if !s.waiters.is_empty() {
+                cx.leaves_waiters();
+            }
         }
         Ok(())
     }
@@ -170,7 +178,13 @@ impl Mutex {
         View {
             seq: s.seq,
             holders: s.holder.into_iter().collect(),
-            waiters: s.waiters.iter().copied().collect(),
+            waiters: s
+                .waiters
+                .iter()
+                .copied()
+                .filter(|&w| !s.timed[w as usize])
+                .collect(),
+            full: false,
         }
     }
 }

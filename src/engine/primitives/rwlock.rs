@@ -153,6 +153,9 @@ impl RwLock {
         s.seq += 1;
         if s.grant(me, self.prefer_readers) {
             self.cv.notify_all();
+            if !s.waiters.is_empty() {
+                cx.leaves_waiters();
+            }
         }
         Ok(())
     }
@@ -172,6 +175,7 @@ impl RwLock {
                 .chain(s.readers.iter().copied())
                 .collect(),
             waiters: s.waiters.iter().map(|&(t, _)| t).collect(),
+            full: false,
         }
     }
 

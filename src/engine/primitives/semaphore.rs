@@ -80,6 +80,9 @@ impl Semaphore {
                 s.holders.push(next);
                 s.handed_by[next as usize] = Some(Some(me));
                 self.cv.notify_all();
+                if !s.waiters.is_empty() {
+                    cx.leaves_waiters();
+                }
             }
             None => s.free += 1,
         }
@@ -97,6 +100,7 @@ impl Semaphore {
             seq: s.seq,
             holders: s.holders.clone(),
             waiters: s.waiters.iter().copied().collect(),
+            full: false,
         }
     }
 }

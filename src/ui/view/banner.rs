@@ -17,9 +17,40 @@ pub struct DeadlockBanner<'a> {
 
 /// Rows the banner wants at this width.
 pub fn wanted_height(deadlock: &Deadlock, scenario: &Scenario, width: u16) -> u16 {
-    let text = deadlock.describe(scenario);
     let w = width.max(1) as usize;
-    2 + text.chars().count().div_ceil(w) as u16
+    lines(deadlock, scenario, width)
+        .iter()
+        .map(|l| Line::from(l.as_str()).width().div_ceil(w).max(1) as u16)
+        .sum()
+}
+
+/// What went wrong, the cycle in words, and who can never move again.
+fn lines(deadlock: &Deadlock, scenario: &Scenario, width: u16) -> [String; 3] {
+    let headline = if width >= 50 {
+        format!("DEADLOCK: {}", deadlock.headline())
+    } else {
+        "DEADLOCK".to_string()
+    };
+    const SHOWN: usize = 6;
+    let mut names: Vec<&str> = deadlock
+        .stuck
+        .iter()
+        .take(SHOWN)
+        .map(|&t| scenario.thread_name(t))
+        .collect();
+    let more = deadlock.stuck.len().saturating_sub(SHOWN);
+    let more = (more > 0).then(|| format!("{more} more"));
+    names.extend(more.as_deref());
+    let who = match names.as_slice() {
+        [one] => format!("{one} can"),
+        [init @ .., last] => format!("{} and {last} can", init.join(", ")),
+        [] => "No thread can".to_string(),
+    };
+    [
+        headline,
+        deadlock.describe(scenario),
+        format!("{who} never move again.  r restarts  ·  Esc menu"),
+    ]
 }
 
 impl Widget for DeadlockBanner<'_> {
@@ -30,20 +61,75 @@ impl Widget for DeadlockBanner<'_> {
         }
         let style = self.theme.alarm();
         buf.set_style(area, style);
-        let headline = if area.width >= 50 {
-            "DEADLOCK: these threads wait for each other forever"
-        } else {
-            "DEADLOCK"
-        };
-        let lines = vec![
-            Line::from(headline),
-            Line::from(self.deadlock.describe(self.scenario)),
-            Line::from("No thread can ever move again.  r restarts  ·  Esc menu"),
-        ];
+        let lines: Vec<Line> = lines(self.deadlock, self.scenario, area.width)
+            .into_iter()
+            .map(Line::from)
+            .collect();
         Paragraph::new(lines)
             .style(style)
             .alignment(Alignment::Center)
             .wrap(Wrap { trim: true })
             .render(area, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::deadlock::{Blame, WaitEdge};
+    use crate::scenario::model::{Op, ResourceKind};
+    use crate::trace::testing::scenario;
+    use crate::ui::theme::ThemeKind;
+
+    fn text(deadlock: &Deadlock, scenario: &Scenario, width: u16) -> String {
+        let height = wanted_height(deadlock, scenario, width);
+        let area = Rect::new(0, 0, width, height);
+        let mut buf = Buffer::empty(area);
+        DeadlockBanner {
+            deadlock,
+            scenario,
+            theme: Theme::new(ThemeKind::Dark, false),
+        }
+        .render(area, &mut buf);
+        (0..height)
+            .map(|y| {
+                (0..width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+                    .trim()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn a_self_deadlock_is_not_called_threads_waiting_for_each_other() {
+        let s = scenario(
+            &[("S", ResourceKind::Semaphore { permits: 1 })],
+            &[
+                ("B", vec![Op::Acquire(0), Op::Acquire(0)]),
+                ("A", vec![Op::Acquire(0)]),
+            ],
+        );
+        let d = Deadlock {
+            cycle: vec![WaitEdge {
+                thread: 0,
+                resource: 0,
+                blame: Blame::HeldBy(0),
+            }],
+            stuck: vec![0],
+        };
+        assert_eq!(
+            text(&d, &s, 80),
+            "DEADLOCK: a thread waits for itself forever\n\
+             B waits for a second permit of S while holding the only one\n\
+             B can never move again.  r restarts  ·  Esc menu"
+        );
+        // Narrow: every line wraps, nothing is cut.
+        let narrow = text(&d, &s, 20);
+        assert!(narrow.starts_with("DEADLOCK\n"), "{narrow}");
+        assert!(narrow.contains("only one"), "{narrow}");
+        assert!(narrow.ends_with("Esc menu"), "{narrow}");
     }
 }
