@@ -5,6 +5,7 @@
 //! The engine knows nothing of the UI; the UI knows nothing of how a primitive works.
 
 pub mod bench;
+pub mod cells;
 pub mod cli;
 pub mod console;
 pub mod engine;

@@ -495,3 +495,38 @@ fn binary_reports_each_kind_of_blame_in_json_and_words() {
         "{out}"
     );
 }
+
+/// The text timeline pads names by terminal cells, so a class's bars line up under CJK names.
+#[test]
+fn text_timeline_aligns_wide_names_by_cells() {
+    let dir = std::env::temp_dir().join(format!("threadlab-wide-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("wide.kdl");
+    std::fs::write(
+        &file,
+        "title \"宽字符\"\nthread 工人 count=2 {\n    sleep \"1ms\"\n}\nthread T {\n    sleep \"1ms\"\n}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_threadlab"))
+        .args(["run", file.to_str().unwrap(), "--headless"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let bar_column = |name: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no lane for {name}:\n{text}"));
+        let before = &line[..line.find(['│', '|']).expect("a lane bar")];
+        unicode_width::UnicodeWidthStr::width(before)
+    };
+    assert_eq!(bar_column("工人-1"), bar_column("T "), "{text}");
+    assert_eq!(bar_column("工人-2"), bar_column("T "), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

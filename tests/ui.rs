@@ -480,3 +480,87 @@ fn the_gil_card_compares_the_two_phases() {
     assert!(text.contains("speedup 2.00×"), "{text}");
     assert!(text.contains("ideal 2×"), "{text}");
 }
+
+/// Names in Chinese, Japanese and Korean take two cells a glyph: lane labels, the resource panel
+/// and the code markers keep every name whole and every column after it aligned.
+#[test]
+fn wide_names_keep_their_numbers_and_their_columns() {
+    let source = r#"
+title "工人与锁"
+mutex 锁
+thread 工人 count=3 {
+    lock 锁
+    work "1ms"
+    unlock 锁
+}
+thread スレッド {
+    sleep "1ms"
+}
+thread 스레드 {
+    sleep "1ms"
+}
+"#;
+    let scenario = Arc::new(threadlab::scenario::parse_source("wide", "wide.kdl", source).unwrap());
+    let run = Run::start(scenario.clone(), RunOptions::default());
+    let mut events = Vec::new();
+    wait_until("the run to finish", Duration::from_secs(20), || {
+        run.drain_events(&mut events);
+        run.phase() == Phase::Finished
+    });
+    std::thread::sleep(Duration::from_millis(30));
+    run.drain_events(&mut events);
+    events.sort_by_key(|e| e.t_ns);
+    let rec = Recording {
+        failures: vec![None; scenario.threads.len()],
+        scenario: scenario.clone(),
+        events,
+        end_ns: run.now_ns(),
+        outcome: Some(Outcome::Completed),
+        deadlock: None,
+        dropped_events: run.dropped_events(),
+        speed: 1.0,
+    };
+    run.stop();
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.show_recording(&rec);
+    for (w, h) in [(120, 40), (80, 24)] {
+        let terminal = draw(&app, w, h);
+        let buf = terminal.backend().buffer();
+        // A wide glyph's second cell is covered by the glyph: read rows as a terminal shows them.
+        let rows: Vec<String> = (0..h)
+            .map(|y| {
+                let mut row = String::new();
+                let mut x = 0;
+                while x < w {
+                    let symbol = buf[(x, y)].symbol();
+                    row.push_str(symbol);
+                    x += unicode_width::UnicodeWidthStr::width(symbol).max(1) as u16;
+                }
+                row
+            })
+            .collect();
+        let screen = rows.join("\n");
+        for name in ["工人-1", "工人-2", "工人-3", "スレッド", "스레드"] {
+            assert!(screen.contains(name), "{name} is cut at {w}x{h}:\n{screen}");
+        }
+        // Each lane's state words start in the same cell column, whatever the name's script.
+        let lane_rows: Vec<(u16, &str)> = ["工人-1", "工人-3", "スレッド", "스레드"]
+            .iter()
+            .map(|name| {
+                let y = rows.iter().position(|r| r.contains(name)).unwrap() as u16;
+                (y, *name)
+            })
+            .collect();
+        let done_column = |y: u16| {
+            (0..w).find(|&x| {
+                let cell = buf[(x, y)].symbol();
+                cell == "D" && buf[(x + 1, y)].symbol() == "O" && buf[(x + 2, y)].symbol() == "N"
+            })
+        };
+        let columns: Vec<Option<u16>> = lane_rows.iter().map(|&(y, _)| done_column(y)).collect();
+        assert!(
+            columns.windows(2).all(|p| p[0] == p[1]) && columns[0].is_some(),
+            "lane labels misaligned at {w}x{h}: {columns:?}\n{screen}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 //!
 //! [`GLYPHS`] is the one place headless output maps states to glyphs.
 
+use crate::cells;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -183,7 +184,7 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
     let name_w = s
         .threads
         .iter()
-        .map(|t| t.name.chars().count())
+        .map(|t| cells::width(&t.name))
         .max()
         .unwrap_or(0)
         .min(24);
@@ -213,8 +214,8 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
             }
         }
         let last = last.map_or_else(|| "not started".to_string(), |st| state_words(st, s));
-        let name: String = thread.name.chars().take(name_w).collect();
-        let _ = writeln!(out, "{name:<name_w$} {bar}{row}{bar} {last}");
+        let name = cells::pad(&cells::fit(&thread.name, name_w), name_w);
+        let _ = writeln!(out, "{name} {bar}{row}{bar} {last}");
     }
 
     // The corners under the lane's bars are 0 and the end; ticks at the quarters between,
@@ -285,8 +286,8 @@ pub fn render_summary(summary: &Summary) -> String {
     let name_w = summary
         .threads
         .iter()
-        .map(|t| t.name.chars().count())
-        .chain(summary.resources.iter().map(|r| r.name().chars().count()))
+        .map(|t| cells::width(&t.name))
+        .chain(summary.resources.iter().map(|r| cells::width(r.name())))
         .max()
         .unwrap_or(0);
     for (i, t) in summary.threads.iter().enumerate() {
@@ -311,7 +312,8 @@ pub fn render_summary(summary: &Summary) -> String {
             (None, state, Some(r)) => format!("ended {} ({r})", short_words(state)),
             (None, state, None) => format!("ended {}", short_words(state)),
         };
-        let _ = writeln!(out, "{head:<10} {:<name_w$}  {times}; {end}", t.name);
+        let name = cells::pad(&t.name, name_w);
+        let _ = writeln!(out, "{head:<10} {name}  {times}; {end}");
     }
     for (i, r) in summary.resources.iter().enumerate() {
         let head = if i == 0 { "resources" } else { "" };
@@ -413,8 +415,8 @@ pub fn render_summary(summary: &Summary) -> String {
         };
         let _ = writeln!(
             out,
-            "{head:<10} {:<name_w$}  {}: {text}",
-            r.name(),
+            "{head:<10} {}  {}: {text}",
+            cells::pad(r.name(), name_w),
             r.kind()
         );
     }

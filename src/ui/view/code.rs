@@ -1,6 +1,7 @@
 //! The scenario's source, with a marker per thread on the line of the step it is at, so the
 //! class sees which line each thread is stuck on.
 
+use crate::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -123,13 +124,13 @@ impl Widget for Code<'_> {
                 } else {
                     0
                 };
-                if tail_w + text.chars().count() + more_w > budget {
+                if tail_w + cells::width(&text) + more_w > budget {
                     let more = format!(" +{}", here.len() - k);
                     tail_w += more.len();
                     tail.push(Span::styled(more, theme.dim()));
                     break;
                 }
-                tail_w += text.chars().count();
+                tail_w += cells::width(&text);
                 tail.push(Span::styled(text, style));
             }
             let pointer = if here.is_empty() {
@@ -141,7 +142,7 @@ impl Widget for Code<'_> {
             // Half the indentation: a narrow panel is better spent on the step itself.
             let mut body = text.trim_start();
             let indent = (text.len() - body.len()).div_ceil(2);
-            if body.chars().count() + 2 > avail
+            if cells::width(body) + 2 > avail
                 && let Some(i) = body.find("//")
             {
                 // A comment that does not fit is dropped whole rather than cut to "//…".
@@ -150,7 +151,7 @@ impl Widget for Code<'_> {
             let code =
                 crate::ui::view::fit(&format!("{:indent$}{}", "", body.trim_end()), avail.max(1));
             spans.push(Span::styled(pointer.to_string(), theme.key()));
-            spans.push(Span::styled(format!("{code:<avail$}"), text_style));
+            spans.push(Span::styled(cells::pad(&code, avail), text_style));
             spans.extend(tail);
             Line::from(spans).render(
                 Rect {

@@ -1,5 +1,6 @@
 //! The help overlay, drawn from the key table (the same rows as the footer hints).
 
+use crate::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -31,16 +32,12 @@ impl Help {
     fn lines(&self) -> Vec<Line<'static>> {
         let theme = self.theme;
         let rows = help_lines(self.context);
-        let key_w = rows
-            .iter()
-            .map(|(k, _)| k.chars().count())
-            .max()
-            .unwrap_or(1);
+        let key_w = rows.iter().map(|(k, _)| cells::width(k)).max().unwrap_or(1);
         let mut lines: Vec<Line> = rows
             .into_iter()
             .map(|(keys, help)| {
                 Line::from(vec![
-                    Span::styled(format!(" {keys:>key_w$}  "), theme.key()),
+                    Span::styled(format!(" {}  ", cells::pad_left(&keys, key_w)), theme.key()),
                     Span::raw(help),
                 ])
             })

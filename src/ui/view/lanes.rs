@@ -1,6 +1,7 @@
 //! One lane per thread: its state over time as coloured glyphs, its state now in words, a time
 //! axis and a legend.
 
+use crate::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Modifier;
@@ -59,14 +60,14 @@ pub fn geometry(run: &RunState, area: Rect) -> Geometry {
         .scenario
         .threads
         .iter()
-        .map(|t| t.name.chars().count())
+        .map(|t| cells::width(&t.name))
         .max()
         .unwrap_or(1) as u16;
     let longest_res = run
         .scenario
         .resources
         .iter()
-        .map(|r| r.name.chars().count())
+        .map(|r| cells::width(&r.name))
         .max()
         .unwrap_or(0) as u16;
     let mut name_w = (longest_name + 3).min(16);
@@ -414,7 +415,7 @@ impl Lanes<'_> {
         while i < g.cells_w {
             let label = fmt_ns(start + u64::from(i) * per);
             let room = (g.cells_w - i).min(EVERY) as usize;
-            if label.chars().count() < room {
+            if cells::width(&label) < room {
                 buf.set_stringn(g.cells_x + i + 1, y, &label, room - 1, theme.dim());
             }
             i += EVERY;

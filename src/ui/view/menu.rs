@@ -1,6 +1,7 @@
 //! The menu: every scenario on the left, the chosen one's title and about text on the right.
 //! A file with a mistake is listed with its diagnostic, never hidden.
 
+use crate::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::Modifier;
@@ -162,8 +163,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let w = inner.width as usize;
         let name_w = w.saturating_sub(3 + tag.len() + 1);
         let text = format!(
-            "{pointer}{mark} {:<name_w$}{}{tag}",
-            fit(&entry.name, name_w),
+            "{pointer}{mark} {}{}{tag}",
+            cells::pad(&fit(&entry.name, name_w), name_w),
             if tag.is_empty() { "" } else { " " }
         );
         buf.set_stringn(inner.x, inner.y + row as u16, text, w, style);

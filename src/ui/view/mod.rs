@@ -10,6 +10,7 @@ pub mod menu;
 pub mod resources;
 pub mod run;
 
+use crate::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
@@ -112,7 +113,7 @@ pub fn footer(context: Context, area: Rect, buf: &mut Buffer, theme: Theme) {
     let mut hints = keys::footer_hints(context);
     let width = |h: &[(String, &str)]| -> usize {
         h.iter()
-            .map(|(k, t)| k.chars().count() + t.chars().count() + 3)
+            .map(|(k, t)| cells::width(k) + cells::width(t) + 3)
             .sum()
     };
     // Help and quit (the table's last two) always show: drop hints before them until it fits.
@@ -186,7 +187,7 @@ pub fn wrapped_rows<'a>(lines: impl IntoIterator<Item = &'a str>, width: u16) ->
             let mut rows = 1;
             let mut col = 0;
             for word in l.split(' ') {
-                let n = word.chars().count();
+                let n = cells::width(word);
                 if col > 0 && col + 1 + n > w {
                     rows += 1;
                     col = n;
@@ -200,18 +201,7 @@ pub fn wrapped_rows<'a>(lines: impl IntoIterator<Item = &'a str>, width: u16) ->
         .min(u16::MAX as usize) as u16
 }
 
-/// Truncates to `width` characters, marking the cut.
-pub fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        text.to_string()
-    } else if width == 0 {
-        String::new()
-    } else {
-        let mut s: String = text.chars().take(width - 1).collect();
-        s.push('…');
-        s
-    }
-}
+pub use crate::cells::fit;
 
 #[cfg(test)]
 mod tests {
@@ -234,12 +224,5 @@ mod tests {
         assert_eq!(reflow(about), vec!["One two three.", "Four"]);
         assert_eq!(wrapped_rows(["aaa bbb ccc"], 7), 2);
         assert_eq!(wrapped_rows(["aaa", "b"], 7), 2);
-    }
-
-    #[test]
-    fn fit_marks_the_cut() {
-        assert_eq!(fit("abcdef", 4), "abc…");
-        assert_eq!(fit("abc", 4), "abc");
-        assert_eq!(fit("abc", 0), "");
     }
 }

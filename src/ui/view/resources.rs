@@ -1,5 +1,6 @@
 //! Each resource as it stands at the viewed instant: who holds it, who waits for it.
 
+use crate::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -33,7 +34,7 @@ fn lines(run: &RunState, theme: Theme) -> Vec<Line<'_>> {
         .scenario
         .resources
         .iter()
-        .map(|r| r.name.chars().count())
+        .map(|r| cells::width(&r.name))
         .max()
         .unwrap_or(1);
     run.trace
@@ -94,7 +95,7 @@ pub fn resource_line<'a>(
         scenario.resources[r as usize].kind.keyword()
     };
     let mut spans = vec![
-        Span::styled(format!("{name:<name_w$}"), name_style),
+        Span::styled(cells::pad(name, name_w), name_style),
         Span::styled(format!(" {kind:<9} "), theme.dim()),
     ];
     let waiting = |spans: &mut Vec<Span<'a>>, label: &str, who: &[ThreadIdx], style: Style| {
