@@ -5,9 +5,15 @@
 //! worker flushes before anything that lets time pass (a wait, a sleep, CPU work, being held),
 //! so readers see a state as soon as a thread enters it. If the reader falls so far behind
 //! that the channel is full, the batch is dropped and counted, never waited for.
+//!
+//! Nothing recorded is lost without being counted: every batch handed over is counted in
+//! `recorded`, and is either in the channel (the receiver lives as long as the run, so a reader
+//! that drains after joining the workers gets every last one) or counted in `dropped`. Once the
+//! run is closed (stopped), nothing more is recorded: what threads do while being torn down is
+//! not part of the run.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam::channel::{self, Receiver, Sender, TrySendError};
 
@@ -24,6 +30,9 @@ pub struct Sink {
     tx: Sender<Vec<Event>>,
     rx: Receiver<Vec<Event>>,
     dropped: AtomicU64,
+    /// Events handed over so far: each either reaches a reader or is counted in `dropped`.
+    recorded: AtomicU64,
+    closed: AtomicBool,
     pub clock: Arc<RunClock>,
 }
 
@@ -34,12 +43,25 @@ impl Sink {
             tx,
             rx,
             dropped: AtomicU64::new(0),
+            recorded: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             clock,
         })
     }
 
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Every event workers have handed over: what readers drained plus what was dropped, once
+    /// the workers are joined and the channel drained.
+    pub fn recorded(&self) -> u64 {
+        self.recorded.load(Ordering::Relaxed)
+    }
+
+    /// The run is being stopped: record nothing from now on.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
     }
 
     /// Append every batch handed over so far, with stamps turned into run time.
@@ -92,6 +114,9 @@ impl Recorder {
         by: Option<ThreadIdx>,
         item: Option<u32>,
     ) {
+        if self.sink.closed.load(Ordering::Acquire) {
+            return;
+        }
         self.buf.push(Event {
             t_ns: self.sink.clock.raw_now(),
             thread: self.thread,
@@ -112,6 +137,9 @@ impl Recorder {
             return;
         }
         let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH_EVENTS));
+        self.sink
+            .recorded
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         match self.sink.tx.try_send(batch) {
             Ok(()) => {}
             Err(TrySendError::Full(batch)) | Err(TrySendError::Disconnected(batch)) => {

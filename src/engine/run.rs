@@ -271,13 +271,27 @@ impl Run {
         self.shared.conductor.all_finished()
     }
 
-    /// Cancel every wait and join every thread; returns how long the joining took.
-    pub fn stop(mut self) -> Duration {
-        self.shutdown()
+    /// Every event workers have handed over. Once the run is ended and drained, this equals
+    /// the events drained plus [`Run::dropped_events`]: nothing is lost uncounted.
+    pub fn recorded_events(&self) -> u64 {
+        self.shared.sink.recorded()
     }
 
-    fn shutdown(&mut self) -> Duration {
+    /// Cancel every wait and join every thread, and drop the run with whatever it recorded
+    /// that nobody drained; returns how long the joining took. For a reset: a reader that
+    /// wants the whole run uses [`Run::end`].
+    pub fn stop(mut self) -> Duration {
+        self.end()
+    }
+
+    /// Cancel every wait and join every thread; returns how long the joining took. Nothing is
+    /// recorded from here on, and everything recorded until now stays to be drained: after
+    /// `end`, one `drain_events` gets every event not drained yet, and `dropped_events`,
+    /// `failure`, `deadlock` and `is_finished` say how the run ended (a thread cancelled here
+    /// is not finished). Pause first to stop run time where the reader decided to stop.
+    pub fn end(&mut self) -> Duration {
         let start = Instant::now();
+        self.shared.sink.close();
         self.shared.conductor.cancel();
         for p in &self.shared.primitives {
             p.wake_all();
@@ -303,7 +317,7 @@ impl Run {
 impl Drop for Run {
     fn drop(&mut self) {
         if !self.workers.is_empty() || self.watcher.is_some() {
-            self.shutdown();
+            self.end();
         }
     }
 }
@@ -339,7 +353,9 @@ pub(super) fn end(shared: &Shared, me: ThreadIdx, rec: &mut Recorder, outcome: F
             shared.failures.lock()[me as usize] = Some(reason);
             rec.emit(EventKind::Fail, None, None, None);
         }
-        Err(Halt::Cancelled) => {}
+        // A cancelled thread did not finish: after `Run::end`, "finished" still means every
+        // thread came to its end.
+        Err(Halt::Cancelled) => return,
     }
     rec.flush();
     shared.conductor.finish(me);

@@ -313,9 +313,7 @@ impl Replay {
 
 impl Control {
     fn start(&mut self, app: &App, scenario: Arc<Scenario>) {
-        if let Some(run) = self.run.take() {
-            run.stop();
-        }
+        self.end_run(None);
         let speed = app.run.as_ref().map_or(1.0, |r| r.live.speed);
         let options = RunOptions {
             speed,
@@ -326,13 +324,35 @@ impl Control {
         self.settle = SETTLE;
     }
 
-    fn stop(&mut self) {
-        if let Some(run) = self.run.take() {
-            run.stop();
-        }
+    /// Ends the run and forgets what the command line asked of it. `app` is given when the
+    /// view still shows this run (quit, back to the menu), so its last events are shown and
+    /// saved with `--record`; after a restart or when another scenario is opened, the view
+    /// already shows the next run.
+    fn stop(&mut self, app: Option<&mut App>) {
         self.schedule.clear();
         self.scheduling = false;
         self.stop_after = None;
+        self.end_run(app);
+    }
+
+    /// Pauses (so run time ends here), joins every thread, and takes every event the run
+    /// recorded that was not drained yet: into the events file, and into `app` if given.
+    fn end_run(&mut self, app: Option<&mut App>) {
+        let Some(run) = &mut self.run else { return };
+        run.pause();
+        run.end();
+        match app {
+            Some(app) => {
+                self.poll(app);
+            }
+            None => {
+                self.scratch.clear();
+                run.drain_events(&mut self.scratch);
+                self.scratch.sort_by_key(|e| e.t_ns);
+                write_events(&mut self.events_out, &self.scratch, run.scenario());
+            }
+        }
+        self.run = None;
     }
 
     fn apply(&mut self, app: &mut App, effect: Effect) {
@@ -341,13 +361,13 @@ impl Control {
             Effect::Start(s) => {
                 // Leaving a replay for the menu and opening a scenario runs it live.
                 self.replay = None;
-                self.stop();
+                self.stop(None);
                 self.start(app, s);
             }
-            Effect::Stop => self.stop(),
+            Effect::Stop => self.stop(Some(app)),
             Effect::Restart => {
                 // A restart runs freely: the command line's schedule and limit were for the first.
-                self.stop();
+                self.stop(None);
                 if let Some(s) = app.run.as_ref().map(|r| r.scenario.clone()) {
                     self.start(app, s);
                 }
@@ -425,14 +445,7 @@ impl Control {
             },
             dropped: run.dropped_events(),
         };
-        if let (Some(out), Some(r)) = (&mut self.events_out, &app.run) {
-            for e in &self.scratch {
-                let record = EventRecord::new(e, &r.scenario);
-                if let Ok(line) = serde_json::to_string(&record) {
-                    let _ = writeln!(out, "{line}");
-                }
-            }
-        }
+        write_events(&mut self.events_out, &self.scratch, run.scenario());
         let changed = !self.scratch.is_empty() || app.run.as_ref().is_none_or(|r| r.live != live);
 
         // --schedule: one step at a time, each once the last has ended (checked without
@@ -484,6 +497,17 @@ impl Control {
     }
 }
 
+/// `--events`: one JSON line per event, named after the run's own scenario.
+fn write_events(out: &mut Option<BufWriter<File>>, events: &[Event], scenario: &Scenario) {
+    let Some(out) = out else { return };
+    for e in events {
+        let record = EventRecord::new(e, scenario);
+        if let Ok(line) = serde_json::to_string(&record) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+}
+
 fn run_app(mut app: App, mut control: Control) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -503,7 +527,7 @@ fn run_app(mut app: App, mut control: Control) -> ExitCode {
         }
     };
     let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut control));
-    control.stop();
+    control.stop(Some(&mut app));
     let saved = control
         .record
         .as_ref()

@@ -1,0 +1,249 @@
+//! No event is lost: every event a thread records reaches the trace and the events file, or is
+//! counted as dropped, however the run ends (completed, deadlocked, cut short by `--for`) and
+//! however the threads are descheduled. Many short runs, some beside CPU hogs started here so
+//! that workers are preempted between recording an event and handing it over; every check is
+//! on the recorded events, never on times.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use threadlab::cli::RunArgs;
+use threadlab::headless;
+use threadlab::scenario::model::Scenario;
+use threadlab::trace::Outcome;
+use threadlab::trace::event::{EventKind, EventRecord};
+
+/// Items flow through a buffer and every thread completes.
+const FLOW: &str = r#"
+title "flow"
+buffer q capacity=4
+thread P count=2 {
+    repeat 20 {
+        put q
+    }
+}
+thread C count=2 {
+    repeat 20 {
+        take q
+        work "50us"
+    }
+}
+"#;
+
+/// Far more than fits in the run: `--for` cuts it in the middle of the flow, with puts still
+/// in the producers' hands.
+const CUT: &str = r#"
+title "cut"
+buffer q capacity=64
+thread P count=2 {
+    repeat 5000 {
+        put q
+    }
+}
+thread C {
+    repeat 10000 {
+        take q
+        work "20us"
+    }
+}
+"#;
+
+/// A thread deadlocks on itself at once while the others are still busy: the run ends in a
+/// deadlock with bystanders in the middle of their work or just done.
+const STUCK: &str = r#"
+title "stuck"
+mutex A
+buffer q capacity=2
+thread S {
+    lock A
+    lock A
+}
+thread P {
+    repeat 30 {
+        put q
+    }
+}
+thread C {
+    repeat 30 {
+        take q
+    }
+}
+"#;
+
+/// Tasks on an event loop, whose events travel with their timers.
+const TASKS: &str = r#"
+title "tasks"
+event-loop main
+task t count=3 {
+    sleep "1ms"
+    work "100us"
+    sleep "1ms"
+}
+"#;
+
+fn load(name: &str, source: &str) -> Arc<Scenario> {
+    Arc::new(
+        threadlab::scenario::parse_source(name, name, source)
+            .unwrap_or_else(|e| panic!("{name}: {e:?}")),
+    )
+}
+
+fn args(events: PathBuf, for_ms: u64) -> RunArgs {
+    RunArgs {
+        scenario: "coded".into(),
+        headless: true,
+        for_: Some(Duration::from_millis(for_ms)),
+        schedule: Vec::new(),
+        speed: 4.0,
+        json: false,
+        events: Some(events),
+    }
+}
+
+/// Busy threads beside the runs, so workers lose their core at any instant.
+struct Hogs {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Hogs {
+    fn start(n: usize) -> Hogs {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        for i in 0..10_000u64 {
+                            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                        }
+                    }
+                })
+            })
+            .collect();
+        Hogs { stop, threads }
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Runs `scenario` headless with an events file and checks that nothing it recorded went
+/// missing. Returns the outcome.
+fn run_and_check(name: &str, scenario: &Arc<Scenario>, for_ms: u64, round: usize) -> Outcome {
+    let path = std::env::temp_dir().join(format!(
+        "threadlab-delivery-{}-{name}-{round}.jsonl",
+        std::process::id()
+    ));
+    let report = headless::execute(scenario.clone(), &args(path.clone(), for_ms))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let text = std::fs::read_to_string(&path).expect("events file written");
+    let _ = std::fs::remove_file(&path);
+    let events: Vec<EventRecord> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let at = format!("{name} run {round} ({:?})", report.outcome);
+
+    // Counted: what the threads recorded is exactly what arrived plus what was dropped.
+    let dropped = report.summary.events_dropped;
+    assert_eq!(
+        report.trace.events_seen() + dropped,
+        report.recorded_events,
+        "{at}: recorded events neither in the trace nor counted as dropped"
+    );
+    assert_eq!(
+        events.len() as u64,
+        report.trace.events_seen(),
+        "{at}: the events file and the trace disagree"
+    );
+    assert!(report.recorded_events > 0, "{at}: nothing recorded");
+    if dropped > 0 {
+        // Only a reader that fell far behind drops, and then nothing below is certain.
+        return report.outcome;
+    }
+
+    // Every item taken was put before, and taken once.
+    let mut put: HashSet<(String, u32)> = HashSet::new();
+    let mut taken: HashSet<(String, u32)> = HashSet::new();
+    for e in &events {
+        let key = || (e.resource.clone().unwrap_or_default(), e.item.unwrap_or(0));
+        match e.event {
+            EventKind::Put => assert!(put.insert(key()), "{at}: {e:?} put twice"),
+            EventKind::Take => {
+                assert!(put.contains(&key()), "{at}: {e:?} was never put");
+                assert!(taken.insert(key()), "{at}: {e:?} taken twice");
+            }
+            _ => {}
+        }
+    }
+
+    // Per thread: it starts first, nothing follows its end, and in a completed run every
+    // thread's last event is its end.
+    let mut last: HashMap<&str, EventKind> = HashMap::new();
+    for e in &events {
+        let before = last.insert(&e.thread, e.event);
+        match before {
+            None => assert_eq!(e.event, EventKind::Start, "{at}: {} begins with {e:?}", e.thread),
+            Some(EventKind::Done | EventKind::Fail) => {
+                panic!("{at}: {e:?} after {} ended", e.thread)
+            }
+            Some(_) => {}
+        }
+    }
+    if report.outcome == Outcome::Completed {
+        for t in &scenario.threads {
+            assert!(
+                matches!(last.get(t.name.as_str()), Some(EventKind::Done)),
+                "{at}: {} completed, yet its last event is {:?}",
+                t.name,
+                last.get(t.name.as_str())
+            );
+        }
+    }
+    // The summary agrees: a thread whose end was recorded is not reported as still going.
+    for t in &report.summary.threads {
+        if matches!(last.get(t.name.as_str()), Some(EventKind::Done)) {
+            assert_eq!(t.final_state, "done", "{at}: {} ended but the summary says {}", t.name, t.final_state);
+        }
+    }
+    report.outcome
+}
+
+#[test]
+fn every_recorded_event_arrives_or_is_counted_at_every_end_of_a_run() {
+    let scenarios = [
+        ("flow", load("flow", FLOW), 5_000),
+        ("cut", load("cut", CUT), 15),
+        ("stuck", load("stuck", STUCK), 5_000),
+        ("tasks", load("tasks", TASKS), 5_000),
+    ];
+    const ROUNDS: usize = 50;
+    let mut outcomes: HashMap<(&str, &str), usize> = HashMap::new();
+    for round in 0..ROUNDS {
+        // Half the rounds beside two CPU hogs.
+        let _hogs = (round % 2 == 1).then(|| Hogs::start(2));
+        for (name, scenario, for_ms) in &scenarios {
+            let outcome = run_and_check(name, scenario, *for_ms, round);
+            *outcomes.entry((name, outcome.name())).or_default() += 1;
+        }
+    }
+    // The runs ended every way this test is about.
+    let ended = |name, outcome: Outcome| {
+        outcomes.get(&(name, outcome.name())).copied().unwrap_or(0)
+    };
+    assert_eq!(ended("flow", Outcome::Completed), ROUNDS, "{outcomes:?}");
+    assert_eq!(ended("cut", Outcome::Timeout), ROUNDS, "{outcomes:?}");
+    assert_eq!(ended("stuck", Outcome::Deadlock), ROUNDS, "{outcomes:?}");
+    assert_eq!(ended("tasks", Outcome::Completed), ROUNDS, "{outcomes:?}");
+}
