@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam::channel::{self, Receiver, Sender, TrySendError};
+use parking_lot::Mutex;
 
 use super::clock::RunClock;
 use crate::scenario::model::{ResIdx, ThreadIdx};
@@ -33,11 +34,20 @@ pub struct Sink {
     /// Events handed over so far: each either reaches a reader or is counted in `dropped`.
     recorded: AtomicU64,
     closed: AtomicBool,
+    /// Per thread: a raw instant no later than its oldest event not handed over yet, or
+    /// `u64::MAX` while it holds none. Before the smallest of these, every event recorded is
+    /// in the channel.
+    pending_since: Vec<AtomicU64>,
+    /// Every worker is joined: everything recorded is in the channel.
+    all_in: AtomicBool,
+    /// Events stamped while run time stood still, with their raw stamps, until every event
+    /// stamped before them has arrived (see `drain`).
+    paused: Mutex<Vec<Event>>,
     pub clock: Arc<RunClock>,
 }
 
 impl Sink {
-    pub fn new(clock: Arc<RunClock>) -> Arc<Sink> {
+    pub fn new(clock: Arc<RunClock>, threads: usize) -> Arc<Sink> {
         let (tx, rx) = channel::bounded(CHANNEL_BATCHES);
         Arc::new(Sink {
             tx,
@@ -45,6 +55,9 @@ impl Sink {
             dropped: AtomicU64::new(0),
             recorded: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            pending_since: (0..threads).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            all_in: AtomicBool::new(false),
+            paused: Mutex::new(Vec::new()),
             clock,
         })
     }
@@ -64,14 +77,19 @@ impl Sink {
         self.closed.store(true, Ordering::Release);
     }
 
+    /// Every worker has been joined: the next drain takes everything.
+    pub fn all_handed_over(&self) {
+        self.all_in.store(true, Ordering::SeqCst);
+    }
+
     /// Append every batch handed over so far, with stamps turned into run time.
     pub fn drain(&self, out: &mut Vec<Event>) -> bool {
         let start = out.len();
+        let complete_before = self.complete_before();
         for batch in self.rx.try_iter() {
             out.extend_from_slice(&batch);
         }
-        self.clock.map_events(&mut out[start..]);
-        out.len() > start
+        self.map(out, start, complete_before)
     }
 
     /// Like `drain`, but wait up to `timeout` for the first batch.
@@ -80,9 +98,40 @@ impl Sink {
         if let Ok(batch) = self.rx.recv_timeout(timeout) {
             out.extend_from_slice(&batch);
         }
+        let complete_before = self.complete_before();
         for batch in self.rx.try_iter() {
             out.extend_from_slice(&batch);
         }
+        self.map(out, start, complete_before)
+    }
+
+    /// A raw instant before which every event recorded is already in the channel. Read before
+    /// draining it, so the drain gets all of them.
+    fn complete_before(&self) -> u64 {
+        if self.all_in.load(Ordering::SeqCst) {
+            return u64::MAX;
+        }
+        let now = self.clock.raw_now();
+        self.pending_since
+            .iter()
+            .map(|p| p.load(Ordering::SeqCst))
+            .fold(now, u64::min)
+    }
+
+    /// Turn raw stamps into run time. Events stamped while run time stood still (threads
+    /// finishing their step after a pause) all land on one instant, so only their raw order
+    /// can say which came first, and a batch drained later may hold an earlier one. They are
+    /// held back until every event stamped before them has arrived, then handed on in raw
+    /// order: at one instant, readers keep the order events arrive in.
+    fn map(&self, out: &mut Vec<Event>, start: usize, complete_before: u64) -> bool {
+        let mut paused = self.paused.lock();
+        self.clock.take_still(out, start, &mut paused);
+        if !paused.is_empty() {
+            paused.sort_by_key(|e| e.t_ns);
+            let ready = paused.partition_point(|e| e.t_ns < complete_before);
+            out.extend(paused.drain(..ready));
+        }
+        drop(paused);
         self.clock.map_events(&mut out[start..]);
         out.len() > start
     }
@@ -117,6 +166,11 @@ impl Recorder {
         if self.sink.closed.load(Ordering::Acquire) {
             return;
         }
+        if self.buf.is_empty() {
+            // Published before the stamp is taken, so a reader that finds no pending events
+            // here knows this event will be stamped after it looked.
+            self.pending(self.sink.clock.raw_now());
+        }
         self.buf.push(Event {
             t_ns: self.sink.clock.raw_now(),
             thread: self.thread,
@@ -147,6 +201,13 @@ impl Recorder {
                     .dropped
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
             }
+        }
+        self.pending(u64::MAX);
+    }
+
+    fn pending(&self, since: u64) {
+        if let Some(p) = self.sink.pending_since.get(self.thread as usize) {
+            p.store(since, Ordering::SeqCst);
         }
     }
 }

@@ -87,7 +87,7 @@ impl Run {
                 .enumerate()
                 .map(|(i, r)| Primitive::new(i as u16, r, n))
                 .collect(),
-            sink: Sink::new(clock.clone()),
+            sink: Sink::new(clock.clone(), n),
             clock,
             failures: Mutex::new(vec![None; n]),
             deadlock: Mutex::new(None),
@@ -310,6 +310,7 @@ impl Run {
         if let Some(w) = self.watcher.take() {
             let _ = w.join();
         }
+        self.shared.sink.all_handed_over();
         start.elapsed()
     }
 }
