@@ -390,8 +390,8 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
     if let Some(g) = gil {
         g.take(&mut cx(shared, me, rec))?;
     }
-    // Mutexes held, with the step that took each, for backing off after a `timeout=`.
-    let mut held: Vec<(ResIdx, usize)> = Vec::new();
+    // What the thread holds, for backing off after a `timeout=`.
+    let mut held = Held::default();
     let mut at = 0;
     while let Some(step) = spec.steps.get(at) {
         let i = at as u32;
@@ -424,27 +424,20 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                     jitter,
                 } = op
                 {
-                    if !try_lock(shared, me, resource, timeout, rec)? {
+                    if try_lock(shared, me, resource, timeout, rec)? {
+                        held.took(resource, i as usize);
+                    } else {
                         let most = backoff.unwrap_or(timeout);
                         let pause = if jitter { random_up_to(most, me) } else { most };
                         at = back_off(shared, me, i, &mut held, pause, rec)?;
-                    } else {
-                        held.push((resource, i as usize));
                     }
                 } else {
                     sync_step(shared, me, op, rec)?;
                     match op {
-                        Op::Lock(r)
-                            if matches!(&shared.primitives[r as usize],
-                                Primitive::Mutex(m) if !m.is_reentrant()) =>
-                        {
-                            held.push((r, i as usize))
+                        Op::Lock(r) | Op::Read(r) | Op::Write(r) | Op::Acquire(r) => {
+                            held.took(r, i as usize)
                         }
-                        Op::Unlock(r) => {
-                            if let Some(k) = held.iter().rposition(|&(h, _)| h == r) {
-                                held.remove(k);
-                            }
-                        }
+                        Op::Unlock(r) | Op::Release(r) => held.gave_back(r),
                         _ => {}
                     }
                 }
@@ -508,21 +501,56 @@ fn try_lock(
     }
 }
 
-/// After a lock timed out: unlock every mutex held (latest first), sleep `pause`, and return
-/// the step to start again from, the one that took the first of them (or the lock that timed
-/// out).
+/// Everything a thread holds (locks, rlock levels, rwlock shares, permits), in the order it took
+/// them, and where it last held nothing. A back-off gives all of it back and starts again from
+/// there, so the thread re-runs its steps holding exactly what it held the first time, and
+/// never gives back what it does not hold: what `check` verifies along the script holds on
+/// every retry.
+#[derive(Default)]
+struct Held {
+    taken: Vec<ResIdx>,
+    /// The step that took the first of them.
+    since: usize,
+}
+
+impl Held {
+    fn took(&mut self, r: ResIdx, step: usize) {
+        if self.taken.is_empty() {
+            self.since = step;
+        }
+        self.taken.push(r);
+    }
+
+    fn gave_back(&mut self, r: ResIdx) {
+        if let Some(k) = self.taken.iter().rposition(|&h| h == r) {
+            self.taken.remove(k);
+        }
+    }
+}
+
+/// After a lock timed out: give back everything held (latest first), sleep `pause`, and return
+/// the step to start again from: the one after which the thread last held nothing (or the lock
+/// that timed out, if it holds nothing).
 fn back_off(
     shared: &Shared,
     me: ThreadIdx,
     step: u32,
-    held: &mut Vec<(ResIdx, usize)>,
+    held: &mut Held,
     pause: Duration,
     rec: &mut Recorder,
 ) -> Result<usize, Halt> {
-    let restart = held.first().map_or(step as usize, |&(_, s)| s);
-    while let Some((r, _)) = held.pop() {
-        if let Primitive::Mutex(m) = &shared.primitives[r as usize] {
-            m.unlock(&mut cx(shared, me, rec))?;
+    let restart = if held.taken.is_empty() {
+        step as usize
+    } else {
+        held.since
+    };
+    while let Some(r) = held.taken.pop() {
+        let mut cx = cx(shared, me, rec);
+        match &shared.primitives[r as usize] {
+            Primitive::Mutex(m) => m.unlock(&mut cx)?,
+            Primitive::RwLock(l) => l.unlock(&mut cx)?,
+            Primitive::Semaphore(s) => s.release(&mut cx)?,
+            _ => {}
         }
     }
     rec.emit(EventKind::Sleep, None, None, None);
