@@ -189,7 +189,11 @@ fn script(choices: &[Vec<u8>]) -> String {
                         continue;
                     }
                     let timeout = if k < 3 && c % 8 >= 4 {
-                        format!(" timeout=\"{}ms\" backoff=\"{}ms\"", 1 + pick % 2, 1 + pick % 3)
+                        format!(
+                            " timeout=\"{}ms\" backoff=\"{}ms\"",
+                            1 + pick % 2,
+                            1 + pick % 3
+                        )
                     } else {
                         String::new()
                     };
@@ -201,7 +205,7 @@ fn script(choices: &[Vec<u8>]) -> String {
                     let (_, give, r, _) = THINGS[k];
                     out.push_str(&format!("    {give} {r}\n"));
                 }
-                _ => out.push_str(if pick % 2 == 0 {
+                _ => out.push_str(if pick.is_multiple_of(2) {
                     "    sleep \"6ms\"\n"
                 } else {
                     "    work \"300us\"\n"

@@ -195,7 +195,12 @@ fn run_and_check(name: &str, scenario: &Arc<Scenario>, for_ms: u64, round: usize
     for e in &events {
         let before = last.insert(&e.thread, e.event);
         match before {
-            None => assert_eq!(e.event, EventKind::Start, "{at}: {} begins with {e:?}", e.thread),
+            None => assert_eq!(
+                e.event,
+                EventKind::Start,
+                "{at}: {} begins with {e:?}",
+                e.thread
+            ),
             Some(EventKind::Done | EventKind::Fail) => {
                 panic!("{at}: {e:?} after {} ended", e.thread)
             }
@@ -215,7 +220,11 @@ fn run_and_check(name: &str, scenario: &Arc<Scenario>, for_ms: u64, round: usize
     // The summary agrees: a thread whose end was recorded is not reported as still going.
     for t in &report.summary.threads {
         if matches!(last.get(t.name.as_str()), Some(EventKind::Done)) {
-            assert_eq!(t.final_state, "done", "{at}: {} ended but the summary says {}", t.name, t.final_state);
+            assert_eq!(
+                t.final_state, "done",
+                "{at}: {} ended but the summary says {}",
+                t.name, t.final_state
+            );
         }
     }
     report.outcome
@@ -240,9 +249,8 @@ fn every_recorded_event_arrives_or_is_counted_at_every_end_of_a_run() {
         }
     }
     // The runs ended every way this test is about.
-    let ended = |name, outcome: Outcome| {
-        outcomes.get(&(name, outcome.name())).copied().unwrap_or(0)
-    };
+    let ended =
+        |name, outcome: Outcome| outcomes.get(&(name, outcome.name())).copied().unwrap_or(0);
     assert_eq!(ended("flow", Outcome::Completed), ROUNDS, "{outcomes:?}");
     assert_eq!(ended("cut", Outcome::Timeout), ROUNDS, "{outcomes:?}");
     assert_eq!(ended("stuck", Outcome::Deadlock), ROUNDS, "{outcomes:?}");

@@ -77,6 +77,16 @@ impl Sink {
         self.closed.store(true, Ordering::Release);
     }
 
+    /// Whether no thread holds an event it has not handed over: a drain now gets everything
+    /// recorded so far.
+    pub fn settled(&self) -> bool {
+        self.all_in.load(Ordering::SeqCst)
+            || self
+                .pending_since
+                .iter()
+                .all(|p| p.load(Ordering::SeqCst) == u64::MAX)
+    }
+
     /// Every worker has been joined: the next drain takes everything.
     pub fn all_handed_over(&self) {
         self.all_in.store(true, Ordering::SeqCst);

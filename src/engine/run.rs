@@ -156,6 +156,13 @@ impl Run {
         self.shared.sink.drain(out);
     }
 
+    /// Whether every thread has handed over everything it recorded so far, so that a drain now
+    /// gets all of it: once a run is deadlocked or finished, every thread settles within a
+    /// step slice (it reaches its gate, blocks or ends, and hands over before each).
+    pub fn settled(&self) -> bool {
+        self.shared.sink.settled()
+    }
+
     /// Like `drain_events`, but wait up to `timeout` for the first batch.
     pub fn wait_events(&self, out: &mut Vec<Event>, timeout: Duration) -> bool {
         self.shared.sink.wait(out, timeout)

@@ -408,10 +408,21 @@ impl Control {
         let Some(run) = &self.run else {
             return false;
         };
+        // How the run stands is read before draining, and a deadlock or an end is shown only
+        // once every thread has handed over what it recorded: the banner never comes before
+        // the events that led to it.
+        let phase = run.phase();
+        let settled = run.settled();
         self.scratch.clear();
         run.drain_events(&mut self.scratch);
         self.scratch.sort_by_key(|e| e.t_ns);
-        let phase = run.phase();
+        let phase = match (phase, &app.run) {
+            (Phase::Deadlock | Phase::Finished, Some(shown)) if !settled => {
+                self.settle = SETTLE;
+                shown.live.phase
+            }
+            _ => phase,
+        };
         let failures: Vec<(ThreadIdx, String)> = self
             .scratch
             .iter()
