@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam::channel::{self, Receiver, Sender, TrySendError};
+use crossbeam::utils::CachePadded;
 use parking_lot::Mutex;
 
 use super::clock::RunClock;
@@ -33,11 +34,12 @@ pub struct Sink {
     dropped: AtomicU64,
     /// Events handed over so far: each either reaches a reader or is counted in `dropped`.
     recorded: AtomicU64,
-    closed: AtomicBool,
+    /// Read at every event: kept on a line of its own, away from the counters flushes write.
+    closed: CachePadded<AtomicBool>,
     /// Per thread: a raw instant no later than its oldest event not handed over yet, or
     /// `u64::MAX` while it holds none. Before the smallest of these, every event recorded is
     /// in the channel.
-    pending_since: Vec<AtomicU64>,
+    pending_since: Vec<CachePadded<AtomicU64>>,
     /// Every worker is joined: everything recorded is in the channel.
     all_in: AtomicBool,
     /// Events stamped while run time stood still, with their raw stamps, until every event
@@ -54,8 +56,10 @@ impl Sink {
             rx,
             dropped: AtomicU64::new(0),
             recorded: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
-            pending_since: (0..threads).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            closed: CachePadded::new(AtomicBool::new(false)),
+            pending_since: (0..threads)
+                .map(|_| CachePadded::new(AtomicU64::new(u64::MAX)))
+                .collect(),
             all_in: AtomicBool::new(false),
             paused: Mutex::new(Vec::new()),
             clock,
