@@ -170,15 +170,16 @@ impl Recorder {
         }
     }
 
+    /// Record an event; false if the run is closed and nothing is recorded any more.
     pub fn emit(
         &mut self,
         kind: EventKind,
         resource: Option<ResIdx>,
         by: Option<ThreadIdx>,
         item: Option<u32>,
-    ) {
+    ) -> bool {
         if self.sink.closed.load(Ordering::Acquire) {
-            return;
+            return false;
         }
         if self.buf.is_empty() {
             // Published before the stamp is taken, so a reader that finds no pending events
@@ -197,6 +198,7 @@ impl Recorder {
         if self.buf.len() >= BATCH_EVENTS {
             self.flush();
         }
+        true
     }
 
     /// Hand the buffered events over without waiting; count them if they cannot be taken.

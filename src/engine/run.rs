@@ -355,15 +355,23 @@ pub(super) fn panicked(panic: Box<dyn std::any::Any + Send>) -> Halt {
 
 /// The end of a thread or a task: done, failed or cancelled, said once to everyone waiting.
 pub(super) fn end(shared: &Shared, me: ThreadIdx, rec: &mut Recorder, outcome: Flow) {
-    match outcome {
+    // A thread that was cancelled, or whose end came after the run was closed (so that its end
+    // was not recorded), did not finish in this run: after `Run::end`, "finished" still means
+    // every thread came to an end that its events show.
+    let ended = match outcome {
         Ok(()) => rec.emit(EventKind::Done, None, None, None),
         Err(Halt::Failed(reason)) => {
             shared.failures.lock()[me as usize] = Some(reason);
-            rec.emit(EventKind::Fail, None, None, None);
+            let recorded = rec.emit(EventKind::Fail, None, None, None);
+            if !recorded {
+                shared.failures.lock()[me as usize] = None;
+            }
+            recorded
         }
-        // A cancelled thread did not finish: after `Run::end`, "finished" still means every
-        // thread came to its end.
-        Err(Halt::Cancelled) => return,
+        Err(Halt::Cancelled) => false,
+    };
+    if !ended {
+        return;
     }
     rec.flush();
     shared.conductor.finish(me);
