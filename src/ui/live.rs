@@ -20,6 +20,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::cli::RunArgs;
 use crate::engine::{Phase, Run, RunOptions};
 use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::trace::Reorder;
 use crate::trace::event::{Event, EventKind, EventRecord};
 use crate::ui::app::{App, Effect, Live, Menu, MenuEntry, Screen};
 use crate::ui::keys::{self, Action, Context};
@@ -190,6 +191,8 @@ struct Control {
     /// `--for`: pause when run time reaches this.
     stop_after: Option<u64>,
     events_out: Option<BufWriter<File>>,
+    /// Puts the events file in time order: threads hand over their events only roughly so.
+    events_order: Reorder,
     /// `--record`: where to save the run on screen when the view closes.
     record: Option<PathBuf>,
     /// Replaying a recording: no engine, the history cursor is the clock.
@@ -348,11 +351,24 @@ impl Control {
             None => {
                 self.scratch.clear();
                 run.drain_events(&mut self.scratch);
-                self.scratch.sort_by_key(|e| e.t_ns);
-                write_events(&mut self.events_out, &self.scratch, run.scenario());
+                write_events(
+                    &mut self.events_out,
+                    &mut self.events_order,
+                    &self.scratch,
+                    run.scenario(),
+                    false,
+                );
             }
         }
-        self.run = None;
+        if let Some(run) = self.run.take() {
+            write_events(
+                &mut self.events_out,
+                &mut self.events_order,
+                &[],
+                run.scenario(),
+                true,
+            );
+        }
     }
 
     fn apply(&mut self, app: &mut App, effect: Effect) {
@@ -456,7 +472,13 @@ impl Control {
             },
             dropped: run.dropped_events(),
         };
-        write_events(&mut self.events_out, &self.scratch, run.scenario());
+        write_events(
+            &mut self.events_out,
+            &mut self.events_order,
+            &self.scratch,
+            run.scenario(),
+            false,
+        );
         let changed = !self.scratch.is_empty() || app.run.as_ref().is_none_or(|r| r.live != live);
 
         // --schedule: one step at a time, each once the last has ended (checked without
@@ -508,12 +530,25 @@ impl Control {
     }
 }
 
-/// `--events`: one JSON line per event, named after the run's own scenario.
-fn write_events(out: &mut Option<BufWriter<File>>, events: &[Event], scenario: &Scenario) {
+/// `--events`: one JSON line per event, named after the run's own scenario, in time order;
+/// `all` writes out every event still held for ordering (the run has ended).
+fn write_events(
+    out: &mut Option<BufWriter<File>>,
+    order: &mut Reorder,
+    events: &[Event],
+    scenario: &Scenario,
+    all: bool,
+) {
     let Some(out) = out else { return };
-    for e in events {
-        let record = EventRecord::new(e, scenario);
-        if let Ok(line) = serde_json::to_string(&record) {
+    order.extend(events);
+    loop {
+        let next = if all {
+            order.pop_any()
+        } else {
+            order.pop_ready()
+        };
+        let Some(e) = next else { break };
+        if let Ok(line) = serde_json::to_string(&EventRecord::new(&e, scenario)) {
             let _ = writeln!(out, "{line}");
         }
     }
