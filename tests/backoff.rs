@@ -221,13 +221,12 @@ fn script(choices: &[Vec<u8>]) -> String {
     out
 }
 
-/// Random scripts of that kind, 2 or 3 threads contending: `check` accepts every one, and no
+/// Random scripts of that kind, 2 to 4 threads contending: `check` accepts every one, and no
 /// run fails, whatever deadlocks or back-offs happen. Counts back-offs so the test can tell
 /// it exercised them.
-#[test]
-fn what_check_accepts_never_fails_giving_back_after_a_back_off() {
+fn random_scripts(cases: u32) {
     let mut runner = TestRunner::new(Config {
-        cases: 150,
+        cases,
         failure_persistence: None,
         ..Config::default()
     });
@@ -248,4 +247,17 @@ fn what_check_accepts_never_fails_giving_back_after_a_back_off() {
         panic!("{e}");
     }
     assert!(backed_off.get() > 0, "no run ever backed off");
+    eprintln!("{cases} random scripts, {} back-offs", backed_off.get());
+}
+
+#[test]
+fn what_check_accepts_never_fails_giving_back_after_a_back_off() {
+    random_scripts(150);
+}
+
+/// `cargo test --test backoff -- --ignored`.
+#[test]
+#[ignore = "long: 2,000 random scripts"]
+fn what_check_accepts_never_fails_giving_back_after_a_back_off_2000_scripts() {
+    random_scripts(2000);
 }
