@@ -8,13 +8,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use threadlab::cli::RunArgs;
+use threadlab::engine::{Run, RunOptions};
 use threadlab::headless;
-use threadlab::scenario::model::Scenario;
+use threadlab::scenario::model::{Scenario, ThreadIdx};
 use threadlab::trace::Outcome;
-use threadlab::trace::event::{EventKind, EventRecord};
+use threadlab::trace::event::{Event, EventKind, EventRecord};
 
 /// Items flow through a buffer and every thread completes.
 const FLOW: &str = r#"
@@ -268,4 +269,89 @@ fn every_recorded_event_arrives_or_is_counted_at_every_end_of_a_run() {
 #[ignore = "long: 2,000 runs"]
 fn every_recorded_event_arrives_or_is_counted_over_2000_runs() {
     rounds(500);
+}
+
+/// A long flow, paused again and again beside CPU hogs. Once the run has settled after a pause,
+/// a reader that drains has every event recorded before it looked, and in time order (events
+/// stamped after the pause share its instant, so only the order they are handed on in tells a
+/// put from the take of its item). At the end, joined and drained, nothing is missing.
+#[test]
+fn at_every_pause_the_reader_has_every_event_so_far_in_order() {
+    let scenario = load(
+        "paused flow",
+        r#"
+title "paused flow"
+buffer q capacity=500
+thread P count=2 {
+    repeat 40 {
+        repeat 100 {
+            put q
+        }
+        work "1ms"
+    }
+}
+thread C count=2 {
+    repeat 4000 {
+        take q
+    }
+}
+"#,
+    );
+    let _hogs = Hogs::start(2);
+    let mut run = Run::start(scenario, RunOptions::default());
+    let mut events: Vec<Event> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let check_order = |events: &mut Vec<Event>, when: &str| {
+        // As the trace keeps them: by time, and at one instant in the order handed on.
+        events.sort_by_key(|e| e.t_ns);
+        let mut put = HashSet::new();
+        for e in events.iter() {
+            match e.kind {
+                EventKind::Put => {
+                    put.insert(e.item);
+                }
+                EventKind::Take => {
+                    assert!(
+                        put.contains(&e.item),
+                        "{when}: {e:?} taken before it was put"
+                    )
+                }
+                _ => {}
+            }
+        }
+    };
+    let mut pauses = 0;
+    while !run.is_finished() && pauses < 20 {
+        // Let it run a little, taking events as a reader does.
+        let until = events.len() + 200;
+        while events.len() < until && !run.is_finished() {
+            run.wait_events(&mut events, Duration::from_millis(5));
+            assert!(Instant::now() < deadline, "the flow did not move");
+        }
+        run.pause();
+        let recorded = run.recorded_events();
+        while !run.settled() {
+            assert!(
+                Instant::now() < deadline,
+                "threads did not settle after a pause"
+            );
+            std::thread::yield_now();
+        }
+        run.drain_events(&mut events);
+        pauses += 1;
+        assert!(
+            events.len() as u64 + run.dropped_events() >= recorded,
+            "pause {pauses}: settled, yet events recorded before are missing"
+        );
+        check_order(&mut events, &format!("pause {pauses}"));
+        run.resume();
+    }
+    assert!(pauses > 0);
+    run.end();
+    run.drain_events(&mut events);
+    assert_eq!(
+        events.len() as u64 + run.dropped_events(),
+        run.recorded_events()
+    );
+    check_order(&mut events, "the end");
 }
