@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use threadlab::cli::RunArgs;
 use threadlab::engine::{Run, RunOptions};
 use threadlab::headless;
-use threadlab::scenario::model::{Scenario, ThreadIdx};
+use threadlab::scenario::model::Scenario;
 use threadlab::trace::Outcome;
 use threadlab::trace::event::{Event, EventKind, EventRecord};
 
