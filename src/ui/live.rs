@@ -369,6 +369,8 @@ impl Control {
                 true,
             );
         }
+        // The next run's clock starts again from zero.
+        self.events_order = Reorder::default();
     }
 
     fn apply(&mut self, app: &mut App, effect: Effect) {
