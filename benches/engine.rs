@@ -40,7 +40,7 @@ fn raw_parking_lot_lock_unlock(bencher: divan::Bencher) {
 fn instrumented_lock_unlock(bencher: divan::Bencher) {
     let clock = Arc::new(RunClock::new());
     let conductor = Conductor::new(1, clock.clone(), 1.0, false);
-    let sink = Sink::new(clock);
+    let sink = Sink::new(clock, 1);
     let reader = Reader::spawn(sink.clone());
     let mut rec = Recorder::new(0, sink.clone());
     let names = vec!["T1".to_string()];
@@ -66,7 +66,7 @@ fn event_throughput(threads: usize) {
     const ITERATIONS: usize = 200_000;
     let clock = Arc::new(RunClock::new());
     let conductor = Arc::new(Conductor::new(threads, clock.clone(), 1.0, false));
-    let sink = Sink::new(clock);
+    let sink = Sink::new(clock, threads);
     let reader = Reader::spawn(sink.clone());
     let names: Arc<Vec<String>> = Arc::new((0..threads).map(|i| format!("T{i}")).collect());
     let start = Instant::now();

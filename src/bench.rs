@@ -102,7 +102,7 @@ fn load(body: &str) -> Result<Arc<Scenario>, String> {
 
 /// Run to the end, bounded; every event in time order.
 fn run_all(scenario: &Arc<Scenario>) -> Result<Vec<Event>, String> {
-    let run = Run::start(scenario.clone(), RunOptions::default());
+    let mut run = Run::start(scenario.clone(), RunOptions::default());
     let mut events = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     while !run.is_finished() {
@@ -111,7 +111,9 @@ fn run_all(scenario: &Arc<Scenario>) -> Result<Vec<Event>, String> {
             return Err("a benchmark run did not finish within two minutes".into());
         }
     }
-    run.stop();
+    // The last thread may have handed over its last events after the last drain.
+    run.end();
+    run.drain_events(&mut events);
     events.sort_by_key(|e| e.t_ns);
     Ok(events)
 }

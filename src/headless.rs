@@ -51,6 +51,9 @@ pub struct Report {
     pub trace: Trace,
     /// Run time the report covers.
     pub end_ns: u64,
+    /// Every event the run's threads recorded: each one is in `trace` or counted in the
+    /// summary's dropped events.
+    pub recorded_events: u64,
     /// Problems worth a line on stderr that do not change the outcome (dropped events).
     pub warnings: Vec<String>,
     /// Outputs that were asked for and could not be written (the events file): the run is
@@ -177,7 +180,7 @@ pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageE
         None => None,
     };
 
-    let run = Run::start(
+    let mut run = Run::start(
         scenario.clone(),
         RunOptions {
             speed: args.speed,
@@ -249,19 +252,22 @@ pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageE
         }
     }
 
-    // Decide before stopping: stopping cancels every wait, and a cancelled run is not a result.
+    // Run time stops where this loop stopped watching; then every thread is joined, so every
+    // event it recorded is drained below (or was counted as dropped), and how the run ended
+    // is read from threads that can no longer move.
+    run.pause();
     let now = run.now_ns();
+    run.end();
+    run.drain_events(&mut buf);
+    rec.absorb(&mut buf, events_file.as_mut());
     let finished = run.is_finished();
     let deadlock = run.deadlock();
     let failures: Vec<Option<String>> = (0..scenario.threads.len())
         .map(|t| run.failure(t as ThreadIdx))
         .collect();
     let dropped = run.dropped_events();
-    run.drain_events(&mut buf);
-    // Anything stamped after the decision belongs to a run we are no longer watching.
-    buf.retain(|e| e.t_ns <= now);
-    rec.absorb(&mut buf, events_file.as_mut());
-    run.stop();
+    let recorded_events = run.recorded_events();
+    drop(run);
 
     let any_failed = failures.iter().any(Option::is_some);
     let outcome = Outcome::decide(any_failed, deadlock.is_some(), finished);
@@ -304,6 +310,7 @@ pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageE
         summary,
         trace: rec.trace,
         end_ns,
+        recorded_events,
         warnings,
         errors,
     })

@@ -594,3 +594,75 @@ fn a_damaged_recording_is_refused_with_a_message_and_the_terminal_left_as_it_was
         assert!(!screen.contains("panicked"), "{name}:\n{screen}");
     }
 }
+
+/// Producers and consumers that run on for seconds, producers holding many puts in hand.
+const FLOW: &str = r#"title "Flow"
+buffer q capacity=1000
+
+thread P count=2 {
+    repeat 40 {
+        repeat 250 {
+            put q
+        }
+        sleep "20ms"
+    }
+}
+
+thread C count=2 {
+    repeat 10000 {
+        take q
+    }
+}
+"#;
+
+#[test]
+fn quitting_mid_run_writes_every_event_to_the_events_file_and_the_recording_in_order() {
+    let dir = scratch_dir("quit-events");
+    std::fs::write(dir.join("flow.kdl"), FLOW).unwrap();
+    let (events, recording) = (dir.join("events.jsonl"), dir.join("run.json"));
+    let mut s = Session::start(
+        &[
+            "run",
+            "flow.kdl",
+            "--events",
+            events.to_str().unwrap(),
+            "--record",
+            recording.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    s.wait_for("the flow running", |sc| {
+        header_says(sc, "RUNNING") && run_time(sc).is_some_and(|t| t > 0.2)
+    });
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+
+    let text = std::fs::read_to_string(&events).expect("events file written");
+    let lines: Vec<threadlab::trace::event::EventRecord> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines.windows(2).all(|w| w[0].t_us <= w[1].t_us),
+        "out of time order"
+    );
+    let mut put = std::collections::HashSet::new();
+    for e in &lines {
+        match e.event {
+            threadlab::trace::event::EventKind::Put => {
+                put.insert(e.item);
+            }
+            threadlab::trace::event::EventKind::Take => {
+                assert!(put.contains(&e.item), "{e:?} was never put")
+            }
+            _ => {}
+        }
+    }
+    let rec = threadlab::record::Recording::load(&recording).expect("the recording loads");
+    assert_eq!(
+        rec.events.len() as u64 + rec.dropped_events,
+        lines.len() as u64,
+        "the recording and the events file hold different runs"
+    );
+}

@@ -4,7 +4,7 @@
 //! under a primitive's lock). The conductor logs when the clock stopped and started again, and
 //! the recorder maps raw stamps to run time when it drains events. The mapping never goes
 //! backwards, so the order of events is kept; events inside a pause all land on its first
-//! instant.
+//! instant, and the recorder hands those on in their raw order.
 
 use std::time::Instant;
 
@@ -81,6 +81,26 @@ impl RunClock {
         p.map(raw)
     }
 
+    /// Move the events (raw stamps) at which run time stood still, in a pause open or since
+    /// closed, from `events[start..]` to `still`, keeping the order of the rest.
+    pub fn take_still(&self, events: &mut Vec<Event>, start: usize, still: &mut Vec<Event>) {
+        let p = self.pauses.lock();
+        if p.open.is_none() && p.closed.is_empty() {
+            return;
+        }
+        let mut kept = start;
+        for i in start..events.len() {
+            let e = events[i];
+            if p.contains(e.t_ns) {
+                still.push(e);
+            } else {
+                events[kept] = e;
+                kept += 1;
+            }
+        }
+        events.truncate(kept);
+    }
+
     /// Turn the raw stamps of a drained batch into run time, under one lock.
     pub fn map_events(&self, events: &mut [Event]) {
         let p = self.pauses.lock();
@@ -91,6 +111,20 @@ impl RunClock {
 }
 
 impl Pauses {
+    fn contains(&self, raw: u64) -> bool {
+        if self.open.is_some_and(|open| raw >= open) {
+            return true;
+        }
+        match self.closed.last() {
+            None => false,
+            Some(&(_, end)) if raw >= end => false,
+            Some(_) => {
+                let i = self.closed.partition_point(|&(_, end)| end <= raw);
+                self.closed.get(i).is_some_and(|&(start, _)| raw >= start)
+            }
+        }
+    }
+
     fn map(&self, raw: u64) -> u64 {
         if let Some(open) = self.open
             && raw >= open

@@ -5,11 +5,19 @@
 //! worker flushes before anything that lets time pass (a wait, a sleep, CPU work, being held),
 //! so readers see a state as soon as a thread enters it. If the reader falls so far behind
 //! that the channel is full, the batch is dropped and counted, never waited for.
+//!
+//! Nothing recorded is lost without being counted: every batch handed over is counted in
+//! `recorded`, and is either in the channel (the receiver lives as long as the run, so a reader
+//! that drains after joining the workers gets every last one) or counted in `dropped`. Once the
+//! run is closed (stopped), nothing more is recorded: what threads do while being torn down is
+//! not part of the run.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam::channel::{self, Receiver, Sender, TrySendError};
+use crossbeam::utils::CachePadded;
+use parking_lot::Mutex;
 
 use super::clock::RunClock;
 use crate::scenario::model::{ResIdx, ThreadIdx};
@@ -24,16 +32,36 @@ pub struct Sink {
     tx: Sender<Vec<Event>>,
     rx: Receiver<Vec<Event>>,
     dropped: AtomicU64,
+    /// Events handed over so far: each either reaches a reader or is counted in `dropped`.
+    recorded: AtomicU64,
+    /// Read at every event: kept on a line of its own, away from the counters flushes write.
+    closed: CachePadded<AtomicBool>,
+    /// Per thread: a raw instant no later than its oldest event not handed over yet, or
+    /// `u64::MAX` while it holds none. Before the smallest of these, every event recorded is
+    /// in the channel.
+    pending_since: Vec<CachePadded<AtomicU64>>,
+    /// Every worker is joined: everything recorded is in the channel.
+    all_in: AtomicBool,
+    /// Events stamped while run time stood still, with their raw stamps, until every event
+    /// stamped before them has arrived (see `drain`).
+    paused: Mutex<Vec<Event>>,
     pub clock: Arc<RunClock>,
 }
 
 impl Sink {
-    pub fn new(clock: Arc<RunClock>) -> Arc<Sink> {
+    pub fn new(clock: Arc<RunClock>, threads: usize) -> Arc<Sink> {
         let (tx, rx) = channel::bounded(CHANNEL_BATCHES);
         Arc::new(Sink {
             tx,
             rx,
             dropped: AtomicU64::new(0),
+            recorded: AtomicU64::new(0),
+            closed: CachePadded::new(AtomicBool::new(false)),
+            pending_since: (0..threads)
+                .map(|_| CachePadded::new(AtomicU64::new(u64::MAX)))
+                .collect(),
+            all_in: AtomicBool::new(false),
+            paused: Mutex::new(Vec::new()),
             clock,
         })
     }
@@ -42,14 +70,40 @@ impl Sink {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Every event workers have handed over: what readers drained plus what was dropped, once
+    /// the workers are joined and the channel drained.
+    pub fn recorded(&self) -> u64 {
+        self.recorded.load(Ordering::Relaxed)
+    }
+
+    /// The run is being stopped: record nothing from now on.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Whether no thread holds an event it has not handed over: a drain now gets everything
+    /// recorded so far.
+    pub fn settled(&self) -> bool {
+        self.all_in.load(Ordering::SeqCst)
+            || self
+                .pending_since
+                .iter()
+                .all(|p| p.load(Ordering::SeqCst) == u64::MAX)
+    }
+
+    /// Every worker has been joined: the next drain takes everything.
+    pub fn all_handed_over(&self) {
+        self.all_in.store(true, Ordering::SeqCst);
+    }
+
     /// Append every batch handed over so far, with stamps turned into run time.
     pub fn drain(&self, out: &mut Vec<Event>) -> bool {
         let start = out.len();
+        let complete_before = self.complete_before();
         for batch in self.rx.try_iter() {
             out.extend_from_slice(&batch);
         }
-        self.clock.map_events(&mut out[start..]);
-        out.len() > start
+        self.map(out, start, complete_before)
     }
 
     /// Like `drain`, but wait up to `timeout` for the first batch.
@@ -58,9 +112,40 @@ impl Sink {
         if let Ok(batch) = self.rx.recv_timeout(timeout) {
             out.extend_from_slice(&batch);
         }
+        let complete_before = self.complete_before();
         for batch in self.rx.try_iter() {
             out.extend_from_slice(&batch);
         }
+        self.map(out, start, complete_before)
+    }
+
+    /// A raw instant before which every event recorded is already in the channel. Read before
+    /// draining it, so the drain gets all of them.
+    fn complete_before(&self) -> u64 {
+        if self.all_in.load(Ordering::SeqCst) {
+            return u64::MAX;
+        }
+        let now = self.clock.raw_now();
+        self.pending_since
+            .iter()
+            .map(|p| p.load(Ordering::SeqCst))
+            .fold(now, u64::min)
+    }
+
+    /// Turn raw stamps into run time. Events stamped while run time stood still (threads
+    /// finishing their step after a pause) all land on one instant, so only their raw order
+    /// can say which came first, and a batch drained later may hold an earlier one. They are
+    /// held back until every event stamped before them has arrived, then handed on in raw
+    /// order: at one instant, readers keep the order events arrive in.
+    fn map(&self, out: &mut Vec<Event>, start: usize, complete_before: u64) -> bool {
+        let mut paused = self.paused.lock();
+        self.clock.take_still(out, start, &mut paused);
+        if !paused.is_empty() {
+            paused.sort_by_key(|e| e.t_ns);
+            let ready = paused.partition_point(|e| e.t_ns < complete_before);
+            out.extend(paused.drain(..ready));
+        }
+        drop(paused);
         self.clock.map_events(&mut out[start..]);
         out.len() > start
     }
@@ -85,13 +170,22 @@ impl Recorder {
         }
     }
 
+    /// Record an event; false if the run is closed and nothing is recorded any more.
     pub fn emit(
         &mut self,
         kind: EventKind,
         resource: Option<ResIdx>,
         by: Option<ThreadIdx>,
         item: Option<u32>,
-    ) {
+    ) -> bool {
+        if self.sink.closed.load(Ordering::Acquire) {
+            return false;
+        }
+        if self.buf.is_empty() {
+            // Published before the stamp is taken, so a reader that finds no pending events
+            // here knows this event will be stamped after it looked.
+            self.pending(self.sink.clock.raw_now());
+        }
         self.buf.push(Event {
             t_ns: self.sink.clock.raw_now(),
             thread: self.thread,
@@ -104,6 +198,7 @@ impl Recorder {
         if self.buf.len() >= BATCH_EVENTS {
             self.flush();
         }
+        true
     }
 
     /// Hand the buffered events over without waiting; count them if they cannot be taken.
@@ -112,6 +207,9 @@ impl Recorder {
             return;
         }
         let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH_EVENTS));
+        self.sink
+            .recorded
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         match self.sink.tx.try_send(batch) {
             Ok(()) => {}
             Err(TrySendError::Full(batch)) | Err(TrySendError::Disconnected(batch)) => {
@@ -119,6 +217,13 @@ impl Recorder {
                     .dropped
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
             }
+        }
+        self.pending(u64::MAX);
+    }
+
+    fn pending(&self, since: u64) {
+        if let Some(p) = self.sink.pending_since.get(self.thread as usize) {
+            p.store(since, Ordering::SeqCst);
         }
     }
 }

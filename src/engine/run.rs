@@ -89,7 +89,7 @@ impl Run {
                 .enumerate()
                 .map(|(i, r)| Primitive::new(i as u16, r, n))
                 .collect(),
-            sink: Sink::new(clock.clone()),
+            sink: Sink::new(clock.clone(), n),
             clock,
             failures: Mutex::new(vec![None; n]),
             deadlock: Mutex::new(None),
@@ -154,6 +154,13 @@ impl Run {
     /// Append every event recorded since the last call; never blocks.
     pub fn drain_events(&self, out: &mut Vec<Event>) {
         self.shared.sink.drain(out);
+    }
+
+    /// Whether every thread has handed over everything it recorded so far, so that a drain now
+    /// gets all of it: once a run is deadlocked or finished, every thread settles within a
+    /// step slice (it reaches its gate, blocks or ends, and hands over before each).
+    pub fn settled(&self) -> bool {
+        self.shared.sink.settled()
     }
 
     /// Like `drain_events`, but wait up to `timeout` for the first batch.
@@ -271,13 +278,27 @@ impl Run {
         self.shared.conductor.all_finished()
     }
 
-    /// Cancel every wait and join every thread; returns how long the joining took.
-    pub fn stop(mut self) -> Duration {
-        self.shutdown()
+    /// Every event workers have handed over. Once the run is ended and drained, this equals
+    /// the events drained plus [`Run::dropped_events`]: nothing is lost uncounted.
+    pub fn recorded_events(&self) -> u64 {
+        self.shared.sink.recorded()
     }
 
-    fn shutdown(&mut self) -> Duration {
+    /// Cancel every wait and join every thread, and drop the run with whatever it recorded
+    /// that nobody drained; returns how long the joining took. For a reset: a reader that
+    /// wants the whole run uses [`Run::end`].
+    pub fn stop(mut self) -> Duration {
+        self.end()
+    }
+
+    /// Cancel every wait and join every thread; returns how long the joining took. Nothing is
+    /// recorded from here on, and everything recorded until now stays to be drained: after
+    /// `end`, one `drain_events` gets every event not drained yet, and `dropped_events`,
+    /// `failure`, `deadlock` and `is_finished` say how the run ended (a thread cancelled here
+    /// is not finished). Pause first to stop run time where the reader decided to stop.
+    pub fn end(&mut self) -> Duration {
         let start = Instant::now();
+        self.shared.sink.close();
         self.shared.conductor.cancel();
         for p in &self.shared.primitives {
             p.wake_all();
@@ -296,6 +317,7 @@ impl Run {
         if let Some(w) = self.watcher.take() {
             let _ = w.join();
         }
+        self.shared.sink.all_handed_over();
         start.elapsed()
     }
 }
@@ -303,7 +325,7 @@ impl Run {
 impl Drop for Run {
     fn drop(&mut self) {
         if !self.workers.is_empty() || self.watcher.is_some() {
-            self.shutdown();
+            self.end();
         }
     }
 }
@@ -333,13 +355,23 @@ pub(super) fn panicked(panic: Box<dyn std::any::Any + Send>) -> Halt {
 
 /// The end of a thread or a task: done, failed or cancelled, said once to everyone waiting.
 pub(super) fn end(shared: &Shared, me: ThreadIdx, rec: &mut Recorder, outcome: Flow) {
-    match outcome {
+    // A thread that was cancelled, or whose end came after the run was closed (so that its end
+    // was not recorded), did not finish in this run: after `Run::end`, "finished" still means
+    // every thread came to an end that its events show.
+    let ended = match outcome {
         Ok(()) => rec.emit(EventKind::Done, None, None, None),
         Err(Halt::Failed(reason)) => {
             shared.failures.lock()[me as usize] = Some(reason);
-            rec.emit(EventKind::Fail, None, None, None);
+            let recorded = rec.emit(EventKind::Fail, None, None, None);
+            if !recorded {
+                shared.failures.lock()[me as usize] = None;
+            }
+            recorded
         }
-        Err(Halt::Cancelled) => {}
+        Err(Halt::Cancelled) => false,
+    };
+    if !ended {
+        return;
     }
     rec.flush();
     shared.conductor.finish(me);
@@ -373,8 +405,8 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
     if let Some(g) = gil {
         g.take(&mut cx(shared, me, rec))?;
     }
-    // Mutexes held, with the step that took each, for backing off after a `timeout=`.
-    let mut held: Vec<(ResIdx, usize)> = Vec::new();
+    // What the thread holds, for backing off after a `timeout=`.
+    let mut held = Held::default();
     let mut at = 0;
     while let Some(step) = spec.steps.get(at) {
         let i = at as u32;
@@ -407,27 +439,20 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                     jitter,
                 } = op
                 {
-                    if !try_lock(shared, me, resource, timeout, rec)? {
+                    if try_lock(shared, me, resource, timeout, rec)? {
+                        held.took(resource, i as usize);
+                    } else {
                         let most = backoff.unwrap_or(timeout);
                         let pause = if jitter { random_up_to(most, me) } else { most };
                         at = back_off(shared, me, i, &mut held, pause, rec)?;
-                    } else {
-                        held.push((resource, i as usize));
                     }
                 } else {
                     sync_step(shared, me, op, rec)?;
                     match op {
-                        Op::Lock(r)
-                            if matches!(&shared.primitives[r as usize],
-                                Primitive::Mutex(m) if !m.is_reentrant()) =>
-                        {
-                            held.push((r, i as usize))
+                        Op::Lock(r) | Op::Read(r) | Op::Write(r) | Op::Acquire(r) => {
+                            held.took(r, i as usize)
                         }
-                        Op::Unlock(r) => {
-                            if let Some(k) = held.iter().rposition(|&(h, _)| h == r) {
-                                held.remove(k);
-                            }
-                        }
+                        Op::Unlock(r) | Op::Release(r) => held.gave_back(r),
                         _ => {}
                     }
                 }
@@ -491,21 +516,56 @@ fn try_lock(
     }
 }
 
-/// After a lock timed out: unlock every mutex held (latest first), sleep `pause`, and return
-/// the step to start again from, the one that took the first of them (or the lock that timed
-/// out).
+/// Everything a thread holds (locks, rlock levels, rwlock shares, permits), in the order it took
+/// them, and where it last held nothing. A back-off gives all of it back and starts again from
+/// there, so the thread re-runs its steps holding exactly what it held the first time, and
+/// never gives back what it does not hold: what `check` verifies along the script holds on
+/// every retry.
+#[derive(Default)]
+struct Held {
+    taken: Vec<ResIdx>,
+    /// The step that took the first of them.
+    since: usize,
+}
+
+impl Held {
+    fn took(&mut self, r: ResIdx, step: usize) {
+        if self.taken.is_empty() {
+            self.since = step;
+        }
+        self.taken.push(r);
+    }
+
+    fn gave_back(&mut self, r: ResIdx) {
+        if let Some(k) = self.taken.iter().rposition(|&h| h == r) {
+            self.taken.remove(k);
+        }
+    }
+}
+
+/// After a lock timed out: give back everything held (latest first), sleep `pause`, and return
+/// the step to start again from: the one after which the thread last held nothing (or the lock
+/// that timed out, if it holds nothing).
 fn back_off(
     shared: &Shared,
     me: ThreadIdx,
     step: u32,
-    held: &mut Vec<(ResIdx, usize)>,
+    held: &mut Held,
     pause: Duration,
     rec: &mut Recorder,
 ) -> Result<usize, Halt> {
-    let restart = held.first().map_or(step as usize, |&(_, s)| s);
-    while let Some((r, _)) = held.pop() {
-        if let Primitive::Mutex(m) = &shared.primitives[r as usize] {
-            m.unlock(&mut cx(shared, me, rec))?;
+    let restart = if held.taken.is_empty() {
+        step as usize
+    } else {
+        held.since
+    };
+    while let Some(r) = held.taken.pop() {
+        let mut cx = cx(shared, me, rec);
+        match &shared.primitives[r as usize] {
+            Primitive::Mutex(m) => m.unlock(&mut cx)?,
+            Primitive::RwLock(l) => l.unlock(&mut cx)?,
+            Primitive::Semaphore(s) => s.release(&mut cx)?,
+            _ => {}
         }
     }
     rec.emit(EventKind::Sleep, None, None, None);

@@ -97,6 +97,8 @@ fn tasks(parsed: &Parsed, problems: &mut Vec<Problem>) {
 /// Follows each thread's script counting the locks it holds (an rlock may be held several
 /// times; a mutex locked twice deadlocks at run time, which is a lesson, not a mistake) and the
 /// permits, and flags an `unlock` or `release` of something the thread cannot be holding there.
+/// One pass covers every run: a `lock … timeout=` that gives up gives back everything and
+/// starts again where the thread held nothing, so each retry holds what this pass holds.
 fn flow(parsed: &Parsed, problems: &mut Vec<Problem>) {
     let s = &parsed.scenario;
     // Threads of one `count=` group share their spans: report each mistake once.

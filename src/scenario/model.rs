@@ -124,9 +124,11 @@ pub enum Op {
     /// Lock a mutex or an rlock.
     Lock(ResIdx),
     /// `lock A timeout="30ms"`: lock a mutex, but give up after waiting `timeout`. A thread
-    /// that gives up backs off: it unlocks every mutex it holds, sleeps a random time up to
-    /// `backoff` (or up to `timeout` when none is given) and starts again from the step where
-    /// it took the first of them.
+    /// that gives up backs off: it gives back everything it holds (locks, rlock levels,
+    /// rwlock shares, permits; latest first), sleeps a random time up to `backoff` (or up to
+    /// `timeout` when none is given) and starts again from the step after which it last held
+    /// nothing. So every retry holds what the first pass held at each step, and what `check`
+    /// verifies along the script holds on every retry.
     TryLock {
         resource: ResIdx,
         timeout: Duration,

@@ -20,6 +20,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::cli::RunArgs;
 use crate::engine::{Phase, Run, RunOptions};
 use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::trace::Reorder;
 use crate::trace::event::{Event, EventKind, EventRecord};
 use crate::ui::app::{App, Effect, Live, Menu, MenuEntry, Screen};
 use crate::ui::keys::{self, Action, Context};
@@ -208,6 +209,8 @@ struct Control {
     /// `--for`: pause when run time reaches this.
     stop_after: Option<u64>,
     events_out: Option<EventsOut>,
+    /// Puts the events file in time order: threads hand over their events only roughly so.
+    events_order: Reorder,
     /// `--record`: where to save the run on screen when the view closes, and the input it
     /// must not overwrite.
     record: Option<(PathBuf, Vec<PathBuf>)>,
@@ -332,9 +335,7 @@ impl Replay {
 
 impl Control {
     fn start(&mut self, app: &App, scenario: Arc<Scenario>) {
-        if let Some(run) = self.run.take() {
-            run.stop();
-        }
+        self.end_run(None);
         let speed = app.run.as_ref().map_or(1.0, |r| r.live.speed);
         let options = RunOptions {
             speed,
@@ -345,13 +346,50 @@ impl Control {
         self.settle = SETTLE;
     }
 
-    fn stop(&mut self) {
-        if let Some(run) = self.run.take() {
-            run.stop();
-        }
+    /// Ends the run and forgets what the command line asked of it. `app` is given when the
+    /// view still shows this run (quit, back to the menu), so its last events are shown and
+    /// saved with `--record`; after a restart or when another scenario is opened, the view
+    /// already shows the next run.
+    fn stop(&mut self, app: Option<&mut App>) {
         self.schedule.clear();
         self.scheduling = false;
         self.stop_after = None;
+        self.end_run(app);
+    }
+
+    /// Pauses (so run time ends here), joins every thread, and takes every event the run
+    /// recorded that was not drained yet: into the events file, and into `app` if given.
+    fn end_run(&mut self, app: Option<&mut App>) {
+        let Some(run) = &mut self.run else { return };
+        run.pause();
+        run.end();
+        match app {
+            Some(app) => {
+                self.poll(app);
+            }
+            None => {
+                self.scratch.clear();
+                run.drain_events(&mut self.scratch);
+                write_events(
+                    &mut self.events_out,
+                    &mut self.events_order,
+                    &self.scratch,
+                    run.scenario(),
+                    false,
+                );
+            }
+        }
+        if let Some(run) = self.run.take() {
+            write_events(
+                &mut self.events_out,
+                &mut self.events_order,
+                &[],
+                run.scenario(),
+                true,
+            );
+        }
+        // The next run's clock starts again from zero.
+        self.events_order = Reorder::default();
     }
 
     fn apply(&mut self, app: &mut App, effect: Effect) {
@@ -360,13 +398,13 @@ impl Control {
             Effect::Start(s) => {
                 // Leaving a replay for the menu and opening a scenario runs it live.
                 self.replay = None;
-                self.stop();
+                self.stop(None);
                 self.start(app, s);
             }
-            Effect::Stop => self.stop(),
+            Effect::Stop => self.stop(Some(app)),
             Effect::Restart => {
                 // A restart runs freely: the command line's schedule and limit were for the first.
-                self.stop();
+                self.stop(None);
                 if let Some(s) = app.run.as_ref().map(|r| r.scenario.clone()) {
                     self.start(app, s);
                 }
@@ -407,10 +445,21 @@ impl Control {
         let Some(run) = &self.run else {
             return false;
         };
+        // How the run stands is read before draining, and a deadlock or an end is shown only
+        // once every thread has handed over what it recorded: the banner never comes before
+        // the events that led to it.
+        let phase = run.phase();
+        let settled = run.settled();
         self.scratch.clear();
         run.drain_events(&mut self.scratch);
         self.scratch.sort_by_key(|e| e.t_ns);
-        let phase = run.phase();
+        let phase = match (phase, &app.run) {
+            (Phase::Deadlock | Phase::Finished, Some(shown)) if !settled => {
+                self.settle = SETTLE;
+                shown.live.phase
+            }
+            _ => phase,
+        };
         let failures: Vec<(ThreadIdx, String)> = self
             .scratch
             .iter()
@@ -444,11 +493,13 @@ impl Control {
             },
             dropped: run.dropped_events(),
         };
-        if let (Some(out), Some(r)) = (&mut self.events_out, &app.run) {
-            for e in &self.scratch {
-                out.write(&EventRecord::new(e, &r.scenario));
-            }
-        }
+        write_events(
+            &mut self.events_out,
+            &mut self.events_order,
+            &self.scratch,
+            run.scenario(),
+            false,
+        );
         let changed = !self.scratch.is_empty() || app.run.as_ref().is_none_or(|r| r.live != live);
 
         // --schedule: one step at a time, each once the last has ended (checked without
@@ -500,6 +551,28 @@ impl Control {
     }
 }
 
+/// `--events`: one JSON line per event, named after the run's own scenario, in time order;
+/// `all` writes out every event still held for ordering (the run has ended).
+fn write_events(
+    out: &mut Option<EventsOut>,
+    order: &mut Reorder,
+    events: &[Event],
+    scenario: &Scenario,
+    all: bool,
+) {
+    let Some(out) = out else { return };
+    order.extend(events);
+    loop {
+        let next = if all {
+            order.pop_any()
+        } else {
+            order.pop_ready()
+        };
+        let Some(e) = next else { break };
+        out.write(&EventRecord::new(&e, scenario));
+    }
+}
+
 fn run_app(mut app: App, mut control: Control) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -519,7 +592,7 @@ fn run_app(mut app: App, mut control: Control) -> ExitCode {
         }
     };
     let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut control));
-    control.stop();
+    control.stop(Some(&mut app));
     let saved = control
         .record
         .as_ref()

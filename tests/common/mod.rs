@@ -66,8 +66,14 @@ pub fn run_to_end(run: &Run) -> (Phase, Vec<Event>) {
             "run did not end within {LIMIT:?}"
         );
     }
-    // Let the last batches arrive.
-    std::thread::sleep(Duration::from_millis(30));
+    // Every thread hands over what it recorded within a step slice of the run ending.
+    while !run.settled() {
+        run.wait_events(&mut events, Duration::from_millis(5));
+        assert!(
+            Instant::now() < deadline,
+            "threads did not hand over their events within {LIMIT:?}"
+        );
+    }
     run.drain_events(&mut events);
     events.sort_by_key(|e| e.t_ns);
     (run.phase(), events)
