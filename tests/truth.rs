@@ -232,7 +232,10 @@ impl Lab {
             let arrivals: usize = s.threads.iter().map(waits).sum();
             let waiters = s.threads.iter().filter(|t| waits(t) > 0).count();
             let most = waiters.min(wish as usize).max(1);
-            let parties = (1..=most).rev().find(|p| arrivals.is_multiple_of(*p)).unwrap_or(1);
+            let parties = (1..=most)
+                .rev()
+                .find(|p| arrivals.is_multiple_of(*p))
+                .unwrap_or(1);
             out.push((r, parties as u32));
         }
         out
@@ -496,6 +499,8 @@ struct Verdict {
     outcome: Outcome,
     /// The deadlock was reported only after the run was cut (within the grace).
     late: bool,
+    /// Events the engine could not hand over and counted instead.
+    dropped: u64,
     problems: Vec<(Class, String)>,
 }
 
@@ -651,6 +656,7 @@ fn trial(s: &Arc<Scenario>) -> Verdict {
     Verdict {
         outcome,
         late,
+        dropped,
         problems,
     }
 }
@@ -1218,6 +1224,23 @@ fn judge(
             }
         }
     }
+    // Whatever the order the events arrived in, no item is taken that was never put.
+    for e in events.iter().filter(|e| e.kind == EventKind::Take) {
+        let put = events
+            .iter()
+            .any(|p| p.kind == EventKind::Put && p.resource == e.resource && p.item == e.item);
+        if !put {
+            problems.push((
+                Class::LostEvents,
+                format!(
+                    "{} took item {:?} from {}, which was never put",
+                    s.thread_name(e.thread),
+                    e.item,
+                    e.resource.map_or("?", |r| s.resource_name(r))
+                ),
+            ));
+        }
+    }
     let world = World::new(s, events);
     match outcome {
         Outcome::Completed => {
@@ -1596,6 +1619,8 @@ struct Tally {
     deadlocks: usize,
     late: usize,
     timeouts: usize,
+    /// Runs in which the engine counted events it could not hand over.
+    dropped: usize,
     /// Wall time of the runs, and of shrinking what failed.
     running: Duration,
     shrinking: Duration,
@@ -1620,6 +1645,7 @@ impl Tally {
             self.late,
             self.timeouts
         );
+        out += &format!("; {} with events dropped and counted", self.dropped);
         for class in CLASSES {
             out += &format!("; {} {}", self.count(class), class.words());
         }
@@ -1712,7 +1738,8 @@ fn campaign(cases: usize, hogs: bool, shrink_budget: usize) -> Tally {
             Outcome::Deadlock => tally.deadlocks += 1,
             Outcome::Timeout => tally.timeouts += 1,
         }
-        tally.late += verdict.late as usize;
+        tally.late += usize::from(verdict.late);
+        tally.dropped += usize::from(verdict.dropped > 0);
         let mut classes: Vec<Class> = verdict.problems.iter().map(|p| p.0).collect();
         classes.sort();
         classes.dedup();
