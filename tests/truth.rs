@@ -624,7 +624,10 @@ fn trial(s: &Arc<Scenario>) -> Verdict {
             restless = settle(&run, s, &mut events);
         }
     }
-    if let Some(why) = restless {
+    // A finished run that never stands still has lost a thread's last events: judged below.
+    if let Some(why) = restless
+        && outcome != Outcome::Completed
+    {
         problems.push((Class::Stalled, why));
     }
     // Events stamped while a pause takes hold all land on its first instant, where time order
@@ -705,8 +708,9 @@ struct Lane {
     holds: Vec<bool>,
     /// Per rwlock: holds it to write.
     writes: Vec<bool>,
-    /// Per semaphore: permits held.
-    permits: Vec<i64>,
+    /// Per semaphore and rwlock: how many times it holds it (permits, or read holds: a
+    /// thread may read twice and unlock once, and still be a reader).
+    count: Vec<i64>,
 }
 
 /// Every thread and resource at the end of the recorded events.
@@ -743,7 +747,7 @@ impl<'a> World<'a> {
             Lane {
                 holds: vec![false; nr],
                 writes: vec![false; nr],
-                permits: vec![0; nr],
+                count: vec![0; nr],
                 step: NO_STEP,
                 ..Lane::default()
             };
@@ -785,8 +789,8 @@ impl<'a> World<'a> {
                 .get(e.step as usize)
                 .map(|st| st.op);
             match (s.resources[ri].kind, e.kind) {
-                (ResourceKind::Semaphore { .. }, EventKind::Acquire) => lane.permits[ri] += 1,
-                (ResourceKind::Semaphore { .. }, EventKind::Release) => lane.permits[ri] -= 1,
+                (ResourceKind::Semaphore { .. }, EventKind::Acquire) => lane.count[ri] += 1,
+                (ResourceKind::Semaphore { .. }, EventKind::Release) => lane.count[ri] -= 1,
                 (ResourceKind::RLock, EventKind::Acquire | EventKind::Release) => {
                     lane.holds[ri] = e.item.unwrap_or(0) > 0
                 }
@@ -801,15 +805,13 @@ impl<'a> World<'a> {
                     }
                 }
                 (ResourceKind::RwLock { .. }, EventKind::Acquire) => {
-                    lane.holds[ri] = true;
+                    lane.count[ri] += 1;
                     lane.writes[ri] = matches!(op, Some(Op::Write(_)));
                 }
-                (
-                    ResourceKind::RwLock { .. }
-                    | ResourceKind::Gil { .. }
-                    | ResourceKind::EventLoop,
-                    EventKind::Release,
-                ) => lane.holds[ri] = false,
+                (ResourceKind::RwLock { .. }, EventKind::Release) => lane.count[ri] -= 1,
+                (ResourceKind::Gil { .. } | ResourceKind::EventLoop, EventKind::Release) => {
+                    lane.holds[ri] = false
+                }
                 (ResourceKind::Gil { .. } | ResourceKind::EventLoop, EventKind::Acquire) => {
                     lane.holds[ri] = true
                 }
@@ -869,7 +871,7 @@ impl<'a> World<'a> {
         (0..self.n())
             .filter(|&t| {
                 let lane = &self.lanes[t];
-                lane.holds[r as usize] || lane.permits[r as usize] > 0
+                lane.holds[r as usize] || lane.count[r as usize] > 0
             })
             .map(|t| t as ThreadIdx)
             .collect()
@@ -913,7 +915,7 @@ impl<'a> World<'a> {
                 }
             }
             ResourceKind::Semaphore { permits } => {
-                let used: i64 = self.lanes.iter().map(|l| l.permits[r as usize]).sum();
+                let used: i64 = self.lanes.iter().map(|l| l.count[r as usize]).sum();
                 used < permits as i64
             }
             ResourceKind::Barrier { .. } => !self.arrived[r as usize].contains(&(t as ThreadIdx)),
@@ -941,7 +943,11 @@ impl<'a> World<'a> {
             }
             if self.waits_for_group(t) {
                 let group = &self.s.threads[t].after;
-                if group.iter().all(|&g| self.finished(g as usize)) {
+                // A task is started by its loop, which a task held at a gate keeps parked.
+                let loop_held = self.s.threads[t]
+                    .event_loop
+                    .is_some_and(|l| !self.holders(l).is_empty());
+                if group.iter().all(|&g| self.finished(g as usize)) && !loop_held {
                     return Some(format!("{name}'s group is done, yet it has not started"));
                 }
                 continue;
@@ -1140,7 +1146,7 @@ impl<'a> World<'a> {
                 blockers.iter().all(|&b| by(b))
             }
             ResourceKind::Semaphore { .. } => {
-                (0..self.n()).any(|u| self.lanes[u].permits[r as usize] > 0 && by(u))
+                (0..self.n()).any(|u| self.lanes[u].count[r as usize] > 0 && by(u))
             }
             ResourceKind::Barrier { parties } => {
                 let missing = parties as usize - self.arrived[r as usize].len();
@@ -1627,6 +1633,8 @@ struct Tally {
     counts: Vec<(Class, usize)>,
     /// The smallest failing scenario found for each class, and why it fails.
     smallest: Vec<(Class, String, String)>,
+    /// A few more reasons per class, as found (unshrunk), to show it is one fault or several.
+    also: Vec<(Class, String)>,
 }
 
 impl Tally {
@@ -1659,8 +1667,14 @@ impl Tally {
         self.smallest
             .iter()
             .map(|(class, text, why)| {
+                let also: String = self
+                    .also
+                    .iter()
+                    .filter(|a| a.0 == *class)
+                    .map(|a| format!("  also: {}\n", a.1))
+                    .collect();
                 format!(
-                    "\n=== {} ({} runs); smallest scenario found:\n{text}--- {why}\n",
+                    "\n=== {} ({} runs); smallest scenario found:\n{text}--- {why}\n{also}",
                     class.words(),
                     self.count(*class)
                 )
@@ -1746,6 +1760,14 @@ fn campaign(cases: usize, hogs: bool, shrink_budget: usize) -> Tally {
         for class in classes {
             tally.counts.iter_mut().find(|c| c.0 == class).unwrap().1 += 1;
         }
+        for (class, why) in &verdict.problems {
+            let why = why.lines().next().unwrap_or_default().to_string();
+            if tally.also.iter().filter(|a| a.0 == *class).count() < 4
+                && !tally.also.contains(&(*class, why.clone()))
+            {
+                tally.also.push((*class, why));
+            }
+        }
         if let Some((class, why)) = verdict
             .problems
             .into_iter()
@@ -1805,8 +1827,8 @@ fn two_thousand_random_scenarios_tell_the_truth() {
     let _serial = serial();
     let quiet = campaign(1000, false, 48);
     let hogs = campaign(1000, true, 48);
-    eprintln!("{}", quiet.summary("quiet"));
-    eprintln!("{}", hogs.summary("beside 2 CPU hogs"));
+    eprintln!("{}{}", quiet.summary("quiet"), quiet.failures());
+    eprintln!("{}{}", hogs.summary("beside 2 CPU hogs"), hogs.failures());
     assert_truthful(&quiet, "quiet");
     assert_truthful(&hogs, "beside 2 CPU hogs");
 }
