@@ -28,8 +28,8 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 use threadlab::engine::{Deadlock, Phase, Run, RunOptions, WaitEdge};
-use threadlab::scenario::model::{Scenario, ThreadIdx};
-use threadlab::scenario::{self, model::Op, model::ResIdx, model::ResourceKind};
+use threadlab::scenario;
+use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx, ThreadSpec};
 use threadlab::trace::event::{Event, EventKind, NO_STEP};
 use threadlab::trace::invariants;
 
@@ -226,9 +226,7 @@ impl Lab {
             let Some(ri) = s.resource_index(&self.name(r)) else {
                 continue;
             };
-            let waits = |t: &threadlab::scenario::model::ThreadSpec| {
-                t.steps.iter().filter(|st| st.op == Op::Wait(ri)).count()
-            };
+            let waits = |t: &ThreadSpec| t.steps.iter().filter(|st| st.op == Op::Wait(ri)).count();
             let arrivals: usize = s.threads.iter().map(waits).sum();
             let waiters = s.threads.iter().filter(|t| waits(t) > 0).count();
             let most = waiters.min(wish as usize).max(1);
@@ -608,10 +606,16 @@ fn trial(s: &Arc<Scenario>) -> Verdict {
             _ => {}
         }
     };
-    if outcome == Outcome::Timeout {
-        run.pause();
+    // Every event of a finished run is handed over by the time the run says it is finished.
+    let mut restless = None;
+    match outcome {
+        Outcome::Completed => run.drain_events(&mut events),
+        Outcome::Timeout => {
+            run.pause();
+            restless = settle(&run, s, &mut events);
+        }
+        Outcome::Deadlock => restless = settle(&run, s, &mut events),
     }
-    let mut restless = settle(&run, s, &mut events);
     let mut late = false;
     if outcome == Outcome::Timeout && !World::new(s, &events).stuck().is_empty() {
         let grace = Instant::now() + GRACE;
@@ -624,15 +628,21 @@ fn trial(s: &Arc<Scenario>) -> Verdict {
             restless = settle(&run, s, &mut events);
         }
     }
-    // A finished run that never stands still has lost a thread's last events: judged below.
-    if let Some(why) = restless
-        && outcome != Outcome::Completed
-    {
+    if let Some(why) = restless {
         problems.push((Class::Stalled, why));
     }
     // Events stamped while a pause takes hold all land on its first instant, where time order
-    // says nothing: the invariants are checked on what came before it.
-    let cut = run.now_ns();
+    // says nothing: the invariants are checked on what came before it. And a thread waiting in
+    // a lock with a timeout may have timed out just before the pause, unseen: what it did
+    // since it blocked may still be in its hands, so only what came before that block counts.
+    let world = World::new(s, &events);
+    let cut = (0..n)
+        .filter(|&t| {
+            matches!(world.op_at(t), Some(Op::TryLock { resource, .. })
+                if world.lanes[t].blocked == Some(resource))
+        })
+        .map(|t| world.lanes[t].blocked_at.0)
+        .fold(run.now_ns(), u64::min);
     let deadlock = run.deadlock();
     let dropped = run.dropped_events();
     let failures: Vec<(ThreadIdx, String)> = (0..n as ThreadIdx)
@@ -1231,7 +1241,7 @@ fn judge(
         }
     }
     // Whatever the order the events arrived in, no item is taken that was never put.
-    for e in events.iter().filter(|e| e.kind == EventKind::Take) {
+    for e in ordered.iter().filter(|e| e.kind == EventKind::Take) {
         let put = events
             .iter()
             .any(|p| p.kind == EventKind::Put && p.resource == e.resource && p.item == e.item);
