@@ -682,7 +682,7 @@ enum Blame {
     /// Holds the resource right now.
     HeldBy(ThreadIdx),
     /// Holds nothing of it, is itself stuck, and its remaining script could provide it.
-    // Judged already; the engine names it once its edge carries the contract's blame.
+    // The engine's edge cannot say this yet: see `blame`.
     #[allow(dead_code)]
     OnlyFrom(ThreadIdx),
     /// No thread left can ever provide it.
