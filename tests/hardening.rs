@@ -1,5 +1,6 @@
-//! Hardening: random scenarios on real threads, restarts from a deadlock, limits refused up
-//! front, hostile edits to scenario files, a failing thread under the UI, and an hour of events.
+//! Hardening: restarts from a deadlock, limits refused up front, hostile edits to scenario
+//! files, a failing thread under the UI, and an hour of events. (Random scenarios on real
+//! threads, judged by an independent oracle, are in `tests/truth.rs`.)
 //!
 //! Every test here takes `SERIAL` first: several of them count the process's threads, which
 //! only means something while no other test of this binary is starting runs. Every wait is
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use threadlab::engine::{Blame, Deadlock, Phase, Run, RunOptions};
+use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use threadlab::scenario::{self, builtin};
 
@@ -78,141 +79,8 @@ fn wait_task_count(target: usize) -> usize {
     }
 }
 
-// ---- random valid scenarios ----------------------------------------------------------------
+// ---- bounded runs ----------------------------------------------------------------------------
 
-/// A small deterministic generator: proptest supplies the seed, the scenario follows from it.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    /// Uniform in lo..=hi.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next() % (hi - lo + 1) as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
-
-struct Decls {
-    mutexes: usize,
-    semaphores: usize,
-}
-
-/// Steps for one level of a thread: timed steps, and well-formed lock/unlock and
-/// acquire/release sections (nested up to two deep, never re-locking a held mutex).
-fn section(rng: &mut Rng, d: &Decls, depth: usize, held: &mut Vec<usize>) -> Vec<String> {
-    let mut out = Vec::new();
-    for _ in 0..rng.range(1, 4) {
-        let roll = rng.range(0, 9);
-        if roll < 4 && depth < 2 && d.mutexes > 0 {
-            let m = rng.range(1, d.mutexes);
-            if !held.contains(&m) {
-                held.push(m);
-                out.push(format!("lock M{m}"));
-                out.extend(section(rng, d, depth + 1, held));
-                out.push(format!("unlock M{m}"));
-                held.pop();
-                continue;
-            }
-        }
-        if roll < 6 && depth < 2 && d.semaphores > 0 {
-            let s = rng.range(1, d.semaphores);
-            out.push(format!("acquire S{s}"));
-            out.extend(section(rng, d, depth + 1, held));
-            out.push(format!("release S{s}"));
-            continue;
-        }
-        let kind = if rng.chance(50) { "work" } else { "sleep" };
-        out.push(format!("{kind} \"{}ms\"", rng.range(1, 5)));
-    }
-    out
-}
-
-/// A random scenario the checker accepts: 1–6 threads over mutexes, semaphores, a barrier
-/// whose arrivals make whole rounds, and a buffer with as many takes as puts; sometimes tasks
-/// on an event loop beside them, some starting after the first thread.
-fn random_scenario(seed: u64) -> String {
-    let mut rng = Rng(seed ^ 0x5DEECE66D);
-    let threads = rng.range(1, 6);
-    let d = Decls {
-        mutexes: rng.range(0, 3),
-        semaphores: rng.range(0, 2),
-    };
-    let mut text = String::from("title \"random\"\n");
-    for m in 1..=d.mutexes {
-        text += &format!("mutex M{m}\n");
-    }
-    for s in 1..=d.semaphores {
-        text += &format!("semaphore S{s} permits={}\n", rng.range(1, 2));
-    }
-    // Each thread's script as top-level items (a section stays whole: waits, puts and takes
-    // go between items, so lock pairs stay matched).
-    let mut scripts: Vec<Vec<Vec<String>>> = (0..threads)
-        .map(|_| {
-            (0..rng.range(1, 3))
-                .map(|_| section(&mut rng, &d, 0, &mut Vec::new()))
-                .collect()
-        })
-        .collect();
-    let mut insert = |rng: &mut Rng, t: usize, line: String| {
-        let at = rng.range(0, scripts[t].len());
-        scripts[t].insert(at, vec![line]);
-    };
-    if rng.chance(40) {
-        let parties = rng.range(1, threads);
-        text += &format!("barrier G parties={parties}\n");
-        let rounds = rng.range(1, 2);
-        // The first `parties` of a rotation of the threads each arrive `rounds` times.
-        let first = rng.range(0, threads - 1);
-        for k in 0..parties {
-            for _ in 0..rounds {
-                insert(&mut rng, (first + k) % threads, "wait G".into());
-            }
-        }
-    }
-    if rng.chance(40) {
-        text += &format!("buffer Q capacity={}\n", rng.range(1, 3));
-        for _ in 0..rng.range(1, 4) {
-            let producer = rng.range(0, threads - 1);
-            let consumer = rng.range(0, threads - 1);
-            insert(&mut rng, producer, "put Q".into());
-            insert(&mut rng, consumer, "take Q".into());
-        }
-    }
-    for (t, items) in scripts.iter().enumerate() {
-        text += &format!("thread T{} {{\n", t + 1);
-        for line in items.iter().flatten() {
-            text += &format!("    {line}\n");
-        }
-        text += "}\n";
-    }
-    if rng.chance(35) {
-        text += "event-loop L\n";
-        for k in 1..=rng.range(1, 3) {
-            let after = if rng.chance(30) { " after=T1" } else { "" };
-            text += &format!("task A{k}{after} {{\n");
-            for _ in 0..rng.range(1, 5) {
-                let ms = rng.range(1, 5);
-                text += &match rng.range(0, 2) {
-                    0 => format!("    work \"{ms}ms\"\n"),
-                    1 => format!("    sleep \"{ms}ms\"\n"),
-                    _ => format!("    sleep \"{ms}ms\" blocking=#true\n"),
-                };
-            }
-            text += "}\n";
-        }
-    }
-    text
-}
-
-/// How a bounded run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
     Completed,
@@ -240,290 +108,6 @@ fn run_bounded(run: &Run) -> (End, Vec<Event>) {
 
 fn last_event(events: &[Event], t: ThreadIdx) -> Option<&Event> {
     events.iter().rev().find(|e| e.thread == t)
-}
-
-/// Resource state at the end of `events`: mutex holder, permit holders, buffer fill.
-struct Replay {
-    holder: Vec<Option<ThreadIdx>>,
-    /// One entry per permit held.
-    permit_holders: Vec<Vec<ThreadIdx>>,
-    fill: Vec<usize>,
-}
-
-fn replay(s: &Scenario, events: &[Event]) -> Replay {
-    let n = s.resources.len();
-    let mut r = Replay {
-        holder: vec![None; n],
-        permit_holders: vec![Vec::new(); n],
-        fill: vec![0; n],
-    };
-    let mut ordered = events.to_vec();
-    ordered.sort_by_key(|e| e.t_ns);
-    for e in &ordered {
-        let Some(res) = e.resource else { continue };
-        let i = res as usize;
-        match (s.resources[i].kind, e.kind) {
-            (ResourceKind::Mutex, EventKind::Acquire) => r.holder[i] = Some(e.thread),
-            (ResourceKind::Mutex, EventKind::Release) => r.holder[i] = None,
-            (ResourceKind::Semaphore { .. }, EventKind::Acquire) => {
-                r.permit_holders[i].push(e.thread)
-            }
-            (ResourceKind::Semaphore { .. }, EventKind::Release) => {
-                if let Some(k) = r.permit_holders[i].iter().position(|&h| h == e.thread) {
-                    r.permit_holders[i].swap_remove(k);
-                }
-            }
-            (ResourceKind::Buffer { .. }, EventKind::Put) => r.fill[i] += 1,
-            (ResourceKind::Buffer { .. }, EventKind::Take) => r.fill[i] -= 1,
-            _ => {}
-        }
-    }
-    r
-}
-
-/// Whether thread `u`, from the step it is at, will still do `op`.
-fn will_do(s: &Scenario, events: &[Event], u: ThreadIdx, op: Op) -> bool {
-    let Some(last) = last_event(events, u) else {
-        // Not started yet: its whole script is ahead of it.
-        return s.threads[u as usize].steps.iter().any(|st| st.op == op);
-    };
-    if matches!(last.kind, EventKind::Done | EventKind::Fail) {
-        return false;
-    }
-    let from = if last.step == threadlab::trace::event::NO_STEP {
-        0
-    } else {
-        last.step as usize
-    };
-    s.threads[u as usize].steps[from..]
-        .iter()
-        .any(|st| st.op == op)
-}
-
-/// The reported deadlock is true in the recorded events: every thread of the cycle is blocked
-/// on the resource named; a thread blamed as holding it holds it (a mutex, or a permit of a
-/// semaphore), and one blamed as the only one who could provide it (barrier arrivals, buffer
-/// items) is itself stuck and not waiting on it; a wait blamed on nobody has no thread left
-/// that could end it.
-fn verify_cycle(s: &Scenario, d: &Deadlock, events: &[Event]) -> Result<(), String> {
-    let state = replay(s, events);
-    let cycle = &d.cycle;
-    if cycle.is_empty() {
-        return Err("empty cycle".into());
-    }
-    for (i, edge) in cycle.iter().enumerate() {
-        let t = edge.thread;
-        let r = edge.resource;
-        let name = s.thread_name(t);
-        let rname = s.resource_name(r);
-        let last = last_event(events, t).ok_or(format!("{name} recorded nothing"))?;
-        if last.kind != EventKind::Block || last.resource != Some(r) {
-            return Err(format!(
-                "{name}'s last event is {last:?}, not a block on {rname}"
-            ));
-        }
-        let step = s.threads[t as usize].steps[last.step as usize].op;
-        let provides = |u: ThreadIdx, op: Op| will_do(s, events, u, op);
-        let next = cycle[(i + 1) % cycle.len()].thread;
-        match edge.blame {
-            Blame::HeldBy(u) | Blame::OnlyFrom(u) if u != next => {
-                return Err(format!(
-                    "{name} blames {u}, but the next in the cycle is {next}"
-                ));
-            }
-            Blame::HeldBy(u) => {
-                let holds = match s.resources[r as usize].kind {
-                    ResourceKind::Mutex => state.holder[r as usize] == Some(u),
-                    ResourceKind::Semaphore { .. } => state.permit_holders[r as usize].contains(&u),
-                    // Not generated by `random_scenario`.
-                    _ => false,
-                };
-                if !holds {
-                    return Err(format!(
-                        "{name} waits for {rname} said to be held by {u}, which does not hold it"
-                    ));
-                }
-            }
-            Blame::OnlyFrom(u) => {
-                let wanted = match (s.resources[r as usize].kind, step) {
-                    (ResourceKind::Barrier { .. }, _) => Op::Wait(r),
-                    (ResourceKind::Buffer { .. }, Op::Put(_)) => Op::Take(r),
-                    (ResourceKind::Buffer { .. }, _) => Op::Put(r),
-                    (kind, _) => {
-                        return Err(format!("{name} blames {u} as a provider of a {kind:?}"));
-                    }
-                };
-                let waits_here = last_event(events, u)
-                    .is_some_and(|l| l.kind == EventKind::Block && l.resource == Some(r));
-                if u == t || !d.stuck.contains(&u) || waits_here || !provides(u, wanted) {
-                    return Err(format!(
-                        "{name} waits for {rname}, which {u} is said to be the only one to provide"
-                    ));
-                }
-            }
-            Blame::Nobody => {
-                if cycle.len() != 1 {
-                    return Err(format!("{name} blames nobody inside a longer cycle"));
-                }
-                let wanted = match step {
-                    Op::Lock(r) => Op::Unlock(r),
-                    Op::Acquire(r) => Op::Release(r),
-                    Op::Wait(r) => Op::Wait(r),
-                    Op::Put(r) => Op::Take(r),
-                    Op::Take(r) => Op::Put(r),
-                    other => return Err(format!("{name} blocked in {other:?}")),
-                };
-                let helper = (0..s.threads.len() as ThreadIdx)
-                    .filter(|&u| u != t)
-                    .find(|&u| provides(u, wanted) && !d.stuck.contains(&u));
-                if let Some(u) = helper {
-                    return Err(format!(
-                        "{name} waits for {rname}, which {u} can still provide"
-                    ));
-                }
-            }
-        }
-    }
-    for &t in &d.stuck {
-        // Blocked, or never started (it starts after a group that cannot finish).
-        let last = last_event(events, t).map(|e| e.kind);
-        if last.is_some_and(|k| k != EventKind::Block) {
-            return Err(format!("stuck {} last did {last:?}", s.thread_name(t)));
-        }
-    }
-    Ok(())
-}
-
-/// Pause the run and collect events until every thread has stopped (held at a gate, blocked,
-/// or ended), then keep only what happened before the pause. A run cut short has threads in
-/// the middle of steps: their last events may not be handed over yet, and what they do while
-/// the pause takes hold all lands on the pause's first instant, where time order says nothing.
-fn settle(run: &Run, s: &Scenario, events: &mut Vec<Event>) {
-    run.pause();
-    let cut = run.now_ns();
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let stopped = |events: &[Event]| {
-        (0..s.threads.len() as ThreadIdx).all(|t| {
-            last_event(events, t).is_none_or(|e| {
-                matches!(
-                    e.kind,
-                    EventKind::Hold | EventKind::Block | EventKind::Done | EventKind::Fail
-                )
-            })
-        })
-    };
-    while !stopped(events) && Instant::now() < deadline {
-        run.wait_events(events, ms(10));
-    }
-    run.drain_events(events);
-    events.retain(|e| e.t_ns < cut);
-}
-
-#[derive(Debug, Default)]
-struct Tally {
-    completed: usize,
-    deadlock: usize,
-    timeout: usize,
-}
-
-static TALLY: Mutex<Tally> = Mutex::new(Tally {
-    completed: 0,
-    deadlock: 0,
-    timeout: 0,
-});
-
-fn run_random(seed: u64) -> Result<(), TestCaseError> {
-    let text = random_scenario(seed);
-    let s = match scenario::parse_source("random", "random.kdl", &text) {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            return Err(TestCaseError::fail(format!(
-                "the generator wrote a scenario the checker refuses:\n{text}\n{}",
-                scenario::render_plain(e.as_ref(), 100)
-            )));
-        }
-    };
-    let run = Run::start(
-        s.clone(),
-        RunOptions {
-            speed: 4.0,
-            start_paused: false,
-        },
-    );
-    let (end, mut events) = run_bounded(&run);
-    // A deadlock is found as soon as some threads are stuck, while others may still be
-    // running: let every thread stop and hand over its events before replaying them.
-    if end != End::Completed {
-        settle(&run, &s, &mut events);
-    }
-    if end == End::Deadlock {
-        let d = run.deadlock().expect("a deadlock phase has a deadlock");
-        verify_cycle(&s, &d, &events)
-            .map_err(|e| TestCaseError::fail(format!("{e}\n{}\n{text}", d.describe(&s))))?;
-    }
-    if end == End::Completed {
-        for t in 0..s.threads.len() as ThreadIdx {
-            let last = last_event(&events, t).map(|e| e.kind);
-            prop_assert_eq!(
-                last,
-                Some(EventKind::Done),
-                "{}\n{}",
-                s.thread_name(t),
-                text
-            );
-        }
-    }
-    prop_assert_eq!(run.dropped_events(), 0);
-    let joined = run.stop();
-    prop_assert!(
-        joined < Duration::from_secs(1),
-        "stop took {joined:?}\n{text}"
-    );
-    prop_assert_eq!(
-        wait_engine_threads_gone(),
-        0,
-        "threads left behind\n{}",
-        text
-    );
-    if let Err(e) = invariants::check(&s, &events) {
-        return Err(TestCaseError::fail(format!("{e}\n{text}")));
-    }
-    let mut tally = TALLY.lock().unwrap();
-    match end {
-        End::Completed => tally.completed += 1,
-        End::Deadlock => tally.deadlock += 1,
-        End::Timeout => tally.timeout += 1,
-    }
-    Ok(())
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-    /// Random valid scenarios, run headless at 4x: each ends completed, in a true deadlock, or
-    /// out of time; every primitive keeps its promises; no thread is left behind.
-    #[test]
-    fn random_scenarios_end_well_and_keep_every_invariant(seed in any::<u64>()) {
-        let _serial = serial();
-        run_random(seed)?;
-    }
-}
-
-#[test]
-fn random_scenario_generator_covers_every_outcome_it_can() {
-    let _serial = serial();
-    // A fixed sample: the generator must produce deadlocks as well as completions, or the
-    // property above would test half of what it claims.
-    for seed in 0..24u64 {
-        run_random(seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-    }
-    let tally = TALLY.lock().unwrap();
-    eprintln!("random scenarios so far: {tally:?}");
-    assert!(tally.completed > 0 && tally.deadlock > 0, "{tally:?}");
-    let with_tasks = (0..24u64)
-        .filter(|&seed| random_scenario(seed).contains("\ntask "))
-        .count();
-    assert!(with_tasks > 0, "no sample has tasks beside its threads");
 }
 
 // ---- restarts --------------------------------------------------------------------------------
@@ -979,6 +563,23 @@ proptest! {
 }
 
 // ---- an hour of events ---------------------------------------------------------------------
+
+/// A small deterministic generator for the simulated hour: the same hour every time.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    /// Uniform in lo..=hi.
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next() % (hi - lo + 1) as u64) as usize
+    }
+}
 
 /// Sixteen threads at a lesson's pace for an hour of run time, simulated: each works 25–100 ms,
 /// takes the shared lock (waiting its turn), holds it 1–4 ms, releases it (handing it to the
