@@ -12,6 +12,10 @@ pub enum Action {
     Up,
     Down,
     Open,
+    /// Open the chosen scenario paused at t=0: nothing moves until space or a step.
+    OpenPaused,
+    /// Fit the whole run into the lane width.
+    Fit,
     /// Select the thread with this index (0-based; the keys say 1–9).
     Select(u8),
     PauseResume,
@@ -157,6 +161,14 @@ pub const BINDINGS: &[Binding] = &[
         footer: Footer::Yes,
     },
     Binding {
+        keys: &[Key::Char('p')],
+        action: Action::OpenPaused,
+        hint: "open paused",
+        help: "open the chosen scenario paused at 0s: nothing moves until space or a step",
+        contexts: MENU,
+        footer: Footer::Yes,
+    },
+    Binding {
         keys: &[Key::Char(' ')],
         action: Action::PauseResume,
         hint: "pause/run",
@@ -176,7 +188,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char('r')],
         action: Action::Restart,
         hint: "restart",
-        help: "stop every thread and start the scenario again",
+        help: "stop every thread and start again (paused at 0s if the run is paused or was opened paused)",
         contexts: RUN,
         footer: Footer::Yes,
     },
@@ -277,6 +289,14 @@ pub const BINDINGS: &[Binding] = &[
         footer: Footer::No,
     },
     Binding {
+        keys: &[Key::Char('f')],
+        action: Action::Fit,
+        hint: "whole run",
+        help: "fit the whole run to the lane width (done at the end of a run; z/Z zoom again)",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
         keys: &[Key::Char('t')],
         action: Action::Theme,
         hint: "theme",
@@ -354,13 +374,15 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    const ALL: [Action; 20] = [
+    const ALL: [Action; 22] = [
         Action::Quit,
         Action::Back,
         Action::Help,
         Action::Up,
         Action::Down,
         Action::Open,
+        Action::OpenPaused,
+        Action::Fit,
         Action::Select(0),
         Action::PauseResume,
         Action::StepSelected,

@@ -145,6 +145,48 @@ pub fn fmt_ns(ns: u64) -> String {
     }
 }
 
+/// A time-axis label for a tick at `ns`, ticks being whole multiples of `per` apart: written
+/// exactly, with as many decimals as `per` needs, so neighbouring ticks never read the same
+/// ("7.88s" twice) and none is rounded to a time it is not. Trailing zeros are dropped.
+pub fn fmt_tick(ns: u64, per: u64) -> String {
+    /// Decimals of `unit` needed to write any multiple of `per` exactly (up to 9).
+    fn decimals(per: u64, unit: u64) -> usize {
+        let mut d = 0;
+        let mut step = unit;
+        while d < 9 && per % step != 0 {
+            step /= 10;
+            d += 1;
+        }
+        d
+    }
+    fn trimmed(value: u64, unit: u64, d: usize) -> String {
+        let whole = value / unit;
+        let frac = value % unit;
+        if d == 0 || frac == 0 {
+            return whole.to_string();
+        }
+        let digits = format!("{frac:0width$}", width = unit.ilog10() as usize);
+        format!("{whole}.{}", digits[..d].trim_end_matches('0'))
+    }
+    const US: u64 = 1_000;
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000_000_000;
+    if ns == 0 {
+        "0s".into()
+    } else if ns < MS {
+        format!("{}us", trimmed(ns, US, decimals(per, US)))
+    } else if ns < S {
+        format!("{}ms", trimmed(ns, MS, decimals(per, MS)))
+    } else if ns < 60 * S {
+        format!("{}s", trimmed(ns, S, decimals(per, S)))
+    } else {
+        let m = ns / (60 * S);
+        let rest = trimmed(ns % (60 * S), S, decimals(per, S));
+        let pad = if ns % (60 * S) < 10 * S { "0" } else { "" };
+        format!("{m}m{pad}{rest}s")
+    }
+}
+
 /// Like [`fmt_ns`] but with a fixed number of decimals, so the header does not jitter.
 pub fn fmt_clock(ns: u64) -> String {
     let s = ns as f64 / 1e9;
