@@ -260,6 +260,65 @@ mod tests {
         assert_eq!(fmt_clock(1_234_567_890), "1.235s");
     }
 
+    /// The time a tick label says, read back: "7.8855s", "12.5ms", "500us", "1m05.5s".
+    fn read_tick(label: &str) -> u64 {
+        fn exact(number: &str, unit: u64) -> u64 {
+            let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+            let mut ns = whole.parse::<u64>().unwrap() * unit;
+            let mut place = unit;
+            for d in frac.chars() {
+                place /= 10;
+                ns += u64::from(d.to_digit(10).unwrap()) * place;
+            }
+            ns
+        }
+        if let Some((m, s)) = label.split_once('m').filter(|(_, s)| s.ends_with('s')) {
+            if !s.is_empty() && !label.ends_with("ms") {
+                return m.parse::<u64>().unwrap() * 60_000_000_000
+                    + exact(s.strip_suffix('s').unwrap(), 1_000_000_000);
+            }
+        }
+        if let Some(n) = label.strip_suffix("us") {
+            exact(n, 1_000)
+        } else if let Some(n) = label.strip_suffix("ms") {
+            exact(n, 1_000_000)
+        } else {
+            exact(label.strip_suffix('s').unwrap(), 1_000_000_000)
+        }
+    }
+
+    #[test]
+    fn tick_labels_are_exact_so_neighbours_never_read_the_same() {
+        use crate::ui::app::ZOOM_LEVELS_NS;
+        // Around places where rounding to a fixed number of decimals repeats or lies: just
+        // under a second, at 7.88 s, just under and over a minute.
+        let around = [
+            0,
+            999_000_000,
+            7_880_000_000,
+            59_990_000_000,
+            125_000_000_000,
+        ];
+        for per in ZOOM_LEVELS_NS {
+            for base in around {
+                let first = base / per * per;
+                let mut last: Option<String> = None;
+                for k in 0..40 {
+                    let ns = first + k * per;
+                    let label = fmt_tick(ns, per);
+                    assert_eq!(read_tick(&label), ns, "{label} at {per}ns/cell");
+                    assert_ne!(last.as_deref(), Some(label.as_str()), "{per}ns/cell");
+                    last = Some(label);
+                }
+            }
+        }
+        assert_eq!(fmt_tick(7_885_000_000, 500_000), "7.885s");
+        assert_eq!(fmt_tick(7_880_000_000, 500_000), "7.88s");
+        assert_eq!(fmt_tick(12_500_000, 100_000), "12.5ms");
+        assert_eq!(fmt_tick(125_500_000_000, 100_000_000), "2m05.5s");
+        assert_eq!(fmt_tick(0, 1_000_000), "0s");
+    }
+
     #[test]
     fn reflow_joins_wrapped_prose() {
         let about = "  One two\n  three.\n\n  Four\n";
