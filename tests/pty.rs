@@ -677,7 +677,7 @@ fn at_done_the_whole_run_is_on_the_axis() {
         .find(|l| l.contains("/cell"))
         .unwrap_or_else(|| panic!("no axis:\n{done}"));
     let labels: Vec<&str> = axis
-        .split(|c| c == '╵' || c == '─' || c == '│')
+        .split(['╵', '─', '│'])
         .map(str::trim)
         .filter(|w| !w.is_empty() && !w.ends_with("/cell"))
         .collect();

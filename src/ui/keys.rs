@@ -507,6 +507,37 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_key_table_lists_every_key() {
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("| key | does |")
+            .nth(1)
+            .expect("README has a key table");
+        let keys: Vec<String> = table
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.split('|').nth(1))
+            .flat_map(|cell| {
+                cell.split([',', '/', ' '])
+                    .map(|k| k.trim().replace('–', "-"))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|k| !k.is_empty())
+            .collect();
+        for b in BINDINGS {
+            for k in b.keys {
+                let label = k.label();
+                assert!(
+                    keys.contains(&label),
+                    "README's key table does not list {label} ({})",
+                    b.help
+                );
+            }
+        }
+    }
+
+    #[test]
     fn footer_and_help_come_from_the_table() {
         let footer = footer_hints(Context::Run);
         assert!(

@@ -149,11 +149,11 @@ pub fn fmt_ns(ns: u64) -> String {
 /// exactly, with as many decimals as `per` needs, so neighbouring ticks never read the same
 /// ("7.88s" twice) and none is rounded to a time it is not. Trailing zeros are dropped.
 pub fn fmt_tick(ns: u64, per: u64) -> String {
-    /// Decimals of `unit` needed to write any multiple of `per` exactly (up to 9).
+    /// Decimals of `unit` needed to write any multiple of `per` exactly (down to 1 ns).
     fn decimals(per: u64, unit: u64) -> usize {
         let mut d = 0;
         let mut step = unit;
-        while d < 9 && per % step != 0 {
+        while step > 1 && !per.is_multiple_of(step) {
             step /= 10;
             d += 1;
         }
@@ -272,11 +272,12 @@ mod tests {
             }
             ns
         }
-        if let Some((m, s)) = label.split_once('m').filter(|(_, s)| s.ends_with('s')) {
-            if !s.is_empty() && !label.ends_with("ms") {
-                return m.parse::<u64>().unwrap() * 60_000_000_000
-                    + exact(s.strip_suffix('s').unwrap(), 1_000_000_000);
-            }
+        if let Some((m, s)) = label.split_once('m')
+            && s.len() > 1
+            && s.ends_with('s')
+        {
+            return m.parse::<u64>().unwrap() * 60_000_000_000
+                + exact(s.strip_suffix('s').unwrap(), 1_000_000_000);
         }
         if let Some(n) = label.strip_suffix("us") {
             exact(n, 1_000)
@@ -317,6 +318,9 @@ mod tests {
         assert_eq!(fmt_tick(12_500_000, 100_000), "12.5ms");
         assert_eq!(fmt_tick(125_500_000_000, 100_000_000), "2m05.5s");
         assert_eq!(fmt_tick(0, 1_000_000), "0s");
+        // Any spacing, not only the zoom ladder's, is written exactly.
+        assert_eq!(fmt_tick(1_234_567, 7), "1.234567ms");
+        assert_eq!(fmt_tick(1_500, 1), "1.5us");
     }
 
     #[test]
