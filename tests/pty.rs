@@ -365,10 +365,14 @@ fn pick_watch_pause_step_restart_quit() {
     assert_eq!(moved.len(), 1, "before {before:?}, after {after_marks:?}");
     assert!(run_time(&after).unwrap() >= time_before);
 
-    // Restart: a fresh run, running from zero.
+    // Restart while paused: a fresh run, waiting at zero; space runs it.
     s.keys("r");
-    s.wait_for("the restarted run", |sc| {
-        sc.contains("RUNNING") && run_time(sc).is_some_and(|t| t < time_before)
+    s.wait_for("the restarted run, paused at 0s", |sc| {
+        header_says(sc, "PAUSED") && run_time(sc) == Some(0.0) && starts_logged(sc) == 2
+    });
+    s.keys(" ");
+    s.wait_for("the restarted run to run", |sc| {
+        header_says(sc, "RUNNING") && run_time(sc).is_some_and(|t| t < time_before)
     });
 
     // Quit: the terminal is given back.
@@ -617,6 +621,7 @@ fn started_paused_nothing_moves_until_space_and_a_paused_restart_stays_at_zero()
         header_says(sc, "PAUSED")
             && lane(sc, "A").is_some_and(|l| l.contains("PAUSED"))
             && lane(sc, "B").is_some_and(|l| l.contains("PAUSED"))
+            && starts_logged(sc) == 2
     });
     assert_eq!(run_time(&first), Some(0.0), "{first}");
     // Nothing moves: the clock stays at 0 and no lane changes, however long we look.
