@@ -120,8 +120,8 @@ pub struct RunState {
     /// The run starts paused at 0s, before any thread has taken a step, and so does every
     /// restart of it (`--paused`, the menu's open-paused key, or a restart while paused).
     pub paused_start: bool,
-    /// The zoom was chosen to fit the whole run into the lanes: kept fitted as the terminal
-    /// is resized, until a zoom key chooses again.
+    /// The zoom was chosen to fit the whole run into the lanes: kept fitted as the run grows
+    /// and the terminal is resized, until a zoom key chooses again.
     pub fitted: bool,
 }
 
@@ -323,8 +323,9 @@ impl App {
                 }
             }
         }
-        if finishing {
-            // The end of a run: the whole of it at a glance, not only its last window.
+        // The end of a run: the whole of it at a glance, not only its last window. A fitted
+        // view stays fitted as the run grows.
+        if finishing || self.run.as_ref().is_some_and(|r| r.fitted) {
             self.fit_run();
         }
     }

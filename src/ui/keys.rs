@@ -292,7 +292,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char('f')],
         action: Action::Fit,
         hint: "whole run",
-        help: "fit the whole run to the lanes (done at the end; z/Z zoom again)",
+        help: "the whole run: fit it to the lanes until z/Z (done at the end)",
         contexts: RUN,
         footer: Footer::No,
     },
