@@ -43,13 +43,6 @@ pub fn lines_at(run: &RunState) -> Vec<(ThreadIdx, u32, State)> {
     out
 }
 
-/// The markers to draw: threads that are still under way, each on its step's line.
-pub fn markers(run: &RunState) -> Vec<(ThreadIdx, u32, State)> {
-    let mut out = lines_at(run);
-    out.retain(|m| !m.2.is_final());
-    out
-}
-
 /// The first line to show so the markers (the selected thread's first) are in view.
 fn first_line(
     marks: &[(ThreadIdx, u32, State)],
@@ -94,6 +87,7 @@ impl Widget for Code<'_> {
             return;
         }
         let lines = lines_at(run);
+        // Markers for the threads still under way.
         let marks: Vec<_> = lines.iter().copied().filter(|m| !m.2.is_final()).collect();
         let (cycle, _) = run.cycle();
         let total = scenario.source.lines().count();
