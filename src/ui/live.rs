@@ -49,16 +49,15 @@ pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> ExitCode {
     run_app(app, Control::default())
 }
 
-/// Straight into the run view for `scenario`, honouring `--speed`, `--paused` (start paused at
-/// 0s and wait for space or a step), `--schedule` (start paused, step those threads in order,
-/// then run), `--for` (pause when run time reaches it) and `--events` (write every event as
-/// JSON Lines).
+/// Straight into the run view for `scenario`, honouring `--speed`, `--schedule` (start paused,
+/// step those threads in order, then run), `--for` (pause when run time reaches it) and
+/// `--events` (write every event as JSON Lines).
 pub fn run_scenario(scenario: Arc<Scenario>, args: &RunArgs, ascii: bool) -> ExitCode {
     run_scenario_recording(scenario, args, ascii, None, false)
 }
 
 /// [`run_scenario`], saving the run on screen when the view closes to `record` (`--record`),
-/// and starting paused at 0s if `paused` (`--paused`).
+/// and, if `paused` (`--paused`), starting paused at 0s: nothing moves until space or a step.
 pub fn run_scenario_recording(
     scenario: Arc<Scenario>,
     args: &RunArgs,
@@ -372,7 +371,8 @@ impl Control {
             }
             Effect::Stop => self.stop(),
             Effect::Restart => {
-                // A restart runs freely: the command line's schedule and limit were for the first.
+                // The command line's schedule and limit were for the first run; whether the
+                // new one starts paused is the view's to say (`RunState::paused_start`).
                 self.stop();
                 if let Some(s) = app.run.as_ref().map(|r| r.scenario.clone()) {
                     self.start(app, s);
