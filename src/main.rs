@@ -57,7 +57,11 @@ fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::from(USAGE)
             }
         }
-        Some(Command::Run(RunCommand { args, record })) => {
+        Some(Command::Run(RunCommand {
+            args,
+            record,
+            paused,
+        })) => {
             let scenario = match scenario::load(&args.scenario) {
                 Ok(s) => Arc::new(s),
                 Err(report) => {
@@ -85,7 +89,9 @@ fn dispatch(cli: Cli) -> ExitCode {
                     headless::run_with(scenario, &args, &options)
                 }
                 (true, Some(path)) => record::run_headless(scenario, &args, &path, cli.ascii),
-                (false, record) => ui::run_scenario_recording(scenario, &args, cli.ascii, record),
+                (false, record) => {
+                    ui::run_scenario_recording(scenario, &args, cli.ascii, record, paused)
+                }
             }
         }
         Some(Command::Replay(args)) => record::replay(&args, cli.ascii),

@@ -365,10 +365,14 @@ fn pick_watch_pause_step_restart_quit() {
     assert_eq!(moved.len(), 1, "before {before:?}, after {after_marks:?}");
     assert!(run_time(&after).unwrap() >= time_before);
 
-    // Restart: a fresh run, running from zero.
+    // Restart while paused: a fresh run, waiting at zero; space runs it.
     s.keys("r");
-    s.wait_for("the restarted run", |sc| {
-        sc.contains("RUNNING") && run_time(sc).is_some_and(|t| t < time_before)
+    s.wait_for("the restarted run, paused at 0s", |sc| {
+        header_says(sc, "PAUSED") && run_time(sc) == Some(0.0) && starts_logged(sc) == 2
+    });
+    s.keys(" ");
+    s.wait_for("the restarted run to run", |sc| {
+        header_says(sc, "RUNNING") && run_time(sc).is_some_and(|t| t < time_before)
     });
 
     // Quit: the terminal is given back.
@@ -593,6 +597,132 @@ fn a_damaged_recording_is_refused_with_a_message_and_the_terminal_left_as_it_was
         assert!(screen.contains("help:"), "{name}:\n{screen}");
         assert!(!screen.contains("panicked"), "{name}:\n{screen}");
     }
+}
+
+/// Reads the screen for `span` and returns every distinct screen seen, in order.
+fn screens_during(s: &mut Session, span: Duration) -> Vec<String> {
+    let mut seen = vec![s.screen()];
+    let until = Instant::now() + span;
+    while Instant::now() < until {
+        s.pump(Duration::from_millis(20));
+        let now = s.screen();
+        if seen.last() != Some(&now) {
+            seen.push(now);
+        }
+    }
+    seen
+}
+
+#[test]
+fn started_paused_nothing_moves_until_space_and_a_paused_restart_stays_at_zero() {
+    let dir = scratch_dir("paused");
+    let mut s = Session::start(&["run", "independent.kdl", "--paused"], &dir);
+    let first = s.wait_for("the paused start", |sc| {
+        header_says(sc, "PAUSED")
+            && lane(sc, "A").is_some_and(|l| l.contains("PAUSED"))
+            && lane(sc, "B").is_some_and(|l| l.contains("PAUSED"))
+            && starts_logged(sc) == 2
+    });
+    assert_eq!(run_time(&first), Some(0.0), "{first}");
+    // Nothing moves: the clock stays at 0 and no lane changes, however long we look.
+    let seen = screens_during(&mut s, Duration::from_millis(800));
+    let last = seen.last().unwrap();
+    assert_eq!(run_time(last), Some(0.0), "{last}");
+    for t in ["A", "B"] {
+        assert_eq!(
+            lane(last, t),
+            lane(&first, t),
+            "{t} moved while paused:\n{last}"
+        );
+    }
+    assert_eq!(starts_logged(last), starts_logged(&first));
+
+    // Space lets it go.
+    s.keys(" ");
+    s.wait_for("the run to move", |sc| {
+        header_says(sc, "RUNNING") && run_time(sc).is_some_and(|t| t > 0.05)
+    });
+
+    // Paused again, a restart is a fresh run that waits at 0s.
+    s.keys(" ");
+    s.wait_for("the pause", |sc| header_says(sc, "PAUSED"));
+    s.keys("r");
+    s.wait_for("the restart, paused at 0s", |sc| {
+        header_says(sc, "PAUSED") && run_time(sc) == Some(0.0)
+    });
+    let seen = screens_during(&mut s, Duration::from_millis(500));
+    assert_eq!(run_time(seen.last().unwrap()), Some(0.0));
+
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+}
+
+/// At 1 ms a cell (the zoom its 2 ms steps choose) its 0.3 s does not fit in the lanes.
+const LONGER_THAN_THE_LANES: &str = r#"title "Longer than the lanes"
+about "One short burst, a long sleep, one more burst."
+
+thread A {
+    work "2ms"
+    sleep "300ms"
+    work "2ms"
+}
+"#;
+
+#[test]
+fn at_done_the_whole_run_is_on_the_axis() {
+    let dir = scratch_dir("fit");
+    std::fs::write(dir.join("longer.kdl"), LONGER_THAN_THE_LANES).unwrap();
+    let mut s = Session::start(&["run", "longer.kdl"], &dir);
+    let done = s.wait_for("the end of the run", |sc| header_says(sc, "DONE"));
+    let screen = s.wait_still("the fitted lanes", Duration::from_millis(300));
+    // The axis starts at the run's start: the first event's time is on it...
+    let axis = screen
+        .lines()
+        .find(|l| l.contains("/cell"))
+        .unwrap_or_else(|| panic!("no axis:\n{done}"));
+    let labels: Vec<&str> = axis
+        .split(['╵', '─', '│'])
+        .map(str::trim)
+        .filter(|w| !w.is_empty() && !w.ends_with("/cell"))
+        .collect();
+    assert_eq!(labels.first(), Some(&"0s"), "{axis}");
+    // ...and A's lane is drawn from there: from the cell of the time the log says it started.
+    let per_s = axis
+        .split_whitespace()
+        .find_map(|w| w.strip_suffix("/cell"))
+        .and_then(|p| match p.strip_suffix("ms") {
+            Some(ms) => ms.parse::<f64>().ok().map(|x| x / 1e3),
+            None => p.strip_suffix('s')?.parse::<f64>().ok(),
+        })
+        .unwrap_or_else(|| panic!("no time per cell: {axis}"));
+    let started = screen
+        .lines()
+        .flat_map(|l| l.split('│'))
+        .find(|seg| seg.contains("A started"))
+        .and_then(|seg| {
+            seg.split_whitespace()
+                .next()?
+                .strip_suffix('s')?
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("the log does not say when A started:\n{screen}"));
+    let row = screen
+        .lines()
+        .find(|l| l.contains(" A ") && l.contains("DONE"))
+        .unwrap_or_else(|| panic!("no lane for A:\n{screen}"));
+    let cells = row.split('│').nth(2).unwrap_or("");
+    let first_drawn = cells
+        .chars()
+        .position(|c| c != ' ')
+        .unwrap_or_else(|| panic!("A's lane is empty: {row}"));
+    assert!(
+        first_drawn as f64 <= (started / per_s).floor() + 1.0,
+        "A started at {started}s, {per_s}s a cell, but its lane begins at cell {first_drawn}:\n{screen}"
+    );
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
 }
 
 /// Producers and consumers that run on for seconds, producers holding many puts in hand.

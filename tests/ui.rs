@@ -564,3 +564,215 @@ thread 스레드 {
         );
     }
 }
+
+// ---- driving a lesson: start paused, the whole run, nothing drawn that did not happen ------
+
+/// The lanes as drawn at `w`×`h`: each lane row's time cells, the axis row's cells, and the
+/// column of the cell holding now.
+fn lane_rows(app: &App, w: u16, h: u16) -> (Vec<String>, String, usize) {
+    let terminal = draw(app, w, h);
+    let buf = terminal.backend().buffer();
+    let run = app.run.as_ref().unwrap();
+    let areas = view::run::areas(run, Rect::new(0, 0, w, h));
+    let g = view::lanes::geometry(run, areas.lanes);
+    let row = |y: u16| -> String {
+        (g.cells_x..g.cells_x + g.cells_w)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect()
+    };
+    let lanes = (0..g.rows).map(|dy| row(g.inner.y + dy)).collect();
+    let axis = row(g.inner.y + g.rows);
+    let start = run.window_start(g.cells_w);
+    let now = ((run.end_ns() - start) / run.ns_per_cell()) as usize;
+    (lanes, axis, now)
+}
+
+/// The labels written along an axis row, left to right.
+fn axis_labels(axis: &str, theme: Theme) -> Vec<String> {
+    axis.split(|c| c == theme.glyphs.tick() || c == theme.glyphs.axis())
+        .filter(|w| !w.trim().is_empty())
+        .map(|w| w.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn lanes_never_draw_past_now_and_axis_labels_never_repeat() {
+    let theme = Theme::new(ThemeKind::Dark, false);
+    for name in CORE {
+        let mut app = recorded_app(name, theme);
+        // Every zoom from the finest to well past the run's length.
+        for zoom in 0..12 {
+            app.run.as_mut().unwrap().zoom = zoom;
+            for (w, h) in [(80, 24), (120, 40), (200, 50)] {
+                let (lanes, axis, now) = lane_rows(&app, w, h);
+                for row in &lanes {
+                    let future: String = row.chars().skip(now + 1).collect();
+                    assert!(
+                        future.trim().is_empty(),
+                        "{name} at {w}×{h}, zoom {zoom}: drawn past now (cell {now}):\n{row}"
+                    );
+                }
+                let labels = axis_labels(&axis, theme);
+                assert!(
+                    !labels.is_empty(),
+                    "{name} at {w}×{h}: no axis labels\n{axis}"
+                );
+                let mut seen = labels.clone();
+                seen.sort();
+                seen.dedup();
+                assert_eq!(
+                    seen.len(),
+                    labels.len(),
+                    "{name} at {w}×{h}, zoom {zoom}: a label repeats: {axis}"
+                );
+            }
+        }
+    }
+}
+
+/// Long enough at the default zoom (1 ms a cell) to overflow any lane, with its steps far
+/// enough down the file that a code pane showing line 1 would miss them.
+const FINISHING: &str = r#"title "Two threads that finish"
+about "A sleeps long, B sleeps short; both end."
+// padding so the steps sit below the first screenful of source
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+// .
+thread A {
+    work "2ms"
+    sleep "250ms"
+    work "2ms"
+}
+
+thread B {
+    work "2ms"
+    sleep "20ms"
+    work "2ms"
+}
+"#;
+
+/// Runs `source` on real threads until every thread has ended, and shows it in an app sized
+/// `w`×`h` as the live loop would: events while running, then the end.
+fn finished_app(source: &str, w: u16, h: u16) -> App {
+    let scenario =
+        Arc::new(threadlab::scenario::parse_source("finishing", "finishing.kdl", source).unwrap());
+    let run = Run::start(scenario.clone(), RunOptions::default());
+    wait_until("the run to end", Duration::from_secs(20), || {
+        run.is_finished()
+    });
+    let mut events = Vec::new();
+    run.drain_events(&mut events);
+    events.sort_by_key(|e| e.t_ns);
+    let end = events.iter().map(|e| e.t_ns).max().unwrap_or(0);
+    run.stop();
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.resize(Rect::new(0, 0, w, h));
+    app.open(scenario, 1.0);
+    let live = |phase| Live {
+        phase,
+        now_ns: end,
+        ..Live::new(1.0)
+    };
+    app.observe(live(Phase::Running), &events, Vec::new());
+    app.observe(live(Phase::Finished), &[], Vec::new());
+    app
+}
+
+#[test]
+fn a_finished_run_is_shown_whole_and_its_source_stays_where_the_threads_ended() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut app = finished_app(FINISHING, w, h);
+        let theme = app.theme;
+        let run = app.run.as_ref().unwrap();
+        assert!(run.fitted, "{w}×{h}: not fitted at DONE");
+        let (lanes, axis, now) = lane_rows(&app, w, h);
+        // The first event's time is on the axis: the window starts at 0s and A's lane is drawn
+        // from its first cell, and the end is in view too.
+        assert_eq!(
+            axis_labels(&axis, theme).first().map(String::as_str),
+            Some("0s")
+        );
+        let began = run.trace.spans(0, 0, u64::MAX)[0].start_ns;
+        let first_drawn = lanes[0].chars().position(|c| c != ' ').unwrap();
+        assert!(
+            first_drawn as u64 <= began / run.ns_per_cell() + 1,
+            "{w}×{h}: A began at {began}ns but its lane at cell {first_drawn}: {}",
+            lanes[0]
+        );
+        assert!(
+            now < lanes[0].chars().count(),
+            "{w}×{h}: the end is off the right edge"
+        );
+
+        // The source pane shows where the threads ended (their last steps), not line 1.
+        let terminal = draw(&app, w, h);
+        let buf = terminal.backend().buffer();
+        let code = view::run::areas(run, Rect::new(0, 0, w, h)).code;
+        let shown: Vec<u32> = (code.y + 1..code.bottom().saturating_sub(1))
+            .filter_map(|y| {
+                let row: String = (code.x + 1..code.right().saturating_sub(1))
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect();
+                row.split_whitespace().next()?.parse().ok()
+            })
+            .collect();
+        for t in &run.scenario.threads {
+            let last = t.steps.last().unwrap().line;
+            assert!(
+                shown.contains(&last),
+                "{w}×{h}: {}'s last line {last} is not in the code pane: {shown:?}",
+                t.name
+            );
+        }
+        assert!(!shown.contains(&1), "{w}×{h}: the pane jumped to line 1");
+
+        // The zoom keys still work after the fit, and the fit is taken back by them.
+        let zoom = app.run.as_ref().unwrap().zoom;
+        app.update(Action::ZoomIn);
+        let run = app.run.as_ref().unwrap();
+        assert_eq!(run.zoom, zoom - 1);
+        assert!(!run.fitted);
+        // And the key fits again, any time.
+        app.update(Action::Fit);
+        assert_eq!(app.run.as_ref().unwrap().zoom, zoom);
+    }
+}
+
+#[test]
+fn open_paused_and_restart_while_paused_start_paused() {
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    let effects = app.update(Action::OpenPaused);
+    assert!(matches!(&effects[..], [Effect::Start(s)] if s.name == CORE[0]));
+    assert!(app.run.as_ref().unwrap().paused_start);
+    // Opened plainly: runs at once, and a restart while running runs at once.
+    app.update(Action::Back);
+    app.update(Action::Open);
+    assert!(!app.run.as_ref().unwrap().paused_start);
+    app.update(Action::Restart);
+    assert!(!app.run.as_ref().unwrap().paused_start);
+    // A restart while paused stays paused, at 0s.
+    let mut app = recorded_app("semaphore", Theme::new(ThemeKind::Dark, false));
+    assert_eq!(app.run.as_ref().unwrap().live.phase, Phase::Paused);
+    assert_eq!(app.update(Action::Restart), vec![Effect::Restart]);
+    let run = app.run.as_ref().unwrap();
+    assert!(run.paused_start);
+    assert_eq!(run.end_ns(), 0);
+}

@@ -90,8 +90,8 @@ pub const GLYPHS: [Glyph; 11] = [
         state: "held",
         unicode: '·',
         ascii: '.',
-        words: "held by the conductor",
-        short: "held",
+        words: "paused (waiting for its turn)",
+        short: "paused",
     },
     Glyph {
         state: "failed",
@@ -135,7 +135,7 @@ pub fn state_words(state: State, scenario: &Scenario) -> String {
             .map_or("?", |r| r.name.as_str())
     };
     match state {
-        State::Held => "held".into(),
+        State::Held => "paused".into(),
         State::Running => "running".into(),
         State::Sleeping => "sleeping".into(),
         State::Locked(r) => format!("blocked on {}", res(r)),

@@ -117,6 +117,12 @@ pub struct RunState {
     pub failures: Vec<(ThreadIdx, String)>,
     /// A one-line notice (a refused step, a speed change), cleared by the next key.
     pub notice: Option<String>,
+    /// The run starts paused at 0s, before any thread has taken a step, and so does every
+    /// restart of it (`--paused`, the menu's open-paused key, or a restart while paused).
+    pub paused_start: bool,
+    /// The zoom was chosen to fit the whole run into the lanes: kept fitted as the run grows
+    /// and the terminal is resized, until a zoom key chooses again.
+    pub fitted: bool,
 }
 
 impl RunState {
@@ -130,6 +136,8 @@ impl RunState {
             cursor: None,
             failures: Vec::new(),
             notice: None,
+            paused_start: false,
+            fitted: false,
         }
     }
 
@@ -152,11 +160,7 @@ impl RunState {
     pub fn window_start(&self, cells: u16) -> u64 {
         let per = self.ns_per_cell();
         let cells = u64::from(cells.max(1));
-        let mut end_cell = self.end_ns() / per;
-        if self.live.phase == Phase::Deadlock {
-            // Room on the right for the waits that will never end.
-            end_cell += cells / 4;
-        }
+        let end_cell = self.end_ns() / per;
         let mut first = end_cell.saturating_sub(cells - 1);
         if let Some(c) = self.cursor {
             let c = c / per;
@@ -188,6 +192,21 @@ impl RunState {
 
     fn thread_count(&self) -> usize {
         self.scenario.threads.len()
+    }
+
+    /// Zooms out (or in) to the finest zoom that shows the whole run, from 0s to now, in a
+    /// lane `cells` wide; with no room it leaves the zoom as it is.
+    pub fn fit(&mut self, cells: u16) {
+        let cells = u64::from(cells);
+        if cells == 0 {
+            return;
+        }
+        let end = self.end_ns();
+        self.zoom = ZOOM_LEVELS_NS
+            .iter()
+            .position(|per| end / per < cells)
+            .unwrap_or(ZOOM_LEVELS_NS.len() - 1);
+        self.fitted = true;
     }
 }
 
@@ -242,6 +261,16 @@ impl App {
 
     /// Opens the run view for `scenario` (the live loop starts the engine).
     pub fn open(&mut self, scenario: Arc<Scenario>, speed: f64) {
+        self.open_run(scenario, speed, false);
+    }
+
+    /// Opens the run view for `scenario`, to start paused at 0s: nothing moves until space
+    /// or a step.
+    pub fn open_paused(&mut self, scenario: Arc<Scenario>, speed: f64) {
+        self.open_run(scenario, speed, true);
+    }
+
+    fn open_run(&mut self, scenario: Arc<Scenario>, speed: f64, paused: bool) {
         if let Some(i) = self.menu.entries.iter().position(|e| {
             e.scenario
                 .as_ref()
@@ -249,12 +278,36 @@ impl App {
         }) {
             self.menu.selected = i;
         }
-        self.run = Some(RunState::new(scenario, speed));
+        let mut run = RunState::new(scenario, speed);
+        run.paused_start = paused;
+        self.run = Some(run);
         self.screen = Screen::Run;
+    }
+
+    /// The terminal's new size; a fitted run is fitted again to its new lane width.
+    pub fn resize(&mut self, size: Rect) {
+        self.size = size;
+        if self.run.as_ref().is_some_and(|r| r.fitted) {
+            self.fit_run();
+        }
+    }
+
+    /// Fits the whole run into the lanes as drawn at the terminal's size.
+    fn fit_run(&mut self) {
+        let size = self.size;
+        if let Some(run) = &mut self.run {
+            let cells = crate::ui::view::run::lane_cells(run, size);
+            run.fit(cells);
+        }
     }
 
     /// The engine's latest state, and any events drained since the last call.
     pub fn observe(&mut self, live: Live, events: &[Event], failures: Vec<(ThreadIdx, String)>) {
+        let finishing = live.phase == Phase::Finished
+            && self
+                .run
+                .as_ref()
+                .is_some_and(|r| r.live.phase != Phase::Finished);
         if let Some(run) = &mut self.run {
             run.trace.push(events);
             if live.phase == Phase::Running {
@@ -269,6 +322,11 @@ impl App {
                     run.failures.push((t, why));
                 }
             }
+        }
+        // The end of a run: the whole of it at a glance, not only its last window. A fitted
+        // view stays fitted as the run grows.
+        if finishing || self.run.as_ref().is_some_and(|r| r.fitted) {
+            self.fit_run();
         }
     }
 
@@ -327,7 +385,7 @@ impl App {
         match action {
             Action::Up if n > 0 => self.menu.selected = (self.menu.selected + n - 1) % n,
             Action::Down if n > 0 => self.menu.selected = (self.menu.selected + 1) % n,
-            Action::Open => {
+            Action::Open | Action::OpenPaused => {
                 if let Some(Ok(s)) = self
                     .menu
                     .entries
@@ -336,7 +394,7 @@ impl App {
                 {
                     let s = s.clone();
                     let speed = self.run.as_ref().map_or(1.0, |r| r.live.speed);
-                    self.open(s.clone(), speed);
+                    self.open_run(s.clone(), speed, action == Action::OpenPaused);
                     return vec![Effect::Start(s)];
                 }
             }
@@ -411,11 +469,17 @@ impl App {
             Action::Restart => {
                 let speed = run.live.speed;
                 let scenario = run.scenario.clone();
-                let zoom = run.zoom;
+                let zoom = (!run.fitted).then_some(run.zoom);
                 let selected = run.selected;
+                let paused_start = run.paused_start
+                    || matches!(run.live.phase, Phase::Paused | Phase::Stepping(_));
                 *run = RunState::new(scenario, speed);
-                run.zoom = zoom;
+                // A zoom chosen by hand is kept; one fitted to the old run's length is not.
+                if let Some(zoom) = zoom {
+                    run.zoom = zoom;
+                }
                 run.selected = selected;
+                run.paused_start = paused_start;
                 return vec![Effect::Restart];
             }
             Action::HistoryBack | Action::HistoryForward | Action::HistoryStart => {
@@ -430,8 +494,18 @@ impl App {
                 }
             }
             Action::HistoryEnd => run.cursor = None,
-            Action::ZoomIn => run.zoom = run.zoom.saturating_sub(1),
-            Action::ZoomOut => run.zoom = (run.zoom + 1).min(ZOOM_LEVELS_NS.len() - 1),
+            Action::ZoomIn => {
+                run.zoom = run.zoom.saturating_sub(1);
+                run.fitted = false;
+            }
+            Action::ZoomOut => {
+                run.zoom = (run.zoom + 1).min(ZOOM_LEVELS_NS.len() - 1);
+                run.fitted = false;
+            }
+            Action::Fit => {
+                self.fit_run();
+                return Vec::new();
+            }
             _ => {}
         }
         Vec::new()

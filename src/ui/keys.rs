@@ -12,6 +12,10 @@ pub enum Action {
     Up,
     Down,
     Open,
+    /// Open the chosen scenario paused at t=0: nothing moves until space or a step.
+    OpenPaused,
+    /// Fit the whole run into the lane width.
+    Fit,
     /// Select the thread with this index (0-based; the keys say 1–9).
     Select(u8),
     PauseResume,
@@ -157,6 +161,14 @@ pub const BINDINGS: &[Binding] = &[
         footer: Footer::Yes,
     },
     Binding {
+        keys: &[Key::Char('p')],
+        action: Action::OpenPaused,
+        hint: "open paused",
+        help: "open the chosen scenario paused at 0s: nothing moves until space or a step",
+        contexts: MENU,
+        footer: Footer::Yes,
+    },
+    Binding {
         keys: &[Key::Char(' ')],
         action: Action::PauseResume,
         hint: "pause/run",
@@ -176,7 +188,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char('r')],
         action: Action::Restart,
         hint: "restart",
-        help: "stop every thread and start the scenario again",
+        help: "start again from 0s; a run opened or left paused starts paused",
         contexts: RUN,
         footer: Footer::Yes,
     },
@@ -277,6 +289,14 @@ pub const BINDINGS: &[Binding] = &[
         footer: Footer::No,
     },
     Binding {
+        keys: &[Key::Char('f')],
+        action: Action::Fit,
+        hint: "whole run",
+        help: "the whole run: fit it to the lanes until z/Z (done at the end)",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
         keys: &[Key::Char('t')],
         action: Action::Theme,
         hint: "theme",
@@ -354,13 +374,15 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    const ALL: [Action; 20] = [
+    const ALL: [Action; 22] = [
         Action::Quit,
         Action::Back,
         Action::Help,
         Action::Up,
         Action::Down,
         Action::Open,
+        Action::OpenPaused,
+        Action::Fit,
         Action::Select(0),
         Action::PauseResume,
         Action::StepSelected,
@@ -482,6 +504,37 @@ mod tests {
         let mut ev = press(KeyCode::Char('q'));
         ev.kind = KeyEventKind::Release;
         assert_eq!(action_for(&ev, Context::Run), None);
+    }
+
+    #[test]
+    fn the_readme_key_table_lists_every_key() {
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("| key | does |")
+            .nth(1)
+            .expect("README has a key table");
+        let keys: Vec<String> = table
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.split('|').nth(1))
+            .flat_map(|cell| {
+                cell.split([',', '/', ' '])
+                    .map(|k| k.trim().replace('–', "-"))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|k| !k.is_empty())
+            .collect();
+        for b in BINDINGS {
+            for k in b.keys {
+                let label = k.label();
+                assert!(
+                    keys.contains(&label),
+                    "README's key table does not list {label} ({})",
+                    b.help
+                );
+            }
+        }
     }
 
     #[test]

@@ -54,15 +54,17 @@ pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> ExitCode {
 /// step those threads in order, then run), `--for` (pause when run time reaches it) and
 /// `--events` (write every event as JSON Lines).
 pub fn run_scenario(scenario: Arc<Scenario>, args: &RunArgs, ascii: bool) -> ExitCode {
-    run_scenario_recording(scenario, args, ascii, None)
+    run_scenario_recording(scenario, args, ascii, None, false)
 }
 
-/// [`run_scenario`], saving the run on screen when the view closes to `record` (`--record`).
+/// [`run_scenario`], saving the run on screen when the view closes to `record` (`--record`),
+/// and, if `paused` (`--paused`), starting paused at 0s: nothing moves until space or a step.
 pub fn run_scenario_recording(
     scenario: Arc<Scenario>,
     args: &RunArgs,
     ascii: bool,
     record: Option<PathBuf>,
+    paused: bool,
 ) -> ExitCode {
     if let Some(code) = refuse_without_terminal() {
         return code;
@@ -110,7 +112,11 @@ pub fn run_scenario_recording(
         },
         Theme::from_env(ascii),
     );
-    app.open(scenario.clone(), args.speed);
+    if paused {
+        app.open_paused(scenario.clone(), args.speed);
+    } else {
+        app.open(scenario.clone(), args.speed);
+    }
     let mut control = Control {
         start_paused: !schedule.is_empty(),
         scheduling: !schedule.is_empty(),
@@ -339,7 +345,7 @@ impl Control {
         let speed = app.run.as_ref().map_or(1.0, |r| r.live.speed);
         let options = RunOptions {
             speed,
-            start_paused: self.start_paused,
+            start_paused: self.start_paused || app.run.as_ref().is_some_and(|r| r.paused_start),
         };
         self.start_paused = false;
         self.run = Some(Run::start(scenario, options));
@@ -403,7 +409,8 @@ impl Control {
             }
             Effect::Stop => self.stop(Some(app)),
             Effect::Restart => {
-                // A restart runs freely: the command line's schedule and limit were for the first.
+                // The command line's schedule and limit were for the first run; whether the
+                // new one starts paused is the view's to say (`RunState::paused_start`).
                 self.stop(None);
                 if let Some(s) = app.run.as_ref().map(|r| r.scenario.clone()) {
                     self.start(app, s);
@@ -728,7 +735,7 @@ fn handle(app: &mut App, control: &mut Control, event: TermEvent) -> bool {
             _ => return false,
         },
         TermEvent::Resize(w, h) => {
-            app.size = Rect::new(0, 0, w, h);
+            app.resize(Rect::new(0, 0, w, h));
             Vec::new()
         }
         TermEvent::FocusGained | TermEvent::FocusLost | TermEvent::Paste(_) | TermEvent::Key(_) => {
@@ -747,7 +754,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let size = terminal.size()?;
-    app.size = Rect::new(0, 0, size.width, size.height);
+    app.resize(Rect::new(0, 0, size.width, size.height));
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     // For the hardening tests: a panic in the UI itself must still give the terminal back.

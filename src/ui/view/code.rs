@@ -19,8 +19,10 @@ pub struct Code<'a> {
     pub theme: Theme,
 }
 
-/// Each thread's current source line (1-based) and state at the viewed instant.
-pub fn markers(run: &RunState) -> Vec<(ThreadIdx, u32, State)> {
+/// Each thread's source line (1-based) and state at the viewed instant. A finished thread
+/// keeps the line it ended on (its last step, or the step it failed at), so at the end of a
+/// run the pane stays where the threads were instead of jumping to the top.
+pub fn lines_at(run: &RunState) -> Vec<(ThreadIdx, u32, State)> {
     let view = run.view_ns();
     let scenario = &run.scenario;
     let mut out = Vec::new();
@@ -29,12 +31,11 @@ pub fn markers(run: &RunState) -> Vec<(ThreadIdx, u32, State)> {
         let Some(state) = run.trace.state_at(t, view) else {
             continue;
         };
-        if state.is_final() {
-            continue;
-        }
-        let line = run
-            .trace
-            .step_at(t, view)
+        let step = run.trace.step_at(t, view).or(match state {
+            State::Done => spec.steps.len().checked_sub(1).map(|s| s as u32),
+            _ => None,
+        });
+        let line = step
             .and_then(|s| spec.steps.get(s as usize))
             .map_or(spec.line, |s| s.line);
         out.push((t, line, state));
@@ -85,11 +86,15 @@ impl Widget for Code<'_> {
         if inner.is_empty() {
             return;
         }
-        let marks = markers(run);
+        let lines = lines_at(run);
+        // Markers for the threads still under way.
+        let marks: Vec<_> = lines.iter().copied().filter(|m| !m.2.is_final()).collect();
         let (cycle, _) = run.cycle();
         let total = scenario.source.lines().count();
         let height = inner.height as usize;
-        let first = first_line(&marks, run.selected, height, total);
+        // The window follows the threads under way; once none is, where they all ended.
+        let anchors = if marks.is_empty() { &lines } else { &marks };
+        let first = first_line(anchors, run.selected, height, total);
         let number_w = total.to_string().len();
         for (row, line_no) in (first..first + height).enumerate() {
             let Some(text) = scenario.source_line(line_no as u32) else {

@@ -12,7 +12,7 @@ use crate::scenario::model::{Op, ResourceKind, Scenario, ThreadIdx};
 use crate::trace::event::State;
 use crate::ui::app::{RunState, step_is_put};
 use crate::ui::theme::{Theme, state_meaning};
-use crate::ui::view::{fit, fmt_ns, panel};
+use crate::ui::view::{fit, fmt_ns, fmt_tick, panel};
 
 pub struct Lanes<'a> {
     pub run: &'a RunState,
@@ -135,7 +135,7 @@ pub fn state_words(
             (Some(_), _) => "AWAITING".into(),
             (None, _) => "SLEEPING".into(),
         },
-        State::Held => "HELD".into(),
+        State::Held => "PAUSED".into(),
         State::Locked(x) => format!("BLOCKED on {}", r(x)),
         State::Semaphore(x) => format!("WAITING for {}", r(x)),
         State::Barrier(x) => format!("AT BARRIER {}", r(x)),
@@ -294,13 +294,6 @@ impl Widget for Lanes<'_> {
                 );
             }
 
-            // In a deadlock the stuck threads' waits run on to the right edge, drawn faint:
-            // that is what "forever" looks like.
-            let forever = stuck
-                .contains(&t)
-                .then(|| run.trace.state_at(t, end))
-                .flatten()
-                .filter(|s| s.waiting_on().is_some());
             // The timeline: every cell's dominant state in one pass over the lane's spans.
             let cells = run.trace.lane_cells(
                 t,
@@ -310,15 +303,10 @@ impl Widget for Lanes<'_> {
             );
             for i in 0..g.cells_w {
                 let from = start + u64::from(i) * per;
+                // Nothing is drawn past now: what has not happened yet is not known, not even
+                // in a deadlock (the banner says the waits never end; the lanes show how long
+                // they have lasted).
                 if from > end {
-                    if let Some(s) = forever {
-                        for dy in 0..g.lane_h {
-                            buf[(g.cells_x + i, y + dy)]
-                                .set_char(theme.glyphs.state(s))
-                                .set_style(theme.state(s).add_modifier(Modifier::DIM));
-                        }
-                        continue;
-                    }
                     break;
                 }
                 // The cell holding "now" shows the state now: a thread that has just blocked
@@ -413,7 +401,7 @@ impl Lanes<'_> {
         }
         let mut i = 0;
         while i < g.cells_w {
-            let label = fmt_ns(start + u64::from(i) * per);
+            let label = fmt_tick(start + u64::from(i) * per, per);
             let room = (g.cells_w - i).min(EVERY) as usize;
             if cells::width(&label) < room {
                 buf.set_stringn(g.cells_x + i + 1, y, &label, room - 1, theme.dim());

@@ -145,6 +145,48 @@ pub fn fmt_ns(ns: u64) -> String {
     }
 }
 
+/// A time-axis label for a tick at `ns`, ticks being whole multiples of `per` apart: written
+/// exactly, with as many decimals as `per` needs, so neighbouring ticks never read the same
+/// ("7.88s" twice) and none is rounded to a time it is not. Trailing zeros are dropped.
+pub fn fmt_tick(ns: u64, per: u64) -> String {
+    /// Decimals of `unit` needed to write any multiple of `per` exactly (down to 1 ns).
+    fn decimals(per: u64, unit: u64) -> usize {
+        let mut d = 0;
+        let mut step = unit;
+        while step > 1 && !per.is_multiple_of(step) {
+            step /= 10;
+            d += 1;
+        }
+        d
+    }
+    fn trimmed(value: u64, unit: u64, d: usize) -> String {
+        let whole = value / unit;
+        let frac = value % unit;
+        if d == 0 || frac == 0 {
+            return whole.to_string();
+        }
+        let digits = format!("{frac:0width$}", width = unit.ilog10() as usize);
+        format!("{whole}.{}", digits[..d].trim_end_matches('0'))
+    }
+    const US: u64 = 1_000;
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000_000_000;
+    if ns == 0 {
+        "0s".into()
+    } else if ns < MS {
+        format!("{}us", trimmed(ns, US, decimals(per, US)))
+    } else if ns < S {
+        format!("{}ms", trimmed(ns, MS, decimals(per, MS)))
+    } else if ns < 60 * S {
+        format!("{}s", trimmed(ns, S, decimals(per, S)))
+    } else {
+        let m = ns / (60 * S);
+        let rest = trimmed(ns % (60 * S), S, decimals(per, S));
+        let pad = if ns % (60 * S) < 10 * S { "0" } else { "" };
+        format!("{m}m{pad}{rest}s")
+    }
+}
+
 /// Like [`fmt_ns`] but with a fixed number of decimals, so the header does not jitter.
 pub fn fmt_clock(ns: u64) -> String {
     let s = ns as f64 / 1e9;
@@ -216,6 +258,69 @@ mod tests {
         assert_eq!(fmt_ns(125_000_000_000), "2m05s");
         assert_eq!(fmt_ns(500_000), "500us");
         assert_eq!(fmt_clock(1_234_567_890), "1.235s");
+    }
+
+    /// The time a tick label says, read back: "7.8855s", "12.5ms", "500us", "1m05.5s".
+    fn read_tick(label: &str) -> u64 {
+        fn exact(number: &str, unit: u64) -> u64 {
+            let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+            let mut ns = whole.parse::<u64>().unwrap() * unit;
+            let mut place = unit;
+            for d in frac.chars() {
+                place /= 10;
+                ns += u64::from(d.to_digit(10).unwrap()) * place;
+            }
+            ns
+        }
+        if let Some((m, s)) = label.split_once('m')
+            && s.len() > 1
+            && s.ends_with('s')
+        {
+            return m.parse::<u64>().unwrap() * 60_000_000_000
+                + exact(s.strip_suffix('s').unwrap(), 1_000_000_000);
+        }
+        if let Some(n) = label.strip_suffix("us") {
+            exact(n, 1_000)
+        } else if let Some(n) = label.strip_suffix("ms") {
+            exact(n, 1_000_000)
+        } else {
+            exact(label.strip_suffix('s').unwrap(), 1_000_000_000)
+        }
+    }
+
+    #[test]
+    fn tick_labels_are_exact_so_neighbours_never_read_the_same() {
+        use crate::ui::app::ZOOM_LEVELS_NS;
+        // Around places where rounding to a fixed number of decimals repeats or lies: just
+        // under a second, at 7.88 s, just under and over a minute.
+        let around = [
+            0,
+            999_000_000,
+            7_880_000_000,
+            59_990_000_000,
+            125_000_000_000,
+        ];
+        for per in ZOOM_LEVELS_NS {
+            for base in around {
+                let first = base / per * per;
+                let mut last: Option<String> = None;
+                for k in 0..40 {
+                    let ns = first + k * per;
+                    let label = fmt_tick(ns, per);
+                    assert_eq!(read_tick(&label), ns, "{label} at {per}ns/cell");
+                    assert_ne!(last.as_deref(), Some(label.as_str()), "{per}ns/cell");
+                    last = Some(label);
+                }
+            }
+        }
+        assert_eq!(fmt_tick(7_885_000_000, 500_000), "7.885s");
+        assert_eq!(fmt_tick(7_880_000_000, 500_000), "7.88s");
+        assert_eq!(fmt_tick(12_500_000, 100_000), "12.5ms");
+        assert_eq!(fmt_tick(125_500_000_000, 100_000_000), "2m05.5s");
+        assert_eq!(fmt_tick(0, 1_000_000), "0s");
+        // Any spacing, not only the zoom ladder's, is written exactly.
+        assert_eq!(fmt_tick(1_234_567, 7), "1.234567ms");
+        assert_eq!(fmt_tick(1_500, 1), "1.5us");
     }
 
     #[test]

@@ -113,6 +113,14 @@ pub fn lane_at(app: &App, pos: Position) -> Option<ThreadIdx> {
     lanes::thread_at(run, a.lanes, pos)
 }
 
+/// How many time cells wide the lanes are drawn at `size` (0 if the view does not fit).
+pub fn lane_cells(run: &RunState, size: Rect) -> u16 {
+    if size.width < MIN_SIZE.0 || size.height < MIN_SIZE.1 {
+        return 0;
+    }
+    lanes::geometry(run, areas(run, size).lanes).cells_w
+}
+
 pub fn badge(run: &RunState) -> (Badge, String) {
     match run.live.phase {
         Phase::Running => (Badge::Running, " RUNNING ".into()),
