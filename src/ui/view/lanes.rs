@@ -8,10 +8,10 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::scenario::model::{Op, ResourceKind, Scenario, ThreadIdx};
-use crate::trace::event::State;
-use crate::ui::app::{RunState, step_is_put};
-use crate::ui::theme::{Theme, state_meaning};
+use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
+use crate::trace::event::{STATES, State};
+use crate::ui::app::RunState;
+use crate::ui::theme::Theme;
 use crate::ui::view::{fit, fmt_ns, panel};
 
 pub struct Lanes<'a> {
@@ -113,80 +113,46 @@ pub fn thread_at(run: &RunState, area: Rect, pos: Position) -> Option<ThreadIdx>
     (i < run.scenario.threads.len()).then_some(i as ThreadIdx)
 }
 
-/// A thread's state in words, as big and plain as the label column allows.
+/// A thread's state in words, as big and plain as the label column allows: the state's own
+/// words with the first one shouted ("BLOCKED on B", "WAITING for event go").
 pub fn state_words(
     scenario: &Scenario,
     thread: ThreadIdx,
     state: State,
     step: Option<u32>,
 ) -> String {
-    let r = |r| scenario.resource_name(r).to_string();
-    let spec = &scenario.threads[thread as usize];
-    match state {
-        State::Running => "RUNNING".into(),
-        // A task's sleep is an await, unless it is the blocking call that stops its loop.
-        State::Sleeping => match (
-            spec.event_loop,
-            step.and_then(|i| spec.steps.get(i as usize)),
-        ) {
-            (Some(l), Some(s)) if matches!(s.op, Op::BlockingSleep(_)) => {
-                format!("BLOCKING {}", r(l))
-            }
-            (Some(_), _) => "AWAITING".into(),
-            (None, _) => "SLEEPING".into(),
-        },
-        State::Held => "HELD".into(),
-        State::Locked(x) => format!("BLOCKED on {}", r(x)),
-        State::Semaphore(x) => format!("WAITING for {}", r(x)),
-        State::Barrier(x) => format!("AT BARRIER {}", r(x)),
-        State::Condition(x) => {
-            if step.is_some_and(|s| step_is_put(scenario, thread, s)) {
-                format!("WAITING: {} full", r(x))
-            } else {
-                format!("WAITING: {} empty", r(x))
-            }
-        }
-        State::Gil(_) => "WAITING for GIL".into(),
-        State::Ready(x) => format!("READY, {} busy", r(x)),
-        State::Done => "DONE".into(),
-        State::Failed => "FAILED".into(),
+    let words = state.words(scenario, thread, step);
+    match words.split_once(' ') {
+        Some((first, rest)) => format!("{} {rest}", first.to_uppercase()),
+        None => words.to_uppercase(),
     }
 }
 
-/// The states this scenario can show, for its legend.
+/// The states this scenario's lanes can show, in legend order: running, sleeping if anything
+/// sleeps, the wait of every kind of resource it declares, held and failed. Done is drawn as
+/// nothing, so it has no swatch.
 pub fn legend_states(scenario: &Scenario) -> Vec<State> {
-    let ops = || {
-        scenario
-            .threads
-            .iter()
-            .flat_map(|t| t.steps.iter().map(|s| s.op))
-    };
-    let has = |f: fn(&ResourceKind) -> bool| scenario.resources.iter().any(|r| f(&r.kind));
-    let mut out = vec![State::Running];
-    if ops().any(|o| matches!(o, Op::Sleep(_) | Op::BlockingSleep(_))) {
-        out.push(State::Sleeping);
-    }
-    if has(|k| matches!(k, ResourceKind::Mutex)) {
-        out.push(State::Locked(0));
-    }
-    if has(|k| matches!(k, ResourceKind::Semaphore { .. })) {
-        out.push(State::Semaphore(0));
-    }
-    if has(|k| matches!(k, ResourceKind::Barrier { .. })) {
-        out.push(State::Barrier(0));
-    }
-    if has(|k| matches!(k, ResourceKind::Buffer { .. })) {
-        out.push(State::Condition(0));
-    }
-    if has(|k| matches!(k, ResourceKind::Gil { .. })) {
-        out.push(State::Gil(0));
-    }
-    if has(|k| matches!(k, ResourceKind::EventLoop)) {
-        out.push(State::Ready(0));
-    }
-    out.push(State::Held);
-    out.push(State::Failed);
-    out
+    let sleeps = scenario
+        .threads
+        .iter()
+        .flat_map(|t| &t.steps)
+        .any(|s| matches!(s.op, Op::Sleep(_) | Op::BlockingSleep(_)));
+    let waits: Vec<State> = scenario
+        .resources
+        .iter()
+        .enumerate()
+        .filter_map(|(r, res)| State::waiting_for(&res.kind, r as ResIdx))
+        .collect();
+    STATES
+        .iter()
+        .map(|row| row.state)
+        .filter(|s| match s {
+            State::Running | State::Held | State::Failed => true,
+            State::Sleeping => sleeps,
+            State::Done => false,
+            wait => waits.iter().any(|w| w.index() == wait.index()),
+        })
+        .collect()
 }
 
 impl Widget for Lanes<'_> {
@@ -368,10 +334,7 @@ impl Widget for Lanes<'_> {
             for s in legend_states(scenario) {
                 let glyph = theme.glyphs.state(s);
                 spans.push(Span::styled(format!("{glyph}{glyph}"), theme.state(s)));
-                spans.push(Span::styled(
-                    format!(" {}  ", state_meaning(s)),
-                    theme.dim(),
-                ));
+                spans.push(Span::styled(format!(" {}  ", s.row().legend), theme.dim()));
             }
             Line::from(spans).render(
                 Rect {
