@@ -268,6 +268,11 @@ fn a_wait_is_said_in_its_resource_terms() {
         .map(|(e, st)| st.words(&s, e.thread, Some(e.step)))
         .collect();
     assert!(!said.is_empty(), "somebody waits for the event");
+    assert_eq!(State::Condition(0).legend_in(&s), "waiting for event");
+    assert_eq!(
+        State::Condition(0).legend_in(&builtin("producer-consumer")),
+        "waiting on buffer"
+    );
     for w in said {
         assert_eq!(w, format!("waiting for event {}", s.resources[event].name));
     }

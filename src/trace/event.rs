@@ -217,6 +217,26 @@ impl State {
         self.row().name
     }
 
+    /// What this state's glyph means in a legend of `scenario`'s lanes: a condition wait is
+    /// called after what its threads wait on there (a buffer, an event) when that is one kind.
+    pub fn legend_in(self, scenario: &Scenario) -> &'static str {
+        let kinds = || {
+            scenario.resources.iter().enumerate().filter(|(r, res)| {
+                State::waiting_for(&res.kind, *r as ResIdx).map(State::index) == Some(self.index())
+            })
+        };
+        let all = |f: fn(&ResourceKind) -> bool| {
+            kinds().next().is_some() && kinds().all(|(_, res)| f(&res.kind))
+        };
+        match self {
+            State::Condition(_) if all(|k| matches!(k, ResourceKind::Buffer { .. })) => {
+                "waiting on buffer"
+            }
+            State::Condition(_) if all(|k| matches!(k, ResourceKind::Event)) => "waiting for event",
+            _ => self.row().legend,
+        }
+    }
+
     /// The state in words, naming what it waits on in that resource's terms: "blocked on B",
     /// "waiting for event go", "waiting on q (full)". `step` is the step the thread is at,
     /// if known: it tells a producer's wait (full) from a consumer's (empty), and a task's
@@ -237,7 +257,7 @@ impl State {
                 (None, _) => "sleeping".into(),
             },
             State::Locked(r) => format!("blocked on {}", name(r)),
-            State::Semaphore(r) => format!("waiting on {}", name(r)),
+            State::Semaphore(r) => format!("waiting for {}", name(r)),
             State::Barrier(r) => format!("waiting at {}", name(r)),
             State::Condition(r) => {
                 match (scenario.resources.get(r as usize).map(|x| &x.kind), op) {
@@ -248,9 +268,8 @@ impl State {
                 }
             }
             State::Ready(r) => format!("ready, {} busy", name(r)),
-            State::Held | State::Running | State::Gil(_) | State::Done | State::Failed => {
-                self.row().short.into()
-            }
+            State::Gil(_) => "waiting for GIL".into(),
+            State::Held | State::Running | State::Done | State::Failed => self.row().short.into(),
         }
     }
 }
@@ -348,7 +367,7 @@ pub const STATES: [StateRow; 11] = [
         ascii: 'L',
         hue: Hue::Red,
         texture: Texture::Hatch,
-        legend: "blocked on a lock",
+        legend: "blocked on lock",
         short: "blocked on a lock",
     },
     StateRow {
@@ -358,7 +377,7 @@ pub const STATES: [StateRow; 11] = [
         ascii: 'S',
         hue: Hue::Amber,
         texture: Texture::Cross,
-        legend: "waiting for a permit",
+        legend: "waiting for permit",
         short: "waiting for a permit",
     },
     StateRow {
@@ -368,7 +387,7 @@ pub const STATES: [StateRow; 11] = [
         ascii: 'B',
         hue: Hue::Magenta,
         texture: Texture::Bars,
-        legend: "at a barrier",
+        legend: "at barrier",
         short: "at the barrier",
     },
     StateRow {
@@ -378,7 +397,7 @@ pub const STATES: [StateRow; 11] = [
         ascii: 'C',
         hue: Hue::Cyan,
         texture: Texture::Dots,
-        legend: "waiting on a condition",
+        legend: "waiting on condition",
         short: "waiting on a condition",
     },
     StateRow {
@@ -388,7 +407,7 @@ pub const STATES: [StateRow; 11] = [
         ascii: 'G',
         hue: Hue::Orange,
         texture: Texture::BackHatch,
-        legend: "waiting for the GIL",
+        legend: "waiting for GIL",
         short: "waiting for the GIL",
     },
     StateRow {

@@ -124,7 +124,7 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
         .iter()
         .zip(used)
         .filter(|(row, used)| *used && !row.is_blank())
-        .map(|(row, _)| format!("{} {}", row.glyph(opts.ascii), row.legend))
+        .map(|(row, _)| format!("{} {}", row.glyph(opts.ascii), row.state.legend_in(s)))
         .collect();
     let _ = writeln!(
         out,
@@ -348,7 +348,7 @@ T1 │████████████████████LLLLLLLLLLLLLL
 T2 │████████████████████LLLLLLLLLLLLLLLLLLLL│ blocked on A
    └──────────┴─────────┴─────────┴─────────┘
    0        50ms      100ms     150ms   200ms
-legend: █ running  L blocked on a lock  (blank: done or not started)
+legend: █ running  L blocked on lock  (blank: done or not started)
 
 outcome    DEADLOCK after 200ms
 cycle      T1 waits for B held by T2, T2 waits for A held by T1
@@ -395,7 +395,7 @@ events     8 recorded, 0 dropped
             lane,
             format!("T1 |{}{}| blocked on B", "#".repeat(36), "L".repeat(36))
         );
-        assert!(text.contains("legend: # running  L blocked on a lock"));
+        assert!(text.contains("legend: # running  L blocked on lock"));
     }
 
     #[test]

@@ -231,6 +231,7 @@ pub fn render(rec: &Recording) -> String {
         .zip(used)
         .filter(|(row, used)| *used && !row.is_blank())
     {
+        let words = g.state.legend_in(s);
         let _ = writeln!(
             out,
             r##"<rect x="{x}" y="{legend_y}" width="22" height="18" fill="url(#p-{})" stroke="#000" stroke-width="0.5"/><text x="{}" y="{}" font-size="13">{} {}</text>"##,
@@ -242,9 +243,9 @@ pub fn render(rec: &Recording) -> String {
             } else {
                 String::new()
             },
-            escape(g.legend)
+            escape(words)
         );
-        x += 36 + 8 * g.legend.len() as u32 + 16;
+        x += 36 + 8 * words.len() as u32 + 16;
     }
     out.push_str("</g>\n</svg>\n");
     out

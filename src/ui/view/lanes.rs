@@ -63,15 +63,9 @@ pub fn geometry(run: &RunState, area: Rect) -> Geometry {
         .map(|t| cells::width(&t.name))
         .max()
         .unwrap_or(1) as u16;
-    let longest_res = run
-        .scenario
-        .resources
-        .iter()
-        .map(|r| cells::width(&r.name))
-        .max()
-        .unwrap_or(0) as u16;
     let mut name_w = (longest_name + 3).min(16);
-    let mut label_w = (longest_res + 17).clamp(10, 24);
+    // One blank cell between the label and the lane's bar.
+    let mut label_w = (widest_label(&run.scenario) as u16 + 1).clamp(10, 28);
     if inner.width < name_w + label_w + 20 {
         // Narrow: give the cells at least a third of the width.
         label_w = label_w.min(inner.width / 3).max(4);
@@ -126,6 +120,48 @@ pub fn state_words(
         Some((first, rest)) => format!("{} {rest}", first.to_uppercase()),
         None => words.to_uppercase(),
     }
+}
+
+/// The widest label a lane of this scenario can show, in cells, so the label column fits it:
+/// the states that name nothing, each resource's wait, a buffer's wait on either side, each
+/// loop's blocking call, and a thread not started yet.
+fn widest_label(scenario: &Scenario) -> usize {
+    let plain = STATES
+        .iter()
+        .map(|row| (row.state, 0, None))
+        .filter(|(s, _, _)| s.waiting_on().is_none());
+    let waits = scenario
+        .resources
+        .iter()
+        .enumerate()
+        .filter_map(|(r, res)| State::waiting_for(&res.kind, r as ResIdx).map(|s| (s, 0, None)));
+    let sides = scenario.threads.iter().enumerate().flat_map(|(t, spec)| {
+        spec.steps
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, step)| match step.op {
+                Op::Put(r) | Op::Take(r) => Some((State::Condition(r), t, Some(i as u32))),
+                Op::BlockingSleep(_) => Some((State::Sleeping, t, Some(i as u32))),
+                _ => None,
+            })
+    });
+    let labels = plain
+        .chain(waits)
+        .chain(sides)
+        .map(|(s, t, step)| 2 + cells::width(&state_words(scenario, t as ThreadIdx, s, step)));
+    let not_started = scenario
+        .threads
+        .iter()
+        .map(|spec| match spec.after.first() {
+            Some(&first) => {
+                8 + scenario
+                    .threads
+                    .get(first as usize)
+                    .map_or(0, |f| cells::width(&f.group))
+            }
+            None => "  not started".len(),
+        });
+    labels.chain(not_started).max().unwrap_or(0)
 }
 
 /// The states this scenario's lanes can show, in legend order: running, sleeping if anything
@@ -334,7 +370,10 @@ impl Widget for Lanes<'_> {
             for s in legend_states(scenario) {
                 let glyph = theme.glyphs.state(s);
                 spans.push(Span::styled(format!("{glyph}{glyph}"), theme.state(s)));
-                spans.push(Span::styled(format!(" {}  ", s.row().legend), theme.dim()));
+                spans.push(Span::styled(
+                    format!(" {}  ", s.legend_in(scenario)),
+                    theme.dim(),
+                ));
             }
             Line::from(spans).render(
                 Rect {
