@@ -268,7 +268,7 @@ impl State {
                 }
             }
             State::Ready(r) => format!("ready, {} busy", name(r)),
-            State::Gil(_) => "waiting for GIL".into(),
+            State::Gil(_) => self.row().legend.into(),
             State::Held | State::Running | State::Done | State::Failed => self.row().short.into(),
         }
     }

@@ -298,20 +298,6 @@ mod tests {
     }
 
     #[test]
-    fn every_state_has_its_own_glyph_in_both_sets() {
-        for ascii in [false, true] {
-            let g = Glyphs { ascii };
-            let mut seen: Vec<char> = states().map(|s| g.state(s)).collect();
-            seen.sort();
-            seen.dedup();
-            assert_eq!(seen.len(), STATES.len(), "ascii={ascii}");
-            if ascii {
-                assert!(seen.iter().all(|c| c.is_ascii()));
-            }
-        }
-    }
-
-    #[test]
     fn mono_uses_no_colour() {
         let t = Theme::new(ThemeKind::Mono, false);
         for s in states() {
