@@ -214,7 +214,7 @@ fn svg_has_title_lanes_axis_and_legend() {
     assert!(text.contains(r#"class="axis""#));
     assert!(text.contains(r#"class="legend""#));
     assert!(
-        text.contains("blocked on a lock"),
+        text.contains("blocked on lock"),
         "the legend names what appears"
     );
     assert!(

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
+use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 
 /// Step index used for events that belong to no step (start, done).
 pub const NO_STEP: u32 = u32::MAX;
@@ -135,20 +135,7 @@ impl State {
             EventKind::Sleep => State::Sleeping,
             EventKind::Block => {
                 let r = event.resource?;
-                match scenario.resources.get(r as usize)?.kind {
-                    ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => {
-                        State::Locked(r)
-                    }
-                    // Python's Event is a flag under a condition variable, and waits on it.
-                    ResourceKind::Event => State::Condition(r),
-                    // Nothing waits on a counter; that is the point of the race lesson.
-                    ResourceKind::Counter => return None,
-                    ResourceKind::Semaphore { .. } => State::Semaphore(r),
-                    ResourceKind::Barrier { .. } => State::Barrier(r),
-                    ResourceKind::Buffer { .. } => State::Condition(r),
-                    ResourceKind::Gil { .. } => State::Gil(r),
-                    ResourceKind::EventLoop => State::Ready(r),
-                }
+                State::waiting_for(&scenario.resources.get(r as usize)?.kind, r)?
             }
             EventKind::Acquire
             | EventKind::Release
@@ -184,23 +171,286 @@ impl State {
         matches!(self, State::Done | State::Failed)
     }
 
+    /// The state of a thread that must wait for resource `r` of this kind; `None` for a kind
+    /// nothing waits on.
+    pub fn waiting_for(kind: &ResourceKind, r: ResIdx) -> Option<State> {
+        Some(match kind {
+            ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => {
+                State::Locked(r)
+            }
+            // Python's Event is a flag under a condition variable, and waits on it.
+            ResourceKind::Event => State::Condition(r),
+            // Nothing waits on a counter; that is the point of the race lesson.
+            ResourceKind::Counter => return None,
+            ResourceKind::Semaphore { .. } => State::Semaphore(r),
+            ResourceKind::Barrier { .. } => State::Barrier(r),
+            ResourceKind::Buffer { .. } => State::Condition(r),
+            ResourceKind::Gil { .. } => State::Gil(r),
+            ResourceKind::EventLoop => State::Ready(r),
+        })
+    }
+
+    /// This state's row in [`STATES`].
+    pub fn row(self) -> &'static StateRow {
+        &STATES[self.index()]
+    }
+
+    /// The position of this state's row in [`STATES`] (the same for any resource).
+    pub fn index(self) -> usize {
+        match self {
+            State::Running => 0,
+            State::Sleeping => 1,
+            State::Locked(_) => 2,
+            State::Semaphore(_) => 3,
+            State::Barrier(_) => 4,
+            State::Condition(_) => 5,
+            State::Gil(_) => 6,
+            State::Ready(_) => 7,
+            State::Held => 8,
+            State::Failed => 9,
+            State::Done => 10,
+        }
+    }
+
     /// A short stable name, used in summaries and JSON (`"blocked"`, `"waiting_semaphore"`).
     pub fn name(self) -> &'static str {
+        self.row().name
+    }
+
+    /// What this state's glyph means in a legend of `scenario`'s lanes: a condition wait is
+    /// called after what its threads wait on there (a buffer, an event) when that is one kind.
+    pub fn legend_in(self, scenario: &Scenario) -> &'static str {
+        let kinds = || {
+            scenario.resources.iter().enumerate().filter(|(r, res)| {
+                State::waiting_for(&res.kind, *r as ResIdx).map(State::index) == Some(self.index())
+            })
+        };
+        let all = |f: fn(&ResourceKind) -> bool| {
+            kinds().next().is_some() && kinds().all(|(_, res)| f(&res.kind))
+        };
         match self {
-            State::Held => "held",
-            State::Running => "running",
-            State::Sleeping => "sleeping",
-            State::Locked(_) => "blocked",
-            State::Semaphore(_) => "waiting_semaphore",
-            State::Barrier(_) => "waiting_barrier",
-            State::Condition(_) => "waiting_condition",
-            State::Gil(_) => "waiting_gil",
-            State::Ready(_) => "ready",
-            State::Done => "done",
-            State::Failed => "failed",
+            State::Condition(_) if all(|k| matches!(k, ResourceKind::Buffer { .. })) => {
+                "waiting on buffer"
+            }
+            State::Condition(_) if all(|k| matches!(k, ResourceKind::Event)) => "waiting for event",
+            _ => self.row().legend,
+        }
+    }
+
+    /// The state in words, naming what it waits on in that resource's terms: "blocked on B",
+    /// "waiting for event go", "waiting on q (full)". `step` is the step the thread is at,
+    /// if known: it tells a producer's wait (full) from a consumer's (empty), and a task's
+    /// await from the blocking call that stops its loop.
+    pub fn words(self, scenario: &Scenario, thread: ThreadIdx, step: Option<u32>) -> String {
+        let name = |r: ResIdx| {
+            scenario
+                .resources
+                .get(r as usize)
+                .map_or("?", |x| x.name.as_str())
+        };
+        let spec = scenario.threads.get(thread as usize);
+        let op = step.and_then(|i| spec?.steps.get(i as usize)).map(|s| s.op);
+        match self {
+            State::Sleeping => match (spec.and_then(|t| t.event_loop), op) {
+                (Some(l), Some(Op::BlockingSleep(_))) => format!("blocking {}", name(l)),
+                (Some(_), _) => "awaiting".into(),
+                (None, _) => "sleeping".into(),
+            },
+            State::Locked(r) => format!("blocked on {}", name(r)),
+            State::Semaphore(r) => format!("waiting for {}", name(r)),
+            State::Barrier(r) => format!("waiting at {}", name(r)),
+            State::Condition(r) => {
+                match (scenario.resources.get(r as usize).map(|x| &x.kind), op) {
+                    (Some(ResourceKind::Event), _) => format!("waiting for event {}", name(r)),
+                    (_, Some(Op::Put(_))) => format!("waiting on {} (full)", name(r)),
+                    (_, Some(Op::Take(_))) => format!("waiting on {} (empty)", name(r)),
+                    _ => format!("waiting on {}", name(r)),
+                }
+            }
+            State::Ready(r) => format!("ready, {} busy", name(r)),
+            State::Gil(_) => self.row().legend.into(),
+            State::Held | State::Running | State::Done | State::Failed => self.row().short.into(),
         }
     }
 }
+
+/// A colour slot: the trace names a state's colour, each way of drawing (terminal theme, SVG)
+/// decides what that colour is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Hue {
+    Green,
+    Blue,
+    Red,
+    Amber,
+    Magenta,
+    Cyan,
+    /// The two waits for the one runner there is (the GIL, a busy event loop).
+    Orange,
+    Grey,
+    Faint,
+    /// Red that shouts: drawn bold or solid black, never mistaken for a lock wait.
+    Alarm,
+}
+
+/// A fill texture, so a state reads where colour does not (a black-and-white printout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Texture {
+    Solid,
+    Waves,
+    Hatch,
+    Cross,
+    Bars,
+    Dots,
+    BackHatch,
+    Rings,
+    Specks,
+}
+
+/// How one state is named, drawn and described. [`STATES`] holds one row per state; every
+/// legend, paint, glyph and word about states is read from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateRow {
+    /// The state this row describes (waiting states with resource 0 stand for any resource).
+    pub state: State,
+    /// The stable name in summaries and JSON (`"blocked"`, `"waiting_semaphore"`).
+    pub name: &'static str,
+    pub glyph: char,
+    pub ascii: char,
+    pub hue: Hue,
+    pub texture: Texture,
+    /// What the glyph means, in a legend.
+    pub legend: &'static str,
+    /// Time spent in the state: "running 1.2s, waiting for a permit 300ms".
+    pub short: &'static str,
+}
+
+impl StateRow {
+    /// The glyph in the Unicode or the ASCII set.
+    pub fn glyph(&self, ascii: bool) -> char {
+        if ascii { self.ascii } else { self.glyph }
+    }
+
+    /// Drawn as nothing (a finished thread's lane simply ends), so a legend of what is drawn
+    /// leaves it out.
+    pub fn is_blank(&self) -> bool {
+        self.glyph == ' '
+    }
+}
+
+/// Every state, in legend order. Waiting states are capital letters so lanes read in
+/// monochrome, on a washed-out projector, and in ASCII.
+pub const STATES: [StateRow; 11] = [
+    StateRow {
+        state: State::Running,
+        name: "running",
+        glyph: '█',
+        ascii: '#',
+        hue: Hue::Green,
+        texture: Texture::Solid,
+        legend: "running",
+        short: "running",
+    },
+    StateRow {
+        state: State::Sleeping,
+        name: "sleeping",
+        glyph: '~',
+        ascii: '~',
+        hue: Hue::Blue,
+        texture: Texture::Waves,
+        legend: "sleeping (I/O)",
+        short: "sleeping",
+    },
+    StateRow {
+        state: State::Locked(0),
+        name: "blocked",
+        glyph: 'L',
+        ascii: 'L',
+        hue: Hue::Red,
+        texture: Texture::Hatch,
+        legend: "blocked on lock",
+        short: "blocked on a lock",
+    },
+    StateRow {
+        state: State::Semaphore(0),
+        name: "waiting_semaphore",
+        glyph: 'S',
+        ascii: 'S',
+        hue: Hue::Amber,
+        texture: Texture::Cross,
+        legend: "waiting for permit",
+        short: "waiting for a permit",
+    },
+    StateRow {
+        state: State::Barrier(0),
+        name: "waiting_barrier",
+        glyph: 'B',
+        ascii: 'B',
+        hue: Hue::Magenta,
+        texture: Texture::Bars,
+        legend: "at barrier",
+        short: "at the barrier",
+    },
+    StateRow {
+        state: State::Condition(0),
+        name: "waiting_condition",
+        glyph: 'C',
+        ascii: 'C',
+        hue: Hue::Cyan,
+        texture: Texture::Dots,
+        legend: "waiting on condition",
+        short: "waiting on a condition",
+    },
+    StateRow {
+        state: State::Gil(0),
+        name: "waiting_gil",
+        glyph: 'G',
+        ascii: 'G',
+        hue: Hue::Orange,
+        texture: Texture::BackHatch,
+        legend: "waiting for GIL",
+        short: "waiting for the GIL",
+    },
+    StateRow {
+        state: State::Ready(0),
+        name: "ready",
+        glyph: 'R',
+        ascii: 'R',
+        hue: Hue::Orange,
+        texture: Texture::Rings,
+        legend: "ready, loop busy",
+        short: "ready",
+    },
+    StateRow {
+        state: State::Held,
+        name: "held",
+        glyph: '·',
+        ascii: '.',
+        hue: Hue::Grey,
+        texture: Texture::Specks,
+        legend: "paused",
+        short: "paused",
+    },
+    StateRow {
+        state: State::Failed,
+        name: "failed",
+        glyph: '!',
+        ascii: '!',
+        hue: Hue::Alarm,
+        texture: Texture::Solid,
+        legend: "failed",
+        short: "failed",
+    },
+    StateRow {
+        state: State::Done,
+        name: "done",
+        glyph: ' ',
+        ascii: ' ',
+        hue: Hue::Faint,
+        texture: Texture::Solid,
+        legend: "done",
+        short: "done",
+    },
+];
 
 /// The JSON Lines form of an event, as written by `--events FILE`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

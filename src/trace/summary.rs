@@ -13,7 +13,7 @@ use serde::ser::SerializeMap;
 
 use crate::engine::deadlock::{Blame, Deadlock};
 use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
-use crate::trace::event::{Event, EventKind, State};
+use crate::trace::event::{Event, EventKind, STATES, State};
 use crate::trace::gil::{self, GilComparison, PhaseFigures};
 use crate::trace::order::Reorder;
 use crate::trace::resources::{ResourceState, step_op};
@@ -253,41 +253,29 @@ impl ResourceFigures {
     }
 }
 
-/// The states time is accounted in, in the order they are listed.
-const TIMED: [State; 9] = [
-    State::Running,
-    State::Sleeping,
-    State::Locked(0),
-    State::Semaphore(0),
-    State::Barrier(0),
-    State::Condition(0),
-    State::Gil(0),
-    State::Ready(0),
-    State::Held,
-];
-
-fn slot(state: State) -> Option<usize> {
-    TIMED.iter().position(|s| s.name() == state.name())
-}
-
-/// Nanoseconds spent per state; serialises as `{"running": ms, "sleeping": ms, ...}`.
+/// Nanoseconds spent per state; serialises as `{"running": ms, "sleeping": ms, ...}`, every
+/// state a thread can spend time in (all but the final ones), in [`STATES`] order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StateTimes {
-    ns: [u64; TIMED.len()],
+    ns: [u64; STATES.len()],
 }
 
 impl StateTimes {
     /// Time in states with this [`State::name`] (any resource), in ns.
     pub fn ns(&self, name: &str) -> u64 {
-        TIMED
+        STATES
             .iter()
-            .position(|s| s.name() == name)
+            .position(|row| row.name == name)
             .map_or(0, |i| self.ns[i])
     }
 
     /// (state name, ns) for each accounted state, in a fixed order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        TIMED.iter().zip(self.ns).map(|(s, ns)| (s.name(), ns))
+        STATES
+            .iter()
+            .zip(self.ns)
+            .filter(|(row, _)| !row.state.is_final())
+            .map(|(row, ns)| (row.name, ns))
     }
 
     pub fn total_ns(&self) -> u64 {
@@ -295,15 +283,16 @@ impl StateTimes {
     }
 
     fn add(&mut self, state: State, ns: u64) {
-        if let Some(i) = slot(state) {
-            self.ns[i] += ns;
+        // A final state is not time spent: the thread's accounting ends there.
+        if !state.is_final() {
+            self.ns[state.index()] += ns;
         }
     }
 }
 
 impl Serialize for StateTimes {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(TIMED.len()))?;
+        let mut map = serializer.serialize_map(Some(self.iter().count()))?;
         for (name, ns) in self.iter() {
             map.serialize_entry(name, &ms(ns))?;
         }

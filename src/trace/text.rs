@@ -2,151 +2,20 @@
 //! a legend, then the summary in words. Plain text only, never an escape code, so it reads the
 //! same in a terminal, a pipe, a log file and a test.
 //!
-//! [`GLYPHS`] is the one place headless output maps states to glyphs.
+//! Glyphs and words come from the state table, [`STATES`].
 
 use crate::cells;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::scenario::duration;
-use crate::scenario::model::Scenario;
-use crate::trace::event::State;
+use crate::trace::event::{STATES, State};
 use crate::trace::summary::{Outcome, ResourceFigures, Summary};
 use crate::trace::timeline::Trace;
 
-/// How one state is drawn and named.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Glyph {
-    /// [`State::name`] of the states drawn with it.
-    pub state: &'static str,
-    pub unicode: char,
-    pub ascii: char,
-    /// Words for the legend.
-    pub words: &'static str,
-    /// Words for time spent in the state ("running 1.2s, waiting for a permit 300ms").
-    pub short: &'static str,
-}
-
-/// Every state's glyph, in legend order. Waiting states are capital letters so lanes read in
-/// monochrome, on a washed-out projector, and in ASCII.
-pub const GLYPHS: [Glyph; 11] = [
-    Glyph {
-        state: "running",
-        unicode: '█',
-        ascii: '#',
-        words: "running",
-        short: "running",
-    },
-    Glyph {
-        state: "sleeping",
-        unicode: '~',
-        ascii: '~',
-        words: "sleeping (I/O)",
-        short: "sleeping",
-    },
-    Glyph {
-        state: "blocked",
-        unicode: 'L',
-        ascii: 'L',
-        words: "blocked on a lock",
-        short: "blocked on a lock",
-    },
-    Glyph {
-        state: "waiting_semaphore",
-        unicode: 'S',
-        ascii: 'S',
-        words: "waiting on a semaphore",
-        short: "waiting for a permit",
-    },
-    Glyph {
-        state: "waiting_barrier",
-        unicode: 'B',
-        ascii: 'B',
-        words: "waiting at a barrier",
-        short: "at the barrier",
-    },
-    Glyph {
-        state: "waiting_condition",
-        unicode: 'C',
-        ascii: 'C',
-        words: "waiting on a condition",
-        short: "waiting on a condition",
-    },
-    Glyph {
-        state: "waiting_gil",
-        unicode: 'G',
-        ascii: 'G',
-        words: "waiting for the GIL",
-        short: "waiting for the GIL",
-    },
-    Glyph {
-        state: "ready",
-        unicode: 'R',
-        ascii: 'R',
-        words: "ready, waiting for the event loop",
-        short: "ready",
-    },
-    Glyph {
-        state: "held",
-        unicode: '·',
-        ascii: '.',
-        words: "paused (waiting for its turn)",
-        short: "paused",
-    },
-    Glyph {
-        state: "failed",
-        unicode: '!',
-        ascii: '!',
-        words: "failed",
-        short: "failed",
-    },
-    Glyph {
-        state: "done",
-        unicode: ' ',
-        ascii: ' ',
-        words: "done",
-        short: "done",
-    },
-];
-
-/// The glyph table entry for a state.
-pub fn glyph_entry(state: State) -> &'static Glyph {
-    GLYPHS
-        .iter()
-        .find(|g| g.state == state.name())
-        .expect("every state has a glyph")
-}
-
 /// The glyph for a lane cell; a thread that has not started yet is blank.
-pub fn glyph(state: Option<State>, ascii: bool) -> char {
-    match state {
-        None => ' ',
-        Some(s) if ascii => glyph_entry(s).ascii,
-        Some(s) => glyph_entry(s).unicode,
-    }
-}
-
-/// A state in words, naming its resource: "blocked on B", "waiting for the GIL".
-pub fn state_words(state: State, scenario: &Scenario) -> String {
-    let res = |r: u16| {
-        scenario
-            .resources
-            .get(r as usize)
-            .map_or("?", |r| r.name.as_str())
-    };
-    match state {
-        State::Held => "paused".into(),
-        State::Running => "running".into(),
-        State::Sleeping => "sleeping".into(),
-        State::Locked(r) => format!("blocked on {}", res(r)),
-        State::Semaphore(r) => format!("waiting on {}", res(r)),
-        State::Barrier(r) => format!("waiting at {}", res(r)),
-        State::Condition(r) => format!("waiting on {}", res(r)),
-        State::Gil(_) => "waiting for the GIL".into(),
-        State::Ready(r) => format!("ready, waiting for {}", res(r)),
-        State::Done => "done".into(),
-        State::Failed => "failed".into(),
-    }
+fn glyph(state: Option<State>, ascii: bool) -> char {
+    state.map_or(' ', |s| s.row().glyph(ascii))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,7 +65,7 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
 
     let mut out = String::new();
     let _ = writeln!(out, "{} ({})", s.title, s.name);
-    let mut used = vec![false; GLYPHS.len()];
+    let mut used = [false; STATES.len()];
     for (i, thread) in s.threads.iter().enumerate() {
         let mut cells = trace.lane_cells(i as u16, 0, end_ns, width);
         let last = trace.state_at(i as u16, end_ns);
@@ -209,11 +78,12 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
         }
         let row: String = cells.iter().map(|&c| glyph(c, opts.ascii)).collect();
         for state in cells.into_iter().flatten() {
-            if let Some(g) = GLYPHS.iter().position(|g| g.state == state.name()) {
-                used[g] = true;
-            }
+            used[state.index()] = true;
         }
-        let last = last.map_or_else(|| "not started".to_string(), |st| state_words(st, s));
+        let last = last.map_or_else(
+            || "not started".to_string(),
+            |st| st.words(s, i as u16, trace.step_at(i as u16, end_ns)),
+        );
         let name = cells::pad(&cells::fit(&thread.name, name_w), name_w);
         let _ = writeln!(out, "{name} {bar}{row}{bar} {last}");
     }
@@ -250,14 +120,11 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
     let labels: String = labels.into_iter().collect();
     let _ = writeln!(out, "{:name_w$} {}", "", labels.trim_end());
 
-    let legend: Vec<String> = GLYPHS
+    let legend: Vec<String> = STATES
         .iter()
-        .zip(&used)
-        .filter(|(g, used)| **used && g.state != "done")
-        .map(|(g, _)| {
-            let c = if opts.ascii { g.ascii } else { g.unicode };
-            format!("{c} {}", g.words)
-        })
+        .zip(used)
+        .filter(|(row, used)| *used && !row.is_blank())
+        .map(|(row, _)| format!("{} {}", row.glyph(opts.ascii), row.state.legend_in(s)))
         .collect();
     let _ = writeln!(
         out,
@@ -437,10 +304,10 @@ pub fn render(trace: &Trace, summary: &Summary, end_ns: u64, opts: &TextOptions)
 }
 
 fn short_words(state: &str) -> &str {
-    GLYPHS
+    STATES
         .iter()
-        .find(|g| g.state == state)
-        .map_or(state, |g| g.short)
+        .find(|row| row.name == state)
+        .map_or(state, |row| row.short)
 }
 
 fn count(n: u64, noun: &str) -> String {
@@ -481,7 +348,7 @@ T1 │████████████████████LLLLLLLLLLLLLL
 T2 │████████████████████LLLLLLLLLLLLLLLLLLLL│ blocked on A
    └──────────┴─────────┴─────────┴─────────┘
    0        50ms      100ms     150ms   200ms
-legend: █ running  L blocked on a lock  (blank: done or not started)
+legend: █ running  L blocked on lock  (blank: done or not started)
 
 outcome    DEADLOCK after 200ms
 cycle      T1 waits for B held by T2, T2 waits for A held by T1
@@ -528,7 +395,7 @@ events     8 recorded, 0 dropped
             lane,
             format!("T1 |{}{}| blocked on B", "#".repeat(36), "L".repeat(36))
         );
-        assert!(text.contains("legend: # running  L blocked on a lock"));
+        assert!(text.contains("legend: # running  L blocked on lock"));
     }
 
     #[test]
@@ -551,33 +418,9 @@ events     8 recorded, 0 dropped
     }
 
     #[test]
-    fn every_state_has_a_distinct_glyph() {
-        let states = [
-            State::Held,
-            State::Running,
-            State::Sleeping,
-            State::Locked(0),
-            State::Semaphore(0),
-            State::Barrier(0),
-            State::Condition(0),
-            State::Gil(0),
-            State::Ready(0),
-            State::Done,
-            State::Failed,
-        ];
-        for ascii in [false, true] {
-            let glyphs: Vec<char> = states.iter().map(|&s| glyph(Some(s), ascii)).collect();
-            for (i, g) in glyphs.iter().enumerate() {
-                assert_eq!(
-                    glyphs.iter().filter(|x| *x == g).count(),
-                    1,
-                    "{:?}",
-                    states[i]
-                );
-                assert!(!ascii || g.is_ascii());
-            }
-        }
+    fn a_thread_not_started_is_blank() {
         assert_eq!(glyph(None, false), ' ');
+        assert_eq!(glyph(None, true), ' ');
     }
 
     #[test]

@@ -11,7 +11,7 @@ use ratatui::layout::{Position, Rect};
 
 use crate::engine::Phase;
 use crate::engine::deadlock::Deadlock;
-use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
+use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::trace::event::{Event, EventKind};
 use crate::trace::timeline::Trace;
 use crate::ui::keys::Action;
@@ -543,15 +543,6 @@ impl App {
             run.notice = Some(text.into());
         }
     }
-}
-
-/// Whether a step is a put (for telling a full buffer from an empty one).
-pub fn step_is_put(scenario: &Scenario, thread: ThreadIdx, step: u32) -> bool {
-    scenario
-        .threads
-        .get(thread as usize)
-        .and_then(|t| t.steps.get(step as usize))
-        .is_some_and(|s| matches!(s.op, Op::Put(_)))
 }
 
 /// The events the log shows: everything but the conductor's holds, which would drown the rest

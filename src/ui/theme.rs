@@ -6,7 +6,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::trace::event::State;
+use crate::trace::event::{Hue, State};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThemeKind {
@@ -40,7 +40,7 @@ impl Glyphs {
     /// The glyph that fills a lane cell for a thread in `state`: the headless timeline's,
     /// so a class reads both alike.
     pub fn state(self, state: State) -> char {
-        crate::trace::text::glyph(Some(state), self.ascii)
+        state.row().glyph(self.ascii)
     }
 
     /// Marks the selected thread and the current line.
@@ -224,22 +224,24 @@ impl Theme {
 
     /// The colour of a thread state, used for its lane cells and its label.
     pub fn state(self, state: State) -> Style {
-        let (dark, light) = match state {
-            State::Running => (Color::LightGreen, Color::Green),
-            State::Sleeping => (Color::LightBlue, Color::Blue),
-            State::Held => (Color::Gray, Color::DarkGray),
-            State::Locked(_) => (Color::LightRed, Color::Red),
-            State::Semaphore(_) => (Color::Yellow, Color::Indexed(130)),
-            State::Barrier(_) => (Color::LightMagenta, Color::Magenta),
-            State::Condition(_) => (Color::LightCyan, Color::Cyan),
-            // Both wait for the one runner there is; the glyph tells them apart.
-            State::Gil(_) | State::Ready(_) => (Color::Indexed(208), Color::Indexed(166)),
-            State::Done => (Color::DarkGray, Color::Gray),
-            State::Failed => (Color::LightRed, Color::Red),
+        self.hue(state.row().hue)
+    }
+
+    fn hue(self, hue: Hue) -> Style {
+        let (dark, light) = match hue {
+            Hue::Green => (Color::LightGreen, Color::Green),
+            Hue::Blue => (Color::LightBlue, Color::Blue),
+            Hue::Red | Hue::Alarm => (Color::LightRed, Color::Red),
+            Hue::Amber => (Color::Yellow, Color::Indexed(130)),
+            Hue::Magenta => (Color::LightMagenta, Color::Magenta),
+            Hue::Cyan => (Color::LightCyan, Color::Cyan),
+            Hue::Orange => (Color::Indexed(208), Color::Indexed(166)),
+            Hue::Grey => (Color::Gray, Color::DarkGray),
+            Hue::Faint => (Color::DarkGray, Color::Gray),
         };
         let style = self.fg(dark, light);
-        match state {
-            State::Failed => style.add_modifier(Modifier::BOLD),
+        match hue {
+            Hue::Alarm => style.add_modifier(Modifier::BOLD),
             _ => style,
         }
     }
@@ -286,59 +288,19 @@ pub enum Badge {
     Failed,
 }
 
-/// One line of the legend: what a state looks like and what it means.
-pub fn state_meaning(state: State) -> &'static str {
-    match state {
-        State::Running => "running",
-        State::Sleeping => "sleeping (I/O)",
-        State::Held => "held (paused)",
-        State::Locked(_) => "blocked on lock",
-        State::Semaphore(_) => "waiting for permit",
-        State::Barrier(_) => "at barrier",
-        State::Condition(_) => "waiting on buffer",
-        State::Gil(_) => "waiting for GIL",
-        State::Ready(_) => "ready, loop busy",
-        State::Done => "done",
-        State::Failed => "failed",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::event::STATES;
 
-    const STATES: [State; 11] = [
-        State::Running,
-        State::Sleeping,
-        State::Held,
-        State::Locked(0),
-        State::Semaphore(0),
-        State::Barrier(0),
-        State::Condition(0),
-        State::Gil(0),
-        State::Ready(0),
-        State::Done,
-        State::Failed,
-    ];
-
-    #[test]
-    fn every_state_has_its_own_glyph_in_both_sets() {
-        for ascii in [false, true] {
-            let g = Glyphs { ascii };
-            let mut seen: Vec<char> = STATES.iter().map(|s| g.state(*s)).collect();
-            seen.sort();
-            seen.dedup();
-            assert_eq!(seen.len(), STATES.len(), "ascii={ascii}");
-            if ascii {
-                assert!(seen.iter().all(|c| c.is_ascii()));
-            }
-        }
+    fn states() -> impl Iterator<Item = State> {
+        STATES.iter().map(|row| row.state)
     }
 
     #[test]
     fn mono_uses_no_colour() {
         let t = Theme::new(ThemeKind::Mono, false);
-        for s in STATES {
+        for s in states() {
             assert_eq!(t.state(s).fg, None);
             assert_eq!(t.state(s).bg, None);
         }
@@ -349,7 +311,7 @@ mod tests {
     fn colour_themes_give_every_waiting_state_a_colour() {
         for kind in [ThemeKind::Dark, ThemeKind::Light] {
             let t = Theme::new(kind, false);
-            for s in STATES {
+            for s in states() {
                 assert!(t.state(s).fg.is_some(), "{kind:?} {s:?}");
             }
         }

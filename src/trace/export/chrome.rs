@@ -18,7 +18,6 @@ use crate::record::Recording;
 use crate::scenario::model::{ResIdx, Scenario, ThreadIdx};
 use crate::trace::event::{Event, EventKind, State};
 use crate::trace::resources::{ResourceState, apply_event};
-use crate::trace::text::state_words;
 
 const PID: u32 = 1;
 
@@ -36,15 +35,17 @@ struct UsSpan {
     start: u64,
     end: u64,
     state: State,
+    /// The step the thread entered the state at (which side of a buffer it waits on).
+    step: u32,
 }
 
 /// Each thread's state spans, straight from the events (never coarsened), in microseconds.
 /// `done` is not a span: a finished thread's track simply ends.
 fn thread_spans(scenario: &Scenario, events: &[Event], end_ns: u64) -> Vec<Vec<UsSpan>> {
     let n = scenario.threads.len();
-    let mut open: Vec<Option<(u64, State)>> = vec![None; n];
+    let mut open: Vec<Option<(u64, State, u32)>> = vec![None; n];
     let mut spans: Vec<Vec<UsSpan>> = vec![Vec::new(); n];
-    let push = |list: &mut Vec<UsSpan>, start_ns: u64, end_ns: u64, state: State| {
+    let push = |list: &mut Vec<UsSpan>, start_ns: u64, end_ns: u64, (state, step): (State, u32)| {
         if state == State::Done {
             return;
         }
@@ -54,7 +55,12 @@ fn thread_spans(scenario: &Scenario, events: &[Event], end_ns: u64) -> Vec<Vec<U
         }
         match list.last_mut() {
             Some(last) if last.state == state && last.end == start => last.end = end,
-            _ => list.push(UsSpan { start, end, state }),
+            _ => list.push(UsSpan {
+                start,
+                end,
+                state,
+                step,
+            }),
         }
     };
     for e in events {
@@ -66,17 +72,17 @@ fn thread_spans(scenario: &Scenario, events: &[Event], end_ns: u64) -> Vec<Vec<U
             continue;
         };
         match open[t] {
-            Some((_, current)) if current == state => {}
-            Some((since, current)) => {
-                push(&mut spans[t], since, e.t_ns.max(since), current);
-                open[t] = Some((e.t_ns.max(since), state));
+            Some((_, current, _)) if current == state => {}
+            Some((since, current, step)) => {
+                push(&mut spans[t], since, e.t_ns.max(since), (current, step));
+                open[t] = Some((e.t_ns.max(since), state, e.step));
             }
-            None => open[t] = Some((e.t_ns, state)),
+            None => open[t] = Some((e.t_ns, state, e.step)),
         }
     }
     for (t, o) in open.iter().enumerate() {
-        if let Some((since, state)) = *o {
-            push(&mut spans[t], since, end_ns.max(since), state);
+        if let Some((since, state, step)) = *o {
+            push(&mut spans[t], since, end_ns.max(since), (state, step));
         }
     }
     spans
@@ -162,7 +168,7 @@ pub fn to_value(rec: &Recording) -> Value {
         );
         for sp in spans {
             timed.push(json!({"ph": "X", "pid": PID, "tid": t,
-                "name": state_words(sp.state, s), "cat": sp.state.name(),
+                "name": sp.state.words(s, i as ThreadIdx, Some(sp.step)), "cat": sp.state.name(),
                 "ts": sp.start, "dur": sp.end - sp.start}));
         }
     }

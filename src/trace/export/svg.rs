@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use crate::record::Recording;
 use crate::scenario::model::ThreadIdx;
-use crate::trace::event::State;
-use crate::trace::text::{GLYPHS, glyph_entry, human};
+use crate::trace::event::{Hue, STATES, Texture};
+use crate::trace::text::human;
 
 const WIDTH: u32 = 1200;
 const LEFT: u32 = 130;
@@ -17,67 +17,45 @@ const TOP: u32 = 70;
 const LANE_H: u32 = 26;
 const LANE_GAP: u32 = 8;
 
-/// How a state is painted: id of its pattern, background colour, and the pattern's marks.
-struct Paint {
-    state: &'static str,
-    bg: &'static str,
-    /// SVG drawn over the background in a 8×8 tile, in black.
-    marks: &'static str,
+/// The background colour of a hue on paper.
+fn fill(hue: Hue) -> &'static str {
+    match hue {
+        Hue::Green => "#2e7d32",
+        Hue::Blue => "#bbdefb",
+        Hue::Red => "#ef9a9a",
+        Hue::Amber => "#ffe082",
+        Hue::Magenta => "#ce93d8",
+        Hue::Cyan => "#80deea",
+        Hue::Orange => "#ffab40",
+        Hue::Grey => "#eeeeee",
+        Hue::Faint => "#ffffff",
+        Hue::Alarm => "#000000",
+    }
 }
 
-const PAINTS: [Paint; 9] = [
-    Paint {
-        state: "running",
-        bg: "#2e7d32",
-        marks: "",
-    },
-    Paint {
-        state: "sleeping",
-        bg: "#bbdefb",
-        marks: r##"<path d="M0 4 Q2 1 4 4 T8 4" fill="none" stroke="#000" stroke-width="0.8"/>"##,
-    },
-    Paint {
-        state: "blocked",
-        bg: "#ef9a9a",
-        marks: r##"<path d="M-2 2 L2 -2 M0 8 L8 0 M6 10 L10 6" stroke="#000" stroke-width="1.2"/>"##,
-    },
-    Paint {
-        state: "waiting_semaphore",
-        bg: "#ffcc80",
-        marks: r##"<path d="M0 0 L8 8 M8 0 L0 8" stroke="#000" stroke-width="0.8"/>"##,
-    },
-    Paint {
-        state: "waiting_barrier",
-        bg: "#ce93d8",
-        marks: r##"<path d="M2 0 V8 M6 0 V8" stroke="#000" stroke-width="1"/>"##,
-    },
-    Paint {
-        state: "waiting_condition",
-        bg: "#fff59d",
-        marks: r##"<circle cx="2" cy="2" r="1.1" fill="#000"/><circle cx="6" cy="6" r="1.1" fill="#000"/>"##,
-    },
-    Paint {
-        state: "waiting_gil",
-        bg: "#80cbc4",
-        marks: r##"<path d="M-2 6 L2 10 M0 0 L8 8 M6 -2 L10 2" stroke="#000" stroke-width="1.2"/>"##,
-    },
-    Paint {
-        state: "held",
-        bg: "#eeeeee",
-        marks: r##"<circle cx="4" cy="4" r="0.8" fill="#555"/>"##,
-    },
-    Paint {
-        state: "failed",
-        bg: "#000000",
-        marks: "",
-    },
-];
-
-fn paint(state: State) -> &'static Paint {
-    PAINTS
-        .iter()
-        .find(|p| p.state == state.name())
-        .unwrap_or(&PAINTS[0])
+/// A texture's marks, drawn in black over the background in an 8×8 tile.
+fn marks(texture: Texture) -> &'static str {
+    match texture {
+        Texture::Solid => "",
+        Texture::Waves => {
+            r##"<path d="M0 4 Q2 1 4 4 T8 4" fill="none" stroke="#000" stroke-width="0.8"/>"##
+        }
+        Texture::Hatch => {
+            r##"<path d="M-2 2 L2 -2 M0 8 L8 0 M6 10 L10 6" stroke="#000" stroke-width="1.2"/>"##
+        }
+        Texture::Cross => r##"<path d="M0 0 L8 8 M8 0 L0 8" stroke="#000" stroke-width="0.8"/>"##,
+        Texture::Bars => r##"<path d="M2 0 V8 M6 0 V8" stroke="#000" stroke-width="1"/>"##,
+        Texture::Dots => {
+            r##"<circle cx="2" cy="2" r="1.1" fill="#000"/><circle cx="6" cy="6" r="1.1" fill="#000"/>"##
+        }
+        Texture::BackHatch => {
+            r##"<path d="M-2 6 L2 10 M0 0 L8 8 M6 -2 L10 2" stroke="#000" stroke-width="1.2"/>"##
+        }
+        Texture::Rings => {
+            r##"<circle cx="4" cy="4" r="2.2" fill="none" stroke="#000" stroke-width="0.8"/>"##
+        }
+        Texture::Specks => r##"<circle cx="4" cy="4" r="0.8" fill="#555"/>"##,
+    }
 }
 
 /// Escapes text for SVG content and attribute values.
@@ -121,11 +99,13 @@ pub fn render(rec: &Recording) -> String {
         escape(&format!("{} ({})", s.title, s.name))
     );
     out.push_str("<defs>\n");
-    for p in &PAINTS {
+    for row in STATES.iter().filter(|row| !row.is_blank()) {
         let _ = writeln!(
             out,
             r##"<pattern id="p-{}" width="8" height="8" patternUnits="userSpaceOnUse"><rect width="8" height="8" fill="{}"/>{}</pattern>"##,
-            p.state, p.bg, p.marks
+            row.name,
+            fill(row.hue),
+            marks(row.texture)
         );
     }
     out.push_str("</defs>\n");
@@ -150,7 +130,7 @@ pub fn render(rec: &Recording) -> String {
         escape(&outcome)
     );
 
-    let mut used = vec![false; GLYPHS.len()];
+    let mut used = [false; STATES.len()];
     for (i, th) in s.threads.iter().enumerate() {
         let y = TOP + i as u32 * (LANE_H + LANE_GAP);
         let _ = writeln!(
@@ -170,30 +150,28 @@ pub fn render(rec: &Recording) -> String {
             r##"<rect x="{LEFT}" y="{y}" width="{plot_w}" height="{LANE_H}" fill="none" stroke="#999" stroke-width="0.5"/>"##
         );
         for sp in trace.spans(i as ThreadIdx, 0, end_ns) {
-            if sp.state == State::Done {
+            if sp.state.row().is_blank() {
                 continue;
             }
-            if let Some(g) = GLYPHS.iter().position(|g| g.state == sp.state.name()) {
-                used[g] = true;
-            }
+            used[sp.state.index()] = true;
             let x0 = x_of(sp.start_ns);
             let w = (x_of(sp.end_ns) - x0).max(0.5);
-            let p = paint(sp.state);
+            let row = sp.state.row();
             let _ = writeln!(
                 out,
                 r##"<rect x="{x0:.2}" y="{y}" width="{w:.2}" height="{LANE_H}" fill="url(#p-{})" stroke="#000" stroke-width="0.4"><title>{}</title></rect>"##,
-                p.state,
+                row.name,
                 escape(&format!(
                     "{}: {} from {} to {}",
                     th.name,
-                    crate::trace::text::state_words(sp.state, s),
+                    sp.state.words(s, i as ThreadIdx, None),
                     human(sp.start_ns),
                     human(sp.end_ns)
                 ))
             );
-            let glyph = glyph_entry(sp.state).ascii;
+            let glyph = row.ascii;
             if w >= 16.0 && (glyph.is_ascii_alphabetic() || glyph == '!') {
-                let fill = if sp.state == State::Failed {
+                let fill = if row.hue == Hue::Alarm {
                     "#fff"
                 } else {
                     "#000"
@@ -248,15 +226,16 @@ pub fn render(rec: &Recording) -> String {
         legend_y + 14
     );
     x += 64;
-    for (g, _) in GLYPHS
+    for (g, _) in STATES
         .iter()
-        .zip(&used)
-        .filter(|(g, used)| **used && g.state != "done")
+        .zip(used)
+        .filter(|(row, used)| *used && !row.is_blank())
     {
+        let words = g.state.legend_in(s);
         let _ = writeln!(
             out,
             r##"<rect x="{x}" y="{legend_y}" width="22" height="18" fill="url(#p-{})" stroke="#000" stroke-width="0.5"/><text x="{}" y="{}" font-size="13">{} {}</text>"##,
-            g.state,
+            g.name,
             x + 28,
             legend_y + 14,
             if g.ascii.is_ascii_alphabetic() {
@@ -264,9 +243,9 @@ pub fn render(rec: &Recording) -> String {
             } else {
                 String::new()
             },
-            escape(g.words)
+            escape(words)
         );
-        x += 36 + 8 * g.words.len() as u32 + 16;
+        x += 36 + 8 * words.len() as u32 + 16;
     }
     out.push_str("</g>\n</svg>\n");
     out

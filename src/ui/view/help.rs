@@ -6,27 +6,15 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 
-use crate::trace::event::State;
+use crate::trace::event::STATES;
 use crate::ui::keys::{Context, help_lines};
-use crate::ui::theme::{Theme, state_meaning};
+use crate::ui::theme::Theme;
 use crate::ui::view::panel;
 
 pub struct Help {
     pub context: Context,
     pub theme: Theme,
 }
-
-const STATES: [State; 9] = [
-    State::Running,
-    State::Sleeping,
-    State::Locked(0),
-    State::Semaphore(0),
-    State::Barrier(0),
-    State::Condition(0),
-    State::Gil(0),
-    State::Held,
-    State::Failed,
-];
 
 impl Help {
     fn lines(&self) -> Vec<Line<'static>> {
@@ -45,11 +33,11 @@ impl Help {
         if self.context == Context::Run {
             lines.push(Line::raw(""));
             lines.push(Line::styled(" What the lanes show", theme.title()));
-            for s in STATES {
-                let g = theme.glyphs.state(s);
+            for row in &STATES {
+                let g = theme.glyphs.state(row.state);
                 lines.push(Line::from(vec![
-                    Span::styled(format!(" {g}{g}{g}  "), theme.state(s)),
-                    Span::raw(state_meaning(s)),
+                    Span::styled(format!(" {g}{g}{g}  "), theme.state(row.state)),
+                    Span::raw(row.legend),
                 ]));
             }
         }

@@ -8,10 +8,10 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::scenario::model::{Op, ResourceKind, Scenario, ThreadIdx};
-use crate::trace::event::State;
-use crate::ui::app::{RunState, step_is_put};
-use crate::ui::theme::{Theme, state_meaning};
+use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
+use crate::trace::event::{STATES, State};
+use crate::ui::app::RunState;
+use crate::ui::theme::Theme;
 use crate::ui::view::{fit, fmt_ns, fmt_tick, panel};
 
 pub struct Lanes<'a> {
@@ -63,15 +63,9 @@ pub fn geometry(run: &RunState, area: Rect) -> Geometry {
         .map(|t| cells::width(&t.name))
         .max()
         .unwrap_or(1) as u16;
-    let longest_res = run
-        .scenario
-        .resources
-        .iter()
-        .map(|r| cells::width(&r.name))
-        .max()
-        .unwrap_or(0) as u16;
     let mut name_w = (longest_name + 3).min(16);
-    let mut label_w = (longest_res + 17).clamp(10, 24);
+    // One blank cell between the label and the lane's bar.
+    let mut label_w = (widest_label(&run.scenario) as u16 + 1).clamp(10, 28);
     if inner.width < name_w + label_w + 20 {
         // Narrow: give the cells at least a third of the width.
         label_w = label_w.min(inner.width / 3).max(4);
@@ -113,80 +107,88 @@ pub fn thread_at(run: &RunState, area: Rect, pos: Position) -> Option<ThreadIdx>
     (i < run.scenario.threads.len()).then_some(i as ThreadIdx)
 }
 
-/// A thread's state in words, as big and plain as the label column allows.
+/// A thread's state in words, as big and plain as the label column allows: the state's own
+/// words with the first one shouted ("BLOCKED on B", "WAITING for event go").
 pub fn state_words(
     scenario: &Scenario,
     thread: ThreadIdx,
     state: State,
     step: Option<u32>,
 ) -> String {
-    let r = |r| scenario.resource_name(r).to_string();
-    let spec = &scenario.threads[thread as usize];
-    match state {
-        State::Running => "RUNNING".into(),
-        // A task's sleep is an await, unless it is the blocking call that stops its loop.
-        State::Sleeping => match (
-            spec.event_loop,
-            step.and_then(|i| spec.steps.get(i as usize)),
-        ) {
-            (Some(l), Some(s)) if matches!(s.op, Op::BlockingSleep(_)) => {
-                format!("BLOCKING {}", r(l))
-            }
-            (Some(_), _) => "AWAITING".into(),
-            (None, _) => "SLEEPING".into(),
-        },
-        State::Held => "PAUSED".into(),
-        State::Locked(x) => format!("BLOCKED on {}", r(x)),
-        State::Semaphore(x) => format!("WAITING for {}", r(x)),
-        State::Barrier(x) => format!("AT BARRIER {}", r(x)),
-        State::Condition(x) => {
-            if step.is_some_and(|s| step_is_put(scenario, thread, s)) {
-                format!("WAITING: {} full", r(x))
-            } else {
-                format!("WAITING: {} empty", r(x))
-            }
-        }
-        State::Gil(_) => "WAITING for GIL".into(),
-        State::Ready(x) => format!("READY, {} busy", r(x)),
-        State::Done => "DONE".into(),
-        State::Failed => "FAILED".into(),
+    let words = state.words(scenario, thread, step);
+    match words.split_once(' ') {
+        Some((first, rest)) => format!("{} {rest}", first.to_uppercase()),
+        None => words.to_uppercase(),
     }
 }
 
-/// The states this scenario can show, for its legend.
-pub fn legend_states(scenario: &Scenario) -> Vec<State> {
-    let ops = || {
-        scenario
-            .threads
+/// The widest label a lane of this scenario can show, in cells, so the label column fits it:
+/// the states that name nothing, each resource's wait, a buffer's wait on either side, each
+/// loop's blocking call, and a thread not started yet.
+fn widest_label(scenario: &Scenario) -> usize {
+    let plain = STATES
+        .iter()
+        .map(|row| (row.state, 0, None))
+        .filter(|(s, _, _)| s.waiting_on().is_none());
+    let waits = scenario
+        .resources
+        .iter()
+        .enumerate()
+        .filter_map(|(r, res)| State::waiting_for(&res.kind, r as ResIdx).map(|s| (s, 0, None)));
+    let sides = scenario.threads.iter().enumerate().flat_map(|(t, spec)| {
+        spec.steps
             .iter()
-            .flat_map(|t| t.steps.iter().map(|s| s.op))
-    };
-    let has = |f: fn(&ResourceKind) -> bool| scenario.resources.iter().any(|r| f(&r.kind));
-    let mut out = vec![State::Running];
-    if ops().any(|o| matches!(o, Op::Sleep(_) | Op::BlockingSleep(_))) {
-        out.push(State::Sleeping);
-    }
-    if has(|k| matches!(k, ResourceKind::Mutex)) {
-        out.push(State::Locked(0));
-    }
-    if has(|k| matches!(k, ResourceKind::Semaphore { .. })) {
-        out.push(State::Semaphore(0));
-    }
-    if has(|k| matches!(k, ResourceKind::Barrier { .. })) {
-        out.push(State::Barrier(0));
-    }
-    if has(|k| matches!(k, ResourceKind::Buffer { .. })) {
-        out.push(State::Condition(0));
-    }
-    if has(|k| matches!(k, ResourceKind::Gil { .. })) {
-        out.push(State::Gil(0));
-    }
-    if has(|k| matches!(k, ResourceKind::EventLoop)) {
-        out.push(State::Ready(0));
-    }
-    out.push(State::Held);
-    out.push(State::Failed);
-    out
+            .enumerate()
+            .filter_map(move |(i, step)| match step.op {
+                Op::Put(r) | Op::Take(r) => Some((State::Condition(r), t, Some(i as u32))),
+                Op::BlockingSleep(_) => Some((State::Sleeping, t, Some(i as u32))),
+                _ => None,
+            })
+    });
+    let labels = plain
+        .chain(waits)
+        .chain(sides)
+        .map(|(s, t, step)| 2 + cells::width(&state_words(scenario, t as ThreadIdx, s, step)));
+    let not_started = scenario
+        .threads
+        .iter()
+        .map(|spec| match spec.after.first() {
+            Some(&first) => {
+                8 + scenario
+                    .threads
+                    .get(first as usize)
+                    .map_or(0, |f| cells::width(&f.group))
+            }
+            None => "  not started".len(),
+        });
+    labels.chain(not_started).max().unwrap_or(0)
+}
+
+/// The states this scenario's lanes can show, in legend order: running, sleeping if anything
+/// sleeps, the wait of every kind of resource it declares, held and failed. Done is drawn as
+/// nothing, so it has no swatch.
+pub fn legend_states(scenario: &Scenario) -> Vec<State> {
+    let sleeps = scenario
+        .threads
+        .iter()
+        .flat_map(|t| &t.steps)
+        .any(|s| matches!(s.op, Op::Sleep(_) | Op::BlockingSleep(_)));
+    let waits: Vec<State> = scenario
+        .resources
+        .iter()
+        .enumerate()
+        .filter_map(|(r, res)| State::waiting_for(&res.kind, r as ResIdx))
+        .collect();
+    STATES
+        .iter()
+        .map(|row| row.state)
+        .filter(|s| match s {
+            State::Running | State::Held | State::Failed => true,
+            State::Sleeping => sleeps,
+            State::Done => false,
+            wait => waits.iter().any(|w| w.index() == wait.index()),
+        })
+        .collect()
 }
 
 impl Widget for Lanes<'_> {
@@ -357,7 +359,7 @@ impl Widget for Lanes<'_> {
                 let glyph = theme.glyphs.state(s);
                 spans.push(Span::styled(format!("{glyph}{glyph}"), theme.state(s)));
                 spans.push(Span::styled(
-                    format!(" {}  ", state_meaning(s)),
+                    format!(" {}  ", s.legend_in(scenario)),
                     theme.dim(),
                 ));
             }
