@@ -219,7 +219,7 @@ fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
 /// What one thread may still do, from the step it is at to the end of its script.
 struct Ahead {
     acts: Vec<(Act, ResIdx)>,
-    /// It may still give up a lock with a timeout, which unlocks every mutex it holds.
+    /// It may still give up a lock with a timeout, which gives back everything it holds.
     backs_off: bool,
 }
 
@@ -231,11 +231,8 @@ impl Ahead {
                 backs_off: false,
             };
         }
-        let steps = &s.threads[t].steps;
-        let rest = steps.get(pc as usize..).unwrap_or_default();
-        let backs_off = rest.iter().any(|st| matches!(st.op, Op::TryLock { .. }));
-        // Backing off starts again from an earlier step: the whole script may come round again.
-        let from = if backs_off { steps.as_slice() } else { rest };
+        let from = s.threads[t].steps.get(pc as usize..).unwrap_or_default();
+        let backs_off = from.iter().any(|st| matches!(st.op, Op::TryLock { .. }));
         let kind = |op: Op| {
             op.resource()
                 .and_then(|r| s.resources.get(r as usize))
@@ -266,10 +263,27 @@ enum Where {
     NotStarted,
 }
 
+/// The earliest step thread `t` may still run, for [`find`]'s `pcs`: the step it is at, or, if a
+/// lock with a timeout lies ahead, the step a back-off would start again from. A back-off gives
+/// back everything held and starts again at the step that took the first of it (`holds_since`),
+/// and never earlier: each retry takes the same things from the same step.
+pub fn earliest_step(scenario: &Scenario, t: usize, pc: u32, holds_since: Option<u32>) -> u32 {
+    let rest = scenario.threads[t]
+        .steps
+        .get(pc as usize..)
+        .unwrap_or_default();
+    let backs_off = rest.iter().any(|st| matches!(st.op, Op::TryLock { .. }));
+    match holds_since {
+        Some(since) if backs_off => since.min(pc),
+        _ => pc,
+    }
+}
+
 /// Look for threads that can never move again.
 ///
 /// `views[r]` is resource r as read at one instant; `finished[t]` whether thread t is done or
-/// failed; `pcs[t]` the step thread t is at (for a waiting thread, the step it waits in). Read
+/// failed; `pcs[t]` the earliest step thread t may still run ([`earliest_step`]: the step it is
+/// at, the one it waits in, or where a back-off would take it). Read
 /// earlier than the views, `finished` and `pcs` may lag behind them, which only ever makes a
 /// thread look able to do more than it can: a deadlock is never reported that is not one.
 pub fn find(
@@ -322,15 +336,14 @@ pub fn find(
                 | ResourceKind::RwLock { .. }
                 | ResourceKind::Gil { .. }
                 | ResourceKind::Semaphore { .. } => {
+                    // Giving up a lock with a timeout gives back everything the thread holds.
                     let releases = |u: usize| match kind {
                         // A thread under the GIL gives it up whenever it sleeps, blocks or ends.
                         ResourceKind::Gil { .. } => !finished[u],
-                        ResourceKind::Semaphore { .. } => ahead[u].will(Act::Release, r),
-                        // Giving up a lock with a timeout unlocks the locks it took.
-                        ResourceKind::Mutex | ResourceKind::RLock => {
-                            ahead[u].will(Act::Unlock, r) || ahead[u].backs_off
+                        ResourceKind::Semaphore { .. } => {
+                            ahead[u].will(Act::Release, r) || ahead[u].backs_off
                         }
-                        _ => ahead[u].will(Act::Unlock, r),
+                        _ => ahead[u].will(Act::Unlock, r) || ahead[u].backs_off,
                     };
                     let mut holders: Vec<usize> = view
                         .holders
@@ -564,6 +577,44 @@ mod tests {
             resource,
             blame,
         }
+    }
+
+    /// A back-off starts again where the thread took the first of what it holds, not at the top
+    /// of its script: an arrival before that step can never come again.
+    #[test]
+    fn a_back_off_comes_round_only_from_where_it_took_what_it_holds() {
+        use Op::*;
+        let try_lock = TryLock {
+            resource: 2,
+            timeout: ms(10),
+            backoff: None,
+            jitter: true,
+        };
+        let s = scenario(
+            &[
+                ("b", K::Barrier { parties: 2 }),
+                ("A", K::Mutex),
+                ("B", K::Mutex),
+            ],
+            &[
+                ("T0", vec![Wait(0), Lock(1), try_lock, Unlock(2), Unlock(1)]),
+                ("T1", vec![Wait(0), Wait(0)]),
+            ],
+        );
+        // T0 holds A since step 1 and is trying B; T1 waits for a second round at b.
+        let views = [view(&[], &[1]), view(&[0], &[]), view(&[], &[])];
+        let pcs = [
+            earliest_step(&s, 0, 2, Some(1)),
+            earliest_step(&s, 1, 1, None),
+        ];
+        assert_eq!(pcs, [1, 1]);
+        let d = find(&s, &views, &[false, false], &pcs).expect("T1 can never pass");
+        assert_eq!(d.cycle, vec![edge(1, 0, Blame::Nobody)]);
+        assert_eq!(d.stuck, vec![1]);
+        // Holding nothing, it would start again at the lock that timed out.
+        assert_eq!(earliest_step(&s, 0, 2, None), 2);
+        // With no timeout ahead it never comes round at all.
+        assert_eq!(earliest_step(&s, 0, 3, Some(1)), 3);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -65,7 +66,14 @@ pub(super) struct Shared {
     deadlock: Mutex<Option<Deadlock>>,
     /// Signalled whenever a thread finishes, for threads that start `after` a group.
     finished: (Mutex<()>, Condvar),
+    /// Per thread: the step a `timeout=` back-off would start again from (the step that took
+    /// the first of what it holds), or [`HOLDS_NOTHING`]. The deadlock watcher reads it to
+    /// know how far back a thread's script can still come round.
+    holds_since: Vec<AtomicU32>,
 }
+
+/// `holds_since` of a thread that holds nothing.
+const HOLDS_NOTHING: u32 = u32::MAX;
 
 pub struct Run {
     shared: Arc<Shared>,
@@ -94,6 +102,7 @@ impl Run {
             failures: Mutex::new(vec![None; n]),
             deadlock: Mutex::new(None),
             finished: (Mutex::new(()), Condvar::new()),
+            holds_since: (0..n).map(|_| AtomicU32::new(HOLDS_NOTHING)).collect(),
             scenario,
         });
         let (tasks, threads): (Vec<usize>, Vec<usize>) =
@@ -406,7 +415,11 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
         g.take(&mut cx(shared, me, rec))?;
     }
     // What the thread holds, for backing off after a `timeout=`.
-    let mut held = Held::default();
+    let mut held = Held {
+        taken: Vec::new(),
+        since: 0,
+        published: &shared.holds_since[me as usize],
+    };
     let mut at = 0;
     while let Some(step) = spec.steps.get(at) {
         let i = at as u32;
@@ -521,17 +534,20 @@ fn try_lock(
 /// there, so the thread re-runs its steps holding exactly what it held the first time, and
 /// never gives back what it does not hold: what `check` verifies along the script holds on
 /// every retry.
-#[derive(Default)]
-struct Held {
+struct Held<'a> {
     taken: Vec<ResIdx>,
     /// The step that took the first of them.
     since: usize,
+    /// Where the watcher reads `since` (written only when the thread goes from holding nothing
+    /// to holding something and back, so a busy thread pays nothing per lock).
+    published: &'a AtomicU32,
 }
 
-impl Held {
+impl Held<'_> {
     fn took(&mut self, r: ResIdx, step: usize) {
         if self.taken.is_empty() {
             self.since = step;
+            self.published.store(step as u32, Ordering::Release);
         }
         self.taken.push(r);
     }
@@ -539,6 +555,9 @@ impl Held {
     fn gave_back(&mut self, r: ResIdx) {
         if let Some(k) = self.taken.iter().rposition(|&h| h == r) {
             self.taken.remove(k);
+            if self.taken.is_empty() {
+                self.published.store(HOLDS_NOTHING, Ordering::Release);
+            }
         }
     }
 }
@@ -559,6 +578,8 @@ fn back_off(
     } else {
         held.since
     };
+    // `published` keeps naming `restart` until the thread is back there and takes it again:
+    // until then the watcher must count the steps from `restart` on as still to come.
     while let Some(r) = held.taken.pop() {
         let mut cx = cx(shared, me, rec);
         match &shared.primitives[r as usize] {
@@ -655,7 +676,15 @@ fn watch(shared: &Shared) -> Watch {
     // Read before the primitives: threads only ever finish and move forward, so these may lag
     // behind the views, which can hide a deadlock for one look but never invent one.
     let finished: Vec<bool> = (0..n).map(|t| c.is_finished(t)).collect();
-    let pcs: Vec<u32> = (0..n).map(|t| c.pc(t)).collect();
+    // Where each thread's script may still come round from: back-offs start again earlier.
+    // `holds_since` only ever moves forward too, so a stale read only widens what is possible.
+    let pcs: Vec<u32> = (0..n)
+        .map(|t| {
+            let since = shared.holds_since[t as usize].load(Ordering::Acquire);
+            let since = (since != HOLDS_NOTHING).then_some(since);
+            deadlock::earliest_step(&shared.scenario, t as usize, c.pc(t), since)
+        })
+        .collect();
     let first: Vec<_> = shared.primitives.iter().map(Primitive::view).collect();
     if deadlock::find(&shared.scenario, &first, &finished, &pcs).is_none() {
         return Watch::Clear;
