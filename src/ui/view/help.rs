@@ -17,7 +17,9 @@ pub struct Help {
 }
 
 impl Help {
-    fn lines(&self) -> Vec<Line<'static>> {
+    /// The help's lines for a popup of at most `room` inner rows: the lane legend goes in whole
+    /// or not at all (the lanes panel keeps its own legend of what it shows).
+    fn lines(&self, room: u16) -> Vec<Line<'static>> {
         let theme = self.theme;
         let rows = help_lines(self.context);
         let key_w = rows.iter().map(|(k, _)| cells::width(k)).max().unwrap_or(1);
@@ -30,7 +32,15 @@ impl Help {
                 ])
             })
             .collect();
-        if self.context == Context::Run {
+        // Keys, the legend's blank, heading and rows, and the closing blank and hint.
+        let legend_fits = lines.len() + STATES.len() + 4 <= room as usize;
+        if self.context == Context::Run && !legend_fits {
+            lines.push(Line::styled(
+                " The lanes panel shows the legend of what it draws.",
+                theme.dim(),
+            ));
+        }
+        if self.context == Context::Run && legend_fits {
             lines.push(Line::raw(""));
             lines.push(Line::styled(" What the lanes show", theme.title()));
             for row in &STATES {
@@ -41,7 +51,9 @@ impl Help {
                 ]));
             }
         }
-        lines.push(Line::raw(""));
+        if lines.len() + 2 <= room as usize {
+            lines.push(Line::raw(""));
+        }
         lines.push(Line::styled(" any key closes this help", theme.dim()));
         lines
     }
@@ -53,7 +65,7 @@ impl Widget for Help {
         if area.is_empty() {
             return;
         }
-        let lines = self.lines();
+        let lines = self.lines(area.height.saturating_sub(2));
         let want_w = lines.iter().map(|l| l.width()).max().unwrap_or(0) as u16 + 4;
         let want_h = lines.len() as u16 + 2;
         // Clamped to the screen, as every popup must be.
