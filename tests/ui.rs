@@ -68,7 +68,7 @@ fn menu() -> Menu {
                 .heading()
                 .into(),
             origin: "built-in".into(),
-            scenario: Ok(builtin(n)),
+            scenario: Ok(builtin(n)).into(),
         })
         .collect();
     // The diagnostic's wording belongs to the language; here only its place on screen matters.
@@ -79,7 +79,8 @@ fn menu() -> Menu {
         scenario: Err(
             "scenario::unknown-step\n\n  x unknown step `lok`\n   ,-[scenarios/broken.kdl:6:5]\n 6 |     lok A\n   :     ^^^\n   `----\n  help: did you mean `lock`?"
                 .into(),
-        ),
+        )
+        .into(),
     });
     Menu {
         entries,
