@@ -113,7 +113,6 @@ fn recording_overhead() {
         instrs.push(i);
         ratios.push(i / r);
     }
-    drop(instrumented);
     drop(rec);
     reader.finish();
     assert_eq!(sink.dropped(), 0, "the reader kept up");
