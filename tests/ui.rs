@@ -365,6 +365,28 @@ fn the_menu_opens_scenarios_and_not_broken_files() {
     assert_eq!(app.screen, Screen::Run);
 }
 
+/// Built-ins are parsed only when looked at, yet a run opened from the command line still
+/// selects its own row, and each row's scenario is the lesson of that name.
+#[test]
+fn the_menu_finds_a_built_in_it_has_not_parsed() {
+    let entries = threadlab::ui::menu_entries_from(Path::new("no-such-folder"), &[]);
+    assert!(entries.iter().all(|e| !e.scenario.is_broken()));
+    let mut app = App::new(
+        Menu {
+            entries,
+            selected: 0,
+        },
+        Theme::new(ThemeKind::Dark, false),
+    );
+    app.open(builtin("philosophers"), 1.0);
+    let selected = &app.menu.entries[app.menu.selected];
+    assert_eq!(selected.name, "philosophers");
+    let s = selected.scenario.as_ref().expect("a built-in parses");
+    assert_eq!(s.name, "philosophers");
+    let b = threadlab::scenario::builtin::find("philosophers").unwrap();
+    assert_eq!(s.title, b.title);
+}
+
 #[test]
 fn a_broken_file_is_listed_with_its_diagnostic() {
     let dir = std::env::temp_dir().join(format!("threadlab-ui-{}", std::process::id()));
