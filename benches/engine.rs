@@ -60,6 +60,85 @@ fn instrumented_lock_unlock(bencher: divan::Bencher) {
     assert_eq!(sink.dropped(), 0, "the reader kept up");
 }
 
+/// Recording overhead as one stable figure: raw and instrumented lock+unlock measured in the
+/// same run, in alternating blocks (which goes first alternates too), so whatever else the
+/// machine is doing weighs on both alike. Prints the median ratio of the rounds and its spread;
+/// `instrumented_lock_unlock` and `raw_parking_lot_lock_unlock` above are the absolute context.
+#[divan::bench(sample_count = 1, sample_size = 1)]
+fn recording_overhead() {
+    const ROUNDS: usize = 101;
+    const ITERATIONS: u32 = 20_000;
+    let clock = Arc::new(RunClock::new());
+    let conductor = Conductor::new(1, clock.clone(), 1.0, false);
+    let sink = Sink::new(clock, 1);
+    let reader = Reader::spawn(sink.clone());
+    let mut rec = Recorder::new(0, sink.clone());
+    let names = vec!["T1".to_string()];
+    let m = Mutex::new(0, 1, false);
+    let raw_m = parking_lot::Mutex::new(0u64);
+    let raw = || {
+        let start = Instant::now();
+        for _ in 0..ITERATIONS {
+            *divan::black_box(&raw_m).lock() += 1;
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(ITERATIONS)
+    };
+    let mut instrumented = || {
+        let start = Instant::now();
+        for _ in 0..ITERATIONS {
+            let mut cx = Cx {
+                me: 0,
+                rec: &mut rec,
+                conductor: &conductor,
+                names: &names,
+            };
+            divan::black_box(&m).lock(&mut cx).unwrap();
+            m.unlock(&mut cx).unwrap();
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(ITERATIONS)
+    };
+    // Warm both paths (caches, the channel's blocks, the reader) before anything counts.
+    raw();
+    instrumented();
+    let (mut raws, mut instrs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let (r, i) = if round % 2 == 0 {
+            let r = raw();
+            (r, instrumented())
+        } else {
+            let i = instrumented();
+            (raw(), i)
+        };
+        raws.push(r);
+        instrs.push(i);
+        ratios.push(i / r);
+    }
+    drop(rec);
+    reader.finish();
+    assert_eq!(sink.dropped(), 0, "the reader kept up");
+    for v in [&mut raws, &mut instrs, &mut ratios] {
+        v.sort_by(f64::total_cmp);
+    }
+    let q = |v: &[f64], p: usize| v[(v.len() - 1) * p / 100];
+    eprintln!(
+        "recording_overhead: {ROUNDS} interleaved rounds of {ITERATIONS}: instrumented / raw \
+         {:.1}x (medians); per round median {:.1}x (quartiles {:.1}-{:.1}, min {:.1}, max {:.1}); \
+         raw median {:.2} ns (quartiles {:.2}-{:.2}), instrumented median {:.1} ns ({:.1}-{:.1})",
+        q(&instrs, 50) / q(&raws, 50),
+        q(&ratios, 50),
+        q(&ratios, 25),
+        q(&ratios, 75),
+        ratios[0],
+        ratios[ROUNDS - 1],
+        q(&raws, 50),
+        q(&raws, 25),
+        q(&raws, 75),
+        q(&instrs, 50),
+        q(&instrs, 25),
+        q(&instrs, 75),
+    );
+}
+
 /// Several threads hammering instrumented operations at once; prints events per second.
 #[divan::bench(args = [2, 8], sample_count = 3, sample_size = 1)]
 fn event_throughput(threads: usize) {

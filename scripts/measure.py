@@ -2,9 +2,10 @@
 """Whole-process measurements for BENCHMARKS.md: start-up, first frame, idle and animating CPU,
 and how soon the event loop runs a task that is ready.
 
-Usage: cargo build --release && python3 scripts/measure.py [path/to/threadlab]
-Runs the real binary in a pseudo-terminal and reads CPU time from /proc. Prints one line per
-figure; nothing here asserts, the targets are compared in BENCHMARKS.md.
+Usage: cargo build --release && python3 scripts/measure.py [path/to/threadlab] [--only startup]
+Runs the real binary in a pseudo-terminal and reads CPU time from /proc (or, for a process that
+has exited, from wait4). Prints one line per figure; nothing here asserts, the targets are
+compared in BENCHMARKS.md. `--only startup` measures `list` and the first frame alone.
 """
 
 import os
@@ -18,17 +19,24 @@ import tempfile
 import time
 import json
 
-BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/threadlab"
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--") and a != "startup"]
+ONLY_STARTUP = "--only" in sys.argv[1:]
+BIN = ARGS[0] if ARGS else "target/release/threadlab"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def startup_list(runs=20):
-    times = []
+def startup(args, runs=20):
+    """Median and best of CPU time (user + system, all threads) and of wall time, in ms."""
+    cpu, wall = [], []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([BIN, "list"], stdout=subprocess.DEVNULL, check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3, min(times) * 1e3
+        child = subprocess.Popen([BIN] + args, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall.append(time.perf_counter() - start)
+        assert os.waitstatus_to_exitcode(status) == 0, f"{args} failed"
+        cpu.append(usage.ru_utime + usage.ru_stime)
+    ms = lambda xs: (statistics.median(xs) * 1e3, min(xs) * 1e3)
+    return ms(cpu), ms(wall)
 
 
 def spawn_tui(args):
@@ -72,18 +80,21 @@ def drain(fd, seconds):
                 return
 
 
-def first_frame(runs=10):
-    times = []
+def first_frame(runs=20):
+    """From fork to the menu's footer on screen (wall), and the CPU of the whole session (open
+    the menu, quit at once): an upper bound of the CPU spent on the first frame."""
+    times, cpu = [], []
     for _ in range(runs):
         start = time.perf_counter()
         pid, fd = spawn_tui([])
-        ok = read_until(fd, b"Scenarios", 5)
+        ok = read_until(fd, b"quit", 5)
         times.append(time.perf_counter() - start)
         os.write(fd, b"q")
-        os.waitpid(pid, 0)
+        _, _, usage = os.wait4(pid, 0)
+        cpu.append(usage.ru_utime + usage.ru_stime)
         os.close(fd)
         assert ok, "no menu drawn"
-    return statistics.median(times) * 1e3, min(times) * 1e3
+    return statistics.median(times) * 1e3, min(times) * 1e3, statistics.median(cpu) * 1e3
 
 
 def cpu_ticks(pid, ui_only):
@@ -157,12 +168,22 @@ def loop_wakeup(runs=10):
 
 
 if __name__ == "__main__":
-    med, p90, n = loop_wakeup()
-    print(f"event loop, ready -> running when idle: median {med:.0f} us, p90 {p90:.0f} us ({n} wake-ups)")
-    med, best = startup_list()
-    print(f"start-up `threadlab list`: median {med:.1f} ms, best {best:.1f} ms (20 runs)")
-    med, best = first_frame()
-    print(f"TUI first frame (menu drawn): median {med:.1f} ms, best {best:.1f} ms (10 runs)")
+    if not ONLY_STARTUP:
+        med, p90, n = loop_wakeup()
+        print(f"event loop, ready -> running when idle: median {med:.0f} us, p90 {p90:.0f} us ({n} wake-ups)")
+    for args in (["--version"], ["list"]):
+        (cpu, cpu_best), (wall, wall_best) = startup(args)
+        print(
+            f"start-up `threadlab {' '.join(args)}`: CPU median {cpu:.1f} ms, best {cpu_best:.1f} ms; "
+            f"wall median {wall:.1f} ms, best {wall_best:.1f} ms (20 runs)"
+        )
+    med, best, cpu = first_frame()
+    print(
+        f"TUI first frame (menu drawn): median {med:.1f} ms, best {best:.1f} ms, "
+        f"whole session's CPU median {cpu:.1f} ms (20 runs)"
+    )
+    if ONLY_STARTUP:
+        sys.exit(0)
     animating, idle = tui_cpu()
     print(f"animating (semaphore, running): UI threads {animating:.1f}% of one core over 3 s")
     print(f"idle (paused, no input): whole process {idle:.2f}% of one core over 10 s")

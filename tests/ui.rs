@@ -68,7 +68,7 @@ fn menu() -> Menu {
                 .heading()
                 .into(),
             origin: "built-in".into(),
-            scenario: Ok(builtin(n)),
+            scenario: Ok(builtin(n)).into(),
         })
         .collect();
     // The diagnostic's wording belongs to the language; here only its place on screen matters.
@@ -79,7 +79,8 @@ fn menu() -> Menu {
         scenario: Err(
             "scenario::unknown-step\n\n  x unknown step `lok`\n   ,-[scenarios/broken.kdl:6:5]\n 6 |     lok A\n   :     ^^^\n   `----\n  help: did you mean `lock`?"
                 .into(),
-        ),
+        )
+        .into(),
     });
     Menu {
         entries,
@@ -362,6 +363,28 @@ fn the_menu_opens_scenarios_and_not_broken_files() {
     let effects = app.update(Action::Open);
     assert!(matches!(&effects[..], [Effect::Start(s)] if s.name == "deadlock"));
     assert_eq!(app.screen, Screen::Run);
+}
+
+/// Built-ins are parsed only when looked at, yet a run opened from the command line still
+/// selects its own row, and each row's scenario is the lesson of that name.
+#[test]
+fn the_menu_finds_a_built_in_it_has_not_parsed() {
+    let entries = threadlab::ui::menu_entries_from(Path::new("no-such-folder"), &[]);
+    assert!(entries.iter().all(|e| !e.scenario.is_broken()));
+    let mut app = App::new(
+        Menu {
+            entries,
+            selected: 0,
+        },
+        Theme::new(ThemeKind::Dark, false),
+    );
+    app.open(builtin("philosophers"), 1.0);
+    let selected = &app.menu.entries[app.menu.selected];
+    assert_eq!(selected.name, "philosophers");
+    let s = selected.scenario.as_ref().expect("a built-in parses");
+    assert_eq!(s.name, "philosophers");
+    let b = threadlab::scenario::builtin::find("philosophers").unwrap();
+    assert_eq!(s.title, b.title);
 }
 
 #[test]

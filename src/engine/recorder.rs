@@ -27,10 +27,16 @@ use crate::trace::event::{Event, EventKind};
 const CHANNEL_BATCHES: usize = 1 << 14;
 /// A busy thread hands over its events at least this often (in events).
 const BATCH_EVENTS: usize = 256;
+/// Drained batches kept for workers to fill again, so a busy worker does not allocate (and
+/// fault in) a fresh buffer, nor the reader free one, for every batch.
+const SPARE_BATCHES: usize = 64;
 
 pub struct Sink {
     tx: Sender<Vec<Event>>,
     rx: Receiver<Vec<Event>>,
+    /// Emptied batches on their way back to the workers.
+    spare_tx: Sender<Vec<Event>>,
+    spare_rx: Receiver<Vec<Event>>,
     dropped: AtomicU64,
     /// Events handed over so far: each either reaches a reader or is counted in `dropped`.
     recorded: AtomicU64,
@@ -51,9 +57,12 @@ pub struct Sink {
 impl Sink {
     pub fn new(clock: Arc<RunClock>, threads: usize) -> Arc<Sink> {
         let (tx, rx) = channel::bounded(CHANNEL_BATCHES);
+        let (spare_tx, spare_rx) = channel::bounded(SPARE_BATCHES);
         Arc::new(Sink {
             tx,
             rx,
+            spare_tx,
+            spare_rx,
             dropped: AtomicU64::new(0),
             recorded: AtomicU64::new(0),
             closed: CachePadded::new(AtomicBool::new(false)),
@@ -101,20 +110,34 @@ impl Sink {
         let start = out.len();
         let complete_before = self.complete_before();
         for batch in self.rx.try_iter() {
-            out.extend_from_slice(&batch);
+            self.take(batch, out);
         }
         self.map(out, start, complete_before)
+    }
+
+    /// Append a batch and hand the emptied buffer back for a worker to fill again.
+    fn take(&self, mut batch: Vec<Event>, out: &mut Vec<Event>) {
+        out.extend_from_slice(&batch);
+        batch.clear();
+        let _ = self.spare_tx.try_send(batch);
+    }
+
+    /// An empty buffer for a worker's next batch: a drained one if there is one.
+    fn spare(&self) -> Vec<Event> {
+        self.spare_rx
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH_EVENTS))
     }
 
     /// Like `drain`, but wait up to `timeout` for the first batch.
     pub fn wait(&self, out: &mut Vec<Event>, timeout: std::time::Duration) -> bool {
         let start = out.len();
         if let Ok(batch) = self.rx.recv_timeout(timeout) {
-            out.extend_from_slice(&batch);
+            self.take(batch, out);
         }
         let complete_before = self.complete_before();
         for batch in self.rx.try_iter() {
-            out.extend_from_slice(&batch);
+            self.take(batch, out);
         }
         self.map(out, start, complete_before)
     }
@@ -171,6 +194,7 @@ impl Recorder {
     }
 
     /// Record an event; false if the run is closed and nothing is recorded any more.
+    #[inline]
     pub fn emit(
         &mut self,
         kind: EventKind,
@@ -206,7 +230,7 @@ impl Recorder {
         if self.buf.is_empty() {
             return;
         }
-        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH_EVENTS));
+        let batch = std::mem::replace(&mut self.buf, self.sink.spare());
         self.sink
             .recorded
             .fetch_add(batch.len() as u64, Ordering::Relaxed);

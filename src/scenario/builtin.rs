@@ -29,127 +29,60 @@ impl Topic {
     }
 }
 
-/// One built-in scenario: its name (as typed on the command line), its topic and its source.
+/// One built-in scenario: its name (as typed on the command line), its topic, its title and its
+/// source (`scenarios/NAME.kdl`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Builtin {
     pub name: &'static str,
     pub topic: Topic,
+    /// Read at build time, so listing the lessons parses none of them.
+    pub title: &'static str,
     pub source: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/builtin_titles.rs"));
+
+macro_rules! lesson {
+    ($name:tt, $topic:ident) => {
+        Builtin {
+            name: $name,
+            topic: Topic::$topic,
+            title: title!($name),
+            source: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scenarios/",
+                $name,
+                ".kdl"
+            )),
+        }
+    };
 }
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
 static ALL: [Builtin; 22] = [
-    Builtin {
-        name: "deadlock",
-        topic: Topic::Locks,
-        source: include_str!("../../scenarios/deadlock.kdl"),
-    },
-    Builtin {
-        name: "fixed-order",
-        topic: Topic::Locks,
-        source: include_str!("../../scenarios/fixed-order.kdl"),
-    },
-    Builtin {
-        name: "livelock",
-        topic: Topic::Locks,
-        source: include_str!("../../scenarios/livelock.kdl"),
-    },
-    Builtin {
-        name: "try-lock",
-        topic: Topic::Locks,
-        source: include_str!("../../scenarios/try-lock.kdl"),
-    },
-    Builtin {
-        name: "reentrant",
-        topic: Topic::Locks,
-        source: include_str!("../../scenarios/reentrant.kdl"),
-    },
-    Builtin {
-        name: "reentrant-rlock",
-        topic: Topic::Locks,
-        source: include_str!("../../scenarios/reentrant-rlock.kdl"),
-    },
-    Builtin {
-        name: "philosophers",
-        topic: Topic::Locks,
-        source: include_str!("../../scenarios/philosophers.kdl"),
-    },
-    Builtin {
-        name: "philosophers-ordered",
-        topic: Topic::Locks,
-        source: include_str!("../../scenarios/philosophers-ordered.kdl"),
-    },
-    Builtin {
-        name: "race",
-        topic: Topic::Locks,
-        source: include_str!("../../scenarios/race.kdl"),
-    },
-    Builtin {
-        name: "race-fixed",
-        topic: Topic::Locks,
-        source: include_str!("../../scenarios/race-fixed.kdl"),
-    },
-    Builtin {
-        name: "writer-starvation",
-        topic: Topic::Locks,
-        source: include_str!("../../scenarios/writer-starvation.kdl"),
-    },
-    Builtin {
-        name: "rwlock",
-        topic: Topic::Locks,
-        source: include_str!("../../scenarios/rwlock.kdl"),
-    },
-    Builtin {
-        name: "semaphore",
-        topic: Topic::Coordination,
-        source: include_str!("../../scenarios/semaphore.kdl"),
-    },
-    Builtin {
-        name: "event",
-        topic: Topic::Coordination,
-        source: include_str!("../../scenarios/event.kdl"),
-    },
-    Builtin {
-        name: "barrier",
-        topic: Topic::Coordination,
-        source: include_str!("../../scenarios/barrier.kdl"),
-    },
-    Builtin {
-        name: "producer-consumer",
-        topic: Topic::Coordination,
-        source: include_str!("../../scenarios/producer-consumer.kdl"),
-    },
-    Builtin {
-        name: "pipeline",
-        topic: Topic::Coordination,
-        source: include_str!("../../scenarios/pipeline.kdl"),
-    },
-    Builtin {
-        name: "pool",
-        topic: Topic::Coordination,
-        source: include_str!("../../scenarios/pool.kdl"),
-    },
-    Builtin {
-        name: "gil",
-        topic: Topic::Gil,
-        source: include_str!("../../scenarios/gil.kdl"),
-    },
-    Builtin {
-        name: "gil-convoy",
-        topic: Topic::Gil,
-        source: include_str!("../../scenarios/gil-convoy.kdl"),
-    },
-    Builtin {
-        name: "event-loop",
-        topic: Topic::Async,
-        source: include_str!("../../scenarios/event-loop.kdl"),
-    },
-    Builtin {
-        name: "event-loop-blocking",
-        topic: Topic::Async,
-        source: include_str!("../../scenarios/event-loop-blocking.kdl"),
-    },
+    lesson!("deadlock", Locks),
+    lesson!("fixed-order", Locks),
+    lesson!("livelock", Locks),
+    lesson!("try-lock", Locks),
+    lesson!("reentrant", Locks),
+    lesson!("reentrant-rlock", Locks),
+    lesson!("philosophers", Locks),
+    lesson!("philosophers-ordered", Locks),
+    lesson!("race", Locks),
+    lesson!("race-fixed", Locks),
+    lesson!("writer-starvation", Locks),
+    lesson!("rwlock", Locks),
+    lesson!("semaphore", Coordination),
+    lesson!("event", Coordination),
+    lesson!("barrier", Coordination),
+    lesson!("producer-consumer", Coordination),
+    lesson!("pipeline", Coordination),
+    lesson!("pool", Coordination),
+    lesson!("gil", Gil),
+    lesson!("gil-convoy", Gil),
+    lesson!("event-loop", Async),
+    lesson!("event-loop-blocking", Async),
 ];
 
 /// Every built-in scenario, in teaching order (grouped by topic).
@@ -160,4 +93,19 @@ pub fn all() -> &'static [Builtin] {
 /// The built-in scenario with this name, if there is one.
 pub fn find(name: &str) -> Option<&'static Builtin> {
     ALL.iter().find(|b| b.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The titles listed without parsing are the titles the parser reads.
+    #[test]
+    fn every_listed_title_is_the_parsed_title() {
+        for b in all() {
+            let parsed = crate::scenario::parse_source(b.name, b.name, b.source)
+                .unwrap_or_else(|e| panic!("{} does not parse: {e:?}", b.name));
+            assert_eq!(b.title, parsed.title, "listed title of {}", b.name);
+        }
+    }
 }

@@ -23,10 +23,15 @@ pub use check::{
 };
 use model::Scenario;
 
+/// The origin a built-in's scenario carries, as against a file's path.
+pub fn builtin_origin(name: &str) -> String {
+    format!("builtin:{name}")
+}
+
 /// Loads a built-in scenario by name, or else a scenario file by path.
 pub fn load(arg: &str) -> Result<Scenario, miette::Report> {
     if let Some(b) = builtin::find(arg) {
-        return parse_source(b.name, &format!("builtin:{}", b.name), b.source);
+        return parse_source(b.name, &builtin_origin(b.name), b.source);
     }
     let path = Path::new(arg);
     if path.exists() {

@@ -5,12 +5,13 @@
 //! Keeping the engine out of here is what lets the snapshot tests build an `App` from a fixed
 //! list of events and draw it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ratatui::layout::{Position, Rect};
 
 use crate::engine::Phase;
 use crate::engine::deadlock::Deadlock;
+use crate::scenario::builtin::Builtin;
 use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::trace::event::{Event, EventKind};
 use crate::trace::timeline::Trace;
@@ -54,7 +55,68 @@ pub struct MenuEntry {
     pub group: String,
     /// `built-in` or the path.
     pub origin: String,
-    pub scenario: Result<Arc<Scenario>, String>,
+    pub scenario: MenuScenario,
+}
+
+/// Diagnostics are laid out for the menu's preview panel on an 80-column terminal.
+pub const DIAGNOSTIC_WIDTH: usize = 52;
+
+/// A menu entry's scenario, or why it did not load. A file is loaded when the menu is built, so
+/// a broken one is marked at once; a built-in is parsed the first time it is previewed or
+/// opened, so the menu opens without parsing every lesson (each built-in is known to parse:
+/// the tests load them all). Parsing is a pure function of the embedded source, so doing it
+/// on first look changes nothing a view could show.
+#[derive(Debug, Clone)]
+pub struct MenuScenario {
+    builtin: Option<&'static Builtin>,
+    loaded: OnceLock<Result<Arc<Scenario>, String>>,
+}
+
+impl MenuScenario {
+    pub fn builtin(b: &'static Builtin) -> MenuScenario {
+        MenuScenario {
+            builtin: Some(b),
+            loaded: OnceLock::new(),
+        }
+    }
+
+    /// Whether it is known not to load, without parsing a built-in not looked at yet.
+    pub fn is_broken(&self) -> bool {
+        self.loaded.get().is_some_and(|r| r.is_err())
+    }
+
+    /// Whether this is the scenario from `origin`, without parsing a built-in to find out.
+    pub fn is_from(&self, origin: &str) -> bool {
+        match (self.loaded.get(), self.builtin) {
+            (Some(loaded), _) => loaded.as_ref().is_ok_and(|s| s.origin == origin),
+            (None, Some(b)) => origin == crate::scenario::builtin_origin(b.name),
+            (None, None) => false,
+        }
+    }
+}
+
+impl From<Result<Arc<Scenario>, String>> for MenuScenario {
+    fn from(loaded: Result<Arc<Scenario>, String>) -> MenuScenario {
+        MenuScenario {
+            builtin: None,
+            loaded: OnceLock::from(loaded),
+        }
+    }
+}
+
+impl std::ops::Deref for MenuScenario {
+    type Target = Result<Arc<Scenario>, String>;
+
+    fn deref(&self) -> &Self::Target {
+        self.loaded.get_or_init(|| {
+            let b = self
+                .builtin
+                .expect("a file's scenario is loaded when it is listed");
+            crate::scenario::load(b.name)
+                .map(Arc::new)
+                .map_err(|report| crate::scenario::render_plain(report.as_ref(), DIAGNOSTIC_WIDTH))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -271,11 +333,12 @@ impl App {
     }
 
     fn open_run(&mut self, scenario: Arc<Scenario>, speed: f64, paused: bool) {
-        if let Some(i) = self.menu.entries.iter().position(|e| {
-            e.scenario
-                .as_ref()
-                .is_ok_and(|s| s.origin == scenario.origin)
-        }) {
+        if let Some(i) = self
+            .menu
+            .entries
+            .iter()
+            .position(|e| e.scenario.is_from(&scenario.origin))
+        {
             self.menu.selected = i;
         }
         let mut run = RunState::new(scenario, speed);
@@ -390,7 +453,7 @@ impl App {
                     .menu
                     .entries
                     .get(self.menu.selected)
-                    .map(|e| &e.scenario)
+                    .map(|e| &*e.scenario)
                 {
                     let s = s.clone();
                     let speed = self.run.as_ref().map_or(1.0, |r| r.live.speed);

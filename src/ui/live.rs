@@ -22,7 +22,7 @@ use crate::engine::{Phase, Run, RunOptions};
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::trace::Reorder;
 use crate::trace::event::{Event, EventKind, EventRecord};
-use crate::ui::app::{App, Effect, Live, Menu, MenuEntry, Screen};
+use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
 use crate::ui::keys::{self, Action, Context};
 use crate::ui::terminal::{TerminalGuard, Tui};
 use crate::ui::theme::Theme;
@@ -142,9 +142,6 @@ fn refuse_without_terminal() -> Option<ExitCode> {
     Some(ExitCode::from(2))
 }
 
-/// Diagnostics are laid out for the menu's preview panel on an 80-column terminal.
-const DIAGNOSTIC_WIDTH: usize = 52;
-
 /// Built-ins first, then `./scenarios/*.kdl` (skipping files that are just a built-in's
 /// source), then the paths given. A file that does not load is listed with its diagnostic.
 /// The menu heading for scenario files that are not built in.
@@ -163,13 +160,7 @@ pub fn menu_entries_from(dir: &std::path::Path, extra_files: &[PathBuf]) -> Vec<
             name: b.name.to_string(),
             group: b.topic.heading().to_string(),
             origin: "built-in".into(),
-            scenario: crate::scenario::parse_source(
-                b.name,
-                &format!("builtin:{}", b.name),
-                b.source,
-            )
-            .map(Arc::new)
-            .map_err(|report| crate::scenario::render_plain(report.as_ref(), DIAGNOSTIC_WIDTH)),
+            scenario: MenuScenario::builtin(b),
         })
         .collect();
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -196,7 +187,8 @@ pub fn menu_entries_from(dir: &std::path::Path, extra_files: &[PathBuf]) -> Vec<
             origin: path.display().to_string(),
             scenario: crate::scenario::load_file(path)
                 .map(Arc::new)
-                .map_err(|report| crate::scenario::render_plain(report.as_ref(), DIAGNOSTIC_WIDTH)),
+                .map_err(|report| crate::scenario::render_plain(report.as_ref(), DIAGNOSTIC_WIDTH))
+                .into(),
         });
     }
     entries

@@ -146,9 +146,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         } else {
             " "
         };
-        let (mark, style) = match &entry.scenario {
-            Ok(_) => (" ", theme.text()),
-            Err(_) => (if theme.glyphs.ascii { "x" } else { "✗" }, theme.error()),
+        let (mark, style) = if entry.scenario.is_broken() {
+            (if theme.glyphs.ascii { "x" } else { "✗" }, theme.error())
+        } else {
+            (" ", theme.text())
         };
         let style = if selected {
             style.patch(theme.selected())
@@ -192,7 +193,7 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
     let block = panel(format!(" {} ", entry.name), theme);
     let inner = block.inner(area);
     block.render(area, buf);
-    let lines: Vec<Line> = match &entry.scenario {
+    let lines: Vec<Line> = match &*entry.scenario {
         Ok(s) => {
             let lanes = |task: bool| -> Vec<&str> {
                 s.threads
