@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::engine::{Run, RunOptions};
 use crate::scenario::model::{Op, Scenario};
-use crate::trace::event::{Event, EventKind};
 use crate::trace::gil::{self, PhaseFigures};
+use crate::vocab::event::{Event, EventKind};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GilBench {

@@ -16,11 +16,14 @@ use crate::cli::RunArgs;
 use crate::console::errln;
 use crate::engine::{Phase, Run, RunOptions};
 use crate::scenario::model::{Scenario, ThreadIdx};
-use crate::trace::event::{Event, EventRecord};
 use crate::trace::order::Reorder;
-use crate::trace::summary::{Outcome, RunEnd, Summary, SummaryBuilder};
+use crate::trace::summary::{RunEnd, Summary, SummaryBuilder};
 use crate::trace::text::{self, TextOptions};
 use crate::trace::timeline::Trace;
+use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
+use crate::vocab::event::{Event, EventRecord};
+use crate::vocab::outcome::Outcome;
+use crate::vocab::recording::{Recording, RecordingError};
 
 /// How long one wait for events lasts before the loop looks at the run again.
 const POLL: Duration = Duration::from_millis(20);
@@ -187,7 +190,7 @@ pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageE
             start_paused: !schedule.is_empty(),
         },
     );
-    let mut rec = Recording::new(scenario.clone());
+    let mut rec = Sink::new(scenario.clone());
     let limit_ns = args.for_.map(|d| d.as_nanos().min(u64::MAX as u128) as u64);
 
     // The longest a single step can take at this speed, plus room for a busy machine.
@@ -317,15 +320,15 @@ pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageE
 }
 
 /// Where drained events go: the timeline, the summary, and (in time order) the events file.
-struct Recording {
+struct Sink {
     trace: Trace,
     summary: SummaryBuilder,
     reorder: Reorder,
 }
 
-impl Recording {
-    fn new(scenario: Arc<Scenario>) -> Recording {
-        Recording {
+impl Sink {
+    fn new(scenario: Arc<Scenario>) -> Sink {
+        Sink {
             trace: Trace::new(scenario.clone()),
             summary: SummaryBuilder::new(scenario),
             reorder: Reorder::default(),
@@ -394,5 +397,56 @@ impl EventsFile {
         self.error
             .as_ref()
             .map(|err| format!("writing the events file {} failed: {err}", self.path))
+    }
+}
+
+impl Recording {
+    /// A recording of a finished headless run. Fails if the run outgrew the trace's exact
+    /// event log (the recording would not be exact).
+    pub fn from_report(report: &Report, speed: f64) -> Result<Recording, RecordingError> {
+        let scenario = report.trace.scenario();
+        let deadlock = report.summary.deadlock.as_ref().map(|d| {
+            let idx = |name: &str| scenario.thread_index(name);
+            Deadlock {
+                cycle: d
+                    .cycle
+                    .iter()
+                    .filter_map(|e| {
+                        let by = match e.by.as_deref() {
+                            Some(b) => Some(idx(b)?),
+                            None => None,
+                        };
+                        Some(WaitEdge {
+                            thread: idx(&e.thread)?,
+                            resource: scenario.resource_index(&e.waits_for)?,
+                            blame: Blame::from_name(e.blame, by)?,
+                        })
+                    })
+                    .collect(),
+                stuck: d.stuck.iter().filter_map(|t| idx(t)).collect(),
+            }
+        });
+        Recording::from_trace(
+            &report.trace,
+            report.end_ns,
+            Some(report.outcome),
+            deadlock,
+            report.summary.events_dropped,
+            speed,
+        )
+    }
+
+    /// The same report a headless run of it printed.
+    pub fn report(&self) -> Report {
+        let summary = self.summary();
+        Report {
+            outcome: self.outcome.unwrap_or(Outcome::Timeout),
+            summary,
+            trace: self.trace(),
+            end_ns: self.end_ns,
+            recorded_events: self.events.len() as u64 + self.dropped_events,
+            warnings: Vec::new(),
+            errors: Vec::new(),
+        }
     }
 }

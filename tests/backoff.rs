@@ -11,7 +11,7 @@ use proptest::test_runner::{Config, TestRunner};
 use threadlab::cli::RunArgs;
 use threadlab::headless::{self, Report};
 use threadlab::scenario::model::Scenario;
-use threadlab::trace::Outcome;
+use threadlab::vocab::Outcome;
 
 fn parse(source: &str) -> Result<Scenario, String> {
     threadlab::scenario::parse_source("backoff", "backoff.kdl", source)
@@ -46,7 +46,7 @@ fn timeouts(report: &Report) -> usize {
         .trace
         .events_before(u64::MAX, usize::MAX)
         .iter()
-        .filter(|e| e.kind == threadlab::trace::event::EventKind::Timeout)
+        .filter(|e| e.kind == threadlab::vocab::event::EventKind::Timeout)
         .count()
 }
 

@@ -14,8 +14,8 @@ use threadlab::cli::RunArgs;
 use threadlab::engine::{Run, RunOptions};
 use threadlab::headless;
 use threadlab::scenario::model::Scenario;
-use threadlab::trace::Outcome;
-use threadlab::trace::event::{Event, EventKind, EventRecord};
+use threadlab::vocab::Outcome;
+use threadlab::vocab::event::{Event, EventKind, EventRecord};
 
 /// Items flow through a buffer and every thread completes.
 const FLOW: &str = r#"

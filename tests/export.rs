@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use threadlab::cli::RunArgs;
-use threadlab::record::Recording;
 use threadlab::trace::export::{chrome, svg};
+use threadlab::vocab::recording::Recording;
 
 fn recording(name: &str, schedule: &[&str]) -> Recording {
     let scenario = Arc::new(threadlab::scenario::load(name).expect("built-in loads"));

@@ -11,9 +11,9 @@ use serde_json::Value;
 use threadlab::cli::RunArgs;
 use threadlab::headless::{self, Options};
 use threadlab::scenario::model::Scenario;
-use threadlab::trace::Outcome;
-use threadlab::trace::event::EventRecord;
 use threadlab::trace::summary::ResourceFigures;
+use threadlab::vocab::Outcome;
+use threadlab::vocab::event::EventRecord;
 
 fn load(name: &str) -> Arc<Scenario> {
     Arc::new(threadlab::scenario::load(name).unwrap_or_else(|e| panic!("{name}: {e:?}")))

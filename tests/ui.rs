@@ -16,14 +16,14 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 use threadlab::engine::{Phase, Run, RunOptions};
-use threadlab::record::Recording;
 use threadlab::scenario::model::{Scenario, ThreadIdx};
-use threadlab::trace::event::{Event, EventKind, NO_STEP};
-use threadlab::trace::summary::Outcome;
 use threadlab::ui::app::{App, Effect, Live, Menu, MenuEntry, Screen};
 use threadlab::ui::keys::{Action, Context};
 use threadlab::ui::theme::{Theme, ThemeKind};
 use threadlab::ui::view;
+use threadlab::vocab::Outcome;
+use threadlab::vocab::event::{Event, EventKind, NO_STEP};
+use threadlab::vocab::recording::Recording;
 
 const CORE: [&str; 7] = [
     "deadlock",

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use crate::trace::event::Event;
+use crate::vocab::event::Event;
 
 pub struct RunClock {
     origin: Instant,

@@ -15,5 +15,4 @@ mod tasks;
 pub mod work;
 
 pub use conductor::StepError;
-pub use deadlock::{Blame, Deadlock, WaitEdge};
 pub use run::{Phase, Run, RunOptions};

@@ -12,12 +12,13 @@ use parking_lot::{Condvar, Mutex};
 
 use super::clock::RunClock;
 use super::conductor::{Conductor, Flow, Halt, StepError};
-use super::deadlock::{self, Deadlock};
+use super::deadlock;
 use super::primitives::{Cx, Primitive, gil::Gil};
 use super::recorder::{Recorder, Sink};
 use super::work;
 use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
-use crate::trace::event::{Event, EventKind};
+use crate::vocab::deadlock::Deadlock;
+use crate::vocab::event::{Event, EventKind};
 
 /// The watcher is woken whenever a thread blocks or finishes, and whenever a change leaves
 /// threads waiting; it also looks this often regardless, so a deadlock that began without
@@ -344,7 +345,7 @@ fn worker(shared: &Shared, me: ThreadIdx) {
     let mut rec = Recorder::new(me, shared.sink.clone());
     let outcome = catch_unwind(AssertUnwindSafe(|| run_script(shared, me, &mut rec)))
         .unwrap_or_else(|panic| Err(panicked(panic)));
-    rec.step = crate::trace::event::NO_STEP;
+    rec.step = crate::vocab::event::NO_STEP;
     // A thread that ends gives up the GIL, as a CPython thread does when it exits.
     if let Some(gil) = gil_of(shared, me) {
         gil.drop_gil(&mut cx(shared, me, &mut rec));

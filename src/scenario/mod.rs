@@ -9,6 +9,8 @@ mod check;
 pub mod duration;
 pub mod model;
 mod parse;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::fmt;
 use std::io::IsTerminal;

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use ratatui::layout::{Position, Rect};
 
 use crate::engine::Phase;
-use crate::engine::deadlock::Deadlock;
 use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
-use crate::trace::event::{Event, EventKind};
 use crate::trace::timeline::Trace;
 use crate::ui::keys::Action;
 use crate::ui::theme::Theme;
+use crate::vocab::deadlock::Deadlock;
+use crate::vocab::event::{Event, EventKind};
 
 /// Time per lane cell, from finest to coarsest.
 pub const ZOOM_LEVELS_NS: [u64; 16] = [
@@ -332,7 +332,7 @@ impl App {
 
     /// Opens a recorded run where the recording stopped: deadlocked, finished, or part-way
     /// (a recording with no outcome, shown paused). Replay plays it at 1×, the pace it ran.
-    pub fn show_recording(&mut self, rec: &crate::record::Recording) {
+    pub fn show_recording(&mut self, rec: &crate::vocab::recording::Recording) {
         self.open(rec.scenario.clone(), 1.0);
         let Some(run) = &mut self.run else { return };
         run.trace = rec.trace();

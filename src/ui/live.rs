@@ -21,12 +21,12 @@ use crate::cli::RunArgs;
 use crate::engine::{Phase, Run, RunOptions};
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::trace::Reorder;
-use crate::trace::event::{Event, EventKind, EventRecord};
 use crate::ui::app::{App, Effect, Live, Menu, MenuEntry, Screen};
 use crate::ui::keys::{self, Action, Context};
 use crate::ui::terminal::{TerminalGuard, Tui};
 use crate::ui::theme::Theme;
 use crate::ui::view;
+use crate::vocab::event::{Event, EventKind, EventRecord};
 
 /// At most this often while something moves (~30 fps).
 const FRAME: Duration = Duration::from_millis(33);
@@ -235,7 +235,7 @@ struct Replay {
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
 /// plays and pauses, `n` steps to the next event (`s` to the selected thread's next event),
 /// the history keys scrub, `r` plays again from the start.
-pub fn replay(rec: crate::record::Recording, ascii: bool) -> ExitCode {
+pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> ExitCode {
     if let Some(code) = refuse_without_terminal() {
         return code;
     }
@@ -685,13 +685,13 @@ fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Resu
     let finished = run.live.phase == Phase::Finished;
     let deadlock = run.live.deadlock.clone();
     let outcome = (finished || deadlock.is_some() || !run.failures.is_empty()).then(|| {
-        crate::trace::summary::Outcome::decide(
+        crate::vocab::outcome::Outcome::decide(
             !run.failures.is_empty(),
             deadlock.is_some(),
             finished,
         )
     });
-    crate::record::Recording::from_trace(
+    crate::vocab::recording::Recording::from_trace(
         &run.trace,
         run.end_ns(),
         outcome,

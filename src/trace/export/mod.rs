@@ -1,5 +1,5 @@
 //! Exports of a finished run: Trace Event Format JSON for Perfetto and chrome://tracing, and an
-//! SVG picture of the timeline for slides. Both read a [`Recording`](crate::record::Recording),
+//! SVG picture of the timeline for slides. Both read a [`Recording`](crate::vocab::recording::Recording),
 //! so a live run, a headless run and a replayed file export the same way.
 
 pub mod chrome;
@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use crate::cli::{ExportArgs, ExportFormat, RunArgs};
 use crate::console::errln;
-use crate::record::{self, Recording};
+use crate::vocab::recording::{self, Recording};
 
 /// Where an export's run comes from: a recording file as it is, or a scenario run headless now.
 pub fn input(args: &ExportArgs) -> Result<Recording, String> {
     let path = Path::new(&args.input);
-    if record::looks_like_recording(path) {
+    if recording::looks_like_recording(path) {
         return Recording::load(path).map_err(|e| e.to_string());
     }
     let scenario = crate::scenario::load(&args.input)

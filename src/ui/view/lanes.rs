@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
-use crate::trace::event::{STATES, State};
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
 use crate::ui::view::{fit, fmt_ns, fmt_tick, panel};
+use crate::vocab::event::{STATES, State};
 
 pub struct Lanes<'a> {
     pub run: &'a RunState,

@@ -1,0 +1,473 @@
+//! Recordings: a finished run saved to a file (the scenario's source and every event), so a run
+//! prepared before class replays exactly in front of it, and exports need not run anything.
+//!
+//! The file is one JSON object:
+//! `{"format":"threadlab-recording","version":1,"threadlab":"0.1.0","scenario":{name,origin,source},
+//! "run":{end_ns,outcome,…},"events":[{t_ns,thread,event,resource,by,step,item},…]}`.
+//! Events name threads and resources (readable, and robust to reordering in the source) and
+//! keep the step index (a `repeat` unrolls to many steps on one line, so a line is not enough).
+//! Loading re-parses the source and checks every name and index against it: a file from
+//! another version, or damaged, is refused with a message that says which.
+
+use std::fmt;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
+use crate::vocab::event::{Event, EventKind, NO_STEP};
+use crate::vocab::outcome::Outcome;
+
+/// The `format` field of every recording.
+pub const FORMAT: &str = crate::scenario::RECORDING_FORMAT;
+/// The recording format this build writes and reads.
+pub const VERSION: u32 = 1;
+/// Recordings larger than this are refused: a recording holds at most the trace's exact log
+/// (250 000 events by default), which is well under 64 MiB of JSON.
+pub const MAX_BYTES: u64 = 64 << 20;
+
+/// A finished run: the scenario it ran and everything it did, in time order.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    pub scenario: Arc<Scenario>,
+    /// Sorted by `t_ns`; equal times keep the order they were recorded in.
+    pub events: Vec<Event>,
+    /// Run time the recording covers.
+    pub end_ns: u64,
+    pub outcome: Option<Outcome>,
+    pub deadlock: Option<Deadlock>,
+    /// Failure reason per thread, indexed by thread.
+    pub failures: Vec<Option<String>>,
+    pub dropped_events: u64,
+    pub speed: f64,
+}
+
+/// Why a recording could not be saved or loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingError {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl RecordingError {
+    pub(crate) fn new(message: impl Into<String>, help: impl Into<String>) -> RecordingError {
+        RecordingError {
+            message: message.into(),
+            help: Some(help.into()),
+        }
+    }
+}
+
+impl fmt::Display for RecordingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}", self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RecordingError {}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileV1 {
+    format: String,
+    version: u32,
+    /// The threadlab version that wrote it (informational).
+    threadlab: String,
+    scenario: SourceV1,
+    run: RunV1,
+    events: Vec<EventV1>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceV1 {
+    name: String,
+    origin: String,
+    source: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunV1 {
+    end_ns: u64,
+    /// `completed`, `deadlock`, `timeout`, `failed`, or null.
+    outcome: Option<String>,
+    speed: f64,
+    dropped_events: u64,
+    #[serde(default)]
+    failures: Vec<FailureV1>,
+    #[serde(default)]
+    deadlock: Option<DeadlockV1>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailureV1 {
+    thread: String,
+    reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeadlockV1 {
+    cycle: Vec<EdgeV1>,
+    stuck: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EdgeV1 {
+    thread: String,
+    resource: String,
+    /// Set only when `blame` is "held_by"; recordings written before `blame` have only this.
+    held_by: Option<String>,
+    /// "held_by", "only_from" or "nobody" (see `Blame::name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blame: Option<String>,
+    /// The thread blamed, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    by: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventV1 {
+    t_ns: u64,
+    thread: String,
+    event: EventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    by: Option<String>,
+    /// Index into the thread's (unrolled) script; absent for start and done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    step: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    item: Option<u32>,
+}
+
+impl Recording {
+    fn to_file(&self) -> FileV1 {
+        let s = &*self.scenario;
+        let name = |t: ThreadIdx| s.thread_name(t).to_string();
+        FileV1 {
+            format: FORMAT.into(),
+            version: VERSION,
+            threadlab: env!("CARGO_PKG_VERSION").into(),
+            scenario: SourceV1 {
+                name: s.name.clone(),
+                origin: s.origin.clone(),
+                source: s.source.to_string(),
+            },
+            run: RunV1 {
+                end_ns: self.end_ns,
+                outcome: self.outcome.map(|o| o.name().to_string()),
+                speed: self.speed,
+                dropped_events: self.dropped_events,
+                failures: self
+                    .failures
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(t, r)| {
+                        Some(FailureV1 {
+                            thread: name(t as ThreadIdx),
+                            reason: r.clone()?,
+                        })
+                    })
+                    .collect(),
+                deadlock: self.deadlock.as_ref().map(|d| DeadlockV1 {
+                    cycle: d
+                        .cycle
+                        .iter()
+                        .map(|e| EdgeV1 {
+                            thread: name(e.thread),
+                            resource: s.resource_name(e.resource).to_string(),
+                            held_by: match e.blame {
+                                Blame::HeldBy(h) => Some(name(h)),
+                                _ => None,
+                            },
+                            blame: Some(e.blame.name().to_string()),
+                            by: e.blame.by().map(name),
+                        })
+                        .collect(),
+                    stuck: d.stuck.iter().map(|&t| name(t)).collect(),
+                }),
+            },
+            events: self
+                .events
+                .iter()
+                .map(|e| EventV1 {
+                    t_ns: e.t_ns,
+                    thread: name(e.thread),
+                    event: e.kind,
+                    resource: e.resource.map(|r| s.resource_name(r).to_string()),
+                    by: e.by.map(name),
+                    step: (e.step != NO_STEP).then_some(e.step),
+                    item: e.item,
+                })
+                .collect(),
+        }
+    }
+
+    /// The recording as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.to_file()).expect("a recording always serializes")
+    }
+
+    /// Writes the recording to `path`, unless it is one of `inputs` (the scenario file the run
+    /// was read from): a recording never overwrites what it records.
+    pub fn save(&self, path: &Path, inputs: &[&Path]) -> Result<(), RecordingError> {
+        let fail = |e: &dyn fmt::Display| {
+            RecordingError::new(
+                format!("cannot write the recording: {e}"),
+                "give --record a new file in a directory you can write to",
+            )
+        };
+        let file = crate::files::create(path, inputs).map_err(|e| fail(&e))?;
+        let mut out = BufWriter::new(file);
+        let io = |e: std::io::Error| fail(&format!("{}: {e}", path.display()));
+        serde_json::to_writer(&mut out, &self.to_file()).map_err(|e| io(e.into()))?;
+        out.write_all(b"\n").map_err(io)?;
+        out.flush().map_err(io)
+    }
+
+    /// Reads a recording from `path`: a regular file of at most [`MAX_BYTES`] (no more than
+    /// one byte past that is ever read).
+    pub fn load(path: &Path) -> Result<Recording, RecordingError> {
+        let shown = path.display();
+        let bytes = crate::files::read_limited(path, MAX_BYTES).map_err(|e| match e {
+            crate::files::FileError::TooBig(..) => RecordingError::new(
+                format!("{e}; a recording may be at most {} MiB", MAX_BYTES >> 20),
+                "is this the right file?",
+            ),
+            e => RecordingError::new(format!("cannot read the recording: {e}"), e.help()),
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let (line, column) = crate::scenario::not_utf8_at(e.as_bytes());
+            RecordingError::new(
+                format!(
+                    "cannot read the recording {shown}: it is not UTF-8 text (at {shown}:{line}:{column})"
+                ),
+                "a recording is a JSON text file written by `threadlab run --record`",
+            )
+        })?;
+        Recording::from_json(&text).map_err(|mut e| {
+            e.message = format!("{shown}: {}", e.message);
+            e
+        })
+    }
+
+    /// Parses recording text, checking it against the scenario it carries.
+    pub fn from_json(text: &str) -> Result<Recording, RecordingError> {
+        let damaged = |detail: String| {
+            RecordingError::new(
+                format!("not a readable threadlab recording ({detail})"),
+                "the file may be damaged or truncated; record the run again with \
+                 `threadlab run SCENARIO --record FILE`",
+            )
+        };
+        let header: Header = serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| damaged(e.to_string()))
+            .and_then(|v| {
+                serde_json::from_value(v).map_err(|_| {
+                    damaged("it has no \"format\" and \"version\" at the top".to_string())
+                })
+            })?;
+        if header.format != FORMAT {
+            return Err(damaged(format!(
+                "its format is `{}`, not `{FORMAT}`",
+                header.format
+            )));
+        }
+        if header.version != VERSION {
+            return Err(RecordingError::new(
+                format!(
+                    "this recording is format version {}, and this threadlab ({}) reads version {VERSION}",
+                    header.version,
+                    env!("CARGO_PKG_VERSION")
+                ),
+                "replay it with the threadlab that made it, or record the run again",
+            ));
+        }
+        let file: FileV1 = serde_json::from_str(text).map_err(|e| damaged(e.to_string()))?;
+        let scenario = crate::scenario::parse_source(
+            &file.scenario.name,
+            &file.scenario.origin,
+            &file.scenario.source,
+        )
+        .map_err(|report| {
+            damaged(format!(
+                "its scenario does not parse: {}",
+                crate::scenario::render_plain(report.as_ref(), 100).trim()
+            ))
+        })?;
+        let s = &scenario;
+        let thread = |name: &str, i: usize| {
+            s.thread_index(name).ok_or_else(|| {
+                damaged(format!(
+                    "event {i} names thread `{name}`, which is not in its scenario"
+                ))
+            })
+        };
+        let resource = |name: &str, i: usize| {
+            s.resource_index(name).ok_or_else(|| {
+                damaged(format!(
+                    "event {i} names resource `{name}`, which is not in its scenario"
+                ))
+            })
+        };
+        let bad_time = |detail: String| {
+            RecordingError::new(
+                format!("the recording's times are impossible: {detail}"),
+                "a recording's events are in time order and within its run (run.end_ns); \
+                 was it edited by hand? Record the run again with `threadlab run SCENARIO --record FILE`",
+            )
+        };
+        let longest = crate::scenario::duration::MAX_RUN;
+        if file.run.end_ns > longest.as_nanos() as u64 {
+            return Err(bad_time(format!(
+                "the run ends at {}, and no run lasts more than {}",
+                shown_ns(file.run.end_ns),
+                crate::scenario::duration::format(longest)
+            )));
+        }
+        let mut events = Vec::with_capacity(file.events.len());
+        let mut last = 0;
+        for (i, e) in file.events.iter().enumerate() {
+            let t = thread(&e.thread, i)?;
+            let step = match e.step {
+                Some(n) if (n as usize) < s.threads[t as usize].steps.len() => n,
+                Some(n) => {
+                    return Err(damaged(format!(
+                        "event {i} is at step {n} of {}, which has {} steps",
+                        e.thread,
+                        s.threads[t as usize].steps.len()
+                    )));
+                }
+                None => NO_STEP,
+            };
+            if e.t_ns < last {
+                return Err(bad_time(format!(
+                    "event {i} ({} {}) is at {}, before the event ahead of it at {}",
+                    e.thread,
+                    e.event.name(),
+                    shown_ns(e.t_ns),
+                    shown_ns(last)
+                )));
+            }
+            if e.t_ns > file.run.end_ns {
+                return Err(bad_time(format!(
+                    "event {i} ({} {}) is at {}, after the run's end at {}",
+                    e.thread,
+                    e.event.name(),
+                    shown_ns(e.t_ns),
+                    shown_ns(file.run.end_ns)
+                )));
+            }
+            last = e.t_ns;
+            events.push(Event {
+                t_ns: e.t_ns,
+                thread: t,
+                kind: e.event,
+                resource: e.resource.as_deref().map(|r| resource(r, i)).transpose()?,
+                by: e.by.as_deref().map(|b| thread(b, i)).transpose()?,
+                step,
+                item: e.item,
+            });
+        }
+        let outcome = match file.run.outcome.as_deref() {
+            None => None,
+            Some(name) => Some(
+                Outcome::from_name(name)
+                    .ok_or_else(|| damaged(format!("unknown outcome `{name}`")))?,
+            ),
+        };
+        let mut failures = vec![None; s.threads.len()];
+        for f in &file.run.failures {
+            let t = thread(&f.thread, 0)?;
+            failures[t as usize] = Some(f.reason.clone());
+        }
+        let deadlock = match &file.run.deadlock {
+            None => None,
+            Some(d) => Some(Deadlock {
+                cycle: d
+                    .cycle
+                    .iter()
+                    .map(|e| {
+                        let held_by = e.held_by.as_deref().map(|h| thread(h, 0)).transpose()?;
+                        let blame = match e.blame.as_deref() {
+                            // Written before blame had kinds: a named thread was a holder.
+                            None => held_by.map_or(Blame::Nobody, Blame::HeldBy),
+                            Some(kind) => {
+                                let by = e.by.as_deref().map(|b| thread(b, 0)).transpose()?;
+                                Blame::from_name(kind, by)
+                                    .filter(|b| match b {
+                                        Blame::HeldBy(h) => held_by.is_none_or(|x| x == *h),
+                                        _ => held_by.is_none(),
+                                    })
+                                    .ok_or_else(|| {
+                                        damaged(format!(
+                                            "its deadlock blames `{kind}` with by {:?} and \
+                                             held_by {:?}",
+                                            e.by, e.held_by
+                                        ))
+                                    })?
+                            }
+                        };
+                        Ok(WaitEdge {
+                            thread: thread(&e.thread, 0)?,
+                            resource: resource(&e.resource, 0)?,
+                            blame,
+                        })
+                    })
+                    .collect::<Result<_, RecordingError>>()?,
+                stuck: d
+                    .stuck
+                    .iter()
+                    .map(|n| thread(n, 0))
+                    .collect::<Result<_, _>>()?,
+            }),
+        };
+        if !(0.1..=4.0).contains(&file.run.speed) {
+            return Err(damaged(format!("speed {} is out of range", file.run.speed)));
+        }
+        Ok(Recording {
+            scenario: Arc::new(scenario),
+            end_ns: file.run.end_ns,
+            events,
+            outcome,
+            deadlock,
+            failures,
+            dropped_events: file.run.dropped_events,
+            speed: file.run.speed,
+        })
+    }
+}
+
+/// Whether `path` looks like a recording rather than a scenario file: it is a regular file and
+/// its first non-blank character opens a JSON object (KDL never starts with `{`).
+pub fn looks_like_recording(path: &Path) -> bool {
+    crate::files::read_head(path, 256).is_some_and(|head| crate::scenario::looks_like_json(&head))
+}
+
+/// A run time as a person reads it: `1.250s`, or nanoseconds when it is beyond any run.
+fn shown_ns(ns: u64) -> String {
+    if ns > crate::scenario::duration::MAX_RUN.as_nanos() as u64 {
+        format!("{ns} ns")
+    } else {
+        format!("{:.3}s", ns as f64 / 1e9)
+    }
+}
