@@ -7,13 +7,10 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::RunArgs;
-use crate::console::errln;
 use crate::engine::{Phase, Run, RunOptions};
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::trace::order::Reorder;
@@ -27,6 +24,35 @@ use crate::vocab::recording::{Recording, RecordingError};
 
 /// How long one wait for events lasts before the loop looks at the run again.
 const POLL: Duration = Duration::from_millis(20);
+
+/// What run to make: the plain options the command line's `run` and `export` turn their
+/// arguments into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPlan {
+    /// The scenario as it was named (a built-in name or a path): an events file may not
+    /// overwrite the file it names.
+    pub scenario: String,
+    /// Stop after this much run time; the outcome is then `timeout`.
+    pub for_: Option<Duration>,
+    /// Start paused, step these threads in this order (one step each), then run freely.
+    pub schedule: Vec<String>,
+    /// From 0.1 to 4; stretches every timed step.
+    pub speed: f64,
+    /// Write every event as JSON Lines to this file.
+    pub events: Option<PathBuf>,
+}
+
+impl Default for RunPlan {
+    fn default() -> RunPlan {
+        RunPlan {
+            scenario: String::new(),
+            for_: None,
+            schedule: Vec::new(),
+            speed: 1.0,
+            events: None,
+        }
+    }
+}
 
 /// How the report is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,50 +107,6 @@ impl std::fmt::Display for UsageError {
     }
 }
 
-/// Runs `scenario` headless as `args` says and prints the report to stdout.
-pub fn run(scenario: Arc<Scenario>, args: &RunArgs) -> ExitCode {
-    run_with(scenario, args, &Options::default())
-}
-
-/// [`run`] with drawing options (the CLI's `--ascii`).
-pub fn run_with(scenario: Arc<Scenario>, args: &RunArgs, options: &Options) -> ExitCode {
-    match execute(scenario, args) {
-        Ok(report) => print(&report, args.json, options),
-        Err(e) => {
-            errln(&e.to_string());
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// Prints a report to stdout, as text or as the JSON summary; the exit code is its outcome,
-/// or 2 if an output it was asked for could not be written.
-pub fn print(report: &Report, json: bool, options: &Options) -> ExitCode {
-    for w in &report.warnings {
-        errln(&format!("warning: {w}"));
-    }
-    let out = if json {
-        match serde_json::to_string(&report.summary) {
-            Ok(json) => json + "\n",
-            Err(e) => {
-                errln(&format!("error: could not write the summary as JSON: {e}"));
-                return ExitCode::from(1);
-            }
-        }
-    } else {
-        render(report, options)
-    };
-    crate::console::out(&out);
-    for e in &report.errors {
-        errln(&format!("error: {e}"));
-    }
-    if report.errors.is_empty() {
-        ExitCode::from(report.outcome.exit_code())
-    } else {
-        ExitCode::from(2)
-    }
-}
-
 /// The text report: timeline, legend and summary in words.
 pub fn render(report: &Report, options: &Options) -> String {
     let opts = TextOptions {
@@ -173,7 +155,7 @@ pub fn resolve_schedule(
 }
 
 /// Runs the scenario and gathers the report, without printing anything.
-pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageError> {
+pub fn execute(scenario: Arc<Scenario>, args: &RunPlan) -> Result<Report, UsageError> {
     let schedule = resolve_schedule(&scenario, &args.schedule)?;
     let mut events_file = match &args.events {
         Some(path) => Some(EventsFile::create(

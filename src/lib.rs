@@ -6,14 +6,12 @@
 //! sits below the engine and every reader of a run.
 //! The engine knows nothing of the UI; the UI knows nothing of how a primitive works.
 
-pub mod bench;
 pub mod cells;
-pub mod cli;
+pub mod cmd;
 pub mod console;
 pub mod engine;
 pub mod files;
 pub mod headless;
-pub mod record;
 pub mod scenario;
 pub mod trace;
 pub mod ui;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use threadlab::cli::RunArgs;
+use threadlab::headless::RunPlan;
 use threadlab::headless::{self, Report};
 use threadlab::scenario::model::Scenario;
 use threadlab::vocab::Outcome;
@@ -20,13 +20,11 @@ fn parse(source: &str) -> Result<Scenario, String> {
 
 /// Runs headless at 4x; random scripts can livelock, so every run is cut after `limit`.
 fn run(scenario: &Arc<Scenario>, limit: Duration) -> Report {
-    let args = RunArgs {
+    let args = RunPlan {
         scenario: "backoff".into(),
-        headless: true,
         for_: Some(limit),
         schedule: Vec::new(),
         speed: 4.0,
-        json: false,
         events: None,
     };
     headless::execute(scenario.clone(), &args).expect("runs")

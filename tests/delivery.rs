@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use threadlab::cli::RunArgs;
 use threadlab::engine::{Run, RunOptions};
 use threadlab::headless;
+use threadlab::headless::RunPlan;
 use threadlab::scenario::model::Scenario;
 use threadlab::vocab::Outcome;
 use threadlab::vocab::event::{Event, EventKind, EventRecord};
@@ -93,14 +93,12 @@ fn load(name: &str, source: &str) -> Arc<Scenario> {
     )
 }
 
-fn args(events: PathBuf, for_ms: u64) -> RunArgs {
-    RunArgs {
+fn args(events: PathBuf, for_ms: u64) -> RunPlan {
+    RunPlan {
         scenario: "coded".into(),
-        headless: true,
         for_: Some(Duration::from_millis(for_ms)),
         schedule: Vec::new(),
         speed: 4.0,
-        json: false,
         events: Some(events),
     }
 }

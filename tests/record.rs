@@ -6,20 +6,18 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use threadlab::cli::RunArgs;
+use threadlab::headless::RunPlan;
 use threadlab::scenario::model::ThreadIdx;
 use threadlab::trace::timeline::Trace;
 use threadlab::vocab::recording::{Recording, VERSION};
 
 fn run(name: &str) -> (threadlab::headless::Report, Recording) {
     let scenario = Arc::new(threadlab::scenario::load(name).expect("built-in loads"));
-    let args = RunArgs {
+    let args = RunPlan {
         scenario: name.into(),
-        headless: true,
         for_: Some(Duration::from_secs(30)),
         schedule: Vec::new(),
         speed: 4.0,
-        json: false,
         events: None,
     };
     let report = threadlab::headless::execute(scenario, &args).expect("runs");
@@ -189,13 +187,11 @@ fn deadlock_blame_is_recorded_and_older_recordings_still_read() {
         let scenario = Arc::new(
             threadlab::scenario::parse_source("blame", "blame.kdl", text).expect("parses"),
         );
-        let args = RunArgs {
+        let args = RunPlan {
             scenario: "blame".into(),
-            headless: true,
             for_: Some(Duration::from_secs(30)),
             schedule: Vec::new(),
             speed: 4.0,
-            json: false,
             events: None,
         };
         let report = threadlab::headless::execute(scenario, &args).expect("runs");

@@ -695,6 +695,7 @@ mod tests {
 
     #[test]
     fn outcome_priorities_and_exit_codes() {
+        use crate::vocab::outcome::Exit;
         assert_eq!(Outcome::decide(false, false, true), Outcome::Completed);
         assert_eq!(Outcome::decide(false, true, false), Outcome::Deadlock);
         assert_eq!(Outcome::decide(false, false, false), Outcome::Timeout);
@@ -706,9 +707,11 @@ mod tests {
             Outcome::Timeout,
         ]
         .iter()
-        .map(|o| o.exit_code())
+        .map(|&o| Exit::Run(o).code())
         .collect();
         assert_eq!(codes, [0, 1, 3, 4]);
+        assert_eq!(Exit::Usage.code(), 2);
+        assert_eq!(Exit::Signal(15).code(), 143);
     }
 
     #[test]

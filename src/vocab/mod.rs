@@ -9,5 +9,5 @@ pub mod outcome;
 pub mod recording;
 
 pub use deadlock::{Blame, Deadlock, WaitEdge};
-pub use outcome::Outcome;
+pub use outcome::{Exit, Outcome};
 pub use recording::{Recording, RecordingError};

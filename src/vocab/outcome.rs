@@ -1,4 +1,4 @@
-//! How a run ended, and the process exit code that says so.
+//! How a run ended, how a command ended, and the one table from the latter to exit codes.
 
 use serde::Serialize;
 
@@ -38,16 +38,6 @@ impl Outcome {
         }
     }
 
-    /// The process exit code for this outcome (2 is for usage and scenario errors).
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Outcome::Completed => 0,
-            Outcome::Failed => 1,
-            Outcome::Deadlock => 3,
-            Outcome::Timeout => 4,
-        }
-    }
-
     /// A failure is the root cause of whatever follows it (threads left waiting on a failed
     /// thread's lock are reported as a deadlock by the engine), so it wins; then a deadlock;
     /// then running out of time.
@@ -60,6 +50,38 @@ impl Outcome {
             Outcome::Completed
         } else {
             Outcome::Timeout
+        }
+    }
+}
+
+/// How a command ended. Every room that a command drives says which of these happened; the
+/// command line turns it into a process exit code in one place ([`Exit::code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done as asked, with no run to judge (a list, a check, a quit from the menu).
+    Success,
+    /// A run ended this way.
+    Run(Outcome),
+    /// Something threadlab itself could not do (the terminal, a summary it could not write).
+    Failed,
+    /// A mistake in how the command was asked for: a usage error, a scenario error, an output
+    /// that could not be written.
+    Usage,
+    /// Stopped by this signal.
+    Signal(u8),
+}
+
+impl Exit {
+    /// The process exit code: 0 completed, 1 failed, 2 usage/scenario/output error,
+    /// 3 deadlock, 4 timeout, 128+n for signal n.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success | Exit::Run(Outcome::Completed) => 0,
+            Exit::Failed | Exit::Run(Outcome::Failed) => 1,
+            Exit::Usage => 2,
+            Exit::Run(Outcome::Deadlock) => 3,
+            Exit::Run(Outcome::Timeout) => 4,
+            Exit::Signal(n) => 128u8.saturating_add(n),
         }
     }
 }
