@@ -11,6 +11,7 @@ pub mod deadlock;
 pub mod primitives;
 pub mod recorder;
 pub mod run;
+mod script;
 mod tasks;
 pub mod work;
 

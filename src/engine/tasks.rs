@@ -23,7 +23,7 @@ use super::conductor::{Flow, Halt};
 use super::primitives::Primitive;
 use super::primitives::event_loop::EventLoop;
 use super::recorder::Recorder;
-use super::run::{Shared, cx, end, group_finished, panicked, work_step};
+use super::script::{Shared, cx, end, group_finished, panicked, work_step};
 use crate::scenario::model::{Op, ResIdx, ThreadIdx};
 use crate::vocab::event::{EventKind, NO_STEP};
 

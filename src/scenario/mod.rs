@@ -7,6 +7,7 @@
 pub mod builtin;
 mod check;
 pub mod duration;
+mod limits;
 pub mod model;
 mod parse;
 #[cfg(test)]
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 
-pub use check::{
+pub use limits::{
     MAX_COUNT, MAX_DURATION, MAX_FILE_BYTES, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREAD_TIME,
     MAX_THREADS,
 };
