@@ -304,7 +304,7 @@ fn a_runtime_error_fails_the_thread_and_the_run() {
     );
 }
 
-// The real binary. These need main.rs to dispatch `run --headless` to `headless::run`.
+// The real binary, as `threadlab run --headless` runs it.
 
 fn threadlab(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_threadlab"))
