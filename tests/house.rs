@@ -22,14 +22,6 @@ const LAYERS: &[&[&str]] = &[
     &["main"],
 ];
 
-/// Imports (from a file, into the files under a folder) left out of the loop checks, each with
-/// why it still stands. The app's state asks the views' layout which lane or menu row a click
-/// hit and how wide the lanes are drawn, so that hit-testing and fitting use the very geometry
-/// that draws; the views read the app's state. Ending it needs that geometry below both.
-/// `every_exception_is_still_needed` fails once an import here is gone, so the list only
-/// shrinks.
-const EXCEPTIONS: &[(&str, &str)] = &[("ui/app.rs", "ui/view/")];
-
 /// A module path, e.g. `["engine", "primitives", "mutex"]`.
 type ModPath = Vec<String>;
 
@@ -535,41 +527,11 @@ fn nested(a: &ModPath, b: &ModPath) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
 
-fn excepted(from: &SourceFile, to: &SourceFile) -> bool {
-    EXCEPTIONS
-        .iter()
-        .any(|(a, b)| from.name == *a && to.name.starts_with(b))
-}
-
-/// The program's imports (test code may share helpers within a room both ways) that the loop
-/// checks look at.
-fn loop_graph(files: &[SourceFile]) -> BTreeMap<usize, BTreeSet<usize>> {
-    let mut edges = graph(files, false);
-    for (from, targets) in edges.iter_mut() {
-        targets.retain(|&to| !excepted(&files[*from], &files[to]));
-    }
-    edges
-}
-
-#[test]
-fn every_exception_is_still_needed() {
-    let files = sources();
-    let edges = graph(&files, false);
-    for (a, b) in EXCEPTIONS {
-        let found = edges.iter().any(|(from, targets)| {
-            files[*from].name == *a && targets.iter().any(|&to| files[to].name.starts_with(b))
-        });
-        assert!(
-            found,
-            "src/{a} no longer imports src/{b}: delete its entry from EXCEPTIONS"
-        );
-    }
-}
-
 #[test]
 fn no_two_files_import_each_other() {
+    // Test code may share helpers within a room both ways; the program may not.
     let files = sources();
-    let mut edges = loop_graph(&files);
+    let mut edges = graph(&files, false);
     for (from, targets) in edges.iter_mut() {
         targets.retain(|&to| !nested(&files[*from].module, &files[to].module));
     }
@@ -605,7 +567,7 @@ fn no_two_folders_import_each_other() {
             entries.len() - 1
         }
     };
-    for (from, targets) in loop_graph(&files) {
+    for (from, targets) in graph(&files, false) {
         for to in targets {
             let (a, b) = (&files[from].module, &files[to].module);
             let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();

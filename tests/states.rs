@@ -14,9 +14,10 @@ use threadlab::engine::Run;
 use threadlab::scenario::model::{Op, ResourceKind, Scenario};
 use threadlab::trace::export::svg;
 use threadlab::ui::keys::Context;
+use threadlab::ui::layout::state_words;
 use threadlab::ui::theme::{Theme, ThemeKind};
 use threadlab::ui::view::help::Help;
-use threadlab::ui::view::lanes::{legend_states, state_words};
+use threadlab::ui::view::lanes::legend_states;
 use threadlab::vocab::event::{Event, STATES, State};
 use threadlab::vocab::recording::Recording;
 

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::Rect;
 
 use crate::engine::Phase;
 use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
@@ -61,6 +61,16 @@ pub struct MenuEntry {
 pub struct Menu {
     pub entries: Vec<MenuEntry>,
     pub selected: usize,
+}
+
+/// What a mouse click landed on, as the views' layout (`view::hit`) finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hit {
+    /// A menu entry, by index.
+    MenuRow(usize),
+    /// A thread's lane.
+    Lane(ThreadIdx),
+    Nothing,
 }
 
 /// What to do to the engine; the live loop carries these out.
@@ -296,7 +306,7 @@ impl App {
     fn fit_run(&mut self) {
         let size = self.size;
         if let Some(run) = &mut self.run {
-            let cells = crate::ui::view::run::lane_cells(run, size);
+            let cells = crate::ui::layout::lane_cells(&run.scenario, size);
             run.fit(cells);
         }
     }
@@ -511,28 +521,25 @@ impl App {
         Vec::new()
     }
 
-    /// A left click at `pos`: choose a menu row, open it when clicked again, or select a lane.
-    pub fn click(&mut self, pos: Position) -> Vec<Effect> {
+    /// A left click on `hit`: choose a menu row, open it when clicked again, or select a lane.
+    pub fn click(&mut self, hit: Hit) -> Vec<Effect> {
         if self.help {
             self.help = false;
             return Vec::new();
         }
-        match self.screen {
-            Screen::Menu => {
-                if let Some(i) = crate::ui::view::menu::row_at(self, pos) {
-                    if i == self.menu.selected {
-                        return self.update(Action::Open);
-                    }
-                    self.menu.selected = i;
+        match (self.screen, hit) {
+            (Screen::Menu, Hit::MenuRow(i)) => {
+                if i == self.menu.selected {
+                    return self.update(Action::Open);
                 }
+                self.menu.selected = i;
             }
-            Screen::Run => {
-                if let Some(t) = crate::ui::view::run::lane_at(self, pos)
-                    && let Some(run) = &mut self.run
-                {
+            (Screen::Run, Hit::Lane(t)) => {
+                if let Some(run) = &mut self.run {
                     run.selected = t;
                 }
             }
+            _ => {}
         }
         Vec::new()
     }

@@ -723,7 +723,10 @@ fn handle(app: &mut App, control: &mut Control, event: TermEvent) -> bool {
             }
         }
         TermEvent::Mouse(m) => match m.kind {
-            MouseEventKind::Down(MouseButton::Left) => app.click(Position::new(m.column, m.row)),
+            MouseEventKind::Down(MouseButton::Left) => {
+                let hit = view::hit(app, Position::new(m.column, m.row));
+                app.click(hit)
+            }
             MouseEventKind::ScrollUp => app.update(Action::Up),
             MouseEventKind::ScrollDown => app.update(Action::Down),
             _ => return false,
