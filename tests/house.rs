@@ -269,8 +269,8 @@ fn expand_into(prefix: &str, tree: &str, out: &mut Vec<String>) {
     }
 }
 
-/// The paths a file names, as written: from `use` trees and from inline paths.
-fn written_paths(code: &str, crate_name: &str, children: &BTreeSet<String>) -> Vec<String> {
+/// Every path a file names, as written, whatever its root: from `use` trees and inline.
+fn all_paths(code: &str) -> Vec<String> {
     let mut paths = Vec::new();
     // `use` trees (including `pub use`, `pub(crate) use`).
     let bytes = code.as_bytes();
@@ -304,8 +304,14 @@ fn written_paths(code: &str, crate_name: &str, children: &BTreeSet<String>) -> V
             i += 1;
         }
     }
-    let roots = ["crate", "super", "self", crate_name];
     paths
+}
+
+/// The paths a file names into this crate: rooted at `crate`, `super`, `self`, the crate's
+/// name (from `main.rs`) or a child module it declares.
+fn written_paths(code: &str, crate_name: &str, children: &BTreeSet<String>) -> Vec<String> {
+    let roots = ["crate", "super", "self", crate_name];
+    all_paths(code)
         .into_iter()
         .filter(|p| {
             let root = p.split("::").next().unwrap_or("");
@@ -456,6 +462,26 @@ fn no_room_imports_one_above_it() {
             }
         }
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn clap_stays_in_the_command_layer() {
+    // The rooms below take plain options; only the commands (and main, which parses) know the
+    // command line's types.
+    let files = sources();
+    let crates = ["clap", "clap_complete", "clap_mangen"];
+    let wrong: Vec<String> = files
+        .iter()
+        .filter(|f| !matches!(f.module[0].as_str(), "cmd" | "main"))
+        .filter(|f| {
+            let code = format!("{}\n{}", f.code, f.test_code);
+            all_paths(&code)
+                .iter()
+                .any(|p| crates.contains(&p.split("::").next().unwrap_or("")))
+        })
+        .map(|f| format!("src/{} uses clap", f.name))
+        .collect();
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
