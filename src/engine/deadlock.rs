@@ -9,9 +9,8 @@
 //! not-started thread whose group can. What is left when that fixed point settles can never move
 //! again: that is a deadlock.
 //!
-//! Who is to blame is said only in true words: "held by" names a thread that holds the resource
-//! right now; "only X could provide" names a thread that would provide it if it were not itself
-//! stuck; and when no thread left could, nobody is named.
+//! Each link of the chain found blames only truly ([`Blame`]: a holder, a thread that alone
+//! could provide, or nobody); `vocab::deadlock` says it in words.
 
 use super::primitives::View;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
