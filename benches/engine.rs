@@ -224,7 +224,7 @@ fn parse(source: &str) -> Arc<threadlab::scenario::model::Scenario> {
 #[divan::bench(sample_count = 20, sample_size = 1)]
 fn pause_latency() {
     use threadlab::engine::{Run, RunOptions};
-    use threadlab::trace::event::EventKind;
+    use threadlab::vocab::event::EventKind;
     let s = parse(
         "title \"p\"\nmutex A\nthread w count=8 { repeat 200 { work \"3ms\"; lock A; sleep \"2ms\"; unlock A } }\n",
     );

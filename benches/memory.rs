@@ -14,8 +14,8 @@ fn parse(source: &str) -> Arc<threadlab::scenario::model::Scenario> {
 /// Memory: an hour of events from 16 busy threads (one state change per thread every 5 ms)
 /// through the trace store; resident memory sampled as it goes.
 fn memory_one_hour_16_threads() {
-    use threadlab::trace::event::{Event, EventKind};
     use threadlab::trace::timeline::Trace;
+    use threadlab::vocab::event::{Event, EventKind};
     let s = parse(
         "title \"m\"\nmutex A\nthread w count=16 { repeat 1000 { lock A; work \"2ms\"; unlock A; sleep \"3ms\" } }\n",
     );

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use threadlab::engine::Phase;
-use threadlab::trace::event::{Event, EventKind};
 use threadlab::ui::app::{App, Live, Menu};
 use threadlab::ui::theme::{Theme, ThemeKind};
 use threadlab::ui::view;
+use threadlab::vocab::event::{Event, EventKind};
 
 const THREADS: u16 = 16;
 const MINUTES: u64 = 10;

@@ -7,23 +7,52 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::RunArgs;
-use crate::console::errln;
 use crate::engine::{Phase, Run, RunOptions};
 use crate::scenario::model::{Scenario, ThreadIdx};
-use crate::trace::event::{Event, EventRecord};
 use crate::trace::order::Reorder;
-use crate::trace::summary::{Outcome, RunEnd, Summary, SummaryBuilder};
+use crate::trace::summary::{RunEnd, Summary, SummaryBuilder};
 use crate::trace::text::{self, TextOptions};
 use crate::trace::timeline::Trace;
+use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
+use crate::vocab::event::{Event, EventRecord};
+use crate::vocab::outcome::Outcome;
+use crate::vocab::recording::{Recording, RecordingError};
 
 /// How long one wait for events lasts before the loop looks at the run again.
 const POLL: Duration = Duration::from_millis(20);
+
+/// What run to make: the plain options the command line's `run` and `export` turn their
+/// arguments into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPlan {
+    /// The scenario as it was named (a built-in name or a path): an events file may not
+    /// overwrite the file it names.
+    pub scenario: String,
+    /// Stop after this much run time; the outcome is then `timeout`.
+    pub for_: Option<Duration>,
+    /// Start paused, step these threads in this order (one step each), then run freely.
+    pub schedule: Vec<String>,
+    /// From 0.1 to 4; stretches every timed step.
+    pub speed: f64,
+    /// Write every event as JSON Lines to this file.
+    pub events: Option<PathBuf>,
+}
+
+impl Default for RunPlan {
+    fn default() -> RunPlan {
+        RunPlan {
+            scenario: String::new(),
+            for_: None,
+            schedule: Vec::new(),
+            speed: 1.0,
+            events: None,
+        }
+    }
+}
 
 /// How the report is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,50 +107,6 @@ impl std::fmt::Display for UsageError {
     }
 }
 
-/// Runs `scenario` headless as `args` says and prints the report to stdout.
-pub fn run(scenario: Arc<Scenario>, args: &RunArgs) -> ExitCode {
-    run_with(scenario, args, &Options::default())
-}
-
-/// [`run`] with drawing options (the CLI's `--ascii`).
-pub fn run_with(scenario: Arc<Scenario>, args: &RunArgs, options: &Options) -> ExitCode {
-    match execute(scenario, args) {
-        Ok(report) => print(&report, args.json, options),
-        Err(e) => {
-            errln(&e.to_string());
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// Prints a report to stdout, as text or as the JSON summary; the exit code is its outcome,
-/// or 2 if an output it was asked for could not be written.
-pub fn print(report: &Report, json: bool, options: &Options) -> ExitCode {
-    for w in &report.warnings {
-        errln(&format!("warning: {w}"));
-    }
-    let out = if json {
-        match serde_json::to_string(&report.summary) {
-            Ok(json) => json + "\n",
-            Err(e) => {
-                errln(&format!("error: could not write the summary as JSON: {e}"));
-                return ExitCode::from(1);
-            }
-        }
-    } else {
-        render(report, options)
-    };
-    crate::console::out(&out);
-    for e in &report.errors {
-        errln(&format!("error: {e}"));
-    }
-    if report.errors.is_empty() {
-        ExitCode::from(report.outcome.exit_code())
-    } else {
-        ExitCode::from(2)
-    }
-}
-
 /// The text report: timeline, legend and summary in words.
 pub fn render(report: &Report, options: &Options) -> String {
     let opts = TextOptions {
@@ -170,7 +155,7 @@ pub fn resolve_schedule(
 }
 
 /// Runs the scenario and gathers the report, without printing anything.
-pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageError> {
+pub fn execute(scenario: Arc<Scenario>, args: &RunPlan) -> Result<Report, UsageError> {
     let schedule = resolve_schedule(&scenario, &args.schedule)?;
     let mut events_file = match &args.events {
         Some(path) => Some(EventsFile::create(
@@ -187,7 +172,7 @@ pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageE
             start_paused: !schedule.is_empty(),
         },
     );
-    let mut rec = Recording::new(scenario.clone());
+    let mut rec = Sink::new(scenario.clone());
     let limit_ns = args.for_.map(|d| d.as_nanos().min(u64::MAX as u128) as u64);
 
     // The longest a single step can take at this speed, plus room for a busy machine.
@@ -317,15 +302,15 @@ pub fn execute(scenario: Arc<Scenario>, args: &RunArgs) -> Result<Report, UsageE
 }
 
 /// Where drained events go: the timeline, the summary, and (in time order) the events file.
-struct Recording {
+struct Sink {
     trace: Trace,
     summary: SummaryBuilder,
     reorder: Reorder,
 }
 
-impl Recording {
-    fn new(scenario: Arc<Scenario>) -> Recording {
-        Recording {
+impl Sink {
+    fn new(scenario: Arc<Scenario>) -> Sink {
+        Sink {
             trace: Trace::new(scenario.clone()),
             summary: SummaryBuilder::new(scenario),
             reorder: Reorder::default(),
@@ -394,5 +379,56 @@ impl EventsFile {
         self.error
             .as_ref()
             .map(|err| format!("writing the events file {} failed: {err}", self.path))
+    }
+}
+
+impl Recording {
+    /// A recording of a finished headless run. Fails if the run outgrew the trace's exact
+    /// event log (the recording would not be exact).
+    pub fn from_report(report: &Report, speed: f64) -> Result<Recording, RecordingError> {
+        let scenario = report.trace.scenario();
+        let deadlock = report.summary.deadlock.as_ref().map(|d| {
+            let idx = |name: &str| scenario.thread_index(name);
+            Deadlock {
+                cycle: d
+                    .cycle
+                    .iter()
+                    .filter_map(|e| {
+                        let by = match e.by.as_deref() {
+                            Some(b) => Some(idx(b)?),
+                            None => None,
+                        };
+                        Some(WaitEdge {
+                            thread: idx(&e.thread)?,
+                            resource: scenario.resource_index(&e.waits_for)?,
+                            blame: Blame::from_name(e.blame, by)?,
+                        })
+                    })
+                    .collect(),
+                stuck: d.stuck.iter().filter_map(|t| idx(t)).collect(),
+            }
+        });
+        Recording::from_trace(
+            &report.trace,
+            report.end_ns,
+            Some(report.outcome),
+            deadlock,
+            report.summary.events_dropped,
+            speed,
+        )
+    }
+
+    /// The same report a headless run of it printed.
+    pub fn report(&self) -> Report {
+        let summary = self.summary();
+        Report {
+            outcome: self.outcome.unwrap_or(Outcome::Timeout),
+            summary,
+            trace: self.trace(),
+            end_ns: self.end_ns,
+            recorded_events: self.events.len() as u64 + self.dropped_events,
+            warnings: Vec::new(),
+            errors: Vec::new(),
+        }
     }
 }

@@ -1,17 +1,18 @@
 //! threadlab: a terminal lab for teaching concurrency.
 //!
 //! One direction of flow: `scenario` (KDL → model) → `engine` (real threads, conductor,
-//! primitives) → `trace::event` → `trace` (timelines, summaries, exports) → `ui` / `headless`.
+//! primitives) → `trace` (timelines, summaries, exports) → `ui` / `headless`. What they say
+//! to each other (events, thread states, deadlocks, outcomes, recordings) is `vocab`, which
+//! sits below the engine and every reader of a run.
 //! The engine knows nothing of the UI; the UI knows nothing of how a primitive works.
 
-pub mod bench;
 pub mod cells;
-pub mod cli;
+pub mod cmd;
 pub mod console;
 pub mod engine;
 pub mod files;
 pub mod headless;
-pub mod record;
 pub mod scenario;
 pub mod trace;
 pub mod ui;
+pub mod vocab;

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use threadlab::cli::RunArgs;
+use threadlab::headless::RunPlan;
 use threadlab::headless::{self, Report};
 use threadlab::scenario::model::Scenario;
-use threadlab::trace::Outcome;
+use threadlab::vocab::Outcome;
 
 fn parse(source: &str) -> Result<Scenario, String> {
     threadlab::scenario::parse_source("backoff", "backoff.kdl", source)
@@ -20,13 +20,11 @@ fn parse(source: &str) -> Result<Scenario, String> {
 
 /// Runs headless at 4x; random scripts can livelock, so every run is cut after `limit`.
 fn run(scenario: &Arc<Scenario>, limit: Duration) -> Report {
-    let args = RunArgs {
+    let args = RunPlan {
         scenario: "backoff".into(),
-        headless: true,
         for_: Some(limit),
         schedule: Vec::new(),
         speed: 4.0,
-        json: false,
         events: None,
     };
     headless::execute(scenario.clone(), &args).expect("runs")
@@ -46,7 +44,7 @@ fn timeouts(report: &Report) -> usize {
         .trace
         .events_before(u64::MAX, usize::MAX)
         .iter()
-        .filter(|e| e.kind == threadlab::trace::event::EventKind::Timeout)
+        .filter(|e| e.kind == threadlab::vocab::event::EventKind::Timeout)
         .count()
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use threadlab::record::Recording;
+use threadlab::vocab::recording::Recording;
 
 /// Longer than any of these commands takes on a busy machine; a hang shows as a failure.
 const BOUND: Duration = Duration::from_secs(60);
@@ -355,7 +355,8 @@ fn an_oversized_recording_is_refused_unread() {
     let dir = scratch("huge");
     let path = dir.join("huge.json");
     let file = std::fs::File::create(&path).unwrap();
-    file.set_len(threadlab::record::MAX_BYTES + 1).unwrap();
+    file.set_len(threadlab::vocab::recording::MAX_BYTES + 1)
+        .unwrap();
     let ran = threadlab_in(&dir, &["replay", "huge.json", "--headless"]);
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     assert!(ran.stderr.contains("MiB"), "{}", ran.stderr);

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use threadlab::cli::RunArgs;
 use threadlab::engine::{Run, RunOptions};
 use threadlab::headless;
+use threadlab::headless::RunPlan;
 use threadlab::scenario::model::Scenario;
-use threadlab::trace::Outcome;
-use threadlab::trace::event::{Event, EventKind, EventRecord};
+use threadlab::vocab::Outcome;
+use threadlab::vocab::event::{Event, EventKind, EventRecord};
 
 /// Items flow through a buffer and every thread completes.
 const FLOW: &str = r#"
@@ -93,14 +93,12 @@ fn load(name: &str, source: &str) -> Arc<Scenario> {
     )
 }
 
-fn args(events: PathBuf, for_ms: u64) -> RunArgs {
-    RunArgs {
+fn args(events: PathBuf, for_ms: u64) -> RunPlan {
+    RunPlan {
         scenario: "coded".into(),
-        headless: true,
         for_: Some(Duration::from_millis(for_ms)),
         schedule: Vec::new(),
         speed: 4.0,
-        json: false,
         events: Some(events),
     }
 }

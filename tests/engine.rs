@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use threadlab::engine::deadlock::{Blame, WaitEdge};
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
-use threadlab::trace::event::{Event, EventKind};
 use threadlab::trace::invariants;
+use threadlab::vocab::event::{Event, EventKind};
+use threadlab::vocab::{Blame, WaitEdge};
 
 mod common;
 use common::{LIMIT, fast, run_to_end, scenario};

@@ -8,19 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use threadlab::cli::RunArgs;
-use threadlab::record::Recording;
+use threadlab::headless::RunPlan;
 use threadlab::trace::export::{chrome, svg};
+use threadlab::vocab::recording::Recording;
 
 fn recording(name: &str, schedule: &[&str]) -> Recording {
     let scenario = Arc::new(threadlab::scenario::load(name).expect("built-in loads"));
-    let args = RunArgs {
+    let args = RunPlan {
         scenario: name.into(),
-        headless: true,
         for_: Some(Duration::from_secs(30)),
         schedule: schedule.iter().map(|s| s.to_string()).collect(),
         speed: 4.0,
-        json: false,
         events: None,
     };
     let report = threadlab::headless::execute(scenario, &args).expect("runs");

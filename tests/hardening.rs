@@ -19,8 +19,8 @@ use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use threadlab::scenario::{self, builtin};
 
 mod common;
-use threadlab::trace::event::{Event, EventKind};
 use threadlab::trace::{RunEnd, SummaryBuilder, Trace, invariants};
+use threadlab::vocab::event::{Event, EventKind};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -644,7 +644,7 @@ impl Hour {
         let ti = t as usize;
         match self.phase[ti] {
             0 => {
-                out.push(self.ev(t, EventKind::Start, threadlab::trace::event::NO_STEP, None));
+                out.push(self.ev(t, EventKind::Start, threadlab::vocab::event::NO_STEP, None));
                 out.push(self.ev(t, EventKind::Run, WORK, None));
                 self.phase[ti] = 1;
                 let next = self.pause(25_000, 100_000);

@@ -8,25 +8,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use threadlab::cli::RunArgs;
+use threadlab::headless::RunPlan;
 use threadlab::headless::{self, Options};
 use threadlab::scenario::model::Scenario;
-use threadlab::trace::Outcome;
-use threadlab::trace::event::EventRecord;
 use threadlab::trace::summary::ResourceFigures;
+use threadlab::vocab::Outcome;
+use threadlab::vocab::event::EventRecord;
 
 fn load(name: &str) -> Arc<Scenario> {
     Arc::new(threadlab::scenario::load(name).unwrap_or_else(|e| panic!("{name}: {e:?}")))
 }
 
-fn args(name: &str) -> RunArgs {
-    RunArgs {
+fn args(name: &str) -> RunPlan {
+    RunPlan {
         scenario: name.to_string(),
-        headless: true,
         for_: Some(Duration::from_secs(30)),
         schedule: Vec::new(),
         speed: 4.0,
-        json: false,
         events: None,
     }
 }
@@ -219,7 +217,7 @@ fn for_bounds_the_run_with_a_timeout() {
     a.for_ = Some(Duration::from_millis(100));
     let report = headless::execute(load("producer-consumer"), &a).expect("runs");
     assert_eq!(report.outcome, Outcome::Timeout);
-    assert_eq!(report.outcome.exit_code(), 4);
+    assert_eq!(threadlab::vocab::Exit::Run(report.outcome).code(), 4);
     assert!(report.summary.run_time_ms >= 100.0);
     // Every recorded event is within the run time reported.
     assert!(report.trace.end_ns() <= report.end_ns);
@@ -281,7 +279,7 @@ fn failing_scenario() -> Arc<Scenario> {
 fn a_runtime_error_fails_the_thread_and_the_run() {
     let report = headless::execute(failing_scenario(), &args("failing")).expect("runs");
     assert_eq!(report.outcome, Outcome::Failed);
-    assert_eq!(report.outcome.exit_code(), 1);
+    assert_eq!(threadlab::vocab::Exit::Run(report.outcome).code(), 1);
     let t1 = &report.summary.threads[0];
     assert_eq!(t1.final_state, "failed");
     let reason = t1.failure.as_deref().expect("the reason is kept");
@@ -306,7 +304,7 @@ fn a_runtime_error_fails_the_thread_and_the_run() {
     );
 }
 
-// The real binary. These need main.rs to dispatch `run --headless` to `headless::run`.
+// The real binary, as `threadlab run --headless` runs it.
 
 fn threadlab(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_threadlab"))

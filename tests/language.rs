@@ -452,10 +452,10 @@ fn check_files_reports_each_file() {
         .iter()
         .map(|b| PathBuf::from(format!("scenarios/{}.kdl", b.name)))
         .collect();
-    assert!(scenario::check_files(&good));
+    assert!(threadlab::cmd::check::files_ok(&good));
     let mut mixed = good.clone();
     mixed.push(Path::new(BAD).join("unknown-step.kdl"));
-    assert!(!scenario::check_files(&mixed));
+    assert!(!threadlab::cmd::check::files_ok(&mixed));
 }
 
 #[test]
@@ -467,7 +467,7 @@ fn a_ten_megabyte_file_is_refused_unread() {
     let text = line.repeat(10 * 1024 * 1024 / line.len() + 1);
     std::fs::write(&path, &text).unwrap();
     let err = scenario::load_file(&path).unwrap_err();
-    let result = scenario::check_files(std::slice::from_ref(&path));
+    let result = threadlab::cmd::check::files_ok(std::slice::from_ref(&path));
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(problems(&err)[0].0, "scenario::too-big");
     assert!(err.to_string().contains("10.0 MiB"), "{err}");

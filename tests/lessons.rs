@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, Scenario, ThreadIdx};
-use threadlab::trace::event::{Event, EventKind};
 use threadlab::trace::invariants::{self, ResourceFacts};
+use threadlab::vocab::event::{Event, EventKind};
 
 mod common;
 use common::{LIMIT, builtin, fast, run_to_end};

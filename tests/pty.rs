@@ -769,7 +769,7 @@ fn quitting_mid_run_writes_every_event_to_the_events_file_and_the_recording_in_o
     s.assert_restored();
 
     let text = std::fs::read_to_string(&events).expect("events file written");
-    let lines: Vec<threadlab::trace::event::EventRecord> = text
+    let lines: Vec<threadlab::vocab::event::EventRecord> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
@@ -780,16 +780,17 @@ fn quitting_mid_run_writes_every_event_to_the_events_file_and_the_recording_in_o
     let mut put = std::collections::HashSet::new();
     for e in &lines {
         match e.event {
-            threadlab::trace::event::EventKind::Put => {
+            threadlab::vocab::event::EventKind::Put => {
                 put.insert(e.item);
             }
-            threadlab::trace::event::EventKind::Take => {
+            threadlab::vocab::event::EventKind::Take => {
                 assert!(put.contains(&e.item), "{e:?} was never put")
             }
             _ => {}
         }
     }
-    let rec = threadlab::record::Recording::load(&recording).expect("the recording loads");
+    let rec =
+        threadlab::vocab::recording::Recording::load(&recording).expect("the recording loads");
     assert_eq!(
         rec.events.len() as u64 + rec.dropped_events,
         lines.len() as u64,

@@ -6,20 +6,18 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use threadlab::cli::RunArgs;
-use threadlab::record::{Recording, VERSION};
+use threadlab::headless::RunPlan;
 use threadlab::scenario::model::ThreadIdx;
 use threadlab::trace::timeline::Trace;
+use threadlab::vocab::recording::{Recording, VERSION};
 
 fn run(name: &str) -> (threadlab::headless::Report, Recording) {
     let scenario = Arc::new(threadlab::scenario::load(name).expect("built-in loads"));
-    let args = RunArgs {
+    let args = RunPlan {
         scenario: name.into(),
-        headless: true,
         for_: Some(Duration::from_secs(30)),
         schedule: Vec::new(),
         speed: 4.0,
-        json: false,
         events: None,
     };
     let report = threadlab::headless::execute(scenario, &args).expect("runs");
@@ -158,7 +156,7 @@ fn run_record_then_replay_headless_prints_the_same_report() {
 
 #[test]
 fn deadlock_blame_is_recorded_and_older_recordings_still_read() {
-    use threadlab::engine::Blame;
+    use threadlab::vocab::Blame;
     // Written before blame had kinds: each edge names only `held_by`.
     let old = std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runs/deadlock.json"),
@@ -189,13 +187,11 @@ fn deadlock_blame_is_recorded_and_older_recordings_still_read() {
         let scenario = Arc::new(
             threadlab::scenario::parse_source("blame", "blame.kdl", text).expect("parses"),
         );
-        let args = RunArgs {
+        let args = RunPlan {
             scenario: "blame".into(),
-            headless: true,
             for_: Some(Duration::from_secs(30)),
             schedule: Vec::new(),
             speed: 4.0,
-            json: false,
             events: None,
         };
         let report = threadlab::headless::execute(scenario, &args).expect("runs");

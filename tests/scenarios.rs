@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{ResourceKind, Scenario, ThreadIdx};
-use threadlab::trace::event::{Event, EventKind, State};
 use threadlab::trace::invariants::{self, ResourceFacts};
+use threadlab::vocab::event::{Event, EventKind, State};
 
 mod common;
 use common::{LIMIT, builtin, fast, run_to_end};

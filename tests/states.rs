@@ -11,14 +11,15 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 use threadlab::engine::Run;
-use threadlab::record::Recording;
 use threadlab::scenario::model::{Op, ResourceKind, Scenario};
-use threadlab::trace::event::{Event, STATES, State};
 use threadlab::trace::export::svg;
 use threadlab::ui::keys::Context;
+use threadlab::ui::layout::state_words;
 use threadlab::ui::theme::{Theme, ThemeKind};
 use threadlab::ui::view::help::Help;
-use threadlab::ui::view::lanes::{legend_states, state_words};
+use threadlab::ui::view::lanes::legend_states;
+use threadlab::vocab::event::{Event, STATES, State};
+use threadlab::vocab::recording::Recording;
 
 /// Every built-in lesson, run to its end on real threads: the scenario and its events.
 fn lessons() -> Vec<(&'static str, Arc<Scenario>, Vec<Event>)> {

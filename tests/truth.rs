@@ -27,11 +27,12 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
-use threadlab::engine::{Blame, Deadlock, Phase, Run, RunOptions};
+use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario;
 use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx, ThreadSpec};
-use threadlab::trace::event::{Event, EventKind, NO_STEP};
 use threadlab::trace::invariants;
+use threadlab::vocab::event::{Event, EventKind, NO_STEP};
+use threadlab::vocab::{Blame, Deadlock};
 
 /// Every test here that starts runs takes this first: "no engine thread left behind" counts the
 /// process's threads, which only means something while no other run of this binary is going.

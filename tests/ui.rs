@@ -16,14 +16,14 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 use threadlab::engine::{Phase, Run, RunOptions};
-use threadlab::record::Recording;
 use threadlab::scenario::model::{Scenario, ThreadIdx};
-use threadlab::trace::event::{Event, EventKind, NO_STEP};
-use threadlab::trace::summary::Outcome;
 use threadlab::ui::app::{App, Effect, Live, Menu, MenuEntry, Screen};
 use threadlab::ui::keys::{Action, Context};
 use threadlab::ui::theme::{Theme, ThemeKind};
 use threadlab::ui::view;
+use threadlab::vocab::Outcome;
+use threadlab::vocab::event::{Event, EventKind, NO_STEP};
+use threadlab::vocab::recording::Recording;
 
 const CORE: [&str; 7] = [
     "deadlock",
@@ -409,28 +409,56 @@ fn a_broken_file_is_listed_with_its_diagnostic() {
     assert!(missing.scenario.is_err());
 }
 
+/// The app fits a run's zoom to the lane width `ui::layout` gives, without asking the views:
+/// it must be the width the lanes view draws, at every size, long names or short.
+#[test]
+fn the_app_fits_to_the_lane_cells_the_view_draws() {
+    for name in ["semaphore", "deadlock", "gil"] {
+        let app = recorded_app(name, Theme::new(ThemeKind::Dark, false));
+        let run = app.run.as_ref().unwrap();
+        for (w, h) in [(59, 30), (60, 15), (60, 16), (80, 24), (120, 40), (250, 60)] {
+            let size = Rect::new(0, 0, w, h);
+            let drawn = if w < 60 || h < 16 {
+                0
+            } else {
+                view::lanes::geometry(run, view::run::areas(run, size).lanes).cells_w
+            };
+            assert_eq!(
+                threadlab::ui::layout::lane_cells(&run.scenario, size),
+                drawn,
+                "{name} at {w}×{h}"
+            );
+        }
+    }
+}
+
+/// A left click at column `x`, row `y`, as the live loop hands it to the app.
+fn click(app: &mut App, x: u16, y: u16) -> Vec<Effect> {
+    let hit = view::hit(app, ratatui::layout::Position::new(x, y));
+    app.click(hit)
+}
+
 #[test]
 fn clicks_choose_menu_rows_and_lanes() {
-    use ratatui::layout::Position;
     let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
     app.size = Rect::new(0, 0, 100, 30);
     // Rows start inside the list's border under topic headings: row 2 is "Locks", rows 3 and
     // 4 its lessons, row 5 "Coordination", row 6 the third entry.
-    assert!(app.click(Position::new(5, 2)).is_empty());
+    assert!(click(&mut app, 5, 2).is_empty());
     assert_eq!(app.menu.selected, 0, "a heading chooses nothing");
-    assert!(app.click(Position::new(5, 6)).is_empty());
+    assert!(click(&mut app, 5, 6).is_empty());
     assert_eq!(app.menu.selected, 2);
     // Clicking the chosen row again opens it.
-    let effects = app.click(Position::new(5, 6));
+    let effects = click(&mut app, 5, 6);
     assert!(matches!(&effects[..], [Effect::Start(s)] if s.name == CORE[2]));
     assert_eq!(app.screen, Screen::Run);
 
     let mut app = recorded_app("semaphore", Theme::new(ThemeKind::Dark, false));
     app.size = Rect::new(0, 0, 120, 40);
     // Header, then the lanes panel's border, then one lane per thread.
-    app.click(Position::new(4, 2 + 3));
+    click(&mut app, 4, 2 + 3);
     assert_eq!(app.run.as_ref().unwrap().selected, 3);
-    app.click(Position::new(4, 0));
+    click(&mut app, 4, 0);
     assert_eq!(
         app.run.as_ref().unwrap().selected,
         3,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::trace::event::Event;
+use crate::vocab::event::Event;
 
 pub struct RunClock {
     origin: Instant,

@@ -15,7 +15,7 @@ use parking_lot::{Condvar, Mutex};
 use super::clock::RunClock;
 use super::recorder::Recorder;
 use crate::scenario::model::{ResIdx, ThreadIdx};
-use crate::trace::event::EventKind;
+use crate::vocab::event::EventKind;
 
 /// Why a worker stops before finishing its script.
 #[derive(Debug, Clone, PartialEq, Eq)]

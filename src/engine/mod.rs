@@ -11,9 +11,9 @@ pub mod deadlock;
 pub mod primitives;
 pub mod recorder;
 pub mod run;
+mod script;
 mod tasks;
 pub mod work;
 
 pub use conductor::StepError;
-pub use deadlock::{Blame, Deadlock, WaitEdge};
 pub use run::{Phase, Run, RunOptions};

@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 
 use super::clock::RunClock;
 use crate::scenario::model::{ResIdx, ThreadIdx};
-use crate::trace::event::{Event, EventKind};
+use crate::vocab::event::{Event, EventKind};
 
 /// Batches in flight before the reader is considered lost and batches are dropped.
 const CHANNEL_BATCHES: usize = 1 << 14;
@@ -187,7 +187,7 @@ impl Recorder {
     pub fn new(thread: ThreadIdx, sink: Arc<Sink>) -> Recorder {
         Recorder {
             thread,
-            step: crate::trace::event::NO_STEP,
+            step: crate::vocab::event::NO_STEP,
             buf: Vec::with_capacity(BATCH_EVENTS),
             sink,
         }

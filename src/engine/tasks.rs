@@ -23,9 +23,9 @@ use super::conductor::{Flow, Halt};
 use super::primitives::Primitive;
 use super::primitives::event_loop::EventLoop;
 use super::recorder::Recorder;
-use super::run::{Shared, cx, end, group_finished, panicked, work_step};
+use super::script::{Shared, cx, end, group_finished, panicked, work_step};
 use crate::scenario::model::{Op, ResIdx, ThreadIdx};
-use crate::trace::event::{EventKind, NO_STEP};
+use crate::vocab::event::{EventKind, NO_STEP};
 
 /// Start the loop's thread, running `tasks` until every one has ended.
 pub(super) fn spawn_loop(shared: Arc<Shared>, tasks: Vec<ThreadIdx>) -> JoinHandle<()> {

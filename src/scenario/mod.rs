@@ -7,17 +7,20 @@
 pub mod builtin;
 mod check;
 pub mod duration;
+mod limits;
 pub mod model;
 mod parse;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::fmt;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 
-pub use check::{
+pub use limits::{
     MAX_COUNT, MAX_DURATION, MAX_FILE_BYTES, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREAD_TIME,
     MAX_THREADS,
 };
@@ -166,22 +169,6 @@ pub fn parse_source(name: &str, origin: &str, source: &str) -> Result<Scenario, 
     let result = parse::parse(name, origin, src.clone())
         .and_then(|parsed| check::check(&parsed).map(|()| parsed.scenario));
     result.map_err(|problems| ScenarioError::new(origin, src, problems).into())
-}
-
-/// Validates each file, printing every diagnostic to stderr and `ok: FILE — TITLE` to stdout
-/// for each good one. Returns whether all files were valid.
-pub fn check_files(paths: &[PathBuf]) -> bool {
-    let mut all_ok = true;
-    for path in paths {
-        match load_file(path) {
-            Ok(s) => crate::console::outln(&format!("ok: {} — {}", path.display(), s.title)),
-            Err(report) => {
-                all_ok = false;
-                crate::console::errln(&render_for_terminal(report.as_ref()));
-            }
-        }
-    }
-    all_ok
 }
 
 /// Renders a diagnostic for stderr: colour and Unicode on a terminal, monochrome when

@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use kdl::{KdlDocument, KdlEntry, KdlError, KdlNode, KdlValue};
 
-use super::check::human;
-use super::check::{
-    MAX_AMOUNT, MAX_COUNT, MAX_DURATION, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREADS,
+use super::limits::{
+    MAX_AMOUNT, MAX_COUNT, MAX_DURATION, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREADS, human,
 };
 use super::model::{Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec};
 use super::{Problem, disguise, duration, nearest, plain, shown, with_disguise};

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::scenario::model::{Scenario, ThreadIdx};
-use crate::trace::event::{Event, State};
+use crate::vocab::event::{Event, State};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PhaseFigures {
@@ -59,7 +59,7 @@ pub fn figures(scenario: &Scenario, events: &[Event], group: &[ThreadIdx]) -> Op
                 computing_ns += e.t_ns.saturating_sub(since);
             }
             if let Some(next) = State::after(e, scenario) {
-                if matches!(e.kind, crate::trace::event::EventKind::Start) {
+                if matches!(e.kind, crate::vocab::event::EventKind::Start) {
                     first_start = first_start.min(e.t_ns);
                 }
                 if next.is_final() {

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use crate::scenario::model::{Op, ResourceKind, Scenario, ThreadIdx};
-use crate::trace::event::{Event, EventKind};
+use crate::vocab::event::{Event, EventKind};
 
 /// What one resource went through, for assertions beyond "nothing was broken".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

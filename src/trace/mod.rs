@@ -1,10 +1,10 @@
 //! What a run did: events, and everything computed from them.
 
-pub mod event;
 pub mod export;
 pub mod gil;
 pub mod invariants;
 pub mod order;
+pub mod recording;
 pub mod resources;
 pub mod summary;
 pub mod text;
@@ -12,7 +12,7 @@ pub mod timeline;
 
 pub use order::Reorder;
 pub use resources::ResourceState;
-pub use summary::{Outcome, RunEnd, Summary, SummaryBuilder};
+pub use summary::{RunEnd, Summary, SummaryBuilder};
 pub use timeline::{Span, Trace, TraceLimits};
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
 
-use crate::trace::event::Event;
+use crate::vocab::event::Event;
 
 /// A bounded reordering buffer over an event stream.
 #[derive(Debug, Clone)]
@@ -123,8 +123,8 @@ impl Reorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::event::EventKind;
     use crate::trace::testing::ev;
+    use crate::vocab::event::EventKind;
 
     #[test]
     fn releases_in_time_order_once_past_the_slack() {

@@ -2,7 +2,7 @@
 //! contains. The timeline replays these from checkpoints; the summary keeps one live copy.
 
 use crate::scenario::model::{Op, ResourceKind, Scenario, ThreadIdx};
-use crate::trace::event::{Event, EventKind};
+use crate::vocab::event::{Event, EventKind};
 
 /// The state of one resource at an instant, reconstructed from events.
 #[derive(Debug, Clone, PartialEq, Eq)]

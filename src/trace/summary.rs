@@ -11,62 +11,13 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use crate::engine::deadlock::{Blame, Deadlock};
 use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
-use crate::trace::event::{Event, EventKind, STATES, State};
 use crate::trace::gil::{self, GilComparison, PhaseFigures};
 use crate::trace::order::Reorder;
 use crate::trace::resources::{ResourceState, step_op};
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Every thread finished its script.
-    Completed,
-    /// Threads were stuck waiting on each other (or on something nobody left could provide).
-    Deadlock,
-    /// The run was stopped by `--for` before it ended.
-    Timeout,
-    /// At least one thread failed with a runtime error.
-    Failed,
-}
-
-impl Outcome {
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::Deadlock => "deadlock",
-            Outcome::Timeout => "timeout",
-            Outcome::Failed => "failed",
-        }
-    }
-
-    /// The process exit code for this outcome (2 is for usage and scenario errors).
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Outcome::Completed => 0,
-            Outcome::Failed => 1,
-            Outcome::Deadlock => 3,
-            Outcome::Timeout => 4,
-        }
-    }
-
-    /// A failure is the root cause of whatever follows it (threads left waiting on a failed
-    /// thread's lock are reported as a deadlock by the engine), so it wins; then a deadlock;
-    /// then running out of time.
-    pub fn decide(any_failed: bool, deadlock: bool, finished: bool) -> Outcome {
-        if any_failed {
-            Outcome::Failed
-        } else if deadlock {
-            Outcome::Deadlock
-        } else if finished {
-            Outcome::Completed
-        } else {
-            Outcome::Timeout
-        }
-    }
-}
+use crate::vocab::deadlock::{Blame, Deadlock};
+use crate::vocab::event::{Event, EventKind, STATES, State};
+use crate::vocab::outcome::Outcome;
 
 /// What the run itself knows at the end, beyond its events.
 #[derive(Debug, Clone, Default)]
@@ -680,11 +631,11 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
 mod tests {
     use super::*;
     use crate::scenario::model::{Op, ResourceKind as K};
+    use crate::scenario::testing::{ms as millis, scenario};
     use crate::trace::testing::deadlock_end;
-    use crate::trace::testing::ms as millis;
     use crate::trace::testing::{
         Contention, EventExt, Truth, contention_scenario, deadlock_events, deadlock_scenario, ev,
-        jumble, scenario,
+        jumble,
     };
     use EventKind::*;
 
@@ -744,6 +695,7 @@ mod tests {
 
     #[test]
     fn outcome_priorities_and_exit_codes() {
+        use crate::vocab::outcome::Exit;
         assert_eq!(Outcome::decide(false, false, true), Outcome::Completed);
         assert_eq!(Outcome::decide(false, true, false), Outcome::Deadlock);
         assert_eq!(Outcome::decide(false, false, false), Outcome::Timeout);
@@ -755,9 +707,11 @@ mod tests {
             Outcome::Timeout,
         ]
         .iter()
-        .map(|o| o.exit_code())
+        .map(|&o| Exit::Run(o).code())
         .collect();
         assert_eq!(codes, [0, 1, 3, 4]);
+        assert_eq!(Exit::Usage.code(), 2);
+        assert_eq!(Exit::Signal(15).code(), 143);
     }
 
     #[test]

@@ -1,57 +1,10 @@
-//! Small builders for trace tests: scenarios and events written inline.
+//! Small builders for trace tests: events and runs written inline.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::scenario::model::{
-    Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
-};
-use crate::trace::event::{Event, EventKind, NO_STEP};
-
-/// A scenario with these resources and threads; step lines are numbered from 10 per thread
-/// (thread i's step j is on line 10*(i+1)+j) so tests can tell them apart.
-pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)]) -> Arc<Scenario> {
-    Arc::new(Scenario {
-        name: "test".into(),
-        origin: "test".into(),
-        source: Arc::from(""),
-        title: "A test scenario".into(),
-        about: String::new(),
-        resources: resources
-            .iter()
-            .enumerate()
-            .map(|(i, (name, kind))| Resource {
-                name: name.to_string(),
-                kind: *kind,
-                line: i as u32 + 1,
-            })
-            .collect(),
-        threads: threads
-            .iter()
-            .enumerate()
-            .map(|(i, (name, ops))| ThreadSpec {
-                name: name.to_string(),
-                group: name.to_string(),
-                line: 10 * (i as u32 + 1) - 1,
-                gil: None,
-                after: Vec::new(),
-                event_loop: None,
-                steps: ops
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &op)| Step {
-                        op,
-                        line: 10 * (i as u32 + 1) + j as u32,
-                    })
-                    .collect(),
-            })
-            .collect(),
-    })
-}
-
-pub fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
+use crate::scenario::testing::{ms, scenario};
+use crate::vocab::event::{Event, EventKind, NO_STEP};
 
 /// An event with no resource, outside any step.
 pub fn ev(t_ns: u64, thread: ThreadIdx, kind: EventKind) -> Event {
@@ -159,8 +112,9 @@ impl Lcg {
 /// `n` threads each looping `lock M; work; unlock M; sleep` on one mutex: the scenario.
 /// How the deadlock of [`deadlock_scenario`] ends: T1 and T2 each wait for the other's lock.
 pub fn deadlock_end(run_time_ns: u64) -> crate::trace::summary::RunEnd {
-    use crate::engine::deadlock::{Blame, Deadlock, WaitEdge};
-    use crate::trace::summary::{Outcome, RunEnd};
+    use crate::trace::summary::RunEnd;
+    use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
+    use crate::vocab::outcome::Outcome;
     let edge = |thread, resource, holder| WaitEdge {
         thread,
         resource,
@@ -201,7 +155,7 @@ pub fn contention_scenario(n: usize) -> Arc<Scenario> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Truth {
     pub event: Event,
-    pub state: crate::trace::event::State,
+    pub state: crate::vocab::event::State,
     pub holder: Option<ThreadIdx>,
     pub waiters: Vec<ThreadIdx>,
 }
@@ -258,7 +212,7 @@ impl Contention {
     }
 
     fn emit(&mut self, thread: ThreadIdx, kind: EventKind, step: u32, by: Option<ThreadIdx>) {
-        use crate::trace::event::State;
+        use crate::vocab::event::State;
         self.t += 1 + self.rng.below(self.max_gap_ns);
         let mut e = ev(self.t, thread, kind).step(step);
         if matches!(
@@ -291,7 +245,7 @@ impl Contention {
             e.step = NO_STEP;
             self.queue.push_back(Truth {
                 event: e,
-                state: crate::trace::event::State::Running,
+                state: crate::vocab::event::State::Running,
                 holder: self.holder,
                 waiters: self.waiters_now(),
             });

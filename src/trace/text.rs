@@ -9,9 +9,10 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::scenario::duration;
-use crate::trace::event::{STATES, State};
-use crate::trace::summary::{Outcome, ResourceFigures, Summary};
+use crate::trace::summary::{ResourceFigures, Summary};
 use crate::trace::timeline::Trace;
+use crate::vocab::event::{STATES, State};
+use crate::vocab::outcome::Outcome;
 
 /// The glyph for a lane cell; a thread that has not started yet is blank.
 fn glyph(state: Option<State>, ascii: bool) -> char {

@@ -21,9 +21,9 @@ use std::sync::Arc;
 
 use crate::scenario::duration;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
-use crate::trace::event::{Event, EventKind, NO_STEP, State};
 pub use crate::trace::resources::ResourceState;
 use crate::trace::resources::{apply_event, step_op};
+use crate::vocab::event::{Event, EventKind, NO_STEP, State};
 
 /// A stretch of time a thread spent in one state: `[start_ns, end_ns)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -916,6 +916,7 @@ impl Lane {
 mod tests {
     use super::*;
     use crate::scenario::model::ResourceKind as K;
+    use crate::scenario::testing::{ms, scenario};
     use crate::trace::testing::*;
     use EventKind::*;
 

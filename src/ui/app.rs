@@ -7,16 +7,16 @@
 
 use std::sync::{Arc, OnceLock};
 
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::Rect;
 
 use crate::engine::Phase;
-use crate::engine::deadlock::Deadlock;
 use crate::scenario::builtin::Builtin;
 use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
-use crate::trace::event::{Event, EventKind};
 use crate::trace::timeline::Trace;
 use crate::ui::keys::Action;
 use crate::ui::theme::Theme;
+use crate::vocab::deadlock::Deadlock;
+use crate::vocab::event::{Event, EventKind};
 
 /// Time per lane cell, from finest to coarsest.
 pub const ZOOM_LEVELS_NS: [u64; 16] = [
@@ -123,6 +123,16 @@ impl std::ops::Deref for MenuScenario {
 pub struct Menu {
     pub entries: Vec<MenuEntry>,
     pub selected: usize,
+}
+
+/// What a mouse click landed on, as the views' layout (`view::hit`) finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hit {
+    /// A menu entry, by index.
+    MenuRow(usize),
+    /// A thread's lane.
+    Lane(ThreadIdx),
+    Nothing,
 }
 
 /// What to do to the engine; the live loop carries these out.
@@ -359,7 +369,7 @@ impl App {
     fn fit_run(&mut self) {
         let size = self.size;
         if let Some(run) = &mut self.run {
-            let cells = crate::ui::view::run::lane_cells(run, size);
+            let cells = crate::ui::layout::lane_cells(&run.scenario, size);
             run.fit(cells);
         }
     }
@@ -395,7 +405,7 @@ impl App {
 
     /// Opens a recorded run where the recording stopped: deadlocked, finished, or part-way
     /// (a recording with no outcome, shown paused). Replay plays it at 1×, the pace it ran.
-    pub fn show_recording(&mut self, rec: &crate::record::Recording) {
+    pub fn show_recording(&mut self, rec: &crate::vocab::recording::Recording) {
         self.open(rec.scenario.clone(), 1.0);
         let Some(run) = &mut self.run else { return };
         run.trace = rec.trace();
@@ -574,28 +584,25 @@ impl App {
         Vec::new()
     }
 
-    /// A left click at `pos`: choose a menu row, open it when clicked again, or select a lane.
-    pub fn click(&mut self, pos: Position) -> Vec<Effect> {
+    /// A left click on `hit`: choose a menu row, open it when clicked again, or select a lane.
+    pub fn click(&mut self, hit: Hit) -> Vec<Effect> {
         if self.help {
             self.help = false;
             return Vec::new();
         }
-        match self.screen {
-            Screen::Menu => {
-                if let Some(i) = crate::ui::view::menu::row_at(self, pos) {
-                    if i == self.menu.selected {
-                        return self.update(Action::Open);
-                    }
-                    self.menu.selected = i;
+        match (self.screen, hit) {
+            (Screen::Menu, Hit::MenuRow(i)) => {
+                if i == self.menu.selected {
+                    return self.update(Action::Open);
                 }
+                self.menu.selected = i;
             }
-            Screen::Run => {
-                if let Some(t) = crate::ui::view::run::lane_at(self, pos)
-                    && let Some(run) = &mut self.run
-                {
+            (Screen::Run, Hit::Lane(t)) => {
+                if let Some(run) = &mut self.run {
                     run.selected = t;
                 }
             }
+            _ => {}
         }
         Vec::new()
     }

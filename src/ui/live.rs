@@ -5,7 +5,6 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,16 +16,17 @@ use ratatui::crossterm::{queue, terminal};
 use ratatui::layout::{Position, Rect};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::RunArgs;
 use crate::engine::{Phase, Run, RunOptions};
+use crate::headless::RunPlan;
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::trace::Reorder;
-use crate::trace::event::{Event, EventKind, EventRecord};
 use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
 use crate::ui::keys::{self, Action, Context};
 use crate::ui::terminal::{TerminalGuard, Tui};
 use crate::ui::theme::Theme;
 use crate::ui::view;
+use crate::vocab::event::{Event, EventKind, EventRecord};
+use crate::vocab::outcome::Exit;
 
 /// At most this often while something moves (~30 fps).
 const FRAME: Duration = Duration::from_millis(33);
@@ -36,7 +36,7 @@ const MIN_GAP: Duration = Duration::from_millis(10);
 const SETTLE: u8 = 6;
 
 /// The menu: built-in scenarios, every `*.kdl` in `./scenarios`, and `extra_files`.
-pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> ExitCode {
+pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> Exit {
     if let Some(code) = refuse_without_terminal() {
         return code;
     }
@@ -53,7 +53,7 @@ pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> ExitCode {
 /// Straight into the run view for `scenario`, honouring `--speed`, `--schedule` (start paused,
 /// step those threads in order, then run), `--for` (pause when run time reaches it) and
 /// `--events` (write every event as JSON Lines).
-pub fn run_scenario(scenario: Arc<Scenario>, args: &RunArgs, ascii: bool) -> ExitCode {
+pub fn run_scenario(scenario: Arc<Scenario>, args: &RunPlan, ascii: bool) -> Exit {
     run_scenario_recording(scenario, args, ascii, None, false)
 }
 
@@ -61,11 +61,11 @@ pub fn run_scenario(scenario: Arc<Scenario>, args: &RunArgs, ascii: bool) -> Exi
 /// and, if `paused` (`--paused`), starting paused at 0s: nothing moves until space or a step.
 pub fn run_scenario_recording(
     scenario: Arc<Scenario>,
-    args: &RunArgs,
+    args: &RunPlan,
     ascii: bool,
     record: Option<PathBuf>,
     paused: bool,
-) -> ExitCode {
+) -> Exit {
     if let Some(code) = refuse_without_terminal() {
         return code;
     }
@@ -80,7 +80,7 @@ pub fn run_scenario_recording(
                     scenario.name,
                     names.join(", ")
                 ));
-                return ExitCode::from(2);
+                return Exit::Usage;
             }
         }
     }
@@ -99,7 +99,7 @@ pub fn run_scenario_recording(
                     "error: cannot write the events file: {e}\n  help: {}",
                     e.help()
                 ));
-                return ExitCode::from(2);
+                return Exit::Usage;
             }
         },
         None => None,
@@ -130,7 +130,7 @@ pub fn run_scenario_recording(
     run_app(app, control)
 }
 
-fn refuse_without_terminal() -> Option<ExitCode> {
+fn refuse_without_terminal() -> Option<Exit> {
     if io::stdout().is_terminal() && io::stdin().is_terminal() {
         return None;
     }
@@ -139,7 +139,7 @@ fn refuse_without_terminal() -> Option<ExitCode> {
          help: `threadlab list` lists the scenarios; `threadlab run NAME --headless` runs one \
          without a terminal",
     );
-    Some(ExitCode::from(2))
+    Some(Exit::Usage)
 }
 
 /// Built-ins first, then `./scenarios/*.kdl` (skipping files that are just a built-in's
@@ -227,7 +227,7 @@ struct Replay {
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
 /// plays and pauses, `n` steps to the next event (`s` to the selected thread's next event),
 /// the history keys scrub, `r` plays again from the start.
-pub fn replay(rec: crate::record::Recording, ascii: bool) -> ExitCode {
+pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> Exit {
     if let Some(code) = refuse_without_terminal() {
         return code;
     }
@@ -572,7 +572,7 @@ fn write_events(
     }
 }
 
-fn run_app(mut app: App, mut control: Control) -> ExitCode {
+fn run_app(mut app: App, mut control: Control) -> Exit {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -580,14 +580,14 @@ fn run_app(mut app: App, mut control: Control) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             crate::console::errln(&format!("threadlab: cannot start the UI: {e}"));
-            return ExitCode::from(1);
+            return Exit::Failed;
         }
     };
     let mut guard = match TerminalGuard::init() {
         Ok(g) => g,
         Err(e) => {
             crate::console::errln(&format!("threadlab: cannot take over the terminal: {e}"));
-            return ExitCode::from(1);
+            return Exit::Failed;
         }
     };
     let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut control));
@@ -604,21 +604,15 @@ fn run_app(mut app: App, mut control: Control) -> ExitCode {
         failed = true;
     }
     if failed {
-        return ExitCode::from(2);
+        return Exit::Usage;
     }
     match result {
-        Ok(Exit::Quit) => ExitCode::SUCCESS,
-        Ok(Exit::Signal(n)) => ExitCode::from(128 + n),
+        Ok(exit) => exit,
         Err(e) => {
             crate::console::errln(&format!("threadlab: terminal error: {e}"));
-            ExitCode::from(1)
+            Exit::Failed
         }
     }
-}
-
-enum Exit {
-    Quit,
-    Signal(u8),
 }
 
 fn draw(terminal: &mut Tui, app: &App) -> io::Result<()> {
@@ -677,13 +671,13 @@ fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Resu
     let finished = run.live.phase == Phase::Finished;
     let deadlock = run.live.deadlock.clone();
     let outcome = (finished || deadlock.is_some() || !run.failures.is_empty()).then(|| {
-        crate::trace::summary::Outcome::decide(
+        crate::vocab::outcome::Outcome::decide(
             !run.failures.is_empty(),
             deadlock.is_some(),
             finished,
         )
     });
-    crate::record::Recording::from_trace(
+    crate::vocab::recording::Recording::from_trace(
         &run.trace,
         run.end_ns(),
         outcome,
@@ -721,7 +715,10 @@ fn handle(app: &mut App, control: &mut Control, event: TermEvent) -> bool {
             }
         }
         TermEvent::Mouse(m) => match m.kind {
-            MouseEventKind::Down(MouseButton::Left) => app.click(Position::new(m.column, m.row)),
+            MouseEventKind::Down(MouseButton::Left) => {
+                let hit = view::hit(app, Position::new(m.column, m.row));
+                app.click(hit)
+            }
             MouseEventKind::ScrollUp => app.update(Action::Up),
             MouseEventKind::ScrollDown => app.update(Action::Down),
             _ => return false,
@@ -756,7 +753,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
             dirty = true;
         }
         if app.quit {
-            return Ok(Exit::Quit);
+            return Ok(Exit::Success);
         }
         // Bursts of input (key repeat) are drawn at most every MIN_GAP: the wake-up below
         // catches the last of them.
@@ -792,7 +789,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
             event = input.next() => match event {
                 Some(Ok(event)) => dirty |= handle(app, control, event),
                 Some(Err(e)) => return Err(e),
-                None => return Ok(Exit::Quit),
+                None => return Ok(Exit::Success),
             },
             _ = sigterm.recv() => return Ok(Exit::Signal(15)),
             _ = sighup.recv() => return Ok(Exit::Signal(1)),

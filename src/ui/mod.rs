@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod keys;
+pub mod layout;
 mod live;
 pub mod terminal;
 pub mod theme;

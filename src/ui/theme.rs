@@ -6,7 +6,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::trace::event::{Hue, State};
+use crate::vocab::event::{Hue, State};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThemeKind {
@@ -291,7 +291,7 @@ pub enum Badge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::event::STATES;
+    use crate::vocab::event::STATES;
 
     fn states() -> impl Iterator<Item = State> {
         STATES.iter().map(|row| row.state)

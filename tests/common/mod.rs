@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, Resource, ResourceKind, Scenario, Step, ThreadSpec};
-use threadlab::trace::event::Event;
+use threadlab::vocab::event::Event;
 
 /// The longest any test run may take before the test fails instead of hanging.
 pub const LIMIT: Duration = Duration::from_secs(30);

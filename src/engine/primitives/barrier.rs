@@ -7,7 +7,7 @@ use parking_lot::{Condvar, Mutex};
 use super::{Cx, View};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
-use crate::trace::event::EventKind;
+use crate::vocab::event::EventKind;
 
 pub struct Barrier {
     index: ResIdx,

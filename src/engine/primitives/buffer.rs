@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use super::{Cx, View};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
-use crate::trace::event::EventKind;
+use crate::vocab::event::EventKind;
 
 pub struct Buffer {
     index: ResIdx,

@@ -18,7 +18,7 @@ use super::{Cx, View};
 use crate::engine::conductor::Flow;
 use crate::engine::work;
 use crate::scenario::model::ResIdx;
-use crate::trace::event::EventKind;
+use crate::vocab::event::EventKind;
 
 /// How long an increment holds the value it read before writing it back, at 1x: the window in
 /// which another thread's update can be lost.

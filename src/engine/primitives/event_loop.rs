@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use super::{Cx, View};
 use crate::scenario::model::{ResIdx, ThreadIdx};
-use crate::trace::event::EventKind;
+use crate::vocab::event::EventKind;
 
 pub struct EventLoop {
     index: ResIdx,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::{Cx, View};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
-use crate::trace::event::EventKind;
+use crate::vocab::event::EventKind;
 
 const NOBODY: u32 = u32::MAX;
 /// How long a thread that set a drop request stays awake for the hand-over: a few slices.

@@ -18,7 +18,7 @@ pub mod semaphore;
 use super::conductor::{Conductor, Flow, Halt};
 use super::recorder::Recorder;
 use crate::scenario::model::{ResIdx, Resource, ResourceKind, ThreadIdx};
-use crate::trace::event::EventKind;
+use crate::vocab::event::EventKind;
 
 /// What a worker brings to a primitive: who it is, where it records, who conducts it.
 pub struct Cx<'a> {

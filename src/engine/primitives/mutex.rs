@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::{Cx, View};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
-use crate::trace::event::EventKind;
+use crate::vocab::event::EventKind;
 
 pub struct Mutex {
     index: ResIdx,

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use super::{Cx, View, await_hand_over};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
-use crate::trace::event::EventKind;
+use crate::vocab::event::EventKind;
 
 pub struct RwLock {
     index: ResIdx,

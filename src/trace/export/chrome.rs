@@ -14,10 +14,10 @@
 
 use serde_json::{Value, json};
 
-use crate::record::Recording;
 use crate::scenario::model::{ResIdx, Scenario, ThreadIdx};
-use crate::trace::event::{Event, EventKind, State};
 use crate::trace::resources::{ResourceState, apply_event};
+use crate::vocab::event::{Event, EventKind, State};
+use crate::vocab::recording::Recording;
 
 const PID: u32 = 1;
 

@@ -5,10 +5,10 @@
 
 use std::fmt::Write as _;
 
-use crate::record::Recording;
 use crate::scenario::model::ThreadIdx;
-use crate::trace::event::{Hue, STATES, Texture};
 use crate::trace::text::human;
+use crate::vocab::event::{Hue, STATES, Texture};
+use crate::vocab::recording::Recording;
 
 const WIDTH: u32 = 1200;
 const LEFT: u32 = 130;

@@ -5,9 +5,9 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use crate::engine::deadlock::Deadlock;
 use crate::scenario::model::Scenario;
 use crate::ui::theme::Theme;
+use crate::vocab::deadlock::Deadlock;
 
 pub struct DeadlockBanner<'a> {
     pub deadlock: &'a Deadlock,
@@ -76,10 +76,10 @@ impl Widget for DeadlockBanner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::deadlock::{Blame, WaitEdge};
     use crate::scenario::model::{Op, ResourceKind};
-    use crate::trace::testing::scenario;
+    use crate::scenario::testing::scenario;
     use crate::ui::theme::ThemeKind;
+    use crate::vocab::deadlock::{Blame, WaitEdge};
 
     fn text(deadlock: &Deadlock, scenario: &Scenario, width: u16) -> String {
         let height = wanted_height(deadlock, scenario, width);

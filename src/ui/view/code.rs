@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::scenario::model::ThreadIdx;
-use crate::trace::event::State;
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
 use crate::ui::view::panel;
+use crate::vocab::event::State;
 
 pub struct Code<'a> {
     pub run: &'a RunState,

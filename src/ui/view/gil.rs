@@ -12,11 +12,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::scenario::model::ThreadIdx;
-use crate::trace::event::State;
 use crate::trace::timeline::Trace;
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
 use crate::ui::view::{fmt_clock, panel};
+use crate::vocab::event::State;
 
 pub struct GilCard<'a> {
     pub run: &'a RunState,

@@ -6,10 +6,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 
-use crate::trace::event::STATES;
 use crate::ui::keys::{Context, help_lines};
 use crate::ui::theme::Theme;
 use crate::ui::view::panel;
+use crate::vocab::event::STATES;
 
 pub struct Help {
     pub context: Context,

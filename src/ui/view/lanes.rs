@@ -9,10 +9,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
-use crate::trace::event::{STATES, State};
 use crate::ui::app::RunState;
+use crate::ui::layout::{self, Columns, state_words};
 use crate::ui::theme::Theme;
 use crate::ui::view::{fit, fmt_ns, fmt_tick, panel};
+use crate::vocab::event::{STATES, State};
 
 pub struct Lanes<'a> {
     pub run: &'a RunState,
@@ -56,22 +57,11 @@ pub fn geometry(run: &RunState, area: Rect) -> Geometry {
     let legend = inner.height >= n.clamp(1, 2) + 2;
     let rows = inner.height - u16::from(axis) - u16::from(legend);
     let lane_h = if n > 0 && rows >= 2 * n { 2 } else { 1 };
-    let longest_name = run
-        .scenario
-        .threads
-        .iter()
-        .map(|t| cells::width(&t.name))
-        .max()
-        .unwrap_or(1) as u16;
-    let mut name_w = (longest_name + 3).min(16);
-    // One blank cell between the label and the lane's bar.
-    let mut label_w = (widest_label(&run.scenario) as u16 + 1).clamp(10, 28);
-    if inner.width < name_w + label_w + 20 {
-        // Narrow: give the cells at least a third of the width.
-        label_w = label_w.min(inner.width / 3).max(4);
-        name_w = name_w.min(inner.width / 4).max(2);
-    }
-    let used = (name_w + label_w + 1).min(inner.width);
+    let Columns {
+        name_w,
+        label_w,
+        used,
+    } = layout::columns(&run.scenario, inner.width);
     let selected = run.selected as usize;
     let shown = (rows / lane_h) as usize;
     let first = if shown == 0 {
@@ -105,63 +95,6 @@ pub fn thread_at(run: &RunState, area: Rect, pos: Position) -> Option<ThreadIdx>
     }
     let i = g.first + ((pos.y - lanes.y) / g.lane_h) as usize;
     (i < run.scenario.threads.len()).then_some(i as ThreadIdx)
-}
-
-/// A thread's state in words, as big and plain as the label column allows: the state's own
-/// words with the first one shouted ("BLOCKED on B", "WAITING for event go").
-pub fn state_words(
-    scenario: &Scenario,
-    thread: ThreadIdx,
-    state: State,
-    step: Option<u32>,
-) -> String {
-    let words = state.words(scenario, thread, step);
-    match words.split_once(' ') {
-        Some((first, rest)) => format!("{} {rest}", first.to_uppercase()),
-        None => words.to_uppercase(),
-    }
-}
-
-/// The widest label a lane of this scenario can show, in cells, so the label column fits it:
-/// the states that name nothing, each resource's wait, a buffer's wait on either side, each
-/// loop's blocking call, and a thread not started yet.
-fn widest_label(scenario: &Scenario) -> usize {
-    let plain = STATES
-        .iter()
-        .map(|row| (row.state, 0, None))
-        .filter(|(s, _, _)| s.waiting_on().is_none());
-    let waits = scenario
-        .resources
-        .iter()
-        .enumerate()
-        .filter_map(|(r, res)| State::waiting_for(&res.kind, r as ResIdx).map(|s| (s, 0, None)));
-    let sides = scenario.threads.iter().enumerate().flat_map(|(t, spec)| {
-        spec.steps
-            .iter()
-            .enumerate()
-            .filter_map(move |(i, step)| match step.op {
-                Op::Put(r) | Op::Take(r) => Some((State::Condition(r), t, Some(i as u32))),
-                Op::BlockingSleep(_) => Some((State::Sleeping, t, Some(i as u32))),
-                _ => None,
-            })
-    });
-    let labels = plain
-        .chain(waits)
-        .chain(sides)
-        .map(|(s, t, step)| 2 + cells::width(&state_words(scenario, t as ThreadIdx, s, step)));
-    let not_started = scenario
-        .threads
-        .iter()
-        .map(|spec| match spec.after.first() {
-            Some(&first) => {
-                8 + scenario
-                    .threads
-                    .get(first as usize)
-                    .map_or(0, |f| cells::width(&f.group))
-            }
-            None => "  not started".len(),
-        });
-    labels.chain(not_started).max().unwrap_or(0)
 }
 
 /// The states this scenario's lanes can show, in legend order: running, sleeping if anything

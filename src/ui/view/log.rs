@@ -5,10 +5,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::trace::event::State;
 use crate::ui::app::{RunState, loggable};
 use crate::ui::theme::Theme;
 use crate::ui::view::{fit, fmt_clock, panel};
+use crate::vocab::event::State;
 
 pub struct Log<'a> {
     pub run: &'a RunState,

@@ -12,11 +12,11 @@ pub mod run;
 
 use crate::cells;
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Alignment, Rect};
+use ratatui::layout::{Alignment, Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
-use crate::ui::app::{App, Screen};
+use crate::ui::app::{App, Hit, Screen};
 use crate::ui::keys::{self, Context};
 use crate::ui::theme::Theme;
 
@@ -244,6 +244,15 @@ pub fn wrapped_rows<'a>(lines: impl IntoIterator<Item = &'a str>, width: u16) ->
 }
 
 pub use crate::cells::fit;
+
+/// What a click at `pos` lands on, from the same layout that draws the screen.
+pub fn hit(app: &App, pos: Position) -> Hit {
+    let found = match app.screen {
+        Screen::Menu => menu::row_at(app, pos).map(Hit::MenuRow),
+        Screen::Run => run::lane_at(app, pos).map(Hit::Lane),
+    };
+    found.unwrap_or(Hit::Nothing)
+}
 
 #[cfg(test)]
 mod tests {

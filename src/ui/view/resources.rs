@@ -104,8 +104,8 @@ pub fn resource_line<'a>(
             spans.push(Span::styled(names(scenario, who), style));
         }
     };
-    let blocked = theme.state(crate::trace::event::State::Locked(r));
-    let running = theme.state(crate::trace::event::State::Running);
+    let blocked = theme.state(crate::vocab::event::State::Locked(r));
+    let running = theme.state(crate::vocab::event::State::Running);
     match state {
         ResourceState::Mutex { holder, waiters } => {
             // An event loop is kept like a lock: its holder is the task it runs.
@@ -135,7 +135,7 @@ pub fn resource_line<'a>(
                 spans.push(Span::styled(" by ", theme.dim()));
                 spans.push(Span::styled(names(scenario, holders), running));
             }
-            let style = theme.state(crate::trace::event::State::Semaphore(r));
+            let style = theme.state(crate::vocab::event::State::Semaphore(r));
             waiting(&mut spans, "waiting", waiters, style);
         }
         ResourceState::Barrier {
@@ -143,7 +143,7 @@ pub fn resource_line<'a>(
             arrived,
             generation,
         } => {
-            let style = theme.state(crate::trace::event::State::Barrier(r));
+            let style = theme.state(crate::vocab::event::State::Barrier(r));
             let n = arrived.len() as u32;
             spans.push(Span::styled(gauge(theme, n, *parties), style));
             spans.push(Span::raw(format!("{n}/{parties} arrived")));
@@ -163,7 +163,7 @@ pub fn resource_line<'a>(
             put,
             taken,
         } => {
-            let style = theme.state(crate::trace::event::State::Condition(r));
+            let style = theme.state(crate::vocab::event::State::Condition(r));
             let empty = theme.glyphs.gauge_empty();
             let mut cells = String::from("[");
             for i in 0..(*capacity).min(12) {
@@ -197,7 +197,7 @@ pub fn resource_line<'a>(
                 }
                 None => spans.push(Span::styled("free", theme.dim())),
             }
-            let style = theme.state(crate::trace::event::State::Gil(r));
+            let style = theme.state(crate::vocab::event::State::Gil(r));
             waiting(&mut spans, "waiting", waiters, style);
             if *drop_requested {
                 spans.push(Span::styled("  DROP REQUESTED", theme.warning()));

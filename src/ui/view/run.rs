@@ -10,13 +10,12 @@ use crate::engine::Phase;
 use crate::scenario::model::ThreadIdx;
 use crate::ui::app::{App, RunState};
 use crate::ui::keys::Context;
+use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
     banner, code::Code, fit, fmt_clock, fmt_ns, footer, gil, lanes, log::Log, panel, resources,
     too_small,
 };
-
-pub const MIN_SIZE: (u16, u16) = (60, 16);
 
 #[derive(Debug, Default)]
 pub struct Areas {
@@ -106,19 +105,11 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
 /// The thread whose lane is under a mouse click.
 pub fn lane_at(app: &App, pos: Position) -> Option<ThreadIdx> {
     let run = app.run.as_ref()?;
-    if app.size.width < MIN_SIZE.0 || app.size.height < MIN_SIZE.1 {
+    if app.size.width < RUN_MIN_SIZE.0 || app.size.height < RUN_MIN_SIZE.1 {
         return None;
     }
     let a = areas(run, app.size);
     lanes::thread_at(run, a.lanes, pos)
-}
-
-/// How many time cells wide the lanes are drawn at `size` (0 if the view does not fit).
-pub fn lane_cells(run: &RunState, size: Rect) -> u16 {
-    if size.width < MIN_SIZE.0 || size.height < MIN_SIZE.1 {
-        return 0;
-    }
-    lanes::geometry(run, areas(run, size).lanes).cells_w
 }
 
 pub fn badge(run: &RunState) -> (Badge, String) {
@@ -193,8 +184,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let Some(run) = &app.run else {
         return;
     };
-    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-        too_small(area, buf, MIN_SIZE, theme);
+    if area.width < RUN_MIN_SIZE.0 || area.height < RUN_MIN_SIZE.1 {
+        too_small(area, buf, RUN_MIN_SIZE, theme);
         return;
     }
     let a = areas(run, area);

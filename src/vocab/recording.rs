@@ -10,21 +10,16 @@
 //! another version, or damaged, is refused with a message that says which.
 
 use std::fmt;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{ReplayArgs, RunArgs};
-use crate::console::errln;
-use crate::engine::deadlock::{Blame, Deadlock, WaitEdge};
-use crate::headless::Report;
 use crate::scenario::model::{Scenario, ThreadIdx};
-use crate::trace::event::{Event, EventKind, NO_STEP};
-use crate::trace::summary::{Outcome, RunEnd, Summary, SummaryBuilder};
-use crate::trace::timeline::{Trace, TraceLimits};
+use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
+use crate::vocab::event::{Event, EventKind, NO_STEP};
+use crate::vocab::outcome::Outcome;
 
 /// The `format` field of every recording.
 pub const FORMAT: &str = crate::scenario::RECORDING_FORMAT;
@@ -58,7 +53,7 @@ pub struct RecordingError {
 }
 
 impl RecordingError {
-    fn new(message: impl Into<String>, help: impl Into<String>) -> RecordingError {
+    pub(crate) fn new(message: impl Into<String>, help: impl Into<String>) -> RecordingError {
         RecordingError {
             message: message.into(),
             help: Some(help.into()),
@@ -164,96 +159,7 @@ struct EventV1 {
     item: Option<u32>,
 }
 
-fn outcome_from_name(name: &str) -> Option<Outcome> {
-    [
-        Outcome::Completed,
-        Outcome::Deadlock,
-        Outcome::Timeout,
-        Outcome::Failed,
-    ]
-    .into_iter()
-    .find(|o| o.name() == name)
-}
-
 impl Recording {
-    /// A recording of a finished headless run. Fails if the run outgrew the trace's exact
-    /// event log (the recording would not be exact).
-    pub fn from_report(report: &Report, speed: f64) -> Result<Recording, RecordingError> {
-        let scenario = report.trace.scenario();
-        let deadlock = report.summary.deadlock.as_ref().map(|d| {
-            let idx = |name: &str| scenario.thread_index(name);
-            Deadlock {
-                cycle: d
-                    .cycle
-                    .iter()
-                    .filter_map(|e| {
-                        let by = match e.by.as_deref() {
-                            Some(b) => Some(idx(b)?),
-                            None => None,
-                        };
-                        Some(WaitEdge {
-                            thread: idx(&e.thread)?,
-                            resource: scenario.resource_index(&e.waits_for)?,
-                            blame: Blame::from_name(e.blame, by)?,
-                        })
-                    })
-                    .collect(),
-                stuck: d.stuck.iter().filter_map(|t| idx(t)).collect(),
-            }
-        });
-        Recording::from_trace(
-            &report.trace,
-            report.end_ns,
-            Some(report.outcome),
-            deadlock,
-            report.summary.events_dropped,
-            speed,
-        )
-    }
-
-    /// A timeline of the whole recording, with room for every event.
-    pub fn trace(&self) -> Trace {
-        let limits = TraceLimits {
-            max_events: self.events.len().max(TraceLimits::default().max_events),
-            ..TraceLimits::default()
-        };
-        let mut trace = Trace::with_limits(self.scenario.clone(), limits);
-        trace.push(&self.events);
-        for (t, reason) in self.failures.iter().enumerate() {
-            if let Some(reason) = reason {
-                trace.note_failure(t as ThreadIdx, reason.clone());
-            }
-        }
-        trace
-    }
-
-    /// The run's summary, computed again from the events.
-    pub fn summary(&self) -> Summary {
-        let mut builder = SummaryBuilder::new(self.scenario.clone());
-        builder.extend(&self.events);
-        builder.finish(&RunEnd {
-            run_time_ns: self.end_ns,
-            outcome: self.outcome,
-            deadlock: self.deadlock.clone(),
-            failures: self.failures.clone(),
-            dropped_events: self.dropped_events,
-        })
-    }
-
-    /// The same report a headless run of it printed.
-    pub fn report(&self) -> Report {
-        let summary = self.summary();
-        Report {
-            outcome: self.outcome.unwrap_or(Outcome::Timeout),
-            summary,
-            trace: self.trace(),
-            end_ns: self.end_ns,
-            recorded_events: self.events.len() as u64 + self.dropped_events,
-            warnings: Vec::new(),
-            errors: Vec::new(),
-        }
-    }
-
     fn to_file(&self) -> FileV1 {
         let s = &*self.scenario;
         let name = |t: ThreadIdx| s.thread_name(t).to_string();
@@ -485,7 +391,7 @@ impl Recording {
         let outcome = match file.run.outcome.as_deref() {
             None => None,
             Some(name) => Some(
-                outcome_from_name(name)
+                Outcome::from_name(name)
                     .ok_or_else(|| damaged(format!("unknown outcome `{name}`")))?,
             ),
         };
@@ -563,98 +469,5 @@ fn shown_ns(ns: u64) -> String {
         format!("{ns} ns")
     } else {
         format!("{:.3}s", ns as f64 / 1e9)
-    }
-}
-
-impl Recording {
-    /// A recording of what a live view saw: its trace (which must still hold every event) and
-    /// how the run stood when it was left.
-    pub fn from_trace(
-        trace: &Trace,
-        end_ns: u64,
-        outcome: Option<Outcome>,
-        deadlock: Option<Deadlock>,
-        dropped_events: u64,
-        speed: f64,
-    ) -> Result<Recording, RecordingError> {
-        if trace.events_evicted() > 0 || trace.events_too_late() > 0 {
-            return Err(RecordingError::new(
-                format!(
-                    "this run produced {} events, more than a recording keeps exactly ({})",
-                    trace.events_seen(),
-                    trace.limits().max_events
-                ),
-                "record a shorter run: use --for to stop it sooner",
-            ));
-        }
-        let scenario = trace.scenario().clone();
-        Ok(Recording {
-            events: trace.events_before(u64::MAX, usize::MAX),
-            failures: (0..scenario.threads.len())
-                .map(|t| trace.failure(t as ThreadIdx).map(str::to_string))
-                .collect(),
-            scenario,
-            end_ns: end_ns.max(trace.end_ns()),
-            outcome,
-            deadlock,
-            dropped_events,
-            speed: speed.clamp(0.1, 4.0),
-        })
-    }
-}
-
-/// `threadlab run SCENARIO --headless --record FILE`: the headless run, printed as usual, then
-/// saved. A recording that cannot be written is an error (exit 2): the teacher asked for it.
-pub fn run_headless(scenario: Arc<Scenario>, args: &RunArgs, path: &Path, ascii: bool) -> ExitCode {
-    let inputs: Vec<&Path> = crate::scenario::input_file(&args.scenario)
-        .into_iter()
-        .collect();
-    // Fail before running, not after, when the file cannot be written at all.
-    if let Err(e) = crate::files::create(path, &inputs) {
-        errln(
-            &RecordingError::new(format!("cannot write the recording: {e}"), e.help()).to_string(),
-        );
-        return ExitCode::from(2);
-    }
-    let report = match crate::headless::execute(scenario, args) {
-        Ok(report) => report,
-        Err(e) => {
-            errln(&e.to_string());
-            return ExitCode::from(2);
-        }
-    };
-    let saved = Recording::from_report(&report, args.speed).and_then(|rec| rec.save(path, &inputs));
-    let code = crate::headless::print(&report, args.json, &print_options(ascii));
-    match saved {
-        Ok(()) => code,
-        Err(e) => {
-            errln(&e.to_string());
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// `threadlab replay FILE [--headless]`. Headless (or without a terminal) prints the same
-/// report the recorded run printed and exits with its outcome's code.
-pub fn replay(args: &ReplayArgs, ascii: bool) -> ExitCode {
-    let rec = match Recording::load(&args.file) {
-        Ok(rec) => rec,
-        Err(e) => {
-            errln(&e.to_string());
-            return ExitCode::from(2);
-        }
-    };
-    if args.headless || args.json || !std::io::stdout().is_terminal() {
-        crate::headless::print(&rec.report(), args.json, &print_options(ascii))
-    } else {
-        crate::ui::replay(rec, ascii)
-    }
-}
-
-/// A report printed as a headless run prints it.
-fn print_options(ascii: bool) -> crate::headless::Options {
-    crate::headless::Options {
-        ascii,
-        ..crate::headless::Options::default()
     }
 }

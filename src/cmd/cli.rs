@@ -1,4 +1,5 @@
-//! The command line: one clap definition, dispatched from `main.rs`.
+//! The command line: one clap definition. Only the commands (`cmd/`) see these types; they
+//! hand the rooms below plain options.
 
 use std::path::PathBuf;
 use std::time::Duration;

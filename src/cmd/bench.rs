@@ -10,10 +10,14 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::cli::BenchWhat;
+use crate::console::{errln, out, outln};
+use crate::vocab::outcome::Exit;
+
 use crate::engine::{Run, RunOptions};
 use crate::scenario::model::{Op, Scenario};
-use crate::trace::event::{Event, EventKind};
 use crate::trace::gil::{self, PhaseFigures};
+use crate::vocab::event::{Event, EventKind};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GilBench {
@@ -226,5 +230,25 @@ impl GilBench {
             self.convoy_alone.p50_ms, self.convoy_alone.p99_ms
         );
         out
+    }
+}
+
+/// `threadlab bench gil [--threads N] [--work D] [--json]`.
+pub fn run(what: BenchWhat, threads: Option<usize>, work: Duration, json: bool) -> Exit {
+    let BenchWhat::Gil = what;
+    let threads = threads.unwrap_or_else(crate::trace::gil::cores);
+    match gil(threads, work, Duration::from_millis(5)) {
+        Ok(figures) if json => {
+            outln(&serde_json::to_string_pretty(&figures).expect("figures serialize"));
+            Exit::Success
+        }
+        Ok(figures) => {
+            out(&figures.report());
+            Exit::Success
+        }
+        Err(e) => {
+            errln(&format!("bench failed: {e}"));
+            Exit::Failed
+        }
     }
 }

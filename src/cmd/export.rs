@@ -1,0 +1,101 @@
+//! `threadlab export INPUT --format chrome|svg -o FILE`: a recording, or a scenario run
+//! headless now, written as a Perfetto trace or an SVG picture.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::cli::{ExportArgs, ExportFormat};
+use crate::console::errln;
+use crate::headless::{self, RunPlan};
+use crate::trace::export::{chrome, svg};
+use crate::vocab::outcome::Exit;
+use crate::vocab::recording::{self, Recording};
+
+/// Where an export's run comes from: a recording file as it is, or a scenario run headless now.
+pub fn input(args: &ExportArgs) -> Result<Recording, String> {
+    let path = Path::new(&args.input);
+    if recording::looks_like_recording(path) {
+        return Recording::load(path).map_err(|e| e.to_string());
+    }
+    let scenario = crate::scenario::load(&args.input)
+        .map(Arc::new)
+        .map_err(|report| crate::scenario::render_for_terminal(report.as_ref()))?;
+    let run = RunPlan {
+        scenario: args.input.clone(),
+        for_: args.for_,
+        schedule: args.schedule.clone(),
+        speed: args.speed,
+        events: None,
+    };
+    let report = headless::execute(scenario, &run).map_err(|e| e.to_string())?;
+    for w in &report.warnings {
+        errln(&format!("warning: {w}"));
+    }
+    Recording::from_report(&report, args.speed).map_err(|e| e.to_string())
+}
+
+/// `threadlab export INPUT --format chrome|svg -o FILE`. Exit 0 when written, 2 for a bad
+/// input or an output that cannot be written (or would overwrite the input).
+pub fn run(args: &ExportArgs) -> Exit {
+    let to_stdout = args.output.as_os_str() == "-";
+    let inputs: Vec<&Path> = crate::scenario::input_file(&args.input)
+        .filter(|p| p.exists())
+        .into_iter()
+        .collect();
+    // Checked before the run too, so a mistaken -o costs nothing; nothing is truncated yet.
+    if let Some(input) = inputs
+        .iter()
+        .find(|i| !to_stdout && crate::files::same_file(&args.output, i))
+    {
+        let e = crate::files::FileError::WouldOverwrite {
+            output: args.output.clone(),
+            input: input.to_path_buf(),
+        };
+        errln(&format!("error: {e}\n  help: {}", e.help()));
+        return Exit::Usage;
+    }
+    let rec = match self::input(args) {
+        Ok(rec) => rec,
+        Err(e) => {
+            errln(&e);
+            return Exit::Usage;
+        }
+    };
+    let text = match args.format {
+        ExportFormat::Chrome => chrome::to_string(&rec) + "\n",
+        ExportFormat::Svg => svg::render(&rec),
+    };
+    if to_stdout {
+        // A reader that goes away ends the output quietly; main reports any other failure.
+        crate::console::out(&text);
+        return Exit::Success;
+    }
+    let written = crate::files::create(&args.output, &inputs).and_then(|file| {
+        let mut out = std::io::BufWriter::new(file);
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| crate::files::FileError::Io(args.output.clone(), e))
+    });
+    match written {
+        Ok(()) => {
+            errln(&format!(
+                "wrote {} ({} events, {})",
+                args.output.display(),
+                rec.events.len(),
+                match args.format {
+                    ExportFormat::Chrome => "open it in https://ui.perfetto.dev",
+                    ExportFormat::Svg => "an SVG picture",
+                }
+            ));
+            Exit::Success
+        }
+        Err(e) => {
+            errln(&format!(
+                "error: cannot write the export: {e}\n  help: {}",
+                e.help()
+            ));
+            Exit::Usage
+        }
+    }
+}

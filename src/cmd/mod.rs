@@ -1,0 +1,85 @@
+//! The commands: one file per subcommand, each starting here. A command turns clap's
+//! arguments ([`cli`]) into the plain options of the rooms below, runs them, and says how it
+//! ended ([`Exit`]); `main` turns that into the process exit code.
+
+pub mod bench;
+pub mod check;
+pub mod cli;
+pub mod completions;
+pub mod export;
+pub mod list;
+pub mod man;
+pub mod menu;
+pub mod replay;
+pub mod run;
+
+use crate::console::errln;
+use crate::headless::{self, Report, RunPlan};
+use crate::vocab::outcome::Exit;
+use cli::{Cli, Command, RunArgs};
+
+/// Runs the command `cli` names.
+pub fn dispatch(cli: Cli) -> Exit {
+    let ascii = cli.ascii;
+    match cli.command {
+        None => menu::run(&cli.files, ascii),
+        Some(Command::List) => list::run(),
+        Some(Command::Check { files }) => check::run(&files),
+        Some(Command::Run(command)) => run::run(command, ascii),
+        Some(Command::Replay(args)) => replay::run(&args, ascii),
+        Some(Command::Export(args)) => export::run(&args),
+        Some(Command::Completions { shell }) => completions::run(shell),
+        Some(Command::Man) => man::run(),
+        Some(Command::Bench {
+            what,
+            threads,
+            work,
+            json,
+        }) => bench::run(what, threads, work, json),
+    }
+}
+
+/// The run `args` ask for, as the rooms below take it.
+pub fn plan(args: &RunArgs) -> RunPlan {
+    RunPlan {
+        scenario: args.scenario.clone(),
+        for_: args.for_,
+        schedule: args.schedule.clone(),
+        speed: args.speed,
+        events: args.events.clone(),
+    }
+}
+
+/// Prints a report to stdout, as text or as the JSON summary; it ends as its run did, or as
+/// a usage error if an output it was asked for could not be written.
+pub fn print_report(report: &Report, json: bool, ascii: bool) -> Exit {
+    for w in &report.warnings {
+        errln(&format!("warning: {w}"));
+    }
+    let out = if json {
+        match serde_json::to_string(&report.summary) {
+            Ok(json) => json + "\n",
+            Err(e) => {
+                errln(&format!("error: could not write the summary as JSON: {e}"));
+                return Exit::Failed;
+            }
+        }
+    } else {
+        headless::render(
+            report,
+            &headless::Options {
+                ascii,
+                ..headless::Options::default()
+            },
+        )
+    };
+    crate::console::out(&out);
+    for e in &report.errors {
+        errln(&format!("error: {e}"));
+    }
+    if report.errors.is_empty() {
+        Exit::Run(report.outcome)
+    } else {
+        Exit::Usage
+    }
+}

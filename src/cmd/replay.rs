@@ -1,0 +1,25 @@
+//! `threadlab replay FILE`: a recorded run, scrubbed through in the terminal or printed.
+
+use std::io::IsTerminal;
+
+use super::cli::ReplayArgs;
+use crate::console::errln;
+use crate::vocab::outcome::Exit;
+use crate::vocab::recording::Recording;
+
+/// `threadlab replay FILE [--headless]`. Headless (or without a terminal) prints the same
+/// report the recorded run printed and exits with its outcome's code.
+pub fn run(args: &ReplayArgs, ascii: bool) -> Exit {
+    let rec = match Recording::load(&args.file) {
+        Ok(rec) => rec,
+        Err(e) => {
+            errln(&e.to_string());
+            return Exit::Usage;
+        }
+    };
+    if args.headless || args.json || !std::io::stdout().is_terminal() {
+        super::print_report(&rec.report(), args.json, ascii)
+    } else {
+        crate::ui::replay(rec, ascii)
+    }
+}

@@ -1,0 +1,113 @@
+//! Where the lanes' columns fall, from the scenario and the terminal's width alone: the
+//! thread names, the label (as wide as the widest words a lane can show) and the time cells.
+//! The lanes view draws with it, and the app fits a run's zoom to the cells it leaves, so both
+//! agree on the width without the app's state asking the views.
+
+use ratatui::layout::Rect;
+
+use crate::cells;
+use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
+use crate::vocab::event::{STATES, State};
+
+/// The smallest terminal the run view draws in.
+pub const RUN_MIN_SIZE: (u16, u16) = (60, 16);
+
+/// The columns of a lane inside the lanes panel's borders, in cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Columns {
+    pub name_w: u16,
+    pub label_w: u16,
+    /// Cells before the time cells begin: name, label and the blank between.
+    pub used: u16,
+}
+
+/// The columns of this scenario's lanes in `inner_width` cells.
+pub fn columns(scenario: &Scenario, inner_width: u16) -> Columns {
+    let longest_name = scenario
+        .threads
+        .iter()
+        .map(|t| cells::width(&t.name))
+        .max()
+        .unwrap_or(1) as u16;
+    let mut name_w = (longest_name + 3).min(16);
+    // One blank cell between the label and the lane's bar.
+    let mut label_w = (widest_label(scenario) as u16 + 1).clamp(10, 28);
+    if inner_width < name_w + label_w + 20 {
+        // Narrow: give the cells at least a third of the width.
+        label_w = label_w.min(inner_width / 3).max(4);
+        name_w = name_w.min(inner_width / 4).max(2);
+    }
+    let used = (name_w + label_w + 1).min(inner_width);
+    Columns {
+        name_w,
+        label_w,
+        used,
+    }
+}
+
+/// How many time cells wide the lanes are drawn in a terminal of `size` (0 if the run view
+/// does not fit): the lanes panel spans the whole width, inside its borders.
+pub fn lane_cells(scenario: &Scenario, size: Rect) -> u16 {
+    if size.width < RUN_MIN_SIZE.0 || size.height < RUN_MIN_SIZE.1 {
+        return 0;
+    }
+    let inner_width = size.width.saturating_sub(2);
+    inner_width - columns(scenario, inner_width).used
+}
+
+/// A thread's state in words, as big and plain as the label column allows: the state's own
+/// words with the first one shouted ("BLOCKED on B", "WAITING for event go").
+pub fn state_words(
+    scenario: &Scenario,
+    thread: ThreadIdx,
+    state: State,
+    step: Option<u32>,
+) -> String {
+    let words = state.words(scenario, thread, step);
+    match words.split_once(' ') {
+        Some((first, rest)) => format!("{} {rest}", first.to_uppercase()),
+        None => words.to_uppercase(),
+    }
+}
+
+/// The widest label a lane of this scenario can show, in cells, so the label column fits it:
+/// the states that name nothing, each resource's wait, a buffer's wait on either side, each
+/// loop's blocking call, and a thread not started yet.
+fn widest_label(scenario: &Scenario) -> usize {
+    let plain = STATES
+        .iter()
+        .map(|row| (row.state, 0, None))
+        .filter(|(s, _, _)| s.waiting_on().is_none());
+    let waits = scenario
+        .resources
+        .iter()
+        .enumerate()
+        .filter_map(|(r, res)| State::waiting_for(&res.kind, r as ResIdx).map(|s| (s, 0, None)));
+    let sides = scenario.threads.iter().enumerate().flat_map(|(t, spec)| {
+        spec.steps
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, step)| match step.op {
+                Op::Put(r) | Op::Take(r) => Some((State::Condition(r), t, Some(i as u32))),
+                Op::BlockingSleep(_) => Some((State::Sleeping, t, Some(i as u32))),
+                _ => None,
+            })
+    });
+    let labels = plain
+        .chain(waits)
+        .chain(sides)
+        .map(|(s, t, step)| 2 + cells::width(&state_words(scenario, t as ThreadIdx, s, step)));
+    let not_started = scenario
+        .threads
+        .iter()
+        .map(|spec| match spec.after.first() {
+            Some(&first) => {
+                8 + scenario
+                    .threads
+                    .get(first as usize)
+                    .map_or(0, |f| cells::width(&f.group))
+            }
+            None => "  not started".len(),
+        });
+    labels.chain(not_started).max().unwrap_or(0)
+}
