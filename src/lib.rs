@@ -13,6 +13,7 @@ pub mod engine;
 pub mod files;
 pub mod headless;
 pub mod scenario;
+pub mod session;
 pub mod trace;
 pub mod ui;
 pub mod vocab;

@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["vocab"],
     &["engine"],
     &["trace"],
+    &["session"],
     &["headless"],
     &["ui"],
     &["cmd"],

@@ -1,9 +1,7 @@
 //! The live loop: terminal events, signals and a frame tick in one `select!`, the engine polled
 //! and drained into the trace, the screen redrawn only when something changed.
 
-use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,16 +14,15 @@ use ratatui::crossterm::{queue, terminal};
 use ratatui::layout::{Position, Rect};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::engine::{Phase, Run, RunOptions};
-use crate::headless::RunPlan;
+use crate::engine::Phase;
 use crate::scenario::model::{Scenario, ThreadIdx};
-use crate::trace::Reorder;
+use crate::session::{RunPlan, Session};
 use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
 use crate::ui::keys::{self, Action, Context};
 use crate::ui::terminal::{TerminalGuard, Tui};
 use crate::ui::theme::Theme;
 use crate::ui::view;
-use crate::vocab::event::{Event, EventKind, EventRecord};
+use crate::vocab::event::{Event, EventKind};
 use crate::vocab::outcome::Exit;
 
 /// At most this often while something moves (~30 fps).
@@ -69,41 +66,16 @@ pub fn run_scenario_recording(
     if let Some(code) = refuse_without_terminal() {
         return code;
     }
-    let mut schedule = VecDeque::new();
-    for name in &args.schedule {
-        match scenario.thread_index(name) {
-            Some(t) => schedule.push_back(t),
-            None => {
-                let names: Vec<&str> = scenario.threads.iter().map(|t| t.name.as_str()).collect();
-                crate::console::errln(&format!(
-                    "error: --schedule names `{name}`, which is not a thread of {}\n  help: its threads are {}",
-                    scenario.name,
-                    names.join(", ")
-                ));
-                return Exit::Usage;
-            }
+    let session = match Session::start(scenario.clone(), args, paused) {
+        Ok(session) => session,
+        Err(e) => {
+            crate::console::errln(&e.to_string());
+            return Exit::Usage;
         }
-    }
+    };
     let inputs: Vec<&std::path::Path> = crate::scenario::input_file(&args.scenario)
         .into_iter()
         .collect();
-    let events_out = match &args.events {
-        Some(path) => match crate::files::create(path, &inputs) {
-            Ok(f) => Some(EventsOut {
-                path: path.clone(),
-                out: BufWriter::new(f),
-                error: None,
-            }),
-            Err(e) => {
-                crate::console::errln(&format!(
-                    "error: cannot write the events file: {e}\n  help: {}",
-                    e.help()
-                ));
-                return Exit::Usage;
-            }
-        },
-        None => None,
-    };
     let record = record.map(|path| (path, inputs.iter().map(|p| p.to_path_buf()).collect()));
     let mut app = App::new(
         Menu {
@@ -117,16 +89,12 @@ pub fn run_scenario_recording(
     } else {
         app.open(scenario.clone(), args.speed);
     }
-    let mut control = Control {
-        start_paused: !schedule.is_empty(),
-        scheduling: !schedule.is_empty(),
-        schedule,
-        stop_after: args.for_.map(|d| d.as_nanos() as u64),
-        events_out,
+    let control = Control {
+        session,
+        settle: SETTLE,
         record,
         ..Control::default()
     };
-    control.start(&app, scenario);
     run_app(app, control)
 }
 
@@ -197,18 +165,9 @@ pub fn menu_entries_from(dir: &std::path::Path, extra_files: &[PathBuf]) -> Vec<
 /// The engine side: the current run and what was asked of it from the command line.
 #[derive(Default)]
 struct Control {
-    run: Option<Run>,
+    session: Session,
     scratch: Vec<Event>,
     settle: u8,
-    start_paused: bool,
-    /// `--schedule`: threads still to step, one step each, before running freely.
-    schedule: VecDeque<ThreadIdx>,
-    scheduling: bool,
-    /// `--for`: pause when run time reaches this.
-    stop_after: Option<u64>,
-    events_out: Option<EventsOut>,
-    /// Puts the events file in time order: threads hand over their events only roughly so.
-    events_order: Reorder,
     /// `--record`: where to save the run on screen when the view closes, and the input it
     /// must not overwrite.
     record: Option<(PathBuf, Vec<PathBuf>)>,
@@ -332,62 +291,35 @@ impl Replay {
 }
 
 impl Control {
+    /// Ends the run shown (if any) and starts `scenario` afresh.
     fn start(&mut self, app: &App, scenario: Arc<Scenario>) {
-        self.end_run(None);
-        let speed = app.run.as_ref().map_or(1.0, |r| r.live.speed);
-        let options = RunOptions {
-            speed,
-            start_paused: self.start_paused || app.run.as_ref().is_some_and(|r| r.paused_start),
-        };
-        self.start_paused = false;
-        self.run = Some(Run::start(scenario, options));
+        let run = app.run.as_ref();
+        let speed = run.map_or(1.0, |r| r.live.speed);
+        let paused = run.is_some_and(|r| r.paused_start);
+        self.session.restart(scenario, speed, paused);
         self.settle = SETTLE;
     }
 
-    /// Ends the run and forgets what the command line asked of it. `app` is given when the
-    /// view still shows this run (quit, back to the menu), so its last events are shown and
-    /// saved with `--record`; after a restart or when another scenario is opened, the view
-    /// already shows the next run.
-    fn stop(&mut self, app: Option<&mut App>) {
-        self.schedule.clear();
-        self.scheduling = false;
-        self.stop_after = None;
-        self.end_run(app);
-    }
-
     /// Pauses (so run time ends here), joins every thread, and takes every event the run
-    /// recorded that was not drained yet: into the events file, and into `app` if given.
-    fn end_run(&mut self, app: Option<&mut App>) {
-        let Some(run) = &mut self.run else { return };
-        run.pause();
-        run.end();
+    /// recorded that was not drained yet: into the events file, and into `app` if given. `app`
+    /// is given when the view still shows this run (quit, back to the menu), so its last
+    /// events are shown and saved with `--record`. What the command line asked of the run
+    /// is forgotten.
+    fn stop(&mut self, app: Option<&mut App>) {
+        self.session.forget_plan();
+        if self.session.stop().is_none() {
+            return;
+        }
         match app {
             Some(app) => {
                 self.poll(app);
             }
             None => {
                 self.scratch.clear();
-                run.drain_events(&mut self.scratch);
-                write_events(
-                    &mut self.events_out,
-                    &mut self.events_order,
-                    &self.scratch,
-                    run.scenario(),
-                    false,
-                );
+                self.session.drain(&mut self.scratch);
             }
         }
-        if let Some(run) = self.run.take() {
-            write_events(
-                &mut self.events_out,
-                &mut self.events_order,
-                &[],
-                run.scenario(),
-                true,
-            );
-        }
-        // The next run's clock starts again from zero.
-        self.events_order = Reorder::default();
+        self.session.close();
     }
 
     fn apply(&mut self, app: &mut App, effect: Effect) {
@@ -396,20 +328,20 @@ impl Control {
             Effect::Start(s) => {
                 // Leaving a replay for the menu and opening a scenario runs it live.
                 self.replay = None;
-                self.stop(None);
                 self.start(app, s);
             }
             Effect::Stop => self.stop(Some(app)),
             Effect::Restart => {
                 // The command line's schedule and limit were for the first run; whether the
                 // new one starts paused is the view's to say (`RunState::paused_start`).
-                self.stop(None);
                 if let Some(s) = app.run.as_ref().map(|r| r.scenario.clone()) {
                     self.start(app, s);
                 }
             }
             _ => {
-                let Some(run) = &self.run else { return };
+                let Some(run) = self.session.run() else {
+                    return;
+                };
                 match effect {
                     Effect::Pause => run.pause(),
                     Effect::Resume => run.resume(),
@@ -441,7 +373,7 @@ impl Control {
         if let Some(replay) = &mut self.replay {
             return replay.tick(app);
         }
-        let Some(run) = &self.run else {
+        let Some(run) = self.session.run() else {
             return false;
         };
         // How the run stands is read before draining, and a deadlock or an end is shown only
@@ -450,8 +382,11 @@ impl Control {
         let phase = run.phase();
         let settled = run.settled();
         self.scratch.clear();
-        run.drain_events(&mut self.scratch);
+        self.session.drain(&mut self.scratch);
         self.scratch.sort_by_key(|e| e.t_ns);
+        let Some(run) = self.session.run() else {
+            return false;
+        };
         let phase = match (phase, &app.run) {
             (Phase::Deadlock | Phase::Finished, Some(shown)) if !settled => {
                 self.settle = SETTLE;
@@ -492,38 +427,21 @@ impl Control {
             },
             dropped: run.dropped_events(),
         };
-        write_events(
-            &mut self.events_out,
-            &mut self.events_order,
-            &self.scratch,
-            run.scenario(),
-            false,
-        );
         let changed = !self.scratch.is_empty() || app.run.as_ref().is_none_or(|r| r.live != live);
 
         // --schedule: one step at a time, each once the last has ended (checked without
         // waiting), then the run goes free.
-        if self.scheduling && phase == Phase::Paused && run.wait_step_done(Duration::ZERO) {
-            match self.schedule.pop_front() {
-                Some(t) => {
-                    if let Err(e) = run.step(t) {
-                        app.notice(format!("--schedule: can't step: {e}"));
-                        self.schedule.clear();
-                    }
-                }
-                None => {
-                    self.scheduling = false;
-                    run.resume();
-                }
+        if self.session.scheduling() {
+            if let Err(e) = self.session.advance_schedule(false) {
+                app.notice(e.message);
             }
             self.settle = SETTLE;
         }
-        if let Some(limit) = self.stop_after
-            && live.now_ns >= limit
-            && phase == Phase::Running
+        if phase == Phase::Running
+            && let Some(limit) = self.session.time_up(live.now_ns)
+            && let Some(run) = self.session.run()
         {
             run.pause();
-            self.stop_after = None;
             app.notice(format!("paused: --for {} reached", view::fmt_ns(limit)));
         }
 
@@ -541,34 +459,12 @@ impl Control {
         if let Some(replay) = &self.replay {
             return replay.playing;
         }
-        let Some(run) = &self.run else {
+        let Some(run) = self.session.run() else {
             return false;
         };
         self.settle > 0
-            || self.scheduling
+            || self.session.scheduling()
             || matches!(run.phase(), Phase::Running | Phase::Stepping(_))
-    }
-}
-
-/// `--events`: one JSON line per event, named after the run's own scenario, in time order;
-/// `all` writes out every event still held for ordering (the run has ended).
-fn write_events(
-    out: &mut Option<EventsOut>,
-    order: &mut Reorder,
-    events: &[Event],
-    scenario: &Scenario,
-    all: bool,
-) {
-    let Some(out) = out else { return };
-    order.extend(events);
-    loop {
-        let next = if all {
-            order.pop_any()
-        } else {
-            order.pop_ready()
-        };
-        let Some(e) = next else { break };
-        out.write(&EventRecord::new(&e, scenario));
     }
 }
 
@@ -596,7 +492,7 @@ fn run_app(mut app: App, mut control: Control) -> Exit {
         .record
         .as_ref()
         .map(|(path, inputs)| save_recording(&app, path, inputs));
-    let events = control.events_out.as_mut().and_then(EventsOut::finish);
+    let events = control.session.finish().map(|e| format!("error: {e}"));
     drop(guard);
     let mut failed = false;
     for e in [saved.and_then(Result::err), events].into_iter().flatten() {
@@ -624,43 +520,6 @@ fn draw(terminal: &mut Tui, app: &App) -> io::Result<()> {
     })?;
     queue!(terminal.backend_mut(), terminal::EndSynchronizedUpdate)?;
     terminal.backend_mut().flush()
-}
-
-/// `--events FILE` from the live view: every event as a JSON line. The first write that fails
-/// is kept, and fails the command when the view closes.
-struct EventsOut {
-    path: PathBuf,
-    out: BufWriter<File>,
-    error: Option<io::Error>,
-}
-
-impl EventsOut {
-    fn write(&mut self, record: &EventRecord) {
-        if self.error.is_some() {
-            return;
-        }
-        let written = serde_json::to_writer(&mut self.out, record)
-            .map_err(io::Error::from)
-            .and_then(|()| self.out.write_all(b"\n"));
-        if let Err(e) = written {
-            self.error = Some(e);
-        }
-    }
-
-    /// Flushes; the error to report, if any write failed.
-    fn finish(&mut self) -> Option<String> {
-        if self.error.is_none()
-            && let Err(e) = self.out.flush()
-        {
-            self.error = Some(e);
-        }
-        self.error.as_ref().map(|e| {
-            format!(
-                "error: writing the events file {} failed: {e}",
-                self.path.display()
-            )
-        })
-    }
 }
 
 /// `--record`: the run on screen when the view closed (after a restart, the latest one).

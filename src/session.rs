@@ -1,0 +1,413 @@
+//! One run as a command drives it, whoever shows it: the headless report and the live view
+//! both start their run here from a [`RunPlan`], step `--schedule` through it, stop it at
+//! `--for`, end it (pause, end, drain) and write `--events`, so the two cannot drift apart.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::{Phase, Run, RunOptions};
+use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::trace::order::Reorder;
+use crate::vocab::deadlock::Deadlock;
+use crate::vocab::event::{Event, EventRecord};
+use crate::vocab::outcome::Outcome;
+
+/// What run to make: the plain options the command line's `run` and `export` turn their
+/// arguments into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPlan {
+    /// The scenario as it was named (a built-in name or a path): an events file may not
+    /// overwrite the file it names.
+    pub scenario: String,
+    /// Stop after this much run time; the outcome is then `timeout`.
+    pub for_: Option<Duration>,
+    /// Start paused, step these threads in this order (one step each), then run freely.
+    pub schedule: Vec<String>,
+    /// From 0.1 to 4; stretches every timed step.
+    pub speed: f64,
+    /// Write every event as JSON Lines to this file.
+    pub events: Option<PathBuf>,
+}
+
+impl Default for RunPlan {
+    fn default() -> RunPlan {
+        RunPlan {
+            scenario: String::new(),
+            for_: None,
+            schedule: Vec::new(),
+            speed: 1.0,
+            events: None,
+        }
+    }
+}
+
+/// A mistake in how the run was asked for (exit code 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "error: {}", self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Resolves `--schedule` names to threads, with a pointed error for a name that is not there.
+pub fn resolve_schedule(
+    scenario: &Scenario,
+    names: &[String],
+) -> Result<Vec<ThreadIdx>, UsageError> {
+    names
+        .iter()
+        .map(|name| {
+            let name = name.trim();
+            scenario.thread_index(name).ok_or_else(|| {
+                let all: Vec<&str> = scenario.threads.iter().map(|t| t.name.as_str()).collect();
+                // Thread names are short (T1, T2): two edits away is still a likely typo. A
+                // name far longer than any thread's is not measured at all.
+                let typed = crate::scenario::plain(name);
+                let nearest = all
+                    .iter()
+                    .filter(|t| t.len().abs_diff(typed.len()) <= 2)
+                    .map(|t| (strsim::levenshtein(&typed, t), *t))
+                    .min()
+                    .filter(|(d, _)| *d <= 2)
+                    .map(|(_, t)| format!("did you mean `{t}`? "))
+                    .unwrap_or_default();
+                UsageError {
+                    message: format!(
+                        "--schedule names `{}`, which is not a thread of {}",
+                        crate::scenario::shown(name),
+                        scenario.name
+                    ),
+                    help: Some(crate::scenario::with_disguise(
+                        format!("{nearest}the threads are: {}", all.join(", ")),
+                        name,
+                    )),
+                }
+            })
+        })
+        .collect()
+}
+
+/// How a run ended, read once every thread was joined.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    /// Run time where the driver stopped watching.
+    pub stopped_ns: u64,
+    pub finished: bool,
+    pub deadlock: Option<Deadlock>,
+    /// Each thread's failure, by thread.
+    pub failures: Vec<Option<String>>,
+    pub dropped_events: u64,
+    pub recorded_events: u64,
+}
+
+impl Ended {
+    pub fn outcome(&self) -> Outcome {
+        Outcome::decide(
+            self.failures.iter().any(Option::is_some),
+            self.deadlock.is_some(),
+            self.finished,
+        )
+    }
+}
+
+/// The current run and what the command line asked of it. The events file outlives a run:
+/// the live view writes every run it shows (after a restart too) into the one file.
+#[derive(Default)]
+pub struct Session {
+    run: Option<Run>,
+    /// `--schedule`: threads still to step (with the name as typed), one step each.
+    schedule: VecDeque<(ThreadIdx, String)>,
+    /// The schedule step under way: its number from 1, and its name as typed.
+    stepping: Option<(usize, String)>,
+    scheduling: bool,
+    /// `--for`: the run time the run stops at.
+    limit_ns: Option<u64>,
+    /// The longest a single step may take before the schedule gives up on it.
+    step_bound: Duration,
+    events: Option<EventsFile>,
+    /// Puts the events file in time order: threads hand over their events only roughly so.
+    order: Reorder,
+}
+
+impl Session {
+    /// Checks the plan against the scenario (schedule names, events file) and starts the run:
+    /// paused if `paused` or if there is a schedule to step.
+    pub fn start(
+        scenario: Arc<Scenario>,
+        plan: &RunPlan,
+        paused: bool,
+    ) -> Result<Session, UsageError> {
+        let threads = resolve_schedule(&scenario, &plan.schedule)?;
+        let events = match &plan.events {
+            Some(path) => Some(EventsFile::create(
+                path,
+                crate::scenario::input_file(&plan.scenario),
+            )?),
+            None => None,
+        };
+        let mut session = Session {
+            scheduling: !threads.is_empty(),
+            schedule: threads
+                .into_iter()
+                .zip(plan.schedule.iter().map(|n| n.trim().to_string()))
+                .collect(),
+            limit_ns: plan.for_.map(|d| d.as_nanos().min(u64::MAX as u128) as u64),
+            events,
+            ..Session::default()
+        };
+        let paused = paused || session.scheduling;
+        session.begin(scenario, plan.speed, paused);
+        Ok(session)
+    }
+
+    /// Ends the current run (its events written out) and starts `scenario` afresh. The
+    /// command line's schedule and time limit were for the first run only.
+    pub fn restart(&mut self, scenario: Arc<Scenario>, speed: f64, paused: bool) {
+        self.forget_plan();
+        if self.stop().is_some() {
+            let mut rest = Vec::new();
+            self.drain(&mut rest);
+            self.close();
+        }
+        self.begin(scenario, speed, paused);
+    }
+
+    fn begin(&mut self, scenario: Arc<Scenario>, speed: f64, paused: bool) {
+        // The longest a single step can take at this speed, plus room for a busy machine.
+        let longest = scenario
+            .threads
+            .iter()
+            .flat_map(|t| &t.steps)
+            .filter_map(|s| s.op.duration())
+            .max()
+            .unwrap_or_default();
+        self.step_bound = longest.div_f64(speed.clamp(0.1, 4.0)) + Duration::from_secs(5);
+        self.run = Some(Run::start(
+            scenario,
+            RunOptions {
+                speed,
+                start_paused: paused,
+            },
+        ));
+    }
+
+    /// Drops the schedule and the time limit: the viewer has taken over.
+    pub fn forget_plan(&mut self) {
+        self.schedule.clear();
+        self.stepping = None;
+        self.scheduling = false;
+        self.limit_ns = None;
+    }
+
+    pub fn run(&self) -> Option<&Run> {
+        self.run.as_ref()
+    }
+
+    /// Whether `--schedule` still has steps to take (or one under way).
+    pub fn scheduling(&self) -> bool {
+        self.scheduling
+    }
+
+    /// Appends every event recorded since the last call to `out` (never blocks), and writes
+    /// them to the events file as their order allows.
+    pub fn drain(&mut self, out: &mut Vec<Event>) {
+        let Some(run) = &self.run else { return };
+        let from = out.len();
+        run.drain_events(out);
+        self.write(&out[from..]);
+    }
+
+    /// [`Session::drain`], waiting up to `timeout` for the first event.
+    pub fn wait(&mut self, out: &mut Vec<Event>, timeout: Duration) {
+        let Some(run) = &self.run else { return };
+        let from = out.len();
+        run.wait_events(out, timeout);
+        self.write(&out[from..]);
+    }
+
+    fn write(&mut self, events: &[Event]) {
+        let (Some(file), Some(run)) = (&mut self.events, &self.run) else {
+            return;
+        };
+        self.order.extend(events);
+        while let Some(e) = self.order.pop_ready() {
+            file.write(&e, run.scenario());
+        }
+    }
+
+    /// Takes the next `--schedule` step once the last one has ended: with `block`, waiting
+    /// for it (an error if it does not end in time), without, looking only. Returns whether
+    /// the schedule goes on; when it is done the run goes free, unless it deadlocked. While
+    /// the viewer has the run going, the schedule waits for a pause.
+    pub fn advance_schedule(&mut self, block: bool) -> Result<bool, UsageError> {
+        let Some(run) = self.run.as_ref().filter(|_| self.scheduling) else {
+            return Ok(false);
+        };
+        if let Some((number, name)) = &self.stepping {
+            let wait = if block {
+                self.step_bound
+            } else {
+                Duration::ZERO
+            };
+            if !run.wait_step_done(wait) {
+                if !block {
+                    return Ok(true);
+                }
+                return Err(UsageError {
+                    message: format!(
+                        "--schedule step {number} ({name}) did not end within {:.1}s",
+                        wait.as_secs_f64()
+                    ),
+                    help: None,
+                });
+            }
+        }
+        match run.phase() {
+            Phase::Deadlock => {
+                self.forget_schedule();
+                return Ok(false);
+            }
+            Phase::Running => return Ok(true),
+            Phase::Paused | Phase::Stepping(_) | Phase::Finished => {}
+        }
+        let number = self.stepping.as_ref().map_or(1, |(n, _)| n + 1);
+        let Some((thread, name)) = self.schedule.pop_front() else {
+            run.resume();
+            self.forget_schedule();
+            return Ok(false);
+        };
+        let stepped = run.step(thread);
+        let deadlocked = run.phase() == Phase::Deadlock;
+        if let Err(e) = stepped {
+            self.forget_schedule();
+            if deadlocked {
+                return Ok(false);
+            }
+            return Err(UsageError {
+                message: format!("--schedule step {number} ({name}) cannot be taken: {e}"),
+                help: Some(
+                    "a schedule steps threads one step each, in order; a blocked or finished \
+                     thread cannot take a step"
+                        .into(),
+                ),
+            });
+        }
+        self.stepping = Some((number, name));
+        Ok(true)
+    }
+
+    fn forget_schedule(&mut self) {
+        self.schedule.clear();
+        self.stepping = None;
+        self.scheduling = false;
+    }
+
+    /// `--for`: the limit, once, when run time `now_ns` has reached it.
+    pub fn time_up(&mut self, now_ns: u64) -> Option<u64> {
+        let limit = self.limit_ns.filter(|&limit| now_ns >= limit)?;
+        self.limit_ns = None;
+        Some(limit)
+    }
+
+    /// Pauses (so run time ends here) and joins every thread; returns the run time it stopped
+    /// at. Everything the run recorded is then left to one last [`Session::drain`], and
+    /// [`Session::close`] says how it ended.
+    pub fn stop(&mut self) -> Option<u64> {
+        let run = self.run.as_mut()?;
+        run.pause();
+        let now = run.now_ns();
+        run.end();
+        Some(now)
+    }
+
+    /// Lets go of the stopped run: writes the events still held for ordering, and says how it
+    /// ended.
+    pub fn close(&mut self) -> Option<Ended> {
+        let run = self.run.take()?;
+        if let Some(file) = &mut self.events {
+            while let Some(e) = self.order.pop_any() {
+                file.write(&e, run.scenario());
+            }
+        }
+        // The next run's clock starts again from zero.
+        self.order = Reorder::default();
+        let stopped_ns = run.now_ns();
+        Some(Ended {
+            stopped_ns,
+            finished: run.is_finished(),
+            deadlock: run.deadlock(),
+            failures: (0..run.scenario().threads.len())
+                .map(|t| run.failure(t as ThreadIdx))
+                .collect(),
+            dropped_events: run.dropped_events(),
+            recorded_events: run.recorded_events(),
+        })
+    }
+
+    /// Flushes the events file; a write that failed is returned, to fail the command (the
+    /// run itself is still reported).
+    pub fn finish(&mut self) -> Option<String> {
+        self.events.as_mut().and_then(EventsFile::finish)
+    }
+}
+
+/// `--events FILE`: one JSON object per line, in time order. The first write that fails is
+/// kept, and reported when the session finishes.
+struct EventsFile {
+    path: String,
+    out: BufWriter<File>,
+    error: Option<std::io::Error>,
+}
+
+impl EventsFile {
+    /// Opens `path` for the events, refusing it if it is the scenario file being run.
+    fn create(path: &Path, input: Option<&Path>) -> Result<EventsFile, UsageError> {
+        let inputs: Vec<&Path> = input.into_iter().collect();
+        let file = crate::files::create(path, &inputs).map_err(|e| UsageError {
+            message: format!("cannot write the events file: {e}"),
+            help: Some(e.help().to_string()),
+        })?;
+        Ok(EventsFile {
+            path: path.display().to_string(),
+            out: BufWriter::new(file),
+            error: None,
+        })
+    }
+
+    fn write(&mut self, e: &Event, scenario: &Scenario) {
+        if self.error.is_some() {
+            return;
+        }
+        let record = EventRecord::new(e, scenario);
+        let result = serde_json::to_writer(&mut self.out, &record)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"));
+        if let Err(err) = result {
+            self.error = Some(err);
+        }
+    }
+
+    fn finish(&mut self) -> Option<String> {
+        if self.error.is_none()
+            && let Err(err) = self.out.flush()
+        {
+            self.error = Some(err);
+        }
+        self.error
+            .as_ref()
+            .map(|err| format!("writing the events file {} failed: {err}", self.path))
+    }
+}

@@ -1,0 +1,155 @@
+//! One run driver for every view: the headless report and the live view's adapter drive the
+//! same session, so `--schedule`, `--events` and their errors behave alike in both. The live
+//! view's side is driven here as its loop does: looking without waiting, draining each frame.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use threadlab::engine::Phase;
+use threadlab::headless;
+use threadlab::scenario::model::Scenario;
+use threadlab::session::{RunPlan, Session, UsageError};
+use threadlab::vocab::Outcome;
+use threadlab::vocab::event::EventRecord;
+
+fn load(name: &str) -> Arc<Scenario> {
+    Arc::new(threadlab::scenario::load(name).unwrap_or_else(|e| panic!("{name}: {e:?}")))
+}
+
+fn temp_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "threadlab-session-{}-{tag}.jsonl",
+        std::process::id()
+    ))
+}
+
+fn read_events(path: &PathBuf) -> Vec<EventRecord> {
+    let text = std::fs::read_to_string(path).expect("events file written");
+    let _ = std::fs::remove_file(path);
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// T1 takes A, T2 takes B, then each reaches for the other's lock: always a deadlock, always
+/// the same events in the same order.
+fn deadlock_plan(events: PathBuf) -> RunPlan {
+    RunPlan {
+        scenario: "deadlock".into(),
+        for_: Some(Duration::from_secs(30)),
+        schedule: ["T1", "T2", "T1", "T2", "T1", "T2"]
+            .map(String::from)
+            .to_vec(),
+        speed: 1.0,
+        events: Some(events),
+    }
+}
+
+/// Drives a session the way the live view does, each frame: take the next schedule step if
+/// the last one has ended (without waiting), drain, stop at the time limit. Returns how the
+/// run ended and the events file's error, if any.
+fn drive_like_the_live_view(
+    scenario: Arc<Scenario>,
+    plan: &RunPlan,
+) -> Result<(Outcome, Option<String>), UsageError> {
+    let mut session = Session::start(scenario, plan, false)?;
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the run neither ended nor timed out"
+        );
+        session.advance_schedule(false)?;
+        session.wait(&mut seen, Duration::from_millis(10));
+        let run = session.run().expect("a run until it is closed");
+        if matches!(run.phase(), Phase::Deadlock | Phase::Finished) && !session.scheduling() {
+            break;
+        }
+        if session.time_up(run.now_ns()).is_some() {
+            break;
+        }
+    }
+    session.stop();
+    session.drain(&mut seen);
+    let ended = session.close().expect("the run just stopped");
+    Ok((ended.outcome(), session.finish()))
+}
+
+#[test]
+fn the_live_view_writes_the_events_file_headless_writes() {
+    let scenario = load("deadlock");
+    let (a, b) = (temp_path("headless"), temp_path("live"));
+    let report = headless::execute(scenario.clone(), &deadlock_plan(a.clone())).expect("runs");
+    let (outcome, error) =
+        drive_like_the_live_view(scenario, &deadlock_plan(b.clone())).expect("runs");
+    assert_eq!(report.outcome, Outcome::Deadlock);
+    assert_eq!(outcome, Outcome::Deadlock);
+    assert!(report.errors.is_empty() && error.is_none(), "{error:?}");
+
+    let (headless, live) = (read_events(&a), read_events(&b));
+    assert!(!headless.is_empty());
+    for (name, events) in [("headless", &headless), ("live", &live)] {
+        assert!(
+            events.windows(2).all(|w| w[0].t_us <= w[1].t_us),
+            "{name}: the events file is not in time order"
+        );
+    }
+    // Times differ from run to run; what happened, to whom and in which order may not.
+    let story = |events: &[EventRecord]| -> Vec<(String, String, Option<String>)> {
+        events
+            .iter()
+            .map(|e| {
+                (
+                    e.thread.clone(),
+                    format!("{:?}", e.event),
+                    e.resource.clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(story(&headless), story(&live));
+}
+
+#[test]
+fn a_schedule_typo_gets_a_suggestion_whichever_view_runs_it() {
+    let scenario = load("deadlock");
+    let mut plan = deadlock_plan(temp_path("typo"));
+    plan.schedule = vec!["T1".into(), "T3".into()];
+    plan.events = None;
+    let headless = headless::execute(scenario.clone(), &plan).expect_err("T3 does not exist");
+    let live = drive_like_the_live_view(scenario, &plan).expect_err("T3 does not exist");
+    assert_eq!(headless, live);
+    let help = live.help.expect("a hint");
+    assert!(
+        help.contains("did you mean `T1`?") && help.contains("T1, T2"),
+        "{help}"
+    );
+}
+
+#[test]
+fn an_unwritable_events_file_fails_alike_in_both_views() {
+    let scenario = load("deadlock");
+    let mut plan = deadlock_plan(PathBuf::from("/nonexistent-dir/events.jsonl"));
+    plan.schedule.clear();
+    let headless = headless::execute(scenario.clone(), &plan).expect_err("cannot write there");
+    let live = drive_like_the_live_view(scenario, &plan).expect_err("cannot write there");
+    assert_eq!(headless, live);
+    assert!(live.message.contains("events file"), "{live}");
+}
+
+#[test]
+fn a_schedule_step_that_cannot_be_taken_says_which() {
+    // Stepped alone, T1 takes both locks and finishes within a handful of steps; the schedule
+    // asks for more.
+    let scenario = load("deadlock");
+    let mut plan = deadlock_plan(temp_path("unused"));
+    plan.schedule = vec!["T1".to_string(); 50];
+    plan.events = None;
+    plan.speed = 4.0;
+    let headless = headless::execute(scenario.clone(), &plan).expect_err("T1 runs out of steps");
+    let live = drive_like_the_live_view(scenario, &plan).expect_err("T1 runs out of steps");
+    assert!(headless.message.contains("cannot be taken"), "{headless}");
+    assert_eq!(headless.message, live.message);
+}
