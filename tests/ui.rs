@@ -827,3 +827,44 @@ fn open_paused_and_restart_while_paused_start_paused() {
     assert!(run.paused_start);
     assert_eq!(run.end_ns(), 0);
 }
+
+#[test]
+fn replay_keys_go_through_the_app_like_live_keys() {
+    let path = fixture_path("deadlock");
+    let rec = Recording::load(&path).expect("the fixture loads");
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.replay(&rec);
+    assert!(app.replaying());
+    let cursor = |app: &App| app.run.as_ref().and_then(|r| r.cursor);
+    assert_eq!(cursor(&app), Some(0));
+
+    // The step key walks the recording one event at a time: no engine is asked to move.
+    let mut at = 0;
+    for _ in 0..3 {
+        assert!(app.update(Action::StepNext).is_empty());
+        let now = cursor(&app).expect("a replay looks back");
+        assert!(now > at, "the step key did not move the cursor on");
+        at = now;
+    }
+    // Space plays; the clock moves the cursor on while playing.
+    assert!(app.update(Action::PauseResume).is_empty());
+    let playing = |app: &App| {
+        app.run
+            .as_ref()
+            .and_then(|r| r.replay.as_ref())
+            .is_some_and(|r| r.playing)
+    };
+    assert!(playing(&app));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cursor(&app).is_some_and(|c| c == at) {
+        assert!(Instant::now() < deadline, "playing never moved the cursor");
+        app.tick_replay();
+        std::thread::yield_now();
+    }
+    // Restart plays again from the start.
+    assert!(app.update(Action::Restart).is_empty());
+    assert_eq!(cursor(&app), Some(0));
+    // Keys that are not replay's still are the app's: back to the menu.
+    app.update(Action::Back);
+    assert_eq!(app.screen, Screen::Menu);
+}

@@ -6,6 +6,7 @@
 //! list of events and draw it.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use ratatui::layout::Rect;
 
@@ -195,6 +196,8 @@ pub struct RunState {
     /// The zoom was chosen to fit the whole run into the lanes: kept fitted as the run grows
     /// and the terminal is resized, until a zoom key chooses again.
     pub fitted: bool,
+    /// Replaying a recording: no engine, the history cursor is the clock.
+    pub replay: Option<Replay>,
 }
 
 impl RunState {
@@ -210,6 +213,7 @@ impl RunState {
             notice: None,
             paused_start: false,
             fitted: false,
+            replay: None,
         }
     }
 
@@ -428,6 +432,41 @@ impl App {
             .collect();
     }
 
+    /// Opens a recording to replay from its start: space plays and pauses, `n` steps to the
+    /// next event (`s` to the selected thread's next event), the history keys scrub, `r`
+    /// plays again from the start.
+    pub fn replay(&mut self, rec: &crate::vocab::recording::Recording) {
+        self.show_recording(rec);
+        let Some(run) = &mut self.run else { return };
+        run.cursor = Some(0);
+        run.notice = Some("replay: space plays, n steps one event, ←/→ scrub".into());
+        let mut times: Vec<u64> = rec.events.iter().map(|e| e.t_ns).collect();
+        times.dedup();
+        run.replay = Some(Replay {
+            playing: false,
+            last: Instant::now(),
+            times,
+        });
+    }
+
+    /// Whether the run view shows a recording rather than a live run.
+    pub fn replaying(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| r.replay.is_some())
+    }
+
+    /// Moves a playing replay's cursor on; true if it moved.
+    pub fn tick_replay(&mut self) -> bool {
+        let Some(run) = &mut self.run else {
+            return false;
+        };
+        let Some(mut replay) = run.replay.take() else {
+            return false;
+        };
+        let moved = replay.tick(run);
+        run.replay = Some(replay);
+        moved
+    }
+
     /// Applies one action; returns what the engine must do.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         if self.help {
@@ -481,6 +520,13 @@ impl App {
             self.screen = Screen::Menu;
             return Vec::new();
         };
+        if let Some(mut replay) = run.replay.take() {
+            let handled = replay.handle(run, action).is_some();
+            run.replay = Some(replay);
+            if handled {
+                return Vec::new();
+            }
+        }
         run.notice = None;
         let n = run.thread_count();
         let last_ns = run.end_ns();
@@ -619,4 +665,83 @@ impl App {
 /// every time the run is paused.
 pub fn loggable(e: &Event) -> bool {
     e.kind != EventKind::Hold
+}
+
+/// The replay clock: while playing, the history cursor moves at the run's speed.
+pub struct Replay {
+    pub playing: bool,
+    last: Instant,
+    /// Every event time, sorted, for stepping event by event.
+    times: Vec<u64>,
+}
+
+impl Replay {
+    /// Replay's meaning for the run controls; `None` leaves the action to the app.
+    fn handle(&mut self, run: &mut RunState, action: Action) -> Option<()> {
+        let end = run.end_ns();
+        let at = run.cursor.unwrap_or(end);
+        match action {
+            Action::PauseResume => {
+                if !self.playing && run.cursor.is_none() {
+                    run.cursor = Some(0);
+                }
+                self.playing = !self.playing;
+                self.last = Instant::now();
+            }
+            Action::StepNext | Action::StepSelected => {
+                self.playing = false;
+                // n, the step key, walks the whole run one event at a time (what the replay's
+                // hint promises); s follows the selected thread.
+                let thread = (action == Action::StepNext).then_some(run.selected);
+                let next = match thread {
+                    None => self
+                        .times
+                        .get(self.times.partition_point(|&t| t <= at))
+                        .copied(),
+                    Some(t) => run
+                        .trace
+                        .events_before(u64::MAX, usize::MAX)
+                        .into_iter()
+                        .find(|e| e.thread == t && e.t_ns > at)
+                        .map(|e| e.t_ns),
+                };
+                match (next, thread) {
+                    (Some(t), _) => run.cursor = Some(t),
+                    (None, Some(t)) => {
+                        run.notice = Some(format!(
+                            "{} does nothing more in the recording",
+                            run.scenario.thread_name(t)
+                        ))
+                    }
+                    (None, None) => run.notice = Some("end of the recording".into()),
+                }
+            }
+            Action::Restart => {
+                run.cursor = Some(0);
+                self.playing = true;
+                self.last = Instant::now();
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// Moves the cursor on while playing; true if it moved.
+    fn tick(&mut self, run: &mut RunState) -> bool {
+        if !self.playing {
+            return false;
+        }
+        let now = Instant::now();
+        let real = now.duration_since(self.last);
+        self.last = now;
+        let end = run.end_ns();
+        let at = run.cursor.unwrap_or(end) + (real.as_nanos() as f64 * run.live.speed) as u64;
+        if at >= end {
+            run.cursor = None;
+            self.playing = false;
+        } else {
+            run.cursor = Some(at);
+        }
+        true
+    }
 }

@@ -171,16 +171,6 @@ struct Control {
     /// `--record`: where to save the run on screen when the view closes, and the input it
     /// must not overwrite.
     record: Option<(PathBuf, Vec<PathBuf>)>,
-    /// Replaying a recording: no engine, the history cursor is the clock.
-    replay: Option<Replay>,
-}
-
-/// The replay clock: while playing, the history cursor moves at the run's speed.
-struct Replay {
-    playing: bool,
-    last: Instant,
-    /// Every event time, sorted, for stepping event by event.
-    times: Vec<u64>,
 }
 
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
@@ -197,97 +187,9 @@ pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> Exit {
         },
         Theme::from_env(ascii),
     );
-    app.show_recording(&rec);
-    if let Some(run) = &mut app.run {
-        run.cursor = Some(0);
-        run.notice = Some("replay: space plays, n steps one event, ←/→ scrub".into());
-    }
-    let mut times: Vec<u64> = rec.events.iter().map(|e| e.t_ns).collect();
-    times.dedup();
-    let control = Control {
-        replay: Some(Replay {
-            playing: false,
-            last: Instant::now(),
-            times,
-        }),
-        ..Control::default()
-    };
+    app.replay(&rec);
+    let control = Control::default();
     run_app(app, control)
-}
-
-impl Replay {
-    /// Replay's meaning for the run controls; `None` leaves the action to the app.
-    fn handle(&mut self, app: &mut App, action: Action) -> Option<()> {
-        let run = app.run.as_mut()?;
-        let end = run.end_ns();
-        let at = run.cursor.unwrap_or(end);
-        match action {
-            Action::PauseResume => {
-                if !self.playing && run.cursor.is_none() {
-                    run.cursor = Some(0);
-                }
-                self.playing = !self.playing;
-                self.last = Instant::now();
-            }
-            Action::StepNext | Action::StepSelected => {
-                self.playing = false;
-                // n, the step key, walks the whole run one event at a time (what the replay's
-                // hint promises); s follows the selected thread.
-                let thread = (action == Action::StepNext).then_some(run.selected);
-                let next = match thread {
-                    None => self
-                        .times
-                        .get(self.times.partition_point(|&t| t <= at))
-                        .copied(),
-                    Some(t) => run
-                        .trace
-                        .events_before(u64::MAX, usize::MAX)
-                        .into_iter()
-                        .find(|e| e.thread == t && e.t_ns > at)
-                        .map(|e| e.t_ns),
-                };
-                match (next, thread) {
-                    (Some(t), _) => run.cursor = Some(t),
-                    (None, Some(t)) => {
-                        run.notice = Some(format!(
-                            "{} does nothing more in the recording",
-                            run.scenario.thread_name(t)
-                        ))
-                    }
-                    (None, None) => run.notice = Some("end of the recording".into()),
-                }
-            }
-            Action::Restart => {
-                run.cursor = Some(0);
-                self.playing = true;
-                self.last = Instant::now();
-            }
-            _ => return None,
-        }
-        Some(())
-    }
-
-    /// Moves the cursor on while playing; true if it moved.
-    fn tick(&mut self, app: &mut App) -> bool {
-        if !self.playing {
-            return false;
-        }
-        let Some(run) = app.run.as_mut() else {
-            return false;
-        };
-        let now = Instant::now();
-        let real = now.duration_since(self.last);
-        self.last = now;
-        let end = run.end_ns();
-        let at = run.cursor.unwrap_or(end) + (real.as_nanos() as f64 * run.live.speed) as u64;
-        if at >= end {
-            run.cursor = None;
-            self.playing = false;
-        } else {
-            run.cursor = Some(at);
-        }
-        true
-    }
 }
 
 impl Control {
@@ -326,8 +228,6 @@ impl Control {
         self.settle = SETTLE;
         match effect {
             Effect::Start(s) => {
-                // Leaving a replay for the menu and opening a scenario runs it live.
-                self.replay = None;
                 self.start(app, s);
             }
             Effect::Stop => self.stop(Some(app)),
@@ -370,8 +270,8 @@ impl Control {
 
     /// Drains the engine into the app; true if anything visible changed.
     fn poll(&mut self, app: &mut App) -> bool {
-        if let Some(replay) = &mut self.replay {
-            return replay.tick(app);
+        if app.replaying() {
+            return app.tick_replay();
         }
         let Some(run) = self.session.run() else {
             return false;
@@ -455,8 +355,8 @@ impl Control {
     }
 
     /// Whether the loop should keep ticking: something moves, or may be about to.
-    fn animating(&self) -> bool {
-        if let Some(replay) = &self.replay {
+    fn animating(&self, app: &App) -> bool {
+        if let Some(replay) = app.run.as_ref().and_then(|r| r.replay.as_ref()) {
             return replay.playing;
         }
         let Some(run) = self.session.run() else {
@@ -560,13 +460,6 @@ fn handle(app: &mut App, control: &mut Control, event: TermEvent) -> bool {
                 Screen::Run => Context::Run,
             };
             let action = keys::action_for(&key, context);
-            if let (Some(action), Some(replay)) = (action, control.replay.as_mut())
-                && app.screen == Screen::Run
-                && !app.help
-                && replay.handle(app, action).is_some()
-            {
-                return true;
-            }
             match action {
                 Some(action) => app.update(action),
                 None if app.help => app.update(Action::Help),
@@ -631,7 +524,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
             }
         }
         // While paused and idle nothing ticks: the loop sleeps until a key or a signal.
-        let wake = match (redraw_at, control.animating()) {
+        let wake = match (redraw_at, control.animating(app)) {
             (Some(t), _) => Some(t),
             (None, true) => Some(Instant::now() + FRAME),
             (None, false) => None,
