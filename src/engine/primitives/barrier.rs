@@ -12,11 +12,11 @@ use crate::vocab::event::EventKind;
 pub struct Barrier {
     index: ResIdx,
     parties: usize,
-    state: Mutex<State>,
-    cv: Condvar,
+    pub(super) state: Mutex<State>,
+    pub(super) cv: Condvar,
 }
 
-struct State {
+pub(super) struct State {
     seq: u64,
     arrived: Vec<ThreadIdx>,
     generation: u64,
@@ -70,11 +70,6 @@ impl Barrier {
         let by = s.tripped_by;
         cx.emit(EventKind::Pass, self.index, by, None);
         Ok(())
-    }
-
-    pub fn wake_all(&self) {
-        let _s = self.state.lock();
-        self.cv.notify_all();
     }
 
     pub fn view(&self) -> View {

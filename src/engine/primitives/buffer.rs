@@ -14,12 +14,12 @@ use crate::vocab::event::EventKind;
 pub struct Buffer {
     index: ResIdx,
     capacity: usize,
-    state: Mutex<State>,
-    not_full: Condvar,
-    not_empty: Condvar,
+    pub(super) state: Mutex<State>,
+    pub(super) not_full: Condvar,
+    pub(super) not_empty: Condvar,
 }
 
-struct State {
+pub(super) struct State {
     seq: u64,
     items: VecDeque<u32>,
     last_item: u32,
@@ -128,12 +128,6 @@ impl Buffer {
             cx.leaves_waiters();
         }
         Ok(())
-    }
-
-    pub fn wake_all(&self) {
-        let _s = self.state.lock();
-        self.not_full.notify_all();
-        self.not_empty.notify_all();
     }
 
     /// Everyone on the side that must wait: consumers while it is empty, producers while it is

@@ -70,8 +70,6 @@ impl Counter {
         self.value.load(Ordering::SeqCst)
     }
 
-    pub fn wake_all(&self) {}
-
     pub fn view(&self) -> View {
         View {
             seq: *self.stamp.lock(),

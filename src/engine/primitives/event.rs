@@ -11,11 +11,11 @@ use crate::vocab::event::EventKind;
 
 pub struct Event {
     index: ResIdx,
-    state: Mutex<State>,
-    cv: Condvar,
+    pub(super) state: Mutex<State>,
+    pub(super) cv: Condvar,
 }
 
-struct State {
+pub(super) struct State {
     seq: u64,
     /// Who set it first, once it is set.
     set_by: Option<ThreadIdx>,
@@ -73,11 +73,6 @@ impl Event {
         flow?;
         cx.emit(EventKind::Pass, self.index, s.set_by, None);
         Ok(())
-    }
-
-    pub fn wake_all(&self) {
-        let _s = self.state.lock();
-        self.cv.notify_all();
     }
 
     pub fn view(&self) -> View {

@@ -28,11 +28,11 @@ pub struct Gil {
     /// The holder, readable without the lock: a thread that has just asked for the GIL spins
     /// on it for a moment, so the hand-over does not also pay for waking a sleeping thread.
     holder_now: AtomicU32,
-    state: Mutex<State>,
-    cv: Condvar,
+    pub(super) state: Mutex<State>,
+    pub(super) cv: Condvar,
 }
 
-struct State {
+pub(super) struct State {
     seq: u64,
     holder: Option<ThreadIdx>,
     waiters: VecDeque<ThreadIdx>,
@@ -165,11 +165,6 @@ impl Gil {
             s.handed_by[next as usize] = Some(cx.me);
             self.cv.notify_all();
         }
-    }
-
-    pub fn wake_all(&self) {
-        let _s = self.state.lock();
-        self.cv.notify_all();
     }
 
     pub fn view(&self) -> View {

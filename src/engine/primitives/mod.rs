@@ -143,16 +143,16 @@ impl Primitive {
     /// Wake every waiter so it can see that the run was cancelled.
     pub fn wake_all(&self) {
         match self {
-            Primitive::Mutex(p) => p.wake_all(),
-            Primitive::Semaphore(p) => p.wake_all(),
-            Primitive::Barrier(p) => p.wake_all(),
-            Primitive::Buffer(p) => p.wake_all(),
-            Primitive::Gil(p) => p.wake_all(),
-            Primitive::Event(p) => p.wake_all(),
-            Primitive::RwLock(p) => p.wake_all(),
-            Primitive::Counter(p) => p.wake_all(),
-            // Tasks wait at async gates and in timers, which cancellation wakes itself.
-            Primitive::EventLoop(_) => {}
+            Primitive::Mutex(p) => wake(&p.state, &[&p.cv]),
+            Primitive::Semaphore(p) => wake(&p.state, &[&p.cv]),
+            Primitive::Barrier(p) => wake(&p.state, &[&p.cv]),
+            Primitive::Buffer(p) => wake(&p.state, &[&p.not_full, &p.not_empty]),
+            Primitive::Gil(p) => wake(&p.state, &[&p.cv]),
+            Primitive::Event(p) => wake(&p.state, &[&p.cv]),
+            Primitive::RwLock(p) => wake(&p.state, &[&p.cv]),
+            // A counter never makes a thread wait; tasks wait at async gates and in timers,
+            // which cancellation wakes itself.
+            Primitive::Counter(_) | Primitive::EventLoop(_) => {}
         }
     }
 
@@ -168,5 +168,14 @@ impl Primitive {
             Primitive::Counter(p) => p.view(),
             Primitive::EventLoop(p) => p.view(),
         }
+    }
+}
+
+/// Notifies every waiter of `cvs` while holding `state`, so that none is between checking
+/// the state and starting to wait when the notice comes.
+fn wake<S>(state: &parking_lot::Mutex<S>, cvs: &[&parking_lot::Condvar]) {
+    let _s = state.lock();
+    for cv in cvs {
+        cv.notify_all();
     }
 }

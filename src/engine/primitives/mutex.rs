@@ -15,11 +15,11 @@ use crate::vocab::event::EventKind;
 pub struct Mutex {
     index: ResIdx,
     reentrant: bool,
-    state: PlMutex<State>,
-    cv: Condvar,
+    pub(super) state: PlMutex<State>,
+    pub(super) cv: Condvar,
 }
 
-struct State {
+pub(super) struct State {
     seq: u64,
     holder: Option<ThreadIdx>,
     /// How many `lock`s of the holder are not yet matched by an `unlock`.
@@ -166,11 +166,6 @@ impl Mutex {
             }
         }
         Ok(())
-    }
-
-    pub fn wake_all(&self) {
-        let _s = self.state.lock();
-        self.cv.notify_all();
     }
 
     pub fn view(&self) -> View {

@@ -23,11 +23,11 @@ use crate::vocab::event::EventKind;
 pub struct RwLock {
     index: ResIdx,
     prefer_readers: bool,
-    state: Mutex<State>,
-    cv: Condvar,
+    pub(super) state: Mutex<State>,
+    pub(super) cv: Condvar,
 }
 
-struct State {
+pub(super) struct State {
     seq: u64,
     readers: Vec<ThreadIdx>,
     writer: Option<ThreadIdx>,
@@ -158,11 +158,6 @@ impl RwLock {
             }
         }
         Ok(())
-    }
-
-    pub fn wake_all(&self) {
-        let _s = self.state.lock();
-        self.cv.notify_all();
     }
 
     pub fn view(&self) -> View {

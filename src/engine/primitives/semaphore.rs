@@ -11,11 +11,11 @@ use crate::vocab::event::EventKind;
 
 pub struct Semaphore {
     index: ResIdx,
-    state: Mutex<State>,
-    cv: Condvar,
+    pub(super) state: Mutex<State>,
+    pub(super) cv: Condvar,
 }
 
-struct State {
+pub(super) struct State {
     seq: u64,
     free: u32,
     /// One entry per permit held (a thread may hold several).
@@ -87,11 +87,6 @@ impl Semaphore {
             None => s.free += 1,
         }
         Ok(())
-    }
-
-    pub fn wake_all(&self) {
-        let _s = self.state.lock();
-        self.cv.notify_all();
     }
 
     pub fn view(&self) -> View {
