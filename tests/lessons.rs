@@ -576,7 +576,7 @@ fn every_lesson_stops_promptly_mid_run() {
     }
 }
 
-// ---- the new invariants catch what they promise to catch ---------------------------------
+// ---- the invariants catch what they promise to catch -------------------------------------
 
 fn ev(t_ns: u64, thread: ThreadIdx, kind: EventKind, r: u16, by: Option<ThreadIdx>) -> Event {
     Event {
