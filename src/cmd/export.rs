@@ -48,7 +48,10 @@ fn python_twin(args: &ExportArgs) -> Result<(String, String), String> {
     let scenario = crate::scenario::load(&args.input)
         .map_err(|report| crate::scenario::render_for_terminal(report.as_ref()))?;
     let lanes = scenario.threads.len();
-    Ok((python::render(&scenario), format!("{lanes} threads and tasks")))
+    Ok((
+        python::render(&scenario),
+        format!("{lanes} threads and tasks"),
+    ))
 }
 
 /// `threadlab export INPUT --format chrome|svg -o FILE`. Exit 0 when written, 2 for a bad

@@ -16,14 +16,82 @@ const HARNESS: &str = include_str!("python_harness.py");
 
 /// Names the program itself defines or imports: a lesson's names must not shadow them.
 const RESERVED: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if",
-    "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try",
-    "while", "with", "yield", "print", "range", "set", "list", "dict", "int", "str", "len",
-    "type", "id", "argparse", "asyncio", "json", "os", "queue", "random", "sys", "threading",
-    "time", "work", "sleep", "async_sleep", "back_off", "Lock", "RLock", "Semaphore", "Barrier",
-    "Event", "Queue", "RWLock", "Counter", "start", "join", "create_tasks", "start_event_loop",
-    "finish", "main", "OPTIONS", "SPEED", "KDL_LINE", "value",
+    "False",
+    "None",
+    "True",
+    "and",
+    "as",
+    "assert",
+    "async",
+    "await",
+    "break",
+    "class",
+    "continue",
+    "def",
+    "del",
+    "elif",
+    "else",
+    "except",
+    "finally",
+    "for",
+    "from",
+    "global",
+    "if",
+    "import",
+    "in",
+    "is",
+    "lambda",
+    "nonlocal",
+    "not",
+    "or",
+    "pass",
+    "raise",
+    "return",
+    "try",
+    "while",
+    "with",
+    "yield",
+    "print",
+    "range",
+    "set",
+    "list",
+    "dict",
+    "int",
+    "str",
+    "len",
+    "type",
+    "id",
+    "argparse",
+    "asyncio",
+    "json",
+    "os",
+    "queue",
+    "random",
+    "sys",
+    "threading",
+    "time",
+    "work",
+    "sleep",
+    "async_sleep",
+    "back_off",
+    "Lock",
+    "RLock",
+    "Semaphore",
+    "Barrier",
+    "Event",
+    "Queue",
+    "RWLock",
+    "Counter",
+    "start",
+    "join",
+    "create_tasks",
+    "start_event_loop",
+    "finish",
+    "main",
+    "OPTIONS",
+    "SPEED",
+    "KDL_LINE",
+    "value",
 ];
 
 /// The Python program for `scenario`.
@@ -58,7 +126,9 @@ pub fn render(scenario: &Scenario) -> String {
             ResourceKind::RLock => format!("{var} = RLock({name})"),
             ResourceKind::Semaphore { permits } => format!("{var} = Semaphore({name}, {permits})"),
             ResourceKind::Barrier { parties } => format!("{var} = Barrier({name}, {parties})"),
-            ResourceKind::Buffer { capacity } => format!("{var} = Queue({name}, maxsize={capacity})"),
+            ResourceKind::Buffer { capacity } => {
+                format!("{var} = Queue({name}, maxsize={capacity})")
+            }
             ResourceKind::Event => format!("{var} = Event({name})"),
             ResourceKind::Counter => format!("{var} = Counter({name})"),
             ResourceKind::RwLock { prefer_readers } => {
@@ -103,7 +173,11 @@ pub fn render(scenario: &Scenario) -> String {
             ));
         }
         let doc = match g.lanes.len() {
-            1 => format!("The {} {}.", if g.task { "task" } else { "thread" }, g.lanes[0]),
+            1 => format!(
+                "The {} {}.",
+                if g.task { "task" } else { "thread" },
+                g.lanes[0]
+            ),
             n => format!(
                 "Each of the {n} {} {}.",
                 if g.task { "tasks" } else { "threads" },
@@ -282,7 +356,10 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
     }
     out.line("def main():");
     if let Some(l) = event_loop {
-        out.line(&format!("    start_event_loop({}, event_loop)", py_str(&l.name)));
+        out.line(&format!(
+            "    start_event_loop({}, event_loop)",
+            py_str(&l.name)
+        ));
     }
     let mut finish: Vec<String> = Vec::new();
     for g in groups {
@@ -292,7 +369,11 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
         }
         for &a in &g.after {
             let dep = &groups[a];
-            let what = if dep.task { tuple(dep) } else { dep.var.clone() };
+            let what = if dep.task {
+                tuple(dep)
+            } else {
+                dep.var.clone()
+            };
             out.line(&format!("    join({what})  {}", after_note(g)));
         }
         let names: Vec<String> = g.lanes.iter().map(|n| py_str(n)).collect();
@@ -442,7 +523,10 @@ impl<'a> Lane<'a> {
             Op::Increment(x) => {
                 let c = r(x);
                 out.step(
-                    &format!("{pad}{}", with_comment(format!("value = {c}.load()"), comment)),
+                    &format!(
+                        "{pad}{}",
+                        with_comment(format!("value = {c}.load()"), comment)
+                    ),
                     line,
                 );
                 out.step(
@@ -464,7 +548,10 @@ impl<'a> Lane<'a> {
                 let text = format!("if not {}.acquire(timeout={}):", r(resource), secs(timeout));
                 out.step(&format!("{pad}{}", with_comment(text, comment)), line);
                 for &h in self.held[i].iter().rev() {
-                    out.step(&format!("{pad}    {}.release()  # give back what it holds", r(h)), line);
+                    out.step(
+                        &format!("{pad}    {}.release()  # give back what it holds", r(h)),
+                        line,
+                    );
                 }
                 let back = secs(backoff.unwrap_or(timeout));
                 let call = if jitter {
@@ -511,7 +598,13 @@ fn trailing_comment(scenario: &Scenario, line: u32) -> Option<&str> {
 fn ident(name: &str, taken: &mut HashSet<String>) -> String {
     let mut id: String = name
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if id.is_empty() || id.starts_with(|c: char| c.is_ascii_digit()) {
         id.insert(0, '_');

@@ -143,7 +143,9 @@ class Lock:
     def acquire(self, timeout=-1):
         if not self._lock.acquire(blocking=False):
             _log("block", self.name, timed=timeout >= 0)
-            if not self._lock.acquire(timeout=timeout / SPEED if timeout >= 0 else -1):
+            # Untimed, acquire() with no argument: Semaphore reads timeout=-1 as "already over".
+            got = self._lock.acquire(timeout=timeout / SPEED) if timeout >= 0 else self._lock.acquire()
+            if not got:
                 _log("timeout", self.name)
                 return False
         _log("acquire", self.name)
