@@ -309,7 +309,10 @@ fn groups(scenario: &Scenario, taken: &mut HashSet<String>) -> Vec<Group> {
 fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
     let tuple = |g: &Group| {
         let names: Vec<String> = g.lanes.iter().map(|n| py_str(n)).collect();
-        format!("({},)", names.join(", "))
+        match names.len() {
+            1 => format!("({},)", names[0]),
+            _ => format!("({})", names.join(", ")),
+        }
     };
     let after_note = |g: &Group| {
         let names: Vec<&str> = g.after.iter().map(|&a| groups[a].name.as_str()).collect();
