@@ -323,3 +323,60 @@ fn a_recording_is_refused_for_python_with_a_hint() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("from a scenario"));
 }
+
+#[test]
+fn hand_over_hand_retries_in_a_repeat_and_groups_across_threads_and_tasks_run_in_python() {
+    // A retry inside a `repeat` starts again where the thread last held nothing (`lock A`),
+    // giving back B and the permit it holds; a task group waits for threads and a thread group
+    // for tasks.
+    let file = scratch("hand-over-hand.kdl");
+    std::fs::write(
+        &file,
+        r#"title "hand over hand"
+about "A, then B, then C while letting A go."
+mutex A
+mutex B
+mutex C
+semaphore s permits=1
+event-loop
+thread climber count=3 {
+    repeat 3 {
+        lock A
+        lock B
+        unlock A
+        work "2ms"
+        lock C timeout="1ms"
+        unlock C
+        unlock B
+    }
+    acquire s
+    lock A timeout="1ms"
+    unlock A
+    release s
+}
+task t after=climber {
+    sleep "5ms"
+}
+thread w after=t {
+    work "5ms"
+}
+"#,
+    )
+    .unwrap();
+    let scenario = threadlab::scenario::load(file.to_str().unwrap()).expect("the file loads");
+    let text = python::render(&scenario);
+    assert!(
+        text.contains("    for _ in range(3):\n        while True:"),
+        "{text}"
+    );
+    let (code, err, events) = run_twin(&scenario, "1");
+    assert_eq!(code, 0, "{err}");
+    check_invariants(&scenario, &events).unwrap();
+    let order: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event == EventKind::Start)
+        .map(|e| e.thread.as_str())
+        .collect();
+    assert_eq!(order.len(), 5);
+    assert_eq!(&order[3..], ["t", "w"]);
+}

@@ -449,6 +449,12 @@ impl<'a> Lane<'a> {
         let pad = "    ".repeat(depth);
         let mut i = a;
         while i < b {
+            if let Some((p, k)) = self.repeat_at(i, b, inside) {
+                out.line(&format!("{pad}for _ in range({k}):"));
+                self.emit(out, i, i + p, depth + 1, None);
+                i += p * k;
+                continue;
+            }
             if let Some(&(s, e)) = self
                 .retries
                 .iter()
@@ -460,12 +466,6 @@ impl<'a> Lane<'a> {
                 self.emit(out, s, e + 1, depth + 1, Some(s));
                 out.line(&format!("{pad}    break"));
                 i = e + 1;
-                continue;
-            }
-            if let Some((p, k)) = self.repeat_at(i, b, inside) {
-                out.line(&format!("{pad}for _ in range({k}):"));
-                self.emit(out, i, i + p, depth + 1, None);
-                i += p * k;
                 continue;
             }
             self.step(out, i, &pad);
