@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
     name = "threadlab",
     version,
     about = "A terminal lab for teaching concurrency: real threads, real locks, drawn live.",
-    after_help = "Run with no command to open the scenario menu.\n\nExamples:\n  threadlab                         open the menu\n  threadlab run deadlock            watch two threads deadlock\n  threadlab run semaphore --headless --json\n  threadlab run deadlock --paused   open the run paused at 0s; space lets it go\n  threadlab run deadlock --headless --schedule T1,T2\n  threadlab check my-lesson.kdl     validate a scenario file\n  threadlab run deadlock --headless --record deadlock.json\n  threadlab replay deadlock.json    scrub through a recorded run\n  threadlab export deadlock --format chrome -o deadlock.trace.json   open in ui.perfetto.dev\n  threadlab export deadlock.json --format svg -o deadlock.svg        a picture for a slide\n  threadlab completions bash > ~/.local/share/bash-completion/completions/threadlab\n\nNO_COLOR=1 turns colour off everywhere.\n\nExit codes: 0 completed, 1 a thread failed (or an internal error), 2 usage, scenario or recording error, 3 deadlock, 4 timeout; a signal gives 128+N."
+    after_help = "Run with no command to open the scenario menu.\n\nExamples:\n  threadlab                         open the menu\n  threadlab run deadlock            watch two threads deadlock\n  threadlab run semaphore --headless --json\n  threadlab run deadlock --paused   open the run paused at 0s; space lets it go\n  threadlab run deadlock --headless --schedule T1,T2\n  threadlab check my-lesson.kdl     validate a scenario file\n  threadlab run deadlock --headless --record deadlock.json\n  threadlab replay deadlock.json    scrub through a recorded run\n  threadlab export deadlock --format chrome -o deadlock.trace.json   open in ui.perfetto.dev\n  threadlab export deadlock.json --format svg -o deadlock.svg        a picture for a slide\n  threadlab export deadlock --format python -o deadlock.py           the same lesson in Python\n  threadlab completions bash > ~/.local/share/bash-completion/completions/threadlab\n\nNO_COLOR=1 turns colour off everywhere.\n\nExit codes: 0 completed, 1 a thread failed (or an internal error), 2 usage, scenario or recording error, 3 deadlock, 4 timeout; a signal gives 128+N."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -37,7 +37,8 @@ pub enum Command {
     },
     /// Replay a recorded run: in the TUI (play, pause, step event by event, scrub), or headless.
     Replay(ReplayArgs),
-    /// Export a run (a scenario, run headless, or a recording) for Perfetto or as an SVG.
+    /// Export a run (a scenario, run headless, or a recording) for Perfetto or as an SVG, or a
+    /// scenario as the Python program it stands for.
     Export(ExportArgs),
     /// Print a shell completion script (bash, zsh or fish) to stdout.
     Completions {
@@ -69,6 +70,8 @@ pub enum ExportFormat {
     Chrome,
     /// The timeline as an SVG picture (lanes, patterns, time axis, legend).
     Svg,
+    /// The scenario as a Python program (standard library only) that runs it on CPython.
+    Python,
 }
 
 #[derive(Debug, Clone, Args)]

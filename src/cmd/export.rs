@@ -1,5 +1,6 @@
-//! `threadlab export INPUT --format chrome|svg -o FILE`: a recording, or a scenario run
-//! headless now, written as a Perfetto trace or an SVG picture.
+//! `threadlab export INPUT --format chrome|svg|python -o FILE`: a recording, or a scenario run
+//! headless now, written as a Perfetto trace or an SVG picture; or a scenario written as its
+//! Python twin, without running it.
 
 use std::io::Write;
 use std::path::Path;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use super::cli::{ExportArgs, ExportFormat};
 use crate::console::errln;
 use crate::headless::{self, RunPlan};
-use crate::trace::export::{chrome, svg};
+use crate::trace::export::{chrome, python, svg};
 use crate::vocab::outcome::Exit;
 use crate::vocab::recording::{self, Recording};
 
@@ -35,6 +36,24 @@ pub fn input(args: &ExportArgs) -> Result<Recording, String> {
     Recording::from_report(&report, args.speed).map_err(|e| e.to_string())
 }
 
+/// The scenario as its Python twin, and how many lanes it has. A recording will not do: the
+/// twin is the script, not one run of it.
+fn python_twin(args: &ExportArgs) -> Result<(String, String), String> {
+    if recording::looks_like_recording(Path::new(&args.input)) {
+        return Err(format!(
+            "error: {} is a recording; the Python twin is written from a scenario\n  help: give the lesson's name or its .kdl file",
+            args.input
+        ));
+    }
+    let scenario = crate::scenario::load(&args.input)
+        .map_err(|report| crate::scenario::render_for_terminal(report.as_ref()))?;
+    let lanes = scenario.threads.len();
+    Ok((
+        python::render(&scenario),
+        format!("{lanes} threads and tasks"),
+    ))
+}
+
 /// `threadlab export INPUT --format chrome|svg -o FILE`. Exit 0 when written, 2 for a bad
 /// input or an output that cannot be written (or would overwrite the input).
 pub fn run(args: &ExportArgs) -> Exit {
@@ -55,16 +74,22 @@ pub fn run(args: &ExportArgs) -> Exit {
         errln(&format!("error: {e}\n  help: {}", e.help()));
         return Exit::Usage;
     }
-    let rec = match self::input(args) {
-        Ok(rec) => rec,
+    let exported = match args.format {
+        ExportFormat::Python => python_twin(args),
+        _ => self::input(args).map(|rec| {
+            let text = match args.format {
+                ExportFormat::Svg => svg::render(&rec),
+                _ => chrome::to_string(&rec) + "\n",
+            };
+            (text, format!("{} events", rec.events.len()))
+        }),
+    };
+    let (text, what) = match exported {
+        Ok(done) => done,
         Err(e) => {
             errln(&e);
             return Exit::Usage;
         }
-    };
-    let text = match args.format {
-        ExportFormat::Chrome => chrome::to_string(&rec) + "\n",
-        ExportFormat::Svg => svg::render(&rec),
     };
     if to_stdout {
         // A reader that goes away ends the output quietly; main reports any other failure.
@@ -80,12 +105,12 @@ pub fn run(args: &ExportArgs) -> Exit {
     match written {
         Ok(()) => {
             errln(&format!(
-                "wrote {} ({} events, {})",
+                "wrote {} ({what}, {})",
                 args.output.display(),
-                rec.events.len(),
                 match args.format {
                     ExportFormat::Chrome => "open it in https://ui.perfetto.dev",
                     ExportFormat::Svg => "an SVG picture",
+                    ExportFormat::Python => "run it with python3",
                 }
             ));
             Exit::Success

@@ -1,0 +1,657 @@
+//! The Python twin of a scenario: a standard-library Python 3.8+ program that does what the
+//! scenario does, on CPython's own threads and primitives, for a class to read and run.
+//!
+//! The program is the lesson's threads written out as functions (one per `thread` group, `count=`
+//! members sharing it), led by a harness (`python_harness.py`) that wraps each standard
+//! primitive to log the same events as `threadlab run --events`, calibrates `work` as a Python
+//! loop, and watches for a deadlock. Every lesson line of the program is mapped to its scenario
+//! line (`KDL_LINE`), so the events carry the scenario's `line` as threadlab's do.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadSpec};
+
+const HARNESS: &str = include_str!("python_harness.py");
+
+/// Names the program itself defines or imports: a lesson's names must not shadow them.
+const RESERVED: &[&str] = &[
+    "False",
+    "None",
+    "True",
+    "and",
+    "as",
+    "assert",
+    "async",
+    "await",
+    "break",
+    "class",
+    "continue",
+    "def",
+    "del",
+    "elif",
+    "else",
+    "except",
+    "finally",
+    "for",
+    "from",
+    "global",
+    "if",
+    "import",
+    "in",
+    "is",
+    "lambda",
+    "nonlocal",
+    "not",
+    "or",
+    "pass",
+    "raise",
+    "return",
+    "try",
+    "while",
+    "with",
+    "yield",
+    "print",
+    "range",
+    "set",
+    "list",
+    "dict",
+    "int",
+    "str",
+    "len",
+    "type",
+    "id",
+    "argparse",
+    "asyncio",
+    "json",
+    "os",
+    "queue",
+    "random",
+    "sys",
+    "threading",
+    "time",
+    "work",
+    "sleep",
+    "async_sleep",
+    "back_off",
+    "Lock",
+    "RLock",
+    "Semaphore",
+    "Barrier",
+    "Event",
+    "Queue",
+    "RWLock",
+    "Counter",
+    "start",
+    "join",
+    "create_tasks",
+    "start_event_loop",
+    "finish",
+    "main",
+    "OPTIONS",
+    "SPEED",
+    "KDL_LINE",
+    "value",
+];
+
+/// The Python program for `scenario`.
+pub fn render(scenario: &Scenario) -> String {
+    let mut out = Program::default();
+    out.docstring(scenario);
+    for line in HARNESS.lines() {
+        out.line(line);
+    }
+    out.blank(2);
+    out.line(
+        "# ---------------------------------------------------------------------------------------------",
+    );
+    out.line(&format!("# The lesson: {}", scenario.title));
+    out.line(
+        "# ---------------------------------------------------------------------------------------------",
+    );
+    out.blank(1);
+
+    let mut taken: HashSet<String> = RESERVED.iter().map(|s| s.to_string()).collect();
+    let res_names: Vec<String> = scenario
+        .resources
+        .iter()
+        .map(|r| ident(&r.name, &mut taken))
+        .collect();
+    for (r, res) in scenario.resources.iter().enumerate() {
+        let var = &res_names[r];
+        let name = py_str(&res.name);
+        let comment = trailing_comment(scenario, res.line);
+        let decl = match res.kind {
+            ResourceKind::Mutex => format!("{var} = Lock({name})"),
+            ResourceKind::RLock => format!("{var} = RLock({name})"),
+            ResourceKind::Semaphore { permits } => format!("{var} = Semaphore({name}, {permits})"),
+            ResourceKind::Barrier { parties } => format!("{var} = Barrier({name}, {parties})"),
+            ResourceKind::Buffer { capacity } => {
+                format!("{var} = Queue({name}, maxsize={capacity})")
+            }
+            ResourceKind::Event => format!("{var} = Event({name})"),
+            ResourceKind::Counter => format!("{var} = Counter({name})"),
+            ResourceKind::RwLock { prefer_readers } => {
+                if prefer_readers {
+                    format!("{var} = RWLock({name}, prefer_readers=True)")
+                } else {
+                    format!("{var} = RWLock({name})")
+                }
+            }
+            ResourceKind::Gil { interval } => {
+                out.line(&format!(
+                    "# gil {}: CPython has a GIL of its own, so this program declares none. Every",
+                    res.name
+                ));
+                out.line("# thread below runs Python code under CPython's GIL, with or without gil= in the");
+                out.line("# lesson (a free-threaded build, python3.13t, has none at all). The nearest honest");
+                out.line("# thing is CPython's switch interval set to the lesson's:");
+                format!("sys.setswitchinterval({})", secs(interval))
+            }
+            ResourceKind::EventLoop => {
+                out.line(&format!(
+                    "# event-loop {}: asyncio's event loop, run on a thread of its own named {}.",
+                    res.name, name
+                ));
+                continue;
+            }
+        };
+        out.line(&with_comment(decl, comment));
+    }
+
+    let groups = groups(scenario, &mut taken);
+    for g in &groups {
+        out.blank(2);
+        let spec = &scenario.threads[g.first];
+        if let Some(comment) = trailing_comment(scenario, spec.line) {
+            out.line(&format!("# {comment}"));
+        }
+        if let Some(gil) = spec.gil {
+            out.line(&format!(
+                "# gil={}: CPython runs every thread's Python code under its GIL anyway.",
+                scenario.resource_name(gil)
+            ));
+        }
+        let doc = match g.lanes.len() {
+            1 => format!(
+                "The {} {}.",
+                if g.task { "task" } else { "thread" },
+                g.lanes[0]
+            ),
+            n => format!(
+                "Each of the {n} {} {}.",
+                if g.task { "tasks" } else { "threads" },
+                g.lanes.join(", ")
+            ),
+        };
+        out.line(&format!(
+            "{}def {}():",
+            if g.task { "async " } else { "" },
+            g.func
+        ));
+        out.line(&format!("    \"\"\"{doc}\"\"\""));
+        Lane::new(scenario, spec, &res_names).emit(&mut out, 0, spec.steps.len(), 1, None);
+    }
+
+    out.blank(2);
+    main(scenario, &groups, &mut out);
+    out.blank(2);
+    let map: Vec<String> = out
+        .kdl
+        .iter()
+        .map(|(py, kdl)| format!("{py}: {kdl}"))
+        .collect();
+    out.line("# Which scenario line each lesson line above stands for, for the events' \"line\".");
+    out.line(&format!("KDL_LINE = {{{}}}", map.join(", ")));
+    out.blank(2);
+    out.line("if __name__ == \"__main__\":");
+    out.line("    main()");
+    out.text
+}
+
+#[derive(Default)]
+struct Program {
+    text: String,
+    lines: usize,
+    /// (Python line, scenario line) of every line that is a step.
+    kdl: Vec<(usize, u32)>,
+}
+
+impl Program {
+    fn line(&mut self, text: &str) {
+        self.text.push_str(text.trim_end());
+        self.text.push('\n');
+        self.lines += 1;
+    }
+
+    fn step(&mut self, text: &str, kdl_line: u32) {
+        self.line(text);
+        self.kdl.push((self.lines, kdl_line));
+    }
+
+    fn blank(&mut self, n: usize) {
+        for _ in 0..n {
+            self.line("");
+        }
+    }
+
+    fn docstring(&mut self, scenario: &Scenario) {
+        self.line("#!/usr/bin/env python3");
+        self.line(&format!("\"\"\"{}", doc_text(&scenario.title)));
+        self.line("");
+        for line in dedent(&scenario.about) {
+            self.line(&doc_text(&line));
+        }
+        self.line("");
+        self.line(&format!(
+            "The Python twin of threadlab's lesson `{}`, written by",
+            doc_text(&scenario.name)
+        ));
+        self.line(&format!(
+            "`threadlab export {} --format python`: standard library only, Python 3.8 or later.",
+            doc_text(&scenario.name)
+        ));
+        self.line("");
+        self.line("    python3 THIS.py                  exit 0 when every thread finished, 3 on a deadlock");
+        self.line("    python3 THIS.py --events FILE    also write each event, as `threadlab run --events`");
+        self.line("    python3 THIS.py --speed 4        every work and sleep four times shorter");
+        self.line("\"\"\"");
+    }
+}
+
+/// One `thread` or `task` node: its members share one function.
+struct Group {
+    name: String,
+    func: String,
+    /// The variable `main` keeps the started lanes' names in.
+    var: String,
+    first: usize,
+    lanes: Vec<String>,
+    task: bool,
+    after: Vec<usize>,
+}
+
+fn groups(scenario: &Scenario, taken: &mut HashSet<String>) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, t) in scenario.threads.iter().enumerate() {
+        if let Some(g) = groups.last_mut()
+            && g.name == t.group
+            && g.task == t.is_task()
+        {
+            g.lanes.push(t.name.clone());
+            continue;
+        }
+        let mut after: Vec<usize> = Vec::new();
+        for &a in &t.after {
+            let group = &scenario.threads[a as usize].group;
+            if let Some(gi) = groups.iter().position(|g| &g.name == group)
+                && !after.contains(&gi)
+            {
+                after.push(gi);
+            }
+        }
+        let kind = if t.is_task() { "tasks" } else { "threads" };
+        let func = ident(&t.group, taken);
+        let var = ident(&format!("{func}_{kind}"), taken);
+        groups.push(Group {
+            name: t.group.clone(),
+            func,
+            var,
+            first: i,
+            lanes: vec![t.name.clone()],
+            task: t.is_task(),
+            after,
+        });
+    }
+    groups
+}
+
+fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
+    let tuple = |g: &Group| {
+        let names: Vec<String> = g.lanes.iter().map(|n| py_str(n)).collect();
+        match names.len() {
+            1 => format!("({},)", names[0]),
+            _ => format!("({})", names.join(", ")),
+        }
+    };
+    let after_note = |g: &Group| {
+        let names: Vec<&str> = g.after.iter().map(|&a| groups[a].name.as_str()).collect();
+        format!("# {} starts once {} finished", g.name, names.join(" and "))
+    };
+    let event_loop = scenario
+        .resources
+        .iter()
+        .find(|r| r.kind == ResourceKind::EventLoop);
+    if let Some(l) = event_loop {
+        out.line("async def event_loop():");
+        out.line("    \"\"\"The tasks, as asyncio.gather would run them, group after group.\"\"\"");
+        let mut started: Vec<&Group> = Vec::new();
+        for g in groups.iter().filter(|g| g.task) {
+            for &a in &g.after {
+                let dep = &groups[a];
+                if dep.task {
+                    out.line(&format!(
+                        "    await asyncio.gather(*{})  {}",
+                        dep.var,
+                        after_note(g)
+                    ));
+                } else {
+                    out.line(&format!(
+                        "    await asyncio.get_running_loop().run_in_executor(None, join, {})  {}",
+                        tuple(dep),
+                        after_note(g)
+                    ));
+                }
+            }
+            let names: Vec<String> = g.lanes.iter().map(|n| py_str(n)).collect();
+            out.line(&format!(
+                "    {} = create_tasks({}, {})",
+                g.var,
+                g.func,
+                names.join(", ")
+            ));
+            started.push(g);
+        }
+        let all: Vec<String> = started.iter().map(|g| format!("*{}", g.var)).collect();
+        out.line(&format!("    await asyncio.gather({})", all.join(", ")));
+        out.blank(2);
+        let _ = l;
+    }
+    out.line("def main():");
+    if let Some(l) = event_loop {
+        out.line(&format!(
+            "    start_event_loop({}, event_loop)",
+            py_str(&l.name)
+        ));
+    }
+    let mut finish: Vec<String> = Vec::new();
+    for g in groups {
+        if g.task {
+            finish.push(tuple(g));
+            continue;
+        }
+        for &a in &g.after {
+            let dep = &groups[a];
+            let what = if dep.task {
+                tuple(dep)
+            } else {
+                dep.var.clone()
+            };
+            out.line(&format!("    join({what})  {}", after_note(g)));
+        }
+        let names: Vec<String> = g.lanes.iter().map(|n| py_str(n)).collect();
+        out.line(&format!(
+            "    {} = start({}, {})",
+            g.var,
+            g.func,
+            names.join(", ")
+        ));
+        finish.push(g.var.clone());
+    }
+    out.line(&format!("    finish({})", finish.join(" + ")));
+}
+
+/// One lane's script, written out as Python.
+struct Lane<'a> {
+    scenario: &'a Scenario,
+    spec: &'a ThreadSpec,
+    res: &'a [String],
+    /// What the thread holds before each step (and after the last), latest last.
+    held: Vec<Vec<ResIdx>>,
+    /// Stretches from where the thread last held nothing to where it holds nothing again, around
+    /// each `lock … timeout=`: a retry starts the stretch again.
+    retries: Vec<(usize, usize)>,
+}
+
+impl<'a> Lane<'a> {
+    fn new(scenario: &'a Scenario, spec: &'a ThreadSpec, res: &'a [String]) -> Lane<'a> {
+        let mut held = vec![Vec::new()];
+        let mut now: Vec<ResIdx> = Vec::new();
+        for s in &spec.steps {
+            match s.op {
+                Op::Lock(r)
+                | Op::TryLock { resource: r, .. }
+                | Op::Read(r)
+                | Op::Write(r)
+                | Op::Acquire(r) => now.push(r),
+                Op::Unlock(r) | Op::Release(r) => {
+                    if let Some(p) = now.iter().rposition(|&h| h == r) {
+                        now.remove(p);
+                    }
+                }
+                _ => {}
+            }
+            held.push(now.clone());
+        }
+        let n = spec.steps.len();
+        let mut retries: Vec<(usize, usize)> = Vec::new();
+        for (k, s) in spec.steps.iter().enumerate() {
+            if !matches!(s.op, Op::TryLock { .. }) {
+                continue;
+            }
+            let start = (0..=k).rev().find(|&i| held[i].is_empty()).unwrap_or(0);
+            let end = (k..n).find(|&e| held[e + 1].is_empty()).unwrap_or(n - 1);
+            if !retries.contains(&(start, end)) {
+                retries.push((start, end));
+            }
+        }
+        Lane {
+            scenario,
+            spec,
+            res,
+            held,
+            retries,
+        }
+    }
+
+    /// Steps `a..b` at `depth` levels of indentation; `inside` is the retry stretch being written.
+    fn emit(&self, out: &mut Program, a: usize, b: usize, depth: usize, inside: Option<usize>) {
+        let pad = "    ".repeat(depth);
+        let mut i = a;
+        while i < b {
+            if let Some((p, k)) = self.repeat_at(i, b, inside) {
+                out.line(&format!("{pad}for _ in range({k}):"));
+                self.emit(out, i, i + p, depth + 1, None);
+                i += p * k;
+                continue;
+            }
+            if let Some(&(s, e)) = self
+                .retries
+                .iter()
+                .find(|&&(s, e)| s == i && e < b && inside != Some(s))
+            {
+                out.line(&format!(
+                    "{pad}while True:  # a retry after backing off starts here again"
+                ));
+                self.emit(out, s, e + 1, depth + 1, Some(s));
+                out.line(&format!("{pad}    break"));
+                i = e + 1;
+                continue;
+            }
+            self.step(out, i, &pad);
+            i += 1;
+        }
+    }
+
+    /// The shortest run of steps at `i` that repeats back to back (an unrolled `repeat`), as
+    /// (length, times), when it can be written as a loop: no retry stretch crosses a round.
+    fn repeat_at(&self, i: usize, b: usize, inside: Option<usize>) -> Option<(usize, usize)> {
+        let steps = &self.spec.steps;
+        for p in 1..=(b - i) / 2 {
+            let mut k = 1;
+            while i + (k + 1) * p <= b && steps[i..i + p] == steps[i + k * p..i + (k + 1) * p] {
+                k += 1;
+            }
+            if k < 2 {
+                continue;
+            }
+            let end = i + k * p;
+            let has_try = (i..end).any(|j| matches!(steps[j].op, Op::TryLock { .. }));
+            let whole = self.retries.iter().all(|&(s, e)| {
+                e < i
+                    || s >= end
+                    || (Some(s) == inside && !has_try)
+                    || (Some(s) != inside && s >= i && e < end && (s - i) / p == (e - i) / p)
+            });
+            if whole {
+                return Some((p, k));
+            }
+        }
+        None
+    }
+
+    fn step(&self, out: &mut Program, i: usize, pad: &str) {
+        let step = self.spec.steps[i];
+        let line = step.line;
+        let comment = trailing_comment(self.scenario, line);
+        let r = |r: ResIdx| self.res[r as usize].as_str();
+        let text = match step.op {
+            Op::Lock(x) | Op::Acquire(x) => format!("{}.acquire()", r(x)),
+            Op::Unlock(x) | Op::Release(x) => format!("{}.release()", r(x)),
+            Op::Read(x) => format!("{}.acquire_read()", r(x)),
+            Op::Write(x) => format!("{}.acquire_write()", r(x)),
+            Op::Wait(x) => format!("{}.wait()", r(x)),
+            Op::Set(x) => format!("{}.set()", r(x)),
+            Op::Put(x) => format!("{}.put()", r(x)),
+            Op::Take(x) => format!("{}.get()", r(x)),
+            Op::Work(d) => format!("work({})", secs(d)),
+            Op::Sleep(d) if self.spec.is_task() => format!("await async_sleep({})", secs(d)),
+            Op::Sleep(d) => format!("sleep({})", secs(d)),
+            Op::BlockingSleep(d) => {
+                let text = format!("sleep({})", secs(d));
+                let note = comment.unwrap_or("time.sleep: blocks the whole loop, no await");
+                out.step(&format!("{pad}{}", with_comment(text, Some(note))), line);
+                return;
+            }
+            Op::Increment(x) => {
+                let c = r(x);
+                out.step(
+                    &format!(
+                        "{pad}{}",
+                        with_comment(format!("value = {c}.load()"), comment)
+                    ),
+                    line,
+                );
+                out.step(
+                    &format!(
+                        "{pad}work({})  # a moment between the read and the write",
+                        secs(crate::engine::primitives::counter::WINDOW)
+                    ),
+                    line,
+                );
+                out.step(&format!("{pad}{c}.store(value + 1)"), line);
+                return;
+            }
+            Op::TryLock {
+                resource,
+                timeout,
+                backoff,
+                jitter,
+            } => {
+                let text = format!("if not {}.acquire(timeout={}):", r(resource), secs(timeout));
+                out.step(&format!("{pad}{}", with_comment(text, comment)), line);
+                for &h in self.held[i].iter().rev() {
+                    out.step(
+                        &format!("{pad}    {}.release()  # give back what it holds", r(h)),
+                        line,
+                    );
+                }
+                let back = secs(backoff.unwrap_or(timeout));
+                let call = if jitter {
+                    format!("back_off({back})")
+                } else {
+                    format!("back_off({back}, jitter=False)")
+                };
+                out.step(&format!("{pad}    {call}"), line);
+                out.line(&format!("{pad}    continue"));
+                return;
+            }
+        };
+        out.step(&format!("{pad}{}", with_comment(text, comment)), line);
+    }
+}
+
+fn with_comment(code: String, comment: Option<&str>) -> String {
+    match comment {
+        Some(c) => format!("{code}  # {c}"),
+        None => code,
+    }
+}
+
+/// The `//` comment at the end of a scenario line, if any (not one inside a quoted string).
+fn trailing_comment(scenario: &Scenario, line: u32) -> Option<&str> {
+    let text = scenario.source_line(line)?;
+    let mut quoted = false;
+    let mut prev = ' ';
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' if prev != '\\' => quoted = !quoted,
+            '/' if !quoted && prev == '/' => {
+                let c = text[i + 1..].trim();
+                return (!c.is_empty()).then_some(c);
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    None
+}
+
+/// A Python identifier for a scenario name, unique among `taken`.
+fn ident(name: &str, taken: &mut HashSet<String>) -> String {
+    let mut id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if id.is_empty() || id.starts_with(|c: char| c.is_ascii_digit()) {
+        id.insert(0, '_');
+    }
+    while taken.contains(&id) {
+        id.push('_');
+    }
+    taken.insert(id.clone());
+    id
+}
+
+/// A Python string literal.
+fn py_str(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Text safe inside a `"""` docstring.
+fn doc_text(s: &str) -> String {
+    s.replace('\\', "\\\\").replace("\"\"\"", "\\\"\\\"\\\"")
+}
+
+/// Seconds as a Python number: `0.1`, `1.0`.
+fn secs(d: Duration) -> String {
+    let s = format!("{}", d.as_secs_f64());
+    if s.contains('.') { s } else { s + ".0" }
+}
+
+/// The about text without its common indentation, trailing blank lines dropped.
+fn dedent(text: &str) -> Vec<String> {
+    let indent = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| l.get(indent..).unwrap_or("").trim_end().to_string())
+        .collect();
+    while lines.first().is_some_and(|l| l.is_empty()) {
+        lines.remove(0);
+    }
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines
+}

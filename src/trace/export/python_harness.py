@@ -1,0 +1,426 @@
+# ---------------------------------------------------------------------------------------------
+# The harness: what lets this program be watched like the lesson. Nothing here changes how the
+# threads contend; each class below is the standard primitive named in it, plus a log line for
+# every change of state. Read the lesson first (below the harness), this part after.
+# ---------------------------------------------------------------------------------------------
+
+import argparse
+import asyncio
+import json
+import os
+import queue
+import random
+import sys
+import threading
+import time
+
+_ARGS = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+_ARGS.add_argument("--events", metavar="FILE",
+                   help="write every event as JSON Lines, like `threadlab run --events`")
+_ARGS.add_argument("--speed", type=float, default=1.0,
+                   help="run every work and sleep this many times faster (0.1 to 4)")
+OPTIONS = _ARGS.parse_args()
+SPEED = min(max(OPTIONS.speed, 0.1), 4.0)
+
+_T0 = time.perf_counter()
+_LOG = threading.Lock()  # always taken last, so it can be taken while a primitive is held
+_EVENTS = []
+_WAITING = {}     # lane -> (resource, gives up after a timeout?) while blocked in a primitive
+_HOLDERS = {}     # resource -> lanes holding it, one entry per acquire
+_STARTED = set()
+_FINISHED = set()
+_DONE = {}        # lane -> threading.Event set when the lane has finished
+_FAILED = []
+
+
+def _done(lane):
+    return _DONE.setdefault(lane, threading.Event())
+
+
+def _me():
+    """The lane running now: the asyncio task's name on the event loop, else the thread's."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        task = None
+    return task.get_name() if task is not None else threading.current_thread().name
+
+
+def _kdl_line():
+    """The scenario line of the step being run: the nearest lesson line up the call stack."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename == __file__ and frame.f_lineno in KDL_LINE:
+            return KDL_LINE[frame.f_lineno]
+        frame = frame.f_back
+    return None
+
+
+def _log(event, resource=None, item=None, timed=False, lane=None):
+    lane = lane or _me()
+    line = _kdl_line()
+    with _LOG:
+        record = {"t_us": int((time.perf_counter() - _T0) * 1e6), "thread": lane,
+                  "event": event, "resource": resource, "by": None, "line": line}
+        if item is not None:
+            record["item"] = item
+        _EVENTS.append(record)
+        if event == "block":
+            _WAITING[lane] = (resource, timed)
+        else:
+            _WAITING.pop(lane, None)
+        if event == "acquire":
+            _HOLDERS.setdefault(resource, []).append(lane)
+        elif event == "release":
+            holders = _HOLDERS.get(resource, [])
+            # A semaphore may be released by a thread that never acquired it.
+            holders.remove(lane if lane in holders else holders[0]) if holders else None
+        elif event == "start":
+            _STARTED.add(lane)
+        elif event in ("done", "fail"):
+            _FINISHED.add(lane)
+
+
+def _write_events():
+    if OPTIONS.events:
+        with _LOG, open(OPTIONS.events, "w") as out:
+            for record in _EVENTS:
+                out.write(json.dumps(record) + "\n")
+
+
+def _calibrate():
+    """Loop iterations per second of this interpreter on this machine, measured once."""
+    n, spent = 10_000, 0.0
+    while spent < 0.05:
+        n *= 2
+        begin = time.perf_counter()
+        _spin(n)
+        spent = time.perf_counter() - begin
+    return n / spent
+
+
+def _spin(n):
+    x = 0
+    for i in range(n):
+        x = (x * 31 + i) & 0xFFFF
+    return x
+
+
+_RATE = _calibrate()
+_T0 = time.perf_counter()  # the run starts now, after the calibration
+
+
+def work(seconds):
+    """CPU-bound Python: as many loop iterations as take `seconds` on an idle core."""
+    _log("run")
+    _spin(int(_RATE * seconds / SPEED))
+
+
+def sleep(seconds):
+    """Off the CPU, as I/O is: time.sleep releases the GIL."""
+    _log("sleep")
+    time.sleep(seconds / SPEED)
+
+
+async def async_sleep(seconds):
+    """await asyncio.sleep: this task steps aside and the loop runs another."""
+    _log("sleep")
+    await asyncio.sleep(seconds / SPEED)
+
+
+def back_off(seconds, jitter=True):
+    """After giving up on a lock: step back for a random time up to `seconds` (or exactly)."""
+    _log("sleep")
+    time.sleep((random.uniform(0, seconds) if jitter else seconds) / SPEED)
+
+
+class Lock:
+    """threading.Lock."""
+
+    def __init__(self, name):
+        self.name, self._lock = name, threading.Lock()
+
+    def acquire(self, timeout=-1):
+        if not self._lock.acquire(blocking=False):
+            _log("block", self.name, timed=timeout >= 0)
+            # Untimed, acquire() with no argument: Semaphore reads timeout=-1 as "already over".
+            got = self._lock.acquire(timeout=timeout / SPEED) if timeout >= 0 else self._lock.acquire()
+            if not got:
+                _log("timeout", self.name)
+                return False
+        _log("acquire", self.name)
+        return True
+
+    def release(self):
+        _log("release", self.name)
+        self._lock.release()
+
+
+class RLock(Lock):
+    """threading.RLock: its holder may acquire it again; free after as many releases."""
+
+    def __init__(self, name):
+        self.name, self._lock, self._depth = name, threading.RLock(), threading.local()
+
+    def acquire(self, timeout=-1):
+        if not self._lock.acquire(blocking=False):
+            _log("block", self.name)
+            self._lock.acquire()
+        self._depth.n = getattr(self._depth, "n", 0) + 1
+        _log("acquire", self.name, item=self._depth.n)
+        return True
+
+    def release(self):
+        self._depth.n -= 1
+        _log("release", self.name, item=self._depth.n)
+        self._lock.release()
+
+
+class Semaphore(Lock):
+    """threading.Semaphore(permits)."""
+
+    def __init__(self, name, permits):
+        self.name, self._lock = name, threading.Semaphore(permits)
+
+
+class Barrier:
+    """threading.Barrier(parties)."""
+
+    def __init__(self, name, parties):
+        self.name, self.parties, self._barrier = name, parties, threading.Barrier(parties)
+        self._arrived, self._count = 0, threading.Lock()
+
+    def wait(self):
+        with self._count:
+            self._arrived += 1
+            last = self._arrived % self.parties == 0
+            _log("arrive", self.name)
+            if not last:
+                _log("block", self.name)
+        self._barrier.wait()
+        _log("pass", self.name)
+
+
+class Event:
+    """threading.Event."""
+
+    def __init__(self, name):
+        self.name, self._event = name, threading.Event()
+
+    def set(self):
+        _log("set", self.name)
+        self._event.set()
+
+    def wait(self):
+        if not self._event.is_set():
+            _log("block", self.name)
+            self._event.wait()
+        _log("pass", self.name)
+
+
+class _NumberedQueue(queue.Queue):
+    """queue.Queue whose items are numbered 1, 2, 3... in put order, logged under its mutex."""
+
+    def __init__(self, name, maxsize):
+        super().__init__(maxsize)
+        self.name, self._next = name, 1
+
+    def _put(self, item):
+        super()._put(self._next)
+        _log("put", self.name, item=self._next)
+        self._next += 1
+
+    def _get(self):
+        item = super()._get()
+        _log("take", self.name, item=item)
+        return item
+
+
+class Queue:
+    """queue.Queue(maxsize): put() waits while it is full, get() while it is empty."""
+
+    def __init__(self, name, maxsize):
+        self.name, self._queue = name, _NumberedQueue(name, maxsize)
+
+    def put(self):
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            _log("block", self.name)
+            self._queue.put(None)
+
+    def get(self):
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            _log("block", self.name)
+            return self._queue.get()
+
+
+class RWLock:
+    """A readers-writer lock on a Condition: many readers or one writer.
+
+    Fair by default: threads get in in the order they asked, so a reader that comes after a
+    waiting writer waits behind it. With prefer_readers, a reader gets in whenever no writer
+    holds it, even past a waiting writer.
+    """
+
+    def __init__(self, name, prefer_readers=False):
+        self.name, self.prefer_readers = name, prefer_readers
+        self._cond = threading.Condition()
+        self._readers, self._writer = 0, False
+        self._next_ticket, self._serving = 0, 0
+        self._writes = threading.local()
+        self._skip = set()
+
+    def _enter(self, write):
+        with self._cond:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+
+            def may_enter():
+                if self._writer or (write and self._readers):
+                    return False
+                return (not write and self.prefer_readers) or self._serving == ticket
+
+            if not may_enter():
+                _log("block", self.name)
+                self._cond.wait_for(may_enter)
+            if write:
+                self._writer = True
+            else:
+                self._readers += 1
+            # Tickets are served in order; a reader that jumped the queue leaves its ticket to
+            # be skipped when the line reaches it.
+            self._skip.add(ticket)
+            while self._serving in self._skip:
+                self._skip.discard(self._serving)
+                self._serving += 1
+            self._writes.now = write
+            _log("acquire", self.name)
+            self._cond.notify_all()
+
+    def acquire_read(self):
+        self._enter(write=False)
+
+    def acquire_write(self):
+        self._enter(write=True)
+
+    def release(self):
+        with self._cond:
+            _log("release", self.name)
+            if self._writes.now:
+                self._writer = False
+            else:
+                self._readers -= 1
+            self._cond.notify_all()
+
+
+class Counter:
+    """A shared int. `hits += 1` in Python is a load, an add and a store; so it is here."""
+
+    def __init__(self, name):
+        self.name, self.value, self._step = name, 0, threading.Lock()
+
+    def load(self):
+        with self._step:
+            _log("load", self.name, item=self.value)
+            return self.value
+
+    def store(self, value):
+        with self._step:
+            self.value = value
+            _log("store", self.name, item=value)
+
+
+def _lane(target, name):
+    def run():
+        _log("start", lane=name)
+        try:
+            target()
+        except BaseException:
+            _FAILED.append(name)
+            _log("fail", lane=name)
+            _done(name).set()
+            raise
+        _log("done", lane=name)
+        _done(name).set()
+
+    return run
+
+
+def start(target, *names):
+    """Start one thread per name, each running target."""
+    for name in names:
+        threading.Thread(target=_lane(target, name), name=name).start()
+    return names
+
+
+def join(*groups):
+    """Wait until every lane of these groups has finished."""
+    for names in groups:
+        for name in names:
+            _done(name).wait()
+
+
+async def _task(coroutine_function, name):
+    _log("start", lane=name)
+    try:
+        await coroutine_function()
+    except BaseException:
+        _FAILED.append(name)
+        _log("fail", lane=name)
+        _done(name).set()
+        raise
+    _log("done", lane=name)
+    _done(name).set()
+
+
+def create_tasks(coroutine_function, *names):
+    """One asyncio task per name, each running the coroutine function."""
+    return [asyncio.get_running_loop().create_task(_task(coroutine_function, name), name=name)
+            for name in names]
+
+
+def start_event_loop(name, main):
+    """Run the coroutine main on an asyncio event loop in a thread of its own."""
+    thread = threading.Thread(target=asyncio.run, args=(main(),), name=name)
+    thread.start()
+    return thread
+
+
+def _watchdog(quiet_for=0.5):
+    """Report a deadlock: every running lane blocked for good and nothing changing for a while."""
+    seen, quiet = -1, 0.0
+    while True:
+        time.sleep(0.05)
+        with _LOG:
+            live = _STARTED - _FINISHED
+            stuck = live and all(_WAITING.get(lane, (None, True))[1] is False for lane in live)
+            if stuck and seen == len(_EVENTS):
+                quiet += 0.05
+            else:
+                quiet, seen = 0.0, len(_EVENTS)
+            if quiet < quiet_for:
+                continue
+            lines = []
+            for lane in sorted(live):
+                resource = _WAITING[lane][0]
+                holders = sorted(set(_HOLDERS.get(resource, [])))
+                held = ", held by " + " and ".join(holders) if holders else ""
+                lines.append(f"  {lane} waits for {resource}{held}")
+        print("deadlock: every running thread waits and none can go on:", file=sys.stderr)
+        print("\n".join(lines), file=sys.stderr)
+        _write_events()
+        os._exit(3)
+
+
+threading.Thread(target=_watchdog, name="watchdog", daemon=True).start()
+
+
+def finish(lanes):
+    """Wait for every lane, write the events, exit 0 (1 when a lane failed; a deadlock exits 3
+    from the watchdog)."""
+    join(lanes)
+    _write_events()
+    sys.exit(1 if _FAILED else 0)
