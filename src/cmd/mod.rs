@@ -20,6 +20,7 @@ use cli::{Cli, Command, RunArgs};
 
 /// Runs the command `cli` names.
 pub fn dispatch(cli: Cli) -> Exit {
+    crate::i18n::set(cli.lang.unwrap_or_else(crate::i18n::Lang::from_env));
     let ascii = cli.ascii;
     match cli.command {
         None => menu::run(&cli.files, ascii),
