@@ -33,7 +33,7 @@ impl Lang {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Lang {
         let chosen = ["LC_ALL", "LC_MESSAGES", "LANG"]
             .into_iter()
-            .filter_map(|v| var(v))
+            .filter_map(var)
             .find(|value| !value.is_empty());
         match chosen {
             Some(value) if value.starts_with("zh") => Lang::Zh,

@@ -218,7 +218,8 @@ pub fn reflow(text: &str) -> Vec<String> {
             // characters joins without one.
             let wide =
                 |c: Option<char>| c.is_some_and(|c| cells::width(c.encode_utf8(&mut [0; 4])) == 2);
-            if !current.is_empty() && !(wide(current.chars().last()) && wide(line.chars().next())) {
+            let cjk_join = wide(current.chars().last()) && wide(line.chars().next());
+            if !current.is_empty() && !cjk_join {
                 current.push(' ');
             }
             current.push_str(line);
