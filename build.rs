@@ -9,6 +9,8 @@ use std::path::Path;
 fn main() {
     let dir = Path::new("scenarios");
     println!("cargo::rerun-if-changed=scenarios");
+    // The messages are compiled in by rust_i18n::i18n!, which does not tell cargo it read them.
+    println!("cargo::rerun-if-changed=locales");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("scenarios/ is readable")
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -6,13 +6,21 @@
 //! The language is one process-wide setting: the TUI switches it with a key, and every panel
 //! reads it when it draws.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     En,
     Zh,
 }
 
 impl Lang {
+    /// Every language, by the code `--lang` takes.
+    pub const CODES: [&'static str; 2] = ["zh", "en"];
+
+    /// The language with this code (`zh`, `en`).
+    pub fn from_code(code: &str) -> Option<Lang> {
+        [Lang::En, Lang::Zh].into_iter().find(|l| l.code() == code)
+    }
+
     /// The locale name the message files use.
     pub fn code(self) -> &'static str {
         match self {

@@ -1,8 +1,8 @@
 //! Two languages: the message files agree with each other and with the code, people's output
 //! follows `--lang` and the environment, and machines' output never does.
 //!
-//! Every test here that draws in-process does so in Chinese (the language is one setting for
-//! the whole process, and tests run side by side); the others run the binary.
+//! Every test here that draws in-process does so in Chinese, one at a time (the language is
+//! one setting for the whole process, and tests run side by side); the others run the binary.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -219,6 +219,9 @@ fn machine_output_is_the_same_in_every_language_and_text_is_not() {
 
 // ---- the screen, in Chinese --------------------------------------------------------------
 
+/// Held by each test that draws: one of them switches the process's language for a moment.
+static DRAWING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn screen(app: &App, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| view::render(app, f.area(), f.buffer_mut()))
@@ -247,6 +250,7 @@ fn menu() -> Menu {
 
 #[test]
 fn the_menu_and_its_help_in_chinese() {
+    let _drawing = DRAWING.lock().unwrap_or_else(|e| e.into_inner());
     i18n::set(Lang::Zh);
     let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
     insta::assert_snapshot!("menu_zh_80x24", screen(&app, 80, 24));
@@ -267,6 +271,7 @@ fn the_menu_and_its_help_in_chinese() {
 
 #[test]
 fn a_deadlocked_run_in_chinese() {
+    let _drawing = DRAWING.lock().unwrap_or_else(|e| e.into_inner());
     i18n::set(Lang::Zh);
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runs/deadlock.json");

@@ -24,8 +24,9 @@ pub struct Cli {
     pub ascii: bool,
     /// The language people read: zh (简体中文) or en. Default: from LC_ALL, LC_MESSAGES or
     /// LANG (zh… means Chinese). Machine-readable output is the same in both.
-    #[arg(long, global = true, value_enum, value_name = "LANG")]
-    pub lang: Option<crate::i18n::Lang>,
+    #[arg(long, global = true, value_name = "LANG",
+          value_parser = clap::builder::PossibleValuesParser::new(crate::i18n::Lang::CODES))]
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
