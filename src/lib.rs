@@ -12,8 +12,12 @@ pub mod console;
 pub mod engine;
 pub mod files;
 pub mod headless;
+pub mod i18n;
 pub mod scenario;
 pub mod session;
 pub mod trace;
 pub mod ui;
 pub mod vocab;
+
+// The messages of every language, compiled in from locales/; English fills any gap.
+rust_i18n::i18n!("locales", fallback = "en");

@@ -263,6 +263,8 @@ fn failing_scenario() -> Arc<Scenario> {
         source: Arc::from("mutex A\nthread T1 { unlock A }\n"),
         title: "Unlocking a lock nobody holds".into(),
         about: String::new(),
+        title_zh: None,
+        about_zh: None,
         resources: vec![Resource {
             name: "A".into(),
             kind: ResourceKind::Mutex,

@@ -100,7 +100,7 @@ fn the_help_legend_lists_every_state() {
     for row in &STATES {
         let g = row.glyph;
         assert!(
-            text.contains(&format!(" {g}{g}{g}  {}", row.legend)),
+            text.contains(&format!(" {g}{g}{g}  {}", row.legend())),
             "help lacks {}:\n{text}",
             row.name
         );

@@ -65,7 +65,7 @@ fn menu() -> Menu {
             group: threadlab::scenario::builtin::find(n)
                 .unwrap()
                 .topic
-                .heading()
+                .key()
                 .into(),
             origin: "built-in".into(),
             scenario: Ok(builtin(n)).into(),

@@ -22,6 +22,11 @@ pub struct Cli {
     /// Draw with plain ASCII (for terminals without box-drawing or block glyphs).
     #[arg(long, global = true)]
     pub ascii: bool,
+    /// The language people read: zh (简体中文) or en. Default: from LC_ALL, LC_MESSAGES or
+    /// LANG (zh… means Chinese). Machine-readable output is the same in both.
+    #[arg(long, global = true, value_name = "LANG",
+          value_parser = clap::builder::PossibleValuesParser::new(crate::i18n::Lang::CODES))]
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use crate::vocab::outcome::Exit;
 pub fn run() -> Exit {
     // Titles are read at build time: listing parses nothing.
     for b in scenario::builtin::all() {
-        outln(&format!("{:<20} {}", b.name, b.title));
+        outln(&format!("{:<20} {}", b.name, b.shown_title()));
     }
     Exit::Success
 }

@@ -20,6 +20,8 @@ use cli::{Cli, Command, RunArgs};
 
 /// Runs the command `cli` names.
 pub fn dispatch(cli: Cli) -> Exit {
+    let lang = cli.lang.as_deref().and_then(crate::i18n::Lang::from_code);
+    crate::i18n::set(lang.unwrap_or_else(crate::i18n::Lang::from_env));
     let ascii = cli.ascii;
     match cli.command {
         None => menu::run(&cli.files, ascii),

@@ -14,17 +14,27 @@ pub enum Topic {
     Async,
 }
 
+impl Builtin {
+    /// The title in the language shown now.
+    pub fn shown_title(&self) -> &'static str {
+        match (crate::i18n::current(), self.title_zh) {
+            (crate::i18n::Lang::Zh, Some(zh)) => zh,
+            _ => self.title,
+        }
+    }
+}
+
 impl Topic {
     /// Every topic, in menu order.
     pub const ALL: [Topic; 4] = [Topic::Locks, Topic::Coordination, Topic::Gil, Topic::Async];
 
-    /// The heading of the topic in the menu.
-    pub fn heading(self) -> &'static str {
+    /// The message naming the topic: its heading in the menu.
+    pub fn key(self) -> &'static str {
         match self {
-            Topic::Locks => "Locks",
-            Topic::Coordination => "Coordination",
-            Topic::Gil => "The GIL",
-            Topic::Async => "Async: the event loop",
+            Topic::Locks => "topic.locks",
+            Topic::Coordination => "topic.coordination",
+            Topic::Gil => "topic.gil",
+            Topic::Async => "topic.async",
         }
     }
 }
@@ -37,6 +47,8 @@ pub struct Builtin {
     pub topic: Topic,
     /// Read at build time, so listing the lessons parses none of them.
     pub title: &'static str,
+    /// The title for a Chinese classroom, read the same way.
+    pub title_zh: Option<&'static str>,
     pub source: &'static str,
 }
 
@@ -47,7 +59,8 @@ macro_rules! lesson {
         Builtin {
             name: $name,
             topic: Topic::$topic,
-            title: title!($name),
+            title: title!($name).0,
+            title_zh: title!($name).1,
             source: include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/scenarios/",
@@ -106,6 +119,12 @@ mod tests {
             let parsed = crate::scenario::parse_source(b.name, b.name, b.source)
                 .unwrap_or_else(|e| panic!("{} does not parse: {e:?}", b.name));
             assert_eq!(b.title, parsed.title, "listed title of {}", b.name);
+            assert_eq!(
+                b.title_zh,
+                parsed.title_zh.as_deref(),
+                "listed Chinese title of {}",
+                b.name
+            );
         }
     }
 }

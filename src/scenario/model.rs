@@ -23,9 +23,14 @@ pub struct Scenario {
     pub origin: String,
     /// The full source text, for the code view and diagnostics.
     pub source: Arc<str>,
+    /// The title in English: what summaries, JSON and traces carry in every language.
     pub title: String,
     /// What the class should look for, in a teacher's words.
     pub about: String,
+    /// The title for a Chinese classroom (`title "..." zh="..."`), if the file gives one.
+    pub title_zh: Option<String>,
+    /// The about text for a Chinese classroom (`about "..." zh="..."`), if the file gives one.
+    pub about_zh: Option<String>,
     pub resources: Vec<Resource>,
     /// Threads after `count=` expansion: `worker count=3` gives worker-1, worker-2, worker-3.
     pub threads: Vec<ThreadSpec>,
@@ -211,6 +216,17 @@ impl Op {
 }
 
 impl Scenario {
+    /// The title in the language shown now (the English one where no translation is given).
+    pub fn shown_title(&self) -> &str {
+        shown(&self.title, &self.title_zh)
+    }
+
+    /// The about text in the language shown now (the English one where no translation is
+    /// given).
+    pub fn shown_about(&self) -> &str {
+        shown(&self.about, &self.about_zh)
+    }
+
     pub fn thread_index(&self, name: &str) -> Option<ThreadIdx> {
         self.threads
             .iter()
@@ -236,5 +252,12 @@ impl Scenario {
     /// One line of the source text (1-based), without its line break.
     pub fn source_line(&self, line: u32) -> Option<&str> {
         self.source.lines().nth((line as usize).checked_sub(1)?)
+    }
+}
+
+fn shown<'a>(en: &'a str, zh: &'a Option<String>) -> &'a str {
+    match (crate::i18n::current(), zh) {
+        (crate::i18n::Lang::Zh, Some(zh)) => zh,
+        _ => en,
     }
 }

@@ -148,6 +148,8 @@ pub(crate) fn parse(name: &str, origin: &str, source: Arc<str>) -> Result<Parsed
             source: source.clone(),
             title,
             about: b.about.unwrap_or_default(),
+            title_zh: b.title_zh,
+            about_zh: b.about_zh,
             resources: b.resources,
             threads: b.threads,
         },
@@ -603,6 +605,8 @@ struct Builder<'a> {
     title_span: Option<Span>,
     about: Option<String>,
     about_span: Option<Span>,
+    title_zh: Option<String>,
+    about_zh: Option<String>,
     resources: Vec<Resource>,
     resource_spans: Vec<Span>,
     threads: Vec<ThreadSpec>,
@@ -634,6 +638,8 @@ impl<'a> Builder<'a> {
             title_span: None,
             about: None,
             about_span: None,
+            title_zh: None,
+            about_zh: None,
             resources: Vec::new(),
             resource_spans: Vec::new(),
             threads: Vec::new(),
@@ -1004,7 +1010,7 @@ impl<'a> Builder<'a> {
         let keyword = node.name().value();
         self.no_annotations(node);
         self.no_block(node, &format!("`{keyword}`"));
-        let (args, _) = self.entries(node, &[]);
+        let (args, props) = self.entries(node, &["zh"]);
         let span = node_span(node);
         let example = if keyword == "title" {
             "title \"Deadlock: two locks in opposite order\""
@@ -1052,10 +1058,31 @@ impl<'a> Builder<'a> {
             );
             return;
         };
+        // The Chinese text, if given, is a text like the English one.
+        let zh = match props.get("zh") {
+            None => None,
+            Some(entry) => match entry.value().as_string() {
+                Some(zh) => Some(zh.to_string()),
+                None => {
+                    self.push(
+                        Problem::new(
+                            "scenario::bad-value",
+                            format!(
+                                "`{keyword}`'s `zh=` must be a text, not {}",
+                                value_kind(entry.value())
+                            ),
+                        )
+                        .at(span_of(entry.span()), "not a text")
+                        .help(format!("write it in quotes: {keyword} \"...\" zh=\"...\"")),
+                    );
+                    return;
+                }
+            },
+        };
         let slot = if keyword == "title" {
-            (&mut self.title, &mut self.title_span)
+            (&mut self.title, &mut self.title_span, &mut self.title_zh)
         } else {
-            (&mut self.about, &mut self.about_span)
+            (&mut self.about, &mut self.about_span, &mut self.about_zh)
         };
         if let Some(first) = *slot.1 {
             self.problems.push(
@@ -1068,6 +1095,7 @@ impl<'a> Builder<'a> {
         }
         *slot.0 = Some(text.to_string());
         *slot.1 = Some(span);
+        *slot.2 = zh;
     }
 
     fn resource(&mut self, node: &KdlNode) {

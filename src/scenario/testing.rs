@@ -14,6 +14,8 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
         source: Arc::from(""),
         title: "A test scenario".into(),
         about: String::new(),
+        title_zh: None,
+        about_zh: None,
         resources: resources
             .iter()
             .enumerate()

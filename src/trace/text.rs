@@ -65,7 +65,7 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
     };
 
     let mut out = String::new();
-    let _ = writeln!(out, "{} ({})", s.title, s.name);
+    let _ = writeln!(out, "{} ({})", s.shown_title(), s.name);
     let mut used = [false; STATES.len()];
     for (i, thread) in s.threads.iter().enumerate() {
         let mut cells = trace.lane_cells(i as u16, 0, end_ns, width);
@@ -82,7 +82,7 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
             used[state.index()] = true;
         }
         let last = last.map_or_else(
-            || "not started".to_string(),
+            || rust_i18n::t!("summary.not_started").into_owned(),
             |st| st.words(s, i as u16, trace.step_at(i as u16, end_ns)),
         );
         let name = cells::pad(&cells::fit(&thread.name, name_w), name_w);
@@ -129,8 +129,8 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
         .collect();
     let _ = writeln!(
         out,
-        "legend: {}  (blank: done or not started)",
-        legend.join("  ")
+        "{}",
+        rust_i18n::t!("summary.legend", glyphs = legend.join("  "))
     );
     out
 }
@@ -140,15 +140,21 @@ pub fn render_summary(summary: &Summary) -> String {
     let mut out = String::new();
     let run = human((summary.run_time_ms * 1e6) as u64);
     let outcome = match summary.outcome {
-        Some(Outcome::Completed) => format!("completed in {run}"),
-        Some(Outcome::Deadlock) => format!("DEADLOCK after {run}"),
-        Some(Outcome::Timeout) => format!("timeout: stopped after {run} of run time"),
-        Some(Outcome::Failed) => format!("failed after {run}"),
-        None => format!("running, {run} so far"),
+        Some(Outcome::Completed) => rust_i18n::t!("summary.completed", run = run),
+        Some(Outcome::Deadlock) => rust_i18n::t!("summary.deadlock", run = run),
+        Some(Outcome::Timeout) => rust_i18n::t!("summary.timeout", run = run),
+        Some(Outcome::Failed) => rust_i18n::t!("summary.failed", run = run),
+        None => rust_i18n::t!("summary.running", run = run),
     };
-    let _ = writeln!(out, "outcome    {outcome}");
+    // The heads are one column, as wide as the widest in this language.
+    let heads = ["outcome", "cycle", "threads", "resources", "events"]
+        .map(|h| crate::i18n::text(&format!("summary.head.{h}")));
+    let head_w = heads.iter().map(|h| cells::width(h)).max().unwrap_or(0) + 2;
+    let head = |i: usize| cells::pad(&heads[i], head_w);
+    let blank = cells::pad("", head_w);
+    let _ = writeln!(out, "{}{outcome}", head(0));
     if let Some(d) = &summary.deadlock {
-        let _ = writeln!(out, "cycle      {}", d.text);
+        let _ = writeln!(out, "{}{}", head(1), d.text);
     }
 
     let name_w = summary
@@ -159,7 +165,7 @@ pub fn render_summary(summary: &Summary) -> String {
         .max()
         .unwrap_or(0);
     for (i, t) in summary.threads.iter().enumerate() {
-        let head = if i == 0 { "threads" } else { "" };
+        let head = if i == 0 { head(2) } else { blank.clone() };
         let times: Vec<String> = t
             .state_ms
             .iter()
@@ -167,24 +173,30 @@ pub fn render_summary(summary: &Summary) -> String {
             .map(|(state, ns)| format!("{} {}", short_words(state), human(ns)))
             .collect();
         let times = if times.is_empty() {
-            "no time recorded".to_string()
+            rust_i18n::t!("summary.no_time").into_owned()
         } else {
             times.join(", ")
         };
         let end = match (&t.failure, t.final_state, &t.waiting_for) {
             (Some(reason), _, _) => format!("failed: {reason}"),
             (None, "done", _) => match t.finished_ms {
-                Some(ms) => format!("done at {}", human((ms * 1e6) as u64)),
-                None => "done".to_string(),
+                Some(ms) => {
+                    rust_i18n::t!("summary.done_at", at = human((ms * 1e6) as u64)).into_owned()
+                }
+                None => short_words("done"),
             },
-            (None, state, Some(r)) => format!("ended {} ({r})", short_words(state)),
-            (None, state, None) => format!("ended {}", short_words(state)),
+            (None, state, Some(r)) => {
+                rust_i18n::t!("summary.ended_on", state = short_words(state), on = r).into_owned()
+            }
+            (None, state, None) => {
+                rust_i18n::t!("summary.ended", state = short_words(state)).into_owned()
+            }
         };
         let name = cells::pad(&t.name, name_w);
-        let _ = writeln!(out, "{head:<10} {name}  {times}; {end}");
+        let _ = writeln!(out, "{head}{name}  {times}; {end}");
     }
     for (i, r) in summary.resources.iter().enumerate() {
-        let head = if i == 0 { "resources" } else { "" };
+        let head = if i == 0 { head(3) } else { blank.clone() };
         let text = match r {
             ResourceFigures::Lock {
                 acquisitions,
@@ -283,15 +295,20 @@ pub fn render_summary(summary: &Summary) -> String {
         };
         let _ = writeln!(
             out,
-            "{head:<10} {}  {}: {text}",
+            "{head}{}  {}: {text}",
             cells::pad(r.name(), name_w),
             r.kind()
         );
     }
     let _ = writeln!(
         out,
-        "events     {} recorded, {} dropped",
-        summary.events_recorded, summary.events_dropped
+        "{}{}",
+        head(4),
+        rust_i18n::t!(
+            "summary.events",
+            recorded = summary.events_recorded,
+            dropped = summary.events_dropped
+        )
     );
     out
 }
@@ -304,11 +321,11 @@ pub fn render(trace: &Trace, summary: &Summary, end_ns: u64, opts: &TextOptions)
     out
 }
 
-fn short_words(state: &str) -> &str {
+fn short_words(state: &str) -> String {
     STATES
         .iter()
         .find(|row| row.name == state)
-        .map_or(state, |row| row.short)
+        .map_or(state.to_string(), |row| row.short())
 }
 
 fn count(n: u64, noun: &str) -> String {

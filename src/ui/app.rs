@@ -52,7 +52,7 @@ pub enum Screen {
 #[derive(Debug, Clone)]
 pub struct MenuEntry {
     pub name: String,
-    /// The heading it is listed under: a built-in's topic, or "Your files".
+    /// The message naming the heading it is listed under: a built-in's topic, or "Your files".
     pub group: String,
     /// `built-in` or the path.
     pub origin: String,
@@ -484,6 +484,7 @@ impl App {
             }
             Action::Help => self.help = true,
             Action::Theme => self.theme = self.theme.next(),
+            Action::Language => crate::i18n::set(crate::i18n::current().other()),
             _ => {}
         }
         match self.screen {

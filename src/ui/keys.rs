@@ -31,6 +31,8 @@ pub enum Action {
     ZoomIn,
     ZoomOut,
     Theme,
+    /// Switch between Chinese and English.
+    Language,
 }
 
 /// Which screen a binding belongs to.
@@ -60,7 +62,7 @@ pub enum Key {
 impl Key {
     pub fn label(self) -> String {
         match self {
-            Key::Char(' ') => "space".into(),
+            Key::Char(' ') => rust_i18n::t!("key.space").into_owned(),
             Key::Char(c) => c.to_string(),
             Key::Ctrl(c) => format!("Ctrl-{}", c.to_ascii_uppercase()),
             Key::Up => "↑".into(),
@@ -103,10 +105,9 @@ impl Key {
 pub struct Binding {
     pub keys: &'static [Key],
     pub action: Action,
-    /// A word or two for the footer.
-    pub hint: &'static str,
-    /// A sentence for the help overlay.
-    pub help: &'static str,
+    /// Names its words in the message files: `key.ID.hint`, a word or two for the footer, and
+    /// `key.ID.help`, a sentence for the help overlay.
+    pub id: &'static str,
     pub contexts: &'static [Context],
     /// Whether the footer shows it (the rest only in the help overlay).
     pub footer: Footer,
@@ -121,6 +122,16 @@ pub enum Footer {
 }
 
 impl Binding {
+    /// A word or two for the footer, in the current language.
+    pub fn hint(&self) -> String {
+        crate::i18n::text(&format!("key.{}.hint", self.id))
+    }
+
+    /// A sentence for the help overlay, in the current language.
+    pub fn help(&self) -> String {
+        crate::i18n::text(&format!("key.{}.help", self.id))
+    }
+
     pub fn keys_label(&self) -> String {
         self.keys
             .iter()
@@ -139,192 +150,175 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Up, Key::Char('k')],
         action: Action::Up,
-        hint: "choose",
-        help: "choose the scenario above",
+        id: "menu_up",
         contexts: MENU,
         footer: Footer::As("↑/↓"),
     },
     Binding {
         keys: &[Key::Down, Key::Char('j')],
         action: Action::Down,
-        hint: "choose",
-        help: "choose the scenario below",
+        id: "menu_down",
         contexts: MENU,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Enter],
         action: Action::Open,
-        hint: "open",
-        help: "open the chosen scenario",
+        id: "open",
         contexts: MENU,
         footer: Footer::Yes,
     },
     Binding {
         keys: &[Key::Char('p')],
         action: Action::OpenPaused,
-        hint: "open paused",
-        help: "open the chosen scenario paused at 0s: nothing moves until space or a step",
+        id: "open_paused",
         contexts: MENU,
         footer: Footer::Yes,
     },
     Binding {
         keys: &[Key::Char(' ')],
         action: Action::PauseResume,
-        hint: "pause/run",
-        help: "pause the run (threads stop at their next step) or let it run again",
+        id: "pause",
         contexts: RUN,
         footer: Footer::Yes,
     },
     Binding {
         keys: &[Key::Char('n')],
         action: Action::StepSelected,
-        hint: "step",
-        help: "step the selected thread: exactly one step of its script",
+        id: "step",
         contexts: RUN,
         footer: Footer::Yes,
     },
     Binding {
         keys: &[Key::Char('r')],
         action: Action::Restart,
-        hint: "restart",
-        help: "start again from 0s; a run opened or left paused starts paused",
+        id: "restart",
         contexts: RUN,
         footer: Footer::Yes,
     },
     Binding {
         keys: &[Key::Char('s')],
         action: Action::StepNext,
-        hint: "step next",
-        help: "step whichever thread is ready next",
+        id: "step_next",
         contexts: RUN,
         footer: Footer::Yes,
     },
     Binding {
         keys: &[Key::Up, Key::Char('k')],
         action: Action::Up,
-        hint: "select",
-        help: "select the thread above",
+        id: "run_up",
         contexts: RUN,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Down, Key::Char('j')],
         action: Action::Down,
-        hint: "select",
-        help: "select the thread below",
+        id: "run_down",
         contexts: RUN,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Digits],
         action: Action::Select(0),
-        hint: "thread",
-        help: "select thread 1 to 9",
+        id: "select",
         contexts: RUN,
         footer: Footer::Yes,
     },
     Binding {
         keys: &[Key::Left],
         action: Action::HistoryBack,
-        hint: "history",
-        help: "move the history cursor back (pauses the run)",
+        id: "history_back",
         contexts: RUN,
         footer: Footer::As("←/→"),
     },
     Binding {
         keys: &[Key::Right],
         action: Action::HistoryForward,
-        hint: "history",
-        help: "move the history cursor forward",
+        id: "history_forward",
         contexts: RUN,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Home],
         action: Action::HistoryStart,
-        hint: "start",
-        help: "history cursor to the start of the run",
+        id: "history_start",
         contexts: RUN,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::End],
         action: Action::HistoryEnd,
-        hint: "now",
-        help: "history cursor back to now",
+        id: "history_end",
         contexts: RUN,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('+'), Key::Char('=')],
         action: Action::Faster,
-        hint: "faster",
-        help: "speed up (up to 4x)",
+        id: "faster",
         contexts: RUN,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('-'), Key::Char('_')],
         action: Action::Slower,
-        hint: "slower",
-        help: "slow down (down to 0.1x)",
+        id: "slower",
         contexts: RUN,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('z')],
         action: Action::ZoomIn,
-        hint: "zoom in",
-        help: "zoom the time axis in (less time per cell)",
+        id: "zoom_in",
         contexts: RUN,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('Z')],
         action: Action::ZoomOut,
-        hint: "zoom out",
-        help: "zoom the time axis out (more time per cell)",
+        id: "zoom_out",
         contexts: RUN,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('f')],
         action: Action::Fit,
-        hint: "whole run",
-        help: "the whole run: fit it to the lanes until z/Z (done at the end)",
+        id: "fit",
         contexts: RUN,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('t')],
         action: Action::Theme,
-        hint: "theme",
-        help: "next theme: dark, light (projectors), monochrome",
+        id: "theme",
         contexts: BOTH,
         footer: Footer::No,
     },
     Binding {
+        keys: &[Key::Char('l')],
+        action: Action::Language,
+        id: "language",
+        contexts: BOTH,
+        footer: Footer::Yes,
+    },
+    Binding {
         keys: &[Key::Esc],
         action: Action::Back,
-        hint: "menu",
-        help: "back to the scenario menu",
+        id: "back",
         contexts: RUN,
         footer: Footer::Yes,
     },
     Binding {
         keys: &[Key::Char('?')],
         action: Action::Help,
-        hint: "help",
-        help: "show or hide this help",
+        id: "help",
         contexts: BOTH,
         footer: Footer::Yes,
     },
     Binding {
         keys: &[Key::Char('q'), Key::Ctrl('c')],
         action: Action::Quit,
-        hint: "quit",
-        help: "quit threadlab",
+        id: "quit",
         contexts: BOTH,
         footer: Footer::Yes,
     },
@@ -349,20 +343,20 @@ pub fn bindings(context: Context) -> impl Iterator<Item = &'static Binding> {
 }
 
 /// The footer's hints for a screen: (keys, hint).
-pub fn footer_hints(context: Context) -> Vec<(String, &'static str)> {
+pub fn footer_hints(context: Context) -> Vec<(String, String)> {
     bindings(context)
         .filter_map(|b| match b.footer {
             Footer::No => None,
-            Footer::Yes => Some((b.keys_label(), b.hint)),
-            Footer::As(keys) => Some((keys.to_string(), b.hint)),
+            Footer::Yes => Some((b.keys_label(), b.hint())),
+            Footer::As(keys) => Some((keys.to_string(), b.hint())),
         })
         .collect()
 }
 
 /// The help overlay's lines for a screen: (keys, help).
-pub fn help_lines(context: Context) -> Vec<(String, &'static str)> {
+pub fn help_lines(context: Context) -> Vec<(String, String)> {
     bindings(context)
-        .map(|b| (b.keys_label(), b.help))
+        .map(|b| (b.keys_label(), b.help()))
         .collect()
 }
 
@@ -374,7 +368,7 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    const ALL: [Action; 22] = [
+    const ALL: [Action; 23] = [
         Action::Quit,
         Action::Back,
         Action::Help,
@@ -397,6 +391,7 @@ mod tests {
         Action::ZoomIn,
         Action::ZoomOut,
         Action::Theme,
+        Action::Language,
     ];
 
     #[test]
@@ -407,7 +402,7 @@ mod tests {
                 .find(|b| b.action == a)
                 .unwrap_or_else(|| panic!("{a:?} has no binding"));
             assert!(!b.keys.is_empty(), "{a:?}");
-            assert!(!b.help.is_empty() && !b.hint.is_empty(), "{a:?}");
+            assert!(!b.help().is_empty() && !b.hint().is_empty(), "{a:?}");
         }
     }
 
@@ -531,7 +526,7 @@ mod tests {
                 assert!(
                     keys.contains(&label),
                     "README's key table does not list {label} ({})",
-                    b.help
+                    b.help()
                 );
             }
         }
@@ -540,16 +535,12 @@ mod tests {
     #[test]
     fn footer_and_help_come_from_the_table() {
         let footer = footer_hints(Context::Run);
-        assert!(
-            footer
-                .iter()
-                .any(|(k, h)| k == "space" && *h == "pause/run")
-        );
+        assert!(footer.iter().any(|(k, h)| k == "space" && h == "pause/run"));
         assert!(footer.iter().any(|(k, _)| k == "q/Ctrl-C"));
         let help = help_lines(Context::Run);
         assert_eq!(help.len(), bindings(Context::Run).count());
         for b in bindings(Context::Run) {
-            assert!(help.iter().any(|(_, h)| *h == b.help));
+            assert!(help.iter().any(|(_, h)| *h == b.help()));
         }
     }
 }

@@ -113,7 +113,7 @@ fn refuse_without_terminal() -> Option<Exit> {
 /// Built-ins first, then `./scenarios/*.kdl` (skipping files that are just a built-in's
 /// source), then the paths given. A file that does not load is listed with its diagnostic.
 /// The menu heading for scenario files that are not built in.
-pub const FILES_GROUP: &str = "Your files";
+pub const FILES_GROUP: &str = "menu.your_files";
 
 pub fn menu_entries(extra_files: &[PathBuf]) -> Vec<MenuEntry> {
     menu_entries_from(std::path::Path::new("scenarios"), extra_files)
@@ -126,7 +126,7 @@ pub fn menu_entries_from(dir: &std::path::Path, extra_files: &[PathBuf]) -> Vec<
         .iter()
         .map(|b| MenuEntry {
             name: b.name.to_string(),
-            group: b.topic.heading().to_string(),
+            group: b.topic.key().to_string(),
             origin: "built-in".into(),
             scenario: MenuScenario::builtin(b),
         })

@@ -219,7 +219,7 @@ impl State {
 
     /// What this state's glyph means in a legend of `scenario`'s lanes: a condition wait is
     /// called after what its threads wait on there (a buffer, an event) when that is one kind.
-    pub fn legend_in(self, scenario: &Scenario) -> &'static str {
+    pub fn legend_in(self, scenario: &Scenario) -> String {
         let kinds = || {
             scenario.resources.iter().enumerate().filter(|(r, res)| {
                 State::waiting_for(&res.kind, *r as ResIdx).map(State::index) == Some(self.index())
@@ -230,10 +230,12 @@ impl State {
         };
         match self {
             State::Condition(_) if all(|k| matches!(k, ResourceKind::Buffer { .. })) => {
-                "waiting on buffer"
+                rust_i18n::t!("state.waiting_condition.buffer").into_owned()
             }
-            State::Condition(_) if all(|k| matches!(k, ResourceKind::Event)) => "waiting for event",
-            _ => self.row().legend,
+            State::Condition(_) if all(|k| matches!(k, ResourceKind::Event)) => {
+                rust_i18n::t!("state.waiting_condition.event").into_owned()
+            }
+            _ => self.row().legend(),
         }
     }
 
@@ -268,8 +270,10 @@ impl State {
                 }
             }
             State::Ready(r) => format!("ready, {} busy", name(r)),
-            State::Gil(_) => self.row().legend.into(),
-            State::Held | State::Running | State::Done | State::Failed => self.row().short.into(),
+            // In English whatever the language: Chrome traces name their slices with these.
+            State::Gil(_) => "waiting for GIL".into(),
+            State::Held => "paused".into(),
+            State::Running | State::Done | State::Failed => self.name().into(),
         }
     }
 }
@@ -307,7 +311,8 @@ pub enum Texture {
 }
 
 /// How one state is named, drawn and described. [`STATES`] holds one row per state; every
-/// legend, paint, glyph and word about states is read from it.
+/// legend, paint, glyph and word about states is read from it, the words through the message
+/// files under the row's `name`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateRow {
     /// The state this row describes (waiting states with resource 0 stand for any resource).
@@ -318,13 +323,20 @@ pub struct StateRow {
     pub ascii: char,
     pub hue: Hue,
     pub texture: Texture,
-    /// What the glyph means, in a legend.
-    pub legend: &'static str,
-    /// Time spent in the state: "running 1.2s, waiting for a permit 300ms".
-    pub short: &'static str,
 }
 
 impl StateRow {
+    /// What the glyph means, in a legend, in the current language (`state.NAME.legend`).
+    pub fn legend(&self) -> String {
+        crate::i18n::text(&format!("state.{}.legend", self.name))
+    }
+
+    /// The state in a few words, before the time spent in it: "running 1.2s, waiting for a
+    /// permit 300ms" (`state.NAME.short`).
+    pub fn short(&self) -> String {
+        crate::i18n::text(&format!("state.{}.short", self.name))
+    }
+
     /// The glyph in the Unicode or the ASCII set.
     pub fn glyph(&self, ascii: bool) -> char {
         if ascii { self.ascii } else { self.glyph }
@@ -347,8 +359,6 @@ pub const STATES: [StateRow; 11] = [
         ascii: '#',
         hue: Hue::Green,
         texture: Texture::Solid,
-        legend: "running",
-        short: "running",
     },
     StateRow {
         state: State::Sleeping,
@@ -357,8 +367,6 @@ pub const STATES: [StateRow; 11] = [
         ascii: '~',
         hue: Hue::Blue,
         texture: Texture::Waves,
-        legend: "sleeping (I/O)",
-        short: "sleeping",
     },
     StateRow {
         state: State::Locked(0),
@@ -367,8 +375,6 @@ pub const STATES: [StateRow; 11] = [
         ascii: 'L',
         hue: Hue::Red,
         texture: Texture::Hatch,
-        legend: "blocked on lock",
-        short: "blocked on a lock",
     },
     StateRow {
         state: State::Semaphore(0),
@@ -377,8 +383,6 @@ pub const STATES: [StateRow; 11] = [
         ascii: 'S',
         hue: Hue::Amber,
         texture: Texture::Cross,
-        legend: "waiting for permit",
-        short: "waiting for a permit",
     },
     StateRow {
         state: State::Barrier(0),
@@ -387,8 +391,6 @@ pub const STATES: [StateRow; 11] = [
         ascii: 'B',
         hue: Hue::Magenta,
         texture: Texture::Bars,
-        legend: "at barrier",
-        short: "at the barrier",
     },
     StateRow {
         state: State::Condition(0),
@@ -397,8 +399,6 @@ pub const STATES: [StateRow; 11] = [
         ascii: 'C',
         hue: Hue::Cyan,
         texture: Texture::Dots,
-        legend: "waiting on condition",
-        short: "waiting on a condition",
     },
     StateRow {
         state: State::Gil(0),
@@ -407,8 +407,6 @@ pub const STATES: [StateRow; 11] = [
         ascii: 'G',
         hue: Hue::Orange,
         texture: Texture::BackHatch,
-        legend: "waiting for GIL",
-        short: "waiting for the GIL",
     },
     StateRow {
         state: State::Ready(0),
@@ -417,8 +415,6 @@ pub const STATES: [StateRow; 11] = [
         ascii: 'R',
         hue: Hue::Orange,
         texture: Texture::Rings,
-        legend: "ready, loop busy",
-        short: "ready",
     },
     StateRow {
         state: State::Held,
@@ -427,8 +423,6 @@ pub const STATES: [StateRow; 11] = [
         ascii: '.',
         hue: Hue::Grey,
         texture: Texture::Specks,
-        legend: "paused",
-        short: "paused",
     },
     StateRow {
         state: State::Failed,
@@ -437,8 +431,6 @@ pub const STATES: [StateRow; 11] = [
         ascii: '!',
         hue: Hue::Alarm,
         texture: Texture::Solid,
-        legend: "failed",
-        short: "failed",
     },
     StateRow {
         state: State::Done,
@@ -447,8 +439,6 @@ pub const STATES: [StateRow; 11] = [
         ascii: ' ',
         hue: Hue::Faint,
         texture: Texture::Solid,
-        legend: "done",
-        short: "done",
     },
 ];
 

@@ -32,6 +32,8 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
         source: "".into(),
         title: "coded".into(),
         about: String::new(),
+        title_zh: None,
+        about_zh: None,
         resources: resources
             .iter()
             .map(|(name, kind)| Resource {

@@ -243,7 +243,7 @@ pub fn render(rec: &Recording) -> String {
             } else {
                 String::new()
             },
-            escape(words)
+            escape(&words)
         );
         x += 36 + 8 * words.len() as u32 + 16;
     }

@@ -27,9 +27,9 @@ pub fn wanted_height(deadlock: &Deadlock, scenario: &Scenario, width: u16) -> u1
 /// What went wrong, the cycle in words, and who can never move again.
 fn lines(deadlock: &Deadlock, scenario: &Scenario, width: u16) -> [String; 3] {
     let headline = if width >= 50 {
-        format!("DEADLOCK: {}", deadlock.headline())
+        rust_i18n::t!("banner.headline", what = deadlock.headline()).into_owned()
     } else {
-        "DEADLOCK".to_string()
+        rust_i18n::t!("banner.short").into_owned()
     };
     const SHOWN: usize = 6;
     let mut names: Vec<&str> = deadlock
@@ -39,17 +39,21 @@ fn lines(deadlock: &Deadlock, scenario: &Scenario, width: u16) -> [String; 3] {
         .map(|&t| scenario.thread_name(t))
         .collect();
     let more = deadlock.stuck.len().saturating_sub(SHOWN);
-    let more = (more > 0).then(|| format!("{more} more"));
+    let more = (more > 0).then(|| rust_i18n::t!("banner.more", count = more).into_owned());
     names.extend(more.as_deref());
     let who = match names.as_slice() {
-        [one] => format!("{one} can"),
-        [init @ .., last] => format!("{} and {last} can", init.join(", ")),
-        [] => "No thread can".to_string(),
+        [one] => rust_i18n::t!("banner.one_can", name = one),
+        [init @ .., last] => rust_i18n::t!(
+            "banner.many_can",
+            names = init.join(rust_i18n::t!("banner.list_sep").as_ref()),
+            last = last
+        ),
+        [] => rust_i18n::t!("banner.none_can"),
     };
     [
         headline,
         deadlock.describe(scenario),
-        format!("{who} never move again.  r restarts  ·  Esc menu"),
+        rust_i18n::t!("banner.never", who = who).into_owned(),
     ]
 }
 

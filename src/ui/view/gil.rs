@@ -94,7 +94,7 @@ impl Widget for GilCard<'_> {
             return;
         }
         let theme = self.theme;
-        let block = panel(" GIL vs free threads ", theme);
+        let block = panel(rust_i18n::t!("panel.gil"), theme);
         let inner = block.inner(area);
         block.render(area, buf);
         let Some((under, free)) = phases(&self.run.scenario) else {

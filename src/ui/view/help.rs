@@ -36,25 +36,28 @@ impl Help {
         let legend_fits = lines.len() + STATES.len() + 4 <= room as usize;
         if self.context == Context::Run && !legend_fits {
             lines.push(Line::styled(
-                " The lanes panel shows the legend of what it draws.",
+                rust_i18n::t!("help.legend_elsewhere"),
                 theme.dim(),
             ));
         }
         if self.context == Context::Run && legend_fits {
             lines.push(Line::raw(""));
-            lines.push(Line::styled(" What the lanes show", theme.title()));
+            lines.push(Line::styled(
+                rust_i18n::t!("help.lanes_show"),
+                theme.title(),
+            ));
             for row in &STATES {
                 let g = theme.glyphs.state(row.state);
                 lines.push(Line::from(vec![
                     Span::styled(format!(" {g}{g}{g}  "), theme.state(row.state)),
-                    Span::raw(row.legend),
+                    Span::raw(row.legend()),
                 ]));
             }
         }
         if lines.len() + 2 <= room as usize {
             lines.push(Line::raw(""));
         }
-        lines.push(Line::styled(" any key closes this help", theme.dim()));
+        lines.push(Line::styled(rust_i18n::t!("help.any_key"), theme.dim()));
         lines
     }
 }
@@ -78,7 +81,7 @@ impl Widget for Help {
             height: h,
         };
         Clear.render(popup, buf);
-        let block = panel(" Keys ", self.theme);
+        let block = panel(rust_i18n::t!("panel.keys"), self.theme);
         let inner = block.inner(popup);
         block.render(popup, buf);
         Paragraph::new(lines)

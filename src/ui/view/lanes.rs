@@ -134,9 +134,9 @@ impl Widget for Lanes<'_> {
         let theme = self.theme;
         let threads = &run.scenario.threads;
         let title = match threads.iter().filter(|t| t.is_task()).count() {
-            0 => " Threads ",
-            n if n == threads.len() => " Tasks ",
-            _ => " Threads and tasks ",
+            0 => rust_i18n::t!("panel.threads"),
+            n if n == threads.len() => rust_i18n::t!("panel.tasks"),
+            _ => rust_i18n::t!("panel.threads_and_tasks"),
         };
         let block = panel(title, theme);
         let g = geometry(run, area);

@@ -23,7 +23,7 @@ impl Widget for Log<'_> {
         }
         let run = self.run;
         let theme = self.theme;
-        let block = panel(" What happened ", theme);
+        let block = panel(rust_i18n::t!("panel.happened"), theme);
         let inner = block.inner(area);
         block.render(area, buf);
         if inner.is_empty() {

@@ -108,14 +108,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let a = areas(area);
     Line::from(vec![
         Span::styled(" threadlab ", theme.title()),
-        Span::styled(
-            " pick a scenario: real threads, real locks, drawn live",
-            theme.dim(),
-        ),
+        Span::styled(rust_i18n::t!("menu.tagline"), theme.dim()),
     ])
     .render(a.header, buf);
 
-    let block = panel(" Scenarios ", theme);
+    let block = panel(rust_i18n::t!("menu.scenarios"), theme);
     let inner = block.inner(a.list);
     block.render(a.list, buf);
     let lines = rows(app);
@@ -131,7 +128,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 buf.set_stringn(
                     inner.x,
                     inner.y + row as u16,
-                    heading,
+                    crate::i18n::text(heading),
                     inner.width as usize,
                     theme.dim().add_modifier(Modifier::BOLD),
                 );
@@ -157,12 +154,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             style
         };
         let tag = if entry.origin == "built-in" {
-            ""
+            String::new()
         } else {
-            "file"
+            rust_i18n::t!("menu.file").into_owned()
         };
         let w = inner.width as usize;
-        let name_w = w.saturating_sub(3 + tag.len() + 1);
+        let name_w = w.saturating_sub(3 + cells::width(&tag) + 1);
         let text = format!(
             "{pointer}{mark} {}{}{tag}",
             cells::pad(&fit(&entry.name, name_w), name_w),
@@ -174,7 +171,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         buf.set_stringn(
             inner.x,
             inner.y,
-            "no scenarios found",
+            &rust_i18n::t!("menu.none_found"),
             inner.width as usize,
             theme.dim(),
         );
@@ -208,43 +205,49 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
                 .iter()
                 .map(|r| format!("{} {}", r.kind.keyword(), r.name))
                 .collect();
-            let mut lines = vec![Line::styled(s.title.clone(), theme.title()), Line::raw("")];
-            for para in crate::ui::view::reflow(&s.about) {
+            let mut lines = vec![
+                Line::styled(s.shown_title().to_string(), theme.title()),
+                Line::raw(""),
+            ];
+            for para in crate::ui::view::reflow(s.shown_about()) {
                 lines.push(Line::raw(para));
                 lines.push(Line::raw(""));
             }
             lines.pop();
             lines.push(Line::raw(""));
-            for (label, names) in [("threads    ", threads), ("tasks      ", tasks)] {
+            // The labels are one column: each padded to the widest in this language.
+            let labels = [
+                rust_i18n::t!("menu.threads"),
+                rust_i18n::t!("menu.tasks"),
+                rust_i18n::t!("menu.resources"),
+                rust_i18n::t!("menu.from"),
+            ];
+            let label_w = labels.iter().map(|l| cells::width(l)).max().unwrap_or(0) + 2;
+            let label = |i: usize| Span::styled(cells::pad(&labels[i], label_w), theme.dim());
+            for (i, names) in [(0, threads), (1, tasks)] {
                 if !names.is_empty() {
-                    lines.push(Line::from(vec![
-                        Span::styled(label, theme.dim()),
-                        Span::raw(names.join(", ")),
-                    ]));
+                    lines.push(Line::from(vec![label(i), Span::raw(names.join(", "))]));
                 }
             }
             lines.push(Line::from(vec![
-                Span::styled("resources  ", theme.dim()),
+                label(2),
                 Span::raw(if resources.is_empty() {
-                    "none".to_string()
+                    rust_i18n::t!("menu.none").into_owned()
                 } else {
                     resources.join(", ")
                 }),
             ]));
-            lines.push(Line::from(vec![
-                Span::styled("from       ", theme.dim()),
-                Span::raw(entry.origin.clone()),
-            ]));
+            lines.push(Line::from(vec![label(3), Span::raw(entry.origin.clone())]));
             lines.push(Line::raw(""));
             lines.push(Line::styled(
-                "Enter to run it",
+                rust_i18n::t!("menu.enter_to_run"),
                 theme.key().remove_modifier(Modifier::BOLD),
             ));
             lines
         }
         Err(diagnostic) => {
             let mut lines = vec![
-                Line::styled("This file has a mistake:", theme.error()),
+                Line::styled(rust_i18n::t!("menu.mistake"), theme.error()),
                 Line::raw(""),
             ];
             lines.extend(diagnostic.lines().map(|l| Line::raw(l.to_string())));

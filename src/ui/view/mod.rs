@@ -80,9 +80,15 @@ pub fn too_small(area: Rect, buf: &mut Buffer, need: (u16, u16), theme: Theme) {
         return;
     }
     let text = vec![
-        Line::styled("Terminal too small", theme.error()),
-        Line::raw(format!("{}×{} now", area.width, area.height)),
-        Line::raw(format!("needs {}×{}", need.0, need.1)),
+        Line::styled(rust_i18n::t!("screen.too_small"), theme.error()),
+        Line::raw(rust_i18n::t!(
+            "screen.now",
+            size = format!("{}×{}", area.width, area.height)
+        )),
+        Line::raw(rust_i18n::t!(
+            "screen.needs",
+            size = format!("{}×{}", need.0, need.1)
+        )),
     ];
     let top = area.height.saturating_sub(text.len() as u16) / 2;
     let inner = Rect {
@@ -111,7 +117,7 @@ pub fn footer(context: Context, area: Rect, buf: &mut Buffer, theme: Theme) {
         return;
     }
     let mut hints = keys::footer_hints(context);
-    let width = |h: &[(String, &str)]| -> usize {
+    let width = |h: &[(String, String)]| -> usize {
         h.iter()
             .map(|(k, t)| cells::width(k) + cells::width(t) + 3)
             .sum()
@@ -208,7 +214,12 @@ pub fn reflow(text: &str) -> Vec<String> {
                 out.push(std::mem::take(&mut current));
             }
         } else {
-            if !current.is_empty() {
+            // Chinese and Japanese put no space between words, so a break between two wide
+            // characters joins without one.
+            let wide =
+                |c: Option<char>| c.is_some_and(|c| cells::width(c.encode_utf8(&mut [0; 4])) == 2);
+            let cjk_join = wide(current.chars().last()) && wide(line.chars().next());
+            if !current.is_empty() && !cjk_join {
                 current.push(' ');
             }
             current.push_str(line);

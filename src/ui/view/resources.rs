@@ -234,8 +234,8 @@ impl Widget for Resources<'_> {
         }
         let run = self.run;
         let title = match run.cursor {
-            Some(c) => format!(" Resources at {} ", fmt_ns(c)),
-            None => " Resources ".to_string(),
+            Some(c) => rust_i18n::t!("panel.resources_at", at = fmt_ns(c)),
+            None => rust_i18n::t!("panel.resources"),
         };
         let block = panel(title, self.theme);
         let inner = block.inner(area);

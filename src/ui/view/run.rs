@@ -69,7 +69,7 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
     };
     let res_h = resources::wanted_height(run, right.width.saturating_sub(2))
         .min(right.height.saturating_sub(gil_h + 3));
-    let about = crate::ui::view::reflow(&scenario.about);
+    let about = crate::ui::view::reflow(scenario.shown_about());
     let about_rows = crate::ui::view::wrapped_rows(
         about.iter().map(String::as_str),
         right.width.saturating_sub(2),
@@ -114,17 +114,17 @@ pub fn lane_at(app: &App, pos: Position) -> Option<ThreadIdx> {
 
 pub fn badge(run: &RunState) -> (Badge, String) {
     match run.live.phase {
-        Phase::Running => (Badge::Running, " RUNNING ".into()),
-        Phase::Paused => (Badge::Paused, " PAUSED ".into()),
+        Phase::Running => (Badge::Running, rust_i18n::t!("run.running").into()),
+        Phase::Paused => (Badge::Paused, rust_i18n::t!("run.paused").into()),
         Phase::Stepping(t) => (
             Badge::Stepping,
-            format!(" STEPPING {} ", run.scenario.thread_name(t)),
+            rust_i18n::t!("run.stepping", thread = run.scenario.thread_name(t)).into(),
         ),
-        Phase::Deadlock => (Badge::Deadlock, " DEADLOCK ".into()),
+        Phase::Deadlock => (Badge::Deadlock, rust_i18n::t!("run.deadlock").into()),
         Phase::Finished if !run.failures.is_empty() => {
-            (Badge::Failed, " DONE, WITH FAILURES ".into())
+            (Badge::Failed, rust_i18n::t!("run.done_failures").into())
         }
-        Phase::Finished => (Badge::Done, " DONE ".into()),
+        Phase::Finished => (Badge::Done, rust_i18n::t!("run.done").into()),
     }
 }
 
@@ -137,13 +137,13 @@ fn header(run: &RunState, theme: Theme, area: Rect, buf: &mut Buffer) {
     ];
     if let Some(c) = run.cursor {
         right.push(Span::styled(
-            format!("  viewing {} ", fmt_ns(c)),
+            rust_i18n::t!("run.viewing", at = fmt_ns(c)).into_owned(),
             theme.key(),
         ));
     }
     if run.live.dropped > 0 {
         right.push(Span::styled(
-            format!("  dropped: {}", run.live.dropped),
+            rust_i18n::t!("run.dropped", count = run.live.dropped).into_owned(),
             theme.warning(),
         ));
     }
@@ -151,7 +151,10 @@ fn header(run: &RunState, theme: Theme, area: Rect, buf: &mut Buffer) {
     let right = Line::from(right);
     let right_w = (right.width() as u16).min(area.width);
     let left_w = area.width - right_w;
-    let title = fit(&run.scenario.title, (left_w as usize).saturating_sub(13));
+    let title = fit(
+        run.scenario.shown_title(),
+        (left_w as usize).saturating_sub(13),
+    );
     Line::from(vec![
         Span::styled(" threadlab ", theme.title()),
         Span::styled(format!(" {title}"), theme.text()),
@@ -222,11 +225,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     resources::Resources { run, theme }.render(a.resources, buf);
     Log { run, theme }.render(a.log, buf);
     if !a.about.is_empty() {
-        let block = panel(" What to look for ", theme);
+        let block = panel(rust_i18n::t!("panel.look_for"), theme);
         let inner = block.inner(a.about);
         block.render(a.about, buf);
         let mut lines = Vec::new();
-        for para in crate::ui::view::reflow(&run.scenario.about) {
+        for para in crate::ui::view::reflow(run.scenario.shown_about()) {
             lines.push(Line::raw(para));
             lines.push(Line::raw(""));
         }
