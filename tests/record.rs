@@ -81,7 +81,12 @@ fn damaged_and_foreign_recordings_are_refused_clearly() {
     let (_, rec) = run("deadlock");
     let good = rec.to_json();
 
-    let truncated = &good[..good.len() / 2];
+    // Cut between characters: the lesson's text has Chinese in it.
+    let half = (0..=good.len() / 2)
+        .rev()
+        .find(|&i| good.is_char_boundary(i))
+        .unwrap();
+    let truncated = &good[..half];
     let e = Recording::from_json(truncated).unwrap_err();
     assert!(
         e.message.contains("not a readable threadlab recording"),
