@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use threadlab::engine::{Run, RunOptions};
@@ -16,6 +16,9 @@ use threadlab::headless::RunPlan;
 use threadlab::scenario::model::Scenario;
 use threadlab::vocab::Outcome;
 use threadlab::vocab::event::{Event, EventKind, EventRecord};
+
+mod common;
+use common::Hogs;
 
 /// Items flow through a buffer and every thread completes.
 const FLOW: &str = r#"
@@ -100,41 +103,6 @@ fn args(events: PathBuf, for_ms: u64) -> RunPlan {
         schedule: Vec::new(),
         speed: 4.0,
         events: Some(events),
-    }
-}
-
-/// Busy threads beside the runs, so workers lose their core at any instant.
-struct Hogs {
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Hogs {
-    fn start(n: usize) -> Hogs {
-        let stop = Arc::new(AtomicBool::new(false));
-        let threads = (0..n)
-            .map(|_| {
-                let stop = stop.clone();
-                std::thread::spawn(move || {
-                    let mut x = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        for i in 0..10_000u64 {
-                            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
-                        }
-                    }
-                })
-            })
-            .collect();
-        Hogs { stop, threads }
-    }
-}
-
-impl Drop for Hogs {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
     }
 }
 

@@ -19,6 +19,7 @@ use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use threadlab::scenario::{self, builtin};
 
 mod common;
+use common::{task_names, wait_engine_threads_gone};
 use threadlab::trace::{RunEnd, SummaryBuilder, Trace, invariants};
 use threadlab::vocab::event::{Event, EventKind};
 
@@ -35,37 +36,6 @@ const WALL_LIMIT: Duration = Duration::from_secs(20);
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-// ---- threads of this process ---------------------------------------------------------------
-
-/// Names of this process's threads, from /proc/self/task/*/comm.
-fn task_names() -> Vec<String> {
-    std::fs::read_dir("/proc/self/task")
-        .map(|dir| {
-            dir.filter_map(|e| e.ok())
-                .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
-                .map(|s| s.trim_end().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Engine threads are named `tl-<thread>` and `tl-watcher`.
-fn engine_threads() -> usize {
-    task_names().iter().filter(|n| n.starts_with("tl-")).count()
-}
-
-/// A joined thread leaves /proc a moment after `join` returns; wait (bounded) for that.
-fn wait_engine_threads_gone() -> usize {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let n = engine_threads();
-        if n == 0 || Instant::now() > deadline {
-            return n;
-        }
-        std::thread::sleep(ms(1));
-    }
 }
 
 fn wait_task_count(target: usize) -> usize {

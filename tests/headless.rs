@@ -13,7 +13,9 @@ use threadlab::headless::{self, Options};
 use threadlab::scenario::model::Scenario;
 use threadlab::trace::summary::ResourceFigures;
 use threadlab::vocab::Outcome;
-use threadlab::vocab::event::EventRecord;
+
+mod common;
+use common::{read_events, temp_events_path};
 
 fn load(name: &str) -> Arc<Scenario> {
     Arc::new(threadlab::scenario::load(name).unwrap_or_else(|e| panic!("{name}: {e:?}")))
@@ -27,21 +29,6 @@ fn args(name: &str) -> RunPlan {
         speed: 4.0,
         events: None,
     }
-}
-
-fn temp_path(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "threadlab-headless-{}-{tag}.jsonl",
-        std::process::id()
-    ))
-}
-
-fn read_events(path: &PathBuf) -> Vec<EventRecord> {
-    let text = std::fs::read_to_string(path).expect("events file written");
-    let _ = std::fs::remove_file(path);
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 #[test]
@@ -93,7 +80,7 @@ fn forced_schedule_always_deadlocks_and_names_the_cycle() {
 
 #[test]
 fn semaphore_never_lets_more_than_its_permits_in() {
-    let path = temp_path("semaphore");
+    let path = temp_events_path("semaphore");
     let mut a = args("semaphore");
     a.events = Some(path.clone());
     let report = headless::execute(load("semaphore"), &a).expect("runs");

@@ -13,23 +13,11 @@ use threadlab::session::{RunPlan, Session, UsageError};
 use threadlab::vocab::Outcome;
 use threadlab::vocab::event::{EventKind, EventRecord};
 
+mod common;
+use common::{read_events, temp_events_path};
+
 fn load(name: &str) -> Arc<Scenario> {
     Arc::new(threadlab::scenario::load(name).unwrap_or_else(|e| panic!("{name}: {e:?}")))
-}
-
-fn temp_path(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "threadlab-session-{}-{tag}.jsonl",
-        std::process::id()
-    ))
-}
-
-fn read_events(path: &PathBuf) -> Vec<EventRecord> {
-    let text = std::fs::read_to_string(path).expect("events file written");
-    let _ = std::fs::remove_file(path);
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 /// T1 takes A, T2 takes B, then each reaches for the other's lock: always a deadlock, always
@@ -80,7 +68,7 @@ fn drive_like_the_live_view(
 #[test]
 fn the_live_view_writes_the_events_file_headless_writes() {
     let scenario = load("deadlock");
-    let (a, b) = (temp_path("headless"), temp_path("live"));
+    let (a, b) = (temp_events_path("headless"), temp_events_path("live"));
     let report = headless::execute(scenario.clone(), &deadlock_plan(a.clone())).expect("runs");
     let (outcome, error) =
         drive_like_the_live_view(scenario, &deadlock_plan(b.clone())).expect("runs");
@@ -117,7 +105,7 @@ fn the_live_view_writes_the_events_file_headless_writes() {
 #[test]
 fn a_schedule_typo_gets_a_suggestion_whichever_view_runs_it() {
     let scenario = load("deadlock");
-    let mut plan = deadlock_plan(temp_path("typo"));
+    let mut plan = deadlock_plan(temp_events_path("typo"));
     plan.schedule = vec!["T1".into(), "T3".into()];
     plan.events = None;
     let headless = headless::execute(scenario.clone(), &plan).expect_err("T3 does not exist");
@@ -146,7 +134,7 @@ fn a_schedule_step_that_cannot_be_taken_says_which() {
     // Stepped alone, T1 takes both locks and finishes within a handful of steps; the schedule
     // asks for more.
     let scenario = load("deadlock");
-    let mut plan = deadlock_plan(temp_path("unused"));
+    let mut plan = deadlock_plan(temp_events_path("unused"));
     plan.schedule = vec!["T1".to_string(); 50];
     plan.events = None;
     plan.speed = 4.0;

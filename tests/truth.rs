@@ -17,9 +17,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use proptest::collection::vec;
@@ -33,6 +31,9 @@ use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx, 
 use threadlab::trace::invariants;
 use threadlab::vocab::event::{Event, EventKind, NO_STEP};
 use threadlab::vocab::{Blame, Deadlock};
+
+mod common;
+use common::{Hogs, wait_engine_threads_gone};
 
 /// Every test here that starts runs takes this first: "no engine thread left behind" counts the
 /// process's threads, which only means something while no other run of this binary is going.
@@ -503,69 +504,6 @@ struct Verdict {
     problems: Vec<(Class, String)>,
 }
 
-/// Two threads that burn CPU until dropped, so the scenario's threads get descheduled at
-/// awkward moments, as on a busy classroom machine.
-struct Hogs {
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Hogs {
-    fn start() -> Hogs {
-        let stop = Arc::new(AtomicBool::new(false));
-        let threads = (0..2)
-            .map(|i| {
-                let stop = stop.clone();
-                std::thread::Builder::new()
-                    .name(format!("hog-{i}"))
-                    .spawn(move || {
-                        let mut x = 1u64;
-                        while !stop.load(Ordering::Relaxed) {
-                            for _ in 0..10_000 {
-                                x = std::hint::black_box(x.wrapping_mul(6364136223846793005) + 1);
-                            }
-                        }
-                    })
-                    .expect("a hog thread starts")
-            })
-            .collect();
-        Hogs { stop, threads }
-    }
-}
-
-impl Drop for Hogs {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Engine threads (`tl-…`) of this process, from /proc/self/task/*/comm.
-fn engine_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|dir| {
-            dir.filter_map(|e| e.ok())
-                .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
-                .filter(|name| name.starts_with("tl-"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-/// A joined thread leaves /proc a moment after `join` returns; wait (bounded) for that.
-fn engine_threads_after_stop() -> usize {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let n = engine_threads();
-        if n == 0 || Instant::now() > deadline {
-            return n;
-        }
-        std::thread::sleep(ms(1));
-    }
-}
-
 /// Pause has been asked for (or the run is over): collect events until the oracle sees a
 /// standstill, where every thread is held at a gate, finished, not started because its group
 /// is not done, or waiting for something that is not free. A thread whose resource was handed
@@ -650,7 +588,7 @@ fn trial(s: &Arc<Scenario>) -> Verdict {
         .filter_map(|t| run.failure(t).map(|why| (t, why)))
         .collect();
     let joined = run.stop();
-    let left = engine_threads_after_stop();
+    let left = wait_engine_threads_gone();
     if left > 0 {
         problems.push((
             Class::LeftBehind,
@@ -1750,7 +1688,7 @@ fn shrink(
 }
 
 fn campaign(cases: usize, hogs: bool, shrink_budget: usize) -> Tally {
-    let _hogs = hogs.then(Hogs::start);
+    let _hogs = hogs.then(|| Hogs::start(2));
     let mut runner = TestRunner::new(Config {
         failure_persistence: None,
         ..Config::default()

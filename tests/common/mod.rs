@@ -2,12 +2,15 @@
 //! running to the end with every wait bounded.
 #![allow(dead_code)] // each test file uses a different subset
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, Resource, ResourceKind, Scenario, Step, ThreadSpec};
-use threadlab::vocab::event::Event;
+use threadlab::vocab::event::{Event, EventRecord};
 
 /// The longest any test run may take before the test fails instead of hanging.
 pub const LIMIT: Duration = Duration::from_secs(30);
@@ -79,4 +82,90 @@ pub fn run_to_end(run: &Run) -> (Phase, Vec<Event>) {
     run.drain_events(&mut events);
     events.sort_by_key(|e| e.t_ns);
     (run.phase(), events)
+}
+
+// ---- threads of this process ---------------------------------------------------------------
+
+/// Names of this process's threads, from /proc/self/task/*/comm.
+pub fn task_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
+                .map(|s| s.trim_end().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Engine threads are named `tl-<thread>` and `tl-watcher`.
+pub fn engine_threads() -> usize {
+    task_names().iter().filter(|n| n.starts_with("tl-")).count()
+}
+
+/// A joined thread leaves /proc a moment after `join` returns; wait (bounded) for that.
+pub fn wait_engine_threads_gone() -> usize {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let n = engine_threads();
+        if n == 0 || Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Threads that burn CPU until dropped, so a run's threads lose their core at awkward
+/// moments, as on a busy classroom machine.
+pub struct Hogs {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Hogs {
+    pub fn start(n: usize) -> Hogs {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|i| {
+                let stop = stop.clone();
+                std::thread::Builder::new()
+                    .name(format!("hog-{i}"))
+                    .spawn(move || {
+                        let mut x = 1u64;
+                        while !stop.load(Ordering::Relaxed) {
+                            for _ in 0..10_000 {
+                                x = std::hint::black_box(x.wrapping_mul(6364136223846793005) + 1);
+                            }
+                        }
+                    })
+                    .expect("a hog thread starts")
+            })
+            .collect();
+        Hogs { stop, threads }
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+// ---- events files --------------------------------------------------------------------------
+
+/// A scratch path for an events file, unique to this test process and `tag`.
+pub fn temp_events_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("threadlab-{}-{tag}.jsonl", std::process::id()))
+}
+
+/// Every line of an events file, which is then removed.
+pub fn read_events(path: &Path) -> Vec<EventRecord> {
+    let text = std::fs::read_to_string(path).expect("events file written");
+    let _ = std::fs::remove_file(path);
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
 }
