@@ -89,15 +89,9 @@ pub struct ExportArgs {
     /// Where to write it; `-` for stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// When running a scenario: stop after this much run time.
-    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
-    pub for_: Option<Duration>,
-    /// When running a scenario: step these threads first, one step each.
-    #[arg(long, value_name = "T1,T2,...", value_delimiter = ',')]
-    pub schedule: Vec<String>,
-    /// When running a scenario: its speed, from 0.1 to 4.
-    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
-    pub speed: f64,
+    /// How a scenario is run first (a recording is exported as it was).
+    #[command(flatten)]
+    pub pacing: Pacing,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -126,13 +120,10 @@ pub enum BenchWhat {
     Gil,
 }
 
+/// How long a run may go, which threads step first, and how fast: the same flags for `run`
+/// and for `export` of a scenario.
 #[derive(Debug, Clone, Args)]
-pub struct RunArgs {
-    /// A built-in scenario name (see `threadlab list`) or a path to a .kdl file.
-    pub scenario: String,
-    /// Run without the TUI: print a text timeline and a summary.
-    #[arg(long)]
-    pub headless: bool,
+pub struct Pacing {
     /// Stop the run after this much run time (e.g. 5s, 500ms); the outcome is then `timeout`.
     #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
     pub for_: Option<Duration>,
@@ -142,6 +133,17 @@ pub struct RunArgs {
     /// Speed, from 0.1 to 4 (stretches every timed step).
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     pub speed: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// A built-in scenario name (see `threadlab list`) or a path to a .kdl file.
+    pub scenario: String,
+    /// Run without the TUI: print a text timeline and a summary.
+    #[arg(long)]
+    pub headless: bool,
+    #[command(flatten)]
+    pub pacing: Pacing,
     /// Print the summary as one JSON object (headless).
     #[arg(long)]
     pub json: bool,

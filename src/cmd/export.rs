@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::cli::{ExportArgs, ExportFormat};
 use crate::console::errln;
-use crate::headless::{self, RunPlan};
+use crate::headless;
 use crate::trace::export::{chrome, python, svg};
 use crate::vocab::outcome::Exit;
 use crate::vocab::recording::{self, Recording};
@@ -22,18 +22,12 @@ pub fn input(args: &ExportArgs) -> Result<Recording, String> {
     let scenario = crate::scenario::load(&args.input)
         .map(Arc::new)
         .map_err(|report| crate::scenario::render_for_terminal(report.as_ref()))?;
-    let run = RunPlan {
-        scenario: args.input.clone(),
-        for_: args.for_,
-        schedule: args.schedule.clone(),
-        speed: args.speed,
-        events: None,
-    };
+    let run = super::plan_of(&args.input, &args.pacing, None);
     let report = headless::execute(scenario, &run).map_err(|e| e.to_string())?;
     for w in &report.warnings {
         errln(&format!("warning: {w}"));
     }
-    Recording::from_report(&report, args.speed).map_err(|e| e.to_string())
+    Recording::from_report(&report, args.pacing.speed).map_err(|e| e.to_string())
 }
 
 /// The scenario as its Python twin, and how many lanes it has. A recording will not do: the

@@ -16,7 +16,7 @@ pub mod run;
 use crate::console::errln;
 use crate::headless::{self, Report, RunPlan};
 use crate::vocab::outcome::Exit;
-use cli::{Cli, Command, RunArgs};
+use cli::{Cli, Command, Pacing, RunArgs};
 
 /// Runs the command `cli` names.
 pub fn dispatch(cli: Cli) -> Exit {
@@ -43,12 +43,17 @@ pub fn dispatch(cli: Cli) -> Exit {
 
 /// The run `args` ask for, as the rooms below take it.
 pub fn plan(args: &RunArgs) -> RunPlan {
+    plan_of(&args.scenario, &args.pacing, args.events.clone())
+}
+
+/// A run of `scenario` paced as the command line says, as the rooms below take it.
+pub fn plan_of(scenario: &str, pacing: &Pacing, events: Option<std::path::PathBuf>) -> RunPlan {
     RunPlan {
-        scenario: args.scenario.clone(),
-        for_: args.for_,
-        schedule: args.schedule.clone(),
-        speed: args.speed,
-        events: args.events.clone(),
+        scenario: scenario.to_string(),
+        for_: pacing.for_,
+        schedule: pacing.schedule.clone(),
+        speed: pacing.speed,
+        events,
     }
 }
 

@@ -71,7 +71,8 @@ fn recorded(scenario: Arc<Scenario>, args: &RunArgs, path: &Path, ascii: bool) -
             return Exit::Usage;
         }
     };
-    let saved = Recording::from_report(&report, args.speed).and_then(|rec| rec.save(path, &inputs));
+    let saved =
+        Recording::from_report(&report, args.pacing.speed).and_then(|rec| rec.save(path, &inputs));
     let code = super::print_report(&report, args.json, ascii);
     match saved {
         Ok(()) => code,
