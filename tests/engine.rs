@@ -647,3 +647,49 @@ fn a_chain_of_after_groups_through_a_task_is_stuck_behind_its_first_thread() {
     assert_eq!(d.stuck, vec![0, 1, 2]);
     assert!(kinds_of(&events, 1).is_empty() && kinds_of(&events, 2).is_empty());
 }
+
+/// Speed changes how long the wall clock waits, never what run time says: at 0.25x a 40 ms
+/// sleep takes 160 ms of the wall clock but spans 40 ms of run time on the axis, and at 4x the
+/// same. (Scheduling delays can only lengthen a span, and at 0.25x shrink by four on the axis,
+/// so "well under the wall time" cannot fail by noise.)
+#[test]
+fn run_time_is_nominal_at_every_speed() {
+    let s = scenario(
+        &[],
+        &[("T", vec![Op::Sleep(ms(40)), Op::Work(ms(1)), Op::Sleep(ms(40))])],
+    );
+    for speed in [0.25, 4.0] {
+        let wall = Instant::now();
+        let run = Run::start(
+            s.clone(),
+            RunOptions {
+                speed,
+                start_paused: false,
+            },
+        );
+        let (phase, events) = run_to_end(&run);
+        let wall = wall.elapsed();
+        assert_eq!(phase, Phase::Finished);
+        let sleeps: Vec<u64> = events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind == EventKind::Sleep)
+            .map(|(i, e)| events[i + 1].t_ns - e.t_ns)
+            .collect();
+        assert_eq!(sleeps.len(), 2, "{events:?}");
+        for span in sleeps {
+            assert!(
+                span >= ms(40).as_nanos() as u64,
+                "at {speed}x a 40 ms sleep spans only {span} ns of run time"
+            );
+        }
+        if speed < 1.0 {
+            assert!(wall >= ms(320), "at {speed}x the sleeps took {wall:?} of wall time");
+            let end = events.last().unwrap().t_ns;
+            assert!(
+                end < wall.as_nanos() as u64 / 2,
+                "at {speed}x the run spans {end} ns of run time in {wall:?} of wall time"
+            );
+        }
+    }
+}

@@ -57,9 +57,9 @@ fn op_of(scenario: &Scenario, e: &Event) -> Option<Op> {
 
 // ---- livelock and try-lock --------------------------------------------------------------
 
-/// Every back-off in a run: the thread, and the nominal time (run time times the speed) from
-/// its back-off sleep to its next event, when it starts over.
-fn back_offs(scenario: &Scenario, events: &[Event], speed: f64) -> Vec<(ThreadIdx, Duration)> {
+/// Every back-off in a run: the thread, and the run time from its back-off sleep to its next
+/// event, when it starts over (run time is nominal time at every speed).
+fn back_offs(scenario: &Scenario, events: &[Event]) -> Vec<(ThreadIdx, Duration)> {
     events
         .iter()
         .enumerate()
@@ -71,7 +71,7 @@ fn back_offs(scenario: &Scenario, events: &[Event], speed: f64) -> Vec<(ThreadId
                 .iter()
                 .find(|n| n.thread == e.thread)
                 .expect("a thread that backs off starts over");
-            let took = Duration::from_nanos(next.t_ns - e.t_ns).mul_f64(speed);
+            let took = Duration::from_nanos(next.t_ns - e.t_ns);
             (e.thread, took)
         })
         .collect()
@@ -92,7 +92,7 @@ fn livelock_threads_back_off_for_the_fixed_time_and_both_keep_giving_up() {
         let out = run_with(&s, options);
         assert_eq!(out.phase, Phase::Finished, "{:?}", out.deadlock);
         // run_with has checked that A and B each had one holder at a time.
-        let backs = back_offs(&s, &out.events, options.speed);
+        let backs = back_offs(&s, &out.events);
         assert!(!backs.is_empty(), "somebody gave up");
         for &(t, took) in &backs {
             assert!(
@@ -167,7 +167,7 @@ fn try_lock_times_out_backs_off_and_finishes_instead_of_deadlocking() {
                 .any(|e| e.thread == t && e.kind == EventKind::Done);
             assert!(done, "{} finished", s.thread_name(t));
         }
-        backs.extend(back_offs(&s, &events, fast().speed));
+        backs.extend(back_offs(&s, &events));
     }
     // Random back-off: a fixed one would last at least its whole 150 ms every time, and the
     // same every time. Eight draws all over 120 ms come up about once in 250 000 tries; load

@@ -25,7 +25,7 @@ pub struct RunClock {
     tsc_origin: Option<u64>,
     /// Nanoseconds per raw tick.
     ns_per_tick: f64,
-    pauses: Mutex<Pauses>,
+    rates: Mutex<Rates>,
 }
 
 /// The processor's time-stamp counter, read after every earlier instruction has completed, so
@@ -79,14 +79,38 @@ fn tsc_rate() -> Option<f64> {
     })
 }
 
-#[derive(Default)]
-struct Pauses {
-    /// Closed pauses as (raw start, raw end), in order.
-    closed: Vec<(u64, u64)>,
-    /// Total raw time inside `closed`, for the fast path.
-    closed_total: u64,
-    /// The raw start of the pause in progress.
-    open: Option<u64>,
+/// How run time advances against raw ticks: segments in order, each starting at a raw tick with
+/// the run time reached there and the rate run time advances at from then on, which is the run's
+/// speed while it runs and 0 while it stands still. At 0.1x a 5 ms sleep takes 50 ms of the wall
+/// clock but 5 ms of run time, so the axis, the cells and the clock all speak run time.
+struct Rates {
+    /// Never empty; the first segment starts at raw tick 0.
+    segments: Vec<Segment>,
+    /// The speed run time advances at whenever it is not stopped.
+    speed: f64,
+    stopped: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Segment {
+    raw: u64,
+    /// Run time at `raw`, in raw ticks.
+    run: f64,
+    rate: f64,
+}
+
+impl Default for Rates {
+    fn default() -> Rates {
+        Rates {
+            segments: vec![Segment {
+                raw: 0,
+                run: 0.0,
+                rate: 1.0,
+            }],
+            speed: 1.0,
+            stopped: false,
+        }
+    }
 }
 
 impl Default for RunClock {
@@ -105,7 +129,7 @@ impl RunClock {
             #[cfg(not(target_arch = "x86_64"))]
             tsc_origin: None,
             ns_per_tick: rate.unwrap_or(1.0),
-            pauses: Mutex::new(Pauses::default()),
+            rates: Mutex::new(Rates::default()),
         }
     }
 
@@ -120,35 +144,43 @@ impl RunClock {
     }
 
     /// Raw ticks (of run time or raw time) in nanoseconds; never decreasing, so order is kept.
-    fn ns(&self, ticks: u64) -> u64 {
-        if self.tsc_origin.is_none() {
-            return ticks;
-        }
-        (ticks as f64 * self.ns_per_tick) as u64
+    fn ns(&self, ticks: f64) -> u64 {
+        (ticks * self.ns_per_tick) as u64
     }
 
     /// Stop run time (idempotent).
     pub fn stop(&self) {
         let now = self.raw_now();
-        let mut p = self.pauses.lock();
-        if p.open.is_none() {
-            p.open = Some(now);
+        let mut r = self.rates.lock();
+        if !r.stopped {
+            r.stopped = true;
+            r.change(now, 0.0);
         }
     }
 
     /// Start run time again (idempotent).
     pub fn start(&self) {
         let now = self.raw_now();
-        let mut p = self.pauses.lock();
-        if let Some(start) = p.open.take() {
-            let end = now.max(start);
-            p.closed.push((start, end));
-            p.closed_total += end - start;
+        let mut r = self.rates.lock();
+        if r.stopped {
+            r.stopped = false;
+            let speed = r.speed;
+            r.change(now, speed);
+        }
+    }
+
+    /// From now on run time advances `speed` times as fast as the wall clock while it runs.
+    pub fn set_speed(&self, speed: f64) {
+        let now = self.raw_now();
+        let mut r = self.rates.lock();
+        r.speed = speed;
+        if !r.stopped {
+            r.change(now, speed);
         }
     }
 
     pub fn is_stopped(&self) -> bool {
-        self.pauses.lock().open.is_some()
+        self.rates.lock().stopped
     }
 
     /// Run time now.
@@ -158,21 +190,21 @@ impl RunClock {
 
     /// Map a raw stamp to run time in nanoseconds.
     pub fn to_run(&self, raw: u64) -> u64 {
-        let run = self.pauses.lock().map(raw);
+        let run = self.rates.lock().map(raw);
         self.ns(run)
     }
 
     /// Move the events (raw stamps) at which run time stood still, in a pause open or since
     /// closed, from `events[start..]` to `still`, keeping the order of the rest.
     pub fn take_still(&self, events: &mut Vec<Event>, start: usize, still: &mut Vec<Event>) {
-        let p = self.pauses.lock();
-        if p.open.is_none() && p.closed.is_empty() {
+        let r = self.rates.lock();
+        if !r.ever_stopped() {
             return;
         }
         let mut kept = start;
         for i in start..events.len() {
             let e = events[i];
-            if p.contains(e.t_ns) {
+            if r.stands_still_at(e.t_ns) {
                 still.push(e);
             } else {
                 events[kept] = e;
@@ -184,47 +216,52 @@ impl RunClock {
 
     /// Turn the raw stamps of a drained batch into run time in nanoseconds, under one lock.
     pub fn map_events(&self, events: &mut [Event]) {
-        let p = self.pauses.lock();
+        let r = self.rates.lock();
         for e in events {
-            e.t_ns = self.ns(p.map(e.t_ns));
+            e.t_ns = self.ns(r.map(e.t_ns));
         }
     }
 }
 
-impl Pauses {
-    fn contains(&self, raw: u64) -> bool {
-        if self.open.is_some_and(|open| raw >= open) {
-            return true;
-        }
-        match self.closed.last() {
-            None => false,
-            Some(&(_, end)) if raw >= end => false,
-            Some(_) => {
-                let i = self.closed.partition_point(|&(_, end)| end <= raw);
-                self.closed.get(i).is_some_and(|&(start, _)| raw >= start)
-            }
+impl Rates {
+    /// Run time advances at `rate` from raw tick `raw` on.
+    fn change(&mut self, raw: u64, rate: f64) {
+        let last = *self.segments.last().expect("never empty");
+        let raw = raw.max(last.raw);
+        let at = Segment {
+            raw,
+            run: last.run + (raw - last.raw) as f64 * last.rate,
+            rate,
+        };
+        if at.raw == last.raw {
+            *self.segments.last_mut().expect("never empty") = Segment { run: last.run, ..at };
+        } else {
+            self.segments.push(at);
         }
     }
 
-    fn map(&self, raw: u64) -> u64 {
-        if let Some(open) = self.open
-            && raw >= open
-        {
-            return open - self.closed_total;
+    fn segment_at(&self, raw: u64) -> &Segment {
+        let last = self.segments.last().expect("never empty");
+        if raw >= last.raw {
+            return last;
         }
-        match self.closed.last() {
-            Some(&(_, end)) if raw >= end => raw - self.closed_total,
-            None => raw,
-            Some(_) => {
-                // A stamp from before the latest pause ended: walk back to the pauses before it.
-                let i = self.closed.partition_point(|&(_, end)| end <= raw);
-                let before: u64 = self.closed[..i].iter().map(|(s, e)| e - s).sum();
-                match self.closed.get(i) {
-                    Some(&(start, _)) if raw >= start => start - before,
-                    _ => raw - before,
-                }
-            }
-        }
+        let i = self.segments.partition_point(|s| s.raw <= raw);
+        &self.segments[i.saturating_sub(1)]
+    }
+
+    /// Run time in raw ticks at raw tick `raw`; never decreasing in `raw`.
+    fn map(&self, raw: u64) -> f64 {
+        let s = self.segment_at(raw);
+        s.run + raw.saturating_sub(s.raw) as f64 * s.rate
+    }
+
+    fn ever_stopped(&self) -> bool {
+        self.segments.iter().any(|s| s.rate == 0.0)
+    }
+
+    /// Whether run time stood still at `raw` (a pause, open or since closed).
+    fn stands_still_at(&self, raw: u64) -> bool {
+        self.segment_at(raw).rate == 0.0
     }
 }
 
@@ -234,18 +271,34 @@ mod tests {
 
     #[test]
     fn pauses_are_cut_out_and_order_is_kept() {
-        let p = Pauses {
-            closed: vec![(100, 150), (300, 400)],
-            closed_total: 150,
-            open: Some(500),
-        };
+        let mut r = Rates::default();
+        for (at, rate) in [(100, 0.0), (150, 1.0), (300, 0.0), (400, 1.0), (500, 0.0)] {
+            r.change(at, rate);
+        }
         let stamps = [50, 100, 120, 150, 200, 300, 350, 400, 450, 500, 900];
-        let mapped: Vec<u64> = stamps.iter().map(|&r| p.map(r)).collect();
+        let mapped: Vec<f64> = stamps.iter().map(|&raw| r.map(raw)).collect();
         assert_eq!(
             mapped,
-            vec![50, 100, 100, 100, 150, 250, 250, 250, 300, 350, 350]
+            vec![50., 100., 100., 100., 150., 250., 250., 250., 300., 350., 350.]
         );
-        assert!(mapped.windows(2).all(|w| w[0] <= w[1]));
+        let still: Vec<bool> = stamps.iter().map(|&raw| r.stands_still_at(raw)).collect();
+        assert_eq!(
+            still,
+            [false, true, true, false, false, true, true, false, false, true, true]
+        );
+    }
+
+    /// At a speed below 1x run time advances slower than the wall clock, and a pause at any
+    /// speed stops it; the order of stamps is kept throughout.
+    #[test]
+    fn speed_scales_run_time() {
+        let mut r = Rates::default();
+        r.change(100, 0.1);
+        r.change(1100, 0.0);
+        r.change(1200, 2.0);
+        let stamps = [0, 100, 600, 1100, 1150, 1200, 1300];
+        let mapped: Vec<f64> = stamps.iter().map(|&raw| r.map(raw)).collect();
+        assert_eq!(mapped, vec![0., 100., 150., 200., 200., 200., 400.]);
     }
 
     /// Run time in nanoseconds keeps pace with the monotonic clock, whatever a raw tick is.

@@ -115,6 +115,7 @@ impl std::error::Error for StepError {}
 
 impl Conductor {
     pub fn new(threads: usize, clock: Arc<RunClock>, speed: f64, start_paused: bool) -> Conductor {
+        clock.set_speed(clamp_speed(speed));
         if start_paused {
             clock.stop();
         }
@@ -153,10 +154,12 @@ impl Conductor {
     }
 
     pub fn set_speed(&self, speed: f64) {
-        self.speed_bits
-            .store(clamp_speed(speed).to_bits(), Ordering::Relaxed);
-        // Sleepers recompute their remaining time.
+        let speed = clamp_speed(speed);
+        // Sleepers recompute their remaining time; under the lock, so the clock's rate and the
+        // speed sleepers read change together.
         let _c = self.control.lock();
+        self.speed_bits.store(speed.to_bits(), Ordering::Relaxed);
+        self.clock.set_speed(speed);
         self.wake();
     }
 

@@ -19,7 +19,8 @@ pub fn builtin(name: &str) -> Arc<Scenario> {
     Arc::new(threadlab::scenario::load(name).expect("built-in loads"))
 }
 
-/// 4x: every timed step a quarter as long; orders and invariants are unchanged.
+/// 4x: every timed step takes a quarter of its length on the wall clock; run time, orders and
+/// invariants are unchanged.
 pub fn fast() -> RunOptions {
     RunOptions {
         speed: 4.0,

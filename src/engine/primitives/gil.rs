@@ -117,7 +117,9 @@ impl Gil {
                 break Err(Halt::Cancelled);
             }
             let switches = s.switches;
-            let timed_out = self.cv.wait_for(&mut s, self.interval).timed_out();
+            // The switch interval is run time: at 0.1x it lasts ten times as long on the wall.
+            let interval = self.interval.div_f64(cx.conductor.speed());
+            let timed_out = self.cv.wait_for(&mut s, interval).timed_out();
             if timed_out
                 && s.holder.is_some()
                 && s.holder != Some(me)
