@@ -693,3 +693,139 @@ fn run_time_is_nominal_at_every_speed() {
         }
     }
 }
+
+/// Wait (bounded) until the run pauses by itself; every event recorded meanwhile goes to `out`.
+fn wait_hit(run: &Run, out: &mut Vec<Event>) -> Option<threadlab::engine::Hit> {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        run.wait_events(out, ms(5));
+        if let Some(hit) = run.take_hit() {
+            return Some(hit);
+        }
+        if run.phase() == Phase::Finished {
+            return None;
+        }
+        assert!(Instant::now() < deadline, "the run never paused by itself");
+    }
+}
+
+/// Stepping by event runs the whole run on to its next event and pauses there: three parallel
+/// 120 ms reads stepped through event by event stay parallel (each spans its 120 ms of run
+/// time, and all three are under way at once), where stepping one thread at a time would have
+/// drawn them one after another.
+#[test]
+fn stepping_by_event_keeps_parallel_sleeps_parallel() {
+    let reads = ["A", "B", "C"].map(|n| (n, vec![Op::Sleep(ms(120)), Op::Work(ms(1))]));
+    let s = scenario(&[], &reads);
+    let run = Run::start(
+        s,
+        RunOptions {
+            start_paused: true,
+            ..fast()
+        },
+    );
+    let mut events = Vec::new();
+    let mut hits = 0;
+    for _ in 0..200 {
+        let before = run.now_ns();
+        run.step_event();
+        let Some(hit) = wait_hit(&run, &mut events) else {
+            break;
+        };
+        hits += 1;
+        let e = hit.event.expect("a step by event stops at an event");
+        assert!(
+            e.t_ns >= before,
+            "the event a step stopped at ({} ns) is before the step began ({before} ns)",
+            e.t_ns
+        );
+        assert!(!matches!(e.kind, EventKind::Hold | EventKind::DropRequest));
+    }
+    let (phase, rest) = run_to_end(&run);
+    assert_eq!(phase, Phase::Finished, "200 steps by event finish three reads");
+    events.extend(rest);
+    events.sort_by_key(|e| e.t_ns);
+    assert!(hits >= 6, "each read's start and end is its own step: {hits} steps");
+    let spans: Vec<(u64, u64)> = (0..3)
+        .map(|t| {
+            let start = events
+                .iter()
+                .find(|e| e.thread == t && e.kind == EventKind::Sleep)
+                .expect("each thread sleeps")
+                .t_ns;
+            let end = events
+                .iter()
+                .find(|e| e.thread == t && e.kind == EventKind::Run)
+                .expect("each thread works after its read")
+                .t_ns;
+            (start, end)
+        })
+        .collect();
+    for &(start, end) in &spans {
+        assert!(end - start >= ms(120).as_nanos() as u64, "{spans:?}");
+    }
+    let last_start = spans.iter().map(|s| s.0).max().unwrap();
+    let first_end = spans.iter().map(|s| s.1).min().unwrap();
+    assert!(
+        last_start < first_end,
+        "the three reads were not under way at once: {spans:?}"
+    );
+}
+
+/// A breakpoint on a thread's blocking pauses the run at that very event; one on a resource at
+/// its first change of hands; one on a line before the thread carries out the step there.
+#[test]
+fn breakpoints_pause_at_the_named_event() {
+    use threadlab::engine::Breakpoint;
+    let s = threadlab::scenario::load("deadlock").expect("built-in");
+    let s = Arc::new(s);
+    let t2 = s.thread_index("T2").unwrap();
+    let a = s.resource_index("A").unwrap();
+    let lock_a_in_t2 = 2;
+    let line = s.threads[t2 as usize].steps[lock_a_in_t2].line;
+    let cases = [
+        (
+            Breakpoint::Thread {
+                thread: t2,
+                on: Some(EventKind::Block),
+            },
+            Some(EventKind::Block),
+        ),
+        (Breakpoint::Resource(a), Some(EventKind::Acquire)),
+        (Breakpoint::Line(line), None),
+    ];
+    for (breakpoint, kind) in cases {
+        let run = Run::start(
+            s.clone(),
+            RunOptions {
+                start_paused: true,
+                ..fast()
+            },
+        );
+        run.set_breakpoints(vec![breakpoint]);
+        run.resume();
+        let mut events = Vec::new();
+        let hit = wait_hit(&run, &mut events).expect("the breakpoint fires");
+        assert_eq!(hit.breakpoint, Some(breakpoint));
+        assert_eq!(hit.event.map(|e| e.kind), kind, "{breakpoint:?}");
+        match breakpoint {
+            Breakpoint::Thread { thread, .. } => assert_eq!(hit.thread, thread),
+            Breakpoint::Resource(r) => assert_eq!(hit.event.unwrap().resource, Some(r)),
+            Breakpoint::Line(_) => {
+                assert_eq!((hit.thread, hit.step), (t2, lock_a_in_t2 as u32));
+                // Held before the step: T2 never did anything on that line.
+                run.pause();
+                run.wait_events(&mut events, ms(50));
+                run.drain_events(&mut events);
+                assert!(
+                    !events.iter().any(|e| e.thread == t2
+                        && e.step == lock_a_in_t2 as u32
+                        && e.kind != EventKind::Hold),
+                    "{events:?}"
+                );
+            }
+        }
+        assert_ne!(run.phase(), Phase::Running);
+        run.stop();
+    }
+}

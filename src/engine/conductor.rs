@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::breaks::{Breakpoint, Hit, Stops};
 use super::clock::RunClock;
 use super::recorder::Recorder;
-use crate::scenario::model::{ResIdx, ThreadIdx};
-use crate::vocab::event::EventKind;
+use crate::scenario::model::{ResIdx, Scenario, ThreadIdx};
+use crate::vocab::event::{Event, EventKind};
 
 /// Why a worker stops before finishing its script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +48,10 @@ pub struct Conductor {
     /// Per thread: done or failed.
     finished: Vec<AtomicBool>,
     watcher: std::sync::OnceLock<std::thread::Thread>,
+    /// Breakpoints and a step by event; `stopping` says whether any is armed, read at every
+    /// step so a run without them pays one relaxed load.
+    stops: Mutex<Stops>,
+    stopping: Arc<AtomicBool>,
     /// Wakes tasks on an event loop waiting at an async gate: they cannot park their thread on
     /// `cv`, which is every other task's thread too.
     tasks: tokio::sync::Notify,
@@ -135,6 +140,8 @@ impl Conductor {
             blocked_on: (0..threads).map(|_| AtomicU32::new(NOT_BLOCKED)).collect(),
             finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
             watcher: std::sync::OnceLock::new(),
+            stops: Mutex::new(Stops::default()),
+            stopping: Arc::new(AtomicBool::new(false)),
             tasks: tokio::sync::Notify::new(),
         }
     }
@@ -247,6 +254,12 @@ impl Conductor {
     /// Called by a worker before step `step`: records where it is, then passes the gate.
     pub fn before_step(&self, me: ThreadIdx, step: u32, rec: &mut Recorder) -> Result<bool, Halt> {
         self.pc[me as usize].store(step, Ordering::Release);
+        if self.stopping.load(Ordering::Relaxed) {
+            let hit = self.stops.lock().on_step(me, step);
+            if hit.is_some() {
+                self.stopped_at_hit();
+            }
+        }
         self.gate(me, step, rec)
     }
 
@@ -352,14 +365,12 @@ impl Conductor {
         self.poke_watcher();
     }
 
-    /// An off-CPU wait of `nominal` (at 1x), cut short by pauses (which do not count), speed
-    /// changes (which stretch what is left) and cancellation.
+    /// An off-CPU wait of `nominal` run time: pauses do not count and speed changes stretch
+    /// what is left on the wall clock, because the run clock already says so; cut short by
+    /// cancellation.
     pub fn sleep(&self, me: ThreadIdx, step: u32, nominal: Duration, rec: &mut Recorder) -> Flow {
-        let nominal = nominal.as_nanos() as f64;
-        let mut done = 0.0;
-        let mut last = Instant::now();
-        while done < nominal {
-            let left = Duration::from_nanos(((nominal - done) / self.speed()) as u64);
+        let end = self.clock.now() + nominal.as_nanos() as u64;
+        while let Some(left) = self.left_until(end) {
             {
                 let mut c = self.control.lock();
                 if self.cancelled() {
@@ -367,16 +378,17 @@ impl Conductor {
                 }
                 self.cv.wait_for(&mut c, left.min(SLEEP_SLICE));
             }
-            let now = Instant::now();
-            done += (now - last).as_nanos() as f64 * self.speed();
-            last = now;
-            if done < nominal && self.gate(me, step, rec)? {
-                rec.emit(EventKind::Sleep, None, None, None);
-                rec.flush();
-                last = Instant::now();
+            if self.left_until(end).is_some() && self.gate(me, step, rec)? {
+                rec.restate(EventKind::Sleep);
             }
         }
         Ok(())
+    }
+
+    /// How long on the wall clock until run time reaches `end` at today's speed, if it has not.
+    fn left_until(&self, end: u64) -> Option<Duration> {
+        let now = self.clock.now();
+        (now < end).then(|| Duration::from_nanos(((end - now) as f64 / self.speed()) as u64))
     }
 
     // ---- a task's side (on an event loop) -----------------------------------------------
@@ -423,8 +435,8 @@ impl Conductor {
         }
     }
 
-    /// An awaited sleep of `nominal` (at 1x), like [`Conductor::sleep`] but without holding a
-    /// thread: pauses do not count, speed changes stretch what is left.
+    /// An awaited sleep of `nominal` run time, like [`Conductor::sleep`] but without holding a
+    /// thread.
     pub async fn sleep_async(
         &self,
         me: ThreadIdx,
@@ -432,28 +444,66 @@ impl Conductor {
         nominal: Duration,
         rec: &mut Recorder,
     ) -> Flow {
-        let nominal = nominal.as_nanos() as f64;
-        let mut done = 0.0;
-        let mut last = Instant::now();
-        while done < nominal {
+        let end = self.clock.now() + nominal.as_nanos() as u64;
+        while let Some(left) = self.left_until(end) {
             if self.cancelled() {
                 return Err(Halt::Cancelled);
             }
-            let left = Duration::from_nanos(((nominal - done) / self.speed()) as u64);
             tokio::time::sleep(left.min(SLEEP_SLICE)).await;
-            let now = Instant::now();
-            done += (now - last).as_nanos() as f64 * self.speed();
-            last = now;
-            if done < nominal && self.gate_async(me, step, rec).await? {
-                rec.emit(EventKind::Sleep, None, None, None);
-                rec.flush();
-                last = Instant::now();
+            if self.left_until(end).is_some() && self.gate_async(me, step, rec).await? {
+                rec.restate(EventKind::Sleep);
             }
         }
         Ok(())
     }
 
     // ---- the teacher's side ------------------------------------------------------------
+
+    /// Pause whenever one of `breakpoints` fires, from now on (replacing those set before).
+    pub fn set_breakpoints(&self, breakpoints: Vec<Breakpoint>, scenario: &Scenario) {
+        let mut stops = self.stops.lock();
+        stops.set(breakpoints, scenario);
+        self.stopping.store(stops.armed(), Ordering::Relaxed);
+    }
+
+    pub fn breakpoints(&self) -> Vec<Breakpoint> {
+        self.stops.lock().breakpoints().to_vec()
+    }
+
+    /// Run on until the next thing that happens in the run, whoever does it, and pause there:
+    /// sleeps and work go on in run time meanwhile, so stepping does not distort time.
+    pub fn step_event(&self) {
+        {
+            let mut stops = self.stops.lock();
+            stops.arm_next_event();
+            self.stopping.store(true, Ordering::Relaxed);
+        }
+        self.resume();
+    }
+
+    /// Set while events must be shown to [`Conductor::on_event`].
+    pub fn stopping(&self) -> Arc<AtomicBool> {
+        self.stopping.clone()
+    }
+
+    /// A thread recorded `event` while stops are armed: pause the run if it fires one.
+    pub fn on_event(&self, event: &Event) {
+        let hit = self.stops.lock().on_event(event);
+        if hit.is_some() {
+            self.stopped_at_hit();
+        }
+    }
+
+    fn stopped_at_hit(&self) {
+        self.stopping
+            .store(self.stops.lock().armed(), Ordering::Relaxed);
+        self.pause();
+    }
+
+    /// Why the run last paused by itself, once.
+    pub fn take_hit(&self) -> Option<Hit> {
+        self.stops.lock().take_hit()
+    }
 
     /// Let thread `t` carry out exactly its next step (pausing the run first if it is running).
     pub fn step(

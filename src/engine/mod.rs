@@ -5,6 +5,7 @@
 //! watcher finds deadlocks in the wait-for graph. The engine knows nothing of who reads its
 //! events.
 
+pub mod breaks;
 pub mod clock;
 pub mod conductor;
 pub mod deadlock;
@@ -15,5 +16,6 @@ mod script;
 mod tasks;
 pub mod work;
 
+pub use breaks::{Breakpoint, Hit};
 pub use conductor::StepError;
 pub use run::{Phase, Run, RunOptions};

@@ -52,6 +52,13 @@ pub struct Sink {
     /// stamped before them has arrived (see `drain`).
     paused: Mutex<Vec<Event>>,
     pub clock: Arc<RunClock>,
+    watch: std::sync::OnceLock<Watch>,
+}
+
+/// Who is shown every event as it is stamped, while `on` is set.
+struct Watch {
+    on: Arc<AtomicBool>,
+    show: Box<dyn Fn(&Event) + Send + Sync>,
 }
 
 impl Sink {
@@ -72,7 +79,17 @@ impl Sink {
             all_in: AtomicBool::new(false),
             paused: Mutex::new(Vec::new()),
             clock,
+            watch: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Show every event to `show` as it is stamped (raw stamp), whenever `on` is set: how
+    /// breakpoints see what threads do. Set once per run.
+    pub fn watch(&self, on: Arc<AtomicBool>, show: impl Fn(&Event) + Send + Sync + 'static) {
+        let _ = self.watch.set(Watch {
+            on,
+            show: Box::new(show),
+        });
     }
 
     pub fn dropped(&self) -> u64 {
@@ -202,15 +219,42 @@ impl Recorder {
         by: Option<ThreadIdx>,
         item: Option<u32>,
     ) -> bool {
-        if self.sink.closed.load(Ordering::Acquire) {
+        let Some(event) = self.record(kind, resource, by, item) else {
             return false;
+        };
+        if let Some(watch) = self.sink.watch.get()
+            && watch.on.load(Ordering::Relaxed)
+        {
+            (watch.show)(&event);
+        }
+        true
+    }
+
+    /// Say again what the thread is doing after it was held in the middle of a step: the same
+    /// state, so nothing that watches for changes is shown it.
+    pub fn restate(&mut self, kind: EventKind) {
+        self.record(kind, None, None, None);
+        self.flush();
+    }
+
+    /// The event recorded, or `None` if the run is closed.
+    #[inline]
+    fn record(
+        &mut self,
+        kind: EventKind,
+        resource: Option<ResIdx>,
+        by: Option<ThreadIdx>,
+        item: Option<u32>,
+    ) -> Option<Event> {
+        if self.sink.closed.load(Ordering::Acquire) {
+            return None;
         }
         if self.buf.is_empty() {
             // Published before the stamp is taken, so a reader that finds no pending events
             // here knows this event will be stamped after it looked.
             self.pending(self.sink.clock.raw_now());
         }
-        self.buf.push(Event {
+        let event = Event {
             t_ns: self.sink.clock.raw_now(),
             thread: self.thread,
             kind,
@@ -218,11 +262,12 @@ impl Recorder {
             by,
             step: self.step,
             item,
-        });
+        };
+        self.buf.push(event);
         if self.buf.len() >= BATCH_EVENTS {
             self.flush();
         }
-        true
+        Some(event)
     }
 
     /// Hand the buffered events over without waiting; count them if they cannot be taken.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{self, Sender, TryRecvError};
 use parking_lot::{Condvar, Mutex};
 
+use super::breaks::{Breakpoint, Hit};
 use super::clock::RunClock;
 use super::conductor::{Conductor, StepError};
 use super::deadlock;
@@ -86,6 +87,16 @@ impl Run {
             holds_since: (0..n).map(|_| AtomicU32::new(HOLDS_NOTHING)).collect(),
             scenario,
         });
+        {
+            let weak = Arc::downgrade(&shared);
+            shared
+                .sink
+                .watch(shared.conductor.stopping(), move |event| {
+                    if let Some(shared) = weak.upgrade() {
+                        shared.conductor.on_event(event);
+                    }
+                });
+        }
         let (tasks, threads): (Vec<usize>, Vec<usize>) =
             (0..n).partition(|&i| shared.scenario.threads[i].is_task());
         let mut workers: Vec<JoinHandle<()>> = threads
@@ -183,6 +194,32 @@ impl Run {
 
     pub fn resume(&self) {
         self.shared.conductor.resume();
+    }
+
+    /// Pause whenever one of `breakpoints` fires, from now on (replacing those set before).
+    pub fn set_breakpoints(&self, breakpoints: Vec<Breakpoint>) {
+        self.shared
+            .conductor
+            .set_breakpoints(breakpoints, &self.shared.scenario);
+    }
+
+    pub fn breakpoints(&self) -> Vec<Breakpoint> {
+        self.shared.conductor.breakpoints()
+    }
+
+    /// Run on to the next event in run time, whoever's it is, and pause there.
+    pub fn step_event(&self) {
+        self.shared.conductor.step_event();
+    }
+
+    /// Why the run last paused by itself (a breakpoint, or the end of a step by event), once;
+    /// its event's stamp in run time.
+    pub fn take_hit(&self) -> Option<Hit> {
+        let mut hit = self.shared.conductor.take_hit()?;
+        if let Some(e) = hit.event.as_mut() {
+            e.t_ns = self.shared.clock.to_run(e.t_ns);
+        }
+        Some(hit)
     }
 
     /// Let `thread` carry out exactly its next step; a step that blocks ends once it is blocked.

@@ -194,8 +194,7 @@ pub(super) fn work_step(
     let mut done = 0.0;
     while done < total {
         if conductor.gate(me, step, rec)? {
-            rec.emit(EventKind::Run, None, None, None);
-            rec.flush();
+            rec.restate(EventKind::Run);
         }
         if let Some(g) = gil
             && g.drop_requested()
