@@ -68,6 +68,7 @@ fn live(now_ns: u64) -> Live {
         speed: 1.0,
         deadlock: None,
         dropped: 0,
+        breakpoints: Vec::new(),
     }
 }
 

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::{Phase, Run, RunOptions};
+use crate::engine::{Breakpoint, Phase, Run, RunOptions};
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::trace::order::Reorder;
 use crate::vocab::deadlock::Deadlock;
-use crate::vocab::event::{Event, EventRecord};
+use crate::vocab::event::{Event, EventKind, EventRecord};
 use crate::vocab::outcome::Outcome;
 
 /// What run to make: the plain options the command line's `run` and `export` turn their
@@ -31,6 +31,8 @@ pub struct RunPlan {
     pub speed: f64,
     /// Write every event as JSON Lines to this file.
     pub events: Option<PathBuf>,
+    /// `--break-on`: pause when one of these happens (see [`resolve_breakpoint`]).
+    pub breaks: Vec<String>,
 }
 
 impl Default for RunPlan {
@@ -41,6 +43,7 @@ impl Default for RunPlan {
             schedule: Vec::new(),
             speed: 1.0,
             events: None,
+            breaks: Vec::new(),
         }
     }
 }
@@ -100,6 +103,96 @@ pub fn resolve_schedule(
         .collect()
 }
 
+/// Reads one `--break-on`: `T2` (the thread changes state), `T2:block` (it records that kind
+/// of event), `B` (the resource changes hands), `line:12` (a thread reaches a step on line 12);
+/// `thread:X` and `resource:X` say which is meant when a thread and a resource share a name.
+pub fn resolve_breakpoint(scenario: &Scenario, spec: &str) -> Result<Breakpoint, UsageError> {
+    let spec = spec.trim();
+    let wrong = |message: String, help: String| UsageError {
+        message: format!("--break-on `{}`: {message}", crate::scenario::shown(spec)),
+        help: Some(help),
+    };
+    let threads: Vec<&str> = scenario.threads.iter().map(|t| t.name.as_str()).collect();
+    let resources: Vec<&str> = scenario.resources.iter().map(|r| r.name.as_str()).collect();
+    let names = || {
+        format!(
+            "threads: {}; resources: {}",
+            threads.join(", "),
+            if resources.is_empty() {
+                "none".to_string()
+            } else {
+                resources.join(", ")
+            }
+        )
+    };
+    let (prefix, rest) = match spec.split_once(':') {
+        Some((p @ ("line" | "thread" | "resource"), rest)) => (Some(p), rest.trim()),
+        _ => (None, spec),
+    };
+    if prefix == Some("line") {
+        let line: u32 = rest.parse().map_err(|_| {
+            wrong(
+                "a line is a number".into(),
+                "write it as line:12, a line of the scenario with a step on it".into(),
+            )
+        })?;
+        let has_step = scenario
+            .threads
+            .iter()
+            .any(|t| t.steps.iter().any(|s| s.line == line));
+        return if has_step {
+            Ok(Breakpoint::Line(line))
+        } else {
+            Err(wrong(
+                format!("no thread has a step on line {line} of {}", scenario.name),
+                "give the line of a step: a lock, a sleep, a put...".into(),
+            ))
+        };
+    }
+    let (name, on) = match (prefix, rest.rsplit_once(':')) {
+        (Some("resource"), _) | (_, None) => (rest, None),
+        (_, Some((name, kind))) => (name.trim(), Some(kind.trim())),
+    };
+    let on = match on {
+        None => None,
+        Some(kind) => Some(EventKind::from_name(kind).ok_or_else(|| {
+            wrong(
+                format!(
+                    "`{}` is not something a thread does",
+                    crate::scenario::shown(kind)
+                ),
+                format!(
+                    "after the thread's name write one of: {}",
+                    EventKind::ALL
+                        .iter()
+                        .filter(|k| !matches!(k, EventKind::Hold | EventKind::DropRequest))
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?),
+    };
+    let thread = (prefix != Some("resource"))
+        .then(|| scenario.thread_index(name))
+        .flatten();
+    let resource = (prefix != Some("thread") && on.is_none())
+        .then(|| scenario.resource_index(name))
+        .flatten();
+    match (thread, resource) {
+        (Some(_), Some(_)) => Err(wrong(
+            "a thread and a resource are both called that".into(),
+            format!("write thread:{name} or resource:{name}"),
+        )),
+        (Some(thread), None) => Ok(Breakpoint::Thread { thread, on }),
+        (None, Some(r)) => Ok(Breakpoint::Resource(r)),
+        (None, None) => Err(wrong(
+            format!("{} has no thread or resource called that", scenario.name),
+            names(),
+        )),
+    }
+}
+
 /// How a run ended, read once every thread was joined.
 #[derive(Debug, Clone)]
 pub struct Ended {
@@ -138,6 +231,8 @@ pub struct Session {
     /// The longest a single step may take before the schedule gives up on it.
     step_bound: Duration,
     events: Option<EventsFile>,
+    /// Where the run pauses by itself; kept across restarts of the same scenario.
+    breakpoints: Vec<Breakpoint>,
     /// Puts the events file in time order: threads hand over their events only roughly so.
     order: Reorder,
 }
@@ -151,6 +246,11 @@ impl Session {
         paused: bool,
     ) -> Result<Session, UsageError> {
         let threads = resolve_schedule(&scenario, &plan.schedule)?;
+        let breakpoints = plan
+            .breaks
+            .iter()
+            .map(|spec| resolve_breakpoint(&scenario, spec))
+            .collect::<Result<Vec<_>, _>>()?;
         let events = match &plan.events {
             Some(path) => Some(EventsFile::create(
                 path,
@@ -166,6 +266,7 @@ impl Session {
                 .collect(),
             limit_ns: plan.for_.map(|d| d.as_nanos().min(u64::MAX as u128) as u64),
             events,
+            breakpoints,
             ..Session::default()
         };
         let paused = paused || session.scheduling;
@@ -177,6 +278,13 @@ impl Session {
     /// command line's schedule and time limit were for the first run only.
     pub fn restart(&mut self, scenario: Arc<Scenario>, speed: f64, paused: bool) {
         self.forget_plan();
+        let same = self
+            .run
+            .as_ref()
+            .is_some_and(|run| run.scenario().source == scenario.source);
+        if !same {
+            self.breakpoints.clear();
+        }
         if self.stop().is_some() {
             let mut rest = Vec::new();
             self.drain(&mut rest);
@@ -195,13 +303,37 @@ impl Session {
             .max()
             .unwrap_or_default();
         self.step_bound = longest.div_f64(speed.clamp(0.1, 4.0)) + Duration::from_secs(5);
-        self.run = Some(Run::start(
+        let run = Run::start(
             scenario,
             RunOptions {
                 speed,
                 start_paused: paused,
             },
-        ));
+        );
+        run.set_breakpoints(self.breakpoints.clone());
+        self.run = Some(run);
+    }
+
+    /// Sets `breakpoint` if it is not set, or clears it; whether it is set now.
+    pub fn toggle_breakpoint(&mut self, breakpoint: Breakpoint) -> bool {
+        let set = match self.breakpoints.iter().position(|b| *b == breakpoint) {
+            Some(i) => {
+                self.breakpoints.remove(i);
+                false
+            }
+            None => {
+                self.breakpoints.push(breakpoint);
+                true
+            }
+        };
+        if let Some(run) = &self.run {
+            run.set_breakpoints(self.breakpoints.clone());
+        }
+        set
+    }
+
+    pub fn breakpoints(&self) -> &[Breakpoint] {
+        &self.breakpoints
     }
 
     /// Drops the schedule and the time limit: the viewer has taken over.

@@ -435,3 +435,18 @@ fn a_closed_stderr_is_no_panic_either() {
     assert_eq!(ran.code, Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A breakpoint pauses a run for someone to look at: headless there is no one to resume it,
+/// so it is refused up front, with what to use instead.
+#[test]
+fn break_on_is_refused_headless_and_for_names_that_are_not_there() {
+    let dir = scratch("break-on");
+    let headless = threadlab_in(&dir, &["run", "deadlock", "--headless", "--break-on", "T2"]);
+    assert_eq!(headless.code, Some(2), "{}", headless.stderr);
+    assert!(
+        headless.stderr.contains("--break-on") && headless.stderr.contains("--schedule"),
+        "{}",
+        headless.stderr
+    );
+    assert!(headless.stdout.is_empty(), "{}", headless.stdout);
+}

@@ -656,7 +656,10 @@ fn a_chain_of_after_groups_through_a_task_is_stuck_behind_its_first_thread() {
 fn run_time_is_nominal_at_every_speed() {
     let s = scenario(
         &[],
-        &[("T", vec![Op::Sleep(ms(40)), Op::Work(ms(1)), Op::Sleep(ms(40))])],
+        &[(
+            "T",
+            vec![Op::Sleep(ms(40)), Op::Work(ms(1)), Op::Sleep(ms(40))],
+        )],
     );
     for speed in [0.25, 4.0] {
         let wall = Instant::now();
@@ -684,7 +687,10 @@ fn run_time_is_nominal_at_every_speed() {
             );
         }
         if speed < 1.0 {
-            assert!(wall >= ms(320), "at {speed}x the sleeps took {wall:?} of wall time");
+            assert!(
+                wall >= ms(320),
+                "at {speed}x the sleeps took {wall:?} of wall time"
+            );
             let end = events.last().unwrap().t_ns;
             assert!(
                 end < wall.as_nanos() as u64 / 2,
@@ -742,10 +748,17 @@ fn stepping_by_event_keeps_parallel_sleeps_parallel() {
         assert!(!matches!(e.kind, EventKind::Hold | EventKind::DropRequest));
     }
     let (phase, rest) = run_to_end(&run);
-    assert_eq!(phase, Phase::Finished, "200 steps by event finish three reads");
+    assert_eq!(
+        phase,
+        Phase::Finished,
+        "200 steps by event finish three reads"
+    );
     events.extend(rest);
     events.sort_by_key(|e| e.t_ns);
-    assert!(hits >= 6, "each read's start and end is its own step: {hits} steps");
+    assert!(
+        hits >= 6,
+        "each read's start and end is its own step: {hits} steps"
+    );
     let spans: Vec<(u64, u64)> = (0..3)
         .map(|t| {
             let start = events

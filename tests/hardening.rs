@@ -206,6 +206,7 @@ fn a_panicking_scenario_thread_is_marked_failed_and_the_ui_stays_up() {
         speed: 1.0,
         deadlock: None,
         dropped: 0,
+        breakpoints: Vec::new(),
     };
     app.observe(live, &events, failures);
     run.stop();

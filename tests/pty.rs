@@ -804,3 +804,37 @@ fn quitting_mid_run_writes_every_event_to_the_events_file_and_the_recording_in_o
         "the recording and the events file hold different runs"
     );
 }
+
+/// `--break-on B` pauses the run the moment B changes hands, and says so; `e` then lets the
+/// whole run go on to its next event and pauses there.
+#[test]
+fn a_breakpoint_pauses_at_its_event_and_e_steps_to_the_next_event() {
+    let dir = scratch_dir("break");
+    let mut s = Session::start(&["run", "deadlock", "--paused", "--break-on", "B"], &dir);
+    s.wait_for("the paused start", |sc| {
+        header_says(sc, "PAUSED") && run_time(sc) == Some(0.0)
+    });
+    s.keys(" ");
+    let hit = s.wait_for("the breakpoint", |sc| {
+        header_says(sc, "PAUSED") && sc.contains("paused at a breakpoint")
+    });
+    let notice = hit
+        .lines()
+        .find(|l| l.contains("paused at a breakpoint"))
+        .unwrap();
+    assert!(notice.contains(" B"), "{notice}");
+    // Nothing moves at a breakpoint until someone lets it.
+    let at = run_time(&hit);
+    let seen = screens_during(&mut s, Duration::from_millis(300));
+    assert_eq!(run_time(seen.last().unwrap()), at);
+
+    s.keys("e");
+    let next = s.wait_for("the next event", |sc| {
+        header_says(sc, "PAUSED") && sc.contains("next event:")
+    });
+    assert!(run_time(&next) >= at, "{next}");
+
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+}

@@ -31,6 +31,7 @@ fn deadlock_plan(events: PathBuf) -> RunPlan {
             .to_vec(),
         speed: 1.0,
         events: Some(events),
+        breaks: Vec::new(),
     }
 }
 
@@ -142,4 +143,47 @@ fn a_schedule_step_that_cannot_be_taken_says_which() {
     let live = drive_like_the_live_view(scenario, &plan).expect_err("T1 runs out of steps");
     assert!(headless.message.contains("cannot be taken"), "{headless}");
     assert_eq!(headless.message, live.message);
+}
+
+/// `--break-on` names a thread (and what it does), a resource or a line; anything else is
+/// refused with what there is to name.
+#[test]
+fn break_on_reads_threads_kinds_resources_and_lines_and_refuses_the_rest() {
+    use threadlab::engine::Breakpoint;
+    use threadlab::session::resolve_breakpoint;
+    let s = load("deadlock");
+    let t2 = s.thread_index("T2").unwrap();
+    let b = s.resource_index("B").unwrap();
+    let line = s.threads[t2 as usize].steps[0].line;
+    let read = |spec: &str| resolve_breakpoint(&s, spec);
+    assert_eq!(
+        read("T2"),
+        Ok(Breakpoint::Thread {
+            thread: t2,
+            on: None
+        })
+    );
+    assert_eq!(
+        read(" T2:block "),
+        Ok(Breakpoint::Thread {
+            thread: t2,
+            on: Some(EventKind::Block)
+        })
+    );
+    assert_eq!(read("B"), Ok(Breakpoint::Resource(b)));
+    assert_eq!(read("resource:B"), Ok(Breakpoint::Resource(b)));
+    assert_eq!(read(&format!("line:{line}")), Ok(Breakpoint::Line(line)));
+
+    let refused = |spec: &str, said: &[&str]| {
+        let e: UsageError = read(spec).expect_err(spec);
+        let text = format!("{} {}", e.message, e.help.unwrap_or_default());
+        for word in said {
+            assert!(text.contains(word), "{spec}: {text}");
+        }
+    };
+    refused("T3", &["T3", "T1, T2", "A, B"]);
+    refused("T2:blok", &["blok", "block", "acquire"]);
+    refused("line:1", &["no thread has a step on line 1"]);
+    refused("line:twelve", &["line:12"]);
+    refused("thread:B", &["B"]);
 }

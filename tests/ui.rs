@@ -525,6 +525,7 @@ fn the_gil_card_compares_the_two_phases() {
         speed: 1.0,
         deadlock: None,
         dropped: 0,
+        breakpoints: Vec::new(),
     };
     app.observe(live, &events, vec![]);
     let text = screen_text(&app, 120, 40);

@@ -165,6 +165,11 @@ pub struct RunCommand {
     /// (`--schedule` already starts paused and steps the threads it names first).
     #[arg(long)]
     pub paused: bool,
+    /// TUI: pause when this happens (repeatable): `T2` (thread T2 changes state),
+    /// `T2:block` (T2 blocks; also run, sleep, acquire, release, put, take, pass, set, done,
+    /// ...), `B` (resource B changes hands), `line:12` (a thread reaches line 12).
+    #[arg(long = "break-on", value_name = "WHAT")]
+    pub break_on: Vec<String>,
 }
 
 /// Durations as scenario files write them: `250ms`, `1.5s`, `2m`, `800us`; never zero, as in

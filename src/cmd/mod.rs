@@ -54,6 +54,7 @@ pub fn plan_of(scenario: &str, pacing: &Pacing, events: Option<std::path::PathBu
         schedule: pacing.schedule.clone(),
         speed: pacing.speed,
         events,
+        breaks: Vec::new(),
     }
 }
 

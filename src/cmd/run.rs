@@ -17,6 +17,7 @@ pub fn run(command: RunCommand, ascii: bool) -> Exit {
         args,
         record,
         paused,
+        break_on,
     } = command;
     let scenario = match scenario::load(&args.scenario) {
         Ok(s) => Arc::new(s),
@@ -36,6 +37,16 @@ pub fn run(command: RunCommand, ascii: bool) -> Exit {
         return Exit::Usage;
     }
     let headless = args.headless || !std::io::stdout().is_terminal();
+    if headless && !break_on.is_empty() {
+        errln(
+            "error: --break-on pauses the run for someone to look at, and a headless run has \
+             no one to resume it\n  help: leave out --headless to watch it; headless, \
+             --schedule steps threads in a chosen order and --for stops at a moment",
+        );
+        return Exit::Usage;
+    }
+    let mut plan = super::plan(&args);
+    plan.breaks = break_on;
     match (headless, record) {
         (true, None) => match headless::execute(scenario, &super::plan(&args)) {
             Ok(report) => super::print_report(&report, args.json, ascii),
@@ -46,7 +57,7 @@ pub fn run(command: RunCommand, ascii: bool) -> Exit {
         },
         (true, Some(path)) => recorded(scenario, &args, &path, ascii),
         (false, record) => {
-            crate::ui::run_scenario_recording(scenario, &super::plan(&args), ascii, record, paused)
+            crate::ui::run_scenario_recording(scenario, &plan, ascii, record, paused)
         }
     }
 }

@@ -234,7 +234,10 @@ impl Rates {
             rate,
         };
         if at.raw == last.raw {
-            *self.segments.last_mut().expect("never empty") = Segment { run: last.run, ..at };
+            *self.segments.last_mut().expect("never empty") = Segment {
+                run: last.run,
+                ..at
+            };
         } else {
             self.segments.push(at);
         }
@@ -279,12 +282,16 @@ mod tests {
         let mapped: Vec<f64> = stamps.iter().map(|&raw| r.map(raw)).collect();
         assert_eq!(
             mapped,
-            vec![50., 100., 100., 100., 150., 250., 250., 250., 300., 350., 350.]
+            vec![
+                50., 100., 100., 100., 150., 250., 250., 250., 300., 350., 350.
+            ]
         );
         let still: Vec<bool> = stamps.iter().map(|&raw| r.stands_still_at(raw)).collect();
         assert_eq!(
             still,
-            [false, true, true, false, false, true, true, false, false, true, true]
+            [
+                false, true, true, false, false, true, true, false, false, true, true
+            ]
         );
     }
 

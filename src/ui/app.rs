@@ -149,6 +149,9 @@ pub enum Effect {
     Resume,
     Step(ThreadIdx),
     StepNext,
+    StepEvent,
+    /// Pause whenever this thread blocks, or stop doing so.
+    ToggleBreak(ThreadIdx),
     SetSpeed(f64),
 }
 
@@ -162,6 +165,8 @@ pub struct Live {
     pub deadlock: Option<Deadlock>,
     /// Events the recorder had to drop (shown in the header when not zero).
     pub dropped: u64,
+    /// Where the run pauses by itself.
+    pub breakpoints: Vec<crate::engine::Breakpoint>,
 }
 
 impl Live {
@@ -172,6 +177,7 @@ impl Live {
             speed,
             deadlock: None,
             dropped: 0,
+            breakpoints: Vec::new(),
         }
     }
 }
@@ -423,6 +429,7 @@ impl App {
             speed: 1.0,
             deadlock: rec.deadlock.clone(),
             dropped: rec.dropped_events,
+            breakpoints: Vec::new(),
         };
         run.failures = rec
             .failures
@@ -555,12 +562,8 @@ impl App {
                         run.cursor = None;
                         vec![Effect::Resume]
                     }
-                    Phase::Deadlock => {
-                        run.notice = Some("deadlocked: no thread can move; r restarts".into());
-                        Vec::new()
-                    }
-                    Phase::Finished => {
-                        run.notice = Some("the run is over; r runs it again".into());
+                    Phase::Deadlock | Phase::Finished => {
+                        run.notice = why_nothing_moves(run.live.phase);
                         Vec::new()
                     }
                 };
@@ -573,6 +576,15 @@ impl App {
                 run.cursor = None;
                 return vec![Effect::StepNext];
             }
+            Action::StepEvent => {
+                if let Some(why) = why_nothing_moves(run.live.phase) {
+                    run.notice = Some(why);
+                    return Vec::new();
+                }
+                run.cursor = None;
+                return vec![Effect::StepEvent];
+            }
+            Action::Break => return vec![Effect::ToggleBreak(run.selected)],
             Action::Faster | Action::Slower => {
                 let i = SPEEDS
                     .iter()
@@ -655,6 +667,26 @@ impl App {
     }
 
     /// A note for the run view's status line (a step the engine refused, say).
+    /// The run paused by itself: say at what, and show now.
+    pub fn stopped_at(&mut self, hit: crate::engine::Hit) {
+        let Some(run) = &mut self.run else { return };
+        let what = match &hit.event {
+            Some(event) => run.trace.describe(event),
+            None => {
+                let thread = &run.scenario.threads[hit.thread as usize];
+                let line = thread.steps.get(hit.step as usize).map_or(0, |s| s.line);
+                rust_i18n::t!("breaks.line", thread = thread.name, line = line).into_owned()
+            }
+        };
+        let key = if hit.breakpoint.is_some() {
+            "breaks.hit"
+        } else {
+            "breaks.next_event"
+        };
+        run.cursor = None;
+        run.notice = Some(rust_i18n::t!(key, what = what).into_owned());
+    }
+
     pub fn notice(&mut self, text: impl Into<String>) {
         if let Some(run) = &mut self.run {
             run.notice = Some(text.into());
@@ -666,6 +698,15 @@ impl App {
 /// every time the run is paused.
 pub fn loggable(e: &Event) -> bool {
     e.kind != EventKind::Hold
+}
+
+/// Why a key that lets the run go on does nothing now, if it does nothing.
+fn why_nothing_moves(phase: Phase) -> Option<String> {
+    match phase {
+        Phase::Deadlock => Some("deadlocked: no thread can move; r restarts".into()),
+        Phase::Finished => Some("the run is over; r runs it again".into()),
+        _ => None,
+    }
 }
 
 /// The replay clock: while playing, the history cursor moves at the run's speed.

@@ -21,6 +21,10 @@ pub enum Action {
     PauseResume,
     StepSelected,
     StepNext,
+    /// Run on to the run's next event, whoever's it is, and pause there.
+    StepEvent,
+    /// Pause whenever the selected thread blocks; again to clear.
+    Break,
     Faster,
     Slower,
     Restart,
@@ -204,6 +208,20 @@ pub const BINDINGS: &[Binding] = &[
         footer: Footer::Yes,
     },
     Binding {
+        keys: &[Key::Char('e')],
+        action: Action::StepEvent,
+        id: "step_event",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::Char('b')],
+        action: Action::Break,
+        id: "break",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
         keys: &[Key::Up, Key::Char('k')],
         action: Action::Up,
         id: "run_up",
@@ -353,10 +371,36 @@ pub fn footer_hints(context: Context) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Bindings the help overlay shows as one row: one idea in two directions, said by the
+/// first's `key.ID.pair` sentence. Keeps the whole help on an 80x24 screen.
+const HELP_PAIRS: &[(&str, &str)] = &[
+    ("menu_up", "menu_down"),
+    ("run_up", "run_down"),
+    ("history_back", "history_forward"),
+    ("history_start", "history_end"),
+    ("faster", "slower"),
+    ("zoom_in", "zoom_out"),
+];
+
 /// The help overlay's lines for a screen: (keys, help).
 pub fn help_lines(context: Context) -> Vec<(String, String)> {
-    bindings(context)
-        .map(|b| (b.keys_label(), b.help()))
+    let shown: Vec<&Binding> = bindings(context).collect();
+    let has = |id: &str| shown.iter().any(|b| b.id == id);
+    shown
+        .iter()
+        .filter(|b| !HELP_PAIRS.iter().any(|(a, z)| *z == b.id && has(a)))
+        .map(
+            |b| match HELP_PAIRS.iter().find(|(a, z)| *a == b.id && has(z)) {
+                Some((_, z)) => {
+                    let second = shown.iter().find(|s| s.id == *z).expect("has");
+                    (
+                        format!("{} {}", b.keys_label(), second.keys_label()),
+                        crate::i18n::text(&format!("key.{}.pair", b.id)),
+                    )
+                }
+                None => (b.keys_label(), b.help()),
+            },
+        )
         .collect()
 }
 
@@ -368,7 +412,7 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    const ALL: [Action; 23] = [
+    const ALL: [Action; 25] = [
         Action::Quit,
         Action::Back,
         Action::Help,
@@ -381,6 +425,8 @@ mod tests {
         Action::PauseResume,
         Action::StepSelected,
         Action::StepNext,
+        Action::StepEvent,
+        Action::Break,
         Action::Faster,
         Action::Slower,
         Action::Restart,
@@ -537,10 +583,23 @@ mod tests {
         let footer = footer_hints(Context::Run);
         assert!(footer.iter().any(|(k, h)| k == "space" && h == "pause/run"));
         assert!(footer.iter().any(|(k, _)| k == "q/Ctrl-C"));
+        // Every binding is in the help: on a row of its own, or in its pair's row, with both
+        // keys of the pair.
         let help = help_lines(Context::Run);
-        assert_eq!(help.len(), bindings(Context::Run).count());
+        let paired = HELP_PAIRS
+            .iter()
+            .filter(|(a, _)| bindings(Context::Run).any(|b| b.id == *a));
+        assert_eq!(help.len(), bindings(Context::Run).count() - paired.count());
         for b in bindings(Context::Run) {
-            assert!(help.iter().any(|(_, h)| *h == b.help()));
+            let own = help.iter().any(|(_, h)| *h == b.help());
+            let in_pair = HELP_PAIRS.iter().any(|(a, z)| {
+                (b.id == *a || b.id == *z)
+                    && help.iter().any(|(k, h)| {
+                        *h == crate::i18n::text(&format!("key.{a}.pair"))
+                            && k.contains(&b.keys_label())
+                    })
+            });
+            assert!(own || in_pair, "{} is not in the help", b.id);
         }
     }
 }

@@ -14,7 +14,7 @@ use ratatui::crossterm::{queue, terminal};
 use ratatui::layout::{Position, Rect};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::engine::Phase;
+use crate::engine::{Breakpoint, Phase, Run};
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::session::{RunPlan, Session};
 use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
@@ -262,6 +262,20 @@ impl Control {
                             app.notice(format!("can't step: {e}"));
                         }
                     }
+                    Effect::StepEvent => run.step_event(),
+                    Effect::ToggleBreak(t) => {
+                        let thread = run.scenario().threads[t as usize].name.clone();
+                        let on = Breakpoint::Thread {
+                            thread: t,
+                            on: Some(EventKind::Block),
+                        };
+                        let key = if self.session.toggle_breakpoint(on) {
+                            "breaks.set"
+                        } else {
+                            "breaks.cleared"
+                        };
+                        app.notice(rust_i18n::t!(key, thread = thread).into_owned());
+                    }
                     Effect::Start(_) | Effect::Stop | Effect::Restart => {}
                 }
             }
@@ -326,6 +340,7 @@ impl Control {
                 None
             },
             dropped: run.dropped_events(),
+            breakpoints: self.session.breakpoints().to_vec(),
         };
         let changed = !self.scratch.is_empty() || app.run.as_ref().is_none_or(|r| r.live != live);
 
@@ -346,6 +361,9 @@ impl Control {
         }
 
         app.observe(live, &self.scratch, failures);
+        if let Some(hit) = self.session.run().and_then(Run::take_hit) {
+            app.stopped_at(hit);
+        }
         if changed {
             self.settle = SETTLE;
         } else {

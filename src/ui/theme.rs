@@ -48,6 +48,11 @@ impl Glyphs {
         if self.ascii { ">" } else { "▶" }
     }
 
+    /// Marks a thread the run pauses at when it blocks (a breakpoint).
+    pub fn breakpoint(self) -> &'static str {
+        if self.ascii { "*" } else { "●" }
+    }
+
     /// Marks the history cursor on the time axis.
     pub fn cursor(self) -> char {
         if self.ascii { '^' } else { '▲' }

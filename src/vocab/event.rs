@@ -73,6 +73,32 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 18] = [
+        EventKind::Start,
+        EventKind::Run,
+        EventKind::Sleep,
+        EventKind::Block,
+        EventKind::Acquire,
+        EventKind::Release,
+        EventKind::Arrive,
+        EventKind::Pass,
+        EventKind::Put,
+        EventKind::Take,
+        EventKind::Timeout,
+        EventKind::Set,
+        EventKind::Load,
+        EventKind::Store,
+        EventKind::DropRequest,
+        EventKind::Hold,
+        EventKind::Done,
+        EventKind::Fail,
+    ];
+
+    /// The kind whose [`EventKind::name`] is `name`.
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The name used in JSON event logs (`"event": "acquire"`).
     pub fn name(self) -> &'static str {
         match self {

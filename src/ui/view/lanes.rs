@@ -184,8 +184,16 @@ impl Widget for Lanes<'_> {
             } else {
                 " "
             };
+            let breaks = run.live.breakpoints.iter().any(
+                |b| matches!(b, crate::engine::Breakpoint::Thread { thread, .. } if *thread == t),
+            );
+            let mark = if breaks {
+                theme.glyphs.breakpoint()
+            } else {
+                " "
+            };
             let name = format!(
-                "{pointer} {}",
+                "{pointer}{mark}{}",
                 fit(&spec.name, g.name_w.saturating_sub(3) as usize)
             );
             buf.set_stringn(g.inner.x, y, &name, g.name_w as usize, name_style);
