@@ -838,3 +838,38 @@ fn a_breakpoint_pauses_at_its_event_and_e_steps_to_the_next_event() {
     assert_eq!(s.wait_exit(), 0);
     s.assert_restored();
 }
+
+/// A teacher edits the lesson in one pane while it runs in another: the run view says the file
+/// changed, `r` restarts with what is on disk, and a mistake in the file is shown with where it
+/// is, while the version on screen keeps running.
+#[test]
+fn an_edited_scenario_is_offered_and_r_restarts_with_what_is_on_disk() {
+    let dir = scratch_dir("reload");
+    let file = dir.join("lesson.kdl");
+    let one = "title \"Edited live\"\nabout \"x\"\n\nthread A {\n    work \"5ms\"\n}\n";
+    std::fs::write(&file, one).unwrap();
+    let mut s = Session::start(&["run", "lesson.kdl", "--paused"], &dir);
+    s.wait_for("the paused start", |sc| {
+        header_says(sc, "PAUSED") && lane(sc, "A").is_some()
+    });
+    assert!(lane(&s.screen(), "B").is_none());
+
+    let two = format!("{one}\nthread B {{\n    sleep \"5ms\"\n}}\n");
+    std::fs::write(&file, two).unwrap();
+    s.wait_text("changed on disk");
+    s.keys("r");
+    s.wait_for("the new thread after the restart", |sc| {
+        lane(sc, "B").is_some() && lane(sc, "A").is_some()
+    });
+
+    std::fs::write(&file, "title \"Edited live\"\nthread A {\n    lok A\n}\n").unwrap();
+    let broken = s.wait_text("has a mistake");
+    assert!(broken.contains("lesson.kdl:3:5"), "{broken}");
+    s.keys("r");
+    let kept = s.wait_text("version on screen runs again");
+    assert!(lane(&kept, "B").is_some(), "{kept}");
+
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+}

@@ -869,3 +869,28 @@ fn replay_keys_go_through_the_app_like_live_keys() {
     app.update(Action::Back);
     assert_eq!(app.screen, Screen::Menu);
 }
+
+/// A projector at a big font cannot show every lesson: the list says how many are hidden
+/// above and below it, and Home and End go to the first and the last.
+#[test]
+fn the_menu_says_what_it_cannot_show_and_home_and_end_reach_both_ends() {
+    use threadlab::ui::keys::Action;
+    let entries = threadlab::ui::menu_entries(&[]);
+    let n = entries.len();
+    let mut app = App::new(
+        Menu {
+            entries,
+            selected: 0,
+        },
+        Theme::new(ThemeKind::Dark, false),
+    );
+    let top = screen_text(&app, 80, 24);
+    assert!(top.contains("▼") && top.contains("more"), "{top}");
+    assert!(!top.contains("▲"), "{top}");
+    app.update(Action::Last);
+    assert_eq!(app.menu.selected, n - 1);
+    let bottom = screen_text(&app, 80, 24);
+    assert!(bottom.contains("▲") && !bottom.contains("▼"), "{bottom}");
+    app.update(Action::First);
+    assert_eq!(app.menu.selected, 0);
+}

@@ -190,6 +190,25 @@ pub fn render_for_terminal(diagnostic: &dyn Diagnostic) -> String {
 
 /// Renders a diagnostic in plain ASCII without colour at a fixed width: stable text for
 /// snapshots, logs and anywhere escape codes would be noise.
+/// A diagnostic on one line, for a notice: `file:3:5: message (help)`.
+pub fn one_line(diagnostic: &dyn Diagnostic) -> String {
+    let at = diagnostic
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .and_then(|label| {
+            let source = diagnostic.source_code()?;
+            let span = source.read_span(label.inner(), 0, 0).ok()?;
+            let name = span.name().map(|n| format!("{n}:")).unwrap_or_default();
+            Some(format!("{name}{}:{}: ", span.line() + 1, span.column() + 1))
+        })
+        .unwrap_or_default();
+    let help = diagnostic
+        .help()
+        .map(|h| format!(" ({h})"))
+        .unwrap_or_default();
+    format!("{at}{diagnostic}{help}")
+}
+
 pub fn render_plain(diagnostic: &dyn Diagnostic, width: usize) -> String {
     render_with(
         GraphicalReportHandler::new_themed(GraphicalTheme::none()).with_width(width),

@@ -505,6 +505,8 @@ impl App {
         match action {
             Action::Up if n > 0 => self.menu.selected = (self.menu.selected + n - 1) % n,
             Action::Down if n > 0 => self.menu.selected = (self.menu.selected + 1) % n,
+            Action::First => self.menu.selected = 0,
+            Action::Last => self.menu.selected = n.saturating_sub(1),
             Action::Open | Action::OpenPaused => {
                 if let Some(Ok(s)) = self
                     .menu
@@ -667,6 +669,32 @@ impl App {
     }
 
     /// A note for the run view's status line (a step the engine refused, say).
+    /// The menu's entries read again (a file changed, came or went); the same entry stays
+    /// chosen where it still exists.
+    pub fn refresh_menu(&mut self, entries: Vec<MenuEntry>) {
+        let chosen = self
+            .menu
+            .entries
+            .get(self.menu.selected)
+            .map(|e| e.origin.clone());
+        self.menu.selected = chosen
+            .and_then(|o| entries.iter().position(|e| e.origin == o))
+            .unwrap_or(0)
+            .min(entries.len().saturating_sub(1));
+        self.menu.entries = entries;
+    }
+
+    /// The run view shows `scenario` from now on (a newer version of the one it showed), with
+    /// nothing of the old run's history.
+    pub fn swap_scenario(&mut self, scenario: Arc<Scenario>) {
+        let Some(run) = &mut self.run else { return };
+        if run.selected as usize >= scenario.threads.len() {
+            run.selected = 0;
+        }
+        run.trace = Trace::new(scenario.clone());
+        run.scenario = scenario;
+    }
+
     /// The run paused by itself: say at what, and show now.
     pub fn stopped_at(&mut self, hit: crate::engine::Hit) {
         let Some(run) = &mut self.run else { return };

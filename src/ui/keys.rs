@@ -11,6 +11,9 @@ pub enum Action {
     Help,
     Up,
     Down,
+    /// The first or last entry of the menu.
+    First,
+    Last,
     Open,
     /// Open the chosen scenario paused at t=0: nothing moves until space or a step.
     OpenPaused,
@@ -162,6 +165,20 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Down, Key::Char('j')],
         action: Action::Down,
         id: "menu_down",
+        contexts: MENU,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::Home],
+        action: Action::First,
+        id: "menu_first",
+        contexts: MENU,
+        footer: Footer::No,
+    },
+    Binding {
+        keys: &[Key::End],
+        action: Action::Last,
+        id: "menu_last",
         contexts: MENU,
         footer: Footer::No,
     },
@@ -375,6 +392,7 @@ pub fn footer_hints(context: Context) -> Vec<(String, String)> {
 /// first's `key.ID.pair` sentence. Keeps the whole help on an 80x24 screen.
 const HELP_PAIRS: &[(&str, &str)] = &[
     ("menu_up", "menu_down"),
+    ("menu_first", "menu_last"),
     ("run_up", "run_down"),
     ("history_back", "history_forward"),
     ("history_start", "history_end"),
@@ -412,12 +430,14 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    const ALL: [Action; 25] = [
+    const ALL: [Action; 27] = [
         Action::Quit,
         Action::Back,
         Action::Help,
         Action::Up,
         Action::Down,
+        Action::First,
+        Action::Last,
         Action::Open,
         Action::OpenPaused,
         Action::Fit,

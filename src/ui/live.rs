@@ -22,6 +22,7 @@ use crate::ui::keys::{self, Action, Context};
 use crate::ui::terminal::{TerminalGuard, Tui};
 use crate::ui::theme::Theme;
 use crate::ui::view;
+use crate::ui::watch::{self, Watched};
 use crate::vocab::event::{Event, EventKind};
 use crate::vocab::outcome::Exit;
 
@@ -44,7 +45,11 @@ pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> Exit {
         },
         Theme::from_env(ascii),
     );
-    run_app(app, Control::default())
+    let control = Control {
+        menu_files: extra_files.to_vec(),
+        ..Control::default()
+    };
+    run_app(app, control)
 }
 
 /// Straight into the run view for `scenario`, honouring `--speed`, `--schedule` (start paused,
@@ -171,6 +176,9 @@ struct Control {
     /// `--record`: where to save the run on screen when the view closes, and the input it
     /// must not overwrite.
     record: Option<(PathBuf, Vec<PathBuf>)>,
+    /// The files named on the command line for the menu, read again when they change.
+    menu_files: Vec<PathBuf>,
+    watched: Watched,
 }
 
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
@@ -235,6 +243,7 @@ impl Control {
                 // The command line's schedule and limit were for the first run; whether the
                 // new one starts paused is the view's to say (`RunState::paused_start`).
                 if let Some(s) = app.run.as_ref().map(|r| r.scenario.clone()) {
+                    let s = self.as_on_disk(app, s);
                     self.start(app, s);
                 }
             }
@@ -280,6 +289,76 @@ impl Control {
                 }
             }
         }
+    }
+
+    /// `scenario` as its file says now (a built-in as it is): a teacher who edited the file
+    /// restarts with the edit. A file with a mistake in it is not run; the version on screen
+    /// runs again and the notice says why.
+    fn as_on_disk(&mut self, app: &mut App, scenario: Arc<Scenario>) -> Arc<Scenario> {
+        let Some(path) = crate::scenario::input_file(&scenario.origin) else {
+            return scenario;
+        };
+        self.watched.settle(path);
+        match crate::scenario::load_file(path) {
+            Ok(fresh) if fresh.source != scenario.source => {
+                let fresh = Arc::new(fresh);
+                app.swap_scenario(fresh.clone());
+                fresh
+            }
+            Ok(_) => scenario,
+            Err(report) => {
+                app.notice(
+                    rust_i18n::t!(
+                        "reload.kept",
+                        mistake = crate::scenario::one_line(report.as_ref())
+                    )
+                    .into_owned(),
+                );
+                scenario
+            }
+        }
+    }
+
+    /// Looks at the files on screen: the running scenario's (an edit is offered for the next
+    /// restart; a mistake in it is shown at once) and the menu's (read again). True if the
+    /// screen changed.
+    fn watch_files(&mut self, app: &mut App) -> bool {
+        let mut changed = false;
+        if let Some(run) = app.run.as_ref().filter(|r| r.replay.is_none())
+            && let Some(path) = crate::scenario::input_file(&run.scenario.origin)
+            && self.watched.maybe_changed(path)
+        {
+            let notice = match crate::scenario::load_file(path) {
+                Ok(fresh) if fresh.source != run.scenario.source => {
+                    Some(rust_i18n::t!("reload.changed", file = run.scenario.origin).into_owned())
+                }
+                Ok(_) => None,
+                Err(report) => Some(
+                    rust_i18n::t!(
+                        "reload.mistake",
+                        mistake = crate::scenario::one_line(report.as_ref())
+                    )
+                    .into_owned(),
+                ),
+            };
+            if let Some(notice) = notice {
+                app.notice(notice);
+                changed = true;
+            }
+        }
+        let files: Vec<PathBuf> = app
+            .menu
+            .entries
+            .iter()
+            .filter(|e| e.group == FILES_GROUP)
+            .map(|e| PathBuf::from(&e.origin))
+            .chain([PathBuf::from("scenarios")])
+            .collect();
+        if self.watched.changed(files.iter().map(PathBuf::as_path)) {
+            app.refresh_menu(menu_entries(&self.menu_files));
+            changed = true;
+        }
+        changed
     }
 
     /// Drains the engine into the app; true if anything visible changed.
@@ -512,6 +591,8 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
+    let mut files = tokio::time::interval(watch::EVERY);
+    files.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let size = terminal.size()?;
     app.resize(Rect::new(0, 0, size.width, size.height));
     let mut dirty = true;
@@ -565,6 +646,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
             _ = sighup.recv() => return Ok(Exit::Signal(1)),
             _ = sigint.recv() => return Ok(Exit::Signal(2)),
             _ = tick => {}
+            _ = files.tick() => dirty |= control.watch_files(app),
         }
     }
 }

@@ -12,6 +12,7 @@ mod live;
 pub mod terminal;
 pub mod theme;
 pub mod view;
+mod watch;
 
 pub use live::{
     FILES_GROUP, menu_entries, menu_entries_from, replay, run_menu, run_scenario,

@@ -48,6 +48,16 @@ impl Glyphs {
         if self.ascii { ">" } else { "▶" }
     }
 
+    /// Says more of a list is above.
+    pub fn up(self) -> &'static str {
+        if self.ascii { "^" } else { "▲" }
+    }
+
+    /// Says more of a list is below.
+    pub fn down(self) -> &'static str {
+        if self.ascii { "v" } else { "▼" }
+    }
+
     /// Marks a thread the run pauses at when it blocks (a breakpoint).
     pub fn breakpoint(self) -> &'static str {
         if self.ascii { "*" } else { "●" }

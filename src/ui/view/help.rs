@@ -71,9 +71,10 @@ impl Widget for Help {
         }
         let lines = self.lines(area.height.saturating_sub(2));
         let want_w = lines.iter().map(|l| l.width()).max().unwrap_or(0) as u16 + 4;
-        let want_h = lines.len() as u16 + 2;
-        // Clamped to the screen, as every popup must be.
+        // Clamped to the screen, as every popup must be; as tall as its lines once wrapped.
         let w = want_w.min(area.width);
+        let text = Paragraph::new(lines).wrap(Wrap { trim: false });
+        let want_h = text.line_count(w.saturating_sub(2)) as u16 + 2;
         let h = want_h.min(area.height);
         let popup = Rect {
             x: area.x + (area.width - w) / 2,
@@ -85,8 +86,6 @@ impl Widget for Help {
         let block = panel(rust_i18n::t!("panel.keys"), self.theme);
         let inner = block.inner(popup);
         block.render(popup, buf);
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .render(inner, buf);
+        text.render(inner, buf);
     }
 }

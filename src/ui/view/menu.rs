@@ -167,6 +167,31 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         );
         buf.set_stringn(inner.x, inner.y + row as u16, text, w, style);
     }
+    // What the list cannot show, said on its borders: a projector at a big font hides the
+    // lower groups, and a class should know they are there.
+    let entries_in = |rows: &[Row]| rows.iter().filter(|r| matches!(r, Row::Entry(_))).count();
+    let hidden_above = entries_in(&lines[..first.min(lines.len())]);
+    let shown_end = (first + inner.height as usize).min(lines.len());
+    let hidden_below = entries_in(&lines[shown_end..]);
+    for (count, y, key, arrow) in [
+        (hidden_above, a.list.y, "menu.more_above", theme.glyphs.up()),
+        (
+            hidden_below,
+            a.list.y + a.list.height.saturating_sub(1),
+            "menu.more_below",
+            theme.glyphs.down(),
+        ),
+    ] {
+        if count == 0 {
+            continue;
+        }
+        let text = format!(" {arrow} {} ", rust_i18n::t!(key, count = count));
+        let w = cells::width(&text) as u16;
+        if w + 2 <= a.list.width {
+            let x = a.list.x + a.list.width - w - 1;
+            buf.set_stringn(x, y, &text, w as usize, theme.dim());
+        }
+    }
     if app.menu.entries.is_empty() {
         buf.set_stringn(
             inner.x,

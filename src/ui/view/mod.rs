@@ -231,26 +231,13 @@ pub fn reflow(text: &str) -> Vec<String> {
     out
 }
 
-/// Rows `lines` take when wrapped at `width` (a close estimate: words are not split).
+/// Rows `lines` take in a panel `width` cells wide, wrapped exactly as the panel wraps them
+/// (ratatui counts them with the same wrapping it draws with, wide characters included).
 pub fn wrapped_rows<'a>(lines: impl IntoIterator<Item = &'a str>, width: u16) -> u16 {
-    let w = width.max(1) as usize;
-    lines
-        .into_iter()
-        .map(|l| {
-            let mut rows = 1;
-            let mut col = 0;
-            for word in l.split(' ') {
-                let n = cells::width(word);
-                if col > 0 && col + 1 + n > w {
-                    rows += 1;
-                    col = n;
-                } else {
-                    col += n + usize::from(col > 0);
-                }
-            }
-            rows
-        })
-        .sum::<usize>()
+    let lines: Vec<Line> = lines.into_iter().map(Line::raw).collect();
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .line_count(width.max(1))
         .min(u16::MAX as usize) as u16
 }
 
