@@ -31,6 +31,11 @@ pub fn builtin_origin(name: &str) -> String {
     format!("builtin:{name}")
 }
 
+/// The file a scenario was read from; `None` for a built-in.
+pub fn file_of(scenario: &Scenario) -> Option<&Path> {
+    (!scenario.origin.starts_with("builtin:")).then(|| Path::new(&scenario.origin))
+}
+
 /// Loads a built-in scenario by name, or else a scenario file by path.
 pub fn load(arg: &str) -> Result<Scenario, miette::Report> {
     if let Some(b) = builtin::find(arg) {

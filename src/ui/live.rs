@@ -295,7 +295,7 @@ impl Control {
     /// restarts with the edit. A file with a mistake in it is not run; the version on screen
     /// runs again and the notice says why.
     fn as_on_disk(&mut self, app: &mut App, scenario: Arc<Scenario>) -> Arc<Scenario> {
-        let Some(path) = crate::scenario::input_file(&scenario.origin) else {
+        let Some(path) = crate::scenario::file_of(&scenario) else {
             return scenario;
         };
         self.watched.settle(path);
@@ -325,7 +325,7 @@ impl Control {
     fn watch_files(&mut self, app: &mut App) -> bool {
         let mut changed = false;
         if let Some(run) = app.run.as_ref().filter(|r| r.replay.is_none())
-            && let Some(path) = crate::scenario::input_file(&run.scenario.origin)
+            && let Some(path) = crate::scenario::file_of(&run.scenario)
             && self.watched.maybe_changed(path)
         {
             let notice = match crate::scenario::load_file(path) {
