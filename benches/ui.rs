@@ -69,6 +69,7 @@ fn live(now_ns: u64) -> Live {
         deadlock: None,
         dropped: 0,
         breakpoints: Vec::new(),
+        quizzing: false,
     }
 }
 

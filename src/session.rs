@@ -33,6 +33,8 @@ pub struct RunPlan {
     pub events: Option<PathBuf>,
     /// `--break-on`: pause when one of these happens (see [`resolve_breakpoint`]).
     pub breaks: Vec<String>,
+    /// `--quiz`: pause before each hand-over with several waiters, and again after it.
+    pub quiz: bool,
 }
 
 impl Default for RunPlan {
@@ -44,6 +46,7 @@ impl Default for RunPlan {
             speed: 1.0,
             events: None,
             breaks: Vec::new(),
+            quiz: false,
         }
     }
 }
@@ -233,6 +236,8 @@ pub struct Session {
     events: Option<EventsFile>,
     /// Where the run pauses by itself; kept across restarts of the same scenario.
     breakpoints: Vec<Breakpoint>,
+    /// The quiz is on; kept across restarts.
+    quiz: bool,
     /// Puts the events file in time order: threads hand over their events only roughly so.
     order: Reorder,
 }
@@ -267,6 +272,7 @@ impl Session {
             limit_ns: plan.for_.map(|d| d.as_nanos().min(u64::MAX as u128) as u64),
             events,
             breakpoints,
+            quiz: plan.quiz,
             ..Session::default()
         };
         let paused = paused || session.scheduling;
@@ -303,15 +309,34 @@ impl Session {
             .max()
             .unwrap_or_default();
         self.step_bound = longest.div_f64(speed.clamp(0.1, 4.0)) + Duration::from_secs(5);
+        // Whatever pauses the run by itself is in place before any thread takes a step.
+        let stops = self.quiz || !self.breakpoints.is_empty();
         let run = Run::start(
             scenario,
             RunOptions {
                 speed,
-                start_paused: paused,
+                start_paused: paused || stops,
             },
         );
         run.set_breakpoints(self.breakpoints.clone());
+        run.set_quiz(self.quiz);
+        if stops && !paused {
+            run.resume();
+        }
         self.run = Some(run);
+    }
+
+    /// Turns the quiz on or off; whether it is on now.
+    pub fn toggle_quiz(&mut self) -> bool {
+        self.quiz = !self.quiz;
+        if let Some(run) = &self.run {
+            run.set_quiz(self.quiz);
+        }
+        self.quiz
+    }
+
+    pub fn quizzing(&self) -> bool {
+        self.quiz
     }
 
     /// Sets `breakpoint` if it is not set, or clears it; whether it is set now.

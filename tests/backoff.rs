@@ -26,7 +26,7 @@ fn run(scenario: &Arc<Scenario>, limit: Duration) -> Report {
         schedule: Vec::new(),
         speed: 4.0,
         events: None,
-        breaks: Vec::new(),
+        ..RunPlan::default()
     };
     headless::execute(scenario.clone(), &args).expect("runs")
 }

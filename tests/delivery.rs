@@ -103,7 +103,7 @@ fn args(events: PathBuf, for_ms: u64) -> RunPlan {
         schedule: Vec::new(),
         speed: 4.0,
         events: Some(events),
-        breaks: Vec::new(),
+        ..RunPlan::default()
     }
 }
 

@@ -819,7 +819,7 @@ fn breakpoints_pause_at_the_named_event() {
         run.resume();
         let mut events = Vec::new();
         let hit = wait_hit(&run, &mut events).expect("the breakpoint fires");
-        assert_eq!(hit.breakpoint, Some(breakpoint));
+        assert_eq!(hit.why, threadlab::engine::Why::Breakpoint(breakpoint));
         assert_eq!(hit.event.map(|e| e.kind), kind, "{breakpoint:?}");
         match breakpoint {
             Breakpoint::Thread { thread, .. } => assert_eq!(hit.thread, thread),
@@ -841,4 +841,58 @@ fn breakpoints_pause_at_the_named_event() {
         assert_ne!(run.phase(), Phase::Running);
         run.stop();
     }
+}
+
+/// The quiz pauses the run when a second thread queues for a taken lock (who gets it next?)
+/// and again when it is handed over, and the answer is the thread that really took it: the
+/// first in the queue, as the lock hands over in arrival order.
+#[test]
+fn the_quiz_asks_before_a_hand_over_with_several_waiters_and_answers_after() {
+    use threadlab::engine::Why;
+    const M: ResIdx = 0;
+    let s = scenario(
+        &[("M", ResourceKind::Mutex)],
+        &[
+            ("T1", vec![Op::Lock(M), Op::Work(ms(30)), Op::Unlock(M)]),
+            ("T2", vec![Op::Sleep(ms(5)), Op::Lock(M), Op::Unlock(M)]),
+            ("T3", vec![Op::Sleep(ms(10)), Op::Lock(M), Op::Unlock(M)]),
+        ],
+    );
+    let run = Run::start(
+        s,
+        RunOptions {
+            start_paused: true,
+            ..fast()
+        },
+    );
+    run.set_quiz(true);
+    run.resume();
+    let mut events = Vec::new();
+    let question = wait_hit(&run, &mut events).expect("a question");
+    let Why::Question { resource, waiting } = question.why else {
+        panic!("{question:?}");
+    };
+    assert_eq!(resource, M);
+    assert_eq!(waiting.len(), 2, "{waiting:?}");
+    run.resume();
+    let answer = wait_hit(&run, &mut events).expect("an answer");
+    assert_eq!(
+        answer.why,
+        Why::Answer {
+            resource: M,
+            thread: waiting[0]
+        }
+    );
+    // Nobody took M between the question and the answer but the one the answer names.
+    run.resume();
+    let (phase, rest) = run_to_end(&run);
+    assert_eq!(phase, Phase::Finished);
+    events.extend(rest);
+    events.sort_by_key(|e| e.t_ns);
+    let asked = question.event.unwrap().t_ns;
+    let first_after = events
+        .iter()
+        .find(|e| e.t_ns >= asked && e.kind == EventKind::Acquire && e.resource == Some(M))
+        .expect("M is handed over");
+    assert_eq!(first_after.thread, waiting[0]);
 }

@@ -20,7 +20,7 @@ fn recording(name: &str, schedule: &[&str]) -> Recording {
         schedule: schedule.iter().map(|s| s.to_string()).collect(),
         speed: 4.0,
         events: None,
-        breaks: Vec::new(),
+        ..RunPlan::default()
     };
     let report = threadlab::headless::execute(scenario, &args).expect("runs");
     Recording::from_report(&report, 4.0).expect("records")

@@ -207,6 +207,7 @@ fn a_panicking_scenario_thread_is_marked_failed_and_the_ui_stays_up() {
         deadlock: None,
         dropped: 0,
         breakpoints: Vec::new(),
+        quizzing: false,
     };
     app.observe(live, &events, failures);
     run.stop();

@@ -28,7 +28,7 @@ fn args(name: &str) -> RunPlan {
         schedule: Vec::new(),
         speed: 4.0,
         events: None,
-        breaks: Vec::new(),
+        ..RunPlan::default()
     }
 }
 

@@ -873,3 +873,65 @@ fn an_edited_scenario_is_offered_and_r_restarts_with_what_is_on_disk() {
     assert_eq!(s.wait_exit(), 0);
     s.assert_restored();
 }
+
+const THREE_FOR_ONE_LOCK: &str = r#"title "Three threads, one lock"
+about "T1 holds M while T2 and T3 queue for it."
+
+mutex M
+
+thread T1 {
+    lock M
+    work "40ms"
+    unlock M
+}
+
+thread T2 {
+    sleep "5ms"
+    lock M
+    unlock M
+}
+
+thread T3 {
+    sleep "10ms"
+    lock M
+    unlock M
+}
+"#;
+
+/// `--quiz`: the run pauses when a second thread queues for the taken lock and asks who gets
+/// it; the class's guess is a thread's number; space lets the run go on to the hand-over,
+/// which says whether the guess held, and the header keeps the score.
+#[test]
+fn the_quiz_asks_takes_a_guess_and_reveals() {
+    let dir = scratch_dir("quiz");
+    std::fs::write(dir.join("three.kdl"), THREE_FOR_ONE_LOCK).unwrap();
+    let mut s = Session::start(&["run", "three.kdl", "--quiz"], &dir);
+    let asked = s.wait_for("the question", |sc| {
+        header_says(sc, "PAUSED") && sc.contains("Who gets it next?")
+    });
+    assert!(header_says(&asked, "quiz 0/0"), "{asked}");
+    // The question names the waiters in the order they queued; the lock hands over in
+    // arrival order, so the first named gets it.
+    let first = asked
+        .split("M is taken and ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .expect("the question names the waiters")
+        .trim()
+        .to_string();
+    let number = if first == "T2" { "2" } else { "3" };
+    s.keys(number);
+    s.wait_text(&format!("the class says {first}"));
+    s.keys(" ");
+    let told = s.wait_for("the answer", |sc| {
+        header_says(sc, "PAUSED") && sc.contains("got M")
+    });
+    assert!(
+        told.contains(&format!("{first} got M")) && told.contains("right!"),
+        "{told}"
+    );
+    assert!(header_says(&told, "quiz 1/1"), "{told}");
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+}

@@ -19,7 +19,7 @@ fn run(name: &str) -> (threadlab::headless::Report, Recording) {
         schedule: Vec::new(),
         speed: 4.0,
         events: None,
-        breaks: Vec::new(),
+        ..RunPlan::default()
     };
     let report = threadlab::headless::execute(scenario, &args).expect("runs");
     let rec = Recording::from_report(&report, 4.0).expect("records");
@@ -199,7 +199,7 @@ fn deadlock_blame_is_recorded_and_older_recordings_still_read() {
             schedule: Vec::new(),
             speed: 4.0,
             events: None,
-            breaks: Vec::new(),
+            ..RunPlan::default()
         };
         let report = threadlab::headless::execute(scenario, &args).expect("runs");
         let rec = Recording::from_report(&report, 4.0).expect("records");

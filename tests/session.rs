@@ -31,7 +31,7 @@ fn deadlock_plan(events: PathBuf) -> RunPlan {
             .to_vec(),
         speed: 1.0,
         events: Some(events),
-        breaks: Vec::new(),
+        ..RunPlan::default()
     }
 }
 

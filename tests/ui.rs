@@ -526,6 +526,7 @@ fn the_gil_card_compares_the_two_phases() {
         deadlock: None,
         dropped: 0,
         breakpoints: Vec::new(),
+        quizzing: false,
     };
     app.observe(live, &events, vec![]);
     let text = screen_text(&app, 120, 40);

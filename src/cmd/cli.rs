@@ -170,6 +170,11 @@ pub struct RunCommand {
     /// ...), `B` (resource B changes hands), `line:12` (a thread reaches line 12).
     #[arg(long = "break-on", value_name = "WHAT")]
     pub break_on: Vec<String>,
+    /// TUI: predict, then reveal. The run pauses before each hand-over with several waiters
+    /// (who gets the lock next?), the class guesses with 1-9, space shows what happened; the
+    /// header keeps the score.
+    #[arg(long)]
+    pub quiz: bool,
 }
 
 /// Durations as scenario files write them: `250ms`, `1.5s`, `2m`, `800us`; never zero, as in

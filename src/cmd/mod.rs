@@ -55,6 +55,7 @@ pub fn plan_of(scenario: &str, pacing: &Pacing, events: Option<std::path::PathBu
         speed: pacing.speed,
         events,
         breaks: Vec::new(),
+        quiz: false,
     }
 }
 

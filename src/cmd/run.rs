@@ -18,6 +18,7 @@ pub fn run(command: RunCommand, ascii: bool) -> Exit {
         record,
         paused,
         break_on,
+        quiz,
     } = command;
     let scenario = match scenario::load(&args.scenario) {
         Ok(s) => Arc::new(s),
@@ -37,16 +38,18 @@ pub fn run(command: RunCommand, ascii: bool) -> Exit {
         return Exit::Usage;
     }
     let headless = args.headless || !std::io::stdout().is_terminal();
-    if headless && !break_on.is_empty() {
-        errln(
-            "error: --break-on pauses the run for someone to look at, and a headless run has \
+    if headless && (quiz || !break_on.is_empty()) {
+        let flag = if quiz { "--quiz" } else { "--break-on" };
+        errln(&format!(
+            "error: {flag} pauses the run for someone to look at, and a headless run has \
              no one to resume it\n  help: leave out --headless to watch it; headless, \
-             --schedule steps threads in a chosen order and --for stops at a moment",
-        );
+             --schedule steps threads in a chosen order and --for stops at a moment"
+        ));
         return Exit::Usage;
     }
     let mut plan = super::plan(&args);
     plan.breaks = break_on;
+    plan.quiz = quiz;
     match (headless, record) {
         (true, None) => match headless::execute(scenario, &super::plan(&args)) {
             Ok(report) => super::print_report(&report, args.json, ascii),

@@ -1,11 +1,12 @@
-//! What a run pauses at by itself: breakpoints a teacher set, and "the next event" of a step by
-//! event. The conductor holds them; every event a thread records is shown to them while any is
-//! armed (a relaxed load per event otherwise), and a thread reaching a step looks for a line
-//! breakpoint there.
+//! What a run pauses at by itself: breakpoints a teacher set, "the next event" of a step by
+//! event, and the quiz's moments (a hand-over with several waiters: asked before, answered
+//! after). The conductor holds them; every event a thread records is shown to them while any
+//! is armed (a relaxed load per event otherwise), and a thread reaching a step looks for a
+//! line breakpoint there.
 
 use std::collections::{HashMap, HashSet};
 
-use crate::scenario::model::{ResIdx, Scenario, ThreadIdx};
+use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::vocab::event::{Event, EventKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +52,27 @@ fn changes_hands(kind: EventKind) -> bool {
 }
 
 /// Why the run paused by itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    Breakpoint(Breakpoint),
+    /// A step by event reached its event.
+    NextEvent,
+    /// The quiz asks: `resource` is taken and these threads wait for it, in the order they
+    /// came; who gets it next?
+    Question {
+        resource: ResIdx,
+        waiting: Vec<ThreadIdx>,
+    },
+    /// The quiz's answer: `thread` got `resource`.
+    Answer {
+        resource: ResIdx,
+        thread: ThreadIdx,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
-    /// The breakpoint that fired, or `None` for a step by event.
-    pub breakpoint: Option<Breakpoint>,
+    pub why: Why,
     pub thread: ThreadIdx,
     /// The event that fired it (raw stamp); `None` for a line breakpoint, which fires before
     /// the step it stands on.
@@ -62,9 +80,76 @@ pub struct Hit {
     pub step: u32,
 }
 
+/// The quiz: where the next thing could go more than one way. A lock, a permit or the GIL that
+/// is taken while two or more threads wait for it is handed to one of them next: the run
+/// pauses to ask which, and again when it is handed over.
+#[derive(Debug, Default)]
+struct Quiz {
+    /// Resources that are handed from one thread to the next.
+    handed_over: HashSet<ResIdx>,
+    /// Who waits for each of them, in the order they came.
+    waiting: HashMap<ResIdx, Vec<ThreadIdx>>,
+    /// The resource of the question asked and not answered yet.
+    open: Option<ResIdx>,
+}
+
+impl Quiz {
+    fn new(scenario: &Scenario) -> Quiz {
+        let handed_over = scenario
+            .resources
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                matches!(
+                    r.kind,
+                    ResourceKind::Mutex
+                        | ResourceKind::RLock
+                        | ResourceKind::Semaphore { .. }
+                        | ResourceKind::Gil { .. }
+                        | ResourceKind::RwLock { .. }
+                )
+            })
+            .map(|(i, _)| i as ResIdx)
+            .collect();
+        Quiz {
+            handed_over,
+            ..Quiz::default()
+        }
+    }
+
+    fn on_event(&mut self, e: &Event) -> Option<Why> {
+        let r = e.resource.filter(|r| self.handed_over.contains(r))?;
+        let waiting = self.waiting.entry(r).or_default();
+        match e.kind {
+            EventKind::Block => {
+                waiting.push(e.thread);
+                (self.open.is_none() && waiting.len() >= 2).then(|| {
+                    self.open = Some(r);
+                    Why::Question {
+                        resource: r,
+                        waiting: waiting.clone(),
+                    }
+                })
+            }
+            EventKind::Acquire | EventKind::Timeout => {
+                waiting.retain(|&t| t != e.thread);
+                (e.kind == EventKind::Acquire && self.open == Some(r)).then(|| {
+                    self.open = None;
+                    Why::Answer {
+                        resource: r,
+                        thread: e.thread,
+                    }
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Stops {
     breakpoints: Vec<Breakpoint>,
+    quiz: Option<Quiz>,
     /// The (thread, step) pairs standing on a line breakpoint's line, and the line.
     line_steps: HashMap<(ThreadIdx, u32), u32>,
     next_event: bool,
@@ -103,22 +188,32 @@ impl Stops {
         self.next_event = true;
     }
 
-    pub(super) fn armed(&self) -> bool {
-        self.next_event || !self.breakpoints.is_empty()
+    /// Ask the quiz's questions from now on (`Some`), or stop asking.
+    pub(super) fn set_quiz(&mut self, scenario: Option<&Scenario>) {
+        self.quiz = scenario.map(Quiz::new);
     }
 
-    /// The hit this event makes, if it makes one (and then the step by event is over).
+    pub(super) fn quizzing(&self) -> bool {
+        self.quiz.is_some()
+    }
+
+    pub(super) fn armed(&self) -> bool {
+        self.next_event || !self.breakpoints.is_empty() || self.quiz.is_some()
+    }
+
+    /// The hit this event makes, if it makes one (and then the step by event is over). The
+    /// quiz keeps count of every event it is shown, so it looks first.
     pub(super) fn on_event(&mut self, e: &Event) -> Option<Hit> {
         if !changes_state(e.kind) {
             return None;
         }
-        let breakpoint = if self.next_event {
-            None
-        } else {
-            Some(*self.breakpoints.iter().find(|b| b.matches(e))?)
+        let why = match self.quiz.as_mut().and_then(|q| q.on_event(e)) {
+            Some(why) => why,
+            None if self.next_event => Why::NextEvent,
+            None => Why::Breakpoint(*self.breakpoints.iter().find(|b| b.matches(e))?),
         };
         self.fire(Hit {
-            breakpoint,
+            why,
             thread: e.thread,
             event: Some(*e),
             step: e.step,
@@ -129,7 +224,7 @@ impl Stops {
     pub(super) fn on_step(&mut self, thread: ThreadIdx, step: u32) -> Option<Hit> {
         let line = *self.line_steps.get(&(thread, step))?;
         self.fire(Hit {
-            breakpoint: Some(Breakpoint::Line(line)),
+            why: Why::Breakpoint(Breakpoint::Line(line)),
             thread,
             event: None,
             step,
@@ -138,7 +233,7 @@ impl Stops {
 
     fn fire(&mut self, hit: Hit) -> Option<Hit> {
         self.next_event = false;
-        self.hit = Some(hit);
+        self.hit = Some(hit.clone());
         Some(hit)
     }
 

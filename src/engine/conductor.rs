@@ -470,6 +470,17 @@ impl Conductor {
         self.stops.lock().breakpoints().to_vec()
     }
 
+    /// Ask the quiz's questions about `scenario` from now on, or (`None`) stop asking.
+    pub fn set_quiz(&self, scenario: Option<&Scenario>) {
+        let mut stops = self.stops.lock();
+        stops.set_quiz(scenario);
+        self.stopping.store(stops.armed(), Ordering::Relaxed);
+    }
+
+    pub fn quizzing(&self) -> bool {
+        self.stops.lock().quizzing()
+    }
+
     /// Run on until the next thing that happens in the run, whoever does it, and pause there:
     /// sleeps and work go on in run time meanwhile, so stepping does not distort time.
     pub fn step_event(&self) {

@@ -16,6 +16,6 @@ mod script;
 mod tasks;
 pub mod work;
 
-pub use breaks::{Breakpoint, Hit};
+pub use breaks::{Breakpoint, Hit, Why};
 pub use conductor::StepError;
 pub use run::{Phase, Run, RunOptions};

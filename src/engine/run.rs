@@ -207,6 +207,18 @@ impl Run {
         self.shared.conductor.breakpoints()
     }
 
+    /// Pause where the next thing could go more than one way, and again when it went (the
+    /// quiz), from now on; or stop doing so. Asked before the run starts, it sees every
+    /// waiter.
+    pub fn set_quiz(&self, on: bool) {
+        let scenario = on.then_some(&*self.shared.scenario);
+        self.shared.conductor.set_quiz(scenario);
+    }
+
+    pub fn quizzing(&self) -> bool {
+        self.shared.conductor.quizzing()
+    }
+
     /// Run on to the next event in run time, whoever's it is, and pause there.
     pub fn step_event(&self) {
         self.shared.conductor.step_event();

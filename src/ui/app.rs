@@ -152,6 +152,8 @@ pub enum Effect {
     StepEvent,
     /// Pause whenever this thread blocks, or stop doing so.
     ToggleBreak(ThreadIdx),
+    /// Ask before each hand-over with several waiters, or stop asking.
+    ToggleQuiz,
     SetSpeed(f64),
 }
 
@@ -167,6 +169,8 @@ pub struct Live {
     pub dropped: u64,
     /// Where the run pauses by itself.
     pub breakpoints: Vec<crate::engine::Breakpoint>,
+    /// The quiz asks before each hand-over with several waiters.
+    pub quizzing: bool,
 }
 
 impl Live {
@@ -178,6 +182,7 @@ impl Live {
             deadlock: None,
             dropped: 0,
             breakpoints: Vec::new(),
+            quizzing: false,
         }
     }
 }
@@ -204,6 +209,18 @@ pub struct RunState {
     pub fitted: bool,
     /// Replaying a recording: no engine, the history cursor is the clock.
     pub replay: Option<Replay>,
+    /// The quiz's question open and this run's score.
+    pub quiz: Quiz,
+}
+
+/// The quiz in a run: the question the run paused at, the class's guess, and how many of the
+/// guesses held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Quiz {
+    pub asked: Option<(crate::scenario::model::ResIdx, Vec<ThreadIdx>)>,
+    pub guess: Option<ThreadIdx>,
+    pub answered: u32,
+    pub right: u32,
 }
 
 impl RunState {
@@ -220,6 +237,7 @@ impl RunState {
             paused_start: false,
             fitted: false,
             replay: None,
+            quiz: Quiz::default(),
         }
     }
 
@@ -430,6 +448,7 @@ impl App {
             deadlock: rec.deadlock.clone(),
             dropped: rec.dropped_events,
             breakpoints: Vec::new(),
+            quizzing: false,
         };
         run.failures = rec
             .failures
@@ -553,6 +572,11 @@ impl App {
             Action::Select(i) => {
                 if (i as usize) < n {
                     run.selected = ThreadIdx::from(i);
+                    if run.quiz.asked.is_some() {
+                        run.quiz.guess = Some(ThreadIdx::from(i));
+                        let name = &run.scenario.threads[i as usize].name;
+                        run.notice = Some(rust_i18n::t!("quiz.guess", thread = name).into_owned());
+                    }
                 } else {
                     run.notice = Some(format!("there is no thread {}", i + 1));
                 }
@@ -587,6 +611,7 @@ impl App {
                 return vec![Effect::StepEvent];
             }
             Action::Break => return vec![Effect::ToggleBreak(run.selected)],
+            Action::Quiz => return vec![Effect::ToggleQuiz],
             Action::Faster | Action::Slower => {
                 let i = SPEEDS
                     .iter()
@@ -695,10 +720,13 @@ impl App {
         run.scenario = scenario;
     }
 
-    /// The run paused by itself: say at what, and show now.
+    /// The run paused by itself: say at what (for the quiz: ask, or tell how the guess did),
+    /// and show now.
     pub fn stopped_at(&mut self, hit: crate::engine::Hit) {
+        use crate::engine::Why;
         let Some(run) = &mut self.run else { return };
-        let what = match &hit.event {
+        let name = |t: ThreadIdx| run.scenario.threads[t as usize].name.clone();
+        let what = || match &hit.event {
             Some(event) => run.trace.describe(event),
             None => {
                 let thread = &run.scenario.threads[hit.thread as usize];
@@ -706,13 +734,47 @@ impl App {
                 rust_i18n::t!("breaks.line", thread = thread.name, line = line).into_owned()
             }
         };
-        let key = if hit.breakpoint.is_some() {
-            "breaks.hit"
-        } else {
-            "breaks.next_event"
+        let notice = match &hit.why {
+            Why::Breakpoint(_) => rust_i18n::t!("breaks.hit", what = what()),
+            Why::NextEvent => rust_i18n::t!("breaks.next_event", what = what()),
+            Why::Question { resource, waiting } => {
+                let resource_name = run.scenario.resources[*resource as usize].name.clone();
+                let names: Vec<String> = waiting.iter().map(|&t| name(t)).collect();
+                run.quiz.asked = Some((*resource, waiting.clone()));
+                run.quiz.guess = None;
+                rust_i18n::t!(
+                    "quiz.question",
+                    resource = resource_name,
+                    waiting = names.join(", ")
+                )
+            }
+            Why::Answer { resource, thread } => {
+                let resource_name = run.scenario.resources[*resource as usize].name.clone();
+                run.quiz.asked = None;
+                match run.quiz.guess.take() {
+                    Some(guess) => {
+                        run.quiz.answered += 1;
+                        let held = guess == *thread;
+                        run.quiz.right += u32::from(held);
+                        rust_i18n::t!(
+                            if held { "quiz.right" } else { "quiz.wrong" },
+                            thread = name(*thread),
+                            resource = resource_name,
+                            guess = name(guess),
+                            right = run.quiz.right,
+                            answered = run.quiz.answered
+                        )
+                    }
+                    None => rust_i18n::t!(
+                        "quiz.answer",
+                        thread = name(*thread),
+                        resource = resource_name
+                    ),
+                }
+            }
         };
         run.cursor = None;
-        run.notice = Some(rust_i18n::t!(key, what = what).into_owned());
+        run.notice = Some(notice.into_owned());
     }
 
     pub fn notice(&mut self, text: impl Into<String>) {

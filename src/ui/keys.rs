@@ -28,6 +28,8 @@ pub enum Action {
     StepEvent,
     /// Pause whenever the selected thread blocks; again to clear.
     Break,
+    /// Predict, then reveal: pause before each hand-over with several waiters.
+    Quiz,
     Faster,
     Slower,
     Restart,
@@ -239,6 +241,13 @@ pub const BINDINGS: &[Binding] = &[
         footer: Footer::No,
     },
     Binding {
+        keys: &[Key::Char('Q')],
+        action: Action::Quiz,
+        id: "quiz",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
         keys: &[Key::Up, Key::Char('k')],
         action: Action::Up,
         id: "run_up",
@@ -430,7 +439,7 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    const ALL: [Action; 27] = [
+    const ALL: [Action; 28] = [
         Action::Quit,
         Action::Back,
         Action::Help,
@@ -447,6 +456,7 @@ mod tests {
         Action::StepNext,
         Action::StepEvent,
         Action::Break,
+        Action::Quiz,
         Action::Faster,
         Action::Slower,
         Action::Restart,

@@ -285,6 +285,14 @@ impl Control {
                         };
                         app.notice(rust_i18n::t!(key, thread = thread).into_owned());
                     }
+                    Effect::ToggleQuiz => {
+                        let key = if self.session.toggle_quiz() {
+                            "quiz.on"
+                        } else {
+                            "quiz.off"
+                        };
+                        app.notice(rust_i18n::t!(key).into_owned());
+                    }
                     Effect::Start(_) | Effect::Stop | Effect::Restart => {}
                 }
             }
@@ -420,6 +428,7 @@ impl Control {
             },
             dropped: run.dropped_events(),
             breakpoints: self.session.breakpoints().to_vec(),
+            quizzing: self.session.quizzing(),
         };
         let changed = !self.scratch.is_empty() || app.run.as_ref().is_none_or(|r| r.live != live);
 

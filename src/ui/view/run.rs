@@ -147,6 +147,17 @@ fn header(run: &RunState, theme: Theme, area: Rect, buf: &mut Buffer) {
             theme.warning(),
         ));
     }
+    if run.live.quizzing {
+        right.push(Span::styled(
+            rust_i18n::t!(
+                "quiz.score",
+                right = run.quiz.right,
+                answered = run.quiz.answered
+            )
+            .into_owned(),
+            theme.key(),
+        ));
+    }
     right.push(Span::raw(" "));
     let right = Line::from(right);
     let right_w = (right.width() as u16).min(area.width);
