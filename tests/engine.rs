@@ -896,3 +896,41 @@ fn the_quiz_asks_before_a_hand_over_with_several_waiters_and_answers_after() {
         .expect("M is handed over");
     assert_eq!(first_after.thread, waiting[0]);
 }
+
+/// "Step next" steps whoever acts next in run time: a thread paused in the middle of a long
+/// sleep acts when the sleep ends, so a thread waiting at a step boundary, which acts now, is
+/// stepped first, every time, however the turns would go round.
+#[test]
+fn step_next_picks_whoever_acts_next_in_run_time() {
+    let s = scenario(
+        &[],
+        &[
+            ("A", vec![Op::Sleep(ms(400)), Op::Work(ms(1))]),
+            ("B", vec![Op::Work(ms(2)); 60]),
+        ],
+    );
+    let run = Run::start(
+        s,
+        RunOptions {
+            speed: 1.0,
+            start_paused: false,
+        },
+    );
+    // Let A begin its sleep, then pause with A asleep and B between steps.
+    let mut events = Vec::new();
+    let deadline = Instant::now() + LIMIT;
+    while !events
+        .iter()
+        .any(|e: &Event| e.thread == 0 && e.kind == EventKind::Sleep)
+    {
+        run.wait_events(&mut events, ms(5));
+        assert!(Instant::now() < deadline);
+    }
+    run.pause();
+    for _ in 0..4 {
+        let t = run.step_next_ready().expect("somebody is ready");
+        assert_eq!(t, 1, "A is asleep for a while yet; B acts now");
+        assert!(run.wait_step_done(LIMIT));
+    }
+    run.stop();
+}

@@ -47,6 +47,9 @@ pub struct Conductor {
     blocked_on: Vec<AtomicU32>,
     /// Per thread: done or failed.
     finished: Vec<AtomicBool>,
+    /// Per thread: the run time its sleep ends, while it sleeps (0 otherwise); when it acts
+    /// next, for "step next".
+    due: Vec<AtomicU64>,
     watcher: std::sync::OnceLock<std::thread::Thread>,
     /// Breakpoints and a step by event; `stopping` says whether any is armed, read at every
     /// step so a run without them pays one relaxed load.
@@ -139,6 +142,7 @@ impl Conductor {
             pc: (0..threads).map(|_| AtomicU32::new(0)).collect(),
             blocked_on: (0..threads).map(|_| AtomicU32::new(NOT_BLOCKED)).collect(),
             finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
+            due: (0..threads).map(|_| AtomicU64::new(0)).collect(),
             watcher: std::sync::OnceLock::new(),
             stops: Mutex::new(Stops::default()),
             stopping: Arc::new(AtomicBool::new(false)),
@@ -370,19 +374,24 @@ impl Conductor {
     /// cancellation.
     pub fn sleep(&self, me: ThreadIdx, step: u32, nominal: Duration, rec: &mut Recorder) -> Flow {
         let end = self.clock.now() + nominal.as_nanos() as u64;
-        while let Some(left) = self.left_until(end) {
-            {
-                let mut c = self.control.lock();
-                if self.cancelled() {
-                    return Err(Halt::Cancelled);
+        self.due[me as usize].store(end, Ordering::Relaxed);
+        let slept = (|| {
+            while let Some(left) = self.left_until(end) {
+                {
+                    let mut c = self.control.lock();
+                    if self.cancelled() {
+                        return Err(Halt::Cancelled);
+                    }
+                    self.cv.wait_for(&mut c, left.min(SLEEP_SLICE));
                 }
-                self.cv.wait_for(&mut c, left.min(SLEEP_SLICE));
+                if self.left_until(end).is_some() && self.gate(me, step, rec)? {
+                    rec.restate(EventKind::Sleep);
+                }
             }
-            if self.left_until(end).is_some() && self.gate(me, step, rec)? {
-                rec.restate(EventKind::Sleep);
-            }
-        }
-        Ok(())
+            Ok(())
+        })();
+        self.due[me as usize].store(0, Ordering::Relaxed);
+        slept
     }
 
     /// How long on the wall clock until run time reaches `end` at today's speed, if it has not.
@@ -445,16 +454,22 @@ impl Conductor {
         rec: &mut Recorder,
     ) -> Flow {
         let end = self.clock.now() + nominal.as_nanos() as u64;
-        while let Some(left) = self.left_until(end) {
-            if self.cancelled() {
-                return Err(Halt::Cancelled);
+        self.due[me as usize].store(end, Ordering::Relaxed);
+        let slept = async {
+            while let Some(left) = self.left_until(end) {
+                if self.cancelled() {
+                    return Err(Halt::Cancelled);
+                }
+                tokio::time::sleep(left.min(SLEEP_SLICE)).await;
+                if self.left_until(end).is_some() && self.gate_async(me, step, rec).await? {
+                    rec.restate(EventKind::Sleep);
+                }
             }
-            tokio::time::sleep(left.min(SLEEP_SLICE)).await;
-            if self.left_until(end).is_some() && self.gate_async(me, step, rec).await? {
-                rec.restate(EventKind::Sleep);
-            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.due[me as usize].store(0, Ordering::Relaxed);
+        slept
     }
 
     // ---- the teacher's side ------------------------------------------------------------
@@ -566,19 +581,25 @@ impl Conductor {
         Ok(())
     }
 
-    /// The thread to step next: the first ready thread after the one stepped last.
+    /// The thread to step next: whoever acts next in run time. A thread held between steps or
+    /// in its work acts now, one held in a sleep when the sleep ends; among those acting at
+    /// the same moment, turns go round from the one stepped last.
     pub fn next_ready(&self) -> Option<ThreadIdx> {
         let c = self.control.lock();
         let n = self.pc.len();
+        let now = self.clock.now();
         let start = c.last_stepped.map_or(0, |t| t as usize + 1);
-        (0..n).map(|k| (start + k) % n).find_map(|i| {
-            let t = i as ThreadIdx;
-            let ready = c.held[i]
-                && c.grants[i].is_none()
-                && !self.is_finished(t)
-                && self.blocked_on(t).is_none();
-            ready.then_some(t)
-        })
+        (0..n)
+            .map(|k| (start + k) % n)
+            .filter(|&i| {
+                let t = i as ThreadIdx;
+                c.held[i]
+                    && c.grants[i].is_none()
+                    && !self.is_finished(t)
+                    && self.blocked_on(t).is_none()
+            })
+            .min_by_key(|&i| self.due[i].load(Ordering::Relaxed).max(now))
+            .map(|i| i as ThreadIdx)
     }
 
     /// Wait until no granted step is in progress and, while the run stays paused, the thread
