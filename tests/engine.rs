@@ -905,8 +905,8 @@ fn step_next_picks_whoever_acts_next_in_run_time() {
     let s = scenario(
         &[],
         &[
-            ("A", vec![Op::Sleep(ms(400)), Op::Work(ms(1))]),
-            ("B", vec![Op::Work(ms(2)); 60]),
+            ("A", vec![Op::Sleep(ms(3000)), Op::Work(ms(1))]),
+            ("B", vec![Op::Work(ms(2)); 1000]),
         ],
     );
     let run = Run::start(

@@ -581,6 +581,17 @@ impl Conductor {
         Ok(())
     }
 
+    /// Every thread has stopped where it can be seen: held at its gate, blocked or finished.
+    /// Until then a thread still finishing a slice of work would be passed over by
+    /// [`Conductor::next_ready`].
+    pub fn all_stopped(&self) -> bool {
+        let c = self.control.lock();
+        (0..self.pc.len()).all(|i| {
+            let t = i as ThreadIdx;
+            c.held[i] || self.blocked_on(t).is_some() || self.is_finished(t)
+        })
+    }
+
     /// The thread to step next: whoever acts next in run time. A thread held between steps or
     /// in its work acts now, one held in a sleep when the sleep ends; among those acting at
     /// the same moment, turns go round from the one stepped last.

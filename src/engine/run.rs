@@ -263,14 +263,18 @@ impl Run {
             )
     }
 
-    /// Step the next thread that is ready (round robin from the one stepped last).
+    /// Step the thread that acts next in run time (see [`Conductor::next_ready`]).
     pub fn step_next_ready(&self) -> Result<ThreadIdx, StepError> {
         let c = &self.shared.conductor;
         if !c.is_paused() {
             c.pause();
         }
-        // Give threads that were running a moment to reach their gates.
+        // Give threads that were running a moment to reach their gates: the one that acts
+        // next may be among them.
         let deadline = Instant::now() + Duration::from_millis(100);
+        while !c.all_stopped() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         loop {
             if let Some(t) = c.next_ready() {
                 return self.step(t).map(|()| t);
