@@ -252,6 +252,7 @@ fn failing_scenario() -> Arc<Scenario> {
         about: String::new(),
         title_zh: None,
         about_zh: None,
+        models: Default::default(),
         resources: vec![Resource {
             name: "A".into(),
             kind: ResourceKind::Mutex,

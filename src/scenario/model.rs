@@ -31,9 +31,38 @@ pub struct Scenario {
     pub title_zh: Option<String>,
     /// The about text for a Chinese classroom (`about "..." zh="..."`), if the file gives one.
     pub about_zh: Option<String>,
+    /// What kind of threads the lesson stands for (`threads "python"` or `threads "native"`).
+    pub models: ThreadModel,
     pub resources: Vec<Resource>,
     /// Threads after `count=` expansion: `worker count=3` gives worker-1, worker-2, worker-3.
     pub threads: Vec<ThreadSpec>,
+}
+
+/// What a scenario's threads stand for, declared at the top of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThreadModel {
+    /// `threads "python"`: CPython threads. Every thread runs its CPU work under one GIL: the
+    /// one the file declares, or else one the parser adds (named [`IMPLICIT_GIL`], 5 ms switch
+    /// interval, CPython's default), so only one thread computes at a time.
+    Python,
+    /// `threads "native"` (and a file that says nothing): OS threads that compute in parallel,
+    /// as in free-threaded Python (3.13t), Rust, Java or C. Only threads that name a GIL
+    /// (`gil=py`) take turns.
+    #[default]
+    Native,
+}
+
+/// The name of the GIL `threads "python"` adds when the file declares none.
+pub const IMPLICIT_GIL: &str = "GIL";
+
+impl ThreadModel {
+    /// The word that declares it: `threads "python"`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ThreadModel::Python => "python",
+            ThreadModel::Native => "native",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
