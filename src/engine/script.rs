@@ -111,7 +111,7 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
     let gil = gil_of(shared, me);
     rec.emit(EventKind::Start, None, None, None);
     // A thread under a GIL holds it while it computes: from the first of a run of CPU steps
-    // (work, an increment) to the step that leaves the CPU (I/O, a lock, the end). Holding it
+    // (work, an increment) to the next step that leaves the CPU (I/O, a lock, the end). Holding it
     // only there is what CPython does that a lesson can see, and it lets a paused thread leave
     // the others free to be stepped through any interleaving.
     let mut holding = false;
@@ -133,6 +133,13 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
         let i = at as u32;
         at += 1;
         rec.step = i;
+        // Leaving the CPU: give the GIL up before the gate, so a paused thread holds none.
+        if holding && !cpu_step(at - 1) {
+            if let Some(g) = gil {
+                g.drop_gil(&mut cx(shared, me, rec));
+            }
+            holding = false;
+        }
         conductor.before_step(me, i, rec)?;
         match step.op {
             Op::Work(_) | Op::Increment(_) if gil.is_some() => {
@@ -145,10 +152,6 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                     Op::Work(d) => work_step(shared, me, i, d, gil, rec)?,
                     Op::Increment(r) => increment_under_gil(shared, me, r, g, rec)?,
                     _ => unreachable!("guarded"),
-                }
-                if !cpu_step(at) {
-                    g.drop_gil(&mut cx(shared, me, rec));
-                    holding = false;
                 }
             }
             Op::Work(d) => work_step(shared, me, i, d, None, rec)?,
