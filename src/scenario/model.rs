@@ -278,6 +278,16 @@ impl Scenario {
         &self.resources[r as usize].name
     }
 
+    /// Whether resource `r` is the GIL `threads "python"` added, which the file never declares.
+    pub fn is_implied(&self, r: ResIdx) -> bool {
+        let res = &self.resources[r as usize];
+        self.models == ThreadModel::Python
+            && res.name == IMPLICIT_GIL
+            && self
+                .source_line(res.line)
+                .is_some_and(|l| l.trim_start().starts_with("threads"))
+    }
+
     /// One line of the source text (1-based), without its line break.
     pub fn source_line(&self, line: u32) -> Option<&str> {
         self.source.lines().nth((line as usize).checked_sub(1)?)
