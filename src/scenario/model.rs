@@ -288,6 +288,31 @@ impl Scenario {
                 .is_some_and(|l| l.trim_start().starts_with("threads"))
     }
 
+    /// What the threads stand for, in words of the language shown now.
+    pub fn models_words(&self) -> String {
+        let gil_of = |g: ResIdx| self.resource_name(g).to_string();
+        let mut groups: Vec<&str> = Vec::new();
+        let mut gil = None;
+        for t in self.threads.iter().filter(|t| t.gil.is_some()) {
+            gil = gil.or(t.gil);
+            if !groups.contains(&t.group.as_str()) {
+                groups.push(&t.group);
+            }
+        }
+        match (self.models, gil) {
+            (ThreadModel::Python, Some(g)) => {
+                rust_i18n::t!("python_truth.models_python", gil = gil_of(g)).into_owned()
+            }
+            (_, None) => rust_i18n::t!("python_truth.models_native").into_owned(),
+            (ThreadModel::Native, Some(g)) => rust_i18n::t!(
+                "python_truth.models_native_gil",
+                threads = groups.join(", "),
+                gil = gil_of(g)
+            )
+            .into_owned(),
+        }
+    }
+
     /// One line of the source text (1-based), without its line break.
     pub fn source_line(&self, line: u32) -> Option<&str> {
         self.source.lines().nth((line as usize).checked_sub(1)?)

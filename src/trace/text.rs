@@ -149,12 +149,31 @@ pub fn render_summary(summary: &Summary) -> String {
     // The heads are one column, as wide as the widest in this language.
     let heads = ["outcome", "cycle", "threads", "resources", "events"]
         .map(|h| crate::i18n::text(&format!("summary.head.{h}")));
-    let head_w = heads.iter().map(|h| cells::width(h)).max().unwrap_or(0) + 2;
+    let more = ["head_models", "head_machine"]
+        .map(|h| crate::i18n::text(&format!("python_truth.{h}")));
+    let head_w = heads
+        .iter()
+        .chain(&more)
+        .map(|h| cells::width(h))
+        .max()
+        .unwrap_or(0)
+        + 2;
     let head = |i: usize| cells::pad(&heads[i], head_w);
     let blank = cells::pad("", head_w);
     let _ = writeln!(out, "{}{outcome}", head(0));
     if let Some(d) = &summary.deadlock {
         let _ = writeln!(out, "{}{}", head(1), d.text);
+    }
+    if !summary.models_words.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}{}",
+            cells::pad(&more[0], head_w),
+            summary.models_words
+        );
+    }
+    if let Some(warning) = summary.machine.as_ref().and_then(|m| m.warning_text()) {
+        let _ = writeln!(out, "{}{warning}", cells::pad(&more[1], head_w));
     }
 
     let name_w = summary
