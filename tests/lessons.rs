@@ -324,9 +324,9 @@ fn event_releases_every_waiter_at_once_and_names_the_setter() {
     // all three); the late one, which starts after the loader is done, never waits for it
     // (it may wait for the GIL: the lesson's threads are Python threads).
     let blocked = |t: ThreadIdx| {
-        out.events
-            .iter()
-            .any(|e| e.thread == t && e.kind == EventKind::Block && e.resource == Some(ready as u16))
+        out.events.iter().any(|e| {
+            e.thread == t && e.kind == EventKind::Block && e.resource == Some(ready as u16)
+        })
     };
     let mut waited = 0;
     for w in 1..=3 {
@@ -530,7 +530,9 @@ fn race_under_the_gil_loses_updates_only_where_a_switch_fell_between_read_and_wr
                         (e.t_ns - since) / 1000
                     );
                 }
-                (EventKind::Release, Some(r)) if r == gil && reading[t] => switched_inside[t] = true,
+                (EventKind::Release, Some(r)) if r == gil && reading[t] => {
+                    switched_inside[t] = true
+                }
                 (EventKind::Load, Some(r)) if r == py_hits => {
                     reading[t] = true;
                     switched_inside[t] = false;
@@ -1008,7 +1010,11 @@ fn gil_convoy_wake_ups_become_prompt_once_the_cpu_thread_is_done() {
             EventKind::Sleep => slept = Some(e.t_ns),
             EventKind::Run => {
                 if let Some(t) = slept.take() {
-                    let side = if t < cpu_done { &mut before } else { &mut after };
+                    let side = if t < cpu_done {
+                        &mut before
+                    } else {
+                        &mut after
+                    };
                     side.push(e.t_ns - t);
                 }
             }

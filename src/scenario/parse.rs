@@ -2052,7 +2052,11 @@ impl Builder<'_> {
         let Some((ThreadModel::Python, span)) = self.models else {
             return;
         };
-        if !self.threads.iter().any(|t| t.gil.is_none() && t.event_loop.is_none()) {
+        if !self
+            .threads
+            .iter()
+            .any(|t| t.gil.is_none() && t.event_loop.is_none())
+        {
             return;
         }
         let gils: Vec<usize> = (0..self.resources.len())

@@ -45,7 +45,11 @@ impl Machine {
     /// The warning in words, in the language shown now, if there is one.
     pub fn warning_text(&self) -> Option<String> {
         let w = self.warning?;
-        let free = self.free_at_start.into_iter().chain(self.free_during).fold(f64::MAX, f64::min);
+        let free = self
+            .free_at_start
+            .into_iter()
+            .chain(self.free_during)
+            .fold(f64::MAX, f64::min);
         Some(
             rust_i18n::t!(
                 w.key(),
@@ -140,7 +144,9 @@ impl Sample {
     /// The machine over the run from this sample to `end`, for `scenario`.
     pub fn until(&self, end: &Sample, scenario: &Scenario) -> Machine {
         let cores = self.cores;
-        let free_at_start = self.load.map(|l| (cores as f64 - l).clamp(0.0, cores as f64));
+        let free_at_start = self
+            .load
+            .map(|l| (cores as f64 - l).clamp(0.0, cores as f64));
         let free_during = match (self.machine, end.machine) {
             (Some((b0, a0)), Some((b1, a1))) if a1 > a0 => {
                 let busy_cores = (b1 - b0) as f64 / (a1 - a0) as f64 * cores as f64;
@@ -200,7 +206,10 @@ mod tests {
         assert_eq!(assess(2, 2.0, Some(2.0), Some(1.9)), None);
         assert_eq!(assess(2, 2.0, Some(0.8), Some(1.9)), Some(Shortfall::Busy));
         assert_eq!(assess(2, 2.0, Some(2.0), Some(1.2)), Some(Shortfall::Busy));
-        assert_eq!(assess(1, 2.0, Some(1.0), Some(1.0)), Some(Shortfall::TooFewCores));
+        assert_eq!(
+            assess(1, 2.0, Some(1.0), Some(1.0)),
+            Some(Shortfall::TooFewCores)
+        );
         // Three free threads on two cores: the lesson shows two at once, and says so.
         assert_eq!(assess(2, 3.0, Some(2.0), Some(2.0)), None);
     }

@@ -149,8 +149,8 @@ pub fn render_summary(summary: &Summary) -> String {
     // The heads are one column, as wide as the widest in this language.
     let heads = ["outcome", "cycle", "threads", "resources", "events"]
         .map(|h| crate::i18n::text(&format!("summary.head.{h}")));
-    let more = ["head_models", "head_machine"]
-        .map(|h| crate::i18n::text(&format!("python_truth.{h}")));
+    let more =
+        ["head_models", "head_machine"].map(|h| crate::i18n::text(&format!("python_truth.{h}")));
     let head_w = heads
         .iter()
         .chain(&more)

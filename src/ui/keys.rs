@@ -33,6 +33,8 @@ pub enum Action {
     Theme,
     /// Switch between Chinese and English.
     Language,
+    /// Switch the source pane between the scenario and its Python twin.
+    Twin,
 }
 
 /// Which screen a binding belongs to.
@@ -288,6 +290,13 @@ pub const BINDINGS: &[Binding] = &[
         footer: Footer::No,
     },
     Binding {
+        keys: &[Key::Char('y')],
+        action: Action::Twin,
+        id: "twin",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
         keys: &[Key::Char('t')],
         action: Action::Theme,
         id: "theme",
@@ -368,7 +377,7 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    const ALL: [Action; 23] = [
+    const ALL: [Action; 24] = [
         Action::Quit,
         Action::Back,
         Action::Help,
@@ -392,6 +401,7 @@ mod tests {
         Action::ZoomOut,
         Action::Theme,
         Action::Language,
+        Action::Twin,
     ];
 
     #[test]

@@ -183,10 +183,7 @@ pub fn twin(scenario: &Scenario) -> Twin {
                 }
             }
             ResourceKind::Gil { interval } if scenario.is_implied(r as ResIdx) => {
-                format!(
-                    "sys.setswitchinterval({})",
-                    secs(interval)
-                )
+                format!("sys.setswitchinterval({})", secs(interval))
             }
             ResourceKind::Gil { interval } => {
                 out.line(&format!(
