@@ -300,8 +300,8 @@ impl Scenario {
             }
         }
         match (self.models, gil) {
-            (ThreadModel::Python, Some(g)) => {
-                rust_i18n::t!("python_truth.models_python", gil = gil_of(g)).into_owned()
+            (ThreadModel::Python, Some(_)) => {
+                rust_i18n::t!("python_truth.models_python").into_owned()
             }
             (_, None) => rust_i18n::t!("python_truth.models_native").into_owned(),
             (ThreadModel::Native, Some(g)) => rust_i18n::t!(
