@@ -398,7 +398,8 @@ fn sleep_bound_lessons_take_as_long_in_cpython_as_in_threadlab() {
             .map(|_| {
                 let row = threadlab::cmd::bench::fidelity_of(s.clone(), 1.0).unwrap();
                 assert!(row.agree, "{name}: {row:?}");
-                row.ratio.unwrap_or_else(|| panic!("{name} did not complete: {row:?}"))
+                row.ratio
+                    .unwrap_or_else(|| panic!("{name} did not complete: {row:?}"))
             })
             .collect();
         ratios.sort_by(f64::total_cmp);
@@ -409,4 +410,33 @@ fn sleep_bound_lessons_take_as_long_in_cpython_as_in_threadlab() {
             "{name}: CPython took {median:.2}× threadlab's time (runs: {ratios:?})"
         );
     }
+}
+
+/// Without python3, exporting a twin still works and running one says why it cannot (exit 2).
+#[test]
+fn without_python3_export_works_and_bench_fidelity_says_why_it_cannot_run() {
+    let empty = scratch("no-python-here");
+    std::fs::create_dir_all(&empty).unwrap();
+    let bin = env!("CARGO_BIN_EXE_threadlab");
+    let out = scratch("semaphore-no-python.py");
+    let export = Command::new(bin)
+        .args(["export", "semaphore", "--format", "python", "-o"])
+        .arg(&out)
+        .env("PATH", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(export.status.code(), Some(0), "{export:?}");
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("def worker():")
+    );
+    let bench = Command::new(bin)
+        .args(["bench", "fidelity"])
+        .env("PATH", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(bench.status.code(), Some(2), "{bench:?}");
+    let err = String::from_utf8_lossy(&bench.stderr);
+    assert!(err.contains("python3 is not on PATH"), "{err}");
 }
