@@ -149,8 +149,7 @@ pub fn render_summary(summary: &Summary) -> String {
     // The heads are one column, as wide as the widest in this language.
     let heads = ["outcome", "cycle", "threads", "resources", "events"]
         .map(|h| crate::i18n::text(&format!("summary.head.{h}")));
-    let more =
-        ["head_models", "head_machine"].map(|h| crate::i18n::text(&format!("python_truth.{h}")));
+    let more = ["head_models"].map(|h| crate::i18n::text(&format!("python_truth.{h}")));
     let head_w = heads
         .iter()
         .chain(&more)
@@ -171,9 +170,6 @@ pub fn render_summary(summary: &Summary) -> String {
             cells::pad(&more[0], head_w),
             summary.models_words
         );
-    }
-    if let Some(warning) = summary.machine.as_ref().and_then(|m| m.warning_text()) {
-        let _ = writeln!(out, "{}{warning}", cells::pad(&more[1], head_w));
     }
 
     let name_w = summary
@@ -389,6 +385,7 @@ legend: █ running  L blocked on lock  (blank: done or not started)
 
 outcome    DEADLOCK after 200ms
 cycle      T1 waits for B held by T2, T2 waits for A held by T1
+models     native threads: they compute at the same time
 threads    T1  running 100ms, blocked on a lock 100ms; ended blocked on a lock (B)
            T2  running 101ms, blocked on a lock 99ms; ended blocked on a lock (A)
 resources  A   mutex: 1 acquisition, 1 wait, at most 1 waiting at once
