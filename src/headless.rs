@@ -129,8 +129,6 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, UsageE
         failures: ended.failures,
         dropped_events: dropped,
     });
-    // On stderr beside the report, which a replay of the run prints again unchanged.
-    warnings.extend(machine.warning_text());
     summary.machine = Some(machine);
     Ok(Report {
         outcome,
