@@ -12,6 +12,7 @@ use crate::engine::Phase;
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::session::Session;
 pub use crate::session::{RunPlan, UsageError};
+use crate::trace::machine;
 use crate::trace::summary::{RunEnd, Summary, SummaryBuilder};
 use crate::trace::text::{self, TextOptions};
 use crate::trace::timeline::Trace;
@@ -70,6 +71,7 @@ pub fn render(report: &Report, options: &Options) -> String {
 
 /// Runs the scenario and gathers the report, without printing anything.
 pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, UsageError> {
+    let machine_at_start = machine::sample();
     let mut session = Session::start(scenario.clone(), plan, false)?;
     let mut rec = Sink::new(scenario.clone());
     let mut buf = Vec::new();
@@ -93,6 +95,7 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, UsageE
     // event it recorded is drained below (or was counted as dropped), and how the run ended
     // is read from threads that can no longer move.
     let now = session.stop().unwrap_or_default();
+    let machine = machine_at_start.until(&machine::sample(), &scenario);
     session.drain(&mut buf);
     rec.absorb(&mut buf);
     let Some(ended) = session.close() else {
@@ -119,13 +122,14 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, UsageE
             "the recorder had to drop {dropped} events; figures may be incomplete"
         ));
     }
-    let summary = rec.summary.finish(&RunEnd {
+    let mut summary = rec.summary.finish(&RunEnd {
         run_time_ns: end_ns,
         outcome: Some(outcome),
         deadlock: ended.deadlock,
         failures: ended.failures,
         dropped_events: dropped,
     });
+    summary.machine = Some(machine);
     Ok(Report {
         outcome,
         summary,

@@ -113,7 +113,7 @@ fn semaphore_never_lets_more_than_its_permits_in() {
     assert!(events.windows(2).all(|w| w[0].t_us <= w[1].t_us));
     let acquires = events
         .iter()
-        .filter(|e| e.event.name() == "acquire")
+        .filter(|e| e.event.name() == "acquire" && e.resource.as_deref() == Some("pool"))
         .count() as u64;
     assert_eq!(acquires, acquisitions);
     assert!(
@@ -253,6 +253,7 @@ fn failing_scenario() -> Arc<Scenario> {
         about: String::new(),
         title_zh: None,
         about_zh: None,
+        models: Default::default(),
         resources: vec![Resource {
             name: "A".into(),
             kind: ResourceKind::Mutex,

@@ -195,10 +195,11 @@ fn reentrant_mutex_locked_twice_deadlocks_on_itself_every_time() {
             Some("teller locks account again while holding it")
         );
         let teller = thread(&s, "teller");
+        let account = Some(resource(&s, "account") as u16);
         let acquires = out
             .events
             .iter()
-            .filter(|e| e.thread == teller && e.kind == EventKind::Acquire)
+            .filter(|e| e.thread == teller && e.kind == EventKind::Acquire && e.resource == account)
             .count();
         assert_eq!(acquires, 1, "the second lock never succeeds");
         assert!(
@@ -320,11 +321,12 @@ fn event_releases_every_waiter_at_once_and_names_the_setter() {
             .all(|e| e.by == Some(loader) && e.t_ns >= set.t_ns)
     );
     // Workers that reached the wait before the set blocked until it (on an idle machine,
-    // all three); the late one, which starts after the loader is done, never waits.
+    // all three); the late one, which starts after the loader is done, never waits for it
+    // (it may wait for the GIL: the lesson's threads are Python threads).
     let blocked = |t: ThreadIdx| {
-        out.events
-            .iter()
-            .any(|e| e.thread == t && e.kind == EventKind::Block)
+        out.events.iter().any(|e| {
+            e.thread == t && e.kind == EventKind::Block && e.resource == Some(ready as u16)
+        })
     };
     let mut waited = 0;
     for w in 1..=3 {
@@ -332,7 +334,11 @@ fn event_releases_every_waiter_at_once_and_names_the_setter() {
         let arrived = out
             .events
             .iter()
-            .find(|e| e.thread == w && matches!(e.kind, EventKind::Block | EventKind::Pass))
+            .find(|e| {
+                e.thread == w
+                    && e.resource == Some(ready as u16)
+                    && matches!(e.kind, EventKind::Block | EventKind::Pass)
+            })
             .unwrap();
         assert_eq!(arrived.kind == EventKind::Block, arrived.t_ns < set.t_ns);
         waited += usize::from(blocked(w));
@@ -481,6 +487,80 @@ fn race_loses_updates_and_the_events_account_for_each() {
         }
     }
     assert!(short >= 2, "only {short} of 3 runs lost updates");
+}
+
+/// The GIL side of the race lesson, judged from its events: a switch is asked for only after a
+/// waiter has waited a whole switch interval, an update is lost only where the GIL changed
+/// hands between an increment's read and its write, and far fewer are lost than without a GIL.
+#[test]
+fn race_under_the_gil_loses_updates_only_where_a_switch_fell_between_read_and_write() {
+    let s = builtin("race");
+    let py_hits = resource(&s, "py-hits") as u16;
+    let hits = resource(&s, "hits") as u16;
+    let gil = resource(&s, "py") as u16;
+    let interval = Duration::from_millis(5).as_nanos() as u64;
+    let (mut lost_gil, mut lost_free) = (0u64, 0u64);
+    for _ in 0..3 {
+        let out = run(&s);
+        assert_eq!(out.phase, Phase::Finished);
+        let mut ordered = out.events.clone();
+        ordered.sort_by_key(|e| e.t_ns);
+        // Per thread: when it began to wait for the GIL, and whether it is between a read of
+        // py-hits and the write, and whether the GIL left it there.
+        let mut waiting_since = vec![None; s.threads.len()];
+        let mut reading = vec![false; s.threads.len()];
+        let mut switched_inside = vec![false; s.threads.len()];
+        let mut stale_stores_after_switch = 0;
+        let lost: Vec<u64> = invariants::lost_updates(&s, &out.events)
+            .iter()
+            .filter(|l| l.store.resource == Some(py_hits))
+            .map(|l| l.store.t_ns)
+            .collect();
+        for e in &ordered {
+            let t = e.thread as usize;
+            match (e.kind, e.resource) {
+                (EventKind::Block, Some(r)) if r == gil => waiting_since[t] = Some(e.t_ns),
+                (EventKind::Acquire, Some(r)) if r == gil => waiting_since[t] = None,
+                (EventKind::DropRequest, Some(r)) if r == gil => {
+                    let since = waiting_since[t].expect("a drop request comes from a waiter");
+                    assert!(
+                        e.t_ns - since >= interval,
+                        "{} asked for a switch after waiting only {} µs",
+                        s.thread_name(e.thread),
+                        (e.t_ns - since) / 1000
+                    );
+                }
+                (EventKind::Release, Some(r)) if r == gil && reading[t] => {
+                    switched_inside[t] = true
+                }
+                (EventKind::Load, Some(r)) if r == py_hits => {
+                    reading[t] = true;
+                    switched_inside[t] = false;
+                }
+                (EventKind::Store, Some(r)) if r == py_hits => {
+                    if lost.contains(&e.t_ns) {
+                        assert!(
+                            switched_inside[t],
+                            "{} lost an update at {} µs with no switch between its read and write",
+                            s.thread_name(e.thread),
+                            e.t_ns / 1000
+                        );
+                        stale_stores_after_switch += 1;
+                    }
+                    reading[t] = false;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(stale_stores_after_switch, lost.len());
+        let facts = |r: u16| &out.facts[r as usize];
+        lost_gil += facts(py_hits).increments - facts(py_hits).value;
+        lost_free += facts(hits).increments - facts(hits).value;
+    }
+    assert!(
+        lost_gil * 3 < lost_free,
+        "under the GIL updates are lost rarely ({lost_gil}), without it constantly ({lost_free})"
+    );
 }
 
 #[test]
@@ -901,4 +981,62 @@ fn stepping_tasks_follows_the_loop_a_ready_task_waits_for_the_running_one_to_awa
     events.extend(rest);
     events.sort_by_key(|e| e.t_ns);
     invariants::check(&s, &events).unwrap_or_else(|e| panic!("{e}"));
+}
+
+// ---- the GIL convoy ---------------------------------------------------------------------
+
+/// The convoy lesson's last phase: `io` outlasts `cpu`, and once `cpu` is done each of io's
+/// wake-ups (from the start of its sleep to computing again) no longer includes a wait for
+/// the GIL, so it is shorter by most of a switch interval.
+#[test]
+fn gil_convoy_wake_ups_become_prompt_once_the_cpu_thread_is_done() {
+    let s = builtin("gil-convoy");
+    let io = thread(&s, "io");
+    let cpu = thread(&s, "cpu");
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
+    let cpu_done = out
+        .events
+        .iter()
+        .find(|e| e.thread == cpu && e.kind == EventKind::Done)
+        .expect("cpu finishes")
+        .t_ns;
+    let mut ordered: Vec<&Event> = out.events.iter().filter(|e| e.thread == io).collect();
+    ordered.sort_by_key(|e| e.t_ns);
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    let mut slept = None;
+    for e in ordered {
+        match e.kind {
+            EventKind::Sleep => slept = Some(e.t_ns),
+            EventKind::Run => {
+                if let Some(t) = slept.take() {
+                    let side = if t < cpu_done {
+                        &mut before
+                    } else {
+                        &mut after
+                    };
+                    side.push(e.t_ns - t);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        after.len() >= 10,
+        "io is still running when cpu finishes ({} wake-ups after)",
+        after.len()
+    );
+    assert!(before.len() >= 10, "and was stuck behind it before");
+    let median = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let (b, a) = (median(&mut before), median(&mut after));
+    let half_interval = Duration::from_micros(2500).as_nanos() as u64;
+    assert!(
+        a + half_interval <= b,
+        "wake-ups took {} µs behind cpu and {} µs after it",
+        b / 1000,
+        a / 1000
+    );
 }

@@ -380,3 +380,63 @@ thread w after=t {
     assert_eq!(order.len(), 5);
     assert_eq!(&order[3..], ["t", "w"]);
 }
+
+/// Lessons whose run time is set by their sleeps and waits, not by how fast or how parallel
+/// the CPU is: on this project's shared 2-core machine, CPU-bound lessons measure the load
+/// more than either program (docs/python.md says, per lesson, why the others differ).
+const SLEEP_BOUND: &[&str] = &["writer-starvation", "event-loop-blocking", "livelock"];
+
+/// CPython's run of each sleep-bound lesson's twin takes within ±25% of threadlab's run of the
+/// same lesson, measured here, side by side: the median ratio of three pairs of runs at 2x
+/// (one slow run on a busy machine moves the median no more than it should).
+#[test]
+fn sleep_bound_lessons_take_as_long_in_cpython_as_in_threadlab() {
+    python3();
+    for name in SLEEP_BOUND {
+        let s = builtin(name);
+        let mut ratios: Vec<f64> = (0..3)
+            .map(|_| {
+                let row = threadlab::cmd::bench::fidelity_of(s.clone(), 1.0).unwrap();
+                assert!(row.agree, "{name}: {row:?}");
+                row.ratio
+                    .unwrap_or_else(|| panic!("{name} did not complete: {row:?}"))
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[1];
+        eprintln!("{name}: {ratios:?}");
+        assert!(
+            (0.75..=1.25).contains(&median),
+            "{name}: CPython took {median:.2}× threadlab's time (runs: {ratios:?})"
+        );
+    }
+}
+
+/// Without python3, exporting a twin still works and running one says why it cannot (exit 2).
+#[test]
+fn without_python3_export_works_and_bench_fidelity_says_why_it_cannot_run() {
+    let empty = scratch("no-python-here");
+    std::fs::create_dir_all(&empty).unwrap();
+    let bin = env!("CARGO_BIN_EXE_threadlab");
+    let out = scratch("semaphore-no-python.py");
+    let export = Command::new(bin)
+        .args(["export", "semaphore", "--format", "python", "-o"])
+        .arg(&out)
+        .env("PATH", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(export.status.code(), Some(0), "{export:?}");
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("def worker():")
+    );
+    let bench = Command::new(bin)
+        .args(["bench", "fidelity"])
+        .env("PATH", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(bench.status.code(), Some(2), "{bench:?}");
+    let err = String::from_utf8_lossy(&bench.stderr);
+    assert!(err.contains("python3 is not on PATH"), "{err}");
+}

@@ -313,6 +313,46 @@ fn the_deadlock_is_spelled_out_and_its_threads_marked() {
 }
 
 #[test]
+fn the_twin_key_shows_the_python_twin_with_each_thread_on_its_python_line() {
+    let mut app = recorded_app("deadlock", Theme::new(ThemeKind::Dark, true));
+    app.update(Action::Twin);
+    let text = screen_text(&app, 120, 40);
+    assert!(text.contains("Python twin: deadlock.py"), "{text}");
+    // Deadlocked: T1 waits in `lock B`, T2 in `lock A`; in Python, each on its acquire.
+    let marked = |call: &str, thread: &str| {
+        text.lines()
+            .any(|l| l.contains(call) && l.contains(thread) && l.contains('>'))
+    };
+    assert!(marked("B.acquire()", "T1"), "{text}");
+    assert!(marked("A.acquire()", "T2"), "{text}");
+    app.update(Action::Twin);
+    let text = screen_text(&app, 120, 40);
+    assert!(
+        !text.contains("Python twin") && text.contains("lock B"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_busy_machine_is_named_beside_the_lesson() {
+    let mut app = recorded_app("semaphore", Theme::new(ThemeKind::Dark, false));
+    let quiet = screen_text(&app, 120, 40);
+    assert!(!quiet.contains("cores were free"), "{quiet}");
+    let run = app.run.as_mut().unwrap();
+    let needs = threadlab::trace::machine::needs(&run.scenario);
+    run.machine = Some(threadlab::trace::machine::Machine {
+        cores: 2,
+        load_at_start: Some(3.5),
+        free_at_start: Some(0.0),
+        free_during: Some(0.3),
+        needs,
+        warning: threadlab::trace::machine::assess(2, needs, Some(0.0), Some(0.3)),
+    });
+    let busy = screen_text(&app, 120, 40);
+    assert!(busy.contains("only 0.0 of 2 cores were free"), "{busy}");
+}
+
+#[test]
 fn keys_drive_the_app() {
     let mut app = recorded_app("semaphore", Theme::new(ThemeKind::Dark, false));
     assert_eq!(app.update(Action::StepSelected), vec![Effect::Step(0)]);

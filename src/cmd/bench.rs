@@ -1,4 +1,6 @@
-//! `threadlab bench gil`: the GIL lesson's figures for this machine, from real runs.
+//! `threadlab bench gil`: the GIL lesson's figures for this machine, from real runs; and
+//! `threadlab bench fidelity`: every lesson's time and outcome in threadlab beside its Python
+//! twin's under CPython.
 //!
 //! Four runs of the same calibrated CPU work — one thread doing all of it, N threads under the
 //! GIL, N threads free — and the convoy: an I/O-bound thread's wake-up latency next to a
@@ -18,6 +20,7 @@ use crate::engine::{Run, RunOptions};
 use crate::scenario::model::{Op, Scenario};
 use crate::trace::gil::{self, PhaseFigures};
 use crate::vocab::event::{Event, EventKind};
+use crate::vocab::outcome::Outcome;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GilBench {
@@ -235,7 +238,9 @@ impl GilBench {
 
 /// `threadlab bench gil [--threads N] [--work D] [--json]`.
 pub fn run(what: BenchWhat, threads: Option<usize>, work: Duration, json: bool) -> Exit {
-    let BenchWhat::Gil = what;
+    if what == BenchWhat::Fidelity {
+        return fidelity(json);
+    }
     let threads = threads.unwrap_or_else(crate::trace::gil::cores);
     match gil(threads, work, Duration::from_millis(5)) {
         Ok(figures) if json => {
@@ -251,4 +256,172 @@ pub fn run(what: BenchWhat, threads: Option<usize>, work: Duration, json: bool) 
             Exit::Failed
         }
     }
+}
+
+/// One lesson run in threadlab and as its Python twin under CPython, at the same speed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FidelityRow {
+    pub lesson: String,
+    pub models: &'static str,
+    /// threadlab's run time, first event to last (ms).
+    pub threadlab_ms: f64,
+    pub threadlab_outcome: Outcome,
+    /// The twin's run time, first event to last (ms), from its `--events` log.
+    pub python_ms: Option<f64>,
+    /// How the twin ended: `completed` (exit 0), `deadlock` (exit 3), or `failed`.
+    pub python_outcome: Outcome,
+    /// CPython's time over threadlab's, for a lesson both completed.
+    pub ratio: Option<f64>,
+    /// Both ended the same way.
+    pub agree: bool,
+}
+
+/// Whether `python3` can be started here.
+pub fn python3_found() -> bool {
+    std::process::Command::new("python3")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The longest a twin may run before it is killed and counted as failed.
+const TWIN_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `scenario` headless and its Python twin under `python3`, both at `speed`.
+pub fn fidelity_of(scenario: Arc<Scenario>, speed: f64) -> Result<FidelityRow, String> {
+    let plan = crate::session::RunPlan {
+        scenario: scenario.name.clone(),
+        speed,
+        for_: Some(Duration::from_secs(120)),
+        ..Default::default()
+    };
+    let report = crate::headless::execute(scenario.clone(), &plan).map_err(|e| e.to_string())?;
+    let dir = std::env::temp_dir().join(format!(
+        "threadlab-fidelity-{}-{}",
+        std::process::id(),
+        scenario.name
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let program = dir.join("twin.py");
+    let events = dir.join("events.jsonl");
+    std::fs::write(&program, crate::trace::export::python::render(&scenario))
+        .map_err(|e| e.to_string())?;
+    let mut child = std::process::Command::new("python3")
+        .arg(&program)
+        .arg("--speed")
+        .arg(speed.to_string())
+        .arg("--events")
+        .arg(&events)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start python3: {e}"))?;
+    let deadline = Instant::now() + TWIN_LIMIT;
+    let code = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break -1;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let python_ms = std::fs::read_to_string(&events).ok().and_then(|text| {
+        let stamps: Vec<u64> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v.get("t_us")?.as_u64())
+            .collect();
+        Some((stamps.iter().max()? - stamps.iter().min()?) as f64 / 1000.0)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let python_outcome = match code {
+        0 => Outcome::Completed,
+        3 => Outcome::Deadlock,
+        _ => Outcome::Failed,
+    };
+    let threadlab_ms = report.summary.run_time_ms;
+    let both_completed =
+        report.outcome == Outcome::Completed && python_outcome == Outcome::Completed;
+    Ok(FidelityRow {
+        lesson: scenario.name.clone(),
+        models: scenario.models.keyword(),
+        threadlab_ms,
+        threadlab_outcome: report.outcome,
+        python_ms,
+        python_outcome,
+        ratio: python_ms
+            .filter(|_| both_completed)
+            .map(|p| p / threadlab_ms.max(1e-9)),
+        agree: report.outcome == python_outcome,
+    })
+}
+
+/// The fidelity table as a teacher reads it.
+pub fn fidelity_report(rows: &[FidelityRow], speed: f64) -> String {
+    let mut out = format!(
+        "threadlab bench fidelity — every built-in lesson in threadlab and as its Python twin under python3, at {speed}x, {} cores\n\n",
+        gil::cores()
+    );
+    out += "  lesson                 threads   threadlab     CPython    ratio  outcome\n";
+    for r in rows {
+        let ms = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0} ms"));
+        let ratio = r.ratio.map_or("—".to_string(), |x| format!("{x:.2}"));
+        let outcome = if r.agree {
+            format!("both {}", r.threadlab_outcome.name())
+        } else {
+            format!(
+                "DIFFER: threadlab {}, CPython {}",
+                r.threadlab_outcome.name(),
+                r.python_outcome.name()
+            )
+        };
+        out += &format!(
+            "  {:<22} {:<8} {:>10} {:>11} {:>8}  {outcome}\n",
+            r.lesson,
+            r.models,
+            ms(Some(r.threadlab_ms)),
+            ms(r.python_ms),
+            ratio
+        );
+    }
+    out
+}
+
+/// `threadlab bench fidelity`: every built-in, in threadlab and under CPython.
+fn fidelity(json: bool) -> Exit {
+    if !python3_found() {
+        errln(
+            "error: `bench fidelity` runs each lesson's Python twin under python3, and python3 is not on PATH\n  help: install Python 3.8 or later; `threadlab export LESSON --format python` works without it",
+        );
+        return Exit::Usage;
+    }
+    let speed = 1.0;
+    let mut rows = Vec::new();
+    for b in crate::scenario::builtin::all() {
+        let scenario = match crate::scenario::load(b.name) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                errln(&format!("{}: {e}", b.name));
+                return Exit::Failed;
+            }
+        };
+        match fidelity_of(scenario, speed) {
+            Ok(row) => rows.push(row),
+            Err(e) => {
+                errln(&format!("bench failed on {}: {e}", b.name));
+                return Exit::Failed;
+            }
+        }
+    }
+    if json {
+        outln(&serde_json::to_string_pretty(&rows).expect("rows serialize"));
+    } else {
+        out(&fidelity_report(&rows, speed));
+    }
+    Exit::Success
 }

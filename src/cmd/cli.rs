@@ -118,6 +118,8 @@ pub enum Shell {
 pub enum BenchWhat {
     /// The GIL lesson: N threads under the GIL vs free, and the convoy effect.
     Gil,
+    /// Every lesson in threadlab and as its Python twin under python3: times and outcomes.
+    Fidelity,
 }
 
 /// How long a run may go, which threads step first, and how fast: the same flags for `run`

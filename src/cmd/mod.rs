@@ -86,6 +86,17 @@ pub fn print_report(report: &Report, json: bool, ascii: bool) -> Exit {
     for e in &report.errors {
         errln(&format!("error: {e}"));
     }
+    // What the machine could give goes beside the report, which a replay prints unchanged; it
+    // is a note on the figures, not on the command, so a command that failed leaves it out.
+    if report.errors.is_empty()
+        && let Some(note) = report
+            .summary
+            .machine
+            .as_ref()
+            .and_then(|m| m.warning_text())
+    {
+        errln(&format!("note: {note}"));
+    }
     if report.errors.is_empty() {
         Exit::Run(report.outcome)
     } else {

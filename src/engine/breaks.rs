@@ -99,7 +99,9 @@ impl Quiz {
             .resources
             .iter()
             .enumerate()
-            .filter(|(_, r)| {
+            // The GIL a `threads "python"` lesson implies is handed over every few
+            // milliseconds; the lesson is about its locks, so the quiz asks about those.
+            .filter(|(i, r)| {
                 matches!(
                     r.kind,
                     ResourceKind::Mutex
@@ -107,7 +109,7 @@ impl Quiz {
                         | ResourceKind::Semaphore { .. }
                         | ResourceKind::Gil { .. }
                         | ResourceKind::RwLock { .. }
-                )
+                ) && !scenario.is_implied(*i as ResIdx)
             })
             .map(|(i, _)| i as ResIdx)
             .collect();

@@ -11,7 +11,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::clock::RunClock;
 use super::conductor::{Conductor, Flow, Halt};
-use super::primitives::{Cx, Primitive, gil::Gil};
+use super::primitives::{Cx, Primitive, counter::WINDOW, gil::Gil};
 use super::recorder::{Recorder, Sink};
 use super::work;
 use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
@@ -110,9 +110,18 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
     let conductor = &shared.conductor;
     let gil = gil_of(shared, me);
     rec.emit(EventKind::Start, None, None, None);
-    if let Some(g) = gil {
-        g.take(&mut cx(shared, me, rec))?;
-    }
+    // A thread under a GIL holds it while it computes: from the first of a run of CPU steps
+    // (work, an increment) to the next step that leaves the CPU (I/O, a lock, the end). Holding it
+    // only there is what CPython does that a lesson can see, and it lets a paused thread leave
+    // the others free to be stepped through any interleaving.
+    let mut holding = false;
+    let cpu_step = |at: usize| {
+        spec.steps.get(at).is_some_and(|s| match s.op {
+            Op::Work(_) => true,
+            Op::Increment(_) => gil.is_some(),
+            _ => false,
+        })
+    };
     // What the thread holds, for backing off after a `timeout=`.
     let mut held = Held {
         taken: Vec::new(),
@@ -124,26 +133,35 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
         let i = at as u32;
         at += 1;
         rec.step = i;
+        // Leaving the CPU: give the GIL up before the gate, so a paused thread holds none.
+        if holding && !cpu_step(at - 1) {
+            if let Some(g) = gil {
+                g.drop_gil(&mut cx(shared, me, rec));
+            }
+            holding = false;
+        }
         conductor.before_step(me, i, rec)?;
         match step.op {
-            Op::Work(d) => work_step(shared, me, i, d, gil, rec)?,
-            Op::Sleep(d) => {
-                // I/O happens without the GIL; the thread needs it back to go on.
-                if let Some(g) = gil {
-                    g.drop_gil(&mut cx(shared, me, rec));
+            Op::Work(_) | Op::Increment(_) if gil.is_some() => {
+                let g = gil.expect("guarded");
+                if !holding {
+                    g.take(&mut cx(shared, me, rec))?;
+                    holding = true;
                 }
+                match step.op {
+                    Op::Work(d) => work_step(shared, me, i, d, gil, rec)?,
+                    Op::Increment(r) => increment_under_gil(shared, me, r, g, rec)?,
+                    _ => unreachable!("guarded"),
+                }
+            }
+            Op::Work(d) => work_step(shared, me, i, d, None, rec)?,
+            Op::Sleep(d) => {
+                // I/O happens without the GIL.
                 rec.emit(EventKind::Sleep, None, None, None);
                 rec.flush();
                 conductor.sleep(me, i, d, rec)?;
-                if let Some(g) = gil {
-                    g.take(&mut cx(shared, me, rec))?;
-                }
             }
             op => {
-                // Blocking on a primitive releases the GIL, as CPython's lock waits do.
-                if let Some(g) = gil {
-                    g.drop_gil(&mut cx(shared, me, rec));
-                }
                 if let Op::TryLock {
                     resource,
                     timeout,
@@ -167,9 +185,6 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                         Op::Unlock(r) | Op::Release(r) => held.gave_back(r),
                         _ => {}
                     }
-                }
-                if let Some(g) = gil {
-                    g.take(&mut cx(shared, me, rec))?;
                 }
             }
         }
@@ -209,6 +224,34 @@ pub(super) fn work_step(
         done += this * speed;
     }
     Ok(())
+}
+
+/// `hits += 1` in a thread under the GIL: the read, the add and the write run holding the GIL.
+/// A switch can fall between read and write only if a drop request is pending at the one
+/// check inside the increment, as CPython's eval loop may switch between two bytecodes: rare,
+/// because the increment is short beside the work around it.
+fn increment_under_gil(
+    shared: &Shared,
+    me: ThreadIdx,
+    r: ResIdx,
+    g: &Gil,
+    rec: &mut Recorder,
+) -> Flow {
+    let Primitive::Counter(c) = &shared.primitives[r as usize] else {
+        return sync_step(shared, me, Op::Increment(r), rec);
+    };
+    c.increment(
+        &mut cx(shared, me, rec),
+        super::primitives::counter::GIL_WINDOW,
+        |cx| {
+            if g.drop_requested() {
+                g.switch(cx)?;
+                cx.rec.emit(EventKind::Run, None, None, None);
+                cx.rec.flush();
+            }
+            Ok(())
+        },
+    )
 }
 
 fn try_lock(
@@ -326,7 +369,7 @@ fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow
         (Op::Read(_), Primitive::RwLock(l)) => l.read(&mut cx),
         (Op::Write(_), Primitive::RwLock(l)) => l.write(&mut cx),
         (Op::Unlock(_), Primitive::RwLock(l)) => l.unlock(&mut cx),
-        (Op::Increment(_), Primitive::Counter(c)) => c.increment(&mut cx),
+        (Op::Increment(_), Primitive::Counter(c)) => c.increment(&mut cx, WINDOW, |_| Ok(())),
         (Op::Put(_), Primitive::Buffer(b)) => b.put(&mut cx),
         (Op::Take(_), Primitive::Buffer(b)) => b.take(&mut cx),
         _ => Err(wrong()),

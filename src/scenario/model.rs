@@ -31,9 +31,38 @@ pub struct Scenario {
     pub title_zh: Option<String>,
     /// The about text for a Chinese classroom (`about "..." zh="..."`), if the file gives one.
     pub about_zh: Option<String>,
+    /// What kind of threads the lesson stands for (`threads "python"` or `threads "native"`).
+    pub models: ThreadModel,
     pub resources: Vec<Resource>,
     /// Threads after `count=` expansion: `worker count=3` gives worker-1, worker-2, worker-3.
     pub threads: Vec<ThreadSpec>,
+}
+
+/// What a scenario's threads stand for, declared at the top of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThreadModel {
+    /// `threads "python"`: CPython threads. Every thread runs its CPU work under one GIL: the
+    /// one the file declares, or else one the parser adds (named [`IMPLICIT_GIL`], 5 ms switch
+    /// interval, CPython's default), so only one thread computes at a time.
+    Python,
+    /// `threads "native"` (and a file that says nothing): OS threads that compute in parallel,
+    /// as in free-threaded Python (3.13t), Rust, Java or C. Only threads that name a GIL
+    /// (`gil=py`) take turns.
+    #[default]
+    Native,
+}
+
+/// The name of the GIL `threads "python"` adds when the file declares none.
+pub const IMPLICIT_GIL: &str = "GIL";
+
+impl ThreadModel {
+    /// The word that declares it: `threads "python"`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ThreadModel::Python => "python",
+            ThreadModel::Native => "native",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -247,6 +276,41 @@ impl Scenario {
 
     pub fn resource_name(&self, r: ResIdx) -> &str {
         &self.resources[r as usize].name
+    }
+
+    /// Whether resource `r` is the GIL `threads "python"` added, which the file never declares.
+    pub fn is_implied(&self, r: ResIdx) -> bool {
+        let res = &self.resources[r as usize];
+        self.models == ThreadModel::Python
+            && res.name == IMPLICIT_GIL
+            && self
+                .source_line(res.line)
+                .is_some_and(|l| l.trim_start().starts_with("threads"))
+    }
+
+    /// What the threads stand for, in words of the language shown now.
+    pub fn models_words(&self) -> String {
+        let gil_of = |g: ResIdx| self.resource_name(g).to_string();
+        let mut groups: Vec<&str> = Vec::new();
+        let mut gil = None;
+        for t in self.threads.iter().filter(|t| t.gil.is_some()) {
+            gil = gil.or(t.gil);
+            if !groups.contains(&t.group.as_str()) {
+                groups.push(&t.group);
+            }
+        }
+        match (self.models, gil) {
+            (ThreadModel::Python, Some(_)) => {
+                rust_i18n::t!("python_truth.models_python").into_owned()
+            }
+            (_, None) => rust_i18n::t!("python_truth.models_native").into_owned(),
+            (ThreadModel::Native, Some(g)) => rust_i18n::t!(
+                "python_truth.models_native_gil",
+                threads = groups.join(", "),
+                gil = gil_of(g)
+            )
+            .into_owned(),
+        }
     }
 
     /// One line of the source text (1-based), without its line break.

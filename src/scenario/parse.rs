@@ -12,7 +12,10 @@ use kdl::{KdlDocument, KdlEntry, KdlError, KdlNode, KdlValue};
 use super::limits::{
     MAX_AMOUNT, MAX_COUNT, MAX_DURATION, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREADS, human,
 };
-use super::model::{Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec};
+use super::model::{
+    IMPLICIT_GIL, Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadModel,
+    ThreadSpec,
+};
 use super::{Problem, disguise, duration, nearest, plain, shown, with_disguise};
 
 /// A byte range in the source: (offset, length).
@@ -32,6 +35,8 @@ pub(crate) struct Parsed {
 /// A file's top level: its texts, its resources, and its lanes (threads and tasks).
 const TEXTS: &[&str] = &["title", "about"];
 const LANES: &[&str] = &["thread", "task"];
+/// Settings of the whole scenario: `threads "python"`.
+const SETTINGS: &[&str] = &["threads"];
 const RESOURCE_KINDS: &[&str] = &[
     "mutex",
     "semaphore",
@@ -123,6 +128,7 @@ pub(crate) fn parse(name: &str, origin: &str, source: Arc<str>) -> Result<Parsed
     let mut b = Builder::new(&source);
     b.declarations(&doc);
     b.threads(&doc);
+    b.apply_model();
     if doc.nodes().is_empty() {
         return Err(vec![
             Problem::new("scenario::empty", format!("`{origin}` is empty"))
@@ -150,6 +156,7 @@ pub(crate) fn parse(name: &str, origin: &str, source: Arc<str>) -> Result<Parsed
             about: b.about.unwrap_or_default(),
             title_zh: b.title_zh,
             about_zh: b.about_zh,
+            models: b.models.map(|(m, _)| m).unwrap_or_default(),
             resources: b.resources,
             threads: b.threads,
         },
@@ -609,6 +616,8 @@ struct Builder<'a> {
     about_zh: Option<String>,
     resources: Vec<Resource>,
     resource_spans: Vec<Span>,
+    /// `threads "python"` or `threads "native"`, and where it was said.
+    models: Option<(ThreadModel, Span)>,
     threads: Vec<ThreadSpec>,
     thread_spans: Vec<Span>,
     step_spans: Vec<Vec<Span>>,
@@ -642,6 +651,7 @@ impl<'a> Builder<'a> {
             about_zh: None,
             resources: Vec::new(),
             resource_spans: Vec::new(),
+            models: None,
             threads: Vec::new(),
             thread_spans: Vec::new(),
             step_spans: Vec::new(),
@@ -669,6 +679,7 @@ impl<'a> Builder<'a> {
             match keyword {
                 k if TEXTS.contains(&k) => self.text(node),
                 k if RESOURCE_KINDS.contains(&k) => self.resource(node),
+                k if SETTINGS.contains(&k) => self.thread_model(node),
                 k if LANES.contains(&k) => {}
                 other if STEPS.contains(&other) => self.push(
                     Problem::new(
@@ -682,7 +693,7 @@ impl<'a> Builder<'a> {
                     )),
                 ),
                 other => {
-                    let top_level: Vec<&str> = [TEXTS, RESOURCE_KINDS, LANES].concat();
+                    let top_level: Vec<&str> = [TEXTS, RESOURCE_KINDS, LANES, SETTINGS].concat();
                     let suggestion = ALIASES
                         .iter()
                         .find(|(from, to)| *from == other.to_lowercase() && top_level.contains(to))
@@ -1978,5 +1989,123 @@ fn node_text<'s>(src: &'s str, node: &'s KdlNode) -> &'s str {
         node.name().value()
     } else {
         first_line
+    }
+}
+
+/// `threads "python"` / `threads "native"`: what the scenario's threads stand for.
+impl Builder<'_> {
+    fn thread_model(&mut self, node: &KdlNode) {
+        const EXAMPLE: &str = "threads \"python\"";
+        let span = node_span(node);
+        if node.children().is_some() {
+            self.push(
+                Problem::new(
+                    "scenario::misplaced",
+                    "`threads` says what the threads stand for; it has no block",
+                )
+                .at(span, "a block here")
+                .help(format!(
+                    "write {EXAMPLE} or threads \"native\"; to declare a thread, write thread T1 {{ work \"100ms\" }}"
+                )),
+            );
+            return;
+        }
+        self.no_annotations(node);
+        let (args, _) = self.entries(node, &[]);
+        let model = match args.as_slice() {
+            [one] => match one.value().as_string() {
+                Some("python") => Some(ThreadModel::Python),
+                Some("native") => Some(ThreadModel::Native),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(model) = model else {
+            let at = args.first().map_or(span, |a| span_of(a.span()));
+            self.push(
+                Problem::new(
+                    "scenario::bad-value",
+                    "`threads` is \"python\" or \"native\"",
+                )
+                .at(at, "not python or native")
+                .help(format!(
+                    "{EXAMPLE}: CPython threads, CPU work under one GIL; threads \"native\": OS threads computing in parallel"
+                )),
+            );
+            return;
+        };
+        if let Some((_, first)) = self.models {
+            self.push(
+                Problem::new("scenario::duplicate", "`threads` is given twice")
+                    .at(span, "again here")
+                    .also(first, "first here")
+                    .help("keep one of them"),
+            );
+            return;
+        }
+        self.models = Some((model, span));
+    }
+
+    /// Under `threads "python"`, every thread that names no GIL runs under the scenario's one
+    /// (added here when the file declares none); tasks share their event loop's thread instead.
+    fn apply_model(&mut self) {
+        let Some((ThreadModel::Python, span)) = self.models else {
+            return;
+        };
+        if !self
+            .threads
+            .iter()
+            .any(|t| t.gil.is_none() && t.event_loop.is_none())
+        {
+            return;
+        }
+        let gils: Vec<usize> = (0..self.resources.len())
+            .filter(|&i| matches!(self.resources[i].kind, ResourceKind::Gil { .. }))
+            .collect();
+        let gil = match gils.as_slice() {
+            [one] => *one,
+            [] => {
+                if let Some(i) = self.resources.iter().position(|r| r.name == IMPLICIT_GIL) {
+                    let taken = self.resource_spans[i];
+                    self.push(
+                        Problem::new(
+                            "scenario::duplicate",
+                            format!("`threads \"python\"` adds a GIL named `{IMPLICIT_GIL}`, and that name is taken"),
+                        )
+                        .at(taken, "taken here")
+                        .also(span, "needs the name")
+                        .help("rename this resource, or declare the GIL yourself: gil py interval=\"5ms\""),
+                    );
+                    return;
+                }
+                self.resources.push(Resource {
+                    name: IMPLICIT_GIL.to_string(),
+                    kind: ResourceKind::Gil {
+                        interval: Duration::from_millis(5),
+                    },
+                    line: self.line_of(span.0),
+                });
+                self.resource_spans.push(span);
+                self.resources.len() - 1
+            }
+            [_, second, ..] => {
+                let second = self.resource_spans[*second];
+                self.push(
+                    Problem::new(
+                        "scenario::ambiguous-gil",
+                        "`threads \"python\"` needs one GIL, and the file declares several",
+                    )
+                    .at(second, "another GIL")
+                    .also(span, "python threads")
+                    .help("CPython has one GIL per interpreter: keep one, or write threads \"native\" and give each thread its gil="),
+                );
+                return;
+            }
+        };
+        for t in &mut self.threads {
+            if t.gil.is_none() && t.event_loop.is_none() {
+                t.gil = Some(gil as ResIdx);
+            }
+        }
     }
 }

@@ -16,6 +16,7 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
         about: String::new(),
         title_zh: None,
         about_zh: None,
+        models: Default::default(),
         resources: resources
             .iter()
             .enumerate()

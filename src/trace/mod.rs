@@ -3,6 +3,7 @@
 pub mod export;
 pub mod gil;
 pub mod invariants;
+pub mod machine;
 pub mod order;
 pub mod recording;
 pub mod resources;

@@ -13,6 +13,7 @@ use serde::ser::SerializeMap;
 
 use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::trace::gil::{self, GilComparison, PhaseFigures};
+use crate::trace::machine::Machine;
 use crate::trace::order::Reorder;
 use crate::trace::resources::{ResourceState, step_op};
 use crate::vocab::deadlock::{Blame, Deadlock};
@@ -36,6 +37,12 @@ pub struct RunEnd {
 pub struct Summary {
     pub scenario: String,
     pub title: String,
+    /// What the lesson's threads stand for: `python` (CPython threads under one GIL) or
+    /// `native` (threads that compute at once; only those with `gil=` take turns).
+    pub models: &'static str,
+    /// The same, in words of the language shown now, for the text report.
+    #[serde(skip)]
+    pub models_words: String,
     /// `null` for a live summary of a run still going.
     pub outcome: Option<Outcome>,
     pub run_time_ms: f64,
@@ -47,6 +54,9 @@ pub struct Summary {
     /// For a GIL lesson (threads under a GIL, then the same work free): the comparison card.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gil: Option<GilComparison>,
+    /// What the machine could give the run (a run that was watched, not a replay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine: Option<Machine>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -479,6 +489,8 @@ impl SummaryBuilder {
         Summary {
             scenario: s.name.clone(),
             title: s.title.clone(),
+            models: s.models.keyword(),
+            models_words: s.models_words(),
             outcome: end.outcome,
             run_time_ms: ms(end.run_time_ns),
             deadlock: end.deadlock.as_ref().map(|d| DeadlockSummary {
@@ -512,6 +524,7 @@ impl SummaryBuilder {
             events_recorded: self.events,
             events_dropped: end.dropped_events,
             gil: self.gil_comparison(),
+            machine: None,
         }
     }
 

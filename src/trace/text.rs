@@ -149,12 +149,27 @@ pub fn render_summary(summary: &Summary) -> String {
     // The heads are one column, as wide as the widest in this language.
     let heads = ["outcome", "cycle", "threads", "resources", "events"]
         .map(|h| crate::i18n::text(&format!("summary.head.{h}")));
-    let head_w = heads.iter().map(|h| cells::width(h)).max().unwrap_or(0) + 2;
+    let more = ["head_models"].map(|h| crate::i18n::text(&format!("python_truth.{h}")));
+    let head_w = heads
+        .iter()
+        .chain(&more)
+        .map(|h| cells::width(h))
+        .max()
+        .unwrap_or(0)
+        + 2;
     let head = |i: usize| cells::pad(&heads[i], head_w);
     let blank = cells::pad("", head_w);
     let _ = writeln!(out, "{}{outcome}", head(0));
     if let Some(d) = &summary.deadlock {
         let _ = writeln!(out, "{}{}", head(1), d.text);
+    }
+    if !summary.models_words.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}{}",
+            cells::pad(&more[0], head_w),
+            summary.models_words
+        );
     }
 
     let name_w = summary
@@ -370,6 +385,7 @@ legend: █ running  L blocked on lock  (blank: done or not started)
 
 outcome    DEADLOCK after 200ms
 cycle      T1 waits for B held by T2, T2 waits for A held by T1
+models     native threads: they compute at the same time
 threads    T1  running 100ms, blocked on a lock 100ms; ended blocked on a lock (B)
            T2  running 101ms, blocked on a lock 99ms; ended blocked on a lock (A)
 resources  A   mutex: 1 acquisition, 1 wait, at most 1 waiting at once

@@ -5,6 +5,7 @@
 //! Keeping the engine out of here is what lets the snapshot tests build an `App` from a fixed
 //! list of events and draw it.
 
+use crate::trace::machine::{self, Machine};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -211,6 +212,12 @@ pub struct RunState {
     pub replay: Option<Replay>,
     /// The quiz's question open and this run's score.
     pub quiz: Quiz,
+    /// The Python twin the source pane shows instead of the scenario, when asked for.
+    pub twin: Option<Arc<crate::trace::export::python::Twin>>,
+    /// What the machine could give this run: from the start, then over the whole run once it
+    /// has finished (only for a run the app watches the machine for).
+    pub machine: Option<Machine>,
+    machine_start: Option<machine::Sample>,
 }
 
 /// The quiz in a run: the question the run paused at, the class's guess, and how many of the
@@ -238,6 +245,9 @@ impl RunState {
             fitted: false,
             replay: None,
             quiz: Quiz::default(),
+            twin: None,
+            machine: None,
+            machine_start: None,
         }
     }
 
@@ -343,6 +353,9 @@ pub struct App {
     pub size: Rect,
     /// Cores on this machine, for the GIL card's ideal speedup.
     pub cores: usize,
+    /// Measure what the machine gives each live run and warn when a lesson cannot show (off
+    /// for tests, which must draw the same whatever the machine is doing).
+    pub watch_machine: bool,
 }
 
 impl App {
@@ -356,6 +369,7 @@ impl App {
             quit: false,
             size: Rect::ZERO,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            watch_machine: false,
         }
     }
 
@@ -410,6 +424,13 @@ impl App {
                 .as_ref()
                 .is_some_and(|r| r.live.phase != Phase::Finished);
         if let Some(run) = &mut self.run {
+            if self.watch_machine && run.replay.is_none() {
+                let start = *run.machine_start.get_or_insert_with(machine::sample);
+                if run.machine.is_none() || finishing {
+                    let now = if finishing { machine::sample() } else { start };
+                    run.machine = Some(start.until(&now, &run.scenario));
+                }
+            }
             run.trace.push(events);
             if live.phase == Phase::Running {
                 // A cursor means "looking back"; once the run moves again, follow now.
@@ -630,6 +651,7 @@ impl App {
                 let scenario = run.scenario.clone();
                 let zoom = (!run.fitted).then_some(run.zoom);
                 let selected = run.selected;
+                let twin = run.twin.take();
                 let paused_start = run.paused_start
                     || matches!(run.live.phase, Phase::Paused | Phase::Stepping(_));
                 *run = RunState::new(scenario, speed);
@@ -638,6 +660,7 @@ impl App {
                     run.zoom = zoom;
                 }
                 run.selected = selected;
+                run.twin = twin;
                 run.paused_start = paused_start;
                 return vec![Effect::Restart];
             }
@@ -664,6 +687,12 @@ impl App {
             Action::Fit => {
                 self.fit_run();
                 return Vec::new();
+            }
+            Action::Twin => {
+                run.twin = match run.twin {
+                    Some(_) => None,
+                    None => Some(Arc::new(crate::trace::export::python::twin(&run.scenario))),
+                };
             }
             _ => {}
         }

@@ -42,6 +42,8 @@ pub enum Action {
     Theme,
     /// Switch between Chinese and English.
     Language,
+    /// Switch the source pane between the scenario and its Python twin.
+    Twin,
 }
 
 /// Which screen a binding belongs to.
@@ -332,6 +334,13 @@ pub const BINDINGS: &[Binding] = &[
         footer: Footer::No,
     },
     Binding {
+        keys: &[Key::Char('y')],
+        action: Action::Twin,
+        id: "twin",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
         keys: &[Key::Char('t')],
         action: Action::Theme,
         id: "theme",
@@ -439,7 +448,7 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    const ALL: [Action; 28] = [
+    const ALL: [Action; 29] = [
         Action::Quit,
         Action::Back,
         Action::Help,
@@ -468,6 +477,7 @@ mod tests {
         Action::ZoomOut,
         Action::Theme,
         Action::Language,
+        Action::Twin,
     ];
 
     #[test]

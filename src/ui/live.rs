@@ -38,13 +38,14 @@ pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> Exit {
     if let Some(code) = refuse_without_terminal() {
         return code;
     }
-    let app = App::new(
+    let mut app = App::new(
         Menu {
             entries: menu_entries(extra_files),
             selected: 0,
         },
         Theme::from_env(ascii),
     );
+    app.watch_machine = true;
     let control = Control {
         menu_files: extra_files.to_vec(),
         ..Control::default()
@@ -89,6 +90,7 @@ pub fn run_scenario_recording(
         },
         Theme::from_env(ascii),
     );
+    app.watch_machine = true;
     if paused {
         app.open_paused(scenario.clone(), args.speed);
     } else {

@@ -38,6 +38,7 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
         about: String::new(),
         title_zh: None,
         about_zh: None,
+        models: Default::default(),
         resources: resources
             .iter()
             .map(|(name, kind)| Resource {

@@ -24,6 +24,10 @@ use crate::vocab::event::EventKind;
 /// which another thread's update can be lost.
 pub const WINDOW: Duration = Duration::from_millis(5);
 
+/// The same window for a thread under a GIL: two slices of work with one GIL check between
+/// them, so a drop request can land between read and write only at that check.
+pub const GIL_WINDOW: Duration = Duration::from_micros(200);
+
 pub struct Counter {
     index: ResIdx,
     value: AtomicU32,
@@ -39,7 +43,13 @@ impl Counter {
         }
     }
 
-    pub fn increment(&self, cx: &mut Cx) -> Flow {
+    /// `between` runs at each boundary between slices of the window: where a GIL can switch.
+    pub fn increment(
+        &self,
+        cx: &mut Cx,
+        window: Duration,
+        mut between: impl FnMut(&mut Cx) -> Flow,
+    ) -> Flow {
         let loaded = {
             let mut seq = self.stamp.lock();
             *seq += 1;
@@ -49,10 +59,13 @@ impl Counter {
         };
         cx.rec.flush();
         // The work between read and write, in slices so a pause or reset is still prompt.
-        let total = WINDOW.as_nanos() as f64;
+        let total = window.as_nanos() as f64;
         let mut done = 0.0;
         while done < total {
             cx.check_cancel()?;
+            if done > 0.0 {
+                between(cx)?;
+            }
             let speed = cx.conductor.speed();
             let this = (work::SLICE.as_nanos() as f64).min((total - done) / speed);
             work::burn(Duration::from_nanos(this.max(1.0) as u64));

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadSpec};
+use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadModel, ThreadSpec};
 
 const HARNESS: &str = include_str!("python_harness.py");
 
@@ -96,6 +96,49 @@ const RESERVED: &[&str] = &[
 
 /// The Python program for `scenario`.
 pub fn render(scenario: &Scenario) -> String {
+    twin(scenario).text
+}
+
+/// The Python program for `scenario`, with where each scenario line went.
+pub struct Twin {
+    pub text: String,
+    /// (Python line, scenario line), 1-based, of every line of the program that is a step, in
+    /// program order: a thread at the step on scenario line L is at the first Python line here
+    /// with L (the members of a `count=` group share one function, and a `repeat` one loop).
+    pub lines: Vec<(usize, u32)>,
+}
+
+impl Twin {
+    /// The Python line a thread at the step on scenario line `kdl_line` is at.
+    pub fn python_line(&self, kdl_line: u32) -> Option<usize> {
+        self.lines
+            .iter()
+            .find(|&&(_, k)| k == kdl_line)
+            .map(|&(py, _)| py)
+    }
+}
+
+/// What the lesson's threads stand for, said at the top of the lesson part.
+fn model_note(scenario: &Scenario, out: &mut Program) {
+    let lines: &[&str] = match scenario.models {
+        ThreadModel::Python => &[
+            "# threads \"python\": the lesson stands for CPython threads, and so does this program:",
+            "# only one thread runs Python code at a time, under CPython's GIL.",
+        ],
+        ThreadModel::Native => &[
+            "# threads \"native\": the lesson stands for threads that compute at the same time (a",
+            "# free-threaded python3.13t, Rust, Java). Under an ordinary CPython this program's work",
+            "# still takes turns on the GIL; run it with python3.13t to see the lesson's free threads.",
+        ],
+    };
+    for line in lines {
+        out.line(line);
+    }
+    out.blank(1);
+}
+
+/// The Python program for `scenario`, keeping where each step went.
+pub fn twin(scenario: &Scenario) -> Twin {
     let mut out = Program::default();
     out.docstring(scenario);
     for line in HARNESS.lines() {
@@ -110,6 +153,7 @@ pub fn render(scenario: &Scenario) -> String {
         "# ---------------------------------------------------------------------------------------------",
     );
     out.blank(1);
+    model_note(scenario, &mut out);
 
     let mut taken: HashSet<String> = RESERVED.iter().map(|s| s.to_string()).collect();
     let res_names: Vec<String> = scenario
@@ -137,6 +181,9 @@ pub fn render(scenario: &Scenario) -> String {
                 } else {
                     format!("{var} = RWLock({name})")
                 }
+            }
+            ResourceKind::Gil { interval } if scenario.is_implied(r as ResIdx) => {
+                format!("sys.setswitchinterval({})", secs(interval))
             }
             ResourceKind::Gil { interval } => {
                 out.line(&format!(
@@ -166,7 +213,9 @@ pub fn render(scenario: &Scenario) -> String {
         if let Some(comment) = trailing_comment(scenario, spec.line) {
             out.line(&format!("# {comment}"));
         }
-        if let Some(gil) = spec.gil {
+        if let Some(gil) = spec.gil
+            && scenario.models == ThreadModel::Native
+        {
             out.line(&format!(
                 "# gil={}: CPython runs every thread's Python code under its GIL anyway.",
                 scenario.resource_name(gil)
@@ -206,7 +255,10 @@ pub fn render(scenario: &Scenario) -> String {
     out.blank(2);
     out.line("if __name__ == \"__main__\":");
     out.line("    main()");
-    out.text
+    Twin {
+        text: out.text,
+        lines: out.kdl,
+    }
 }
 
 #[derive(Default)]
@@ -532,10 +584,17 @@ impl<'a> Lane<'a> {
                     ),
                     line,
                 );
+                // Under a GIL the read and the write are as close as CPython's bytecodes; free
+                // threads hold the value a visible moment, as the lesson draws them.
+                let window = if self.spec.gil.is_some() {
+                    crate::engine::primitives::counter::GIL_WINDOW
+                } else {
+                    crate::engine::primitives::counter::WINDOW
+                };
                 out.step(
                     &format!(
                         "{pad}work({})  # a moment between the read and the write",
-                        secs(crate::engine::primitives::counter::WINDOW)
+                        secs(window)
                     ),
                     line,
                 );

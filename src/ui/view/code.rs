@@ -1,5 +1,6 @@
 //! The scenario's source, with a marker per thread on the line of the step it is at, so the
-//! class sees which line each thread is stuck on.
+//! class sees which line each thread is stuck on; or, when asked, the lesson's Python twin with
+//! each marker on the Python line that step became.
 
 use crate::cells;
 use ratatui::buffer::Buffer;
@@ -80,24 +81,43 @@ impl Widget for Code<'_> {
         let run = self.run;
         let theme = self.theme;
         let scenario = &run.scenario;
-        let block = panel(format!(" {} ", scenario.origin), theme);
+        let (source, title): (&str, String) = match &run.twin {
+            Some(twin) => (
+                &twin.text,
+                format!(
+                    " {}: {}.py ",
+                    rust_i18n::t!("python_truth.twin_title"),
+                    scenario.name
+                ),
+            ),
+            None => (&scenario.source, format!(" {} ", scenario.origin)),
+        };
+        let block = panel(title, theme);
         let inner = block.inner(area);
         block.render(area, buf);
         if inner.is_empty() {
             return;
         }
-        let lines = lines_at(run);
+        let mut lines = lines_at(run);
+        if let Some(twin) = &run.twin {
+            // Each step's line in the twin; a thread not yet at a step marks nothing.
+            for m in &mut lines {
+                m.1 = twin.python_line(m.1).map_or(0, |l| l as u32);
+            }
+            lines.retain(|m| m.1 > 0);
+        }
         // Markers for the threads still under way.
         let marks: Vec<_> = lines.iter().copied().filter(|m| !m.2.is_final()).collect();
         let (cycle, _) = run.cycle();
-        let total = scenario.source.lines().count();
+        let source_lines: Vec<&str> = source.lines().collect();
+        let total = source_lines.len();
         let height = inner.height as usize;
         // The window follows the threads under way; once none is, where they all ended.
         let anchors = if marks.is_empty() { &lines } else { &marks };
         let first = first_line(anchors, run.selected, height, total);
         let number_w = total.to_string().len();
         for (row, line_no) in (first..first + height).enumerate() {
-            let Some(text) = scenario.source_line(line_no as u32) else {
+            let Some(&text) = source_lines.get(line_no - 1) else {
                 break;
             };
             let here: Vec<&(ThreadIdx, u32, State)> =

@@ -58,7 +58,10 @@ impl Help {
         if lines.len() + 2 <= room as usize {
             lines.push(Line::raw(""));
         }
-        lines.push(Line::styled(rust_i18n::t!("help.any_key"), theme.dim()));
+        // Without a row of its own, the closing hint goes in the bottom border (`render`).
+        if lines.len() < room as usize {
+            lines.push(Line::styled(rust_i18n::t!("help.any_key"), theme.dim()));
+        }
         lines
     }
 }
@@ -69,7 +72,9 @@ impl Widget for Help {
         if area.is_empty() {
             return;
         }
-        let lines = self.lines(area.height.saturating_sub(2));
+        let room = area.height.saturating_sub(2);
+        let lines = self.lines(room);
+        let hint_in_border = lines.len() >= room as usize;
         let want_w = lines.iter().map(|l| l.width()).max().unwrap_or(0) as u16 + 4;
         // Clamped to the screen, as every popup must be; as tall as its lines once wrapped.
         let w = want_w.min(area.width);
@@ -83,7 +88,13 @@ impl Widget for Help {
             height: h,
         };
         Clear.render(popup, buf);
-        let block = panel(rust_i18n::t!("panel.keys"), self.theme);
+        let mut block = panel(rust_i18n::t!("panel.keys"), self.theme);
+        if hint_in_border {
+            block = block.title_bottom(Line::styled(
+                rust_i18n::t!("help.any_key"),
+                self.theme.dim(),
+            ));
+        }
         let inner = block.inner(popup);
         block.render(popup, buf);
         text.render(inner, buf);

@@ -8,7 +8,7 @@ use ratatui::widgets::Widget;
 use crate::ui::app::{RunState, loggable};
 use crate::ui::theme::Theme;
 use crate::ui::view::{fit, fmt_clock, panel};
-use crate::vocab::event::State;
+use crate::vocab::event::{Event, State};
 
 pub struct Log<'a> {
     pub run: &'a RunState,
@@ -31,11 +31,19 @@ impl Widget for Log<'_> {
         }
         let rows = inner.height as usize;
         // Holds are filtered out, so ask for more than fits; a pause makes one per thread.
-        let want = rows + 2 * run.scenario.threads.len() + 8;
+        // The GIL `threads "python"` implies is the lanes' business, not the log's: its
+        // hand-overs would bury the lesson's own events.
+        let scenario = &run.scenario;
+        let implied = |e: &&Event| e.resource.is_some_and(|r| scenario.is_implied(r));
+        let quiet_gil = (0..scenario.resources.len()).any(|r| scenario.is_implied(r as u16));
+        let want = (rows + 2 * scenario.threads.len() + 8) * if quiet_gil { 8 } else { 1 };
         let events = run
             .trace
             .events_before(run.view_ns().saturating_add(1), want);
-        let shown: Vec<_> = events.iter().filter(|e| loggable(e)).collect();
+        let shown: Vec<_> = events
+            .iter()
+            .filter(|e| loggable(e) && !implied(e))
+            .collect();
         let skip = shown.len().saturating_sub(rows);
         for (row, e) in shown[skip..].iter().enumerate() {
             let time = fmt_clock(e.t_ns);

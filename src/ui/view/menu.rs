@@ -232,6 +232,7 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
                 .collect();
             let mut lines = vec![
                 Line::styled(s.shown_title().to_string(), theme.title()),
+                Line::styled(s.models_words(), theme.dim()),
                 Line::raw(""),
             ];
             for para in crate::ui::view::reflow(s.shown_about()) {

@@ -69,7 +69,8 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
     };
     let res_h = resources::wanted_height(run, right.width.saturating_sub(2))
         .min(right.height.saturating_sub(gil_h + 3));
-    let about = crate::ui::view::reflow(scenario.shown_about());
+    let mut about = crate::ui::view::reflow(scenario.shown_about());
+    about.extend(card_notes(run));
     let about_rows = crate::ui::view::wrapped_rows(
         about.iter().map(String::as_str),
         right.width.saturating_sub(2),
@@ -240,6 +241,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let inner = block.inner(a.about);
         block.render(a.about, buf);
         let mut lines = Vec::new();
+        let notes = card_notes(run);
+        for (i, note) in notes.into_iter().enumerate() {
+            let style = if i == 0 { theme.dim() } else { theme.warning() };
+            lines.push(Line::styled(note, style));
+            lines.push(Line::raw(""));
+        }
         for para in crate::ui::view::reflow(run.scenario.shown_about()) {
             lines.push(Line::raw(para));
             lines.push(Line::raw(""));
@@ -253,4 +260,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Some(n) => Line::styled(format!(" {n}"), theme.warning()).render(a.footer, buf),
         None => footer(Context::Run, a.footer, buf, theme),
     }
+}
+
+/// What the lesson's threads stand for, then the machine's warning if the run could not show
+/// what the lesson says: the first lines of the "look for" panel.
+fn card_notes(run: &RunState) -> Vec<String> {
+    let mut notes = vec![run.scenario.models_words()];
+    notes.extend(run.machine.as_ref().and_then(|m| m.warning_text()));
+    notes
 }
