@@ -18,8 +18,9 @@ pub struct Help {
 
 impl Help {
     /// The help's lines for a popup of at most `room` inner rows: the lane legend goes in whole
-    /// or not at all (the lanes panel keeps its own legend of what it shows).
-    fn lines(&self, room: u16) -> Vec<Line<'static>> {
+    /// or not at all (the lanes panel keeps its own legend of what it shows). Also whether the
+    /// closing hint found a row of its own.
+    fn lines(&self, room: u16) -> (Vec<Line<'static>>, bool) {
         let theme = self.theme;
         let rows = help_lines(self.context);
         let key_w = rows.iter().map(|(k, _)| cells::width(k)).max().unwrap_or(1);
@@ -59,10 +60,11 @@ impl Help {
             lines.push(Line::raw(""));
         }
         // Without a row of its own, the closing hint goes in the bottom border (`render`).
-        if lines.len() < room as usize {
+        let hint_fits = lines.len() < room as usize;
+        if hint_fits {
             lines.push(Line::styled(rust_i18n::t!("help.any_key"), theme.dim()));
         }
-        lines
+        (lines, hint_fits)
     }
 }
 
@@ -73,8 +75,8 @@ impl Widget for Help {
             return;
         }
         let room = area.height.saturating_sub(2);
-        let lines = self.lines(room);
-        let hint_in_border = lines.len() >= room as usize;
+        let (lines, hint_in_lines) = self.lines(room);
+        let hint_in_border = !hint_in_lines;
         let want_w = lines.iter().map(|l| l.width()).max().unwrap_or(0) as u16 + 4;
         // Clamped to the screen, as every popup must be; as tall as its lines once wrapped.
         let w = want_w.min(area.width);
