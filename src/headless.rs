@@ -9,16 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::Phase;
+use crate::error::Error;
 use crate::scenario::model::{Scenario, ThreadIdx};
+pub use crate::session::RunPlan;
 use crate::session::Session;
-pub use crate::session::{RunPlan, UsageError};
 use crate::trace::summary::{RunEnd, Summary, SummaryBuilder};
 use crate::trace::text::{self, TextOptions};
 use crate::trace::timeline::Trace;
 use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
 use crate::vocab::event::Event;
 use crate::vocab::outcome::Outcome;
-use crate::vocab::recording::{Recording, RecordingError};
+use crate::vocab::recording::Recording;
 
 /// How long one wait for events lasts before the loop looks at the run again.
 const POLL: Duration = Duration::from_millis(20);
@@ -69,7 +70,7 @@ pub fn render(report: &Report, options: &Options) -> String {
 }
 
 /// Runs the scenario and gathers the report, without printing anything.
-pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, UsageError> {
+pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error> {
     let mut session = Session::start(scenario.clone(), plan, false)?;
     let mut rec = Sink::new(scenario.clone());
     let mut buf = Vec::new();
@@ -164,7 +165,7 @@ impl Sink {
 impl Recording {
     /// A recording of a finished headless run. Fails if the run outgrew the trace's exact
     /// event log (the recording would not be exact).
-    pub fn from_report(report: &Report, speed: f64) -> Result<Recording, RecordingError> {
+    pub fn from_report(report: &Report, speed: f64) -> Result<Recording, Error> {
         let scenario = report.trace.scenario();
         let deadlock = report.summary.deadlock.as_ref().map(|d| {
             let idx = |name: &str| scenario.thread_index(name);

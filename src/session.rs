@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::{Phase, Run, RunOptions};
+use crate::error::Error;
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::trace::order::Reorder;
 use crate::vocab::deadlock::Deadlock;
@@ -45,28 +46,8 @@ impl Default for RunPlan {
     }
 }
 
-/// A mistake in how the run was asked for (exit code 2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError {
-    pub message: String,
-    pub help: Option<String>,
-}
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "error: {}", self.message)?;
-        if let Some(help) = &self.help {
-            write!(f, "\n  help: {help}")?;
-        }
-        Ok(())
-    }
-}
-
 /// Resolves `--schedule` names to threads, with a pointed error for a name that is not there.
-pub fn resolve_schedule(
-    scenario: &Scenario,
-    names: &[String],
-) -> Result<Vec<ThreadIdx>, UsageError> {
+pub fn resolve_schedule(scenario: &Scenario, names: &[String]) -> Result<Vec<ThreadIdx>, Error> {
     names
         .iter()
         .map(|name| {
@@ -84,17 +65,18 @@ pub fn resolve_schedule(
                     .filter(|(d, _)| *d <= 2)
                     .map(|(_, t)| format!("did you mean `{t}`? "))
                     .unwrap_or_default();
-                UsageError {
-                    message: format!(
+                Error::new(
+                    "schedule::unknown-thread",
+                    format!(
                         "--schedule names `{}`, which is not a thread of {}",
                         crate::scenario::shown(name),
                         scenario.name
                     ),
-                    help: Some(crate::scenario::with_disguise(
-                        format!("{nearest}the threads are: {}", all.join(", ")),
-                        name,
-                    )),
-                }
+                )
+                .help(crate::scenario::with_disguise(
+                    format!("{nearest}the threads are: {}", all.join(", ")),
+                    name,
+                ))
             })
         })
         .collect()
@@ -145,11 +127,7 @@ pub struct Session {
 impl Session {
     /// Checks the plan against the scenario (schedule names, events file) and starts the run:
     /// paused if `paused` or if there is a schedule to step.
-    pub fn start(
-        scenario: Arc<Scenario>,
-        plan: &RunPlan,
-        paused: bool,
-    ) -> Result<Session, UsageError> {
+    pub fn start(scenario: Arc<Scenario>, plan: &RunPlan, paused: bool) -> Result<Session, Error> {
         let threads = resolve_schedule(&scenario, &plan.schedule)?;
         let events = match &plan.events {
             Some(path) => Some(EventsFile::create(
@@ -252,7 +230,7 @@ impl Session {
     /// for it (an error if it does not end in time), without, looking only. Returns whether
     /// the schedule goes on; when it is done the run goes free, unless it deadlocked. While
     /// the viewer has the run going, the schedule waits for a pause.
-    pub fn advance_schedule(&mut self, block: bool) -> Result<bool, UsageError> {
+    pub fn advance_schedule(&mut self, block: bool) -> Result<bool, Error> {
         let Some(run) = self.run.as_ref().filter(|_| self.scheduling) else {
             return Ok(false);
         };
@@ -266,13 +244,13 @@ impl Session {
                 if !block {
                     return Ok(true);
                 }
-                return Err(UsageError {
-                    message: format!(
+                return Err(Error::new(
+                    "schedule::step-stuck",
+                    format!(
                         "--schedule step {number} ({name}) did not end within {:.1}s",
                         wait.as_secs_f64()
                     ),
-                    help: None,
-                });
+                ));
             }
         }
         match run.phase() {
@@ -296,14 +274,14 @@ impl Session {
             if deadlocked {
                 return Ok(false);
             }
-            return Err(UsageError {
-                message: format!("--schedule step {number} ({name}) cannot be taken: {e}"),
-                help: Some(
-                    "a schedule steps threads one step each, in order; a blocked or finished \
-                     thread cannot take a step"
-                        .into(),
-                ),
-            });
+            return Err(Error::new(
+                "schedule::step-refused",
+                format!("--schedule step {number} ({name}) cannot be taken: {e}"),
+            )
+            .help(
+                "a schedule steps threads one step each, in order; a blocked or finished \
+                 thread cannot take a step",
+            ));
         }
         self.stepping = Some((number, name));
         Ok(true)
@@ -374,12 +352,10 @@ struct EventsFile {
 
 impl EventsFile {
     /// Opens `path` for the events, refusing it if it is the scenario file being run.
-    fn create(path: &Path, input: Option<&Path>) -> Result<EventsFile, UsageError> {
+    fn create(path: &Path, input: Option<&Path>) -> Result<EventsFile, Error> {
         let inputs: Vec<&Path> = input.into_iter().collect();
-        let file = crate::files::create(path, &inputs).map_err(|e| UsageError {
-            message: format!("cannot write the events file: {e}"),
-            help: Some(e.help().to_string()),
-        })?;
+        let file = crate::files::create(path, &inputs)
+            .map_err(|e| e.within("cannot write the events file"))?;
         Ok(EventsFile {
             path: path.display().to_string(),
             out: BufWriter::new(file),

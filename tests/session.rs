@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use threadlab::engine::Phase;
+use threadlab::error::Error;
 use threadlab::headless;
 use threadlab::scenario::model::Scenario;
-use threadlab::session::{RunPlan, Session, UsageError};
+use threadlab::session::{RunPlan, Session};
 use threadlab::vocab::Outcome;
 use threadlab::vocab::event::{EventKind, EventRecord};
 
@@ -40,7 +41,7 @@ fn deadlock_plan(events: PathBuf) -> RunPlan {
 fn drive_like_the_live_view(
     scenario: Arc<Scenario>,
     plan: &RunPlan,
-) -> Result<(Outcome, Option<String>), UsageError> {
+) -> Result<(Outcome, Option<String>), Error> {
     let mut session = Session::start(scenario, plan, false)?;
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);

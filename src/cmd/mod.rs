@@ -18,27 +18,32 @@ use crate::headless::{self, Report, RunPlan};
 use crate::vocab::outcome::Exit;
 use cli::{Cli, Command, Pacing, RunArgs};
 
-/// Runs the command `cli` names.
+/// Runs the command `cli` names. A command that refuses says why with a [`crate::error::Error`],
+/// printed here, and ends as a usage error.
 pub fn dispatch(cli: Cli) -> Exit {
     let lang = cli.lang.as_deref().and_then(crate::i18n::Lang::from_code);
     crate::i18n::set(lang.unwrap_or_else(crate::i18n::Lang::from_env));
     let ascii = cli.ascii;
-    match cli.command {
-        None => menu::run(&cli.files, ascii),
-        Some(Command::List) => list::run(),
-        Some(Command::Check { files }) => check::run(&files),
+    let ended = match cli.command {
+        None => Ok(menu::run(&cli.files, ascii)),
+        Some(Command::List) => Ok(list::run()),
+        Some(Command::Check { files }) => Ok(check::run(&files)),
         Some(Command::Run(command)) => run::run(command, ascii),
         Some(Command::Replay(args)) => replay::run(&args, ascii),
         Some(Command::Export(args)) => export::run(&args),
-        Some(Command::Completions { shell }) => completions::run(shell),
-        Some(Command::Man) => man::run(),
+        Some(Command::Completions { shell }) => Ok(completions::run(shell)),
+        Some(Command::Man) => Ok(man::run()),
         Some(Command::Bench {
             what,
             threads,
             work,
             json,
-        }) => bench::run(what, threads, work, json),
-    }
+        }) => Ok(bench::run(what, threads, work, json)),
+    };
+    ended.unwrap_or_else(|e| {
+        errln(&e.render());
+        Exit::Usage
+    })
 }
 
 /// The run `args` ask for, as the rooms below take it.

@@ -6,79 +6,68 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::cli::{RunArgs, RunCommand};
-use crate::console::errln;
+use crate::error::Error;
 use crate::headless;
 use crate::scenario::{self, model::Scenario};
 use crate::vocab::outcome::Exit;
-use crate::vocab::recording::{Recording, RecordingError};
+use crate::vocab::recording::{Recording, recording_error};
 
-pub fn run(command: RunCommand, ascii: bool) -> Exit {
+pub fn run(command: RunCommand, ascii: bool) -> Result<Exit, Error> {
     let RunCommand {
         args,
         record,
         paused,
     } = command;
-    let scenario = match scenario::load(&args.scenario) {
-        Ok(s) => Arc::new(s),
-        Err(report) => {
-            errln(&scenario::render_for_terminal(report.as_ref()));
-            return Exit::Usage;
-        }
-    };
+    let scenario = Arc::new(scenario::load(&args.scenario)?);
     if let (Some(events), Some(record)) = (&args.events, &record)
         && crate::files::same_file(events, record)
     {
-        errln(&format!(
-            "error: --events and --record both name `{}`: one would overwrite the other\n  \
-             help: give each its own file",
-            events.display()
-        ));
-        return Exit::Usage;
+        return Err(Error::new(
+            "usage::same-output",
+            format!(
+                "--events and --record both name `{}`: one would overwrite the other",
+                events.display()
+            ),
+        )
+        .help("give each its own file"));
     }
     let headless = args.headless || !std::io::stdout().is_terminal();
     match (headless, record) {
-        (true, None) => match headless::execute(scenario, &super::plan(&args)) {
-            Ok(report) => super::print_report(&report, args.json, ascii),
-            Err(e) => {
-                errln(&e.to_string());
-                Exit::Usage
-            }
-        },
-        (true, Some(path)) => recorded(scenario, &args, &path, ascii),
-        (false, record) => {
-            crate::ui::run_scenario_recording(scenario, &super::plan(&args), ascii, record, paused)
+        (true, None) => {
+            let report = headless::execute(scenario, &super::plan(&args))?;
+            Ok(super::print_report(&report, args.json, ascii))
         }
+        (true, Some(path)) => recorded(scenario, &args, &path, ascii),
+        (false, record) => Ok(crate::ui::run_scenario_recording(
+            scenario,
+            &super::plan(&args),
+            ascii,
+            record,
+            paused,
+        )),
     }
 }
 
 /// `threadlab run SCENARIO --headless --record FILE`: the headless run, printed as usual, then
 /// saved. A recording that cannot be written is an error (exit 2): the teacher asked for it.
-fn recorded(scenario: Arc<Scenario>, args: &RunArgs, path: &Path, ascii: bool) -> Exit {
+fn recorded(
+    scenario: Arc<Scenario>,
+    args: &RunArgs,
+    path: &Path,
+    ascii: bool,
+) -> Result<Exit, Error> {
     let inputs: Vec<&Path> = crate::scenario::input_file(&args.scenario)
         .into_iter()
         .collect();
     // Fail before running, not after, when the file cannot be written at all.
-    if let Err(e) = crate::files::create(path, &inputs) {
-        errln(
-            &RecordingError::new(format!("cannot write the recording: {e}"), e.help()).to_string(),
-        );
-        return Exit::Usage;
-    }
-    let report = match headless::execute(scenario, &super::plan(args)) {
-        Ok(report) => report,
-        Err(e) => {
-            errln(&e.to_string());
-            return Exit::Usage;
-        }
-    };
+    crate::files::create(path, &inputs).map_err(|e| {
+        let help = e.help.as_deref().unwrap_or_default();
+        recording_error(format!("cannot write the recording: {e}"), help)
+    })?;
+    let report = headless::execute(scenario, &super::plan(args))?;
     let saved =
         Recording::from_report(&report, args.pacing.speed).and_then(|rec| rec.save(path, &inputs));
-    let code = super::print_report(&report, args.json, ascii);
-    match saved {
-        Ok(()) => code,
-        Err(e) => {
-            errln(&e.to_string());
-            Exit::Usage
-        }
-    }
+    // The report is printed even when the recording could not be saved.
+    let ended = super::print_report(&report, args.json, ascii);
+    saved.map(|()| ended)
 }

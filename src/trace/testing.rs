@@ -48,30 +48,19 @@ impl EventExt for Event {
 
 /// The classic deadlock: T1 locks A then B, T2 locks B then A.
 pub fn deadlock_scenario() -> Arc<Scenario> {
+    // The two scripts mirror each other: take one lock, work, want the other.
+    let script = |first, second| {
+        vec![
+            Op::Lock(first),
+            Op::Work(ms(100)),
+            Op::Lock(second),
+            Op::Unlock(second),
+            Op::Unlock(first),
+        ]
+    };
     scenario(
         &[("A", ResourceKind::Mutex), ("B", ResourceKind::Mutex)],
-        &[
-            (
-                "T1",
-                vec![
-                    Op::Lock(0),
-                    Op::Work(ms(100)),
-                    Op::Lock(1),
-                    Op::Unlock(1),
-                    Op::Unlock(0),
-                ],
-            ),
-            (
-                "T2",
-                vec![
-                    Op::Lock(1),
-                    Op::Work(ms(100)),
-                    Op::Lock(0),
-                    Op::Unlock(0),
-                    Op::Unlock(1),
-                ],
-            ),
-        ],
+        &[("T1", script(0, 1)), ("T2", script(1, 0))],
     )
 }
 
@@ -109,7 +98,6 @@ impl Lcg {
     }
 }
 
-/// `n` threads each looping `lock M; work; unlock M; sleep` on one mutex: the scenario.
 /// How the deadlock of [`deadlock_scenario`] ends: T1 and T2 each wait for the other's lock.
 pub fn deadlock_end(run_time_ns: u64) -> crate::trace::summary::RunEnd {
     use crate::trace::summary::RunEnd;
@@ -132,6 +120,7 @@ pub fn deadlock_end(run_time_ns: u64) -> crate::trace::summary::RunEnd {
     }
 }
 
+/// `n` threads each looping `lock M; work; unlock M; sleep` on one mutex: the scenario.
 pub fn contention_scenario(n: usize) -> Arc<Scenario> {
     let names: Vec<String> = (1..=n).map(|i| format!("T{i}")).collect();
     let threads: Vec<(&str, Vec<Op>)> = names

@@ -69,7 +69,7 @@ pub fn run_scenario_recording(
     let session = match Session::start(scenario.clone(), args, paused) {
         Ok(session) => session,
         Err(e) => {
-            crate::console::errln(&e.to_string());
+            crate::console::errln(&e.render());
             return Exit::Usage;
         }
     };
@@ -448,7 +448,7 @@ fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Resu
         let inputs: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
         rec.save(path, &inputs)
     })
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.render())
 }
 
 /// What a terminal event means to the app; true if the screen may have changed.

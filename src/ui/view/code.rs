@@ -11,7 +11,7 @@ use ratatui::widgets::Widget;
 use crate::scenario::model::ThreadIdx;
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
-use crate::ui::view::panel;
+use crate::ui::view::framed;
 use crate::vocab::event::State;
 
 pub struct Code<'a> {
@@ -73,16 +73,10 @@ fn first_line(
 
 impl Widget for Code<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let area = area.intersection(buf.area);
-        if area.is_empty() {
-            return;
-        }
         let run = self.run;
         let theme = self.theme;
         let scenario = &run.scenario;
-        let block = panel(format!(" {} ", scenario.origin), theme);
-        let inner = block.inner(area);
-        block.render(area, buf);
+        let inner = framed(format!(" {} ", scenario.origin), theme, area, buf);
         if inner.is_empty() {
             return;
         }

@@ -8,7 +8,7 @@ use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 
 use crate::ui::keys::{Context, help_lines};
 use crate::ui::theme::Theme;
-use crate::ui::view::panel;
+use crate::ui::view::framed;
 use crate::vocab::event::STATES;
 
 pub struct Help {
@@ -82,9 +82,7 @@ impl Widget for Help {
             height: h,
         };
         Clear.render(popup, buf);
-        let block = panel(rust_i18n::t!("panel.keys"), self.theme);
-        let inner = block.inner(popup);
-        block.render(popup, buf);
+        let inner = framed(rust_i18n::t!("panel.keys"), self.theme, popup, buf);
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .render(inner, buf);

@@ -111,6 +111,19 @@ pub fn panel<'a>(title: impl Into<Line<'a>>, theme: Theme) -> Block<'a> {
         .title(title.into().style(theme.title()))
 }
 
+/// Draws a [`panel`] clipped to the buffer and gives the area inside its border, empty when
+/// nothing fits, so every panel clips and measures itself the same way.
+pub fn framed<'a>(title: impl Into<Line<'a>>, theme: Theme, area: Rect, buf: &mut Buffer) -> Rect {
+    let area = area.intersection(buf.area);
+    if area.is_empty() {
+        return area;
+    }
+    let block = panel(title, theme);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    inner
+}
+
 /// The footer: key hints from the key table, as many as fit.
 pub fn footer(context: Context, area: Rect, buf: &mut Buffer, theme: Theme) {
     if area.is_empty() {

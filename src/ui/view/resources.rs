@@ -11,7 +11,7 @@ use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::trace::timeline::ResourceState;
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
-use crate::ui::view::{fmt_ns, panel};
+use crate::ui::view::{fmt_ns, framed};
 
 pub struct Resources<'a> {
     pub run: &'a RunState,
@@ -228,18 +228,12 @@ pub fn resource_line<'a>(
 
 impl Widget for Resources<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let area = area.intersection(buf.area);
-        if area.is_empty() {
-            return;
-        }
         let run = self.run;
         let title = match run.cursor {
             Some(c) => rust_i18n::t!("panel.resources_at", at = fmt_ns(c)),
             None => rust_i18n::t!("panel.resources"),
         };
-        let block = panel(title, self.theme);
-        let inner = block.inner(area);
-        block.render(area, buf);
+        let inner = framed(title, self.theme, area, buf);
         if inner.is_empty() {
             return;
         }

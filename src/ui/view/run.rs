@@ -13,7 +13,7 @@ use crate::ui::keys::Context;
 use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
-    banner, code::Code, fit, fmt_clock, fmt_ns, footer, gil, lanes, log::Log, panel, resources,
+    banner, code::Code, fit, fmt_clock, fmt_ns, footer, framed, gil, lanes, log::Log, resources,
     too_small,
 };
 
@@ -225,9 +225,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     resources::Resources { run, theme }.render(a.resources, buf);
     Log { run, theme }.render(a.log, buf);
     if !a.about.is_empty() {
-        let block = panel(rust_i18n::t!("panel.look_for"), theme);
-        let inner = block.inner(a.about);
-        block.render(a.about, buf);
+        let inner = framed(rust_i18n::t!("panel.look_for"), theme, a.about, buf);
         let mut lines = Vec::new();
         for para in crate::ui::view::reflow(run.scenario.shown_about()) {
             lines.push(Line::raw(para));
