@@ -5,16 +5,13 @@ use std::time::{Duration, Instant};
 
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
+use threadlab::scenario::testing::ms;
 use threadlab::trace::invariants;
 use threadlab::vocab::event::{Event, EventKind};
 use threadlab::vocab::{Blame, WaitEdge};
 
 mod common;
-use common::{LIMIT, fast, run_to_end, scenario};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use common::{LIMIT, builtin, fast, run_to_end, scenario};
 
 fn kinds_of(events: &[Event], t: ThreadIdx) -> Vec<EventKind> {
     events
@@ -646,4 +643,26 @@ fn a_chain_of_after_groups_through_a_task_is_stuck_behind_its_first_thread() {
     assert_eq!(d.cycle, vec![edge(0, 0, Blame::Nobody)]);
     assert_eq!(d.stuck, vec![0, 1, 2]);
     assert!(kinds_of(&events, 1).is_empty() && kinds_of(&events, 2).is_empty());
+}
+
+// ---- every lesson can be reset, even mid-wait ---------------------------------------------
+
+#[test]
+fn every_lesson_stops_promptly_mid_run() {
+    for lesson in threadlab::scenario::builtin::all() {
+        let name = lesson.name;
+        let s = builtin(name);
+        let run = Run::start(s, RunOptions::default());
+        let mut events = Vec::new();
+        // Let it get going (some threads waiting), then reset.
+        let deadline = Instant::now() + Duration::from_millis(150);
+        while Instant::now() < deadline {
+            run.wait_events(&mut events, Duration::from_millis(20));
+        }
+        let took = run.stop();
+        assert!(
+            took < Duration::from_millis(500),
+            "{name} took {took:?} to stop"
+        );
+    }
 }

@@ -10,8 +10,7 @@ pub mod duration;
 mod limits;
 pub mod model;
 mod parse;
-#[cfg(test)]
-pub(crate) mod testing;
+pub mod testing;
 
 use std::fmt;
 use std::path::Path;

@@ -15,5 +15,4 @@ pub use resources::ResourceState;
 pub use summary::{RunEnd, Summary, SummaryBuilder};
 pub use timeline::{Span, Trace, TraceLimits};
 
-#[cfg(test)]
-pub(crate) mod testing;
+pub mod testing;

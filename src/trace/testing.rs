@@ -1,4 +1,5 @@
-//! Small builders for trace tests: events and runs written inline.
+//! Events and runs written inline, and the one synthetic event stream ([`Contention`]), for
+//! the unit tests, `tests/` and `benches/` alike.
 
 use std::sync::Arc;
 

@@ -1528,67 +1528,6 @@ mod tests {
         }
     }
 
-    fn rss_kb() -> u64 {
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-
-    /// Issue 8's memory budget: an hour of events from 16 busy threads (each locking,
-    /// computing and sleeping about every millisecond: 32 000 events per second of run time,
-    /// 115 million in all) into one Trace. Prints RSS every ten minutes of run time.
-    /// `cargo test --release --lib hour_of_sixteen -- --ignored --nocapture`
-    #[test]
-    #[ignore = "slow: a memory measurement, run with --release"]
-    fn hour_of_sixteen_busy_threads() {
-        const THREADS: usize = 16;
-        const HOUR_NS: u64 = 3_600 * 1_000_000_000;
-        let mut t = Trace::new(contention_scenario(THREADS));
-        // Mean gap 31 µs between events overall: 32 000 events per second.
-        let mut stream = Contention::new(THREADS, 8).with_max_gap(62_000);
-        stream.track_waiters(false);
-        let mut batch = Vec::with_capacity(1024);
-        let mut next_report = 0;
-        let mut after_warmup = Vec::new();
-        let started = std::time::Instant::now();
-        loop {
-            let tr = stream.next().expect("endless");
-            let at = tr.event.t_ns;
-            batch.push(tr.event);
-            if batch.len() == 640 {
-                // 20 ms of run time per batch, like a UI draining at 50 Hz.
-                t.push(&batch);
-                batch.clear();
-            }
-            if at >= next_report {
-                let rss = rss_kb();
-                println!(
-                    "run time {:>4} s: {:>10} events, trace heap {:>6} KB, RSS {rss:>6} KB",
-                    at / 1_000_000_000,
-                    t.events_seen(),
-                    t.heap_bytes() / 1024,
-                );
-                if at >= 600 * 1_000_000_000 {
-                    after_warmup.push(rss);
-                }
-                next_report += 600 * 1_000_000_000;
-            }
-            if at >= HOUR_NS {
-                break;
-            }
-        }
-        println!("{:.1} s wall", started.elapsed().as_secs_f64());
-        let peak = after_warmup.iter().copied().max().unwrap_or(0);
-        let low = after_warmup.iter().copied().min().unwrap_or(0);
-        assert!(peak <= 64 * 1024, "RSS {peak} KB over 64 MB");
-        assert!(peak - low <= 4 * 1024, "RSS not flat: {low}..{peak} KB");
-    }
-
     /// What a TUI frame asks of the trace after ten minutes of 16 busy threads: 200 lane cells
     /// per thread over the whole run, every resource, and a described event log at "now".
     /// `cargo test --release --lib frame_queries -- --ignored --nocapture`
