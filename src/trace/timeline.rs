@@ -711,7 +711,8 @@ impl Trace {
                 EventKind::Release => format!("{who} awaits, freeing {res}{woke}"),
                 other => format!("{who} {} {res}", other.name()),
             },
-            // Lessons' resources: plain wording until they get their own descriptions.
+            // These read alike: who waits, takes and releases, plus each one's own act (an
+            // event's set and pass, a counter's read and write-back).
             ResourceKind::RLock
             | ResourceKind::Event
             | ResourceKind::RwLock { .. }
