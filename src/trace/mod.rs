@@ -13,6 +13,6 @@ pub mod timeline;
 pub use order::Reorder;
 pub use resources::ResourceState;
 pub use summary::{RunEnd, Summary, SummaryBuilder};
-pub use timeline::{Span, Trace, TraceLimits};
+pub use timeline::{StateSpan, Trace, TraceLimits};
 
 pub mod testing;

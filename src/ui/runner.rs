@@ -1,4 +1,4 @@
-//! The live loop: terminal events, signals and a frame tick in one `select!`, the engine polled
+//! The UI's loop: terminal events, signals and a frame tick in one `select!`, the engine polled
 //! and drained into the trace, the screen redrawn only when something changed.
 
 use std::io::{self, IsTerminal, Write};
@@ -44,7 +44,7 @@ pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> Exit {
         },
         Theme::from_env(ascii),
     );
-    run_app(app, Control::default())
+    run_app(app, Driver::default())
 }
 
 /// Straight into the run view for `scenario`, honouring `--speed`, `--schedule` (start paused,
@@ -89,13 +89,13 @@ pub fn run_scenario_recording(
     } else {
         app.open(scenario.clone(), args.speed);
     }
-    let control = Control {
+    let driver = Driver {
         session,
         settle: SETTLE,
         record,
-        ..Control::default()
+        ..Driver::default()
     };
-    run_app(app, control)
+    run_app(app, driver)
 }
 
 fn refuse_without_terminal() -> Option<Exit> {
@@ -162,9 +162,10 @@ pub fn menu_entries_from(dir: &std::path::Path, extra_files: &[PathBuf]) -> Vec<
     entries
 }
 
-/// The engine side: the current run and what was asked of it from the command line.
+/// Drives the run on screen: its session (the engine side), and what was asked of it from the
+/// command line.
 #[derive(Default)]
-struct Control {
+struct Driver {
     session: Session,
     scratch: Vec<Event>,
     settle: u8,
@@ -188,11 +189,11 @@ pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> Exit {
         Theme::from_env(ascii),
     );
     app.replay(&rec);
-    let control = Control::default();
-    run_app(app, control)
+    let driver = Driver::default();
+    run_app(app, driver)
 }
 
-impl Control {
+impl Driver {
     /// Ends the run shown (if any) and starts `scenario` afresh.
     fn start(&mut self, app: &App, scenario: Arc<Scenario>) {
         let run = app.run.as_ref();
@@ -368,7 +369,7 @@ impl Control {
     }
 }
 
-fn run_app(mut app: App, mut control: Control) -> Exit {
+fn run_app(mut app: App, mut driver: Driver) -> Exit {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -386,13 +387,13 @@ fn run_app(mut app: App, mut control: Control) -> Exit {
             return Exit::Failed;
         }
     };
-    let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut control));
-    control.stop(Some(&mut app));
-    let saved = control
+    let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut driver));
+    driver.stop(Some(&mut app));
+    let saved = driver
         .record
         .as_ref()
         .map(|(path, inputs)| save_recording(&app, path, inputs));
-    let events = control.session.finish().map(|e| format!("error: {e}"));
+    let events = driver.session.finish().map(|e| format!("error: {e}"));
     drop(guard);
     let mut failed = false;
     for e in [saved.and_then(Result::err), events].into_iter().flatten() {
@@ -452,7 +453,7 @@ fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Resu
 }
 
 /// What a terminal event means to the app; true if the screen may have changed.
-fn handle(app: &mut App, control: &mut Control, event: TermEvent) -> bool {
+fn handle(app: &mut App, driver: &mut Driver, event: TermEvent) -> bool {
     let effects = match event {
         TermEvent::Key(key) if key.kind == KeyEventKind::Press => {
             let context = match app.screen {
@@ -484,12 +485,12 @@ fn handle(app: &mut App, control: &mut Control, event: TermEvent) -> bool {
         }
     };
     for e in effects {
-        control.apply(app, e);
+        driver.apply(app, e);
     }
     true
 }
 
-async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) -> io::Result<Exit> {
+async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> io::Result<Exit> {
     let mut input = EventStream::new();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -501,7 +502,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
     // For the hardening tests: a panic in the UI itself must still give the terminal back.
     let panic_after_first_frame = std::env::var_os("THREADLAB_TEST_UI_PANIC").is_some();
     loop {
-        if control.poll(app) {
+        if driver.poll(app) {
             dirty = true;
         }
         if app.quit {
@@ -524,7 +525,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
             }
         }
         // While paused and idle nothing ticks: the loop sleeps until a key or a signal.
-        let wake = match (redraw_at, control.animating(app)) {
+        let wake = match (redraw_at, driver.animating(app)) {
             (Some(t), _) => Some(t),
             (None, true) => Some(Instant::now() + FRAME),
             (None, false) => None,
@@ -539,7 +540,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
             // Never poll the EventStream with a throwaway waker (`now_or_never`): it would
             // park its wake-up thread on that waker and the loop would never hear a key again.
             event = input.next() => match event {
-                Some(Ok(event)) => dirty |= handle(app, control, event),
+                Some(Ok(event)) => dirty |= handle(app, driver, event),
                 Some(Err(e)) => return Err(e),
                 None => return Ok(Exit::Success),
             },
