@@ -61,10 +61,6 @@ impl Glyphs {
         self.pick('-', '─')
     }
 
-    pub fn arrow(self) -> &'static str {
-        self.pick("->", "→")
-    }
-
     pub fn gauge_full(self) -> char {
         self.pick('#', '■')
     }

@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use crate::ui::app::App;
 use crate::ui::keys::Context;
-use crate::ui::view::{fit, footer, framed, too_small};
+use crate::ui::view::{fit, footer, framed, side_by_side, too_small};
 
 pub const MIN_SIZE: (u16, u16) = (40, 10);
 
@@ -27,11 +27,7 @@ fn areas(area: Rect) -> Areas {
         Constraint::Fill(1),
         Constraint::Length(1),
     ]));
-    let list_w = (body.width * 3 / 10).clamp(22, 36).min(body.width);
-    let [list, preview] = body.layout(&Layout::horizontal([
-        Constraint::Length(list_w),
-        Constraint::Fill(1),
-    ]));
+    let [list, preview] = side_by_side(body, 3, (22, 36));
     Areas {
         header,
         list,

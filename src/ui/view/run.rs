@@ -14,7 +14,7 @@ use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
     banner, code::Code, fit, fmt_clock, fmt_ns, footer, framed, gil, lanes, log::Log, resources,
-    too_small,
+    side_by_side, too_small,
 };
 
 #[derive(Debug, Default)]
@@ -57,11 +57,7 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
         Constraint::Fill(1),
         Constraint::Length(1),
     ]));
-    let code_w = (bottom.width * 2 / 5).clamp(30, 56).min(bottom.width);
-    let [code, right] = bottom.layout(&Layout::horizontal([
-        Constraint::Length(code_w),
-        Constraint::Fill(1),
-    ]));
+    let [code, right] = side_by_side(bottom, 4, (30, 56));
     let gil_h = if gil::phases(scenario).is_some() {
         gil::HEIGHT
     } else {
