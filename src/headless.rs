@@ -57,7 +57,7 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Outputs that were asked for and could not be written (the events file): the run is
     /// still reported, but the command fails (exit 2).
-    pub errors: Vec<String>,
+    pub errors: Vec<Error>,
 }
 
 /// The text report: timeline, legend and summary in words.
@@ -113,7 +113,7 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error>
     }
 
     let mut warnings = Vec::new();
-    let errors: Vec<String> = session.finish().into_iter().collect();
+    let errors: Vec<Error> = session.finish().into_iter().collect();
     let dropped = ended.dropped_events;
     if dropped > 0 {
         warnings.push(format!(

@@ -337,7 +337,7 @@ impl Session {
 
     /// Flushes the events file; a write that failed is returned, to fail the command (the
     /// run itself is still reported).
-    pub fn finish(&mut self) -> Option<String> {
+    pub fn finish(&mut self) -> Option<Error> {
         self.events.as_mut().and_then(EventsFile::finish)
     }
 }
@@ -376,14 +376,18 @@ impl EventsFile {
         }
     }
 
-    fn finish(&mut self) -> Option<String> {
+    fn finish(&mut self) -> Option<Error> {
         if self.error.is_none()
             && let Err(err) = self.out.flush()
         {
             self.error = Some(err);
         }
-        self.error
-            .as_ref()
-            .map(|err| format!("writing the events file {} failed: {err}", self.path))
+        self.error.as_ref().map(|err| {
+            Error::new(
+                "file::io",
+                format!("writing the events file {} failed: {err}", self.path),
+            )
+            .help("check the disk and the path")
+        })
     }
 }

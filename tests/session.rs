@@ -41,7 +41,7 @@ fn deadlock_plan(events: PathBuf) -> RunPlan {
 fn drive_like_the_live_view(
     scenario: Arc<Scenario>,
     plan: &RunPlan,
-) -> Result<(Outcome, Option<String>), Error> {
+) -> Result<(Outcome, Option<Error>), Error> {
     let mut session = Session::start(scenario, plan, false)?;
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);

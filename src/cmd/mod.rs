@@ -87,7 +87,7 @@ pub fn print_report(report: &Report, json: bool, ascii: bool) -> Exit {
     };
     crate::console::out(&out);
     for e in &report.errors {
-        errln(&format!("error: {e}"));
+        errln(&e.render());
     }
     if report.errors.is_empty() {
         Exit::Run(report.outcome)

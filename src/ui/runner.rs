@@ -15,6 +15,7 @@ use ratatui::layout::{Position, Rect};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::engine::Phase;
+use crate::error::Error;
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::session::{RunPlan, Session};
 use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
@@ -393,11 +394,11 @@ fn run_app(mut app: App, mut driver: Driver) -> Exit {
         .record
         .as_ref()
         .map(|(path, inputs)| save_recording(&app, path, inputs));
-    let events = driver.session.finish().map(|e| format!("error: {e}"));
+    let events = driver.session.finish();
     drop(guard);
     let mut failed = false;
     for e in [saved.and_then(Result::err), events].into_iter().flatten() {
-        crate::console::errln(&e);
+        crate::console::errln(&e.render());
         failed = true;
     }
     if failed {
@@ -424,9 +425,12 @@ fn draw(terminal: &mut Tui, app: &App) -> io::Result<()> {
 }
 
 /// `--record`: the run on screen when the view closed (after a restart, the latest one).
-fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Result<(), String> {
+fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Result<(), Error> {
     let Some(run) = &app.run else {
-        return Err("error: nothing to record: no run was open when the view closed".into());
+        return Err(Error::new(
+            "recording",
+            "nothing to record: no run was open when the view closed",
+        ));
     };
     let finished = run.live.phase == Phase::Finished;
     let deadlock = run.live.deadlock.clone();
@@ -449,7 +453,6 @@ fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Resu
         let inputs: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
         rec.save(path, &inputs)
     })
-    .map_err(|e| e.render())
 }
 
 /// What a terminal event means to the app; true if the screen may have changed.
