@@ -1,7 +1,7 @@
 //! The one error type: why a command could not do what it was asked. Every room that can
 //! refuse (a file, a scenario, a recording, a run's options) says so with an [`Error`]; the
-//! command layer prints it with [`Error::render`] and ends with the usage exit code, in one
-//! place (`cmd::dispatch`).
+//! command layer prints it with [`Error::render`] and ends with the usage exit code (or, for
+//! a failure of threadlab itself, the failure code), in one place (`cmd::dispatch`).
 //!
 //! An error is a miette diagnostic: a message, a stable code, a `help:` hint and, when the
 //! mistake is inside a file, the diagnostic that quotes it at file:line:column.
@@ -19,6 +19,8 @@ pub struct Error {
     pub message: String,
     /// What to do about it.
     pub help: Option<String>,
+    /// A failure of threadlab itself (exit 1), rather than of how it was asked (exit 2).
+    pub internal: bool,
     /// The diagnostic that points into a file (a scenario's problems), when there is one.
     quoted: Option<miette::Report>,
 }
@@ -30,7 +32,16 @@ impl Error {
             code,
             message: message.into(),
             help: None,
+            internal: false,
             quoted: None,
+        }
+    }
+
+    /// Something threadlab itself could not do (render its man page, measure a benchmark).
+    pub fn internal(code: &'static str, message: impl Into<String>) -> Error {
+        Error {
+            internal: true,
+            ..Error::new(code, message)
         }
     }
 
@@ -68,6 +79,7 @@ impl From<miette::Report> for Error {
             code,
             message,
             help,
+            internal: false,
             quoted: Some(report),
         }
     }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::cli::BenchWhat;
-use crate::console::{errln, out, outln};
+use crate::console::{out, outln};
+use crate::error::Error;
 use crate::vocab::outcome::Exit;
 
 use crate::engine::{Run, RunOptions};
@@ -234,21 +235,20 @@ impl GilBench {
 }
 
 /// `threadlab bench gil [--threads N] [--work D] [--json]`.
-pub fn run(what: BenchWhat, threads: Option<usize>, work: Duration, json: bool) -> Exit {
+pub fn run(
+    what: BenchWhat,
+    threads: Option<usize>,
+    work: Duration,
+    json: bool,
+) -> Result<Exit, Error> {
     let BenchWhat::Gil = what;
     let threads = threads.unwrap_or_else(crate::trace::gil::cores);
-    match gil(threads, work, Duration::from_millis(5)) {
-        Ok(figures) if json => {
-            outln(&serde_json::to_string_pretty(&figures).expect("figures serialize"));
-            Exit::Success
-        }
-        Ok(figures) => {
-            out(&figures.report());
-            Exit::Success
-        }
-        Err(e) => {
-            errln(&format!("bench failed: {e}"));
-            Exit::Failed
-        }
+    let figures = gil(threads, work, Duration::from_millis(5))
+        .map_err(|e| Error::internal("bench", format!("bench failed: {e}")))?;
+    if json {
+        outln(&serde_json::to_string_pretty(&figures).expect("figures serialize"));
+    } else {
+        out(&figures.report());
     }
+    Ok(Exit::Success)
 }

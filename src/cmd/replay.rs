@@ -11,11 +11,9 @@ use crate::vocab::recording::Recording;
 /// report the recorded run printed and exits with its outcome's code.
 pub fn run(args: &ReplayArgs, ascii: bool) -> Result<Exit, Error> {
     let rec = Recording::load(&args.file)?;
-    Ok(
-        if args.headless || args.json || !std::io::stdout().is_terminal() {
-            super::print_report(&rec.report(), args.json, ascii)
-        } else {
-            crate::ui::replay(rec, ascii)
-        },
-    )
+    if args.headless || args.json || !std::io::stdout().is_terminal() {
+        super::print_report(&rec.report(), args.json, ascii)
+    } else {
+        crate::ui::replay(rec, ascii)
+    }
 }

@@ -35,16 +35,12 @@ pub fn run(command: RunCommand, ascii: bool) -> Result<Exit, Error> {
     match (headless, record) {
         (true, None) => {
             let report = headless::execute(scenario, &super::plan(&args))?;
-            Ok(super::print_report(&report, args.json, ascii))
+            super::print_report(&report, args.json, ascii)
         }
         (true, Some(path)) => recorded(scenario, &args, &path, ascii),
-        (false, record) => Ok(crate::ui::run_scenario_recording(
-            scenario,
-            &super::plan(&args),
-            ascii,
-            record,
-            paused,
-        )),
+        (false, record) => {
+            crate::ui::run_scenario_recording(scenario, &super::plan(&args), ascii, record, paused)
+        }
     }
 }
 
@@ -68,6 +64,6 @@ fn recorded(
     let saved =
         Recording::from_report(&report, args.pacing.speed).and_then(|rec| rec.save(path, &inputs));
     // The report is printed even when the recording could not be saved.
-    let ended = super::print_report(&report, args.json, ascii);
+    let ended = super::print_report(&report, args.json, ascii)?;
     saved.map(|()| ended)
 }

@@ -34,10 +34,8 @@ const MIN_GAP: Duration = Duration::from_millis(10);
 const SETTLE: u8 = 6;
 
 /// The menu: built-in scenarios, every `*.kdl` in `./scenarios`, and `extra_files`.
-pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> Exit {
-    if let Some(code) = refuse_without_terminal() {
-        return code;
-    }
+pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> Result<Exit, Error> {
+    need_terminal()?;
     let app = App::new(
         Menu {
             entries: menu_entries(extra_files),
@@ -51,7 +49,7 @@ pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> Exit {
 /// Straight into the run view for `scenario`, honouring `--speed`, `--schedule` (start paused,
 /// step those threads in order, then run), `--for` (pause when run time reaches it) and
 /// `--events` (write every event as JSON Lines).
-pub fn run_scenario(scenario: Arc<Scenario>, args: &RunPlan, ascii: bool) -> Exit {
+pub fn run_scenario(scenario: Arc<Scenario>, args: &RunPlan, ascii: bool) -> Result<Exit, Error> {
     run_scenario_recording(scenario, args, ascii, None, false)
 }
 
@@ -63,17 +61,9 @@ pub fn run_scenario_recording(
     ascii: bool,
     record: Option<PathBuf>,
     paused: bool,
-) -> Exit {
-    if let Some(code) = refuse_without_terminal() {
-        return code;
-    }
-    let session = match Session::start(scenario.clone(), args, paused) {
-        Ok(session) => session,
-        Err(e) => {
-            crate::console::errln(&e.render());
-            return Exit::Usage;
-        }
-    };
+) -> Result<Exit, Error> {
+    need_terminal()?;
+    let session = Session::start(scenario.clone(), args, paused)?;
     let inputs: Vec<&std::path::Path> = crate::scenario::input_file(&args.scenario)
         .into_iter()
         .collect();
@@ -99,16 +89,18 @@ pub fn run_scenario_recording(
     run_app(app, driver)
 }
 
-fn refuse_without_terminal() -> Option<Exit> {
+fn need_terminal() -> Result<(), Error> {
     if io::stdout().is_terminal() && io::stdin().is_terminal() {
-        return None;
+        return Ok(());
     }
-    crate::console::errln(
-        "threadlab: the interactive view needs a terminal, and this is not one.\n  \
-         help: `threadlab list` lists the scenarios; `threadlab run NAME --headless` runs one \
+    Err(Error::new(
+        "usage::no-terminal",
+        "the interactive view needs a terminal, and this is not one",
+    )
+    .help(
+        "`threadlab list` lists the scenarios; `threadlab run NAME --headless` runs one \
          without a terminal",
-    );
-    Some(Exit::Usage)
+    ))
 }
 
 /// Built-ins first, then `./scenarios/*.kdl` (skipping files that are just a built-in's
@@ -178,10 +170,8 @@ struct Driver {
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
 /// plays and pauses, `n` steps to the next event (`s` to the selected thread's next event),
 /// the history keys scrub, `r` plays again from the start.
-pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> Exit {
-    if let Some(code) = refuse_without_terminal() {
-        return code;
-    }
+pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> Result<Exit, Error> {
+    need_terminal()?;
     let mut app = App::new(
         Menu {
             entries: menu_entries(&[]),
@@ -370,24 +360,13 @@ impl Driver {
     }
 }
 
-fn run_app(mut app: App, mut driver: Driver) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            crate::console::errln(&format!("threadlab: cannot start the UI: {e}"));
-            return Exit::Failed;
-        }
-    };
-    let mut guard = match TerminalGuard::init() {
-        Ok(g) => g,
-        Err(e) => {
-            crate::console::errln(&format!("threadlab: cannot take over the terminal: {e}"));
-            return Exit::Failed;
-        }
-    };
+        .map_err(|e| Error::internal("ui", format!("cannot start the UI: {e}")))?;
+    let mut guard = TerminalGuard::init()
+        .map_err(|e| Error::internal("ui", format!("cannot take over the terminal: {e}")))?;
     let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut driver));
     driver.stop(Some(&mut app));
     let saved = driver
@@ -396,21 +375,18 @@ fn run_app(mut app: App, mut driver: Driver) -> Exit {
         .map(|(path, inputs)| save_recording(&app, path, inputs));
     let events = driver.session.finish();
     drop(guard);
-    let mut failed = false;
-    for e in [saved.and_then(Result::err), events].into_iter().flatten() {
-        crate::console::errln(&e.render());
-        failed = true;
-    }
-    if failed {
-        return Exit::Usage;
-    }
-    match result {
-        Ok(exit) => exit,
-        Err(e) => {
-            crate::console::errln(&format!("threadlab: terminal error: {e}"));
-            Exit::Failed
+    // Both outputs are reported; the last one ends the command.
+    let mut failed: Vec<Error> = [saved.and_then(Result::err), events]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some(last) = failed.pop() {
+        for e in &failed {
+            crate::console::errln(&e.render());
         }
+        return Err(last);
     }
+    result.map_err(|e| Error::internal("ui", format!("terminal error: {e}")))
 }
 
 fn draw(terminal: &mut Tui, app: &App) -> io::Result<()> {
