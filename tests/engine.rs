@@ -11,7 +11,7 @@ use threadlab::vocab::event::{Event, EventKind};
 use threadlab::vocab::{Blame, WaitEdge};
 
 mod common;
-use common::{LIMIT, builtin, fast, run_to_end, scenario};
+use common::{LIMIT, builtin, fast, run_scheduled, run_to_end, scenario};
 
 fn kinds_of(events: &[Event], t: ThreadIdx) -> Vec<EventKind> {
     events
@@ -56,18 +56,7 @@ fn deadlock_scenario() -> Arc<Scenario> {
 fn forced_schedule_always_deadlocks_and_names_the_cycle() {
     let s = deadlock_scenario();
     for _ in 0..5 {
-        let run = Run::start(
-            s.clone(),
-            RunOptions {
-                start_paused: true,
-                ..RunOptions::default()
-            },
-        );
-        for t in [0, 1] {
-            run.step(t).expect("step");
-            assert!(run.wait_step_done(LIMIT));
-        }
-        run.resume();
+        let run = run_scheduled(&s, RunOptions::default(), &[0, 1]);
         let (phase, events) = run_to_end(&run);
         assert_eq!(phase, Phase::Deadlock);
         let d = run.deadlock().expect("deadlock reported");
@@ -209,18 +198,7 @@ fn pause_stops_every_thread_and_step_moves_exactly_one() {
 fn reset_from_a_deadlock_joins_every_thread() {
     let s = deadlock_scenario();
     for _ in 0..10 {
-        let run = Run::start(
-            s.clone(),
-            RunOptions {
-                start_paused: true,
-                ..RunOptions::default()
-            },
-        );
-        run.step(0).unwrap();
-        run.wait_step_done(LIMIT);
-        run.step(1).unwrap();
-        run.wait_step_done(LIMIT);
-        run.resume();
+        let run = run_scheduled(&s, RunOptions::default(), &[0, 1]);
         let (phase, _) = run_to_end(&run);
         assert_eq!(phase, Phase::Deadlock);
         let joined = run.stop();
@@ -397,20 +375,9 @@ fn a_wait_nobody_can_end_is_reported_as_the_root_not_a_cycle() {
             ("T2", vec![Op::Take(0), Op::Take(0), Op::Put(0), Op::Put(0)]),
         ],
     );
-    let run = Run::start(
-        s.clone(),
-        RunOptions {
-            start_paused: true,
-            ..RunOptions::default()
-        },
-    );
     // T1 puts and takes its own item, then waits for another, which T2 could still put; then
     // T2 waits too, and nobody will ever put for T2.
-    for t in [0, 0, 0, 1] {
-        run.step(t).unwrap();
-        assert!(run.wait_step_done(LIMIT));
-    }
-    run.resume();
+    let run = run_scheduled(&s, RunOptions::default(), &[0, 0, 0, 1]);
     let (phase, events) = run_to_end(&run);
     assert_eq!(phase, Phase::Deadlock);
     invariants::check(&s, &events).unwrap();
@@ -434,19 +401,8 @@ fn a_reader_passes_a_queued_writer_only_on_a_lock_that_prefers_readers() {
                 ("R2", vec![Op::Read(0), Op::Unlock(0)]),
             ],
         );
-        let run = Run::start(
-            s.clone(),
-            RunOptions {
-                start_paused: true,
-                ..RunOptions::default()
-            },
-        );
         // R1 reads; W queues behind it; then R2 comes to read.
-        for t in [0, 1, 2] {
-            run.step(t).unwrap();
-            assert!(run.wait_step_done(LIMIT));
-        }
-        run.resume();
+        let run = run_scheduled(&s, RunOptions::default(), &[0, 1, 2]);
         let (phase, events) = run_to_end(&run);
         assert_eq!(phase, Phase::Finished);
         invariants::check(&s, &events).unwrap();
@@ -604,18 +560,7 @@ fn waits_that_only_a_stuck_thread_could_end_name_it_as_such() {
             ("B", vec![Op::Lock(1), Op::Wait(0), Op::Unlock(1)]),
         ],
     );
-    let run = Run::start(
-        s.clone(),
-        RunOptions {
-            start_paused: true,
-            ..RunOptions::default()
-        },
-    );
-    for t in [0, 0, 1] {
-        run.step(t).unwrap();
-        assert!(run.wait_step_done(LIMIT));
-    }
-    run.resume();
+    let run = run_scheduled(&s, RunOptions::default(), &[0, 0, 1]);
     let (phase, events) = run_to_end(&run);
     assert_eq!(phase, Phase::Deadlock);
     let d = run.deadlock().unwrap();

@@ -33,21 +33,16 @@ fn running_spans(s: &Scenario, events: &[Event], thread: ThreadIdx) -> Vec<(u64,
 #[test]
 fn gil_threads_take_turns_and_free_threads_overlap() {
     let s = builtin("gil");
-    let Outcome {
-        phase,
-        events,
-        facts,
-        ..
-    } = run(&s);
-    assert_eq!(phase, Phase::Finished);
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
     let gil = resource(&s, "py");
-    assert_eq!(facts[gil].most_holders, 1);
-    assert!(facts[gil].handoffs >= 2, "the GIL changed hands");
+    assert_eq!(out.facts[gil].most_holders, 1);
+    assert!(out.facts[gil].handoffs >= 2, "the GIL changed hands");
     let free: Vec<ThreadIdx> = (0..s.threads.len() as ThreadIdx)
         .filter(|&t| s.threads[t as usize].gil.is_none())
         .collect();
-    let a = running_spans(&s, &events, free[0]);
-    let b = running_spans(&s, &events, free[1]);
+    let a = running_spans(&s, &out.events, free[0]);
+    let b = running_spans(&s, &out.events, free[1]);
     let overlap: u64 = a
         .iter()
         .flat_map(|x| b.iter().map(move |y| (x.0.max(y.0), x.1.min(y.1))))
@@ -55,7 +50,7 @@ fn gil_threads_take_turns_and_free_threads_overlap() {
         .map(|(from, to)| to - from)
         .sum();
     assert!(overlap > 0, "free threads computed at the same time");
-    let card = threadlab::trace::gil::compare(&s, &events).expect("both phases finished");
+    let card = threadlab::trace::gil::compare(&s, &out.events).expect("both phases finished");
     assert_eq!(card.under_gil.threads, 2);
     assert!(
         card.under_gil.cpu_busy <= 1.05,
@@ -66,14 +61,16 @@ fn gil_threads_take_turns_and_free_threads_overlap() {
 #[test]
 fn gil_convoy_makes_the_io_thread_wait_for_the_gil() {
     let s = builtin("gil-convoy");
-    let Outcome { phase, events, .. } = run(&s);
-    assert_eq!(phase, Phase::Finished);
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
     let io = s.thread_index("io").unwrap();
-    let waits = events
+    let waits = out
+        .events
         .iter()
         .filter(|e| e.thread == io && e.kind == EventKind::Block)
         .count();
-    let requests = events
+    let requests = out
+        .events
         .iter()
         .filter(|e| e.thread == io && e.kind == EventKind::DropRequest)
         .count();

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use threadlab::engine::{Phase, Run, RunOptions};
+use threadlab::engine::{Phase, RunOptions};
 use threadlab::scenario::model::{Op, Scenario, ThreadIdx};
 use threadlab::trace::invariants;
 use threadlab::vocab::event::{Event, EventKind};
@@ -18,18 +18,7 @@ fn deadlock_forced_by_a_schedule_every_time() {
     let s = builtin("deadlock");
     let _turn = ONE_AT_A_TIME.lock();
     for _ in 0..3 {
-        let run = Run::start(
-            s.clone(),
-            RunOptions {
-                start_paused: true,
-                ..fast()
-            },
-        );
-        for name in ["T1", "T2"] {
-            run.step(s.thread_index(name).unwrap()).unwrap();
-            assert!(run.wait_step_done(LIMIT));
-        }
-        run.resume();
+        let run = run_scheduled(&s, fast(), &[thread(&s, "T1"), thread(&s, "T2")]);
         let (phase, events) = run_to_end(&run);
         assert_eq!(phase, Phase::Deadlock);
         assert_eq!(
@@ -135,18 +124,7 @@ fn try_lock_times_out_backs_off_and_finishes_instead_of_deadlocking() {
     for _ in 0..8 {
         // The deadlock lesson's schedule: each thread takes its first lock before either
         // reaches for its second.
-        let run = Run::start(
-            s.clone(),
-            RunOptions {
-                start_paused: true,
-                ..fast()
-            },
-        );
-        for t in 0..2 {
-            run.step(t).unwrap();
-            assert!(run.wait_step_done(LIMIT));
-        }
-        run.resume();
+        let run = run_scheduled(&s, fast(), &[0, 1]);
         let (phase, events) = run_to_end(&run);
         assert_eq!(phase, Phase::Finished, "{:?}", run.deadlock());
         invariants::check(&s, &events).unwrap();
@@ -245,18 +223,7 @@ fn reentrant_rlock_counts_and_hands_over_on_the_last_unlock() {
 fn philosophers_deadlock_in_a_cycle_of_five() {
     let s = builtin("philosophers");
     // Forced: each philosopher takes the left fork before anyone reaches for a right one.
-    let run = Run::start(
-        s.clone(),
-        RunOptions {
-            start_paused: true,
-            ..fast()
-        },
-    );
-    for t in 0..5 {
-        run.step(t).unwrap();
-        assert!(run.wait_step_done(LIMIT));
-    }
-    run.resume();
+    let run = run_scheduled(&s, fast(), &[0, 1, 2, 3, 4]);
     let (phase, events) = run_to_end(&run);
     assert_eq!(phase, Phase::Deadlock);
     let d = run.deadlock().unwrap();

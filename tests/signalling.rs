@@ -12,44 +12,37 @@ use common::*;
 #[test]
 fn semaphore_admits_three_at_most_and_reaches_three() {
     let s = builtin("semaphore");
-    let Outcome {
-        phase,
-        events,
-        facts,
-        ..
-    } = run(&s);
-    assert_eq!(phase, Phase::Finished);
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
     let pool = resource(&s, "pool");
-    assert_eq!(facts[pool].most_holders, 3);
-    assert!(events.iter().any(|e| e.kind == EventKind::Block));
+    assert_eq!(out.facts[pool].most_holders, 3);
+    assert!(out.events.iter().any(|e| e.kind == EventKind::Block));
 }
 
 #[test]
 fn barrier_generations_are_whole() {
     let s = builtin("barrier");
-    let Outcome { phase, facts, .. } = run(&s);
-    assert_eq!(phase, Phase::Finished);
-    assert!(facts.iter().any(|f| f.trips >= 1));
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
+    assert!(out.facts.iter().any(|f| f.trips >= 1));
 }
 
 #[test]
 fn producer_consumer_takes_every_item_once_in_order_and_both_sides_wait() {
     let s = builtin("producer-consumer");
-    let Outcome {
-        phase,
-        events,
-        facts,
-        ..
-    } = run(&s);
-    assert_eq!(phase, Phase::Finished);
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
     let q = resource(&s, "queue");
-    assert_eq!(facts[q].puts, facts[q].takes, "every item put is taken");
+    assert_eq!(
+        out.facts[q].puts, out.facts[q].takes,
+        "every item put is taken"
+    );
     let ResourceKind::Buffer { capacity } = s.resources[q].kind else {
         panic!("queue is a buffer");
     };
-    assert!(facts[q].most_fill <= capacity as usize);
+    assert!(out.facts[q].most_fill <= capacity as usize);
     let blocked_in = |op: &str| {
-        events.iter().any(|e| {
+        out.events.iter().any(|e| {
             e.kind == EventKind::Block
                 && s.threads[e.thread as usize].steps[e.step as usize]
                     .op

@@ -55,6 +55,24 @@ pub fn run_to_end(run: &Run) -> (Phase, Vec<Event>) {
     (run.phase(), events)
 }
 
+/// Starts `scenario` paused, steps `threads` in this order (each step waited for, bounded by
+/// [`LIMIT`]), then lets it run freely: a schedule that forces one interleaving.
+pub fn run_scheduled(scenario: &Arc<Scenario>, options: RunOptions, threads: &[ThreadIdx]) -> Run {
+    let run = Run::start(
+        scenario.clone(),
+        RunOptions {
+            start_paused: true,
+            ..options
+        },
+    );
+    for &t in threads {
+        run.step(t).expect("a scheduled thread can take its step");
+        assert!(run.wait_step_done(LIMIT), "step of thread {t} did not end");
+    }
+    run.resume();
+    run
+}
+
 // ---- lessons run to the end -------------------------------------------------------------
 
 /// Lessons whose point is a race between CPU-bound and waiting threads need the cores they
