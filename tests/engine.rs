@@ -24,32 +24,9 @@ fn kinds_of(events: &[Event], t: ThreadIdx) -> Vec<EventKind> {
 const A: ResIdx = 0;
 const B: ResIdx = 1;
 
+/// The classic deadlock at a test's pace: 20 ms of work between the two locks.
 fn deadlock_scenario() -> Arc<Scenario> {
-    scenario(
-        &[("A", ResourceKind::Mutex), ("B", ResourceKind::Mutex)],
-        &[
-            (
-                "T1",
-                vec![
-                    Op::Lock(A),
-                    Op::Work(ms(20)),
-                    Op::Lock(B),
-                    Op::Unlock(B),
-                    Op::Unlock(A),
-                ],
-            ),
-            (
-                "T2",
-                vec![
-                    Op::Lock(B),
-                    Op::Work(ms(20)),
-                    Op::Lock(A),
-                    Op::Unlock(A),
-                    Op::Unlock(B),
-                ],
-            ),
-        ],
-    )
+    threadlab::trace::testing::deadlock_working(ms(20))
 }
 
 #[test]

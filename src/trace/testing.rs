@@ -2,6 +2,7 @@
 //! the unit tests, `tests/` and `benches/` alike.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::scenario::testing::{ms, scenario};
@@ -47,13 +48,18 @@ impl EventExt for Event {
     }
 }
 
-/// The classic deadlock: T1 locks A then B, T2 locks B then A.
+/// The classic deadlock: T1 locks A then B, T2 locks B then A, working 100 ms in between.
 pub fn deadlock_scenario() -> Arc<Scenario> {
+    deadlock_working(ms(100))
+}
+
+/// The classic deadlock, each thread working `work` between its two locks.
+pub fn deadlock_working(work: Duration) -> Arc<Scenario> {
     // The two scripts mirror each other: take one lock, work, want the other.
     let script = |first, second| {
         vec![
             Op::Lock(first),
-            Op::Work(ms(100)),
+            Op::Work(work),
             Op::Lock(second),
             Op::Unlock(second),
             Op::Unlock(first),
