@@ -14,7 +14,8 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 /// What went wrong, and what to do about it.
 #[derive(Debug)]
 pub struct Error {
-    /// A stable identifier of the kind of error, such as `file::too-big`.
+    /// A stable identifier of the kind of error, such as `file::too-big`; `diagnostic` for one
+    /// that quotes a file, whose own code (`scenario::unknown-step`) miette shows.
     pub code: &'static str,
     pub message: String,
     /// What to do about it.
