@@ -4,7 +4,7 @@ pub mod export;
 pub mod gil;
 pub mod invariants;
 pub mod order;
-pub mod recording;
+pub mod replay;
 pub mod resources;
 pub mod summary;
 pub mod text;

@@ -1,5 +1,6 @@
-//! What a recording's events compute to: its timeline and its summary, as a live run of it
-//! would have shown them.
+//! A recording and the trace it replays into: what its events compute to (its timeline and its
+//! summary, as a live run of it would have shown them), and the recording a live view's trace
+//! makes. The file itself is `vocab::recording`.
 
 use crate::error::Error;
 use crate::scenario::model::ThreadIdx;
