@@ -373,7 +373,7 @@ fn writer_starvation_readers_pass_the_waiting_writer_until_they_stop() {
 
 /// The counter's story from events alone: increments, final value, and the lost updates
 /// adding up to the difference.
-fn tally(s: &Scenario, out: &Outcome) -> (u64, u64) {
+fn tally(s: &Scenario, out: &LessonRun) -> (u64, u64) {
     let hits = resource(s, "hits");
     let f = &out.facts[hits];
     let lost = invariants::lost_updates(s, &out.events);

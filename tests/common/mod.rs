@@ -81,7 +81,7 @@ pub static ONE_AT_A_TIME: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
 /// What a lesson's run did: how it ended, every event in time order, the invariants' facts
 /// and the deadlock as the report words it.
-pub struct Outcome {
+pub struct LessonRun {
     pub phase: Phase,
     pub events: Vec<Event>,
     pub facts: Vec<ResourceFacts>,
@@ -90,7 +90,7 @@ pub struct Outcome {
 
 /// Runs `scenario` to the end, in turn with other lesson runs; no event is dropped, no thread
 /// fails and every invariant holds.
-pub fn run_with(scenario: &Arc<Scenario>, options: RunOptions) -> Outcome {
+pub fn run_with(scenario: &Arc<Scenario>, options: RunOptions) -> LessonRun {
     let _turn = ONE_AT_A_TIME.lock();
     let run = Run::start(scenario.clone(), options);
     let (phase, events) = run_to_end(&run);
@@ -100,7 +100,7 @@ pub fn run_with(scenario: &Arc<Scenario>, options: RunOptions) -> Outcome {
     }
     let facts = invariants::check(scenario, &events).unwrap_or_else(|e| panic!("{e}"));
     let deadlock = run.deadlock().map(|d| d.describe(scenario));
-    Outcome {
+    LessonRun {
         phase,
         events,
         facts,
@@ -109,7 +109,7 @@ pub fn run_with(scenario: &Arc<Scenario>, options: RunOptions) -> Outcome {
 }
 
 /// [`run_with`] at 4x.
-pub fn run(scenario: &Arc<Scenario>) -> Outcome {
+pub fn run(scenario: &Arc<Scenario>) -> LessonRun {
     run_with(scenario, fast())
 }
 
