@@ -1,65 +1,66 @@
 //! Memory: an hour of events from 16 busy threads through the trace store, in a process of its
 //! own so nothing else has touched the heap. `cargo bench --bench memory`.
+//!
+//! The budget it checks: resident memory stays under 64 MB and flat (within 4 MB) once the
+//! store is full, however long the run.
 
-use std::sync::Arc;
+use threadlab::trace::testing::{Contention, contention_scenario};
+use threadlab::trace::timeline::Trace;
 
 fn main() {
     memory_one_hour_16_threads();
 }
 
-fn parse(source: &str) -> Arc<threadlab::scenario::model::Scenario> {
-    Arc::new(threadlab::scenario::parse_source("bench", "bench", source).expect("bench scenario"))
-}
-
-/// Memory: an hour of events from 16 busy threads (one state change per thread every 5 ms)
-/// through the trace store; resident memory sampled as it goes.
+/// An hour of events from 16 threads contending for one lock (each changing state about every
+/// 5 ms: 3 200 events a second of run time, 11.5 million in all) through the trace store,
+/// drained in 20 ms batches as the UI drains them; resident memory sampled every six minutes
+/// of run time.
 fn memory_one_hour_16_threads() {
-    use threadlab::trace::timeline::Trace;
-    use threadlab::vocab::event::{Event, EventKind};
-    let s = parse(
-        "title \"m\"\nmutex A\nthread w count=16 { repeat 1000 { lock A; work \"2ms\"; unlock A; sleep \"3ms\" } }\n",
-    );
-    let mut trace = Trace::new(s);
-    let hour: u64 = 3600 * 1_000_000_000;
+    const THREADS: usize = 16;
+    const HOUR_NS: u64 = 3_600 * 1_000_000_000;
+    const SIX_MIN_NS: u64 = 360 * 1_000_000_000;
+    let mut trace = Trace::new(contention_scenario(THREADS));
+    // Gaps of 1 ns to 625 µs, 312 µs on average: 3 200 events a second.
+    let mut stream = Contention::new(THREADS, 8).with_max_gap(625_000);
+    stream.track_waiters(false);
+    let mut batch = Vec::with_capacity(64);
     let mut samples = Vec::new();
-    let mut batch = Vec::with_capacity(4096);
-    let mut t = 0;
-    let mut round = 0u32;
-    while t < hour {
-        for thread in 0..16u16 {
-            let (kind, resource) = match (round + thread as u32) % 4 {
-                0 => (EventKind::Acquire, Some(0)),
-                1 => (EventKind::Run, None),
-                2 => (EventKind::Release, Some(0)),
-                _ => (EventKind::Sleep, None),
-            };
-            batch.push(Event {
-                t_ns: t + thread as u64 * 1000,
-                thread,
-                kind,
-                resource,
-                by: None,
-                step: round % 4000,
-                item: None,
-            });
-        }
-        if batch.len() >= 4096 {
+    let mut next_sample = 0;
+    let started = std::time::Instant::now();
+    loop {
+        let e = stream.next().expect("endless").event;
+        let at = e.t_ns;
+        batch.push(e);
+        if batch.len() == 64 {
             trace.push(&batch);
             batch.clear();
         }
-        if round.is_multiple_of(72_000) {
-            samples.push(rss_mb());
+        if at >= next_sample {
+            samples.push((at, rss_mb()));
+            next_sample += SIX_MIN_NS;
         }
-        t += 5_000_000;
-        round += 1;
+        if at >= HOUR_NS {
+            break;
+        }
     }
-    samples.push(rss_mb());
-    let fmt: Vec<String> = samples.iter().map(|m| format!("{m:.0}")).collect();
+    trace.push(&batch);
+    samples.push((trace.end_ns(), rss_mb()));
+    let fmt: Vec<String> = samples.iter().map(|(_, m)| format!("{m:.0}")).collect();
     eprintln!(
-        "memory: {} events over one hour of run time; RSS every 6 min (MB): {}",
-        round as u64 * 16,
+        "memory: {} events over one hour of run time in {:.1?}; RSS every 6 min (MB): {}",
+        trace.events_seen(),
+        started.elapsed(),
         fmt.join(" ")
     );
+    let full: Vec<f64> = samples
+        .iter()
+        .filter(|(at, _)| *at >= SIX_MIN_NS)
+        .map(|(_, m)| *m)
+        .collect();
+    let peak = full.iter().copied().fold(0.0, f64::max);
+    let low = full.iter().copied().fold(f64::MAX, f64::min);
+    assert!(peak <= 64.0, "RSS {peak:.0} MB over 64 MB");
+    assert!(peak - low <= 4.0, "RSS not flat: {low:.0}..{peak:.0} MB");
 }
 
 fn rss_mb() -> f64 {

@@ -1,19 +1,18 @@
 //! Frame render: the run view with 16 threads and 10 minutes of recorded history, at 200×50.
 //!
-//! `cargo bench --bench ui`. The history is synthetic, at a real rate: every thread changes
-//! state every 5 ms for 10 minutes (about 1.9 million events), as a busy lock-heavy lesson would.
-
-use std::sync::Arc;
+//! `cargo bench --bench ui`. The history is synthetic, at a real rate: 16 threads contending
+//! for one lock, each changing state every 5 ms or so for 10 minutes (about 1.9 million
+//! events), as a busy lock-heavy lesson would.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use threadlab::engine::Phase;
+use threadlab::trace::testing::{Contention, contention_scenario};
 use threadlab::ui::app::{App, Live, Menu};
 use threadlab::ui::theme::{Theme, ThemeKind};
 use threadlab::ui::view;
-use threadlab::vocab::event::{Event, EventKind};
 
-const THREADS: u16 = 16;
+const THREADS: usize = 16;
 const MINUTES: u64 = 10;
 const EVERY_NS: u64 = 5_000_000;
 
@@ -22,42 +21,25 @@ fn main() {
 }
 
 fn busy_app() -> App {
-    let source = "title \"busy\"\nmutex A\nthread w count=16 { repeat 1000 { lock A; work \"2ms\"; unlock A; sleep \"3ms\" } }\n";
-    let scenario = Arc::new(threadlab::scenario::parse_source("busy", "busy", source).unwrap());
     let mut app = App::new(Menu::default(), Theme::new(ThemeKind::Dark, false));
-    app.open(scenario, 1.0);
+    app.open(contention_scenario(THREADS), 1.0);
     let end = MINUTES * 60 * 1_000_000_000;
+    // Gaps of 1 ns to 625 µs, 312 µs on average: each thread changes state every 5 ms.
+    let mut stream = Contention::new(THREADS, 3).with_max_gap(2 * EVERY_NS / THREADS as u64);
+    stream.track_waiters(false);
     let mut batch = Vec::new();
-    let mut t = 0;
-    let mut round = 0u32;
-    while t < end {
-        for thread in 0..THREADS {
-            // Each thread walks lock → work → unlock → sleep, offset from the others.
-            let phase = (round + thread as u32) % 4;
-            let (kind, resource) = match phase {
-                0 => (EventKind::Acquire, Some(0)),
-                1 => (EventKind::Run, None),
-                2 => (EventKind::Release, Some(0)),
-                _ => (EventKind::Sleep, None),
-            };
-            batch.push(Event {
-                t_ns: t + thread as u64 * 1000,
-                thread,
-                kind,
-                resource,
-                by: None,
-                step: (round % 4000).min(3999),
-                item: None,
-            });
-        }
-        if batch.len() >= 4096 {
+    loop {
+        let e = stream.next().expect("endless").event;
+        let t = e.t_ns;
+        batch.push(e);
+        if batch.len() >= 4096 || t >= end {
             app.observe(live(t), &batch, Vec::new());
             batch.clear();
         }
-        t += EVERY_NS;
-        round += 1;
+        if t >= end {
+            break;
+        }
     }
-    app.observe(live(end), &batch, Vec::new());
     app
 }
 

@@ -3,77 +3,56 @@
 //! through here, so a named pipe, a directory, a device or a mistyped `-o` behaves the same
 //! everywhere.
 
-use std::fmt;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Why a file could not be read or written.
-#[derive(Debug)]
-pub enum FileError {
-    /// The path could not be opened.
-    Open(PathBuf, io::Error),
-    /// An input is not a regular file (a pipe, a directory, a device): `what` says which.
-    NotRegular(PathBuf, &'static str),
-    /// An input is larger than its limit (`size` is what was seen: the size, or limit + 1).
-    TooBig(PathBuf, u64),
-    /// Reading or writing failed part way.
-    Io(PathBuf, io::Error),
-    /// An output names a file the same command reads (same device and inode).
-    WouldOverwrite { output: PathBuf, input: PathBuf },
+use crate::error::Error;
+
+/// The code of the error for an input larger than its limit; whoever set the limit says what
+/// it is for.
+pub const TOO_BIG: &str = "file::too-big";
+
+fn open_failed(path: &Path, e: io::Error) -> Error {
+    Error::new(
+        "file::open",
+        format!("cannot open `{}`: {e}", path.display()),
+    )
+    .help("check the path, and that its directory exists and is writable")
 }
 
-impl FileError {
-    /// The path the error is about.
-    pub fn path(&self) -> &Path {
-        match self {
-            FileError::Open(p, _)
-            | FileError::NotRegular(p, _)
-            | FileError::TooBig(p, _)
-            | FileError::Io(p, _) => p,
-            FileError::WouldOverwrite { output, .. } => output,
-        }
-    }
-
-    /// What to do about it, for a `help:` line.
-    pub fn help(&self) -> &'static str {
-        match self {
-            FileError::Open(..) => "check the path, and that its directory exists and is writable",
-            FileError::NotRegular(..) => {
-                "give the path of a file: threadlab reads whole files, not pipes, devices or directories"
-            }
-            FileError::TooBig(..) => "is this the right file?",
-            FileError::Io(..) => "check the disk and the path",
-            FileError::WouldOverwrite { .. } => "give the output a file name of its own",
-        }
-    }
+/// Reading or writing failed part way.
+pub fn io_failed(path: &Path, e: io::Error) -> Error {
+    Error::new("file::io", format!("`{}`: {e}", path.display())).help("check the disk and the path")
 }
 
-impl fmt::Display for FileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FileError::Open(p, e) => write!(f, "cannot open `{}`: {e}", p.display()),
-            FileError::NotRegular(p, what) => write!(f, "`{}` is {what}, not a file", p.display()),
-            FileError::TooBig(p, size) => write!(f, "`{}` is {}", p.display(), human_size(*size)),
-            FileError::Io(p, e) => write!(f, "`{}`: {e}", p.display()),
-            FileError::WouldOverwrite { output, input } if output == input => write!(
-                f,
-                "`{}` is this command's input: writing there would destroy it",
-                output.display()
-            ),
-            FileError::WouldOverwrite { output, input } => write!(
-                f,
-                "`{}` is the same file as the input `{}`: writing there would destroy it",
-                output.display(),
-                input.display()
-            ),
-        }
-    }
+/// An output names a file the same command reads (same device and inode).
+pub fn would_overwrite(output: &Path, input: &Path) -> Error {
+    let message = if output == input {
+        format!(
+            "`{}` is this command's input: writing there would destroy it",
+            output.display()
+        )
+    } else {
+        format!(
+            "`{}` is the same file as the input `{}`: writing there would destroy it",
+            output.display(),
+            input.display()
+        )
+    };
+    Error::new("file::would-overwrite", message).help("give the output a file name of its own")
 }
 
-impl std::error::Error for FileError {}
+/// An input is larger than its limit (`size` is what was seen: the size, or limit + 1).
+fn too_big(path: &Path, size: u64) -> Error {
+    Error::new(
+        TOO_BIG,
+        format!("`{}` is {}", path.display(), human_size(size)),
+    )
+    .help("is this the right file?")
+}
 
 /// `1.0 MiB`, `812 bytes`.
 pub fn human_size(len: u64) -> String {
@@ -110,26 +89,29 @@ fn not_regular(meta: &Metadata) -> Option<&'static str> {
 /// a named pipe (which would block until a writer comes) or a device is refused before a
 /// single byte is read, even if it replaced a regular file after the path was checked. At most
 /// `limit + 1` bytes are ever read, so a file that grows while being read cannot run away.
-pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
-    let owned = || path.to_path_buf();
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| FileError::Open(owned(), e))?;
-    let meta = file.metadata().map_err(|e| FileError::Io(owned(), e))?;
+        .map_err(|e| open_failed(path, e))?;
+    let meta = file.metadata().map_err(|e| io_failed(path, e))?;
     if let Some(what) = not_regular(&meta) {
-        return Err(FileError::NotRegular(owned(), what));
+        return Err(Error::new(
+            "file::not-regular",
+            format!("`{}` is {what}, not a file", path.display()),
+        )
+        .help("give the path of a file: threadlab reads whole files, not pipes, devices or directories"));
     }
     if meta.len() > limit {
-        return Err(FileError::TooBig(owned(), meta.len()));
+        return Err(too_big(path, meta.len()));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(limit + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| FileError::Io(owned(), e))?;
+        .map_err(|e| io_failed(path, e))?;
     if bytes.len() as u64 > limit {
-        return Err(FileError::TooBig(owned(), bytes.len() as u64));
+        return Err(too_big(path, bytes.len() as u64));
     }
     Ok(bytes)
 }
@@ -156,25 +138,21 @@ pub fn read_head(path: &Path, n: u64) -> Option<Vec<u8>> {
 /// Nothing is truncated before that check. Regular files are truncated; other outputs
 /// (`/dev/null`, a terminal, a pipe with a reader) are written as they are. Opening does not
 /// block on a named pipe that nobody reads: that is an error, not a hang.
-pub fn create(path: &Path, inputs: &[&Path]) -> Result<File, FileError> {
-    let owned = || path.to_path_buf();
+pub fn create(path: &Path, inputs: &[&Path]) -> Result<File, Error> {
     let file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| FileError::Open(owned(), e))?;
-    let meta = file.metadata().map_err(|e| FileError::Io(owned(), e))?;
+        .map_err(|e| open_failed(path, e))?;
+    let meta = file.metadata().map_err(|e| io_failed(path, e))?;
     for input in inputs {
         if let Ok(im) = std::fs::metadata(input)
             && im.dev() == meta.dev()
             && im.ino() == meta.ino()
         {
-            return Err(FileError::WouldOverwrite {
-                output: owned(),
-                input: input.to_path_buf(),
-            });
+            return Err(would_overwrite(path, input));
         }
     }
     // Writes should wait for a slow reader like any other write, so blocking comes back on.
@@ -182,10 +160,10 @@ pub fn create(path: &Path, inputs: &[&Path]) -> Result<File, FileError> {
     let fd = file.as_raw_fd();
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        return Err(FileError::Io(owned(), io::Error::last_os_error()));
+        return Err(io_failed(path, io::Error::last_os_error()));
     }
     if meta.file_type().is_file() {
-        file.set_len(0).map_err(|e| FileError::Io(owned(), e))?;
+        file.set_len(0).map_err(|e| io_failed(path, e))?;
     }
     Ok(file)
 }
@@ -202,6 +180,7 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn temp(tag: &str) -> PathBuf {
         std::env::temp_dir().join(format!("threadlab-files-{}-{tag}", std::process::id()))
@@ -210,10 +189,9 @@ mod tests {
     #[test]
     fn devices_and_directories_are_refused_unread() {
         for (path, what) in [("/dev/zero", "a character device"), ("/", "a directory")] {
-            match read_limited(Path::new(path), 10) {
-                Err(FileError::NotRegular(_, w)) => assert_eq!(w, what),
-                other => panic!("{path}: {other:?}"),
-            }
+            let e = read_limited(Path::new(path), 10).unwrap_err();
+            assert_eq!(e.code, "file::not-regular");
+            assert!(e.message.contains(what), "{path}: {e}");
         }
     }
 
@@ -222,10 +200,9 @@ mod tests {
         let path = temp("limit");
         std::fs::write(&path, b"0123456789").unwrap();
         assert_eq!(read_limited(&path, 10).unwrap().len(), 10);
-        assert!(matches!(
-            read_limited(&path, 9),
-            Err(FileError::TooBig(_, 10))
-        ));
+        let e = read_limited(&path, 9).unwrap_err();
+        assert_eq!(e.code, TOO_BIG);
+        assert!(e.message.ends_with("is 10 bytes"), "{e}");
         let _ = std::fs::remove_file(&path);
     }
 
@@ -238,7 +215,7 @@ mod tests {
         std::os::unix::fs::symlink(&input, &link).unwrap();
         for output in [&input, &link] {
             let err = create(output, &[&input]).unwrap_err();
-            assert!(matches!(err, FileError::WouldOverwrite { .. }), "{err}");
+            assert_eq!(err.code, "file::would-overwrite", "{err}");
         }
         assert_eq!(std::fs::read(&input).unwrap(), b"precious");
         assert!(same_file(&link, &input));

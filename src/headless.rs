@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::Phase;
+use crate::error::Error;
 use crate::scenario::model::{Scenario, ThreadIdx};
+pub use crate::session::RunPlan;
 use crate::session::Session;
-pub use crate::session::{RunPlan, UsageError};
 use crate::trace::machine;
 use crate::trace::summary::{RunEnd, Summary, SummaryBuilder};
 use crate::trace::text::{self, TextOptions};
@@ -19,7 +20,7 @@ use crate::trace::timeline::Trace;
 use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
 use crate::vocab::event::Event;
 use crate::vocab::outcome::Outcome;
-use crate::vocab::recording::{Recording, RecordingError};
+use crate::vocab::recording::Recording;
 
 /// How long one wait for events lasts before the loop looks at the run again.
 const POLL: Duration = Duration::from_millis(20);
@@ -57,7 +58,7 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Outputs that were asked for and could not be written (the events file): the run is
     /// still reported, but the command fails (exit 2).
-    pub errors: Vec<String>,
+    pub errors: Vec<Error>,
 }
 
 /// The text report: timeline, legend and summary in words.
@@ -70,7 +71,7 @@ pub fn render(report: &Report, options: &Options) -> String {
 }
 
 /// Runs the scenario and gathers the report, without printing anything.
-pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, UsageError> {
+pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error> {
     let machine_at_start = machine::sample();
     let mut session = Session::start(scenario.clone(), plan, false)?;
     let mut rec = Sink::new(scenario.clone());
@@ -115,7 +116,7 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, UsageE
     }
 
     let mut warnings = Vec::new();
-    let errors: Vec<String> = session.finish().into_iter().collect();
+    let errors: Vec<Error> = session.finish().into_iter().collect();
     let dropped = ended.dropped_events;
     if dropped > 0 {
         warnings.push(format!(
@@ -168,7 +169,7 @@ impl Sink {
 impl Recording {
     /// A recording of a finished headless run. Fails if the run outgrew the trace's exact
     /// event log (the recording would not be exact).
-    pub fn from_report(report: &Report, speed: f64) -> Result<Recording, RecordingError> {
+    pub fn from_report(report: &Report, speed: f64) -> Result<Recording, Error> {
         let scenario = report.trace.scenario();
         let deadlock = report.summary.deadlock.as_ref().map(|d| {
             let idx = |name: &str| scenario.thread_index(name);

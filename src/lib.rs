@@ -10,6 +10,7 @@ pub mod cells;
 pub mod cmd;
 pub mod console;
 pub mod engine;
+pub mod error;
 pub mod files;
 pub mod headless;
 pub mod i18n;

@@ -5,19 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use threadlab::cmd::{self, cli::Cli};
-use threadlab::console::errln;
-use threadlab::vocab::Exit;
 
 fn main() -> ExitCode {
-    let exit = cmd::dispatch(Cli::parse());
-    // A report that did not reach stdout (a full disk) is not a success; a reader that went
-    // away (`| head`) is not a failure.
-    let exit = match threadlab::console::stdout_failed() {
-        Some(why) => {
-            errln(&format!("error: cannot write to stdout: {why}"));
-            Exit::Usage
-        }
-        None => exit,
-    };
-    ExitCode::from(exit.code())
+    ExitCode::from(cmd::dispatch(Cli::parse()).code())
 }

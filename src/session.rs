@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::{Breakpoint, Phase, Run, RunOptions};
+use crate::error::Error;
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::trace::order::Reorder;
 use crate::vocab::deadlock::Deadlock;
@@ -51,28 +52,8 @@ impl Default for RunPlan {
     }
 }
 
-/// A mistake in how the run was asked for (exit code 2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError {
-    pub message: String,
-    pub help: Option<String>,
-}
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "error: {}", self.message)?;
-        if let Some(help) = &self.help {
-            write!(f, "\n  help: {help}")?;
-        }
-        Ok(())
-    }
-}
-
 /// Resolves `--schedule` names to threads, with a pointed error for a name that is not there.
-pub fn resolve_schedule(
-    scenario: &Scenario,
-    names: &[String],
-) -> Result<Vec<ThreadIdx>, UsageError> {
+pub fn resolve_schedule(scenario: &Scenario, names: &[String]) -> Result<Vec<ThreadIdx>, Error> {
     names
         .iter()
         .map(|name| {
@@ -90,17 +71,18 @@ pub fn resolve_schedule(
                     .filter(|(d, _)| *d <= 2)
                     .map(|(_, t)| format!("did you mean `{t}`? "))
                     .unwrap_or_default();
-                UsageError {
-                    message: format!(
+                Error::new(
+                    "schedule::unknown-thread",
+                    format!(
                         "--schedule names `{}`, which is not a thread of {}",
                         crate::scenario::shown(name),
                         scenario.name
                     ),
-                    help: Some(crate::scenario::with_disguise(
-                        format!("{nearest}the threads are: {}", all.join(", ")),
-                        name,
-                    )),
-                }
+                )
+                .help(crate::scenario::with_disguise(
+                    format!("{nearest}the threads are: {}", all.join(", ")),
+                    name,
+                ))
             })
         })
         .collect()
@@ -109,11 +91,14 @@ pub fn resolve_schedule(
 /// Reads one `--break-on`: `T2` (the thread changes state), `T2:block` (it records that kind
 /// of event), `B` (the resource changes hands), `line:12` (a thread reaches a step on line 12);
 /// `thread:X` and `resource:X` say which is meant when a thread and a resource share a name.
-pub fn resolve_breakpoint(scenario: &Scenario, spec: &str) -> Result<Breakpoint, UsageError> {
+pub fn resolve_breakpoint(scenario: &Scenario, spec: &str) -> Result<Breakpoint, Error> {
     let spec = spec.trim();
-    let wrong = |message: String, help: String| UsageError {
-        message: format!("--break-on `{}`: {message}", crate::scenario::shown(spec)),
-        help: Some(help),
+    let wrong = |message: String, help: String| {
+        Error::new(
+            "usage::break-on",
+            format!("--break-on `{}`: {message}", crate::scenario::shown(spec)),
+        )
+        .help(help)
     };
     let threads: Vec<&str> = scenario.threads.iter().map(|t| t.name.as_str()).collect();
     let resources: Vec<&str> = scenario.resources.iter().map(|r| r.name.as_str()).collect();
@@ -245,11 +230,7 @@ pub struct Session {
 impl Session {
     /// Checks the plan against the scenario (schedule names, events file) and starts the run:
     /// paused if `paused` or if there is a schedule to step.
-    pub fn start(
-        scenario: Arc<Scenario>,
-        plan: &RunPlan,
-        paused: bool,
-    ) -> Result<Session, UsageError> {
+    pub fn start(scenario: Arc<Scenario>, plan: &RunPlan, paused: bool) -> Result<Session, Error> {
         let threads = resolve_schedule(&scenario, &plan.schedule)?;
         let breakpoints = plan
             .breaks
@@ -409,7 +390,7 @@ impl Session {
     /// for it (an error if it does not end in time), without, looking only. Returns whether
     /// the schedule goes on; when it is done the run goes free, unless it deadlocked. While
     /// the viewer has the run going, the schedule waits for a pause.
-    pub fn advance_schedule(&mut self, block: bool) -> Result<bool, UsageError> {
+    pub fn advance_schedule(&mut self, block: bool) -> Result<bool, Error> {
         let Some(run) = self.run.as_ref().filter(|_| self.scheduling) else {
             return Ok(false);
         };
@@ -423,13 +404,13 @@ impl Session {
                 if !block {
                     return Ok(true);
                 }
-                return Err(UsageError {
-                    message: format!(
+                return Err(Error::new(
+                    "schedule::step-stuck",
+                    format!(
                         "--schedule step {number} ({name}) did not end within {:.1}s",
                         wait.as_secs_f64()
                     ),
-                    help: None,
-                });
+                ));
             }
         }
         match run.phase() {
@@ -453,14 +434,14 @@ impl Session {
             if deadlocked {
                 return Ok(false);
             }
-            return Err(UsageError {
-                message: format!("--schedule step {number} ({name}) cannot be taken: {e}"),
-                help: Some(
-                    "a schedule steps threads one step each, in order; a blocked or finished \
-                     thread cannot take a step"
-                        .into(),
-                ),
-            });
+            return Err(Error::new(
+                "schedule::step-refused",
+                format!("--schedule step {number} ({name}) cannot be taken: {e}"),
+            )
+            .help(
+                "a schedule steps threads one step each, in order; a blocked or finished \
+                 thread cannot take a step",
+            ));
         }
         self.stepping = Some((number, name));
         Ok(true)
@@ -516,7 +497,7 @@ impl Session {
 
     /// Flushes the events file; a write that failed is returned, to fail the command (the
     /// run itself is still reported).
-    pub fn finish(&mut self) -> Option<String> {
+    pub fn finish(&mut self) -> Option<Error> {
         self.events.as_mut().and_then(EventsFile::finish)
     }
 }
@@ -531,12 +512,10 @@ struct EventsFile {
 
 impl EventsFile {
     /// Opens `path` for the events, refusing it if it is the scenario file being run.
-    fn create(path: &Path, input: Option<&Path>) -> Result<EventsFile, UsageError> {
+    fn create(path: &Path, input: Option<&Path>) -> Result<EventsFile, Error> {
         let inputs: Vec<&Path> = input.into_iter().collect();
-        let file = crate::files::create(path, &inputs).map_err(|e| UsageError {
-            message: format!("cannot write the events file: {e}"),
-            help: Some(e.help().to_string()),
-        })?;
+        let file = crate::files::create(path, &inputs)
+            .map_err(|e| e.within("cannot write the events file"))?;
         Ok(EventsFile {
             path: path.display().to_string(),
             out: BufWriter::new(file),
@@ -557,14 +536,18 @@ impl EventsFile {
         }
     }
 
-    fn finish(&mut self) -> Option<String> {
+    fn finish(&mut self) -> Option<Error> {
         if self.error.is_none()
             && let Err(err) = self.out.flush()
         {
             self.error = Some(err);
         }
-        self.error
-            .as_ref()
-            .map(|err| format!("writing the events file {} failed: {err}", self.path))
+        self.error.as_ref().map(|err| {
+            Error::new(
+                "file::io",
+                format!("writing the events file {} failed: {err}", self.path),
+            )
+            .help("check the disk and the path")
+        })
     }
 }

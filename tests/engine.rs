@@ -5,16 +5,13 @@ use std::time::{Duration, Instant};
 
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
+use threadlab::scenario::testing::ms;
 use threadlab::trace::invariants;
 use threadlab::vocab::event::{Event, EventKind};
 use threadlab::vocab::{Blame, WaitEdge};
 
 mod common;
-use common::{LIMIT, fast, run_to_end, scenario};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use common::{LIMIT, builtin, fast, run_scheduled, run_to_end, scenario};
 
 fn kinds_of(events: &[Event], t: ThreadIdx) -> Vec<EventKind> {
     events
@@ -27,50 +24,16 @@ fn kinds_of(events: &[Event], t: ThreadIdx) -> Vec<EventKind> {
 const A: ResIdx = 0;
 const B: ResIdx = 1;
 
+/// The classic deadlock at a test's pace: 20 ms of work between the two locks.
 fn deadlock_scenario() -> Arc<Scenario> {
-    scenario(
-        &[("A", ResourceKind::Mutex), ("B", ResourceKind::Mutex)],
-        &[
-            (
-                "T1",
-                vec![
-                    Op::Lock(A),
-                    Op::Work(ms(20)),
-                    Op::Lock(B),
-                    Op::Unlock(B),
-                    Op::Unlock(A),
-                ],
-            ),
-            (
-                "T2",
-                vec![
-                    Op::Lock(B),
-                    Op::Work(ms(20)),
-                    Op::Lock(A),
-                    Op::Unlock(A),
-                    Op::Unlock(B),
-                ],
-            ),
-        ],
-    )
+    threadlab::trace::testing::deadlock_working(ms(20))
 }
 
 #[test]
 fn forced_schedule_always_deadlocks_and_names_the_cycle() {
     let s = deadlock_scenario();
     for _ in 0..5 {
-        let run = Run::start(
-            s.clone(),
-            RunOptions {
-                start_paused: true,
-                ..RunOptions::default()
-            },
-        );
-        for t in [0, 1] {
-            run.step(t).expect("step");
-            assert!(run.wait_step_done(LIMIT));
-        }
-        run.resume();
+        let run = run_scheduled(&s, RunOptions::default(), &[0, 1]);
         let (phase, events) = run_to_end(&run);
         assert_eq!(phase, Phase::Deadlock);
         let d = run.deadlock().expect("deadlock reported");
@@ -212,18 +175,7 @@ fn pause_stops_every_thread_and_step_moves_exactly_one() {
 fn reset_from_a_deadlock_joins_every_thread() {
     let s = deadlock_scenario();
     for _ in 0..10 {
-        let run = Run::start(
-            s.clone(),
-            RunOptions {
-                start_paused: true,
-                ..RunOptions::default()
-            },
-        );
-        run.step(0).unwrap();
-        run.wait_step_done(LIMIT);
-        run.step(1).unwrap();
-        run.wait_step_done(LIMIT);
-        run.resume();
+        let run = run_scheduled(&s, RunOptions::default(), &[0, 1]);
         let (phase, _) = run_to_end(&run);
         assert_eq!(phase, Phase::Deadlock);
         let joined = run.stop();
@@ -400,20 +352,9 @@ fn a_wait_nobody_can_end_is_reported_as_the_root_not_a_cycle() {
             ("T2", vec![Op::Take(0), Op::Take(0), Op::Put(0), Op::Put(0)]),
         ],
     );
-    let run = Run::start(
-        s.clone(),
-        RunOptions {
-            start_paused: true,
-            ..RunOptions::default()
-        },
-    );
     // T1 puts and takes its own item, then waits for another, which T2 could still put; then
     // T2 waits too, and nobody will ever put for T2.
-    for t in [0, 0, 0, 1] {
-        run.step(t).unwrap();
-        assert!(run.wait_step_done(LIMIT));
-    }
-    run.resume();
+    let run = run_scheduled(&s, RunOptions::default(), &[0, 0, 0, 1]);
     let (phase, events) = run_to_end(&run);
     assert_eq!(phase, Phase::Deadlock);
     invariants::check(&s, &events).unwrap();
@@ -437,19 +378,8 @@ fn a_reader_passes_a_queued_writer_only_on_a_lock_that_prefers_readers() {
                 ("R2", vec![Op::Read(0), Op::Unlock(0)]),
             ],
         );
-        let run = Run::start(
-            s.clone(),
-            RunOptions {
-                start_paused: true,
-                ..RunOptions::default()
-            },
-        );
         // R1 reads; W queues behind it; then R2 comes to read.
-        for t in [0, 1, 2] {
-            run.step(t).unwrap();
-            assert!(run.wait_step_done(LIMIT));
-        }
-        run.resume();
+        let run = run_scheduled(&s, RunOptions::default(), &[0, 1, 2]);
         let (phase, events) = run_to_end(&run);
         assert_eq!(phase, Phase::Finished);
         invariants::check(&s, &events).unwrap();
@@ -607,18 +537,7 @@ fn waits_that_only_a_stuck_thread_could_end_name_it_as_such() {
             ("B", vec![Op::Lock(1), Op::Wait(0), Op::Unlock(1)]),
         ],
     );
-    let run = Run::start(
-        s.clone(),
-        RunOptions {
-            start_paused: true,
-            ..RunOptions::default()
-        },
-    );
-    for t in [0, 0, 1] {
-        run.step(t).unwrap();
-        assert!(run.wait_step_done(LIMIT));
-    }
-    run.resume();
+    let run = run_scheduled(&s, RunOptions::default(), &[0, 0, 1]);
     let (phase, events) = run_to_end(&run);
     assert_eq!(phase, Phase::Deadlock);
     let d = run.deadlock().unwrap();
@@ -935,4 +854,26 @@ fn step_next_picks_whoever_acts_next_in_run_time() {
         assert!(run.wait_step_done(LIMIT));
     }
     run.stop();
+}
+
+// ---- every lesson can be reset, even mid-wait ---------------------------------------------
+
+#[test]
+fn every_lesson_stops_promptly_mid_run() {
+    for lesson in threadlab::scenario::builtin::all() {
+        let name = lesson.name;
+        let s = builtin(name);
+        let run = Run::start(s, RunOptions::default());
+        let mut events = Vec::new();
+        // Let it get going (some threads waiting), then reset.
+        let deadline = Instant::now() + Duration::from_millis(150);
+        while Instant::now() < deadline {
+            run.wait_events(&mut events, Duration::from_millis(20));
+        }
+        let took = run.stop();
+        assert!(
+            took < Duration::from_millis(500),
+            "{name} took {took:?} to stop"
+        );
+    }
 }

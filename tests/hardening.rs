@@ -7,8 +7,6 @@
 //! bounded; nothing asserts an absolute time except generous ceilings, and the figures behind
 //! the README's promises are printed (`cargo test --test hardening -- --nocapture`).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -16,10 +14,12 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
+use threadlab::scenario::testing::ms;
 use threadlab::scenario::{self, builtin};
 
 mod common;
 use common::{task_names, wait_engine_threads_gone};
+use threadlab::trace::testing::{Contention, contention_scenario};
 use threadlab::trace::{RunEnd, SummaryBuilder, Trace, invariants};
 use threadlab::vocab::event::{Event, EventKind};
 
@@ -33,10 +33,6 @@ fn serial() -> MutexGuard<'static, ()> {
 const RUN_BUDGET_NS: u64 = 5_000_000_000;
 /// Wall-clock ceiling on any one run, for a machine far busier than expected.
 const WALL_LIMIT: Duration = Duration::from_secs(20);
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 fn wait_task_count(target: usize) -> usize {
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -536,165 +532,41 @@ proptest! {
 
 // ---- an hour of events ---------------------------------------------------------------------
 
-/// A small deterministic generator for the simulated hour: the same hour every time.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    /// Uniform in lo..=hi.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next() % (hi - lo + 1) as u64) as usize
-    }
-}
-
-/// Sixteen threads at a lesson's pace for an hour of run time, simulated: each works 25–100 ms,
-/// takes the shared lock (waiting its turn), holds it 1–4 ms, releases it (handing it to the
-/// next waiter) and sleeps 25–100 ms: the step lengths of the built-in lessons. The events are what the engine would record.
-struct Hour {
-    rng: Rng,
-    now: u64,
-    /// (time, thread): when each thread next acts.
-    due: BinaryHeap<Reverse<(u64, ThreadIdx)>>,
-    phase: Vec<u8>,
-    holder: Option<ThreadIdx>,
-    waiters: std::collections::VecDeque<ThreadIdx>,
-}
-
-const WORK: u32 = 0;
-const LOCK: u32 = 1;
-const HOLD: u32 = 2;
-const UNLOCK: u32 = 3;
-const SLEEP: u32 = 4;
-
-impl Hour {
-    fn new(threads: usize) -> Hour {
-        let mut h = Hour {
-            rng: Rng(7),
-            now: 0,
-            due: BinaryHeap::new(),
-            phase: vec![0; threads],
-            holder: None,
-            waiters: Default::default(),
-        };
-        for t in 0..threads as ThreadIdx {
-            let at = h.rng.range(0, 1_000_000) as u64;
-            h.due.push(Reverse((at, t)));
-        }
-        h
-    }
-
-    fn ev(&self, t: ThreadIdx, kind: EventKind, step: u32, by: Option<ThreadIdx>) -> Event {
-        Event {
-            t_ns: self.now,
-            thread: t,
-            kind,
-            resource: matches!(
-                kind,
-                EventKind::Block | EventKind::Acquire | EventKind::Release
-            )
-            .then_some(0),
-            by,
-            step,
-            item: None,
-        }
-    }
-
-    fn pause(&mut self, lo_us: usize, hi_us: usize) -> u64 {
-        self.now + self.rng.range(lo_us, hi_us) as u64 * 1_000
-    }
-
-    /// The events of the next thread to act.
-    fn step(&mut self, out: &mut Vec<Event>) {
-        let Reverse((at, t)) = self.due.pop().expect("threads never end");
-        self.now = at;
-        let ti = t as usize;
-        match self.phase[ti] {
-            0 => {
-                out.push(self.ev(t, EventKind::Start, threadlab::vocab::event::NO_STEP, None));
-                out.push(self.ev(t, EventKind::Run, WORK, None));
-                self.phase[ti] = 1;
-                let next = self.pause(25_000, 100_000);
-                self.due.push(Reverse((next, t)));
-            }
-            1 => {
-                if self.holder.is_none() {
-                    self.holder = Some(t);
-                    out.push(self.ev(t, EventKind::Acquire, LOCK, None));
-                    out.push(self.ev(t, EventKind::Run, HOLD, None));
-                    self.phase[ti] = 2;
-                    let next = self.pause(1_000, 4_000);
-                    self.due.push(Reverse((next, t)));
-                } else {
-                    out.push(self.ev(t, EventKind::Block, LOCK, None));
-                    self.waiters.push_back(t);
-                }
-            }
-            2 => {
-                out.push(self.ev(t, EventKind::Release, UNLOCK, None));
-                self.holder = self.waiters.pop_front();
-                if let Some(w) = self.holder {
-                    out.push(self.ev(w, EventKind::Acquire, LOCK, Some(t)));
-                    out.push(self.ev(w, EventKind::Run, HOLD, None));
-                    self.phase[w as usize] = 2;
-                    let next = self.pause(1_000, 4_000);
-                    self.due.push(Reverse((next, w)));
-                }
-                out.push(self.ev(t, EventKind::Sleep, SLEEP, None));
-                self.phase[ti] = 3;
-                let next = self.pause(25_000, 100_000);
-                self.due.push(Reverse((next, t)));
-            }
-            _ => {
-                out.push(self.ev(t, EventKind::Run, WORK, None));
-                self.phase[ti] = 1;
-                let next = self.pause(25_000, 100_000);
-                self.due.push(Reverse((next, t)));
-            }
-        }
-    }
-}
-
-/// An hour of run time from sixteen threads into the trace store and the summary: what they
-/// keep stays bounded (spans per lane, the event log, the summary), and the summary still
-/// accounts for the whole hour.
+/// An hour of run time from sixteen threads contending for one lock (the shared synthetic
+/// stream, at a lesson's pace) into the trace store and the summary: what they keep stays
+/// bounded (spans per lane, the event log, the summary), and the summary still accounts for
+/// the whole hour.
 #[test]
 fn an_hour_of_sixteen_threads_keeps_the_trace_and_summary_bounded() {
     let _serial = serial();
     const THREADS: usize = 16;
     const HOUR_NS: u64 = 3_600 * 1_000_000_000;
     const TEN_MIN_NS: u64 = 600 * 1_000_000_000;
-    let s = scenario::parse_source(
-        "hour",
-        "hour.kdl",
-        "mutex M\nthread w count=16 {\n work \"10ms\"\n lock M\n work \"1ms\"\n unlock M\n sleep \"10ms\"\n}\n",
-    )
-    .unwrap();
-    let s = Arc::new(s);
+    let s = contention_scenario(THREADS);
     let mut trace = Trace::new(s.clone());
     let limits = trace.limits();
     let mut summary = SummaryBuilder::new(s.clone());
-    let mut hour = Hour::new(THREADS);
+    // Gaps of up to 3 ms between events: some 660 a second, 2.4 million in the hour.
+    let mut stream = Contention::new(THREADS, 7).with_max_gap(3_000_000);
+    stream.track_waiters(false);
+    let mut now = 0;
     let mut batch = Vec::new();
     let mut next_drain = 20_000_000;
     let mut next_look = TEN_MIN_NS;
     let mut looks: Vec<(u64, usize, usize, usize, usize)> = Vec::new();
     let started = Instant::now();
-    while hour.now < HOUR_NS {
-        hour.step(&mut batch);
+    while now < HOUR_NS {
+        let e = stream.next().expect("endless").event;
+        now = e.t_ns;
+        batch.push(e);
         // Drained every 20 ms of run time, like the UI at 50 Hz.
-        if hour.now >= next_drain {
+        if now >= next_drain {
             trace.push(&batch);
             summary.extend(&batch);
             batch.clear();
             next_drain += 20_000_000;
         }
-        if hour.now >= next_look {
+        if now >= next_look {
             let end = trace.end_ns();
             let most_spans = (0..THREADS as ThreadIdx)
                 .map(|t| trace.spans(t, 0, end + 1).len())

@@ -235,35 +235,14 @@ fn unwritable_events_file_is_a_usage_error() {
 /// A scenario the checker would refuse (T1 unlocks a lock it never took), built directly so the
 /// engine meets the mistake at run time.
 fn failing_scenario() -> Arc<Scenario> {
-    use threadlab::scenario::model::{Op, Resource, ResourceKind, Step, ThreadSpec};
-    let thread = |name: &str, ops: &[Op]| ThreadSpec {
-        name: name.into(),
-        group: name.into(),
-        line: 1,
-        gil: None,
-        after: Vec::new(),
-        event_loop: None,
-        steps: ops.iter().map(|&op| Step { op, line: 2 }).collect(),
-    };
-    Arc::new(Scenario {
-        name: "failing".into(),
-        origin: "test".into(),
-        source: Arc::from("mutex A\nthread T1 { unlock A }\n"),
-        title: "Unlocking a lock nobody holds".into(),
-        about: String::new(),
-        title_zh: None,
-        about_zh: None,
-        models: Default::default(),
-        resources: vec![Resource {
-            name: "A".into(),
-            kind: ResourceKind::Mutex,
-            line: 1,
-        }],
-        threads: vec![
-            thread("T1", &[Op::Unlock(0)]),
-            thread("T2", &[Op::Lock(0), Op::Unlock(0)]),
+    use threadlab::scenario::model::{Op, ResourceKind};
+    threadlab::scenario::testing::scenario(
+        &[("A", ResourceKind::Mutex)],
+        &[
+            ("T1", vec![Op::Unlock(0)]),
+            ("T2", vec![Op::Lock(0), Op::Unlock(0)]),
         ],
-    })
+    )
 }
 
 #[test]

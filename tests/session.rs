@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use threadlab::engine::Phase;
+use threadlab::error::Error;
 use threadlab::headless;
 use threadlab::scenario::model::Scenario;
-use threadlab::session::{RunPlan, Session, UsageError};
+use threadlab::session::{RunPlan, Session};
 use threadlab::vocab::Outcome;
 use threadlab::vocab::event::{EventKind, EventRecord};
 
@@ -41,7 +42,7 @@ fn deadlock_plan(events: PathBuf) -> RunPlan {
 fn drive_like_the_live_view(
     scenario: Arc<Scenario>,
     plan: &RunPlan,
-) -> Result<(Outcome, Option<String>), UsageError> {
+) -> Result<(Outcome, Option<Error>), Error> {
     let mut session = Session::start(scenario, plan, false)?;
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -175,7 +176,7 @@ fn break_on_reads_threads_kinds_resources_and_lines_and_refuses_the_rest() {
     assert_eq!(read(&format!("line:{line}")), Ok(Breakpoint::Line(line)));
 
     let refused = |spec: &str, said: &[&str]| {
-        let e: UsageError = read(spec).expect_err(spec);
+        let e = read(spec).expect_err(spec);
         let text = format!("{} {}", e.message, e.help.unwrap_or_default());
         for word in said {
             assert!(text.contains(word), "{spec}: {text}");

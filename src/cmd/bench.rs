@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::cli::BenchWhat;
-use crate::console::{errln, out, outln};
+use crate::console::{out, outln};
+use crate::error::Error;
 use crate::vocab::outcome::Exit;
 
 use crate::engine::{Run, RunOptions};
@@ -237,25 +238,24 @@ impl GilBench {
 }
 
 /// `threadlab bench gil [--threads N] [--work D] [--json]`.
-pub fn run(what: BenchWhat, threads: Option<usize>, work: Duration, json: bool) -> Exit {
+pub fn run(
+    what: BenchWhat,
+    threads: Option<usize>,
+    work: Duration,
+    json: bool,
+) -> Result<Exit, Error> {
     if what == BenchWhat::Fidelity {
         return fidelity(json);
     }
     let threads = threads.unwrap_or_else(crate::trace::gil::cores);
-    match gil(threads, work, Duration::from_millis(5)) {
-        Ok(figures) if json => {
-            outln(&serde_json::to_string_pretty(&figures).expect("figures serialize"));
-            Exit::Success
-        }
-        Ok(figures) => {
-            out(&figures.report());
-            Exit::Success
-        }
-        Err(e) => {
-            errln(&format!("bench failed: {e}"));
-            Exit::Failed
-        }
+    let figures = gil(threads, work, Duration::from_millis(5))
+        .map_err(|e| Error::internal("bench", format!("bench failed: {e}")))?;
+    if json {
+        outln(&serde_json::to_string_pretty(&figures).expect("figures serialize"));
+    } else {
+        out(&figures.report());
     }
+    Ok(Exit::Success)
 }
 
 /// One lesson run in threadlab and as its Python twin under CPython, at the same speed.
@@ -393,35 +393,28 @@ pub fn fidelity_report(rows: &[FidelityRow], speed: f64) -> String {
 }
 
 /// `threadlab bench fidelity`: every built-in, in threadlab and under CPython.
-fn fidelity(json: bool) -> Exit {
+fn fidelity(json: bool) -> Result<Exit, Error> {
     if !python3_found() {
-        errln(
-            "error: `bench fidelity` runs each lesson's Python twin under python3, and python3 is not on PATH\n  help: install Python 3.8 or later; `threadlab export LESSON --format python` works without it",
-        );
-        return Exit::Usage;
+        return Err(Error::new(
+            "bench::no-python",
+            "`bench fidelity` runs each lesson's Python twin under python3, and python3 is not on PATH",
+        )
+        .help("install Python 3.8 or later; `threadlab export LESSON --format python` works without it"));
     }
     let speed = 1.0;
     let mut rows = Vec::new();
     for b in crate::scenario::builtin::all() {
-        let scenario = match crate::scenario::load(b.name) {
-            Ok(s) => Arc::new(s),
-            Err(e) => {
-                errln(&format!("{}: {e}", b.name));
-                return Exit::Failed;
-            }
-        };
-        match fidelity_of(scenario, speed) {
-            Ok(row) => rows.push(row),
-            Err(e) => {
-                errln(&format!("bench failed on {}: {e}", b.name));
-                return Exit::Failed;
-            }
-        }
+        let scenario = crate::scenario::load(b.name)
+            .map(Arc::new)
+            .map_err(|e| Error::internal("bench", format!("{}: {e}", b.name)))?;
+        let row = fidelity_of(scenario, speed)
+            .map_err(|e| Error::internal("bench", format!("bench failed on {}: {e}", b.name)))?;
+        rows.push(row);
     }
     if json {
         outln(&serde_json::to_string_pretty(&rows).expect("rows serialize"));
     } else {
         out(&fidelity_report(&rows, speed));
     }
-    Exit::Success
+    Ok(Exit::Success)
 }

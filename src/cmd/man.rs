@@ -3,16 +3,15 @@
 use clap::CommandFactory;
 
 use super::cli::Cli;
-use crate::console::{errln, out};
+use crate::console::out;
+use crate::error::Error;
 use crate::vocab::outcome::Exit;
 
-pub fn run() -> Exit {
+pub fn run() -> Result<Exit, Error> {
     let man = clap_mangen::Man::new(Cli::command());
     let mut page = Vec::new();
-    if let Err(e) = man.render(&mut page) {
-        errln(&format!("error: cannot render the man page: {e}"));
-        return Exit::Failed;
-    }
+    man.render(&mut page)
+        .map_err(|e| Error::internal("man", format!("cannot render the man page: {e}")))?;
     out(&String::from_utf8_lossy(&page));
-    Exit::Success
+    Ok(Exit::Success)
 }

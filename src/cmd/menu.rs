@@ -3,16 +3,17 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::console::errln;
+use crate::error::Error;
 use crate::vocab::outcome::Exit;
 
-pub fn run(files: &[PathBuf], ascii: bool) -> Exit {
+pub fn run(files: &[PathBuf], ascii: bool) -> Result<Exit, Error> {
     if !std::io::stdout().is_terminal() {
-        errln(
-            "threadlab's menu needs a terminal. Without one, run a scenario headless:\n  \
-             threadlab run deadlock --headless\n(`threadlab list` shows the scenarios.)",
+        return Err(
+            Error::new("usage::no-terminal", "threadlab's menu needs a terminal").help(
+                "without one, run a scenario headless: `threadlab run deadlock --headless` \
+             (`threadlab list` shows the scenarios)",
+            ),
         );
-        return Exit::Usage;
     }
     crate::ui::run_menu(files, ascii)
 }

@@ -14,23 +14,25 @@ pub mod replay;
 pub mod run;
 
 use crate::console::errln;
+use crate::error::Error;
 use crate::headless::{self, Report, RunPlan};
 use crate::vocab::outcome::Exit;
 use cli::{Cli, Command, Pacing, RunArgs};
 
-/// Runs the command `cli` names.
+/// Runs the command `cli` names. A command that refuses says why with a [`crate::error::Error`],
+/// printed here; it ends as a usage error, or as a failure if threadlab itself failed.
 pub fn dispatch(cli: Cli) -> Exit {
     let lang = cli.lang.as_deref().and_then(crate::i18n::Lang::from_code);
     crate::i18n::set(lang.unwrap_or_else(crate::i18n::Lang::from_env));
     let ascii = cli.ascii;
-    match cli.command {
+    let ended = match cli.command {
         None => menu::run(&cli.files, ascii),
-        Some(Command::List) => list::run(),
-        Some(Command::Check { files }) => check::run(&files),
+        Some(Command::List) => Ok(list::run()),
+        Some(Command::Check { files }) => Ok(check::run(&files)),
         Some(Command::Run(command)) => run::run(command, ascii),
         Some(Command::Replay(args)) => replay::run(&args, ascii),
         Some(Command::Export(args)) => export::run(&args),
-        Some(Command::Completions { shell }) => completions::run(shell),
+        Some(Command::Completions { shell }) => Ok(completions::run(shell)),
         Some(Command::Man) => man::run(),
         Some(Command::Bench {
             what,
@@ -38,7 +40,20 @@ pub fn dispatch(cli: Cli) -> Exit {
             work,
             json,
         }) => bench::run(what, threads, work, json),
-    }
+    };
+    // A report that did not reach stdout (a full disk) is not a success; a reader that went
+    // away (`| head`) is not a failure.
+    let ended = ended.and_then(|exit| match crate::console::stdout_failed() {
+        Some(why) => Err(Error::new(
+            "output::stdout",
+            format!("cannot write to stdout: {why}"),
+        )),
+        None => Ok(exit),
+    });
+    ended.unwrap_or_else(|e| {
+        errln(&e.render());
+        Exit::from(&e)
+    })
 }
 
 /// The run `args` ask for, as the rooms below take it.
@@ -61,18 +76,17 @@ pub fn plan_of(scenario: &str, pacing: &Pacing, events: Option<std::path::PathBu
 
 /// Prints a report to stdout, as text or as the JSON summary; it ends as its run did, or as
 /// a usage error if an output it was asked for could not be written.
-pub fn print_report(report: &Report, json: bool, ascii: bool) -> Exit {
+pub fn print_report(report: &Report, json: bool, ascii: bool) -> Result<Exit, Error> {
     for w in &report.warnings {
         errln(&format!("warning: {w}"));
     }
     let out = if json {
-        match serde_json::to_string(&report.summary) {
-            Ok(json) => json + "\n",
-            Err(e) => {
-                errln(&format!("error: could not write the summary as JSON: {e}"));
-                return Exit::Failed;
-            }
-        }
+        serde_json::to_string(&report.summary).map_err(|e| {
+            Error::internal(
+                "summary",
+                format!("could not write the summary as JSON: {e}"),
+            )
+        })? + "\n"
     } else {
         headless::render(
             report,
@@ -84,7 +98,7 @@ pub fn print_report(report: &Report, json: bool, ascii: bool) -> Exit {
     };
     crate::console::out(&out);
     for e in &report.errors {
-        errln(&format!("error: {e}"));
+        errln(&e.render());
     }
     // What the machine could give goes beside the report, which a replay prints unchanged; it
     // is a note on the figures, not on the command, so a command that failed leaves it out.
@@ -97,9 +111,9 @@ pub fn print_report(report: &Report, json: bool, ascii: bool) -> Exit {
     {
         errln(&format!("note: {note}"));
     }
-    if report.errors.is_empty() {
+    Ok(if report.errors.is_empty() {
         Exit::Run(report.outcome)
     } else {
         Exit::Usage
-    }
+    })
 }

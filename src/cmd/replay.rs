@@ -3,20 +3,14 @@
 use std::io::IsTerminal;
 
 use super::cli::ReplayArgs;
-use crate::console::errln;
+use crate::error::Error;
 use crate::vocab::outcome::Exit;
 use crate::vocab::recording::Recording;
 
 /// `threadlab replay FILE [--headless]`. Headless (or without a terminal) prints the same
 /// report the recorded run printed and exits with its outcome's code.
-pub fn run(args: &ReplayArgs, ascii: bool) -> Exit {
-    let rec = match Recording::load(&args.file) {
-        Ok(rec) => rec,
-        Err(e) => {
-            errln(&e.to_string());
-            return Exit::Usage;
-        }
-    };
+pub fn run(args: &ReplayArgs, ascii: bool) -> Result<Exit, Error> {
+    let rec = Recording::load(&args.file)?;
     if args.headless || args.json || !std::io::stdout().is_terminal() {
         super::print_report(&rec.report(), args.json, ascii)
     } else {

@@ -168,15 +168,7 @@ pub fn find(
                         }
                         _ => ahead[u].will(Act::Unlock, r) || ahead[u].backs_off,
                     };
-                    let mut holders: Vec<usize> = view
-                        .holders
-                        .iter()
-                        .map(|&h| h as usize)
-                        .filter(|&h| h != t && releases(h))
-                        .collect();
-                    holders.sort_unstable();
-                    holders.dedup();
-                    (holders, 1)
+                    (other_holders(view, t, releases), 1)
                 }
                 ResourceKind::Event => (providers(Act::Set), 1),
                 ResourceKind::Barrier { parties } => {
@@ -198,15 +190,7 @@ pub fn find(
             Where::Moving => true,
             Where::Finished | Where::NotStarted => false,
             Where::Waiting(r) => {
-                let kind = scenario.resources[r as usize].kind;
-                let lock = matches!(
-                    kind,
-                    ResourceKind::Mutex
-                        | ResourceKind::RLock
-                        | ResourceKind::RwLock { .. }
-                        | ResourceKind::Gil { .. }
-                        | ResourceKind::Semaphore { .. }
-                );
+                let lock = holds_kind(scenario.resources[r as usize].kind);
                 // A lock nobody holds is about to be taken by its first waiter.
                 (lock && views[r as usize].holders.is_empty()) || wakers[t].1 == 0
             }
@@ -260,14 +244,7 @@ pub fn find(
             }
             let view = &views[r as usize];
             if holds_kind(scenario.resources[r as usize].kind) {
-                let mut held: Vec<usize> = view
-                    .holders
-                    .iter()
-                    .map(|&h| h as usize)
-                    .filter(|&h| h != t && stuck_waiting(h))
-                    .collect();
-                held.sort_unstable();
-                held.dedup();
+                let mut held = other_holders(view, t, stuck_waiting);
                 if view.holders.contains(&(t as ThreadIdx)) {
                     held.push(t);
                 }
@@ -327,6 +304,20 @@ pub fn find(
     Some(Deadlock { cycle, stuck })
 }
 
+/// The threads other than `t` holding what `view` shows (each once, lowest first) for which
+/// `keep` holds.
+fn other_holders(view: &View, t: usize, keep: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut held: Vec<usize> = view
+        .holders
+        .iter()
+        .map(|&h| h as usize)
+        .filter(|&h| h != t && keep(h))
+        .collect();
+    held.sort_unstable();
+    held.dedup();
+    held
+}
+
 /// Kinds whose waiters wait for a holder to give it back.
 fn holds_kind(kind: ResourceKind) -> bool {
     matches!(
@@ -382,6 +373,7 @@ fn first_cycle(blames: &[Vec<usize>]) -> Option<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::model::Op::*;
     use crate::scenario::model::ResourceKind as K;
     use crate::scenario::testing::{ms, scenario};
 
@@ -391,6 +383,24 @@ mod tests {
             holders: holders.to_vec(),
             waiters: waiters.to_vec(),
             full: false,
+        }
+    }
+
+    /// Every thread can still move: no deadlock is found, and the test says which it found if
+    /// one is.
+    fn none_stuck(s: &Scenario, views: &[View], finished: &[bool], pcs: &[u32]) {
+        if let Some(d) = find(s, views, finished, pcs) {
+            panic!("nobody should be stuck, but: {}", d.describe(s));
+        }
+    }
+
+    /// A lock tried for 10 ms, then given up with everything the thread holds.
+    fn try_lock(resource: ResIdx) -> Op {
+        TryLock {
+            resource,
+            timeout: ms(10),
+            backoff: None,
+            jitter: true,
         }
     }
 
@@ -406,13 +416,7 @@ mod tests {
     /// of its script: an arrival before that step can never come again.
     #[test]
     fn a_back_off_comes_round_only_from_where_it_took_what_it_holds() {
-        use Op::*;
-        let try_lock = TryLock {
-            resource: 2,
-            timeout: ms(10),
-            backoff: None,
-            jitter: true,
-        };
+        let try_lock = try_lock(2);
         let s = scenario(
             &[
                 ("b", K::Barrier { parties: 2 }),
@@ -442,7 +446,6 @@ mod tests {
 
     #[test]
     fn two_locks_in_opposite_order_are_a_cycle_of_holders() {
-        use Op::*;
         let s = scenario(
             &[("A", K::Mutex), ("B", K::Mutex)],
             &[
@@ -466,7 +469,6 @@ mod tests {
 
     #[test]
     fn a_second_permit_of_a_one_permit_semaphore_is_a_self_deadlock_at_once() {
-        use Op::*;
         let s = scenario(
             &[("S", K::Semaphore { permits: 1 })],
             &[
@@ -491,7 +493,6 @@ mod tests {
 
     #[test]
     fn a_mutex_locked_again_by_its_holder() {
-        use Op::*;
         let s = scenario(
             &[("A", K::Mutex)],
             &[("T1", vec![Lock(0), Lock(0), Unlock(0), Unlock(0)])],
@@ -502,7 +503,6 @@ mod tests {
 
     #[test]
     fn a_thread_waiting_for_its_after_group_is_stuck_behind_it() {
-        use Op::*;
         let mut s = (*scenario(
             &[("go", K::Event)],
             &[("A", vec![Wait(0)]), ("B", vec![Set(0)])],
@@ -519,12 +519,11 @@ mod tests {
         );
         // Once A's group has finished, B starts and sets it.
         s.threads[1].after.clear();
-        assert_eq!(find(&s, &[view(&[], &[0])], &[false, false], &[0, 0]), None);
+        none_stuck(&s, &[view(&[], &[0])], &[false, false], &[0, 0]);
     }
 
     #[test]
     fn an_after_group_that_can_finish_lets_its_followers_move() {
-        use Op::*;
         let mut s = (*scenario(
             &[("go", K::Event)],
             &[
@@ -535,15 +534,11 @@ mod tests {
         ))
         .clone();
         s.threads[1].after = vec![0];
-        assert_eq!(
-            find(&s, &[view(&[], &[2])], &[false, false, false], &[0, 0, 0]),
-            None
-        );
+        none_stuck(&s, &[view(&[], &[2])], &[false, false, false], &[0, 0, 0]);
     }
 
     #[test]
     fn an_event_only_a_stuck_thread_would_set() {
-        use Op::*;
         let s = scenario(
             &[("go", K::Event), ("done", K::Event)],
             &[
@@ -571,7 +566,6 @@ mod tests {
 
     #[test]
     fn a_barrier_short_of_parties_blames_only_a_stuck_arriver() {
-        use Op::*;
         let s = scenario(
             &[("gate", K::Barrier { parties: 2 }), ("M", K::Mutex)],
             &[
@@ -594,7 +588,6 @@ mod tests {
 
     #[test]
     fn a_co_waiter_is_never_blamed() {
-        use Op::*;
         // Both wait for go; B would set it afterwards, but it waits for the same thing.
         let s = scenario(
             &[("go", K::Event)],
@@ -607,7 +600,6 @@ mod tests {
 
     #[test]
     fn an_empty_buffer_nobody_left_fills() {
-        use Op::*;
         let s = scenario(
             &[("q", K::Buffer { capacity: 1 })],
             &[
@@ -622,7 +614,7 @@ mod tests {
             "C waits for q, which no thread left can fill"
         );
         // While P can still put, C can move.
-        assert_eq!(find(&s, &[view(&[], &[0])], &[false, false], &[0, 1]), None);
+        none_stuck(&s, &[view(&[], &[0])], &[false, false], &[0, 1]);
         // A full buffer: its waiters wait for a take.
         let full = View {
             full: true,
@@ -633,7 +625,6 @@ mod tests {
 
     #[test]
     fn a_holder_that_never_unlocks_leaves_its_waiters_to_nobody() {
-        use Op::*;
         let s = scenario(
             &[("A", K::Mutex)],
             &[("T1", vec![Lock(0), Sleep(ms(500))]), ("T2", vec![Lock(0)])],
@@ -650,31 +641,21 @@ mod tests {
 
     #[test]
     fn a_holder_that_may_back_off_can_still_unlock() {
-        use Op::*;
-        let try_lock = TryLock {
-            resource: 1,
-            timeout: ms(10),
-            backoff: None,
-            jitter: true,
-        };
+        let try_lock = try_lock(1);
         let s = scenario(
             &[("A", K::Mutex), ("B", K::Mutex)],
             &[("T1", vec![Lock(0), try_lock]), ("T2", vec![Lock(0)])],
         );
-        assert_eq!(
-            find(
-                &s,
-                &[view(&[0], &[1]), view(&[], &[])],
-                &[false, false],
-                &[1, 0]
-            ),
-            None
+        none_stuck(
+            &s,
+            &[view(&[0], &[1]), view(&[], &[])],
+            &[false, false],
+            &[1, 0],
         );
     }
 
     #[test]
     fn the_cycle_is_reported_before_a_thread_that_only_waits_behind_it() {
-        use Op::*;
         let s = scenario(
             &[("A", K::Mutex), ("B", K::Mutex)],
             &[

@@ -10,15 +10,15 @@ pub mod duration;
 mod limits;
 pub mod model;
 mod parse;
-#[cfg(test)]
-pub(crate) mod testing;
+pub mod testing;
 
 use std::fmt;
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan};
+use miette::{Diagnostic, LabeledSpan};
+
+pub use crate::error::{render_for_terminal, render_plain};
 
 pub use limits::{
     MAX_COUNT, MAX_DURATION, MAX_FILE_BYTES, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREAD_TIME,
@@ -57,11 +57,10 @@ pub fn load(arg: &str) -> Result<Scenario, miette::Report> {
     } else {
         format!("`{}` is neither a built-in scenario nor a file", shown(arg))
     };
-    Err(ScenarioError::without_source(
+    Err(refused(
         &shown(arg),
         Problem::new("scenario::not-found", message).help(with_disguise(help, arg)),
-    )
-    .into())
+    ))
 }
 
 /// The file a scenario argument reads, if it names one rather than a built-in: what outputs
@@ -78,16 +77,16 @@ pub fn load_file(path: &Path) -> Result<Scenario, miette::Report> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| origin.clone());
-    let bytes = crate::files::read_limited(path, MAX_FILE_BYTES as u64).map_err(|e| match e {
-        crate::files::FileError::TooBig(_, len) => miette::Report::from(too_big(&origin, len)),
-        e => ScenarioError::without_source(
-            &origin,
-            Problem::new("scenario::read", e.to_string()).help(e.help()),
-        )
-        .into(),
+    let bytes = crate::files::read_limited(path, MAX_FILE_BYTES as u64).map_err(|e| {
+        if e.code == crate::files::TOO_BIG {
+            refused(&origin, too_big(&e.message))
+        } else {
+            let problem = Problem::new("scenario::read", e.to_string());
+            refused(&origin, problem.help(e.help.unwrap_or_default()))
+        }
     })?;
     if is_recording(&bytes) {
-        return Err(ScenarioError::without_source(
+        return Err(refused(
             &origin,
             Problem::new(
                 "scenario::recording",
@@ -97,26 +96,24 @@ pub fn load_file(path: &Path) -> Result<Scenario, miette::Report> {
                 "this is a recording: use `threadlab replay {origin}` to watch it again, or \
                  `threadlab export {origin} --format svg -o run.svg`"
             )),
-        )
-        .into());
+        ));
     }
     if looks_like_json(&bytes) {
-        return Err(ScenarioError::without_source(
+        let problem = Problem::new(
+            "scenario::not-kdl",
+            format!("`{origin}` is JSON, not a scenario"),
+        );
+        return Err(refused(
             &origin,
-            Problem::new(
-                "scenario::not-kdl",
-                format!("`{origin}` is JSON, not a scenario"),
-            )
-            .help("a scenario is a KDL file, like: mutex A  thread T1 { lock A; unlock A }"),
-        )
-        .into());
+            problem.help("a scenario is a KDL file, like: mutex A  thread T1 { lock A; unlock A }"),
+        ));
     }
     let source = match String::from_utf8(bytes) {
         Ok(source) => source,
         Err(e) => {
             let bytes = e.into_bytes();
             let (line, column) = not_utf8_at(&bytes);
-            return Err(ScenarioError::without_source(
+            return Err(refused(
                 &origin,
                 Problem::new(
                     "scenario::read",
@@ -126,8 +123,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, miette::Report> {
                     "a scenario is a plain text file in UTF-8; save it as UTF-8 in your editor, \
                      or check that this is the right file",
                 ),
-            )
-            .into());
+            ));
         }
     };
     parse_source(&name, &origin, &source)
@@ -168,7 +164,11 @@ pub(crate) fn not_utf8_at(bytes: &[u8]) -> (usize, usize) {
 /// diagnostics (`builtin:deadlock` or a path).
 pub fn parse_source(name: &str, origin: &str, source: &str) -> Result<Scenario, miette::Report> {
     if source.len() > MAX_FILE_BYTES {
-        return Err(too_big(origin, source.len() as u64).into());
+        let seen = format!(
+            "`{origin}` is {}",
+            crate::files::human_size(source.len() as u64)
+        );
+        return Err(refused(origin, too_big(&seen)));
     }
     let src: Arc<str> = Arc::from(source);
     let result = parse::parse(name, origin, src.clone())
@@ -176,85 +176,21 @@ pub fn parse_source(name: &str, origin: &str, source: &str) -> Result<Scenario, 
     result.map_err(|problems| ScenarioError::new(origin, src, problems).into())
 }
 
-/// Renders a diagnostic for stderr: colour and Unicode on a terminal, monochrome when
-/// `NO_COLOR` is set, plain ASCII when stderr is not a terminal.
-pub fn render_for_terminal(diagnostic: &dyn Diagnostic) -> String {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let theme = if !std::io::stderr().is_terminal() {
-        GraphicalTheme::none()
-    } else if no_color {
-        GraphicalTheme::unicode_nocolor()
-    } else {
-        GraphicalTheme::unicode()
-    };
-    render_with(
-        GraphicalReportHandler::new_themed(theme).with_width(100),
-        diagnostic,
-    )
-}
-
-/// Renders a diagnostic in plain ASCII without colour at a fixed width: stable text for
-/// snapshots, logs and anywhere escape codes would be noise.
-/// A diagnostic on one line, for a notice: `file:3:5: message (help)`.
-pub fn one_line(diagnostic: &dyn Diagnostic) -> String {
-    let at = diagnostic
-        .labels()
-        .and_then(|mut labels| labels.next())
-        .and_then(|label| {
-            let source = diagnostic.source_code()?;
-            let span = source.read_span(label.inner(), 0, 0).ok()?;
-            let name = span.name().map(|n| format!("{n}:")).unwrap_or_default();
-            Some(format!("{name}{}:{}: ", span.line() + 1, span.column() + 1))
-        })
-        .unwrap_or_default();
-    let help = diagnostic
-        .help()
-        .map(|h| format!(" ({h})"))
-        .unwrap_or_default();
-    format!("{at}{diagnostic}{help}")
-}
-
-pub fn render_plain(diagnostic: &dyn Diagnostic, width: usize) -> String {
-    render_with(
-        GraphicalReportHandler::new_themed(GraphicalTheme::none()).with_width(width),
-        diagnostic,
-    )
-}
-
-fn render_with(handler: GraphicalReportHandler, diagnostic: &dyn Diagnostic) -> String {
-    let handler = handler.with_links(false).without_syntax_highlighting();
-    let mut out = String::new();
-    if handler.render_report(&mut out, diagnostic).is_ok() {
-        return out;
-    }
-    // miette gives up on a span it cannot read; the message and help still say what is wrong.
-    let mut out = format!("Error: {diagnostic}\n");
-    if let Some(help) = diagnostic.help() {
-        out.push_str(&format!("  help: {help}\n"));
-    }
-    if let Some(related) = diagnostic.related() {
-        for r in related {
-            out.push_str(&format!("Error: {r}\n"));
-        }
-    }
-    out
-}
-
-fn too_big(origin: &str, len: u64) -> ScenarioError {
-    let size = crate::files::human_size(len);
-    ScenarioError::without_source(
-        origin,
-        Problem::new(
-            "scenario::too-big",
-            format!(
-                "`{origin}` is {size}; a scenario file may be at most {} KiB",
-                MAX_FILE_BYTES >> 10
-            ),
-        )
-        .help(
-            "scenarios are short scripts: use `repeat` and `count=` instead of writing steps out",
+/// A scenario file over the limit; `seen` says which file and how big ("`a.kdl` is 2.0 MiB").
+fn too_big(seen: &str) -> Problem {
+    Problem::new(
+        "scenario::too-big",
+        format!(
+            "{seen}; a scenario file may be at most {} KiB",
+            MAX_FILE_BYTES >> 10
         ),
     )
+    .help("scenarios are short scripts: use `repeat` and `count=` instead of writing steps out")
+}
+
+/// A whole file refused before its text is read as a scenario.
+fn refused(origin: &str, problem: Problem) -> miette::Report {
+    ScenarioError::without_source(origin, problem).into()
 }
 
 /// The closest of `candidates` to `word`, if any is close enough to be a likely typo. Words

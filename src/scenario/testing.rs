@@ -1,4 +1,5 @@
-//! Scenarios written inline, for the tests of every room above the language.
+//! Scenarios written inline, for the tests of every room above the language: unit tests,
+//! `tests/` and `benches/` build them here, so the engine can be tested apart from the language.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -28,6 +28,37 @@ pub struct GilComparison {
     pub cores: usize,
 }
 
+impl PhaseFigures {
+    /// A group's figures from its first start, last finish and time spent computing.
+    pub fn new(
+        threads: usize,
+        first_start_ns: u64,
+        last_end_ns: u64,
+        computing_ns: u64,
+    ) -> Option<Self> {
+        let wall = last_end_ns.checked_sub(first_start_ns)?.max(1);
+        Some(PhaseFigures {
+            threads,
+            wall_ms: wall as f64 / 1e6,
+            cpu_busy: computing_ns as f64 / wall as f64,
+        })
+    }
+}
+
+impl GilComparison {
+    /// The card for two finished phases, on this machine's cores.
+    pub fn new(under_gil: PhaseFigures, free: PhaseFigures) -> Self {
+        let cores = cores();
+        GilComparison {
+            speedup: under_gil.wall_ms / free.wall_ms.max(1e-9),
+            ideal: free.threads.min(cores) as f64,
+            under_gil,
+            free,
+            cores,
+        }
+    }
+}
+
 /// The threads under a GIL, and the threads that start after them without one.
 pub fn phases(scenario: &Scenario) -> Option<(Vec<ThreadIdx>, Vec<ThreadIdx>)> {
     let gil: Vec<ThreadIdx> = (0..scenario.threads.len() as ThreadIdx)
@@ -73,27 +104,16 @@ pub fn figures(scenario: &Scenario, events: &[Event], group: &[ThreadIdx]) -> Op
             return None;
         }
     }
-    let wall = last_end.checked_sub(first_start)?.max(1);
-    Some(PhaseFigures {
-        threads: group.len(),
-        wall_ms: wall as f64 / 1e6,
-        cpu_busy: computing_ns as f64 / wall as f64,
-    })
+    PhaseFigures::new(group.len(), first_start, last_end, computing_ns)
 }
 
 /// The comparison card, once both phases have finished.
 pub fn compare(scenario: &Scenario, events: &[Event]) -> Option<GilComparison> {
     let (gil, free) = phases(scenario)?;
-    let under_gil = figures(scenario, events, &gil)?;
-    let free_figures = figures(scenario, events, &free)?;
-    let cores = cores();
-    Some(GilComparison {
-        speedup: under_gil.wall_ms / free_figures.wall_ms.max(1e-9),
-        ideal: free.len().min(cores) as f64,
-        under_gil,
-        free: free_figures,
-        cores,
-    })
+    Some(GilComparison::new(
+        figures(scenario, events, &gil)?,
+        figures(scenario, events, &free)?,
+    ))
 }
 
 pub fn cores() -> usize {

@@ -5,7 +5,7 @@ pub mod gil;
 pub mod invariants;
 pub mod machine;
 pub mod order;
-pub mod recording;
+pub mod replay;
 pub mod resources;
 pub mod summary;
 pub mod text;
@@ -14,7 +14,6 @@ pub mod timeline;
 pub use order::Reorder;
 pub use resources::ResourceState;
 pub use summary::{RunEnd, Summary, SummaryBuilder};
-pub use timeline::{Span, Trace, TraceLimits};
+pub use timeline::{StateSpan, Trace, TraceLimits};
 
-#[cfg(test)]
-pub(crate) mod testing;
+pub mod testing;

@@ -541,23 +541,9 @@ impl SummaryBuilder {
                 last = last.max(acc.finished_ns?);
                 computing += acc.times.ns("running");
             }
-            let wall = last.checked_sub(first)?.max(1);
-            Some(PhaseFigures {
-                threads: group.len(),
-                wall_ms: wall as f64 / 1e6,
-                cpu_busy: computing as f64 / wall as f64,
-            })
+            PhaseFigures::new(group.len(), first, last, computing)
         };
-        let under_gil = phase(&under)?;
-        let free_figures = phase(&free)?;
-        let cores = gil::cores();
-        Some(GilComparison {
-            speedup: under_gil.wall_ms / free_figures.wall_ms.max(1e-9),
-            ideal: free.len().min(cores) as f64,
-            under_gil,
-            free: free_figures,
-            cores,
-        })
+        Some(GilComparison::new(phase(&under)?, phase(&free)?))
     }
 }
 

@@ -1,6 +1,8 @@
-//! Small builders for trace tests: events and runs written inline.
+//! Events and runs written inline, and the one synthetic event stream ([`Contention`]), for
+//! the unit tests, `tests/` and `benches/` alike.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::scenario::testing::{ms, scenario};
@@ -46,32 +48,26 @@ impl EventExt for Event {
     }
 }
 
-/// The classic deadlock: T1 locks A then B, T2 locks B then A.
+/// The classic deadlock: T1 locks A then B, T2 locks B then A, working 100 ms in between.
 pub fn deadlock_scenario() -> Arc<Scenario> {
+    deadlock_working(ms(100))
+}
+
+/// The classic deadlock, each thread working `work` between its two locks.
+pub fn deadlock_working(work: Duration) -> Arc<Scenario> {
+    // The two scripts mirror each other: take one lock, work, want the other.
+    let script = |first, second| {
+        vec![
+            Op::Lock(first),
+            Op::Work(work),
+            Op::Lock(second),
+            Op::Unlock(second),
+            Op::Unlock(first),
+        ]
+    };
     scenario(
         &[("A", ResourceKind::Mutex), ("B", ResourceKind::Mutex)],
-        &[
-            (
-                "T1",
-                vec![
-                    Op::Lock(0),
-                    Op::Work(ms(100)),
-                    Op::Lock(1),
-                    Op::Unlock(1),
-                    Op::Unlock(0),
-                ],
-            ),
-            (
-                "T2",
-                vec![
-                    Op::Lock(1),
-                    Op::Work(ms(100)),
-                    Op::Lock(0),
-                    Op::Unlock(0),
-                    Op::Unlock(1),
-                ],
-            ),
-        ],
+        &[("T1", script(0, 1)), ("T2", script(1, 0))],
     )
 }
 
@@ -96,7 +92,7 @@ pub fn deadlock_events() -> Vec<Event> {
 pub struct Lcg(pub u64);
 
 impl Lcg {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -105,11 +101,10 @@ impl Lcg {
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 }
 
-/// `n` threads each looping `lock M; work; unlock M; sleep` on one mutex: the scenario.
 /// How the deadlock of [`deadlock_scenario`] ends: T1 and T2 each wait for the other's lock.
 pub fn deadlock_end(run_time_ns: u64) -> crate::trace::summary::RunEnd {
     use crate::trace::summary::RunEnd;
@@ -132,6 +127,7 @@ pub fn deadlock_end(run_time_ns: u64) -> crate::trace::summary::RunEnd {
     }
 }
 
+/// `n` threads each looping `lock M; work; unlock M; sleep` on one mutex: the scenario.
 pub fn contention_scenario(n: usize) -> Arc<Scenario> {
     let names: Vec<String> = (1..=n).map(|i| format!("T{i}")).collect();
     let threads: Vec<(&str, Vec<Op>)> = names

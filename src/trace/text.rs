@@ -36,8 +36,9 @@ impl Default for TextOptions {
     }
 }
 
-/// A run time for people: `1.204s`, `350ms`, `12.5ms`, `800us`.
-pub fn human(ns: u64) -> String {
+/// A run time for reports, to the millisecond above 10 ms: `1.204s`, `350ms`, `12.5ms`, `800us`
+/// (the live view's `view::fmt_ns` rounds further, to fit a panel title).
+pub fn fmt_run_time(ns: u64) -> String {
     let rounded = if ns >= 10_000_000 {
         Duration::from_millis((ns + 500_000) / 1_000_000)
     } else {
@@ -105,7 +106,7 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
         let text: Vec<char> = if q == 0 {
             vec!['0']
         } else {
-            human(end_ns * q / 4).chars().collect()
+            fmt_run_time(end_ns * q / 4).chars().collect()
         };
         let start = match q {
             0 => 0,
@@ -138,7 +139,7 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
 /// The summary in words: outcome, deadlock cycle, each thread's time, each resource's figures.
 pub fn render_summary(summary: &Summary) -> String {
     let mut out = String::new();
-    let run = human((summary.run_time_ms * 1e6) as u64);
+    let run = fmt_run_time((summary.run_time_ms * 1e6) as u64);
     let outcome = match summary.outcome {
         Some(Outcome::Completed) => rust_i18n::t!("summary.completed", run = run),
         Some(Outcome::Deadlock) => rust_i18n::t!("summary.deadlock", run = run),
@@ -185,7 +186,7 @@ pub fn render_summary(summary: &Summary) -> String {
             .state_ms
             .iter()
             .filter(|&(_, ns)| ns > 0)
-            .map(|(state, ns)| format!("{} {}", short_words(state), human(ns)))
+            .map(|(state, ns)| format!("{} {}", short_words(state), fmt_run_time(ns)))
             .collect();
         let times = if times.is_empty() {
             rust_i18n::t!("summary.no_time").into_owned()
@@ -195,9 +196,8 @@ pub fn render_summary(summary: &Summary) -> String {
         let end = match (&t.failure, t.final_state, &t.waiting_for) {
             (Some(reason), _, _) => format!("failed: {reason}"),
             (None, "done", _) => match t.finished_ms {
-                Some(ms) => {
-                    rust_i18n::t!("summary.done_at", at = human((ms * 1e6) as u64)).into_owned()
-                }
+                Some(ms) => rust_i18n::t!("summary.done_at", at = fmt_run_time((ms * 1e6) as u64))
+                    .into_owned(),
                 None => short_words("done"),
             },
             (None, state, Some(r)) => {
@@ -298,7 +298,7 @@ pub fn render_summary(summary: &Summary) -> String {
                 let longest = match longest_turn_by {
                     Some(t) => format!(
                         "; longest without an await {} ({t})",
-                        human((longest_turn_ms * 1e6) as u64)
+                        fmt_run_time((longest_turn_ms * 1e6) as u64)
                     ),
                     None => String::new(),
                 };
@@ -458,11 +458,15 @@ events     8 recorded, 0 dropped
     }
 
     #[test]
-    fn human_times() {
-        assert_eq!(human(0), "0ms");
-        assert_eq!(human(1_234_567_890), "1.235s");
-        assert_eq!(human(350_400_000), "350ms");
-        assert_eq!(human(1_250_000), "1.25ms");
-        assert_eq!(human(800_000), "800us");
+    fn run_times_for_reports() {
+        for (ns, shown) in [
+            (0, "0ms"),
+            (1_234_567_890, "1.235s"),
+            (350_400_000, "350ms"),
+            (1_250_000, "1.25ms"),
+            (800_000, "800us"),
+        ] {
+            assert_eq!(fmt_run_time(ns), shown);
+        }
     }
 }

@@ -27,13 +27,13 @@ use crate::vocab::event::{Event, EventKind, NO_STEP, State};
 
 /// A stretch of time a thread spent in one state: `[start_ns, end_ns)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
+pub struct StateSpan {
     pub start_ns: u64,
     pub end_ns: u64,
     pub state: State,
 }
 
-impl Span {
+impl StateSpan {
     pub fn len_ns(&self) -> u64 {
         self.end_ns - self.start_ns
     }
@@ -113,7 +113,7 @@ struct Checkpoint {
 #[derive(Debug, Clone, Default)]
 struct Lane {
     /// Closed spans, contiguous and in order.
-    spans: Vec<Span>,
+    spans: Vec<StateSpan>,
     /// The current state and since when; `None` before the thread's first event.
     open: Option<(u64, State)>,
     /// Spans starting before this have been coarsened.
@@ -321,7 +321,7 @@ impl Trace {
         let lanes: usize = self
             .lanes
             .iter()
-            .map(|l| l.spans.capacity() * size_of::<Span>())
+            .map(|l| l.spans.capacity() * size_of::<StateSpan>())
             .sum();
         let per_checkpoint = self.scenario.threads.len() * size_of::<Option<u32>>()
             + self.scenario.resources.len() * (size_of::<ResourceState>() + 64);
@@ -337,7 +337,7 @@ impl Trace {
 
     /// A thread's spans overlapping `[from_ns, to_ns)`, clipped to it. The current state runs
     /// on to `to_ns` (the caller knows where "now" is).
-    pub fn spans(&self, thread: ThreadIdx, from_ns: u64, to_ns: u64) -> Vec<Span> {
+    pub fn spans(&self, thread: ThreadIdx, from_ns: u64, to_ns: u64) -> Vec<StateSpan> {
         let mut out = Vec::new();
         if let Some(lane) = self.lanes.get(thread as usize) {
             lane.for_each(from_ns, to_ns, |s| out.push(s));
@@ -711,7 +711,8 @@ impl Trace {
                 EventKind::Release => format!("{who} awaits, freeing {res}{woke}"),
                 other => format!("{who} {} {res}", other.name()),
             },
-            // Lessons' resources: plain wording until they get their own descriptions.
+            // These read alike: who waits, takes and releases, plus each one's own act (an
+            // event's set and pass, a counter's read and write-back).
             ResourceKind::RLock
             | ResourceKind::Event
             | ResourceKind::RwLock { .. }
@@ -832,7 +833,7 @@ impl Lane {
             }
             return;
         }
-        self.spans.push(Span {
+        self.spans.push(StateSpan {
             start_ns: start,
             end_ns: t,
             state: current,
@@ -846,10 +847,10 @@ impl Lane {
     /// Halves the resolution of the older half of the lane.
     fn coarsen(&mut self) {
         let half = self.spans.len() / 2;
-        let mut merged: Vec<Span> = Vec::with_capacity(half / 2 + 1);
+        let mut merged: Vec<StateSpan> = Vec::with_capacity(half / 2 + 1);
         for pair in self.spans[..half].chunks(2) {
             let span = match *pair {
-                [a, b] => Span {
+                [a, b] => StateSpan {
                     start_ns: a.start_ns,
                     end_ns: b.end_ns,
                     state: if a.len_ns() >= b.len_ns() {
@@ -885,7 +886,7 @@ impl Lane {
     }
 
     /// Calls `f` with each span overlapping `[from, to)`, clipped to it, the open span included.
-    fn for_each(&self, from: u64, to: u64, mut f: impl FnMut(Span)) {
+    fn for_each(&self, from: u64, to: u64, mut f: impl FnMut(StateSpan)) {
         if to <= from {
             return;
         }
@@ -894,7 +895,7 @@ impl Lane {
             if s.start_ns >= to {
                 return;
             }
-            f(Span {
+            f(StateSpan {
                 start_ns: s.start_ns.max(from),
                 end_ns: s.end_ns.min(to),
                 state: s.state,
@@ -903,7 +904,7 @@ impl Lane {
         if let Some((start, state)) = self.open
             && start < to
         {
-            f(Span {
+            f(StateSpan {
                 start_ns: start.max(from),
                 end_ns: to,
                 state,
@@ -940,12 +941,12 @@ mod tests {
         assert_eq!(
             t.spans(0, 0, 200 * MS),
             [
-                Span {
+                StateSpan {
                     start_ns: 0,
                     end_ns: 100 * MS,
                     state: State::Running
                 },
-                Span {
+                StateSpan {
                     start_ns: 100 * MS,
                     end_ns: 200 * MS,
                     state: State::Locked(1)
@@ -956,12 +957,12 @@ mod tests {
         assert_eq!(
             t.spans(1, 50 * MS, 150 * MS),
             [
-                Span {
+                StateSpan {
                     start_ns: 50 * MS,
                     end_ns: 101 * MS,
                     state: State::Running
                 },
-                Span {
+                StateSpan {
                     start_ns: 101 * MS,
                     end_ns: 150 * MS,
                     state: State::Locked(0)
@@ -1048,12 +1049,12 @@ mod tests {
         assert_eq!(
             t.spans(0, 0, 40),
             [
-                Span {
+                StateSpan {
                     start_ns: 0,
                     end_ns: 30,
                     state: State::Running
                 },
-                Span {
+                StateSpan {
                     start_ns: 30,
                     end_ns: 40,
                     state: State::Done
@@ -1526,67 +1527,6 @@ mod tests {
                 }]
             );
         }
-    }
-
-    fn rss_kb() -> u64 {
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-
-    /// Issue 8's memory budget: an hour of events from 16 busy threads (each locking,
-    /// computing and sleeping about every millisecond: 32 000 events per second of run time,
-    /// 115 million in all) into one Trace. Prints RSS every ten minutes of run time.
-    /// `cargo test --release --lib hour_of_sixteen -- --ignored --nocapture`
-    #[test]
-    #[ignore = "slow: a memory measurement, run with --release"]
-    fn hour_of_sixteen_busy_threads() {
-        const THREADS: usize = 16;
-        const HOUR_NS: u64 = 3_600 * 1_000_000_000;
-        let mut t = Trace::new(contention_scenario(THREADS));
-        // Mean gap 31 µs between events overall: 32 000 events per second.
-        let mut stream = Contention::new(THREADS, 8).with_max_gap(62_000);
-        stream.track_waiters(false);
-        let mut batch = Vec::with_capacity(1024);
-        let mut next_report = 0;
-        let mut after_warmup = Vec::new();
-        let started = std::time::Instant::now();
-        loop {
-            let tr = stream.next().expect("endless");
-            let at = tr.event.t_ns;
-            batch.push(tr.event);
-            if batch.len() == 640 {
-                // 20 ms of run time per batch, like a UI draining at 50 Hz.
-                t.push(&batch);
-                batch.clear();
-            }
-            if at >= next_report {
-                let rss = rss_kb();
-                println!(
-                    "run time {:>4} s: {:>10} events, trace heap {:>6} KB, RSS {rss:>6} KB",
-                    at / 1_000_000_000,
-                    t.events_seen(),
-                    t.heap_bytes() / 1024,
-                );
-                if at >= 600 * 1_000_000_000 {
-                    after_warmup.push(rss);
-                }
-                next_report += 600 * 1_000_000_000;
-            }
-            if at >= HOUR_NS {
-                break;
-            }
-        }
-        println!("{:.1} s wall", started.elapsed().as_secs_f64());
-        let peak = after_warmup.iter().copied().max().unwrap_or(0);
-        let low = after_warmup.iter().copied().min().unwrap_or(0);
-        assert!(peak <= 64 * 1024, "RSS {peak} KB over 64 MB");
-        assert!(peak - low <= 4 * 1024, "RSS not flat: {low}..{peak} KB");
     }
 
     /// What a TUI frame asks of the trace after ten minutes of 16 busy threads: 200 lane cells

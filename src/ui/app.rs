@@ -1,6 +1,6 @@
 //! The UI's state and the only place it changes.
 //!
-//! `App::update` turns an [`Action`] into state changes plus [`Effect`]s for the live loop to
+//! `App::update` turns an [`Action`] into state changes plus [`Effect`]s for the runner to
 //! carry out on the engine; `App::observe` folds in what the engine reported. Views only read.
 //! Keeping the engine out of here is what lets the snapshot tests build an `App` from a fixed
 //! list of events and draw it.
@@ -137,7 +137,7 @@ pub enum Hit {
     Nothing,
 }
 
-/// What to do to the engine; the live loop carries these out.
+/// What to do to the engine; the runner carries these out.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Stop any run and start this scenario.
@@ -373,7 +373,7 @@ impl App {
         }
     }
 
-    /// Opens the run view for `scenario` (the live loop starts the engine).
+    /// Opens the run view for `scenario` (the runner starts the engine).
     pub fn open(&mut self, scenario: Arc<Scenario>, speed: f64) {
         self.open_run(scenario, speed, false);
     }

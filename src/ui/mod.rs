@@ -2,19 +2,19 @@
 //! it happens, with pause, step, history and restart.
 //!
 //! `app` holds the state and changes it, `view` draws it, `keys` is the one key table,
-//! `theme` the one theme, `terminal` takes the terminal over and gives it back, and `live` is
-//! the event loop that ties them to a running engine.
+//! `theme` the one theme, `terminal` takes the terminal over and gives it back, and `runner` is
+//! the loop that ties them to a running engine (its `Driver`) and to the keyboard.
 
 pub mod app;
 pub mod keys;
 pub mod layout;
-mod live;
+mod runner;
 pub mod terminal;
 pub mod theme;
 pub mod view;
 mod watch;
 
-pub use live::{
+pub use runner::{
     FILES_GROUP, menu_entries, menu_entries_from, replay, run_menu, run_scenario,
     run_scenario_recording,
 };

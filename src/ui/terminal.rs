@@ -2,7 +2,7 @@
 //!
 //! Three layers, as gitui does it: a drop guard (normal exits and `?` errors), a panic hook that
 //! restores before the panic message is printed (so the message lands on the normal screen and
-//! is readable), and the live loop's signal handling (SIGTERM, SIGHUP, SIGINT), which ends the
+//! is readable), and the runner's signal handling (SIGTERM, SIGHUP, SIGINT), which ends the
 //! loop so the guard runs. In raw mode Ctrl-C arrives as a key, handled by the key table.
 
 use std::io::{self, Stdout, Write};

@@ -45,7 +45,7 @@ impl Glyphs {
 
     /// Marks the selected thread and the current line.
     pub fn pointer(self) -> &'static str {
-        if self.ascii { ">" } else { "▶" }
+        self.pick(">", "▶")
     }
 
     /// Says more of a list is above.
@@ -65,35 +65,32 @@ impl Glyphs {
 
     /// Marks the history cursor on the time axis.
     pub fn cursor(self) -> char {
-        if self.ascii { '^' } else { '▲' }
+        self.pick('^', '▲')
     }
 
     pub fn tick(self) -> char {
-        if self.ascii { '|' } else { '╵' }
+        self.pick('|', '╵')
     }
 
     pub fn axis(self) -> char {
-        if self.ascii { '-' } else { '─' }
-    }
-
-    pub fn arrow(self) -> &'static str {
-        if self.ascii { "->" } else { "→" }
+        self.pick('-', '─')
     }
 
     pub fn gauge_full(self) -> char {
-        if self.ascii { '#' } else { '■' }
+        self.pick('#', '■')
     }
 
     pub fn gauge_empty(self) -> char {
-        if self.ascii { '.' } else { '□' }
+        self.pick('.', '□')
     }
 
     pub fn border_set(self) -> ratatui::symbols::border::Set<'static> {
-        if self.ascii {
-            ASCII_BORDER
-        } else {
-            ratatui::symbols::border::ROUNDED
-        }
+        self.pick(ASCII_BORDER, ratatui::symbols::border::ROUNDED)
+    }
+
+    /// The plain ASCII form or the Unicode one, as this set draws.
+    fn pick<T>(self, ascii: T, unicode: T) -> T {
+        if self.ascii { ascii } else { unicode }
     }
 }
 

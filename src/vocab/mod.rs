@@ -10,4 +10,4 @@ pub mod recording;
 
 pub use deadlock::{Blame, Deadlock, WaitEdge};
 pub use outcome::{Exit, Outcome};
-pub use recording::{Recording, RecordingError};
+pub use recording::Recording;

@@ -85,3 +85,14 @@ impl Exit {
         }
     }
 }
+
+/// How a command that refused ends: a usage error, unless threadlab itself failed.
+impl From<&crate::error::Error> for Exit {
+    fn from(e: &crate::error::Error) -> Exit {
+        if e.internal {
+            Exit::Failed
+        } else {
+            Exit::Usage
+        }
+    }
+}

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
 use crate::vocab::event::{Event, EventKind, NO_STEP};
@@ -45,33 +46,13 @@ pub struct Recording {
     pub speed: f64,
 }
 
-/// Why a recording could not be saved or loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordingError {
-    pub message: String,
-    pub help: Option<String>,
-}
+/// The code of every error about a recording file.
+const RECORDING: &str = "recording";
 
-impl RecordingError {
-    pub(crate) fn new(message: impl Into<String>, help: impl Into<String>) -> RecordingError {
-        RecordingError {
-            message: message.into(),
-            help: Some(help.into()),
-        }
-    }
+/// An error about a recording, with what to do about it.
+pub(crate) fn recording_error(message: impl Into<String>, help: &str) -> Error {
+    Error::new(RECORDING, message).help(help)
 }
-
-impl fmt::Display for RecordingError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.message)?;
-        if let Some(help) = &self.help {
-            write!(f, "\n  help: {help}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for RecordingError {}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Header {
@@ -229,9 +210,9 @@ impl Recording {
 
     /// Writes the recording to `path`, unless it is one of `inputs` (the scenario file the run
     /// was read from): a recording never overwrites what it records.
-    pub fn save(&self, path: &Path, inputs: &[&Path]) -> Result<(), RecordingError> {
+    pub fn save(&self, path: &Path, inputs: &[&Path]) -> Result<(), Error> {
         let fail = |e: &dyn fmt::Display| {
-            RecordingError::new(
+            recording_error(
                 format!("cannot write the recording: {e}"),
                 "give --record a new file in a directory you can write to",
             )
@@ -246,34 +227,35 @@ impl Recording {
 
     /// Reads a recording from `path`: a regular file of at most [`MAX_BYTES`] (no more than
     /// one byte past that is ever read).
-    pub fn load(path: &Path) -> Result<Recording, RecordingError> {
+    pub fn load(path: &Path) -> Result<Recording, Error> {
         let shown = path.display();
-        let bytes = crate::files::read_limited(path, MAX_BYTES).map_err(|e| match e {
-            crate::files::FileError::TooBig(..) => RecordingError::new(
-                format!("{e}; a recording may be at most {} MiB", MAX_BYTES >> 20),
-                "is this the right file?",
-            ),
-            e => RecordingError::new(format!("cannot read the recording: {e}"), e.help()),
+        let bytes = crate::files::read_limited(path, MAX_BYTES).map_err(|e| {
+            if e.code == crate::files::TOO_BIG {
+                recording_error(
+                    format!("{e}; a recording may be at most {} MiB", MAX_BYTES >> 20),
+                    "is this the right file?",
+                )
+            } else {
+                let help = e.help.as_deref().unwrap_or_default();
+                recording_error(format!("cannot read the recording: {e}"), help)
+            }
         })?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let (line, column) = crate::scenario::not_utf8_at(e.as_bytes());
-            RecordingError::new(
+            recording_error(
                 format!(
                     "cannot read the recording {shown}: it is not UTF-8 text (at {shown}:{line}:{column})"
                 ),
                 "a recording is a JSON text file written by `threadlab run --record`",
             )
         })?;
-        Recording::from_json(&text).map_err(|mut e| {
-            e.message = format!("{shown}: {}", e.message);
-            e
-        })
+        Recording::from_json(&text).map_err(|e| e.within(shown))
     }
 
     /// Parses recording text, checking it against the scenario it carries.
-    pub fn from_json(text: &str) -> Result<Recording, RecordingError> {
+    pub fn from_json(text: &str) -> Result<Recording, Error> {
         let damaged = |detail: String| {
-            RecordingError::new(
+            recording_error(
                 format!("not a readable threadlab recording ({detail})"),
                 "the file may be damaged or truncated; record the run again with \
                  `threadlab run SCENARIO --record FILE`",
@@ -293,7 +275,7 @@ impl Recording {
             )));
         }
         if header.version != VERSION {
-            return Err(RecordingError::new(
+            return Err(recording_error(
                 format!(
                     "this recording is format version {}, and this threadlab ({}) reads version {VERSION}",
                     header.version,
@@ -330,7 +312,7 @@ impl Recording {
             })
         };
         let bad_time = |detail: String| {
-            RecordingError::new(
+            recording_error(
                 format!("the recording's times are impossible: {detail}"),
                 "a recording's events are in time order and within its run (run.end_ns); \
                  was it edited by hand? Record the run again with `threadlab run SCENARIO --record FILE`",
@@ -433,7 +415,7 @@ impl Recording {
                             blame,
                         })
                     })
-                    .collect::<Result<_, RecordingError>>()?,
+                    .collect::<Result<_, Error>>()?,
                 stuck: d
                     .stuck
                     .iter()

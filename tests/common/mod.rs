@@ -9,7 +9,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use threadlab::engine::{Phase, Run, RunOptions};
-use threadlab::scenario::model::{Op, Resource, ResourceKind, Scenario, Step, ThreadSpec};
+use threadlab::scenario::model::{Op, Scenario, ThreadIdx};
+use threadlab::trace::invariants::{self, ResourceFacts};
 use threadlab::vocab::event::{Event, EventRecord};
 
 /// The longest any test run may take before the test fails instead of hanging.
@@ -28,39 +29,8 @@ pub fn fast() -> RunOptions {
     }
 }
 
-/// A scenario built in code, so the engine can be tested apart from the language.
-pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)]) -> Arc<Scenario> {
-    Arc::new(Scenario {
-        name: "coded".into(),
-        origin: "coded".into(),
-        source: "".into(),
-        title: "coded".into(),
-        about: String::new(),
-        title_zh: None,
-        about_zh: None,
-        models: Default::default(),
-        resources: resources
-            .iter()
-            .map(|(name, kind)| Resource {
-                name: name.to_string(),
-                kind: *kind,
-                line: 1,
-            })
-            .collect(),
-        threads: threads
-            .iter()
-            .map(|(name, ops)| ThreadSpec {
-                name: name.to_string(),
-                group: name.to_string(),
-                line: 1,
-                gil: None,
-                after: Vec::new(),
-                event_loop: None,
-                steps: ops.iter().map(|&op| Step { op, line: 1 }).collect(),
-            })
-            .collect(),
-    })
-}
+#[allow(unused_imports)] // each test file uses a different subset
+pub use threadlab::scenario::testing::scenario;
 
 /// Run until finished or deadlocked (bounded by [`LIMIT`]); every event in time order.
 pub fn run_to_end(run: &Run) -> (Phase, Vec<Event>) {
@@ -84,6 +54,80 @@ pub fn run_to_end(run: &Run) -> (Phase, Vec<Event>) {
     run.drain_events(&mut events);
     events.sort_by_key(|e| e.t_ns);
     (run.phase(), events)
+}
+
+/// Starts `scenario` paused, steps `threads` in this order (each step waited for, bounded by
+/// [`LIMIT`]), then lets it run freely: a schedule that forces one interleaving.
+pub fn run_scheduled(scenario: &Arc<Scenario>, options: RunOptions, threads: &[ThreadIdx]) -> Run {
+    let run = Run::start(
+        scenario.clone(),
+        RunOptions {
+            start_paused: true,
+            ..options
+        },
+    );
+    for &t in threads {
+        run.step(t).expect("a scheduled thread can take its step");
+        assert!(run.wait_step_done(LIMIT), "step of thread {t} did not end");
+    }
+    run.resume();
+    run
+}
+
+// ---- lessons run to the end -------------------------------------------------------------
+
+/// Lessons whose point is a race between CPU-bound and waiting threads need the cores they
+/// would have in class, so lesson runs take turns instead of competing.
+pub static ONE_AT_A_TIME: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+/// What a lesson's run did: how it ended, every event in time order, the invariants' facts
+/// and the deadlock as the report words it.
+pub struct LessonRun {
+    pub phase: Phase,
+    pub events: Vec<Event>,
+    pub facts: Vec<ResourceFacts>,
+    pub deadlock: Option<String>,
+}
+
+/// Runs `scenario` to the end, in turn with other lesson runs; no event is dropped, no thread
+/// fails and every invariant holds.
+pub fn run_with(scenario: &Arc<Scenario>, options: RunOptions) -> LessonRun {
+    let _turn = ONE_AT_A_TIME.lock();
+    let run = Run::start(scenario.clone(), options);
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(run.dropped_events(), 0);
+    for t in 0..scenario.threads.len() as ThreadIdx {
+        assert_eq!(run.failure(t), None, "{}", scenario.thread_name(t));
+    }
+    let facts = invariants::check(scenario, &events).unwrap_or_else(|e| panic!("{e}"));
+    let deadlock = run.deadlock().map(|d| d.describe(scenario));
+    LessonRun {
+        phase,
+        events,
+        facts,
+        deadlock,
+    }
+}
+
+/// [`run_with`] at 4x.
+pub fn run(scenario: &Arc<Scenario>) -> LessonRun {
+    run_with(scenario, fast())
+}
+
+pub fn resource(scenario: &Scenario, name: &str) -> usize {
+    scenario.resource_index(name).expect("resource exists") as usize
+}
+
+pub fn thread(scenario: &Scenario, name: &str) -> ThreadIdx {
+    scenario.thread_index(name).expect("thread exists")
+}
+
+/// The step an event belongs to, if any.
+pub fn op_of(scenario: &Scenario, e: &Event) -> Option<Op> {
+    scenario.threads[e.thread as usize]
+        .steps
+        .get(e.step as usize)
+        .map(|s| s.op)
 }
 
 // ---- threads of this process ---------------------------------------------------------------

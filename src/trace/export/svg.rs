@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::scenario::model::ThreadIdx;
-use crate::trace::text::human;
+use crate::trace::text::fmt_run_time;
 use crate::vocab::event::{Hue, STATES, Texture};
 use crate::vocab::recording::Recording;
 
@@ -115,8 +115,8 @@ pub fn render(rec: &Recording) -> String {
     );
 
     let outcome = match rec.outcome {
-        Some(o) => format!("{}, {}", o.name(), human(end_ns)),
-        None => human(end_ns),
+        Some(o) => format!("{}, {}", o.name(), fmt_run_time(end_ns)),
+        None => fmt_run_time(end_ns),
     };
     let _ = writeln!(
         out,
@@ -165,8 +165,8 @@ pub fn render(rec: &Recording) -> String {
                     "{}: {} from {} to {}",
                     th.name,
                     sp.state.words(s, i as ThreadIdx, None),
-                    human(sp.start_ns),
-                    human(sp.end_ns)
+                    fmt_run_time(sp.start_ns),
+                    fmt_run_time(sp.end_ns)
                 ))
             );
             let glyph = row.ascii;
@@ -196,7 +196,11 @@ pub fn render(rec: &Recording) -> String {
     for q in 0..=4u64 {
         let ns = end_ns * q / 4;
         let x = x_of(ns);
-        let label = if q == 0 { "0".to_string() } else { human(ns) };
+        let label = if q == 0 {
+            "0".to_string()
+        } else {
+            fmt_run_time(ns)
+        };
         let anchor = match q {
             0 => "start",
             4 => "end",

@@ -12,7 +12,7 @@ use ratatui::widgets::Widget;
 use crate::scenario::model::ThreadIdx;
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
-use crate::ui::view::panel;
+use crate::ui::view::framed;
 use crate::vocab::event::State;
 
 pub struct Code<'a> {
@@ -74,10 +74,6 @@ fn first_line(
 
 impl Widget for Code<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let area = area.intersection(buf.area);
-        if area.is_empty() {
-            return;
-        }
         let run = self.run;
         let theme = self.theme;
         let scenario = &run.scenario;
@@ -92,9 +88,7 @@ impl Widget for Code<'_> {
             ),
             None => (&scenario.source, format!(" {} ", scenario.origin)),
         };
-        let block = panel(title, theme);
-        let inner = block.inner(area);
-        block.render(area, buf);
+        let inner = framed(title, theme, area, buf);
         if inner.is_empty() {
             return;
         }

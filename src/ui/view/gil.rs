@@ -15,7 +15,7 @@ use crate::scenario::model::ThreadIdx;
 use crate::trace::timeline::Trace;
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
-use crate::ui::view::{fmt_clock, panel};
+use crate::ui::view::{fmt_clock, framed};
 use crate::vocab::event::State;
 
 pub struct GilCard<'a> {
@@ -89,14 +89,11 @@ pub const HEIGHT: u16 = 6;
 
 impl Widget for GilCard<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let area = area.intersection(buf.area);
-        if area.is_empty() {
+        let theme = self.theme;
+        let inner = framed(rust_i18n::t!("panel.gil"), theme, area, buf);
+        if inner.is_empty() {
             return;
         }
-        let theme = self.theme;
-        let block = panel(rust_i18n::t!("panel.gil"), theme);
-        let inner = block.inner(area);
-        block.render(area, buf);
         let Some((under, free)) = phases(&self.run.scenario) else {
             return;
         };

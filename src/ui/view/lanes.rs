@@ -12,7 +12,7 @@ use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
 use crate::ui::app::RunState;
 use crate::ui::layout::{self, Columns, state_words};
 use crate::ui::theme::Theme;
-use crate::ui::view::{fit, fmt_ns, fmt_tick, panel};
+use crate::ui::view::{fit, fmt_ns, fmt_tick, framed};
 use crate::vocab::event::{STATES, State};
 
 pub struct Lanes<'a> {
@@ -127,9 +127,6 @@ pub fn legend_states(scenario: &Scenario) -> Vec<State> {
 impl Widget for Lanes<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let area = area.intersection(buf.area);
-        if area.is_empty() {
-            return;
-        }
         let run = self.run;
         let theme = self.theme;
         let threads = &run.scenario.threads;
@@ -138,12 +135,10 @@ impl Widget for Lanes<'_> {
             n if n == threads.len() => rust_i18n::t!("panel.tasks"),
             _ => rust_i18n::t!("panel.threads_and_tasks"),
         };
-        let block = panel(title, theme);
-        let g = geometry(run, area);
-        block.render(area, buf);
-        if g.inner.is_empty() {
+        if framed(title, theme, area, buf).is_empty() {
             return;
         }
+        let g = geometry(run, area);
         let scenario = &run.scenario;
         let view = run.view_ns();
         let end = run.end_ns();

@@ -7,7 +7,7 @@ use ratatui::widgets::Widget;
 
 use crate::ui::app::{RunState, loggable};
 use crate::ui::theme::Theme;
-use crate::ui::view::{fit, fmt_clock, panel};
+use crate::ui::view::{fit, fmt_clock, framed};
 use crate::vocab::event::{Event, State};
 
 pub struct Log<'a> {
@@ -17,15 +17,9 @@ pub struct Log<'a> {
 
 impl Widget for Log<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let area = area.intersection(buf.area);
-        if area.is_empty() {
-            return;
-        }
         let run = self.run;
         let theme = self.theme;
-        let block = panel(rust_i18n::t!("panel.happened"), theme);
-        let inner = block.inner(area);
-        block.render(area, buf);
+        let inner = framed(rust_i18n::t!("panel.happened"), theme, area, buf);
         if inner.is_empty() {
             return;
         }

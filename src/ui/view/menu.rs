@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use crate::ui::app::App;
 use crate::ui::keys::Context;
-use crate::ui::view::{fit, footer, panel, too_small};
+use crate::ui::view::{fit, footer, framed, side_by_side, too_small};
 
 pub const MIN_SIZE: (u16, u16) = (40, 10);
 
@@ -27,11 +27,7 @@ fn areas(area: Rect) -> Areas {
         Constraint::Fill(1),
         Constraint::Length(1),
     ]));
-    let list_w = (body.width * 3 / 10).clamp(22, 36).min(body.width);
-    let [list, preview] = body.layout(&Layout::horizontal([
-        Constraint::Length(list_w),
-        Constraint::Fill(1),
-    ]));
+    let [list, preview] = side_by_side(body, 3, (22, 36));
     Areas {
         header,
         list,
@@ -112,9 +108,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     ])
     .render(a.header, buf);
 
-    let block = panel(rust_i18n::t!("menu.scenarios"), theme);
-    let inner = block.inner(a.list);
-    block.render(a.list, buf);
+    let inner = framed(rust_i18n::t!("menu.scenarios"), theme, a.list, buf);
     let lines = rows(app);
     let first = first_row(&lines, app.menu.selected, inner.height as usize);
     for (row, line) in lines
@@ -209,12 +203,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 fn preview(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = app.theme;
     let Some(entry) = app.menu.entries.get(app.menu.selected) else {
-        panel("", theme).render(area, buf);
+        framed("", theme, area, buf);
         return;
     };
-    let block = panel(format!(" {} ", entry.name), theme);
-    let inner = block.inner(area);
-    block.render(area, buf);
+    let inner = framed(format!(" {} ", entry.name), theme, area, buf);
     let lines: Vec<Line> = match &*entry.scenario {
         Ok(s) => {
             let lanes = |task: bool| -> Vec<&str> {

@@ -12,7 +12,7 @@ pub mod run;
 
 use crate::cells;
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Alignment, Position, Rect};
+use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
@@ -102,6 +102,17 @@ pub fn too_small(area: Rect, buf: &mut Buffer, need: (u16, u16), theme: Theme) {
         .render(inner, buf);
 }
 
+/// `area` as a left column of `tenths` tenths of its width, kept within `cells` (and the
+/// width), and the rest beside it: the menu's list and preview, the run's code and panels.
+pub fn side_by_side(area: Rect, tenths: u16, cells: (u16, u16)) -> [Rect; 2] {
+    let share = (u32::from(area.width) * u32::from(tenths) / 10) as u16;
+    let left = share.clamp(cells.0, cells.1).min(area.width);
+    area.layout(&Layout::horizontal([
+        Constraint::Length(left),
+        Constraint::Fill(1),
+    ]))
+}
+
 /// A bordered panel in the theme's style.
 pub fn panel<'a>(title: impl Into<Line<'a>>, theme: Theme) -> Block<'a> {
     Block::new()
@@ -109,6 +120,19 @@ pub fn panel<'a>(title: impl Into<Line<'a>>, theme: Theme) -> Block<'a> {
         .border_set(theme.glyphs.border_set())
         .border_style(theme.border())
         .title(title.into().style(theme.title()))
+}
+
+/// Draws a [`panel`] clipped to the buffer and gives the area inside its border, empty when
+/// nothing fits, so every panel clips and measures itself the same way.
+pub fn framed<'a>(title: impl Into<Line<'a>>, theme: Theme, area: Rect, buf: &mut Buffer) -> Rect {
+    let area = area.intersection(buf.area);
+    if area.is_empty() {
+        return area;
+    }
+    let block = panel(title, theme);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    inner
 }
 
 /// The footer: key hints from the key table, as many as fit.
@@ -258,12 +282,16 @@ mod tests {
 
     #[test]
     fn times_read_naturally() {
-        assert_eq!(fmt_ns(0), "0s");
-        assert_eq!(fmt_ns(250_000_000), "250ms");
-        assert_eq!(fmt_ns(1_250_000_000), "1.25s");
-        assert_eq!(fmt_ns(2_000_000_000), "2s");
-        assert_eq!(fmt_ns(125_000_000_000), "2m05s");
-        assert_eq!(fmt_ns(500_000), "500us");
+        for (ns, shown) in [
+            (0, "0s"),
+            (250_000_000, "250ms"),
+            (1_250_000_000, "1.25s"),
+            (2_000_000_000, "2s"),
+            (125_000_000_000, "2m05s"),
+            (500_000, "500us"),
+        ] {
+            assert_eq!(fmt_ns(ns), shown);
+        }
         assert_eq!(fmt_clock(1_234_567_890), "1.235s");
     }
 

@@ -11,7 +11,7 @@ use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::trace::timeline::ResourceState;
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
-use crate::ui::view::{fmt_ns, panel};
+use crate::ui::view::{fmt_ns, framed};
 
 pub struct Resources<'a> {
     pub run: &'a RunState,
@@ -98,11 +98,15 @@ pub fn resource_line<'a>(
         Span::styled(cells::pad(name, name_w), name_style),
         Span::styled(format!(" {kind:<9} "), theme.dim()),
     ];
-    let waiting = |spans: &mut Vec<Span<'a>>, label: &str, who: &[ThreadIdx], style: Style| {
+    // The threads in `who`, after `lead`; nothing at all when there are none.
+    let listed = |spans: &mut Vec<Span<'a>>, lead: String, who: &[ThreadIdx], style: Style| {
         if !who.is_empty() {
-            spans.push(Span::styled(format!("  {label}: "), theme.dim()));
+            spans.push(Span::styled(lead, theme.dim()));
             spans.push(Span::styled(names(scenario, who), style));
         }
+    };
+    let waiting = |spans: &mut Vec<Span<'a>>, label: &str, who: &[ThreadIdx], style: Style| {
+        listed(spans, format!("  {label}: "), who, style);
     };
     let blocked = theme.state(crate::vocab::event::State::Locked(r));
     let running = theme.state(crate::vocab::event::State::Running);
@@ -131,10 +135,7 @@ pub fn resource_line<'a>(
             let used = holders.len() as u32;
             spans.push(Span::styled(gauge(theme, used, *permits), running));
             spans.push(Span::raw(format!("{used}/{permits} in use")));
-            if !holders.is_empty() {
-                spans.push(Span::styled(" by ", theme.dim()));
-                spans.push(Span::styled(names(scenario, holders), running));
-            }
+            listed(&mut spans, " by ".into(), holders, running);
             let style = theme.state(crate::vocab::event::State::Semaphore(r));
             waiting(&mut spans, "waiting", waiters, style);
         }
@@ -147,10 +148,7 @@ pub fn resource_line<'a>(
             let n = arrived.len() as u32;
             spans.push(Span::styled(gauge(theme, n, *parties), style));
             spans.push(Span::raw(format!("{n}/{parties} arrived")));
-            if !arrived.is_empty() {
-                spans.push(Span::styled(": ", theme.dim()));
-                spans.push(Span::styled(names(scenario, arrived), style));
-            }
+            listed(&mut spans, ": ".into(), arrived, style);
             if *generation > 0 {
                 spans.push(Span::styled(format!("  opened {generation}×"), theme.dim()));
             }
@@ -228,18 +226,12 @@ pub fn resource_line<'a>(
 
 impl Widget for Resources<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let area = area.intersection(buf.area);
-        if area.is_empty() {
-            return;
-        }
         let run = self.run;
         let title = match run.cursor {
             Some(c) => rust_i18n::t!("panel.resources_at", at = fmt_ns(c)),
             None => rust_i18n::t!("panel.resources"),
         };
-        let block = panel(title, self.theme);
-        let inner = block.inner(area);
-        block.render(area, buf);
+        let inner = framed(title, self.theme, area, buf);
         if inner.is_empty() {
             return;
         }

@@ -13,8 +13,8 @@ use crate::ui::keys::Context;
 use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
-    banner, code::Code, fit, fmt_clock, fmt_ns, footer, gil, lanes, log::Log, panel, resources,
-    too_small,
+    banner, code::Code, fit, fmt_clock, fmt_ns, footer, framed, gil, lanes, log::Log, resources,
+    side_by_side, too_small,
 };
 
 #[derive(Debug, Default)]
@@ -57,11 +57,7 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
         Constraint::Fill(1),
         Constraint::Length(1),
     ]));
-    let code_w = (bottom.width * 2 / 5).clamp(30, 56).min(bottom.width);
-    let [code, right] = bottom.layout(&Layout::horizontal([
-        Constraint::Length(code_w),
-        Constraint::Fill(1),
-    ]));
+    let [code, right] = side_by_side(bottom, 4, (30, 56));
     let gil_h = if gil::phases(scenario).is_some() {
         gil::HEIGHT
     } else {
@@ -237,9 +233,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     resources::Resources { run, theme }.render(a.resources, buf);
     Log { run, theme }.render(a.log, buf);
     if !a.about.is_empty() {
-        let block = panel(rust_i18n::t!("panel.look_for"), theme);
-        let inner = block.inner(a.about);
-        block.render(a.about, buf);
+        let inner = framed(rust_i18n::t!("panel.look_for"), theme, a.about, buf);
         let mut lines = Vec::new();
         let notes = card_notes(run);
         for (i, note) in notes.into_iter().enumerate() {

@@ -1,12 +1,14 @@
-//! What a recording's events compute to: its timeline and its summary, as a live run of it
-//! would have shown them.
+//! A recording and the trace it replays into: what its events compute to (its timeline and its
+//! summary, as a live run of it would have shown them), and the recording a live view's trace
+//! makes. The file itself is `vocab::recording`.
 
+use crate::error::Error;
 use crate::scenario::model::ThreadIdx;
 use crate::trace::summary::{RunEnd, Summary, SummaryBuilder};
 use crate::trace::timeline::{Trace, TraceLimits};
 use crate::vocab::deadlock::Deadlock;
 use crate::vocab::outcome::Outcome;
-use crate::vocab::recording::{Recording, RecordingError};
+use crate::vocab::recording::{Recording, recording_error};
 
 impl Recording {
     /// A recording of what a live view saw: its trace (which must still hold every event) and
@@ -18,9 +20,9 @@ impl Recording {
         deadlock: Option<Deadlock>,
         dropped_events: u64,
         speed: f64,
-    ) -> Result<Recording, RecordingError> {
+    ) -> Result<Recording, Error> {
         if trace.events_evicted() > 0 || trace.events_too_late() > 0 {
-            return Err(RecordingError::new(
+            return Err(recording_error(
                 format!(
                     "this run produced {} events, more than a recording keeps exactly ({})",
                     trace.events_seen(),

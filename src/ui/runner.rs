@@ -1,4 +1,4 @@
-//! The live loop: terminal events, signals and a frame tick in one `select!`, the engine polled
+//! The UI's loop: terminal events, signals and a frame tick in one `select!`, the engine polled
 //! and drained into the trace, the screen redrawn only when something changed.
 
 use std::io::{self, IsTerminal, Write};
@@ -15,6 +15,7 @@ use ratatui::layout::{Position, Rect};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::engine::{Breakpoint, Phase, Run};
+use crate::error::Error;
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::session::{RunPlan, Session};
 use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
@@ -34,10 +35,8 @@ const MIN_GAP: Duration = Duration::from_millis(10);
 const SETTLE: u8 = 6;
 
 /// The menu: built-in scenarios, every `*.kdl` in `./scenarios`, and `extra_files`.
-pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> Exit {
-    if let Some(code) = refuse_without_terminal() {
-        return code;
-    }
+pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> Result<Exit, Error> {
+    need_terminal()?;
     let mut app = App::new(
         Menu {
             entries: menu_entries(extra_files),
@@ -46,17 +45,17 @@ pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> Exit {
         Theme::from_env(ascii),
     );
     app.watch_machine = true;
-    let control = Control {
+    let driver = Driver {
         menu_files: extra_files.to_vec(),
-        ..Control::default()
+        ..Driver::default()
     };
-    run_app(app, control)
+    run_app(app, driver)
 }
 
 /// Straight into the run view for `scenario`, honouring `--speed`, `--schedule` (start paused,
 /// step those threads in order, then run), `--for` (pause when run time reaches it) and
 /// `--events` (write every event as JSON Lines).
-pub fn run_scenario(scenario: Arc<Scenario>, args: &RunPlan, ascii: bool) -> Exit {
+pub fn run_scenario(scenario: Arc<Scenario>, args: &RunPlan, ascii: bool) -> Result<Exit, Error> {
     run_scenario_recording(scenario, args, ascii, None, false)
 }
 
@@ -68,17 +67,9 @@ pub fn run_scenario_recording(
     ascii: bool,
     record: Option<PathBuf>,
     paused: bool,
-) -> Exit {
-    if let Some(code) = refuse_without_terminal() {
-        return code;
-    }
-    let session = match Session::start(scenario.clone(), args, paused) {
-        Ok(session) => session,
-        Err(e) => {
-            crate::console::errln(&e.to_string());
-            return Exit::Usage;
-        }
-    };
+) -> Result<Exit, Error> {
+    need_terminal()?;
+    let session = Session::start(scenario.clone(), args, paused)?;
     let inputs: Vec<&std::path::Path> = crate::scenario::input_file(&args.scenario)
         .into_iter()
         .collect();
@@ -96,25 +87,27 @@ pub fn run_scenario_recording(
     } else {
         app.open(scenario.clone(), args.speed);
     }
-    let control = Control {
+    let driver = Driver {
         session,
         settle: SETTLE,
         record,
-        ..Control::default()
+        ..Driver::default()
     };
-    run_app(app, control)
+    run_app(app, driver)
 }
 
-fn refuse_without_terminal() -> Option<Exit> {
+fn need_terminal() -> Result<(), Error> {
     if io::stdout().is_terminal() && io::stdin().is_terminal() {
-        return None;
+        return Ok(());
     }
-    crate::console::errln(
-        "threadlab: the interactive view needs a terminal, and this is not one.\n  \
-         help: `threadlab list` lists the scenarios; `threadlab run NAME --headless` runs one \
+    Err(Error::new(
+        "usage::no-terminal",
+        "the interactive view needs a terminal, and this is not one",
+    )
+    .help(
+        "`threadlab list` lists the scenarios; `threadlab run NAME --headless` runs one \
          without a terminal",
-    );
-    Some(Exit::Usage)
+    ))
 }
 
 /// Built-ins first, then `./scenarios/*.kdl` (skipping files that are just a built-in's
@@ -169,9 +162,10 @@ pub fn menu_entries_from(dir: &std::path::Path, extra_files: &[PathBuf]) -> Vec<
     entries
 }
 
-/// The engine side: the current run and what was asked of it from the command line.
+/// Drives the run on screen: its session (the engine side), and what was asked of it from the
+/// command line.
 #[derive(Default)]
-struct Control {
+struct Driver {
     session: Session,
     scratch: Vec<Event>,
     settle: u8,
@@ -180,16 +174,14 @@ struct Control {
     record: Option<(PathBuf, Vec<PathBuf>)>,
     /// The files named on the command line for the menu, read again when they change.
     menu_files: Vec<PathBuf>,
-    watched: Watched,
+    edits: Watched,
 }
 
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
 /// plays and pauses, `n` steps to the next event (`s` to the selected thread's next event),
 /// the history keys scrub, `r` plays again from the start.
-pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> Exit {
-    if let Some(code) = refuse_without_terminal() {
-        return code;
-    }
+pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> Result<Exit, Error> {
+    need_terminal()?;
     let mut app = App::new(
         Menu {
             entries: menu_entries(&[]),
@@ -198,11 +190,11 @@ pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> Exit {
         Theme::from_env(ascii),
     );
     app.replay(&rec);
-    let control = Control::default();
-    run_app(app, control)
+    let driver = Driver::default();
+    run_app(app, driver)
 }
 
-impl Control {
+impl Driver {
     /// Ends the run shown (if any) and starts `scenario` afresh.
     fn start(&mut self, app: &App, scenario: Arc<Scenario>) {
         let run = app.run.as_ref();
@@ -308,7 +300,7 @@ impl Control {
         let Some(path) = crate::scenario::file_of(&scenario) else {
             return scenario;
         };
-        self.watched.settle(path);
+        self.edits.settle(path);
         match crate::scenario::load_file(path) {
             Ok(fresh) if fresh.source != scenario.source => {
                 let fresh = Arc::new(fresh);
@@ -320,7 +312,7 @@ impl Control {
                 app.notice(
                     rust_i18n::t!(
                         "reload.kept",
-                        mistake = crate::scenario::one_line(report.as_ref())
+                        mistake = crate::error::one_line(report.as_ref())
                     )
                     .into_owned(),
                 );
@@ -336,7 +328,7 @@ impl Control {
         let mut changed = false;
         if let Some(run) = app.run.as_ref().filter(|r| r.replay.is_none())
             && let Some(path) = crate::scenario::file_of(&run.scenario)
-            && self.watched.maybe_changed(path)
+            && self.edits.maybe_changed(path)
         {
             let notice = match crate::scenario::load_file(path) {
                 Ok(fresh) if fresh.source != run.scenario.source => {
@@ -346,7 +338,7 @@ impl Control {
                 Err(report) => Some(
                     rust_i18n::t!(
                         "reload.mistake",
-                        mistake = crate::scenario::one_line(report.as_ref())
+                        mistake = crate::error::one_line(report.as_ref())
                     )
                     .into_owned(),
                 ),
@@ -364,7 +356,7 @@ impl Control {
             .map(|e| PathBuf::from(&e.origin))
             .chain([PathBuf::from("scenarios")])
             .collect();
-        if self.watched.changed(files.iter().map(PathBuf::as_path)) {
+        if self.edits.changed(files.iter().map(PathBuf::as_path)) {
             app.refresh_menu(menu_entries(&self.menu_files));
             changed = true;
         }
@@ -476,47 +468,33 @@ impl Control {
     }
 }
 
-fn run_app(mut app: App, mut control: Control) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            crate::console::errln(&format!("threadlab: cannot start the UI: {e}"));
-            return Exit::Failed;
-        }
-    };
-    let mut guard = match TerminalGuard::init() {
-        Ok(g) => g,
-        Err(e) => {
-            crate::console::errln(&format!("threadlab: cannot take over the terminal: {e}"));
-            return Exit::Failed;
-        }
-    };
-    let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut control));
-    control.stop(Some(&mut app));
-    let saved = control
+        .map_err(|e| Error::internal("ui", format!("cannot start the UI: {e}")))?;
+    let mut guard = TerminalGuard::init()
+        .map_err(|e| Error::internal("ui", format!("cannot take over the terminal: {e}")))?;
+    let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut driver));
+    driver.stop(Some(&mut app));
+    let saved = driver
         .record
         .as_ref()
         .map(|(path, inputs)| save_recording(&app, path, inputs));
-    let events = control.session.finish().map(|e| format!("error: {e}"));
+    let events = driver.session.finish();
     drop(guard);
-    let mut failed = false;
-    for e in [saved.and_then(Result::err), events].into_iter().flatten() {
-        crate::console::errln(&e);
-        failed = true;
-    }
-    if failed {
-        return Exit::Usage;
-    }
-    match result {
-        Ok(exit) => exit,
-        Err(e) => {
-            crate::console::errln(&format!("threadlab: terminal error: {e}"));
-            Exit::Failed
+    // Both outputs are reported; the last one ends the command.
+    let mut failed: Vec<Error> = [saved.and_then(Result::err), events]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some(last) = failed.pop() {
+        for e in &failed {
+            crate::console::errln(&e.render());
         }
+        return Err(last);
     }
+    result.map_err(|e| Error::internal("ui", format!("terminal error: {e}")))
 }
 
 fn draw(terminal: &mut Tui, app: &App) -> io::Result<()> {
@@ -531,9 +509,12 @@ fn draw(terminal: &mut Tui, app: &App) -> io::Result<()> {
 }
 
 /// `--record`: the run on screen when the view closed (after a restart, the latest one).
-fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Result<(), String> {
+fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Result<(), Error> {
     let Some(run) = &app.run else {
-        return Err("error: nothing to record: no run was open when the view closed".into());
+        return Err(Error::new(
+            "recording",
+            "nothing to record: no run was open when the view closed",
+        ));
     };
     let finished = run.live.phase == Phase::Finished;
     let deadlock = run.live.deadlock.clone();
@@ -556,11 +537,10 @@ fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Resu
         let inputs: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
         rec.save(path, &inputs)
     })
-    .map_err(|e| e.to_string())
 }
 
 /// What a terminal event means to the app; true if the screen may have changed.
-fn handle(app: &mut App, control: &mut Control, event: TermEvent) -> bool {
+fn handle(app: &mut App, driver: &mut Driver, event: TermEvent) -> bool {
     let effects = match event {
         TermEvent::Key(key) if key.kind == KeyEventKind::Press => {
             let context = match app.screen {
@@ -592,12 +572,12 @@ fn handle(app: &mut App, control: &mut Control, event: TermEvent) -> bool {
         }
     };
     for e in effects {
-        control.apply(app, e);
+        driver.apply(app, e);
     }
     true
 }
 
-async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) -> io::Result<Exit> {
+async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> io::Result<Exit> {
     let mut input = EventStream::new();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -611,7 +591,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
     // For the hardening tests: a panic in the UI itself must still give the terminal back.
     let panic_after_first_frame = std::env::var_os("THREADLAB_TEST_UI_PANIC").is_some();
     loop {
-        if control.poll(app) {
+        if driver.poll(app) {
             dirty = true;
         }
         if app.quit {
@@ -634,7 +614,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
             }
         }
         // While paused and idle nothing ticks: the loop sleeps until a key or a signal.
-        let wake = match (redraw_at, control.animating(app)) {
+        let wake = match (redraw_at, driver.animating(app)) {
             (Some(t), _) => Some(t),
             (None, true) => Some(Instant::now() + FRAME),
             (None, false) => None,
@@ -649,7 +629,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
             // Never poll the EventStream with a throwaway waker (`now_or_never`): it would
             // park its wake-up thread on that waker and the loop would never hear a key again.
             event = input.next() => match event {
-                Some(Ok(event)) => dirty |= handle(app, control, event),
+                Some(Ok(event)) => dirty |= handle(app, driver, event),
                 Some(Err(e)) => return Err(e),
                 None => return Ok(Exit::Success),
             },
@@ -657,7 +637,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, control: &mut Control) ->
             _ = sighup.recv() => return Ok(Exit::Signal(1)),
             _ = sigint.recv() => return Ok(Exit::Signal(2)),
             _ = tick => {}
-            _ = files.tick() => dirty |= control.watch_files(app),
+            _ = files.tick() => dirty |= driver.watch_files(app),
         }
     }
 }
