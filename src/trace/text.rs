@@ -5,6 +5,7 @@
 //! Glyphs and words come from the state table, [`STATES`].
 
 use crate::cells;
+use crate::i18n;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -83,7 +84,14 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
         }
         let last = last.map_or_else(
             || rust_i18n::t!("summary.not_started").into_owned(),
-            |st| st.words(s, i as u16, trace.step_at(i as u16, end_ns)),
+            |st| {
+                st.words(
+                    i18n::current(),
+                    s,
+                    i as u16,
+                    trace.step_at(i as u16, end_ns),
+                )
+            },
         );
         let name = cells::pad(&cells::fit(&thread.name, name_w), name_w);
         let _ = writeln!(out, "{name} {bar}{row}{bar} {last}");

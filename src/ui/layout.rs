@@ -6,6 +6,7 @@
 use ratatui::layout::Rect;
 
 use crate::cells;
+use crate::i18n;
 use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
 use crate::vocab::event::{STATES, State};
 
@@ -63,7 +64,7 @@ pub fn state_words(
     state: State,
     step: Option<u32>,
 ) -> String {
-    let words = state.words(scenario, thread, step);
+    let words = state.words(i18n::current(), scenario, thread, step);
     match words.split_once(' ') {
         Some((first, rest)) => format!("{} {rest}", first.to_uppercase()),
         None => words.to_uppercase(),

@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use crate::i18n;
 use crate::scenario::model::ThreadIdx;
 use crate::trace::text::human;
 use crate::vocab::event::{Hue, STATES, Texture};
@@ -164,7 +165,7 @@ pub fn render(rec: &Recording) -> String {
                 escape(&format!(
                     "{}: {} from {} to {}",
                     th.name,
-                    sp.state.words(s, i as ThreadIdx, None),
+                    sp.state.words(i18n::current(), s, i as ThreadIdx, None),
                     human(sp.start_ns),
                     human(sp.end_ns)
                 ))
