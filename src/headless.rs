@@ -115,9 +115,7 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, UsageE
     let errors: Vec<String> = session.finish().into_iter().collect();
     let dropped = ended.dropped_events;
     if dropped > 0 {
-        warnings.push(format!(
-            "the recorder had to drop {dropped} events; figures may be incomplete"
-        ));
+        warnings.push(rust_i18n::t!("classroom.warning.dropped", count = dropped).into_owned());
     }
     let summary = rec.summary.finish(&RunEnd {
         run_time_ns: end_ns,

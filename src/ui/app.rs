@@ -439,7 +439,7 @@ impl App {
         self.show_recording(rec);
         let Some(run) = &mut self.run else { return };
         run.cursor = Some(0);
-        run.notice = Some("replay: space plays, n steps one event, ←/→ scrub".into());
+        run.notice = Some(rust_i18n::t!("classroom.notice.replay").into_owned());
         let mut times: Vec<u64> = rec.events.iter().map(|e| e.t_ns).collect();
         times.dedup();
         run.replay = Some(Replay {
@@ -556,11 +556,12 @@ impl App {
                         vec![Effect::Resume]
                     }
                     Phase::Deadlock => {
-                        run.notice = Some("deadlocked: no thread can move; r restarts".into());
+                        run.notice =
+                            Some(rust_i18n::t!("classroom.notice.deadlocked").into_owned());
                         Vec::new()
                     }
                     Phase::Finished => {
-                        run.notice = Some("the run is over; r runs it again".into());
+                        run.notice = Some(rust_i18n::t!("classroom.notice.over").into_owned());
                         Vec::new()
                     }
                 };
@@ -709,12 +710,17 @@ impl Replay {
                 match (next, thread) {
                     (Some(t), _) => run.cursor = Some(t),
                     (None, Some(t)) => {
-                        run.notice = Some(format!(
-                            "{} does nothing more in the recording",
-                            run.scenario.thread_name(t)
-                        ))
+                        run.notice = Some(
+                            rust_i18n::t!(
+                                "classroom.notice.nothing_more",
+                                who = run.scenario.thread_name(t)
+                            )
+                            .into_owned(),
+                        )
                     }
-                    (None, None) => run.notice = Some("end of the recording".into()),
+                    (None, None) => {
+                        run.notice = Some(rust_i18n::t!("classroom.notice.end").into_owned())
+                    }
                 }
             }
             Action::Restart => {

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 
 use crate::cells;
 use crate::i18n;
-use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
+use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx, ThreadSpec};
 use crate::vocab::event::{STATES, State};
 
 /// The smallest terminal the run view draws in.
@@ -71,6 +71,18 @@ pub fn state_words(
     }
 }
 
+/// The label of a thread that has not started: what it starts after, if anything.
+pub fn idle_words(scenario: &Scenario, spec: &ThreadSpec) -> String {
+    match spec
+        .after
+        .first()
+        .and_then(|&f| scenario.threads.get(f as usize))
+    {
+        Some(first) => rust_i18n::t!("classroom.lanes.after", group = first.group).into_owned(),
+        None => rust_i18n::t!("classroom.lanes.not_started").into_owned(),
+    }
+}
+
 /// The widest label a lane of this scenario can show, in cells, so the label column fits it:
 /// the states that name nothing, each resource's wait, a buffer's wait on either side, each
 /// loop's blocking call, and a thread not started yet.
@@ -101,14 +113,6 @@ fn widest_label(scenario: &Scenario) -> usize {
     let not_started = scenario
         .threads
         .iter()
-        .map(|spec| match spec.after.first() {
-            Some(&first) => {
-                8 + scenario
-                    .threads
-                    .get(first as usize)
-                    .map_or(0, |f| cells::width(&f.group))
-            }
-            None => "  not started".len(),
-        });
+        .map(|spec| cells::width(&idle_words(scenario, spec)));
     labels.chain(not_started).max().unwrap_or(0)
 }

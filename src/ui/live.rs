@@ -251,7 +251,10 @@ impl Control {
                             run.pause();
                         }
                         if let Err(e) = run.step(t) {
-                            app.notice(format!("can't step: {e}"));
+                            app.notice(
+                                rust_i18n::t!("classroom.notice.cant_step", why = e.to_string())
+                                    .into_owned(),
+                            );
                         }
                     }
                     Effect::StepNext => {
@@ -259,7 +262,10 @@ impl Control {
                             run.pause();
                         }
                         if let Err(e) = run.step_next_ready() {
-                            app.notice(format!("can't step: {e}"));
+                            app.notice(
+                                rust_i18n::t!("classroom.notice.cant_step", why = e.to_string())
+                                    .into_owned(),
+                            );
                         }
                     }
                     Effect::Start(_) | Effect::Stop | Effect::Restart => {}
@@ -342,7 +348,9 @@ impl Control {
             && let Some(run) = self.session.run()
         {
             run.pause();
-            app.notice(format!("paused: --for {} reached", view::fmt_ns(limit)));
+            app.notice(
+                rust_i18n::t!("classroom.notice.time_up", limit = view::fmt_ns(limit)).into_owned(),
+            );
         }
 
         app.observe(live, &self.scratch, failures);
