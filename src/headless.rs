@@ -15,7 +15,6 @@ pub use crate::session::{RunPlan, UsageError};
 use crate::trace::summary::{RunEnd, Summary, SummaryBuilder};
 use crate::trace::text::{self, TextOptions};
 use crate::trace::timeline::Trace;
-use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
 use crate::vocab::event::Event;
 use crate::vocab::outcome::Outcome;
 use crate::vocab::recording::{Recording, RecordingError};
@@ -164,27 +163,11 @@ impl Recording {
     /// event log (the recording would not be exact).
     pub fn from_report(report: &Report, speed: f64) -> Result<Recording, RecordingError> {
         let scenario = report.trace.scenario();
-        let deadlock = report.summary.deadlock.as_ref().map(|d| {
-            let idx = |name: &str| scenario.thread_index(name);
-            Deadlock {
-                cycle: d
-                    .cycle
-                    .iter()
-                    .filter_map(|e| {
-                        let by = match e.by.as_deref() {
-                            Some(b) => Some(idx(b)?),
-                            None => None,
-                        };
-                        Some(WaitEdge {
-                            thread: idx(&e.thread)?,
-                            resource: scenario.resource_index(&e.waits_for)?,
-                            blame: Blame::from_name(e.blame, by)?,
-                        })
-                    })
-                    .collect(),
-                stuck: d.stuck.iter().filter_map(|t| idx(t)).collect(),
-            }
-        });
+        let deadlock = report
+            .summary
+            .deadlock
+            .as_ref()
+            .map(|d| d.deadlock(scenario));
         Recording::from_trace(
             &report.trace,
             report.end_ns,
