@@ -2,14 +2,12 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use threadlab::cmd::{self, cli::Cli};
+use threadlab::cmd::{self, cli};
 use threadlab::console::errln;
 use threadlab::vocab::Exit;
 
 fn main() -> ExitCode {
-    let exit = cmd::dispatch(Cli::parse());
+    let exit = cmd::dispatch(cli::parse());
     // A report that did not reach stdout (a full disk) is not a success; a reader that went
     // away (`| head`) is not a failure.
     let exit = match threadlab::console::stdout_failed() {
