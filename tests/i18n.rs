@@ -290,3 +290,137 @@ fn a_deadlocked_run_in_chinese() {
         }
     }
 }
+
+// ---- no English left ---------------------------------------------------------------------------
+
+/// Words a Chinese screen may show in Latin letters: the program's name, abbreviations a
+/// Chinese classroom uses as they are, the names of keys on the keyboard, Python's own
+/// keywords, units, and the other language's own name on the key that switches to it.
+const LATIN_ALLOWED: &[&str] = &[
+    "threadlab",
+    "GIL",
+    "CPU",
+    "Esc",
+    "Enter",
+    "Ctrl",
+    "Tab",
+    "Shift",
+    "PgUp",
+    "PgDn",
+    "Home",
+    "End",
+    "await",
+    "asyncio",
+    "Python",
+    "English",
+    "ms",
+    "us",
+    "ns",
+];
+
+/// The runs of two or more Latin letters in `text` that are neither allowed above nor words of
+/// `scenario`'s own names, titles and texts.
+fn english_in(text: &str, scenario: &threadlab::scenario::model::Scenario) -> BTreeSet<String> {
+    let mut own: BTreeSet<String> = LATIN_ALLOWED.iter().map(|w| w.to_lowercase()).collect();
+    let names = scenario
+        .threads
+        .iter()
+        .flat_map(|t| [t.name.as_str(), t.group.as_str()])
+        .chain(scenario.resources.iter().map(|r| r.name.as_str()))
+        .chain([scenario.name.as_str()])
+        .chain(scenario.title_zh.as_deref())
+        .chain(scenario.about_zh.as_deref());
+    for name in names {
+        own.extend(latin_words(name).map(|w| w.to_lowercase()));
+    }
+    // A lane or a swatch is one state's glyph over and over ("LLLL").
+    let glyphs: BTreeSet<char> = STATES.iter().flat_map(|r| [r.glyph, r.ascii]).collect();
+    let one_glyph = |w: &str| {
+        w.chars()
+            .all(|c| Some(c) == w.chars().next() && glyphs.contains(&c))
+    };
+    latin_words(text)
+        .filter(|w| !own.contains(&w.to_lowercase()) && !one_glyph(w))
+        .map(str::to_string)
+        .collect()
+}
+
+fn latin_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| w.len() >= 2)
+}
+
+/// The screen as text with the code pane blanked: it shows the scenario file itself, which is
+/// the teacher's own text.
+fn screen_without_code(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| {
+        let area = f.area();
+        view::render(app, area, f.buffer_mut());
+        let run = app.run.as_ref().expect("a run on screen");
+        let code = view::run::areas(run, area).code;
+        for y in code.top()..code.bottom() {
+            for x in code.left()..code.right() {
+                f.buffer_mut()[(x, y)].set_symbol(" ");
+            }
+        }
+    })
+    .unwrap();
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| {
+            // A wide glyph's second cell is not a character of its own.
+            let mut row = String::new();
+            let mut skip = 0;
+            for x in 0..w {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                let symbol = buf[(x, y)].symbol();
+                skip = threadlab::cells::width(symbol).saturating_sub(1);
+                row.push_str(symbol);
+            }
+            row + "\n"
+        })
+        .collect()
+}
+
+#[test]
+fn no_english_left_on_the_chinese_screens_of_any_lesson() {
+    let _drawing = DRAWING.lock().unwrap_or_else(|e| e.into_inner());
+    i18n::set(Lang::Zh);
+    let mut found = Vec::new();
+    for b in threadlab::scenario::builtin::all() {
+        let scenario = std::sync::Arc::new(threadlab::scenario::load(b.name).expect("a built-in"));
+        // A second of run time at 4× shows every lesson's first acts (and the deadlocks).
+        let plan = threadlab::headless::RunPlan {
+            scenario: b.name.to_string(),
+            for_: Some(Duration::from_secs(1)),
+            speed: 4.0,
+            ..Default::default()
+        };
+        let report = threadlab::headless::execute(scenario.clone(), &plan).expect("it runs");
+        let text = threadlab::headless::render(&report, &Default::default());
+        let rec = threadlab::vocab::recording::Recording::from_report(&report, 1.0)
+            .expect("a recording of it");
+        let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+        app.cores = 2;
+        app.show_recording(&rec);
+        for (what, shown) in [
+            ("text summary", text),
+            ("80x24", screen_without_code(&app, 80, 24)),
+            ("120x40", screen_without_code(&app, 120, 40)),
+        ] {
+            let english = english_in(&shown, &scenario);
+            if !english.is_empty() {
+                found.push(format!("{} ({what}): {english:?}\n{shown}", b.name));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "English on Chinese screens:\n{}",
+        found.join("\n")
+    );
+}

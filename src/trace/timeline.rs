@@ -590,6 +590,10 @@ impl Trace {
 
         let res = s.resource_name(r);
         let other = |kind: EventKind| say!("other_on", what = kind.name(), res = res);
+        // Any wait with a timeout can give up, whatever it waits for.
+        if e.kind == EventKind::Timeout {
+            return say!("gave_up", res = res);
+        }
         match s.resources[r as usize].kind {
             ResourceKind::Mutex => match e.kind {
                 EventKind::Block => match before(r) {
@@ -749,7 +753,6 @@ impl Trace {
                     None => say!("took", res = res),
                 },
                 EventKind::Release => say!("released", res = res, woke = woke),
-                EventKind::Timeout => say!("gave_up", res = res),
                 EventKind::Set => say!("set", res = res),
                 EventKind::Pass => match e.by.filter(|&b| b != e.thread) {
                     Some(b) => say!("passed_set_by", res = res, by = name(b)),
