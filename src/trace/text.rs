@@ -356,7 +356,11 @@ fn short_words(state: &str) -> String {
     STATES
         .iter()
         .find(|row| row.name == state)
-        .map_or(state.to_string(), |row| row.short())
+        // A thread that never started has no row: its words are the summary's own.
+        .map_or_else(
+            || i18n::text_or(&format!("summary.{state}"), state),
+            |row| row.short(),
+        )
 }
 
 /// "1 wait", "3 waits": `n` with the noun's word for one or for many.

@@ -103,7 +103,7 @@ pub fn resource_line<'a>(
     ];
     let waiting = |spans: &mut Vec<Span<'a>>, label: &str, who: &[ThreadIdx], style: Style| {
         if !who.is_empty() {
-            spans.push(Span::styled(format!("  {label}: "), theme.dim()));
+            spans.push(Span::styled(format!("  {label}"), theme.dim()));
             spans.push(Span::styled(names(scenario, who), style));
         }
     };
