@@ -207,7 +207,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .map(|(t, why)| {
             Line::styled(
-                format!(" {} failed: {why}", run.scenario.thread_name(*t)),
+                format!(
+                    " {}",
+                    rust_i18n::t!(
+                        "classroom.log.failed_because",
+                        who = run.scenario.thread_name(*t),
+                        reason = why
+                    )
+                ),
                 theme.error(),
             )
         })
