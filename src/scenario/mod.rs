@@ -49,13 +49,10 @@ pub fn load(arg: &str) -> Result<Scenario, miette::Report> {
         }
         _ => String::new(),
     };
-    help.push_str(
-        &t!(
-            "classroom.parse.the_built_in_scenarios_are",
-            a1 = names.join(", ")
-        )
-        .into_owned(),
-    );
+    help.push_str(&t!(
+        "classroom.parse.the_built_in_scenarios_are",
+        a1 = names.join(", ")
+    ));
     let message = if looks_like_path {
         t!("classroom.parse.no_scenario_file_at", a1 = shown(arg)).into_owned()
     } else {

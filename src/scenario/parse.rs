@@ -2085,7 +2085,7 @@ impl<'a> Builder<'a> {
                     t!(
                         "classroom.parse.needs_the_name_of",
                         keyword = keyword,
-                        a1 = article(&kind_word),
+                        a1 = article(kind_word),
                         kind_word = kind_word
                     ),
                 )
@@ -2193,7 +2193,7 @@ impl<'a> Builder<'a> {
             Some(step) => t!(
                 "classroom.parse.works_on_for_write",
                 keyword = keyword,
-                a1 = article(&kind_word),
+                a1 = article(kind_word),
                 kind_word = kind_word,
                 a2 = article(&actual),
                 actual = actual,

@@ -102,9 +102,7 @@ pub fn render(rec: &Recording) -> String {
     let end_ns = rec.end_ns.max(trace.end_ns()).max(1);
     let lanes = s.threads.len() as u32;
     let name_cells = s.threads.iter().map(|t| cells::width(&t.name)).max();
-    let left = (20 + CELL_W * name_cells.unwrap_or(0) as u32)
-        .max(LEFT)
-        .min(WIDTH / 2);
+    let left = (20 + CELL_W * name_cells.unwrap_or(0) as u32).clamp(LEFT, WIDTH / 2);
     let plot_w = WIDTH - left - RIGHT;
     let lanes_h = lanes * (LANE_H + LANE_GAP);
     let axis_y = TOP + lanes_h;
