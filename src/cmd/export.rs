@@ -25,7 +25,7 @@ pub fn input(args: &ExportArgs) -> Result<Recording, String> {
     let run = super::plan_of(&args.input, &args.pacing, None);
     let report = headless::execute(scenario, &run).map_err(|e| e.to_string())?;
     for w in &report.warnings {
-        errln(&format!("warning: {w}"));
+        errln(&rust_i18n::t!("classroom.warning.line", what = w));
     }
     Recording::from_report(&report, args.pacing.speed).map_err(|e| e.to_string())
 }
@@ -34,17 +34,16 @@ pub fn input(args: &ExportArgs) -> Result<Recording, String> {
 /// twin is the script, not one run of it.
 fn python_twin(args: &ExportArgs) -> Result<(String, String), String> {
     if recording::looks_like_recording(Path::new(&args.input)) {
-        return Err(format!(
-            "error: {} is a recording; the Python twin is written from a scenario\n  help: give the lesson's name or its .kdl file",
-            args.input
-        ));
+        return Err(
+            rust_i18n::t!("classroom.export.twin_of_recording", input = args.input).into_owned(),
+        );
     }
     let scenario = crate::scenario::load(&args.input)
         .map_err(|report| crate::scenario::render_for_terminal(report.as_ref()))?;
     let lanes = scenario.threads.len();
     Ok((
         python::render(&scenario),
-        format!("{lanes} threads and tasks"),
+        rust_i18n::t!("classroom.export.lanes", count = lanes).into_owned(),
     ))
 }
 
@@ -65,7 +64,11 @@ pub fn run(args: &ExportArgs) -> Exit {
             output: args.output.clone(),
             input: input.to_path_buf(),
         };
-        errln(&format!("error: {e}\n  help: {}", e.help()));
+        errln(&rust_i18n::t!(
+            "classroom.export.error",
+            why = e,
+            help = e.help()
+        ));
         return Exit::Usage;
     }
     let exported = match args.format {
@@ -75,7 +78,8 @@ pub fn run(args: &ExportArgs) -> Exit {
                 ExportFormat::Svg => svg::render(&rec),
                 _ => chrome::to_string(&rec) + "\n",
             };
-            (text, format!("{} events", rec.events.len()))
+            let events = rust_i18n::t!("classroom.export.events", count = rec.events.len());
+            (text, events.into_owned())
         }),
     };
     let (text, what) = match exported {
@@ -98,21 +102,24 @@ pub fn run(args: &ExportArgs) -> Exit {
     });
     match written {
         Ok(()) => {
-            errln(&format!(
-                "wrote {} ({what}, {})",
-                args.output.display(),
-                match args.format {
-                    ExportFormat::Chrome => "open it in https://ui.perfetto.dev",
-                    ExportFormat::Svg => "an SVG picture",
-                    ExportFormat::Python => "run it with python3",
-                }
+            let next = match args.format {
+                ExportFormat::Chrome => rust_i18n::t!("classroom.export.chrome"),
+                ExportFormat::Svg => rust_i18n::t!("classroom.export.svg"),
+                ExportFormat::Python => rust_i18n::t!("classroom.export.python"),
+            };
+            errln(&rust_i18n::t!(
+                "classroom.export.wrote",
+                path = args.output.display(),
+                what = what,
+                next = next
             ));
             Exit::Success
         }
         Err(e) => {
-            errln(&format!(
-                "error: cannot write the export: {e}\n  help: {}",
-                e.help()
+            errln(&rust_i18n::t!(
+                "classroom.export.cannot_write",
+                why = e,
+                help = e.help()
             ));
             Exit::Usage
         }
