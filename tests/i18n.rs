@@ -286,6 +286,21 @@ fn a_deadlocked_run_in_chinese() {
         for text in [&small, &large] {
             assert!(text.contains("死锁"), "{text}");
         }
+        // Drawn in ASCII, the words stay Chinese and keep their columns.
+        let mut ascii = App::new(menu(), Theme::new(kind, true));
+        ascii.cores = 2;
+        ascii.show_recording(&rec);
+        let drawn = screen_text(&ascii, 80, 24);
+        assert!(
+            drawn.contains("死锁") && drawn.contains("等锁 B 而阻塞"),
+            "{drawn}"
+        );
+        assert!(
+            drawn
+                .chars()
+                .all(|c| c.is_ascii() || threadlab::cells::width(&c.to_string()) == 2),
+            "{drawn}"
+        );
         if kind == ThemeKind::Dark {
             insta::assert_snapshot!("run_deadlock_zh_80x24", small);
             insta::assert_snapshot!("run_deadlock_zh_120x40", large);

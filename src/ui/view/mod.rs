@@ -42,14 +42,21 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// `--ascii` promises a screen of plain ASCII, whatever the text drawn (an about text with a
-/// dash, a key label with an arrow): a last pass swaps everything else for its nearest ASCII.
+/// `--ascii` promises a screen drawn in plain ASCII, whatever the text drawn (an about text
+/// with a dash, a key label with an arrow): a last pass swaps everything else for its nearest
+/// ASCII. Words in the reader's own script (Chinese, its punctuation) are text, not drawing,
+/// and stay.
 pub fn asciify(area: Rect, buf: &mut Buffer) {
     let area = area.intersection(buf.area);
+    let script = |c: char| {
+        c.is_alphabetic()
+            || ('\u{3000}'..='\u{303F}').contains(&c)
+            || ('\u{FF00}'..='\u{FFEF}').contains(&c)
+    };
     for y in area.top()..area.bottom() {
         for x in area.left()..area.right() {
             let cell = &mut buf[(x, y)];
-            if cell.symbol().is_ascii() {
+            if cell.symbol().is_ascii() || cell.symbol().chars().all(script) {
                 continue;
             }
             let ascii = match cell.symbol() {
