@@ -2,6 +2,7 @@
 //! both start their run here from a [`RunPlan`], step `--schedule` through it, stop it at
 //! `--for`, end it (pause, end, drain) and write `--events`, so the two cannot drift apart.
 
+use rust_i18n::t;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -82,16 +83,22 @@ pub fn resolve_schedule(
                     .map(|t| (strsim::levenshtein(&typed, t), *t))
                     .min()
                     .filter(|(d, _)| *d <= 2)
-                    .map(|(_, t)| format!("did you mean `{t}`? "))
+                    .map(|(_, t)| t!("classroom.session.did_you_mean", name = t).into_owned())
                     .unwrap_or_default();
                 UsageError {
-                    message: format!(
-                        "--schedule names `{}`, which is not a thread of {}",
-                        crate::scenario::shown(name),
-                        scenario.name
-                    ),
+                    message: t!(
+                        "classroom.session.not_a_thread",
+                        name = crate::scenario::shown(name),
+                        scenario = scenario.name
+                    )
+                    .into_owned(),
                     help: Some(crate::scenario::with_disguise(
-                        format!("{nearest}the threads are: {}", all.join(", ")),
+                        t!(
+                            "classroom.session.the_threads_are",
+                            nearest = nearest,
+                            all = all.join(", ")
+                        )
+                        .into_owned(),
                         name,
                     )),
                 }
@@ -267,10 +274,13 @@ impl Session {
                     return Ok(true);
                 }
                 return Err(UsageError {
-                    message: format!(
-                        "--schedule step {number} ({name}) did not end within {:.1}s",
-                        wait.as_secs_f64()
-                    ),
+                    message: t!(
+                        "classroom.session.step_did_not_end",
+                        number = number,
+                        name = name,
+                        secs = format!("{:.1}", wait.as_secs_f64())
+                    )
+                    .into_owned(),
                     help: None,
                 });
             }
@@ -297,12 +307,14 @@ impl Session {
                 return Ok(false);
             }
             return Err(UsageError {
-                message: format!("--schedule step {number} ({name}) cannot be taken: {e}"),
-                help: Some(
-                    "a schedule steps threads one step each, in order; a blocked or finished \
-                     thread cannot take a step"
-                        .into(),
-                ),
+                message: t!(
+                    "classroom.session.step_refused",
+                    number = number,
+                    name = name,
+                    why = e
+                )
+                .into_owned(),
+                help: Some(t!("classroom.session.step_refused_help").into_owned()),
             });
         }
         self.stepping = Some((number, name));
@@ -377,7 +389,7 @@ impl EventsFile {
     fn create(path: &Path, input: Option<&Path>) -> Result<EventsFile, UsageError> {
         let inputs: Vec<&Path> = input.into_iter().collect();
         let file = crate::files::create(path, &inputs).map_err(|e| UsageError {
-            message: format!("cannot write the events file: {e}"),
+            message: t!("classroom.session.events_file", why = e).into_owned(),
             help: Some(e.help().to_string()),
         })?;
         Ok(EventsFile {
@@ -406,8 +418,13 @@ impl EventsFile {
         {
             self.error = Some(err);
         }
-        self.error
-            .as_ref()
-            .map(|err| format!("writing the events file {} failed: {err}", self.path))
+        self.error.as_ref().map(|err| {
+            t!(
+                "classroom.session.events_failed",
+                path = self.path,
+                why = err
+            )
+            .into_owned()
+        })
     }
 }
