@@ -748,3 +748,35 @@ fn the_english_command_line_texts_are_the_doc_comments() {
     }
     assert!(compared > 30, "only {compared} texts compared");
 }
+
+/// The SVG picture gives a wide glyph two cells of room, as the terminal does, and names fonts
+/// that have CJK glyphs; the margin grows to fit the widest name.
+#[test]
+fn the_svg_lays_out_cjk_names_in_cells() {
+    let rec = fixture("cjk");
+    let text = threadlab::trace::export::svg::render(&rec);
+    assert!(text.contains("Noto Sans Mono CJK SC"), "a CJK font first");
+    let cell = |name: &str| {
+        let at = text
+            .find(&format!(">{name}</text>"))
+            .unwrap_or_else(|| panic!("{name}'s label"));
+        let tag = &text[text[..at].rfind("<text").unwrap()..at];
+        let length = tag.split("textLength=\"").nth(1).expect("a textLength");
+        length[..length.find('"').unwrap()].parse::<f64>().unwrap()
+    };
+    // 工人-1 is two wide glyphs and two narrow ones: six cells, as wide as `worker` is.
+    let per_cell = cell("工人-1") / 6.0;
+    assert_eq!(cell("スレッド"), per_cell * 8.0);
+    assert_eq!(cell("worker_소비자"), per_cell * 13.0);
+    // Every lane starts right of the widest label.
+    let left = |tag: &str| -> f64 {
+        let x = tag.split("x=\"").nth(1).unwrap();
+        x[..x.find('"').unwrap()].parse().unwrap()
+    };
+    let label_x = text
+        .lines()
+        .find(|l| l.contains(">worker_소비자</text>"))
+        .map(left)
+        .unwrap();
+    assert!(label_x >= cell("worker_소비자"), "{label_x}");
+}
