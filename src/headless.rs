@@ -17,7 +17,6 @@ use crate::trace::machine;
 use crate::trace::summary::{RunEnd, Summary, SummaryBuilder};
 use crate::trace::text::{self, TextOptions};
 use crate::trace::timeline::Trace;
-use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
 use crate::vocab::event::Event;
 use crate::vocab::outcome::Outcome;
 use crate::vocab::recording::Recording;
@@ -119,9 +118,7 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error>
     let errors: Vec<Error> = session.finish().into_iter().collect();
     let dropped = ended.dropped_events;
     if dropped > 0 {
-        warnings.push(format!(
-            "the recorder had to drop {dropped} events; figures may be incomplete"
-        ));
+        warnings.push(rust_i18n::t!("classroom.warning.dropped", count = dropped).into_owned());
     }
     let mut summary = rec.summary.finish(&RunEnd {
         run_time_ns: end_ns,
@@ -171,27 +168,11 @@ impl Recording {
     /// event log (the recording would not be exact).
     pub fn from_report(report: &Report, speed: f64) -> Result<Recording, Error> {
         let scenario = report.trace.scenario();
-        let deadlock = report.summary.deadlock.as_ref().map(|d| {
-            let idx = |name: &str| scenario.thread_index(name);
-            Deadlock {
-                cycle: d
-                    .cycle
-                    .iter()
-                    .filter_map(|e| {
-                        let by = match e.by.as_deref() {
-                            Some(b) => Some(idx(b)?),
-                            None => None,
-                        };
-                        Some(WaitEdge {
-                            thread: idx(&e.thread)?,
-                            resource: scenario.resource_index(&e.waits_for)?,
-                            blame: Blame::from_name(e.blame, by)?,
-                        })
-                    })
-                    .collect(),
-                stuck: d.stuck.iter().filter_map(|t| idx(t)).collect(),
-            }
-        });
+        let deadlock = report
+            .summary
+            .deadlock
+            .as_ref()
+            .map(|d| d.deadlock(scenario));
         Recording::from_trace(
             &report.trace,
             report.end_ns,

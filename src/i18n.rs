@@ -78,6 +78,17 @@ pub fn text(key: &str) -> String {
     rust_i18n::t!(key).into_owned()
 }
 
+/// The message `key` in the current language, or `fallback` where the message files have no
+/// such key (a resource kind added to the language before its words were written).
+pub fn text_or(key: &str, fallback: &str) -> String {
+    let text = text(key);
+    if text == key {
+        fallback.to_string()
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

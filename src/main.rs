@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use threadlab::cmd::{self, cli::Cli};
+use threadlab::cmd::{self, cli};
 
 fn main() -> ExitCode {
-    ExitCode::from(cmd::dispatch(Cli::parse()).code())
+    ExitCode::from(cmd::dispatch(cli::parse()).code())
 }

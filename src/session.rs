@@ -2,6 +2,7 @@
 //! both start their run here from a [`RunPlan`], step `--schedule` through it, stop it at
 //! `--for`, end it (pause, end, drain) and write `--events`, so the two cannot drift apart.
 
+use rust_i18n::t;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -69,18 +70,23 @@ pub fn resolve_schedule(scenario: &Scenario, names: &[String]) -> Result<Vec<Thr
                     .map(|t| (strsim::levenshtein(&typed, t), *t))
                     .min()
                     .filter(|(d, _)| *d <= 2)
-                    .map(|(_, t)| format!("did you mean `{t}`? "))
+                    .map(|(_, t)| t!("classroom.session.did_you_mean", name = t).into_owned())
                     .unwrap_or_default();
                 Error::new(
                     "schedule::unknown-thread",
-                    format!(
-                        "--schedule names `{}`, which is not a thread of {}",
-                        crate::scenario::shown(name),
-                        scenario.name
+                    t!(
+                        "classroom.session.not_a_thread",
+                        name = crate::scenario::shown(name),
+                        scenario = scenario.name
                     ),
                 )
                 .help(crate::scenario::with_disguise(
-                    format!("{nearest}the threads are: {}", all.join(", ")),
+                    t!(
+                        "classroom.session.the_threads_are",
+                        nearest = nearest,
+                        all = all.join(", ")
+                    )
+                    .into_owned(),
                     name,
                 ))
             })
@@ -406,9 +412,11 @@ impl Session {
                 }
                 return Err(Error::new(
                     "schedule::step-stuck",
-                    format!(
-                        "--schedule step {number} ({name}) did not end within {:.1}s",
-                        wait.as_secs_f64()
+                    t!(
+                        "classroom.session.step_did_not_end",
+                        number = number,
+                        name = name,
+                        secs = format!("{:.1}", wait.as_secs_f64())
                     ),
                 ));
             }
@@ -436,12 +444,14 @@ impl Session {
             }
             return Err(Error::new(
                 "schedule::step-refused",
-                format!("--schedule step {number} ({name}) cannot be taken: {e}"),
+                t!(
+                    "classroom.session.step_refused",
+                    number = number,
+                    name = name,
+                    why = e
+                ),
             )
-            .help(
-                "a schedule steps threads one step each, in order; a blocked or finished \
-                 thread cannot take a step",
-            ));
+            .help(t!("classroom.session.step_refused_help")));
         }
         self.stepping = Some((number, name));
         Ok(true)

@@ -170,7 +170,8 @@ fn the_summary_says_what_the_threads_stand_for_and_what_the_machine_gave() {
     assert!(machine["cores"].as_u64().unwrap() >= 1, "{machine}");
     assert_eq!(machine["needs"], 2.0);
     assert!(machine.get("warning").is_some() && machine.get("free_during").is_some());
-    let text = threadlab::trace::text::render_summary(&report.summary);
+    let gil = scenario::load("gil").unwrap();
+    let text = threadlab::trace::text::render_summary(&report.summary, &gil);
     assert!(
         text.contains("models     native threads compute at the same time; cpu take turns"),
         "{text}"

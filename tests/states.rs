@@ -11,6 +11,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 use threadlab::engine::Run;
+use threadlab::i18n::Lang;
 use threadlab::scenario::model::{Op, ResourceKind, Scenario};
 use threadlab::trace::export::svg;
 use threadlab::ui::keys::Context;
@@ -227,7 +228,7 @@ fn a_wait_is_said_in_its_resource_terms() {
             ("writer", vec![Op::Lock(2), Op::Write(3)]),
         ],
     );
-    let words = |st: State, t: u16, step: Option<u32>| st.words(&s, t, step);
+    let words = |st: State, t: u16, step: Option<u32>| st.words(Lang::En, &s, t, step);
     assert_eq!(
         words(State::Condition(0), 0, Some(0)),
         "waiting for event go"
@@ -266,7 +267,7 @@ fn a_wait_is_said_in_its_resource_terms() {
         .iter()
         .filter_map(|e| Some((e, State::after(e, &s)?)))
         .filter(|(_, st)| *st == State::Condition(event as u16))
-        .map(|(e, st)| st.words(&s, e.thread, Some(e.step)))
+        .map(|(e, st)| st.words(Lang::En, &s, e.thread, Some(e.step)))
         .collect();
     assert!(!said.is_empty(), "somebody waits for the event");
     assert_eq!(State::Condition(0).legend_in(&s), "waiting for event");

@@ -18,9 +18,11 @@ pub fn files_ok(paths: &[PathBuf]) -> bool {
     let mut all_ok = true;
     for path in paths {
         match crate::scenario::load_file(path) {
-            Ok(s) => {
-                crate::console::outln(&format!("ok: {} — {}", path.display(), s.shown_title()))
-            }
+            Ok(s) => crate::console::outln(&rust_i18n::t!(
+                "classroom.check.ok",
+                path = path.display(),
+                title = s.shown_title()
+            )),
             Err(report) => {
                 all_ok = false;
                 crate::console::errln(&crate::scenario::render_for_terminal(report.as_ref()));

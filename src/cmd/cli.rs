@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::i18n::{self, Lang};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -200,4 +202,110 @@ pub fn parse_speed(text: &str) -> Result<f64, String> {
     } else {
         Err(format!("speed must be between 0.1 and 4, not {x}"))
     }
+}
+
+/// The command line as typed, read in the language it asks for: `--lang` if given, else the
+/// environment's. The language is chosen before parsing so that `--help` and the usage
+/// reads in it.
+pub fn parse() -> Cli {
+    let lang = lang_asked(std::env::args()).unwrap_or_else(Lang::from_env);
+    i18n::set(lang);
+    let matches = in_language(Cli::command(), lang).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// The `--lang` an argument list asks for, before clap has read it.
+pub fn lang_asked(args: impl IntoIterator<Item = String>) -> Option<Lang> {
+    let mut args = args.into_iter().take_while(|a| a != "--");
+    while let Some(arg) = args.next() {
+        let code = match arg.strip_prefix("--lang") {
+            Some("") => args.next(),
+            Some(rest) => rest.strip_prefix('=').map(str::to_string),
+            None => continue,
+        };
+        return code.as_deref().and_then(Lang::from_code);
+    }
+    None
+}
+
+/// The command line with every text a person reads in `lang`. English is the doc comments
+/// above as clap reads them (`locales/en.yml` holds the same words under `classroom.cli`, and
+/// a test keeps the two equal); other languages take each text from the message files, keyed
+/// `classroom.cli.COMMAND.ARG` or, for an argument that means the same everywhere,
+/// `classroom.cli.any.ARG`.
+pub fn in_language(mut cmd: clap::Command, lang: Lang) -> clap::Command {
+    if lang == Lang::En {
+        return cmd;
+    }
+    // Built first, so the help and version flags, the `help` command and the global
+    // arguments of every command exist to be translated.
+    cmd.build();
+    // clap keeps headings as `&'static str`; the three are made once per process.
+    let headings = Headings {
+        commands: i18n::text("classroom.cli.commands").leak(),
+        arguments: i18n::text("classroom.cli.arguments").leak(),
+        options: i18n::text("classroom.cli.options").leak(),
+    };
+    translate(cmd, "root", headings)
+}
+
+#[derive(Clone, Copy)]
+struct Headings {
+    commands: &'static str,
+    arguments: &'static str,
+    options: &'static str,
+}
+
+fn translate(mut cmd: clap::Command, name: &str, headings: Headings) -> clap::Command {
+    let known = |key: String| {
+        let text = i18n::text(&key);
+        (text != key).then_some(text)
+    };
+    if let Some(about) = known(format!("classroom.cli.{name}.about")) {
+        cmd = cmd.about(about).long_about(None);
+    }
+    if let Some(after) = known(format!("classroom.cli.{name}.after_help")) {
+        cmd = cmd.after_help(after).after_long_help(None);
+    }
+    let template = format!(
+        "{{before-help}}{{about-with-newline}}\n{} {{usage}}\n\n{{all-args}}{{after-help}}",
+        i18n::text("classroom.cli.usage")
+    );
+    cmd = cmd
+        .help_template(template)
+        .subcommand_help_heading(headings.commands);
+    let ids: Vec<String> = cmd
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .collect();
+    for id in ids {
+        let help = known(format!("classroom.cli.{name}.{id}"))
+            .or_else(|| known(format!("classroom.cli.any.{id}")));
+        cmd = cmd.mut_arg(&id, |arg| {
+            let heading = if arg.is_positional() {
+                headings.arguments
+            } else {
+                headings.options
+            };
+            let arg = arg.help_heading(heading);
+            match help {
+                // The translated text names the values and the default itself: clap would
+                // add them in English.
+                Some(help) => arg
+                    .help(help)
+                    .long_help(None)
+                    .hide_possible_values(true)
+                    .hide_default_value(true),
+                None => arg,
+            }
+        });
+    }
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for sub in names {
+        cmd = cmd.mut_subcommand(&sub, |c| translate(c, &sub, headings));
+    }
+    cmd
 }

@@ -24,7 +24,7 @@ pub fn input(args: &ExportArgs) -> Result<Recording, Error> {
     let run = super::plan_of(&args.input, &args.pacing, None);
     let report = headless::execute(scenario, &run)?;
     for w in &report.warnings {
-        errln(&format!("warning: {w}"));
+        errln(&rust_i18n::t!("classroom.warning.line", what = w));
     }
     Recording::from_report(&report, args.pacing.speed)
 }
@@ -46,7 +46,7 @@ fn python_twin(args: &ExportArgs) -> Result<(String, String), Error> {
     let lanes = scenario.threads.len();
     Ok((
         python::render(&scenario),
-        format!("{lanes} threads and tasks"),
+        rust_i18n::t!("classroom.export.lanes", count = lanes).into_owned(),
     ))
 }
 
@@ -72,7 +72,8 @@ pub fn run(args: &ExportArgs) -> Result<Exit, Error> {
                 ExportFormat::Svg => svg::render(&rec),
                 _ => chrome::to_string(&rec) + "\n",
             };
-            (text, format!("{} events", rec.events.len()))
+            let events = rust_i18n::t!("classroom.export.events", count = rec.events.len());
+            (text, events.into_owned())
         }),
     };
     let (text, what) = exported?;
@@ -88,14 +89,16 @@ pub fn run(args: &ExportArgs) -> Result<Exit, Error> {
             .map_err(|e| crate::files::io_failed(&args.output, e))
     });
     written.map_err(|e| e.within("cannot write the export"))?;
-    errln(&format!(
-        "wrote {} ({what}, {})",
-        args.output.display(),
-        match args.format {
-            ExportFormat::Chrome => "open it in https://ui.perfetto.dev",
-            ExportFormat::Svg => "an SVG picture",
-            ExportFormat::Python => "run it with python3",
-        }
+    let next = match args.format {
+        ExportFormat::Chrome => rust_i18n::t!("classroom.export.chrome"),
+        ExportFormat::Svg => rust_i18n::t!("classroom.export.svg"),
+        ExportFormat::Python => rust_i18n::t!("classroom.export.python"),
+    };
+    errln(&rust_i18n::t!(
+        "classroom.export.wrote",
+        path = args.output.display(),
+        what = what,
+        next = next
     ));
     Ok(Exit::Success)
 }

@@ -78,7 +78,7 @@ pub fn plan_of(scenario: &str, pacing: &Pacing, events: Option<std::path::PathBu
 /// a usage error if an output it was asked for could not be written.
 pub fn print_report(report: &Report, json: bool, ascii: bool) -> Result<Exit, Error> {
     for w in &report.warnings {
-        errln(&format!("warning: {w}"));
+        errln(&rust_i18n::t!("classroom.warning.line", what = w));
     }
     let out = if json {
         serde_json::to_string(&report.summary).map_err(|e| {

@@ -89,33 +89,35 @@ pub enum StepError {
     Cancelled,
 }
 
+/// In the reader's language: a step refused is told to the person who asked for it.
 impl std::fmt::Display for StepError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StepError::UnknownThread(t) => write!(f, "there is no thread called {t}"),
+        use rust_i18n::t;
+        let text = match self {
+            StepError::UnknownThread(t) => t!("classroom.step.unknown", who = t),
             StepError::Blocked { thread, resource } => {
-                write!(
-                    f,
-                    "{thread} is blocked on {resource}: it cannot move until it is woken"
-                )
+                t!("classroom.step.blocked", who = thread, res = resource)
             }
             StepError::LoopBusy {
                 task,
                 event_loop,
                 running: Some(running),
-            } => write!(
-                f,
-                "{task} is ready, but {event_loop} is running {running}: step {running} until it awaits"
+            } => t!(
+                "classroom.step.loop_busy",
+                who = task,
+                res = event_loop,
+                running = running
             ),
             StepError::LoopBusy {
                 task, event_loop, ..
-            } => write!(f, "{task} is ready and waits for {event_loop}"),
-            StepError::Finished(t) => write!(f, "{t} has finished"),
-            StepError::AlreadyStepping(t) => write!(f, "{t} is still carrying out its step"),
-            StepError::NotReady(t) => write!(f, "{t} has not stopped at a step yet"),
-            StepError::NoneReady => write!(f, "no thread is ready to step"),
-            StepError::Cancelled => write!(f, "the run has been stopped"),
-        }
+            } => t!("classroom.step.loop_waits", who = task, res = event_loop),
+            StepError::Finished(t) => t!("classroom.step.finished", who = t),
+            StepError::AlreadyStepping(t) => t!("classroom.step.stepping", who = t),
+            StepError::NotReady(t) => t!("classroom.step.not_ready", who = t),
+            StepError::NoneReady => t!("classroom.step.none_ready"),
+            StepError::Cancelled => t!("classroom.step.cancelled"),
+        };
+        f.write_str(&text)
     }
 }
 

@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use rust_i18n::t;
+
 use super::Problem;
 use super::limits::{MAX_THREAD_TIME, human};
 use super::model::{Op, ResourceKind};
@@ -36,21 +38,23 @@ fn tasks(parsed: &Parsed, problems: &mut Vec<Problem>) {
                 (true, Op::Work(_) | Op::Sleep(_) | Op::BlockingSleep(_)) => continue,
                 (false, Op::BlockingSleep(_)) => Problem::new(
                     "scenario::blocking-in-thread",
-                    "`blocking=` is for tasks: a thread's sleep only ever blocks that thread",
+                    t!("classroom.check.blocking_in_thread"),
                 )
-                .at(span, "in a thread")
-                .help("remove `blocking=#true`, or make this a `task` on the event loop"),
+                .at(span, t!("classroom.check.in_a_thread"))
+                .help(t!("classroom.check.blocking_in_thread_help")),
                 (false, _) => continue,
                 (true, op) => {
                     let keyword = op.keyword();
                     Problem::new(
                         "scenario::step-in-task",
-                        format!("task `{}` cannot `{keyword}`", thread.group),
+                        t!(
+                            "classroom.check.step_in_task",
+                            task = thread.group,
+                            keyword = keyword
+                        ),
                     )
-                    .at(span, "not a task's step")
-                    .help(
-                        "a task awaits (`sleep`), computes (`work`) or blocks its loop (`sleep … blocking=#true`); locks, permits, barriers and buffers are for threads",
-                    )
+                    .at(span, t!("classroom.check.not_a_task_step"))
+                    .help(t!("classroom.check.step_in_task_help"))
                 }
             };
             if reported.insert(span) {
@@ -77,9 +81,9 @@ fn flow(parsed: &Parsed, problems: &mut Vec<Problem>) {
         for (i, step) in thread.steps.iter().enumerate() {
             let span = parsed.step_spans[t][i];
             let who = if thread.group == thread.name {
-                format!("thread `{}`", thread.name)
+                t!("classroom.check.thread", name = thread.name)
             } else {
-                format!("each `{}` thread", thread.group)
+                t!("classroom.check.each_thread", group = thread.group)
             };
             match step.op {
                 Op::Lock(r) | Op::Read(r) | Op::Write(r) | Op::TryLock { resource: r, .. } => {
@@ -104,31 +108,44 @@ fn flow(parsed: &Parsed, problems: &mut Vec<Problem>) {
                     let (taking, what, elsewhere) = if matches!(step.op, Op::Unlock(_)) {
                         (
                             if rwlock { "read" } else { "lock" },
-                            format!("`{name}`"),
-                            "a lock taken by another thread",
+                            t!("classroom.check.the_lock", name = name),
+                            t!("classroom.check.lock_elsewhere"),
                         )
                     } else {
                         (
                             "acquire",
-                            format!("a permit of `{name}`"),
-                            "a permit taken by another thread",
+                            t!("classroom.check.a_permit", name = name),
+                            t!("classroom.check.permit_elsewhere"),
                         )
                     };
                     let keyword = step.op.keyword();
                     let help = match last_given_back[r as usize] {
-                        Some(line) => format!(
-                            "`{name}` was already given back on line {line}; every `{keyword} {name}` needs its own `{taking} {name}` before it"
+                        Some(line) => t!(
+                            "classroom.check.given_back",
+                            name = name,
+                            line = line,
+                            keyword = keyword,
+                            taking = taking
                         ),
-                        None => format!(
-                            "add `{taking} {name}` before this step in the same thread; {elsewhere} is not this thread's to give back"
+                        None => t!(
+                            "classroom.check.add_taking",
+                            name = name,
+                            taking = taking,
+                            elsewhere = elsewhere
                         ),
                     };
                     problems.push(
                         Problem::new(
                             "scenario::not-held",
-                            format!("{who} would `{keyword} {name}` without holding {what}"),
+                            t!(
+                                "classroom.check.not_held",
+                                who = who,
+                                keyword = keyword,
+                                name = name,
+                                what = what
+                            ),
                         )
-                        .at(span, format!("`{name}` is not held here"))
+                        .at(span, t!("classroom.check.not_held_here", name = name))
                         .help(help),
                     );
                 }
@@ -164,15 +181,21 @@ fn barriers(parsed: &Parsed, problems: &mut Vec<Problem>) {
             continue;
         }
         if waiters < parties {
-            let threads = if waiters == 1 { "thread" } else { "threads" };
+            let key = if waiters == 1 {
+                "classroom.check.barrier_short_one"
+            } else {
+                "classroom.check.barrier_short"
+            };
             problems.push(
                 Problem::new(
                     "scenario::barrier-never-trips",
-                    format!("barrier `{name}` waits for {parties} parties, but only {waiters} {threads} ever wait on it"),
+                    t!(key, name = name, parties = parties, waiters = waiters),
                 )
-                .at(span, format!("needs {parties} to arrive"))
-                .help(format!(
-                    "the barrier can never open: lower it to parties={waiters}, or add `wait {name}` to more threads"
+                .at(span, t!("classroom.check.needs_parties", parties = parties))
+                .help(t!(
+                    "classroom.check.barrier_short_help",
+                    waiters = waiters,
+                    name = name
                 )),
             );
         } else if !arrivals.is_multiple_of(parties as u64) {
@@ -180,13 +203,19 @@ fn barriers(parsed: &Parsed, problems: &mut Vec<Problem>) {
             problems.push(
                 Problem::new(
                     "scenario::barrier-never-trips",
-                    format!(
-                        "barrier `{name}` is reached {arrivals} times in all, not a whole number of rounds of {parties}"
+                    t!(
+                        "classroom.check.barrier_rounds",
+                        name = name,
+                        arrivals = arrivals,
+                        parties = parties
                     ),
                 )
-                .at(span, format!("opens after every {parties} arrivals"))
-                .help(format!(
-                    "the last {left} to arrive would wait forever: make the number of `wait {name}` steps across all threads a multiple of {parties}"
+                .at(span, t!("classroom.check.opens_every", parties = parties))
+                .help(t!(
+                    "classroom.check.barrier_rounds_help",
+                    left = left,
+                    name = name,
+                    parties = parties
                 )),
             );
         }
@@ -218,13 +247,14 @@ fn buffers(parsed: &Parsed, problems: &mut Vec<Problem>) {
             problems.push(
                 Problem::new(
                     "scenario::take-without-put",
-                    format!("nothing is ever put into `{name}`, so this `take` would wait forever"),
+                    t!("classroom.check.take_without_put", name = name),
                 )
-                .at(span, "waits for an item that never comes")
-                .also(parsed.resource_spans[r], "declared here")
-                .help(format!(
-                    "add a producer thread with `put {name}`, or remove the take"
-                )),
+                .at(span, t!("classroom.check.item_never_comes"))
+                .also(
+                    parsed.resource_spans[r],
+                    t!("classroom.check.declared_here"),
+                )
+                .help(t!("classroom.check.take_without_put_help", name = name)),
             );
         }
     }
@@ -253,16 +283,17 @@ fn events(parsed: &Parsed, problems: &mut Vec<Problem>) {
             problems.push(
                 Problem::new(
                     "scenario::event-never-set",
-                    format!("no thread ever sets `{name}`, so this `wait` would wait forever"),
+                    t!("classroom.check.event_never_set", name = name),
                 )
                 .at(
                     parsed.step_spans[t][i],
-                    "waits for a signal that never comes",
+                    t!("classroom.check.signal_never_comes"),
                 )
-                .also(parsed.resource_spans[r], "declared here")
-                .help(format!(
-                    "add `set {name}` to the thread that should give the signal"
-                )),
+                .also(
+                    parsed.resource_spans[r],
+                    t!("classroom.check.declared_here"),
+                )
+                .help(t!("classroom.check.event_never_set_help", name = name)),
             );
         }
     }
@@ -282,16 +313,16 @@ fn thread_time(parsed: &Parsed, problems: &mut Vec<Problem>) {
             problems.push(
                 Problem::new(
                     "scenario::too-long",
-                    format!(
-                        "thread `{}` would work and sleep for {} in all",
-                        thread.group,
-                        human(total)
+                    t!(
+                        "classroom.check.too_long",
+                        name = thread.group,
+                        total = human(total)
                     ),
                 )
-                .at(parsed.thread_spans[t], "runs too long")
-                .help(format!(
-                    "a thread may take at most {} of `work` and `sleep`; shorten the steps or lower the `repeat` counts",
-                    human(MAX_THREAD_TIME)
+                .at(parsed.thread_spans[t], t!("classroom.check.runs_too_long"))
+                .help(t!(
+                    "classroom.check.too_long_help",
+                    most = human(MAX_THREAD_TIME)
                 )),
             );
         }

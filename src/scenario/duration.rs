@@ -1,5 +1,6 @@
 //! Durations as a teacher writes them: `250ms`, `1.5s`, `2m`, `800us`.
 
+use rust_i18n::t;
 use std::time::Duration;
 
 /// The longest duration threadlab reads anywhere (`--for`, a recording's run time): a day.
@@ -13,32 +14,26 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     if number.is_empty() {
-        return Err(format!(
-            "`{text}` is not a duration: write a number and a unit, like \"100ms\" or \"1.5s\""
-        ));
+        return Err(t!("classroom.parse.is_not_a_duration_write", text = text).into_owned());
     }
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("`{number}` is not a number"))?;
+        .map_err(|_| t!("classroom.parse.is_not_a_number", number = number).into_owned())?;
     let scale = match unit.trim() {
         "us" | "µs" => 1e-6,
         "ms" => 1e-3,
         "s" => 1.0,
         "m" | "min" => 60.0,
         "" => {
-            return Err(format!(
-                "`{text}` has no unit: write \"{text}ms\" or \"{text}s\""
-            ));
+            return Err(t!("classroom.parse.has_no_unit_write_ms", text = text).into_owned());
         }
         other => {
-            return Err(format!(
-                "unknown unit `{other}`: use us, ms, s or m (\"100ms\", \"1.5s\")"
-            ));
+            return Err(t!("classroom.parse.unknown_unit_use_us_ms", other = other).into_owned());
         }
     };
     let seconds = value * scale;
     if !seconds.is_finite() || seconds > MAX_RUN.as_secs_f64() {
-        return Err(format!("`{text}` is too long"));
+        return Err(t!("classroom.parse.is_too_long", text = text).into_owned());
     }
     Ok(Duration::from_secs_f64(seconds))
 }

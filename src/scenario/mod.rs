@@ -12,6 +12,7 @@ pub mod model;
 mod parse;
 pub mod testing;
 
+use rust_i18n::t;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -48,14 +49,19 @@ pub fn load(arg: &str) -> Result<Scenario, miette::Report> {
     let looks_like_path = arg.contains(['/', '\\']) || arg.ends_with(".kdl");
     let names: Vec<&str> = builtin::all().iter().map(|b| b.name).collect();
     let mut help = match nearest(arg, &names) {
-        Some(near) if !looks_like_path => format!("did you mean `{near}`? "),
+        Some(near) if !looks_like_path => {
+            t!("classroom.parse.did_you_mean_4", near = near).into_owned()
+        }
         _ => String::new(),
     };
-    help.push_str(&format!("the built-in scenarios are: {}", names.join(", ")));
+    help.push_str(&t!(
+        "classroom.parse.the_built_in_scenarios_are",
+        a1 = names.join(", ")
+    ));
     let message = if looks_like_path {
-        format!("no scenario file at `{}`", shown(arg))
+        t!("classroom.parse.no_scenario_file_at", a1 = shown(arg)).into_owned()
     } else {
-        format!("`{}` is neither a built-in scenario nor a file", shown(arg))
+        t!("classroom.parse.is_neither_a_built_in", a1 = shown(arg)).into_owned()
     };
     Err(refused(
         &shown(arg),
@@ -90,22 +96,22 @@ pub fn load_file(path: &Path) -> Result<Scenario, miette::Report> {
             &origin,
             Problem::new(
                 "scenario::recording",
-                format!("`{origin}` is a recording of a run, not a scenario"),
+                t!("classroom.parse.is_a_recording_of_a", origin = origin),
             )
-            .help(format!(
-                "this is a recording: use `threadlab replay {origin}` to watch it again, or \
-                 `threadlab export {origin} --format svg -o run.svg`"
+            .help(t!(
+                "classroom.parse.this_is_a_recording_use",
+                origin = origin
             )),
         ));
     }
     if looks_like_json(&bytes) {
         let problem = Problem::new(
             "scenario::not-kdl",
-            format!("`{origin}` is JSON, not a scenario"),
+            t!("classroom.parse.is_json_not_a_scenario", origin = origin),
         );
         return Err(refused(
             &origin,
-            problem.help("a scenario is a KDL file, like: mutex A  thread T1 { lock A; unlock A }"),
+            problem.help(t!("classroom.parse.a_scenario_is_a_kdl")),
         ));
     }
     let source = match String::from_utf8(bytes) {
@@ -117,12 +123,14 @@ pub fn load_file(path: &Path) -> Result<Scenario, miette::Report> {
                 &origin,
                 Problem::new(
                     "scenario::read",
-                    format!("not UTF-8 text at {origin}:{line}:{column}"),
+                    t!(
+                        "classroom.parse.not_utf_8_text_at",
+                        origin = origin,
+                        line = line,
+                        column = column
+                    ),
                 )
-                .help(
-                    "a scenario is a plain text file in UTF-8; save it as UTF-8 in your editor, \
-                     or check that this is the right file",
-                ),
+                .help(t!("classroom.parse.a_scenario_is_a_plain")),
             ));
         }
     };
@@ -185,7 +193,7 @@ fn too_big(seen: &str) -> Problem {
             MAX_FILE_BYTES >> 10
         ),
     )
-    .help("scenarios are short scripts: use `repeat` and `count=` instead of writing steps out")
+    .help(t!("classroom.parse.scenarios_are_short_scripts_use"))
 }
 
 /// A whole file refused before its text is read as a scenario.
@@ -315,27 +323,42 @@ pub(crate) fn plain(name: &str) -> String {
 /// from another alphabet that passes for a Latin one. `None` when it is what it looks like.
 pub(crate) fn disguise(name: &str) -> Option<String> {
     if let Some(c) = name.chars().find(|&c| invisible(c)) {
-        return Some(format!(
-            "an invisible character (U+{:04X}) that shows as nothing",
-            c as u32
-        ));
+        return Some(
+            t!(
+                "classroom.parse.an_invisible_character_u_that",
+                a1 = format!("{:04X}", c as u32)
+            )
+            .into_owned(),
+        );
     }
     let (c, latin) = name.chars().find_map(|c| looks_like(c).map(|l| (c, l)))?;
     let what = match c as u32 {
-        0xFF01..=0xFF5E => "a full-width",
-        0x0370..=0x03FF => "a Greek",
-        _ => "a Cyrillic",
+        0xFF01..=0xFF5E => t!("classroom.parse.a_full_width"),
+        0x0370..=0x03FF => t!("classroom.parse.a_greek"),
+        _ => t!("classroom.parse.a_cyrillic"),
     };
-    Some(format!(
-        "{what} `{c}` (U+{:04X}) that looks like the Latin `{latin}`",
-        c as u32
-    ))
+    Some(
+        t!(
+            "classroom.parse.u_that_looks_like_the",
+            what = what,
+            c = c,
+            a1 = format!("{:04X}", c as u32),
+            latin = latin
+        )
+        .into_owned(),
+    )
 }
 
 /// `help`, with what is disguised in `word` pointed out when something is.
 pub(crate) fn with_disguise(help: String, word: &str) -> String {
     match disguise(word) {
-        Some(d) => format!("`{}` has {d}; {help}", shown(word)),
+        Some(d) => t!(
+            "classroom.parse.has",
+            word = shown(word),
+            what = d,
+            help = help
+        )
+        .into_owned(),
         None => help,
     }
 }
@@ -571,7 +594,7 @@ impl ScenarioError {
         if problems.is_empty() {
             problems.push(Problem::new(
                 "scenario::invalid",
-                "the scenario is not valid",
+                t!("classroom.parse.the_scenario_is_not_valid"),
             ));
         }
         for p in &mut problems {
@@ -583,8 +606,11 @@ impl ScenarioError {
             let more = problems.len() - (MAX_SHOWN - 1);
             problems.truncate(MAX_SHOWN - 1);
             problems.push(
-                Problem::new("scenario::more", format!("… and {more} more problems"))
-                    .help("fix the ones above first; later ones often follow from them"),
+                Problem::new(
+                    "scenario::more",
+                    t!("classroom.parse.and_more_problems", more = more),
+                )
+                .help(t!("classroom.parse.fix_the_ones_above_first")),
             );
         }
         ScenarioError {

@@ -3,6 +3,7 @@
 //! The parser reports every mistake it can find in one pass rather than stopping at the first,
 //! so a teacher fixing a file sees the whole list at once.
 
+use rust_i18n::t;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,16 +132,22 @@ pub(crate) fn parse(name: &str, origin: &str, source: Arc<str>) -> Result<Parsed
     b.apply_model();
     if doc.nodes().is_empty() {
         return Err(vec![
-            Problem::new("scenario::empty", format!("`{origin}` is empty"))
-                .help("a scenario needs at least a thread: thread T1 { work \"100ms\" }"),
+            Problem::new(
+                "scenario::empty",
+                t!("classroom.parse.is_empty", origin = origin),
+            )
+            .help(t!("classroom.parse.a_scenario_needs_at_least")),
         ]);
     }
     if b.threads.is_empty() && b.problems.is_empty() {
         let span = (source.len(), 0);
         b.problems.push(
-            Problem::new("scenario::no-threads", "the scenario has no threads")
-                .at(span, "nothing to run")
-                .help("add a thread: thread T1 { work \"100ms\" }"),
+            Problem::new(
+                "scenario::no-threads",
+                t!("classroom.parse.the_scenario_has_no_threads"),
+            )
+            .at(span, t!("classroom.parse.nothing_to_run"))
+            .help(t!("classroom.parse.add_a_thread_thread_t1")),
         );
     }
     if !b.problems.is_empty() {
@@ -186,12 +193,11 @@ fn parse_kdl(source: &str) -> Result<KdlDocument, KdlError> {
                 diagnostics: vec![kdl::KdlDiagnostic {
                     input: Arc::new(String::new()),
                     span: (0, 0).into(),
-                    message: Some(format!("could not start the scenario parser: {e}")),
-                    label: None,
-                    help: Some(
-                        "the machine is short of memory or threads; close something and retry"
-                            .into(),
+                    message: Some(
+                        t!("classroom.parse.could_not_start_the_scenario", e = e).into_owned(),
                     ),
+                    label: None,
+                    help: Some(t!("classroom.parse.short_of_memory").into_owned()),
                     severity: miette::Severity::Error,
                 }],
             }),
@@ -214,12 +220,15 @@ fn guard(origin: &str, src: &str) -> Result<(), Problem> {
         let column = src[line_start..at].chars().count() + 1;
         return Err(Problem::new(
             "scenario::syntax",
-            format!(
-                "invisible control character U+{:04X} at {origin}:{line}:{column}",
-                c as u32
+            t!(
+                "classroom.parse.invisible_control_character_u_at",
+                a1 = format!("{:04X}", c as u32),
+                origin = origin,
+                line = line,
+                column = column
             ),
         )
-        .help("delete it: it may have come from copying out of another program"));
+        .help(t!("classroom.parse.delete_it_it_may_have")));
     }
     let b = src.as_bytes();
     let mut i = 0;
@@ -247,12 +256,12 @@ fn guard(origin: &str, src: &str) -> Result<(), Problem> {
                 if pieces > MAX_COMMENT_PIECES {
                     return Err(Problem::new(
                         "scenario::too-complex",
-                        "this comment is too intricate to read",
+                        t!("classroom.parse.this_comment_is_too_intricate"),
                     )
-                    .at((i, 2), "comment starts here")
-                    .help(format!(
-                        "a /* */ comment may hold at most {MAX_COMMENT_PIECES} `*` and `/` \
-                         characters; use // line comments for decoration"
+                    .at((i, 2), t!("classroom.parse.comment_starts_here"))
+                    .help(t!(
+                        "classroom.parse.a_comment_may_hold_at",
+                        MAX_COMMENT_PIECES = MAX_COMMENT_PIECES
                     )));
                 }
                 i = end;
@@ -262,10 +271,13 @@ fn guard(origin: &str, src: &str) -> Result<(), Problem> {
                 if slashdashes > MAX_SLASHDASHES {
                     return Err(Problem::new(
                         "scenario::too-complex",
-                        format!("more than {MAX_SLASHDASHES} `/-` comments in one file"),
+                        t!(
+                            "classroom.parse.more_than_comments_in_one",
+                            MAX_SLASHDASHES = MAX_SLASHDASHES
+                        ),
                     )
-                    .at((i, 2), "one too many")
-                    .help("delete the commented-out parts instead of keeping them with /-"));
+                    .at((i, 2), t!("classroom.parse.one_too_many"))
+                    .help(t!("classroom.parse.delete_the_commented_out_parts")));
                 }
                 let next = b[i + 2..]
                     .iter()
@@ -274,9 +286,12 @@ fn guard(origin: &str, src: &str) -> Result<(), Problem> {
                 if let Some(n) = next
                     && b.get(n..n + 2) == Some(b"/-")
                 {
-                    return Err(Problem::new("scenario::syntax", "`/-` twice in a row")
-                        .at((n, 2), "second `/-`")
-                        .help("one `/-` comments out the whole node, entry or block after it"));
+                    return Err(Problem::new(
+                        "scenario::syntax",
+                        t!("classroom.parse.twice_in_a_row"),
+                    )
+                    .at((n, 2), t!("classroom.parse.second"))
+                    .help(t!("classroom.parse.one_comments_out_the_whole")));
                 }
                 i += 2;
             }
@@ -285,10 +300,13 @@ fn guard(origin: &str, src: &str) -> Result<(), Problem> {
                 if depth > MAX_NESTING {
                     return Err(Problem::new(
                         "scenario::too-deep",
-                        format!("blocks nest more than {MAX_NESTING} deep"),
+                        t!(
+                            "classroom.parse.blocks_nest_more_than_deep",
+                            MAX_NESTING = MAX_NESTING
+                        ),
                     )
-                    .at((i, 1), "too deep")
-                    .help("a scenario needs only thread { repeat { … } }; close the blocks you opened"));
+                    .at((i, 1), t!("classroom.parse.too_deep"))
+                    .help(t!("classroom.parse.a_scenario_needs_only_thread")));
                 }
                 i += 1;
             }
@@ -316,10 +334,10 @@ fn skip_string(b: &[u8], q: usize, hashes: usize) -> Result<usize, Problem> {
         if !newline_at(b, q + 3) {
             return Err(Problem::new(
                 "scenario::syntax",
-                "a multi-line string must start a new line right after its opening \"\"\"",
+                t!("classroom.parse.a_multi_line_string_must"),
             )
-            .at(open, "text follows the quotes")
-            .help("break the line after \"\"\" and close with \"\"\" on a line of its own; for one line of text, use one pair of quotes"));
+            .at(open, t!("classroom.parse.text_follows_the_quotes"))
+            .help(t!("classroom.parse.break_the_line_after_and")));
         }
         let mut i = q + 3;
         while i < b.len() {
@@ -331,11 +349,12 @@ fn skip_string(b: &[u8], q: usize, hashes: usize) -> Result<usize, Problem> {
                 i += 1;
             }
         }
-        return Err(
-            Problem::new("scenario::syntax", "this multi-line string is never closed")
-                .at(open, "opened here")
-                .help("close it with \"\"\" on a line of its own"),
-        );
+        return Err(Problem::new(
+            "scenario::syntax",
+            t!("classroom.parse.this_multi_line_string_is"),
+        )
+        .at(open, t!("classroom.parse.opened_here"))
+        .help(t!("classroom.parse.close_it_with_on_a")));
     }
     let mut i = q + 1;
     while i < b.len() {
@@ -349,9 +368,15 @@ fn skip_string(b: &[u8], q: usize, hashes: usize) -> Result<usize, Problem> {
             i += 1;
         }
     }
-    Err(Problem::new("scenario::syntax", "this string is not closed on its line")
-        .at((start, i.min(b.len()) - start), "no closing quote")
-        .help("end it with \" on the same line; for text over several lines, use \"\"\" on lines of their own"))
+    Err(Problem::new(
+        "scenario::syntax",
+        t!("classroom.parse.this_string_is_not_closed"),
+    )
+    .at(
+        (start, i.min(b.len()) - start),
+        t!("classroom.parse.no_closing_quote"),
+    )
+    .help(t!("classroom.parse.end_it_with_on_the")))
 }
 
 /// Index just past an escape: `\n`, `\u{..}` or `\` followed by white space and line breaks.
@@ -407,11 +432,8 @@ fn skip_block_comment(b: &[u8], start: usize) -> (usize, usize) {
 fn syntax_problems(source: &str, error: KdlError) -> Vec<Problem> {
     if error.diagnostics.is_empty() {
         return vec![
-            Problem::new(
-                "scenario::syntax",
-                "this is not a KDL document the parser can read",
-            )
-            .help("look for unclosed strings, blocks or comments"),
+            Problem::new("scenario::syntax", t!("classroom.parse.this_is_not_a_kdl"))
+                .help(t!("classroom.parse.look_for_unclosed_strings_blocks")),
         ];
     }
     error
@@ -424,38 +446,67 @@ fn syntax_problems(source: &str, error: KdlError) -> Vec<Problem> {
                 .unwrap_or("")
                 .trim();
             if looks_like_bare_duration(text) {
-                return Problem::new("scenario::syntax", format!("`{text}` needs quotes"))
-                    .at(span, "a duration without quotes")
-                    .help(format!("durations are strings: write \"{text}\""));
+                return Problem::new(
+                    "scenario::syntax",
+                    t!("classroom.parse.needs_quotes", text = text),
+                )
+                .at(span, t!("classroom.parse.a_duration_without_quotes"))
+                .help(t!(
+                    "classroom.parse.durations_are_strings_write",
+                    text = text
+                ));
             }
             if matches!(text, "true" | "false" | "null") {
-                return Problem::new("scenario::syntax", format!("write #{text}, not {text}"))
-                    .at(span, format!("#{text} in this version of KDL"))
-                    .help(format!(
-                        "scenarios are KDL 2, where true, false and null take a #: \
-                         write #{text} (as in jitter=#false)"
-                    ));
+                return Problem::new(
+                    "scenario::syntax",
+                    t!("classroom.parse.write_not", text = text),
+                )
+                .at(
+                    span,
+                    t!("classroom.parse.in_this_version_of_kdl", text = text),
+                )
+                .help(t!("classroom.parse.scenarios_are_kdl_2_where", text = text));
             }
-            let message = d.message.unwrap_or_else(|| "KDL syntax error".to_string());
-            let help = d.help.unwrap_or_else(|| syntax_help(&message).to_string());
-            Problem::new("scenario::syntax", message)
-                .at(span, d.label.unwrap_or_else(|| "here".to_string()))
+            let message = d
+                .message
+                .unwrap_or_else(|| t!("classroom.parse.kdl_syntax_error").into_owned());
+            let help = d.help.unwrap_or_else(|| syntax_help(&message));
+            Problem::new("scenario::syntax", kdl_words(&message))
+                .at(
+                    span,
+                    d.label.map_or_else(
+                        || t!("classroom.parse.here").into_owned(),
+                        |l| kdl_words(&l),
+                    ),
+                )
                 .help(help)
         })
         .collect()
 }
 
-fn syntax_help(message: &str) -> &'static str {
+/// The KDL parser's own words ("Expected end of document", "not closed") in the reader's
+/// language where the message files know them, else as the parser said them.
+fn kdl_words(text: &str) -> String {
+    let slug: Vec<String> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    crate::i18n::text_or(&format!("classroom.parse.kdl.{}", slug.join("_")), text)
+}
+
+fn syntax_help(message: &str) -> String {
     let m = message.to_lowercase();
-    if m.contains("closing '}'") || m.contains("child block") {
-        "every `{` needs a matching `}`"
+    let key = if m.contains("closing '}'") || m.contains("child block") {
+        "classroom.parse.every_brace_needs_a_match"
     } else if m.contains("end of document") {
-        "this may be a `}` without a matching `{`"
+        "classroom.parse.brace_without_match"
     } else if m.contains("string") {
-        "strings go in double quotes: \"like this\""
+        "classroom.parse.strings_go_in_quotes"
     } else {
-        "a line is a keyword and its arguments: `lock A`, `work \"100ms\"`, `thread T1 { … }`"
-    }
+        "classroom.parse.a_line_is_a_keyword"
+    };
+    t!(key).into_owned()
 }
 
 /// `100ms`, `1.5s`: what a teacher types when they forget the quotes.
@@ -513,30 +564,32 @@ fn node_span(node: &KdlNode) -> Span {
     span_of(node.name().span())
 }
 
-fn value_kind(v: &KdlValue) -> &'static str {
-    match v {
-        KdlValue::String(_) => "a string",
-        KdlValue::Integer(_) => "a whole number",
-        KdlValue::Float(_) => "a decimal number",
-        KdlValue::Bool(_) => "a boolean",
-        KdlValue::Null => "#null",
-    }
+fn value_kind(v: &KdlValue) -> String {
+    let key = match v {
+        KdlValue::String(_) => "classroom.parse.value_string",
+        KdlValue::Integer(_) => "classroom.parse.value_whole",
+        KdlValue::Float(_) => "classroom.parse.value_decimal",
+        KdlValue::Bool(_) => "classroom.parse.value_boolean",
+        KdlValue::Null => return "#null".to_string(),
+    };
+    t!(key).into_owned()
 }
 
 /// Names show up in lanes, logs and JSON: short words, no spaces or control characters.
-fn name_error(name: &str) -> Option<&'static str> {
-    if name.is_empty() {
-        Some("a name cannot be empty")
+fn name_error(name: &str) -> Option<String> {
+    let key = if name.is_empty() {
+        "classroom.parse.name_empty"
     } else if name.chars().count() > 32 {
-        Some("a name may be at most 32 characters")
+        "classroom.parse.name_too_long"
     } else if !name
         .chars()
         .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
-        Some("a name is made of letters, digits, `-`, `_` and `.`")
+        "classroom.parse.name_letters"
     } else {
-        None
-    }
+        return None;
+    };
+    Some(t!(key).into_owned())
 }
 
 /// An entry's value as the file writes it (`2.0`, not the number's shortest form `2`).
@@ -585,22 +638,24 @@ fn kind_for_step(keyword: &str) -> (&'static str, &'static str) {
 }
 
 /// A resource kind as prose calls it.
-fn kind_name(kind: &ResourceKind) -> &'static str {
+fn kind_name(kind: &ResourceKind) -> String {
     match kind {
-        ResourceKind::Gil { .. } => "GIL",
-        ResourceKind::EventLoop => "event loop",
-        other => other.keyword(),
+        ResourceKind::Gil { .. } => "GIL".to_string(),
+        ResourceKind::EventLoop => t!("classroom.parse.event_loop_kind").into_owned(),
+        other => other.keyword().to_string(),
     }
 }
 
-fn article(kind: &str) -> &'static str {
+/// `kind` with English's "a" or "an" before it ("a mutex", "an rlock"); languages without
+/// articles say just the kind.
+fn article(kind: &str) -> String {
     // "an rlock", "an rwlock": said letter by letter.
     if kind.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U'])
         || matches!(kind, "rlock" | "rwlock")
     {
-        "an"
+        t!("classroom.parse.article_an", kind = kind).into_owned()
     } else {
-        "a"
+        t!("classroom.parse.article_a", kind = kind).into_owned()
     }
 }
 
@@ -684,12 +739,12 @@ impl<'a> Builder<'a> {
                 other if STEPS.contains(&other) => self.push(
                     Problem::new(
                         "scenario::step-outside-thread",
-                        format!("`{other}` is a step, outside any thread"),
+                        t!("classroom.parse.is_a_step_outside_any", other = other),
                     )
-                    .at(node_span(node), "not inside a thread")
-                    .help(format!(
-                        "steps belong in a thread's block: thread T1 {{ {} }}",
-                        node_text(self.src, node)
+                    .at(node_span(node), t!("classroom.parse.not_inside_a_thread"))
+                    .help(t!(
+                        "classroom.parse.steps_belong_in_a_thread",
+                        a1 = node_text(self.src, node)
                     )),
                 ),
                 other => {
@@ -700,18 +755,22 @@ impl<'a> Builder<'a> {
                         .map(|(_, to)| *to)
                         .or_else(|| nearest(other, &top_level));
                     let help = match suggestion {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!(
-                            "the top level holds title, about, resources ({}) and thread or task blocks",
-                            RESOURCE_KINDS.join(", ")
-                        ),
+                        Some(s) => t!("classroom.parse.did_you_mean", s = s).into_owned(),
+                        None => t!(
+                            "classroom.parse.the_top_level_holds_title",
+                            a1 = RESOURCE_KINDS.join(", ")
+                        )
+                        .into_owned(),
                     };
                     self.push(
                         Problem::new(
                             "scenario::unknown-node",
-                            format!("unknown keyword `{}`", shown(other)),
+                            t!("classroom.parse.unknown_keyword", a1 = shown(other)),
                         )
-                        .at(node_span(node), "not a resource, thread or setting")
+                        .at(
+                            node_span(node),
+                            t!("classroom.parse.not_a_resource_thread_or"),
+                        )
                         .help(with_disguise(help, other)),
                     );
                 }
@@ -734,10 +793,10 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::annotation",
-                    "type annotations are not used in scenarios",
+                    t!("classroom.parse.type_annotations_are_not_used"),
                 )
-                .at(span_of(ty.span()), "remove this")
-                .help(format!("write just `{}`", node.name().value())),
+                .at(span_of(ty.span()), t!("classroom.parse.remove_this"))
+                .help(t!("classroom.parse.write_just", a1 = node.name().value())),
             );
         }
         for e in node.entries() {
@@ -745,10 +804,10 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::annotation",
-                        "type annotations are not used in scenarios",
+                        t!("classroom.parse.type_annotations_are_not_used"),
                     )
-                    .at(span_of(ty.span()), "remove this")
-                    .help("write the value without the (…) before it"),
+                    .at(span_of(ty.span()), t!("classroom.parse.remove_this"))
+                    .help(t!("classroom.parse.write_the_value_without_the")),
                 );
             }
         }
@@ -760,11 +819,11 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::unexpected-block",
-                    format!("{what} takes no block"),
+                    t!("classroom.parse.takes_no_block", what = what),
                 )
-                .at(node_span(node), "this")
-                .also(span, "has a { } block")
-                .help("remove the { … } block"),
+                .at(node_span(node), t!("classroom.parse.this"))
+                .also(span, t!("classroom.parse.has_a_block"))
+                .help(t!("classroom.parse.remove_the_block")),
             );
         }
     }
@@ -787,8 +846,12 @@ impl<'a> Builder<'a> {
             let key_name = key.value();
             if !allowed.contains(&key_name) {
                 let help = match (nearest(key_name, allowed), allowed) {
-                    (Some(near), _) => format!("did you mean `{near}=`?"),
-                    (None, []) => format!("`{keyword}` takes no attributes"),
+                    (Some(near), _) => {
+                        t!("classroom.parse.did_you_mean_2", near = near).into_owned()
+                    }
+                    (None, []) => {
+                        t!("classroom.parse.takes_no_attributes", keyword = keyword).into_owned()
+                    }
                     (None, _) => format!(
                         "`{keyword}` takes {}",
                         allowed
@@ -801,20 +864,24 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::unknown-attribute",
-                        format!("`{keyword}` has no attribute `{}`", shown(key_name)),
+                        t!(
+                            "classroom.parse.has_no_attribute",
+                            keyword = keyword,
+                            a1 = shown(key_name)
+                        ),
                     )
-                    .at(span_of(e.span()), "unknown attribute")
+                    .at(span_of(e.span()), t!("classroom.parse.unknown_attribute"))
                     .help(with_disguise(help, key_name)),
                 );
             } else if let Some(first) = props.get(key_name) {
                 self.push(
                     Problem::new(
                         "scenario::duplicate-attribute",
-                        format!("`{key_name}=` is given twice"),
+                        t!("classroom.parse.is_given_twice", key_name = key_name),
                     )
-                    .at(span_of(e.span()), "again here")
-                    .also(span_of(first.span()), "first here")
-                    .help("keep one of them"),
+                    .at(span_of(e.span()), t!("classroom.parse.again_here"))
+                    .also(span_of(first.span()), t!("classroom.parse.first_here"))
+                    .help(t!("classroom.parse.keep_one_of_them")),
                 );
             } else {
                 props.insert(key_name, e);
@@ -835,10 +902,10 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::missing-name",
-                    format!("`{keyword}` needs a name"),
+                    t!("classroom.parse.needs_a_name", keyword = keyword),
                 )
-                .at(node_span(node), "no name")
-                .help(format!("write it like this: {example}")),
+                .at(node_span(node), t!("classroom.parse.no_name"))
+                .help(t!("classroom.parse.write_it_like_this", example = example)),
             );
             return None;
         };
@@ -846,10 +913,13 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::extra-argument",
-                    format!("`{keyword}` takes one name"),
+                    t!("classroom.parse.takes_one_name", keyword = keyword),
                 )
-                .at(span_of(extra.span()), "extra argument")
-                .help(format!("declare one per line, like this: {example}")),
+                .at(span_of(extra.span()), t!("classroom.parse.extra_argument"))
+                .help(t!(
+                    "classroom.parse.declare_one_per_line_like",
+                    example = example
+                )),
             );
         }
         let span = span_of(first.span());
@@ -860,13 +930,19 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::bad-name",
-                        format!("the name `{}` has {what}", shown(name)),
+                        t!(
+                            "classroom.parse.the_name_has",
+                            a1 = shown(name),
+                            what = what
+                        ),
                     )
-                    .at(span, format!("reads as `{}`", shown(&plain(name))))
-                    .help(format!(
-                        "retype it as `{}`: what you typed elsewhere will not match it (such \
-                         characters come from copied text or an input method's full-width mode)",
-                        shown(&plain(name))
+                    .at(
+                        span,
+                        t!("classroom.parse.reads_as", a1 = shown(&plain(name))),
+                    )
+                    .help(t!(
+                        "classroom.parse.retype_it_as_what_you",
+                        a1 = shown(&plain(name))
                     )),
                 );
                 None
@@ -876,11 +952,12 @@ impl<'a> Builder<'a> {
                     self.push(
                         Problem::new(
                             "scenario::bad-name",
-                            format!("`{}` cannot be a name", shown(name)),
+                            t!("classroom.parse.cannot_be_a_name", a1 = shown(name)),
                         )
                         .at(span, why)
                         .help(with_disguise(
-                            format!("use a short word, like this: {example}"),
+                            t!("classroom.parse.use_a_short_word_like", example = example)
+                                .into_owned(),
                             name,
                         )),
                     );
@@ -892,13 +969,14 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::bad-name",
-                        format!(
-                            "the name of a `{keyword}` must be a word, not {}",
-                            value_kind(other)
+                        t!(
+                            "classroom.parse.the_name_of_a_must",
+                            keyword = keyword,
+                            a1 = value_kind(other)
                         ),
                     )
-                    .at(span, "not a name")
-                    .help(format!("write it like this: {example}")),
+                    .at(span, t!("classroom.parse.not_a_name"))
+                    .help(t!("classroom.parse.write_it_like_this", example = example)),
                 );
                 None
             }
@@ -922,35 +1000,75 @@ impl<'a> Builder<'a> {
                 return Some(*n as u32);
             }
             KdlValue::Integer(n) if *n < min as i128 => (
-                format!("`{key}` must be at least {min}, not {n}"),
-                format!("write {key}{sep}{min} or more"),
+                t!(
+                    "classroom.parse.must_be_at_least_not",
+                    key = key,
+                    min = min,
+                    n = n
+                )
+                .into_owned(),
+                t!(
+                    "classroom.parse.write_or_more",
+                    key = key,
+                    sep = sep,
+                    min = min
+                )
+                .into_owned(),
             ),
             KdlValue::Integer(n) => (
-                format!("`{key}{sep}{n}` is too large"),
-                format!("{key} may be at most {max}: {why_max}"),
+                t!("classroom.parse.is_too_large", key = key, sep = sep, n = n).into_owned(),
+                t!(
+                    "classroom.parse.may_be_at_most",
+                    key = key,
+                    max = max,
+                    why_max = why_max
+                )
+                .into_owned(),
             ),
             KdlValue::Float(x) => (
-                format!(
-                    "`{key}` must be a whole number, not {}",
-                    shown(written_value(self.src, entry))
-                ),
-                format!(
-                    "write a whole number, like {key}{sep}{}",
-                    x.round().clamp(min as f64, max as f64)
-                ),
+                t!(
+                    "classroom.parse.must_be_a_whole_number",
+                    key = key,
+                    a1 = shown(written_value(self.src, entry))
+                )
+                .into_owned(),
+                t!(
+                    "classroom.parse.write_a_whole_number_like",
+                    key = key,
+                    sep = sep,
+                    a1 = x.round().clamp(min as f64, max as f64)
+                )
+                .into_owned(),
             ),
             KdlValue::String(s) if s.trim().parse::<i64>().is_ok() => (
-                format!("`{key}` must be a number, not the string \"{s}\""),
-                format!("write it without quotes: {key}{sep}{}", s.trim()),
+                t!("classroom.parse.must_be_a_number_not", key = key, s = s).into_owned(),
+                t!(
+                    "classroom.parse.write_it_without_quotes",
+                    key = key,
+                    sep = sep,
+                    a1 = s.trim()
+                )
+                .into_owned(),
             ),
             other => (
-                format!("`{key}` must be a whole number, not {}", value_kind(other)),
-                format!("write a number, like {key}{sep}{}", min.max(2).min(max)),
+                t!(
+                    "classroom.parse.must_be_a_whole_number",
+                    key = key,
+                    a1 = value_kind(other)
+                )
+                .into_owned(),
+                t!(
+                    "classroom.parse.write_a_number_like",
+                    key = key,
+                    sep = sep,
+                    a1 = min.max(2).min(max)
+                )
+                .into_owned(),
             ),
         };
         self.push(
             Problem::new("scenario::bad-number", message)
-                .at(span, "here")
+                .at(span, t!("classroom.parse.here"))
                 .help(help),
         );
         None
@@ -963,11 +1081,12 @@ impl<'a> Builder<'a> {
             KdlValue::String(s) => s,
             KdlValue::Integer(n) => {
                 self.push(
-                    Problem::new("scenario::bad-duration", format!("{what} needs a unit"))
-                        .at(span, "a bare number")
-                        .help(format!(
-                            "write the duration with a unit, in quotes: \"{n}ms\" or \"{n}s\""
-                        )),
+                    Problem::new(
+                        "scenario::bad-duration",
+                        t!("classroom.parse.needs_a_unit", what = what),
+                    )
+                    .at(span, t!("classroom.parse.a_bare_number"))
+                    .help(t!("classroom.parse.write_the_duration_with_a", n = n)),
                 );
                 return None;
             }
@@ -975,41 +1094,48 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::bad-duration",
-                        format!("{what} must be a duration, not {}", value_kind(other)),
+                        t!(
+                            "classroom.parse.must_be_a_duration_not",
+                            what = what,
+                            a1 = value_kind(other)
+                        ),
                     )
-                    .at(span, "not a duration")
-                    .help("write a number and a unit in quotes, like \"100ms\" or \"1.5s\""),
+                    .at(span, t!("classroom.parse.not_a_duration"))
+                    .help(t!("classroom.parse.write_a_number_and_a")),
                 );
                 return None;
             }
         };
         let problem = if text.trim_start().starts_with('-') {
-            Problem::new("scenario::bad-duration", format!("`{text}` is negative"))
-                .at(span, "negative")
-                .help("time only runs forward: write a positive duration, like \"100ms\"")
+            Problem::new(
+                "scenario::bad-duration",
+                t!("classroom.parse.is_negative", text = text),
+            )
+            .at(span, t!("classroom.parse.negative"))
+            .help(t!("classroom.parse.time_only_runs_forward_write"))
         } else {
             match duration::parse(text) {
                 Ok(d) if d.is_zero() => Problem::new(
                     "scenario::bad-duration",
-                    format!("`{text}` is zero"),
+                    t!("classroom.parse.is_zero", text = text),
                 )
-                .at(span, "zero")
-                .help("a step of no time shows nothing: use at least \"1ms\", or remove the step"),
+                .at(span, t!("classroom.parse.zero"))
+                .help(t!("classroom.parse.a_step_of_no_time")),
                 Ok(d) if d > MAX_DURATION => Problem::new(
                     "scenario::bad-duration",
-                    format!("`{text}` is too long"),
+                    t!("classroom.parse.is_too_long", text = text),
                 )
-                .at(span, "too long")
-                .help(format!(
-                    "one duration may be at most {}; a lesson should not keep the class waiting",
-                    human(MAX_DURATION)
+                .at(span, t!("classroom.parse.too_long"))
+                .help(t!(
+                    "classroom.parse.one_duration_may_be_at",
+                    a1 = human(MAX_DURATION)
                 )),
                 Ok(d) => return Some(d),
                 Err(why) => Problem::new(
                     "scenario::bad-duration",
-                    format!("`{text}` is not a duration"),
+                    t!("classroom.parse.is_not_a_duration", text = text),
                 )
-                .at(span, "not a duration")
+                .at(span, t!("classroom.parse.not_a_duration"))
                 .help(why),
             }
         };
@@ -1033,10 +1159,10 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::missing-argument",
-                        format!("`{keyword}` needs a text"),
+                        t!("classroom.parse.needs_a_text", keyword = keyword),
                     )
-                    .at(span, "no text")
-                    .help(format!("write it in quotes: {example}")),
+                    .at(span, t!("classroom.parse.no_text"))
+                    .help(t!("classroom.parse.write_it_in_quotes", example = example)),
                 );
                 return;
             }
@@ -1045,11 +1171,12 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::extra-argument",
-                        format!("`{keyword}` takes one text"),
+                        t!("classroom.parse.takes_one_text", keyword = keyword),
                     )
-                    .at(span_of(extra.span()), "extra argument")
-                    .help(format!(
-                        "put the whole text in one pair of quotes: {example}"
+                    .at(span_of(extra.span()), t!("classroom.parse.extra_argument"))
+                    .help(t!(
+                        "classroom.parse.put_the_whole_text_in",
+                        example = example
                     )),
                 );
                 return;
@@ -1059,13 +1186,14 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::missing-argument",
-                    format!(
-                        "`{keyword}` must be a text, not {}",
-                        value_kind(value.value())
+                    t!(
+                        "classroom.parse.must_be_a_text_not",
+                        keyword = keyword,
+                        a1 = value_kind(value.value())
                     ),
                 )
-                .at(span_of(value.span()), "not a text")
-                .help(format!("write it in quotes: {example}")),
+                .at(span_of(value.span()), t!("classroom.parse.not_a_text"))
+                .help(t!("classroom.parse.write_it_in_quotes", example = example)),
             );
             return;
         };
@@ -1078,13 +1206,17 @@ impl<'a> Builder<'a> {
                     self.push(
                         Problem::new(
                             "scenario::bad-value",
-                            format!(
-                                "`{keyword}`'s `zh=` must be a text, not {}",
-                                value_kind(entry.value())
+                            t!(
+                                "classroom.parse.s_zh_must_be_a",
+                                keyword = keyword,
+                                a1 = value_kind(entry.value())
                             ),
                         )
-                        .at(span_of(entry.span()), "not a text")
-                        .help(format!("write it in quotes: {keyword} \"...\" zh=\"...\"")),
+                        .at(span_of(entry.span()), t!("classroom.parse.not_a_text"))
+                        .help(t!(
+                            "classroom.parse.write_it_in_quotes_zh",
+                            keyword = keyword
+                        )),
                     );
                     return;
                 }
@@ -1097,10 +1229,13 @@ impl<'a> Builder<'a> {
         };
         if let Some(first) = *slot.1 {
             self.problems.push(
-                Problem::new("scenario::duplicate", format!("`{keyword}` is given twice"))
-                    .at(span, "again here")
-                    .also(first, "first here")
-                    .help("keep one of them"),
+                Problem::new(
+                    "scenario::duplicate",
+                    t!("classroom.parse.is_given_twice_2", keyword = keyword),
+                )
+                .at(span, t!("classroom.parse.again_here"))
+                .also(first, t!("classroom.parse.first_here"))
+                .help(t!("classroom.parse.keep_one_of_them")),
             );
             return;
         }
@@ -1112,7 +1247,10 @@ impl<'a> Builder<'a> {
     fn resource(&mut self, node: &KdlNode) {
         let keyword = node.name().value();
         self.no_annotations(node);
-        self.no_block(node, &format!("a `{keyword}` declaration"));
+        self.no_block(
+            node,
+            &t!("classroom.parse.a_declaration", keyword = keyword),
+        );
         let (allowed, example): (&[&str], &str) = match keyword {
             "mutex" => (&[], "mutex A"),
             "rlock" => (&[], "rlock R"),
@@ -1141,10 +1279,15 @@ impl<'a> Builder<'a> {
                     b.push(
                         Problem::new(
                             "scenario::missing-attribute",
-                            format!("`{keyword}` needs `{key}=`"),
+                            t!("classroom.parse.needs", keyword = keyword, key = key),
                         )
-                        .at(node_span(node), format!("no {key}="))
-                        .help(format!("write it like this: {keyword} {name} {key}=3")),
+                        .at(node_span(node), t!("classroom.parse.no", key = key))
+                        .help(t!(
+                            "classroom.parse.write_it_like_this_3",
+                            keyword = keyword,
+                            name = name,
+                            key = key
+                        )),
                     );
                     None
                 }
@@ -1168,26 +1311,26 @@ impl<'a> Builder<'a> {
                 self,
                 "permits",
                 MAX_AMOUNT,
-                "more permits than that never run out",
+                &t!("classroom.parse.more_permits_than_that_never"),
             )
             .map(|permits| ResourceKind::Semaphore { permits }),
             "barrier" => amount(
                 self,
                 "parties",
                 MAX_THREADS as u32,
-                "a scenario has at most that many threads to arrive",
+                &t!("classroom.parse.a_scenario_has_at_most"),
             )
             .map(|parties| ResourceKind::Barrier { parties }),
             "buffer" => amount(
                 self,
                 "capacity",
                 MAX_AMOUNT,
-                "a bigger buffer never fills up in a lesson",
+                &t!("classroom.parse.a_bigger_buffer_never_fills"),
             )
             .map(|capacity| ResourceKind::Buffer { capacity }),
             _ => match props.get("interval") {
                 Some(e) => self
-                    .duration_value(e, "the GIL's interval")
+                    .duration_value(e, &t!("classroom.parse.the_gil_s_interval"))
                     .map(|interval| ResourceKind::Gil { interval }),
                 None => Some(ResourceKind::Gil {
                     interval: Duration::from_millis(5),
@@ -1205,11 +1348,11 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::duplicate",
-                    format!("resource `{name}` is declared twice"),
+                    t!("classroom.parse.resource_is_declared_twice", name = name),
                 )
-                .at(span, "declared again here")
-                .also(first, "first declared here")
-                .help("give each resource its own name"),
+                .at(span, t!("classroom.parse.declared_again_here"))
+                .also(first, t!("classroom.parse.first_declared_here"))
+                .help(t!("classroom.parse.give_each_resource_its_own")),
             );
             return;
         }
@@ -1221,10 +1364,13 @@ impl<'a> Builder<'a> {
         {
             let first = self.resource_spans[i];
             self.push(
-                Problem::new("scenario::duplicate", "a second event loop")
-                    .at(span, "another event loop")
-                    .also(first, "the scenario's event loop")
-                    .help("a scenario has one event loop, and every `task` runs on it"),
+                Problem::new(
+                    "scenario::duplicate",
+                    t!("classroom.parse.a_second_event_loop"),
+                )
+                .at(span, t!("classroom.parse.another_event_loop"))
+                .also(first, t!("classroom.parse.the_scenario_s_event_loop"))
+                .help(t!("classroom.parse.a_scenario_has_one_event")),
             );
             return;
         }
@@ -1233,11 +1379,15 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::limit",
-                        format!("more than {MAX_RESOURCES} resources"),
+                        t!(
+                            "classroom.parse.more_than_resources",
+                            MAX_RESOURCES = MAX_RESOURCES
+                        ),
                     )
-                    .at(span, "one too many")
-                    .help(format!(
-                        "a scenario may declare at most {MAX_RESOURCES} resources"
+                    .at(span, t!("classroom.parse.one_too_many"))
+                    .help(t!(
+                        "classroom.parse.a_scenario_may_declare_at",
+                        MAX_RESOURCES = MAX_RESOURCES
                     )),
                 );
             }
@@ -1277,10 +1427,13 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::no-event-loop",
-                        "a task needs an event loop to run on",
+                        t!("classroom.parse.a_task_needs_an_event"),
                     )
-                    .at(node_span(node), "no event loop declared")
-                    .help("declare one at the top level: event-loop main"),
+                    .at(
+                        node_span(node),
+                        t!("classroom.parse.no_event_loop_declared"),
+                    )
+                    .help(t!("classroom.parse.declare_one_at_the_top")),
                 );
                 return;
             }
@@ -1294,7 +1447,7 @@ impl<'a> Builder<'a> {
                 "count",
                 1,
                 MAX_COUNT,
-                "a scenario has at most 64 threads",
+                &t!("classroom.parse.a_scenario_has_at_most_2"),
             ),
             None => Some(1),
         };
@@ -1309,11 +1462,17 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::no-steps",
-                        format!("{keyword} `{name}` has no steps"),
+                        t!(
+                            "classroom.parse.has_no_steps",
+                            keyword = keyword,
+                            name = name
+                        ),
                     )
-                    .at(node_span(node), "nothing to do")
-                    .help(format!(
-                        "give it steps in a block: {keyword} {name} {{ work \"100ms\" }}"
+                    .at(node_span(node), t!("classroom.parse.nothing_to_do"))
+                    .help(t!(
+                        "classroom.parse.give_it_steps_in_a",
+                        keyword = keyword,
+                        name = name
                     )),
                 );
                 return;
@@ -1337,12 +1496,12 @@ impl<'a> Builder<'a> {
                 .or_else(|| self.groups.iter().find(|(g, ..)| *g == name).map(|g| g.2));
             let mut p = Problem::new(
                 "scenario::duplicate",
-                format!("thread `{name}` is declared twice"),
+                t!("classroom.parse.thread_is_declared_twice", name = name),
             )
-            .at(span, "declared again here")
-            .help("give each thread its own name");
+            .at(span, t!("classroom.parse.declared_again_here"))
+            .help(t!("classroom.parse.give_each_thread_its_own"));
             if let Some(first) = first {
-                p = p.also(first, "first declared here");
+                p = p.also(first, t!("classroom.parse.first_declared_here"));
             }
             self.push(p);
             return;
@@ -1357,11 +1516,11 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::duplicate",
-                    format!("two threads would be named `{clash}`"),
+                    t!("classroom.parse.two_threads_would_be_named", clash = clash),
                 )
-                .at(span, format!("this makes `{clash}`"))
-                .also(first, "so does this")
-                .help("give each thread its own name; `count=N` names threads NAME-1 … NAME-N"),
+                .at(span, t!("classroom.parse.this_makes", clash = clash))
+                .also(first, t!("classroom.parse.so_does_this"))
+                .help(t!("classroom.parse.give_each_thread_its_own_2")),
             );
             return;
         }
@@ -1374,17 +1533,21 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::limit",
-                    format!("more than {MAX_THREADS} threads"),
+                    t!(
+                        "classroom.parse.more_than_threads",
+                        MAX_THREADS = MAX_THREADS
+                    ),
                 )
                 .at(
                     span,
-                    format!(
-                        "this brings the total to {}",
-                        self.threads.len() + names.len()
+                    t!(
+                        "classroom.parse.this_brings_the_total_to",
+                        a1 = self.threads.len() + names.len()
                     ),
                 )
-                .help(format!(
-                    "a scenario may have at most {MAX_THREADS} threads; lower `count=`"
+                .help(t!(
+                    "classroom.parse.a_scenario_may_have_at",
+                    MAX_THREADS = MAX_THREADS
                 )),
             );
             return;
@@ -1395,15 +1558,30 @@ impl<'a> Builder<'a> {
         if total > MAX_STEPS as u64 {
             self.over_limit = true;
             self.push(
-                Problem::new("scenario::limit", format!("more than {MAX_STEPS} steps once repeats are unrolled"))
-                    .at(span, if names.len() > 1 {
-                        format!("{per_thread} steps in each of {} threads", names.len())
+                Problem::new(
+                    "scenario::limit",
+                    t!(
+                        "classroom.parse.more_than_steps_once_repeats",
+                        MAX_STEPS = MAX_STEPS
+                    ),
+                )
+                .at(
+                    span,
+                    if names.len() > 1 {
+                        t!(
+                            "classroom.parse.steps_in_each_of_threads",
+                            per_thread = per_thread,
+                            a1 = names.len()
+                        )
+                        .into_owned()
                     } else {
                         format!("{per_thread} steps")
-                    })
-                    .help(format!(
-                        "a scenario may have at most {MAX_STEPS} steps in all threads together; lower the `repeat` counts or `count=`"
-                    )),
+                    },
+                )
+                .help(t!(
+                    "classroom.parse.a_scenario_may_have_at_2",
+                    MAX_STEPS = MAX_STEPS
+                )),
             );
             return;
         }
@@ -1445,10 +1623,13 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::bad-reference",
-                    format!("`gil=` must name a GIL, not {}", value_kind(entry.value())),
+                    t!(
+                        "classroom.parse.gil_must_name_a_gil",
+                        a1 = value_kind(entry.value())
+                    ),
                 )
-                .at(span, "not a name")
-                .help("declare a GIL, `gil py`, and write gil=py on the thread"),
+                .at(span, t!("classroom.parse.not_a_name"))
+                .help(t!("classroom.parse.declare_a_gil_gil_py")),
             );
             return None;
         };
@@ -1461,13 +1642,25 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::wrong-kind",
-                    format!("`{name}` is {} {kind}, not a GIL", article(kind)),
+                    t!(
+                        "classroom.parse.is_not_a_gil",
+                        name = name,
+                        a1 = article(&kind),
+                        kind = kind
+                    ),
                 )
-                .at(span, "not a GIL")
-                .also(decl, format!("declared as {} {kind} here", article(kind)))
+                .at(span, t!("classroom.parse.not_a_gil"))
+                .also(
+                    decl,
+                    t!(
+                        "classroom.parse.declared_as_here",
+                        a1 = article(&kind),
+                        kind = kind
+                    ),
+                )
                 .help(match gils.first() {
-                    Some(g) => format!("write gil={g}"),
-                    None => "declare a GIL first: gil py interval=\"5ms\"".to_string(),
+                    Some(g) => t!("classroom.parse.write_gil", g = g).into_owned(),
+                    None => t!("classroom.parse.declare_a_gil_first_gil").into_owned(),
                 }),
             );
             return None;
@@ -1477,21 +1670,22 @@ impl<'a> Builder<'a> {
         } else {
             None
         }) {
-            Some(g) => format!("did you mean gil={g}?"),
+            Some(g) => t!("classroom.parse.did_you_mean_gil", g = g).into_owned(),
             None if gils.is_empty() => {
-                format!(
-                    "declare it at the top level: gil {} interval=\"5ms\"",
-                    shown(name)
-                )
+                t!("classroom.parse.declare_it_at_the_top", a1 = shown(name)).into_owned()
             }
-            None => format!("the declared GILs are: {}", gils.join(", ")),
+            None => t!(
+                "classroom.parse.the_declared_gils_are",
+                a1 = gils.join(", ")
+            )
+            .into_owned(),
         };
         self.push(
             Problem::new(
                 "scenario::undeclared",
-                format!("no GIL named `{}`", shown(name)),
+                t!("classroom.parse.no_gil_named", a1 = shown(name)),
             )
-            .at(span, "not declared")
+            .at(span, t!("classroom.parse.not_declared"))
             .help(with_disguise(help, name)),
         );
         None
@@ -1507,13 +1701,13 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::bad-reference",
-                    format!(
-                        "`after=` must name a thread group, not {}",
-                        value_kind(entry.value())
+                    t!(
+                        "classroom.parse.after_must_name_a_thread",
+                        a1 = value_kind(entry.value())
                     ),
                 )
-                .at(span, "not a name")
-                .help("write the name of threads declared above, like after=cpu"),
+                .at(span, t!("classroom.parse.not_a_name"))
+                .help(t!("classroom.parse.write_the_name_of_threads")),
             );
             return None;
         };
@@ -1523,28 +1717,35 @@ impl<'a> Builder<'a> {
         let earlier: Vec<&str> = self.groups.iter().map(|(g, ..)| g.as_str()).collect();
         let (message, help) = if own.is_some_and(|(n, _)| n == group) {
             (
-                format!("thread `{}` cannot start after itself", shown(group)),
-                "name threads declared above this one".to_string(),
+                t!(
+                    "classroom.parse.thread_cannot_start_after_itself",
+                    a1 = shown(group)
+                )
+                .into_owned(),
+                t!("classroom.parse.name_threads_declared_above_this").into_owned(),
             )
         } else {
             let help = match nearest(group, &earlier) {
-                Some(near) => format!("did you mean after={near}?"),
-                None if earlier.is_empty() => {
-                    "`after=` names threads declared above this one; there are none".to_string()
-                }
-                None => format!(
-                    "`after=` names threads declared above this one: {}",
-                    earlier.join(", ")
-                ),
+                Some(near) => t!("classroom.parse.did_you_mean_after", near = near).into_owned(),
+                None if earlier.is_empty() => t!("classroom.parse.after_none_above").into_owned(),
+                None => t!(
+                    "classroom.parse.after_names_threads_declared_above",
+                    a1 = earlier.join(", ")
+                )
+                .into_owned(),
             };
             (
-                format!("no thread group `{}` declared above", shown(group)),
+                t!(
+                    "classroom.parse.no_thread_group_declared_above",
+                    a1 = shown(group)
+                )
+                .into_owned(),
                 with_disguise(help, group),
             )
         };
         self.push(
             Problem::new("scenario::undeclared", message)
-                .at(span, "not an earlier thread")
+                .at(span, t!("classroom.parse.not_an_earlier_thread"))
                 .help(help),
         );
         None
@@ -1593,13 +1794,13 @@ impl<'a> Builder<'a> {
                             self.push(
                                 Problem::new(
                                     "scenario::bad-value",
-                                    format!(
-                                        "`blocking=` is #true or #false, not {}",
-                                        value_kind(other)
+                                    t!(
+                                        "classroom.parse.blocking_is_true_or_false",
+                                        a1 = value_kind(other)
                                     ),
                                 )
-                                .at(span_of(e.span()), "not #true or #false")
-                                .help("write sleep \"1s\" blocking=#true for a call that does not await"),
+                                .at(span_of(e.span()), t!("classroom.parse.not_true_or_false"))
+                                .help(t!("classroom.parse.write_sleep_1s_blocking_true")),
                             );
                             return None;
                         }
@@ -1614,10 +1815,13 @@ impl<'a> Builder<'a> {
                     self.push(
                         Problem::new(
                             "scenario::missing-argument",
-                            format!("{what} needs a duration"),
+                            t!("classroom.parse.needs_a_duration", what = what),
                         )
-                        .at(span, "how long?")
-                        .help(format!("write it like this: {keyword} \"100ms\"")),
+                        .at(span, t!("classroom.parse.how_long"))
+                        .help(t!(
+                            "classroom.parse.write_it_like_this_100ms",
+                            keyword = keyword
+                        )),
                     );
                     return None;
                 };
@@ -1625,10 +1829,13 @@ impl<'a> Builder<'a> {
                     self.push(
                         Problem::new(
                             "scenario::extra-argument",
-                            format!("{what} takes one duration"),
+                            t!("classroom.parse.takes_one_duration", what = what),
                         )
-                        .at(span_of(extra.span()), "extra argument")
-                        .help(format!("write one step per duration: {keyword} \"100ms\"")),
+                        .at(span_of(extra.span()), t!("classroom.parse.extra_argument"))
+                        .help(t!(
+                            "classroom.parse.write_one_step_per_duration",
+                            keyword = keyword
+                        )),
                     );
                 }
                 let d = self.duration_value(first, what)?;
@@ -1648,9 +1855,12 @@ impl<'a> Builder<'a> {
                 let times = match args.as_slice() {
                     [] => {
                         self.push(
-                            Problem::new("scenario::missing-argument", "`repeat` needs a count")
-                                .at(span, "how many times?")
-                                .help("write it like this: repeat 3 { work \"100ms\" }"),
+                            Problem::new(
+                                "scenario::missing-argument",
+                                t!("classroom.parse.repeat_needs_a_count"),
+                            )
+                            .at(span, t!("classroom.parse.how_many_times"))
+                            .help(t!("classroom.parse.write_it_like_this_repeat")),
                         );
                         None
                     }
@@ -1659,10 +1869,10 @@ impl<'a> Builder<'a> {
                             self.push(
                                 Problem::new(
                                     "scenario::extra-argument",
-                                    "`repeat` takes one count",
+                                    t!("classroom.parse.repeat_takes_one_count"),
                                 )
-                                .at(span_of(extra.span()), "extra argument")
-                                .help("write it like this: repeat 3 { work \"100ms\" }"),
+                                .at(span_of(extra.span()), t!("classroom.parse.extra_argument"))
+                                .help(t!("classroom.parse.write_it_like_this_repeat")),
                             );
                         }
                         self.int_prop(
@@ -1670,7 +1880,7 @@ impl<'a> Builder<'a> {
                             "repeat",
                             1,
                             MAX_REPEAT,
-                            "longer loops would run for hours",
+                            &t!("classroom.parse.longer_loops_would_run_for"),
                         )
                     }
                 };
@@ -1678,9 +1888,12 @@ impl<'a> Builder<'a> {
                     Some(b) if !b.nodes().is_empty() => self.block(b),
                     _ => {
                         self.push(
-                            Problem::new("scenario::no-steps", "`repeat` has no steps to repeat")
-                                .at(span, "empty")
-                                .help("put the steps in a block: repeat 3 { work \"100ms\" }"),
+                            Problem::new(
+                                "scenario::no-steps",
+                                t!("classroom.parse.repeat_has_no_steps_to"),
+                            )
+                            .at(span, t!("classroom.parse.empty"))
+                            .help(t!("classroom.parse.put_the_steps_in_a")),
                         );
                         return None;
                     }
@@ -1691,11 +1904,12 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::misplaced",
-                        format!("{keyword}s cannot be nested"),
+                        t!("classroom.parse.s_cannot_be_nested", keyword = keyword),
                     )
-                    .at(span, "inside another thread or task")
-                    .help(format!(
-                        "declare every {keyword} at the top level of the file"
+                    .at(span, t!("classroom.parse.inside_another_thread_or_task"))
+                    .help(t!(
+                        "classroom.parse.declare_every_at_the_top",
+                        keyword = keyword
                     )),
                 );
                 None
@@ -1707,12 +1921,12 @@ impl<'a> Builder<'a> {
                 self.push(
                     Problem::new(
                         "scenario::misplaced",
-                        format!("`{other}` belongs at the top level"),
+                        t!("classroom.parse.belongs_at_the_top_level", other = other),
                     )
-                    .at(span, "inside a thread")
-                    .help(format!(
-                        "move `{}` out of the thread, above it",
-                        node_text(self.src, node)
+                    .at(span, t!("classroom.parse.inside_a_thread"))
+                    .help(t!(
+                        "classroom.parse.move_out_of_the_thread",
+                        a1 = node_text(self.src, node)
                     )),
                 );
                 None
@@ -1724,15 +1938,15 @@ impl<'a> Builder<'a> {
                     .map(|(_, to)| *to)
                     .or_else(|| nearest(other, STEPS));
                 let help = match suggestion {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("the steps are: {}", STEPS.join(", ")),
+                    Some(s) => t!("classroom.parse.did_you_mean", s = s).into_owned(),
+                    None => t!("classroom.parse.the_steps_are", a1 = STEPS.join(", ")).into_owned(),
                 };
                 self.push(
                     Problem::new(
                         "scenario::unknown-step",
-                        format!("unknown step `{}`", shown(other)),
+                        t!("classroom.parse.unknown_step", a1 = shown(other)),
                     )
-                    .at(span, "not a step")
+                    .at(span, t!("classroom.parse.not_a_step"))
                     .help(with_disguise(help, other)),
                 );
                 None
@@ -1751,10 +1965,16 @@ impl<'a> Builder<'a> {
                     self.push(
                         Problem::new(
                             "scenario::missing-attribute",
-                            format!("`{key}=` needs `timeout=`"),
+                            t!("classroom.parse.needs_timeout", key = key),
                         )
-                        .at(span_of(e.span()), "backs off after what?")
-                        .help(format!("a lock backs off only after giving up: lock A timeout=\"30ms\" {example}")),
+                        .at(
+                            span_of(e.span()),
+                            t!("classroom.parse.backs_off_after_what"),
+                        )
+                        .help(t!(
+                            "classroom.parse.a_lock_backs_off_only",
+                            example = example
+                        )),
                     );
                 }
             }
@@ -1765,15 +1985,21 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::wrong-kind",
-                    format!(
-                        "`timeout=` works on a mutex, not {} {}",
-                        article(kind_name(&kind)),
-                        kind_name(&kind)
+                    t!(
+                        "classroom.parse.timeout_works_on_a_mutex",
+                        a1 = article(&kind_name(&kind)),
+                        a2 = kind_name(&kind)
                     ),
                 )
-                .at(span_of(timeout.span()), "not for this lock")
-                .also(self.resource_spans[r as usize], "declared here")
-                .help("declare it as a mutex, or drop the timeout"),
+                .at(
+                    span_of(timeout.span()),
+                    t!("classroom.parse.not_for_this_lock"),
+                )
+                .also(
+                    self.resource_spans[r as usize],
+                    t!("classroom.parse.declared_here"),
+                )
+                .help(t!("classroom.parse.declare_it_as_a_mutex")),
             );
             return None;
         }
@@ -1805,22 +2031,26 @@ impl<'a> Builder<'a> {
             KdlValue::String(s) => (
                 format!("\"{s}\""),
                 match nearest(s, VALUES) {
-                    Some(near) => format!("did you mean prefer=\"{near}\"?"),
-                    None if s.starts_with("writer") => "the default, prefer=\"arrival\", already lets a waiting writer in before readers that come later; leave prefer= out".to_string(),
-                    None => "prefer=\"readers\" lets readers in past a waiting writer; prefer=\"arrival\" (the default) serves threads in the order they came".to_string(),
+                    Some(near) => {
+                        t!("classroom.parse.did_you_mean_prefer", near = near).into_owned()
+                    }
+                    None if s.starts_with("writer") => {
+                        t!("classroom.parse.the_default_prefer_arrival_already").into_owned()
+                    }
+                    None => t!("classroom.parse.prefer_readers_lets_readers_in").into_owned(),
                 },
             ),
             other => (
                 value_kind(other).to_string(),
-                "write it in quotes: prefer=\"readers\"".to_string(),
+                t!("classroom.parse.write_it_in_quotes_prefer").into_owned(),
             ),
         };
         self.push(
             Problem::new(
                 "scenario::bad-value",
-                format!("`prefer=` must be \"readers\" or \"arrival\", not {what}"),
+                t!("classroom.parse.prefer_must_be_readers_or", what = what),
             )
-            .at(span, "not a choice")
+            .at(span, t!("classroom.parse.not_a_choice"))
             .help(help),
         );
         None
@@ -1830,20 +2060,27 @@ impl<'a> Builder<'a> {
     fn bool_value(&mut self, entry: &KdlEntry, key: &str) -> Option<bool> {
         let help = match entry.value() {
             KdlValue::Bool(b) => return Some(*b),
-            KdlValue::String(s) if ["true", "false"].contains(&s.trim()) => {
-                format!("write it without quotes, with a #: {key}=#{}", s.trim())
-            }
-            _ => format!("write {key}=#true or {key}=#false"),
+            KdlValue::String(s) if ["true", "false"].contains(&s.trim()) => t!(
+                "classroom.parse.write_it_without_quotes_with",
+                key = key,
+                a1 = s.trim()
+            )
+            .into_owned(),
+            _ => t!("classroom.parse.write_true_or_false", key = key).into_owned(),
         };
         self.push(
             Problem::new(
                 "scenario::bad-value",
-                format!(
-                    "`{key}=` must be #true or #false, not {}",
-                    value_kind(entry.value())
+                t!(
+                    "classroom.parse.must_be_true_or_false",
+                    key = key,
+                    a1 = value_kind(entry.value())
                 ),
             )
-            .at(span_of(entry.span()), "not #true or #false")
+            .at(
+                span_of(entry.span()),
+                t!("classroom.parse.not_true_or_false"),
+            )
             .help(help),
         );
         None
@@ -1856,13 +2093,18 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::missing-argument",
-                    format!(
-                        "`{keyword}` needs the name of {} {kind_word}",
-                        article(kind_word)
+                    t!(
+                        "classroom.parse.needs_the_name_of",
+                        keyword = keyword,
+                        a1 = article(kind_word),
+                        kind_word = kind_word
                     ),
                 )
-                .at(span, format!("{keyword} what?"))
-                .help(format!("write it like this: {keyword} A")),
+                .at(span, t!("classroom.parse.what", keyword = keyword))
+                .help(t!(
+                    "classroom.parse.write_it_like_this_a",
+                    keyword = keyword
+                )),
             );
             return None;
         };
@@ -1870,11 +2112,12 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::extra-argument",
-                    format!("`{keyword}` takes one resource"),
+                    t!("classroom.parse.takes_one_resource", keyword = keyword),
                 )
-                .at(span_of(extra.span()), "extra argument")
-                .help(format!(
-                    "one resource per step: write `{keyword}` again on the next line"
+                .at(span_of(extra.span()), t!("classroom.parse.extra_argument"))
+                .help(t!(
+                    "classroom.parse.one_resource_per_step_write",
+                    keyword = keyword
                 )),
             );
         }
@@ -1883,13 +2126,17 @@ impl<'a> Builder<'a> {
             self.push(
                 Problem::new(
                     "scenario::bad-reference",
-                    format!(
-                        "`{keyword}` needs a resource name, not {}",
-                        value_kind(first.value())
+                    t!(
+                        "classroom.parse.needs_a_resource_name_not",
+                        keyword = keyword,
+                        a1 = value_kind(first.value())
                     ),
                 )
-                .at(arg_span, "not a name")
-                .help(format!("write it like this: {keyword} A")),
+                .at(arg_span, t!("classroom.parse.not_a_name"))
+                .help(t!(
+                    "classroom.parse.write_it_like_this_a",
+                    keyword = keyword
+                )),
             );
             return None;
         };
@@ -1905,18 +2152,26 @@ impl<'a> Builder<'a> {
                 .collect();
             let all: Vec<&str> = self.resources.iter().map(|r| r.name.as_str()).collect();
             let help = match nearest(name, &fitting).or_else(|| nearest(name, &all)) {
-                Some(near) => format!("did you mean `{keyword} {near}`?"),
-                None => format!(
-                    "declare it at the top level: {kind_word} {}{props}",
-                    shown(name)
-                ),
+                Some(near) => t!(
+                    "classroom.parse.did_you_mean_3",
+                    keyword = keyword,
+                    near = near
+                )
+                .into_owned(),
+                None => t!(
+                    "classroom.parse.declare_it_at_the_top_2",
+                    kind_word = kind_word,
+                    a1 = shown(name),
+                    props = props
+                )
+                .into_owned(),
             };
             self.push(
                 Problem::new(
                     "scenario::undeclared",
-                    format!("`{}` is not declared", shown(name)),
+                    t!("classroom.parse.is_not_declared", a1 = shown(name)),
                 )
-                .at(arg_span, "no such resource")
+                .at(arg_span, t!("classroom.parse.no_such_resource"))
                 .help(with_disguise(help, name)),
             );
             return None;
@@ -1946,30 +2201,48 @@ impl<'a> Builder<'a> {
         let decl = self.resource_spans[i];
         let actual = kind_name(&kind);
         let help = match fitting_step(&kind, keyword) {
-            Some(step) => format!(
-                "`{keyword}` works on {} {kind_word}; for {} {actual} write `{step} {name}`",
-                article(kind_word),
-                article(actual)
-            ),
-            None if kind == ResourceKind::EventLoop => format!(
-                "nothing steps on the event loop itself: declare `task`s, and they run on {name}"
-            ),
-            None => format!(
-                "threads do not take a GIL by hand: write gil={name} on the thread, and its `work` steps run under the GIL"
-            ),
+            Some(step) => t!(
+                "classroom.parse.works_on_for_write",
+                keyword = keyword,
+                a1 = article(kind_word),
+                kind_word = kind_word,
+                a2 = article(&actual),
+                actual = actual,
+                step = step,
+                name = name
+            )
+            .into_owned(),
+            None if kind == ResourceKind::EventLoop => {
+                t!("classroom.parse.nothing_steps_on_the_event", name = name).into_owned()
+            }
+            None => t!("classroom.parse.threads_do_not_take_a", name = name).into_owned(),
         };
         self.push(
             Problem::new(
                 "scenario::wrong-kind",
-                format!(
-                    "cannot `{keyword}` `{name}`: it is {} {actual}",
-                    article(actual)
+                t!(
+                    "classroom.parse.cannot_it_is",
+                    keyword = keyword,
+                    name = name,
+                    a1 = article(&actual),
+                    actual = actual
                 ),
             )
-            .at(arg_span, format!("{} {actual}", article(actual)))
+            .at(
+                arg_span,
+                t!(
+                    "classroom.parse.message",
+                    a1 = article(&actual),
+                    actual = actual
+                ),
+            )
             .also(
                 decl,
-                format!("declared as {} {actual} here", article(actual)),
+                t!(
+                    "classroom.parse.declared_as_here_2",
+                    a1 = article(&actual),
+                    actual = actual
+                ),
             )
             .help(help),
         );

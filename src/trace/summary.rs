@@ -16,7 +16,7 @@ use crate::trace::gil::{self, GilComparison, PhaseFigures};
 use crate::trace::machine::Machine;
 use crate::trace::order::Reorder;
 use crate::trace::resources::{ResourceState, step_op};
-use crate::vocab::deadlock::{Blame, Deadlock};
+use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
 use crate::vocab::event::{Event, EventKind, STATES, State};
 use crate::vocab::outcome::Outcome;
 
@@ -69,6 +69,32 @@ pub struct DeadlockSummary {
     pub stuck: Vec<String>,
     /// "T1 waits for B held by T2, T2 waits for A held by T1".
     pub text: String,
+}
+
+impl DeadlockSummary {
+    /// The deadlock this summary tells of, in `scenario`'s indices (edges naming threads or
+    /// resources the scenario does not have are left out).
+    pub fn deadlock(&self, scenario: &Scenario) -> Deadlock {
+        let idx = |name: &str| scenario.thread_index(name);
+        Deadlock {
+            cycle: self
+                .cycle
+                .iter()
+                .filter_map(|e| {
+                    let by = match e.by.as_deref() {
+                        Some(b) => Some(idx(b)?),
+                        None => None,
+                    };
+                    Some(WaitEdge {
+                        thread: idx(&e.thread)?,
+                        resource: scenario.resource_index(&e.waits_for)?,
+                        blame: Blame::from_name(e.blame, by)?,
+                    })
+                })
+                .collect(),
+            stuck: self.stuck.iter().filter_map(|t| idx(t)).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -947,7 +973,7 @@ mod tests {
         ];
         let sum = summarize(&s, &events, &RunEnd::default());
         let json = serde_json::to_value(&sum).unwrap();
-        let text = crate::trace::text::render_summary(&sum);
+        let text = crate::trace::text::render_summary(&sum, &s);
         for (i, kind) in kinds.iter().enumerate() {
             assert_eq!(sum.resources[i].kind(), kind.keyword());
             assert_eq!(json["resources"][i]["kind"], kind.keyword());

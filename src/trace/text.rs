@@ -4,11 +4,15 @@
 //!
 //! Glyphs and words come from the state table, [`STATES`].
 
+use rust_i18n::t;
+
 use crate::cells;
+use crate::i18n;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::scenario::duration;
+use crate::scenario::model::Scenario;
 use crate::trace::summary::{ResourceFigures, Summary};
 use crate::trace::timeline::Trace;
 use crate::vocab::event::{STATES, State};
@@ -84,7 +88,14 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
         }
         let last = last.map_or_else(
             || rust_i18n::t!("summary.not_started").into_owned(),
-            |st| st.words(s, i as u16, trace.step_at(i as u16, end_ns)),
+            |st| {
+                st.words(
+                    i18n::current(),
+                    s,
+                    i as u16,
+                    trace.step_at(i as u16, end_ns),
+                )
+            },
         );
         let name = cells::pad(&cells::fit(&thread.name, name_w), name_w);
         let _ = writeln!(out, "{name} {bar}{row}{bar} {last}");
@@ -137,7 +148,7 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
 }
 
 /// The summary in words: outcome, deadlock cycle, each thread's time, each resource's figures.
-pub fn render_summary(summary: &Summary) -> String {
+pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
     let mut out = String::new();
     let run = fmt_run_time((summary.run_time_ms * 1e6) as u64);
     let outcome = match summary.outcome {
@@ -162,7 +173,8 @@ pub fn render_summary(summary: &Summary) -> String {
     let blank = cells::pad("", head_w);
     let _ = writeln!(out, "{}{outcome}", head(0));
     if let Some(d) = &summary.deadlock {
-        let _ = writeln!(out, "{}{}", head(1), d.text);
+        let words = d.deadlock(scenario).words(i18n::current(), scenario);
+        let _ = writeln!(out, "{}{words}", head(1));
     }
     if !summary.models_words.is_empty() {
         let _ = writeln!(
@@ -191,10 +203,10 @@ pub fn render_summary(summary: &Summary) -> String {
         let times = if times.is_empty() {
             rust_i18n::t!("summary.no_time").into_owned()
         } else {
-            times.join(", ")
+            times.join(&t!("classroom.summary.list_sep"))
         };
         let end = match (&t.failure, t.final_state, &t.waiting_for) {
-            (Some(reason), _, _) => format!("failed: {reason}"),
+            (Some(reason), _, _) => t!("classroom.summary.failed", reason = reason).into_owned(),
             (None, "done", _) => match t.finished_ms {
                 Some(ms) => rust_i18n::t!("summary.done_at", at = fmt_run_time((ms * 1e6) as u64))
                     .into_owned(),
@@ -208,7 +220,11 @@ pub fn render_summary(summary: &Summary) -> String {
             }
         };
         let name = cells::pad(&t.name, name_w);
-        let _ = writeln!(out, "{head}{name}  {times}; {end}");
+        let _ = writeln!(
+            out,
+            "{head}{name}  {times}{}{end}",
+            t!("classroom.summary.end_sep")
+        );
     }
     for (i, r) in summary.resources.iter().enumerate() {
         let head = if i == 0 { head(3) } else { blank.clone() };
@@ -218,20 +234,22 @@ pub fn render_summary(summary: &Summary) -> String {
                 waits,
                 most_waiters,
                 ..
-            } => format!(
-                "{}, {}, at most {most_waiters} waiting at once",
-                count(*acquisitions, "acquisition"),
-                count(*waits, "wait")
+            } => t!(
+                "classroom.summary.lock",
+                acquisitions = count(*acquisitions, "acquisition"),
+                waits = count(*waits, "wait"),
+                most = most_waiters
             ),
             ResourceFigures::Event {
                 sets,
                 waits,
                 most_waiters,
                 ..
-            } => format!(
-                "set {}, {}, at most {most_waiters} waiting at once",
-                count(*sets, "time"),
-                count(*waits, "wait")
+            } => t!(
+                "classroom.summary.event",
+                sets = count(*sets, "time"),
+                waits = count(*waits, "wait"),
+                most = most_waiters
             ),
             ResourceFigures::Semaphore {
                 permits,
@@ -239,19 +257,21 @@ pub fn render_summary(summary: &Summary) -> String {
                 most_holders,
                 most_waiters,
                 ..
-            } => format!(
-                "{}, at most {most_holders} held at once, {}, at most {most_waiters} waiting",
-                count(*permits as u64, "permit"),
-                count(*acquisitions, "acquisition"),
+            } => t!(
+                "classroom.summary.semaphore",
+                permits = count(*permits as u64, "permit"),
+                held = most_holders,
+                acquisitions = count(*acquisitions, "acquisition"),
+                most = most_waiters
             ),
             ResourceFigures::Barrier {
                 parties,
                 generations,
                 ..
-            } => format!(
-                "{}, tripped {}",
-                count(*parties as u64, "party"),
-                count(*generations as u64, "time")
+            } => t!(
+                "classroom.summary.barrier",
+                parties = count(*parties as u64, "party"),
+                tripped = count(*generations as u64, "time")
             ),
             ResourceFigures::Buffer {
                 capacity,
@@ -261,32 +281,36 @@ pub fn render_summary(summary: &Summary) -> String {
                 producer_waits,
                 consumer_waits,
                 ..
-            } => format!(
-                "capacity {capacity}, at most {most_fill} full, {items_put} put, \
-                 {items_taken} taken; producers waited {}, consumers {}",
-                count(*producer_waits, "time"),
-                count(*consumer_waits, "time")
+            } => t!(
+                "classroom.summary.buffer",
+                capacity = capacity,
+                fill = most_fill,
+                put = items_put,
+                taken = items_taken,
+                producers = count(*producer_waits, "time"),
+                consumers = count(*consumer_waits, "time")
             ),
             ResourceFigures::Gil {
                 acquisitions,
                 hand_offs,
                 drop_requests,
                 ..
-            } => format!(
-                "{}, {}, {}",
-                count(*acquisitions, "acquisition"),
-                count(*hand_offs, "hand-off"),
-                count(*drop_requests, "drop request")
+            } => t!(
+                "classroom.summary.gil",
+                acquisitions = count(*acquisitions, "acquisition"),
+                hand_offs = count(*hand_offs, "hand_off"),
+                drops = count(*drop_requests, "drop_request")
             ),
             ResourceFigures::Counter {
                 increments,
                 value,
                 lost_updates,
                 ..
-            } => format!(
-                "{} made, final value {value}, {} lost",
-                count(*increments, "increment"),
-                count(*lost_updates, "update")
+            } => t!(
+                "classroom.summary.counter",
+                increments = count(*increments, "increment"),
+                value = value,
+                lost = count(*lost_updates, "update")
             ),
             ResourceFigures::EventLoop {
                 turns,
@@ -296,23 +320,30 @@ pub fn render_summary(summary: &Summary) -> String {
                 ..
             } => {
                 let longest = match longest_turn_by {
-                    Some(t) => format!(
-                        "; longest without an await {} ({t})",
-                        fmt_run_time((longest_turn_ms * 1e6) as u64)
-                    ),
+                    Some(t) => t!(
+                        "classroom.summary.longest_turn",
+                        time = fmt_run_time((longest_turn_ms * 1e6) as u64),
+                        who = t
+                    )
+                    .into_owned(),
                     None => String::new(),
                 };
-                format!(
-                    "{}, at most {most_ready} ready at once{longest}",
-                    count(*turns, "turn")
+                t!(
+                    "classroom.summary.event_loop",
+                    turns = count(*turns, "turn"),
+                    most = most_ready,
+                    longest = longest
                 )
             }
         };
         let _ = writeln!(
             out,
-            "{head}{}  {}: {text}",
+            "{head}{}  {}{text}",
             cells::pad(r.name(), name_w),
-            r.kind()
+            t!(
+                "classroom.summary.kind",
+                kind = i18n::text_or(&format!("classroom.kind.{}", r.kind()), r.kind())
+            )
         );
     }
     let _ = writeln!(
@@ -332,7 +363,7 @@ pub fn render_summary(summary: &Summary) -> String {
 pub fn render(trace: &Trace, summary: &Summary, end_ns: u64, opts: &TextOptions) -> String {
     let mut out = render_timeline(trace, end_ns, opts);
     out.push('\n');
-    out.push_str(&render_summary(summary));
+    out.push_str(&render_summary(summary, trace.scenario()));
     out
 }
 
@@ -340,15 +371,18 @@ fn short_words(state: &str) -> String {
     STATES
         .iter()
         .find(|row| row.name == state)
-        .map_or(state.to_string(), |row| row.short())
+        // A thread that never started has no row: its words are the summary's own.
+        .map_or_else(
+            || i18n::text_or(&format!("summary.{state}"), state),
+            |row| row.short(),
+        )
 }
 
+/// "1 wait", "3 waits": `n` with the noun's word for one or for many.
 fn count(n: u64, noun: &str) -> String {
-    match (n, noun) {
-        (1, _) => format!("1 {noun}"),
-        (_, "party") => format!("{n} parties"),
-        _ => format!("{n} {noun}s"),
-    }
+    let form = if n == 1 { "one" } else { "many" };
+    crate::i18n::text(&format!("classroom.summary.noun.{noun}.{form}"))
+        .replace("%{n}", &n.to_string())
 }
 
 #[cfg(test)]

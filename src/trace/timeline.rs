@@ -19,6 +19,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use rust_i18n::t;
+
+use crate::i18n::Lang;
 use crate::scenario::duration;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 pub use crate::trace::resources::ResourceState;
@@ -517,12 +520,21 @@ impl Trace {
         None
     }
 
-    /// A teacher-readable line for an event: "T1 blocked on B (held by T2)", "T1 took A from
-    /// T2", "T2 released A → woke T1", "worker-3 passed gate (tripped by worker-1)".
-    pub fn describe(&self, e: &Event) -> String {
+    /// A teacher-readable line for an event in `lang`: "T1 blocked on B (held by T2)", "T1
+    /// took A from T2", "T2 released A → woke T1", "worker-3 passed gate (tripped by
+    /// worker-1)".
+    pub fn describe(&self, lang: Lang, e: &Event) -> String {
+        let l = lang.code();
         let s = &*self.scenario;
         if (e.thread as usize) >= s.threads.len() {
-            return format!("thread #{} {}", e.thread, e.kind.name());
+            let who = format!("#{}", e.thread);
+            return t!(
+                "classroom.log.unknown_thread",
+                locale = l,
+                who = who,
+                what = e.kind.name()
+            )
+            .into_owned();
         }
         let who = s.thread_name(e.thread);
         let name = |t: ThreadIdx| {
@@ -534,60 +546,71 @@ impl Trace {
         let before = |r: ResIdx| index.and_then(|i| self.resource_before(r, i));
         let woke = index
             .and_then(|i| self.woke(i, e))
-            .map(|t| format!(" → woke {}", name(t)))
+            .map(|t| t!("classroom.log.woke", locale = l, name = name(t)).into_owned())
             .unwrap_or_default();
         let op = step_op(s, e);
+        // Every sentence names the thread; most name the resource and who else took part.
+        macro_rules! say {
+            ($key:literal $(, $k:ident = $v:expr)* $(,)?) => {
+                t!(concat!("classroom.log.", $key), locale = l, who = who $(, $k = $v)*).into_owned()
+            };
+        }
+        let other_words = |kind: EventKind| kind.name().replace('_', " ");
 
         let Some(r) = e.resource.filter(|&r| (r as usize) < s.resources.len()) else {
             return match e.kind {
-                EventKind::Start => format!("{who} started"),
+                EventKind::Start => say!("started"),
                 EventKind::Run => match op {
-                    Some(Op::Work(d)) => format!("{who} computes ({})", duration::format(d)),
-                    _ => format!("{who} runs"),
+                    Some(Op::Work(d)) => say!("computes", time = duration::format(d)),
+                    _ => say!("runs"),
                 },
                 EventKind::Sleep => match (op, s.threads[e.thread as usize].event_loop) {
-                    (Some(Op::Sleep(d)), Some(_)) => format!(
-                        "{who} awaits a sleep ({}): the loop is free for other tasks",
-                        duration::format(d)
-                    ),
-                    (Some(Op::BlockingSleep(d)), Some(l)) => format!(
-                        "{who} sleeps ({}) WITHOUT awaiting: {} is blocked",
-                        duration::format(d),
-                        s.resource_name(l)
+                    (Some(Op::Sleep(d)), Some(_)) => {
+                        say!("awaits_sleep", time = duration::format(d))
+                    }
+                    (Some(Op::BlockingSleep(d)), Some(l)) => say!(
+                        "sleeps_blocking",
+                        time = duration::format(d),
+                        res = s.resource_name(l)
                     ),
                     (Some(Op::Sleep(d) | Op::BlockingSleep(d)), None) => {
-                        format!("{who} sleeps ({}, off CPU)", duration::format(d))
+                        say!("sleeps_for", time = duration::format(d))
                     }
-                    _ => format!("{who} sleeps"),
+                    _ => say!("sleeps"),
                 },
-                EventKind::Hold => format!("{who} held by the conductor"),
-                EventKind::Done => format!("{who} finished"),
+                EventKind::Hold => say!("held"),
+                EventKind::Done => say!("finished"),
                 EventKind::Fail => match self.failure(e.thread) {
-                    Some(reason) => format!("{who} failed: {reason}"),
-                    None => format!("{who} failed"),
+                    Some(reason) => say!("failed_because", reason = reason),
+                    None => say!("failed"),
                 },
-                other => format!("{who} {}", other.name().replace('_', " ")),
+                other => say!("other", what = other_words(other)),
             };
         };
 
         let res = s.resource_name(r);
+        let other = |kind: EventKind| say!("other_on", what = kind.name(), res = res);
+        // Any wait with a timeout can give up, whatever it waits for.
+        if e.kind == EventKind::Timeout {
+            return say!("gave_up", res = res);
+        }
         match s.resources[r as usize].kind {
             ResourceKind::Mutex => match e.kind {
                 EventKind::Block => match before(r) {
                     Some(ResourceState::Mutex {
                         holder: Some(h), ..
-                    }) if h == e.thread => format!("{who} blocked on {res} (held by itself)"),
+                    }) if h == e.thread => say!("mutex.blocked_self", res = res),
                     Some(ResourceState::Mutex {
                         holder: Some(h), ..
-                    }) => format!("{who} blocked on {res} (held by {})", name(h)),
-                    _ => format!("{who} blocked on {res}"),
+                    }) => say!("mutex.blocked_by", res = res, by = name(h)),
+                    _ => say!("mutex.blocked", res = res),
                 },
                 EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {
-                    Some(b) => format!("{who} took {res} from {}", name(b)),
-                    None => format!("{who} took {res}"),
+                    Some(b) => say!("took_from", res = res, by = name(b)),
+                    None => say!("took", res = res),
                 },
-                EventKind::Release => format!("{who} released {res}{woke}"),
-                other => format!("{who} {} {res}", other.name()),
+                EventKind::Release => say!("released", res = res, woke = woke),
+                kind => other(kind),
             },
             ResourceKind::Semaphore { permits } => match e.kind {
                 EventKind::Block => {
@@ -599,29 +622,41 @@ impl Trace {
                         _ => 0,
                     };
                     match own {
-                        0 => format!("{who} waits for a permit of {res} (all {permits} taken)"),
-                        n if n as u32 >= permits => format!(
-                            "{who} waits for another permit of {res} (all {permits} taken, by itself)"
-                        ),
-                        n => format!(
-                            "{who} waits for another permit of {res} (all {permits} taken, {n} by itself)"
+                        0 => say!("semaphore.waits", res = res, permits = permits),
+                        n if n as u32 >= permits => {
+                            say!("semaphore.waits_all_own", res = res, permits = permits)
+                        }
+                        n => say!(
+                            "semaphore.waits_some_own",
+                            res = res,
+                            permits = permits,
+                            own = n
                         ),
                     }
                 }
                 EventKind::Acquire => {
                     let in_use = match before(r) {
-                        Some(ResourceState::Semaphore { holders, .. }) => {
-                            format!(" ({} of {permits} in use)", holders.len() + 1)
-                        }
+                        Some(ResourceState::Semaphore { holders, .. }) => t!(
+                            "classroom.log.semaphore.in_use",
+                            locale = l,
+                            used = holders.len() + 1,
+                            permits = permits
+                        )
+                        .into_owned(),
                         _ => String::new(),
                     };
                     match e.by.filter(|&b| b != e.thread) {
-                        Some(b) => format!("{who} took a permit of {res} from {}{in_use}", name(b)),
-                        None => format!("{who} took a permit of {res}{in_use}"),
+                        Some(b) => say!(
+                            "semaphore.took_from",
+                            res = res,
+                            by = name(b),
+                            in_use = in_use
+                        ),
+                        None => say!("semaphore.took", res = res, in_use = in_use),
                     }
                 }
-                EventKind::Release => format!("{who} released a permit of {res}{woke}"),
-                other => format!("{who} {} {res}", other.name()),
+                EventKind::Release => say!("semaphore.released", res = res, woke = woke),
+                kind => other(kind),
             },
             ResourceKind::Barrier { parties } => match e.kind {
                 EventKind::Arrive => {
@@ -630,86 +665,82 @@ impl Trace {
                         _ => 0,
                     };
                     if n == parties {
-                        format!("{who} arrived at {res} ({n} of {parties}): it trips")
+                        say!("barrier.arrived_trips", res = res, n = n, parties = parties)
                     } else if n > 0 {
-                        format!("{who} arrived at {res} ({n} of {parties})")
+                        say!("barrier.arrived_of", res = res, n = n, parties = parties)
                     } else {
-                        format!("{who} arrived at {res}")
+                        say!("barrier.arrived", res = res)
                     }
                 }
                 EventKind::Block => match before(r) {
-                    Some(ResourceState::Barrier { arrived, .. }) => format!(
-                        "{who} waits at {res} ({} of {parties} arrived)",
-                        arrived.len()
+                    Some(ResourceState::Barrier { arrived, .. }) => say!(
+                        "barrier.waits_of",
+                        res = res,
+                        n = arrived.len(),
+                        parties = parties
                     ),
-                    _ => format!("{who} waits at {res}"),
+                    _ => say!("barrier.waits", res = res),
                 },
                 EventKind::Pass => match e.by.filter(|&b| b != e.thread) {
-                    Some(b) => format!("{who} passed {res} (tripped by {})", name(b)),
-                    None => format!("{who} passed {res}"),
+                    Some(b) => say!("barrier.passed_by", res = res, by = name(b)),
+                    None => say!("passed", res = res),
                 },
-                other => format!("{who} {} {res}", other.name()),
+                kind => other(kind),
             },
             ResourceKind::Buffer { capacity } => match e.kind {
                 EventKind::Put => match e.item {
-                    Some(n) => format!("{who} put item {n} into {res}{woke}"),
-                    None => format!("{who} put an item into {res}{woke}"),
+                    Some(n) => say!("buffer.put_item", res = res, item = n, woke = woke),
+                    None => say!("buffer.put", res = res, woke = woke),
                 },
                 EventKind::Take => match e.item {
-                    Some(n) => format!("{who} took item {n} from {res}{woke}"),
-                    None => format!("{who} took an item from {res}{woke}"),
+                    Some(n) => say!("buffer.took_item", res = res, item = n, woke = woke),
+                    None => say!("buffer.took", res = res, woke = woke),
                 },
                 EventKind::Block => match op {
-                    Some(Op::Put(_)) => {
-                        format!("{who} waits: {res} is full ({capacity} of {capacity})")
-                    }
-                    Some(Op::Take(_)) => format!("{who} waits: {res} is empty"),
-                    _ => format!("{who} waits on {res}"),
+                    Some(Op::Put(_)) => say!("buffer.full", res = res, capacity = capacity),
+                    Some(Op::Take(_)) => say!("buffer.empty", res = res),
+                    _ => say!("buffer.waits", res = res),
                 },
-                other => format!("{who} {} {res}", other.name()),
+                kind => other(kind),
             },
             ResourceKind::Gil { .. } => {
                 let gil = if self.several_gils {
-                    format!("the GIL {res}")
+                    t!("classroom.log.gil.named", locale = l, res = res).into_owned()
                 } else {
-                    "the GIL".to_string()
+                    t!("classroom.log.gil.the", locale = l).into_owned()
                 };
                 match e.kind {
                     EventKind::Block => match before(r) {
                         Some(ResourceState::Gil {
                             holder: Some(h), ..
-                        }) if h != e.thread => {
-                            format!("{who} waits for {gil} (held by {})", name(h))
-                        }
-                        _ => format!("{who} waits for {gil}"),
+                        }) if h != e.thread => say!("gil.waits_held", gil = gil, by = name(h)),
+                        _ => say!("gil.waits", gil = gil),
                     },
                     EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {
-                        Some(b) => format!("{who} took {gil} from {}", name(b)),
-                        None => format!("{who} took {gil}"),
+                        Some(b) => say!("took_from", res = gil, by = name(b)),
+                        None => say!("took", res = gil),
                     },
-                    EventKind::Release => format!("{who} released {gil}{woke}"),
-                    EventKind::DropRequest => format!("{who} asked for {gil} to be dropped"),
-                    other => format!("{who} {} {gil}", other.name()),
+                    EventKind::Release => say!("released", res = gil, woke = woke),
+                    EventKind::DropRequest => say!("gil.drop_request", gil = gil),
+                    kind => say!("other_on", what = kind.name(), res = gil),
                 }
             }
             ResourceKind::EventLoop => match e.kind {
                 EventKind::Block => match before(r) {
                     Some(ResourceState::Mutex {
                         holder: Some(h), ..
-                    }) if h != e.thread => {
-                        format!("{who} is ready, but {res} is busy with {}", name(h))
-                    }
-                    _ => format!("{who} is ready for {res}"),
+                    }) if h != e.thread => say!("event_loop.busy_with", res = res, by = name(h)),
+                    _ => say!("event_loop.ready", res = res),
                 },
                 EventKind::Acquire => match e.by {
-                    Some(b) => format!("{res} runs {who} (after {})", name(b)),
-                    None => format!("{res} runs {who}"),
+                    Some(b) => say!("event_loop.runs_after", res = res, by = name(b)),
+                    None => say!("event_loop.runs", res = res),
                 },
                 EventKind::Release if e.step == NO_STEP => {
-                    format!("{who} ends, freeing {res}{woke}")
+                    say!("event_loop.ends", res = res, woke = woke)
                 }
-                EventKind::Release => format!("{who} awaits, freeing {res}{woke}"),
-                other => format!("{who} {} {res}", other.name()),
+                EventKind::Release => say!("event_loop.awaits", res = res, woke = woke),
+                kind => other(kind),
             },
             // These read alike: who waits, takes and releases, plus each one's own act (an
             // event's set and pass, a counter's read and write-back).
@@ -717,32 +748,33 @@ impl Trace {
             | ResourceKind::Event
             | ResourceKind::RwLock { .. }
             | ResourceKind::Counter => match e.kind {
-                EventKind::Block => format!("{who} waits for {res}"),
+                EventKind::Block => say!("waits_for", res = res),
                 EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {
-                    Some(b) => format!("{who} took {res} from {}", name(b)),
-                    None => format!("{who} took {res}"),
+                    Some(b) => say!("took_from", res = res, by = name(b)),
+                    None => say!("took", res = res),
                 },
-                EventKind::Release => format!("{who} released {res}{woke}"),
-                EventKind::Timeout => format!("{who} gave up waiting for {res}"),
-                EventKind::Set => format!("{who} set {res}"),
+                EventKind::Release => say!("released", res = res, woke = woke),
+                EventKind::Set => say!("set", res = res),
                 EventKind::Pass => match e.by.filter(|&b| b != e.thread) {
-                    Some(b) => format!("{who} passed {res} (set by {})", name(b)),
-                    None => format!("{who} passed {res}"),
+                    Some(b) => say!("passed_set_by", res = res, by = name(b)),
+                    None => say!("passed", res = res),
                 },
-                EventKind::Load => format!("{who} read {} from {res}", e.item.unwrap_or(0)),
+                EventKind::Load => say!("counter.read", res = res, value = e.item.unwrap_or(0)),
                 EventKind::Store => {
                     let wrote = e.item.unwrap_or(0);
                     // Writing back a value no higher than the counter already holds throws
                     // away increments this thread never saw.
                     match before(r) {
-                        Some(ResourceState::Counter { value, .. }) if wrote <= value => format!(
-                            "{who} wrote {wrote} to {res}: LOST UPDATE ({} overwritten)",
-                            value + 1 - wrote
+                        Some(ResourceState::Counter { value, .. }) if wrote <= value => say!(
+                            "counter.lost_update",
+                            res = res,
+                            value = wrote,
+                            lost = value + 1 - wrote
                         ),
-                        _ => format!("{who} wrote {wrote} to {res}"),
+                        _ => say!("counter.wrote", res = res, value = wrote),
                     }
                 }
-                other => format!("{who} {} {res}", other.name()),
+                kind => other(kind),
             },
         }
     }
@@ -1103,10 +1135,13 @@ mod tests {
         assert_eq!(t.resources_at(3), [mutex(Some(0), &[1, 2])]);
         assert_eq!(t.resources_at(4), [mutex(None, &[1, 2])]);
         assert_eq!(t.resources_at(5), [mutex(Some(1), &[2])]);
-        assert_eq!(t.describe(&events[1]), "T2 blocked on A (held by T1)");
-        assert_eq!(t.describe(&events[3]), "T1 released A → woke T2");
-        assert_eq!(t.describe(&events[4]), "T2 took A from T1");
-        assert_eq!(t.describe(&events[0]), "T1 took A");
+        assert_eq!(
+            t.describe(Lang::En, &events[1]),
+            "T2 blocked on A (held by T1)"
+        );
+        assert_eq!(t.describe(Lang::En, &events[3]), "T1 released A → woke T2");
+        assert_eq!(t.describe(Lang::En, &events[4]), "T2 took A from T1");
+        assert_eq!(t.describe(Lang::En, &events[0]), "T1 took A");
     }
 
     #[test]
@@ -1137,19 +1172,19 @@ mod tests {
         assert_eq!(t.resources_at(9), [sem(&[1, 2], &[])]);
         assert_eq!(t.state_at(2, 3), Some(State::Semaphore(0)));
         assert_eq!(
-            t.describe(&events[1]),
+            t.describe(Lang::En, &events[1]),
             "w-2 took a permit of pool (2 of 2 in use)"
         );
         assert_eq!(
-            t.describe(&events[2]),
+            t.describe(Lang::En, &events[2]),
             "w-3 waits for a permit of pool (all 2 taken)"
         );
         assert_eq!(
-            t.describe(&events[3]),
+            t.describe(Lang::En, &events[3]),
             "w-1 released a permit of pool → woke w-3"
         );
         assert_eq!(
-            t.describe(&events[4]),
+            t.describe(Lang::En, &events[4]),
             "w-3 took a permit of pool from w-1 (2 of 2 in use)"
         );
     }
@@ -1170,7 +1205,7 @@ mod tests {
         ];
         let t = trace_of(&s, &events);
         assert_eq!(
-            t.describe(&events[2]),
+            t.describe(Lang::En, &events[2]),
             "A waits for another permit of S (all 2 taken, 1 by itself)"
         );
         let events = [
@@ -1180,7 +1215,7 @@ mod tests {
         ];
         let t = trace_of(&s, &events);
         assert_eq!(
-            t.describe(&events[2]),
+            t.describe(Lang::En, &events[2]),
             "B waits for a permit of S (all 2 taken)"
         );
     }
@@ -1218,17 +1253,23 @@ mod tests {
             "waiting until its pass"
         );
         assert_eq!(t.state_at(0, 5), Some(State::Running));
-        assert_eq!(t.describe(&events[0]), "fast arrived at gate (1 of 2)");
         assert_eq!(
-            t.describe(&events[1]),
+            t.describe(Lang::En, &events[0]),
+            "fast arrived at gate (1 of 2)"
+        );
+        assert_eq!(
+            t.describe(Lang::En, &events[1]),
             "fast waits at gate (1 of 2 arrived)"
         );
         assert_eq!(
-            t.describe(&events[2]),
+            t.describe(Lang::En, &events[2]),
             "slow arrived at gate (2 of 2): it trips"
         );
-        assert_eq!(t.describe(&events[3]), "slow passed gate");
-        assert_eq!(t.describe(&events[4]), "fast passed gate (tripped by slow)");
+        assert_eq!(t.describe(Lang::En, &events[3]), "slow passed gate");
+        assert_eq!(
+            t.describe(Lang::En, &events[4]),
+            "fast passed gate (tripped by slow)"
+        );
     }
 
     #[test]
@@ -1262,20 +1303,26 @@ mod tests {
         assert_eq!(t.resources_at(4), [buf(&[], &[0], &[], 1, 1)]);
         assert_eq!(t.resources_at(5), [buf(&[2], &[], &[], 2, 1)]);
         assert_eq!(t.state_at(1, 1), Some(State::Condition(0)));
-        assert_eq!(t.describe(&events[0]), "consumer-1 waits: queue is empty");
         assert_eq!(
-            t.describe(&events[1]),
+            t.describe(Lang::En, &events[0]),
+            "consumer-1 waits: queue is empty"
+        );
+        assert_eq!(
+            t.describe(Lang::En, &events[1]),
             "producer-1 put item 1 into queue → woke consumer-1"
         );
         assert_eq!(
-            t.describe(&events[2]),
+            t.describe(Lang::En, &events[2]),
             "producer-1 waits: queue is full (1 of 1)"
         );
         assert_eq!(
-            t.describe(&events[3]),
+            t.describe(Lang::En, &events[3]),
             "consumer-1 took item 1 from queue → woke producer-1"
         );
-        assert_eq!(t.describe(&events[4]), "producer-1 put item 2 into queue");
+        assert_eq!(
+            t.describe(Lang::En, &events[4]),
+            "producer-1 put item 2 into queue"
+        );
     }
 
     #[test]
@@ -1309,35 +1356,47 @@ mod tests {
             Some(State::Gil(0)),
             "a drop request changes no state"
         );
-        assert_eq!(t.describe(&events[1]), "T2 waits for the GIL (held by T1)");
-        assert_eq!(t.describe(&events[2]), "T2 asked for the GIL to be dropped");
-        assert_eq!(t.describe(&events[3]), "T1 released the GIL → woke T2");
-        assert_eq!(t.describe(&events[4]), "T2 took the GIL from T1");
+        assert_eq!(
+            t.describe(Lang::En, &events[1]),
+            "T2 waits for the GIL (held by T1)"
+        );
+        assert_eq!(
+            t.describe(Lang::En, &events[2]),
+            "T2 asked for the GIL to be dropped"
+        );
+        assert_eq!(
+            t.describe(Lang::En, &events[3]),
+            "T1 released the GIL → woke T2"
+        );
+        assert_eq!(t.describe(Lang::En, &events[4]), "T2 took the GIL from T1");
     }
 
     #[test]
     fn describes_steps_without_resources() {
         let s = deadlock_scenario();
         let mut t = trace_of(&s, &deadlock_events());
-        assert_eq!(t.describe(&deadlock_events()[0]), "T1 started");
-        assert_eq!(t.describe(&deadlock_events()[4]), "T1 computes (100ms)");
+        assert_eq!(t.describe(Lang::En, &deadlock_events()[0]), "T1 started");
         assert_eq!(
-            t.describe(&deadlock_events()[6]),
+            t.describe(Lang::En, &deadlock_events()[4]),
+            "T1 computes (100ms)"
+        );
+        assert_eq!(
+            t.describe(Lang::En, &deadlock_events()[6]),
             "T1 blocked on B (held by T2)"
         );
         t.note_failure(1, "unlock of A, which T2 does not hold");
         assert_eq!(
-            t.describe(&ev(200 * MS, 1, Fail)),
+            t.describe(Lang::En, &ev(200 * MS, 1, Fail)),
             "T2 failed: unlock of A, which T2 does not hold"
         );
-        assert_eq!(t.describe(&ev(200 * MS, 0, Done)), "T1 finished");
+        assert_eq!(t.describe(Lang::En, &ev(200 * MS, 0, Done)), "T1 finished");
         assert_eq!(
-            t.describe(&ev(200 * MS, 0, Hold)),
+            t.describe(Lang::En, &ev(200 * MS, 0, Hold)),
             "T1 held by the conductor"
         );
         // Not in the log and out of range: still words, never a panic.
-        assert_eq!(t.describe(&ev(1, 9, Run)), "thread #9 run");
-        assert_eq!(t.describe(&ev(1, 0, Block).res(7)), "T1 block");
+        assert_eq!(t.describe(Lang::En, &ev(1, 9, Run)), "thread #9 run");
+        assert_eq!(t.describe(Lang::En, &ev(1, 0, Block).res(7)), "T1 block");
     }
 
     #[test]
@@ -1570,7 +1629,7 @@ mod tests {
             sink += t.resources_at(now).len();
             let c = std::time::Instant::now();
             for e in t.events_before(now, 30) {
-                sink += t.describe(&e).len();
+                sink += t.describe(Lang::En, &e).len();
             }
             let d = std::time::Instant::now();
             for thread in 0..THREADS as u16 {

@@ -486,7 +486,7 @@ impl App {
         self.show_recording(rec);
         let Some(run) = &mut self.run else { return };
         run.cursor = Some(0);
-        run.notice = Some("replay: space plays, n steps one event, ←/→ scrub".into());
+        run.notice = Some(rust_i18n::t!("classroom.notice.replay").into_owned());
         let mut times: Vec<u64> = rec.events.iter().map(|e| e.t_ns).collect();
         times.dedup();
         run.replay = Some(Replay {
@@ -756,7 +756,7 @@ impl App {
         let Some(run) = &mut self.run else { return };
         let name = |t: ThreadIdx| run.scenario.threads[t as usize].name.clone();
         let what = || match &hit.event {
-            Some(event) => run.trace.describe(event),
+            Some(event) => run.trace.describe(crate::i18n::current(), event),
             None => {
                 let thread = &run.scenario.threads[hit.thread as usize];
                 let line = thread.steps.get(hit.step as usize).map_or(0, |s| s.line);
@@ -822,8 +822,8 @@ pub fn loggable(e: &Event) -> bool {
 /// Why a key that lets the run go on does nothing now, if it does nothing.
 fn why_nothing_moves(phase: Phase) -> Option<String> {
     match phase {
-        Phase::Deadlock => Some("deadlocked: no thread can move; r restarts".into()),
-        Phase::Finished => Some("the run is over; r runs it again".into()),
+        Phase::Deadlock => Some(rust_i18n::t!("classroom.notice.deadlocked").into_owned()),
+        Phase::Finished => Some(rust_i18n::t!("classroom.notice.over").into_owned()),
         _ => None,
     }
 }
@@ -869,12 +869,17 @@ impl Replay {
                 match (next, thread) {
                     (Some(t), _) => run.cursor = Some(t),
                     (None, Some(t)) => {
-                        run.notice = Some(format!(
-                            "{} does nothing more in the recording",
-                            run.scenario.thread_name(t)
-                        ))
+                        run.notice = Some(
+                            rust_i18n::t!(
+                                "classroom.notice.nothing_more",
+                                who = run.scenario.thread_name(t)
+                            )
+                            .into_owned(),
+                        )
                     }
-                    (None, None) => run.notice = Some("end of the recording".into()),
+                    (None, None) => {
+                        run.notice = Some(rust_i18n::t!("classroom.notice.end").into_owned())
+                    }
                 }
             }
             Action::Restart => {

@@ -6,7 +6,8 @@
 use ratatui::layout::Rect;
 
 use crate::cells;
-use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
+use crate::i18n;
+use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx, ThreadSpec};
 use crate::vocab::event::{STATES, State};
 
 /// The smallest terminal the run view draws in.
@@ -63,10 +64,22 @@ pub fn state_words(
     state: State,
     step: Option<u32>,
 ) -> String {
-    let words = state.words(scenario, thread, step);
+    let words = state.words(i18n::current(), scenario, thread, step);
     match words.split_once(' ') {
         Some((first, rest)) => format!("{} {rest}", first.to_uppercase()),
         None => words.to_uppercase(),
+    }
+}
+
+/// The label of a thread that has not started: what it starts after, if anything.
+pub fn idle_words(scenario: &Scenario, spec: &ThreadSpec) -> String {
+    match spec
+        .after
+        .first()
+        .and_then(|&f| scenario.threads.get(f as usize))
+    {
+        Some(first) => rust_i18n::t!("classroom.lanes.after", group = first.group).into_owned(),
+        None => rust_i18n::t!("classroom.lanes.not_started").into_owned(),
     }
 }
 
@@ -100,14 +113,6 @@ fn widest_label(scenario: &Scenario) -> usize {
     let not_started = scenario
         .threads
         .iter()
-        .map(|spec| match spec.after.first() {
-            Some(&first) => {
-                8 + scenario
-                    .threads
-                    .get(first as usize)
-                    .map_or(0, |f| cells::width(&f.group))
-            }
-            None => "  not started".len(),
-        });
+        .map(|spec| cells::width(&idle_words(scenario, spec)));
     labels.chain(not_started).max().unwrap_or(0)
 }

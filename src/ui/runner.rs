@@ -254,7 +254,10 @@ impl Driver {
                             run.pause();
                         }
                         if let Err(e) = run.step(t) {
-                            app.notice(format!("can't step: {e}"));
+                            app.notice(
+                                rust_i18n::t!("classroom.notice.cant_step", why = e.to_string())
+                                    .into_owned(),
+                            );
                         }
                     }
                     Effect::StepNext => {
@@ -262,7 +265,10 @@ impl Driver {
                             run.pause();
                         }
                         if let Err(e) = run.step_next_ready() {
-                            app.notice(format!("can't step: {e}"));
+                            app.notice(
+                                rust_i18n::t!("classroom.notice.cant_step", why = e.to_string())
+                                    .into_owned(),
+                            );
                         }
                     }
                     Effect::StepEvent => run.step_event(),
@@ -439,7 +445,9 @@ impl Driver {
             && let Some(run) = self.session.run()
         {
             run.pause();
-            app.notice(format!("paused: --for {} reached", view::fmt_ns(limit)));
+            app.notice(
+                rust_i18n::t!("classroom.notice.time_up", limit = view::fmt_ns(limit)).into_owned(),
+            );
         }
 
         app.observe(live, &self.scratch, failures);

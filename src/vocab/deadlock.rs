@@ -6,6 +6,9 @@
 //! right now; "only X could provide" names a thread that would provide it if it were not itself
 //! stuck; and when no thread left could, nobody is named.
 
+use rust_i18n::t;
+
+use crate::i18n::Lang;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 
 /// One link of a wait-for chain: `thread` waits for `resource`, and `blame` says who keeps it
@@ -71,13 +74,20 @@ pub struct Deadlock {
 }
 
 impl Deadlock {
-    /// "T1 waits for B held by T2, T2 waits for A held by T1".
+    /// "T1 waits for B held by T2, T2 waits for A held by T1": the cycle in English, as JSON,
+    /// recordings and traces keep it.
     pub fn describe(&self, scenario: &Scenario) -> String {
+        self.words(Lang::En, scenario)
+    }
+
+    /// The cycle in `lang`, for people.
+    pub fn words(&self, lang: Lang, scenario: &Scenario) -> String {
+        let sep = t!("classroom.deadlock.edge_sep", locale = lang.code());
         self.cycle
             .iter()
-            .map(|e| e.describe(scenario))
+            .map(|e| e.words(lang, scenario))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(&sep)
     }
 
     /// A thread that waits for itself: one edge blaming its own thread.
@@ -85,102 +95,117 @@ impl Deadlock {
         matches!(self.cycle.as_slice(), [e] if e.blame == Blame::HeldBy(e.thread))
     }
 
-    /// The headline over the cycle, for a banner.
-    pub fn headline(&self) -> &'static str {
-        if self.is_self_deadlock() {
-            "a thread waits for itself forever"
+    /// The headline over the cycle, for a banner, in `lang`.
+    pub fn headline(&self, lang: Lang) -> String {
+        let key = if self.is_self_deadlock() {
+            "classroom.deadlock.headline.self"
         } else if self.cycle.iter().any(|e| e.blame == Blame::Nobody) {
-            "a thread waits for what no thread left can provide"
+            "classroom.deadlock.headline.nobody"
         } else {
-            "these threads wait for each other forever"
-        }
+            "classroom.deadlock.headline.each_other"
+        };
+        t!(key, locale = lang.code()).into_owned()
     }
 }
 
 impl WaitEdge {
-    /// The edge in words; one function per kind of blame.
+    /// The edge in English, as JSON, recordings and traces keep it.
     pub fn describe(&self, s: &Scenario) -> String {
+        self.words(Lang::En, s)
+    }
+
+    /// The edge in `lang`; one function per kind of blame.
+    pub fn words(&self, lang: Lang, s: &Scenario) -> String {
+        let l = lang.code();
         match self.blame {
-            Blame::HeldBy(h) if h == self.thread => self_words(s, self.thread, self.resource),
-            Blame::HeldBy(h) => held_by_words(s, self.thread, self.resource, h),
-            Blame::OnlyFrom(u) => only_from_words(s, self.thread, self.resource, u),
-            Blame::Nobody => nobody_words(s, self.thread, self.resource),
+            Blame::HeldBy(h) if h == self.thread => self_words(l, s, self.thread, self.resource),
+            Blame::HeldBy(h) => held_by_words(l, s, self.thread, self.resource, h),
+            Blame::OnlyFrom(u) => only_from_words(l, s, self.thread, self.resource, u),
+            Blame::Nobody => nobody_words(l, s, self.thread, self.resource),
         }
     }
 }
 
 /// "T1 waits for B held by T2".
-fn held_by_words(s: &Scenario, t: ThreadIdx, r: ResIdx, holder: ThreadIdx) -> String {
-    format!(
-        "{} waits for {} held by {}",
-        s.thread_name(t),
-        s.resource_name(r),
-        s.thread_name(holder)
+fn held_by_words(l: &str, s: &Scenario, t: ThreadIdx, r: ResIdx, holder: ThreadIdx) -> String {
+    t!(
+        "classroom.deadlock.held_by",
+        locale = l,
+        who = s.thread_name(t),
+        res = s.resource_name(r),
+        holder = s.thread_name(holder)
     )
+    .into_owned()
 }
 
 /// "T1 locks A again while holding it", "B waits for a second permit of S while holding the
 /// only one".
-fn self_words(s: &Scenario, t: ThreadIdx, r: ResIdx) -> String {
-    let (who, res) = (s.thread_name(t), s.resource_name(r));
-    match s.resources[r as usize].kind {
-        ResourceKind::Mutex => format!("{who} locks {res} again while holding it"),
-        ResourceKind::Semaphore { permits: 1 } => {
-            format!("{who} waits for a second permit of {res} while holding the only one")
-        }
-        ResourceKind::Semaphore { .. } => {
-            format!("{who} waits for another permit of {res} while holding one itself")
-        }
-        _ => format!("{who} waits for {res} while holding it itself"),
-    }
+fn self_words(l: &str, s: &Scenario, t: ThreadIdx, r: ResIdx) -> String {
+    let key = match s.resources[r as usize].kind {
+        ResourceKind::Mutex => "classroom.deadlock.self.mutex",
+        ResourceKind::Semaphore { permits: 1 } => "classroom.deadlock.self.only_permit",
+        ResourceKind::Semaphore { .. } => "classroom.deadlock.self.permit",
+        _ => "classroom.deadlock.self.other",
+    };
+    t!(
+        key,
+        locale = l,
+        who = s.thread_name(t),
+        res = s.resource_name(r)
+    )
+    .into_owned()
 }
 
 /// "A waits for go, which only B (itself stuck) could set".
-fn only_from_words(s: &Scenario, t: ThreadIdx, r: ResIdx, u: ThreadIdx) -> String {
-    format!(
-        "{} waits for {}, which only {} (itself stuck) could {}",
-        s.thread_name(t),
-        s.resource_name(r),
-        s.thread_name(u),
-        provide_verb(s, t, r)
+fn only_from_words(l: &str, s: &Scenario, t: ThreadIdx, r: ResIdx, u: ThreadIdx) -> String {
+    t!(
+        "classroom.deadlock.only_from",
+        locale = l,
+        who = s.thread_name(t),
+        res = s.resource_name(r),
+        by = s.thread_name(u),
+        verb = t!(provide_verb(s, t, r), locale = l)
     )
+    .into_owned()
 }
 
 /// "C waits for q, which no thread left can fill".
-fn nobody_words(s: &Scenario, t: ThreadIdx, r: ResIdx) -> String {
-    let (who, res) = (s.thread_name(t), s.resource_name(r));
-    match s.resources[r as usize].kind {
-        ResourceKind::Barrier { .. } => {
-            format!("{who} waits for {res}, which not enough threads left can reach")
-        }
-        ResourceKind::Event | ResourceKind::Buffer { .. } => format!(
-            "{who} waits for {res}, which no thread left can {}",
-            provide_verb(s, t, r)
-        ),
+fn nobody_words(l: &str, s: &Scenario, t: ThreadIdx, r: ResIdx) -> String {
+    let key = match s.resources[r as usize].kind {
+        ResourceKind::Barrier { .. } => "classroom.deadlock.nobody.reach",
+        ResourceKind::Event | ResourceKind::Buffer { .. } => "classroom.deadlock.nobody.provide",
         ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => {
-            format!("{who} waits for {res}, which no thread left will unlock")
+            "classroom.deadlock.nobody.unlock"
         }
-        _ => format!("{who} waits for {res}, which no thread left will release"),
-    }
+        _ => "classroom.deadlock.nobody.release",
+    };
+    t!(
+        key,
+        locale = l,
+        who = s.thread_name(t),
+        res = s.resource_name(r),
+        verb = t!(provide_verb(s, t, r), locale = l)
+    )
+    .into_owned()
 }
 
-/// What a provider would do to end `t`'s wait on `r`.
+/// The message key of what a provider would do to end `t`'s wait on `r`.
 fn provide_verb(s: &Scenario, t: ThreadIdx, r: ResIdx) -> &'static str {
     match s.resources[r as usize].kind {
-        ResourceKind::Event => "set",
-        ResourceKind::Barrier { .. } => "reach",
+        ResourceKind::Event => "classroom.deadlock.verb.set",
+        ResourceKind::Barrier { .. } => "classroom.deadlock.verb.reach",
         ResourceKind::Buffer { .. } => {
             // A thread's script says whether it puts into the buffer, takes from it, or both.
             let ops = || s.threads[t as usize].steps.iter().map(|st| st.op);
             let puts = ops().any(|op| op == Op::Put(r));
             let takes = ops().any(|op| op == Op::Take(r));
             match (puts, takes) {
-                (true, false) => "make room in",
-                (false, true) => "fill",
-                _ => "put into or take from",
+                (true, false) => "classroom.deadlock.verb.make_room",
+                (false, true) => "classroom.deadlock.verb.fill",
+                _ => "classroom.deadlock.verb.put_or_take",
             }
         }
-        ResourceKind::Semaphore { .. } => "release",
-        _ => "unlock",
+        ResourceKind::Semaphore { .. } => "classroom.deadlock.verb.release",
+        _ => "classroom.deadlock.verb.unlock",
     }
 }

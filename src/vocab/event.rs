@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::Lang;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 
 /// Step index used for events that belong to no step (start, done).
@@ -265,11 +266,18 @@ impl State {
         }
     }
 
-    /// The state in words, naming what it waits on in that resource's terms: "blocked on B",
-    /// "waiting for event go", "waiting on q (full)". `step` is the step the thread is at,
-    /// if known: it tells a producer's wait (full) from a consumer's (empty), and a task's
-    /// await from the blocking call that stops its loop.
-    pub fn words(self, scenario: &Scenario, thread: ThreadIdx, step: Option<u32>) -> String {
+    /// The state in words in `lang`, naming what it waits on in that resource's terms:
+    /// "blocked on B", "waiting for event go", "waiting on q (full)". `step` is the step the
+    /// thread is at, if known: it tells a producer's wait (full) from a consumer's (empty), and
+    /// a task's await from the blocking call that stops its loop. Chrome traces name their
+    /// slices with the English words.
+    pub fn words(
+        self,
+        lang: Lang,
+        scenario: &Scenario,
+        thread: ThreadIdx,
+        step: Option<u32>,
+    ) -> String {
         let name = |r: ResIdx| {
             scenario
                 .resources
@@ -278,29 +286,32 @@ impl State {
         };
         let spec = scenario.threads.get(thread as usize);
         let op = step.and_then(|i| spec?.steps.get(i as usize)).map(|s| s.op);
-        match self {
+        let (key, r) = match self {
             State::Sleeping => match (spec.and_then(|t| t.event_loop), op) {
-                (Some(l), Some(Op::BlockingSleep(_))) => format!("blocking {}", name(l)),
-                (Some(_), _) => "awaiting".into(),
-                (None, _) => "sleeping".into(),
+                (Some(l), Some(Op::BlockingSleep(_))) => ("blocking", Some(l)),
+                (Some(_), _) => ("awaiting", None),
+                (None, _) => ("sleeping", None),
             },
-            State::Locked(r) => format!("blocked on {}", name(r)),
-            State::Semaphore(r) => format!("waiting for {}", name(r)),
-            State::Barrier(r) => format!("waiting at {}", name(r)),
+            State::Locked(r) => ("blocked_on", Some(r)),
+            State::Semaphore(r) => ("waiting_for", Some(r)),
+            State::Barrier(r) => ("waiting_at", Some(r)),
             State::Condition(r) => {
                 match (scenario.resources.get(r as usize).map(|x| &x.kind), op) {
-                    (Some(ResourceKind::Event), _) => format!("waiting for event {}", name(r)),
-                    (_, Some(Op::Put(_))) => format!("waiting on {} (full)", name(r)),
-                    (_, Some(Op::Take(_))) => format!("waiting on {} (empty)", name(r)),
-                    _ => format!("waiting on {}", name(r)),
+                    (Some(ResourceKind::Event), _) => ("waiting_event", Some(r)),
+                    (_, Some(Op::Put(_))) => ("waiting_full", Some(r)),
+                    (_, Some(Op::Take(_))) => ("waiting_empty", Some(r)),
+                    _ => ("waiting_on", Some(r)),
                 }
             }
-            State::Ready(r) => format!("ready, {} busy", name(r)),
-            // In English whatever the language: Chrome traces name their slices with these.
-            State::Gil(_) => "waiting for GIL".into(),
-            State::Held => "paused".into(),
-            State::Running | State::Done | State::Failed => self.name().into(),
-        }
+            State::Ready(r) => ("ready", Some(r)),
+            State::Gil(_) => ("waiting_gil", None),
+            State::Held => ("paused", None),
+            State::Running => ("running", None),
+            State::Done => ("done", None),
+            State::Failed => ("failed", None),
+        };
+        let key = format!("classroom.state.{key}");
+        rust_i18n::t!(&key, locale = lang.code(), res = r.map_or("", name)).into_owned()
     }
 }
 

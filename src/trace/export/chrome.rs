@@ -14,6 +14,7 @@
 
 use serde_json::{Value, json};
 
+use crate::i18n::Lang;
 use crate::scenario::model::{ResIdx, Scenario, ThreadIdx};
 use crate::trace::resources::{ResourceState, apply_event};
 use crate::vocab::event::{Event, EventKind, State};
@@ -168,7 +169,7 @@ pub fn to_value(rec: &Recording) -> Value {
         );
         for sp in spans {
             timed.push(json!({"ph": "X", "pid": PID, "tid": t,
-                "name": sp.state.words(s, i as ThreadIdx, Some(sp.step)), "cat": sp.state.name(),
+                "name": sp.state.words(Lang::En, s, i as ThreadIdx, Some(sp.step)), "cat": sp.state.name(),
                 "ts": sp.start, "dur": sp.end - sp.start}));
         }
     }

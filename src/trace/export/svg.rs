@@ -5,13 +5,25 @@
 
 use std::fmt::Write as _;
 
+use rust_i18n::t;
+
+use crate::cells;
+use crate::i18n;
 use crate::scenario::model::ThreadIdx;
 use crate::trace::text::fmt_run_time;
 use crate::vocab::event::{Hue, STATES, Texture};
 use crate::vocab::recording::Recording;
 
 const WIDTH: u32 = 1200;
+/// The margin left of the lanes, at least; wider when a thread's name needs it.
 const LEFT: u32 = 130;
+/// The advance of one terminal cell at the sizes used here: an ASCII glyph takes one, a CJK
+/// glyph (and most emoji) two, as in the terminal. Every text whose room is reckoned is given
+/// exactly that length (`textLength`), so the layout holds whatever font the viewer has.
+const CELL_W: u32 = 8;
+/// Monospace fonts with CJK glyphs first, so a wide glyph really is two cells wide.
+const FONTS: &str = "'Noto Sans Mono CJK SC', 'Sarasa Mono SC', 'Source Han Mono SC', \
+                     'DejaVu Sans Mono', 'WenQuanYi Zen Hei Mono', monospace";
 const RIGHT: u32 = 30;
 const TOP: u32 = 70;
 const LANE_H: u32 = 26;
@@ -75,28 +87,38 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// The `textLength` that gives `text` its width in cells, so wide glyphs take two.
+fn text_length(text: &str) -> String {
+    format!(
+        r#" textLength="{}" lengthAdjust="spacingAndGlyphs""#,
+        CELL_W * cells::width(text) as u32
+    )
+}
+
 /// The SVG document for a recording.
 pub fn render(rec: &Recording) -> String {
     let trace = rec.trace();
     let s = &*rec.scenario;
     let end_ns = rec.end_ns.max(trace.end_ns()).max(1);
     let lanes = s.threads.len() as u32;
-    let plot_w = WIDTH - LEFT - RIGHT;
+    let name_cells = s.threads.iter().map(|t| cells::width(&t.name)).max();
+    let left = (20 + CELL_W * name_cells.unwrap_or(0) as u32).clamp(LEFT, WIDTH / 2);
+    let plot_w = WIDTH - left - RIGHT;
     let lanes_h = lanes * (LANE_H + LANE_GAP);
     let axis_y = TOP + lanes_h;
     let legend_y = axis_y + 50;
     let height = legend_y + 40;
-    let x_of = |ns: u64| LEFT as f64 + plot_w as f64 * ns as f64 / end_ns as f64;
+    let x_of = |ns: u64| left as f64 + plot_w as f64 * ns as f64 / end_ns as f64;
 
     let mut out = String::new();
     let _ = writeln!(
         out,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="{FONTS}">"##
     );
     let _ = writeln!(
         out,
         "<title>{}</title>",
-        escape(&format!("{} ({})", s.title, s.name))
+        escape(&format!("{} ({})", s.shown_title(), s.name))
     );
     out.push_str("<defs>\n");
     for row in STATES.iter().filter(|row| !row.is_blank()) {
@@ -115,13 +137,18 @@ pub fn render(rec: &Recording) -> String {
     );
 
     let outcome = match rec.outcome {
-        Some(o) => format!("{}, {}", o.name(), fmt_run_time(end_ns)),
+        Some(o) => t!(
+            "classroom.svg.outcome",
+            outcome = t!(format!("classroom.svg.{}", o.name())),
+            time = fmt_run_time(end_ns)
+        )
+        .into_owned(),
         None => fmt_run_time(end_ns),
     };
     let _ = writeln!(
         out,
         r##"<text x="20" y="32" font-size="22" font-weight="bold">{}</text>"##,
-        escape(&s.title)
+        escape(s.shown_title())
     );
     let _ = writeln!(
         out,
@@ -140,14 +167,15 @@ pub fn render(rec: &Recording) -> String {
         );
         let _ = writeln!(
             out,
-            r##"<text x="{}" y="{}" font-size="14" text-anchor="end">{}</text>"##,
-            LEFT - 10,
+            r##"<text x="{}" y="{}" font-size="14" text-anchor="end"{}>{}</text>"##,
+            left - 10,
             y + LANE_H / 2 + 5,
+            text_length(&th.name),
             escape(&th.name)
         );
         let _ = writeln!(
             out,
-            r##"<rect x="{LEFT}" y="{y}" width="{plot_w}" height="{LANE_H}" fill="none" stroke="#999" stroke-width="0.5"/>"##
+            r##"<rect x="{left}" y="{y}" width="{plot_w}" height="{LANE_H}" fill="none" stroke="#999" stroke-width="0.5"/>"##
         );
         for sp in trace.spans(i as ThreadIdx, 0, end_ns) {
             if sp.state.row().is_blank() {
@@ -161,12 +189,12 @@ pub fn render(rec: &Recording) -> String {
                 out,
                 r##"<rect x="{x0:.2}" y="{y}" width="{w:.2}" height="{LANE_H}" fill="url(#p-{})" stroke="#000" stroke-width="0.4"><title>{}</title></rect>"##,
                 row.name,
-                escape(&format!(
-                    "{}: {} from {} to {}",
-                    th.name,
-                    sp.state.words(s, i as ThreadIdx, None),
-                    fmt_run_time(sp.start_ns),
-                    fmt_run_time(sp.end_ns)
+                escape(&t!(
+                    "classroom.svg.span",
+                    who = th.name,
+                    state = sp.state.words(i18n::current(), s, i as ThreadIdx, None),
+                    from = fmt_run_time(sp.start_ns),
+                    to = fmt_run_time(sp.end_ns)
                 ))
             );
             let glyph = row.ascii;
@@ -190,8 +218,8 @@ pub fn render(rec: &Recording) -> String {
     // Time axis: 0, the quarters, the end.
     let _ = writeln!(
         out,
-        r##"<g class="axis"><line x1="{LEFT}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#000"/>"##,
-        LEFT + plot_w
+        r##"<g class="axis"><line x1="{left}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#000"/>"##,
+        left + plot_w
     );
     for q in 0..=4u64 {
         let ns = end_ns * q / 4;
@@ -216,40 +244,45 @@ pub fn render(rec: &Recording) -> String {
     }
     let _ = writeln!(
         out,
-        r##"<text x="{}" y="{}" font-size="12" text-anchor="middle" fill="#333">run time</text></g>"##,
-        LEFT + plot_w / 2,
-        axis_y + 36
+        r##"<text x="{}" y="{}" font-size="12" text-anchor="middle" fill="#333">{}</text></g>"##,
+        left + plot_w / 2,
+        axis_y + 36,
+        escape(&t!("classroom.svg.run_time"))
     );
 
     // Legend: the states that appear, each as a swatch and words.
     let _ = writeln!(out, r##"<g class="legend">"##);
+    let legend = t!("classroom.svg.legend");
     let mut x = 20u32;
     let _ = writeln!(
         out,
-        r##"<text x="{x}" y="{}" font-size="13" font-weight="bold">legend</text>"##,
-        legend_y + 14
+        r##"<text x="{x}" y="{}" font-size="13" font-weight="bold"{}>{}</text>"##,
+        legend_y + 14,
+        text_length(&legend),
+        escape(&legend)
     );
-    x += 64;
+    x += CELL_W * cells::width(&legend) as u32 + 16;
     for (g, _) in STATES
         .iter()
         .zip(used)
         .filter(|(row, used)| *used && !row.is_blank())
     {
         let words = g.state.legend_in(s);
+        let text = if g.ascii.is_ascii_alphabetic() {
+            format!("{}: {words}", g.ascii)
+        } else {
+            format!(" {words}")
+        };
         let _ = writeln!(
             out,
-            r##"<rect x="{x}" y="{legend_y}" width="22" height="18" fill="url(#p-{})" stroke="#000" stroke-width="0.5"/><text x="{}" y="{}" font-size="13">{} {}</text>"##,
+            r##"<rect x="{x}" y="{legend_y}" width="22" height="18" fill="url(#p-{})" stroke="#000" stroke-width="0.5"/><text x="{}" y="{}" font-size="13"{}>{}</text>"##,
             g.name,
             x + 28,
             legend_y + 14,
-            if g.ascii.is_ascii_alphabetic() {
-                format!("{}:", g.ascii)
-            } else {
-                String::new()
-            },
-            escape(&words)
+            text_length(&text),
+            escape(&text)
         );
-        x += 36 + 8 * words.len() as u32 + 16;
+        x += 28 + CELL_W * cells::width(&text) as u32 + 16;
     }
     out.push_str("</g>\n</svg>\n");
     out

@@ -5,6 +5,7 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
+use crate::i18n;
 use crate::scenario::model::Scenario;
 use crate::ui::theme::Theme;
 use crate::vocab::deadlock::Deadlock;
@@ -27,7 +28,7 @@ pub fn wanted_height(deadlock: &Deadlock, scenario: &Scenario, width: u16) -> u1
 /// What went wrong, the cycle in words, and who can never move again.
 fn lines(deadlock: &Deadlock, scenario: &Scenario, width: u16) -> [String; 3] {
     let headline = if width >= 50 {
-        rust_i18n::t!("banner.headline", what = deadlock.headline()).into_owned()
+        rust_i18n::t!("banner.headline", what = deadlock.headline(i18n::current())).into_owned()
     } else {
         rust_i18n::t!("banner.short").into_owned()
     };
@@ -52,7 +53,7 @@ fn lines(deadlock: &Deadlock, scenario: &Scenario, width: u16) -> [String; 3] {
     };
     [
         headline,
-        deadlock.describe(scenario),
+        deadlock.words(i18n::current(), scenario),
         rust_i18n::t!("banner.never", who = who).into_owned(),
     ]
 }

@@ -11,6 +11,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
+use rust_i18n::t;
+
+use crate::cells;
 use crate::scenario::model::ThreadIdx;
 use crate::trace::timeline::Trace;
 use crate::ui::app::RunState;
@@ -107,46 +110,64 @@ impl Widget for GilCard<'_> {
                 let more = if s.finished { "" } else { "…" };
                 (
                     format!("{}{more}", fmt_clock(s.wall_ns)),
-                    format!("{:.2} cores", s.cores_busy()),
+                    t!(
+                        "classroom.gil.cores",
+                        cores = format!("{:.2}", s.cores_busy())
+                    )
+                    .into_owned(),
                 )
             };
             Line::from(vec![
-                Span::styled(format!("{label:<14}"), theme.text()),
-                Span::raw(format!("{:>7}  {wall:>9}  {busy:>10}", s.threads)),
+                Span::styled(cells::pad(label, 14), theme.text()),
+                Span::raw(format!(
+                    "{}  {}  {}",
+                    cells::pad_left(&s.threads.to_string(), 7),
+                    cells::pad_left(&wall, 9),
+                    cells::pad_left(&busy, 10)
+                )),
             ])
         };
         let ideal = free.len().min(self.cores).max(1);
         let speedup = if g.finished && f.finished && f.wall_ns > 0 {
             Line::from(vec![
                 Span::styled(
-                    format!("speedup {:.2}×", g.wall_ns as f64 / f.wall_ns as f64),
+                    t!(
+                        "classroom.gil.speedup",
+                        times = format!("{:.2}", g.wall_ns as f64 / f.wall_ns as f64)
+                    )
+                    .into_owned(),
                     theme.title(),
                 ),
                 Span::styled(
-                    format!(
-                        "  ideal {ideal}× ({} threads, {} cores)",
-                        free.len(),
-                        self.cores
-                    ),
+                    t!(
+                        "classroom.gil.ideal",
+                        ideal = ideal,
+                        threads = free.len(),
+                        cores = self.cores
+                    )
+                    .into_owned(),
                     theme.dim(),
                 ),
             ])
         } else {
             Line::styled(
-                format!("speedup: when both finish (ideal {ideal}×)"),
+                t!("classroom.gil.speedup_later", ideal = ideal).into_owned(),
                 theme.dim(),
             )
         };
         let lines = vec![
             Line::styled(
                 format!(
-                    "{:<14}{:>7}  {:>9}  {:>10}",
-                    "", "threads", "wall", "CPU busy"
+                    "{}{}  {}  {}",
+                    cells::pad("", 14),
+                    cells::pad_left(&t!("classroom.gil.threads"), 7),
+                    cells::pad_left(&t!("classroom.gil.wall"), 9),
+                    cells::pad_left(&t!("classroom.gil.busy"), 10)
                 ),
                 theme.dim(),
             ),
-            row("under the GIL", &g),
-            row("free", &f),
+            row(&t!("classroom.gil.under"), &g),
+            row(&t!("classroom.gil.free"), &f),
             speedup,
         ];
         Paragraph::new(lines).render(inner, buf);

@@ -10,7 +10,7 @@ use ratatui::widgets::Widget;
 
 use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
 use crate::ui::app::RunState;
-use crate::ui::layout::{self, Columns, state_words};
+use crate::ui::layout::{self, Columns, idle_words, state_words};
 use crate::ui::theme::Theme;
 use crate::ui::view::{fit, fmt_ns, fmt_tick, framed};
 use crate::vocab::event::{STATES, State};
@@ -206,11 +206,7 @@ impl Widget for Lanes<'_> {
                     );
                     (text, theme.state_label(s))
                 }
-                None if !spec.after.is_empty() => {
-                    let first = scenario.threads[spec.after[0] as usize].group.clone();
-                    (format!("  after {first}"), theme.dim())
-                }
-                None => ("  not started".into(), theme.dim()),
+                None => (idle_words(scenario, spec), theme.dim()),
             };
             buf.set_stringn(
                 label_x,
@@ -277,7 +273,7 @@ impl Widget for Lanes<'_> {
 
         let mut y = g.inner.y + g.rows;
         if g.axis {
-            let label = format!("{}/cell ", fmt_ns(per));
+            let label = rust_i18n::t!("classroom.lanes.per_cell", time = fmt_ns(per)).into_owned();
             let lx = g.inner.x + g.name_w;
             buf.set_stringn(
                 lx,

@@ -5,6 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
+use crate::i18n;
 use crate::ui::app::{RunState, loggable};
 use crate::ui::theme::Theme;
 use crate::ui::view::{fit, fmt_clock, framed};
@@ -45,7 +46,7 @@ impl Widget for Log<'_> {
                 State::Running | State::Held => theme.text(),
                 other => theme.state(other),
             });
-            let text = run.trace.describe(e);
+            let text = run.trace.describe(i18n::current(), e);
             let avail = (inner.width as usize).saturating_sub(time.len() + 1);
             Line::from(vec![
                 Span::styled(format!("{time} "), theme.dim()),

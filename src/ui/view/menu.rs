@@ -220,7 +220,11 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
             let resources: Vec<String> = s
                 .resources
                 .iter()
-                .map(|r| format!("{} {}", r.kind.keyword(), r.name))
+                .map(|r| {
+                    let keyword = r.kind.keyword();
+                    let kind = crate::i18n::text_or(&format!("classroom.kind.{keyword}"), keyword);
+                    format!("{kind} {}", r.name)
+                })
                 .collect();
             let mut lines = vec![
                 Line::styled(s.shown_title().to_string(), theme.title()),
@@ -228,7 +232,8 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
                 Line::raw(""),
             ];
             for para in crate::ui::view::reflow(s.shown_about()) {
-                lines.push(Line::raw(para));
+                let rows = crate::ui::view::wrap(&para, inner.width);
+                lines.extend(rows.into_iter().map(Line::raw));
                 lines.push(Line::raw(""));
             }
             lines.pop();
@@ -244,7 +249,8 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
             let label = |i: usize| Span::styled(cells::pad(&labels[i], label_w), theme.dim());
             for (i, names) in [(0, threads), (1, tasks)] {
                 if !names.is_empty() {
-                    lines.push(Line::from(vec![label(i), Span::raw(names.join(", "))]));
+                    let names = names.join(&rust_i18n::t!("classroom.menu.list_sep"));
+                    lines.push(Line::from(vec![label(i), Span::raw(names)]));
                 }
             }
             lines.push(Line::from(vec![
@@ -252,10 +258,15 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
                 Span::raw(if resources.is_empty() {
                     rust_i18n::t!("menu.none").into_owned()
                 } else {
-                    resources.join(", ")
+                    resources.join(&rust_i18n::t!("classroom.menu.list_sep"))
                 }),
             ]));
-            lines.push(Line::from(vec![label(3), Span::raw(entry.origin.clone())]));
+            let origin = if entry.origin == "built-in" {
+                rust_i18n::t!("classroom.menu.built_in").into_owned()
+            } else {
+                entry.origin.clone()
+            };
+            lines.push(Line::from(vec![label(3), Span::raw(origin)]));
             lines.push(Line::raw(""));
             lines.push(Line::styled(
                 rust_i18n::t!("menu.enter_to_run"),

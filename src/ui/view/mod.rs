@@ -42,14 +42,21 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// `--ascii` promises a screen of plain ASCII, whatever the text drawn (an about text with a
-/// dash, a key label with an arrow): a last pass swaps everything else for its nearest ASCII.
+/// `--ascii` promises a screen drawn in plain ASCII, whatever the text drawn (an about text
+/// with a dash, a key label with an arrow): a last pass swaps everything else for its nearest
+/// ASCII. Words in the reader's own script (Chinese, its punctuation) are text, not drawing,
+/// and stay.
 pub fn asciify(area: Rect, buf: &mut Buffer) {
     let area = area.intersection(buf.area);
+    let script = |c: char| {
+        c.is_alphabetic()
+            || ('\u{3000}'..='\u{303F}').contains(&c)
+            || ('\u{FF00}'..='\u{FFEF}').contains(&c)
+    };
     for y in area.top()..area.bottom() {
         for x in area.left()..area.right() {
             let cell = &mut buf[(x, y)];
-            if cell.symbol().is_ascii() {
+            if cell.symbol().is_ascii() || cell.symbol().chars().all(script) {
                 continue;
             }
             let ascii = match cell.symbol() {
@@ -252,7 +259,70 @@ pub fn reflow(text: &str) -> Vec<String> {
     if !current.is_empty() {
         out.push(current);
     }
+    out.iter().map(|p| breakable(p)).collect()
+}
+
+/// A zero-width space: where a line may break without a space (ratatui wraps there).
+const BREAK: char = '\u{200B}';
+
+/// `text` with a break allowed between two wide characters, as Chinese and Japanese wrap
+/// anywhere between characters; never before closing punctuation (，。、） …) or after
+/// opening punctuation (（「 …), which stay with their neighbour.
+fn breakable(text: &str) -> String {
+    let wide = |c: char| cells::width(c.encode_utf8(&mut [0; 4])) == 2;
+    let closing = |c: char| "，。、；：？！）」』》〉】”’…—".contains(c);
+    let opening = |c: char| "（「『《〈【“‘".contains(c);
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut prev: Option<char> = None;
+    for c in text.chars() {
+        if let Some(p) = prev
+            && wide(p)
+            && wide(c)
+            && !closing(c)
+            && !opening(p)
+        {
+            out.push(BREAK);
+        }
+        out.push(c);
+        prev = Some(c);
+    }
     out
+}
+
+/// `text` (a paragraph from [`reflow`]) as lines of at most `width` cells: broken at spaces
+/// and between wide characters, a piece wider than a line broken where it must. Counted in
+/// cells, so a wide character never hangs over the edge.
+pub fn wrap(text: &str, width: u16) -> Vec<String> {
+    let w = width.max(2) as usize;
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut col = 0;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        for (i, piece) in word.split(BREAK).enumerate() {
+            let gap = usize::from(col > 0 && i == 0);
+            let n = cells::width(piece);
+            if col > 0 && col + gap + n > w {
+                lines.push(std::mem::take(&mut line));
+                col = 0;
+            } else if gap == 1 {
+                line.push(' ');
+                col += 1;
+            }
+            for c in piece.chars() {
+                let cw = cells::width(c.encode_utf8(&mut [0; 4]));
+                if col + cw > w {
+                    lines.push(std::mem::take(&mut line));
+                    col = 0;
+                }
+                line.push(c);
+                col += cw;
+            }
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Rows `lines` take in a panel `width` cells wide, wrapped exactly as the panel wraps them
@@ -362,6 +432,18 @@ mod tests {
     fn reflow_joins_wrapped_prose() {
         let about = "  One two\n  three.\n\n  Four\n";
         assert_eq!(reflow(about), vec!["One two three.", "Four"]);
+        // Chinese breaks between characters, never before its closing punctuation, and no
+        // wide character crosses the edge.
+        let zh = &reflow("线程一，线程二。线程三")[0];
+        assert_eq!(wrap(zh, 8), ["线程一，", "线程二。", "线程三"]);
+        assert_eq!(wrap(zh, 7), ["线程", "一，线", "程二。", "线程三"]);
+        assert_eq!(wrap("one two three", 7), ["one two", "three"]);
+        for width in 2..12 {
+            for line in wrap(&reflow("T1 和 T2 都需要锁 A 和锁 B，但顺序相反")[0], width)
+            {
+                assert!(cells::width(&line) <= width as usize, "{line:?} at {width}");
+            }
+        }
         assert_eq!(wrapped_rows(["aaa bbb ccc"], 7), 2);
         assert_eq!(wrapped_rows(["aaa", "b"], 7), 2);
     }

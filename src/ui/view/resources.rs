@@ -1,11 +1,13 @@
 //! Each resource as it stands at the viewed instant: who holds it, who waits for it.
 
 use crate::cells;
+use crate::i18n;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
+use rust_i18n::t;
 
 use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::trace::timeline::ResourceState;
@@ -90,13 +92,14 @@ pub fn resource_line<'a>(
     };
     let is_loop = scenario.resources[r as usize].kind == ResourceKind::EventLoop;
     let kind = if is_loop {
-        "loop"
+        i18n::text_or("classroom.resources.loop", "loop")
     } else {
-        scenario.resources[r as usize].kind.keyword()
+        let keyword = scenario.resources[r as usize].kind.keyword();
+        i18n::text_or(&format!("classroom.kind.{keyword}"), keyword)
     };
     let mut spans = vec![
         Span::styled(cells::pad(name, name_w), name_style),
-        Span::styled(format!(" {kind:<9} "), theme.dim()),
+        Span::styled(format!(" {} ", cells::pad(&kind, 9)), theme.dim()),
     ];
     // The threads in `who`, after `lead`; nothing at all when there are none.
     let listed = |spans: &mut Vec<Span<'a>>, lead: String, who: &[ThreadIdx], style: Style| {
@@ -106,7 +109,7 @@ pub fn resource_line<'a>(
         }
     };
     let waiting = |spans: &mut Vec<Span<'a>>, label: &str, who: &[ThreadIdx], style: Style| {
-        listed(spans, format!("  {label}: "), who, style);
+        listed(spans, format!("  {label}"), who, style);
     };
     let blocked = theme.state(crate::vocab::event::State::Locked(r));
     let running = theme.state(crate::vocab::event::State::Running);
@@ -114,9 +117,17 @@ pub fn resource_line<'a>(
         ResourceState::Mutex { holder, waiters } => {
             // An event loop is kept like a lock: its holder is the task it runs.
             let (busy, free, queue) = if is_loop {
-                ("running ", "idle", "ready")
+                (
+                    t!("classroom.resources.running"),
+                    t!("classroom.resources.idle"),
+                    t!("classroom.resources.ready"),
+                )
             } else {
-                ("held by ", "free", "waiting")
+                (
+                    t!("classroom.resources.held_by"),
+                    t!("classroom.resources.free"),
+                    t!("classroom.resources.waiting"),
+                )
             };
             match holder {
                 Some(h) => {
@@ -125,7 +136,7 @@ pub fn resource_line<'a>(
                 }
                 None => spans.push(Span::styled(free, theme.dim())),
             }
-            waiting(&mut spans, queue, waiters, blocked);
+            waiting(&mut spans, &queue, waiters, blocked);
         }
         ResourceState::Semaphore {
             permits,
@@ -134,10 +145,22 @@ pub fn resource_line<'a>(
         } => {
             let used = holders.len() as u32;
             spans.push(Span::styled(gauge(theme, used, *permits), running));
-            spans.push(Span::raw(format!("{used}/{permits} in use")));
-            listed(&mut spans, " by ".into(), holders, running);
+            spans.push(Span::raw(
+                t!("classroom.resources.in_use", used = used, permits = permits).into_owned(),
+            ));
+            listed(
+                &mut spans,
+                t!("classroom.resources.by").into_owned(),
+                holders,
+                running,
+            );
             let style = theme.state(crate::vocab::event::State::Semaphore(r));
-            waiting(&mut spans, "waiting", waiters, style);
+            waiting(
+                &mut spans,
+                &t!("classroom.resources.waiting"),
+                waiters,
+                style,
+            );
         }
         ResourceState::Barrier {
             parties,
@@ -147,10 +170,15 @@ pub fn resource_line<'a>(
             let style = theme.state(crate::vocab::event::State::Barrier(r));
             let n = arrived.len() as u32;
             spans.push(Span::styled(gauge(theme, n, *parties), style));
-            spans.push(Span::raw(format!("{n}/{parties} arrived")));
+            spans.push(Span::raw(
+                t!("classroom.resources.arrived", n = n, parties = parties).into_owned(),
+            ));
             listed(&mut spans, ": ".into(), arrived, style);
             if *generation > 0 {
-                spans.push(Span::styled(format!("  opened {generation}×"), theme.dim()));
+                spans.push(Span::styled(
+                    t!("classroom.resources.opened", times = generation).into_owned(),
+                    theme.dim(),
+                ));
             }
         }
         ResourceState::Buffer {
@@ -177,11 +205,21 @@ pub fn resource_line<'a>(
             spans.push(Span::styled(cells, running));
             spans.push(Span::raw(format!("{}/{capacity}", items.len())));
             spans.push(Span::styled(
-                format!("  put {put} taken {taken}"),
+                t!("classroom.resources.put_taken", put = put, taken = taken).into_owned(),
                 theme.dim(),
             ));
-            waiting(&mut spans, "full, waiting", producers_waiting, style);
-            waiting(&mut spans, "empty, waiting", consumers_waiting, style);
+            waiting(
+                &mut spans,
+                &t!("classroom.resources.full_waiting"),
+                producers_waiting,
+                style,
+            );
+            waiting(
+                &mut spans,
+                &t!("classroom.resources.empty_waiting"),
+                consumers_waiting,
+                style,
+            );
         }
         ResourceState::Gil {
             holder,
@@ -190,15 +228,23 @@ pub fn resource_line<'a>(
         } => {
             match holder {
                 Some(h) => {
-                    spans.push(Span::styled("held by ", theme.dim()));
+                    spans.push(Span::styled(t!("classroom.resources.held_by"), theme.dim()));
                     spans.push(Span::styled(scenario.thread_name(*h).to_string(), running));
                 }
-                None => spans.push(Span::styled("free", theme.dim())),
+                None => spans.push(Span::styled(t!("classroom.resources.free"), theme.dim())),
             }
             let style = theme.state(crate::vocab::event::State::Gil(r));
-            waiting(&mut spans, "waiting", waiters, style);
+            waiting(
+                &mut spans,
+                &t!("classroom.resources.waiting"),
+                waiters,
+                style,
+            );
             if *drop_requested {
-                spans.push(Span::styled("  DROP REQUESTED", theme.warning()));
+                spans.push(Span::styled(
+                    t!("classroom.resources.drop_requested"),
+                    theme.warning(),
+                ));
             }
         }
         ResourceState::Counter {
@@ -206,17 +252,25 @@ pub fn resource_line<'a>(
             increments,
             reading,
         } => {
-            spans.push(Span::raw(format!("value {value}")));
+            spans.push(Span::raw(
+                t!("classroom.resources.value", value = value).into_owned(),
+            ));
             spans.push(Span::styled(
-                format!("  after {increments} increments"),
+                t!("classroom.resources.increments", count = increments).into_owned(),
                 theme.dim(),
             ));
             let lost = increments.saturating_sub(*value);
             if lost > 0 {
-                spans.push(Span::styled(format!("  {lost} LOST"), theme.warning()));
+                spans.push(Span::styled(
+                    t!("classroom.resources.lost", count = lost).into_owned(),
+                    theme.warning(),
+                ));
             }
             if !reading.is_empty() {
-                spans.push(Span::styled("  read, not yet written: ", theme.dim()));
+                spans.push(Span::styled(
+                    t!("classroom.resources.unwritten"),
+                    theme.dim(),
+                ));
                 spans.push(Span::styled(names(scenario, reading), running));
             }
         }
@@ -237,7 +291,10 @@ impl Widget for Resources<'_> {
         }
         let mut lines = lines(run, self.theme);
         if lines.is_empty() {
-            lines.push(Line::styled("(no shared resources)", self.theme.dim()));
+            lines.push(Line::styled(
+                t!("classroom.resources.none"),
+                self.theme.dim(),
+            ));
         }
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

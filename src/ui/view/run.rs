@@ -4,7 +4,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Widget, Wrap};
+use ratatui::widgets::{Paragraph, Widget};
 
 use crate::engine::Phase;
 use crate::scenario::model::ThreadIdx;
@@ -14,7 +14,7 @@ use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
     banner, code::Code, fit, fmt_clock, fmt_ns, footer, framed, gil, lanes, log::Log, resources,
-    side_by_side, too_small,
+    side_by_side, too_small, wrap,
 };
 
 #[derive(Debug, Default)]
@@ -67,10 +67,11 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
         .min(right.height.saturating_sub(gil_h + 3));
     let mut about = crate::ui::view::reflow(scenario.shown_about());
     about.extend(card_notes(run));
-    let about_rows = crate::ui::view::wrapped_rows(
-        about.iter().map(String::as_str),
-        right.width.saturating_sub(2),
-    ) + about.len().saturating_sub(1) as u16;
+    let about_rows = about
+        .iter()
+        .map(|p| wrap(p, right.width.saturating_sub(2)).len() as u16)
+        .sum::<u16>()
+        + about.len().saturating_sub(1) as u16;
     // What to look for comes after the log: only with room to spare, and never so much that
     // the log shrinks below a few lines.
     let spare = right.height.saturating_sub(gil_h + res_h + 6);
@@ -214,7 +215,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .map(|(t, why)| {
             Line::styled(
-                format!(" {} failed: {why}", run.scenario.thread_name(*t)),
+                format!(
+                    " {}",
+                    rust_i18n::t!(
+                        "classroom.log.failed_because",
+                        who = run.scenario.thread_name(*t),
+                        reason = why
+                    )
+                ),
                 theme.error(),
             )
         })
@@ -238,17 +246,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let notes = card_notes(run);
         for (i, note) in notes.into_iter().enumerate() {
             let style = if i == 0 { theme.dim() } else { theme.warning() };
-            lines.push(Line::styled(note, style));
+            lines.extend(
+                wrap(&note, inner.width)
+                    .into_iter()
+                    .map(|l| Line::styled(l, style)),
+            );
             lines.push(Line::raw(""));
         }
         for para in crate::ui::view::reflow(run.scenario.shown_about()) {
-            lines.push(Line::raw(para));
+            lines.extend(wrap(&para, inner.width).into_iter().map(Line::raw));
             lines.push(Line::raw(""));
         }
         lines.pop();
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: true })
-            .render(inner, buf);
+        Paragraph::new(lines).render(inner, buf);
     }
     match &run.notice {
         Some(n) => Line::styled(format!(" {n}"), theme.warning()).render(a.footer, buf),
