@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use kdl::{KdlDocument, KdlEntry, KdlError, KdlNode, KdlValue};
 
+use super::kinds::{self, article};
 use super::limits::{
     MAX_AMOUNT, MAX_COUNT, MAX_DURATION, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREADS, human,
 };
@@ -32,34 +33,20 @@ pub(crate) struct Parsed {
 /// A file's top level: its texts, its resources, and its lanes (threads and tasks).
 const TEXTS: &[&str] = &["title", "about"];
 const LANES: &[&str] = &["thread", "task"];
-const RESOURCE_KINDS: &[&str] = &[
-    "mutex",
-    "semaphore",
-    "barrier",
-    "buffer",
-    "gil",
-    "rlock",
-    "event",
-    "rwlock",
-    "counter",
-    "event-loop",
-];
-const STEPS: &[&str] = &[
-    "lock",
-    "unlock",
-    "acquire",
-    "release",
-    "wait",
-    "set",
-    "read",
-    "write",
-    "increment",
-    "put",
-    "take",
-    "work",
-    "sleep",
-    "repeat",
-];
+/// Steps that work on no resource.
+const PLAIN_STEPS: &[&str] = &["work", "sleep", "repeat"];
+
+/// Every keyword that declares a resource, from the one table of kinds.
+fn resource_kinds() -> Vec<&'static str> {
+    kinds::keywords().collect()
+}
+
+/// Every step: those of the resource kinds, then the plain ones.
+fn steps() -> Vec<&'static str> {
+    let mut steps = kinds::resource_steps();
+    steps.extend_from_slice(PLAIN_STEPS);
+    steps
+}
 
 /// Words people reach for from other languages, and what they are called here.
 const ALIASES: &[(&str, &str)] = &[
@@ -545,56 +532,9 @@ fn written_value<'s>(src: &'s str, entry: &KdlEntry) -> &'s str {
     .trim()
 }
 
-/// The step that fits a resource of `kind` where `keyword` was written.
-fn fitting_step(kind: &ResourceKind, keyword: &str) -> Option<&'static str> {
-    let giving = matches!(keyword, "unlock" | "release" | "put" | "set");
-    match kind {
-        ResourceKind::Mutex | ResourceKind::RLock => Some(if giving { "unlock" } else { "lock" }),
-        ResourceKind::RwLock { .. } => Some(match keyword {
-            "write" | "put" | "set" | "increment" => "write",
-            _ if giving => "unlock",
-            _ => "read",
-        }),
-        ResourceKind::Event => Some(if giving { "set" } else { "wait" }),
-        ResourceKind::Counter => Some("increment"),
-        ResourceKind::Semaphore { .. } => Some(if giving { "release" } else { "acquire" }),
-        ResourceKind::Barrier { .. } => Some("wait"),
-        ResourceKind::Buffer { .. } => Some(if giving { "put" } else { "take" }),
-        ResourceKind::Gil { .. } | ResourceKind::EventLoop => None,
-    }
-}
-
-/// The resource kind a step works on, with a declaration to suggest.
-fn kind_for_step(keyword: &str) -> (&'static str, &'static str) {
-    match keyword {
-        "lock" | "unlock" => ("mutex", ""),
-        "acquire" | "release" => ("semaphore", " permits=2"),
-        "wait" => ("barrier", " parties=2"),
-        "set" => ("event", ""),
-        "read" | "write" => ("rwlock", ""),
-        "increment" => ("counter", ""),
-        _ => ("buffer", " capacity=3"),
-    }
-}
-
 /// A resource kind as prose calls it.
 fn kind_name(kind: &ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::Gil { .. } => "GIL",
-        ResourceKind::EventLoop => "event loop",
-        other => other.keyword(),
-    }
-}
-
-fn article(kind: &str) -> &'static str {
-    // "an rlock", "an rwlock": said letter by letter.
-    if kind.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U'])
-        || matches!(kind, "rlock" | "rwlock")
-    {
-        "an"
-    } else {
-        "a"
-    }
+    kinds::by_keyword(kind.keyword()).map_or("resource", |k| k.noun)
 }
 
 struct Builder<'a> {
@@ -668,9 +608,9 @@ impl<'a> Builder<'a> {
             let keyword = node.name().value();
             match keyword {
                 k if TEXTS.contains(&k) => self.text(node),
-                k if RESOURCE_KINDS.contains(&k) => self.resource(node),
+                k if kinds::by_keyword(k).is_some() => self.resource(node),
                 k if LANES.contains(&k) => {}
-                other if STEPS.contains(&other) => self.push(
+                other if steps().contains(&other) => self.push(
                     Problem::new(
                         "scenario::step-outside-thread",
                         format!("`{other}` is a step, outside any thread"),
@@ -682,7 +622,7 @@ impl<'a> Builder<'a> {
                     )),
                 ),
                 other => {
-                    let top_level: Vec<&str> = [TEXTS, RESOURCE_KINDS, LANES].concat();
+                    let top_level: Vec<&str> = [TEXTS, &resource_kinds(), LANES].concat();
                     let suggestion = ALIASES
                         .iter()
                         .find(|(from, to)| *from == other.to_lowercase() && top_level.contains(to))
@@ -692,7 +632,7 @@ impl<'a> Builder<'a> {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!(
                             "the top level holds title, about, resources ({}) and thread or task blocks",
-                            RESOURCE_KINDS.join(", ")
+                            resource_kinds().join(", ")
                         ),
                     };
                     self.push(
@@ -1102,25 +1042,13 @@ impl<'a> Builder<'a> {
         let keyword = node.name().value();
         self.no_annotations(node);
         self.no_block(node, &format!("a `{keyword}` declaration"));
-        let (allowed, example): (&[&str], &str) = match keyword {
-            "mutex" => (&[], "mutex A"),
-            "rlock" => (&[], "rlock R"),
-            "event" => (&[], "event ready"),
-            "rwlock" => (&["prefer"], "rwlock table"),
-            "counter" => (&[], "counter hits"),
-            "event-loop" => (&[], "event-loop main"),
-            "semaphore" => (&["permits"], "semaphore pool permits=3"),
-            "barrier" => (&["parties"], "barrier gate parties=3"),
-            "buffer" => (&["capacity"], "buffer queue capacity=3"),
-            _ => (&["interval"], "gil py interval=\"5ms\""),
+        let Some(spec) = kinds::by_keyword(keyword) else {
+            return;
         };
-        let (args, props) = self.entries(node, allowed);
-        let named = if keyword == "gil" && args.is_empty() {
-            Some(("gil".to_string(), node_span(node)))
-        } else if keyword == "event-loop" && args.is_empty() {
-            Some(("loop".to_string(), node_span(node)))
-        } else {
-            self.name_arg(node, &args, example)
+        let (args, props) = self.entries(node, spec.attributes);
+        let named = match spec.default_name {
+            Some(name) if args.is_empty() => Some((name.to_string(), node_span(node))),
+            _ => self.name_arg(node, &args, spec.example),
         };
         let amount = |b: &mut Self, key: &str, max: u32, why: &str| -> Option<u32> {
             match props.get(key) {
@@ -1689,7 +1617,7 @@ impl<'a> Builder<'a> {
                 );
                 None
             }
-            other if RESOURCE_KINDS.contains(&other) || TEXTS.contains(&other) => {
+            other if kinds::by_keyword(other).is_some() || TEXTS.contains(&other) => {
                 if let Some(arg) = node.entries().first().and_then(|e| e.value().as_string()) {
                     self.broken.insert(arg.to_string());
                 }
@@ -1707,14 +1635,15 @@ impl<'a> Builder<'a> {
                 None
             }
             other => {
+                let steps = steps();
                 let suggestion = ALIASES
                     .iter()
-                    .find(|(from, to)| *from == other.to_lowercase() && STEPS.contains(to))
+                    .find(|(from, to)| *from == other.to_lowercase() && steps.contains(to))
                     .map(|(_, to)| *to)
-                    .or_else(|| nearest(other, STEPS));
+                    .or_else(|| nearest(other, &steps));
                 let help = match suggestion {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("the steps are: {}", STEPS.join(", ")),
+                    None => format!("the steps are: {}", steps.join(", ")),
                 };
                 self.push(
                     Problem::new(
@@ -1840,7 +1769,8 @@ impl<'a> Builder<'a> {
 
     fn resource_step(&mut self, node: &KdlNode, keyword: &str, args: &[&KdlEntry]) -> Option<Op> {
         let span = node_span(node);
-        let (kind_word, props) = kind_for_step(keyword);
+        let (kind_word, props) =
+            kinds::for_step(keyword).map_or(("buffer", ""), |k| (k.keyword, k.suggest));
         let Some(first) = args.first() else {
             self.push(
                 Problem::new(
@@ -1912,40 +1842,19 @@ impl<'a> Builder<'a> {
         };
         let r = i as ResIdx;
         let kind = self.resources[i].kind;
-        let op = match (keyword, kind) {
-            ("lock", ResourceKind::Mutex | ResourceKind::RLock) => Some(Op::Lock(r)),
-            ("unlock", ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. }) => {
-                Some(Op::Unlock(r))
-            }
-            ("wait", ResourceKind::Event) => Some(Op::Wait(r)),
-            ("set", ResourceKind::Event) => Some(Op::Set(r)),
-            ("read", ResourceKind::RwLock { .. }) => Some(Op::Read(r)),
-            ("write", ResourceKind::RwLock { .. }) => Some(Op::Write(r)),
-            ("increment", ResourceKind::Counter) => Some(Op::Increment(r)),
-            ("acquire", ResourceKind::Semaphore { .. }) => Some(Op::Acquire(r)),
-            ("release", ResourceKind::Semaphore { .. }) => Some(Op::Release(r)),
-            ("wait", ResourceKind::Barrier { .. }) => Some(Op::Wait(r)),
-            ("put", ResourceKind::Buffer { .. }) => Some(Op::Put(r)),
-            ("take", ResourceKind::Buffer { .. }) => Some(Op::Take(r)),
-            _ => None,
-        };
-        if op.is_some() {
-            return op;
+        let spec = kinds::by_keyword(kind.keyword());
+        if spec.is_some_and(|k| k.steps.contains(&keyword)) {
+            return kinds::op(keyword, r);
         }
         let decl = self.resource_spans[i];
         let actual = kind_name(&kind);
-        let help = match fitting_step(&kind, keyword) {
+        let help = match spec.and_then(|k| k.fitting(keyword)) {
             Some(step) => format!(
                 "`{keyword}` works on {} {kind_word}; for {} {actual} write `{step} {name}`",
                 article(kind_word),
                 article(actual)
             ),
-            None if kind == ResourceKind::EventLoop => format!(
-                "nothing steps on the event loop itself: declare `task`s, and they run on {name}"
-            ),
-            None => format!(
-                "threads do not take a GIL by hand: write gil={name} on the thread, and its `work` steps run under the GIL"
-            ),
+            None => spec.map_or_else(String::new, |k| k.stepless(name)),
         };
         self.push(
             Problem::new(
