@@ -41,6 +41,11 @@ fn python_twin(args: &ExportArgs) -> Result<(String, String), String> {
     }
     let scenario = crate::scenario::load(&args.input)
         .map_err(|report| crate::scenario::render_for_terminal(report.as_ref()))?;
+    if let Some(why) = python::unsupported(&scenario) {
+        return Err(format!(
+            "error: {why}\n  help: export it as a picture instead: --format svg or --format chrome"
+        ));
+    }
     let lanes = scenario.threads.len();
     Ok((
         python::render(&scenario),

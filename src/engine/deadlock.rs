@@ -25,6 +25,7 @@ enum Act {
     Arrive,
     Put,
     Take,
+    Notify,
 }
 
 fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
@@ -35,6 +36,7 @@ fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
         Op::Wait(r) if matches!(kind, Some(ResourceKind::Barrier { .. })) => (Act::Arrive, r),
         Op::Put(r) => (Act::Put, r),
         Op::Take(r) => (Act::Take, r),
+        Op::Notify(r) | Op::NotifyAll(r) => (Act::Notify, r),
         _ => return None,
     })
 }
@@ -179,6 +181,8 @@ pub fn find(
                     (holders, 1)
                 }
                 ResourceKind::Event => (providers(Act::Set), 1),
+                // A condition's waiter needs a notice from a thread that will still send one.
+                ResourceKind::Condition { .. } => (providers(Act::Notify), 1),
                 ResourceKind::Barrier { parties } => {
                     let missing = (parties as usize).saturating_sub(view.waiters.len());
                     (providers(Act::Arrive), missing.max(1))
@@ -188,7 +192,9 @@ pub fn find(
                     (providers(act), 1)
                 }
                 // Nothing waits for good on a counter or an event loop.
-                ResourceKind::Counter | ResourceKind::EventLoop => (Vec::new(), 0),
+                ResourceKind::Counter | ResourceKind::EventLoop | ResourceKind::List => {
+                    (Vec::new(), 0)
+                }
             }
         })
         .collect();
@@ -275,6 +281,7 @@ pub fn find(
             } else {
                 let act = match scenario.resources[r as usize].kind {
                     ResourceKind::Event => Act::Set,
+                    ResourceKind::Condition { .. } => Act::Notify,
                     ResourceKind::Barrier { .. } => Act::Arrive,
                     ResourceKind::Buffer { .. } if view.full => Act::Take,
                     ResourceKind::Buffer { .. } => Act::Put,

@@ -11,10 +11,10 @@ use parking_lot::{Condvar, Mutex};
 
 use super::clock::RunClock;
 use super::conductor::{Conductor, Flow, Halt};
-use super::primitives::{Cx, Primitive, gil::Gil};
+use super::primitives::{Cx, Primitive, gil::Gil, mutex::Mutex as LockPrimitive};
 use super::recorder::{Recorder, Sink};
 use super::work;
-use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
+use crate::scenario::model::{Guard, Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::vocab::deadlock::Deadlock;
 use crate::vocab::event::EventKind;
 
@@ -330,7 +330,50 @@ fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow
         (Op::Increment(_), Primitive::Counter(c)) => c.increment(&mut cx),
         (Op::Put(_), Primitive::Buffer(b)) => b.put(&mut cx),
         (Op::Take(_), Primitive::Buffer(b)) => b.take(&mut cx),
+        (Op::Append(_), Primitive::List(l)) => l.append(&mut cx),
+        (Op::Pop(_), Primitive::List(l)) => l.pop(&mut cx),
+        (Op::CondWait { guard, .. }, Primitive::Condition(c)) => {
+            let lock = condition_lock(shared, r).ok_or_else(wrong)?;
+            let list = |l: ResIdx| match &shared.primitives[l as usize] {
+                Primitive::List(list) => Ok(list),
+                _ => Err(wrong()),
+            };
+            match guard {
+                Guard::None => c.wait(&mut cx, lock),
+                // `while not items: C.wait()`: every wake-up checks again, under the lock.
+                Guard::While(l) => {
+                    let list = list(l)?;
+                    while list.is_empty() {
+                        c.wait(&mut cx, lock)?;
+                    }
+                    Ok(())
+                }
+                // `if not items: C.wait()`: one check, before the wait only.
+                Guard::If(l) => {
+                    if list(l)?.is_empty() {
+                        c.wait(&mut cx, lock)?;
+                    }
+                    Ok(())
+                }
+            }
+        }
+        (Op::Notify(_) | Op::NotifyAll(_), Primitive::Condition(c)) => {
+            let lock = condition_lock(shared, r).ok_or_else(wrong)?;
+            c.notify(&mut cx, lock, matches!(op, Op::NotifyAll(_)))
+        }
         _ => Err(wrong()),
+    }
+}
+
+/// The mutex a condition is bound to.
+fn condition_lock(shared: &Shared, cond: ResIdx) -> Option<&LockPrimitive> {
+    let ResourceKind::Condition { lock } = shared.scenario.resources.get(cond as usize)?.kind
+    else {
+        return None;
+    };
+    match shared.primitives.get(lock as usize)? {
+        Primitive::Mutex(m) => Some(m),
+        _ => None,
     }
 }
 

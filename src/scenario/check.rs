@@ -86,6 +86,39 @@ fn flow(parsed: &Parsed, problems: &mut Vec<Problem>) {
                     held[r as usize] += 1
                 }
                 Op::Acquire(r) => permits[r as usize] += 1,
+                Op::CondWait { cond: r, .. } | Op::Notify(r) | Op::NotifyAll(r) => {
+                    let ResourceKind::Condition { lock } = s.resources[r as usize].kind else {
+                        continue;
+                    };
+                    if held[lock as usize] > 0 || !reported.insert(span) {
+                        continue;
+                    }
+                    let keyword = step.op.keyword();
+                    let (cond, lock) = (s.resource_name(r), s.resource_name(lock));
+                    let python = if keyword == "wait" { "wait" } else { "notify" };
+                    problems.push(
+                        Problem::new(
+                            "scenario::not-held",
+                            rust_i18n::t!(
+                                "syllabus.check.cond_not_held",
+                                who = who,
+                                step = keyword,
+                                cond = cond,
+                                lock = lock
+                            ),
+                        )
+                        .at(
+                            span,
+                            rust_i18n::t!("syllabus.check.cond_not_held_label", lock = lock),
+                        )
+                        .help(rust_i18n::t!(
+                            "syllabus.check.cond_not_held_help",
+                            python = python,
+                            cond = cond,
+                            lock = lock
+                        )),
+                    );
+                }
                 Op::Unlock(r) if held[r as usize] > 0 => {
                     held[r as usize] -= 1;
                     last_given_back[r as usize] = Some(step.line);

@@ -167,10 +167,44 @@ pub const KINDS: &[Kind] = &[
         exclusive: None,
         stepless: "nothing steps on the event loop itself: declare `task`s, and they run on {name}",
     },
+    Kind {
+        keyword: "condition",
+        noun: "condition",
+        attributes: &["lock"],
+        example: "condition ready lock=L",
+        suggest: " lock=L",
+        default_name: None,
+        steps: &["wait", "notify", "notify-all"],
+        take: Some("wait"),
+        give: Some("notify"),
+        exclusive: None,
+        stepless: "",
+    },
+    Kind {
+        keyword: "list",
+        noun: "list",
+        attributes: &[],
+        example: "list items",
+        suggest: "",
+        default_name: None,
+        steps: &["append", "pop"],
+        take: Some("pop"),
+        give: Some("append"),
+        exclusive: None,
+        stepless: "",
+    },
 ];
 
 /// Steps that give something back or signal, as against taking or waiting.
-const GIVING: &[&str] = &["unlock", "release", "put", "set"];
+const GIVING: &[&str] = &[
+    "unlock",
+    "release",
+    "put",
+    "set",
+    "notify",
+    "notify-all",
+    "append",
+];
 /// Steps that change something, which an rwlock answers with `write`.
 const CHANGING: &[&str] = &["write", "put", "set", "increment"];
 
@@ -247,6 +281,10 @@ pub fn op(step: &str, r: ResIdx) -> Option<Op> {
         "increment" => Op::Increment(r),
         "put" => Op::Put(r),
         "take" => Op::Take(r),
+        "notify" => Op::Notify(r),
+        "notify-all" => Op::NotifyAll(r),
+        "append" => Op::Append(r),
+        "pop" => Op::Pop(r),
         _ => return None,
     })
 }

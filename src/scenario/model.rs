@@ -71,6 +71,14 @@ pub enum ResourceKind {
     /// `event-loop main`: one OS thread running the scenario's `task`s, asyncio-style, on a
     /// tokio current-thread runtime. A task runs until it awaits; the loop then runs another.
     EventLoop,
+    /// `condition ready lock=L`: Python's `threading.Condition(L)`. `wait` gives back the lock
+    /// and sleeps until notified, then takes the lock again; `notify` / `notify-all` wake one
+    /// waiter or all of them, and are lost if nobody waits yet.
+    Condition { lock: ResIdx },
+    /// `list items`: a plain Python list shared by threads, with no waiting of its own:
+    /// `append` adds an item, `pop` takes the oldest and fails, as `items.pop(0)` raises
+    /// `IndexError`, when there is none.
+    List,
 }
 
 impl ResourceKind {
@@ -87,6 +95,8 @@ impl ResourceKind {
             ResourceKind::RwLock { .. } => "rwlock",
             ResourceKind::Counter => "counter",
             ResourceKind::EventLoop => "event-loop",
+            ResourceKind::Condition { .. } => "condition",
+            ResourceKind::List => "list",
         }
     }
 }
@@ -166,6 +176,34 @@ pub enum Op {
     /// `sleep "1s" blocking=#true` in a task: a call that blocks without awaiting
     /// (`time.sleep`), so the whole event loop stops with it.
     BlockingSleep(Duration),
+    /// `wait C`, `wait C while-empty=items`, `wait C if-empty=items` on a condition: give back
+    /// its lock, sleep until notified, take the lock again. The guard is the predicate check
+    /// around it, written the right way (`while`) or the buggy way (`if`).
+    CondWait {
+        cond: ResIdx,
+        guard: Guard,
+    },
+    /// `notify C`: wake the longest-waiting thread on the condition, if any.
+    Notify(ResIdx),
+    /// `notify-all C`: wake every thread waiting on the condition.
+    NotifyAll(ResIdx),
+    /// `append items`: add the next item to a list.
+    Append(ResIdx),
+    /// `pop items`: take the oldest item of a list; an empty list fails the thread.
+    Pop(ResIdx),
+}
+
+/// The predicate check around a condition wait: on the emptiness of a list.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Guard {
+    /// `wait C`: waits once, whatever the data says.
+    None,
+    /// `while not items: C.wait()`: waits until the list has an item, checking again after
+    /// every wake-up.
+    While(ResIdx),
+    /// `if not items: C.wait()`: checks once; after a wake-up it goes on even if another
+    /// thread took the item first.
+    If(ResIdx),
 }
 
 impl Op {
@@ -185,6 +223,11 @@ impl Op {
             Op::Take(_) => "take",
             Op::Work(_) => "work",
             Op::Sleep(_) | Op::BlockingSleep(_) => "sleep",
+            Op::CondWait { .. } => "wait",
+            Op::Notify(_) => "notify",
+            Op::NotifyAll(_) => "notify-all",
+            Op::Append(_) => "append",
+            Op::Pop(_) => "pop",
         }
     }
 
@@ -201,7 +244,12 @@ impl Op {
             | Op::Write(r)
             | Op::Increment(r)
             | Op::Put(r)
-            | Op::Take(r) => Some(r),
+            | Op::Take(r)
+            | Op::CondWait { cond: r, .. }
+            | Op::Notify(r)
+            | Op::NotifyAll(r)
+            | Op::Append(r)
+            | Op::Pop(r) => Some(r),
             Op::Work(_) | Op::Sleep(_) | Op::BlockingSleep(_) => None,
         }
     }

@@ -13,7 +13,9 @@ use super::kinds::{self, article};
 use super::limits::{
     MAX_AMOUNT, MAX_COUNT, MAX_DURATION, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREADS, human,
 };
-use super::model::{Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec};
+use super::model::{
+    Guard, Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
+};
 use super::{Problem, disguise, duration, nearest, plain, shown, with_disguise};
 
 /// A byte range in the source: (offset, length).
@@ -65,7 +67,6 @@ const ALIASES: &[(&str, &str)] = &[
     ("async", "task"),
     ("atomic", "counter"),
     ("int", "counter"),
-    ("notify", "set"),
     ("fire", "set"),
     ("inc", "increment"),
     ("incr", "increment"),
@@ -78,7 +79,6 @@ const ALIASES: &[(&str, &str)] = &[
     ("delay", "sleep"),
     ("pause", "sleep"),
     ("get", "take"),
-    ("pop", "take"),
     ("recv", "take"),
     ("receive", "take"),
     ("consume", "take"),
@@ -1081,6 +1081,26 @@ impl<'a> Builder<'a> {
             },
             "counter" => Some(ResourceKind::Counter),
             "event-loop" => Some(ResourceKind::EventLoop),
+            "list" => Some(ResourceKind::List),
+            "condition" => match props.get("lock") {
+                Some(e) => self
+                    .lock_ref(e)
+                    .map(|lock| ResourceKind::Condition { lock }),
+                None => {
+                    let name = named.as_ref().map_or("NAME", |(n, _)| n.as_str());
+                    self.push(
+                        Problem::new(
+                            "scenario::missing-attribute",
+                            "`condition` needs `lock=`",
+                        )
+                        .at(node_span(node), "no lock=")
+                        .help(format!(
+                            "a condition is bound to a mutex declared above it: mutex L, then condition {name} lock=L"
+                        )),
+                    );
+                    None
+                }
+            },
             "semaphore" => amount(
                 self,
                 "permits",
@@ -1414,6 +1434,65 @@ impl<'a> Builder<'a> {
         None
     }
 
+    /// A condition's `lock=`: a mutex declared above it.
+    fn lock_ref(&mut self, entry: &KdlEntry) -> Option<ResIdx> {
+        let span = span_of(entry.span());
+        let Some(name) = entry.value().as_string() else {
+            self.push(
+                Problem::new(
+                    "scenario::bad-reference",
+                    format!(
+                        "`lock=` must name a mutex, not {}",
+                        value_kind(entry.value())
+                    ),
+                )
+                .at(span, "not a name")
+                .help("declare a mutex above, `mutex L`, and write lock=L"),
+            );
+            return None;
+        };
+        let mutexes: Vec<&str> = self
+            .resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Mutex)
+            .map(|r| r.name.as_str())
+            .collect();
+        if let Some(i) = self.resources.iter().position(|r| r.name == name) {
+            if self.resources[i].kind == ResourceKind::Mutex {
+                return Some(i as ResIdx);
+            }
+            let kind = kind_name(&self.resources[i].kind);
+            self.push(
+                Problem::new(
+                    "scenario::wrong-kind",
+                    format!("`{name}` is {} {kind}, not a mutex", article(kind)),
+                )
+                .at(span, "not a mutex")
+                .also(
+                    self.resource_spans[i],
+                    format!("declared as {} {kind} here", article(kind)),
+                )
+                .help(
+                    "a condition is bound to a plain mutex: declare one, mutex L, and write lock=L",
+                ),
+            );
+            return None;
+        }
+        let help = match nearest(name, &mutexes) {
+            Some(near) => format!("did you mean lock={near}?"),
+            None => format!("declare it above the condition: mutex {}", shown(name)),
+        };
+        self.push(
+            Problem::new(
+                "scenario::undeclared",
+                format!("no mutex named `{}` declared above", shown(name)),
+            )
+            .at(span, "not declared")
+            .help(with_disguise(help, name)),
+        );
+        None
+    }
+
     fn after_ref(
         &mut self,
         entry: &KdlEntry,
@@ -1482,16 +1561,16 @@ impl<'a> Builder<'a> {
         let span = node_span(node);
         self.no_annotations(node);
         match keyword {
-            "lock" | "unlock" | "acquire" | "release" | "wait" | "set" | "read" | "write"
-            | "increment" | "put" | "take" => {
+            k if kinds::resource_steps().contains(&k) => {
                 self.no_block(node, &format!("`{keyword}`"));
-                let allowed: &[&str] = if keyword == "lock" {
-                    &["timeout", "backoff", "jitter"]
-                } else {
-                    &[]
+                let allowed: &[&str] = match keyword {
+                    "lock" => &["timeout", "backoff", "jitter"],
+                    "wait" => &["while-empty", "if-empty"],
+                    _ => &[],
                 };
                 let (args, props) = self.entries(node, allowed);
                 let op = self.resource_step(node, keyword, &args)?;
+                let op = self.guarded(op, &props)?;
                 self.try_lock(op, &props).map(|op| Item::Step(op, span))
             }
             "work" | "sleep" => {
@@ -1656,6 +1735,94 @@ impl<'a> Builder<'a> {
                 None
             }
         }
+    }
+
+    /// `wait C while-empty=items` / `if-empty=items`: a condition wait and the predicate check
+    /// around it. A plain `wait` on a condition waits once.
+    fn guarded(&mut self, op: Op, props: &HashMap<&str, &KdlEntry>) -> Option<Op> {
+        let Op::Wait(r) = op else {
+            return Some(op);
+        };
+        let guards: Vec<(&str, &KdlEntry)> = ["while-empty", "if-empty"]
+            .into_iter()
+            .filter_map(|k| props.get(k).map(|e| (k, *e)))
+            .collect();
+        let kind = self.resources[r as usize].kind;
+        if !matches!(kind, ResourceKind::Condition { .. }) {
+            if let Some((key, e)) = guards.first() {
+                self.push(
+                    Problem::new(
+                        "scenario::wrong-kind",
+                        format!(
+                            "`{key}=` is for a wait on a condition, not on {} {}",
+                            article(kind_name(&kind)),
+                            kind_name(&kind)
+                        ),
+                    )
+                    .at(span_of(e.span()), "not for this wait")
+                    .also(self.resource_spans[r as usize], "declared here")
+                    .help("remove it: only a condition's waiter checks a predicate"),
+                );
+                return None;
+            }
+            return Some(op);
+        }
+        let guard = match guards.as_slice() {
+            [] => Guard::None,
+            [(key, e)] => {
+                let list = self.list_ref(e, key)?;
+                if *key == "while-empty" {
+                    Guard::While(list)
+                } else {
+                    Guard::If(list)
+                }
+            }
+            [_, (_, second), ..] => {
+                self.push(
+                    Problem::new(
+                        "scenario::duplicate-attribute",
+                        "a wait checks its predicate with `while` or with `if`, not both",
+                    )
+                    .at(span_of(second.span()), "one too many")
+                    .help("keep while-empty= (the right way) or if-empty= (the bug)"),
+                );
+                return None;
+            }
+        };
+        Some(Op::CondWait { cond: r, guard })
+    }
+
+    /// A wait's `while-empty=` or `if-empty=`: a declared list.
+    fn list_ref(&mut self, entry: &KdlEntry, key: &str) -> Option<ResIdx> {
+        let span = span_of(entry.span());
+        let name = entry.value().as_string();
+        if let Some(i) = name.and_then(|n| self.resources.iter().position(|r| r.name == n))
+            && self.resources[i].kind == ResourceKind::List
+        {
+            return Some(i as ResIdx);
+        }
+        let lists: Vec<&str> = self
+            .resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::List)
+            .map(|r| r.name.as_str())
+            .collect();
+        let help = match (name.and_then(|n| nearest(n, &lists)), lists.first()) {
+            (Some(near), _) => format!("did you mean {key}={near}?"),
+            (None, Some(first)) => format!("write {key}={first}"),
+            (None, None) => {
+                format!("declare the list it checks, `list items`, and write {key}=items")
+            }
+        };
+        self.push(
+            Problem::new(
+                "scenario::bad-reference",
+                format!("`{key}=` must name a list"),
+            )
+            .at(span, "not a declared list")
+            .help(help),
+        );
+        None
     }
 
     /// `lock A timeout="30ms" backoff="10ms" jitter=#false`: a lock that gives up.

@@ -64,9 +64,11 @@ impl ResourceState {
                 increments: 0,
                 reading: Vec::new(),
             },
+            // A condition, like an event, holds nothing: its waiters leave at their pass.
             ResourceKind::Mutex
             | ResourceKind::RLock
             | ResourceKind::Event
+            | ResourceKind::Condition { .. }
             | ResourceKind::EventLoop => ResourceState::Mutex {
                 holder: None,
                 waiters: Vec::new(),
@@ -86,8 +88,12 @@ impl ResourceState {
                 arrived: Vec::new(),
                 generation: 0,
             },
-            ResourceKind::Buffer { capacity } => ResourceState::Buffer {
-                capacity,
+            // A list is a buffer with no bound (capacity 0) that nobody waits on.
+            ResourceKind::Buffer { .. } | ResourceKind::List => ResourceState::Buffer {
+                capacity: match *kind {
+                    ResourceKind::Buffer { capacity } => capacity,
+                    _ => 0,
+                },
                 items: Vec::new(),
                 producers_waiting: Vec::new(),
                 consumers_waiting: Vec::new(),

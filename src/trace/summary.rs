@@ -141,6 +141,16 @@ pub enum ResourceFigures {
         /// Times a consumer waited because the buffer was empty.
         consumer_waits: u64,
     },
+    /// A condition variable: notices sent, those lost for want of a waiter, and waits.
+    Condition {
+        name: String,
+        kind: &'static str,
+        notifies: u64,
+        /// Notices sent while no thread waited: lost wake-ups.
+        lost_notifies: u64,
+        waits: u64,
+        most_waiters: u32,
+    },
     Gil {
         name: String,
         kind: &'static str,
@@ -183,6 +193,7 @@ impl ResourceFigures {
             | ResourceFigures::Semaphore { name, .. }
             | ResourceFigures::Barrier { name, .. }
             | ResourceFigures::Buffer { name, .. }
+            | ResourceFigures::Condition { name, .. }
             | ResourceFigures::Gil { name, .. }
             | ResourceFigures::Counter { name, .. }
             | ResourceFigures::EventLoop { name, .. } => name,
@@ -197,6 +208,7 @@ impl ResourceFigures {
             | ResourceFigures::Semaphore { kind, .. }
             | ResourceFigures::Barrier { kind, .. }
             | ResourceFigures::Buffer { kind, .. }
+            | ResourceFigures::Condition { kind, .. }
             | ResourceFigures::Gil { kind, .. }
             | ResourceFigures::Counter { kind, .. }
             | ResourceFigures::EventLoop { kind, .. } => kind,
@@ -277,6 +289,9 @@ struct ResourceAcc {
     hand_offs: u64,
     drop_requests: u64,
     sets: u64,
+    /// Notices sent on a condition, and those that found nobody waiting.
+    notifies: u64,
+    lost_notifies: u64,
     last_holder: Option<u16>,
     /// Counter stores, and the value the latest one wrote.
     stores: u64,
@@ -319,6 +334,8 @@ impl SummaryBuilder {
                     hand_offs: 0,
                     drop_requests: 0,
                     sets: 0,
+                    notifies: 0,
+                    lost_notifies: 0,
                     last_holder: None,
                     stores: 0,
                     stored: 0,
@@ -412,6 +429,12 @@ impl SummaryBuilder {
             (_, EventKind::Block) => acc.waits += 1,
             (_, EventKind::DropRequest) => acc.drop_requests += 1,
             (_, EventKind::Set) => acc.sets += 1,
+            (_, EventKind::Notify) => {
+                acc.notifies += 1;
+                if e.item == Some(0) {
+                    acc.lost_notifies += 1;
+                }
+            }
             (_, EventKind::Release) => {
                 let held = e.t_ns.saturating_sub(acc.held_since);
                 if acc.longest_hold.is_none_or(|(longest, _)| held > longest) {
@@ -576,6 +599,14 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
             waits: acc.waits,
             most_waiters: acc.most_waiters,
         },
+        ResourceKind::Condition { .. } => ResourceFigures::Condition {
+            name,
+            kind,
+            notifies: acc.notifies,
+            lost_notifies: acc.lost_notifies,
+            waits: acc.waits,
+            most_waiters: acc.most_waiters,
+        },
         ResourceKind::Semaphore { permits } => ResourceFigures::Semaphore {
             name,
             kind,
@@ -593,7 +624,12 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
                 _ => 0,
             },
         },
-        ResourceKind::Buffer { capacity } => {
+        ResourceKind::Buffer { .. } | ResourceKind::List => {
+            let capacity = match resource_kind {
+                ResourceKind::Buffer { capacity } => capacity,
+                // A list has no bound.
+                _ => 0,
+            };
             let (items_put, items_taken) = match acc.state {
                 ResourceState::Buffer { put, taken, .. } => (put, taken),
                 _ => (0, 0),

@@ -218,6 +218,17 @@ pub fn render_summary(summary: &Summary) -> String {
                 count(*sets, "time"),
                 count(*waits, "wait")
             ),
+            ResourceFigures::Condition {
+                notifies,
+                lost_notifies,
+                waits,
+                most_waiters,
+                ..
+            } => format!(
+                "notified {} ({lost_notifies} with nobody waiting), {}, at most {most_waiters} waiting at once",
+                count(*notifies, "time"),
+                count(*waits, "wait")
+            ),
             ResourceFigures::Semaphore {
                 permits,
                 acquisitions,

@@ -571,7 +571,55 @@ impl Trace {
         };
 
         let res = s.resource_name(r);
+        // Inside a condition wait, the condition's lock is given back and taken again.
+        let in_wait = match op {
+            Some(Op::CondWait { cond, .. }) if cond != r => Some(s.resource_name(cond)),
+            _ => None,
+        };
         match s.resources[r as usize].kind {
+            ResourceKind::Mutex if in_wait.is_some() => {
+                let cond = in_wait.unwrap_or_default();
+                match e.kind {
+                    EventKind::Release => {
+                        format!("{who} released {res} to wait on {cond}{woke}")
+                    }
+                    EventKind::Block => match before(r) {
+                        Some(ResourceState::Mutex {
+                            holder: Some(h), ..
+                        }) => format!(
+                            "{who}, notified, waits to re-take {res} (held by {})",
+                            name(h)
+                        ),
+                        _ => format!("{who}, notified, waits to re-take {res}"),
+                    },
+                    EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {
+                        Some(b) => format!("{who} re-took {res} from {}", name(b)),
+                        None => format!("{who} re-took {res} and goes on"),
+                    },
+                    other => format!("{who} {} {res}", other.name()),
+                }
+            }
+            ResourceKind::Condition { .. } => match e.kind {
+                EventKind::Block => format!("{who} waits on {res} for a notify"),
+                EventKind::Notify => match e.item {
+                    Some(0) => {
+                        format!("{who} notified {res}, but nobody was waiting: the wake-up is lost")
+                    }
+                    Some(1) => format!("{who} notified {res}: 1 waiter woken"),
+                    Some(n) => format!("{who} notified {res}: {n} waiters woken"),
+                    None => format!("{who} notified {res}"),
+                },
+                EventKind::Pass => match e.by {
+                    Some(b) => format!("{who} was notified on {res} by {}", name(b)),
+                    None => format!("{who} was notified on {res}"),
+                },
+                other => format!("{who} {} {res}", other.name()),
+            },
+            ResourceKind::List => match e.kind {
+                EventKind::Put => format!("{who} appended item {} to {res}", e.item.unwrap_or(0)),
+                EventKind::Take => format!("{who} popped item {} from {res}", e.item.unwrap_or(0)),
+                other => format!("{who} {} {res}", other.name()),
+            },
             ResourceKind::Mutex => match e.kind {
                 EventKind::Block => match before(r) {
                     Some(ResourceState::Mutex {

@@ -153,10 +153,12 @@ fn nobody_words(s: &Scenario, t: ThreadIdx, r: ResIdx) -> String {
         ResourceKind::Barrier { .. } => {
             format!("{who} waits for {res}, which not enough threads left can reach")
         }
-        ResourceKind::Event | ResourceKind::Buffer { .. } => format!(
-            "{who} waits for {res}, which no thread left can {}",
-            provide_verb(s, t, r)
-        ),
+        ResourceKind::Event | ResourceKind::Buffer { .. } | ResourceKind::Condition { .. } => {
+            format!(
+                "{who} waits for {res}, which no thread left can {}",
+                provide_verb(s, t, r)
+            )
+        }
         ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => {
             format!("{who} waits for {res}, which no thread left will unlock")
         }
@@ -168,6 +170,7 @@ fn nobody_words(s: &Scenario, t: ThreadIdx, r: ResIdx) -> String {
 fn provide_verb(s: &Scenario, t: ThreadIdx, r: ResIdx) -> &'static str {
     match s.resources[r as usize].kind {
         ResourceKind::Event => "set",
+        ResourceKind::Condition { .. } => "notify",
         ResourceKind::Barrier { .. } => "reach",
         ResourceKind::Buffer { .. } => {
             // A thread's script says whether it puts into the buffer, takes from it, or both.

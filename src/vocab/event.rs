@@ -58,6 +58,9 @@ pub enum EventKind {
     Timeout,
     /// Set an event (`by` on the waiters' `pass` is the setter).
     Set,
+    /// Notified a condition; `item` is how many waiting threads it woke (0: a lost wake-up).
+    /// `by` on each woken thread's `pass` is the notifier.
+    Notify,
     /// Read a counter's value (`item`), the first half of an increment.
     Load,
     /// Wrote a counter's value (`item`), the second half of an increment.
@@ -88,6 +91,7 @@ impl EventKind {
             EventKind::Take => "take",
             EventKind::Timeout => "timeout",
             EventKind::Set => "set",
+            EventKind::Notify => "notify",
             EventKind::Load => "load",
             EventKind::Store => "store",
             EventKind::DropRequest => "drop_request",
@@ -145,6 +149,7 @@ impl State {
             | EventKind::Take
             | EventKind::Timeout
             | EventKind::Set
+            | EventKind::Notify
             | EventKind::Load
             | EventKind::Store => State::Running,
             EventKind::DropRequest => return None,
@@ -187,6 +192,9 @@ impl State {
             ResourceKind::Buffer { .. } => State::Condition(r),
             ResourceKind::Gil { .. } => State::Gil(r),
             ResourceKind::EventLoop => State::Ready(r),
+            // Waiting for a notice; re-taking the lock afterwards is a wait on the lock.
+            ResourceKind::Condition { .. } => State::Condition(r),
+            ResourceKind::List => return None,
         })
     }
 
@@ -258,12 +266,19 @@ impl State {
                 (Some(_), _) => "awaiting".into(),
                 (None, _) => "sleeping".into(),
             },
+            // Woken from a condition wait, the thread must take the lock back before going on.
+            State::Locked(r) if matches!(op, Some(Op::CondWait { cond, .. }) if cond != r) => {
+                format!("re-taking {} after notify", name(r))
+            }
             State::Locked(r) => format!("blocked on {}", name(r)),
             State::Semaphore(r) => format!("waiting for {}", name(r)),
             State::Barrier(r) => format!("waiting at {}", name(r)),
             State::Condition(r) => {
                 match (scenario.resources.get(r as usize).map(|x| &x.kind), op) {
                     (Some(ResourceKind::Event), _) => format!("waiting for event {}", name(r)),
+                    (Some(ResourceKind::Condition { .. }), _) => {
+                        format!("waiting for notify on {}", name(r))
+                    }
                     (_, Some(Op::Put(_))) => format!("waiting on {} (full)", name(r)),
                     (_, Some(Op::Take(_))) => format!("waiting on {} (empty)", name(r)),
                     _ => format!("waiting on {}", name(r)),

@@ -7,10 +7,12 @@
 
 pub mod barrier;
 pub mod buffer;
+pub mod condition;
 pub mod counter;
 pub mod event;
 pub mod event_loop;
 pub mod gil;
+pub mod list;
 pub mod mutex;
 pub mod rwlock;
 pub mod semaphore;
@@ -112,6 +114,8 @@ pub enum Primitive {
     RwLock(rwlock::RwLock),
     Counter(counter::Counter),
     EventLoop(event_loop::EventLoop),
+    Condition(condition::Condition),
+    List(list::List),
 }
 
 impl Primitive {
@@ -137,6 +141,10 @@ impl Primitive {
             }
             ResourceKind::Counter => Primitive::Counter(counter::Counter::new(index)),
             ResourceKind::EventLoop => Primitive::EventLoop(event_loop::EventLoop::new(index)),
+            ResourceKind::Condition { .. } => {
+                Primitive::Condition(condition::Condition::new(index, threads))
+            }
+            ResourceKind::List => Primitive::List(list::List::new(index)),
         }
     }
 
@@ -150,6 +158,9 @@ impl Primitive {
             Primitive::Gil(p) => wake(&p.state, &[&p.cv]),
             Primitive::Event(p) => wake(&p.state, &[&p.cv]),
             Primitive::RwLock(p) => wake(&p.state, &[&p.cv]),
+            Primitive::Condition(p) => wake(&p.state, &[&p.cv]),
+            // A list never makes a thread wait either.
+            Primitive::List(_) => {}
             // A counter never makes a thread wait; tasks wait at async gates and in timers,
             // which cancellation wakes itself.
             Primitive::Counter(_) | Primitive::EventLoop(_) => {}
@@ -167,6 +178,8 @@ impl Primitive {
             Primitive::RwLock(p) => p.view(),
             Primitive::Counter(p) => p.view(),
             Primitive::EventLoop(p) => p.view(),
+            Primitive::Condition(p) => p.view(),
+            Primitive::List(p) => p.view(),
         }
     }
 }

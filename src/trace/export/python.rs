@@ -94,6 +94,24 @@ const RESERVED: &[&str] = &[
     "value",
 ];
 
+/// Why the twin cannot express `scenario`, if it cannot: the harness has no counterpart yet for
+/// a `condition` (`threading.Condition`) or a `list` guarded by one. `export --format python`
+/// refuses such a lesson with this reason rather than write a program that does something else.
+pub fn unsupported(scenario: &Scenario) -> Option<String> {
+    let words: Vec<&str> = scenario
+        .resources
+        .iter()
+        .filter(|r| matches!(r.kind, ResourceKind::Condition { .. } | ResourceKind::List))
+        .map(|r| r.kind.keyword())
+        .collect();
+    let first = *words.first()?;
+    Some(format!(
+        "the Python twin cannot express `{first}` yet (threading.Condition and a shared list \
+         are not in its harness), so `{}` has no Python twin",
+        scenario.name
+    ))
+}
+
 /// The Python program for `scenario`.
 pub fn render(scenario: &Scenario) -> String {
     let mut out = Program::default();
@@ -154,6 +172,10 @@ pub fn render(scenario: &Scenario) -> String {
                     res.name, name
                 ));
                 continue;
+            }
+            // See `unsupported`: export refuses these before rendering.
+            ResourceKind::Condition { .. } | ResourceKind::List => {
+                format!("raise NotImplementedError({name})")
             }
         };
         out.line(&with_comment(decl, comment));
@@ -515,6 +537,9 @@ impl<'a> Lane<'a> {
             Op::Put(x) => format!("{}.put()", r(x)),
             Op::Take(x) => format!("{}.get()", r(x)),
             Op::Work(d) => format!("work({})", secs(d)),
+            Op::CondWait { .. } | Op::Notify(_) | Op::NotifyAll(_) | Op::Append(_) | Op::Pop(_) => {
+                format!("raise NotImplementedError({:?})", step.op.keyword())
+            }
             Op::Sleep(d) if self.spec.is_task() => format!("await async_sleep({})", secs(d)),
             Op::Sleep(d) => format!("sleep({})", secs(d)),
             Op::BlockingSleep(d) => {
