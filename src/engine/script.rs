@@ -324,6 +324,11 @@ fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow
         (Op::Wait(_), Primitive::Barrier(b)) => b.wait(&mut cx),
         (Op::Wait(_), Primitive::Event(e)) => e.wait(&mut cx),
         (Op::Set(_), Primitive::Event(e)) => e.set(&mut cx),
+        (Op::Clear(_), Primitive::Event(e)) => e.clear(&mut cx),
+        // The thread goes on either way; the recorded `timeout` (or `pass`) says which.
+        (Op::WaitFor { timeout, .. }, Primitive::Event(e)) => {
+            e.wait_for(&mut cx, Some(timeout)).map(|_| ())
+        }
         (Op::Read(_), Primitive::RwLock(l)) => l.read(&mut cx),
         (Op::Write(_), Primitive::RwLock(l)) => l.write(&mut cx),
         (Op::Unlock(_), Primitive::RwLock(l)) => l.unlock(&mut cx),

@@ -160,6 +160,14 @@ pub enum Op {
     Wait(ResIdx),
     /// Set an event, releasing everyone waiting for it.
     Set(ResIdx),
+    /// `clear ready`: make an event false again; later waits wait.
+    Clear(ResIdx),
+    /// `wait ready timeout="100ms"`: wait for an event, but give up after `timeout` and go on
+    /// (Python's `ready.wait(0.1)` returning False).
+    WaitFor {
+        resource: ResIdx,
+        timeout: Duration,
+    },
     /// Take an rwlock shared, alongside other readers.
     Read(ResIdx),
     /// Take an rwlock exclusive.
@@ -216,6 +224,8 @@ impl Op {
             Op::Release(_) => "release",
             Op::Wait(_) => "wait",
             Op::Set(_) => "set",
+            Op::Clear(_) => "clear",
+            Op::WaitFor { .. } => "wait",
             Op::Read(_) => "read",
             Op::Write(_) => "write",
             Op::Increment(_) => "increment",
@@ -240,6 +250,8 @@ impl Op {
             | Op::Release(r)
             | Op::Wait(r)
             | Op::Set(r)
+            | Op::Clear(r)
+            | Op::WaitFor { resource: r, .. }
             | Op::Read(r)
             | Op::Write(r)
             | Op::Increment(r)

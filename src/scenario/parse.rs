@@ -1565,7 +1565,7 @@ impl<'a> Builder<'a> {
                 self.no_block(node, &format!("`{keyword}`"));
                 let allowed: &[&str] = match keyword {
                     "lock" => &["timeout", "backoff", "jitter"],
-                    "wait" => &["while-empty", "if-empty"],
+                    "wait" => &["while-empty", "if-empty", "timeout"],
                     _ => &[],
                 };
                 let (args, props) = self.entries(node, allowed);
@@ -1743,11 +1743,34 @@ impl<'a> Builder<'a> {
         let Op::Wait(r) = op else {
             return Some(op);
         };
+        let kind = self.resources[r as usize].kind;
+        if let Some(e) = props.get("timeout") {
+            if kind != ResourceKind::Event {
+                self.push(
+                    Problem::new(
+                        "scenario::wrong-kind",
+                        format!(
+                            "`wait … timeout=` works on an event, not on {} {}",
+                            article(kind_name(&kind)),
+                            kind_name(&kind)
+                        ),
+                    )
+                    .at(span_of(e.span()), "not for this wait")
+                    .also(self.resource_spans[r as usize], "declared here")
+                    .help("remove the timeout, or wait on an event: event ready, then wait ready timeout=\"100ms\""),
+                );
+                return None;
+            }
+            let timeout = self.duration_value(e, "`timeout=`")?;
+            return Some(Op::WaitFor {
+                resource: r,
+                timeout,
+            });
+        }
         let guards: Vec<(&str, &KdlEntry)> = ["while-empty", "if-empty"]
             .into_iter()
             .filter_map(|k| props.get(k).map(|e| (k, *e)))
             .collect();
-        let kind = self.resources[r as usize].kind;
         if !matches!(kind, ResourceKind::Condition { .. }) {
             if let Some((key, e)) = guards.first() {
                 self.push(

@@ -43,6 +43,8 @@ pub enum ResourceState {
         waiters: Vec<ThreadIdx>,
         drop_requested: bool,
     },
+    /// An event: whether it is set now, and who waits for it.
+    Event { set: bool, waiters: Vec<ThreadIdx> },
     /// A shared counter: its value, the increments stored so far, and which threads have
     /// read it and not yet written back (the window in which updates get lost).
     Counter {
@@ -65,9 +67,12 @@ impl ResourceState {
                 reading: Vec::new(),
             },
             // A condition, like an event, holds nothing: its waiters leave at their pass.
+            ResourceKind::Event => ResourceState::Event {
+                set: false,
+                waiters: Vec::new(),
+            },
             ResourceKind::Mutex
             | ResourceKind::RLock
-            | ResourceKind::Event
             | ResourceKind::Condition { .. }
             | ResourceKind::EventLoop => ResourceState::Mutex {
                 holder: None,
@@ -123,7 +128,8 @@ impl ResourceState {
         match self {
             ResourceState::Mutex { waiters, .. }
             | ResourceState::Semaphore { waiters, .. }
-            | ResourceState::Gil { waiters, .. } => waiters.clone(),
+            | ResourceState::Gil { waiters, .. }
+            | ResourceState::Event { waiters, .. } => waiters.clone(),
             ResourceState::Barrier { .. } | ResourceState::Counter { .. } => Vec::new(),
             ResourceState::Buffer {
                 producers_waiting,
@@ -155,6 +161,13 @@ impl ResourceState {
                 EventKind::Release if *holder == Some(t) && e.item.unwrap_or(0) == 0 => {
                     *holder = None
                 }
+                EventKind::Pass | EventKind::Timeout => remove(waiters, t),
+                _ => {}
+            },
+            ResourceState::Event { set, waiters } => match e.kind {
+                EventKind::Block => add(waiters, t),
+                EventKind::Set => *set = true,
+                EventKind::Clear => *set = false,
                 EventKind::Pass | EventKind::Timeout => remove(waiters, t),
                 _ => {}
             },
@@ -269,7 +282,8 @@ impl ResourceState {
         match self {
             ResourceState::Mutex { waiters, .. }
             | ResourceState::Semaphore { waiters, .. }
-            | ResourceState::Gil { waiters, .. } => remove(waiters, t),
+            | ResourceState::Gil { waiters, .. }
+            | ResourceState::Event { waiters, .. } => remove(waiters, t),
             ResourceState::Counter { reading, .. } => remove(reading, t),
             ResourceState::Barrier { .. } => {}
             ResourceState::Buffer {

@@ -770,8 +770,12 @@ impl Trace {
                     None => format!("{who} took {res}"),
                 },
                 EventKind::Release => format!("{who} released {res}{woke}"),
+                EventKind::Timeout if matches!(op, Some(Op::WaitFor { .. })) => {
+                    format!("{who} gave up waiting for {res}: wait() returned False")
+                }
                 EventKind::Timeout => format!("{who} gave up waiting for {res}"),
                 EventKind::Set => format!("{who} set {res}"),
+                EventKind::Clear => format!("{who} cleared {res}: later waits wait again"),
                 EventKind::Pass => match e.by.filter(|&b| b != e.thread) {
                     Some(b) => format!("{who} passed {res} (set by {})", name(b)),
                     None => format!("{who} passed {res}"),

@@ -61,6 +61,8 @@ pub enum EventKind {
     /// Notified a condition; `item` is how many waiting threads it woke (0: a lost wake-up).
     /// `by` on each woken thread's `pass` is the notifier.
     Notify,
+    /// Cleared an event: waits after this one wait again.
+    Clear,
     /// Read a counter's value (`item`), the first half of an increment.
     Load,
     /// Wrote a counter's value (`item`), the second half of an increment.
@@ -92,6 +94,7 @@ impl EventKind {
             EventKind::Timeout => "timeout",
             EventKind::Set => "set",
             EventKind::Notify => "notify",
+            EventKind::Clear => "clear",
             EventKind::Load => "load",
             EventKind::Store => "store",
             EventKind::DropRequest => "drop_request",
@@ -150,6 +153,7 @@ impl State {
             | EventKind::Timeout
             | EventKind::Set
             | EventKind::Notify
+            | EventKind::Clear
             | EventKind::Load
             | EventKind::Store => State::Running,
             EventKind::DropRequest => return None,

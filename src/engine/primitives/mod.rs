@@ -135,7 +135,7 @@ impl Primitive {
                 Primitive::Gil(gil::Gil::new(index, interval, threads))
             }
             ResourceKind::RLock => Primitive::Mutex(mutex::Mutex::new(index, threads, true)),
-            ResourceKind::Event => Primitive::Event(event::Event::new(index)),
+            ResourceKind::Event => Primitive::Event(event::Event::new(index, threads)),
             ResourceKind::RwLock { prefer_readers } => {
                 Primitive::RwLock(rwlock::RwLock::new(index, threads, prefer_readers))
             }

@@ -534,6 +534,10 @@ impl<'a> Lane<'a> {
             Op::Write(x) => format!("{}.acquire_write()", r(x)),
             Op::Wait(x) => format!("{}.wait()", r(x)),
             Op::Set(x) => format!("{}.set()", r(x)),
+            Op::Clear(x) => format!("{}.clear()", r(x)),
+            Op::WaitFor { resource, timeout } => {
+                format!("{}.wait(timeout={})", r(resource), secs(timeout))
+            }
             Op::Put(x) => format!("{}.put()", r(x)),
             Op::Take(x) => format!("{}.get()", r(x)),
             Op::Work(d) => format!("work({})", secs(d)),

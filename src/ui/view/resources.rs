@@ -123,6 +123,22 @@ pub fn resource_line<'a>(
             }
             waiting(&mut spans, queue, waiters, blocked);
         }
+        ResourceState::Event { set, waiters } => {
+            let style = theme.state(crate::vocab::event::State::Condition(r));
+            if *set {
+                spans.push(Span::styled(
+                    rust_i18n::t!("syllabus.event.set").into_owned(),
+                    running,
+                ));
+            } else {
+                spans.push(Span::styled(
+                    rust_i18n::t!("syllabus.event.clear").into_owned(),
+                    theme.dim(),
+                ));
+            }
+            let label = rust_i18n::t!("syllabus.event.waiting");
+            waiting(&mut spans, &label, waiters, style);
+        }
         ResourceState::Semaphore {
             permits,
             holders,
