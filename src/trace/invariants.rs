@@ -26,8 +26,11 @@ pub struct ResourceFacts {
     pub most_depth: u32,
     /// Times an event was set.
     pub sets: u64,
-    /// Waits passed on an event.
+    /// Waits passed on an event, or wake-ups from a condition.
     pub passes: u64,
+    /// Notices sent on a condition, and the waiters they woke.
+    pub notifies: u64,
+    pub woken: u64,
     /// Increments completed on a counter: the value it would have without lost updates.
     pub increments: u64,
     /// A counter's value at the end of the events.
@@ -99,7 +102,10 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
     let mut writer: Vec<Option<ThreadIdx>> = vec![None; n];
     // Per rwlock: threads that blocked on it and have not got in yet, and whether each writes.
     let mut queued: Vec<Vec<(ThreadIdx, bool)>> = vec![Vec::new(); n];
-    let mut set_by: Vec<Option<ThreadIdx>> = vec![None; n];
+    // Per event: every thread that has set it so far (a pass names one of them).
+    let mut setters: Vec<Vec<ThreadIdx>> = vec![Vec::new(); n];
+    // Per condition: per thread, who notified it and has not yet seen it pass.
+    let mut woken_by: Vec<Vec<ThreadIdx>> = vec![Vec::new(); n];
     let mut value: Vec<u32> = vec![0; n];
     // Per thread: the counter value its increment in progress read.
     let mut loaded: Vec<Option<u32>> = vec![None; scenario.threads.len()];
@@ -315,24 +321,56 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                 }
             }
             (ResourceKind::Event, EventKind::Set) => {
-                set_by[ri].get_or_insert(e.thread);
+                setters[ri].push(e.thread);
                 facts[ri].sets += 1;
             }
             (ResourceKind::Event, EventKind::Pass) => {
-                let Some(setter) = set_by[ri] else {
+                if setters[ri].is_empty() {
                     return Err(format!(
                         "{who} passed {} {at} before anyone set it",
                         res.name
                     ));
-                };
-                if e.by != Some(setter) {
+                }
+                if !e.by.is_some_and(|b| setters[ri].contains(&b)) {
                     return Err(format!(
-                        "{who} passed {} {at} saying it was set by {:?}, but {} set it",
+                        "{who} passed {} {at} saying it was set by {:?}, which never set it",
                         res.name,
                         e.by.map(name),
-                        name(setter)
                     ));
                 }
+                facts[ri].passes += 1;
+            }
+            (ResourceKind::Condition { lock }, EventKind::Notify) => {
+                if holders[lock as usize].first() != Some(&e.thread) {
+                    return Err(format!(
+                        "{who} notified {} {at} without holding its lock",
+                        res.name
+                    ));
+                }
+                facts[ri].notifies += 1;
+                facts[ri].woken += e.item.unwrap_or(0) as u64;
+                for _ in 0..e.item.unwrap_or(0) {
+                    woken_by[ri].push(e.thread);
+                }
+            }
+            (ResourceKind::Condition { lock }, EventKind::Block) => {
+                if holders[lock as usize].contains(&e.thread) {
+                    return Err(format!(
+                        "{who} waits on {} {at} still holding its lock",
+                        res.name
+                    ));
+                }
+            }
+            (ResourceKind::Condition { .. }, EventKind::Pass) => {
+                // Each wake-up is one a notify gave out, from the thread that gave it.
+                let Some(k) = woken_by[ri].iter().position(|&w| Some(w) == e.by) else {
+                    return Err(format!(
+                        "{who} woke on {} {at} (by {:?}) with no notice to wake it",
+                        res.name,
+                        e.by.map(name)
+                    ));
+                };
+                woken_by[ri].remove(k);
                 facts[ri].passes += 1;
             }
             (ResourceKind::Counter, EventKind::Load) => {
@@ -399,7 +437,11 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                 }
                 passes_due[ri] -= 1;
             }
-            (ResourceKind::Buffer { capacity }, EventKind::Put) => {
+            (ResourceKind::Buffer { .. } | ResourceKind::List, EventKind::Put) => {
+                let capacity = match res.kind {
+                    ResourceKind::Buffer { capacity } => capacity,
+                    _ => u32::MAX,
+                };
                 let item = e.item.ok_or_else(|| format!("a put {at} has no item"))?;
                 if item != last_put[ri] + 1 {
                     return Err(format!(
@@ -418,7 +460,7 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                     ));
                 }
             }
-            (ResourceKind::Buffer { .. }, EventKind::Take) => {
+            (ResourceKind::Buffer { .. } | ResourceKind::List, EventKind::Take) => {
                 let item = e.item.ok_or_else(|| format!("a take {at} has no item"))?;
                 match items[ri].pop_front() {
                     Some(front) if front == item => {}
