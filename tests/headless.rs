@@ -242,6 +242,7 @@ fn failing_scenario() -> Arc<Scenario> {
         gil: None,
         after: Vec::new(),
         event_loop: None,
+        daemon: false,
         steps: ops.iter().map(|&op| Step { op, line: 2 }).collect(),
     };
     Arc::new(Scenario {

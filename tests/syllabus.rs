@@ -427,3 +427,56 @@ fn check_points_at_condition_misuse() {
     let err = check("list items\nthread a {\n    pop itemz\n}\n");
     assert!(err.contains("did you mean `pop items`?"), "{err}");
 }
+
+#[test]
+fn the_program_waits_for_ordinary_threads_and_stops_its_daemon_mid_work() {
+    let s = builtin("daemon");
+    let ran = run(&s);
+    assert_eq!(ran.phase, Phase::Finished, "{:?}", ran.deadlock);
+    let [main, saver, heartbeat] =
+        ["main", "saver", "heartbeat"].map(|n| s.thread_index(n).expect("thread"));
+    let end = |t: ThreadIdx| {
+        ran.events
+            .iter()
+            .rfind(|e| e.thread == t)
+            .copied()
+            .expect("events")
+    };
+    assert_eq!(end(main).kind, EventKind::Done);
+    assert_eq!(end(saver).kind, EventKind::Done);
+    let stop = end(heartbeat);
+    assert_eq!(
+        stop.kind,
+        EventKind::Stop,
+        "the daemon is stopped, not done"
+    );
+    // Mid-work: far from the end of its hundred beats.
+    let steps = s.threads[heartbeat as usize].steps.len() as u32;
+    assert!(
+        stop.step < steps - 1,
+        "stopped at step {} of {steps}",
+        stop.step
+    );
+    // Not when main ended, but when the last ordinary thread did: the saver was waited for.
+    assert!(stop.t_ns >= end(saver).t_ns && end(saver).t_ns >= end(main).t_ns);
+    assert!(
+        ran.events
+            .iter()
+            .any(|e| e.thread == heartbeat && e.t_ns > end(main).t_ns && e.kind == EventKind::Run),
+        "the daemon kept beating after main ended, while the saver wrote"
+    );
+}
+
+#[test]
+fn a_daemon_stuck_for_good_is_stopped_at_the_end_and_no_deadlock() {
+    let source = "mutex m\ncondition c lock=m\nthread d daemon=#true {\n    lock m\n    wait c\n    unlock m\n}\nthread main {\n    sleep \"50ms\"\n}\n";
+    let s =
+        Arc::new(threadlab::scenario::parse_source("stuck", "stuck.kdl", source).expect("parses"));
+    let ran = run(&s);
+    assert_eq!(ran.phase, Phase::Finished, "{:?}", ran.deadlock);
+    assert_eq!(ran.deadlock, None);
+    let d = s.thread_index("d").expect("d");
+    let last = ran.events.iter().rfind(|e| e.thread == d).expect("events");
+    assert_eq!(last.kind, EventKind::Stop);
+    assert!(ran.failures.iter().all(Option::is_none));
+}

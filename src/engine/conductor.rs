@@ -6,6 +6,7 @@
 //! is cancelled. Run time runs while the run is running or some thread is carrying out a step it
 //! was granted, and stops otherwise.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -17,6 +18,11 @@ use super::recorder::Recorder;
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
 
+thread_local! {
+    /// Whether the OS thread is running a daemon scenario thread.
+    static IN_DAEMON: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Why a worker stops before finishing its script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Halt {
@@ -24,6 +30,9 @@ pub enum Halt {
     Cancelled,
     /// A runtime error in the scenario (the thread becomes failed with this reason).
     Failed(String),
+    /// A daemon thread stopped where it was, because every other thread has ended (Python's
+    /// daemon threads at interpreter exit).
+    Stopped,
 }
 
 pub type Flow = Result<(), Halt>;
@@ -46,6 +55,10 @@ pub struct Conductor {
     blocked_on: Vec<AtomicU32>,
     /// Per thread: done or failed.
     finished: Vec<AtomicBool>,
+    /// Per thread: a daemon thread, which the run does not wait for.
+    daemon: Vec<bool>,
+    /// Every thread but the daemons has ended: the daemons are being stopped.
+    daemons_stopped: AtomicBool,
     watcher: std::sync::OnceLock<std::thread::Thread>,
     /// Wakes tasks on an event loop waiting at an async gate: they cannot park their thread on
     /// `cv`, which is every other task's thread too.
@@ -114,7 +127,13 @@ impl std::fmt::Display for StepError {
 impl std::error::Error for StepError {}
 
 impl Conductor {
-    pub fn new(threads: usize, clock: Arc<RunClock>, speed: f64, start_paused: bool) -> Conductor {
+    pub fn new(
+        threads: usize,
+        clock: Arc<RunClock>,
+        speed: f64,
+        start_paused: bool,
+        daemon: Vec<bool>,
+    ) -> Conductor {
         if start_paused {
             clock.stop();
         }
@@ -133,6 +152,10 @@ impl Conductor {
             pc: (0..threads).map(|_| AtomicU32::new(0)).collect(),
             blocked_on: (0..threads).map(|_| AtomicU32::new(NOT_BLOCKED)).collect(),
             finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
+            daemon: (0..threads)
+                .map(|t| daemon.get(t).copied().unwrap_or(false))
+                .collect(),
+            daemons_stopped: AtomicBool::new(false),
             watcher: std::sync::OnceLock::new(),
             tasks: tokio::sync::Notify::new(),
         }
@@ -144,8 +167,30 @@ impl Conductor {
         self.tasks.notify_waiters();
     }
 
+    /// Whether the thread asking must stop: the run was cancelled, or it is a daemon thread
+    /// and every other thread has ended. Waits ask without saying who they are, so a daemon
+    /// thread says so once, at its start ([`Conductor::enter_daemon`]).
     pub fn cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
+            || (self.daemons_stopped.load(Ordering::Acquire) && IN_DAEMON.with(Cell::get))
+    }
+
+    /// Called on a daemon thread's own OS thread before its first step.
+    pub fn enter_daemon(&self) {
+        IN_DAEMON.with(|d| d.set(true));
+    }
+
+    /// Whether thread `t` is a daemon that was stopped because the others ended (rather than
+    /// cancelled with the whole run).
+    pub fn daemon_stopped(&self, t: ThreadIdx) -> bool {
+        self.daemon.get(t as usize).copied().unwrap_or(false)
+            && self.daemons_stopped.load(Ordering::Acquire)
+            && !self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Whether the daemons are being stopped, so every wait must be woken to notice.
+    pub fn stopping_daemons(&self) -> bool {
+        self.daemons_stopped.load(Ordering::Acquire)
     }
 
     pub fn speed(&self) -> f64 {
@@ -336,6 +381,12 @@ impl Conductor {
 
     pub fn finish(&self, me: ThreadIdx) {
         self.finished[me as usize].store(true, Ordering::Release);
+        // The last thread that is not a daemon ends the program: its daemons stop.
+        let rest_ended = (0..self.finished.len())
+            .all(|t| self.daemon[t] || self.finished[t].load(Ordering::Acquire));
+        if rest_ended && !self.all_finished() {
+            self.daemons_stopped.store(true, Ordering::Release);
+        }
         let mut c = self.control.lock();
         c.grants[me as usize] = None;
         if self.all_finished() {

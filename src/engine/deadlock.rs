@@ -248,7 +248,9 @@ pub fn find(
         .filter(|&t| at[t] != Where::Finished && !can_move[t])
         .map(|t| t as ThreadIdx)
         .collect();
-    if stuck.is_empty() {
+    // Daemon threads stuck on their own are no deadlock: the program ends without them, and
+    // they are stopped when every other thread has ended.
+    if stuck.iter().all(|&t| scenario.threads[t as usize].daemon) {
         return None;
     }
 

@@ -71,7 +71,13 @@ impl Run {
         let clock = Arc::new(RunClock::new());
         let shared = Arc::new(Shared {
             names: scenario.threads.iter().map(|t| t.name.clone()).collect(),
-            conductor: Conductor::new(n, clock.clone(), options.speed, options.start_paused),
+            conductor: Conductor::new(
+                n,
+                clock.clone(),
+                options.speed,
+                options.start_paused,
+                scenario.threads.iter().map(|t| t.daemon).collect(),
+            ),
             primitives: scenario
                 .resources
                 .iter()

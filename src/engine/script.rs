@@ -41,12 +41,24 @@ pub(super) const HOLDS_NOTHING: u32 = u32::MAX;
 /// One scenario thread, from start to done, failed or cancelled.
 pub(super) fn worker(shared: &Shared, me: ThreadIdx) {
     let mut rec = Recorder::new(me, shared.sink.clone());
+    if shared.scenario.threads[me as usize].daemon {
+        shared.conductor.enter_daemon();
+    }
     let outcome = catch_unwind(AssertUnwindSafe(|| run_script(shared, me, &mut rec)))
         .unwrap_or_else(|panic| Err(panicked(panic)));
+    // A daemon stopped where it was: its end belongs to the step it was in.
+    let stopped_at = rec.step;
+    let outcome = match outcome {
+        Err(Halt::Cancelled) if shared.conductor.daemon_stopped(me) => Err(Halt::Stopped),
+        other => other,
+    };
     rec.step = crate::vocab::event::NO_STEP;
     // A thread that ends gives up the GIL, as a CPython thread does when it exits.
     if let Some(gil) = gil_of(shared, me) {
         gil.drop_gil(&mut cx(shared, me, &mut rec));
+    }
+    if matches!(outcome, Err(Halt::Stopped)) {
+        rec.step = stopped_at;
     }
     end(shared, me, &mut rec, outcome);
 }
@@ -76,6 +88,7 @@ pub(super) fn end(shared: &Shared, me: ThreadIdx, rec: &mut Recorder, outcome: F
             }
             recorded
         }
+        Err(Halt::Stopped) => rec.emit(EventKind::Stop, None, None, None),
         Err(Halt::Cancelled) => false,
     };
     if !ended {
@@ -83,6 +96,12 @@ pub(super) fn end(shared: &Shared, me: ThreadIdx, rec: &mut Recorder, outcome: F
     }
     rec.flush();
     shared.conductor.finish(me);
+    // The program's last thread has ended: wake every wait, so its daemons see they stop.
+    if shared.conductor.stopping_daemons() {
+        for p in &shared.primitives {
+            p.wake_all();
+        }
+    }
     let _g = shared.finished.0.lock();
     shared.finished.1.notify_all();
 }

@@ -117,6 +117,9 @@ pub struct ThreadSpec {
     /// For a `task` node: the event loop it runs on, as a task among tasks rather than an OS
     /// thread of its own.
     pub event_loop: Option<ResIdx>,
+    /// `daemon=#true`: the run does not wait for it; once every other thread has ended it is
+    /// stopped wherever it is (Python's `Thread(daemon=True)` at the end of the program).
+    pub daemon: bool,
     pub steps: Vec<Step>,
 }
 

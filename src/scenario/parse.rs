@@ -1200,7 +1200,10 @@ impl<'a> Builder<'a> {
         let (example, allowed): (&str, &[&str]) = if is_task {
             ("task fetch { sleep \"1s\" }", &["count", "after"])
         } else {
-            ("thread T1 { work \"100ms\" }", &["count", "gil", "after"])
+            (
+                "thread T1 { work \"100ms\" }",
+                &["count", "gil", "after", "daemon"],
+            )
         };
         let (args, props) = self.entries(node, allowed);
         let named = self.name_arg(node, &args, example);
@@ -1236,6 +1239,10 @@ impl<'a> Builder<'a> {
             None => Some(1),
         };
         let gil = props.get("gil").and_then(|e| self.gil_ref(e));
+        let daemon = match props.get("daemon") {
+            Some(e) => self.bool_value(e, "daemon"),
+            None => Some(false),
+        };
         let after = props
             .get("after")
             .and_then(|e| self.after_ref(e, named.as_ref()));
@@ -1257,6 +1264,9 @@ impl<'a> Builder<'a> {
             }
         };
         let (Some((name, span)), Some(count)) = (named, count) else {
+            return;
+        };
+        let Some(daemon) = daemon else {
             return;
         };
         if (props.contains_key("gil") && gil.is_none())
@@ -1361,6 +1371,7 @@ impl<'a> Builder<'a> {
                 gil,
                 after: after.clone().unwrap_or_default(),
                 event_loop,
+                daemon,
                 steps: steps.clone(),
             });
             self.thread_spans.push(span);

@@ -35,6 +35,7 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
                 gil: None,
                 after: Vec::new(),
                 event_loop: None,
+                daemon: false,
                 steps: ops
                     .iter()
                     .enumerate()

@@ -85,6 +85,10 @@ pub struct ThreadSummary {
     /// When it finished or failed, in ms of run time.
     pub finished_ms: Option<f64>,
     pub failure: Option<String>,
+    /// A daemon thread stopped mid-script when every other thread had ended (only present,
+    /// as `true`, for such a thread).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
 }
 
 /// Per-resource figures. Every variant names its resource and its `kind`: the keyword that
@@ -275,6 +279,7 @@ struct ThreadAcc {
     times: StateTimes,
     started_ns: Option<u64>,
     finished_ns: Option<u64>,
+    stopped: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -390,7 +395,12 @@ impl SummaryBuilder {
             }
         }
 
-        if matches!(e.kind, EventKind::Done | EventKind::Fail) {
+        if e.kind == EventKind::Stop
+            && let Some(acc) = self.threads.get_mut(e.thread as usize)
+        {
+            acc.stopped = true;
+        }
+        if matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop) {
             for r in &mut self.resources {
                 r.state.forget_waiter(e.thread);
             }
@@ -490,6 +500,7 @@ impl SummaryBuilder {
                         .map(|r| s.resource_name(r).to_string()),
                     finished_ms: acc.finished_ns.map(ms),
                     failure: end.failures.get(i).cloned().flatten(),
+                    stopped: acc.stopped,
                 }
             })
             .collect();

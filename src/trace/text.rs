@@ -179,6 +179,11 @@ pub fn render_summary(summary: &Summary) -> String {
         };
         let end = match (&t.failure, t.final_state, &t.waiting_for) {
             (Some(reason), _, _) => format!("failed: {reason}"),
+            (None, "done", _) if t.stopped => rust_i18n::t!(
+                "syllabus.daemon.stopped_at",
+                at = human((t.finished_ms.unwrap_or(0.0) * 1e6) as u64)
+            )
+            .into_owned(),
             (None, "done", _) => match t.finished_ms {
                 Some(ms) => {
                     rust_i18n::t!("summary.done_at", at = human((ms * 1e6) as u64)).into_owned()

@@ -475,7 +475,7 @@ impl Trace {
         for e in self.log.range(from..index) {
             if e.resource == Some(r) {
                 state.apply(e, step_op(&self.scenario, e));
-            } else if matches!(e.kind, EventKind::Done | EventKind::Fail) {
+            } else if matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop) {
                 state.forget_waiter(e.thread);
             }
         }
@@ -562,6 +562,9 @@ impl Trace {
                 },
                 EventKind::Hold => format!("{who} held by the conductor"),
                 EventKind::Done => format!("{who} finished"),
+                EventKind::Stop => format!(
+                    "{who} stopped mid-work: a daemon thread, and every other thread has ended"
+                ),
                 EventKind::Fail => match self.failure(e.thread) {
                     Some(reason) => format!("{who} failed: {reason}"),
                     None => format!("{who} failed"),

@@ -73,6 +73,8 @@ pub enum EventKind {
     Hold,
     /// Finished its script.
     Done,
+    /// A daemon thread, stopped mid-script because every other thread had ended.
+    Stop,
     /// Stopped by a runtime error; the reason is kept by the run.
     Fail,
 }
@@ -100,6 +102,7 @@ impl EventKind {
             EventKind::DropRequest => "drop_request",
             EventKind::Hold => "hold",
             EventKind::Done => "done",
+            EventKind::Stop => "stop",
             EventKind::Fail => "fail",
         }
     }
@@ -158,7 +161,7 @@ impl State {
             | EventKind::Store => State::Running,
             EventKind::DropRequest => return None,
             EventKind::Hold => State::Held,
-            EventKind::Done => State::Done,
+            EventKind::Done | EventKind::Stop => State::Done,
             EventKind::Fail => State::Failed,
         })
     }

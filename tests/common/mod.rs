@@ -54,6 +54,7 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
                 gil: None,
                 after: Vec::new(),
                 event_loop: None,
+                daemon: false,
                 steps: ops.iter().map(|&op| Step { op, line: 1 }).collect(),
             })
             .collect(),

@@ -98,16 +98,19 @@ const RESERVED: &[&str] = &[
 /// a `condition` (`threading.Condition`) or a `list` guarded by one. `export --format python`
 /// refuses such a lesson with this reason rather than write a program that does something else.
 pub fn unsupported(scenario: &Scenario) -> Option<String> {
-    let words: Vec<&str> = scenario
+    let mut words: Vec<&str> = scenario
         .resources
         .iter()
         .filter(|r| matches!(r.kind, ResourceKind::Condition { .. } | ResourceKind::List))
         .map(|r| r.kind.keyword())
         .collect();
+    if scenario.threads.iter().any(|t| t.daemon) {
+        words.push("daemon=");
+    }
     let first = *words.first()?;
     Some(format!(
-        "the Python twin cannot express `{first}` yet (threading.Condition and a shared list \
-         are not in its harness), so `{}` has no Python twin",
+        "the Python twin cannot express `{first}` yet (threading.Condition, a shared list and \
+         daemon threads are not in its harness), so `{}` has no Python twin",
         scenario.name
     ))
 }
