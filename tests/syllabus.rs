@@ -480,3 +480,91 @@ fn a_daemon_stuck_for_good_is_stopped_at_the_end_and_no_deadlock() {
     assert_eq!(last.kind, EventKind::Stop);
     assert!(ran.failures.iter().all(Option::is_none));
 }
+
+#[test]
+fn join_returns_after_the_last_task_done_and_sentinels_stop_the_workers() {
+    let s = builtin("queue-join");
+    for _ in 0..2 {
+        let ran = run(&s);
+        assert_eq!(ran.phase, Phase::Finished, "{:?}", ran.deadlock);
+        let jobs = res(&s, "jobs");
+        let boss = s.thread_index("boss").expect("boss");
+        let facts = invariants::check(&s, &ran.events).expect("invariants");
+        assert!(facts[jobs as usize].most_fill <= 4, "over capacity");
+        let join = ran
+            .events
+            .iter()
+            .position(|e| e.thread == boss && e.kind == EventKind::Pass && e.resource == Some(jobs))
+            .expect("join returns");
+        let done: Vec<&Event> = ran.events[..join]
+            .iter()
+            .filter(|e| e.kind == EventKind::TaskDone)
+            .collect();
+        assert_eq!(
+            done.len(),
+            8,
+            "join returned after {} of 8 task-dones",
+            done.len()
+        );
+        assert_eq!(done.last().and_then(|e| e.item), Some(0));
+        assert_eq!(ran.events[join].by, done.last().map(|e| e.thread));
+        // Join waited past the moment the queue was empty: the last take came before the
+        // last task-done.
+        let last_take = ran.events[..join]
+            .iter()
+            .rposition(|e| e.kind == EventKind::Take)
+            .expect("takes");
+        assert!(ran.events[last_take].t_ns <= done[7].t_ns);
+        for w in ["worker-1", "worker-2"] {
+            let t = s.thread_index(w).expect("worker");
+            let mine: Vec<&Event> = ran.events.iter().filter(|e| e.thread == t).collect();
+            let take = mine
+                .iter()
+                .rfind(|e| e.kind == EventKind::Take)
+                .expect("takes");
+            assert_eq!(take.item, Some(0), "{w} stopped on a sentinel");
+            assert_eq!(mine.last().map(|e| e.kind), Some(EventKind::Done));
+            let steps = s.threads[t as usize].steps.len() as u32;
+            assert!(take.step < steps - 3, "{w}'s loop ran to its end");
+        }
+    }
+}
+
+#[test]
+fn a_take_with_a_timeout_gives_up_on_an_empty_queue_and_goes_on() {
+    let source = "buffer q capacity=2\nthread late {\n    sleep \"300ms\"\n    put q\n}\nthread eager {\n    take q timeout=\"50ms\"\n    work \"1ms\"\n    take q\n}\n";
+    let s = Arc::new(threadlab::scenario::parse_source("get", "get.kdl", source).expect("parses"));
+    let ran = run(&s);
+    assert_eq!(ran.phase, Phase::Finished, "{:?}", ran.deadlock);
+    let eager = s.thread_index("eager").expect("eager");
+    let kinds: Vec<(EventKind, u32)> = ran
+        .events
+        .iter()
+        .filter(|e| e.thread == eager && e.resource.is_some())
+        .map(|e| (e.kind, e.step))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (EventKind::Block, 0),
+            (EventKind::Timeout, 0),
+            (EventKind::Block, 2),
+            (EventKind::Take, 2)
+        ]
+    );
+}
+
+#[test]
+fn check_points_at_queue_misuse() {
+    let err = check(
+        "buffer q capacity=2\nthread a {\n    put q\n    take q\n    task-done q\n    task-done q\n}\n",
+    );
+    assert!(err.contains("`task-done q` would run more often"), "{err}");
+    assert!(err.contains(":6:5]"), "{err}");
+    assert!(
+        err.contains("ValueError: task_done() called too many times"),
+        "{err}"
+    );
+    let err = check("buffer q capacity=2\nthread a {\n    put q sentinel=\"yes\"\n}\n");
+    assert!(err.contains("`sentinel=` must be #true or #false"), "{err}");
+}

@@ -26,6 +26,7 @@ enum Act {
     Put,
     Take,
     Notify,
+    TaskDone,
 }
 
 fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
@@ -34,8 +35,9 @@ fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
         Op::Release(r) => (Act::Release, r),
         Op::Set(r) => (Act::Set, r),
         Op::Wait(r) if matches!(kind, Some(ResourceKind::Barrier { .. })) => (Act::Arrive, r),
-        Op::Put(r) => (Act::Put, r),
-        Op::Take(r) => (Act::Take, r),
+        Op::Put(r) | Op::PutSentinel(r) => (Act::Put, r),
+        Op::Take(r) | Op::TakeFor { resource: r, .. } => (Act::Take, r),
+        Op::TaskDone(r) => (Act::TaskDone, r),
         Op::Notify(r) | Op::NotifyAll(r) => (Act::Notify, r),
         _ => return None,
     })
@@ -140,7 +142,17 @@ pub fn find(
     let ahead: Vec<Ahead> = (0..n)
         .map(|t| Ahead::of(scenario, t, pcs[t], finished[t]))
         .collect();
-    let waiting_on_same = |u: usize, r: ResIdx| at[u] == Where::Waiting(r);
+    // A thread waiting on a buffer in `join` waits for task-dones, not for an item or room.
+    let joining = |t: usize| {
+        scenario.threads[t]
+            .steps
+            .get(pcs[t] as usize)
+            .is_some_and(|st| matches!(st.op, Op::Join(_)))
+    };
+    // Threads waiting on the same resource for the same thing cannot end each other's wait;
+    // a joiner and a consumer of one buffer wait for different things.
+    let waiting_on_same =
+        |t: usize, u: usize, r: ResIdx| at[u] == Where::Waiting(r) && joining(t) == joining(u);
 
     // Who could end each waiting thread's wait, and how many of them it needs.
     let wakers: Vec<(Vec<usize>, usize)> = (0..n)
@@ -152,7 +164,7 @@ pub fn find(
             let kind = scenario.resources[r as usize].kind;
             let providers = |act: Act| -> Vec<usize> {
                 (0..n)
-                    .filter(|&u| u != t && !waiting_on_same(u, r) && ahead[u].will(act, r))
+                    .filter(|&u| u != t && !waiting_on_same(t, u, r) && ahead[u].will(act, r))
                     .collect()
             };
             match kind {
@@ -188,7 +200,13 @@ pub fn find(
                     (providers(Act::Arrive), missing.max(1))
                 }
                 ResourceKind::Buffer { .. } => {
-                    let act = if view.full { Act::Take } else { Act::Put };
+                    let act = if joining(t) {
+                        Act::TaskDone
+                    } else if view.full {
+                        Act::Take
+                    } else {
+                        Act::Put
+                    };
                     (providers(act), 1)
                 }
                 // Nothing waits for good on a counter or an event loop.
@@ -285,6 +303,7 @@ pub fn find(
                     ResourceKind::Event => Act::Set,
                     ResourceKind::Condition { .. } => Act::Notify,
                     ResourceKind::Barrier { .. } => Act::Arrive,
+                    ResourceKind::Buffer { .. } if joining(t) => Act::TaskDone,
                     ResourceKind::Buffer { .. } if view.full => Act::Take,
                     ResourceKind::Buffer { .. } => Act::Put,
                     _ => return Vec::new(),
@@ -293,7 +312,7 @@ pub fn find(
                     .filter(|&u| {
                         u != t
                             && stuck_waiting(u)
-                            && !waiting_on_same(u, r)
+                            && !waiting_on_same(t, u, r)
                             && ahead[u].will(act, r)
                     })
                     .collect()

@@ -179,6 +179,17 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                     }
                 } else {
                     sync_step(shared, me, op, rec)?;
+                    // `item = q.get(); if item is None: break`: a sentinel ends the script.
+                    if let Some(r) = op.takes()
+                        && let Primitive::Buffer(b) = &shared.primitives[r as usize]
+                        && b.took_sentinel(me)
+                    {
+                        if let Some(g) = gil {
+                            g.take(&mut cx(shared, me, rec))?;
+                        }
+                        conductor.after_step(me, i);
+                        break;
+                    }
                     match op {
                         Op::Lock(r) | Op::Read(r) | Op::Write(r) | Op::Acquire(r) => {
                             held.took(r, i as usize)
@@ -354,6 +365,13 @@ fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow
         (Op::Increment(_), Primitive::Counter(c)) => c.increment(&mut cx),
         (Op::Put(_), Primitive::Buffer(b)) => b.put(&mut cx),
         (Op::Take(_), Primitive::Buffer(b)) => b.take(&mut cx),
+        (Op::PutSentinel(_), Primitive::Buffer(b)) => b.put_sentinel(&mut cx),
+        // Given up or not, the thread goes on; the recorded `timeout` says which.
+        (Op::TakeFor { timeout, .. }, Primitive::Buffer(b)) => {
+            b.take_for(&mut cx, timeout).map(|_| ())
+        }
+        (Op::TaskDone(_), Primitive::Buffer(b)) => b.task_done(&mut cx),
+        (Op::Join(_), Primitive::Buffer(b)) => b.join(&mut cx),
         (Op::Append(_), Primitive::List(l)) => l.append(&mut cx),
         (Op::Pop(_), Primitive::List(l)) => l.pop(&mut cx),
         (Op::CondWait { guard, .. }, Primitive::Condition(c)) => {

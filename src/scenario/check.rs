@@ -235,16 +235,63 @@ fn buffers(parsed: &Parsed, problems: &mut Vec<Problem>) {
         }
         let mut first_take = None;
         let mut any_put = false;
+        // Every put (item or sentinel) adds an unfinished task; a `task-done` beyond them all
+        // is Python's "ValueError: task_done() called too many times" on every run.
+        let mut puts = 0u64;
+        let mut too_many_done = None;
         for (t, thread) in s.threads.iter().enumerate() {
             for (i, step) in thread.steps.iter().enumerate() {
                 match step.op {
-                    Op::Put(b) if b as usize == r => any_put = true,
+                    op if op.puts() == Some(r as u16) => {
+                        any_put = true;
+                        puts += 1;
+                    }
                     Op::Take(b) if b as usize == r && first_take.is_none() => {
                         first_take = Some(parsed.step_spans[t][i]);
                     }
                     _ => {}
                 }
             }
+        }
+        // Counted over whole scripts only where every script runs to its end: a sentinel
+        // may stop a consumer's loop early.
+        let whole = !s
+            .threads
+            .iter()
+            .flat_map(|t| t.steps.iter())
+            .any(|st| matches!(st.op, Op::PutSentinel(b) if b as usize == r));
+        let mut done = 0u64;
+        for (t, thread) in s.threads.iter().enumerate() {
+            // Within a thread, each task-done answers a take before it.
+            let (mut taken, mut own) = (0u64, 0u64);
+            for (i, step) in thread.steps.iter().enumerate() {
+                if step.op.takes() == Some(r as u16) {
+                    taken += 1;
+                }
+                if step.op == Op::TaskDone(r as u16) {
+                    done += 1;
+                    own += 1;
+                    if (own > taken || (whole && done > puts)) && too_many_done.is_none() {
+                        too_many_done = Some(parsed.step_spans[t][i]);
+                    }
+                }
+            }
+        }
+        if let Some(span) = too_many_done {
+            let name = &res.name;
+            problems.push(
+                Problem::new(
+                    "scenario::task-done-too-often",
+                    rust_i18n::t!(
+                        "syllabus.check.task_done_too_often",
+                        name = name,
+                        puts = puts
+                    ),
+                )
+                .at(span, rust_i18n::t!("syllabus.check.task_done_label"))
+                .also(parsed.resource_spans[r], "declared here")
+                .help(rust_i18n::t!("syllabus.check.task_done_help", name = name)),
+            );
         }
         if let (Some(span), false) = (first_take, any_put) {
             let name = &res.name;

@@ -83,7 +83,7 @@ pub const KINDS: &[Kind] = &[
         example: "buffer queue capacity=3",
         suggest: " capacity=3",
         default_name: None,
-        steps: &["put", "take"],
+        steps: &["put", "take", "task-done", "join"],
         take: Some("take"),
         give: Some("put"),
         exclusive: None,
@@ -205,6 +205,7 @@ const GIVING: &[&str] = &[
     "notify",
     "notify-all",
     "append",
+    "task-done",
 ];
 /// Steps that change something, which an rwlock answers with `write`.
 const CHANGING: &[&str] = &["write", "put", "set", "increment"];
@@ -287,6 +288,8 @@ pub fn op(step: &str, r: ResIdx) -> Option<Op> {
         "notify-all" => Op::NotifyAll(r),
         "append" => Op::Append(r),
         "pop" => Op::Pop(r),
+        "task-done" => Op::TaskDone(r),
+        "join" => Op::Join(r),
         _ => return None,
     })
 }

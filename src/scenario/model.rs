@@ -198,6 +198,19 @@ pub enum Op {
     Notify(ResIdx),
     /// `notify-all C`: wake every thread waiting on the condition.
     NotifyAll(ResIdx),
+    /// `put q sentinel=#true`: put the shutdown marker (Python's `q.put(None)`); a thread that
+    /// takes it stops its script there, as `if item is None: break` leaves a consumer's loop.
+    PutSentinel(ResIdx),
+    /// `take q timeout="100ms"`: take an item, but give up after `timeout` and go on (Python's
+    /// `q.get(timeout=0.1)` raising `queue.Empty`, caught).
+    TakeFor {
+        resource: ResIdx,
+        timeout: Duration,
+    },
+    /// `task-done q`: one taken item is finished (`q.task_done()`); more than were put fails.
+    TaskDone(ResIdx),
+    /// `join q`: wait until every item put has been marked done (`q.join()`).
+    Join(ResIdx),
     /// `append items`: add the next item to a list.
     Append(ResIdx),
     /// `pop items`: take the oldest item of a list; an empty list fails the thread.
@@ -240,6 +253,10 @@ impl Op {
             Op::Notify(_) => "notify",
             Op::NotifyAll(_) => "notify-all",
             Op::Append(_) => "append",
+            Op::PutSentinel(_) => "put",
+            Op::TakeFor { .. } => "take",
+            Op::TaskDone(_) => "task-done",
+            Op::Join(_) => "join",
             Op::Pop(_) => "pop",
         }
     }
@@ -264,8 +281,28 @@ impl Op {
             | Op::Notify(r)
             | Op::NotifyAll(r)
             | Op::Append(r)
-            | Op::Pop(r) => Some(r),
+            | Op::Pop(r)
+            | Op::PutSentinel(r)
+            | Op::TakeFor { resource: r, .. }
+            | Op::TaskDone(r)
+            | Op::Join(r) => Some(r),
             Op::Work(_) | Op::Sleep(_) | Op::BlockingSleep(_) => None,
+        }
+    }
+
+    /// The buffer this step puts into, sentinel or item.
+    pub fn puts(&self) -> Option<ResIdx> {
+        match *self {
+            Op::Put(r) | Op::PutSentinel(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The buffer this step takes from, with or without a timeout.
+    pub fn takes(&self) -> Option<ResIdx> {
+        match *self {
+            Op::Take(r) | Op::TakeFor { resource: r, .. } => Some(r),
+            _ => None,
         }
     }
 

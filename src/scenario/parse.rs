@@ -1577,11 +1577,14 @@ impl<'a> Builder<'a> {
                 let allowed: &[&str] = match keyword {
                     "lock" => &["timeout", "backoff", "jitter"],
                     "wait" => &["while-empty", "if-empty", "timeout"],
+                    "put" => &["sentinel"],
+                    "take" => &["timeout"],
                     _ => &[],
                 };
                 let (args, props) = self.entries(node, allowed);
                 let op = self.resource_step(node, keyword, &args)?;
                 let op = self.guarded(op, &props)?;
+                let op = self.queue_options(op, &props)?;
                 self.try_lock(op, &props).map(|op| Item::Step(op, span))
             }
             "work" | "sleep" => {
@@ -1824,6 +1827,28 @@ impl<'a> Builder<'a> {
             }
         };
         Some(Op::CondWait { cond: r, guard })
+    }
+
+    /// `put q sentinel=#true` and `take q timeout="100ms"` on a buffer.
+    fn queue_options(&mut self, op: Op, props: &HashMap<&str, &KdlEntry>) -> Option<Op> {
+        match op {
+            Op::Put(r) => match props.get("sentinel") {
+                Some(e) => Some(if self.bool_value(e, "sentinel")? {
+                    Op::PutSentinel(r)
+                } else {
+                    op
+                }),
+                None => Some(op),
+            },
+            Op::Take(r) => match props.get("timeout") {
+                Some(e) => Some(Op::TakeFor {
+                    resource: r,
+                    timeout: self.duration_value(e, "`timeout=`")?,
+                }),
+                None => Some(op),
+            },
+            _ => Some(op),
+        }
     }
 
     /// A wait's `while-empty=` or `if-empty=`: a declared list.

@@ -31,6 +31,9 @@ pub struct ResourceFacts {
     /// Notices sent on a condition, and the waiters they woke.
     pub notifies: u64,
     pub woken: u64,
+    /// A buffer's task-dones, and the joins that returned.
+    pub tasks_done: u64,
+    pub joins: u64,
     /// Increments completed on a counter: the value it would have without lost updates.
     pub increments: u64,
     /// A counter's value at the end of the events.
@@ -107,6 +110,8 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
     // Per condition: per thread, who notified it and has not yet seen it pass.
     let mut woken_by: Vec<Vec<ThreadIdx>> = vec![Vec::new(); n];
     let mut value: Vec<u32> = vec![0; n];
+    // Per buffer: items put and not yet marked done.
+    let mut unfinished: Vec<u64> = vec![0; n];
     // Per thread: the counter value its increment in progress read.
     let mut loaded: Vec<Option<u32>> = vec![None; scenario.threads.len()];
     let writes = |e: &Event| {
@@ -340,6 +345,32 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                 }
                 facts[ri].passes += 1;
             }
+            (ResourceKind::Buffer { .. }, EventKind::TaskDone) => {
+                if unfinished[ri] == 0 {
+                    return Err(format!(
+                        "{who} marked a task of {} done {at} with none unfinished",
+                        res.name
+                    ));
+                }
+                unfinished[ri] -= 1;
+                if e.item != Some(unfinished[ri] as u32) {
+                    return Err(format!(
+                        "{who}'s task-done on {} {at} says {:?} unfinished, but {} are",
+                        res.name, e.item, unfinished[ri]
+                    ));
+                }
+                facts[ri].tasks_done += 1;
+            }
+            // A join returns only once every task put has been marked done.
+            (ResourceKind::Buffer { .. }, EventKind::Pass) => {
+                if unfinished[ri] != 0 {
+                    return Err(format!(
+                        "{who}'s join on {} returned {at} with {} tasks unfinished",
+                        res.name, unfinished[ri]
+                    ));
+                }
+                facts[ri].joins += 1;
+            }
             (ResourceKind::Condition { lock }, EventKind::Notify) => {
                 if holders[lock as usize].first() != Some(&e.thread) {
                     return Err(format!(
@@ -443,13 +474,17 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                     _ => u32::MAX,
                 };
                 let item = e.item.ok_or_else(|| format!("a put {at} has no item"))?;
-                if item != last_put[ri] + 1 {
+                // A sentinel (item 0) is not numbered among the items.
+                unfinished[ri] += 1;
+                if item != 0 && item != last_put[ri] + 1 {
                     return Err(format!(
                         "item {item} put into {} {at} out of order",
                         res.name
                     ));
                 }
-                last_put[ri] = item;
+                if item != 0 {
+                    last_put[ri] = item;
+                }
                 items[ri].push_back(item);
                 facts[ri].puts += 1;
                 if items[ri].len() > capacity as usize {

@@ -225,8 +225,8 @@ impl ResourceState {
             } => match e.kind {
                 EventKind::Block => {
                     let producer = match op {
-                        Some(Op::Put(_)) => true,
-                        Some(Op::Take(_)) => false,
+                        Some(op) if op.puts().is_some() => true,
+                        Some(op) if op.takes().is_some() => false,
                         // No script to ask: a wait on a full buffer is a producer's.
                         _ => items.len() as u32 >= *capacity,
                     };

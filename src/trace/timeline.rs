@@ -702,6 +702,27 @@ impl Trace {
                 other => format!("{who} {} {res}", other.name()),
             },
             ResourceKind::Buffer { capacity } => match e.kind {
+                EventKind::Put if e.item == Some(0) => {
+                    format!("{who} put the sentinel (None) into {res}{woke}")
+                }
+                EventKind::Take if e.item == Some(0) => format!(
+                    "{who} took the sentinel (None) from {res}{woke}: it stops, as `if item is None: break`"
+                ),
+                EventKind::Timeout => {
+                    format!("{who} gave up waiting on {res}: get() raised queue.Empty")
+                }
+                EventKind::TaskDone => match e.item {
+                    Some(0) => format!("{who} marked a task of {res} done: none left unfinished"),
+                    Some(n) => format!("{who} marked a task of {res} done ({n} still unfinished)"),
+                    None => format!("{who} marked a task of {res} done"),
+                },
+                EventKind::Pass => match e.by {
+                    Some(b) => format!(
+                        "{who}'s join() on {res} returns: {} finished the last task",
+                        name(b)
+                    ),
+                    None => format!("{who}'s join() on {res} returns at once: nothing unfinished"),
+                },
                 EventKind::Put => match e.item {
                     Some(n) => format!("{who} put item {n} into {res}{woke}"),
                     None => format!("{who} put an item into {res}{woke}"),
@@ -714,7 +735,15 @@ impl Trace {
                     Some(Op::Put(_)) => {
                         format!("{who} waits: {res} is full ({capacity} of {capacity})")
                     }
-                    Some(Op::Take(_)) => format!("{who} waits: {res} is empty"),
+                    Some(Op::Take(_) | Op::TakeFor { .. }) => {
+                        format!("{who} waits: {res} is empty")
+                    }
+                    Some(Op::PutSentinel(_)) => {
+                        format!("{who} waits: {res} is full ({capacity} of {capacity})")
+                    }
+                    Some(Op::Join(_)) => {
+                        format!("{who} waits in join() until every task of {res} is done")
+                    }
                     _ => format!("{who} waits on {res}"),
                 },
                 other => format!("{who} {} {res}", other.name()),

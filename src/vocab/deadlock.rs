@@ -6,7 +6,7 @@
 //! right now; "only X could provide" names a thread that would provide it if it were not itself
 //! stuck; and when no thread left could, nobody is named.
 
-use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
+use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
 
 /// One link of a wait-for chain: `thread` waits for `resource`, and `blame` says who keeps it
 /// waiting.
@@ -175,8 +175,8 @@ fn provide_verb(s: &Scenario, t: ThreadIdx, r: ResIdx) -> &'static str {
         ResourceKind::Buffer { .. } => {
             // A thread's script says whether it puts into the buffer, takes from it, or both.
             let ops = || s.threads[t as usize].steps.iter().map(|st| st.op);
-            let puts = ops().any(|op| op == Op::Put(r));
-            let takes = ops().any(|op| op == Op::Take(r));
+            let puts = ops().any(|op| op.puts() == Some(r));
+            let takes = ops().any(|op| op.takes() == Some(r));
             match (puts, takes) {
                 (true, false) => "make room in",
                 (false, true) => "fill",

@@ -63,6 +63,9 @@ pub enum EventKind {
     Notify,
     /// Cleared an event: waits after this one wait again.
     Clear,
+    /// Marked a task of a buffer done (`q.task_done()`); `item` is how many are still
+    /// unfinished.
+    TaskDone,
     /// Read a counter's value (`item`), the first half of an increment.
     Load,
     /// Wrote a counter's value (`item`), the second half of an increment.
@@ -97,6 +100,7 @@ impl EventKind {
             EventKind::Set => "set",
             EventKind::Notify => "notify",
             EventKind::Clear => "clear",
+            EventKind::TaskDone => "task_done",
             EventKind::Load => "load",
             EventKind::Store => "store",
             EventKind::DropRequest => "drop_request",
@@ -157,6 +161,7 @@ impl State {
             | EventKind::Set
             | EventKind::Notify
             | EventKind::Clear
+            | EventKind::TaskDone
             | EventKind::Load
             | EventKind::Store => State::Running,
             EventKind::DropRequest => return None,
@@ -286,8 +291,13 @@ impl State {
                     (Some(ResourceKind::Condition { .. }), _) => {
                         format!("waiting for notify on {}", name(r))
                     }
-                    (_, Some(Op::Put(_))) => format!("waiting on {} (full)", name(r)),
-                    (_, Some(Op::Take(_))) => format!("waiting on {} (empty)", name(r)),
+                    (_, Some(op)) if op.puts().is_some() => {
+                        format!("waiting on {} (full)", name(r))
+                    }
+                    (_, Some(op)) if op.takes().is_some() => {
+                        format!("waiting on {} (empty)", name(r))
+                    }
+                    (_, Some(Op::Join(_))) => format!("joining {}", name(r)),
                     _ => format!("waiting on {}", name(r)),
                 }
             }

@@ -154,7 +154,7 @@ impl Primitive {
             Primitive::Mutex(p) => wake(&p.state, &[&p.cv]),
             Primitive::Semaphore(p) => wake(&p.state, &[&p.cv]),
             Primitive::Barrier(p) => wake(&p.state, &[&p.cv]),
-            Primitive::Buffer(p) => wake(&p.state, &[&p.not_full, &p.not_empty]),
+            Primitive::Buffer(p) => wake(&p.state, &[&p.not_full, &p.not_empty, &p.all_done]),
             Primitive::Gil(p) => wake(&p.state, &[&p.cv]),
             Primitive::Event(p) => wake(&p.state, &[&p.cv]),
             Primitive::RwLock(p) => wake(&p.state, &[&p.cv]),

@@ -107,10 +107,25 @@ pub fn unsupported(scenario: &Scenario) -> Option<String> {
     if scenario.threads.iter().any(|t| t.daemon) {
         words.push("daemon=");
     }
+    let queue_word = |op: &Op| match op {
+        Op::PutSentinel(_) => Some("put … sentinel="),
+        Op::TakeFor { .. } => Some("take … timeout="),
+        Op::TaskDone(_) => Some("task-done"),
+        Op::Join(_) => Some("join"),
+        _ => None,
+    };
+    words.extend(
+        scenario
+            .threads
+            .iter()
+            .flat_map(|t| t.steps.iter())
+            .filter_map(|st| queue_word(&st.op)),
+    );
     let first = *words.first()?;
     Some(format!(
-        "the Python twin cannot express `{first}` yet (threading.Condition, a shared list and \
-         daemon threads are not in its harness), so `{}` has no Python twin",
+        "the Python twin cannot express `{first}` yet (threading.Condition, a shared list, \
+         daemon threads and queue.Queue's task_done, join, sentinel and get timeout are not in \
+         its harness), so `{}` has no Python twin",
         scenario.name
     ))
 }
@@ -544,7 +559,15 @@ impl<'a> Lane<'a> {
             Op::Put(x) => format!("{}.put()", r(x)),
             Op::Take(x) => format!("{}.get()", r(x)),
             Op::Work(d) => format!("work({})", secs(d)),
-            Op::CondWait { .. } | Op::Notify(_) | Op::NotifyAll(_) | Op::Append(_) | Op::Pop(_) => {
+            Op::CondWait { .. }
+            | Op::Notify(_)
+            | Op::NotifyAll(_)
+            | Op::Append(_)
+            | Op::Pop(_)
+            | Op::PutSentinel(_)
+            | Op::TakeFor { .. }
+            | Op::TaskDone(_)
+            | Op::Join(_) => {
                 format!("raise NotImplementedError({:?})", step.op.keyword())
             }
             Op::Sleep(d) if self.spec.is_task() => format!("await async_sleep({})", secs(d)),
