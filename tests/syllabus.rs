@@ -568,3 +568,169 @@ fn check_points_at_queue_misuse() {
     let err = check("buffer q capacity=2\nthread a {\n    put q sentinel=\"yes\"\n}\n");
     assert!(err.contains("`sentinel=` must be #true or #false"), "{err}");
 }
+
+/// The pool's events of one collecting step (by its source line), as task numbers.
+fn collected_at(s: &Scenario, events: &[Event], line: u32) -> Vec<u32> {
+    events
+        .iter()
+        .filter(|e| {
+            e.kind == EventKind::Pass
+                && s.threads[e.thread as usize]
+                    .steps
+                    .get(e.step as usize)
+                    .map(|st| st.line)
+                    == Some(line)
+        })
+        .filter_map(|e| e.item)
+        .collect()
+}
+
+fn line_of(s: &Scenario, needle: &str) -> u32 {
+    s.source
+        .lines()
+        .position(|l| l.trim_start().starts_with(needle))
+        .map(|i| i as u32 + 1)
+        .unwrap_or_else(|| panic!("no line starting {needle}"))
+}
+
+/// Tasks in the order they finished (done or raised).
+fn finish_order(events: &[Event]) -> Vec<u32> {
+    events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::TaskDone | EventKind::Raise))
+        .filter_map(|e| e.item)
+        .collect()
+}
+
+#[test]
+fn futures_map_in_submission_order_as_completed_in_finishing_order_and_the_exception_at_result() {
+    let s = builtin("futures");
+    for _ in 0..2 {
+        let ran = run(&s);
+        // The last step re-raises the task's exception: the run ends failed, by design.
+        let main = s.thread_index("main").expect("main");
+        assert_eq!(
+            ran.failures[main as usize].as_deref(),
+            Some("ValueError: raised in task 7, re-raised by result()")
+        );
+        assert!(
+            ran.failures
+                .iter()
+                .enumerate()
+                .all(|(t, f)| t == main as usize || f.is_none()),
+            "a worker whose task raised does not fail: {:?}",
+            ran.failures
+        );
+        let mapped = collected_at(&s, &ran.events, line_of(&s, "map ex"));
+        assert_eq!(mapped, [1, 2, 3], "map yields in submission order");
+        let completed = collected_at(&s, &ran.events, line_of(&s, "as-completed ex"));
+        let finished: Vec<u32> = finish_order(&ran.events)
+            .into_iter()
+            .filter(|n| (4..=6).contains(n))
+            .collect();
+        assert_eq!(
+            completed, finished,
+            "as_completed yields in finishing order"
+        );
+        assert_eq!(
+            collected_at(&s, &ran.events, line_of(&s, "result ex task=7")),
+            [7]
+        );
+        // Workers take whatever is next: every task once, in submission order, and its work
+        // runs on the worker that took it, between the take and the finish.
+        let takes: Vec<(ThreadIdx, u32)> = ran
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Take)
+            .map(|e| (e.thread, e.item.expect("task")))
+            .collect();
+        assert_eq!(
+            takes.iter().map(|&(_, n)| n).collect::<Vec<_>>(),
+            (1..=7).collect::<Vec<_>>()
+        );
+        for &(w, n) in &takes {
+            let from = ran
+                .events
+                .iter()
+                .position(|e| e.thread == w && e.kind == EventKind::Take && e.item == Some(n))
+                .expect("take");
+            let to = ran.events[from..]
+                .iter()
+                .position(|e| {
+                    matches!(e.kind, EventKind::TaskDone | EventKind::Raise) && e.item == Some(n)
+                })
+                .map(|k| from + k)
+                .expect("finish");
+            assert_eq!(
+                ran.events[to].thread, w,
+                "task {n} finished by another worker"
+            );
+            assert!(
+                ran.events[from..to]
+                    .iter()
+                    .any(|e| e.thread == w && e.kind == EventKind::Run),
+                "task {n}'s work did not run on its worker"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_log_says_which_task_a_result_belongs_to_and_when_it_arrives() {
+    let s = builtin("futures");
+    let ran = run(&s);
+    let mut trace = threadlab::trace::timeline::Trace::new(s.clone());
+    trace.push(&ran.events);
+    let lines: Vec<String> = ran
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Pass)
+        .map(|e| trace.describe(e))
+        .collect();
+    assert!(
+        lines[0].starts_with("main: result of task 1 (submitted 1st) arrives 1st, run by worker-"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[3].contains("(submitted 4th) arrives 4th")
+            || lines[3].contains("(submitted 5th) arrives 4th")
+            || lines[3].contains("(submitted 6th) arrives 4th"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn the_pool_lesson_is_a_real_pool() {
+    let s = builtin("pool");
+    let ran = run(&s);
+    assert_eq!(ran.phase, Phase::Finished, "{:?}", ran.deadlock);
+    let collected = collected_at(&s, &ran.events, line_of(&s, "as-completed ex"));
+    assert_eq!(
+        collected,
+        finish_order(&ran.events),
+        "results in finishing order"
+    );
+    assert_eq!(collected.len(), 9);
+    // Three workers share nine tasks, whichever is next: none runs more than one at a time,
+    // and each took at least one.
+    for w in ["worker-1", "worker-2", "worker-3"] {
+        let t = s.thread_index(w).expect("worker");
+        let took = ran
+            .events
+            .iter()
+            .filter(|e| e.thread == t && e.kind == EventKind::Take)
+            .count();
+        assert!(took >= 1, "{w} took no task");
+    }
+}
+
+#[test]
+fn check_points_at_pool_misuse() {
+    let err = check("pool ex\nthread main {\n    submit ex\n}\n");
+    assert!(err.contains("`submit` needs `work=`"), "{err}");
+    assert!(err.contains(":3:5]"), "{err}");
+    let err = check("pool ex\nthread main {\n    submit ex work=\"1ms\" raises=\"ValueEror\"\n}\n");
+    assert!(err.contains("did you mean raises=\"ValueError\"?"), "{err}");
+    let err = check("pool ex\nthread main {\n    result ex\n}\n");
+    assert!(err.contains("`result` needs `task=`"), "{err}");
+}

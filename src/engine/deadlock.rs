@@ -27,6 +27,10 @@ enum Act {
     Take,
     Notify,
     TaskDone,
+    /// Submit a task to a pool, or shut it down: what an idle worker waits for.
+    Submit,
+    /// Run a pool's next task: what a thread waiting for a result waits for.
+    RunTask,
 }
 
 fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
@@ -38,6 +42,8 @@ fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
         Op::Put(r) | Op::PutSentinel(r) => (Act::Put, r),
         Op::Take(r) | Op::TakeFor { resource: r, .. } => (Act::Take, r),
         Op::TaskDone(r) => (Act::TaskDone, r),
+        Op::Submit { pool: r, .. } | Op::Shutdown(r) => (Act::Submit, r),
+        Op::RunNext(r) => (Act::RunTask, r),
         Op::Notify(r) | Op::NotifyAll(r) => (Act::Notify, r),
         _ => return None,
     })
@@ -149,10 +155,17 @@ pub fn find(
             .get(pcs[t] as usize)
             .is_some_and(|st| matches!(st.op, Op::Join(_)))
     };
+    let running_next = |t: usize| {
+        scenario.threads[t]
+            .steps
+            .get(pcs[t] as usize)
+            .is_some_and(|st| matches!(st.op, Op::RunNext(_)))
+    };
     // Threads waiting on the same resource for the same thing cannot end each other's wait;
     // a joiner and a consumer of one buffer wait for different things.
-    let waiting_on_same =
-        |t: usize, u: usize, r: ResIdx| at[u] == Where::Waiting(r) && joining(t) == joining(u);
+    let waiting_on_same = |t: usize, u: usize, r: ResIdx| {
+        at[u] == Where::Waiting(r) && joining(t) == joining(u) && running_next(t) == running_next(u)
+    };
 
     // Who could end each waiting thread's wait, and how many of them it needs.
     let wakers: Vec<(Vec<usize>, usize)> = (0..n)
@@ -210,6 +223,10 @@ pub fn find(
                     (providers(act), 1)
                 }
                 // Nothing waits for good on a counter or an event loop.
+                // An idle worker waits for a submit (or the shutdown that stops it); a thread
+                // collecting results waits for a worker to run its tasks.
+                ResourceKind::Pool if running_next(t) => (providers(Act::Submit), 1),
+                ResourceKind::Pool => (providers(Act::RunTask), 1),
                 ResourceKind::Counter | ResourceKind::EventLoop | ResourceKind::List => {
                     (Vec::new(), 0)
                 }
@@ -302,6 +319,8 @@ pub fn find(
                 let act = match scenario.resources[r as usize].kind {
                     ResourceKind::Event => Act::Set,
                     ResourceKind::Condition { .. } => Act::Notify,
+                    ResourceKind::Pool if running_next(t) => Act::Submit,
+                    ResourceKind::Pool => Act::RunTask,
                     ResourceKind::Barrier { .. } => Act::Arrive,
                     ResourceKind::Buffer { .. } if joining(t) => Act::TaskDone,
                     ResourceKind::Buffer { .. } if view.full => Act::Take,

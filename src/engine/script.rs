@@ -11,6 +11,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::clock::RunClock;
 use super::conductor::{Conductor, Flow, Halt};
+use super::primitives::pool::{Collect, Next};
 use super::primitives::{Cx, Primitive, gil::Gil, mutex::Mutex as LockPrimitive};
 use super::recorder::{Recorder, Sink};
 use super::work;
@@ -146,6 +147,33 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
         conductor.before_step(me, i, rec)?;
         match step.op {
             Op::Work(d) => work_step(shared, me, i, d, gil, rec)?,
+            Op::RunNext(r) => {
+                let Primitive::Pool(pool) = &shared.primitives[r as usize] else {
+                    return Err(Halt::Failed(format!(
+                        "`run-next` cannot be used on {}",
+                        shared.scenario.resource_name(r)
+                    )));
+                };
+                // Waiting for a task is a blocking wait: the GIL goes meanwhile.
+                if let Some(g) = gil {
+                    g.drop_gil(&mut cx(shared, me, rec));
+                }
+                let next = pool.next(&mut cx(shared, me, rec))?;
+                if let Some(g) = gil {
+                    g.take(&mut cx(shared, me, rec))?;
+                }
+                match next {
+                    // A shut-down pool with nothing queued: the worker's loop ends.
+                    Next::Shutdown => {
+                        conductor.after_step(me, i);
+                        break;
+                    }
+                    Next::Task(n, work, _) => {
+                        work_step(shared, me, i, work, gil, rec)?;
+                        pool.complete(&mut cx(shared, me, rec), n);
+                    }
+                }
+            }
             Op::Sleep(d) => {
                 // I/O happens without the GIL; the thread needs it back to go on.
                 if let Some(g) = gil {
@@ -372,6 +400,13 @@ fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow
         }
         (Op::TaskDone(_), Primitive::Buffer(b)) => b.task_done(&mut cx),
         (Op::Join(_), Primitive::Buffer(b)) => b.join(&mut cx),
+        (Op::Submit { work, raises, .. }, Primitive::Pool(p)) => p.submit(&mut cx, work, raises),
+        (Op::Result { task, timeout, .. }, Primitive::Pool(p)) => {
+            p.collect(&mut cx, Collect::One(task), timeout)
+        }
+        (Op::Map(_), Primitive::Pool(p)) => p.collect(&mut cx, Collect::InOrder, None),
+        (Op::AsCompleted(_), Primitive::Pool(p)) => p.collect(&mut cx, Collect::AsCompleted, None),
+        (Op::Shutdown(_), Primitive::Pool(p)) => p.shutdown(&mut cx),
         (Op::Append(_), Primitive::List(l)) => l.append(&mut cx),
         (Op::Pop(_), Primitive::List(l)) => l.pop(&mut cx),
         (Op::CondWait { guard, .. }, Primitive::Condition(c)) => {

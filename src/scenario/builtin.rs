@@ -73,7 +73,7 @@ macro_rules! lesson {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 29] = [
+static ALL: [Builtin; 30] = [
     lesson!("deadlock", Locks),
     lesson!("fixed-order", Locks),
     lesson!("livelock", Locks),
@@ -99,6 +99,7 @@ static ALL: [Builtin; 29] = [
     lesson!("event-timeout", Coordination),
     lesson!("daemon", Coordination),
     lesson!("queue-join", Coordination),
+    lesson!("futures", Coordination),
     lesson!("gil", Gil),
     lesson!("gil-convoy", Gil),
     lesson!("event-loop", Async),

@@ -3,6 +3,8 @@
 //! and steps from it, hints and diagnostics take their examples from it, and the documentation
 //! test holds docs/scenarios.md to it, so a new kind is one row here plus its meaning.
 
+use std::time::Duration;
+
 use super::model::{Op, ResIdx};
 
 /// One row of [`KINDS`].
@@ -193,6 +195,26 @@ pub const KINDS: &[Kind] = &[
         exclusive: None,
         stepless: "",
     },
+    Kind {
+        keyword: "pool",
+        noun: "pool",
+        attributes: &[],
+        example: "pool ex",
+        suggest: "",
+        default_name: None,
+        steps: &[
+            "submit",
+            "run-next",
+            "result",
+            "as-completed",
+            "map",
+            "shutdown",
+        ],
+        take: Some("run-next"),
+        give: Some("submit"),
+        exclusive: None,
+        stepless: "",
+    },
 ];
 
 /// Steps that give something back or signal, as against taking or waiting.
@@ -206,6 +228,8 @@ const GIVING: &[&str] = &[
     "notify-all",
     "append",
     "task-done",
+    "submit",
+    "shutdown",
 ];
 /// Steps that change something, which an rwlock answers with `write`.
 const CHANGING: &[&str] = &["write", "put", "set", "increment"];
@@ -290,6 +314,21 @@ pub fn op(step: &str, r: ResIdx) -> Option<Op> {
         "pop" => Op::Pop(r),
         "task-done" => Op::TaskDone(r),
         "join" => Op::Join(r),
+        "run-next" => Op::RunNext(r),
+        "as-completed" => Op::AsCompleted(r),
+        "map" => Op::Map(r),
+        "shutdown" => Op::Shutdown(r),
+        // Placeholders the parser fills in from the step's attributes.
+        "submit" => Op::Submit {
+            pool: r,
+            work: Duration::ZERO,
+            raises: None,
+        },
+        "result" => Op::Result {
+            pool: r,
+            task: 0,
+            timeout: None,
+        },
         _ => return None,
     })
 }

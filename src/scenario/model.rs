@@ -75,6 +75,9 @@ pub enum ResourceKind {
     /// and sleeps until notified, then takes the lock again; `notify` / `notify-all` wake one
     /// waiter or all of them, and are lost if nobody waits yet.
     Condition { lock: ResIdx },
+    /// `pool ex`: a thread pool's task queue and futures (Python's `ThreadPoolExecutor`).
+    /// Its workers are the threads that `run-next` it.
+    Pool,
     /// `list items`: a plain Python list shared by threads, with no waiting of its own:
     /// `append` adds an item, `pop` takes the oldest and fails, as `items.pop(0)` raises
     /// `IndexError`, when there is none.
@@ -97,6 +100,7 @@ impl ResourceKind {
             ResourceKind::EventLoop => "event-loop",
             ResourceKind::Condition { .. } => "condition",
             ResourceKind::List => "list",
+            ResourceKind::Pool => "pool",
         }
     }
 }
@@ -211,11 +215,45 @@ pub enum Op {
     TaskDone(ResIdx),
     /// `join q`: wait until every item put has been marked done (`q.join()`).
     Join(ResIdx),
+    /// `submit ex work="100ms" [raises="ValueError"]`: queue a task with its own work (and
+    /// the exception it raises at its end) and go on with its future.
+    Submit {
+        pool: ResIdx,
+        work: Duration,
+        raises: Option<u8>,
+    },
+    /// `run-next ex`: a worker takes whatever task is next, runs its work and completes its
+    /// future; on a shut-down, empty pool the worker stops its script.
+    RunNext(ResIdx),
+    /// `result ex task=N [timeout="D"]`: wait for task N's future (`f.result(timeout)`); its
+    /// exception, or a timeout, fails the thread as Python's raises.
+    Result {
+        pool: ResIdx,
+        task: u32,
+        timeout: Option<Duration>,
+    },
+    /// `as-completed ex`: collect every uncollected future in the order the tasks finish.
+    AsCompleted(ResIdx),
+    /// `map ex`: collect every uncollected future in the order they were submitted.
+    Map(ResIdx),
+    /// `shutdown ex`: no more submits; idle workers stop once the queue is empty.
+    Shutdown(ResIdx),
     /// `append items`: add the next item to a list.
     Append(ResIdx),
     /// `pop items`: take the oldest item of a list; an empty list fails the thread.
     Pop(ResIdx),
 }
+
+/// The exceptions a pool's task may raise (`raises="ValueError"`), by index.
+pub const EXCEPTIONS: &[&str] = &[
+    "ValueError",
+    "KeyError",
+    "IndexError",
+    "ZeroDivisionError",
+    "RuntimeError",
+    "ConnectionError",
+    "TimeoutError",
+];
 
 /// The predicate check around a condition wait: on the emptiness of a list.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -257,6 +295,12 @@ impl Op {
             Op::TakeFor { .. } => "take",
             Op::TaskDone(_) => "task-done",
             Op::Join(_) => "join",
+            Op::Submit { .. } => "submit",
+            Op::RunNext(_) => "run-next",
+            Op::Result { .. } => "result",
+            Op::AsCompleted(_) => "as-completed",
+            Op::Map(_) => "map",
+            Op::Shutdown(_) => "shutdown",
             Op::Pop(_) => "pop",
         }
     }
@@ -285,7 +329,13 @@ impl Op {
             | Op::PutSentinel(r)
             | Op::TakeFor { resource: r, .. }
             | Op::TaskDone(r)
-            | Op::Join(r) => Some(r),
+            | Op::Join(r)
+            | Op::Submit { pool: r, .. }
+            | Op::RunNext(r)
+            | Op::Result { pool: r, .. }
+            | Op::AsCompleted(r)
+            | Op::Map(r)
+            | Op::Shutdown(r) => Some(r),
             Op::Work(_) | Op::Sleep(_) | Op::BlockingSleep(_) => None,
         }
     }

@@ -14,7 +14,7 @@ use super::limits::{
     MAX_AMOUNT, MAX_COUNT, MAX_DURATION, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREADS, human,
 };
 use super::model::{
-    Guard, Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
+    EXCEPTIONS, Guard, Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
 };
 use super::{Problem, disguise, duration, nearest, plain, shown, with_disguise};
 
@@ -1082,6 +1082,7 @@ impl<'a> Builder<'a> {
             "counter" => Some(ResourceKind::Counter),
             "event-loop" => Some(ResourceKind::EventLoop),
             "list" => Some(ResourceKind::List),
+            "pool" => Some(ResourceKind::Pool),
             "condition" => match props.get("lock") {
                 Some(e) => self
                     .lock_ref(e)
@@ -1579,12 +1580,15 @@ impl<'a> Builder<'a> {
                     "wait" => &["while-empty", "if-empty", "timeout"],
                     "put" => &["sentinel"],
                     "take" => &["timeout"],
+                    "submit" => &["work", "raises"],
+                    "result" => &["task", "timeout"],
                     _ => &[],
                 };
                 let (args, props) = self.entries(node, allowed);
                 let op = self.resource_step(node, keyword, &args)?;
                 let op = self.guarded(op, &props)?;
                 let op = self.queue_options(op, &props)?;
+                let op = self.pool_options(op, &props, span)?;
                 self.try_lock(op, &props).map(|op| Item::Step(op, span))
             }
             "work" | "sleep" => {
@@ -1847,6 +1851,73 @@ impl<'a> Builder<'a> {
                 }),
                 None => Some(op),
             },
+            _ => Some(op),
+        }
+    }
+
+    /// `submit ex work="100ms" raises="ValueError"` and `result ex task=3 timeout="1s"`.
+    fn pool_options(&mut self, op: Op, props: &HashMap<&str, &KdlEntry>, span: Span) -> Option<Op> {
+        match op {
+            Op::Submit { pool, .. } => {
+                let Some(w) = props.get("work") else {
+                    self.push(
+                        Problem::new("scenario::missing-attribute", "`submit` needs `work=`")
+                            .at(span, "a task of what?")
+                            .help("give the task its own work: submit ex work=\"100ms\""),
+                    );
+                    return None;
+                };
+                let work = self.duration_value(w, "`work=`")?;
+                let raises = match props.get("raises") {
+                    None => None,
+                    Some(e) => {
+                        let name = e.value().as_string();
+                        match name.and_then(|n| EXCEPTIONS.iter().position(|x| *x == n)) {
+                            Some(i) => Some(i as u8),
+                            None => {
+                                let help = match name.and_then(|n| nearest(n, EXCEPTIONS)) {
+                                    Some(near) => format!("did you mean raises=\"{near}\"?"),
+                                    None => format!(
+                                        "a task may raise one of: {}",
+                                        EXCEPTIONS.join(", ")
+                                    ),
+                                };
+                                self.push(
+                                    Problem::new(
+                                        "scenario::bad-value",
+                                        "`raises=` names a Python exception",
+                                    )
+                                    .at(span_of(e.span()), "not one threadlab knows")
+                                    .help(help),
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                };
+                Some(Op::Submit { pool, work, raises })
+            }
+            Op::Result { pool, .. } => {
+                let Some(t) = props.get("task") else {
+                    self.push(
+                        Problem::new("scenario::missing-attribute", "`result` needs `task=`")
+                            .at(span, "the result of which task?")
+                            .help("tasks are numbered 1, 2, 3… in submit order: result ex task=1"),
+                    );
+                    return None;
+                };
+                let task =
+                    self.int_prop(t, "task", 1, MAX_STEPS as u32, "no scenario submits more")?;
+                let timeout = match props.get("timeout") {
+                    Some(e) => Some(self.duration_value(e, "`timeout=`")?),
+                    None => None,
+                };
+                Some(Op::Result {
+                    pool,
+                    task,
+                    timeout,
+                })
+            }
             _ => Some(op),
         }
     }

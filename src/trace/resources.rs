@@ -43,6 +43,17 @@ pub enum ResourceState {
         waiters: Vec<ThreadIdx>,
         drop_requested: bool,
     },
+    /// A thread pool: tasks queued, tasks running (worker, task), how many finished and how
+    /// many results were collected (the next collected is the `collected + 1`th to arrive);
+    /// idle workers and threads waiting for a result.
+    Pool {
+        queued: Vec<u32>,
+        running: Vec<(ThreadIdx, u32)>,
+        finished: u32,
+        collected: u32,
+        idle: Vec<ThreadIdx>,
+        awaiting: Vec<ThreadIdx>,
+    },
     /// An event: whether it is set now, and who waits for it.
     Event { set: bool, waiters: Vec<ThreadIdx> },
     /// A shared counter: its value, the increments stored so far, and which threads have
@@ -67,6 +78,14 @@ impl ResourceState {
                 reading: Vec::new(),
             },
             // A condition, like an event, holds nothing: its waiters leave at their pass.
+            ResourceKind::Pool => ResourceState::Pool {
+                queued: Vec::new(),
+                running: Vec::new(),
+                finished: 0,
+                collected: 0,
+                idle: Vec::new(),
+                awaiting: Vec::new(),
+            },
             ResourceKind::Event => ResourceState::Event {
                 set: false,
                 waiters: Vec::new(),
@@ -131,6 +150,9 @@ impl ResourceState {
             | ResourceState::Gil { waiters, .. }
             | ResourceState::Event { waiters, .. } => waiters.clone(),
             ResourceState::Barrier { .. } | ResourceState::Counter { .. } => Vec::new(),
+            ResourceState::Pool { idle, awaiting, .. } => {
+                idle.iter().chain(awaiting).copied().collect()
+            }
             ResourceState::Buffer {
                 producers_waiting,
                 consumers_waiting,
@@ -162,6 +184,39 @@ impl ResourceState {
                     *holder = None
                 }
                 EventKind::Pass | EventKind::Timeout => remove(waiters, t),
+                _ => {}
+            },
+            ResourceState::Pool {
+                queued,
+                running,
+                finished,
+                collected,
+                idle,
+                awaiting,
+            } => match e.kind {
+                EventKind::Block => {
+                    if matches!(op, Some(Op::RunNext(_))) {
+                        add(idle, t);
+                    } else {
+                        add(awaiting, t);
+                    }
+                }
+                EventKind::Put => queued.push(e.item.unwrap_or(0)),
+                EventKind::Take => {
+                    let n = e.item.unwrap_or(0);
+                    queued.retain(|&q| q != n);
+                    running.push((t, n));
+                    remove(idle, t);
+                }
+                EventKind::TaskDone | EventKind::Raise => {
+                    running.retain(|&(w, _)| w != t);
+                    *finished += 1;
+                }
+                EventKind::Pass => {
+                    *collected += 1;
+                    remove(awaiting, t);
+                }
+                EventKind::Timeout => remove(awaiting, t),
                 _ => {}
             },
             ResourceState::Event { set, waiters } => match e.kind {
@@ -286,6 +341,10 @@ impl ResourceState {
             | ResourceState::Event { waiters, .. } => remove(waiters, t),
             ResourceState::Counter { reading, .. } => remove(reading, t),
             ResourceState::Barrier { .. } => {}
+            ResourceState::Pool { idle, awaiting, .. } => {
+                remove(idle, t);
+                remove(awaiting, t);
+            }
             ResourceState::Buffer {
                 producers_waiting,
                 consumers_waiting,

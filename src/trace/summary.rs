@@ -145,6 +145,16 @@ pub enum ResourceFigures {
         /// Times a consumer waited because the buffer was empty.
         consumer_waits: u64,
     },
+    /// A thread pool: tasks submitted, those that raised, results collected, and the longest
+    /// its queue got.
+    Pool {
+        name: String,
+        kind: &'static str,
+        submitted: u64,
+        raised: u64,
+        collected: u64,
+        most_queued: u32,
+    },
     /// A condition variable: notices sent, those lost for want of a waiter, and waits.
     Condition {
         name: String,
@@ -198,6 +208,7 @@ impl ResourceFigures {
             | ResourceFigures::Barrier { name, .. }
             | ResourceFigures::Buffer { name, .. }
             | ResourceFigures::Condition { name, .. }
+            | ResourceFigures::Pool { name, .. }
             | ResourceFigures::Gil { name, .. }
             | ResourceFigures::Counter { name, .. }
             | ResourceFigures::EventLoop { name, .. } => name,
@@ -213,6 +224,7 @@ impl ResourceFigures {
             | ResourceFigures::Barrier { kind, .. }
             | ResourceFigures::Buffer { kind, .. }
             | ResourceFigures::Condition { kind, .. }
+            | ResourceFigures::Pool { kind, .. }
             | ResourceFigures::Gil { kind, .. }
             | ResourceFigures::Counter { kind, .. }
             | ResourceFigures::EventLoop { kind, .. } => kind,
@@ -297,6 +309,9 @@ struct ResourceAcc {
     /// Notices sent on a condition, and those that found nobody waiting.
     notifies: u64,
     lost_notifies: u64,
+    pool_submitted: u64,
+    pool_raised: u64,
+    pool_collected: u64,
     last_holder: Option<u16>,
     /// Counter stores, and the value the latest one wrote.
     stores: u64,
@@ -341,6 +356,9 @@ impl SummaryBuilder {
                     sets: 0,
                     notifies: 0,
                     lost_notifies: 0,
+                    pool_submitted: 0,
+                    pool_raised: 0,
+                    pool_collected: 0,
                     last_holder: None,
                     stores: 0,
                     stored: 0,
@@ -439,6 +457,9 @@ impl SummaryBuilder {
             (_, EventKind::Block) => acc.waits += 1,
             (_, EventKind::DropRequest) => acc.drop_requests += 1,
             (_, EventKind::Set) => acc.sets += 1,
+            (ResourceState::Pool { .. }, EventKind::Put) => acc.pool_submitted += 1,
+            (ResourceState::Pool { .. }, EventKind::Raise) => acc.pool_raised += 1,
+            (ResourceState::Pool { .. }, EventKind::Pass) => acc.pool_collected += 1,
             (_, EventKind::Notify) => {
                 acc.notifies += 1;
                 if e.item == Some(0) {
@@ -461,6 +482,9 @@ impl SummaryBuilder {
             }
             ResourceState::Buffer { items, .. } => {
                 acc.most_fill = acc.most_fill.max(items.len() as u32);
+            }
+            ResourceState::Pool { queued, .. } => {
+                acc.most_fill = acc.most_fill.max(queued.len() as u32);
             }
             _ => {}
         }
@@ -609,6 +633,14 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
             sets: acc.sets,
             waits: acc.waits,
             most_waiters: acc.most_waiters,
+        },
+        ResourceKind::Pool => ResourceFigures::Pool {
+            name,
+            kind,
+            submitted: acc.pool_submitted,
+            raised: acc.pool_raised,
+            collected: acc.pool_collected,
+            most_queued: acc.most_fill,
         },
         ResourceKind::Condition { .. } => ResourceFigures::Condition {
             name,

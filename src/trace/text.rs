@@ -223,6 +223,16 @@ pub fn render_summary(summary: &Summary) -> String {
                 count(*sets, "time"),
                 count(*waits, "wait")
             ),
+            ResourceFigures::Pool {
+                submitted,
+                raised,
+                collected,
+                most_queued,
+                ..
+            } => format!(
+                "{} submitted ({raised} raised), {collected} results collected, at most {most_queued} queued",
+                count(*submitted, "task")
+            ),
             ResourceFigures::Condition {
                 notifies,
                 lost_notifies,

@@ -618,6 +618,41 @@ impl Trace {
                 },
                 other => format!("{who} {} {res}", other.name()),
             },
+            ResourceKind::Pool => {
+                let n = e.item.unwrap_or(0);
+                match e.kind {
+                    EventKind::Put => format!("{who} submitted task {n} to {res}: a future"),
+                    EventKind::Take => format!("{who} takes task {n} from {res}"),
+                    EventKind::TaskDone => format!("{who} finished task {n}: its future is done"),
+                    EventKind::Raise => {
+                        format!("{who}'s task {n} raised: the exception waits in its future")
+                    }
+                    EventKind::Set => format!("{who} shut {res} down: idle workers stop"),
+                    EventKind::Block if matches!(op, Some(Op::RunNext(_))) => {
+                        format!("{who} is idle: {res} has no task")
+                    }
+                    EventKind::Block => format!("{who} waits for a result from {res}"),
+                    EventKind::Pass => {
+                        let rank = match before(r) {
+                            Some(ResourceState::Pool { collected, .. }) => collected + 1,
+                            _ => 0,
+                        };
+                        let ran = match e.by {
+                            Some(b) => format!(", run by {}", name(b)),
+                            None => String::new(),
+                        };
+                        format!(
+                            "{who}: result of task {n} (submitted {}) arrives {}{ran}",
+                            ordinal(n),
+                            ordinal(rank)
+                        )
+                    }
+                    EventKind::Timeout => {
+                        format!("{who} gave up waiting for task {n}: TimeoutError")
+                    }
+                    other => format!("{who} {} {res}", other.name()),
+                }
+            }
             ResourceKind::List => match e.kind {
                 EventKind::Put => format!("{who} appended item {} to {res}", e.item.unwrap_or(0)),
                 EventKind::Take => format!("{who} popped item {} from {res}", e.item.unwrap_or(0)),
@@ -829,6 +864,18 @@ impl Trace {
             },
         }
     }
+}
+
+/// 1st, 2nd, 3rd, 4th, 11th, 21st: the order a result arrives in, or a task was submitted.
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// Time per state within one cell. A cell rarely sees more than a handful of states; a fixed

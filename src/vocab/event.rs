@@ -63,6 +63,8 @@ pub enum EventKind {
     Notify,
     /// Cleared an event: waits after this one wait again.
     Clear,
+    /// A pool's task raised an exception (`item` is the task); its future holds it.
+    Raise,
     /// Marked a task of a buffer done (`q.task_done()`); `item` is how many are still
     /// unfinished.
     TaskDone,
@@ -101,6 +103,7 @@ impl EventKind {
             EventKind::Notify => "notify",
             EventKind::Clear => "clear",
             EventKind::TaskDone => "task_done",
+            EventKind::Raise => "raise",
             EventKind::Load => "load",
             EventKind::Store => "store",
             EventKind::DropRequest => "drop_request",
@@ -162,6 +165,7 @@ impl State {
             | EventKind::Notify
             | EventKind::Clear
             | EventKind::TaskDone
+            | EventKind::Raise
             | EventKind::Load
             | EventKind::Store => State::Running,
             EventKind::DropRequest => return None,
@@ -207,6 +211,9 @@ impl State {
             // Waiting for a notice; re-taking the lock afterwards is a wait on the lock.
             ResourceKind::Condition { .. } => State::Condition(r),
             ResourceKind::List => return None,
+            // Idle workers wait for a task, collectors for a result: both on the pool's
+            // condition variable.
+            ResourceKind::Pool => State::Condition(r),
         })
     }
 

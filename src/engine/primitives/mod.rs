@@ -14,6 +14,7 @@ pub mod event_loop;
 pub mod gil;
 pub mod list;
 pub mod mutex;
+pub mod pool;
 pub mod rwlock;
 pub mod semaphore;
 
@@ -116,6 +117,7 @@ pub enum Primitive {
     EventLoop(event_loop::EventLoop),
     Condition(condition::Condition),
     List(list::List),
+    Pool(pool::Pool),
 }
 
 impl Primitive {
@@ -145,6 +147,7 @@ impl Primitive {
                 Primitive::Condition(condition::Condition::new(index, threads))
             }
             ResourceKind::List => Primitive::List(list::List::new(index)),
+            ResourceKind::Pool => Primitive::Pool(pool::Pool::new(index)),
         }
     }
 
@@ -159,6 +162,7 @@ impl Primitive {
             Primitive::Event(p) => wake(&p.state, &[&p.cv]),
             Primitive::RwLock(p) => wake(&p.state, &[&p.cv]),
             Primitive::Condition(p) => wake(&p.state, &[&p.cv]),
+            Primitive::Pool(p) => wake(&p.state, &[&p.cv]),
             // A list never makes a thread wait either.
             Primitive::List(_) => {}
             // A counter never makes a thread wait; tasks wait at async gates and in timers,
@@ -180,6 +184,7 @@ impl Primitive {
             Primitive::EventLoop(p) => p.view(),
             Primitive::Condition(p) => p.view(),
             Primitive::List(p) => p.view(),
+            Primitive::Pool(p) => p.view(),
         }
     }
 }

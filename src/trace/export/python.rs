@@ -101,7 +101,12 @@ pub fn unsupported(scenario: &Scenario) -> Option<String> {
     let mut words: Vec<&str> = scenario
         .resources
         .iter()
-        .filter(|r| matches!(r.kind, ResourceKind::Condition { .. } | ResourceKind::List))
+        .filter(|r| {
+            matches!(
+                r.kind,
+                ResourceKind::Condition { .. } | ResourceKind::List | ResourceKind::Pool
+            )
+        })
         .map(|r| r.kind.keyword())
         .collect();
     if scenario.threads.iter().any(|t| t.daemon) {
@@ -123,7 +128,8 @@ pub fn unsupported(scenario: &Scenario) -> Option<String> {
     );
     let first = *words.first()?;
     Some(format!(
-        "the Python twin cannot express `{first}` yet (threading.Condition, a shared list, \
+        "the Python twin cannot express `{first}` yet (threading.Condition, a shared list, a \
+         pool's futures, \
          daemon threads and queue.Queue's task_done, join, sentinel and get timeout are not in \
          its harness), so `{}` has no Python twin",
         scenario.name
@@ -192,7 +198,7 @@ pub fn render(scenario: &Scenario) -> String {
                 continue;
             }
             // See `unsupported`: export refuses these before rendering.
-            ResourceKind::Condition { .. } | ResourceKind::List => {
+            ResourceKind::Condition { .. } | ResourceKind::List | ResourceKind::Pool => {
                 format!("raise NotImplementedError({name})")
             }
         };
@@ -567,7 +573,13 @@ impl<'a> Lane<'a> {
             | Op::PutSentinel(_)
             | Op::TakeFor { .. }
             | Op::TaskDone(_)
-            | Op::Join(_) => {
+            | Op::Join(_)
+            | Op::Submit { .. }
+            | Op::RunNext(_)
+            | Op::Result { .. }
+            | Op::AsCompleted(_)
+            | Op::Map(_)
+            | Op::Shutdown(_) => {
                 format!("raise NotImplementedError({:?})", step.op.keyword())
             }
             Op::Sleep(d) if self.spec.is_task() => format!("await async_sleep({})", secs(d)),
