@@ -127,13 +127,7 @@ impl std::fmt::Display for StepError {
 impl std::error::Error for StepError {}
 
 impl Conductor {
-    pub fn new(
-        threads: usize,
-        clock: Arc<RunClock>,
-        speed: f64,
-        start_paused: bool,
-        daemon: Vec<bool>,
-    ) -> Conductor {
+    pub fn new(threads: usize, clock: Arc<RunClock>, speed: f64, start_paused: bool) -> Conductor {
         if start_paused {
             clock.stop();
         }
@@ -152,13 +146,19 @@ impl Conductor {
             pc: (0..threads).map(|_| AtomicU32::new(0)).collect(),
             blocked_on: (0..threads).map(|_| AtomicU32::new(NOT_BLOCKED)).collect(),
             finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
-            daemon: (0..threads)
-                .map(|t| daemon.get(t).copied().unwrap_or(false))
-                .collect(),
+            daemon: vec![false; threads],
             daemons_stopped: AtomicBool::new(false),
             watcher: std::sync::OnceLock::new(),
             tasks: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Which threads are daemons (`daemon[t]`), which the run does not wait for.
+    pub fn with_daemons(mut self, daemon: &[bool]) -> Conductor {
+        for (t, d) in self.daemon.iter_mut().enumerate() {
+            *d = daemon.get(t).copied().unwrap_or(false);
+        }
+        self
     }
 
     /// Wake everyone waiting for the conductor: parked threads and tasks at async gates.

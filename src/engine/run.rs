@@ -71,13 +71,14 @@ impl Run {
         let clock = Arc::new(RunClock::new());
         let shared = Arc::new(Shared {
             names: scenario.threads.iter().map(|t| t.name.clone()).collect(),
-            conductor: Conductor::new(
-                n,
-                clock.clone(),
-                options.speed,
-                options.start_paused,
-                scenario.threads.iter().map(|t| t.daemon).collect(),
-            ),
+            conductor: Conductor::new(n, clock.clone(), options.speed, options.start_paused)
+                .with_daemons(
+                    &scenario
+                        .threads
+                        .iter()
+                        .map(|t| t.daemon)
+                        .collect::<Vec<_>>(),
+                ),
             primitives: scenario
                 .resources
                 .iter()

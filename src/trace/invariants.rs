@@ -384,13 +384,13 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                     woken_by[ri].push(e.thread);
                 }
             }
-            (ResourceKind::Condition { lock }, EventKind::Block) => {
-                if holders[lock as usize].contains(&e.thread) {
-                    return Err(format!(
-                        "{who} waits on {} {at} still holding its lock",
-                        res.name
-                    ));
-                }
+            (ResourceKind::Condition { lock }, EventKind::Block)
+                if holders[lock as usize].contains(&e.thread) =>
+            {
+                return Err(format!(
+                    "{who} waits on {} {at} still holding its lock",
+                    res.name
+                ));
             }
             (ResourceKind::Condition { .. }, EventKind::Pass) => {
                 // Each wake-up is one a notify gave out, from the thread that gave it.
