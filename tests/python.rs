@@ -282,9 +282,9 @@ fn the_deadlock_twin_names_the_cycle_and_its_events_say_where() {
 
 #[test]
 fn export_format_python_writes_the_program_without_running_python() {
-    let out = scratch("cli-pool.py");
+    let out = scratch("cli-producer-consumer.py");
     let status = Command::new(env!("CARGO_BIN_EXE_threadlab"))
-        .args(["export", "pool", "--format", "python", "-o"])
+        .args(["export", "producer-consumer", "--format", "python", "-o"])
         .arg(&out)
         // No python3 needed to write the program.
         .env("PATH", "/nonexistent")
@@ -293,7 +293,7 @@ fn export_format_python_writes_the_program_without_running_python() {
     assert!(status.success());
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(
-        text.starts_with("#!/usr/bin/env python3\n\"\"\"Thread pool"),
+        text.starts_with("#!/usr/bin/env python3\n\"\"\"Producer-consumer"),
         "{}",
         &text[..200]
     );

@@ -450,7 +450,7 @@ fn the_program_waits_for_ordinary_threads_and_stops_its_daemon_mid_work() {
         EventKind::Stop,
         "the daemon is stopped, not done"
     );
-    // Mid-work: far from the end of its hundred beats.
+    // Mid-work: far from the end of its fifty beats.
     let steps = s.threads[heartbeat as usize].steps.len() as u32;
     assert!(
         stop.step < steps - 1,
