@@ -372,7 +372,8 @@ impl Lab {
                                 Kind::Barrier { .. } => "wait",
                                 Kind::Buffer { .. } if how % 2 == 0 => "put",
                                 Kind::Buffer { .. } => "take",
-                                Kind::Event if how % 2 == 0 => "set",
+                                Kind::Event if how % 3 == 0 => "set",
+                                Kind::Event if how % 3 == 1 => "clear",
                                 Kind::Event => "wait",
                                 _ => "increment",
                             };
@@ -770,10 +771,17 @@ impl<'a> World<'a> {
                 (ResourceKind::Buffer { .. }, EventKind::Put) => fill[ri] += 1,
                 (ResourceKind::Buffer { .. }, EventKind::Take) => fill[ri] -= 1,
                 (ResourceKind::Event, EventKind::Set) => set[ri] = true,
+                (ResourceKind::Event, EventKind::Clear) => set[ri] = false,
                 (ResourceKind::Barrier { .. }, EventKind::Arrive) => {
                     arrivals[ri].push(((e.t_ns, at), e.thread))
                 }
                 _ => {}
+            }
+            // A set releases everyone waiting then, even if a `clear` comes before they run.
+            if e.kind == EventKind::Set && s.resources[ri].kind == ResourceKind::Event {
+                for other in lanes.iter_mut().filter(|l| l.blocked == Some(r)) {
+                    other.blocked = None;
+                }
             }
         }
         // The arrivals after the last whole round are the ones still waiting for company.
@@ -1540,6 +1548,7 @@ fn script_check(s: &Scenario, t: usize, events: &[Event]) -> Result<(), String> 
             }
             Op::Wait(_) => &[EventKind::Pass],
             Op::Set(_) => &[EventKind::Set],
+            Op::Clear(_) => &[EventKind::Clear],
             Op::Put(_) => &[EventKind::Put],
             Op::Take(_) => &[EventKind::Take],
             Op::Increment(_) => &[EventKind::Load, EventKind::Store],
