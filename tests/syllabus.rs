@@ -734,3 +734,21 @@ fn check_points_at_pool_misuse() {
     let err = check("pool ex\nthread main {\n    result ex\n}\n");
     assert!(err.contains("`result` needs `task=`"), "{err}");
 }
+
+#[test]
+fn a_priority_queue_gives_the_lowest_priority_first_and_equals_in_put_order() {
+    let source = "buffer jobs capacity=5\nthread boss {\n    put jobs priority=3\n    put jobs priority=1\n    put jobs priority=2\n    put jobs priority=1\n    put jobs priority=0\n}\nthread worker after=boss {\n    repeat 5 {\n        take jobs\n    }\n}\n";
+    let s =
+        Arc::new(threadlab::scenario::parse_source("prio", "prio.kdl", source).expect("parses"));
+    let ran = run(&s);
+    assert_eq!(ran.phase, Phase::Finished, "{:?}", ran.deadlock);
+    let taken: Vec<u32> = ran
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Take)
+        .filter_map(|e| e.item)
+        .collect();
+    assert_eq!(taken, [5, 2, 4, 3, 1]);
+    let err = check("buffer q capacity=2\nthread a {\n    put q priority=1 sentinel=#true\n}\n");
+    assert!(err.contains("not both"), "{err}");
+}

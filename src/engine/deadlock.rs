@@ -39,7 +39,7 @@ fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
         Op::Release(r) => (Act::Release, r),
         Op::Set(r) => (Act::Set, r),
         Op::Wait(r) if matches!(kind, Some(ResourceKind::Barrier { .. })) => (Act::Arrive, r),
-        Op::Put(r) | Op::PutSentinel(r) => (Act::Put, r),
+        Op::Put(r) | Op::PutSentinel(r) | Op::PutPriority { resource: r, .. } => (Act::Put, r),
         Op::Take(r) | Op::TakeFor { resource: r, .. } => (Act::Take, r),
         Op::TaskDone(r) => (Act::TaskDone, r),
         Op::Submit { pool: r, .. } | Op::Shutdown(r) => (Act::Submit, r),

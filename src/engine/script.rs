@@ -394,6 +394,9 @@ fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow
         (Op::Put(_), Primitive::Buffer(b)) => b.put(&mut cx),
         (Op::Take(_), Primitive::Buffer(b)) => b.take(&mut cx),
         (Op::PutSentinel(_), Primitive::Buffer(b)) => b.put_sentinel(&mut cx),
+        (Op::PutPriority { priority, .. }, Primitive::Buffer(b)) => {
+            b.put_with_priority(&mut cx, priority)
+        }
         // Given up or not, the thread goes on; the recorded `timeout` says which.
         (Op::TakeFor { timeout, .. }, Primitive::Buffer(b)) => {
             b.take_for(&mut cx, timeout).map(|_| ())

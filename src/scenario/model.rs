@@ -205,6 +205,12 @@ pub enum Op {
     /// `put q sentinel=#true`: put the shutdown marker (Python's `q.put(None)`); a thread that
     /// takes it stops its script there, as `if item is None: break` leaves a consumer's loop.
     PutSentinel(ResIdx),
+    /// `put q priority=2`: put an item into a buffer used as a `queue.PriorityQueue`: a take
+    /// takes the lowest priority first (in put order among equals).
+    PutPriority {
+        resource: ResIdx,
+        priority: u32,
+    },
     /// `take q timeout="100ms"`: take an item, but give up after `timeout` and go on (Python's
     /// `q.get(timeout=0.1)` raising `queue.Empty`, caught).
     TakeFor {
@@ -291,7 +297,7 @@ impl Op {
             Op::Notify(_) => "notify",
             Op::NotifyAll(_) => "notify-all",
             Op::Append(_) => "append",
-            Op::PutSentinel(_) => "put",
+            Op::PutSentinel(_) | Op::PutPriority { .. } => "put",
             Op::TakeFor { .. } => "take",
             Op::TaskDone(_) => "task-done",
             Op::Join(_) => "join",
@@ -327,6 +333,7 @@ impl Op {
             | Op::Append(r)
             | Op::Pop(r)
             | Op::PutSentinel(r)
+            | Op::PutPriority { resource: r, .. }
             | Op::TakeFor { resource: r, .. }
             | Op::TaskDone(r)
             | Op::Join(r)
@@ -343,7 +350,7 @@ impl Op {
     /// The buffer this step puts into, sentinel or item.
     pub fn puts(&self) -> Option<ResIdx> {
         match *self {
-            Op::Put(r) | Op::PutSentinel(r) => Some(r),
+            Op::Put(r) | Op::PutSentinel(r) | Op::PutPriority { resource: r, .. } => Some(r),
             _ => None,
         }
     }

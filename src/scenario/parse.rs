@@ -1578,7 +1578,7 @@ impl<'a> Builder<'a> {
                 let allowed: &[&str] = match keyword {
                     "lock" => &["timeout", "backoff", "jitter"],
                     "wait" => &["while-empty", "if-empty", "timeout"],
-                    "put" => &["sentinel"],
+                    "put" => &["sentinel", "priority"],
                     "take" => &["timeout"],
                     "submit" => &["work", "raises"],
                     "result" => &["task", "timeout"],
@@ -1836,13 +1836,34 @@ impl<'a> Builder<'a> {
     /// `put q sentinel=#true` and `take q timeout="100ms"` on a buffer.
     fn queue_options(&mut self, op: Op, props: &HashMap<&str, &KdlEntry>) -> Option<Op> {
         match op {
-            Op::Put(r) => match props.get("sentinel") {
-                Some(e) => Some(if self.bool_value(e, "sentinel")? {
+            Op::Put(r) => match (props.get("sentinel"), props.get("priority")) {
+                (Some(_), Some(p)) => {
+                    self.push(
+                        Problem::new(
+                            "scenario::duplicate-attribute",
+                            "a put is a sentinel or an item with a priority, not both",
+                        )
+                        .at(span_of(p.span()), "one too many")
+                        .help("keep sentinel=#true or priority=N"),
+                    );
+                    None
+                }
+                (Some(e), None) => Some(if self.bool_value(e, "sentinel")? {
                     Op::PutSentinel(r)
                 } else {
                     op
                 }),
-                None => Some(op),
+                (None, Some(p)) => Some(Op::PutPriority {
+                    resource: r,
+                    priority: self.int_prop(
+                        p,
+                        "priority",
+                        0,
+                        MAX_AMOUNT,
+                        "a lesson needs a handful of levels",
+                    )?,
+                }),
+                (None, None) => Some(op),
             },
             Op::Take(r) => match props.get("timeout") {
                 Some(e) => Some(Op::TakeFor {

@@ -110,6 +110,14 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
     // Per condition: per thread, who notified it and has not yet seen it pass.
     let mut woken_by: Vec<Vec<ThreadIdx>> = vec![Vec::new(); n];
     let mut value: Vec<u32> = vec![0; n];
+    // Per buffer: each queued item's priority, in step with `items`.
+    let mut priorities: Vec<VecDeque<u32>> = vec![VecDeque::new(); n];
+    let step_op = |e: &Event| {
+        scenario.threads[e.thread as usize]
+            .steps
+            .get(e.step as usize)
+            .map(|s| s.op)
+    };
     // Per buffer: items put and not yet marked done.
     let mut unfinished: Vec<u64> = vec![0; n];
     // Per thread: the counter value its increment in progress read.
@@ -486,6 +494,12 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                     last_put[ri] = item;
                 }
                 items[ri].push_back(item);
+                // A sentinel comes last, an item without a priority at 0: plain FIFO.
+                priorities[ri].push_back(match step_op(e) {
+                    Some(Op::PutPriority { priority, .. }) => priority,
+                    Some(Op::PutSentinel(_)) => u32::MAX,
+                    _ => 0,
+                });
                 facts[ri].puts += 1;
                 if items[ri].len() > capacity as usize {
                     return Err(format!(
@@ -497,11 +511,18 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
             }
             (ResourceKind::Buffer { .. } | ResourceKind::List, EventKind::Take) => {
                 let item = e.item.ok_or_else(|| format!("a take {at} has no item"))?;
-                match items[ri].pop_front() {
+                // The first of the lowest priority is next: the front, in a FIFO buffer.
+                let lowest = priorities[ri].iter().copied().min();
+                let next = priorities[ri].iter().position(|&p| Some(p) == lowest);
+                let taken = next.and_then(|k| {
+                    priorities[ri].remove(k);
+                    items[ri].remove(k)
+                });
+                match taken {
                     Some(front) if front == item => {}
                     Some(front) => {
                         return Err(format!(
-                            "{who} took item {item} from {} {at}, but item {front} was first",
+                            "{who} took item {item} from {} {at}, but item {front} was next",
                             res.name
                         ));
                     }

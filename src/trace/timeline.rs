@@ -758,6 +758,16 @@ impl Trace {
                     ),
                     None => format!("{who}'s join() on {res} returns at once: nothing unfinished"),
                 },
+                EventKind::Put if matches!(op, Some(Op::PutPriority { .. })) => {
+                    let priority = match op {
+                        Some(Op::PutPriority { priority, .. }) => priority,
+                        _ => 0,
+                    };
+                    format!(
+                        "{who} put item {} with priority {priority} into {res}{woke}",
+                        e.item.unwrap_or(0)
+                    )
+                }
                 EventKind::Put => match e.item {
                     Some(n) => format!("{who} put item {n} into {res}{woke}"),
                     None => format!("{who} put an item into {res}{woke}"),
@@ -773,7 +783,7 @@ impl Trace {
                     Some(Op::Take(_) | Op::TakeFor { .. }) => {
                         format!("{who} waits: {res} is empty")
                     }
-                    Some(Op::PutSentinel(_)) => {
+                    Some(Op::PutSentinel(_) | Op::PutPriority { .. }) => {
                         format!("{who} waits: {res} is full ({capacity} of {capacity})")
                     }
                     Some(Op::Join(_)) => {

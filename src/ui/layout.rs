@@ -91,6 +91,7 @@ fn widest_label(scenario: &Scenario) -> usize {
                 Op::Put(r)
                 | Op::Take(r)
                 | Op::PutSentinel(r)
+                | Op::PutPriority { resource: r, .. }
                 | Op::TakeFor { resource: r, .. }
                 | Op::Join(r) => Some((State::Condition(r), t, Some(i as u32))),
                 Op::BlockingSleep(_) => Some((State::Sleeping, t, Some(i as u32))),

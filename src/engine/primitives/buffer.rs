@@ -34,7 +34,9 @@ pub struct Buffer {
 
 pub(super) struct State {
     seq: u64,
-    items: VecDeque<u32>,
+    /// (priority, item number), in put order; a take takes the first of the lowest priority,
+    /// so a buffer whose puts give no priority (all 0) is plain FIFO.
+    items: VecDeque<(u32, u32)>,
     last_item: u32,
     producers: VecDeque<ThreadIdx>,
     consumers: VecDeque<ThreadIdx>,
@@ -76,12 +78,18 @@ impl Buffer {
     }
 
     pub fn put(&self, cx: &mut Cx) -> Flow {
-        self.act(cx, Some(false), None).map(|_| ())
+        self.act(cx, Some(Putting::Item(0)), None).map(|_| ())
     }
 
-    /// `q.put(None)`: the shutdown marker, queued like any item.
+    /// `q.put((priority, item))` on a `queue.PriorityQueue`: lower comes out first.
+    pub fn put_with_priority(&self, cx: &mut Cx, priority: u32) -> Flow {
+        self.act(cx, Some(Putting::Item(priority)), None)
+            .map(|_| ())
+    }
+
+    /// `q.put(None)`: the shutdown marker, queued like any item (last among priorities).
     pub fn put_sentinel(&self, cx: &mut Cx) -> Flow {
-        self.act(cx, Some(true), None).map(|_| ())
+        self.act(cx, Some(Putting::Sentinel), None).map(|_| ())
     }
 
     pub fn take(&self, cx: &mut Cx) -> Flow {
@@ -146,7 +154,12 @@ impl Buffer {
     /// A put (`Some(sentinel)`) or a take (`None`): wait while the buffer is full (or empty),
     /// then move one item and signal the first thread waiting on the other side. A take with a
     /// `timeout` gives up after it and returns false.
-    fn act(&self, cx: &mut Cx, put: Option<bool>, timeout: Option<Duration>) -> Result<bool, Halt> {
+    fn act(
+        &self,
+        cx: &mut Cx,
+        put: Option<Putting>,
+        timeout: Option<Duration>,
+    ) -> Result<bool, Halt> {
         let putting = put.is_some();
         let me = cx.me;
         let mut s = self.state.lock();
@@ -211,18 +224,21 @@ impl Buffer {
             s.side(putting).retain(|&w| w != me);
             cx.conductor.unblocked(me);
         }
-        let (kind, item) = if let Some(sentinel) = put {
-            let item = if sentinel {
-                SENTINEL
-            } else {
-                s.last_item += 1;
-                s.last_item
+        let (kind, item) = if let Some(what) = put {
+            let entry = match what {
+                Putting::Sentinel => (u32::MAX, SENTINEL),
+                Putting::Item(priority) => {
+                    s.last_item += 1;
+                    (priority, s.last_item)
+                }
             };
-            s.items.push_back(item);
+            s.items.push_back(entry);
             s.unfinished += 1;
-            (EventKind::Put, Some(item))
+            (EventKind::Put, Some(entry.1))
         } else {
-            let item = s.items.pop_front();
+            let lowest = s.items.iter().map(|&(p, _)| p).min();
+            let at = s.items.iter().position(|&(p, _)| Some(p) == lowest);
+            let item = at.and_then(|k| s.items.remove(k)).map(|(_, item)| item);
             s.took_sentinel[me as usize] = item == Some(SENTINEL);
             (EventKind::Take, item)
         };
@@ -277,6 +293,14 @@ impl Buffer {
             full,
         }
     }
+}
+
+/// What a put puts.
+#[derive(Debug, Clone, Copy)]
+enum Putting {
+    /// The next numbered item, with its priority (0 when none is given).
+    Item(u32),
+    Sentinel,
 }
 
 impl State {

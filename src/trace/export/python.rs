@@ -114,6 +114,7 @@ pub fn unsupported(scenario: &Scenario) -> Option<String> {
     }
     let queue_word = |op: &Op| match op {
         Op::PutSentinel(_) => Some("put … sentinel="),
+        Op::PutPriority { .. } => Some("put … priority="),
         Op::TakeFor { .. } => Some("take … timeout="),
         Op::TaskDone(_) => Some("task-done"),
         Op::Join(_) => Some("join"),
@@ -130,7 +131,7 @@ pub fn unsupported(scenario: &Scenario) -> Option<String> {
     Some(format!(
         "the Python twin cannot express `{first}` yet (threading.Condition, a shared list, a \
          pool's futures, \
-         daemon threads and queue.Queue's task_done, join, sentinel and get timeout are not in \
+         daemon threads and queue.Queue's task_done, join, sentinel, priority and get timeout are not in \
          its harness), so `{}` has no Python twin",
         scenario.name
     ))
@@ -571,6 +572,7 @@ impl<'a> Lane<'a> {
             | Op::Append(_)
             | Op::Pop(_)
             | Op::PutSentinel(_)
+            | Op::PutPriority { .. }
             | Op::TakeFor { .. }
             | Op::TaskDone(_)
             | Op::Join(_)
