@@ -868,3 +868,30 @@ fn replay_keys_go_through_the_app_like_live_keys() {
     app.update(Action::Back);
     assert_eq!(app.screen, Screen::Menu);
 }
+
+/// The resource panel says what the syllabus's resources are: an event set or clear, a pool's
+/// queue and finished tasks, a condition and a list by their kinds.
+#[test]
+fn the_resource_panel_shows_events_pools_conditions_and_lists() {
+    let source = |name: &str| {
+        threadlab::scenario::builtin::find(name)
+            .expect("built-in")
+            .source
+    };
+    let text = screen_text(&finished_app(source("event-timeout"), 120, 40), 120, 40);
+    let row = text
+        .lines()
+        .find(|l| l.contains("reply") && l.contains("event"))
+        .unwrap_or_else(|| panic!("no event row:\n{text}"));
+    // The server cleared it at the end.
+    assert!(row.contains("clear"), "{row}");
+    let text = screen_text(&finished_app(source("pool"), 120, 40), 120, 40);
+    let row = text
+        .lines()
+        .find(|l| l.contains(" pool "))
+        .unwrap_or_else(|| panic!("no pool row:\n{text}"));
+    assert!(row.contains("0 queued, 9 finished"), "{row}");
+    let text = screen_text(&finished_app(source("condition"), 120, 40), 120, 40);
+    assert!(text.contains("condition"), "{text}");
+    assert!(text.contains("list"), "{text}");
+}
