@@ -336,6 +336,7 @@ const LATIN_ALLOWED: &[&str] = &[
     "asyncio",
     "Python",
     "CPython",
+    "future",
     "English",
     "ms",
     "us",

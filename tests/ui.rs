@@ -940,3 +940,30 @@ fn the_menu_says_what_it_cannot_show_and_home_and_end_reach_both_ends() {
     app.update(Action::First);
     assert_eq!(app.menu.selected, 0);
 }
+
+/// The resource panel says what the syllabus's resources are: an event set or clear, a pool's
+/// queue and finished tasks, a condition and a list by their kinds.
+#[test]
+fn the_resource_panel_shows_events_pools_conditions_and_lists() {
+    let source = |name: &str| {
+        threadlab::scenario::builtin::find(name)
+            .expect("built-in")
+            .source
+    };
+    let text = screen_text(&finished_app(source("event-timeout"), 120, 40), 120, 40);
+    let row = text
+        .lines()
+        .find(|l| l.contains("reply") && l.contains("event"))
+        .unwrap_or_else(|| panic!("no event row:\n{text}"));
+    // The server cleared it at the end.
+    assert!(row.contains("clear"), "{row}");
+    let text = screen_text(&finished_app(source("pool"), 120, 40), 120, 40);
+    let row = text
+        .lines()
+        .find(|l| l.contains(" pool "))
+        .unwrap_or_else(|| panic!("no pool row:\n{text}"));
+    assert!(row.contains("0 queued, 9 finished"), "{row}");
+    let text = screen_text(&finished_app(source("condition"), 120, 40), 120, 40);
+    assert!(text.contains("condition"), "{text}");
+    assert!(text.contains("list"), "{text}");
+}

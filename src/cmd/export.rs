@@ -43,6 +43,10 @@ fn python_twin(args: &ExportArgs) -> Result<(String, String), Error> {
         .help("give the lesson's name or its .kdl file"));
     }
     let scenario = crate::scenario::load(&args.input)?;
+    if let Some(why) = python::unsupported(&scenario) {
+        return Err(Error::new("export::no-twin", why)
+            .help("export it as a picture instead: --format svg or --format chrome"));
+    }
     let lanes = scenario.threads.len();
     Ok((
         python::render(&scenario),

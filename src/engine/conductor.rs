@@ -6,6 +6,7 @@
 //! is cancelled. Run time runs while the run is running or some thread is carrying out a step it
 //! was granted, and stops otherwise.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,6 +19,11 @@ use super::recorder::Recorder;
 use crate::scenario::model::{ResIdx, Scenario, ThreadIdx};
 use crate::vocab::event::{Event, EventKind};
 
+thread_local! {
+    /// Whether the OS thread is running a daemon scenario thread.
+    static IN_DAEMON: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Why a worker stops before finishing its script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Halt {
@@ -25,6 +31,9 @@ pub enum Halt {
     Cancelled,
     /// A runtime error in the scenario (the thread becomes failed with this reason).
     Failed(String),
+    /// A daemon thread stopped where it was, because every other thread has ended (Python's
+    /// daemon threads at interpreter exit).
+    Stopped,
 }
 
 pub type Flow = Result<(), Halt>;
@@ -50,6 +59,10 @@ pub struct Conductor {
     /// Per thread: the run time its sleep ends, while it sleeps (0 otherwise); when it acts
     /// next, for "step next".
     due: Vec<AtomicU64>,
+    /// Per thread: a daemon thread, which the run does not wait for.
+    daemon: Vec<bool>,
+    /// Every thread but the daemons has ended: the daemons are being stopped.
+    daemons_stopped: AtomicBool,
     watcher: std::sync::OnceLock<std::thread::Thread>,
     /// Breakpoints and a step by event; `stopping` says whether any is armed, read at every
     /// step so a run without them pays one relaxed load.
@@ -145,11 +158,21 @@ impl Conductor {
             blocked_on: (0..threads).map(|_| AtomicU32::new(NOT_BLOCKED)).collect(),
             finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
             due: (0..threads).map(|_| AtomicU64::new(0)).collect(),
+            daemon: vec![false; threads],
+            daemons_stopped: AtomicBool::new(false),
             watcher: std::sync::OnceLock::new(),
             stops: Mutex::new(Stops::default()),
             stopping: Arc::new(AtomicBool::new(false)),
             tasks: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Which threads are daemons (`daemon[t]`), which the run does not wait for.
+    pub fn with_daemons(mut self, daemon: &[bool]) -> Conductor {
+        for (t, d) in self.daemon.iter_mut().enumerate() {
+            *d = daemon.get(t).copied().unwrap_or(false);
+        }
+        self
     }
 
     /// Wake everyone waiting for the conductor: parked threads and tasks at async gates.
@@ -158,8 +181,30 @@ impl Conductor {
         self.tasks.notify_waiters();
     }
 
+    /// Whether the thread asking must stop: the run was cancelled, or it is a daemon thread
+    /// and every other thread has ended. Waits ask without saying who they are, so a daemon
+    /// thread says so once, at its start ([`Conductor::enter_daemon`]).
     pub fn cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
+            || (self.daemons_stopped.load(Ordering::Acquire) && IN_DAEMON.with(Cell::get))
+    }
+
+    /// Called on a daemon thread's own OS thread before its first step.
+    pub fn enter_daemon(&self) {
+        IN_DAEMON.with(|d| d.set(true));
+    }
+
+    /// Whether thread `t` is a daemon that was stopped because the others ended (rather than
+    /// cancelled with the whole run).
+    pub fn daemon_stopped(&self, t: ThreadIdx) -> bool {
+        self.daemon.get(t as usize).copied().unwrap_or(false)
+            && self.daemons_stopped.load(Ordering::Acquire)
+            && !self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Whether the daemons are being stopped, so every wait must be woken to notice.
+    pub fn stopping_daemons(&self) -> bool {
+        self.daemons_stopped.load(Ordering::Acquire)
     }
 
     pub fn speed(&self) -> f64 {
@@ -358,6 +403,12 @@ impl Conductor {
 
     pub fn finish(&self, me: ThreadIdx) {
         self.finished[me as usize].store(true, Ordering::Release);
+        // The last thread that is not a daemon ends the program: its daemons stop.
+        let rest_ended = (0..self.finished.len())
+            .all(|t| self.daemon[t] || self.finished[t].load(Ordering::Acquire));
+        if rest_ended && !self.all_finished() {
+            self.daemons_stopped.store(true, Ordering::Release);
+        }
         let mut c = self.control.lock();
         c.grants[me as usize] = None;
         if self.all_finished() {

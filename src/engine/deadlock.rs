@@ -25,6 +25,12 @@ enum Act {
     Arrive,
     Put,
     Take,
+    Notify,
+    TaskDone,
+    /// Submit a task to a pool, or shut it down: what an idle worker waits for.
+    Submit,
+    /// Run a pool's next task: what a thread waiting for a result waits for.
+    RunTask,
 }
 
 fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
@@ -33,8 +39,12 @@ fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
         Op::Release(r) => (Act::Release, r),
         Op::Set(r) => (Act::Set, r),
         Op::Wait(r) if matches!(kind, Some(ResourceKind::Barrier { .. })) => (Act::Arrive, r),
-        Op::Put(r) => (Act::Put, r),
-        Op::Take(r) => (Act::Take, r),
+        Op::Put(r) | Op::PutSentinel(r) | Op::PutPriority { resource: r, .. } => (Act::Put, r),
+        Op::Take(r) | Op::TakeFor { resource: r, .. } => (Act::Take, r),
+        Op::TaskDone(r) => (Act::TaskDone, r),
+        Op::Submit { pool: r, .. } | Op::Shutdown(r) => (Act::Submit, r),
+        Op::RunNext(r) => (Act::RunTask, r),
+        Op::Notify(r) | Op::NotifyAll(r) => (Act::Notify, r),
         _ => return None,
     })
 }
@@ -138,7 +148,24 @@ pub fn find(
     let ahead: Vec<Ahead> = (0..n)
         .map(|t| Ahead::of(scenario, t, pcs[t], finished[t]))
         .collect();
-    let waiting_on_same = |u: usize, r: ResIdx| at[u] == Where::Waiting(r);
+    // A thread waiting on a buffer in `join` waits for task-dones, not for an item or room.
+    let joining = |t: usize| {
+        scenario.threads[t]
+            .steps
+            .get(pcs[t] as usize)
+            .is_some_and(|st| matches!(st.op, Op::Join(_)))
+    };
+    let running_next = |t: usize| {
+        scenario.threads[t]
+            .steps
+            .get(pcs[t] as usize)
+            .is_some_and(|st| matches!(st.op, Op::RunNext(_)))
+    };
+    // Threads waiting on the same resource for the same thing cannot end each other's wait;
+    // a joiner and a consumer of one buffer wait for different things.
+    let waiting_on_same = |t: usize, u: usize, r: ResIdx| {
+        at[u] == Where::Waiting(r) && joining(t) == joining(u) && running_next(t) == running_next(u)
+    };
 
     // Who could end each waiting thread's wait, and how many of them it needs.
     let wakers: Vec<(Vec<usize>, usize)> = (0..n)
@@ -150,7 +177,7 @@ pub fn find(
             let kind = scenario.resources[r as usize].kind;
             let providers = |act: Act| -> Vec<usize> {
                 (0..n)
-                    .filter(|&u| u != t && !waiting_on_same(u, r) && ahead[u].will(act, r))
+                    .filter(|&u| u != t && !waiting_on_same(t, u, r) && ahead[u].will(act, r))
                     .collect()
             };
             match kind {
@@ -171,16 +198,30 @@ pub fn find(
                     (other_holders(view, t, releases), 1)
                 }
                 ResourceKind::Event => (providers(Act::Set), 1),
+                // A condition's waiter needs a notice from a thread that will still send one.
+                ResourceKind::Condition { .. } => (providers(Act::Notify), 1),
                 ResourceKind::Barrier { parties } => {
                     let missing = (parties as usize).saturating_sub(view.waiters.len());
                     (providers(Act::Arrive), missing.max(1))
                 }
                 ResourceKind::Buffer { .. } => {
-                    let act = if view.full { Act::Take } else { Act::Put };
+                    let act = if joining(t) {
+                        Act::TaskDone
+                    } else if view.full {
+                        Act::Take
+                    } else {
+                        Act::Put
+                    };
                     (providers(act), 1)
                 }
                 // Nothing waits for good on a counter or an event loop.
-                ResourceKind::Counter | ResourceKind::EventLoop => (Vec::new(), 0),
+                // An idle worker waits for a submit (or the shutdown that stops it); a thread
+                // collecting results waits for a worker to run its tasks.
+                ResourceKind::Pool if running_next(t) => (providers(Act::Submit), 1),
+                ResourceKind::Pool => (providers(Act::RunTask), 1),
+                ResourceKind::Counter | ResourceKind::EventLoop | ResourceKind::List => {
+                    (Vec::new(), 0)
+                }
             }
         })
         .collect();
@@ -226,7 +267,9 @@ pub fn find(
         .filter(|&t| at[t] != Where::Finished && !can_move[t])
         .map(|t| t as ThreadIdx)
         .collect();
-    if stuck.is_empty() {
+    // Daemon threads stuck on their own are no deadlock: the program ends without them, and
+    // they are stopped when every other thread has ended.
+    if stuck.iter().all(|&t| scenario.threads[t as usize].daemon) {
         return None;
     }
 
@@ -252,7 +295,11 @@ pub fn find(
             } else {
                 let act = match scenario.resources[r as usize].kind {
                     ResourceKind::Event => Act::Set,
+                    ResourceKind::Condition { .. } => Act::Notify,
+                    ResourceKind::Pool if running_next(t) => Act::Submit,
+                    ResourceKind::Pool => Act::RunTask,
                     ResourceKind::Barrier { .. } => Act::Arrive,
+                    ResourceKind::Buffer { .. } if joining(t) => Act::TaskDone,
                     ResourceKind::Buffer { .. } if view.full => Act::Take,
                     ResourceKind::Buffer { .. } => Act::Put,
                     _ => return Vec::new(),
@@ -261,7 +308,7 @@ pub fn find(
                     .filter(|&u| {
                         u != t
                             && stuck_waiting(u)
-                            && !waiting_on_same(u, r)
+                            && !waiting_on_same(t, u, r)
                             && ahead[u].will(act, r)
                     })
                     .collect()

@@ -72,7 +72,14 @@ impl Run {
         let clock = Arc::new(RunClock::new());
         let shared = Arc::new(Shared {
             names: scenario.threads.iter().map(|t| t.name.clone()).collect(),
-            conductor: Conductor::new(n, clock.clone(), options.speed, options.start_paused),
+            conductor: Conductor::new(n, clock.clone(), options.speed, options.start_paused)
+                .with_daemons(
+                    &scenario
+                        .threads
+                        .iter()
+                        .map(|t| t.daemon)
+                        .collect::<Vec<_>>(),
+                ),
             primitives: scenario
                 .resources
                 .iter()

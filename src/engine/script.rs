@@ -11,10 +11,11 @@ use parking_lot::{Condvar, Mutex};
 
 use super::clock::RunClock;
 use super::conductor::{Conductor, Flow, Halt};
-use super::primitives::{Cx, Primitive, counter::WINDOW, gil::Gil};
+use super::primitives::pool::{Collect, Next};
+use super::primitives::{Cx, Primitive, counter::WINDOW, gil::Gil, mutex::Mutex as LockPrimitive};
 use super::recorder::{Recorder, Sink};
 use super::work;
-use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
+use crate::scenario::model::{Guard, Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::vocab::deadlock::Deadlock;
 use crate::vocab::event::EventKind;
 
@@ -41,12 +42,24 @@ pub(super) const HOLDS_NOTHING: u32 = u32::MAX;
 /// One scenario thread, from start to done, failed or cancelled.
 pub(super) fn worker(shared: &Shared, me: ThreadIdx) {
     let mut rec = Recorder::new(me, shared.sink.clone());
+    if shared.scenario.threads[me as usize].daemon {
+        shared.conductor.enter_daemon();
+    }
     let outcome = catch_unwind(AssertUnwindSafe(|| run_script(shared, me, &mut rec)))
         .unwrap_or_else(|panic| Err(panicked(panic)));
+    // A daemon stopped where it was: its end belongs to the step it was in.
+    let stopped_at = rec.step;
+    let outcome = match outcome {
+        Err(Halt::Cancelled) if shared.conductor.daemon_stopped(me) => Err(Halt::Stopped),
+        other => other,
+    };
     rec.step = crate::vocab::event::NO_STEP;
     // A thread that ends gives up the GIL, as a CPython thread does when it exits.
     if let Some(gil) = gil_of(shared, me) {
         gil.drop_gil(&mut cx(shared, me, &mut rec));
+    }
+    if matches!(outcome, Err(Halt::Stopped)) {
+        rec.step = stopped_at;
     }
     end(shared, me, &mut rec, outcome);
 }
@@ -76,6 +89,7 @@ pub(super) fn end(shared: &Shared, me: ThreadIdx, rec: &mut Recorder, outcome: F
             }
             recorded
         }
+        Err(Halt::Stopped) => rec.emit(EventKind::Stop, None, None, None),
         Err(Halt::Cancelled) => false,
     };
     if !ended {
@@ -83,6 +97,12 @@ pub(super) fn end(shared: &Shared, me: ThreadIdx, rec: &mut Recorder, outcome: F
     }
     rec.flush();
     shared.conductor.finish(me);
+    // The program's last thread has ended: wake every wait, so its daemons see they stop.
+    if shared.conductor.stopping_daemons() {
+        for p in &shared.primitives {
+            p.wake_all();
+        }
+    }
     let _g = shared.finished.0.lock();
     shared.finished.1.notify_all();
 }
@@ -155,6 +175,31 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                 }
             }
             Op::Work(d) => work_step(shared, me, i, d, None, rec)?,
+            Op::RunNext(r) => {
+                let Primitive::Pool(pool) = &shared.primitives[r as usize] else {
+                    return Err(Halt::Failed(format!(
+                        "`run-next` cannot be used on {}",
+                        shared.scenario.resource_name(r)
+                    )));
+                };
+                // Waiting for a task leaves the CPU (the GIL was given back before the gate);
+                // the task's own work is computing, under the GIL.
+                match pool.next(&mut cx(shared, me, rec))? {
+                    // A shut-down pool with nothing queued: the worker's loop ends.
+                    Next::Shutdown => {
+                        conductor.after_step(me, i);
+                        break;
+                    }
+                    Next::Task(n, work, _) => {
+                        if let Some(g) = gil {
+                            g.take(&mut cx(shared, me, rec))?;
+                            holding = true;
+                        }
+                        work_step(shared, me, i, work, gil, rec)?;
+                        pool.complete(&mut cx(shared, me, rec), n);
+                    }
+                }
+            }
             Op::Sleep(d) => {
                 // I/O happens without the GIL.
                 rec.emit(EventKind::Sleep, None, None, None);
@@ -178,6 +223,14 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                     }
                 } else {
                     sync_step(shared, me, op, rec)?;
+                    // `item = q.get(); if item is None: break`: a sentinel ends the script.
+                    if let Some(r) = op.takes()
+                        && let Primitive::Buffer(b) = &shared.primitives[r as usize]
+                        && b.took_sentinel(me)
+                    {
+                        conductor.after_step(me, i);
+                        break;
+                    }
                     match op {
                         Op::Lock(r) | Op::Read(r) | Op::Write(r) | Op::Acquire(r) => {
                             held.took(r, i as usize)
@@ -366,13 +419,78 @@ fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow
         (Op::Wait(_), Primitive::Barrier(b)) => b.wait(&mut cx),
         (Op::Wait(_), Primitive::Event(e)) => e.wait(&mut cx),
         (Op::Set(_), Primitive::Event(e)) => e.set(&mut cx),
+        (Op::Clear(_), Primitive::Event(e)) => e.clear(&mut cx),
+        // The thread goes on either way; the recorded `timeout` (or `pass`) says which.
+        (Op::WaitFor { timeout, .. }, Primitive::Event(e)) => {
+            e.wait_for(&mut cx, Some(timeout)).map(|_| ())
+        }
         (Op::Read(_), Primitive::RwLock(l)) => l.read(&mut cx),
         (Op::Write(_), Primitive::RwLock(l)) => l.write(&mut cx),
         (Op::Unlock(_), Primitive::RwLock(l)) => l.unlock(&mut cx),
         (Op::Increment(_), Primitive::Counter(c)) => c.increment(&mut cx, WINDOW, |_| Ok(())),
         (Op::Put(_), Primitive::Buffer(b)) => b.put(&mut cx),
         (Op::Take(_), Primitive::Buffer(b)) => b.take(&mut cx),
+        (Op::PutSentinel(_), Primitive::Buffer(b)) => b.put_sentinel(&mut cx),
+        (Op::PutPriority { priority, .. }, Primitive::Buffer(b)) => {
+            b.put_with_priority(&mut cx, priority)
+        }
+        // Given up or not, the thread goes on; the recorded `timeout` says which.
+        (Op::TakeFor { timeout, .. }, Primitive::Buffer(b)) => {
+            b.take_for(&mut cx, timeout).map(|_| ())
+        }
+        (Op::TaskDone(_), Primitive::Buffer(b)) => b.task_done(&mut cx),
+        (Op::Join(_), Primitive::Buffer(b)) => b.join(&mut cx),
+        (Op::Submit { work, raises, .. }, Primitive::Pool(p)) => p.submit(&mut cx, work, raises),
+        (Op::Result { task, timeout, .. }, Primitive::Pool(p)) => {
+            p.collect(&mut cx, Collect::One(task), timeout)
+        }
+        (Op::Map(_), Primitive::Pool(p)) => p.collect(&mut cx, Collect::InOrder, None),
+        (Op::AsCompleted(_), Primitive::Pool(p)) => p.collect(&mut cx, Collect::AsCompleted, None),
+        (Op::Shutdown(_), Primitive::Pool(p)) => p.shutdown(&mut cx),
+        (Op::Append(_), Primitive::List(l)) => l.append(&mut cx),
+        (Op::Pop(_), Primitive::List(l)) => l.pop(&mut cx),
+        (Op::CondWait { guard, .. }, Primitive::Condition(c)) => {
+            let lock = condition_lock(shared, r).ok_or_else(wrong)?;
+            let list = |l: ResIdx| match &shared.primitives[l as usize] {
+                Primitive::List(list) => Ok(list),
+                _ => Err(wrong()),
+            };
+            match guard {
+                Guard::None => c.wait(&mut cx, lock),
+                // `while not items: C.wait()`: every wake-up checks again, under the lock.
+                Guard::While(l) => {
+                    let list = list(l)?;
+                    while list.is_empty() {
+                        c.wait(&mut cx, lock)?;
+                    }
+                    Ok(())
+                }
+                // `if not items: C.wait()`: one check, before the wait only.
+                Guard::If(l) => {
+                    if list(l)?.is_empty() {
+                        c.wait(&mut cx, lock)?;
+                    }
+                    Ok(())
+                }
+            }
+        }
+        (Op::Notify(_) | Op::NotifyAll(_), Primitive::Condition(c)) => {
+            let lock = condition_lock(shared, r).ok_or_else(wrong)?;
+            c.notify(&mut cx, lock, matches!(op, Op::NotifyAll(_)))
+        }
         _ => Err(wrong()),
+    }
+}
+
+/// The mutex a condition is bound to.
+fn condition_lock(shared: &Shared, cond: ResIdx) -> Option<&LockPrimitive> {
+    let ResourceKind::Condition { lock } = shared.scenario.resources.get(cond as usize)?.kind
+    else {
+        return None;
+    };
+    match shared.primitives.get(lock as usize)? {
+        Primitive::Mutex(m) => Some(m),
+        _ => None,
     }
 }
 

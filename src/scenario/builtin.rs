@@ -73,7 +73,7 @@ macro_rules! lesson {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 22] = [
+static ALL: [Builtin; 30] = [
     lesson!("deadlock", Locks),
     lesson!("fixed-order", Locks),
     lesson!("livelock", Locks),
@@ -92,6 +92,14 @@ static ALL: [Builtin; 22] = [
     lesson!("producer-consumer", Coordination),
     lesson!("pipeline", Coordination),
     lesson!("pool", Coordination),
+    lesson!("condition", Coordination),
+    lesson!("condition-if", Coordination),
+    lesson!("lost-wakeup", Coordination),
+    lesson!("notify-all", Coordination),
+    lesson!("event-timeout", Coordination),
+    lesson!("daemon", Coordination),
+    lesson!("queue-join", Coordination),
+    lesson!("futures", Coordination),
     lesson!("gil", Gil),
     lesson!("gil-convoy", Gil),
     lesson!("event-loop", Async),

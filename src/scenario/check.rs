@@ -90,6 +90,39 @@ fn flow(parsed: &Parsed, problems: &mut Vec<Problem>) {
                     held[r as usize] += 1
                 }
                 Op::Acquire(r) => permits[r as usize] += 1,
+                Op::CondWait { cond: r, .. } | Op::Notify(r) | Op::NotifyAll(r) => {
+                    let ResourceKind::Condition { lock } = s.resources[r as usize].kind else {
+                        continue;
+                    };
+                    if held[lock as usize] > 0 || !reported.insert(span) {
+                        continue;
+                    }
+                    let keyword = step.op.keyword();
+                    let (cond, lock) = (s.resource_name(r), s.resource_name(lock));
+                    let python = if keyword == "wait" { "wait" } else { "notify" };
+                    problems.push(
+                        Problem::new(
+                            "scenario::not-held",
+                            rust_i18n::t!(
+                                "syllabus.check.cond_not_held",
+                                who = who,
+                                step = keyword,
+                                cond = cond,
+                                lock = lock
+                            ),
+                        )
+                        .at(
+                            span,
+                            rust_i18n::t!("syllabus.check.cond_not_held_label", lock = lock),
+                        )
+                        .help(rust_i18n::t!(
+                            "syllabus.check.cond_not_held_help",
+                            python = python,
+                            cond = cond,
+                            lock = lock
+                        )),
+                    );
+                }
                 Op::Unlock(r) if held[r as usize] > 0 => {
                     held[r as usize] -= 1;
                     last_given_back[r as usize] = Some(step.line);
@@ -231,16 +264,63 @@ fn buffers(parsed: &Parsed, problems: &mut Vec<Problem>) {
         }
         let mut first_take = None;
         let mut any_put = false;
+        // Every put (item or sentinel) adds an unfinished task; a `task-done` beyond them all
+        // is Python's "ValueError: task_done() called too many times" on every run.
+        let mut puts = 0u64;
+        let mut too_many_done = None;
         for (t, thread) in s.threads.iter().enumerate() {
             for (i, step) in thread.steps.iter().enumerate() {
                 match step.op {
-                    Op::Put(b) if b as usize == r => any_put = true,
+                    op if op.puts() == Some(r as u16) => {
+                        any_put = true;
+                        puts += 1;
+                    }
                     Op::Take(b) if b as usize == r && first_take.is_none() => {
                         first_take = Some(parsed.step_spans[t][i]);
                     }
                     _ => {}
                 }
             }
+        }
+        // Counted over whole scripts only where every script runs to its end: a sentinel
+        // may stop a consumer's loop early.
+        let whole = !s
+            .threads
+            .iter()
+            .flat_map(|t| t.steps.iter())
+            .any(|st| matches!(st.op, Op::PutSentinel(b) if b as usize == r));
+        let mut done = 0u64;
+        for (t, thread) in s.threads.iter().enumerate() {
+            // Within a thread, each task-done answers a take before it.
+            let (mut taken, mut own) = (0u64, 0u64);
+            for (i, step) in thread.steps.iter().enumerate() {
+                if step.op.takes() == Some(r as u16) {
+                    taken += 1;
+                }
+                if step.op == Op::TaskDone(r as u16) {
+                    done += 1;
+                    own += 1;
+                    if (own > taken || (whole && done > puts)) && too_many_done.is_none() {
+                        too_many_done = Some(parsed.step_spans[t][i]);
+                    }
+                }
+            }
+        }
+        if let Some(span) = too_many_done {
+            let name = &res.name;
+            problems.push(
+                Problem::new(
+                    "scenario::task-done-too-often",
+                    rust_i18n::t!(
+                        "syllabus.check.task_done_too_often",
+                        name = name,
+                        puts = puts
+                    ),
+                )
+                .at(span, rust_i18n::t!("syllabus.check.task_done_label"))
+                .also(parsed.resource_spans[r], "declared here")
+                .help(rust_i18n::t!("syllabus.check.task_done_help", name = name)),
+            );
         }
         if let (Some(span), false) = (first_take, any_put) {
             let name = &res.name;

@@ -7,6 +7,7 @@
 pub mod builtin;
 mod check;
 pub mod duration;
+mod kinds;
 mod limits;
 pub mod model;
 mod parse;

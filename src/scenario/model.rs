@@ -100,6 +100,17 @@ pub enum ResourceKind {
     /// `event-loop main`: one OS thread running the scenario's `task`s, asyncio-style, on a
     /// tokio current-thread runtime. A task runs until it awaits; the loop then runs another.
     EventLoop,
+    /// `condition ready lock=L`: Python's `threading.Condition(L)`. `wait` gives back the lock
+    /// and sleeps until notified, then takes the lock again; `notify` / `notify-all` wake one
+    /// waiter or all of them, and are lost if nobody waits yet.
+    Condition { lock: ResIdx },
+    /// `pool ex`: a thread pool's task queue and futures (Python's `ThreadPoolExecutor`).
+    /// Its workers are the threads that `run-next` it.
+    Pool,
+    /// `list items`: a plain Python list shared by threads, with no waiting of its own:
+    /// `append` adds an item, `pop` takes the oldest and fails, as `items.pop(0)` raises
+    /// `IndexError`, when there is none.
+    List,
 }
 
 impl ResourceKind {
@@ -116,6 +127,9 @@ impl ResourceKind {
             ResourceKind::RwLock { .. } => "rwlock",
             ResourceKind::Counter => "counter",
             ResourceKind::EventLoop => "event-loop",
+            ResourceKind::Condition { .. } => "condition",
+            ResourceKind::List => "list",
+            ResourceKind::Pool => "pool",
         }
     }
 }
@@ -136,6 +150,9 @@ pub struct ThreadSpec {
     /// For a `task` node: the event loop it runs on, as a task among tasks rather than an OS
     /// thread of its own.
     pub event_loop: Option<ResIdx>,
+    /// `daemon=#true`: the run does not wait for it; once every other thread has ended it is
+    /// stopped wherever it is (Python's `Thread(daemon=True)` at the end of the program).
+    pub daemon: bool,
     pub steps: Vec<Step>,
 }
 
@@ -179,6 +196,14 @@ pub enum Op {
     Wait(ResIdx),
     /// Set an event, releasing everyone waiting for it.
     Set(ResIdx),
+    /// `clear ready`: make an event false again; later waits wait.
+    Clear(ResIdx),
+    /// `wait ready timeout="100ms"`: wait for an event, but give up after `timeout` and go on
+    /// (Python's `ready.wait(0.1)` returning False).
+    WaitFor {
+        resource: ResIdx,
+        timeout: Duration,
+    },
     /// Take an rwlock shared, alongside other readers.
     Read(ResIdx),
     /// Take an rwlock exclusive.
@@ -195,6 +220,87 @@ pub enum Op {
     /// `sleep "1s" blocking=#true` in a task: a call that blocks without awaiting
     /// (`time.sleep`), so the whole event loop stops with it.
     BlockingSleep(Duration),
+    /// `wait C`, `wait C while-empty=items`, `wait C if-empty=items` on a condition: give back
+    /// its lock, sleep until notified, take the lock again. The guard is the predicate check
+    /// around it, written the right way (`while`) or the buggy way (`if`).
+    CondWait {
+        cond: ResIdx,
+        guard: Guard,
+    },
+    /// `notify C`: wake the longest-waiting thread on the condition, if any.
+    Notify(ResIdx),
+    /// `notify-all C`: wake every thread waiting on the condition.
+    NotifyAll(ResIdx),
+    /// `put q sentinel=#true`: put the shutdown marker (Python's `q.put(None)`); a thread that
+    /// takes it stops its script there, as `if item is None: break` leaves a consumer's loop.
+    PutSentinel(ResIdx),
+    /// `put q priority=2`: put an item into a buffer used as a `queue.PriorityQueue`: a take
+    /// takes the lowest priority first (in put order among equals).
+    PutPriority {
+        resource: ResIdx,
+        priority: u32,
+    },
+    /// `take q timeout="100ms"`: take an item, but give up after `timeout` and go on (Python's
+    /// `q.get(timeout=0.1)` raising `queue.Empty`, caught).
+    TakeFor {
+        resource: ResIdx,
+        timeout: Duration,
+    },
+    /// `task-done q`: one taken item is finished (`q.task_done()`); more than were put fails.
+    TaskDone(ResIdx),
+    /// `join q`: wait until every item put has been marked done (`q.join()`).
+    Join(ResIdx),
+    /// `submit ex work="100ms" [raises="ValueError"]`: queue a task with its own work (and
+    /// the exception it raises at its end) and go on with its future.
+    Submit {
+        pool: ResIdx,
+        work: Duration,
+        raises: Option<u8>,
+    },
+    /// `run-next ex`: a worker takes whatever task is next, runs its work and completes its
+    /// future; on a shut-down, empty pool the worker stops its script.
+    RunNext(ResIdx),
+    /// `result ex task=N [timeout="D"]`: wait for task N's future (`f.result(timeout)`); its
+    /// exception, or a timeout, fails the thread as Python's raises.
+    Result {
+        pool: ResIdx,
+        task: u32,
+        timeout: Option<Duration>,
+    },
+    /// `as-completed ex`: collect every uncollected future in the order the tasks finish.
+    AsCompleted(ResIdx),
+    /// `map ex`: collect every uncollected future in the order they were submitted.
+    Map(ResIdx),
+    /// `shutdown ex`: no more submits; idle workers stop once the queue is empty.
+    Shutdown(ResIdx),
+    /// `append items`: add the next item to a list.
+    Append(ResIdx),
+    /// `pop items`: take the oldest item of a list; an empty list fails the thread.
+    Pop(ResIdx),
+}
+
+/// The exceptions a pool's task may raise (`raises="ValueError"`), by index.
+pub const EXCEPTIONS: &[&str] = &[
+    "ValueError",
+    "KeyError",
+    "IndexError",
+    "ZeroDivisionError",
+    "RuntimeError",
+    "ConnectionError",
+    "TimeoutError",
+];
+
+/// The predicate check around a condition wait: on the emptiness of a list.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Guard {
+    /// `wait C`: waits once, whatever the data says.
+    None,
+    /// `while not items: C.wait()`: waits until the list has an item, checking again after
+    /// every wake-up.
+    While(ResIdx),
+    /// `if not items: C.wait()`: checks once; after a wake-up it goes on even if another
+    /// thread took the item first.
+    If(ResIdx),
 }
 
 impl Op {
@@ -207,6 +313,8 @@ impl Op {
             Op::Release(_) => "release",
             Op::Wait(_) => "wait",
             Op::Set(_) => "set",
+            Op::Clear(_) => "clear",
+            Op::WaitFor { .. } => "wait",
             Op::Read(_) => "read",
             Op::Write(_) => "write",
             Op::Increment(_) => "increment",
@@ -214,6 +322,21 @@ impl Op {
             Op::Take(_) => "take",
             Op::Work(_) => "work",
             Op::Sleep(_) | Op::BlockingSleep(_) => "sleep",
+            Op::CondWait { .. } => "wait",
+            Op::Notify(_) => "notify",
+            Op::NotifyAll(_) => "notify-all",
+            Op::Append(_) => "append",
+            Op::PutSentinel(_) | Op::PutPriority { .. } => "put",
+            Op::TakeFor { .. } => "take",
+            Op::TaskDone(_) => "task-done",
+            Op::Join(_) => "join",
+            Op::Submit { .. } => "submit",
+            Op::RunNext(_) => "run-next",
+            Op::Result { .. } => "result",
+            Op::AsCompleted(_) => "as-completed",
+            Op::Map(_) => "map",
+            Op::Shutdown(_) => "shutdown",
+            Op::Pop(_) => "pop",
         }
     }
 
@@ -226,12 +349,46 @@ impl Op {
             | Op::Release(r)
             | Op::Wait(r)
             | Op::Set(r)
+            | Op::Clear(r)
+            | Op::WaitFor { resource: r, .. }
             | Op::Read(r)
             | Op::Write(r)
             | Op::Increment(r)
             | Op::Put(r)
-            | Op::Take(r) => Some(r),
+            | Op::Take(r)
+            | Op::CondWait { cond: r, .. }
+            | Op::Notify(r)
+            | Op::NotifyAll(r)
+            | Op::Append(r)
+            | Op::Pop(r)
+            | Op::PutSentinel(r)
+            | Op::PutPriority { resource: r, .. }
+            | Op::TakeFor { resource: r, .. }
+            | Op::TaskDone(r)
+            | Op::Join(r)
+            | Op::Submit { pool: r, .. }
+            | Op::RunNext(r)
+            | Op::Result { pool: r, .. }
+            | Op::AsCompleted(r)
+            | Op::Map(r)
+            | Op::Shutdown(r) => Some(r),
             Op::Work(_) | Op::Sleep(_) | Op::BlockingSleep(_) => None,
+        }
+    }
+
+    /// The buffer this step puts into, sentinel or item.
+    pub fn puts(&self) -> Option<ResIdx> {
+        match *self {
+            Op::Put(r) | Op::PutSentinel(r) | Op::PutPriority { resource: r, .. } => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The buffer this step takes from, with or without a timeout.
+    pub fn takes(&self) -> Option<ResIdx> {
+        match *self {
+            Op::Take(r) | Op::TakeFor { resource: r, .. } => Some(r),
+            _ => None,
         }
     }
 

@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use kdl::{KdlDocument, KdlEntry, KdlError, KdlNode, KdlValue};
 
+use super::kinds::{self, article};
 use super::limits::{
     MAX_AMOUNT, MAX_COUNT, MAX_DURATION, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREADS, human,
 };
 use super::model::{
-    IMPLICIT_GIL, Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadModel,
-    ThreadSpec,
+    EXCEPTIONS, Guard, IMPLICIT_GIL, Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx,
+    ThreadModel, ThreadSpec,
 };
 use super::{Problem, disguise, duration, nearest, plain, shown, with_disguise};
 
@@ -38,34 +39,20 @@ const TEXTS: &[&str] = &["title", "about"];
 const LANES: &[&str] = &["thread", "task"];
 /// Settings of the whole scenario: `threads "python"`.
 const SETTINGS: &[&str] = &["threads"];
-const RESOURCE_KINDS: &[&str] = &[
-    "mutex",
-    "semaphore",
-    "barrier",
-    "buffer",
-    "gil",
-    "rlock",
-    "event",
-    "rwlock",
-    "counter",
-    "event-loop",
-];
-const STEPS: &[&str] = &[
-    "lock",
-    "unlock",
-    "acquire",
-    "release",
-    "wait",
-    "set",
-    "read",
-    "write",
-    "increment",
-    "put",
-    "take",
-    "work",
-    "sleep",
-    "repeat",
-];
+/// Steps that work on no resource.
+const PLAIN_STEPS: &[&str] = &["work", "sleep", "repeat"];
+
+/// Every keyword that declares a resource, from the one table of kinds.
+fn resource_kinds() -> Vec<&'static str> {
+    kinds::keywords().collect()
+}
+
+/// Every step: those of the resource kinds, then the plain ones.
+fn steps() -> Vec<&'static str> {
+    let mut steps = kinds::resource_steps();
+    steps.extend_from_slice(PLAIN_STEPS);
+    steps
+}
 
 /// Words people reach for from other languages, and what they are called here.
 const ALIASES: &[(&str, &str)] = &[
@@ -84,7 +71,6 @@ const ALIASES: &[(&str, &str)] = &[
     ("async", "task"),
     ("atomic", "counter"),
     ("int", "counter"),
-    ("notify", "set"),
     ("fire", "set"),
     ("inc", "increment"),
     ("incr", "increment"),
@@ -97,7 +83,6 @@ const ALIASES: &[(&str, &str)] = &[
     ("delay", "sleep"),
     ("pause", "sleep"),
     ("get", "take"),
-    ("pop", "take"),
     ("recv", "take"),
     ("receive", "take"),
     ("consume", "take"),
@@ -605,50 +590,20 @@ fn written_value<'s>(src: &'s str, entry: &KdlEntry) -> &'s str {
     .trim()
 }
 
-/// The step that fits a resource of `kind` where `keyword` was written.
-fn fitting_step(kind: &ResourceKind, keyword: &str) -> Option<&'static str> {
-    let giving = matches!(keyword, "unlock" | "release" | "put" | "set");
-    match kind {
-        ResourceKind::Mutex | ResourceKind::RLock => Some(if giving { "unlock" } else { "lock" }),
-        ResourceKind::RwLock { .. } => Some(match keyword {
-            "write" | "put" | "set" | "increment" => "write",
-            _ if giving => "unlock",
-            _ => "read",
-        }),
-        ResourceKind::Event => Some(if giving { "set" } else { "wait" }),
-        ResourceKind::Counter => Some("increment"),
-        ResourceKind::Semaphore { .. } => Some(if giving { "release" } else { "acquire" }),
-        ResourceKind::Barrier { .. } => Some("wait"),
-        ResourceKind::Buffer { .. } => Some(if giving { "put" } else { "take" }),
-        ResourceKind::Gil { .. } | ResourceKind::EventLoop => None,
-    }
-}
-
-/// The resource kind a step works on, with a declaration to suggest.
-fn kind_for_step(keyword: &str) -> (&'static str, &'static str) {
-    match keyword {
-        "lock" | "unlock" => ("mutex", ""),
-        "acquire" | "release" => ("semaphore", " permits=2"),
-        "wait" => ("barrier", " parties=2"),
-        "set" => ("event", ""),
-        "read" | "write" => ("rwlock", ""),
-        "increment" => ("counter", ""),
-        _ => ("buffer", " capacity=3"),
-    }
-}
-
 /// A resource kind as prose calls it.
 fn kind_name(kind: &ResourceKind) -> String {
     match kind {
         ResourceKind::Gil { .. } => "GIL".to_string(),
         ResourceKind::EventLoop => t!("classroom.parse.event_loop_kind").into_owned(),
-        other => other.keyword().to_string(),
+        other => kinds::by_keyword(other.keyword())
+            .map_or("resource", |k| k.noun)
+            .to_string(),
     }
 }
 
 /// `kind` with English's "a" or "an" before it ("a mutex", "an rlock"); languages without
 /// articles say just the kind.
-fn article(kind: &str) -> String {
+fn a_kind(kind: &str) -> String {
     // "an rlock", "an rwlock": said letter by letter.
     if kind.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U'])
         || matches!(kind, "rlock" | "rwlock")
@@ -733,10 +688,10 @@ impl<'a> Builder<'a> {
             let keyword = node.name().value();
             match keyword {
                 k if TEXTS.contains(&k) => self.text(node),
-                k if RESOURCE_KINDS.contains(&k) => self.resource(node),
+                k if kinds::by_keyword(k).is_some() => self.resource(node),
                 k if SETTINGS.contains(&k) => self.thread_model(node),
                 k if LANES.contains(&k) => {}
-                other if STEPS.contains(&other) => self.push(
+                other if steps().contains(&other) => self.push(
                     Problem::new(
                         "scenario::step-outside-thread",
                         t!("classroom.parse.is_a_step_outside_any", other = other),
@@ -748,7 +703,7 @@ impl<'a> Builder<'a> {
                     )),
                 ),
                 other => {
-                    let top_level: Vec<&str> = [TEXTS, RESOURCE_KINDS, LANES, SETTINGS].concat();
+                    let top_level: Vec<&str> = [TEXTS, &resource_kinds(), LANES, SETTINGS].concat();
                     let suggestion = ALIASES
                         .iter()
                         .find(|(from, to)| *from == other.to_lowercase() && top_level.contains(to))
@@ -758,7 +713,7 @@ impl<'a> Builder<'a> {
                         Some(s) => t!("classroom.parse.did_you_mean", s = s).into_owned(),
                         None => t!(
                             "classroom.parse.the_top_level_holds_title",
-                            a1 = RESOURCE_KINDS.join(", ")
+                            a1 = resource_kinds().join(", ")
                         )
                         .into_owned(),
                     };
@@ -1251,25 +1206,13 @@ impl<'a> Builder<'a> {
             node,
             &t!("classroom.parse.a_declaration", keyword = keyword),
         );
-        let (allowed, example): (&[&str], &str) = match keyword {
-            "mutex" => (&[], "mutex A"),
-            "rlock" => (&[], "rlock R"),
-            "event" => (&[], "event ready"),
-            "rwlock" => (&["prefer"], "rwlock table"),
-            "counter" => (&[], "counter hits"),
-            "event-loop" => (&[], "event-loop main"),
-            "semaphore" => (&["permits"], "semaphore pool permits=3"),
-            "barrier" => (&["parties"], "barrier gate parties=3"),
-            "buffer" => (&["capacity"], "buffer queue capacity=3"),
-            _ => (&["interval"], "gil py interval=\"5ms\""),
+        let Some(spec) = kinds::by_keyword(keyword) else {
+            return;
         };
-        let (args, props) = self.entries(node, allowed);
-        let named = if keyword == "gil" && args.is_empty() {
-            Some(("gil".to_string(), node_span(node)))
-        } else if keyword == "event-loop" && args.is_empty() {
-            Some(("loop".to_string(), node_span(node)))
-        } else {
-            self.name_arg(node, &args, example)
+        let (args, props) = self.entries(node, spec.attributes);
+        let named = match spec.default_name {
+            Some(name) if args.is_empty() => Some((name.to_string(), node_span(node))),
+            _ => self.name_arg(node, &args, spec.example),
         };
         let amount = |b: &mut Self, key: &str, max: u32, why: &str| -> Option<u32> {
             match props.get(key) {
@@ -1307,6 +1250,27 @@ impl<'a> Builder<'a> {
             },
             "counter" => Some(ResourceKind::Counter),
             "event-loop" => Some(ResourceKind::EventLoop),
+            "list" => Some(ResourceKind::List),
+            "pool" => Some(ResourceKind::Pool),
+            "condition" => match props.get("lock") {
+                Some(e) => self
+                    .lock_ref(e)
+                    .map(|lock| ResourceKind::Condition { lock }),
+                None => {
+                    let name = named.as_ref().map_or("NAME", |(n, _)| n.as_str());
+                    self.push(
+                        Problem::new(
+                            "scenario::missing-attribute",
+                            "`condition` needs `lock=`",
+                        )
+                        .at(node_span(node), "no lock=")
+                        .help(format!(
+                            "a condition is bound to a mutex declared above it: mutex L, then condition {name} lock=L"
+                        )),
+                    );
+                    None
+                }
+            },
             "semaphore" => amount(
                 self,
                 "permits",
@@ -1413,7 +1377,10 @@ impl<'a> Builder<'a> {
         let (example, allowed): (&str, &[&str]) = if is_task {
             ("task fetch { sleep \"1s\" }", &["count", "after"])
         } else {
-            ("thread T1 { work \"100ms\" }", &["count", "gil", "after"])
+            (
+                "thread T1 { work \"100ms\" }",
+                &["count", "gil", "after", "daemon"],
+            )
         };
         let (args, props) = self.entries(node, allowed);
         let named = self.name_arg(node, &args, example);
@@ -1452,6 +1419,10 @@ impl<'a> Builder<'a> {
             None => Some(1),
         };
         let gil = props.get("gil").and_then(|e| self.gil_ref(e));
+        let daemon = match props.get("daemon") {
+            Some(e) => self.bool_value(e, "daemon"),
+            None => Some(false),
+        };
         let after = props
             .get("after")
             .and_then(|e| self.after_ref(e, named.as_ref()));
@@ -1479,6 +1450,9 @@ impl<'a> Builder<'a> {
             }
         };
         let (Some((name, span)), Some(count)) = (named, count) else {
+            return;
+        };
+        let Some(daemon) = daemon else {
             return;
         };
         if (props.contains_key("gil") && gil.is_none())
@@ -1602,6 +1576,7 @@ impl<'a> Builder<'a> {
                 gil,
                 after: after.clone().unwrap_or_default(),
                 event_loop,
+                daemon,
                 steps: steps.clone(),
             });
             self.thread_spans.push(span);
@@ -1645,7 +1620,7 @@ impl<'a> Builder<'a> {
                     t!(
                         "classroom.parse.is_not_a_gil",
                         name = name,
-                        a1 = article(&kind),
+                        a1 = a_kind(&kind),
                         kind = kind
                     ),
                 )
@@ -1654,7 +1629,7 @@ impl<'a> Builder<'a> {
                     decl,
                     t!(
                         "classroom.parse.declared_as_here",
-                        a1 = article(&kind),
+                        a1 = a_kind(&kind),
                         kind = kind
                     ),
                 )
@@ -1686,6 +1661,65 @@ impl<'a> Builder<'a> {
                 t!("classroom.parse.no_gil_named", a1 = shown(name)),
             )
             .at(span, t!("classroom.parse.not_declared"))
+            .help(with_disguise(help, name)),
+        );
+        None
+    }
+
+    /// A condition's `lock=`: a mutex declared above it.
+    fn lock_ref(&mut self, entry: &KdlEntry) -> Option<ResIdx> {
+        let span = span_of(entry.span());
+        let Some(name) = entry.value().as_string() else {
+            self.push(
+                Problem::new(
+                    "scenario::bad-reference",
+                    format!(
+                        "`lock=` must name a mutex, not {}",
+                        value_kind(entry.value())
+                    ),
+                )
+                .at(span, "not a name")
+                .help("declare a mutex above, `mutex L`, and write lock=L"),
+            );
+            return None;
+        };
+        let mutexes: Vec<&str> = self
+            .resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Mutex)
+            .map(|r| r.name.as_str())
+            .collect();
+        if let Some(i) = self.resources.iter().position(|r| r.name == name) {
+            if self.resources[i].kind == ResourceKind::Mutex {
+                return Some(i as ResIdx);
+            }
+            let kind = kind_name(&self.resources[i].kind);
+            self.push(
+                Problem::new(
+                    "scenario::wrong-kind",
+                    format!("`{name}` is {} {kind}, not a mutex", article(&kind)),
+                )
+                .at(span, "not a mutex")
+                .also(
+                    self.resource_spans[i],
+                    format!("declared as {} {kind} here", article(&kind)),
+                )
+                .help(
+                    "a condition is bound to a plain mutex: declare one, mutex L, and write lock=L",
+                ),
+            );
+            return None;
+        }
+        let help = match nearest(name, &mutexes) {
+            Some(near) => format!("did you mean lock={near}?"),
+            None => format!("declare it above the condition: mutex {}", shown(name)),
+        };
+        self.push(
+            Problem::new(
+                "scenario::undeclared",
+                format!("no mutex named `{}` declared above", shown(name)),
+            )
+            .at(span, "not declared")
             .help(with_disguise(help, name)),
         );
         None
@@ -1766,16 +1800,22 @@ impl<'a> Builder<'a> {
         let span = node_span(node);
         self.no_annotations(node);
         match keyword {
-            "lock" | "unlock" | "acquire" | "release" | "wait" | "set" | "read" | "write"
-            | "increment" | "put" | "take" => {
+            k if kinds::resource_steps().contains(&k) => {
                 self.no_block(node, &format!("`{keyword}`"));
-                let allowed: &[&str] = if keyword == "lock" {
-                    &["timeout", "backoff", "jitter"]
-                } else {
-                    &[]
+                let allowed: &[&str] = match keyword {
+                    "lock" => &["timeout", "backoff", "jitter"],
+                    "wait" => &["while-empty", "if-empty", "timeout"],
+                    "put" => &["sentinel", "priority"],
+                    "take" => &["timeout"],
+                    "submit" => &["work", "raises"],
+                    "result" => &["task", "timeout"],
+                    _ => &[],
                 };
                 let (args, props) = self.entries(node, allowed);
                 let op = self.resource_step(node, keyword, &args)?;
+                let op = self.guarded(op, &props)?;
+                let op = self.queue_options(op, &props)?;
+                let op = self.pool_options(op, &props, span)?;
                 self.try_lock(op, &props).map(|op| Item::Step(op, span))
             }
             "work" | "sleep" => {
@@ -1914,7 +1954,7 @@ impl<'a> Builder<'a> {
                 );
                 None
             }
-            other if RESOURCE_KINDS.contains(&other) || TEXTS.contains(&other) => {
+            other if kinds::by_keyword(other).is_some() || TEXTS.contains(&other) => {
                 if let Some(arg) = node.entries().first().and_then(|e| e.value().as_string()) {
                     self.broken.insert(arg.to_string());
                 }
@@ -1932,14 +1972,15 @@ impl<'a> Builder<'a> {
                 None
             }
             other => {
+                let steps = steps();
                 let suggestion = ALIASES
                     .iter()
-                    .find(|(from, to)| *from == other.to_lowercase() && STEPS.contains(to))
+                    .find(|(from, to)| *from == other.to_lowercase() && steps.contains(to))
                     .map(|(_, to)| *to)
-                    .or_else(|| nearest(other, STEPS));
+                    .or_else(|| nearest(other, &steps));
                 let help = match suggestion {
                     Some(s) => t!("classroom.parse.did_you_mean", s = s).into_owned(),
-                    None => t!("classroom.parse.the_steps_are", a1 = STEPS.join(", ")).into_owned(),
+                    None => t!("classroom.parse.the_steps_are", a1 = steps.join(", ")).into_owned(),
                 };
                 self.push(
                     Problem::new(
@@ -1952,6 +1993,227 @@ impl<'a> Builder<'a> {
                 None
             }
         }
+    }
+
+    /// `wait C while-empty=items` / `if-empty=items`: a condition wait and the predicate check
+    /// around it. A plain `wait` on a condition waits once.
+    fn guarded(&mut self, op: Op, props: &HashMap<&str, &KdlEntry>) -> Option<Op> {
+        let Op::Wait(r) = op else {
+            return Some(op);
+        };
+        let kind = self.resources[r as usize].kind;
+        if let Some(e) = props.get("timeout") {
+            if kind != ResourceKind::Event {
+                self.push(
+                    Problem::new(
+                        "scenario::wrong-kind",
+                        format!(
+                            "`wait … timeout=` works on an event, not on {} {}",
+                            article(&kind_name(&kind)),
+                            kind_name(&kind)
+                        ),
+                    )
+                    .at(span_of(e.span()), "not for this wait")
+                    .also(self.resource_spans[r as usize], "declared here")
+                    .help("remove the timeout, or wait on an event: event ready, then wait ready timeout=\"100ms\""),
+                );
+                return None;
+            }
+            let timeout = self.duration_value(e, "`timeout=`")?;
+            return Some(Op::WaitFor {
+                resource: r,
+                timeout,
+            });
+        }
+        let guards: Vec<(&str, &KdlEntry)> = ["while-empty", "if-empty"]
+            .into_iter()
+            .filter_map(|k| props.get(k).map(|e| (k, *e)))
+            .collect();
+        if !matches!(kind, ResourceKind::Condition { .. }) {
+            if let Some((key, e)) = guards.first() {
+                self.push(
+                    Problem::new(
+                        "scenario::wrong-kind",
+                        format!(
+                            "`{key}=` is for a wait on a condition, not on {} {}",
+                            article(&kind_name(&kind)),
+                            kind_name(&kind)
+                        ),
+                    )
+                    .at(span_of(e.span()), "not for this wait")
+                    .also(self.resource_spans[r as usize], "declared here")
+                    .help("remove it: only a condition's waiter checks a predicate"),
+                );
+                return None;
+            }
+            return Some(op);
+        }
+        let guard = match guards.as_slice() {
+            [] => Guard::None,
+            [(key, e)] => {
+                let list = self.list_ref(e, key)?;
+                if *key == "while-empty" {
+                    Guard::While(list)
+                } else {
+                    Guard::If(list)
+                }
+            }
+            [_, (_, second), ..] => {
+                self.push(
+                    Problem::new(
+                        "scenario::duplicate-attribute",
+                        "a wait checks its predicate with `while` or with `if`, not both",
+                    )
+                    .at(span_of(second.span()), "one too many")
+                    .help("keep while-empty= (the right way) or if-empty= (the bug)"),
+                );
+                return None;
+            }
+        };
+        Some(Op::CondWait { cond: r, guard })
+    }
+
+    /// `put q sentinel=#true` and `take q timeout="100ms"` on a buffer.
+    fn queue_options(&mut self, op: Op, props: &HashMap<&str, &KdlEntry>) -> Option<Op> {
+        match op {
+            Op::Put(r) => match (props.get("sentinel"), props.get("priority")) {
+                (Some(_), Some(p)) => {
+                    self.push(
+                        Problem::new(
+                            "scenario::duplicate-attribute",
+                            "a put is a sentinel or an item with a priority, not both",
+                        )
+                        .at(span_of(p.span()), "one too many")
+                        .help("keep sentinel=#true or priority=N"),
+                    );
+                    None
+                }
+                (Some(e), None) => Some(if self.bool_value(e, "sentinel")? {
+                    Op::PutSentinel(r)
+                } else {
+                    op
+                }),
+                (None, Some(p)) => Some(Op::PutPriority {
+                    resource: r,
+                    priority: self.int_prop(
+                        p,
+                        "priority",
+                        0,
+                        MAX_AMOUNT,
+                        "a lesson needs a handful of levels",
+                    )?,
+                }),
+                (None, None) => Some(op),
+            },
+            Op::Take(r) => match props.get("timeout") {
+                Some(e) => Some(Op::TakeFor {
+                    resource: r,
+                    timeout: self.duration_value(e, "`timeout=`")?,
+                }),
+                None => Some(op),
+            },
+            _ => Some(op),
+        }
+    }
+
+    /// `submit ex work="100ms" raises="ValueError"` and `result ex task=3 timeout="1s"`.
+    fn pool_options(&mut self, op: Op, props: &HashMap<&str, &KdlEntry>, span: Span) -> Option<Op> {
+        match op {
+            Op::Submit { pool, .. } => {
+                let Some(w) = props.get("work") else {
+                    self.push(
+                        Problem::new("scenario::missing-attribute", "`submit` needs `work=`")
+                            .at(span, "a task of what?")
+                            .help("give the task its own work: submit ex work=\"100ms\""),
+                    );
+                    return None;
+                };
+                let work = self.duration_value(w, "`work=`")?;
+                let raises = match props.get("raises") {
+                    None => None,
+                    Some(e) => {
+                        let name = e.value().as_string();
+                        match name.and_then(|n| EXCEPTIONS.iter().position(|x| *x == n)) {
+                            Some(i) => Some(i as u8),
+                            None => {
+                                let help = match name.and_then(|n| nearest(n, EXCEPTIONS)) {
+                                    Some(near) => format!("did you mean raises=\"{near}\"?"),
+                                    None => format!(
+                                        "a task may raise one of: {}",
+                                        EXCEPTIONS.join(", ")
+                                    ),
+                                };
+                                self.push(
+                                    Problem::new(
+                                        "scenario::bad-value",
+                                        "`raises=` names a Python exception",
+                                    )
+                                    .at(span_of(e.span()), "not one threadlab knows")
+                                    .help(help),
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                };
+                Some(Op::Submit { pool, work, raises })
+            }
+            Op::Result { pool, .. } => {
+                let Some(t) = props.get("task") else {
+                    self.push(
+                        Problem::new("scenario::missing-attribute", "`result` needs `task=`")
+                            .at(span, "the result of which task?")
+                            .help("tasks are numbered 1, 2, 3… in submit order: result ex task=1"),
+                    );
+                    return None;
+                };
+                let task =
+                    self.int_prop(t, "task", 1, MAX_STEPS as u32, "no scenario submits more")?;
+                let timeout = match props.get("timeout") {
+                    Some(e) => Some(self.duration_value(e, "`timeout=`")?),
+                    None => None,
+                };
+                Some(Op::Result {
+                    pool,
+                    task,
+                    timeout,
+                })
+            }
+            _ => Some(op),
+        }
+    }
+
+    /// A wait's `while-empty=` or `if-empty=`: a declared list.
+    fn list_ref(&mut self, entry: &KdlEntry, key: &str) -> Option<ResIdx> {
+        let span = span_of(entry.span());
+        let name = entry.value().as_string();
+        if let Some(i) = name.and_then(|n| self.resources.iter().position(|r| r.name == n))
+            && self.resources[i].kind == ResourceKind::List
+        {
+            return Some(i as ResIdx);
+        }
+        let lists: Vec<&str> = self
+            .resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::List)
+            .map(|r| r.name.as_str())
+            .collect();
+        let help = match (name.and_then(|n| nearest(n, &lists)), lists.first()) {
+            (Some(near), _) => format!("did you mean {key}={near}?"),
+            (None, Some(first)) => format!("write {key}={first}"),
+            (None, None) => {
+                format!("declare the list it checks, `list items`, and write {key}=items")
+            }
+        };
+        self.push(
+            Problem::new(
+                "scenario::bad-reference",
+                format!("`{key}=` must name a list"),
+            )
+            .at(span, "not a declared list")
+            .help(help),
+        );
+        None
     }
 
     /// `lock A timeout="30ms" backoff="10ms" jitter=#false`: a lock that gives up.
@@ -1987,7 +2249,7 @@ impl<'a> Builder<'a> {
                     "scenario::wrong-kind",
                     t!(
                         "classroom.parse.timeout_works_on_a_mutex",
-                        a1 = article(&kind_name(&kind)),
+                        a1 = a_kind(&kind_name(&kind)),
                         a2 = kind_name(&kind)
                     ),
                 )
@@ -2088,7 +2350,8 @@ impl<'a> Builder<'a> {
 
     fn resource_step(&mut self, node: &KdlNode, keyword: &str, args: &[&KdlEntry]) -> Option<Op> {
         let span = node_span(node);
-        let (kind_word, props) = kind_for_step(keyword);
+        let (kind_word, props) =
+            kinds::for_step(keyword).map_or(("buffer", ""), |k| (k.keyword, k.suggest));
         let Some(first) = args.first() else {
             self.push(
                 Problem::new(
@@ -2096,7 +2359,7 @@ impl<'a> Builder<'a> {
                     t!(
                         "classroom.parse.needs_the_name_of",
                         keyword = keyword,
-                        a1 = article(kind_word),
+                        a1 = a_kind(kind_word),
                         kind_word = kind_word
                     ),
                 )
@@ -2178,44 +2441,25 @@ impl<'a> Builder<'a> {
         };
         let r = i as ResIdx;
         let kind = self.resources[i].kind;
-        let op = match (keyword, kind) {
-            ("lock", ResourceKind::Mutex | ResourceKind::RLock) => Some(Op::Lock(r)),
-            ("unlock", ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. }) => {
-                Some(Op::Unlock(r))
-            }
-            ("wait", ResourceKind::Event) => Some(Op::Wait(r)),
-            ("set", ResourceKind::Event) => Some(Op::Set(r)),
-            ("read", ResourceKind::RwLock { .. }) => Some(Op::Read(r)),
-            ("write", ResourceKind::RwLock { .. }) => Some(Op::Write(r)),
-            ("increment", ResourceKind::Counter) => Some(Op::Increment(r)),
-            ("acquire", ResourceKind::Semaphore { .. }) => Some(Op::Acquire(r)),
-            ("release", ResourceKind::Semaphore { .. }) => Some(Op::Release(r)),
-            ("wait", ResourceKind::Barrier { .. }) => Some(Op::Wait(r)),
-            ("put", ResourceKind::Buffer { .. }) => Some(Op::Put(r)),
-            ("take", ResourceKind::Buffer { .. }) => Some(Op::Take(r)),
-            _ => None,
-        };
-        if op.is_some() {
-            return op;
+        let spec = kinds::by_keyword(kind.keyword());
+        if spec.is_some_and(|k| k.steps.contains(&keyword)) {
+            return kinds::op(keyword, r);
         }
         let decl = self.resource_spans[i];
         let actual = kind_name(&kind);
-        let help = match fitting_step(&kind, keyword) {
+        let help = match spec.and_then(|k| k.fitting(keyword)) {
             Some(step) => t!(
                 "classroom.parse.works_on_for_write",
                 keyword = keyword,
-                a1 = article(kind_word),
+                a1 = a_kind(kind_word),
                 kind_word = kind_word,
-                a2 = article(&actual),
+                a2 = a_kind(&actual),
                 actual = actual,
                 step = step,
                 name = name
             )
             .into_owned(),
-            None if kind == ResourceKind::EventLoop => {
-                t!("classroom.parse.nothing_steps_on_the_event", name = name).into_owned()
-            }
-            None => t!("classroom.parse.threads_do_not_take_a", name = name).into_owned(),
+            None => spec.map_or_else(String::new, |k| k.stepless(name)),
         };
         self.push(
             Problem::new(
@@ -2224,7 +2468,7 @@ impl<'a> Builder<'a> {
                     "classroom.parse.cannot_it_is",
                     keyword = keyword,
                     name = name,
-                    a1 = article(&actual),
+                    a1 = a_kind(&actual),
                     actual = actual
                 ),
             )
@@ -2232,7 +2476,7 @@ impl<'a> Builder<'a> {
                 arg_span,
                 t!(
                     "classroom.parse.message",
-                    a1 = article(&actual),
+                    a1 = a_kind(&actual),
                     actual = actual
                 ),
             )
@@ -2240,7 +2484,7 @@ impl<'a> Builder<'a> {
                 decl,
                 t!(
                     "classroom.parse.declared_as_here_2",
-                    a1 = article(&actual),
+                    a1 = a_kind(&actual),
                     actual = actual
                 ),
             )

@@ -37,6 +37,7 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
                 gil: None,
                 after: Vec::new(),
                 event_loop: None,
+                daemon: false,
                 steps: ops
                     .iter()
                     .enumerate()

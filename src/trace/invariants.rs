@@ -26,8 +26,14 @@ pub struct ResourceFacts {
     pub most_depth: u32,
     /// Times an event was set.
     pub sets: u64,
-    /// Waits passed on an event.
+    /// Waits passed on an event, or wake-ups from a condition.
     pub passes: u64,
+    /// Notices sent on a condition, and the waiters they woke.
+    pub notifies: u64,
+    pub woken: u64,
+    /// A buffer's task-dones, and the joins that returned.
+    pub tasks_done: u64,
+    pub joins: u64,
     /// Increments completed on a counter: the value it would have without lost updates.
     pub increments: u64,
     /// A counter's value at the end of the events.
@@ -99,8 +105,21 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
     let mut writer: Vec<Option<ThreadIdx>> = vec![None; n];
     // Per rwlock: threads that blocked on it and have not got in yet, and whether each writes.
     let mut queued: Vec<Vec<(ThreadIdx, bool)>> = vec![Vec::new(); n];
-    let mut set_by: Vec<Option<ThreadIdx>> = vec![None; n];
+    // Per event: every thread that has set it so far (a pass names one of them).
+    let mut setters: Vec<Vec<ThreadIdx>> = vec![Vec::new(); n];
+    // Per condition: per thread, who notified it and has not yet seen it pass.
+    let mut woken_by: Vec<Vec<ThreadIdx>> = vec![Vec::new(); n];
     let mut value: Vec<u32> = vec![0; n];
+    // Per buffer: each queued item's priority, in step with `items`.
+    let mut priorities: Vec<VecDeque<u32>> = vec![VecDeque::new(); n];
+    let step_op = |e: &Event| {
+        scenario.threads[e.thread as usize]
+            .steps
+            .get(e.step as usize)
+            .map(|s| s.op)
+    };
+    // Per buffer: items put and not yet marked done.
+    let mut unfinished: Vec<u64> = vec![0; n];
     // Per thread: the counter value its increment in progress read.
     let mut loaded: Vec<Option<u32>> = vec![None; scenario.threads.len()];
     let writes = |e: &Event| {
@@ -315,24 +334,82 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                 }
             }
             (ResourceKind::Event, EventKind::Set) => {
-                set_by[ri].get_or_insert(e.thread);
+                setters[ri].push(e.thread);
                 facts[ri].sets += 1;
             }
             (ResourceKind::Event, EventKind::Pass) => {
-                let Some(setter) = set_by[ri] else {
+                if setters[ri].is_empty() {
                     return Err(format!(
                         "{who} passed {} {at} before anyone set it",
                         res.name
                     ));
-                };
-                if e.by != Some(setter) {
+                }
+                if !e.by.is_some_and(|b| setters[ri].contains(&b)) {
                     return Err(format!(
-                        "{who} passed {} {at} saying it was set by {:?}, but {} set it",
+                        "{who} passed {} {at} saying it was set by {:?}, which never set it",
                         res.name,
                         e.by.map(name),
-                        name(setter)
                     ));
                 }
+                facts[ri].passes += 1;
+            }
+            (ResourceKind::Buffer { .. }, EventKind::TaskDone) => {
+                if unfinished[ri] == 0 {
+                    return Err(format!(
+                        "{who} marked a task of {} done {at} with none unfinished",
+                        res.name
+                    ));
+                }
+                unfinished[ri] -= 1;
+                if e.item != Some(unfinished[ri] as u32) {
+                    return Err(format!(
+                        "{who}'s task-done on {} {at} says {:?} unfinished, but {} are",
+                        res.name, e.item, unfinished[ri]
+                    ));
+                }
+                facts[ri].tasks_done += 1;
+            }
+            // A join returns only once every task put has been marked done.
+            (ResourceKind::Buffer { .. }, EventKind::Pass) => {
+                if unfinished[ri] != 0 {
+                    return Err(format!(
+                        "{who}'s join on {} returned {at} with {} tasks unfinished",
+                        res.name, unfinished[ri]
+                    ));
+                }
+                facts[ri].joins += 1;
+            }
+            (ResourceKind::Condition { lock }, EventKind::Notify) => {
+                if holders[lock as usize].first() != Some(&e.thread) {
+                    return Err(format!(
+                        "{who} notified {} {at} without holding its lock",
+                        res.name
+                    ));
+                }
+                facts[ri].notifies += 1;
+                facts[ri].woken += e.item.unwrap_or(0) as u64;
+                for _ in 0..e.item.unwrap_or(0) {
+                    woken_by[ri].push(e.thread);
+                }
+            }
+            (ResourceKind::Condition { lock }, EventKind::Block)
+                if holders[lock as usize].contains(&e.thread) =>
+            {
+                return Err(format!(
+                    "{who} waits on {} {at} still holding its lock",
+                    res.name
+                ));
+            }
+            (ResourceKind::Condition { .. }, EventKind::Pass) => {
+                // Each wake-up is one a notify gave out, from the thread that gave it.
+                let Some(k) = woken_by[ri].iter().position(|&w| Some(w) == e.by) else {
+                    return Err(format!(
+                        "{who} woke on {} {at} (by {:?}) with no notice to wake it",
+                        res.name,
+                        e.by.map(name)
+                    ));
+                };
+                woken_by[ri].remove(k);
                 facts[ri].passes += 1;
             }
             (ResourceKind::Counter, EventKind::Load) => {
@@ -399,16 +476,30 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                 }
                 passes_due[ri] -= 1;
             }
-            (ResourceKind::Buffer { capacity }, EventKind::Put) => {
+            (ResourceKind::Buffer { .. } | ResourceKind::List, EventKind::Put) => {
+                let capacity = match res.kind {
+                    ResourceKind::Buffer { capacity } => capacity,
+                    _ => u32::MAX,
+                };
                 let item = e.item.ok_or_else(|| format!("a put {at} has no item"))?;
-                if item != last_put[ri] + 1 {
+                // A sentinel (item 0) is not numbered among the items.
+                unfinished[ri] += 1;
+                if item != 0 && item != last_put[ri] + 1 {
                     return Err(format!(
                         "item {item} put into {} {at} out of order",
                         res.name
                     ));
                 }
-                last_put[ri] = item;
+                if item != 0 {
+                    last_put[ri] = item;
+                }
                 items[ri].push_back(item);
+                // A sentinel comes last, an item without a priority at 0: plain FIFO.
+                priorities[ri].push_back(match step_op(e) {
+                    Some(Op::PutPriority { priority, .. }) => priority,
+                    Some(Op::PutSentinel(_)) => u32::MAX,
+                    _ => 0,
+                });
                 facts[ri].puts += 1;
                 if items[ri].len() > capacity as usize {
                     return Err(format!(
@@ -418,13 +509,20 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                     ));
                 }
             }
-            (ResourceKind::Buffer { .. }, EventKind::Take) => {
+            (ResourceKind::Buffer { .. } | ResourceKind::List, EventKind::Take) => {
                 let item = e.item.ok_or_else(|| format!("a take {at} has no item"))?;
-                match items[ri].pop_front() {
+                // The first of the lowest priority is next: the front, in a FIFO buffer.
+                let lowest = priorities[ri].iter().copied().min();
+                let next = priorities[ri].iter().position(|&p| Some(p) == lowest);
+                let taken = next.and_then(|k| {
+                    priorities[ri].remove(k);
+                    items[ri].remove(k)
+                });
+                match taken {
                     Some(front) if front == item => {}
                     Some(front) => {
                         return Err(format!(
-                            "{who} took item {item} from {} {at}, but item {front} was first",
+                            "{who} took item {item} from {} {at}, but item {front} was next",
                             res.name
                         ));
                     }

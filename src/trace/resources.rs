@@ -43,6 +43,19 @@ pub enum ResourceState {
         waiters: Vec<ThreadIdx>,
         drop_requested: bool,
     },
+    /// A thread pool: tasks queued, tasks running (worker, task), how many finished and how
+    /// many results were collected (the next collected is the `collected + 1`th to arrive);
+    /// idle workers and threads waiting for a result.
+    Pool {
+        queued: Vec<u32>,
+        running: Vec<(ThreadIdx, u32)>,
+        finished: u32,
+        collected: u32,
+        idle: Vec<ThreadIdx>,
+        awaiting: Vec<ThreadIdx>,
+    },
+    /// An event: whether it is set now, and who waits for it.
+    Event { set: bool, waiters: Vec<ThreadIdx> },
     /// A shared counter: its value, the increments stored so far, and which threads have
     /// read it and not yet written back (the window in which updates get lost).
     Counter {
@@ -64,9 +77,22 @@ impl ResourceState {
                 increments: 0,
                 reading: Vec::new(),
             },
+            // A condition, like an event, holds nothing: its waiters leave at their pass.
+            ResourceKind::Pool => ResourceState::Pool {
+                queued: Vec::new(),
+                running: Vec::new(),
+                finished: 0,
+                collected: 0,
+                idle: Vec::new(),
+                awaiting: Vec::new(),
+            },
+            ResourceKind::Event => ResourceState::Event {
+                set: false,
+                waiters: Vec::new(),
+            },
             ResourceKind::Mutex
             | ResourceKind::RLock
-            | ResourceKind::Event
+            | ResourceKind::Condition { .. }
             | ResourceKind::EventLoop => ResourceState::Mutex {
                 holder: None,
                 waiters: Vec::new(),
@@ -86,8 +112,12 @@ impl ResourceState {
                 arrived: Vec::new(),
                 generation: 0,
             },
-            ResourceKind::Buffer { capacity } => ResourceState::Buffer {
-                capacity,
+            // A list is a buffer with no bound (capacity 0) that nobody waits on.
+            ResourceKind::Buffer { .. } | ResourceKind::List => ResourceState::Buffer {
+                capacity: match *kind {
+                    ResourceKind::Buffer { capacity } => capacity,
+                    _ => 0,
+                },
                 items: Vec::new(),
                 producers_waiting: Vec::new(),
                 consumers_waiting: Vec::new(),
@@ -117,8 +147,12 @@ impl ResourceState {
         match self {
             ResourceState::Mutex { waiters, .. }
             | ResourceState::Semaphore { waiters, .. }
-            | ResourceState::Gil { waiters, .. } => waiters.clone(),
+            | ResourceState::Gil { waiters, .. }
+            | ResourceState::Event { waiters, .. } => waiters.clone(),
             ResourceState::Barrier { .. } | ResourceState::Counter { .. } => Vec::new(),
+            ResourceState::Pool { idle, awaiting, .. } => {
+                idle.iter().chain(awaiting).copied().collect()
+            }
             ResourceState::Buffer {
                 producers_waiting,
                 consumers_waiting,
@@ -149,6 +183,46 @@ impl ResourceState {
                 EventKind::Release if *holder == Some(t) && e.item.unwrap_or(0) == 0 => {
                     *holder = None
                 }
+                EventKind::Pass | EventKind::Timeout => remove(waiters, t),
+                _ => {}
+            },
+            ResourceState::Pool {
+                queued,
+                running,
+                finished,
+                collected,
+                idle,
+                awaiting,
+            } => match e.kind {
+                EventKind::Block => {
+                    if matches!(op, Some(Op::RunNext(_))) {
+                        add(idle, t);
+                    } else {
+                        add(awaiting, t);
+                    }
+                }
+                EventKind::Put => queued.push(e.item.unwrap_or(0)),
+                EventKind::Take => {
+                    let n = e.item.unwrap_or(0);
+                    queued.retain(|&q| q != n);
+                    running.push((t, n));
+                    remove(idle, t);
+                }
+                EventKind::TaskDone | EventKind::Raise => {
+                    running.retain(|&(w, _)| w != t);
+                    *finished += 1;
+                }
+                EventKind::Pass => {
+                    *collected += 1;
+                    remove(awaiting, t);
+                }
+                EventKind::Timeout => remove(awaiting, t),
+                _ => {}
+            },
+            ResourceState::Event { set, waiters } => match e.kind {
+                EventKind::Block => add(waiters, t),
+                EventKind::Set => *set = true,
+                EventKind::Clear => *set = false,
                 EventKind::Pass | EventKind::Timeout => remove(waiters, t),
                 _ => {}
             },
@@ -206,8 +280,8 @@ impl ResourceState {
             } => match e.kind {
                 EventKind::Block => {
                     let producer = match op {
-                        Some(Op::Put(_)) => true,
-                        Some(Op::Take(_)) => false,
+                        Some(op) if op.puts().is_some() => true,
+                        Some(op) if op.takes().is_some() => false,
                         // No script to ask: a wait on a full buffer is a producer's.
                         _ => items.len() as u32 >= *capacity,
                     };
@@ -263,9 +337,14 @@ impl ResourceState {
         match self {
             ResourceState::Mutex { waiters, .. }
             | ResourceState::Semaphore { waiters, .. }
-            | ResourceState::Gil { waiters, .. } => remove(waiters, t),
+            | ResourceState::Gil { waiters, .. }
+            | ResourceState::Event { waiters, .. } => remove(waiters, t),
             ResourceState::Counter { reading, .. } => remove(reading, t),
             ResourceState::Barrier { .. } => {}
+            ResourceState::Pool { idle, awaiting, .. } => {
+                remove(idle, t);
+                remove(awaiting, t);
+            }
             ResourceState::Buffer {
                 producers_waiting,
                 consumers_waiting,
@@ -285,7 +364,7 @@ pub(crate) fn apply_event(states: &mut [ResourceState], scenario: &Scenario, e: 
     {
         state.apply(e, step_op(scenario, e));
     }
-    if matches!(e.kind, EventKind::Done | EventKind::Fail) {
+    if matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop) {
         for state in states.iter_mut() {
             state.forget_waiter(e.thread);
         }

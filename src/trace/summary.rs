@@ -121,6 +121,10 @@ pub struct ThreadSummary {
     /// When it finished or failed, in ms of run time.
     pub finished_ms: Option<f64>,
     pub failure: Option<String>,
+    /// A daemon thread stopped mid-script when every other thread had ended (only present,
+    /// as `true`, for such a thread).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
 }
 
 /// Per-resource figures. Every variant names its resource and its `kind`: the keyword that
@@ -177,6 +181,26 @@ pub enum ResourceFigures {
         /// Times a consumer waited because the buffer was empty.
         consumer_waits: u64,
     },
+    /// A thread pool: tasks submitted, those that raised, results collected, and the longest
+    /// its queue got.
+    Pool {
+        name: String,
+        kind: &'static str,
+        submitted: u64,
+        raised: u64,
+        collected: u64,
+        most_queued: u32,
+    },
+    /// A condition variable: notices sent, those lost for want of a waiter, and waits.
+    Condition {
+        name: String,
+        kind: &'static str,
+        notifies: u64,
+        /// Notices sent while no thread waited: lost wake-ups.
+        lost_notifies: u64,
+        waits: u64,
+        most_waiters: u32,
+    },
     Gil {
         name: String,
         kind: &'static str,
@@ -219,6 +243,8 @@ impl ResourceFigures {
             | ResourceFigures::Semaphore { name, .. }
             | ResourceFigures::Barrier { name, .. }
             | ResourceFigures::Buffer { name, .. }
+            | ResourceFigures::Condition { name, .. }
+            | ResourceFigures::Pool { name, .. }
             | ResourceFigures::Gil { name, .. }
             | ResourceFigures::Counter { name, .. }
             | ResourceFigures::EventLoop { name, .. } => name,
@@ -233,6 +259,8 @@ impl ResourceFigures {
             | ResourceFigures::Semaphore { kind, .. }
             | ResourceFigures::Barrier { kind, .. }
             | ResourceFigures::Buffer { kind, .. }
+            | ResourceFigures::Condition { kind, .. }
+            | ResourceFigures::Pool { kind, .. }
             | ResourceFigures::Gil { kind, .. }
             | ResourceFigures::Counter { kind, .. }
             | ResourceFigures::EventLoop { kind, .. } => kind,
@@ -299,6 +327,7 @@ struct ThreadAcc {
     times: StateTimes,
     started_ns: Option<u64>,
     finished_ns: Option<u64>,
+    stopped: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -313,6 +342,12 @@ struct ResourceAcc {
     hand_offs: u64,
     drop_requests: u64,
     sets: u64,
+    /// Notices sent on a condition, and those that found nobody waiting.
+    notifies: u64,
+    lost_notifies: u64,
+    pool_submitted: u64,
+    pool_raised: u64,
+    pool_collected: u64,
     last_holder: Option<u16>,
     /// Counter stores, and the value the latest one wrote.
     stores: u64,
@@ -355,6 +390,11 @@ impl SummaryBuilder {
                     hand_offs: 0,
                     drop_requests: 0,
                     sets: 0,
+                    notifies: 0,
+                    lost_notifies: 0,
+                    pool_submitted: 0,
+                    pool_raised: 0,
+                    pool_collected: 0,
                     last_holder: None,
                     stores: 0,
                     stored: 0,
@@ -409,7 +449,12 @@ impl SummaryBuilder {
             }
         }
 
-        if matches!(e.kind, EventKind::Done | EventKind::Fail) {
+        if e.kind == EventKind::Stop
+            && let Some(acc) = self.threads.get_mut(e.thread as usize)
+        {
+            acc.stopped = true;
+        }
+        if matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop) {
             for r in &mut self.resources {
                 r.state.forget_waiter(e.thread);
             }
@@ -448,6 +493,15 @@ impl SummaryBuilder {
             (_, EventKind::Block) => acc.waits += 1,
             (_, EventKind::DropRequest) => acc.drop_requests += 1,
             (_, EventKind::Set) => acc.sets += 1,
+            (ResourceState::Pool { .. }, EventKind::Put) => acc.pool_submitted += 1,
+            (ResourceState::Pool { .. }, EventKind::Raise) => acc.pool_raised += 1,
+            (ResourceState::Pool { .. }, EventKind::Pass) => acc.pool_collected += 1,
+            (_, EventKind::Notify) => {
+                acc.notifies += 1;
+                if e.item == Some(0) {
+                    acc.lost_notifies += 1;
+                }
+            }
             (_, EventKind::Release) => {
                 let held = e.t_ns.saturating_sub(acc.held_since);
                 if acc.longest_hold.is_none_or(|(longest, _)| held > longest) {
@@ -464,6 +518,9 @@ impl SummaryBuilder {
             }
             ResourceState::Buffer { items, .. } => {
                 acc.most_fill = acc.most_fill.max(items.len() as u32);
+            }
+            ResourceState::Pool { queued, .. } => {
+                acc.most_fill = acc.most_fill.max(queued.len() as u32);
             }
             _ => {}
         }
@@ -503,6 +560,7 @@ impl SummaryBuilder {
                         .map(|r| s.resource_name(r).to_string()),
                     finished_ms: acc.finished_ns.map(ms),
                     failure: end.failures.get(i).cloned().flatten(),
+                    stopped: acc.stopped,
                 }
             })
             .collect();
@@ -601,6 +659,22 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
             waits: acc.waits,
             most_waiters: acc.most_waiters,
         },
+        ResourceKind::Pool => ResourceFigures::Pool {
+            name,
+            kind,
+            submitted: acc.pool_submitted,
+            raised: acc.pool_raised,
+            collected: acc.pool_collected,
+            most_queued: acc.most_fill,
+        },
+        ResourceKind::Condition { .. } => ResourceFigures::Condition {
+            name,
+            kind,
+            notifies: acc.notifies,
+            lost_notifies: acc.lost_notifies,
+            waits: acc.waits,
+            most_waiters: acc.most_waiters,
+        },
         ResourceKind::Semaphore { permits } => ResourceFigures::Semaphore {
             name,
             kind,
@@ -618,7 +692,12 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
                 _ => 0,
             },
         },
-        ResourceKind::Buffer { capacity } => {
+        ResourceKind::Buffer { .. } | ResourceKind::List => {
+            let capacity = match resource_kind {
+                ResourceKind::Buffer { capacity } => capacity,
+                // A list has no bound.
+                _ => 0,
+            };
             let (items_put, items_taken) = match acc.state {
                 ResourceState::Buffer { put, taken, .. } => (put, taken),
                 _ => (0, 0),

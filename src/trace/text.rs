@@ -207,6 +207,11 @@ pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
         };
         let end = match (&t.failure, t.final_state, &t.waiting_for) {
             (Some(reason), _, _) => t!("classroom.summary.failed", reason = reason).into_owned(),
+            (None, "done", _) if t.stopped => rust_i18n::t!(
+                "syllabus.daemon.stopped_at",
+                at = fmt_run_time((t.finished_ms.unwrap_or(0.0) * 1e6) as u64)
+            )
+            .into_owned(),
             (None, "done", _) => match t.finished_ms {
                 Some(ms) => rust_i18n::t!("summary.done_at", at = fmt_run_time((ms * 1e6) as u64))
                     .into_owned(),
@@ -248,6 +253,32 @@ pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
             } => t!(
                 "classroom.summary.event",
                 sets = count(*sets, "time"),
+                waits = count(*waits, "wait"),
+                most = most_waiters
+            ),
+            ResourceFigures::Pool {
+                submitted,
+                raised,
+                collected,
+                most_queued,
+                ..
+            } => t!(
+                "syllabus.summary.pool",
+                submitted = count(*submitted, "task"),
+                raised = raised,
+                collected = collected,
+                most = most_queued
+            ),
+            ResourceFigures::Condition {
+                notifies,
+                lost_notifies,
+                waits,
+                most_waiters,
+                ..
+            } => t!(
+                "syllabus.summary.condition",
+                notified = count(*notifies, "time"),
+                lost = lost_notifies,
                 waits = count(*waits, "wait"),
                 most = most_waiters
             ),

@@ -478,7 +478,7 @@ impl Trace {
         for e in self.log.range(from..index) {
             if e.resource == Some(r) {
                 state.apply(e, step_op(&self.scenario, e));
-            } else if matches!(e.kind, EventKind::Done | EventKind::Fail) {
+            } else if matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop) {
                 state.forget_waiter(e.thread);
             }
         }
@@ -580,6 +580,7 @@ impl Trace {
                 },
                 EventKind::Hold => say!("held"),
                 EventKind::Done => say!("finished"),
+                EventKind::Stop => say!("syl.stopped"),
                 EventKind::Fail => match self.failure(e.thread) {
                     Some(reason) => say!("failed_because", reason = reason),
                     None => say!("failed"),
@@ -590,11 +591,92 @@ impl Trace {
 
         let res = s.resource_name(r);
         let other = |kind: EventKind| say!("other_on", what = kind.name(), res = res);
-        // Any wait with a timeout can give up, whatever it waits for.
-        if e.kind == EventKind::Timeout {
+        // Any wait with a timeout can give up, whatever it waits for; a queue's get, an event's
+        // wait and a future's result say how Python tells it.
+        let told_apart = matches!(
+            s.resources[r as usize].kind,
+            ResourceKind::Pool | ResourceKind::Buffer { .. }
+        ) || matches!(op, Some(Op::WaitFor { .. }));
+        if e.kind == EventKind::Timeout && !told_apart {
             return say!("gave_up", res = res);
         }
+        // Inside a condition wait, the condition's lock is given back and taken again.
+        let in_wait = match op {
+            Some(Op::CondWait { cond, .. }) if cond != r => Some(s.resource_name(cond)),
+            _ => None,
+        };
         match s.resources[r as usize].kind {
+            ResourceKind::Mutex if in_wait.is_some() => {
+                let cond = in_wait.unwrap_or_default();
+                match e.kind {
+                    EventKind::Release => {
+                        say!("syl.cond_released", res = res, cond = cond, woke = woke)
+                    }
+                    EventKind::Block => match before(r) {
+                        Some(ResourceState::Mutex {
+                            holder: Some(h), ..
+                        }) => say!("syl.cond_retake_held", res = res, by = name(h)),
+                        _ => say!("syl.cond_retake", res = res),
+                    },
+                    EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {
+                        Some(b) => say!("syl.cond_retook_from", res = res, by = name(b)),
+                        None => say!("syl.cond_retook", res = res),
+                    },
+                    kind => other(kind),
+                }
+            }
+            ResourceKind::Condition { .. } => match e.kind {
+                EventKind::Block => say!("syl.cond_waits", res = res),
+                EventKind::Notify => match e.item {
+                    Some(0) => say!("syl.notified_lost", res = res),
+                    Some(1) => say!("syl.notified_one", res = res),
+                    Some(n) => say!("syl.notified_n", res = res, n = n),
+                    None => say!("syl.notified", res = res),
+                },
+                EventKind::Pass => match e.by {
+                    Some(b) => say!("syl.was_notified_by", res = res, by = name(b)),
+                    None => say!("syl.was_notified", res = res),
+                },
+                kind => other(kind),
+            },
+            ResourceKind::Pool => {
+                let n = e.item.unwrap_or(0);
+                match e.kind {
+                    EventKind::Put => say!("syl.pool_submitted", res = res, n = n),
+                    EventKind::Take => say!("syl.pool_takes", res = res, n = n),
+                    EventKind::TaskDone => say!("syl.pool_finished", n = n),
+                    EventKind::Raise => say!("syl.pool_raised", n = n),
+                    EventKind::Set => say!("syl.pool_shut", res = res),
+                    EventKind::Block if matches!(op, Some(Op::RunNext(_))) => {
+                        say!("syl.pool_idle", res = res)
+                    }
+                    EventKind::Block => say!("syl.pool_waits", res = res),
+                    EventKind::Pass => {
+                        let rank = match before(r) {
+                            Some(ResourceState::Pool { collected, .. }) => collected + 1,
+                            _ => 0,
+                        };
+                        let ran = match e.by {
+                            Some(b) => say!("syl.pool_ran_by", by = name(b)),
+                            None => String::new(),
+                        };
+                        say!(
+                            "syl.pool_arrives",
+                            n = n,
+                            submitted = ordinal(l, n),
+                            arrives = ordinal(l, rank),
+                            ran = ran
+                        )
+                    }
+                    EventKind::Timeout => say!("syl.pool_timeout", n = n),
+                    kind => other(kind),
+                }
+            }
+            ResourceKind::List => match e.kind {
+                EventKind::Put => say!("syl.list_appended", res = res, item = e.item.unwrap_or(0)),
+                EventKind::Take => say!("syl.list_popped", res = res, item = e.item.unwrap_or(0)),
+                kind => other(kind),
+            },
             ResourceKind::Mutex => match e.kind {
                 EventKind::Block => match before(r) {
                     Some(ResourceState::Mutex {
@@ -688,6 +770,37 @@ impl Trace {
                 kind => other(kind),
             },
             ResourceKind::Buffer { capacity } => match e.kind {
+                EventKind::Put if e.item == Some(0) => {
+                    say!("syl.sentinel_put", res = res, woke = woke)
+                }
+                EventKind::Take if e.item == Some(0) => {
+                    say!("syl.sentinel_took", res = res, woke = woke)
+                }
+                EventKind::Timeout => {
+                    say!("syl.get_timeout", res = res)
+                }
+                EventKind::TaskDone => match e.item {
+                    Some(0) => say!("syl.task_done_none_left", res = res),
+                    Some(n) => say!("syl.task_done_left", res = res, n = n),
+                    None => say!("syl.task_done", res = res),
+                },
+                EventKind::Pass => match e.by {
+                    Some(b) => say!("syl.join_returns_by", res = res, by = name(b)),
+                    None => say!("syl.join_returns", res = res),
+                },
+                EventKind::Put if matches!(op, Some(Op::PutPriority { .. })) => {
+                    let priority = match op {
+                        Some(Op::PutPriority { priority, .. }) => priority,
+                        _ => 0,
+                    };
+                    say!(
+                        "syl.put_priority",
+                        res = res,
+                        item = e.item.unwrap_or(0),
+                        priority = priority,
+                        woke = woke
+                    )
+                }
                 EventKind::Put => match e.item {
                     Some(n) => say!("buffer.put_item", res = res, item = n, woke = woke),
                     None => say!("buffer.put", res = res, woke = woke),
@@ -697,8 +810,13 @@ impl Trace {
                     None => say!("buffer.took", res = res, woke = woke),
                 },
                 EventKind::Block => match op {
-                    Some(Op::Put(_)) => say!("buffer.full", res = res, capacity = capacity),
-                    Some(Op::Take(_)) => say!("buffer.empty", res = res),
+                    Some(Op::Put(_) | Op::PutSentinel(_) | Op::PutPriority { .. }) => {
+                        say!("buffer.full", res = res, capacity = capacity)
+                    }
+                    Some(Op::Take(_) | Op::TakeFor { .. }) => say!("buffer.empty", res = res),
+                    Some(Op::Join(_)) => {
+                        say!("syl.join_waits", res = res)
+                    }
                     _ => say!("buffer.waits", res = res),
                 },
                 kind => other(kind),
@@ -754,7 +872,11 @@ impl Trace {
                     None => say!("took", res = res),
                 },
                 EventKind::Release => say!("released", res = res, woke = woke),
+                EventKind::Timeout if matches!(op, Some(Op::WaitFor { .. })) => {
+                    say!("syl.wait_false", res = res)
+                }
                 EventKind::Set => say!("set", res = res),
+                EventKind::Clear => say!("syl.cleared", res = res),
                 EventKind::Pass => match e.by.filter(|&b| b != e.thread) {
                     Some(b) => say!("passed_set_by", res = res, by = name(b)),
                     None => say!("passed", res = res),
@@ -778,6 +900,22 @@ impl Trace {
             },
         }
     }
+}
+
+/// 1st, 2nd, 3rd, 4th, 11th, 21st: the order a result arrives in, or a task was submitted.
+/// "3rd" in English, "第 3 个" in Chinese.
+fn ordinal(locale: &str, n: u32) -> String {
+    if locale.starts_with("zh") {
+        return format!("第 {n} 个");
+    }
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// Time per state within one cell. A cell rarely sees more than a handful of states; a fixed

@@ -101,7 +101,12 @@ fn widest_label(scenario: &Scenario) -> usize {
             .iter()
             .enumerate()
             .filter_map(move |(i, step)| match step.op {
-                Op::Put(r) | Op::Take(r) => Some((State::Condition(r), t, Some(i as u32))),
+                Op::Put(r)
+                | Op::Take(r)
+                | Op::PutSentinel(r)
+                | Op::PutPriority { resource: r, .. }
+                | Op::TakeFor { resource: r, .. }
+                | Op::Join(r) => Some((State::Condition(r), t, Some(i as u32))),
                 Op::BlockingSleep(_) => Some((State::Sleeping, t, Some(i as u32))),
                 _ => None,
             })

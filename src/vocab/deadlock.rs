@@ -9,7 +9,7 @@
 use rust_i18n::t;
 
 use crate::i18n::Lang;
-use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
+use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
 
 /// One link of a wait-for chain: `thread` waits for `resource`, and `blame` says who keeps it
 /// waiting.
@@ -173,7 +173,9 @@ fn only_from_words(l: &str, s: &Scenario, t: ThreadIdx, r: ResIdx, u: ThreadIdx)
 fn nobody_words(l: &str, s: &Scenario, t: ThreadIdx, r: ResIdx) -> String {
     let key = match s.resources[r as usize].kind {
         ResourceKind::Barrier { .. } => "classroom.deadlock.nobody.reach",
-        ResourceKind::Event | ResourceKind::Buffer { .. } => "classroom.deadlock.nobody.provide",
+        ResourceKind::Event | ResourceKind::Buffer { .. } | ResourceKind::Condition { .. } => {
+            "classroom.deadlock.nobody.provide"
+        }
         ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => {
             "classroom.deadlock.nobody.unlock"
         }
@@ -193,12 +195,13 @@ fn nobody_words(l: &str, s: &Scenario, t: ThreadIdx, r: ResIdx) -> String {
 fn provide_verb(s: &Scenario, t: ThreadIdx, r: ResIdx) -> &'static str {
     match s.resources[r as usize].kind {
         ResourceKind::Event => "classroom.deadlock.verb.set",
+        ResourceKind::Condition { .. } => "classroom.deadlock.verb.notify",
         ResourceKind::Barrier { .. } => "classroom.deadlock.verb.reach",
         ResourceKind::Buffer { .. } => {
             // A thread's script says whether it puts into the buffer, takes from it, or both.
             let ops = || s.threads[t as usize].steps.iter().map(|st| st.op);
-            let puts = ops().any(|op| op == Op::Put(r));
-            let takes = ops().any(|op| op == Op::Take(r));
+            let puts = ops().any(|op| op.puts() == Some(r));
+            let takes = ops().any(|op| op.takes() == Some(r));
             match (puts, takes) {
                 (true, false) => "classroom.deadlock.verb.make_room",
                 (false, true) => "classroom.deadlock.verb.fill",

@@ -59,6 +59,16 @@ pub enum EventKind {
     Timeout,
     /// Set an event (`by` on the waiters' `pass` is the setter).
     Set,
+    /// Notified a condition; `item` is how many waiting threads it woke (0: a lost wake-up).
+    /// `by` on each woken thread's `pass` is the notifier.
+    Notify,
+    /// Cleared an event: waits after this one wait again.
+    Clear,
+    /// A pool's task raised an exception (`item` is the task); its future holds it.
+    Raise,
+    /// Marked a task of a buffer done (`q.task_done()`); `item` is how many are still
+    /// unfinished.
+    TaskDone,
     /// Read a counter's value (`item`), the first half of an increment.
     Load,
     /// Wrote a counter's value (`item`), the second half of an increment.
@@ -69,6 +79,8 @@ pub enum EventKind {
     Hold,
     /// Finished its script.
     Done,
+    /// A daemon thread, stopped mid-script because every other thread had ended.
+    Stop,
     /// Stopped by a runtime error; the reason is kept by the run.
     Fail,
 }
@@ -115,11 +127,16 @@ impl EventKind {
             EventKind::Take => "take",
             EventKind::Timeout => "timeout",
             EventKind::Set => "set",
+            EventKind::Notify => "notify",
+            EventKind::Clear => "clear",
+            EventKind::TaskDone => "task_done",
+            EventKind::Raise => "raise",
             EventKind::Load => "load",
             EventKind::Store => "store",
             EventKind::DropRequest => "drop_request",
             EventKind::Hold => "hold",
             EventKind::Done => "done",
+            EventKind::Stop => "stop",
             EventKind::Fail => "fail",
         }
     }
@@ -172,11 +189,15 @@ impl State {
             | EventKind::Take
             | EventKind::Timeout
             | EventKind::Set
+            | EventKind::Notify
+            | EventKind::Clear
+            | EventKind::TaskDone
+            | EventKind::Raise
             | EventKind::Load
             | EventKind::Store => State::Running,
             EventKind::DropRequest => return None,
             EventKind::Hold => State::Held,
-            EventKind::Done => State::Done,
+            EventKind::Done | EventKind::Stop => State::Done,
             EventKind::Fail => State::Failed,
         })
     }
@@ -214,6 +235,12 @@ impl State {
             ResourceKind::Buffer { .. } => State::Condition(r),
             ResourceKind::Gil { .. } => State::Gil(r),
             ResourceKind::EventLoop => State::Ready(r),
+            // Waiting for a notice; re-taking the lock afterwards is a wait on the lock.
+            ResourceKind::Condition { .. } => State::Condition(r),
+            ResourceKind::List => return None,
+            // Idle workers wait for a task, collectors for a result: both on the pool's
+            // condition variable.
+            ResourceKind::Pool => State::Condition(r),
         })
     }
 
@@ -292,14 +319,20 @@ impl State {
                 (Some(_), _) => ("awaiting", None),
                 (None, _) => ("sleeping", None),
             },
+            // Woken from a condition wait, the thread must take the lock back before going on.
+            State::Locked(r) if matches!(op, Some(Op::CondWait { cond, .. }) if cond != r) => {
+                ("retaking", Some(r))
+            }
             State::Locked(r) => ("blocked_on", Some(r)),
             State::Semaphore(r) => ("waiting_for", Some(r)),
             State::Barrier(r) => ("waiting_at", Some(r)),
             State::Condition(r) => {
                 match (scenario.resources.get(r as usize).map(|x| &x.kind), op) {
                     (Some(ResourceKind::Event), _) => ("waiting_event", Some(r)),
-                    (_, Some(Op::Put(_))) => ("waiting_full", Some(r)),
-                    (_, Some(Op::Take(_))) => ("waiting_empty", Some(r)),
+                    (Some(ResourceKind::Condition { .. }), _) => ("waiting_notify", Some(r)),
+                    (_, Some(op)) if op.puts().is_some() => ("waiting_full", Some(r)),
+                    (_, Some(op)) if op.takes().is_some() => ("waiting_empty", Some(r)),
+                    (_, Some(Op::Join(_))) => ("joining", Some(r)),
                     _ => ("waiting_on", Some(r)),
                 }
             }

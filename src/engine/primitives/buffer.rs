@@ -2,14 +2,25 @@
 //! the textbook way: producers wait on "not full", consumers on "not empty". A put signals the
 //! first waiting consumer and a take the first waiting producer; a woken thread checks again and
 //! waits again if another thread got there first.
+//!
+//! It is also Python's `queue.Queue` lifecycle: a take may give up after a timeout; every put
+//! is an unfinished task until a `task-done`, and `join` waits until none is left; a sentinel
+//! (item [`SENTINEL`], Python's `None`) tells the consumer that takes it to stop.
 
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use super::{Cx, View};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
+
+/// The item number of a sentinel: items are numbered from 1, so 0 is never a real one.
+pub const SENTINEL: u32 = 0;
+
+/// What `task-done` beyond the puts dies of, as CPython says it.
+pub const TOO_MANY_DONE: &str = "ValueError: task_done() called too many times";
 
 pub struct Buffer {
     index: ResIdx,
@@ -17,16 +28,29 @@ pub struct Buffer {
     pub(super) state: Mutex<State>,
     pub(super) not_full: Condvar,
     pub(super) not_empty: Condvar,
+    /// Signalled when the last unfinished task is done, for threads in `join`.
+    pub(super) all_done: Condvar,
 }
 
 pub(super) struct State {
     seq: u64,
-    items: VecDeque<u32>,
+    /// (priority, item number), in put order; a take takes the first of the lowest priority,
+    /// so a buffer whose puts give no priority (all 0) is plain FIFO.
+    items: VecDeque<(u32, u32)>,
     last_item: u32,
     producers: VecDeque<ThreadIdx>,
     consumers: VecDeque<ThreadIdx>,
     /// Per thread: who signalled it last, until it notices.
     woken_by: Vec<Option<ThreadIdx>>,
+    /// Per thread: waiting with a timeout, so it gives up by itself.
+    timed: Vec<bool>,
+    /// Items put and not yet marked done.
+    unfinished: u32,
+    /// Threads in `join`, and who finished the last task once it is done.
+    joiners: Vec<ThreadIdx>,
+    finished_by: Option<ThreadIdx>,
+    /// Per thread: the last item it took was a sentinel.
+    took_sentinel: Vec<bool>,
 }
 
 impl Buffer {
@@ -41,23 +65,102 @@ impl Buffer {
                 producers: VecDeque::new(),
                 consumers: VecDeque::new(),
                 woken_by: vec![None; threads],
+                timed: vec![false; threads],
+                unfinished: 0,
+                joiners: Vec::new(),
+                finished_by: None,
+                took_sentinel: vec![false; threads],
             }),
             not_full: Condvar::new(),
             not_empty: Condvar::new(),
+            all_done: Condvar::new(),
         }
     }
 
     pub fn put(&self, cx: &mut Cx) -> Flow {
-        self.act(cx, true)
+        self.act(cx, Some(Putting::Item(0)), None).map(|_| ())
+    }
+
+    /// `q.put((priority, item))` on a `queue.PriorityQueue`: lower comes out first.
+    pub fn put_with_priority(&self, cx: &mut Cx, priority: u32) -> Flow {
+        self.act(cx, Some(Putting::Item(priority)), None)
+            .map(|_| ())
+    }
+
+    /// `q.put(None)`: the shutdown marker, queued like any item (last among priorities).
+    pub fn put_sentinel(&self, cx: &mut Cx) -> Flow {
+        self.act(cx, Some(Putting::Sentinel), None).map(|_| ())
     }
 
     pub fn take(&self, cx: &mut Cx) -> Flow {
-        self.act(cx, false)
+        self.act(cx, None, None).map(|_| ())
     }
 
-    /// A put (`putting`) or a take: wait while the buffer is full (or empty), then move one
-    /// item and signal the first thread waiting on the other side.
-    fn act(&self, cx: &mut Cx, putting: bool) -> Flow {
+    /// A take that gives up after `timeout` of run time at the current speed (paused time does
+    /// not count). Returns whether it took an item.
+    pub fn take_for(&self, cx: &mut Cx, timeout: Duration) -> Result<bool, Halt> {
+        self.act(cx, None, Some(timeout))
+    }
+
+    /// Whether the last item thread `t` took was a sentinel: its script stops there.
+    pub fn took_sentinel(&self, t: ThreadIdx) -> bool {
+        self.state.lock().took_sentinel[t as usize]
+    }
+
+    /// `q.task_done()`: one unfinished task fewer; the last one releases every `join`.
+    pub fn task_done(&self, cx: &mut Cx) -> Flow {
+        let mut s = self.state.lock();
+        if s.unfinished == 0 {
+            return Err(Halt::Failed(TOO_MANY_DONE.to_string()));
+        }
+        s.unfinished -= 1;
+        s.seq += 1;
+        cx.emit(EventKind::TaskDone, self.index, None, Some(s.unfinished));
+        if s.unfinished == 0 && !s.joiners.is_empty() {
+            s.finished_by = Some(cx.me);
+            s.joiners.clear();
+            self.all_done.notify_all();
+        }
+        Ok(())
+    }
+
+    /// `q.join()`: wait until every item put has been marked done.
+    pub fn join(&self, cx: &mut Cx) -> Flow {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        if s.unfinished == 0 {
+            cx.emit(EventKind::Pass, self.index, None, Some(0));
+            return Ok(());
+        }
+        s.joiners.push(me);
+        s.seq += 1;
+        cx.block(self.index);
+        let flow = loop {
+            if s.unfinished == 0 {
+                break Ok(());
+            }
+            if cx.conductor.cancelled() {
+                s.joiners.retain(|&w| w != me);
+                break Err(Halt::Cancelled);
+            }
+            self.all_done.wait(&mut s);
+        };
+        cx.conductor.unblocked(me);
+        flow?;
+        cx.emit(EventKind::Pass, self.index, s.finished_by, Some(0));
+        Ok(())
+    }
+
+    /// A put (`Some(sentinel)`) or a take (`None`): wait while the buffer is full (or empty),
+    /// then move one item and signal the first thread waiting on the other side. A take with a
+    /// `timeout` gives up after it and returns false.
+    fn act(
+        &self,
+        cx: &mut Cx,
+        put: Option<Putting>,
+        timeout: Option<Duration>,
+    ) -> Result<bool, Halt> {
+        let putting = put.is_some();
         let me = cx.me;
         let mut s = self.state.lock();
         let must_wait = |s: &State| {
@@ -78,29 +181,66 @@ impl Buffer {
             } else {
                 &self.not_empty
             };
+            s.timed[me as usize] = timeout.is_some();
+            let nominal = timeout.map(|t| t.as_nanos() as f64);
+            let mut waited = 0.0;
+            let mut last = Instant::now();
             while must_wait(&s) {
                 if cx.conductor.cancelled() {
                     s.side(putting).retain(|&w| w != me);
                     s.woken_by[me as usize] = None;
+                    s.timed[me as usize] = false;
                     cx.conductor.unblocked(me);
                     return Err(Halt::Cancelled);
                 }
-                cv.wait(&mut s);
+                match nominal {
+                    None => cv.wait(&mut s),
+                    Some(nominal) => {
+                        let now = Instant::now();
+                        if !cx.conductor.is_paused() || cx.conductor.stepping().is_some() {
+                            waited += (now - last).as_nanos() as f64 * cx.conductor.speed();
+                        }
+                        last = now;
+                        if waited >= nominal {
+                            s.side(putting).retain(|&w| w != me);
+                            s.woken_by[me as usize] = None;
+                            s.timed[me as usize] = false;
+                            s.seq += 1;
+                            cx.conductor.unblocked(me);
+                            cx.emit(EventKind::Timeout, self.index, None, None);
+                            return Ok(false);
+                        }
+                        let left = (nominal - waited) / cx.conductor.speed();
+                        let left = Duration::from_nanos(left as u64);
+                        cv.wait_for(&mut s, left.min(Duration::from_millis(5)));
+                    }
+                }
                 if must_wait(&s) {
                     // Another thread got there first: that signal is spent.
                     s.woken_by[me as usize] = None;
                 }
             }
+            s.timed[me as usize] = false;
             s.side(putting).retain(|&w| w != me);
             cx.conductor.unblocked(me);
         }
-        let (kind, item) = if putting {
-            s.last_item += 1;
-            let item = s.last_item;
-            s.items.push_back(item);
-            (EventKind::Put, Some(item))
+        let (kind, item) = if let Some(what) = put {
+            let entry = match what {
+                Putting::Sentinel => (u32::MAX, SENTINEL),
+                Putting::Item(priority) => {
+                    s.last_item += 1;
+                    (priority, s.last_item)
+                }
+            };
+            s.items.push_back(entry);
+            s.unfinished += 1;
+            (EventKind::Put, Some(entry.1))
         } else {
-            (EventKind::Take, s.items.pop_front())
+            let lowest = s.items.iter().map(|&(p, _)| p).min();
+            let at = s.items.iter().position(|&(p, _)| Some(p) == lowest);
+            let item = at.and_then(|k| s.items.remove(k)).map(|(_, item)| item);
+            s.took_sentinel[me as usize] = item == Some(SENTINEL);
+            (EventKind::Take, item)
         };
         s.seq += 1;
         let by = s.woken_by[me as usize].take();
@@ -127,7 +267,7 @@ impl Buffer {
         if must_wait(&s) && !s.side(putting).is_empty() {
             cx.leaves_waiters();
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Everyone on the side that must wait: consumers while it is empty, producers while it is
@@ -136,13 +276,16 @@ impl Buffer {
     pub fn view(&self) -> View {
         let s = self.state.lock();
         let full = s.items.len() >= self.capacity;
-        let waiters = if full {
+        let mut waiters: Vec<ThreadIdx> = if full {
             s.producers.iter().copied().collect()
         } else if s.items.is_empty() {
             s.consumers.iter().copied().collect()
         } else {
             Vec::new()
         };
+        // A take with a timeout ends by itself; a join waits for task-dones.
+        waiters.retain(|&w| !s.timed[w as usize]);
+        waiters.extend(s.joiners.iter().copied());
         View {
             seq: s.seq,
             holders: Vec::new(),
@@ -150,6 +293,14 @@ impl Buffer {
             full,
         }
     }
+}
+
+/// What a put puts.
+#[derive(Debug, Clone, Copy)]
+enum Putting {
+    /// The next numbered item, with its priority (0 when none is given).
+    Item(u32),
+    Sentinel,
 }
 
 impl State {

@@ -1,8 +1,11 @@
 //! `event ready`: Python's `threading.Event`. A flag, false at first; `wait` returns at once
-//! if it is set and otherwise waits until a thread `set`s it; `set` releases every waiter at
-//! once (each one's `by` is the setter). Once set it stays set.
+//! if it is set and otherwise waits until a thread `set`s it, or, with a timeout, gives up
+//! (Python's `wait` returning False); `set` releases every waiter at once (each one's `by` is
+//! the setter); `clear` makes it false again, for waits that come after. A waiter released by
+//! a `set` goes on even if the event is cleared before it runs, as Python's does.
 
 use parking_lot::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use super::{Cx, View};
 use crate::engine::conductor::{Flow, Halt};
@@ -17,19 +20,25 @@ pub struct Event {
 
 pub(super) struct State {
     seq: u64,
-    /// Who set it first, once it is set.
+    /// Who set it, while it is set.
     set_by: Option<ThreadIdx>,
     waiters: Vec<ThreadIdx>,
+    /// Per thread: waiting with a timeout, so it gives up by itself.
+    timed: Vec<bool>,
+    /// Per thread: who released it, until it notices.
+    released_by: Vec<Option<ThreadIdx>>,
 }
 
 impl Event {
-    pub fn new(index: ResIdx) -> Event {
+    pub fn new(index: ResIdx, threads: usize) -> Event {
         Event {
             index,
             state: Mutex::new(State {
                 seq: 0,
                 set_by: None,
                 waiters: Vec::new(),
+                timed: vec![false; threads],
+                released_by: vec![None; threads],
             }),
             cv: Condvar::new(),
         }
@@ -39,40 +48,80 @@ impl Event {
         let mut s = self.state.lock();
         cx.emit(EventKind::Set, self.index, None, None);
         s.seq += 1;
-        if s.set_by.is_none() {
-            s.set_by = Some(cx.me);
-        }
+        s.set_by = Some(cx.me);
         // Waiters leave the queue here, under the lock, so the watcher never sees a released
         // thread still waiting.
-        s.waiters.clear();
+        let me = cx.me;
+        for w in std::mem::take(&mut s.waiters) {
+            s.released_by[w as usize] = Some(me);
+        }
         self.cv.notify_all();
         Ok(())
     }
 
+    pub fn clear(&self, cx: &mut Cx) -> Flow {
+        let mut s = self.state.lock();
+        cx.emit(EventKind::Clear, self.index, None, None);
+        s.seq += 1;
+        s.set_by = None;
+        Ok(())
+    }
+
     pub fn wait(&self, cx: &mut Cx) -> Flow {
+        self.wait_for(cx, None).map(|_| ())
+    }
+
+    /// Waits until set, or gives up after `timeout` of run time at the current speed (time
+    /// paused does not count). Returns whether it was set: Python's `wait` return value.
+    pub fn wait_for(&self, cx: &mut Cx, timeout: Option<Duration>) -> Result<bool, Halt> {
         let me = cx.me;
         let mut s = self.state.lock();
         if let Some(by) = s.set_by {
             cx.emit(EventKind::Pass, self.index, Some(by), None);
-            return Ok(());
+            return Ok(true);
         }
         s.waiters.push(me);
+        s.timed[me as usize] = timeout.is_some();
         s.seq += 1;
         cx.block(self.index);
+        let nominal = timeout.map(|t| t.as_nanos() as f64);
+        let mut waited = 0.0;
+        let mut last = Instant::now();
         let flow = loop {
-            if s.set_by.is_some() {
-                break Ok(());
+            if let Some(by) = s.released_by[me as usize].take() {
+                break Ok(Some(by));
             }
             if cx.conductor.cancelled() {
                 s.waiters.retain(|&w| w != me);
                 break Err(Halt::Cancelled);
             }
-            self.cv.wait(&mut s);
+            let Some(nominal) = nominal else {
+                self.cv.wait(&mut s);
+                continue;
+            };
+            let now = Instant::now();
+            if !cx.conductor.is_paused() || cx.conductor.stepping().is_some() {
+                waited += (now - last).as_nanos() as f64 * cx.conductor.speed();
+            }
+            last = now;
+            if waited >= nominal {
+                s.waiters.retain(|&w| w != me);
+                s.seq += 1;
+                cx.emit(EventKind::Timeout, self.index, None, None);
+                break Ok(None);
+            }
+            let left = Duration::from_nanos(((nominal - waited) / cx.conductor.speed()) as u64);
+            self.cv.wait_for(&mut s, left.min(Duration::from_millis(5)));
         };
+        s.timed[me as usize] = false;
         cx.conductor.unblocked(me);
-        flow?;
-        cx.emit(EventKind::Pass, self.index, s.set_by, None);
-        Ok(())
+        match flow? {
+            Some(by) => {
+                cx.emit(EventKind::Pass, self.index, Some(by), None);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     pub fn view(&self) -> View {
@@ -80,7 +129,12 @@ impl Event {
         View {
             seq: s.seq,
             holders: Vec::new(),
-            waiters: s.waiters.clone(),
+            waiters: s
+                .waiters
+                .iter()
+                .copied()
+                .filter(|&w| !s.timed[w as usize])
+                .collect(),
             full: false,
         }
     }

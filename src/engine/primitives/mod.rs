@@ -7,11 +7,14 @@
 
 pub mod barrier;
 pub mod buffer;
+pub mod condition;
 pub mod counter;
 pub mod event;
 pub mod event_loop;
 pub mod gil;
+pub mod list;
 pub mod mutex;
+pub mod pool;
 pub mod rwlock;
 pub mod semaphore;
 
@@ -112,6 +115,9 @@ pub enum Primitive {
     RwLock(rwlock::RwLock),
     Counter(counter::Counter),
     EventLoop(event_loop::EventLoop),
+    Condition(condition::Condition),
+    List(list::List),
+    Pool(pool::Pool),
 }
 
 impl Primitive {
@@ -131,12 +137,17 @@ impl Primitive {
                 Primitive::Gil(gil::Gil::new(index, interval, threads))
             }
             ResourceKind::RLock => Primitive::Mutex(mutex::Mutex::new(index, threads, true)),
-            ResourceKind::Event => Primitive::Event(event::Event::new(index)),
+            ResourceKind::Event => Primitive::Event(event::Event::new(index, threads)),
             ResourceKind::RwLock { prefer_readers } => {
                 Primitive::RwLock(rwlock::RwLock::new(index, threads, prefer_readers))
             }
             ResourceKind::Counter => Primitive::Counter(counter::Counter::new(index)),
             ResourceKind::EventLoop => Primitive::EventLoop(event_loop::EventLoop::new(index)),
+            ResourceKind::Condition { .. } => {
+                Primitive::Condition(condition::Condition::new(index, threads))
+            }
+            ResourceKind::List => Primitive::List(list::List::new(index)),
+            ResourceKind::Pool => Primitive::Pool(pool::Pool::new(index)),
         }
     }
 
@@ -146,10 +157,14 @@ impl Primitive {
             Primitive::Mutex(p) => wake(&p.state, &[&p.cv]),
             Primitive::Semaphore(p) => wake(&p.state, &[&p.cv]),
             Primitive::Barrier(p) => wake(&p.state, &[&p.cv]),
-            Primitive::Buffer(p) => wake(&p.state, &[&p.not_full, &p.not_empty]),
+            Primitive::Buffer(p) => wake(&p.state, &[&p.not_full, &p.not_empty, &p.all_done]),
             Primitive::Gil(p) => wake(&p.state, &[&p.cv]),
             Primitive::Event(p) => wake(&p.state, &[&p.cv]),
             Primitive::RwLock(p) => wake(&p.state, &[&p.cv]),
+            Primitive::Condition(p) => wake(&p.state, &[&p.cv]),
+            Primitive::Pool(p) => wake(&p.state, &[&p.cv]),
+            // A list never makes a thread wait either.
+            Primitive::List(_) => {}
             // A counter never makes a thread wait; tasks wait at async gates and in timers,
             // which cancellation wakes itself.
             Primitive::Counter(_) | Primitive::EventLoop(_) => {}
@@ -167,6 +182,9 @@ impl Primitive {
             Primitive::RwLock(p) => p.view(),
             Primitive::Counter(p) => p.view(),
             Primitive::EventLoop(p) => p.view(),
+            Primitive::Condition(p) => p.view(),
+            Primitive::List(p) => p.view(),
+            Primitive::Pool(p) => p.view(),
         }
     }
 }

@@ -48,6 +48,11 @@ impl Mutex {
         }
     }
 
+    /// Whether `t` holds it now.
+    pub fn held_by(&self, t: ThreadIdx) -> bool {
+        self.state.lock().holder == Some(t)
+    }
+
     pub fn is_reentrant(&self) -> bool {
         self.reentrant
     }

@@ -99,6 +99,12 @@ fn counter_values(state: &ResourceState) -> Value {
             holders, waiters, ..
         } => json!({"permits in use": holders.len(), "waiting": waiters.len()}),
         ResourceState::Barrier { arrived, .. } => json!({"arrived": arrived.len()}),
+        ResourceState::Pool {
+            queued, running, ..
+        } => json!({"queued": queued.len(), "running": running.len()}),
+        ResourceState::Event { set, waiters } => {
+            json!({"set": u32::from(*set), "waiting": waiters.len()})
+        }
         ResourceState::Buffer {
             items,
             producers_waiting,

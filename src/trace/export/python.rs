@@ -94,6 +94,49 @@ const RESERVED: &[&str] = &[
     "value",
 ];
 
+/// Why the twin cannot express `scenario`, if it cannot: the harness has no counterpart yet for
+/// a `condition` (`threading.Condition`) or a `list` guarded by one. `export --format python`
+/// refuses such a lesson with this reason rather than write a program that does something else.
+pub fn unsupported(scenario: &Scenario) -> Option<String> {
+    let mut words: Vec<&str> = scenario
+        .resources
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.kind,
+                ResourceKind::Condition { .. } | ResourceKind::List | ResourceKind::Pool
+            )
+        })
+        .map(|r| r.kind.keyword())
+        .collect();
+    if scenario.threads.iter().any(|t| t.daemon) {
+        words.push("daemon=");
+    }
+    let queue_word = |op: &Op| match op {
+        Op::PutSentinel(_) => Some("put … sentinel="),
+        Op::PutPriority { .. } => Some("put … priority="),
+        Op::TakeFor { .. } => Some("take … timeout="),
+        Op::TaskDone(_) => Some("task-done"),
+        Op::Join(_) => Some("join"),
+        _ => None,
+    };
+    words.extend(
+        scenario
+            .threads
+            .iter()
+            .flat_map(|t| t.steps.iter())
+            .filter_map(|st| queue_word(&st.op)),
+    );
+    let first = *words.first()?;
+    Some(format!(
+        "the Python twin cannot express `{first}` yet (threading.Condition, a shared list, a \
+         pool's futures, \
+         daemon threads and queue.Queue's task_done, join, sentinel, priority and get timeout are not in \
+         its harness), so `{}` has no Python twin",
+        scenario.name
+    ))
+}
+
 /// The Python program for `scenario`.
 pub fn render(scenario: &Scenario) -> String {
     twin(scenario).text
@@ -201,6 +244,10 @@ pub fn twin(scenario: &Scenario) -> Twin {
                     res.name, name
                 ));
                 continue;
+            }
+            // See `unsupported`: export refuses these before rendering.
+            ResourceKind::Condition { .. } | ResourceKind::List | ResourceKind::Pool => {
+                format!("raise NotImplementedError({name})")
             }
         };
         out.line(&with_comment(decl, comment));
@@ -564,9 +611,31 @@ impl<'a> Lane<'a> {
             Op::Write(x) => format!("{}.acquire_write()", r(x)),
             Op::Wait(x) => format!("{}.wait()", r(x)),
             Op::Set(x) => format!("{}.set()", r(x)),
+            Op::Clear(x) => format!("{}.clear()", r(x)),
+            Op::WaitFor { resource, timeout } => {
+                format!("{}.wait(timeout={})", r(resource), secs(timeout))
+            }
             Op::Put(x) => format!("{}.put()", r(x)),
             Op::Take(x) => format!("{}.get()", r(x)),
             Op::Work(d) => format!("work({})", secs(d)),
+            Op::CondWait { .. }
+            | Op::Notify(_)
+            | Op::NotifyAll(_)
+            | Op::Append(_)
+            | Op::Pop(_)
+            | Op::PutSentinel(_)
+            | Op::PutPriority { .. }
+            | Op::TakeFor { .. }
+            | Op::TaskDone(_)
+            | Op::Join(_)
+            | Op::Submit { .. }
+            | Op::RunNext(_)
+            | Op::Result { .. }
+            | Op::AsCompleted(_)
+            | Op::Map(_)
+            | Op::Shutdown(_) => {
+                format!("raise NotImplementedError({:?})", step.op.keyword())
+            }
             Op::Sleep(d) if self.spec.is_task() => format!("await async_sleep({})", secs(d)),
             Op::Sleep(d) => format!("sleep({})", secs(d)),
             Op::BlockingSleep(d) => {

@@ -216,11 +216,18 @@ class Event:
         _log("set", self.name)
         self._event.set()
 
-    def wait(self):
+    def clear(self):
+        _log("clear", self.name)
+        self._event.clear()
+
+    def wait(self, timeout=None):
         if not self._event.is_set():
             _log("block", self.name)
-            self._event.wait()
+            if not self._event.wait(None if timeout is None else timeout / SPEED):
+                _log("timeout", self.name)
+                return False
         _log("pass", self.name)
+        return True
 
 
 class _NumberedQueue(queue.Queue):

@@ -138,6 +138,59 @@ pub fn resource_line<'a>(
             }
             waiting(&mut spans, &queue, waiters, blocked);
         }
+        ResourceState::Pool {
+            queued,
+            running: tasks,
+            finished,
+            idle,
+            awaiting,
+            ..
+        } => {
+            let style = theme.state(crate::vocab::event::State::Condition(r));
+            spans.push(Span::raw(
+                rust_i18n::t!(
+                    "syllabus.pool.panel",
+                    queued = queued.len(),
+                    finished = finished
+                )
+                .into_owned(),
+            ));
+            if !tasks.is_empty() {
+                let now: Vec<String> = tasks
+                    .iter()
+                    .map(|&(w, n)| format!("{}:#{n}", scenario.thread_name(w)))
+                    .collect();
+                spans.push(Span::styled(format!("  {}", now.join(" ")), running));
+            }
+            waiting(
+                &mut spans,
+                &rust_i18n::t!("syllabus.pool.idle"),
+                idle,
+                style,
+            );
+            waiting(
+                &mut spans,
+                &rust_i18n::t!("syllabus.pool.awaiting"),
+                awaiting,
+                style,
+            );
+        }
+        ResourceState::Event { set, waiters } => {
+            let style = theme.state(crate::vocab::event::State::Condition(r));
+            if *set {
+                spans.push(Span::styled(
+                    rust_i18n::t!("syllabus.event.set").into_owned(),
+                    running,
+                ));
+            } else {
+                spans.push(Span::styled(
+                    rust_i18n::t!("syllabus.event.clear").into_owned(),
+                    theme.dim(),
+                ));
+            }
+            let label = rust_i18n::t!("syllabus.event.waiting");
+            waiting(&mut spans, &label, waiters, style);
+        }
         ResourceState::Semaphore {
             permits,
             holders,
