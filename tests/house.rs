@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["cells", "console", "files", "i18n"],
     &["scenario"],
     &["vocab"],
-    &["engine"],
+    &["engine", "watch"],
     &["trace"],
     &["session"],
     &["headless"],

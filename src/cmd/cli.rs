@@ -42,6 +42,9 @@ pub enum Command {
     },
     /// Replay a recorded run: in the TUI (play, pause, step event by event, scrub), or headless.
     Replay(ReplayArgs),
+    /// Watch a real Python program: run SCRIPT with python3 under threadlab's tracer and draw
+    /// its threads, locks, queues and tasks as a run; headless like `run`.
+    Trace(TraceArgs),
     /// Export a run (a scenario, run headless, or a recording) for Perfetto or as an SVG, or a
     /// scenario as the Python program it stands for.
     Export(ExportArgs),
@@ -188,4 +191,34 @@ pub fn parse_speed(text: &str) -> Result<f64, String> {
     } else {
         Err(format!("speed must be between 0.1 and 4, not {x}"))
     }
+}
+
+/// `trace`: a real Python program and what to do with its run.
+#[derive(Debug, Clone, Args)]
+pub struct TraceArgs {
+    /// The Python script, run as `python3 SCRIPT ARGS...` would run it.
+    #[arg(value_name = "SCRIPT")]
+    pub script: PathBuf,
+    /// Arguments for the script.
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<std::ffi::OsString>,
+    /// Run without the TUI: the script's output passes through, then the timeline and summary.
+    #[arg(long)]
+    pub headless: bool,
+    /// Stop the program after this long (e.g. 5s); the outcome is then `timeout` (exit 4).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub for_: Option<Duration>,
+    /// Print the summary as one JSON object (headless); the script's output goes to stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every event as JSON Lines to this file.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Write the script's own output (stdout and stderr) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }

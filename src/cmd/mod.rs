@@ -12,6 +12,7 @@ pub mod man;
 pub mod menu;
 pub mod replay;
 pub mod run;
+pub mod trace;
 
 use crate::console::errln;
 use crate::headless::{self, Report, RunPlan};
@@ -29,6 +30,7 @@ pub fn dispatch(cli: Cli) -> Exit {
         Some(Command::Check { files }) => check::run(&files),
         Some(Command::Run(command)) => run::run(command, ascii),
         Some(Command::Replay(args)) => replay::run(&args, ascii),
+        Some(Command::Trace(args)) => trace::run(&args, ascii),
         Some(Command::Export(args)) => export::run(&args),
         Some(Command::Completions { shell }) => completions::run(shell),
         Some(Command::Man) => man::run(),
