@@ -93,7 +93,6 @@ pub struct Model {
     resources: HashMap<(u32, &'static str, u64), ResIdx>,
     /// The lane resource a join waits on, per joined lane.
     join_res: HashMap<ThreadIdx, ResIdx>,
-    loops: HashMap<u32, ResIdx>,
     holders: HashMap<ResIdx, Vec<ThreadIdx>>,
     depth: HashMap<(ResIdx, ThreadIdx), u32>,
     puts: HashMap<ResIdx, u32>,
@@ -134,7 +133,6 @@ impl Model {
             object_names: HashMap::new(),
             resources: HashMap::new(),
             join_res: HashMap::new(),
-            loops: HashMap::new(),
             holders: HashMap::new(),
             depth: HashMap::new(),
             puts: HashMap::new(),
@@ -171,11 +169,9 @@ impl Model {
             }
         }
         let root = *self.root_pid.get_or_insert(r.pid);
-        let event_loop = if r.who.starts_with("task:") {
-            Some(self.event_loop(r.pid))
-        } else {
-            None
-        };
+        // A task's lane is not tied to its loop's thread: the tracer sees its awaits, not
+        // when the loop hands it the thread, so nothing is drawn as if it were known.
+        let event_loop = None;
         let base = if r.name.is_empty() { "thread" } else { &r.name };
         let name = if r.pid == root {
             base.to_string()
@@ -210,15 +206,6 @@ impl Model {
         self.lanes.push(Lane::default());
         self.failures.push(None);
         Some(t)
-    }
-
-    fn event_loop(&mut self, pid: u32) -> ResIdx {
-        if let Some(&r) = self.loops.get(&pid) {
-            return r;
-        }
-        let r = self.add_resource("event loop".to_string(), ResourceKind::EventLoop, 0);
-        self.loops.insert(pid, r);
-        r
     }
 
     fn add_resource(&mut self, name: String, kind: ResourceKind, line: u32) -> ResIdx {
@@ -369,6 +356,19 @@ impl Model {
     /// Takes one record, appending the events it means to `out`.
     pub fn absorb(&mut self, r: &Record, out: &mut Vec<Event>) {
         self.last_t_ns = self.last_t_ns.max(r.t_ns);
+        if r.op == "script" {
+            self.script_file = r.file.clone();
+            return;
+        }
+        if r.op == "start"
+            && r.kind == "process"
+            && let Some(&p) = self.by_object.get(&(0, r.oid))
+        {
+            // A child process's first record: its main thread is the lane its parent made
+            // for it when it started it (a forked child keeps the object's id).
+            self.by_who.insert((r.pid, r.who.clone()), p);
+            return;
+        }
         // Objects are made before any lane uses them; their record says where.
         if r.op == "new" {
             self.resource(r);
@@ -401,6 +401,11 @@ impl Model {
             ("done", "thread" | "task") => {
                 self.lanes[lane].done = true;
                 self.lanes[lane].wait = None;
+                // Finishing is what a join of this lane waits for.
+                if let Some(&j) = self.join_res.get(&t) {
+                    self.setter.entry(j).or_insert(t);
+                    out.push(ev(EventKind::Set, Some(j), NO_STEP));
+                }
                 let kind = if self.failures[lane].is_some() {
                     EventKind::Fail
                 } else {
@@ -432,6 +437,7 @@ impl Model {
                     let name = r.arg.clone();
                     if let Some(p) = self.add_lane(name, None) {
                         self.by_object.insert((r.pid, r.oid), p);
+                        self.by_object.insert((0, r.oid), p);
                         let mut e = ev(EventKind::Start, None, NO_STEP);
                         e.thread = p;
                         out.push(e);
@@ -443,6 +449,10 @@ impl Model {
                 let Some(&target) = self.by_object.get(&(r.pid, r.oid)) else {
                     return;
                 };
+                if self.lanes[target as usize].done {
+                    // Finished already, as far as the records say: the join does not wait.
+                    return;
+                }
                 let res = self.join_resource(target);
                 let s = self.step(t, r, Op::Wait(res));
                 self.lanes[lane].wait = Some(Wait {
@@ -456,15 +466,27 @@ impl Model {
                 let Some(&target) = self.by_object.get(&(r.pid, r.oid)) else {
                     return;
                 };
-                let res = self.join_resource(target);
-                let s = self.step(t, r, Op::Wait(res));
+                let waited = self.lanes[lane]
+                    .wait
+                    .is_some_and(|w| w.lane == Some(target));
                 self.lanes[lane].wait = None;
                 if r.kind == "process" && r.op == "joined" && !self.lanes[target as usize].done {
+                    // A process's lane ends when its parent sees it has ended.
                     self.lanes[target as usize].done = true;
+                    let j = self.join_resource(target);
+                    self.setter.entry(j).or_insert(target);
+                    let mut e = ev(EventKind::Set, Some(j), NO_STEP);
+                    e.thread = target;
+                    out.push(e);
                     let mut e = ev(EventKind::Done, None, NO_STEP);
                     e.thread = target;
                     out.push(e);
                 }
+                if !waited {
+                    return;
+                }
+                let res = self.join_resource(target);
+                let s = self.step(t, r, Op::Wait(res));
                 let kind = if r.op == "joined" {
                     EventKind::Pass
                 } else {
@@ -570,6 +592,13 @@ impl Model {
                 }
             }
             (op, "event" | "future" | "gather") => {
+                if r.kind == "future"
+                    && op == "set"
+                    && !self.resources.contains_key(&(r.pid, "future", r.oid))
+                {
+                    // A future nobody traced waits on (one `map` made itself).
+                    return;
+                }
                 let res = self.resource(r);
                 let s = self.step(t, r, Op::Wait(res));
                 match op {
@@ -587,15 +616,16 @@ impl Model {
                     }
                     "pass" => {
                         self.lanes[lane].wait = None;
-                        let mut e = ev(EventKind::Pass, Some(res), s);
-                        // A future or a gather is set by the library, not by a traced call:
-                        // its waiter passes without a setter to name.
-                        e.by = self.setter.get(&res).copied();
-                        if e.by.is_none() && r.kind != "event" {
-                            self.setter.insert(res, t);
-                            e.by = Some(t);
+                        // A wait that ends with no traced set (a gather, a future the
+                        // library finished) is not drawn as passing a set: the lane goes on.
+                        match self.setter.get(&res).copied() {
+                            Some(by) => {
+                                let mut e = ev(EventKind::Pass, Some(res), s);
+                                e.by = Some(by);
+                                out.push(e);
+                            }
+                            None => out.push(ev(EventKind::Run, None, s)),
                         }
-                        out.push(e);
                     }
                     "timeout" => {
                         self.lanes[lane].wait = None;

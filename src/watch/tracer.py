@@ -208,6 +208,7 @@ class Lock:
 
     def __exit__(self, *exc):
         if _from_user(2):
+            _gate_pass()
             _emit("release", self._kind, id(self), "", _where(2))
         self._real.release()
 
@@ -233,10 +234,6 @@ class RLock(Lock):
             _new(self._kind, self)
 
 
-def _rlock_factory(*a, **k):
-    return RLock(*a, **k)
-
-
 class Condition(_RealCondition):
     def __init__(self, lock=None):
         super().__init__(lock if lock is not None else _RealRLock())
@@ -251,6 +248,7 @@ class Condition(_RealCondition):
 
         def release():
             if _from_user(2):
+                _gate_pass()
                 _emit("release", "condition", id(me), "", _where(2))
             real_release()
 
@@ -264,6 +262,7 @@ class Condition(_RealCondition):
 
     def __exit__(self, *exc):
         if _from_user(2):
+            _gate_pass()
             _emit("release", "condition", id(self), "", _where(2))
         self._t_release()
 
@@ -320,6 +319,7 @@ def _semaphore_class(base, kind):
 
         def __exit__(self, *exc):
             if _from_user(2):
+                _gate_pass()
                 _emit("release", kind, id(self), "1", _where(2))
             base.release(self)
 
@@ -434,7 +434,7 @@ _RealThread.start = _thread_start
 _RealThread.join = _thread_join
 _th.excepthook = _excepthook
 _th.Lock = Lock
-_th.RLock = _rlock_factory
+_th.RLock = RLock
 _th.Condition = Condition
 _th.Semaphore = Semaphore
 _th.BoundedSemaphore = BoundedSemaphore
@@ -574,6 +574,23 @@ def _patch_submit(cls):
     cls.submit = submit
 
 
+_real_set_result = _cfb.Future.set_result
+_real_set_exception = _cfb.Future.set_exception
+
+
+def _set_result(self, result):
+    # Whoever finishes a future (a pool's worker) sets it for the threads waiting on it.
+    _emit("set", "future", id(self), "", _where(2))
+    return _real_set_result(self, result)
+
+
+def _set_exception(self, exception):
+    _emit("set", "future", id(self), "", _where(2))
+    return _real_set_exception(self, exception)
+
+
+_cfb.Future.set_result = _set_result
+_cfb.Future.set_exception = _set_exception
 _cfb.Future.result = _result
 _cf.as_completed = _as_completed
 _cfb.as_completed = _as_completed
@@ -609,6 +626,17 @@ def _pjoin(self, timeout=None):
     return r
 
 
+_real_pbootstrap = _mpp.BaseProcess._bootstrap
+
+
+def _pbootstrap(self, *a, **k):
+    # In the child: its main thread is the process's lane.
+    _threads[_get_ident()] = self.name
+    _emit("start", "process", id(self), self.name, ("", 0))
+    return _real_pbootstrap(self, *a, **k)
+
+
+_mpp.BaseProcess._bootstrap = _pbootstrap
 _mpp.BaseProcess.start = _pstart
 _mpp.BaseProcess.join = _pjoin
 
@@ -626,7 +654,6 @@ def _after_fork():
         ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
     except Exception:
         pass
-    _emit("start", "thread", 0, "MainThread", ("", 0))
 
 
 os.register_at_fork(after_in_child=_after_fork)
@@ -815,12 +842,14 @@ _internal_cache.clear()
 sys.argv[0] = _SCRIPT
 sys.path[0] = os.path.dirname(_SCRIPT_ABS)
 _threads[_get_ident()] = "MainThread"
+# The path records name the script by, before any record names it.
+_emit("script", "", 0, "", (_SCRIPT_ABS, 0))
 _emit("start", "thread", 0, "MainThread", ("", 0))
 
 
 def _main():
     try:
-        runpy.run_path(_SCRIPT, run_name="__main__")
+        runpy.run_path(_SCRIPT_ABS, run_name="__main__")
     except SystemExit:
         raise
     except BaseException as e:  # noqa: B902 - reported as python3 itself would
@@ -830,6 +859,7 @@ def _main():
             tb = tb.tb_next
         if isinstance(e, SyntaxError):
             tb = None
+        e.__traceback__ = tb
         sys.excepthook(type(e), e, tb)
         _emit("fail", "thread", 0, "%s: %s" % (type(e).__name__, e), ("", 0))
         _emit("done", "thread", 0, "MainThread", ("", 0))
