@@ -185,67 +185,24 @@ fn write_events(path: &PathBuf, traced: &Traced) -> std::io::Result<()> {
     out.flush()
 }
 
-/// In a terminal: the program runs to its end with its output kept in a file, then its run
-/// opens in the run view (lanes, resources, event log, the script with each lane's line), and
-/// the output is printed once the view closes.
+/// In a terminal: the program's run view, live; its output is kept in a file (never drawn
+/// over the view) and printed once the view closes.
 fn live(args: &TraceArgs, ascii: bool) -> Exit {
-    if !std::io::stdin().is_terminal() {
-        errln(
-            "threadlab: the interactive view needs a terminal, and this is not one.\n  \
-               help: `threadlab trace SCRIPT --headless` traces it without one",
-        );
-        return Exit::Usage;
-    }
     let kept = args.output.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("threadlab-trace-output-{}.txt", std::process::id()))
     });
-    child::kill_children_on_signals();
-    errln(&rust_i18n::t!(
-        "trace.running",
-        script = args.script.display()
-    ));
-    let traced = execute(
-        &args_to_spawn(args, Some(Output::File(kept.clone()))),
+    let exit = crate::ui::run_trace(
+        args_to_spawn(args, Some(Output::File(kept.clone()))),
         args.for_,
+        ascii,
     );
-    let show_output = || {
-        if args.output.is_none() {
-            if let Ok(text) = std::fs::read(&kept) {
-                std::io::stdout().write_all(&text).ok();
-            }
-            std::fs::remove_file(&kept).ok();
+    if args.output.is_none() {
+        if let Ok(text) = std::fs::read(&kept) {
+            std::io::stdout().write_all(&text).ok();
         }
-    };
-    let traced = match traced {
-        Ok(t) => t,
-        Err(e) => {
-            show_output();
-            errln(&format!("error: {}\n  help: {}", e.message, e.help));
-            return Exit::Usage;
-        }
-    };
-    let report = report(&traced);
-    let code = match crate::vocab::recording::Recording::from_report(&report, 1.0) {
-        Ok(rec) => {
-            let exit = crate::ui::replay(rec, ascii);
-            if exit == Exit::Usage {
-                exit
-            } else {
-                Exit::Run(report.outcome)
-            }
-        }
-        Err(e) => {
-            errln(&e.to_string());
-            Exit::Run(report.outcome)
-        }
-    };
-    show_output();
-    if let Some(words) = script_end_words(&traced, &args.script)
-        && report.outcome == Outcome::Failed
-    {
-        errln(&words);
+        std::fs::remove_file(&kept).ok();
     }
-    code
+    exit
 }
 
 /// "deadlock: left is stuck at deadlock.py:13", one line per stuck lane, on stderr.

@@ -22,8 +22,10 @@ use crate::ui::keys::{self, Action, Context};
 use crate::ui::terminal::{TerminalGuard, Tui};
 use crate::ui::theme::Theme;
 use crate::ui::view;
+use crate::ui::watching::Watched;
 use crate::vocab::event::{Event, EventKind};
 use crate::vocab::outcome::Exit;
+use crate::watch::child::Spawn;
 
 /// At most this often while something moves (~30 fps).
 const FRAME: Duration = Duration::from_millis(33);
@@ -93,6 +95,35 @@ pub fn run_scenario_recording(
         session,
         settle: SETTLE,
         record,
+        ..Control::default()
+    };
+    run_app(app, control)
+}
+
+/// `threadlab trace SCRIPT` in the terminal: the program's run view, live, with pause, step
+/// and restart holding and rerunning the real program.
+pub fn run_trace(spec: Spawn, for_: Option<Duration>, ascii: bool) -> Exit {
+    if let Some(code) = refuse_without_terminal() {
+        return code;
+    }
+    let mut watched = match Watched::start(spec, for_) {
+        Ok(w) => w,
+        Err(e) => {
+            crate::console::errln(&format!("error: {}\n  help: {}", e.message, e.help));
+            return Exit::Usage;
+        }
+    };
+    let mut app = App::new(
+        Menu {
+            entries: menu_entries(&[]),
+            selected: 0,
+        },
+        Theme::from_env(ascii),
+    );
+    watched.open(&mut app);
+    let control = Control {
+        settle: SETTLE,
+        watched: Some(watched),
         ..Control::default()
     };
     run_app(app, control)
@@ -171,6 +202,8 @@ struct Control {
     /// `--record`: where to save the run on screen when the view closes, and the input it
     /// must not overwrite.
     record: Option<(PathBuf, Vec<PathBuf>)>,
+    /// A traced Python program, shown in place of an engine run.
+    watched: Option<Watched>,
 }
 
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
@@ -208,6 +241,8 @@ impl Control {
     /// events are shown and saved with `--record`. What the command line asked of the run
     /// is forgotten.
     fn stop(&mut self, app: Option<&mut App>) {
+        // Dropping a traced program kills its interpreter and everything it started.
+        self.watched = None;
         self.session.forget_plan();
         if self.session.stop().is_none() {
             return;
@@ -226,6 +261,12 @@ impl Control {
 
     fn apply(&mut self, app: &mut App, effect: Effect) {
         self.settle = SETTLE;
+        if let Some(w) = &mut self.watched {
+            match effect {
+                Effect::Stop | Effect::Start(_) => self.watched = None,
+                _ => return w.apply(app, effect),
+            }
+        }
         match effect {
             Effect::Start(s) => {
                 self.start(app, s);
@@ -272,6 +313,15 @@ impl Control {
     fn poll(&mut self, app: &mut App) -> bool {
         if app.replaying() {
             return app.tick_replay();
+        }
+        if let Some(w) = &mut self.watched {
+            let changed = w.poll(app);
+            self.settle = if changed {
+                SETTLE
+            } else {
+                self.settle.saturating_sub(1)
+            };
+            return changed;
         }
         let Some(run) = self.session.run() else {
             return false;
@@ -358,6 +408,9 @@ impl Control {
     fn animating(&self, app: &App) -> bool {
         if let Some(replay) = app.run.as_ref().and_then(|r| r.replay.as_ref()) {
             return replay.playing;
+        }
+        if let Some(w) = &self.watched {
+            return self.settle > 0 || w.alive();
         }
         let Some(run) = self.session.run() else {
             return false;

@@ -12,8 +12,9 @@ mod live;
 pub mod terminal;
 pub mod theme;
 pub mod view;
+mod watching;
 
 pub use live::{
     FILES_GROUP, menu_entries, menu_entries_from, replay, run_menu, run_scenario,
-    run_scenario_recording,
+    run_scenario_recording, run_trace,
 };

@@ -47,6 +47,8 @@ pub struct Tracing {
     started: Instant,
     for_: Option<Duration>,
     last_record: Instant,
+    /// Tracer time minus time since start, from the first record: turns "now" into run time.
+    offset_ns: Option<i128>,
     deadlock: Option<Deadlock>,
     end: Option<End>,
 }
@@ -68,6 +70,7 @@ impl Tracing {
             started: Instant::now(),
             for_,
             last_record: Instant::now(),
+            offset_ns: None,
             deadlock: None,
             end: None,
         })
@@ -88,6 +91,19 @@ impl Tracing {
 
     pub fn deadlock(&self) -> Option<&Deadlock> {
         self.deadlock.as_ref()
+    }
+
+    /// Run time now: the tracer's clock, read through the time since start; once the run
+    /// has ended, its last record's time.
+    pub fn now_ns(&self) -> u64 {
+        let last = self.model.last_t_ns;
+        match (self.end, self.offset_ns) {
+            (None, Some(off)) => {
+                let now = self.started.elapsed().as_nanos() as i128 + off;
+                (now.max(0) as u64).max(last)
+            }
+            _ => last,
+        }
     }
 
     /// Takes the records that arrive within `wait` and judges whether the run has ended.
@@ -159,6 +175,9 @@ impl Tracing {
             self.model.skipped += 1;
             return false;
         };
+        if self.offset_ns.is_none() {
+            self.offset_ns = Some(r.t_ns as i128 - self.started.elapsed().as_nanos() as i128);
+        }
         let from = self.events.len();
         self.model.absorb(&r, &mut self.events);
         self.events[from..]

@@ -154,6 +154,15 @@ impl Model {
         &self.failures
     }
 
+    /// The thread ident the gate knows lane `t` by (`None` for a task or a process, whose
+    /// operations pass on other threads' idents or in other processes).
+    pub fn ident_of(&self, t: ThreadIdx) -> Option<u64> {
+        self.by_who
+            .iter()
+            .filter(|(_, lane)| **lane == t)
+            .find_map(|((_, who), _)| who.parse().ok())
+    }
+
     /// Whether every lane that started has finished.
     pub fn all_done(&self) -> bool {
         self.lanes.iter().all(|l| l.done)
