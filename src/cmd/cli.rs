@@ -11,12 +11,13 @@ use clap::{Args, Parser, Subcommand};
     name = "threadlab",
     version,
     about = "A terminal lab for teaching concurrency: real threads, real locks, drawn live.",
-    after_help = "Run with no command to open the scenario menu.\n\nExamples:\n  threadlab                         open the menu\n  threadlab run deadlock            watch two threads deadlock\n  threadlab run semaphore --headless --json\n  threadlab run deadlock --paused   open the run paused at 0s; space lets it go\n  threadlab run deadlock --headless --schedule T1,T2\n  threadlab check my-lesson.kdl     validate a scenario file\n  threadlab run deadlock --headless --record deadlock.json\n  threadlab replay deadlock.json    scrub through a recorded run\n  threadlab export deadlock --format chrome -o deadlock.trace.json   open in ui.perfetto.dev\n  threadlab export deadlock.json --format svg -o deadlock.svg        a picture for a slide\n  threadlab export deadlock --format python -o deadlock.py           the same lesson in Python\n  threadlab completions bash > ~/.local/share/bash-completion/completions/threadlab\n\nNO_COLOR=1 turns colour off everywhere.\n\nExit codes: 0 completed, 1 a thread failed (or an internal error), 2 usage, scenario or recording error, 3 deadlock, 4 timeout; a signal gives 128+N."
+    after_help = "Run with no command to open the scenario menu.\n\nExamples:\n  threadlab                         open the menu\n  threadlab run deadlock            watch two threads deadlock\n  threadlab run semaphore --headless --json\n  threadlab run deadlock --paused   open the run paused at 0s; space lets it go\n  threadlab run deadlock --headless --schedule T1,T2\n  threadlab check my-lesson.kdl     validate a scenario file\n  threadlab run deadlock --headless --record deadlock.json\n  threadlab replay deadlock.json    scrub through a recorded run\n  threadlab trace my_threads.py     watch a real Python program's threads; pause and step it\n  threadlab export deadlock --format chrome -o deadlock.trace.json   open in ui.perfetto.dev\n  threadlab export deadlock.json --format svg -o deadlock.svg        a picture for a slide\n  threadlab export deadlock --format python -o deadlock.py           the same lesson in Python\n  threadlab completions bash > ~/.local/share/bash-completion/completions/threadlab\n\nNO_COLOR=1 turns colour off everywhere.\n\nExit codes: 0 completed, 1 a thread failed (or an internal error), 2 usage, scenario or recording error, 3 deadlock, 4 timeout; a signal gives 128+N."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Scenario files to add to the menu.
+    /// Scenario files to add to the menu; a Python script (`.py`) first is traced instead,
+    /// the rest being its arguments (`threadlab trace`).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Draw with plain ASCII (for terminals without box-drawing or block glyphs).
@@ -121,6 +122,8 @@ pub enum Shell {
 pub enum BenchWhat {
     /// The GIL lesson: N threads under the GIL vs free, and the convoy effect.
     Gil,
+    /// What `threadlab trace` adds to a Python Lock acquire/release (needs python3).
+    TraceOverhead,
 }
 
 /// How long a run may go, which threads step first, and how fast: the same flags for `run`
@@ -221,4 +224,19 @@ pub struct TraceArgs {
     /// Write the script's own output (stdout and stderr) to this file.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+impl TraceArgs {
+    /// `trace SCRIPT ARGS…` with every option left as it is by default.
+    pub fn of(script: PathBuf, args: Vec<std::ffi::OsString>) -> TraceArgs {
+        TraceArgs {
+            script,
+            args,
+            headless: false,
+            for_: None,
+            json: false,
+            events: None,
+            output: None,
+        }
+    }
 }

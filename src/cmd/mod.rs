@@ -25,6 +25,19 @@ pub fn dispatch(cli: Cli) -> Exit {
     crate::i18n::set(lang.unwrap_or_else(crate::i18n::Lang::from_env));
     let ascii = cli.ascii;
     match cli.command {
+        // `threadlab script.py [ARGS…]` is `threadlab trace script.py [ARGS…]`.
+        None if cli
+            .files
+            .first()
+            .is_some_and(|f| f.extension().is_some_and(|x| x == "py")) =>
+        {
+            let mut files = cli.files.into_iter();
+            let script = files.next().unwrap_or_default();
+            trace::run(
+                &cli::TraceArgs::of(script, files.map(Into::into).collect()),
+                ascii,
+            )
+        }
         None => menu::run(&cli.files, ascii),
         Some(Command::List) => list::run(),
         Some(Command::Check { files }) => check::run(&files),

@@ -54,6 +54,8 @@ _internal_cache = {}
 def _is_internal(filename):
     r = _internal_cache.get(filename)
     if r is None:
+        if len(_internal_cache) > 10000:
+            _internal_cache.clear()
         r = (
             filename == _HERE
             or filename.startswith("<frozen")
@@ -97,25 +99,39 @@ def _who():
     return ident, name
 
 
+_clean_cache = {}
+_pid = [os.getpid()]
+_write = os.write
+
+
+def _cleaned(s):
+    """_clean for the few strings that recur (names, file paths), remembered."""
+    c = _clean_cache.get(s)
+    if c is None:
+        c = _clean(s)
+        if len(_clean_cache) < 10000:
+            _clean_cache[s] = c
+    return c
+
+
 def _emit(op, kind="", oid=0, arg="", where=None, who=None):
     if where is None:
         where = _where(3)
     ident, name = who if who is not None else _who()
+    line = "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\n" % (
+        ident,
+        _cleaned(name),
+        op,
+        kind,
+        oid,
+        _clean(arg) if arg else "",
+        _cleaned(where[0]),
+        where[1],
+    )
+    # The time is read under the lock, so the lines are in time order.
     with _wlock:
-        line = "%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\n" % (
-            _mono() - _T0,
-            os.getpid(),
-            ident,
-            _clean(name),
-            op,
-            kind,
-            oid,
-            _clean(arg),
-            _clean(where[0]),
-            where[1],
-        )
         try:
-            os.write(_FD, line.encode("utf-8", "replace"))
+            _write(_FD, ("%d\t%d\t" % (_mono() - _T0, _pid[0]) + line).encode("utf-8", "replace"))
         except OSError:
             pass
 
@@ -168,10 +184,13 @@ _RealThread = _th.Thread
 def _acquire(kind, obj, real, blocking=True, timeout=-1):
     """A traced acquire: try at once; when that fails, say `block`, then let the real
     primitive do the waiting and say `acquire` (or `timeout`) when it returns."""
-    if not _from_user(3):
+    f = _getframe(2)
+    fn = f.f_code.co_filename
+    if _is_internal(fn):
         return real(blocking, timeout)
-    where = _where(3)
-    _gate_pass()
+    where = (fn, f.f_lineno)
+    if _gate[0]:
+        _gate_pass()
     if real(False):
         _emit("acquire", kind, id(obj), "", where)
         return True
@@ -198,18 +217,24 @@ class Lock:
         return _acquire(self._kind, self, self._real.acquire, blocking, timeout)
 
     def release(self):
-        if _from_user(2):
-            _gate_pass()
-            _emit("release", self._kind, id(self), "", _where(2))
+        f = _getframe(1)
+        fn = f.f_code.co_filename
+        if not _is_internal(fn):
+            if _gate[0]:
+                _gate_pass()
+            _emit("release", self._kind, id(self), "", (fn, f.f_lineno))
         self._real.release()
 
     def __enter__(self):
         return _acquire(self._kind, self, self._real.acquire)
 
     def __exit__(self, *exc):
-        if _from_user(2):
-            _gate_pass()
-            _emit("release", self._kind, id(self), "", _where(2))
+        f = _getframe(1)
+        fn = f.f_code.co_filename
+        if not _is_internal(fn):
+            if _gate[0]:
+                _gate_pass()
+            _emit("release", self._kind, id(self), "", (fn, f.f_lineno))
         self._real.release()
 
     def locked(self):
@@ -646,6 +671,7 @@ def _after_fork():
     _wlock = _thread.allocate_lock()
     _step_lock = _thread.allocate_lock()
     _threads.clear()
+    _pid[0] = os.getpid()
     # A forked child dies with the process that forked it, as the tracer's own child does
     # with threadlab.
     try:
