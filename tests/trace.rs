@@ -526,7 +526,7 @@ fn child_of(parent: u32) -> Option<i32> {
                 .and_then(|p| p.parse::<u32>().ok());
             let cmdline =
                 std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if ppid == Some(parent) && cmdline.contains("threadlab_tracer.py") {
+            if ppid == Some(parent) && cmdline.contains("forever.py") {
                 return Some(pid);
             }
         }

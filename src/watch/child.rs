@@ -133,7 +133,7 @@ impl Child {
             message: format!("cannot make a temporary folder for the tracer: {e}"),
             help: "check TMPDIR".into(),
         })?;
-        let tracer = dir.join("threadlab_tracer.py");
+        let tracer = dir.join("sitecustomize.py");
         let gate_path = dir.join("gate");
         let setup = (|| -> std::io::Result<File> {
             std::fs::write(&tracer, TRACER)?;
@@ -156,12 +156,19 @@ impl Child {
             message: format!("cannot make a pipe: {e}"),
             help: String::new(),
         })?;
+        // python3 runs the script itself; the tracer is loaded first, as sitecustomize.
         let mut cmd = Command::new(python());
-        cmd.arg(&tracer)
-            .arg(RECORD_FD.to_string())
-            .arg(&gate_path)
-            .arg(&spec.script)
-            .args(&spec.args);
+        cmd.arg(&spec.script)
+            .args(&spec.args)
+            .env("THREADLAB_TRACE_FD", RECORD_FD.to_string())
+            .env("THREADLAB_TRACE_GATE", &gate_path);
+        let mut path = std::ffi::OsString::from(dir.as_os_str());
+        if let Some(before) = std::env::var_os("PYTHONPATH") {
+            cmd.env("THREADLAB_PYTHONPATH", &before);
+            path.push(":");
+            path.push(before);
+        }
+        cmd.env("PYTHONPATH", path);
         // A script reading its stdin from the terminal would stop its whole group (it is not
         // the terminal's foreground group): it reads end-of-file instead; piped input passes.
         use std::io::IsTerminal;

@@ -82,6 +82,7 @@ pub struct Model {
     scenario: Scenario,
     /// The script's path as the tracer reports it in records.
     script_file: String,
+    script_given: String,
     source_lines: Vec<String>,
     root_pid: Option<u32>,
     lanes: Vec<Lane>,
@@ -125,6 +126,7 @@ impl Model {
                 threads: Vec::new(),
             },
             script_file: script.to_string(),
+            script_given: script.to_string(),
             source_lines: source.lines().map(str::to_string).collect(),
             root_pid: None,
             lanes: Vec::new(),
@@ -143,6 +145,10 @@ impl Model {
             skipped: 0,
             last_t_ns: 0,
         }
+    }
+
+    fn is_script(&self, file: &str) -> bool {
+        file == self.script_file || file == self.script_given
     }
 
     pub fn scenario(&self) -> &Scenario {
@@ -172,8 +178,10 @@ impl Model {
     fn lane(&mut self, r: &Record) -> Option<ThreadIdx> {
         let key = (r.pid, r.who.clone());
         if let Some(&t) = self.by_who.get(&key) {
-            // Python gives a finished thread's ident to the next thread it starts.
-            if !(r.op == "start" && self.lanes[t as usize].done) {
+            // Python gives a finished thread's ident to the next thread it starts, and a
+            // finished task's id may go to a new task.
+            let reused = r.op == "start" || r.who.starts_with("task:");
+            if !(reused && self.lanes[t as usize].done) {
                 return Some(t);
             }
         }
@@ -236,7 +244,7 @@ impl Model {
     /// The name the program gives an object: the target of the assignment on the line that
     /// made it (`lock_a = threading.Lock()` gives `lock_a`), else its kind and line.
     fn object_name(&self, r: &Record, kind: &str) -> String {
-        if r.file == self.script_file
+        if self.is_script(&r.file)
             && let Some(text) = self.source_lines.get((r.line as usize).wrapping_sub(1))
             && let Some((lhs, _)) = text.split_once('=')
         {
@@ -310,11 +318,7 @@ impl Model {
             ("queue", _) => ResourceKind::Buffer { capacity: u32::MAX },
             _ => rk,
         };
-        let line = if r.file == self.script_file {
-            r.line
-        } else {
-            0
-        };
+        let line = if self.is_script(&r.file) { r.line } else { 0 };
         let x = self.add_resource(name, rk, line);
         self.resources.insert(key, x);
         x
@@ -345,7 +349,7 @@ impl Model {
     }
 
     fn step(&mut self, t: ThreadIdx, r: &Record, op: Op) -> u32 {
-        if r.file != self.script_file || r.line == 0 {
+        if !self.is_script(&r.file) || r.line == 0 {
             return NO_STEP;
         }
         let lane = &mut self.lanes[t as usize];
@@ -366,7 +370,9 @@ impl Model {
     pub fn absorb(&mut self, r: &Record, out: &mut Vec<Event>) {
         self.last_t_ns = self.last_t_ns.max(r.t_ns);
         if r.op == "script" {
+            // Code objects name the script as python3 was given it (3.8) or absolute (3.9+).
             self.script_file = r.file.clone();
+            self.script_given = r.arg.clone();
             return;
         }
         if r.op == "start"
@@ -386,10 +392,27 @@ impl Model {
         if r.op == "spawn" {
             self.object_names.insert((r.pid, r.oid), r.arg.clone());
         }
+        let lanes_before = self.scenario.threads.len();
         let Some(t) = self.lane(r) else {
             self.skipped += 1;
             return;
         };
+        let new_lane = self.scenario.threads.len() > lanes_before;
+        if !new_lane && r.op == "start" && r.kind == "task" {
+            // A task's start is said with its end; it started with its first record.
+            return;
+        }
+        if new_lane && r.op != "start" {
+            out.push(Event {
+                t_ns: r.t_ns,
+                thread: t,
+                kind: EventKind::Start,
+                resource: None,
+                by: None,
+                step: NO_STEP,
+                item: None,
+            });
+        }
         let ev = |kind: EventKind, resource: Option<ResIdx>, step: u32| Event {
             t_ns: r.t_ns,
             thread: t,

@@ -1,28 +1,51 @@
-# threadlab's Python tracer: runs a script unmodified and reports every threading, queue,
-# sleep, futures, asyncio and multiprocessing operation it makes to threadlab.
+# threadlab's Python tracer: reports every threading, queue, sleep, futures, asyncio and
+# multiprocessing operation of a script to threadlab, while python3 runs the script itself,
+# unmodified (same __main__, same tracebacks, same exit code).
 #
-#   python3 tracer.py RECORD_FD GATE_FILE SCRIPT [ARGS...]
+# It is loaded as `sitecustomize` from a private folder threadlab puts first on PYTHONPATH
+# for `python3 SCRIPT ARGS...`; it takes that folder off the path again (and loads any other
+# sitecustomize the machine has), so the script and its own subprocesses see their usual
+# environment. THREADLAB_TRACE_FD and THREADLAB_TRACE_GATE say where records go and where the
+# gate is.
 #
-# Records go to RECORD_FD (a pipe only threadlab reads), never to the script's stdout or
-# stderr. One record is one line of tab-separated fields:
+# Records go to the fd (a pipe only threadlab reads), never to the script's stdout or stderr.
+# One record is one line of tab-separated fields:
 #   t_ns pid who name op kind oid arg file line
 # who is the thread's ident (or "task:<id>" for an asyncio task), op a plain English word.
 # Records are written under one lock, and a release is written before the real release while
 # an acquire is written after the real acquire, so the order of the lines is an order in which
 # the operations really happened.
 #
-# The gate: GATE_FILE is 64 bytes threadlab maps too. Byte 0 is 1 while paused; bytes 8..16
-# count the steps threadlab has granted, bytes 16..24 the thread ident a step is for (0: any).
-# A running program reads one byte per operation; only a paused one waits, and polls.
+# The gate: a 64-byte file threadlab writes too. Byte 0 is 1 while paused; bytes 8..16 count
+# the steps threadlab has granted, bytes 16..24 the thread ident a step is for (0: any). A
+# running program reads one byte per operation; only a paused one waits, and polls.
 
 import os
 import sys
 
-_FD = int(sys.argv[1])
+_FD = int(os.environ.pop("THREADLAB_TRACE_FD"))
 os.set_inheritable(_FD, False)
-_GATE_PATH = sys.argv[2]
-_SCRIPT = sys.argv[3]
-del sys.argv[:3]
+_GATE_PATH = os.environ.pop("THREADLAB_TRACE_GATE")
+
+
+def _restore_path():
+    here = os.path.dirname(os.path.abspath(__file__))
+    before = os.environ.pop("THREADLAB_PYTHONPATH", None)
+    if before is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = before
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    # The machine's own sitecustomize, if it has one, still runs.
+    me = sys.modules.pop("sitecustomize", None)
+    try:
+        import sitecustomize  # noqa: F401
+    except ImportError:
+        if me is not None:
+            sys.modules["sitecustomize"] = me
+
+
+_restore_path()
 
 import _thread
 import mmap
@@ -701,20 +724,24 @@ def _task_who():
 
 
 class Task(_RealTask):
-    def __init__(self, coro, *a, **k):
-        async def traced():
-            me = _task_who()
-            _emit("start", "task", id(_aio.current_task()), me[1], ("", 0), me)
-            try:
-                return await coro
-            finally:
-                _emit("done", "task", 0, me[1], ("", 0), me)
+    """asyncio's Task, reporting its start (when made) and its end; its coroutine is the
+    program's own, untouched."""
 
+    def __init__(self, coro, *a, **k):
+        super().__init__(coro, *a, **k)
         # asyncio's own housekeeping (shutting down generators and executors) is no lane.
         code = getattr(coro, "cr_code", None)
-        ours = code is None or not _is_internal(code.co_filename)
-        inner = traced() if ours and _aio.iscoroutine(coro) else coro
-        super().__init__(inner, *a, **k)
+        if code is not None and _is_internal(code.co_filename):
+            return
+        # Its lane starts with its first record: asyncio.create_task names a task only
+        # after making it.
+        self.add_done_callback(_task_done)
+
+
+def _task_done(t):
+    me = ("task:%d" % id(t), t.get_name())
+    _emit("start", "task", id(t), me[1], ("", 0), me)
+    _emit("done", "task", 0, me[1], ("", 0), me)
 
 
 _aiot.Task = Task
@@ -858,39 +885,34 @@ _aio.Event = AEvent
 _aio.Queue = AQueue
 
 # ---------------------------------------------------------------------------------------
-# The script itself, as `python3 SCRIPT ARGS` would run it.
+# The script itself: python3 runs it after this file; its main thread is done when the
+# interpreter starts waiting for the other threads at exit.
 
 import runpy
 
 _STDLIB.add(os.path.dirname(os.path.abspath(runpy.__file__)) + os.sep)
-_SCRIPT_ABS = os.path.abspath(_SCRIPT)
 _internal_cache.clear()
-sys.argv[0] = _SCRIPT
-sys.path[0] = os.path.dirname(_SCRIPT_ABS)
 _threads[_get_ident()] = "MainThread"
+_SCRIPT = sys.argv[0] if sys.argv else ""
 # The path records name the script by, before any record names it.
-_emit("script", "", 0, "", (_SCRIPT_ABS, 0))
+_emit("script", "", 0, _SCRIPT, (os.path.abspath(_SCRIPT), 0))
 _emit("start", "thread", 0, "MainThread", ("", 0))
 
+_real_shutdown = _th._shutdown
 
-def _main():
-    try:
-        runpy.run_path(_SCRIPT_ABS, run_name="__main__")
-    except SystemExit:
-        raise
-    except BaseException as e:  # noqa: B902 - reported as python3 itself would
-        tb = e.__traceback__
-        # Drop the frames of runpy and this file, as python3 SCRIPT shows none of them.
-        while tb is not None and _is_internal(tb.tb_frame.f_code.co_filename):
-            tb = tb.tb_next
-        if isinstance(e, SyntaxError):
-            tb = None
-        e.__traceback__ = tb
-        sys.excepthook(type(e), e, tb)
-        _emit("fail", "thread", 0, "%s: %s" % (type(e).__name__, e), ("", 0))
-        _emit("done", "thread", 0, "MainThread", ("", 0))
-        sys.exit(130 if isinstance(e, KeyboardInterrupt) else 1)
+
+def _shutdown():
     _emit("done", "thread", 0, "MainThread", ("", 0))
+    return _real_shutdown()
 
 
-_main()
+_th._shutdown = _shutdown
+_real_excepthook_main = sys.excepthook
+
+
+def _main_excepthook(exc_type, exc, tb):
+    _emit("fail", "thread", 0, "%s: %s" % (exc_type.__name__, exc), ("", 0))
+    return _real_excepthook_main(exc_type, exc, tb)
+
+
+sys.excepthook = _main_excepthook
