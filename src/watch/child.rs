@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, unbounded};
 
+use super::model::Record;
+
 /// The tracer, written to the private folder at each run: nothing goes into the user's project.
 pub const TRACER: &str = include_str!("tracer.py");
 
@@ -121,7 +123,7 @@ pub struct Child {
     pgid: i32,
     dir: PathBuf,
     gate: File,
-    records: Receiver<String>,
+    records: Receiver<Option<Record>>,
     status: Option<ExitStatus>,
     slot: Option<usize>,
 }
@@ -246,7 +248,9 @@ impl Child {
                     match reader.read_line(&mut line) {
                         Ok(0) | Err(_) => break,
                         Ok(_) => {
-                            if tx.send(std::mem::take(&mut line)).is_err() {
+                            // Parsed here, beside the reader, so the program is not held
+                            // up by a full pipe while the model takes the last records.
+                            if tx.send(Record::parse(&line)).is_err() {
                                 break;
                             }
                         }
@@ -268,9 +272,9 @@ impl Child {
         })
     }
 
-    /// The records as the tracer writes them, one line each; disconnected once every process
-    /// holding the pipe has ended.
-    pub fn records(&self) -> &Receiver<String> {
+    /// The records as the tracer writes them (`None` for a line that was not one);
+    /// disconnected once every process holding the pipe has ended.
+    pub fn records(&self) -> &Receiver<Option<Record>> {
         &self.records
     }
 

@@ -169,9 +169,9 @@ impl Tracing {
     }
 
     /// Whether the record was a block (the moment a cycle can close).
-    fn take(&mut self, line: &str) -> bool {
+    fn take(&mut self, record: &Option<Record>) -> bool {
         self.last_record = Instant::now();
-        let Some(r) = Record::parse(line) else {
+        let Some(r) = record else {
             self.model.skipped += 1;
             return false;
         };
@@ -179,7 +179,7 @@ impl Tracing {
             self.offset_ns = Some(r.t_ns as i128 - self.started.elapsed().as_nanos() as i128);
         }
         let from = self.events.len();
-        self.model.absorb(&r, &mut self.events);
+        self.model.absorb(r, &mut self.events);
         self.events[from..]
             .iter()
             .any(|e| e.kind == EventKind::Block)

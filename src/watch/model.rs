@@ -86,7 +86,8 @@ pub struct Model {
     source_lines: Vec<String>,
     root_pid: Option<u32>,
     lanes: Vec<Lane>,
-    by_who: HashMap<(u32, String), ThreadIdx>,
+    /// Lanes by process and thread ident (or task id).
+    by_who: HashMap<u32, HashMap<String, ThreadIdx>>,
     /// A Thread or Process object (by pid and id) to its lane, once it has started.
     by_object: HashMap<(u32, u64), ThreadIdx>,
     /// A Thread or Process object's name, known from its `spawn` before its lane exists.
@@ -164,9 +165,10 @@ impl Model {
     /// operations pass on other threads' idents or in other processes).
     pub fn ident_of(&self, t: ThreadIdx) -> Option<u64> {
         self.by_who
-            .iter()
+            .values()
+            .flat_map(|m| m.iter())
             .filter(|(_, lane)| **lane == t)
-            .find_map(|((_, who), _)| who.parse().ok())
+            .find_map(|(who, _)| who.parse().ok())
     }
 
     /// Whether every lane that started has finished.
@@ -176,8 +178,7 @@ impl Model {
 
     /// The lane a record is about, made when it is first seen.
     fn lane(&mut self, r: &Record) -> Option<ThreadIdx> {
-        let key = (r.pid, r.who.clone());
-        if let Some(&t) = self.by_who.get(&key) {
+        if let Some(&t) = self.by_who.get(&r.pid).and_then(|m| m.get(&r.who)) {
             // Python gives a finished thread's ident to the next thread it starts, and a
             // finished task's id may go to a new task.
             let reused = r.op == "start" || r.who.starts_with("task:");
@@ -196,7 +197,10 @@ impl Model {
             format!("{}/{base}", r.pid)
         };
         let t = self.add_lane(name, event_loop)?;
-        self.by_who.insert(key, t);
+        self.by_who
+            .entry(r.pid)
+            .or_default()
+            .insert(r.who.clone(), t);
         Some(t)
     }
 
@@ -381,7 +385,10 @@ impl Model {
         {
             // A child process's first record: its main thread is the lane its parent made
             // for it when it started it (a forked child keeps the object's id).
-            self.by_who.insert((r.pid, r.who.clone()), p);
+            self.by_who
+                .entry(r.pid)
+                .or_default()
+                .insert(r.who.clone(), p);
             return;
         }
         // Objects are made before any lane uses them; their record says where.
