@@ -72,7 +72,6 @@ struct Wait {
 struct Lane {
     done: bool,
     wait: Option<Wait>,
-    sleeping: bool,
     /// Steps by (file, line): only lines of the script itself become steps.
     steps: HashMap<u32, u32>,
 }
@@ -169,11 +168,6 @@ impl Model {
             .flat_map(|m| m.iter())
             .filter(|(_, lane)| **lane == t)
             .find_map(|(who, _)| who.parse().ok())
-    }
-
-    /// Whether every lane that started has finished.
-    pub fn all_done(&self) -> bool {
-        self.lanes.iter().all(|l| l.done)
     }
 
     /// The lane a record is about, made when it is first seen.
@@ -461,29 +455,25 @@ impl Model {
             }
             ("sleep", _) => {
                 let s = self.step(t, r, Op::Sleep(std::time::Duration::ZERO));
-                self.lanes[lane].sleeping = true;
                 out.push(ev(EventKind::Sleep, None, s));
             }
             ("woke", _) => {
-                self.lanes[lane].sleeping = false;
                 let s = self.step(t, r, Op::Sleep(std::time::Duration::ZERO));
                 out.push(ev(EventKind::Run, None, s));
             }
-            ("spawn" | "pstart", "process") => {
+            ("spawn", "process") => {
                 // A process is a lane of its own in the process that starts it: it runs from
                 // its start until a join sees it finished.
-                if r.op == "spawn" {
-                    let name = r.arg.clone();
-                    if let Some(p) = self.add_lane(name, None) {
-                        self.by_object.insert((r.pid, r.oid), p);
-                        self.by_object.insert((0, r.oid), p);
-                        let mut e = ev(EventKind::Start, None, NO_STEP);
-                        e.thread = p;
-                        out.push(e);
-                    }
+                let name = r.arg.clone();
+                if let Some(p) = self.add_lane(name, None) {
+                    self.by_object.insert((r.pid, r.oid), p);
+                    self.by_object.insert((0, r.oid), p);
+                    let mut e = ev(EventKind::Start, None, NO_STEP);
+                    e.thread = p;
+                    out.push(e);
                 }
             }
-            ("spawn", _) => {}
+            ("spawn" | "pstart", _) => {}
             ("join", "thread" | "process") => {
                 let Some(&target) = self.by_object.get(&(r.pid, r.oid)) else {
                     return;
