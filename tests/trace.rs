@@ -558,3 +558,28 @@ fn no_python_outlives_threadlab_on_a_signal() {
         );
     }
 }
+
+#[test]
+fn threads_that_all_wait_for_what_nobody_can_give_are_a_deadlock() {
+    let out = threadlab(&["trace", fixture("stuck.py").to_str().unwrap(), "--headless"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("MainThread waits for q, which no thread left can fill")
+            || stdout.contains("helper waits for done, which no thread left can set"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("MainThread is stuck at") && stderr.contains("stuck.py:15"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("helper is stuck at") && stderr.contains("stuck.py:10"),
+        "{stderr}"
+    );
+}

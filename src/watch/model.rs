@@ -812,7 +812,11 @@ impl Model {
             }
         }
         let path = path.split_off(path.len().saturating_sub(1));
-        Some(self.with_stuck(path))
+        // Everyone alive waits for good.
+        Some(Deadlock {
+            cycle: path,
+            stuck: live.iter().map(|&t| t as ThreadIdx).collect(),
+        })
     }
 
     fn with_stuck(&self, cycle: Vec<WaitEdge>) -> Deadlock {
