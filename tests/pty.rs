@@ -863,4 +863,25 @@ fn a_traced_python_program_is_drawn_live_paused_restarted_and_quit() {
     s.wait_for("counting again", |_| count() > held);
     s.keys("q");
     assert_eq!(s.wait_exit(), 0);
+
+    // --paused: held at the first traced operation, before the first count.
+    std::fs::remove_file(&counted).ok();
+    let mut s = Session::start(
+        &[
+            "trace",
+            script.to_str().unwrap(),
+            "--paused",
+            counted.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    s.wait_for("held at the start", |sc| {
+        header_says(sc, "PAUSED") && sc.contains("MainThread")
+    });
+    s.wait_still("held", Duration::from_millis(300));
+    assert_eq!(count(), 0);
+    s.keys(" ");
+    s.wait_for("counting", |_| count() > 0);
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
 }

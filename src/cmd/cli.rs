@@ -224,6 +224,9 @@ pub struct TraceArgs {
     /// Write the script's own output (stdout and stderr) to this file.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// TUI: start with every thread held at its first traced operation; space lets it go.
+    #[arg(long)]
+    pub paused: bool,
 }
 
 impl TraceArgs {
@@ -237,6 +240,7 @@ impl TraceArgs {
             json: false,
             events: None,
             output: None,
+            paused: false,
         }
     }
 }

@@ -53,7 +53,7 @@ pub fn run(args: &TraceArgs, ascii: bool) -> Exit {
     }
     let report = report(&traced);
     say_where_stuck(&traced, &args.script);
-    if let Some(Exit::Run(Outcome::Failed)) = exit_of(&traced)
+    if outcome_of(&traced) == Outcome::Failed
         && let Some(words) = script_end_words(&traced, &args.script)
     {
         errln(&words);
@@ -81,7 +81,7 @@ fn args_to_spawn(args: &TraceArgs, output: Option<Output>) -> Spawn {
         script: args.script.clone(),
         args: args.args.clone(),
         output: output.unwrap_or(Output::Inherit),
-        paused: false,
+        paused: args.paused,
     }
 }
 
@@ -106,10 +106,6 @@ pub fn outcome_of(traced: &Traced) -> Outcome {
         }) => Outcome::Completed,
         Some(End::Exited { .. }) => Outcome::Failed,
     }
-}
-
-fn exit_of(traced: &Traced) -> Option<Exit> {
-    Some(Exit::Run(outcome_of(traced)))
 }
 
 /// "error: x.py exited with status 1 (ValueError: bad)".

@@ -26,13 +26,19 @@ pub struct Watched {
 impl Watched {
     pub fn start(spec: Spawn, for_: Option<Duration>) -> Result<Watched, StartError> {
         let tracing = Tracing::start(&spec, for_)?;
+        let paused = spec.paused;
         Ok(Watched {
             tracing,
             spec,
             for_,
             shown: 0,
             shape: (0, 0),
-            phase: Phase::Running,
+            // `--paused`: the gate starts closed, so nothing passes its first operation.
+            phase: if paused {
+                Phase::Paused
+            } else {
+                Phase::Running
+            },
         })
     }
 
@@ -42,14 +48,7 @@ impl Watched {
         self.shape = (scenario.threads.len(), scenario.resources.len());
         app.open(scenario, 1.0);
         self.shown = 0;
-        app.notice(rust_i18n::t!("trace.notice", output = self.output_name()));
-    }
-
-    fn output_name(&self) -> String {
-        match &self.spec.output {
-            crate::watch::child::Output::File(p) => p.display().to_string(),
-            _ => "-".into(),
-        }
+        app.notice(rust_i18n::t!("trace.notice"));
     }
 
     /// Takes what the program did since the last poll into the view; true if anything
@@ -144,7 +143,11 @@ impl Watched {
                 Ok(t) => {
                     // The old interpreter is killed as its tracing is dropped.
                     self.tracing = t;
-                    self.phase = Phase::Running;
+                    self.phase = if self.spec.paused {
+                        Phase::Paused
+                    } else {
+                        Phase::Running
+                    };
                     self.open(app);
                 }
                 Err(e) => app.notice(e.message),
