@@ -583,3 +583,32 @@ fn threads_that_all_wait_for_what_nobody_can_give_are_a_deadlock() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_traced_program_exports_as_a_chrome_trace_with_its_threads_as_tracks() {
+    let out = temp("export.json");
+    let status = threadlab(&[
+        "export",
+        fixture("condition.py").to_str().unwrap(),
+        "--format",
+        "chrome",
+        "-o",
+        out.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(status.status.code(), Some(0));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    std::fs::remove_file(&out).ok();
+    let names: Vec<&str> = json["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == "thread_name")
+        .filter_map(|e| e["args"]["name"].as_str())
+        .collect();
+    for lane in ["MainThread", "consumer", "producer"] {
+        assert!(names.contains(&lane), "{names:?}");
+    }
+}

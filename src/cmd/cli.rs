@@ -85,7 +85,8 @@ pub enum ExportFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
-    /// A built-in scenario, a .kdl file (run headless first) or a recording (`run --record`).
+    /// A built-in scenario, a .kdl file (run headless first), a recording (`run --record`) or
+    /// a Python script (traced first, as `threadlab trace` runs it).
     #[arg(value_name = "SCENARIO|RECORDING")]
     pub input: String,
     #[arg(long, value_enum)]

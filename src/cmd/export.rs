@@ -19,6 +19,9 @@ pub fn input(args: &ExportArgs) -> Result<Recording, String> {
     if recording::looks_like_recording(path) {
         return Recording::load(path).map_err(|e| e.to_string());
     }
+    if super::trace::is_script(path) {
+        return super::trace::recording(path, args.pacing.for_);
+    }
     let scenario = crate::scenario::load(&args.input)
         .map(Arc::new)
         .map_err(|report| crate::scenario::render_for_terminal(report.as_ref()))?;
@@ -33,6 +36,12 @@ pub fn input(args: &ExportArgs) -> Result<Recording, String> {
 /// The scenario as its Python twin, and how many lanes it has. A recording will not do: the
 /// twin is the script, not one run of it.
 fn python_twin(args: &ExportArgs) -> Result<(String, String), String> {
+    if super::trace::is_script(Path::new(&args.input)) {
+        return Err(format!(
+            "error: {} is a Python program already; the twin is written from a scenario\n  help: `--format chrome` or `--format svg` draw its traced run",
+            args.input
+        ));
+    }
     if recording::looks_like_recording(Path::new(&args.input)) {
         return Err(format!(
             "error: {} is a recording; the Python twin is written from a scenario\n  help: give the lesson's name or its .kdl file",

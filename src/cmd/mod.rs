@@ -26,11 +26,7 @@ pub fn dispatch(cli: Cli) -> Exit {
     let ascii = cli.ascii;
     match cli.command {
         // `threadlab script.py [ARGS…]` is `threadlab trace script.py [ARGS…]`.
-        None if cli
-            .files
-            .first()
-            .is_some_and(|f| f.extension().is_some_and(|x| x == "py")) =>
-        {
+        None if cli.files.first().is_some_and(|f| trace::is_script(f)) => {
             let mut files = cli.files.into_iter();
             let script = files.next().unwrap_or_default();
             trace::run(

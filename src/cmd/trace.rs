@@ -211,3 +211,29 @@ fn say_where_stuck(traced: &Traced, script: &Path) {
         errln(&rust_i18n::t!("trace.stuck_at", thread = thread, at = at));
     }
 }
+
+/// Whether `path` names a Python script (`threadlab FILE.py`, `export FILE.py`).
+pub fn is_script(path: &Path) -> bool {
+    path.extension().is_some_and(|x| x == "py")
+}
+
+/// A traced run of `script` as a recording in memory, for `export` (Chrome trace, SVG); the
+/// script's own output goes to stderr, as stdout may carry the export.
+pub fn recording(
+    script: &Path,
+    for_: Option<std::time::Duration>,
+) -> Result<crate::vocab::recording::Recording, String> {
+    check_script(script)?;
+    child::kill_children_on_signals();
+    let spec = Spawn {
+        script: script.to_path_buf(),
+        args: Vec::new(),
+        output: Output::Stderr,
+        paused: false,
+    };
+    let traced =
+        execute(&spec, for_).map_err(|e| format!("error: {}\n  help: {}", e.message, e.help))?;
+    say_where_stuck(&traced, script);
+    let report = report(&traced);
+    crate::vocab::recording::Recording::from_report(&report, 1.0).map_err(|e| e.to_string())
+}
