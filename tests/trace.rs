@@ -443,6 +443,27 @@ fn piped_input_reaches_the_script_and_a_missing_python_is_a_usage_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot run") && err.contains("help:"), "{err}");
 
+    // An interpreter too old for the tracer is refused before the script runs.
+    let old = temp("python3.6");
+    std::fs::write(&old, "#!/bin/sh\necho 3.6\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = threadlab(&[
+        "trace",
+        fixture("threads.py").to_str().unwrap(),
+        "--headless",
+    ])
+    .env("THREADLAB_PYTHON", &old)
+    .output()
+    .unwrap();
+    std::fs::remove_file(&old).ok();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Python 3.6") && err.contains("3.8 or later"),
+        "{err}"
+    );
+
     let out = threadlab(&["trace", "no-such-script.py", "--headless"])
         .output()
         .unwrap();
