@@ -226,6 +226,7 @@ pub struct TraceArgs {
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// TUI: start with every thread held at its first traced operation; space lets it go.
+    /// Headless there is nobody to let it go, so there it changes nothing.
     #[arg(long)]
     pub paused: bool,
 }

@@ -35,7 +35,7 @@ pub fn run(args: &TraceArgs, ascii: bool) -> Exit {
         (None, false) => Output::Inherit,
     };
     child::kill_children_on_signals();
-    let traced = match execute(&args_to_spawn(args, Some(output)), args.for_) {
+    let traced = match execute(&args_to_spawn(args, output, false), args.for_) {
         Ok(t) => t,
         Err(e) => {
             errln(&format!("error: {}\n  help: {}", e.message, e.help));
@@ -76,12 +76,13 @@ fn check_script(path: &Path) -> Result<(), String> {
     }
 }
 
-fn args_to_spawn(args: &TraceArgs, output: Option<Output>) -> Spawn {
+/// The program to start; `paused` only for the terminal view (headless, nobody could let it go).
+fn args_to_spawn(args: &TraceArgs, output: Output, paused: bool) -> Spawn {
     Spawn {
         script: args.script.clone(),
         args: args.args.clone(),
-        output: output.unwrap_or(Output::Inherit),
-        paused: args.paused,
+        output,
+        paused,
     }
 }
 
@@ -188,7 +189,7 @@ fn live(args: &TraceArgs, ascii: bool) -> Exit {
         std::env::temp_dir().join(format!("threadlab-trace-output-{}.txt", std::process::id()))
     });
     let exit = crate::ui::run_trace(
-        args_to_spawn(args, Some(Output::File(kept.clone()))),
+        args_to_spawn(args, Output::File(kept.clone()), args.paused),
         args.for_,
         ascii,
     );
