@@ -845,7 +845,7 @@ impl Model {
         Deadlock { cycle, stuck }
     }
 
-    /// Where a lane is in the script: its latest step's line.
+    /// The script line of an event, if it happened on one.
     pub fn line_of(&self, e: &Event) -> Option<u32> {
         self.scenario.threads[e.thread as usize]
             .steps

@@ -317,7 +317,9 @@ class Condition(_RealCondition):
     def wait(self, timeout=None):
         if not _from_user(2):
             return super().wait(timeout)
-        where = _where(2)
+        return self._traced_wait(timeout, _where(2))
+
+    def _traced_wait(self, timeout, where):
         _gate_pass()
         _emit("wait", "condition", id(self), "~" if timeout is not None else "", where)
         ok = super().wait(timeout)
@@ -325,8 +327,25 @@ class Condition(_RealCondition):
         return ok
 
     def wait_for(self, predicate, timeout=None):
-        # The library's own loop calls wait(): recorded once per real wait.
-        return super().wait_for(predicate, timeout)
+        # threading's own wait_for would call wait() from the library, unseen: the same loop,
+        # with each real wait traced at the caller's line.
+        if not _from_user(2):
+            return super().wait_for(predicate, timeout)
+        where = _where(2)
+        endtime = None
+        waittime = timeout
+        result = predicate()
+        while not result:
+            if waittime is not None:
+                if endtime is None:
+                    endtime = _time_mod.monotonic() + waittime
+                else:
+                    waittime = endtime - _time_mod.monotonic()
+                    if waittime <= 0:
+                        break
+            self._traced_wait(waittime, where)
+            result = predicate()
+        return result
 
     def notify(self, n=1):
         if _from_user(2):
@@ -587,7 +606,6 @@ from concurrent.futures import _base as _cfb
 
 _real_result = _cfb.Future.result
 _real_as_completed = _cfb.as_completed
-_real_submit = {}
 
 
 def _result(self, timeout=None):
@@ -888,9 +906,6 @@ _aio.Queue = AQueue
 # The script itself: python3 runs it after this file; its main thread is done when the
 # interpreter starts waiting for the other threads at exit.
 
-import runpy
-
-_STDLIB.add(os.path.dirname(os.path.abspath(runpy.__file__)) + os.sep)
 _internal_cache.clear()
 _threads[_get_ident()] = "MainThread"
 _SCRIPT = sys.argv[0] if sys.argv else ""
