@@ -633,3 +633,24 @@ fn a_traced_program_exports_as_a_chrome_trace_with_its_threads_as_tracks() {
         assert!(names.contains(&lane), "{names:?}");
     }
 }
+
+#[test]
+fn timers_lifo_and_priority_queues_bounded_and_asyncio_semaphores_keep_their_promises() {
+    let (t, out) = traced("more.py");
+    completed(&t);
+    let facts = facts(&t);
+    // The timer's call sets the event from the timer's own thread, which the main thread
+    // waited for.
+    let fired = res(&t, "fired");
+    assert_eq!(facts[fired as usize].sets, 1);
+    assert_eq!(facts[fired as usize].passes, 1);
+    assert!(facts[res(&t, "pq") as usize].most_fill <= 3);
+    // The release that raised gave nothing back, so nothing says it did.
+    let bs = res(&t, "bs");
+    assert_eq!(count(&t, None, EventKind::Release, Some(bs)), 1);
+    assert!(facts[res(&t, "sem") as usize].most_holders <= 2);
+    let ((py, a), (ours, b)) = both("more.py");
+    assert_eq!((py, ours), (Some(0), Some(0)));
+    assert_eq!(a, b);
+    assert!(out.contains("bounded ValueError"), "{out}");
+}

@@ -207,11 +207,9 @@ _RealThread = _th.Thread
 def _acquire(kind, obj, real, blocking=True, timeout=-1):
     """A traced acquire: try at once; when that fails, say `block`, then let the real
     primitive do the waiting and say `acquire` (or `timeout`) when it returns."""
-    f = _getframe(2)
-    fn = f.f_code.co_filename
-    if _is_internal(fn):
+    if not obj._traced:
         return real(blocking, timeout)
-    where = (fn, f.f_lineno)
+    where = _where(3)
     if _gate[0]:
         _gate_pass()
     if real(False):
@@ -230,34 +228,33 @@ class Lock:
     """threading.Lock, traced; the real lock does all the locking."""
 
     _kind = "lock"
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
 
     def __init__(self):
         self._real = _RealLock()
-        if _from_user(2):
+        self._traced = _from_user(2)
+        if self._traced:
             _new(self._kind, self)
 
     def acquire(self, blocking=True, timeout=-1):
         return _acquire(self._kind, self, self._real.acquire, blocking, timeout)
 
     def release(self):
-        f = _getframe(1)
-        fn = f.f_code.co_filename
-        if not _is_internal(fn):
+        if self._traced:
             if _gate[0]:
                 _gate_pass()
-            _emit("release", self._kind, id(self), "", (fn, f.f_lineno))
+            _emit("release", self._kind, id(self), "", _where(2))
         self._real.release()
 
     def __enter__(self):
         return _acquire(self._kind, self, self._real.acquire)
 
     def __exit__(self, *exc):
-        f = _getframe(1)
-        fn = f.f_code.co_filename
-        if not _is_internal(fn):
+        if self._traced:
             if _gate[0]:
                 _gate_pass()
-            _emit("release", self._kind, id(self), "", (fn, f.f_lineno))
+            _emit("release", self._kind, id(self), "", _where(2))
         self._real.release()
 
     def locked(self):
@@ -278,14 +275,19 @@ class RLock(Lock):
 
     def __init__(self, *a, **k):
         self._real = _RealRLock(*a, **k)
-        if _from_user(2):
+        self._traced = _from_user(2)
+        if self._traced:
             _new(self._kind, self)
 
 
 class Condition(_RealCondition):
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
+
     def __init__(self, lock=None):
         super().__init__(lock if lock is not None else _RealRLock())
-        if _from_user(2):
+        self._traced = _from_user(2)
+        if self._traced:
             _new("condition", self)
         real_acquire = self.acquire
         real_release = self.release
@@ -295,7 +297,7 @@ class Condition(_RealCondition):
             return _acquire("condition", me, real_acquire, blocking, timeout)
 
         def release():
-            if _from_user(2):
+            if me._traced:
                 _gate_pass()
                 _emit("release", "condition", id(me), "", _where(2))
             real_release()
@@ -309,13 +311,13 @@ class Condition(_RealCondition):
         return _acquire("condition", self, self._t_acquire)
 
     def __exit__(self, *exc):
-        if _from_user(2):
+        if self._traced:
             _gate_pass()
             _emit("release", "condition", id(self), "", _where(2))
         self._t_release()
 
     def wait(self, timeout=None):
-        if not _from_user(2):
+        if not self._traced:
             return super().wait(timeout)
         return self._traced_wait(timeout, _where(2))
 
@@ -329,7 +331,7 @@ class Condition(_RealCondition):
     def wait_for(self, predicate, timeout=None):
         # threading's own wait_for would call wait() from the library, unseen: the same loop,
         # with each real wait traced at the caller's line.
-        if not _from_user(2):
+        if not self._traced:
             return super().wait_for(predicate, timeout)
         where = _where(2)
         endtime = None
@@ -348,25 +350,31 @@ class Condition(_RealCondition):
         return result
 
     def notify(self, n=1):
-        if _from_user(2):
+        if self._traced:
             _gate_pass()
             _emit("notify", "condition", id(self), str(n), _where(2))
         return super().notify(n)
 
     def notify_all(self):
-        if _from_user(2):
+        if self._traced:
             _gate_pass()
             _emit("notify", "condition", id(self), "all", _where(2))
-        return super().notify_all()
+        # threading's notify_all calls notify: one record is enough.
+        return _RealCondition.notify(self, len(self._waiters))
 
     notifyAll = notify_all
 
 
 def _semaphore_class(base, kind):
     class S(base):
+        # Only primitives the program made are traced, wherever they are used.
+        _traced = False
+
         def __init__(self, value=1):
-            super().__init__(value)
-            if _from_user(2):
+            # threading's BoundedSemaphore calls Semaphore.__init__ by name: this class.
+            base.__init__(self, value)
+            self._traced = _from_user(2)
+            if self._traced:
                 _new(kind, self, str(value))
 
         def _t_real(self, blocking, timeout=-1):
@@ -376,7 +384,9 @@ def _semaphore_class(base, kind):
             return _acquire(kind, self, self._t_real, blocking, -1 if timeout is None else timeout)
 
         def release(self, n=1):
-            if _from_user(2):
+            # A BoundedSemaphore released too often raises: no permit was given back.
+            over = getattr(self, "_initial_value", None)
+            if self._traced and not (over is not None and self._value + n > over):
                 _gate_pass()
                 _emit("release", kind, id(self), str(n), _where(2))
             return base.release(self, n) if n != 1 else base.release(self)
@@ -385,7 +395,7 @@ def _semaphore_class(base, kind):
             return _acquire(kind, self, self._t_real)
 
         def __exit__(self, *exc):
-            if _from_user(2):
+            if self._traced:
                 _gate_pass()
                 _emit("release", kind, id(self), "1", _where(2))
             base.release(self)
@@ -400,24 +410,28 @@ BoundedSemaphore = _semaphore_class(_RealBoundedSemaphore, "semaphore")
 
 
 class Event(_RealEvent):
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
+
     def __init__(self):
         super().__init__()
-        if _from_user(2):
+        self._traced = _from_user(2)
+        if self._traced:
             _new("event", self)
 
     def set(self):
-        if _from_user(2):
+        if self._traced:
             _gate_pass()
             _emit("set", "event", id(self), "", _where(2))
         return super().set()
 
     def clear(self):
-        if _from_user(2):
+        if self._traced:
             _emit("clear", "event", id(self), "", _where(2))
         return super().clear()
 
     def wait(self, timeout=None):
-        if not _from_user(2):
+        if not self._traced:
             return super().wait(timeout)
         where = _where(2)
         _gate_pass()
@@ -431,13 +445,17 @@ class Event(_RealEvent):
 
 
 class Barrier(_RealBarrier):
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
+
     def __init__(self, parties, action=None, timeout=None):
         super().__init__(parties, action, timeout)
-        if _from_user(2):
+        self._traced = _from_user(2)
+        if self._traced:
             _new("barrier", self, str(parties))
 
     def wait(self, timeout=None):
-        if not _from_user(2):
+        if not self._traced:
             return super().wait(timeout)
         where = _where(2)
         _gate_pass()
@@ -533,13 +551,17 @@ import queue as _queue
 
 def _queue_class(base, kind):
     class Q(base):
+        # Only primitives the program made are traced, wherever they are used.
+        _traced = False
+
         def __init__(self, maxsize=0):
             super().__init__(maxsize)
-            if _from_user(2):
+            self._traced = _from_user(2)
+            if self._traced:
                 _new(kind, self, str(maxsize))
 
         def put(self, item, block=True, timeout=None):
-            if not _from_user(2):
+            if not self._traced:
                 return super().put(item, block, timeout)
             where = _where(2)
             _gate_pass()
@@ -552,7 +574,7 @@ def _queue_class(base, kind):
                 raise
 
         def get(self, block=True, timeout=None):
-            if not _from_user(2):
+            if not self._traced:
                 return super().get(block, timeout)
             where = _where(2)
             _gate_pass()
@@ -576,12 +598,12 @@ def _queue_class(base, kind):
             return item
 
         def task_done(self):
-            if _from_user(2):
+            if self._traced:
                 _emit("task_done", kind, id(self), "", _where(2))
             return super().task_done()
 
         def join(self):
-            if not _from_user(2):
+            if not self._traced:
                 return super().join()
             where = _where(2)
             _gate_pass()
@@ -742,8 +764,8 @@ def _task_who():
 
 
 class Task(_RealTask):
-    """asyncio's Task, reporting its start (when made) and its end; its coroutine is the
-    program's own, untouched."""
+    """asyncio's Task, reporting its end (its lane starts with its first record); its
+    coroutine is the program's own, untouched."""
 
     def __init__(self, coro, *a, **k):
         super().__init__(coro, *a, **k)
@@ -798,14 +820,18 @@ def _gather(*aws, return_exceptions=False):
 
 def _async_lock_class(base, kind):
     class L(base):
+        # Only primitives the program made are traced, wherever they are used.
+        _traced = False
+
         def __init__(self, *a, **k):
             super().__init__(*a, **k)
-            if _from_user(2):
+            self._traced = _from_user(2)
+            if self._traced:
                 _new(kind, self, str(a[0]) if a else "")
 
         async def acquire(self):
             me = _task_who()
-            if me is None or not _from_user(2):
+            if me is None or not self._traced:
                 return await super().acquire()
             where = _where(2)
             _gate_pass(me)
@@ -817,7 +843,7 @@ def _async_lock_class(base, kind):
 
         def release(self):
             me = _task_who()
-            if me is not None and _from_user(2):
+            if me is not None and self._traced:
                 _emit("release", kind, id(self), "", _where(2), me)
             return super().release()
 
@@ -840,20 +866,24 @@ def _async_lock_class(base, kind):
 
 
 class AEvent(_aio.Event):
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
+
     def __init__(self):
         super().__init__()
-        if _from_user(2):
+        self._traced = _from_user(2)
+        if self._traced:
             _new("event", self)
 
     def set(self):
         me = _task_who()
-        if _from_user(2):
+        if self._traced:
             _emit("set", "event", id(self), "", _where(2), me)
         return super().set()
 
     async def wait(self):
         me = _task_who()
-        if me is None or not _from_user(2):
+        if me is None or not self._traced:
             return await super().wait()
         where = _where(2)
         _gate_pass(me)
@@ -865,14 +895,18 @@ class AEvent(_aio.Event):
 
 
 class AQueue(_aio.Queue):
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
+
     def __init__(self, maxsize=0, **k):
         super().__init__(maxsize, **k)
-        if _from_user(2):
+        self._traced = _from_user(2)
+        if self._traced:
             _new("queue", self, str(maxsize))
 
     async def put(self, item):
         me = _task_who()
-        if me is None or not _from_user(2):
+        if me is None or not self._traced:
             return await super().put(item)
         where = _where(2)
         _gate_pass(me)
@@ -883,7 +917,7 @@ class AQueue(_aio.Queue):
 
     async def get(self):
         me = _task_who()
-        if me is None or not _from_user(2):
+        if me is None or not self._traced:
             return await super().get()
         where = _where(2)
         _gate_pass(me)
