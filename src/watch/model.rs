@@ -100,6 +100,8 @@ pub struct Model {
     takes: HashMap<ResIdx, u32>,
     setter: HashMap<ResIdx, ThreadIdx>,
     notifier: HashMap<ResIdx, ThreadIdx>,
+    /// Futures set before the record that made them arrived: by whom, and when.
+    early_sets: HashMap<(u32, u64), (ThreadIdx, u64)>,
     failures: Vec<Option<String>>,
     /// Records of lanes past [`MAX_THREADS`] and lines that were not records.
     pub skipped: u64,
@@ -141,6 +143,7 @@ impl Model {
             takes: HashMap::new(),
             setter: HashMap::new(),
             notifier: HashMap::new(),
+            early_sets: HashMap::new(),
             failures: Vec::new(),
             skipped: 0,
             last_t_ns: 0,
@@ -387,7 +390,21 @@ impl Model {
         }
         // Objects are made before any lane uses them; their record says where.
         if r.op == "new" {
-            self.resource(r);
+            let res = self.resource(r);
+            if r.kind == "future"
+                && let Some((by, t_ns)) = self.early_sets.remove(&(r.pid, r.oid))
+            {
+                self.setter.entry(res).or_insert(by);
+                out.push(Event {
+                    t_ns,
+                    thread: by,
+                    kind: EventKind::Set,
+                    resource: Some(res),
+                    by: None,
+                    step: NO_STEP,
+                    item: None,
+                });
+            }
             return;
         }
         if r.op == "spawn" {
@@ -625,7 +642,13 @@ impl Model {
                     && op == "set"
                     && !self.resources.contains_key(&(r.pid, "future", r.oid))
                 {
-                    // A future nobody traced waits on (one `map` made itself).
+                    // A future not known yet: a pool's worker may finish it before `submit`
+                    // has returned and said it made it. Kept until it is made; a future nobody
+                    // made in the program's code (one `map` made itself) stays unknown.
+                    if self.early_sets.len() >= 10_000 {
+                        self.early_sets.clear();
+                    }
+                    self.early_sets.insert((r.pid, r.oid), (t, r.t_ns));
                     return;
                 }
                 let res = self.resource(r);
