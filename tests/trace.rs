@@ -652,3 +652,23 @@ fn timers_lifo_and_priority_queues_bounded_and_asyncio_semaphores_keep_their_pro
     assert_eq!(a, b);
     assert!(out.contains("bounded ValueError"), "{out}");
 }
+
+#[test]
+fn a_program_that_prints_a_lot_keeps_every_line_off_the_json() {
+    let out = threadlab(&[
+        "trace",
+        fixture("noisy.py").to_str().unwrap(),
+        "--headless",
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(summary["outcome"], "completed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("line ")).count(),
+        20000
+    );
+}
