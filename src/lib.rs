@@ -19,6 +19,7 @@ pub mod session;
 pub mod trace;
 pub mod ui;
 pub mod vocab;
+pub mod watch;
 
 // The messages of every language, compiled in from locales/; English fills any gap.
 rust_i18n::i18n!("locales", fallback = "en");

@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["cells", "console", "error", "files", "i18n"],
     &["scenario"],
     &["vocab"],
-    &["engine"],
+    &["engine", "watch"],
     &["trace"],
     &["session"],
     &["headless"],

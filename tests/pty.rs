@@ -935,3 +935,84 @@ fn the_quiz_asks_takes_a_guess_and_reveals() {
     assert_eq!(s.wait_exit(), 0);
     s.assert_restored();
 }
+
+/// A real Python program traced in the terminal: lanes named by its threads, the deadlock
+/// banner naming its locks, pause and restart, and quit giving the terminal back with no
+/// interpreter left.
+#[test]
+fn a_traced_python_program_is_drawn_live_paused_restarted_and_quit() {
+    let dir = scratch_dir("trace");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/py/deadlock.py");
+    let mut s = Session::start(&["trace", script.to_str().unwrap()], &dir);
+    s.wait_for("the deadlock banner", |s| {
+        s.contains("knife") && s.contains("DEADLOCK")
+    });
+    let screen = s.wait_still("the deadlocked run", Duration::from_millis(300));
+    assert!(
+        lane(&screen, "left").is_some_and(|l| l.contains("knife"))
+            && lane(&screen, "right").is_some_and(|l| l.contains("fork")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("left waits for knife held by right"),
+        "{screen}"
+    );
+    // Each lane's marker is on its Python line.
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("13 ▶") && l.contains("left")),
+        "{screen}"
+    );
+    s.keys("r");
+    s.wait_for("a fresh run", |s| !s.contains("DEADLOCK"));
+    s.wait_text("DEADLOCK");
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+
+    // A program that never ends: space holds it, and its count stops.
+    let counted = dir.join("count");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/py/progress.py");
+    let mut s = Session::start(
+        &["trace", script.to_str().unwrap(), counted.to_str().unwrap()],
+        &dir,
+    );
+    let count = || {
+        std::fs::read_to_string(&counted)
+            .ok()
+            .and_then(|c| c.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    s.wait_for("the program counting", |_| count() > 0);
+    s.keys(" ");
+    s.wait_for("paused", |sc| header_says(sc, "PAUSED"));
+    s.wait_still("held", Duration::from_millis(300));
+    let held = count();
+    s.wait_still("still held", Duration::from_millis(300));
+    assert_eq!(count(), held);
+    s.keys(" ");
+    s.wait_for("counting again", |_| count() > held);
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+
+    // --paused: held at the first traced operation, before the first count.
+    std::fs::remove_file(&counted).ok();
+    let mut s = Session::start(
+        &[
+            "trace",
+            script.to_str().unwrap(),
+            "--paused",
+            counted.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    s.wait_for("held at the start", |sc| {
+        header_says(sc, "PAUSED") && sc.contains("MainThread")
+    });
+    s.wait_still("held", Duration::from_millis(300));
+    assert_eq!(count(), 0);
+    s.keys(" ");
+    s.wait_for("counting", |_| count() > 0);
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+}

@@ -247,6 +247,9 @@ pub fn run(
     if what == BenchWhat::Fidelity {
         return fidelity(json);
     }
+    if what == BenchWhat::TraceOverhead {
+        return trace_overhead(json);
+    }
     let threads = threads.unwrap_or_else(crate::trace::gil::cores);
     let figures = gil(threads, work, Duration::from_millis(5))
         .map_err(|e| Error::internal("bench", format!("bench failed: {e}")))?;
@@ -417,4 +420,118 @@ fn fidelity(json: bool) -> Result<Exit, Error> {
         out(&fidelity_report(&rows, speed));
     }
     Ok(Exit::Success)
+}
+
+/// The Python side of `bench trace-overhead`: N uncontended acquire/release pairs of one
+/// `threading.Lock`, as a `with` block and as explicit calls, timed by the program itself.
+const LOCK_LOOP: &str = r#"import sys, threading, time
+n = int(sys.argv[1])
+lock = threading.Lock()
+def timed(body):
+    t0 = time.perf_counter_ns()
+    body()
+    return (time.perf_counter_ns() - t0) / n
+def with_block():
+    for _ in range(n):
+        with lock:
+            pass
+def calls():
+    for _ in range(n):
+        lock.acquire()
+        lock.release()
+with_block()
+print(timed(with_block), timed(calls))
+"#;
+
+/// Lock pairs per measured loop.
+const LOCK_PAIRS: u32 = 50_000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceOverhead {
+    pub python: String,
+    pub pairs: u32,
+    /// Nanoseconds per `with lock: pass`, plain python3 and under the tracer.
+    pub plain_with_ns: f64,
+    pub traced_with_ns: f64,
+    /// Nanoseconds per `lock.acquire(); lock.release()`.
+    pub plain_calls_ns: f64,
+    pub traced_calls_ns: f64,
+    /// Records the tracer wrote during the traced run.
+    pub traced_events: usize,
+}
+
+/// `threadlab bench trace-overhead`: what the tracer adds to an uncontended Lock
+/// acquire/release, measured by the Python program itself, plain and traced.
+fn trace_overhead(json: bool) -> Result<Exit, Error> {
+    match measure_trace_overhead() {
+        Ok(f) if json => {
+            outln(&serde_json::to_string_pretty(&f).expect("figures serialize"));
+            Ok(Exit::Success)
+        }
+        Ok(f) => {
+            outln(&format!(
+                "python {}, {} uncontended acquire/release pairs of one threading.Lock\n\
+                 with lock: pass          plain {:>8.0} ns   traced {:>8.0} ns   ({:.1}x)\n\
+                 acquire(); release()     plain {:>8.0} ns   traced {:>8.0} ns   ({:.1}x)\n\
+                 records read by threadlab: {}",
+                f.python,
+                f.pairs,
+                f.plain_with_ns,
+                f.traced_with_ns,
+                f.traced_with_ns / f.plain_with_ns,
+                f.plain_calls_ns,
+                f.traced_calls_ns,
+                f.traced_calls_ns / f.plain_calls_ns,
+                f.traced_events
+            ));
+            Ok(Exit::Success)
+        }
+        Err(e) => Err(Error::internal("bench", format!("bench failed: {e}"))),
+    }
+}
+
+fn measure_trace_overhead() -> Result<TraceOverhead, String> {
+    use crate::watch::child::{Output, Spawn, check_python, python};
+    let (major, minor) = check_python().map_err(|e| e.message)?;
+    let dir = std::env::temp_dir().join(format!("threadlab-bench-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let script = dir.join("lock_loop.py");
+    let traced_out = dir.join("traced.txt");
+    let result = (|| {
+        std::fs::write(&script, LOCK_LOOP).map_err(|e| e.to_string())?;
+        let parse = |text: &str| -> Result<(f64, f64), String> {
+            let mut it = text.split_whitespace().map(str::parse::<f64>);
+            match (it.next(), it.next()) {
+                (Some(Ok(a)), Some(Ok(b))) => Ok((a, b)),
+                _ => Err(format!("the lock loop printed {text:?}")),
+            }
+        };
+        let plain = std::process::Command::new(python())
+            .arg(&script)
+            .arg(LOCK_PAIRS.to_string())
+            .output()
+            .map_err(|e| e.to_string())?;
+        let (plain_with_ns, plain_calls_ns) = parse(&String::from_utf8_lossy(&plain.stdout))?;
+        let spec = Spawn {
+            script: script.clone(),
+            args: vec![LOCK_PAIRS.to_string().into()],
+            output: Output::File(traced_out.clone()),
+            paused: false,
+        };
+        let traced =
+            super::trace::execute(&spec, Some(Duration::from_secs(600))).map_err(|e| e.message)?;
+        let text = std::fs::read_to_string(&traced_out).map_err(|e| e.to_string())?;
+        let (traced_with_ns, traced_calls_ns) = parse(&text)?;
+        Ok(TraceOverhead {
+            python: format!("{major}.{minor}"),
+            pairs: LOCK_PAIRS,
+            plain_with_ns,
+            traced_with_ns,
+            plain_calls_ns,
+            traced_calls_ns,
+            traced_events: traced.events.len(),
+        })
+    })();
+    std::fs::remove_dir_all(&dir).ok();
+    result
 }

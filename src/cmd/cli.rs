@@ -13,12 +13,13 @@ use crate::i18n::{self, Lang};
     name = "threadlab",
     version,
     about = "A terminal lab for teaching concurrency: real threads, real locks, drawn live.",
-    after_help = "Run with no command to open the scenario menu.\n\nExamples:\n  threadlab                         open the menu\n  threadlab run deadlock            watch two threads deadlock\n  threadlab run semaphore --headless --json\n  threadlab run deadlock --paused   open the run paused at 0s; space lets it go\n  threadlab run deadlock --headless --schedule T1,T2\n  threadlab check my-lesson.kdl     validate a scenario file\n  threadlab run deadlock --headless --record deadlock.json\n  threadlab replay deadlock.json    scrub through a recorded run\n  threadlab export deadlock --format chrome -o deadlock.trace.json   open in ui.perfetto.dev\n  threadlab export deadlock.json --format svg -o deadlock.svg        a picture for a slide\n  threadlab export deadlock --format python -o deadlock.py           the same lesson in Python\n  threadlab completions bash > ~/.local/share/bash-completion/completions/threadlab\n\nNO_COLOR=1 turns colour off everywhere.\n\nExit codes: 0 completed, 1 a thread failed (or an internal error), 2 usage, scenario or recording error, 3 deadlock, 4 timeout; a signal gives 128+N."
+    after_help = "Run with no command to open the scenario menu.\n\nExamples:\n  threadlab                         open the menu\n  threadlab run deadlock            watch two threads deadlock\n  threadlab run semaphore --headless --json\n  threadlab run deadlock --paused   open the run paused at 0s; space lets it go\n  threadlab run deadlock --headless --schedule T1,T2\n  threadlab check my-lesson.kdl     validate a scenario file\n  threadlab run deadlock --headless --record deadlock.json\n  threadlab replay deadlock.json    scrub through a recorded run\n  threadlab trace my_threads.py     watch a real Python program's threads; pause and step it\n  threadlab export deadlock --format chrome -o deadlock.trace.json   open in ui.perfetto.dev\n  threadlab export deadlock.json --format svg -o deadlock.svg        a picture for a slide\n  threadlab export deadlock --format python -o deadlock.py           the same lesson in Python\n  threadlab completions bash > ~/.local/share/bash-completion/completions/threadlab\n\nNO_COLOR=1 turns colour off everywhere.\n\nExit codes: 0 completed, 1 a thread failed (or an internal error), 2 usage, scenario or recording error, 3 deadlock, 4 timeout; a signal gives 128+N."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Scenario files to add to the menu.
+    /// Scenario files to add to the menu; a Python script (`.py`) first is traced instead,
+    /// the rest being its arguments (`threadlab trace`).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Draw with plain ASCII (for terminals without box-drawing or block glyphs).
@@ -44,6 +45,9 @@ pub enum Command {
     },
     /// Replay a recorded run: in the TUI (play, pause, step event by event, scrub), or headless.
     Replay(ReplayArgs),
+    /// Watch a real Python program: run SCRIPT with python3 under threadlab's tracer and draw
+    /// its threads, locks, queues and tasks as a run; headless like `run`.
+    Trace(TraceArgs),
     /// Export a run (a scenario, run headless, or a recording) for Perfetto or as an SVG, or a
     /// scenario as the Python program it stands for.
     Export(ExportArgs),
@@ -83,7 +87,8 @@ pub enum ExportFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
-    /// A built-in scenario, a .kdl file (run headless first) or a recording (`run --record`).
+    /// A built-in scenario, a .kdl file (run headless first), a recording (`run --record`) or
+    /// a Python script (traced first, as `threadlab trace` runs it).
     #[arg(value_name = "SCENARIO|RECORDING")]
     pub input: String,
     #[arg(long, value_enum)]
@@ -122,6 +127,8 @@ pub enum BenchWhat {
     Gil,
     /// Every lesson in threadlab and as its Python twin under python3: times and outcomes.
     Fidelity,
+    /// What `threadlab trace` adds to a Python Lock acquire/release (needs python3).
+    TraceOverhead,
 }
 
 /// How long a run may go, which threads step first, and how fast: the same flags for `run`
@@ -179,6 +186,56 @@ pub struct RunCommand {
     /// header keeps the score.
     #[arg(long)]
     pub quiz: bool,
+}
+
+/// `trace`: a real Python program and what to do with its run.
+#[derive(Debug, Clone, Args)]
+pub struct TraceArgs {
+    /// The Python script, run as `python3 SCRIPT ARGS...` would run it.
+    #[arg(value_name = "SCRIPT")]
+    pub script: PathBuf,
+    /// Arguments for the script.
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<std::ffi::OsString>,
+    /// Run without the TUI: the script's output passes through, then the timeline and summary.
+    #[arg(long)]
+    pub headless: bool,
+    /// Stop the program after this long (e.g. 5s); the outcome is then `timeout` (exit 4).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub for_: Option<Duration>,
+    /// Print the summary as one JSON object (headless); the script's output goes to stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every event as JSON Lines to this file.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Write the script's own output (stdout and stderr) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// TUI: start with every thread held at its first traced operation; space lets it go.
+    /// Headless there is nobody to let it go, so there it changes nothing.
+    #[arg(long)]
+    pub paused: bool,
+}
+
+impl TraceArgs {
+    /// `trace SCRIPT ARGS…` with every option left as it is by default.
+    pub fn of(script: PathBuf, args: Vec<std::ffi::OsString>) -> TraceArgs {
+        TraceArgs {
+            script,
+            args,
+            headless: false,
+            for_: None,
+            json: false,
+            events: None,
+            output: None,
+            paused: false,
+        }
+    }
 }
 
 /// Durations as scenario files write them: `250ms`, `1.5s`, `2m`, `800us`; never zero, as in

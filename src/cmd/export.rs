@@ -20,6 +20,9 @@ pub fn input(args: &ExportArgs) -> Result<Recording, Error> {
     if recording::looks_like_recording(path) {
         return Recording::load(path);
     }
+    if super::trace::is_script(path) {
+        return super::trace::recording(path, args.pacing.for_);
+    }
     let scenario = Arc::new(crate::scenario::load(&args.input)?);
     let run = super::plan_of(&args.input, &args.pacing, None);
     let report = headless::execute(scenario, &run)?;
@@ -32,6 +35,16 @@ pub fn input(args: &ExportArgs) -> Result<Recording, Error> {
 /// The scenario as its Python twin, and how many lanes it has. A recording will not do: the
 /// twin is the script, not one run of it.
 fn python_twin(args: &ExportArgs) -> Result<(String, String), Error> {
+    if super::trace::is_script(Path::new(&args.input)) {
+        return Err(Error::new(
+            "export::no-twin",
+            format!(
+                "{} is a Python program already; the twin is written from a scenario",
+                args.input
+            ),
+        )
+        .help("`--format chrome` or `--format svg` draw its traced run"));
+    }
     if recording::looks_like_recording(Path::new(&args.input)) {
         return Err(Error::new(
             "export::not-a-scenario",

@@ -12,6 +12,7 @@ pub mod man;
 pub mod menu;
 pub mod replay;
 pub mod run;
+pub mod trace;
 
 use crate::console::errln;
 use crate::error::Error;
@@ -26,11 +27,21 @@ pub fn dispatch(cli: Cli) -> Exit {
     crate::i18n::set(lang.unwrap_or_else(crate::i18n::Lang::from_env));
     let ascii = cli.ascii;
     let ended = match cli.command {
+        // `threadlab script.py [ARGS…]` is `threadlab trace script.py [ARGS…]`.
+        None if cli.files.first().is_some_and(|f| trace::is_script(f)) => {
+            let mut files = cli.files.into_iter();
+            let script = files.next().unwrap_or_default();
+            trace::run(
+                &cli::TraceArgs::of(script, files.map(Into::into).collect()),
+                ascii,
+            )
+        }
         None => menu::run(&cli.files, ascii),
         Some(Command::List) => Ok(list::run()),
         Some(Command::Check { files }) => Ok(check::run(&files)),
         Some(Command::Run(command)) => run::run(command, ascii),
         Some(Command::Replay(args)) => replay::run(&args, ascii),
+        Some(Command::Trace(args)) => trace::run(&args, ascii),
         Some(Command::Export(args)) => export::run(&args),
         Some(Command::Completions { shell }) => Ok(completions::run(shell)),
         Some(Command::Man) => man::run(),

@@ -6,15 +6,16 @@
 //! the loop that ties them to a running engine (its `Driver`) and to the keyboard.
 
 pub mod app;
+mod edits;
 pub mod keys;
 pub mod layout;
 mod runner;
 pub mod terminal;
 pub mod theme;
 pub mod view;
-mod watch;
+mod watching;
 
 pub use runner::{
     FILES_GROUP, menu_entries, menu_entries_from, replay, run_menu, run_scenario,
-    run_scenario_recording,
+    run_scenario_recording, run_trace,
 };

@@ -19,13 +19,15 @@ use crate::error::Error;
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::session::{RunPlan, Session};
 use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
+use crate::ui::edits::{self, Edits};
 use crate::ui::keys::{self, Action, Context};
 use crate::ui::terminal::{TerminalGuard, Tui};
 use crate::ui::theme::Theme;
 use crate::ui::view;
-use crate::ui::watch::{self, Watched};
+use crate::ui::watching::Watched;
 use crate::vocab::event::{Event, EventKind};
 use crate::vocab::outcome::Exit;
+use crate::watch::child::Spawn;
 
 /// At most this often while something moves (~30 fps).
 const FRAME: Duration = Duration::from_millis(33);
@@ -91,6 +93,28 @@ pub fn run_scenario_recording(
         session,
         settle: SETTLE,
         record,
+        ..Driver::default()
+    };
+    run_app(app, driver)
+}
+
+/// `threadlab trace SCRIPT` in the terminal: the program's run view, live, with pause, step
+/// and restart holding and rerunning the real program.
+pub fn run_trace(spec: Spawn, for_: Option<Duration>, ascii: bool) -> Result<Exit, Error> {
+    need_terminal()?;
+    let mut watched = Watched::start(spec, for_)
+        .map_err(|e| Error::new("trace::start", e.message).help(e.help))?;
+    let mut app = App::new(
+        Menu {
+            entries: menu_entries(&[]),
+            selected: 0,
+        },
+        Theme::from_env(ascii),
+    );
+    watched.open(&mut app);
+    let driver = Driver {
+        settle: SETTLE,
+        watched: Some(watched),
         ..Driver::default()
     };
     run_app(app, driver)
@@ -174,7 +198,9 @@ struct Driver {
     record: Option<(PathBuf, Vec<PathBuf>)>,
     /// The files named on the command line for the menu, read again when they change.
     menu_files: Vec<PathBuf>,
-    edits: Watched,
+    edits: Edits,
+    /// A traced Python program, shown in place of an engine run.
+    watched: Option<Watched>,
 }
 
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
@@ -210,6 +236,8 @@ impl Driver {
     /// events are shown and saved with `--record`. What the command line asked of the run
     /// is forgotten.
     fn stop(&mut self, app: Option<&mut App>) {
+        // Dropping a traced program kills its interpreter and everything it started.
+        self.watched = None;
         self.session.forget_plan();
         if self.session.stop().is_none() {
             return;
@@ -228,6 +256,12 @@ impl Driver {
 
     fn apply(&mut self, app: &mut App, effect: Effect) {
         self.settle = SETTLE;
+        if let Some(w) = &mut self.watched {
+            match effect {
+                Effect::Stop | Effect::Start(_) => self.watched = None,
+                _ => return w.apply(app, effect),
+            }
+        }
         match effect {
             Effect::Start(s) => {
                 self.start(app, s);
@@ -374,6 +408,15 @@ impl Driver {
         if app.replaying() {
             return app.tick_replay();
         }
+        if let Some(w) = &mut self.watched {
+            let changed = w.poll(app);
+            self.settle = if changed {
+                SETTLE
+            } else {
+                self.settle.saturating_sub(1)
+            };
+            return changed;
+        }
         let Some(run) = self.session.run() else {
             return false;
         };
@@ -466,6 +509,9 @@ impl Driver {
     fn animating(&self, app: &App) -> bool {
         if let Some(replay) = app.run.as_ref().and_then(|r| r.replay.as_ref()) {
             return replay.playing;
+        }
+        if let Some(w) = &self.watched {
+            return self.settle > 0 || w.alive();
         }
         let Some(run) = self.session.run() else {
             return false;
@@ -590,7 +636,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> i
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
-    let mut files = tokio::time::interval(watch::EVERY);
+    let mut files = tokio::time::interval(edits::EVERY);
     files.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let size = terminal.size()?;
     app.resize(Rect::new(0, 0, size.width, size.height));

@@ -17,11 +17,11 @@ fn stamp(path: &Path) -> Stamp {
 }
 
 #[derive(Debug, Default)]
-pub struct Watched {
+pub struct Edits {
     seen: HashMap<PathBuf, Stamp>,
 }
 
-impl Watched {
+impl Edits {
     /// Whether any of `paths` changed (appeared, went, or was written) since the last look at
     /// it. A path looked at for the first time is remembered, not reported.
     pub fn changed<'a>(&mut self, paths: impl IntoIterator<Item = &'a Path>) -> bool {
@@ -61,7 +61,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("lesson.kdl");
         std::fs::write(&file, "a").unwrap();
-        let mut w = Watched::default();
+        let mut w = Edits::default();
         assert!(!w.changed([file.as_path()]));
         assert!(!w.changed([file.as_path()]));
         std::fs::write(&file, "ab").unwrap();

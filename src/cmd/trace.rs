@@ -1,0 +1,232 @@
+//! `threadlab trace script.py [ARGS…]`: a real Python program run under the tracer, its
+//! threads, tasks and processes drawn as lanes, headless like `run` or in the terminal.
+//!
+//! Exit codes are `run`'s: 0 the script exited with status 0, 1 it exited otherwise (an
+//! uncaught exception, `sys.exit(n)`, a signal: said on stderr), 2 usage (no script, no
+//! Python 3.8+), 3 deadlock (the interpreter is killed), 4 `--for` ran out (killed too).
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use super::cli::TraceArgs;
+use crate::console::errln;
+use crate::error::Error;
+use crate::headless::Report;
+use crate::scenario::model::ThreadIdx;
+use crate::trace::summary::{RunEnd, SummaryBuilder};
+use crate::trace::timeline::Trace;
+use crate::vocab::event::EventRecord;
+use crate::vocab::outcome::{Exit, Outcome};
+use crate::watch::child::{self, Output, Spawn};
+use crate::watch::{End, Traced, Tracing};
+
+pub fn run(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
+    check_script(&args.script)?;
+    let headless = args.headless || args.json || !std::io::stdout().is_terminal();
+    if !headless {
+        return live(args, ascii);
+    }
+    let output = match (&args.output, args.json) {
+        (Some(path), _) => Output::File(path.clone()),
+        // stdout carries the JSON summary alone.
+        (None, true) => Output::Stderr,
+        (None, false) => Output::Inherit,
+    };
+    child::kill_children_on_signals();
+    let traced = execute(&args_to_spawn(args, output, false), args.for_).map_err(start_error)?;
+    if let Some(path) = &args.events
+        && let Err(e) = write_events(path, &traced)
+    {
+        return Err(Error::new(
+            "file::io",
+            format!("cannot write the events file {}: {e}", path.display()),
+        ));
+    }
+    let report = report(&traced);
+    say_where_stuck(&traced, &args.script);
+    if outcome_of(&traced) == Outcome::Failed
+        && let Some(words) = script_end_words(&traced, &args.script)
+    {
+        errln(&words);
+    }
+    super::print_report(&report, args.json, ascii)
+}
+
+/// The script must be a readable file; a `.kdl` scenario is `run`'s.
+fn check_script(path: &Path) -> Result<(), Error> {
+    let refused = |message: String| {
+        Error::new("trace::script", message).help("give the path of a Python script")
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => Err(refused(format!("{} is not a file", path.display()))),
+        Err(e) => Err(refused(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+/// Why the interpreter could not be started (no python3, too old, no pipe).
+fn start_error(e: child::StartError) -> Error {
+    Error::new("trace::start", e.message).help(e.help)
+}
+
+/// The program to start; `paused` only for the terminal view (headless, nobody could let it go).
+fn args_to_spawn(args: &TraceArgs, output: Output, paused: bool) -> Spawn {
+    Spawn {
+        script: args.script.clone(),
+        args: args.args.clone(),
+        output,
+        paused,
+    }
+}
+
+/// Runs the script under the tracer to its end.
+pub fn execute(
+    spec: &Spawn,
+    for_: Option<std::time::Duration>,
+) -> Result<Traced, child::StartError> {
+    let mut tracing = Tracing::start(spec, for_)?;
+    tracing.run_to_end();
+    Ok(tracing.into_parts())
+}
+
+/// How the run ended, as `run` says it.
+pub fn outcome_of(traced: &Traced) -> Outcome {
+    match traced.end {
+        Some(End::Deadlock) => Outcome::Deadlock,
+        Some(End::TimeUp) | None => Outcome::Timeout,
+        Some(End::Exited {
+            code: Some(0),
+            signal: None,
+        }) => Outcome::Completed,
+        Some(End::Exited { .. }) => Outcome::Failed,
+    }
+}
+
+/// "error: x.py exited with status 1 (ValueError: bad)".
+fn script_end_words(traced: &Traced, script: &Path) -> Option<String> {
+    let Some(End::Exited { code, signal }) = traced.end else {
+        return None;
+    };
+    let how = match (code, signal) {
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(s)) => format!("was ended by signal {s}"),
+        (None, None) => "ended".to_string(),
+    };
+    let why = traced
+        .failures
+        .iter()
+        .flatten()
+        .next()
+        .map(|f| format!(" ({f})"))
+        .unwrap_or_default();
+    Some(format!("error: {} {how}{why}", script.display()))
+}
+
+/// The report `run` would print for a scenario that did what the program did.
+pub fn report(traced: &Traced) -> Report {
+    let scenario = traced.scenario.clone();
+    let mut events = traced.events.clone();
+    events.sort_by_key(|e| e.t_ns);
+    let mut trace = Trace::new(scenario.clone());
+    trace.push(&events);
+    let mut summary = SummaryBuilder::new(scenario);
+    summary.extend(&events);
+    let outcome = outcome_of(traced);
+    let end_ns = traced.end_ns.max(trace.end_ns());
+    for (t, f) in traced.failures.iter().enumerate() {
+        if let Some(f) = f {
+            trace.note_failure(t as ThreadIdx, f.clone());
+        }
+    }
+    let mut warnings = Vec::new();
+    if traced.skipped > 0 {
+        warnings.push(format!(
+            "{} tracer records were not drawn (more threads than a run shows)",
+            traced.skipped
+        ));
+    }
+    let summary = summary.finish(&RunEnd {
+        run_time_ns: end_ns,
+        outcome: Some(outcome),
+        deadlock: traced.deadlock.clone(),
+        failures: traced.failures.clone(),
+        dropped_events: 0,
+    });
+    Report {
+        outcome,
+        summary,
+        trace,
+        end_ns,
+        recorded_events: events.len() as u64,
+        warnings,
+        errors: Vec::new(),
+    }
+}
+
+fn write_events(path: &PathBuf, traced: &Traced) -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    let mut events = traced.events.clone();
+    events.sort_by_key(|e| e.t_ns);
+    for e in &events {
+        let rec = EventRecord::new(e, &traced.scenario);
+        serde_json::to_writer(&mut out, &rec)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// In a terminal: the program's run view, live; its output is kept in a file (never drawn
+/// over the view) and printed once the view closes.
+fn live(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
+    let kept = args.output.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("threadlab-trace-output-{}.txt", std::process::id()))
+    });
+    let exit = crate::ui::run_trace(
+        args_to_spawn(args, Output::File(kept.clone()), args.paused),
+        args.for_,
+        ascii,
+    );
+    if args.output.is_none() {
+        if let Ok(text) = std::fs::read(&kept) {
+            std::io::stdout().write_all(&text).ok();
+        }
+        std::fs::remove_file(&kept).ok();
+    }
+    exit
+}
+
+/// "deadlock: left is stuck at deadlock.py:13", one line per stuck lane, on stderr.
+fn say_where_stuck(traced: &Traced, script: &Path) {
+    for (thread, line) in traced.stuck_at() {
+        let at = match line {
+            Some(l) => format!("{}:{l}", script.display()),
+            None => script.display().to_string(),
+        };
+        errln(&rust_i18n::t!("trace.stuck_at", thread = thread, at = at));
+    }
+}
+
+/// Whether `path` names a Python script (`threadlab FILE.py`, `export FILE.py`).
+pub fn is_script(path: &Path) -> bool {
+    path.extension().is_some_and(|x| x == "py")
+}
+
+/// A traced run of `script` as a recording in memory, for `export` (Chrome trace, SVG); the
+/// script's own output goes to stderr, as stdout may carry the export.
+pub fn recording(
+    script: &Path,
+    for_: Option<std::time::Duration>,
+) -> Result<crate::vocab::recording::Recording, Error> {
+    check_script(script)?;
+    child::kill_children_on_signals();
+    let spec = Spawn {
+        script: script.to_path_buf(),
+        args: Vec::new(),
+        output: Output::Stderr,
+        paused: false,
+    };
+    let traced = execute(&spec, for_).map_err(start_error)?;
+    say_where_stuck(&traced, script);
+    let report = report(&traced);
+    crate::vocab::recording::Recording::from_report(&report, 1.0)
+}

@@ -1,0 +1,401 @@
+//! The traced Python process: started with the tracer shipped in this binary, in a private
+//! temporary folder, in a process group of its own that never outlives threadlab; its records
+//! arrive on a pipe of their own; the gate file holds it between operations.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, FileExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{Receiver, unbounded};
+
+use super::model::Record;
+
+/// The tracer, written to the private folder at each run: nothing goes into the user's project.
+pub const TRACER: &str = include_str!("tracer.py");
+
+/// The oldest Python the tracer supports.
+pub const MIN_PYTHON: (u32, u32) = (3, 8);
+
+/// The fd the tracer writes its records to.
+const RECORD_FD: i32 = 3;
+
+/// Where the script's own output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Straight through to threadlab's own stdout and stderr.
+    Inherit,
+    /// Both into threadlab's stderr (when stdout carries JSON).
+    Stderr,
+    /// Both into this file.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Spawn {
+    pub script: PathBuf,
+    pub args: Vec<OsString>,
+    pub output: Output,
+    /// Start with the gate closed: nothing passes an operation until a step or a resume.
+    pub paused: bool,
+}
+
+/// Why the program could not be started (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartError {
+    pub message: String,
+    pub help: String,
+}
+
+/// The interpreter: `THREADLAB_PYTHON` if set, else `python3` on the PATH.
+pub fn python() -> OsString {
+    std::env::var_os("THREADLAB_PYTHON").unwrap_or_else(|| "python3".into())
+}
+
+/// The interpreter's version, or why it cannot be used.
+pub fn check_python() -> Result<(u32, u32), StartError> {
+    let py = python();
+    let shown = Path::new(&py).display().to_string();
+    let out = Command::new(&py)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| StartError {
+            message: format!("cannot run `{shown}`: {e}"),
+            help: "install Python 3.8 or later, or set THREADLAB_PYTHON to its path".into(),
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text
+        .trim()
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+    match version {
+        Some(v) if out.status.success() && v >= MIN_PYTHON => Ok(v),
+        Some((a, b)) => Err(StartError {
+            message: format!("`{shown}` is Python {a}.{b}; tracing needs 3.8 or later"),
+            help: "install a newer Python, or set THREADLAB_PYTHON to its path".into(),
+        }),
+        None => Err(StartError {
+            message: format!("`{shown}` did not say which Python it is"),
+            help: "set THREADLAB_PYTHON to a Python 3.8 or later".into(),
+        }),
+    }
+}
+
+/// Process groups of running children, for the signal handler.
+static GROUPS: [AtomicI32; 8] = [const { AtomicI32::new(0) }; 8];
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    for g in &GROUPS {
+        let pgid = g.load(Ordering::SeqCst);
+        if pgid > 0 {
+            // SAFETY: kill is async-signal-safe.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
+    }
+    // SAFETY: signal and raise are async-signal-safe; the default action then ends threadlab
+    // as the signal asked.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+}
+
+/// Kills the children's groups before a SIGTERM, SIGHUP or SIGINT ends threadlab. The
+/// terminal view installs its own handlers for its run, which end through [`Child`]'s drop.
+pub fn kill_children_on_signals() {
+    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT] {
+        // SAFETY: the handler only calls async-signal-safe functions.
+        unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
+    }
+}
+
+/// A running traced program.
+pub struct Child {
+    proc: std::process::Child,
+    pgid: i32,
+    dir: PathBuf,
+    gate: File,
+    records: Receiver<Option<Record>>,
+    status: Option<ExitStatus>,
+    slot: Option<usize>,
+}
+
+impl Child {
+    pub fn spawn(spec: &Spawn) -> Result<Child, StartError> {
+        check_python()?;
+        let dir = private_dir().map_err(|e| StartError {
+            message: format!("cannot make a temporary folder for the tracer: {e}"),
+            help: "check TMPDIR".into(),
+        })?;
+        let tracer = dir.join("sitecustomize.py");
+        let gate_path = dir.join("gate");
+        let setup = (|| -> std::io::Result<File> {
+            std::fs::write(&tracer, TRACER)?;
+            let gate = File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&gate_path)?;
+            gate.set_len(64)?;
+            Ok(gate)
+        })();
+        let gate = setup.map_err(|e| StartError {
+            message: format!("cannot write the tracer: {e}"),
+            help: "check TMPDIR".into(),
+        })?;
+        if spec.paused {
+            gate.write_at(&[1], 0).ok();
+        }
+        let (read_fd, write_fd) = pipe().map_err(|e| StartError {
+            message: format!("cannot make a pipe: {e}"),
+            help: String::new(),
+        })?;
+        // python3 runs the script itself; the tracer is loaded first, as sitecustomize.
+        let mut cmd = Command::new(python());
+        cmd.arg(&spec.script)
+            .args(&spec.args)
+            .env("THREADLAB_TRACE_FD", RECORD_FD.to_string())
+            .env("THREADLAB_TRACE_GATE", &gate_path);
+        let mut path = std::ffi::OsString::from(dir.as_os_str());
+        if let Some(before) = std::env::var_os("PYTHONPATH") {
+            cmd.env("THREADLAB_PYTHONPATH", &before);
+            path.push(":");
+            path.push(before);
+        }
+        cmd.env("PYTHONPATH", path);
+        // A script reading its stdin from the terminal would stop its whole group (it is not
+        // the terminal's foreground group): it reads end-of-file instead; piped input passes.
+        use std::io::IsTerminal;
+        if std::io::stdin().is_terminal() {
+            cmd.stdin(Stdio::null());
+        }
+        match &spec.output {
+            Output::Inherit => {}
+            Output::Stderr => {
+                use std::os::fd::AsFd;
+                let err = std::io::stderr()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|e| StartError {
+                        message: format!("cannot pass the script's output on: {e}"),
+                        help: String::new(),
+                    })?;
+                cmd.stdout(Stdio::from(err));
+            }
+            Output::File(path) => {
+                let f = File::create(path).map_err(|e| StartError {
+                    message: format!("cannot write the output file {}: {e}", path.display()),
+                    help: "give a path in a folder you can write to".into(),
+                })?;
+                let g = f.try_clone().map_err(|e| StartError {
+                    message: e.to_string(),
+                    help: String::new(),
+                })?;
+                cmd.stdout(f).stderr(g);
+            }
+        }
+        // SAFETY: getpid is async-signal-safe and is read before the fork.
+        let parent = unsafe { libc::getpid() };
+        let wfd = write_fd.as_raw();
+        // SAFETY: between fork and exec only async-signal-safe calls are made.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::setpgid(0, 0);
+                #[cfg(target_os = "linux")]
+                {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    if libc::getppid() != parent {
+                        libc::_exit(1);
+                    }
+                }
+                let _ = parent;
+                if wfd == RECORD_FD {
+                    let flags = libc::fcntl(wfd, libc::F_GETFD);
+                    libc::fcntl(wfd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                } else if libc::dup2(wfd, RECORD_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let proc = cmd.spawn().map_err(|e| StartError {
+            message: format!("cannot start `{}`: {e}", Path::new(&python()).display()),
+            help: "install Python 3.8 or later, or set THREADLAB_PYTHON to its path".into(),
+        })?;
+        drop(write_fd);
+        let pgid = proc.id() as i32;
+        let slot = GROUPS.iter().position(|g| {
+            g.compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        });
+        let (tx, rx) = unbounded();
+        let file = File::from(read_fd.0);
+        std::thread::Builder::new()
+            .name("trace-records".into())
+            .spawn(move || {
+                let mut reader = BufReader::with_capacity(1 << 16, file);
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            // Parsed here, beside the reader, so the program is not held
+                            // up by a full pipe while the model takes the last records.
+                            if tx.send(Record::parse(&line)).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            })
+            .map_err(|e| StartError {
+                message: format!("cannot start a thread: {e}"),
+                help: String::new(),
+            })?;
+        Ok(Child {
+            proc,
+            pgid,
+            dir,
+            gate,
+            records: rx,
+            status: None,
+            slot,
+        })
+    }
+
+    /// The records as the tracer writes them (`None` for a line that was not one);
+    /// disconnected once every process holding the pipe has ended.
+    pub fn records(&self) -> &Receiver<Option<Record>> {
+        &self.records
+    }
+
+    /// Closes the gate: each thread stops at its next traced operation.
+    pub fn pause(&self) {
+        self.gate.write_at(&[1], 0).ok();
+    }
+
+    /// Opens the gate.
+    pub fn resume(&self) {
+        self.gate.write_at(&[0], 0).ok();
+    }
+
+    /// While paused, lets one held thread (the one whose ident is `ident`, or any) pass one
+    /// operation.
+    pub fn step(&self, ident: Option<u64>) {
+        let mut buf = [0u8; 8];
+        self.gate.read_at(&mut buf, 8).ok();
+        let granted = u64::from_le_bytes(buf) + 1;
+        self.gate
+            .write_at(&ident.unwrap_or(0).to_le_bytes(), 16)
+            .ok();
+        self.gate.write_at(&granted.to_le_bytes(), 8).ok();
+    }
+
+    /// The interpreter's exit status, once it has ended.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.proc.try_wait().ok().flatten();
+        }
+        self.status
+    }
+
+    /// Waits up to `limit` for the interpreter to end.
+    pub fn wait_for(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if let Some(s) = self.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.try_wait()
+    }
+
+    /// Ends the interpreter and everything it started.
+    pub fn kill(&mut self) {
+        // SAFETY: a plain kill of the child's own process group.
+        unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
+        if self.status.is_none() {
+            self.status = self.proc.wait().ok();
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.id()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        self.kill();
+        if let Some(i) = self.slot {
+            GROUPS[i].store(0, Ordering::SeqCst);
+        }
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+fn private_dir() -> std::io::Result<PathBuf> {
+    let base = std::env::temp_dir();
+    for n in 0..100u32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = base.join(format!(
+            "threadlab-trace-{}-{nanos}-{n}",
+            std::process::id()
+        ));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free name"))
+}
+
+struct Fd(OwnedFd);
+
+impl Fd {
+    fn as_raw(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.0.as_raw_fd()
+    }
+}
+
+/// A pipe whose two ends close on exec; the child gets its end by `dup2` to [`RECORD_FD`].
+fn pipe() -> std::io::Result<(Fd, Fd)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe writes two fds into the array.
+    #[cfg(target_os = "linux")]
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    #[cfg(not(target_os = "linux"))]
+    let rc = unsafe {
+        let rc = libc::pipe(fds.as_mut_ptr());
+        if rc == 0 {
+            libc::fcntl(fds[0], libc::F_SETFD, libc::FD_CLOEXEC);
+            libc::fcntl(fds[1], libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+        rc
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just made and are owned here alone.
+    unsafe {
+        Ok((
+            Fd(OwnedFd::from_raw_fd(fds[0])),
+            Fd(OwnedFd::from_raw_fd(fds[1])),
+        ))
+    }
+}

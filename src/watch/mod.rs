@@ -1,0 +1,262 @@
+//! A real Python program, watched: `threadlab trace script.py`. The interpreter runs the
+//! script unmodified under a tracer shipped in this binary ([`child`]); its records become the
+//! run's vocabulary through a model that grows with the program ([`model`]); this file drives
+//! one traced run to its end: the script exits, a deadlock is found, or time is up.
+//!
+//! The real interpreter does all the waiting. What the tracer cannot see is not drawn as if
+//! known: between two traced operations a lane is "running", whether it computes, waits for
+//! the GIL or waits on something untraced (a socket, a file, a subprocess).
+
+pub mod child;
+pub mod model;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::RecvTimeoutError;
+
+use crate::scenario::model::Scenario;
+use crate::vocab::deadlock::Deadlock;
+use crate::vocab::event::{Event, EventKind};
+use child::{Child, Spawn, StartError};
+use model::{Model, Record};
+
+/// How long nothing must happen, with every live lane waiting, before the program is judged
+/// stuck (waits that only untraced code could end look the same for that long).
+pub const QUIET: Duration = Duration::from_millis(300);
+
+/// How a traced run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The interpreter exited: its exit code, or the signal that ended it.
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    /// Its lanes wait for each other: the interpreter was killed.
+    Deadlock,
+    /// `--for` ran out: the interpreter was killed.
+    TimeUp,
+}
+
+/// One traced run in progress.
+pub struct Tracing {
+    child: Child,
+    model: Model,
+    events: Vec<Event>,
+    started: Instant,
+    for_: Option<Duration>,
+    last_record: Instant,
+    /// Tracer time minus time since start, from the first record: turns "now" into run time.
+    offset_ns: Option<i128>,
+    deadlock: Option<Deadlock>,
+    end: Option<End>,
+}
+
+impl Tracing {
+    /// Starts `spec.script` under the tracer.
+    pub fn start(spec: &Spawn, for_: Option<Duration>) -> Result<Tracing, StartError> {
+        let source = std::fs::read(&spec.script).map_err(|e| StartError {
+            message: format!("cannot read {}: {e}", spec.script.display()),
+            help: "give the path of a Python script".into(),
+        })?;
+        let source = String::from_utf8_lossy(&source);
+        let child = Child::spawn(spec)?;
+        let script = spec.script.to_string_lossy();
+        Ok(Tracing {
+            child,
+            model: Model::new(&script, &source),
+            events: Vec::new(),
+            started: Instant::now(),
+            for_,
+            last_record: Instant::now(),
+            offset_ns: None,
+            deadlock: None,
+            end: None,
+        })
+    }
+
+    pub fn child(&self) -> &Child {
+        &self.child
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Every event so far, in the order the tracer wrote them.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    pub fn deadlock(&self) -> Option<&Deadlock> {
+        self.deadlock.as_ref()
+    }
+
+    /// Run time now: the tracer's clock, read through the time since start; once the run
+    /// has ended, its last record's time.
+    pub fn now_ns(&self) -> u64 {
+        let last = self.model.last_t_ns;
+        match (self.end, self.offset_ns) {
+            (None, Some(off)) => {
+                let now = self.started.elapsed().as_nanos() as i128 + off;
+                (now.max(0) as u64).max(last)
+            }
+            _ => last,
+        }
+    }
+
+    /// Takes the records that arrive within `wait` and judges whether the run has ended.
+    pub fn poll(&mut self, wait: Duration) -> Option<End> {
+        if self.end.is_some() {
+            return self.end;
+        }
+        let mut blocked = false;
+        match self.child.records().recv_timeout(wait) {
+            Ok(line) => {
+                blocked |= self.take(&line);
+                while let Ok(line) = self.child.records().try_recv() {
+                    blocked |= self.take(&line);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                // Every process holding the pipe has gone: the interpreter is ending.
+                let status = self.child.wait_for(Duration::from_secs(5));
+                let end = match status {
+                    Some(s) => exited(s),
+                    None => {
+                        self.child.kill();
+                        End::Exited {
+                            code: None,
+                            signal: Some(libc::SIGKILL),
+                        }
+                    }
+                };
+                return self.finish(end);
+            }
+        }
+        let quiet = self.last_record.elapsed() >= QUIET;
+        if (blocked || quiet)
+            && let Some(d) = self.model.deadlock(quiet)
+        {
+            self.deadlock = Some(d);
+            self.child.kill();
+            return self.finish(End::Deadlock);
+        }
+        if let Some(limit) = self.for_
+            && self.started.elapsed() >= limit
+        {
+            self.child.kill();
+            return self.finish(End::TimeUp);
+        }
+        if let Some(s) = self.child.try_wait() {
+            // Forked children may still hold the pipe: they end with the group.
+            self.drain(Duration::from_millis(500));
+            self.child.kill();
+            return self.finish(exited(s));
+        }
+        None
+    }
+
+    /// Polls until the run ends.
+    pub fn run_to_end(&mut self) -> End {
+        loop {
+            if let Some(end) = self.poll(Duration::from_millis(20)) {
+                return end;
+            }
+        }
+    }
+
+    /// Whether the record was a block (the moment a cycle can close).
+    fn take(&mut self, record: &Option<Record>) -> bool {
+        self.last_record = Instant::now();
+        let Some(r) = record else {
+            self.model.skipped += 1;
+            return false;
+        };
+        if self.offset_ns.is_none() {
+            self.offset_ns = Some(r.t_ns as i128 - self.started.elapsed().as_nanos() as i128);
+        }
+        let from = self.events.len();
+        self.model.absorb(r, &mut self.events);
+        self.events[from..]
+            .iter()
+            .any(|e| e.kind == EventKind::Block)
+    }
+
+    fn drain(&mut self, limit: Duration) {
+        let until = Instant::now() + limit;
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            match self.child.records().recv_timeout(left) {
+                Ok(line) => {
+                    self.take(&line);
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn finish(&mut self, end: End) -> Option<End> {
+        self.drain(Duration::from_millis(200));
+        self.end = Some(end);
+        self.end
+    }
+
+    /// The model and every event, once the run has ended.
+    pub fn into_parts(self) -> Traced {
+        Traced {
+            scenario: self.model.snapshot(),
+            failures: self.model.failures().to_vec(),
+            skipped: self.model.skipped,
+            end_ns: self.model.last_t_ns,
+            events: self.events,
+            deadlock: self.deadlock,
+            end: self.end,
+        }
+    }
+}
+
+/// What a finished traced run left.
+#[derive(Debug, Clone)]
+pub struct Traced {
+    pub scenario: Arc<Scenario>,
+    pub events: Vec<Event>,
+    pub failures: Vec<Option<String>>,
+    pub deadlock: Option<Deadlock>,
+    pub end: Option<End>,
+    pub end_ns: u64,
+    /// Records that were not drawn (lanes past the most a run has, lines that were not
+    /// records).
+    pub skipped: u64,
+}
+
+impl Traced {
+    /// Each stuck lane of the deadlock with the script line of its last operation.
+    pub fn stuck_at(&self) -> Vec<(String, Option<u32>)> {
+        let Some(d) = &self.deadlock else {
+            return Vec::new();
+        };
+        d.stuck
+            .iter()
+            .map(|&t| {
+                let line = self
+                    .events
+                    .iter()
+                    .rev()
+                    .filter(|e| e.thread == t)
+                    .find_map(|e| self.scenario.threads[t as usize].steps.get(e.step as usize))
+                    .map(|s| s.line);
+                (self.scenario.thread_name(t).to_string(), line)
+            })
+            .collect()
+    }
+}
+
+fn exited(s: std::process::ExitStatus) -> End {
+    use std::os::unix::process::ExitStatusExt;
+    End::Exited {
+        code: s.code(),
+        signal: s.signal(),
+    }
+}

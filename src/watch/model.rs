@@ -1,0 +1,940 @@
+//! What the tracer's records mean in the run's vocabulary: a scenario-like model that grows as
+//! the Python program makes threads, tasks, processes and primitives, and the [`Event`]s of
+//! its lanes, so that the timeline, summaries, exports and deadlock words read a traced program
+//! exactly as they read a scenario.
+//!
+//! Each lane's "steps" are the distinct Python lines it has run an operation at, in the order
+//! it first reached them: an event's step is its line, and the code view and `"line"` in event
+//! logs show the script's own line numbers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::scenario::model::{
+    MAX_THREADS, Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
+};
+use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
+use crate::vocab::event::{Event, EventKind, NO_STEP};
+
+/// One line the tracer wrote: `t_ns pid who name op kind oid arg file line`, tab-separated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub t_ns: u64,
+    pub pid: u32,
+    /// A thread's ident, or `task:<id>` for an asyncio task.
+    pub who: String,
+    pub name: String,
+    pub op: String,
+    pub kind: String,
+    pub oid: u64,
+    pub arg: String,
+    pub file: String,
+    pub line: u32,
+}
+
+impl Record {
+    /// Reads one record; `None` for a line that is not one (it is skipped and counted).
+    pub fn parse(line: &str) -> Option<Record> {
+        let f: Vec<&str> = line.trim_end_matches('\n').split('\t').collect();
+        if f.len() != 10 {
+            return None;
+        }
+        Some(Record {
+            t_ns: f[0].parse().ok()?,
+            pid: f[1].parse().ok()?,
+            who: f[2].to_string(),
+            name: f[3].to_string(),
+            op: f[4].to_string(),
+            kind: f[5].to_string(),
+            oid: f[6].parse().ok()?,
+            arg: f[7].to_string(),
+            file: f[8].to_string(),
+            line: f[9].parse().ok()?,
+        })
+    }
+
+    /// A wait with a timeout: it ends by itself, so it never makes a deadlock.
+    fn timed(&self) -> bool {
+        self.arg.starts_with('~')
+    }
+}
+
+/// What a lane is waiting for right now, for the wait-for reasoning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Wait {
+    resource: ResIdx,
+    /// A join waits for this lane to finish.
+    lane: Option<ThreadIdx>,
+    timed: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Lane {
+    done: bool,
+    wait: Option<Wait>,
+    /// Steps by (file, line): only lines of the script itself become steps.
+    steps: HashMap<u32, u32>,
+}
+
+/// The growing model of one traced program.
+pub struct Model {
+    scenario: Scenario,
+    /// The script's path as the tracer reports it in records.
+    script_file: String,
+    script_given: String,
+    source_lines: Vec<String>,
+    root_pid: Option<u32>,
+    lanes: Vec<Lane>,
+    /// Lanes by process and thread ident (or task id).
+    by_who: HashMap<u32, HashMap<String, ThreadIdx>>,
+    /// A Thread or Process object (by pid and id) to its lane, once it has started.
+    by_object: HashMap<(u32, u64), ThreadIdx>,
+    /// A Thread or Process object's name, known from its `spawn` before its lane exists.
+    object_names: HashMap<(u32, u64), String>,
+    resources: HashMap<(u32, &'static str, u64), ResIdx>,
+    /// The lane resource a join waits on, per joined lane.
+    join_res: HashMap<ThreadIdx, ResIdx>,
+    holders: HashMap<ResIdx, Vec<ThreadIdx>>,
+    depth: HashMap<(ResIdx, ThreadIdx), u32>,
+    puts: HashMap<ResIdx, u32>,
+    takes: HashMap<ResIdx, u32>,
+    setter: HashMap<ResIdx, ThreadIdx>,
+    notifier: HashMap<ResIdx, ThreadIdx>,
+    /// Futures set before the record that made them arrived: by whom, and when.
+    early_sets: HashMap<(u32, u64), (ThreadIdx, u64)>,
+    failures: Vec<Option<String>>,
+    /// Records of lanes past [`MAX_THREADS`] and lines that were not records.
+    pub skipped: u64,
+    pub last_t_ns: u64,
+}
+
+impl Model {
+    /// A model for the script at `script` (as passed to the tracer) whose text is `source`.
+    pub fn new(script: &str, source: &str) -> Model {
+        let name = std::path::Path::new(script)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| script.to_string());
+        Model {
+            scenario: Scenario {
+                models: Default::default(),
+                name,
+                origin: script.to_string(),
+                source: Arc::from(source),
+                title: script.to_string(),
+                about: String::new(),
+                title_zh: None,
+                about_zh: None,
+                resources: Vec::new(),
+                threads: Vec::new(),
+            },
+            script_file: script.to_string(),
+            script_given: script.to_string(),
+            source_lines: source.lines().map(str::to_string).collect(),
+            root_pid: None,
+            lanes: Vec::new(),
+            by_who: HashMap::new(),
+            by_object: HashMap::new(),
+            object_names: HashMap::new(),
+            resources: HashMap::new(),
+            join_res: HashMap::new(),
+            holders: HashMap::new(),
+            depth: HashMap::new(),
+            puts: HashMap::new(),
+            takes: HashMap::new(),
+            setter: HashMap::new(),
+            notifier: HashMap::new(),
+            early_sets: HashMap::new(),
+            failures: Vec::new(),
+            skipped: 0,
+            last_t_ns: 0,
+        }
+    }
+
+    fn is_script(&self, file: &str) -> bool {
+        file == self.script_file || file == self.script_given
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// Each lane's failure (an exception that ended it), by lane.
+    pub fn failures(&self) -> &[Option<String>] {
+        &self.failures
+    }
+
+    /// The thread ident the gate knows lane `t` by (`None` for a task or a process, whose
+    /// operations pass on other threads' idents or in other processes).
+    pub fn ident_of(&self, t: ThreadIdx) -> Option<u64> {
+        self.by_who
+            .values()
+            .flat_map(|m| m.iter())
+            .filter(|(_, lane)| **lane == t)
+            .find_map(|(who, _)| who.parse().ok())
+    }
+
+    /// The lane a record is about, made when it is first seen.
+    fn lane(&mut self, r: &Record) -> Option<ThreadIdx> {
+        if let Some(&t) = self.by_who.get(&r.pid).and_then(|m| m.get(&r.who)) {
+            // Python gives a finished thread's ident to the next thread it starts, and a
+            // finished task's id may go to a new task.
+            let reused = r.op == "start" || r.who.starts_with("task:");
+            if !(reused && self.lanes[t as usize].done) {
+                return Some(t);
+            }
+        }
+        let root = *self.root_pid.get_or_insert(r.pid);
+        // A task's lane is not tied to its loop's thread: the tracer sees its awaits, not
+        // when the loop hands it the thread, so nothing is drawn as if it were known.
+        let event_loop = None;
+        let base = if r.name.is_empty() { "thread" } else { &r.name };
+        let name = if r.pid == root {
+            base.to_string()
+        } else {
+            format!("{}/{base}", r.pid)
+        };
+        let t = self.add_lane(name, event_loop)?;
+        self.by_who
+            .entry(r.pid)
+            .or_default()
+            .insert(r.who.clone(), t);
+        Some(t)
+    }
+
+    fn add_lane(&mut self, name: String, event_loop: Option<ResIdx>) -> Option<ThreadIdx> {
+        if self.scenario.threads.len() >= MAX_THREADS {
+            return None;
+        }
+        let mut unique = name.clone();
+        let mut n = 2;
+        while self.scenario.thread_index(&unique).is_some() {
+            unique = format!("{name}#{n}");
+            n += 1;
+        }
+        let t = self.scenario.threads.len() as ThreadIdx;
+        self.scenario.threads.push(ThreadSpec {
+            name: unique.clone(),
+            group: name,
+            line: 0,
+            gil: None,
+            after: Vec::new(),
+            event_loop,
+            steps: Vec::new(),
+            daemon: false,
+        });
+        self.lanes.push(Lane::default());
+        self.failures.push(None);
+        Some(t)
+    }
+
+    fn add_resource(&mut self, name: String, kind: ResourceKind, line: u32) -> ResIdx {
+        let mut unique = name.clone();
+        let mut n = 2;
+        while self.scenario.resource_index(&unique).is_some() {
+            unique = format!("{name}#{n}");
+            n += 1;
+        }
+        let r = self.scenario.resources.len() as ResIdx;
+        self.scenario.resources.push(Resource {
+            name: unique,
+            kind,
+            line,
+        });
+        r
+    }
+
+    /// The name the program gives an object: the target of the assignment on the line that
+    /// made it (`lock_a = threading.Lock()` gives `lock_a`), else its kind and line.
+    fn object_name(&self, r: &Record, kind: &str) -> String {
+        if self.is_script(&r.file)
+            && let Some(text) = self.source_lines.get((r.line as usize).wrapping_sub(1))
+            && let Some((lhs, _)) = text.split_once('=')
+        {
+            let lhs = lhs.trim();
+            let target = lhs.rsplit(',').next().unwrap_or(lhs).trim();
+            let target = target.strip_prefix("self.").unwrap_or(target);
+            if !target.is_empty()
+                && !lhs.contains(['(', '[', '!', '<', '>'])
+                && target
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+            {
+                return target.to_string();
+            }
+        }
+        if r.line > 0 {
+            format!("{kind}@{}", r.line)
+        } else {
+            kind.to_string()
+        }
+    }
+
+    fn kind_of(r: &Record) -> (&'static str, ResourceKind) {
+        let n = |s: &str| s.trim_start_matches('~').parse::<u32>().ok();
+        match r.kind.as_str() {
+            "lock" => ("lock", ResourceKind::Mutex),
+            "rlock" => ("rlock", ResourceKind::RLock),
+            "condition" => ("condition", ResourceKind::Mutex),
+            "semaphore" => (
+                "semaphore",
+                ResourceKind::Semaphore {
+                    permits: n(&r.arg).unwrap_or(1),
+                },
+            ),
+            "barrier" => (
+                "barrier",
+                ResourceKind::Barrier {
+                    parties: n(&r.arg).unwrap_or(1),
+                },
+            ),
+            "queue" => (
+                "queue",
+                ResourceKind::Buffer {
+                    capacity: n(&r.arg).filter(|&c| c > 0).unwrap_or(u32::MAX),
+                },
+            ),
+            "future" => ("future", ResourceKind::Event),
+            "gather" => ("gather", ResourceKind::Event),
+            _ => ("event", ResourceKind::Event),
+        }
+    }
+
+    /// The resource a record is about, made when first seen (a primitive made by the library
+    /// itself, before tracing, or outside the script is named by its kind and line).
+    fn resource(&mut self, r: &Record) -> ResIdx {
+        let (kind, rk) = Model::kind_of(r);
+        let key = (r.pid, kind, r.oid);
+        if let Some(&x) = self.resources.get(&key) {
+            return x;
+        }
+        let name = if kind == "future" && r.op == "new" && !r.arg.is_empty() {
+            format!("{}()", r.arg)
+        } else {
+            self.object_name(r, kind)
+        };
+        let rk = match (kind, r.op.as_str()) {
+            // Permits and parties are only known from the record that made it.
+            ("semaphore", "new") | ("barrier", "new") | ("queue", "new") => rk,
+            ("semaphore", _) => ResourceKind::Semaphore { permits: u32::MAX },
+            ("barrier", _) => ResourceKind::Barrier { parties: u32::MAX },
+            ("queue", _) => ResourceKind::Buffer { capacity: u32::MAX },
+            _ => rk,
+        };
+        let line = if self.is_script(&r.file) { r.line } else { 0 };
+        let x = self.add_resource(name, rk, line);
+        self.resources.insert(key, x);
+        x
+    }
+
+    /// The resource a condition's waiters wait on (its lock is the condition itself).
+    fn condition_wait(&mut self, r: &Record, cond: ResIdx) -> ResIdx {
+        let key = (r.pid, "condition-wait", r.oid);
+        if let Some(&x) = self.resources.get(&key) {
+            return x;
+        }
+        let name = format!("{}.wait", self.scenario.resource_name(cond));
+        let line = self.scenario.resources[cond as usize].line;
+        let x = self.add_resource(name, ResourceKind::Event, line);
+        self.resources.insert(key, x);
+        x
+    }
+
+    /// What a join of lane `t` waits on.
+    fn join_resource(&mut self, t: ThreadIdx) -> ResIdx {
+        if let Some(&r) = self.join_res.get(&t) {
+            return r;
+        }
+        let name = format!("{} finished", self.scenario.thread_name(t));
+        let r = self.add_resource(name, ResourceKind::Event, 0);
+        self.join_res.insert(t, r);
+        r
+    }
+
+    fn step(&mut self, t: ThreadIdx, r: &Record, op: Op) -> u32 {
+        if !self.is_script(&r.file) || r.line == 0 {
+            return NO_STEP;
+        }
+        let lane = &mut self.lanes[t as usize];
+        if let Some(&s) = lane.steps.get(&r.line) {
+            return s;
+        }
+        let spec = &mut self.scenario.threads[t as usize];
+        let s = spec.steps.len() as u32;
+        spec.steps.push(Step { op, line: r.line });
+        if spec.line == 0 {
+            spec.line = r.line;
+        }
+        lane.steps.insert(r.line, s);
+        s
+    }
+
+    /// Takes one record, appending the events it means to `out`.
+    pub fn absorb(&mut self, r: &Record, out: &mut Vec<Event>) {
+        self.last_t_ns = self.last_t_ns.max(r.t_ns);
+        if r.op == "script" {
+            // Code objects name the script as python3 was given it (3.8) or absolute (3.9+).
+            self.script_file = r.file.clone();
+            self.script_given = r.arg.clone();
+            return;
+        }
+        if r.op == "start"
+            && r.kind == "process"
+            && let Some(&p) = self.by_object.get(&(0, r.oid))
+        {
+            // A child process's first record: its main thread is the lane its parent made
+            // for it when it started it (a forked child keeps the object's id).
+            self.by_who
+                .entry(r.pid)
+                .or_default()
+                .insert(r.who.clone(), p);
+            return;
+        }
+        // Objects are made before any lane uses them; their record says where.
+        if r.op == "new" {
+            let res = self.resource(r);
+            if r.kind == "future"
+                && let Some((by, t_ns)) = self.early_sets.remove(&(r.pid, r.oid))
+            {
+                self.setter.entry(res).or_insert(by);
+                out.push(Event {
+                    t_ns,
+                    thread: by,
+                    kind: EventKind::Set,
+                    resource: Some(res),
+                    by: None,
+                    step: NO_STEP,
+                    item: None,
+                });
+            }
+            return;
+        }
+        if r.op == "spawn" {
+            self.object_names.insert((r.pid, r.oid), r.arg.clone());
+        }
+        let lanes_before = self.scenario.threads.len();
+        let Some(t) = self.lane(r) else {
+            self.skipped += 1;
+            return;
+        };
+        let new_lane = self.scenario.threads.len() > lanes_before;
+        if !new_lane && r.op == "start" && r.kind == "task" {
+            // A task's start is said with its end; it started with its first record.
+            return;
+        }
+        if new_lane && r.op != "start" {
+            out.push(Event {
+                t_ns: r.t_ns,
+                thread: t,
+                kind: EventKind::Start,
+                resource: None,
+                by: None,
+                step: NO_STEP,
+                item: None,
+            });
+        }
+        let ev = |kind: EventKind, resource: Option<ResIdx>, step: u32| Event {
+            t_ns: r.t_ns,
+            thread: t,
+            kind,
+            resource,
+            by: None,
+            step,
+            item: None,
+        };
+        let lane = t as usize;
+        match (r.op.as_str(), r.kind.as_str()) {
+            ("start", _) => {
+                if r.oid != 0 {
+                    self.by_object.insert((r.pid, r.oid), t);
+                }
+                out.push(ev(EventKind::Start, None, NO_STEP));
+            }
+            ("done", "thread" | "task") => {
+                self.lanes[lane].done = true;
+                self.lanes[lane].wait = None;
+                // Finishing is what a join of this lane waits for.
+                if let Some(&j) = self.join_res.get(&t) {
+                    self.setter.entry(j).or_insert(t);
+                    out.push(ev(EventKind::Set, Some(j), NO_STEP));
+                }
+                let kind = if self.failures[lane].is_some() {
+                    EventKind::Fail
+                } else {
+                    EventKind::Done
+                };
+                out.push(ev(kind, None, NO_STEP));
+            }
+            ("fail", _) => {
+                self.failures[lane] = Some(r.arg.clone());
+            }
+            ("hold", _) => {
+                let s = self.step(t, r, Op::Sleep(std::time::Duration::ZERO));
+                out.push(ev(EventKind::Hold, None, s));
+            }
+            ("sleep", _) => {
+                let s = self.step(t, r, Op::Sleep(std::time::Duration::ZERO));
+                out.push(ev(EventKind::Sleep, None, s));
+            }
+            ("woke", _) => {
+                let s = self.step(t, r, Op::Sleep(std::time::Duration::ZERO));
+                out.push(ev(EventKind::Run, None, s));
+            }
+            ("spawn", "process") => {
+                // A process is a lane of its own in the process that starts it: it runs from
+                // its start until a join sees it finished.
+                let name = r.arg.clone();
+                if let Some(p) = self.add_lane(name, None) {
+                    self.by_object.insert((r.pid, r.oid), p);
+                    self.by_object.insert((0, r.oid), p);
+                    let mut e = ev(EventKind::Start, None, NO_STEP);
+                    e.thread = p;
+                    out.push(e);
+                }
+            }
+            ("spawn" | "pstart", _) => {}
+            ("join", "thread" | "process") => {
+                let Some(&target) = self.by_object.get(&(r.pid, r.oid)) else {
+                    return;
+                };
+                if self.lanes[target as usize].done {
+                    // Finished already, as far as the records say: the join does not wait.
+                    return;
+                }
+                let res = self.join_resource(target);
+                let s = self.step(t, r, Op::Wait(res));
+                self.lanes[lane].wait = Some(Wait {
+                    resource: res,
+                    lane: Some(target),
+                    timed: r.timed(),
+                });
+                out.push(ev(EventKind::Block, Some(res), s));
+            }
+            ("joined" | "timeout", "thread" | "process") => {
+                let Some(&target) = self.by_object.get(&(r.pid, r.oid)) else {
+                    return;
+                };
+                let waited = self.lanes[lane]
+                    .wait
+                    .is_some_and(|w| w.lane == Some(target));
+                self.lanes[lane].wait = None;
+                if r.kind == "process" && r.op == "joined" && !self.lanes[target as usize].done {
+                    // A process's lane ends when its parent sees it has ended.
+                    self.lanes[target as usize].done = true;
+                    let j = self.join_resource(target);
+                    self.setter.entry(j).or_insert(target);
+                    let mut e = ev(EventKind::Set, Some(j), NO_STEP);
+                    e.thread = target;
+                    out.push(e);
+                    let mut e = ev(EventKind::Done, None, NO_STEP);
+                    e.thread = target;
+                    out.push(e);
+                }
+                if !waited {
+                    return;
+                }
+                let res = self.join_resource(target);
+                let s = self.step(t, r, Op::Wait(res));
+                let kind = if r.op == "joined" {
+                    EventKind::Pass
+                } else {
+                    EventKind::Timeout
+                };
+                let mut e = ev(kind, Some(res), s);
+                if kind == EventKind::Pass {
+                    e.by = Some(target);
+                }
+                out.push(e);
+            }
+            (op, "lock" | "rlock" | "condition" | "semaphore") => {
+                let res = self.resource(r);
+                let is_rlock = r.kind == "rlock";
+                match op {
+                    "acquire" => {
+                        let s = self.step(t, r, Op::Lock(res));
+                        self.lanes[lane].wait = None;
+                        let mut e = ev(EventKind::Acquire, Some(res), s);
+                        let holders = self.holders.entry(res).or_default();
+                        if is_rlock {
+                            let d = self.depth.entry((res, t)).or_default();
+                            *d += 1;
+                            e.item = Some(*d);
+                            if !holders.contains(&t) {
+                                holders.push(t);
+                            }
+                        } else {
+                            holders.push(t);
+                        }
+                        out.push(e);
+                    }
+                    "release" => {
+                        let s = self.step(t, r, Op::Unlock(res));
+                        let mut e = ev(EventKind::Release, Some(res), s);
+                        let holders = self.holders.entry(res).or_default();
+                        if is_rlock {
+                            let d = self.depth.entry((res, t)).or_default();
+                            *d = d.saturating_sub(1);
+                            e.item = Some(*d);
+                            if *d == 0 {
+                                holders.retain(|&h| h != t);
+                            }
+                        } else if let Some(i) = holders.iter().position(|&h| h == t) {
+                            holders.remove(i);
+                        } else if !holders.is_empty() {
+                            // Python lets any thread release a Lock or a Semaphore.
+                            holders.remove(0);
+                        }
+                        out.push(e);
+                    }
+                    "block" => {
+                        let s = self.step(t, r, Op::Lock(res));
+                        self.lanes[lane].wait = Some(Wait {
+                            resource: res,
+                            lane: None,
+                            timed: r.timed(),
+                        });
+                        out.push(ev(EventKind::Block, Some(res), s));
+                    }
+                    "timeout" => {
+                        let s = self.step(t, r, Op::Lock(res));
+                        self.lanes[lane].wait = None;
+                        out.push(ev(EventKind::Timeout, Some(res), s));
+                    }
+                    "wait" => {
+                        // Condition.wait gives the lock back, waits for a notify, then takes
+                        // the lock again before it returns.
+                        let w = self.condition_wait(r, res);
+                        let s = self.step(t, r, Op::Wait(w));
+                        if let Some(h) = self.holders.get_mut(&res) {
+                            h.retain(|&x| x != t);
+                        }
+                        out.push(ev(EventKind::Release, Some(res), s));
+                        self.lanes[lane].wait = Some(Wait {
+                            resource: w,
+                            lane: None,
+                            timed: r.timed(),
+                        });
+                        out.push(ev(EventKind::Block, Some(w), s));
+                    }
+                    "woken" | "timeout_wait" => {
+                        let w = self.condition_wait(r, res);
+                        let s = self.step(t, r, Op::Wait(w));
+                        self.lanes[lane].wait = None;
+                        let mut e = ev(EventKind::Pass, Some(w), s);
+                        e.by = self.notifier.get(&w).copied();
+                        if e.by.is_none() {
+                            e.kind = EventKind::Timeout;
+                        }
+                        out.push(e);
+                        self.holders.entry(res).or_default().push(t);
+                        out.push(ev(EventKind::Acquire, Some(res), s));
+                    }
+                    "notify" => {
+                        let w = self.condition_wait(r, res);
+                        let s = self.step(t, r, Op::Set(w));
+                        self.notifier.entry(w).or_insert(t);
+                        self.setter.entry(w).or_insert(t);
+                        out.push(ev(EventKind::Set, Some(w), s));
+                    }
+                    _ => {}
+                }
+            }
+            (op, "event" | "future" | "gather") => {
+                if r.kind == "future"
+                    && op == "set"
+                    && !self.resources.contains_key(&(r.pid, "future", r.oid))
+                {
+                    // A future not known yet: a pool's worker may finish it before `submit`
+                    // has returned and said it made it. Kept until it is made; a future nobody
+                    // made in the program's code (one `map` made itself) stays unknown.
+                    if self.early_sets.len() >= 10_000 {
+                        self.early_sets.clear();
+                    }
+                    self.early_sets.insert((r.pid, r.oid), (t, r.t_ns));
+                    return;
+                }
+                let res = self.resource(r);
+                let s = self.step(t, r, Op::Wait(res));
+                match op {
+                    "set" => {
+                        self.setter.entry(res).or_insert(t);
+                        out.push(ev(EventKind::Set, Some(res), s));
+                    }
+                    "block" => {
+                        self.lanes[lane].wait = Some(Wait {
+                            resource: res,
+                            lane: None,
+                            timed: r.timed(),
+                        });
+                        out.push(ev(EventKind::Block, Some(res), s));
+                    }
+                    "pass" => {
+                        self.lanes[lane].wait = None;
+                        // A wait that ends with no traced set (a gather, a future the
+                        // library finished) is not drawn as passing a set: the lane goes on.
+                        match self.setter.get(&res).copied() {
+                            Some(by) => {
+                                let mut e = ev(EventKind::Pass, Some(res), s);
+                                e.by = Some(by);
+                                out.push(e);
+                            }
+                            None => out.push(ev(EventKind::Run, None, s)),
+                        }
+                    }
+                    "timeout" => {
+                        self.lanes[lane].wait = None;
+                        out.push(ev(EventKind::Timeout, Some(res), s));
+                    }
+                    _ => {}
+                }
+            }
+            (op, "barrier") => {
+                let res = self.resource(r);
+                let s = self.step(t, r, Op::Wait(res));
+                match op {
+                    "arrive" => {
+                        self.lanes[lane].wait = Some(Wait {
+                            resource: res,
+                            lane: None,
+                            timed: r.timed(),
+                        });
+                        out.push(ev(EventKind::Arrive, Some(res), s));
+                    }
+                    "pass" | "broken" => {
+                        self.lanes[lane].wait = None;
+                        out.push(ev(EventKind::Pass, Some(res), s));
+                    }
+                    _ => {}
+                }
+            }
+            (op, "queue") => {
+                let res = self.resource(r);
+                match op {
+                    "put" => {
+                        let s = self.step(t, r, Op::Put(res));
+                        self.lanes[lane].wait = None;
+                        let n = self.puts.entry(res).or_default();
+                        *n += 1;
+                        let mut e = ev(EventKind::Put, Some(res), s);
+                        e.item = Some(*n);
+                        out.push(e);
+                    }
+                    "take" => {
+                        let s = self.step(t, r, Op::Take(res));
+                        self.lanes[lane].wait = None;
+                        let n = self.takes.entry(res).or_default();
+                        *n += 1;
+                        let mut e = ev(EventKind::Take, Some(res), s);
+                        e.item = Some(*n);
+                        out.push(e);
+                    }
+                    "block" => {
+                        let op = if r.arg.ends_with("put") {
+                            Op::Put(res)
+                        } else {
+                            Op::Take(res)
+                        };
+                        let s = self.step(t, r, op);
+                        self.lanes[lane].wait = Some(Wait {
+                            resource: res,
+                            lane: None,
+                            timed: r.timed(),
+                        });
+                        out.push(ev(EventKind::Block, Some(res), s));
+                    }
+                    "pass" | "timeout" => {
+                        let s = self.step(t, r, Op::Take(res));
+                        self.lanes[lane].wait = None;
+                        out.push(ev(EventKind::Run, None, s));
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A deadlock, if the program can no longer move: a cycle of lanes each waiting (without a
+    /// timeout) for a lock another holds or for another to finish — certain as soon as it is
+    /// seen — or, when `quiet` (nothing has happened for a while), every live lane waiting
+    /// without a timeout, so that nothing the tracer sees can ever wake one.
+    pub fn deadlock(&self, quiet: bool) -> Option<Deadlock> {
+        let waiting = |t: usize| {
+            self.lanes[t]
+                .wait
+                .filter(|w| !w.timed && !self.lanes[t].done)
+        };
+        // Whom a waiting lane waits for, if one lane alone can end its wait.
+        let blame = |t: usize| -> Option<(WaitEdge, Option<ThreadIdx>)> {
+            let w = waiting(t)?;
+            let kind = self.scenario.resources[w.resource as usize].kind;
+            let owner = match (w.lane, kind) {
+                (Some(l), _) => Some(l),
+                (None, ResourceKind::Mutex | ResourceKind::RLock) => self
+                    .holders
+                    .get(&w.resource)
+                    .and_then(|h| h.first().copied()),
+                _ => None,
+            };
+            let blame = match (w.lane, owner) {
+                (Some(l), _) => Blame::OnlyFrom(l),
+                (None, Some(h)) => Blame::HeldBy(h),
+                (None, None) => Blame::Nobody,
+            };
+            Some((
+                WaitEdge {
+                    thread: t as ThreadIdx,
+                    resource: w.resource,
+                    blame,
+                },
+                owner,
+            ))
+        };
+        // Follow the one-owner edges from each waiting lane; coming back to a lane on the
+        // path closes a cycle.
+        for start in 0..self.lanes.len() {
+            let mut path: Vec<WaitEdge> = Vec::new();
+            let mut at = start;
+            while let Some((edge, owner)) = blame(at) {
+                if let Some(i) = path.iter().position(|e| e.thread as usize == at) {
+                    let cycle = path[i..].to_vec();
+                    return Some(self.with_stuck(cycle));
+                }
+                path.push(edge);
+                match owner {
+                    Some(o) => at = o as usize,
+                    None => break,
+                }
+            }
+        }
+        if !quiet {
+            return None;
+        }
+        let live: Vec<usize> = (0..self.lanes.len())
+            .filter(|&t| !self.lanes[t].done)
+            .collect();
+        if live.is_empty() || !live.iter().all(|&t| waiting(t).is_some()) {
+            return None;
+        }
+        // Everyone waits: show the chain from the first lane until it reaches a lane that
+        // waits for what no single lane provides.
+        let mut path: Vec<WaitEdge> = Vec::new();
+        let mut at = live[0];
+        while let Some((mut edge, owner)) = blame(at) {
+            match owner {
+                Some(o) if !self.lanes[o as usize].done => {
+                    path.push(edge);
+                    at = o as usize;
+                }
+                _ => {
+                    edge.blame = Blame::Nobody;
+                    path.push(edge);
+                    break;
+                }
+            }
+            if path.len() > self.lanes.len() {
+                break;
+            }
+        }
+        let path = path.split_off(path.len().saturating_sub(1));
+        // Everyone alive waits for good.
+        Some(Deadlock {
+            cycle: path,
+            stuck: live.iter().map(|&t| t as ThreadIdx).collect(),
+        })
+    }
+
+    fn with_stuck(&self, cycle: Vec<WaitEdge>) -> Deadlock {
+        // Everyone waiting without a timeout on a lane in the cycle is stuck behind it, and
+        // so on; a fixpoint over the one-owner edges.
+        let mut stuck: Vec<ThreadIdx> = cycle.iter().map(|e| e.thread).collect();
+        loop {
+            let before = stuck.len();
+            for t in 0..self.lanes.len() {
+                let Some(w) = self.lanes[t].wait.filter(|w| !w.timed) else {
+                    continue;
+                };
+                let owner = w.lane.or_else(|| {
+                    self.holders
+                        .get(&w.resource)
+                        .and_then(|h| h.first().copied())
+                });
+                if owner.is_some_and(|o| stuck.contains(&o)) && !stuck.contains(&(t as ThreadIdx)) {
+                    stuck.push(t as ThreadIdx);
+                }
+            }
+            if stuck.len() == before {
+                break;
+            }
+        }
+        Deadlock { cycle, stuck }
+    }
+
+    /// The script line of an event, if it happened on one.
+    pub fn line_of(&self, e: &Event) -> Option<u32> {
+        self.scenario.threads[e.thread as usize]
+            .steps
+            .get(e.step as usize)
+            .map(|s| s.line)
+    }
+
+    /// The model as it stands, for a view or a report.
+    pub fn snapshot(&self) -> Arc<Scenario> {
+        Arc::new(self.scenario.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(t: u64, who: &str, op: &str, kind: &str, oid: u64, line: u32) -> Record {
+        Record {
+            t_ns: t,
+            pid: 1,
+            who: who.to_string(),
+            name: who.to_string(),
+            op: op.to_string(),
+            kind: kind.to_string(),
+            oid,
+            arg: String::new(),
+            file: "s.py".to_string(),
+            line,
+        }
+    }
+
+    #[test]
+    fn a_lock_cycle_is_a_deadlock_named_by_threads_and_assignments() {
+        let src = "a = threading.Lock()\nb = threading.Lock()\n";
+        let mut m = Model::new("s.py", src);
+        let mut out = Vec::new();
+        for r in [
+            rec(1, "T1", "new", "lock", 10, 1),
+            rec(2, "T1", "new", "lock", 11, 2),
+            rec(3, "T1", "acquire", "lock", 10, 5),
+            rec(4, "T2", "acquire", "lock", 11, 9),
+            rec(5, "T1", "block", "lock", 11, 6),
+        ] {
+            m.absorb(&r, &mut out);
+        }
+        assert!(m.deadlock(true).is_none(), "T2 still runs");
+        m.absorb(&rec(6, "T2", "block", "lock", 10, 10), &mut out);
+        let d = m.deadlock(false).expect("a cycle");
+        assert_eq!(
+            d.describe(m.scenario()),
+            "T1 waits for b held by T2, T2 waits for a held by T1"
+        );
+        assert_eq!(m.line_of(out.last().unwrap()), Some(10));
+    }
+
+    #[test]
+    fn records_parse_and_bad_lines_do_not() {
+        let r = Record::parse("5\t7\t99\tw1\tacquire\tlock\t3\t\tx.py\t4\n").unwrap();
+        assert_eq!((r.t_ns, r.pid, r.line), (5, 7, 4));
+        assert_eq!(Record::parse("garbage"), None);
+        assert_eq!(
+            Record::parse("x\t7\t99\tw1\tacquire\tlock\t3\t\tx.py\t4"),
+            None
+        );
+    }
+}

@@ -1,0 +1,967 @@
+# threadlab's Python tracer: reports every threading, queue, sleep, futures, asyncio and
+# multiprocessing operation of a script to threadlab, while python3 runs the script itself,
+# unmodified (same __main__, same tracebacks, same exit code).
+#
+# It is loaded as `sitecustomize` from a private folder threadlab puts first on PYTHONPATH
+# for `python3 SCRIPT ARGS...`; it takes that folder off the path again (and loads any other
+# sitecustomize the machine has), so the script and its own subprocesses see their usual
+# environment. THREADLAB_TRACE_FD and THREADLAB_TRACE_GATE say where records go and where the
+# gate is.
+#
+# Records go to the fd (a pipe only threadlab reads), never to the script's stdout or stderr.
+# One record is one line of tab-separated fields:
+#   t_ns pid who name op kind oid arg file line
+# who is the thread's ident (or "task:<id>" for an asyncio task), op a plain English word.
+# Records are written under one lock, and a release is written before the real release while
+# an acquire is written after the real acquire, so the order of the lines is an order in which
+# the operations really happened.
+#
+# The gate: a 64-byte file threadlab writes too. Byte 0 is 1 while paused; bytes 8..16 count
+# the steps threadlab has granted, bytes 16..24 the thread ident a step is for (0: any). A
+# running program reads one byte per operation; only a paused one waits, and polls.
+
+import os
+import sys
+
+_FD = int(os.environ.pop("THREADLAB_TRACE_FD"))
+os.set_inheritable(_FD, False)
+_GATE_PATH = os.environ.pop("THREADLAB_TRACE_GATE")
+
+
+def _restore_path():
+    here = os.path.dirname(os.path.abspath(__file__))
+    before = os.environ.pop("THREADLAB_PYTHONPATH", None)
+    if before is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = before
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    # The machine's own sitecustomize, if it has one, still runs.
+    me = sys.modules.pop("sitecustomize", None)
+    try:
+        import sitecustomize  # noqa: F401
+    except ImportError:
+        if me is not None:
+            sys.modules["sitecustomize"] = me
+
+
+_restore_path()
+
+import _thread
+import mmap
+import time as _time_mod
+
+_real_sleep = _time_mod.sleep
+_mono = _time_mod.monotonic_ns
+_T0 = int(os.environ.get("THREADLAB_T0", "0")) or _mono()
+os.environ["THREADLAB_T0"] = str(_T0)
+_wlock = _thread.allocate_lock()
+_get_ident = _thread.get_ident
+_getframe = sys._getframe
+
+with open(_GATE_PATH, "r+b") as _gf:
+    _gate = mmap.mmap(_gf.fileno(), 64)
+_step_lock = _thread.allocate_lock()
+_taken = [0]
+
+
+def _clean(s):
+    return str(s).replace("\t", " ").replace("\n", " ")
+
+
+_HERE = os.path.abspath(__file__)
+_STDLIB = set()
+_internal_cache = {}
+
+
+def _is_internal(filename):
+    r = _internal_cache.get(filename)
+    if r is None:
+        if len(_internal_cache) > 10000:
+            _internal_cache.clear()
+        r = (
+            filename == _HERE
+            or filename.startswith("<frozen")
+            or (
+                any(filename.startswith(p) for p in _STDLIB)
+                and "site-packages" not in filename
+                and "dist-packages" not in filename
+            )
+        )
+        _internal_cache[filename] = r
+    return r
+
+
+def _where(depth=2):
+    """The first frame outside the standard library and this file: the user's line."""
+    f = _getframe(depth)
+    while f is not None and _is_internal(f.f_code.co_filename):
+        f = f.f_back
+    if f is None:
+        return "", 0
+    return f.f_code.co_filename, f.f_lineno
+
+
+def _from_user(depth=2):
+    """Whether the call depth frames up comes from the user's code, not from the library
+    itself (a Queue's own Condition, a Thread's own Event): only the user's operations are
+    recorded and gated."""
+    return not _is_internal(_getframe(depth).f_code.co_filename)
+
+
+_threads = {}
+
+
+def _who():
+    ident = _get_ident()
+    name = _threads.get(ident)
+    if name is None:
+        import threading
+
+        name = threading.current_thread().name
+    return ident, name
+
+
+_clean_cache = {}
+_pid = [os.getpid()]
+_write = os.write
+
+
+def _cleaned(s):
+    """_clean for the few strings that recur (names, file paths), remembered."""
+    c = _clean_cache.get(s)
+    if c is None:
+        c = _clean(s)
+        if len(_clean_cache) < 10000:
+            _clean_cache[s] = c
+    return c
+
+
+def _emit(op, kind="", oid=0, arg="", where=None, who=None):
+    if where is None:
+        where = _where(3)
+    ident, name = who if who is not None else _who()
+    line = "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\n" % (
+        ident,
+        _cleaned(name),
+        op,
+        kind,
+        oid,
+        _clean(arg) if arg else "",
+        _cleaned(where[0]),
+        where[1],
+    )
+    # The time is read under the lock, so the lines are in time order.
+    with _wlock:
+        try:
+            _write(_FD, ("%d\t%d\t" % (_mono() - _T0, _pid[0]) + line).encode("utf-8", "replace"))
+        except OSError:
+            pass
+
+
+def _gate_pass(who=None):
+    """Holds the calling thread while threadlab has the run paused, until a step is granted
+    to it (or to any thread) or the run goes on."""
+    if not _gate[0]:
+        return
+    held = False
+    ident = _get_ident() if who is None else who[0]
+    while _gate[0]:
+        target = int.from_bytes(_gate[16:24], "little")
+        with _step_lock:
+            granted = int.from_bytes(_gate[8:16], "little")
+            if granted > _taken[0] and (target == 0 or str(target) == str(ident)):
+                _taken[0] = granted
+                break
+        if not held:
+            held = True
+            _emit("hold", where=_where(3), who=who)
+        _real_sleep(0.002)
+
+
+def _new(kind, obj, arg=""):
+    _emit("new", kind, id(obj), arg, _where(3))
+
+
+# ---------------------------------------------------------------------------------------
+# threading
+
+import threading as _th
+
+_STDLIB.update(
+    os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+    for m in (os, _th)
+    if getattr(m, "__file__", None)
+)
+
+_RealLock = _thread.allocate_lock
+_RealRLock = _th.RLock
+_RealCondition = _th.Condition
+_RealSemaphore = _th.Semaphore
+_RealBoundedSemaphore = _th.BoundedSemaphore
+_RealEvent = _th.Event
+_RealBarrier = _th.Barrier
+_RealThread = _th.Thread
+
+
+def _acquire(kind, obj, real, blocking=True, timeout=-1):
+    """A traced acquire: try at once; when that fails, say `block`, then let the real
+    primitive do the waiting and say `acquire` (or `timeout`) when it returns."""
+    if not obj._traced:
+        return real(blocking, timeout)
+    where = _where(3)
+    if _gate[0]:
+        _gate_pass()
+    if real(False):
+        _emit("acquire", kind, id(obj), "", where)
+        return True
+    if not blocking:
+        _emit("busy", kind, id(obj), "", where)
+        return False
+    _emit("block", kind, id(obj), "~" if timeout is not None and timeout >= 0 else "", where)
+    ok = real(True, timeout)
+    _emit("acquire" if ok else "timeout", kind, id(obj), "", where)
+    return ok
+
+
+class Lock:
+    """threading.Lock, traced; the real lock does all the locking."""
+
+    _kind = "lock"
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
+
+    def __init__(self):
+        self._real = _RealLock()
+        self._traced = _from_user(2)
+        if self._traced:
+            _new(self._kind, self)
+
+    def acquire(self, blocking=True, timeout=-1):
+        return _acquire(self._kind, self, self._real.acquire, blocking, timeout)
+
+    def release(self):
+        if self._traced:
+            if _gate[0]:
+                _gate_pass()
+            _emit("release", self._kind, id(self), "", _where(2))
+        self._real.release()
+
+    def __enter__(self):
+        return _acquire(self._kind, self, self._real.acquire)
+
+    def __exit__(self, *exc):
+        if self._traced:
+            if _gate[0]:
+                _gate_pass()
+            _emit("release", self._kind, id(self), "", _where(2))
+        self._real.release()
+
+    def locked(self):
+        return self._real.locked()
+
+    def _at_fork_reinit(self):
+        self._real._at_fork_reinit()
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def __repr__(self):
+        return repr(self._real)
+
+
+class RLock(Lock):
+    _kind = "rlock"
+
+    def __init__(self, *a, **k):
+        self._real = _RealRLock(*a, **k)
+        self._traced = _from_user(2)
+        if self._traced:
+            _new(self._kind, self)
+
+
+class Condition(_RealCondition):
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
+
+    def __init__(self, lock=None):
+        super().__init__(lock if lock is not None else _RealRLock())
+        self._traced = _from_user(2)
+        if self._traced:
+            _new("condition", self)
+        real_acquire = self.acquire
+        real_release = self.release
+        me = self
+
+        def acquire(blocking=True, timeout=-1):
+            return _acquire("condition", me, real_acquire, blocking, timeout)
+
+        def release():
+            if me._traced:
+                _gate_pass()
+                _emit("release", "condition", id(me), "", _where(2))
+            real_release()
+
+        self.acquire = acquire
+        self.release = release
+        self._t_acquire = real_acquire
+        self._t_release = real_release
+
+    def __enter__(self):
+        return _acquire("condition", self, self._t_acquire)
+
+    def __exit__(self, *exc):
+        if self._traced:
+            _gate_pass()
+            _emit("release", "condition", id(self), "", _where(2))
+        self._t_release()
+
+    def wait(self, timeout=None):
+        if not self._traced:
+            return super().wait(timeout)
+        return self._traced_wait(timeout, _where(2))
+
+    def _traced_wait(self, timeout, where):
+        _gate_pass()
+        _emit("wait", "condition", id(self), "~" if timeout is not None else "", where)
+        ok = super().wait(timeout)
+        _emit("woken" if ok else "timeout_wait", "condition", id(self), "", where)
+        return ok
+
+    def wait_for(self, predicate, timeout=None):
+        # threading's own wait_for would call wait() from the library, unseen: the same loop,
+        # with each real wait traced at the caller's line.
+        if not self._traced:
+            return super().wait_for(predicate, timeout)
+        where = _where(2)
+        endtime = None
+        waittime = timeout
+        result = predicate()
+        while not result:
+            if waittime is not None:
+                if endtime is None:
+                    endtime = _time_mod.monotonic() + waittime
+                else:
+                    waittime = endtime - _time_mod.monotonic()
+                    if waittime <= 0:
+                        break
+            self._traced_wait(waittime, where)
+            result = predicate()
+        return result
+
+    def notify(self, n=1):
+        if self._traced:
+            _gate_pass()
+            _emit("notify", "condition", id(self), str(n), _where(2))
+        return super().notify(n)
+
+    def notify_all(self):
+        if self._traced:
+            _gate_pass()
+            _emit("notify", "condition", id(self), "all", _where(2))
+        # threading's notify_all calls notify: one record is enough.
+        return _RealCondition.notify(self, len(self._waiters))
+
+    notifyAll = notify_all
+
+
+def _semaphore_class(base, kind):
+    class S(base):
+        # Only primitives the program made are traced, wherever they are used.
+        _traced = False
+
+        def __init__(self, value=1):
+            # threading's BoundedSemaphore calls Semaphore.__init__ by name: this class.
+            base.__init__(self, value)
+            self._traced = _from_user(2)
+            if self._traced:
+                _new(kind, self, str(value))
+
+        def _t_real(self, blocking, timeout=-1):
+            return base.acquire(self, blocking, None if timeout == -1 else timeout)
+
+        def acquire(self, blocking=True, timeout=None):
+            return _acquire(kind, self, self._t_real, blocking, -1 if timeout is None else timeout)
+
+        def release(self, n=1):
+            # A BoundedSemaphore released too often raises: no permit was given back.
+            over = getattr(self, "_initial_value", None)
+            if self._traced and not (over is not None and self._value + n > over):
+                _gate_pass()
+                _emit("release", kind, id(self), str(n), _where(2))
+            return base.release(self, n) if n != 1 else base.release(self)
+
+        def __enter__(self):
+            return _acquire(kind, self, self._t_real)
+
+        def __exit__(self, *exc):
+            if self._traced:
+                _gate_pass()
+                _emit("release", kind, id(self), "1", _where(2))
+            base.release(self)
+
+    S.__name__ = base.__name__
+    S.__qualname__ = base.__qualname__
+    return S
+
+
+Semaphore = _semaphore_class(_RealSemaphore, "semaphore")
+BoundedSemaphore = _semaphore_class(_RealBoundedSemaphore, "semaphore")
+
+
+class Event(_RealEvent):
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
+
+    def __init__(self):
+        super().__init__()
+        self._traced = _from_user(2)
+        if self._traced:
+            _new("event", self)
+
+    def set(self):
+        if self._traced:
+            _gate_pass()
+            _emit("set", "event", id(self), "", _where(2))
+        return super().set()
+
+    def clear(self):
+        if self._traced:
+            _emit("clear", "event", id(self), "", _where(2))
+        return super().clear()
+
+    def wait(self, timeout=None):
+        if not self._traced:
+            return super().wait(timeout)
+        where = _where(2)
+        _gate_pass()
+        if self.is_set():
+            _emit("pass", "event", id(self), "", where)
+            return True
+        _emit("block", "event", id(self), "~" if timeout is not None else "", where)
+        ok = super().wait(timeout)
+        _emit("pass" if ok else "timeout", "event", id(self), "", where)
+        return ok
+
+
+class Barrier(_RealBarrier):
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
+
+    def __init__(self, parties, action=None, timeout=None):
+        super().__init__(parties, action, timeout)
+        self._traced = _from_user(2)
+        if self._traced:
+            _new("barrier", self, str(parties))
+
+    def wait(self, timeout=None):
+        if not self._traced:
+            return super().wait(timeout)
+        where = _where(2)
+        _gate_pass()
+        _emit("arrive", "barrier", id(self), "", where)
+        try:
+            r = super().wait(timeout)
+        except _th.BrokenBarrierError:
+            _emit("broken", "barrier", id(self), "", where)
+            raise
+        _emit("pass", "barrier", id(self), str(r), where)
+        return r
+
+
+_real_bootstrap_inner = _RealThread._bootstrap_inner
+_real_join = _RealThread.join
+_real_start = _RealThread.start
+
+
+def _bootstrap_inner(self):
+    _threads[_get_ident()] = self.name
+    _emit("start", "thread", id(self), self.name, ("", 0))
+    try:
+        _real_bootstrap_inner(self)
+    finally:
+        _emit("done", "thread", id(self), self.name, ("", 0))
+        _threads.pop(_get_ident(), None)
+
+
+def _thread_start(self):
+    if _from_user(2):
+        _gate_pass()
+        _emit("spawn", "thread", id(self), self.name, _where(2))
+    return _real_start(self)
+
+
+def _thread_join(self, timeout=None):
+    if not _from_user(2):
+        return _real_join(self, timeout)
+    where = _where(2)
+    _gate_pass()
+    if not self.is_alive():
+        _real_join(self, timeout)
+        _emit("joined", "thread", id(self), self.name, where)
+        return
+    _emit("join", "thread", id(self), ("~" if timeout is not None else "") + self.name, where)
+    _real_join(self, timeout)
+    _emit("joined" if not self.is_alive() else "timeout", "thread", id(self), self.name, where)
+
+
+_real_excepthook = _th.excepthook
+
+
+def _excepthook(args):
+    _emit("fail", "thread", id(args.thread) if args.thread else 0,
+          "%s: %s" % (args.exc_type.__name__, args.exc_value), ("", 0))
+    return _real_excepthook(args)
+
+
+_RealThread._bootstrap_inner = _bootstrap_inner
+_RealThread.start = _thread_start
+_RealThread.join = _thread_join
+_th.excepthook = _excepthook
+_th.Lock = Lock
+_th.RLock = RLock
+_th.Condition = Condition
+_th.Semaphore = Semaphore
+_th.BoundedSemaphore = BoundedSemaphore
+_th.Event = Event
+_th.Barrier = Barrier
+
+# ---------------------------------------------------------------------------------------
+# time.sleep
+
+
+def _sleep(secs):
+    if _from_user(2):
+        where = _where(2)
+        _gate_pass()
+        _emit("sleep", "", 0, repr(secs), where)
+        _real_sleep(secs)
+        _emit("woke", "", 0, "", where)
+    else:
+        _real_sleep(secs)
+
+
+_time_mod.sleep = _sleep
+
+# ---------------------------------------------------------------------------------------
+# queue
+
+import queue as _queue
+
+
+def _queue_class(base, kind):
+    class Q(base):
+        # Only primitives the program made are traced, wherever they are used.
+        _traced = False
+
+        def __init__(self, maxsize=0):
+            super().__init__(maxsize)
+            self._traced = _from_user(2)
+            if self._traced:
+                _new(kind, self, str(maxsize))
+
+        def put(self, item, block=True, timeout=None):
+            if not self._traced:
+                return super().put(item, block, timeout)
+            where = _where(2)
+            _gate_pass()
+            if block and self.maxsize > 0 and self.full():
+                _emit("block", kind, id(self), ("~" if timeout is not None else "") + "put", where)
+            try:
+                super().put(item, block, timeout)
+            except _queue.Full:
+                _emit("timeout", kind, id(self), "put", where)
+                raise
+
+        def get(self, block=True, timeout=None):
+            if not self._traced:
+                return super().get(block, timeout)
+            where = _where(2)
+            _gate_pass()
+            if block and self.empty():
+                _emit("block", kind, id(self), ("~" if timeout is not None else "") + "get", where)
+            try:
+                return super().get(block, timeout)
+            except _queue.Empty:
+                _emit("timeout", kind, id(self), "get", where)
+                raise
+
+        # The queue's own put and get call these holding its mutex: records written here are
+        # in the order the items really went in and out.
+        def _put(self, item):
+            base._put(self, item)
+            _emit("put", kind, id(self), str(self._qsize()), _where(2))
+
+        def _get(self):
+            item = base._get(self)
+            _emit("take", kind, id(self), str(self._qsize()), _where(2))
+            return item
+
+        def task_done(self):
+            if self._traced:
+                _emit("task_done", kind, id(self), "", _where(2))
+            return super().task_done()
+
+        def join(self):
+            if not self._traced:
+                return super().join()
+            where = _where(2)
+            _gate_pass()
+            _emit("block", kind, id(self), "join", where)
+            super().join()
+            _emit("pass", kind, id(self), "join", where)
+
+    Q.__name__ = base.__name__
+    Q.__qualname__ = base.__qualname__
+    return Q
+
+
+_queue.Queue = _queue_class(_queue.Queue, "queue")
+_queue.LifoQueue = _queue_class(_queue.LifoQueue, "queue")
+_queue.PriorityQueue = _queue_class(_queue.PriorityQueue, "queue")
+
+# ---------------------------------------------------------------------------------------
+# concurrent.futures
+
+import concurrent.futures as _cf
+from concurrent.futures import _base as _cfb
+
+_real_result = _cfb.Future.result
+_real_as_completed = _cfb.as_completed
+
+
+def _result(self, timeout=None):
+    if not _from_user(2):
+        return _real_result(self, timeout)
+    where = _where(2)
+    _gate_pass()
+    if not self.done():
+        _emit("block", "future", id(self), "~" if timeout is not None else "", where)
+    try:
+        return _real_result(self, timeout)
+    finally:
+        _emit("pass", "future", id(self), "", where)
+
+
+def _as_completed(fs, timeout=None):
+    where = _where(2)
+    for f in _real_as_completed(fs, timeout):
+        _emit("pass", "future", id(f), "", where)
+        yield f
+
+
+def _patch_submit(cls):
+    real = cls.submit
+
+    def submit(self, fn, /, *args, **kwargs):
+        f = real(self, fn, *args, **kwargs)
+        if _from_user(2):
+            _emit("new", "future", id(f), getattr(fn, "__name__", "task"), _where(2))
+        return f
+
+    cls.submit = submit
+
+
+_real_set_result = _cfb.Future.set_result
+_real_set_exception = _cfb.Future.set_exception
+
+
+def _set_result(self, result):
+    # Whoever finishes a future (a pool's worker) sets it for the threads waiting on it.
+    _emit("set", "future", id(self), "", _where(2))
+    return _real_set_result(self, result)
+
+
+def _set_exception(self, exception):
+    _emit("set", "future", id(self), "", _where(2))
+    return _real_set_exception(self, exception)
+
+
+_cfb.Future.set_result = _set_result
+_cfb.Future.set_exception = _set_exception
+_cfb.Future.result = _result
+_cf.as_completed = _as_completed
+_cfb.as_completed = _as_completed
+_patch_submit(_cf.ThreadPoolExecutor)
+_patch_submit(_cf.ProcessPoolExecutor)
+# Executor.map submits each call and waits on each result from the library's own frames:
+# its waits are recorded by the worker threads' lanes, and the caller's wait is one `map`.
+
+# ---------------------------------------------------------------------------------------
+# multiprocessing: each process is a lane of the process that starts it; a forked child
+# reports its own threads too, under its own pid.
+
+import multiprocessing.process as _mpp
+
+_real_pstart = _mpp.BaseProcess.start
+_real_pjoin = _mpp.BaseProcess.join
+
+
+def _pstart(self):
+    where = _where(2)
+    _emit("spawn", "process", id(self), self.name, where)
+    r = _real_pstart(self)
+    _emit("pstart", "process", id(self), "%s,%s" % (self.pid, self.name), where)
+    return r
+
+
+def _pjoin(self, timeout=None):
+    where = _where(2)
+    _emit("join", "process", id(self), self.name, where)
+    r = _real_pjoin(self, timeout)
+    _emit("joined" if self.exitcode is not None else "timeout", "process", id(self),
+          "%s,%s" % (self.exitcode, self.name), where)
+    return r
+
+
+_real_pbootstrap = _mpp.BaseProcess._bootstrap
+
+
+def _pbootstrap(self, *a, **k):
+    # In the child: its main thread is the process's lane.
+    _threads[_get_ident()] = self.name
+    _emit("start", "process", id(self), self.name, ("", 0))
+    return _real_pbootstrap(self, *a, **k)
+
+
+_mpp.BaseProcess._bootstrap = _pbootstrap
+_mpp.BaseProcess.start = _pstart
+_mpp.BaseProcess.join = _pjoin
+
+
+def _after_fork():
+    global _wlock, _step_lock
+    _wlock = _thread.allocate_lock()
+    _step_lock = _thread.allocate_lock()
+    _threads.clear()
+    _pid[0] = os.getpid()
+    # A forked child dies with the process that forked it, as the tracer's own child does
+    # with threadlab.
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except Exception:
+        pass
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+# ---------------------------------------------------------------------------------------
+# asyncio: each task is a lane on its event loop's thread; its await points are recorded.
+
+import asyncio as _aio
+import asyncio.tasks as _aiot
+
+_RealTask = _aiot.Task
+
+
+def _task_who():
+    t = _aio.current_task()
+    if t is None:
+        return None
+    return ("task:%d" % id(t), t.get_name())
+
+
+class Task(_RealTask):
+    """asyncio's Task, reporting its end (its lane starts with its first record); its
+    coroutine is the program's own, untouched."""
+
+    def __init__(self, coro, *a, **k):
+        super().__init__(coro, *a, **k)
+        # asyncio's own housekeeping (shutting down generators and executors) is no lane.
+        code = getattr(coro, "cr_code", None)
+        if code is not None and _is_internal(code.co_filename):
+            return
+        # Its lane starts with its first record: asyncio.create_task names a task only
+        # after making it.
+        self.add_done_callback(_task_done)
+
+
+def _task_done(t):
+    me = ("task:%d" % id(t), t.get_name())
+    _emit("start", "task", id(t), me[1], ("", 0), me)
+    _emit("done", "task", 0, me[1], ("", 0), me)
+
+
+_aiot.Task = Task
+_aio.Task = Task
+_real_asleep = _aio.sleep
+
+
+async def _asleep(delay, result=None):
+    me = _task_who()
+    if me is None or not _from_user(2):
+        return await _real_asleep(delay, result)
+    where = _where(2)
+    _gate_pass(me)
+    _emit("sleep", "", 0, repr(delay), where, me)
+    try:
+        return await _real_asleep(delay, result)
+    finally:
+        _emit("woke", "", 0, "", where, me)
+
+
+_real_gather = _aio.gather
+
+
+def _gather(*aws, return_exceptions=False):
+    me = _task_who()
+    where = _where(2) if me is not None else None
+    fut = _real_gather(*aws, return_exceptions=return_exceptions)
+    if me is None or _is_internal(where[0]):
+        return fut
+    # The caller awaits what it gets back at once, as good as always: it waits from here
+    # until every awaitable is done.
+    _emit("block", "gather", id(fut), "", where, me)
+    fut.add_done_callback(lambda f: _emit("pass", "gather", id(f), "", where, me))
+    return fut
+
+
+def _async_lock_class(base, kind):
+    class L(base):
+        # Only primitives the program made are traced, wherever they are used.
+        _traced = False
+
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            self._traced = _from_user(2)
+            if self._traced:
+                _new(kind, self, str(a[0]) if a else "")
+
+        async def acquire(self):
+            me = _task_who()
+            if me is None or not self._traced:
+                return await super().acquire()
+            where = _where(2)
+            _gate_pass(me)
+            if self.locked():
+                _emit("block", kind, id(self), "", where, me)
+            r = await super().acquire()
+            _emit("acquire", kind, id(self), "", where, me)
+            return r
+
+        def release(self):
+            me = _task_who()
+            if me is not None and self._traced:
+                _emit("release", kind, id(self), "", _where(2), me)
+            return super().release()
+
+        async def __aenter__(self):
+            me = _task_who()
+            where = _where(2)
+            _gate_pass(me)
+            if self.locked():
+                _emit("block", kind, id(self), "", where, me)
+            await super().acquire()
+            _emit("acquire", kind, id(self), "", where, me)
+
+        async def __aexit__(self, *exc):
+            _emit("release", kind, id(self), "", _where(2), _task_who())
+            super().release()
+
+    L.__name__ = base.__name__
+    L.__qualname__ = base.__qualname__
+    return L
+
+
+class AEvent(_aio.Event):
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
+
+    def __init__(self):
+        super().__init__()
+        self._traced = _from_user(2)
+        if self._traced:
+            _new("event", self)
+
+    def set(self):
+        me = _task_who()
+        if self._traced:
+            _emit("set", "event", id(self), "", _where(2), me)
+        return super().set()
+
+    async def wait(self):
+        me = _task_who()
+        if me is None or not self._traced:
+            return await super().wait()
+        where = _where(2)
+        _gate_pass(me)
+        if not self.is_set():
+            _emit("block", "event", id(self), "", where, me)
+        r = await super().wait()
+        _emit("pass", "event", id(self), "", where, me)
+        return r
+
+
+class AQueue(_aio.Queue):
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
+
+    def __init__(self, maxsize=0, **k):
+        super().__init__(maxsize, **k)
+        self._traced = _from_user(2)
+        if self._traced:
+            _new("queue", self, str(maxsize))
+
+    async def put(self, item):
+        me = _task_who()
+        if me is None or not self._traced:
+            return await super().put(item)
+        where = _where(2)
+        _gate_pass(me)
+        if self.full():
+            _emit("block", "queue", id(self), "put", where, me)
+        await super().put(item)
+        _emit("put", "queue", id(self), str(self.qsize()), where, me)
+
+    async def get(self):
+        me = _task_who()
+        if me is None or not self._traced:
+            return await super().get()
+        where = _where(2)
+        _gate_pass(me)
+        if self.empty():
+            _emit("block", "queue", id(self), "get", where, me)
+        item = await super().get()
+        _emit("take", "queue", id(self), str(self.qsize()), where, me)
+        return item
+
+
+_aio.sleep = _asleep
+_aio.gather = _gather
+_aio.Lock = _async_lock_class(_aio.Lock, "lock")
+_aio.Semaphore = _async_lock_class(_aio.Semaphore, "semaphore")
+_aio.BoundedSemaphore = _async_lock_class(_aio.BoundedSemaphore, "semaphore")
+_aio.Event = AEvent
+_aio.Queue = AQueue
+
+# ---------------------------------------------------------------------------------------
+# The script itself: python3 runs it after this file; its main thread is done when the
+# interpreter starts waiting for the other threads at exit.
+
+_internal_cache.clear()
+_threads[_get_ident()] = "MainThread"
+_SCRIPT = sys.argv[0] if sys.argv else ""
+# The path records name the script by, before any record names it.
+_emit("script", "", 0, _SCRIPT, (os.path.abspath(_SCRIPT), 0))
+_emit("start", "thread", 0, "MainThread", ("", 0))
+
+_real_shutdown = _th._shutdown
+
+
+def _shutdown():
+    _emit("done", "thread", 0, "MainThread", ("", 0))
+    return _real_shutdown()
+
+
+_th._shutdown = _shutdown
+_real_excepthook_main = sys.excepthook
+
+
+def _main_excepthook(exc_type, exc, tb):
+    _emit("fail", "thread", 0, "%s: %s" % (exc_type.__name__, exc), ("", 0))
+    return _real_excepthook_main(exc_type, exc, tb)
+
+
+sys.excepthook = _main_excepthook

@@ -1,0 +1,674 @@
+//! `threadlab trace`: real Python programs (tests/fixtures/py/) run under the tracer on the
+//! machine's python3, one per construct, held to each primitive's promises on the recorded
+//! events; deadlocks, exit codes, output, pause and step, and no interpreter left behind.
+//! Every run and every wait is bounded.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use threadlab::cmd::trace::execute;
+use threadlab::scenario::model::{ResIdx, ThreadIdx};
+use threadlab::trace::invariants::{self, ResourceFacts};
+use threadlab::vocab::event::{Event, EventKind};
+use threadlab::watch::child::{Output, Spawn};
+use threadlab::watch::{End, Traced, Tracing};
+
+/// No fixture runs longer than this, even on a loaded machine.
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/py")
+        .join(name)
+}
+
+fn temp(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("threadlab-trace-test-{}-{tag}", std::process::id()))
+}
+
+fn spawn(name: &str, args: &[&str], output: &Path) -> Spawn {
+    Spawn {
+        script: fixture(name),
+        args: args.iter().map(Into::into).collect(),
+        output: Output::File(output.to_path_buf()),
+        paused: false,
+    }
+}
+
+/// Runs a fixture to its end; its output is returned too.
+fn traced(name: &str) -> (Traced, String) {
+    let out = temp(name);
+    let t = execute(&spawn(name, &[], &out), Some(LIMIT)).expect("python3 3.8+ runs the tracer");
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    std::fs::remove_file(&out).ok();
+    (t, text)
+}
+
+fn completed(t: &Traced) {
+    assert_eq!(
+        t.end,
+        Some(End::Exited {
+            code: Some(0),
+            signal: None
+        }),
+        "{:?}",
+        t.deadlock
+    );
+}
+
+fn sorted(t: &Traced) -> Vec<Event> {
+    let mut e = t.events.clone();
+    e.sort_by_key(|e| e.t_ns);
+    e
+}
+
+/// Every primitive's promises hold on the run's events.
+fn facts(t: &Traced) -> Vec<ResourceFacts> {
+    invariants::check(&t.scenario, &sorted(t)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn res(t: &Traced, name: &str) -> ResIdx {
+    t.scenario
+        .resource_index(name)
+        .unwrap_or_else(|| panic!("no resource {name}: {:?}", t.scenario.resources))
+}
+
+fn lane(t: &Traced, name: &str) -> ThreadIdx {
+    t.scenario.thread_index(name).unwrap_or_else(|| {
+        let names: Vec<&str> = t.scenario.threads.iter().map(|x| x.name.as_str()).collect();
+        panic!("no lane {name}: {names:?}")
+    })
+}
+
+fn count(t: &Traced, thread: Option<ThreadIdx>, kind: EventKind, r: Option<ResIdx>) -> usize {
+    t.events
+        .iter()
+        .filter(|e| thread.is_none_or(|x| e.thread == x) && e.kind == kind)
+        .filter(|e| r.is_none() || e.resource == r)
+        .count()
+}
+
+#[test]
+fn threads_are_lanes_that_start_finish_and_are_joined() {
+    let (t, out) = traced("threads.py");
+    completed(&t);
+    facts(&t);
+    let main = lane(&t, "MainThread");
+    for n in 0..3 {
+        let g = lane(&t, &format!("greeter-{n}"));
+        assert_eq!(count(&t, Some(g), EventKind::Start, None), 1);
+        assert_eq!(count(&t, Some(g), EventKind::Done, None), 1);
+        // A join that waited passes only after the thread is done, and names it; a join of a
+        // thread already done does not wait at all.
+        let done = t
+            .events
+            .iter()
+            .position(|e| e.thread == g && e.kind == EventKind::Done);
+        let joined = t
+            .events
+            .iter()
+            .position(|e| e.thread == main && e.kind == EventKind::Pass && e.by == Some(g));
+        let waited = t.scenario.resource_index(&format!("greeter-{n} finished"));
+        match (waited, joined) {
+            (Some(_), Some(j)) => assert!(done.unwrap() < j),
+            (None, None) => {}
+            other => panic!("a join that waits passes: {other:?}"),
+        }
+    }
+    assert!(out.contains("all joined"), "{out}");
+}
+
+#[test]
+fn a_lock_has_one_holder_at_a_time() {
+    let (t, out) = traced("lock.py");
+    completed(&t);
+    let guard = res(&t, "guard");
+    let f = &facts(&t)[guard as usize];
+    assert_eq!(f.most_holders, 1);
+    assert_eq!(count(&t, None, EventKind::Acquire, Some(guard)), 200);
+    assert_eq!(count(&t, None, EventKind::Release, Some(guard)), 200);
+    assert!(out.contains("counter 200"), "{out}");
+    // Each acquire names the `with guard:` line.
+    let line = t.scenario.threads[lane(&t, "adder-0") as usize]
+        .steps
+        .iter()
+        .map(|s| s.line)
+        .collect::<Vec<_>>();
+    assert_eq!(line, vec![11]);
+}
+
+#[test]
+fn an_rlock_is_taken_again_by_its_holder_only() {
+    let (t, _) = traced("rlock.py");
+    completed(&t);
+    let nested = res(&t, "nested");
+    let f = &facts(&t)[nested as usize];
+    assert_eq!(f.most_depth, 4);
+    assert_eq!(f.most_holders, 1);
+}
+
+#[test]
+fn a_semaphore_never_lets_more_in_than_its_permits() {
+    let (t, _) = traced("semaphore.py");
+    completed(&t);
+    let slots = res(&t, "slots");
+    let f = &facts(&t)[slots as usize];
+    assert!(f.most_holders <= 3 && f.most_holders >= 1, "{f:?}");
+    assert_eq!(count(&t, None, EventKind::Acquire, Some(slots)), 8);
+    // Eight visitors let go together, each staying 50 ms, cannot all get in at once.
+    assert!(count(&t, None, EventKind::Block, Some(slots)) >= 1);
+}
+
+#[test]
+fn an_event_lets_its_waiters_pass_only_once_set() {
+    let (t, out) = traced("event.py");
+    completed(&t);
+    let go = res(&t, "go");
+    facts(&t);
+    let events = sorted(&t);
+    let set = events
+        .iter()
+        .position(|e| e.kind == EventKind::Set && e.resource == Some(go))
+        .expect("main sets it");
+    assert_eq!(events[set].thread, lane(&t, "MainThread"));
+    let passes: Vec<usize> = (0..events.len())
+        .filter(|&i| events[i].kind == EventKind::Pass && events[i].resource == Some(go))
+        .collect();
+    assert_eq!(passes.len(), 3);
+    assert!(passes.iter().all(|&i| i > set));
+    assert_eq!(out.matches("off").count(), 3);
+}
+
+#[test]
+fn a_condition_gives_its_lock_back_while_waiting() {
+    let (t, out) = traced("condition.py");
+    completed(&t);
+    let changed = res(&t, "changed");
+    let f = &facts(&t)[changed as usize];
+    assert_eq!(f.most_holders, 1);
+    // Each notify sets what the waiters wait on; the waiter passes only after one.
+    let wait = res(&t, "changed.wait");
+    assert_eq!(
+        count(&t, Some(lane(&t, "producer")), EventKind::Set, Some(wait)),
+        5
+    );
+    assert!(out.contains("consumed 5"), "{out}");
+}
+
+#[test]
+fn barrier_generations_are_whole() {
+    let (t, _) = traced("barrier.py");
+    completed(&t);
+    let meet = res(&t, "meet");
+    let f = &facts(&t)[meet as usize];
+    assert_eq!(f.trips, 3);
+    // Generations are whole: at every point, no more threads have passed than there were
+    // complete groups of three arrivals (the next group may arrive while the last passes).
+    let (mut arrived, mut passed) = (0, 0);
+    for e in sorted(&t).iter().filter(|e| e.resource == Some(meet)) {
+        match e.kind {
+            EventKind::Arrive => arrived += 1,
+            EventKind::Pass => passed += 1,
+            _ => {}
+        }
+        assert!(
+            passed <= arrived / 3 * 3,
+            "{passed} passed after {arrived} arrivals"
+        );
+    }
+    assert_eq!((arrived, passed), (9, 9));
+}
+
+#[test]
+fn a_queue_never_holds_more_than_its_maxsize() {
+    let (t, out) = traced("queue_workers.py");
+    completed(&t);
+    let jobs = res(&t, "jobs");
+    let f = &facts(&t)[jobs as usize];
+    assert_eq!((f.puts, f.takes), (12, 12));
+    assert!(f.most_fill <= 2, "{f:?}");
+    assert!(out.contains("jobs done"));
+}
+
+#[test]
+fn a_thread_pool_is_its_worker_lanes() {
+    let (t, out) = traced("pool.py");
+    completed(&t);
+    facts(&t);
+    let workers = t
+        .scenario
+        .threads
+        .iter()
+        .filter(|x| x.name.starts_with("ThreadPoolExecutor"))
+        .count();
+    assert!((1..=3).contains(&workers), "{workers}");
+    assert!(
+        out.contains("total 55") && out.contains("map [0, 1, 4, 9]"),
+        "{out}"
+    );
+    // The main thread waits on futures and passes each once it is done.
+    let main = lane(&t, "MainThread");
+    assert!(count(&t, Some(main), EventKind::Pass, None) >= 7);
+}
+
+#[test]
+fn asyncio_tasks_are_lanes_on_their_loop() {
+    let (t, out) = traced("asyncio_tasks.py");
+    completed(&t);
+    let facts = facts(&t);
+    for name in ["producer", "consumer"] {
+        let l = lane(&t, name);
+        assert_eq!(count(&t, Some(l), EventKind::Start, None), 1);
+        assert_eq!(count(&t, Some(l), EventKind::Done, None), 1);
+    }
+    let lock = res(&t, "lock");
+    assert_eq!(facts[lock as usize].most_holders, 1);
+    let q = res(&t, "q");
+    assert!(facts[q as usize].most_fill <= 2);
+    assert_eq!(facts[q as usize].puts, 6);
+    assert!(out.contains("seen [0, 1, 2, 3, 4]"), "{out}");
+}
+
+#[test]
+fn processes_are_lanes_of_the_process_that_starts_them() {
+    let (t, out) = traced("processes.py");
+    completed(&t);
+    for n in 0..2 {
+        let p = lane(&t, &format!("napper-{n}"));
+        assert_eq!(count(&t, Some(p), EventKind::Start, None), 1);
+        assert_eq!(count(&t, Some(p), EventKind::Done, None), 1);
+    }
+    assert!(out.contains("exit codes [0, 0]"), "{out}");
+}
+
+fn threadlab(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_threadlab"));
+    c.args(args).stdin(Stdio::null()).env("NO_COLOR", "1");
+    c
+}
+
+#[test]
+fn a_deadlock_exits_3_naming_threads_locks_and_lines() {
+    let out = threadlab(&[
+        "trace",
+        fixture("deadlock.py").to_str().unwrap(),
+        "--headless",
+    ])
+    .output()
+    .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("left waits for knife held by right, right waits for fork held by left")
+            || stdout
+                .contains("right waits for fork held by left, left waits for knife held by right"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("left is stuck at") && stderr.contains("deadlock.py:13"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("deadlock.py:20"), "{stderr}");
+}
+
+#[test]
+fn a_deadlocked_interpreter_is_killed() {
+    let out = temp("deadlock-kill");
+    let mut t = Tracing::start(&spawn("deadlock.py", &[], &out), Some(LIMIT)).unwrap();
+    let pid = t.child().pid();
+    assert_eq!(t.run_to_end(), End::Deadlock);
+    assert!(gone(pid as i32, Duration::from_secs(5)));
+    std::fs::remove_file(&out).ok();
+}
+
+/// Whether no process `pid` is left (reaped, or never a zombie of ours) within `limit`.
+fn gone(pid: i32, limit: Duration) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Gone, or a zombie waiting for a parent that is not running python any more.
+        if stat.is_empty() || stat.split(' ').nth(2) == Some("Z") {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// The script's output and python3's, both streams into one file, and both exit codes.
+fn both(name: &str) -> ((Option<i32>, String), (Option<i32>, String)) {
+    let plain = temp(&format!("{name}-plain"));
+    let f = std::fs::File::create(&plain).unwrap();
+    let status = Command::new("python3")
+        .arg(fixture(name))
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .status()
+        .expect("python3 runs");
+    let traced_out = temp(&format!("{name}-traced"));
+    let ours = threadlab(&[
+        "trace",
+        fixture(name).to_str().unwrap(),
+        "--headless",
+        "--json",
+        "--output",
+        traced_out.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let read = |p: &Path| {
+        let s = std::fs::read_to_string(p).unwrap();
+        std::fs::remove_file(p).ok();
+        s
+    };
+    (
+        (status.code(), read(&plain)),
+        (ours.status.code(), read(&traced_out)),
+    )
+}
+
+#[test]
+fn output_is_the_scripts_own_and_exit_codes_are_documented() {
+    // Completed: the same output, exit 0.
+    let ((py, a), (ours, b)) = both("threads.py");
+    assert_eq!((py, ours), (Some(0), Some(0)));
+    let lines = |s: &str| {
+        let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(lines(&a), lines(&b));
+    // An uncaught exception: the same traceback, byte for byte; python3 exits 1, so do we.
+    let ((py, a), (ours, b)) = both("raises.py");
+    assert_eq!((py, ours), (Some(1), Some(1)));
+    assert_eq!(a, b);
+    // A syntax error: the same message; 1 both.
+    let ((py, a), (ours, b)) = both("syntax.py");
+    assert_eq!((py, ours), (Some(1), Some(1)));
+    assert_eq!(a, b);
+    // Its own status: the same output; any status but 0 is a failed run (exit 1), and stderr
+    // says which status it was.
+    let ((py, a), (ours, b)) = both("exits.py");
+    assert_eq!((py, ours), (Some(7), Some(1)));
+    assert_eq!(a, b);
+    let out = threadlab(&["trace", fixture("exits.py").to_str().unwrap(), "--headless"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exited with status 7"));
+}
+
+#[test]
+fn a_program_that_never_ends_is_stopped_by_for() {
+    let start = Instant::now();
+    let out = threadlab(&[
+        "trace",
+        fixture("forever.py").to_str().unwrap(),
+        "--headless",
+        "--for",
+        "300ms",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(start.elapsed() < LIMIT);
+}
+
+#[test]
+fn piped_input_reaches_the_script_and_a_missing_python_is_a_usage_error() {
+    let mut c = threadlab(&["trace", fixture("stdin.py").to_str().unwrap(), "--headless"]);
+    c.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"hello").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("read 5"));
+
+    let out = threadlab(&[
+        "trace",
+        fixture("threads.py").to_str().unwrap(),
+        "--headless",
+    ])
+    .env("THREADLAB_PYTHON", "/nonexistent/python3")
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot run") && err.contains("help:"), "{err}");
+
+    // An interpreter too old for the tracer is refused before the script runs.
+    let old = temp("python3.6");
+    std::fs::write(&old, "#!/bin/sh\necho 3.6\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = threadlab(&[
+        "trace",
+        fixture("threads.py").to_str().unwrap(),
+        "--headless",
+    ])
+    .env("THREADLAB_PYTHON", &old)
+    .output()
+    .unwrap();
+    std::fs::remove_file(&old).ok();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Python 3.6") && err.contains("3.8 or later"),
+        "{err}"
+    );
+
+    let out = threadlab(&["trace", "no-such-script.py", "--headless"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+fn read_count(path: &Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn pause_holds_the_programs_own_progress_and_step_lets_one_operation_pass() {
+    let counted = temp("progress-count");
+    let out = temp("progress-out");
+    let mut t = Tracing::start(
+        &spawn("progress.py", &[counted.to_str().unwrap()], &out),
+        Some(LIMIT),
+    )
+    .unwrap();
+    let poll_until = |t: &mut Tracing, what: &dyn Fn(&Tracing) -> bool| {
+        let until = Instant::now() + LIMIT;
+        while !what(t) {
+            assert!(Instant::now() < until, "bounded wait ran out");
+            assert_eq!(t.poll(Duration::from_millis(10)), None, "the program ended");
+        }
+    };
+    poll_until(&mut t, &|_| read_count(&counted) > 0);
+    t.child().pause();
+    poll_until(&mut t, &|t| {
+        t.events().iter().any(|e| e.kind == EventKind::Hold)
+    });
+    let held = read_count(&counted);
+    let events_held = t.events().len();
+    // Held: for a while, the program neither counts nor passes an operation.
+    let until = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < until {
+        t.poll(Duration::from_millis(10));
+    }
+    assert_eq!(read_count(&counted), held);
+    assert_eq!(t.events().len(), events_held);
+    // One step: exactly one operation (an acquire or a release of the guard) passes.
+    t.child().step(None);
+    poll_until(&mut t, &|t| {
+        t.events()[events_held..]
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Acquire | EventKind::Release))
+    });
+    let until = Instant::now() + Duration::from_millis(200);
+    while Instant::now() < until {
+        t.poll(Duration::from_millis(10));
+    }
+    let passed = t.events()[events_held..]
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Acquire | EventKind::Release))
+        .count();
+    assert_eq!(passed, 1);
+    assert!(read_count(&counted) <= held + 1);
+    t.child().resume();
+    poll_until(&mut t, &|_| read_count(&counted) > held + 10);
+    drop(t);
+    std::fs::remove_file(&counted).ok();
+    std::fs::remove_file(&out).ok();
+}
+
+/// The python3 child of process `parent`, once it has one.
+fn child_of(parent: u32) -> Option<i32> {
+    let until = Instant::now() + LIMIT;
+    while Instant::now() < until {
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            let cmdline =
+                std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if ppid == Some(parent) && cmdline.contains("forever.py") {
+                return Some(pid);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn no_python_outlives_threadlab_on_a_signal() {
+    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGKILL] {
+        let mut tl = threadlab(&[
+            "trace",
+            fixture("forever.py").to_str().unwrap(),
+            "--headless",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        let py = child_of(tl.id()).expect("threadlab starts python3");
+        // SAFETY: signalling the threadlab process this test started.
+        unsafe { libc::kill(tl.id() as i32, sig) };
+        tl.wait().unwrap();
+        assert!(
+            gone(py, Duration::from_secs(5)),
+            "python3 outlived signal {sig}"
+        );
+    }
+}
+
+#[test]
+fn threads_that_all_wait_for_what_nobody_can_give_are_a_deadlock() {
+    let out = threadlab(&["trace", fixture("stuck.py").to_str().unwrap(), "--headless"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("MainThread waits for q, which no thread left can fill")
+            || stdout.contains("helper waits for done, which no thread left can set"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("MainThread is stuck at") && stderr.contains("stuck.py:15"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("helper is stuck at") && stderr.contains("stuck.py:10"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_traced_program_exports_as_a_chrome_trace_with_its_threads_as_tracks() {
+    let out = temp("export.json");
+    let status = threadlab(&[
+        "export",
+        fixture("condition.py").to_str().unwrap(),
+        "--format",
+        "chrome",
+        "-o",
+        out.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(status.status.code(), Some(0));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    std::fs::remove_file(&out).ok();
+    let names: Vec<&str> = json["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == "thread_name")
+        .filter_map(|e| e["args"]["name"].as_str())
+        .collect();
+    for lane in ["MainThread", "consumer", "producer"] {
+        assert!(names.contains(&lane), "{names:?}");
+    }
+}
+
+#[test]
+fn timers_lifo_and_priority_queues_bounded_and_asyncio_semaphores_keep_their_promises() {
+    let (t, out) = traced("more.py");
+    completed(&t);
+    let facts = facts(&t);
+    // The timer's call sets the event from the timer's own thread, which the main thread
+    // waited for.
+    let fired = res(&t, "fired");
+    assert_eq!(facts[fired as usize].sets, 1);
+    assert_eq!(facts[fired as usize].passes, 1);
+    assert!(facts[res(&t, "pq") as usize].most_fill <= 3);
+    // The release that raised gave nothing back, so nothing says it did.
+    let bs = res(&t, "bs");
+    assert_eq!(count(&t, None, EventKind::Release, Some(bs)), 1);
+    assert!(facts[res(&t, "sem") as usize].most_holders <= 2);
+    let ((py, a), (ours, b)) = both("more.py");
+    assert_eq!((py, ours), (Some(0), Some(0)));
+    assert_eq!(a, b);
+    assert!(out.contains("bounded ValueError"), "{out}");
+}
+
+#[test]
+fn a_program_that_prints_a_lot_keeps_every_line_off_the_json() {
+    let out = threadlab(&[
+        "trace",
+        fixture("noisy.py").to_str().unwrap(),
+        "--headless",
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(summary["outcome"], "completed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("line ")).count(),
+        20000
+    );
+}
