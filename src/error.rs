@@ -64,9 +64,14 @@ impl Error {
         if let Some(quoted) = &self.quoted {
             return render_for_terminal(quoted.as_ref());
         }
+        let error = rust_i18n::t!("errors.error");
         match &self.help {
-            Some(help) => format!("error: {}\n  help: {help}", self.message),
-            None => format!("error: {}", self.message),
+            Some(help) => format!(
+                "{error}: {}\n  {}: {help}",
+                self.message,
+                rust_i18n::t!("errors.help")
+            ),
+            None => format!("{error}: {}", self.message),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! through here, so a named pipe, a directory, a device or a mistyped `-o` behaves the same
 //! everywhere.
 
+use rust_i18n::t;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
@@ -18,40 +19,42 @@ pub const TOO_BIG: &str = "file::too-big";
 fn open_failed(path: &Path, e: io::Error) -> Error {
     Error::new(
         "file::open",
-        format!("cannot open `{}`: {e}", path.display()),
+        t!("errors.open", path = path.display(), why = e),
     )
-    .help("check the path, and that its directory exists and is writable")
+    .help(t!("errors.open_help"))
 }
 
 /// Reading or writing failed part way.
 pub fn io_failed(path: &Path, e: io::Error) -> Error {
-    Error::new("file::io", format!("`{}`: {e}", path.display())).help("check the disk and the path")
+    Error::new("file::io", t!("errors.io", path = path.display(), why = e))
+        .help(t!("errors.io_help"))
 }
 
 /// An output names a file the same command reads (same device and inode).
 pub fn would_overwrite(output: &Path, input: &Path) -> Error {
     let message = if output == input {
-        format!(
-            "`{}` is this command's input: writing there would destroy it",
-            output.display()
-        )
+        t!("errors.is_input", path = output.display())
     } else {
-        format!(
-            "`{}` is the same file as the input `{}`: writing there would destroy it",
-            output.display(),
-            input.display()
+        t!(
+            "errors.same_as_input",
+            path = output.display(),
+            input = input.display()
         )
     };
-    Error::new("file::would-overwrite", message).help("give the output a file name of its own")
+    Error::new("file::would-overwrite", message).help(t!("errors.own_name"))
 }
 
 /// An input is larger than its limit (`size` is what was seen: the size, or limit + 1).
 fn too_big(path: &Path, size: u64) -> Error {
     Error::new(
         TOO_BIG,
-        format!("`{}` is {}", path.display(), human_size(size)),
+        t!(
+            "errors.too_big",
+            path = path.display(),
+            size = human_size(size)
+        ),
     )
-    .help("is this the right file?")
+    .help(t!("errors.right_file"))
 }
 
 /// `1.0 MiB`, `812 bytes`.

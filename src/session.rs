@@ -102,22 +102,27 @@ pub fn resolve_breakpoint(scenario: &Scenario, spec: &str) -> Result<Breakpoint,
     let wrong = |message: String, help: String| {
         Error::new(
             "usage::break-on",
-            format!("--break-on `{}`: {message}", crate::scenario::shown(spec)),
+            t!(
+                "errors.break_on",
+                spec = crate::scenario::shown(spec),
+                why = message
+            ),
         )
         .help(help)
     };
     let threads: Vec<&str> = scenario.threads.iter().map(|t| t.name.as_str()).collect();
     let resources: Vec<&str> = scenario.resources.iter().map(|r| r.name.as_str()).collect();
     let names = || {
-        format!(
-            "threads: {}; resources: {}",
-            threads.join(", "),
-            if resources.is_empty() {
-                "none".to_string()
+        t!(
+            "errors.break_names",
+            threads = threads.join(", "),
+            resources = if resources.is_empty() {
+                t!("errors.none").into_owned()
             } else {
                 resources.join(", ")
             }
         )
+        .into_owned()
     };
     let (prefix, rest) = match spec.split_once(':') {
         Some((p @ ("line" | "thread" | "resource"), rest)) => (Some(p), rest.trim()),
@@ -126,8 +131,8 @@ pub fn resolve_breakpoint(scenario: &Scenario, spec: &str) -> Result<Breakpoint,
     if prefix == Some("line") {
         let line: u32 = rest.parse().map_err(|_| {
             wrong(
-                "a line is a number".into(),
-                "write it as line:12, a line of the scenario with a step on it".into(),
+                t!("errors.break_line_number").into_owned(),
+                t!("errors.break_line_help").into_owned(),
             )
         })?;
         let has_step = scenario
@@ -138,8 +143,13 @@ pub fn resolve_breakpoint(scenario: &Scenario, spec: &str) -> Result<Breakpoint,
             Ok(Breakpoint::Line(line))
         } else {
             Err(wrong(
-                format!("no thread has a step on line {line} of {}", scenario.name),
-                "give the line of a step: a lock, a sleep, a put...".into(),
+                t!(
+                    "errors.break_no_step",
+                    line = line,
+                    scenario = scenario.name
+                )
+                .into_owned(),
+                t!("errors.break_no_step_help").into_owned(),
             ))
         };
     }
@@ -150,20 +160,14 @@ pub fn resolve_breakpoint(scenario: &Scenario, spec: &str) -> Result<Breakpoint,
     let on = match on {
         None => None,
         Some(kind) => Some(EventKind::from_name(kind).ok_or_else(|| {
+            let kinds: Vec<&str> = EventKind::ALL
+                .iter()
+                .filter(|k| !matches!(k, EventKind::Hold | EventKind::DropRequest))
+                .map(|k| k.name())
+                .collect();
             wrong(
-                format!(
-                    "`{}` is not something a thread does",
-                    crate::scenario::shown(kind)
-                ),
-                format!(
-                    "after the thread's name write one of: {}",
-                    EventKind::ALL
-                        .iter()
-                        .filter(|k| !matches!(k, EventKind::Hold | EventKind::DropRequest))
-                        .map(|k| k.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                t!("errors.break_kind", kind = crate::scenario::shown(kind)).into_owned(),
+                t!("errors.break_kind_help", kinds = kinds.join(", ")).into_owned(),
             )
         })?),
     };
@@ -175,13 +179,13 @@ pub fn resolve_breakpoint(scenario: &Scenario, spec: &str) -> Result<Breakpoint,
         .flatten();
     match (thread, resource) {
         (Some(_), Some(_)) => Err(wrong(
-            "a thread and a resource are both called that".into(),
-            format!("write thread:{name} or resource:{name}"),
+            t!("errors.break_both").into_owned(),
+            t!("errors.break_both_help", name = name).into_owned(),
         )),
         (Some(thread), None) => Ok(Breakpoint::Thread { thread, on }),
         (None, Some(r)) => Ok(Breakpoint::Resource(r)),
         (None, None) => Err(wrong(
-            format!("{} has no thread or resource called that", scenario.name),
+            t!("errors.break_unknown", scenario = scenario.name).into_owned(),
             names(),
         )),
     }
@@ -524,8 +528,8 @@ impl EventsFile {
     /// Opens `path` for the events, refusing it if it is the scenario file being run.
     fn create(path: &Path, input: Option<&Path>) -> Result<EventsFile, Error> {
         let inputs: Vec<&Path> = input.into_iter().collect();
-        let file = crate::files::create(path, &inputs)
-            .map_err(|e| e.within("cannot write the events file"))?;
+        let file =
+            crate::files::create(path, &inputs).map_err(|e| e.within(t!("errors.write_events")))?;
         Ok(EventsFile {
             path: path.display().to_string(),
             out: BufWriter::new(file),

@@ -105,7 +105,7 @@ pub fn run(args: &ExportArgs) -> Result<Exit, Error> {
             .and_then(|()| out.flush())
             .map_err(|e| crate::files::io_failed(&args.output, e))
     });
-    written.map_err(|e| e.within("cannot write the export"))?;
+    written.map_err(|e| e.within(rust_i18n::t!("errors.write_export")))?;
     let next = match args.format {
         ExportFormat::Chrome => rust_i18n::t!("classroom.export.chrome"),
         ExportFormat::Svg => rust_i18n::t!("classroom.export.svg"),

@@ -26,27 +26,18 @@ pub fn run(command: RunCommand, ascii: bool) -> Result<Exit, Error> {
     {
         return Err(Error::new(
             "usage::same-output",
-            format!(
-                "--events and --record both name `{}`: one would overwrite the other",
-                events.display()
-            ),
+            rust_i18n::t!("errors.same_output", path = events.display()),
         )
-        .help("give each its own file"));
+        .help(rust_i18n::t!("errors.same_output_help")));
     }
     let headless = args.headless || !std::io::stdout().is_terminal();
     if headless && (quiz || !break_on.is_empty()) {
         let flag = if quiz { "--quiz" } else { "--break-on" };
         return Err(Error::new(
             "usage::needs-a-person",
-            format!(
-                "{flag} pauses the run for someone to look at, and a headless run has no one \
-                 to resume it"
-            ),
+            rust_i18n::t!("errors.needs_person", flag = flag),
         )
-        .help(
-            "leave out --headless to watch it; headless, --schedule steps threads in a chosen \
-             order and --for stops at a moment",
-        ));
+        .help(rust_i18n::t!("errors.needs_person_help")));
     }
     let mut plan = super::plan(&args);
     plan.breaks = break_on;
@@ -77,7 +68,7 @@ fn recorded(
     // Fail before running, not after, when the file cannot be written at all.
     crate::files::create(path, &inputs).map_err(|e| {
         let help = e.help.as_deref().unwrap_or_default();
-        recording_error(format!("cannot write the recording: {e}"), help)
+        recording_error(rust_i18n::t!("errors.write_recording", why = e), help)
     })?;
     let report = headless::execute(scenario, &super::plan(args))?;
     let saved =

@@ -213,8 +213,8 @@ impl Recording {
     pub fn save(&self, path: &Path, inputs: &[&Path]) -> Result<(), Error> {
         let fail = |e: &dyn fmt::Display| {
             recording_error(
-                format!("cannot write the recording: {e}"),
-                "give --record a new file in a directory you can write to",
+                rust_i18n::t!("errors.write_recording", why = e),
+                &rust_i18n::t!("errors.record_help"),
             )
         };
         let file = crate::files::create(path, inputs).map_err(|e| fail(&e))?;
@@ -237,7 +237,7 @@ impl Recording {
                 )
             } else {
                 let help = e.help.as_deref().unwrap_or_default();
-                recording_error(format!("cannot read the recording: {e}"), help)
+                recording_error(rust_i18n::t!("errors.read_recording", why = e), help)
             }
         })?;
         let text = String::from_utf8(bytes).map_err(|e| {
@@ -256,9 +256,8 @@ impl Recording {
     pub fn from_json(text: &str) -> Result<Recording, Error> {
         let damaged = |detail: String| {
             recording_error(
-                format!("not a readable threadlab recording ({detail})"),
-                "the file may be damaged or truncated; record the run again with \
-                 `threadlab run SCENARIO --record FILE`",
+                rust_i18n::t!("errors.not_recording", detail = detail),
+                &rust_i18n::t!("errors.not_recording_help"),
             )
         };
         let header: Header = serde_json::from_str::<serde_json::Value>(text)
