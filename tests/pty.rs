@@ -907,15 +907,15 @@ fn the_quiz_asks_takes_a_guess_and_reveals() {
     std::fs::write(dir.join("three.kdl"), THREE_FOR_ONE_LOCK).unwrap();
     let mut s = Session::start(&["run", "three.kdl", "--quiz"], &dir);
     let asked = s.wait_for("the question", |sc| {
-        header_says(sc, "PAUSED") && sc.contains("Who gets it next?")
+        header_says(sc, "PAUSED") && sc.contains("who gets M next?")
     });
     assert!(header_says(&asked, "quiz 0/0"), "{asked}");
     // The question names the waiters in the order they queued; the lock hands over in
     // arrival order, so the first named gets it.
     let first = asked
-        .split("M is taken and ")
+        .split("Waiting: ")
         .nth(1)
-        .and_then(|rest| rest.split(',').next())
+        .and_then(|rest| rest.split([',', ' ']).next())
         .expect("the question names the waiters")
         .trim()
         .to_string();

@@ -19,7 +19,7 @@ pub struct Watched {
     /// Events handed to the view so far.
     shown: usize,
     /// Lanes and resources the view was opened with.
-    shape: (usize, usize),
+    shape: (usize, usize, usize),
     phase: Phase,
 }
 
@@ -32,7 +32,7 @@ impl Watched {
             spec,
             for_,
             shown: 0,
-            shape: (0, 0),
+            shape: (0, 0, 0),
             // `--paused`: the gate starts closed, so nothing passes its first operation.
             phase: if paused {
                 Phase::Paused
@@ -45,7 +45,7 @@ impl Watched {
     /// Opens (or reopens, grown) the run view on the program's model.
     pub fn open(&mut self, app: &mut App) {
         let scenario = self.tracing.model().snapshot();
-        self.shape = (scenario.threads.len(), scenario.resources.len());
+        self.shape = shape_of(&scenario);
         app.open(scenario, 1.0);
         self.shown = 0;
         app.notice(rust_i18n::t!("trace.notice"));
@@ -55,9 +55,16 @@ impl Watched {
     /// visible changed.
     pub fn poll(&mut self, app: &mut App) -> bool {
         let end = self.tracing.poll(Duration::ZERO);
-        let m = self.tracing.model().scenario();
-        if (m.threads.len(), m.resources.len()) != self.shape {
+        let shape = shape_of(self.tracing.model().scenario());
+        if (shape.0, shape.1) != (self.shape.0, self.shape.1) {
             self.open(app);
+        } else if shape != self.shape {
+            // A lane reached a line it had not reached before: its steps grew, and the code
+            // pane's markers read the line of each step, so the view takes the grown model
+            // (keeping what is selected) and reads the events again.
+            self.shape = shape;
+            app.swap_scenario(self.tracing.model().snapshot());
+            self.shown = 0;
         }
         let mut new: Vec<Event> = self.tracing.events()[self.shown..].to_vec();
         self.shown = self.tracing.events().len();
@@ -157,4 +164,10 @@ impl Watched {
             _ => {}
         }
     }
+}
+
+/// How big the program's model is: lanes, resources, and steps (lines reached) in all.
+fn shape_of(s: &crate::scenario::model::Scenario) -> (usize, usize, usize) {
+    let steps = s.threads.iter().map(|t| t.steps.len()).sum();
+    (s.threads.len(), s.resources.len(), steps)
 }

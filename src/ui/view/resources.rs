@@ -188,7 +188,7 @@ pub fn resource_line<'a>(
                     theme.dim(),
                 ));
             }
-            let label = rust_i18n::t!("syllabus.event.waiting");
+            let label = t!("classroom.resources.waiting");
             waiting(&mut spans, &label, waiters, style);
         }
         ResourceState::Semaphore {
