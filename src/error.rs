@@ -182,19 +182,41 @@ fn render_with(handler: GraphicalReportHandler, diagnostic: &dyn Diagnostic) -> 
     let handler = handler.with_links(false).without_syntax_highlighting();
     let mut out = String::new();
     if handler.render_report(&mut out, diagnostic).is_ok() {
-        return out;
+        return in_reader_words(out);
     }
     // miette gives up on a span it cannot read; the message and help still say what is wrong.
-    let mut out = format!("Error: {diagnostic}\n");
+    let error = rust_i18n::t!("errors.error");
+    let mut out = format!("{error}: {diagnostic}\n");
     if let Some(help) = diagnostic.help() {
-        out.push_str(&format!("  help: {help}\n"));
+        out.push_str(&format!("  {}: {help}\n", rust_i18n::t!("errors.help")));
     }
     if let Some(related) = diagnostic.related() {
         for r in related {
-            out.push_str(&format!("Error: {r}\n"));
+            out.push_str(&format!("{error}: {r}\n"));
         }
     }
     out
+}
+
+/// miette writes its one label, `help:`, in English; a reader of another language reads it in
+/// theirs (the label begins a line, after the report's indent).
+fn in_reader_words(report: String) -> String {
+    let help = rust_i18n::t!("errors.help");
+    if help == "help" {
+        return report;
+    }
+    report
+        .lines()
+        .map(|line| {
+            let indent = line.len() - line.trim_start().len();
+            match line[indent..].strip_prefix("help: ") {
+                Some(rest) => format!("{}{help}: {rest}", &line[..indent]),
+                None => line.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + if report.ends_with('\n') { "\n" } else { "" }
 }
 
 #[cfg(test)]

@@ -682,7 +682,7 @@ fn check_speaks_chinese_at_the_same_place() {
             .lines()
             .find(|l| l.trim_start().starts_with('x'))
             .expect("a message");
-        let hint = zh.lines().find(|l| l.contains("help:")).expect("a hint");
+        let hint = zh.lines().find(|l| l.contains("提示:")).expect("a hint");
         assert!(has_chinese(message) && has_chinese(hint), "{zh}");
     }
 }
@@ -787,4 +787,20 @@ fn the_svg_lays_out_cjk_names_in_cells() {
         .map(left)
         .unwrap();
     assert!(label_x >= cell("worker_소비자"), "{label_x}");
+}
+
+/// A command line clap refuses is refused in the reader's language too, with the same exit
+/// code; names and values stay as typed.
+#[test]
+fn a_refused_command_line_speaks_chinese() {
+    let (code, _, err) = threadlab_all(&["run", "deadlock", "--bogus"], &[("LANG", "zh_CN.UTF-8")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(has_chinese(&err) && err.contains("--bogus"), "{err}");
+    assert!(!err.contains("unexpected argument"), "{err}");
+    let (code, _, err) = threadlab_all(
+        &["run", "deadlock", "--speed", "9"],
+        &[("LANG", "zh_CN.UTF-8")],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("0.1") && has_chinese(&err), "{err}");
 }

@@ -243,21 +243,21 @@ impl TraceArgs {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     match crate::scenario::duration::parse(text)? {
         d if d.is_zero() => Err(format!(
-            "`{}` is zero: give a duration of at least 1ms",
-            text.trim()
+            "{}",
+            rust_i18n::t!("classroom.cli.refused.zero", text = text.trim())
         )),
         d => Ok(d),
     }
 }
 
 pub fn parse_speed(text: &str) -> Result<f64, String> {
-    let x: f64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number"))?;
+    let x: f64 = text.parse().map_err(|_| {
+        rust_i18n::t!("classroom.cli.refused.not_a_number", text = text).into_owned()
+    })?;
     if (0.1..=4.0).contains(&x) {
         Ok(x)
     } else {
-        Err(format!("speed must be between 0.1 and 4, not {x}"))
+        Err(rust_i18n::t!("classroom.cli.refused.speed", x = x).into_owned())
     }
 }
 
@@ -267,8 +267,61 @@ pub fn parse_speed(text: &str) -> Result<f64, String> {
 pub fn parse() -> Cli {
     let lang = lang_asked(std::env::args()).unwrap_or_else(Lang::from_env);
     i18n::set(lang);
-    let matches = in_language(Cli::command(), lang).get_matches();
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    let matches = in_language(Cli::command(), lang)
+        .try_get_matches()
+        .unwrap_or_else(|e| refused(e, lang));
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| refused(e, lang))
+}
+
+/// clap's own refusal of a command line, in the reader's language: clap writes it in English,
+/// so its fixed phrases are put in `lang`'s words (names, values and usage stay as typed).
+/// Help and version requests go out as clap writes them.
+fn refused(e: clap::Error, lang: Lang) -> ! {
+    use clap::error::ErrorKind;
+    if lang == Lang::En || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit()
+    }
+    let mut text = e.render().to_string();
+    for (english, key) in [
+        (
+            "error: unexpected argument ",
+            "classroom.cli.refused.unexpected",
+        ),
+        ("' found", "classroom.cli.refused.found"),
+        (
+            "error: unrecognized subcommand ",
+            "classroom.cli.refused.subcommand",
+        ),
+        (
+            "error: the following required arguments were not provided:",
+            "classroom.cli.refused.missing",
+        ),
+        ("error: invalid value ", "classroom.cli.refused.invalid"),
+        (
+            "error: a value is required for ",
+            "classroom.cli.refused.needs_value",
+        ),
+        ("error: the argument ", "classroom.cli.refused.argument"),
+        ("error: ", "classroom.cli.refused.error"),
+        (
+            " but none was supplied",
+            "classroom.cli.refused.none_supplied",
+        ),
+        (
+            " cannot be used with ",
+            "classroom.cli.refused.cannot_be_used_with",
+        ),
+        ("For more information, try ", "classroom.cli.refused.more"),
+        ("  tip: ", "classroom.cli.refused.tip"),
+        ("to pass ", "classroom.cli.refused.to_pass"),
+        (" as a value, use ", "classroom.cli.refused.as_a_value"),
+        ("' for '", "classroom.cli.refused.for_arg"),
+        ("Usage: ", "classroom.cli.refused.usage"),
+    ] {
+        text = text.replace(english, &i18n::text(key));
+    }
+    crate::console::errln(text.trim_end());
+    std::process::exit(e.exit_code())
 }
 
 /// The `--lang` an argument list asks for, before clap has read it.
