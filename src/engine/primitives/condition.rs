@@ -4,19 +4,17 @@
 //! for the lock. A notice finds only threads already waiting: one sent before anyone waits is
 //! lost (its event says it woke nobody).
 
-use parking_lot::{Condvar, Mutex as PlMutex};
 use std::collections::VecDeque;
 
 use super::mutex::Mutex;
-use super::{Cx, View, await_hand_over};
+use super::{Core, Cx, View};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
 
 pub struct Condition {
     index: ResIdx,
-    pub(super) state: PlMutex<State>,
-    pub(super) cv: Condvar,
+    pub(super) core: Core<State>,
 }
 
 pub(super) struct State {
@@ -34,13 +32,12 @@ impl Condition {
     pub fn new(index: ResIdx, threads: usize) -> Condition {
         Condition {
             index,
-            state: PlMutex::new(State {
+            core: Core::new(State {
                 seq: 0,
                 waiting: VecDeque::new(),
                 releasing: vec![false; threads],
                 woken_by: vec![None; threads],
             }),
-            cv: Condvar::new(),
         }
     }
 
@@ -56,12 +53,12 @@ impl Condition {
             )));
         }
         {
-            let mut s = self.state.lock();
+            let mut s = self.core.lock();
             s.waiting.push_back(me);
             s.releasing[me as usize] = true;
         }
         let released = lock.unlock(cx);
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         s.releasing[me as usize] = false;
         s.seq += 1;
         if let Err(halt) = released {
@@ -69,9 +66,8 @@ impl Condition {
             return Err(halt);
         }
         cx.block(self.index);
-        let by = await_hand_over(
+        let by = self.core.await_hand_over(
             cx,
-            &self.cv,
             &mut s,
             |s| s.woken_by[me as usize].take().map(Some),
             |s| s.waiting.retain(|&w| w != me),
@@ -91,7 +87,7 @@ impl Condition {
                 cx.name(me)
             )));
         }
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         let n = if all {
             s.waiting.len()
         } else {
@@ -105,27 +101,21 @@ impl Condition {
         s.seq += 1;
         cx.emit(EventKind::Notify, self.index, None, Some(n as u32));
         if n > 0 {
-            self.cv.notify_all();
-        }
-        if !s.waiting.is_empty() {
-            cx.leaves_waiters();
+            self.core.handed_on(cx, !s.waiting.is_empty());
         }
         Ok(())
     }
 
     /// Waiters are the threads not yet notified; a notified thread is on its way to the lock.
     pub fn view(&self) -> View {
-        let s = self.state.lock();
-        View {
-            seq: s.seq,
-            holders: Vec::new(),
-            waiters: s
-                .waiting
+        let s = self.core.lock();
+        View::of(
+            s.seq,
+            [],
+            s.waiting
                 .iter()
                 .copied()
-                .filter(|&w| !s.releasing[w as usize])
-                .collect(),
-            full: false,
-        }
+                .filter(|&w| !s.releasing[w as usize]),
+        )
     }
 }

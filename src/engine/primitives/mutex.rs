@@ -3,11 +3,10 @@
 //! mutex it holds waits for itself. An rlock (Python's `RLock`) lets its holder lock it again
 //! and counts how many times; its events carry that count in `item`.
 
-use parking_lot::{Condvar, Mutex as PlMutex};
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{Cx, View};
+use super::{Core, Cx, View, await_hand_over};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -15,8 +14,7 @@ use crate::vocab::event::EventKind;
 pub struct Mutex {
     index: ResIdx,
     reentrant: bool,
-    pub(super) state: PlMutex<State>,
-    pub(super) cv: Condvar,
+    pub(super) core: Core<State>,
 }
 
 pub(super) struct State {
@@ -36,7 +34,7 @@ impl Mutex {
         Mutex {
             index,
             reentrant,
-            state: PlMutex::new(State {
+            core: Core::new(State {
                 seq: 0,
                 holder: None,
                 depth: 0,
@@ -44,13 +42,12 @@ impl Mutex {
                 timed: vec![false; threads],
                 handed_by: vec![None; threads],
             }),
-            cv: Condvar::new(),
         }
     }
 
     /// Whether `t` holds it now.
     pub fn held_by(&self, t: ThreadIdx) -> bool {
-        self.state.lock().holder == Some(t)
+        self.core.lock().holder == Some(t)
     }
 
     pub fn is_reentrant(&self) -> bool {
@@ -74,7 +71,7 @@ impl Mutex {
 
     fn take(&self, cx: &mut Cx, timeout: Option<Duration>) -> Result<bool, Halt> {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         if s.holder.is_none() || (self.reentrant && s.holder == Some(me)) {
             s.holder = Some(me);
             s.depth += 1;
@@ -91,50 +88,36 @@ impl Mutex {
         s.timed[me as usize] = timeout.is_some();
         s.seq += 1;
         cx.block(self.index);
-        let nominal = timeout.map(|t| t.as_nanos() as f64);
-        let mut waited = 0.0;
-        let mut last = Instant::now();
-        let flow = loop {
+        let handed = await_hand_over(
+            cx,
+            &self.core.cv,
+            &mut s,
+            timeout,
             // Handed over means popped from the queue: a thread that locked a mutex it already
             // holds is the holder too, but still queued, waiting for itself.
-            if s.holder == Some(me) && !s.waiters.contains(&me) {
-                break Ok(true);
+            |s| {
+                (s.holder == Some(me) && !s.waiters.contains(&me))
+                    .then(|| s.handed_by[me as usize].take())
+            },
+            |s| s.waiters.retain(|&w| w != me),
+        );
+        s.timed[me as usize] = false;
+        match handed? {
+            Some(by) => {
+                cx.emit(EventKind::Acquire, self.index, by, self.depth_item(s.depth));
+                Ok(true)
             }
-            if cx.conductor.cancelled() {
-                s.waiters.retain(|&w| w != me);
-                break Err(Halt::Cancelled);
-            }
-            let Some(nominal) = nominal else {
-                self.cv.wait(&mut s);
-                continue;
-            };
-            let now = Instant::now();
-            if !cx.conductor.is_paused() || cx.conductor.stepping().is_some() {
-                waited += (now - last).as_nanos() as f64 * cx.conductor.speed();
-            }
-            last = now;
-            if waited >= nominal {
-                s.waiters.retain(|&w| w != me);
+            None => {
                 s.seq += 1;
                 cx.emit(EventKind::Timeout, self.index, None, None);
-                break Ok(false);
+                Ok(false)
             }
-            let left = Duration::from_nanos(((nominal - waited) / cx.conductor.speed()) as u64);
-            self.cv.wait_for(&mut s, left.min(Duration::from_millis(5)));
-        };
-        s.timed[me as usize] = false;
-        cx.conductor.unblocked(me);
-        if flow? {
-            let by = s.handed_by[me as usize].take();
-            cx.emit(EventKind::Acquire, self.index, by, self.depth_item(s.depth));
-            return Ok(true);
         }
-        Ok(false)
     }
 
     pub fn unlock(&self, cx: &mut Cx) -> Flow {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         if s.holder != Some(me) {
             let held = match s.holder {
                 Some(h) => format!("it is held by {}", cx.name(h)),
@@ -165,26 +148,17 @@ impl Mutex {
         if let Some(next) = s.holder {
             s.depth = 1;
             s.handed_by[next as usize] = Some(me);
-            self.cv.notify_all();
-            if !s.waiters.is_empty() {
-                cx.leaves_waiters();
-            }
+            self.core.handed_on(cx, !s.waiters.is_empty());
         }
         Ok(())
     }
 
     pub fn view(&self) -> View {
-        let s = self.state.lock();
-        View {
-            seq: s.seq,
-            holders: s.holder.into_iter().collect(),
-            waiters: s
-                .waiters
-                .iter()
-                .copied()
-                .filter(|&w| !s.timed[w as usize])
-                .collect(),
-            full: false,
-        }
+        let s = self.core.lock();
+        View::of(
+            s.seq,
+            s.holder,
+            s.waiters.iter().copied().filter(|&w| !s.timed[w as usize]),
+        )
     }
 }
