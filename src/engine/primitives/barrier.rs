@@ -2,7 +2,7 @@
 //! that completes the party trips the barrier and releases everyone, and the next arrivals start
 //! a new generation.
 
-use super::{Core, Cx, View};
+use super::{Core, Cx, View, Watched};
 use crate::engine::conductor::Flow;
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -60,9 +60,10 @@ impl Barrier {
         cx.emit(EventKind::Pass, self.index, by, None);
         Ok(())
     }
+}
 
-    pub fn view(&self) -> View {
-        let s = self.core.lock();
-        View::of(s.seq, [], s.arrived.iter().copied())
+impl Watched for State {
+    fn view(&self) -> View {
+        View::of(self.seq, [], self.arrived.iter().copied())
     }
 }

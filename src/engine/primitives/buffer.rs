@@ -11,7 +11,7 @@ use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::{Cx, View, await_hand_over};
+use super::{Cx, View, await_hand_over, unflagged};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -256,16 +256,17 @@ impl Buffer {
     pub fn view(&self) -> View {
         let s = self.state.lock();
         let full = s.items.len() >= self.capacity;
-        let mut waiters: Vec<ThreadIdx> = if full {
-            s.producers.iter().copied().collect()
+        let side = if full {
+            Some(&s.producers)
         } else if s.items.is_empty() {
-            s.consumers.iter().copied().collect()
+            Some(&s.consumers)
         } else {
-            Vec::new()
+            None
         };
         // A take with a timeout ends by itself; a join waits for task-dones.
-        waiters.retain(|&w| !s.timed[w as usize]);
-        waiters.extend(s.joiners.iter().copied());
+        let waiters = unflagged(side.into_iter().flatten(), &s.timed)
+            .chain(s.joiners.iter().copied())
+            .collect();
         View {
             seq: s.seq,
             holders: Vec::new(),

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use super::mutex::Mutex;
-use super::{Core, Cx, View};
+use super::{Core, Cx, View, Watched, unflagged};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -46,12 +46,12 @@ impl Condition {
     /// in between and miss it.
     pub fn wait(&self, cx: &mut Cx, lock: &Mutex) -> Flow {
         let me = cx.me;
-        if !lock.held_by(me) {
-            return Err(Halt::Failed(format!(
-                "RuntimeError: cannot wait on un-acquired lock ({} waits on a condition without holding its lock)",
-                cx.name(me)
-            )));
-        }
+        must_hold(
+            cx,
+            lock,
+            "wait on",
+            "waits on a condition without holding its lock",
+        )?;
         {
             let mut s = self.core.lock();
             s.waiting.push_back(me);
@@ -81,12 +81,12 @@ impl Condition {
     /// every waiting thread. The event's item is how many it woke: 0 is a lost wake-up.
     pub fn notify(&self, cx: &mut Cx, lock: &Mutex, all: bool) -> Flow {
         let me = cx.me;
-        if !lock.held_by(me) {
-            return Err(Halt::Failed(format!(
-                "RuntimeError: cannot notify on un-acquired lock ({} notifies without holding the condition's lock)",
-                cx.name(me)
-            )));
-        }
+        must_hold(
+            cx,
+            lock,
+            "notify on",
+            "notifies without holding the condition's lock",
+        )?;
         let mut s = self.core.lock();
         let n = if all {
             s.waiting.len()
@@ -105,17 +105,22 @@ impl Condition {
         }
         Ok(())
     }
+}
 
+/// A condition is used with its lock held, or it fails as CPython's does.
+fn must_hold(cx: &Cx, lock: &Mutex, verb: &str, what_it_does: &str) -> Flow {
+    if lock.held_by(cx.me) {
+        return Ok(());
+    }
+    Err(Halt::Failed(format!(
+        "RuntimeError: cannot {verb} un-acquired lock ({} {what_it_does})",
+        cx.name(cx.me)
+    )))
+}
+
+impl Watched for State {
     /// Waiters are the threads not yet notified; a notified thread is on its way to the lock.
-    pub fn view(&self) -> View {
-        let s = self.core.lock();
-        View::of(
-            s.seq,
-            [],
-            s.waiting
-                .iter()
-                .copied()
-                .filter(|&w| !s.releasing[w as usize]),
-        )
+    fn view(&self) -> View {
+        View::of(self.seq, [], unflagged(&self.waiting, &self.releasing))
     }
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{Core, Cx, View, await_hand_over};
+use super::{Core, Cx, View, Watched, await_hand_over, unflagged};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -102,13 +102,10 @@ impl Event {
             }
         }
     }
+}
 
-    pub fn view(&self) -> View {
-        let s = self.core.lock();
-        View::of(
-            s.seq,
-            [],
-            s.waiters.iter().copied().filter(|&w| !s.timed[w as usize]),
-        )
+impl Watched for State {
+    fn view(&self) -> View {
+        View::of(self.seq, [], unflagged(&self.waiters, &self.timed))
     }
 }

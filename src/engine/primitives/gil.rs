@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::{Core, Cx, View};
+use super::{Core, Cx, View, Watched};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -165,9 +165,10 @@ impl Gil {
             self.core.cv.notify_all();
         }
     }
+}
 
-    pub fn view(&self) -> View {
-        let s = self.core.lock();
-        View::of(s.seq, s.holder, s.waiters.iter().copied())
+impl Watched for State {
+    fn view(&self) -> View {
+        View::of(self.seq, self.holder, self.waiters.iter().copied())
     }
 }

@@ -85,6 +85,14 @@ impl<S> Core<S> {
         self.state.lock()
     }
 
+    /// The primitive as the wait-for graph sees it now.
+    fn view(&self) -> View
+    where
+        S: Watched,
+    {
+        self.lock().view()
+    }
+
     /// Wake every waiter so it can see that the run was cancelled.
     fn wake_all(&self) {
         wake(&self.state, &[&self.cv]);
@@ -199,6 +207,20 @@ pub struct View {
     pub full: bool,
 }
 
+/// The threads of `queue` whose flag is not set, in queue order: the waiters of a view without
+/// those that wait with a timeout, or that are still giving back a lock.
+fn unflagged<'a>(
+    queue: impl IntoIterator<Item = &'a ThreadIdx>,
+    flagged: &'a [bool],
+) -> impl Iterator<Item = ThreadIdx> {
+    queue.into_iter().copied().filter(|&w| !flagged[w as usize])
+}
+
+/// A primitive's state, read as a `View`.
+pub trait Watched {
+    fn view(&self) -> View;
+}
+
 impl View {
     /// The view of a primitive that is never full.
     pub fn of(
@@ -283,18 +305,18 @@ impl Primitive {
 
     pub fn view(&self) -> View {
         match self {
-            Primitive::Mutex(p) => p.view(),
-            Primitive::Semaphore(p) => p.view(),
-            Primitive::Barrier(p) => p.view(),
+            Primitive::Mutex(p) => p.core.view(),
+            Primitive::Semaphore(p) => p.core.view(),
+            Primitive::Barrier(p) => p.core.view(),
             Primitive::Buffer(p) => p.view(),
-            Primitive::Gil(p) => p.view(),
-            Primitive::Event(p) => p.view(),
-            Primitive::RwLock(p) => p.view(),
+            Primitive::Gil(p) => p.core.view(),
+            Primitive::Event(p) => p.core.view(),
+            Primitive::RwLock(p) => p.core.view(),
             Primitive::Counter(p) => p.view(),
             Primitive::EventLoop(p) => p.view(),
-            Primitive::Condition(p) => p.view(),
+            Primitive::Condition(p) => p.core.view(),
             Primitive::List(p) => p.view(),
-            Primitive::Pool(p) => p.view(),
+            Primitive::Pool(p) => p.core.view(),
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::{Core, Cx, View, await_hand_over};
+use super::{Core, Cx, View, Watched, await_hand_over, unflagged};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -54,9 +54,9 @@ impl Mutex {
         self.reentrant
     }
 
-    /// The count an rlock's events carry; a plain mutex's carry none.
-    fn depth_item(&self, depth: u32) -> Option<u32> {
-        self.reentrant.then_some(depth)
+    /// Record a take or a give-back: an rlock's events carry its count, a plain mutex's none.
+    fn emit_depth(&self, cx: &mut Cx, kind: EventKind, by: Option<ThreadIdx>, depth: u32) {
+        cx.emit(kind, self.index, by, self.reentrant.then_some(depth));
     }
 
     pub fn lock(&self, cx: &mut Cx) -> Flow {
@@ -76,12 +76,7 @@ impl Mutex {
             s.holder = Some(me);
             s.depth += 1;
             s.seq += 1;
-            cx.emit(
-                EventKind::Acquire,
-                self.index,
-                None,
-                self.depth_item(s.depth),
-            );
+            self.emit_depth(cx, EventKind::Acquire, None, s.depth);
             return Ok(true);
         }
         s.waiters.push_back(me);
@@ -104,7 +99,7 @@ impl Mutex {
         s.timed[me as usize] = false;
         match handed? {
             Some(by) => {
-                cx.emit(EventKind::Acquire, self.index, by, self.depth_item(s.depth));
+                self.emit_depth(cx, EventKind::Acquire, by, s.depth);
                 Ok(true)
             }
             None => {
@@ -135,12 +130,7 @@ impl Mutex {
         }
         s.depth = s.depth.saturating_sub(1);
         s.seq += 1;
-        cx.emit(
-            EventKind::Release,
-            self.index,
-            None,
-            self.depth_item(s.depth),
-        );
+        self.emit_depth(cx, EventKind::Release, None, s.depth);
         if s.depth > 0 {
             return Ok(());
         }
@@ -152,13 +142,10 @@ impl Mutex {
         }
         Ok(())
     }
+}
 
-    pub fn view(&self) -> View {
-        let s = self.core.lock();
-        View::of(
-            s.seq,
-            s.holder,
-            s.waiters.iter().copied().filter(|&w| !s.timed[w as usize]),
-        )
+impl Watched for State {
+    fn view(&self) -> View {
+        View::of(self.seq, self.holder, unflagged(&self.waiters, &self.timed))
     }
 }

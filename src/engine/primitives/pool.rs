@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::{Core, Cx, Patience, View};
+use super::{Core, Cx, Patience, View, Watched};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{EXCEPTIONS, ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -256,28 +256,29 @@ impl Pool {
         }
         Ok(())
     }
+}
 
+impl Watched for State {
     /// Idle workers wait for a submit (or a shutdown); a collecting thread waits for a worker
     /// to finish a task. A collector with a timeout still counts: it fails at the end of it,
     /// but only a finished task lets it go on.
-    pub fn view(&self) -> View {
-        let s = self.core.lock();
+    fn view(&self) -> View {
         // A collector whose result is in, woken but not yet running, is no longer waiting.
-        let mut waiters: Vec<ThreadIdx> = s
+        let mut waiters: Vec<ThreadIdx> = self
             .awaiting
             .iter()
             .filter(|(_, left, any)| {
                 if *any {
-                    !left.iter().any(|&n| s.finished(n))
+                    !left.iter().any(|&n| self.finished(n))
                 } else {
-                    !left.first().is_some_and(|&n| s.finished(n))
+                    !left.first().is_some_and(|&n| self.finished(n))
                 }
             })
             .map(|a| a.0)
             .collect();
-        if s.queue.is_empty() && !s.shut {
-            waiters.extend(s.idle.iter().copied());
+        if self.queue.is_empty() && !self.shut {
+            waiters.extend(self.idle.iter().copied());
         }
-        View::of(s.seq, [], waiters)
+        View::of(self.seq, [], waiters)
     }
 }

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Core, Cx, View};
+use super::{Core, Cx, View, Watched};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -153,18 +153,19 @@ impl RwLock {
         Ok(())
     }
 
-    pub fn view(&self) -> View {
-        let s = self.core.lock();
-        View::of(
-            s.seq,
-            s.writer.into_iter().chain(s.readers.iter().copied()),
-            s.waiters.iter().map(|&(t, _)| t),
-        )
-    }
-
     /// Queued threads that want to write, for a view that tells readers from writers.
     pub fn waiting_writers(&self) -> Vec<ThreadIdx> {
         let s = self.core.lock();
         s.waiters.iter().filter(|w| w.1).map(|w| w.0).collect()
+    }
+}
+
+impl Watched for State {
+    fn view(&self) -> View {
+        View::of(
+            self.seq,
+            self.writer.into_iter().chain(self.readers.iter().copied()),
+            self.waiters.iter().map(|&(t, _)| t),
+        )
     }
 }

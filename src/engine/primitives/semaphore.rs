@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Core, Cx, View};
+use super::{Core, Cx, View, Watched};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -81,9 +81,14 @@ impl Semaphore {
         }
         Ok(())
     }
+}
 
-    pub fn view(&self) -> View {
-        let s = self.core.lock();
-        View::of(s.seq, s.holders.iter().copied(), s.waiters.iter().copied())
+impl Watched for State {
+    fn view(&self) -> View {
+        View::of(
+            self.seq,
+            self.holders.iter().copied(),
+            self.waiters.iter().copied(),
+        )
     }
 }
