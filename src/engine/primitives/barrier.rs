@@ -50,9 +50,9 @@ impl Barrier {
             return Ok(());
         }
         let generation = s.generation;
-        cx.block(self.index);
         let by = self.core.await_hand_over(
             cx,
+            self.index,
             &mut s,
             |s| (s.generation != generation).then_some(s.tripped_by),
             |s| s.arrived.retain(|&w| w != me),

@@ -134,9 +134,9 @@ impl Buffer {
         }
         s.joiners.push(me);
         s.seq += 1;
-        cx.block(self.index);
         let by = await_hand_over(
             cx,
+            self.index,
             &self.all_done,
             &mut s,
             None,
@@ -171,7 +171,6 @@ impl Buffer {
             // whose item another took first is waiting again the moment the item is gone.
             s.side(putting).push_back(me);
             s.seq += 1;
-            cx.block(self.index);
             let cv = if putting {
                 &self.not_full
             } else {
@@ -180,6 +179,7 @@ impl Buffer {
             s.timed[me as usize] = timeout.is_some();
             let moved = await_hand_over(
                 cx,
+                self.index,
                 cv,
                 &mut s,
                 timeout,

@@ -65,9 +65,9 @@ impl Condition {
             s.waiting.retain(|&w| w != me);
             return Err(halt);
         }
-        cx.block(self.index);
         let by = self.core.await_hand_over(
             cx,
+            self.index,
             &mut s,
             |s| s.woken_by[me as usize].take().map(Some),
             |s| s.waiting.retain(|&w| w != me),

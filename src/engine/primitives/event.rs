@@ -80,9 +80,9 @@ impl Event {
         s.waiters.push(me);
         s.timed[me as usize] = timeout.is_some();
         s.seq += 1;
-        cx.block(self.index);
         let released = await_hand_over(
             cx,
+            self.index,
             &self.core.cv,
             &mut s,
             timeout,

@@ -111,27 +111,30 @@ impl<S> Core<S> {
     pub fn await_hand_over(
         &self,
         cx: &mut Cx,
+        r: ResIdx,
         s: &mut MutexGuard<S>,
         handed: impl FnMut(&mut S) -> Option<Option<ThreadIdx>>,
         leave: impl FnMut(&mut S),
     ) -> Result<Option<ThreadIdx>, Halt> {
-        let by = await_hand_over(cx, &self.cv, s, None, handed, leave)?;
+        let by = await_hand_over(cx, r, &self.cv, s, None, handed, leave)?;
         Ok(by.flatten())
     }
 }
 
-/// Wait on `cv`, blocked, until a releaser hands this thread the resource: `handed` takes the
-/// hand-over (who gave it) out of the state once it is there. If the run is cancelled first,
-/// or a `timeout` runs out (then it returns `None`), `leave` takes the thread out of the queue.
-/// Either way the thread is no longer blocked.
+/// Block on `r` and wait on `cv` until a releaser hands this thread the resource: `handed`
+/// takes the hand-over (who gave it) out of the state once it is there. If the run is cancelled
+/// first, or a `timeout` runs out (then it returns `None`), `leave` takes the thread out of the
+/// queue. Either way the thread is no longer blocked.
 pub fn await_hand_over<S>(
     cx: &mut Cx,
+    r: ResIdx,
     cv: &Condvar,
     s: &mut MutexGuard<S>,
     timeout: Option<Duration>,
     mut handed: impl FnMut(&mut S) -> Option<Option<ThreadIdx>>,
     mut leave: impl FnMut(&mut S),
 ) -> Result<Option<Option<ThreadIdx>>, Halt> {
+    cx.block(r);
     let mut patience = Patience::new(timeout);
     let flow = loop {
         if let Some(by) = handed(&mut **s) {

@@ -82,9 +82,9 @@ impl Mutex {
         s.waiters.push_back(me);
         s.timed[me as usize] = timeout.is_some();
         s.seq += 1;
-        cx.block(self.index);
         let handed = await_hand_over(
             cx,
+            self.index,
             &self.core.cv,
             &mut s,
             timeout,

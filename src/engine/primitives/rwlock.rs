@@ -121,9 +121,9 @@ impl RwLock {
         }
         s.waiters.push_back((me, write));
         s.seq += 1;
-        cx.block(self.index);
         let by = self.core.await_hand_over(
             cx,
+            self.index,
             &mut s,
             |s| s.granted[me as usize].take(),
             |s| s.waiters.retain(|&(w, _)| w != me),

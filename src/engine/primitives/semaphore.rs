@@ -48,9 +48,9 @@ impl Semaphore {
         }
         s.waiters.push_back(me);
         s.seq += 1;
-        cx.block(self.index);
         let by = self.core.await_hand_over(
             cx,
+            self.index,
             &mut s,
             |s| s.handed_by[me as usize].take(),
             |s| s.waiters.retain(|&w| w != me),
