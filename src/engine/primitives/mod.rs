@@ -4,6 +4,11 @@
 //! Waiters queue in arrival order and a release hands the resource straight to the first of
 //! them, which is how a woken thread knows exactly who woke it. Every wait can be cancelled, and
 //! every state change is stamped while the primitive's lock is held.
+//!
+//! What they have in common lives here, once: `Core` (the state behind its lock, and the
+//! condition variable its waiters sleep on), `await_hand_over` (block, wait to be handed the
+//! resource or give up after a timeout counted in run time by `Patience`, unblock) and
+//! `Watched` (a state read as the wait-for graph's `View`).
 
 pub mod barrier;
 pub mod buffer;
