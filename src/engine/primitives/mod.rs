@@ -71,8 +71,9 @@ impl Cx<'_> {
     }
 }
 
-/// What every primitive that makes threads wait is built from: its state behind a lock, and
-/// the condition variable its waiters sleep on.
+/// What a primitive that makes threads wait is built from: its state behind a lock, and the
+/// condition variable its waiters sleep on. (A buffer has a condition variable for each kind of
+/// waiter, so it keeps its own.)
 pub struct Core<S> {
     state: PlMutex<S>,
     pub cv: Condvar,
@@ -158,8 +159,8 @@ pub fn await_hand_over<S>(
     flow
 }
 
-/// A wait's timeout, counted in run time: time paused does not count against it (unless the
-/// thread is being stepped), and the run's speed scales the wall clock.
+/// A wait's timeout, counted in run time: time paused does not count against it (time spent
+/// stepping does), and the run's speed scales the wall clock.
 pub struct Patience {
     nominal: Option<f64>,
     waited: f64,
