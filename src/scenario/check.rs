@@ -255,6 +255,25 @@ fn barriers(parsed: &Parsed, problems: &mut Vec<Problem>) {
     }
 }
 
+/// A problem with what the steps do to resource `r`: labelled at the step (`at`), and at where
+/// `r` is declared.
+fn about_resource(
+    parsed: &Parsed,
+    r: usize,
+    code: &'static str,
+    message: impl Into<String>,
+    at: (Span, impl Into<String>),
+    help: impl Into<String>,
+) -> Problem {
+    Problem::new(code, message)
+        .at(at.0, at.1)
+        .also(
+            parsed.resource_spans[r],
+            t!("classroom.check.declared_here"),
+        )
+        .help(help)
+}
+
 /// A `take` from a buffer that nothing ever puts into can only wait forever.
 fn buffers(parsed: &Parsed, problems: &mut Vec<Problem>) {
     let s = &parsed.scenario;
@@ -308,34 +327,29 @@ fn buffers(parsed: &Parsed, problems: &mut Vec<Problem>) {
         }
         if let Some(span) = too_many_done {
             let name = &res.name;
-            problems.push(
-                Problem::new(
-                    "scenario::task-done-too-often",
-                    rust_i18n::t!(
-                        "syllabus.check.task_done_too_often",
-                        name = name,
-                        puts = puts
-                    ),
-                )
-                .at(span, rust_i18n::t!("syllabus.check.task_done_label"))
-                .also(parsed.resource_spans[r], "declared here")
-                .help(rust_i18n::t!("syllabus.check.task_done_help", name = name)),
-            );
+            problems.push(about_resource(
+                parsed,
+                r,
+                "scenario::task-done-too-often",
+                t!(
+                    "syllabus.check.task_done_too_often",
+                    name = name,
+                    puts = puts
+                ),
+                (span, t!("syllabus.check.task_done_label")),
+                t!("syllabus.check.task_done_help", name = name),
+            ));
         }
         if let (Some(span), false) = (first_take, any_put) {
             let name = &res.name;
-            problems.push(
-                Problem::new(
-                    "scenario::take-without-put",
-                    t!("classroom.check.take_without_put", name = name),
-                )
-                .at(span, t!("classroom.check.item_never_comes"))
-                .also(
-                    parsed.resource_spans[r],
-                    t!("classroom.check.declared_here"),
-                )
-                .help(t!("classroom.check.take_without_put_help", name = name)),
-            );
+            problems.push(about_resource(
+                parsed,
+                r,
+                "scenario::take-without-put",
+                t!("classroom.check.take_without_put", name = name),
+                (span, t!("classroom.check.item_never_comes")),
+                t!("classroom.check.take_without_put_help", name = name),
+            ));
         }
     }
 }
@@ -360,21 +374,17 @@ fn events(parsed: &Parsed, problems: &mut Vec<Problem>) {
         }
         if let Some((t, i, _)) = steps().find(|(.., op)| *op == Op::Wait(r as u16)) {
             let name = &res.name;
-            problems.push(
-                Problem::new(
-                    "scenario::event-never-set",
-                    t!("classroom.check.event_never_set", name = name),
-                )
-                .at(
+            problems.push(about_resource(
+                parsed,
+                r,
+                "scenario::event-never-set",
+                t!("classroom.check.event_never_set", name = name),
+                (
                     parsed.step_spans[t][i],
                     t!("classroom.check.signal_never_comes"),
-                )
-                .also(
-                    parsed.resource_spans[r],
-                    t!("classroom.check.declared_here"),
-                )
-                .help(t!("classroom.check.event_never_set_help", name = name)),
-            );
+                ),
+                t!("classroom.check.event_never_set_help", name = name),
+            ));
         }
     }
 }

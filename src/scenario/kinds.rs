@@ -36,22 +36,24 @@ pub struct Kind {
     pub stepless: &'static str,
 }
 
+const MUTEX: Kind = Kind {
+    keyword: "mutex",
+    noun: "mutex",
+    attributes: &[],
+    example: "mutex A",
+    suggest: "",
+    default_name: None,
+    steps: &["lock", "unlock"],
+    take: Some("lock"),
+    give: Some("unlock"),
+    exclusive: None,
+    stepless: "",
+};
+
 /// Every resource kind, in the order help texts list them. Where two kinds share a step
 /// (`wait`), the first is the one suggested for it.
 pub const KINDS: &[Kind] = &[
-    Kind {
-        keyword: "mutex",
-        noun: "mutex",
-        attributes: &[],
-        example: "mutex A",
-        suggest: "",
-        default_name: None,
-        steps: &["lock", "unlock"],
-        take: Some("lock"),
-        give: Some("unlock"),
-        exclusive: None,
-        stepless: "",
-    },
+    MUTEX,
     Kind {
         keyword: "semaphore",
         noun: "semaphore",
@@ -104,18 +106,12 @@ pub const KINDS: &[Kind] = &[
         exclusive: None,
         stepless: "threads do not take a GIL by hand: write gil={name} on the thread, and its `work` steps run under the GIL",
     },
+    // Written like a mutex; only what it does differs.
     Kind {
         keyword: "rlock",
         noun: "rlock",
-        attributes: &[],
         example: "rlock R",
-        suggest: "",
-        default_name: None,
-        steps: &["lock", "unlock"],
-        take: Some("lock"),
-        give: Some("unlock"),
-        exclusive: None,
-        stepless: "",
+        ..MUTEX
     },
     Kind {
         keyword: "event",

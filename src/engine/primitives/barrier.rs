@@ -2,18 +2,15 @@
 //! that completes the party trips the barrier and releases everyone, and the next arrivals start
 //! a new generation.
 
-use parking_lot::{Condvar, Mutex};
-
-use super::{Cx, View};
-use crate::engine::conductor::{Flow, Halt};
+use super::{Core, Cx, View, Watched};
+use crate::engine::conductor::Flow;
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
 
 pub struct Barrier {
     index: ResIdx,
     parties: usize,
-    pub(super) state: Mutex<State>,
-    pub(super) cv: Condvar,
+    pub(super) core: Core<State>,
 }
 
 pub(super) struct State {
@@ -29,19 +26,18 @@ impl Barrier {
         Barrier {
             index,
             parties: parties.max(1) as usize,
-            state: Mutex::new(State {
+            core: Core::new(State {
                 seq: 0,
                 arrived: Vec::new(),
                 generation: 0,
                 tripped_by: None,
             }),
-            cv: Condvar::new(),
         }
     }
 
     pub fn wait(&self, cx: &mut Cx) -> Flow {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         cx.emit(EventKind::Arrive, self.index, None, None);
         s.arrived.push(me);
         s.seq += 1;
@@ -50,35 +46,24 @@ impl Barrier {
             s.tripped_by = Some(me);
             s.arrived.clear();
             cx.emit(EventKind::Pass, self.index, None, None);
-            self.cv.notify_all();
+            self.core.cv.notify_all();
             return Ok(());
         }
         let generation = s.generation;
-        cx.block(self.index);
-        let flow = loop {
-            if s.generation != generation {
-                break Ok(());
-            }
-            if cx.conductor.cancelled() {
-                s.arrived.retain(|&w| w != me);
-                break Err(Halt::Cancelled);
-            }
-            self.cv.wait(&mut s);
-        };
-        cx.conductor.unblocked(me);
-        flow?;
-        let by = s.tripped_by;
+        let by = self.core.await_hand_over(
+            cx,
+            self.index,
+            &mut s,
+            |s| (s.generation != generation).then_some(s.tripped_by),
+            |s| s.arrived.retain(|&w| w != me),
+        )?;
         cx.emit(EventKind::Pass, self.index, by, None);
         Ok(())
     }
+}
 
-    pub fn view(&self) -> View {
-        let s = self.state.lock();
-        View {
-            seq: s.seq,
-            holders: Vec::new(),
-            waiters: s.arrived.clone(),
-            full: false,
-        }
+impl Watched for State {
+    fn view(&self) -> View {
+        View::of(self.seq, [], self.arrived.iter().copied())
     }
 }

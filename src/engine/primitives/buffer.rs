@@ -9,9 +9,9 @@
 
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{Cx, View};
+use super::{Cx, View, await_hand_over, unflagged};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -134,20 +134,16 @@ impl Buffer {
         }
         s.joiners.push(me);
         s.seq += 1;
-        cx.block(self.index);
-        let flow = loop {
-            if s.unfinished == 0 {
-                break Ok(());
-            }
-            if cx.conductor.cancelled() {
-                s.joiners.retain(|&w| w != me);
-                break Err(Halt::Cancelled);
-            }
-            self.all_done.wait(&mut s);
-        };
-        cx.conductor.unblocked(me);
-        flow?;
-        cx.emit(EventKind::Pass, self.index, s.finished_by, Some(0));
+        let by = await_hand_over(
+            cx,
+            self.index,
+            &self.all_done,
+            &mut s,
+            None,
+            |s| (s.unfinished == 0).then_some(s.finished_by),
+            |s| s.joiners.retain(|&w| w != me),
+        )?;
+        cx.emit(EventKind::Pass, self.index, by.flatten(), Some(0));
         Ok(())
     }
 
@@ -175,54 +171,38 @@ impl Buffer {
             // whose item another took first is waiting again the moment the item is gone.
             s.side(putting).push_back(me);
             s.seq += 1;
-            cx.block(self.index);
             let cv = if putting {
                 &self.not_full
             } else {
                 &self.not_empty
             };
             s.timed[me as usize] = timeout.is_some();
-            let nominal = timeout.map(|t| t.as_nanos() as f64);
-            let mut waited = 0.0;
-            let mut last = Instant::now();
-            while must_wait(&s) {
-                if cx.conductor.cancelled() {
-                    s.side(putting).retain(|&w| w != me);
-                    s.woken_by[me as usize] = None;
-                    s.timed[me as usize] = false;
-                    cx.conductor.unblocked(me);
-                    return Err(Halt::Cancelled);
-                }
-                match nominal {
-                    None => cv.wait(&mut s),
-                    Some(nominal) => {
-                        let now = Instant::now();
-                        if !cx.conductor.is_paused() || cx.conductor.stepping().is_some() {
-                            waited += (now - last).as_nanos() as f64 * cx.conductor.speed();
-                        }
-                        last = now;
-                        if waited >= nominal {
-                            s.side(putting).retain(|&w| w != me);
-                            s.woken_by[me as usize] = None;
-                            s.timed[me as usize] = false;
-                            s.seq += 1;
-                            cx.conductor.unblocked(me);
-                            cx.emit(EventKind::Timeout, self.index, None, None);
-                            return Ok(false);
-                        }
-                        let left = (nominal - waited) / cx.conductor.speed();
-                        let left = Duration::from_nanos(left as u64);
-                        cv.wait_for(&mut s, left.min(Duration::from_millis(5)));
+            let moved = await_hand_over(
+                cx,
+                self.index,
+                cv,
+                &mut s,
+                timeout,
+                |s| {
+                    if !must_wait(s) {
+                        return Some(None);
                     }
-                }
-                if must_wait(&s) {
                     // Another thread got there first: that signal is spent.
                     s.woken_by[me as usize] = None;
-                }
-            }
+                    None
+                },
+                |s| {
+                    s.side(putting).retain(|&w| w != me);
+                    s.woken_by[me as usize] = None;
+                },
+            );
             s.timed[me as usize] = false;
+            if moved?.is_none() {
+                s.seq += 1;
+                cx.emit(EventKind::Timeout, self.index, None, None);
+                return Ok(false);
+            }
             s.side(putting).retain(|&w| w != me);
-            cx.conductor.unblocked(me);
         }
         let (kind, item) = if let Some(what) = put {
             let entry = match what {
@@ -276,16 +256,17 @@ impl Buffer {
     pub fn view(&self) -> View {
         let s = self.state.lock();
         let full = s.items.len() >= self.capacity;
-        let mut waiters: Vec<ThreadIdx> = if full {
-            s.producers.iter().copied().collect()
+        let side = if full {
+            Some(&s.producers)
         } else if s.items.is_empty() {
-            s.consumers.iter().copied().collect()
+            Some(&s.consumers)
         } else {
-            Vec::new()
+            None
         };
         // A take with a timeout ends by itself; a join waits for task-dones.
-        waiters.retain(|&w| !s.timed[w as usize]);
-        waiters.extend(s.joiners.iter().copied());
+        let waiters = unflagged(side.into_iter().flatten(), &s.timed)
+            .chain(s.joiners.iter().copied())
+            .collect();
         View {
             seq: s.seq,
             holders: Vec::new(),

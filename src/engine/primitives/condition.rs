@@ -4,19 +4,17 @@
 //! for the lock. A notice finds only threads already waiting: one sent before anyone waits is
 //! lost (its event says it woke nobody).
 
-use parking_lot::{Condvar, Mutex as PlMutex};
 use std::collections::VecDeque;
 
 use super::mutex::Mutex;
-use super::{Cx, View, await_hand_over};
+use super::{Core, Cx, View, Watched, unflagged};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
 
 pub struct Condition {
     index: ResIdx,
-    pub(super) state: PlMutex<State>,
-    pub(super) cv: Condvar,
+    pub(super) core: Core<State>,
 }
 
 pub(super) struct State {
@@ -34,13 +32,12 @@ impl Condition {
     pub fn new(index: ResIdx, threads: usize) -> Condition {
         Condition {
             index,
-            state: PlMutex::new(State {
+            core: Core::new(State {
                 seq: 0,
                 waiting: VecDeque::new(),
                 releasing: vec![false; threads],
                 woken_by: vec![None; threads],
             }),
-            cv: Condvar::new(),
         }
     }
 
@@ -49,29 +46,28 @@ impl Condition {
     /// in between and miss it.
     pub fn wait(&self, cx: &mut Cx, lock: &Mutex) -> Flow {
         let me = cx.me;
-        if !lock.held_by(me) {
-            return Err(Halt::Failed(format!(
-                "RuntimeError: cannot wait on un-acquired lock ({} waits on a condition without holding its lock)",
-                cx.name(me)
-            )));
-        }
+        must_hold(
+            cx,
+            lock,
+            "wait on",
+            "waits on a condition without holding its lock",
+        )?;
         {
-            let mut s = self.state.lock();
+            let mut s = self.core.lock();
             s.waiting.push_back(me);
             s.releasing[me as usize] = true;
         }
         let released = lock.unlock(cx);
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         s.releasing[me as usize] = false;
         s.seq += 1;
         if let Err(halt) = released {
             s.waiting.retain(|&w| w != me);
             return Err(halt);
         }
-        cx.block(self.index);
-        let by = await_hand_over(
+        let by = self.core.await_hand_over(
             cx,
-            &self.cv,
+            self.index,
             &mut s,
             |s| s.woken_by[me as usize].take().map(Some),
             |s| s.waiting.retain(|&w| w != me),
@@ -85,13 +81,13 @@ impl Condition {
     /// every waiting thread. The event's item is how many it woke: 0 is a lost wake-up.
     pub fn notify(&self, cx: &mut Cx, lock: &Mutex, all: bool) -> Flow {
         let me = cx.me;
-        if !lock.held_by(me) {
-            return Err(Halt::Failed(format!(
-                "RuntimeError: cannot notify on un-acquired lock ({} notifies without holding the condition's lock)",
-                cx.name(me)
-            )));
-        }
-        let mut s = self.state.lock();
+        must_hold(
+            cx,
+            lock,
+            "notify on",
+            "notifies without holding the condition's lock",
+        )?;
+        let mut s = self.core.lock();
         let n = if all {
             s.waiting.len()
         } else {
@@ -105,27 +101,26 @@ impl Condition {
         s.seq += 1;
         cx.emit(EventKind::Notify, self.index, None, Some(n as u32));
         if n > 0 {
-            self.cv.notify_all();
-        }
-        if !s.waiting.is_empty() {
-            cx.leaves_waiters();
+            self.core.handed_on(cx, !s.waiting.is_empty());
         }
         Ok(())
     }
+}
 
+/// A condition is used with its lock held, or it fails as CPython's does.
+fn must_hold(cx: &Cx, lock: &Mutex, verb: &str, what_it_does: &str) -> Flow {
+    if lock.held_by(cx.me) {
+        return Ok(());
+    }
+    Err(Halt::Failed(format!(
+        "RuntimeError: cannot {verb} un-acquired lock ({} {what_it_does})",
+        cx.name(cx.me)
+    )))
+}
+
+impl Watched for State {
     /// Waiters are the threads not yet notified; a notified thread is on its way to the lock.
-    pub fn view(&self) -> View {
-        let s = self.state.lock();
-        View {
-            seq: s.seq,
-            holders: Vec::new(),
-            waiters: s
-                .waiting
-                .iter()
-                .copied()
-                .filter(|&w| !s.releasing[w as usize])
-                .collect(),
-            full: false,
-        }
+    fn view(&self) -> View {
+        View::of(self.seq, [], unflagged(&self.waiting, &self.releasing))
     }
 }

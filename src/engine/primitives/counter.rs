@@ -84,11 +84,6 @@ impl Counter {
     }
 
     pub fn view(&self) -> View {
-        View {
-            seq: *self.stamp.lock(),
-            holders: Vec::new(),
-            waiters: Vec::new(),
-            full: false,
-        }
+        View::of(*self.stamp.lock(), [], [])
     }
 }

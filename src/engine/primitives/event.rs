@@ -4,18 +4,16 @@
 //! the setter); `clear` makes it false again, for waits that come after. A waiter released by
 //! a `set` goes on even if the event is cleared before it runs, as Python's does.
 
-use parking_lot::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{Cx, View};
+use super::{Core, Cx, View, Watched, await_hand_over, unflagged};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
 
 pub struct Event {
     index: ResIdx,
-    pub(super) state: Mutex<State>,
-    pub(super) cv: Condvar,
+    pub(super) core: Core<State>,
 }
 
 pub(super) struct State {
@@ -33,19 +31,18 @@ impl Event {
     pub fn new(index: ResIdx, threads: usize) -> Event {
         Event {
             index,
-            state: Mutex::new(State {
+            core: Core::new(State {
                 seq: 0,
                 set_by: None,
                 waiters: Vec::new(),
                 timed: vec![false; threads],
                 released_by: vec![None; threads],
             }),
-            cv: Condvar::new(),
         }
     }
 
     pub fn set(&self, cx: &mut Cx) -> Flow {
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         cx.emit(EventKind::Set, self.index, None, None);
         s.seq += 1;
         s.set_by = Some(cx.me);
@@ -55,12 +52,12 @@ impl Event {
         for w in std::mem::take(&mut s.waiters) {
             s.released_by[w as usize] = Some(me);
         }
-        self.cv.notify_all();
+        self.core.cv.notify_all();
         Ok(())
     }
 
     pub fn clear(&self, cx: &mut Cx) -> Flow {
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         cx.emit(EventKind::Clear, self.index, None, None);
         s.seq += 1;
         s.set_by = None;
@@ -75,7 +72,7 @@ impl Event {
     /// paused does not count). Returns whether it was set: Python's `wait` return value.
     pub fn wait_for(&self, cx: &mut Cx, timeout: Option<Duration>) -> Result<bool, Halt> {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         if let Some(by) = s.set_by {
             cx.emit(EventKind::Pass, self.index, Some(by), None);
             return Ok(true);
@@ -83,59 +80,32 @@ impl Event {
         s.waiters.push(me);
         s.timed[me as usize] = timeout.is_some();
         s.seq += 1;
-        cx.block(self.index);
-        let nominal = timeout.map(|t| t.as_nanos() as f64);
-        let mut waited = 0.0;
-        let mut last = Instant::now();
-        let flow = loop {
-            if let Some(by) = s.released_by[me as usize].take() {
-                break Ok(Some(by));
-            }
-            if cx.conductor.cancelled() {
-                s.waiters.retain(|&w| w != me);
-                break Err(Halt::Cancelled);
-            }
-            let Some(nominal) = nominal else {
-                self.cv.wait(&mut s);
-                continue;
-            };
-            let now = Instant::now();
-            if !cx.conductor.is_paused() || cx.conductor.stepping().is_some() {
-                waited += (now - last).as_nanos() as f64 * cx.conductor.speed();
-            }
-            last = now;
-            if waited >= nominal {
-                s.waiters.retain(|&w| w != me);
-                s.seq += 1;
-                cx.emit(EventKind::Timeout, self.index, None, None);
-                break Ok(None);
-            }
-            let left = Duration::from_nanos(((nominal - waited) / cx.conductor.speed()) as u64);
-            self.cv.wait_for(&mut s, left.min(Duration::from_millis(5)));
-        };
+        let released = await_hand_over(
+            cx,
+            self.index,
+            &self.core.cv,
+            &mut s,
+            timeout,
+            |s| s.released_by[me as usize].take().map(Some),
+            |s| s.waiters.retain(|&w| w != me),
+        );
         s.timed[me as usize] = false;
-        cx.conductor.unblocked(me);
-        match flow? {
+        match released? {
             Some(by) => {
-                cx.emit(EventKind::Pass, self.index, Some(by), None);
+                cx.emit(EventKind::Pass, self.index, by, None);
                 Ok(true)
             }
-            None => Ok(false),
+            None => {
+                s.seq += 1;
+                cx.emit(EventKind::Timeout, self.index, None, None);
+                Ok(false)
+            }
         }
     }
+}
 
-    pub fn view(&self) -> View {
-        let s = self.state.lock();
-        View {
-            seq: s.seq,
-            holders: Vec::new(),
-            waiters: s
-                .waiters
-                .iter()
-                .copied()
-                .filter(|&w| !s.timed[w as usize])
-                .collect(),
-            full: false,
-        }
+impl Watched for State {
+    fn view(&self) -> View {
+        View::of(self.seq, [], unflagged(&self.waiters, &self.timed))
     }
 }

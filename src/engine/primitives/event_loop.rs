@@ -73,11 +73,6 @@ impl EventLoop {
     /// loop always comes back to a ready task.
     pub fn view(&self) -> View {
         let s = self.state.lock();
-        View {
-            seq: s.seq,
-            holders: s.running.into_iter().collect(),
-            waiters: Vec::new(),
-            full: false,
-        }
+        View::of(s.seq, s.running, [])
     }
 }

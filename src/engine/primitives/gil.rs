@@ -6,12 +6,11 @@
 //! waiter, so the thread that dropped it cannot take it straight back (CPython's forced
 //! switching). A thread that sleeps (I/O) releases the GIL first and takes it again after.
 
-use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::{Cx, View};
+use super::{Core, Cx, View, Watched};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -28,8 +27,7 @@ pub struct Gil {
     /// The holder, readable without the lock: a thread that has just asked for the GIL spins
     /// on it for a moment, so the hand-over does not also pay for waking a sleeping thread.
     holder_now: AtomicU32,
-    pub(super) state: Mutex<State>,
-    pub(super) cv: Condvar,
+    pub(super) core: Core<State>,
 }
 
 pub(super) struct State {
@@ -48,14 +46,13 @@ impl Gil {
             interval: interval.max(Duration::from_micros(50)),
             drop_requested: AtomicBool::new(false),
             holder_now: AtomicU32::new(NOBODY),
-            state: Mutex::new(State {
+            core: Core::new(State {
                 seq: 0,
                 holder: None,
                 waiters: VecDeque::new(),
                 switches: 0,
                 handed_by: vec![None; threads],
             }),
-            cv: Condvar::new(),
         }
     }
 
@@ -70,7 +67,7 @@ impl Gil {
 
     pub fn take(&self, cx: &mut Cx) -> Flow {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         if s.holder.is_none() && s.waiters.is_empty() {
             s.holder = Some(me);
             self.holder_now.store(me as u32, Ordering::Release);
@@ -85,7 +82,7 @@ impl Gil {
     /// Answer a drop request: hand the GIL to the first waiter and queue behind it, in one
     /// step, so the thread is never seen computing after it let go.
     pub fn switch(&self, cx: &mut Cx) -> Flow {
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         if s.holder != Some(cx.me) {
             return Ok(());
         }
@@ -119,7 +116,7 @@ impl Gil {
             let switches = s.switches;
             // The switch interval is run time: at 0.1x it lasts ten times as long on the wall.
             let interval = self.interval.div_f64(cx.conductor.speed());
-            let timed_out = self.cv.wait_for(&mut s, interval).timed_out();
+            let timed_out = self.core.cv.wait_for(&mut s, interval).timed_out();
             if timed_out
                 && s.holder.is_some()
                 && s.holder != Some(me)
@@ -149,7 +146,7 @@ impl Gil {
 
     /// Give the GIL up before I/O, a blocking wait, or the end of the thread.
     pub fn drop_gil(&self, cx: &mut Cx) {
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         if s.holder == Some(cx.me) {
             self.hand_over(cx, &mut s);
         }
@@ -165,17 +162,13 @@ impl Gil {
         if let Some(next) = s.holder {
             s.switches += 1;
             s.handed_by[next as usize] = Some(cx.me);
-            self.cv.notify_all();
+            self.core.cv.notify_all();
         }
     }
+}
 
-    pub fn view(&self) -> View {
-        let s = self.state.lock();
-        View {
-            seq: s.seq,
-            holders: s.holder.into_iter().collect(),
-            waiters: s.waiters.iter().copied().collect(),
-            full: false,
-        }
+impl Watched for State {
+    fn view(&self) -> View {
+        View::of(self.seq, self.holder, self.waiters.iter().copied())
     }
 }

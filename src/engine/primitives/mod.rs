@@ -4,6 +4,11 @@
 //! Waiters queue in arrival order and a release hands the resource straight to the first of
 //! them, which is how a woken thread knows exactly who woke it. Every wait can be cancelled, and
 //! every state change is stamped while the primitive's lock is held.
+//!
+//! What they have in common lives here, once: `Core` (the state behind its lock, and the
+//! condition variable its waiters sleep on), `await_hand_over` (block, wait to be handed the
+//! resource or give up after a timeout counted in run time by `Patience`, unblock) and
+//! `Watched` (a state read as the wait-for graph's `View`).
 
 pub mod barrier;
 pub mod buffer;
@@ -17,6 +22,9 @@ pub mod mutex;
 pub mod pool;
 pub mod rwlock;
 pub mod semaphore;
+
+use parking_lot::{Condvar, Mutex as PlMutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::conductor::{Conductor, Flow, Halt};
 use super::recorder::Recorder;
@@ -63,28 +71,131 @@ impl Cx<'_> {
     }
 }
 
-/// Wait on `cv`, blocked, until a releaser hands this thread the resource: `handed` takes the
-/// hand-over (who gave it) out of the state once it is there. If the run is cancelled first,
-/// `leave` takes the thread out of the queue. Either way the thread is no longer blocked.
+/// What a primitive that makes threads wait is built from: its state behind a lock, and the
+/// condition variable its waiters sleep on. (A buffer has a condition variable for each kind of
+/// waiter, so it keeps its own.)
+pub struct Core<S> {
+    state: PlMutex<S>,
+    pub cv: Condvar,
+}
+
+impl<S> Core<S> {
+    pub fn new(state: S) -> Core<S> {
+        Core {
+            state: PlMutex::new(state),
+            cv: Condvar::new(),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, S> {
+        self.state.lock()
+    }
+
+    /// The primitive as the wait-for graph sees it now.
+    fn view(&self) -> View
+    where
+        S: Watched,
+    {
+        self.lock().view()
+    }
+
+    /// Wake every waiter so it can see that the run was cancelled.
+    fn wake_all(&self) {
+        wake(&self.state, &[&self.cv]);
+    }
+
+    /// After a release handed the resource on: wake the waiters so the new owner notices, and
+    /// if some are still left waiting, have the deadlock watcher look again.
+    pub fn handed_on(&self, cx: &Cx, still_waiting: bool) {
+        self.cv.notify_all();
+        if still_waiting {
+            cx.leaves_waiters();
+        }
+    }
+
+    /// `await_hand_over` on this primitive's condition variable, with no timeout.
+    pub fn await_hand_over(
+        &self,
+        cx: &mut Cx,
+        r: ResIdx,
+        s: &mut MutexGuard<S>,
+        handed: impl FnMut(&mut S) -> Option<Option<ThreadIdx>>,
+        leave: impl FnMut(&mut S),
+    ) -> Result<Option<ThreadIdx>, Halt> {
+        let by = await_hand_over(cx, r, &self.cv, s, None, handed, leave)?;
+        Ok(by.flatten())
+    }
+}
+
+/// Block on `r` and wait on `cv` until a releaser hands this thread the resource: `handed`
+/// takes the hand-over (who gave it) out of the state once it is there. If the run is cancelled
+/// first, or a `timeout` runs out (then it returns `None`), `leave` takes the thread out of the
+/// queue. Either way the thread is no longer blocked.
 pub fn await_hand_over<S>(
     cx: &mut Cx,
-    cv: &parking_lot::Condvar,
-    s: &mut parking_lot::MutexGuard<S>,
+    r: ResIdx,
+    cv: &Condvar,
+    s: &mut MutexGuard<S>,
+    timeout: Option<Duration>,
     mut handed: impl FnMut(&mut S) -> Option<Option<ThreadIdx>>,
-    leave: impl FnOnce(&mut S),
-) -> Result<Option<ThreadIdx>, Halt> {
+    mut leave: impl FnMut(&mut S),
+) -> Result<Option<Option<ThreadIdx>>, Halt> {
+    cx.block(r);
+    let mut patience = Patience::new(timeout);
     let flow = loop {
         if let Some(by) = handed(&mut **s) {
-            break Ok(by);
+            break Ok(Some(by));
         }
         if cx.conductor.cancelled() {
             leave(&mut **s);
             break Err(Halt::Cancelled);
         }
-        cv.wait(s);
+        if !patience.wait(cx, cv, s) {
+            leave(&mut **s);
+            break Ok(None);
+        }
     };
     cx.conductor.unblocked(cx.me);
     flow
+}
+
+/// A wait's timeout, counted in run time: time paused does not count against it (time spent
+/// stepping does), and the run's speed scales the wall clock.
+pub struct Patience {
+    nominal: Option<f64>,
+    waited: f64,
+    last: Instant,
+}
+
+impl Patience {
+    pub fn new(timeout: Option<Duration>) -> Patience {
+        Patience {
+            nominal: timeout.map(|t| t.as_nanos() as f64),
+            waited: 0.0,
+            last: Instant::now(),
+        }
+    }
+
+    /// Sleep on `cv` until notified; with a timeout, for at most what is left of it, and at
+    /// most 5 ms, so that a pause or a change of speed soon counts. Returns false, without
+    /// sleeping, once the timeout has run out.
+    pub fn wait<S>(&mut self, cx: &Cx, cv: &Condvar, s: &mut MutexGuard<S>) -> bool {
+        let Some(nominal) = self.nominal else {
+            cv.wait(s);
+            return true;
+        };
+        let now = Instant::now();
+        if !cx.conductor.is_paused() || cx.conductor.stepping().is_some() {
+            self.waited += (now - self.last).as_nanos() as f64 * cx.conductor.speed();
+        }
+        self.last = now;
+        if self.waited >= nominal {
+            return false;
+        }
+        let left = Duration::from_nanos(((nominal - self.waited) / cx.conductor.speed()) as u64);
+        cv.wait_for(s, left.min(Duration::from_millis(5)));
+        true
+    }
 }
 
 /// A primitive as the wait-for graph sees it at one instant. It must be right at every instant
@@ -103,6 +214,36 @@ pub struct View {
     pub waiters: Vec<ThreadIdx>,
     /// A buffer with no room: its waiters wait to put, not to take.
     pub full: bool,
+}
+
+/// The threads of `queue` whose flag is not set, in queue order: the waiters of a view without
+/// those that wait with a timeout, or that are still giving back a lock.
+fn unflagged<'a>(
+    queue: impl IntoIterator<Item = &'a ThreadIdx>,
+    flagged: &'a [bool],
+) -> impl Iterator<Item = ThreadIdx> {
+    queue.into_iter().copied().filter(|&w| !flagged[w as usize])
+}
+
+/// A primitive's state, read as a `View`.
+pub trait Watched {
+    fn view(&self) -> View;
+}
+
+impl View {
+    /// The view of a primitive that is never full.
+    pub fn of(
+        seq: u64,
+        holders: impl IntoIterator<Item = ThreadIdx>,
+        waiters: impl IntoIterator<Item = ThreadIdx>,
+    ) -> View {
+        View {
+            seq,
+            holders: holders.into_iter().collect(),
+            waiters: waiters.into_iter().collect(),
+            full: false,
+        }
+    }
 }
 
 pub enum Primitive {
@@ -154,15 +295,15 @@ impl Primitive {
     /// Wake every waiter so it can see that the run was cancelled.
     pub fn wake_all(&self) {
         match self {
-            Primitive::Mutex(p) => wake(&p.state, &[&p.cv]),
-            Primitive::Semaphore(p) => wake(&p.state, &[&p.cv]),
-            Primitive::Barrier(p) => wake(&p.state, &[&p.cv]),
+            Primitive::Mutex(p) => p.core.wake_all(),
+            Primitive::Semaphore(p) => p.core.wake_all(),
+            Primitive::Barrier(p) => p.core.wake_all(),
             Primitive::Buffer(p) => wake(&p.state, &[&p.not_full, &p.not_empty, &p.all_done]),
-            Primitive::Gil(p) => wake(&p.state, &[&p.cv]),
-            Primitive::Event(p) => wake(&p.state, &[&p.cv]),
-            Primitive::RwLock(p) => wake(&p.state, &[&p.cv]),
-            Primitive::Condition(p) => wake(&p.state, &[&p.cv]),
-            Primitive::Pool(p) => wake(&p.state, &[&p.cv]),
+            Primitive::Gil(p) => p.core.wake_all(),
+            Primitive::Event(p) => p.core.wake_all(),
+            Primitive::RwLock(p) => p.core.wake_all(),
+            Primitive::Condition(p) => p.core.wake_all(),
+            Primitive::Pool(p) => p.core.wake_all(),
             // A list never makes a thread wait either.
             Primitive::List(_) => {}
             // A counter never makes a thread wait; tasks wait at async gates and in timers,
@@ -173,25 +314,25 @@ impl Primitive {
 
     pub fn view(&self) -> View {
         match self {
-            Primitive::Mutex(p) => p.view(),
-            Primitive::Semaphore(p) => p.view(),
-            Primitive::Barrier(p) => p.view(),
+            Primitive::Mutex(p) => p.core.view(),
+            Primitive::Semaphore(p) => p.core.view(),
+            Primitive::Barrier(p) => p.core.view(),
             Primitive::Buffer(p) => p.view(),
-            Primitive::Gil(p) => p.view(),
-            Primitive::Event(p) => p.view(),
-            Primitive::RwLock(p) => p.view(),
+            Primitive::Gil(p) => p.core.view(),
+            Primitive::Event(p) => p.core.view(),
+            Primitive::RwLock(p) => p.core.view(),
             Primitive::Counter(p) => p.view(),
             Primitive::EventLoop(p) => p.view(),
-            Primitive::Condition(p) => p.view(),
+            Primitive::Condition(p) => p.core.view(),
             Primitive::List(p) => p.view(),
-            Primitive::Pool(p) => p.view(),
+            Primitive::Pool(p) => p.core.view(),
         }
     }
 }
 
 /// Notifies every waiter of `cvs` while holding `state`, so that none is between checking
 /// the state and starting to wait when the notice comes.
-fn wake<S>(state: &parking_lot::Mutex<S>, cvs: &[&parking_lot::Condvar]) {
+fn wake<S>(state: &PlMutex<S>, cvs: &[&Condvar]) {
     let _s = state.lock();
     for cv in cvs {
         cv.notify_all();

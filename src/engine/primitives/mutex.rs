@@ -3,11 +3,10 @@
 //! mutex it holds waits for itself. An rlock (Python's `RLock`) lets its holder lock it again
 //! and counts how many times; its events carry that count in `item`.
 
-use parking_lot::{Condvar, Mutex as PlMutex};
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{Cx, View};
+use super::{Core, Cx, View, Watched, await_hand_over, unflagged};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -15,8 +14,7 @@ use crate::vocab::event::EventKind;
 pub struct Mutex {
     index: ResIdx,
     reentrant: bool,
-    pub(super) state: PlMutex<State>,
-    pub(super) cv: Condvar,
+    pub(super) core: Core<State>,
 }
 
 pub(super) struct State {
@@ -36,7 +34,7 @@ impl Mutex {
         Mutex {
             index,
             reentrant,
-            state: PlMutex::new(State {
+            core: Core::new(State {
                 seq: 0,
                 holder: None,
                 depth: 0,
@@ -44,22 +42,21 @@ impl Mutex {
                 timed: vec![false; threads],
                 handed_by: vec![None; threads],
             }),
-            cv: Condvar::new(),
         }
     }
 
     /// Whether `t` holds it now.
     pub fn held_by(&self, t: ThreadIdx) -> bool {
-        self.state.lock().holder == Some(t)
+        self.core.lock().holder == Some(t)
     }
 
     pub fn is_reentrant(&self) -> bool {
         self.reentrant
     }
 
-    /// The count an rlock's events carry; a plain mutex's carry none.
-    fn depth_item(&self, depth: u32) -> Option<u32> {
-        self.reentrant.then_some(depth)
+    /// Record a take or a give-back: an rlock's events carry its count, a plain mutex's none.
+    fn emit_depth(&self, cx: &mut Cx, kind: EventKind, by: Option<ThreadIdx>, depth: u32) {
+        cx.emit(kind, self.index, by, self.reentrant.then_some(depth));
     }
 
     pub fn lock(&self, cx: &mut Cx) -> Flow {
@@ -74,67 +71,48 @@ impl Mutex {
 
     fn take(&self, cx: &mut Cx, timeout: Option<Duration>) -> Result<bool, Halt> {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         if s.holder.is_none() || (self.reentrant && s.holder == Some(me)) {
             s.holder = Some(me);
             s.depth += 1;
             s.seq += 1;
-            cx.emit(
-                EventKind::Acquire,
-                self.index,
-                None,
-                self.depth_item(s.depth),
-            );
+            self.emit_depth(cx, EventKind::Acquire, None, s.depth);
             return Ok(true);
         }
         s.waiters.push_back(me);
         s.timed[me as usize] = timeout.is_some();
         s.seq += 1;
-        cx.block(self.index);
-        let nominal = timeout.map(|t| t.as_nanos() as f64);
-        let mut waited = 0.0;
-        let mut last = Instant::now();
-        let flow = loop {
+        let handed = await_hand_over(
+            cx,
+            self.index,
+            &self.core.cv,
+            &mut s,
+            timeout,
             // Handed over means popped from the queue: a thread that locked a mutex it already
             // holds is the holder too, but still queued, waiting for itself.
-            if s.holder == Some(me) && !s.waiters.contains(&me) {
-                break Ok(true);
+            |s| {
+                (s.holder == Some(me) && !s.waiters.contains(&me))
+                    .then(|| s.handed_by[me as usize].take())
+            },
+            |s| s.waiters.retain(|&w| w != me),
+        );
+        s.timed[me as usize] = false;
+        match handed? {
+            Some(by) => {
+                self.emit_depth(cx, EventKind::Acquire, by, s.depth);
+                Ok(true)
             }
-            if cx.conductor.cancelled() {
-                s.waiters.retain(|&w| w != me);
-                break Err(Halt::Cancelled);
-            }
-            let Some(nominal) = nominal else {
-                self.cv.wait(&mut s);
-                continue;
-            };
-            let now = Instant::now();
-            if !cx.conductor.is_paused() || cx.conductor.stepping().is_some() {
-                waited += (now - last).as_nanos() as f64 * cx.conductor.speed();
-            }
-            last = now;
-            if waited >= nominal {
-                s.waiters.retain(|&w| w != me);
+            None => {
                 s.seq += 1;
                 cx.emit(EventKind::Timeout, self.index, None, None);
-                break Ok(false);
+                Ok(false)
             }
-            let left = Duration::from_nanos(((nominal - waited) / cx.conductor.speed()) as u64);
-            self.cv.wait_for(&mut s, left.min(Duration::from_millis(5)));
-        };
-        s.timed[me as usize] = false;
-        cx.conductor.unblocked(me);
-        if flow? {
-            let by = s.handed_by[me as usize].take();
-            cx.emit(EventKind::Acquire, self.index, by, self.depth_item(s.depth));
-            return Ok(true);
         }
-        Ok(false)
     }
 
     pub fn unlock(&self, cx: &mut Cx) -> Flow {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         if s.holder != Some(me) {
             let held = match s.holder {
                 Some(h) => format!("it is held by {}", cx.name(h)),
@@ -152,12 +130,7 @@ impl Mutex {
         }
         s.depth = s.depth.saturating_sub(1);
         s.seq += 1;
-        cx.emit(
-            EventKind::Release,
-            self.index,
-            None,
-            self.depth_item(s.depth),
-        );
+        self.emit_depth(cx, EventKind::Release, None, s.depth);
         if s.depth > 0 {
             return Ok(());
         }
@@ -165,26 +138,14 @@ impl Mutex {
         if let Some(next) = s.holder {
             s.depth = 1;
             s.handed_by[next as usize] = Some(me);
-            self.cv.notify_all();
-            if !s.waiters.is_empty() {
-                cx.leaves_waiters();
-            }
+            self.core.handed_on(cx, !s.waiters.is_empty());
         }
         Ok(())
     }
+}
 
-    pub fn view(&self) -> View {
-        let s = self.state.lock();
-        View {
-            seq: s.seq,
-            holders: s.holder.into_iter().collect(),
-            waiters: s
-                .waiters
-                .iter()
-                .copied()
-                .filter(|&w| !s.timed[w as usize])
-                .collect(),
-            full: false,
-        }
+impl Watched for State {
+    fn view(&self) -> View {
+        View::of(self.seq, self.holder, unflagged(&self.waiters, &self.timed))
     }
 }

@@ -9,19 +9,17 @@
 //! item = task) or `raise` (it raised), and `pass` (a future's result collected, item = task,
 //! `by` = the worker that ran it). A shut-down pool with no task left stops its idle workers.
 
-use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{Cx, View};
+use super::{Core, Cx, Patience, View, Watched};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{EXCEPTIONS, ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
 
 pub struct Pool {
     index: ResIdx,
-    pub(super) state: Mutex<State>,
-    pub(super) cv: Condvar,
+    pub(super) core: Core<State>,
 }
 
 /// A submitted task.
@@ -80,7 +78,7 @@ impl Pool {
     pub fn new(index: ResIdx) -> Pool {
         Pool {
             index,
-            state: Mutex::new(State {
+            core: Core::new(State {
                 seq: 0,
                 queue: VecDeque::new(),
                 tasks: Vec::new(),
@@ -89,13 +87,12 @@ impl Pool {
                 idle: Vec::new(),
                 awaiting: Vec::new(),
             }),
-            cv: Condvar::new(),
         }
     }
 
     /// `executor.submit(task)`: queue it and go on with its future.
     pub fn submit(&self, cx: &mut Cx, work: Duration, raises: Option<u8>) -> Flow {
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         if s.shut {
             return Err(Halt::Failed(
                 "RuntimeError: cannot schedule new futures after shutdown".into(),
@@ -111,24 +108,24 @@ impl Pool {
         s.queue.push_back(n);
         s.seq += 1;
         cx.emit(EventKind::Put, self.index, None, Some(n));
-        self.cv.notify_all();
+        self.core.cv.notify_all();
         Ok(())
     }
 
     /// `executor.shutdown()`: no more submits; idle workers stop once the queue is empty.
     pub fn shutdown(&self, cx: &mut Cx) -> Flow {
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         s.shut = true;
         s.seq += 1;
         cx.emit(EventKind::Set, self.index, None, None);
-        self.cv.notify_all();
+        self.core.cv.notify_all();
         Ok(())
     }
 
     /// A worker takes whatever task is next, waiting while there is none.
     pub fn next(&self, cx: &mut Cx) -> Result<Next, Halt> {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         let mut blocked = false;
         let flow = loop {
             if let Some(n) = s.queue.pop_front() {
@@ -146,7 +143,7 @@ impl Pool {
                 s.seq += 1;
                 cx.block(self.index);
             }
-            self.cv.wait(&mut s);
+            self.core.cv.wait(&mut s);
         };
         if blocked {
             s.idle.retain(|&w| w != me);
@@ -165,7 +162,7 @@ impl Pool {
 
     /// The worker finished task `n`: its future is done (with its exception, if it raised).
     pub fn complete(&self, cx: &mut Cx, n: u32) {
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         let raised = s.tasks[n as usize - 1].raises.is_some();
         s.tasks[n as usize - 1].finished = Some((cx.me, raised));
         s.finish_order.push(n);
@@ -176,7 +173,7 @@ impl Pool {
             EventKind::TaskDone
         };
         cx.emit(kind, self.index, None, Some(n));
-        self.cv.notify_all();
+        self.core.cv.notify_all();
     }
 
     /// Wait for futures and collect their results, one `pass` each, in the order `which`
@@ -184,7 +181,7 @@ impl Pool {
     /// `f.result()` does; a `timeout` that runs out first raises `TimeoutError`.
     pub fn collect(&self, cx: &mut Cx, which: Collect, timeout: Option<Duration>) -> Flow {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         let wanted: Vec<u32> = match which {
             Collect::One(n) => {
                 if n == 0 || n as usize > s.tasks.len() {
@@ -199,9 +196,7 @@ impl Pool {
                 .filter(|&n| !s.tasks[n as usize - 1].collected)
                 .collect(),
         };
-        let nominal = timeout.map(|t| t.as_nanos() as f64);
-        let mut waited = 0.0;
-        let mut last = Instant::now();
+        let mut patience = Patience::new(timeout);
         let mut left = wanted;
         let mut blocked = false;
         let unblock = |s: &mut State, cx: &mut Cx| {
@@ -250,59 +245,40 @@ impl Pool {
                 s.seq += 1;
                 cx.block(self.index);
             }
-            match nominal {
-                None => {
-                    self.cv.wait(&mut s);
-                }
-                Some(nominal) => {
-                    let now = Instant::now();
-                    if !cx.conductor.is_paused() || cx.conductor.stepping().is_some() {
-                        waited += (now - last).as_nanos() as f64 * cx.conductor.speed();
-                    }
-                    last = now;
-                    if waited >= nominal {
-                        unblock(&mut s, cx);
-                        cx.emit(EventKind::Timeout, self.index, None, left.first().copied());
-                        return Err(Halt::Failed(format!(
-                            "TimeoutError: task {} was not done within the timeout",
-                            left.first().copied().unwrap_or(0)
-                        )));
-                    }
-                    let rest =
-                        Duration::from_nanos(((nominal - waited) / cx.conductor.speed()) as u64);
-                    self.cv.wait_for(&mut s, rest.min(Duration::from_millis(5)));
-                }
+            if !patience.wait(cx, &self.core.cv, &mut s) {
+                unblock(&mut s, cx);
+                cx.emit(EventKind::Timeout, self.index, None, left.first().copied());
+                return Err(Halt::Failed(format!(
+                    "TimeoutError: task {} was not done within the timeout",
+                    left.first().copied().unwrap_or(0)
+                )));
             }
         }
         Ok(())
     }
+}
 
+impl Watched for State {
     /// Idle workers wait for a submit (or a shutdown); a collecting thread waits for a worker
     /// to finish a task. A collector with a timeout still counts: it fails at the end of it,
     /// but only a finished task lets it go on.
-    pub fn view(&self) -> View {
-        let s = self.state.lock();
+    fn view(&self) -> View {
         // A collector whose result is in, woken but not yet running, is no longer waiting.
-        let mut waiters: Vec<ThreadIdx> = s
+        let mut waiters: Vec<ThreadIdx> = self
             .awaiting
             .iter()
             .filter(|(_, left, any)| {
                 if *any {
-                    !left.iter().any(|&n| s.finished(n))
+                    !left.iter().any(|&n| self.finished(n))
                 } else {
-                    !left.first().is_some_and(|&n| s.finished(n))
+                    !left.first().is_some_and(|&n| self.finished(n))
                 }
             })
             .map(|a| a.0)
             .collect();
-        if s.queue.is_empty() && !s.shut {
-            waiters.extend(s.idle.iter().copied());
+        if self.queue.is_empty() && !self.shut {
+            waiters.extend(self.idle.iter().copied());
         }
-        View {
-            seq: s.seq,
-            holders: Vec::new(),
-            waiters,
-            full: false,
-        }
+        View::of(self.seq, [], waiters)
     }
 }

@@ -12,10 +12,9 @@
 //! stream of overlapping readers then keeps a writer out for as long as it lasts: the
 //! starvation the fair rule prevents.
 
-use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 
-use super::{Cx, View, await_hand_over};
+use super::{Core, Cx, View, Watched};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
@@ -23,8 +22,7 @@ use crate::vocab::event::EventKind;
 pub struct RwLock {
     index: ResIdx,
     prefer_readers: bool,
-    pub(super) state: Mutex<State>,
-    pub(super) cv: Condvar,
+    pub(super) core: Core<State>,
 }
 
 pub(super) struct State {
@@ -90,14 +88,13 @@ impl RwLock {
         RwLock {
             index,
             prefer_readers,
-            state: Mutex::new(State {
+            core: Core::new(State {
                 seq: 0,
                 readers: Vec::new(),
                 writer: None,
                 waiters: VecDeque::new(),
                 granted: vec![None; threads],
             }),
-            cv: Condvar::new(),
         }
     }
 
@@ -111,7 +108,7 @@ impl RwLock {
 
     fn acquire(&self, cx: &mut Cx, write: bool) -> Flow {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         if s.free_for(write, self.prefer_readers) {
             if write {
                 s.writer = Some(me);
@@ -124,10 +121,9 @@ impl RwLock {
         }
         s.waiters.push_back((me, write));
         s.seq += 1;
-        cx.block(self.index);
-        let by = await_hand_over(
+        let by = self.core.await_hand_over(
             cx,
-            &self.cv,
+            self.index,
             &mut s,
             |s| s.granted[me as usize].take(),
             |s| s.waiters.retain(|&(w, _)| w != me),
@@ -138,7 +134,7 @@ impl RwLock {
 
     pub fn unlock(&self, cx: &mut Cx) -> Flow {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         if s.writer == Some(me) {
             s.writer = None;
         } else if let Some(at) = s.readers.iter().position(|&r| r == me) {
@@ -152,31 +148,24 @@ impl RwLock {
         cx.emit(EventKind::Release, self.index, None, None);
         s.seq += 1;
         if s.grant(me, self.prefer_readers) {
-            self.cv.notify_all();
-            if !s.waiters.is_empty() {
-                cx.leaves_waiters();
-            }
+            self.core.handed_on(cx, !s.waiters.is_empty());
         }
         Ok(())
     }
 
-    pub fn view(&self) -> View {
-        let s = self.state.lock();
-        View {
-            seq: s.seq,
-            holders: s
-                .writer
-                .into_iter()
-                .chain(s.readers.iter().copied())
-                .collect(),
-            waiters: s.waiters.iter().map(|&(t, _)| t).collect(),
-            full: false,
-        }
-    }
-
     /// Queued threads that want to write, for a view that tells readers from writers.
     pub fn waiting_writers(&self) -> Vec<ThreadIdx> {
-        let s = self.state.lock();
+        let s = self.core.lock();
         s.waiters.iter().filter(|w| w.1).map(|w| w.0).collect()
+    }
+}
+
+impl Watched for State {
+    fn view(&self) -> View {
+        View::of(
+            self.seq,
+            self.writer.into_iter().chain(self.readers.iter().copied()),
+            self.waiters.iter().map(|&(t, _)| t),
+        )
     }
 }

@@ -1,18 +1,16 @@
 //! `semaphore pool permits=3`: at most `permits` holders; waiters queue in arrival order and a
 //! release hands its permit straight to the first of them.
 
-use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 
-use super::{Cx, View, await_hand_over};
+use super::{Core, Cx, View, Watched};
 use crate::engine::conductor::{Flow, Halt};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::EventKind;
 
 pub struct Semaphore {
     index: ResIdx,
-    pub(super) state: Mutex<State>,
-    pub(super) cv: Condvar,
+    pub(super) core: Core<State>,
 }
 
 pub(super) struct State {
@@ -28,20 +26,19 @@ impl Semaphore {
     pub fn new(index: ResIdx, permits: u32, threads: usize) -> Semaphore {
         Semaphore {
             index,
-            state: Mutex::new(State {
+            core: Core::new(State {
                 seq: 0,
                 free: permits,
                 holders: Vec::new(),
                 waiters: VecDeque::new(),
                 handed_by: vec![None; threads],
             }),
-            cv: Condvar::new(),
         }
     }
 
     pub fn acquire(&self, cx: &mut Cx) -> Flow {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         if s.free > 0 && s.waiters.is_empty() {
             s.free -= 1;
             s.holders.push(me);
@@ -51,10 +48,9 @@ impl Semaphore {
         }
         s.waiters.push_back(me);
         s.seq += 1;
-        cx.block(self.index);
-        let by = await_hand_over(
+        let by = self.core.await_hand_over(
             cx,
-            &self.cv,
+            self.index,
             &mut s,
             |s| s.handed_by[me as usize].take(),
             |s| s.waiters.retain(|&w| w != me),
@@ -65,7 +61,7 @@ impl Semaphore {
 
     pub fn release(&self, cx: &mut Cx) -> Flow {
         let me = cx.me;
-        let mut s = self.state.lock();
+        let mut s = self.core.lock();
         let Some(at) = s.holders.iter().position(|&h| h == me) else {
             return Err(Halt::Failed(format!(
                 "{} released a permit it does not hold",
@@ -79,23 +75,20 @@ impl Semaphore {
             Some(next) => {
                 s.holders.push(next);
                 s.handed_by[next as usize] = Some(Some(me));
-                self.cv.notify_all();
-                if !s.waiters.is_empty() {
-                    cx.leaves_waiters();
-                }
+                self.core.handed_on(cx, !s.waiters.is_empty());
             }
             None => s.free += 1,
         }
         Ok(())
     }
+}
 
-    pub fn view(&self) -> View {
-        let s = self.state.lock();
-        View {
-            seq: s.seq,
-            holders: s.holders.clone(),
-            waiters: s.waiters.iter().copied().collect(),
-            full: false,
-        }
+impl Watched for State {
+    fn view(&self) -> View {
+        View::of(
+            self.seq,
+            self.holders.iter().copied(),
+            self.waiters.iter().copied(),
+        )
     }
 }
