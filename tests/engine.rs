@@ -774,7 +774,8 @@ fn the_quiz_asks_before_a_hand_over_with_several_waiters_and_answers_after() {
     let s = scenario(
         &[("M", ResourceKind::Mutex)],
         &[
-            ("T1", vec![Op::Lock(M), Op::Work(ms(30)), Op::Unlock(M)]),
+            // Long enough that both others queue behind it even on a busy machine.
+            ("T1", vec![Op::Lock(M), Op::Work(ms(400)), Op::Unlock(M)]),
             ("T2", vec![Op::Sleep(ms(5)), Op::Lock(M), Op::Unlock(M)]),
             ("T3", vec![Op::Sleep(ms(10)), Op::Lock(M), Op::Unlock(M)]),
         ],

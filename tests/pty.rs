@@ -881,7 +881,7 @@ mutex M
 
 thread T1 {
     lock M
-    work "40ms"
+    work "300ms"
     unlock M
 }
 
