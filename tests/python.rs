@@ -170,7 +170,13 @@ fn check_pools(scenario: &Scenario, records: &[EventRecord]) -> Result<(), Strin
         // Per collecting step (its line): the tasks it handed over, in order.
         let mut collected: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         for e in &on {
-            let at = format!("{} {} {} at {} µs", e.thread, e.event.name(), pool.name, e.t_us);
+            let at = format!(
+                "{} {} {} at {} µs",
+                e.thread,
+                e.event.name(),
+                pool.name,
+                e.t_us
+            );
             let n = e.item;
             match e.event {
                 EventKind::Put => put.push(n.ok_or(format!("{at}: no task"))?),
@@ -193,7 +199,10 @@ fn check_pools(scenario: &Scenario, records: &[EventRecord]) -> Result<(), Strin
                         return Err(format!("{at}: the result of task {n} before it finished"));
                     };
                     if e.by.as_deref() != Some(ran) {
-                        return Err(format!("{at}: says task {n} was run by {:?}, not {ran}", e.by));
+                        return Err(format!(
+                            "{at}: says task {n} was run by {:?}, not {ran}",
+                            e.by
+                        ));
                     }
                     collected.entry(e.line.unwrap_or(0)).or_default().push(n);
                 }
@@ -295,7 +304,9 @@ fn every_lessons_twin_ends_as_threadlab_does_and_keeps_every_primitives_promise(
             .map(|e| e.thread.as_str())
             .collect();
         match code {
-            0 if !failed.is_empty() => wrong.push(format!("{}: exited 0, {failed:?} failed", b.name)),
+            0 if !failed.is_empty() => {
+                wrong.push(format!("{}: exited 0, {failed:?} failed", b.name))
+            }
             1 if failed.is_empty() => wrong.push(format!("{}: exited 1, nobody failed", b.name)),
             3 if !err.contains("waits for") => wrong.push(format!(
                 "{}: a deadlock reported without who waits: {err}",
@@ -524,7 +535,10 @@ fn the_condition_if_twin_fails_when_the_other_consumer_takes_the_item_first() {
         }
         assert_eq!(code, 1, "{err}");
         assert!(err.contains("IndexError: pop from empty list"), "{err}");
-        assert!(err.contains("producer waits for m, held by consumer-"), "{err}");
+        assert!(
+            err.contains("producer waits for m, held by consumer-"),
+            "{err}"
+        );
         let at = |e: &EventRecord| events.iter().position(|x| std::ptr::eq(x, e)).unwrap();
         let fail = events.iter().find(|e| e.event == EventKind::Fail).unwrap();
         let woken = events[..at(fail)]
@@ -642,7 +656,10 @@ thread beat daemon=#true {
             .collect()
     };
     // Lowest priority first, the sentinel last; after it picky's script ends.
-    let taken: Vec<Option<u32>> = of("picky", EventKind::Take).iter().map(|e| e.item).collect();
+    let taken: Vec<Option<u32>> = of("picky", EventKind::Take)
+        .iter()
+        .map(|e| e.item)
+        .collect();
     assert_eq!(taken, [Some(2), Some(3), Some(1), Some(0)]);
     assert!(of("picky", EventKind::Run).is_empty());
     assert_eq!(of("picky", EventKind::Done).len(), 1);
@@ -651,8 +668,15 @@ thread beat daemon=#true {
     assert_eq!(of("boss", EventKind::Timeout)[0].item, Some(1));
     assert_eq!(of("worker", EventKind::Raise)[0].item, Some(2));
     assert_eq!(of("worker", EventKind::Done).len(), 1);
-    assert_eq!(of("waiter", EventKind::Pass)[0].by.as_deref(), Some("notifier"));
-    assert_eq!(of("beat", EventKind::Stop).len(), 1, "the daemon is stopped");
+    assert_eq!(
+        of("waiter", EventKind::Pass)[0].by.as_deref(),
+        Some("notifier")
+    );
+    assert_eq!(
+        of("beat", EventKind::Stop).len(),
+        1,
+        "the daemon is stopped"
+    );
 }
 
 /// The run view's `y` puts each thread on the Python line its step became: every step of
@@ -668,11 +692,19 @@ fn every_step_of_every_lesson_has_its_python_line() {
             .iter()
             .position(|l| l.starts_with("# The lesson: "))
             .unwrap();
-        let table = lines.iter().find(|l| l.starts_with("KDL_LINE = {")).unwrap();
+        let table = lines
+            .iter()
+            .find(|l| l.starts_with("KDL_LINE = {"))
+            .unwrap();
         for t in &scenario.threads {
             for s in &t.steps {
                 let py = twin.python_line(s.line).unwrap_or_else(|| {
-                    panic!("{}: {} on line {} has no Python line", b.name, s.op.keyword(), s.line)
+                    panic!(
+                        "{}: {} on line {} has no Python line",
+                        b.name,
+                        s.op.keyword(),
+                        s.line
+                    )
                 });
                 assert!(py > lesson, "{}: line {py} is in the harness", b.name);
                 assert!(table.contains(&format!("{py}: {}", s.line)), "{}", b.name);

@@ -231,9 +231,9 @@ pub fn twin(scenario: &Scenario) -> Twin {
             ResourceKind::Semaphore { permits } => format!("{var} = Semaphore({name}, {permits})"),
             ResourceKind::Barrier { parties } => format!("{var} = Barrier({name}, {parties})"),
             ResourceKind::Buffer { capacity } => {
-                let priority = steps(scenario).any(|op| {
-                    matches!(op, Op::PutPriority { resource, .. } if resource as usize == r)
-                });
+                let priority = steps(scenario).any(
+                    |op| matches!(op, Op::PutPriority { resource, .. } if resource as usize == r),
+                );
                 let class = if priority { "PriorityQueue" } else { "Queue" };
                 format!("{var} = {class}({name}, maxsize={capacity})")
             }
@@ -663,9 +663,10 @@ impl<'a> Lane<'a> {
     /// How `lock`/`unlock` of mutex `r` reads: through the one condition bound to it, if any
     /// (`not_empty.acquire()` takes the condition's lock, as Python writes it).
     fn lock_var(&self, r: ResIdx) -> &str {
-        let mut bound = self.scenario.resources.iter().enumerate().filter(
-            |(_, res)| matches!(res.kind, ResourceKind::Condition { lock } if lock == r),
-        );
+        let mut bound =
+            self.scenario.resources.iter().enumerate().filter(
+                |(_, res)| matches!(res.kind, ResourceKind::Condition { lock } if lock == r),
+            );
         match (bound.next(), bound.next()) {
             (Some((c, _)), None) => &self.res[c],
             _ => &self.res[r as usize],
@@ -771,9 +772,7 @@ impl<'a> Lane<'a> {
         };
         let text = match step.op {
             Op::Lock(x) => format!("{}.acquire()", self.lock_var(x)),
-            Op::Unlock(x)
-                if self.scenario.resources[x as usize].kind == ResourceKind::Mutex =>
-            {
+            Op::Unlock(x) if self.scenario.resources[x as usize].kind == ResourceKind::Mutex => {
                 format!("{}.release()", self.lock_var(x))
             }
             Op::Acquire(x) => format!("{}.acquire()", r(x)),
@@ -797,7 +796,10 @@ impl<'a> Lane<'a> {
                     out,
                     &[
                         (0, format!("{item} = {}.get()", r(x))),
-                        (0, format!("if {item} is None:  # the sentinel: no more work")),
+                        (
+                            0,
+                            format!("if {item} is None:  # the sentinel: no more work"),
+                        ),
                         (1, leave.to_string()),
                     ],
                 );
@@ -817,7 +819,10 @@ impl<'a> Lane<'a> {
                 ];
                 if self.gets_sentinels(resource) {
                     lines.push((0, "else:".to_string()));
-                    lines.push((1, format!("if {item} is None:  # the sentinel: no more work")));
+                    lines.push((
+                        1,
+                        format!("if {item} is None:  # the sentinel: no more work"),
+                    ));
                     lines.push((2, leave.to_string()));
                 }
                 block(out, &lines);
@@ -974,20 +979,22 @@ fn unsaid<'c>(comment: &'c str, codes: &[&str]) -> Option<&'c str> {
     let joined = codes.join(" ");
     let head = |code: &str| code.find('(').map(|k| code[..=k].to_string());
     let trim = |s: &'c str| s.trim_start_matches([':', ';', ' ', ',']);
-    let mut rest = if let Some(h) = head(&joined).filter(|h| comment.starts_with(h.as_str())) {
-        let after = &comment[h.len()..];
+    let mut rest = if let Some(after) = head(&joined).and_then(|h| comment.strip_prefix(&h)) {
         trim(after.find(')').map_or("", |k| &after[k + 1..]))
-    } else if comment.starts_with(first) {
-        trim(&comment[first.len()..])
-    } else if let Some((var, _)) = first.split_once(" = ")
-        && comment.strip_prefix(var).is_some_and(|r| r.is_empty() || r.starts_with(':'))
+    } else if let Some(after) = comment.strip_prefix(first) {
+        trim(after)
+    } else if let Some(after) = first
+        .split_once(" = ")
+        .and_then(|(var, _)| comment.strip_prefix(var))
+        .filter(|r| r.is_empty() || r.starts_with(':'))
     {
-        trim(&comment[var.len()..])
+        trim(after)
     } else {
         return Some(comment);
     };
     for code in &codes[1..] {
-        if let Some(r) = rest.strip_prefix(code.trim()) {
+        let code = code.split("  #").next().unwrap_or(code).trim();
+        if let Some(r) = rest.strip_prefix(code) {
             rest = trim(r);
         }
     }
