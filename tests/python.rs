@@ -610,7 +610,7 @@ thread waiter {
     unlock m
 }
 thread notifier {
-    sleep "200ms"
+    sleep "400ms"
     lock m
     append xs
     notify-all c
