@@ -5,12 +5,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use threadlab::engine::{Phase, Run};
-use threadlab::scenario::model::{ResourceKind, Scenario};
+use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use threadlab::trace::export::python;
-use threadlab::vocab::event::{EventKind, EventRecord};
+use threadlab::trace::invariants;
+use threadlab::vocab::event::{Event, EventKind, EventRecord, NO_STEP};
 
 mod common;
 use common::{LIMIT, builtin, fast, run_to_end};
@@ -86,121 +88,169 @@ fn run_twin(scenario: &Scenario, speed: &str) -> (i32, String, Vec<EventRecord>)
     (code, err, records)
 }
 
-/// What each primitive promises, checked on a twin's events in log order (each event is logged
-/// under the lock that orders it, or after the change it reports, so the order is the true one).
-fn check_invariants(scenario: &Scenario, events: &[EventRecord]) -> Result<(), String> {
-    let kinds: HashMap<&str, ResourceKind> = scenario
+/// A twin's events as threadlab's own: lanes and resources by name, each event at the first
+/// step of its lane on its scenario line.
+fn as_events(scenario: &Scenario, records: &[EventRecord]) -> Result<Vec<Event>, String> {
+    let thread = |name: &str| {
+        scenario
+            .thread_index(name)
+            .ok_or_else(|| format!("an event of {name}, no lane of {}", scenario.name))
+    };
+    records
+        .iter()
+        .map(|r| {
+            let t = thread(&r.thread)?;
+            let resource = match r.resource.as_deref() {
+                Some(name) => Some(
+                    scenario
+                        .resources
+                        .iter()
+                        .position(|res| res.name == name)
+                        .ok_or_else(|| format!("{name} is not declared in {}", scenario.name))?
+                        as ResIdx,
+                ),
+                None => None,
+            };
+            let step = scenario.threads[t as usize]
+                .steps
+                .iter()
+                .position(|s| Some(s.line) == r.line)
+                .map_or(NO_STEP, |k| k as u32);
+            Ok(Event {
+                t_ns: r.t_us * 1000,
+                thread: t,
+                kind: r.event,
+                resource,
+                by: r.by.as_deref().map(thread).transpose()?,
+                step,
+                item: r.item,
+            })
+        })
+        .collect()
+}
+
+/// What every primitive promises (`threadlab::trace::invariants`, the checks of threadlab's own
+/// runs), held on a twin's events in log order: each event is logged under the lock that
+/// orders it, or after the change it reports, so the order is the true one. CPython's GIL and
+/// event loop say nothing of themselves, so what only they would show is not asked of the twin.
+fn check_invariants(scenario: &Scenario, records: &[EventRecord]) -> Result<(), String> {
+    let mut last = 0;
+    for r in records {
+        if r.t_us < last {
+            return Err(format!("time goes back at {r:?}"));
+        }
+        last = r.t_us;
+    }
+    let events = as_events(scenario, records)?;
+    let mut seen = scenario.clone();
+    for t in &mut seen.threads {
+        t.gil = None;
+        t.event_loop = None;
+    }
+    invariants::check(&seen, &events)?;
+    check_pools(scenario, records)
+}
+
+/// A pool's promises: each task is taken by one worker after it was submitted and finished by
+/// that worker; a result arrives after its task finished, saying who ran it; `map` hands
+/// results over in submission order and `as-completed` in the order the tasks finished.
+fn check_pools(scenario: &Scenario, records: &[EventRecord]) -> Result<(), String> {
+    for pool in scenario
         .resources
         .iter()
-        .map(|r| (r.name.as_str(), r.kind))
-        .collect();
-    let mut holders: HashMap<&str, Vec<&str>> = HashMap::new();
-    let mut fill: HashMap<&str, i64> = HashMap::new();
-    let mut arrived: HashMap<&str, u64> = HashMap::new();
-    let mut passed: HashMap<&str, u64> = HashMap::new();
-    let mut last = 0;
-    for e in events {
-        if e.t_us < last {
-            return Err(format!("time goes back at {e:?}"));
+        .filter(|r| r.kind == ResourceKind::Pool)
+    {
+        let on: Vec<&EventRecord> = records
+            .iter()
+            .filter(|r| r.resource.as_deref() == Some(pool.name.as_str()))
+            .collect();
+        let mut put: Vec<u32> = Vec::new();
+        let mut taken: HashMap<u32, &str> = HashMap::new();
+        let mut finished: Vec<(u32, &str)> = Vec::new();
+        // Per collecting step (its line): the tasks it handed over, in order.
+        let mut collected: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for e in &on {
+            let at = format!(
+                "{} {} {} at {} µs",
+                e.thread,
+                e.event.name(),
+                pool.name,
+                e.t_us
+            );
+            let n = e.item;
+            match e.event {
+                EventKind::Put => put.push(n.ok_or(format!("{at}: no task"))?),
+                EventKind::Take => {
+                    let n = n.ok_or(format!("{at}: no task"))?;
+                    if !put.contains(&n) || taken.insert(n, &e.thread).is_some() {
+                        return Err(format!("{at}: task {n} not waiting to be taken"));
+                    }
+                }
+                EventKind::TaskDone | EventKind::Raise => {
+                    let n = n.ok_or(format!("{at}: no task"))?;
+                    if taken.get(&n) != Some(&e.thread.as_str()) {
+                        return Err(format!("{at}: finished task {n}, which it did not take"));
+                    }
+                    finished.push((n, &e.thread));
+                }
+                EventKind::Pass => {
+                    let n = n.ok_or(format!("{at}: no task"))?;
+                    let Some(&(_, ran)) = finished.iter().find(|f| f.0 == n) else {
+                        return Err(format!("{at}: the result of task {n} before it finished"));
+                    };
+                    if e.by.as_deref() != Some(ran) {
+                        return Err(format!(
+                            "{at}: says task {n} was run by {:?}, not {ran}",
+                            e.by
+                        ));
+                    }
+                    collected.entry(e.line.unwrap_or(0)).or_default().push(n);
+                }
+                _ => {}
+            }
         }
-        last = e.t_us;
-        let Some(r) = e.resource.as_deref() else {
-            continue;
-        };
-        let kind = *kinds
-            .get(r)
-            .ok_or_else(|| format!("{r} is not declared in {}", scenario.name))?;
-        let at = format!("{} {} {r} at {} µs", e.thread, e.event.name(), e.t_us);
-        match (kind, e.event) {
-            (_, EventKind::Acquire) => holders.entry(r).or_default().push(&e.thread),
-            (_, EventKind::Release) => {
-                let h = holders.entry(r).or_default();
-                match h.iter().position(|&t| t == e.thread) {
-                    Some(p) => {
-                        h.remove(p);
-                    }
-                    // A semaphore's permit may be given back by a thread that did not take it.
-                    None if matches!(kind, ResourceKind::Semaphore { .. }) && !h.is_empty() => {
-                        h.remove(0);
-                    }
-                    None => return Err(format!("{at}: released what it does not hold")),
-                }
-            }
-            (ResourceKind::Buffer { capacity }, EventKind::Put | EventKind::Take) => {
-                let f = fill.entry(r).or_default();
-                *f += if e.event == EventKind::Put { 1 } else { -1 };
-                if *f < 0 || *f > capacity as i64 {
-                    return Err(format!("{at}: {f} items in a buffer of {capacity}"));
-                }
-            }
-            (ResourceKind::Barrier { parties }, EventKind::Arrive) => {
-                *arrived.entry(r).or_default() += 1;
-                let _ = parties;
-            }
-            (ResourceKind::Barrier { parties }, EventKind::Pass) => {
-                let p = passed.entry(r).or_default();
-                *p += 1;
-                // The i-th pass belongs to generation ceil(i / parties): all of it had arrived.
-                let generation = p.div_ceil(parties as u64);
-                let needed = generation * parties as u64;
-                if arrived.get(r).copied().unwrap_or(0) < needed {
+        for t in &scenario.threads {
+            for s in &t.steps {
+                let Some(got) = collected.get(&s.line) else {
+                    continue;
+                };
+                let order = |n: &u32| finished.iter().position(|f| f.0 == *n);
+                let ok = match s.op {
+                    Op::Map(_) => got.is_sorted(),
+                    Op::AsCompleted(_) => got.is_sorted_by_key(order),
+                    _ => true,
+                };
+                if !ok {
                     return Err(format!(
-                        "{at}: passed before its generation of {parties} had all arrived"
+                        "{} on line {} handed over tasks {got:?}; finished in the order {:?}",
+                        s.op.keyword(),
+                        s.line,
+                        finished.iter().map(|f| f.0).collect::<Vec<_>>()
                     ));
                 }
             }
-            _ => {}
-        }
-        let h = holders.get(r).map(|h| h.as_slice()).unwrap_or(&[]);
-        let mut distinct = h.to_vec();
-        distinct.sort();
-        distinct.dedup();
-        let ok = match kind {
-            ResourceKind::Mutex => h.len() <= 1,
-            ResourceKind::RLock => distinct.len() <= 1,
-            ResourceKind::Semaphore { permits } => h.len() <= permits as usize,
-            ResourceKind::RwLock { .. } => {
-                // One writer alone, or readers only: a write is an acquire on a `write` line.
-                let writing = h
-                    .iter()
-                    .filter(|&&t| writes(scenario, events, t, r))
-                    .count();
-                writing == 0 || h.len() == 1
-            }
-            _ => true,
-        };
-        if !ok {
-            return Err(format!("{at}: held by {h:?} at once"));
         }
     }
     Ok(())
 }
 
-/// Whether `thread`'s latest acquire of rwlock `r` was a `write`.
-fn writes(scenario: &Scenario, events: &[EventRecord], thread: &str, r: &str) -> bool {
-    let Some(t) = scenario.threads.iter().find(|t| t.name == thread) else {
-        return false;
-    };
-    let _ = events;
-    let write_lines: Vec<u32> = t
-        .steps
-        .iter()
-        .filter(|s| matches!(s.op, threadlab::scenario::model::Op::Write(x) if scenario.resource_name(x) == r))
-        .map(|s| s.line)
-        .collect();
-    !write_lines.is_empty()
-        && thread_last_acquire_line(events, thread, r).is_some_and(|l| write_lines.contains(&l))
+/// What threadlab's own run of `scenario` ended as, as the twin's exit code says it: 0
+/// finished, 1 a thread failed (whatever followed), 3 deadlocked.
+fn threadlab_exit(scenario: &Arc<Scenario>) -> i32 {
+    let run = Run::start(scenario.clone(), fast());
+    let (phase, _) = run_to_end(&run);
+    let failed = (0..scenario.threads.len()).any(|t| run.failure(t as ThreadIdx).is_some());
+    match (failed, phase) {
+        (true, _) => 1,
+        (false, Phase::Finished) => 0,
+        (false, Phase::Deadlock) => 3,
+        (false, other) => panic!("{}: threadlab's run ended {other:?}", scenario.name),
+    }
 }
 
-fn thread_last_acquire_line(events: &[EventRecord], thread: &str, r: &str) -> Option<u32> {
-    events
-        .iter()
-        .rev()
-        .find(|e| {
-            e.thread == thread && e.event == EventKind::Acquire && e.resource.as_deref() == Some(r)
-        })
-        .and_then(|e| e.line)
-}
+/// Lessons that end one way or another by a race, in threadlab as in CPython: a woken consumer
+/// that checks with `if` fails only when the other consumer takes the item first.
+const RACES: &[&str] = &["condition-if"];
 
 #[test]
 fn every_lessons_twin_ends_as_threadlab_does_and_keeps_every_primitives_promise() {
@@ -208,26 +258,22 @@ fn every_lessons_twin_ends_as_threadlab_does_and_keeps_every_primitives_promise(
     let mut wrong = Vec::new();
     for b in threadlab::scenario::builtin::all() {
         let scenario = builtin(b.name);
-        // A lesson the twin cannot express is refused by export (see the test below).
-        if threadlab::trace::export::python::unsupported(&scenario).is_some() {
-            continue;
-        }
-        let run = Run::start(scenario.clone(), fast());
-        let (phase, _) = run_to_end(&run);
-        let expected = match phase {
-            Phase::Finished => 0,
-            Phase::Deadlock => 3,
-            other => panic!("{}: threadlab's run ended {other:?}", b.name),
-        };
+        assert_eq!(
+            python::unsupported(&scenario),
+            None,
+            "every built-in has a twin"
+        );
+        let expected = threadlab_exit(&scenario);
         // A deadlock lesson's head start (T1 computing while T2 takes its first lock) must
         // outlast the moment a busy machine takes to start the next CPython thread: at 4x it
         // sometimes does not, and CPython then finishes. At 1x it always does.
         let speed = if expected == 3 { "1" } else { "4" };
         let (code, err, events) = run_twin(&scenario, speed);
-        report.insert(b.name, (phase, code));
-        if code != expected {
+        report.insert(b.name, (expected, code));
+        let agree = code == expected || (RACES.contains(&b.name) && [0, 1].contains(&code));
+        if !agree {
             wrong.push(format!(
-                "{}: threadlab {phase:?}, the twin exited {code}:\n{err}",
+                "{}: threadlab exited {expected}, the twin {code}:\n{err}",
                 b.name
             ));
             continue;
@@ -235,30 +281,38 @@ fn every_lessons_twin_ends_as_threadlab_does_and_keeps_every_primitives_promise(
         if let Err(e) = check_invariants(&scenario, &events) {
             wrong.push(format!("{}: {e}", b.name));
         }
-        let names: Vec<&str> = scenario.threads.iter().map(|t| t.name.as_str()).collect();
-        for e in &events {
-            if !names.contains(&e.thread.as_str()) {
-                wrong.push(format!(
-                    "{}: an event of {}, no lane of the lesson",
-                    b.name, e.thread
-                ));
-                break;
+        for t in &scenario.threads {
+            let end = events
+                .iter()
+                .rev()
+                .find(|e| e.thread == t.name)
+                .map(|e| e.event);
+            // A daemon still running when the program ends is stopped there; a thread left
+            // waiting by a deadlock, or by what a failed thread holds, has no end.
+            let ended = match end {
+                Some(EventKind::Stop) => t.daemon,
+                Some(EventKind::Done) => true,
+                _ => code != 0,
+            };
+            if !ended {
+                wrong.push(format!("{}: {} ended {end:?}", b.name, t.name));
             }
         }
-        if code == 0 {
-            for t in &names {
-                let done = events
-                    .iter()
-                    .any(|e| e.thread == *t && e.event == EventKind::Done);
-                if !done {
-                    wrong.push(format!("{}: {t} exited 0 without finishing", b.name));
-                }
+        let failed: Vec<&str> = events
+            .iter()
+            .filter(|e| e.event == EventKind::Fail)
+            .map(|e| e.thread.as_str())
+            .collect();
+        match code {
+            0 if !failed.is_empty() => {
+                wrong.push(format!("{}: exited 0, {failed:?} failed", b.name))
             }
-        } else if !err.contains("waits for") {
-            wrong.push(format!(
+            1 if failed.is_empty() => wrong.push(format!("{}: exited 1, nobody failed", b.name)),
+            3 if !err.contains("waits for") => wrong.push(format!(
                 "{}: a deadlock reported without who waits: {err}",
                 b.name
-            ));
+            )),
+            _ => {}
         }
     }
     assert!(wrong.is_empty(), "{}\n\n{report:?}", wrong.join("\n"));
@@ -445,17 +499,234 @@ fn without_python3_export_works_and_bench_fidelity_says_why_it_cannot_run() {
     assert!(err.contains("python3 is not on PATH"), "{err}");
 }
 
+/// The one thing the twin refuses: futures shared between threads, which it names in the
+/// function of the one thread that submits them.
 #[test]
-fn a_lesson_the_twin_cannot_express_is_refused_with_its_reason() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_threadlab"))
-        .args(["export", "condition", "--format", "python", "-o", "-"])
+fn a_pool_shared_between_submitting_threads_is_refused_with_its_reason() {
+    let file = scratch("shared-pool.kdl");
+    std::fs::write(
+        &file,
+        "pool ex\nthread a {\n    submit ex work=\"1ms\"\n}\nthread b {\n    submit ex work=\"1ms\"\n    shutdown ex\n}\nthread w {\n    repeat 3 {\n        run-next ex\n    }\n}\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_threadlab"))
+        .arg("export")
+        .arg(&file)
+        .args(["--format", "python", "-o", "-"])
         .output()
         .expect("threadlab runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("the Python twin cannot express `condition` yet"),
-        "{err}"
+    assert!(err.contains("shares them between threads"), "{err}");
+}
+
+/// The `if` bug shows in CPython as in threadlab: a consumer woken by a notify finds that the
+/// other consumer took the item first, pops an empty list and dies of IndexError, holding the
+/// lock, so the producer waits for it for good (exit 1, the failure first). It is a race, so
+/// the twin runs until it shows (it does in most runs at 4x), at most eight times.
+#[test]
+fn the_condition_if_twin_fails_when_the_other_consumer_takes_the_item_first() {
+    let scenario = builtin("condition-if");
+    for _ in 0..8 {
+        let (code, err, events) = run_twin(&scenario, "4");
+        if code == 0 {
+            continue;
+        }
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("IndexError: pop from empty list"), "{err}");
+        assert!(
+            err.contains("producer waits for m, held by consumer-"),
+            "{err}"
+        );
+        let at = |e: &EventRecord| events.iter().position(|x| std::ptr::eq(x, e)).unwrap();
+        let fail = events.iter().find(|e| e.event == EventKind::Fail).unwrap();
+        let woken = events[..at(fail)]
+            .iter()
+            .rfind(|e| e.thread == fail.thread && e.event == EventKind::Pass)
+            .expect("the failed consumer had been woken");
+        assert_eq!(woken.by.as_deref(), Some("producer"));
+        let notify = events[..at(woken)]
+            .iter()
+            .rfind(|e| e.event == EventKind::Notify)
+            .unwrap();
+        let stolen = events[at(notify)..at(fail)]
+            .iter()
+            .any(|e| e.event == EventKind::Take && e.thread != fail.thread);
+        assert!(stolen, "nobody took the item first: {events:#?}");
+        check_invariants(&scenario, &events).unwrap();
+        return;
+    }
+    panic!("in eight runs of the condition-if twin no consumer failed");
+}
+
+/// The words no built-in uses run in Python too, as threadlab runs them: a priority queue
+/// and its sentinel, a get that times out, a result that times out, a task that raises with
+/// nobody asking, a plain condition wait, and a daemon that is stopped.
+#[test]
+fn every_syllabus_word_runs_in_python_as_in_threadlab() {
+    let file = scratch("words.kdl");
+    std::fs::write(
+        &file,
+        r#"title "Every syllabus word, once"
+about "A priority queue, a get and a result that time out, a plain wait, a daemon."
+buffer q capacity=4
+buffer empty capacity=1
+pool ex
+mutex m
+condition c lock=m
+list xs
+thread boss {
+    put q priority=3
+    put q priority=1
+    put q priority=2
+    put q sentinel=#true
+    submit ex work="150ms"
+    submit ex work="5ms" raises="KeyError"
+    shutdown ex
+    result ex task=1 timeout="10ms"
+}
+thread picky {
+    sleep "50ms"
+    repeat 4 {
+        take q
+        task-done q
+    }
+    work "5ms"
+}
+thread impatient {
+    take empty timeout="20ms"
+    work "5ms"
+}
+thread worker {
+    repeat 3 {
+        run-next ex
+    }
+}
+thread waiter {
+    lock m
+    wait c
+    pop xs
+    unlock m
+}
+thread notifier {
+    sleep "400ms"
+    lock m
+    append xs
+    notify-all c
+    unlock m
+}
+thread beat daemon=#true {
+    repeat 100 {
+        work "10ms"
+        sleep "10ms"
+    }
+}
+"#,
+    )
+    .unwrap();
+    let scenario = Arc::new(threadlab::scenario::load(file.to_str().unwrap()).expect("loads"));
+    let text = python::render(&scenario);
+    for idiom in [
+        "q = PriorityQueue(\"q\", maxsize=4)",
+        "q.put(priority=3)",
+        "q.put(None)",
+        "if item is None:",
+        "item = empty.get(timeout=0.02)",
+        "except queue.Empty:",
+        "f2 = ex.submit(task, 2, 0.005, KeyError)",
+        "f1.result(timeout=0.01)",
+        "c.wait()",
+        "c.notify_all()",
+        "x = xs.pop(0)",
+        "start(beat, \"beat\", daemon=True)",
+    ] {
+        assert!(text.contains(idiom), "{idiom} not in:\n{text}");
+    }
+    let expected = threadlab_exit(&scenario);
+    assert_eq!(expected, 1, "threadlab: the boss's result times out");
+    let (code, err, events) = run_twin(&scenario, "2");
+    assert_eq!(code, expected, "{err}");
+    assert!(err.contains("TimeoutError"), "{err}");
+    check_invariants(&scenario, &events).unwrap();
+    let of = |lane: &str, kind: EventKind| -> Vec<&EventRecord> {
+        events
+            .iter()
+            .filter(|e| e.thread == lane && e.event == kind)
+            .collect()
+    };
+    // Lowest priority first, the sentinel last; after it picky's script ends.
+    let taken: Vec<Option<u32>> = of("picky", EventKind::Take)
+        .iter()
+        .map(|e| e.item)
+        .collect();
+    assert_eq!(taken, [Some(2), Some(3), Some(1), Some(0)]);
+    assert!(of("picky", EventKind::Run).is_empty());
+    assert_eq!(of("picky", EventKind::Done).len(), 1);
+    assert_eq!(of("impatient", EventKind::Timeout).len(), 1);
+    assert_eq!(of("impatient", EventKind::Done).len(), 1);
+    assert_eq!(of("boss", EventKind::Timeout)[0].item, Some(1));
+    assert_eq!(of("worker", EventKind::Raise)[0].item, Some(2));
+    assert_eq!(of("worker", EventKind::Done).len(), 1);
+    assert_eq!(
+        of("waiter", EventKind::Pass)[0].by.as_deref(),
+        Some("notifier")
     );
+    assert_eq!(
+        of("beat", EventKind::Stop).len(),
+        1,
+        "the daemon is stopped"
+    );
+}
+
+/// The run view's `y` puts each thread on the Python line its step became: every step of
+/// every lesson has one, in the lesson part of the program, and the program's own `KDL_LINE`
+/// table says the same.
+#[test]
+fn every_step_of_every_lesson_has_its_python_line() {
+    for b in threadlab::scenario::builtin::all() {
+        let scenario = builtin(b.name);
+        let twin = python::twin(&scenario);
+        let lines: Vec<&str> = twin.text.lines().collect();
+        let lesson = lines
+            .iter()
+            .position(|l| l.starts_with("# The lesson: "))
+            .unwrap();
+        let table = lines
+            .iter()
+            .find(|l| l.starts_with("KDL_LINE = {"))
+            .unwrap();
+        for t in &scenario.threads {
+            for s in &t.steps {
+                let py = twin.python_line(s.line).unwrap_or_else(|| {
+                    panic!(
+                        "{}: {} on line {} has no Python line",
+                        b.name,
+                        s.op.keyword(),
+                        s.line
+                    )
+                });
+                assert!(py > lesson, "{}: line {py} is in the harness", b.name);
+                assert!(table.contains(&format!("{py}: {}", s.line)), "{}", b.name);
+            }
+        }
+        let at = |kdl: &str| {
+            let k = scenario
+                .source
+                .lines()
+                .position(|l| l.trim_start().starts_with(kdl))
+                .unwrap_or_else(|| panic!("{}: no `{kdl}`", b.name));
+            let py = lines[twin.python_line(k as u32 + 1).unwrap() - 1];
+            py.split("  #").next().unwrap().trim()
+        };
+        match b.name {
+            "condition" => assert_eq!(at("wait not-empty"), "while not items:"),
+            "condition-if" => assert_eq!(at("wait not-empty"), "if not items:"),
+            "notify-all" => assert_eq!(at("notify-all"), "jobs_ready.notify_all()"),
+            "queue-join" => assert_eq!(at("take jobs"), "job = jobs.get()"),
+            "futures" => assert_eq!(at("as-completed"), "for f in as_completed([f4, f5, f6]):"),
+            "pool" => assert_eq!(at("run-next"), "if not ex.run_next():"),
+            _ => {}
+        }
+    }
 }

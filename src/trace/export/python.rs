@@ -10,7 +10,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadModel, ThreadSpec};
+use crate::scenario::model::{
+    EXCEPTIONS, Guard, Op, ResIdx, ResourceKind, Scenario, ThreadModel, ThreadSpec,
+};
 
 const HARNESS: &str = include_str!("python_harness.py");
 
@@ -63,6 +65,8 @@ const RESERVED: &[&str] = &[
     "id",
     "argparse",
     "asyncio",
+    "collections",
+    "concurrent",
     "json",
     "os",
     "queue",
@@ -80,6 +84,15 @@ const RESERVED: &[&str] = &[
     "Barrier",
     "Event",
     "Queue",
+    "PriorityQueue",
+    "List",
+    "Condition",
+    "Future",
+    "ThreadPoolExecutor",
+    "as_completed",
+    "task",
+    "item",
+    "f",
     "RWLock",
     "Counter",
     "start",
@@ -94,47 +107,43 @@ const RESERVED: &[&str] = &[
     "value",
 ];
 
-/// Why the twin cannot express `scenario`, if it cannot: the harness has no counterpart yet for
-/// a `condition` (`threading.Condition`) or a `list` guarded by one. `export --format python`
-/// refuses such a lesson with this reason rather than write a program that does something else.
+/// Why the twin cannot express `scenario`, if it cannot. The program names each future by its
+/// submit (`f1 = ex.submit(...)`) in the function of the one thread that submits, so a pool's
+/// tasks must be submitted by one thread (not a `count=` group) and collected by that thread;
+/// `export --format python` refuses anything else with this reason rather than write a program
+/// that does something else.
 pub fn unsupported(scenario: &Scenario) -> Option<String> {
-    let mut words: Vec<&str> = scenario
-        .resources
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.kind,
-                ResourceKind::Condition { .. } | ResourceKind::List | ResourceKind::Pool
-            )
-        })
-        .map(|r| r.kind.keyword())
-        .collect();
-    if scenario.threads.iter().any(|t| t.daemon) {
-        words.push("daemon=");
-    }
-    let queue_word = |op: &Op| match op {
-        Op::PutSentinel(_) => Some("put … sentinel="),
-        Op::PutPriority { .. } => Some("put … priority="),
-        Op::TakeFor { .. } => Some("take … timeout="),
-        Op::TaskDone(_) => Some("task-done"),
-        Op::Join(_) => Some("join"),
-        _ => None,
-    };
-    words.extend(
-        scenario
+    for (r, res) in scenario.resources.iter().enumerate() {
+        if res.kind != ResourceKind::Pool {
+            continue;
+        }
+        let uses = |t: &ThreadSpec, collect: bool| {
+            t.steps.iter().any(|s| match s.op {
+                Op::Submit { pool, .. } => !collect && pool as usize == r,
+                Op::Result { pool, .. } => collect && pool as usize == r,
+                Op::Map(p) | Op::AsCompleted(p) => collect && p as usize == r,
+                _ => false,
+            })
+        };
+        let submitters: Vec<&ThreadSpec> =
+            scenario.threads.iter().filter(|t| uses(t, false)).collect();
+        let one = submitters.len() <= 1;
+        let same = scenario
             .threads
             .iter()
-            .flat_map(|t| t.steps.iter())
-            .filter_map(|st| queue_word(&st.op)),
-    );
-    let first = *words.first()?;
-    Some(format!(
-        "the Python twin cannot express `{first}` yet (threading.Condition, a shared list, a \
-         pool's futures, \
-         daemon threads and queue.Queue's task_done, join, sentinel, priority and get timeout are not in \
-         its harness), so `{}` has no Python twin",
-        scenario.name
-    ))
+            .filter(|t| uses(t, true))
+            .all(|t| submitters.first().is_some_and(|s| s.name == t.name));
+        if !one || !same {
+            return Some(format!(
+                "the Python twin names each future of pool `{}` by its submit in the one thread \
+                 that submits (f1 = ex.submit(...)), so its tasks must be submitted and their \
+                 results collected by one thread; `{}` shares them between threads, so it has \
+                 no Python twin",
+                res.name, scenario.name
+            ));
+        }
+    }
+    None
 }
 
 /// The Python program for `scenario`.
@@ -180,6 +189,14 @@ fn model_note(scenario: &Scenario, out: &mut Program) {
     out.blank(1);
 }
 
+/// Every step of every thread of `scenario`.
+fn steps(scenario: &Scenario) -> impl Iterator<Item = Op> + '_ {
+    scenario
+        .threads
+        .iter()
+        .flat_map(|t| t.steps.iter().map(|s| s.op))
+}
+
 /// The Python program for `scenario`, keeping where each step went.
 pub fn twin(scenario: &Scenario) -> Twin {
     let mut out = Program::default();
@@ -214,7 +231,11 @@ pub fn twin(scenario: &Scenario) -> Twin {
             ResourceKind::Semaphore { permits } => format!("{var} = Semaphore({name}, {permits})"),
             ResourceKind::Barrier { parties } => format!("{var} = Barrier({name}, {parties})"),
             ResourceKind::Buffer { capacity } => {
-                format!("{var} = Queue({name}, maxsize={capacity})")
+                let priority = steps(scenario).any(
+                    |op| matches!(op, Op::PutPriority { resource, .. } if resource as usize == r),
+                );
+                let class = if priority { "PriorityQueue" } else { "Queue" };
+                format!("{var} = {class}({name}, maxsize={capacity})")
             }
             ResourceKind::Event => format!("{var} = Event({name})"),
             ResourceKind::Counter => format!("{var} = Counter({name})"),
@@ -245,12 +266,37 @@ pub fn twin(scenario: &Scenario) -> Twin {
                 ));
                 continue;
             }
-            // See `unsupported`: export refuses these before rendering.
-            ResourceKind::Condition { .. } | ResourceKind::List | ResourceKind::Pool => {
-                format!("raise NotImplementedError({name})")
+            ResourceKind::Condition { lock } => {
+                format!("{var} = Condition({name}, {})", res_names[lock as usize])
+            }
+            ResourceKind::List => format!("{var} = List({name})"),
+            ResourceKind::Pool => {
+                let workers = scenario
+                    .threads
+                    .iter()
+                    .filter(|t| t.steps.iter().any(|s| s.op == Op::RunNext(r as ResIdx)))
+                    .count();
+                out.line(&format!(
+                    "# {}'s worker threads are the lesson's threads that run its tasks, below.",
+                    res.name
+                ));
+                format!("{var} = ThreadPoolExecutor({name}, max_workers={workers})")
             }
         };
         out.line(&with_comment(decl, comment));
+    }
+    if scenario
+        .resources
+        .iter()
+        .any(|r| r.kind == ResourceKind::Pool)
+    {
+        out.blank(2);
+        out.line("def task(n, seconds, error=None):");
+        out.line("    \"\"\"A submitted task: its own CPU work, then its number as its result, or raise.\"\"\"");
+        out.line("    work(seconds)");
+        out.line("    if error is not None:");
+        out.line("        raise error(n)");
+        out.line("    return n");
     }
 
     let groups = groups(scenario, &mut taken);
@@ -286,7 +332,7 @@ pub fn twin(scenario: &Scenario) -> Twin {
             g.func
         ));
         out.line(&format!("    \"\"\"{doc}\"\"\""));
-        Lane::new(scenario, spec, &res_names).emit(&mut out, 0, spec.steps.len(), 1, None);
+        Lane::new(scenario, spec, &res_names).emit(&mut out, 0, spec.steps.len(), 1, None, false);
     }
 
     out.blank(2);
@@ -479,8 +525,13 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
             out.line(&format!("    join({what})  {}", after_note(g)));
         }
         let names: Vec<String> = g.lanes.iter().map(|n| py_str(n)).collect();
+        let daemon = if scenario.threads[g.first].daemon {
+            ", daemon=True"
+        } else {
+            ""
+        };
         out.line(&format!(
-            "    {} = start({}, {})",
+            "    {} = start({}, {}{daemon})",
             g.var,
             g.func,
             names.join(", ")
@@ -500,6 +551,9 @@ struct Lane<'a> {
     /// Stretches from where the thread last held nothing to where it holds nothing again, around
     /// each `lock … timeout=`: a retry starts the stretch again.
     retries: Vec<(usize, usize)>,
+    /// Per step: the futures it names, by task number: a submit's own, a `result`'s, and the
+    /// ones still uncollected for `map` and `as-completed`.
+    futures: Vec<Vec<u32>>,
 }
 
 impl<'a> Lane<'a> {
@@ -534,23 +588,114 @@ impl<'a> Lane<'a> {
                 retries.push((start, end));
             }
         }
+        // The thread submitting to a pool is the only one (see `unsupported`), so its submits
+        // are the pool's tasks 1, 2, 3... in order.
+        let mut submitted: Vec<Vec<u32>> = vec![Vec::new(); scenario.resources.len()];
+        let mut uncollected: Vec<Vec<u32>> = vec![Vec::new(); scenario.resources.len()];
+        let futures = spec
+            .steps
+            .iter()
+            .map(|s| match s.op {
+                Op::Submit { pool, .. } => {
+                    let n = submitted[pool as usize].len() as u32 + 1;
+                    submitted[pool as usize].push(n);
+                    uncollected[pool as usize].push(n);
+                    vec![n]
+                }
+                Op::Result { pool, task, .. } => {
+                    uncollected[pool as usize].retain(|&n| n != task);
+                    vec![task]
+                }
+                Op::Map(p) | Op::AsCompleted(p) => std::mem::take(&mut uncollected[p as usize]),
+                _ => Vec::new(),
+            })
+            .collect();
         Lane {
             scenario,
             spec,
             res,
             held,
             retries,
+            futures,
         }
     }
 
-    /// Steps `a..b` at `depth` levels of indentation; `inside` is the retry stretch being written.
-    fn emit(&self, out: &mut Program, a: usize, b: usize, depth: usize, inside: Option<usize>) {
+    /// The variable of task `n`'s future from pool `pool`.
+    fn future(&self, pool: ResIdx, n: u32) -> String {
+        let pools = self
+            .scenario
+            .resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Pool)
+            .count();
+        if pools > 1 {
+            format!("{}_f{n}", self.res[pool as usize])
+        } else {
+            format!("f{n}")
+        }
+    }
+
+    /// The futures a collecting step waits for, as a Python list.
+    fn future_list(&self, pool: ResIdx, i: usize) -> String {
+        let names: Vec<String> = self.futures[i]
+            .iter()
+            .map(|&n| self.future(pool, n))
+            .collect();
+        format!("[{}]", names.join(", "))
+    }
+
+    /// The name a thread gives what it takes from `r`: `job` from `jobs`, else `item`.
+    fn item_of(&self, r: ResIdx) -> String {
+        let var = &self.res[r as usize];
+        match var.strip_suffix('s') {
+            Some(one)
+                if !one.is_empty()
+                    && !self.res.iter().any(|v| v == one)
+                    && !RESERVED.contains(&one)
+                    && !one.ends_with('_') =>
+            {
+                one.to_string()
+            }
+            _ => "item".to_string(),
+        }
+    }
+
+    /// How `lock`/`unlock` of mutex `r` reads: through the one condition bound to it, if any
+    /// (`not_empty.acquire()` takes the condition's lock, as Python writes it).
+    fn lock_var(&self, r: ResIdx) -> &str {
+        let mut bound =
+            self.scenario.resources.iter().enumerate().filter(
+                |(_, res)| matches!(res.kind, ResourceKind::Condition { lock } if lock == r),
+            );
+        match (bound.next(), bound.next()) {
+            (Some((c, _)), None) => &self.res[c],
+            _ => &self.res[r as usize],
+        }
+    }
+
+    /// Whether buffer `r` is ever given a sentinel: a take from it may end the thread.
+    fn gets_sentinels(&self, r: ResIdx) -> bool {
+        steps(self.scenario).any(|op| op == Op::PutSentinel(r))
+    }
+
+    /// Steps `a..b` at `depth` levels of indentation; `inside` is the retry stretch being
+    /// written; `tail` says a `break` here ends the thread (a loop the script ends with).
+    fn emit(
+        &self,
+        out: &mut Program,
+        a: usize,
+        b: usize,
+        depth: usize,
+        inside: Option<usize>,
+        tail: bool,
+    ) {
         let pad = "    ".repeat(depth);
         let mut i = a;
         while i < b {
             if let Some((p, k)) = self.repeat_at(i, b, inside) {
+                let last = depth == 1 && i + p * k == self.spec.steps.len();
                 out.line(&format!("{pad}for _ in range({k}):"));
-                self.emit(out, i, i + p, depth + 1, None);
+                self.emit(out, i, i + p, depth + 1, None, last);
                 i += p * k;
                 continue;
             }
@@ -562,12 +707,12 @@ impl<'a> Lane<'a> {
                 out.line(&format!(
                     "{pad}while True:  # a retry after backing off starts here again"
                 ));
-                self.emit(out, s, e + 1, depth + 1, Some(s));
+                self.emit(out, s, e + 1, depth + 1, Some(s), false);
                 out.line(&format!("{pad}    break"));
                 i = e + 1;
                 continue;
             }
-            self.step(out, i, &pad);
+            self.step(out, i, &pad, tail);
             i += 1;
         }
     }
@@ -586,6 +731,11 @@ impl<'a> Lane<'a> {
             }
             let end = i + k * p;
             let has_try = (i..end).any(|j| matches!(steps[j].op, Op::TryLock { .. }));
+            // Each future has a name of its own, so steps naming futures are written out.
+            let names_futures = (i..end).any(|j| !self.futures[j].is_empty());
+            if names_futures {
+                continue;
+            }
             let whole = self.retries.iter().all(|&(s, e)| {
                 e < i
                     || s >= end
@@ -599,13 +749,33 @@ impl<'a> Lane<'a> {
         None
     }
 
-    fn step(&self, out: &mut Program, i: usize, pad: &str) {
+    fn step(&self, out: &mut Program, i: usize, pad: &str, tail: bool) {
         let step = self.spec.steps[i];
         let line = step.line;
         let comment = trailing_comment(self.scenario, line);
         let r = |r: ResIdx| self.res[r as usize].as_str();
+        // What ends the thread from inside its script: `break` out of the loop it ends with.
+        let leave = if tail { "break" } else { "return" };
+        // A step written as several lines: (extra indentation, code), each line the step's.
+        let block = |out: &mut Program, lines: &[(usize, String)]| {
+            let codes: Vec<&str> = lines.iter().map(|(_, c)| c.as_str()).collect();
+            let comment = comment.and_then(|c| unsaid(c, &codes));
+            for (k, (indent, code)) in lines.iter().enumerate() {
+                let code = code.clone();
+                let text = if k == 0 {
+                    with_comment(code, comment)
+                } else {
+                    code
+                };
+                out.step(&format!("{pad}{}{text}", "    ".repeat(*indent)), line);
+            }
+        };
         let text = match step.op {
-            Op::Lock(x) | Op::Acquire(x) => format!("{}.acquire()", r(x)),
+            Op::Lock(x) => format!("{}.acquire()", self.lock_var(x)),
+            Op::Unlock(x) if self.scenario.resources[x as usize].kind == ResourceKind::Mutex => {
+                format!("{}.release()", self.lock_var(x))
+            }
+            Op::Acquire(x) => format!("{}.acquire()", r(x)),
             Op::Unlock(x) | Op::Release(x) => format!("{}.release()", r(x)),
             Op::Read(x) => format!("{}.acquire_read()", r(x)),
             Op::Write(x) => format!("{}.acquire_write()", r(x)),
@@ -616,26 +786,127 @@ impl<'a> Lane<'a> {
                 format!("{}.wait(timeout={})", r(resource), secs(timeout))
             }
             Op::Put(x) => format!("{}.put()", r(x)),
-            Op::Take(x) => format!("{}.get()", r(x)),
-            Op::Work(d) => format!("work({})", secs(d)),
-            Op::CondWait { .. }
-            | Op::Notify(_)
-            | Op::NotifyAll(_)
-            | Op::Append(_)
-            | Op::Pop(_)
-            | Op::PutSentinel(_)
-            | Op::PutPriority { .. }
-            | Op::TakeFor { .. }
-            | Op::TaskDone(_)
-            | Op::Join(_)
-            | Op::Submit { .. }
-            | Op::RunNext(_)
-            | Op::Result { .. }
-            | Op::AsCompleted(_)
-            | Op::Map(_)
-            | Op::Shutdown(_) => {
-                format!("raise NotImplementedError({:?})", step.op.keyword())
+            Op::PutSentinel(x) => format!("{}.put(None)", r(x)),
+            Op::PutPriority { resource, priority } => {
+                format!("{}.put(priority={priority})", r(resource))
             }
+            Op::Take(x) if self.gets_sentinels(x) => {
+                let item = self.item_of(x);
+                block(
+                    out,
+                    &[
+                        (0, format!("{item} = {}.get()", r(x))),
+                        (
+                            0,
+                            format!("if {item} is None:  # the sentinel: no more work"),
+                        ),
+                        (1, leave.to_string()),
+                    ],
+                );
+                return;
+            }
+            Op::Take(x) => format!("{}.get()", r(x)),
+            Op::TakeFor { resource, timeout } => {
+                let item = self.item_of(resource);
+                let mut lines = vec![
+                    (0, "try:".to_string()),
+                    (
+                        1,
+                        format!("{item} = {}.get(timeout={})", r(resource), secs(timeout)),
+                    ),
+                    (0, "except queue.Empty:".to_string()),
+                    (1, "pass  # nothing came in time: go on".to_string()),
+                ];
+                if self.gets_sentinels(resource) {
+                    lines.push((0, "else:".to_string()));
+                    lines.push((
+                        1,
+                        format!("if {item} is None:  # the sentinel: no more work"),
+                    ));
+                    lines.push((2, leave.to_string()));
+                }
+                block(out, &lines);
+                return;
+            }
+            Op::TaskDone(x) => format!("{}.task_done()", r(x)),
+            Op::Join(x) => format!("{}.join()", r(x)),
+            Op::Work(d) => format!("work({})", secs(d)),
+            Op::CondWait { cond, guard } => {
+                let wait = format!("{}.wait()", r(cond));
+                let (check, list) = match guard {
+                    Guard::None => {
+                        block(out, &[(0, wait)]);
+                        return;
+                    }
+                    Guard::While(l) => ("while", l),
+                    Guard::If(l) => ("if", l),
+                };
+                block(out, &[(0, format!("{check} not {}:", r(list))), (1, wait)]);
+                return;
+            }
+            Op::Notify(x) => format!("{}.notify()", r(x)),
+            Op::NotifyAll(x) => format!("{}.notify_all()", r(x)),
+            Op::Append(x) => format!("{}.append()", r(x)),
+            Op::Pop(x) => format!("{} = {}.pop(0)", self.item_of(x), r(x)),
+            Op::Submit { pool, work, raises } => {
+                let n = self.futures[i][0];
+                let error = match raises {
+                    Some(e) => format!(
+                        ", {}",
+                        EXCEPTIONS.get(e as usize).copied().unwrap_or("Exception")
+                    ),
+                    None => String::new(),
+                };
+                format!(
+                    "{} = {}.submit(task, {n}, {}{error})",
+                    self.future(pool, n),
+                    r(pool),
+                    secs(work)
+                )
+            }
+            Op::RunNext(x) => {
+                block(
+                    out,
+                    &[
+                        (0, format!("if not {}.run_next():", r(x))),
+                        (1, format!("{leave}  # shut down, and no task left")),
+                    ],
+                );
+                return;
+            }
+            Op::Result {
+                pool,
+                task,
+                timeout,
+            } => {
+                let f = self.future(pool, task);
+                match timeout {
+                    Some(t) => format!("{f}.result(timeout={})", secs(t)),
+                    None => format!("{f}.result()"),
+                }
+            }
+            Op::AsCompleted(x) => {
+                let list = self.future_list(x, i);
+                block(
+                    out,
+                    &[
+                        (0, format!("for f in as_completed({list}):")),
+                        (1, "f.result()".to_string()),
+                    ],
+                );
+                return;
+            }
+            Op::Map(x) => {
+                let list = self.future_list(x, i);
+                let head = format!("for f in {list}:");
+                let head = match comment {
+                    Some(_) => head,
+                    None => format!("{head}  # in submission order, as ex.map gives them"),
+                };
+                block(out, &[(0, head), (1, "f.result()".to_string())]);
+                return;
+            }
+            Op::Shutdown(x) => format!("{}.shutdown(wait=False)", r(x)),
             Op::Sleep(d) if self.spec.is_task() => format!("await async_sleep({})", secs(d)),
             Op::Sleep(d) => format!("sleep({})", secs(d)),
             Op::BlockingSleep(d) => {
@@ -695,8 +966,39 @@ impl<'a> Lane<'a> {
                 return;
             }
         };
-        out.step(&format!("{pad}{}", with_comment(text, comment)), line);
+        block(out, &[(0, text)]);
     }
+}
+
+/// What a step's scenario comment says beyond the code it annotates: a comment that writes the
+/// step's Python itself (`not_empty.acquire()`, `f7.result(): the error arrives here`) would
+/// only repeat it, so the code part is dropped (up to the call's closing parenthesis, then any
+/// of the step's further lines it repeats), and the rest kept.
+fn unsaid<'c>(comment: &'c str, codes: &[&str]) -> Option<&'c str> {
+    let first = codes.first()?;
+    let joined = codes.join(" ");
+    let head = |code: &str| code.find('(').map(|k| code[..=k].to_string());
+    let trim = |s: &'c str| s.trim_start_matches([':', ';', ' ', ',']);
+    let mut rest = if let Some(after) = head(&joined).and_then(|h| comment.strip_prefix(&h)) {
+        trim(after.find(')').map_or("", |k| &after[k + 1..]))
+    } else if let Some(after) = comment.strip_prefix(first) {
+        trim(after)
+    } else if let Some(after) = first
+        .split_once(" = ")
+        .and_then(|(var, _)| comment.strip_prefix(var))
+        .filter(|r| r.is_empty() || r.starts_with(':'))
+    {
+        trim(after)
+    } else {
+        return Some(comment);
+    };
+    for code in &codes[1..] {
+        let code = code.split("  #").next().unwrap_or(code).trim();
+        if let Some(r) = rest.strip_prefix(code) {
+            rest = trim(r);
+        }
+    }
+    (!rest.is_empty()).then_some(rest)
 }
 
 fn with_comment(code: String, comment: Option<&str>) -> String {
@@ -782,4 +1084,40 @@ fn dedent(text: &str) -> Vec<String> {
         lines.pop();
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unsaid;
+
+    #[test]
+    fn a_comment_that_repeats_the_python_keeps_only_what_it_adds() {
+        let wait = ["while not items:", "not_empty.wait()"];
+        assert_eq!(unsaid("while not items: not_empty.wait()", &wait), None);
+        let wait_if = ["if not items:", "not_empty.wait()"];
+        assert_eq!(
+            unsaid("if not items: not_empty.wait()   <- the bug", &wait_if),
+            Some("<- the bug")
+        );
+        let result = ["f7.result()"];
+        assert_eq!(
+            unsaid("f7.result(): the ValueError arrives here", &result),
+            Some("the ValueError arrives here")
+        );
+        let submit = ["f2 = ex.submit(task, 2, 0.04)"];
+        assert_eq!(unsaid("f2: a short one", &submit), Some("a short one"));
+        let take = [
+            "job = jobs.get()",
+            "if job is None:  # the sentinel",
+            "break",
+        ];
+        assert_eq!(
+            unsaid("job = jobs.get(); if job is None: break", &take),
+            None
+        );
+        assert_eq!(
+            unsaid("handling the item", &["sleep(0.1)"]),
+            Some("handling the item")
+        );
+    }
 }

@@ -6,6 +6,8 @@
 
 import argparse
 import asyncio
+import collections
+import concurrent.futures
 import json
 import os
 import queue
@@ -31,6 +33,8 @@ _STARTED = set()
 _FINISHED = set()
 _DONE = {}        # lane -> threading.Event set when the lane has finished
 _FAILED = []
+_THREADS = {}     # lane -> its threading.Thread
+_DAEMONS = set()  # lanes started with daemon=True: nobody waits for them
 
 
 def _done(lane):
@@ -46,9 +50,9 @@ def _me():
     return task.get_name() if task is not None else threading.current_thread().name
 
 
-def _kdl_line():
+def _kdl_line(frame=None):
     """The scenario line of the step being run: the nearest lesson line up the call stack."""
-    frame = sys._getframe(2)
+    frame = frame or sys._getframe(2)
     while frame is not None:
         if frame.f_code.co_filename == __file__ and frame.f_lineno in KDL_LINE:
             return KDL_LINE[frame.f_lineno]
@@ -56,12 +60,12 @@ def _kdl_line():
     return None
 
 
-def _log(event, resource=None, item=None, timed=False, lane=None):
+def _log(event, resource=None, item=None, timed=False, lane=None, by=None):
     lane = lane or _me()
     line = _kdl_line()
     with _LOG:
         record = {"t_us": int((time.perf_counter() - _T0) * 1e6), "thread": lane,
-                  "event": event, "resource": resource, "by": None, "line": line}
+                  "event": event, "resource": resource, "by": by, "line": line}
         if item is not None:
             record["item"] = item
         _EVENTS.append(record)
@@ -81,11 +85,21 @@ def _log(event, resource=None, item=None, timed=False, lane=None):
             _FINISHED.add(lane)
 
 
-def _write_events():
-    if OPTIONS.events:
-        with _LOG, open(OPTIONS.events, "w") as out:
-            for record in _EVENTS:
-                out.write(json.dumps(record) + "\n")
+def _write_events(stopped=()):
+    """Write the events; each lane in `stopped` (a daemon the program leaves behind) ends with
+    a stop on the line it was at, and nothing it does after that is written."""
+    with _LOG:
+        frames = sys._current_frames()
+        for lane in stopped:
+            frame = frames.get(_THREADS[lane].ident)
+            _EVENTS.append({"t_us": int((time.perf_counter() - _T0) * 1e6), "thread": lane,
+                            "event": "stop", "resource": None, "by": None,
+                            "line": _kdl_line(frame) if frame else None})
+            _FINISHED.add(lane)
+        if OPTIONS.events:
+            with open(OPTIONS.events, "w") as out:
+                for record in _EVENTS:
+                    out.write(json.dumps(record) + "\n")
 
 
 def _calibrate():
@@ -160,6 +174,12 @@ class Lock:
         _log("release", self.name)
         self._lock.release()
 
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
 
 class RLock(Lock):
     """threading.RLock: its holder may acquire it again; free after as many releases."""
@@ -210,10 +230,11 @@ class Event:
     """threading.Event."""
 
     def __init__(self, name):
-        self.name, self._event = name, threading.Event()
+        self.name, self._event, self._setter = name, threading.Event(), None
 
     def set(self):
         _log("set", self.name)
+        self._setter = _me()
         self._event.set()
 
     def clear(self):
@@ -226,47 +247,277 @@ class Event:
             if not self._event.wait(None if timeout is None else timeout / SPEED):
                 _log("timeout", self.name)
                 return False
-        _log("pass", self.name)
+        _log("pass", self.name, by=self._setter)
         return True
 
 
-class _NumberedQueue(queue.Queue):
-    """queue.Queue whose items are numbered 1, 2, 3... in put order, logged under its mutex."""
+class _Numbered:
+    """A queue's items numbered 1, 2, 3... in put order (None, the sentinel, is item 0), logged
+    under the queue's own mutex, so the log's order is the queue's."""
+
+    def _put(self, entry):
+        priority, item = entry
+        if item is not None:
+            item, self._next = self._next, self._next + 1
+        _log("put", self.name, item=item or 0)
+        super()._put(self._entry(priority, item))
+
+    def _get(self):
+        item = self._item(super()._get())
+        _log("take", self.name, item=item or 0)
+        return item
+
+    def task_done(self):
+        """queue.Queue.task_done, logging how many tasks are still unfinished."""
+        with self.all_tasks_done:
+            unfinished = self.unfinished_tasks - 1
+            if unfinished < 0:
+                raise ValueError("task_done() called too many times")
+            _log("task_done", self.name, item=unfinished)
+            if unfinished == 0:
+                self._finished_by = _me()
+                self.all_tasks_done.notify_all()
+            self.unfinished_tasks = unfinished
+
+    def join(self):
+        """queue.Queue.join, logging the wait and who finished the last task."""
+        with self.all_tasks_done:
+            if self.unfinished_tasks:
+                _log("block", self.name)
+            while self.unfinished_tasks:
+                self.all_tasks_done.wait()
+            _log("pass", self.name, item=0, by=self._finished_by)
+
+
+class _NumberedQueue(_Numbered, queue.Queue):
+    def __init__(self, name, maxsize):
+        super().__init__(maxsize)
+        self.name, self._next, self._finished_by = name, 1, None
+
+    def _entry(self, priority, item):
+        return item
+
+    def _item(self, entry):
+        return entry
+
+
+class _NumberedPriorityQueue(_Numbered, queue.PriorityQueue):
+    """Entries (priority, put order, item): lowest priority first, in put order among equals;
+    the sentinel after every priority."""
 
     def __init__(self, name, maxsize):
         super().__init__(maxsize)
-        self.name, self._next = name, 1
+        self.name, self._next, self._finished_by, self._order = name, 1, None, 0
 
-    def _put(self, item):
-        super()._put(self._next)
-        _log("put", self.name, item=self._next)
-        self._next += 1
+    def _entry(self, priority, item):
+        self._order += 1
+        return (float("inf") if item is None else priority, self._order, item)
 
-    def _get(self):
-        item = super()._get()
-        _log("take", self.name, item=item)
-        return item
+    def _item(self, entry):
+        return entry[2]
 
 
 class Queue:
-    """queue.Queue(maxsize): put() waits while it is full, get() while it is empty."""
+    """queue.Queue(maxsize): put() waits while it is full, get() while it is empty; each put is
+    a task until task_done(), and join() waits until every task is done. put(None) is the
+    sentinel that tells the consumer taking it to stop."""
+
+    _kind = _NumberedQueue
 
     def __init__(self, name, maxsize):
-        self.name, self._queue = name, _NumberedQueue(name, maxsize)
+        self.name, self._queue = name, self._kind(name, maxsize)
 
-    def put(self):
+    def put(self, item=0, priority=0):
+        """Put the next numbered item (or the sentinel None)."""
         try:
-            self._queue.put_nowait(None)
+            self._queue.put_nowait((priority, item))
         except queue.Full:
             _log("block", self.name)
-            self._queue.put(None)
+            self._queue.put((priority, item))
 
-    def get(self):
+    def get(self, timeout=None):
+        """The next item (None for the sentinel); with a timeout, queue.Empty once it is over."""
         try:
             return self._queue.get_nowait()
         except queue.Empty:
-            _log("block", self.name)
-            return self._queue.get()
+            _log("block", self.name, timed=timeout is not None)
+            try:
+                return self._queue.get(timeout=None if timeout is None else timeout / SPEED)
+            except queue.Empty:
+                _log("timeout", self.name)
+                raise
+
+    def task_done(self):
+        self._queue.task_done()
+
+    def join(self):
+        self._queue.join()
+
+
+class PriorityQueue(Queue):
+    """queue.PriorityQueue(maxsize): get() takes the lowest priority first."""
+
+    _kind = _NumberedPriorityQueue
+
+
+class List(list):
+    """A plain Python list, shared: append() adds the next numbered item (1, 2, 3...), pop(0)
+    takes the oldest, and on an empty list raises IndexError, as any list does."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name, self._next, self._step = name, 1, threading.Lock()
+
+    def append(self, item=None):
+        with self._step:
+            item, self._next = self._next, self._next + 1
+            super().append(item)
+            _log("put", self.name, item=item)
+
+    def pop(self, index=-1):
+        with self._step:
+            item = super().pop(index)
+            _log("take", self.name, item=item)
+            return item
+
+
+class Condition(threading.Condition):
+    """threading.Condition(lock): wait() gives the lock back and sleeps until notified, then
+    takes the lock again (the log shows both waits); notify() wakes the longest waiter,
+    notify_all() every one, and a notice with nobody waiting is lost."""
+
+    def __init__(self, name, lock):
+        super().__init__(lock)
+        self.name = name
+        self._waiting = []  # lanes in wait(), longest first, in step with the Condition's own
+        self._woken_by = {}
+
+    def _is_owned(self):
+        return _me() in _HOLDERS.get(self._lock.name, [])
+
+    def wait(self, timeout=None):
+        if self._is_owned():
+            self._waiting.append(_me())
+        return super().wait(timeout)
+
+    def _release_save(self):
+        self._lock.release()
+        _log("block", self.name)
+
+    def _acquire_restore(self, state):
+        _log("pass", self.name, by=self._woken_by.pop(_me(), None))
+        self._lock.acquire()
+
+    def notify(self, n=1):
+        if not self._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        woken, self._waiting = self._waiting[:n], self._waiting[n:]
+        for lane in woken:
+            self._woken_by[lane] = _me()
+        _log("notify", self.name, item=len(woken))
+        super().notify(n)
+
+    def notify_all(self):
+        self.notify(len(self._waiting))
+
+
+class Future(concurrent.futures.Future):
+    """concurrent.futures.Future: result() waits for the task, and re-raises what it raised."""
+
+    def __init__(self, pool, n):
+        super().__init__()
+        self.pool, self.n, self.ran_by = pool, n, None
+
+    def result(self, timeout=None):
+        if not self.done():
+            _log("block", self.pool, timed=timeout is not None)
+            concurrent.futures.wait([self], None if timeout is None else timeout / SPEED)
+            if not self.done():
+                _log("timeout", self.pool, item=self.n)
+        if self.done():
+            _log("pass", self.pool, item=self.n, by=self.ran_by)
+        return super().result(timeout=0)
+
+
+_FINISH_ORDER = []  # futures in the order their tasks finished
+
+
+def as_completed(futures):
+    """concurrent.futures.as_completed: each future the moment its task finishes, whatever the
+    order they were submitted in."""
+    pending = list(futures)
+    while pending:
+        if not any(f.done() for f in pending):
+            _log("block", pending[0].pool)
+            concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+        with _LOG:
+            first = min((f for f in pending if f.done()), key=_FINISH_ORDER.index)
+        pending.remove(first)
+        yield first
+
+
+class ThreadPoolExecutor:
+    """concurrent.futures.ThreadPoolExecutor(max_workers): submit() queues a call and returns
+    its Future at once; each worker thread takes whatever call is next, runs it and completes
+    its future. Here the worker threads are the lesson's own, named as in the lesson; each turn
+    of one is a run_next(), as a ThreadPoolExecutor's worker loop does."""
+
+    def __init__(self, name, max_workers):
+        self.name, self.max_workers = name, max_workers
+        self._cond = threading.Condition()
+        self._calls, self._shut, self._submitted, self._running = collections.deque(), False, 0, 0
+
+    def submit(self, fn, *args):
+        with self._cond:
+            if self._shut:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._submitted += 1
+            future = Future(self.name, self._submitted)
+            self._calls.append((future, fn, args))
+            _log("put", self.name, item=future.n)
+            self._cond.notify_all()
+        return future
+
+    def shutdown(self, wait=True):
+        with self._cond:
+            self._shut = True
+            _log("set", self.name)
+            self._cond.notify_all()
+            while wait and (self._calls or self._running):
+                self._cond.wait()
+
+    def run_next(self):
+        """One turn of a worker thread: the next call, run, its future completed. False when
+        the pool is shut down and nothing is left: the worker thread ends."""
+        with self._cond:
+            if not self._calls and not self._shut:
+                _log("block", self.name)
+            while not self._calls and not self._shut:
+                self._cond.wait()
+            if not self._calls:
+                return False
+            future, fn, args = self._calls.popleft()
+            self._running += 1
+            _log("take", self.name, item=future.n)
+        future.set_running_or_notify_cancel()
+        future.ran_by = _me()
+        try:
+            result = fn(*args)
+        except Exception as error:
+            self._finished(future, "raise")
+            future.set_exception(error)
+        else:
+            self._finished(future, "task_done")
+            future.set_result(result)
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()
+        return True
+
+    def _finished(self, future, event):
+        _log(event, self.name, item=future.n)
+        with _LOG:
+            _FINISH_ORDER.append(future)
 
 
 class RWLock:
@@ -361,10 +612,13 @@ def _lane(target, name):
     return run
 
 
-def start(target, *names):
-    """Start one thread per name, each running target."""
+def start(target, *names, daemon=False):
+    """Start one thread per name, each running target (daemon threads: nobody waits for them)."""
     for name in names:
-        threading.Thread(target=_lane(target, name), name=name).start()
+        _THREADS[name] = threading.Thread(target=_lane(target, name), name=name, daemon=daemon)
+        if daemon:
+            _DAEMONS.add(name)
+        _THREADS[name].start()
     return names
 
 
@@ -421,18 +675,26 @@ def _watchdog(quiet_for=0.5):
                 holders = sorted(set(_HOLDERS.get(resource, [])))
                 held = ", held by " + " and ".join(holders) if holders else ""
                 lines.append(f"  {lane} waits for {resource}{held}")
-        print("deadlock: every running thread waits and none can go on:", file=sys.stderr)
+            failed = list(_FAILED)
+        # A failure comes first: the threads left waiting wait on what the failed one left.
+        if failed:
+            print(f"failed: {', '.join(failed)}; after that every running thread waits:",
+                  file=sys.stderr)
+        else:
+            print("deadlock: every running thread waits and none can go on:", file=sys.stderr)
         print("\n".join(lines), file=sys.stderr)
         _write_events()
-        os._exit(3)
+        os._exit(1 if failed else 3)
 
 
 threading.Thread(target=_watchdog, name="watchdog", daemon=True).start()
 
 
 def finish(lanes):
-    """Wait for every lane, write the events, exit 0 (1 when a lane failed; a deadlock exits 3
-    from the watchdog)."""
-    join(lanes)
-    _write_events()
+    """Wait for every lane but the daemons, write the events, exit 0 (1 when a lane failed; a
+    deadlock exits 3 from the watchdog). Daemon threads still running are stopped where they
+    are, as Python stops them when the program ends."""
+    join([lane for lane in lanes if lane not in _DAEMONS])
+    _write_events(stopped=[lane for lane in lanes if lane in _DAEMONS and lane in _STARTED
+                           and not _done(lane).is_set()])
     sys.exit(1 if _FAILED else 0)
