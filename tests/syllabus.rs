@@ -188,7 +188,7 @@ fn condition_if_fails_with_index_error_under_its_schedule_every_time() {
             .collect();
         assert_eq!(
             failed,
-            [("consumer-1", "IndexError: pop from an empty list")],
+            [("consumer-1", "IndexError: pop from empty list")],
             "the woken consumer pops the list the other emptied"
         );
     }
@@ -199,7 +199,7 @@ fn a_failed_pop_is_shown_in_the_log_and_summary() {
     let (code, out, _) = threadlab(&["run", "condition-if", "--headless", "--schedule", BARGE]);
     assert_eq!(code, 1);
     assert!(
-        out.contains("failed: IndexError: pop from an empty list"),
+        out.contains("failed: IndexError: pop from empty list"),
         "{out}"
     );
 }

@@ -86,7 +86,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::Start,
         EventKind::Run,
         EventKind::Sleep,
@@ -105,6 +105,11 @@ impl EventKind {
         EventKind::Hold,
         EventKind::Done,
         EventKind::Fail,
+        EventKind::Notify,
+        EventKind::Clear,
+        EventKind::TaskDone,
+        EventKind::Raise,
+        EventKind::Stop,
     ];
 
     /// The kind whose [`EventKind::name`] is `name`.
@@ -539,5 +544,49 @@ impl EventRecord {
             line: thread.steps.get(event.step as usize).map(|s| s.line),
             item: event.item,
         }
+    }
+}
+
+#[cfg(test)]
+mod every_kind {
+    use super::EventKind;
+
+    /// `ALL` lists every kind once: a kind added to the enum and not to `ALL` is caught here
+    /// (this match must name it to compile), and every name reads back as its kind.
+    #[test]
+    fn all_lists_every_kind_and_names_read_back() {
+        let listed = |k: EventKind| match k {
+            EventKind::Start
+            | EventKind::Run
+            | EventKind::Sleep
+            | EventKind::Block
+            | EventKind::Acquire
+            | EventKind::Release
+            | EventKind::Arrive
+            | EventKind::Pass
+            | EventKind::Put
+            | EventKind::Take
+            | EventKind::Timeout
+            | EventKind::Set
+            | EventKind::Load
+            | EventKind::Store
+            | EventKind::DropRequest
+            | EventKind::Hold
+            | EventKind::Done
+            | EventKind::Fail
+            | EventKind::Notify
+            | EventKind::Clear
+            | EventKind::TaskDone
+            | EventKind::Raise
+            | EventKind::Stop => EventKind::ALL.contains(&k),
+        };
+        assert!(EventKind::ALL.into_iter().all(listed));
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::from_name(k.name()), Some(k));
+        }
+        let mut names: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), EventKind::ALL.len());
     }
 }

@@ -12,7 +12,7 @@ use crate::scenario::model::ResIdx;
 use crate::vocab::event::EventKind;
 
 /// What a thread that pops an empty list dies of, word for word as CPython says it.
-pub const EMPTY_POP: &str = "IndexError: pop from an empty list";
+pub const EMPTY_POP: &str = "IndexError: pop from empty list";
 
 pub struct List {
     index: ResIdx,
