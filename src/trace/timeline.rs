@@ -455,6 +455,21 @@ impl Trace {
         self.log.range(start..).take_while(move |e| e.t_ns <= to)
     }
 
+    /// Whether `e`, a thread starting to compute, had computed in the same step already: it is
+    /// going on after a pause or after getting the GIL back. Looks back a bounded way.
+    fn computes_again(&self, e: &Event) -> bool {
+        let Some(at) = self.position(e) else {
+            return false;
+        };
+        self.log
+            .range(..at)
+            .rev()
+            .take(4096)
+            .filter(|p| p.thread == e.thread)
+            .take_while(|p| p.step == e.step)
+            .any(|p| p.kind == EventKind::Run)
+    }
+
     /// Where `e` sits in the log, if it is there.
     fn position(&self, e: &Event) -> Option<usize> {
         let start = self.log.partition_point(|x| x.t_ns < e.t_ns);
@@ -560,6 +575,11 @@ impl Trace {
         let Some(r) = e.resource.filter(|&r| (r as usize) < s.resources.len()) else {
             return match e.kind {
                 EventKind::Start => say!("started"),
+                // Back at a step's work after a pause or the GIL's hand-over, a thread goes on
+                // with what it was doing: said as such, not as a fresh start of the step.
+                EventKind::Run if e.step != NO_STEP && self.computes_again(e) => {
+                    say!("computes_on")
+                }
                 EventKind::Run => match op {
                     Some(Op::Work(d)) => say!("computes", time = duration::format(d)),
                     _ => say!("runs"),
