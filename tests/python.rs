@@ -730,3 +730,42 @@ fn every_step_of_every_lesson_has_its_python_line() {
         }
     }
 }
+
+/// A CPython run of a lesson's twin opens in threadlab: `replay EVENTS --scenario LESSON` reads
+/// the twin's events file against the lesson and reports it like any run, and a line that is
+/// not an event is refused with where it is.
+#[test]
+fn a_twins_cpython_run_replays_in_threadlab_against_its_lesson() {
+    python3();
+    let s = builtin("semaphore");
+    let (code, err, records) = run_twin(&s, "4");
+    assert_eq!(code, 0, "{err}");
+    let events = scratch("semaphore.jsonl");
+    let bin = env!("CARGO_BIN_EXE_threadlab");
+    let out = Command::new(bin)
+        .args(["replay", "--headless", "--json", "--scenario", "semaphore"])
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["outcome"], "completed", "{summary}");
+    // Never more than the three permits held at once, as the lesson promises.
+    assert_eq!(summary["resources"][0]["most_holders"], 3, "{summary}");
+    assert_eq!(
+        summary["events_recorded"].as_u64(),
+        Some(records.len() as u64),
+        "{summary}"
+    );
+
+    let broken = scratch("semaphore-broken.jsonl");
+    std::fs::write(&broken, "{\"t_us\": 1}\n").unwrap();
+    let out = Command::new(bin)
+        .args(["replay", "--headless", "--scenario", "semaphore"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("semaphore-broken.jsonl:1"), "{err}");
+}

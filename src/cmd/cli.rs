@@ -112,6 +112,10 @@ pub struct ReplayArgs {
     /// With --headless: print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Read FILE as an events file of this scenario (`run --events`, or a Python twin's
+    /// `--events`): a CPython run of a lesson's twin, drawn in threadlab's lanes.
+    #[arg(long, value_name = "SCENARIO")]
+    pub scenario: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -7,10 +7,16 @@ use crate::error::Error;
 use crate::vocab::outcome::Exit;
 use crate::vocab::recording::Recording;
 
-/// `threadlab replay FILE [--headless]`. Headless (or without a terminal) prints the same
+/// `threadlab replay FILE [--scenario S] [--headless]`. Headless (or without a terminal) prints the same
 /// report the recorded run printed and exits with its outcome's code.
 pub fn run(args: &ReplayArgs, ascii: bool) -> Result<Exit, Error> {
-    let rec = Recording::load(&args.file)?;
+    let rec = match &args.scenario {
+        Some(name) => {
+            let scenario = crate::scenario::load(name)?;
+            Recording::from_events(&args.file, &scenario)?
+        }
+        None => Recording::load(&args.file)?,
+    };
     if args.headless || args.json || !std::io::stdout().is_terminal() {
         super::print_report(&rec.report(), args.json, ascii)
     } else {

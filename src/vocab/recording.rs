@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
-use crate::vocab::event::{Event, EventKind, NO_STEP};
+use crate::vocab::event::{Event, EventKind, EventRecord, NO_STEP};
 use crate::vocab::outcome::Outcome;
 
 /// The `format` field of every recording.
@@ -249,6 +249,96 @@ impl Recording {
                 "a recording is a JSON text file written by `threadlab run --record`",
             )
         })?;
+        Recording::from_json(&text).map_err(|e| e.within(shown))
+    }
+
+    /// A run's events file (`run --events`, or a Python twin's `--events`) read against the
+    /// scenario it is a run of: the same checks as a recording's (every thread and resource
+    /// named in the scenario, times in order). A line number becomes the step of that thread
+    /// on that line, the next one at or after its last step (a `repeat` has one per round).
+    /// The outcome is completed when every thread is done, failed when one failed, and
+    /// otherwise not known: a twin stopped by its watchdog leaves no verdict in its events.
+    pub fn from_events(path: &Path, scenario: &Scenario) -> Result<Recording, Error> {
+        let shown = path.display();
+        let bytes = crate::files::read_limited(path, MAX_BYTES).map_err(|e| {
+            let help = e.help.as_deref().unwrap_or_default();
+            recording_error(rust_i18n::t!("errors.read_recording", why = e), help)
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
+        let damaged = |detail: String| {
+            recording_error(
+                rust_i18n::t!("errors.not_recording", detail = detail),
+                &rust_i18n::t!("errors.not_recording_help"),
+            )
+        };
+        let mut cursor: Vec<usize> = vec![0; scenario.threads.len()];
+        let mut events = Vec::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let r: EventRecord = serde_json::from_str(line)
+                .map_err(|e| damaged(format!("{shown}:{}: {e}", i + 1)))?;
+            let step = match (scenario.thread_index(&r.thread), r.line) {
+                (Some(t), Some(line)) => {
+                    let steps = &scenario.threads[t as usize].steps;
+                    let from = cursor[t as usize];
+                    let found = (from..steps.len())
+                        .chain(0..from)
+                        .find(|&k| steps[k].line == line);
+                    if let Some(k) = found {
+                        cursor[t as usize] = k;
+                    }
+                    found.map(|k| k as u32)
+                }
+                _ => None,
+            };
+            events.push(EventV1 {
+                t_ns: r.t_us.saturating_mul(1000),
+                thread: r.thread,
+                event: r.event,
+                resource: r.resource,
+                by: r.by,
+                step,
+                item: r.item,
+            });
+        }
+        events.sort_by_key(|e| e.t_ns);
+        let ended = |kind: EventKind| {
+            scenario
+                .threads
+                .iter()
+                .all(|t| events.iter().any(|e| e.thread == t.name && e.event == kind))
+        };
+        let failed = events.iter().any(|e| e.event == EventKind::Fail);
+        let outcome = if failed {
+            Some(Outcome::Failed)
+        } else if ended(EventKind::Done) {
+            Some(Outcome::Completed)
+        } else {
+            None
+        };
+        let file = FileV1 {
+            format: FORMAT.into(),
+            version: VERSION,
+            threadlab: env!("CARGO_PKG_VERSION").into(),
+            scenario: SourceV1 {
+                name: scenario.name.clone(),
+                origin: scenario.origin.clone(),
+                source: scenario.source.to_string(),
+            },
+            run: RunV1 {
+                end_ns: events.last().map_or(0, |e| e.t_ns),
+                outcome: outcome.map(|o| o.name().to_string()),
+                speed: 1.0,
+                dropped_events: 0,
+                failures: Vec::new(),
+                deadlock: None,
+            },
+            events,
+        };
+        let text = serde_json::to_string(&file).expect("a recording always serializes");
         Recording::from_json(&text).map_err(|e| e.within(shown))
     }
 
