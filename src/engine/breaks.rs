@@ -182,10 +182,6 @@ impl Stops {
         self.breakpoints = breakpoints;
     }
 
-    pub(super) fn breakpoints(&self) -> &[Breakpoint] {
-        &self.breakpoints
-    }
-
     pub(super) fn arm_next_event(&mut self) {
         self.next_event = true;
     }
@@ -193,10 +189,6 @@ impl Stops {
     /// Ask the quiz's questions from now on (`Some`), or stop asking.
     pub(super) fn set_quiz(&mut self, scenario: Option<&Scenario>) {
         self.quiz = scenario.map(Quiz::new);
-    }
-
-    pub(super) fn quizzing(&self) -> bool {
-        self.quiz.is_some()
     }
 
     pub(super) fn armed(&self) -> bool {

@@ -179,10 +179,6 @@ impl RunClock {
         }
     }
 
-    pub fn is_stopped(&self) -> bool {
-        self.rates.lock().stopped
-    }
-
     /// Run time now.
     pub fn now(&self) -> u64 {
         self.to_run(self.raw_now())

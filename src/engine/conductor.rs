@@ -534,19 +534,11 @@ impl Conductor {
         self.stopping.store(stops.armed(), Ordering::Relaxed);
     }
 
-    pub fn breakpoints(&self) -> Vec<Breakpoint> {
-        self.stops.lock().breakpoints().to_vec()
-    }
-
     /// Ask the quiz's questions about `scenario` from now on, or (`None`) stop asking.
     pub fn set_quiz(&self, scenario: Option<&Scenario>) {
         let mut stops = self.stops.lock();
         stops.set_quiz(scenario);
         self.stopping.store(stops.armed(), Ordering::Relaxed);
-    }
-
-    pub fn quizzing(&self) -> bool {
-        self.stops.lock().quizzing()
     }
 
     /// Run on until the next thing that happens in the run, whoever does it, and pause there:

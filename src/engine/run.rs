@@ -210,20 +210,12 @@ impl Run {
             .set_breakpoints(breakpoints, &self.shared.scenario);
     }
 
-    pub fn breakpoints(&self) -> Vec<Breakpoint> {
-        self.shared.conductor.breakpoints()
-    }
-
     /// Pause where the next thing could go more than one way, and again when it went (the
     /// quiz), from now on; or stop doing so. Asked before the run starts, it sees every
     /// waiter.
     pub fn set_quiz(&self, on: bool) {
         let scenario = on.then_some(&*self.shared.scenario);
         self.shared.conductor.set_quiz(scenario);
-    }
-
-    pub fn quizzing(&self) -> bool {
-        self.shared.conductor.quizzing()
     }
 
     /// Run on to the next event in run time, whoever's it is, and pause there.

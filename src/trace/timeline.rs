@@ -456,7 +456,9 @@ impl Trace {
     }
 
     /// Whether `e`, a thread starting to compute, had computed in the same step already: it is
-    /// going on after a pause or after getting the GIL back. Looks back a bounded way.
+    /// going on after a pause or after getting the GIL back. Looks back a bounded way: the log
+    /// draws this for each line it shows, every frame, and a thread's earlier events of the
+    /// same step lie within a few GIL turns of every other thread.
     fn computes_again(&self, e: &Event) -> bool {
         let Some(at) = self.position(e) else {
             return false;
@@ -464,7 +466,7 @@ impl Trace {
         self.log
             .range(..at)
             .rev()
-            .take(4096)
+            .take(256)
             .filter(|p| p.thread == e.thread)
             .take_while(|p| p.step == e.step)
             .any(|p| p.kind == EventKind::Run)
