@@ -222,6 +222,9 @@ pub fn find(
                 ResourceKind::Counter | ResourceKind::EventLoop | ResourceKind::List => {
                     (Vec::new(), 0)
                 }
+                // An mp-queue's items may come from another process, which this graph does
+                // not see: its takers are never called stuck.
+                ResourceKind::MpQueue => (Vec::new(), 0),
             }
         })
         .collect();

@@ -224,10 +224,12 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                 } else {
                     sync_step(shared, me, op, rec)?;
                     // `item = q.get(); if item is None: break`: a sentinel ends the script.
-                    if let Some(r) = op.takes()
-                        && let Primitive::Buffer(b) = &shared.primitives[r as usize]
-                        && b.took_sentinel(me)
-                    {
+                    let sentinel = |r: ResIdx| match &shared.primitives[r as usize] {
+                        Primitive::Buffer(b) => b.took_sentinel(me),
+                        Primitive::MpQueue(q) => q.took_sentinel(me),
+                        _ => false,
+                    };
+                    if op.takes().is_some_and(sentinel) {
                         conductor.after_step(me, i);
                         break;
                     }
@@ -449,6 +451,9 @@ fn sync_step(shared: &Shared, me: ThreadIdx, op: Op, rec: &mut Recorder) -> Flow
         (Op::Shutdown(_), Primitive::Pool(p)) => p.shutdown(&mut cx),
         (Op::Append(_), Primitive::List(l)) => l.append(&mut cx),
         (Op::Pop(_), Primitive::List(l)) => l.pop(&mut cx),
+        (Op::Put(_), Primitive::MpQueue(q)) => q.put(&mut cx),
+        (Op::PutSentinel(_), Primitive::MpQueue(q)) => q.put_sentinel(&mut cx),
+        (Op::Take(_), Primitive::MpQueue(q)) => q.take(&mut cx),
         (Op::CondWait { guard, .. }, Primitive::Condition(c)) => {
             let lock = condition_lock(shared, r).ok_or_else(wrong)?;
             let list = |l: ResIdx| match &shared.primitives[l as usize] {

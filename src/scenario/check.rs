@@ -8,7 +8,7 @@ use rust_i18n::t;
 
 use super::Problem;
 use super::limits::{MAX_THREAD_TIME, human};
-use super::model::{Op, ResourceKind};
+use super::model::{Guard, Op, ProcIdx, ResIdx, ResourceKind};
 use super::parse::{Parsed, Span};
 
 pub(crate) fn check(parsed: &Parsed) -> Result<(), Vec<Problem>> {
@@ -19,6 +19,7 @@ pub(crate) fn check(parsed: &Parsed) -> Result<(), Vec<Problem>> {
     buffers(parsed, &mut problems);
     events(parsed, &mut problems);
     thread_time(parsed, &mut problems);
+    processes(parsed, &mut problems);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -414,6 +415,115 @@ fn thread_time(parsed: &Parsed, problems: &mut Vec<Problem>) {
                     "classroom.check.too_long_help",
                     most = human(MAX_THREAD_TIME)
                 )),
+            );
+        }
+    }
+}
+
+/// Processes share no memory: every resource but an `mp-queue` lives in one process, so the
+/// threads of two processes cannot both use it, nor run under one GIL; a thread in a child
+/// process cannot wait `after=` threads it cannot see.
+fn processes(parsed: &Parsed, problems: &mut Vec<Problem>) {
+    let s = &parsed.scenario;
+    if s.processes.is_empty() {
+        return;
+    }
+    let process_words = |p: Option<ProcIdx>| match p {
+        Some(p) => t!("processes.check.process", name = s.processes[p as usize].name).into_owned(),
+        None => t!("processes.check.main_process").into_owned(),
+    };
+    // Per resource: the first process seen using it, and where.
+    let mut first: Vec<Option<(Option<ProcIdx>, Span)>> = vec![None; s.resources.len()];
+    let mut reported: HashSet<ResIdx> = HashSet::new();
+    for (t, thread) in s.threads.iter().enumerate() {
+        let mut uses: Vec<(ResIdx, Span)> = Vec::new();
+        if let Some(g) = thread.gil {
+            uses.push((g, parsed.thread_spans[t]));
+        }
+        for (i, step) in thread.steps.iter().enumerate() {
+            let span = parsed.step_spans[t][i];
+            if let Some(r) = step.op.resource() {
+                uses.push((r, span));
+                if let ResourceKind::Condition { lock } = s.resources[r as usize].kind {
+                    uses.push((lock, span));
+                }
+            }
+            if let Op::CondWait {
+                guard: Guard::While(l) | Guard::If(l),
+                ..
+            } = step.op
+            {
+                uses.push((l, span));
+            }
+            let queue_only = match step.op {
+                Op::PutPriority { resource, .. } | Op::TakeFor { resource, .. } => Some(resource),
+                _ => None,
+            };
+            if let Some(r) = queue_only
+                && s.resources[r as usize].kind == ResourceKind::MpQueue
+            {
+                problems.push(
+                    Problem::new(
+                        "scenario::wrong-kind",
+                        t!("processes.check.plain_queue", name = s.resource_name(r)),
+                    )
+                    .at(span, t!("processes.check.not_on_an_mp_queue"))
+                    .help(t!("processes.check.plain_queue_help")),
+                );
+            }
+        }
+        for (r, span) in uses {
+            let res = &s.resources[r as usize];
+            if res.kind == ResourceKind::MpQueue {
+                continue;
+            }
+            match first[r as usize] {
+                None => first[r as usize] = Some((thread.process, span)),
+                Some((p, at)) if p != thread.process && reported.insert(r) => {
+                    let (code, message, help) = if matches!(res.kind, ResourceKind::Gil { .. }) {
+                        (
+                            "scenario::shared-gil",
+                            t!("processes.check.shared_gil", name = res.name),
+                            t!("processes.check.shared_gil_help"),
+                        )
+                    } else {
+                        (
+                            "scenario::shared-memory",
+                            t!(
+                                "processes.check.shared_memory",
+                                kind = res.kind.keyword(),
+                                name = res.name
+                            ),
+                            t!("processes.check.shared_memory_help"),
+                        )
+                    };
+                    problems.push(
+                        Problem::new(code, message)
+                            .at(span, t!("processes.check.used_in", what = process_words(thread.process)))
+                            .also(at, t!("processes.check.used_in", what = process_words(p)))
+                            .help(help),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(p) = thread.process
+            && let Some(&other) = thread
+                .after
+                .iter()
+                .find(|&&a| s.threads[a as usize].process != Some(p))
+        {
+            problems.push(
+                Problem::new(
+                    "scenario::after-across-processes",
+                    t!(
+                        "processes.check.after_across",
+                        thread = thread.name,
+                        other = s.thread_name(other)
+                    ),
+                )
+                .at(parsed.thread_spans[t], t!("processes.check.used_in", what = process_words(Some(p))))
+                .help(t!("processes.check.after_across_help")),
             );
         }
     }

@@ -211,6 +211,19 @@ pub const KINDS: &[Kind] = &[
         exclusive: None,
         stepless: "",
     },
+    Kind {
+        keyword: "mp-queue",
+        noun: "multiprocessing queue",
+        attributes: &[],
+        example: "mp-queue tasks",
+        suggest: "",
+        default_name: None,
+        steps: &["put", "take"],
+        take: Some("take"),
+        give: Some("put"),
+        exclusive: None,
+        stepless: "",
+    },
 ];
 
 /// Steps that give something back or signal, as against taking or waiting.

@@ -36,6 +36,25 @@ pub struct Scenario {
     pub resources: Vec<Resource>,
     /// Threads after `count=` expansion: `worker count=3` gives worker-1, worker-2, worker-3.
     pub threads: Vec<ThreadSpec>,
+    /// The child processes the scenario starts (`process NAME { thread ... }`), after
+    /// `count=` expansion. Threads outside every `process` block run in threadlab's own.
+    pub processes: Vec<ProcessSpec>,
+}
+
+/// Index of a process in [`Scenario::processes`].
+pub type ProcIdx = u16;
+
+/// `process worker count=2 after=cpu { thread main { work "1s" } }`: a real OS process of its
+/// own, with its own memory and (under `threads "python"`) its own GIL. Its threads talk to
+/// other processes only through an `mp-queue`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessSpec {
+    /// Unique name (`worker-2`).
+    pub name: String,
+    /// 1-based source line of the `process` node.
+    pub line: u32,
+    /// Threads that must all be done or failed before the process is started.
+    pub after: Vec<ThreadIdx>,
 }
 
 /// What a scenario's threads stand for, declared at the top of the file.
@@ -111,6 +130,10 @@ pub enum ResourceKind {
     /// `append` adds an item, `pop` takes the oldest and fails, as `items.pop(0)` raises
     /// `IndexError`, when there is none.
     List,
+    /// `mp-queue q`: Python's `multiprocessing.Queue`, an OS pipe that threads of every
+    /// process may `put` into and `take` from; each item is bytes through the kernel, taken
+    /// by exactly one taker.
+    MpQueue,
 }
 
 impl ResourceKind {
@@ -130,6 +153,7 @@ impl ResourceKind {
             ResourceKind::Condition { .. } => "condition",
             ResourceKind::List => "list",
             ResourceKind::Pool => "pool",
+            ResourceKind::MpQueue => "mp-queue",
         }
     }
 }
@@ -153,6 +177,9 @@ pub struct ThreadSpec {
     /// `daemon=#true`: the run does not wait for it; once every other thread has ended it is
     /// stopped wherever it is (Python's `Thread(daemon=True)` at the end of the program).
     pub daemon: bool,
+    /// The child process this thread runs in (`process NAME { thread ... }`); `None`: in
+    /// threadlab's own process.
+    pub process: Option<ProcIdx>,
     pub steps: Vec<Step>,
 }
 
@@ -468,6 +495,38 @@ impl Scenario {
             )
             .into_owned(),
         }
+    }
+
+    /// The process a thread runs in, by name; `None` for threadlab's own.
+    pub fn process_of(&self, t: ThreadIdx) -> Option<&str> {
+        let p = self.threads[t as usize].process?;
+        Some(&self.processes[p as usize].name)
+    }
+
+    /// What child process `p` runs: its threads alone, as threads of a scenario of their own
+    /// (every resource kept, at the same index), and for each of them its index here.
+    pub fn process_part(&self, p: ProcIdx) -> (Scenario, Vec<ThreadIdx>) {
+        let members: Vec<ThreadIdx> = (0..self.threads.len() as ThreadIdx)
+            .filter(|&t| self.threads[t as usize].process == Some(p))
+            .collect();
+        let local = |t: &ThreadIdx| members.iter().position(|m| m == t).map(|i| i as ThreadIdx);
+        let threads = members
+            .iter()
+            .map(|&t| {
+                let spec = &self.threads[t as usize];
+                ThreadSpec {
+                    after: spec.after.iter().filter_map(local).collect(),
+                    process: None,
+                    ..spec.clone()
+                }
+            })
+            .collect();
+        let part = Scenario {
+            threads,
+            processes: Vec::new(),
+            ..self.clone()
+        };
+        (part, members)
     }
 
     /// One line of the source text (1-based), without its line break.

@@ -15,7 +15,7 @@ use super::limits::{
     MAX_AMOUNT, MAX_COUNT, MAX_DURATION, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREADS, human,
 };
 use super::model::{
-    EXCEPTIONS, Guard, IMPLICIT_GIL, Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx,
+    EXCEPTIONS, Guard, IMPLICIT_GIL, Op, ProcessSpec, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx,
     ThreadModel, ThreadSpec,
 };
 use super::{Problem, disguise, duration, nearest, plain, shown, with_disguise};
@@ -37,6 +37,8 @@ pub(crate) struct Parsed {
 /// A file's top level: its texts, its resources, and its lanes (threads and tasks).
 const TEXTS: &[&str] = &["title", "about"];
 const LANES: &[&str] = &["thread", "task"];
+/// A child process and the threads it runs: `process worker { thread main { ... } }`.
+const PROCESS: &str = "process";
 /// Settings of the whole scenario: `threads "python"`.
 const SETTINGS: &[&str] = &["threads"];
 /// Steps that work on no resource.
@@ -151,6 +153,7 @@ pub(crate) fn parse(name: &str, origin: &str, source: Arc<str>) -> Result<Parsed
             models: b.models.map(|(m, _)| m).unwrap_or_default(),
             resources: b.resources,
             threads: b.threads,
+            processes: b.processes,
         },
         resource_spans: b.resource_spans,
         thread_spans: b.thread_spans,
@@ -642,6 +645,10 @@ struct Builder<'a> {
     undeclared: std::collections::HashSet<String>,
     /// Once a limit is hit, later threads are still parsed for mistakes but not expanded.
     over_limit: bool,
+    processes: Vec<ProcessSpec>,
+    /// While the threads of a `process` block are read: the process, whose name prefixes
+    /// theirs (`worker-1.main`).
+    in_process: Option<(u16, String)>,
 }
 
 impl<'a> Builder<'a> {
@@ -671,6 +678,8 @@ impl<'a> Builder<'a> {
             broken: Default::default(),
             undeclared: Default::default(),
             over_limit: false,
+            processes: Vec::new(),
+            in_process: None,
         }
     }
 
@@ -690,7 +699,7 @@ impl<'a> Builder<'a> {
                 k if TEXTS.contains(&k) => self.text(node),
                 k if kinds::by_keyword(k).is_some() => self.resource(node),
                 k if SETTINGS.contains(&k) => self.thread_model(node),
-                k if LANES.contains(&k) => {}
+                k if LANES.contains(&k) || k == PROCESS => {}
                 other if steps().contains(&other) => self.push(
                     Problem::new(
                         "scenario::step-outside-thread",
@@ -703,7 +712,8 @@ impl<'a> Builder<'a> {
                     )),
                 ),
                 other => {
-                    let top_level: Vec<&str> = [TEXTS, &resource_kinds(), LANES, SETTINGS].concat();
+                    let top_level: Vec<&str> =
+                        [TEXTS, &resource_kinds(), LANES, SETTINGS, &[PROCESS]].concat();
                     let suggestion = ALIASES
                         .iter()
                         .find(|(from, to)| *from == other.to_lowercase() && top_level.contains(to))
@@ -738,7 +748,94 @@ impl<'a> Builder<'a> {
         for node in doc.nodes() {
             if LANES.contains(&node.name().value()) {
                 self.thread(node);
+            } else if node.name().value() == PROCESS {
+                self.process(node);
             }
+        }
+    }
+
+    /// `process worker count=2 after=cpu { thread main { work "1s" } }`: one child process
+    /// per count, each running its own copy of the block's threads, named after it.
+    fn process(&mut self, node: &KdlNode) {
+        const EXAMPLE: &str = "process worker { thread main { work \"1s\" } }";
+        self.no_annotations(node);
+        let (args, props) = self.entries(node, &["count", "after"]);
+        let Some((name, span)) = self.name_arg(node, &args, EXAMPLE) else {
+            return;
+        };
+        let count = match props.get("count") {
+            Some(e) => self.int_prop(
+                e,
+                "count",
+                1,
+                MAX_COUNT,
+                &t!("classroom.parse.a_scenario_has_at_most_2"),
+            ),
+            None => Some(1),
+        };
+        let after = match props.get("after") {
+            Some(e) => self.after_ref(e, None),
+            None => Some(Vec::new()),
+        };
+        let lanes: Vec<&KdlNode> = node
+            .children()
+            .map(|b| b.nodes().iter().collect())
+            .unwrap_or_default();
+        for child in &lanes {
+            let keyword = child.name().value();
+            if keyword != "thread" {
+                self.push(
+                    Problem::new(
+                        "scenario::misplaced",
+                        t!("processes.parse.only_threads", keyword = keyword),
+                    )
+                    .at(node_span(child), t!("processes.parse.inside_a_process"))
+                    .help(t!("processes.parse.only_threads_help")),
+                );
+            }
+        }
+        if !lanes.iter().any(|n| n.name().value() == "thread") {
+            self.push(
+                Problem::new(
+                    "scenario::process-without-threads",
+                    t!("processes.parse.no_threads", name = name),
+                )
+                .at(span, t!("classroom.parse.nothing_to_do"))
+                .help(t!("processes.parse.no_threads_help", example = EXAMPLE)),
+            );
+            return;
+        }
+        let (Some(count), Some(after)) = (count, after) else {
+            return;
+        };
+        if self.processes.iter().any(|p| p.name == name || p.name.starts_with(&format!("{name}-"))) {
+            self.push(
+                Problem::new(
+                    "scenario::duplicate",
+                    t!("processes.parse.twice", name = name),
+                )
+                .at(span, t!("classroom.parse.declared_again_here"))
+                .help(t!("processes.parse.twice_help")),
+            );
+            return;
+        }
+        let names: Vec<String> = if props.contains_key("count") {
+            (1..=count).map(|i| format!("{name}-{i}")).collect()
+        } else {
+            vec![name]
+        };
+        for instance in names {
+            let p = self.processes.len() as u16;
+            self.processes.push(ProcessSpec {
+                name: instance.clone(),
+                line: self.line_of(span.0),
+                after: after.clone(),
+            });
+            self.in_process = Some((p, instance));
+            for child in lanes.iter().filter(|n| n.name().value() == "thread") {
+                self.thread(child);
+            }
+            self.in_process = None;
         }
     }
 
@@ -1252,6 +1349,7 @@ impl<'a> Builder<'a> {
             "event-loop" => Some(ResourceKind::EventLoop),
             "list" => Some(ResourceKind::List),
             "pool" => Some(ResourceKind::Pool),
+            "mp-queue" => Some(ResourceKind::MpQueue),
             "condition" => match props.get("lock") {
                 Some(e) => self
                     .lock_ref(e)
@@ -1383,7 +1481,13 @@ impl<'a> Builder<'a> {
             )
         };
         let (args, props) = self.entries(node, allowed);
-        let named = self.name_arg(node, &args, example);
+        let named = self
+            .name_arg(node, &args, example)
+            .map(|(name, span)| match &self.in_process {
+                Some((_, process)) => (format!("{process}.{name}"), span),
+                None => (name, span),
+            });
+        let process = self.in_process.as_ref().map(|(p, _)| *p);
         let event_loop = if is_task {
             let found = self
                 .resources
@@ -1577,6 +1681,7 @@ impl<'a> Builder<'a> {
                 after: after.clone().unwrap_or_default(),
                 event_loop,
                 daemon,
+                process,
                 steps: steps.clone(),
             });
             self.thread_spans.push(span);
@@ -1745,7 +1850,16 @@ impl<'a> Builder<'a> {
             );
             return None;
         };
-        if let Some((_, members, _)) = self.groups.iter().find(|(g, ..)| g == group) {
+        let own_process = self
+            .in_process
+            .as_ref()
+            .map(|(_, process)| format!("{process}.{group}"));
+        if let Some((_, members, _)) = self
+            .groups
+            .iter()
+            .find(|(g, ..)| Some(g) == own_process.as_ref())
+            .or_else(|| self.groups.iter().find(|(g, ..)| g == group))
+        {
             return Some(members.clone());
         }
         let earlier: Vec<&str> = self.groups.iter().map(|(g, ..)| g.as_str()).collect();
@@ -2569,10 +2683,41 @@ impl Builder<'_> {
         let Some((ThreadModel::Python, span)) = self.models else {
             return;
         };
+        self.main_gil(span);
+        self.process_gils(span);
+    }
+
+    /// Each child process is an interpreter of its own, with its own GIL (`worker-1.GIL`),
+    /// which its threads that name none run under.
+    fn process_gils(&mut self, span: Span) {
+        for p in 0..self.processes.len() {
+            let own = |t: &ThreadSpec| {
+                t.process == Some(p as u16) && t.gil.is_none() && t.event_loop.is_none()
+            };
+            if !self.threads.iter().any(own) {
+                continue;
+            }
+            self.resources.push(Resource {
+                name: format!("{}.{IMPLICIT_GIL}", self.processes[p].name),
+                kind: ResourceKind::Gil {
+                    interval: Duration::from_millis(5),
+                },
+                line: self.line_of(span.0),
+            });
+            self.resource_spans.push(span);
+            let gil = (self.resources.len() - 1) as ResIdx;
+            for t in self.threads.iter_mut().filter(|t| own(t)) {
+                t.gil = Some(gil);
+            }
+        }
+    }
+
+    /// threadlab's own process: its threads run under the file's one GIL, or the one added.
+    fn main_gil(&mut self, span: Span) {
         if !self
             .threads
             .iter()
-            .any(|t| t.gil.is_none() && t.event_loop.is_none())
+            .any(|t| t.gil.is_none() && t.event_loop.is_none() && t.process.is_none())
         {
             return;
         }
@@ -2620,7 +2765,7 @@ impl Builder<'_> {
             }
         };
         for t in &mut self.threads {
-            if t.gil.is_none() && t.event_loop.is_none() {
+            if t.gil.is_none() && t.event_loop.is_none() && t.process.is_none() {
                 t.gil = Some(gil as ResIdx);
             }
         }

@@ -38,6 +38,7 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
                 after: Vec::new(),
                 event_loop: None,
                 daemon: false,
+                process: None,
                 steps: ops
                     .iter()
                     .enumerate()
@@ -48,6 +49,7 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
                     .collect(),
             })
             .collect(),
+        processes: Vec::new(),
     })
 }
 

@@ -113,7 +113,8 @@ impl ResourceState {
                 generation: 0,
             },
             // A list is a buffer with no bound (capacity 0) that nobody waits on.
-            ResourceKind::Buffer { .. } | ResourceKind::List => ResourceState::Buffer {
+            // An mp-queue too has no bound here.
+            ResourceKind::Buffer { .. } | ResourceKind::List | ResourceKind::MpQueue => ResourceState::Buffer {
                 capacity: match *kind {
                     ResourceKind::Buffer { capacity } => capacity,
                     _ => 0,

@@ -692,7 +692,7 @@ fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
                 _ => 0,
             },
         },
-        ResourceKind::Buffer { .. } | ResourceKind::List => {
+        ResourceKind::Buffer { .. } | ResourceKind::List | ResourceKind::MpQueue => {
             let capacity = match resource_kind {
                 ResourceKind::Buffer { capacity } => capacity,
                 // A list has no bound.

@@ -627,7 +627,12 @@ impl Trace {
             Some(Op::CondWait { cond, .. }) if cond != r => Some(s.resource_name(cond)),
             _ => None,
         };
-        match s.resources[r as usize].kind {
+        // An mp-queue is told as a queue with no bound: a put never waits, a take may.
+        let kind = match s.resources[r as usize].kind {
+            ResourceKind::MpQueue => ResourceKind::Buffer { capacity: 0 },
+            kind => kind,
+        };
+        match kind {
             ResourceKind::Mutex if in_wait.is_some() => {
                 let cond = in_wait.unwrap_or_default();
                 match e.kind {
@@ -694,6 +699,8 @@ impl Trace {
                     kind => other(kind),
                 }
             }
+            // Told as a buffer above; the arm is for the match alone.
+            ResourceKind::MpQueue => other(e.kind),
             ResourceKind::List => match e.kind {
                 EventKind::Put => say!("syl.list_appended", res = res, item = e.item.unwrap_or(0)),
                 EventKind::Take => say!("syl.list_popped", res = res, item = e.item.unwrap_or(0)),

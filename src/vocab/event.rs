@@ -81,12 +81,15 @@ pub enum EventKind {
     Done,
     /// A daemon thread, stopped mid-script because every other thread had ended.
     Stop,
+    /// The child process this thread is to run in is being started (exec, load, set-up);
+    /// its `start` comes once the process runs it. `item` is the process's pid.
+    Spawn,
     /// Stopped by a runtime error; the reason is kept by the run.
     Fail,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::Start,
         EventKind::Run,
         EventKind::Sleep,
@@ -110,6 +113,7 @@ impl EventKind {
         EventKind::TaskDone,
         EventKind::Raise,
         EventKind::Stop,
+        EventKind::Spawn,
     ];
 
     /// The kind whose [`EventKind::name`] is `name`.
@@ -142,6 +146,7 @@ impl EventKind {
             EventKind::Hold => "hold",
             EventKind::Done => "done",
             EventKind::Stop => "stop",
+            EventKind::Spawn => "spawn",
             EventKind::Fail => "fail",
         }
     }
@@ -169,6 +174,8 @@ pub enum State {
     Gil(ResIdx),
     /// A task that could run, waiting for its event loop to be free.
     Ready(ResIdx),
+    /// Its process is being started: not running any of its script yet.
+    Starting,
     Done,
     Failed,
 }
@@ -202,6 +209,7 @@ impl State {
             | EventKind::Store => State::Running,
             EventKind::DropRequest => return None,
             EventKind::Hold => State::Held,
+            EventKind::Spawn => State::Starting,
             EventKind::Done | EventKind::Stop => State::Done,
             EventKind::Fail => State::Failed,
         })
@@ -237,7 +245,7 @@ impl State {
             ResourceKind::Counter => return None,
             ResourceKind::Semaphore { .. } => State::Semaphore(r),
             ResourceKind::Barrier { .. } => State::Barrier(r),
-            ResourceKind::Buffer { .. } => State::Condition(r),
+            ResourceKind::Buffer { .. } | ResourceKind::MpQueue => State::Condition(r),
             ResourceKind::Gil { .. } => State::Gil(r),
             ResourceKind::EventLoop => State::Ready(r),
             // Waiting for a notice; re-taking the lock afterwards is a wait on the lock.
@@ -266,8 +274,9 @@ impl State {
             State::Gil(_) => 6,
             State::Ready(_) => 7,
             State::Held => 8,
-            State::Failed => 9,
-            State::Done => 10,
+            State::Starting => 9,
+            State::Failed => 10,
+            State::Done => 11,
         }
     }
 
@@ -344,6 +353,7 @@ impl State {
             State::Ready(r) => ("ready", Some(r)),
             State::Gil(_) => ("waiting_gil", None),
             State::Held => ("paused", None),
+            State::Starting => ("starting", None),
             State::Running => ("running", None),
             State::Done => ("done", None),
             State::Failed => ("failed", None),
@@ -426,7 +436,7 @@ impl StateRow {
 
 /// Every state, in legend order. Waiting states are capital letters so lanes read in
 /// monochrome, on a washed-out projector, and in ASCII.
-pub const STATES: [StateRow; 11] = [
+pub const STATES: [StateRow; 12] = [
     StateRow {
         state: State::Running,
         name: "running",
@@ -498,6 +508,14 @@ pub const STATES: [StateRow; 11] = [
         ascii: '.',
         hue: Hue::Grey,
         texture: Texture::Specks,
+    },
+    StateRow {
+        state: State::Starting,
+        name: "starting",
+        glyph: '^',
+        ascii: '^',
+        hue: Hue::Grey,
+        texture: Texture::Rings,
     },
     StateRow {
         state: State::Failed,
@@ -578,7 +596,8 @@ mod every_kind {
             | EventKind::Clear
             | EventKind::TaskDone
             | EventKind::Raise
-            | EventKind::Stop => EventKind::ALL.contains(&k),
+            | EventKind::Stop
+            | EventKind::Spawn => EventKind::ALL.contains(&k),
         };
         assert!(EventKind::ALL.into_iter().all(listed));
         for k in EventKind::ALL {

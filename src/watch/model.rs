@@ -127,6 +127,7 @@ impl Model {
                 about_zh: None,
                 resources: Vec::new(),
                 threads: Vec::new(),
+                processes: Vec::new(),
             },
             script_file: script.to_string(),
             script_given: script.to_string(),
@@ -222,6 +223,7 @@ impl Model {
             event_loop,
             steps: Vec::new(),
             daemon: false,
+            process: None,
         });
         self.lanes.push(Lane::default());
         self.failures.push(None);

@@ -18,6 +18,7 @@ pub mod event;
 pub mod event_loop;
 pub mod gil;
 pub mod list;
+pub mod mp_queue;
 pub mod mutex;
 pub mod pool;
 pub mod rwlock;
@@ -259,6 +260,7 @@ pub enum Primitive {
     Condition(condition::Condition),
     List(list::List),
     Pool(pool::Pool),
+    MpQueue(mp_queue::MpQueue),
 }
 
 impl Primitive {
@@ -288,6 +290,7 @@ impl Primitive {
                 Primitive::Condition(condition::Condition::new(index, threads))
             }
             ResourceKind::List => Primitive::List(list::List::new(index)),
+            ResourceKind::MpQueue => Primitive::MpQueue(mp_queue::MpQueue::new(index, threads)),
             ResourceKind::Pool => Primitive::Pool(pool::Pool::new(index)),
         }
     }
@@ -304,8 +307,9 @@ impl Primitive {
             Primitive::RwLock(p) => p.core.wake_all(),
             Primitive::Condition(p) => p.core.wake_all(),
             Primitive::Pool(p) => p.core.wake_all(),
-            // A list never makes a thread wait either.
-            Primitive::List(_) => {}
+            // A list never makes a thread wait either; an mp-queue's takers look for
+            // cancellation between polls of the pipe.
+            Primitive::List(_) | Primitive::MpQueue(_) => {}
             // A counter never makes a thread wait; tasks wait at async gates and in timers,
             // which cancellation wakes itself.
             Primitive::Counter(_) | Primitive::EventLoop(_) => {}
@@ -325,6 +329,7 @@ impl Primitive {
             Primitive::EventLoop(p) => p.view(),
             Primitive::Condition(p) => p.core.view(),
             Primitive::List(p) => p.view(),
+            Primitive::MpQueue(p) => p.view(),
             Primitive::Pool(p) => p.core.view(),
         }
     }

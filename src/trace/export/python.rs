@@ -270,6 +270,7 @@ pub fn twin(scenario: &Scenario) -> Twin {
                 format!("{var} = Condition({name}, {})", res_names[lock as usize])
             }
             ResourceKind::List => format!("{var} = List({name})"),
+            ResourceKind::MpQueue => format!("{var} = Queue({name}, maxsize=0)"),
             ResourceKind::Pool => {
                 let workers = scenario
                     .threads
