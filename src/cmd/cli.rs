@@ -58,6 +58,13 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout: `threadlab man > threadlab.1`.
     Man,
+    /// One process of a scenario's `process` blocks, started by threadlab itself: not for
+    /// people to type.
+    #[command(name = "process-child", hide = true)]
+    ProcessChild {
+        #[arg(num_args = 0.., allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Measure what a lesson claims on this machine (`bench gil`).
     Bench {
         #[arg(value_enum)]

@@ -10,6 +10,7 @@ pub mod export;
 pub mod list;
 pub mod man;
 pub mod menu;
+pub mod process_child;
 pub mod replay;
 pub mod run;
 pub mod trace;
@@ -45,6 +46,7 @@ pub fn dispatch(cli: Cli) -> Exit {
         Some(Command::Export(args)) => export::run(&args),
         Some(Command::Completions { shell }) => Ok(completions::run(shell)),
         Some(Command::Man) => man::run(),
+        Some(Command::ProcessChild { args }) => Ok(process_child::run(&args)),
         Some(Command::Bench {
             what,
             threads,

@@ -21,6 +21,9 @@ use crate::vocab::event::Event;
 
 pub struct RunClock {
     origin: Instant,
+    /// `origin` on the system's monotonic clock, which every process reads alike: how the
+    /// stamps of a child process's events are put on this clock.
+    origin_mono: u64,
     /// The counter's reading at `origin`, when raw ticks are counter ticks.
     tsc_origin: Option<u64>,
     /// Nanoseconds per raw tick.
@@ -113,6 +116,17 @@ impl Default for Rates {
     }
 }
 
+/// Now on the system's monotonic clock (`Instant`'s, on Linux), in nanoseconds.
+pub fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 impl Default for RunClock {
     fn default() -> Self {
         Self::new()
@@ -123,6 +137,7 @@ impl RunClock {
     pub fn new() -> RunClock {
         let rate = tsc_rate();
         RunClock {
+            origin_mono: mono_ns(),
             origin: Instant::now(),
             #[cfg(target_arch = "x86_64")]
             tsc_origin: rate.map(|_| tsc()),
@@ -141,6 +156,17 @@ impl RunClock {
             return tsc().saturating_sub(origin);
         }
         self.origin.elapsed().as_nanos() as u64
+    }
+
+    /// A raw stamp as nanoseconds on the system's monotonic clock.
+    pub fn raw_to_mono(&self, raw: u64) -> u64 {
+        self.origin_mono + self.ns(raw as f64)
+    }
+
+    /// The raw stamp of an instant on the system's monotonic clock (the run's start for one
+    /// before it).
+    pub fn mono_to_raw(&self, mono: u64) -> u64 {
+        (mono.saturating_sub(self.origin_mono) as f64 / self.ns_per_tick) as u64
     }
 
     /// Raw ticks (of run time or raw time) in nanoseconds; never decreasing, so order is kept.

@@ -100,6 +100,12 @@ pub enum StepError {
     NotReady(String),
     NoneReady,
     Cancelled,
+    /// A thread of a child process: the teacher's controls pause and resume it, but its
+    /// steps are its own process's to grant.
+    OtherProcess {
+        thread: String,
+        process: String,
+    },
 }
 
 /// In the reader's language: a step refused is told to the person who asked for it.
@@ -129,6 +135,11 @@ impl std::fmt::Display for StepError {
             StepError::NotReady(t) => t!("classroom.step.not_ready", who = t),
             StepError::NoneReady => t!("classroom.step.none_ready"),
             StepError::Cancelled => t!("classroom.step.cancelled"),
+            StepError::OtherProcess { thread, process } => t!(
+                "processes.step.other_process",
+                who = thread,
+                process = process
+            ),
         };
         f.write_str(&text)
     }
@@ -268,6 +279,18 @@ impl Conductor {
         self.paused.store(false, Ordering::Release);
         self.update_clock(&c);
         self.wake();
+    }
+
+    /// Wait until the run is paused or resumed, its speed changes or it is cancelled, or
+    /// `timeout` passes; returns what it is then (paused, speed, cancelled). `seen` is what
+    /// the caller last saw: how a child process is kept in step with the teacher's controls.
+    pub fn await_change(&self, seen: (bool, f64), timeout: Duration) -> (bool, f64, bool) {
+        let mut c = self.control.lock();
+        let now = |c: &Control| (c.paused, self.speed(), self.cancelled());
+        if now(&c) == (seen.0, seen.1, false) {
+            self.cv.wait_for(&mut c, timeout);
+        }
+        now(&c)
     }
 
     /// Cancel every wait: the run is being reset or stopped.

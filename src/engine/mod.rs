@@ -6,10 +6,12 @@
 //! events.
 
 pub mod breaks;
+pub mod child;
 pub mod clock;
 pub mod conductor;
 pub mod deadlock;
 pub mod primitives;
+pub mod process;
 pub mod recorder;
 pub mod run;
 mod script;

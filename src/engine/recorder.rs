@@ -132,6 +132,17 @@ impl Sink {
         self.map(out, start, complete_before)
     }
 
+    /// Append every batch handed over so far, waiting up to `timeout` for the first, with
+    /// their raw stamps: what a child process sends its parent, which puts them on its clock.
+    pub fn drain_raw(&self, out: &mut Vec<Event>, timeout: std::time::Duration) {
+        if let Ok(batch) = self.rx.recv_timeout(timeout) {
+            self.take(batch, out);
+        }
+        for batch in self.rx.try_iter() {
+            self.take(batch, out);
+        }
+    }
+
     /// Append a batch and hand the emptied buffer back for a worker to fill again.
     fn take(&self, mut batch: Vec<Event>, out: &mut Vec<Event>) {
         out.extend_from_slice(&batch);
@@ -227,6 +238,24 @@ impl Recorder {
         {
             (watch.show)(&event);
         }
+        true
+    }
+
+    /// Record an event that happened elsewhere (in a child process), already stamped with a
+    /// raw stamp of this run's clock; false if the run is closed.
+    pub fn relay(&mut self, event: Event) -> bool {
+        if self.sink.closed.load(Ordering::Acquire) {
+            return false;
+        }
+        if self.buf.is_empty() {
+            self.pending(self.sink.clock.raw_now().min(event.t_ns));
+        }
+        if let Some(watch) = self.sink.watch.get()
+            && watch.on.load(Ordering::Relaxed)
+        {
+            (watch.show)(&event);
+        }
+        self.buf.push(event);
         true
     }
 

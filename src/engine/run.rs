@@ -92,6 +92,7 @@ impl Run {
             deadlock: Mutex::new(None),
             finished: (Mutex::new(()), Condvar::new()),
             holds_since: (0..n).map(|_| AtomicU32::new(HOLDS_NOTHING)).collect(),
+            pids: Mutex::new(vec![None; scenario.processes.len()]),
             scenario,
         });
         {
@@ -104,8 +105,10 @@ impl Run {
                     }
                 });
         }
-        let (tasks, threads): (Vec<usize>, Vec<usize>) =
-            (0..n).partition(|&i| shared.scenario.threads[i].is_task());
+        // A child process's threads run there; here, one host thread per process relays them.
+        let (tasks, threads): (Vec<usize>, Vec<usize>) = (0..n)
+            .filter(|&i| shared.scenario.threads[i].process.is_none())
+            .partition(|&i| shared.scenario.threads[i].is_task());
         let mut workers: Vec<JoinHandle<()>> = threads
             .into_iter()
             .map(|i| {
@@ -119,6 +122,15 @@ impl Run {
         if !tasks.is_empty() {
             let tasks = tasks.into_iter().map(|i| i as ThreadIdx).collect();
             workers.push(super::tasks::spawn_loop(shared.clone(), tasks));
+        }
+        for p in 0..shared.scenario.processes.len() {
+            let shared = shared.clone();
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("tl-process-{p}"))
+                    .spawn(move || super::process::host(shared, p as u16, options.start_paused))
+                    .expect("the OS refused to start a thread"),
+            );
         }
         let (stop_tx, stop_rx) = channel::bounded::<()>(0);
         let watcher = {
@@ -169,6 +181,28 @@ impl Run {
     /// step slice (it reaches its gate, blocks or ends, and hands over before each).
     pub fn settled(&self) -> bool {
         self.shared.sink.settled()
+    }
+
+    /// Every event recorded since the last drain, waiting up to `timeout` for the first, each
+    /// stamped on the system's monotonic clock: what a child process hands its parent.
+    pub fn drain_mono(&self, out: &mut Vec<Event>, timeout: Duration) {
+        let start = out.len();
+        self.shared.sink.drain_raw(out, timeout);
+        for e in &mut out[start..] {
+            e.t_ns = self.shared.clock.raw_to_mono(e.t_ns);
+        }
+    }
+
+    /// Each child process by name, with its pid once it has started.
+    pub fn processes(&self) -> Vec<(String, Option<u32>)> {
+        let pids = self.shared.pids.lock();
+        self.shared
+            .scenario
+            .processes
+            .iter()
+            .zip(pids.iter())
+            .map(|(p, pid)| (p.name.clone(), *pid))
+            .collect()
     }
 
     /// Like `drain_events`, but wait up to `timeout` for the first batch.
@@ -238,6 +272,12 @@ impl Run {
         let s = &self.shared;
         if thread as usize >= s.names.len() {
             return Err(StepError::UnknownThread(thread.to_string()));
+        }
+        if let Some(process) = s.scenario.process_of(thread) {
+            return Err(StepError::OtherProcess {
+                thread: s.names[thread as usize].clone(),
+                process: process.to_string(),
+            });
         }
         s.conductor
             .step(

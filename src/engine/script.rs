@@ -34,6 +34,8 @@ pub(super) struct Shared {
     /// the first of what it holds), or [`HOLDS_NOTHING`]. The deadlock watcher reads it to
     /// know how far back a thread's script can still come round.
     pub(super) holds_since: Vec<AtomicU32>,
+    /// Per child process: its pid, once it is started.
+    pub(super) pids: Mutex<Vec<Option<u32>>>,
 }
 
 /// `holds_since` of a thread that holds nothing.
@@ -505,7 +507,7 @@ pub(super) fn group_finished(shared: &Shared, group: &[ThreadIdx]) -> bool {
 }
 
 /// Threads that start `after` a group wait here until the whole group has finished.
-fn wait_for_group(shared: &Shared, group: &[ThreadIdx]) -> Flow {
+pub(super) fn wait_for_group(shared: &Shared, group: &[ThreadIdx]) -> Flow {
     if group.is_empty() {
         return Ok(());
     }

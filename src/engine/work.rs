@@ -12,9 +12,10 @@ pub const SLICE: Duration = Duration::from_micros(100);
 
 /// Iterations of the mixing loop per nanosecond on an idle core.
 fn iterations_per_ns() -> f64 {
-    static RATE: OnceLock<f64> = OnceLock::new();
     *RATE.get_or_init(calibrate)
 }
+
+static RATE: OnceLock<f64> = OnceLock::new();
 
 /// Fastest of several short trials: on a shared machine the fastest is the one least disturbed.
 fn calibrate() -> f64 {
@@ -29,6 +30,19 @@ fn calibrate() -> f64 {
     }
     black_box(seed);
     TRIAL as f64 / best
+}
+
+/// This process's calibration: how a child process is handed its parent's, so that `work` is
+/// the same amount of computation in every process of a run.
+pub fn rate() -> f64 {
+    iterations_per_ns()
+}
+
+/// Take `rate` (another process's [`rate`]) as this process's calibration, if it has none yet.
+pub fn adopt_rate(rate: f64) {
+    if rate.is_finite() && rate > 0.0 {
+        let _ = RATE.set(rate);
+    }
 }
 
 /// Prime the calibration before threads start, so the first `work` does not pay for it.

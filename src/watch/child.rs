@@ -90,7 +90,48 @@ pub fn check_python() -> Result<(u32, u32), StartError> {
 }
 
 /// Process groups of running children, for the signal handler.
-static GROUPS: [AtomicI32; 8] = [const { AtomicI32::new(0) }; 8];
+static GROUPS: [AtomicI32; 32] = [const { AtomicI32::new(0) }; 32];
+
+/// Have the signal handler of [`kill_children_on_signals`] kill process group `pgid` too;
+/// the slot it took, if one was free, for [`unwatch_group`].
+pub fn watch_group(pgid: i32) -> Option<usize> {
+    GROUPS.iter().position(|g| {
+        g.compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    })
+}
+
+/// The group in `slot` has ended.
+pub fn unwatch_group(slot: usize) {
+    GROUPS[slot].store(0, Ordering::SeqCst);
+}
+
+/// Start `cmd`'s process in a process group of its own that never outlives threadlab: the
+/// kernel kills it when the thread that started it ends (so that thread must live as long
+/// as the child), and it ends at once if threadlab was already gone. `then` runs in the child
+/// after that, before exec, and may make only async-signal-safe calls.
+pub fn never_outlive_threadlab(
+    cmd: &mut Command,
+    then: impl Fn() -> std::io::Result<()> + Send + Sync + 'static,
+) {
+    // SAFETY: getpid is async-signal-safe and is read before the fork.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: between fork and exec only async-signal-safe calls are made.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setpgid(0, 0);
+            #[cfg(target_os = "linux")]
+            {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+            }
+            let _ = parent;
+            then()
+        });
+    }
+}
 
 extern "C" fn on_signal(sig: libc::c_int) {
     for g in &GROUPS {
@@ -202,40 +243,26 @@ impl Child {
                 cmd.stdout(f).stderr(g);
             }
         }
-        // SAFETY: getpid is async-signal-safe and is read before the fork.
-        let parent = unsafe { libc::getpid() };
         let wfd = write_fd.as_raw();
-        // SAFETY: between fork and exec only async-signal-safe calls are made.
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::setpgid(0, 0);
-                #[cfg(target_os = "linux")]
-                {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    if libc::getppid() != parent {
-                        libc::_exit(1);
-                    }
-                }
-                let _ = parent;
+        never_outlive_threadlab(&mut cmd, move || {
+            // SAFETY: fcntl and dup2 are async-signal-safe, on an fd this process holds.
+            unsafe {
                 if wfd == RECORD_FD {
                     let flags = libc::fcntl(wfd, libc::F_GETFD);
                     libc::fcntl(wfd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
                 } else if libc::dup2(wfd, RECORD_FD) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                Ok(())
-            });
-        }
+            }
+            Ok(())
+        });
         let proc = cmd.spawn().map_err(|e| StartError {
             message: format!("cannot start `{}`: {e}", Path::new(&python()).display()),
             help: "install Python 3.8 or later, or set THREADLAB_PYTHON to its path".into(),
         })?;
         drop(write_fd);
         let pgid = proc.id() as i32;
-        let slot = GROUPS.iter().position(|g| {
-            g.compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-        });
+        let slot = watch_group(pgid);
         let (tx, rx) = unbounded();
         let file = File::from(read_fd.0);
         std::thread::Builder::new()
@@ -338,7 +365,7 @@ impl Drop for Child {
     fn drop(&mut self) {
         self.kill();
         if let Some(i) = self.slot {
-            GROUPS[i].store(0, Ordering::SeqCst);
+            unwatch_group(i);
         }
         std::fs::remove_dir_all(&self.dir).ok();
     }
