@@ -72,6 +72,10 @@ pub fn render(report: &Report, options: &Options) -> String {
 /// Runs the scenario and gathers the report, without printing anything.
 pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error> {
     let machine_at_start = machine::sample();
+    // A SIGTERM, SIGHUP or Ctrl-C ends the run's child processes with threadlab.
+    if !scenario.processes.is_empty() {
+        crate::watch::child::kill_children_on_signals();
+    }
     let mut session = Session::start(scenario.clone(), plan, false)?;
     let mut rec = Sink::new(scenario.clone());
     let mut buf = Vec::new();

@@ -1,8 +1,10 @@
 //! The GIL lesson's comparison: the same CPU work under the GIL and free, from recorded events.
 //!
 //! A scenario compares when some threads run under a GIL (`gil=py`) and a later group runs
-//! `after` them without it. Wall time is first start to last finish of each group; CPU busy is
-//! the time its threads spent computing divided by that wall time (in cores).
+//! `after` them without it, or in child processes started `after` them, each with a GIL of
+//! its own (the processes lesson). Wall time is first start to last finish of each group (a
+//! process's start-up counts: it is part of what processes cost); CPU busy is the time its
+//! threads spent computing divided by that wall time (in cores).
 
 use serde::Serialize;
 
@@ -26,6 +28,9 @@ pub struct GilComparison {
     /// What a perfect machine would give: min(threads, cores).
     pub ideal: f64,
     pub cores: usize,
+    /// When the second group runs in child processes: how many.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<usize>,
 }
 
 impl PhaseFigures {
@@ -55,24 +60,41 @@ impl GilComparison {
             under_gil,
             free,
             cores,
+            processes: None,
         }
     }
 }
 
-/// The threads under a GIL, and the threads that start after them without one.
+/// The threads under a GIL, and the threads that start after them without one (or in
+/// processes of their own started after them).
 pub fn phases(scenario: &Scenario) -> Option<(Vec<ThreadIdx>, Vec<ThreadIdx>)> {
     let gil: Vec<ThreadIdx> = (0..scenario.threads.len() as ThreadIdx)
-        .filter(|&t| scenario.threads[t as usize].gil.is_some())
+        .filter(|&t| {
+            let spec = &scenario.threads[t as usize];
+            spec.gil.is_some() && spec.process.is_none()
+        })
         .collect();
+    let after_gil = |after: &[ThreadIdx]| !after.is_empty() && after.iter().all(|a| gil.contains(a));
     let free: Vec<ThreadIdx> = (0..scenario.threads.len() as ThreadIdx)
         .filter(|&t| {
             let spec = &scenario.threads[t as usize];
-            spec.gil.is_none()
-                && !spec.after.is_empty()
-                && spec.after.iter().all(|a| gil.contains(a))
+            match spec.process {
+                Some(p) => after_gil(&scenario.processes[p as usize].after),
+                None => spec.gil.is_none() && after_gil(&spec.after),
+            }
         })
         .collect();
     (!gil.is_empty() && !free.is_empty()).then_some((gil, free))
+}
+
+/// How many child processes the second group of [`phases`] runs in, if it runs in any.
+pub fn processes_of(scenario: &Scenario, free: &[ThreadIdx]) -> Option<usize> {
+    let mut ps: Vec<u16> = free
+        .iter()
+        .filter_map(|&t| scenario.threads[t as usize].process)
+        .collect();
+    ps.dedup();
+    (!ps.is_empty()).then_some(ps.len())
 }
 
 /// Figures for one group of threads. `None` until every thread of the group has finished.
@@ -90,7 +112,10 @@ pub fn figures(scenario: &Scenario, events: &[Event], group: &[ThreadIdx]) -> Op
                 computing_ns += e.t_ns.saturating_sub(since);
             }
             if let Some(next) = State::after(e, scenario) {
-                if matches!(e.kind, crate::vocab::event::EventKind::Start) {
+                if matches!(
+                    e.kind,
+                    crate::vocab::event::EventKind::Start | crate::vocab::event::EventKind::Spawn
+                ) {
                     first_start = first_start.min(e.t_ns);
                 }
                 if next.is_final() {
@@ -110,10 +135,13 @@ pub fn figures(scenario: &Scenario, events: &[Event], group: &[ThreadIdx]) -> Op
 /// The comparison card, once both phases have finished.
 pub fn compare(scenario: &Scenario, events: &[Event]) -> Option<GilComparison> {
     let (gil, free) = phases(scenario)?;
-    Some(GilComparison::new(
-        figures(scenario, events, &gil)?,
-        figures(scenario, events, &free)?,
-    ))
+    Some(GilComparison {
+        processes: processes_of(scenario, &free),
+        ..GilComparison::new(
+            figures(scenario, events, &gil)?,
+            figures(scenario, events, &free)?,
+        )
+    })
 }
 
 pub fn cores() -> usize {

@@ -125,6 +125,12 @@ pub struct ThreadSummary {
     /// as `true`, for such a thread).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stopped: bool,
+    /// The child process it ran in (only present for a thread of a `process` block).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    /// That process's pid, as its events said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 /// Per-resource figures. Every variant names its resource and its `kind`: the keyword that
@@ -328,6 +334,8 @@ struct ThreadAcc {
     started_ns: Option<u64>,
     finished_ns: Option<u64>,
     stopped: bool,
+    /// The pid its process's `spawn` named.
+    pid: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -439,8 +447,12 @@ impl SummaryBuilder {
             {
                 acc.times.add(current, t - acc.since);
             }
-            if e.kind == EventKind::Start && acc.started_ns.is_none() {
+            // A process's start-up is part of its thread's time, as it is of the lesson's.
+            if matches!(e.kind, EventKind::Start | EventKind::Spawn) && acc.started_ns.is_none() {
                 acc.started_ns = Some(t);
+            }
+            if e.kind == EventKind::Spawn {
+                acc.pid = e.item;
             }
             acc.state = Some(next);
             acc.since = t;
@@ -561,6 +573,8 @@ impl SummaryBuilder {
                     finished_ms: acc.finished_ns.map(ms),
                     failure: end.failures.get(i).cloned().flatten(),
                     stopped: acc.stopped,
+                    process: s.process_of(i as u16).map(str::to_string),
+                    pid: acc.pid,
                 }
             })
             .collect();
@@ -627,7 +641,10 @@ impl SummaryBuilder {
             }
             PhaseFigures::new(group.len(), first, last, computing)
         };
-        Some(GilComparison::new(phase(&under)?, phase(&free)?))
+        Some(GilComparison {
+            processes: gil::processes_of(&self.scenario, &free),
+            ..GilComparison::new(phase(&under)?, phase(&free)?)
+        })
     }
 }
 

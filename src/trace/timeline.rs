@@ -121,6 +121,8 @@ struct Lane {
     open: Option<(u64, State)>,
     /// Spans starting before this have been coarsened.
     exact_from: u64,
+    /// The pid of the child process it runs in, once its `spawn` said.
+    pid: Option<u32>,
 }
 
 impl Trace {
@@ -160,6 +162,11 @@ impl Trace {
         &self.scenario
     }
 
+    /// The pid of the child process thread `t` runs in, once it was started.
+    pub fn pid(&self, t: ThreadIdx) -> Option<u32> {
+        self.lanes.get(t as usize)?.pid
+    }
+
     pub fn limits(&self) -> TraceLimits {
         self.limits
     }
@@ -171,6 +178,9 @@ impl Trace {
         for e in events.iter().filter(|e| (e.thread as usize) < threads) {
             self.events_seen += 1;
             self.end_ns = self.end_ns.max(e.t_ns);
+            if e.kind == EventKind::Spawn {
+                self.lanes[e.thread as usize].pid = e.item;
+            }
             if let Some(state) = State::after(e, &self.scenario) {
                 let cap = self.limits.max_spans_per_lane;
                 self.lanes[e.thread as usize].enter(e.t_ns, state, cap);

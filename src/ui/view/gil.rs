@@ -93,13 +93,21 @@ pub const HEIGHT: u16 = 6;
 impl Widget for GilCard<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let theme = self.theme;
-        let inner = framed(rust_i18n::t!("panel.gil"), theme, area, buf);
-        if inner.is_empty() {
-            return;
-        }
         let Some((under, free)) = phases(&self.run.scenario) else {
             return;
         };
+        // The processes lesson compares with processes, each with a GIL of its own.
+        let in_processes =
+            crate::trace::gil::processes_of(&self.run.scenario, &free).is_some();
+        let title = if in_processes {
+            rust_i18n::t!("processes.card.title")
+        } else {
+            rust_i18n::t!("panel.gil")
+        };
+        let inner = framed(title, theme, area, buf);
+        if inner.is_empty() {
+            return;
+        }
         let now = self.run.view_ns();
         let g = phase_stats(&self.run.trace, &under, now);
         let f = phase_stats(&self.run.trace, &free, now);
@@ -167,7 +175,14 @@ impl Widget for GilCard<'_> {
                 theme.dim(),
             ),
             row(&t!("classroom.gil.under"), &g),
-            row(&t!("classroom.gil.free"), &f),
+            row(
+                &if in_processes {
+                    t!("processes.card.processes")
+                } else {
+                    t!("classroom.gil.free")
+                },
+                &f,
+            ),
             speedup,
         ];
         Paragraph::new(lines).render(inner, buf);

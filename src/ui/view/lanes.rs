@@ -192,6 +192,14 @@ impl Widget for Lanes<'_> {
                 fit(&spec.name, g.name_w.saturating_sub(3) as usize)
             );
             buf.set_stringn(g.inner.x, y, &name, g.name_w as usize, name_style);
+            // A child process's lane says which OS process it is, under its name.
+            if g.lane_h > 1
+                && let Some(pid) = run.trace.pid(t)
+            {
+                let pid = rust_i18n::t!("processes.lane.pid", pid = pid);
+                let w = g.name_w.saturating_sub(2) as usize;
+                buf.set_stringn(g.inner.x + 2, y + 1, fit(&pid, w), w, theme.dim());
+            }
 
             // The state now (or at the cursor), in words.
             let state = run.trace.state_at(t, view);
