@@ -73,7 +73,7 @@ macro_rules! lesson {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 30] = [
+static ALL: [Builtin; 32] = [
     lesson!("deadlock", Locks),
     lesson!("fixed-order", Locks),
     lesson!("livelock", Locks),
@@ -102,6 +102,8 @@ static ALL: [Builtin; 30] = [
     lesson!("futures", Coordination),
     lesson!("gil", Gil),
     lesson!("gil-convoy", Gil),
+    lesson!("processes", Gil),
+    lesson!("process-pool", Gil),
     lesson!("event-loop", Async),
     lesson!("event-loop-blocking", Async),
 ];
