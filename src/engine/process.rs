@@ -205,7 +205,7 @@ fn control(shared: &Shared, mut stdin: std::process::ChildStdin, pgid: i32, paus
 /// mp-queues' pipes kept open across exec.
 fn spawn(shared: &Shared, p: ProcIdx, paused: bool) -> Result<std::process::Child, String> {
     let s = &shared.scenario;
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find threadlab itself: {e}"))?;
+    let exe = threadlab_exe().map_err(|e| format!("cannot find threadlab itself: {e}"))?;
     let queues: Vec<(ResIdx, i32, i32)> = shared
         .primitives
         .iter()
@@ -258,6 +258,24 @@ fn spawn(shared: &Shared, p: ProcIdx, paused: bool) -> Result<std::process::Chil
         return Err(format!("cannot hand the process its scenario: {e}"));
     }
     Ok(child)
+}
+
+/// The threadlab binary to start a child with: `THREADLAB_EXE` if set, else this program if it
+/// is threadlab, else the `threadlab` beside the folder this program is in (a test binary in
+/// cargo's `target/debug/deps/` runs the engine in-process, and its children must be threadlab).
+fn threadlab_exe() -> std::io::Result<std::path::PathBuf> {
+    if let Some(exe) = std::env::var_os("THREADLAB_EXE") {
+        return Ok(exe.into());
+    }
+    let me = std::env::current_exe()?;
+    if me.file_stem().is_some_and(|s| s == "threadlab") {
+        return Ok(me);
+    }
+    let beside = me
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("threadlab"));
+    Ok(beside.filter(|b| b.is_file()).unwrap_or(me))
 }
 
 enum Line {

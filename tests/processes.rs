@@ -1,0 +1,331 @@
+//! Real OS processes: the `processes` and `process-pool` lessons, from recorded events and
+//! from what the OS shows in /proc. Each process's threads ran in a pid of their own; under
+//! the GIL at most one thread of a process computes at once; an mp-queue delivers every item
+//! exactly once; children are visible while a run goes and gone after every way it ends.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use threadlab::engine::{Phase, Run, RunOptions, StepError};
+use threadlab::scenario::model::{Scenario, ThreadIdx};
+use threadlab::vocab::event::{Event, EventKind, State};
+
+mod common;
+use common::*;
+
+/// Per thread of a child process: the pid its `spawn` named.
+fn pids(s: &Scenario, events: &[Event]) -> HashMap<ThreadIdx, u32> {
+    events
+        .iter()
+        .filter(|e| e.kind == EventKind::Spawn)
+        .map(|e| {
+            assert!(s.threads[e.thread as usize].process.is_some());
+            (e.thread, e.item.expect("a spawn names its pid"))
+        })
+        .collect()
+}
+
+/// Intervals during which `thread` was computing.
+fn running(s: &Scenario, events: &[Event], thread: ThreadIdx) -> Vec<(u64, u64)> {
+    let mut spans = Vec::new();
+    let mut since = None;
+    for e in events.iter().filter(|e| e.thread == thread) {
+        let Some(next) = State::after(e, s) else {
+            continue;
+        };
+        if let Some(start) = since.take() {
+            spans.push((start, e.t_ns));
+        }
+        if next == State::Running && e.kind == EventKind::Run {
+            since = Some(e.t_ns);
+        }
+    }
+    spans
+}
+
+fn overlap(a: &[(u64, u64)], b: &[(u64, u64)]) -> u64 {
+    a.iter()
+        .flat_map(|x| b.iter().map(move |y| (x.0.max(y.0), x.1.min(y.1))))
+        .filter(|(from, to)| to > from)
+        .map(|(from, to)| to - from)
+        .sum()
+}
+
+/// (parent pid, process group, state) of a live process, from /proc/PID/stat.
+fn stat(pid: u32) -> Option<(u32, u32, char)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 2..];
+    let mut words = rest.split(' ');
+    let state = words.next()?.chars().next()?;
+    let ppid = words.next()?.parse().ok()?;
+    let pgid = words.next()?.parse().ok()?;
+    Some((ppid, pgid, state))
+}
+
+/// Whether `pid` is gone (or a zombie nobody runs: a container's init may not reap).
+fn gone(pid: u32) -> bool {
+    stat(pid).is_none_or(|(_, _, state)| state == 'Z')
+}
+
+fn wait_gone(pids: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pids.iter().all(|&p| gone(p)) {
+        assert!(Instant::now() < deadline, "child processes still running: {pids:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Live processes whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|&p| stat(p).is_some_and(|(ppid, _, st)| ppid == parent && st != 'Z'))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs until `want` spawns were recorded (bounded), keeping every event.
+fn until_spawned(run: &Run, want: usize, events: &mut Vec<Event>) {
+    let deadline = Instant::now() + LIMIT;
+    while events.iter().filter(|e| e.kind == EventKind::Spawn).count() < want {
+        run.wait_events(events, Duration::from_millis(20));
+        assert!(Instant::now() < deadline, "no process was started");
+    }
+}
+
+#[test]
+fn each_process_runs_its_threads_in_a_pid_of_its_own() {
+    let s = builtin("processes");
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
+    let pids = pids(&s, &out.events);
+    let workers: Vec<ThreadIdx> = (0..s.threads.len() as ThreadIdx)
+        .filter(|&t| s.threads[t as usize].process.is_some())
+        .collect();
+    assert_eq!(workers.len(), 2);
+    let (a, b) = (pids[&workers[0]], pids[&workers[1]]);
+    assert_ne!(a, b, "two processes, two pids");
+    assert!(a != std::process::id() && b != std::process::id());
+    for &t in &workers {
+        let mine: Vec<&Event> = out.events.iter().filter(|e| e.thread == t).collect();
+        // The process is started, then the thread starts in it, naming the same pid.
+        assert_eq!(mine[0].kind, EventKind::Spawn);
+        let start = mine.iter().find(|e| e.kind == EventKind::Start).unwrap();
+        assert_eq!(start.item, Some(pids[&t]));
+        assert!(start.t_ns >= mine[0].t_ns);
+        // A process is started only once the threads it waits for are done.
+        let cpu_done = out
+            .events
+            .iter()
+            .filter(|e| s.threads[e.thread as usize].process.is_none() && e.kind == EventKind::Done)
+            .map(|e| e.t_ns)
+            .max()
+            .unwrap();
+        assert!(mine[0].t_ns >= cpu_done);
+    }
+    // Each process computed under its own GIL: one thread each, never waiting for it.
+    for &t in &workers {
+        let gil = s.threads[t as usize].gil.expect("threads \"python\": a GIL each");
+        assert!(out
+            .events
+            .iter()
+            .filter(|e| e.resource == Some(gil))
+            .all(|e| e.thread == t && e.kind != EventKind::Block));
+    }
+}
+
+#[test]
+fn under_one_gil_one_thread_computes_and_processes_compute_at_once() {
+    let s = builtin("processes");
+    let out = run(&s);
+    let gil = resource(&s, "GIL");
+    assert_eq!(out.facts[gil].most_holders, 1);
+    let cpu: Vec<ThreadIdx> = (0..s.threads.len() as ThreadIdx)
+        .filter(|&t| s.threads[t as usize].process.is_none())
+        .collect();
+    assert_eq!(
+        overlap(&running(&s, &out.events, cpu[0]), &running(&s, &out.events, cpu[1])),
+        0,
+        "under one GIL the threads never compute at the same time"
+    );
+    let card = threadlab::trace::gil::compare(&s, &out.events).expect("both phases finished");
+    assert_eq!(card.processes, Some(2));
+    assert_eq!((card.under_gil.threads, card.free.threads), (2, 2));
+    assert!(card.under_gil.cpu_busy <= 1.05, "{card:?}");
+    if threadlab::trace::gil::cores() >= 2 {
+        let workers: Vec<ThreadIdx> = (0..s.threads.len() as ThreadIdx)
+            .filter(|&t| s.threads[t as usize].process.is_some())
+            .collect();
+        assert!(
+            overlap(
+                &running(&s, &out.events, workers[0]),
+                &running(&s, &out.events, workers[1])
+            ) > 0,
+            "two processes computed at the same time"
+        );
+    }
+}
+
+#[test]
+fn the_pool_delivers_every_item_exactly_once_across_processes() {
+    let s = builtin("process-pool");
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
+    let pids = pids(&s, &out.events);
+    let mut distinct: Vec<u32> = pids.values().copied().collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3, "three workers, three processes");
+    for name in ["tasks", "results"] {
+        let q = resource(&s, name) as u16;
+        let mut put: HashMap<u32, (ThreadIdx, u64)> = HashMap::new();
+        let mut sentinels_put = 0;
+        for e in out.events.iter().filter(|e| e.resource == Some(q) && e.kind == EventKind::Put) {
+            let item = e.item.unwrap();
+            if item == 0 {
+                sentinels_put += 1;
+            } else {
+                assert!(put.insert(item, (e.thread, e.t_ns)).is_none(), "item {item} put twice");
+            }
+        }
+        let mut taken: HashMap<u32, usize> = HashMap::new();
+        let mut sentinels_taken = 0;
+        for e in out.events.iter().filter(|e| e.resource == Some(q) && e.kind == EventKind::Take) {
+            let item = e.item.unwrap();
+            if item == 0 {
+                sentinels_taken += 1;
+                continue;
+            }
+            let (putter, at) = put[&item];
+            assert_eq!(e.by, Some(putter), "the take names who put item {item}");
+            assert!(e.t_ns >= at, "item {item} taken before it was put");
+            *taken.entry(item).or_default() += 1;
+        }
+        assert_eq!(taken.len(), put.len(), "{name}: every item taken");
+        assert!(taken.values().all(|&n| n == 1), "{name}: each taken once");
+        assert_eq!(sentinels_taken, sentinels_put);
+    }
+    // Each worker stops at the sentinel it takes: one each.
+    let tasks = resource(&s, "tasks") as u16;
+    for (&t, _) in &pids {
+        let sentinels = out
+            .events
+            .iter()
+            .filter(|e| e.thread == t && e.resource == Some(tasks))
+            .filter(|e| e.kind == EventKind::Take && e.item == Some(0))
+            .count();
+        assert_eq!(sentinels, 1, "{}", s.thread_name(t));
+    }
+}
+
+#[test]
+fn children_are_visible_while_running_and_gone_after_a_reset() {
+    let s = builtin("process-pool");
+    let _turn = ONE_AT_A_TIME.lock();
+    let run = Run::start(s.clone(), RunOptions::default());
+    let mut events = Vec::new();
+    until_spawned(&run, 3, &mut events);
+    let pids: Vec<u32> = pids(&s, &events).into_values().collect();
+    for &pid in &pids {
+        let (ppid, pgid, _) = stat(pid).expect("the child is visible to the OS");
+        assert_eq!(ppid, std::process::id());
+        assert_eq!(pgid, pid, "in a process group of its own");
+    }
+    run.stop();
+    wait_gone(&pids);
+}
+
+#[test]
+fn pause_holds_the_threads_of_child_processes_and_steps_there_are_refused() {
+    let s = builtin("process-pool");
+    let _turn = ONE_AT_A_TIME.lock();
+    let run = Run::start(s.clone(), RunOptions::default());
+    let mut events = Vec::new();
+    until_spawned(&run, 3, &mut events);
+    let workers: Vec<ThreadIdx> = pids(&s, &events).into_keys().collect();
+    // Once a worker has started, pausing holds it in its own process.
+    let deadline = Instant::now() + LIMIT;
+    while !workers
+        .iter()
+        .all(|&t| events.iter().any(|e| e.thread == t && e.kind == EventKind::Start))
+    {
+        run.wait_events(&mut events, Duration::from_millis(20));
+        assert!(Instant::now() < deadline, "workers did not start");
+    }
+    run.pause();
+    let paused_from = events.len();
+    while !workers.iter().all(|&t| {
+        events[paused_from..]
+            .iter()
+            .any(|e| e.thread == t && matches!(e.kind, EventKind::Hold | EventKind::Done))
+            || run.is_finished()
+    }) {
+        run.wait_events(&mut events, Duration::from_millis(20));
+        assert!(Instant::now() < deadline, "a child's threads were not held");
+    }
+    match run.step(workers[0]) {
+        Err(StepError::OtherProcess { process, .. }) => assert!(process.starts_with("worker-")),
+        other => panic!("a step in another process is refused clearly, not {other:?}"),
+    }
+    run.resume();
+    let (phase, _) = run_to_end(&run);
+    assert_eq!(phase, Phase::Finished);
+}
+
+/// `threadlab run LESSON --headless` as a child of this test, once its own children show.
+fn threadlab_with_children(lesson: &str) -> (std::process::Child, Vec<u32>) {
+    let mut me = Command::new(env!("CARGO_BIN_EXE_threadlab"))
+        .args(["run", lesson, "--headless", "--for", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("threadlab starts");
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let kids = children_of(me.id());
+        if kids.len() >= 3 {
+            return (me, kids);
+        }
+        if Instant::now() > deadline {
+            let _ = me.kill();
+            panic!("threadlab started no child processes");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn no_child_outlives_threadlab_killed_or_signalled() {
+    for signal in [libc::SIGKILL, libc::SIGTERM, libc::SIGHUP, libc::SIGINT] {
+        let (mut me, kids) = threadlab_with_children("process-pool");
+        // SAFETY: a signal to a process this test started.
+        unsafe { libc::kill(me.id() as i32, signal) };
+        let status = me.wait().expect("threadlab ends");
+        assert!(!status.success(), "signal {signal}: {status:?}");
+        wait_gone(&kids);
+    }
+}
+
+#[test]
+fn a_finished_run_leaves_no_child() {
+    let out = Command::new(env!("CARGO_BIN_EXE_threadlab"))
+        .args(["run", "processes", "--headless", "--json", "--speed", "4"])
+        .output()
+        .expect("threadlab runs");
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pids: Vec<u32> = json["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["pid"].as_u64())
+        .map(|p| p as u32)
+        .collect();
+    assert_eq!(pids.len(), 2, "--json names each process thread's pid");
+    assert_eq!(json["gil"]["processes"], 2);
+    assert!(json["gil"]["speedup"].as_f64().is_some());
+    wait_gone(&pids);
+}
