@@ -305,6 +305,18 @@ pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
                 tripped = count(*generations as u64, "time")
             ),
             ResourceFigures::Buffer {
+                kind: "mp-queue",
+                items_put,
+                items_taken,
+                consumer_waits,
+                ..
+            } => t!(
+                "processes.summary.mp_queue",
+                put = items_put,
+                taken = items_taken,
+                consumers = count(*consumer_waits, "time")
+            ),
+            ResourceFigures::Buffer {
                 capacity,
                 most_fill,
                 items_put,

@@ -244,19 +244,30 @@ pub fn resource_line<'a>(
         } => {
             let style = theme.state(crate::vocab::event::State::Condition(r));
             let empty = theme.glyphs.gauge_empty();
+            // An mp-queue has no bound: its items, as many as there are room for.
+            let unbounded = scenario.resources[r as usize].kind == ResourceKind::MpQueue;
+            let slots = if unbounded {
+                (items.len() as u32).min(12)
+            } else {
+                (*capacity).min(12)
+            };
             let mut cells = String::from("[");
-            for i in 0..(*capacity).min(12) {
+            for i in 0..slots {
                 match items.get(i as usize) {
                     Some(item) => cells.push_str(&format!("{item}")),
                     None => cells.push(empty),
                 }
-                if i + 1 < (*capacity).min(12) {
+                if i + 1 < slots {
                     cells.push(' ');
                 }
             }
             cells.push_str("] ");
             spans.push(Span::styled(cells, running));
-            spans.push(Span::raw(format!("{}/{capacity}", items.len())));
+            spans.push(Span::raw(if unbounded {
+                items.len().to_string()
+            } else {
+                format!("{}/{capacity}", items.len())
+            }));
             spans.push(Span::styled(
                 t!("classroom.resources.put_taken", put = put, taken = taken).into_owned(),
                 theme.dim(),
