@@ -87,10 +87,12 @@ pub fn idle_words(scenario: &Scenario, spec: &ThreadSpec) -> String {
 /// the states that name nothing, each resource's wait, a buffer's wait on either side, each
 /// loop's blocking call, and a thread not started yet.
 fn widest_label(scenario: &Scenario) -> usize {
+    // Only a scenario with child processes has lanes whose process is starting.
     let plain = STATES
         .iter()
         .map(|row| (row.state, 0, None))
-        .filter(|(s, _, _)| s.waiting_on().is_none());
+        .filter(|(s, _, _)| s.waiting_on().is_none())
+        .filter(|(s, _, _)| *s != State::Starting || !scenario.processes.is_empty());
     let waits = scenario
         .resources
         .iter()
