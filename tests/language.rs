@@ -80,6 +80,8 @@ fn every_builtin_parses_and_checks() {
             "futures",
             "gil",
             "gil-convoy",
+            "processes",
+            "process-pool",
             "event-loop",
             "event-loop-blocking"
         ]

@@ -329,3 +329,62 @@ fn a_finished_run_leaves_no_child() {
     assert!(json["gil"]["speedup"].as_f64().is_some());
     wait_gone(&pids);
 }
+
+/// `check`'s verdict on `source`: each problem's code, and the text as a person reads it.
+fn check(source: &str) -> (Vec<&'static str>, String) {
+    let report = threadlab::scenario::parse_source("test", "test.kdl", source)
+        .expect_err("the file is refused");
+    let codes = report
+        .downcast_ref::<threadlab::scenario::ScenarioError>()
+        .expect("a ScenarioError")
+        .problems()
+        .iter()
+        .map(|p| p.code())
+        .collect();
+    (codes, threadlab::scenario::render_plain(report.as_ref(), 200))
+}
+
+#[test]
+fn check_refuses_what_processes_cannot_do() {
+    let (codes, text) = check("process p { }\nthread T1 { work \"1ms\" }\n");
+    assert_eq!(codes, ["scenario::process-without-threads"], "{text}");
+    assert!(text.contains("test.kdl:1:"), "{text}");
+
+    let (codes, text) = check(
+        "mutex m\nthread T1 { lock m; unlock m }\nprocess p {\n    thread a { lock m; unlock m }\n}\n",
+    );
+    assert_eq!(codes, ["scenario::shared-memory"], "{text}");
+    assert!(text.contains("process p") && text.contains("threadlab's own process"), "{text}");
+    assert!(text.contains("mp-queue"), "the help names the way out: {text}");
+
+    let (codes, text) = check(
+        "gil py\nprocess a {\n    thread t gil=py { work \"1ms\" }\n}\nprocess b {\n    thread t gil=py { work \"1ms\" }\n}\n",
+    );
+    assert_eq!(codes, ["scenario::shared-gil"], "{text}");
+
+    let (codes, text) =
+        check("thread T1 { work \"1ms\" }\nprocess p {\n    thread a after=T1 { work \"1ms\" }\n}\n");
+    assert_eq!(codes, ["scenario::after-across-processes"], "{text}");
+
+    let (codes, text) = check("mp-queue q\nthread T1 { put q priority=1; take q }\n");
+    assert_eq!(codes, ["scenario::wrong-kind"], "{text}");
+
+    let (codes, text) = check("process p {\n    mutex m\n    thread a { work \"1ms\" }\n}\n");
+    assert_eq!(codes, ["scenario::misplaced"], "{text}");
+}
+
+#[test]
+fn processes_are_named_and_get_a_gil_each() {
+    let s = threadlab::scenario::parse_source(
+        "test",
+        "test.kdl",
+        "threads \"python\"\nmp-queue q\nthread T1 { put q }\nprocess w count=2 {\n    thread a { take q }\n}\n",
+    )
+    .unwrap();
+    let names: Vec<&str> = s.threads.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["T1", "w-1.a", "w-2.a"]);
+    let process: Vec<Option<&str>> = (0..3).map(|t| s.process_of(t)).collect();
+    assert_eq!(process, [None, Some("w-1"), Some("w-2")]);
+    let gils: Vec<&str> = s.threads.iter().map(|t| s.resource_name(t.gil.unwrap())).collect();
+    assert_eq!(gils, ["GIL", "w-1.GIL", "w-2.GIL"]);
+}

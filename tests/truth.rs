@@ -886,7 +886,8 @@ impl<'a> World<'a> {
                 _ => self.fill[r as usize] > 0,
             },
             ResourceKind::Event => self.set[r as usize],
-            ResourceKind::Counter | ResourceKind::List => true,
+            // An mp-queue's item may come from another process: never called stuck.
+            ResourceKind::Counter | ResourceKind::List | ResourceKind::MpQueue => true,
             // Not generated here (tests/syllabus.rs checks them): a waiter needs a notice, a
             // pool's waiter a task or a result.
             ResourceKind::Condition { .. } | ResourceKind::Pool => false,
@@ -1043,7 +1044,10 @@ impl<'a> World<'a> {
             ResourceKind::Condition { .. } => {
                 f.does(self.s, u, Op::Notify(r)) || f.does(self.s, u, Op::NotifyAll(r))
             }
-            ResourceKind::Counter | ResourceKind::List | ResourceKind::Pool => true,
+            ResourceKind::Counter
+            | ResourceKind::List
+            | ResourceKind::Pool
+            | ResourceKind::MpQueue => true,
         }
     }
 
@@ -1134,7 +1138,7 @@ impl<'a> World<'a> {
             | ResourceKind::Event
             | ResourceKind::Condition { .. }
             | ResourceKind::Pool => (0..self.n()).any(by),
-            ResourceKind::Counter | ResourceKind::List => true,
+            ResourceKind::Counter | ResourceKind::List | ResourceKind::MpQueue => true,
         }
     }
 

@@ -20,6 +20,7 @@ pub(crate) fn check(parsed: &Parsed) -> Result<(), Vec<Problem>> {
     events(parsed, &mut problems);
     thread_time(parsed, &mut problems);
     processes(parsed, &mut problems);
+    mp_queues(parsed, &mut problems);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -455,22 +456,6 @@ fn processes(parsed: &Parsed, problems: &mut Vec<Problem>) {
             {
                 uses.push((l, span));
             }
-            let queue_only = match step.op {
-                Op::PutPriority { resource, .. } | Op::TakeFor { resource, .. } => Some(resource),
-                _ => None,
-            };
-            if let Some(r) = queue_only
-                && s.resources[r as usize].kind == ResourceKind::MpQueue
-            {
-                problems.push(
-                    Problem::new(
-                        "scenario::wrong-kind",
-                        t!("processes.check.plain_queue", name = s.resource_name(r)),
-                    )
-                    .at(span, t!("processes.check.not_on_an_mp_queue"))
-                    .help(t!("processes.check.plain_queue_help")),
-                );
-            }
         }
         for (r, span) in uses {
             let res = &s.resources[r as usize];
@@ -525,6 +510,31 @@ fn processes(parsed: &Parsed, problems: &mut Vec<Problem>) {
                 .at(parsed.thread_spans[t], t!("processes.check.used_in", what = process_words(Some(p))))
                 .help(t!("processes.check.after_across_help")),
             );
+        }
+    }
+}
+
+/// An mp-queue is a plain pipe: no priorities, and a take waits until an item comes.
+fn mp_queues(parsed: &Parsed, problems: &mut Vec<Problem>) {
+    let s = &parsed.scenario;
+    let mut reported: HashSet<Span> = HashSet::new();
+    for (t, thread) in s.threads.iter().enumerate() {
+        for (i, step) in thread.steps.iter().enumerate() {
+            let (Op::PutPriority { resource: r, .. } | Op::TakeFor { resource: r, .. }) = step.op
+            else {
+                continue;
+            };
+            let span = parsed.step_spans[t][i];
+            if s.resources[r as usize].kind == ResourceKind::MpQueue && reported.insert(span) {
+                problems.push(
+                    Problem::new(
+                        "scenario::wrong-kind",
+                        t!("processes.check.plain_queue", name = s.resource_name(r)),
+                    )
+                    .at(span, t!("processes.check.not_on_an_mp_queue"))
+                    .help(t!("processes.check.plain_queue_help")),
+                );
+            }
         }
     }
 }
