@@ -82,6 +82,7 @@ fn the_table_has_one_row_per_state_with_its_own_glyph_and_stable_name() {
             "waiting_gil",
             "ready",
             "held",
+            "starting",
             "failed",
             "done"
         ]

@@ -118,6 +118,7 @@ pub fn legend_states(scenario: &Scenario) -> Vec<State> {
         .filter(|s| match s {
             State::Running | State::Held | State::Failed => true,
             State::Sleeping => sleeps,
+            State::Starting => !scenario.processes.is_empty(),
             State::Done => false,
             wait => waits.iter().any(|w| w.index() == wait.index()),
         })
