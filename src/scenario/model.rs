@@ -466,7 +466,7 @@ impl Scenario {
     pub fn is_implied(&self, r: ResIdx) -> bool {
         let res = &self.resources[r as usize];
         self.models == ThreadModel::Python
-            && res.name == IMPLICIT_GIL
+            && (res.name == IMPLICIT_GIL || self.process_gil(r).is_some())
             && self
                 .source_line(res.line)
                 .is_some_and(|l| l.trim_start().starts_with("threads"))
@@ -495,6 +495,15 @@ impl Scenario {
             )
             .into_owned(),
         }
+    }
+
+    /// The child process whose own GIL resource `r` is (`worker-1.GIL`, which `threads
+    /// "python"` adds for it).
+    pub fn process_gil(&self, r: ResIdx) -> Option<&ProcessSpec> {
+        let name = &self.resources[r as usize].name;
+        self.processes
+            .iter()
+            .find(|p| name.strip_prefix(p.name.as_str()) == Some(&format!(".{IMPLICIT_GIL}")))
     }
 
     /// The process a thread runs in, by name; `None` for threadlab's own.

@@ -246,6 +246,13 @@ pub fn twin(scenario: &Scenario) -> Twin {
                     format!("{var} = RWLock({name})")
                 }
             }
+            ResourceKind::Gil { .. } if scenario.process_gil(r as ResIdx).is_some() => {
+                out.line(&format!(
+                    "# {}: the process's own, as every CPython process has its own GIL.",
+                    res.name
+                ));
+                continue;
+            }
             ResourceKind::Gil { interval } if scenario.is_implied(r as ResIdx) => {
                 format!("sys.setswitchinterval({})", secs(interval))
             }
@@ -270,7 +277,7 @@ pub fn twin(scenario: &Scenario) -> Twin {
                 format!("{var} = Condition({name}, {})", res_names[lock as usize])
             }
             ResourceKind::List => format!("{var} = List({name})"),
-            ResourceKind::MpQueue => format!("{var} = Queue({name}, maxsize=0)"),
+            ResourceKind::MpQueue => format!("{var} = MpQueue({name})"),
             ResourceKind::Pool => {
                 let workers = scenario
                     .threads
@@ -346,6 +353,7 @@ pub fn twin(scenario: &Scenario) -> Twin {
         .collect();
     out.line("# Which scenario line each lesson line above stands for, for the events' \"line\".");
     out.line(&format!("KDL_LINE = {{{}}}", map.join(", ")));
+    lane_numbers(scenario, &mut out);
     out.blank(2);
     out.line("if __name__ == \"__main__\":");
     out.line("    main()");
@@ -511,7 +519,12 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
         ));
     }
     let mut finish: Vec<String> = Vec::new();
+    let mut processes_started: Vec<u16> = Vec::new();
     for g in groups {
+        if let Some(p) = scenario.threads[g.first].process {
+            start_process(scenario, groups, p, &mut processes_started, out);
+            continue;
+        }
         if g.task {
             finish.push(tuple(g));
             continue;
@@ -540,6 +553,70 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
         finish.push(g.var.clone());
     }
     out.line(&format!("    finish({})", finish.join(" + ")));
+}
+
+/// `main`'s start of child process `p`, once, where its first group comes: after the groups it
+/// waits for, each of its groups with its lanes, on threads of the new process.
+fn start_process(
+    scenario: &Scenario,
+    groups: &[Group],
+    p: u16,
+    started: &mut Vec<u16>,
+    out: &mut Program,
+) {
+    if started.contains(&p) {
+        return;
+    }
+    started.push(p);
+    let process = &scenario.processes[p as usize];
+    let mut waits: Vec<&Group> = Vec::new();
+    for &a in &process.after {
+        let group = &scenario.threads[a as usize].group;
+        if let Some(g) = groups.iter().find(|g| &g.name == group)
+            && !waits.iter().any(|w| w.name == g.name)
+        {
+            waits.push(g);
+        }
+    }
+    for g in &waits {
+        out.line(&format!(
+            "    join({})  # {} starts once {} finished",
+            g.var, process.name, g.name
+        ));
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .filter(|g| scenario.threads[g.first].process == Some(p))
+        .map(|g| {
+            let names: Vec<String> = g.lanes.iter().map(|n| py_str(n)).collect();
+            format!("({}, ({},))", g.func, names.join(", "))
+        })
+        .collect();
+    out.line(&format!(
+        "    start_process({}, {})",
+        py_str(&process.name),
+        parts.join(", ")
+    ));
+}
+
+/// Each lane's number in the scenario, which an mp-queue's items are numbered by (no process
+/// sees another's count).
+fn lane_numbers(scenario: &Scenario, out: &mut Program) {
+    if !scenario
+        .resources
+        .iter()
+        .any(|r| r.kind == ResourceKind::MpQueue)
+    {
+        return;
+    }
+    let lanes: Vec<String> = scenario
+        .threads
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("{}: {i}", py_str(&t.name)))
+        .collect();
+    out.line("# Each lane's number, which an mp-queue numbers its items by.");
+    out.line(&format!("LANE_INDEX = {{{}}}", lanes.join(", ")));
 }
 
 /// One lane's script, written out as Python.

@@ -125,7 +125,8 @@ def _spin(n):
     return x
 
 
-_RATE = _calibrate()
+# A child process (imported as __mp_main__) takes its parent's, so work is the same amount in both.
+_RATE = None if __name__ == "__mp_main__" else _calibrate()
 _T0 = time.perf_counter()  # the run starts now, after the calibration
 
 
@@ -690,11 +691,99 @@ def _watchdog(quiet_for=0.5):
 threading.Thread(target=_watchdog, name="watchdog", daemon=True).start()
 
 
+# ---- processes: multiprocessing, each child an interpreter with its own memory and GIL ----------
+
+import multiprocessing
+
+# Spawned, not forked: a fresh interpreter, as on macOS and Windows, which is why the program
+# starts its work under `if __name__ == "__main__":`.
+_SPAWN = multiprocessing.get_context("spawn")
+_MP_QUEUES = {}  # resource -> MpQueue, as this process made them
+_CHILDREN = []   # every child process started here
+_HOME = []       # the queue children send their events home on, once there is one
+
+
+class MpQueue:
+    """multiprocessing.Queue(): a pipe every process may use. put() does not wait; get() waits
+    for an item. Items are numbered as threadlab numbers them: (lane + 1) * 1000 + n."""
+
+    def __init__(self, name):
+        self.name, self._queue, self._puts = name, _SPAWN.Queue(), {}
+        _MP_QUEUES[name] = self
+
+    def put(self, item=0):
+        """Put the lane's next numbered item (or the sentinel None)."""
+        lane = _me()
+        if item is None:
+            number = 0
+        else:
+            self._puts[lane] = self._puts.get(lane, 0) + 1
+            number = (LANE_INDEX[lane] + 1) * 1000 + self._puts[lane]
+        _log("put", self.name, item=number)
+        self._queue.put((number, lane))
+
+    def get(self):
+        """The next item (None for the sentinel), waiting until one comes."""
+        try:
+            number, putter = self._queue.get_nowait()
+        except queue.Empty:
+            # Another process may still put one: this wait is never called a deadlock here.
+            _log("block", self.name, timed=True)
+            number, putter = self._queue.get()
+        _log("take", self.name, item=number, by=putter)
+        return None if number == 0 else number
+
+
+def start_process(name, *groups):
+    """Start process `name` running each (function, lanes) of groups on threads of its own.
+    Its lanes show the process starting until their threads start in it."""
+    if not _HOME:
+        _HOME.append(_SPAWN.Queue())
+    at = time.perf_counter()
+    queues = {resource: q._queue for resource, q in _MP_QUEUES.items()}
+    process = _SPAWN.Process(target=_child, name=name,
+                             args=(groups, _T0, _RATE, _HOME[0], queues))
+    process.start()
+    with _LOG:
+        for _, lanes in groups:
+            for lane in lanes:
+                _EVENTS.append({"t_us": int((at - _T0) * 1e6), "thread": lane, "event": "spawn",
+                                "resource": None, "by": None, "line": None, "item": process.pid})
+    _CHILDREN.append(process)
+
+
+def _child(groups, t0, rate, home, queues):
+    """A child process: its lanes on its threads, on the parent's clock, calibration and pipes;
+    its events go home when they are done."""
+    global _T0, _RATE
+    _T0, _RATE = t0, rate
+    for resource, inherited in queues.items():
+        _MP_QUEUES[resource]._queue = inherited
+    lanes = [lane for target, names in groups for lane in start(target, *names)]
+    join(lanes)
+    with _LOG:
+        home.put(list(_EVENTS))
+
+
+def _gather_children():
+    """Every child's events, merged with this process's in time order; then the children end."""
+    for _ in _CHILDREN:
+        events = _HOME[0].get()
+        with _LOG:
+            _EVENTS.extend(events)
+            _FAILED.extend(e["thread"] for e in events if e["event"] == "fail")
+    for process in _CHILDREN:
+        process.join()
+    with _LOG:
+        _EVENTS.sort(key=lambda e: e["t_us"])
+
+
 def finish(lanes):
     """Wait for every lane but the daemons, write the events, exit 0 (1 when a lane failed; a
     deadlock exits 3 from the watchdog). Daemon threads still running are stopped where they
     are, as Python stops them when the program ends."""
     join([lane for lane in lanes if lane not in _DAEMONS])
+    _gather_children()
     _write_events(stopped=[lane for lane in lanes if lane in _DAEMONS and lane in _STARTED
                            and not _done(lane).is_set()])
     sys.exit(1 if _FAILED else 0)
