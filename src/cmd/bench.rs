@@ -277,6 +277,16 @@ pub struct FidelityRow {
     pub ratio: Option<f64>,
     /// Both ended the same way.
     pub agree: bool,
+    /// For a lesson that compares (the same work under one GIL, then free or in processes):
+    /// the speed-up threadlab's run shows (start-up of processes included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speedup: Option<f64>,
+    /// The same figure from the twin's events under CPython.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python_speedup: Option<f64>,
+    /// What a perfect machine would give: min(threads or processes, cores).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ideal_speedup: Option<f64>,
 }
 
 /// Whether `python3` can be started here.
@@ -341,6 +351,10 @@ pub fn fidelity_of(scenario: Arc<Scenario>, speed: f64) -> Result<FidelityRow, S
             .collect();
         Some((stamps.iter().max()? - stamps.iter().min()?) as f64 / 1000.0)
     });
+    let python_speedup = crate::vocab::recording::Recording::from_events(&events, &scenario)
+        .ok()
+        .and_then(|r| gil::compare(&scenario, &r.events))
+        .map(|card| card.speedup);
     let _ = std::fs::remove_dir_all(&dir);
     let python_outcome = match code {
         0 => Outcome::Completed,
@@ -361,6 +375,9 @@ pub fn fidelity_of(scenario: Arc<Scenario>, speed: f64) -> Result<FidelityRow, S
             .filter(|_| both_completed)
             .map(|p| p / threadlab_ms.max(1e-9)),
         agree: report.outcome == python_outcome,
+        speedup: report.summary.gil.as_ref().map(|card| card.speedup),
+        python_speedup,
+        ideal_speedup: report.summary.gil.as_ref().map(|card| card.ideal),
     })
 }
 
@@ -390,6 +407,20 @@ pub fn fidelity_report(rows: &[FidelityRow], speed: f64) -> String {
             ms(Some(r.threadlab_ms)),
             ms(r.python_ms),
             ratio
+        );
+    }
+    let compared: Vec<&FidelityRow> = rows.iter().filter(|r| r.speedup.is_some()).collect();
+    if !compared.is_empty() {
+        out += "\n  the same CPU work under one GIL, then free (gil) or in processes (processes, start-up included):\n";
+    }
+    for r in compared {
+        let x = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.2}×"));
+        out += &format!(
+            "  {:<22} speed-up  threadlab {:>6}   CPython {:>6}   (ideal {})\n",
+            r.lesson,
+            x(r.speedup),
+            x(r.python_speedup),
+            x(r.ideal_speedup)
         );
     }
     out
