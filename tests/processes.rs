@@ -52,41 +52,6 @@ fn overlap(a: &[(u64, u64)], b: &[(u64, u64)]) -> u64 {
         .sum()
 }
 
-/// (parent pid, process group, state) of a live process, from /proc/PID/stat.
-fn stat(pid: u32) -> Option<(u32, u32, char)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 2..];
-    let mut words = rest.split(' ');
-    let state = words.next()?.chars().next()?;
-    let ppid = words.next()?.parse().ok()?;
-    let pgid = words.next()?.parse().ok()?;
-    Some((ppid, pgid, state))
-}
-
-/// Whether `pid` is gone (or a zombie nobody runs: a container's init may not reap).
-fn gone(pid: u32) -> bool {
-    stat(pid).is_none_or(|(_, _, state)| state == 'Z')
-}
-
-fn wait_gone(pids: &[u32]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !pids.iter().all(|&p| gone(p)) {
-        assert!(Instant::now() < deadline, "child processes still running: {pids:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Live processes whose parent is `parent`.
-fn children_of(parent: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .map(|dir| {
-            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-                .filter(|&p| stat(p).is_some_and(|(ppid, _, st)| ppid == parent && st != 'Z'))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Runs until `want` spawns were recorded (bounded), keeping every event.
 fn until_spawned(run: &Run, want: usize, events: &mut Vec<Event>) {
     let deadline = Instant::now() + LIMIT;

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
+mod common;
+
 const ROWS: u16 = 34;
 const COLS: u16 = 110;
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -1015,4 +1017,68 @@ fn a_traced_python_program_is_drawn_live_paused_restarted_and_quit() {
     s.wait_for("counting", |_| count() > 0);
     s.keys("q");
     assert_eq!(s.wait_exit(), 0);
+}
+
+/// Worker processes that compute long enough to be caught in the act.
+const LONG_PROCESSES: &str = r#"title "Two worker processes"
+about "Each computes in a process of its own for a while."
+
+process worker count=2 {
+    thread main {
+        repeat 100 {
+            work "100ms"
+        }
+    }
+}
+"#;
+
+/// Children of `parent` once there are `n` of them (bounded).
+fn children(parent: u32, n: usize) -> Vec<u32> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let kids = common::children_of(parent);
+        if kids.len() >= n {
+            return kids;
+        }
+        assert!(Instant::now() < deadline, "no {n} child processes of {parent}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn restart_quit_sigterm_and_ctrl_c_leave_no_child_process() {
+    for how in ["quit", "TERM", "ctrl-c"] {
+        let dir = scratch_dir(&format!("processes-{how}"));
+        std::fs::write(dir.join("long.kdl"), LONG_PROCESSES).unwrap();
+        let mut s = Session::start(&["run", "long.kdl"], &dir);
+        s.wait_text("RUNNING");
+        let pid = s.child.process_id().expect("a pid");
+        let first = children(pid, 2);
+        // A restart ends the run's processes and starts new ones.
+        s.keys("r");
+        common::wait_gone(&first);
+        let deadline = Instant::now() + PATIENCE;
+        let second: Vec<u32> = loop {
+            assert!(Instant::now() < deadline, "the restart started no processes");
+            s.pump(Duration::from_millis(20));
+            let kids = common::children_of(pid);
+            if kids.len() >= 2 && kids.iter().all(|k| !first.contains(k)) {
+                break kids;
+            }
+        };
+        match how {
+            "quit" => s.keys("q"),
+            "ctrl-c" => s.keys("\x03"),
+            _ => {
+                let status = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+        }
+        s.wait_exit();
+        s.assert_restored();
+        common::wait_gone(&second);
+    }
 }

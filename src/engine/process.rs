@@ -55,7 +55,6 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
         }
     };
     let pid = child.id();
-    shared.pids.lock()[p as usize] = Some(pid);
     let slot = watch_group(pid as i32);
     for (lane, &t) in lanes.iter_mut().zip(&members) {
         lane.relay(Event {

@@ -92,7 +92,6 @@ impl Run {
             deadlock: Mutex::new(None),
             finished: (Mutex::new(()), Condvar::new()),
             holds_since: (0..n).map(|_| AtomicU32::new(HOLDS_NOTHING)).collect(),
-            pids: Mutex::new(vec![None; scenario.processes.len()]),
             scenario,
         });
         {
@@ -191,18 +190,6 @@ impl Run {
         for e in &mut out[start..] {
             e.t_ns = self.shared.clock.raw_to_mono(e.t_ns);
         }
-    }
-
-    /// Each child process by name, with its pid once it has started.
-    pub fn processes(&self) -> Vec<(String, Option<u32>)> {
-        let pids = self.shared.pids.lock();
-        self.shared
-            .scenario
-            .processes
-            .iter()
-            .zip(pids.iter())
-            .map(|(p, pid)| (p.name.clone(), *pid))
-            .collect()
     }
 
     /// Like `drain_events`, but wait up to `timeout` for the first batch.

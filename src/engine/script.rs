@@ -34,8 +34,6 @@ pub(super) struct Shared {
     /// the first of what it holds), or [`HOLDS_NOTHING`]. The deadlock watcher reads it to
     /// know how far back a thread's script can still come round.
     pub(super) holds_since: Vec<AtomicU32>,
-    /// Per child process: its pid, once it is started.
-    pub(super) pids: Mutex<Vec<Option<u32>>>,
 }
 
 /// `holds_since` of a thread that holds nothing.

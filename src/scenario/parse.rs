@@ -808,7 +808,15 @@ impl<'a> Builder<'a> {
         let (Some(count), Some(after)) = (count, after) else {
             return;
         };
-        if self.processes.iter().any(|p| p.name == name || p.name.starts_with(&format!("{name}-"))) {
+        let names: Vec<String> = if props.contains_key("count") {
+            (1..=count).map(|i| format!("{name}-{i}")).collect()
+        } else {
+            vec![name.clone()]
+        };
+        if names
+            .iter()
+            .any(|n| self.processes.iter().any(|p| &p.name == n))
+        {
             self.push(
                 Problem::new(
                     "scenario::duplicate",
@@ -819,11 +827,6 @@ impl<'a> Builder<'a> {
             );
             return;
         }
-        let names: Vec<String> = if props.contains_key("count") {
-            (1..=count).map(|i| format!("{name}-{i}")).collect()
-        } else {
-            vec![name]
-        };
         for instance in names {
             let p = self.processes.len() as u16;
             self.processes.push(ProcessSpec {

@@ -75,20 +75,31 @@ impl Shortfall {
     }
 }
 
-/// Cores the lesson's point needs: as many as its threads that compute outside any GIL (at most
-/// all of them at once), or one where all computing is under a GIL or on an event loop.
+/// Cores the lesson's point needs: as many as its threads that compute outside any GIL and its
+/// child processes that compute (at most all of them at once), or one where all computing is
+/// under one GIL or on an event loop.
 pub fn needs(scenario: &Scenario) -> f64 {
     let computes = |t: &&crate::scenario::model::ThreadSpec| {
         t.steps
             .iter()
             .any(|s| matches!(s.op, Op::Work(_) | Op::Increment(_)))
     };
+    // A child process computes beside the others whatever its threads run under: each
+    // process has its own GIL.
+    let mut processes: Vec<u16> = scenario
+        .threads
+        .iter()
+        .filter(computes)
+        .filter_map(|t| t.process)
+        .collect();
+    processes.dedup();
     let free = scenario
         .threads
         .iter()
         .filter(computes)
-        .filter(|t| t.gil.is_none() && !t.is_task())
-        .count();
+        .filter(|t| t.gil.is_none() && !t.is_task() && t.process.is_none())
+        .count()
+        + processes.len();
     let any = scenario.threads.iter().filter(computes).count();
     match (free, any) {
         (0, 0) => 0.0,
@@ -232,5 +243,7 @@ mod tests {
         assert_eq!(needs(&lesson("race")), 3.0);
         assert_eq!(needs(&lesson("deadlock")), 1.0);
         assert_eq!(needs(&lesson("event-loop")), 1.0);
+        assert_eq!(needs(&lesson("processes")), 2.0);
+        assert_eq!(needs(&lesson("process-pool")), 3.0);
     }
 }

@@ -611,6 +611,14 @@ impl Trace {
                     _ => say!("sleeps"),
                 },
                 EventKind::Hold => say!("held"),
+                EventKind::Spawn => t!(
+                    "processes.log.spawn",
+                    locale = l,
+                    who = who,
+                    process = s.process_of(e.thread).unwrap_or("?"),
+                    pid = e.item.unwrap_or(0)
+                )
+                .into_owned(),
                 EventKind::Done => say!("finished"),
                 EventKind::Stop => say!("syl.stopped"),
                 EventKind::Fail => match self.failure(e.thread) {

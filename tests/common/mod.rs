@@ -215,3 +215,40 @@ pub fn read_events(path: &Path) -> Vec<EventRecord> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
 }
+
+// ---- child processes, as the OS shows them --------------------------------------------------
+
+/// (parent pid, process group, state) of a live process, from /proc/PID/stat.
+pub fn stat(pid: u32) -> Option<(u32, u32, char)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 2..];
+    let mut words = rest.split(' ');
+    let state = words.next()?.chars().next()?;
+    let ppid = words.next()?.parse().ok()?;
+    let pgid = words.next()?.parse().ok()?;
+    Some((ppid, pgid, state))
+}
+
+/// Whether `pid` is gone (or a zombie nobody runs: a container's init may not reap).
+pub fn gone(pid: u32) -> bool {
+    stat(pid).is_none_or(|(_, _, state)| state == 'Z')
+}
+
+pub fn wait_gone(pids: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pids.iter().all(|&p| gone(p)) {
+        assert!(Instant::now() < deadline, "child processes still running: {pids:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Live processes whose parent is `parent`.
+pub fn children_of(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|&p| stat(p).is_some_and(|(ppid, _, st)| ppid == parent && st != 'Z'))
+                .collect()
+        })
+        .unwrap_or_default()
+}
