@@ -93,12 +93,15 @@ fn each_process_runs_its_threads_in_a_pid_of_its_own() {
     }
     // Each process computed under its own GIL: one thread each, never waiting for it.
     for &t in &workers {
-        let gil = s.threads[t as usize].gil.expect("threads \"python\": a GIL each");
-        assert!(out
-            .events
-            .iter()
-            .filter(|e| e.resource == Some(gil))
-            .all(|e| e.thread == t && e.kind != EventKind::Block));
+        let gil = s.threads[t as usize]
+            .gil
+            .expect("threads \"python\": a GIL each");
+        assert!(
+            out.events
+                .iter()
+                .filter(|e| e.resource == Some(gil))
+                .all(|e| e.thread == t && e.kind != EventKind::Block)
+        );
     }
 }
 
@@ -112,7 +115,10 @@ fn under_one_gil_one_thread_computes_and_processes_compute_at_once() {
         .filter(|&t| s.threads[t as usize].process.is_none())
         .collect();
     assert_eq!(
-        overlap(&running(&s, &out.events, cpu[0]), &running(&s, &out.events, cpu[1])),
+        overlap(
+            &running(&s, &out.events, cpu[0]),
+            &running(&s, &out.events, cpu[1])
+        ),
         0,
         "under one GIL the threads never compute at the same time"
     );
@@ -148,17 +154,28 @@ fn the_pool_delivers_every_item_exactly_once_across_processes() {
         let q = resource(&s, name) as u16;
         let mut put: HashMap<u32, (ThreadIdx, u64)> = HashMap::new();
         let mut sentinels_put = 0;
-        for e in out.events.iter().filter(|e| e.resource == Some(q) && e.kind == EventKind::Put) {
+        for e in out
+            .events
+            .iter()
+            .filter(|e| e.resource == Some(q) && e.kind == EventKind::Put)
+        {
             let item = e.item.unwrap();
             if item == 0 {
                 sentinels_put += 1;
             } else {
-                assert!(put.insert(item, (e.thread, e.t_ns)).is_none(), "item {item} put twice");
+                assert!(
+                    put.insert(item, (e.thread, e.t_ns)).is_none(),
+                    "item {item} put twice"
+                );
             }
         }
         let mut taken: HashMap<u32, usize> = HashMap::new();
         let mut sentinels_taken = 0;
-        for e in out.events.iter().filter(|e| e.resource == Some(q) && e.kind == EventKind::Take) {
+        for e in out
+            .events
+            .iter()
+            .filter(|e| e.resource == Some(q) && e.kind == EventKind::Take)
+        {
             let item = e.item.unwrap();
             if item == 0 {
                 sentinels_taken += 1;
@@ -175,7 +192,7 @@ fn the_pool_delivers_every_item_exactly_once_across_processes() {
     }
     // Each worker stops at the sentinel it takes: one each.
     let tasks = resource(&s, "tasks") as u16;
-    for (&t, _) in &pids {
+    for &t in pids.keys() {
         let sentinels = out
             .events
             .iter()
@@ -213,10 +230,11 @@ fn pause_holds_the_threads_of_child_processes_and_steps_there_are_refused() {
     let workers: Vec<ThreadIdx> = pids(&s, &events).into_keys().collect();
     // Once a worker has started, pausing holds it in its own process.
     let deadline = Instant::now() + LIMIT;
-    while !workers
-        .iter()
-        .all(|&t| events.iter().any(|e| e.thread == t && e.kind == EventKind::Start))
-    {
+    while !workers.iter().all(|&t| {
+        events
+            .iter()
+            .any(|e| e.thread == t && e.kind == EventKind::Start)
+    }) {
         run.wait_events(&mut events, Duration::from_millis(20));
         assert!(Instant::now() < deadline, "workers did not start");
     }
@@ -240,32 +258,50 @@ fn pause_holds_the_threads_of_child_processes_and_steps_there_are_refused() {
     assert_eq!(phase, Phase::Finished);
 }
 
-/// `threadlab run LESSON --headless` as a child of this test, once its own children show.
-fn threadlab_with_children(lesson: &str) -> (std::process::Child, Vec<u32>) {
+/// Three worker processes that compute long enough to be signalled mid-run.
+const LONG_POOL: &str = r#"title "Three busy worker processes"
+process worker count=3 {
+    thread main {
+        repeat 100 {
+            work "100ms"
+        }
+    }
+}
+"#;
+
+/// `threadlab run` of [`LONG_POOL`], headless, as a child of this test, once its own three
+/// children show.
+fn threadlab_with_children() -> (std::process::Child, Vec<u32>) {
+    let file = std::env::temp_dir().join(format!("threadlab-{}-long-pool.kdl", std::process::id()));
+    std::fs::write(&file, LONG_POOL).unwrap();
     let mut me = Command::new(env!("CARGO_BIN_EXE_threadlab"))
-        .args(["run", lesson, "--headless", "--for", "60s"])
+        .arg("run")
+        .arg(&file)
+        .args(["--headless", "--for", "60s"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("threadlab starts");
     let deadline = Instant::now() + LIMIT;
-    loop {
+    let kids = loop {
         let kids = children_of(me.id());
-        if kids.len() >= 3 {
-            return (me, kids);
-        }
-        if Instant::now() > deadline {
-            let _ = me.kill();
-            panic!("threadlab started no child processes");
+        if kids.len() >= 3 || Instant::now() > deadline {
+            break kids;
         }
         std::thread::sleep(Duration::from_millis(10));
+    };
+    if kids.len() < 3 {
+        let _ = me.kill();
+        let _ = me.wait();
+        panic!("threadlab started no child processes");
     }
+    (me, kids)
 }
 
 #[test]
 fn no_child_outlives_threadlab_killed_or_signalled() {
     for signal in [libc::SIGKILL, libc::SIGTERM, libc::SIGHUP, libc::SIGINT] {
-        let (mut me, kids) = threadlab_with_children("process-pool");
+        let (mut me, kids) = threadlab_with_children();
         // SAFETY: a signal to a process this test started.
         unsafe { libc::kill(me.id() as i32, signal) };
         let status = me.wait().expect("threadlab ends");
@@ -306,7 +342,10 @@ fn check(source: &str) -> (Vec<&'static str>, String) {
         .iter()
         .map(|p| p.code())
         .collect();
-    (codes, threadlab::scenario::render_plain(report.as_ref(), 200))
+    (
+        codes,
+        threadlab::scenario::render_plain(report.as_ref(), 200),
+    )
 }
 
 #[test]
@@ -319,16 +358,23 @@ fn check_refuses_what_processes_cannot_do() {
         "mutex m\nthread T1 { lock m; unlock m }\nprocess p {\n    thread a { lock m; unlock m }\n}\n",
     );
     assert_eq!(codes, ["scenario::shared-memory"], "{text}");
-    assert!(text.contains("process p") && text.contains("threadlab's own process"), "{text}");
-    assert!(text.contains("mp-queue"), "the help names the way out: {text}");
+    assert!(
+        text.contains("process p") && text.contains("threadlab's own process"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mp-queue"),
+        "the help names the way out: {text}"
+    );
 
     let (codes, text) = check(
         "gil py\nprocess a {\n    thread t gil=py { work \"1ms\" }\n}\nprocess b {\n    thread t gil=py { work \"1ms\" }\n}\n",
     );
     assert_eq!(codes, ["scenario::shared-gil"], "{text}");
 
-    let (codes, text) =
-        check("thread T1 { work \"1ms\" }\nprocess p {\n    thread a after=T1 { work \"1ms\" }\n}\n");
+    let (codes, text) = check(
+        "thread T1 { work \"1ms\" }\nprocess p {\n    thread a after=T1 { work \"1ms\" }\n}\n",
+    );
     assert_eq!(codes, ["scenario::after-across-processes"], "{text}");
 
     let (codes, text) = check("mp-queue q\nthread T1 { put q priority=1; take q }\n");
@@ -350,6 +396,10 @@ fn processes_are_named_and_get_a_gil_each() {
     assert_eq!(names, ["T1", "w-1.a", "w-2.a"]);
     let process: Vec<Option<&str>> = (0..3).map(|t| s.process_of(t)).collect();
     assert_eq!(process, [None, Some("w-1"), Some("w-2")]);
-    let gils: Vec<&str> = s.threads.iter().map(|t| s.resource_name(t.gil.unwrap())).collect();
+    let gils: Vec<&str> = s
+        .threads
+        .iter()
+        .map(|t| s.resource_name(t.gil.unwrap()))
+        .collect();
     assert_eq!(gils, ["GIL", "w-1.GIL", "w-2.GIL"]);
 }

@@ -1040,7 +1040,10 @@ fn children(parent: u32, n: usize) -> Vec<u32> {
         if kids.len() >= n {
             return kids;
         }
-        assert!(Instant::now() < deadline, "no {n} child processes of {parent}");
+        assert!(
+            Instant::now() < deadline,
+            "no {n} child processes of {parent}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -1059,7 +1062,10 @@ fn restart_quit_sigterm_and_ctrl_c_leave_no_child_process() {
         common::wait_gone(&first);
         let deadline = Instant::now() + PATIENCE;
         let second: Vec<u32> = loop {
-            assert!(Instant::now() < deadline, "the restart started no processes");
+            assert!(
+                Instant::now() < deadline,
+                "the restart started no processes"
+            );
             s.pump(Duration::from_millis(20));
             let kids = common::children_of(pid);
             if kids.len() >= 2 && kids.iter().all(|k| !first.contains(k)) {

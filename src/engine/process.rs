@@ -97,7 +97,8 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
                     if e.kind == EventKind::Start {
                         e.item = Some(pid);
                     }
-                    let ends = matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop);
+                    let ends =
+                        matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop);
                     if ends {
                         let why = (e.kind == EventKind::Fail).then(|| failures[local].take());
                         finish_with(&shared, &mut lanes[local], e, why.flatten());
@@ -174,7 +175,13 @@ fn finish_with(shared: &Shared, lane: &mut Recorder, e: Event, why: Option<Strin
 
 /// Keeps the child's conductor in step with the run's: pause, resume, speed. Kills the child's
 /// group when the run is cancelled (a reset, the end of the run, quitting).
-fn control(shared: &Shared, mut stdin: std::process::ChildStdin, pgid: i32, paused: bool, ended: &AtomicBool) {
+fn control(
+    shared: &Shared,
+    mut stdin: std::process::ChildStdin,
+    pgid: i32,
+    paused: bool,
+    ended: &AtomicBool,
+) {
     let mut seen = (paused, shared.conductor.speed());
     loop {
         let (paused, speed, cancelled) = shared.conductor.await_change(seen, CONTROL_LOOK);
@@ -286,10 +293,12 @@ enum Line {
 }
 
 /// `e MONO THREAD KIND RESOURCE BY STEP ITEM` (`-` for none) or `f THREAD REASON`.
-fn parse_line(line: &str, members: &[ThreadIdx], s: &crate::scenario::model::Scenario) -> Option<Line> {
-    let mut words = line.splitn(2, ' ');
-    let tag = words.next()?;
-    let rest = words.next()?;
+fn parse_line(
+    line: &str,
+    members: &[ThreadIdx],
+    s: &crate::scenario::model::Scenario,
+) -> Option<Line> {
+    let (tag, rest) = line.split_once(' ')?;
     if tag == "f" {
         let (t, why) = rest.split_once(' ')?;
         let t: usize = t.parse().ok()?;
@@ -317,8 +326,7 @@ fn parse_line(line: &str, members: &[ThreadIdx], s: &crate::scenario::model::Sce
         return None;
     }
     // A take from an mp-queue names its putter as the scenario numbers it already.
-    let global_by = resource
-        .is_some_and(|r| s.resources[r as usize].kind == ResourceKind::MpQueue);
+    let global_by = resource.is_some_and(|r| s.resources[r as usize].kind == ResourceKind::MpQueue);
     let by = match opt(by)? {
         Some(b) if global_by => Some(b as ThreadIdx).filter(|&b| (b as usize) < s.threads.len()),
         Some(b) => Some(*members.get(b as usize)?),

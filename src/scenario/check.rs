@@ -430,7 +430,11 @@ fn processes(parsed: &Parsed, problems: &mut Vec<Problem>) {
         return;
     }
     let process_words = |p: Option<ProcIdx>| match p {
-        Some(p) => t!("processes.check.process", name = s.processes[p as usize].name).into_owned(),
+        Some(p) => t!(
+            "processes.check.process",
+            name = s.processes[p as usize].name
+        )
+        .into_owned(),
         None => t!("processes.check.main_process").into_owned(),
     };
     // Per resource: the first process seen using it, and where.
@@ -484,7 +488,13 @@ fn processes(parsed: &Parsed, problems: &mut Vec<Problem>) {
                     };
                     problems.push(
                         Problem::new(code, message)
-                            .at(span, t!("processes.check.used_in", what = process_words(thread.process)))
+                            .at(
+                                span,
+                                t!(
+                                    "processes.check.used_in",
+                                    what = process_words(thread.process)
+                                ),
+                            )
                             .also(at, t!("processes.check.used_in", what = process_words(p)))
                             .help(help),
                     );
@@ -507,7 +517,10 @@ fn processes(parsed: &Parsed, problems: &mut Vec<Problem>) {
                         other = s.thread_name(other)
                     ),
                 )
-                .at(parsed.thread_spans[t], t!("processes.check.used_in", what = process_words(Some(p))))
+                .at(
+                    parsed.thread_spans[t],
+                    t!("processes.check.used_in", what = process_words(Some(p))),
+                )
                 .help(t!("processes.check.after_across_help")),
             );
         }

@@ -15,8 +15,8 @@ use super::limits::{
     MAX_AMOUNT, MAX_COUNT, MAX_DURATION, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREADS, human,
 };
 use super::model::{
-    EXCEPTIONS, Guard, IMPLICIT_GIL, Op, ProcessSpec, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx,
-    ThreadModel, ThreadSpec,
+    EXCEPTIONS, Guard, IMPLICIT_GIL, Op, ProcessSpec, ResIdx, Resource, ResourceKind, Scenario,
+    Step, ThreadIdx, ThreadModel, ThreadSpec,
 };
 use super::{Problem, disguise, duration, nearest, plain, shown, with_disguise};
 
@@ -1484,12 +1484,12 @@ impl<'a> Builder<'a> {
             )
         };
         let (args, props) = self.entries(node, allowed);
-        let named = self
-            .name_arg(node, &args, example)
-            .map(|(name, span)| match &self.in_process {
-                Some((_, process)) => (format!("{process}.{name}"), span),
-                None => (name, span),
-            });
+        let named =
+            self.name_arg(node, &args, example)
+                .map(|(name, span)| match &self.in_process {
+                    Some((_, process)) => (format!("{process}.{name}"), span),
+                    None => (name, span),
+                });
         let process = self.in_process.as_ref().map(|(p, _)| *p);
         let event_loop = if is_task {
             let found = self

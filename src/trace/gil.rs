@@ -74,7 +74,8 @@ pub fn phases(scenario: &Scenario) -> Option<(Vec<ThreadIdx>, Vec<ThreadIdx>)> {
             spec.gil.is_some() && spec.process.is_none()
         })
         .collect();
-    let after_gil = |after: &[ThreadIdx]| !after.is_empty() && after.iter().all(|a| gil.contains(a));
+    let after_gil =
+        |after: &[ThreadIdx]| !after.is_empty() && after.iter().all(|a| gil.contains(a));
     let free: Vec<ThreadIdx> = (0..scenario.threads.len() as ThreadIdx)
         .filter(|&t| {
             let spec = &scenario.threads[t as usize];

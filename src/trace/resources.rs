@@ -114,17 +114,19 @@ impl ResourceState {
             },
             // A list is a buffer with no bound (capacity 0) that nobody waits on.
             // An mp-queue too has no bound here.
-            ResourceKind::Buffer { .. } | ResourceKind::List | ResourceKind::MpQueue => ResourceState::Buffer {
-                capacity: match *kind {
-                    ResourceKind::Buffer { capacity } => capacity,
-                    _ => 0,
-                },
-                items: Vec::new(),
-                producers_waiting: Vec::new(),
-                consumers_waiting: Vec::new(),
-                put: 0,
-                taken: 0,
-            },
+            ResourceKind::Buffer { .. } | ResourceKind::List | ResourceKind::MpQueue => {
+                ResourceState::Buffer {
+                    capacity: match *kind {
+                        ResourceKind::Buffer { capacity } => capacity,
+                        _ => 0,
+                    },
+                    items: Vec::new(),
+                    producers_waiting: Vec::new(),
+                    consumers_waiting: Vec::new(),
+                    put: 0,
+                    taken: 0,
+                }
+            }
             ResourceKind::Gil { .. } => ResourceState::Gil {
                 holder: None,
                 waiters: Vec::new(),

@@ -237,7 +237,10 @@ pub fn gone(pid: u32) -> bool {
 pub fn wait_gone(pids: &[u32]) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !pids.iter().all(|&p| gone(p)) {
-        assert!(Instant::now() < deadline, "child processes still running: {pids:?}");
+        assert!(
+            Instant::now() < deadline,
+            "child processes still running: {pids:?}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -221,11 +221,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     // SAFETY: fcntl on an fd owned here.
     unsafe {
         let flags = libc::fcntl(write.as_raw_fd(), libc::F_GETFL);
-        libc::fcntl(
-            write.as_raw_fd(),
-            libc::F_SETFL,
-            flags & !libc::O_NONBLOCK,
-        );
+        libc::fcntl(write.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
     }
     Ok((read, write))
 }

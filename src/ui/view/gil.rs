@@ -97,8 +97,7 @@ impl Widget for GilCard<'_> {
             return;
         };
         // The processes lesson compares with processes, each with a GIL of its own.
-        let in_processes =
-            crate::trace::gil::processes_of(&self.run.scenario, &free).is_some();
+        let in_processes = crate::trace::gil::processes_of(&self.run.scenario, &free).is_some();
         let title = if in_processes {
             rust_i18n::t!("processes.card.title")
         } else {
