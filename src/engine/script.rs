@@ -90,6 +90,7 @@ pub(super) fn end(shared: &Shared, me: ThreadIdx, rec: &mut Recorder, outcome: F
             recorded
         }
         Err(Halt::Stopped) => rec.emit(EventKind::Stop, None, None, None),
+        Err(Halt::TaskCancelled(by)) => rec.emit(EventKind::Cancelled, None, by, None),
         Err(Halt::Cancelled) => false,
     };
     if !ended {
@@ -189,6 +190,14 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                     Next::Shutdown => {
                         conductor.after_step(me, i);
                         break;
+                    }
+                    // A blocking call waits off the CPU, without the GIL, as blocking I/O
+                    // does in CPython.
+                    Next::Call(n, call) => {
+                        rec.emit(EventKind::Sleep, None, None, None);
+                        rec.flush();
+                        conductor.sleep(me, i, call, rec)?;
+                        pool.complete(&mut cx(shared, me, rec), n);
                     }
                     Next::Task(n, work, _) => {
                         if let Some(g) = gil {

@@ -34,8 +34,93 @@ fn tasks(parsed: &Parsed, problems: &mut Vec<Problem>) {
     for (t, thread) in s.threads.iter().enumerate() {
         for (i, step) in thread.steps.iter().enumerate() {
             let span = parsed.step_spans[t][i];
+            let asyncio = step.op.resource().map(|r| &s.resources[r as usize]);
             let problem = match (thread.is_task(), step.op) {
                 (true, Op::Work(_) | Op::Sleep(_) | Op::BlockingSleep(_)) => continue,
+                (true, op) if op.tasks().is_some() || matches!(op, Op::ToThread { .. }) => {
+                    continue;
+                }
+                (
+                    true,
+                    Op::Acquire(_)
+                    | Op::Release(_)
+                    | Op::Lock(_)
+                    | Op::Unlock(_)
+                    | Op::Wait(_)
+                    | Op::Set(_)
+                    | Op::Clear(_)
+                    | Op::Put(_)
+                    | Op::PutSentinel(_)
+                    | Op::Take(_)
+                    | Op::TaskDone(_)
+                    | Op::Join(_),
+                ) if asyncio.is_some_and(|r| r.asyncio) => continue,
+                (false, op) if op.tasks().is_some() || matches!(op, Op::ToThread { .. }) => {
+                    Problem::new(
+                        "scenario::task-step-in-thread",
+                        t!(
+                            "asyncio.check.task_step_in_thread",
+                            thread = thread.group,
+                            keyword = op.keyword()
+                        ),
+                    )
+                    .at(span, t!("asyncio.check.in_a_thread"))
+                    .help(t!("asyncio.check.task_step_in_thread_help"))
+                }
+                (false, op) if asyncio.is_some_and(|r| r.asyncio) => {
+                    let r = asyncio.expect("guarded");
+                    Problem::new(
+                        "scenario::asyncio-in-thread",
+                        t!(
+                            "asyncio.check.asyncio_in_thread",
+                            thread = thread.group,
+                            keyword = op.keyword(),
+                            kind = r.keyword(),
+                            name = r.name
+                        ),
+                    )
+                    .at(span, t!("asyncio.check.asyncio_in_thread_label"))
+                    .help(t!(
+                        "asyncio.check.asyncio_in_thread_help",
+                        threading = r.kind.keyword(),
+                        name = r.name
+                    ))
+                }
+                (true, op)
+                    if asyncio.is_some_and(|r| {
+                        matches!(
+                            r.kind,
+                            ResourceKind::Semaphore { .. }
+                                | ResourceKind::Mutex
+                                | ResourceKind::Event
+                                | ResourceKind::Buffer { .. }
+                        )
+                    }) =>
+                {
+                    let r = asyncio.expect("guarded");
+                    let declared = match r.kind {
+                        ResourceKind::Semaphore { permits } => {
+                            format!("async-semaphore {} permits={permits}", r.name)
+                        }
+                        ResourceKind::Buffer { capacity } => {
+                            format!("async-queue {} capacity={capacity}", r.name)
+                        }
+                        ResourceKind::Mutex => format!("async-lock {}", r.name),
+                        _ => format!("async-event {}", r.name),
+                    };
+                    Problem::new(
+                        "scenario::thread-primitive-in-task",
+                        t!(
+                            "asyncio.check.threading_in_task",
+                            task = thread.group,
+                            keyword = op.keyword(),
+                            kind = r.kind.keyword(),
+                            name = r.name
+                        ),
+                    )
+                    .at(span, t!("asyncio.check.threading_in_task_label"))
+                    .help(t!("asyncio.check.threading_in_task_help", declared = declared))
+                }
                 (false, Op::BlockingSleep(_)) => Problem::new(
                     "scenario::blocking-in-thread",
                     t!("classroom.check.blocking_in_thread"),

@@ -634,7 +634,7 @@ impl SummaryBuilder {
 fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
     let name = s.resource_name(r).to_string();
     let resource_kind = s.resources[r as usize].kind;
-    let kind = resource_kind.keyword();
+    let kind = s.resources[r as usize].keyword();
     match resource_kind {
         ResourceKind::Counter => ResourceFigures::Counter {
             name,

@@ -83,10 +83,15 @@ pub enum EventKind {
     Stop,
     /// Stopped by a runtime error; the reason is kept by the run.
     Fail,
+    /// A task asked another to stop (`t.cancel()`); `item` is the task asked.
+    Cancel,
+    /// A task stopped by `CancelledError` at the await it was in (its step); `by` is the task
+    /// that cancelled it, if one did (a `wait-for` timeout cancels too).
+    Cancelled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 25] = [
         EventKind::Start,
         EventKind::Run,
         EventKind::Sleep,
@@ -110,6 +115,8 @@ impl EventKind {
         EventKind::TaskDone,
         EventKind::Raise,
         EventKind::Stop,
+        EventKind::Cancel,
+        EventKind::Cancelled,
     ];
 
     /// The kind whose [`EventKind::name`] is `name`.
@@ -143,6 +150,8 @@ impl EventKind {
             EventKind::Done => "done",
             EventKind::Stop => "stop",
             EventKind::Fail => "fail",
+            EventKind::Cancel => "cancel",
+            EventKind::Cancelled => "cancelled",
         }
     }
 }
@@ -199,10 +208,11 @@ impl State {
             | EventKind::TaskDone
             | EventKind::Raise
             | EventKind::Load
+            | EventKind::Cancel
             | EventKind::Store => State::Running,
             EventKind::DropRequest => return None,
             EventKind::Hold => State::Held,
-            EventKind::Done | EventKind::Stop => State::Done,
+            EventKind::Done | EventKind::Stop | EventKind::Cancelled => State::Done,
             EventKind::Fail => State::Failed,
         })
     }
@@ -578,7 +588,9 @@ mod every_kind {
             | EventKind::Clear
             | EventKind::TaskDone
             | EventKind::Raise
-            | EventKind::Stop => EventKind::ALL.contains(&k),
+            | EventKind::Stop
+            | EventKind::Cancel
+            | EventKind::Cancelled => EventKind::ALL.contains(&k),
         };
         assert!(EventKind::ALL.into_iter().all(listed));
         for k in EventKind::ALL {

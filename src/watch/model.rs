@@ -240,6 +240,7 @@ impl Model {
             name: unique,
             kind,
             line,
+            asyncio: false,
         });
         r
     }

@@ -10,6 +10,7 @@
 //! resource or give up after a timeout counted in run time by `Patience`, unblock) and
 //! `Watched` (a state read as the wait-for graph's `View`).
 
+pub mod asyncio;
 pub mod barrier;
 pub mod buffer;
 pub mod condition;
@@ -259,10 +260,15 @@ pub enum Primitive {
     Condition(condition::Condition),
     List(list::List),
     Pool(pool::Pool),
+    /// asyncio's own primitives, which tasks await.
+    Asyncio(asyncio::Asyncio),
 }
 
 impl Primitive {
     pub fn new(index: ResIdx, resource: &Resource, threads: usize) -> Primitive {
+        if resource.asyncio {
+            return Primitive::Asyncio(asyncio::Asyncio::new(index, resource.kind, threads));
+        }
         match resource.kind {
             ResourceKind::Mutex => Primitive::Mutex(mutex::Mutex::new(index, threads, false)),
             ResourceKind::Semaphore { permits } => {
@@ -283,7 +289,9 @@ impl Primitive {
                 Primitive::RwLock(rwlock::RwLock::new(index, threads, prefer_readers))
             }
             ResourceKind::Counter => Primitive::Counter(counter::Counter::new(index)),
-            ResourceKind::EventLoop => Primitive::EventLoop(event_loop::EventLoop::new(index)),
+            ResourceKind::EventLoop => {
+                Primitive::EventLoop(event_loop::EventLoop::new(index, threads))
+            }
             ResourceKind::Condition { .. } => {
                 Primitive::Condition(condition::Condition::new(index, threads))
             }
@@ -304,8 +312,9 @@ impl Primitive {
             Primitive::RwLock(p) => p.core.wake_all(),
             Primitive::Condition(p) => p.core.wake_all(),
             Primitive::Pool(p) => p.core.wake_all(),
-            // A list never makes a thread wait either.
-            Primitive::List(_) => {}
+            // A list never makes a thread wait either; tasks awaiting asyncio's primitives
+            // wait where cancellation wakes them itself.
+            Primitive::List(_) | Primitive::Asyncio(_) => {}
             // A counter never makes a thread wait; tasks wait at async gates and in timers,
             // which cancellation wakes itself.
             Primitive::Counter(_) | Primitive::EventLoop(_) => {}
@@ -326,6 +335,7 @@ impl Primitive {
             Primitive::Condition(p) => p.core.view(),
             Primitive::List(p) => p.view(),
             Primitive::Pool(p) => p.core.view(),
+            Primitive::Asyncio(p) => p.view(),
         }
     }
 }

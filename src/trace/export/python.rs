@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::scenario::model::{
-    EXCEPTIONS, Guard, Op, ResIdx, ResourceKind, Scenario, ThreadModel, ThreadSpec,
+    EXCEPTIONS, Guard, Op, ResIdx, ResourceKind, Scenario, ThreadModel, Tasks, ThreadSpec,
 };
 
 const HARNESS: &str = include_str!("python_harness.py");
@@ -907,6 +907,14 @@ impl<'a> Lane<'a> {
                 return;
             }
             Op::Shutdown(x) => format!("{}.shutdown(wait=False)", r(x)),
+            Op::Gather(_)
+            | Op::WaitTasks { .. }
+            | Op::Cancel(_)
+            | Op::WaitTasksFor { .. }
+            | Op::ToThread { .. } => {
+                block(out, &self.asyncio_step(step.op));
+                return;
+            }
             Op::Sleep(d) if self.spec.is_task() => format!("await async_sleep({})", secs(d)),
             Op::Sleep(d) => format!("sleep({})", secs(d)),
             Op::BlockingSleep(d) => {
@@ -1119,5 +1127,51 @@ mod tests {
             unsaid("handling the item", &["sleep(0.1)"]),
             Some("handling the item")
         );
+    }
+}
+
+/// asyncio's steps on other tasks and on the loop's executor, as a task's twin writes them.
+impl Lane<'_> {
+    fn asyncio_step(&self, op: Op) -> Vec<(usize, String)> {
+        let group = |t: Tasks| self.scenario.threads[t.first as usize].group.replace('-', "_");
+        match op {
+            Op::Gather(t) => vec![(0, format!("await asyncio.gather(*{})", group(t)))],
+            Op::WaitTasks { tasks, first } => {
+                let when = if first {
+                    "FIRST_COMPLETED"
+                } else {
+                    "ALL_COMPLETED"
+                };
+                vec![(
+                    0,
+                    format!(
+                        "done, pending = await asyncio.wait({}, return_when=asyncio.{when})",
+                        group(tasks)
+                    ),
+                )]
+            }
+            Op::Cancel(t) => vec![
+                (0, format!("for t in {}:", group(t))),
+                (1, "t.cancel()  # CancelledError at the await it is in".into()),
+            ],
+            Op::WaitTasksFor { tasks, timeout } => vec![
+                (0, "try:".into()),
+                (
+                    1,
+                    format!(
+                        "await asyncio.wait_for({}[0], timeout={})",
+                        group(tasks),
+                        secs(timeout)
+                    ),
+                ),
+                (0, "except TimeoutError:".into()),
+                (1, "pass  # it was cancelled at the timeout: go on".into()),
+            ],
+            Op::ToThread { call, .. } => vec![(
+                0,
+                format!("await asyncio.to_thread(sleep, {})", secs(call)),
+            )],
+            _ => Vec::new(),
+        }
     }
 }
