@@ -160,3 +160,75 @@ fn check_refuses_task_steps_in_threads_and_unknown_groups() {
     assert!(text.contains("[test.kdl:6:5]"), "{text}");
     assert!(text.contains("`wait-for` needs `timeout=`"), "{text}");
 }
+
+// ---- async-queue ------------------------------------------------------------------------------
+
+/// Every item put is taken exactly once, after its put, in the order the items went in, and the
+/// queue never holds more than its capacity.
+#[test]
+fn async_queue_items_are_delivered_once_in_order() {
+    let s = builtin("async-queue");
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
+    let jobs = resource(&s, "jobs") as u16;
+    let mut put_at: HashMap<u32, u64> = HashMap::new();
+    let mut taken: Vec<u32> = Vec::new();
+    let mut inside = 0i64;
+    for e in out.events.iter().filter(|e| e.resource == Some(jobs)) {
+        match e.kind {
+            EventKind::Put => {
+                let n = e.item.expect("a put numbers its item");
+                assert!(put_at.insert(n, e.t_ns).is_none(), "item {n} put twice");
+                inside += 1;
+            }
+            EventKind::Take => {
+                let n = e.item.expect("a take names its item");
+                assert!(put_at.contains_key(&n), "item {n} taken before it was put");
+                taken.push(n);
+                inside -= 1;
+            }
+            _ => {}
+        }
+        assert!((0..=3).contains(&inside), "{inside} items in a queue of 3");
+    }
+    assert_eq!(put_at.len(), 12);
+    assert_eq!(taken, (1..=12).collect::<Vec<u32>>(), "once each, in put order");
+}
+
+/// `join` goes on only after the last `task_done`; then the consumers, still awaiting `get`,
+/// are cancelled there and do nothing more.
+#[test]
+fn async_queue_join_waits_for_every_task_done_then_the_consumers_are_cancelled() {
+    let s = builtin("async-queue");
+    let out = run(&s);
+    let jobs = resource(&s, "jobs") as u16;
+    let sup = thread(&s, "supervisor");
+    let last_done = out
+        .events
+        .iter()
+        .filter(|e| e.resource == Some(jobs) && e.kind == EventKind::TaskDone)
+        .map(|e| e.t_ns)
+        .max()
+        .expect("items were done");
+    let joined = of(&out.events, sup)
+        .find(|e| e.resource == Some(jobs) && e.kind == EventKind::Pass)
+        .expect("join went on");
+    assert!(joined.t_ns >= last_done);
+    assert_eq!(joined.by.map(|b| s.threads[b as usize].group.as_str()), Some("consumer"));
+    for c in group(&s, "consumer") {
+        let cancelled = of(&out.events, c)
+            .find(|e| e.kind == EventKind::Cancelled)
+            .unwrap_or_else(|| panic!("{} was cancelled", s.thread_name(c)));
+        assert_eq!(cancelled.by, Some(sup));
+        assert!(cancelled.t_ns >= joined.t_ns);
+        assert!(
+            matches!(op_of(&s, cancelled), Some(Op::Take(_))),
+            "cancelled at its await on get"
+        );
+        assert_eq!(
+            of(&out.events, c).last().map(|e| e.kind),
+            Some(EventKind::Cancelled),
+            "nothing after its cancellation"
+        );
+    }
+}

@@ -387,12 +387,30 @@ fn buffers(parsed: &Parsed, problems: &mut Vec<Problem>) {
             }
         }
         // Counted over whole scripts only where every script runs to its end: a sentinel
-        // may stop a consumer's loop early.
+        // may stop a consumer's loop early, and so may cancelling a consumer task.
+        let cancels = |t: usize| {
+            s.threads
+                .iter()
+                .flat_map(|u| u.steps.iter())
+                .any(|st| match st.op {
+                    Op::Cancel(g) | Op::WaitTasksFor { tasks: g, .. } => {
+                        g.contains(t as u16)
+                    }
+                    _ => false,
+                })
+        };
         let whole = !s
             .threads
             .iter()
             .flat_map(|t| t.steps.iter())
-            .any(|st| matches!(st.op, Op::PutSentinel(b) if b as usize == r));
+            .any(|st| matches!(st.op, Op::PutSentinel(b) if b as usize == r))
+            && !(0..s.threads.len()).any(|t| {
+                cancels(t)
+                    && s.threads[t]
+                        .steps
+                        .iter()
+                        .any(|st| st.op == Op::TaskDone(r as u16))
+            });
         let mut done = 0u64;
         for (t, thread) in s.threads.iter().enumerate() {
             // Within a thread, each task-done answers a take before it.

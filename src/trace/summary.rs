@@ -125,6 +125,10 @@ pub struct ThreadSummary {
     /// as `true`, for such a thread).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stopped: bool,
+    /// A task that ended by `CancelledError` at an await (only present, as `true`, for such a
+    /// task).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
 }
 
 /// Per-resource figures. Every variant names its resource and its `kind`: the keyword that
@@ -328,6 +332,7 @@ struct ThreadAcc {
     started_ns: Option<u64>,
     finished_ns: Option<u64>,
     stopped: bool,
+    cancelled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -454,7 +459,15 @@ impl SummaryBuilder {
         {
             acc.stopped = true;
         }
-        if matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop) {
+        if e.kind == EventKind::Cancelled
+            && let Some(acc) = self.threads.get_mut(e.thread as usize)
+        {
+            acc.cancelled = true;
+        }
+        if matches!(
+            e.kind,
+            EventKind::Done | EventKind::Fail | EventKind::Stop | EventKind::Cancelled
+        ) {
             for r in &mut self.resources {
                 r.state.forget_waiter(e.thread);
             }
@@ -561,6 +574,7 @@ impl SummaryBuilder {
                     finished_ms: acc.finished_ns.map(ms),
                     failure: end.failures.get(i).cloned().flatten(),
                     stopped: acc.stopped,
+                    cancelled: acc.cancelled,
                 }
             })
             .collect();

@@ -495,7 +495,7 @@ impl Trace {
         for e in self.log.range(from..index) {
             if e.resource == Some(r) {
                 state.apply(e, step_op(&self.scenario, e));
-            } else if matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop) {
+            } else if matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop | EventKind::Cancelled) {
                 state.forget_waiter(e.thread);
             }
         }
