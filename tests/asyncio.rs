@@ -232,3 +232,137 @@ fn async_queue_join_waits_for_every_task_done_then_the_consumers_are_cancelled()
         );
     }
 }
+
+// ---- gather-vs-wait ---------------------------------------------------------------------------
+
+fn ended_at(events: &[Event], t: ThreadIdx) -> (EventKind, u64) {
+    let e = of(events, t)
+        .find(|e| matches!(e.kind, EventKind::Done | EventKind::Cancelled | EventKind::Fail))
+        .expect("every task ends");
+    (e.kind, e.t_ns)
+}
+
+/// gather goes on only after all three have ended; wait(FIRST_COMPLETED) right after the first,
+/// and exactly the others are cancelled, each at its await, none running a step after the
+/// cancel; wait_for cancels the slow task at its timeout and goes on after it has stopped.
+#[test]
+fn gather_waits_for_all_wait_takes_the_first_and_wait_for_times_out() {
+    let s = builtin("gather-vs-wait");
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
+    let ev = &out.events;
+    let pass_of = |t: ThreadIdx| {
+        of(ev, t)
+            .find(|e| e.kind == EventKind::Pass && e.resource.is_none())
+            .unwrap_or_else(|| panic!("{} went on", s.thread_name(t)))
+            .t_ns
+    };
+
+    // gather: after the last of the three.
+    let gathered = pass_of(thread(&s, "gather-all"));
+    for name in ["a-fast", "a-medium", "a-slow"] {
+        let (kind, at) = ended_at(ev, thread(&s, name));
+        assert_eq!(kind, EventKind::Done, "{name}");
+        assert!(at <= gathered, "{name} ended before gather went on");
+    }
+
+    // wait FIRST_COMPLETED: the first to end, then exactly the others are cancelled.
+    let first_wins = thread(&s, "first-wins");
+    let b: Vec<ThreadIdx> = ["b-fast", "b-medium", "b-slow"]
+        .iter()
+        .map(|n| thread(&s, n))
+        .collect();
+    let went_on = of(ev, first_wins)
+        .find(|e| e.kind == EventKind::Pass)
+        .expect("wait went on");
+    let first = went_on.by.expect("wait names the first to end");
+    let (kind, first_end) = ended_at(ev, first);
+    assert_eq!(kind, EventKind::Done);
+    assert!(first_end <= went_on.t_ns);
+    let asked: Vec<ThreadIdx> = of(ev, first_wins)
+        .filter(|e| e.kind == EventKind::Cancel)
+        .map(|e| e.item.expect("a cancel names its task") as ThreadIdx)
+        .collect();
+    let others: Vec<ThreadIdx> = b.iter().copied().filter(|&t| t != first).collect();
+    assert_eq!(asked, others, "exactly the pending ones are cancelled");
+    let cancel_at = of(ev, first_wins)
+        .find(|e| e.kind == EventKind::Cancel)
+        .unwrap()
+        .t_ns;
+    for &t in &others {
+        let (kind, at) = ended_at(ev, t);
+        assert_eq!(kind, EventKind::Cancelled, "{}", s.thread_name(t));
+        assert!(at >= cancel_at);
+        let cancelled = of(ev, t).find(|e| e.kind == EventKind::Cancelled).unwrap();
+        assert_eq!(cancelled.by, Some(first_wins));
+        assert!(matches!(op_of(&s, cancelled), Some(Op::Sleep(_))), "at its await");
+        assert!(
+            !of(ev, t).any(|e| e.t_ns >= cancel_at
+                && matches!(e.kind, EventKind::Run | EventKind::Acquire)),
+            "{} ran nothing after the cancel",
+            s.thread_name(t)
+        );
+    }
+
+    // wait_for: the slow task is cancelled at the timeout, and the waiter goes on after it.
+    let impatient = thread(&s, "impatient");
+    let slow = thread(&s, "c-slow");
+    let order: Vec<(ThreadIdx, EventKind)> = ev
+        .iter()
+        .filter(|e| {
+            (e.thread == impatient && matches!(e.kind, EventKind::Timeout | EventKind::Cancel))
+                || (e.thread == slow && e.kind == EventKind::Cancelled)
+                || (e.thread == impatient && e.kind == EventKind::Run)
+        })
+        .map(|e| (e.thread, e.kind))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (impatient, EventKind::Timeout),
+            (impatient, EventKind::Cancel),
+            (slow, EventKind::Cancelled),
+            (impatient, EventKind::Run),
+        ]
+    );
+    let slow_cancelled = of(ev, slow).find(|e| e.kind == EventKind::Cancelled).unwrap();
+    assert_eq!(slow_cancelled.by, Some(impatient));
+    // Cancelled well before its own 2 s were up: at the 500 ms timeout, not at its end.
+    let slept_from = of(ev, slow).find(|e| e.kind == EventKind::Sleep).unwrap().t_ns;
+    let timed_out = of(ev, impatient).find(|e| e.kind == EventKind::Timeout).unwrap().t_ns;
+    assert!(slow_cancelled.t_ns - slept_from < 2_000_000_000);
+    assert!(timed_out >= slept_from);
+}
+
+/// The log says who cancelled whom, and where the waits went on, in both languages.
+#[test]
+fn the_log_tells_cancellations_and_awaits_on_tasks() {
+    use threadlab::i18n::Lang;
+    let s = builtin("gather-vs-wait");
+    let out = run(&s);
+    let mut trace = threadlab::trace::timeline::Trace::new(s.clone());
+    trace.push(&out.events);
+    let said = |lang: Lang, t: &str, kind: EventKind| {
+        let e = of(&out.events, thread(&s, t))
+            .find(|e| e.kind == kind)
+            .unwrap_or_else(|| panic!("{t} {kind:?}"));
+        trace.describe(lang, e)
+    };
+    assert_eq!(
+        said(Lang::En, "b-slow", EventKind::Cancelled),
+        "b-slow was cancelled by first-wins: CancelledError at its await"
+    );
+    assert!(said(Lang::Zh, "b-slow", EventKind::Cancelled).contains("CancelledError"));
+    assert_eq!(
+        said(Lang::En, "gather-all", EventKind::Sleep),
+        "gather-all awaits every task of a-fast, a-medium, a-slow (asyncio.gather)"
+    );
+    assert_eq!(
+        said(Lang::En, "impatient", EventKind::Timeout),
+        "impatient gave up on c-slow after 500ms: TimeoutError, and c-slow is cancelled"
+    );
+    assert_eq!(
+        said(Lang::En, "first-wins", EventKind::Pass),
+        "first-wins goes on: b-fast finished first"
+    );
+}

@@ -495,6 +495,18 @@ impl Scenario {
             .map(|i| i as ThreadIdx)
     }
 
+    /// The names of the groups (`task` nodes) that `tasks` is made of, in order.
+    pub fn group_names(&self, tasks: Tasks) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for t in tasks.members() {
+            let g = self.threads[t as usize].group.as_str();
+            if names.last() != Some(&g) {
+                names.push(g);
+            }
+        }
+        names
+    }
+
     pub fn resource_index(&self, name: &str) -> Option<ResIdx> {
         self.resources
             .iter()

@@ -2693,17 +2693,17 @@ impl Builder<'_> {
             );
             return None;
         };
-        for extra in &args[1..] {
-            self.push(
-                Problem::new(
-                    "scenario::extra-argument",
-                    t!("asyncio.parse.one_argument", keyword = keyword),
-                )
-                .at(span_of(extra.span()), t!("classroom.parse.extra_argument"))
-                .help(t!("asyncio.parse.like_this", example = example)),
-            );
-        }
         if keyword == "to-thread" {
+            for extra in &args[1..] {
+                self.push(
+                    Problem::new(
+                        "scenario::extra-argument",
+                        t!("asyncio.parse.one_argument", keyword = keyword),
+                    )
+                    .at(span_of(extra.span()), t!("classroom.parse.extra_argument"))
+                    .help(t!("asyncio.parse.like_this", example = example)),
+                );
+            }
             let call = self.duration_value(first, "`to-thread`")?;
             // The executor is filled in once every task is read.
             return Some(Item::Step(
@@ -2714,7 +2714,33 @@ impl Builder<'_> {
                 span,
             ));
         }
-        let tasks = self.tasks_ref(first, example)?;
+        // Several groups are one group of tasks when they were declared one after another.
+        let mut groups = Vec::new();
+        for arg in &args {
+            groups.push(self.tasks_ref(arg, example));
+        }
+        let mut groups: Vec<Tasks> = groups.into_iter().collect::<Option<_>>()?;
+        groups.sort_by_key(|g| g.first);
+        let tasks = groups[1..]
+            .iter()
+            .try_fold(groups[0], |all, g| {
+                (g.first == all.first + all.count).then_some(Tasks {
+                    first: all.first,
+                    count: all.count + g.count,
+                })
+            });
+        let Some(tasks) = tasks else {
+            let names: Vec<&str> = args.iter().filter_map(|a| a.value().as_string()).collect();
+            self.push(
+                Problem::new(
+                    "scenario::bad-reference",
+                    t!("asyncio.parse.not_together", keyword = keyword),
+                )
+                .at(span, t!("asyncio.parse.not_together_label"))
+                .help(t!("asyncio.parse.not_together_help", names = names.join(", "))),
+            );
+            return None;
+        };
         let op = match keyword {
             "gather" => Op::Gather(tasks),
             "cancel" => Op::Cancel(tasks),

@@ -1835,7 +1835,7 @@ fn asyncio_sentence(
     who: &str,
     name: &dyn Fn(ThreadIdx) -> String,
 ) -> Option<String> {
-    let group = |t: crate::scenario::model::Tasks| s.threads[t.first as usize].group.clone();
+    let group = |t: crate::scenario::model::Tasks| s.group_names(t).join(", ");
     let say = |key: &str, group: String, by: String, time: String| {
         t!(
             &format!("asyncio.log.{key}"),
