@@ -366,3 +366,112 @@ fn the_log_tells_cancellations_and_awaits_on_tasks() {
         "first-wins goes on: b-fast finished first"
     );
 }
+
+// ---- to-thread --------------------------------------------------------------------------------
+
+/// Times at which a task other than `except` was given the loop, in `from..to`.
+fn loop_turns(s: &Scenario, events: &[Event], from: u64, to: u64, except: ThreadIdx) -> usize {
+    let main = resource(s, "main") as u16;
+    events
+        .iter()
+        .filter(|e| {
+            e.resource == Some(main)
+                && e.kind == EventKind::Acquire
+                && e.thread != except
+                && e.t_ns > from
+                && e.t_ns < to
+        })
+        .count()
+}
+
+/// The blocking call made on the loop holds it: no task is given the loop while it lasts, and
+/// the tickers wait ready. Moved with to_thread, it runs on the executor's worker thread (a
+/// lane of its own, started by the call), and the loop runs the tickers meanwhile.
+#[test]
+fn to_thread_keeps_the_loop_free_and_the_blocking_call_does_not() {
+    let s = builtin("to-thread");
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Finished);
+    let ev = &out.events;
+
+    let blocking = thread(&s, "fetch-blocking");
+    let call = of(ev, blocking)
+        .find(|e| e.kind == EventKind::Sleep && matches!(op_of(&s, e), Some(Op::BlockingSleep(_))))
+        .expect("the blocking call");
+    let after = of(ev, blocking)
+        .find(|e| e.t_ns > call.t_ns && e.kind != EventKind::Sleep)
+        .expect("it came back")
+        .t_ns;
+    assert_eq!(
+        loop_turns(&s, ev, call.t_ns, after, blocking),
+        0,
+        "nothing ran on the loop during the blocking call"
+    );
+    let frozen = group(&s, "tick")
+        .into_iter()
+        .filter(|&t| {
+            of(ev, t).any(|e| {
+                e.kind == EventKind::Block
+                    && e.resource == Some(resource(&s, "main") as u16)
+                    && e.t_ns > call.t_ns
+                    && e.t_ns < after
+            })
+        })
+        .count();
+    assert!(frozen > 0, "a ticker turned ready and waited for the loop");
+
+    let offloaded = thread(&s, "fetch-in-thread");
+    let worker = thread(&s, "asyncio_0");
+    assert!(!s.threads[worker as usize].is_task(), "a real OS thread's lane");
+    let executor = resource(&s, "executor") as u16;
+    let submitted = of(ev, offloaded)
+        .find(|e| e.kind == EventKind::Put && e.resource == Some(executor))
+        .expect("the call was handed to the executor")
+        .t_ns;
+    let started = of(ev, worker)
+        .find(|e| e.kind == EventKind::Start)
+        .expect("the worker started")
+        .t_ns;
+    assert!(started >= submitted, "the worker starts with the first call");
+    let slept = of(ev, worker)
+        .find(|e| e.kind == EventKind::Sleep)
+        .expect("the worker made the call")
+        .t_ns;
+    let returned = of(ev, worker)
+        .find(|e| e.kind == EventKind::TaskDone && e.resource == Some(executor))
+        .expect("the call returned")
+        .t_ns;
+    let collected = of(ev, offloaded)
+        .find(|e| e.kind == EventKind::Pass && e.resource == Some(executor))
+        .expect("the task got its result");
+    assert_eq!(collected.by, Some(worker));
+    assert!(collected.t_ns >= returned);
+    assert!(
+        loop_turns(&s, ev, slept, returned, offloaded) >= 2,
+        "the tickers ran on the loop while the call was in progress"
+    );
+}
+
+/// Every new lesson runs through its events file and summary in JSON the way the others do:
+/// a cancelled task is marked so, the asyncio primitive says its keyword.
+#[test]
+fn json_summary_marks_cancelled_tasks_and_asyncio_kinds() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_threadlab"))
+        .args(["run", "async-queue", "--headless", "--json", "--speed", "4"])
+        .output()
+        .expect("threadlab runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let threads = json["threads"].as_array().unwrap();
+    let consumer = threads.iter().find(|t| t["name"] == "consumer-1").unwrap();
+    assert_eq!(consumer["cancelled"], true);
+    let producer = threads.iter().find(|t| t["name"] == "producer-1").unwrap();
+    assert!(producer.get("cancelled").is_none());
+    let jobs = json["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "jobs")
+        .unwrap();
+    assert_eq!(jobs["kind"], "async-queue");
+}

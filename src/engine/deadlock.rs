@@ -42,7 +42,9 @@ fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
         Op::Put(r) | Op::PutSentinel(r) | Op::PutPriority { resource: r, .. } => (Act::Put, r),
         Op::Take(r) | Op::TakeFor { resource: r, .. } => (Act::Take, r),
         Op::TaskDone(r) => (Act::TaskDone, r),
-        Op::Submit { pool: r, .. } | Op::Shutdown(r) => (Act::Submit, r),
+        Op::Submit { pool: r, .. } | Op::Shutdown(r) | Op::ToThread { executor: r, .. } => {
+            (Act::Submit, r)
+        }
         Op::RunNext(r) => (Act::RunTask, r),
         Op::Notify(r) | Op::NotifyAll(r) => (Act::Notify, r),
         _ => return None,

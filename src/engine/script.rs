@@ -128,6 +128,20 @@ fn gil_of(shared: &Shared, me: ThreadIdx) -> Option<&Gil> {
 fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
     let spec = &shared.scenario.threads[me as usize];
     wait_for_group(shared, &spec.after)?;
+    // A worker of the event loop's executor is started by the first call handed to it, as
+    // CPython's ThreadPoolExecutor starts its threads.
+    if let Some(Op::RunNext(r)) = spec.steps.first().map(|s| s.op)
+        && let Primitive::Pool(pool) = &shared.primitives[r as usize]
+        && shared.scenario.threads.iter().any(|t| {
+            t.steps
+                .iter()
+                .any(|s| matches!(s.op, Op::ToThread { executor, .. } if executor == r))
+        })
+    {
+        if !pool.until_called(&shared.conductor)? {
+            return Ok(());
+        }
+    }
     let conductor = &shared.conductor;
     let gil = gil_of(shared, me);
     rec.emit(EventKind::Start, None, None, None);

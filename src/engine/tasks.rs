@@ -78,6 +78,14 @@ fn run_loop(shared: &Arc<Shared>, tasks: &[ThreadIdx]) {
             let _ = handle.await;
         }
     });
+    // `asyncio.run` ends by shutting the loop's executor down: its idle workers stop.
+    for step in shared.scenario.threads.iter().flat_map(|t| &t.steps) {
+        if let Op::ToThread { executor, .. } = step.op
+            && let Primitive::Pool(pool) = &shared.primitives[executor as usize]
+        {
+            pool.close();
+        }
+    }
     // Dropping a runtime joins its threads: a finished run leaves none behind.
     drop(rt);
     drop(timers);

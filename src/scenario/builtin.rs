@@ -73,7 +73,7 @@ macro_rules! lesson {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 33] = [
+static ALL: [Builtin; 34] = [
     lesson!("deadlock", Locks),
     lesson!("fixed-order", Locks),
     lesson!("livelock", Locks),
@@ -107,6 +107,7 @@ static ALL: [Builtin; 33] = [
     lesson!("async-semaphore", Async),
     lesson!("async-queue", Async),
     lesson!("gather-vs-wait", Async),
+    lesson!("to-thread", Async),
 ];
 
 /// Every built-in scenario, in teaching order (grouped by topic).

@@ -217,6 +217,31 @@ impl Pool {
         Some(by)
     }
 
+    /// Wait, without having started, until a first task or call has been submitted: true.
+    /// False if the pool was closed first, and no worker is needed.
+    pub fn until_called(&self, conductor: &crate::engine::conductor::Conductor) -> Result<bool, Halt> {
+        let mut s = self.core.lock();
+        while s.tasks.is_empty() {
+            if s.shut {
+                return Ok(false);
+            }
+            if conductor.cancelled() {
+                return Err(Halt::Cancelled);
+            }
+            self.core.cv.wait_for(&mut s, Duration::from_millis(50));
+        }
+        Ok(true)
+    }
+
+    /// The event loop is closing (`asyncio.run` shuts its default executor down): idle workers
+    /// stop once no call is left. Said by no thread, so it records nothing.
+    pub fn close(&self) {
+        let mut s = self.core.lock();
+        s.shut = true;
+        s.seq += 1;
+        self.core.cv.notify_all();
+    }
+
     /// Whether call `n` has returned.
     pub fn is_finished(&self, n: u32) -> bool {
         self.core.lock().finished(n)
