@@ -94,7 +94,11 @@ fn a_task_waiting_on_the_async_semaphore_leaves_the_loop_to_others() {
             }
             (EventKind::Release, Some(r)) if r == main => holding_loop = None,
             (EventKind::Block, Some(r)) if r == limit => {
-                assert_ne!(holding_loop, Some(e.thread), "a waiting task gave the loop up");
+                assert_ne!(
+                    holding_loop,
+                    Some(e.thread),
+                    "a waiting task gave the loop up"
+                );
                 waiting.push(e.thread);
             }
             (EventKind::Acquire, Some(r)) if r == limit && e.by.is_some() => {
@@ -117,13 +121,22 @@ fn check_refuses_a_threading_primitive_in_a_task() {
     );
     assert!(text.contains("[test.kdl:4:5]"), "{text}");
     assert!(
-        text.contains("task `fetch` cannot `acquire` semaphore `limit`: it would block the whole event loop"),
+        text.contains(
+            "task `fetch` cannot `acquire` semaphore `limit`: it would block the whole event loop"
+        ),
         "{text}"
     );
-    assert!(text.contains("declare `async-semaphore limit permits=3`"), "{text}");
-    let text = refusal("event-loop\nbuffer q capacity=2\ntask p {\n    sleep \"1ms\"\n    put q\n}\n");
+    assert!(
+        text.contains("declare `async-semaphore limit permits=3`"),
+        "{text}"
+    );
+    let text =
+        refusal("event-loop\nbuffer q capacity=2\ntask p {\n    sleep \"1ms\"\n    put q\n}\n");
     assert!(text.contains("[test.kdl:5:5]"), "{text}");
-    assert!(text.contains("declare `async-queue q capacity=2`"), "{text}");
+    assert!(
+        text.contains("declare `async-queue q capacity=2`"),
+        "{text}"
+    );
 }
 
 /// And asyncio's primitives belong to tasks: a thread that uses one is refused.
@@ -146,14 +159,22 @@ fn check_refuses_task_steps_in_threads_and_unknown_groups() {
     );
     assert!(text.contains("[test.kdl:6:5]"), "{text}");
     assert!(text.contains("thread `T1` cannot `gather`"), "{text}");
-    let text = refusal("event-loop\ntask main {\n    gather fetch\n}\ntask fetch {\n    sleep \"1ms\"\n}\n");
+    let text = refusal(
+        "event-loop\ntask main {\n    gather fetch\n}\ntask fetch {\n    sleep \"1ms\"\n}\n",
+    );
     assert!(text.contains("[test.kdl:3:12]"), "{text}");
-    assert!(text.contains("no task group fetch is declared above"), "{text}");
+    assert!(
+        text.contains("no task group fetch is declared above"),
+        "{text}"
+    );
     let text = refusal(
         "event-loop\ntask fetch {\n    sleep \"1ms\"\n}\ntask main {\n    wait fetch return-when=\"FIRST\"\n}\n",
     );
     assert!(text.contains("[test.kdl:6:16]"), "{text}");
-    assert!(text.contains("return-when is \"FIRST_COMPLETED\" or \"ALL_COMPLETED\""), "{text}");
+    assert!(
+        text.contains("return-when is \"FIRST_COMPLETED\" or \"ALL_COMPLETED\""),
+        "{text}"
+    );
     let text = refusal(
         "event-loop\ntask slow {\n    sleep \"1s\"\n}\ntask main {\n    wait-for slow\n}\n",
     );
@@ -192,7 +213,11 @@ fn async_queue_items_are_delivered_once_in_order() {
         assert!((0..=3).contains(&inside), "{inside} items in a queue of 3");
     }
     assert_eq!(put_at.len(), 12);
-    assert_eq!(taken, (1..=12).collect::<Vec<u32>>(), "once each, in put order");
+    assert_eq!(
+        taken,
+        (1..=12).collect::<Vec<u32>>(),
+        "once each, in put order"
+    );
 }
 
 /// `join` goes on only after the last `task_done`; then the consumers, still awaiting `get`,
@@ -214,7 +239,10 @@ fn async_queue_join_waits_for_every_task_done_then_the_consumers_are_cancelled()
         .find(|e| e.resource == Some(jobs) && e.kind == EventKind::Pass)
         .expect("join went on");
     assert!(joined.t_ns >= last_done);
-    assert_eq!(joined.by.map(|b| s.threads[b as usize].group.as_str()), Some("consumer"));
+    assert_eq!(
+        joined.by.map(|b| s.threads[b as usize].group.as_str()),
+        Some("consumer")
+    );
     for c in group(&s, "consumer") {
         let cancelled = of(&out.events, c)
             .find(|e| e.kind == EventKind::Cancelled)
@@ -237,7 +265,12 @@ fn async_queue_join_waits_for_every_task_done_then_the_consumers_are_cancelled()
 
 fn ended_at(events: &[Event], t: ThreadIdx) -> (EventKind, u64) {
     let e = of(events, t)
-        .find(|e| matches!(e.kind, EventKind::Done | EventKind::Cancelled | EventKind::Fail))
+        .find(|e| {
+            matches!(
+                e.kind,
+                EventKind::Done | EventKind::Cancelled | EventKind::Fail
+            )
+        })
         .expect("every task ends");
     (e.kind, e.t_ns)
 }
@@ -295,10 +328,14 @@ fn gather_waits_for_all_wait_takes_the_first_and_wait_for_times_out() {
         assert!(at >= cancel_at);
         let cancelled = of(ev, t).find(|e| e.kind == EventKind::Cancelled).unwrap();
         assert_eq!(cancelled.by, Some(first_wins));
-        assert!(matches!(op_of(&s, cancelled), Some(Op::Sleep(_))), "at its await");
         assert!(
-            !of(ev, t).any(|e| e.t_ns >= cancel_at
-                && matches!(e.kind, EventKind::Run | EventKind::Acquire)),
+            matches!(op_of(&s, cancelled), Some(Op::Sleep(_))),
+            "at its await"
+        );
+        assert!(
+            !of(ev, t)
+                .any(|e| e.t_ns >= cancel_at
+                    && matches!(e.kind, EventKind::Run | EventKind::Acquire)),
             "{} ran nothing after the cancel",
             s.thread_name(t)
         );
@@ -325,11 +362,19 @@ fn gather_waits_for_all_wait_takes_the_first_and_wait_for_times_out() {
             (impatient, EventKind::Run),
         ]
     );
-    let slow_cancelled = of(ev, slow).find(|e| e.kind == EventKind::Cancelled).unwrap();
+    let slow_cancelled = of(ev, slow)
+        .find(|e| e.kind == EventKind::Cancelled)
+        .unwrap();
     assert_eq!(slow_cancelled.by, Some(impatient));
     // Cancelled well before its own 2 s were up: at the 500 ms timeout, not at its end.
-    let slept_from = of(ev, slow).find(|e| e.kind == EventKind::Sleep).unwrap().t_ns;
-    let timed_out = of(ev, impatient).find(|e| e.kind == EventKind::Timeout).unwrap().t_ns;
+    let slept_from = of(ev, slow)
+        .find(|e| e.kind == EventKind::Sleep)
+        .unwrap()
+        .t_ns;
+    let timed_out = of(ev, impatient)
+        .find(|e| e.kind == EventKind::Timeout)
+        .unwrap()
+        .t_ns;
     assert!(slow_cancelled.t_ns - slept_from < 2_000_000_000);
     assert!(timed_out >= slept_from);
 }
@@ -422,7 +467,10 @@ fn to_thread_keeps_the_loop_free_and_the_blocking_call_does_not() {
 
     let offloaded = thread(&s, "fetch-in-thread");
     let worker = thread(&s, "asyncio_0");
-    assert!(!s.threads[worker as usize].is_task(), "a real OS thread's lane");
+    assert!(
+        !s.threads[worker as usize].is_task(),
+        "a real OS thread's lane"
+    );
     let executor = resource(&s, "executor") as u16;
     let submitted = of(ev, offloaded)
         .find(|e| e.kind == EventKind::Put && e.resource == Some(executor))
@@ -432,7 +480,10 @@ fn to_thread_keeps_the_loop_free_and_the_blocking_call_does_not() {
         .find(|e| e.kind == EventKind::Start)
         .expect("the worker started")
         .t_ns;
-    assert!(started >= submitted, "the worker starts with the first call");
+    assert!(
+        started >= submitted,
+        "the worker starts with the first call"
+    );
     let slept = of(ev, worker)
         .find(|e| e.kind == EventKind::Sleep)
         .expect("the worker made the call")
@@ -460,7 +511,11 @@ fn json_summary_marks_cancelled_tasks_and_asyncio_kinds() {
         .args(["run", "async-queue", "--headless", "--json", "--speed", "4"])
         .output()
         .expect("threadlab runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     let threads = json["threads"].as_array().unwrap();
     let consumer = threads.iter().find(|t| t["name"] == "consumer-1").unwrap();

@@ -302,7 +302,9 @@ async fn run_task(
                     rec.emit(EventKind::Acquire, Some(r), h.by, None);
                 }
             }
-            Op::Release(r) | Op::Unlock(r) => asyncio(shared, r)?.release(&mut cx(shared, me, rec))?,
+            Op::Release(r) | Op::Unlock(r) => {
+                asyncio(shared, r)?.release(&mut cx(shared, me, rec))?
+            }
             Op::Wait(r) => {
                 let p = asyncio(shared, r)?;
                 if let Now::Queued = p.wait(&mut cx(shared, me, rec)) {

@@ -119,7 +119,10 @@ fn tasks(parsed: &Parsed, problems: &mut Vec<Problem>) {
                         ),
                     )
                     .at(span, t!("asyncio.check.threading_in_task_label"))
-                    .help(t!("asyncio.check.threading_in_task_help", declared = declared))
+                    .help(t!(
+                        "asyncio.check.threading_in_task_help",
+                        declared = declared
+                    ))
                 }
                 (false, Op::BlockingSleep(_)) => Problem::new(
                     "scenario::blocking-in-thread",
@@ -393,9 +396,7 @@ fn buffers(parsed: &Parsed, problems: &mut Vec<Problem>) {
                 .iter()
                 .flat_map(|u| u.steps.iter())
                 .any(|st| match st.op {
-                    Op::Cancel(g) | Op::WaitTasksFor { tasks: g, .. } => {
-                        g.contains(t as u16)
-                    }
+                    Op::Cancel(g) | Op::WaitTasksFor { tasks: g, .. } => g.contains(t as u16),
                     _ => false,
                 })
         };

@@ -301,17 +301,26 @@ pub enum Op {
     Gather(Tasks),
     /// `wait fetch return-when="FIRST_COMPLETED"`: a task awaits the first of a group to end
     /// (or, with `ALL_COMPLETED`, all of them), as `asyncio.wait` does; the rest go on.
-    WaitTasks { tasks: Tasks, first: bool },
+    WaitTasks {
+        tasks: Tasks,
+        first: bool,
+    },
     /// `cancel fetch`: `t.cancel()` for every task of a group that has not ended; each stops
     /// with `CancelledError` at the await it is in.
     Cancel(Tasks),
     /// `wait-for slow timeout="500ms"`: `asyncio.wait_for(slow, 0.5)`: await the group's
     /// tasks, and at the timeout cancel them, wait for them to stop and go on past the
     /// `TimeoutError`.
-    WaitTasksFor { tasks: Tasks, timeout: Duration },
+    WaitTasksFor {
+        tasks: Tasks,
+        timeout: Duration,
+    },
     /// `to-thread "1s"`: `await asyncio.to_thread(blocking_call)`: a blocking call of this long
     /// runs on a worker thread of the loop's executor while the task awaits it.
-    ToThread { executor: ResIdx, call: Duration },
+    ToThread {
+        executor: ResIdx,
+        call: Duration,
+    },
 }
 
 /// The tasks of one `task` node after `count=`, which are numbered one after another.

@@ -2662,8 +2662,7 @@ impl Builder<'_> {
         else {
             return false;
         };
-        self.resources.iter().all(|r| r.name != name)
-            && self.groups.iter().any(|(g, ..)| g == name)
+        self.resources.iter().all(|r| r.name != name) && self.groups.iter().any(|(g, ..)| g == name)
     }
 
     fn task_step(&mut self, node: &KdlNode, keyword: &str) -> Option<Item> {
@@ -2721,14 +2720,12 @@ impl Builder<'_> {
         }
         let mut groups: Vec<Tasks> = groups.into_iter().collect::<Option<_>>()?;
         groups.sort_by_key(|g| g.first);
-        let tasks = groups[1..]
-            .iter()
-            .try_fold(groups[0], |all, g| {
-                (g.first == all.first + all.count).then_some(Tasks {
-                    first: all.first,
-                    count: all.count + g.count,
-                })
-            });
+        let tasks = groups[1..].iter().try_fold(groups[0], |all, g| {
+            (g.first == all.first + all.count).then_some(Tasks {
+                first: all.first,
+                count: all.count + g.count,
+            })
+        });
         let Some(tasks) = tasks else {
             let names: Vec<&str> = args.iter().filter_map(|a| a.value().as_string()).collect();
             self.push(
@@ -2737,7 +2734,10 @@ impl Builder<'_> {
                     t!("asyncio.parse.not_together", keyword = keyword),
                 )
                 .at(span, t!("asyncio.parse.not_together_label"))
-                .help(t!("asyncio.parse.not_together_help", names = names.join(", "))),
+                .help(t!(
+                    "asyncio.parse.not_together_help",
+                    names = names.join(", ")
+                )),
             );
             return None;
         };
@@ -2836,9 +2836,7 @@ impl Builder<'_> {
                 let help = match nearest(name, &tasks) {
                     Some(near) => t!("classroom.parse.did_you_mean", s = near).into_owned(),
                     None if tasks.is_empty() => t!("asyncio.parse.no_tasks_above").into_owned(),
-                    None => {
-                        t!("asyncio.parse.tasks_above", a1 = tasks.join(", ")).into_owned()
-                    }
+                    None => t!("asyncio.parse.tasks_above", a1 = tasks.join(", ")).into_owned(),
                 };
                 self.push(
                     Problem::new(

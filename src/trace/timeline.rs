@@ -495,7 +495,10 @@ impl Trace {
         for e in self.log.range(from..index) {
             if e.resource == Some(r) {
                 state.apply(e, step_op(&self.scenario, e));
-            } else if matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop | EventKind::Cancelled) {
+            } else if matches!(
+                e.kind,
+                EventKind::Done | EventKind::Fail | EventKind::Stop | EventKind::Cancelled
+            ) {
                 state.forget_waiter(e.thread);
             }
         }
@@ -1866,12 +1869,9 @@ fn asyncio_sentence(
             none(),
             none(),
         ),
-        (EventKind::Sleep, Some(Op::WaitTasksFor { tasks, timeout })) => say(
-            "waits_for",
-            group(tasks),
-            none(),
-            duration::format(timeout),
-        ),
+        (EventKind::Sleep, Some(Op::WaitTasksFor { tasks, timeout })) => {
+            say("waits_for", group(tasks), none(), duration::format(timeout))
+        }
         (EventKind::Pass, Some(Op::WaitTasks { first: true, tasks })) => say(
             "first_done",
             group(tasks),
@@ -1881,12 +1881,9 @@ fn asyncio_sentence(
         (EventKind::Pass, Some(Op::Gather(t) | Op::WaitTasks { tasks: t, .. })) => {
             say("all_done", group(t), none(), none())
         }
-        (EventKind::Timeout, Some(Op::WaitTasksFor { tasks, timeout })) => say(
-            "timed_out",
-            group(tasks),
-            none(),
-            duration::format(timeout),
-        ),
+        (EventKind::Timeout, Some(Op::WaitTasksFor { tasks, timeout })) => {
+            say("timed_out", group(tasks), none(), duration::format(timeout))
+        }
         _ => return None,
     })
 }

@@ -58,7 +58,11 @@ impl EventLoop {
 
     /// The first of `tasks` to end, if any has.
     pub fn first_ended(&self, tasks: Tasks) -> Option<ThreadIdx> {
-        self.ended.lock().iter().copied().find(|&t| tasks.contains(t))
+        self.ended
+            .lock()
+            .iter()
+            .copied()
+            .find(|&t| tasks.contains(t))
     }
 
     /// Whether task `t` was asked to stop, and by whom.

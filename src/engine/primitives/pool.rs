@@ -219,7 +219,10 @@ impl Pool {
 
     /// Wait, without having started, until a first task or call has been submitted: true.
     /// False if the pool was closed first, and no worker is needed.
-    pub fn until_called(&self, conductor: &crate::engine::conductor::Conductor) -> Result<bool, Halt> {
+    pub fn until_called(
+        &self,
+        conductor: &crate::engine::conductor::Conductor,
+    ) -> Result<bool, Halt> {
         let mut s = self.core.lock();
         while s.tasks.is_empty() {
             if s.shut {
