@@ -4,7 +4,6 @@
 //! asserted. Then `check`'s refusals, at their exact line and column.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use threadlab::engine::Phase;
 use threadlab::scenario::{self, model::Op, model::Scenario, model::ThreadIdx};
@@ -49,9 +48,9 @@ fn never_more_tasks_inside_the_async_semaphore_than_it_has_permits() {
             EventKind::Acquire => {
                 inside.push(e.thread);
                 most = most.max(inside.len());
-                if e.by.is_some() {
+                if let Some(by) = e.by {
                     // Handed over by a task that was inside and just left.
-                    assert!(!inside[..inside.len() - 1].contains(&e.by.unwrap()));
+                    assert!(!inside[..inside.len() - 1].contains(&by));
                 }
             }
             EventKind::Release => inside.retain(|&t| t != e.thread),

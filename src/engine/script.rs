@@ -137,10 +137,9 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                 .iter()
                 .any(|s| matches!(s.op, Op::ToThread { executor, .. } if executor == r))
         })
+        && !pool.until_called(&shared.conductor)?
     {
-        if !pool.until_called(&shared.conductor)? {
-            return Ok(());
-        }
+        return Ok(());
     }
     let conductor = &shared.conductor;
     let gil = gil_of(shared, me);

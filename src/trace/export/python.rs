@@ -1148,42 +1148,6 @@ fn dedent(text: &str) -> Vec<String> {
     lines
 }
 
-#[cfg(test)]
-mod tests {
-    use super::unsaid;
-
-    #[test]
-    fn a_comment_that_repeats_the_python_keeps_only_what_it_adds() {
-        let wait = ["while not items:", "not_empty.wait()"];
-        assert_eq!(unsaid("while not items: not_empty.wait()", &wait), None);
-        let wait_if = ["if not items:", "not_empty.wait()"];
-        assert_eq!(
-            unsaid("if not items: not_empty.wait()   <- the bug", &wait_if),
-            Some("<- the bug")
-        );
-        let result = ["f7.result()"];
-        assert_eq!(
-            unsaid("f7.result(): the ValueError arrives here", &result),
-            Some("the ValueError arrives here")
-        );
-        let submit = ["f2 = ex.submit(task, 2, 0.04)"];
-        assert_eq!(unsaid("f2: a short one", &submit), Some("a short one"));
-        let take = [
-            "job = jobs.get()",
-            "if job is None:  # the sentinel",
-            "break",
-        ];
-        assert_eq!(
-            unsaid("job = jobs.get(); if job is None: break", &take),
-            None
-        );
-        assert_eq!(
-            unsaid("handling the item", &["sleep(0.1)"]),
-            Some("handling the item")
-        );
-    }
-}
-
 /// asyncio's steps on other tasks and on the loop's executor, as a task's twin writes them.
 impl Lane<'_> {
     /// The tasks of `tasks` as one Python expression: a group's list, or the lists together.
@@ -1333,4 +1297,40 @@ fn lanes_line(scenario: &Scenario, out: &mut Program) {
         "# threadlab's lanes in order: a cancel's event names the task it cancels by its place.",
     );
     out.line(&format!("LANES = ({},)", names.join(", ")));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unsaid;
+
+    #[test]
+    fn a_comment_that_repeats_the_python_keeps_only_what_it_adds() {
+        let wait = ["while not items:", "not_empty.wait()"];
+        assert_eq!(unsaid("while not items: not_empty.wait()", &wait), None);
+        let wait_if = ["if not items:", "not_empty.wait()"];
+        assert_eq!(
+            unsaid("if not items: not_empty.wait()   <- the bug", &wait_if),
+            Some("<- the bug")
+        );
+        let result = ["f7.result()"];
+        assert_eq!(
+            unsaid("f7.result(): the ValueError arrives here", &result),
+            Some("the ValueError arrives here")
+        );
+        let submit = ["f2 = ex.submit(task, 2, 0.04)"];
+        assert_eq!(unsaid("f2: a short one", &submit), Some("a short one"));
+        let take = [
+            "job = jobs.get()",
+            "if job is None:  # the sentinel",
+            "break",
+        ];
+        assert_eq!(
+            unsaid("job = jobs.get(); if job is None: break", &take),
+            None
+        );
+        assert_eq!(
+            unsaid("handling the item", &["sleep(0.1)"]),
+            Some("handling the item")
+        );
+    }
 }
