@@ -512,8 +512,10 @@ fn json_summary_marks_cancelled_tasks_and_asyncio_kinds() {
         .expect("threadlab runs");
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{:?}\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     let threads = json["threads"].as_array().unwrap();

@@ -81,7 +81,11 @@ fn every_builtin_parses_and_checks() {
             "gil",
             "gil-convoy",
             "event-loop",
-            "event-loop-blocking"
+            "event-loop-blocking",
+            "async-semaphore",
+            "async-queue",
+            "gather-vs-wait",
+            "to-thread"
         ]
     );
     for b in builtin::all() {

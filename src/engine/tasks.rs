@@ -232,6 +232,11 @@ fn cancel(shared: &Shared, me: ThreadIdx, tasks: Tasks, rec: &mut Recorder) {
     for t in tasks.members().filter(|&t| t != me) {
         if !shared.conductor.is_finished(t) && lp.cancel(t, Some(me)) {
             rec.emit(EventKind::Cancel, None, None, Some(t as u32));
+            for p in &shared.primitives {
+                if let Primitive::Asyncio(p) = p {
+                    p.cancelling(t);
+                }
+            }
         }
     }
     rec.flush();

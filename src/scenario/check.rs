@@ -108,10 +108,25 @@ fn tasks(parsed: &Parsed, problems: &mut Vec<Problem>) {
                         ResourceKind::Mutex => format!("async-lock {}", r.name),
                         _ => format!("async-event {}", r.name),
                     };
+                    // Giving a primitive back never waits; taking or waiting for one would
+                    // stop the loop.
+                    let gives = matches!(
+                        op,
+                        Op::Unlock(_)
+                            | Op::Release(_)
+                            | Op::Set(_)
+                            | Op::Clear(_)
+                            | Op::TaskDone(_)
+                    );
+                    let message = if gives {
+                        "asyncio.check.threading_in_task_gives"
+                    } else {
+                        "asyncio.check.threading_in_task"
+                    };
                     Problem::new(
                         "scenario::thread-primitive-in-task",
                         t!(
-                            "asyncio.check.threading_in_task",
+                            message,
                             task = thread.group,
                             keyword = op.keyword(),
                             kind = r.kind.keyword(),

@@ -30,6 +30,8 @@ struct State {
     /// Per task: the wait that was ended for it, by whom (and for a queue's getter, the item),
     /// until the task comes back to collect it.
     handed: Vec<Option<Handed>>,
+    /// Per task: cancelled, so whatever it waits for, its wait is ending.
+    cancelled: Vec<bool>,
 }
 
 /// The end of a task's wait, waiting for the task to be polled again.
@@ -115,6 +117,7 @@ impl Asyncio {
                 seq: 0,
                 of,
                 handed: vec![None; threads],
+                cancelled: vec![false; threads],
             }),
         }
     }
@@ -383,6 +386,14 @@ impl Asyncio {
         self.state.lock().handed[t as usize].is_some()
     }
 
+    /// Task `t` has been asked to stop: if it waits here, its wait is ending, and the deadlock
+    /// watcher must not count it as waiting.
+    pub fn cancelling(&self, t: ThreadIdx) {
+        let mut s = self.state.lock();
+        s.seq += 1;
+        s.cancelled[t as usize] = true;
+    }
+
     /// Task `t` was cancelled while it waited: out of every queue. What was already handed to
     /// it goes on to the next waiter, as CPython passes a wake-up on from a cancelled waiter.
     pub fn leave(&self, cx: &mut Cx) {
@@ -454,11 +465,15 @@ impl Asyncio {
 
     pub fn view(&self) -> View {
         let s = self.state.lock();
-        let waiting = |w: &ThreadIdx| s.handed[*w as usize].is_none();
+        let waiting = |w: &ThreadIdx| s.handed[*w as usize].is_none() && !s.cancelled[*w as usize];
         match &s.of {
             Of::Permits {
                 holders, waiters, ..
-            } => View::of(s.seq, holders.iter().copied(), waiters.iter().copied()),
+            } => View::of(
+                s.seq,
+                holders.iter().copied(),
+                waiters.iter().copied().filter(waiting),
+            ),
             Of::Flag { waiters, .. } => {
                 View::of(s.seq, [], waiters.iter().copied().filter(waiting))
             }
