@@ -105,7 +105,7 @@ fn check_chrome(rec: &Recording) -> usize {
 
     // Counters: one track per resource, numeric values.
     for r in &rec.scenario.resources {
-        let name = format!("{} ({})", r.name, r.kind.keyword());
+        let name = format!("{} ({})", r.name, r.keyword());
         let counters: Vec<_> = timed
             .iter()
             .filter(|e| e["ph"] == "C" && e["name"] == name.as_str())

@@ -83,7 +83,11 @@ fn every_builtin_parses_and_checks() {
             "processes",
             "process-pool",
             "event-loop",
-            "event-loop-blocking"
+            "event-loop-blocking",
+            "async-semaphore",
+            "async-queue",
+            "gather-vs-wait",
+            "to-thread"
         ]
     );
     for b in builtin::all() {

@@ -292,6 +292,8 @@ fn every_lessons_twin_ends_as_threadlab_does_and_keeps_every_primitives_promise(
             let ended = match end {
                 Some(EventKind::Stop) => t.daemon,
                 Some(EventKind::Done) => true,
+                // A task cancelled at its await ends with CancelledError, as asyncio's do.
+                Some(EventKind::Cancelled) => t.is_task(),
                 _ => code != 0,
             };
             if !ended {

@@ -34,6 +34,9 @@ pub enum Halt {
     /// A daemon thread stopped where it was, because every other thread has ended (Python's
     /// daemon threads at interpreter exit).
     Stopped,
+    /// A task stopped by `CancelledError` at its await: cancelled by that task, or by a
+    /// `wait-for`'s timeout.
+    TaskCancelled(Option<ThreadIdx>),
 }
 
 pub type Flow = Result<(), Halt>;
@@ -503,6 +506,13 @@ impl Conductor {
         result
     }
 
+    /// Wake every task waiting in [`Conductor::until_async`]: something it waits for changed
+    /// (an asyncio primitive handed over, a task was cancelled, a call on a worker thread
+    /// returned).
+    pub fn wake_tasks(&self) {
+        self.tasks.notify_waiters();
+    }
+
     /// Wait until `done` says so, the run is cancelled, or forever; for a task waiting for
     /// threads or tasks to finish (`after=`). Woken whenever anything finishes.
     pub async fn until_async(&self, done: impl Fn() -> bool) -> Flow {
@@ -521,13 +531,14 @@ impl Conductor {
     }
 
     /// An awaited sleep of `nominal` run time, like [`Conductor::sleep`] but without holding a
-    /// thread.
+    /// thread; cut short, within a slice, once `stop` says so (the task was cancelled).
     pub async fn sleep_async(
         &self,
         me: ThreadIdx,
         step: u32,
         nominal: Duration,
         rec: &mut Recorder,
+        stop: impl Fn() -> bool,
     ) -> Flow {
         let end = self.clock.now() + nominal.as_nanos() as u64;
         self.due[me as usize].store(end, Ordering::Relaxed);
@@ -535,6 +546,9 @@ impl Conductor {
             while let Some(left) = self.left_until(end) {
                 if self.cancelled() {
                     return Err(Halt::Cancelled);
+                }
+                if stop() {
+                    return Ok(());
                 }
                 tokio::time::sleep(left.min(SLEEP_SLICE)).await;
                 if self.left_until(end).is_some() && self.gate_async(me, step, rec).await? {

@@ -13,7 +13,7 @@
 //! could provide, or nobody); `vocab::deadlock` says it in words.
 
 use super::primitives::View;
-use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
+use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, Tasks, ThreadIdx};
 use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
 
 /// What a thread may still do to a resource that could end another thread's wait.
@@ -42,7 +42,9 @@ fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
         Op::Put(r) | Op::PutSentinel(r) | Op::PutPriority { resource: r, .. } => (Act::Put, r),
         Op::Take(r) | Op::TakeFor { resource: r, .. } => (Act::Take, r),
         Op::TaskDone(r) => (Act::TaskDone, r),
-        Op::Submit { pool: r, .. } | Op::Shutdown(r) => (Act::Submit, r),
+        Op::Submit { pool: r, .. } | Op::Shutdown(r) | Op::ToThread { executor: r, .. } => {
+            (Act::Submit, r)
+        }
         Op::RunNext(r) => (Act::RunTask, r),
         Op::Notify(r) | Op::NotifyAll(r) => (Act::Notify, r),
         _ => return None,
@@ -54,6 +56,8 @@ struct Ahead {
     acts: Vec<(Act, ResIdx)>,
     /// It may still give up a lock with a timeout, which gives back everything it holds.
     backs_off: bool,
+    /// Tasks it may still cancel (`cancel`, a `wait-for`'s timeout), which ends their waits.
+    cancels: Vec<Tasks>,
 }
 
 impl Ahead {
@@ -62,6 +66,7 @@ impl Ahead {
             return Ahead {
                 acts: Vec::new(),
                 backs_off: false,
+                cancels: Vec::new(),
             };
         }
         let from = s.threads[t].steps.get(pc as usize..).unwrap_or_default();
@@ -77,7 +82,18 @@ impl Ahead {
             .collect();
         acts.sort_by_key(|&(a, r)| (a as u8, r));
         acts.dedup();
-        Ahead { acts, backs_off }
+        let cancels = from
+            .iter()
+            .filter_map(|st| match st.op {
+                Op::Cancel(g) | Op::WaitTasksFor { tasks: g, .. } => Some(g),
+                _ => None,
+            })
+            .collect();
+        Ahead {
+            acts,
+            backs_off,
+            cancels,
+        }
     }
 
     fn will(&self, act: Act, r: ResIdx) -> bool {
@@ -249,7 +265,13 @@ pub fn find(
             let moves = match at[t] {
                 Where::Waiting(_) => {
                     let (who, needed) = &wakers[t];
-                    who.iter().filter(|&&u| can_move[u]).count() >= *needed
+                    // A task's wait also ends when a task that can still move cancels it.
+                    let cancelled = (0..n).any(|u| {
+                        u != t
+                            && can_move[u]
+                            && ahead[u].cancels.iter().any(|g| g.contains(t as ThreadIdx))
+                    });
+                    cancelled || who.iter().filter(|&&u| can_move[u]).count() >= *needed
                 }
                 Where::NotStarted => scenario.threads[t]
                     .after

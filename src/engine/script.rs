@@ -90,6 +90,7 @@ pub(super) fn end(shared: &Shared, me: ThreadIdx, rec: &mut Recorder, outcome: F
             recorded
         }
         Err(Halt::Stopped) => rec.emit(EventKind::Stop, None, None, None),
+        Err(Halt::TaskCancelled(by)) => rec.emit(EventKind::Cancelled, None, by, None),
         Err(Halt::Cancelled) => false,
     };
     if !ended {
@@ -127,6 +128,19 @@ fn gil_of(shared: &Shared, me: ThreadIdx) -> Option<&Gil> {
 fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
     let spec = &shared.scenario.threads[me as usize];
     wait_for_group(shared, &spec.after)?;
+    // A worker of the event loop's executor is started by the first call handed to it, as
+    // CPython's ThreadPoolExecutor starts its threads.
+    if let Some(Op::RunNext(r)) = spec.steps.first().map(|s| s.op)
+        && let Primitive::Pool(pool) = &shared.primitives[r as usize]
+        && shared.scenario.threads.iter().any(|t| {
+            t.steps
+                .iter()
+                .any(|s| matches!(s.op, Op::ToThread { executor, .. } if executor == r))
+        })
+        && !pool.until_called(&shared.conductor)?
+    {
+        return Ok(());
+    }
     let conductor = &shared.conductor;
     let gil = gil_of(shared, me);
     rec.emit(EventKind::Start, None, None, None);
@@ -189,6 +203,14 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
                     Next::Shutdown => {
                         conductor.after_step(me, i);
                         break;
+                    }
+                    // A blocking call waits off the CPU, without the GIL, as blocking I/O
+                    // does in CPython.
+                    Next::Call(n, call) => {
+                        rec.emit(EventKind::Sleep, None, None, None);
+                        rec.flush();
+                        conductor.sleep(me, i, call, rec)?;
+                        pool.complete(&mut cx(shared, me, rec), n);
                     }
                     Next::Task(n, work, _) => {
                         if let Some(g) = gil {

@@ -15,16 +15,18 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::runtime::{Builder, Handle};
 
 use super::conductor::{Flow, Halt};
 use super::primitives::Primitive;
+use super::primitives::asyncio::{Asyncio, Handed, Now};
 use super::primitives::event_loop::EventLoop;
 use super::recorder::Recorder;
 use super::script::{Shared, cx, end, group_finished, panicked, work_step};
-use crate::scenario::model::{Op, ResIdx, ThreadIdx};
+use crate::scenario::model::{Op, ResIdx, Tasks, ThreadIdx};
 use crate::vocab::event::{EventKind, NO_STEP};
 
 /// Start the loop's thread, running `tasks` until every one has ended.
@@ -76,6 +78,14 @@ fn run_loop(shared: &Arc<Shared>, tasks: &[ThreadIdx]) {
             let _ = handle.await;
         }
     });
+    // `asyncio.run` ends by shutting the loop's executor down: its idle workers stop.
+    for step in shared.scenario.threads.iter().flat_map(|t| &t.steps) {
+        if let Op::ToThread { executor, .. } = step.op
+            && let Primitive::Pool(pool) = &shared.primitives[executor as usize]
+        {
+            pool.close();
+        }
+    }
     // Dropping a runtime joins its threads: a finished run leaves none behind.
     drop(rt);
     drop(timers);
@@ -112,12 +122,125 @@ async fn task(shared: Arc<Shared>, me: ThreadIdx, mut rec: Recorder, timers: Han
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| Err(panicked(panic)));
-    rec.step = NO_STEP;
+    // A cancelled task ends at the await it was in; any other end belongs to no step.
+    if !matches!(outcome, Err(Halt::TaskCancelled(_))) {
+        rec.step = NO_STEP;
+    }
+    let (_, lp) = event_loop(&shared, me);
     // A task that ends gives the loop back.
-    event_loop(&shared, me)
-        .1
-        .leave(&mut cx(&shared, me, &mut rec));
+    lp.leave(&mut cx(&shared, me, &mut rec));
+    if matches!(outcome, Err(Halt::TaskCancelled(_))) {
+        // `CancelledError` leaves every `async with` block it passes through.
+        for p in &shared.primitives {
+            if let Primitive::Asyncio(p) = p {
+                p.give_back(&mut cx(&shared, me, &mut rec));
+            }
+        }
+    }
+    lp.ended(me);
     end(&shared, me, &mut rec, outcome);
+    // Tasks awaiting this one look again.
+    shared.conductor.wake_tasks();
+}
+
+/// The task's await is over and the loop polls it again: it goes on holding the loop, unless
+/// it was cancelled meanwhile, in which case `CancelledError` is raised where it awaited.
+fn resume(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
+    let (_, lp) = event_loop(shared, me);
+    shared.conductor.unblocked(me);
+    if let Some(by) = lp.cancelled(me) {
+        return Err(Halt::TaskCancelled(by));
+    }
+    lp.enter(&mut cx(shared, me, rec));
+    Ok(())
+}
+
+/// The asyncio primitive a task's step works on.
+fn asyncio(shared: &Shared, r: ResIdx) -> Result<&Asyncio, Halt> {
+    match &shared.primitives[r as usize] {
+        Primitive::Asyncio(p) => Ok(p),
+        _ => Err(Halt::Failed(format!(
+            "a task awaits asyncio's primitives only, and {} is a threading one",
+            shared.scenario.resource_name(r)
+        ))),
+    }
+}
+
+/// The task gives the loop up and awaits its turn on `r`, until a task hands it over; then it
+/// is ready, and goes on once the loop polls it. Cancelled meanwhile, it leaves the queue.
+async fn await_turn(
+    shared: &Shared,
+    me: ThreadIdx,
+    r: ResIdx,
+    p: &Asyncio,
+    rec: &mut Recorder,
+) -> Result<Handed, Halt> {
+    let (_, lp) = event_loop(shared, me);
+    let conductor = &shared.conductor;
+    lp.leave(&mut cx(shared, me, rec));
+    cx(shared, me, rec).block(r);
+    let waited = conductor
+        .until_async(|| p.is_handed(me) || lp.cancelled(me).is_some())
+        .await;
+    if let Err(halt) = waited {
+        conductor.unblocked(me);
+        return Err(halt);
+    }
+    let Some(handed) = p.take_handed(me) else {
+        p.leave(&mut cx(shared, me, rec));
+        conductor.unblocked(me);
+        return Err(Halt::TaskCancelled(lp.cancelled(me).flatten()));
+    };
+    ready(shared, me, rec);
+    resume(shared, me, rec)?;
+    Ok(handed)
+}
+
+/// The task gives the loop up until `done` says so (tasks it awaits have ended, a call on a
+/// worker thread returned), then is ready and goes on once the loop polls it.
+async fn await_until(
+    shared: &Shared,
+    me: ThreadIdx,
+    rec: &mut Recorder,
+    done: impl Fn() -> bool,
+) -> Flow {
+    let (_, lp) = event_loop(shared, me);
+    shared
+        .conductor
+        .until_async(|| done() || lp.cancelled(me).is_some())
+        .await?;
+    ready(shared, me, rec);
+    resume(shared, me, rec)
+}
+
+/// Until run time `end`, on the loop's own timers: a loop that a blocking call holds does not
+/// see its timers run out, as asyncio's do not.
+async fn run_time_until(shared: &Shared, end: u64) {
+    loop {
+        let now = shared.clock.now();
+        if now >= end {
+            return;
+        }
+        let left = Duration::from_nanos(((end - now) as f64 / shared.conductor.speed()) as u64);
+        tokio::time::sleep(left.min(Duration::from_millis(5))).await;
+    }
+}
+
+/// Asks every task of `tasks` that has not ended to stop (`t.cancel()`).
+fn cancel(shared: &Shared, me: ThreadIdx, tasks: Tasks, rec: &mut Recorder) {
+    let (_, lp) = event_loop(shared, me);
+    for t in tasks.members().filter(|&t| t != me) {
+        if !shared.conductor.is_finished(t) && lp.cancel(t, Some(me)) {
+            rec.emit(EventKind::Cancel, None, None, Some(t as u32));
+            for p in &shared.primitives {
+                if let Primitive::Asyncio(p) = p {
+                    p.cancelling(t);
+                }
+            }
+        }
+    }
+    rec.flush();
+    shared.conductor.wake_tasks();
 }
 
 async fn run_task(
@@ -131,13 +254,12 @@ async fn run_task(
     let (_, lp) = event_loop(shared, me);
     if !spec.after.is_empty() {
         conductor
-            .until_async(|| group_finished(shared, &spec.after))
+            .until_async(|| group_finished(shared, &spec.after) || lp.cancelled(me).is_some())
             .await?;
         become_ready(shared, me, rec);
     }
     // The first poll: from here on the task holds the loop except while it awaits.
-    conductor.unblocked(me);
-    lp.enter(&mut cx(shared, me, rec));
+    resume(shared, me, rec)?;
     for (i, step) in spec.steps.iter().enumerate() {
         let i = i as u32;
         rec.step = i;
@@ -159,8 +281,13 @@ async fn run_task(
                 let on_timer = shared.clone();
                 let timer = timers.spawn(async move {
                     let shared = &on_timer;
-                    let slept = shared.conductor.sleep_async(me, i, d, &mut away).await;
-                    if slept.is_ok() {
+                    let (_, lp) = event_loop(shared, me);
+                    let cancelled = || lp.cancelled(me).is_some();
+                    let slept = shared
+                        .conductor
+                        .sleep_async(me, i, d, &mut away, cancelled)
+                        .await;
+                    if slept.is_ok() && !cancelled() {
                         ready(shared, me, &mut away);
                     }
                     (slept, away)
@@ -171,8 +298,130 @@ async fn run_task(
                 })?;
                 *rec = back;
                 slept?;
-                conductor.unblocked(me);
-                lp.enter(&mut cx(shared, me, rec));
+                resume(shared, me, rec)?;
+            }
+            Op::Acquire(r) | Op::Lock(r) => {
+                let p = asyncio(shared, r)?;
+                if let Now::Queued = p.acquire(&mut cx(shared, me, rec)) {
+                    let h = await_turn(shared, me, r, p, rec).await?;
+                    rec.emit(EventKind::Acquire, Some(r), h.by, None);
+                }
+            }
+            Op::Release(r) | Op::Unlock(r) => {
+                asyncio(shared, r)?.release(&mut cx(shared, me, rec))?
+            }
+            Op::Wait(r) => {
+                let p = asyncio(shared, r)?;
+                if let Now::Queued = p.wait(&mut cx(shared, me, rec)) {
+                    let h = await_turn(shared, me, r, p, rec).await?;
+                    rec.emit(EventKind::Pass, Some(r), h.by, None);
+                }
+            }
+            Op::Set(r) => asyncio(shared, r)?.set(&mut cx(shared, me, rec)),
+            Op::Clear(r) => asyncio(shared, r)?.clear(&mut cx(shared, me, rec)),
+            Op::Put(r) | Op::PutSentinel(r) => {
+                let p = asyncio(shared, r)?;
+                let sentinel = matches!(step.op, Op::PutSentinel(_));
+                if let Now::Queued = p.put(&mut cx(shared, me, rec), sentinel, false) {
+                    await_turn(shared, me, r, p, rec).await?;
+                    p.put(&mut cx(shared, me, rec), sentinel, true);
+                }
+            }
+            Op::Take(r) => {
+                let p = asyncio(shared, r)?;
+                let item = match p.get(&mut cx(shared, me, rec)) {
+                    Now::Done(item) => item,
+                    Now::Queued => {
+                        let h = await_turn(shared, me, r, p, rec).await?;
+                        rec.emit(EventKind::Take, Some(r), h.by, h.item);
+                        h.item
+                    }
+                };
+                // `item = await q.get(); if item is None: break`.
+                if item.is_some_and(|n| p.is_sentinel(n)) {
+                    conductor.after_step(me, i);
+                    break;
+                }
+            }
+            Op::TaskDone(r) => asyncio(shared, r)?.task_done(&mut cx(shared, me, rec))?,
+            Op::Join(r) => {
+                let p = asyncio(shared, r)?;
+                if let Now::Queued = p.join(&mut cx(shared, me, rec)) {
+                    let h = await_turn(shared, me, r, p, rec).await?;
+                    rec.emit(EventKind::Pass, Some(r), h.by, None);
+                }
+            }
+            Op::Gather(tasks) | Op::WaitTasks { tasks, .. } => {
+                let first = matches!(step.op, Op::WaitTasks { first: true, .. });
+                let ended = || {
+                    let mut ended = tasks.members().filter(|&t| conductor.is_finished(t));
+                    if first {
+                        ended.next().is_some()
+                    } else {
+                        ended.count() == tasks.count as usize
+                    }
+                };
+                if !ended() {
+                    lp.leave(&mut cx(shared, me, rec));
+                    rec.emit(EventKind::Sleep, None, None, None);
+                    rec.flush();
+                    await_until(shared, me, rec, ended).await?;
+                }
+                // FIRST_COMPLETED names the task that ended first among those that have.
+                let by = first.then(|| lp.first_ended(tasks)).flatten();
+                rec.emit(EventKind::Pass, None, by, None);
+            }
+            Op::Cancel(tasks) => cancel(shared, me, tasks, rec),
+            Op::WaitTasksFor { tasks, timeout } => {
+                let ended = || tasks.members().all(|t| conductor.is_finished(t));
+                if !ended() {
+                    lp.leave(&mut cx(shared, me, rec));
+                    rec.emit(EventKind::Sleep, None, None, None);
+                    rec.flush();
+                    let end = shared.clock.now() + timeout.as_nanos() as u64;
+                    let in_time = tokio::select! {
+                        waited = conductor.until_async(|| ended() || lp.cancelled(me).is_some()) => {
+                            waited?;
+                            true
+                        }
+                        () = run_time_until(shared, end) => false,
+                    };
+                    ready(shared, me, rec);
+                    resume(shared, me, rec)?;
+                    if !in_time && !ended() {
+                        // The timeout cancels what it waited for, waits for it to stop, and
+                        // raises TimeoutError, which the task catches and goes on.
+                        rec.emit(EventKind::Timeout, None, None, Some(tasks.first as u32));
+                        cancel(shared, me, tasks, rec);
+                        lp.leave(&mut cx(shared, me, rec));
+                        rec.emit(EventKind::Sleep, None, None, None);
+                        rec.flush();
+                        await_until(shared, me, rec, ended).await?;
+                    }
+                }
+            }
+            Op::ToThread { executor, call } => {
+                let Primitive::Pool(pool) = &shared.primitives[executor as usize] else {
+                    unreachable!("the parser points to-thread at the executor")
+                };
+                let n = pool.submit_call(&mut cx(shared, me, rec), call);
+                lp.leave(&mut cx(shared, me, rec));
+                cx(shared, me, rec).block(executor);
+                let waited = conductor
+                    .until_async(|| pool.is_finished(n) || lp.cancelled(me).is_some())
+                    .await;
+                if let Err(halt) = waited {
+                    conductor.unblocked(me);
+                    return Err(halt);
+                }
+                if !pool.is_finished(n) {
+                    // The call goes on on its thread; nobody will collect its result.
+                    conductor.unblocked(me);
+                    return Err(Halt::TaskCancelled(lp.cancelled(me).flatten()));
+                }
+                ready(shared, me, rec);
+                resume(shared, me, rec)?;
+                pool.call_done(&mut cx(shared, me, rec), n);
             }
             op => {
                 return Err(Halt::Failed(format!(

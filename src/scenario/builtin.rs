@@ -73,7 +73,7 @@ macro_rules! lesson {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 32] = [
+static ALL: [Builtin; 36] = [
     lesson!("deadlock", Locks),
     lesson!("fixed-order", Locks),
     lesson!("livelock", Locks),
@@ -106,6 +106,10 @@ static ALL: [Builtin; 32] = [
     lesson!("process-pool", Gil),
     lesson!("event-loop", Async),
     lesson!("event-loop-blocking", Async),
+    lesson!("async-semaphore", Async),
+    lesson!("async-queue", Async),
+    lesson!("gather-vs-wait", Async),
+    lesson!("to-thread", Async),
 ];
 
 /// Every built-in scenario, in teaching order (grouped by topic).

@@ -36,8 +36,111 @@ fn tasks(parsed: &Parsed, problems: &mut Vec<Problem>) {
     for (t, thread) in s.threads.iter().enumerate() {
         for (i, step) in thread.steps.iter().enumerate() {
             let span = parsed.step_spans[t][i];
+            let asyncio = step.op.resource().map(|r| &s.resources[r as usize]);
             let problem = match (thread.is_task(), step.op) {
                 (true, Op::Work(_) | Op::Sleep(_) | Op::BlockingSleep(_)) => continue,
+                (true, op) if op.tasks().is_some() || matches!(op, Op::ToThread { .. }) => {
+                    continue;
+                }
+                (
+                    true,
+                    Op::Acquire(_)
+                    | Op::Release(_)
+                    | Op::Lock(_)
+                    | Op::Unlock(_)
+                    | Op::Wait(_)
+                    | Op::Set(_)
+                    | Op::Clear(_)
+                    | Op::Put(_)
+                    | Op::PutSentinel(_)
+                    | Op::Take(_)
+                    | Op::TaskDone(_)
+                    | Op::Join(_),
+                ) if asyncio.is_some_and(|r| r.asyncio) => continue,
+                (false, op) if op.tasks().is_some() || matches!(op, Op::ToThread { .. }) => {
+                    Problem::new(
+                        "scenario::task-step-in-thread",
+                        t!(
+                            "asyncio.check.task_step_in_thread",
+                            thread = thread.group,
+                            keyword = op.keyword()
+                        ),
+                    )
+                    .at(span, t!("asyncio.check.in_a_thread"))
+                    .help(t!("asyncio.check.task_step_in_thread_help"))
+                }
+                (false, op) if asyncio.is_some_and(|r| r.asyncio) => {
+                    let r = asyncio.expect("guarded");
+                    Problem::new(
+                        "scenario::asyncio-in-thread",
+                        t!(
+                            "asyncio.check.asyncio_in_thread",
+                            thread = thread.group,
+                            keyword = op.keyword(),
+                            kind = r.keyword(),
+                            name = r.name
+                        ),
+                    )
+                    .at(span, t!("asyncio.check.asyncio_in_thread_label"))
+                    .help(t!(
+                        "asyncio.check.asyncio_in_thread_help",
+                        threading = r.kind.keyword(),
+                        name = r.name
+                    ))
+                }
+                (true, op)
+                    if asyncio.is_some_and(|r| {
+                        matches!(
+                            r.kind,
+                            ResourceKind::Semaphore { .. }
+                                | ResourceKind::Mutex
+                                | ResourceKind::Event
+                                | ResourceKind::Buffer { .. }
+                        )
+                    }) =>
+                {
+                    let r = asyncio.expect("guarded");
+                    let declared = match r.kind {
+                        ResourceKind::Semaphore { permits } => {
+                            format!("async-semaphore {} permits={permits}", r.name)
+                        }
+                        ResourceKind::Buffer { capacity } => {
+                            format!("async-queue {} capacity={capacity}", r.name)
+                        }
+                        ResourceKind::Mutex => format!("async-lock {}", r.name),
+                        _ => format!("async-event {}", r.name),
+                    };
+                    // Giving a primitive back never waits; taking or waiting for one would
+                    // stop the loop.
+                    let gives = matches!(
+                        op,
+                        Op::Unlock(_)
+                            | Op::Release(_)
+                            | Op::Set(_)
+                            | Op::Clear(_)
+                            | Op::TaskDone(_)
+                    );
+                    let message = if gives {
+                        "asyncio.check.threading_in_task_gives"
+                    } else {
+                        "asyncio.check.threading_in_task"
+                    };
+                    Problem::new(
+                        "scenario::thread-primitive-in-task",
+                        t!(
+                            message,
+                            task = thread.group,
+                            keyword = op.keyword(),
+                            kind = r.kind.keyword(),
+                            name = r.name
+                        ),
+                    )
+                    .at(span, t!("asyncio.check.threading_in_task_label"))
+                    .help(t!(
+                        "asyncio.check.threading_in_task_help",
+                        declared = declared
+                    ))
+                }
                 (false, Op::BlockingSleep(_)) => Problem::new(
                     "scenario::blocking-in-thread",
                     t!("classroom.check.blocking_in_thread"),
@@ -304,12 +407,28 @@ fn buffers(parsed: &Parsed, problems: &mut Vec<Problem>) {
             }
         }
         // Counted over whole scripts only where every script runs to its end: a sentinel
-        // may stop a consumer's loop early.
+        // may stop a consumer's loop early, and so may cancelling a consumer task.
+        let cancels = |t: usize| {
+            s.threads
+                .iter()
+                .flat_map(|u| u.steps.iter())
+                .any(|st| match st.op {
+                    Op::Cancel(g) | Op::WaitTasksFor { tasks: g, .. } => g.contains(t as u16),
+                    _ => false,
+                })
+        };
         let whole = !s
             .threads
             .iter()
             .flat_map(|t| t.steps.iter())
-            .any(|st| matches!(st.op, Op::PutSentinel(b) if b as usize == r));
+            .any(|st| matches!(st.op, Op::PutSentinel(b) if b as usize == r))
+            && !(0..s.threads.len()).any(|t| {
+                cancels(t)
+                    && s.threads[t]
+                        .steps
+                        .iter()
+                        .any(|st| st.op == Op::TaskDone(r as u16))
+            });
         let mut done = 0u64;
         for (t, thread) in s.threads.iter().enumerate() {
             // Within a thread, each task-done answers a take before it.

@@ -224,6 +224,53 @@ pub const KINDS: &[Kind] = &[
         exclusive: None,
         stepless: "",
     },
+    // asyncio's own primitives: written like the threading ones, used only by tasks, and
+    // awaited, so the loop runs other tasks while one waits.
+    Kind {
+        keyword: "async-semaphore",
+        noun: "asyncio semaphore",
+        attributes: &["permits"],
+        example: "async-semaphore limit permits=3",
+        suggest: " permits=2",
+        default_name: None,
+        steps: &["acquire", "release"],
+        take: Some("acquire"),
+        give: Some("release"),
+        exclusive: None,
+        stepless: "",
+    },
+    Kind {
+        keyword: "async-lock",
+        noun: "asyncio lock",
+        example: "async-lock L",
+        ..MUTEX
+    },
+    Kind {
+        keyword: "async-event",
+        noun: "asyncio event",
+        attributes: &[],
+        example: "async-event ready",
+        suggest: "",
+        default_name: None,
+        steps: &["wait", "set", "clear"],
+        take: Some("wait"),
+        give: Some("set"),
+        exclusive: None,
+        stepless: "",
+    },
+    Kind {
+        keyword: "async-queue",
+        noun: "asyncio queue",
+        attributes: &["capacity"],
+        example: "async-queue q capacity=3",
+        suggest: " capacity=3",
+        default_name: None,
+        steps: &["put", "take", "task-done", "join"],
+        take: Some("take"),
+        give: Some("put"),
+        exclusive: None,
+        stepless: "",
+    },
 ];
 
 /// Steps that give something back or signal, as against taking or waiting.
@@ -246,6 +293,16 @@ const CHANGING: &[&str] = &["write", "put", "set", "increment"];
 /// The row of the kind declared by `keyword`.
 pub fn by_keyword(keyword: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.keyword == keyword)
+}
+
+/// The keyword of the threading kind an asyncio kind behaves like (`async-semaphore` →
+/// `semaphore`), or the keyword itself.
+pub fn threading(keyword: &str) -> &str {
+    keyword.strip_prefix("async-").map_or(keyword, |k| match k {
+        "lock" => "mutex",
+        "queue" => "buffer",
+        other => other,
+    })
 }
 
 /// Every keyword that declares a resource.

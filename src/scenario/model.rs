@@ -90,6 +90,26 @@ pub struct Resource {
     pub kind: ResourceKind,
     /// 1-based source line of the declaration.
     pub line: u32,
+    /// Declared `async-semaphore`, `async-lock`, `async-event` or `async-queue`: asyncio's own
+    /// primitive, which only tasks use and which a waiting task awaits, so its loop runs
+    /// other tasks meanwhile. Its `kind` is the threading primitive it behaves like.
+    pub asyncio: bool,
+}
+
+impl Resource {
+    /// The keyword that declared it: `semaphore`, or `async-semaphore` for asyncio's.
+    pub fn keyword(&self) -> &'static str {
+        if !self.asyncio {
+            return self.kind.keyword();
+        }
+        match self.kind {
+            ResourceKind::Semaphore { .. } => "async-semaphore",
+            ResourceKind::Mutex => "async-lock",
+            ResourceKind::Event => "async-event",
+            ResourceKind::Buffer { .. } => "async-queue",
+            _ => self.kind.keyword(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -304,6 +324,47 @@ pub enum Op {
     Append(ResIdx),
     /// `pop items`: take the oldest item of a list; an empty list fails the thread.
     Pop(ResIdx),
+    /// `gather fetch`: a task awaits every task of a group (`await asyncio.gather(*fetch)`).
+    Gather(Tasks),
+    /// `wait fetch return-when="FIRST_COMPLETED"`: a task awaits the first of a group to end
+    /// (or, with `ALL_COMPLETED`, all of them), as `asyncio.wait` does; the rest go on.
+    WaitTasks {
+        tasks: Tasks,
+        first: bool,
+    },
+    /// `cancel fetch`: `t.cancel()` for every task of a group that has not ended; each stops
+    /// with `CancelledError` at the await it is in.
+    Cancel(Tasks),
+    /// `wait-for slow timeout="500ms"`: `asyncio.wait_for(slow, 0.5)`: await the group's
+    /// tasks, and at the timeout cancel them, wait for them to stop and go on past the
+    /// `TimeoutError`.
+    WaitTasksFor {
+        tasks: Tasks,
+        timeout: Duration,
+    },
+    /// `to-thread "1s"`: `await asyncio.to_thread(blocking_call)`: a blocking call of this long
+    /// runs on a worker thread of the loop's executor while the task awaits it.
+    ToThread {
+        executor: ResIdx,
+        call: Duration,
+    },
+}
+
+/// The tasks of one `task` node after `count=`, which are numbered one after another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tasks {
+    pub first: ThreadIdx,
+    pub count: ThreadIdx,
+}
+
+impl Tasks {
+    pub fn members(self) -> impl Iterator<Item = ThreadIdx> {
+        self.first..self.first + self.count
+    }
+
+    pub fn contains(self, t: ThreadIdx) -> bool {
+        (self.first..self.first + self.count).contains(&t)
+    }
 }
 
 /// The exceptions a pool's task may raise (`raises="ValueError"`), by index.
@@ -364,6 +425,11 @@ impl Op {
             Op::Map(_) => "map",
             Op::Shutdown(_) => "shutdown",
             Op::Pop(_) => "pop",
+            Op::Gather(_) => "gather",
+            Op::WaitTasks { .. } => "wait",
+            Op::Cancel(_) => "cancel",
+            Op::WaitTasksFor { .. } => "wait-for",
+            Op::ToThread { .. } => "to-thread",
         }
     }
 
@@ -399,7 +465,25 @@ impl Op {
             | Op::AsCompleted(r)
             | Op::Map(r)
             | Op::Shutdown(r) => Some(r),
-            Op::Work(_) | Op::Sleep(_) | Op::BlockingSleep(_) => None,
+            Op::Work(_)
+            | Op::Sleep(_)
+            | Op::BlockingSleep(_)
+            | Op::Gather(_)
+            | Op::WaitTasks { .. }
+            | Op::Cancel(_)
+            | Op::WaitTasksFor { .. }
+            | Op::ToThread { .. } => None,
+        }
+    }
+
+    /// The tasks this step awaits or cancels.
+    pub fn tasks(&self) -> Option<Tasks> {
+        match *self {
+            Op::Gather(g)
+            | Op::WaitTasks { tasks: g, .. }
+            | Op::Cancel(g)
+            | Op::WaitTasksFor { tasks: g, .. } => Some(g),
+            _ => None,
         }
     }
 
@@ -445,6 +529,18 @@ impl Scenario {
             .iter()
             .position(|t| t.name == name)
             .map(|i| i as ThreadIdx)
+    }
+
+    /// The names of the groups (`task` nodes) that `tasks` is made of, in order.
+    pub fn group_names(&self, tasks: Tasks) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for t in tasks.members() {
+            let g = self.threads[t as usize].group.as_str();
+            if names.last() != Some(&g) {
+                names.push(g);
+            }
+        }
+        names
     }
 
     pub fn resource_index(&self, name: &str) -> Option<ResIdx> {

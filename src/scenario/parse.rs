@@ -16,7 +16,7 @@ use super::limits::{
 };
 use super::model::{
     EXCEPTIONS, Guard, IMPLICIT_GIL, Op, ProcessSpec, ResIdx, Resource, ResourceKind, Scenario,
-    Step, ThreadIdx, ThreadModel, ThreadSpec,
+    Step, Tasks, ThreadIdx, ThreadModel, ThreadSpec,
 };
 use super::{Problem, disguise, duration, nearest, plain, shown, with_disguise};
 
@@ -43,6 +43,13 @@ const PROCESS: &str = "process";
 const SETTINGS: &[&str] = &["threads"];
 /// Steps that work on no resource.
 const PLAIN_STEPS: &[&str] = &["work", "sleep", "repeat"];
+/// A task's steps on other tasks and on the loop's executor (`wait` on a group of tasks is
+/// asyncio's `wait`; on a resource it is that resource's).
+const TASK_STEPS: &[&str] = &["gather", "cancel", "wait-for", "to-thread"];
+/// The loop's default executor that `to-thread` hands blocking calls to, and the name CPython
+/// gives its worker threads (`asyncio_0`, `asyncio_1`, …).
+pub(crate) const EXECUTOR: &str = "executor";
+pub(crate) const EXECUTOR_THREADS: &str = "asyncio";
 
 /// Every keyword that declares a resource, from the one table of kinds.
 fn resource_kinds() -> Vec<&'static str> {
@@ -53,6 +60,7 @@ fn resource_kinds() -> Vec<&'static str> {
 fn steps() -> Vec<&'static str> {
     let mut steps = kinds::resource_steps();
     steps.extend_from_slice(PLAIN_STEPS);
+    steps.extend_from_slice(TASK_STEPS);
     steps
 }
 
@@ -116,6 +124,7 @@ pub(crate) fn parse(name: &str, origin: &str, source: Arc<str>) -> Result<Parsed
     let mut b = Builder::new(&source);
     b.declarations(&doc);
     b.threads(&doc);
+    b.executor();
     b.apply_model();
     if doc.nodes().is_empty() {
         return Err(vec![
@@ -1336,7 +1345,8 @@ impl<'a> Builder<'a> {
                 }
             }
         };
-        let kind = match keyword {
+        let asyncio = keyword.starts_with("async-");
+        let kind = match kinds::threading(keyword) {
             "mutex" => Some(ResourceKind::Mutex),
             "rlock" => Some(ResourceKind::RLock),
             "event" => Some(ResourceKind::Event),
@@ -1461,12 +1471,18 @@ impl<'a> Builder<'a> {
                 name,
                 kind,
                 line: 0,
+                asyncio,
             });
             self.resource_spans.push(span);
             return;
         }
         let line = self.line_of(span.0);
-        self.resources.push(Resource { name, kind, line });
+        self.resources.push(Resource {
+            name,
+            kind,
+            line,
+            asyncio,
+        });
         self.resource_spans.push(span);
     }
 
@@ -1917,6 +1933,8 @@ impl<'a> Builder<'a> {
         let span = node_span(node);
         self.no_annotations(node);
         match keyword {
+            k if TASK_STEPS.contains(&k) => self.task_step(node, keyword),
+            "wait" if self.names_tasks(node) => self.task_step(node, keyword),
             k if kinds::resource_steps().contains(&k) => {
                 self.no_block(node, &format!("`{keyword}`"));
                 let allowed: &[&str] = match keyword {
@@ -2527,7 +2545,7 @@ impl<'a> Builder<'a> {
             let fitting: Vec<&str> = self
                 .resources
                 .iter()
-                .filter(|r| r.kind.keyword() == kind_word)
+                .filter(|r| r.keyword() == kind_word)
                 .map(|r| r.name.as_str())
                 .collect();
             let all: Vec<&str> = self.resources.iter().map(|r| r.name.as_str()).collect();
@@ -2558,12 +2576,15 @@ impl<'a> Builder<'a> {
         };
         let r = i as ResIdx;
         let kind = self.resources[i].kind;
-        let spec = kinds::by_keyword(kind.keyword());
+        let spec = kinds::by_keyword(self.resources[i].keyword());
         if spec.is_some_and(|k| k.steps.contains(&keyword)) {
             return kinds::op(keyword, r);
         }
         let decl = self.resource_spans[i];
-        let actual = kind_name(&kind);
+        let actual = match spec {
+            Some(k) if self.resources[i].asyncio => k.noun.to_string(),
+            _ => kind_name(&kind),
+        };
         let help = match spec.and_then(|k| k.fitting(keyword)) {
             Some(step) => t!(
                 "classroom.parse.works_on_for_write",
@@ -2749,6 +2770,7 @@ impl Builder<'_> {
                         interval: Duration::from_millis(5),
                     },
                     line: self.line_of(span.0),
+                    asyncio: false,
                 });
                 self.resource_spans.push(span);
                 self.resources.len() - 1
@@ -2771,6 +2793,294 @@ impl Builder<'_> {
             if t.gil.is_none() && t.event_loop.is_none() && t.process.is_none() {
                 t.gil = Some(gil as ResIdx);
             }
+        }
+    }
+}
+
+/// A task's steps on other tasks (`gather`, `wait`, `cancel`, `wait-for`) and on its loop's
+/// executor (`to-thread`).
+impl Builder<'_> {
+    /// Whether a `wait` names a group of tasks (declared above) rather than a resource.
+    fn names_tasks(&self, node: &KdlNode) -> bool {
+        let Some(name) = node
+            .entries()
+            .iter()
+            .find(|e| e.name().is_none())
+            .and_then(|e| e.value().as_string())
+        else {
+            return false;
+        };
+        self.resources.iter().all(|r| r.name != name) && self.groups.iter().any(|(g, ..)| g == name)
+    }
+
+    fn task_step(&mut self, node: &KdlNode, keyword: &str) -> Option<Item> {
+        let span = node_span(node);
+        self.no_block(node, &format!("`{keyword}`"));
+        let allowed: &[&str] = match keyword {
+            "wait" => &["return-when"],
+            "wait-for" => &["timeout"],
+            _ => &[],
+        };
+        let (args, props) = self.entries(node, allowed);
+        let example = match keyword {
+            "to-thread" => "to-thread \"1s\"",
+            "wait" => "wait fetch return-when=\"FIRST_COMPLETED\"",
+            "wait-for" => "wait-for slow timeout=\"500ms\"",
+            "cancel" => "cancel fetch",
+            _ => "gather fetch",
+        };
+        let Some(first) = args.first() else {
+            self.push(
+                Problem::new(
+                    "scenario::missing-argument",
+                    t!("asyncio.parse.needs_argument", keyword = keyword),
+                )
+                .at(span, t!("classroom.parse.what", keyword = keyword))
+                .help(t!("asyncio.parse.like_this", example = example)),
+            );
+            return None;
+        };
+        if keyword == "to-thread" {
+            for extra in &args[1..] {
+                self.push(
+                    Problem::new(
+                        "scenario::extra-argument",
+                        t!("asyncio.parse.one_argument", keyword = keyword),
+                    )
+                    .at(span_of(extra.span()), t!("classroom.parse.extra_argument"))
+                    .help(t!("asyncio.parse.like_this", example = example)),
+                );
+            }
+            let call = self.duration_value(first, "`to-thread`")?;
+            // The executor is filled in once every task is read.
+            return Some(Item::Step(
+                Op::ToThread {
+                    executor: ResIdx::MAX,
+                    call,
+                },
+                span,
+            ));
+        }
+        // Several groups are one group of tasks when they were declared one after another.
+        let mut groups = Vec::new();
+        for arg in &args {
+            groups.push(self.tasks_ref(arg, example));
+        }
+        let mut groups: Vec<Tasks> = groups.into_iter().collect::<Option<_>>()?;
+        groups.sort_by_key(|g| g.first);
+        let tasks = groups[1..].iter().try_fold(groups[0], |all, g| {
+            (g.first == all.first + all.count).then_some(Tasks {
+                first: all.first,
+                count: all.count + g.count,
+            })
+        });
+        let Some(tasks) = tasks else {
+            let names: Vec<&str> = args.iter().filter_map(|a| a.value().as_string()).collect();
+            self.push(
+                Problem::new(
+                    "scenario::bad-reference",
+                    t!("asyncio.parse.not_together", keyword = keyword),
+                )
+                .at(span, t!("asyncio.parse.not_together_label"))
+                .help(t!(
+                    "asyncio.parse.not_together_help",
+                    names = names.join(", ")
+                )),
+            );
+            return None;
+        };
+        let op = match keyword {
+            "gather" => Op::Gather(tasks),
+            "cancel" => Op::Cancel(tasks),
+            "wait" => {
+                let first_completed = match props.get("return-when") {
+                    None => false,
+                    Some(e) => match e.value().as_string() {
+                        Some("FIRST_COMPLETED") => true,
+                        Some("ALL_COMPLETED") => false,
+                        _ => {
+                            self.push(
+                                Problem::new(
+                                    "scenario::bad-value",
+                                    t!("asyncio.parse.return_when"),
+                                )
+                                .at(span_of(e.span()), t!("asyncio.parse.return_when_label"))
+                                .help(t!("asyncio.parse.like_this", example = example)),
+                            );
+                            return None;
+                        }
+                    },
+                };
+                Op::WaitTasks {
+                    tasks,
+                    first: first_completed,
+                }
+            }
+            _ => {
+                let Some(e) = props.get("timeout") else {
+                    self.push(
+                        Problem::new(
+                            "scenario::missing-attribute",
+                            t!("classroom.parse.needs", keyword = keyword, key = "timeout"),
+                        )
+                        .at(span, t!("classroom.parse.no", key = "timeout"))
+                        .help(t!("asyncio.parse.like_this", example = example)),
+                    );
+                    return None;
+                };
+                let timeout = self.duration_value(e, "`timeout`")?;
+                Op::WaitTasksFor { tasks, timeout }
+            }
+        };
+        Some(Item::Step(op, span))
+    }
+
+    /// The group of tasks, declared above, that `entry` names.
+    fn tasks_ref(&mut self, entry: &KdlEntry, example: &str) -> Option<Tasks> {
+        let span = span_of(entry.span());
+        let tasks: Vec<&str> = self
+            .groups
+            .iter()
+            .filter(|(_, members, _)| {
+                members
+                    .first()
+                    .is_some_and(|&t| self.threads[t as usize].is_task())
+            })
+            .map(|(g, ..)| g.as_str())
+            .collect();
+        let Some(name) = entry.value().as_string() else {
+            self.push(
+                Problem::new(
+                    "scenario::bad-reference",
+                    t!("asyncio.parse.names_tasks", a1 = value_kind(entry.value())),
+                )
+                .at(span, t!("classroom.parse.not_a_name"))
+                .help(t!("asyncio.parse.like_this", example = example)),
+            );
+            return None;
+        };
+        match self.groups.iter().find(|(g, ..)| g == name) {
+            Some((_, members, decl)) if !members.is_empty() => {
+                let first = members[0];
+                if self.threads[first as usize].is_task() {
+                    return Some(Tasks {
+                        first,
+                        count: members.len() as ThreadIdx,
+                    });
+                }
+                let decl = *decl;
+                self.push(
+                    Problem::new(
+                        "scenario::wrong-kind",
+                        t!("asyncio.parse.threads_not_tasks", name = name),
+                    )
+                    .at(span, t!("asyncio.parse.threads_label"))
+                    .also(decl, t!("asyncio.parse.declared_thread"))
+                    .help(t!("asyncio.parse.threads_not_tasks_help", name = name)),
+                );
+                None
+            }
+            _ => {
+                let help = match nearest(name, &tasks) {
+                    Some(near) => t!("classroom.parse.did_you_mean", s = near).into_owned(),
+                    None if tasks.is_empty() => t!("asyncio.parse.no_tasks_above").into_owned(),
+                    None => t!("asyncio.parse.tasks_above", a1 = tasks.join(", ")).into_owned(),
+                };
+                self.push(
+                    Problem::new(
+                        "scenario::undeclared",
+                        t!("asyncio.parse.no_such_tasks", a1 = shown(name)),
+                    )
+                    .at(span, t!("asyncio.parse.not_tasks_above"))
+                    .help(with_disguise(help, name)),
+                );
+                None
+            }
+        }
+    }
+
+    /// `to-thread` hands its call to the loop's default executor: a thread pool whose worker
+    /// threads (one for each task that uses it, as CPython reuses an idle worker for a task's
+    /// next call) run the calls. Added here, as lanes of their own, once every task is read.
+    fn executor(&mut self) {
+        let users: Vec<usize> = (0..self.threads.len())
+            .filter(|&t| {
+                self.threads[t]
+                    .steps
+                    .iter()
+                    .any(|s| matches!(s.op, Op::ToThread { .. }))
+            })
+            .collect();
+        let Some(&first_user) = users.first() else {
+            return;
+        };
+        let span = self.thread_spans[first_user];
+        if let Some(i) = self.resources.iter().position(|r| r.name == EXECUTOR) {
+            let taken = self.resource_spans[i];
+            self.push(
+                Problem::new(
+                    "scenario::duplicate",
+                    t!("asyncio.parse.executor_taken", name = EXECUTOR),
+                )
+                .at(taken, t!("asyncio.parse.taken_here"))
+                .also(span, t!("asyncio.parse.needs_executor"))
+                .help(t!("asyncio.parse.executor_taken_help")),
+            );
+            return;
+        }
+        if self.threads.len() + users.len() > MAX_THREADS || self.over_limit {
+            self.push(
+                Problem::new(
+                    "scenario::limit",
+                    t!(
+                        "classroom.parse.more_than_threads",
+                        MAX_THREADS = MAX_THREADS
+                    ),
+                )
+                .at(span, t!("asyncio.parse.needs_executor"))
+                .help(t!(
+                    "classroom.parse.a_scenario_may_have_at",
+                    MAX_THREADS = MAX_THREADS
+                )),
+            );
+            return;
+        }
+        let executor = self.resources.len() as ResIdx;
+        self.resources.push(Resource {
+            name: EXECUTOR.to_string(),
+            kind: ResourceKind::Pool,
+            line: self.threads[first_user].line,
+            asyncio: false,
+        });
+        self.resource_spans.push(span);
+        for (n, &user) in users.iter().enumerate() {
+            let mut steps = Vec::new();
+            let mut spans = Vec::new();
+            for (i, step) in self.threads[user].steps.iter_mut().enumerate() {
+                if let Op::ToThread { executor: e, .. } = &mut step.op {
+                    *e = executor;
+                    steps.push(Step {
+                        op: Op::RunNext(executor),
+                        line: step.line,
+                    });
+                    spans.push(self.step_spans[user][i]);
+                }
+            }
+            let name = format!("{EXECUTOR_THREADS}_{n}");
+            self.thread_names.insert(name.clone(), span);
+            let line = self.threads[user].line;
+            self.threads.push(ThreadSpec {
+                name,
+                group: EXECUTOR_THREADS.to_string(),
+                line,
+                gil: None,
+                after: Vec::new(),
+                event_loop: None,
+                daemon: false,
+                steps,
+            });
+            self.thread_spans.push(self.thread_spans[user]);
+            self.step_spans.push(spans);
         }
     }
 }

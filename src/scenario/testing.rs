@@ -25,6 +25,7 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
                 name: name.to_string(),
                 kind: *kind,
                 line: i as u32 + 1,
+                asyncio: false,
             })
             .collect(),
         threads: threads

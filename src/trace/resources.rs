@@ -367,7 +367,10 @@ pub(crate) fn apply_event(states: &mut [ResourceState], scenario: &Scenario, e: 
     {
         state.apply(e, step_op(scenario, e));
     }
-    if matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop) {
+    if matches!(
+        e.kind,
+        EventKind::Done | EventKind::Fail | EventKind::Stop | EventKind::Cancelled
+    ) {
         for state in states.iter_mut() {
             state.forget_waiter(e.thread);
         }

@@ -131,6 +131,10 @@ pub struct ThreadSummary {
     /// That process's pid, as its events said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// A task that ended by `CancelledError` at an await (only present, as `true`, for such a
+    /// task).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
 }
 
 /// Per-resource figures. Every variant names its resource and its `kind`: the keyword that
@@ -336,6 +340,7 @@ struct ThreadAcc {
     stopped: bool,
     /// The pid its process's `spawn` named.
     pid: Option<u32>,
+    cancelled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -466,7 +471,15 @@ impl SummaryBuilder {
         {
             acc.stopped = true;
         }
-        if matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop) {
+        if e.kind == EventKind::Cancelled
+            && let Some(acc) = self.threads.get_mut(e.thread as usize)
+        {
+            acc.cancelled = true;
+        }
+        if matches!(
+            e.kind,
+            EventKind::Done | EventKind::Fail | EventKind::Stop | EventKind::Cancelled
+        ) {
             for r in &mut self.resources {
                 r.state.forget_waiter(e.thread);
             }
@@ -575,6 +588,7 @@ impl SummaryBuilder {
                     stopped: acc.stopped,
                     process: s.process_of(i as u16).map(str::to_string),
                     pid: acc.pid,
+                    cancelled: acc.cancelled,
                 }
             })
             .collect();
@@ -651,7 +665,7 @@ impl SummaryBuilder {
 fn figures(s: &Scenario, r: ResIdx, acc: &ResourceAcc) -> ResourceFigures {
     let name = s.resource_name(r).to_string();
     let resource_kind = s.resources[r as usize].kind;
-    let kind = resource_kind.keyword();
+    let kind = s.resources[r as usize].keyword();
     match resource_kind {
         ResourceKind::Counter => ResourceFigures::Counter {
             name,

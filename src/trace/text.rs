@@ -212,6 +212,11 @@ pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
                 at = fmt_run_time((t.finished_ms.unwrap_or(0.0) * 1e6) as u64)
             )
             .into_owned(),
+            (None, "done", _) if t.cancelled => rust_i18n::t!(
+                "asyncio.summary.cancelled_at",
+                at = fmt_run_time((t.finished_ms.unwrap_or(0.0) * 1e6) as u64)
+            )
+            .into_owned(),
             (None, "done", _) => match t.finished_ms {
                 Some(ms) => rust_i18n::t!("summary.done_at", at = fmt_run_time((ms * 1e6) as u64))
                     .into_owned(),

@@ -505,7 +505,10 @@ impl Trace {
         for e in self.log.range(from..index) {
             if e.resource == Some(r) {
                 state.apply(e, step_op(&self.scenario, e));
-            } else if matches!(e.kind, EventKind::Done | EventKind::Fail | EventKind::Stop) {
+            } else if matches!(
+                e.kind,
+                EventKind::Done | EventKind::Fail | EventKind::Stop | EventKind::Cancelled
+            ) {
                 state.forget_waiter(e.thread);
             }
         }
@@ -585,6 +588,9 @@ impl Trace {
         let other_words = |kind: EventKind| kind.name().replace('_', " ");
 
         let Some(r) = e.resource.filter(|&r| (r as usize) < s.resources.len()) else {
+            if let Some(said) = asyncio_sentence(s, e, op, l, who, &name) {
+                return said;
+            }
             return match e.kind {
                 EventKind::Start => say!("started"),
                 // Back at a step's work after a pause or the GIL's hand-over, a thread goes on
@@ -1128,6 +1134,66 @@ impl Lane {
             });
         }
     }
+}
+
+/// What a task did to other tasks (`gather`, `wait`, `wait-for`, `cancel`) and how a cancelled
+/// task ended, in words; `None` for events that are not about tasks.
+fn asyncio_sentence(
+    s: &Scenario,
+    e: &Event,
+    op: Option<Op>,
+    l: &str,
+    who: &str,
+    name: &dyn Fn(ThreadIdx) -> String,
+) -> Option<String> {
+    let group = |t: crate::scenario::model::Tasks| s.group_names(t).join(", ");
+    let say = |key: &str, group: String, by: String, time: String| {
+        t!(
+            &format!("asyncio.log.{key}"),
+            locale = l,
+            who = who,
+            group = group,
+            by = by,
+            time = time
+        )
+        .into_owned()
+    };
+    let none = String::new;
+    Some(match (e.kind, op) {
+        (EventKind::Cancel, _) => say(
+            "cancels",
+            none(),
+            e.item.map_or_else(none, |t| name(t as ThreadIdx)),
+            none(),
+        ),
+        (EventKind::Cancelled, _) => match e.by {
+            Some(b) => say("cancelled_by", none(), name(b), none()),
+            None => say("cancelled", none(), none(), none()),
+        },
+        (EventKind::Sleep, Some(Op::Gather(t))) => say("gathers", group(t), none(), none()),
+        (EventKind::Sleep, Some(Op::WaitTasks { tasks, first })) => say(
+            if first { "waits_first" } else { "waits_all" },
+            group(tasks),
+            none(),
+            none(),
+        ),
+        (EventKind::Sleep, Some(Op::WaitTasksFor { tasks, timeout })) => {
+            say("waits_for", group(tasks), none(), duration::format(timeout))
+        }
+        (EventKind::Pass, Some(Op::WaitTasks { first: true, tasks })) => say(
+            "first_done",
+            group(tasks),
+            e.by.map_or_else(none, name),
+            none(),
+        ),
+        (EventKind::Pass, Some(Op::Gather(t) | Op::WaitTasks { tasks: t, .. })) => {
+            say("all_done", group(t), none(), none())
+        }
+        (EventKind::Timeout, Some(Op::WaitTasksFor { tasks, timeout })) => {
+            say("timed_out", group(tasks), none(), duration::format(timeout))
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

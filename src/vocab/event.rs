@@ -86,10 +86,15 @@ pub enum EventKind {
     Spawn,
     /// Stopped by a runtime error; the reason is kept by the run.
     Fail,
+    /// A task asked another to stop (`t.cancel()`); `item` is the task asked.
+    Cancel,
+    /// A task stopped by `CancelledError` at the await it was in (its step); `by` is the task
+    /// that cancelled it, if one did (a `wait-for` timeout cancels too).
+    Cancelled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 24] = [
+    pub const ALL: [EventKind; 26] = [
         EventKind::Start,
         EventKind::Run,
         EventKind::Sleep,
@@ -114,6 +119,8 @@ impl EventKind {
         EventKind::Raise,
         EventKind::Stop,
         EventKind::Spawn,
+        EventKind::Cancel,
+        EventKind::Cancelled,
     ];
 
     /// The kind whose [`EventKind::name`] is `name`.
@@ -148,6 +155,8 @@ impl EventKind {
             EventKind::Stop => "stop",
             EventKind::Spawn => "spawn",
             EventKind::Fail => "fail",
+            EventKind::Cancel => "cancel",
+            EventKind::Cancelled => "cancelled",
         }
     }
 }
@@ -206,11 +215,12 @@ impl State {
             | EventKind::TaskDone
             | EventKind::Raise
             | EventKind::Load
+            | EventKind::Cancel
             | EventKind::Store => State::Running,
             EventKind::DropRequest => return None,
             EventKind::Hold => State::Held,
             EventKind::Spawn => State::Starting,
-            EventKind::Done | EventKind::Stop => State::Done,
+            EventKind::Done | EventKind::Stop | EventKind::Cancelled => State::Done,
             EventKind::Fail => State::Failed,
         })
     }
@@ -597,7 +607,9 @@ mod every_kind {
             | EventKind::TaskDone
             | EventKind::Raise
             | EventKind::Stop
-            | EventKind::Spawn => EventKind::ALL.contains(&k),
+            | EventKind::Spawn
+            | EventKind::Cancel
+            | EventKind::Cancelled => EventKind::ALL.contains(&k),
         };
         assert!(EventKind::ALL.into_iter().all(listed));
         for k in EventKind::ALL {

@@ -242,6 +242,7 @@ impl Model {
             name: unique,
             kind,
             line,
+            asyncio: false,
         });
         r
     }

@@ -9,12 +9,17 @@
 use parking_lot::Mutex;
 
 use super::{Cx, View};
-use crate::scenario::model::{ResIdx, ThreadIdx};
+use crate::scenario::model::{ResIdx, Tasks, ThreadIdx};
 use crate::vocab::event::EventKind;
 
 pub struct EventLoop {
     index: ResIdx,
     state: Mutex<State>,
+    /// Per task: asked to stop (`t.cancel()`), and by whom (`None`: a `wait-for`'s timeout
+    /// on behalf of no task but the waiter, which is named all the same).
+    cancels: Mutex<Vec<Option<Option<ThreadIdx>>>>,
+    /// Tasks in the order they ended, for `asyncio.wait`'s FIRST_COMPLETED.
+    ended: Mutex<Vec<ThreadIdx>>,
 }
 
 #[derive(Default)]
@@ -26,11 +31,43 @@ struct State {
 }
 
 impl EventLoop {
-    pub fn new(index: ResIdx) -> EventLoop {
+    pub fn new(index: ResIdx, threads: usize) -> EventLoop {
         EventLoop {
             index,
             state: Mutex::new(State::default()),
+            cancels: Mutex::new(vec![None; threads]),
+            ended: Mutex::new(Vec::new()),
         }
+    }
+
+    /// `t.cancel()` by `by`: `t` stops with `CancelledError` at its await. Whether this asked
+    /// (a task already asked is not asked again).
+    pub fn cancel(&self, t: ThreadIdx, by: Option<ThreadIdx>) -> bool {
+        let mut c = self.cancels.lock();
+        if c[t as usize].is_some() {
+            return false;
+        }
+        c[t as usize] = Some(by);
+        true
+    }
+
+    /// Task `t` has ended (done, failed or cancelled).
+    pub fn ended(&self, t: ThreadIdx) {
+        self.ended.lock().push(t);
+    }
+
+    /// The first of `tasks` to end, if any has.
+    pub fn first_ended(&self, tasks: Tasks) -> Option<ThreadIdx> {
+        self.ended
+            .lock()
+            .iter()
+            .copied()
+            .find(|&t| tasks.contains(t))
+    }
+
+    /// Whether task `t` was asked to stop, and by whom.
+    pub fn cancelled(&self, t: ThreadIdx) -> Option<Option<ThreadIdx>> {
+        self.cancels.lock()[t as usize]
     }
 
     /// The task now running on the loop, if any.

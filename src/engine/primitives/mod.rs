@@ -10,6 +10,7 @@
 //! resource or give up after a timeout counted in run time by `Patience`, unblock) and
 //! `Watched` (a state read as the wait-for graph's `View`).
 
+pub mod asyncio;
 pub mod barrier;
 pub mod buffer;
 pub mod condition;
@@ -261,10 +262,15 @@ pub enum Primitive {
     List(list::List),
     Pool(pool::Pool),
     MpQueue(mp_queue::MpQueue),
+    /// asyncio's own primitives, which tasks await.
+    Asyncio(asyncio::Asyncio),
 }
 
 impl Primitive {
     pub fn new(index: ResIdx, resource: &Resource, threads: usize) -> Primitive {
+        if resource.asyncio {
+            return Primitive::Asyncio(asyncio::Asyncio::new(index, resource.kind, threads));
+        }
         match resource.kind {
             ResourceKind::Mutex => Primitive::Mutex(mutex::Mutex::new(index, threads, false)),
             ResourceKind::Semaphore { permits } => {
@@ -285,7 +291,9 @@ impl Primitive {
                 Primitive::RwLock(rwlock::RwLock::new(index, threads, prefer_readers))
             }
             ResourceKind::Counter => Primitive::Counter(counter::Counter::new(index)),
-            ResourceKind::EventLoop => Primitive::EventLoop(event_loop::EventLoop::new(index)),
+            ResourceKind::EventLoop => {
+                Primitive::EventLoop(event_loop::EventLoop::new(index, threads))
+            }
             ResourceKind::Condition { .. } => {
                 Primitive::Condition(condition::Condition::new(index, threads))
             }
@@ -308,8 +316,9 @@ impl Primitive {
             Primitive::Condition(p) => p.core.wake_all(),
             Primitive::Pool(p) => p.core.wake_all(),
             // A list never makes a thread wait either; an mp-queue's takers look for
-            // cancellation between polls of the pipe.
-            Primitive::List(_) | Primitive::MpQueue(_) => {}
+            // cancellation between polls of the pipe; tasks awaiting asyncio's primitives
+            // wait where cancellation wakes them itself.
+            Primitive::List(_) | Primitive::MpQueue(_) | Primitive::Asyncio(_) => {}
             // A counter never makes a thread wait; tasks wait at async gates and in timers,
             // which cancellation wakes itself.
             Primitive::Counter(_) | Primitive::EventLoop(_) => {}
@@ -331,6 +340,7 @@ impl Primitive {
             Primitive::List(p) => p.view(),
             Primitive::MpQueue(p) => p.view(),
             Primitive::Pool(p) => p.core.view(),
+            Primitive::Asyncio(p) => p.view(),
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct Pool {
 #[derive(Debug, Clone, Copy)]
 struct Task {
     work: Duration,
+    /// A blocking call handed over by `to-thread` (`await asyncio.to_thread(f)`): the worker
+    /// waits in it off the CPU, as a blocking I/O call does, rather than computing.
+    call: bool,
     raises: Option<u8>,
     /// The worker that ran it and whether it raised, once finished.
     finished: Option<(ThreadIdx, bool)>,
@@ -59,6 +62,8 @@ impl State {
 pub enum Next {
     /// A task to run: its number, its work, the exception it raises.
     Task(u32, Duration, Option<u8>),
+    /// A blocking call from `to-thread`: its number and how long it blocks.
+    Call(u32, Duration),
     /// The pool is shut down and empty: the worker stops.
     Shutdown,
 }
@@ -100,6 +105,7 @@ impl Pool {
         }
         s.tasks.push(Task {
             work,
+            call: false,
             raises,
             finished: None,
             collected: false,
@@ -154,6 +160,9 @@ impl Pool {
             Some(n) => {
                 let task = s.tasks[n as usize - 1];
                 cx.emit(EventKind::Take, self.index, None, Some(n));
+                if task.call {
+                    return Ok(Next::Call(n, task.work));
+                }
                 Ok(Next::Task(n, task.work, task.raises))
             }
             None => Ok(Next::Shutdown),
@@ -174,6 +183,71 @@ impl Pool {
         };
         cx.emit(kind, self.index, None, Some(n));
         self.core.cv.notify_all();
+        // A task awaiting this call on the event loop waits there, not on the condition
+        // variable.
+        cx.conductor.wake_tasks();
+    }
+
+    /// `loop.run_in_executor(None, call)`: queue a blocking call of `call` for a worker, and
+    /// return its number, whose future the task then awaits.
+    pub fn submit_call(&self, cx: &mut Cx, call: Duration) -> u32 {
+        let mut s = self.core.lock();
+        s.tasks.push(Task {
+            work: call,
+            call: true,
+            raises: None,
+            finished: None,
+            collected: false,
+        });
+        let n = s.tasks.len() as u32;
+        s.queue.push_back(n);
+        s.seq += 1;
+        cx.emit(EventKind::Put, self.index, None, Some(n));
+        self.core.cv.notify_all();
+        n
+    }
+
+    /// The worker that finished call `n`, once it has; its result is then collected.
+    pub fn call_done(&self, cx: &mut Cx, n: u32) -> Option<ThreadIdx> {
+        let mut s = self.core.lock();
+        let (by, _) = s.tasks.get(n as usize - 1)?.finished?;
+        s.tasks[n as usize - 1].collected = true;
+        s.seq += 1;
+        cx.emit(EventKind::Pass, self.index, Some(by), Some(n));
+        Some(by)
+    }
+
+    /// Wait, without having started, until a first task or call has been submitted: true.
+    /// False if the pool was closed first, and no worker is needed.
+    pub fn until_called(
+        &self,
+        conductor: &crate::engine::conductor::Conductor,
+    ) -> Result<bool, Halt> {
+        let mut s = self.core.lock();
+        while s.tasks.is_empty() {
+            if s.shut {
+                return Ok(false);
+            }
+            if conductor.cancelled() {
+                return Err(Halt::Cancelled);
+            }
+            self.core.cv.wait_for(&mut s, Duration::from_millis(50));
+        }
+        Ok(true)
+    }
+
+    /// The event loop is closing (`asyncio.run` shuts its default executor down): idle workers
+    /// stop once no call is left. Said by no thread, so it records nothing.
+    pub fn close(&self) {
+        let mut s = self.core.lock();
+        s.shut = true;
+        s.seq += 1;
+        self.core.cv.notify_all();
+    }
+
+    /// Whether call `n` has returned.
+    pub fn is_finished(&self, n: u32) -> bool {
+        self.core.lock().finished(n)
     }
 
     /// Wait for futures and collect their results, one `pass` each, in the order `which`

@@ -126,7 +126,7 @@ fn counter_values(state: &ResourceState) -> Value {
 
 fn counter_name(scenario: &Scenario, r: ResIdx) -> String {
     let res = &scenario.resources[r as usize];
-    format!("{} ({})", res.name, res.kind.keyword())
+    format!("{} ({})", res.name, res.keyword())
 }
 
 /// Whether `e` is a thread being woken by another (and so ends a flow arrow).

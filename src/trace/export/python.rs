@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::scenario::model::{
-    EXCEPTIONS, Guard, Op, ResIdx, ResourceKind, Scenario, ThreadModel, ThreadSpec,
+    EXCEPTIONS, Guard, Op, ResIdx, Resource, ResourceKind, Scenario, Tasks, ThreadModel, ThreadSpec,
 };
 
 const HARNESS: &str = include_str!("python_harness.py");
@@ -105,6 +105,18 @@ const RESERVED: &[&str] = &[
     "SPEED",
     "KDL_LINE",
     "value",
+    "AsyncSemaphore",
+    "AsyncLock",
+    "AsyncEvent",
+    "AsyncQueue",
+    "gather",
+    "wait",
+    "wait_for",
+    "to_thread",
+    "LANES",
+    "t",
+    "done",
+    "pending",
 ];
 
 /// Why the twin cannot express `scenario`, if it cannot. The program names each future by its
@@ -225,6 +237,16 @@ pub fn twin(scenario: &Scenario) -> Twin {
         let var = &res_names[r];
         let name = py_str(&res.name);
         let comment = trailing_comment(scenario, res.line);
+        if res.asyncio || executor_of(scenario, r as ResIdx) {
+            match asyncio_decl(res, var, &name) {
+                Some(decl) => out.line(&with_comment(decl, comment)),
+                None => out.line(&format!(
+                    "# {}: the event loop's default executor, which asyncio.to_thread hands calls to.",
+                    res.name
+                )),
+            }
+            continue;
+        }
         let decl = match res.kind {
             ResourceKind::Mutex => format!("{var} = Lock({name})"),
             ResourceKind::RLock => format!("{var} = RLock({name})"),
@@ -308,6 +330,7 @@ pub fn twin(scenario: &Scenario) -> Twin {
     }
 
     let groups = groups(scenario, &mut taken);
+    lanes_line(scenario, &mut out);
     for g in &groups {
         out.blank(2);
         let spec = &scenario.threads[g.first];
@@ -340,7 +363,9 @@ pub fn twin(scenario: &Scenario) -> Twin {
             g.func
         ));
         out.line(&format!("    \"\"\"{doc}\"\"\""));
-        Lane::new(scenario, spec, &res_names).emit(&mut out, 0, spec.steps.len(), 1, None, false);
+        let mut lane = Lane::new(scenario, spec, &res_names);
+        lane.task_vars = task_vars(&groups);
+        lane.emit(&mut out, 0, spec.steps.len(), 1, None, false);
     }
 
     out.blank(2);
@@ -428,6 +453,10 @@ struct Group {
 fn groups(scenario: &Scenario, taken: &mut HashSet<String>) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     for (i, t) in scenario.threads.iter().enumerate() {
+        // The loop's executor threads are asyncio's own: `to_thread` starts them.
+        if executor_worker(scenario, t) {
+            continue;
+        }
         if let Some(g) = groups.last_mut()
             && g.name == t.group
             && g.task == t.is_task()
@@ -479,13 +508,23 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
     if let Some(l) = event_loop {
         out.line("async def event_loop():");
         out.line("    \"\"\"The tasks, as asyncio.gather would run them, group after group.\"\"\"");
+        let (global, cancels) = awaited_tasks(scenario, groups);
+        if let Some(global) = global {
+            out.line(&global);
+        }
+        // A cancelled task ends with CancelledError, which gather would raise here.
+        let returning = if cancels {
+            ", return_exceptions=True"
+        } else {
+            ""
+        };
         let mut started: Vec<&Group> = Vec::new();
         for g in groups.iter().filter(|g| g.task) {
             for &a in &g.after {
                 let dep = &groups[a];
                 if dep.task {
                     out.line(&format!(
-                        "    await asyncio.gather(*{})  {}",
+                        "    await asyncio.gather(*{}{returning})  {}",
                         dep.var,
                         after_note(g)
                     ));
@@ -507,7 +546,10 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
             started.push(g);
         }
         let all: Vec<String> = started.iter().map(|g| format!("*{}", g.var)).collect();
-        out.line(&format!("    await asyncio.gather({})", all.join(", ")));
+        out.line(&format!(
+            "    await asyncio.gather({}{returning})",
+            all.join(", ")
+        ));
         out.blank(2);
         let _ = l;
     }
@@ -632,6 +674,9 @@ struct Lane<'a> {
     /// Per step: the futures it names, by task number: a submit's own, a `result`'s, and the
     /// ones still uncollected for `map` and `as-completed`.
     futures: Vec<Vec<u32>>,
+    /// Each task group's name and the variable its tasks are kept in, for steps that await or
+    /// cancel them.
+    task_vars: Vec<(String, String)>,
 }
 
 impl<'a> Lane<'a> {
@@ -695,6 +740,7 @@ impl<'a> Lane<'a> {
             held,
             retries,
             futures,
+            task_vars: Vec::new(),
         }
     }
 
@@ -848,23 +894,31 @@ impl<'a> Lane<'a> {
                 out.step(&format!("{pad}{}{text}", "    ".repeat(*indent)), line);
             }
         };
+        // asyncio's own primitives are awaited where a task may wait on them.
+        let aw = |x: ResIdx| {
+            if self.scenario.resources[x as usize].asyncio {
+                "await "
+            } else {
+                ""
+            }
+        };
         let text = match step.op {
-            Op::Lock(x) => format!("{}.acquire()", self.lock_var(x)),
+            Op::Lock(x) => format!("{}{}.acquire()", aw(x), self.lock_var(x)),
             Op::Unlock(x) if self.scenario.resources[x as usize].kind == ResourceKind::Mutex => {
                 format!("{}.release()", self.lock_var(x))
             }
-            Op::Acquire(x) => format!("{}.acquire()", r(x)),
+            Op::Acquire(x) => format!("{}{}.acquire()", aw(x), r(x)),
             Op::Unlock(x) | Op::Release(x) => format!("{}.release()", r(x)),
             Op::Read(x) => format!("{}.acquire_read()", r(x)),
             Op::Write(x) => format!("{}.acquire_write()", r(x)),
-            Op::Wait(x) => format!("{}.wait()", r(x)),
+            Op::Wait(x) => format!("{}{}.wait()", aw(x), r(x)),
             Op::Set(x) => format!("{}.set()", r(x)),
             Op::Clear(x) => format!("{}.clear()", r(x)),
             Op::WaitFor { resource, timeout } => {
                 format!("{}.wait(timeout={})", r(resource), secs(timeout))
             }
-            Op::Put(x) => format!("{}.put()", r(x)),
-            Op::PutSentinel(x) => format!("{}.put(None)", r(x)),
+            Op::Put(x) => format!("{}{}.put()", aw(x), r(x)),
+            Op::PutSentinel(x) => format!("{}{}.put(None)", aw(x), r(x)),
             Op::PutPriority { resource, priority } => {
                 format!("{}.put(priority={priority})", r(resource))
             }
@@ -873,7 +927,7 @@ impl<'a> Lane<'a> {
                 block(
                     out,
                     &[
-                        (0, format!("{item} = {}.get()", r(x))),
+                        (0, format!("{item} = {}{}.get()", aw(x), r(x))),
                         (
                             0,
                             format!("if {item} is None:  # the sentinel: no more work"),
@@ -883,7 +937,7 @@ impl<'a> Lane<'a> {
                 );
                 return;
             }
-            Op::Take(x) => format!("{}.get()", r(x)),
+            Op::Take(x) => format!("{}{}.get()", aw(x), r(x)),
             Op::TakeFor { resource, timeout } => {
                 let item = self.item_of(resource);
                 let mut lines = vec![
@@ -907,7 +961,7 @@ impl<'a> Lane<'a> {
                 return;
             }
             Op::TaskDone(x) => format!("{}.task_done()", r(x)),
-            Op::Join(x) => format!("{}.join()", r(x)),
+            Op::Join(x) => format!("{}{}.join()", aw(x), r(x)),
             Op::Work(d) => format!("work({})", secs(d)),
             Op::CondWait { cond, guard } => {
                 let wait = format!("{}.wait()", r(cond));
@@ -985,6 +1039,14 @@ impl<'a> Lane<'a> {
                 return;
             }
             Op::Shutdown(x) => format!("{}.shutdown(wait=False)", r(x)),
+            Op::Gather(_)
+            | Op::WaitTasks { .. }
+            | Op::Cancel(_)
+            | Op::WaitTasksFor { .. }
+            | Op::ToThread { .. } => {
+                block(out, &self.asyncio_step(step.op));
+                return;
+            }
             Op::Sleep(d) if self.spec.is_task() => format!("await async_sleep({})", secs(d)),
             Op::Sleep(d) => format!("sleep({})", secs(d)),
             Op::BlockingSleep(d) => {
@@ -1162,6 +1224,157 @@ fn dedent(text: &str) -> Vec<String> {
         lines.pop();
     }
     lines
+}
+
+/// asyncio's steps on other tasks and on the loop's executor, as a task's twin writes them.
+impl Lane<'_> {
+    /// The tasks of `tasks` as one Python expression: a group's list, or the lists together.
+    fn tasks_expr(&self, tasks: Tasks, star: bool) -> String {
+        let vars: Vec<&str> = self
+            .scenario
+            .group_names(tasks)
+            .into_iter()
+            .filter_map(|g| {
+                self.task_vars
+                    .iter()
+                    .find(|(name, _)| name == g)
+                    .map(|(_, var)| var.as_str())
+            })
+            .collect();
+        match (vars.as_slice(), star) {
+            ([one], false) => one.to_string(),
+            (_, true) => vars
+                .iter()
+                .map(|v| format!("*{v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            (_, false) => format!(
+                "[{}]",
+                vars.iter()
+                    .map(|v| format!("*{v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    fn asyncio_step(&self, op: Op) -> Vec<(usize, String)> {
+        match op {
+            Op::Gather(t) => vec![(0, format!("await gather({})", self.tasks_expr(t, true)))],
+            Op::WaitTasks { tasks, first } => {
+                let when = if first {
+                    "FIRST_COMPLETED"
+                } else {
+                    "ALL_COMPLETED"
+                };
+                vec![(
+                    0,
+                    format!(
+                        "done, pending = await wait({}, return_when=asyncio.{when})",
+                        self.tasks_expr(tasks, false)
+                    ),
+                )]
+            }
+            Op::Cancel(t) => vec![
+                (0, format!("for t in {}:", self.tasks_expr(t, false))),
+                (
+                    1,
+                    "t.cancel()  # CancelledError at the await it is in".into(),
+                ),
+            ],
+            Op::WaitTasksFor { tasks, timeout } => {
+                let aw = if tasks.count == 1 {
+                    format!("{}[0]", self.tasks_expr(tasks, false))
+                } else {
+                    format!("asyncio.gather({})", self.tasks_expr(tasks, true))
+                };
+                vec![
+                    (0, "try:".into()),
+                    (
+                        1,
+                        format!("await wait_for({aw}, timeout={})", secs(timeout)),
+                    ),
+                    (0, "except TimeoutError:".into()),
+                    (
+                        1,
+                        "pass  # cancelled at the timeout: go on without it".into(),
+                    ),
+                ]
+            }
+            Op::ToThread { call, .. } => vec![(
+                0,
+                format!(
+                    "await to_thread(sleep, {})  # a blocking call, off the loop",
+                    secs(call)
+                ),
+            )],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Whether resource `r` is the executor `to-thread` hands its calls to.
+fn executor_of(scenario: &Scenario, r: ResIdx) -> bool {
+    steps(scenario).any(|op| matches!(op, Op::ToThread { executor, .. } if executor == r))
+}
+
+/// Whether `t` is one of the executor's worker threads, which asyncio starts by itself.
+fn executor_worker(scenario: &Scenario, t: &ThreadSpec) -> bool {
+    t.steps
+        .first()
+        .is_some_and(|s| matches!(s.op, Op::RunNext(r) if executor_of(scenario, r)))
+}
+
+/// asyncio's primitive `res` declared, or `None` for the executor, which asyncio has.
+fn asyncio_decl(res: &Resource, var: &str, name: &str) -> Option<String> {
+    if !res.asyncio {
+        return None;
+    }
+    Some(match res.kind {
+        ResourceKind::Semaphore { permits } => format!("{var} = AsyncSemaphore({name}, {permits})"),
+        ResourceKind::Event => format!("{var} = AsyncEvent({name})"),
+        ResourceKind::Buffer { capacity } => {
+            format!("{var} = AsyncQueue({name}, maxsize={capacity})")
+        }
+        _ => format!("{var} = AsyncLock({name})"),
+    })
+}
+
+/// Each task group's name and its variable.
+fn task_vars(groups: &[Group]) -> Vec<(String, String)> {
+    groups
+        .iter()
+        .filter(|g| g.task)
+        .map(|g| (g.name.clone(), g.var.clone()))
+        .collect()
+}
+
+/// The `global` line that lets tasks await or cancel other groups' tasks, if any does, and
+/// whether any task is cancelled.
+fn awaited_tasks(scenario: &Scenario, groups: &[Group]) -> (Option<String>, bool) {
+    let awaits = steps(scenario).any(|op| op.tasks().is_some());
+    let cancels = steps(scenario).any(|op| matches!(op, Op::Cancel(_) | Op::WaitTasksFor { .. }));
+    let vars: Vec<&str> = groups
+        .iter()
+        .filter(|g| g.task)
+        .map(|g| g.var.as_str())
+        .collect();
+    let global = (awaits && !vars.is_empty()).then(|| format!("    global {}", vars.join(", ")));
+    (global, cancels)
+}
+
+/// Where a task cancels others, the lanes in threadlab's order: a cancel's event names the task
+/// it cancels by its place here.
+fn lanes_line(scenario: &Scenario, out: &mut Program) {
+    if !steps(scenario).any(|op| matches!(op, Op::Cancel(_) | Op::WaitTasksFor { .. })) {
+        return;
+    }
+    let names: Vec<String> = scenario.threads.iter().map(|t| py_str(&t.name)).collect();
+    out.blank(1);
+    out.line(
+        "# threadlab's lanes in order: a cancel's event names the task it cancels by its place.",
+    );
+    out.line(&format!("LANES = ({},)", names.join(", ")));
 }
 
 #[cfg(test)]

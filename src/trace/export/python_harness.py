@@ -60,9 +60,9 @@ def _kdl_line(frame=None):
     return None
 
 
-def _log(event, resource=None, item=None, timed=False, lane=None, by=None):
+def _log(event, resource=None, item=None, timed=False, lane=None, by=None, line=None):
     lane = lane or _me()
-    line = _kdl_line()
+    line = line or _kdl_line()
     with _LOG:
         record = {"t_us": int((time.perf_counter() - _T0) * 1e6), "thread": lane,
                   "event": event, "resource": resource, "by": by, "line": line}
@@ -634,19 +634,26 @@ async def _task(coroutine_function, name):
     _log("start", lane=name)
     try:
         await coroutine_function()
+    except asyncio.CancelledError as error:
+        _log("cancelled", lane=name, by=_CANCELLED_BY.get(name), line=_raised_at(error))
+        _ENDED.append(name)
+        _done(name).set()
+        raise
     except BaseException:
         _FAILED.append(name)
         _log("fail", lane=name)
+        _ENDED.append(name)
         _done(name).set()
         raise
     _log("done", lane=name)
+    _ENDED.append(name)
     _done(name).set()
 
 
 def create_tasks(coroutine_function, *names):
     """One asyncio task per name, each running the coroutine function."""
-    return [asyncio.get_running_loop().create_task(_task(coroutine_function, name), name=name)
-            for name in names]
+    loop = asyncio.get_running_loop()
+    return [_Task(_task(coroutine_function, name), loop=loop, name=name) for name in names]
 
 
 def start_event_loop(name, main):
@@ -654,6 +661,208 @@ def start_event_loop(name, main):
     thread = threading.Thread(target=asyncio.run, args=(main(),), name=name)
     thread.start()
     return thread
+
+
+# ---- asyncio's own primitives, and tasks awaiting tasks -----------------------------------------
+
+_CANCELLED_BY = {}  # task -> the lane that cancelled it
+_ENDED = []         # tasks in the order they ended
+_EXECUTOR = set()   # the loop's executor threads (asyncio_0, ...) that ran a call
+
+
+def _raised_at(error):
+    """The scenario line of the await an exception was raised at: the deepest lesson line in
+    its traceback."""
+    line, tb = None, error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == __file__ and tb.tb_lineno in KDL_LINE:
+            line = KDL_LINE[tb.tb_lineno]
+        tb = tb.tb_next
+    return line
+
+
+class _Task(asyncio.Task):
+    """asyncio.Task, whose cancel() says who cancelled it (a task that is done is not)."""
+
+    def cancel(self, msg=None):
+        if not self.done() and self.get_name() not in _CANCELLED_BY:
+            _CANCELLED_BY[self.get_name()] = _me()
+            lanes = globals().get("LANES", ())
+            index = lanes.index(self.get_name()) if self.get_name() in lanes else None
+            _log("cancel", item=index)
+        return super().cancel(msg)
+
+
+class AsyncSemaphore:
+    """asyncio.Semaphore(permits): a task that finds no permit awaits one, and the loop runs
+    other tasks meanwhile."""
+
+    _kind = asyncio.Semaphore
+
+    def __init__(self, name, *args):
+        self.name, self._lock = name, self._kind(*args)
+
+    async def acquire(self):
+        if self._lock.locked():
+            _log("block", self.name)
+        await self._lock.acquire()
+        _log("acquire", self.name)
+        return True
+
+    def release(self):
+        _log("release", self.name)
+        self._lock.release()
+
+
+class AsyncLock(AsyncSemaphore):
+    """asyncio.Lock()."""
+
+    _kind = asyncio.Lock
+
+
+class AsyncEvent:
+    """asyncio.Event()."""
+
+    def __init__(self, name):
+        self.name, self._event, self._setter = name, asyncio.Event(), None
+
+    def set(self):
+        _log("set", self.name)
+        self._setter = _me()
+        self._event.set()
+
+    def clear(self):
+        _log("clear", self.name)
+        self._event.clear()
+
+    async def wait(self):
+        if not self._event.is_set():
+            _log("block", self.name)
+            await self._event.wait()
+        _log("pass", self.name, by=self._setter)
+        return True
+
+
+class _AsyncNumberedQueue(asyncio.Queue):
+    """An asyncio.Queue's items numbered 1, 2, 3... in put order (None, the sentinel, is 0)."""
+
+    def __init__(self, name, maxsize):
+        super().__init__(maxsize)
+        self.name, self._next, self._finished_by = name, 1, None
+
+    def _put(self, item):
+        if item is not None:
+            item, self._next = self._next, self._next + 1
+        _log("put", self.name, item=item or 0)
+        super()._put(item)
+
+    def _get(self):
+        item = super()._get()
+        _log("take", self.name, item=item or 0)
+        return item
+
+    def task_done(self):
+        unfinished = self._unfinished_tasks - 1
+        if unfinished < 0:
+            raise ValueError("task_done() called too many times")
+        _log("task_done", self.name, item=unfinished)
+        if unfinished == 0:
+            self._finished_by = _me()
+        super().task_done()
+
+
+class AsyncQueue:
+    """asyncio.Queue(maxsize): await put() waits while it is full, await get() while it is
+    empty; join() awaits the last task_done()."""
+
+    def __init__(self, name, maxsize):
+        self.name, self._queue = name, _AsyncNumberedQueue(name, maxsize)
+
+    async def put(self, item=0):
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            _log("block", self.name)
+            await self._queue.put(item)
+
+    async def get(self):
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            _log("block", self.name)
+            return await self._queue.get()
+
+    def task_done(self):
+        self._queue.task_done()
+
+    async def join(self):
+        if self._queue._unfinished_tasks:
+            _log("block", self.name)
+        await self._queue.join()
+        _log("pass", self.name, item=0, by=self._queue._finished_by)
+
+
+async def gather(*tasks):
+    """asyncio.gather(*tasks): goes on when every one of them has ended."""
+    _log("sleep")
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    _log("pass")
+    return results
+
+
+async def wait(tasks, return_when=asyncio.ALL_COMPLETED):
+    """asyncio.wait(tasks, return_when=...): the tasks done and those still pending; it cancels
+    nothing itself."""
+    _log("sleep")
+    done, pending = await asyncio.wait(tasks, return_when=return_when)
+    first = min((t.get_name() for t in done), key=_ENDED.index)
+    _log("pass", by=first if return_when == asyncio.FIRST_COMPLETED else None)
+    return done, pending
+
+
+async def wait_for(aw, timeout):
+    """asyncio.wait_for(aw, timeout): at the timeout it cancels aw, waits for it to stop, and
+    raises TimeoutError (logged when it arrives, after the cancel it follows)."""
+    _log("sleep")
+    try:
+        return await asyncio.wait_for(aw, timeout / SPEED)
+    except TimeoutError:
+        _log("timeout")
+        raise
+
+
+async def to_thread(fn, *args):
+    """asyncio.to_thread(fn, *args): fn runs on a thread of the loop's default executor
+    (asyncio_0, asyncio_1, ...) while this task awaits its result; the loop runs others."""
+    with _LOG:
+        n = len(_EXECUTOR_CALLS) + 1
+        _EXECUTOR_CALLS.append(n)
+    _log("put", "executor", item=n)
+    _log("block", "executor")
+    ran_by = []
+
+    def call():
+        me = threading.current_thread().name
+        if me not in _EXECUTOR:
+            _EXECUTOR.add(me)
+            _log("start")
+        _log("take", "executor", item=n)
+        ran_by.append(me)
+        fn(*args)
+        _log("task_done", "executor", item=n)
+
+    result = await asyncio.to_thread(call)
+    _log("pass", "executor", item=n, by=ran_by[0])
+    return result
+
+
+_EXECUTOR_CALLS = []
+
+
+def _executor_done():
+    """asyncio.run ends by shutting its default executor down: its threads end there."""
+    for lane in sorted(_EXECUTOR):
+        _log("done", lane=lane)
 
 
 def _watchdog(quiet_for=0.5):
@@ -784,6 +993,7 @@ def finish(lanes):
     are, as Python stops them when the program ends."""
     join([lane for lane in lanes if lane not in _DAEMONS])
     _gather_children()
+    _executor_done()
     _write_events(stopped=[lane for lane in lanes if lane in _DAEMONS and lane in _STARTED
                            and not _done(lane).is_set()])
     sys.exit(1 if _FAILED else 0)

@@ -221,7 +221,7 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
                 .resources
                 .iter()
                 .map(|r| {
-                    let keyword = r.kind.keyword();
+                    let keyword = r.keyword();
                     let kind = crate::i18n::text_or(&format!("classroom.kind.{keyword}"), keyword);
                     format!("{kind} {}", r.name)
                 })

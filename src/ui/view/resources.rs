@@ -94,7 +94,7 @@ pub fn resource_line<'a>(
     let kind = if is_loop {
         i18n::text_or("classroom.resources.loop", "loop")
     } else {
-        let keyword = scenario.resources[r as usize].kind.keyword();
+        let keyword = scenario.resources[r as usize].keyword();
         i18n::text_or(&format!("classroom.kind.{keyword}"), keyword)
     };
     let mut spans = vec![

@@ -1,0 +1,502 @@
+//! asyncio's own primitives (`async-semaphore`, `async-lock`, `async-event`, `async-queue`):
+//! what tasks on the event loop await.
+//!
+//! Only tasks use them, and tasks run one at a time on the loop's one thread, so a step on one
+//! never blocks a thread: it either goes through at once, without giving the loop up (as
+//! `await sem.acquire()` on a free semaphore does not suspend in CPython), or queues the task
+//! and returns, and the task then awaits its turn (`engine::tasks`) while the loop runs
+//! others. Waiters queue in arrival order and whoever ends a wait hands the permit, the lock,
+//! the flag or the item straight to the first of them, as CPython wakes its waiters' futures
+//! in order: a task that comes later cannot take it first. The lock is held only by the loop's
+//! thread and the deadlock watcher, which reads the same `View` as a threading primitive's.
+
+use std::collections::VecDeque;
+
+use parking_lot::Mutex;
+
+use super::{Cx, View};
+use crate::engine::conductor::Halt;
+use crate::scenario::model::{ResIdx, ResourceKind, ThreadIdx};
+use crate::vocab::event::EventKind;
+
+pub struct Asyncio {
+    index: ResIdx,
+    state: Mutex<State>,
+}
+
+struct State {
+    seq: u64,
+    of: Of,
+    /// Per task: the wait that was ended for it, by whom (and for a queue's getter, the item),
+    /// until the task comes back to collect it.
+    handed: Vec<Option<Handed>>,
+    /// Per task: cancelled, so whatever it waits for, its wait is ending.
+    cancelled: Vec<bool>,
+}
+
+/// The end of a task's wait, waiting for the task to be polled again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handed {
+    pub by: Option<ThreadIdx>,
+    /// The item a waiting getter was given.
+    pub item: Option<u32>,
+    /// A waiting putter was given room in the queue.
+    pub room: bool,
+}
+
+enum Of {
+    /// `asyncio.Semaphore(permits)`, and `asyncio.Lock()` as one permit that only its holder
+    /// may give back.
+    Permits {
+        lock: bool,
+        free: u32,
+        holders: Vec<ThreadIdx>,
+        waiters: VecDeque<ThreadIdx>,
+    },
+    /// `asyncio.Event()`.
+    Flag { set: bool, waiters: Vec<ThreadIdx> },
+    /// `asyncio.Queue(maxsize=capacity)`: items numbered from 1 in put order.
+    Queue {
+        capacity: u32,
+        items: VecDeque<u32>,
+        next: u32,
+        /// Items that are the shutdown marker (`q.put(None)`).
+        sentinels: Vec<u32>,
+        /// Room kept for putters that were woken but have not put yet.
+        promised: u32,
+        getters: VecDeque<ThreadIdx>,
+        putters: VecDeque<ThreadIdx>,
+        unfinished: u32,
+        joiners: Vec<ThreadIdx>,
+    },
+}
+
+/// What a step on the primitive did right away.
+pub enum Now {
+    /// It went through; for a put or a get, the item.
+    Done(Option<u32>),
+    /// The task is queued and must await its turn.
+    Queued,
+}
+
+impl Asyncio {
+    pub fn new(index: ResIdx, kind: ResourceKind, threads: usize) -> Asyncio {
+        let of = match kind {
+            ResourceKind::Semaphore { permits } => Of::Permits {
+                lock: false,
+                free: permits,
+                holders: Vec::new(),
+                waiters: VecDeque::new(),
+            },
+            ResourceKind::Event => Of::Flag {
+                set: false,
+                waiters: Vec::new(),
+            },
+            ResourceKind::Buffer { capacity } => Of::Queue {
+                capacity,
+                items: VecDeque::new(),
+                next: 1,
+                sentinels: Vec::new(),
+                promised: 0,
+                getters: VecDeque::new(),
+                putters: VecDeque::new(),
+                unfinished: 0,
+                joiners: Vec::new(),
+            },
+            // The parser declares asyncio's primitives only as these kinds and a lock.
+            _ => Of::Permits {
+                lock: true,
+                free: 1,
+                holders: Vec::new(),
+                waiters: VecDeque::new(),
+            },
+        };
+        Asyncio {
+            index,
+            state: Mutex::new(State {
+                seq: 0,
+                of,
+                handed: vec![None; threads],
+                cancelled: vec![false; threads],
+            }),
+        }
+    }
+
+    /// `await sem.acquire()` / `await lock.acquire()`.
+    pub fn acquire(&self, cx: &mut Cx) -> Now {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        s.seq += 1;
+        let Of::Permits {
+            free,
+            holders,
+            waiters,
+            ..
+        } = &mut s.of
+        else {
+            return Now::Done(None);
+        };
+        if *free > 0 && waiters.is_empty() {
+            *free -= 1;
+            holders.push(me);
+            cx.emit(EventKind::Acquire, self.index, None, None);
+            return Now::Done(None);
+        }
+        waiters.push_back(me);
+        Now::Queued
+    }
+
+    /// `sem.release()` / `lock.release()`: the permit goes to the first waiter, if any.
+    pub fn release(&self, cx: &mut Cx) -> Result<(), Halt> {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        s.seq += 1;
+        let State { of, handed, .. } = &mut *s;
+        let Of::Permits {
+            lock,
+            free,
+            holders,
+            waiters,
+        } = of
+        else {
+            return Ok(());
+        };
+        let Some(at) = holders.iter().position(|&h| h == me) else {
+            return Err(Halt::Failed(if *lock {
+                "RuntimeError: Lock is not acquired.".to_string()
+            } else {
+                format!("{} released a permit it does not hold", cx.name(me))
+            }));
+        };
+        holders.swap_remove(at);
+        cx.emit(EventKind::Release, self.index, None, None);
+        match waiters.pop_front() {
+            Some(next) => {
+                holders.push(next);
+                handed[next as usize] = Some(Handed {
+                    by: Some(me),
+                    item: None,
+                    room: false,
+                });
+                cx.conductor.wake_tasks();
+            }
+            None => *free += 1,
+        }
+        Ok(())
+    }
+
+    /// `await ev.wait()`: through at once if the flag is set.
+    pub fn wait(&self, cx: &mut Cx) -> Now {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        s.seq += 1;
+        let Of::Flag { set, waiters } = &mut s.of else {
+            return Now::Done(None);
+        };
+        if *set {
+            cx.emit(EventKind::Pass, self.index, None, None);
+            return Now::Done(None);
+        }
+        waiters.push(me);
+        Now::Queued
+    }
+
+    /// `ev.set()`: every waiter goes on.
+    pub fn set(&self, cx: &mut Cx) {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        s.seq += 1;
+        let State { of, handed, .. } = &mut *s;
+        let Of::Flag { set, waiters } = of else {
+            return;
+        };
+        *set = true;
+        cx.emit(EventKind::Set, self.index, None, None);
+        for w in waiters.drain(..) {
+            handed[w as usize] = Some(Handed {
+                by: Some(me),
+                item: None,
+                room: false,
+            });
+        }
+        cx.conductor.wake_tasks();
+    }
+
+    /// `ev.clear()`.
+    pub fn clear(&self, cx: &mut Cx) {
+        let mut s = self.state.lock();
+        s.seq += 1;
+        if let Of::Flag { set, .. } = &mut s.of {
+            *set = false;
+            cx.emit(EventKind::Clear, self.index, None, None);
+        }
+    }
+
+    /// `await q.put(item)` (or `q.put(None)`, the `sentinel`): through at once if there is
+    /// room, straight into the hands of the first waiting getter if there is one.
+    /// `woken`: the putter waited, and comes back to the room a getter kept for it.
+    pub fn put(&self, cx: &mut Cx, sentinel: bool, woken: bool) -> Now {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        s.seq += 1;
+        let State { of, handed, .. } = &mut *s;
+        let Of::Queue {
+            capacity,
+            items,
+            next,
+            sentinels,
+            promised,
+            getters,
+            putters,
+            unfinished,
+            ..
+        } = of
+        else {
+            return Now::Done(None);
+        };
+        if woken {
+            *promised -= 1;
+        } else if !putters.is_empty() || items.len() as u32 + *promised >= *capacity {
+            putters.push_back(me);
+            return Now::Queued;
+        }
+        let n = *next;
+        *next += 1;
+        *unfinished += 1;
+        if sentinel {
+            sentinels.push(n);
+        }
+        cx.emit(EventKind::Put, self.index, None, Some(n));
+        match getters.pop_front() {
+            Some(g) => {
+                handed[g as usize] = Some(Handed {
+                    by: Some(me),
+                    item: Some(n),
+                    room: false,
+                });
+                cx.conductor.wake_tasks();
+            }
+            None => items.push_back(n),
+        }
+        Now::Done(Some(n))
+    }
+
+    /// `await q.get()`: the oldest item, or a wait for one. Taking an item makes room, which
+    /// goes to the first waiting putter.
+    pub fn get(&self, cx: &mut Cx) -> Now {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        s.seq += 1;
+        let State { of, handed, .. } = &mut *s;
+        let Of::Queue {
+            items,
+            promised,
+            getters,
+            putters,
+            ..
+        } = of
+        else {
+            return Now::Done(None);
+        };
+        if !getters.is_empty() || items.is_empty() {
+            getters.push_back(me);
+            return Now::Queued;
+        }
+        let n = items.pop_front().expect("not empty");
+        cx.emit(EventKind::Take, self.index, None, Some(n));
+        if let Some(p) = putters.pop_front() {
+            *promised += 1;
+            handed[p as usize] = Some(Handed {
+                by: Some(me),
+                item: None,
+                room: true,
+            });
+            cx.conductor.wake_tasks();
+        }
+        Now::Done(Some(n))
+    }
+
+    /// Whether item `n` of the queue is the shutdown marker.
+    pub fn is_sentinel(&self, n: u32) -> bool {
+        matches!(&self.state.lock().of, Of::Queue { sentinels, .. } if sentinels.contains(&n))
+    }
+
+    /// `q.task_done()`: once every item put is done, the joiners go on.
+    pub fn task_done(&self, cx: &mut Cx) -> Result<(), Halt> {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        s.seq += 1;
+        let State { of, handed, .. } = &mut *s;
+        let Of::Queue {
+            unfinished,
+            joiners,
+            ..
+        } = of
+        else {
+            return Ok(());
+        };
+        if *unfinished == 0 {
+            return Err(Halt::Failed(
+                "ValueError: task_done() called too many times".into(),
+            ));
+        }
+        *unfinished -= 1;
+        cx.emit(EventKind::TaskDone, self.index, None, Some(*unfinished));
+        if *unfinished == 0 {
+            for j in joiners.drain(..) {
+                handed[j as usize] = Some(Handed {
+                    by: Some(me),
+                    item: None,
+                    room: false,
+                });
+            }
+            cx.conductor.wake_tasks();
+        }
+        Ok(())
+    }
+
+    /// `await q.join()`: through at once if nothing is unfinished.
+    pub fn join(&self, cx: &mut Cx) -> Now {
+        let me = cx.me;
+        let mut s = self.state.lock();
+        s.seq += 1;
+        let Of::Queue {
+            unfinished,
+            joiners,
+            ..
+        } = &mut s.of
+        else {
+            return Now::Done(None);
+        };
+        if *unfinished == 0 {
+            cx.emit(EventKind::Pass, self.index, None, None);
+            return Now::Done(None);
+        }
+        joiners.push(me);
+        Now::Queued
+    }
+
+    /// The end of `t`'s wait, if it has come: taken, so it is collected once.
+    pub fn take_handed(&self, t: ThreadIdx) -> Option<Handed> {
+        self.state.lock().handed[t as usize].take()
+    }
+
+    /// Whether `t`'s wait has ended.
+    pub fn is_handed(&self, t: ThreadIdx) -> bool {
+        self.state.lock().handed[t as usize].is_some()
+    }
+
+    /// Task `t` has been asked to stop: if it waits here, its wait is ending, and the deadlock
+    /// watcher must not count it as waiting.
+    pub fn cancelling(&self, t: ThreadIdx) {
+        let mut s = self.state.lock();
+        s.seq += 1;
+        s.cancelled[t as usize] = true;
+    }
+
+    /// Task `t` was cancelled while it waited: out of every queue. What was already handed to
+    /// it goes on to the next waiter, as CPython passes a wake-up on from a cancelled waiter.
+    pub fn leave(&self, cx: &mut Cx) {
+        let t = cx.me;
+        let mut s = self.state.lock();
+        s.seq += 1;
+        let got = s.handed[t as usize].take();
+        let State { of, handed, .. } = &mut *s;
+        match of {
+            Of::Permits {
+                free,
+                holders,
+                waiters,
+                ..
+            } => {
+                waiters.retain(|&w| w != t);
+                if got.is_some()
+                    && let Some(at) = holders.iter().position(|&h| h == t)
+                {
+                    holders.swap_remove(at);
+                    match waiters.pop_front() {
+                        Some(next) => {
+                            holders.push(next);
+                            handed[next as usize] = got;
+                        }
+                        None => *free += 1,
+                    }
+                }
+            }
+            Of::Flag { waiters, .. } => waiters.retain(|&w| w != t),
+            Of::Queue {
+                items,
+                promised,
+                getters,
+                putters,
+                ..
+            } => {
+                getters.retain(|&w| w != t);
+                putters.retain(|&w| w != t);
+                match got {
+                    // An item handed to it goes back to the front, for the next getter.
+                    Some(Handed { item: Some(n), .. }) => match getters.pop_front() {
+                        Some(g) => handed[g as usize] = got,
+                        None => items.push_front(n),
+                    },
+                    // Room kept for it goes to the next putter.
+                    Some(Handed { room: true, .. }) => match putters.pop_front() {
+                        Some(p) => handed[p as usize] = got,
+                        None => *promised -= 1,
+                    },
+                    _ => {}
+                }
+            }
+        }
+        cx.conductor.wake_tasks();
+    }
+
+    /// A cancelled task that holds permits or the lock gives them back, as leaving an
+    /// `async with sem:` block on `CancelledError` does.
+    pub fn give_back(&self, cx: &mut Cx) {
+        let me = cx.me;
+        while matches!(&self.state.lock().of, Of::Permits { holders, .. } if holders.contains(&me))
+        {
+            if self.release(cx).is_err() {
+                break;
+            }
+        }
+    }
+
+    pub fn view(&self) -> View {
+        let s = self.state.lock();
+        let waiting = |w: &ThreadIdx| s.handed[*w as usize].is_none() && !s.cancelled[*w as usize];
+        match &s.of {
+            Of::Permits {
+                holders, waiters, ..
+            } => View::of(
+                s.seq,
+                holders.iter().copied(),
+                waiters.iter().copied().filter(waiting),
+            ),
+            Of::Flag { waiters, .. } => {
+                View::of(s.seq, [], waiters.iter().copied().filter(waiting))
+            }
+            Of::Queue {
+                capacity,
+                items,
+                promised,
+                getters,
+                putters,
+                joiners,
+                ..
+            } => View {
+                seq: s.seq,
+                holders: Vec::new(),
+                waiters: getters
+                    .iter()
+                    .chain(putters)
+                    .chain(joiners)
+                    .copied()
+                    .filter(waiting)
+                    .collect(),
+                full: items.len() as u32 + promised >= *capacity,
+            },
+        }
+    }
+}
