@@ -2727,6 +2727,7 @@ impl Builder<'_> {
                     interval: Duration::from_millis(5),
                 },
                 line: self.line_of(span.0),
+                asyncio: false,
             });
             self.resource_spans.push(span);
             let gil = (self.resources.len() - 1) as ResIdx;
@@ -3069,10 +3070,12 @@ impl Builder<'_> {
             let name = format!("{EXECUTOR_THREADS}_{n}");
             self.thread_names.insert(name.clone(), span);
             let line = self.threads[user].line;
+            let process = self.threads[user].process;
             self.threads.push(ThreadSpec {
                 name,
                 group: EXECUTOR_THREADS.to_string(),
                 line,
+                process,
                 gil: None,
                 after: Vec::new(),
                 event_loop: None,
