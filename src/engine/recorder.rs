@@ -205,7 +205,9 @@ impl Recorder {
         Recorder {
             thread,
             step: crate::vocab::event::NO_STEP,
-            buf: Vec::with_capacity(BATCH_EVENTS),
+            // A buffer is taken at the first event after each hand-over, not held meanwhile:
+            // ten thousand tasks asleep hold none.
+            buf: Vec::new(),
             sink,
         }
     }
@@ -253,6 +255,9 @@ impl Recorder {
             // Published before the stamp is taken, so a reader that finds no pending events
             // here knows this event will be stamped after it looked.
             self.pending(self.sink.clock.raw_now());
+            if self.buf.capacity() == 0 {
+                self.buf = self.sink.spare();
+            }
         }
         let event = Event {
             t_ns: self.sink.clock.raw_now(),
@@ -275,7 +280,7 @@ impl Recorder {
         if self.buf.is_empty() {
             return;
         }
-        let batch = std::mem::replace(&mut self.buf, self.sink.spare());
+        let batch = std::mem::take(&mut self.buf);
         self.sink
             .recorded
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
