@@ -323,8 +323,8 @@ fn reset_latency_512_threads() {
     use threadlab::engine::{Phase, Run, RunOptions};
     let s = parse(
         "title \"r\"\nmutex A\nmutex B\n\
-         thread x { lock A; sleep \"20ms\"; lock B; unlock B; unlock A }\n\
-         thread y { lock B; sleep \"20ms\"; lock A; unlock A; unlock B }\n\
+         thread x { lock A; sleep \"300ms\"; lock B; unlock B; unlock A }\n\
+         thread y { lock B; sleep \"300ms\"; lock A; unlock A; unlock B }\n\
          thread w count=510 { sleep \"5ms\"; lock A; unlock A }\n",
     );
     let threads_before = std::fs::read_dir("/proc/self/task").unwrap().count();

@@ -194,6 +194,8 @@ pub struct RunState {
     pub trace: Trace,
     pub live: Live,
     pub selected: ThreadIdx,
+    /// Which `count=` groups show as one folded lane.
+    pub folds: crate::ui::fold::Folds,
     /// The history cursor: `None` follows now.
     pub cursor: Option<u64>,
     /// Index into [`ZOOM_LEVELS_NS`].
@@ -234,6 +236,7 @@ impl RunState {
     pub fn new(scenario: Arc<Scenario>, speed: f64) -> RunState {
         RunState {
             trace: Trace::new(scenario.clone()),
+            folds: crate::ui::fold::Folds::new(&scenario),
             zoom: default_zoom(&scenario),
             scenario,
             live: Live::new(speed),
@@ -586,10 +589,14 @@ impl App {
                 self.screen = Screen::Menu;
                 return vec![Effect::Stop];
             }
-            Action::Up if n > 0 => {
-                run.selected = ((run.selected as usize + n - 1) % n) as ThreadIdx
+            Action::Up if n > 0 => run.selected = run.folds.moved(n, run.selected, -1),
+            Action::Down if n > 0 => run.selected = run.folds.moved(n, run.selected, 1),
+            Action::Fold => {
+                if !run.folds.toggle(run.selected) {
+                    let name = &run.scenario.threads[run.selected as usize].name;
+                    run.notice = Some(rust_i18n::t!("scale.not_in_group", thread = name).into_owned());
+                }
             }
-            Action::Down if n > 0 => run.selected = ((run.selected as usize + 1) % n) as ThreadIdx,
             Action::Select(i) => {
                 if (i as usize) < n {
                     run.selected = ThreadIdx::from(i);
@@ -651,6 +658,7 @@ impl App {
                 let scenario = run.scenario.clone();
                 let zoom = (!run.fitted).then_some(run.zoom);
                 let selected = run.selected;
+                let folds = run.folds.clone();
                 let twin = run.twin.take();
                 let paused_start = run.paused_start
                     || matches!(run.live.phase, Phase::Paused | Phase::Stepping(_));
@@ -660,6 +668,7 @@ impl App {
                     run.zoom = zoom;
                 }
                 run.selected = selected;
+                run.folds = folds;
                 run.twin = twin;
                 run.paused_start = paused_start;
                 return vec![Effect::Restart];

@@ -4,6 +4,7 @@ pub mod banner;
 pub mod code;
 pub mod gil;
 pub mod help;
+pub mod fold;
 pub mod lanes;
 pub mod log;
 pub mod menu;

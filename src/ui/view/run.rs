@@ -43,11 +43,11 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
     let room = area.height.saturating_sub(fixed);
     // The lanes are the point, but the code and resources below need a few rows too.
     // Two rows per lane when the panels below still get a good share; else one.
-    let tall = lanes::wanted_height(scenario, true);
+    let tall = lanes::wanted_height(run, true);
     let lanes_h = if room >= tall + 18 {
         tall
     } else {
-        lanes::wanted_height(scenario, false).min(room.saturating_sub(8).max(5))
+        lanes::wanted_height(run, false).min(room.saturating_sub(8).max(5))
     };
     let [header, banner, failures, lanes, bottom, foot] = area.layout(&Layout::vertical([
         Constraint::Length(1),
