@@ -9,6 +9,7 @@ pub mod breaks;
 pub mod clock;
 pub mod conductor;
 pub mod deadlock;
+pub mod footprint;
 pub mod primitives;
 pub mod recorder;
 pub mod run;

@@ -27,6 +27,8 @@ use crate::vocab::event::{Event, EventKind};
 const CHANNEL_BATCHES: usize = 1 << 14;
 /// A busy thread hands over its events at least this often (in events).
 const BATCH_EVENTS: usize = 256;
+/// Room in a fresh buffer: most hand-overs are of a few events (a thread about to wait).
+const FIRST_BATCH: usize = 8;
 /// Drained batches kept for workers to fill again, so a busy worker does not allocate (and
 /// fault in) a fresh buffer, nor the reader free one, for every batch.
 const SPARE_BATCHES: usize = 64;
@@ -63,7 +65,9 @@ struct Watch {
 
 impl Sink {
     pub fn new(clock: Arc<RunClock>, threads: usize) -> Arc<Sink> {
-        let (tx, rx) = channel::bounded(CHANNEL_BATCHES);
+        // Each lane may hand over several small batches before a reader comes round: ten
+        // thousand tasks starting at once hand over three each within milliseconds.
+        let (tx, rx) = channel::bounded(CHANNEL_BATCHES.max(threads * 8));
         let (spare_tx, spare_rx) = channel::bounded(SPARE_BATCHES);
         Arc::new(Sink {
             tx,
@@ -139,11 +143,13 @@ impl Sink {
         let _ = self.spare_tx.try_send(batch);
     }
 
-    /// An empty buffer for a worker's next batch: a drained one if there is one.
+    /// An empty buffer for a worker's next batch: a drained one if there is one, else a small
+    /// one that grows to a busy worker's batches. Ten thousand tasks each handing over a
+    /// couple of events must not each leave a whole batch's worth in the channel.
     fn spare(&self) -> Vec<Event> {
         self.spare_rx
             .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH_EVENTS))
+            .unwrap_or_else(|_| Vec::with_capacity(FIRST_BATCH))
     }
 
     /// Like `drain`, but wait up to `timeout` for the first batch.

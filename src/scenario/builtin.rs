@@ -73,7 +73,7 @@ macro_rules! lesson {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 30] = [
+static ALL: [Builtin; 31] = [
     lesson!("deadlock", Locks),
     lesson!("fixed-order", Locks),
     lesson!("livelock", Locks),
@@ -104,6 +104,7 @@ static ALL: [Builtin; 30] = [
     lesson!("gil-convoy", Gil),
     lesson!("event-loop", Async),
     lesson!("event-loop-blocking", Async),
+    lesson!("c10k", Async),
 ];
 
 /// Every built-in scenario, in teaching order (grouped by topic).
