@@ -196,6 +196,8 @@ pub struct RunState {
     pub selected: ThreadIdx,
     /// Which `count=` groups show as one folded lane.
     pub folds: crate::ui::fold::Folds,
+    /// For a run with both tasks and threads: what starting each cost, once measured.
+    pub footprint: Option<crate::engine::footprint::Footprint>,
     /// The history cursor: `None` follows now.
     pub cursor: Option<u64>,
     /// Index into [`ZOOM_LEVELS_NS`].
@@ -237,6 +239,7 @@ impl RunState {
         RunState {
             trace: Trace::new(scenario.clone()),
             folds: crate::ui::fold::Folds::new(&scenario),
+            footprint: None,
             zoom: default_zoom(&scenario),
             scenario,
             live: Live::new(speed),
@@ -420,6 +423,16 @@ impl App {
     }
 
     /// The engine's latest state, and any events drained since the last call.
+    /// What starting the run's threads and tasks cost, as far as measured: kept for a run that
+    /// has both, whose card compares them.
+    pub fn observe_footprint(&mut self, f: crate::engine::footprint::Footprint) {
+        if let Some(run) = &mut self.run {
+            let both = run.scenario.threads.iter().any(|t| t.is_task())
+                && run.scenario.threads.iter().any(|t| !t.is_task());
+            run.footprint = both.then_some(f);
+        }
+    }
+
     pub fn observe(&mut self, live: Live, events: &[Event], failures: Vec<(ThreadIdx, String)>) {
         let finishing = live.phase == Phase::Finished
             && self

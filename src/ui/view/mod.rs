@@ -5,6 +5,7 @@ pub mod code;
 pub mod gil;
 pub mod help;
 pub mod fold;
+pub mod footprint;
 pub mod lanes;
 pub mod log;
 pub mod menu;

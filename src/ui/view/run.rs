@@ -13,7 +13,8 @@ use crate::ui::keys::Context;
 use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
-    banner, code::Code, fit, fmt_clock, fmt_ns, footer, framed, gil, lanes, log::Log, resources,
+    banner, code::Code, fit, fmt_clock, fmt_ns, footer, footprint, framed, gil, lanes, log::Log,
+    resources,
     side_by_side, too_small, wrap,
 };
 
@@ -60,6 +61,8 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
     let [code, right] = side_by_side(bottom, 4, (30, 56));
     let gil_h = if gil::phases(scenario).is_some() {
         gil::HEIGHT
+    } else if run.footprint.is_some() {
+        footprint::HEIGHT
     } else {
         0
     };
@@ -230,7 +233,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(failures).render(a.failures, buf);
     lanes::Lanes { run, theme }.render(a.lanes, buf);
     Code { run, theme }.render(a.code, buf);
-    if !a.gil.is_empty() {
+    if let Some(figures) = run.footprint
+        && !a.gil.is_empty()
+        && gil::phases(&run.scenario).is_none()
+    {
+        footprint::FootprintCard { figures, theme }.render(a.gil, buf);
+    } else if !a.gil.is_empty() {
         gil::GilCard {
             run,
             cores: app.cores,
