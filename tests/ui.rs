@@ -1034,3 +1034,36 @@ fn a_big_group_starts_folded_and_the_fold_key_opens_it() {
     app.update(Action::Fold);
     assert!(app.run.as_ref().unwrap().notice.is_some());
 }
+
+/// A run with tasks and threads gets the cost-of-waiting card beside the lanes, with each
+/// side's figures as measured; a run without both has none.
+#[test]
+fn the_cost_of_waiting_card_shows_both_sides() {
+    use threadlab::engine::footprint::{Cost, Footprint};
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.open(builtin("c10k"), 1.0);
+    let figures = Footprint {
+        threads: Some(Cost {
+            count: 512,
+            start_ms: 34.2,
+            rss_kib: 7232,
+            kib_each: 14.125,
+        }),
+        tasks: Some(Cost {
+            count: 10_000,
+            start_ms: 21.0,
+            rss_kib: 25_368,
+            kib_each: 2.5368,
+        }),
+    };
+    app.observe_footprint(figures);
+    let text = screen_text(&app, 160, 50);
+    assert!(text.contains("Cost of waiting"), "{text}");
+    for want in ["10000 tasks", "512 threads", "24.8 MiB", "7.1 MiB", "14.1 KiB", "2.5 KiB"] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.open(builtin("event-loop"), 1.0);
+    app.observe_footprint(figures);
+    assert!(!screen_text(&app, 160, 50).contains("Cost of waiting"));
+}
