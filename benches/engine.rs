@@ -15,7 +15,10 @@ fn main() {
     divan::main();
     for (what, pauses) in [
         ("8 busy threads", &PAUSE),
-        ("512 threads working 2 ms and sleeping 10 ms by turns", &PAUSE_512),
+        (
+            "512 threads working 2 ms and sleeping 10 ms by turns",
+            &PAUSE_512,
+        ),
     ] {
         let mut pauses = pauses.lock().clone();
         if !pauses.is_empty() {

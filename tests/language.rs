@@ -636,7 +636,8 @@ fn threads_and_tasks_have_limits_of_their_own() {
     assert_eq!(s.threads.iter().filter(|t| t.is_task()).count(), 10_000);
     assert_eq!(s.threads.iter().filter(|t| !t.is_task()).count(), 512);
 
-    let err = parse("thread T1 { work \"1ms\" }\nthread w count=513 { work \"1ms\" }\n").unwrap_err();
+    let err =
+        parse("thread T1 { work \"1ms\" }\nthread w count=513 { work \"1ms\" }\n").unwrap_err();
     let text = scenario::render_plain(err.as_ref(), 100);
     assert!(text.contains("[test.kdl:2:10]"), "{text}");
     assert!(text.contains("at most 512 threads"), "{text}");

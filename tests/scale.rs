@@ -39,7 +39,9 @@ fn most_asleep_at_once(events: &[Event], which: impl Fn(u16) -> bool) -> usize {
     let mut asleep: HashMap<u16, bool> = HashMap::new();
     let (mut now, mut most) = (0usize, 0usize);
     for e in events.iter().filter(|e| which(e.thread)) {
-        let was = asleep.insert(e.thread, e.kind == EventKind::Sleep).unwrap_or(false);
+        let was = asleep
+            .insert(e.thread, e.kind == EventKind::Sleep)
+            .unwrap_or(false);
         match (was, e.kind == EventKind::Sleep) {
             (false, true) => now += 1,
             (true, false) => now -= 1,
@@ -75,7 +77,10 @@ fn c10k_every_task_and_every_thread_waits_at_once_and_all_end() {
     assert_eq!(done, n_tasks + n_threads);
     // Each task ran on the loop alone: the loop's holder changes only by release then acquire.
     let mut holder: Option<u16> = None;
-    for e in events.iter().filter(|e| e.resource.is_some() && tasks[e.thread as usize]) {
+    for e in events
+        .iter()
+        .filter(|e| e.resource.is_some() && tasks[e.thread as usize])
+    {
         match e.kind {
             EventKind::Acquire => {
                 assert_eq!(holder, None, "two tasks on the loop at once");
@@ -117,7 +122,11 @@ fn five_hundred_and_twelve_threads_pause_and_stay_paused() {
         }
         run.wait_events(&mut events, Duration::from_millis(20));
     }
-    assert!(stopped(&last), "not every thread stopped: {} seen", last.len());
+    assert!(
+        stopped(&last),
+        "not every thread stopped: {} seen",
+        last.len()
+    );
     assert_eq!(run.phase(), Phase::Paused);
     // Paused: the threads stay where they are.
     let settled = Instant::now() + Duration::from_secs(2);
@@ -129,7 +138,9 @@ fn five_hundred_and_twelve_threads_pause_and_stay_paused() {
     std::thread::sleep(Duration::from_millis(100));
     run.drain_events(&mut events);
     assert!(
-        events.iter().all(|e| matches!(e.kind, EventKind::Hold | EventKind::Block)),
+        events
+            .iter()
+            .all(|e| matches!(e.kind, EventKind::Hold | EventKind::Block)),
         "{:?}",
         &events[..events.len().min(5)]
     );

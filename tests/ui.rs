@@ -977,17 +977,14 @@ fn a_big_group_starts_folded_and_the_fold_key_opens_it() {
         thread x { lock A; sleep \"300ms\"; lock B; unlock B; unlock A }\n\
         thread w count=510 { sleep \"5ms\"; lock A; unlock A }\n\
         thread y { lock B; sleep \"300ms\"; lock A; unlock A; unlock B }\n";
-    let scenario =
-        Arc::new(threadlab::scenario::parse_source("big", "big.kdl", source).unwrap());
+    let scenario = Arc::new(threadlab::scenario::parse_source("big", "big.kdl", source).unwrap());
     let run = Run::start(scenario.clone(), RunOptions::default());
     wait_until("the deadlock", Duration::from_secs(30), || {
         run.phase() == Phase::Deadlock
     });
     let deadlock = run.deadlock();
     let mut events = Vec::new();
-    wait_until("every event", Duration::from_secs(10), || {
-        run.settled()
-    });
+    wait_until("every event", Duration::from_secs(10), || run.settled());
     run.drain_events(&mut events);
     run.stop();
     events.sort_by_key(|e| e.t_ns);
@@ -1016,7 +1013,10 @@ fn a_big_group_starts_folded_and_the_fold_key_opens_it() {
     assert!(!text.contains("w-1 "), "{text}");
     // The folded group is drawn blocked from when its members blocked on, like a lane.
     let (lanes, _, now) = lane_rows(&app, 200, 50);
-    assert!(lanes.iter().any(|l| l.chars().nth(now) == Some('L')), "{lanes:?}");
+    assert!(
+        lanes.iter().any(|l| l.chars().nth(now) == Some('L')),
+        "{lanes:?}"
+    );
 
     // x, the folded group, y: one step each.
     app.update(Action::Down);
@@ -1059,7 +1059,14 @@ fn the_cost_of_waiting_card_shows_both_sides() {
     app.observe_footprint(figures);
     let text = screen_text(&app, 160, 50);
     assert!(text.contains("Cost of waiting"), "{text}");
-    for want in ["10000 tasks", "512 threads", "24.8 MiB", "7.1 MiB", "14.1 KiB", "2.5 KiB"] {
+    for want in [
+        "10000 tasks",
+        "512 threads",
+        "24.8 MiB",
+        "7.1 MiB",
+        "14.1 KiB",
+        "2.5 KiB",
+    ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
     let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));

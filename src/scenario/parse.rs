@@ -1512,7 +1512,11 @@ impl<'a> Builder<'a> {
         }
         // Threads and tasks have limits of their own: a task costs the loop a few hundred bytes,
         // a thread the OS a stack and a scheduler entry.
-        let same_kind = self.threads.iter().filter(|t| t.is_task() == is_task).count();
+        let same_kind = self
+            .threads
+            .iter()
+            .filter(|t| t.is_task() == is_task)
+            .count();
         if is_task && same_kind + names.len() > MAX_TASKS {
             self.over_limit = true;
             self.push(

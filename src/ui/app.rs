@@ -605,10 +605,11 @@ impl App {
             Action::Up if n > 0 => run.selected = run.folds.moved(n, run.selected, -1),
             Action::Down if n > 0 => run.selected = run.folds.moved(n, run.selected, 1),
             Action::Fold => {
-                if !run.folds.toggle(run.selected) {
-                    let name = &run.scenario.threads[run.selected as usize].name;
-                    run.notice = Some(rust_i18n::t!("scale.not_in_group", thread = name).into_owned());
-                }
+                let t = run.selected;
+                run.notice = (!run.folds.toggle(t)).then(|| {
+                    let name = &run.scenario.threads[t as usize].name;
+                    rust_i18n::t!("scale.not_in_group", thread = name).into_owned()
+                });
             }
             Action::Select(i) => {
                 if (i as usize) < n {

@@ -6,8 +6,8 @@
 //! the loop that ties them to a running engine (its `Driver`) and to the keyboard.
 
 pub mod app;
-pub mod fold;
 mod edits;
+pub mod fold;
 pub mod keys;
 pub mod layout;
 mod runner;

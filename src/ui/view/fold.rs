@@ -98,7 +98,9 @@ pub fn draw_group(
         start + u64::from(p.cells_w) * per,
         usize::from(p.cells_w),
     );
-    let at_end = groups::census(&run.trace, group, end).first().map(|&(s, _)| s);
+    let at_end = groups::census(&run.trace, group, end)
+        .first()
+        .map(|&(s, _)| s);
     for i in 0..p.cells_w {
         let from = start + u64::from(i) * per;
         // As in a thread's lane: nothing past now, and the cell holding now shows now.

@@ -11,9 +11,9 @@ use ratatui::widgets::Widget;
 use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
 use crate::ui::app::RunState;
 use crate::ui::fold::Row;
-use crate::ui::view::fold;
 use crate::ui::layout::{self, Columns, idle_words, state_words};
 use crate::ui::theme::Theme;
+use crate::ui::view::fold;
 use crate::ui::view::{fit, fmt_ns, fmt_tick, framed};
 use crate::vocab::event::{STATES, State};
 
@@ -100,7 +100,8 @@ pub fn thread_at(run: &RunState, area: Rect, pos: Position) -> Option<ThreadIdx>
     }
     let i = g.first + ((pos.y - lanes.y) / g.lane_h) as usize;
     let rows = run.folds.rows(run.scenario.threads.len());
-    rows.get(i).map(|&row| run.folds.thread_of(row, run.selected))
+    rows.get(i)
+        .map(|&row| run.folds.thread_of(row, run.selected))
 }
 
 /// The states this scenario's lanes can show, in legend order: running, sleeping if anything

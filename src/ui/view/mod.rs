@@ -2,10 +2,10 @@
 
 pub mod banner;
 pub mod code;
-pub mod gil;
-pub mod help;
 pub mod fold;
 pub mod footprint;
+pub mod gil;
+pub mod help;
 pub mod lanes;
 pub mod log;
 pub mod menu;

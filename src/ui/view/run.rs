@@ -14,8 +14,7 @@ use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
     banner, code::Code, fit, fmt_clock, fmt_ns, footer, footprint, framed, gil, lanes, log::Log,
-    resources,
-    side_by_side, too_small, wrap,
+    resources, side_by_side, too_small, wrap,
 };
 
 #[derive(Debug, Default)]
