@@ -462,6 +462,13 @@ impl Trace {
         self.log.range(start..end).copied().collect()
     }
 
+    /// The events at or before `t_ns`, latest first, without copying: for a reader that stops
+    /// as soon as it has what it shows (a pause of ten thousand lanes logs a hold for each).
+    pub fn events_back(&self, t_ns: u64) -> impl Iterator<Item = &Event> {
+        let end = self.log.partition_point(|e| e.t_ns <= t_ns);
+        self.log.range(..end).rev()
+    }
+
     /// The latest checkpoint that covers only events at or before `t_ns`.
     fn checkpoint_for(&self, t_ns: u64) -> usize {
         let bound = t_ns.saturating_add(1);
