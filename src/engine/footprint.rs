@@ -45,6 +45,9 @@ pub(super) struct Starting {
     begun: Mutex<Option<(Instant, i64)>>,
     done: Mutex<Option<Cost>>,
     all_in: Condvar,
+    /// Whether every one has been created, so they may go on.
+    open: Mutex<bool>,
+    opened: Condvar,
 }
 
 impl Starting {
@@ -55,6 +58,8 @@ impl Starting {
             begun: Mutex::new(None),
             done: Mutex::new(None),
             all_in: Condvar::new(),
+            open: Mutex::new(false),
+            opened: Condvar::new(),
         }
     }
 
@@ -80,6 +85,22 @@ impl Starting {
             kib_each: rss as f64 / self.expected.max(1) as f64,
         });
         self.all_in.notify_all();
+    }
+
+    /// Every one has been created: let them go on.
+    pub(super) fn open(&self) {
+        *self.open.lock() = true;
+        self.opened.notify_all();
+    }
+
+    /// Wait until every one has been created. Threads that computed as soon as they were made
+    /// would take turns on the cores with the thread still making the rest, and 512 of them
+    /// took seconds to make on a busy 2-core machine.
+    pub(super) fn wait_open(&self) {
+        let mut open = self.open.lock();
+        while !*open {
+            self.opened.wait(&mut open);
+        }
     }
 
     /// Wait until every one has started, or `deadline`.

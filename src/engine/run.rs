@@ -122,12 +122,14 @@ impl Run {
                     .expect("the OS refused to start a thread")
             })
             .collect();
-        // Every thread in before the loop and its tasks are made, so each side's memory is
-        // its own; threads start within microseconds each, 512 within tens of milliseconds.
-        shared
-            .starting_threads
-            .wait(Instant::now() + Duration::from_secs(5));
+        shared.starting_threads.open();
         if !tasks.is_empty() {
+            // Every thread in before the loop and its tasks are made, so that each side's
+            // memory is its own. Only then: threads that compute from their first step take
+            // turns on the cores as they start, and a run of threads alone need not wait.
+            shared
+                .starting_threads
+                .wait(Instant::now() + Duration::from_secs(5));
             let tasks = tasks.into_iter().map(|i| i as ThreadIdx).collect();
             workers.push(super::tasks::spawn_loop(shared.clone(), tasks));
         }

@@ -45,6 +45,7 @@ pub(super) const HOLDS_NOTHING: u32 = u32::MAX;
 /// One scenario thread, from start to done, failed or cancelled.
 pub(super) fn worker(shared: &Shared, me: ThreadIdx) {
     shared.starting_threads.started();
+    shared.starting_threads.wait_open();
     let mut rec = Recorder::new(me, shared.sink.clone());
     if shared.scenario.threads[me as usize].daemon {
         shared.conductor.enter_daemon();
