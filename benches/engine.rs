@@ -13,15 +13,23 @@ use threadlab::engine::recorder::{Recorder, Sink};
 
 fn main() {
     divan::main();
-    let mut pauses = PAUSE.lock().clone();
-    if !pauses.is_empty() {
-        pauses.sort();
-        eprintln!(
-            "pause: {} pauses of 8 busy threads, median {:?}, max {:?}",
-            pauses.len(),
-            pauses[pauses.len() / 2],
-            pauses[pauses.len() - 1]
-        );
+    for (what, pauses) in [
+        ("8 busy threads", &PAUSE),
+        (
+            "512 threads working 2 ms and sleeping 10 ms by turns",
+            &PAUSE_512,
+        ),
+    ] {
+        let mut pauses = pauses.lock().clone();
+        if !pauses.is_empty() {
+            pauses.sort();
+            eprintln!(
+                "pause: {} pauses of {what}, median {:?}, max {:?}",
+                pauses.len(),
+                pauses[pauses.len() / 2],
+                pauses[pauses.len() - 1]
+            );
+        }
     }
 }
 
@@ -223,21 +231,40 @@ fn parse(source: &str) -> Arc<threadlab::scenario::model::Scenario> {
 /// Pause latency: from `pause()` to every running thread held at a gate (wall time).
 #[divan::bench(sample_count = 20, sample_size = 1)]
 fn pause_latency() {
-    use threadlab::engine::{Run, RunOptions};
-    use threadlab::vocab::event::EventKind;
     let s = parse(
         "title \"p\"\nmutex A\nthread w count=8 { repeat 200 { work \"3ms\"; lock A; sleep \"2ms\"; unlock A } }\n",
     );
+    PAUSE.lock().push(pause_once(s));
+}
+
+/// The same with 512 threads, each busy a sixth of the time: about 85 of them want a core at
+/// any moment, on a machine with 2.
+#[divan::bench(sample_count = 20, sample_size = 1)]
+fn pause_latency_512() {
+    let s = parse(
+        "title \"p\"\nmutex A\nthread w count=512 { repeat 45 { work \"2ms\"; lock A; unlock A; sleep \"10ms\" } }\n",
+    );
+    PAUSE_512.lock().push(pause_once(s));
+}
+
+/// Start `s`, let it run, pause it, and return how long until every thread is held or blocked.
+fn pause_once(s: Arc<threadlab::scenario::model::Scenario>) -> Duration {
+    use threadlab::engine::{Run, RunOptions};
+    use threadlab::vocab::event::EventKind;
+    let n = s.threads.len();
     let run = Run::start(s, RunOptions::default());
     let mut events = Vec::new();
     run.wait_events(&mut events, Duration::from_millis(100));
-    std::thread::sleep(Duration::from_millis(50));
+    std::thread::sleep(Duration::from_millis(100));
+    let mut last = vec![EventKind::Start; n];
     run.drain_events(&mut events);
+    for e in events.drain(..) {
+        last[e.thread as usize] = e.kind;
+    }
     let start = Instant::now();
     run.pause();
     // Threads blocked on A stay blocked; every other thread reaches its gate.
-    let deadline = start + Duration::from_secs(2);
-    let mut last = [EventKind::Start; 8];
+    let deadline = start + Duration::from_secs(5);
     loop {
         for e in events.drain(..) {
             last[e.thread as usize] = e.kind;
@@ -251,8 +278,8 @@ fn pause_latency() {
         run.wait_events(&mut events, Duration::from_millis(1));
     }
     let latency = start.elapsed();
-    PAUSE.lock().push(latency);
     run.stop();
+    latency
 }
 
 /// Reset latency: a deadlocked run's threads all joined, 200 times in a row.
@@ -290,3 +317,37 @@ fn reset_latency_200_deadlocks() {
 }
 
 static PAUSE: parking_lot::Mutex<Vec<Duration>> = parking_lot::Mutex::new(Vec::new());
+static PAUSE_512: parking_lot::Mutex<Vec<Duration>> = parking_lot::Mutex::new(Vec::new());
+
+/// Reset latency with 512 threads: two of them deadlocked over two locks and 510 queued
+/// behind the first, every thread joined; 20 runs, each started afresh.
+#[divan::bench(sample_count = 1, sample_size = 1)]
+fn reset_latency_512_threads() {
+    use threadlab::engine::{Phase, Run, RunOptions};
+    let s = parse(
+        "title \"r\"\nmutex A\nmutex B\n\
+         thread x { lock A; sleep \"300ms\"; lock B; unlock B; unlock A }\n\
+         thread y { lock B; sleep \"300ms\"; lock A; unlock A; unlock B }\n\
+         thread w count=510 { sleep \"5ms\"; lock A; unlock A }\n",
+    );
+    let threads_before = std::fs::read_dir("/proc/self/task").unwrap().count();
+    let (mut joins, mut starts, mut deadlocks) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..20 {
+        let started = Instant::now();
+        let run = Run::start(s.clone(), RunOptions::default());
+        starts.push(started.elapsed());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while run.phase() != Phase::Deadlock && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        deadlocks += usize::from(run.phase() == Phase::Deadlock);
+        joins.push(run.stop());
+    }
+    joins.sort();
+    starts.sort();
+    let threads_after = std::fs::read_dir("/proc/self/task").unwrap().count();
+    eprintln!(
+        "reset: 20 runs of 512 threads ({deadlocks} found deadlocked), spawn median {:?}, join median {:?}, p99 {:?} (max of 20); threads before {threads_before}, after {threads_after}",
+        starts[10], joins[10], joins[19]
+    );
+}

@@ -1,8 +1,10 @@
-//! Frame render: the run view with 16 threads and 10 minutes of recorded history, at 200×50.
+//! Frame render: the run view with 16 threads and 10 minutes of recorded history, at 200×50;
+//! and with 512 threads of one `count=` group, folded and unfolded.
 //!
 //! `cargo bench --bench ui`. The history is synthetic, at a real rate: 16 threads contending
 //! for one lock, each changing state every 5 ms or so for 10 minutes (about 1.9 million
-//! events), as a busy lock-heavy lesson would.
+//! events), as a busy lock-heavy lesson would; 512 threads each changing state every 50 ms or
+//! so (about 6 million events).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -21,11 +23,28 @@ fn main() {
 }
 
 fn busy_app() -> App {
+    busy_app_of(contention_scenario(THREADS), EVERY_NS)
+}
+
+/// 512 threads made by one `count=` node, with the steps [`contention_scenario`]'s threads
+/// have, so the same synthetic stream fits them.
+fn group_of_512() -> std::sync::Arc<threadlab::scenario::model::Scenario> {
+    let source = "title \"512\"\nmutex M\n\
+        thread T count=512 { lock M; work \"1ms\"; unlock M; sleep \"1ms\" }\n";
+    std::sync::Arc::new(threadlab::scenario::parse_source("512", "512.kdl", source).unwrap())
+}
+
+fn busy_app_of(
+    scenario: std::sync::Arc<threadlab::scenario::model::Scenario>,
+    every_ns: u64,
+) -> App {
+    let threads = scenario.threads.len();
     let mut app = App::new(Menu::default(), Theme::new(ThemeKind::Dark, false));
-    app.open(contention_scenario(THREADS), 1.0);
+    app.open(scenario, 1.0);
     let end = MINUTES * 60 * 1_000_000_000;
-    // Gaps of 1 ns to 625 µs, 312 µs on average: each thread changes state every 5 ms.
-    let mut stream = Contention::new(THREADS, 3).with_max_gap(2 * EVERY_NS / THREADS as u64);
+    // With 16 threads, gaps of 1 ns to 625 µs, 312 µs on average: each thread changes state
+    // every 5 ms.
+    let mut stream = Contention::new(threads, 3).with_max_gap(2 * every_ns / threads as u64);
     stream.track_waiters(false);
     let mut batch = Vec::new();
     loop {
@@ -58,6 +77,31 @@ fn live(now_ns: u64) -> Live {
 #[divan::bench(sample_count = 200)]
 fn run_view_16_threads_10_minutes_200x50(bencher: divan::Bencher) {
     let app = busy_app();
+    let area = Rect::new(0, 0, 200, 50);
+    let mut buf = Buffer::empty(area);
+    bencher.bench_local(|| {
+        buf.reset();
+        view::render(&app, area, &mut buf);
+    });
+}
+
+#[divan::bench(sample_count = 100)]
+fn run_view_512_threads_folded_10_minutes_200x50(bencher: divan::Bencher) {
+    let app = busy_app_of(group_of_512(), 10 * EVERY_NS);
+    assert!(app.run.as_ref().unwrap().folds.folded[0]);
+    let area = Rect::new(0, 0, 200, 50);
+    let mut buf = Buffer::empty(area);
+    bencher.bench_local(|| {
+        buf.reset();
+        view::render(&app, area, &mut buf);
+    });
+}
+
+#[divan::bench(sample_count = 100)]
+fn run_view_512_threads_unfolded_10_minutes_200x50(bencher: divan::Bencher) {
+    let mut app = busy_app_of(group_of_512(), 10 * EVERY_NS);
+    app.update(threadlab::ui::keys::Action::Fold);
+    assert!(!app.run.as_ref().unwrap().folds.folded[0]);
     let area = Rect::new(0, 0, 200, 50);
     let mut buf = Buffer::empty(area);
     bencher.bench_local(|| {

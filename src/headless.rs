@@ -98,6 +98,7 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error>
     // Run time stops where this loop stopped watching; then every thread is joined, so every
     // event it recorded is drained below (or was counted as dropped), and how the run ended
     // is read from threads that can no longer move.
+    let footprint = session.run().map(|r| r.footprint());
     let now = session.stop().unwrap_or_default();
     let machine = machine_at_start.until(&machine::sample(), &scenario);
     session.drain(&mut buf);
@@ -132,6 +133,7 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error>
         dropped_events: dropped,
     });
     summary.machine = Some(machine);
+    summary.footprint = footprint.filter(|f| f.threads.is_some() && f.tasks.is_some());
     Ok(Report {
         outcome,
         summary,

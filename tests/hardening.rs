@@ -275,10 +275,10 @@ fn machine_exhausting_scenarios_are_refused_up_front() {
         ),
         (
             "threads-in-groups",
-            (0..80)
+            (0..520)
                 .map(|i| format!("thread t{i} {{ work \"1ms\" }}\n"))
                 .collect(),
-            "more than 64 threads",
+            "more than 512 threads",
         ),
         (
             "repeat",

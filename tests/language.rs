@@ -493,7 +493,8 @@ fn a_ten_megabyte_file_is_refused_unread() {
 
 #[test]
 fn limits_are_exposed_for_the_readme() {
-    assert_eq!(scenario::MAX_THREADS, 64);
+    assert_eq!(scenario::MAX_THREADS, 512);
+    assert_eq!(scenario::MAX_TASKS, 10_000);
     assert_eq!(scenario::MAX_STEPS, 100_000);
     assert_eq!(scenario::MAX_THREAD_TIME, Duration::from_secs(600));
     assert_eq!(scenario::MAX_FILE_BYTES, 64 << 10);
@@ -628,4 +629,37 @@ fn worst_case_junk_of_the_largest_size_is_an_error_not_a_crash() {
         let err = parse(&text).unwrap_err();
         assert!(!problems(&err).is_empty());
     }
+}
+
+/// 512 threads and 10,000 tasks are accepted; one more of either is refused at the `count=`
+/// (or the node) that goes over, naming the limit.
+#[test]
+fn threads_and_tasks_have_limits_of_their_own() {
+    let s = parse(
+        "event-loop main\nthread w count=512 { work \"1ms\" }\ntask t count=10000 { sleep \"1ms\" }\n",
+    )
+    .unwrap();
+    assert_eq!(s.threads.iter().filter(|t| t.is_task()).count(), 10_000);
+    assert_eq!(s.threads.iter().filter(|t| !t.is_task()).count(), 512);
+
+    let err =
+        parse("thread T1 { work \"1ms\" }\nthread w count=513 { work \"1ms\" }\n").unwrap_err();
+    let text = scenario::render_plain(err.as_ref(), 100);
+    assert!(text.contains("[test.kdl:2:10]"), "{text}");
+    assert!(text.contains("at most 512 threads"), "{text}");
+
+    let err = parse("event-loop main\ntask t count=10001 { sleep \"1ms\" }\n").unwrap_err();
+    let text = scenario::render_plain(err.as_ref(), 100);
+    assert!(text.contains("[test.kdl:2:8]"), "{text}");
+    assert!(text.contains("at most 10000 tasks"), "{text}");
+
+    // Groups that fit one by one but not together point at the group that goes over.
+    let err = parse(
+        "event-loop main\ntask a count=6000 { sleep \"1ms\" }\ntask b count=6000 { sleep \"1ms\" }\n",
+    )
+    .unwrap_err();
+    let text = scenario::render_plain(err.as_ref(), 100);
+    assert!(text.contains("more than 10000 tasks"), "{text}");
+    assert!(text.contains("test.kdl:3:"), "{text}");
+    assert!(text.contains("12000"), "{text}");
 }

@@ -967,3 +967,110 @@ fn the_resource_panel_shows_events_pools_conditions_and_lists() {
     assert!(text.contains("condition"), "{text}");
     assert!(text.contains("list"), "{text}");
 }
+
+/// 512 threads, 510 of one `count=` group, start with the group folded into one lane whose label counts them by
+/// state; the fold key unfolds the selected group and folds it again, the selection moves over
+/// a folded group in one step, and a deadlock marks the folded group its threads are in.
+#[test]
+fn a_big_group_starts_folded_and_the_fold_key_opens_it() {
+    let source = "title \"big\"\nmutex A\nmutex B\n\
+        thread x { lock A; sleep \"300ms\"; lock B; unlock B; unlock A }\n\
+        thread w count=510 { sleep \"5ms\"; lock A; unlock A }\n\
+        thread y { lock B; sleep \"300ms\"; lock A; unlock A; unlock B }\n";
+    let scenario = Arc::new(threadlab::scenario::parse_source("big", "big.kdl", source).unwrap());
+    let run = Run::start(scenario.clone(), RunOptions::default());
+    wait_until("the deadlock", Duration::from_secs(30), || {
+        run.phase() == Phase::Deadlock
+    });
+    let deadlock = run.deadlock();
+    let mut events = Vec::new();
+    wait_until("every event", Duration::from_secs(10), || run.settled());
+    run.drain_events(&mut events);
+    run.stop();
+    events.sort_by_key(|e| e.t_ns);
+    let end = events.iter().map(|e| e.t_ns).max().unwrap_or(0);
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.resize(Rect::new(0, 0, 200, 50));
+    app.open(scenario, 1.0);
+    let live = Live {
+        phase: Phase::Deadlock,
+        now_ns: end,
+        deadlock,
+        ..Live::new(1.0)
+    };
+    app.observe(live, &events, Vec::new());
+
+    let lanes_text = |app: &App| {
+        let text = screen_text(app, 200, 50);
+        let from = text.find("Threads").unwrap();
+        let to = text.find("big.kdl").unwrap();
+        text[from..to].to_string()
+    };
+    let text = lanes_text(&app);
+    assert!(text.contains("510 w"), "{text}");
+    // Every one of the 510 ends up blocked on A behind x, who waits for y.
+    assert!(text.contains("510 blocked"), "{text}");
+    assert!(!text.contains("w-1 "), "{text}");
+    // The folded group is drawn blocked from when its members blocked on, like a lane.
+    let (lanes, _, now) = lane_rows(&app, 200, 50);
+    assert!(
+        lanes.iter().any(|l| l.chars().nth(now) == Some('L')),
+        "{lanes:?}"
+    );
+
+    // x, the folded group, y: one step each.
+    app.update(Action::Down);
+    assert_eq!(app.run.as_ref().unwrap().selected, 1);
+    app.update(Action::Down);
+    assert_eq!(app.run.as_ref().unwrap().selected, 511);
+    app.update(Action::Up);
+    app.update(Action::Fold);
+    let text = lanes_text(&app);
+    assert!(text.contains("w-1 ") && !text.contains("510 w"), "{text}");
+    app.update(Action::Fold);
+    assert!(lanes_text(&app).contains("510 w"));
+    // A thread in no group says so instead.
+    app.update(Action::Up);
+    app.update(Action::Fold);
+    assert!(app.run.as_ref().unwrap().notice.is_some());
+}
+
+/// A run with tasks and threads gets the cost-of-waiting card beside the lanes, with each
+/// side's figures as measured; a run without both has none.
+#[test]
+fn the_cost_of_waiting_card_shows_both_sides() {
+    use threadlab::engine::footprint::{Cost, Footprint};
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.open(builtin("c10k"), 1.0);
+    let figures = Footprint {
+        threads: Some(Cost {
+            count: 512,
+            start_ms: 34.2,
+            rss_kib: 7232,
+            kib_each: 14.125,
+        }),
+        tasks: Some(Cost {
+            count: 10_000,
+            start_ms: 21.0,
+            rss_kib: 25_368,
+            kib_each: 2.5368,
+        }),
+    };
+    app.observe_footprint(figures);
+    let text = screen_text(&app, 160, 50);
+    assert!(text.contains("Cost of waiting"), "{text}");
+    for want in [
+        "10000 tasks",
+        "512 threads",
+        "24.8 MiB",
+        "7.1 MiB",
+        "14.1 KiB",
+        "2.5 KiB",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.open(builtin("event-loop"), 1.0);
+    app.observe_footprint(figures);
+    assert!(!screen_text(&app, 160, 50).contains("Cost of waiting"));
+}

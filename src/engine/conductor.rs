@@ -8,7 +8,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -42,8 +42,10 @@ pub enum Halt {
 pub type Flow = Result<(), Halt>;
 
 const NOT_BLOCKED: u32 = u32::MAX;
-/// A sleeping thread or task looks at the gate at least this often.
-const SLEEP_SLICE: Duration = Duration::from_millis(5);
+/// A sleeping thread or task looks at the gate at least this often. Pause, speed and cancel
+/// wake sleepers at once; this is only a floor, kept long so that thousands of sleepers do not
+/// cost the machine a wake-up each every few milliseconds.
+const SLEEP_SLICE: Duration = Duration::from_millis(100);
 
 /// What a worker is doing, as far as the conductor needs to know.
 pub struct Conductor {
@@ -51,7 +53,12 @@ pub struct Conductor {
     cancelled: AtomicBool,
     speed_bits: AtomicU64,
     control: Mutex<Control>,
+    /// Workers wait here: for a resume, a grant, a speed change or the cancel.
     cv: Condvar,
+    /// The teacher's side waits here for threads to stop or a granted step to end. Apart from
+    /// `cv` so that each of hundreds of threads reaching its gate on a pause wakes only the
+    /// teacher, not every other held thread (which made a pause cost threads² wake-ups).
+    seen: Condvar,
     clock: Arc<RunClock>,
     /// Per thread: the step it is at (executing, or about to start).
     pc: Vec<AtomicU32>,
@@ -59,6 +66,11 @@ pub struct Conductor {
     blocked_on: Vec<AtomicU32>,
     /// Per thread: done or failed.
     finished: Vec<AtomicBool>,
+    /// Threads not finished yet, and of those the ones that are not daemons: whether a run is
+    /// over is asked on every frame and at every thread's end, and must not cost a pass over
+    /// thousands of lanes.
+    unfinished: AtomicUsize,
+    unfinished_users: AtomicUsize,
     /// Per thread: the run time its sleep ends, while it sleeps (0 otherwise); when it acts
     /// next, for "step next".
     due: Vec<AtomicU64>,
@@ -74,6 +86,9 @@ pub struct Conductor {
     /// Wakes tasks on an event loop waiting at an async gate: they cannot park their thread on
     /// `cv`, which is every other task's thread too.
     tasks: tokio::sync::Notify,
+    /// Wakes tasks waiting for a group to finish (`after=`), apart from `tasks` so that each
+    /// of ten thousand tasks ending does not wake every sleeping task's timer.
+    finishes: tokio::sync::Notify,
 }
 
 struct Control {
@@ -167,10 +182,13 @@ impl Conductor {
                 last_stepped: None,
             }),
             cv: Condvar::new(),
+            seen: Condvar::new(),
             clock,
             pc: (0..threads).map(|_| AtomicU32::new(0)).collect(),
             blocked_on: (0..threads).map(|_| AtomicU32::new(NOT_BLOCKED)).collect(),
             finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
+            unfinished: AtomicUsize::new(threads),
+            unfinished_users: AtomicUsize::new(threads),
             due: (0..threads).map(|_| AtomicU64::new(0)).collect(),
             daemon: vec![false; threads],
             daemons_stopped: AtomicBool::new(false),
@@ -178,6 +196,7 @@ impl Conductor {
             stops: Mutex::new(Stops::default()),
             stopping: Arc::new(AtomicBool::new(false)),
             tasks: tokio::sync::Notify::new(),
+            finishes: tokio::sync::Notify::new(),
         }
     }
 
@@ -186,13 +205,22 @@ impl Conductor {
         for (t, d) in self.daemon.iter_mut().enumerate() {
             *d = daemon.get(t).copied().unwrap_or(false);
         }
+        let users = self.daemon.iter().filter(|d| !**d).count();
+        self.unfinished_users.store(users, Ordering::Relaxed);
         self
     }
 
     /// Wake everyone waiting for the conductor: parked threads and tasks at async gates.
     fn wake(&self) {
         self.cv.notify_all();
+        self.seen.notify_all();
         self.tasks.notify_waiters();
+        self.finishes.notify_waiters();
+    }
+
+    /// Tell the teacher's side only: a thread stopped where it can be seen, or a step ended.
+    fn tell(&self) {
+        self.seen.notify_all();
     }
 
     /// Whether the thread asking must stop: the run was cancelled, or it is a daemon thread
@@ -255,7 +283,7 @@ impl Conductor {
     }
 
     pub fn all_finished(&self) -> bool {
-        self.finished.iter().all(|f| f.load(Ordering::Acquire))
+        self.unfinished.load(Ordering::Acquire) == 0
     }
 
     /// The thread currently carrying out a granted step, if any.
@@ -390,7 +418,7 @@ impl Conductor {
             c.held[me as usize] = true;
             rec.emit(EventKind::Hold, None, None, None);
             rec.flush();
-            self.wake();
+            self.tell();
         }
         None
     }
@@ -420,7 +448,7 @@ impl Conductor {
         if c.grants[me as usize].take().is_some() {
             self.update_clock(&c);
         }
-        self.wake();
+        self.tell();
     }
 
     pub fn unblocked(&self, me: ThreadIdx) {
@@ -428,14 +456,17 @@ impl Conductor {
     }
 
     pub fn finish(&self, me: ThreadIdx) {
-        self.finished[me as usize].store(true, Ordering::Release);
-        // The last thread that is not a daemon ends the program: its daemons stop.
-        let rest_ended = (0..self.finished.len())
-            .all(|t| self.daemon[t] || self.finished[t].load(Ordering::Acquire));
-        if rest_ended && !self.all_finished() {
-            self.daemons_stopped.store(true, Ordering::Release);
-        }
         let mut c = self.control.lock();
+        if !self.finished[me as usize].swap(true, Ordering::AcqRel) {
+            if !self.daemon[me as usize] {
+                self.unfinished_users.fetch_sub(1, Ordering::AcqRel);
+            }
+            self.unfinished.fetch_sub(1, Ordering::AcqRel);
+        }
+        // The last thread that is not a daemon ends the program: its daemons stop.
+        let daemons_stop = self.unfinished_users.load(Ordering::Acquire) == 0
+            && !self.all_finished()
+            && !self.daemons_stopped.swap(true, Ordering::AcqRel);
         c.grants[me as usize] = None;
         if self.all_finished() {
             // The run is over: its clock stops at its last moment.
@@ -443,7 +474,13 @@ impl Conductor {
         } else {
             self.update_clock(&c);
         }
-        self.wake();
+        if daemons_stop || self.all_finished() {
+            self.wake();
+        } else {
+            // Only those waiting for someone to finish: the teacher, and tasks started `after=`.
+            self.tell();
+            self.finishes.notify_waiters();
+        }
         drop(c);
         self.poke_watcher();
     }
@@ -517,7 +554,7 @@ impl Conductor {
     /// threads or tasks to finish (`after=`). Woken whenever anything finishes.
     pub async fn until_async(&self, done: impl Fn() -> bool) -> Flow {
         loop {
-            let notified = self.tasks.notified();
+            let notified = self.finishes.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if self.cancelled() {
@@ -543,14 +580,25 @@ impl Conductor {
         let end = self.clock.now() + nominal.as_nanos() as u64;
         self.due[me as usize].store(end, Ordering::Relaxed);
         let slept = async {
-            while let Some(left) = self.left_until(end) {
+            loop {
+                // Registered before looking, so a pause or speed change between the look and
+                // the wait still wakes the timer.
+                let notified = self.tasks.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let Some(left) = self.left_until(end) else {
+                    break;
+                };
                 if self.cancelled() {
                     return Err(Halt::Cancelled);
                 }
                 if stop() {
                     return Ok(());
                 }
-                tokio::time::sleep(left.min(SLEEP_SLICE)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(left.min(SLEEP_SLICE)) => {}
+                    () = notified => {}
+                }
                 if self.left_until(end).is_some() && self.gate_async(me, step, rec).await? {
                     rec.restate(EventKind::Sleep);
                 }
@@ -652,7 +700,7 @@ impl Conductor {
             if c.held[i] {
                 break;
             }
-            if self.cv.wait_until(&mut c, deadline).timed_out() {
+            if self.seen.wait_until(&mut c, deadline).timed_out() {
                 return Err(StepError::NotReady(name(t)));
             }
         }
@@ -709,7 +757,7 @@ impl Conductor {
                 && (!c.paused || c.last_stepped.is_none_or(stopped))
         };
         while !done(&c) && !self.cancelled() {
-            if self.cv.wait_until(&mut c, deadline).timed_out() {
+            if self.seen.wait_until(&mut c, deadline).timed_out() {
                 return done(&c);
             }
         }

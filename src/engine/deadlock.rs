@@ -12,12 +12,14 @@
 //! Each link of the chain found blames only truly ([`Blame`]: a holder, a thread that alone
 //! could provide, or nobody); `vocab::deadlock` says it in words.
 
+use std::collections::HashMap;
+
 use super::primitives::View;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, Tasks, ThreadIdx};
 use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
 
 /// What a thread may still do to a resource that could end another thread's wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Act {
     Unlock,
     Release,
@@ -164,6 +166,15 @@ pub fn find(
     let ahead: Vec<Ahead> = (0..n)
         .map(|t| Ahead::of(scenario, t, pcs[t], finished[t]))
         .collect();
+    // Who will still do what to which resource, lowest first: asking each waiter's possible
+    // wakers of every thread would cost threads² a look, with hundreds of threads waiting.
+    let mut will: HashMap<(Act, ResIdx), Vec<usize>> = HashMap::new();
+    for (u, a) in ahead.iter().enumerate() {
+        for &key in &a.acts {
+            will.entry(key).or_default().push(u);
+        }
+    }
+    let doers = |act: Act, r: ResIdx| will.get(&(act, r)).map_or(&[][..], Vec::as_slice);
     // A thread waiting on a buffer in `join` waits for task-dones, not for an item or room.
     let joining = |t: usize| {
         scenario.threads[t]
@@ -192,8 +203,10 @@ pub fn find(
             let view = &views[r as usize];
             let kind = scenario.resources[r as usize].kind;
             let providers = |act: Act| -> Vec<usize> {
-                (0..n)
-                    .filter(|&u| u != t && !waiting_on_same(t, u, r) && ahead[u].will(act, r))
+                doers(act, r)
+                    .iter()
+                    .copied()
+                    .filter(|&u| u != t && !waiting_on_same(t, u, r))
                     .collect()
             };
             match kind {
@@ -329,13 +342,10 @@ pub fn find(
                     ResourceKind::Buffer { .. } => Act::Put,
                     _ => return Vec::new(),
                 };
-                (0..n)
-                    .filter(|&u| {
-                        u != t
-                            && stuck_waiting(u)
-                            && !waiting_on_same(t, u, r)
-                            && ahead[u].will(act, r)
-                    })
+                doers(act, r)
+                    .iter()
+                    .copied()
+                    .filter(|&u| u != t && stuck_waiting(u) && !waiting_on_same(t, u, r))
                     .collect()
             }
         })

@@ -10,6 +10,7 @@ pub mod child;
 pub mod clock;
 pub mod conductor;
 pub mod deadlock;
+pub mod footprint;
 pub mod primitives;
 pub mod process;
 pub mod recorder;

@@ -27,6 +27,8 @@ use crate::vocab::event::{Event, EventKind};
 const CHANNEL_BATCHES: usize = 1 << 14;
 /// A busy thread hands over its events at least this often (in events).
 const BATCH_EVENTS: usize = 256;
+/// Room in a fresh buffer: most hand-overs are of a few events (a thread about to wait).
+const FIRST_BATCH: usize = 8;
 /// Drained batches kept for workers to fill again, so a busy worker does not allocate (and
 /// fault in) a fresh buffer, nor the reader free one, for every batch.
 const SPARE_BATCHES: usize = 64;
@@ -63,7 +65,9 @@ struct Watch {
 
 impl Sink {
     pub fn new(clock: Arc<RunClock>, threads: usize) -> Arc<Sink> {
-        let (tx, rx) = channel::bounded(CHANNEL_BATCHES);
+        // Each lane may hand over several small batches before a reader comes round: ten
+        // thousand tasks starting at once hand over three each within milliseconds.
+        let (tx, rx) = channel::bounded(CHANNEL_BATCHES.max(threads * 8));
         let (spare_tx, spare_rx) = channel::bounded(SPARE_BATCHES);
         Arc::new(Sink {
             tx,
@@ -150,11 +154,13 @@ impl Sink {
         let _ = self.spare_tx.try_send(batch);
     }
 
-    /// An empty buffer for a worker's next batch: a drained one if there is one.
+    /// An empty buffer for a worker's next batch: a drained one if there is one, else a small
+    /// one that grows to a busy worker's batches. Ten thousand tasks each handing over a
+    /// couple of events must not each leave a whole batch's worth in the channel.
     fn spare(&self) -> Vec<Event> {
         self.spare_rx
             .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH_EVENTS))
+            .unwrap_or_else(|_| Vec::with_capacity(FIRST_BATCH))
     }
 
     /// Like `drain`, but wait up to `timeout` for the first batch.
@@ -216,7 +222,9 @@ impl Recorder {
         Recorder {
             thread,
             step: crate::vocab::event::NO_STEP,
-            buf: Vec::with_capacity(BATCH_EVENTS),
+            // A buffer is taken at the first event after each hand-over, not held meanwhile:
+            // ten thousand tasks asleep hold none.
+            buf: Vec::new(),
             sink,
         }
     }
@@ -282,6 +290,9 @@ impl Recorder {
             // Published before the stamp is taken, so a reader that finds no pending events
             // here knows this event will be stamped after it looked.
             self.pending(self.sink.clock.raw_now());
+            if self.buf.capacity() == 0 {
+                self.buf = self.sink.spare();
+            }
         }
         let event = Event {
             t_ns: self.sink.clock.raw_now(),
@@ -304,7 +315,7 @@ impl Recorder {
         if self.buf.is_empty() {
             return;
         }
-        let batch = std::mem::replace(&mut self.buf, self.sink.spare());
+        let batch = std::mem::take(&mut self.buf);
         self.sink
             .recorded
             .fetch_add(batch.len() as u64, Ordering::Relaxed);

@@ -13,6 +13,7 @@ use super::breaks::{Breakpoint, Hit};
 use super::clock::RunClock;
 use super::conductor::{Conductor, StepError};
 use super::deadlock;
+use super::footprint::{Footprint, Starting};
 use super::primitives::Primitive;
 use super::recorder::Sink;
 use super::script::{HOLDS_NOTHING, Shared, worker};
@@ -92,6 +93,15 @@ impl Run {
             deadlock: Mutex::new(None),
             finished: (Mutex::new(()), Condvar::new()),
             holds_since: (0..n).map(|_| AtomicU32::new(HOLDS_NOTHING)).collect(),
+            // Threads of a child process start there, not here.
+            starting_threads: Starting::new(
+                scenario
+                    .threads
+                    .iter()
+                    .filter(|t| !t.is_task() && t.process.is_none())
+                    .count(),
+            ),
+            starting_tasks: Starting::new(scenario.threads.iter().filter(|t| t.is_task()).count()),
             scenario,
         });
         {
@@ -108,6 +118,7 @@ impl Run {
         let (tasks, threads): (Vec<usize>, Vec<usize>) = (0..n)
             .filter(|&i| shared.scenario.threads[i].process.is_none())
             .partition(|&i| shared.scenario.threads[i].is_task());
+        shared.starting_threads.begin();
         let mut workers: Vec<JoinHandle<()>> = threads
             .into_iter()
             .map(|i| {
@@ -118,7 +129,14 @@ impl Run {
                     .expect("the OS refused to start a thread")
             })
             .collect();
+        shared.starting_threads.open();
         if !tasks.is_empty() {
+            // Every thread in before the loop and its tasks are made, so that each side's
+            // memory is its own. Only then: threads that compute from their first step take
+            // turns on the cores as they start, and a run of threads alone need not wait.
+            shared
+                .starting_threads
+                .wait(Instant::now() + Duration::from_secs(5));
             let tasks = tasks.into_iter().map(|i| i as ThreadIdx).collect();
             workers.push(super::tasks::spawn_loop(shared.clone(), tasks));
         }
@@ -328,6 +346,14 @@ impl Run {
     /// Run time now: time spent paused does not count.
     pub fn now_ns(&self) -> u64 {
         self.shared.clock.now()
+    }
+
+    /// What starting the run's threads and its tasks cost, for those that have all started.
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            threads: self.shared.starting_threads.cost(),
+            tasks: self.shared.starting_tasks.cost(),
+        }
     }
 
     pub fn dropped_events(&self) -> u64 {

@@ -34,6 +34,9 @@ pub(super) struct Shared {
     /// the first of what it holds), or [`HOLDS_NOTHING`]. The deadlock watcher reads it to
     /// know how far back a thread's script can still come round.
     pub(super) holds_since: Vec<AtomicU32>,
+    /// The scenario's OS threads and its tasks, being started and measured.
+    pub(super) starting_threads: super::footprint::Starting,
+    pub(super) starting_tasks: super::footprint::Starting,
 }
 
 /// `holds_since` of a thread that holds nothing.
@@ -41,6 +44,8 @@ pub(super) const HOLDS_NOTHING: u32 = u32::MAX;
 
 /// One scenario thread, from start to done, failed or cancelled.
 pub(super) fn worker(shared: &Shared, me: ThreadIdx) {
+    shared.starting_threads.started();
+    shared.starting_threads.wait_open();
     let mut rec = Recorder::new(me, shared.sink.clone());
     if shared.scenario.threads[me as usize].daemon {
         shared.conductor.enter_daemon();

@@ -61,6 +61,7 @@ fn run_loop(shared: &Arc<Shared>, tasks: &[ThreadIdx]) {
         }
     };
     let timer_handle = timers.handle().clone();
+    shared.starting_tasks.begin();
     rt.block_on(async {
         let running: Vec<_> = tasks
             .iter()
@@ -118,6 +119,7 @@ fn ready(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) {
 
 /// One task, from start to done, failed or cancelled.
 async fn task(shared: Arc<Shared>, me: ThreadIdx, mut rec: Recorder, timers: Handle) {
+    shared.starting_tasks.started();
     let outcome = AssertUnwindSafe(run_task(&shared, me, &mut rec, &timers))
         .catch_unwind()
         .await

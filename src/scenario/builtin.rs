@@ -73,7 +73,7 @@ macro_rules! lesson {
 
 /// In teaching order within each topic: each lesson builds on the one before it, and a lesson
 /// with a problem comes right before the lesson that fixes it.
-static ALL: [Builtin; 36] = [
+static ALL: [Builtin; 37] = [
     lesson!("deadlock", Locks),
     lesson!("fixed-order", Locks),
     lesson!("livelock", Locks),
@@ -110,6 +110,7 @@ static ALL: [Builtin; 36] = [
     lesson!("async-queue", Async),
     lesson!("gather-vs-wait", Async),
     lesson!("to-thread", Async),
+    lesson!("c10k", Async),
 ];
 
 /// Every built-in scenario, in teaching order (grouped by topic).

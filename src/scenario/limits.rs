@@ -24,13 +24,15 @@ pub(crate) fn human(d: Duration) -> String {
 /// and low enough that the KDL parser, whose error recovery recurses once per malformed token
 /// (about 0.5 KiB of stack per byte of junk, measured), stays within its thread's stack.
 pub const MAX_FILE_BYTES: usize = 64 << 10;
-pub use super::model::MAX_THREADS;
+pub use super::model::{MAX_TASKS, MAX_THREADS};
 /// Most resources declared in a scenario.
 pub const MAX_RESOURCES: usize = 64;
 /// Most steps in all threads together, after `repeat` is unrolled.
 pub const MAX_STEPS: usize = 100_000;
 /// Largest `count=` on one thread node.
-pub const MAX_COUNT: u32 = 64;
+pub const MAX_COUNT: u32 = MAX_THREADS as u32;
+/// Largest `count=` on one task node.
+pub const MAX_TASK_COUNT: u32 = MAX_TASKS as u32;
 /// Largest `repeat N`.
 pub const MAX_REPEAT: u32 = 10_000;
 /// Longest single duration (`work`, `sleep`, a GIL interval).

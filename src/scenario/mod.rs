@@ -23,8 +23,8 @@ use miette::{Diagnostic, LabeledSpan};
 pub use crate::error::{render_for_terminal, render_plain};
 
 pub use limits::{
-    MAX_COUNT, MAX_DURATION, MAX_FILE_BYTES, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREAD_TIME,
-    MAX_THREADS,
+    MAX_COUNT, MAX_DURATION, MAX_FILE_BYTES, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_TASK_COUNT,
+    MAX_TASKS, MAX_THREAD_TIME, MAX_THREADS,
 };
 use model::Scenario;
 

@@ -7,8 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The most threads a scenario may have.
-pub const MAX_THREADS: usize = 64;
+/// The most OS threads a scenario may have: 512 start, pause and reset within their budgets on
+/// a 2-core machine (BENCHMARKS.md), each on a small stack.
+pub const MAX_THREADS: usize = 512;
+/// The most tasks a scenario may have, all on its one event loop thread.
+pub const MAX_TASKS: usize = 10_000;
 
 /// Index of a thread in [`Scenario::threads`].
 pub type ThreadIdx = u16;

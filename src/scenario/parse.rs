@@ -12,7 +12,8 @@ use kdl::{KdlDocument, KdlEntry, KdlError, KdlNode, KdlValue};
 
 use super::kinds::{self, article};
 use super::limits::{
-    MAX_AMOUNT, MAX_COUNT, MAX_DURATION, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_THREADS, human,
+    MAX_AMOUNT, MAX_COUNT, MAX_DURATION, MAX_REPEAT, MAX_RESOURCES, MAX_STEPS, MAX_TASK_COUNT,
+    MAX_TASKS, MAX_THREADS, human,
 };
 use super::model::{
     EXCEPTIONS, Guard, IMPLICIT_GIL, Op, ProcessSpec, ResIdx, Resource, ResourceKind, Scenario,
@@ -1532,12 +1533,19 @@ impl<'a> Builder<'a> {
             None
         };
         let count = match props.get("count") {
+            Some(e) if is_task => self.int_prop(
+                e,
+                "count",
+                1,
+                MAX_TASK_COUNT,
+                &t!("scale.tasks_at_most", max = MAX_TASKS),
+            ),
             Some(e) => self.int_prop(
                 e,
                 "count",
                 1,
                 MAX_COUNT,
-                &t!("classroom.parse.a_scenario_has_at_most_2"),
+                &t!("scale.threads_at_most", max = MAX_THREADS),
             ),
             None => Some(1),
         };
@@ -1625,7 +1633,32 @@ impl<'a> Builder<'a> {
         if self.over_limit {
             return;
         }
-        if self.threads.len() + names.len() > MAX_THREADS {
+        // Threads and tasks have limits of their own: a task costs the loop a few hundred bytes,
+        // a thread the OS a stack and a scheduler entry.
+        let same_kind = self
+            .threads
+            .iter()
+            .filter(|t| t.is_task() == is_task)
+            .count();
+        if is_task && same_kind + names.len() > MAX_TASKS {
+            self.over_limit = true;
+            self.push(
+                Problem::new(
+                    "scenario::limit",
+                    t!("scale.more_than_tasks", max = MAX_TASKS),
+                )
+                .at(
+                    span,
+                    t!(
+                        "classroom.parse.this_brings_the_total_to",
+                        a1 = same_kind + names.len()
+                    ),
+                )
+                .help(t!("scale.tasks_lower_count", max = MAX_TASKS)),
+            );
+            return;
+        }
+        if !is_task && same_kind + names.len() > MAX_THREADS {
             self.over_limit = true;
             self.push(
                 Problem::new(
@@ -1639,7 +1672,7 @@ impl<'a> Builder<'a> {
                     span,
                     t!(
                         "classroom.parse.this_brings_the_total_to",
-                        a1 = self.threads.len() + names.len()
+                        a1 = same_kind + names.len()
                     ),
                 )
                 .help(t!(

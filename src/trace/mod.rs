@@ -2,6 +2,7 @@
 
 pub mod export;
 pub mod gil;
+pub mod groups;
 pub mod invariants;
 pub mod machine;
 pub mod order;

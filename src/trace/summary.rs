@@ -57,6 +57,10 @@ pub struct Summary {
     /// What the machine could give the run (a run that was watched, not a replay).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub machine: Option<Machine>,
+    /// For a lesson with both tasks and threads (`c10k`): what starting each cost, measured in
+    /// the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub footprint: Option<crate::engine::footprint::Footprint>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -637,6 +641,7 @@ impl SummaryBuilder {
             events_dropped: end.dropped_events,
             gil: self.gil_comparison(),
             machine: None,
+            footprint: None,
         }
     }
 

@@ -430,6 +430,27 @@ impl Trace {
         marker
     }
 
+    /// [`Trace::step_at`] for every thread at once, in one replay from the checkpoint instead
+    /// of one per thread: what a view showing every thread's marker asks on every frame.
+    pub fn steps_at(&self, t_ns: u64) -> Vec<Option<u32>> {
+        let j = self.checkpoint_for(t_ns);
+        let cp = &self.checkpoints[j];
+        let mut markers = cp.markers.clone();
+        if j >= self.exact {
+            for e in self.replay_range(cp.upto, t_ns) {
+                if let Some(m) = markers.get_mut(e.thread as usize) {
+                    *m = marker_after(*m, e, &self.scenario);
+                }
+            }
+        }
+        for (t, m) in markers.iter_mut().enumerate() {
+            if self.state_at(t as ThreadIdx, t_ns).is_none() {
+                *m = None;
+            }
+        }
+        markers
+    }
+
     /// Every resource's state at `t_ns` (after all events at or before it), in declaration order.
     pub fn resources_at(&self, t_ns: u64) -> Vec<ResourceState> {
         let j = self.checkpoint_for(t_ns);
@@ -449,6 +470,13 @@ impl Trace {
         let end = self.log.partition_point(|e| e.t_ns <= t_ns);
         let start = end.saturating_sub(max);
         self.log.range(start..end).copied().collect()
+    }
+
+    /// The events at or before `t_ns`, latest first, without copying: for a reader that stops
+    /// as soon as it has what it shows (a pause of ten thousand lanes logs a hold for each).
+    pub fn events_back(&self, t_ns: u64) -> impl Iterator<Item = &Event> {
+        let end = self.log.partition_point(|e| e.t_ns <= t_ns);
+        self.log.range(..end).rev()
     }
 
     /// The latest checkpoint that covers only events at or before `t_ns`.
@@ -1695,6 +1723,12 @@ mod tests {
             assert_eq!(jumbled.resources_at(at), expected, "at {at}");
             assert_eq!(jumbled.state_at(tr.event.thread, at), Some(tr.state));
             assert_eq!(jumbled.step_at(tr.event.thread, at), Some(tr.event.step));
+        }
+        // Every thread's marker at once is each thread's, asked one by one, before and in the
+        // window.
+        for at in (0..ordered.end_ns()).step_by(ordered.end_ns() as usize / 97 + 1) {
+            let each: Vec<Option<u32>> = (0..5).map(|t| jumbled.step_at(t, at)).collect();
+            assert_eq!(jumbled.steps_at(at), each, "at {at}");
         }
         let end = ordered.end_ns();
         assert_eq!(

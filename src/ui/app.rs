@@ -194,6 +194,10 @@ pub struct RunState {
     pub trace: Trace,
     pub live: Live,
     pub selected: ThreadIdx,
+    /// Which `count=` groups show as one folded lane.
+    pub folds: crate::ui::fold::Folds,
+    /// For a run with both tasks and threads: what starting each cost, once measured.
+    pub footprint: Option<crate::engine::footprint::Footprint>,
     /// The history cursor: `None` follows now.
     pub cursor: Option<u64>,
     /// Index into [`ZOOM_LEVELS_NS`].
@@ -234,6 +238,8 @@ impl RunState {
     pub fn new(scenario: Arc<Scenario>, speed: f64) -> RunState {
         RunState {
             trace: Trace::new(scenario.clone()),
+            folds: crate::ui::fold::Folds::new(&scenario),
+            footprint: None,
             zoom: default_zoom(&scenario),
             scenario,
             live: Live::new(speed),
@@ -417,6 +423,16 @@ impl App {
     }
 
     /// The engine's latest state, and any events drained since the last call.
+    /// What starting the run's threads and tasks cost, as far as measured: kept for a run that
+    /// has both, whose card compares them.
+    pub fn observe_footprint(&mut self, f: crate::engine::footprint::Footprint) {
+        if let Some(run) = &mut self.run {
+            let both = run.scenario.threads.iter().any(|t| t.is_task())
+                && run.scenario.threads.iter().any(|t| !t.is_task());
+            run.footprint = both.then_some(f);
+        }
+    }
+
     pub fn observe(&mut self, live: Live, events: &[Event], failures: Vec<(ThreadIdx, String)>) {
         let finishing = live.phase == Phase::Finished
             && self
@@ -586,10 +602,15 @@ impl App {
                 self.screen = Screen::Menu;
                 return vec![Effect::Stop];
             }
-            Action::Up if n > 0 => {
-                run.selected = ((run.selected as usize + n - 1) % n) as ThreadIdx
+            Action::Up if n > 0 => run.selected = run.folds.moved(n, run.selected, -1),
+            Action::Down if n > 0 => run.selected = run.folds.moved(n, run.selected, 1),
+            Action::Fold => {
+                let t = run.selected;
+                run.notice = (!run.folds.toggle(t)).then(|| {
+                    let name = &run.scenario.threads[t as usize].name;
+                    rust_i18n::t!("scale.not_in_group", thread = name).into_owned()
+                });
             }
-            Action::Down if n > 0 => run.selected = ((run.selected as usize + 1) % n) as ThreadIdx,
             Action::Select(i) => {
                 if (i as usize) < n {
                     run.selected = ThreadIdx::from(i);
@@ -651,6 +672,7 @@ impl App {
                 let scenario = run.scenario.clone();
                 let zoom = (!run.fitted).then_some(run.zoom);
                 let selected = run.selected;
+                let folds = run.folds.clone();
                 let twin = run.twin.take();
                 let paused_start = run.paused_start
                     || matches!(run.live.phase, Phase::Paused | Phase::Stepping(_));
@@ -660,6 +682,7 @@ impl App {
                     run.zoom = zoom;
                 }
                 run.selected = selected;
+                run.folds = folds;
                 run.twin = twin;
                 run.paused_start = paused_start;
                 return vec![Effect::Restart];

@@ -44,6 +44,8 @@ pub enum Action {
     Language,
     /// Switch the source pane between the scenario and its Python twin.
     Twin,
+    /// Fold the selected thread's `count=` group into one lane, or unfold it.
+    Fold,
 }
 
 /// Which screen a binding belongs to.
@@ -334,6 +336,13 @@ pub const BINDINGS: &[Binding] = &[
         footer: Footer::No,
     },
     Binding {
+        keys: &[Key::Char('o')],
+        action: Action::Fold,
+        id: "fold",
+        contexts: RUN,
+        footer: Footer::No,
+    },
+    Binding {
         keys: &[Key::Char('y')],
         action: Action::Twin,
         id: "twin",
@@ -448,7 +457,7 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    const ALL: [Action; 29] = [
+    const ALL: [Action; 30] = [
         Action::Quit,
         Action::Back,
         Action::Help,
@@ -478,6 +487,7 @@ mod tests {
         Action::Theme,
         Action::Language,
         Action::Twin,
+        Action::Fold,
     ];
 
     #[test]

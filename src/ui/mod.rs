@@ -7,6 +7,7 @@
 
 pub mod app;
 mod edits;
+pub mod fold;
 pub mod keys;
 pub mod layout;
 mod runner;

@@ -494,6 +494,9 @@ impl Driver {
         }
 
         app.observe(live, &self.scratch, failures);
+        if let Some(run) = self.session.run() {
+            app.observe_footprint(run.footprint());
+        }
         if let Some(hit) = self.session.run().and_then(Run::take_hit) {
             app.stopped_at(hit);
         }

@@ -27,12 +27,13 @@ pub fn lines_at(run: &RunState) -> Vec<(ThreadIdx, u32, State)> {
     let view = run.view_ns();
     let scenario = &run.scenario;
     let mut out = Vec::new();
+    let steps = run.trace.steps_at(view);
     for (i, spec) in scenario.threads.iter().enumerate() {
         let t = i as ThreadIdx;
         let Some(state) = run.trace.state_at(t, view) else {
             continue;
         };
-        let step = run.trace.step_at(t, view).or(match state {
+        let step = steps.get(i).copied().flatten().or(match state {
             State::Done => spec.steps.len().checked_sub(1).map(|s| s as u32),
             _ => None,
         });

@@ -10,8 +10,10 @@ use ratatui::widgets::Widget;
 
 use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
 use crate::ui::app::RunState;
+use crate::ui::fold::Row;
 use crate::ui::layout::{self, Columns, idle_words, state_words};
 use crate::ui::theme::Theme;
+use crate::ui::view::fold;
 use crate::ui::view::{fit, fmt_ns, fmt_tick, framed};
 use crate::vocab::event::{STATES, State};
 
@@ -29,8 +31,9 @@ pub struct Geometry {
     /// First column and width of the time cells.
     pub cells_x: u16,
     pub cells_w: u16,
-    /// First thread shown, the rows all lanes take, and each lane's height: two rows when
-    /// there is room, so the timeline reads from the back of a classroom.
+    /// First row shown (a lane, or a folded group: [`Row`]), the rows all lanes take, and
+    /// each lane's height: two rows when there is room, so the timeline reads from the back
+    /// of a classroom.
     pub first: usize,
     pub rows: u16,
     pub lane_h: u16,
@@ -38,11 +41,12 @@ pub struct Geometry {
     pub legend: bool,
 }
 
-/// The rows the lanes panel wants: one (or two, `tall`) per thread, the axis, the legend and
-/// the borders.
-pub fn wanted_height(scenario: &Scenario, tall: bool) -> u16 {
-    let n = scenario.threads.len() as u16;
-    n * if tall { 2 } else { 1 } + 4
+/// The rows the lanes panel wants: one (or two, `tall`) per lane (a folded group is one), the
+/// axis, the legend and the borders.
+pub fn wanted_height(run: &RunState, tall: bool) -> u16 {
+    let n = run.folds.rows(run.scenario.threads.len()).len();
+    let n = u16::try_from(n).unwrap_or(u16::MAX / 4);
+    n.saturating_mul(if tall { 2 } else { 1 }).saturating_add(4)
 }
 
 pub fn geometry(run: &RunState, area: Rect) -> Geometry {
@@ -52,7 +56,8 @@ pub fn geometry(run: &RunState, area: Rect) -> Geometry {
         width: area.width.saturating_sub(2),
         height: area.height.saturating_sub(2),
     };
-    let n = run.scenario.threads.len() as u16;
+    let rows_all = run.folds.rows(run.scenario.threads.len());
+    let n = rows_all.len() as u16;
     let axis = inner.height >= 2;
     let legend = inner.height >= n.clamp(1, 2) + 2;
     let rows = inner.height - u16::from(axis) - u16::from(legend);
@@ -62,7 +67,7 @@ pub fn geometry(run: &RunState, area: Rect) -> Geometry {
         label_w,
         used,
     } = layout::columns(&run.scenario, inner.width);
-    let selected = run.selected as usize;
+    let selected = run.folds.row_of(&rows_all, run.selected);
     let shown = (rows / lane_h) as usize;
     let first = if shown == 0 {
         0
@@ -94,7 +99,9 @@ pub fn thread_at(run: &RunState, area: Rect, pos: Position) -> Option<ThreadIdx>
         return None;
     }
     let i = g.first + ((pos.y - lanes.y) / g.lane_h) as usize;
-    (i < run.scenario.threads.len()).then_some(i as ThreadIdx)
+    let rows = run.folds.rows(run.scenario.threads.len());
+    rows.get(i)
+        .map(|&row| run.folds.thread_of(row, run.selected))
 }
 
 /// The states this scenario's lanes can show, in legend order: running, sleeping if anything
@@ -158,13 +165,29 @@ impl Widget for Lanes<'_> {
             .map(|c| (c - start) / per)
             .filter(|c| *c < u64::from(g.cells_w));
 
+        let rows = run.folds.rows(threads.len());
         for lane in 0..g.rows / g.lane_h {
-            let t = g.first + lane as usize;
-            let Some(spec) = scenario.threads.get(t) else {
+            let Some(&row) = rows.get(g.first + lane as usize) else {
                 break;
             };
-            let t = t as ThreadIdx;
             let y = g.inner.y + lane * g.lane_h;
+            let t = match row {
+                Row::Lane(t) => t,
+                Row::Group(i) => {
+                    let place = fold::Place {
+                        x: g.inner.x,
+                        y,
+                        name_w: g.name_w,
+                        label_w: g.label_w,
+                        cells_x: g.cells_x,
+                        cells_w: g.cells_w,
+                        lane_h: g.lane_h,
+                    };
+                    fold::draw_group(run, theme, &run.folds.groups[i], place, cursor_cell, buf);
+                    continue;
+                }
+            };
+            let spec = &scenario.threads[t as usize];
             let selected = t == run.selected;
 
             // Name, with the selection pointer.

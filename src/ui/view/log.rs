@@ -32,15 +32,15 @@ impl Widget for Log<'_> {
         let implied = |e: &&Event| e.resource.is_some_and(|r| scenario.is_implied(r));
         let quiet_gil = (0..scenario.resources.len()).any(|r| scenario.is_implied(r as u16));
         let want = (rows + 2 * scenario.threads.len() + 8) * if quiet_gil { 8 } else { 1 };
-        let events = run
+        let mut shown: Vec<&Event> = run
             .trace
-            .events_before(run.view_ns().saturating_add(1), want);
-        let shown: Vec<_> = events
-            .iter()
+            .events_back(run.view_ns().saturating_add(1))
+            .take(want)
             .filter(|e| loggable(e) && !implied(e))
+            .take(rows)
             .collect();
-        let skip = shown.len().saturating_sub(rows);
-        for (row, e) in shown[skip..].iter().enumerate() {
+        shown.reverse();
+        for (row, e) in shown.iter().enumerate() {
             let time = fmt_clock(e.t_ns);
             let style = State::after(e, &run.scenario).map_or(theme.text(), |s| match s {
                 State::Running | State::Held => theme.text(),

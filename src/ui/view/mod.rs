@@ -2,6 +2,8 @@
 
 pub mod banner;
 pub mod code;
+pub mod fold;
+pub mod footprint;
 pub mod gil;
 pub mod help;
 pub mod lanes;

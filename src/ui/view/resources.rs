@@ -47,12 +47,21 @@ fn lines(run: &RunState, theme: Theme) -> Vec<Line<'_>> {
         .collect()
 }
 
+/// Most names a list spells out; the rest are counted ("+9936"). More than any panel shows,
+/// and few enough that ten thousand ready tasks cost a frame nothing to lay out.
+const MOST_NAMES: usize = 64;
+
 fn names(scenario: &Scenario, threads: &[ThreadIdx]) -> String {
-    threads
+    let mut text = threads
         .iter()
+        .take(MOST_NAMES)
         .map(|t| scenario.thread_name(*t))
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    if threads.len() > MOST_NAMES {
+        text.push_str(&format!(" +{}", threads.len() - MOST_NAMES));
+    }
+    text
 }
 
 fn gauge(theme: Theme, full: u32, total: u32) -> String {

@@ -13,8 +13,8 @@ use crate::ui::keys::Context;
 use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
-    banner, code::Code, fit, fmt_clock, fmt_ns, footer, framed, gil, lanes, log::Log, resources,
-    side_by_side, too_small, wrap,
+    banner, code::Code, fit, fmt_clock, fmt_ns, footer, footprint, framed, gil, lanes, log::Log,
+    resources, side_by_side, too_small, wrap,
 };
 
 #[derive(Debug, Default)]
@@ -43,11 +43,11 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
     let room = area.height.saturating_sub(fixed);
     // The lanes are the point, but the code and resources below need a few rows too.
     // Two rows per lane when the panels below still get a good share; else one.
-    let tall = lanes::wanted_height(scenario, true);
+    let tall = lanes::wanted_height(run, true);
     let lanes_h = if room >= tall + 18 {
         tall
     } else {
-        lanes::wanted_height(scenario, false).min(room.saturating_sub(8).max(5))
+        lanes::wanted_height(run, false).min(room.saturating_sub(8).max(5))
     };
     let [header, banner, failures, lanes, bottom, foot] = area.layout(&Layout::vertical([
         Constraint::Length(1),
@@ -60,6 +60,8 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
     let [code, right] = side_by_side(bottom, 4, (30, 56));
     let gil_h = if gil::phases(scenario).is_some() {
         gil::HEIGHT
+    } else if run.footprint.is_some() {
+        footprint::HEIGHT
     } else {
         0
     };
@@ -230,7 +232,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(failures).render(a.failures, buf);
     lanes::Lanes { run, theme }.render(a.lanes, buf);
     Code { run, theme }.render(a.code, buf);
-    if !a.gil.is_empty() {
+    if let Some(figures) = run.footprint
+        && !a.gil.is_empty()
+        && gil::phases(&run.scenario).is_none()
+    {
+        footprint::FootprintCard { figures, theme }.render(a.gil, buf);
+    } else if !a.gil.is_empty() {
         gil::GilCard {
             run,
             cores: app.cores,

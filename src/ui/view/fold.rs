@@ -1,0 +1,128 @@
+//! A folded group's lane: how many of its members are in each state now ("412 running · 100
+//! waiting for a permit"), and over time the state most of them were in, cell by cell.
+
+use ratatui::buffer::Buffer;
+use ratatui::style::Modifier;
+
+use crate::trace::groups::{self, Group};
+use crate::ui::app::RunState;
+use crate::ui::theme::Theme;
+use crate::ui::view::fit;
+
+/// Where a lane's parts sit on screen, as the lanes panel lays them out.
+#[derive(Debug, Clone, Copy)]
+pub struct Place {
+    pub x: u16,
+    pub y: u16,
+    pub name_w: u16,
+    pub label_w: u16,
+    pub cells_x: u16,
+    pub cells_w: u16,
+    pub lane_h: u16,
+}
+
+/// The words a folded group's label says at `t_ns`: each state with its count, most first.
+pub fn census_words(run: &RunState, group: &Group, t_ns: u64) -> String {
+    groups::census(&run.trace, group, t_ns)
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.row().short()))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+pub fn draw_group(
+    run: &RunState,
+    theme: Theme,
+    group: &Group,
+    p: Place,
+    cursor_cell: Option<u64>,
+    buf: &mut Buffer,
+) {
+    let (cycle, _) = run.cycle();
+    let stuck = run.live.deadlock.as_ref().map(|d| &d.stuck);
+    let caught = cycle.iter().any(|&t| group.contains(t))
+        || stuck.is_some_and(|s| s.iter().any(|&t| group.contains(t)));
+    let selected = group.contains(run.selected);
+    let style = if caught {
+        theme.in_cycle()
+    } else if selected {
+        theme.selected()
+    } else {
+        theme.text().add_modifier(Modifier::BOLD)
+    };
+    let pointer = if selected {
+        theme.glyphs.pointer()
+    } else {
+        " "
+    };
+    let fold = if theme.glyphs.ascii { "+" } else { "▸" };
+    let label = rust_i18n::t!("scale.folded", n = group.len(), group = group.name);
+    let name = format!(
+        "{pointer}{fold}{}",
+        fit(&label, p.name_w.saturating_sub(3) as usize)
+    );
+    buf.set_stringn(p.x, p.y, &name, p.name_w as usize, style);
+
+    let view = run.view_ns();
+    let words = census_words(run, group, view);
+    let now = groups::census(&run.trace, group, view);
+    let label_style = now
+        .first()
+        .map_or(theme.dim(), |&(s, _)| theme.state_label(s));
+    buf.set_stringn(
+        p.x + p.name_w,
+        p.y,
+        fit(&words, p.label_w as usize),
+        p.label_w as usize,
+        label_style,
+    );
+    if p.cells_w == 0 {
+        return;
+    }
+    for dy in 0..p.lane_h {
+        buf.set_stringn(
+            p.cells_x - 1,
+            p.y + dy,
+            if theme.glyphs.ascii { "|" } else { "│" },
+            1,
+            theme.border(),
+        );
+    }
+    let end = run.end_ns();
+    let per = run.ns_per_cell();
+    let start = run.window_start(p.cells_w);
+    let cells = groups::group_cells(
+        &run.trace,
+        group,
+        start,
+        start + u64::from(p.cells_w) * per,
+        usize::from(p.cells_w),
+    );
+    let at_end = groups::census(&run.trace, group, end)
+        .first()
+        .map(|&(s, _)| s);
+    for i in 0..p.cells_w {
+        let from = start + u64::from(i) * per;
+        // As in a thread's lane: nothing past now, and the cell holding now shows now.
+        if from > end {
+            break;
+        }
+        let state = if from + per > end {
+            at_end
+        } else {
+            cells[usize::from(i)]
+        };
+        let Some(s) = state else {
+            continue;
+        };
+        let mut style = theme.state(s);
+        if Some(u64::from(i)) == cursor_cell {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        for dy in 0..p.lane_h {
+            buf[(p.cells_x + i, p.y + dy)]
+                .set_char(theme.glyphs.state(s))
+                .set_style(style);
+        }
+    }
+}
