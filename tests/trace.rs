@@ -492,7 +492,7 @@ fn pause_holds_the_programs_own_progress_and_step_lets_one_operation_pass() {
         }
     };
     poll_until(&mut t, &|_| read_count(&counted) > 0);
-    t.child().pause();
+    t.pause();
     poll_until(&mut t, &|t| {
         t.events().iter().any(|e| e.kind == EventKind::Hold)
     });
@@ -506,7 +506,7 @@ fn pause_holds_the_programs_own_progress_and_step_lets_one_operation_pass() {
     assert_eq!(read_count(&counted), held);
     assert_eq!(t.events().len(), events_held);
     // One step: exactly one operation (an acquire or a release of the guard) passes.
-    t.child().step(None);
+    t.step(None);
     poll_until(&mut t, &|t| {
         t.events()[events_held..]
             .iter()
@@ -522,7 +522,7 @@ fn pause_holds_the_programs_own_progress_and_step_lets_one_operation_pass() {
         .count();
     assert_eq!(passed, 1);
     assert!(read_count(&counted) <= held + 1);
-    t.child().resume();
+    t.resume();
     poll_until(&mut t, &|_| read_count(&counted) > held + 10);
     drop(t);
     std::fs::remove_file(&counted).ok();
@@ -671,4 +671,63 @@ fn a_program_that_prints_a_lot_keeps_every_line_off_the_json() {
         err.lines().filter(|l| l.starts_with("line ")).count(),
         20000
     );
+}
+
+/// Run time stops while the gate holds the program: a run paused for over a second spans
+/// about the run time of one never paused, and no gap between its events is the pause.
+#[test]
+fn a_pause_leaves_no_hole_in_run_time() {
+    let span = |t: &Traced| {
+        let e = sorted(t);
+        e.last().unwrap().t_ns - e.first().unwrap().t_ns
+    };
+    let (free, _) = traced("paced.py");
+    completed(&free);
+    let out = temp("paced-out");
+    let mut t = Tracing::start(&spawn("paced.py", &[], &out), Some(LIMIT)).unwrap();
+    let until = Instant::now() + LIMIT;
+    while count_kind(t.events(), EventKind::Acquire) < 5 {
+        assert!(Instant::now() < until, "bounded wait ran out");
+        assert_eq!(t.poll(Duration::from_millis(5)), None, "the program ended");
+    }
+    let paused_at = Instant::now();
+    t.pause();
+    while !t.events().iter().any(|e| e.kind == EventKind::Hold) {
+        assert!(Instant::now() < until, "bounded wait ran out");
+        t.poll(Duration::from_millis(5));
+    }
+    let held_at = t.now_ns();
+    while paused_at.elapsed() < Duration::from_millis(1200) {
+        t.poll(Duration::from_millis(20));
+    }
+    // The clock the view draws stands still too.
+    assert!(t.now_ns() - held_at < 50_000_000);
+    let pause = paused_at.elapsed().as_nanos() as u64;
+    t.resume();
+    assert!(
+        matches!(t.run_to_end(), End::Exited { code: Some(0), .. }),
+        "the program ran to its end"
+    );
+    let held = t.into_parts();
+    std::fs::remove_file(&out).ok();
+    let events = sorted(&held);
+    let widest = events
+        .windows(2)
+        .map(|w| w[1].t_ns - w[0].t_ns)
+        .max()
+        .unwrap();
+    assert!(
+        widest < pause / 2,
+        "a gap of {widest} ns in run time for a pause of {pause} ns"
+    );
+    assert!(
+        span(&held) < span(&free) + pause / 2,
+        "paused run spans {} ns, unpaused {} ns, pause {pause} ns",
+        span(&held),
+        span(&free)
+    );
+}
+
+fn count_kind(events: &[Event], kind: EventKind) -> usize {
+    events.iter().filter(|e| e.kind == kind).count()
 }
