@@ -731,3 +731,26 @@ fn a_pause_leaves_no_hole_in_run_time() {
 fn count_kind(events: &[Event], kind: EventKind) -> usize {
     events.iter().filter(|e| e.kind == kind).count()
 }
+
+/// Locks made several to a line are named by their own targets, not numbered copies of one.
+#[test]
+fn locks_made_on_one_line_have_their_own_names() {
+    let (t, _) = traced("one_line.py");
+    completed(&t);
+    facts(&t);
+    let names: Vec<&str> = t
+        .scenario
+        .resources
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    for name in ["a", "b", "forks[0]", "forks[1]", "forks[2]"] {
+        let r = res(&t, name);
+        assert_eq!(
+            count(&t, Some(lane(&t, "diner")), EventKind::Acquire, Some(r)),
+            1,
+            "{name} in {names:?}"
+        );
+    }
+    assert!(!names.iter().any(|n| n.contains('#')), "{names:?}");
+}
