@@ -754,3 +754,97 @@ fn locks_made_on_one_line_have_their_own_names() {
     }
     assert!(!names.iter().any(|n| n.contains('#')), "{names:?}");
 }
+
+/// `trace --record FILE` saves what `replay FILE` opens and `export FILE` draws: the same
+/// lanes, resources, events, outcome and deadlock, with no scenario file behind it.
+#[test]
+fn a_recorded_trace_replays_and_exports_as_it_ran() {
+    let rec = temp("deadlock.rec.json");
+    let script = fixture("deadlock.py");
+    let json_of = |out: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    };
+    let live = threadlab(&[
+        "trace",
+        script.to_str().unwrap(),
+        "--json",
+        "--record",
+        rec.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(
+        live.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    let replayed = threadlab(&["replay", rec.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        replayed.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let (live, replayed) = (json_of(&live), json_of(&replayed));
+    for key in ["outcome", "deadlock", "threads", "resources"] {
+        assert_eq!(live[key], replayed[key], "{key}");
+    }
+    // The recording keeps the program's source, for the code pane, and its lanes.
+    let loaded = threadlab::vocab::recording::Recording::load(&rec).unwrap();
+    assert!(loaded.scenario.source.contains("both_hold.wait()"));
+    let lanes: Vec<&str> = loaded
+        .scenario
+        .threads
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    for lane in ["MainThread", "left", "right"] {
+        assert!(lanes.contains(&lane), "{lanes:?}");
+    }
+    assert!(
+        loaded
+            .scenario
+            .threads
+            .iter()
+            .flat_map(|t| &t.steps)
+            .any(|s| s.line == 13),
+        "a step on the line where left is stuck"
+    );
+    let svg = temp("deadlock.svg");
+    let out = threadlab(&[
+        "export",
+        rec.to_str().unwrap(),
+        "--format",
+        "svg",
+        "-o",
+        svg.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.contains("left") && drawn.contains("right"));
+    std::fs::remove_file(&svg).ok();
+    // A damaged model is refused with a reason, not a panic.
+    let text = std::fs::read_to_string(&rec).unwrap();
+    std::fs::write(
+        &rec,
+        text.replace("\"kind\":\"mutex\"", "\"kind\":\"spoon\""),
+    )
+    .unwrap();
+    let bad = threadlab(&["replay", rec.to_str().unwrap(), "--headless"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown kind `spoon`"));
+    std::fs::remove_file(&rec).ok();
+}

@@ -99,9 +99,15 @@ pub fn run_scenario_recording(
 }
 
 /// `threadlab trace SCRIPT` in the terminal: the program's run view, live, with pause, step
-/// and restart holding and rerunning the real program.
-pub fn run_trace(spec: Spawn, for_: Option<Duration>, ascii: bool) -> Result<Exit, Error> {
+/// and restart holding and rerunning the real program; saved to `record` when the view closes.
+pub fn run_trace(
+    spec: Spawn,
+    for_: Option<Duration>,
+    record: Option<PathBuf>,
+    ascii: bool,
+) -> Result<Exit, Error> {
     need_terminal()?;
+    let spec_script = spec.script.clone();
     let mut watched = Watched::start(spec, for_)
         .map_err(|e| Error::new("trace::start", e.message).help(e.help))?;
     let mut app = App::new(
@@ -111,9 +117,11 @@ pub fn run_trace(spec: Spawn, for_: Option<Duration>, ascii: bool) -> Result<Exi
         },
         Theme::from_env(ascii),
     );
+    let record = record.map(|path| (path, vec![spec_script.clone()]));
     watched.open(&mut app);
     let driver = Driver {
         settle: SETTLE,
+        record,
         watched: Some(watched),
         ..Driver::default()
     };

@@ -127,6 +127,7 @@ impl Model {
         Model {
             scenario: Scenario {
                 models: Default::default(),
+                traced: true,
                 name,
                 origin: script.to_string(),
                 source: Arc::from(source),
