@@ -257,11 +257,32 @@ fn asyncio_tasks_are_lanes_on_their_loop() {
     let (t, out) = traced("asyncio_tasks.py");
     completed(&t);
     let facts = facts(&t);
-    for name in ["producer", "consumer"] {
+    let lp = res(&t, "loop@MainThread");
+    for name in ["MainThread/producer", "MainThread/consumer"] {
         let l = lane(&t, name);
         assert_eq!(count(&t, Some(l), EventKind::Start, None), 1);
         assert_eq!(count(&t, Some(l), EventKind::Done, None), 1);
+        // Tied to the loop of the thread that runs it; it computes only holding the loop,
+        // which the invariants above check.
+        assert_eq!(t.scenario.threads[l as usize].event_loop, Some(lp));
+        assert!(count(&t, Some(l), EventKind::Acquire, Some(lp)) >= 2);
     }
+    // The loop's thread idles in select while every task awaits, and never then.
+    let main = lane(&t, "MainThread");
+    let mut holder = None;
+    let mut idled = 0;
+    for e in sorted(&t) {
+        match (e.kind, e.resource) {
+            (EventKind::Acquire, Some(r)) if r == lp => holder = Some(e.thread),
+            (EventKind::Release, Some(r)) if r == lp => holder = None,
+            (EventKind::Sleep, None) if e.thread == main => {
+                idled += 1;
+                assert_eq!(holder, None, "idle at {} while a task runs", e.t_ns);
+            }
+            _ => {}
+        }
+    }
+    assert!(idled > 0, "the loop's thread never idled");
     let lock = res(&t, "lock");
     assert_eq!(facts[lock as usize].most_holders, 1);
     let q = res(&t, "q");
@@ -847,4 +868,43 @@ fn a_recorded_trace_replays_and_exports_as_it_ran() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown kind `spoon`"));
     std::fs::remove_file(&rec).ok();
+}
+
+/// Tasks are drawn beneath the thread that runs their loop, even when lanes made before
+/// their first step sit in between.
+#[test]
+fn tasks_are_grouped_under_their_loops_thread() {
+    let (t, _) = traced("loop_in_thread.py");
+    completed(&t);
+    facts(&t);
+    let names: Vec<&str> = t.scenario.threads.iter().map(|x| x.name.as_str()).collect();
+    let at = |n: &str| lane(&t, n) as usize;
+    let server = at("server");
+    let tasks = [at("server/Task-1"), at("server/slow"), at("server/fast")];
+    let mut expected = tasks.to_vec();
+    expected.sort();
+    assert_eq!(expected, [server + 1, server + 2, server + 3], "{names:?}");
+    assert!(at("ticker") > server + 3, "{names:?}");
+    let lp = res(&t, "loop@server");
+    for x in tasks {
+        assert_eq!(t.scenario.threads[x].event_loop, Some(lp));
+    }
+    // The events moved with their lanes: every task's first event is its start.
+    for x in tasks {
+        let first = sorted(&t)
+            .into_iter()
+            .find(|e| e.thread as usize == x)
+            .unwrap();
+        assert_eq!(first.kind, EventKind::Start, "{}", names[x]);
+    }
+    let ticker = at("ticker");
+    assert_eq!(
+        count(
+            &t,
+            Some(ticker as ThreadIdx),
+            EventKind::Acquire,
+            Some(res(&t, "guard"))
+        ),
+        3
+    );
 }

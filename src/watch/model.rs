@@ -100,6 +100,8 @@ pub struct Model {
     /// Objects made so far at each (process, line, column): the index a comprehension's
     /// target takes (`forks[0]`, `forks[1]`...).
     made_at: HashMap<(u32, u32, u32), u32>,
+    /// Event loops by process and loop object.
+    loops: HashMap<(u32, u64), ResIdx>,
     resources: HashMap<(u32, &'static str, u64), ResIdx>,
     /// The lane resource a join waits on, per joined lane.
     join_res: HashMap<ThreadIdx, ResIdx>,
@@ -147,6 +149,7 @@ impl Model {
             by_object: HashMap::new(),
             object_names: HashMap::new(),
             made_at: HashMap::new(),
+            loops: HashMap::new(),
             resources: HashMap::new(),
             join_res: HashMap::new(),
             holders: HashMap::new(),
@@ -196,8 +199,8 @@ impl Model {
             }
         }
         let root = *self.root_pid.get_or_insert(r.pid);
-        // A task's lane is not tied to its loop's thread: the tracer sees its awaits, not
-        // when the loop hands it the thread, so nothing is drawn as if it were known.
+        // A task's lane is made at its loop's first step of it (`on_loop`); one seen here
+        // first runs on a loop the tracer cannot see into, and is tied to none.
         let event_loop = None;
         let base = if r.name.is_empty() { "thread" } else { &r.name };
         let name = if r.pid == root {
@@ -418,6 +421,9 @@ impl Model {
         if r.op == "spawn" {
             self.object_names.insert((r.pid, r.oid), r.arg.clone());
         }
+        if r.kind == "loop" {
+            return self.on_loop(r, out);
+        }
         let lanes_before = self.scenario.threads.len();
         let Some(t) = self.lane(r) else {
             self.skipped += 1;
@@ -449,6 +455,11 @@ impl Model {
             item: None,
         };
         let lane = t as usize;
+        if matches!(r.op.as_str(), "sleep" | "block" | "done" | "fail") {
+            // A task gives its loop back where it awaits (just before the await, a few
+            // interpreter steps ahead of the loop seeing it) and where it ends.
+            self.leave_loop(t, r.t_ns, out);
+        }
         match (r.op.as_str(), r.kind.as_str()) {
             ("start", _) => {
                 if r.oid != 0 {
@@ -678,13 +689,18 @@ impl Model {
                         self.lanes[lane].wait = None;
                         // A wait that ends with no traced set (a gather, a future the
                         // library finished) is not drawn as passing a set: the lane goes on.
-                        match self.setter.get(&res).copied() {
-                            Some(by) => {
+                        let waits_for_loop = self.scenario.threads[lane]
+                            .event_loop
+                            .filter(|lp| !self.holders.get(lp).is_some_and(|h| h.contains(&t)));
+                        match (self.setter.get(&res).copied(), waits_for_loop) {
+                            (Some(by), _) => {
                                 let mut e = ev(EventKind::Pass, Some(res), s);
                                 e.by = Some(by);
                                 out.push(e);
                             }
-                            None => out.push(ev(EventKind::Run, None, s)),
+                            // A task whose gather ended runs once its loop gets to it.
+                            (None, Some(lp)) => out.push(ev(EventKind::Block, Some(lp), s)),
+                            (None, None) => out.push(ev(EventKind::Run, None, s)),
                         }
                     }
                     "timeout" => {
@@ -887,6 +903,176 @@ impl Model {
     /// The model as it stands, for a view or a report.
     pub fn snapshot(&self) -> Arc<Scenario> {
         Arc::new(self.scenario.clone())
+    }
+
+    /// An event loop's record: its thread idles in `select` or wakes (`idle`, `busy`), or
+    /// runs one step of a task (`enter` .. `leave`; `arg` is the loop thread's ident). A
+    /// task's lane is made at its first step, named by its loop's thread and drawn beneath it,
+    /// and holds the loop while it runs.
+    fn on_loop(&mut self, r: &Record, out: &mut Vec<Event>) {
+        let lane_of = |m: &Model, who: &str| m.by_who.get(&r.pid).and_then(|l| l.get(who)).copied();
+        let event = |thread: ThreadIdx, kind: EventKind, resource: Option<ResIdx>| Event {
+            t_ns: r.t_ns,
+            thread,
+            kind,
+            resource,
+            by: None,
+            step: NO_STEP,
+            item: None,
+        };
+        match r.op.as_str() {
+            "idle" | "busy" => {
+                if let Some(t) = lane_of(self, &r.who) {
+                    let kind = if r.op == "idle" {
+                        EventKind::Sleep
+                    } else {
+                        EventKind::Run
+                    };
+                    out.push(event(t, kind, None));
+                }
+            }
+            "enter" => {
+                let Some(thread) = lane_of(self, &r.arg) else {
+                    return;
+                };
+                let lp = match self.loops.get(&(r.pid, r.oid)) {
+                    Some(&lp) => lp,
+                    None => {
+                        let name = format!("loop@{}", self.scenario.thread_name(thread));
+                        let lp = self.add_resource(name, ResourceKind::EventLoop, 0);
+                        self.loops.insert((r.pid, r.oid), lp);
+                        lp
+                    }
+                };
+                let known = lane_of(self, &r.who).filter(|&t| !self.lanes[t as usize].done);
+                let t = match known {
+                    Some(t) => t,
+                    None => {
+                        let Some(t) = self.task_lane(r, thread, lp, out) else {
+                            self.skipped += 1;
+                            return;
+                        };
+                        out.push(event(t, EventKind::Start, None));
+                        t
+                    }
+                };
+                if self.scenario.threads[t as usize].event_loop.is_none() {
+                    self.scenario.threads[t as usize].event_loop = Some(lp);
+                }
+                let holders = self.holders.entry(lp).or_default();
+                if !holders.contains(&t) {
+                    holders.clear();
+                    holders.push(t);
+                    out.push(event(t, EventKind::Acquire, Some(lp)));
+                }
+            }
+            "leave" => {
+                if let Some(t) = lane_of(self, &r.who) {
+                    self.leave_loop(t, r.t_ns, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Lane `t`, a task, gives back the loop it holds, if it holds it.
+    fn leave_loop(&mut self, t: ThreadIdx, t_ns: u64, out: &mut Vec<Event>) {
+        let Some(lp) = self.scenario.threads[t as usize].event_loop else {
+            return;
+        };
+        let holders = self.holders.entry(lp).or_default();
+        if let Some(i) = holders.iter().position(|&h| h == t) {
+            holders.remove(i);
+            out.push(Event {
+                t_ns,
+                thread: t,
+                kind: EventKind::Release,
+                resource: Some(lp),
+                by: None,
+                step: NO_STEP,
+                item: None,
+            });
+        }
+    }
+
+    /// A lane for the task `r` is about, on loop `lp` run by lane `thread`: named
+    /// `thread/task` and placed after that thread's lane and its tasks so far.
+    fn task_lane(
+        &mut self,
+        r: &Record,
+        thread: ThreadIdx,
+        lp: ResIdx,
+        out: &mut [Event],
+    ) -> Option<ThreadIdx> {
+        let owner = self.scenario.thread_name(thread).to_string();
+        let base = if r.name.is_empty() { "task" } else { &r.name };
+        let made = self.add_lane(format!("{owner}/{base}"), Some(lp))? as usize;
+        self.scenario.threads[made].group = owner.clone();
+        let at = self
+            .scenario
+            .threads
+            .iter()
+            .enumerate()
+            .take(made)
+            .filter(|(i, s)| *i == thread as usize || (s.is_task() && s.group == owner))
+            .map(|(i, _)| i + 1)
+            .max()
+            .unwrap_or(made);
+        self.move_lane(made, at, out);
+        self.by_who
+            .entry(r.pid)
+            .or_default()
+            .insert(r.who.clone(), at as ThreadIdx);
+        Some(at as ThreadIdx)
+    }
+
+    /// Moves the last lane, `from`, to `to`, the lanes from `to` on one further along, in the
+    /// model and in the events so far.
+    fn move_lane(&mut self, from: usize, to: usize, out: &mut [Event]) {
+        if from == to {
+            return;
+        }
+        let f = |t: ThreadIdx| -> ThreadIdx {
+            match t as usize {
+                x if x == from => to as ThreadIdx,
+                x if x >= to && x < from => t + 1,
+                _ => t,
+            }
+        };
+        let spec = self.scenario.threads.remove(from);
+        self.scenario.threads.insert(to, spec);
+        let lane = self.lanes.remove(from);
+        self.lanes.insert(to, lane);
+        let failure = self.failures.remove(from);
+        self.failures.insert(to, failure);
+        for l in &mut self.lanes {
+            if let Some(w) = &mut l.wait {
+                w.lane = w.lane.map(f);
+            }
+        }
+        for m in self.by_who.values_mut() {
+            m.values_mut().for_each(|t| *t = f(*t));
+        }
+        self.by_object.values_mut().for_each(|t| *t = f(*t));
+        self.join_res = self.join_res.drain().map(|(t, r)| (f(t), r)).collect();
+        for h in self.holders.values_mut() {
+            h.iter_mut().for_each(|t| *t = f(*t));
+        }
+        self.depth = self
+            .depth
+            .drain()
+            .map(|((r, t), n)| ((r, f(t)), n))
+            .collect();
+        self.setter.values_mut().for_each(|t| *t = f(*t));
+        self.notifier.values_mut().for_each(|t| *t = f(*t));
+        self.early_sets.values_mut().for_each(|(t, _)| *t = f(*t));
+        for s in &mut self.scenario.threads {
+            s.after.iter_mut().for_each(|t| *t = f(*t));
+        }
+        for e in out.iter_mut() {
+            e.thread = f(e.thread);
+            e.by = e.by.map(f);
+        }
     }
 }
 

@@ -799,7 +799,8 @@ class Task(_RealTask):
         code = getattr(coro, "cr_code", None)
         if code is not None and _is_internal(code.co_filename):
             return
-        # Its lane starts with its first record: asyncio.create_task names a task only
+        self._threadlab = True
+        # Its lane starts with its first step: asyncio.create_task names a task only
         # after making it.
         self.add_done_callback(_task_done)
 
@@ -812,6 +813,54 @@ def _task_done(t):
 
 _aiot.Task = Task
 _aio.Task = Task
+
+# The loop's thread runs a task's step (its callback is the task's own step or wake-up)
+# between "enter" and "leave", and waits for I/O or a timer in select between "idle" and
+# "busy": so a task's lane shows when it really runs, and its loop's thread when it idles.
+import asyncio.events as _aioe
+import asyncio.selector_events as _aios
+
+_real_handle_run = _aioe.Handle._run
+
+
+def _handle_run(self):
+    t = getattr(self._callback, "__self__", None)
+    if not getattr(t, "_threadlab", False):
+        return _real_handle_run(self)
+    me = ("task:%d" % id(t), t.get_name())
+    loop = id(self._loop)
+    ident = str(_get_ident())
+    _emit("enter", "loop", loop, ident, ("", 0), me)
+    try:
+        return _real_handle_run(self)
+    finally:
+        _emit("leave", "loop", loop, ident, ("", 0), me)
+
+
+_aioe.Handle._run = _handle_run
+_real_loop_init = _aios.BaseSelectorEventLoop.__init__
+
+
+def _loop_init(self, *a, **k):
+    _real_loop_init(self, *a, **k)
+    sel = self._selector
+    real_select = sel.select
+    loop = id(self)
+
+    def select(timeout=None):
+        # A poll that cannot wait (ready callbacks are queued) is no idling.
+        if timeout is not None and timeout <= 0:
+            return real_select(timeout)
+        _emit("idle", "loop", loop, "", ("", 0))
+        try:
+            return real_select(timeout)
+        finally:
+            _emit("busy", "loop", loop, "", ("", 0))
+
+    sel.select = select
+
+
+_aios.BaseSelectorEventLoop.__init__ = _loop_init
 _real_asleep = _aio.sleep
 
 
