@@ -32,6 +32,9 @@ use threadlab::trace::invariants;
 use threadlab::vocab::event::{Event, EventKind, NO_STEP};
 use threadlab::vocab::{Blame, Deadlock};
 
+/// The item number of a sentinel (Python's `None` on a queue), as events carry it.
+const SENTINEL: u32 = 0;
+
 mod common;
 use common::{Hogs, wait_engine_threads_gone};
 
@@ -433,10 +436,24 @@ impl Lab {
                             push(out, format!("unlock {name}m"));
                             self.lines(body, task, depth, out);
                         }
+                        // Python's queue.Queue lifecycle: a take that gives up, a take whose item
+                        // is then marked done, a join, a sentinel.
+                        Kind::Buffer { .. } if how % 8 >= 3 => {
+                            let lines: &[String] = &match how % 8 {
+                                3 => [format!("take {name} timeout=\"2ms\""), String::new()],
+                                4 => [format!("take {name}"), format!("task-done {name}")],
+                                5 => [format!("join {name}"), String::new()],
+                                _ => [format!("put {name} sentinel=#true"), String::new()],
+                            };
+                            for line in lines.iter().filter(|l| !l.is_empty()) {
+                                push(out, line.clone());
+                            }
+                            self.lines(body, task, depth, out);
+                        }
                         kind => {
                             let step = match kind {
                                 Kind::Barrier { .. } => "wait",
-                                Kind::Buffer { .. } if how % 2 == 0 => "put",
+                                Kind::Buffer { .. } if how % 8 < 2 => "put",
                                 Kind::Buffer { .. } => "take",
                                 Kind::Event if how % 3 == 0 => "set",
                                 Kind::Event if how % 3 == 1 => "clear",
@@ -738,6 +755,8 @@ struct World<'a> {
     arrived: Vec<Vec<ThreadIdx>>,
     /// Per condition: waiters woken by a notify that have not passed yet.
     woken: Vec<i64>,
+    /// Per buffer: items put (sentinels too) and not yet marked done.
+    unfinished: Vec<i64>,
 }
 
 /// What a thread may still do: the steps it can reach from where it is, and the mutexes it may
@@ -774,6 +793,7 @@ impl<'a> World<'a> {
         let mut set = vec![false; nr];
         let mut arrivals: Vec<Vec<((u64, usize), ThreadIdx)>> = vec![Vec::new(); nr];
         let mut woken = vec![0i64; nr];
+        let mut unfinished = vec![0i64; nr];
         for (at, e) in events.iter().enumerate() {
             let lane = &mut lanes[e.thread as usize];
             if e.kind == EventKind::DropRequest {
@@ -794,7 +814,16 @@ impl<'a> World<'a> {
                     lane.blocked = e.resource;
                     lane.blocked_at = (e.t_ns, at);
                 }
-                EventKind::Timeout => {
+                // A lock's timeout backs off and starts again; a take's goes on.
+                EventKind::Timeout
+                    if matches!(
+                        s.threads[e.thread as usize]
+                            .steps
+                            .get(e.step as usize)
+                            .map(|st| st.op),
+                        Some(Op::TryLock { .. })
+                    ) =>
+                {
                     let restart = since(&lane.held, e.step as usize);
                     lane.restart = Some((e.step, restart));
                 }
@@ -839,7 +868,12 @@ impl<'a> World<'a> {
                 (ResourceKind::Gil { .. } | ResourceKind::EventLoop, EventKind::Acquire) => {
                     lane.holds[ri] = true
                 }
-                (ResourceKind::Buffer { .. } | ResourceKind::List, EventKind::Put) => fill[ri] += 1,
+                (ResourceKind::Buffer { .. }, EventKind::Put) => {
+                    fill[ri] += 1;
+                    unfinished[ri] += 1;
+                }
+                (ResourceKind::Buffer { .. }, EventKind::TaskDone) => unfinished[ri] -= 1,
+                (ResourceKind::List, EventKind::Put) => fill[ri] += 1,
                 (ResourceKind::Buffer { .. } | ResourceKind::List, EventKind::Take) => {
                     fill[ri] -= 1
                 }
@@ -881,6 +915,7 @@ impl<'a> World<'a> {
             set,
             arrived,
             woken,
+            unfinished,
         }
     }
 
@@ -958,7 +993,8 @@ impl<'a> World<'a> {
             }
             ResourceKind::Barrier { .. } => !self.arrived[r as usize].contains(&(t as ThreadIdx)),
             ResourceKind::Buffer { capacity } => match self.op_at(t) {
-                Some(Op::Put(_)) => self.fill[r as usize] < capacity as i64,
+                Some(Op::Put(_) | Op::PutSentinel(_)) => self.fill[r as usize] < capacity as i64,
+                Some(Op::Join(_)) => self.unfinished[r as usize] == 0,
                 _ => self.fill[r as usize] > 0,
             },
             ResourceKind::Event => self.set[r as usize],
@@ -1138,10 +1174,24 @@ impl<'a> World<'a> {
                 !self.arrived[r as usize].contains(&(u as ThreadIdx))
                     && f.does(self.s, u, Op::Wait(r))
             }
-            ResourceKind::Buffer { .. } => match self.op_at(t) {
-                Some(Op::Put(_)) => f.does(self.s, u, Op::Take(r)),
-                _ => f.does(self.s, u, Op::Put(r)),
-            },
+            // A take that gives up is a take that may take (a sentinel is a put).
+            ResourceKind::Buffer { .. } => {
+                let any = |ops: &[Op]| ops.iter().any(|&op| f.does(self.s, u, op));
+                let takes =
+                    || {
+                        let timed = self.s.threads[u].steps.iter().zip(&f.reach).any(
+                            |(st, &ok)| {
+                                ok && matches!(st.op, Op::TakeFor { resource, .. } if resource == r)
+                            },
+                        );
+                        timed || any(&[Op::Take(r)])
+                    };
+                match self.op_at(t) {
+                    Some(Op::Put(_) | Op::PutSentinel(_)) => takes(),
+                    Some(Op::Join(_)) => any(&[Op::TaskDone(r)]),
+                    _ => any(&[Op::Put(r), Op::PutSentinel(r)]),
+                }
+            }
             ResourceKind::Event => f.does(self.s, u, Op::Set(r)),
             ResourceKind::Condition { .. } => {
                 f.does(self.s, u, Op::Notify(r)) || f.does(self.s, u, Op::NotifyAll(r))
@@ -1196,8 +1246,9 @@ impl<'a> World<'a> {
         if self.free_for(t, r) {
             return true;
         }
-        // A lock with a timeout gives up by itself.
-        if matches!(self.op_at(t), Some(Op::TryLock { resource, .. }) if resource == r) {
+        // A lock or a take with a timeout gives up by itself.
+        if matches!(self.op_at(t), Some(Op::TryLock { resource, .. } | Op::TakeFor { resource, .. }) if resource == r)
+        {
             return true;
         }
         let by = |u: usize| u != t && mover[u] && self.provides(fut, u, t, r);
@@ -1581,8 +1632,12 @@ fn check_deadlock(w: &World, d: &Deadlock, problems: &mut Vec<(Class, String)>) 
                         ),
                     );
                 }
+                // A lock held by a thread that has ended (failed holding it) is given back by
+                // nobody, whoever would unlock it after taking it.
+                let dead_holder = w.holders(r).iter().any(|&h| w.finished(h as usize));
                 let could = (0..w.n()).find(|&u| {
-                    u != t as usize
+                    !dead_holder
+                        && u != t as usize
                         && w.lanes[u].blocked.is_some()
                         && !w.same_wait(u, t as usize, r)
                         && w.provides(&fut, u, t as usize, r)
@@ -1732,6 +1787,27 @@ fn script_check(s: &Scenario, t: usize, events: &[Event]) -> Result<(), String> 
             i += 1;
             continue;
         }
+        // A take that may give up: it takes, or records its timeout and goes on.
+        if let Op::TakeFor { resource: r, .. } = op {
+            match (e.kind, e.resource) {
+                (EventKind::Take | EventKind::Timeout, Some(x)) if x == r && e.step == i as u32 => {
+                    k += 1;
+                    if e.kind == EventKind::Take && e.item == Some(SENTINEL) {
+                        break;
+                    }
+                    i += 1;
+                    continue;
+                }
+                _ => {
+                    return Err(format!(
+                        "{name} at step {i} (take {} with a timeout) recorded {:?} on {:?}",
+                        s.resource_name(r),
+                        e.kind,
+                        e.resource.map(|r| s.resource_name(r))
+                    ));
+                }
+            }
+        }
         if let Op::TryLock { resource: r, .. } = op {
             match (e.kind, e.resource) {
                 (EventKind::Acquire, Some(x)) if x == r => {
@@ -1780,8 +1856,10 @@ fn script_check(s: &Scenario, t: usize, events: &[Event]) -> Result<(), String> 
             Op::Wait(_) => &[EventKind::Pass],
             Op::Set(_) => &[EventKind::Set],
             Op::Clear(_) => &[EventKind::Clear],
-            Op::Put(_) => &[EventKind::Put],
+            Op::Put(_) | Op::PutSentinel(_) => &[EventKind::Put],
             Op::Take(_) => &[EventKind::Take],
+            Op::TaskDone(_) => &[EventKind::TaskDone],
+            Op::Join(_) => &[EventKind::Pass],
             Op::Increment(_) => &[EventKind::Load, EventKind::Store],
             Op::Notify(_) | Op::NotifyAll(_) => &[EventKind::Notify],
             Op::Append(_) => &[EventKind::Put],
@@ -1806,6 +1884,10 @@ fn script_check(s: &Scenario, t: usize, events: &[Event]) -> Result<(), String> 
                 ));
             }
             k += 1;
+        }
+        // Who takes a sentinel stops its script there.
+        if matches!(op, Op::Take(_)) && mine.get(k - 1).is_some_and(|e| e.item == Some(SENTINEL)) {
+            break;
         }
         match op {
             Op::Lock(r) | Op::Read(r) | Op::Write(r) | Op::Acquire(r) => {
@@ -2098,6 +2180,7 @@ fn the_strategies_write_valid_scenarios_in_the_whole_language() {
         " after=",
         " count=2",
         "timeout=",
+        "\"2ms\"\n",
         "jitter=#false",
         "repeat ",
         "blocking=#true",
@@ -2116,6 +2199,9 @@ fn the_strategies_write_valid_scenarios_in_the_whole_language() {
         "append ",
         "pop ",
         "daemon=#true",
+        "task-done ",
+        "join ",
+        "sentinel=#true",
     ] {
         let uses = texts.iter().filter(|t| t.contains(needle)).count();
         assert!(
