@@ -52,6 +52,8 @@ pub struct Tracing {
     last_record: Instant,
     /// A step was granted and its thread has not been held again: run time goes on.
     stepping: bool,
+    /// Run time of the first record: the run starts there, not while the interpreter starts.
+    base_ns: Option<u64>,
     deadlock: Option<Deadlock>,
     end: Option<End>,
 }
@@ -78,6 +80,7 @@ impl Tracing {
             for_,
             last_record: Instant::now(),
             stepping: false,
+            base_ns: None,
             deadlock: None,
             end: None,
         })
@@ -103,9 +106,9 @@ impl Tracing {
     /// Run time now; once the run has ended, its last record's time.
     pub fn now_ns(&self) -> u64 {
         let last = self.model.last_t_ns;
-        match self.end {
-            None => self.clock.now().max(last),
-            Some(_) => last,
+        match (self.end, self.base_ns) {
+            (None, Some(base)) => self.clock.now().saturating_sub(base).max(last),
+            _ => last,
         }
     }
 
@@ -202,7 +205,9 @@ impl Tracing {
             return false;
         };
         let mut r = r.clone();
-        r.t_ns = self.clock.wall_to_run(r.t_ns);
+        let run = self.clock.wall_to_run(r.t_ns);
+        let base = *self.base_ns.get_or_insert(run);
+        r.t_ns = run.saturating_sub(base);
         let from = self.events.len();
         self.model.absorb(&r, &mut self.events);
         let new = &self.events[from..];
