@@ -1088,3 +1088,46 @@ fn restart_quit_sigterm_and_ctrl_c_leave_no_child_process() {
         common::wait_gone(&second);
     }
 }
+
+/// A `.py` in ./scenarios is listed beside the scenario files as a Python program; Enter runs
+/// it traced. Without a usable python3 the menu says so, and stays.
+#[test]
+fn a_python_program_in_the_menu_opens_traced_or_says_why_not() {
+    let dir = scratch_dir("menu-py");
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/py/deadlock.py");
+    std::fs::copy(&script, dir.join("scenarios/deadlock.py")).unwrap();
+    let mut s = Session::start(&[], &dir);
+    s.wait_text("Enter open");
+    // The program is the last entry, under "Your files".
+    s.keys("\x1b[F");
+    s.wait_for("the program listed as Python", |screen| {
+        screen.contains("Enter to run it traced")
+            && screen
+                .lines()
+                .any(|l| l.contains("deadlock.py") && l.contains("Python"))
+    });
+    s.keys("\r");
+    s.wait_for("the deadlock banner", |s| {
+        s.contains("knife") && s.contains("DEADLOCK")
+    });
+    s.keys("\x1b");
+    s.wait_text("Enter to run it traced");
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+
+    let dir = scratch_dir("menu-no-py");
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    std::fs::copy(&script, dir.join("scenarios/deadlock.py")).unwrap();
+    let mut s = Session::start_with(&[], &dir, &[("THREADLAB_PYTHON", "no-such-python3")]);
+    s.wait_text("Enter open");
+    s.keys("\x1b[F");
+    s.wait_text("Enter to run it traced");
+    s.keys("\r");
+    let screen = s.wait_text("no-such-python3");
+    assert!(screen.contains("THREADLAB_PYTHON"), "{screen}");
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+}

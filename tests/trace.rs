@@ -257,11 +257,32 @@ fn asyncio_tasks_are_lanes_on_their_loop() {
     let (t, out) = traced("asyncio_tasks.py");
     completed(&t);
     let facts = facts(&t);
-    for name in ["producer", "consumer"] {
+    let lp = res(&t, "loop@MainThread");
+    for name in ["MainThread/producer", "MainThread/consumer"] {
         let l = lane(&t, name);
         assert_eq!(count(&t, Some(l), EventKind::Start, None), 1);
         assert_eq!(count(&t, Some(l), EventKind::Done, None), 1);
+        // Tied to the loop of the thread that runs it; it computes only holding the loop,
+        // which the invariants above check.
+        assert_eq!(t.scenario.threads[l as usize].event_loop, Some(lp));
+        assert!(count(&t, Some(l), EventKind::Acquire, Some(lp)) >= 2);
     }
+    // The loop's thread idles in select while every task awaits, and never then.
+    let main = lane(&t, "MainThread");
+    let mut holder = None;
+    let mut idled = 0;
+    for e in sorted(&t) {
+        match (e.kind, e.resource) {
+            (EventKind::Acquire, Some(r)) if r == lp => holder = Some(e.thread),
+            (EventKind::Release, Some(r)) if r == lp => holder = None,
+            (EventKind::Sleep, None) if e.thread == main => {
+                idled += 1;
+                assert_eq!(holder, None, "idle at {} while a task runs", e.t_ns);
+            }
+            _ => {}
+        }
+    }
+    assert!(idled > 0, "the loop's thread never idled");
     let lock = res(&t, "lock");
     assert_eq!(facts[lock as usize].most_holders, 1);
     let q = res(&t, "q");
@@ -492,7 +513,7 @@ fn pause_holds_the_programs_own_progress_and_step_lets_one_operation_pass() {
         }
     };
     poll_until(&mut t, &|_| read_count(&counted) > 0);
-    t.child().pause();
+    t.pause();
     poll_until(&mut t, &|t| {
         t.events().iter().any(|e| e.kind == EventKind::Hold)
     });
@@ -506,7 +527,7 @@ fn pause_holds_the_programs_own_progress_and_step_lets_one_operation_pass() {
     assert_eq!(read_count(&counted), held);
     assert_eq!(t.events().len(), events_held);
     // One step: exactly one operation (an acquire or a release of the guard) passes.
-    t.child().step(None);
+    t.step(None);
     poll_until(&mut t, &|t| {
         t.events()[events_held..]
             .iter()
@@ -522,7 +543,7 @@ fn pause_holds_the_programs_own_progress_and_step_lets_one_operation_pass() {
         .count();
     assert_eq!(passed, 1);
     assert!(read_count(&counted) <= held + 1);
-    t.child().resume();
+    t.resume();
     poll_until(&mut t, &|_| read_count(&counted) > held + 10);
     drop(t);
     std::fs::remove_file(&counted).ok();
@@ -670,5 +691,220 @@ fn a_program_that_prints_a_lot_keeps_every_line_off_the_json() {
     assert_eq!(
         err.lines().filter(|l| l.starts_with("line ")).count(),
         20000
+    );
+}
+
+/// Run time stops while the gate holds the program: a run paused for over a second spans
+/// about the run time of one never paused, and no gap between its events is the pause.
+#[test]
+fn a_pause_leaves_no_hole_in_run_time() {
+    let span = |t: &Traced| {
+        let e = sorted(t);
+        e.last().unwrap().t_ns - e.first().unwrap().t_ns
+    };
+    let (free, _) = traced("paced.py");
+    completed(&free);
+    let out = temp("paced-out");
+    let mut t = Tracing::start(&spawn("paced.py", &[], &out), Some(LIMIT)).unwrap();
+    let until = Instant::now() + LIMIT;
+    while count_kind(t.events(), EventKind::Acquire) < 5 {
+        assert!(Instant::now() < until, "bounded wait ran out");
+        assert_eq!(t.poll(Duration::from_millis(5)), None, "the program ended");
+    }
+    let paused_at = Instant::now();
+    t.pause();
+    while !t.events().iter().any(|e| e.kind == EventKind::Hold) {
+        assert!(Instant::now() < until, "bounded wait ran out");
+        t.poll(Duration::from_millis(5));
+    }
+    let held_at = t.now_ns();
+    while paused_at.elapsed() < Duration::from_millis(1200) {
+        t.poll(Duration::from_millis(20));
+    }
+    // The clock the view draws stands still too.
+    assert!(t.now_ns() - held_at < 50_000_000);
+    let pause = paused_at.elapsed().as_nanos() as u64;
+    t.resume();
+    assert!(
+        matches!(t.run_to_end(), End::Exited { code: Some(0), .. }),
+        "the program ran to its end"
+    );
+    let held = t.into_parts();
+    std::fs::remove_file(&out).ok();
+    let events = sorted(&held);
+    let widest = events
+        .windows(2)
+        .map(|w| w[1].t_ns - w[0].t_ns)
+        .max()
+        .unwrap();
+    assert!(
+        widest < pause / 2,
+        "a gap of {widest} ns in run time for a pause of {pause} ns"
+    );
+    assert!(
+        span(&held) < span(&free) + pause / 2,
+        "paused run spans {} ns, unpaused {} ns, pause {pause} ns",
+        span(&held),
+        span(&free)
+    );
+}
+
+fn count_kind(events: &[Event], kind: EventKind) -> usize {
+    events.iter().filter(|e| e.kind == kind).count()
+}
+
+/// Locks made several to a line are named by their own targets, not numbered copies of one.
+#[test]
+fn locks_made_on_one_line_have_their_own_names() {
+    let (t, _) = traced("one_line.py");
+    completed(&t);
+    facts(&t);
+    let names: Vec<&str> = t
+        .scenario
+        .resources
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    for name in ["a", "b", "forks[0]", "forks[1]", "forks[2]"] {
+        let r = res(&t, name);
+        assert_eq!(
+            count(&t, Some(lane(&t, "diner")), EventKind::Acquire, Some(r)),
+            1,
+            "{name} in {names:?}"
+        );
+    }
+    assert!(!names.iter().any(|n| n.contains('#')), "{names:?}");
+}
+
+/// `trace --record FILE` saves what `replay FILE` opens and `export FILE` draws: the same
+/// lanes, resources, events, outcome and deadlock, with no scenario file behind it.
+#[test]
+fn a_recorded_trace_replays_and_exports_as_it_ran() {
+    let rec = temp("deadlock.rec.json");
+    let script = fixture("deadlock.py");
+    let json_of = |out: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    };
+    let live = threadlab(&[
+        "trace",
+        script.to_str().unwrap(),
+        "--json",
+        "--record",
+        rec.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(
+        live.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    let replayed = threadlab(&["replay", rec.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        replayed.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let (live, replayed) = (json_of(&live), json_of(&replayed));
+    for key in ["outcome", "deadlock", "threads", "resources"] {
+        assert_eq!(live[key], replayed[key], "{key}");
+    }
+    // The recording keeps the program's source, for the code pane, and its lanes.
+    let loaded = threadlab::vocab::recording::Recording::load(&rec).unwrap();
+    assert!(loaded.scenario.source.contains("both_hold.wait()"));
+    let lanes: Vec<&str> = loaded
+        .scenario
+        .threads
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    for lane in ["MainThread", "left", "right"] {
+        assert!(lanes.contains(&lane), "{lanes:?}");
+    }
+    assert!(
+        loaded
+            .scenario
+            .threads
+            .iter()
+            .flat_map(|t| &t.steps)
+            .any(|s| s.line == 13),
+        "a step on the line where left is stuck"
+    );
+    let svg = temp("deadlock.svg");
+    let out = threadlab(&[
+        "export",
+        rec.to_str().unwrap(),
+        "--format",
+        "svg",
+        "-o",
+        svg.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.contains("left") && drawn.contains("right"));
+    std::fs::remove_file(&svg).ok();
+    // A damaged model is refused with a reason, not a panic.
+    let text = std::fs::read_to_string(&rec).unwrap();
+    std::fs::write(
+        &rec,
+        text.replace("\"kind\":\"mutex\"", "\"kind\":\"spoon\""),
+    )
+    .unwrap();
+    let bad = threadlab(&["replay", rec.to_str().unwrap(), "--headless"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown kind `spoon`"));
+    std::fs::remove_file(&rec).ok();
+}
+
+/// Tasks are drawn beneath the thread that runs their loop, even when lanes made before
+/// their first step sit in between.
+#[test]
+fn tasks_are_grouped_under_their_loops_thread() {
+    let (t, _) = traced("loop_in_thread.py");
+    completed(&t);
+    facts(&t);
+    let names: Vec<&str> = t.scenario.threads.iter().map(|x| x.name.as_str()).collect();
+    let at = |n: &str| lane(&t, n) as usize;
+    let server = at("server");
+    let tasks = [at("server/Task-1"), at("server/slow"), at("server/fast")];
+    let mut expected = tasks.to_vec();
+    expected.sort();
+    assert_eq!(expected, [server + 1, server + 2, server + 3], "{names:?}");
+    assert!(at("ticker") > server + 3, "{names:?}");
+    let lp = res(&t, "loop@server");
+    for x in tasks {
+        assert_eq!(t.scenario.threads[x].event_loop, Some(lp));
+    }
+    // The events moved with their lanes: every task's first event is its start.
+    for x in tasks {
+        let first = sorted(&t)
+            .into_iter()
+            .find(|e| e.thread as usize == x)
+            .unwrap();
+        assert_eq!(first.kind, EventKind::Start, "{}", names[x]);
+    }
+    let ticker = at("ticker");
+    assert_eq!(
+        count(
+            &t,
+            Some(ticker as ThreadIdx),
+            EventKind::Acquire,
+            Some(res(&t, "guard"))
+        ),
+        3
     );
 }

@@ -1074,3 +1074,60 @@ fn the_cost_of_waiting_card_shows_both_sides() {
     app.observe_footprint(figures);
     assert!(!screen_text(&app, 160, 50).contains("Cost of waiting"));
 }
+
+/// A `.py` in the scenarios folder is a menu entry of its own kind: marked Python, previewed
+/// with its source, opened traced (Enter, or `p` held at its first call), and when it cannot
+/// start, the menu shows why in its place.
+#[test]
+fn a_python_program_is_listed_opened_traced_and_its_failure_shown() {
+    let dir = std::env::temp_dir().join(format!("threadlab-ui-py-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("counter.py"),
+        "import threading\nguard = threading.Lock()\n",
+    )
+    .unwrap();
+    let entries = threadlab::ui::menu_entries_from(&dir, &[]);
+    let at = entries
+        .iter()
+        .position(|e| e.name == "counter.py")
+        .expect("listed");
+    let script = entries[at].scenario.program_path().unwrap().to_path_buf();
+    assert_eq!(script, dir.join("counter.py"));
+    let mut app = App::new(
+        Menu {
+            entries,
+            selected: at,
+        },
+        Theme::new(ThemeKind::Dark, false),
+    );
+    let screen = screen_text(&app, 100, 40);
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("counter.py") && l.contains("Python")),
+        "{screen}"
+    );
+    assert!(screen.contains("guard = threading.Lock()"), "{screen}");
+    assert_eq!(
+        app.update(Action::Open),
+        vec![Effect::Trace {
+            script: script.clone(),
+            paused: false
+        }]
+    );
+    assert_eq!(
+        app.update(Action::OpenPaused),
+        vec![Effect::Trace {
+            script,
+            paused: true
+        }]
+    );
+    app.program_failed("cannot run `python3`: not found".into());
+    assert_eq!(app.screen, Screen::Menu);
+    let screen = screen_text(&app, 100, 40);
+    assert!(screen.contains("cannot run `python3`"), "{screen}");
+    // Known not to start, it is not opened again until the menu is read again.
+    assert!(app.update(Action::Open).is_empty());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -231,6 +231,10 @@ pub struct TraceArgs {
     /// Headless there is nobody to let it go, so there it changes nothing.
     #[arg(long)]
     pub paused: bool,
+    /// Save the run (as shown when the view closes, or headless when it ends) as a recording
+    /// for `threadlab replay FILE` and `threadlab export FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 impl TraceArgs {
@@ -245,6 +249,7 @@ impl TraceArgs {
             events: None,
             output: None,
             paused: false,
+            record: None,
         }
     }
 }

@@ -32,6 +32,16 @@ pub fn run(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
         (None, true) => Output::Stderr,
         (None, false) => Output::Inherit,
     };
+    if let Some(path) = &args.record {
+        // Fail before running, not after, when the file cannot be written at all.
+        crate::files::create(path, &[args.script.as_path()]).map_err(|e| {
+            let help = e.help.as_deref().unwrap_or_default();
+            crate::vocab::recording::recording_error(
+                rust_i18n::t!("errors.write_recording", why = e),
+                help,
+            )
+        })?;
+    }
     child::kill_children_on_signals();
     let traced = execute(&args_to_spawn(args, output, false), args.for_).map_err(start_error)?;
     if let Some(path) = &args.events
@@ -43,13 +53,20 @@ pub fn run(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
         ));
     }
     let report = report(&traced);
+    let saved = match &args.record {
+        Some(path) => crate::vocab::recording::Recording::from_report(&report, 1.0)
+            .and_then(|rec| rec.save(path, &[args.script.as_path()])),
+        None => Ok(()),
+    };
     say_where_stuck(&traced, &args.script);
     if outcome_of(&traced) == Outcome::Failed
         && let Some(words) = script_end_words(&traced, &args.script)
     {
         errln(&words);
     }
-    super::print_report(&report, args.json, ascii)
+    // The report is printed even when the recording could not be saved.
+    let ended = super::print_report(&report, args.json, ascii)?;
+    saved.map(|()| ended)
 }
 
 /// The script must be a readable file; a `.kdl` scenario is `run`'s.
@@ -184,6 +201,7 @@ fn live(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
     let exit = crate::ui::run_trace(
         args_to_spawn(args, Output::File(kept.clone()), args.paused),
         args.for_,
+        args.record.clone(),
         ascii,
     );
     if args.output.is_none() {

@@ -210,6 +210,19 @@ impl RunClock {
         self.to_run(self.raw_now())
     }
 
+    /// The instant raw tick 0 stands for.
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+
+    /// Map a stamp taken elsewhere on the monotonic clock, in nanoseconds since [`origin`]
+    /// (a traced interpreter's), to run time in nanoseconds, so a pause stops its time too.
+    ///
+    /// [`origin`]: RunClock::origin
+    pub fn wall_to_run(&self, ns: u64) -> u64 {
+        self.to_run((ns as f64 / self.ns_per_tick) as u64)
+    }
+
     /// Map a raw stamp to run time in nanoseconds.
     pub fn to_run(&self, raw: u64) -> u64 {
         let run = self.rates.lock().map(raw);

@@ -763,4 +763,44 @@ mod tests {
         assert_eq!(Blame::from_name("held_by", None), None);
         assert_eq!(Blame::from_name("nobody", Some(1)), None);
     }
+
+    /// A producer waits for room that only joiners could make, and the joiners wait for a
+    /// task-done that nobody will do: all three are stuck.
+    #[test]
+    fn joiners_and_a_producer_waiting_on_each_other_are_stuck() {
+        let s = scenario(
+            &[("q", K::Buffer { capacity: 1 })],
+            &[
+                (
+                    "P",
+                    vec![
+                        Put(0),
+                        Sleep(ms(2)),
+                        Take(0),
+                        TaskDone(0),
+                        PutSentinel(0),
+                        Put(0),
+                    ],
+                ),
+                (
+                    "J1",
+                    vec![
+                        Join(0),
+                        TakeFor {
+                            resource: 0,
+                            timeout: ms(2),
+                        },
+                        Take(0),
+                    ],
+                ),
+                ("J2", vec![Join(0), Take(0)]),
+            ],
+        );
+        let views = [View {
+            full: true,
+            ..view(&[], &[0, 1, 2])
+        }];
+        let d = find(&s, &views, &[false; 3], &[5, 0, 0]).expect("a deadlock");
+        assert_eq!(d.stuck, vec![0, 1, 2], "{}", d.describe(&s));
+    }
 }

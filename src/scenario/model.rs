@@ -36,6 +36,9 @@ pub struct Scenario {
     pub about_zh: Option<String>,
     /// What kind of threads the lesson stands for (`threads "python"` or `threads "native"`).
     pub models: ThreadModel,
+    /// A traced Python program's model (`threadlab trace`): its source is the script, not a
+    /// scenario, so its lanes and resources cannot be read again from the source.
+    pub traced: bool,
     pub resources: Vec<Resource>,
     /// Threads after `count=` expansion: `worker count=3` gives worker-1, worker-2, worker-3.
     pub threads: Vec<ThreadSpec>,

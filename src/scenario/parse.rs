@@ -161,6 +161,7 @@ pub(crate) fn parse(name: &str, origin: &str, source: Arc<str>) -> Result<Parsed
             title_zh: b.title_zh,
             about_zh: b.about_zh,
             models: b.models.map(|(m, _)| m).unwrap_or_default(),
+            traced: false,
             resources: b.resources,
             threads: b.threads,
             processes: b.processes,

@@ -18,6 +18,7 @@ pub fn scenario(resources: &[(&str, ResourceKind)], threads: &[(&str, Vec<Op>)])
         title_zh: None,
         about_zh: None,
         models: Default::default(),
+        traced: false,
         resources: resources
             .iter()
             .enumerate()

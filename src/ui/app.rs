@@ -71,6 +71,8 @@ pub const DIAGNOSTIC_WIDTH: usize = 52;
 #[derive(Debug, Clone)]
 pub struct MenuScenario {
     builtin: Option<&'static Builtin>,
+    /// A Python program (`*.py`), opened traced: its model is empty until it runs.
+    program: Option<std::path::PathBuf>,
     loaded: OnceLock<Result<Arc<Scenario>, String>>,
 }
 
@@ -78,7 +80,34 @@ impl MenuScenario {
     pub fn builtin(b: &'static Builtin) -> MenuScenario {
         MenuScenario {
             builtin: Some(b),
+            program: None,
             loaded: OnceLock::new(),
+        }
+    }
+
+    /// The Python program at `path`, whose text is `source` (or why it cannot be read).
+    pub fn program(path: &std::path::Path, source: Result<String, String>) -> MenuScenario {
+        let script = path.to_string_lossy();
+        MenuScenario {
+            builtin: None,
+            program: Some(path.to_path_buf()),
+            loaded: OnceLock::from(
+                source.map(|text| crate::watch::model::Model::new(&script, &text).snapshot()),
+            ),
+        }
+    }
+
+    /// The Python program this entry runs traced, if it is one.
+    pub fn program_path(&self) -> Option<&std::path::Path> {
+        self.program.as_deref()
+    }
+
+    /// The same program, now known not to start (no python3, too old): the menu says why.
+    pub fn failed(&self, why: String) -> MenuScenario {
+        MenuScenario {
+            builtin: self.builtin,
+            program: self.program.clone(),
+            loaded: OnceLock::from(Err(why)),
         }
     }
 
@@ -101,6 +130,7 @@ impl From<Result<Arc<Scenario>, String>> for MenuScenario {
     fn from(loaded: Result<Arc<Scenario>, String>) -> MenuScenario {
         MenuScenario {
             builtin: None,
+            program: None,
             loaded: OnceLock::from(loaded),
         }
     }
@@ -142,6 +172,11 @@ pub enum Hit {
 pub enum Effect {
     /// Stop any run and start this scenario.
     Start(Arc<Scenario>),
+    /// Stop any run and run this Python program traced (`paused`: held at its first call).
+    Trace {
+        script: std::path::PathBuf,
+        paused: bool,
+    },
     /// Stop the run (back to the menu).
     Stop,
     /// Stop the run and start the same scenario again.
@@ -564,6 +599,16 @@ impl App {
             Action::First => self.menu.selected = 0,
             Action::Last => self.menu.selected = n.saturating_sub(1),
             Action::Open | Action::OpenPaused => {
+                let entry = self.menu.entries.get(self.menu.selected);
+                if let Some(script) = entry.and_then(|e| e.scenario.program_path())
+                    && entry.is_some_and(|e| e.scenario.is_ok())
+                {
+                    // The view opens once the program has started (or the menu says why not).
+                    return vec![Effect::Trace {
+                        script: script.to_path_buf(),
+                        paused: action == Action::OpenPaused,
+                    }];
+                }
                 if let Some(Ok(s)) = self
                     .menu
                     .entries
@@ -748,6 +793,14 @@ impl App {
     /// A note for the run view's status line (a step the engine refused, say).
     /// The menu's entries read again (a file changed, came or went); the same entry stays
     /// chosen where it still exists.
+    /// The selected menu entry, a Python program, did not start: the menu says why.
+    pub fn program_failed(&mut self, why: String) {
+        if let Some(e) = self.menu.entries.get_mut(self.menu.selected) {
+            e.scenario = e.scenario.failed(why);
+        }
+        self.screen = Screen::Menu;
+    }
+
     pub fn refresh_menu(&mut self, entries: Vec<MenuEntry>) {
         let chosen = self
             .menu

@@ -99,9 +99,15 @@ pub fn run_scenario_recording(
 }
 
 /// `threadlab trace SCRIPT` in the terminal: the program's run view, live, with pause, step
-/// and restart holding and rerunning the real program.
-pub fn run_trace(spec: Spawn, for_: Option<Duration>, ascii: bool) -> Result<Exit, Error> {
+/// and restart holding and rerunning the real program; saved to `record` when the view closes.
+pub fn run_trace(
+    spec: Spawn,
+    for_: Option<Duration>,
+    record: Option<PathBuf>,
+    ascii: bool,
+) -> Result<Exit, Error> {
     need_terminal()?;
+    let spec_script = spec.script.clone();
     let mut watched = Watched::start(spec, for_)
         .map_err(|e| Error::new("trace::start", e.message).help(e.help))?;
     let mut app = App::new(
@@ -111,9 +117,11 @@ pub fn run_trace(spec: Spawn, for_: Option<Duration>, ascii: bool) -> Result<Exi
         },
         Theme::from_env(ascii),
     );
+    let record = record.map(|path| (path, vec![spec_script.clone()]));
     watched.open(&mut app);
     let driver = Driver {
         settle: SETTLE,
+        record,
         watched: Some(watched),
         ..Driver::default()
     };
@@ -158,7 +166,7 @@ pub fn menu_entries_from(dir: &std::path::Path, extra_files: &[PathBuf]) -> Vec<
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|dir| {
             dir.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "kdl"))
+                .filter(|p| p.extension().is_some_and(|x| x == "kdl" || x == "py"))
                 .collect()
         })
         .unwrap_or_default();
@@ -170,6 +178,21 @@ pub fn menu_entries_from(dir: &std::path::Path, extra_files: &[PathBuf]) -> Vec<
         !builtins.iter().any(|b| b.source.as_bytes() == text)
     });
     for path in files.iter().chain(extra_files) {
+        if is_program(path) {
+            let source = crate::files::read_limited(path, crate::scenario::MAX_FILE_BYTES as u64)
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .map_err(|e| e.to_string());
+            entries.push(MenuEntry {
+                group: FILES_GROUP.to_string(),
+                name: path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |s| s.to_string_lossy().into(),
+                ),
+                origin: path.display().to_string(),
+                scenario: MenuScenario::program(path, source),
+            });
+            continue;
+        }
         entries.push(MenuEntry {
             group: FILES_GROUP.to_string(),
             name: path.file_stem().map_or_else(
@@ -184,6 +207,11 @@ pub fn menu_entries_from(dir: &std::path::Path, extra_files: &[PathBuf]) -> Vec<
         });
     }
     entries
+}
+
+/// Whether the menu lists `path` as a Python program (run traced) rather than a scenario.
+fn is_program(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|x| x == "py")
 }
 
 /// Drives the run on screen: its session (the engine side), and what was asked of it from the
@@ -201,6 +229,9 @@ struct Driver {
     edits: Edits,
     /// A traced Python program, shown in place of an engine run.
     watched: Option<Watched>,
+    /// Where programs opened from the menu write their output (never over the view); it is
+    /// printed once the view closes.
+    program_output: Option<PathBuf>,
 }
 
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
@@ -235,6 +266,32 @@ impl Driver {
     /// is given when the view still shows this run (quit, back to the menu), so its last
     /// events are shown and saved with `--record`. What the command line asked of the run
     /// is forgotten.
+    /// Ends the run shown (if any) and runs the Python program `script` traced; if it cannot
+    /// start (no python3, too old), the menu says why.
+    fn trace(&mut self, app: &mut App, script: PathBuf, paused: bool) {
+        self.stop(Some(app));
+        let output = self
+            .program_output
+            .get_or_insert_with(|| {
+                std::env::temp_dir()
+                    .join(format!("threadlab-menu-output-{}.txt", std::process::id()))
+            })
+            .clone();
+        let spec = Spawn {
+            script,
+            args: Vec::new(),
+            output: crate::watch::child::Output::File(output),
+            paused,
+        };
+        match Watched::start(spec, None) {
+            Ok(mut w) => {
+                w.open(app);
+                self.watched = Some(w);
+            }
+            Err(e) => app.program_failed(format!("{}\n\n{}", e.message, e.help)),
+        }
+    }
+
     fn stop(&mut self, app: Option<&mut App>) {
         // Dropping a traced program kills its interpreter and everything it started.
         self.watched = None;
@@ -256,6 +313,9 @@ impl Driver {
 
     fn apply(&mut self, app: &mut App, effect: Effect) {
         self.settle = SETTLE;
+        if let Effect::Trace { script, paused } = effect {
+            return self.trace(app, script, paused);
+        }
         if let Some(w) = &mut self.watched {
             match effect {
                 Effect::Stop | Effect::Start(_) => self.watched = None,
@@ -327,7 +387,7 @@ impl Driver {
                         };
                         app.notice(rust_i18n::t!(key).into_owned());
                     }
-                    Effect::Start(_) | Effect::Stop | Effect::Restart => {}
+                    Effect::Start(_) | Effect::Trace { .. } | Effect::Stop | Effect::Restart => {}
                 }
             }
         }
@@ -540,6 +600,14 @@ fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
         .map(|(path, inputs)| save_recording(&app, path, inputs));
     let events = driver.session.finish();
     drop(guard);
+    driver.watched = None;
+    if let Some(kept) = &driver.program_output {
+        // The output of the programs run from the menu, now that the view is gone.
+        if let Ok(text) = std::fs::read(kept) {
+            io::stdout().write_all(&text).ok();
+        }
+        std::fs::remove_file(kept).ok();
+    }
     // Both outputs are reported; the last one ends the command.
     let mut failed: Vec<Error> = [saved.and_then(Result::err), events]
         .into_iter()

@@ -127,25 +127,23 @@ impl Watched {
     }
 
     pub fn apply(&mut self, app: &mut App, effect: Effect) {
-        let child = self.tracing.child();
         let over = matches!(self.phase, Phase::Finished | Phase::Deadlock);
         match effect {
             Effect::Pause if !over => {
-                child.pause();
+                self.tracing.pause();
                 self.phase = Phase::Paused;
             }
             Effect::Resume if !over => {
-                child.resume();
+                self.tracing.resume();
                 self.phase = Phase::Running;
             }
             Effect::Step(t) if !over => {
-                child.pause();
-                child.step(self.tracing.model().ident_of(t));
+                let ident = self.tracing.model().ident_of(t);
+                self.tracing.step(ident);
                 self.phase = Phase::Stepping(t);
             }
             Effect::StepNext if !over => {
-                child.pause();
-                child.step(None);
+                self.tracing.step(None);
             }
             Effect::SetSpeed(_) => app.notice(rust_i18n::t!("trace.no_speed")),
             Effect::Restart | Effect::Start(_) => match Tracing::start(&self.spec, self.for_) {

@@ -2,12 +2,14 @@
 //! prepared before class replays exactly in front of it, and exports need not run anything.
 //!
 //! The file is one JSON object:
-//! `{"format":"threadlab-recording","version":1,"threadlab":"0.1.0","scenario":{name,origin,source},
+//! `{"format":"threadlab-recording","version":1,"threadlab":"0.1.0","scenario":{name,origin,source[,traced]},
 //! "run":{end_ns,outcome,…},"events":[{t_ns,thread,event,resource,by,step,item},…]}`.
 //! Events name threads and resources (readable, and robust to reordering in the source) and
 //! keep the step index (a `repeat` unrolls to many steps on one line, so a line is not enough).
 //! Loading re-parses the source and checks every name and index against it: a file from
-//! another version, or damaged, is refused with a message that says which.
+//! another version, or damaged, is refused with a message that says which. A traced Python
+//! program's source is its script, so its recording also carries the lanes and resources the
+//! program grew (`traced`), and loading checks the events against those.
 
 use std::fmt;
 use std::io::{BufWriter, Write};
@@ -17,7 +19,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::scenario::model::{
+    Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
+};
 use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
 use crate::vocab::event::{Event, EventKind, EventRecord, NO_STEP};
 use crate::vocab::outcome::Outcome;
@@ -78,6 +82,204 @@ struct SourceV1 {
     name: String,
     origin: String,
     source: String,
+    /// A traced program's lanes and resources (its source is the Python script, which says
+    /// what the code pane shows but not what the lanes were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    traced: Option<TracedV1>,
+}
+
+/// What a traced Python program grew into while it ran.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TracedV1 {
+    resources: Vec<TracedResourceV1>,
+    threads: Vec<TracedLaneV1>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TracedResourceV1 {
+    name: String,
+    /// `mutex`, `rlock`, `semaphore`, `barrier`, `buffer`, `event` or `event-loop`.
+    kind: String,
+    /// Permits, parties or capacity, for the kinds that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    size: Option<u32>,
+    line: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TracedLaneV1 {
+    name: String,
+    group: String,
+    /// The event loop a task runs on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event_loop: Option<String>,
+    steps: Vec<TracedStepV1>,
+}
+
+/// A line of the script the lane did an operation at, and what the first one there was.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TracedStepV1 {
+    line: u32,
+    /// `lock`, `unlock`, `wait`, `set`, `put`, `take` or `sleep`.
+    op: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource: Option<String>,
+}
+
+impl TracedV1 {
+    fn of(s: &Scenario) -> TracedV1 {
+        let res = |r: ResIdx| s.resource_name(r).to_string();
+        TracedV1 {
+            resources: s
+                .resources
+                .iter()
+                .map(|r| {
+                    let (kind, size) = match r.kind {
+                        ResourceKind::Mutex => ("mutex", None),
+                        ResourceKind::RLock => ("rlock", None),
+                        ResourceKind::Semaphore { permits } => ("semaphore", Some(permits)),
+                        ResourceKind::Barrier { parties } => ("barrier", Some(parties)),
+                        ResourceKind::Buffer { capacity } => ("buffer", Some(capacity)),
+                        ResourceKind::EventLoop => ("event-loop", None),
+                        // The tracer's model makes no other kind; an event is the plainest.
+                        _ => ("event", None),
+                    };
+                    TracedResourceV1 {
+                        name: r.name.clone(),
+                        kind: kind.into(),
+                        size,
+                        line: r.line,
+                    }
+                })
+                .collect(),
+            threads: s
+                .threads
+                .iter()
+                .map(|t| TracedLaneV1 {
+                    name: t.name.clone(),
+                    group: t.group.clone(),
+                    event_loop: t.event_loop.map(res),
+                    steps: t
+                        .steps
+                        .iter()
+                        .map(|st| {
+                            let (op, r) = match st.op {
+                                Op::Lock(r) => ("lock", Some(r)),
+                                Op::Unlock(r) => ("unlock", Some(r)),
+                                Op::Wait(r) => ("wait", Some(r)),
+                                Op::Set(r) => ("set", Some(r)),
+                                Op::Put(r) => ("put", Some(r)),
+                                Op::Take(r) => ("take", Some(r)),
+                                _ => ("sleep", None),
+                            };
+                            TracedStepV1 {
+                                line: st.line,
+                                op: op.into(),
+                                resource: r.map(res),
+                            }
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The model again, or what in the file does not make one.
+    fn scenario(&self, source: &SourceV1) -> Result<Scenario, String> {
+        let mut resources = Vec::with_capacity(self.resources.len());
+        for r in &self.resources {
+            let size = || {
+                r.size
+                    .ok_or_else(|| format!("resource `{}` ({}) has no size", r.name, r.kind))
+            };
+            let kind = match r.kind.as_str() {
+                "mutex" => ResourceKind::Mutex,
+                "rlock" => ResourceKind::RLock,
+                "semaphore" => ResourceKind::Semaphore { permits: size()? },
+                "barrier" => ResourceKind::Barrier { parties: size()? },
+                "buffer" => ResourceKind::Buffer { capacity: size()? },
+                "event" => ResourceKind::Event,
+                "event-loop" => ResourceKind::EventLoop,
+                other => {
+                    return Err(format!(
+                        "resource `{}` is of unknown kind `{other}`",
+                        r.name
+                    ));
+                }
+            };
+            if resources.iter().any(|x: &Resource| x.name == r.name) {
+                return Err(format!("resource `{}` is named twice", r.name));
+            }
+            resources.push(Resource {
+                name: r.name.clone(),
+                kind,
+                line: r.line,
+                asyncio: false,
+            });
+        }
+        let find = |name: &str| {
+            resources
+                .iter()
+                .position(|r| r.name == name)
+                .map(|i| i as ResIdx)
+                .ok_or_else(|| format!("`{name}` is not one of its resources"))
+        };
+        if self.threads.len() > crate::scenario::model::MAX_THREADS {
+            return Err(format!("it has {} lanes", self.threads.len()));
+        }
+        let mut threads = Vec::with_capacity(self.threads.len());
+        for t in &self.threads {
+            if threads.iter().any(|x: &ThreadSpec| x.name == t.name) {
+                return Err(format!("lane `{}` is named twice", t.name));
+            }
+            let mut steps = Vec::with_capacity(t.steps.len());
+            for st in &t.steps {
+                let r = || find(st.resource.as_deref().unwrap_or_default());
+                let op = match st.op.as_str() {
+                    "lock" => Op::Lock(r()?),
+                    "unlock" => Op::Unlock(r()?),
+                    "wait" => Op::Wait(r()?),
+                    "set" => Op::Set(r()?),
+                    "put" => Op::Put(r()?),
+                    "take" => Op::Take(r()?),
+                    "sleep" => Op::Sleep(std::time::Duration::ZERO),
+                    other => {
+                        return Err(format!("lane `{}` has an unknown step `{other}`", t.name));
+                    }
+                };
+                steps.push(Step { op, line: st.line });
+            }
+            threads.push(ThreadSpec {
+                name: t.name.clone(),
+                group: t.group.clone(),
+                line: steps.first().map_or(0, |s| s.line),
+                process: None,
+                gil: None,
+                after: Vec::new(),
+                event_loop: t.event_loop.as_deref().map(find).transpose()?,
+                daemon: false,
+                steps,
+            });
+        }
+        Ok(Scenario {
+            name: source.name.clone(),
+            origin: source.origin.clone(),
+            source: Arc::from(source.source.as_str()),
+            title: source.origin.clone(),
+            about: String::new(),
+            title_zh: None,
+            about_zh: None,
+            models: Default::default(),
+            traced: true,
+            resources,
+            threads,
+            processes: Vec::new(),
+        })
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -152,6 +354,7 @@ impl Recording {
                 name: s.name.clone(),
                 origin: s.origin.clone(),
                 source: s.source.to_string(),
+                traced: s.traced.then(|| TracedV1::of(s)),
             },
             run: RunV1 {
                 end_ns: self.end_ns,
@@ -327,6 +530,7 @@ impl Recording {
                 name: scenario.name.clone(),
                 origin: scenario.origin.clone(),
                 source: scenario.source.to_string(),
+                traced: scenario.traced.then(|| TracedV1::of(scenario)),
             },
             run: RunV1 {
                 end_ns: events.last().map_or(0, |e| e.t_ns),
@@ -374,17 +578,22 @@ impl Recording {
             ));
         }
         let file: FileV1 = serde_json::from_str(text).map_err(|e| damaged(e.to_string()))?;
-        let scenario = crate::scenario::parse_source(
-            &file.scenario.name,
-            &file.scenario.origin,
-            &file.scenario.source,
-        )
-        .map_err(|report| {
-            damaged(format!(
-                "its scenario does not parse: {}",
-                crate::scenario::render_plain(report.as_ref(), 100).trim()
-            ))
-        })?;
+        let scenario = match &file.scenario.traced {
+            Some(traced) => traced
+                .scenario(&file.scenario)
+                .map_err(|e| damaged(format!("its traced program's model is damaged: {e}")))?,
+            None => crate::scenario::parse_source(
+                &file.scenario.name,
+                &file.scenario.origin,
+                &file.scenario.source,
+            )
+            .map_err(|report| {
+                damaged(format!(
+                    "its scenario does not parse: {}",
+                    crate::scenario::render_plain(report.as_ref(), 100).trim()
+                ))
+            })?,
+        };
         let s = &scenario;
         let thread = |name: &str, i: usize| {
             s.thread_index(name).ok_or_else(|| {

@@ -170,7 +170,8 @@ pub struct Child {
 }
 
 impl Child {
-    pub fn spawn(spec: &Spawn) -> Result<Child, StartError> {
+    /// Starts the program; its records are stamped in nanoseconds since `origin`.
+    pub fn spawn(spec: &Spawn, origin: Instant) -> Result<Child, StartError> {
         check_python()?;
         let dir = private_dir().map_err(|e| StartError {
             message: format!("cannot make a temporary folder for the tracer: {e}"),
@@ -204,7 +205,8 @@ impl Child {
         cmd.arg(&spec.script)
             .args(&spec.args)
             .env("THREADLAB_TRACE_FD", RECORD_FD.to_string())
-            .env("THREADLAB_TRACE_GATE", &gate_path);
+            .env("THREADLAB_TRACE_GATE", &gate_path)
+            .env("THREADLAB_T0", monotonic_ns(origin).to_string());
         let mut path = std::ffi::OsString::from(dir.as_os_str());
         if let Some(before) = std::env::var_os("PYTHONPATH") {
             cmd.env("THREADLAB_PYTHONPATH", &before);
@@ -306,18 +308,18 @@ impl Child {
     }
 
     /// Closes the gate: each thread stops at its next traced operation.
-    pub fn pause(&self) {
+    pub(crate) fn pause(&self) {
         self.gate.write_at(&[1], 0).ok();
     }
 
     /// Opens the gate.
-    pub fn resume(&self) {
+    pub(crate) fn resume(&self) {
         self.gate.write_at(&[0], 0).ok();
     }
 
     /// While paused, lets one held thread (the one whose ident is `ident`, or any) pass one
     /// operation.
-    pub fn step(&self, ident: Option<u64>) {
+    pub(crate) fn step(&self, ident: Option<u64>) {
         let mut buf = [0u8; 8];
         self.gate.read_at(&mut buf, 8).ok();
         let granted = u64::from_le_bytes(buf) + 1;
@@ -369,6 +371,19 @@ impl Drop for Child {
         }
         std::fs::remove_dir_all(&self.dir).ok();
     }
+}
+
+/// `at` on the monotonic clock (CLOCK_MONOTONIC, which both `Instant` and Python's
+/// `time.monotonic_ns` read), in nanoseconds.
+fn monotonic_ns(at: Instant) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let now = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+    now.saturating_sub(at.elapsed().as_nanos() as u64).max(1)
 }
 
 fn private_dir() -> std::io::Result<PathBuf> {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::RecvTimeoutError;
 
+use crate::engine::clock::RunClock;
 use crate::scenario::model::Scenario;
 use crate::vocab::deadlock::Deadlock;
 use crate::vocab::event::{Event, EventKind};
@@ -44,11 +45,15 @@ pub struct Tracing {
     child: Child,
     model: Model,
     events: Vec<Event>,
-    started: Instant,
+    /// Run time: the tracer stamps records on the monotonic clock from this clock's origin,
+    /// and the clock stops while the gate holds the program, so a pause leaves no hole.
+    clock: RunClock,
     for_: Option<Duration>,
     last_record: Instant,
-    /// Tracer time minus time since start, from the first record: turns "now" into run time.
-    offset_ns: Option<i128>,
+    /// A step was granted and its thread has not been held again: run time goes on.
+    stepping: bool,
+    /// Run time of the first record: the run starts there, not while the interpreter starts.
+    base_ns: Option<u64>,
     deadlock: Option<Deadlock>,
     end: Option<End>,
 }
@@ -61,16 +66,21 @@ impl Tracing {
             help: "give the path of a Python script".into(),
         })?;
         let source = String::from_utf8_lossy(&source);
-        let child = Child::spawn(spec)?;
+        let clock = RunClock::new();
+        if spec.paused {
+            clock.stop();
+        }
+        let child = Child::spawn(spec, clock.origin())?;
         let script = spec.script.to_string_lossy();
         Ok(Tracing {
             child,
             model: Model::new(&script, &source),
             events: Vec::new(),
-            started: Instant::now(),
+            clock,
             for_,
             last_record: Instant::now(),
-            offset_ns: None,
+            stepping: false,
+            base_ns: None,
             deadlock: None,
             end: None,
         })
@@ -93,17 +103,36 @@ impl Tracing {
         self.deadlock.as_ref()
     }
 
-    /// Run time now: the tracer's clock, read through the time since start; once the run
-    /// has ended, its last record's time.
+    /// Run time now; once the run has ended, its last record's time.
     pub fn now_ns(&self) -> u64 {
         let last = self.model.last_t_ns;
-        match (self.end, self.offset_ns) {
-            (None, Some(off)) => {
-                let now = self.started.elapsed().as_nanos() as i128 + off;
-                (now.max(0) as u64).max(last)
-            }
+        match (self.end, self.base_ns) {
+            (None, Some(base)) => self.clock.now().saturating_sub(base).max(last),
             _ => last,
         }
+    }
+
+    /// Closes the gate: each thread stops at its next traced operation, and run time stops.
+    pub fn pause(&mut self) {
+        self.child.pause();
+        self.stepping = false;
+        self.clock.stop();
+    }
+
+    /// Opens the gate; run time goes on.
+    pub fn resume(&mut self) {
+        self.child.resume();
+        self.stepping = false;
+        self.clock.start();
+    }
+
+    /// While paused, lets one held thread (the one whose ident is `ident`, or any) pass one
+    /// operation; run time goes on until a thread is held again.
+    pub fn step(&mut self, ident: Option<u64>) {
+        self.child.pause();
+        self.stepping = true;
+        self.clock.start();
+        self.child.step(ident);
     }
 
     /// Takes the records that arrive within `wait` and judges whether the run has ended.
@@ -145,7 +174,7 @@ impl Tracing {
             return self.finish(End::Deadlock);
         }
         if let Some(limit) = self.for_
-            && self.started.elapsed() >= limit
+            && self.clock.now() >= limit.as_nanos() as u64
         {
             self.child.kill();
             return self.finish(End::TimeUp);
@@ -175,14 +204,19 @@ impl Tracing {
             self.model.skipped += 1;
             return false;
         };
-        if self.offset_ns.is_none() {
-            self.offset_ns = Some(r.t_ns as i128 - self.started.elapsed().as_nanos() as i128);
-        }
+        let mut r = r.clone();
+        let run = self.clock.wall_to_run(r.t_ns);
+        let base = *self.base_ns.get_or_insert(run);
+        r.t_ns = run.saturating_sub(base);
         let from = self.events.len();
-        self.model.absorb(r, &mut self.events);
-        self.events[from..]
-            .iter()
-            .any(|e| e.kind == EventKind::Block)
+        self.model.absorb(&r, &mut self.events);
+        let new = &self.events[from..];
+        if self.stepping && new.iter().any(|e| e.kind == EventKind::Hold) {
+            // The step is over: a thread is held at the gate again.
+            self.stepping = false;
+            self.clock.stop();
+        }
+        new.iter().any(|e| e.kind == EventKind::Block)
     }
 
     fn drain(&mut self, limit: Duration) {

@@ -30,13 +30,15 @@ pub struct Record {
     pub arg: String,
     pub file: String,
     pub line: u32,
+    /// Where on its line the call that made an object starts (1-based; 0: not said).
+    pub col: u32,
 }
 
 impl Record {
     /// Reads one record; `None` for a line that is not one (it is skipped and counted).
     pub fn parse(line: &str) -> Option<Record> {
         let f: Vec<&str> = line.trim_end_matches('\n').split('\t').collect();
-        if f.len() != 10 {
+        if f.len() != 10 && f.len() != 11 {
             return None;
         }
         Some(Record {
@@ -50,6 +52,10 @@ impl Record {
             arg: f[7].to_string(),
             file: f[8].to_string(),
             line: f[9].parse().ok()?,
+            col: match f.get(10) {
+                Some(c) => c.parse().ok()?,
+                None => 0,
+            },
         })
     }
 
@@ -91,6 +97,11 @@ pub struct Model {
     by_object: HashMap<(u32, u64), ThreadIdx>,
     /// A Thread or Process object's name, known from its `spawn` before its lane exists.
     object_names: HashMap<(u32, u64), String>,
+    /// Objects made so far at each (process, line, column): the index a comprehension's
+    /// target takes (`forks[0]`, `forks[1]`...).
+    made_at: HashMap<(u32, u32, u32), u32>,
+    /// Event loops by process and loop object.
+    loops: HashMap<(u32, u64), ResIdx>,
     resources: HashMap<(u32, &'static str, u64), ResIdx>,
     /// The lane resource a join waits on, per joined lane.
     join_res: HashMap<ThreadIdx, ResIdx>,
@@ -118,6 +129,7 @@ impl Model {
         Model {
             scenario: Scenario {
                 models: Default::default(),
+                traced: true,
                 name,
                 origin: script.to_string(),
                 source: Arc::from(source),
@@ -137,6 +149,8 @@ impl Model {
             by_who: HashMap::new(),
             by_object: HashMap::new(),
             object_names: HashMap::new(),
+            made_at: HashMap::new(),
+            loops: HashMap::new(),
             resources: HashMap::new(),
             join_res: HashMap::new(),
             holders: HashMap::new(),
@@ -186,8 +200,8 @@ impl Model {
             }
         }
         let root = *self.root_pid.get_or_insert(r.pid);
-        // A task's lane is not tied to its loop's thread: the tracer sees its awaits, not
-        // when the loop hands it the thread, so nothing is drawn as if it were known.
+        // A task's lane is made at its loop's first step of it (`on_loop`); one seen here
+        // first runs on a loop the tracer cannot see into, and is tied to none.
         let event_loop = None;
         let base = if r.name.is_empty() { "thread" } else { &r.name };
         let name = if r.pid == root {
@@ -248,28 +262,23 @@ impl Model {
     }
 
     /// The name the program gives an object: the target of the assignment on the line that
-    /// made it (`lock_a = threading.Lock()` gives `lock_a`), else its kind and line.
-    fn object_name(&self, r: &Record, kind: &str) -> String {
+    /// made it (`lock_a = threading.Lock()` gives `lock_a`; `a, b = Lock(), Lock()` gives
+    /// `a` and `b`; `forks = [Lock() for _ in range(5)]` gives `forks[0]`..`forks[4]`), else
+    /// its kind and where it was made (`lock@12:9`).
+    fn object_name(&mut self, r: &Record, kind: &str) -> String {
+        let n = self.made_at.entry((r.pid, r.line, r.col)).or_insert(0);
+        let nth = *n;
+        *n += 1;
         if self.is_script(&r.file)
             && let Some(text) = self.source_lines.get((r.line as usize).wrapping_sub(1))
-            && let Some((lhs, _)) = text.split_once('=')
+            && let Some(name) = assigned_name(text, r.col, nth)
         {
-            let lhs = lhs.trim();
-            let target = lhs.rsplit(',').next().unwrap_or(lhs).trim();
-            let target = target.strip_prefix("self.").unwrap_or(target);
-            if !target.is_empty()
-                && !lhs.contains(['(', '[', '!', '<', '>'])
-                && target
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
-            {
-                return target.to_string();
-            }
+            return name;
         }
-        if r.line > 0 {
-            format!("{kind}@{}", r.line)
-        } else {
-            kind.to_string()
+        match (r.line, r.col) {
+            (0, _) => kind.to_string(),
+            (l, 0) => format!("{kind}@{l}"),
+            (l, c) => format!("{kind}@{l}:{c}"),
         }
     }
 
@@ -415,6 +424,9 @@ impl Model {
         if r.op == "spawn" {
             self.object_names.insert((r.pid, r.oid), r.arg.clone());
         }
+        if r.kind == "loop" {
+            return self.on_loop(r, out);
+        }
         let lanes_before = self.scenario.threads.len();
         let Some(t) = self.lane(r) else {
             self.skipped += 1;
@@ -446,6 +458,11 @@ impl Model {
             item: None,
         };
         let lane = t as usize;
+        if matches!(r.op.as_str(), "sleep" | "block" | "done" | "fail") {
+            // A task gives its loop back where it awaits (just before the await, a few
+            // interpreter steps ahead of the loop seeing it) and where it ends.
+            self.leave_loop(t, r.t_ns, out);
+        }
         match (r.op.as_str(), r.kind.as_str()) {
             ("start", _) => {
                 if r.oid != 0 {
@@ -675,13 +692,18 @@ impl Model {
                         self.lanes[lane].wait = None;
                         // A wait that ends with no traced set (a gather, a future the
                         // library finished) is not drawn as passing a set: the lane goes on.
-                        match self.setter.get(&res).copied() {
-                            Some(by) => {
+                        let waits_for_loop = self.scenario.threads[lane]
+                            .event_loop
+                            .filter(|lp| !self.holders.get(lp).is_some_and(|h| h.contains(&t)));
+                        match (self.setter.get(&res).copied(), waits_for_loop) {
+                            (Some(by), _) => {
                                 let mut e = ev(EventKind::Pass, Some(res), s);
                                 e.by = Some(by);
                                 out.push(e);
                             }
-                            None => out.push(ev(EventKind::Run, None, s)),
+                            // A task whose gather ended runs once its loop gets to it.
+                            (None, Some(lp)) => out.push(ev(EventKind::Block, Some(lp), s)),
+                            (None, None) => out.push(ev(EventKind::Run, None, s)),
                         }
                     }
                     "timeout" => {
@@ -885,6 +907,324 @@ impl Model {
     pub fn snapshot(&self) -> Arc<Scenario> {
         Arc::new(self.scenario.clone())
     }
+
+    /// An event loop's record: its thread idles in `select` or wakes (`idle`, `busy`), or
+    /// runs one step of a task (`enter` .. `leave`; `arg` is the loop thread's ident). A
+    /// task's lane is made at its first step, named by its loop's thread and drawn beneath it,
+    /// and holds the loop while it runs.
+    fn on_loop(&mut self, r: &Record, out: &mut Vec<Event>) {
+        let lane_of = |m: &Model, who: &str| m.by_who.get(&r.pid).and_then(|l| l.get(who)).copied();
+        let event = |thread: ThreadIdx, kind: EventKind, resource: Option<ResIdx>| Event {
+            t_ns: r.t_ns,
+            thread,
+            kind,
+            resource,
+            by: None,
+            step: NO_STEP,
+            item: None,
+        };
+        match r.op.as_str() {
+            "idle" | "busy" => {
+                if let Some(t) = lane_of(self, &r.who) {
+                    let kind = if r.op == "idle" {
+                        EventKind::Sleep
+                    } else {
+                        EventKind::Run
+                    };
+                    out.push(event(t, kind, None));
+                }
+            }
+            "enter" => {
+                let Some(thread) = lane_of(self, &r.arg) else {
+                    return;
+                };
+                let lp = match self.loops.get(&(r.pid, r.oid)) {
+                    Some(&lp) => lp,
+                    None => {
+                        let name = format!("loop@{}", self.scenario.thread_name(thread));
+                        let lp = self.add_resource(name, ResourceKind::EventLoop, 0);
+                        self.loops.insert((r.pid, r.oid), lp);
+                        lp
+                    }
+                };
+                let known = lane_of(self, &r.who).filter(|&t| !self.lanes[t as usize].done);
+                let t = match known {
+                    Some(t) => t,
+                    None => {
+                        let Some(t) = self.task_lane(r, thread, lp, out) else {
+                            self.skipped += 1;
+                            return;
+                        };
+                        out.push(event(t, EventKind::Start, None));
+                        t
+                    }
+                };
+                if self.scenario.threads[t as usize].event_loop.is_none() {
+                    self.scenario.threads[t as usize].event_loop = Some(lp);
+                }
+                let holders = self.holders.entry(lp).or_default();
+                if !holders.contains(&t) {
+                    holders.clear();
+                    holders.push(t);
+                    out.push(event(t, EventKind::Acquire, Some(lp)));
+                }
+            }
+            "leave" => {
+                if let Some(t) = lane_of(self, &r.who) {
+                    self.leave_loop(t, r.t_ns, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Lane `t`, a task, gives back the loop it holds, if it holds it.
+    fn leave_loop(&mut self, t: ThreadIdx, t_ns: u64, out: &mut Vec<Event>) {
+        let Some(lp) = self.scenario.threads[t as usize].event_loop else {
+            return;
+        };
+        let holders = self.holders.entry(lp).or_default();
+        if let Some(i) = holders.iter().position(|&h| h == t) {
+            holders.remove(i);
+            out.push(Event {
+                t_ns,
+                thread: t,
+                kind: EventKind::Release,
+                resource: Some(lp),
+                by: None,
+                step: NO_STEP,
+                item: None,
+            });
+        }
+    }
+
+    /// A lane for the task `r` is about, on loop `lp` run by lane `thread`: named
+    /// `thread/task` and placed after that thread's lane and its tasks so far.
+    fn task_lane(
+        &mut self,
+        r: &Record,
+        thread: ThreadIdx,
+        lp: ResIdx,
+        out: &mut [Event],
+    ) -> Option<ThreadIdx> {
+        let owner = self.scenario.thread_name(thread).to_string();
+        let base = if r.name.is_empty() { "task" } else { &r.name };
+        let made = self.add_lane(format!("{owner}/{base}"), Some(lp))? as usize;
+        self.scenario.threads[made].group = owner.clone();
+        let at = self
+            .scenario
+            .threads
+            .iter()
+            .enumerate()
+            .take(made)
+            .filter(|(i, s)| *i == thread as usize || (s.is_task() && s.group == owner))
+            .map(|(i, _)| i + 1)
+            .max()
+            .unwrap_or(made);
+        self.move_lane(made, at, out);
+        self.by_who
+            .entry(r.pid)
+            .or_default()
+            .insert(r.who.clone(), at as ThreadIdx);
+        Some(at as ThreadIdx)
+    }
+
+    /// Moves the last lane, `from`, to `to`, the lanes from `to` on one further along, in the
+    /// model and in the events so far.
+    fn move_lane(&mut self, from: usize, to: usize, out: &mut [Event]) {
+        if from == to {
+            return;
+        }
+        let f = |t: ThreadIdx| -> ThreadIdx {
+            match t as usize {
+                x if x == from => to as ThreadIdx,
+                x if x >= to && x < from => t + 1,
+                _ => t,
+            }
+        };
+        let spec = self.scenario.threads.remove(from);
+        self.scenario.threads.insert(to, spec);
+        let lane = self.lanes.remove(from);
+        self.lanes.insert(to, lane);
+        let failure = self.failures.remove(from);
+        self.failures.insert(to, failure);
+        for l in &mut self.lanes {
+            if let Some(w) = &mut l.wait {
+                w.lane = w.lane.map(f);
+            }
+        }
+        for m in self.by_who.values_mut() {
+            m.values_mut().for_each(|t| *t = f(*t));
+        }
+        self.by_object.values_mut().for_each(|t| *t = f(*t));
+        self.join_res = self.join_res.drain().map(|(t, r)| (f(t), r)).collect();
+        for h in self.holders.values_mut() {
+            h.iter_mut().for_each(|t| *t = f(*t));
+        }
+        self.depth = self
+            .depth
+            .drain()
+            .map(|((r, t), n)| ((r, f(t)), n))
+            .collect();
+        self.setter.values_mut().for_each(|t| *t = f(*t));
+        self.notifier.values_mut().for_each(|t| *t = f(*t));
+        self.early_sets.values_mut().for_each(|(t, _)| *t = f(*t));
+        for s in &mut self.scenario.threads {
+            s.after.iter_mut().for_each(|t| *t = f(*t));
+        }
+        for e in out.iter_mut() {
+            e.thread = f(e.thread);
+            e.by = e.by.map(f);
+        }
+    }
+}
+
+/// The target an object made on `line` is assigned to: `col` (1-based, 0 when the
+/// interpreter does not say) is where the call that made it starts, `nth` how many objects
+/// were made at that place before it. `None` when the line does not say.
+fn assigned_name(line: &str, col: u32, nth: u32) -> Option<String> {
+    let eq = assignment(line)?;
+    let (lhs, rhs) = (&line[..eq], &line[eq + 1..]);
+    let lhs = lhs
+        .split_once(':')
+        .map_or(lhs, |(target, _annotation)| target);
+    let targets: Vec<&str> = top_level(unwrap_display(lhs.trim()), ',')
+        .into_iter()
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty())
+        .map(|t| t.strip_prefix("self.").unwrap_or(t))
+        .collect();
+    if targets.is_empty()
+        || !targets.iter().all(|t| {
+            t.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        })
+    {
+        return None;
+    }
+    let rhs_at = eq + 1;
+    let body = rhs.trim();
+    let body_at = rhs_at + (rhs.len() - rhs.trim_start().len());
+    let inner = unwrap_display(body);
+    let listed = inner.len() != body.len();
+    let inner_at = body_at + usize::from(listed);
+    // A comprehension: every object its element makes is one item of the one target.
+    if listed && targets.len() == 1 && top_level(inner, ' ').iter().any(|(_, w)| *w == "for") {
+        let element = inner_at + (inner.len() - inner.trim_start().len());
+        return (col == 0 || element + 1 == col as usize).then(|| format!("{}[{nth}]", targets[0]));
+    }
+    let items: Vec<(usize, &str)> = top_level(if listed { inner } else { body }, ',')
+        .into_iter()
+        .map(|(at, item)| {
+            let lead = item.len() - item.trim_start().len();
+            (
+                at + lead + if listed { inner_at } else { body_at },
+                item.trim(),
+            )
+        })
+        .filter(|(_, item)| !item.is_empty())
+        .collect();
+    // Which item the call is: the one starting where the call starts (a call nested in an
+    // item, `Condition(Lock())`'s lock, is not the item), or, not knowing where it starts,
+    // the nth object of a line whose every item makes one.
+    let item = if col > 0 {
+        items.iter().position(|&(at, _)| at + 1 == col as usize)?
+    } else {
+        nth as usize % items.len().max(1)
+    };
+    match (targets.len(), items.len()) {
+        (1, 1) => Some(targets[0].to_string()),
+        (1, _) if listed => Some(format!("{}[{item}]", targets[0])),
+        (t, i) if t == i => Some(targets[item].to_string()),
+        _ => None,
+    }
+}
+
+/// Where the `=` of an assignment statement is, if the line is one (not `==`, `<=`, `+=`,
+/// a keyword argument or a string's).
+fn assignment(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    let mut depth = 0i32;
+    let mut quote: Option<u8> = None;
+    for (i, &c) in b.iter().enumerate() {
+        if let Some(q) = quote {
+            if c == q && b.get(i.wrapping_sub(1)) != Some(&b'\\') {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            b'#' => return None,
+            b'\'' | b'"' => quote = Some(c),
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b'=' if depth == 0 => {
+                let before = i.checked_sub(1).map(|j| b[j]);
+                let after = b.get(i + 1).copied();
+                let op = before.is_some_and(|p| b"=!<>+-*/%&|^@:".contains(&p));
+                return (!op && after != Some(b'=')).then_some(i);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `(a, b)` or `[a, b]` without its brackets, when they enclose the whole text.
+fn unwrap_display(text: &str) -> &str {
+    let t = text.trim();
+    for (open, close) in [('(', ')'), ('[', ']')] {
+        if t.starts_with(open) && t.ends_with(close) && closes_at_end(t) {
+            return &t[1..t.len() - 1];
+        }
+    }
+    t
+}
+
+/// Whether the bracket that opens `t` is the one that closes it.
+fn closes_at_end(t: &str) -> bool {
+    let mut depth = 0i32;
+    for (i, c) in t.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + c.len_utf8() == t.len();
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `text` split at each `sep` outside brackets and strings, each piece with its byte offset.
+fn top_level(text: &str, sep: char) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            c if c == sep && depth == 0 => {
+                out.push((start, &text[start..i]));
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push((start, &text[start..]));
+    out
 }
 
 #[cfg(test)]
@@ -903,6 +1243,7 @@ mod tests {
             arg: String::new(),
             file: "s.py".to_string(),
             line,
+            col: 0,
         }
     }
 
@@ -939,5 +1280,47 @@ mod tests {
             Record::parse("x\t7\t99\tw1\tacquire\tlock\t3\t\tx.py\t4"),
             None
         );
+    }
+
+    #[test]
+    fn objects_made_on_one_line_are_named_by_their_own_targets() {
+        let line = "    a, b = threading.Lock(), threading.Lock()";
+        assert_eq!(assigned_name(line, 12, 0).as_deref(), Some("a"));
+        assert_eq!(assigned_name(line, 30, 0).as_deref(), Some("b"));
+        // Not knowing the column, the nth object of the line is the nth target.
+        assert_eq!(assigned_name(line, 0, 1).as_deref(), Some("b"));
+        let line = "(left, right) = (Lock(), Lock())";
+        assert_eq!(assigned_name(line, 18, 0).as_deref(), Some("left"));
+        assert_eq!(assigned_name(line, 26, 0).as_deref(), Some("right"));
+        let line = "forks = [threading.Lock() for _ in range(5)]";
+        assert_eq!(assigned_name(line, 10, 3).as_deref(), Some("forks[3]"));
+        let line = "pair = [Lock(), Lock()]";
+        assert_eq!(assigned_name(line, 17, 0).as_deref(), Some("pair[1]"));
+        let line = "self.cv: Condition = Condition(Lock())";
+        assert_eq!(assigned_name(line, 22, 0).as_deref(), Some("cv"));
+        // The lock made inside the condition's call is not the condition.
+        assert_eq!(assigned_name(line, 32, 0), None);
+        assert_eq!(assigned_name("if x == Lock():", 9, 0), None);
+        assert_eq!(assigned_name("f(x=Lock())", 5, 0), None);
+        assert_eq!(assigned_name("n += Lock()", 6, 0), None);
+    }
+
+    #[test]
+    fn two_locks_on_one_line_are_two_names_never_a_numbered_one() {
+        let src = "import threading\na, b = threading.Lock(), threading.Lock()\nx = [threading.Lock(), 1]; y = threading.Lock()\n";
+        let mut m = Model::new("s.py", src);
+        let mut out = Vec::new();
+        for (oid, line, col) in [(10, 2, 8), (11, 2, 26), (12, 3, 6), (13, 3, 32)] {
+            let mut r = rec(1, "T1", "new", "lock", oid, line);
+            r.col = col;
+            m.absorb(&r, &mut out);
+        }
+        let names: Vec<&str> = m
+            .scenario
+            .resources
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b", "lock@3:6", "lock@3:32"]);
     }
 }

@@ -11,6 +11,7 @@
 # Records go to the fd (a pipe only threadlab reads), never to the script's stdout or stderr.
 # One record is one line of tab-separated fields:
 #   t_ns pid who name op kind oid arg file line
+# and, for an object made ("new"), an eleventh: the column of the call that made it (0: unknown).
 # who is the thread's ident (or "task:<id>" for an asyncio task), op a plain English word.
 # Records are written under one lock, and a release is written before the real release while
 # an acquire is written after the real acquire, so the order of the lines is an order in which
@@ -137,11 +138,11 @@ def _cleaned(s):
     return c
 
 
-def _emit(op, kind="", oid=0, arg="", where=None, who=None):
+def _emit(op, kind="", oid=0, arg="", where=None, who=None, tail=""):
     if where is None:
         where = _where(3)
     ident, name = who if who is not None else _who()
-    line = "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\n" % (
+    line = "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d%s\n" % (
         ident,
         _cleaned(name),
         op,
@@ -150,6 +151,7 @@ def _emit(op, kind="", oid=0, arg="", where=None, who=None):
         _clean(arg) if arg else "",
         _cleaned(where[0]),
         where[1],
+        tail,
     )
     # The time is read under the lock, so the lines are in time order.
     with _wlock:
@@ -179,8 +181,32 @@ def _gate_pass(who=None):
         _real_sleep(0.002)
 
 
+def _made_at(depth):
+    """The user's line that made an object, and (Python 3.11+) the 1-based column where the
+    call that made it starts, so `a, b = Lock(), Lock()` can name each by its own target."""
+    f = _getframe(depth)
+    while f is not None and _is_internal(f.f_code.co_filename):
+        f = f.f_back
+    if f is None:
+        return "", 0, 0
+    col = 0
+    positions = getattr(f.f_code, "co_positions", None)
+    if positions is not None and f.f_lasti >= 0:
+        try:
+            for i, p in enumerate(positions()):
+                if i == f.f_lasti // 2:
+                    if p[0] == f.f_lineno and p[2] is not None:
+                        col = p[2] + 1
+                    break
+        except Exception:
+            col = 0
+    return f.f_code.co_filename, f.f_lineno, col
+
+
 def _new(kind, obj, arg=""):
-    _emit("new", kind, id(obj), arg, _where(3))
+    where = _made_at(3)
+    # A made object's record has an eleventh field: the column.
+    _emit("new", kind, id(obj), arg, where[:2], tail="\t%d" % where[2])
 
 
 # ---------------------------------------------------------------------------------------
@@ -773,7 +799,8 @@ class Task(_RealTask):
         code = getattr(coro, "cr_code", None)
         if code is not None and _is_internal(code.co_filename):
             return
-        # Its lane starts with its first record: asyncio.create_task names a task only
+        self._threadlab = True
+        # Its lane starts with its first step: asyncio.create_task names a task only
         # after making it.
         self.add_done_callback(_task_done)
 
@@ -786,6 +813,54 @@ def _task_done(t):
 
 _aiot.Task = Task
 _aio.Task = Task
+
+# The loop's thread runs a task's step (its callback is the task's own step or wake-up)
+# between "enter" and "leave", and waits for I/O or a timer in select between "idle" and
+# "busy": so a task's lane shows when it really runs, and its loop's thread when it idles.
+import asyncio.events as _aioe
+import asyncio.selector_events as _aios
+
+_real_handle_run = _aioe.Handle._run
+
+
+def _handle_run(self):
+    t = getattr(self._callback, "__self__", None)
+    if not getattr(t, "_threadlab", False):
+        return _real_handle_run(self)
+    me = ("task:%d" % id(t), t.get_name())
+    loop = id(self._loop)
+    ident = str(_get_ident())
+    _emit("enter", "loop", loop, ident, ("", 0), me)
+    try:
+        return _real_handle_run(self)
+    finally:
+        _emit("leave", "loop", loop, ident, ("", 0), me)
+
+
+_aioe.Handle._run = _handle_run
+_real_loop_init = _aios.BaseSelectorEventLoop.__init__
+
+
+def _loop_init(self, *a, **k):
+    _real_loop_init(self, *a, **k)
+    sel = self._selector
+    real_select = sel.select
+    loop = id(self)
+
+    def select(timeout=None):
+        # A poll that cannot wait (ready callbacks are queued) is no idling.
+        if timeout is not None and timeout <= 0:
+            return real_select(timeout)
+        _emit("idle", "loop", loop, "", ("", 0))
+        try:
+            return real_select(timeout)
+        finally:
+            _emit("busy", "loop", loop, "", ("", 0))
+
+    sel.select = select
+
+
+_aios.BaseSelectorEventLoop.__init__ = _loop_init
 _real_asleep = _aio.sleep
 
 

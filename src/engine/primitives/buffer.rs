@@ -116,9 +116,10 @@ impl Buffer {
         s.unfinished -= 1;
         s.seq += 1;
         cx.emit(EventKind::TaskDone, self.index, None, Some(s.unfinished));
+        // Joiners stay listed until they leave: one that wakes to find a task put in the
+        // meantime waits on, as `while q.unfinished_tasks: wait()` does, and is still a waiter.
         if s.unfinished == 0 && !s.joiners.is_empty() {
             s.finished_by = Some(cx.me);
-            s.joiners.clear();
             self.all_done.notify_all();
         }
         Ok(())
@@ -143,6 +144,8 @@ impl Buffer {
             |s| (s.unfinished == 0).then_some(s.finished_by),
             |s| s.joiners.retain(|&w| w != me),
         )?;
+        s.joiners.retain(|&w| w != me);
+        s.seq += 1;
         cx.emit(EventKind::Pass, self.index, by.flatten(), Some(0));
         Ok(())
     }
@@ -263,9 +266,15 @@ impl Buffer {
         } else {
             None
         };
-        // A take with a timeout ends by itself; a join waits for task-dones.
+        // A take with a timeout ends by itself; a join waits for task-dones (once none is left,
+        // its joiners are about to go on).
+        let joining = if s.unfinished > 0 {
+            &s.joiners[..]
+        } else {
+            &[]
+        };
         let waiters = unflagged(side.into_iter().flatten(), &s.timed)
-            .chain(s.joiners.iter().copied())
+            .chain(joining.iter().copied())
             .collect();
         View {
             seq: s.seq,

@@ -149,6 +149,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         };
         let tag = if entry.origin == "built-in" {
             String::new()
+        } else if entry.scenario.program_path().is_some() {
+            rust_i18n::t!("tracing.menu.tag").into_owned()
         } else {
             rust_i18n::t!("menu.file").into_owned()
         };
@@ -208,6 +210,7 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let inner = framed(format!(" {} ", entry.name), theme, area, buf);
     let lines: Vec<Line> = match &*entry.scenario {
+        Ok(s) if entry.scenario.program_path().is_some() => program_preview(s, inner, &theme),
         Ok(s) => {
             let lanes = |task: bool| -> Vec<&str> {
                 s.threads
@@ -286,4 +289,35 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .render(inner, buf);
+}
+
+/// A Python program's preview: what Enter does with it, and the top of its source.
+fn program_preview(
+    s: &crate::scenario::model::Scenario,
+    inner: Rect,
+    theme: &crate::ui::theme::Theme,
+) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::styled(s.origin.clone(), theme.title()), Line::raw("")];
+    for para in crate::ui::view::reflow(&rust_i18n::t!("tracing.menu.about")) {
+        lines.extend(
+            crate::ui::view::wrap(&para, inner.width)
+                .into_iter()
+                .map(Line::raw),
+        );
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        rust_i18n::t!("tracing.menu.enter").into_owned(),
+        theme.key().remove_modifier(Modifier::BOLD),
+    ));
+    lines.push(Line::raw(""));
+    // As much of the script as the panel has room for.
+    let room = (inner.height as usize).saturating_sub(lines.len());
+    lines.extend(
+        s.source
+            .lines()
+            .take(room)
+            .map(|l| Line::styled(l.replace('\t', "    "), theme.dim())),
+    );
+    lines
 }
