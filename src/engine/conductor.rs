@@ -71,7 +71,12 @@ pub struct Conductor {
     /// Wakes tasks on an event loop waiting at an async gate: they cannot park their thread on
     /// `cv`, which is every other task's thread too.
     tasks: tokio::sync::Notify,
+    /// Called when the run pauses by itself: another run driven together with it pauses too.
+    along: Mutex<Option<Along>>,
 }
+
+/// What else pauses when a run pauses by itself.
+pub type Along = Box<dyn Fn() + Send + Sync>;
 
 struct Control {
     paused: bool,
@@ -164,6 +169,7 @@ impl Conductor {
             stops: Mutex::new(Stops::default()),
             stopping: Arc::new(AtomicBool::new(false)),
             tasks: tokio::sync::Notify::new(),
+            along: Mutex::new(None),
         }
     }
 
@@ -568,6 +574,25 @@ impl Conductor {
     fn stopped_at_hit(&self) {
         self.stopping
             .store(self.stops.lock().armed(), Ordering::Relaxed);
+        self.pause();
+        if let Some(along) = &*self.along.lock() {
+            along();
+        }
+    }
+
+    /// From now on, `along` is called whenever the run pauses by itself.
+    pub fn set_along(&self, along: Along) {
+        *self.along.lock() = Some(along);
+    }
+
+    /// Pause because a run driven together with this one paused by itself: a step by event
+    /// under way here is called off, so it does not stop the run later at an event of its own.
+    pub fn pause_along(&self) {
+        {
+            let mut stops = self.stops.lock();
+            stops.disarm_next_event();
+            self.stopping.store(stops.armed(), Ordering::Relaxed);
+        }
         self.pause();
     }
 

@@ -218,6 +218,16 @@ pub struct RunState {
     /// has finished (only for a run the app watches the machine for).
     pub machine: Option<Machine>,
     machine_start: Option<machine::Sample>,
+    /// Another run drawn on the same time axis, below or above this one (`compare`).
+    pub beside: Option<Beside>,
+}
+
+/// The run drawn beside a run on one time axis: its lanes' columns are laid out together with
+/// this run's, and the axis reaches the later of the two ends.
+#[derive(Debug, Clone)]
+pub struct Beside {
+    pub scenario: Arc<Scenario>,
+    pub end_ns: u64,
 }
 
 /// The quiz in a run: the question the run paused at, the class's guess, and how many of the
@@ -248,6 +258,7 @@ impl RunState {
             twin: None,
             machine: None,
             machine_start: None,
+            beside: None,
         }
     }
 
@@ -265,12 +276,26 @@ impl RunState {
         ZOOM_LEVELS_NS[self.zoom.min(ZOOM_LEVELS_NS.len() - 1)]
     }
 
+    /// Where the time axis ends: this run's latest instant, or the later end of the run drawn
+    /// beside it.
+    pub fn axis_end_ns(&self) -> u64 {
+        let beside = self.beside.as_ref().map_or(0, |b| b.end_ns);
+        self.end_ns().max(beside)
+    }
+
+    /// The scenarios whose lanes share this run's columns: its own, and the one beside it.
+    pub fn lane_scenarios(&self) -> Vec<&Scenario> {
+        std::iter::once(&*self.scenario)
+            .chain(self.beside.as_ref().map(|b| &*b.scenario))
+            .collect()
+    }
+
     /// The first instant shown by a lane `cells` wide: the latest time (or the cursor) at the
     /// right edge, aligned to whole cells so the picture does not shimmer as time advances.
     pub fn window_start(&self, cells: u16) -> u64 {
         let per = self.ns_per_cell();
         let cells = u64::from(cells.max(1));
-        let end_cell = self.end_ns() / per;
+        let end_cell = self.axis_end_ns() / per;
         let mut first = end_cell.saturating_sub(cells - 1);
         if let Some(c) = self.cursor {
             let c = c / per;
@@ -311,7 +336,7 @@ impl RunState {
         if cells == 0 {
             return;
         }
-        let end = self.end_ns();
+        let end = self.axis_end_ns();
         self.zoom = ZOOM_LEVELS_NS
             .iter()
             .position(|per| end / per < cells)
@@ -408,10 +433,10 @@ impl App {
     }
 
     /// Fits the whole run into the lanes as drawn at the terminal's size.
-    fn fit_run(&mut self) {
+    pub fn fit_run(&mut self) {
         let size = self.size;
         if let Some(run) = &mut self.run {
-            let cells = crate::ui::layout::lane_cells(&run.scenario, size);
+            let cells = crate::ui::layout::lane_cells_of(&run.lane_scenarios(), size);
             run.fit(cells);
         }
     }

@@ -6,9 +6,11 @@
 //! the loop that ties them to a running engine (its `Driver`) and to the keyboard.
 
 pub mod app;
+pub mod compare;
 mod edits;
 pub mod keys;
 pub mod layout;
+pub mod pair;
 mod runner;
 pub mod terminal;
 pub mod theme;

@@ -120,7 +120,7 @@ pub fn run_trace(spec: Spawn, for_: Option<Duration>, ascii: bool) -> Result<Exi
     run_app(app, driver)
 }
 
-fn need_terminal() -> Result<(), Error> {
+pub(crate) fn need_terminal() -> Result<(), Error> {
     if io::stdout().is_terminal() && io::stdin().is_terminal() {
         return Ok(());
     }
@@ -189,7 +189,7 @@ pub fn menu_entries_from(dir: &std::path::Path, extra_files: &[PathBuf]) -> Vec<
 /// Drives the run on screen: its session (the engine side), and what was asked of it from the
 /// command line.
 #[derive(Default)]
-struct Driver {
+pub(crate) struct Driver {
     session: Session,
     scratch: Vec<Event>,
     settle: u8,
@@ -221,6 +221,20 @@ pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> Result<Ex
 }
 
 impl Driver {
+    /// Drives `session`'s run, which the app shows.
+    pub(crate) fn of(session: Session) -> Driver {
+        Driver {
+            session,
+            settle: SETTLE,
+            ..Driver::default()
+        }
+    }
+
+    /// The run being driven, if one is.
+    pub(crate) fn run(&self) -> Option<&Run> {
+        self.session.run()
+    }
+
     /// Ends the run shown (if any) and starts `scenario` afresh.
     fn start(&mut self, app: &App, scenario: Arc<Scenario>) {
         let run = app.run.as_ref();
@@ -235,7 +249,7 @@ impl Driver {
     /// is given when the view still shows this run (quit, back to the menu), so its last
     /// events are shown and saved with `--record`. What the command line asked of the run
     /// is forgotten.
-    fn stop(&mut self, app: Option<&mut App>) {
+    pub(crate) fn stop(&mut self, app: Option<&mut App>) {
         // Dropping a traced program kills its interpreter and everything it started.
         self.watched = None;
         self.session.forget_plan();
@@ -254,7 +268,7 @@ impl Driver {
         self.session.close();
     }
 
-    fn apply(&mut self, app: &mut App, effect: Effect) {
+    pub(crate) fn apply(&mut self, app: &mut App, effect: Effect) {
         self.settle = SETTLE;
         if let Some(w) = &mut self.watched {
             match effect {
@@ -404,7 +418,7 @@ impl Driver {
     }
 
     /// Drains the engine into the app; true if anything visible changed.
-    fn poll(&mut self, app: &mut App) -> bool {
+    pub(crate) fn poll(&mut self, app: &mut App) -> bool {
         if app.replaying() {
             return app.tick_replay();
         }
@@ -506,7 +520,7 @@ impl Driver {
     }
 
     /// Whether the loop should keep ticking: something moves, or may be about to.
-    fn animating(&self, app: &App) -> bool {
+    pub(crate) fn animating(&self, app: &App) -> bool {
         if let Some(replay) = app.run.as_ref().and_then(|r| r.replay.as_ref()) {
             return replay.playing;
         }
@@ -522,6 +536,75 @@ impl Driver {
     }
 }
 
+/// What the loop drives: a screen's state and whatever feeds it (one run view and its driver,
+/// or two of them side by side).
+pub(crate) trait Looped {
+    /// Takes in what changed outside (the engine's events); true if the screen may have changed.
+    fn poll(&mut self) -> bool;
+    /// The screen was asked to close.
+    fn quitting(&self) -> bool;
+    fn resize(&mut self, size: Rect);
+    fn render(&self, area: Rect, buf: &mut ratatui::buffer::Buffer);
+    /// Whether the loop should keep ticking: something moves, or may be about to.
+    fn animating(&self) -> bool;
+    /// What a terminal event means to it; true if the screen may have changed.
+    fn handle(&mut self, event: TermEvent) -> bool;
+    /// Looks at the files on screen; true if the screen changed.
+    fn watch_files(&mut self) -> bool {
+        false
+    }
+}
+
+/// The run view (or the menu) and the driver of its run.
+struct Single<'a> {
+    app: &'a mut App,
+    driver: &'a mut Driver,
+}
+
+impl Looped for Single<'_> {
+    fn poll(&mut self) -> bool {
+        self.driver.poll(self.app)
+    }
+
+    fn quitting(&self) -> bool {
+        self.app.quit
+    }
+
+    fn resize(&mut self, size: Rect) {
+        self.app.resize(size);
+    }
+
+    fn render(&self, area: Rect, buf: &mut ratatui::buffer::Buffer) {
+        view::render(self.app, area, buf);
+    }
+
+    fn animating(&self) -> bool {
+        self.driver.animating(self.app)
+    }
+
+    fn handle(&mut self, event: TermEvent) -> bool {
+        handle(self.app, self.driver, event)
+    }
+
+    fn watch_files(&mut self) -> bool {
+        self.driver.watch_files(self.app)
+    }
+}
+
+/// Takes over the terminal and runs `looped` in the loop until it quits or a signal ends it;
+/// the terminal is given back on every way out.
+pub(crate) fn run_looped(looped: &mut impl Looped) -> Result<Exit, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal("ui", format!("cannot start the UI: {e}")))?;
+    let mut guard = TerminalGuard::init()
+        .map_err(|e| Error::internal("ui", format!("cannot take over the terminal: {e}")))?;
+    let result = runtime.block_on(event_loop(&mut guard.terminal, looped));
+    drop(guard);
+    result.map_err(|e| Error::internal("ui", format!("terminal error: {e}")))
+}
+
 fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -529,7 +612,13 @@ fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
         .map_err(|e| Error::internal("ui", format!("cannot start the UI: {e}")))?;
     let mut guard = TerminalGuard::init()
         .map_err(|e| Error::internal("ui", format!("cannot take over the terminal: {e}")))?;
-    let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut driver));
+    let result = runtime.block_on(event_loop(
+        &mut guard.terminal,
+        &mut Single {
+            app: &mut app,
+            driver: &mut driver,
+        },
+    ));
     driver.stop(Some(&mut app));
     let saved = driver
         .record
@@ -551,12 +640,12 @@ fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
     result.map_err(|e| Error::internal("ui", format!("terminal error: {e}")))
 }
 
-fn draw(terminal: &mut Tui, app: &App) -> io::Result<()> {
+fn draw(terminal: &mut Tui, looped: &impl Looped) -> io::Result<()> {
     // Synchronized update: the terminal shows the frame whole, never half-drawn.
     queue!(terminal.backend_mut(), terminal::BeginSynchronizedUpdate)?;
     terminal.draw(|frame| {
         let area = frame.area();
-        view::render(app, area, frame.buffer_mut());
+        looped.render(area, frame.buffer_mut());
     })?;
     queue!(terminal.backend_mut(), terminal::EndSynchronizedUpdate)?;
     terminal.backend_mut().flush()
@@ -631,7 +720,7 @@ fn handle(app: &mut App, driver: &mut Driver, event: TermEvent) -> bool {
     true
 }
 
-async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> io::Result<Exit> {
+async fn event_loop(terminal: &mut Tui, looped: &mut impl Looped) -> io::Result<Exit> {
     let mut input = EventStream::new();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -639,16 +728,16 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> i
     let mut files = tokio::time::interval(edits::EVERY);
     files.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let size = terminal.size()?;
-    app.resize(Rect::new(0, 0, size.width, size.height));
+    looped.resize(Rect::new(0, 0, size.width, size.height));
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     // For the hardening tests: a panic in the UI itself must still give the terminal back.
     let panic_after_first_frame = std::env::var_os("THREADLAB_TEST_UI_PANIC").is_some();
     loop {
-        if driver.poll(app) {
+        if looped.poll() {
             dirty = true;
         }
-        if app.quit {
+        if looped.quitting() {
             return Ok(Exit::Success);
         }
         // Bursts of input (key repeat) are drawn at most every MIN_GAP: the wake-up below
@@ -658,7 +747,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> i
             match last_draw {
                 Some(t) if t.elapsed() < MIN_GAP => redraw_at = Some(t + MIN_GAP),
                 _ => {
-                    draw(terminal, app)?;
+                    draw(terminal, looped)?;
                     last_draw = Some(Instant::now());
                     dirty = false;
                     if panic_after_first_frame {
@@ -668,7 +757,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> i
             }
         }
         // While paused and idle nothing ticks: the loop sleeps until a key or a signal.
-        let wake = match (redraw_at, driver.animating(app)) {
+        let wake = match (redraw_at, looped.animating()) {
             (Some(t), _) => Some(t),
             (None, true) => Some(Instant::now() + FRAME),
             (None, false) => None,
@@ -683,7 +772,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> i
             // Never poll the EventStream with a throwaway waker (`now_or_never`): it would
             // park its wake-up thread on that waker and the loop would never hear a key again.
             event = input.next() => match event {
-                Some(Ok(event)) => dirty |= handle(app, driver, event),
+                Some(Ok(event)) => dirty |= looped.handle(event),
                 Some(Err(e)) => return Err(e),
                 None => return Ok(Exit::Success),
             },
@@ -691,7 +780,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> i
             _ = sighup.recv() => return Ok(Exit::Signal(1)),
             _ = sigint.recv() => return Ok(Exit::Signal(2)),
             _ = tick => {}
-            _ = files.tick() => dirty |= driver.watch_files(app),
+            _ = files.tick() => dirty |= looped.watch_files(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Drawing. Everything here reads the [`App`] and writes cells; nothing changes state.
 
 pub mod banner;
+pub mod compare;
 pub mod code;
 pub mod gil;
 pub mod help;
