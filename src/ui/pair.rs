@@ -239,7 +239,7 @@ impl Pair {
         let notes: Vec<String> = self
             .runs()
             .enumerate()
-            .filter_map(|(i, r)| Some(format!("{} {}", i + 1, r.notice.as_ref()?)))
+            .filter_map(|(i, r)| Some(format!("{}: {}", i + 1, r.notice.as_ref()?)))
             .collect();
         (!notes.is_empty()).then(|| notes.join("  "))
     }

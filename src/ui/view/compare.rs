@@ -34,54 +34,67 @@ impl HalfRows {
     }
 }
 
-/// How tall each half is drawn in `area`, and the log's rows: each half as a run view would
-/// have it if both fit (two rows a lane, legend, card); else, in this order, one row a lane,
-/// no card, a shorter banner, and lanes folded to the rows left (the panel says how many it
-/// leaves out). The log keeps a few lines whatever happens.
+/// How tall each half is drawn in `area`, and the log's rows. Both halves are drawn alike, as
+/// a run view would draw them if both fit (two rows a lane, legend, card); else, in this
+/// order, one row a lane, no card, a banner cut to its first lines, and at last lanes folded
+/// into half the rows left each (the panel says which it shows). The log keeps a few lines
+/// whatever happens, and takes every row the halves leave.
 pub fn rows(pair: &Pair, area: Rect) -> ([HalfRows; 2], u16) {
     let log_min = if area.height >= 30 { 6 } else { 4 };
     let room = area.height.saturating_sub(2 + log_min);
-    let budget = [room / 2, room - room / 2];
-    let mut halves = [HalfRows::default(); 2];
-    for ((half, out), budget) in pair.halves.iter().zip(&mut halves).zip(budget) {
-        let Some(run) = &half.run else { continue };
-        let scenario = &run.scenario;
-        let banner_want = run.live.deadlock.as_ref().map_or(0, |d| {
-            banner::wanted_height(d, scenario, area.width).min(3)
-        });
-        let card = if gil::phases(scenario).is_some() {
-            gil::HEIGHT
-        } else {
-            0
-        };
-        let tall = lanes::wanted_height(scenario, true);
-        let short = lanes::wanted_height(scenario, false);
-        let tries = [
-            (banner_want, tall, card),
-            (banner_want, short, card),
-            (banner_want, short, 0),
-        ];
-        *out = tries
-            .into_iter()
-            .map(|(banner, lanes, card)| HalfRows {
-                banner,
-                lanes,
-                card,
-            })
-            .find(|r| r.total() <= budget)
-            .unwrap_or_else(|| {
-                // Lanes come first: the banner gives up rows down to its headline, then the
-                // lanes fold into what is left (at least a lane and the axis).
-                let banner = banner_want.min(budget.saturating_sub(1 + short)).max(
-                    banner_want.min(1),
-                );
-                HalfRows {
-                    banner,
-                    lanes: budget.saturating_sub(1 + banner).max(3),
-                    card: 0,
-                }
+    let wants: Vec<(u16, u16, u16, u16)> = pair
+        .halves
+        .iter()
+        .map(|half| {
+            let Some(run) = &half.run else {
+                return (0, 0, 0, 0);
+            };
+            let scenario = &run.scenario;
+            let banner = run.live.deadlock.as_ref().map_or(0, |d| {
+                banner::wanted_height(d, scenario, area.width).min(3)
             });
-    }
+            let card = if gil::phases(scenario).is_some() {
+                gil::HEIGHT
+            } else {
+                0
+            };
+            (
+                banner,
+                lanes::wanted_height(scenario, true),
+                lanes::wanted_height(scenario, false),
+                card,
+            )
+        })
+        .collect();
+    let tier = |tall: bool, card: bool, banner_most: u16| -> [HalfRows; 2] {
+        [0, 1].map(|i| {
+            let (banner, tall_h, short_h, card_h) = wants[i];
+            HalfRows {
+                banner: banner.min(banner_most),
+                lanes: if tall { tall_h } else { short_h },
+                card: if card { card_h } else { 0 },
+            }
+        })
+    };
+    let tiers = [
+        tier(true, true, 3),
+        tier(false, true, 3),
+        tier(false, false, 3),
+        tier(false, false, 2),
+        tier(false, false, 1),
+    ];
+    let halves = tiers
+        .into_iter()
+        .find(|t| t.iter().map(|h| h.total()).sum::<u16>() <= room)
+        .unwrap_or_else(|| {
+            let budget = [room / 2, room - room / 2];
+            let mut folded = tier(false, false, 1);
+            for (h, budget) in folded.iter_mut().zip(budget) {
+                // At least one lane and the axis, inside the borders.
+                h.lanes = h.lanes.min(budget.saturating_sub(1 + h.banner).max(4));
+            }
+            folded
+        });
     let used: u16 = halves.iter().map(|h| h.total()).sum();
     (halves, area.height.saturating_sub(2 + used))
 }
