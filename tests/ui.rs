@@ -1063,3 +1063,31 @@ fn compare_folds_lanes_that_do_not_fit_and_says_so() {
     let tall = compare_text(&pair, 120, 50);
     assert!(!tall.contains("a taller terminal"), "{tall}");
 }
+
+/// The help lists the compare view's keys from the key table, with what each does to both runs.
+#[test]
+fn compare_help_says_what_each_key_does_to_both_runs() {
+    let theme = Theme::new(ThemeKind::Dark, false);
+    let mut pair = recorded_pair(["deadlock", "fixed-order-done"], theme, 80, 24);
+    pair.update(Action::Help);
+    let help = compare_text(&pair, 80, 24);
+    for said in [
+        "one step in each run",
+        "next event of either",
+        "start both again",
+        "pause both runs at once",
+    ] {
+        assert!(help.contains(said), "{said}:\n{help}");
+    }
+    for (keys, _) in threadlab::ui::keys::help_lines(Context::Compare) {
+        assert!(help.contains(&keys), "{keys}:\n{help}");
+    }
+    // Keys that choose one thread have no meaning with two runs: not bound here.
+    for id in ["step", "select", "break", "quiz", "twin"] {
+        let b = threadlab::ui::keys::BINDINGS.iter().find(|b| b.id == id).unwrap();
+        assert!(!b.contexts.contains(&Context::Compare), "{id}");
+    }
+    // Any key closes the help.
+    pair.update(Action::Fit);
+    assert!(!pair.help);
+}
