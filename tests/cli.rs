@@ -496,11 +496,21 @@ fn compare_headless_prints_both_outcomes_side_by_side() {
     let (left, right) = outcome.split_at(outcome.find("completed in").expect("the cure completes"));
     assert!(left.contains("DEADLOCK after"), "{outcome}");
     assert!(!right.contains("DEADLOCK"), "{outcome}");
-    assert!(ran.stdout.contains("T1 waits for B held by T2"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("T1 waits for B held by T2"),
+        "{}",
+        ran.stdout
+    );
 
     let ran = threadlab_in(
         &dir,
-        &["compare", "reentrant", "reentrant-rlock", "--headless", "--json"],
+        &[
+            "compare",
+            "reentrant",
+            "reentrant-rlock",
+            "--headless",
+            "--json",
+        ],
     );
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     let json: serde_json::Value = serde_json::from_str(&ran.stdout).expect("one JSON object");

@@ -850,7 +850,10 @@ fn two_runs_compared_in_chinese() {
             .intersection(&english_in(&plain, &recs[1].scenario))
             .cloned()
             .collect();
-        assert!(english.is_empty(), "English at {w}x{h}: {english:?}\n{text}");
+        assert!(
+            english.is_empty(),
+            "English at {w}x{h}: {english:?}\n{text}"
+        );
         insta::assert_snapshot!(format!("compare_deadlock_fixed_order_zh_{w}x{h}"), text);
         pair.update(Action::Help);
         let help = draw(&pair, w, h);

@@ -1042,8 +1042,11 @@ fn half_states(screen: &str) -> Vec<String> {
 #[test]
 fn compare_shows_both_runs_paused_together_stepped_together_and_restarted_together() {
     let dir = scratch_dir("compare");
-    std::fs::write(dir.join("second.kdl"), INDEPENDENT.replace("thread B", "thread C"))
-        .unwrap();
+    std::fs::write(
+        dir.join("second.kdl"),
+        INDEPENDENT.replace("thread B", "thread C"),
+    )
+    .unwrap();
     let mut s = Session::start(
         &["compare", "independent.kdl", "second.kdl", "--paused"],
         &dir,
@@ -1054,7 +1057,11 @@ fn compare_shows_both_runs_paused_together_stepped_together_and_restarted_togeth
             && lane(sc, "B").is_some()
             && lane(sc, "C").is_some()
     });
-    assert_eq!(first.matches("Two independent threads").count(), 2, "{first}");
+    assert_eq!(
+        first.matches("Two independent threads").count(),
+        2,
+        "{first}"
+    );
     assert_eq!(half_clocks(&first), [0.0, 0.0], "{first}");
     // Nothing moves until space.
     let seen = screens_during(&mut s, Duration::from_millis(600));
@@ -1063,8 +1070,7 @@ fn compare_shows_both_runs_paused_together_stepped_together_and_restarted_togeth
     // Space lets both go.
     s.keys(" ");
     s.wait_for("both runs to move", |sc| {
-        half_states(sc) == ["RUNNING", "RUNNING"]
-            && half_clocks(sc).iter().all(|t| *t > 0.1)
+        half_states(sc) == ["RUNNING", "RUNNING"] && half_clocks(sc).iter().all(|t| *t > 0.1)
     });
 
     // Space holds both: their clocks stop, and stay stopped.
@@ -1075,7 +1081,11 @@ fn compare_shows_both_runs_paused_together_stepped_together_and_restarted_togeth
     let at = half_clocks(&s.wait_still("the paused screen", Duration::from_millis(300)));
     assert_eq!(at.len(), 2, "{held}");
     let seen = screens_during(&mut s, Duration::from_millis(600));
-    assert_eq!(half_clocks(seen.last().unwrap()), at, "a clock moved while paused");
+    assert_eq!(
+        half_clocks(seen.last().unwrap()),
+        at,
+        "a clock moved while paused"
+    );
     // One time axis: the two clocks were let go and held together.
     assert!((at[0] - at[1]).abs() < 0.1, "clocks apart: {at:?}");
 
@@ -1085,11 +1095,18 @@ fn compare_shows_both_runs_paused_together_stepped_together_and_restarted_togeth
         half_states(sc) == ["PAUSED", "PAUSED"] && sc.contains("next event:")
     });
     let after = half_clocks(&stepped);
-    assert!(after.iter().zip(&at).all(|(a, b)| a >= b), "{after:?} after {at:?}");
+    assert!(
+        after.iter().zip(&at).all(|(a, b)| a >= b),
+        "{after:?} after {at:?}"
+    );
     // The run that reached its event held the other at once: they stand together.
     assert!((after[0] - after[1]).abs() < 0.1, "clocks apart: {after:?}");
     let seen = screens_during(&mut s, Duration::from_millis(400));
-    assert_eq!(half_clocks(seen.last().unwrap()), after, "a clock moved after the step");
+    assert_eq!(
+        half_clocks(seen.last().unwrap()),
+        after,
+        "a clock moved after the step"
+    );
 
     // r restarts both; paused, they stay paused at 0s.
     s.keys("r");

@@ -1031,7 +1031,10 @@ fn compare_deadlock_and_fixed_order_at_the_end() {
         assert!(started, "{run}:\n{text}");
     }
     assert!(text.contains("viewing 10ms"), "{text}");
-    assert!(text.contains("T2   not started"), "at 10ms the second T2 waits:\n{text}");
+    assert!(
+        text.contains("T2   not started"),
+        "at 10ms the second T2 waits:\n{text}"
+    );
 }
 
 #[test]
@@ -1084,7 +1087,10 @@ fn compare_help_says_what_each_key_does_to_both_runs() {
     }
     // Keys that choose one thread have no meaning with two runs: not bound here.
     for id in ["step", "select", "break", "quiz", "twin"] {
-        let b = threadlab::ui::keys::BINDINGS.iter().find(|b| b.id == id).unwrap();
+        let b = threadlab::ui::keys::BINDINGS
+            .iter()
+            .find(|b| b.id == id)
+            .unwrap();
         assert!(!b.contexts.contains(&Context::Compare), "{id}");
     }
     // Any key closes the help.

@@ -43,7 +43,8 @@ fn headless_pair(
         errln(&rust_i18n::t!("classroom.warning.line", what = w));
     }
     let out = if json {
-        let runs: Vec<&crate::trace::summary::Summary> = reports.iter().map(|r| &r.summary).collect();
+        let runs: Vec<&crate::trace::summary::Summary> =
+            reports.iter().map(|r| &r.summary).collect();
         serde_json::to_string(&serde_json::json!({ "runs": runs })).map_err(|e| {
             Error::internal(
                 "summary",
@@ -112,7 +113,12 @@ fn side_by_side(reports: &[Report], plans: &[RunPlan; 2]) -> String {
         .map(|(i, (r, p))| column(r, p, i))
         .collect();
     let head_w = heads.iter().map(|h| cells::width(h)).max().unwrap_or(0) + 2;
-    let left_w = columns[0].iter().map(|c| cells::width(c)).max().unwrap_or(0) + 3;
+    let left_w = columns[0]
+        .iter()
+        .map(|c| cells::width(c))
+        .max()
+        .unwrap_or(0)
+        + 3;
     let mut out = String::new();
     for (row, head) in heads.iter().enumerate() {
         let line = format!(

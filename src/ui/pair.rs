@@ -137,7 +137,8 @@ impl Pair {
             }
             Action::PauseResume => self.pause_or_resume(),
             Action::StepNext | Action::StepEvent => {
-                let live = |r: &RunState| !matches!(r.live.phase, Phase::Deadlock | Phase::Finished);
+                let live =
+                    |r: &RunState| !matches!(r.live.phase, Phase::Deadlock | Phase::Finished);
                 if !self.runs().any(live) {
                     // Each half says why nothing moves.
                     return self.each(action);

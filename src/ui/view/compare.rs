@@ -50,9 +50,11 @@ pub fn rows(pair: &Pair, area: Rect) -> ([HalfRows; 2], u16) {
                 return (0, 0, 0, 0);
             };
             let scenario = &run.scenario;
-            let banner = run.live.deadlock.as_ref().map_or(0, |d| {
-                banner::wanted_height(d, scenario, area.width).min(3)
-            });
+            let banner = run
+                .live
+                .deadlock
+                .as_ref()
+                .map_or(0, |d| banner::wanted_height(d, scenario, area.width).min(3));
             let card = if gil::phases(scenario).is_some() {
                 gil::HEIGHT
             } else {

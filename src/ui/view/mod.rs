@@ -1,8 +1,8 @@
 //! Drawing. Everything here reads the [`App`] and writes cells; nothing changes state.
 
 pub mod banner;
-pub mod compare;
 pub mod code;
+pub mod compare;
 pub mod gil;
 pub mod help;
 pub mod lanes;
