@@ -1116,6 +1116,12 @@ fn compare_shows_both_runs_paused_together_stepped_together_and_restarted_togeth
     let seen = screens_during(&mut s, Duration::from_millis(400));
     assert_eq!(half_clocks(seen.last().unwrap()), [0.0, 0.0]);
 
+    // s: one step in each run, and both are held again once it is over.
+    s.keys("s");
+    s.wait_for("a step in each run", |sc| {
+        half_states(sc) == ["PAUSED", "PAUSED"] && half_clocks(sc).iter().all(|t| *t > 0.0)
+    });
+
     s.keys("q");
     assert_eq!(s.wait_exit(), 0);
     s.assert_restored();

@@ -8,6 +8,7 @@ use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{Event as TermEvent, KeyEventKind};
 use ratatui::layout::Rect;
 
+use crate::engine::Phase;
 use crate::error::Error;
 use crate::scenario::model::Scenario;
 use crate::session::{RunPlan, Session};
@@ -74,6 +75,15 @@ impl Comparing {
     /// lets them go together, as at the start.
     fn apply_all(&mut self, effects: [Vec<Effect>; 2]) {
         let restart = effects.iter().any(|e| e.contains(&Effect::Restart));
+        // A step in each run begins with both held, not with one stepped while the other
+        // runs on until its turn comes.
+        if effects.iter().any(|e| e.contains(&Effect::StepNext)) {
+            for (driver, half) in self.drivers.iter_mut().zip(&mut self.pair.halves) {
+                if driver.run().is_some_and(|r| r.phase() == Phase::Running) {
+                    driver.apply(half, Effect::Pause);
+                }
+            }
+        }
         let mut go = [false; 2];
         for (i, (effects, driver)) in effects.into_iter().zip(&mut self.drivers).enumerate() {
             let half = &mut self.pair.halves[i];

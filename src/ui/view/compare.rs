@@ -89,8 +89,15 @@ pub fn rows(pair: &Pair, area: Rect) -> ([HalfRows; 2], u16) {
         .into_iter()
         .find(|t| t.iter().map(|h| h.total()).sum::<u16>() <= room)
         .unwrap_or_else(|| {
-            let budget = [room / 2, room - room / 2];
+            // Half the rows each; a half that needs fewer leaves the rest to the other.
             let mut folded = tier(false, false, 1);
+            let need = folded.map(|h| h.total());
+            let half = room / 2;
+            let budget = match need {
+                [a, _] if a <= half => [a, room - a],
+                [_, b] if b <= half => [room - b, b],
+                _ => [half, room - half],
+            };
             for (h, budget) in folded.iter_mut().zip(budget) {
                 // At least one lane and the axis, inside the borders.
                 h.lanes = h.lanes.min(budget.saturating_sub(1 + h.banner).max(4));
