@@ -1093,7 +1093,79 @@ fn compare_help_says_what_each_key_does_to_both_runs() {
             .unwrap();
         assert!(!b.contexts.contains(&Context::Compare), "{id}");
     }
-    // Any key closes the help.
+    // Any key closes the help; quit still quits, both runs.
     pair.update(Action::Fit);
     assert!(!pair.help);
+    pair.update(Action::Help);
+    let effects = pair.update(Action::Quit);
+    assert!(pair.quit && !pair.help);
+    assert_eq!(effects, [vec![Effect::Stop], vec![Effect::Stop]]);
+}
+
+/// One key reaches both runs: space holds both if either moves, else lets go both that can;
+/// a restart restarts both, paused ones staying paused; zoom and axis stay shared.
+#[test]
+fn compare_keys_drive_both_runs_together() {
+    let theme = Theme::new(ThemeKind::Dark, false);
+    // The two lessons' own zooms differ; the pair draws both at the finer.
+    let scenarios = [builtin("deadlock"), builtin("event-loop")];
+    let zooms = scenarios
+        .each_ref()
+        .map(|s| threadlab::ui::app::default_zoom(s));
+    assert_ne!(zooms[0], zooms[1]);
+    let mut pair = threadlab::ui::pair::Pair::new(scenarios, 1.0, false, theme);
+    pair.resize(Rect::new(0, 0, 120, 40));
+    let set = |pair: &mut threadlab::ui::pair::Pair, phases: [Phase; 2]| {
+        for (half, phase) in pair.halves.iter_mut().zip(phases) {
+            half.run.as_mut().unwrap().live.phase = phase;
+        }
+    };
+    let runs = |pair: &threadlab::ui::pair::Pair| -> Vec<(usize, u64)> {
+        pair.runs().map(|r| (r.zoom, r.window_start(80))).collect()
+    };
+    assert_eq!(runs(&pair)[0], runs(&pair)[1]);
+    assert_eq!(runs(&pair)[0].0, zooms[0].min(zooms[1]));
+    let pause = vec![Effect::Pause];
+    let resume = vec![Effect::Resume];
+    use Phase::*;
+    for (phases, want) in [
+        ([Running, Running], [pause.clone(), pause.clone()]),
+        ([Running, Paused], [pause.clone(), vec![]]),
+        ([Stepping(0), Deadlock], [pause.clone(), vec![]]),
+        ([Paused, Paused], [resume.clone(), resume.clone()]),
+        ([Deadlock, Paused], [vec![], resume.clone()]),
+        ([Deadlock, Finished], [vec![], vec![]]),
+    ] {
+        set(&mut pair, phases);
+        assert_eq!(pair.update(Action::PauseResume), want, "{phases:?}");
+    }
+    // Neither can move: each says why, marked with its run.
+    let notice = pair.shown_notice().expect("why nothing moves");
+    assert!(
+        notice.starts_with("1: ") && notice.contains("2: "),
+        "{notice}"
+    );
+
+    set(&mut pair, [Paused, Paused]);
+    pair.update(Action::ZoomOut);
+    let zoom = pair.halves[0].run.as_ref().unwrap().zoom;
+    assert_eq!(
+        pair.update(Action::Restart),
+        [vec![Effect::Restart], vec![Effect::Restart]]
+    );
+    for run in pair.runs() {
+        assert!(run.paused_start, "a paused pair restarts paused");
+        assert_eq!(run.zoom, zoom, "a zoom chosen by hand is kept, for both");
+        assert_eq!(run.live.now_ns, 0);
+    }
+    // s and e go to the runs that can still move.
+    set(&mut pair, [Finished, Paused]);
+    assert_eq!(
+        pair.update(Action::StepNext),
+        [vec![], vec![Effect::StepNext]]
+    );
+    assert_eq!(
+        pair.update(Action::StepEvent),
+        [vec![], vec![Effect::StepEvent]]
+    );
 }

@@ -102,8 +102,10 @@ impl Pair {
     pub fn update(&mut self, action: Action) -> [Vec<Effect>; 2] {
         let none = || [Vec::new(), Vec::new()];
         if self.help {
+            // Any key closes the help; quit still quits.
             self.help = false;
             if action == Action::Quit {
+                self.quit = true;
                 return self.each(Action::Quit);
             }
             return none();
