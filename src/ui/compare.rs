@@ -45,8 +45,7 @@ pub fn run(
     }
     let ended = runner::run_looped(&mut comparing);
     let Comparing { mut pair, drivers } = comparing;
-    for (driver, half) in drivers.into_iter().zip(&mut pair.halves) {
-        let mut driver = driver;
+    for (mut driver, half) in drivers.into_iter().zip(&mut pair.halves) {
         driver.stop(Some(half));
     }
     match ended {

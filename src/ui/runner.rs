@@ -594,24 +594,25 @@ impl Looped for Single<'_> {
 /// Takes over the terminal and runs `looped` in the loop until it quits or a signal ends it;
 /// the terminal is given back on every way out.
 pub(crate) fn run_looped(looped: &mut impl Looped) -> Result<Exit, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::internal("ui", format!("cannot start the UI: {e}")))?;
-    let mut guard = TerminalGuard::init()
-        .map_err(|e| Error::internal("ui", format!("cannot take over the terminal: {e}")))?;
+    let (runtime, mut guard) = take_terminal()?;
     let result = runtime.block_on(event_loop(&mut guard.terminal, looped));
     drop(guard);
     result.map_err(|e| Error::internal("ui", format!("terminal error: {e}")))
 }
 
-fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
+/// The UI's runtime, and the terminal taken over (given back when the guard drops).
+fn take_terminal() -> Result<(tokio::runtime::Runtime, TerminalGuard), Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::internal("ui", format!("cannot start the UI: {e}")))?;
-    let mut guard = TerminalGuard::init()
+    let guard = TerminalGuard::init()
         .map_err(|e| Error::internal("ui", format!("cannot take over the terminal: {e}")))?;
+    Ok((runtime, guard))
+}
+
+fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
+    let (runtime, mut guard) = take_terminal()?;
     let result = runtime.block_on(event_loop(
         &mut guard.terminal,
         &mut Single {
