@@ -1126,3 +1126,29 @@ fn compare_shows_both_runs_paused_together_stepped_together_and_restarted_togeth
     assert_eq!(s.wait_exit(), 0);
     s.assert_restored();
 }
+
+/// From the menu, without the command line: `c` on the first lesson, Enter on the second opens
+/// both compared; Esc gives the screen back to the menu.
+#[test]
+fn the_menu_opens_two_lessons_compared_and_esc_comes_back() {
+    let dir = scratch_dir("compare-menu");
+    let mut s = Session::start(&[], &dir);
+    s.wait_text("pick a scenario");
+    // The first entry is the deadlock lesson; the one after it fixes its lock order.
+    s.keys("c");
+    s.wait_text("compare deadlock with");
+    s.keys("jp");
+    let both = s.wait_for("both lessons compared, paused", |sc| {
+        half_states(sc) == ["PAUSED", "PAUSED"]
+    });
+    assert!(
+        both.contains("Deadlock:") && both.contains("Fixed lock order"),
+        "{both}"
+    );
+    assert_eq!(half_clocks(&both), [0.0, 0.0], "{both}");
+    s.keys("\x1b");
+    s.wait_text("pick a scenario");
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+}

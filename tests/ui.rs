@@ -1169,3 +1169,40 @@ fn compare_keys_drive_both_runs_together() {
         [vec![], vec![Effect::StepEvent]]
     );
 }
+
+/// The menu's compare key: `c` on one lesson, Enter (or p, paused) on another opens both; `c`
+/// again never minds; a file that does not load cannot be compared.
+#[test]
+fn the_menu_compares_the_chosen_lesson_with_the_next_one_opened() {
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.update(Action::CompareWith);
+    assert_eq!(app.compare_from, Some(0));
+    let text = screen_text(&app, 80, 24);
+    assert!(text.contains("compare deadlock with"), "{text}");
+    app.update(Action::Down);
+    let effects = app.update(Action::OpenPaused);
+    assert_eq!(
+        effects,
+        vec![Effect::Compare(
+            [builtin("deadlock"), builtin("fixed-order")],
+            true
+        )]
+    );
+    assert_eq!(app.compare_from, None);
+    assert_eq!(
+        app.screen,
+        Screen::Menu,
+        "the menu stays until the pair opens"
+    );
+    // Twice: never mind, and Enter opens the one lesson as ever.
+    app.update(Action::CompareWith);
+    app.update(Action::CompareWith);
+    assert_eq!(app.compare_from, None);
+    assert!(matches!(app.update(Action::Open)[..], [Effect::Start(_)]));
+    // The broken file is not offered.
+    app.update(Action::Back);
+    app.screen = Screen::Menu;
+    app.menu.selected = app.menu.entries.len() - 1;
+    app.update(Action::CompareWith);
+    assert_eq!(app.compare_from, None);
+}

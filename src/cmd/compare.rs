@@ -25,7 +25,7 @@ pub fn run(args: &CompareArgs, ascii: bool) -> Result<Exit, Error> {
     if args.headless || !std::io::stdout().is_terminal() {
         return headless_pair([first, second], &plans, args.json);
     }
-    crate::ui::compare::run([first, second], &plans, ascii, args.paused)
+    crate::ui::run_compare([first, second], &plans, ascii, args.paused)
 }
 
 /// Both runs headless, one after the other so neither takes the other's cores, then both

@@ -156,6 +156,8 @@ pub enum Effect {
     /// Ask before each hand-over with several waiters, or stop asking.
     ToggleQuiz,
     SetSpeed(f64),
+    /// Stop any run and show these two side by side (`compare`); paused at 0s if `true`.
+    Compare([Arc<Scenario>; 2], bool),
 }
 
 /// The engine's state as of the last poll.
@@ -381,6 +383,8 @@ pub struct App {
     /// Measure what the machine gives each live run and warn when a lesson cannot show (off
     /// for tests, which must draw the same whatever the machine is doing).
     pub watch_machine: bool,
+    /// The menu entry chosen to be compared with the next one opened.
+    pub compare_from: Option<usize>,
 }
 
 impl App {
@@ -395,6 +399,7 @@ impl App {
             size: Rect::ZERO,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             watch_machine: false,
+            compare_from: None,
         }
     }
 
@@ -572,6 +577,18 @@ impl App {
             Action::Down if n > 0 => self.menu.selected = (self.menu.selected + 1) % n,
             Action::First => self.menu.selected = 0,
             Action::Last => self.menu.selected = n.saturating_sub(1),
+            Action::CompareWith => {
+                // Again: never mind.
+                self.compare_from = match self.compare_from {
+                    Some(_) => None,
+                    None => self
+                        .menu
+                        .entries
+                        .get(self.menu.selected)
+                        .filter(|e| e.scenario.is_ok())
+                        .map(|_| self.menu.selected),
+                };
+            }
             Action::Open | Action::OpenPaused => {
                 if let Some(Ok(s)) = self
                     .menu
@@ -580,6 +597,15 @@ impl App {
                     .map(|e| &*e.scenario)
                 {
                     let s = s.clone();
+                    let paused = action == Action::OpenPaused;
+                    if let Some(Ok(first)) = self
+                        .compare_from
+                        .take()
+                        .and_then(|i| self.menu.entries.get(i))
+                        .map(|e| &*e.scenario)
+                    {
+                        return vec![Effect::Compare([first.clone(), s], paused)];
+                    }
                     let speed = self.run.as_ref().map_or(1.0, |r| r.live.speed);
                     self.open_run(s.clone(), speed, action == Action::OpenPaused);
                     return vec![Effect::Start(s)];

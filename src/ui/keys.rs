@@ -44,6 +44,8 @@ pub enum Action {
     Language,
     /// Switch the source pane between the scenario and its Python twin.
     Twin,
+    /// In the menu: compare the chosen scenario with the next one opened.
+    CompareWith,
 }
 
 /// Which screen a binding belongs to.
@@ -215,6 +217,14 @@ pub const BINDINGS: &[Binding] = &[
         id: "open_paused",
         contexts: MENU,
         footer: Footer::Yes,
+    },
+    Binding {
+        keys: &[Key::Char('c')],
+        action: Action::CompareWith,
+        id: "compare_with",
+        contexts: MENU,
+        // The footer of an 80-column menu has no room left for it: the help lists it.
+        footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char(' ')],
@@ -476,7 +486,7 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    const ALL: [Action; 29] = [
+    const ALL: [Action; 30] = [
         Action::Quit,
         Action::Back,
         Action::Help,
@@ -506,6 +516,7 @@ mod tests {
         Action::Theme,
         Action::Language,
         Action::Twin,
+        Action::CompareWith,
     ];
 
     #[test]

@@ -6,7 +6,6 @@
 //! the loop that ties them to a running engine (its `Driver`) and to the keyboard.
 
 pub mod app;
-pub mod compare;
 mod edits;
 pub mod keys;
 pub mod layout;
@@ -18,6 +17,6 @@ pub mod view;
 mod watching;
 
 pub use runner::{
-    FILES_GROUP, menu_entries, menu_entries_from, replay, run_menu, run_scenario,
+    FILES_GROUP, menu_entries, menu_entries_from, replay, run_compare, run_menu, run_scenario,
     run_scenario_recording, run_trace,
 };

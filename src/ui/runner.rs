@@ -21,6 +21,7 @@ use crate::session::{RunPlan, Session};
 use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
 use crate::ui::edits::{self, Edits};
 use crate::ui::keys::{self, Action, Context};
+use crate::ui::pair::Pair;
 use crate::ui::terminal::{TerminalGuard, Tui};
 use crate::ui::theme::Theme;
 use crate::ui::view;
@@ -120,7 +121,7 @@ pub fn run_trace(spec: Spawn, for_: Option<Duration>, ascii: bool) -> Result<Exi
     run_app(app, driver)
 }
 
-pub(crate) fn need_terminal() -> Result<(), Error> {
+fn need_terminal() -> Result<(), Error> {
     if io::stdout().is_terminal() && io::stdin().is_terminal() {
         return Ok(());
     }
@@ -189,7 +190,7 @@ pub fn menu_entries_from(dir: &std::path::Path, extra_files: &[PathBuf]) -> Vec<
 /// Drives the run on screen: its session (the engine side), and what was asked of it from the
 /// command line.
 #[derive(Default)]
-pub(crate) struct Driver {
+struct Driver {
     session: Session,
     scratch: Vec<Event>,
     settle: u8,
@@ -201,6 +202,37 @@ pub(crate) struct Driver {
     edits: Edits,
     /// A traced Python program, shown in place of an engine run.
     watched: Option<Watched>,
+    /// Two runs asked for (`compare`, or the menu's compare key), to take the screen next.
+    compare: Option<CompareRequest>,
+}
+
+/// Two runs to show side by side, their sessions started and held at 0s.
+struct CompareRequest {
+    scenarios: [Arc<Scenario>; 2],
+    sessions: [Session; 2],
+    speed: f64,
+    /// Both (and their restarts) stay at 0s until space or a step.
+    paused: bool,
+}
+
+impl CompareRequest {
+    /// Starts both runs held at 0s, to be let go together.
+    fn start(
+        scenarios: [Arc<Scenario>; 2],
+        plans: &[RunPlan; 2],
+        paused: bool,
+    ) -> Result<CompareRequest, Error> {
+        let [a, b] = plans;
+        Ok(CompareRequest {
+            sessions: [
+                Session::start(scenarios[0].clone(), a, true)?,
+                Session::start(scenarios[1].clone(), b, true)?,
+            ],
+            scenarios,
+            speed: a.speed,
+            paused,
+        })
+    }
 }
 
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
@@ -222,17 +254,12 @@ pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> Result<Ex
 
 impl Driver {
     /// Drives `session`'s run, which the app shows.
-    pub(crate) fn of(session: Session) -> Driver {
+    fn of(session: Session) -> Driver {
         Driver {
             session,
             settle: SETTLE,
             ..Driver::default()
         }
-    }
-
-    /// The run being driven, if one is.
-    pub(crate) fn run(&self) -> Option<&Run> {
-        self.session.run()
     }
 
     /// Ends the run shown (if any) and starts `scenario` afresh.
@@ -249,7 +276,7 @@ impl Driver {
     /// is given when the view still shows this run (quit, back to the menu), so its last
     /// events are shown and saved with `--record`. What the command line asked of the run
     /// is forgotten.
-    pub(crate) fn stop(&mut self, app: Option<&mut App>) {
+    fn stop(&mut self, app: Option<&mut App>) {
         // Dropping a traced program kills its interpreter and everything it started.
         self.watched = None;
         self.session.forget_plan();
@@ -268,11 +295,11 @@ impl Driver {
         self.session.close();
     }
 
-    pub(crate) fn apply(&mut self, app: &mut App, effect: Effect) {
+    fn apply(&mut self, app: &mut App, effect: Effect) {
         self.settle = SETTLE;
         if let Some(w) = &mut self.watched {
             match effect {
-                Effect::Stop | Effect::Start(_) => self.watched = None,
+                Effect::Stop | Effect::Start(_) | Effect::Compare(..) => self.watched = None,
                 _ => return w.apply(app, effect),
             }
         }
@@ -281,6 +308,19 @@ impl Driver {
                 self.start(app, s);
             }
             Effect::Stop => self.stop(Some(app)),
+            Effect::Compare(scenarios, paused) => {
+                self.stop(Some(app));
+                let speed = app.run.as_ref().map_or(1.0, |r| r.live.speed);
+                let plans = scenarios.each_ref().map(|s| RunPlan {
+                    scenario: s.origin.clone(),
+                    speed,
+                    ..RunPlan::default()
+                });
+                match CompareRequest::start(scenarios, &plans, paused) {
+                    Ok(request) => self.compare = Some(request),
+                    Err(e) => app.notice(e.message),
+                }
+            }
             Effect::Restart => {
                 // The command line's schedule and limit were for the first run; whether the
                 // new one starts paused is the view's to say (`RunState::paused_start`).
@@ -341,7 +381,7 @@ impl Driver {
                         };
                         app.notice(rust_i18n::t!(key).into_owned());
                     }
-                    Effect::Start(_) | Effect::Stop | Effect::Restart => {}
+                    Effect::Start(_) | Effect::Stop | Effect::Restart | Effect::Compare(..) => {}
                 }
             }
         }
@@ -418,7 +458,7 @@ impl Driver {
     }
 
     /// Drains the engine into the app; true if anything visible changed.
-    pub(crate) fn poll(&mut self, app: &mut App) -> bool {
+    fn poll(&mut self, app: &mut App) -> bool {
         if app.replaying() {
             return app.tick_replay();
         }
@@ -520,7 +560,7 @@ impl Driver {
     }
 
     /// Whether the loop should keep ticking: something moves, or may be about to.
-    pub(crate) fn animating(&self, app: &App) -> bool {
+    fn animating(&self, app: &App) -> bool {
         if let Some(replay) = app.run.as_ref().and_then(|r| r.replay.as_ref()) {
             return replay.playing;
         }
@@ -538,7 +578,7 @@ impl Driver {
 
 /// What the loop drives: a screen's state and whatever feeds it (one run view and its driver,
 /// or two of them side by side).
-pub(crate) trait Looped {
+trait Looped {
     /// Takes in what changed outside (the engine's events); true if the screen may have changed.
     fn poll(&mut self) -> bool;
     /// The screen was asked to close.
@@ -567,7 +607,8 @@ impl Looped for Single<'_> {
     }
 
     fn quitting(&self) -> bool {
-        self.app.quit
+        // Two runs asked for take the screen: this loop ends for theirs.
+        self.app.quit || self.driver.compare.is_some()
     }
 
     fn resize(&mut self, size: Rect) {
@@ -591,15 +632,6 @@ impl Looped for Single<'_> {
     }
 }
 
-/// Takes over the terminal and runs `looped` in the loop until it quits or a signal ends it;
-/// the terminal is given back on every way out.
-pub(crate) fn run_looped(looped: &mut impl Looped) -> Result<Exit, Error> {
-    let (runtime, mut guard) = take_terminal()?;
-    let result = runtime.block_on(event_loop(&mut guard.terminal, looped));
-    drop(guard);
-    result.map_err(|e| Error::internal("ui", format!("terminal error: {e}")))
-}
-
 /// The UI's runtime, and the terminal taken over (given back when the guard drops).
 fn take_terminal() -> Result<(tokio::runtime::Runtime, TerminalGuard), Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -613,13 +645,29 @@ fn take_terminal() -> Result<(tokio::runtime::Runtime, TerminalGuard), Error> {
 
 fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
     let (runtime, mut guard) = take_terminal()?;
-    let result = runtime.block_on(event_loop(
-        &mut guard.terminal,
-        &mut Single {
-            app: &mut app,
-            driver: &mut driver,
-        },
-    ));
+    let result = loop {
+        // Two runs asked for take the screen; Esc gives it back to the menu.
+        if let Some(request) = driver.compare.take() {
+            let mut comparing = Comparing::new(request, app.theme);
+            let ended = runtime.block_on(event_loop(&mut guard.terminal, &mut comparing));
+            comparing.stop();
+            app.theme = comparing.pair.theme;
+            if !comparing.pair.back || !matches!(ended, Ok(Exit::Success)) {
+                break ended;
+            }
+            app.screen = Screen::Menu;
+        }
+        let ended = runtime.block_on(event_loop(
+            &mut guard.terminal,
+            &mut Single {
+                app: &mut app,
+                driver: &mut driver,
+            },
+        ));
+        if driver.compare.is_none() {
+            break ended;
+        }
+    };
     driver.stop(Some(&mut app));
     let saved = driver
         .record
@@ -782,6 +830,174 @@ async fn event_loop(terminal: &mut Tui, looped: &mut impl Looped) -> io::Result<
             _ = sigint.recv() => return Ok(Exit::Signal(2)),
             _ = tick => {}
             _ = files.tick() => dirty |= looped.watch_files(),
+        }
+    }
+}
+
+// ---- two runs compared ------------------------------------------------------------------------
+
+/// `threadlab compare A B` in the terminal: `scenarios[0]` on top, `scenarios[1]` below, each
+/// run as `plans` say; `paused` starts both (and their restarts) at 0s until space or a step.
+/// Esc gives the screen to the menu.
+pub fn run_compare(
+    scenarios: [Arc<Scenario>; 2],
+    plans: &[RunPlan; 2],
+    ascii: bool,
+    paused: bool,
+) -> Result<Exit, Error> {
+    need_terminal()?;
+    let request = CompareRequest::start(scenarios, plans, paused)?;
+    let mut app = App::new(
+        Menu {
+            entries: menu_entries(&[]),
+            selected: 0,
+        },
+        Theme::from_env(ascii),
+    );
+    app.watch_machine = true;
+    let driver = Driver {
+        compare: Some(request),
+        ..Driver::default()
+    };
+    run_app(app, driver)
+}
+
+/// Two real runs, each with its own session, threads and conductor, driven by one keyboard:
+/// every key reaches both, and a run that pauses by itself (at the end of a step by event)
+/// pauses the other at once, so both stand at one moment.
+struct Comparing {
+    pair: Pair,
+    drivers: [Driver; 2],
+}
+
+impl Comparing {
+    /// Both runs on screen, let go together unless asked to start paused.
+    fn new(request: CompareRequest, theme: Theme) -> Comparing {
+        let CompareRequest {
+            scenarios,
+            sessions,
+            speed,
+            paused,
+        } = request;
+        let mut comparing = Comparing {
+            pair: Pair::new(scenarios, speed, paused, theme),
+            drivers: sessions.map(Driver::of),
+        };
+        comparing.link();
+        if !paused {
+            comparing.apply_all([vec![Effect::Resume], vec![Effect::Resume]]);
+        }
+        comparing
+    }
+
+    /// Ends both runs (every thread joined, every event taken in).
+    fn stop(&mut self) {
+        for (driver, half) in self.drivers.iter_mut().zip(&mut self.pair.halves) {
+            driver.stop(Some(half));
+        }
+    }
+
+    /// Each run pauses when the other pauses by itself.
+    fn link(&self) {
+        let [a, b] = &self.drivers;
+        if let (Some(a), Some(b)) = (a.session.run(), b.session.run()) {
+            a.pause_along(b);
+            b.pause_along(a);
+        }
+    }
+
+    /// Carries out each run's effects on its own engine. A restart starts both held at 0s and
+    /// lets them go together, as at the start.
+    fn apply_all(&mut self, effects: [Vec<Effect>; 2]) {
+        let restart = effects.iter().any(|e| e.contains(&Effect::Restart));
+        // A step in each run begins with both held, not with one stepped while the other
+        // runs on until its turn comes.
+        if effects.iter().any(|e| e.contains(&Effect::StepNext)) {
+            for (driver, half) in self.drivers.iter_mut().zip(&mut self.pair.halves) {
+                if driver
+                    .session
+                    .run()
+                    .is_some_and(|r| r.phase() == Phase::Running)
+                {
+                    driver.apply(half, Effect::Pause);
+                }
+            }
+        }
+        let mut go = [false; 2];
+        for (i, (effects, driver)) in effects.into_iter().zip(&mut self.drivers).enumerate() {
+            let half = &mut self.pair.halves[i];
+            for effect in effects {
+                if effect == Effect::Restart
+                    && let Some(run) = &mut half.run
+                {
+                    go[i] = !run.paused_start;
+                    run.paused_start = true;
+                    driver.apply(half, Effect::Restart);
+                    if let Some(run) = &mut half.run {
+                        run.paused_start = !go[i];
+                    }
+                    continue;
+                }
+                driver.apply(half, effect);
+            }
+        }
+        if restart {
+            self.link();
+            for (i, driver) in self.drivers.iter_mut().enumerate() {
+                if go[i] {
+                    driver.apply(&mut self.pair.halves[i], Effect::Resume);
+                }
+            }
+        }
+    }
+}
+
+impl Looped for Comparing {
+    fn poll(&mut self) -> bool {
+        let mut changed = false;
+        for (driver, half) in self.drivers.iter_mut().zip(&mut self.pair.halves) {
+            changed |= driver.poll(half);
+        }
+        self.pair.sync();
+        changed
+    }
+
+    fn quitting(&self) -> bool {
+        self.pair.quit
+    }
+
+    fn resize(&mut self, size: Rect) {
+        self.pair.resize(size);
+    }
+
+    fn render(&self, area: Rect, buf: &mut ratatui::buffer::Buffer) {
+        view::compare::render(&self.pair, area, buf);
+    }
+
+    fn animating(&self) -> bool {
+        self.drivers
+            .iter()
+            .zip(&self.pair.halves)
+            .any(|(d, h)| d.animating(h))
+    }
+
+    fn handle(&mut self, event: TermEvent) -> bool {
+        match event {
+            TermEvent::Key(key) if key.kind == KeyEventKind::Press => {
+                let action = match keys::action_for(&key, Context::Compare) {
+                    Some(action) => action,
+                    None if self.pair.help => Action::Help,
+                    None => return false,
+                };
+                let effects = self.pair.update(action);
+                self.apply_all(effects);
+                true
+            }
+            TermEvent::Resize(w, h) => {
+                self.pair.resize(Rect::new(0, 0, w, h));
+                true
+            }
+            _ => false,
         }
     }
 }
