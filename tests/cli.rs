@@ -450,3 +450,76 @@ fn break_on_is_refused_headless_and_for_names_that_are_not_there() {
     );
     assert!(headless.stdout.is_empty(), "{}", headless.stdout);
 }
+
+/// `compare` resolves each scenario exactly as `run` does: the same refusal, word for word,
+/// for an unknown lesson, a missing file, a file with a mistake and a special file, before
+/// either run starts.
+#[test]
+fn compare_refuses_what_run_refuses_with_the_same_words() {
+    let dir = scratch("compare-refused");
+    std::fs::write(dir.join("lesson.kdl"), LESSON).unwrap();
+    std::fs::write(dir.join("broken.kdl"), "thread T1 {\n    lok A\n}\n").unwrap();
+    mkfifo(&dir.join("pipe.kdl"));
+    for bad in ["no-such-lesson", "missing.kdl", "broken.kdl", "pipe.kdl"] {
+        let run = threadlab_in(&dir, &["run", bad, "--headless"]);
+        assert_eq!(run.code, Some(2), "run {bad}: {}", run.stderr);
+        for args in [
+            ["compare", bad, "lesson.kdl", "--headless"],
+            ["compare", "deadlock", bad, "--headless"],
+        ] {
+            let compare = threadlab_in(&dir, &args);
+            assert_eq!(compare.code, Some(2), "{args:?}: {}", compare.stderr);
+            assert_eq!(compare.stderr, run.stderr, "{args:?}");
+            assert!(compare.stdout.is_empty(), "{args:?}: {}", compare.stdout);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Headless, both outcomes side by side: the deadlock and its cure, each in its column; with
+/// `--json` both summaries, in order.
+#[test]
+fn compare_headless_prints_both_outcomes_side_by_side() {
+    let dir = scratch("compare-headless");
+    let ran = threadlab_in(&dir, &["compare", "deadlock", "fixed-order", "--headless"]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    assert!(
+        lines[0].contains("1 deadlock") && lines[0].contains("2 fixed-order"),
+        "{}",
+        ran.stdout
+    );
+    let outcome = lines
+        .iter()
+        .find(|l| l.starts_with("outcome"))
+        .expect("an outcome row");
+    let (left, right) = outcome.split_at(outcome.find("completed in").expect("the cure completes"));
+    assert!(left.contains("DEADLOCK after"), "{outcome}");
+    assert!(!right.contains("DEADLOCK"), "{outcome}");
+    assert!(
+        ran.stdout.contains("T1 waits for B held by T2"),
+        "{}",
+        ran.stdout
+    );
+
+    let ran = threadlab_in(
+        &dir,
+        &[
+            "compare",
+            "reentrant",
+            "reentrant-rlock",
+            "--headless",
+            "--json",
+        ],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let json: serde_json::Value = serde_json::from_str(&ran.stdout).expect("one JSON object");
+    let runs = json["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["scenario"], "reentrant");
+    assert_eq!(runs[0]["outcome"], "deadlock");
+    assert_eq!(runs[0]["deadlock"]["self_deadlock"], true);
+    assert_eq!(runs[1]["scenario"], "reentrant-rlock");
+    assert_eq!(runs[1]["outcome"], "completed");
+    let _ = std::fs::remove_dir_all(&dir);
+}

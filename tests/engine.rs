@@ -878,3 +878,71 @@ fn every_lesson_stops_promptly_mid_run() {
         );
     }
 }
+
+// ---- two runs driven together ---------------------------------------------------------------
+
+/// Two runs driven together (`compare`): when one pauses by itself at the end of a step by
+/// event, the other is held at once, and its own step by event is called off, so it does not
+/// pause later at an event of its own once let go.
+#[test]
+fn a_run_pausing_by_itself_holds_the_run_driven_along_with_it() {
+    let paused = RunOptions {
+        speed: 1.0,
+        start_paused: true,
+    };
+    // A acts at once; B's first event after its start is the end of a long sleep.
+    let a = Run::start(scenario(&[], &[("A", vec![Op::Work(ms(1)); 50])]), paused);
+    let b = Run::start(
+        scenario(&[], &[("B", vec![Op::Sleep(ms(300)), Op::Work(ms(1))])]),
+        paused,
+    );
+    a.pause_along(&b);
+    b.pause_along(&a);
+    let mut events = Vec::new();
+    // B goes first and is under way in its sleep, stepping by event (its next event is the
+    // sleep's end), before A is let go.
+    b.resume();
+    let deadline = Instant::now() + LIMIT;
+    while !events.iter().any(|e: &Event| e.kind == EventKind::Sleep) {
+        b.wait_events(&mut events, ms(5));
+        assert!(Instant::now() < deadline, "B never began its sleep");
+    }
+    b.step_event();
+    let hit = loop {
+        assert!(
+            b.take_hit().is_none(),
+            "B reached an event of its own first"
+        );
+        if let Some(hit) = a.take_hit() {
+            break hit;
+        }
+        if a.phase() == Phase::Running {
+            a.wait_events(&mut Vec::new(), ms(5));
+        } else {
+            a.step_event();
+        }
+        assert!(Instant::now() < deadline, "A never reached its event");
+    };
+    assert!(hit.event.is_some());
+    // A paused at its event, and B with it, before any look at them could see B move on.
+    assert_eq!(a.phase(), Phase::Paused);
+    assert_eq!(b.phase(), Phase::Paused, "B still runs while A is held");
+    let held_at = b.now_ns();
+    b.wait_events(&mut events, ms(50));
+    assert_eq!(b.now_ns(), held_at, "B's clock moved while it was held");
+    assert!(held_at < ms(300).as_nanos() as u64, "B was held mid-sleep");
+
+    // Let go, B runs through its sleep and to its end without stopping by itself.
+    b.resume();
+    while b.phase() != Phase::Finished {
+        assert!(
+            b.take_hit().is_none(),
+            "B stopped at its own event after all"
+        );
+        assert_ne!(b.phase(), Phase::Paused, "B paused by itself");
+        b.wait_events(&mut events, ms(5));
+        assert!(Instant::now() < deadline, "B never finished");
+    }
+    a.stop();
+    b.stop();
+}

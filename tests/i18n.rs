@@ -804,3 +804,59 @@ fn a_refused_command_line_speaks_chinese() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("0.1") && has_chinese(&err), "{err}");
 }
+
+/// Two runs compared, in Chinese: both halves, the shared log and the footer speak it, and the
+/// help says what each key does to both runs.
+#[test]
+fn two_runs_compared_in_chinese() {
+    let _drawing = DRAWING.lock().unwrap_or_else(|e| e.into_inner());
+    i18n::set(Lang::Zh);
+    let recs = ["deadlock", "fixed-order-done"].map(|name| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/fixtures/runs/{name}.json"));
+        with_todays_lesson(threadlab::vocab::recording::Recording::load(&path).expect(name))
+    });
+    let draw = |pair: &threadlab::ui::pair::Pair, w: u16, h: u16| {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| view::compare::render(pair, f.area(), f.buffer_mut()))
+            .unwrap();
+        t.backend().to_string()
+    };
+    for (w, h) in [(80, 24), (120, 40)] {
+        let scenarios = [recs[0].scenario.clone(), recs[1].scenario.clone()];
+        let mut pair = threadlab::ui::pair::Pair::new(
+            scenarios,
+            1.0,
+            false,
+            Theme::new(ThemeKind::Dark, false),
+        );
+        for (half, rec) in pair.halves.iter_mut().zip(&recs) {
+            half.cores = 2;
+            half.show_recording(rec);
+        }
+        pair.resize(ratatui::layout::Rect::new(0, 0, w, h));
+        pair.update(Action::Fit);
+        let text = draw(&pair, w, h);
+        assert!(text.contains("对比") && text.contains("死锁"), "{text}");
+        // A word either lesson names (its threads, its resources) is the lesson's own.
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| view::compare::render(&pair, f.area(), f.buffer_mut()))
+            .unwrap();
+        let buf = t.backend().buffer();
+        let plain: String = (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+            .collect();
+        let english: BTreeSet<String> = english_in(&plain, &recs[0].scenario)
+            .intersection(&english_in(&plain, &recs[1].scenario))
+            .cloned()
+            .collect();
+        assert!(
+            english.is_empty(),
+            "English at {w}x{h}: {english:?}\n{text}"
+        );
+        insta::assert_snapshot!(format!("compare_deadlock_fixed_order_zh_{w}x{h}"), text);
+        pair.update(Action::Help);
+        let help = draw(&pair, w, h);
+        assert!(help.contains("各走一步"), "{help}");
+    }
+}

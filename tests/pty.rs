@@ -1131,3 +1131,139 @@ fn a_python_program_in_the_menu_opens_traced_or_says_why_not() {
     assert_eq!(s.wait_exit(), 0);
     s.assert_restored();
 }
+
+/// Each run's clock in the compare view, from its title line (` 1  Title …  PAUSED  0.000s`),
+/// top run first.
+fn half_clocks(screen: &str) -> Vec<f64> {
+    screen
+        .lines()
+        .filter(|l| l.starts_with(" 1  ") || l.starts_with(" 2  "))
+        .filter_map(|l| l.split_whitespace().last()?.strip_suffix('s')?.parse().ok())
+        .collect()
+}
+
+/// Each run's state word in the compare view (`PAUSED`, `RUNNING`, `DONE`, `DEADLOCK`).
+fn half_states(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .filter(|l| l.starts_with(" 1  ") || l.starts_with(" 2  "))
+        .filter_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            Some(words.get(words.len().checked_sub(2)?)?.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn compare_shows_both_runs_paused_together_stepped_together_and_restarted_together() {
+    let dir = scratch_dir("compare");
+    std::fs::write(
+        dir.join("second.kdl"),
+        INDEPENDENT.replace("thread B", "thread C"),
+    )
+    .unwrap();
+    let mut s = Session::start(
+        &["compare", "independent.kdl", "second.kdl", "--paused"],
+        &dir,
+    );
+    // Both runs are on screen: both titles, both runs' lanes, and both held at 0s.
+    let first = s.wait_for("both runs, paused at 0s", |sc| {
+        half_states(sc) == ["PAUSED", "PAUSED"]
+            && lane(sc, "B").is_some()
+            && lane(sc, "C").is_some()
+    });
+    assert_eq!(
+        first.matches("Two independent threads").count(),
+        2,
+        "{first}"
+    );
+    assert_eq!(half_clocks(&first), [0.0, 0.0], "{first}");
+    // Nothing moves until space.
+    let seen = screens_during(&mut s, Duration::from_millis(600));
+    assert_eq!(half_clocks(seen.last().unwrap()), [0.0, 0.0]);
+
+    // Space lets both go.
+    s.keys(" ");
+    s.wait_for("both runs to move", |sc| {
+        half_states(sc) == ["RUNNING", "RUNNING"] && half_clocks(sc).iter().all(|t| *t > 0.1)
+    });
+
+    // Space holds both: their clocks stop, and stay stopped.
+    s.keys(" ");
+    let held = s.wait_for("both runs to pause", |sc| {
+        half_states(sc) == ["PAUSED", "PAUSED"]
+    });
+    let at = half_clocks(&s.wait_still("the paused screen", Duration::from_millis(300)));
+    assert_eq!(at.len(), 2, "{held}");
+    let seen = screens_during(&mut s, Duration::from_millis(600));
+    assert_eq!(
+        half_clocks(seen.last().unwrap()),
+        at,
+        "a clock moved while paused"
+    );
+    // One time axis: the two clocks were let go and held together.
+    assert!((at[0] - at[1]).abs() < 0.1, "clocks apart: {at:?}");
+
+    // e: both run on to the next event of either and pause there, together.
+    s.keys("e");
+    let stepped = s.wait_for("a step by event", |sc| {
+        half_states(sc) == ["PAUSED", "PAUSED"] && sc.contains("next event:")
+    });
+    let after = half_clocks(&stepped);
+    assert!(
+        after.iter().zip(&at).all(|(a, b)| a >= b),
+        "{after:?} after {at:?}"
+    );
+    // The run that reached its event held the other at once: they stand together.
+    assert!((after[0] - after[1]).abs() < 0.1, "clocks apart: {after:?}");
+    let seen = screens_during(&mut s, Duration::from_millis(400));
+    assert_eq!(
+        half_clocks(seen.last().unwrap()),
+        after,
+        "a clock moved after the step"
+    );
+
+    // r restarts both; paused, they stay paused at 0s.
+    s.keys("r");
+    s.wait_for("both restarted at 0s", |sc| {
+        half_states(sc) == ["PAUSED", "PAUSED"] && half_clocks(sc) == [0.0, 0.0]
+    });
+    let seen = screens_during(&mut s, Duration::from_millis(400));
+    assert_eq!(half_clocks(seen.last().unwrap()), [0.0, 0.0]);
+
+    // s: one step in each run, and both are held again once it is over.
+    s.keys("s");
+    s.wait_for("a step in each run", |sc| {
+        half_states(sc) == ["PAUSED", "PAUSED"] && half_clocks(sc).iter().all(|t| *t > 0.0)
+    });
+
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+}
+
+/// From the menu, without the command line: `c` on the first lesson, Enter on the second opens
+/// both compared; Esc gives the screen back to the menu.
+#[test]
+fn the_menu_opens_two_lessons_compared_and_esc_comes_back() {
+    let dir = scratch_dir("compare-menu");
+    let mut s = Session::start(&[], &dir);
+    s.wait_text("pick a scenario");
+    // The first entry is the deadlock lesson; the one after it fixes its lock order.
+    s.keys("c");
+    s.wait_text("compare deadlock with");
+    s.keys("jp");
+    let both = s.wait_for("both lessons compared, paused", |sc| {
+        half_states(sc) == ["PAUSED", "PAUSED"]
+    });
+    assert!(
+        both.contains("Deadlock:") && both.contains("Fixed lock order"),
+        "{both}"
+    );
+    assert_eq!(half_clocks(&both), [0.0, 0.0], "{both}");
+    s.keys("\x1b");
+    s.wait_text("pick a scenario");
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+}

@@ -110,7 +110,9 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 }
 
 fn record(name: &str) -> Recording {
-    let scenario = builtin(name);
+    // `LESSON-done`: the lesson let run to its end (the compare view's snapshots).
+    let to_the_end = name.ends_with("-done");
+    let scenario = builtin(name.trim_end_matches("-done"));
     // The GIL's hand-offs are the picture, and the loop frozen by a blocking call: let those
     // run a while, then pause.
     let free_run = match name {
@@ -126,7 +128,12 @@ fn record(name: &str) -> Recording {
         },
     );
     let mut events = Vec::new();
-    if let Some(ns) = free_run {
+    if to_the_end {
+        run.resume();
+        wait_until("the end", Duration::from_secs(20), || {
+            run.phase() == Phase::Finished
+        });
+    } else if let Some(ns) = free_run {
         wait_until("run time", Duration::from_secs(10), || run.now_ns() > ns);
         run.pause();
         std::thread::sleep(Duration::from_millis(100));
@@ -174,7 +181,7 @@ fn record(name: &str) -> Recording {
 #[test]
 #[ignore = "records tests/fixtures/runs from real runs; run by hand"]
 fn record_run_fixtures() {
-    for name in CORE {
+    for name in CORE.iter().chain(&["fixed-order-done"]) {
         record(name).save(&fixture_path(name), &[]).unwrap();
     }
 }
@@ -1130,4 +1137,236 @@ fn a_python_program_is_listed_opened_traced_and_its_failure_shown() {
     // Known not to start, it is not opened again until the menu is read again.
     assert!(app.update(Action::Open).is_empty());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+// ---- compare -----------------------------------------------------------------------------
+
+/// The compare view of two recorded runs, each half shown where its recording stopped, fitted
+/// to one axis as the view fits it once a run is done.
+fn recorded_pair(names: [&str; 2], theme: Theme, w: u16, h: u16) -> threadlab::ui::pair::Pair {
+    let recs = names.map(|n| Recording::load(&fixture_path(n)).expect("a recorded run"));
+    let scenarios = [recs[0].scenario.clone(), recs[1].scenario.clone()];
+    let mut pair = threadlab::ui::pair::Pair::new(scenarios, 1.0, false, theme);
+    for (half, rec) in pair.halves.iter_mut().zip(&recs) {
+        half.cores = 2;
+        half.show_recording(rec);
+    }
+    pair.resize(Rect::new(0, 0, w, h));
+    pair.update(Action::Fit);
+    pair
+}
+
+fn compare_text(pair: &threadlab::ui::pair::Pair, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view::compare::render(pair, f.area(), f.buffer_mut()))
+        .unwrap();
+    t.backend().to_string()
+}
+
+#[test]
+fn compare_deadlock_and_fixed_order_at_the_end() {
+    let theme = Theme::new(ThemeKind::Dark, false);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let pair = recorded_pair(["deadlock", "fixed-order-done"], theme, w, h);
+        let text = compare_text(&pair, w, h);
+        // Both titles, each with its own outcome; both runs' lanes; both runs in the log.
+        for title in ["Deadlock:", "Fixed lock order"] {
+            assert!(text.contains(title), "{title} at {w}x{h}:\n{text}");
+        }
+        assert!(text.contains("DEADLOCK") && text.contains("DONE"), "{text}");
+        assert!(text.contains("T1 waits for B held by T2"), "{text}");
+        // The log ends with the later run's last events, each marked with its run.
+        assert!(text.contains("│2 0."), "{text}");
+        // One time axis: the two axes are the same row of cells.
+        let axes: Vec<&str> = text.lines().filter(|l| l.contains("╵0s")).collect();
+        assert_eq!(axes.len(), 2, "{text}");
+        assert_eq!(axes[0], axes[1], "two different axes:\n{text}");
+        insta::assert_snapshot!(format!("compare_deadlock_fixed_order_{w}x{h}"), text);
+    }
+    // One history cursor over both: at 0s the log holds both runs' starts, each marked.
+    let mut pair = recorded_pair(["deadlock", "fixed-order-done"], theme, 120, 40);
+    pair.update(Action::HistoryStart);
+    pair.update(Action::HistoryForward);
+    let text = compare_text(&pair, 120, 40);
+    for run in ["│1 0.0", "│2 0.0"] {
+        let started = text
+            .lines()
+            .any(|l| l.contains(run) && l.contains("T1 started"));
+        assert!(started, "{run}:\n{text}");
+    }
+    assert!(text.contains("viewing 10ms"), "{text}");
+    assert!(
+        text.contains("T2   not started"),
+        "at 10ms the second T2 waits:\n{text}"
+    );
+}
+
+#[test]
+fn compare_too_small_or_empty_never_draws_garbage() {
+    let theme = Theme::new(ThemeKind::Dark, false);
+    let pair = recorded_pair(["deadlock", "fixed-order-done"], theme, 80, 24);
+    for (w, h) in [(1, 1), (59, 24), (80, 19), (60, 20), (200, 50)] {
+        let text = compare_text(&pair, w, h);
+        if w < 60 || h < 20 {
+            assert!(w < 20 || text.contains("too small"), "{text}");
+        } else {
+            assert!(text.contains("Fixed lock order"), "{w}x{h}:\n{text}");
+        }
+    }
+    let mut buf = Buffer::empty(Rect::ZERO);
+    view::compare::render(&pair, Rect::ZERO, &mut buf);
+}
+
+/// Five forks' lanes in a half of 80x24 do not all fit: the panel shows what it can and says
+/// how many it leaves out.
+#[test]
+fn compare_folds_lanes_that_do_not_fit_and_says_so() {
+    let theme = Theme::new(ThemeKind::Dark, false);
+    let scenarios = [builtin("philosophers"), builtin("philosophers-ordered")];
+    let mut pair = threadlab::ui::pair::Pair::new(scenarios, 1.0, true, theme);
+    pair.resize(Rect::new(0, 0, 80, 24));
+    let text = compare_text(&pair, 80, 24);
+    assert_eq!(text.matches("of 5: a taller terminal").count(), 2, "{text}");
+    let tall = compare_text(&pair, 120, 50);
+    assert!(!tall.contains("a taller terminal"), "{tall}");
+}
+
+/// The help lists the compare view's keys from the key table, with what each does to both runs.
+#[test]
+fn compare_help_says_what_each_key_does_to_both_runs() {
+    let theme = Theme::new(ThemeKind::Dark, false);
+    let mut pair = recorded_pair(["deadlock", "fixed-order-done"], theme, 80, 24);
+    pair.update(Action::Help);
+    let help = compare_text(&pair, 80, 24);
+    for said in [
+        "one step in each run",
+        "next event of either",
+        "start both again",
+        "pause both runs at once",
+    ] {
+        assert!(help.contains(said), "{said}:\n{help}");
+    }
+    for (keys, _) in threadlab::ui::keys::help_lines(Context::Compare) {
+        assert!(help.contains(&keys), "{keys}:\n{help}");
+    }
+    // Keys that choose one thread have no meaning with two runs: not bound here.
+    for id in ["step", "select", "break", "quiz", "twin"] {
+        let b = threadlab::ui::keys::BINDINGS
+            .iter()
+            .find(|b| b.id == id)
+            .unwrap();
+        assert!(!b.contexts.contains(&Context::Compare), "{id}");
+    }
+    // Any key closes the help; quit still quits, both runs.
+    pair.update(Action::Fit);
+    assert!(!pair.help);
+    pair.update(Action::Help);
+    let effects = pair.update(Action::Quit);
+    assert!(pair.quit && !pair.help);
+    assert_eq!(effects, [vec![Effect::Stop], vec![Effect::Stop]]);
+}
+
+/// One key reaches both runs: space holds both if either moves, else lets go both that can;
+/// a restart restarts both, paused ones staying paused; zoom and axis stay shared.
+#[test]
+fn compare_keys_drive_both_runs_together() {
+    let theme = Theme::new(ThemeKind::Dark, false);
+    // The two lessons' own zooms differ; the pair draws both at the finer.
+    let scenarios = [builtin("deadlock"), builtin("event-loop")];
+    let zooms = scenarios
+        .each_ref()
+        .map(|s| threadlab::ui::app::default_zoom(s));
+    assert_ne!(zooms[0], zooms[1]);
+    let mut pair = threadlab::ui::pair::Pair::new(scenarios, 1.0, false, theme);
+    pair.resize(Rect::new(0, 0, 120, 40));
+    let set = |pair: &mut threadlab::ui::pair::Pair, phases: [Phase; 2]| {
+        for (half, phase) in pair.halves.iter_mut().zip(phases) {
+            half.run.as_mut().unwrap().live.phase = phase;
+        }
+    };
+    let runs = |pair: &threadlab::ui::pair::Pair| -> Vec<(usize, u64)> {
+        pair.runs().map(|r| (r.zoom, r.window_start(80))).collect()
+    };
+    assert_eq!(runs(&pair)[0], runs(&pair)[1]);
+    assert_eq!(runs(&pair)[0].0, zooms[0].min(zooms[1]));
+    let pause = vec![Effect::Pause];
+    let resume = vec![Effect::Resume];
+    use Phase::*;
+    for (phases, want) in [
+        ([Running, Running], [pause.clone(), pause.clone()]),
+        ([Running, Paused], [pause.clone(), vec![]]),
+        ([Stepping(0), Deadlock], [pause.clone(), vec![]]),
+        ([Paused, Paused], [resume.clone(), resume.clone()]),
+        ([Deadlock, Paused], [vec![], resume.clone()]),
+        ([Deadlock, Finished], [vec![], vec![]]),
+    ] {
+        set(&mut pair, phases);
+        assert_eq!(pair.update(Action::PauseResume), want, "{phases:?}");
+    }
+    // Neither can move: each says why, marked with its run.
+    let notice = pair.shown_notice().expect("why nothing moves");
+    assert!(
+        notice.starts_with("1: ") && notice.contains("2: "),
+        "{notice}"
+    );
+
+    set(&mut pair, [Paused, Paused]);
+    pair.update(Action::ZoomOut);
+    let zoom = pair.halves[0].run.as_ref().unwrap().zoom;
+    assert_eq!(
+        pair.update(Action::Restart),
+        [vec![Effect::Restart], vec![Effect::Restart]]
+    );
+    for run in pair.runs() {
+        assert!(run.paused_start, "a paused pair restarts paused");
+        assert_eq!(run.zoom, zoom, "a zoom chosen by hand is kept, for both");
+        assert_eq!(run.live.now_ns, 0);
+    }
+    // s and e go to the runs that can still move.
+    set(&mut pair, [Finished, Paused]);
+    assert_eq!(
+        pair.update(Action::StepNext),
+        [vec![], vec![Effect::StepNext]]
+    );
+    assert_eq!(
+        pair.update(Action::StepEvent),
+        [vec![], vec![Effect::StepEvent]]
+    );
+}
+
+/// The menu's compare key: `c` on one lesson, Enter (or p, paused) on another opens both; `c`
+/// again never minds; a file that does not load cannot be compared.
+#[test]
+fn the_menu_compares_the_chosen_lesson_with_the_next_one_opened() {
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.update(Action::CompareWith);
+    assert_eq!(app.compare_from, Some(0));
+    let text = screen_text(&app, 80, 24);
+    assert!(text.contains("compare deadlock with"), "{text}");
+    app.update(Action::Down);
+    let effects = app.update(Action::OpenPaused);
+    assert_eq!(
+        effects,
+        vec![Effect::Compare(
+            [builtin("deadlock"), builtin("fixed-order")],
+            true
+        )]
+    );
+    assert_eq!(app.compare_from, None);
+    assert_eq!(
+        app.screen,
+        Screen::Menu,
+        "the menu stays until the pair opens"
+    );
+    // Twice: never mind, and Enter opens the one lesson as ever.
+    app.update(Action::CompareWith);
+    app.update(Action::CompareWith);
+    assert_eq!(app.compare_from, None);
+    assert!(matches!(app.update(Action::Open)[..], [Effect::Start(_)]));
+    // The broken file is not offered.
+    app.update(Action::Back);
+    app.screen = Screen::Menu;
+    app.menu.selected = app.menu.entries.len() - 1;
+    app.update(Action::CompareWith);
+    assert_eq!(app.compare_from, None);
 }

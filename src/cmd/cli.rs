@@ -45,6 +45,9 @@ pub enum Command {
     },
     /// Replay a recorded run: in the TUI (play, pause, step event by event, scrub), or headless.
     Replay(ReplayArgs),
+    /// Run two scenarios at once, one above the other on one time axis, driven together by
+    /// the same keys; headless, print both outcomes side by side.
+    Compare(CompareArgs),
     /// Watch a real Python program: run SCRIPT with python3 under threadlab's tracer and draw
     /// its threads, locks, queues and tasks as a run; headless like `run`.
     Trace(TraceArgs),
@@ -197,6 +200,29 @@ pub struct RunCommand {
     /// header keeps the score.
     #[arg(long)]
     pub quiz: bool,
+}
+
+/// `compare`: two runs, shown and driven together.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The run drawn on top: a built-in scenario name or a path to a .kdl file.
+    pub first: String,
+    /// The run drawn below it, on the same time axis.
+    pub second: String,
+    /// Run both without the TUI, one after the other, and print their outcomes side by side
+    /// (exit 0 once both are reported, whatever they were).
+    #[arg(long)]
+    pub headless: bool,
+    /// Print both summaries as one JSON object, `{"runs": [FIRST, SECOND]}` (headless).
+    #[arg(long)]
+    pub json: bool,
+    /// Speed, from 0.1 to 4 (stretches every timed step).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+    /// TUI: start both paused at 0s, before any thread takes a step; nothing moves until
+    /// space or a step key.
+    #[arg(long)]
+    pub paused: bool,
 }
 
 /// `trace`: a real Python program and what to do with its run.

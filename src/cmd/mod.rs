@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod compare;
 pub mod completions;
 pub mod export;
 pub mod list;
@@ -42,6 +43,7 @@ pub fn dispatch(cli: Cli) -> Exit {
         Some(Command::Check { files }) => Ok(check::run(&files)),
         Some(Command::Run(command)) => run::run(command, ascii),
         Some(Command::Replay(args)) => replay::run(&args, ascii),
+        Some(Command::Compare(args)) => compare::run(&args, ascii),
         Some(Command::Trace(args)) => trace::run(&args, ascii),
         Some(Command::Export(args)) => export::run(&args),
         Some(Command::Completions { shell }) => Ok(completions::run(shell)),

@@ -186,6 +186,11 @@ impl Stops {
         self.next_event = true;
     }
 
+    /// A step by event that has not reached its event is called off.
+    pub(super) fn disarm_next_event(&mut self) {
+        self.next_event = false;
+    }
+
     /// Ask the quiz's questions from now on (`Some`), or stop asking.
     pub(super) fn set_quiz(&mut self, scenario: Option<&Scenario>) {
         self.quiz = scenario.map(Quiz::new);

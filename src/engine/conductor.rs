@@ -89,7 +89,12 @@ pub struct Conductor {
     /// Wakes tasks waiting for a group to finish (`after=`), apart from `tasks` so that each
     /// of ten thousand tasks ending does not wake every sleeping task's timer.
     finishes: tokio::sync::Notify,
+    /// Called when the run pauses by itself: another run driven together with it pauses too.
+    along: Mutex<Option<Along>>,
 }
+
+/// What else pauses when a run pauses by itself.
+pub type Along = Box<dyn Fn() + Send + Sync>;
 
 struct Control {
     paused: bool,
@@ -197,6 +202,7 @@ impl Conductor {
             stopping: Arc::new(AtomicBool::new(false)),
             tasks: tokio::sync::Notify::new(),
             finishes: tokio::sync::Notify::new(),
+            along: Mutex::new(None),
         }
     }
 
@@ -653,6 +659,25 @@ impl Conductor {
     fn stopped_at_hit(&self) {
         self.stopping
             .store(self.stops.lock().armed(), Ordering::Relaxed);
+        self.pause();
+        if let Some(along) = &*self.along.lock() {
+            along();
+        }
+    }
+
+    /// From now on, `along` is called whenever the run pauses by itself.
+    pub fn set_along(&self, along: Along) {
+        *self.along.lock() = Some(along);
+    }
+
+    /// Pause because a run driven together with this one paused by itself: a step by event
+    /// under way here is called off, so it does not stop the run later at an event of its own.
+    pub fn pause_along(&self) {
+        {
+            let mut stops = self.stops.lock();
+            stops.disarm_next_event();
+            self.stopping.store(stops.armed(), Ordering::Relaxed);
+        }
         self.pause();
     }
 

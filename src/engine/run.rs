@@ -257,6 +257,18 @@ impl Run {
         self.shared.conductor.set_quiz(scenario);
     }
 
+    /// Whenever this run pauses by itself (a breakpoint, the end of a step by event), `other`
+    /// pauses at once too, its own step by event called off: two runs driven together stay
+    /// at one moment of run time (`compare`). Neither keeps the other alive.
+    pub fn pause_along(&self, other: &Run) {
+        let other = Arc::downgrade(&other.shared);
+        self.shared.conductor.set_along(Box::new(move || {
+            if let Some(other) = other.upgrade() {
+                other.conductor.pause_along();
+            }
+        }));
+    }
+
     /// Run on to the next event in run time, whoever's it is, and pause there.
     pub fn step_event(&self) {
         self.shared.conductor.step_event();

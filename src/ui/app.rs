@@ -191,6 +191,8 @@ pub enum Effect {
     /// Ask before each hand-over with several waiters, or stop asking.
     ToggleQuiz,
     SetSpeed(f64),
+    /// Stop any run and show these two side by side (`compare`); paused at 0s if `true`.
+    Compare([Arc<Scenario>; 2], bool),
 }
 
 /// The engine's state as of the last poll.
@@ -257,6 +259,16 @@ pub struct RunState {
     /// has finished (only for a run the app watches the machine for).
     pub machine: Option<Machine>,
     machine_start: Option<machine::Sample>,
+    /// Another run drawn on the same time axis, below or above this one (`compare`).
+    pub beside: Option<Beside>,
+}
+
+/// The run drawn beside a run on one time axis: its lanes' columns are laid out together with
+/// this run's, and the axis reaches the later of the two ends.
+#[derive(Debug, Clone)]
+pub struct Beside {
+    pub scenario: Arc<Scenario>,
+    pub end_ns: u64,
 }
 
 /// The quiz in a run: the question the run paused at, the class's guess, and how many of the
@@ -289,6 +301,7 @@ impl RunState {
             twin: None,
             machine: None,
             machine_start: None,
+            beside: None,
         }
     }
 
@@ -306,12 +319,26 @@ impl RunState {
         ZOOM_LEVELS_NS[self.zoom.min(ZOOM_LEVELS_NS.len() - 1)]
     }
 
+    /// Where the time axis ends: this run's latest instant, or the later end of the run drawn
+    /// beside it.
+    pub fn axis_end_ns(&self) -> u64 {
+        let beside = self.beside.as_ref().map_or(0, |b| b.end_ns);
+        self.end_ns().max(beside)
+    }
+
+    /// The scenarios whose lanes share this run's columns: its own, and the one beside it.
+    pub fn lane_scenarios(&self) -> Vec<&Scenario> {
+        std::iter::once(&*self.scenario)
+            .chain(self.beside.as_ref().map(|b| &*b.scenario))
+            .collect()
+    }
+
     /// The first instant shown by a lane `cells` wide: the latest time (or the cursor) at the
     /// right edge, aligned to whole cells so the picture does not shimmer as time advances.
     pub fn window_start(&self, cells: u16) -> u64 {
         let per = self.ns_per_cell();
         let cells = u64::from(cells.max(1));
-        let end_cell = self.end_ns() / per;
+        let end_cell = self.axis_end_ns() / per;
         let mut first = end_cell.saturating_sub(cells - 1);
         if let Some(c) = self.cursor {
             let c = c / per;
@@ -352,7 +379,7 @@ impl RunState {
         if cells == 0 {
             return;
         }
-        let end = self.end_ns();
+        let end = self.axis_end_ns();
         self.zoom = ZOOM_LEVELS_NS
             .iter()
             .position(|per| end / per < cells)
@@ -397,6 +424,8 @@ pub struct App {
     /// Measure what the machine gives each live run and warn when a lesson cannot show (off
     /// for tests, which must draw the same whatever the machine is doing).
     pub watch_machine: bool,
+    /// The menu entry chosen to be compared with the next one opened.
+    pub compare_from: Option<usize>,
 }
 
 impl App {
@@ -411,6 +440,7 @@ impl App {
             size: Rect::ZERO,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             watch_machine: false,
+            compare_from: None,
         }
     }
 
@@ -449,10 +479,10 @@ impl App {
     }
 
     /// Fits the whole run into the lanes as drawn at the terminal's size.
-    fn fit_run(&mut self) {
+    pub fn fit_run(&mut self) {
         let size = self.size;
         if let Some(run) = &mut self.run {
-            let cells = crate::ui::layout::lane_cells(&run.scenario, size);
+            let cells = crate::ui::layout::lane_cells_of(&run.lane_scenarios(), size);
             run.fit(cells);
         }
     }
@@ -598,6 +628,18 @@ impl App {
             Action::Down if n > 0 => self.menu.selected = (self.menu.selected + 1) % n,
             Action::First => self.menu.selected = 0,
             Action::Last => self.menu.selected = n.saturating_sub(1),
+            Action::CompareWith => {
+                // Again: never mind.
+                self.compare_from = match self.compare_from {
+                    Some(_) => None,
+                    None => self
+                        .menu
+                        .entries
+                        .get(self.menu.selected)
+                        .filter(|e| e.scenario.is_ok())
+                        .map(|_| self.menu.selected),
+                };
+            }
             Action::Open | Action::OpenPaused => {
                 let entry = self.menu.entries.get(self.menu.selected);
                 if let Some(script) = entry.and_then(|e| e.scenario.program_path())
@@ -616,6 +658,15 @@ impl App {
                     .map(|e| &*e.scenario)
                 {
                     let s = s.clone();
+                    let paused = action == Action::OpenPaused;
+                    if let Some(Ok(first)) = self
+                        .compare_from
+                        .take()
+                        .and_then(|i| self.menu.entries.get(i))
+                        .map(|e| &*e.scenario)
+                    {
+                        return vec![Effect::Compare([first.clone(), s], paused)];
+                    }
                     let speed = self.run.as_ref().map_or(1.0, |r| r.live.speed);
                     self.open_run(s.clone(), speed, action == Action::OpenPaused);
                     return vec![Effect::Start(s)];

@@ -46,6 +46,8 @@ pub enum Action {
     Twin,
     /// Fold the selected thread's `count=` group into one lane, or unfold it.
     Fold,
+    /// In the menu: compare the chosen scenario with the next one opened.
+    CompareWith,
 }
 
 /// Which screen a binding belongs to.
@@ -53,6 +55,8 @@ pub enum Action {
 pub enum Context {
     Menu,
     Run,
+    /// Two runs, one above the other, driven together (`threadlab compare`).
+    Compare,
 }
 
 /// A key as the table writes it.
@@ -145,6 +149,17 @@ impl Binding {
         crate::i18n::text(&format!("key.{}.help", self.id))
     }
 
+    /// The footer's words on `context`'s screen: comparing, a key that reaches both runs says
+    /// so (`compare.key.ID.hint`) where its meaning changes.
+    pub fn hint_in(&self, context: Context) -> String {
+        in_context(context, self.id, "hint").unwrap_or_else(|| self.hint())
+    }
+
+    /// The help overlay's sentence on `context`'s screen (see [`Binding::hint_in`]).
+    pub fn help_in(&self, context: Context) -> String {
+        in_context(context, self.id, "help").unwrap_or_else(|| self.help())
+    }
+
     pub fn keys_label(&self) -> String {
         self.keys
             .iter()
@@ -156,7 +171,10 @@ impl Binding {
 
 const MENU: &[Context] = &[Context::Menu];
 const RUN: &[Context] = &[Context::Run];
-const BOTH: &[Context] = &[Context::Menu, Context::Run];
+/// The run view and the two runs compared, where a key reaches both runs.
+const RUNS: &[Context] = &[Context::Run, Context::Compare];
+/// Every screen: the menu, the run view and the compare view.
+const BOTH: &[Context] = &[Context::Menu, Context::Run, Context::Compare];
 
 /// The table, in the order the footer and the help overlay list it.
 pub const BINDINGS: &[Binding] = &[
@@ -203,10 +221,18 @@ pub const BINDINGS: &[Binding] = &[
         footer: Footer::Yes,
     },
     Binding {
+        keys: &[Key::Char('c')],
+        action: Action::CompareWith,
+        id: "compare_with",
+        contexts: MENU,
+        // The footer of an 80-column menu has no room left for it: the help lists it.
+        footer: Footer::No,
+    },
+    Binding {
         keys: &[Key::Char(' ')],
         action: Action::PauseResume,
         id: "pause",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::Yes,
     },
     Binding {
@@ -220,21 +246,21 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char('r')],
         action: Action::Restart,
         id: "restart",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::Yes,
     },
     Binding {
         keys: &[Key::Char('s')],
         action: Action::StepNext,
         id: "step_next",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::Yes,
     },
     Binding {
         keys: &[Key::Char('e')],
         action: Action::StepEvent,
         id: "step_event",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::No,
     },
     Binding {
@@ -276,63 +302,63 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Left],
         action: Action::HistoryBack,
         id: "history_back",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::As("←/→"),
     },
     Binding {
         keys: &[Key::Right],
         action: Action::HistoryForward,
         id: "history_forward",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Home],
         action: Action::HistoryStart,
         id: "history_start",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::End],
         action: Action::HistoryEnd,
         id: "history_end",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('+'), Key::Char('=')],
         action: Action::Faster,
         id: "faster",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('-'), Key::Char('_')],
         action: Action::Slower,
         id: "slower",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('z')],
         action: Action::ZoomIn,
         id: "zoom_in",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('Z')],
         action: Action::ZoomOut,
         id: "zoom_out",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('f')],
         action: Action::Fit,
         id: "fit",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::No,
     },
     Binding {
@@ -367,7 +393,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Esc],
         action: Action::Back,
         id: "back",
-        contexts: RUN,
+        contexts: RUNS,
         footer: Footer::Yes,
     },
     Binding {
@@ -385,6 +411,17 @@ pub const BINDINGS: &[Binding] = &[
         footer: Footer::Yes,
     },
 ];
+
+/// The words `compare.key.ID.WHAT` give a key on the compare screen, if they differ from the
+/// run view's.
+fn in_context(context: Context, id: &str, what: &str) -> Option<String> {
+    if context != Context::Compare {
+        return None;
+    }
+    let key = format!("compare.key.{id}.{what}");
+    let text = crate::i18n::text(&key);
+    (text != key).then_some(text)
+}
 
 /// The action a key press asks for on this screen, if any.
 pub fn action_for(event: &KeyEvent, context: Context) -> Option<Action> {
@@ -409,8 +446,8 @@ pub fn footer_hints(context: Context) -> Vec<(String, String)> {
     bindings(context)
         .filter_map(|b| match b.footer {
             Footer::No => None,
-            Footer::Yes => Some((b.keys_label(), b.hint())),
-            Footer::As(keys) => Some((keys.to_string(), b.hint())),
+            Footer::Yes => Some((b.keys_label(), b.hint_in(context))),
+            Footer::As(keys) => Some((keys.to_string(), b.hint_in(context))),
         })
         .collect()
 }
@@ -440,10 +477,11 @@ pub fn help_lines(context: Context) -> Vec<(String, String)> {
                     let second = shown.iter().find(|s| s.id == *z).expect("has");
                     (
                         format!("{} {}", b.keys_label(), second.keys_label()),
-                        crate::i18n::text(&format!("key.{}.pair", b.id)),
+                        in_context(context, b.id, "pair")
+                            .unwrap_or_else(|| crate::i18n::text(&format!("key.{}.pair", b.id))),
                     )
                 }
-                None => (b.keys_label(), b.help()),
+                None => (b.keys_label(), b.help_in(context)),
             },
         )
         .collect()
@@ -457,7 +495,7 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    const ALL: [Action; 30] = [
+    const ALL: [Action; 31] = [
         Action::Quit,
         Action::Back,
         Action::Help,
@@ -488,6 +526,7 @@ mod tests {
         Action::Language,
         Action::Twin,
         Action::Fold,
+        Action::CompareWith,
     ];
 
     #[test]
@@ -528,7 +567,7 @@ mod tests {
 
     #[test]
     fn no_key_means_two_things_on_one_screen() {
-        for ctx in [Context::Menu, Context::Run] {
+        for ctx in [Context::Menu, Context::Run, Context::Compare] {
             let mut seen: Vec<Key> = Vec::new();
             for b in bindings(ctx) {
                 for k in b.keys {

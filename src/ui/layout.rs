@@ -24,15 +24,22 @@ pub struct Columns {
 
 /// The columns of this scenario's lanes in `inner_width` cells.
 pub fn columns(scenario: &Scenario, inner_width: u16) -> Columns {
-    let longest_name = scenario
-        .threads
+    columns_of(&[scenario], inner_width)
+}
+
+/// The columns that lanes of every one of `scenarios` fit in, so that runs drawn one above the
+/// other share one time axis (`compare`).
+pub fn columns_of(scenarios: &[&Scenario], inner_width: u16) -> Columns {
+    let longest_name = scenarios
         .iter()
+        .flat_map(|s| &s.threads)
         .map(|t| cells::width(&t.name))
         .max()
         .unwrap_or(1) as u16;
     let mut name_w = (longest_name + 3).min(16);
     // One blank cell between the label and the lane's bar.
-    let mut label_w = (widest_label(scenario) as u16 + 1).clamp(10, 28);
+    let widest = scenarios.iter().map(|s| widest_label(s)).max().unwrap_or(0);
+    let mut label_w = (widest as u16 + 1).clamp(10, 28);
     if inner_width < name_w + label_w + 20 {
         // Narrow: give the cells at least a third of the width.
         label_w = label_w.min(inner_width / 3).max(4);
@@ -49,11 +56,16 @@ pub fn columns(scenario: &Scenario, inner_width: u16) -> Columns {
 /// How many time cells wide the lanes are drawn in a terminal of `size` (0 if the run view
 /// does not fit): the lanes panel spans the whole width, inside its borders.
 pub fn lane_cells(scenario: &Scenario, size: Rect) -> u16 {
+    lane_cells_of(&[scenario], size)
+}
+
+/// [`lane_cells`] for lanes laid out with [`columns_of`] these scenarios.
+pub fn lane_cells_of(scenarios: &[&Scenario], size: Rect) -> u16 {
     if size.width < RUN_MIN_SIZE.0 || size.height < RUN_MIN_SIZE.1 {
         return 0;
     }
     let inner_width = size.width.saturating_sub(2);
-    inner_width - columns(scenario, inner_width).used
+    inner_width - columns_of(scenarios, inner_width).used
 }
 
 /// A thread's state in words, as big and plain as the label column allows: the state's own

@@ -10,6 +10,7 @@ mod edits;
 pub mod fold;
 pub mod keys;
 pub mod layout;
+pub mod pair;
 mod runner;
 pub mod terminal;
 pub mod theme;
@@ -17,6 +18,6 @@ pub mod view;
 mod watching;
 
 pub use runner::{
-    FILES_GROUP, menu_entries, menu_entries_from, replay, run_menu, run_scenario,
+    FILES_GROUP, menu_entries, menu_entries_from, replay, run_compare, run_menu, run_scenario,
     run_scenario_recording, run_trace,
 };

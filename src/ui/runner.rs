@@ -21,6 +21,7 @@ use crate::session::{RunPlan, Session};
 use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
 use crate::ui::edits::{self, Edits};
 use crate::ui::keys::{self, Action, Context};
+use crate::ui::pair::Pair;
 use crate::ui::terminal::{TerminalGuard, Tui};
 use crate::ui::theme::Theme;
 use crate::ui::view;
@@ -232,6 +233,37 @@ struct Driver {
     /// Where programs opened from the menu write their output (never over the view); it is
     /// printed once the view closes.
     program_output: Option<PathBuf>,
+    /// Two runs asked for (`compare`, or the menu's compare key), to take the screen next.
+    compare: Option<CompareRequest>,
+}
+
+/// Two runs to show side by side, their sessions started and held at 0s.
+struct CompareRequest {
+    scenarios: [Arc<Scenario>; 2],
+    sessions: [Session; 2],
+    speed: f64,
+    /// Both (and their restarts) stay at 0s until space or a step.
+    paused: bool,
+}
+
+impl CompareRequest {
+    /// Starts both runs held at 0s, to be let go together.
+    fn start(
+        scenarios: [Arc<Scenario>; 2],
+        plans: &[RunPlan; 2],
+        paused: bool,
+    ) -> Result<CompareRequest, Error> {
+        let [a, b] = plans;
+        Ok(CompareRequest {
+            sessions: [
+                Session::start(scenarios[0].clone(), a, true)?,
+                Session::start(scenarios[1].clone(), b, true)?,
+            ],
+            scenarios,
+            speed: a.speed,
+            paused,
+        })
+    }
 }
 
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
@@ -252,6 +284,15 @@ pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> Result<Ex
 }
 
 impl Driver {
+    /// Drives `session`'s run, which the app shows.
+    fn of(session: Session) -> Driver {
+        Driver {
+            session,
+            settle: SETTLE,
+            ..Driver::default()
+        }
+    }
+
     /// Ends the run shown (if any) and starts `scenario` afresh.
     fn start(&mut self, app: &App, scenario: Arc<Scenario>) {
         let run = app.run.as_ref();
@@ -318,7 +359,7 @@ impl Driver {
         }
         if let Some(w) = &mut self.watched {
             match effect {
-                Effect::Stop | Effect::Start(_) => self.watched = None,
+                Effect::Stop | Effect::Start(_) | Effect::Compare(..) => self.watched = None,
                 _ => return w.apply(app, effect),
             }
         }
@@ -327,6 +368,19 @@ impl Driver {
                 self.start(app, s);
             }
             Effect::Stop => self.stop(Some(app)),
+            Effect::Compare(scenarios, paused) => {
+                self.stop(Some(app));
+                let speed = app.run.as_ref().map_or(1.0, |r| r.live.speed);
+                let plans = scenarios.each_ref().map(|s| RunPlan {
+                    scenario: s.origin.clone(),
+                    speed,
+                    ..RunPlan::default()
+                });
+                match CompareRequest::start(scenarios, &plans, paused) {
+                    Ok(request) => self.compare = Some(request),
+                    Err(e) => app.notice(e.message),
+                }
+            }
             Effect::Restart => {
                 // The command line's schedule and limit were for the first run; whether the
                 // new one starts paused is the view's to say (`RunState::paused_start`).
@@ -387,7 +441,11 @@ impl Driver {
                         };
                         app.notice(rust_i18n::t!(key).into_owned());
                     }
-                    Effect::Start(_) | Effect::Trace { .. } | Effect::Stop | Effect::Restart => {}
+                    Effect::Start(_)
+                    | Effect::Trace { .. }
+                    | Effect::Stop
+                    | Effect::Restart
+                    | Effect::Compare(..) => {}
                 }
             }
         }
@@ -585,14 +643,98 @@ impl Driver {
     }
 }
 
-fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
+/// What the loop drives: a screen's state and whatever feeds it (one run view and its driver,
+/// or two of them side by side).
+trait Looped {
+    /// Takes in what changed outside (the engine's events); true if the screen may have changed.
+    fn poll(&mut self) -> bool;
+    /// The screen was asked to close.
+    fn quitting(&self) -> bool;
+    fn resize(&mut self, size: Rect);
+    fn render(&self, area: Rect, buf: &mut ratatui::buffer::Buffer);
+    /// Whether the loop should keep ticking: something moves, or may be about to.
+    fn animating(&self) -> bool;
+    /// What a terminal event means to it; true if the screen may have changed.
+    fn handle(&mut self, event: TermEvent) -> bool;
+    /// Looks at the files on screen; true if the screen changed.
+    fn watch_files(&mut self) -> bool {
+        false
+    }
+}
+
+/// The run view (or the menu) and the driver of its run.
+struct Single<'a> {
+    app: &'a mut App,
+    driver: &'a mut Driver,
+}
+
+impl Looped for Single<'_> {
+    fn poll(&mut self) -> bool {
+        self.driver.poll(self.app)
+    }
+
+    fn quitting(&self) -> bool {
+        // Two runs asked for take the screen: this loop ends for theirs.
+        self.app.quit || self.driver.compare.is_some()
+    }
+
+    fn resize(&mut self, size: Rect) {
+        self.app.resize(size);
+    }
+
+    fn render(&self, area: Rect, buf: &mut ratatui::buffer::Buffer) {
+        view::render(self.app, area, buf);
+    }
+
+    fn animating(&self) -> bool {
+        self.driver.animating(self.app)
+    }
+
+    fn handle(&mut self, event: TermEvent) -> bool {
+        handle(self.app, self.driver, event)
+    }
+
+    fn watch_files(&mut self) -> bool {
+        self.driver.watch_files(self.app)
+    }
+}
+
+/// The UI's runtime, and the terminal taken over (given back when the guard drops).
+fn take_terminal() -> Result<(tokio::runtime::Runtime, TerminalGuard), Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::internal("ui", format!("cannot start the UI: {e}")))?;
-    let mut guard = TerminalGuard::init()
+    let guard = TerminalGuard::init()
         .map_err(|e| Error::internal("ui", format!("cannot take over the terminal: {e}")))?;
-    let result = runtime.block_on(event_loop(&mut guard.terminal, &mut app, &mut driver));
+    Ok((runtime, guard))
+}
+
+fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
+    let (runtime, mut guard) = take_terminal()?;
+    let result = loop {
+        // Two runs asked for take the screen; Esc gives it back to the menu.
+        if let Some(request) = driver.compare.take() {
+            let mut comparing = Comparing::new(request, app.theme);
+            let ended = runtime.block_on(event_loop(&mut guard.terminal, &mut comparing));
+            comparing.stop();
+            app.theme = comparing.pair.theme;
+            if !comparing.pair.back || !matches!(ended, Ok(Exit::Success)) {
+                break ended;
+            }
+            app.screen = Screen::Menu;
+        }
+        let ended = runtime.block_on(event_loop(
+            &mut guard.terminal,
+            &mut Single {
+                app: &mut app,
+                driver: &mut driver,
+            },
+        ));
+        if driver.compare.is_none() {
+            break ended;
+        }
+    };
     driver.stop(Some(&mut app));
     let saved = driver
         .record
@@ -622,12 +764,12 @@ fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
     result.map_err(|e| Error::internal("ui", format!("terminal error: {e}")))
 }
 
-fn draw(terminal: &mut Tui, app: &App) -> io::Result<()> {
+fn draw(terminal: &mut Tui, looped: &impl Looped) -> io::Result<()> {
     // Synchronized update: the terminal shows the frame whole, never half-drawn.
     queue!(terminal.backend_mut(), terminal::BeginSynchronizedUpdate)?;
     terminal.draw(|frame| {
         let area = frame.area();
-        view::render(app, area, frame.buffer_mut());
+        looped.render(area, frame.buffer_mut());
     })?;
     queue!(terminal.backend_mut(), terminal::EndSynchronizedUpdate)?;
     terminal.backend_mut().flush()
@@ -702,7 +844,7 @@ fn handle(app: &mut App, driver: &mut Driver, event: TermEvent) -> bool {
     true
 }
 
-async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> io::Result<Exit> {
+async fn event_loop(terminal: &mut Tui, looped: &mut impl Looped) -> io::Result<Exit> {
     let mut input = EventStream::new();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -710,16 +852,16 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> i
     let mut files = tokio::time::interval(edits::EVERY);
     files.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let size = terminal.size()?;
-    app.resize(Rect::new(0, 0, size.width, size.height));
+    looped.resize(Rect::new(0, 0, size.width, size.height));
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     // For the hardening tests: a panic in the UI itself must still give the terminal back.
     let panic_after_first_frame = std::env::var_os("THREADLAB_TEST_UI_PANIC").is_some();
     loop {
-        if driver.poll(app) {
+        if looped.poll() {
             dirty = true;
         }
-        if app.quit {
+        if looped.quitting() {
             return Ok(Exit::Success);
         }
         // Bursts of input (key repeat) are drawn at most every MIN_GAP: the wake-up below
@@ -729,7 +871,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> i
             match last_draw {
                 Some(t) if t.elapsed() < MIN_GAP => redraw_at = Some(t + MIN_GAP),
                 _ => {
-                    draw(terminal, app)?;
+                    draw(terminal, looped)?;
                     last_draw = Some(Instant::now());
                     dirty = false;
                     if panic_after_first_frame {
@@ -739,7 +881,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> i
             }
         }
         // While paused and idle nothing ticks: the loop sleeps until a key or a signal.
-        let wake = match (redraw_at, driver.animating(app)) {
+        let wake = match (redraw_at, looped.animating()) {
             (Some(t), _) => Some(t),
             (None, true) => Some(Instant::now() + FRAME),
             (None, false) => None,
@@ -754,7 +896,7 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> i
             // Never poll the EventStream with a throwaway waker (`now_or_never`): it would
             // park its wake-up thread on that waker and the loop would never hear a key again.
             event = input.next() => match event {
-                Some(Ok(event)) => dirty |= handle(app, driver, event),
+                Some(Ok(event)) => dirty |= looped.handle(event),
                 Some(Err(e)) => return Err(e),
                 None => return Ok(Exit::Success),
             },
@@ -762,7 +904,175 @@ async fn event_loop(terminal: &mut Tui, app: &mut App, driver: &mut Driver) -> i
             _ = sighup.recv() => return Ok(Exit::Signal(1)),
             _ = sigint.recv() => return Ok(Exit::Signal(2)),
             _ = tick => {}
-            _ = files.tick() => dirty |= driver.watch_files(app),
+            _ = files.tick() => dirty |= looped.watch_files(),
+        }
+    }
+}
+
+// ---- two runs compared ------------------------------------------------------------------------
+
+/// `threadlab compare A B` in the terminal: `scenarios[0]` on top, `scenarios[1]` below, each
+/// run as `plans` say; `paused` starts both (and their restarts) at 0s until space or a step.
+/// Esc gives the screen to the menu.
+pub fn run_compare(
+    scenarios: [Arc<Scenario>; 2],
+    plans: &[RunPlan; 2],
+    ascii: bool,
+    paused: bool,
+) -> Result<Exit, Error> {
+    need_terminal()?;
+    let request = CompareRequest::start(scenarios, plans, paused)?;
+    let mut app = App::new(
+        Menu {
+            entries: menu_entries(&[]),
+            selected: 0,
+        },
+        Theme::from_env(ascii),
+    );
+    app.watch_machine = true;
+    let driver = Driver {
+        compare: Some(request),
+        ..Driver::default()
+    };
+    run_app(app, driver)
+}
+
+/// Two real runs, each with its own session, threads and conductor, driven by one keyboard:
+/// every key reaches both, and a run that pauses by itself (at the end of a step by event)
+/// pauses the other at once, so both stand at one moment.
+struct Comparing {
+    pair: Pair,
+    drivers: [Driver; 2],
+}
+
+impl Comparing {
+    /// Both runs on screen, let go together unless asked to start paused.
+    fn new(request: CompareRequest, theme: Theme) -> Comparing {
+        let CompareRequest {
+            scenarios,
+            sessions,
+            speed,
+            paused,
+        } = request;
+        let mut comparing = Comparing {
+            pair: Pair::new(scenarios, speed, paused, theme),
+            drivers: sessions.map(Driver::of),
+        };
+        comparing.link();
+        if !paused {
+            comparing.apply_all([vec![Effect::Resume], vec![Effect::Resume]]);
+        }
+        comparing
+    }
+
+    /// Ends both runs (every thread joined, every event taken in).
+    fn stop(&mut self) {
+        for (driver, half) in self.drivers.iter_mut().zip(&mut self.pair.halves) {
+            driver.stop(Some(half));
+        }
+    }
+
+    /// Each run pauses when the other pauses by itself.
+    fn link(&self) {
+        let [a, b] = &self.drivers;
+        if let (Some(a), Some(b)) = (a.session.run(), b.session.run()) {
+            a.pause_along(b);
+            b.pause_along(a);
+        }
+    }
+
+    /// Carries out each run's effects on its own engine. A restart starts both held at 0s and
+    /// lets them go together, as at the start.
+    fn apply_all(&mut self, effects: [Vec<Effect>; 2]) {
+        let restart = effects.iter().any(|e| e.contains(&Effect::Restart));
+        // A step in each run begins with both held, not with one stepped while the other
+        // runs on until its turn comes.
+        if effects.iter().any(|e| e.contains(&Effect::StepNext)) {
+            for (driver, half) in self.drivers.iter_mut().zip(&mut self.pair.halves) {
+                if driver
+                    .session
+                    .run()
+                    .is_some_and(|r| r.phase() == Phase::Running)
+                {
+                    driver.apply(half, Effect::Pause);
+                }
+            }
+        }
+        let mut go = [false; 2];
+        for (i, (effects, driver)) in effects.into_iter().zip(&mut self.drivers).enumerate() {
+            let half = &mut self.pair.halves[i];
+            for effect in effects {
+                if effect == Effect::Restart
+                    && let Some(run) = &mut half.run
+                {
+                    go[i] = !run.paused_start;
+                    run.paused_start = true;
+                    driver.apply(half, Effect::Restart);
+                    if let Some(run) = &mut half.run {
+                        run.paused_start = !go[i];
+                    }
+                    continue;
+                }
+                driver.apply(half, effect);
+            }
+        }
+        if restart {
+            self.link();
+            for (i, driver) in self.drivers.iter_mut().enumerate() {
+                if go[i] {
+                    driver.apply(&mut self.pair.halves[i], Effect::Resume);
+                }
+            }
+        }
+    }
+}
+
+impl Looped for Comparing {
+    fn poll(&mut self) -> bool {
+        let mut changed = false;
+        for (driver, half) in self.drivers.iter_mut().zip(&mut self.pair.halves) {
+            changed |= driver.poll(half);
+        }
+        self.pair.sync();
+        changed
+    }
+
+    fn quitting(&self) -> bool {
+        self.pair.quit
+    }
+
+    fn resize(&mut self, size: Rect) {
+        self.pair.resize(size);
+    }
+
+    fn render(&self, area: Rect, buf: &mut ratatui::buffer::Buffer) {
+        view::compare::render(&self.pair, area, buf);
+    }
+
+    fn animating(&self) -> bool {
+        self.drivers
+            .iter()
+            .zip(&self.pair.halves)
+            .any(|(d, h)| d.animating(h))
+    }
+
+    fn handle(&mut self, event: TermEvent) -> bool {
+        match event {
+            TermEvent::Key(key) if key.kind == KeyEventKind::Press => {
+                let action = match keys::action_for(&key, Context::Compare) {
+                    Some(action) => action,
+                    None if self.pair.help => Action::Help,
+                    None => return false,
+                };
+                let effects = self.pair.update(action);
+                self.apply_all(effects);
+                true
+            }
+            TermEvent::Resize(w, h) => {
+                self.pair.resize(Rect::new(0, 0, w, h));
+                true
+            }
+            _ => false,
         }
     }
 }

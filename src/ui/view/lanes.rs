@@ -66,7 +66,7 @@ pub fn geometry(run: &RunState, area: Rect) -> Geometry {
         name_w,
         label_w,
         used,
-    } = layout::columns(&run.scenario, inner.width);
+    } = layout::columns_of(&run.lane_scenarios(), inner.width);
     let selected = run.folds.row_of(&rows_all, run.selected);
     let shown = (rows / lane_h) as usize;
     let first = if shown == 0 {

@@ -199,7 +199,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
 
     preview(app, a.preview, buf);
-    footer(Context::Menu, a.footer, buf, theme);
+    match app.compare_from.and_then(|i| app.menu.entries.get(i)) {
+        Some(first) => Line::styled(
+            format!(
+                " {}",
+                rust_i18n::t!("compare.menu.choose", first = first.name)
+            ),
+            theme.warning(),
+        )
+        .render(a.footer, buf),
+        None => footer(Context::Menu, a.footer, buf, theme),
+    }
 }
 
 fn preview(app: &App, area: Rect, buf: &mut Buffer) {

@@ -4,6 +4,7 @@ pub mod banner;
 pub mod code;
 pub mod fold;
 pub mod footprint;
+pub mod compare;
 pub mod gil;
 pub mod help;
 pub mod lanes;

@@ -1,0 +1,338 @@
+//! Two runs compared, one above the other on one time axis: a header, then for each run its
+//! title and outcome, its deadlock banner, its lanes and its card, then one log of both runs'
+//! events, each line marked with its run's number, and the footer.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use crate::i18n;
+use crate::ui::app::{RunState, loggable};
+use crate::ui::keys::Context;
+use crate::ui::pair::Pair;
+use crate::ui::theme::Theme;
+use crate::ui::view::{
+    banner, fit, fmt_clock, fmt_ns, footer, framed, gil, help, lanes, run::badge, too_small,
+};
+use crate::vocab::event::{Event, State};
+
+/// The smallest terminal the compare view draws in.
+pub const COMPARE_MIN_SIZE: (u16, u16) = (60, 20);
+
+/// Rows of one half: its title line, banner, lanes and card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HalfRows {
+    pub banner: u16,
+    pub lanes: u16,
+    pub card: u16,
+}
+
+impl HalfRows {
+    fn total(self) -> u16 {
+        1 + self.banner + self.lanes + self.card
+    }
+}
+
+/// How tall each half is drawn in `area`, and the log's rows. Both halves are drawn alike, as
+/// a run view would draw them if both fit (two rows a lane, legend, card); else, in this
+/// order, one row a lane, no card, a banner cut to its first lines, and at last lanes folded
+/// into half the rows left each (the panel says which it shows). The log keeps a few lines
+/// whatever happens, and takes every row the halves leave.
+pub fn rows(pair: &Pair, area: Rect) -> ([HalfRows; 2], u16) {
+    let log_min = if area.height >= 30 { 6 } else { 4 };
+    let room = area.height.saturating_sub(2 + log_min);
+    let wants: Vec<(u16, u16, u16, u16)> = pair
+        .halves
+        .iter()
+        .map(|half| {
+            let Some(run) = &half.run else {
+                return (0, 0, 0, 0);
+            };
+            let scenario = &run.scenario;
+            let banner = run
+                .live
+                .deadlock
+                .as_ref()
+                .map_or(0, |d| banner::wanted_height(d, scenario, area.width).min(3));
+            let card = if gil::phases(scenario).is_some() {
+                gil::HEIGHT
+            } else {
+                0
+            };
+            (
+                banner,
+                lanes::wanted_height(run, true),
+                lanes::wanted_height(run, false),
+                card,
+            )
+        })
+        .collect();
+    let tier = |tall: bool, card: bool, banner_most: u16| -> [HalfRows; 2] {
+        [0, 1].map(|i| {
+            let (banner, tall_h, short_h, card_h) = wants[i];
+            HalfRows {
+                banner: banner.min(banner_most),
+                lanes: if tall { tall_h } else { short_h },
+                card: if card { card_h } else { 0 },
+            }
+        })
+    };
+    let tiers = [
+        tier(true, true, 3),
+        tier(false, true, 3),
+        tier(false, false, 3),
+        tier(false, false, 2),
+        tier(false, false, 1),
+    ];
+    let halves = tiers
+        .into_iter()
+        .find(|t| t.iter().map(|h| h.total()).sum::<u16>() <= room)
+        .unwrap_or_else(|| {
+            // Half the rows each; a half that needs fewer leaves the rest to the other.
+            let mut folded = tier(false, false, 1);
+            let need = folded.map(|h| h.total());
+            let half = room / 2;
+            let budget = match need {
+                [a, _] if a <= half => [a, room - a],
+                [_, b] if b <= half => [room - b, b],
+                _ => [half, room - half],
+            };
+            for (h, budget) in folded.iter_mut().zip(budget) {
+                // At least one lane and the axis, inside the borders.
+                h.lanes = h.lanes.min(budget.saturating_sub(1 + h.banner).max(4));
+            }
+            folded
+        });
+    let used: u16 = halves.iter().map(|h| h.total()).sum();
+    (halves, area.height.saturating_sub(2 + used))
+}
+
+pub fn render(pair: &Pair, area: Rect, buf: &mut Buffer) {
+    let area = area.intersection(buf.area);
+    let theme = pair.theme;
+    if area.width < COMPARE_MIN_SIZE.0 || area.height < COMPARE_MIN_SIZE.1 {
+        too_small(area, buf, COMPARE_MIN_SIZE, theme);
+    } else {
+        draw(pair, area, buf);
+    }
+    if pair.help && area.width >= 20 && area.height >= 6 {
+        help::Help {
+            context: Context::Compare,
+            theme,
+        }
+        .render(area, buf);
+    }
+    if theme.glyphs.ascii {
+        crate::ui::view::asciify(area, buf);
+    }
+}
+
+fn draw(pair: &Pair, area: Rect, buf: &mut Buffer) {
+    let theme = pair.theme;
+    let ([top, bottom], log_h) = rows(pair, area);
+    let [head, top_area, bottom_area, log, foot] = area.layout(&Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(top.total()),
+        Constraint::Length(bottom.total()),
+        Constraint::Length(log_h),
+        Constraint::Length(1),
+    ]));
+    header(pair, theme, head, buf);
+    for (i, (half, (rows, area))) in pair
+        .halves
+        .iter()
+        .zip([(top, top_area), (bottom, bottom_area)])
+        .enumerate()
+    {
+        if let Some(run) = &half.run {
+            draw_half(run, i, rows, half.cores, theme, area, buf);
+        }
+    }
+    Log { pair, theme }.render(log, buf);
+    match pair.shown_notice() {
+        Some(n) => Line::styled(format!(" {n}"), theme.warning()).render(foot, buf),
+        None => footer(Context::Compare, foot, buf, theme),
+    }
+}
+
+fn header(pair: &Pair, theme: Theme, area: Rect, buf: &mut Buffer) {
+    let Some(first) = pair.halves[0].run.as_ref() else {
+        return;
+    };
+    let mut spans = vec![
+        Span::styled(" threadlab ", theme.title()),
+        Span::styled(
+            format!(" {} ", rust_i18n::t!("compare.title")),
+            theme.text(),
+        ),
+        Span::raw(format!(" {}×  ", trim_speed(first.live.speed))),
+    ];
+    if let Some(c) = first.cursor {
+        spans.push(Span::styled(
+            rust_i18n::t!("run.viewing", at = fmt_ns(c)).into_owned(),
+            theme.key(),
+        ));
+    }
+    Line::from(spans).render(area, buf);
+}
+
+fn trim_speed(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The mark of run `i` (0 or 1) wherever its lines are told apart: its number.
+pub fn mark(i: usize) -> String {
+    format!("{}", i + 1)
+}
+
+fn draw_half(
+    run: &RunState,
+    i: usize,
+    rows: HalfRows,
+    cores: usize,
+    theme: Theme,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let [title, banner_area, lanes_area, card] = area.layout(&Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(rows.banner),
+        Constraint::Length(rows.lanes),
+        Constraint::Length(rows.card),
+    ]));
+    // The title line: the run's number, its lesson's title, and how it stands.
+    let (kind, state) = badge(run);
+    let right = Line::from(vec![
+        Span::styled(state, theme.badge(kind)),
+        Span::styled(format!("  {} ", fmt_clock(run.end_ns())), theme.text()),
+    ]);
+    let right_w = (right.width() as u16).min(title.width);
+    let left_w = title.width - right_w;
+    let name = fit(
+        run.scenario.shown_title(),
+        (left_w as usize).saturating_sub(5),
+    );
+    Line::from(vec![
+        Span::styled(format!(" {} ", mark(i)), theme.selected()),
+        Span::styled(format!(" {name}"), theme.title()),
+    ])
+    .render(
+        Rect {
+            width: left_w,
+            ..title
+        },
+        buf,
+    );
+    right.render(
+        Rect {
+            x: title.x + left_w,
+            width: right_w,
+            ..title
+        },
+        buf,
+    );
+    if let Some(d) = &run.live.deadlock {
+        banner::DeadlockBanner {
+            deadlock: d,
+            scenario: &run.scenario,
+            theme,
+        }
+        .render(banner_area, buf);
+    }
+    lanes::Lanes { run, theme }.render(lanes_area, buf);
+    folded_note(run, theme, lanes_area, buf);
+    if !card.is_empty() {
+        gil::GilCard { run, cores, theme }.render(card, buf);
+    }
+}
+
+/// Lanes folded away for want of rows are said so on the panel's bottom border.
+fn folded_note(run: &RunState, theme: Theme, area: Rect, buf: &mut Buffer) {
+    if area.height < 3 {
+        return;
+    }
+    let g = lanes::geometry(run, area);
+    let shown = (g.rows / g.lane_h.max(1)) as usize;
+    let n = run.scenario.threads.len();
+    if shown >= n {
+        return;
+    }
+    let note = rust_i18n::t!(
+        "compare.folded",
+        all = n,
+        first = g.first + 1,
+        last = g.first + shown
+    );
+    let text = fit(&format!(" {note} "), area.width.saturating_sub(4) as usize);
+    buf.set_stringn(
+        area.x + 2,
+        area.bottom() - 1,
+        &text,
+        area.width.saturating_sub(4) as usize,
+        theme.warning(),
+    );
+}
+
+/// What happened in both runs, in run time, newest at the bottom; each line starts with its
+/// run's number.
+struct Log<'a> {
+    pair: &'a Pair,
+    theme: Theme,
+}
+
+impl Widget for Log<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let theme = self.theme;
+        let inner = framed(rust_i18n::t!("panel.happened"), theme, area, buf);
+        if inner.is_empty() {
+            return;
+        }
+        let rows = inner.height as usize;
+        let mut lines: Vec<(usize, &RunState, Event)> = Vec::new();
+        for (i, run) in self.pair.runs().enumerate() {
+            let scenario = &run.scenario;
+            // As the run view's log: the GIL a `threads "python"` lesson implies is the
+            // lanes' business, and holds would drown the rest.
+            let implied = |e: &Event| e.resource.is_some_and(|r| scenario.is_implied(r));
+            let quiet_gil = (0..scenario.resources.len()).any(|r| scenario.is_implied(r as u16));
+            let want = (rows + 2 * scenario.threads.len() + 8) * if quiet_gil { 8 } else { 1 };
+            let events = run
+                .trace
+                .events_before(run.view_ns().saturating_add(1), want);
+            let shown: Vec<Event> = events
+                .into_iter()
+                .filter(|e| loggable(e) && !implied(e))
+                .collect();
+            let skip = shown.len().saturating_sub(rows);
+            lines.extend(shown.into_iter().skip(skip).map(|e| (i, run, e)));
+        }
+        // In run time; at the same instant the top run's line first.
+        lines.sort_by_key(|(i, _, e)| (e.t_ns, *i));
+        let skip = lines.len().saturating_sub(rows);
+        for (row, (i, run, e)) in lines[skip..].iter().enumerate() {
+            let time = fmt_clock(e.t_ns);
+            let style = State::after(e, &run.scenario).map_or(theme.text(), |s| match s {
+                State::Running | State::Held => theme.text(),
+                other => theme.state(other),
+            });
+            let text = run.trace.describe(i18n::current(), e);
+            let lead = format!("{} {time} ", mark(*i));
+            let avail = (inner.width as usize).saturating_sub(lead.len());
+            Line::from(vec![
+                Span::styled(format!("{} ", mark(*i)), theme.key()),
+                Span::styled(format!("{time} "), theme.dim()),
+                Span::styled(fit(&text, avail), style),
+            ])
+            .render(
+                Rect {
+                    y: inner.y + row as u16,
+                    height: 1,
+                    ..inner
+                },
+                buf,
+            );
+        }
+    }
+}
