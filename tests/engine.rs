@@ -946,3 +946,60 @@ fn a_run_pausing_by_itself_holds_the_run_driven_along_with_it() {
     a.stop();
     b.stop();
 }
+
+/// How far apart two runs driven together drift in run time: let go together and held back
+/// to back (space), and held by the other's step by event (e: from the worker that reached
+/// the event). Prints the figures; run by hand:
+/// `cargo test --test engine two_runs_stand_together -- --ignored --nocapture`.
+#[test]
+#[ignore = "measures; run by hand"]
+fn two_runs_stand_together() {
+    let work = || scenario(&[], &[("T", vec![Op::Work(ms(3)); 2000])]);
+    let paused = RunOptions {
+        speed: 1.0,
+        start_paused: true,
+    };
+    let a = Run::start(work(), paused);
+    let b = Run::start(work(), paused);
+    a.pause_along(&b);
+    b.pause_along(&a);
+    // How much further one clock went than the other over a move, in ns.
+    let apart = || a.now_ns() as i64 - b.now_ns() as i64;
+    let mut space = Vec::new();
+    let mut step = Vec::new();
+    for _ in 0..200 {
+        let before = apart();
+        a.resume_with(&b);
+        a.wait_events(&mut Vec::new(), ms(10));
+        a.pause();
+        b.pause();
+        space.push(apart().abs_diff(before));
+        let before = apart();
+        a.step_event_with(&b);
+        let deadline = Instant::now() + LIMIT;
+        while a.phase() == Phase::Running || b.phase() == Phase::Running {
+            a.wait_events(&mut Vec::new(), ms(1));
+            assert!(Instant::now() < deadline, "neither reached an event");
+        }
+        assert!(a.take_hit().is_some() || b.take_hit().is_some());
+        step.push(apart().abs_diff(before));
+    }
+    let show = |name: &str, v: &mut Vec<u64>| {
+        v.sort();
+        eprintln!(
+            "{name}: median {} us, p90 {} us, p99 {} us, max {} us over {} moves",
+            v[v.len() / 2] / 1000,
+            v[v.len() * 9 / 10] / 1000,
+            v[v.len() * 99 / 100] / 1000,
+            v[v.len() - 1] / 1000,
+            v.len()
+        );
+        v[v.len() * 9 / 10]
+    };
+    let space = show("space (resume both, pause both)", &mut space);
+    let step = show("e (one reaches its event, the other is held)", &mut step);
+    a.stop();
+    b.stop();
+    // Nine moves in ten keep the two clocks within a millisecond of each other.
+    assert!(space < ms(1).as_nanos() as u64 && step < ms(1).as_nanos() as u64);
+}

@@ -310,12 +310,27 @@ impl Conductor {
     }
 
     pub fn resume(&self) {
+        self.let_go();
+        self.wake();
+    }
+
+    /// The run goes on: its clock starts, and its held threads go on once woken.
+    fn let_go(&self) {
         let mut c = self.control.lock();
         c.paused = false;
         c.grants.iter_mut().for_each(|g| *g = None);
         self.paused.store(false, Ordering::Release);
         self.update_clock(&c);
+    }
+
+    /// Resume this run and `other` at one moment: both clocks start before either run's
+    /// threads are woken, as a woken thread may take the processor from the one waking it
+    /// (and the other run would wait its turn, its clock stopped).
+    pub fn resume_with(&self, other: &Conductor) {
+        self.let_go();
+        other.let_go();
         self.wake();
+        other.wake();
     }
 
     /// Wait until the run is paused or resumed, its speed changes or it is cancelled, or
@@ -635,12 +650,22 @@ impl Conductor {
     /// Run on until the next thing that happens in the run, whoever does it, and pause there:
     /// sleeps and work go on in run time meanwhile, so stepping does not distort time.
     pub fn step_event(&self) {
-        {
-            let mut stops = self.stops.lock();
-            stops.arm_next_event();
-            self.stopping.store(true, Ordering::Relaxed);
-        }
+        self.arm_next_event();
         self.resume();
+    }
+
+    /// [`Conductor::step_event`] in this run and `other`, let go at one moment
+    /// ([`Conductor::resume_with`]).
+    pub fn step_event_with(&self, other: &Conductor) {
+        self.arm_next_event();
+        other.arm_next_event();
+        self.resume_with(other);
+    }
+
+    fn arm_next_event(&self) {
+        let mut stops = self.stops.lock();
+        stops.arm_next_event();
+        self.stopping.store(true, Ordering::Relaxed);
     }
 
     /// Set while events must be shown to [`Conductor::on_event`].

@@ -274,6 +274,20 @@ impl Run {
         self.shared.conductor.step_event();
     }
 
+    /// Resume this run and `other` at one moment: neither runs ahead while the other waits to
+    /// be let go (`compare`).
+    pub fn resume_with(&self, other: &Run) {
+        self.shared.conductor.resume_with(&other.shared.conductor);
+    }
+
+    /// [`Run::step_event`] in this run and `other`, let go at one moment: with
+    /// [`Run::pause_along`], both run on to the next event of either and pause there.
+    pub fn step_event_with(&self, other: &Run) {
+        self.shared
+            .conductor
+            .step_event_with(&other.shared.conductor);
+    }
+
     /// Why the run last paused by itself (a breakpoint, or the end of a step by event), once;
     /// its event's stamp in run time.
     pub fn take_hit(&self) -> Option<Hit> {

@@ -712,11 +712,13 @@ fn take_terminal() -> Result<(tokio::runtime::Runtime, TerminalGuard), Error> {
 
 fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
     let (runtime, mut guard) = take_terminal()?;
+    let mut input = EventStream::new();
     let result = loop {
         // Two runs asked for take the screen; Esc gives it back to the menu.
         if let Some(request) = driver.compare.take() {
             let mut comparing = Comparing::new(request, app.theme);
-            let ended = runtime.block_on(event_loop(&mut guard.terminal, &mut comparing));
+            let ended =
+                runtime.block_on(event_loop(&mut guard.terminal, &mut comparing, &mut input));
             comparing.stop();
             app.theme = comparing.pair.theme;
             if !comparing.pair.back || !matches!(ended, Ok(Exit::Success)) {
@@ -730,6 +732,7 @@ fn run_app(mut app: App, mut driver: Driver) -> Result<Exit, Error> {
                 app: &mut app,
                 driver: &mut driver,
             },
+            &mut input,
         ));
         if driver.compare.is_none() {
             break ended;
@@ -844,8 +847,14 @@ fn handle(app: &mut App, driver: &mut Driver, event: TermEvent) -> bool {
     true
 }
 
-async fn event_loop(terminal: &mut Tui, looped: &mut impl Looped) -> io::Result<Exit> {
-    let mut input = EventStream::new();
+/// Runs one screen until it closes. `input` is the terminal's one event stream for the whole
+/// session: a stream made for each screen would leave the last one's reader behind to swallow
+/// the next screen's first keys.
+async fn event_loop(
+    terminal: &mut Tui,
+    looped: &mut impl Looped,
+    input: &mut EventStream,
+) -> io::Result<Exit> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -998,30 +1007,51 @@ impl Comparing {
                 }
             }
         }
-        let mut go = [false; 2];
+        // What lets a run go (resume, a step by event) is held back until both runs' are known.
+        let mut go: [Option<Effect>; 2] = [None, None];
         for (i, (effects, driver)) in effects.into_iter().zip(&mut self.drivers).enumerate() {
             let half = &mut self.pair.halves[i];
             for effect in effects {
-                if effect == Effect::Restart
-                    && let Some(run) = &mut half.run
-                {
-                    go[i] = !run.paused_start;
-                    run.paused_start = true;
-                    driver.apply(half, Effect::Restart);
-                    if let Some(run) = &mut half.run {
-                        run.paused_start = !go[i];
+                match effect {
+                    Effect::Restart => {
+                        // Both start held at 0s and go together below, unless they stay paused.
+                        let Some(run) = &mut half.run else { continue };
+                        let paused = run.paused_start;
+                        run.paused_start = true;
+                        driver.apply(half, Effect::Restart);
+                        if let Some(run) = &mut half.run {
+                            run.paused_start = paused;
+                        }
+                        go[i] = (!paused).then_some(Effect::Resume);
                     }
-                    continue;
+                    Effect::Resume | Effect::StepEvent => go[i] = Some(effect),
+                    effect => driver.apply(half, effect),
                 }
-                driver.apply(half, effect);
             }
         }
         if restart {
             self.link();
-            for (i, driver) in self.drivers.iter_mut().enumerate() {
-                if go[i] {
-                    driver.apply(&mut self.pair.halves[i], Effect::Resume);
-                }
+        }
+        self.let_go(go);
+    }
+
+    /// Lets the runs go: when both go the same way, at one moment.
+    fn let_go(&mut self, go: [Option<Effect>; 2]) {
+        let [da, db] = &mut self.drivers;
+        if let ([Some(x), Some(y)], Some(a), Some(b)) = (&go, da.session.run(), db.session.run())
+            && x == y
+        {
+            match x {
+                Effect::StepEvent => a.step_event_with(b),
+                _ => a.resume_with(b),
+            }
+            da.settle = SETTLE;
+            db.settle = SETTLE;
+            return;
+        }
+        for ((driver, half), go) in self.drivers.iter_mut().zip(&mut self.pair.halves).zip(go) {
+            if let Some(effect) = go {
+                driver.apply(half, effect);
             }
         }
     }
