@@ -74,7 +74,7 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error>
     let machine_at_start = machine::sample();
     // A SIGTERM, SIGHUP or Ctrl-C ends the run's child processes with threadlab.
     if !scenario.processes.is_empty() {
-        crate::watch::child::kill_children_on_signals();
+        crate::children::kill_children_on_signals();
     }
     let mut session = Session::start(scenario.clone(), plan, false)?;
     let mut rec = Sink::new(scenario.clone());

@@ -7,6 +7,7 @@
 //! The engine knows nothing of the UI; the UI knows nothing of how a primitive works.
 
 pub mod cells;
+pub mod children;
 pub mod cmd;
 pub mod console;
 pub mod engine;

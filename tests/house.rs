@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// The rooms from low to high; a room may import its own layer and those below it.
 const LAYERS: &[&[&str]] = &[
-    &["cells", "console", "error", "files", "i18n"],
+    &["cells", "children", "console", "error", "files", "i18n"],
     &["scenario"],
     &["vocab"],
     &["engine", "watch"],

@@ -42,7 +42,7 @@ pub fn run(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
             )
         })?;
     }
-    child::kill_children_on_signals();
+    crate::children::kill_children_on_signals();
     let traced = execute(&args_to_spawn(args, output, false), args.for_).map_err(start_error)?;
     if let Some(path) = &args.events
         && let Err(e) = write_events(path, &traced)
@@ -236,7 +236,7 @@ pub fn recording(
     for_: Option<std::time::Duration>,
 ) -> Result<crate::vocab::recording::Recording, Error> {
     check_script(script)?;
-    child::kill_children_on_signals();
+    crate::children::kill_children_on_signals();
     let spec = Spawn {
         script: script.to_path_buf(),
         args: Vec::new(),

@@ -4,7 +4,7 @@
 //!
 //! In the parent, one host thread per process ([`host`]) waits for the process's `after=`
 //! group, starts the child in a process group of its own that dies with threadlab (the same
-//! way the traced Python program is started, `watch::child::never_outlive_threadlab`), hands
+//! way the traced Python program is started, `children::never_outlive_threadlab`), hands
 //! it the scenario on its stdin, and relays what it records into the run: each event comes
 //! back as a line on the child's stdout, stamped on the system's monotonic clock, and is put
 //! on the run's own clock, so the one recording holds every process's lanes. A control
@@ -21,9 +21,9 @@ use std::time::Duration;
 use super::primitives::Primitive;
 use super::recorder::Recorder;
 use super::script::{Shared, wait_for_group};
+use crate::children::{never_outlive_threadlab, unwatch_group, watch_group};
 use crate::scenario::model::{ProcIdx, ResIdx, ResourceKind, ThreadIdx};
 use crate::vocab::event::{Event, EventKind};
-use crate::watch::child::{never_outlive_threadlab, unwatch_group, watch_group};
 
 /// The hidden command a child process is started with.
 pub const CHILD_COMMAND: &str = "process-child";

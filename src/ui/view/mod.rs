@@ -2,9 +2,9 @@
 
 pub mod banner;
 pub mod code;
+pub mod compare;
 pub mod fold;
 pub mod footprint;
-pub mod compare;
 pub mod gil;
 pub mod help;
 pub mod lanes;
