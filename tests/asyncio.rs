@@ -4,6 +4,7 @@
 //! asserted. Then `check`'s refusals, at their exact line and column.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use threadlab::engine::Phase;
 use threadlab::scenario::{self, model::Op, model::Scenario, model::ThreadIdx};
@@ -530,4 +531,63 @@ fn json_summary_marks_cancelled_tasks_and_asyncio_kinds() {
         .find(|r| r["name"] == "jobs")
         .unwrap();
     assert_eq!(jobs["kind"], "async-queue");
+}
+
+// ---- the deadlock watcher ----------------------------------------------------------------------
+
+fn run_source(source: &str) -> (Phase, Vec<Event>, Option<String>, Arc<Scenario>) {
+    let s = Arc::new(parse(source).expect("a valid scenario"));
+    let run = threadlab::engine::Run::start(s.clone(), fast());
+    let (phase, events) = run_to_end(&run);
+    let said = run.deadlock().map(|d| d.describe(&s));
+    run.stop();
+    (phase, events, said, s)
+}
+
+/// A task awaiting a queue that no task left will fill is stuck, and named; so are two tasks
+/// that each hold an asyncio lock and await the other's, a cycle on one thread.
+#[test]
+fn the_deadlock_watcher_knows_asyncio_waits() {
+    let (phase, _, said, _) = run_source(
+        "event-loop\nasync-queue q capacity=2\ntask producer {\n    put q\n}\ntask consumer {\n    take q\n    take q\n}\n",
+    );
+    assert_eq!(phase, Phase::Deadlock);
+    let said = said.expect("reported");
+    assert!(said.contains("consumer waits for q"), "{said}");
+
+    let (phase, _, said, _) = run_source(
+        "event-loop\nasync-lock a\nasync-lock b\ntask left {\n    lock a\n    sleep \"20ms\"\n    lock b\n    unlock b\n    unlock a\n}\ntask right {\n    lock b\n    sleep \"20ms\"\n    lock a\n    unlock a\n    unlock b\n}\n",
+    );
+    assert_eq!(phase, Phase::Deadlock);
+    let said = said.expect("reported");
+    assert!(said.contains("left") && said.contains("right"), "{said}");
+    assert!(said.contains("held by"), "{said}");
+}
+
+/// An asyncio event lets every waiting task go on when set, naming the setter; a wait after
+/// `clear` waits again.
+#[test]
+fn an_async_event_releases_every_waiter_and_names_the_setter() {
+    let (phase, events, _, s) = run_source(
+        "event-loop\nasync-event go\ntask waiter count=3 {\n    wait go\n    work \"1ms\"\n}\ntask starter {\n    sleep \"30ms\"\n    set go\n    clear go\n    sleep \"30ms\"\n    set go\n}\ntask late {\n    sleep \"45ms\"\n    wait go\n}\n",
+    );
+    assert_eq!(phase, Phase::Finished);
+    let go = resource(&s, "go") as u16;
+    let starter = thread(&s, "starter");
+    let sets: Vec<u64> = of(&events, starter)
+        .filter(|e| e.kind == EventKind::Set)
+        .map(|e| e.t_ns)
+        .collect();
+    for w in group(&s, "waiter") {
+        let passed = of(&events, w)
+            .find(|e| e.kind == EventKind::Pass && e.resource == Some(go))
+            .expect("went on");
+        assert_eq!(passed.by, Some(starter));
+        assert!(passed.t_ns >= sets[0] && passed.t_ns < sets[1]);
+    }
+    let late = thread(&s, "late");
+    let passed = of(&events, late)
+        .find(|e| e.kind == EventKind::Pass)
+        .expect("went on");
+    assert!(passed.t_ns >= sets[1], "after the clear it waited for the second set");
 }
