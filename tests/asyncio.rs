@@ -569,7 +569,7 @@ fn the_deadlock_watcher_knows_asyncio_waits() {
 #[test]
 fn an_async_event_releases_every_waiter_and_names_the_setter() {
     let (phase, events, _, s) = run_source(
-        "event-loop\nasync-event go\ntask waiter count=3 {\n    wait go\n    work \"1ms\"\n}\ntask starter {\n    sleep \"30ms\"\n    set go\n    clear go\n    sleep \"30ms\"\n    set go\n}\ntask late {\n    sleep \"45ms\"\n    wait go\n}\n",
+        "event-loop\nasync-event go\ntask waiter count=3 {\n    wait go\n    work \"1ms\"\n}\ntask starter {\n    sleep \"30ms\"\n    set go\n    clear go\n    sleep \"200ms\"\n    set go\n}\ntask late {\n    sleep \"120ms\"\n    wait go\n}\n",
     );
     assert_eq!(phase, Phase::Finished);
     let go = resource(&s, "go") as u16;
@@ -589,5 +589,8 @@ fn an_async_event_releases_every_waiter_and_names_the_setter() {
     let passed = of(&events, late)
         .find(|e| e.kind == EventKind::Pass)
         .expect("went on");
-    assert!(passed.t_ns >= sets[1], "after the clear it waited for the second set");
+    assert!(
+        passed.t_ns >= sets[1],
+        "after the clear it waited for the second set"
+    );
 }
