@@ -594,3 +594,57 @@ fn an_async_event_releases_every_waiter_and_names_the_setter() {
         "after the clear it waited for the second set"
     );
 }
+
+/// Stepping a task whose step awaits other tasks ends the step when it starts to await, as a
+/// step that blocks ends when the thread blocks (the tasks it awaits are paused meanwhile, so
+/// otherwise the step could never end); the run then goes on to its end.
+#[test]
+fn a_stepped_await_on_tasks_ends_when_the_task_starts_waiting() {
+    use std::time::Duration;
+    use threadlab::engine::{Run, RunOptions};
+    let s = Arc::new(
+        parse("event-loop\ntask fetch {\n    sleep \"50ms\"\n    work \"1ms\"\n}\ntask main {\n    gather fetch\n    work \"1ms\"\n}\n")
+            .unwrap(),
+    );
+    let (fetch, main) = (thread(&s, "fetch"), thread(&s, "main"));
+    let run = Run::start(
+        s.clone(),
+        RunOptions {
+            start_paused: true,
+            ..fast()
+        },
+    );
+    let mut events = Vec::new();
+    let held = |run: &Run, events: &mut Vec<Event>, t: ThreadIdx| {
+        let from = events.len();
+        for _ in 0..500 {
+            run.wait_events(events, Duration::from_millis(20));
+            if events[from..]
+                .iter()
+                .any(|e| e.thread == t && e.kind == EventKind::Hold)
+            {
+                return;
+            }
+        }
+        panic!("{} never came to its step", s.thread_name(t));
+    };
+    held(&run, &mut events, fetch);
+    run.step(fetch).expect("fetch holds the loop");
+    assert!(run.wait_step_done(LIMIT));
+    held(&run, &mut events, main);
+    run.step(main).expect("main holds the loop");
+    assert!(
+        run.wait_step_done(Duration::from_secs(5)),
+        "the stepped gather ended when main began to await"
+    );
+    run.resume();
+    let (phase, rest) = run_to_end(&run);
+    assert_eq!(phase, Phase::Finished);
+    events.extend(rest);
+    events.sort_by_key(|e| e.t_ns);
+    let awaited = of(&events, main)
+        .find(|e| e.kind == EventKind::Sleep)
+        .expect("gather awaited")
+        .t_ns;
+    assert!(awaited < ended_at(&events, fetch).1);
+}

@@ -250,6 +250,13 @@ async fn run_time_until(shared: &Shared, end: u64) {
     }
 }
 
+/// The task awaits other tasks: to the conductor it waits on its loop, so a step granted to
+/// it ends here and it cannot be stepped until what it awaits has ended.
+fn await_tasks(shared: &Shared, me: ThreadIdx) {
+    let (r, _) = event_loop(shared, me);
+    shared.conductor.blocking(me, r);
+}
+
 /// Asks every task of `tasks` that has not ended to stop (`t.cancel()`).
 fn cancel(shared: &Shared, me: ThreadIdx, tasks: Tasks, rec: &mut Recorder) {
     let (_, lp) = event_loop(shared, me);
@@ -389,6 +396,7 @@ async fn run_task(
                     lp.leave(&mut cx(shared, me, rec));
                     rec.emit(EventKind::Sleep, None, None, None);
                     rec.flush();
+                    await_tasks(shared, me);
                     await_until(shared, me, rec, ended).await?;
                 }
                 // FIRST_COMPLETED names the task that ended first among those that have.
@@ -402,6 +410,7 @@ async fn run_task(
                     lp.leave(&mut cx(shared, me, rec));
                     rec.emit(EventKind::Sleep, None, None, None);
                     rec.flush();
+                    await_tasks(shared, me);
                     let end = shared.clock.now() + timeout.as_nanos() as u64;
                     let in_time = tokio::select! {
                         waited = conductor.until_async(|| ended() || lp.cancelled(me).is_some()) => {
@@ -420,6 +429,7 @@ async fn run_task(
                         lp.leave(&mut cx(shared, me, rec));
                         rec.emit(EventKind::Sleep, None, None, None);
                         rec.flush();
+                        await_tasks(shared, me);
                         await_until(shared, me, rec, ended).await?;
                     }
                 }
