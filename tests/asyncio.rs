@@ -4,6 +4,7 @@
 //! asserted. Then `check`'s refusals, at their exact line and column.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use threadlab::engine::Phase;
 use threadlab::scenario::{self, model::Op, model::Scenario, model::ThreadIdx};
@@ -530,4 +531,120 @@ fn json_summary_marks_cancelled_tasks_and_asyncio_kinds() {
         .find(|r| r["name"] == "jobs")
         .unwrap();
     assert_eq!(jobs["kind"], "async-queue");
+}
+
+// ---- the deadlock watcher ----------------------------------------------------------------------
+
+fn run_source(source: &str) -> (Phase, Vec<Event>, Option<String>, Arc<Scenario>) {
+    let s = Arc::new(parse(source).expect("a valid scenario"));
+    let run = threadlab::engine::Run::start(s.clone(), fast());
+    let (phase, events) = run_to_end(&run);
+    let said = run.deadlock().map(|d| d.describe(&s));
+    run.stop();
+    (phase, events, said, s)
+}
+
+/// A task awaiting a queue that no task left will fill is stuck, and named; so are two tasks
+/// that each hold an asyncio lock and await the other's, a cycle on one thread.
+#[test]
+fn the_deadlock_watcher_knows_asyncio_waits() {
+    let (phase, _, said, _) = run_source(
+        "event-loop\nasync-queue q capacity=2\ntask producer {\n    put q\n}\ntask consumer {\n    take q\n    take q\n}\n",
+    );
+    assert_eq!(phase, Phase::Deadlock);
+    let said = said.expect("reported");
+    assert!(said.contains("consumer waits for q"), "{said}");
+
+    let (phase, _, said, _) = run_source(
+        "event-loop\nasync-lock a\nasync-lock b\ntask left {\n    lock a\n    sleep \"20ms\"\n    lock b\n    unlock b\n    unlock a\n}\ntask right {\n    lock b\n    sleep \"20ms\"\n    lock a\n    unlock a\n    unlock b\n}\n",
+    );
+    assert_eq!(phase, Phase::Deadlock);
+    let said = said.expect("reported");
+    assert!(said.contains("left") && said.contains("right"), "{said}");
+    assert!(said.contains("held by"), "{said}");
+}
+
+/// An asyncio event lets every waiting task go on when set, naming the setter; a wait after
+/// `clear` waits again.
+#[test]
+fn an_async_event_releases_every_waiter_and_names_the_setter() {
+    let (phase, events, _, s) = run_source(
+        "event-loop\nasync-event go\ntask waiter count=3 {\n    wait go\n    work \"1ms\"\n}\ntask starter {\n    sleep \"30ms\"\n    set go\n    clear go\n    sleep \"200ms\"\n    set go\n}\ntask late {\n    sleep \"120ms\"\n    wait go\n}\n",
+    );
+    assert_eq!(phase, Phase::Finished);
+    let go = resource(&s, "go") as u16;
+    let starter = thread(&s, "starter");
+    let sets: Vec<u64> = of(&events, starter)
+        .filter(|e| e.kind == EventKind::Set)
+        .map(|e| e.t_ns)
+        .collect();
+    for w in group(&s, "waiter") {
+        let passed = of(&events, w)
+            .find(|e| e.kind == EventKind::Pass && e.resource == Some(go))
+            .expect("went on");
+        assert_eq!(passed.by, Some(starter));
+        assert!(passed.t_ns >= sets[0] && passed.t_ns < sets[1]);
+    }
+    let late = thread(&s, "late");
+    let passed = of(&events, late)
+        .find(|e| e.kind == EventKind::Pass)
+        .expect("went on");
+    assert!(
+        passed.t_ns >= sets[1],
+        "after the clear it waited for the second set"
+    );
+}
+
+/// Stepping a task whose step awaits other tasks ends the step when it starts to await, as a
+/// step that blocks ends when the thread blocks (the tasks it awaits are paused meanwhile, so
+/// otherwise the step could never end); the run then goes on to its end.
+#[test]
+fn a_stepped_await_on_tasks_ends_when_the_task_starts_waiting() {
+    use std::time::Duration;
+    use threadlab::engine::{Run, RunOptions};
+    let s = Arc::new(
+        parse("event-loop\ntask fetch {\n    sleep \"50ms\"\n    work \"1ms\"\n}\ntask main {\n    gather fetch\n    work \"1ms\"\n}\n")
+            .unwrap(),
+    );
+    let (fetch, main) = (thread(&s, "fetch"), thread(&s, "main"));
+    let run = Run::start(
+        s.clone(),
+        RunOptions {
+            start_paused: true,
+            ..fast()
+        },
+    );
+    let mut events = Vec::new();
+    let held = |run: &Run, events: &mut Vec<Event>, t: ThreadIdx| {
+        let from = events.len();
+        for _ in 0..500 {
+            run.wait_events(events, Duration::from_millis(20));
+            if events[from..]
+                .iter()
+                .any(|e| e.thread == t && e.kind == EventKind::Hold)
+            {
+                return;
+            }
+        }
+        panic!("{} never came to its step", s.thread_name(t));
+    };
+    held(&run, &mut events, fetch);
+    run.step(fetch).expect("fetch holds the loop");
+    assert!(run.wait_step_done(LIMIT));
+    held(&run, &mut events, main);
+    run.step(main).expect("main holds the loop");
+    assert!(
+        run.wait_step_done(Duration::from_secs(5)),
+        "the stepped gather ended when main began to await"
+    );
+    run.resume();
+    let (phase, rest) = run_to_end(&run);
+    assert_eq!(phase, Phase::Finished);
+    events.extend(rest);
+    events.sort_by_key(|e| e.t_ns);
+    let awaited = of(&events, main)
+        .find(|e| e.kind == EventKind::Sleep)
+        .expect("gather awaited")
+        .t_ns;
+    assert!(awaited < ended_at(&events, fetch).1);
 }

@@ -1370,3 +1370,21 @@ fn the_menu_compares_the_chosen_lesson_with_the_next_one_opened() {
     app.update(Action::CompareWith);
     assert_eq!(app.compare_from, None);
 }
+/// asyncio's primitives are named by the keyword that declares them, and the log says which
+/// task cancelled which.
+#[test]
+fn the_resource_panel_names_asyncio_primitives() {
+    let source = threadlab::scenario::builtin::find("async-queue")
+        .expect("built-in")
+        .source;
+    let text = screen_text(&finished_app(source, 140, 40), 140, 40);
+    let row = text
+        .lines()
+        .find(|l| l.contains("jobs") && l.contains("async-queue"))
+        .unwrap_or_else(|| panic!("no async-queue row:\n{text}"));
+    assert!(row.contains("put 12 taken 12"), "{row}");
+    assert!(
+        text.contains("was cancelled by supervisor: CancelledError at its await"),
+        "{text}"
+    );
+}

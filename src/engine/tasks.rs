@@ -7,6 +7,12 @@
 //! a timer or an I/O completion), so it ends on time even while a blocking call holds the loop.
 //! From then on the task is ready, and it waits until the loop is free to poll it.
 //!
+//! A task also awaits asyncio's own primitives (`primitives::asyncio`), other tasks (`gather`,
+//! `wait`, `wait-for`) and calls on the executor's worker threads (`to-thread`): each gives the
+//! loop up, waits without holding any thread, and is ready once what it awaited is there. A
+//! task another cancels stops with `CancelledError` at the await it is in, as soon as the loop
+//! gets to it, and runs no step after.
+//!
 //! The conductor reaches tasks too. A task at a step boundary holds the loop, so it waits at the
 //! ordinary gate and parks the loop with it, as a paused program would: a ready task cannot be
 //! stepped until the running one awaits. An awaiting task's timer waits at the async gate,
@@ -138,6 +144,7 @@ async fn task(shared: Arc<Shared>, me: ThreadIdx, mut rec: Recorder, timers: Han
                 p.give_back(&mut cx(&shared, me, &mut rec));
             }
         }
+        announce_ready(&shared);
     }
     lp.ended(me);
     end(&shared, me, &mut rec, outcome);
@@ -190,12 +197,29 @@ async fn await_turn(
     }
     let Some(handed) = p.take_handed(me) else {
         p.leave(&mut cx(shared, me, rec));
+        announce_ready(shared);
         conductor.unblocked(me);
         return Err(Halt::TaskCancelled(lp.cancelled(me).flatten()));
     };
-    ready(shared, me, rec);
+    // Made ready by whoever handed it over (`announce_ready`); now the loop runs it.
     resume(shared, me, rec)?;
     Ok(handed)
+}
+
+/// Tasks whose wait on an asyncio primitive a step just ended are ready from that moment, as
+/// CPython's resolved future schedules its task at once, while the task that ended it still
+/// holds the loop. Said on each woken task's own lane, before anything it does next.
+fn announce_ready(shared: &Shared) {
+    for p in &shared.primitives {
+        if let Primitive::Asyncio(p) = p {
+            for t in p.newly_handed() {
+                let mut rec = Recorder::new(t, shared.sink.clone());
+                rec.step = shared.conductor.pc(t);
+                ready(shared, t, &mut rec);
+                rec.flush();
+            }
+        }
+    }
 }
 
 /// The task gives the loop up until `done` says so (tasks it awaits have ended, a call on a
@@ -226,6 +250,13 @@ async fn run_time_until(shared: &Shared, end: u64) {
         let left = Duration::from_nanos(((end - now) as f64 / shared.conductor.speed()) as u64);
         tokio::time::sleep(left.min(Duration::from_millis(5))).await;
     }
+}
+
+/// The task awaits other tasks: to the conductor it waits on its loop, so a step granted to
+/// it ends here and it cannot be stepped until what it awaits has ended.
+fn await_tasks(shared: &Shared, me: ThreadIdx) {
+    let (r, _) = event_loop(shared, me);
+    shared.conductor.blocking(me, r);
 }
 
 /// Asks every task of `tasks` that has not ended to stop (`t.cancel()`).
@@ -367,6 +398,7 @@ async fn run_task(
                     lp.leave(&mut cx(shared, me, rec));
                     rec.emit(EventKind::Sleep, None, None, None);
                     rec.flush();
+                    await_tasks(shared, me);
                     await_until(shared, me, rec, ended).await?;
                 }
                 // FIRST_COMPLETED names the task that ended first among those that have.
@@ -380,6 +412,7 @@ async fn run_task(
                     lp.leave(&mut cx(shared, me, rec));
                     rec.emit(EventKind::Sleep, None, None, None);
                     rec.flush();
+                    await_tasks(shared, me);
                     let end = shared.clock.now() + timeout.as_nanos() as u64;
                     let in_time = tokio::select! {
                         waited = conductor.until_async(|| ended() || lp.cancelled(me).is_some()) => {
@@ -398,6 +431,7 @@ async fn run_task(
                         lp.leave(&mut cx(shared, me, rec));
                         rec.emit(EventKind::Sleep, None, None, None);
                         rec.flush();
+                        await_tasks(shared, me);
                         await_until(shared, me, rec, ended).await?;
                     }
                 }
@@ -432,6 +466,7 @@ async fn run_task(
                 )));
             }
         }
+        announce_ready(shared);
         conductor.after_step(me, i);
     }
     Ok(())

@@ -32,6 +32,8 @@ struct State {
     handed: Vec<Option<Handed>>,
     /// Per task: cancelled, so whatever it waits for, its wait is ending.
     cancelled: Vec<bool>,
+    /// Per task: its wait's end has been made known (it is ready, waiting for the loop).
+    announced: Vec<bool>,
 }
 
 /// The end of a task's wait, waiting for the task to be polled again.
@@ -118,6 +120,7 @@ impl Asyncio {
                 of,
                 handed: vec![None; threads],
                 cancelled: vec![false; threads],
+                announced: vec![false; threads],
             }),
         }
     }
@@ -378,7 +381,26 @@ impl Asyncio {
 
     /// The end of `t`'s wait, if it has come: taken, so it is collected once.
     pub fn take_handed(&self, t: ThreadIdx) -> Option<Handed> {
-        self.state.lock().handed[t as usize].take()
+        let mut s = self.state.lock();
+        s.announced[t as usize] = false;
+        s.handed[t as usize].take()
+    }
+
+    /// The tasks whose wait has ended since the last time this was asked: from that moment
+    /// they are ready, though the task that ended their wait still holds the loop.
+    pub fn newly_handed(&self) -> Vec<ThreadIdx> {
+        let mut s = self.state.lock();
+        let State {
+            handed, announced, ..
+        } = &mut *s;
+        let mut fresh = Vec::new();
+        for (t, h) in handed.iter().enumerate() {
+            if h.is_some() && !announced[t] {
+                announced[t] = true;
+                fresh.push(t as ThreadIdx);
+            }
+        }
+        fresh
     }
 
     /// Whether `t`'s wait has ended.
@@ -401,6 +423,7 @@ impl Asyncio {
         let mut s = self.state.lock();
         s.seq += 1;
         let got = s.handed[t as usize].take();
+        s.announced[t as usize] = false;
         let State { of, handed, .. } = &mut *s;
         match of {
             Of::Permits {

@@ -106,8 +106,9 @@ impl EventLoop {
         cx.rec.flush();
     }
 
-    /// Nobody waits on the loop in the deadlock sense: tasks only ever wait for timers, so the
-    /// loop always comes back to a ready task.
+    /// Nobody waits on the loop in the deadlock sense: a ready task waits only for the task
+    /// running now to await or end, which it always does; tasks that await something (an
+    /// asyncio primitive, another task) wait on that, not on the loop.
     pub fn view(&self) -> View {
         let s = self.state.lock();
         View::of(s.seq, s.running, [])
