@@ -87,7 +87,8 @@ fn every_builtin_parses_and_checks() {
             "async-semaphore",
             "async-queue",
             "gather-vs-wait",
-            "to-thread"
+            "to-thread",
+            "c10k"
         ]
     );
     for b in builtin::all() {
