@@ -230,9 +230,12 @@ pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
             }
         };
         let name = cells::pad(&t.name, name_w);
+        let pid = t.pid.map_or_else(String::new, |pid| {
+            t!("processes.summary.in_pid", pid = pid).into_owned()
+        });
         let _ = writeln!(
             out,
-            "{head}{name}  {times}{}{end}",
+            "{head}{name}  {pid}{times}{}{end}",
             t!("classroom.summary.end_sep")
         );
     }

@@ -331,7 +331,10 @@ pub fn twin(scenario: &Scenario) -> Twin {
 
     let groups = groups(scenario, &mut taken);
     lanes_line(scenario, &mut out);
-    for g in &groups {
+    for (gi, g) in groups.iter().enumerate() {
+        if g.same_as.is_some() {
+            continue;
+        }
         out.blank(2);
         let spec = &scenario.threads[g.first];
         if let Some(comment) = trailing_comment(scenario, spec.line) {
@@ -345,7 +348,17 @@ pub fn twin(scenario: &Scenario) -> Twin {
                 scenario.resource_name(gil)
             ));
         }
+        let shared: Vec<&str> = groups
+            .iter()
+            .filter(|o| o.same_as == Some(gi))
+            .flat_map(|o| o.lanes.iter().map(String::as_str))
+            .collect();
         let doc = match g.lanes.len() {
+            1 if !shared.is_empty() => format!(
+                "The thread {}, and its copy in each process of the block: {}.",
+                g.lanes[0],
+                shared.join(", ")
+            ),
             1 => format!(
                 "The {} {}.",
                 if g.task { "task" } else { "thread" },
@@ -448,6 +461,9 @@ struct Group {
     lanes: Vec<String>,
     task: bool,
     after: Vec<usize>,
+    /// A thread of a `process count=N` block after the first process: the group of the first,
+    /// whose function it runs too.
+    same_as: Option<usize>,
 }
 
 fn groups(scenario: &Scenario, taken: &mut HashSet<String>) -> Vec<Group> {
@@ -474,9 +490,14 @@ fn groups(scenario: &Scenario, taken: &mut HashSet<String>) -> Vec<Group> {
             }
         }
         let kind = if t.is_task() { "tasks" } else { "threads" };
-        let func = ident(&t.group, taken);
+        let same_as = process_twin(scenario, &groups, i);
+        let func = match same_as {
+            Some(g) => groups[g].func.clone(),
+            None => ident(&block_name(scenario, i).unwrap_or(t.group.clone()), taken),
+        };
         let var = ident(&format!("{func}_{kind}"), taken);
         groups.push(Group {
+            same_as,
             name: t.group.clone(),
             func,
             var,
@@ -487,6 +508,46 @@ fn groups(scenario: &Scenario, taken: &mut HashSet<String>) -> Vec<Group> {
         });
     }
     groups
+}
+
+/// For thread `t` of the first process of a `process NAME count=N` block, whose function the
+/// copies in the other processes share: `NAME.thread` (`worker.loop`, not `worker-1.loop`).
+fn block_name(scenario: &Scenario, t: usize) -> Option<String> {
+    let spec = &scenario.threads[t];
+    let process = scenario.process_of(t as u16)?;
+    let local = spec.group.strip_prefix(process)?;
+    let copied = scenario
+        .threads
+        .iter()
+        .enumerate()
+        .skip(t + 1)
+        .any(|(u, other)| {
+            scenario.process_of(u as u16).is_some_and(|p| {
+                p != process
+                    && other.group.strip_prefix(p) == Some(local)
+                    && other.steps == spec.steps
+                    && other.line == spec.line
+            })
+        });
+    let block = process.rsplit_once('-').map_or(process, |(b, _)| b);
+    copied.then(|| format!("{block}{local}"))
+}
+
+/// For thread `t` of a child process: the earlier group, in another process, that is the same
+/// thread of the same `process` block (same name within its process, same steps), if any.
+fn process_twin(scenario: &Scenario, groups: &[Group], t: usize) -> Option<usize> {
+    let local = |t: usize| {
+        let spec = &scenario.threads[t];
+        let process = scenario.process_of(t as u16)?;
+        Some((spec.group.strip_prefix(process)?.to_string(), process))
+    };
+    let (name, process) = local(t)?;
+    groups.iter().position(|g| {
+        g.same_as.is_none()
+            && local(g.first).is_some_and(|(n, p)| n == name && p != process)
+            && scenario.threads[g.first].steps == scenario.threads[t].steps
+            && scenario.threads[g.first].line == scenario.threads[t].line
+    })
 }
 
 fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
@@ -561,7 +622,7 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
         ));
     }
     let mut finish: Vec<String> = Vec::new();
-    let mut processes_started: Vec<u16> = Vec::new();
+    let mut processes_started: (Vec<u16>, Vec<String>) = (Vec::new(), Vec::new());
     for g in groups {
         if let Some(p) = scenario.threads[g.first].process {
             start_process(scenario, groups, p, &mut processes_started, out);
@@ -598,12 +659,13 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
 }
 
 /// `main`'s start of child process `p`, once, where its first group comes: after the groups it
-/// waits for, each of its groups with its lanes, on threads of the new process.
+/// waits for (`joined`: those already waited for), each of its groups with its lanes, on
+/// threads of the new process.
 fn start_process(
     scenario: &Scenario,
     groups: &[Group],
     p: u16,
-    started: &mut Vec<u16>,
+    (started, joined): &mut (Vec<u16>, Vec<String>),
     out: &mut Program,
 ) {
     if started.contains(&p) {
@@ -620,6 +682,9 @@ fn start_process(
             waits.push(g);
         }
     }
+    // A group already waited for (a `count=` block's earlier process) is over.
+    waits.retain(|g| !joined.contains(&g.var));
+    joined.extend(waits.iter().map(|g| g.var.clone()));
     for g in &waits {
         out.line(&format!(
             "    join({})  # {} starts once {} finished",
