@@ -81,7 +81,8 @@ fn every_builtin_parses_and_checks() {
             "gil",
             "gil-convoy",
             "event-loop",
-            "event-loop-blocking"
+            "event-loop-blocking",
+            "c10k"
         ]
     );
     for b in builtin::all() {
