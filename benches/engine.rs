@@ -351,3 +351,31 @@ fn reset_latency_512_threads() {
         starts[10], joins[10], joins[19]
     );
 }
+
+/// The c10k lesson (10,000 tasks and 512 threads, all waiting): started, paused half a second
+/// in, and reset, 10 times: how long starting, the pause call and joining everything took.
+#[divan::bench(sample_count = 1, sample_size = 1)]
+fn pause_and_reset_c10k() {
+    use threadlab::engine::{Run, RunOptions};
+    let s = Arc::new(threadlab::scenario::load("c10k").unwrap());
+    let threads_before = std::fs::read_dir("/proc/self/task").unwrap().count();
+    let (mut starts, mut pauses, mut joins) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..10 {
+        let started = Instant::now();
+        let run = Run::start(s.clone(), RunOptions::default());
+        starts.push(started.elapsed());
+        std::thread::sleep(Duration::from_millis(500));
+        let paused = Instant::now();
+        run.pause();
+        pauses.push(paused.elapsed());
+        joins.push(run.stop());
+    }
+    for v in [&mut starts, &mut pauses, &mut joins] {
+        v.sort();
+    }
+    let threads_after = std::fs::read_dir("/proc/self/task").unwrap().count();
+    eprintln!(
+        "c10k: 10 runs, start median {:?} max {:?}; pause call median {:?} max {:?}; join median {:?} max {:?}; threads before {threads_before}, after {threads_after}",
+        starts[5], starts[9], pauses[5], pauses[9], joins[5], joins[9]
+    );
+}

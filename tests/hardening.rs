@@ -458,8 +458,10 @@ fn corpus() -> Vec<String> {
 /// Whatever the checker accepts is within every limit: nothing that gets past it can ask the
 /// engine for more threads, steps or time than the README promises.
 fn within_limits(s: &Scenario) -> Result<(), String> {
-    if s.threads.is_empty() || s.threads.len() > scenario::MAX_THREADS {
-        return Err(format!("{} threads", s.threads.len()));
+    let tasks = s.threads.iter().filter(|t| t.is_task()).count();
+    let threads = s.threads.len() - tasks;
+    if s.threads.is_empty() || threads > scenario::MAX_THREADS || tasks > scenario::MAX_TASKS {
+        return Err(format!("{threads} threads and {tasks} tasks"));
     }
     if s.resources.len() > scenario::MAX_RESOURCES {
         return Err(format!("{} resources", s.resources.len()));
