@@ -1587,24 +1587,31 @@ fn foreseen_failure(s: &Scenario, t: ThreadIdx, why: &str, events: &[Event]) -> 
                 }
         )
     };
-    let mine: Vec<&Event> = events
+    // A collector re-raises what a task raised: the last result it collected is that task's.
+    let collected = events
         .iter()
-        .filter(|e| e.thread == t && e.t_ns <= fail.t_ns)
-        .collect();
-    // A collector re-raises what a task raised: its last result collected is that task's.
-    if let Some(e) = mine.iter().rev().find(|e| e.kind != EventKind::Fail)
-        && e.kind == EventKind::Pass
-        && let Some(r) = e.resource
-        && s.resources[r as usize].kind == ResourceKind::Pool
-    {
-        let raised = events
+        .filter(|e| e.thread == t && e.t_ns <= fail.t_ns && e.kind != EventKind::Fail)
+        .filter(|e| {
+            !e.resource.is_some_and(|r| {
+                matches!(
+                    s.resources[r as usize].kind,
+                    ResourceKind::Gil { .. } | ResourceKind::EventLoop
+                )
+            })
+        })
+        .next_back()
+        .filter(|e| {
+            e.kind == EventKind::Pass
+                && e.resource
+                    .is_some_and(|r| s.resources[r as usize].kind == ResourceKind::Pool)
+        });
+    if let Some(e) = collected
+        && events
             .iter()
-            .any(|x| x.kind == EventKind::Raise && x.resource == Some(r) && x.item == e.item);
-        return if raised && why == format!("ValueError: {}", e.item.unwrap_or(0)) {
-            Ok(())
-        } else {
-            Err(format!("the result of task {:?} raised nothing", e.item))
-        };
+            .any(|x| x.kind == EventKind::Raise && x.resource == e.resource && x.item == e.item)
+        && why == format!("ValueError: {}", e.item.unwrap_or(0))
+    {
+        return Ok(());
     }
     let mut i = last.map_or(0, |l| l + 1);
     while steps.get(i).is_some_and(|st| quiet(st.op)) {
@@ -2617,4 +2624,19 @@ fn an_event_set_then_cleared_by_others_is_judged_in_time_order() {
     let _serial = serial();
     let text = "event e0\nthread T0 {\n    set e0\n    wait e0\n}\nthread T1 count=2 {\n    wait e0\n    wait e0\n    clear e0\n}\n";
     assert_no_problems(&judged(text, 100), text);
+}
+
+/// A pool's failures that Python raises, and only those: a result re-raising what its task
+/// raised, and a submit after shutdown (after collecting results: the last thing recorded is
+/// then a result, not the failure's cause).
+#[test]
+fn a_pool_fails_only_where_python_raises() {
+    let _serial = serial();
+    for text in [
+        "pool x\nthread main {\n    submit x work=\"1ms\" raises=\"ValueError\"\n    map x\n}\nthread worker {\n    run-next x\n}\n",
+        "pool x\nthread main {\n    submit x work=\"1ms\"\n    map x\n    shutdown x\n    submit x work=\"1ms\"\n}\nthread worker {\n    run-next x\n    run-next x\n}\n",
+    ] {
+        let verdicts = judged(text, 5);
+        assert_no_problems(&verdicts, text);
+    }
 }
