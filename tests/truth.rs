@@ -1334,8 +1334,13 @@ impl<'a> World<'a> {
             return false;
         }
         match self.kind(r) {
-            ResourceKind::Buffer { .. } | ResourceKind::RwLock { .. } | ResourceKind::Pool => {
+            ResourceKind::Buffer { .. } | ResourceKind::RwLock { .. } => {
                 self.op_at(u).map(|o| o.keyword()) == self.op_at(t).map(|o| o.keyword())
+            }
+            // Workers wait for tasks; collectors (whichever way they collect) for results.
+            ResourceKind::Pool => {
+                let worker = |x: usize| matches!(self.op_at(x), Some(Op::RunNext(_)));
+                worker(u) == worker(t)
             }
             _ => true,
         }
@@ -2639,4 +2644,13 @@ fn a_pool_fails_only_where_python_raises() {
         let verdicts = judged(text, 5);
         assert_no_problems(&verdicts, text);
     }
+}
+
+/// Two collectors of one pool, one of which alone would run the task both wait for: stuck,
+/// and blamed on nobody, since the only thread that could run it waits for the same thing.
+#[test]
+fn collectors_waiting_for_a_task_only_one_of_them_would_run_blame_nobody() {
+    let _serial = serial();
+    let text = "pool x0\nthread T0 {\n    submit x0 work=\"1ms\"\n    map x0\n}\nthread T1 {\n    as-completed x0\n    work \"4ms\"\n    run-next x0\n    sleep \"3ms\"\n}\n";
+    assert_no_problems(&judged(text, 10), text);
 }
