@@ -6,10 +6,13 @@
 //! holds and which step it is at, and, for a run cut short, decides which threads could ever
 //! move again: a thread moves if it is not waiting, or if what it waits for is free, or if a
 //! thread that can move holds it and will give it back, or will still release, put, take,
-//! arrive or set what it needs. What is left when that settles can never move. The engine's
-//! outcome, its cycle and every blame in it must agree; so must every primitive's invariants,
-//! every thread's recorded events (step by step against its script), `check` (no thread fails
-//! at run time) and the process's threads (none left behind).
+//! arrive, set, notify, mark a task done, submit or run a task that it needs. What is left when
+//! that settles can never move (daemons are stopped once every ordinary thread has ended). The
+//! engine's outcome, its cycle and every blame in it must agree; so must every primitive's
+//! invariants, every thread's recorded events (step by step against its script), `check` (no
+//! thread fails at run time, except where Python raises and the script allows it: a `pop` of an
+//! empty list not guarded by `while`, a result re-raising its task's exception, a submit after
+//! shutdown) and the process's threads (none left behind).
 //!
 //! Failures are shrunk to the smallest scenario that still fails and printed as KDL, so what a
 //! teacher would read is what the report shows. The figures behind README's promises:
@@ -569,7 +572,8 @@ enum Class {
     LostEvents,
     /// A primitive broke its promise in the recorded events.
     Invariant,
-    /// `check` accepted the file, and a thread then failed at run time.
+    /// `check` accepted the file, and a thread then failed at run time where the script does
+    /// not allow it.
     Disagreement,
     /// A waiting thread whose resource is free did not move (a lost wake-up).
     Stalled,
@@ -956,11 +960,11 @@ impl<'a> World<'a> {
                 }
                 (ResourceKind::Condition { .. }, EventKind::Pass) => woken[ri] -= 1,
                 // The latest of its sets and clears (stamped under its lock) says which it is.
-                (ResourceKind::Event, EventKind::Set | EventKind::Clear) => {
-                    if e.t_ns >= flipped[ri] {
-                        flipped[ri] = e.t_ns;
-                        set[ri] = e.kind == EventKind::Set;
-                    }
+                (ResourceKind::Event, EventKind::Set | EventKind::Clear)
+                    if e.t_ns >= flipped[ri] =>
+                {
+                    flipped[ri] = e.t_ns;
+                    set[ri] = e.kind == EventKind::Set;
                 }
                 (ResourceKind::Barrier { .. }, EventKind::Arrive) => {
                     arrivals[ri].push(((e.t_ns, at), e.thread))
@@ -1596,7 +1600,7 @@ fn foreseen_failure(s: &Scenario, t: ThreadIdx, why: &str, events: &[Event]) -> 
     let collected = events
         .iter()
         .filter(|e| e.thread == t && e.t_ns <= fail.t_ns && e.kind != EventKind::Fail)
-        .filter(|e| {
+        .rfind(|e| {
             !e.resource.is_some_and(|r| {
                 matches!(
                     s.resources[r as usize].kind,
@@ -1604,7 +1608,6 @@ fn foreseen_failure(s: &Scenario, t: ThreadIdx, why: &str, events: &[Event]) -> 
                 )
             })
         })
-        .next_back()
         .filter(|e| {
             e.kind == EventKind::Pass
                 && e.resource
