@@ -1267,3 +1267,35 @@ fn the_menu_opens_two_lessons_compared_and_esc_comes_back() {
     assert_eq!(s.wait_exit(), 0);
     s.assert_restored();
 }
+
+/// `trace --record FILE` in the terminal saves the run on screen when the view closes, and
+/// `replay FILE` opens it with the program's lanes and source.
+#[test]
+fn a_traced_run_recorded_in_the_terminal_replays() {
+    let dir = scratch_dir("trace-record");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/py/deadlock.py");
+    let rec = dir.join("deadlock.json");
+    let mut s = Session::start(
+        &[
+            "trace",
+            script.to_str().unwrap(),
+            "--record",
+            rec.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    s.wait_for("the deadlock banner", |s| {
+        s.contains("knife") && s.contains("DEADLOCK")
+    });
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    let loaded = threadlab::vocab::recording::Recording::load(&rec).expect("a recording");
+    assert_eq!(loaded.outcome, Some(threadlab::vocab::Outcome::Deadlock));
+    let mut r = Session::start(&["replay", rec.to_str().unwrap()], &dir);
+    r.wait_for("the recorded lanes and the script", |s| {
+        s.contains("left") && s.contains("right") && s.contains("both_hold.wait()")
+    });
+    r.keys("q");
+    assert_eq!(r.wait_exit(), 0);
+    r.assert_restored();
+}

@@ -6,10 +6,13 @@
 //! holds and which step it is at, and, for a run cut short, decides which threads could ever
 //! move again: a thread moves if it is not waiting, or if what it waits for is free, or if a
 //! thread that can move holds it and will give it back, or will still release, put, take,
-//! arrive or set what it needs. What is left when that settles can never move. The engine's
-//! outcome, its cycle and every blame in it must agree; so must every primitive's invariants,
-//! every thread's recorded events (step by step against its script), `check` (no thread fails
-//! at run time) and the process's threads (none left behind).
+//! arrive, set, notify, mark a task done, submit or run a task that it needs. What is left when
+//! that settles can never move (daemons are stopped once every ordinary thread has ended). The
+//! engine's outcome, its cycle and every blame in it must agree; so must every primitive's
+//! invariants, every thread's recorded events (step by step against its script), `check` (no
+//! thread fails at run time, except where Python raises and the script allows it: a `pop` of an
+//! empty list not guarded by `while`, a result re-raising its task's exception, a submit after
+//! shutdown) and the process's threads (none left behind).
 //!
 //! Failures are shrunk to the smallest scenario that still fails and printed as KDL, so what a
 //! teacher would read is what the report shows. The figures behind README's promises:
@@ -569,7 +572,8 @@ enum Class {
     LostEvents,
     /// A primitive broke its promise in the recorded events.
     Invariant,
-    /// `check` accepted the file, and a thread then failed at run time.
+    /// `check` accepted the file, and a thread then failed at run time where the script does
+    /// not allow it.
     Disagreement,
     /// A waiting thread whose resource is free did not move (a lost wake-up).
     Stalled,
@@ -956,11 +960,11 @@ impl<'a> World<'a> {
                 }
                 (ResourceKind::Condition { .. }, EventKind::Pass) => woken[ri] -= 1,
                 // The latest of its sets and clears (stamped under its lock) says which it is.
-                (ResourceKind::Event, EventKind::Set | EventKind::Clear) => {
-                    if e.t_ns >= flipped[ri] {
-                        flipped[ri] = e.t_ns;
-                        set[ri] = e.kind == EventKind::Set;
-                    }
+                (ResourceKind::Event, EventKind::Set | EventKind::Clear)
+                    if e.t_ns >= flipped[ri] =>
+                {
+                    flipped[ri] = e.t_ns;
+                    set[ri] = e.kind == EventKind::Set;
                 }
                 (ResourceKind::Barrier { .. }, EventKind::Arrive) => {
                     arrivals[ri].push(((e.t_ns, at), e.thread))
@@ -1336,8 +1340,13 @@ impl<'a> World<'a> {
             return false;
         }
         match self.kind(r) {
-            ResourceKind::Buffer { .. } | ResourceKind::RwLock { .. } | ResourceKind::Pool => {
+            ResourceKind::Buffer { .. } | ResourceKind::RwLock { .. } => {
                 self.op_at(u).map(|o| o.keyword()) == self.op_at(t).map(|o| o.keyword())
+            }
+            // Workers wait for tasks; collectors (whichever way they collect) for results.
+            ResourceKind::Pool => {
+                let worker = |x: usize| matches!(self.op_at(x), Some(Op::RunNext(_)));
+                worker(u) == worker(t)
             }
             _ => true,
         }
@@ -1589,24 +1598,30 @@ fn foreseen_failure(s: &Scenario, t: ThreadIdx, why: &str, events: &[Event]) -> 
                 }
         )
     };
-    let mine: Vec<&Event> = events
+    // A collector re-raises what a task raised: the last result it collected is that task's.
+    let collected = events
         .iter()
-        .filter(|e| e.thread == t && e.t_ns <= fail.t_ns)
-        .collect();
-    // A collector re-raises what a task raised: its last result collected is that task's.
-    if let Some(e) = mine.iter().rev().find(|e| e.kind != EventKind::Fail)
-        && e.kind == EventKind::Pass
-        && let Some(r) = e.resource
-        && s.resources[r as usize].kind == ResourceKind::Pool
-    {
-        let raised = events
+        .filter(|e| e.thread == t && e.t_ns <= fail.t_ns && e.kind != EventKind::Fail)
+        .rfind(|e| {
+            !e.resource.is_some_and(|r| {
+                matches!(
+                    s.resources[r as usize].kind,
+                    ResourceKind::Gil { .. } | ResourceKind::EventLoop
+                )
+            })
+        })
+        .filter(|e| {
+            e.kind == EventKind::Pass
+                && e.resource
+                    .is_some_and(|r| s.resources[r as usize].kind == ResourceKind::Pool)
+        });
+    if let Some(e) = collected
+        && events
             .iter()
-            .any(|x| x.kind == EventKind::Raise && x.resource == Some(r) && x.item == e.item);
-        return if raised && why == format!("ValueError: {}", e.item.unwrap_or(0)) {
-            Ok(())
-        } else {
-            Err(format!("the result of task {:?} raised nothing", e.item))
-        };
+            .any(|x| x.kind == EventKind::Raise && x.resource == e.resource && x.item == e.item)
+        && why == format!("ValueError: {}", e.item.unwrap_or(0))
+    {
+        return Ok(());
     }
     let mut i = last.map_or(0, |l| l + 1);
     while steps.get(i).is_some_and(|st| quiet(st.op)) {
@@ -2619,4 +2634,28 @@ fn an_event_set_then_cleared_by_others_is_judged_in_time_order() {
     let _serial = serial();
     let text = "event e0\nthread T0 {\n    set e0\n    wait e0\n}\nthread T1 count=2 {\n    wait e0\n    wait e0\n    clear e0\n}\n";
     assert_no_problems(&judged(text, 100), text);
+}
+
+/// A pool's failures that Python raises, and only those: a result re-raising what its task
+/// raised, and a submit after shutdown (after collecting results: the last thing recorded is
+/// then a result, not the failure's cause).
+#[test]
+fn a_pool_fails_only_where_python_raises() {
+    let _serial = serial();
+    for text in [
+        "pool x\nthread main {\n    submit x work=\"1ms\" raises=\"ValueError\"\n    map x\n}\nthread worker {\n    run-next x\n}\n",
+        "pool x\nthread main {\n    submit x work=\"1ms\"\n    map x\n    shutdown x\n    submit x work=\"1ms\"\n}\nthread worker {\n    run-next x\n    run-next x\n}\n",
+    ] {
+        let verdicts = judged(text, 5);
+        assert_no_problems(&verdicts, text);
+    }
+}
+
+/// Two collectors of one pool, one of which alone would run the task both wait for: stuck,
+/// and blamed on nobody, since the only thread that could run it waits for the same thing.
+#[test]
+fn collectors_waiting_for_a_task_only_one_of_them_would_run_blame_nobody() {
+    let _serial = serial();
+    let text = "pool x0\nthread T0 {\n    submit x0 work=\"1ms\"\n    map x0\n}\nthread T1 {\n    as-completed x0\n    work \"4ms\"\n    run-next x0\n    sleep \"3ms\"\n}\n";
+    assert_no_problems(&judged(text, 10), text);
 }
