@@ -249,12 +249,9 @@ fn every_widget_survives_tiny_and_empty_areas() {
             view::resources::Resources { run, theme }.render(area, &mut buf);
             view::code::Code { run, theme }.render(area, &mut buf);
             view::log::Log { run, theme }.render(area, &mut buf);
-            view::gil::GilCard {
-                run,
-                cores: 2,
-                theme,
+            for card in threadlab::trace::cards::cards(&run.trace, run.view_ns(), 2) {
+                view::card::CardView { card: &card, theme }.render(area, &mut buf);
             }
-            .render(area, &mut buf);
             view::help::Help {
                 context: Context::Run,
                 theme,
@@ -513,7 +510,9 @@ fn clicks_choose_menu_rows_and_lanes() {
 
 #[test]
 fn the_gil_card_compares_the_two_phases() {
-    use threadlab::ui::view::gil::{phase_stats, phases};
+    use threadlab::trace::card::group_span;
+    use threadlab::trace::gil::phases;
+    use threadlab::vocab::event::State;
     let s = builtin("gil");
     let (under, free) = phases(&s).expect("gil is a comparison");
     assert_eq!((under.len(), free.len()), (2, 2));
@@ -553,13 +552,14 @@ fn the_gil_card_compares_the_two_phases() {
     ];
     let mut trace = threadlab::trace::timeline::Trace::new(s.clone());
     trace.push(&events);
-    let g = phase_stats(&trace, &under, 3_000_000_000);
-    let f = phase_stats(&trace, &free, 3_000_000_000);
+    let running = |s: State| s == State::Running;
+    let g = group_span(&trace, &under, 3_000_000_000, running);
+    let f = group_span(&trace, &free, 3_000_000_000, running);
     assert!(g.finished && f.finished, "{g:?} {f:?}");
     assert_eq!(g.wall_ns, 2_000_000_000);
     assert_eq!(f.wall_ns, 1_000_000_000);
-    assert!((g.cores_busy() - 1.0).abs() < 0.01, "{g:?}");
-    assert!((f.cores_busy() - 2.0).abs() < 0.01, "{f:?}");
+    assert!((g.at_once() - 1.0).abs() < 0.01, "{g:?}");
+    assert!((f.at_once() - 2.0).abs() < 0.01, "{f:?}");
 
     let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
     app.cores = 2;

@@ -4,9 +4,12 @@
 //! `after` them without it. Wall time is first start to last finish of each group; CPU busy is
 //! the time its threads spent computing divided by that wall time (in cores).
 
+use rust_i18n::t;
 use serde::Serialize;
 
 use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::trace::card::{Card, CardRow, Figure, GroupSpan, group_span};
+use crate::trace::timeline::Trace;
 use crate::vocab::event::{Event, State};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -118,4 +121,64 @@ pub fn compare(scenario: &Scenario, events: &[Event]) -> Option<GilComparison> {
 
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The GIL lesson's card: each group's threads, wall time and cores kept busy, then the
+/// speedup beside the ideal, min(threads, cores).
+pub fn card(trace: &Trace, now_ns: u64, cores: usize) -> Option<Card> {
+    let (under, free) = phases(trace.scenario())?;
+    let g = group_span(trace, &under, now_ns, |s| s == State::Running);
+    let f = group_span(trace, &free, now_ns, |s| s == State::Running);
+    let row = |label: String, s: &GroupSpan| CardRow {
+        label,
+        cells: vec![
+            Figure::Count(s.threads),
+            s.wall(),
+            if s.started {
+                Figure::Text(
+                    t!("classroom.gil.cores", cores = format!("{:.2}", s.at_once())).into_owned(),
+                )
+            } else {
+                Figure::Missing
+            },
+        ],
+    };
+    let ideal = free.len().min(cores).max(1);
+    let (headline, note) = if g.finished && f.finished && f.wall_ns > 0 {
+        (
+            Some(
+                t!(
+                    "classroom.gil.speedup",
+                    times = format!("{:.2}", g.wall_ns as f64 / f.wall_ns as f64)
+                )
+                .into_owned(),
+            ),
+            t!(
+                "classroom.gil.ideal",
+                ideal = ideal,
+                threads = free.len(),
+                cores = cores
+            )
+            .into_owned(),
+        )
+    } else {
+        (
+            None,
+            t!("classroom.gil.speedup_later", ideal = ideal).into_owned(),
+        )
+    };
+    Some(Card {
+        title: t!("panel.gil").into_owned(),
+        columns: vec![
+            t!("classroom.gil.threads").into_owned(),
+            t!("classroom.gil.wall").into_owned(),
+            t!("classroom.gil.busy").into_owned(),
+        ],
+        rows: vec![
+            row(t!("classroom.gil.under").into_owned(), &g),
+            row(t!("classroom.gil.free").into_owned(), &f),
+        ],
+        headline,
+        note,
+    })
 }

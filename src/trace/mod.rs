@@ -1,6 +1,9 @@
 //! What a run did: events, and everything computed from them.
 
+pub mod card;
+pub mod cards;
 pub mod export;
+pub mod gather;
 pub mod gil;
 pub mod invariants;
 pub mod machine;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
+use crate::trace::gather::{self, GatherComparison, GroupFigures};
 use crate::trace::gil::{self, GilComparison, PhaseFigures};
 use crate::trace::machine::Machine;
 use crate::trace::order::Reorder;
@@ -54,6 +55,9 @@ pub struct Summary {
     /// For a GIL lesson (threads under a GIL, then the same work free): the comparison card.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gil: Option<GilComparison>,
+    /// For an event-loop lesson (tasks gathered, then the same waits one by one): its card.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gather: Option<GatherComparison>,
     /// What the machine could give the run (a run that was watched, not a replay).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub machine: Option<Machine>,
@@ -608,6 +612,7 @@ impl SummaryBuilder {
             events_recorded: self.events,
             events_dropped: end.dropped_events,
             gil: self.gil_comparison(),
+            gather: self.gather_comparison(),
             machine: None,
         }
     }
@@ -628,6 +633,24 @@ impl SummaryBuilder {
             PhaseFigures::new(group.len(), first, last, computing)
         };
         Some(GilComparison::new(phase(&under)?, phase(&free)?))
+    }
+
+    /// The same figures as the event-loop lesson's card, from the accumulated times.
+    fn gather_comparison(&self) -> Option<GatherComparison> {
+        let (together, later) = gather::phases(&self.scenario)?;
+        let group = |tasks: &[u16]| -> Option<GroupFigures> {
+            let mut first = u64::MAX;
+            let mut last = 0;
+            let mut awaiting = 0;
+            for &t in tasks {
+                let acc = self.threads.get(t as usize)?;
+                first = first.min(acc.started_ns?);
+                last = last.max(acc.finished_ns?);
+                awaiting += acc.times.ns("sleeping");
+            }
+            GroupFigures::new(tasks.len(), first, last, awaiting)
+        };
+        Some(GatherComparison::new(group(&together)?, group(&later)?))
     }
 }
 

@@ -1,8 +1,8 @@
 //! Drawing. Everything here reads the [`App`] and writes cells; nothing changes state.
 
 pub mod banner;
+pub mod card;
 pub mod code;
-pub mod gil;
 pub mod help;
 pub mod lanes;
 pub mod log;
