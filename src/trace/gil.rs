@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::trace::card::{Card, CardRow, Figure, GroupSpan, group_span};
 use crate::trace::timeline::Trace;
-use crate::vocab::event::{Event, State};
+use crate::vocab::event::{Event, State, StateTracker};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PhaseFigures {
@@ -83,6 +83,7 @@ pub fn figures(scenario: &Scenario, events: &[Event], group: &[ThreadIdx]) -> Op
     let mut first_start = u64::MAX;
     let mut last_end = 0;
     let mut computing_ns = 0u64;
+    let mut states = StateTracker::new();
     for &t in group {
         let mut mine: Vec<&Event> = events.iter().filter(|e| e.thread == t).collect();
         mine.sort_by_key(|e| e.t_ns);
@@ -92,7 +93,7 @@ pub fn figures(scenario: &Scenario, events: &[Event], group: &[ThreadIdx]) -> Op
             if let Some((State::Running, since)) = state {
                 computing_ns += e.t_ns.saturating_sub(since);
             }
-            if let Some(next) = State::after(e, scenario) {
+            if let Some(next) = states.after(e, scenario) {
                 if matches!(e.kind, crate::vocab::event::EventKind::Start) {
                     first_start = first_start.min(e.t_ns);
                 }

@@ -18,7 +18,7 @@ use crate::trace::machine::Machine;
 use crate::trace::order::Reorder;
 use crate::trace::resources::{ResourceState, step_op};
 use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
-use crate::vocab::event::{Event, EventKind, STATES, State};
+use crate::vocab::event::{Event, EventKind, STATES, State, StateTracker};
 use crate::vocab::outcome::Outcome;
 
 /// What the run itself knows at the end, beyond its events.
@@ -369,6 +369,7 @@ pub struct SummaryBuilder {
     threads: Vec<ThreadAcc>,
     resources: Vec<ResourceAcc>,
     events: u64,
+    states: StateTracker,
 }
 
 impl SummaryBuilder {
@@ -409,6 +410,7 @@ impl SummaryBuilder {
             scenario,
             reorder,
             events: 0,
+            states: StateTracker::new(),
         }
     }
 
@@ -436,7 +438,7 @@ impl SummaryBuilder {
         let Some(acc) = self.threads.get_mut(e.thread as usize) else {
             return;
         };
-        if let Some(next) = State::after(e, &self.scenario) {
+        if let Some(next) = self.states.after(e, &self.scenario) {
             let t = e.t_ns.max(acc.since);
             if let Some(current) = acc.state
                 && !current.is_final()
@@ -519,6 +521,12 @@ impl SummaryBuilder {
         match &acc.state {
             ResourceState::Semaphore { holders, .. } => {
                 acc.most_holders = acc.most_holders.max(holders.len() as u32);
+            }
+            ResourceState::RwLock {
+                readers, writer, ..
+            } => {
+                let inside = readers.len() + usize::from(writer.is_some());
+                acc.most_holders = acc.most_holders.max(inside as u32);
             }
             ResourceState::Buffer { items, .. } => {
                 acc.most_fill = acc.most_fill.max(items.len() as u32);

@@ -26,7 +26,7 @@ use crate::scenario::duration;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 pub use crate::trace::resources::ResourceState;
 use crate::trace::resources::{apply_event, step_op};
-use crate::vocab::event::{Event, EventKind, NO_STEP, State};
+use crate::vocab::event::{Event, EventKind, NO_STEP, State, StateTracker};
 
 /// A stretch of time a thread spent in one state: `[start_ns, end_ns)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +102,8 @@ pub struct Trace {
     failures: Vec<Option<String>>,
     /// Name used for GIL resources in sentences: "the GIL", or "the GIL py" when there are two.
     several_gils: bool,
+    /// What each thread holds that colours its lane (the rwlock it reads or writes).
+    states: StateTracker,
 }
 
 /// The state of every resource and every thread's code marker after all events with
@@ -144,6 +146,7 @@ impl Trace {
             lanes: vec![Lane::default(); scenario.threads.len()],
             failures: vec![None; scenario.threads.len()],
             several_gils: gils > 1,
+            states: StateTracker::new(),
             scenario,
             limits,
             log: VecDeque::new(),
@@ -171,7 +174,7 @@ impl Trace {
         for e in events.iter().filter(|e| (e.thread as usize) < threads) {
             self.events_seen += 1;
             self.end_ns = self.end_ns.max(e.t_ns);
-            if let Some(state) = State::after(e, &self.scenario) {
+            if let Some(state) = self.states.after(e, &self.scenario) {
                 let cap = self.limits.max_spans_per_lane;
                 self.lanes[e.thread as usize].enter(e.t_ns, state, cap);
             }
@@ -334,8 +337,36 @@ impl Trace {
     }
 
     /// A thread's state at `t_ns`; `None` before its first event (or for an unknown thread).
+    /// A task ready for a loop that another task holds in a blocking call is starved.
     pub fn state_at(&self, thread: ThreadIdx, t_ns: u64) -> Option<State> {
-        self.lanes.get(thread as usize)?.state_at(t_ns)
+        let state = self.lanes.get(thread as usize)?.state_at(t_ns)?;
+        Some(match state {
+            State::Ready(l)
+                if self
+                    .blockers(thread, l)
+                    .any(|u| self.lanes[u as usize].state_at(t_ns) == Some(State::Blocking(l))) =>
+            {
+                State::Starved(l)
+            }
+            other => other,
+        })
+    }
+
+    /// The other tasks on loop `l` that make a blocking call somewhere in their script.
+    fn blockers(&self, thread: ThreadIdx, l: ResIdx) -> impl Iterator<Item = ThreadIdx> + '_ {
+        self.scenario
+            .threads
+            .iter()
+            .enumerate()
+            .filter(move |(u, spec)| {
+                *u != thread as usize
+                    && spec.event_loop == Some(l)
+                    && spec
+                        .steps
+                        .iter()
+                        .any(|st| matches!(st.op, Op::BlockingSleep(_)))
+            })
+            .map(|(u, _)| u as ThreadIdx)
     }
 
     /// A thread's spans overlapping `[from_ns, to_ns)`, clipped to it. The current state runs
@@ -359,8 +390,37 @@ impl Trace {
 
     /// The lane cut into `cells` equal cells across `[from_ns, to_ns)`, each its dominant state
     /// (the same as [`Trace::dominant_state`] per cell, in one pass over the spans; a cell
-    /// narrower than a nanosecond shows the state at its start).
+    /// narrower than a nanosecond shows the state at its start). A task's cell where it is
+    /// ready while another task on its loop is in a blocking call shows it starved.
     pub fn lane_cells(
+        &self,
+        thread: ThreadIdx,
+        from_ns: u64,
+        to_ns: u64,
+        cells: usize,
+    ) -> Vec<Option<State>> {
+        let mut out = self.own_cells(thread, from_ns, to_ns, cells);
+        let Some(l) = self
+            .scenario
+            .threads
+            .get(thread as usize)
+            .and_then(|t| t.event_loop)
+        else {
+            return out;
+        };
+        for u in self.blockers(thread, l) {
+            let theirs = self.own_cells(u, from_ns, to_ns, cells);
+            for (mine, theirs) in out.iter_mut().zip(theirs) {
+                if *mine == Some(State::Ready(l)) && theirs == Some(State::Blocking(l)) {
+                    *mine = Some(State::Starved(l));
+                }
+            }
+        }
+        out
+    }
+
+    /// [`Trace::lane_cells`] from this lane's spans alone.
+    fn own_cells(
         &self,
         thread: ThreadIdx,
         from_ns: u64,
@@ -882,12 +942,103 @@ impl Trace {
                 EventKind::Release => say!("event_loop.awaits", res = res, woke = woke),
                 kind => other(kind),
             },
+            // An rlock counts: taken again it holds more, and only its last unlock frees it.
+            ResourceKind::RLock => match (e.kind, e.item) {
+                (EventKind::Acquire, Some(n)) if n > 1 => t!(
+                    "screen.log.rlock_again",
+                    locale = l,
+                    who = who,
+                    res = res,
+                    n = n
+                )
+                .into_owned(),
+                (EventKind::Release, Some(n)) if n > 0 => t!(
+                    "screen.log.rlock_one_level",
+                    locale = l,
+                    who = who,
+                    res = res,
+                    n = n
+                )
+                .into_owned(),
+                (EventKind::Block, _) => match before(r) {
+                    Some(ResourceState::Mutex {
+                        holder: Some(h),
+                        depth,
+                        ..
+                    }) if h != e.thread && depth > 1 => t!(
+                        "screen.log.rlock_waits_held",
+                        locale = l,
+                        who = who,
+                        res = res,
+                        by = name(h),
+                        n = depth
+                    )
+                    .into_owned(),
+                    Some(ResourceState::Mutex {
+                        holder: Some(h), ..
+                    }) if h != e.thread => say!("mutex.blocked_by", res = res, by = name(h)),
+                    _ => say!("waits_for", res = res),
+                },
+                (EventKind::Acquire, _) => match e.by.filter(|&b| b != e.thread) {
+                    Some(b) => say!("took_from", res = res, by = name(b)),
+                    None => say!("took", res = res),
+                },
+                (EventKind::Release, _) => say!("released", res = res, woke = woke),
+                (kind, _) => other(kind),
+            },
+            // An rwlock: reading among readers, or writing alone.
+            ResourceKind::RwLock { .. } => {
+                let writes = matches!(op, Some(Op::Write(_)));
+                let key = |k: &str| format!("screen.log.rw_{k}");
+                match e.kind {
+                    EventKind::Block => match before(r) {
+                        Some(ResourceState::RwLock {
+                            writer: Some(w), ..
+                        }) => t!(
+                            &key("waits_writer"),
+                            locale = l,
+                            who = who,
+                            res = res,
+                            by = name(w)
+                        )
+                        .into_owned(),
+                        Some(ResourceState::RwLock { readers, .. }) if !readers.is_empty() => t!(
+                            &key("waits_readers"),
+                            locale = l,
+                            who = who,
+                            res = res,
+                            n = readers.len()
+                        )
+                        .into_owned(),
+                        _ => say!("waits_for", res = res),
+                    },
+                    EventKind::Acquire if writes => {
+                        t!(&key("writes"), locale = l, who = who, res = res).into_owned()
+                    }
+                    EventKind::Acquire => {
+                        let n = match before(r) {
+                            Some(ResourceState::RwLock { readers, .. }) => readers.len() + 1,
+                            _ => 1,
+                        };
+                        t!(&key("reads"), locale = l, who = who, res = res, n = n).into_owned()
+                    }
+                    EventKind::Release => {
+                        let done = match before(r) {
+                            Some(ResourceState::RwLock { writer, .. })
+                                if writer == Some(e.thread) =>
+                            {
+                                "done_writing"
+                            }
+                            _ => "done_reading",
+                        };
+                        t!(&key(done), locale = l, who = who, res = res, woke = woke).into_owned()
+                    }
+                    kind => other(kind),
+                }
+            }
             // These read alike: who waits, takes and releases, plus each one's own act (an
             // event's set and pass, a counter's read and write-back).
-            ResourceKind::RLock
-            | ResourceKind::Event
-            | ResourceKind::RwLock { .. }
-            | ResourceKind::Counter => match e.kind {
+            ResourceKind::Event | ResourceKind::Counter => match e.kind {
                 EventKind::Block => say!("waits_for", res = res),
                 EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {
                     Some(b) => say!("took_from", res = res, by = name(b)),
@@ -1288,6 +1439,7 @@ mod tests {
         let t = trace_of(&s, &events);
         let mutex = |h: Option<u16>, w: &[u16]| ResourceState::Mutex {
             holder: h,
+            depth: u32::from(h.is_some()),
             waiters: w.to_vec(),
         };
         assert_eq!(t.resources_at(0), [mutex(None, &[])]);
@@ -1599,6 +1751,7 @@ mod tests {
             let at = tr.event.t_ns;
             let expected = [ResourceState::Mutex {
                 holder: tr.holder,
+                depth: u32::from(tr.holder.is_some()),
                 waiters: tr.waiters.clone(),
             }];
             assert_eq!(jumbled.resources_at(at), expected, "at {at}");
@@ -1634,6 +1787,7 @@ mod tests {
             0,
             ResourceState::Mutex {
                 holder: None,
+                depth: 0,
                 waiters: vec![],
             },
         ))
@@ -1642,6 +1796,7 @@ mod tests {
                 tr.event.t_ns,
                 ResourceState::Mutex {
                     holder: tr.holder,
+                    depth: u32::from(tr.holder.is_some()),
                     waiters: tr.waiters.clone(),
                 },
             )
@@ -1742,6 +1897,7 @@ mod tests {
                 t.resources_at(at),
                 [ResourceState::Mutex {
                     holder: tr.holder,
+                    depth: u32::from(tr.holder.is_some()),
                     waiters: tr.waiters.clone()
                 }]
             );

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 
 use crate::cells;
 use crate::i18n;
-use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx, ThreadSpec};
+use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx, ThreadSpec};
 use crate::vocab::event::{STATES, State};
 
 /// The smallest terminal the run view draws in.
@@ -85,7 +85,8 @@ pub fn idle_words(scenario: &Scenario, spec: &ThreadSpec) -> String {
 
 /// The widest label a lane of this scenario can show, in cells, so the label column fits it:
 /// the states that name nothing, each resource's wait, a buffer's wait on either side, each
-/// loop's blocking call, and a thread not started yet.
+/// loop's blocking call and the starving it causes, each rwlock's reading and writing, a
+/// thread with the locks it takes in hand, and a thread not started yet.
 fn widest_label(scenario: &Scenario) -> usize {
     let plain = STATES
         .iter()
@@ -107,17 +108,53 @@ fn widest_label(scenario: &Scenario) -> usize {
                 | Op::PutPriority { resource: r, .. }
                 | Op::TakeFor { resource: r, .. }
                 | Op::Join(r) => Some((State::Condition(r), t, Some(i as u32))),
-                Op::BlockingSleep(_) => Some((State::Sleeping, t, Some(i as u32))),
+                Op::BlockingSleep(_) => {
+                    Some((State::Blocking(spec.event_loop?), t, Some(i as u32)))
+                }
+                Op::Read(r) => Some((State::Reading(r), t, Some(i as u32))),
+                Op::Write(r) => Some((State::Writing(r), t, Some(i as u32))),
                 _ => None,
             })
+            .chain(
+                // Its loop-mates starve while it blocks.
+                spec.steps
+                    .iter()
+                    .filter(|st| matches!(st.op, Op::BlockingSleep(_)))
+                    .filter_map(move |_| Some((State::Starved(spec.event_loop?), t, None)))
+                    .take(1),
+            )
     });
     let labels = plain
         .chain(waits)
         .chain(sides)
         .map(|(s, t, step)| 2 + cells::width(&state_words(scenario, t as ThreadIdx, s, step)));
+    // A thread going about its work with every lock it takes in hand.
+    let holding = scenario.threads.iter().enumerate().map(|(t, spec)| {
+        let mut names: Vec<&str> = Vec::new();
+        let mut counts = false;
+        for st in &spec.steps {
+            if let Op::Lock(r) | Op::TryLock { resource: r, .. } = st.op {
+                let name = scenario.resource_name(r);
+                counts |= scenario.resources[r as usize].kind == ResourceKind::RLock;
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        if names.is_empty() {
+            return 0;
+        }
+        let what = names.join(", ") + if counts { " ×2" } else { "" };
+        2 + cells::width(&state_words(
+            scenario,
+            t as ThreadIdx,
+            State::Sleeping,
+            None,
+        )) + cells::width(&rust_i18n::t!("screen.holds", what = what))
+    });
     let not_started = scenario
         .threads
         .iter()
         .map(|spec| cells::width(&idle_words(scenario, spec)));
-    labels.chain(not_started).max().unwrap_or(0)
+    labels.chain(holding).chain(not_started).max().unwrap_or(0)
 }

@@ -105,6 +105,10 @@ const ASCII_BORDER: ratatui::symbols::border::Set<'static> = ratatui::symbols::b
     horizontal_bottom: "-",
 };
 
+/// The light theme's page and ink.
+const PAPER: Color = Color::Indexed(231);
+const INK: Color = Color::Indexed(16);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
     pub kind: ThemeKind,
@@ -160,6 +164,16 @@ impl Theme {
         }
     }
 
+    /// What every cell starts from. The light theme brings its own white page and black ink,
+    /// so it reads the same on a dark terminal as on a white one; the others draw on the
+    /// terminal's own colours.
+    pub fn base(self) -> Style {
+        match self.kind {
+            ThemeKind::Light => Style::new().fg(INK).bg(PAPER),
+            ThemeKind::Dark | ThemeKind::Mono => Style::new(),
+        }
+    }
+
     /// Plain text.
     pub fn text(self) -> Style {
         Style::new()
@@ -167,20 +181,16 @@ impl Theme {
 
     /// Secondary text: labels, axis, hints.
     pub fn dim(self) -> Style {
-        match self.kind {
-            ThemeKind::Dark => Style::new().fg(Color::Gray),
-            ThemeKind::Light => Style::new().fg(Color::DarkGray),
-            ThemeKind::Mono => Style::new(),
-        }
+        self.fg(Color::Indexed(250), Color::Indexed(240))
     }
 
     pub fn title(self) -> Style {
-        self.fg(Color::LightCyan, Color::Blue)
+        self.fg(Color::Indexed(87), Color::Indexed(25))
             .add_modifier(Modifier::BOLD)
     }
 
     pub fn border(self) -> Style {
-        self.fg(Color::DarkGray, Color::Gray)
+        self.fg(Color::Indexed(242), Color::Indexed(245))
     }
 
     /// The selected row of a list or the selected lane's name.
@@ -198,17 +208,17 @@ impl Theme {
 
     /// Keys in the footer and help overlay.
     pub fn key(self) -> Style {
-        self.fg(Color::Yellow, Color::Magenta)
+        self.fg(Color::Indexed(220), Color::Indexed(90))
             .add_modifier(Modifier::BOLD)
     }
 
     pub fn error(self) -> Style {
-        self.fg(Color::LightRed, Color::Red)
+        self.fg(Color::Indexed(203), Color::Indexed(124))
             .add_modifier(Modifier::BOLD)
     }
 
     pub fn warning(self) -> Style {
-        self.fg(Color::Yellow, Color::Indexed(130))
+        self.fg(Color::Indexed(214), Color::Indexed(94))
     }
 
     /// The deadlock banner: impossible to miss.
@@ -216,8 +226,8 @@ impl Theme {
         match self.kind {
             ThemeKind::Mono => Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
             _ => Style::new()
-                .fg(Color::White)
-                .bg(Color::Red)
+                .fg(Color::Indexed(231))
+                .bg(Color::Indexed(160))
                 .add_modifier(Modifier::BOLD),
         }
     }
@@ -228,8 +238,8 @@ impl Theme {
             ThemeKind::Mono => Style::new()
                 .add_modifier(Modifier::REVERSED | Modifier::BOLD | Modifier::UNDERLINED),
             _ => Style::new()
-                .fg(Color::White)
-                .bg(Color::Red)
+                .fg(Color::Indexed(231))
+                .bg(Color::Indexed(160))
                 .add_modifier(Modifier::BOLD),
         }
     }
@@ -239,19 +249,28 @@ impl Theme {
         self.hue(state.row().hue)
     }
 
+    /// A lost update's mark on a race lane: the alarm's colours, as it is the race's damage.
+    pub fn lost(self) -> Style {
+        self.hue(Hue::Alarm).add_modifier(Modifier::REVERSED)
+    }
+
     fn hue(self, hue: Hue) -> Style {
+        // Fixed entries of the 256-colour palette, not the 16 a terminal re-colours, so the
+        // contrast measured in the tests is the contrast shown.
         let (dark, light) = match hue {
-            Hue::Green => (Color::LightGreen, Color::Green),
-            Hue::Blue => (Color::LightBlue, Color::Blue),
-            Hue::Red | Hue::Alarm => (Color::LightRed, Color::Red),
-            Hue::Amber => (Color::Yellow, Color::Indexed(130)),
-            Hue::Magenta => (Color::LightMagenta, Color::Magenta),
-            Hue::Cyan => (Color::LightCyan, Color::Cyan),
-            Hue::Orange => (Color::Indexed(208), Color::Indexed(166)),
-            Hue::Grey => (Color::Gray, Color::DarkGray),
-            Hue::Faint => (Color::DarkGray, Color::Gray),
+            Hue::Green => (83, 22),
+            Hue::Blue => (75, 19),
+            Hue::Red | Hue::Alarm => (203, 124),
+            Hue::Amber => (220, 94),
+            Hue::Magenta => (207, 90),
+            Hue::Cyan => (87, 23),
+            Hue::Orange => (208, 130),
+            Hue::Grey => (250, 240),
+            Hue::Faint => (246, 242),
+            Hue::Teal => (43, 29),
+            Hue::Violet => (141, 55),
         };
-        let style = self.fg(dark, light);
+        let style = self.fg(Color::Indexed(dark), Color::Indexed(light));
         match hue {
             Hue::Alarm => style.add_modifier(Modifier::BOLD),
             _ => style,
@@ -265,22 +284,21 @@ impl Theme {
 
     /// The run-state badge in the header (RUNNING, PAUSED, ...), drawn as a solid block.
     pub fn badge(self, badge: Badge) -> Style {
-        let bg = match badge {
-            Badge::Running => Color::Green,
-            Badge::Paused => Color::Yellow,
-            Badge::Stepping => Color::Cyan,
-            Badge::Deadlock => Color::Red,
-            Badge::Done => Color::Blue,
-            Badge::Failed => Color::Red,
-        };
+        let bg = Color::Indexed(match badge {
+            Badge::Running => 34,
+            Badge::Paused => 220,
+            Badge::Stepping => 44,
+            Badge::Deadlock | Badge::Failed => 160,
+            Badge::Done => 25,
+        });
         match self.kind {
             ThemeKind::Mono => Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
             _ => Style::new()
                 .fg(
                     if matches!(badge, Badge::Deadlock | Badge::Failed | Badge::Done) {
-                        Color::White
+                        Color::Indexed(231)
                     } else {
-                        Color::Black
+                        Color::Indexed(16)
                     },
                 )
                 .bg(bg)

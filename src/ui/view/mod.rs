@@ -13,6 +13,7 @@ pub mod run;
 use crate::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
+use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
@@ -39,6 +40,28 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if app.theme.glyphs.ascii {
         asciify(area, buf);
+    }
+    on_base(app.theme, area, buf);
+}
+
+/// Every cell left in the terminal's own colours takes the theme's page and ink instead (the
+/// light theme's white page, under popups too); cells that chose a colour keep it.
+fn on_base(theme: Theme, area: Rect, buf: &mut Buffer) {
+    let base = theme.base();
+    let (Some(ink), Some(paper)) = (base.fg, base.bg) else {
+        return;
+    };
+    let area = area.intersection(buf.area);
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let cell = &mut buf[(x, y)];
+            if cell.fg == Color::Reset {
+                cell.fg = ink;
+            }
+            if cell.bg == Color::Reset {
+                cell.bg = paper;
+            }
+        }
     }
 }
 
