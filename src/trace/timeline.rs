@@ -18,6 +18,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rust_i18n::t;
 
@@ -597,6 +598,113 @@ impl Trace {
         None
     }
 
+    /// Whether another line of the log already says what `e` did, so the log leaves `e` out:
+    /// a task's await (its loop's release says it, with the time), a wait at a barrier (the
+    /// arrival says how many are there), a back-off's unlocks and sleep (the give-up says them),
+    /// and a thread going on computing after taking back a GIL the log leaves out (the line
+    /// that started the work says it).
+    pub fn said_elsewhere(&self, e: &Event) -> bool {
+        let s = &*self.scenario;
+        let op = step_op(s, e);
+        let task = s
+            .threads
+            .get(e.thread as usize)
+            .is_some_and(|t| t.is_task());
+        let barrier = e.resource.is_some_and(|r| {
+            matches!(
+                s.resources.get(r as usize).map(|x| x.kind),
+                Some(ResourceKind::Barrier { .. })
+            )
+        });
+        match (e.kind, op) {
+            // Back at its work after taking back a GIL the log does not show: nothing new
+            // happened to the lesson's own resources.
+            (EventKind::Run, _) => {
+                self.computes_again(e)
+                    && self.position(e).is_some_and(|at| {
+                        self.log
+                            .range(..at)
+                            .rev()
+                            .take(64)
+                            .find(|p| p.thread == e.thread)
+                            .is_some_and(|p| {
+                                p.kind == EventKind::Acquire
+                                    && p.resource.is_some_and(|r| s.is_implied(r))
+                            })
+                    })
+            }
+            (EventKind::Sleep, Some(Op::Sleep(_))) => task,
+            (EventKind::Block, _) => barrier,
+            // A try-lock step releases or sleeps only when it backs off.
+            (EventKind::Release | EventKind::Sleep, Some(Op::TryLock { .. })) => true,
+            _ => false,
+        }
+    }
+
+    /// "T1 gave up on B after 20ms, put A down, backs off 37ms": a try-lock's timeout, with
+    /// the back-off that follows it in the log (as much of it as has arrived).
+    fn gave_up(&self, l: &str, e: &Event, index: Option<usize>, timeout: Duration) -> String {
+        let s = &*self.scenario;
+        let Some(r) = e.resource else {
+            return String::new();
+        };
+        const LOOK: usize = 512;
+        let waited = index
+            .and_then(|i| {
+                self.log
+                    .range(..i)
+                    .rev()
+                    .take(LOOK)
+                    .filter(|x| x.thread == e.thread)
+                    .take_while(|x| x.step == e.step)
+                    .find(|x| x.kind == EventKind::Block && x.resource == Some(r))
+            })
+            .map_or(timeout, |b| Duration::from_nanos(e.t_ns - b.t_ns));
+        let mut put_down = Vec::new();
+        let mut pause = None;
+        for x in index
+            .map(|i| self.log.range(i + 1..).take(LOOK))
+            .into_iter()
+            .flatten()
+            .filter(|x| x.thread == e.thread)
+        {
+            match x.kind {
+                _ if x.step != e.step => break,
+                EventKind::Release => put_down.extend(x.resource.map(|r| s.resource_name(r))),
+                EventKind::Sleep => {
+                    pause = x.item.map(|us| Duration::from_micros(u64::from(us)));
+                    break;
+                }
+                EventKind::Hold => {}
+                _ => break,
+            }
+        }
+        let ms = |d: Duration| duration::format(Duration::from_millis(d.as_millis() as u64));
+        let put_down = if put_down.is_empty() {
+            String::new()
+        } else {
+            t!(
+                "screen.log.put_down",
+                locale = l,
+                what = put_down.join(", ")
+            )
+            .into_owned()
+        };
+        let backs_off = pause.map_or(String::new(), |p| {
+            t!("screen.log.backs_off", locale = l, time = ms(p)).into_owned()
+        });
+        t!(
+            "screen.log.gave_up",
+            locale = l,
+            who = s.thread_name(e.thread),
+            res = s.resource_name(r),
+            waited = ms(waited),
+            put_down = put_down,
+            backs_off = backs_off
+        )
+        .into_owned()
+    }
+
     /// A teacher-readable line for an event in `lang`: "T1 blocked on B (held by T2)", "T1
     /// took A from T2", "T2 released A → woke T1", "worker-3 passed gate (tripped by
     /// worker-1)".
@@ -679,6 +787,11 @@ impl Trace {
             s.resources[r as usize].kind,
             ResourceKind::Pool | ResourceKind::Buffer { .. }
         ) || matches!(op, Some(Op::WaitFor { .. }));
+        if e.kind == EventKind::Timeout
+            && let Some(Op::TryLock { timeout, .. }) = op
+        {
+            return self.gave_up(l, e, index, timeout);
+        }
         if e.kind == EventKind::Timeout && !told_apart {
             return say!("gave_up", res = res);
         }
@@ -938,6 +1051,22 @@ impl Trace {
                 },
                 EventKind::Release if e.step == NO_STEP => {
                     say!("event_loop.ends", res = res, woke = woke)
+                }
+                // The await itself: its sleep is said here, not on a line of its own.
+                EventKind::Release if matches!(op, Some(Op::Sleep(_))) => {
+                    let time = match op {
+                        Some(Op::Sleep(d)) => duration::format(d),
+                        _ => String::new(),
+                    };
+                    t!(
+                        "screen.log.awaits_sleep",
+                        locale = l,
+                        who = who,
+                        time = time,
+                        res = res,
+                        woke = woke
+                    )
+                    .into_owned()
                 }
                 EventKind::Release => say!("event_loop.awaits", res = res, woke = woke),
                 kind => other(kind),

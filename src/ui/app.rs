@@ -501,6 +501,16 @@ impl App {
         self.run.as_ref().is_some_and(|r| r.replay.is_some())
     }
 
+    /// Which keys the screen shown now answers to, and in whose words.
+    pub fn context(&self) -> crate::ui::keys::Context {
+        use crate::ui::keys::Context;
+        match self.screen {
+            Screen::Menu => Context::Menu,
+            Screen::Run if self.replaying() => Context::Replay,
+            Screen::Run => Context::Run,
+        }
+    }
+
     /// Moves a playing replay's cursor on; true if it moved.
     pub fn tick_replay(&mut self) -> bool {
         let Some(run) = &mut self.run else {

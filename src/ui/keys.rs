@@ -51,6 +51,8 @@ pub enum Action {
 pub enum Context {
     Menu,
     Run,
+    /// A recording played back: the run's keys, meaning what they mean on a recording.
+    Replay,
 }
 
 /// A key as the table writes it.
@@ -143,6 +145,29 @@ impl Binding {
         crate::i18n::text(&format!("key.{}.help", self.id))
     }
 
+    /// The footer's words in `context`: a replay says what the key does to a recording
+    /// (`screen.replay_keys.ID.hint`) where that differs from a live run.
+    pub fn hint_in(&self, context: Context) -> String {
+        match context {
+            Context::Replay => crate::i18n::text_or(
+                &format!("screen.replay_keys.{}.hint", self.id),
+                &self.hint(),
+            ),
+            _ => self.hint(),
+        }
+    }
+
+    /// The help overlay's sentence in `context`, as [`Binding::hint_in`].
+    pub fn help_in(&self, context: Context) -> String {
+        match context {
+            Context::Replay => crate::i18n::text_or(
+                &format!("screen.replay_keys.{}.help", self.id),
+                &self.help(),
+            ),
+            _ => self.help(),
+        }
+    }
+
     pub fn keys_label(&self) -> String {
         self.keys
             .iter()
@@ -153,8 +178,11 @@ impl Binding {
 }
 
 const MENU: &[Context] = &[Context::Menu];
-const RUN: &[Context] = &[Context::Run];
-const BOTH: &[Context] = &[Context::Menu, Context::Run];
+/// A run, live or replayed.
+const RUN: &[Context] = &[Context::Run, Context::Replay];
+/// Only a live run: what changes how threads go on has nothing to change in a recording.
+const LIVE: &[Context] = &[Context::Run];
+const BOTH: &[Context] = &[Context::Menu, Context::Run, Context::Replay];
 
 /// The table, in the order the footer and the help overlay list it.
 pub const BINDINGS: &[Binding] = &[
@@ -232,21 +260,21 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char('e')],
         action: Action::StepEvent,
         id: "step_event",
-        contexts: RUN,
+        contexts: LIVE,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('b')],
         action: Action::Break,
         id: "break",
-        contexts: RUN,
+        contexts: LIVE,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('Q')],
         action: Action::Quiz,
         id: "quiz",
-        contexts: RUN,
+        contexts: LIVE,
         footer: Footer::No,
     },
     Binding {
@@ -400,8 +428,8 @@ pub fn footer_hints(context: Context) -> Vec<(String, String)> {
     bindings(context)
         .filter_map(|b| match b.footer {
             Footer::No => None,
-            Footer::Yes => Some((b.keys_label(), b.hint())),
-            Footer::As(keys) => Some((keys.to_string(), b.hint())),
+            Footer::Yes => Some((b.keys_label(), b.hint_in(context))),
+            Footer::As(keys) => Some((keys.to_string(), b.hint_in(context))),
         })
         .collect()
 }
@@ -434,7 +462,7 @@ pub fn help_lines(context: Context) -> Vec<(String, String)> {
                         crate::i18n::text(&format!("key.{}.pair", b.id)),
                     )
                 }
-                None => (b.keys_label(), b.help()),
+                None => (b.keys_label(), b.help_in(context)),
             },
         )
         .collect()

@@ -18,9 +18,9 @@ use crate::engine::{Breakpoint, Phase, Run};
 use crate::error::Error;
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::session::{RunPlan, Session};
-use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
+use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario};
 use crate::ui::edits::{self, Edits};
-use crate::ui::keys::{self, Action, Context};
+use crate::ui::keys::{self, Action};
 use crate::ui::terminal::{TerminalGuard, Tui};
 use crate::ui::theme::Theme;
 use crate::ui::view;
@@ -597,11 +597,7 @@ fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Resu
 fn handle(app: &mut App, driver: &mut Driver, event: TermEvent) -> bool {
     let effects = match event {
         TermEvent::Key(key) if key.kind == KeyEventKind::Press => {
-            let context = match app.screen {
-                Screen::Menu => Context::Menu,
-                Screen::Run => Context::Run,
-            };
-            let action = keys::action_for(&key, context);
+            let action = keys::action_for(&key, app.context());
             match action {
                 Some(action) => app.update(action),
                 None if app.help => app.update(Action::Help),

@@ -190,7 +190,7 @@ impl Theme {
     }
 
     pub fn border(self) -> Style {
-        self.fg(Color::Indexed(242), Color::Indexed(245))
+        self.fg(Color::Indexed(244), Color::Indexed(245))
     }
 
     /// The selected row of a list or the selected lane's name.
@@ -345,6 +345,109 @@ mod tests {
                 assert!(t.state(s).fg.is_some(), "{kind:?} {s:?}");
             }
         }
+    }
+
+    /// A colour's sRGB, as xterm and every terminal since draws the 256-colour palette's fixed
+    /// part (16-255); the themes use nothing else.
+    fn rgb(c: Color) -> [f64; 3] {
+        let n = match c {
+            Color::Indexed(n) if n >= 16 => n,
+            Color::Rgb(r, g, b) => return [r, g, b].map(f64::from),
+            other => panic!("{other:?} depends on the terminal's palette"),
+        };
+        if n >= 232 {
+            let v = f64::from(8 + (n - 232) * 10);
+            return [v, v, v];
+        }
+        let i = n - 16;
+        let step = |k: u8| f64::from(if k == 0 { 0 } else { 55 + 40 * k });
+        [step(i / 36), step((i / 6) % 6), step(i % 6)]
+    }
+
+    /// WCAG 2 relative luminance and contrast ratio.
+    fn contrast(a: Color, b: Color) -> f64 {
+        let lum = |c: Color| {
+            let [r, g, b] = rgb(c).map(|v| {
+                let v = v / 255.0;
+                if v <= 0.04045 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            });
+            0.2126 * r + 0.7152 * g + 0.0722 * b
+        };
+        let (x, y) = (lum(a), lum(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    /// Every pair of ink and page a theme draws text in reads at WCAG's 4.5:1, and borders at
+    /// 3:1. The light theme brings its own page; the dark one draws on the terminal's, taken
+    /// as any of the usual dark backgrounds with their usual light-grey ink.
+    #[test]
+    fn every_theme_draws_text_at_wcag_contrast() {
+        let dark_pages = [
+            Color::Indexed(16),
+            Color::Rgb(0x1e, 0x1e, 0x1e),
+            Color::Rgb(0x28, 0x2c, 0x34),
+        ];
+        for kind in [ThemeKind::Dark, ThemeKind::Light] {
+            let t = Theme::new(kind, false);
+            let (pages, ink): (Vec<Color>, Color) = match kind {
+                ThemeKind::Light => (vec![PAPER], INK),
+                _ => (dark_pages.to_vec(), Color::Rgb(0xd4, 0xd4, 0xd4)),
+            };
+            let mut text: Vec<(String, Style)> = vec![
+                ("text".into(), t.text()),
+                ("dim".into(), t.dim()),
+                ("title".into(), t.title()),
+                ("key".into(), t.key()),
+                ("error".into(), t.error()),
+                ("warning".into(), t.warning()),
+                ("alarm".into(), t.alarm()),
+                ("in_cycle".into(), t.in_cycle()),
+                ("selected".into(), t.selected()),
+                ("lost".into(), t.lost()),
+            ];
+            for s in states() {
+                text.push((format!("state {s:?}"), t.state_label(s)));
+            }
+            for b in [
+                Badge::Running,
+                Badge::Paused,
+                Badge::Stepping,
+                Badge::Deadlock,
+                Badge::Done,
+                Badge::Failed,
+            ] {
+                text.push((format!("badge {b:?}"), t.badge(b)));
+            }
+            for page in &pages {
+                let pair = |style: Style| {
+                    let (fg, bg) = (style.fg.unwrap_or(ink), style.bg.unwrap_or(*page));
+                    if style.add_modifier.contains(Modifier::REVERSED) {
+                        (bg, fg)
+                    } else {
+                        (fg, bg)
+                    }
+                };
+                for (what, style) in &text {
+                    let (fg, bg) = pair(*style);
+                    let c = contrast(fg, bg);
+                    assert!(c >= 4.5, "{kind:?} {what} on {page:?}: {c:.2}");
+                }
+                let (fg, bg) = pair(t.border());
+                let c = contrast(fg, bg);
+                assert!(c >= 3.0, "{kind:?} border on {page:?}: {c:.2}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_light_theme_paints_its_own_page_and_the_others_do_not() {
+        assert_eq!(Theme::new(ThemeKind::Light, false).base().bg, Some(PAPER));
+        assert_eq!(Theme::new(ThemeKind::Dark, false).base(), Style::new());
+        assert_eq!(Theme::new(ThemeKind::Mono, false).base(), Style::new());
     }
 
     #[test]

@@ -27,7 +27,8 @@ pub struct Event {
     pub step: u32,
     /// Buffer item number for put/take (items are numbered per buffer from 1 in put order);
     /// for an rlock's acquire/release, how many times the thread holds it afterwards; for a
-    /// counter's load/store, the value read or written.
+    /// counter's load/store, the value read or written; for a try-lock's back-off sleep, its
+    /// length in microseconds.
     pub item: Option<u32>,
 }
 

@@ -36,13 +36,13 @@ impl Help {
         // Keys, the legend's blank, heading and rows, and the closing blank and hint.
         let legend_fits = lines.len() + STATES.len() + 4 <= room as usize;
         // The closing hint always shows; the pointer to the lanes' legend only with room for both.
-        if self.context == Context::Run && !legend_fits && lines.len() + 2 <= room as usize {
+        if self.context != Context::Menu && !legend_fits && lines.len() + 2 <= room as usize {
             lines.push(Line::styled(
                 rust_i18n::t!("help.legend_elsewhere"),
                 theme.dim(),
             ));
         }
-        if self.context == Context::Run && legend_fits {
+        if self.context != Context::Menu && legend_fits {
             lines.push(Line::raw(""));
             lines.push(Line::styled(
                 rust_i18n::t!("help.lanes_show"),

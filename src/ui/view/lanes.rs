@@ -337,16 +337,31 @@ impl Widget for Lanes<'_> {
             y += 1;
         }
         if g.legend {
-            let mut spans = Vec::new();
-            for s in legend_states(scenario) {
-                let glyph = theme.glyphs.state(s);
-                spans.push(Span::styled(format!("{glyph}{glyph}"), theme.state(s)));
-                spans.push(Span::styled(
-                    format!(" {}  ", s.legend_in(scenario)),
-                    theme.dim(),
-                ));
-            }
-            Line::from(spans).render(
+            // Roomy where it fits; else a glyph and one space each, so more of it shows.
+            let legend = |roomy: bool| {
+                let mut spans = Vec::new();
+                for s in legend_states(scenario) {
+                    let glyph = theme.glyphs.state(s);
+                    let (swatch, gap) = if roomy {
+                        (format!("{glyph}{glyph}"), "  ")
+                    } else {
+                        (glyph.to_string(), " ")
+                    };
+                    spans.push(Span::styled(swatch, theme.state(s)));
+                    spans.push(Span::styled(
+                        format!(" {}{gap}", s.legend_in(scenario)),
+                        theme.dim(),
+                    ));
+                }
+                Line::from(spans)
+            };
+            let roomy = legend(true);
+            let line = if roomy.width() <= usize::from(g.inner.width) + 2 {
+                roomy
+            } else {
+                legend(false)
+            };
+            line.render(
                 Rect {
                     y,
                     height: 1,

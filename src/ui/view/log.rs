@@ -31,13 +31,26 @@ impl Widget for Log<'_> {
         let scenario = &run.scenario;
         let implied = |e: &&Event| e.resource.is_some_and(|r| scenario.is_implied(r));
         let quiet_gil = (0..scenario.resources.len()).any(|r| scenario.is_implied(r as u16));
-        let want = (rows + 2 * scenario.threads.len() + 8) * if quiet_gil { 8 } else { 1 };
-        let events = run
-            .trace
-            .events_before(run.view_ns().saturating_add(1), want);
+        let mut want = (rows + 2 * scenario.threads.len() + 8) * if quiet_gil { 8 } else { 1 };
+        // Look further back while what was read holds too few lines (a GIL's traffic can bury
+        // them), within a bound a frame can afford.
+        const MOST: usize = 1 << 13;
+        let events = loop {
+            let events = run
+                .trace
+                .events_before(run.view_ns().saturating_add(1), want);
+            let lines = events
+                .iter()
+                .filter(|e| loggable(e) && !implied(e) && !run.trace.said_elsewhere(e))
+                .count();
+            if lines >= rows || events.len() < want || want >= MOST {
+                break events;
+            }
+            want *= 4;
+        };
         let shown: Vec<_> = events
             .iter()
-            .filter(|e| loggable(e) && !implied(e))
+            .filter(|e| loggable(e) && !implied(e) && !run.trace.said_elsewhere(e))
             .collect();
         let skip = shown.len().saturating_sub(rows);
         for (row, e) in shown[skip..].iter().enumerate() {

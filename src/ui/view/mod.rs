@@ -28,12 +28,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Screen::Run => run::render(app, area, buf),
     }
     if app.help && area.width >= 20 && area.height >= 6 {
-        let context = match app.screen {
-            Screen::Menu => Context::Menu,
-            Screen::Run => Context::Run,
-        };
         help::Help {
-            context,
+            context: app.context(),
             theme: app.theme,
         }
         .render(area, buf);

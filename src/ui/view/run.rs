@@ -9,7 +9,6 @@ use ratatui::widgets::{Paragraph, Widget};
 use crate::engine::Phase;
 use crate::scenario::model::ThreadIdx;
 use crate::ui::app::{App, RunState};
-use crate::ui::keys::Context;
 use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
@@ -263,7 +262,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     match &run.notice {
         Some(n) => Line::styled(format!(" {n}"), theme.warning()).render(a.footer, buf),
-        None => footer(Context::Run, a.footer, buf, theme),
+        None => footer(app.context(), a.footer, buf, theme),
     }
 }
 
