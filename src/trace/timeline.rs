@@ -481,6 +481,62 @@ impl Trace {
         marker
     }
 
+    /// Lost updates on counters: each increment stored in `[from_ns, to_ns]` that another
+    /// thread then wrote over with a value it had read before that increment, as (the thread
+    /// whose update was lost, when it stored it). Found in the event log, so only from
+    /// [`Trace::exact_from_ns`] on.
+    pub fn lost_updates(&self, from_ns: u64, to_ns: u64) -> Vec<(ThreadIdx, u64)> {
+        let counter = |r: Option<ResIdx>| {
+            r.is_some_and(|r| {
+                matches!(
+                    self.scenario.resources.get(r as usize).map(|x| x.kind),
+                    Some(ResourceKind::Counter)
+                )
+            })
+        };
+        if !self
+            .scenario
+            .resources
+            .iter()
+            .any(|r| r.kind == ResourceKind::Counter)
+        {
+            return Vec::new();
+        }
+        // The write that loses an update comes after it: look a little past the window.
+        let until = to_ns.saturating_add((to_ns - from_ns.min(to_ns)) / 2);
+        let start = self.log.partition_point(|e| e.t_ns < from_ns);
+        let end = self.log.partition_point(|e| e.t_ns <= until);
+        const MOST: usize = 1 << 17;
+        let mut lost = Vec::new();
+        for i in start..end.min(start + MOST) {
+            let x = self.log[i];
+            if x.kind != EventKind::Store || !counter(x.resource) {
+                continue;
+            }
+            let wrote = x.item.unwrap_or(0);
+            // Back to the writer's own read: every other thread's increment stored since then,
+            // to a value this write does not exceed, is gone.
+            for y in self.log.range(..i).rev().take(MOST) {
+                if y.resource != x.resource {
+                    continue;
+                }
+                if y.thread == x.thread && y.kind == EventKind::Load {
+                    break;
+                }
+                if y.thread != x.thread
+                    && y.kind == EventKind::Store
+                    && y.item.unwrap_or(0) >= wrote
+                    && (from_ns..=to_ns).contains(&y.t_ns)
+                {
+                    lost.push((y.thread, y.t_ns));
+                }
+            }
+        }
+        lost.sort_unstable();
+        lost.dedup();
+        lost
+    }
+
     /// Every resource's state at `t_ns` (after all events at or before it), in declaration order.
     pub fn resources_at(&self, t_ns: u64) -> Vec<ResourceState> {
         let j = self.checkpoint_for(t_ns);
@@ -1399,6 +1455,45 @@ mod tests {
         let mut t = Trace::new(scenario.clone());
         t.push(events);
         t
+    }
+
+    /// T0 and T1 both read 0; T1 writes 1, then T0 writes 1 over it: T1's update is the lost
+    /// one, marked where T1 stored it. T2's later increment, read after T0's write, is not.
+    #[test]
+    fn a_lost_update_is_marked_on_the_thread_whose_increment_vanished() {
+        let s = scenario(
+            &[("hits", K::Counter)],
+            &[
+                ("T0", vec![Op::Increment(0)]),
+                ("T1", vec![Op::Increment(0)]),
+                ("T2", vec![Op::Increment(0)]),
+            ],
+        );
+        let at = |t_ms: u64, thread: u16, kind: EventKind, value: u32| Event {
+            resource: Some(0),
+            step: 0,
+            item: Some(value),
+            ..ev(t_ms * MS, thread, kind)
+        };
+        let t = trace_of(
+            &s,
+            &[
+                at(1, 0, Load, 0),
+                at(2, 1, Load, 0),
+                at(3, 1, Store, 1),
+                at(4, 0, Store, 1),
+                at(5, 2, Load, 1),
+                at(6, 2, Store, 2),
+            ],
+        );
+        assert_eq!(t.lost_updates(0, 10 * MS), [(1, 3 * MS)]);
+        // Only marks inside the window asked for.
+        assert_eq!(t.lost_updates(4 * MS, 10 * MS), []);
+        let plain = deadlock_scenario();
+        assert_eq!(
+            trace_of(&plain, &deadlock_events()).lost_updates(0, MS * 200),
+            []
+        );
     }
 
     #[test]

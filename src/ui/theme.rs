@@ -63,6 +63,11 @@ impl Glyphs {
         if self.ascii { "*" } else { "●" }
     }
 
+    /// Marks, on a race's lane, an increment another thread's write then threw away.
+    pub fn lost(self) -> char {
+        self.pick('x', '✗')
+    }
+
     /// Marks the history cursor on the time axis.
     pub fn cursor(self) -> char {
         self.pick('^', '▲')

@@ -201,6 +201,9 @@ impl Widget for Lanes<'_> {
             .map(|d| d.stuck.clone())
             .unwrap_or_default();
         let resources = run.trace.resources_at(view);
+        let lost = run
+            .trace
+            .lost_updates(start, start + u64::from(g.cells_w) * per);
         let cursor_cell = run
             .cursor
             .filter(|c| *c >= start)
@@ -320,6 +323,17 @@ impl Widget for Lanes<'_> {
                         .set_style(style);
                 }
             }
+            // Increments of this thread that another's write then threw away.
+            for &(_, at) in lost.iter().filter(|(who, at)| *who == t && *at <= end) {
+                let i = (at.saturating_sub(start) / per) as u16;
+                if i < g.cells_w {
+                    for dy in 0..g.lane_h {
+                        buf[(g.cells_x + i, y + dy)]
+                            .set_char(theme.glyphs.lost())
+                            .set_style(theme.lost());
+                    }
+                }
+            }
         }
 
         let mut y = g.inner.y + g.rows;
@@ -337,6 +351,10 @@ impl Widget for Lanes<'_> {
             y += 1;
         }
         if g.legend {
+            let counters = scenario
+                .resources
+                .iter()
+                .any(|r| r.kind == ResourceKind::Counter);
             // Roomy where it fits; else a glyph and one space each, so more of it shows.
             let legend = |roomy: bool| {
                 let mut spans = Vec::new();
@@ -350,6 +368,19 @@ impl Widget for Lanes<'_> {
                     spans.push(Span::styled(swatch, theme.state(s)));
                     spans.push(Span::styled(
                         format!(" {}{gap}", s.legend_in(scenario)),
+                        theme.dim(),
+                    ));
+                }
+                if counters {
+                    let glyph = theme.glyphs.lost();
+                    let swatch = if roomy {
+                        format!("{glyph}{glyph}")
+                    } else {
+                        glyph.to_string()
+                    };
+                    spans.push(Span::styled(swatch, theme.lost()));
+                    spans.push(Span::styled(
+                        format!(" {}", rust_i18n::t!("screen.lost_update")),
                         theme.dim(),
                     ));
                 }
