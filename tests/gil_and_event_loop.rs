@@ -170,6 +170,18 @@ fn gathered_awaits_overlap_on_one_loop_and_sequential_awaits_do_not() {
         cards[0].headline.is_some(),
         "both groups finished: {cards:?}"
     );
+    // The log gives each await one line, its loop's release, with how long it awaits.
+    for e in out.events.iter().filter(|e| fetches.contains(&e.thread)) {
+        let line = trace.describe(threadlab::i18n::Lang::En, e);
+        match e.kind {
+            EventKind::Sleep => assert!(trace.said_elsewhere(e), "{line}"),
+            EventKind::Release if e.step != threadlab::vocab::event::NO_STEP => {
+                assert!(!trace.said_elsewhere(e), "{line}");
+                assert!(line.contains("awaits a sleep (1s), freeing main"), "{line}");
+            }
+            _ => {}
+        }
+    }
     let midway = threadlab::trace::cards::cards(&trace, gathered / 2, 2);
     assert_eq!(
         midway[0].headline, None,

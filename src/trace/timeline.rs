@@ -657,8 +657,8 @@ impl Trace {
     /// Whether another line of the log already says what `e` did, so the log leaves `e` out:
     /// a task's await (its loop's release says it, with the time), a wait at a barrier (the
     /// arrival says how many are there), a back-off's unlocks and sleep (the give-up says them),
-    /// and a thread going on computing after taking back a GIL the log leaves out (the line
-    /// that started the work says it).
+    /// a sleep going on after a pause, and a thread going on computing after taking back a GIL
+    /// the log leaves out (the line that started the work says it).
     pub fn said_elsewhere(&self, e: &Event) -> bool {
         let s = &*self.scenario;
         let op = step_op(s, e);
@@ -689,12 +689,30 @@ impl Trace {
                             })
                     })
             }
+            // Sleeping on after a pause: the line before the pause said it.
+            (EventKind::Sleep, _) if self.sleeps_again(e) => true,
             (EventKind::Sleep, Some(Op::Sleep(_))) => task,
             (EventKind::Block, _) => barrier,
             // A try-lock step releases or sleeps only when it backs off.
             (EventKind::Release | EventKind::Sleep, Some(Op::TryLock { .. })) => true,
             _ => false,
         }
+    }
+
+    /// Whether `e`, a sleep, goes on with a sleep its thread began in the same step before a
+    /// pause held it.
+    fn sleeps_again(&self, e: &Event) -> bool {
+        let Some(at) = self.position(e) else {
+            return false;
+        };
+        self.log
+            .range(..at)
+            .rev()
+            .take(256)
+            .filter(|p| p.thread == e.thread && p.kind != EventKind::Hold)
+            .take_while(|p| p.step == e.step)
+            .next()
+            .is_some_and(|p| p.kind == EventKind::Sleep)
     }
 
     /// "T1 gave up on B after 20ms, put A down, backs off 37ms": a try-lock's timeout, with
@@ -1455,6 +1473,69 @@ mod tests {
         let mut t = Trace::new(scenario.clone());
         t.push(events);
         t
+    }
+
+    /// A try-lock that gives up is one line with its back-off; the back-off's unlock and sleep
+    /// have no lines of their own, nor has a barrier wait after its arrival, nor a sleep going
+    /// on after a pause.
+    #[test]
+    fn the_log_says_a_give_up_and_its_back_off_in_one_line() {
+        let s = scenario(
+            &[
+                ("A", K::Mutex),
+                ("B", K::Mutex),
+                ("gate", K::Barrier { parties: 2 }),
+            ],
+            &[
+                (
+                    "T1",
+                    vec![
+                        Op::Lock(0),
+                        Op::TryLock {
+                            resource: 1,
+                            timeout: ms(20),
+                            backoff: Some(ms(90)),
+                            jitter: true,
+                        },
+                        Op::Wait(2),
+                        Op::Sleep(ms(50)),
+                    ],
+                ),
+                ("T2", vec![Op::Lock(1)]),
+            ],
+        );
+        let at = |t_ms: u64, thread: u16, kind: EventKind, step: u32| Event {
+            step,
+            ..ev(t_ms * MS, thread, kind)
+        };
+        let events = [
+            at(0, 0, Acquire, 0).res(0),
+            at(0, 1, Acquire, 0).res(1),
+            at(1, 0, Block, 1).res(1),
+            at(21, 0, Timeout, 1).res(1),
+            at(21, 0, Release, 1).res(0),
+            at(21, 0, Sleep, 1).item(37_000),
+            at(60, 0, Arrive, 2).res(2),
+            at(60, 0, Block, 2).res(2),
+            at(70, 0, Sleep, 3),
+            at(80, 0, Hold, 3),
+            at(90, 0, Sleep, 3),
+        ];
+        let t = trace_of(&s, &events);
+        let line = |i: usize| t.describe(Lang::En, &events[i]);
+        assert_eq!(
+            line(3),
+            "T1 gave up on B after 20ms, put A down, backs off 37ms"
+        );
+        let hidden: Vec<usize> = (0..events.len())
+            .filter(|&i| t.said_elsewhere(&events[i]))
+            .collect();
+        assert_eq!(
+            hidden,
+            [4, 5, 7, 10],
+            "{:?}",
+            hidden.iter().map(|&i| line(i)).collect::<Vec<_>>()
+        );
     }
 
     /// T0 and T1 both read 0; T1 writes 1, then T0 writes 1 over it: T1's update is the lost

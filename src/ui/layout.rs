@@ -32,7 +32,9 @@ pub fn columns(scenario: &Scenario, inner_width: u16) -> Columns {
         .unwrap_or(1) as u16;
     let mut name_w = (longest_name + 3).min(16);
     // One blank cell between the label and the lane's bar.
-    let mut label_w = (widest_label(scenario) as u16 + 1).clamp(10, 28);
+    // A wide terminal has room for the longest labels (a wait and the locks held besides).
+    let most = (inner_width / 4).clamp(28, 40);
+    let mut label_w = (widest_label(scenario) as u16 + 1).clamp(10, most);
     if inner_width < name_w + label_w + 20 {
         // Narrow: give the cells at least a third of the width.
         label_w = label_w.min(inner_width / 3).max(4);
