@@ -134,25 +134,30 @@ fn widest_label(scenario: &Scenario) -> usize {
     let holding = scenario.threads.iter().enumerate().map(|(t, spec)| {
         let mut names: Vec<&str> = Vec::new();
         let mut counts = false;
+        // The longest state it can be in while holding one: asleep, or blocked on another.
+        let mut state = cells::width(&state_words(
+            scenario,
+            t as ThreadIdx,
+            State::Sleeping,
+            None,
+        ));
         for st in &spec.steps {
-            if let Op::Lock(r) | Op::TryLock { resource: r, .. } = st.op {
-                let name = scenario.resource_name(r);
-                counts |= scenario.resources[r as usize].kind == ResourceKind::RLock;
-                if !names.contains(&name) {
-                    names.push(name);
+            if let Op::Lock(r) | Op::TryLock { resource: r, .. } = st.op
+                && let Some(res) = scenario.resources.get(r as usize)
+            {
+                counts |= res.kind == ResourceKind::RLock;
+                if !names.contains(&res.name.as_str()) {
+                    names.push(&res.name);
                 }
+                let blocked = state_words(scenario, t as ThreadIdx, State::Locked(r), None);
+                state = state.max(cells::width(&blocked));
             }
         }
         if names.is_empty() {
             return 0;
         }
         let what = names.join(", ") + if counts { " ×2" } else { "" };
-        2 + cells::width(&state_words(
-            scenario,
-            t as ThreadIdx,
-            State::Sleeping,
-            None,
-        )) + cells::width(&rust_i18n::t!("screen.holds", what = what))
+        2 + state + cells::width(&rust_i18n::t!("screen.holds", what = what))
     });
     let not_started = scenario
         .threads
