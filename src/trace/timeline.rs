@@ -105,6 +105,10 @@ pub struct Trace {
     several_gils: bool,
     /// What each thread holds that colours its lane (the rwlock it reads or writes).
     states: StateTracker,
+    /// The tasks that make a blocking call somewhere in their script, and their loops: while
+    /// one of them blocks, the others ready on its loop starve. Found once, as a lesson with ten
+    /// thousand tasks asks for every lane every frame.
+    blockers: Vec<(ThreadIdx, ResIdx)>,
 }
 
 /// The state of every resource and every thread's code marker after all events with
@@ -148,6 +152,17 @@ impl Trace {
             failures: vec![None; scenario.threads.len()],
             several_gils: gils > 1,
             states: StateTracker::new(),
+            blockers: scenario
+                .threads
+                .iter()
+                .enumerate()
+                .filter(|(_, spec)| {
+                    spec.steps
+                        .iter()
+                        .any(|st| matches!(st.op, Op::BlockingSleep(_)))
+                })
+                .filter_map(|(u, spec)| Some((u as ThreadIdx, spec.event_loop?)))
+                .collect(),
             scenario,
             limits,
             log: VecDeque::new(),
@@ -355,19 +370,10 @@ impl Trace {
 
     /// The other tasks on loop `l` that make a blocking call somewhere in their script.
     fn blockers(&self, thread: ThreadIdx, l: ResIdx) -> impl Iterator<Item = ThreadIdx> + '_ {
-        self.scenario
-            .threads
+        self.blockers
             .iter()
-            .enumerate()
-            .filter(move |(u, spec)| {
-                *u != thread as usize
-                    && spec.event_loop == Some(l)
-                    && spec
-                        .steps
-                        .iter()
-                        .any(|st| matches!(st.op, Op::BlockingSleep(_)))
-            })
-            .map(|(u, _)| u as ThreadIdx)
+            .filter(move |(u, lp)| *u != thread && *lp == l)
+            .map(|(u, _)| *u)
     }
 
     /// A thread's spans overlapping `[from_ns, to_ns)`, clipped to it. The current state runs
