@@ -522,7 +522,10 @@ impl Trace {
             let wrote = x.item.unwrap_or(0);
             // Back to the writer's own read: every other thread's increment stored since then,
             // to a value this write does not exceed, is gone.
-            for y in self.log.range(..i).rev().take(MOST) {
+            // A read and its write-back lie close together; a write whose read has left the
+            // log is not looked for further than this.
+            const BACK: usize = 4096;
+            for y in self.log.range(..i).rev().take(BACK) {
                 if y.resource != x.resource {
                     continue;
                 }
