@@ -29,8 +29,10 @@ def xterm256(n):
 
 def parse(lines):
     rows = []
+    # tmux writes only what changes from one cell to the next, across line ends too: a line
+    # starts in the style the line before it ended in.
+    style = {"fg": None, "bg": None, "bold": False, "rev": False}
     for line in lines:
-        style = {"fg": None, "bg": None, "bold": False, "rev": False}
         cells = []
         for m in re.finditer(r"\x1b\[([0-9;:]*)m|\x1b\[[0-9;?]*[A-Za-z]|([^\x1b])", line):
             if m.group(2) is not None:

@@ -149,6 +149,57 @@ fn gathered_awaits_overlap_on_one_loop_and_sequential_awaits_do_not() {
     let one_wait = waits.iter().map(|w| w.1 - w.0).max().unwrap();
     assert!(gathered < 2 * one_wait, "gather: {gathered} ns");
     assert!(in_turn > 2 * one_wait, "in turn: {in_turn} ns");
+
+    // The lesson's card and `--json` say the same, measured from the events: three waits at
+    // once while gathered, one at a time after, and the gathered group done sooner.
+    let mut summary = threadlab::trace::summary::SummaryBuilder::new(s.clone());
+    summary.extend(&out.events);
+    let g = summary
+        .finish(&Default::default())
+        .gather
+        .expect("the event-loop lesson compares");
+    assert_eq!((g.together.tasks, g.one_by_one.tasks), (3, 1));
+    assert!(g.together.waits_at_once > 1.5, "{g:?}");
+    assert!(g.one_by_one.waits_at_once <= 1.0, "{g:?}");
+    assert!(g.speedup > 1.5, "{g:?}");
+    let mut trace = threadlab::trace::Trace::new(s.clone());
+    trace.push(&out.events);
+    let cards = threadlab::trace::cards::cards(&trace, trace.end_ns(), 2, None);
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    assert!(
+        cards[0].headline.is_some(),
+        "both groups finished: {cards:?}"
+    );
+    // The log gives each await one line, its loop's release, with how long it awaits.
+    for e in out.events.iter().filter(|e| fetches.contains(&e.thread)) {
+        let line = trace.describe(threadlab::i18n::Lang::En, e);
+        match e.kind {
+            EventKind::Sleep => assert!(trace.said_elsewhere(e), "{line}"),
+            EventKind::Release if e.step != threadlab::vocab::event::NO_STEP => {
+                assert!(!trace.said_elsewhere(e), "{line}");
+                assert!(line.contains("awaits a sleep (1s), freeing main"), "{line}");
+            }
+            _ => {}
+        }
+    }
+    let midway = threadlab::trace::cards::cards(&trace, gathered / 2, 2, None);
+    assert_eq!(
+        midway[0].headline, None,
+        "nothing to compare yet: {midway:?}"
+    );
+}
+
+#[test]
+fn only_lessons_that_compare_have_a_card() {
+    let cards = |name: &str| {
+        let s = builtin(name);
+        threadlab::trace::cards::cards(&threadlab::trace::Trace::new(s), 0, 2, None).len()
+    };
+    assert_eq!(cards("event-loop"), 1);
+    assert_eq!(cards("gil"), 1);
+    for name in ["event-loop-blocking", "deadlock", "gil-convoy", "rwlock"] {
+        assert_eq!(cards(name), 0, "{name}");
+    }
 }
 
 #[test]

@@ -358,12 +358,10 @@ fn english_in(text: &str, scenario: &threadlab::scenario::model::Scenario) -> BT
     for name in names {
         own.extend(latin_words(name).map(|w| w.to_lowercase()));
     }
-    // A lane or a swatch is states' glyphs ("LLLLSSS"), never a word.
+    // A lane or a swatch is states' glyphs ("LLLLSSS", "rrrrwww"), never a word: the glyphs'
+    // letters, in their own case, spell none.
     let glyphs: BTreeSet<char> = STATES.iter().flat_map(|r| [r.glyph, r.ascii]).collect();
-    let one_glyph = |w: &str| {
-        w.chars()
-            .all(|c| glyphs.contains(&c) && c.is_ascii_uppercase())
-    };
+    let one_glyph = |w: &str| w.chars().all(|c| glyphs.contains(&c));
     latin_words(text)
         .filter(|w| !one_glyph(w))
         // A name cut short ("philosophers-orde…") or wrapped ("wo" "rker-1") is still a name.

@@ -384,6 +384,28 @@ fn tally(s: &Scenario, out: &LessonRun) -> (u64, u64) {
         f.value as i64,
         "the marked lost updates account for the shortfall"
     );
+    // The lanes mark, on the lane of the thread whose increment was thrown away, one cell per
+    // such increment: as many as the stale writes wiped out.
+    let mut trace = threadlab::trace::Trace::new(std::sync::Arc::new(s.clone()));
+    trace.push(&out.events);
+    let marks = trace.lost_updates(0, trace.end_ns());
+    let counters: Vec<usize> = (0..s.resources.len())
+        .filter(|&r| s.resources[r].kind == threadlab::scenario::model::ResourceKind::Counter)
+        .collect();
+    let stale = invariants::lost_updates(s, &out.events);
+    if stale.iter().all(|l| l.value > l.loaded) {
+        let wiped_all: u64 = stale.iter().map(|l| u64::from(l.value - l.loaded)).sum();
+        assert_eq!(marks.len() as u64, wiped_all, "{marks:?}");
+    }
+    for (t, at) in &marks {
+        assert!(
+            out.events.iter().any(|e| e.thread == *t
+                && e.t_ns == *at
+                && e.kind == EventKind::Store
+                && e.resource.is_some_and(|r| counters.contains(&(r as usize)))),
+            "a mark sits on a store of its own thread"
+        );
+    }
     (f.increments, f.value)
 }
 

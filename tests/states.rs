@@ -19,7 +19,7 @@ use threadlab::ui::layout::state_words;
 use threadlab::ui::theme::{Theme, ThemeKind};
 use threadlab::ui::view::help::Help;
 use threadlab::ui::view::lanes::legend_states;
-use threadlab::vocab::event::{Event, STATES, State};
+use threadlab::vocab::event::{Event, STATES, State, StateTracker};
 use threadlab::vocab::recording::Recording;
 
 /// Every built-in lesson, run to its end on real threads: the scenario and its events.
@@ -37,9 +37,10 @@ fn lessons() -> Vec<(&'static str, Arc<Scenario>, Vec<Event>)> {
 
 /// The rows of the states the events put any thread in (done is drawn as nothing).
 fn states_shown(s: &Scenario, events: &[Event]) -> BTreeSet<usize> {
+    let mut states = StateTracker::new();
     events
         .iter()
-        .filter_map(|e| State::after(e, s))
+        .filter_map(|e| states.after(e, s))
         .filter(|st| !st.row().is_blank())
         .map(State::index)
         .collect()
@@ -74,13 +75,17 @@ fn the_table_has_one_row_per_state_with_its_own_glyph_and_stable_name() {
         names,
         [
             "running",
+            "reading",
+            "writing",
             "sleeping",
+            "blocking",
             "blocked",
             "waiting_semaphore",
             "waiting_barrier",
             "waiting_condition",
             "waiting_gil",
             "ready",
+            "starved",
             "held",
             "starting",
             "failed",
@@ -134,6 +139,102 @@ fn every_lane_legend_shows_every_state_its_lanes_show() {
     assert!(shows("reentrant-rlock", State::Locked(0)));
     assert!(shows("rwlock", State::Locked(0)));
     assert!(shows("event-loop", State::Ready(0)));
+    // What a lane once could not show: readers and writers inside an rwlock, and a task's
+    // blocking call on its loop.
+    assert!(shows("rwlock", State::Reading(0)));
+    assert!(shows("rwlock", State::Writing(0)));
+    assert!(shows("writer-starvation", State::Reading(0)));
+    assert!(shows("event-loop-blocking", State::Blocking(0)));
+    assert!(
+        !shows("event-loop", State::Blocking(0)),
+        "an await is no blocking call"
+    );
+}
+
+/// A reader's lane reads as reading (not sleeping) from its read to its unlock, a writer's as
+/// writing, and no reader is inside while a writer is.
+#[test]
+fn rwlock_lanes_show_reading_and_writing_exactly_while_inside() {
+    let s = builtin("rwlock");
+    let run = Run::start(s.clone(), fast());
+    let (_, events) = run_to_end(&run);
+    let table = s.resource_index("table").unwrap();
+    let mut states = StateTracker::new();
+    let mut inside: Vec<Option<bool>> = vec![None; s.threads.len()];
+    let mut sorted = events.clone();
+    sorted.sort_by_key(|e| e.t_ns);
+    for e in &sorted {
+        let Some(st) = states.after(e, &s) else {
+            continue;
+        };
+        let t = e.thread as usize;
+        match (e.kind, e.resource) {
+            (threadlab::vocab::event::EventKind::Acquire, Some(r)) if r == table => {
+                inside[t] = Some(matches!(st, State::Writing(_)));
+                assert!(
+                    matches!(st, State::Reading(_) | State::Writing(_)),
+                    "{} inside as {st:?}",
+                    s.thread_name(e.thread)
+                );
+            }
+            (threadlab::vocab::event::EventKind::Release, Some(r)) if r == table => {
+                inside[t] = None;
+                assert_eq!(st, State::Running);
+            }
+            _ => {}
+        }
+        if matches!(st, State::Running | State::Sleeping) {
+            assert_eq!(
+                inside[t],
+                None,
+                "{} is inside, not {st:?}",
+                s.thread_name(e.thread)
+            );
+        }
+        let writers = inside.iter().filter(|i| **i == Some(true)).count();
+        let readers = inside.iter().filter(|i| **i == Some(false)).count();
+        assert!(writers == 0 || (writers == 1 && readers == 0), "{inside:?}");
+    }
+}
+
+/// The tickers of the blocking lesson starve while report holds the loop in its blocking call,
+/// and only then: every starved cell is a cell where report blocks.
+#[test]
+fn tasks_starve_exactly_while_their_loop_is_blocked() {
+    let s = builtin("event-loop-blocking");
+    let run = Run::start(s.clone(), fast());
+    let (_, events) = run_to_end(&run);
+    let mut trace = threadlab::trace::Trace::new(s.clone());
+    trace.push(&events);
+    let end = trace.end_ns();
+    let report = s.thread_index("report").unwrap();
+    let cells = 400;
+    let theirs = trace.lane_cells(report, 0, end, cells);
+    let mut starved = 0;
+    for t in 0..s.threads.len() as u16 {
+        if t == report {
+            continue;
+        }
+        for (i, c) in trace.lane_cells(t, 0, end, cells).into_iter().enumerate() {
+            if matches!(c, Some(State::Starved(_))) {
+                starved += 1;
+                assert!(
+                    matches!(theirs[i], Some(State::Blocking(_))),
+                    "cell {i}: starved while report is {:?}",
+                    theirs[i]
+                );
+            }
+        }
+    }
+    assert!(
+        starved > cells / 4,
+        "the tickers starve for most of a second: {starved}"
+    );
+    assert!(
+        legend_states(&s)
+            .iter()
+            .any(|st| matches!(st, State::Starved(_)))
+    );
 }
 
 #[test]

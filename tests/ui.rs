@@ -186,7 +186,149 @@ fn record_run_fixtures() {
     }
 }
 
+/// The lessons whose screens say what a lane alone cannot (an rlock's count, readers and
+/// writers, a loop's blocking call, lost updates, the event loop's card, a try-lock's
+/// back-off), each recorded up to the moment that shows it.
+const SAYS: [&str; 5] = [
+    "reentrant-rlock",
+    "rwlock",
+    "race",
+    "event-loop",
+    "livelock",
+];
+
+/// Whether `name`'s recording has reached its moment.
+fn shows_its_point(name: &str, events: &[Event]) -> bool {
+    let any = |f: &dyn Fn(&Event) -> bool| events.iter().any(f);
+    match name {
+        // The teller holds the account twice.
+        "reentrant-rlock" => any(&|e| e.kind == EventKind::Acquire && e.item == Some(2)),
+        // The readers are inside and the writer has queued behind them.
+        "rwlock" => any(&|e| e.kind == EventKind::Block && e.thread == 3),
+        // A try-lock has given up and backed off.
+        "livelock" => any(&|e| e.kind == EventKind::Sleep && e.item.is_some()),
+        // The race and the event loop are shown finished.
+        _ => false,
+    }
+}
+
+/// A real run of `name`, paused at its moment or run to its end.
+fn record_until_it_shows(name: &str) -> Recording {
+    let scenario = builtin(name);
+    let run = Run::start(
+        scenario.clone(),
+        RunOptions {
+            speed: 1.0,
+            start_paused: false,
+        },
+    );
+    let mut events = Vec::new();
+    wait_until("the lesson's moment", Duration::from_secs(30), || {
+        run.drain_events(&mut events);
+        shows_its_point(name, &events) || matches!(run.phase(), Phase::Finished | Phase::Deadlock)
+    });
+    run.pause();
+    std::thread::sleep(Duration::from_millis(100));
+    run.drain_events(&mut events);
+    events.sort_by_key(|e| e.t_ns);
+    let rec = Recording {
+        failures: (0..scenario.threads.len())
+            .map(|t| run.failure(t as ThreadIdx))
+            .collect(),
+        scenario,
+        events,
+        end_ns: run.now_ns(),
+        outcome: match run.phase() {
+            Phase::Deadlock => Some(Outcome::Deadlock),
+            Phase::Finished => Some(Outcome::Completed),
+            _ => None,
+        },
+        deadlock: run.deadlock(),
+        dropped_events: run.dropped_events(),
+        speed: 1.0,
+    };
+    run.stop();
+    rec
+}
+
+#[test]
+#[ignore = "records tests/fixtures/runs for the screens that say what a lane cannot; run by hand"]
+fn record_saying_fixtures() {
+    for name in SAYS {
+        record_until_it_shows(name)
+            .save(&fixture_path(name), &[])
+            .unwrap();
+    }
+}
+
 // ---- snapshots ---------------------------------------------------------------------------
+
+#[test]
+fn run_view_says_what_a_lane_cannot_show() {
+    // A finished run is seen whole, as the run view fits it at its end.
+    let app = |name: &str, w: u16, h: u16| {
+        let mut app = recorded_app(name, Theme::new(ThemeKind::Dark, false));
+        app.resize(Rect::new(0, 0, w, h));
+        if app.run.as_ref().unwrap().live.phase == Phase::Finished {
+            app.update(Action::Fit);
+        }
+        app
+    };
+    for name in SAYS {
+        for (w, h) in [(80, 24), (120, 40)] {
+            insta::assert_snapshot!(
+                format!("says_{name}_{w}x{h}"),
+                screen_text(&app(name, w, h), w, h)
+            );
+        }
+    }
+    // What each screen must say, whatever the run's timing.
+    let text = |name: &str| screen_text(&app(name, 120, 40), 120, 40);
+    let rlock = text("reentrant-rlock");
+    assert!(rlock.contains("held by teller ×2"), "{rlock}");
+    assert!(rlock.contains("holds account ×2"), "{rlock}");
+    let rw = text("rwlock");
+    assert!(rw.contains("3 reading"), "{rw}");
+    assert!(!rw.contains("/64"), "{rw}");
+    assert!(rw.contains("r reading"), "{rw}");
+    let blocking = text("event-loop-blocking");
+    assert!(blocking.contains("X blocking call"), "{blocking}");
+    assert!(blocking.contains("Z starved"), "{blocking}");
+    let race = text("race");
+    assert!(race.contains("✗ lost update"), "{race}");
+    let marks = race
+        .lines()
+        .filter(|l| l.contains("adder") && l.contains('✗'))
+        .count();
+    assert!(
+        marks > 0,
+        "the free adders' lost updates are marked on their lanes:\n{race}"
+    );
+    let lp = text("event-loop");
+    assert!(lp.contains("gathered: done"), "{lp}");
+    let livelock = text("livelock");
+    assert!(livelock.contains("gave up on B after"), "{livelock}");
+    assert!(livelock.contains("put A down, backs off"), "{livelock}");
+}
+
+/// A replay's help and footer say what the keys do to a recording, and leave out the keys
+/// that only change a live run.
+#[test]
+fn replay_help_shows_replay_keys() {
+    let rec = Recording::load(&fixture_path("deadlock")).unwrap();
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.replay(&rec);
+    assert_eq!(app.context(), Context::Replay);
+    app.help = true;
+    let help = screen_text(&app, 80, 24);
+    insta::assert_snapshot!("help_replay_80x24", help);
+    assert!(help.contains("play the recording"), "{help}");
+    assert!(
+        !help.contains("pause whenever the selected thread blocks"),
+        "{help}"
+    );
+    assert!(!help.contains("quiz"), "{help}");
+}
 
 #[test]
 fn run_view_of_each_core_scenario() {
@@ -256,12 +398,9 @@ fn every_widget_survives_tiny_and_empty_areas() {
             view::resources::Resources { run, theme }.render(area, &mut buf);
             view::code::Code { run, theme }.render(area, &mut buf);
             view::log::Log { run, theme }.render(area, &mut buf);
-            view::gil::GilCard {
-                run,
-                cores: 2,
-                theme,
+            for card in view::run::run_cards(run, 2) {
+                view::card::CardView { card: &card, theme }.render(area, &mut buf);
             }
-            .render(area, &mut buf);
             view::help::Help {
                 context: Context::Run,
                 theme,
@@ -520,7 +659,9 @@ fn clicks_choose_menu_rows_and_lanes() {
 
 #[test]
 fn the_gil_card_compares_the_two_phases() {
-    use threadlab::ui::view::gil::{phase_stats, phases};
+    use threadlab::trace::card::group_span;
+    use threadlab::trace::gil::phases;
+    use threadlab::vocab::event::State;
     let s = builtin("gil");
     let (under, free) = phases(&s).expect("gil is a comparison");
     assert_eq!((under.len(), free.len()), (2, 2));
@@ -560,13 +701,14 @@ fn the_gil_card_compares_the_two_phases() {
     ];
     let mut trace = threadlab::trace::timeline::Trace::new(s.clone());
     trace.push(&events);
-    let g = phase_stats(&trace, &under, 3_000_000_000);
-    let f = phase_stats(&trace, &free, 3_000_000_000);
+    let running = |s: State| s == State::Running;
+    let g = group_span(&trace, &under, 3_000_000_000, running);
+    let f = group_span(&trace, &free, 3_000_000_000, running);
     assert!(g.finished && f.finished, "{g:?} {f:?}");
     assert_eq!(g.wall_ns, 2_000_000_000);
     assert_eq!(f.wall_ns, 1_000_000_000);
-    assert!((g.cores_busy() - 1.0).abs() < 0.01, "{g:?}");
-    assert!((f.cores_busy() - 2.0).abs() < 0.01, "{f:?}");
+    assert!((g.at_once() - 1.0).abs() < 0.01, "{g:?}");
+    assert!((f.at_once() - 2.0).abs() < 0.01, "{f:?}");
 
     let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
     app.cores = 2;

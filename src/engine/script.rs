@@ -412,7 +412,9 @@ fn back_off(
             _ => {}
         }
     }
-    rec.emit(EventKind::Sleep, None, None, None);
+    // The back-off's length goes with its sleep, so the log can say how long it steps aside.
+    let us = u32::try_from(pause.as_micros()).unwrap_or(u32::MAX);
+    rec.emit(EventKind::Sleep, None, None, Some(us));
     rec.flush();
     shared.conductor.sleep(me, step, pause, rec)?;
     Ok(restart)

@@ -11,6 +11,7 @@ mod kinds;
 mod limits;
 pub mod model;
 mod parse;
+pub(crate) use parse::EXECUTOR_THREADS;
 pub mod testing;
 
 use rust_i18n::t;

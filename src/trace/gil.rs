@@ -6,10 +6,13 @@
 //! process's start-up counts: it is part of what processes cost); CPU busy is the time its
 //! threads spent computing divided by that wall time (in cores).
 
+use rust_i18n::t;
 use serde::Serialize;
 
 use crate::scenario::model::{Scenario, ThreadIdx};
-use crate::vocab::event::{Event, State};
+use crate::trace::card::{Card, CardRow, Figure, GroupSpan, group_span};
+use crate::trace::timeline::Trace;
+use crate::vocab::event::{Event, State, StateTracker};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PhaseFigures {
@@ -103,6 +106,7 @@ pub fn figures(scenario: &Scenario, events: &[Event], group: &[ThreadIdx]) -> Op
     let mut first_start = u64::MAX;
     let mut last_end = 0;
     let mut computing_ns = 0u64;
+    let mut states = StateTracker::new();
     for &t in group {
         let mut mine: Vec<&Event> = events.iter().filter(|e| e.thread == t).collect();
         mine.sort_by_key(|e| e.t_ns);
@@ -112,7 +116,7 @@ pub fn figures(scenario: &Scenario, events: &[Event], group: &[ThreadIdx]) -> Op
             if let Some((State::Running, since)) = state {
                 computing_ns += e.t_ns.saturating_sub(since);
             }
-            if let Some(next) = State::after(e, scenario) {
+            if let Some(next) = states.after(e, scenario) {
                 if matches!(
                     e.kind,
                     crate::vocab::event::EventKind::Start | crate::vocab::event::EventKind::Spawn
@@ -147,4 +151,79 @@ pub fn compare(scenario: &Scenario, events: &[Event]) -> Option<GilComparison> {
 
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The GIL lesson's card: each group's threads, wall time and cores kept busy, then the
+/// speedup beside the ideal, min(threads, cores).
+pub fn card(trace: &Trace, now_ns: u64, cores: usize) -> Option<Card> {
+    let (under, free) = phases(trace.scenario())?;
+    let g = group_span(trace, &under, now_ns, |s| s == State::Running);
+    let f = group_span(trace, &free, now_ns, |s| s == State::Running);
+    let row = |label: String, s: &GroupSpan| CardRow {
+        label,
+        cells: vec![
+            Figure::Count(s.threads),
+            s.wall(),
+            if s.started {
+                Figure::Text(
+                    t!("classroom.gil.cores", cores = format!("{:.2}", s.at_once())).into_owned(),
+                )
+            } else {
+                Figure::Missing
+            },
+        ],
+    };
+    let ideal = free.len().min(cores).max(1);
+    let (headline, note) = if g.finished && f.finished && f.wall_ns > 0 {
+        (
+            Some(
+                t!(
+                    "classroom.gil.speedup",
+                    times = format!("{:.2}", g.wall_ns as f64 / f.wall_ns as f64)
+                )
+                .into_owned(),
+            ),
+            t!(
+                "classroom.gil.ideal",
+                ideal = ideal,
+                threads = free.len(),
+                cores = cores
+            )
+            .into_owned(),
+        )
+    } else {
+        (
+            None,
+            t!("classroom.gil.speedup_later", ideal = ideal).into_owned(),
+        )
+    };
+    // The processes lesson compares with processes, each with a GIL of its own.
+    let in_processes = processes_of(trace.scenario(), &free).is_some();
+    Some(Card {
+        title: if in_processes {
+            t!("processes.card.title")
+        } else {
+            t!("panel.gil")
+        }
+        .into_owned(),
+        columns: vec![
+            t!("classroom.gil.threads").into_owned(),
+            t!("classroom.gil.wall").into_owned(),
+            t!("classroom.gil.busy").into_owned(),
+        ],
+        rows: vec![
+            row(t!("classroom.gil.under").into_owned(), &g),
+            row(
+                if in_processes {
+                    t!("processes.card.processes")
+                } else {
+                    t!("classroom.gil.free")
+                }
+                .into_owned(),
+                &f,
+            ),
+        ],
+        headline,
+        note,
+    })
 }

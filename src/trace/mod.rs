@@ -1,6 +1,10 @@
 //! What a run did: events, and everything computed from them.
 
+pub mod card;
+pub mod cards;
 pub mod export;
+pub mod footprint;
+pub mod gather;
 pub mod gil;
 pub mod groups;
 pub mod invariants;

@@ -7,9 +7,17 @@ use crate::vocab::event::{Event, EventKind};
 /// The state of one resource at an instant, reconstructed from events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResourceState {
-    /// `holder` owns the lock; `waiters` are blocked on it, in the order they blocked.
+    /// `holder` owns the lock, `depth` times (an rlock's count; 1 for a mutex held, 0 free);
+    /// `waiters` are blocked on it, in the order they blocked.
     Mutex {
         holder: Option<ThreadIdx>,
+        depth: u32,
+        waiters: Vec<ThreadIdx>,
+    },
+    /// An rwlock: the threads reading it, or the one writing it, and those queued for it.
+    RwLock {
+        readers: Vec<ThreadIdx>,
+        writer: Option<ThreadIdx>,
         waiters: Vec<ThreadIdx>,
     },
     /// `permits` is the total; `holders` has one entry per permit taken (a thread that took
@@ -71,7 +79,7 @@ impl ResourceState {
         match *kind {
             // An rlock and an event are shown as a mutex (an event's waiters leave at its
             // pass), and so is an event loop (its holder is the task it runs, its waiters the
-            // ready tasks); an rwlock as a semaphore with room for every thread.
+            // ready tasks).
             ResourceKind::Counter => ResourceState::Counter {
                 value: 0,
                 increments: 0,
@@ -95,11 +103,12 @@ impl ResourceState {
             | ResourceKind::Condition { .. }
             | ResourceKind::EventLoop => ResourceState::Mutex {
                 holder: None,
+                depth: 0,
                 waiters: Vec::new(),
             },
-            ResourceKind::RwLock { .. } => ResourceState::Semaphore {
-                permits: crate::scenario::model::MAX_THREADS as u32,
-                holders: Vec::new(),
+            ResourceKind::RwLock { .. } => ResourceState::RwLock {
+                readers: Vec::new(),
+                writer: None,
                 waiters: Vec::new(),
             },
             ResourceKind::Semaphore { permits } => ResourceState::Semaphore {
@@ -149,6 +158,7 @@ impl ResourceState {
     pub fn waiters(&self) -> Vec<ThreadIdx> {
         match self {
             ResourceState::Mutex { waiters, .. }
+            | ResourceState::RwLock { waiters, .. }
             | ResourceState::Semaphore { waiters, .. }
             | ResourceState::Gil { waiters, .. }
             | ResourceState::Event { waiters, .. } => waiters.clone(),
@@ -176,17 +186,48 @@ impl ResourceState {
     pub(crate) fn apply(&mut self, e: &Event, op: Option<Op>) {
         let t = e.thread;
         match self {
-            ResourceState::Mutex { holder, waiters } => match e.kind {
+            ResourceState::Mutex {
+                holder,
+                depth,
+                waiters,
+            } => match e.kind {
                 EventKind::Block => add(waiters, t),
+                // An rlock's acquire and release carry how many times it is held afterwards.
                 EventKind::Acquire => {
                     *holder = Some(t);
+                    *depth = e.item.unwrap_or(1).max(1);
                     remove(waiters, t);
                 }
-                // An rlock's release carries how many times it is still held.
-                EventKind::Release if *holder == Some(t) && e.item.unwrap_or(0) == 0 => {
-                    *holder = None
+                EventKind::Release if *holder == Some(t) => {
+                    *depth = e.item.unwrap_or(0);
+                    if *depth == 0 {
+                        *holder = None;
+                    }
                 }
                 EventKind::Pass | EventKind::Timeout => remove(waiters, t),
+                _ => {}
+            },
+            ResourceState::RwLock {
+                readers,
+                writer,
+                waiters,
+            } => match e.kind {
+                EventKind::Block => add(waiters, t),
+                EventKind::Acquire => {
+                    if matches!(op, Some(Op::Write(_))) {
+                        *writer = Some(t);
+                    } else {
+                        add(readers, t);
+                    }
+                    remove(waiters, t);
+                }
+                EventKind::Release => {
+                    if *writer == Some(t) {
+                        *writer = None;
+                    }
+                    remove(readers, t);
+                }
+                EventKind::Timeout => remove(waiters, t),
                 _ => {}
             },
             ResourceState::Pool {
@@ -339,6 +380,7 @@ impl ResourceState {
     pub(crate) fn forget_waiter(&mut self, t: ThreadIdx) {
         match self {
             ResourceState::Mutex { waiters, .. }
+            | ResourceState::RwLock { waiters, .. }
             | ResourceState::Semaphore { waiters, .. }
             | ResourceState::Gil { waiters, .. }
             | ResourceState::Event { waiters, .. } => remove(waiters, t),

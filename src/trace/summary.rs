@@ -12,12 +12,13 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
+use crate::trace::gather::{self, GatherComparison, GroupFigures};
 use crate::trace::gil::{self, GilComparison, PhaseFigures};
 use crate::trace::machine::Machine;
 use crate::trace::order::Reorder;
 use crate::trace::resources::{ResourceState, step_op};
 use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
-use crate::vocab::event::{Event, EventKind, STATES, State};
+use crate::vocab::event::{Event, EventKind, STATES, State, StateTracker};
 use crate::vocab::outcome::Outcome;
 
 /// What the run itself knows at the end, beyond its events.
@@ -54,6 +55,9 @@ pub struct Summary {
     /// For a GIL lesson (threads under a GIL, then the same work free): the comparison card.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gil: Option<GilComparison>,
+    /// For an event-loop lesson (tasks gathered, then the same waits one by one): its card.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gather: Option<GatherComparison>,
     /// What the machine could give the run (a run that was watched, not a replay).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub machine: Option<Machine>,
@@ -382,6 +386,7 @@ pub struct SummaryBuilder {
     threads: Vec<ThreadAcc>,
     resources: Vec<ResourceAcc>,
     events: u64,
+    states: StateTracker,
 }
 
 impl SummaryBuilder {
@@ -422,6 +427,7 @@ impl SummaryBuilder {
             scenario,
             reorder,
             events: 0,
+            states: StateTracker::new(),
         }
     }
 
@@ -449,7 +455,7 @@ impl SummaryBuilder {
         let Some(acc) = self.threads.get_mut(e.thread as usize) else {
             return;
         };
-        if let Some(next) = State::after(e, &self.scenario) {
+        if let Some(next) = self.states.after(e, &self.scenario) {
             let t = e.t_ns.max(acc.since);
             if let Some(current) = acc.state
                 && !current.is_final()
@@ -544,6 +550,12 @@ impl SummaryBuilder {
         match &acc.state {
             ResourceState::Semaphore { holders, .. } => {
                 acc.most_holders = acc.most_holders.max(holders.len() as u32);
+            }
+            ResourceState::RwLock {
+                readers, writer, ..
+            } => {
+                let inside = readers.len() + usize::from(writer.is_some());
+                acc.most_holders = acc.most_holders.max(inside as u32);
             }
             ResourceState::Buffer { items, .. } => {
                 acc.most_fill = acc.most_fill.max(items.len() as u32);
@@ -640,6 +652,7 @@ impl SummaryBuilder {
             events_recorded: self.events,
             events_dropped: end.dropped_events,
             gil: self.gil_comparison(),
+            gather: self.gather_comparison(),
             machine: None,
             footprint: None,
         }
@@ -664,6 +677,24 @@ impl SummaryBuilder {
             processes: gil::processes_of(&self.scenario, &free),
             ..GilComparison::new(phase(&under)?, phase(&free)?)
         })
+    }
+
+    /// The same figures as the event-loop lesson's card, from the accumulated times.
+    fn gather_comparison(&self) -> Option<GatherComparison> {
+        let (together, later) = gather::phases(&self.scenario)?;
+        let group = |tasks: &[u16]| -> Option<GroupFigures> {
+            let mut first = u64::MAX;
+            let mut last = 0;
+            let mut awaiting = 0;
+            for &t in tasks {
+                let acc = self.threads.get(t as usize)?;
+                first = first.min(acc.started_ns?);
+                last = last.max(acc.finished_ns?);
+                awaiting += acc.times.ns("sleeping");
+            }
+            GroupFigures::new(tasks.len(), first, last, awaiting)
+        };
+        Some(GatherComparison::new(group(&together)?, group(&later)?))
     }
 }
 

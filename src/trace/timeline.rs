@@ -18,6 +18,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rust_i18n::t;
 
@@ -26,7 +27,7 @@ use crate::scenario::duration;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 pub use crate::trace::resources::ResourceState;
 use crate::trace::resources::{apply_event, step_op};
-use crate::vocab::event::{Event, EventKind, NO_STEP, State};
+use crate::vocab::event::{Event, EventKind, NO_STEP, State, StateTracker};
 
 /// A stretch of time a thread spent in one state: `[start_ns, end_ns)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +103,12 @@ pub struct Trace {
     failures: Vec<Option<String>>,
     /// Name used for GIL resources in sentences: "the GIL", or "the GIL py" when there are two.
     several_gils: bool,
+    /// What each thread holds that colours its lane (the rwlock it reads or writes).
+    states: StateTracker,
+    /// The tasks that make a blocking call somewhere in their script, and their loops: while
+    /// one of them blocks, the others ready on its loop starve. Found once, as a lesson with ten
+    /// thousand tasks asks for every lane every frame.
+    blockers: Vec<(ThreadIdx, ResIdx)>,
 }
 
 /// The state of every resource and every thread's code marker after all events with
@@ -146,6 +153,18 @@ impl Trace {
             lanes: vec![Lane::default(); scenario.threads.len()],
             failures: vec![None; scenario.threads.len()],
             several_gils: gils > 1,
+            states: StateTracker::new(),
+            blockers: scenario
+                .threads
+                .iter()
+                .enumerate()
+                .filter(|(_, spec)| {
+                    spec.steps
+                        .iter()
+                        .any(|st| matches!(st.op, Op::BlockingSleep(_)))
+                })
+                .filter_map(|(u, spec)| Some((u as ThreadIdx, spec.event_loop?)))
+                .collect(),
             scenario,
             limits,
             log: VecDeque::new(),
@@ -181,7 +200,7 @@ impl Trace {
             if e.kind == EventKind::Spawn {
                 self.lanes[e.thread as usize].pid = e.item;
             }
-            if let Some(state) = State::after(e, &self.scenario) {
+            if let Some(state) = self.states.after(e, &self.scenario) {
                 let cap = self.limits.max_spans_per_lane;
                 self.lanes[e.thread as usize].enter(e.t_ns, state, cap);
             }
@@ -344,8 +363,27 @@ impl Trace {
     }
 
     /// A thread's state at `t_ns`; `None` before its first event (or for an unknown thread).
+    /// A task ready for a loop that another task holds in a blocking call is starved.
     pub fn state_at(&self, thread: ThreadIdx, t_ns: u64) -> Option<State> {
-        self.lanes.get(thread as usize)?.state_at(t_ns)
+        let state = self.lanes.get(thread as usize)?.state_at(t_ns)?;
+        Some(match state {
+            State::Ready(l)
+                if self
+                    .blockers(thread, l)
+                    .any(|u| self.lanes[u as usize].state_at(t_ns) == Some(State::Blocking(l))) =>
+            {
+                State::Starved(l)
+            }
+            other => other,
+        })
+    }
+
+    /// The other tasks on loop `l` that make a blocking call somewhere in their script.
+    fn blockers(&self, thread: ThreadIdx, l: ResIdx) -> impl Iterator<Item = ThreadIdx> + '_ {
+        self.blockers
+            .iter()
+            .filter(move |(u, lp)| *u != thread && *lp == l)
+            .map(|(u, _)| *u)
     }
 
     /// A thread's spans overlapping `[from_ns, to_ns)`, clipped to it. The current state runs
@@ -369,8 +407,37 @@ impl Trace {
 
     /// The lane cut into `cells` equal cells across `[from_ns, to_ns)`, each its dominant state
     /// (the same as [`Trace::dominant_state`] per cell, in one pass over the spans; a cell
-    /// narrower than a nanosecond shows the state at its start).
+    /// narrower than a nanosecond shows the state at its start). A task's cell where it is
+    /// ready while another task on its loop is in a blocking call shows it starved.
     pub fn lane_cells(
+        &self,
+        thread: ThreadIdx,
+        from_ns: u64,
+        to_ns: u64,
+        cells: usize,
+    ) -> Vec<Option<State>> {
+        let mut out = self.own_cells(thread, from_ns, to_ns, cells);
+        let Some(l) = self
+            .scenario
+            .threads
+            .get(thread as usize)
+            .and_then(|t| t.event_loop)
+        else {
+            return out;
+        };
+        for u in self.blockers(thread, l) {
+            let theirs = self.own_cells(u, from_ns, to_ns, cells);
+            for (mine, theirs) in out.iter_mut().zip(theirs) {
+                if *mine == Some(State::Ready(l)) && theirs == Some(State::Blocking(l)) {
+                    *mine = Some(State::Starved(l));
+                }
+            }
+        }
+        out
+    }
+
+    /// [`Trace::lane_cells`] from this lane's spans alone.
+    fn own_cells(
         &self,
         thread: ThreadIdx,
         from_ns: u64,
@@ -449,6 +516,65 @@ impl Trace {
             }
         }
         markers
+    }
+
+    /// Lost updates on counters: each increment stored in `[from_ns, to_ns]` that another
+    /// thread then wrote over with a value it had read before that increment, as (the thread
+    /// whose update was lost, when it stored it). Found in the event log, so only from
+    /// [`Trace::exact_from_ns`] on.
+    pub fn lost_updates(&self, from_ns: u64, to_ns: u64) -> Vec<(ThreadIdx, u64)> {
+        let counter = |r: Option<ResIdx>| {
+            r.is_some_and(|r| {
+                matches!(
+                    self.scenario.resources.get(r as usize).map(|x| x.kind),
+                    Some(ResourceKind::Counter)
+                )
+            })
+        };
+        if !self
+            .scenario
+            .resources
+            .iter()
+            .any(|r| r.kind == ResourceKind::Counter)
+        {
+            return Vec::new();
+        }
+        // The write that loses an update comes after it: look a little past the window.
+        let until = to_ns.saturating_add((to_ns - from_ns.min(to_ns)) / 2);
+        let start = self.log.partition_point(|e| e.t_ns < from_ns);
+        let end = self.log.partition_point(|e| e.t_ns <= until);
+        const MOST: usize = 1 << 17;
+        let mut lost = Vec::new();
+        for i in start..end.min(start + MOST) {
+            let x = self.log[i];
+            if x.kind != EventKind::Store || !counter(x.resource) {
+                continue;
+            }
+            let wrote = x.item.unwrap_or(0);
+            // Back to the writer's own read: every other thread's increment stored since then,
+            // to a value this write does not exceed, is gone.
+            // A read and its write-back lie close together; a write whose read has left the
+            // log is not looked for further than this.
+            const BACK: usize = 4096;
+            for y in self.log.range(..i).rev().take(BACK) {
+                if y.resource != x.resource {
+                    continue;
+                }
+                if y.thread == x.thread && y.kind == EventKind::Load {
+                    break;
+                }
+                if y.thread != x.thread
+                    && y.kind == EventKind::Store
+                    && y.item.unwrap_or(0) >= wrote
+                    && (from_ns..=to_ns).contains(&y.t_ns)
+                {
+                    lost.push((y.thread, y.t_ns));
+                }
+            }
+        }
+        lost.sort_unstable();
+        lost.dedup();
+        lost
     }
 
     /// Every resource's state at `t_ns` (after all events at or before it), in declaration order.
@@ -578,6 +704,131 @@ impl Trace {
         None
     }
 
+    /// Whether another line of the log already says what `e` did, so the log leaves `e` out:
+    /// a task's await (its loop's release says it, with the time), a wait at a barrier (the
+    /// arrival says how many are there), a back-off's unlocks and sleep (the give-up says them),
+    /// a sleep going on after a pause, and a thread going on computing after taking back a GIL
+    /// the log leaves out (the line that started the work says it).
+    pub fn said_elsewhere(&self, e: &Event) -> bool {
+        let s = &*self.scenario;
+        let op = step_op(s, e);
+        let task = s
+            .threads
+            .get(e.thread as usize)
+            .is_some_and(|t| t.is_task());
+        let barrier = e.resource.is_some_and(|r| {
+            matches!(
+                s.resources.get(r as usize).map(|x| x.kind),
+                Some(ResourceKind::Barrier { .. })
+            )
+        });
+        match (e.kind, op) {
+            // Back at its work after taking back a GIL the log does not show: nothing new
+            // happened to the lesson's own resources.
+            (EventKind::Run, _) => {
+                self.computes_again(e)
+                    && self.position(e).is_some_and(|at| {
+                        self.log
+                            .range(..at)
+                            .rev()
+                            .take(64)
+                            .find(|p| p.thread == e.thread)
+                            .is_some_and(|p| {
+                                p.kind == EventKind::Acquire
+                                    && p.resource.is_some_and(|r| s.is_implied(r))
+                            })
+                    })
+            }
+            // Sleeping on after a pause: the line before the pause said it.
+            (EventKind::Sleep, _) if self.sleeps_again(e) => true,
+            (EventKind::Sleep, Some(Op::Sleep(_))) => task,
+            (EventKind::Block, _) => barrier,
+            // A try-lock step releases or sleeps only when it backs off.
+            (EventKind::Release | EventKind::Sleep, Some(Op::TryLock { .. })) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether `e`, a sleep, goes on with a sleep its thread began in the same step before a
+    /// pause held it.
+    fn sleeps_again(&self, e: &Event) -> bool {
+        let Some(at) = self.position(e) else {
+            return false;
+        };
+        self.log
+            .range(..at)
+            .rev()
+            .take(256)
+            .filter(|p| p.thread == e.thread && p.kind != EventKind::Hold)
+            .take_while(|p| p.step == e.step)
+            .next()
+            .is_some_and(|p| p.kind == EventKind::Sleep)
+    }
+
+    /// "T1 gave up on B after 20ms, put A down, backs off 37ms": a try-lock's timeout, with
+    /// the back-off that follows it in the log (as much of it as has arrived).
+    fn gave_up(&self, l: &str, e: &Event, index: Option<usize>, timeout: Duration) -> String {
+        let s = &*self.scenario;
+        let Some(r) = e.resource else {
+            return String::new();
+        };
+        const LOOK: usize = 512;
+        let waited = index
+            .and_then(|i| {
+                self.log
+                    .range(..i)
+                    .rev()
+                    .take(LOOK)
+                    .filter(|x| x.thread == e.thread)
+                    .take_while(|x| x.step == e.step)
+                    .find(|x| x.kind == EventKind::Block && x.resource == Some(r))
+            })
+            .map_or(timeout, |b| Duration::from_nanos(e.t_ns - b.t_ns));
+        let mut put_down = Vec::new();
+        let mut pause = None;
+        for x in index
+            .map(|i| self.log.range(i + 1..).take(LOOK))
+            .into_iter()
+            .flatten()
+            .filter(|x| x.thread == e.thread)
+        {
+            match x.kind {
+                _ if x.step != e.step => break,
+                EventKind::Release => put_down.extend(x.resource.map(|r| s.resource_name(r))),
+                EventKind::Sleep => {
+                    pause = x.item.map(|us| Duration::from_micros(u64::from(us)));
+                    break;
+                }
+                EventKind::Hold => {}
+                _ => break,
+            }
+        }
+        let ms = |d: Duration| duration::format(Duration::from_millis(d.as_millis() as u64));
+        let put_down = if put_down.is_empty() {
+            String::new()
+        } else {
+            t!(
+                "screen.log.put_down",
+                locale = l,
+                what = put_down.join(", ")
+            )
+            .into_owned()
+        };
+        let backs_off = pause.map_or(String::new(), |p| {
+            t!("screen.log.backs_off", locale = l, time = ms(p)).into_owned()
+        });
+        t!(
+            "screen.log.gave_up",
+            locale = l,
+            who = s.thread_name(e.thread),
+            res = s.resource_name(r),
+            waited = ms(waited),
+            put_down = put_down,
+            backs_off = backs_off
+        )
+        .into_owned()
+    }
+
     /// A teacher-readable line for an event in `lang`: "T1 blocked on B (held by T2)", "T1
     /// took A from T2", "T2 released A → woke T1", "worker-3 passed gate (tripped by
     /// worker-1)".
@@ -671,6 +922,11 @@ impl Trace {
             s.resources[r as usize].kind,
             ResourceKind::Pool | ResourceKind::Buffer { .. }
         ) || matches!(op, Some(Op::WaitFor { .. }));
+        if e.kind == EventKind::Timeout
+            && let Some(Op::TryLock { timeout, .. }) = op
+        {
+            return self.gave_up(l, e, index, timeout);
+        }
         if e.kind == EventKind::Timeout && !told_apart {
             return say!("gave_up", res = res);
         }
@@ -938,15 +1194,122 @@ impl Trace {
                 EventKind::Release if e.step == NO_STEP => {
                     say!("event_loop.ends", res = res, woke = woke)
                 }
+                // The await itself: its sleep is said here, not on a line of its own.
+                EventKind::Release if matches!(op, Some(Op::Sleep(_))) => {
+                    let time = match op {
+                        Some(Op::Sleep(d)) => duration::format(d),
+                        _ => String::new(),
+                    };
+                    t!(
+                        "screen.log.awaits_sleep",
+                        locale = l,
+                        who = who,
+                        time = time,
+                        res = res,
+                        woke = woke
+                    )
+                    .into_owned()
+                }
                 EventKind::Release => say!("event_loop.awaits", res = res, woke = woke),
                 kind => other(kind),
             },
+            // An rlock counts: taken again it holds more, and only its last unlock frees it.
+            ResourceKind::RLock => match (e.kind, e.item) {
+                (EventKind::Acquire, Some(n)) if n > 1 => t!(
+                    "screen.log.rlock_again",
+                    locale = l,
+                    who = who,
+                    res = res,
+                    n = n
+                )
+                .into_owned(),
+                (EventKind::Release, Some(n)) if n > 0 => t!(
+                    "screen.log.rlock_one_level",
+                    locale = l,
+                    who = who,
+                    res = res,
+                    n = n
+                )
+                .into_owned(),
+                (EventKind::Block, _) => match before(r) {
+                    Some(ResourceState::Mutex {
+                        holder: Some(h),
+                        depth,
+                        ..
+                    }) if h != e.thread && depth > 1 => t!(
+                        "screen.log.rlock_waits_held",
+                        locale = l,
+                        who = who,
+                        res = res,
+                        by = name(h),
+                        n = depth
+                    )
+                    .into_owned(),
+                    Some(ResourceState::Mutex {
+                        holder: Some(h), ..
+                    }) if h != e.thread => say!("mutex.blocked_by", res = res, by = name(h)),
+                    _ => say!("waits_for", res = res),
+                },
+                (EventKind::Acquire, _) => match e.by.filter(|&b| b != e.thread) {
+                    Some(b) => say!("took_from", res = res, by = name(b)),
+                    None => say!("took", res = res),
+                },
+                (EventKind::Release, _) => say!("released", res = res, woke = woke),
+                (kind, _) => other(kind),
+            },
+            // An rwlock: reading among readers, or writing alone.
+            ResourceKind::RwLock { .. } => {
+                let writes = matches!(op, Some(Op::Write(_)));
+                let key = |k: &str| format!("screen.log.rw_{k}");
+                match e.kind {
+                    EventKind::Block => match before(r) {
+                        Some(ResourceState::RwLock {
+                            writer: Some(w), ..
+                        }) => t!(
+                            &key("waits_writer"),
+                            locale = l,
+                            who = who,
+                            res = res,
+                            by = name(w)
+                        )
+                        .into_owned(),
+                        Some(ResourceState::RwLock { readers, .. }) if !readers.is_empty() => t!(
+                            &key("waits_readers"),
+                            locale = l,
+                            who = who,
+                            res = res,
+                            n = readers.len()
+                        )
+                        .into_owned(),
+                        _ => say!("waits_for", res = res),
+                    },
+                    EventKind::Acquire if writes => {
+                        t!(&key("writes"), locale = l, who = who, res = res).into_owned()
+                    }
+                    EventKind::Acquire => {
+                        let n = match before(r) {
+                            Some(ResourceState::RwLock { readers, .. }) => readers.len() + 1,
+                            _ => 1,
+                        };
+                        t!(&key("reads"), locale = l, who = who, res = res, n = n).into_owned()
+                    }
+                    EventKind::Release => {
+                        let done = match before(r) {
+                            Some(ResourceState::RwLock { writer, .. })
+                                if writer == Some(e.thread) =>
+                            {
+                                "done_writing"
+                            }
+                            _ => "done_reading",
+                        };
+                        t!(&key(done), locale = l, who = who, res = res, woke = woke).into_owned()
+                    }
+                    kind => other(kind),
+                }
+            }
             // These read alike: who waits, takes and releases, plus each one's own act (an
             // event's set and pass, a counter's read and write-back).
-            ResourceKind::RLock
-            | ResourceKind::Event
-            | ResourceKind::RwLock { .. }
-            | ResourceKind::Counter => match e.kind {
+            ResourceKind::Event | ResourceKind::Counter => match e.kind {
                 EventKind::Block => say!("waits_for", res = res),
                 EventKind::Acquire => match e.by.filter(|&b| b != e.thread) {
                     Some(b) => say!("took_from", res = res, by = name(b)),
@@ -1240,6 +1603,108 @@ mod tests {
         t
     }
 
+    /// A try-lock that gives up is one line with its back-off; the back-off's unlock and sleep
+    /// have no lines of their own, nor has a barrier wait after its arrival, nor a sleep going
+    /// on after a pause.
+    #[test]
+    fn the_log_says_a_give_up_and_its_back_off_in_one_line() {
+        let s = scenario(
+            &[
+                ("A", K::Mutex),
+                ("B", K::Mutex),
+                ("gate", K::Barrier { parties: 2 }),
+            ],
+            &[
+                (
+                    "T1",
+                    vec![
+                        Op::Lock(0),
+                        Op::TryLock {
+                            resource: 1,
+                            timeout: ms(20),
+                            backoff: Some(ms(90)),
+                            jitter: true,
+                        },
+                        Op::Wait(2),
+                        Op::Sleep(ms(50)),
+                    ],
+                ),
+                ("T2", vec![Op::Lock(1)]),
+            ],
+        );
+        let at = |t_ms: u64, thread: u16, kind: EventKind, step: u32| Event {
+            step,
+            ..ev(t_ms * MS, thread, kind)
+        };
+        let events = [
+            at(0, 0, Acquire, 0).res(0),
+            at(0, 1, Acquire, 0).res(1),
+            at(1, 0, Block, 1).res(1),
+            at(21, 0, Timeout, 1).res(1),
+            at(21, 0, Release, 1).res(0),
+            at(21, 0, Sleep, 1).item(37_000),
+            at(60, 0, Arrive, 2).res(2),
+            at(60, 0, Block, 2).res(2),
+            at(70, 0, Sleep, 3),
+            at(80, 0, Hold, 3),
+            at(90, 0, Sleep, 3),
+        ];
+        let t = trace_of(&s, &events);
+        let line = |i: usize| t.describe(Lang::En, &events[i]);
+        assert_eq!(
+            line(3),
+            "T1 gave up on B after 20ms, put A down, backs off 37ms"
+        );
+        let hidden: Vec<usize> = (0..events.len())
+            .filter(|&i| t.said_elsewhere(&events[i]))
+            .collect();
+        assert_eq!(
+            hidden,
+            [4, 5, 7, 10],
+            "{:?}",
+            hidden.iter().map(|&i| line(i)).collect::<Vec<_>>()
+        );
+    }
+
+    /// T0 and T1 both read 0; T1 writes 1, then T0 writes 1 over it: T1's update is the lost
+    /// one, marked where T1 stored it. T2's later increment, read after T0's write, is not.
+    #[test]
+    fn a_lost_update_is_marked_on_the_thread_whose_increment_vanished() {
+        let s = scenario(
+            &[("hits", K::Counter)],
+            &[
+                ("T0", vec![Op::Increment(0)]),
+                ("T1", vec![Op::Increment(0)]),
+                ("T2", vec![Op::Increment(0)]),
+            ],
+        );
+        let at = |t_ms: u64, thread: u16, kind: EventKind, value: u32| Event {
+            resource: Some(0),
+            step: 0,
+            item: Some(value),
+            ..ev(t_ms * MS, thread, kind)
+        };
+        let t = trace_of(
+            &s,
+            &[
+                at(1, 0, Load, 0),
+                at(2, 1, Load, 0),
+                at(3, 1, Store, 1),
+                at(4, 0, Store, 1),
+                at(5, 2, Load, 1),
+                at(6, 2, Store, 2),
+            ],
+        );
+        assert_eq!(t.lost_updates(0, 10 * MS), [(1, 3 * MS)]);
+        // Only marks inside the window asked for.
+        assert_eq!(t.lost_updates(4 * MS, 10 * MS), []);
+        let plain = deadlock_scenario();
+        assert_eq!(
+            trace_of(&plain, &deadlock_events()).lost_updates(0, MS * 200),
+            []
+        );
+    }
+
     #[test]
     fn lanes_follow_each_threads_states() {
         let s = deadlock_scenario();
@@ -1407,6 +1872,7 @@ mod tests {
         let t = trace_of(&s, &events);
         let mutex = |h: Option<u16>, w: &[u16]| ResourceState::Mutex {
             holder: h,
+            depth: u32::from(h.is_some()),
             waiters: w.to_vec(),
         };
         assert_eq!(t.resources_at(0), [mutex(None, &[])]);
@@ -1718,6 +2184,7 @@ mod tests {
             let at = tr.event.t_ns;
             let expected = [ResourceState::Mutex {
                 holder: tr.holder,
+                depth: u32::from(tr.holder.is_some()),
                 waiters: tr.waiters.clone(),
             }];
             assert_eq!(jumbled.resources_at(at), expected, "at {at}");
@@ -1759,6 +2226,7 @@ mod tests {
             0,
             ResourceState::Mutex {
                 holder: None,
+                depth: 0,
                 waiters: vec![],
             },
         ))
@@ -1767,6 +2235,7 @@ mod tests {
                 tr.event.t_ns,
                 ResourceState::Mutex {
                     holder: tr.holder,
+                    depth: u32::from(tr.holder.is_some()),
                     waiters: tr.waiters.clone(),
                 },
             )
@@ -1867,6 +2336,7 @@ mod tests {
                 t.resources_at(at),
                 [ResourceState::Mutex {
                     holder: tr.holder,
+                    depth: u32::from(tr.holder.is_some()),
                     waiters: tr.waiters.clone()
                 }]
             );

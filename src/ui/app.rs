@@ -492,8 +492,14 @@ impl App {
     /// has both, whose card compares them.
     pub fn observe_footprint(&mut self, f: crate::engine::footprint::Footprint) {
         if let Some(run) = &mut self.run {
+            // The threads an event loop starts for `to-thread` are its own, not a side of
+            // the comparison.
             let both = run.scenario.threads.iter().any(|t| t.is_task())
-                && run.scenario.threads.iter().any(|t| !t.is_task());
+                && run
+                    .scenario
+                    .threads
+                    .iter()
+                    .any(|t| !t.is_task() && t.group != crate::scenario::EXECUTOR_THREADS);
             run.footprint = both.then_some(f);
         }
     }
@@ -580,6 +586,16 @@ impl App {
     /// Whether the run view shows a recording rather than a live run.
     pub fn replaying(&self) -> bool {
         self.run.as_ref().is_some_and(|r| r.replay.is_some())
+    }
+
+    /// Which keys the screen shown now answers to, and in whose words.
+    pub fn context(&self) -> crate::ui::keys::Context {
+        use crate::ui::keys::Context;
+        match self.screen {
+            Screen::Menu => Context::Menu,
+            Screen::Run if self.replaying() => Context::Replay,
+            Screen::Run => Context::Run,
+        }
     }
 
     /// Moves a playing replay's cursor on; true if it moved.

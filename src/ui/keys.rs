@@ -57,6 +57,8 @@ pub enum Context {
     Run,
     /// Two runs, one above the other, driven together (`threadlab compare`).
     Compare,
+    /// A recording played back: the run's keys, meaning what they mean on a recording.
+    Replay,
 }
 
 /// A key as the table writes it.
@@ -150,7 +152,8 @@ impl Binding {
     }
 
     /// The footer's words on `context`'s screen: comparing, a key that reaches both runs says
-    /// so (`compare.key.ID.hint`) where its meaning changes.
+    /// so (`compare.key.ID.hint`), and a replay says what the key does to a recording
+    /// (`screen.replay_keys.ID.hint`), where its meaning changes.
     pub fn hint_in(&self, context: Context) -> String {
         in_context(context, self.id, "hint").unwrap_or_else(|| self.hint())
     }
@@ -170,11 +173,21 @@ impl Binding {
 }
 
 const MENU: &[Context] = &[Context::Menu];
-const RUN: &[Context] = &[Context::Run];
-/// The run view and the two runs compared, where a key reaches both runs.
-const RUNS: &[Context] = &[Context::Run, Context::Compare];
-/// Every screen: the menu, the run view and the compare view.
-const BOTH: &[Context] = &[Context::Menu, Context::Run, Context::Compare];
+/// One run, live or replayed.
+const RUN: &[Context] = &[Context::Run, Context::Replay];
+/// Only a live run: what changes how threads go on has nothing to change in a recording.
+const LIVE: &[Context] = &[Context::Run];
+/// Any run: one, live or replayed, and the two runs compared, where a key reaches both.
+const RUNS: &[Context] = &[Context::Run, Context::Replay, Context::Compare];
+/// A live run, one or two compared.
+const LIVE_RUNS: &[Context] = &[Context::Run, Context::Compare];
+/// Every screen.
+const BOTH: &[Context] = &[
+    Context::Menu,
+    Context::Run,
+    Context::Replay,
+    Context::Compare,
+];
 
 /// The table, in the order the footer and the help overlay list it.
 pub const BINDINGS: &[Binding] = &[
@@ -260,21 +273,21 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char('e')],
         action: Action::StepEvent,
         id: "step_event",
-        contexts: RUNS,
+        contexts: LIVE_RUNS,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('b')],
         action: Action::Break,
         id: "break",
-        contexts: RUN,
+        contexts: LIVE,
         footer: Footer::No,
     },
     Binding {
         keys: &[Key::Char('Q')],
         action: Action::Quiz,
         id: "quiz",
-        contexts: RUN,
+        contexts: LIVE,
         footer: Footer::No,
     },
     Binding {
@@ -415,10 +428,11 @@ pub const BINDINGS: &[Binding] = &[
 /// The words `compare.key.ID.WHAT` give a key on the compare screen, if they differ from the
 /// run view's.
 fn in_context(context: Context, id: &str, what: &str) -> Option<String> {
-    if context != Context::Compare {
-        return None;
-    }
-    let key = format!("compare.key.{id}.{what}");
+    let key = match context {
+        Context::Compare => format!("compare.key.{id}.{what}"),
+        Context::Replay => format!("screen.replay_keys.{id}.{what}"),
+        Context::Menu | Context::Run => return None,
+    };
     let text = crate::i18n::text(&key);
     (text != key).then_some(text)
 }

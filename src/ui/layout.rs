@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 
 use crate::cells;
 use crate::i18n;
-use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx, ThreadSpec};
+use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx, ThreadSpec};
 use crate::vocab::event::{STATES, State};
 
 /// The smallest terminal the run view draws in.
@@ -39,7 +39,9 @@ pub fn columns_of(scenarios: &[&Scenario], inner_width: u16) -> Columns {
     let mut name_w = (longest_name + 3).min(16);
     // One blank cell between the label and the lane's bar.
     let widest = scenarios.iter().map(|s| widest_label(s)).max().unwrap_or(0);
-    let mut label_w = (widest as u16 + 1).clamp(10, 28);
+    // A wide terminal has room for the longest labels (a wait and the locks held besides).
+    let most = (inner_width / 4).clamp(28, 40);
+    let mut label_w = (widest as u16 + 1).clamp(10, most);
     if inner_width < name_w + label_w + 20 {
         // Narrow: give the cells at least a third of the width.
         label_w = label_w.min(inner_width / 3).max(4);
@@ -97,7 +99,8 @@ pub fn idle_words(scenario: &Scenario, spec: &ThreadSpec) -> String {
 
 /// The widest label a lane of this scenario can show, in cells, so the label column fits it:
 /// the states that name nothing, each resource's wait, a buffer's wait on either side, each
-/// loop's blocking call, and a thread not started yet.
+/// loop's blocking call and the starving it causes, each rwlock's reading and writing, a
+/// thread with the locks it takes in hand, and a thread not started yet.
 fn widest_label(scenario: &Scenario) -> usize {
     // Only a scenario with child processes has lanes whose process is starting.
     let plain = STATES
@@ -121,17 +124,58 @@ fn widest_label(scenario: &Scenario) -> usize {
                 | Op::PutPriority { resource: r, .. }
                 | Op::TakeFor { resource: r, .. }
                 | Op::Join(r) => Some((State::Condition(r), t, Some(i as u32))),
-                Op::BlockingSleep(_) => Some((State::Sleeping, t, Some(i as u32))),
+                Op::BlockingSleep(_) => {
+                    Some((State::Blocking(spec.event_loop?), t, Some(i as u32)))
+                }
+                Op::Read(r) => Some((State::Reading(r), t, Some(i as u32))),
+                Op::Write(r) => Some((State::Writing(r), t, Some(i as u32))),
                 _ => None,
             })
+            .chain(
+                // Its loop-mates starve while it blocks.
+                spec.steps
+                    .iter()
+                    .filter(|st| matches!(st.op, Op::BlockingSleep(_)))
+                    .filter_map(move |_| Some((State::Starved(spec.event_loop?), t, None)))
+                    .take(1),
+            )
     });
     let labels = plain
         .chain(waits)
         .chain(sides)
         .map(|(s, t, step)| 2 + cells::width(&state_words(scenario, t as ThreadIdx, s, step)));
+    // A thread going about its work with every lock it takes in hand.
+    let holding = scenario.threads.iter().enumerate().map(|(t, spec)| {
+        let mut names: Vec<&str> = Vec::new();
+        let mut counts = false;
+        // The longest state it can be in while holding one: asleep, or blocked on another.
+        let mut state = cells::width(&state_words(
+            scenario,
+            t as ThreadIdx,
+            State::Sleeping,
+            None,
+        ));
+        for st in &spec.steps {
+            if let Op::Lock(r) | Op::TryLock { resource: r, .. } = st.op
+                && let Some(res) = scenario.resources.get(r as usize)
+            {
+                counts |= res.kind == ResourceKind::RLock;
+                if !names.contains(&res.name.as_str()) {
+                    names.push(&res.name);
+                }
+                let blocked = state_words(scenario, t as ThreadIdx, State::Locked(r), None);
+                state = state.max(cells::width(&blocked));
+            }
+        }
+        if names.is_empty() {
+            return 0;
+        }
+        let what = names.join(", ") + if counts { " ×2" } else { "" };
+        2 + state + cells::width(&rust_i18n::t!("screen.holds", what = what))
+    });
     let not_started = scenario
         .threads
         .iter()
         .map(|spec| cells::width(&idle_words(scenario, spec)));
-    labels.chain(not_started).max().unwrap_or(0)
+    labels.chain(holding).chain(not_started).max().unwrap_or(0)
 }

@@ -813,11 +813,7 @@ fn save_recording(app: &App, path: &std::path::Path, inputs: &[PathBuf]) -> Resu
 fn handle(app: &mut App, driver: &mut Driver, event: TermEvent) -> bool {
     let effects = match event {
         TermEvent::Key(key) if key.kind == KeyEventKind::Press => {
-            let context = match app.screen {
-                Screen::Menu => Context::Menu,
-                Screen::Run => Context::Run,
-            };
-            let action = keys::action_for(&key, context);
+            let action = keys::action_for(&key, app.context());
             match action {
                 Some(action) => app.update(action),
                 None if app.help => app.update(Action::Help),

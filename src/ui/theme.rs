@@ -63,6 +63,11 @@ impl Glyphs {
         if self.ascii { "*" } else { "●" }
     }
 
+    /// Marks, on a race's lane, an increment another thread's write then threw away.
+    pub fn lost(self) -> char {
+        self.pick('x', '✗')
+    }
+
     /// Marks the history cursor on the time axis.
     pub fn cursor(self) -> char {
         self.pick('^', '▲')
@@ -104,6 +109,10 @@ const ASCII_BORDER: ratatui::symbols::border::Set<'static> = ratatui::symbols::b
     horizontal_top: "-",
     horizontal_bottom: "-",
 };
+
+/// The light theme's page and ink.
+const PAPER: Color = Color::Indexed(231);
+const INK: Color = Color::Indexed(16);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
@@ -160,6 +169,16 @@ impl Theme {
         }
     }
 
+    /// What every cell starts from. The light theme brings its own white page and black ink,
+    /// so it reads the same on a dark terminal as on a white one; the others draw on the
+    /// terminal's own colours.
+    pub fn base(self) -> Style {
+        match self.kind {
+            ThemeKind::Light => Style::new().fg(INK).bg(PAPER),
+            ThemeKind::Dark | ThemeKind::Mono => Style::new(),
+        }
+    }
+
     /// Plain text.
     pub fn text(self) -> Style {
         Style::new()
@@ -167,20 +186,16 @@ impl Theme {
 
     /// Secondary text: labels, axis, hints.
     pub fn dim(self) -> Style {
-        match self.kind {
-            ThemeKind::Dark => Style::new().fg(Color::Gray),
-            ThemeKind::Light => Style::new().fg(Color::DarkGray),
-            ThemeKind::Mono => Style::new(),
-        }
+        self.fg(Color::Indexed(250), Color::Indexed(240))
     }
 
     pub fn title(self) -> Style {
-        self.fg(Color::LightCyan, Color::Blue)
+        self.fg(Color::Indexed(87), Color::Indexed(25))
             .add_modifier(Modifier::BOLD)
     }
 
     pub fn border(self) -> Style {
-        self.fg(Color::DarkGray, Color::Gray)
+        self.fg(Color::Indexed(244), Color::Indexed(245))
     }
 
     /// The selected row of a list or the selected lane's name.
@@ -198,17 +213,17 @@ impl Theme {
 
     /// Keys in the footer and help overlay.
     pub fn key(self) -> Style {
-        self.fg(Color::Yellow, Color::Magenta)
+        self.fg(Color::Indexed(220), Color::Indexed(90))
             .add_modifier(Modifier::BOLD)
     }
 
     pub fn error(self) -> Style {
-        self.fg(Color::LightRed, Color::Red)
+        self.fg(Color::Indexed(203), Color::Indexed(124))
             .add_modifier(Modifier::BOLD)
     }
 
     pub fn warning(self) -> Style {
-        self.fg(Color::Yellow, Color::Indexed(130))
+        self.fg(Color::Indexed(214), Color::Indexed(94))
     }
 
     /// The deadlock banner: impossible to miss.
@@ -216,8 +231,8 @@ impl Theme {
         match self.kind {
             ThemeKind::Mono => Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
             _ => Style::new()
-                .fg(Color::White)
-                .bg(Color::Red)
+                .fg(Color::Indexed(231))
+                .bg(Color::Indexed(160))
                 .add_modifier(Modifier::BOLD),
         }
     }
@@ -228,8 +243,8 @@ impl Theme {
             ThemeKind::Mono => Style::new()
                 .add_modifier(Modifier::REVERSED | Modifier::BOLD | Modifier::UNDERLINED),
             _ => Style::new()
-                .fg(Color::White)
-                .bg(Color::Red)
+                .fg(Color::Indexed(231))
+                .bg(Color::Indexed(160))
                 .add_modifier(Modifier::BOLD),
         }
     }
@@ -239,19 +254,28 @@ impl Theme {
         self.hue(state.row().hue)
     }
 
+    /// A lost update's mark on a race lane: the alarm's colours, as it is the race's damage.
+    pub fn lost(self) -> Style {
+        self.hue(Hue::Alarm).add_modifier(Modifier::REVERSED)
+    }
+
     fn hue(self, hue: Hue) -> Style {
+        // Fixed entries of the 256-colour palette, not the 16 a terminal re-colours, so the
+        // contrast measured in the tests is the contrast shown.
         let (dark, light) = match hue {
-            Hue::Green => (Color::LightGreen, Color::Green),
-            Hue::Blue => (Color::LightBlue, Color::Blue),
-            Hue::Red | Hue::Alarm => (Color::LightRed, Color::Red),
-            Hue::Amber => (Color::Yellow, Color::Indexed(130)),
-            Hue::Magenta => (Color::LightMagenta, Color::Magenta),
-            Hue::Cyan => (Color::LightCyan, Color::Cyan),
-            Hue::Orange => (Color::Indexed(208), Color::Indexed(166)),
-            Hue::Grey => (Color::Gray, Color::DarkGray),
-            Hue::Faint => (Color::DarkGray, Color::Gray),
+            Hue::Green => (83, 22),
+            Hue::Blue => (75, 19),
+            Hue::Red | Hue::Alarm => (203, 124),
+            Hue::Amber => (220, 94),
+            Hue::Magenta => (207, 90),
+            Hue::Cyan => (87, 23),
+            Hue::Orange => (208, 130),
+            Hue::Grey => (250, 240),
+            Hue::Faint => (246, 242),
+            Hue::Teal => (43, 29),
+            Hue::Violet => (141, 55),
         };
-        let style = self.fg(dark, light);
+        let style = self.fg(Color::Indexed(dark), Color::Indexed(light));
         match hue {
             Hue::Alarm => style.add_modifier(Modifier::BOLD),
             _ => style,
@@ -265,22 +289,21 @@ impl Theme {
 
     /// The run-state badge in the header (RUNNING, PAUSED, ...), drawn as a solid block.
     pub fn badge(self, badge: Badge) -> Style {
-        let bg = match badge {
-            Badge::Running => Color::Green,
-            Badge::Paused => Color::Yellow,
-            Badge::Stepping => Color::Cyan,
-            Badge::Deadlock => Color::Red,
-            Badge::Done => Color::Blue,
-            Badge::Failed => Color::Red,
-        };
+        let bg = Color::Indexed(match badge {
+            Badge::Running => 34,
+            Badge::Paused => 220,
+            Badge::Stepping => 44,
+            Badge::Deadlock | Badge::Failed => 160,
+            Badge::Done => 25,
+        });
         match self.kind {
             ThemeKind::Mono => Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
             _ => Style::new()
                 .fg(
                     if matches!(badge, Badge::Deadlock | Badge::Failed | Badge::Done) {
-                        Color::White
+                        Color::Indexed(231)
                     } else {
-                        Color::Black
+                        Color::Indexed(16)
                     },
                 )
                 .bg(bg)
@@ -327,6 +350,109 @@ mod tests {
                 assert!(t.state(s).fg.is_some(), "{kind:?} {s:?}");
             }
         }
+    }
+
+    /// A colour's sRGB, as xterm and every terminal since draws the 256-colour palette's fixed
+    /// part (16-255); the themes use nothing else.
+    fn rgb(c: Color) -> [f64; 3] {
+        let n = match c {
+            Color::Indexed(n) if n >= 16 => n,
+            Color::Rgb(r, g, b) => return [r, g, b].map(f64::from),
+            other => panic!("{other:?} depends on the terminal's palette"),
+        };
+        if n >= 232 {
+            let v = f64::from(8 + (n - 232) * 10);
+            return [v, v, v];
+        }
+        let i = n - 16;
+        let step = |k: u8| f64::from(if k == 0 { 0 } else { 55 + 40 * k });
+        [step(i / 36), step((i / 6) % 6), step(i % 6)]
+    }
+
+    /// WCAG 2 relative luminance and contrast ratio.
+    fn contrast(a: Color, b: Color) -> f64 {
+        let lum = |c: Color| {
+            let [r, g, b] = rgb(c).map(|v| {
+                let v = v / 255.0;
+                if v <= 0.04045 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            });
+            0.2126 * r + 0.7152 * g + 0.0722 * b
+        };
+        let (x, y) = (lum(a), lum(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    /// Every pair of ink and page a theme draws text in reads at WCAG's 4.5:1, and borders at
+    /// 3:1. The light theme brings its own page; the dark one draws on the terminal's, taken
+    /// as any of the usual dark backgrounds with their usual light-grey ink.
+    #[test]
+    fn every_theme_draws_text_at_wcag_contrast() {
+        let dark_pages = [
+            Color::Indexed(16),
+            Color::Rgb(0x1e, 0x1e, 0x1e),
+            Color::Rgb(0x28, 0x2c, 0x34),
+        ];
+        for kind in [ThemeKind::Dark, ThemeKind::Light] {
+            let t = Theme::new(kind, false);
+            let (pages, ink): (Vec<Color>, Color) = match kind {
+                ThemeKind::Light => (vec![PAPER], INK),
+                _ => (dark_pages.to_vec(), Color::Rgb(0xd4, 0xd4, 0xd4)),
+            };
+            let mut text: Vec<(String, Style)> = vec![
+                ("text".into(), t.text()),
+                ("dim".into(), t.dim()),
+                ("title".into(), t.title()),
+                ("key".into(), t.key()),
+                ("error".into(), t.error()),
+                ("warning".into(), t.warning()),
+                ("alarm".into(), t.alarm()),
+                ("in_cycle".into(), t.in_cycle()),
+                ("selected".into(), t.selected()),
+                ("lost".into(), t.lost()),
+            ];
+            for s in states() {
+                text.push((format!("state {s:?}"), t.state_label(s)));
+            }
+            for b in [
+                Badge::Running,
+                Badge::Paused,
+                Badge::Stepping,
+                Badge::Deadlock,
+                Badge::Done,
+                Badge::Failed,
+            ] {
+                text.push((format!("badge {b:?}"), t.badge(b)));
+            }
+            for page in &pages {
+                let pair = |style: Style| {
+                    let (fg, bg) = (style.fg.unwrap_or(ink), style.bg.unwrap_or(*page));
+                    if style.add_modifier.contains(Modifier::REVERSED) {
+                        (bg, fg)
+                    } else {
+                        (fg, bg)
+                    }
+                };
+                for (what, style) in &text {
+                    let (fg, bg) = pair(*style);
+                    let c = contrast(fg, bg);
+                    assert!(c >= 4.5, "{kind:?} {what} on {page:?}: {c:.2}");
+                }
+                let (fg, bg) = pair(t.border());
+                let c = contrast(fg, bg);
+                assert!(c >= 3.0, "{kind:?} border on {page:?}: {c:.2}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_light_theme_paints_its_own_page_and_the_others_do_not() {
+        assert_eq!(Theme::new(ThemeKind::Light, false).base().bg, Some(PAPER));
+        assert_eq!(Theme::new(ThemeKind::Dark, false).base(), Style::new());
+        assert_eq!(Theme::new(ThemeKind::Mono, false).base(), Style::new());
     }
 
     #[test]

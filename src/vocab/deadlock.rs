@@ -90,9 +90,10 @@ impl Deadlock {
             .join(&sep)
     }
 
-    /// A thread that waits for itself: one edge blaming its own thread.
+    /// A thread that waits for itself: one edge blaming its own thread, as the holder or as
+    /// the only one who could provide what it waits for.
     pub fn is_self_deadlock(&self) -> bool {
-        matches!(self.cycle.as_slice(), [e] if e.blame == Blame::HeldBy(e.thread))
+        matches!(self.cycle.as_slice(), [e] if e.blame.by() == Some(e.thread))
     }
 
     /// The headline over the cycle, for a banner, in `lang`.
@@ -120,6 +121,14 @@ impl WaitEdge {
         match self.blame {
             Blame::HeldBy(h) if h == self.thread => self_words(l, s, self.thread, self.resource),
             Blame::HeldBy(h) => held_by_words(l, s, self.thread, self.resource, h),
+            Blame::OnlyFrom(u) if u == self.thread => t!(
+                "screen.deadlock_only_itself",
+                locale = l,
+                who = s.thread_name(u),
+                res = s.resource_name(self.resource),
+                verb = t!(provide_verb(s, u, self.resource), locale = l)
+            )
+            .into_owned(),
             Blame::OnlyFrom(u) => only_from_words(l, s, self.thread, self.resource, u),
             Blame::Nobody => nobody_words(l, s, self.thread, self.resource),
         }

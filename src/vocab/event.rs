@@ -27,7 +27,8 @@ pub struct Event {
     pub step: u32,
     /// Buffer item number for put/take (items are numbered per buffer from 1 in put order);
     /// for an rlock's acquire/release, how many times the thread holds it afterwards; for a
-    /// counter's load/store, the value read or written.
+    /// counter's load/store, the value read or written; for a try-lock's back-off sleep, its
+    /// length in microseconds.
     pub item: Option<u32>,
 }
 
@@ -168,8 +169,15 @@ pub enum State {
     Held,
     /// Executing its script: CPU work, or the instants between steps.
     Running,
+    /// Inside an rwlock as one of its readers, whatever it does there (others may read too).
+    Reading(ResIdx),
+    /// Inside an rwlock as its one writer, whatever it does there.
+    Writing(ResIdx),
     /// Off CPU in a `sleep` (I/O).
     Sleeping,
+    /// A task in a blocking call (`sleep … blocking=#true`): it keeps its event loop while it
+    /// waits, so no other task on that loop can run.
+    Blocking(ResIdx),
     /// Blocked on a lock (a mutex, an rlock or an rwlock).
     Locked(ResIdx),
     /// Waiting for a semaphore permit.
@@ -185,6 +193,10 @@ pub enum State {
     Ready(ResIdx),
     /// Its process is being started: not running any of its script yet.
     Starting,
+    /// A ready task whose loop is stuck in another task's blocking call: it waits for nothing
+    /// an await would ever give back. Events never say this by themselves; lanes show it where
+    /// a task is ready while another task on its loop is [`State::Blocking`].
+    Starved(ResIdx),
     Done,
     Failed,
 }
@@ -197,7 +209,17 @@ impl State {
         Some(match event.kind {
             EventKind::Start => State::Running,
             EventKind::Run => State::Running,
-            EventKind::Sleep => State::Sleeping,
+            EventKind::Sleep => match step_op(event, scenario) {
+                Some(Op::BlockingSleep(_)) => match scenario
+                    .threads
+                    .get(event.thread as usize)
+                    .and_then(|t| t.event_loop)
+                {
+                    Some(l) => State::Blocking(l),
+                    None => State::Sleeping,
+                },
+                _ => State::Sleeping,
+            },
             EventKind::Block => {
                 let r = event.resource?;
                 State::waiting_for(&scenario.resources.get(r as usize)?.kind, r)?
@@ -233,7 +255,8 @@ impl State {
             | State::Barrier(r)
             | State::Condition(r)
             | State::Gil(r)
-            | State::Ready(r) => Some(r),
+            | State::Ready(r)
+            | State::Starved(r) => Some(r),
             _ => None,
         }
     }
@@ -276,17 +299,21 @@ impl State {
     pub fn index(self) -> usize {
         match self {
             State::Running => 0,
-            State::Sleeping => 1,
-            State::Locked(_) => 2,
-            State::Semaphore(_) => 3,
-            State::Barrier(_) => 4,
-            State::Condition(_) => 5,
-            State::Gil(_) => 6,
-            State::Ready(_) => 7,
-            State::Held => 8,
-            State::Starting => 9,
-            State::Failed => 10,
-            State::Done => 11,
+            State::Reading(_) => 1,
+            State::Writing(_) => 2,
+            State::Sleeping => 3,
+            State::Blocking(_) => 4,
+            State::Locked(_) => 5,
+            State::Semaphore(_) => 6,
+            State::Barrier(_) => 7,
+            State::Condition(_) => 8,
+            State::Gil(_) => 9,
+            State::Ready(_) => 10,
+            State::Starved(_) => 11,
+            State::Held => 12,
+            State::Starting => 13,
+            State::Failed => 14,
+            State::Done => 15,
         }
     }
 
@@ -338,10 +365,9 @@ impl State {
         let spec = scenario.threads.get(thread as usize);
         let op = step.and_then(|i| spec?.steps.get(i as usize)).map(|s| s.op);
         let (key, r) = match self {
-            State::Sleeping => match (spec.and_then(|t| t.event_loop), op) {
-                (Some(l), Some(Op::BlockingSleep(_))) => ("blocking", Some(l)),
-                (Some(_), _) => ("awaiting", None),
-                (None, _) => ("sleeping", None),
+            State::Sleeping => match spec.and_then(|t| t.event_loop) {
+                Some(_) => ("awaiting", None),
+                None => ("sleeping", None),
             },
             // Woken from a condition wait, the thread must take the lock back before going on.
             State::Locked(r) if matches!(op, Some(Op::CondWait { cond, .. }) if cond != r) => {
@@ -361,6 +387,10 @@ impl State {
                 }
             }
             State::Ready(r) => ("ready", Some(r)),
+            State::Starved(r) => ("starved", Some(r)),
+            State::Blocking(r) => ("blocking", Some(r)),
+            State::Reading(r) => ("reading", Some(r)),
+            State::Writing(r) => ("writing", Some(r)),
             State::Gil(_) => ("waiting_gil", None),
             State::Held => ("paused", None),
             State::Starting => ("starting", None),
@@ -370,6 +400,62 @@ impl State {
         };
         let key = format!("classroom.state.{key}");
         rust_i18n::t!(&key, locale = lang.code(), res = r.map_or("", name)).into_owned()
+    }
+}
+
+/// The operation of the step `e` belongs to.
+fn step_op(e: &Event, scenario: &Scenario) -> Option<Op> {
+    scenario
+        .threads
+        .get(e.thread as usize)?
+        .steps
+        .get(e.step as usize)
+        .map(|s| s.op)
+}
+
+/// Threads' states event by event: [`State::after`], plus what a thread holds that changes what
+/// its time means. A thread inside an rwlock is reading or writing whatever it does there
+/// (compute, sleep), until it unlocks. Feed it each thread's events in that thread's order.
+#[derive(Debug, Clone, Default)]
+pub struct StateTracker {
+    /// Per thread: the rwlocks it is inside, innermost last, and whether it writes.
+    inside: Vec<Vec<(ResIdx, bool)>>,
+}
+
+impl StateTracker {
+    pub fn new() -> StateTracker {
+        StateTracker::default()
+    }
+
+    /// The state `event`'s thread is in right after it; `None` where [`State::after`] says
+    /// the event changes nothing.
+    pub fn after(&mut self, event: &Event, scenario: &Scenario) -> Option<State> {
+        let base = State::after(event, scenario)?;
+        let t = event.thread as usize;
+        if self.inside.len() <= t {
+            self.inside.resize(t + 1, Vec::new());
+        }
+        let inside = &mut self.inside[t];
+        let rwlock = event.resource.filter(|&r| {
+            matches!(
+                scenario.resources.get(r as usize).map(|x| x.kind),
+                Some(ResourceKind::RwLock { .. })
+            )
+        });
+        match (event.kind, rwlock) {
+            (EventKind::Acquire, Some(r)) => {
+                let write = matches!(step_op(event, scenario), Some(Op::Write(_)));
+                inside.push((r, write));
+            }
+            (EventKind::Release, Some(r)) => inside.retain(|&(x, _)| x != r),
+            (EventKind::Done | EventKind::Stop | EventKind::Fail, _) => inside.clear(),
+            _ => {}
+        }
+        Some(match (base, inside.last()) {
+            (State::Running | State::Sleeping, Some(&(r, false))) => State::Reading(r),
+            (State::Running | State::Sleeping, Some(&(r, true))) => State::Writing(r),
+            _ => base,
+        })
     }
 }
 
@@ -389,6 +475,10 @@ pub enum Hue {
     Faint,
     /// Red that shouts: drawn bold or solid black, never mistaken for a lock wait.
     Alarm,
+    /// A shared hold (reading).
+    Teal,
+    /// An exclusive hold (writing).
+    Violet,
 }
 
 /// A fill texture, so a state reads where colour does not (a black-and-white printout).
@@ -446,7 +536,7 @@ impl StateRow {
 
 /// Every state, in legend order. Waiting states are capital letters so lanes read in
 /// monochrome, on a washed-out projector, and in ASCII.
-pub const STATES: [StateRow; 12] = [
+pub const STATES: [StateRow; 16] = [
     StateRow {
         state: State::Running,
         name: "running",
@@ -455,6 +545,24 @@ pub const STATES: [StateRow; 12] = [
         hue: Hue::Green,
         texture: Texture::Solid,
     },
+    // Inside an rwlock: lower-case, as a hold is not a wait; reading and writing in the
+    // colours of a shared and an exclusive hold.
+    StateRow {
+        state: State::Reading(0),
+        name: "reading",
+        glyph: 'r',
+        ascii: 'r',
+        hue: Hue::Teal,
+        texture: Texture::Rings,
+    },
+    StateRow {
+        state: State::Writing(0),
+        name: "writing",
+        glyph: 'w',
+        ascii: 'w',
+        hue: Hue::Violet,
+        texture: Texture::Cross,
+    },
     StateRow {
         state: State::Sleeping,
         name: "sleeping",
@@ -462,6 +570,15 @@ pub const STATES: [StateRow; 12] = [
         ascii: '~',
         hue: Hue::Blue,
         texture: Texture::Waves,
+    },
+    // A blocking call on an event loop: drawn as the harm it does, not as a harmless await.
+    StateRow {
+        state: State::Blocking(0),
+        name: "blocking",
+        glyph: 'X',
+        ascii: 'X',
+        hue: Hue::Alarm,
+        texture: Texture::Hatch,
     },
     StateRow {
         state: State::Locked(0),
@@ -510,6 +627,14 @@ pub const STATES: [StateRow; 12] = [
         ascii: 'R',
         hue: Hue::Orange,
         texture: Texture::Rings,
+    },
+    StateRow {
+        state: State::Starved(0),
+        name: "starved",
+        glyph: 'Z',
+        ascii: 'Z',
+        hue: Hue::Red,
+        texture: Texture::BackHatch,
     },
     StateRow {
         state: State::Held,

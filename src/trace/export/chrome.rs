@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::i18n::Lang;
 use crate::scenario::model::{ResIdx, Scenario, ThreadIdx};
 use crate::trace::resources::{ResourceState, apply_event};
-use crate::vocab::event::{Event, EventKind, State};
+use crate::vocab::event::{Event, EventKind, State, StateTracker};
 use crate::vocab::recording::Recording;
 
 const PID: u32 = 1;
@@ -46,6 +46,7 @@ fn thread_spans(scenario: &Scenario, events: &[Event], end_ns: u64) -> Vec<Vec<U
     let n = scenario.threads.len();
     let mut open: Vec<Option<(u64, State, u32)>> = vec![None; n];
     let mut spans: Vec<Vec<UsSpan>> = vec![Vec::new(); n];
+    let mut states = StateTracker::new();
     let push = |list: &mut Vec<UsSpan>, start_ns: u64, end_ns: u64, (state, step): (State, u32)| {
         if state == State::Done {
             return;
@@ -69,7 +70,7 @@ fn thread_spans(scenario: &Scenario, events: &[Event], end_ns: u64) -> Vec<Vec<U
         if t >= n {
             continue;
         }
-        let Some(state) = State::after(e, scenario) else {
+        let Some(state) = states.after(e, scenario) else {
             continue;
         };
         match open[t] {
@@ -92,9 +93,20 @@ fn thread_spans(scenario: &Scenario, events: &[Event], end_ns: u64) -> Vec<Vec<U
 /// What a resource's counter track shows.
 fn counter_values(state: &ResourceState) -> Value {
     match state {
-        ResourceState::Mutex { holder, waiters } => {
+        ResourceState::Mutex {
+            holder, waiters, ..
+        } => {
             json!({"held": u32::from(holder.is_some()), "waiting": waiters.len()})
         }
+        // The same counters an rwlock had when it was kept as a semaphore.
+        ResourceState::RwLock {
+            readers,
+            writer,
+            waiters,
+        } => json!({
+            "permits in use": readers.len() + usize::from(writer.is_some()),
+            "waiting": waiters.len()
+        }),
         ResourceState::Semaphore {
             holders, waiters, ..
         } => json!({"permits in use": holders.len(), "waiting": waiters.len()}),

@@ -42,6 +42,8 @@ fn fill(hue: Hue) -> &'static str {
         Hue::Grey => "#eeeeee",
         Hue::Faint => "#ffffff",
         Hue::Alarm => "#000000",
+        Hue::Teal => "#80cbc4",
+        Hue::Violet => "#b39ddb",
     }
 }
 

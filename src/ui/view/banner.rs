@@ -137,4 +137,33 @@ mod tests {
         assert!(narrow.contains("only one"), "{narrow}");
         assert!(narrow.ends_with("Esc menu"), "{narrow}");
     }
+
+    /// A cycle of one whose thread is the only one who could end its wait is worded as a thread
+    /// waiting for itself, never as threads waiting for each other.
+    #[test]
+    fn a_wait_only_the_waiter_could_end_is_a_wait_for_itself() {
+        let s = scenario(
+            &[("go", ResourceKind::Event)],
+            &[("A", vec![Op::Wait(0), Op::Set(0)])],
+        );
+        let d = Deadlock {
+            cycle: vec![WaitEdge {
+                thread: 0,
+                resource: 0,
+                blame: Blame::OnlyFrom(0),
+            }],
+            stuck: vec![0],
+        };
+        assert!(d.is_self_deadlock());
+        let shown = text(&d, &s, 100);
+        assert!(
+            shown.starts_with("DEADLOCK: a thread waits for itself forever\n"),
+            "{shown}"
+        );
+        assert!(!shown.contains("each other"), "{shown}");
+        assert!(
+            shown.contains("A waits for go, which only it could set"),
+            "{shown}"
+        );
+    }
 }

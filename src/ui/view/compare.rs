@@ -13,7 +13,11 @@ use crate::ui::keys::Context;
 use crate::ui::pair::Pair;
 use crate::ui::theme::Theme;
 use crate::ui::view::{
-    banner, fit, fmt_clock, fmt_ns, footer, framed, gil, help, lanes, run::badge, too_small,
+    banner, card,
+    card::CardView,
+    fit, fmt_clock, fmt_ns, footer, framed, help, lanes,
+    run::{badge, run_cards},
+    too_small,
 };
 use crate::vocab::event::{Event, State};
 
@@ -55,11 +59,10 @@ pub fn rows(pair: &Pair, area: Rect) -> ([HalfRows; 2], u16) {
                 .deadlock
                 .as_ref()
                 .map_or(0, |d| banner::wanted_height(d, scenario, area.width).min(3));
-            let card = if gil::phases(scenario).is_some() {
-                gil::HEIGHT
-            } else {
-                0
-            };
+            let card = run_cards(run, 1)
+                .iter()
+                .map(|c| card::height(c, area.width))
+                .sum();
             (
                 banner,
                 lanes::wanted_height(run, true),
@@ -243,8 +246,15 @@ fn draw_half(
     }
     lanes::Lanes { run, theme }.render(lanes_area, buf);
     folded_note(run, theme, lanes_area, buf);
-    if !card.is_empty() {
-        gil::GilCard { run, cores, theme }.render(card, buf);
+    let mut at = card;
+    for c in run_cards(run, cores) {
+        if at.is_empty() {
+            break;
+        }
+        let h = card::height(&c, at.width).min(at.height);
+        CardView { card: &c, theme }.render(Rect { height: h, ..at }, buf);
+        at.y += h;
+        at.height -= h;
     }
 }
 

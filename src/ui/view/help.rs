@@ -33,8 +33,11 @@ impl Help {
                 ])
             })
             .collect();
-        // Keys, the legend's blank, heading and rows, and the closing blank and hint.
-        let legend_fits = lines.len() + STATES.len() + 4 <= room as usize;
+        // Keys, the legend's blank, heading and rows, and the closing blank and hint: in one
+        // column, or side by side in two where one would not fit.
+        let halves = STATES.len().div_ceil(2);
+        let one_column = lines.len() + STATES.len() + 4 <= room as usize;
+        let legend_fits = one_column || lines.len() + halves + 4 <= room as usize;
         // The closing hint always shows; the pointer to the lanes' legend only with room for both.
         if self.context != Context::Menu && !legend_fits && lines.len() + 2 <= room as usize {
             lines.push(Line::styled(
@@ -48,12 +51,32 @@ impl Help {
                 rust_i18n::t!("help.lanes_show"),
                 theme.title(),
             ));
-            for row in &STATES {
+            let entry = |row: &crate::vocab::event::StateRow, width: usize| {
                 let g = theme.glyphs.state(row.state);
-                lines.push(Line::from(vec![
+                vec![
                     Span::styled(format!(" {g}{g}{g}  "), theme.state(row.state)),
-                    Span::raw(row.legend()),
-                ]));
+                    Span::raw(cells::pad(&row.legend(), width)),
+                ]
+            };
+            if one_column {
+                for row in &STATES {
+                    lines.push(Line::from(entry(row, 0)));
+                }
+            } else {
+                let (left, right) = STATES.split_at(halves);
+                let width = left
+                    .iter()
+                    .map(|r| cells::width(&r.legend()))
+                    .max()
+                    .unwrap_or(0)
+                    + 2;
+                for (i, row) in left.iter().enumerate() {
+                    let mut spans = entry(row, width);
+                    if let Some(other) = right.get(i) {
+                        spans.extend(entry(other, 0));
+                    }
+                    lines.push(Line::from(spans));
+                }
             }
         }
         if lines.len() + 2 <= room as usize {

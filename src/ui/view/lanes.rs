@@ -8,7 +8,8 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::scenario::model::{Op, ResIdx, Scenario, ThreadIdx};
+use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
+use crate::trace::ResourceState;
 use crate::ui::app::RunState;
 use crate::ui::fold::Row;
 use crate::ui::layout::{self, Columns, idle_words, state_words};
@@ -104,8 +105,10 @@ pub fn thread_at(run: &RunState, area: Rect, pos: Position) -> Option<ThreadIdx>
         .map(|&row| run.folds.thread_of(row, run.selected))
 }
 
-/// The states this scenario's lanes can show, in legend order: running, sleeping if anything
-/// sleeps, the wait of every kind of resource it declares, held and failed. Done is drawn as
+/// The states this scenario's lanes can show, in legend order: running, reading and writing
+/// if it has an rwlock, sleeping if anything sleeps, a loop's blocking call and the starving
+/// it causes if a task makes one, the wait of every kind of resource it declares, held and
+/// failed. Done is drawn as
 /// nothing, so it has no swatch.
 pub fn legend_states(scenario: &Scenario) -> Vec<State> {
     let sleeps = scenario
@@ -113,6 +116,14 @@ pub fn legend_states(scenario: &Scenario) -> Vec<State> {
         .iter()
         .flat_map(|t| &t.steps)
         .any(|s| matches!(s.op, Op::Sleep(_) | Op::BlockingSleep(_)));
+    let rwlocks = scenario
+        .resources
+        .iter()
+        .any(|r| matches!(r.kind, ResourceKind::RwLock { .. }));
+    let blocks = scenario
+        .threads
+        .iter()
+        .any(|t| t.is_task() && t.steps.iter().any(|s| matches!(s.op, Op::BlockingSleep(_))));
     let waits: Vec<State> = scenario
         .resources
         .iter()
@@ -126,10 +137,48 @@ pub fn legend_states(scenario: &Scenario) -> Vec<State> {
             State::Running | State::Held | State::Failed => true,
             State::Sleeping => sleeps,
             State::Starting => !scenario.processes.is_empty(),
+            State::Reading(_) | State::Writing(_) => rwlocks,
+            State::Blocking(_) | State::Starved(_) => blocks,
             State::Done => false,
             wait => waits.iter().any(|w| w.index() == wait.index()),
         })
         .collect()
+}
+
+/// The locks `t` holds, as a lane label's tail (" holds A, account ×2"), since a lane's glyph
+/// shows what a thread does, not what it keeps others from: a thread asleep or backing off
+/// with a lock in hand looks idle. Empty when it holds none.
+pub fn holds(scenario: &Scenario, resources: &[ResourceState], t: ThreadIdx) -> String {
+    let held: Vec<String> = resources
+        .iter()
+        .enumerate()
+        .filter(|(r, _)| {
+            matches!(
+                scenario.resources[*r].kind,
+                ResourceKind::Mutex | ResourceKind::RLock
+            )
+        })
+        .filter_map(|(r, state)| match state {
+            ResourceState::Mutex {
+                holder: Some(h),
+                depth,
+                ..
+            } if *h == t => {
+                let name = scenario.resource_name(r as ResIdx);
+                Some(if *depth > 1 {
+                    format!("{name}{}", rust_i18n::t!("screen.times_held", n = depth))
+                } else {
+                    name.to_string()
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    if held.is_empty() {
+        String::new()
+    } else {
+        rust_i18n::t!("screen.holds", what = held.join(", ")).into_owned()
+    }
 }
 
 impl Widget for Lanes<'_> {
@@ -159,6 +208,10 @@ impl Widget for Lanes<'_> {
             .as_ref()
             .map(|d| d.stuck.clone())
             .unwrap_or_default();
+        let resources = run.trace.resources_at(view);
+        let lost = run
+            .trace
+            .lost_updates(start, start + u64::from(g.cells_w) * per);
         let cursor_cell = run
             .cursor
             .filter(|c| *c >= start)
@@ -232,9 +285,10 @@ impl Widget for Lanes<'_> {
                 Some(s) => {
                     let step = run.trace.step_at(t, view);
                     let text = format!(
-                        "{} {}",
+                        "{} {}{}",
                         theme.glyphs.state(s),
-                        state_words(scenario, t, s, step)
+                        state_words(scenario, t, s, step),
+                        holds(scenario, &resources, t)
                     );
                     (text, theme.state_label(s))
                 }
@@ -301,6 +355,17 @@ impl Widget for Lanes<'_> {
                         .set_style(style);
                 }
             }
+            // Increments of this thread that another's write then threw away.
+            for &(_, at) in lost.iter().filter(|(who, at)| *who == t && *at <= end) {
+                let i = (at.saturating_sub(start) / per) as u16;
+                if i < g.cells_w {
+                    for dy in 0..g.lane_h {
+                        buf[(g.cells_x + i, y + dy)]
+                            .set_char(theme.glyphs.lost())
+                            .set_style(theme.lost());
+                    }
+                }
+            }
         }
 
         let mut y = g.inner.y + g.rows;
@@ -318,16 +383,48 @@ impl Widget for Lanes<'_> {
             y += 1;
         }
         if g.legend {
-            let mut spans = Vec::new();
-            for s in legend_states(scenario) {
-                let glyph = theme.glyphs.state(s);
-                spans.push(Span::styled(format!("{glyph}{glyph}"), theme.state(s)));
-                spans.push(Span::styled(
-                    format!(" {}  ", s.legend_in(scenario)),
-                    theme.dim(),
-                ));
-            }
-            Line::from(spans).render(
+            let counters = scenario
+                .resources
+                .iter()
+                .any(|r| r.kind == ResourceKind::Counter);
+            // Roomy where it fits; else a glyph and one space each, so more of it shows.
+            let legend = |roomy: bool| {
+                let mut spans = Vec::new();
+                for s in legend_states(scenario) {
+                    let glyph = theme.glyphs.state(s);
+                    let (swatch, gap) = if roomy {
+                        (format!("{glyph}{glyph}"), "  ")
+                    } else {
+                        (glyph.to_string(), " ")
+                    };
+                    spans.push(Span::styled(swatch, theme.state(s)));
+                    spans.push(Span::styled(
+                        format!(" {}{gap}", s.legend_in(scenario)),
+                        theme.dim(),
+                    ));
+                }
+                if counters {
+                    let glyph = theme.glyphs.lost();
+                    let swatch = if roomy {
+                        format!("{glyph}{glyph}")
+                    } else {
+                        glyph.to_string()
+                    };
+                    spans.push(Span::styled(swatch, theme.lost()));
+                    spans.push(Span::styled(
+                        format!(" {}", rust_i18n::t!("screen.lost_update")),
+                        theme.dim(),
+                    ));
+                }
+                Line::from(spans)
+            };
+            let roomy = legend(true);
+            let line = if roomy.width() <= usize::from(g.inner.width) + 2 {
+                roomy
+            } else {
+                legend(false)
+            };
+            line.render(
                 Rect {
                     y,
                     height: 1,

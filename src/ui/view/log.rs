@@ -30,13 +30,14 @@ impl Widget for Log<'_> {
         // hand-overs would bury the lesson's own events.
         let scenario = &run.scenario;
         let implied = |e: &&Event| e.resource.is_some_and(|r| scenario.is_implied(r));
-        let quiet_gil = (0..scenario.resources.len()).any(|r| scenario.is_implied(r as u16));
-        let want = (rows + 2 * scenario.threads.len() + 8) * if quiet_gil { 8 } else { 1 };
+        // Newest first, so a frame reads only what it shows; the bound keeps a frame cheap where
+        // a GIL's traffic or restatements bury the lines worth saying.
+        const MOST: usize = 1 << 13;
         let mut shown: Vec<&Event> = run
             .trace
             .events_back(run.view_ns().saturating_add(1))
-            .take(want)
-            .filter(|e| loggable(e) && !implied(e))
+            .take(MOST)
+            .filter(|e| loggable(e) && !implied(e) && !run.trace.said_elsewhere(e))
             .take(rows)
             .collect();
         shown.reverse();

@@ -1,11 +1,10 @@
 //! Drawing. Everything here reads the [`App`] and writes cells; nothing changes state.
 
 pub mod banner;
+pub mod card;
 pub mod code;
 pub mod compare;
 pub mod fold;
-pub mod footprint;
-pub mod gil;
 pub mod help;
 pub mod lanes;
 pub mod log;
@@ -16,6 +15,7 @@ pub mod run;
 use crate::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
+use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
@@ -30,18 +30,36 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Screen::Run => run::render(app, area, buf),
     }
     if app.help && area.width >= 20 && area.height >= 6 {
-        let context = match app.screen {
-            Screen::Menu => Context::Menu,
-            Screen::Run => Context::Run,
-        };
         help::Help {
-            context,
+            context: app.context(),
             theme: app.theme,
         }
         .render(area, buf);
     }
     if app.theme.glyphs.ascii {
         asciify(area, buf);
+    }
+    on_base(app.theme, area, buf);
+}
+
+/// Every cell left in the terminal's own colours takes the theme's page and ink instead (the
+/// light theme's white page, under popups too); cells that chose a colour keep it.
+fn on_base(theme: Theme, area: Rect, buf: &mut Buffer) {
+    let base = theme.base();
+    let (Some(ink), Some(paper)) = (base.fg, base.bg) else {
+        return;
+    };
+    let area = area.intersection(buf.area);
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let cell = &mut buf[(x, y)];
+            if cell.fg == Color::Reset {
+                cell.fg = ink;
+            }
+            if cell.bg == Color::Reset {
+                cell.bg = paper;
+            }
+        }
     }
 }
 

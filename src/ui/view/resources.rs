@@ -14,6 +14,7 @@ use crate::trace::timeline::ResourceState;
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
 use crate::ui::view::{fmt_ns, framed};
+use crate::vocab::event::State;
 
 pub struct Resources<'a> {
     pub run: &'a RunState,
@@ -123,7 +124,11 @@ pub fn resource_line<'a>(
     let blocked = theme.state(crate::vocab::event::State::Locked(r));
     let running = theme.state(crate::vocab::event::State::Running);
     match state {
-        ResourceState::Mutex { holder, waiters } => {
+        ResourceState::Mutex {
+            holder,
+            depth,
+            waiters,
+        } => {
             // An event loop is kept like a lock: its holder is the task it runs.
             let (busy, free, queue) = if is_loop {
                 (
@@ -142,10 +147,51 @@ pub fn resource_line<'a>(
                 Some(h) => {
                     spans.push(Span::styled(busy, theme.dim()));
                     spans.push(Span::styled(scenario.thread_name(*h).to_string(), running));
+                    // An rlock held more than once: the count its holder must unlock.
+                    if *depth > 1 {
+                        spans.push(Span::styled(
+                            t!("screen.times_held", n = depth).into_owned(),
+                            running,
+                        ));
+                    }
                 }
                 None => spans.push(Span::styled(free, theme.dim())),
             }
             waiting(&mut spans, &queue, waiters, blocked);
+        }
+        ResourceState::RwLock {
+            readers,
+            writer,
+            waiters,
+        } => {
+            match (writer, readers.len()) {
+                (Some(w), _) => {
+                    spans.push(Span::styled(t!("screen.rwlock.writer"), theme.dim()));
+                    spans.push(Span::styled(
+                        scenario.thread_name(*w).to_string(),
+                        theme.state(State::Writing(r)),
+                    ));
+                }
+                (None, 0) => spans.push(Span::styled(t!("classroom.resources.free"), theme.dim())),
+                (None, n) => {
+                    spans.push(Span::styled(
+                        t!("screen.rwlock.reading", n = n).into_owned(),
+                        theme.state(State::Reading(r)),
+                    ));
+                    listed(
+                        &mut spans,
+                        ": ".into(),
+                        readers,
+                        theme.state(State::Reading(r)),
+                    );
+                }
+            }
+            waiting(
+                &mut spans,
+                &t!("classroom.resources.waiting"),
+                waiters,
+                blocked,
+            );
         }
         ResourceState::Pool {
             queued,

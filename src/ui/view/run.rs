@@ -1,5 +1,5 @@
-//! The run view: header, deadlock banner, lanes, code with markers, resources, GIL card, event
-//! log, what to look for, footer. Laid out by priority so 80×24 still shows what matters.
+//! The run view: header, deadlock banner, lanes, code with markers, the lesson's cards,
+//! resources, event log, what to look for, footer. Laid out by priority so 80×24 still shows what matters.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
@@ -9,12 +9,11 @@ use ratatui::widgets::{Paragraph, Widget};
 use crate::engine::Phase;
 use crate::scenario::model::ThreadIdx;
 use crate::ui::app::{App, RunState};
-use crate::ui::keys::Context;
 use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
-    banner, code::Code, fit, fmt_clock, fmt_ns, footer, footprint, framed, gil, lanes, log::Log,
-    resources, side_by_side, too_small, wrap,
+    banner, card, card::CardView, code::Code, fit, fmt_clock, fmt_ns, footer, framed, lanes,
+    log::Log, resources, side_by_side, too_small, wrap,
 };
 
 #[derive(Debug, Default)]
@@ -24,11 +23,17 @@ pub struct Areas {
     pub failures: Rect,
     pub lanes: Rect,
     pub code: Rect,
-    pub gil: Rect,
+    /// The lesson's comparison cards, one above the other.
+    pub cards: Rect,
     pub resources: Rect,
     pub log: Rect,
     pub about: Rect,
     pub footer: Rect,
+}
+
+/// The lesson's cards at the time shown.
+pub fn run_cards(run: &RunState, cores: usize) -> Vec<crate::trace::card::Card> {
+    crate::trace::cards::cards(&run.trace, run.view_ns(), cores, run.footprint.as_ref())
 }
 
 pub fn areas(run: &RunState, area: Rect) -> Areas {
@@ -58,15 +63,12 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
         Constraint::Length(1),
     ]));
     let [code, right] = side_by_side(bottom, 4, (30, 56));
-    let gil_h = if gil::phases(scenario).is_some() {
-        gil::HEIGHT
-    } else if run.footprint.is_some() {
-        footprint::HEIGHT
-    } else {
-        0
-    };
+    let cards_h: u16 = run_cards(run, 1)
+        .iter()
+        .map(|c| card::height(c, right.width))
+        .sum();
     let res_h = resources::wanted_height(run, right.width.saturating_sub(2))
-        .min(right.height.saturating_sub(gil_h + 3));
+        .min(right.height.saturating_sub(cards_h + 3));
     let mut about = crate::ui::view::reflow(scenario.shown_about());
     about.extend(card_notes(run));
     let about_rows = about
@@ -76,14 +78,14 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
         + about.len().saturating_sub(1) as u16;
     // What to look for comes after the log: only with room to spare, and never so much that
     // the log shrinks below a few lines.
-    let spare = right.height.saturating_sub(gil_h + res_h + 6);
+    let spare = right.height.saturating_sub(cards_h + res_h + 6);
     let about_h = if about_rows > 0 && spare >= 4 {
         (about_rows + 2).min(spare)
     } else {
         0
     };
-    let [gil, resources, log, about] = right.layout(&Layout::vertical([
-        Constraint::Length(gil_h),
+    let [cards, resources, log, about] = right.layout(&Layout::vertical([
+        Constraint::Length(cards_h),
         Constraint::Length(res_h),
         Constraint::Fill(1),
         Constraint::Length(about_h),
@@ -94,7 +96,7 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
         failures,
         lanes,
         code,
-        gil,
+        cards,
         resources,
         log,
         about,
@@ -232,18 +234,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(failures).render(a.failures, buf);
     lanes::Lanes { run, theme }.render(a.lanes, buf);
     Code { run, theme }.render(a.code, buf);
-    if let Some(figures) = run.footprint
-        && !a.gil.is_empty()
-        && gil::phases(&run.scenario).is_none()
-    {
-        footprint::FootprintCard { figures, theme }.render(a.gil, buf);
-    } else if !a.gil.is_empty() {
-        gil::GilCard {
-            run,
-            cores: app.cores,
-            theme,
+    if !a.cards.is_empty() {
+        let mut at = a.cards;
+        for card in run_cards(run, app.cores) {
+            let h = card::height(&card, at.width).min(at.height);
+            CardView { card: &card, theme }.render(Rect { height: h, ..at }, buf);
+            at.y += h;
+            at.height -= h;
         }
-        .render(a.gil, buf);
     }
     resources::Resources { run, theme }.render(a.resources, buf);
     Log { run, theme }.render(a.log, buf);
@@ -269,7 +267,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     match &run.notice {
         Some(n) => Line::styled(format!(" {n}"), theme.warning()).render(a.footer, buf),
-        None => footer(Context::Run, a.footer, buf, theme),
+        None => footer(app.context(), a.footer, buf, theme),
     }
 }
 
