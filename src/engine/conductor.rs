@@ -86,8 +86,9 @@ pub struct Conductor {
     /// Wakes tasks on an event loop waiting at an async gate: they cannot park their thread on
     /// `cv`, which is every other task's thread too.
     tasks: tokio::sync::Notify,
-    /// Wakes tasks waiting for a group to finish (`after=`), apart from `tasks` so that each
-    /// of ten thousand tasks ending does not wake every sleeping task's timer.
+    /// Wakes tasks in [`Conductor::until_async`] (waiting for a group to finish, or for an
+    /// asyncio primitive), apart from `tasks` so that each of ten thousand tasks ending does
+    /// not wake every sleeping task's timer.
     finishes: tokio::sync::Notify,
     /// Called when the run pauses by itself: another run driven together with it pauses too.
     along: Mutex<Option<Along>>,
@@ -572,11 +573,14 @@ impl Conductor {
     /// (an asyncio primitive handed over, a task was cancelled, a call on a worker thread
     /// returned).
     pub fn wake_tasks(&self) {
+        self.finishes.notify_waiters();
+        // A cancelled task may be in an awaited sleep: its timer looks again now.
         self.tasks.notify_waiters();
     }
 
     /// Wait until `done` says so, the run is cancelled, or forever; for a task waiting for
-    /// threads or tasks to finish (`after=`). Woken whenever anything finishes.
+    /// threads or tasks to finish (`after=`) or for an asyncio primitive. Woken whenever
+    /// anything finishes, and by [`Conductor::wake_tasks`].
     pub async fn until_async(&self, done: impl Fn() -> bool) -> Flow {
         loop {
             let notified = self.finishes.notified();
