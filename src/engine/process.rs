@@ -1,6 +1,6 @@
 //! Child processes: each `process` of a scenario is a real OS process, threadlab itself run
 //! again (`std::env::current_exe()`) with a hidden command that runs that process's threads
-//! with the ordinary engine ([`serve`]).
+//! with the ordinary engine (`child.rs`).
 //!
 //! In the parent, one host thread per process ([`host`]) waits for the process's `after=`
 //! group, starts the child in a process group of its own that dies with threadlab (the same
@@ -8,10 +8,11 @@
 //! it the scenario on its stdin, and relays what it records into the run: each event comes
 //! back as a line on the child's stdout, stamped on the system's monotonic clock, and is put
 //! on the run's own clock, so the one recording holds every process's lanes; a deadlock the
-//! child finds among its threads comes back too, and stops the run as any deadlock does. A control
-//! thread keeps the child in step with the teacher's pause, resume and speed, and on a reset
-//! or the end of the run kills the child's group; the host then reaps it. Each child inherits
-//! the pipes of the scenario's `mp-queue`s, which is how its threads and others pass items.
+//! child finds among its threads comes back too, and stops the run as any deadlock does. A
+//! control thread keeps the child in step with the teacher's pause, resume and speed, and on a
+//! reset or the end of the run kills the child's group; the host then reaps it. Each child
+//! inherits the pipes of the scenario's `mp-queue`s, which is how its threads and others pass
+//! items.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -33,7 +34,7 @@ pub const CHILD_COMMAND: &str = "process-child";
 const CONTROL_LOOK: Duration = Duration::from_millis(50);
 
 /// Runs process `p` of the run as a child and relays its events until it ends or the run is
-/// cancelled. Started by [`Run::start`] on a thread of its own, joined with the workers.
+/// cancelled. Started by `Run::start` on a thread of its own, joined with the workers.
 pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
     let s = &shared.scenario;
     let members: Vec<ThreadIdx> = (0..s.threads.len() as ThreadIdx)
