@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use threadlab::engine::{Phase, Run, RunOptions, StepError};
@@ -402,4 +403,28 @@ fn processes_are_named_and_get_a_gil_each() {
         .map(|t| s.resource_name(t.gil.unwrap()))
         .collect();
     assert_eq!(gils, ["GIL", "w-1.GIL", "w-2.GIL"]);
+}
+
+#[test]
+fn a_deadlock_inside_a_child_process_stops_the_run_and_names_its_threads() {
+    let s = Arc::new(
+        threadlab::scenario::parse_source(
+            "test",
+            "test.kdl",
+            "mutex A\nmutex B\nprocess p {\n    thread T1 { lock A; sleep \"50ms\"; lock B; unlock B; unlock A }\n    thread T2 { lock B; sleep \"50ms\"; lock A; unlock A; unlock B }\n}\n",
+        )
+        .unwrap(),
+    );
+    let _turn = ONE_AT_A_TIME.lock();
+    let run = Run::start(s.clone(), RunOptions::default());
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Deadlock);
+    let d = run.deadlock().expect("the child's deadlock, in the run");
+    assert_eq!(
+        d.describe(&s),
+        "p.T1 waits for B held by p.T2, p.T2 waits for A held by p.T1"
+    );
+    let pids = pids(&s, &events);
+    run.stop();
+    wait_gone(&pids.into_values().collect::<Vec<_>>());
 }

@@ -1057,6 +1057,8 @@ fn restart_quit_sigterm_and_ctrl_c_leave_no_child_process() {
         s.wait_text("RUNNING");
         let pid = s.child.process_id().expect("a pid");
         let first = children(pid, 2);
+        // Each process's lanes say which OS process they run in.
+        s.wait_text(&format!("pid {}", first[0]));
         // A restart ends the run's processes and starts new ones.
         s.keys("r");
         common::wait_gone(&first);

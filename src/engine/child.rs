@@ -126,6 +126,7 @@ pub fn serve(plan: ChildPlan) -> i32 {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut events = Vec::new();
+    let mut told_deadlock = false;
     loop {
         let over = run.is_finished() && run.settled();
         events.clear();
@@ -148,6 +149,23 @@ pub fn serve(plan: ChildPlan) -> i32 {
                 e.step,
                 opt(e.item)
             );
+        }
+        // Its own deadlock, once its events up to it are home: the parent's run stops on it.
+        if !told_deadlock && let Some(d) = run.deadlock() {
+            told_deadlock = true;
+            let edges: Vec<String> = d
+                .cycle
+                .iter()
+                .map(|e| {
+                    let by = e
+                        .blame
+                        .by()
+                        .map_or_else(|| "-".to_string(), |b| b.to_string());
+                    format!("{}:{}:{}:{by}", e.thread, e.resource, e.blame.name())
+                })
+                .collect();
+            let stuck: Vec<String> = d.stuck.iter().map(|t| t.to_string()).collect();
+            let _ = writeln!(out, "d {} {}", stuck.join(","), edges.join(","));
         }
         if out.flush().is_err() {
             return 1;

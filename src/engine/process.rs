@@ -1,16 +1,18 @@
 //! Child processes: each `process` of a scenario is a real OS process, threadlab itself run
 //! again (`std::env::current_exe()`) with a hidden command that runs that process's threads
-//! with the ordinary engine ([`serve`]).
+//! with the ordinary engine (`child.rs`).
 //!
 //! In the parent, one host thread per process ([`host`]) waits for the process's `after=`
 //! group, starts the child in a process group of its own that dies with threadlab (the same
 //! way the traced Python program is started, `children::never_outlive_threadlab`), hands
 //! it the scenario on its stdin, and relays what it records into the run: each event comes
 //! back as a line on the child's stdout, stamped on the system's monotonic clock, and is put
-//! on the run's own clock, so the one recording holds every process's lanes. A control
-//! thread keeps the child in step with the teacher's pause, resume and speed, and on a reset
-//! or the end of the run kills the child's group; the host then reaps it. Each child inherits
-//! the pipes of the scenario's `mp-queue`s, which is how its threads and others pass items.
+//! on the run's own clock, so the one recording holds every process's lanes; a deadlock the
+//! child finds among its threads comes back too, and stops the run as any deadlock does. A
+//! control thread keeps the child in step with the teacher's pause, resume and speed, and on a
+//! reset or the end of the run kills the child's group; the host then reaps it. Each child
+//! inherits the pipes of the scenario's `mp-queue`s, which is how its threads and others pass
+//! items.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -23,6 +25,7 @@ use super::recorder::Recorder;
 use super::script::{Shared, wait_for_group};
 use crate::children::{never_outlive_threadlab, unwatch_group, watch_group};
 use crate::scenario::model::{ProcIdx, ResIdx, ResourceKind, ThreadIdx};
+use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
 use crate::vocab::event::{Event, EventKind};
 
 /// The hidden command a child process is started with.
@@ -31,7 +34,7 @@ pub const CHILD_COMMAND: &str = "process-child";
 const CONTROL_LOOK: Duration = Duration::from_millis(50);
 
 /// Runs process `p` of the run as a child and relays its events until it ends or the run is
-/// cancelled. Started by [`Run::start`] on a thread of its own, joined with the workers.
+/// cancelled. Started by `Run::start` on a thread of its own, joined with the workers.
 pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
     let s = &shared.scenario;
     let members: Vec<ThreadIdx> = (0..s.threads.len() as ThreadIdx)
@@ -92,6 +95,15 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
             };
             match got {
                 Line::Failure(local, why) => failures[local] = Some(why),
+                Line::Deadlock(d) => {
+                    lanes.iter_mut().for_each(Recorder::flush);
+                    let mut found = shared.deadlock.lock();
+                    if found.is_none() {
+                        *found = Some(d);
+                        drop(found);
+                        shared.conductor.pause();
+                    }
+                }
                 Line::Event(local, mut e) => {
                     e.t_ns = shared.clock.mono_to_raw(e.t_ns);
                     if e.kind == EventKind::Start {
@@ -290,9 +302,12 @@ enum Line {
     Event(usize, Event),
     /// Why the child's thread failed, ahead of its `fail` event.
     Failure(usize, String),
+    /// A deadlock among the child's threads, in the scenario's numbers.
+    Deadlock(Deadlock),
 }
 
-/// `e MONO THREAD KIND RESOURCE BY STEP ITEM` (`-` for none) or `f THREAD REASON`.
+/// `e MONO THREAD KIND RESOURCE BY STEP ITEM` (`-` for none), `f THREAD REASON`, or
+/// `d STUCK,… THREAD:RESOURCE:BLAME:BY,…` (the child's deadlock).
 fn parse_line(
     line: &str,
     members: &[ThreadIdx],
@@ -304,6 +319,34 @@ fn parse_line(
         let t: usize = t.parse().ok()?;
         members.get(t)?;
         return Some(Line::Failure(t, why.to_string()));
+    }
+    if tag == "d" {
+        let (stuck, edges) = rest.split_once(' ')?;
+        let thread = |t: &str| members.get(t.parse::<usize>().ok()?).copied();
+        let stuck = stuck
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(thread)
+            .collect::<Option<Vec<_>>>()?;
+        let cycle = edges
+            .split(',')
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let [t, r, blame, by] = e.split(':').collect::<Vec<_>>()[..] else {
+                    return None;
+                };
+                let by = if by == "-" { None } else { Some(thread(by)?) };
+                Some(WaitEdge {
+                    thread: thread(t)?,
+                    resource: r
+                        .parse()
+                        .ok()
+                        .filter(|&r: &ResIdx| (r as usize) < s.resources.len())?,
+                    blame: Blame::from_name(blame, by)?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        return Some(Line::Deadlock(Deadlock { cycle, stuck }));
     }
     if tag != "e" {
         return None;

@@ -975,9 +975,19 @@ def _child(groups, t0, rate, home, queues):
 
 
 def _gather_children():
-    """Every child's events, merged with this process's in time order; then the children end."""
+    """Every child's events, merged with this process's in time order; then the children end.
+    A child that died without sending its events (killed from outside) is not waited for."""
     for _ in _CHILDREN:
-        events = _HOME[0].get()
+        events = None
+        while events is None:
+            try:
+                events = _HOME[0].get(timeout=0.1)
+            except queue.Empty:
+                if not any(process.is_alive() for process in _CHILDREN):
+                    try:
+                        events = _HOME[0].get(timeout=0.5)
+                    except queue.Empty:
+                        events = []
         with _LOG:
             _EVENTS.extend(events)
             _FAILED.extend(e["thread"] for e in events if e["event"] == "fail")
