@@ -157,10 +157,10 @@ impl Sink {
     /// An empty buffer for a worker's next batch: a drained one if there is one, else a small
     /// one that grows to a busy worker's batches. Ten thousand tasks each handing over a
     /// couple of events must not each leave a whole batch's worth in the channel.
-    fn spare(&self) -> Vec<Event> {
+    fn spare(&self, room: usize) -> Vec<Event> {
         self.spare_rx
             .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(FIRST_BATCH))
+            .unwrap_or_else(|_| Vec::with_capacity(room))
     }
 
     /// Like `drain`, but wait up to `timeout` for the first batch.
@@ -291,7 +291,7 @@ impl Recorder {
             // here knows this event will be stamped after it looked.
             self.pending(self.sink.clock.raw_now());
             if self.buf.capacity() == 0 {
-                self.buf = self.sink.spare();
+                self.buf = self.sink.spare(FIRST_BATCH);
             }
         }
         let event = Event {
@@ -306,6 +306,8 @@ impl Recorder {
         self.buf.push(event);
         if self.buf.len() >= BATCH_EVENTS {
             self.flush();
+            // A busy worker fills its next batch too: a whole one now, as it always had.
+            self.buf = self.sink.spare(BATCH_EVENTS);
         }
         Some(event)
     }
