@@ -97,7 +97,7 @@ fn c10k_every_task_and_every_thread_waits_at_once_and_all_end() {
 }
 
 /// 512 busy threads, paused: every one stops where it can be seen (held at its gate or blocked)
-/// and records nothing more until it is let go.
+/// and runs nothing more until it is let go.
 #[test]
 fn five_hundred_and_twelve_threads_pause_and_stay_paused() {
     let s = parse(
@@ -137,10 +137,14 @@ fn five_hundred_and_twelve_threads_pause_and_stay_paused() {
     events.clear();
     std::thread::sleep(Duration::from_millis(100));
     run.drain_events(&mut events);
+    // A waiter handed a permit just as the pause came still takes it (the releaser gave it
+    // away) and is then held at its next gate; nobody runs, releases or sleeps.
     assert!(
-        events
-            .iter()
-            .all(|e| matches!(e.kind, EventKind::Hold | EventKind::Block)),
+        events.iter().all(|e| match e.kind {
+            EventKind::Hold | EventKind::Block => true,
+            EventKind::Acquire => e.by.is_some(),
+            _ => false,
+        }),
         "{:?}",
         &events[..events.len().min(5)]
     );
