@@ -20,15 +20,34 @@ use parking_lot::Mutex;
 use crate::vocab::event::Event;
 
 pub struct RunClock {
-    origin: Instant,
-    /// `origin` on the system's monotonic clock, which every process reads alike: how the
-    /// stamps of a child process's events are put on this clock.
+    stamper: Stamper,
+    /// The stamper's origin on the system's monotonic clock, which every process reads alike:
+    /// how the stamps of a child process's events are put on this clock.
     origin_mono: u64,
-    /// The counter's reading at `origin`, when raw ticks are counter ticks.
-    tsc_origin: Option<u64>,
     /// Nanoseconds per raw tick.
     ns_per_tick: f64,
     rates: Mutex<Rates>,
+}
+
+/// Takes raw stamps: a copy of the clock's origin, kept by each recorder so that stamping an
+/// event reads nothing shared.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamper {
+    origin: Instant,
+    /// The counter's reading at `origin`, when raw ticks are counter ticks.
+    tsc_origin: Option<u64>,
+}
+
+impl Stamper {
+    /// Raw ticks since the run began, pauses included.
+    #[inline]
+    pub fn now(&self) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(origin) = self.tsc_origin {
+            return tsc().saturating_sub(origin);
+        }
+        self.origin.elapsed().as_nanos() as u64
+    }
 }
 
 /// The processor's time-stamp counter, read after every earlier instruction has completed, so
@@ -138,11 +157,13 @@ impl RunClock {
         let rate = tsc_rate();
         RunClock {
             origin_mono: mono_ns(),
-            origin: Instant::now(),
-            #[cfg(target_arch = "x86_64")]
-            tsc_origin: rate.map(|_| tsc()),
-            #[cfg(not(target_arch = "x86_64"))]
-            tsc_origin: None,
+            stamper: Stamper {
+                origin: Instant::now(),
+                #[cfg(target_arch = "x86_64")]
+                tsc_origin: rate.map(|_| tsc()),
+                #[cfg(not(target_arch = "x86_64"))]
+                tsc_origin: None,
+            },
             ns_per_tick: rate.unwrap_or(1.0),
             rates: Mutex::new(Rates::default()),
         }
@@ -151,11 +172,12 @@ impl RunClock {
     /// Raw ticks since the run began, pauses included.
     #[inline]
     pub fn raw_now(&self) -> u64 {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(origin) = self.tsc_origin {
-            return tsc().saturating_sub(origin);
-        }
-        self.origin.elapsed().as_nanos() as u64
+        self.stamper.now()
+    }
+
+    /// What stamps this clock's raw ticks, to keep beside a hot path.
+    pub fn stamper(&self) -> Stamper {
+        self.stamper
     }
 
     /// A raw stamp as nanoseconds on the system's monotonic clock.
@@ -212,7 +234,7 @@ impl RunClock {
 
     /// The instant raw tick 0 stands for.
     pub fn origin(&self) -> Instant {
-        self.origin
+        self.stamper.origin
     }
 
     /// Map a stamp taken elsewhere on the monotonic clock, in nanoseconds since [`origin`]

@@ -19,7 +19,7 @@ use crossbeam::channel::{self, Receiver, Sender, TrySendError};
 use crossbeam::utils::CachePadded;
 use parking_lot::Mutex;
 
-use super::clock::RunClock;
+use super::clock::{RunClock, Stamper};
 use crate::scenario::model::{ResIdx, ThreadIdx};
 use crate::vocab::event::{Event, EventKind};
 
@@ -214,6 +214,8 @@ pub struct Recorder {
     /// The step being executed, stamped on every event.
     pub step: u32,
     buf: Vec<Event>,
+    /// The run clock's stamper, kept here: stamping an event reads nothing shared.
+    stamper: Stamper,
     sink: Arc<Sink>,
 }
 
@@ -225,6 +227,7 @@ impl Recorder {
             // A buffer is taken at the first event after each hand-over, not held meanwhile:
             // ten thousand tasks asleep hold none.
             buf: Vec::new(),
+            stamper: sink.clock.stamper(),
             sink,
         }
     }
@@ -289,13 +292,13 @@ impl Recorder {
         if self.buf.is_empty() {
             // Published before the stamp is taken, so a reader that finds no pending events
             // here knows this event will be stamped after it looked.
-            self.pending(self.sink.clock.raw_now());
+            self.pending(self.stamper.now());
             if self.buf.capacity() == 0 {
                 self.buf = self.sink.spare(FIRST_BATCH);
             }
         }
         let event = Event {
-            t_ns: self.sink.clock.raw_now(),
+            t_ns: self.stamper.now(),
             thread: self.thread,
             kind,
             resource,
