@@ -7,7 +7,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::i18n;
 use crate::ui::app::{RunState, loggable};
 use crate::ui::keys::Context;
 use crate::ui::pair::Pair;
@@ -15,11 +14,11 @@ use crate::ui::theme::Theme;
 use crate::ui::view::{
     banner, card,
     card::CardView,
-    fit, fmt_clock, fmt_ns, footer, framed, help, lanes,
+    fit, fmt_clock, fmt_ns, footer, framed, help, lanes, log,
     run::{badge, run_cards},
     too_small,
 };
-use crate::vocab::event::{Event, State};
+use crate::vocab::event::Event;
 
 /// The smallest terminal the compare view draws in.
 pub const COMPARE_MIN_SIZE: (u16, u16) = (60, 20);
@@ -322,20 +321,8 @@ impl Widget for Log<'_> {
         lines.sort_by_key(|(i, _, e)| (e.t_ns, *i));
         let skip = lines.len().saturating_sub(rows);
         for (row, (i, run, e)) in lines[skip..].iter().enumerate() {
-            let time = fmt_clock(e.t_ns);
-            let style = State::after(e, &run.scenario).map_or(theme.text(), |s| match s {
-                State::Running | State::Held => theme.text(),
-                other => theme.state(other),
-            });
-            let text = run.trace.describe(i18n::current(), e);
-            let lead = format!("{} {time} ", mark(*i));
-            let avail = (inner.width as usize).saturating_sub(lead.len());
-            Line::from(vec![
-                Span::styled(format!("{} ", mark(*i)), theme.key()),
-                Span::styled(format!("{time} "), theme.dim()),
-                Span::styled(fit(&text, avail), style),
-            ])
-            .render(
+            let mark = Span::styled(format!("{} ", mark(*i)), theme.key());
+            log::event_line(run, e, Some(mark), theme, inner.width).render(
                 Rect {
                     y: inner.y + row as u16,
                     height: 1,

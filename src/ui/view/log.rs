@@ -42,18 +42,7 @@ impl Widget for Log<'_> {
             .collect();
         shown.reverse();
         for (row, e) in shown.iter().enumerate() {
-            let time = fmt_clock(e.t_ns);
-            let style = State::after(e, &run.scenario).map_or(theme.text(), |s| match s {
-                State::Running | State::Held => theme.text(),
-                other => theme.state(other),
-            });
-            let text = run.trace.describe(i18n::current(), e);
-            let avail = (inner.width as usize).saturating_sub(time.len() + 1);
-            Line::from(vec![
-                Span::styled(format!("{time} "), theme.dim()),
-                Span::styled(fit(&text, avail), style),
-            ])
-            .render(
+            event_line(run, e, None, theme, inner.width).render(
                 Rect {
                     y: inner.y + row as u16,
                     height: 1,
@@ -63,4 +52,28 @@ impl Widget for Log<'_> {
             );
         }
     }
+}
+
+/// One event as a log line `width` cells wide: what happened, in the reader's language, at
+/// its time, coloured by the state it leaves its thread in, after `mark` if there is one
+/// (which run, when two are compared).
+pub fn event_line(
+    run: &RunState,
+    e: &Event,
+    mark: Option<Span<'static>>,
+    theme: Theme,
+    width: u16,
+) -> Line<'static> {
+    let time = format!("{} ", fmt_clock(e.t_ns));
+    let style = State::after(e, &run.scenario).map_or(theme.text(), |s| match s {
+        State::Running | State::Held => theme.text(),
+        other => theme.state(other),
+    });
+    let text = run.trace.describe(i18n::current(), e);
+    let lead = mark.as_ref().map_or(0, |m| m.width()) + time.len();
+    let avail = (width as usize).saturating_sub(lead);
+    let mut spans: Vec<Span<'static>> = mark.into_iter().collect();
+    spans.push(Span::styled(time, theme.dim()));
+    spans.push(Span::styled(fit(&text, avail), style));
+    Line::from(spans)
 }
