@@ -377,43 +377,68 @@ impl Widget for Lanes<'_> {
                 .resources
                 .iter()
                 .any(|r| r.kind == ResourceKind::Counter);
-            // Roomy where it fits; else a glyph and one space each, so more of it shows.
-            let legend = |roomy: bool| {
-                let mut spans = Vec::new();
-                for s in legend_states(scenario) {
-                    let glyph = theme.glyphs.state(s);
-                    let (swatch, gap) = if roomy {
-                        (format!("{glyph}{glyph}"), "  ")
-                    } else {
-                        (glyph.to_string(), " ")
-                    };
-                    spans.push(Span::styled(swatch, theme.state(s)));
-                    spans.push(Span::styled(
-                        format!(" {}{gap}", s.legend_in(scenario)),
-                        theme.dim(),
-                    ));
-                }
-                if counters {
-                    let glyph = theme.glyphs.lost();
-                    let swatch = if roomy {
+            // Roomy where it fits; else a glyph and one space each, so more of it shows; and
+            // where even that does not fit, whole entries up to the width and an ellipsis,
+            // never an entry cut in the middle of a word.
+            let entries = |roomy: bool| {
+                let swatch = |glyph: char| {
+                    if roomy {
                         format!("{glyph}{glyph}")
                     } else {
                         glyph.to_string()
-                    };
-                    spans.push(Span::styled(swatch, theme.lost()));
-                    spans.push(Span::styled(
-                        format!(" {}", rust_i18n::t!("screen.lost_update")),
-                        theme.dim(),
-                    ));
+                    }
+                };
+                let gap = if roomy { "  " } else { " " };
+                let mut entries: Vec<[Span; 2]> = legend_states(scenario)
+                    .into_iter()
+                    .map(|s| {
+                        [
+                            Span::styled(swatch(theme.glyphs.state(s)), theme.state(s)),
+                            Span::styled(format!(" {}{gap}", s.legend_in(scenario)), theme.dim()),
+                        ]
+                    })
+                    .collect();
+                if counters {
+                    entries.push([
+                        Span::styled(swatch(theme.glyphs.lost()), theme.lost()),
+                        Span::styled(
+                            format!(" {}{gap}", rust_i18n::t!("screen.lost_update")),
+                            theme.dim(),
+                        ),
+                    ]);
                 }
-                Line::from(spans)
+                entries
             };
-            let roomy = legend(true);
-            let line = if roomy.width() <= usize::from(g.inner.width) + 2 {
-                roomy
-            } else {
-                legend(false)
+            let width = usize::from(g.inner.width);
+            let fits = |entries: &[[Span; 2]]| {
+                entries
+                    .iter()
+                    .map(|[a, b]| a.width() + b.width())
+                    .sum::<usize>()
+                    <= width + 2
             };
+            let roomy = entries(true);
+            let chosen = if fits(&roomy) { roomy } else { entries(false) };
+            let mut spans = Vec::new();
+            let mut used = 0;
+            let ellipsis = if theme.glyphs.ascii { "..." } else { "…" };
+            for (i, [a, b]) in chosen.iter().enumerate() {
+                // Its trailing gap may fall off the edge; its words may not.
+                let w = a.width() + crate::cells::width(b.content.trim_end());
+                let last = i + 1 == chosen.len();
+                let room = if last {
+                    width
+                } else {
+                    width.saturating_sub(crate::cells::width(ellipsis))
+                };
+                if used + w > room {
+                    spans.push(Span::styled(ellipsis, theme.dim()));
+                    break;
+                }
+                used += a.width() + b.width();
+                spans.extend([a.clone(), b.clone()]);
+            }
+            let line = Line::from(spans);
             line.render(
                 Rect {
                     y,
