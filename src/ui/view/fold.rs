@@ -42,7 +42,7 @@ pub fn draw_group(
     let stuck = run.live.deadlock.as_ref().map(|d| &d.stuck);
     let caught = cycle.iter().any(|&t| group.contains(t))
         || stuck.is_some_and(|s| s.iter().any(|&t| group.contains(t)));
-    let (style, pointer) = super::lanes::name_look(theme, caught, group.contains(run.selected));
+    let (style, pointer) = super::name_look(theme, caught, group.contains(run.selected));
     let fold = if theme.glyphs.ascii { "+" } else { "▸" };
     let label = rust_i18n::t!("scale.folded", n = group.len(), group = group.name);
     let name = format!(

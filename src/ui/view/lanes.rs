@@ -4,7 +4,7 @@
 use crate::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
@@ -245,7 +245,7 @@ impl Widget for Lanes<'_> {
 
             // Name, with the selection pointer.
             let (name_style, pointer) =
-                name_look(theme, cycle.contains(&t) || stuck.contains(&t), selected);
+                super::name_look(theme, cycle.contains(&t) || stuck.contains(&t), selected);
             let breaks = run.live.breakpoints.iter().any(
                 |b| matches!(b, crate::engine::Breakpoint::Thread { thread, .. } if *thread == t),
             );
@@ -492,22 +492,4 @@ impl Lanes<'_> {
                 .set_style(theme.key());
         }
     }
-}
-
-/// How a lane's name is drawn: in the cycle's colour when `caught` in a deadlock, else
-/// highlighted when `selected`, with the selection pointer before it (or a space).
-pub fn name_look(theme: Theme, caught: bool, selected: bool) -> (Style, &'static str) {
-    let style = if caught {
-        theme.in_cycle()
-    } else if selected {
-        theme.selected()
-    } else {
-        theme.text().add_modifier(Modifier::BOLD)
-    };
-    let pointer = if selected {
-        theme.glyphs.pointer()
-    } else {
-        " "
-    };
-    (style, pointer)
 }

@@ -15,7 +15,7 @@ pub mod run;
 use crate::cells;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
-use ratatui::style::Color;
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
@@ -365,6 +365,24 @@ pub fn hit(app: &App, pos: Position) -> Hit {
         Screen::Run => run::lane_at(app, pos).map(Hit::Lane),
     };
     found.unwrap_or(Hit::Nothing)
+}
+
+/// How a lane's name is drawn: in the cycle's colour when `caught` in a deadlock, else
+/// highlighted when `selected`, with the selection pointer before it (or a space).
+pub fn name_look(theme: Theme, caught: bool, selected: bool) -> (Style, &'static str) {
+    let style = if caught {
+        theme.in_cycle()
+    } else if selected {
+        theme.selected()
+    } else {
+        theme.text().add_modifier(Modifier::BOLD)
+    };
+    let pointer = if selected {
+        theme.glyphs.pointer()
+    } else {
+        " "
+    };
+    (style, pointer)
 }
 
 #[cfg(test)]
