@@ -385,8 +385,7 @@ fn screen_without_code(app: &App, w: u16, h: u16) -> String {
     t.draw(|f| {
         let area = f.area();
         view::render(app, area, f.buffer_mut());
-        let run = app.run.as_ref().expect("a run on screen");
-        let code = view::run::areas(run, area).code;
+        let code = view::run::areas_of(&app, area).unwrap().code;
         for y in code.top()..code.bottom() {
             for x in code.left()..code.right() {
                 f.buffer_mut()[(x, y)].set_symbol(" ");
@@ -589,8 +588,7 @@ fn chinese_japanese_and_korean_names_keep_every_column() {
     app.show_recording(&rec);
     for (w, h) in [(80, 24), (120, 40)] {
         let rows = cells_of(&app, w, h);
-        let run = app.run.as_ref().unwrap();
-        let areas = view::run::areas(run, ratatui::layout::Rect::new(0, 0, w, h));
+        let areas = view::run::areas_of(&app, ratatui::layout::Rect::new(0, 0, w, h)).unwrap();
         // Lanes: every thread's row has its name whole and the lane's edge in one column.
         let mut edges = BTreeSet::new();
         for t in &s.threads {

@@ -612,7 +612,7 @@ fn the_app_fits_to_the_lane_cells_the_view_draws() {
             let drawn = if w < 60 || h < 16 {
                 0
             } else {
-                view::lanes::geometry(run, view::run::areas(run, size).lanes).cells_w
+                view::lanes::geometry(run, view::run::areas_of(&app, size).unwrap().lanes).cells_w
             };
             assert_eq!(
                 threadlab::ui::layout::lane_cells(&run.scenario, size),
@@ -820,7 +820,7 @@ fn lane_rows(app: &App, w: u16, h: u16) -> (Vec<String>, String, usize) {
     let terminal = draw(app, w, h);
     let buf = terminal.backend().buffer();
     let run = app.run.as_ref().unwrap();
-    let areas = view::run::areas(run, Rect::new(0, 0, w, h));
+    let areas = view::run::areas_of(&app, Rect::new(0, 0, w, h)).unwrap();
     let g = view::lanes::geometry(run, areas.lanes);
     let row = |y: u16| -> String {
         (g.cells_x..g.cells_x + g.cells_w)
@@ -972,7 +972,9 @@ fn a_finished_run_is_shown_whole_and_its_source_stays_where_the_threads_ended() 
         // The source pane shows where the threads ended (their last steps), not line 1.
         let terminal = draw(&app, w, h);
         let buf = terminal.backend().buffer();
-        let code = view::run::areas(run, Rect::new(0, 0, w, h)).code;
+        let code = view::run::areas_of(&app, Rect::new(0, 0, w, h))
+            .unwrap()
+            .code;
         let shown: Vec<u32> = (code.y + 1..code.bottom().saturating_sub(1))
             .filter_map(|y| {
                 let row: String = (code.x + 1..code.right().saturating_sub(1))

@@ -48,6 +48,36 @@ pub fn height(card: &Card, width: u16) -> u16 {
     card.rows.len() as u16 + 3 + meaning
 }
 
+/// Rows `cards` take one above the other at `width` cells wide.
+pub fn stack_height(cards: &[Card], width: u16) -> u16 {
+    cards.iter().map(|c| height(c, width)).sum()
+}
+
+/// `cards` one above the other from the top of the area, as many as fit.
+pub struct CardStack<'a> {
+    pub cards: &'a [Card],
+    pub theme: Theme,
+}
+
+impl Widget for CardStack<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let mut at = area;
+        for card in self.cards {
+            if at.is_empty() {
+                break;
+            }
+            let h = height(card, at.width).min(at.height);
+            CardView {
+                card,
+                theme: self.theme,
+            }
+            .render(Rect { height: h, ..at }, buf);
+            at.y += h;
+            at.height -= h;
+        }
+    }
+}
+
 impl Widget for CardView<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let theme = self.theme;

@@ -7,13 +7,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
+use crate::trace::card::Card;
 use crate::ui::app::{RunState, loggable};
 use crate::ui::keys::Context;
 use crate::ui::pair::Pair;
 use crate::ui::theme::Theme;
 use crate::ui::view::{
     banner, card,
-    card::CardView,
+    card::CardStack,
     fit, fmt_clock, fmt_ns, footer, framed, help, lanes, log,
     run::{badge, run_cards},
     too_small,
@@ -42,13 +43,14 @@ impl HalfRows {
 /// order, one row a lane, no card, a banner cut to its first lines, and at last lanes folded
 /// into half the rows left each (the panel says which it shows). The log keeps a few lines
 /// whatever happens, and takes every row the halves leave.
-pub fn rows(pair: &Pair, area: Rect) -> ([HalfRows; 2], u16) {
+pub fn rows(pair: &Pair, area: Rect, cards: &[Vec<Card>; 2]) -> ([HalfRows; 2], u16) {
     let log_min = if area.height >= 30 { 6 } else { 4 };
     let room = area.height.saturating_sub(2 + log_min);
     let wants: Vec<(u16, u16, u16, u16)> = pair
         .halves
         .iter()
-        .map(|half| {
+        .zip(cards)
+        .map(|(half, cards)| {
             let Some(run) = &half.run else {
                 return (0, 0, 0, 0);
             };
@@ -58,10 +60,7 @@ pub fn rows(pair: &Pair, area: Rect) -> ([HalfRows; 2], u16) {
                 .deadlock
                 .as_ref()
                 .map_or(0, |d| banner::wanted_height(d, scenario, area.width).min(3));
-            let card = run_cards(run, 1)
-                .iter()
-                .map(|c| card::height(c, area.width))
-                .sum();
+            let card = card::stack_height(cards, area.width);
             (
                 banner,
                 lanes::wanted_height(run, true),
@@ -132,7 +131,12 @@ pub fn render(pair: &Pair, area: Rect, buf: &mut Buffer) {
 
 fn draw(pair: &Pair, area: Rect, buf: &mut Buffer) {
     let theme = pair.theme;
-    let ([top, bottom], log_h) = rows(pair, area);
+    let cards = pair.halves.each_ref().map(|half| {
+        half.run
+            .as_ref()
+            .map_or_else(Vec::new, |run| run_cards(run, half.cores))
+    });
+    let ([top, bottom], log_h) = rows(pair, area, &cards);
     let [head, top_area, bottom_area, log, foot] = area.layout(&Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(top.total()),
@@ -141,14 +145,15 @@ fn draw(pair: &Pair, area: Rect, buf: &mut Buffer) {
         Constraint::Length(1),
     ]));
     header(pair, theme, head, buf);
-    for (i, (half, (rows, area))) in pair
+    for (i, ((half, cards), (rows, area))) in pair
         .halves
         .iter()
+        .zip(&cards)
         .zip([(top, top_area), (bottom, bottom_area)])
         .enumerate()
     {
         if let Some(run) = &half.run {
-            draw_half(run, i, rows, half.cores, theme, area, buf);
+            draw_half(run, i, rows, cards, theme, area, buf);
         }
     }
     Log { pair, theme }.render(log, buf);
@@ -193,7 +198,7 @@ fn draw_half(
     run: &RunState,
     i: usize,
     rows: HalfRows,
-    cores: usize,
+    cards: &[Card],
     theme: Theme,
     area: Rect,
     buf: &mut Buffer,
@@ -245,16 +250,7 @@ fn draw_half(
     }
     lanes::Lanes { run, theme }.render(lanes_area, buf);
     folded_note(run, theme, lanes_area, buf);
-    let mut at = card;
-    for c in run_cards(run, cores) {
-        if at.is_empty() {
-            break;
-        }
-        let h = card::height(&c, at.width).min(at.height);
-        CardView { card: &c, theme }.render(Rect { height: h, ..at }, buf);
-        at.y += h;
-        at.height -= h;
-    }
+    CardStack { cards, theme }.render(card, buf);
 }
 
 /// Lanes folded away for want of rows are said so on the panel's bottom border.

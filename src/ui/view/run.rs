@@ -8,11 +8,12 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use crate::engine::Phase;
 use crate::scenario::model::ThreadIdx;
+use crate::trace::card::Card;
 use crate::ui::app::{App, RunState};
 use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
-    banner, card, card::CardView, code::Code, fit, fmt_clock, fmt_ns, footer, framed, lanes,
+    banner, card, card::CardStack, code::Code, fit, fmt_clock, fmt_ns, footer, framed, lanes,
     log::Log, resources, side_by_side, too_small, wrap,
 };
 
@@ -32,11 +33,18 @@ pub struct Areas {
 }
 
 /// The lesson's cards at the time shown.
-pub fn run_cards(run: &RunState, cores: usize) -> Vec<crate::trace::card::Card> {
+pub fn run_cards(run: &RunState, cores: usize) -> Vec<Card> {
     crate::trace::cards::cards(&run.trace, run.view_ns(), cores, run.footprint.as_ref())
 }
 
-pub fn areas(run: &RunState, area: Rect) -> Areas {
+/// Where each panel of `app`'s run goes in `area`, as the run view draws it.
+pub fn areas_of(app: &App, area: Rect) -> Option<Areas> {
+    let run = app.run.as_ref()?;
+    Some(areas(run, area, &run_cards(run, app.cores)))
+}
+
+/// Where each panel goes, given the lesson's `cards` (see [`run_cards`]).
+pub fn areas(run: &RunState, area: Rect, cards: &[Card]) -> Areas {
     let scenario = &run.scenario;
     let banner_h = run
         .live
@@ -63,10 +71,7 @@ pub fn areas(run: &RunState, area: Rect) -> Areas {
         Constraint::Length(1),
     ]));
     let [code, right] = side_by_side(bottom, 4, (30, 56));
-    let cards_h: u16 = run_cards(run, 1)
-        .iter()
-        .map(|c| card::height(c, right.width))
-        .sum();
+    let cards_h = card::stack_height(cards, right.width);
     let res_h = resources::wanted_height(run, right.width.saturating_sub(2))
         .min(right.height.saturating_sub(cards_h + 3));
     let mut about = crate::ui::view::reflow(scenario.shown_about());
@@ -110,8 +115,7 @@ pub fn lane_at(app: &App, pos: Position) -> Option<ThreadIdx> {
     if app.size.width < RUN_MIN_SIZE.0 || app.size.height < RUN_MIN_SIZE.1 {
         return None;
     }
-    let a = areas(run, app.size);
-    lanes::thread_at(run, a.lanes, pos)
+    lanes::thread_at(run, areas_of(app, app.size)?.lanes, pos)
 }
 
 pub fn badge(run: &RunState) -> (Badge, String) {
@@ -204,7 +208,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         too_small(area, buf, RUN_MIN_SIZE, theme);
         return;
     }
-    let a = areas(run, area);
+    let cards = run_cards(run, app.cores);
+    let a = areas(run, area, &cards);
     header(run, theme, a.header, buf);
     if let Some(d) = &run.live.deadlock {
         banner::DeadlockBanner {
@@ -234,15 +239,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(failures).render(a.failures, buf);
     lanes::Lanes { run, theme }.render(a.lanes, buf);
     Code { run, theme }.render(a.code, buf);
-    if !a.cards.is_empty() {
-        let mut at = a.cards;
-        for card in run_cards(run, app.cores) {
-            let h = card::height(&card, at.width).min(at.height);
-            CardView { card: &card, theme }.render(Rect { height: h, ..at }, buf);
-            at.y += h;
-            at.height -= h;
-        }
+    CardStack {
+        cards: &cards,
+        theme,
     }
+    .render(a.cards, buf);
     resources::Resources { run, theme }.render(a.resources, buf);
     Log { run, theme }.render(a.log, buf);
     if !a.about.is_empty() {
