@@ -385,7 +385,7 @@ fn screen_without_code(app: &App, w: u16, h: u16) -> String {
     t.draw(|f| {
         let area = f.area();
         view::render(app, area, f.buffer_mut());
-        let code = view::run::areas_of(&app, area).unwrap().code;
+        let code = view::run::areas_of(app, area).unwrap().code;
         for y in code.top()..code.bottom() {
             for x in code.left()..code.right() {
                 f.buffer_mut()[(x, y)].set_symbol(" ");

@@ -820,7 +820,7 @@ fn lane_rows(app: &App, w: u16, h: u16) -> (Vec<String>, String, usize) {
     let terminal = draw(app, w, h);
     let buf = terminal.backend().buffer();
     let run = app.run.as_ref().unwrap();
-    let areas = view::run::areas_of(&app, Rect::new(0, 0, w, h)).unwrap();
+    let areas = view::run::areas_of(app, Rect::new(0, 0, w, h)).unwrap();
     let g = view::lanes::geometry(run, areas.lanes);
     let row = |y: u16| -> String {
         (g.cells_x..g.cells_x + g.cells_w)
