@@ -219,10 +219,15 @@ impl Conductor {
 
     /// Wake everyone waiting for the conductor: parked threads and tasks at async gates.
     fn wake(&self) {
-        self.cv.notify_all();
-        self.seen.notify_all();
+        self.wake_threads();
         self.tasks.notify_waiters();
         self.finishes.notify_waiters();
+    }
+
+    /// Wake the threads parked at their gates, and the teacher.
+    fn wake_threads(&self) {
+        self.cv.notify_all();
+        self.seen.notify_all();
     }
 
     /// Tell the teacher's side only: a thread stopped where it can be seen, or a step ended.
@@ -249,11 +254,6 @@ impl Conductor {
         self.daemon.get(t as usize).copied().unwrap_or(false)
             && self.daemons_stopped.load(Ordering::Acquire)
             && !self.cancelled.load(Ordering::Acquire)
-    }
-
-    /// Whether the daemons are being stopped, so every wait must be woken to notice.
-    pub fn stopping_daemons(&self) -> bool {
-        self.daemons_stopped.load(Ordering::Acquire)
     }
 
     pub fn speed(&self) -> f64 {
@@ -308,10 +308,9 @@ impl Conductor {
         self.paused.store(true, Ordering::Release);
         self.update_clock(&c);
         // Threads and the teacher, not the timers of tasks that await: a timer comes to its
-        // gate by itself within a sleep slice, and waking ten thousand of them made a pause
-        // cost the caller a tenth of a second.
-        self.cv.notify_all();
-        self.seen.notify_all();
+        // gate by itself within a sleep slice (`SLEEP_SLICE`), and waking ten thousand of
+        // them made a pause cost the caller a tenth of a second.
+        self.wake_threads();
     }
 
     pub fn resume(&self) {
@@ -481,7 +480,10 @@ impl Conductor {
         self.blocked_on[me as usize].store(NOT_BLOCKED, Ordering::Release);
     }
 
-    pub fn finish(&self, me: ThreadIdx) {
+    /// `me` has ended. True for the one call whose thread was the program's last that is not
+    /// a daemon, with daemons still running: from then on they stop, so every wait must be
+    /// woken for them to notice.
+    pub fn finish(&self, me: ThreadIdx) -> bool {
         let mut c = self.control.lock();
         if !self.finished[me as usize].swap(true, Ordering::AcqRel) {
             if !self.daemon[me as usize] {
@@ -509,6 +511,7 @@ impl Conductor {
         }
         drop(c);
         self.poke_watcher();
+        daemons_stop
     }
 
     /// An off-CPU wait of `nominal` run time: pauses do not count and speed changes stretch
@@ -537,7 +540,7 @@ impl Conductor {
     }
 
     /// How long on the wall clock until run time reaches `end` at today's speed, if it has not.
-    fn left_until(&self, end: u64) -> Option<Duration> {
+    pub(super) fn left_until(&self, end: u64) -> Option<Duration> {
         let now = self.clock.now();
         (now < end).then(|| Duration::from_nanos(((end - now) as f64 / self.speed()) as u64))
     }

@@ -244,12 +244,18 @@ impl Recorder {
         let Some(event) = self.record(kind, resource, by, item) else {
             return false;
         };
+        self.show(&event);
+        true
+    }
+
+    /// Show `event` to whoever watches every event, while one is armed (breakpoints).
+    #[inline]
+    fn show(&self, event: &Event) {
         if let Some(watch) = self.sink.watch.get()
             && watch.on.load(Ordering::Relaxed)
         {
-            (watch.show)(&event);
+            (watch.show)(event);
         }
-        true
     }
 
     /// Record an event that happened elsewhere (in a child process), already stamped with a
@@ -261,11 +267,7 @@ impl Recorder {
         if self.buf.is_empty() {
             self.pending(self.sink.clock.raw_now().min(event.t_ns));
         }
-        if let Some(watch) = self.sink.watch.get()
-            && watch.on.load(Ordering::Relaxed)
-        {
-            (watch.show)(&event);
-        }
+        self.show(&event);
         self.buf.push(event);
         true
     }

@@ -102,9 +102,8 @@ pub(super) fn end(shared: &Shared, me: ThreadIdx, rec: &mut Recorder, outcome: F
         return;
     }
     rec.flush();
-    shared.conductor.finish(me);
     // The program's last thread has ended: wake every wait, so its daemons see they stop.
-    if shared.conductor.stopping_daemons() {
+    if shared.conductor.finish(me) {
         for p in &shared.primitives {
             p.wake_all();
         }

@@ -242,12 +242,7 @@ async fn await_until(
 /// Until run time `end`, on the loop's own timers: a loop that a blocking call holds does not
 /// see its timers run out, as asyncio's do not.
 async fn run_time_until(shared: &Shared, end: u64) {
-    loop {
-        let now = shared.clock.now();
-        if now >= end {
-            return;
-        }
-        let left = Duration::from_nanos(((end - now) as f64 / shared.conductor.speed()) as u64);
+    while let Some(left) = shared.conductor.left_until(end) {
         tokio::time::sleep(left.min(Duration::from_millis(5))).await;
     }
 }
