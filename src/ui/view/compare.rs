@@ -8,15 +8,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::trace::card::Card;
-use crate::ui::app::{RunState, loggable};
+use crate::ui::app::RunState;
 use crate::ui::keys::Context;
 use crate::ui::pair::Pair;
 use crate::ui::theme::Theme;
 use crate::ui::view::{
     banner, card,
     card::CardStack,
-    fit, fmt_clock, fmt_ns, footer, framed, help, lanes, log,
-    run::{badge, run_cards},
+    fit, fmt_clock, fmt_ns, footer, framed, lanes, log,
+    run::{badge, run_cards, trim_speed},
     too_small,
 };
 use crate::vocab::event::Event;
@@ -117,16 +117,7 @@ pub fn render(pair: &Pair, area: Rect, buf: &mut Buffer) {
     } else {
         draw(pair, area, buf);
     }
-    if pair.help && area.width >= 20 && area.height >= 6 {
-        help::Help {
-            context: Context::Compare,
-            theme,
-        }
-        .render(area, buf);
-    }
-    if theme.glyphs.ascii {
-        crate::ui::view::asciify(area, buf);
-    }
+    crate::ui::view::finish(theme, pair.help.then_some(Context::Compare), area, buf);
 }
 
 fn draw(pair: &Pair, area: Rect, buf: &mut Buffer) {
@@ -182,11 +173,6 @@ fn header(pair: &Pair, theme: Theme, area: Rect, buf: &mut Buffer) {
         ));
     }
     Line::from(spans).render(area, buf);
-}
-
-fn trim_speed(x: f64) -> String {
-    let s = format!("{x:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// The mark of run `i` (0 or 1) wherever its lines are told apart: its number.
@@ -297,21 +283,8 @@ impl Widget for Log<'_> {
         let rows = inner.height as usize;
         let mut lines: Vec<(usize, &RunState, Event)> = Vec::new();
         for (i, run) in self.pair.runs().enumerate() {
-            let scenario = &run.scenario;
-            // As the run view's log: the GIL a `threads "python"` lesson implies is the
-            // lanes' business, and holds would drown the rest.
-            let implied = |e: &Event| e.resource.is_some_and(|r| scenario.is_implied(r));
-            let quiet_gil = (0..scenario.resources.len()).any(|r| scenario.is_implied(r as u16));
-            let want = (rows + 2 * scenario.threads.len() + 8) * if quiet_gil { 8 } else { 1 };
-            let events = run
-                .trace
-                .events_before(run.view_ns().saturating_add(1), want);
-            let shown: Vec<Event> = events
-                .into_iter()
-                .filter(|e| loggable(e) && !implied(e))
-                .collect();
-            let skip = shown.len().saturating_sub(rows);
-            lines.extend(shown.into_iter().skip(skip).map(|e| (i, run, e)));
+            // As the run view's log says it, the last `rows` lines of each run.
+            lines.extend(log::shown(run, rows).into_iter().map(|e| (i, run, *e)));
         }
         // In run time; at the same instant the top run's line first.
         lines.sort_by_key(|(i, _, e)| (e.t_ns, *i));

@@ -8,6 +8,7 @@ use crate::trace::groups::{self, Group};
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
 use crate::ui::view::fit;
+use crate::vocab::event::State;
 
 /// Where a lane's parts sit on screen, as the lanes panel lays them out.
 #[derive(Debug, Clone, Copy)]
@@ -21,9 +22,10 @@ pub struct Place {
     pub lane_h: u16,
 }
 
-/// The words a folded group's label says at `t_ns`: each state with its count, most first.
-pub fn census_words(run: &RunState, group: &Group, t_ns: u64) -> String {
-    groups::census(&run.trace, group, t_ns)
+/// The words a folded group's label says of its `census`: each state with its count, most
+/// first.
+fn census_words(census: &[(State, u32)]) -> String {
+    census
         .iter()
         .map(|(s, n)| format!("{n} {}", s.row().short()))
         .collect::<Vec<_>>()
@@ -52,8 +54,8 @@ pub fn draw_group(
     buf.set_stringn(p.x, p.y, &name, p.name_w as usize, style);
 
     let view = run.view_ns();
-    let words = census_words(run, group, view);
     let now = groups::census(&run.trace, group, view);
+    let words = census_words(&now);
     let label_style = now
         .first()
         .map_or(theme.dim(), |&(s, _)| theme.state_label(s));

@@ -25,22 +25,7 @@ impl Widget for Log<'_> {
             return;
         }
         let rows = inner.height as usize;
-        // Holds are filtered out, so ask for more than fits; a pause makes one per thread.
-        // The GIL `threads "python"` implies is the lanes' business, not the log's: its
-        // hand-overs would bury the lesson's own events.
-        let scenario = &run.scenario;
-        let implied = |e: &&Event| e.resource.is_some_and(|r| scenario.is_implied(r));
-        // Newest first, so a frame reads only what it shows; the bound keeps a frame cheap where
-        // a GIL's traffic or restatements bury the lines worth saying.
-        const MOST: usize = 1 << 13;
-        let mut shown: Vec<&Event> = run
-            .trace
-            .events_back(run.view_ns().saturating_add(1))
-            .take(MOST)
-            .filter(|e| loggable(e) && !implied(e) && !run.trace.said_elsewhere(e))
-            .take(rows)
-            .collect();
-        shown.reverse();
+        let shown = shown(run, rows);
         for (row, e) in shown.iter().enumerate() {
             event_line(run, e, None, theme, inner.width).render(
                 Rect {
@@ -52,6 +37,26 @@ impl Widget for Log<'_> {
             );
         }
     }
+}
+
+/// The last `rows` events the log says, oldest first, up to the time shown. Holds are left
+/// out, and so is the GIL `threads "python"` implies: the lanes show it, and its hand-overs
+/// would bury the lesson's own events.
+pub fn shown(run: &RunState, rows: usize) -> Vec<&Event> {
+    let scenario = &run.scenario;
+    let implied = |e: &&Event| e.resource.is_some_and(|r| scenario.is_implied(r));
+    // Newest first, so a frame reads only what it shows; the bound keeps a frame cheap where
+    // a GIL's traffic or restatements bury the lines worth saying.
+    const MOST: usize = 1 << 13;
+    let mut shown: Vec<&Event> = run
+        .trace
+        .events_back(run.view_ns().saturating_add(1))
+        .take(MOST)
+        .filter(|e| loggable(e) && !implied(e) && !run.trace.said_elsewhere(e))
+        .take(rows)
+        .collect();
+    shown.reverse();
+    shown
 }
 
 /// One event as a log line `width` cells wide: what happened, in the reader's language, at

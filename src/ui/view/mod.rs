@@ -29,17 +29,22 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Screen::Menu => menu::render(app, area, buf),
         Screen::Run => run::render(app, area, buf),
     }
-    if app.help && area.width >= 20 && area.height >= 6 {
-        help::Help {
-            context: app.context(),
-            theme: app.theme,
-        }
-        .render(area, buf);
+    finish(app.theme, app.help.then(|| app.context()), area, buf);
+}
+
+/// What every screen ends with: the help overlay for `help`'s screen when it is open, ASCII
+/// where the theme asks for it, and the theme's page and ink under every cell left blank.
+pub fn finish(theme: Theme, help: Option<Context>, area: Rect, buf: &mut Buffer) {
+    if let Some(context) = help
+        && area.width >= 20
+        && area.height >= 6
+    {
+        help::Help { context, theme }.render(area, buf);
     }
-    if app.theme.glyphs.ascii {
+    if theme.glyphs.ascii {
         asciify(area, buf);
     }
-    on_base(app.theme, area, buf);
+    on_base(theme, area, buf);
 }
 
 /// Every cell left in the terminal's own colours takes the theme's page and ink instead (the

@@ -193,7 +193,7 @@ fn header(run: &RunState, theme: Theme, area: Rect, buf: &mut Buffer) {
     );
 }
 
-fn trim_speed(x: f64) -> String {
+pub(super) fn trim_speed(x: f64) -> String {
     let s = format!("{x:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
