@@ -7,28 +7,10 @@ use std::time::{Duration, Instant};
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, Scenario, ThreadIdx};
 use threadlab::trace::invariants;
-use threadlab::vocab::event::{Event, EventKind, State};
+use threadlab::vocab::event::{Event, EventKind};
 
 mod common;
 use common::*;
-
-/// Intervals during which `thread` was computing.
-fn running_spans(s: &Scenario, events: &[Event], thread: ThreadIdx) -> Vec<(u64, u64)> {
-    let mut spans = Vec::new();
-    let mut since = None;
-    for e in events.iter().filter(|e| e.thread == thread) {
-        let Some(next) = State::after(e, s) else {
-            continue;
-        };
-        if let Some(start) = since.take() {
-            spans.push((start, e.t_ns));
-        }
-        if next == State::Running && e.kind == EventKind::Run {
-            since = Some(e.t_ns);
-        }
-    }
-    spans
-}
 
 #[test]
 fn gil_threads_take_turns_and_free_threads_overlap() {
@@ -43,13 +25,10 @@ fn gil_threads_take_turns_and_free_threads_overlap() {
         .collect();
     let a = running_spans(&s, &out.events, free[0]);
     let b = running_spans(&s, &out.events, free[1]);
-    let overlap: u64 = a
-        .iter()
-        .flat_map(|x| b.iter().map(move |y| (x.0.max(y.0), x.1.min(y.1))))
-        .filter(|(from, to)| to > from)
-        .map(|(from, to)| to - from)
-        .sum();
-    assert!(overlap > 0, "free threads computed at the same time");
+    assert!(
+        overlap(&a, &b) > 0,
+        "free threads computed at the same time"
+    );
     let card = threadlab::trace::gil::compare(&s, &out.events).expect("both phases finished");
     assert_eq!(card.under_gil.threads, 2);
     assert!(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use threadlab::engine::{Phase, Run, RunOptions, StepError};
 use threadlab::scenario::model::{Scenario, ThreadIdx};
-use threadlab::vocab::event::{Event, EventKind, State};
+use threadlab::vocab::event::{Event, EventKind};
 
 mod common;
 use common::*;
@@ -25,32 +25,6 @@ fn pids(s: &Scenario, events: &[Event]) -> HashMap<ThreadIdx, u32> {
             (e.thread, e.item.expect("a spawn names its pid"))
         })
         .collect()
-}
-
-/// Intervals during which `thread` was computing.
-fn running(s: &Scenario, events: &[Event], thread: ThreadIdx) -> Vec<(u64, u64)> {
-    let mut spans = Vec::new();
-    let mut since = None;
-    for e in events.iter().filter(|e| e.thread == thread) {
-        let Some(next) = State::after(e, s) else {
-            continue;
-        };
-        if let Some(start) = since.take() {
-            spans.push((start, e.t_ns));
-        }
-        if next == State::Running && e.kind == EventKind::Run {
-            since = Some(e.t_ns);
-        }
-    }
-    spans
-}
-
-fn overlap(a: &[(u64, u64)], b: &[(u64, u64)]) -> u64 {
-    a.iter()
-        .flat_map(|x| b.iter().map(move |y| (x.0.max(y.0), x.1.min(y.1))))
-        .filter(|(from, to)| to > from)
-        .map(|(from, to)| to - from)
-        .sum()
 }
 
 /// Runs until `want` spawns were recorded (bounded), keeping every event.
@@ -117,8 +91,8 @@ fn under_one_gil_one_thread_computes_and_processes_compute_at_once() {
         .collect();
     assert_eq!(
         overlap(
-            &running(&s, &out.events, cpu[0]),
-            &running(&s, &out.events, cpu[1])
+            &running_spans(&s, &out.events, cpu[0]),
+            &running_spans(&s, &out.events, cpu[1])
         ),
         0,
         "under one GIL the threads never compute at the same time"
@@ -133,8 +107,8 @@ fn under_one_gil_one_thread_computes_and_processes_compute_at_once() {
             .collect();
         assert!(
             overlap(
-                &running(&s, &out.events, workers[0]),
-                &running(&s, &out.events, workers[1])
+                &running_spans(&s, &out.events, workers[0]),
+                &running_spans(&s, &out.events, workers[1])
             ) > 0,
             "two processes computed at the same time"
         );

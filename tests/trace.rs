@@ -14,6 +14,8 @@ use threadlab::vocab::event::{Event, EventKind};
 use threadlab::watch::child::{Output, Spawn};
 use threadlab::watch::{End, Traced, Tracing};
 
+mod common;
+
 /// No fixture runs longer than this, even on a loaded machine.
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -346,13 +348,11 @@ fn a_deadlocked_interpreter_is_killed() {
     std::fs::remove_file(&out).ok();
 }
 
-/// Whether no process `pid` is left (reaped, or never a zombie of ours) within `limit`.
+/// Whether no process `pid` is left (reaped, or a zombie nobody runs) within `limit`.
 fn gone(pid: i32, limit: Duration) -> bool {
     let until = Instant::now() + limit;
     while Instant::now() < until {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Gone, or a zombie waiting for a parent that is not running python any more.
-        if stat.is_empty() || stat.split(' ').nth(2) == Some("Z") {
+        if common::gone(pid as u32) {
             return true;
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -554,21 +554,12 @@ fn pause_holds_the_programs_own_progress_and_step_lets_one_operation_pass() {
 fn child_of(parent: u32) -> Option<i32> {
     let until = Instant::now() + LIMIT;
     while Instant::now() < until {
-        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
-            let ppid = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|p| p.parse::<u32>().ok());
-            let cmdline =
-                std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if ppid == Some(parent) && cmdline.contains("forever.py") {
-                return Some(pid);
-            }
+        let running_script = |pid: &u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmd| cmd.contains("forever.py"))
+        };
+        if let Some(pid) = common::children_of(parent).into_iter().find(running_script) {
+            return Some(pid as i32);
         }
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -143,9 +143,9 @@ impl Tracing {
         let mut blocked = false;
         match self.child.records().recv_timeout(wait) {
             Ok(line) => {
-                blocked |= self.take(&line);
+                blocked |= self.take(line);
                 while let Ok(line) = self.child.records().try_recv() {
-                    blocked |= self.take(&line);
+                    blocked |= self.take(line);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -198,13 +198,12 @@ impl Tracing {
     }
 
     /// Whether the record was a block (the moment a cycle can close).
-    fn take(&mut self, record: &Option<Record>) -> bool {
+    fn take(&mut self, record: Option<Record>) -> bool {
         self.last_record = Instant::now();
-        let Some(r) = record else {
+        let Some(mut r) = record else {
             self.model.skipped += 1;
             return false;
         };
-        let mut r = r.clone();
         let run = self.clock.wall_to_run(r.t_ns);
         let base = *self.base_ns.get_or_insert(run);
         r.t_ns = run.saturating_sub(base);
@@ -224,7 +223,7 @@ impl Tracing {
         while let Some(left) = until.checked_duration_since(Instant::now()) {
             match self.child.records().recv_timeout(left) {
                 Ok(line) => {
-                    self.take(&line);
+                    self.take(line);
                 }
                 Err(_) => break,
             }

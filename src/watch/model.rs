@@ -437,17 +437,6 @@ impl Model {
             // A task's start is said with its end; it started with its first record.
             return;
         }
-        if new_lane && r.op != "start" {
-            out.push(Event {
-                t_ns: r.t_ns,
-                thread: t,
-                kind: EventKind::Start,
-                resource: None,
-                by: None,
-                step: NO_STEP,
-                item: None,
-            });
-        }
         let ev = |kind: EventKind, resource: Option<ResIdx>, step: u32| Event {
             t_ns: r.t_ns,
             thread: t,
@@ -457,6 +446,9 @@ impl Model {
             step,
             item: None,
         };
+        if new_lane && r.op != "start" {
+            out.push(ev(EventKind::Start, None, NO_STEP));
+        }
         let lane = t as usize;
         if matches!(r.op.as_str(), "sleep" | "block" | "done" | "fail") {
             // A task gives its loop back where it awaits (just before the await, a few

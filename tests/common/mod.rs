@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, Scenario, ThreadIdx};
 use threadlab::trace::invariants::{self, ResourceFacts};
-use threadlab::vocab::event::{Event, EventRecord};
+use threadlab::vocab::event::{Event, EventKind, EventRecord, State};
 
 /// The longest any test run may take before the test fails instead of hanging.
 pub const LIMIT: Duration = Duration::from_secs(30);
@@ -254,4 +254,31 @@ pub fn children_of(parent: u32) -> Vec<u32> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Intervals during which `thread` was computing.
+pub fn running_spans(s: &Scenario, events: &[Event], thread: ThreadIdx) -> Vec<(u64, u64)> {
+    let mut spans = Vec::new();
+    let mut since = None;
+    for e in events.iter().filter(|e| e.thread == thread) {
+        let Some(next) = State::after(e, s) else {
+            continue;
+        };
+        if let Some(start) = since.take() {
+            spans.push((start, e.t_ns));
+        }
+        if next == State::Running && e.kind == EventKind::Run {
+            since = Some(e.t_ns);
+        }
+    }
+    spans
+}
+
+/// How long two sets of intervals overlap in all.
+pub fn overlap(a: &[(u64, u64)], b: &[(u64, u64)]) -> u64 {
+    a.iter()
+        .flat_map(|x| b.iter().map(move |y| (x.0.max(y.0), x.1.min(y.1))))
+        .filter(|(from, to)| to > from)
+        .map(|(from, to)| to - from)
+        .sum()
 }
