@@ -1578,10 +1578,20 @@ fn foreseen_failure(s: &Scenario, t: ThreadIdx, why: &str, events: &[Event]) -> 
     let steps = &s.threads[t as usize].steps;
     // The step it failed at recorded nothing: it is the first one after its last recorded
     // step that records anything (a wait guarded by a list it found not empty records none,
-    // nor does collecting from a pool with nothing left to collect).
+    // nor does collecting from a pool with nothing left to collect). The GIL and the event
+    // loop are taken and given back around steps, not by them: a failing thread gives the GIL
+    // back at the step it fails in.
+    let implicit = |e: &Event| {
+        e.resource.is_some_and(|r| {
+            matches!(
+                s.resources[r as usize].kind,
+                ResourceKind::Gil { .. } | ResourceKind::EventLoop
+            )
+        })
+    };
     let last = events
         .iter()
-        .filter(|e| e.thread == t && e.step != NO_STEP)
+        .filter(|e| e.thread == t && e.step != NO_STEP && !implicit(e))
         .map(|e| e.step as usize)
         .next_back();
     let quiet = |op: Op| {
@@ -1602,14 +1612,7 @@ fn foreseen_failure(s: &Scenario, t: ThreadIdx, why: &str, events: &[Event]) -> 
     let collected = events
         .iter()
         .filter(|e| e.thread == t && e.t_ns <= fail.t_ns && e.kind != EventKind::Fail)
-        .rfind(|e| {
-            !e.resource.is_some_and(|r| {
-                matches!(
-                    s.resources[r as usize].kind,
-                    ResourceKind::Gil { .. } | ResourceKind::EventLoop
-                )
-            })
-        })
+        .rfind(|e| !implicit(e))
         .filter(|e| {
             e.kind == EventKind::Pass
                 && e.resource

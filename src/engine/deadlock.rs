@@ -114,11 +114,11 @@ enum Where {
     NotStarted,
 }
 
-/// The earliest step thread `t` may still run, for [`find`]'s `pcs`: the step it is at, or, if a
-/// lock with a timeout lies ahead, the step a back-off would start again from. A back-off gives
+/// The earliest step thread `t` may still run: the step it is at, or, if a lock with a timeout
+/// lies ahead, the step a back-off would start again from. A back-off gives
 /// back everything held and starts again at the step that took the first of it (`holds_since`),
 /// and never earlier: each retry takes the same things from the same step.
-pub fn earliest_step(scenario: &Scenario, t: usize, pc: u32, holds_since: Option<u32>) -> u32 {
+fn earliest_step(scenario: &Scenario, t: usize, pc: u32, holds_since: Option<u32>) -> u32 {
     let rest = scenario.threads[t]
         .steps
         .get(pc as usize..)
@@ -133,15 +133,18 @@ pub fn earliest_step(scenario: &Scenario, t: usize, pc: u32, holds_since: Option
 /// Look for threads that can never move again.
 ///
 /// `views[r]` is resource r as read at one instant; `finished[t]` whether thread t is done or
-/// failed; `pcs[t]` the earliest step thread t may still run ([`earliest_step`]: the step it is
-/// at, the one it waits in, or where a back-off would take it). Read
-/// earlier than the views, `finished` and `pcs` may lag behind them, which only ever makes a
-/// thread look able to do more than it can: a deadlock is never reported that is not one.
+/// failed; `pcs[t]` the step thread t is at (the one it waits in, if it waits) and
+/// `holds_since[t]` the step that took the first of what it holds, where a back-off would start
+/// it again. What a waiter waits for is read from the step it is at; what a thread may still do,
+/// from the earliest step it may still run. Read earlier than the views, `finished`, `pcs` and
+/// `holds_since` may lag behind them, which only ever makes a thread look able to do more than
+/// it can: a deadlock is never reported that is not one.
 pub fn find(
     scenario: &Scenario,
     views: &[View],
     finished: &[bool],
     pcs: &[u32],
+    holds_since: &[Option<u32>],
 ) -> Option<Deadlock> {
     let n = scenario.threads.len();
     let mut at: Vec<Where> = (0..n)
@@ -164,7 +167,10 @@ pub fn find(
         }
     }
     let ahead: Vec<Ahead> = (0..n)
-        .map(|t| Ahead::of(scenario, t, pcs[t], finished[t]))
+        .map(|t| {
+            let from = earliest_step(scenario, t, pcs[t], holds_since[t]);
+            Ahead::of(scenario, t, from, finished[t])
+        })
         .collect();
     // Who will still do what to which resource, lowest first: asking each waiter's possible
     // wakers of every thread would cost threads² a look, with hundreds of threads waiting.
@@ -468,10 +474,15 @@ mod tests {
         }
     }
 
+    /// `find` for threads that hold nothing a back-off would give back.
+    fn find_at(s: &Scenario, views: &[View], finished: &[bool], pcs: &[u32]) -> Option<Deadlock> {
+        find(s, views, finished, pcs, &vec![None; pcs.len()])
+    }
+
     /// Every thread can still move: no deadlock is found, and the test says which it found if
     /// one is.
     fn none_stuck(s: &Scenario, views: &[View], finished: &[bool], pcs: &[u32]) {
-        if let Some(d) = find(s, views, finished, pcs) {
+        if let Some(d) = find_at(s, views, finished, pcs) {
             panic!("nobody should be stuck, but: {}", d.describe(s));
         }
     }
@@ -512,18 +523,31 @@ mod tests {
         );
         // T0 holds A since step 1 and is trying B; T1 waits for a second round at b.
         let views = [view(&[], &[1]), view(&[0], &[]), view(&[], &[])];
-        let pcs = [
-            earliest_step(&s, 0, 2, Some(1)),
-            earliest_step(&s, 1, 1, None),
-        ];
-        assert_eq!(pcs, [1, 1]);
-        let d = find(&s, &views, &[false, false], &pcs).expect("T1 can never pass");
+        let d = find(&s, &views, &[false, false], &[2, 1], &[Some(1), None])
+            .expect("T1 can never pass");
         assert_eq!(d.cycle, vec![edge(1, 0, Blame::Nobody)]);
         assert_eq!(d.stuck, vec![1]);
         // Holding nothing, it would start again at the lock that timed out.
         assert_eq!(earliest_step(&s, 0, 2, None), 2);
         // With no timeout ahead it never comes round at all.
         assert_eq!(earliest_step(&s, 0, 3, Some(1)), 3);
+    }
+
+    /// What a waiter waits for is read from the step it waits in, even when a back-off could
+    /// take it back to an earlier step: an idle worker waits for a submit, whatever it did
+    /// before.
+    #[test]
+    fn an_idle_worker_that_could_back_off_still_waits_for_a_submit() {
+        let script = vec![Lock(1), RunNext(0), Lock(1), try_lock(1), Unlock(1)];
+        let s = scenario(
+            &[("x", K::Pool), ("m", K::Mutex)],
+            &[("T0", script.clone()), ("T1", script)],
+        );
+        // T1 took m at step 0 and waits for a task; T0 waits for m. Nobody will ever submit.
+        let views = [view(&[], &[1]), view(&[1], &[0])];
+        let d = find(&s, &views, &[false, false], &[0, 1], &[None, Some(0)]).expect("stuck");
+        assert_eq!(d.cycle, vec![edge(1, 0, Blame::Nobody)]);
+        assert_eq!(d.stuck, vec![0, 1]);
     }
 
     #[test]
@@ -536,7 +560,7 @@ mod tests {
             ],
         );
         let views = [view(&[0], &[1]), view(&[1], &[0])];
-        let d = find(&s, &views, &[false, false], &[1, 1]).expect("a deadlock");
+        let d = find_at(&s, &views, &[false, false], &[1, 1]).expect("a deadlock");
         assert_eq!(
             d.cycle,
             vec![edge(0, 1, Blame::HeldBy(1)), edge(1, 0, Blame::HeldBy(0))]
@@ -559,7 +583,7 @@ mod tests {
             ],
         );
         // A still sleeps: B is stuck already, and A is not to blame.
-        let d = find(&s, &[view(&[1], &[1])], &[false, false], &[0, 1]).expect("stuck");
+        let d = find_at(&s, &[view(&[1], &[1])], &[false, false], &[0, 1]).expect("stuck");
         assert_eq!(d.cycle, vec![edge(1, 0, Blame::HeldBy(1))]);
         assert_eq!(d.stuck, vec![1]);
         assert!(d.is_self_deadlock());
@@ -568,7 +592,7 @@ mod tests {
             "B waits for a second permit of S while holding the only one"
         );
         // A arrives: it waits behind B, who holds the permit; the cycle is still B's alone.
-        let d = find(&s, &[view(&[1], &[1, 0])], &[false, false], &[1, 1]).expect("stuck");
+        let d = find_at(&s, &[view(&[1], &[1, 0])], &[false, false], &[1, 1]).expect("stuck");
         assert_eq!(d.cycle, vec![edge(1, 0, Blame::HeldBy(1))]);
         assert_eq!(d.stuck, vec![0, 1]);
     }
@@ -579,7 +603,7 @@ mod tests {
             &[("A", K::Mutex)],
             &[("T1", vec![Lock(0), Lock(0), Unlock(0), Unlock(0)])],
         );
-        let d = find(&s, &[view(&[0], &[0])], &[false], &[1]).expect("stuck");
+        let d = find_at(&s, &[view(&[0], &[0])], &[false], &[1]).expect("stuck");
         assert_eq!(d.describe(&s), "T1 locks A again while holding it");
     }
 
@@ -591,7 +615,7 @@ mod tests {
         ))
         .clone();
         s.threads[1].after = vec![0];
-        let d = find(&s, &[view(&[], &[0])], &[false, false], &[0, 0]).expect("stuck");
+        let d = find_at(&s, &[view(&[], &[0])], &[false, false], &[0, 0]).expect("stuck");
         // B would set go, but it can never start: nobody left can.
         assert_eq!(d.cycle, vec![edge(0, 0, Blame::Nobody)]);
         assert_eq!(d.stuck, vec![0, 1]);
@@ -630,7 +654,7 @@ mod tests {
             ],
         );
         let views = [view(&[], &[0, 2]), view(&[], &[1])];
-        let d = find(&s, &views, &[false; 3], &[0, 0, 0]).expect("stuck");
+        let d = find_at(&s, &views, &[false; 3], &[0, 0, 0]).expect("stuck");
         assert_eq!(
             d.cycle,
             vec![
@@ -656,7 +680,7 @@ mod tests {
             ],
         );
         let views = [view(&[], &[0]), view(&[0], &[1])];
-        let d = find(&s, &views, &[false, false], &[1, 0]).expect("stuck");
+        let d = find_at(&s, &views, &[false, false], &[1, 0]).expect("stuck");
         assert_eq!(
             d.cycle,
             vec![edge(0, 0, Blame::OnlyFrom(1)), edge(1, 1, Blame::HeldBy(0))]
@@ -675,7 +699,7 @@ mod tests {
             &[("go", K::Event)],
             &[("A", vec![Wait(0)]), ("B", vec![Wait(0), Set(0)])],
         );
-        let d = find(&s, &[view(&[], &[0, 1])], &[false, false], &[0, 0]).expect("stuck");
+        let d = find_at(&s, &[view(&[], &[0, 1])], &[false, false], &[0, 0]).expect("stuck");
         assert_eq!(d.cycle, vec![edge(0, 0, Blame::Nobody)]);
         assert_eq!(d.stuck, vec![0, 1]);
     }
@@ -690,7 +714,7 @@ mod tests {
             ],
         );
         // P has put and taken back: C waits for an item nobody left will put.
-        let d = find(&s, &[view(&[], &[0])], &[false, true], &[0, 2]).expect("stuck");
+        let d = find_at(&s, &[view(&[], &[0])], &[false, true], &[0, 2]).expect("stuck");
         assert_eq!(
             d.describe(&s),
             "C waits for q, which no thread left can fill"
@@ -702,7 +726,7 @@ mod tests {
             full: true,
             ..view(&[], &[1])
         };
-        assert!(find(&s, &[full], &[false, false], &[0, 1]).is_none());
+        assert!(find_at(&s, &[full], &[false, false], &[0, 1]).is_none());
     }
 
     #[test]
@@ -712,7 +736,7 @@ mod tests {
             &[("T1", vec![Lock(0), Sleep(ms(500))]), ("T2", vec![Lock(0)])],
         );
         // T1 still sleeps, but will never unlock A: T2 is stuck already.
-        let d = find(&s, &[view(&[0], &[1])], &[false, false], &[1, 0]).expect("stuck");
+        let d = find_at(&s, &[view(&[0], &[1])], &[false, false], &[1, 0]).expect("stuck");
         assert_eq!(d.cycle, vec![edge(1, 0, Blame::Nobody)]);
         assert_eq!(d.stuck, vec![1]);
         assert_eq!(
@@ -747,7 +771,7 @@ mod tests {
             ],
         );
         let views = [view(&[1], &[2, 0]), view(&[2], &[1])];
-        let d = find(&s, &views, &[false; 3], &[0, 1, 1]).expect("stuck");
+        let d = find_at(&s, &views, &[false; 3], &[0, 1, 1]).expect("stuck");
         assert_eq!(
             d.cycle,
             vec![edge(1, 1, Blame::HeldBy(2)), edge(2, 0, Blame::HeldBy(1))]
@@ -800,7 +824,7 @@ mod tests {
             full: true,
             ..view(&[], &[0, 1, 2])
         }];
-        let d = find(&s, &views, &[false; 3], &[5, 0, 0]).expect("a deadlock");
+        let d = find_at(&s, &views, &[false; 3], &[5, 0, 0]).expect("a deadlock");
         assert_eq!(d.stuck, vec![0, 1, 2], "{}", d.describe(&s));
     }
 }

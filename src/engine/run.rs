@@ -469,26 +469,29 @@ fn watch(shared: &Shared) -> Watch {
     // Read before the primitives: threads only ever finish and move forward, so these may lag
     // behind the views, which can hide a deadlock for one look but never invent one.
     let finished: Vec<bool> = (0..n).map(|t| c.is_finished(t)).collect();
-    // Where each thread's script may still come round from: back-offs start again earlier.
-    // `holds_since` only ever moves forward too, so a stale read only widens what is possible.
-    let pcs: Vec<u32> = (0..n)
-        .map(|t| {
-            let since = shared.holds_since[t as usize].load(Ordering::Acquire);
-            let since = (since != HOLDS_NOTHING).then_some(since);
-            deadlock::earliest_step(&shared.scenario, t as usize, c.pc(t), since)
-        })
+    let pcs: Vec<u32> = (0..n).map(|t| c.pc(t)).collect();
+    // Where a back-off would start each script again. `holds_since` only ever moves forward
+    // too, so a stale read only widens what is possible.
+    let holds_since: Vec<Option<u32>> = shared
+        .holds_since
+        .iter()
+        .map(|since| Some(since.load(Ordering::Acquire)).filter(|&s| s != HOLDS_NOTHING))
         .collect();
     let first: Vec<_> = shared.primitives.iter().map(Primitive::view).collect();
-    if deadlock::find(&shared.scenario, &first, &finished, &pcs).is_none() {
+    if deadlock::find(&shared.scenario, &first, &finished, &pcs, &holds_since).is_none() {
         return Watch::Clear;
     }
     // Confirm against a second reading: if no primitive changed in between, there was an
     // instant at which every primitive was as read, so the deadlock is real.
     let second: Vec<_> = shared.primitives.iter().map(Primitive::view).collect();
-    if first.iter().zip(&second).any(|(a, b)| a.seq != b.seq) {
+    // A waiter's step says what it waits for: it must be the step it was at when it was
+    // read waiting, not one it had just left.
+    let moved = (0..n).any(|t| c.pc(t) != pcs[t as usize]);
+    if moved || first.iter().zip(&second).any(|(a, b)| a.seq != b.seq) {
         return Watch::Changing;
     }
-    let Some(found) = deadlock::find(&shared.scenario, &second, &finished, &pcs) else {
+    let Some(found) = deadlock::find(&shared.scenario, &second, &finished, &pcs, &holds_since)
+    else {
         return Watch::Changing;
     };
     *shared.deadlock.lock() = Some(found);
