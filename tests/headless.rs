@@ -408,7 +408,7 @@ fn binary_reports_each_kind_of_blame_in_json_and_words() {
     let v: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(
         v["deadlock"]["cycle"],
-        serde_json::json!([{"thread": "A", "waits_for": "go", "blame": "nobody",
+        serde_json::json!([{"thread": "A", "waits_for": "go", "wants": "set", "blame": "nobody",
             "by": null, "held_by": null}])
     );
     assert_eq!(v["deadlock"]["self_deadlock"], false);
@@ -437,7 +437,7 @@ fn binary_reports_each_kind_of_blame_in_json_and_words() {
     let v: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(
         v["deadlock"]["cycle"],
-        serde_json::json!([{"thread": "B", "waits_for": "S", "blame": "held_by",
+        serde_json::json!([{"thread": "B", "waits_for": "S", "wants": "release", "blame": "held_by",
             "by": "B", "held_by": "B"}])
     );
     assert_eq!(v["deadlock"]["self_deadlock"], true);

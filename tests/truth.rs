@@ -33,7 +33,7 @@ use threadlab::scenario;
 use threadlab::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx, ThreadSpec};
 use threadlab::trace::invariants;
 use threadlab::vocab::event::{Event, EventKind, NO_STEP};
-use threadlab::vocab::{Blame, Deadlock};
+use threadlab::vocab::{Blame, Deadlock, Want};
 
 /// The item number of a sentinel (Python's `None` on a queue), as events carry it.
 const SENTINEL: u32 = 0;
@@ -1033,6 +1033,27 @@ impl<'a> World<'a> {
             .map(|st| st.op)
     }
 
+    /// What another thread would have to do to `r` to end `t`'s wait, read from its step.
+    fn wanted(&self, t: usize, r: ResIdx) -> Want {
+        match (self.kind(r), self.op_at(t)) {
+            (ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. }, _) => {
+                Want::Unlock
+            }
+            (ResourceKind::Event, _) => Want::Set,
+            (ResourceKind::Condition { .. }, _) => Want::Notify,
+            (ResourceKind::Barrier { .. }, _) => Want::Arrive,
+            (ResourceKind::Buffer { .. }, Some(Op::Join(_))) => Want::TaskDone,
+            (
+                ResourceKind::Buffer { .. },
+                Some(Op::Put(_) | Op::PutSentinel(_) | Op::PutPriority { .. }),
+            ) => Want::Take,
+            (ResourceKind::Buffer { .. }, _) => Want::Put,
+            (ResourceKind::Pool, Some(Op::RunNext(_))) => Want::Submit,
+            (ResourceKind::Pool, _) => Want::RunTask,
+            _ => Want::Release,
+        }
+    }
+
     fn kind(&self, r: ResIdx) -> ResourceKind {
         self.s.resources[r as usize].kind
     }
@@ -1719,6 +1740,17 @@ fn check_deadlock(w: &World, d: &Deadlock, problems: &mut Vec<(Class, String)>) 
             wrong(
                 Class::FalseDeadlock,
                 format!("{} is in the cycle but can still move", w.describe(t)),
+            );
+        }
+        let wanted = w.wanted(t as usize, r);
+        if edge.want != wanted {
+            wrong(
+                Class::WrongBlame,
+                format!(
+                    "{} is said to wait for {rname} to {:?}, but its step waits for {wanted:?}",
+                    name(t),
+                    edge.want
+                ),
             );
         }
         let next = d.cycle[(i + 1) % len].thread;

@@ -161,7 +161,13 @@ pub fn serve(plan: ChildPlan) -> i32 {
                         .blame
                         .by()
                         .map_or_else(|| "-".to_string(), |b| b.to_string());
-                    format!("{}:{}:{}:{by}", e.thread, e.resource, e.blame.name())
+                    format!(
+                        "{}:{}:{}:{}:{by}",
+                        e.thread,
+                        e.resource,
+                        e.want.name(),
+                        e.blame.name()
+                    )
                 })
                 .collect();
             let stuck: Vec<String> = d.stuck.iter().map(|t| t.to_string()).collect();

@@ -16,46 +16,30 @@ use std::collections::HashMap;
 
 use super::primitives::View;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, Tasks, ThreadIdx};
-use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
+use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge, Want};
 
-/// What a thread may still do to a resource that could end another thread's wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Act {
-    Unlock,
-    Release,
-    Set,
-    Arrive,
-    Put,
-    Take,
-    Notify,
-    TaskDone,
-    /// Submit a task to a pool, or shut it down: what an idle worker waits for.
-    Submit,
-    /// Run a pool's next task: what a thread waiting for a result waits for.
-    RunTask,
-}
-
-fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Act, ResIdx)> {
+/// What doing `op` gives a resource that could end another thread's wait on it.
+fn act_of(op: Op, kind: Option<ResourceKind>) -> Option<(Want, ResIdx)> {
     Some(match op {
-        Op::Unlock(r) => (Act::Unlock, r),
-        Op::Release(r) => (Act::Release, r),
-        Op::Set(r) => (Act::Set, r),
-        Op::Wait(r) if matches!(kind, Some(ResourceKind::Barrier { .. })) => (Act::Arrive, r),
-        Op::Put(r) | Op::PutSentinel(r) | Op::PutPriority { resource: r, .. } => (Act::Put, r),
-        Op::Take(r) | Op::TakeFor { resource: r, .. } => (Act::Take, r),
-        Op::TaskDone(r) => (Act::TaskDone, r),
+        Op::Unlock(r) => (Want::Unlock, r),
+        Op::Release(r) => (Want::Release, r),
+        Op::Set(r) => (Want::Set, r),
+        Op::Wait(r) if matches!(kind, Some(ResourceKind::Barrier { .. })) => (Want::Arrive, r),
+        Op::Put(r) | Op::PutSentinel(r) | Op::PutPriority { resource: r, .. } => (Want::Put, r),
+        Op::Take(r) | Op::TakeFor { resource: r, .. } => (Want::Take, r),
+        Op::TaskDone(r) => (Want::TaskDone, r),
         Op::Submit { pool: r, .. } | Op::Shutdown(r) | Op::ToThread { executor: r, .. } => {
-            (Act::Submit, r)
+            (Want::Submit, r)
         }
-        Op::RunNext(r) => (Act::RunTask, r),
-        Op::Notify(r) | Op::NotifyAll(r) => (Act::Notify, r),
+        Op::RunNext(r) => (Want::RunTask, r),
+        Op::Notify(r) | Op::NotifyAll(r) => (Want::Notify, r),
         _ => return None,
     })
 }
 
 /// What one thread may still do, from the step it is at to the end of its script.
 struct Ahead {
-    acts: Vec<(Act, ResIdx)>,
+    acts: Vec<(Want, ResIdx)>,
     /// It may still give up a lock with a timeout, which gives back everything it holds.
     backs_off: bool,
     /// Tasks it may still cancel (`cancel`, a `wait-for`'s timeout), which ends their waits.
@@ -78,11 +62,11 @@ impl Ahead {
                 .and_then(|r| s.resources.get(r as usize))
                 .map(|r| r.kind)
         };
-        let mut acts: Vec<(Act, ResIdx)> = from
+        let mut acts: Vec<(Want, ResIdx)> = from
             .iter()
             .filter_map(|st| act_of(st.op, kind(st.op)))
             .collect();
-        acts.sort_by_key(|&(a, r)| (a as u8, r));
+        acts.sort();
         acts.dedup();
         let cancels = from
             .iter()
@@ -98,7 +82,7 @@ impl Ahead {
         }
     }
 
-    fn will(&self, act: Act, r: ResIdx) -> bool {
+    fn will(&self, act: Want, r: ResIdx) -> bool {
         self.acts.contains(&(act, r))
     }
 }
@@ -174,13 +158,13 @@ pub fn find(
         .collect();
     // Who will still do what to which resource, lowest first: asking each waiter's possible
     // wakers of every thread would cost threads² a look, with hundreds of threads waiting.
-    let mut will: HashMap<(Act, ResIdx), Vec<usize>> = HashMap::new();
+    let mut will: HashMap<(Want, ResIdx), Vec<usize>> = HashMap::new();
     for (u, a) in ahead.iter().enumerate() {
         for &key in &a.acts {
             will.entry(key).or_default().push(u);
         }
     }
-    let doers = |act: Act, r: ResIdx| will.get(&(act, r)).map_or(&[][..], Vec::as_slice);
+    let doers = |act: Want, r: ResIdx| will.get(&(act, r)).map_or(&[][..], Vec::as_slice);
     // A thread waiting on a buffer in `join` waits for task-dones, not for an item or room.
     let joining = |t: usize| {
         scenario.threads[t]
@@ -200,67 +184,66 @@ pub fn find(
         at[u] == Where::Waiting(r) && joining(t) == joining(u) && running_next(t) == running_next(u)
     };
 
+    // What would end each waiting thread's wait, read from the step it waits in. Nothing
+    // waits for good on a counter, a list or an event loop; an mp-queue's items may come from
+    // another process, which this graph does not see, so its takers are never called stuck.
+    let wants: Vec<Option<Want>> = (0..n)
+        .map(|t| {
+            let Where::Waiting(r) = at[t] else {
+                return None;
+            };
+            Some(match scenario.resources[r as usize].kind {
+                ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => {
+                    Want::Unlock
+                }
+                ResourceKind::Gil { .. } | ResourceKind::Semaphore { .. } => Want::Release,
+                ResourceKind::Event => Want::Set,
+                ResourceKind::Condition { .. } => Want::Notify,
+                ResourceKind::Barrier { .. } => Want::Arrive,
+                ResourceKind::Buffer { .. } if joining(t) => Want::TaskDone,
+                ResourceKind::Buffer { .. } if views[r as usize].full => Want::Take,
+                ResourceKind::Buffer { .. } => Want::Put,
+                // An idle worker waits for a submit (or the shutdown that stops it); a thread
+                // collecting results waits for a worker to run its tasks.
+                ResourceKind::Pool if running_next(t) => Want::Submit,
+                ResourceKind::Pool => Want::RunTask,
+                ResourceKind::Counter
+                | ResourceKind::EventLoop
+                | ResourceKind::List
+                | ResourceKind::MpQueue => return None,
+            })
+        })
+        .collect();
+
     // Who could end each waiting thread's wait, and how many of them it needs.
     let wakers: Vec<(Vec<usize>, usize)> = (0..n)
         .map(|t| {
-            let Where::Waiting(r) = at[t] else {
+            let (Where::Waiting(r), Some(want)) = (at[t], wants[t]) else {
                 return (Vec::new(), 0);
             };
             let view = &views[r as usize];
             let kind = scenario.resources[r as usize].kind;
-            let providers = |act: Act| -> Vec<usize> {
-                doers(act, r)
-                    .iter()
-                    .copied()
-                    .filter(|&u| u != t && !waiting_on_same(t, u, r))
-                    .collect()
-            };
-            match kind {
-                ResourceKind::Mutex
-                | ResourceKind::RLock
-                | ResourceKind::RwLock { .. }
-                | ResourceKind::Gil { .. }
-                | ResourceKind::Semaphore { .. } => {
-                    // Giving up a lock with a timeout gives back everything the thread holds.
-                    let releases = |u: usize| match kind {
-                        // A thread under the GIL gives it up whenever it sleeps, blocks or ends.
-                        ResourceKind::Gil { .. } => !finished[u],
-                        ResourceKind::Semaphore { .. } => {
-                            ahead[u].will(Act::Release, r) || ahead[u].backs_off
-                        }
-                        _ => ahead[u].will(Act::Unlock, r) || ahead[u].backs_off,
-                    };
-                    (other_holders(view, t, releases), 1)
-                }
-                ResourceKind::Event => (providers(Act::Set), 1),
-                // A condition's waiter needs a notice from a thread that will still send one.
-                ResourceKind::Condition { .. } => (providers(Act::Notify), 1),
-                ResourceKind::Barrier { parties } => {
-                    let missing = (parties as usize).saturating_sub(view.waiters.len());
-                    (providers(Act::Arrive), missing.max(1))
-                }
-                ResourceKind::Buffer { .. } => {
-                    let act = if joining(t) {
-                        Act::TaskDone
-                    } else if view.full {
-                        Act::Take
-                    } else {
-                        Act::Put
-                    };
-                    (providers(act), 1)
-                }
-                // Nothing waits for good on a counter or an event loop.
-                // An idle worker waits for a submit (or the shutdown that stops it); a thread
-                // collecting results waits for a worker to run its tasks.
-                ResourceKind::Pool if running_next(t) => (providers(Act::Submit), 1),
-                ResourceKind::Pool => (providers(Act::RunTask), 1),
-                ResourceKind::Counter | ResourceKind::EventLoop | ResourceKind::List => {
-                    (Vec::new(), 0)
-                }
-                // An mp-queue's items may come from another process, which this graph does
-                // not see: its takers are never called stuck.
-                ResourceKind::MpQueue => (Vec::new(), 0),
+            if holds_kind(kind) {
+                // Giving up a lock with a timeout gives back everything the thread holds; a
+                // thread under the GIL gives it up whenever it sleeps, blocks or ends.
+                let releases = |u: usize| match kind {
+                    ResourceKind::Gil { .. } => !finished[u],
+                    _ => ahead[u].will(want, r) || ahead[u].backs_off,
+                };
+                return (other_holders(view, t, releases), 1);
             }
+            let providers: Vec<usize> = doers(want, r)
+                .iter()
+                .copied()
+                .filter(|&u| u != t && !waiting_on_same(t, u, r))
+                .collect();
+            let needed = match kind {
+                ResourceKind::Barrier { parties } => {
+                    (parties as usize).saturating_sub(view.waiters.len()).max(1)
+                }
+                _ => 1,
+            };
+            (providers, needed)
         })
         .collect();
 
@@ -337,18 +320,10 @@ pub fn find(
                 }
                 held
             } else {
-                let act = match scenario.resources[r as usize].kind {
-                    ResourceKind::Event => Act::Set,
-                    ResourceKind::Condition { .. } => Act::Notify,
-                    ResourceKind::Pool if running_next(t) => Act::Submit,
-                    ResourceKind::Pool => Act::RunTask,
-                    ResourceKind::Barrier { .. } => Act::Arrive,
-                    ResourceKind::Buffer { .. } if joining(t) => Act::TaskDone,
-                    ResourceKind::Buffer { .. } if view.full => Act::Take,
-                    ResourceKind::Buffer { .. } => Act::Put,
-                    _ => return Vec::new(),
+                let Some(want) = wants[t] else {
+                    return Vec::new();
                 };
-                doers(act, r)
+                doers(want, r)
                     .iter()
                     .copied()
                     .filter(|&u| u != t && stuck_waiting(u) && !waiting_on_same(t, u, r))
@@ -370,6 +345,7 @@ pub fn find(
         WaitEdge {
             thread: t as ThreadIdx,
             resource: r,
+            want: wants[t].unwrap_or(Want::of_kind(scenario.resources[r as usize].kind)),
             blame,
         }
     };
@@ -497,12 +473,16 @@ mod tests {
         }
     }
 
-    fn edge(thread: ThreadIdx, resource: ResIdx, blame: Blame) -> WaitEdge {
-        WaitEdge {
-            thread,
-            resource,
-            blame,
-        }
+    /// A link of a cycle as the tests name it: who waits, for what, blaming whom.
+    fn edge(thread: ThreadIdx, resource: ResIdx, blame: Blame) -> (ThreadIdx, ResIdx, Blame) {
+        (thread, resource, blame)
+    }
+
+    fn links(d: &Deadlock) -> Vec<(ThreadIdx, ResIdx, Blame)> {
+        d.cycle
+            .iter()
+            .map(|e| (e.thread, e.resource, e.blame))
+            .collect()
     }
 
     /// A back-off starts again where the thread took the first of what it holds, not at the top
@@ -525,7 +505,7 @@ mod tests {
         let views = [view(&[], &[1]), view(&[0], &[]), view(&[], &[])];
         let d = find(&s, &views, &[false, false], &[2, 1], &[Some(1), None])
             .expect("T1 can never pass");
-        assert_eq!(d.cycle, vec![edge(1, 0, Blame::Nobody)]);
+        assert_eq!(links(&d), vec![edge(1, 0, Blame::Nobody)]);
         assert_eq!(d.stuck, vec![1]);
         // Holding nothing, it would start again at the lock that timed out.
         assert_eq!(earliest_step(&s, 0, 2, None), 2);
@@ -546,8 +526,32 @@ mod tests {
         // T1 took m at step 0 and waits for a task; T0 waits for m. Nobody will ever submit.
         let views = [view(&[], &[1]), view(&[1], &[0])];
         let d = find(&s, &views, &[false, false], &[0, 1], &[None, Some(0)]).expect("stuck");
-        assert_eq!(d.cycle, vec![edge(1, 0, Blame::Nobody)]);
+        assert_eq!(links(&d), vec![edge(1, 0, Blame::Nobody)]);
+        assert_eq!(d.cycle[0].want, Want::Submit);
+        assert_eq!(
+            d.describe(&s),
+            "T1 waits for x, which no thread left can submit a task to"
+        );
         assert_eq!(d.stuck, vec![0, 1]);
+    }
+
+    /// A thread that both puts into a queue and joins it waits, in the join, for task-dones:
+    /// the words say so, not what its other steps would want.
+    #[test]
+    fn a_joiner_wants_task_dones_whatever_else_its_script_does() {
+        let s = scenario(
+            &[("q", K::Buffer { capacity: 2 })],
+            &[("A", vec![Put(0), Join(0), Take(0)])],
+        );
+        let d = find_at(&s, &[view(&[], &[0])], &[false], &[1]).expect("stuck");
+        assert_eq!(d.cycle[0].want, Want::TaskDone);
+        assert_eq!(
+            d.describe(&s),
+            "A waits for q, which no thread left can mark its items done (task_done)"
+        );
+        // In the take, the same thread wants an item.
+        let d = find_at(&s, &[view(&[], &[0])], &[false], &[2]).expect("stuck");
+        assert_eq!(d.cycle[0].want, Want::Put);
     }
 
     #[test]
@@ -562,7 +566,7 @@ mod tests {
         let views = [view(&[0], &[1]), view(&[1], &[0])];
         let d = find_at(&s, &views, &[false, false], &[1, 1]).expect("a deadlock");
         assert_eq!(
-            d.cycle,
+            links(&d),
             vec![edge(0, 1, Blame::HeldBy(1)), edge(1, 0, Blame::HeldBy(0))]
         );
         assert_eq!(d.stuck, vec![0, 1]);
@@ -584,7 +588,7 @@ mod tests {
         );
         // A still sleeps: B is stuck already, and A is not to blame.
         let d = find_at(&s, &[view(&[1], &[1])], &[false, false], &[0, 1]).expect("stuck");
-        assert_eq!(d.cycle, vec![edge(1, 0, Blame::HeldBy(1))]);
+        assert_eq!(links(&d), vec![edge(1, 0, Blame::HeldBy(1))]);
         assert_eq!(d.stuck, vec![1]);
         assert!(d.is_self_deadlock());
         assert_eq!(
@@ -593,7 +597,7 @@ mod tests {
         );
         // A arrives: it waits behind B, who holds the permit; the cycle is still B's alone.
         let d = find_at(&s, &[view(&[1], &[1, 0])], &[false, false], &[1, 1]).expect("stuck");
-        assert_eq!(d.cycle, vec![edge(1, 0, Blame::HeldBy(1))]);
+        assert_eq!(links(&d), vec![edge(1, 0, Blame::HeldBy(1))]);
         assert_eq!(d.stuck, vec![0, 1]);
     }
 
@@ -617,7 +621,7 @@ mod tests {
         s.threads[1].after = vec![0];
         let d = find_at(&s, &[view(&[], &[0])], &[false, false], &[0, 0]).expect("stuck");
         // B would set go, but it can never start: nobody left can.
-        assert_eq!(d.cycle, vec![edge(0, 0, Blame::Nobody)]);
+        assert_eq!(links(&d), vec![edge(0, 0, Blame::Nobody)]);
         assert_eq!(d.stuck, vec![0, 1]);
         assert_eq!(
             d.describe(&s),
@@ -656,7 +660,7 @@ mod tests {
         let views = [view(&[], &[0, 2]), view(&[], &[1])];
         let d = find_at(&s, &views, &[false; 3], &[0, 0, 0]).expect("stuck");
         assert_eq!(
-            d.cycle,
+            links(&d),
             vec![
                 edge(0, 0, Blame::OnlyFrom(1)),
                 edge(1, 1, Blame::OnlyFrom(0))
@@ -682,7 +686,7 @@ mod tests {
         let views = [view(&[], &[0]), view(&[0], &[1])];
         let d = find_at(&s, &views, &[false, false], &[1, 0]).expect("stuck");
         assert_eq!(
-            d.cycle,
+            links(&d),
             vec![edge(0, 0, Blame::OnlyFrom(1)), edge(1, 1, Blame::HeldBy(0))]
         );
         assert_eq!(
@@ -700,7 +704,7 @@ mod tests {
             &[("A", vec![Wait(0)]), ("B", vec![Wait(0), Set(0)])],
         );
         let d = find_at(&s, &[view(&[], &[0, 1])], &[false, false], &[0, 0]).expect("stuck");
-        assert_eq!(d.cycle, vec![edge(0, 0, Blame::Nobody)]);
+        assert_eq!(links(&d), vec![edge(0, 0, Blame::Nobody)]);
         assert_eq!(d.stuck, vec![0, 1]);
     }
 
@@ -737,7 +741,7 @@ mod tests {
         );
         // T1 still sleeps, but will never unlock A: T2 is stuck already.
         let d = find_at(&s, &[view(&[0], &[1])], &[false, false], &[1, 0]).expect("stuck");
-        assert_eq!(d.cycle, vec![edge(1, 0, Blame::Nobody)]);
+        assert_eq!(links(&d), vec![edge(1, 0, Blame::Nobody)]);
         assert_eq!(d.stuck, vec![1]);
         assert_eq!(
             d.describe(&s),
@@ -773,7 +777,7 @@ mod tests {
         let views = [view(&[1], &[2, 0]), view(&[2], &[1])];
         let d = find_at(&s, &views, &[false; 3], &[0, 1, 1]).expect("stuck");
         assert_eq!(
-            d.cycle,
+            links(&d),
             vec![edge(1, 1, Blame::HeldBy(2)), edge(2, 0, Blame::HeldBy(1))]
         );
         assert_eq!(d.stuck, vec![0, 1, 2]);

@@ -25,7 +25,7 @@ use super::recorder::Recorder;
 use super::script::{Shared, wait_for_group};
 use crate::children::{never_outlive_threadlab, unwatch_group, watch_group};
 use crate::scenario::model::{ProcIdx, ResIdx, ResourceKind, ThreadIdx};
-use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
+use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge, Want};
 use crate::vocab::event::{Event, EventKind};
 
 /// The hidden command a child process is started with.
@@ -332,7 +332,7 @@ fn parse_line(
             .split(',')
             .filter(|e| !e.is_empty())
             .map(|e| {
-                let [t, r, blame, by] = e.split(':').collect::<Vec<_>>()[..] else {
+                let [t, r, want, blame, by] = e.split(':').collect::<Vec<_>>()[..] else {
                     return None;
                 };
                 let by = if by == "-" { None } else { Some(thread(by)?) };
@@ -342,6 +342,7 @@ fn parse_line(
                         .parse()
                         .ok()
                         .filter(|&r: &ResIdx| (r as usize) < s.resources.len())?,
+                    want: Want::from_name(want)?,
                     blame: Blame::from_name(blame, by)?,
                 })
             })

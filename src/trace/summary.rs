@@ -17,7 +17,7 @@ use crate::trace::gil::{self, GilComparison, PhaseFigures};
 use crate::trace::machine::Machine;
 use crate::trace::order::Reorder;
 use crate::trace::resources::{ResourceState, step_op};
-use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
+use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge, Want};
 use crate::vocab::event::{Event, EventKind, STATES, State, StateTracker};
 use crate::vocab::outcome::Outcome;
 
@@ -93,9 +93,12 @@ impl DeadlockSummary {
                         Some(b) => Some(idx(b)?),
                         None => None,
                     };
+                    let resource = scenario.resource_index(&e.waits_for)?;
                     Some(WaitEdge {
                         thread: idx(&e.thread)?,
-                        resource: scenario.resource_index(&e.waits_for)?,
+                        resource,
+                        want: Want::from_name(e.wants)
+                            .unwrap_or(Want::of_kind(scenario.resources[resource as usize].kind)),
                         blame: Blame::from_name(e.blame, by)?,
                     })
                 })
@@ -109,6 +112,8 @@ impl DeadlockSummary {
 pub struct CycleEdge {
     pub thread: String,
     pub waits_for: String,
+    /// What another thread would have to do to `waits_for` to end the wait ([`Want::name`]).
+    pub wants: &'static str,
     /// "held_by", "only_from" or "nobody" ([`Blame::name`]).
     pub blame: &'static str,
     /// The thread blamed, if any.
@@ -630,6 +635,7 @@ impl SummaryBuilder {
                         CycleEdge {
                             thread: name(edge.thread),
                             waits_for: s.resource_name(edge.resource).to_string(),
+                            wants: edge.want.name(),
                             blame: edge.blame.name(),
                             by: edge.blame.by().map(name),
                             held_by: match edge.blame {
@@ -853,8 +859,8 @@ mod tests {
         );
         assert_eq!(
             json["deadlock"]["cycle"][0],
-            serde_json::json!({"thread": "T1", "waits_for": "B", "blame": "held_by",
-                "by": "T2", "held_by": "T2"})
+            serde_json::json!({"thread": "T1", "waits_for": "B", "wants": "unlock",
+                "blame": "held_by", "by": "T2", "held_by": "T2"})
         );
         assert_eq!(json["deadlock"]["self_deadlock"], false);
         assert_eq!(json["threads"][0]["state_ms"]["blocked"], 200.0);

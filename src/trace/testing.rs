@@ -108,11 +108,12 @@ impl Lcg {
 /// How the deadlock of [`deadlock_scenario`] ends: T1 and T2 each wait for the other's lock.
 pub fn deadlock_end(run_time_ns: u64) -> crate::trace::summary::RunEnd {
     use crate::trace::summary::RunEnd;
-    use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
+    use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge, Want};
     use crate::vocab::outcome::Outcome;
     let edge = |thread, resource, holder| WaitEdge {
         thread,
         resource,
+        want: Want::Unlock,
         blame: Blame::HeldBy(holder),
     };
     RunEnd {

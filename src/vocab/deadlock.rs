@@ -11,13 +11,83 @@ use rust_i18n::t;
 use crate::i18n::Lang;
 use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
 
-/// One link of a wait-for chain: `thread` waits for `resource`, and `blame` says who keeps it
-/// waiting.
+/// One link of a wait-for chain: `thread` waits for `resource` until another thread does
+/// `want` to it, and `blame` says who keeps it waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitEdge {
     pub thread: ThreadIdx,
     pub resource: ResIdx,
+    pub want: Want,
     pub blame: Blame,
+}
+
+/// What another thread would have to do to a resource to end a wait on it. The step a thread
+/// waits in says which: a `join` on a buffer wants task-dones where a `take` wants an item, an
+/// idle pool worker wants a submit where a collector wants a worker to run its task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Want {
+    Unlock,
+    Release,
+    Set,
+    Arrive,
+    Put,
+    Take,
+    Notify,
+    TaskDone,
+    /// Submit a task to a pool, or shut it down.
+    Submit,
+    /// Run a pool's next task.
+    RunTask,
+}
+
+impl Want {
+    const ALL: [Want; 10] = [
+        Want::Unlock,
+        Want::Release,
+        Want::Set,
+        Want::Arrive,
+        Want::Put,
+        Want::Take,
+        Want::Notify,
+        Want::TaskDone,
+        Want::Submit,
+        Want::RunTask,
+    ];
+
+    /// The word for it in JSON, recordings and the line a child process sends its parent.
+    pub fn name(self) -> &'static str {
+        match self {
+            Want::Unlock => "unlock",
+            Want::Release => "release",
+            Want::Set => "set",
+            Want::Arrive => "arrive",
+            Want::Put => "put",
+            Want::Take => "take",
+            Want::Notify => "notify",
+            Want::TaskDone => "task_done",
+            Want::Submit => "submit",
+            Want::RunTask => "run_task",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Want> {
+        Want::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    /// What a wait on a resource of `kind` wants when the step waited in is not known (a
+    /// recording written before wants were kept, a traced program's wait): the commonest wait
+    /// on that kind.
+    pub fn of_kind(kind: ResourceKind) -> Want {
+        match kind {
+            ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => Want::Unlock,
+            ResourceKind::Event => Want::Set,
+            ResourceKind::Condition { .. } => Want::Notify,
+            ResourceKind::Barrier { .. } => Want::Arrive,
+            ResourceKind::Buffer { .. } | ResourceKind::MpQueue => Want::Put,
+            ResourceKind::Pool => Want::RunTask,
+            _ => Want::Release,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,11 +196,11 @@ impl WaitEdge {
                 locale = l,
                 who = s.thread_name(u),
                 res = s.resource_name(self.resource),
-                verb = t!(provide_verb(s, u, self.resource), locale = l)
+                verb = t!(provide_verb(self.want), locale = l)
             )
             .into_owned(),
-            Blame::OnlyFrom(u) => only_from_words(l, s, self.thread, self.resource, u),
-            Blame::Nobody => nobody_words(l, s, self.thread, self.resource),
+            Blame::OnlyFrom(u) => only_from_words(l, s, self, u),
+            Blame::Nobody => nobody_words(l, s, self),
         }
     }
 }
@@ -166,58 +236,48 @@ fn self_words(l: &str, s: &Scenario, t: ThreadIdx, r: ResIdx) -> String {
 }
 
 /// "A waits for go, which only B (itself stuck) could set".
-fn only_from_words(l: &str, s: &Scenario, t: ThreadIdx, r: ResIdx, u: ThreadIdx) -> String {
+fn only_from_words(l: &str, s: &Scenario, e: &WaitEdge, u: ThreadIdx) -> String {
     t!(
         "classroom.deadlock.only_from",
         locale = l,
-        who = s.thread_name(t),
-        res = s.resource_name(r),
+        who = s.thread_name(e.thread),
+        res = s.resource_name(e.resource),
         by = s.thread_name(u),
-        verb = t!(provide_verb(s, t, r), locale = l)
+        verb = t!(provide_verb(e.want), locale = l)
     )
     .into_owned()
 }
 
 /// "C waits for q, which no thread left can fill".
-fn nobody_words(l: &str, s: &Scenario, t: ThreadIdx, r: ResIdx) -> String {
-    let key = match s.resources[r as usize].kind {
-        ResourceKind::Barrier { .. } => "classroom.deadlock.nobody.reach",
-        ResourceKind::Event | ResourceKind::Buffer { .. } | ResourceKind::Condition { .. } => {
-            "classroom.deadlock.nobody.provide"
-        }
-        ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => {
-            "classroom.deadlock.nobody.unlock"
-        }
-        _ => "classroom.deadlock.nobody.release",
+fn nobody_words(l: &str, s: &Scenario, e: &WaitEdge) -> String {
+    let key = match e.want {
+        Want::Arrive => "classroom.deadlock.nobody.reach",
+        Want::Unlock => "classroom.deadlock.nobody.unlock",
+        Want::Release => "classroom.deadlock.nobody.release",
+        _ => "classroom.deadlock.nobody.provide",
     };
     t!(
         key,
         locale = l,
-        who = s.thread_name(t),
-        res = s.resource_name(r),
-        verb = t!(provide_verb(s, t, r), locale = l)
+        who = s.thread_name(e.thread),
+        res = s.resource_name(e.resource),
+        verb = t!(provide_verb(e.want), locale = l)
     )
     .into_owned()
 }
 
-/// The message key of what a provider would do to end `t`'s wait on `r`.
-fn provide_verb(s: &Scenario, t: ThreadIdx, r: ResIdx) -> &'static str {
-    match s.resources[r as usize].kind {
-        ResourceKind::Event => "classroom.deadlock.verb.set",
-        ResourceKind::Condition { .. } => "classroom.deadlock.verb.notify",
-        ResourceKind::Barrier { .. } => "classroom.deadlock.verb.reach",
-        ResourceKind::Buffer { .. } => {
-            // A thread's script says whether it puts into the buffer, takes from it, or both.
-            let ops = || s.threads[t as usize].steps.iter().map(|st| st.op);
-            let puts = ops().any(|op| op.puts() == Some(r));
-            let takes = ops().any(|op| op.takes() == Some(r));
-            match (puts, takes) {
-                (true, false) => "classroom.deadlock.verb.make_room",
-                (false, true) => "classroom.deadlock.verb.fill",
-                _ => "classroom.deadlock.verb.put_or_take",
-            }
-        }
-        ResourceKind::Semaphore { .. } => "classroom.deadlock.verb.release",
-        _ => "classroom.deadlock.verb.unlock",
+/// The message key of what a provider would do to end a wait that wants `want`.
+fn provide_verb(want: Want) -> &'static str {
+    match want {
+        Want::Set => "classroom.deadlock.verb.set",
+        Want::Notify => "classroom.deadlock.verb.notify",
+        Want::Arrive => "classroom.deadlock.verb.reach",
+        Want::Take => "classroom.deadlock.verb.make_room",
+        Want::Put => "classroom.deadlock.verb.fill",
+        Want::TaskDone => "classroom.deadlock.verb.task_done",
+        Want::Submit => "classroom.deadlock.verb.submit",
+        Want::RunTask => "classroom.deadlock.verb.run_task",
+        Want::Release => "classroom.deadlock.verb.release",
+        Want::Unlock => "classroom.deadlock.verb.unlock",
     }
 }

@@ -8,6 +8,6 @@ pub mod event;
 pub mod outcome;
 pub mod recording;
 
-pub use deadlock::{Blame, Deadlock, WaitEdge};
+pub use deadlock::{Blame, Deadlock, WaitEdge, Want};
 pub use outcome::{Exit, Outcome};
 pub use recording::Recording;

@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::scenario::model::{
     Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
 };
-use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
+use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge, Want};
 use crate::vocab::event::{Event, EventKind, EventRecord, NO_STEP};
 use crate::vocab::outcome::Outcome;
 
@@ -323,6 +323,10 @@ struct EdgeV1 {
     /// The thread blamed, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     by: Option<String>,
+    /// What would end the wait (see `Want::name`); recordings written before it was kept
+    /// have none, and read the commonest wait on the resource's kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    want: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -385,6 +389,7 @@ impl Recording {
                             },
                             blame: Some(e.blame.name().to_string()),
                             by: e.blame.by().map(name),
+                            want: Some(e.want.name().to_string()),
                         })
                         .collect(),
                     stuck: d.stuck.iter().map(|&t| name(t)).collect(),
@@ -707,9 +712,17 @@ impl Recording {
                                     })?
                             }
                         };
+                        let r = resource(&e.resource, 0)?;
+                        let want = match e.want.as_deref() {
+                            None => Want::of_kind(scenario.resources[r as usize].kind),
+                            Some(w) => Want::from_name(w).ok_or_else(|| {
+                                damaged(format!("its deadlock wants `{w}`, which is no want"))
+                            })?,
+                        };
                         Ok(WaitEdge {
                             thread: thread(&e.thread, 0)?,
-                            resource: resource(&e.resource, 0)?,
+                            resource: r,
+                            want,
                             blame,
                         })
                     })

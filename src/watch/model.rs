@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::scenario::model::{
     MAX_THREADS, Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
 };
-use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge};
+use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge, Want};
 use crate::vocab::event::{Event, EventKind, NO_STEP};
 
 /// One line the tracer wrote: `t_ns pid who name op kind oid arg file line`, tab-separated.
@@ -802,6 +802,7 @@ impl Model {
                 WaitEdge {
                     thread: t as ThreadIdx,
                     resource: w.resource,
+                    want: Want::of_kind(kind),
                     blame,
                 },
                 owner,

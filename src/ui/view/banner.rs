@@ -84,7 +84,7 @@ mod tests {
     use crate::scenario::model::{Op, ResourceKind};
     use crate::scenario::testing::scenario;
     use crate::ui::theme::ThemeKind;
-    use crate::vocab::deadlock::{Blame, WaitEdge};
+    use crate::vocab::deadlock::{Blame, WaitEdge, Want};
 
     fn text(deadlock: &Deadlock, scenario: &Scenario, width: u16) -> String {
         let height = wanted_height(deadlock, scenario, width);
@@ -121,6 +121,7 @@ mod tests {
             cycle: vec![WaitEdge {
                 thread: 0,
                 resource: 0,
+                want: Want::Release,
                 blame: Blame::HeldBy(0),
             }],
             stuck: vec![0],
@@ -150,6 +151,7 @@ mod tests {
             cycle: vec![WaitEdge {
                 thread: 0,
                 resource: 0,
+                want: Want::Set,
                 blame: Blame::OnlyFrom(0),
             }],
             stuck: vec![0],
