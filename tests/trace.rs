@@ -338,6 +338,34 @@ fn a_deadlock_exits_3_naming_threads_locks_and_lines() {
     assert!(stderr.contains("deadlock.py:20"), "{stderr}");
 }
 
+/// A join on a queue waits for task-dones: the deadlock says so, and an unbounded queue is
+/// called unbounded, never a capacity of four billion.
+#[test]
+fn a_join_nobody_will_mark_done_is_named_for_what_it_waits_for() {
+    let out = threadlab(&[
+        "trace",
+        fixture("forgotten_task_done.py").to_str().unwrap(),
+        "--headless",
+        "--for",
+        "20s",
+    ])
+    .output()
+    .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(
+            "MainThread waits for jobs, which no thread left can mark its items done (task_done)"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("capacity unbounded"), "{stdout}");
+    assert!(!stdout.contains("4294967295"), "{stdout}");
+}
+
 #[test]
 fn a_deadlocked_interpreter_is_killed() {
     let out = temp("deadlock-kill");

@@ -118,6 +118,10 @@ impl Resource {
     }
 }
 
+/// The capacity of a queue with no bound (Python's `maxsize=0`), which only a traced program
+/// has: a scenario's buffer holds at most 10,000.
+pub const UNBOUNDED: u32 = u32::MAX;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ResourceKind {
     /// `mutex A`: one holder at a time; waiters queue in arrival order.
@@ -127,6 +131,7 @@ pub enum ResourceKind {
     /// `barrier gate parties=3`: trips when `parties` threads have arrived.
     Barrier { parties: u32 },
     /// `buffer queue capacity=3`: a bounded FIFO guarded by a mutex and two condition variables.
+    /// A traced program's `queue.Queue()` has no bound: its capacity is [`UNBOUNDED`].
     Buffer { capacity: u32 },
     /// `gil interval="5ms"`: a CPython-style global interpreter lock.
     Gil { interval: Duration },

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::scenario::duration;
-use crate::scenario::model::Scenario;
+use crate::scenario::model::{Scenario, UNBOUNDED};
 use crate::trace::summary::{ResourceFigures, Summary};
 use crate::trace::timeline::Trace;
 use crate::vocab::event::{STATES, State};
@@ -334,7 +334,11 @@ pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
                 ..
             } => t!(
                 "classroom.summary.buffer",
-                capacity = capacity,
+                capacity = if *capacity == UNBOUNDED {
+                    t!("classroom.summary.unbounded").into_owned()
+                } else {
+                    capacity.to_string()
+                },
                 fill = most_fill,
                 put = items_put,
                 taken = items_taken,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::scenario::model::{
     MAX_THREADS, Op, ResIdx, Resource, ResourceKind, Scenario, Step, ThreadIdx, ThreadSpec,
+    UNBOUNDED,
 };
 use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge, Want};
 use crate::vocab::event::{Event, EventKind, NO_STEP};
@@ -69,6 +70,8 @@ impl Record {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Wait {
     resource: ResIdx,
+    /// What another lane would have to do to `resource` to end the wait.
+    want: Want,
     /// A join waits for this lane to finish.
     lane: Option<ThreadIdx>,
     timed: bool,
@@ -303,7 +306,7 @@ impl Model {
             "queue" => (
                 "queue",
                 ResourceKind::Buffer {
-                    capacity: n(&r.arg).filter(|&c| c > 0).unwrap_or(u32::MAX),
+                    capacity: n(&r.arg).filter(|&c| c > 0).unwrap_or(UNBOUNDED),
                 },
             ),
             "future" => ("future", ResourceKind::Event),
@@ -330,7 +333,9 @@ impl Model {
             ("semaphore", "new") | ("barrier", "new") | ("queue", "new") => rk,
             ("semaphore", _) => ResourceKind::Semaphore { permits: u32::MAX },
             ("barrier", _) => ResourceKind::Barrier { parties: u32::MAX },
-            ("queue", _) => ResourceKind::Buffer { capacity: u32::MAX },
+            ("queue", _) => ResourceKind::Buffer {
+                capacity: UNBOUNDED,
+            },
             _ => rk,
         };
         let line = if self.is_script(&r.file) { r.line } else { 0 };
@@ -517,6 +522,7 @@ impl Model {
                 let s = self.step(t, r, Op::Wait(res));
                 self.lanes[lane].wait = Some(Wait {
                     resource: res,
+                    want: Want::Set,
                     lane: Some(target),
                     timed: r.timed(),
                 });
@@ -602,6 +608,7 @@ impl Model {
                         let s = self.step(t, r, Op::Lock(res));
                         self.lanes[lane].wait = Some(Wait {
                             resource: res,
+                            want: Want::of_kind(self.scenario.resources[res as usize].kind),
                             lane: None,
                             timed: r.timed(),
                         });
@@ -623,6 +630,7 @@ impl Model {
                         out.push(ev(EventKind::Release, Some(res), s));
                         self.lanes[lane].wait = Some(Wait {
                             resource: w,
+                            want: Want::Notify,
                             lane: None,
                             timed: r.timed(),
                         });
@@ -675,6 +683,7 @@ impl Model {
                     "block" => {
                         self.lanes[lane].wait = Some(Wait {
                             resource: res,
+                            want: Want::Set,
                             lane: None,
                             timed: r.timed(),
                         });
@@ -712,6 +721,7 @@ impl Model {
                     "arrive" => {
                         self.lanes[lane].wait = Some(Wait {
                             resource: res,
+                            want: Want::Arrive,
                             lane: None,
                             timed: r.timed(),
                         });
@@ -746,14 +756,19 @@ impl Model {
                         out.push(e);
                     }
                     "block" => {
-                        let op = if r.arg.ends_with("put") {
-                            Op::Put(res)
+                        // A full queue's put waits for a get, a join for task-dones, a get
+                        // for an item.
+                        let (op, want) = if r.arg.ends_with("put") {
+                            (Op::Put(res), Want::Take)
+                        } else if r.arg == "join" {
+                            (Op::Join(res), Want::TaskDone)
                         } else {
-                            Op::Take(res)
+                            (Op::Take(res), Want::Put)
                         };
                         let s = self.step(t, r, op);
                         self.lanes[lane].wait = Some(Wait {
                             resource: res,
+                            want,
                             lane: None,
                             timed: r.timed(),
                         });
@@ -802,7 +817,7 @@ impl Model {
                 WaitEdge {
                     thread: t as ThreadIdx,
                     resource: w.resource,
-                    want: Want::of_kind(kind),
+                    want: w.want,
                     blame,
                 },
                 owner,

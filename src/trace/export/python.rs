@@ -11,7 +11,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::scenario::model::{
-    EXCEPTIONS, Guard, Op, ResIdx, Resource, ResourceKind, Scenario, Tasks, ThreadModel, ThreadSpec,
+    EXCEPTIONS, Guard, Op, ResIdx, Resource, ResourceKind, Scenario, Tasks, ThreadModel,
+    ThreadSpec, UNBOUNDED,
 };
 
 const HARNESS: &str = include_str!("python_harness.py");
@@ -257,7 +258,7 @@ pub fn twin(scenario: &Scenario) -> Twin {
                     |op| matches!(op, Op::PutPriority { resource, .. } if resource as usize == r),
                 );
                 let class = if priority { "PriorityQueue" } else { "Queue" };
-                format!("{var} = {class}({name}, maxsize={capacity})")
+                format!("{var} = {class}({name}, maxsize={})", maxsize(capacity))
             }
             ResourceKind::Event => format!("{var} = Event({name})"),
             ResourceKind::Counter => format!("{var} = Counter({name})"),
@@ -1399,7 +1400,7 @@ fn asyncio_decl(res: &Resource, var: &str, name: &str) -> Option<String> {
         ResourceKind::Semaphore { permits } => format!("{var} = AsyncSemaphore({name}, {permits})"),
         ResourceKind::Event => format!("{var} = AsyncEvent({name})"),
         ResourceKind::Buffer { capacity } => {
-            format!("{var} = AsyncQueue({name}, maxsize={capacity})")
+            format!("{var} = AsyncQueue({name}, maxsize={})", maxsize(capacity))
         }
         _ => format!("{var} = AsyncLock({name})"),
     })
@@ -1440,6 +1441,11 @@ fn lanes_line(scenario: &Scenario, out: &mut Program) {
         "# threadlab's lanes in order: a cancel's event names the task it cancels by its place.",
     );
     out.line(&format!("LANES = ({},)", names.join(", ")));
+}
+
+/// Python's `maxsize` for a queue of `capacity`: 0 is Python's word for no bound.
+fn maxsize(capacity: u32) -> u32 {
+    if capacity == UNBOUNDED { 0 } else { capacity }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 use rust_i18n::t;
 
-use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx};
+use crate::scenario::model::{ResIdx, ResourceKind, Scenario, ThreadIdx, UNBOUNDED};
 use crate::trace::timeline::ResourceState;
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
@@ -299,8 +299,10 @@ pub fn resource_line<'a>(
         } => {
             let style = theme.state(crate::vocab::event::State::Condition(r));
             let empty = theme.glyphs.gauge_empty();
-            // An mp-queue has no bound: its items, as many as there are room for.
-            let unbounded = scenario.resources[r as usize].kind == ResourceKind::MpQueue;
+            // An mp-queue, and a traced program's `Queue()`, have no bound: their items, as
+            // many as there are room for.
+            let unbounded = scenario.resources[r as usize].kind == ResourceKind::MpQueue
+                || *capacity == UNBOUNDED;
             let slots = if unbounded {
                 (items.len() as u32).min(12)
             } else {
