@@ -98,11 +98,16 @@ fn loop_app() -> App {
 fn run_view_512_tasks_folded_4_blocking_200x50(bencher: divan::Bencher) {
     let app = loop_app();
     assert!(app.run.as_ref().unwrap().folds.folded[0]);
+    frames(bencher, &app);
+}
+
+/// The run view of `app` drawn at 200×50, frame after frame.
+fn frames(bencher: divan::Bencher, app: &App) {
     let area = Rect::new(0, 0, 200, 50);
     let mut buf = Buffer::empty(area);
     bencher.bench_local(|| {
         buf.reset();
-        view::render(&app, area, &mut buf);
+        view::render(app, area, &mut buf);
     });
 }
 
@@ -121,24 +126,14 @@ fn live(now_ns: u64) -> Live {
 #[divan::bench(sample_count = 200)]
 fn run_view_16_threads_10_minutes_200x50(bencher: divan::Bencher) {
     let app = busy_app();
-    let area = Rect::new(0, 0, 200, 50);
-    let mut buf = Buffer::empty(area);
-    bencher.bench_local(|| {
-        buf.reset();
-        view::render(&app, area, &mut buf);
-    });
+    frames(bencher, &app);
 }
 
 #[divan::bench(sample_count = 100)]
 fn run_view_512_threads_folded_10_minutes_200x50(bencher: divan::Bencher) {
     let app = busy_app_of(group_of_512(), 10 * EVERY_NS);
     assert!(app.run.as_ref().unwrap().folds.folded[0]);
-    let area = Rect::new(0, 0, 200, 50);
-    let mut buf = Buffer::empty(area);
-    bencher.bench_local(|| {
-        buf.reset();
-        view::render(&app, area, &mut buf);
-    });
+    frames(bencher, &app);
 }
 
 #[divan::bench(sample_count = 100)]
@@ -146,10 +141,5 @@ fn run_view_512_threads_unfolded_10_minutes_200x50(bencher: divan::Bencher) {
     let mut app = busy_app_of(group_of_512(), 10 * EVERY_NS);
     app.update(threadlab::ui::keys::Action::Fold);
     assert!(!app.run.as_ref().unwrap().folds.folded[0]);
-    let area = Rect::new(0, 0, 200, 50);
-    let mut buf = Buffer::empty(area);
-    bencher.bench_local(|| {
-        buf.reset();
-        view::render(&app, area, &mut buf);
-    });
+    frames(bencher, &app);
 }

@@ -1863,13 +1863,7 @@ mod tests {
             max_spans_per_lane: 1 << 20,
             max_old_checkpoints: 16,
         };
-        let mut ordered = Trace::with_limits(s.clone(), limits);
-        ordered.push(&events);
-        let mut jumbled = Trace::with_limits(s.clone(), limits);
-        for batch in jumble(&events, 37, 11) {
-            jumbled.push(&batch);
-        }
-        assert_eq!(jumbled.events_too_late(), 0);
+        let (ordered, jumbled) = ordered_and_jumbled(&s, &events, limits);
         let exact = jumbled.exact_from_ns();
         assert!(exact > 0, "eviction happened");
         let end = jumbled.end_ns();
@@ -2343,6 +2337,23 @@ mod tests {
         assert_eq!(t.events_before(0, 0), []);
     }
 
+    /// `events` through two stores with `limits`: in one batch in time order, and in batches
+    /// jumbled across threads as a run drains them (none so late that its place was evicted).
+    fn ordered_and_jumbled(
+        s: &Arc<Scenario>,
+        events: &[Event],
+        limits: TraceLimits,
+    ) -> (Trace, Trace) {
+        let mut ordered = Trace::with_limits(s.clone(), limits);
+        ordered.push(events);
+        let mut jumbled = Trace::with_limits(s.clone(), limits);
+        for batch in jumble(events, 37, 11) {
+            jumbled.push(&batch);
+        }
+        assert_eq!(jumbled.events_too_late(), 0);
+        (ordered, jumbled)
+    }
+
     /// A stream delivered the way a run drains it gives the same answers as the same stream in
     /// time order, even with checkpoints and eviction in play.
     #[test]
@@ -2356,13 +2367,7 @@ mod tests {
             max_spans_per_lane: 1 << 20,
             max_old_checkpoints: 16,
         };
-        let mut ordered = Trace::with_limits(s.clone(), limits);
-        ordered.push(&events);
-        let mut jumbled = Trace::with_limits(s.clone(), limits);
-        for batch in jumble(&events, 37, 11) {
-            jumbled.push(&batch);
-        }
-        assert_eq!(jumbled.events_too_late(), 0);
+        let (ordered, jumbled) = ordered_and_jumbled(&s, &events, limits);
         assert_eq!(ordered.exact_from_ns(), jumbled.exact_from_ns());
         assert!(jumbled.exact_from_ns() > 0, "eviction happened");
         let from = jumbled.exact_from_ns();
