@@ -22,30 +22,9 @@ fn memory_one_hour_16_threads() {
     const SIX_MIN_NS: u64 = 360 * 1_000_000_000;
     let mut trace = Trace::new(contention_scenario(THREADS));
     // Gaps of 1 ns to 625 µs, 312 µs on average: 3 200 events a second.
-    let mut stream = Contention::new(THREADS, 8).with_max_gap(625_000);
-    stream.track_waiters(false);
-    let mut batch = Vec::with_capacity(64);
-    let mut samples = Vec::new();
-    let mut next_sample = 0;
+    let stream = Contention::new(THREADS, 8).with_max_gap(625_000);
     let started = std::time::Instant::now();
-    loop {
-        let e = stream.next().expect("endless").event;
-        let at = e.t_ns;
-        batch.push(e);
-        if batch.len() == 64 {
-            trace.push(&batch);
-            batch.clear();
-        }
-        if at >= next_sample {
-            samples.push((at, rss_mb()));
-            next_sample += SIX_MIN_NS;
-        }
-        if at >= HOUR_NS {
-            break;
-        }
-    }
-    trace.push(&batch);
-    samples.push((trace.end_ns(), rss_mb()));
+    let samples = fill(&mut trace, stream, 64, HOUR_NS, SIX_MIN_NS, 0.0);
     let fmt: Vec<String> = samples.iter().map(|(_, m)| format!("{m:.0}")).collect();
     eprintln!(
         "memory: {} events over one hour of run time in {:.1?}; RSS every 6 min (MB): {}",
@@ -53,15 +32,56 @@ fn memory_one_hour_16_threads() {
         started.elapsed(),
         fmt.join(" ")
     );
-    let full: Vec<f64> = samples
-        .iter()
-        .filter(|(at, _)| *at >= SIX_MIN_NS)
-        .map(|(_, m)| *m)
-        .collect();
-    let peak = full.iter().copied().fold(0.0, f64::max);
-    let low = full.iter().copied().fold(f64::MAX, f64::min);
+    let (low, peak) = settled(&samples, SIX_MIN_NS);
     assert!(peak <= 64.0, "RSS {peak:.0} MB over 64 MB");
     assert!(peak - low <= 4.0, "RSS not flat: {low:.0}..{peak:.0} MB");
+}
+
+/// Pushes `stream`'s events into `trace` in batches of `batch_len` until `end_ns` of run time,
+/// as the UI drains them; resident memory above `base` MB at the start, every `every_ns` of run
+/// time, and at the end.
+fn fill(
+    trace: &mut Trace,
+    mut stream: Contention,
+    batch_len: usize,
+    end_ns: u64,
+    every_ns: u64,
+    base: f64,
+) -> Vec<(u64, f64)> {
+    stream.track_waiters(false);
+    let mut batch = Vec::with_capacity(batch_len);
+    let mut samples = Vec::new();
+    let mut next_sample = 0;
+    loop {
+        let e = stream.next().expect("endless").event;
+        let at = e.t_ns;
+        batch.push(e);
+        if batch.len() == batch_len {
+            trace.push(&batch);
+            batch.clear();
+        }
+        if at >= next_sample {
+            samples.push((at, rss_mb() - base));
+            next_sample += every_ns;
+        }
+        if at >= end_ns {
+            break;
+        }
+    }
+    trace.push(&batch);
+    samples.push((trace.end_ns(), rss_mb() - base));
+    samples
+}
+
+/// The lowest and highest samples from `from_ns` of run time on, once the store is full.
+fn settled(samples: &[(u64, f64)], from_ns: u64) -> (f64, f64) {
+    let full = samples
+        .iter()
+        .filter(|(at, _)| *at >= from_ns)
+        .map(|(_, m)| *m);
+    let low = full.clone().fold(f64::MAX, f64::min);
+    let peak = full.fold(0.0, f64::max);
+    (low, peak)
 }
 
 fn rss_mb() -> f64 {
@@ -86,30 +106,9 @@ fn memory_30_minutes_512_threads() {
     let scenario = threadlab::scenario::parse_source("512", "512.kdl", source).unwrap();
     let before = rss_mb();
     let mut trace = Trace::new(std::sync::Arc::new(scenario));
-    let mut stream = Contention::new(THREADS, 8).with_max_gap(2 * 50_000_000 / THREADS as u64);
-    stream.track_waiters(false);
-    let mut batch = Vec::with_capacity(256);
-    let mut samples = Vec::new();
-    let mut next_sample = 0;
+    let stream = Contention::new(THREADS, 8).with_max_gap(2 * 50_000_000 / THREADS as u64);
     let started = std::time::Instant::now();
-    loop {
-        let e = stream.next().expect("endless").event;
-        let at = e.t_ns;
-        batch.push(e);
-        if batch.len() == 256 {
-            trace.push(&batch);
-            batch.clear();
-        }
-        if at >= next_sample {
-            samples.push((at, rss_mb() - before));
-            next_sample += THREE_MIN_NS;
-        }
-        if at >= END_NS {
-            break;
-        }
-    }
-    trace.push(&batch);
-    samples.push((trace.end_ns(), rss_mb() - before));
+    let samples = fill(&mut trace, stream, 256, END_NS, THREE_MIN_NS, before);
     let fmt: Vec<String> = samples.iter().map(|(_, m)| format!("{m:.0}")).collect();
     eprintln!(
         "memory: {} events from 512 threads over 30 min of run time in {:.1?}; RSS above the start every 3 min (MB): {}",
@@ -117,13 +116,7 @@ fn memory_30_minutes_512_threads() {
         started.elapsed(),
         fmt.join(" ")
     );
-    let full: Vec<f64> = samples
-        .iter()
-        .filter(|(at, _)| *at >= 2 * THREE_MIN_NS)
-        .map(|(_, m)| *m)
-        .collect();
-    let peak = full.iter().copied().fold(0.0, f64::max);
-    let low = full.iter().copied().fold(f64::MAX, f64::min);
+    let (low, peak) = settled(&samples, 2 * THREE_MIN_NS);
     assert!(peak <= 128.0, "RSS {peak:.0} MB over 128 MB");
     assert!(peak - low <= 8.0, "RSS not flat: {low:.0}..{peak:.0} MB");
 }

@@ -1,5 +1,6 @@
 //! Frame render: the run view with 16 threads and 10 minutes of recorded history, at 200×50;
-//! and with 512 threads of one `count=` group, folded and unfolded.
+//! with 512 threads of one `count=` group, folded and unfolded; and with 512 tasks of one
+//! event loop, folded, while four others block it (their lanes starve), from a real run.
 //!
 //! `cargo bench --bench ui`. The history is synthetic, at a real rate: 16 threads contending
 //! for one lock, each changing state every 5 ms or so for 10 minutes (about 1.9 million
@@ -62,6 +63,54 @@ fn busy_app_of(
     app
 }
 
+/// 512 ticker tasks and four that each block the loop in turn, run for real at 4x to the end.
+fn loop_app() -> App {
+    let source = "title \"loop\"\nthreads \"python\"\nevent-loop main\n\
+        task tick count=512 { repeat 20 { work \"1ms\"; sleep \"20ms\" } }\n\
+        task report count=4 { sleep \"50ms\"; sleep \"40ms\" blocking=#true; work \"1ms\" }\n";
+    let scenario =
+        std::sync::Arc::new(threadlab::scenario::parse_source("loop", "loop.kdl", source).unwrap());
+    let run = threadlab::engine::Run::start(
+        scenario.clone(),
+        threadlab::engine::RunOptions {
+            speed: 4.0,
+            start_paused: false,
+        },
+    );
+    let mut events = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !matches!(run.phase(), Phase::Finished | Phase::Deadlock) {
+        run.wait_events(&mut events, std::time::Duration::from_millis(20));
+        assert!(std::time::Instant::now() < deadline, "the run ends");
+    }
+    let mut run = run;
+    run.end();
+    run.drain_events(&mut events);
+    events.sort_by_key(|e| e.t_ns);
+    let mut app = App::new(Menu::default(), Theme::new(ThemeKind::Dark, false));
+    app.open(scenario, 1.0);
+    let end = events.last().map_or(0, |e| e.t_ns);
+    app.observe(live(end), &events, Vec::new());
+    app
+}
+
+#[divan::bench(sample_count = 100)]
+fn run_view_512_tasks_folded_4_blocking_200x50(bencher: divan::Bencher) {
+    let app = loop_app();
+    assert!(app.run.as_ref().unwrap().folds.folded[0]);
+    frames(bencher, &app);
+}
+
+/// The run view of `app` drawn at 200×50, frame after frame.
+fn frames(bencher: divan::Bencher, app: &App) {
+    let area = Rect::new(0, 0, 200, 50);
+    let mut buf = Buffer::empty(area);
+    bencher.bench_local(|| {
+        buf.reset();
+        view::render(app, area, &mut buf);
+    });
+}
+
 fn live(now_ns: u64) -> Live {
     Live {
         phase: Phase::Running,
@@ -77,24 +126,14 @@ fn live(now_ns: u64) -> Live {
 #[divan::bench(sample_count = 200)]
 fn run_view_16_threads_10_minutes_200x50(bencher: divan::Bencher) {
     let app = busy_app();
-    let area = Rect::new(0, 0, 200, 50);
-    let mut buf = Buffer::empty(area);
-    bencher.bench_local(|| {
-        buf.reset();
-        view::render(&app, area, &mut buf);
-    });
+    frames(bencher, &app);
 }
 
 #[divan::bench(sample_count = 100)]
 fn run_view_512_threads_folded_10_minutes_200x50(bencher: divan::Bencher) {
     let app = busy_app_of(group_of_512(), 10 * EVERY_NS);
     assert!(app.run.as_ref().unwrap().folds.folded[0]);
-    let area = Rect::new(0, 0, 200, 50);
-    let mut buf = Buffer::empty(area);
-    bencher.bench_local(|| {
-        buf.reset();
-        view::render(&app, area, &mut buf);
-    });
+    frames(bencher, &app);
 }
 
 #[divan::bench(sample_count = 100)]
@@ -102,10 +141,5 @@ fn run_view_512_threads_unfolded_10_minutes_200x50(bencher: divan::Bencher) {
     let mut app = busy_app_of(group_of_512(), 10 * EVERY_NS);
     app.update(threadlab::ui::keys::Action::Fold);
     assert!(!app.run.as_ref().unwrap().folds.folded[0]);
-    let area = Rect::new(0, 0, 200, 50);
-    let mut buf = Buffer::empty(area);
-    bencher.bench_local(|| {
-        buf.reset();
-        view::render(&app, area, &mut buf);
-    });
+    frames(bencher, &app);
 }

@@ -11,7 +11,7 @@ use threadlab::trace::invariants;
 use threadlab::vocab::event::{Event, EventKind};
 
 mod common;
-use common::{builtin, fast, run_to_end};
+use common::{builtin, fast, op_of, run_to_end};
 
 /// The schedule condition-if's about text gives: consumer-1 waits, the producer appends and
 /// consumer-2 queues for the lock before the notify, so consumer-2 gets the lock first.
@@ -46,13 +46,6 @@ fn run_with(scenario: &Arc<Scenario>, options: RunOptions) -> Ran {
 
 fn res(s: &Scenario, name: &str) -> u16 {
     s.resource_index(name).expect("resource exists")
-}
-
-fn op_of(s: &Scenario, e: &Event) -> Option<Op> {
-    s.threads[e.thread as usize]
-        .steps
-        .get(e.step as usize)
-        .map(|st| st.op)
 }
 
 fn threadlab(args: &[&str]) -> (i32, String, String) {

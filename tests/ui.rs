@@ -387,6 +387,7 @@ fn every_widget_survives_tiny_and_empty_areas() {
     for name in ["deadlock", "gil", "producer-consumer"] {
         let app = recorded_app(name, theme);
         let run = app.run.as_ref().unwrap();
+        let resources = run.trace.resources_at(run.view_ns());
         for area in [
             Rect::ZERO,
             Rect::new(0, 0, 1, 1),
@@ -394,8 +395,18 @@ fn every_widget_survives_tiny_and_empty_areas() {
             Rect::new(0, 0, 7, 2),
         ] {
             let mut buf = Buffer::empty(Rect::new(0, 0, area.width.max(1), area.height.max(1)));
-            view::lanes::Lanes { run, theme }.render(area, &mut buf);
-            view::resources::Resources { run, theme }.render(area, &mut buf);
+            view::lanes::Lanes {
+                run,
+                theme,
+                resources: &resources,
+            }
+            .render(area, &mut buf);
+            view::resources::Resources {
+                run,
+                theme,
+                states: &resources,
+            }
+            .render(area, &mut buf);
             view::code::Code { run, theme }.render(area, &mut buf);
             view::log::Log { run, theme }.render(area, &mut buf);
             for card in view::run::run_cards(run, 2) {
@@ -417,7 +428,12 @@ fn every_widget_survives_tiny_and_empty_areas() {
             view::render(&app, area, &mut buf);
             // A buffer smaller than the area (a widget must clip to what it is given).
             let mut small = Buffer::empty(Rect::new(0, 0, 1, 1));
-            view::lanes::Lanes { run, theme }.render(Rect::new(0, 0, 10, 10), &mut small);
+            view::lanes::Lanes {
+                run,
+                theme,
+                resources: &resources,
+            }
+            .render(Rect::new(0, 0, 10, 10), &mut small);
         }
     }
 }

@@ -63,19 +63,7 @@ fn side_by_side(reports: &[Report], plans: &[RunPlan; 2]) -> String {
     let lang = crate::i18n::current();
     let column = |r: &Report, plan: &RunPlan, i: usize| -> Vec<String> {
         let scenario = r.trace.scenario();
-        let run = crate::trace::text::fmt_run_time(r.end_ns);
-        let outcome = match r.outcome {
-            crate::vocab::outcome::Outcome::Completed => {
-                rust_i18n::t!("summary.completed", run = run)
-            }
-            crate::vocab::outcome::Outcome::Deadlock => {
-                rust_i18n::t!("summary.deadlock", run = run)
-            }
-            crate::vocab::outcome::Outcome::Timeout => {
-                rust_i18n::t!("summary.timeout", run = run)
-            }
-            crate::vocab::outcome::Outcome::Failed => rust_i18n::t!("summary.failed", run = run),
-        };
+        let outcome = crate::trace::text::outcome_words(Some(r.outcome), r.end_ns);
         let cycle = r.summary.deadlock.as_ref().map_or_else(
             || rust_i18n::t!("compare.headless.none").into_owned(),
             |d| d.deadlock(scenario).words(lang, scenario),
@@ -94,7 +82,7 @@ fn side_by_side(reports: &[Report], plans: &[RunPlan; 2]) -> String {
         vec![
             format!("{} {}", i + 1, plan.scenario),
             scenario.shown_title().to_string(),
-            outcome.into_owned(),
+            outcome,
             cycle,
             failed,
         ]

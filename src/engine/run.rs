@@ -81,11 +81,8 @@ impl Run {
                         .map(|t| t.daemon)
                         .collect::<Vec<_>>(),
                 ),
-            primitives: scenario
-                .resources
-                .iter()
-                .enumerate()
-                .map(|(i, r)| Primitive::new(i as u16, r, n))
+            primitives: (0..scenario.resources.len())
+                .map(|i| Primitive::new(i as u16, &scenario))
                 .collect(),
             sink: Sink::new(clock.clone(), n),
             clock,

@@ -136,11 +136,7 @@ fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
     // CPython's ThreadPoolExecutor starts its threads.
     if let Some(Op::RunNext(r)) = spec.steps.first().map(|s| s.op)
         && let Primitive::Pool(pool) = &shared.primitives[r as usize]
-        && shared.scenario.threads.iter().any(|t| {
-            t.steps
-                .iter()
-                .any(|s| matches!(s.op, Op::ToThread { executor, .. } if executor == r))
-        })
+        && pool.is_executor()
         && !pool.until_called(&shared.conductor)?
     {
         return Ok(());

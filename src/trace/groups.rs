@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::timeline::Trace;
+use super::timeline::{CellWindow, Trace};
 use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::vocab::event::{STATES, State};
 
@@ -64,18 +64,12 @@ pub fn census(trace: &Trace, group: &Group, t_ns: u64) -> Vec<(State, u32)> {
     counts.ranked()
 }
 
-/// The folded lane cut into `cells` equal cells across `[from_ns, to_ns)`: in each, the state
-/// most members show there (each member counted by its own dominant state in the cell).
-pub fn group_cells(
-    trace: &Trace,
-    group: &Group,
-    from_ns: u64,
-    to_ns: u64,
-    cells: usize,
-) -> Vec<Option<State>> {
-    let mut counts: Vec<Counts> = (0..cells).map(|_| Counts::default()).collect();
+/// The folded lane cut into the cells of `window`: in each, the state most members show there
+/// (each member counted by its own dominant state in the cell).
+pub fn group_cells(trace: &Trace, group: &Group, window: &CellWindow) -> Vec<Option<State>> {
+    let mut counts: Vec<Counts> = (0..window.cells()).map(|_| Counts::default()).collect();
     for t in group.members.clone() {
-        let lane = trace.lane_cells(t as ThreadIdx, from_ns, to_ns, cells);
+        let lane = trace.window_cells(t as ThreadIdx, window);
         for (c, s) in counts.iter_mut().zip(lane) {
             if let Some(s) = s {
                 c.add(s, 1);
@@ -175,7 +169,7 @@ mod tests {
         let now = census(&trace, g, 20);
         assert_eq!(now, vec![(State::Locked(0), 2), (State::Running, 1)]);
         // Before anyone blocked, all three ran; after, two of three wait.
-        let cells = group_cells(&trace, g, 0, 20, 2);
+        let cells = group_cells(&trace, g, &trace.cell_window(0, 20, 2));
         assert_eq!(cells, vec![Some(State::Running), Some(State::Locked(0))]);
     }
 }

@@ -668,15 +668,7 @@ impl SummaryBuilder {
     fn gil_comparison(&self) -> Option<GilComparison> {
         let (under, free) = gil::phases(&self.scenario)?;
         let phase = |group: &[u16]| -> Option<PhaseFigures> {
-            let mut first = u64::MAX;
-            let mut last = 0;
-            let mut computing = 0;
-            for &t in group {
-                let acc = self.threads.get(t as usize)?;
-                first = first.min(acc.started_ns?);
-                last = last.max(acc.finished_ns?);
-                computing += acc.times.ns("running");
-            }
+            let (first, last, computing) = self.group_span(group, "running")?;
             PhaseFigures::new(group.len(), first, last, computing)
         };
         Some(GilComparison {
@@ -689,18 +681,25 @@ impl SummaryBuilder {
     fn gather_comparison(&self) -> Option<GatherComparison> {
         let (together, later) = gather::phases(&self.scenario)?;
         let group = |tasks: &[u16]| -> Option<GroupFigures> {
-            let mut first = u64::MAX;
-            let mut last = 0;
-            let mut awaiting = 0;
-            for &t in tasks {
-                let acc = self.threads.get(t as usize)?;
-                first = first.min(acc.started_ns?);
-                last = last.max(acc.finished_ns?);
-                awaiting += acc.times.ns("sleeping");
-            }
+            let (first, last, awaiting) = self.group_span(tasks, "sleeping")?;
             GroupFigures::new(tasks.len(), first, last, awaiting)
         };
         Some(GatherComparison::new(group(&together)?, group(&later)?))
+    }
+
+    /// A group's first start, last finish, and the time its threads spent in `state` (a JSON
+    /// state name); `None` until every one of them has finished.
+    fn group_span(&self, group: &[u16], state: &str) -> Option<(u64, u64, u64)> {
+        let mut first = u64::MAX;
+        let mut last = 0;
+        let mut spent = 0;
+        for &t in group {
+            let acc = self.threads.get(t as usize)?;
+            first = first.min(acc.started_ns?);
+            last = last.max(acc.finished_ns?);
+            spent += acc.times.ns(state);
+        }
+        Some((first, last, spent))
     }
 }
 

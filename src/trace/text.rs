@@ -72,8 +72,9 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
     let mut out = String::new();
     let _ = writeln!(out, "{} ({})", s.shown_title(), s.name);
     let mut used = [false; STATES.len()];
+    let window = trace.cell_window(0, end_ns, width);
     for (i, thread) in s.threads.iter().enumerate() {
-        let mut cells = trace.lane_cells(i as u16, 0, end_ns, width);
+        let mut cells = trace.window_cells(i as u16, &window);
         let last = trace.state_at(i as u16, end_ns);
         // A run that ends stuck (a deadlock pauses the clock moments after the last block)
         // may have waited too briefly to win any cell; the last cell shows how it ended.
@@ -147,17 +148,23 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
     out
 }
 
-/// The summary in words: outcome, deadlock cycle, each thread's time, each resource's figures.
-pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
-    let mut out = String::new();
-    let run = fmt_run_time((summary.run_time_ms * 1e6) as u64);
-    let outcome = match summary.outcome {
+/// How a run ended (or that it is still running) after `run_ns` of run time, in words.
+pub fn outcome_words(outcome: Option<Outcome>, run_ns: u64) -> String {
+    let run = fmt_run_time(run_ns);
+    match outcome {
         Some(Outcome::Completed) => rust_i18n::t!("summary.completed", run = run),
         Some(Outcome::Deadlock) => rust_i18n::t!("summary.deadlock", run = run),
         Some(Outcome::Timeout) => rust_i18n::t!("summary.timeout", run = run),
         Some(Outcome::Failed) => rust_i18n::t!("summary.failed", run = run),
         None => rust_i18n::t!("summary.running", run = run),
-    };
+    }
+    .into_owned()
+}
+
+/// The summary in words: outcome, deadlock cycle, each thread's time, each resource's figures.
+pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
+    let mut out = String::new();
+    let outcome = outcome_words(summary.outcome, (summary.run_time_ms * 1e6) as u64);
     // The heads are one column, as wide as the widest in this language.
     let heads = ["outcome", "cycle", "threads", "resources", "events"]
         .map(|h| crate::i18n::text(&format!("summary.head.{h}")));

@@ -29,6 +29,23 @@ pub use crate::trace::resources::ResourceState;
 use crate::trace::resources::{apply_event, step_op};
 use crate::vocab::event::{Event, EventKind, NO_STEP, State, StateTracker};
 
+/// A stretch of time cut into lane cells, with the cells where each event loop had a task in a
+/// blocking call: what every task's lane on that loop asks of the others.
+#[derive(Debug, Clone)]
+pub struct CellWindow {
+    from_ns: u64,
+    to_ns: u64,
+    cells: usize,
+    blocking: Vec<(ResIdx, Vec<bool>)>,
+}
+
+impl CellWindow {
+    /// How many cells the window is cut into.
+    pub fn cells(&self) -> usize {
+        self.cells
+    }
+}
+
 /// A stretch of time a thread spent in one state: `[start_ns, end_ns)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateSpan {
@@ -109,6 +126,18 @@ pub struct Trace {
     /// one of them blocks, the others ready on its loop starve. Found once, as a lesson with ten
     /// thousand tasks asks for every lane every frame.
     blockers: Vec<(ThreadIdx, ResIdx)>,
+    /// Every lost update the log shows, found as its events arrive rather than on every frame:
+    /// in the order of the writes that lost them.
+    lost: VecDeque<LostMark>,
+}
+
+/// An increment another thread's write then threw away: `thread`'s store at `at_ns`, lost to
+/// the write at `by_ns` of a value read before it.
+#[derive(Debug, Clone, Copy)]
+struct LostMark {
+    by_ns: u64,
+    thread: ThreadIdx,
+    at_ns: u64,
 }
 
 /// The state of every resource and every thread's code marker after all events with
@@ -174,6 +203,7 @@ impl Trace {
             events_seen: 0,
             evicted: 0,
             too_late: 0,
+            lost: VecDeque::new(),
         }
     }
 
@@ -216,7 +246,10 @@ impl Trace {
             batch.sort_by_key(|e| e.t_ns);
         }
         let mut earliest_late: Option<u64> = None;
+        // The batch is sorted: its first event is the earliest whose lost updates it changes.
+        let mut lost_from: Option<u64> = None;
         for e in batch {
+            lost_from.get_or_insert(e.t_ns);
             if self.log.back().is_none_or(|b| b.t_ns <= e.t_ns) {
                 self.log.push_back(e);
             } else if e.t_ns < self.checkpoints[self.exact].upto {
@@ -229,10 +262,69 @@ impl Trace {
             }
             if self.log.len() >= self.limits.max_events {
                 self.settle(earliest_late.take());
+                if let Some(t) = lost_from.take() {
+                    self.find_lost(t);
+                }
                 self.evict();
             }
         }
         self.settle(earliest_late);
+        if let Some(t) = lost_from {
+            self.find_lost(t);
+        }
+    }
+
+    /// Finds again the lost updates of every write to a counter at or after `from_ns`, where
+    /// the events that just arrived may have changed them: each increment stored that another
+    /// thread then wrote over with a value it had read before that increment.
+    fn find_lost(&mut self, from_ns: u64) {
+        if !self
+            .scenario
+            .resources
+            .iter()
+            .any(|r| r.kind == ResourceKind::Counter)
+        {
+            return;
+        }
+        let keep = self.lost.partition_point(|m| m.by_ns < from_ns);
+        self.lost.truncate(keep);
+        let counter = |r: Option<ResIdx>| {
+            r.and_then(|r| self.scenario.resources.get(r as usize))
+                .is_some_and(|x| x.kind == ResourceKind::Counter)
+        };
+        let start = self.log.partition_point(|e| e.t_ns < from_ns);
+        for i in start..self.log.len() {
+            let x = self.log[i];
+            if x.kind != EventKind::Store || !counter(x.resource) {
+                continue;
+            }
+            let wrote = x.item.unwrap_or(0);
+            // Back to the writer's own read: every other thread's increment stored since then,
+            // to a value this write does not exceed, is gone.
+            // A read and its write-back lie close together; a write whose read has left the
+            // log is not looked for further than this.
+            const BACK: usize = 4096;
+            let mut found = Vec::new();
+            for y in self.log.range(..i).rev().take(BACK) {
+                if y.resource != x.resource {
+                    continue;
+                }
+                if y.thread == x.thread && y.kind == EventKind::Load {
+                    break;
+                }
+                if y.thread != x.thread
+                    && y.kind == EventKind::Store
+                    && y.item.unwrap_or(0) >= wrote
+                {
+                    found.push(LostMark {
+                        by_ns: x.t_ns,
+                        thread: y.thread,
+                        at_ns: y.t_ns,
+                    });
+                }
+            }
+            self.lost.extend(found);
+        }
     }
 
     /// Drops checkpoints a late event landed before, then checkpoints whatever is due.
@@ -288,6 +380,10 @@ impl Trace {
         }
         let Some((j, p)) = cut else { return };
         self.log.drain(..p);
+        // What the log no longer holds is not shown as lost: only from the exact time on.
+        if let Some(front) = self.log.front().map(|e| e.t_ns) {
+            self.lost.retain(|m| m.at_ns >= front);
+        }
         self.evicted += p as u64;
         self.exact = j;
         if self.exact > self.limits.max_old_checkpoints {
@@ -360,6 +456,7 @@ impl Trace {
         lanes
             + self.log.capacity() * size_of::<Event>()
             + self.checkpoints.capacity() * (size_of::<Checkpoint>() + per_checkpoint)
+            + self.lost.capacity() * size_of::<LostMark>()
     }
 
     /// A thread's state at `t_ns`; `None` before its first event (or for an unknown thread).
@@ -416,7 +513,38 @@ impl Trace {
         to_ns: u64,
         cells: usize,
     ) -> Vec<Option<State>> {
-        let mut out = self.own_cells(thread, from_ns, to_ns, cells);
+        self.window_cells(thread, &self.cell_window(from_ns, to_ns, cells))
+    }
+
+    /// `[from_ns, to_ns)` cut into `cells` cells, for drawing many lanes across it with
+    /// [`Trace::window_cells`]: where each loop had a task in a blocking call is found here
+    /// once, not again for every task on that loop.
+    pub fn cell_window(&self, from_ns: u64, to_ns: u64, cells: usize) -> CellWindow {
+        let mut blocking: Vec<(ResIdx, Vec<bool>)> = Vec::new();
+        for &(u, l) in &self.blockers {
+            let theirs = self.own_cells(u, from_ns, to_ns, cells);
+            let at = match blocking.iter().position(|(b, _)| *b == l) {
+                Some(i) => i,
+                None => {
+                    blocking.push((l, vec![false; cells]));
+                    blocking.len() - 1
+                }
+            };
+            for (cell, theirs) in blocking[at].1.iter_mut().zip(theirs) {
+                *cell |= theirs == Some(State::Blocking(l));
+            }
+        }
+        CellWindow {
+            from_ns,
+            to_ns,
+            cells,
+            blocking,
+        }
+    }
+
+    /// [`Trace::lane_cells`] across a window taken with [`Trace::cell_window`].
+    pub fn window_cells(&self, thread: ThreadIdx, window: &CellWindow) -> Vec<Option<State>> {
+        let mut out = self.own_cells(thread, window.from_ns, window.to_ns, window.cells);
         let Some(l) = self
             .scenario
             .threads
@@ -425,10 +553,11 @@ impl Trace {
         else {
             return out;
         };
-        for u in self.blockers(thread, l) {
-            let theirs = self.own_cells(u, from_ns, to_ns, cells);
-            for (mine, theirs) in out.iter_mut().zip(theirs) {
-                if *mine == Some(State::Ready(l)) && theirs == Some(State::Blocking(l)) {
+        // The task's own blocking call is in the loop's cells too; a cell of its own where it
+        // is ready is never one where it blocks, so only another task's call marks it.
+        if let Some((_, blocked)) = window.blocking.iter().find(|(b, _)| *b == l) {
+            for (mine, &blocked) in out.iter_mut().zip(blocked) {
+                if blocked && *mine == Some(State::Ready(l)) {
                     *mine = Some(State::Starved(l));
                 }
             }
@@ -523,55 +652,16 @@ impl Trace {
     /// whose update was lost, when it stored it). Found in the event log, so only from
     /// [`Trace::exact_from_ns`] on.
     pub fn lost_updates(&self, from_ns: u64, to_ns: u64) -> Vec<(ThreadIdx, u64)> {
-        let counter = |r: Option<ResIdx>| {
-            r.is_some_and(|r| {
-                matches!(
-                    self.scenario.resources.get(r as usize).map(|x| x.kind),
-                    Some(ResourceKind::Counter)
-                )
-            })
-        };
-        if !self
-            .scenario
-            .resources
-            .iter()
-            .any(|r| r.kind == ResourceKind::Counter)
-        {
-            return Vec::new();
-        }
         // The write that loses an update comes after it: look a little past the window.
         let until = to_ns.saturating_add((to_ns - from_ns.min(to_ns)) / 2);
-        let start = self.log.partition_point(|e| e.t_ns < from_ns);
-        let end = self.log.partition_point(|e| e.t_ns <= until);
-        const MOST: usize = 1 << 17;
-        let mut lost = Vec::new();
-        for i in start..end.min(start + MOST) {
-            let x = self.log[i];
-            if x.kind != EventKind::Store || !counter(x.resource) {
-                continue;
-            }
-            let wrote = x.item.unwrap_or(0);
-            // Back to the writer's own read: every other thread's increment stored since then,
-            // to a value this write does not exceed, is gone.
-            // A read and its write-back lie close together; a write whose read has left the
-            // log is not looked for further than this.
-            const BACK: usize = 4096;
-            for y in self.log.range(..i).rev().take(BACK) {
-                if y.resource != x.resource {
-                    continue;
-                }
-                if y.thread == x.thread && y.kind == EventKind::Load {
-                    break;
-                }
-                if y.thread != x.thread
-                    && y.kind == EventKind::Store
-                    && y.item.unwrap_or(0) >= wrote
-                    && (from_ns..=to_ns).contains(&y.t_ns)
-                {
-                    lost.push((y.thread, y.t_ns));
-                }
-            }
-        }
+        let start = self.lost.partition_point(|m| m.by_ns < from_ns);
+        let mut lost: Vec<(ThreadIdx, u64)> = self
+            .lost
+            .range(start..)
+            .take_while(|m| m.by_ns <= until)
+            .filter(|m| (from_ns..=to_ns).contains(&m.at_ns))
+            .map(|m| (m.thread, m.at_ns))
+            .collect();
         lost.sort_unstable();
         lost.dedup();
         lost
@@ -623,10 +713,7 @@ impl Trace {
     /// going on after a pause or after getting the GIL back. Looks back a bounded way: the log
     /// draws this for each line it shows, every frame, and a thread's earlier events of the
     /// same step lie within a few GIL turns of every other thread.
-    fn computes_again(&self, e: &Event) -> bool {
-        let Some(at) = self.position(e) else {
-            return false;
-        };
+    fn computes_again(&self, at: usize, e: &Event) -> bool {
         self.log
             .range(..at)
             .rev()
@@ -725,22 +812,25 @@ impl Trace {
         match (e.kind, op) {
             // Back at its work after taking back a GIL the log does not show: nothing new
             // happened to the lesson's own resources.
-            (EventKind::Run, _) => {
-                self.computes_again(e)
-                    && self.position(e).is_some_and(|at| {
-                        self.log
-                            .range(..at)
-                            .rev()
-                            .take(64)
-                            .find(|p| p.thread == e.thread)
-                            .is_some_and(|p| {
-                                p.kind == EventKind::Acquire
-                                    && p.resource.is_some_and(|r| s.is_implied(r))
-                            })
-                    })
-            }
+            (EventKind::Run, _) => self.position(e).is_some_and(|at| {
+                self.computes_again(at, e)
+                    && self
+                        .log
+                        .range(..at)
+                        .rev()
+                        .take(64)
+                        .find(|p| p.thread == e.thread)
+                        .is_some_and(|p| {
+                            p.kind == EventKind::Acquire
+                                && p.resource.is_some_and(|r| s.is_implied(r))
+                        })
+            }),
             // Sleeping on after a pause: the line before the pause said it.
-            (EventKind::Sleep, _) if self.sleeps_again(e) => true,
+            (EventKind::Sleep, _)
+                if self.position(e).is_some_and(|at| self.sleeps_again(at, e)) =>
+            {
+                true
+            }
             (EventKind::Sleep, Some(Op::Sleep(_))) => task,
             (EventKind::Block, _) => barrier,
             // A try-lock step releases or sleeps only when it backs off.
@@ -751,10 +841,7 @@ impl Trace {
 
     /// Whether `e`, a sleep, goes on with a sleep its thread began in the same step before a
     /// pause held it.
-    fn sleeps_again(&self, e: &Event) -> bool {
-        let Some(at) = self.position(e) else {
-            return false;
-        };
+    fn sleeps_again(&self, at: usize, e: &Event) -> bool {
         self.log
             .range(..at)
             .rev()
@@ -874,7 +961,9 @@ impl Trace {
                 EventKind::Start => say!("started"),
                 // Back at a step's work after a pause or the GIL's hand-over, a thread goes on
                 // with what it was doing: said as such, not as a fresh start of the step.
-                EventKind::Run if e.step != NO_STEP && self.computes_again(e) => {
+                EventKind::Run
+                    if e.step != NO_STEP && index.is_some_and(|i| self.computes_again(i, e)) =>
+                {
                     say!("computes_on")
                 }
                 EventKind::Run => match op {
@@ -1705,6 +1794,97 @@ mod tests {
         );
     }
 
+    /// Lost updates are found as events arrive: batches out of order across threads, and a
+    /// log that evicts its oldest part, mark what a scan of every write back to its own read
+    /// finds, in every window asked for, from the exact time on.
+    #[test]
+    fn lost_updates_found_as_events_arrive_match_a_scan_of_the_whole_run() {
+        let s = scenario(
+            &[("hits", K::Counter), ("misses", K::Counter)],
+            &(0..4)
+                .map(|i| {
+                    (
+                        ["T0", "T1", "T2", "T3"][i],
+                        vec![Op::Increment((i % 2) as ResIdx)],
+                    )
+                })
+                .collect::<Vec<_>>(),
+        );
+        // Threads read and write back in a random interleaving, each its own counter's value
+        // plus one: every write over another's newer one loses it.
+        let mut rng = Lcg(5);
+        let mut value = [0u32; 2];
+        let mut read: [Option<u32>; 4] = [None; 4];
+        let mut events = Vec::new();
+        for i in 0..6_000u64 {
+            let t = (rng.next_u64() % 4) as ThreadIdx;
+            let r = t % 2;
+            let (kind, item) = match read[t as usize].take() {
+                None => {
+                    read[t as usize] = Some(value[r as usize]);
+                    (Load, value[r as usize])
+                }
+                Some(v) => {
+                    value[r as usize] = v + 1;
+                    (Store, v + 1)
+                }
+            };
+            events.push(Event {
+                resource: Some(r),
+                step: 0,
+                item: Some(item),
+                ..ev(1_000 + i * 1_000, t, kind)
+            });
+        }
+        // The whole run, each write scanned back to its own read.
+        let mut truth: Vec<(u64, ThreadIdx, u64)> = Vec::new();
+        for (i, x) in events.iter().enumerate().filter(|(_, x)| x.kind == Store) {
+            for y in events[..i]
+                .iter()
+                .rev()
+                .filter(|y| y.resource == x.resource)
+            {
+                if y.thread == x.thread && y.kind == Load {
+                    break;
+                }
+                if y.thread != x.thread && y.kind == Store && y.item >= x.item {
+                    truth.push((x.t_ns, y.thread, y.t_ns));
+                }
+            }
+        }
+        assert!(
+            truth.len() > 100,
+            "the interleaving loses updates: {}",
+            truth.len()
+        );
+        let limits = TraceLimits {
+            max_events: 2_000,
+            checkpoint_every: 64,
+            max_spans_per_lane: 1 << 20,
+            max_old_checkpoints: 16,
+        };
+        let (ordered, jumbled) = ordered_and_jumbled(&s, &events, limits);
+        let exact = jumbled.exact_from_ns();
+        assert!(exact > 0, "eviction happened");
+        let end = jumbled.end_ns();
+        let windows = (0..40).map(|k| {
+            let from = exact + (end - exact) * k / 40;
+            (from, from + (end - exact) / (1 + k % 7))
+        });
+        for (from, to) in windows {
+            let until = to + (to - from) / 2;
+            let mut expected: Vec<(ThreadIdx, u64)> = truth
+                .iter()
+                .filter(|(by, _, at)| (from..=until).contains(by) && (from..=to).contains(at))
+                .map(|&(_, t, at)| (t, at))
+                .collect();
+            expected.sort_unstable();
+            expected.dedup();
+            assert_eq!(jumbled.lost_updates(from, to), expected, "[{from}, {to}]");
+            assert_eq!(ordered.lost_updates(from, to), expected, "[{from}, {to}]");
+        }
+    }
+
     #[test]
     fn lanes_follow_each_threads_states() {
         let s = deadlock_scenario();
@@ -2157,6 +2337,23 @@ mod tests {
         assert_eq!(t.events_before(0, 0), []);
     }
 
+    /// `events` through two stores with `limits`: in one batch in time order, and in batches
+    /// jumbled across threads as a run drains them (none so late that its place was evicted).
+    fn ordered_and_jumbled(
+        s: &Arc<Scenario>,
+        events: &[Event],
+        limits: TraceLimits,
+    ) -> (Trace, Trace) {
+        let mut ordered = Trace::with_limits(s.clone(), limits);
+        ordered.push(events);
+        let mut jumbled = Trace::with_limits(s.clone(), limits);
+        for batch in jumble(events, 37, 11) {
+            jumbled.push(&batch);
+        }
+        assert_eq!(jumbled.events_too_late(), 0);
+        (ordered, jumbled)
+    }
+
     /// A stream delivered the way a run drains it gives the same answers as the same stream in
     /// time order, even with checkpoints and eviction in play.
     #[test]
@@ -2170,13 +2367,7 @@ mod tests {
             max_spans_per_lane: 1 << 20,
             max_old_checkpoints: 16,
         };
-        let mut ordered = Trace::with_limits(s.clone(), limits);
-        ordered.push(&events);
-        let mut jumbled = Trace::with_limits(s.clone(), limits);
-        for batch in jumble(&events, 37, 11) {
-            jumbled.push(&batch);
-        }
-        assert_eq!(jumbled.events_too_late(), 0);
+        let (ordered, jumbled) = ordered_and_jumbled(&s, &events, limits);
         assert_eq!(ordered.exact_from_ns(), jumbled.exact_from_ns());
         assert!(jumbled.exact_from_ns() > 0, "eviction happened");
         let from = jumbled.exact_from_ns();

@@ -97,6 +97,26 @@ pub fn idle_words(scenario: &Scenario, spec: &ThreadSpec) -> String {
     }
 }
 
+/// A lane label's tail for the locks a thread holds, each with the times it holds it where
+/// that is more than once: " holds A, account ×2". Empty when it holds none.
+pub fn holds_words<'a>(held: impl IntoIterator<Item = (&'a str, u32)>) -> String {
+    let held: Vec<String> = held
+        .into_iter()
+        .map(|(name, depth)| {
+            if depth > 1 {
+                format!("{name}{}", rust_i18n::t!("screen.times_held", n = depth))
+            } else {
+                name.to_string()
+            }
+        })
+        .collect();
+    if held.is_empty() {
+        String::new()
+    } else {
+        rust_i18n::t!("screen.holds", what = held.join(", ")).into_owned()
+    }
+}
+
 /// The widest label a lane of this scenario can show, in cells, so the label column fits it:
 /// the states that name nothing, each resource's wait, a buffer's wait on either side, each
 /// loop's blocking call and the starving it causes, each rwlock's reading and writing, a
@@ -146,8 +166,8 @@ fn widest_label(scenario: &Scenario) -> usize {
         .map(|(s, t, step)| 2 + cells::width(&state_words(scenario, t as ThreadIdx, s, step)));
     // A thread going about its work with every lock it takes in hand.
     let holding = scenario.threads.iter().enumerate().map(|(t, spec)| {
-        let mut names: Vec<&str> = Vec::new();
-        let mut counts = false;
+        // Each lock once, an rlock held twice.
+        let mut held: Vec<(&str, u32)> = Vec::new();
         // The longest state it can be in while holding one: asleep, or blocked on another.
         let mut state = cells::width(&state_words(
             scenario,
@@ -159,19 +179,24 @@ fn widest_label(scenario: &Scenario) -> usize {
             if let Op::Lock(r) | Op::TryLock { resource: r, .. } = st.op
                 && let Some(res) = scenario.resources.get(r as usize)
             {
-                counts |= res.kind == ResourceKind::RLock;
-                if !names.contains(&res.name.as_str()) {
-                    names.push(&res.name);
+                if !held.iter().any(|(name, _)| *name == res.name) {
+                    held.push((
+                        &res.name,
+                        if res.kind == ResourceKind::RLock {
+                            2
+                        } else {
+                            1
+                        },
+                    ));
                 }
                 let blocked = state_words(scenario, t as ThreadIdx, State::Locked(r), None);
                 state = state.max(cells::width(&blocked));
             }
         }
-        if names.is_empty() {
+        if held.is_empty() {
             return 0;
         }
-        let what = names.join(", ") + if counts { " ×2" } else { "" };
-        2 + state + cells::width(&rust_i18n::t!("screen.holds", what = what))
+        2 + state + cells::width(&holds_words(held))
     });
     let not_started = scenario
         .threads

@@ -435,7 +435,9 @@ Semaphore = _semaphore_class(_RealSemaphore, "semaphore")
 BoundedSemaphore = _semaphore_class(_RealBoundedSemaphore, "semaphore")
 
 
-class Event(_RealEvent):
+class _MadeEvent:
+    """An event of threading's or asyncio's, traced if the program made it."""
+
     # Only primitives the program made are traced, wherever they are used.
     _traced = False
 
@@ -445,6 +447,8 @@ class Event(_RealEvent):
         if self._traced:
             _new("event", self)
 
+
+class Event(_MadeEvent, _RealEvent):
     def set(self):
         if self._traced:
             _gate_pass()
@@ -940,16 +944,7 @@ def _async_lock_class(base, kind):
     return L
 
 
-class AEvent(_aio.Event):
-    # Only primitives the program made are traced, wherever they are used.
-    _traced = False
-
-    def __init__(self):
-        super().__init__()
-        self._traced = _from_user(2)
-        if self._traced:
-            _new("event", self)
-
+class AEvent(_MadeEvent, _aio.Event):
     def set(self):
         me = _task_who()
         if self._traced:

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use super::conductor::{Conductor, Flow, Halt};
 use super::recorder::Recorder;
-use crate::scenario::model::{ResIdx, Resource, ResourceKind, ThreadIdx};
+use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::vocab::event::EventKind;
 
 /// What a worker brings to a primitive: who it is, where it records, who conducts it.
@@ -267,7 +267,10 @@ pub enum Primitive {
 }
 
 impl Primitive {
-    pub fn new(index: ResIdx, resource: &Resource, threads: usize) -> Primitive {
+    /// Resource `index` of `scenario`, ready for its threads.
+    pub fn new(index: ResIdx, scenario: &Scenario) -> Primitive {
+        let resource = &scenario.resources[index as usize];
+        let threads = scenario.threads.len();
         if resource.asyncio {
             return Primitive::Asyncio(asyncio::Asyncio::new(index, resource.kind, threads));
         }
@@ -299,7 +302,15 @@ impl Primitive {
             }
             ResourceKind::List => Primitive::List(list::List::new(index)),
             ResourceKind::MpQueue => Primitive::MpQueue(mp_queue::MpQueue::new(index, threads)),
-            ResourceKind::Pool => Primitive::Pool(pool::Pool::new(index)),
+            ResourceKind::Pool => {
+                // Tasks hand blocking calls (`to-thread`) only to their loop's executor.
+                let executor = scenario.threads.iter().any(|t| {
+                    t.steps
+                        .iter()
+                        .any(|s| matches!(s.op, Op::ToThread { executor, .. } if executor == index))
+                });
+                Primitive::Pool(pool::Pool::new(index, executor))
+            }
         }
     }
 

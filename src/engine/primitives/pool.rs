@@ -19,6 +19,9 @@ use crate::vocab::event::EventKind;
 
 pub struct Pool {
     index: ResIdx,
+    /// The event loop's executor: tasks hand it blocking calls (`to-thread`), and its workers
+    /// start with the first call, as CPython's ThreadPoolExecutor starts its threads.
+    executor: bool,
     pub(super) core: Core<State>,
 }
 
@@ -80,9 +83,10 @@ pub enum Collect {
 }
 
 impl Pool {
-    pub fn new(index: ResIdx) -> Pool {
+    pub fn new(index: ResIdx, executor: bool) -> Pool {
         Pool {
             index,
+            executor,
             core: Core::new(State {
                 seq: 0,
                 queue: VecDeque::new(),
@@ -217,8 +221,14 @@ impl Pool {
         Some(by)
     }
 
+    /// Whether this is the event loop's executor (see [`Pool::until_called`]).
+    pub fn is_executor(&self) -> bool {
+        self.executor
+    }
+
     /// Wait, without having started, until a first task or call has been submitted: true.
-    /// False if the pool was closed first, and no worker is needed.
+    /// False if the pool was closed first, and no worker is needed. A submit, the close, and
+    /// the run's cancelling (or its daemons' stopping) each wake the wait.
     pub fn until_called(
         &self,
         conductor: &crate::engine::conductor::Conductor,
@@ -231,7 +241,7 @@ impl Pool {
             if conductor.cancelled() {
                 return Err(Halt::Cancelled);
             }
-            self.core.cv.wait_for(&mut s, Duration::from_millis(50));
+            self.core.cv.wait(&mut s);
         }
         Ok(true)
     }

@@ -514,41 +514,34 @@ fn groups(scenario: &Scenario, taken: &mut HashSet<String>) -> Vec<Group> {
 /// For thread `t` of the first process of a `process NAME count=N` block, whose function the
 /// copies in the other processes share: `NAME.thread` (`worker.loop`, not `worker-1.loop`).
 fn block_name(scenario: &Scenario, t: usize) -> Option<String> {
-    let spec = &scenario.threads[t];
-    let process = scenario.process_of(t as u16)?;
-    let local = spec.group.strip_prefix(process)?;
-    let copied = scenario
-        .threads
-        .iter()
-        .enumerate()
-        .skip(t + 1)
-        .any(|(u, other)| {
-            scenario.process_of(u as u16).is_some_and(|p| {
-                p != process
-                    && other.group.strip_prefix(p) == Some(local)
-                    && other.steps == spec.steps
-                    && other.line == spec.line
-            })
-        });
+    let (local, process) = local_name(scenario, t)?;
+    let copied = (t + 1..scenario.threads.len()).any(|u| same_in_another_process(scenario, t, u));
     let block = process.rsplit_once('-').map_or(process, |(b, _)| b);
     copied.then(|| format!("{block}{local}"))
+}
+
+/// Thread `t`'s name within its child process, and that process's name.
+fn local_name(scenario: &Scenario, t: usize) -> Option<(&str, &str)> {
+    let process = scenario.process_of(t as u16)?;
+    Some((scenario.threads[t].group.strip_prefix(process)?, process))
+}
+
+/// Whether threads `t` and `u` are the same thread of one `process` block in two of its
+/// processes: the same name within each, the same steps, from the same line.
+fn same_in_another_process(scenario: &Scenario, t: usize, u: usize) -> bool {
+    let (Some((a, p)), Some((b, q))) = (local_name(scenario, t), local_name(scenario, u)) else {
+        return false;
+    };
+    let (x, y) = (&scenario.threads[t], &scenario.threads[u]);
+    a == b && p != q && x.steps == y.steps && x.line == y.line
 }
 
 /// For thread `t` of a child process: the earlier group, in another process, that is the same
 /// thread of the same `process` block (same name within its process, same steps), if any.
 fn process_twin(scenario: &Scenario, groups: &[Group], t: usize) -> Option<usize> {
-    let local = |t: usize| {
-        let spec = &scenario.threads[t];
-        let process = scenario.process_of(t as u16)?;
-        Some((spec.group.strip_prefix(process)?.to_string(), process))
-    };
-    let (name, process) = local(t)?;
-    groups.iter().position(|g| {
-        g.same_as.is_none()
-            && local(g.first).is_some_and(|(n, p)| n == name && p != process)
-            && scenario.threads[g.first].steps == scenario.threads[t].steps
-            && scenario.threads[g.first].line == scenario.threads[t].line
-    })
+    groups
+        .iter()
+        .position(|g| g.same_as.is_none() && same_in_another_process(scenario, g.first, t))
 }
 
 fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {

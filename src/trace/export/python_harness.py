@@ -227,11 +227,12 @@ class Barrier:
         _log("pass", self.name)
 
 
-class Event:
-    """threading.Event."""
+class _Flag:
+    """An event, of threading's kind or asyncio's (`_kind`): set and clear are logged alike,
+    and a wait that passes names who set it."""
 
     def __init__(self, name):
-        self.name, self._event, self._setter = name, threading.Event(), None
+        self.name, self._event, self._setter = name, self._kind(), None
 
     def set(self):
         _log("set", self.name)
@@ -241,6 +242,12 @@ class Event:
     def clear(self):
         _log("clear", self.name)
         self._event.clear()
+
+
+class Event(_Flag):
+    """threading.Event."""
+
+    _kind = threading.Event
 
     def wait(self, timeout=None):
         if not self._event.is_set():
@@ -720,20 +727,10 @@ class AsyncLock(AsyncSemaphore):
     _kind = asyncio.Lock
 
 
-class AsyncEvent:
+class AsyncEvent(_Flag):
     """asyncio.Event()."""
 
-    def __init__(self, name):
-        self.name, self._event, self._setter = name, asyncio.Event(), None
-
-    def set(self):
-        _log("set", self.name)
-        self._setter = _me()
-        self._event.set()
-
-    def clear(self):
-        _log("clear", self.name)
-        self._event.clear()
+    _kind = asyncio.Event
 
     async def wait(self):
         if not self._event.is_set():

@@ -234,7 +234,13 @@ fn draw_half(
         }
         .render(banner_area, buf);
     }
-    lanes::Lanes { run, theme }.render(lanes_area, buf);
+    let resources = run.trace.resources_at(run.view_ns());
+    lanes::Lanes {
+        run,
+        theme,
+        resources: &resources,
+    }
+    .render(lanes_area, buf);
     folded_note(run, theme, lanes_area, buf);
     CardStack { cards, theme }.render(card, buf);
 }

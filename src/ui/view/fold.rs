@@ -5,6 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::style::Modifier;
 
 use crate::trace::groups::{self, Group};
+use crate::trace::timeline::CellWindow;
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
 use crate::ui::view::fit;
@@ -37,6 +38,7 @@ pub fn draw_group(
     theme: Theme,
     group: &Group,
     p: Place,
+    window: &CellWindow,
     cursor_cell: Option<u64>,
     buf: &mut Buffer,
 ) {
@@ -81,13 +83,7 @@ pub fn draw_group(
     let end = run.end_ns();
     let per = run.ns_per_cell();
     let start = run.window_start(p.cells_w);
-    let cells = groups::group_cells(
-        &run.trace,
-        group,
-        start,
-        start + u64::from(p.cells_w) * per,
-        usize::from(p.cells_w),
-    );
+    let cells = groups::group_cells(&run.trace, group, window);
     let at_end = groups::census(&run.trace, group, end)
         .first()
         .map(|&(s, _)| s);

@@ -21,6 +21,9 @@ use crate::vocab::event::{STATES, State};
 pub struct Lanes<'a> {
     pub run: &'a RunState,
     pub theme: Theme,
+    /// Every resource's state at the time shown ([`crate::trace::Trace::resources_at`]): what
+    /// each lane's label says its thread holds.
+    pub resources: &'a [ResourceState],
 }
 
 /// Where things sit inside the lanes panel, shared by drawing and mouse hit-testing.
@@ -149,7 +152,7 @@ pub fn legend_states(scenario: &Scenario) -> Vec<State> {
 /// shows what a thread does, not what it keeps others from: a thread asleep or backing off
 /// with a lock in hand looks idle. Empty when it holds none.
 pub fn holds(scenario: &Scenario, resources: &[ResourceState], t: ThreadIdx) -> String {
-    let held: Vec<String> = resources
+    let held: Vec<(&str, u32)> = resources
         .iter()
         .enumerate()
         .filter(|(r, _)| {
@@ -163,22 +166,11 @@ pub fn holds(scenario: &Scenario, resources: &[ResourceState], t: ThreadIdx) -> 
                 holder: Some(h),
                 depth,
                 ..
-            } if *h == t => {
-                let name = scenario.resource_name(r as ResIdx);
-                Some(if *depth > 1 {
-                    format!("{name}{}", rust_i18n::t!("screen.times_held", n = depth))
-                } else {
-                    name.to_string()
-                })
-            }
+            } if *h == t => Some((scenario.resource_name(r as ResIdx), *depth)),
             _ => None,
         })
         .collect();
-    if held.is_empty() {
-        String::new()
-    } else {
-        rust_i18n::t!("screen.holds", what = held.join(", ")).into_owned()
-    }
+    layout::holds_words(held)
 }
 
 impl Widget for Lanes<'_> {
@@ -208,10 +200,16 @@ impl Widget for Lanes<'_> {
             .as_ref()
             .map(|d| d.stuck.clone())
             .unwrap_or_default();
-        let resources = run.trace.resources_at(view);
+        let resources = self.resources;
         let lost = run
             .trace
             .lost_updates(start, start + u64::from(g.cells_w) * per);
+        // Every lane drawn, and every member of a folded group, is cut into the same cells.
+        let window = run.trace.cell_window(
+            start,
+            start + u64::from(g.cells_w) * per,
+            usize::from(g.cells_w),
+        );
         let cursor_cell = run
             .cursor
             .filter(|c| *c >= start)
@@ -236,7 +234,8 @@ impl Widget for Lanes<'_> {
                         cells_w: g.cells_w,
                         lane_h: g.lane_h,
                     };
-                    fold::draw_group(run, theme, &run.folds.groups[i], place, cursor_cell, buf);
+                    let group = &run.folds.groups[i];
+                    fold::draw_group(run, theme, group, place, &window, cursor_cell, buf);
                     continue;
                 }
             };
@@ -278,7 +277,7 @@ impl Widget for Lanes<'_> {
                         "{} {}{}",
                         theme.glyphs.state(s),
                         state_words(scenario, t, s, step),
-                        holds(scenario, &resources, t)
+                        holds(scenario, resources, t)
                     );
                     (text, theme.state_label(s))
                 }
@@ -305,12 +304,7 @@ impl Widget for Lanes<'_> {
             }
 
             // The timeline: every cell's dominant state in one pass over the lane's spans.
-            let cells = run.trace.lane_cells(
-                t,
-                start,
-                start + u64::from(g.cells_w) * per,
-                usize::from(g.cells_w),
-            );
+            let cells = run.trace.window_cells(t, &window);
             for i in 0..g.cells_w {
                 let from = start + u64::from(i) * per;
                 // Nothing is drawn past now: what has not happened yet is not known, not even

@@ -19,12 +19,14 @@ use crate::vocab::event::State;
 pub struct Resources<'a> {
     pub run: &'a RunState,
     pub theme: Theme,
+    /// Every resource's state at the time shown ([`crate::trace::Trace::resources_at`]).
+    pub states: &'a [ResourceState],
 }
 
 /// Rows the panel wants at this inner width: each resource's line, wrapped, plus borders.
-pub fn wanted_height(run: &RunState, width: u16) -> u16 {
+pub fn wanted_height(run: &RunState, states: &[ResourceState], width: u16) -> u16 {
     let theme = Theme::new(crate::ui::theme::ThemeKind::Mono, false);
-    let lines = lines(run, theme);
+    let lines = lines(run, states, theme);
     let texts: Vec<String> = lines
         .iter()
         .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
@@ -32,7 +34,7 @@ pub fn wanted_height(run: &RunState, width: u16) -> u16 {
     crate::ui::view::wrapped_rows(texts.iter().map(String::as_str), width).max(1) + 2
 }
 
-fn lines(run: &RunState, theme: Theme) -> Vec<Line<'_>> {
+fn lines<'a>(run: &'a RunState, states: &[ResourceState], theme: Theme) -> Vec<Line<'a>> {
     let name_w = run
         .scenario
         .resources
@@ -40,8 +42,7 @@ fn lines(run: &RunState, theme: Theme) -> Vec<Line<'_>> {
         .map(|r| cells::width(&r.name))
         .max()
         .unwrap_or(1);
-    run.trace
-        .resources_at(run.view_ns())
+    states
         .iter()
         .enumerate()
         .map(|(i, s)| resource_line(run, theme, i as ResIdx, s, name_w))
@@ -410,7 +411,7 @@ impl Widget for Resources<'_> {
         if inner.is_empty() {
             return;
         }
-        let mut lines = lines(run, self.theme);
+        let mut lines = lines(run, self.states, self.theme);
         if lines.is_empty() {
             lines.push(Line::styled(
                 t!("classroom.resources.none"),

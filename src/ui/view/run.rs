@@ -8,6 +8,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use crate::engine::Phase;
 use crate::scenario::model::ThreadIdx;
+use crate::trace::ResourceState;
 use crate::trace::card::Card;
 use crate::ui::app::{App, RunState};
 use crate::ui::layout::RUN_MIN_SIZE;
@@ -40,11 +41,13 @@ pub fn run_cards(run: &RunState, cores: usize) -> Vec<Card> {
 /// Where each panel of `app`'s run goes in `area`, as the run view draws it.
 pub fn areas_of(app: &App, area: Rect) -> Option<Areas> {
     let run = app.run.as_ref()?;
-    Some(areas(run, area, &run_cards(run, app.cores)))
+    let resources = run.trace.resources_at(run.view_ns());
+    Some(areas(run, area, &run_cards(run, app.cores), &resources))
 }
 
-/// Where each panel goes, given the lesson's `cards` (see [`run_cards`]).
-pub fn areas(run: &RunState, area: Rect, cards: &[Card]) -> Areas {
+/// Where each panel goes, given the lesson's `cards` (see [`run_cards`]) and the `resources`
+/// as they stand at the time shown.
+pub fn areas(run: &RunState, area: Rect, cards: &[Card], resources: &[ResourceState]) -> Areas {
     let scenario = &run.scenario;
     let banner_h = run
         .live
@@ -72,7 +75,7 @@ pub fn areas(run: &RunState, area: Rect, cards: &[Card]) -> Areas {
     ]));
     let [code, right] = side_by_side(bottom, 4, (30, 56));
     let cards_h = card::stack_height(cards, right.width);
-    let res_h = resources::wanted_height(run, right.width.saturating_sub(2))
+    let res_h = resources::wanted_height(run, resources, right.width.saturating_sub(2))
         .min(right.height.saturating_sub(cards_h + 3));
     let mut about = crate::ui::view::reflow(scenario.shown_about());
     about.extend(card_notes(run));
@@ -208,8 +211,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         too_small(area, buf, RUN_MIN_SIZE, theme);
         return;
     }
+    // What the panels share is taken once a frame: the lanes' "holds" and the resources panel
+    // read the same states, and the layout measures the panel it draws.
     let cards = run_cards(run, app.cores);
-    let a = areas(run, area, &cards);
+    let states = run.trace.resources_at(run.view_ns());
+    let a = areas(run, area, &cards, &states);
     header(run, theme, a.header, buf);
     if let Some(d) = &run.live.deadlock {
         banner::DeadlockBanner {
@@ -237,14 +243,24 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         })
         .collect();
     Paragraph::new(failures).render(a.failures, buf);
-    lanes::Lanes { run, theme }.render(a.lanes, buf);
+    lanes::Lanes {
+        run,
+        theme,
+        resources: &states,
+    }
+    .render(a.lanes, buf);
     Code { run, theme }.render(a.code, buf);
     CardStack {
         cards: &cards,
         theme,
     }
     .render(a.cards, buf);
-    resources::Resources { run, theme }.render(a.resources, buf);
+    resources::Resources {
+        run,
+        theme,
+        states: &states,
+    }
+    .render(a.resources, buf);
     Log { run, theme }.render(a.log, buf);
     if !a.about.is_empty() {
         let inner = framed(rust_i18n::t!("panel.look_for"), theme, a.about, buf);
