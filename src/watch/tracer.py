@@ -485,7 +485,12 @@ class Barrier(_RealBarrier):
             return super().wait(timeout)
         where = _where(2)
         _gate_pass()
-        _emit("arrive", "barrier", id(self), "", where)
+        # "~": the wait can give up (its own timeout or the barrier's), so it is no deadlock;
+        # "wait": not the last to arrive, so it waits for the others (read without the
+        # barrier's lock: a guess the next record confirms).
+        timed = timeout is not None or self._timeout is not None
+        waits = self.n_waiting + 1 < self.parties
+        _emit("arrive", "barrier", id(self), ("~" if timed else "") + ("wait" if waits else ""), where)
         try:
             r = super().wait(timeout)
         except _th.BrokenBarrierError:
@@ -520,7 +525,10 @@ def _thread_start(self):
 def _thread_join(self, timeout=None):
     if not _from_user(2):
         return _real_join(self, timeout)
-    where = _where(2)
+    _join_traced(self, timeout, _where(2))
+
+
+def _join_traced(self, timeout, where):
     _gate_pass()
     if not self.is_alive():
         _real_join(self, timeout)
@@ -540,7 +548,19 @@ def _excepthook(args):
     return _real_excepthook(args)
 
 
+def _timer_run(self):
+    # A Timer waits on an Event threading made for it, which is not traced: said here as the
+    # sleep it is (cut short by cancel), so its lane sleeps instead of seeming to compute.
+    _emit("sleep", "", 0, repr(self.interval), ("", 0))
+    self.finished.wait(self.interval)
+    _emit("woke", "", 0, "", ("", 0))
+    if not self.finished.is_set():
+        self.function(*self.args, **self.kwargs)
+    self.finished.set()
+
+
 _RealThread._bootstrap_inner = _bootstrap_inner
+_th.Timer.run = _timer_run
 _RealThread.start = _thread_start
 _RealThread.join = _thread_join
 _th.excepthook = _excepthook
@@ -708,6 +728,25 @@ _cfb.Future.set_exception = _set_exception
 _cfb.Future.result = _result
 _cf.as_completed = _as_completed
 _cfb.as_completed = _as_completed
+def _patch_shutdown(cls):
+    real = cls.shutdown
+
+    def shutdown(self, wait=True, **kwargs):
+        # `with ThreadPoolExecutor() as ex:` waits for the workers in the library's
+        # __exit__; the caller's wait is the join of each worker, as if it had written them.
+        mine = _from_user(2) or (_getframe(1).f_code.co_name == "__exit__" and _from_user(3))
+        if not (wait and mine):
+            return real(self, wait, **kwargs)
+        where = _where(2)
+        real(self, False, **kwargs)
+        for t in list(getattr(self, "_threads", ())):
+            _join_traced(t, None, where)
+        return real(self, True, **kwargs)
+
+    cls.shutdown = shutdown
+
+
+_patch_shutdown(_cf.ThreadPoolExecutor)
 _patch_submit(_cf.ThreadPoolExecutor)
 _patch_submit(_cf.ProcessPoolExecutor)
 # Executor.map submits each call and waits on each result from the library's own frames:
