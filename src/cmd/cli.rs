@@ -313,8 +313,12 @@ pub fn parse_bench_threads(text: &str) -> Result<usize, String> {
     let max = crate::scenario::model::MAX_THREADS;
     match text.trim().parse::<i128>() {
         Ok(n) if (1..=max as i128).contains(&n) => Ok(n as usize),
-        Ok(_) => Err(rust_i18n::t!("abuse.bench_threads", text = text.trim(), max = max).into_owned()),
-        Err(_) => Err(rust_i18n::t!("classroom.cli.refused.not_a_number", text = text).into_owned()),
+        Ok(_) => {
+            Err(rust_i18n::t!("abuse.bench_threads", text = text.trim(), max = max).into_owned())
+        }
+        Err(_) => {
+            Err(rust_i18n::t!("classroom.cli.refused.not_a_number", text = text).into_owned())
+        }
     }
 }
 

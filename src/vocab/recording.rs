@@ -722,7 +722,10 @@ impl Recording {
             }),
         };
         if !(0.1..=4.0).contains(&file.run.speed) {
-            return Err(damaged(format!("speed {:?} is out of range", file.run.speed)));
+            return Err(damaged(format!(
+                "speed {:?} is out of range",
+                file.run.speed
+            )));
         }
         Ok(Recording {
             scenario: Arc::new(scenario),
