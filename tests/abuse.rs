@@ -194,11 +194,11 @@ fn absurd(v: &Value) -> Vec<Value> {
         Value::from(""),
         Value::from("\u{200b}"),
     ];
-    if let Value::Number(n) = v {
-        if let Some(x) = n.as_u64() {
-            out.push(Value::from(x.saturating_add(1)));
-            out.push(Value::from(x.saturating_mul(1_000_000)));
-        }
+    if let Value::Number(n) = v
+        && let Some(x) = n.as_u64()
+    {
+        out.push(Value::from(x.saturating_add(1)));
+        out.push(Value::from(x.saturating_mul(1_000_000)));
     }
     out
 }
@@ -297,9 +297,12 @@ fn temp(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("threadlab-abuse-{}-{tag}", std::process::id()))
 }
 
+/// An exit code and the output of both streams.
+type Ended = (Option<i32>, String);
+
 /// `python3 SCRIPT` and `threadlab trace SCRIPT --headless --json --output FILE`: each exit
 /// code, each output (both streams), and threadlab's JSON summary.
-fn beside_python(name: &str) -> ((Option<i32>, String), (Option<i32>, String), Value) {
+fn beside_python(name: &str) -> (Ended, Ended, Value) {
     let script = python_fixture(name);
     let plain = temp(&format!("{name}-plain"));
     let f = std::fs::File::create(&plain).unwrap();
