@@ -460,3 +460,58 @@ fn thread_names_of_any_length_or_character_keep_the_report_readable() {
     assert!(report.contains("tab here"), "{report}");
     assert!(report.contains("new line"), "{report}");
 }
+
+#[test]
+fn a_file_given_to_replay_as_the_wrong_kind_says_which_kind_it_is() {
+    let events = temp("wrong-kind-events.jsonl");
+    let recording = temp("wrong-kind-recording.json");
+    let out = finish(threadlab(&[
+        "run",
+        "deadlock",
+        "--headless",
+        "--events",
+        events.to_str().unwrap(),
+        "--record",
+        recording.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let (ev, rec) = (events.to_str().unwrap(), recording.to_str().unwrap());
+    // An events file without its scenario, a recording given a scenario, a scenario and a
+    // script given as recordings: each named for what it is, with the command that reads it.
+    let e = refused(&["replay", ev, "--headless"], "is an events file");
+    assert!(e.contains("--scenario"), "{e}");
+    let e = refused(
+        &["replay", rec, "--scenario", "deadlock", "--headless"],
+        "is a recording",
+    );
+    assert!(e.contains("leave out --scenario"), "{e}");
+    let kdl = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/deadlock.kdl");
+    let e = refused(
+        &["replay", kdl.to_str().unwrap(), "--headless"],
+        "not a recording",
+    );
+    assert!(e.contains("threadlab run"), "{e}");
+    let py = python_fixture("os_exit.py");
+    let e = refused(
+        &["replay", py.to_str().unwrap(), "--headless"],
+        "not a recording",
+    );
+    assert!(e.contains("threadlab trace"), "{e}");
+    // Each still replays as what it is.
+    let out = finish(threadlab(&[
+        "replay",
+        ev,
+        "--scenario",
+        "deadlock",
+        "--headless",
+    ]));
+    assert!(
+        !text(&out.stderr).contains("error"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = finish(threadlab(&["replay", rec, "--headless"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    std::fs::remove_file(&events).ok();
+    std::fs::remove_file(&recording).ok();
+}
