@@ -515,3 +515,18 @@ fn a_file_given_to_replay_as_the_wrong_kind_says_which_kind_it_is() {
     std::fs::remove_file(&events).ok();
     std::fs::remove_file(&recording).ok();
 }
+
+#[test]
+fn a_traceback_through_a_traced_call_is_python3s_own() {
+    // Exceptions raised inside the primitives the tracer wraps (a thread's queue.Empty, a
+    // future's result, a BoundedSemaphore released once too often) are printed, by the
+    // interpreter, by threading and by the traceback module, without a frame of the tracer.
+    let ((py, a), (ours, b), _) = beside_python("tracebacks.py");
+    assert_eq!((py, ours), (Some(1), Some(1)), "{b}");
+    assert_eq!(a, b);
+    assert!(
+        a.contains("ValueError: Semaphore released too many times"),
+        "{a}"
+    );
+    assert!(!b.contains("sitecustomize"), "{b}");
+}

@@ -545,6 +545,10 @@ _real_excepthook = _th.excepthook
 def _excepthook(args):
     _emit("fail", "thread", id(args.thread) if args.thread else 0,
           "%s: %s" % (args.exc_type.__name__, args.exc_value), ("", 0))
+    _untrace_exception(args.exc_value)
+    tb = _untraced(args.exc_traceback)
+    if tb is not args.exc_traceback:
+        args = _th.ExceptHookArgs([args.exc_type, args.exc_value, tb, args.thread])
     return _real_excepthook(args)
 
 
@@ -558,6 +562,73 @@ def _timer_run(self):
         self.function(*self.args, **self.kwargs)
     self.finished.set()
 
+
+# ---------------------------------------------------------------------------------------
+# tracebacks: an exception that passes through a wrapper here (queue.Empty from get, a
+# future's exception from result, ValueError from an over-released BoundedSemaphore) is
+# printed without this file's frames, as python3 alone prints it.
+
+
+def _untraced(tb):
+    """The traceback `tb` with this file's entries unlinked (in place); its new head."""
+    head = last = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename != _HERE:
+            if last is None:
+                head = tb
+            else:
+                last.tb_next = tb
+            last = tb
+        tb = tb.tb_next
+    if last is not None:
+        last.tb_next = None
+    return head
+
+
+def _untrace_exception(exc, seen=None):
+    """_untraced for an exception, its cause, its context and a group's members."""
+    seen = set() if seen is None else seen
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        try:
+            exc.__traceback__ = _untraced(exc.__traceback__)
+        except Exception:
+            pass
+        for inner in getattr(exc, "exceptions", None) or ():
+            _untrace_exception(inner, seen)
+        _untrace_exception(exc.__cause__, seen)
+        exc = exc.__context__
+
+
+_real_sys_excepthook = sys.excepthook
+
+
+def _sys_excepthook(exc_type, exc, tb):
+    _untrace_exception(exc)
+    return _real_sys_excepthook(exc_type, exc, _untraced(tb))
+
+
+sys.excepthook = _sys_excepthook
+
+import traceback as _traceback
+
+
+def _skipping_here(walk):
+    def walk_tb(tb):
+        for entry in walk(tb):
+            if entry[0].f_code.co_filename != _HERE:
+                yield entry
+
+    return walk_tb
+
+
+# traceback.print_exc, format_exception, logging.exception and (3.13+) the default hook all
+# walk a traceback through these.
+_traceback.walk_tb = _skipping_here(_traceback.walk_tb)
+if hasattr(_traceback, "_walk_tb_with_full_positions"):
+    _traceback._walk_tb_with_full_positions = _skipping_here(
+        _traceback._walk_tb_with_full_positions
+    )
 
 _RealThread._bootstrap_inner = _bootstrap_inner
 _th.Timer.run = _timer_run
