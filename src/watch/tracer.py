@@ -54,8 +54,8 @@ import time as _time_mod
 
 _real_sleep = _time_mod.sleep
 _mono = _time_mod.monotonic_ns
-_T0 = int(os.environ.get("THREADLAB_T0", "0")) or _mono()
-os.environ["THREADLAB_T0"] = str(_T0)
+# Taken out of the environment like the fd and the gate: the program sees python3's own.
+_T0 = int(os.environ.pop("THREADLAB_T0", "0")) or _mono()
 _wlock = _thread.allocate_lock()
 _get_ident = _thread.get_ident
 _getframe = sys._getframe
