@@ -530,3 +530,14 @@ fn a_traceback_through_a_traced_call_is_python3s_own() {
     );
     assert!(!b.contains("sitecustomize"), "{b}");
 }
+
+#[test]
+fn a_queue_wait_that_ends_in_an_exception_is_over() {
+    // The consumer's get ends in an exception, then it computes for 600 ms where the tracer
+    // sees nothing while the main thread joins it: python3 prints both lines and exits 0; a
+    // lane left waiting on the queue would have been called a deadlock after 300 ms.
+    let ((py, a), (ours, b), summary) = beside_python("queue_refuses.py");
+    assert_eq!((py, ours), (Some(0), Some(0)), "{b}\n{summary}");
+    assert_eq!(a, b);
+    assert_eq!(summary["outcome"], "completed", "{summary}");
+}

@@ -686,7 +686,8 @@ def _queue_class(base, kind):
                 _emit("block", kind, id(self), ("~" if timeout is not None else "") + "put", where)
             try:
                 super().put(item, block, timeout)
-            except _queue.Full:
+            except BaseException:
+                # Full, or (3.13) ShutDown, or an interrupt: the wait ended without a put.
                 _emit("timeout", kind, id(self), "put", where)
                 raise
 
@@ -699,7 +700,8 @@ def _queue_class(base, kind):
                 _emit("block", kind, id(self), ("~" if timeout is not None else "") + "get", where)
             try:
                 return super().get(block, timeout)
-            except _queue.Empty:
+            except BaseException:
+                # Empty, or (3.13) ShutDown, or an interrupt: the wait ended without an item.
                 _emit("timeout", kind, id(self), "get", where)
                 raise
 
