@@ -541,3 +541,13 @@ fn a_queue_wait_that_ends_in_an_exception_is_over() {
     assert_eq!(a, b);
     assert_eq!(summary["outcome"], "completed", "{summary}");
 }
+
+#[test]
+fn a_wait_that_raises_instead_of_waiting_is_no_deadlock() {
+    // A thread that joins itself (RuntimeError, at once) was drawn waiting for itself: a cycle
+    // of one, called a deadlock and killed. Each traced wait now ends with its exception.
+    let ((py, a), (ours, b), summary) = beside_python("waits_that_raise.py");
+    assert_eq!((py, ours), (Some(0), Some(0)), "{b}\n{summary}");
+    assert_eq!(a, b);
+    assert_eq!(summary["outcome"], "completed", "{summary}");
+}

@@ -245,8 +245,12 @@ def _acquire(kind, obj, real, blocking=True, timeout=-1):
         _emit("busy", kind, id(obj), "", where)
         return False
     _emit("block", kind, id(obj), "~" if timeout is not None and timeout >= 0 else "", where)
-    ok = real(True, timeout)
-    _emit("acquire" if ok else "timeout", kind, id(obj), "", where)
+    ok = False
+    try:
+        ok = real(True, timeout)
+    finally:
+        # An exception (a timeout too large, an interrupt) ends the wait without the lock.
+        _emit("acquire" if ok else "timeout", kind, id(obj), "", where)
     return ok
 
 
@@ -350,8 +354,12 @@ class Condition(_RealCondition):
     def _traced_wait(self, timeout, where):
         _gate_pass()
         _emit("wait", "condition", id(self), "~" if timeout is not None else "", where)
-        ok = super().wait(timeout)
-        _emit("woken" if ok else "timeout_wait", "condition", id(self), "", where)
+        ok = False
+        try:
+            ok = super().wait(timeout)
+        finally:
+            # RuntimeError (waiting without the lock) ends the wait at once.
+            _emit("woken" if ok else "timeout_wait", "condition", id(self), "", where)
         return ok
 
     def wait_for(self, predicate, timeout=None):
@@ -465,8 +473,11 @@ class Event(_RealEvent):
             _emit("pass", "event", id(self), "", where)
             return True
         _emit("block", "event", id(self), "~" if timeout is not None else "", where)
-        ok = super().wait(timeout)
-        _emit("pass" if ok else "timeout", "event", id(self), "", where)
+        ok = False
+        try:
+            ok = super().wait(timeout)
+        finally:
+            _emit("pass" if ok else "timeout", "event", id(self), "", where)
         return ok
 
 
@@ -493,7 +504,8 @@ class Barrier(_RealBarrier):
         _emit("arrive", "barrier", id(self), ("~" if timed else "") + ("wait" if waits else ""), where)
         try:
             r = super().wait(timeout)
-        except _th.BrokenBarrierError:
+        except BaseException:
+            # Broken, or the barrier's action raised in the thread that ran it.
             _emit("broken", "barrier", id(self), "", where)
             raise
         _emit("pass", "barrier", id(self), str(r), where)
@@ -535,8 +547,11 @@ def _join_traced(self, timeout, where):
         _emit("joined", "thread", id(self), self.name, where)
         return
     _emit("join", "thread", id(self), ("~" if timeout is not None else "") + self.name, where)
-    _real_join(self, timeout)
-    _emit("joined" if not self.is_alive() else "timeout", "thread", id(self), self.name, where)
+    try:
+        _real_join(self, timeout)
+    finally:
+        # RuntimeError (a thread joining itself) ends the wait at once.
+        _emit("joined" if not self.is_alive() else "timeout", "thread", id(self), self.name, where)
 
 
 _real_excepthook = _th.excepthook
@@ -727,8 +742,10 @@ def _queue_class(base, kind):
             where = _where(2)
             _gate_pass()
             _emit("block", kind, id(self), "join", where)
-            super().join()
-            _emit("pass", kind, id(self), "join", where)
+            try:
+                super().join()
+            finally:
+                _emit("pass", kind, id(self), "join", where)
 
     Q.__name__ = base.__name__
     Q.__qualname__ = base.__qualname__
