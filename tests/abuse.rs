@@ -551,3 +551,25 @@ fn a_wait_that_raises_instead_of_waiting_is_no_deadlock() {
     assert_eq!(a, b);
     assert_eq!(summary["outcome"], "completed", "{summary}");
 }
+
+#[test]
+fn a_task_made_of_an_asyncio_coroutine_is_a_lane_of_its_loop_and_ends_when_cancelled() {
+    // `create_task(q.get())` runs asyncio's own code: it was no lane of its own, so its
+    // records made a stray lane outside its loop that never ended, waiting on forever.
+    let ((py, a), (ours, b), summary) = beside_python("cancelled_waits.py");
+    assert_eq!((py, ours), (Some(0), Some(0)), "{b}\n{summary}");
+    assert_eq!(a, b);
+    let lanes = summary["threads"].as_array().unwrap();
+    let waits: Vec<&Value> = lanes
+        .iter()
+        .filter(|t| t["name"] != "MainThread" && t["name"] != "MainThread/Task-1")
+        .collect();
+    assert_eq!(waits.len(), 3, "{summary}");
+    for t in waits {
+        assert!(
+            t["name"].as_str().unwrap().starts_with("MainThread/"),
+            "{t}"
+        );
+        assert_eq!(t["final_state"], "done", "{t}");
+    }
+}

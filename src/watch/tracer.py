@@ -909,6 +909,8 @@ import asyncio as _aio
 import asyncio.tasks as _aiot
 
 _RealTask = _aiot.Task
+# The coroutines asyncio.run runs as tasks of its own once the program's main returns.
+_HOUSEKEEPING = frozenset(("shutdown_asyncgens", "shutdown_default_executor"))
 
 
 def _task_who():
@@ -924,9 +926,14 @@ class Task(_RealTask):
 
     def __init__(self, coro, *a, **k):
         super().__init__(coro, *a, **k)
-        # asyncio's own housekeeping (shutting down generators and executors) is no lane.
+        # asyncio's own housekeeping (shutting down generators and executors) is no lane; a
+        # task the program makes of a library coroutine (`create_task(queue.get())`) is.
         code = getattr(coro, "cr_code", None)
-        if code is not None and _is_internal(code.co_filename):
+        if (
+            code is not None
+            and code.co_name in _HOUSEKEEPING
+            and _is_internal(code.co_filename)
+        ):
             return
         self._threadlab = True
         # Its lane starts with its first step: asyncio.create_task names a task only
