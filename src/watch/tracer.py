@@ -110,6 +110,18 @@ def _from_user(depth=2):
     return not _is_internal(_getframe(depth).f_code.co_filename)
 
 
+# The library functions that call what the program handed them at once (a thread's or a
+# pool's target): a call they make is the program's.
+_TRAMPOLINES = frozenset(("run",))
+
+
+def _for_user(depth=2):
+    """_from_user, or a call the library makes for the program at once:
+    `Thread(target=time.sleep, args=(1,))`, `pool.submit(time.sleep, 1)`."""
+    code = _getframe(depth).f_code
+    return not _is_internal(code.co_filename) or code.co_name in _TRAMPOLINES
+
+
 _threads = {}
 
 
@@ -663,7 +675,7 @@ _th.Barrier = Barrier
 
 
 def _sleep(secs):
-    if _from_user(2):
+    if _for_user(2):
         where = _where(2)
         _gate_pass()
         _emit("sleep", "", 0, repr(secs), where)
@@ -779,6 +791,26 @@ def _result(self, timeout=None):
         _emit("pass", "future", id(self), "", where)
 
 
+_real_wait = _cfb.wait
+
+
+def _wait(fs, timeout=None, return_when=_cfb.ALL_COMPLETED):
+    if not _from_user(2):
+        return _real_wait(fs, timeout, return_when)
+    where = _where(2)
+    _gate_pass()
+    pending = [f for f in fs if not f.done()]
+    # Drawn as a wait for the last future still pending; marked as one that can end without
+    # it ("~"), since any or all of them may be what ends it.
+    if pending:
+        _emit("block", "future", id(pending[-1]), "~", where)
+    try:
+        return _real_wait(fs, timeout, return_when)
+    finally:
+        if pending:
+            _emit("pass", "future", id(pending[-1]), "", where)
+
+
 def _as_completed(fs, timeout=None):
     where = _where(2)
     for f in _real_as_completed(fs, timeout):
@@ -817,6 +849,8 @@ _cfb.Future.set_result = _set_result
 _cfb.Future.set_exception = _set_exception
 _cfb.Future.result = _result
 _cf.as_completed = _as_completed
+_cf.wait = _wait
+_cfb.wait = _wait
 _cfb.as_completed = _as_completed
 def _patch_shutdown(cls):
     real = cls.shutdown
