@@ -593,3 +593,39 @@ fn a_task_made_of_an_asyncio_coroutine_is_a_lane_of_its_loop_and_ends_when_cance
         assert_eq!(t["final_state"], "done", "{t}");
     }
 }
+
+#[test]
+fn trace_never_writes_over_its_script_or_one_output_over_another() {
+    // `--output` is opened before python3 starts: naming the script there once emptied it.
+    let dir = temp("outputs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("script.py");
+    let source = "print('still here')\n";
+    std::fs::write(&script, source).unwrap();
+    let link = dir.join("link.py");
+    std::os::unix::fs::symlink(&script, &link).ok();
+    let s = script.to_str().unwrap();
+    let other = dir.join("out.txt");
+    let o = other.to_str().unwrap();
+    for args in [
+        &["trace", s, "--headless", "--output", s][..],
+        &["trace", s, "--headless", "--events", s],
+        &["trace", s, "--headless", "--record", s],
+        &["trace", link.to_str().unwrap(), "--headless", "--output", s],
+    ] {
+        refused(args, "would destroy it");
+        assert_eq!(
+            std::fs::read_to_string(&script).unwrap(),
+            source,
+            "{args:?}"
+        );
+    }
+    for args in [
+        &["trace", s, "--headless", "--output", o, "--events", o][..],
+        &["trace", s, "--headless", "--events", o, "--record", o],
+    ] {
+        refused(args, "one would overwrite the other");
+    }
+    assert!(!other.exists(), "a refused run wrote {o}");
+    std::fs::remove_dir_all(&dir).ok();
+}

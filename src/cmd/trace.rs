@@ -22,6 +22,7 @@ use crate::watch::{End, Traced, Tracing};
 
 pub fn run(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
     check_script(&args.script)?;
+    check_outputs(args)?;
     let headless = args.headless || args.json || !std::io::stdout().is_terminal();
     if !headless {
         return live(args, ascii);
@@ -102,6 +103,40 @@ fn check_script(path: &Path) -> Result<(), Error> {
         Ok(_) => Err(refused(format!("{} is not a file", path.display()))),
         Err(e) => Err(refused(format!("cannot read {}: {e}", path.display()))),
     }
+}
+
+/// Every file the run writes is neither the script (which `--output` would empty before
+/// python3 ever read it) nor another of them.
+fn check_outputs(args: &TraceArgs) -> Result<(), Error> {
+    let outputs: Vec<(&str, &Path)> = [
+        ("--output", &args.output),
+        ("--events", &args.events),
+        ("--record", &args.record),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| path.as_deref().map(|p| (flag, p)))
+    .collect();
+    for (i, &(flag, path)) in outputs.iter().enumerate() {
+        if crate::files::same_file(path, &args.script) {
+            return Err(crate::files::would_overwrite(path, &args.script));
+        }
+        if let Some(&(other, _)) = outputs[i + 1..]
+            .iter()
+            .find(|(_, p)| crate::files::same_file(path, p))
+        {
+            return Err(Error::new(
+                "usage::same-output",
+                rust_i18n::t!(
+                    "abuse.same_outputs",
+                    first = flag,
+                    second = other,
+                    path = path.display()
+                ),
+            )
+            .help(rust_i18n::t!("errors.same_output_help")));
+        }
+    }
+    Ok(())
 }
 
 /// Why the interpreter could not be started (no python3, too old, no pipe).
