@@ -629,3 +629,19 @@ fn trace_never_writes_over_its_script_or_one_output_over_another() {
     assert!(!other.exists(), "a refused run wrote {o}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn an_unbounded_queue_reads_unbounded() {
+    let kept = temp("unbounded-out");
+    let out = finish(threadlab(&[
+        "trace",
+        python_fixture("tracebacks.py").to_str().unwrap(),
+        "--headless",
+        "--output",
+        kept.to_str().unwrap(),
+    ]));
+    std::fs::remove_file(&kept).ok();
+    let report = text(&out.stdout);
+    assert!(report.contains("capacity unbounded"), "{report}");
+    assert!(!report.contains(&u32::MAX.to_string()), "{report}");
+}

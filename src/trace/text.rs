@@ -337,7 +337,12 @@ pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
                 ..
             } => t!(
                 "classroom.summary.buffer",
-                capacity = capacity,
+                // A traced program's `Queue()` has no bound: the largest capacity stands for it.
+                capacity = if *capacity == u32::MAX {
+                    t!("abuse.unbounded").into_owned()
+                } else {
+                    capacity.to_string()
+                },
                 fill = most_fill,
                 put = items_put,
                 taken = items_taken,
