@@ -16,12 +16,19 @@ use crate::error::Error;
 /// it is for.
 pub const TOO_BIG: &str = "file::too-big";
 
-fn open_failed(path: &Path, e: io::Error) -> Error {
+/// A file could not be opened: to be read (it must exist and be readable) or to be written
+/// (its directory must exist and be writable).
+fn open_failed(path: &Path, e: io::Error, reading: bool) -> Error {
+    let help = if reading {
+        t!("abuse.read_help")
+    } else {
+        t!("errors.open_help")
+    };
     Error::new(
         "file::open",
         t!("errors.open", path = path.display(), why = e),
     )
-    .help(t!("errors.open_help"))
+    .help(help)
 }
 
 /// Reading or writing failed part way.
@@ -97,7 +104,7 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| open_failed(path, e))?;
+        .map_err(|e| open_failed(path, e, true))?;
     let meta = file.metadata().map_err(|e| io_failed(path, e))?;
     if let Some(what) = not_regular(&meta) {
         return Err(Error::new(
@@ -148,7 +155,7 @@ pub fn create(path: &Path, inputs: &[&Path]) -> Result<File, Error> {
         .truncate(false)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| open_failed(path, e))?;
+        .map_err(|e| open_failed(path, e, false))?;
     let meta = file.metadata().map_err(|e| io_failed(path, e))?;
     for input in inputs {
         if let Ok(im) = std::fs::metadata(input)

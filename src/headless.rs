@@ -197,7 +197,7 @@ impl Recording {
             summary,
             trace: self.trace(),
             end_ns: self.end_ns,
-            recorded_events: self.events.len() as u64 + self.dropped_events,
+            recorded_events: (self.events.len() as u64).saturating_add(self.dropped_events),
             warnings: Vec::new(),
             errors: Vec::new(),
         }

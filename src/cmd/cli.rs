@@ -73,10 +73,10 @@ pub enum Command {
         #[arg(value_enum)]
         what: BenchWhat,
         /// CPU-bound threads (default: one per core).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true, value_parser = parse_bench_threads)]
         threads: Option<usize>,
         /// CPU work per thread.
-        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        #[arg(long, default_value = "1s", allow_hyphen_values = true, value_parser = parse_duration)]
         work: Duration,
         /// Print the figures as JSON.
         #[arg(long)]
@@ -150,13 +150,13 @@ pub enum BenchWhat {
 #[derive(Debug, Clone, Args)]
 pub struct Pacing {
     /// Stop the run after this much run time (e.g. 5s, 500ms); the outcome is then `timeout`.
-    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_duration)]
     pub for_: Option<Duration>,
     /// Start paused, step these threads in this order (one step each), then run freely.
     #[arg(long, value_name = "T1,T2,...", value_delimiter = ',')]
     pub schedule: Vec<String>,
     /// Speed, from 0.1 to 4 (stretches every timed step).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true, value_parser = parse_speed)]
     pub speed: f64,
 }
 
@@ -173,7 +173,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
     /// Write every event as JSON Lines to this file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = parse_written_path)]
     pub events: Option<PathBuf>,
 }
 
@@ -183,7 +183,7 @@ pub struct RunCommand {
     #[command(flatten)]
     pub args: RunArgs,
     /// Save the run (scenario source and every event) to replay with `threadlab replay FILE`.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = parse_written_path)]
     pub record: Option<PathBuf>,
     /// TUI: start paused at 0s, before any thread takes a step; nothing moves until space or
     /// a step key. Headless runs have no one to press space, so there it changes nothing
@@ -217,7 +217,7 @@ pub struct CompareArgs {
     #[arg(long)]
     pub json: bool,
     /// Speed, from 0.1 to 4 (stretches every timed step).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true, value_parser = parse_speed)]
     pub speed: f64,
     /// TUI: start both paused at 0s, before any thread takes a step; nothing moves until
     /// space or a step key.
@@ -242,16 +242,16 @@ pub struct TraceArgs {
     #[arg(long)]
     pub headless: bool,
     /// Stop the program after this long (e.g. 5s); the outcome is then `timeout` (exit 4).
-    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_duration)]
     pub for_: Option<Duration>,
     /// Print the summary as one JSON object (headless); the script's output goes to stderr.
     #[arg(long)]
     pub json: bool,
     /// Write every event as JSON Lines to this file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = parse_written_path)]
     pub events: Option<PathBuf>,
     /// Write the script's own output (stdout and stderr) to this file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = parse_written_path)]
     pub output: Option<PathBuf>,
     /// TUI: start with every thread held at its first traced operation; space lets it go.
     /// Headless there is nobody to let it go, so there it changes nothing.
@@ -259,7 +259,7 @@ pub struct TraceArgs {
     pub paused: bool,
     /// Save the run (as shown when the view closes, or headless when it ends) as a recording
     /// for `threadlab replay FILE` and `threadlab export FILE`.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = parse_written_path)]
     pub record: Option<PathBuf>,
 }
 
@@ -283,6 +283,10 @@ impl TraceArgs {
 /// Durations as scenario files write them: `250ms`, `1.5s`, `2m`, `800us`; never zero, as in
 /// scenario files (a run of no time shows nothing).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let unsigned = text.trim_start().strip_prefix('-');
+    if unsigned.is_some_and(|x| x.starts_with(|c: char| c.is_ascii_digit() || c == '.')) {
+        return Err(rust_i18n::t!("abuse.negative_duration", text = text.trim()).into_owned());
+    }
     match crate::scenario::duration::parse(text)? {
         d if d.is_zero() => Err(format!(
             "{}",
@@ -299,8 +303,32 @@ pub fn parse_speed(text: &str) -> Result<f64, String> {
     if (0.1..=4.0).contains(&x) {
         Ok(x)
     } else {
-        Err(rust_i18n::t!("classroom.cli.refused.speed", x = x).into_owned())
+        // The text as typed: `1e-300` printed as a float is three hundred zeros.
+        Err(rust_i18n::t!("classroom.cli.refused.speed", x = text.trim()).into_owned())
     }
+}
+
+/// `bench --threads N`: at least one thread, and no more than a run may have.
+pub fn parse_bench_threads(text: &str) -> Result<usize, String> {
+    let max = crate::scenario::model::MAX_THREADS;
+    match text.trim().parse::<i128>() {
+        Ok(n) if (1..=max as i128).contains(&n) => Ok(n as usize),
+        Ok(_) => {
+            Err(rust_i18n::t!("abuse.bench_threads", text = text.trim(), max = max).into_owned())
+        }
+        Err(_) => {
+            Err(rust_i18n::t!("classroom.cli.refused.not_a_number", text = text).into_owned())
+        }
+    }
+}
+
+/// A file threadlab writes (`--events`, `--record`, `--output`): a name, never `-`, which
+/// would put a second stream on the stdout the report already takes.
+pub fn parse_written_path(text: &str) -> Result<PathBuf, String> {
+    if text == "-" {
+        return Err(rust_i18n::t!("abuse.dash_output").into_owned());
+    }
+    Ok(PathBuf::from(text))
 }
 
 /// The command line as typed, read in the language it asks for: `--lang` if given, else the

@@ -1,8 +1,8 @@
 //! `threadlab trace script.py [ARGS…]`: a real Python program run under the tracer, its
 //! threads, tasks and processes drawn as lanes, headless like `run` or in the terminal.
 //!
-//! Exit codes are `run`'s: 0 the script exited with status 0, 1 it exited otherwise (an
-//! uncaught exception, `sys.exit(n)`, a signal: said on stderr), 2 usage (no script, no
+//! Exit codes: the script's own when it ends by itself (0, 1 for an uncaught exception,
+//! `sys.exit(n)`'s n, 128+N for signal N: said on stderr too), 2 usage (no script, no
 //! Python 3.8+), 3 deadlock (the interpreter is killed), 4 `--for` ran out (killed too).
 
 use std::io::{BufWriter, IsTerminal, Write};
@@ -22,6 +22,7 @@ use crate::watch::{End, Traced, Tracing};
 
 pub fn run(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
     check_script(&args.script)?;
+    check_outputs(args)?;
     let headless = args.headless || args.json || !std::io::stdout().is_terminal();
     if !headless {
         return live(args, ascii);
@@ -66,7 +67,30 @@ pub fn run(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
     }
     // The report is printed even when the recording could not be saved.
     let ended = super::print_report(&report, args.json, ascii)?;
-    saved.map(|()| ended)
+    saved.map(|()| program_exit(ended, &traced))
+}
+
+/// A program that failed by itself exits as it would have without threadlab: its own status
+/// (`sys.exit(7)` is 7), or 128+N for signal N as a shell says it. Deadlocks and `--for`,
+/// where threadlab killed the program, keep their own codes.
+fn program_exit(ended: Exit, traced: &Traced) -> Exit {
+    match (ended, traced.end) {
+        (
+            Exit::Run(Outcome::Failed),
+            Some(End::Exited {
+                code: Some(c),
+                signal: _,
+            }),
+        ) => Exit::Program(c.clamp(0, 255) as u8),
+        (
+            Exit::Run(Outcome::Failed),
+            Some(End::Exited {
+                code: None,
+                signal: Some(s),
+            }),
+        ) => Exit::Signal(s.clamp(0, 127) as u8),
+        (ended, _) => ended,
+    }
 }
 
 /// The script must be a readable file; a `.kdl` scenario is `run`'s.
@@ -79,6 +103,40 @@ fn check_script(path: &Path) -> Result<(), Error> {
         Ok(_) => Err(refused(format!("{} is not a file", path.display()))),
         Err(e) => Err(refused(format!("cannot read {}: {e}", path.display()))),
     }
+}
+
+/// Every file the run writes is neither the script (which `--output` would empty before
+/// python3 ever read it) nor another of them.
+fn check_outputs(args: &TraceArgs) -> Result<(), Error> {
+    let outputs: Vec<(&str, &Path)> = [
+        ("--output", &args.output),
+        ("--events", &args.events),
+        ("--record", &args.record),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| path.as_deref().map(|p| (flag, p)))
+    .collect();
+    for (i, &(flag, path)) in outputs.iter().enumerate() {
+        if crate::files::same_file(path, &args.script) {
+            return Err(crate::files::would_overwrite(path, &args.script));
+        }
+        if let Some(&(other, _)) = outputs[i + 1..]
+            .iter()
+            .find(|(_, p)| crate::files::same_file(path, p))
+        {
+            return Err(Error::new(
+                "usage::same-output",
+                rust_i18n::t!(
+                    "abuse.same_outputs",
+                    first = flag,
+                    second = other,
+                    path = path.display()
+                ),
+            )
+            .help(rust_i18n::t!("errors.same_output_help")));
+        }
+    }
+    Ok(())
 }
 
 /// Why the interpreter could not be started (no python3, too old, no pipe).

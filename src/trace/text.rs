@@ -198,7 +198,10 @@ pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
         .map(|t| cells::width(&t.name))
         .chain(summary.resources.iter().map(|r| cells::width(r.name())))
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        // A longer name (a program may name a thread with 5,000 letters) is written whole on
+        // its own row instead of widening every row to it.
+        .min(24);
     for (i, t) in summary.threads.iter().enumerate() {
         let head = if i == 0 { head(2) } else { blank.clone() };
         let times: Vec<String> = t

@@ -69,6 +69,9 @@ pub enum Exit {
     Usage,
     /// Stopped by this signal.
     Signal(u8),
+    /// A traced program ended by itself with this status, which is passed on as it is, so
+    /// that `threadlab trace x.py` exits as `python3 x.py` does.
+    Program(u8),
 }
 
 impl Exit {
@@ -82,6 +85,7 @@ impl Exit {
             Exit::Run(Outcome::Deadlock) => 3,
             Exit::Run(Outcome::Timeout) => 4,
             Exit::Signal(n) => 128u8.saturating_add(n),
+            Exit::Program(n) => n,
         }
     }
 }

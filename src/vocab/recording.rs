@@ -457,6 +457,29 @@ impl Recording {
                 "a recording is a JSON text file written by `threadlab run --record`",
             )
         })?;
+        if !crate::scenario::looks_like_json(text.as_bytes())
+            && let Some(kind) = path.extension().and_then(|x| x.to_str())
+            && let Some(command) = match kind {
+                "kdl" => Some("run"),
+                "py" => Some("trace"),
+                _ => None,
+            }
+        {
+            return Err(recording_error(
+                rust_i18n::t!("abuse.source_not_recording", path = shown),
+                &rust_i18n::t!(
+                    "abuse.source_not_recording_help",
+                    path = shown,
+                    command = command
+                ),
+            ));
+        }
+        if is_events_file(&text) {
+            return Err(recording_error(
+                rust_i18n::t!("abuse.events_not_recording", path = shown),
+                &rust_i18n::t!("abuse.events_not_recording_help", path = shown),
+            ));
+        }
         Recording::from_json(&text).map_err(|e| e.within(shown))
     }
 
@@ -473,6 +496,12 @@ impl Recording {
             recording_error(rust_i18n::t!("errors.read_recording", why = e), help)
         })?;
         let text = String::from_utf8_lossy(&bytes);
+        if looks_like_json_recording(&text) {
+            return Err(recording_error(
+                rust_i18n::t!("abuse.recording_not_events", path = shown),
+                &rust_i18n::t!("abuse.recording_not_events_help", path = shown),
+            ));
+        }
         let damaged = |detail: String| {
             recording_error(
                 rust_i18n::t!("errors.not_recording", detail = detail),
@@ -735,7 +764,10 @@ impl Recording {
             }),
         };
         if !(0.1..=4.0).contains(&file.run.speed) {
-            return Err(damaged(format!("speed {} is out of range", file.run.speed)));
+            return Err(damaged(format!(
+                "speed {:?} is out of range",
+                file.run.speed
+            )));
         }
         Ok(Recording {
             scenario: Arc::new(scenario),
@@ -748,6 +780,21 @@ impl Recording {
             speed: file.run.speed,
         })
     }
+}
+
+/// Whether `text` is JSON Lines of events (`run --events`): its first line is one object with
+/// a time and an event, which a recording (one object holding the run) never is.
+fn is_events_file(text: &str) -> bool {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .is_some_and(|v| v.get("t_us").is_some() && v.get("event").is_some())
+}
+
+/// Whether `text` is a recording (its header says so), given where an events file was due.
+fn looks_like_json_recording(text: &str) -> bool {
+    crate::scenario::looks_like_json(text.as_bytes())
+        && serde_json::from_str::<Header>(text).is_ok_and(|h| h.format == FORMAT)
 }
 
 /// Whether `path` looks like a recording rather than a scenario file: it is a regular file and

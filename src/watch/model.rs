@@ -726,6 +726,10 @@ impl Model {
                             timed: r.timed(),
                         });
                         out.push(ev(EventKind::Arrive, Some(res), s));
+                        // As in a scenario: one who arrives before the last waits at the barrier.
+                        if r.arg.ends_with("wait") {
+                            out.push(ev(EventKind::Block, Some(res), s));
+                        }
                     }
                     "pass" | "broken" => {
                         self.lanes[lane].wait = None;

@@ -54,8 +54,8 @@ import time as _time_mod
 
 _real_sleep = _time_mod.sleep
 _mono = _time_mod.monotonic_ns
-_T0 = int(os.environ.get("THREADLAB_T0", "0")) or _mono()
-os.environ["THREADLAB_T0"] = str(_T0)
+# Taken out of the environment like the fd and the gate: the program sees python3's own.
+_T0 = int(os.environ.pop("THREADLAB_T0", "0")) or _mono()
 _wlock = _thread.allocate_lock()
 _get_ident = _thread.get_ident
 _getframe = sys._getframe
@@ -108,6 +108,18 @@ def _from_user(depth=2):
     itself (a Queue's own Condition, a Thread's own Event): only the user's operations are
     recorded and gated."""
     return not _is_internal(_getframe(depth).f_code.co_filename)
+
+
+# The library functions that call what the program handed them at once (a thread's or a
+# pool's target): a call they make is the program's.
+_TRAMPOLINES = frozenset(("run",))
+
+
+def _for_user(depth=2):
+    """_from_user, or a call the library makes for the program at once:
+    `Thread(target=time.sleep, args=(1,))`, `pool.submit(time.sleep, 1)`."""
+    code = _getframe(depth).f_code
+    return not _is_internal(code.co_filename) or code.co_name in _TRAMPOLINES
 
 
 _threads = {}
@@ -245,8 +257,12 @@ def _acquire(kind, obj, real, blocking=True, timeout=-1):
         _emit("busy", kind, id(obj), "", where)
         return False
     _emit("block", kind, id(obj), "~" if timeout is not None and timeout >= 0 else "", where)
-    ok = real(True, timeout)
-    _emit("acquire" if ok else "timeout", kind, id(obj), "", where)
+    ok = False
+    try:
+        ok = real(True, timeout)
+    finally:
+        # An exception (a timeout too large, an interrupt) ends the wait without the lock.
+        _emit("acquire" if ok else "timeout", kind, id(obj), "", where)
     return ok
 
 
@@ -350,8 +366,12 @@ class Condition(_RealCondition):
     def _traced_wait(self, timeout, where):
         _gate_pass()
         _emit("wait", "condition", id(self), "~" if timeout is not None else "", where)
-        ok = super().wait(timeout)
-        _emit("woken" if ok else "timeout_wait", "condition", id(self), "", where)
+        ok = False
+        try:
+            ok = super().wait(timeout)
+        finally:
+            # RuntimeError (waiting without the lock) ends the wait at once.
+            _emit("woken" if ok else "timeout_wait", "condition", id(self), "", where)
         return ok
 
     def wait_for(self, predicate, timeout=None):
@@ -469,8 +489,11 @@ class Event(_MadeEvent, _RealEvent):
             _emit("pass", "event", id(self), "", where)
             return True
         _emit("block", "event", id(self), "~" if timeout is not None else "", where)
-        ok = super().wait(timeout)
-        _emit("pass" if ok else "timeout", "event", id(self), "", where)
+        ok = False
+        try:
+            ok = super().wait(timeout)
+        finally:
+            _emit("pass" if ok else "timeout", "event", id(self), "", where)
         return ok
 
 
@@ -489,10 +512,16 @@ class Barrier(_RealBarrier):
             return super().wait(timeout)
         where = _where(2)
         _gate_pass()
-        _emit("arrive", "barrier", id(self), "", where)
+        # "~": the wait can give up (its own timeout or the barrier's), so it is no deadlock;
+        # "wait": not the last to arrive, so it waits for the others (read without the
+        # barrier's lock: a guess the next record confirms).
+        timed = timeout is not None or self._timeout is not None
+        waits = self.n_waiting + 1 < self.parties
+        _emit("arrive", "barrier", id(self), ("~" if timed else "") + ("wait" if waits else ""), where)
         try:
             r = super().wait(timeout)
-        except _th.BrokenBarrierError:
+        except BaseException:
+            # Broken, or the barrier's action raised in the thread that ran it.
             _emit("broken", "barrier", id(self), "", where)
             raise
         _emit("pass", "barrier", id(self), str(r), where)
@@ -524,15 +553,21 @@ def _thread_start(self):
 def _thread_join(self, timeout=None):
     if not _from_user(2):
         return _real_join(self, timeout)
-    where = _where(2)
+    _join_traced(self, timeout, _where(2))
+
+
+def _join_traced(self, timeout, where):
     _gate_pass()
     if not self.is_alive():
         _real_join(self, timeout)
         _emit("joined", "thread", id(self), self.name, where)
         return
     _emit("join", "thread", id(self), ("~" if timeout is not None else "") + self.name, where)
-    _real_join(self, timeout)
-    _emit("joined" if not self.is_alive() else "timeout", "thread", id(self), self.name, where)
+    try:
+        _real_join(self, timeout)
+    finally:
+        # RuntimeError (a thread joining itself) ends the wait at once.
+        _emit("joined" if not self.is_alive() else "timeout", "thread", id(self), self.name, where)
 
 
 _real_excepthook = _th.excepthook
@@ -541,10 +576,93 @@ _real_excepthook = _th.excepthook
 def _excepthook(args):
     _emit("fail", "thread", id(args.thread) if args.thread else 0,
           "%s: %s" % (args.exc_type.__name__, args.exc_value), ("", 0))
+    _untrace_exception(args.exc_value)
+    tb = _untraced(args.exc_traceback)
+    if tb is not args.exc_traceback:
+        args = _th.ExceptHookArgs([args.exc_type, args.exc_value, tb, args.thread])
     return _real_excepthook(args)
 
 
+def _timer_run(self):
+    # A Timer waits on an Event threading made for it, which is not traced: said here as the
+    # sleep it is (cut short by cancel), so its lane sleeps instead of seeming to compute.
+    _emit("sleep", "", 0, repr(self.interval), ("", 0))
+    self.finished.wait(self.interval)
+    _emit("woke", "", 0, "", ("", 0))
+    if not self.finished.is_set():
+        self.function(*self.args, **self.kwargs)
+    self.finished.set()
+
+
+# ---------------------------------------------------------------------------------------
+# tracebacks: an exception that passes through a wrapper here (queue.Empty from get, a
+# future's exception from result, ValueError from an over-released BoundedSemaphore) is
+# printed without this file's frames, as python3 alone prints it.
+
+
+def _untraced(tb):
+    """The traceback `tb` with this file's entries unlinked (in place); its new head."""
+    head = last = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename != _HERE:
+            if last is None:
+                head = tb
+            else:
+                last.tb_next = tb
+            last = tb
+        tb = tb.tb_next
+    if last is not None:
+        last.tb_next = None
+    return head
+
+
+def _untrace_exception(exc, seen=None):
+    """_untraced for an exception, its cause, its context and a group's members."""
+    seen = set() if seen is None else seen
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        try:
+            exc.__traceback__ = _untraced(exc.__traceback__)
+        except Exception:
+            pass
+        for inner in getattr(exc, "exceptions", None) or ():
+            _untrace_exception(inner, seen)
+        _untrace_exception(exc.__cause__, seen)
+        exc = exc.__context__
+
+
+_real_sys_excepthook = sys.excepthook
+
+
+def _sys_excepthook(exc_type, exc, tb):
+    _untrace_exception(exc)
+    return _real_sys_excepthook(exc_type, exc, _untraced(tb))
+
+
+sys.excepthook = _sys_excepthook
+
+import traceback as _traceback
+
+
+def _skipping_here(walk):
+    def walk_tb(tb):
+        for entry in walk(tb):
+            if entry[0].f_code.co_filename != _HERE:
+                yield entry
+
+    return walk_tb
+
+
+# traceback.print_exc, format_exception, logging.exception and (3.13+) the default hook all
+# walk a traceback through these.
+_traceback.walk_tb = _skipping_here(_traceback.walk_tb)
+if hasattr(_traceback, "_walk_tb_with_full_positions"):
+    _traceback._walk_tb_with_full_positions = _skipping_here(
+        _traceback._walk_tb_with_full_positions
+    )
+
 _RealThread._bootstrap_inner = _bootstrap_inner
+_th.Timer.run = _timer_run
 _RealThread.start = _thread_start
 _RealThread.join = _thread_join
 _th.excepthook = _excepthook
@@ -561,7 +679,7 @@ _th.Barrier = Barrier
 
 
 def _sleep(secs):
-    if _from_user(2):
+    if _for_user(2):
         where = _where(2)
         _gate_pass()
         _emit("sleep", "", 0, repr(secs), where)
@@ -599,7 +717,8 @@ def _queue_class(base, kind):
                 _emit("block", kind, id(self), ("~" if timeout is not None else "") + "put", where)
             try:
                 super().put(item, block, timeout)
-            except _queue.Full:
+            except BaseException:
+                # Full, or (3.13) ShutDown, or an interrupt: the wait ended without a put.
                 _emit("timeout", kind, id(self), "put", where)
                 raise
 
@@ -612,7 +731,8 @@ def _queue_class(base, kind):
                 _emit("block", kind, id(self), ("~" if timeout is not None else "") + "get", where)
             try:
                 return super().get(block, timeout)
-            except _queue.Empty:
+            except BaseException:
+                # Empty, or (3.13) ShutDown, or an interrupt: the wait ended without an item.
                 _emit("timeout", kind, id(self), "get", where)
                 raise
 
@@ -638,8 +758,10 @@ def _queue_class(base, kind):
             where = _where(2)
             _gate_pass()
             _emit("block", kind, id(self), "join", where)
-            super().join()
-            _emit("pass", kind, id(self), "join", where)
+            try:
+                super().join()
+            finally:
+                _emit("pass", kind, id(self), "join", where)
 
     Q.__name__ = base.__name__
     Q.__qualname__ = base.__qualname__
@@ -671,6 +793,26 @@ def _result(self, timeout=None):
         return _real_result(self, timeout)
     finally:
         _emit("pass", "future", id(self), "", where)
+
+
+_real_wait = _cfb.wait
+
+
+def _wait(fs, timeout=None, return_when=_cfb.ALL_COMPLETED):
+    if not _from_user(2):
+        return _real_wait(fs, timeout, return_when)
+    where = _where(2)
+    _gate_pass()
+    pending = [f for f in fs if not f.done()]
+    # Drawn as a wait for the last future still pending; marked as one that can end without
+    # it ("~"), since any or all of them may be what ends it.
+    if pending:
+        _emit("block", "future", id(pending[-1]), "~", where)
+    try:
+        return _real_wait(fs, timeout, return_when)
+    finally:
+        if pending:
+            _emit("pass", "future", id(pending[-1]), "", where)
 
 
 def _as_completed(fs, timeout=None):
@@ -711,7 +853,28 @@ _cfb.Future.set_result = _set_result
 _cfb.Future.set_exception = _set_exception
 _cfb.Future.result = _result
 _cf.as_completed = _as_completed
+_cf.wait = _wait
+_cfb.wait = _wait
 _cfb.as_completed = _as_completed
+def _patch_shutdown(cls):
+    real = cls.shutdown
+
+    def shutdown(self, wait=True, **kwargs):
+        # `with ThreadPoolExecutor() as ex:` waits for the workers in the library's
+        # __exit__; the caller's wait is the join of each worker, as if it had written them.
+        mine = _from_user(2) or (_getframe(1).f_code.co_name == "__exit__" and _from_user(3))
+        if not (wait and mine):
+            return real(self, wait, **kwargs)
+        where = _where(2)
+        real(self, False, **kwargs)
+        for t in list(getattr(self, "_threads", ())):
+            _join_traced(t, None, where)
+        return real(self, True, **kwargs)
+
+    cls.shutdown = shutdown
+
+
+_patch_shutdown(_cf.ThreadPoolExecutor)
 _patch_submit(_cf.ThreadPoolExecutor)
 _patch_submit(_cf.ProcessPoolExecutor)
 # Executor.map submits each call and waits on each result from the library's own frames:
@@ -784,6 +947,8 @@ import asyncio as _aio
 import asyncio.tasks as _aiot
 
 _RealTask = _aiot.Task
+# The coroutines asyncio.run runs as tasks of its own once the program's main returns.
+_HOUSEKEEPING = frozenset(("shutdown_asyncgens", "shutdown_default_executor"))
 
 
 def _task_who():
@@ -799,9 +964,14 @@ class Task(_RealTask):
 
     def __init__(self, coro, *a, **k):
         super().__init__(coro, *a, **k)
-        # asyncio's own housekeeping (shutting down generators and executors) is no lane.
+        # asyncio's own housekeeping (shutting down generators and executors) is no lane; a
+        # task the program makes of a library coroutine (`create_task(queue.get())`) is.
         code = getattr(coro, "cr_code", None)
-        if code is not None and _is_internal(code.co_filename):
+        if (
+            code is not None
+            and code.co_name in _HOUSEKEEPING
+            and _is_internal(code.co_filename)
+        ):
             return
         self._threadlab = True
         # Its lane starts with its first step: asyncio.create_task names a task only
