@@ -523,3 +523,20 @@ fn compare_headless_prints_both_outcomes_side_by_side() {
     assert_eq!(runs[1]["outcome"], "completed");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `check` takes what `run` takes: a built-in lesson by name as well as a file.
+#[test]
+fn check_reads_a_built_in_lesson_by_name_as_run_does() {
+    let dir = scratch("check-names");
+    let ran = threadlab_in(&dir, &["check", "deadlock", "semaphore"]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert!(
+        ran.stdout.contains("ok: deadlock") && ran.stdout.contains("ok: semaphore"),
+        "{}",
+        ran.stdout
+    );
+    let ran = threadlab_in(&dir, &["check", "deadlok"]);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("deadlock"), "{}", ran.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,4 +1,5 @@
-//! `threadlab check FILE...`: each scenario file read and checked as a run would read it.
+//! `threadlab check FILE...`: each scenario file (or built-in lesson) read and checked as a run
+//! would read it.
 
 use std::path::PathBuf;
 
@@ -17,7 +18,12 @@ pub fn run(files: &[PathBuf]) -> Exit {
 pub fn files_ok(paths: &[PathBuf]) -> bool {
     let mut all_ok = true;
     for path in paths {
-        match crate::scenario::load_file(path) {
+        // A name is resolved as `run` resolves it: a built-in lesson first, then a file.
+        let loaded = match path.to_str() {
+            Some(arg) => crate::scenario::load(arg),
+            None => crate::scenario::load_file(path),
+        };
+        match loaded {
             Ok(s) => crate::console::outln(&rust_i18n::t!(
                 "classroom.check.ok",
                 path = path.display(),
