@@ -108,7 +108,7 @@ pub fn thread_at(run: &RunState, area: Rect, pos: Position) -> Option<ThreadIdx>
 /// The states this scenario's lanes can show, in legend order: running, reading and writing
 /// if it has an rwlock, sleeping if anything sleeps, a loop's blocking call and the starving
 /// it causes if a task makes one, the wait of every kind of resource it declares, held and
-/// failed. Done is drawn as
+/// failed, and cancelled where a task can be. Done is drawn as
 /// nothing, so it has no swatch.
 pub fn legend_states(scenario: &Scenario) -> Vec<State> {
     let sleeps = scenario
@@ -124,6 +124,14 @@ pub fn legend_states(scenario: &Scenario) -> Vec<State> {
         .threads
         .iter()
         .any(|t| t.is_task() && t.steps.iter().any(|s| matches!(s.op, Op::BlockingSleep(_))));
+    // A traced program's tasks may be cancelled by any of its lines; a scenario's only by the
+    // steps that cancel.
+    let cancels = scenario.threads.iter().any(|t| {
+        (scenario.traced && t.is_task())
+            || t.steps
+                .iter()
+                .any(|s| matches!(s.op, Op::Cancel(_) | Op::WaitTasksFor { .. }))
+    });
     let waits: Vec<State> = scenario
         .resources
         .iter()
@@ -139,6 +147,7 @@ pub fn legend_states(scenario: &Scenario) -> Vec<State> {
             State::Starting => !scenario.processes.is_empty(),
             State::Reading(_) | State::Writing(_) => rwlocks,
             State::Blocking(_) | State::Starved(_) => blocks,
+            State::Cancelled => cancels,
             State::Done => false,
             wait => waits.iter().any(|w| w.index() == wait.index()),
         })
