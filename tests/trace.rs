@@ -305,8 +305,8 @@ fn a_cancelled_python_task_reads_cancelled_and_a_finished_one_done() {
         sorted(&t)
             .iter()
             .filter(|e| e.thread == l)
-            .filter_map(|e| State::after(e, &t.scenario))
-            .last()
+            .rev()
+            .find_map(|e| State::after(e, &t.scenario))
     };
     assert_eq!(last_state("MainThread/finisher"), Some(State::Done));
     for name in ["MainThread/victim", "MainThread/slow"] {
