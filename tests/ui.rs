@@ -1564,4 +1564,18 @@ fn a_cancelled_task_reads_cancelled_and_a_finished_one_done() {
         text.contains("⊘⊘ cancelled"),
         "the legend names it:\n{text}"
     );
+    // Where the legend cannot hold every state, it keeps the ones the lanes draw: the
+    // cancelled consumers' glyph is explained at 80 columns, not cut off for states (paused,
+    // failed) no lane shows.
+    let source = threadlab::scenario::builtin::find("async-queue")
+        .expect("built-in")
+        .source;
+    let text = screen_text(&finished_app(source, 80, 24), 80, 24);
+    assert!(text.contains("⊘ CANCELLED"), "{text}");
+    let legend = text
+        .lines()
+        .find(|l| l.contains("sleeping (I/O)"))
+        .unwrap_or_else(|| panic!("no legend:\n{text}"));
+    assert!(legend.contains("⊘ cancelled"), "{legend}");
+    assert!(!legend.contains("failed"), "{legend}");
 }

@@ -280,6 +280,7 @@ impl Theme {
             Hue::Faint => (246, 242),
             Hue::Teal => (43, 29),
             Hue::Violet => (141, 55),
+            Hue::Rose => (175, 125),
         };
         let style = self.fg(Color::Indexed(dark), Color::Indexed(light));
         match hue {

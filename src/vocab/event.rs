@@ -488,6 +488,8 @@ pub enum Hue {
     Teal,
     /// An exclusive hold (writing).
     Violet,
+    /// Ended without finishing (a cancelled task): not a failure, and not done either.
+    Rose,
 }
 
 /// A fill texture, so a state reads where colour does not (a black-and-white printout).
@@ -669,14 +671,14 @@ pub const STATES: [StateRow; 17] = [
         hue: Hue::Alarm,
         texture: Texture::Solid,
     },
-    // Ended without finishing: drawn to the end of the lane, as a failure is, but quietly,
-    // since being cancelled is what the program asked for.
+    // Ended without finishing: drawn to the end of the lane, as a failure is, but in a colour
+    // of its own, since being cancelled is what the program asked for.
     StateRow {
         state: State::Cancelled,
         name: "cancelled",
         glyph: '⊘',
         ascii: '/',
-        hue: Hue::Grey,
+        hue: Hue::Rose,
         texture: Texture::Cross,
     },
     StateRow {

@@ -386,10 +386,23 @@ impl Widget for Lanes<'_> {
                 .resources
                 .iter()
                 .any(|r| r.kind == ResourceKind::Counter);
-            // Roomy where it fits; else a glyph and one space each, so more of it shows; and
-            // where even that does not fit, whole entries up to the width and an ellipsis,
-            // never an entry cut in the middle of a word.
-            let entries = |roomy: bool| {
+            // What the lanes on screen draw: where not every entry fits, those are the ones a
+            // class needs explained, and the others (paused, failed, a wait nobody is in) go.
+            let glyph_at = |x: u16, y: u16| buf[(x, y)].symbol().chars().next();
+            let mut drawn: Vec<char> = Vec::new();
+            for y in g.inner.y..g.inner.y + g.rows {
+                for x in g.cells_x..g.cells_x + g.cells_w {
+                    if let Some(c) = glyph_at(x, y)
+                        && !drawn.contains(&c)
+                    {
+                        drawn.push(c);
+                    }
+                }
+            }
+            // Roomy where it fits; else a glyph and one space each, so more of it shows; else
+            // only what is drawn; and where even that does not fit, whole entries up to the
+            // width and an ellipsis, never an entry cut in the middle of a word.
+            let entries = |roomy: bool, only_drawn: bool| {
                 let swatch = |glyph: char| {
                     if roomy {
                         format!("{glyph}{glyph}")
@@ -398,8 +411,10 @@ impl Widget for Lanes<'_> {
                     }
                 };
                 let gap = if roomy { "  " } else { " " };
+                let shown = |glyph: char| !only_drawn || drawn.contains(&glyph);
                 let mut entries: Vec<[Span; 2]> = legend_states(scenario)
                     .into_iter()
+                    .filter(|&s| shown(theme.glyphs.state(s)))
                     .map(|s| {
                         [
                             Span::styled(swatch(theme.glyphs.state(s)), theme.state(s)),
@@ -407,7 +422,7 @@ impl Widget for Lanes<'_> {
                         ]
                     })
                     .collect();
-                if counters {
+                if counters && shown(theme.glyphs.lost()) {
                     entries.push([
                         Span::styled(swatch(theme.glyphs.lost()), theme.lost()),
                         Span::styled(
@@ -426,8 +441,11 @@ impl Widget for Lanes<'_> {
                     .sum::<usize>()
                     <= width + 2
             };
-            let roomy = entries(true);
-            let chosen = if fits(&roomy) { roomy } else { entries(false) };
+            let chosen = [(true, false), (false, false), (false, true)]
+                .into_iter()
+                .map(|(roomy, only_drawn)| entries(roomy, only_drawn))
+                .find(|e| fits(e))
+                .unwrap_or_else(|| entries(false, true));
             let mut spans = Vec::new();
             let mut used = 0;
             let ellipsis = if theme.glyphs.ascii { "..." } else { "…" };
