@@ -522,8 +522,10 @@ fn json_summary_marks_cancelled_tasks_and_asyncio_kinds() {
     let threads = json["threads"].as_array().unwrap();
     let consumer = threads.iter().find(|t| t["name"] == "consumer-1").unwrap();
     assert_eq!(consumer["cancelled"], true);
+    assert_eq!(consumer["final_state"], "cancelled");
     let producer = threads.iter().find(|t| t["name"] == "producer-1").unwrap();
     assert!(producer.get("cancelled").is_none());
+    assert_eq!(producer["final_state"], "done");
     let jobs = json["resources"]
         .as_array()
         .unwrap()

@@ -1270,6 +1270,139 @@ fn the_menu_opens_two_lessons_compared_and_esc_comes_back() {
     s.assert_restored();
 }
 
+/// A deadlock in one compared run pauses the other at the same moment, so the two stay on one
+/// time axis; the notice says which run is stuck, and space lets the other go on alone.
+#[test]
+fn a_deadlock_in_one_compared_run_pauses_the_other_and_space_lets_it_go_on() {
+    let dir = scratch_dir("compare-deadlock");
+    // Far longer than the deadlock lesson takes to deadlock, however busy the machine.
+    std::fs::write(
+        dir.join("long.kdl"),
+        INDEPENDENT.replace("repeat 30", "repeat 300"),
+    )
+    .unwrap();
+    let mut s = Session::start(&["compare", "deadlock", "long.kdl"], &dir);
+    let stuck = s.wait_for(
+        "run 1 deadlocked, run 2 paused with it, and the notice",
+        |sc| {
+            half_states(sc) == ["DEADLOCK", "PAUSED"]
+                && sc.contains("run 1 deadlocked at")
+                && sc.contains("Space: run 2 goes on")
+        },
+    );
+    let held = half_clocks(&s.wait_still("both runs standing", Duration::from_millis(300)));
+    assert_eq!(held.len(), 2, "{stuck}");
+    assert!((held[0] - held[1]).abs() < 0.1, "clocks apart: {held:?}");
+    let seen = screens_during(&mut s, Duration::from_millis(500));
+    let last = seen.last().unwrap();
+    assert_eq!(half_clocks(last), held, "a clock moved:\n{last}");
+    assert_eq!(half_states(last), ["DEADLOCK", "PAUSED"]);
+
+    // Space: the live run goes on alone; the deadlocked one stays where it stopped.
+    s.keys(" ");
+    // (A frame may reach the screen in pieces: the footer, drawn last, is waited for too.)
+    let moved = s.wait_for("run 2 to go on, and the notice to go with the key", |sc| {
+        half_states(sc) == ["DEADLOCK", "RUNNING"]
+            && half_clocks(sc).get(1).is_some_and(|t| *t > held[1])
+            && !sc.contains("run 1 deadlocked at")
+    });
+    assert_eq!(half_clocks(&moved)[0], held[0], "{moved}");
+
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+}
+
+/// Every cell's colours on the screen: (foreground, background).
+fn colours(s: &Session) -> Vec<(vt100::Color, vt100::Color)> {
+    let screen = s.parser.screen();
+    (0..ROWS)
+        .flat_map(|r| (0..COLS).map(move |c| (r, c)))
+        .filter_map(|(r, c)| screen.cell(r, c))
+        .map(|cell| (cell.fgcolor(), cell.bgcolor()))
+        .collect()
+}
+
+/// `--theme` picks the look of the run and compare views, and wins over NO_COLOR: mono draws
+/// no colour at all, light brings its white page even where NO_COLOR is set.
+#[test]
+fn the_theme_asked_for_is_the_theme_drawn() {
+    // Mono asked for, and mono because NO_COLOR is set: not one coloured cell.
+    for (tag, args, env) in [
+        ("theme-mono", &["--theme", "mono"][..], &[][..]),
+        ("theme-no-color", &[][..], &[("NO_COLOR", "1")][..]),
+    ] {
+        let dir = scratch_dir(tag);
+        let mut s = Session::start_with(
+            &[&["run", "independent.kdl", "--paused"][..], args].concat(),
+            &dir,
+            env,
+        );
+        s.wait_for("the paused start", |sc| {
+            header_says(sc, "PAUSED") && lane(sc, "B").is_some()
+        });
+        s.wait_still("the whole frame", Duration::from_millis(200));
+        let coloured: Vec<_> = colours(&s)
+            .into_iter()
+            .filter(|&c| c != (vt100::Color::Default, vt100::Color::Default))
+            .collect();
+        assert!(coloured.is_empty(), "{tag} drew colours: {coloured:?}");
+        s.keys("q");
+        assert_eq!(s.wait_exit(), 0);
+    }
+
+    let dir = scratch_dir("theme-light");
+    std::fs::write(
+        dir.join("second.kdl"),
+        INDEPENDENT.replace("thread B", "thread C"),
+    )
+    .unwrap();
+    let mut s = Session::start_with(
+        &[
+            "compare",
+            "independent.kdl",
+            "second.kdl",
+            "--paused",
+            "--theme",
+            "light",
+        ],
+        &dir,
+        &[("NO_COLOR", "1")],
+    );
+    s.wait_for("both runs, paused", |sc| {
+        half_states(sc) == ["PAUSED", "PAUSED"] && lane(sc, "C").is_some()
+    });
+    s.wait_still("the whole frame", Duration::from_millis(200));
+    let page = vt100::Color::Idx(231);
+    let all = colours(&s);
+    let on_page = all.iter().filter(|(_, bg)| *bg == page).count();
+    assert!(
+        on_page * 2 > all.len(),
+        "the light page covers {on_page} of {} cells",
+        all.len()
+    );
+    s.keys("q");
+    assert_eq!(s.wait_exit(), 0);
+    s.assert_restored();
+}
+
+/// A theme that does not exist is refused before anything starts, naming the ones that do.
+#[test]
+fn an_unknown_theme_is_refused_with_the_names_there_are() {
+    for lang in ["en", "zh"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_threadlab"))
+            .args(["--lang", lang, "run", "deadlock", "--theme", "neon"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("threadlab runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("'neon'") && err.contains("--theme"), "{err}");
+        assert!(err.contains("dark, light, mono"), "{err}");
+        assert!(out.stdout.is_empty(), "nothing ran");
+    }
+}
+
 /// `trace --record FILE` in the terminal saves the run on screen when the view closes, and
 /// `replay FILE` opens it with the program's lanes and source.
 #[test]

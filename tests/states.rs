@@ -89,6 +89,7 @@ fn the_table_has_one_row_per_state_with_its_own_glyph_and_stable_name() {
             "held",
             "starting",
             "failed",
+            "cancelled",
             "done"
         ]
     );

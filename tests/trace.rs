@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use threadlab::cmd::trace::execute;
 use threadlab::scenario::model::{ResIdx, ThreadIdx};
 use threadlab::trace::invariants::{self, ResourceFacts};
-use threadlab::vocab::event::{Event, EventKind};
+use threadlab::vocab::event::{Event, EventKind, State};
 use threadlab::watch::child::{Output, Spawn};
 use threadlab::watch::{End, Traced, Tracing};
 
@@ -291,6 +291,30 @@ fn asyncio_tasks_are_lanes_on_their_loop() {
     assert!(facts[q as usize].most_fill <= 2);
     assert_eq!(facts[q as usize].puts, 6);
     assert!(out.contains("seen [0, 1, 2, 3, 4]"), "{out}");
+}
+
+/// A task ended by `CancelledError` (cancelled by another task, or by `wait_for`'s timeout)
+/// reads cancelled, as the engine's tasks do; a task that returned reads done.
+#[test]
+fn a_cancelled_python_task_reads_cancelled_and_a_finished_one_done() {
+    let (t, out) = traced("asyncio_cancel.py");
+    completed(&t);
+    assert!(out.contains("timed out"), "{out}");
+    let last_state = |name: &str| {
+        let l = lane(&t, name);
+        sorted(&t)
+            .iter()
+            .filter(|e| e.thread == l)
+            .rev()
+            .find_map(|e| State::after(e, &t.scenario))
+    };
+    assert_eq!(last_state("MainThread/finisher"), Some(State::Done));
+    for name in ["MainThread/victim", "MainThread/slow"] {
+        assert_eq!(last_state(name), Some(State::Cancelled), "{name}");
+        let l = lane(&t, name);
+        assert_eq!(count(&t, Some(l), EventKind::Cancelled, None), 1, "{name}");
+        assert_eq!(count(&t, Some(l), EventKind::Done, None), 0, "{name}");
+    }
 }
 
 #[test]

@@ -1548,3 +1548,50 @@ fn the_resource_panel_names_asyncio_primitives() {
         "{text}"
     );
 }
+
+/// A task cancelled at its await (by another task's `wait`, or a `wait-for` timeout) reads
+/// CANCELLED on its lane, in its own glyph and in the legend; a task that finished reads DONE.
+#[test]
+fn a_cancelled_task_reads_cancelled_and_a_finished_one_done() {
+    let source = threadlab::scenario::builtin::find("gather-vs-wait")
+        .expect("built-in")
+        .source;
+    let text = screen_text(&finished_app(source, 160, 40), 160, 40);
+    let lane = |name: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!(" {name} ")) && l.contains('│'))
+            .unwrap_or_else(|| panic!("no lane {name}:\n{text}"))
+            .to_string()
+    };
+    for name in ["b-medium", "b-slow", "c-slow"] {
+        let row = lane(name);
+        assert!(row.contains("⊘ CANCELLED"), "{name}: {row}");
+        assert!(!row.contains("DONE"), "{name}: {row}");
+    }
+    for name in ["a-fast", "b-fast", "first-wins", "impatient"] {
+        let row = lane(name);
+        assert!(row.contains("DONE"), "{name}: {row}");
+        assert!(
+            !row.contains("CANCELLED") && !row.contains('⊘'),
+            "{name}: {row}"
+        );
+    }
+    assert!(
+        text.contains("⊘⊘ cancelled"),
+        "the legend names it:\n{text}"
+    );
+    // Where the legend cannot hold every state, it keeps the ones the lanes draw: the
+    // cancelled consumers' glyph is explained at 80 columns, not cut off for states (paused,
+    // failed) no lane shows.
+    let source = threadlab::scenario::builtin::find("async-queue")
+        .expect("built-in")
+        .source;
+    let text = screen_text(&finished_app(source, 80, 24), 80, 24);
+    assert!(text.contains("⊘ CANCELLED"), "{text}");
+    let legend = text
+        .lines()
+        .find(|l| l.contains("sleeping (I/O)"))
+        .unwrap_or_else(|| panic!("no legend:\n{text}"));
+    assert!(legend.contains("⊘ cancelled"), "{legend}");
+    assert!(!legend.contains("failed"), "{legend}");
+}

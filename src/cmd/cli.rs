@@ -30,6 +30,13 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "LANG",
           value_parser = clap::builder::PossibleValuesParser::new(crate::i18n::Lang::CODES))]
     pub lang: Option<String>,
+    /// The colours of the terminal views: dark (for a dark terminal), light (its own white
+    /// page, for a light terminal or a projector) or mono (no colour). Default: mono when
+    /// NO_COLOR is set, else dark; `t` cycles them while a run is on screen.
+    #[arg(long, global = true, value_name = "NAME",
+          value_parser = clap::builder::PossibleValuesParser::new(
+              crate::ui::theme::ThemeKind::ALL.map(crate::ui::theme::ThemeKind::name)))]
+    pub theme: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -387,6 +394,7 @@ fn refused(e: clap::Error, lang: Lang) -> ! {
         (" as a value, use ", "classroom.cli.refused.as_a_value"),
         ("' for '", "classroom.cli.refused.for_arg"),
         ("Usage: ", "classroom.cli.refused.usage"),
+        ("[possible values: ", "screen2.cli.possible_values"),
     ] {
         text = text.replace(english, &i18n::text(key));
     }

@@ -10,9 +10,10 @@ use crate::console::errln;
 use crate::error::Error;
 use crate::headless::{self, Report, RunPlan};
 use crate::scenario::{self, model::Scenario};
+use crate::ui::theme::Theme;
 use crate::vocab::outcome::Exit;
 
-pub fn run(args: &CompareArgs, ascii: bool) -> Result<Exit, Error> {
+pub fn run(args: &CompareArgs, theme: Theme) -> Result<Exit, Error> {
     // Each is resolved exactly as `run` resolves it, with the same errors, before either runs.
     let first = Arc::new(scenario::load(&args.first)?);
     let second = Arc::new(scenario::load(&args.second)?);
@@ -25,7 +26,7 @@ pub fn run(args: &CompareArgs, ascii: bool) -> Result<Exit, Error> {
     if args.headless || !std::io::stdout().is_terminal() {
         return headless_pair([first, second], &plans, args.json);
     }
-    crate::ui::run_compare([first, second], &plans, ascii, args.paused)
+    crate::ui::run_compare([first, second], &plans, theme, args.paused)
 }
 
 /// Both runs headless, one after the other so neither takes the other's cores, then both

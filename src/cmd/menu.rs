@@ -4,9 +4,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::error::Error;
+use crate::ui::theme::Theme;
 use crate::vocab::outcome::Exit;
 
-pub fn run(files: &[PathBuf], ascii: bool) -> Result<Exit, Error> {
+pub fn run(files: &[PathBuf], theme: Theme) -> Result<Exit, Error> {
     if !std::io::stdout().is_terminal() {
         return Err(
             Error::new("usage::no-terminal", "threadlab's menu needs a terminal").help(
@@ -15,5 +16,5 @@ pub fn run(files: &[PathBuf], ascii: bool) -> Result<Exit, Error> {
             ),
         );
     }
-    crate::ui::run_menu(files, ascii)
+    crate::ui::run_menu(files, theme)
 }

@@ -19,6 +19,7 @@ pub mod trace;
 use crate::console::errln;
 use crate::error::Error;
 use crate::headless::{self, Report, RunPlan};
+use crate::ui::theme::{Theme, ThemeKind};
 use crate::vocab::outcome::Exit;
 use cli::{Cli, Command, Pacing, RunArgs};
 
@@ -27,7 +28,10 @@ use cli::{Cli, Command, Pacing, RunArgs};
 pub fn dispatch(cli: Cli) -> Exit {
     let lang = cli.lang.as_deref().and_then(crate::i18n::Lang::from_code);
     crate::i18n::set(lang.unwrap_or_else(crate::i18n::Lang::from_env));
-    let ascii = cli.ascii;
+    let theme = Theme::chosen(
+        cli.theme.as_deref().and_then(ThemeKind::from_name),
+        cli.ascii,
+    );
     let ended = match cli.command {
         // `threadlab script.py [ARGS…]` is `threadlab trace script.py [ARGS…]`.
         None if cli.files.first().is_some_and(|f| trace::is_script(f)) => {
@@ -35,16 +39,16 @@ pub fn dispatch(cli: Cli) -> Exit {
             let script = files.next().unwrap_or_default();
             trace::run(
                 &cli::TraceArgs::of(script, files.map(Into::into).collect()),
-                ascii,
+                theme,
             )
         }
-        None => menu::run(&cli.files, ascii),
+        None => menu::run(&cli.files, theme),
         Some(Command::List) => Ok(list::run()),
         Some(Command::Check { files }) => Ok(check::run(&files)),
-        Some(Command::Run(command)) => run::run(command, ascii),
-        Some(Command::Replay(args)) => replay::run(&args, ascii),
-        Some(Command::Compare(args)) => compare::run(&args, ascii),
-        Some(Command::Trace(args)) => trace::run(&args, ascii),
+        Some(Command::Run(command)) => run::run(command, theme),
+        Some(Command::Replay(args)) => replay::run(&args, theme),
+        Some(Command::Compare(args)) => compare::run(&args, theme),
+        Some(Command::Trace(args)) => trace::run(&args, theme),
         Some(Command::Export(args)) => export::run(&args),
         Some(Command::Completions { shell }) => Ok(completions::run(shell)),
         Some(Command::Man) => man::run(),

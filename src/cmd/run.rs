@@ -9,10 +9,11 @@ use super::cli::{RunArgs, RunCommand};
 use crate::error::Error;
 use crate::headless;
 use crate::scenario::{self, model::Scenario};
+use crate::ui::theme::Theme;
 use crate::vocab::outcome::Exit;
 use crate::vocab::recording::{Recording, recording_error};
 
-pub fn run(command: RunCommand, ascii: bool) -> Result<Exit, Error> {
+pub fn run(command: RunCommand, theme: Theme) -> Result<Exit, Error> {
     let RunCommand {
         args,
         record,
@@ -45,11 +46,11 @@ pub fn run(command: RunCommand, ascii: bool) -> Result<Exit, Error> {
     match (headless, record) {
         (true, None) => {
             let report = headless::execute(scenario, &plan)?;
-            super::print_report(&report, args.json, ascii)
+            super::print_report(&report, args.json, theme.glyphs.ascii)
         }
-        (true, Some(path)) => recorded(scenario, &args, &path, ascii),
+        (true, Some(path)) => recorded(scenario, &args, &path, theme.glyphs.ascii),
         (false, record) => {
-            crate::ui::run_scenario_recording(scenario, &plan, ascii, record, paused)
+            crate::ui::run_scenario_recording(scenario, &plan, theme, record, paused)
         }
     }
 }

@@ -15,17 +15,18 @@ use crate::headless::Report;
 use crate::scenario::model::ThreadIdx;
 use crate::trace::summary::{RunEnd, SummaryBuilder};
 use crate::trace::timeline::Trace;
+use crate::ui::theme::Theme;
 use crate::vocab::event::EventRecord;
 use crate::vocab::outcome::{Exit, Outcome};
 use crate::watch::child::{self, Output, Spawn};
 use crate::watch::{End, Traced, Tracing};
 
-pub fn run(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
+pub fn run(args: &TraceArgs, theme: Theme) -> Result<Exit, Error> {
     check_script(&args.script)?;
     check_outputs(args)?;
     let headless = args.headless || args.json || !std::io::stdout().is_terminal();
     if !headless {
-        return live(args, ascii);
+        return live(args, theme);
     }
     let output = match (&args.output, args.json) {
         (Some(path), _) => Output::File(path.clone()),
@@ -66,7 +67,7 @@ pub fn run(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
         errln(&words);
     }
     // The report is printed even when the recording could not be saved.
-    let ended = super::print_report(&report, args.json, ascii)?;
+    let ended = super::print_report(&report, args.json, theme.glyphs.ascii)?;
     saved.map(|()| program_exit(ended, &traced))
 }
 
@@ -252,7 +253,7 @@ fn write_events(path: &PathBuf, traced: &Traced) -> std::io::Result<()> {
 
 /// In a terminal: the program's run view, live; its output is kept in a file (never drawn
 /// over the view) and printed once the view closes.
-fn live(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
+fn live(args: &TraceArgs, theme: Theme) -> Result<Exit, Error> {
     let kept = args.output.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("threadlab-trace-output-{}.txt", std::process::id()))
     });
@@ -260,7 +261,7 @@ fn live(args: &TraceArgs, ascii: bool) -> Result<Exit, Error> {
         args_to_spawn(args, Output::File(kept.clone()), args.paused),
         args.for_,
         args.record.clone(),
-        ascii,
+        theme,
     );
     if args.output.is_none() {
         if let Ok(text) = std::fs::read(&kept) {

@@ -695,6 +695,13 @@ impl Conductor {
     fn stopped_at_hit(&self) {
         self.stopping
             .store(self.stops.lock().armed(), Ordering::Relaxed);
+        self.pause_by_itself();
+    }
+
+    /// Pause because the run itself says so (a breakpoint, the end of a step by event, a
+    /// deadlock), and with it whatever is driven together with it: two runs compared keep one
+    /// time axis even when one of them can go no further.
+    pub fn pause_by_itself(&self) {
         self.pause();
         if let Some(along) = &*self.along.lock() {
             along();

@@ -254,9 +254,10 @@ impl Run {
         self.shared.conductor.set_quiz(scenario);
     }
 
-    /// Whenever this run pauses by itself (a breakpoint, the end of a step by event), `other`
-    /// pauses at once too, its own step by event called off: two runs driven together stay
-    /// at one moment of run time (`compare`). Neither keeps the other alive.
+    /// Whenever this run pauses by itself (a breakpoint, the end of a step by event, a
+    /// deadlock), `other` pauses at once too, its own step by event called off: two runs
+    /// driven together stay at one moment of run time (`compare`). Neither keeps the other
+    /// alive.
     pub fn pause_along(&self, other: &Run) {
         let other = Arc::downgrade(&other.shared);
         self.shared.conductor.set_along(Box::new(move || {
@@ -492,6 +493,6 @@ fn watch(shared: &Shared) -> Watch {
         return Watch::Changing;
     };
     *shared.deadlock.lock() = Some(found);
-    c.pause();
+    c.pause_by_itself();
     Watch::Deadlock
 }

@@ -109,6 +109,14 @@ impl Counts {
             .filter(|&(s, n)| n > 0 && s != State::Done)
             .collect();
         out.sort_by_key(|&(s, n)| (std::cmp::Reverse(n), s.index()));
+        // Done is left out beside anything still going, but a group that has all finished
+        // says so rather than nothing.
+        let done = State::Done.index();
+        if out.is_empty()
+            && let Some(s) = self.which[done]
+        {
+            out.push((s, self.n[done]));
+        }
         out
     }
 }
@@ -171,5 +179,13 @@ mod tests {
         // Before anyone blocked, all three ran; after, two of three wait.
         let cells = group_cells(&trace, g, &trace.cell_window(0, 20, 2));
         assert_eq!(cells, vec![Some(State::Running), Some(State::Locked(0))]);
+        // Done is not counted beside a state still going, but a group all done says so.
+        trace.push(&[ev(30, 0, EventKind::Done, None)]);
+        assert_eq!(census(&trace, g, 40), vec![(State::Locked(0), 2)]);
+        trace.push(&[
+            ev(50, 1, EventKind::Done, None),
+            ev(50, 2, EventKind::Done, None),
+        ]);
+        assert_eq!(census(&trace, g, 60), vec![(State::Done, 3)]);
     }
 }

@@ -79,7 +79,7 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
         // A run that ends stuck (a deadlock pauses the clock moments after the last block)
         // may have waited too briefly to win any cell; the last cell shows how it ended.
         if let (Some(cell), Some(state)) = (cells.last_mut(), last)
-            && (state.waiting_on().is_some() || state == State::Failed)
+            && (state.waiting_on().is_some() || matches!(state, State::Failed | State::Cancelled))
         {
             *cell = Some(state);
         }
@@ -222,7 +222,7 @@ pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
                 at = fmt_run_time((t.finished_ms.unwrap_or(0.0) * 1e6) as u64)
             )
             .into_owned(),
-            (None, "done", _) if t.cancelled => rust_i18n::t!(
+            (None, "cancelled", _) => rust_i18n::t!(
                 "asyncio.summary.cancelled_at",
                 at = fmt_run_time((t.finished_ms.unwrap_or(0.0) * 1e6) as u64)
             )

@@ -25,6 +25,9 @@ pub struct Pair {
     pub size: Rect,
     /// A one-line notice for both runs, cleared by the next key.
     pub notice: Option<String>,
+    /// Which runs were in a deadlock as of the last look, so the moment one falls into it is
+    /// told once.
+    deadlocked: [bool; 2],
 }
 
 impl Pair {
@@ -48,6 +51,7 @@ impl Pair {
             back: false,
             size: Rect::ZERO,
             notice: None,
+            deadlocked: [false; 2],
         };
         pair.sync();
         pair
@@ -70,6 +74,7 @@ impl Pair {
     /// lanes and end, both have the finer of their zooms, and a fitted pair is fitted again
     /// to the longer run.
     pub fn sync(&mut self) {
+        self.tell_deadlock();
         let besides: Vec<Option<Beside>> = self
             .halves
             .iter()
@@ -96,6 +101,40 @@ impl Pair {
                 half.fit_run();
             }
         }
+    }
+
+    /// A run that deadlocks pauses the other at the same moment (the engine links them), so the
+    /// axis stays one: the notice says which run is stuck and that space lets the other go on.
+    fn tell_deadlock(&mut self) {
+        let now = self.halves.each_ref().map(|h| {
+            h.run
+                .as_ref()
+                .is_some_and(|r| r.live.phase == Phase::Deadlock)
+        });
+        for stuck in [0, 1] {
+            let other = 1 - stuck;
+            let held = self.halves[other]
+                .run
+                .as_ref()
+                .is_some_and(|r| !matches!(r.live.phase, Phase::Deadlock | Phase::Finished));
+            if now[stuck] && !self.deadlocked[stuck] && held {
+                let at = self.halves[stuck].run.as_ref().map_or(0, |r| r.end_ns());
+                self.notice = Some(
+                    rust_i18n::t!(
+                        "screen2.compare.deadlock_holds_other",
+                        stuck = stuck + 1,
+                        other = other + 1,
+                        at = crate::trace::text::fmt_run_time(at)
+                    )
+                    .into_owned(),
+                );
+            }
+        }
+        // Both stuck: neither goes on, whatever an earlier notice said.
+        if now == [true, true] && self.deadlocked != now {
+            self.notice = None;
+        }
+        self.deadlocked = now;
     }
 
     /// Applies one key's action to both runs; returns what each run's engine must do.

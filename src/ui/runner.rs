@@ -38,14 +38,14 @@ const MIN_GAP: Duration = Duration::from_millis(10);
 const SETTLE: u8 = 6;
 
 /// The menu: built-in scenarios, every `*.kdl` in `./scenarios`, and `extra_files`.
-pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> Result<Exit, Error> {
+pub fn run_menu(extra_files: &[PathBuf], theme: Theme) -> Result<Exit, Error> {
     need_terminal()?;
     let mut app = App::new(
         Menu {
             entries: menu_entries(extra_files),
             selected: 0,
         },
-        Theme::from_env(ascii),
+        theme,
     );
     app.watch_machine = true;
     let driver = Driver {
@@ -58,8 +58,8 @@ pub fn run_menu(extra_files: &[PathBuf], ascii: bool) -> Result<Exit, Error> {
 /// Straight into the run view for `scenario`, honouring `--speed`, `--schedule` (start paused,
 /// step those threads in order, then run), `--for` (pause when run time reaches it) and
 /// `--events` (write every event as JSON Lines).
-pub fn run_scenario(scenario: Arc<Scenario>, args: &RunPlan, ascii: bool) -> Result<Exit, Error> {
-    run_scenario_recording(scenario, args, ascii, None, false)
+pub fn run_scenario(scenario: Arc<Scenario>, args: &RunPlan, theme: Theme) -> Result<Exit, Error> {
+    run_scenario_recording(scenario, args, theme, None, false)
 }
 
 /// [`run_scenario`], saving the run on screen when the view closes to `record` (`--record`),
@@ -67,7 +67,7 @@ pub fn run_scenario(scenario: Arc<Scenario>, args: &RunPlan, ascii: bool) -> Res
 pub fn run_scenario_recording(
     scenario: Arc<Scenario>,
     args: &RunPlan,
-    ascii: bool,
+    theme: Theme,
     record: Option<PathBuf>,
     paused: bool,
 ) -> Result<Exit, Error> {
@@ -82,7 +82,7 @@ pub fn run_scenario_recording(
             entries: menu_entries(&[]),
             selected: 0,
         },
-        Theme::from_env(ascii),
+        theme,
     );
     app.watch_machine = true;
     if paused {
@@ -105,7 +105,7 @@ pub fn run_trace(
     spec: Spawn,
     for_: Option<Duration>,
     record: Option<PathBuf>,
-    ascii: bool,
+    theme: Theme,
 ) -> Result<Exit, Error> {
     need_terminal()?;
     let spec_script = spec.script.clone();
@@ -116,7 +116,7 @@ pub fn run_trace(
             entries: menu_entries(&[]),
             selected: 0,
         },
-        Theme::from_env(ascii),
+        theme,
     );
     let record = record.map(|path| (path, vec![spec_script.clone()]));
     watched.open(&mut app);
@@ -269,14 +269,14 @@ impl CompareRequest {
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
 /// plays and pauses, `n` steps to the next event (`s` to the selected thread's next event),
 /// the history keys scrub, `r` plays again from the start.
-pub fn replay(rec: crate::vocab::recording::Recording, ascii: bool) -> Result<Exit, Error> {
+pub fn replay(rec: crate::vocab::recording::Recording, theme: Theme) -> Result<Exit, Error> {
     need_terminal()?;
     let mut app = App::new(
         Menu {
             entries: menu_entries(&[]),
             selected: 0,
         },
-        Theme::from_env(ascii),
+        theme,
     );
     app.replay(&rec);
     let driver = Driver::default();
@@ -922,7 +922,7 @@ async fn event_loop(
 pub fn run_compare(
     scenarios: [Arc<Scenario>; 2],
     plans: &[RunPlan; 2],
-    ascii: bool,
+    theme: Theme,
     paused: bool,
 ) -> Result<Exit, Error> {
     need_terminal()?;
@@ -932,7 +932,7 @@ pub fn run_compare(
             entries: menu_entries(&[]),
             selected: 0,
         },
-        Theme::from_env(ascii),
+        theme,
     );
     app.watch_machine = true;
     let driver = Driver {

@@ -38,6 +38,10 @@ impl TerminalGuard {
             .get_or_init(|| Mutex::new(None))
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current().id());
+        // The theme alone decides colour: NO_COLOR picks the mono theme, and a theme a teacher
+        // asks for after that (`--theme`, `t`) is drawn as asked, which crossterm would
+        // otherwise strip of every colour where NO_COLOR is set.
+        ratatui::crossterm::style::force_color_output(true);
         terminal::enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
         let mut stdout = io::stdout();

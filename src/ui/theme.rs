@@ -28,6 +28,11 @@ impl ThemeKind {
             ThemeKind::Mono => "mono",
         }
     }
+
+    /// The theme called `name` (`--theme light`).
+    pub fn from_name(name: &str) -> Option<ThemeKind> {
+        ThemeKind::ALL.into_iter().find(|k| k.name() == name)
+    }
 }
 
 /// The glyph set: Unicode block and box-drawing characters, or plain ASCII.
@@ -128,18 +133,19 @@ impl Theme {
         }
     }
 
-    /// The default theme for this environment: monochrome when `NO_COLOR` is set (to anything
-    /// non-empty, as no-color.org asks), dark otherwise.
-    pub fn from_env(ascii: bool) -> Theme {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Theme::new(
-            if no_color {
+    /// The theme asked for (`--theme`), else this environment's: monochrome when `NO_COLOR`
+    /// is set (to anything non-empty, as no-color.org asks), dark otherwise. A theme asked for
+    /// on the command line wins over `NO_COLOR`, as no-color.org also asks.
+    pub fn chosen(asked: Option<ThemeKind>, ascii: bool) -> Theme {
+        let no_color = || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let kind = asked.unwrap_or_else(|| {
+            if no_color() {
                 ThemeKind::Mono
             } else {
                 ThemeKind::Dark
-            },
-            ascii,
-        )
+            }
+        });
+        Theme::new(kind, ascii)
     }
 
     /// The next theme in the `t` cycle.
@@ -274,6 +280,7 @@ impl Theme {
             Hue::Faint => (246, 242),
             Hue::Teal => (43, 29),
             Hue::Violet => (141, 55),
+            Hue::Rose => (175, 125),
         };
         let style = self.fg(Color::Indexed(dark), Color::Indexed(light));
         match hue {

@@ -199,6 +199,10 @@ pub enum State {
     Starved(ResIdx),
     Done,
     Failed,
+    /// A task stopped by `CancelledError` (another task's `cancel`, a `wait-for` timeout, a
+    /// `wait` that took the first to finish and cancelled the rest): it ended, but did not
+    /// finish, and a class must not read it as finished.
+    Cancelled,
 }
 
 impl State {
@@ -242,7 +246,8 @@ impl State {
             EventKind::DropRequest => return None,
             EventKind::Hold => State::Held,
             EventKind::Spawn => State::Starting,
-            EventKind::Done | EventKind::Stop | EventKind::Cancelled => State::Done,
+            EventKind::Done | EventKind::Stop => State::Done,
+            EventKind::Cancelled => State::Cancelled,
             EventKind::Fail => State::Failed,
         })
     }
@@ -262,7 +267,7 @@ impl State {
     }
 
     pub fn is_final(self) -> bool {
-        matches!(self, State::Done | State::Failed)
+        matches!(self, State::Done | State::Failed | State::Cancelled)
     }
 
     /// The state of a thread that must wait for resource `r` of this kind; `None` for a kind
@@ -313,7 +318,8 @@ impl State {
             State::Held => 12,
             State::Starting => 13,
             State::Failed => 14,
-            State::Done => 15,
+            State::Cancelled => 15,
+            State::Done => 16,
         }
     }
 
@@ -397,6 +403,7 @@ impl State {
             State::Running => ("running", None),
             State::Done => ("done", None),
             State::Failed => ("failed", None),
+            State::Cancelled => ("cancelled", None),
         };
         let key = format!("classroom.state.{key}");
         rust_i18n::t!(&key, locale = lang.code(), res = r.map_or("", name)).into_owned()
@@ -448,7 +455,9 @@ impl StateTracker {
                 inside.push((r, write));
             }
             (EventKind::Release, Some(r)) => inside.retain(|&(x, _)| x != r),
-            (EventKind::Done | EventKind::Stop | EventKind::Fail, _) => inside.clear(),
+            (EventKind::Done | EventKind::Stop | EventKind::Fail | EventKind::Cancelled, _) => {
+                inside.clear()
+            }
             _ => {}
         }
         Some(match (base, inside.last()) {
@@ -479,6 +488,8 @@ pub enum Hue {
     Teal,
     /// An exclusive hold (writing).
     Violet,
+    /// Ended without finishing (a cancelled task): not a failure, and not done either.
+    Rose,
 }
 
 /// A fill texture, so a state reads where colour does not (a black-and-white printout).
@@ -536,7 +547,7 @@ impl StateRow {
 
 /// Every state, in legend order. Waiting states are capital letters so lanes read in
 /// monochrome, on a washed-out projector, and in ASCII.
-pub const STATES: [StateRow; 16] = [
+pub const STATES: [StateRow; 17] = [
     StateRow {
         state: State::Running,
         name: "running",
@@ -659,6 +670,16 @@ pub const STATES: [StateRow; 16] = [
         ascii: '!',
         hue: Hue::Alarm,
         texture: Texture::Solid,
+    },
+    // Ended without finishing: drawn to the end of the lane, as a failure is, but in a colour
+    // of its own, since being cancelled is what the program asked for.
+    StateRow {
+        state: State::Cancelled,
+        name: "cancelled",
+        glyph: '⊘',
+        ascii: '/',
+        hue: Hue::Rose,
+        texture: Texture::Cross,
     },
     StateRow {
         state: State::Done,

@@ -455,7 +455,10 @@ impl Model {
             out.push(ev(EventKind::Start, None, NO_STEP));
         }
         let lane = t as usize;
-        if matches!(r.op.as_str(), "sleep" | "block" | "done" | "fail") {
+        if matches!(
+            r.op.as_str(),
+            "sleep" | "block" | "done" | "cancelled" | "fail"
+        ) {
             // A task gives its loop back where it awaits (just before the await, a few
             // interpreter steps ahead of the loop seeing it) and where it ends.
             self.leave_loop(t, r.t_ns, out);
@@ -467,7 +470,7 @@ impl Model {
                 }
                 out.push(ev(EventKind::Start, None, NO_STEP));
             }
-            ("done", "thread" | "task") => {
+            ("done", "thread" | "task") | ("cancelled", "task") => {
                 self.lanes[lane].done = true;
                 self.lanes[lane].wait = None;
                 // Finishing is what a join of this lane waits for.
@@ -477,6 +480,8 @@ impl Model {
                 }
                 let kind = if self.failures[lane].is_some() {
                     EventKind::Fail
+                } else if r.op == "cancelled" {
+                    EventKind::Cancelled
                 } else {
                     EventKind::Done
                 };

@@ -982,7 +982,8 @@ class Task(_RealTask):
 def _task_done(t):
     me = ("task:%d" % id(t), t.get_name())
     _emit("start", "task", id(t), me[1], ("", 0), me)
-    _emit("done", "task", 0, me[1], ("", 0), me)
+    # A task stopped by CancelledError ended without finishing: its lane must not say done.
+    _emit("cancelled" if t.cancelled() else "done", "task", 0, me[1], ("", 0), me)
 
 
 _aiot.Task = Task

@@ -44,6 +44,7 @@ fn fill(hue: Hue) -> &'static str {
         Hue::Alarm => "#000000",
         Hue::Teal => "#80cbc4",
         Hue::Violet => "#b39ddb",
+        Hue::Rose => "#f8bbd0",
     }
 }
 

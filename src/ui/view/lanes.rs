@@ -111,7 +111,7 @@ pub fn thread_at(run: &RunState, area: Rect, pos: Position) -> Option<ThreadIdx>
 /// The states this scenario's lanes can show, in legend order: running, reading and writing
 /// if it has an rwlock, sleeping if anything sleeps, a loop's blocking call and the starving
 /// it causes if a task makes one, the wait of every kind of resource it declares, held and
-/// failed. Done is drawn as
+/// failed, and cancelled where a task can be. Done is drawn as
 /// nothing, so it has no swatch.
 pub fn legend_states(scenario: &Scenario) -> Vec<State> {
     let sleeps = scenario
@@ -127,6 +127,14 @@ pub fn legend_states(scenario: &Scenario) -> Vec<State> {
         .threads
         .iter()
         .any(|t| t.is_task() && t.steps.iter().any(|s| matches!(s.op, Op::BlockingSleep(_))));
+    // A traced program's tasks may be cancelled by any of its lines; a scenario's only by the
+    // steps that cancel.
+    let cancels = scenario.threads.iter().any(|t| {
+        (scenario.traced && t.is_task())
+            || t.steps
+                .iter()
+                .any(|s| matches!(s.op, Op::Cancel(_) | Op::WaitTasksFor { .. }))
+    });
     let waits: Vec<State> = scenario
         .resources
         .iter()
@@ -142,6 +150,7 @@ pub fn legend_states(scenario: &Scenario) -> Vec<State> {
             State::Starting => !scenario.processes.is_empty(),
             State::Reading(_) | State::Writing(_) => rwlocks,
             State::Blocking(_) | State::Starved(_) => blocks,
+            State::Cancelled => cancels,
             State::Done => false,
             wait => waits.iter().any(|w| w.index() == wait.index()),
         })
@@ -371,10 +380,23 @@ impl Widget for Lanes<'_> {
                 .resources
                 .iter()
                 .any(|r| r.kind == ResourceKind::Counter);
-            // Roomy where it fits; else a glyph and one space each, so more of it shows; and
-            // where even that does not fit, whole entries up to the width and an ellipsis,
-            // never an entry cut in the middle of a word.
-            let entries = |roomy: bool| {
+            // What the lanes on screen draw: where not every entry fits, those are the ones a
+            // class needs explained, and the others (paused, failed, a wait nobody is in) go.
+            let glyph_at = |x: u16, y: u16| buf[(x, y)].symbol().chars().next();
+            let mut drawn: Vec<char> = Vec::new();
+            for y in g.inner.y..g.inner.y + g.rows {
+                for x in g.cells_x..g.cells_x + g.cells_w {
+                    if let Some(c) = glyph_at(x, y)
+                        && !drawn.contains(&c)
+                    {
+                        drawn.push(c);
+                    }
+                }
+            }
+            // Roomy where it fits; else a glyph and one space each, so more of it shows; else
+            // only what is drawn; and where even that does not fit, whole entries up to the
+            // width and an ellipsis, never an entry cut in the middle of a word.
+            let entries = |roomy: bool, only_drawn: bool| {
                 let swatch = |glyph: char| {
                     if roomy {
                         format!("{glyph}{glyph}")
@@ -383,8 +405,10 @@ impl Widget for Lanes<'_> {
                     }
                 };
                 let gap = if roomy { "  " } else { " " };
+                let shown = |glyph: char| !only_drawn || drawn.contains(&glyph);
                 let mut entries: Vec<[Span; 2]> = legend_states(scenario)
                     .into_iter()
+                    .filter(|&s| shown(theme.glyphs.state(s)))
                     .map(|s| {
                         [
                             Span::styled(swatch(theme.glyphs.state(s)), theme.state(s)),
@@ -392,7 +416,7 @@ impl Widget for Lanes<'_> {
                         ]
                     })
                     .collect();
-                if counters {
+                if counters && shown(theme.glyphs.lost()) {
                     entries.push([
                         Span::styled(swatch(theme.glyphs.lost()), theme.lost()),
                         Span::styled(
@@ -411,8 +435,11 @@ impl Widget for Lanes<'_> {
                     .sum::<usize>()
                     <= width + 2
             };
-            let roomy = entries(true);
-            let chosen = if fits(&roomy) { roomy } else { entries(false) };
+            let chosen = [(true, false), (false, false), (false, true)]
+                .into_iter()
+                .map(|(roomy, only_drawn)| entries(roomy, only_drawn))
+                .find(|e| fits(e))
+                .unwrap_or_else(|| entries(false, true));
             let mut spans = Vec::new();
             let mut used = 0;
             let ellipsis = if theme.glyphs.ascii { "..." } else { "…" };
