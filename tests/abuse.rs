@@ -172,8 +172,12 @@ fn a_dash_is_no_file_to_write() {
 #[test]
 fn a_file_that_cannot_be_read_says_so() {
     let missing =
-        std::env::temp_dir().join(format!("threadlab-abuse-{}-none.kdl", std::process::id()));
-    let out = finish(threadlab(&["check", missing.to_str().unwrap()]));
+        std::env::temp_dir().join(format!("threadlab-abuse-{}-none.rec", std::process::id()));
+    let out = finish(threadlab(&[
+        "replay",
+        missing.to_str().unwrap(),
+        "--headless",
+    ]));
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("readable"), "{err}");
@@ -590,7 +594,7 @@ fn a_task_made_of_an_asyncio_coroutine_is_a_lane_of_its_loop_and_ends_when_cance
             t["name"].as_str().unwrap().starts_with("MainThread/"),
             "{t}"
         );
-        assert_eq!(t["final_state"], "done", "{t}");
+        assert_eq!(t["final_state"], "cancelled", "{t}");
     }
 }
 

@@ -558,6 +558,10 @@ def _thread_join(self, timeout=None):
 
 def _join_traced(self, timeout, where):
     _gate_pass()
+    if self is _th.current_thread():
+        # Python refuses at once (RuntimeError): no wait to draw, and no instant in which the
+        # thread would look as if it waited for itself.
+        return _real_join(self, timeout)
     if not self.is_alive():
         _real_join(self, timeout)
         _emit("joined", "thread", id(self), self.name, where)
