@@ -766,7 +766,9 @@ fn breakpoints_pause_at_the_named_event() {
 
 /// The quiz pauses the run when a second thread queues for a taken lock (who gets it next?)
 /// and again when it is handed over, and the answer is the thread that really took it: the
-/// first in the queue, as the lock hands over in arrival order.
+/// first in the queue, as the lock hands over in arrival order. The queue is built by stepping
+/// (T1 takes M, then T2 and T3 queue behind it), so no machine's pace can let M go free before
+/// both wait; from the question on, the run goes freely.
 #[test]
 fn the_quiz_asks_before_a_hand_over_with_several_waiters_and_answers_after() {
     use threadlab::engine::Why;
@@ -774,8 +776,7 @@ fn the_quiz_asks_before_a_hand_over_with_several_waiters_and_answers_after() {
     let s = scenario(
         &[("M", ResourceKind::Mutex)],
         &[
-            // Long enough that both others queue behind it even on a busy machine.
-            ("T1", vec![Op::Lock(M), Op::Work(ms(400)), Op::Unlock(M)]),
+            ("T1", vec![Op::Lock(M), Op::Work(ms(40)), Op::Unlock(M)]),
             ("T2", vec![Op::Sleep(ms(5)), Op::Lock(M), Op::Unlock(M)]),
             ("T3", vec![Op::Sleep(ms(10)), Op::Lock(M), Op::Unlock(M)]),
         ],
@@ -788,14 +789,21 @@ fn the_quiz_asks_before_a_hand_over_with_several_waiters_and_answers_after() {
         },
     );
     run.set_quiz(true);
-    run.resume();
     let mut events = Vec::new();
-    let question = wait_hit(&run, &mut events).expect("a question");
+    // T1 takes M; T2 sleeps and queues (one waiter: no question yet); T3 sleeps and queues.
+    for (t, step) in [(0, 0), (1, 0), (1, 1), (2, 0), (2, 1)] {
+        run.step(t).unwrap_or_else(|e| panic!("T{} step {step}: {e:?}", t + 1));
+        assert!(run.wait_step_done(LIMIT), "T{} step {step} never ended", t + 1);
+        if (t, step) != (2, 1) {
+            assert_eq!(run.take_hit(), None, "asked before two threads waited");
+        }
+    }
+    let question = run.take_hit().expect("a question when the second waiter queues");
     let Why::Question { resource, waiting } = question.why else {
         panic!("{question:?}");
     };
     assert_eq!(resource, M);
-    assert_eq!(waiting.len(), 2, "{waiting:?}");
+    assert_eq!(waiting, [1, 2], "the waiters in the order they came");
     run.resume();
     let answer = wait_hit(&run, &mut events).expect("an answer");
     assert_eq!(
