@@ -898,10 +898,11 @@ fn a_run_pausing_by_itself_holds_the_run_driven_along_with_it() {
         speed: 1.0,
         start_paused: true,
     };
-    // A acts at once; B's first event after its start is the end of a long sleep.
+    // A acts at once; B's first event after its start is the end of a sleep long enough for
+    // A's thread to be scheduled first on a busy machine.
     let a = Run::start(scenario(&[], &[("A", vec![Op::Work(ms(1)); 50])]), paused);
     let b = Run::start(
-        scenario(&[], &[("B", vec![Op::Sleep(ms(300)), Op::Work(ms(1))])]),
+        scenario(&[], &[("B", vec![Op::Sleep(ms(1000)), Op::Work(ms(1))])]),
         paused,
     );
     a.pause_along(&b);
@@ -938,7 +939,7 @@ fn a_run_pausing_by_itself_holds_the_run_driven_along_with_it() {
     let held_at = b.now_ns();
     b.wait_events(&mut events, ms(50));
     assert_eq!(b.now_ns(), held_at, "B's clock moved while it was held");
-    assert!(held_at < ms(300).as_nanos() as u64, "B was held mid-sleep");
+    assert!(held_at < ms(1000).as_nanos() as u64, "B was held mid-sleep");
 
     // Let go, B runs through its sleep and to its end without stopping by itself.
     b.resume();

@@ -47,6 +47,12 @@ const NOT_BLOCKED: u32 = u32::MAX;
 /// cost the machine a wake-up each every few milliseconds.
 const SLEEP_SLICE: Duration = Duration::from_millis(100);
 
+/// How long a step waits for its thread to stop at its gate before calling it not ready. A
+/// thread running when the run paused gets there within a slice of work or of sleep; one just
+/// started (a `--schedule` steps a run the moment it starts) gets there once the machine first
+/// schedules it, which a busy machine can put off for far longer than a slice.
+const GATE_WAIT: Duration = Duration::from_secs(2);
+
 /// What a worker is doing, as far as the conductor needs to know.
 pub struct Conductor {
     paused: AtomicBool,
@@ -386,8 +392,8 @@ impl Conductor {
         self.pc[me as usize].store(step, Ordering::Release);
         if self.stopping.load(Ordering::Relaxed) {
             let hit = self.stops.lock().on_step(me, step);
-            if hit.is_some() {
-                self.stopped_at_hit();
+            if let Some(hit) = hit {
+                self.stopped_at_hit(hit);
             }
         }
         self.gate(me, step, rec)
@@ -687,18 +693,19 @@ impl Conductor {
     /// A thread recorded `event` while stops are armed: pause the run if it fires one.
     pub fn on_event(&self, event: &Event) {
         let hit = self.stops.lock().on_event(event);
-        if hit.is_some() {
-            self.stopped_at_hit();
+        if let Some(hit) = hit {
+            self.stopped_at_hit(hit);
         }
     }
 
-    fn stopped_at_hit(&self) {
+    fn stopped_at_hit(&self, hit: Hit) {
         self.stopping
             .store(self.stops.lock().armed(), Ordering::Relaxed);
         self.pause();
         if let Some(along) = &*self.along.lock() {
             along();
         }
+        self.stops.lock().publish(hit);
     }
 
     /// From now on, `along` is called whenever the run pauses by itself.
@@ -743,8 +750,7 @@ impl Conductor {
         if c.grants[i].is_some() {
             return Err(StepError::AlreadyStepping(name(t)));
         }
-        // A thread that was running when the run paused reaches its gate within a slice.
-        let deadline = Instant::now() + Duration::from_millis(200);
+        let deadline = Instant::now() + GATE_WAIT;
         loop {
             if self.cancelled() {
                 return Err(StepError::Cancelled);
