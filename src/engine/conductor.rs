@@ -51,7 +51,7 @@ const SLEEP_SLICE: Duration = Duration::from_millis(100);
 /// thread running when the run paused gets there within a slice of work or of sleep; one just
 /// started (a `--schedule` steps a run the moment it starts) gets there once the machine first
 /// schedules it, which a busy machine can put off for far longer than a slice.
-const GATE_WAIT: Duration = Duration::from_secs(2);
+pub(super) const GATE_WAIT: Duration = Duration::from_secs(2);
 
 /// What a worker is doing, as far as the conductor needs to know.
 pub struct Conductor {

@@ -11,7 +11,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::breaks::{Breakpoint, Hit};
 use super::clock::RunClock;
-use super::conductor::{Conductor, StepError};
+use super::conductor::{Conductor, GATE_WAIT, StepError};
 use super::deadlock;
 use super::footprint::{Footprint, Starting};
 use super::primitives::Primitive;
@@ -341,15 +341,18 @@ impl Run {
         }
         // Give threads that were running a moment to reach their gates: the one that acts
         // next may be among them.
-        let deadline = Instant::now() + Duration::from_millis(100);
-        while !c.all_stopped() && Instant::now() < deadline {
+        let start = Instant::now();
+        while !c.all_stopped() && start.elapsed() < Duration::from_millis(100) {
             std::thread::sleep(Duration::from_millis(1));
         }
+        // Nobody is ready only once every thread has stopped: one still on its way to its
+        // gate (a busy machine may not have run it yet) will be.
         loop {
+            let stopped = c.all_stopped();
             if let Some(t) = c.next_ready() {
                 return self.step(t).map(|()| t);
             }
-            if Instant::now() >= deadline || c.all_finished() {
+            if stopped || c.all_finished() || start.elapsed() >= GATE_WAIT {
                 return Err(StepError::NoneReady);
             }
             std::thread::sleep(Duration::from_millis(2));
