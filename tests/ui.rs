@@ -136,7 +136,6 @@ fn record(name: &str) -> Recording {
     } else if let Some(ns) = free_run {
         wait_until("run time", Duration::from_secs(10), || run.now_ns() > ns);
         run.pause();
-        std::thread::sleep(Duration::from_millis(100));
     } else if name == "deadlock" {
         for t in [0, 1, 0, 1, 0, 1] {
             run.step(t).unwrap();
@@ -153,8 +152,9 @@ fn record(name: &str) -> Recording {
             assert!(run.wait_step_done(Duration::from_secs(10)));
         }
     }
-    // Let the last holds land.
-    std::thread::sleep(Duration::from_millis(50));
+    wait_until("the last holds", Duration::from_secs(10), || {
+        run.all_stopped() && run.settled()
+    });
     run.drain_events(&mut events);
     events.sort_by_key(|e| e.t_ns);
     let outcome = match run.phase() {
@@ -228,7 +228,9 @@ fn record_until_it_shows(name: &str) -> Recording {
         shows_its_point(name, &events) || matches!(run.phase(), Phase::Finished | Phase::Deadlock)
     });
     run.pause();
-    std::thread::sleep(Duration::from_millis(100));
+    wait_until("the last holds", Duration::from_secs(10), || {
+        run.all_stopped() && run.settled()
+    });
     run.drain_events(&mut events);
     events.sort_by_key(|e| e.t_ns);
     let rec = Recording {
@@ -754,7 +756,7 @@ thread 스레드 {
         run.drain_events(&mut events);
         run.phase() == Phase::Finished
     });
-    std::thread::sleep(Duration::from_millis(30));
+    wait_until("every event", Duration::from_secs(10), || run.settled());
     run.drain_events(&mut events);
     events.sort_by_key(|e| e.t_ns);
     let rec = Recording {

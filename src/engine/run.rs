@@ -200,6 +200,13 @@ impl Run {
         self.shared.sink.settled()
     }
 
+    /// Whether every thread has stopped where it can be seen: held at its gate, blocked or
+    /// finished. Once it has and the run has [`Run::settled`], a drain gets everything a paused
+    /// run shows.
+    pub fn all_stopped(&self) -> bool {
+        self.shared.conductor.all_stopped()
+    }
+
     /// Every event recorded since the last drain, waiting up to `timeout` for the first, each
     /// stamped on the system's monotonic clock: what a child process hands its parent.
     pub fn drain_mono(&self, out: &mut Vec<Event>, timeout: Duration) {
