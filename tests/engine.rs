@@ -792,13 +792,20 @@ fn the_quiz_asks_before_a_hand_over_with_several_waiters_and_answers_after() {
     let mut events = Vec::new();
     // T1 takes M; T2 sleeps and queues (one waiter: no question yet); T3 sleeps and queues.
     for (t, step) in [(0, 0), (1, 0), (1, 1), (2, 0), (2, 1)] {
-        run.step(t).unwrap_or_else(|e| panic!("T{} step {step}: {e:?}", t + 1));
-        assert!(run.wait_step_done(LIMIT), "T{} step {step} never ended", t + 1);
+        run.step(t)
+            .unwrap_or_else(|e| panic!("T{} step {step}: {e:?}", t + 1));
+        assert!(
+            run.wait_step_done(LIMIT),
+            "T{} step {step} never ended",
+            t + 1
+        );
         if (t, step) != (2, 1) {
             assert_eq!(run.take_hit(), None, "asked before two threads waited");
         }
     }
-    let question = run.take_hit().expect("a question when the second waiter queues");
+    let question = run
+        .take_hit()
+        .expect("a question when the second waiter queues");
     let Why::Question { resource, waiting } = question.why else {
         panic!("{question:?}");
     };

@@ -124,8 +124,8 @@ fn the_help_legend_lists_every_state() {
 fn every_lane_legend_shows_every_state_its_lanes_show() {
     let mut seen_in = Vec::new();
     for &(name, ref s, ref events) in lessons() {
-        let legend: BTreeSet<usize> = legend_states(&s).into_iter().map(State::index).collect();
-        let shown = states_shown(&s, &events);
+        let legend: BTreeSet<usize> = legend_states(s).into_iter().map(State::index).collect();
+        let shown = states_shown(s, events);
         for i in &shown {
             assert!(
                 legend.contains(i),
@@ -280,7 +280,7 @@ fn the_svg_paints_each_state_as_its_row() {
             assert_eq!(paints, rows, "{name}: lane {t}");
             painted.extend(paints.iter().map(|p| p.to_string()));
         }
-        for i in states_shown(&s, &events) {
+        for i in states_shown(s, events) {
             assert!(
                 text.contains(&format!(r#"<pattern id="p-{}""#, STATES[i].name)),
                 "{name}: no paint for {}",
