@@ -622,10 +622,10 @@ struct Verdict {
 /// to it gets there by recording that it took it.
 fn settle(run: &Run, s: &Scenario, events: &mut Vec<Event>) -> Option<String> {
     let deadline = Instant::now() + SETTLE;
-    // The engine's word first: every thread held, blocked or finished, and all it recorded
-    // handed over. Until then a thread on its way to its gate may still hold events that
-    // change what the others' events mean (a put that a take already seen took from).
-    while !(run.all_stopped() && run.settled()) && Instant::now() < deadline {
+    // The engine's word first: every thread has handed over all it recorded. Until then a
+    // thread on its way to its gate may still hold events that change what the others' events
+    // mean (a put that a take already seen took from).
+    while !run.settled() && Instant::now() < deadline {
         run.wait_events(events, ms(2));
     }
     loop {
