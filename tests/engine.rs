@@ -1019,3 +1019,29 @@ fn two_runs_stand_together() {
     // Nine moves in ten keep the two clocks within a millisecond of each other.
     assert!(space < ms(1).as_nanos() as u64 && step < ms(1).as_nanos() as u64);
 }
+
+/// A deadlocked run has stopped everywhere, also where a thread or a task waits for an
+/// `after=` group that will never finish: "step next" then says at once that nobody is ready,
+/// instead of waiting for those to reach a gate they never will.
+#[test]
+fn a_lane_waiting_for_its_group_counts_as_stopped() {
+    let text = "event-loop main\nmutex a\nthread A {\n    lock a\n    lock a\n}\n\
+                thread B after=A {\n    work \"1ms\"\n}\ntask C after=A {\n    sleep \"1ms\"\n}\n";
+    let s = Arc::new(threadlab::scenario::parse_source("t", "t.kdl", text).unwrap());
+    let run = Run::start(s, fast());
+    let (phase, _) = run_to_end(&run);
+    assert_eq!(phase, Phase::Deadlock);
+    let deadline = Instant::now() + LIMIT;
+    while !run.all_stopped() {
+        assert!(
+            Instant::now() < deadline,
+            "the run never stopped everywhere"
+        );
+        std::thread::sleep(ms(1));
+    }
+    assert!(matches!(
+        run.step_next_ready(),
+        Err(threadlab::engine::StepError::NoneReady)
+    ));
+    run.stop();
+}

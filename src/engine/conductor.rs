@@ -72,6 +72,8 @@ pub struct Conductor {
     blocked_on: Vec<AtomicU32>,
     /// Per thread: done or failed.
     finished: Vec<AtomicBool>,
+    /// Per thread: not started, waiting for its `after=` group to finish.
+    awaiting_group: Vec<AtomicBool>,
     /// Threads not finished yet, and of those the ones that are not daemons: whether a run is
     /// over is asked on every frame and at every thread's end, and must not cost a pass over
     /// thousands of lanes.
@@ -199,6 +201,7 @@ impl Conductor {
             pc: (0..threads).map(|_| AtomicU32::new(0)).collect(),
             blocked_on: (0..threads).map(|_| AtomicU32::new(NOT_BLOCKED)).collect(),
             finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
+            awaiting_group: (0..threads).map(|_| AtomicBool::new(false)).collect(),
             unfinished: AtomicUsize::new(threads),
             unfinished_users: AtomicUsize::new(threads),
             due: (0..threads).map(|_| AtomicU64::new(0)).collect(),
@@ -778,15 +781,23 @@ impl Conductor {
         Ok(())
     }
 
-    /// Every thread has stopped where it can be seen: held at its gate, blocked or finished.
-    /// Until then a thread still finishing a slice of work would be passed over by
-    /// [`Conductor::next_ready`].
+    /// Every thread has stopped where it can be seen: held at its gate, blocked, finished or
+    /// not started until its group finishes. Until then a thread still finishing a slice of
+    /// work would be passed over by [`Conductor::next_ready`].
     pub fn all_stopped(&self) -> bool {
         let c = self.control.lock();
         (0..self.pc.len()).all(|i| {
             let t = i as ThreadIdx;
-            c.held[i] || self.blocked_on(t).is_some() || self.is_finished(t)
+            c.held[i]
+                || self.blocked_on(t).is_some()
+                || self.is_finished(t)
+                || self.awaiting_group[i].load(Ordering::Acquire)
         })
+    }
+
+    /// Thread `t` waits for its `after=` group (`true`), or has stopped waiting.
+    pub fn awaits_group(&self, t: ThreadIdx, waiting: bool) {
+        self.awaiting_group[t as usize].store(waiting, Ordering::Release);
     }
 
     /// The thread to step next: whoever acts next in run time. A thread held between steps or
