@@ -1126,10 +1126,12 @@ fn the_resource_panel_shows_events_pools_conditions_and_lists() {
 /// a folded group in one step, and a deadlock marks the folded group its threads are in.
 #[test]
 fn a_big_group_starts_folded_and_the_fold_key_opens_it() {
-    let source = "title \"big\"\nmutex A\nmutex B\n\
-        thread x { lock A; sleep \"300ms\"; lock B; unlock B; unlock A }\n\
-        thread w count=510 { sleep \"5ms\"; lock A; unlock A }\n\
-        thread y { lock B; sleep \"300ms\"; lock A; unlock A; unlock B }\n";
+    // The w come for A once x holds it, and x and y hold their first locks long enough for
+    // all 510 to queue before the two deadlock, however slowly a busy machine starts them.
+    let source = "title \"big\"\nmutex A\nmutex B\nevent held\n\
+        thread x { lock A; set held; sleep \"1500ms\"; lock B; unlock B; unlock A }\n\
+        thread w count=510 { wait held; lock A; unlock A }\n\
+        thread y { lock B; sleep \"1500ms\"; lock A; unlock A; unlock B }\n";
     let scenario = Arc::new(threadlab::scenario::parse_source("big", "big.kdl", source).unwrap());
     let run = Run::start(scenario.clone(), RunOptions::default());
     wait_until("the deadlock", Duration::from_secs(30), || {
