@@ -771,7 +771,9 @@ fn breakpoints_pause_at_the_named_event() {
 
 /// The quiz pauses the run when a second thread queues for a taken lock (who gets it next?)
 /// and again when it is handed over, and the answer is the thread that really took it: the
-/// first in the queue, as the lock hands over in arrival order.
+/// first in the queue, as the lock hands over in arrival order. The queue is built by stepping
+/// (T1 takes M, then T2 and T3 queue behind it), so no machine's pace can let M go free before
+/// both wait; from the question on, the run goes freely.
 #[test]
 fn the_quiz_asks_before_a_hand_over_with_several_waiters_and_answers_after() {
     use threadlab::engine::Why;
@@ -779,8 +781,7 @@ fn the_quiz_asks_before_a_hand_over_with_several_waiters_and_answers_after() {
     let s = scenario(
         &[("M", ResourceKind::Mutex)],
         &[
-            // Long enough that both others queue behind it even on a busy machine.
-            ("T1", vec![Op::Lock(M), Op::Work(ms(400)), Op::Unlock(M)]),
+            ("T1", vec![Op::Lock(M), Op::Work(ms(40)), Op::Unlock(M)]),
             ("T2", vec![Op::Sleep(ms(5)), Op::Lock(M), Op::Unlock(M)]),
             ("T3", vec![Op::Sleep(ms(10)), Op::Lock(M), Op::Unlock(M)]),
         ],
@@ -793,14 +794,28 @@ fn the_quiz_asks_before_a_hand_over_with_several_waiters_and_answers_after() {
         },
     );
     run.set_quiz(true);
-    run.resume();
     let mut events = Vec::new();
-    let question = wait_hit(&run, &mut events).expect("a question");
+    // T1 takes M; T2 sleeps and queues (one waiter: no question yet); T3 sleeps and queues.
+    for (t, step) in [(0, 0), (1, 0), (1, 1), (2, 0), (2, 1)] {
+        run.step(t)
+            .unwrap_or_else(|e| panic!("T{} step {step}: {e:?}", t + 1));
+        assert!(
+            run.wait_step_done(LIMIT),
+            "T{} step {step} never ended",
+            t + 1
+        );
+        if (t, step) != (2, 1) {
+            assert_eq!(run.take_hit(), None, "asked before two threads waited");
+        }
+    }
+    let question = run
+        .take_hit()
+        .expect("a question when the second waiter queues");
     let Why::Question { resource, waiting } = question.why else {
         panic!("{question:?}");
     };
     assert_eq!(resource, M);
-    assert_eq!(waiting.len(), 2, "{waiting:?}");
+    assert_eq!(waiting, [1, 2], "the waiters in the order they came");
     run.resume();
     let answer = wait_hit(&run, &mut events).expect("an answer");
     assert_eq!(
@@ -895,10 +910,11 @@ fn a_run_pausing_by_itself_holds_the_run_driven_along_with_it() {
         speed: 1.0,
         start_paused: true,
     };
-    // A acts at once; B's first event after its start is the end of a long sleep.
+    // A acts at once; B's first event after its start is the end of a sleep long enough for
+    // A's thread to be scheduled first on a busy machine.
     let a = Run::start(scenario(&[], &[("A", vec![Op::Work(ms(1)); 50])]), paused);
     let b = Run::start(
-        scenario(&[], &[("B", vec![Op::Sleep(ms(300)), Op::Work(ms(1))])]),
+        scenario(&[], &[("B", vec![Op::Sleep(ms(1000)), Op::Work(ms(1))])]),
         paused,
     );
     a.pause_along(&b);
@@ -935,7 +951,7 @@ fn a_run_pausing_by_itself_holds_the_run_driven_along_with_it() {
     let held_at = b.now_ns();
     b.wait_events(&mut events, ms(50));
     assert_eq!(b.now_ns(), held_at, "B's clock moved while it was held");
-    assert!(held_at < ms(300).as_nanos() as u64, "B was held mid-sleep");
+    assert!(held_at < ms(1000).as_nanos() as u64, "B was held mid-sleep");
 
     // Let go, B runs through its sleep and to its end without stopping by itself.
     b.resume();
@@ -1007,4 +1023,30 @@ fn two_runs_stand_together() {
     b.stop();
     // Nine moves in ten keep the two clocks within a millisecond of each other.
     assert!(space < ms(1).as_nanos() as u64 && step < ms(1).as_nanos() as u64);
+}
+
+/// A deadlocked run has stopped everywhere, also where a thread or a task waits for an
+/// `after=` group that will never finish: "step next" then says at once that nobody is ready,
+/// instead of waiting for those to reach a gate they never will.
+#[test]
+fn a_lane_waiting_for_its_group_counts_as_stopped() {
+    let text = "event-loop main\nmutex a\nthread A {\n    lock a\n    lock a\n}\n\
+                thread B after=A {\n    work \"1ms\"\n}\ntask C after=A {\n    sleep \"1ms\"\n}\n";
+    let s = Arc::new(threadlab::scenario::parse_source("t", "t.kdl", text).unwrap());
+    let run = Run::start(s, fast());
+    let (phase, _) = run_to_end(&run);
+    assert_eq!(phase, Phase::Deadlock);
+    let deadline = Instant::now() + LIMIT;
+    while !run.all_stopped() {
+        assert!(
+            Instant::now() < deadline,
+            "the run never stopped everywhere"
+        );
+        std::thread::sleep(ms(1));
+    }
+    assert!(matches!(
+        run.step_next_ready(),
+        Err(threadlab::engine::StepError::NoneReady)
+    ));
+    run.stop();
 }

@@ -880,20 +880,25 @@ const THREE_FOR_ONE_LOCK: &str = r#"title "Three threads, one lock"
 about "T1 holds M while T2 and T3 queue for it."
 
 mutex M
+event held
 
+// T2 and T3 come for M once T1 holds it (however late the machine starts T1), and T1 works
+// long enough for both to queue.
 thread T1 {
     lock M
-    work "300ms"
+    set held
+    work "1s"
     unlock M
 }
 
 thread T2 {
-    sleep "5ms"
+    wait held
     lock M
     unlock M
 }
 
 thread T3 {
+    wait held
     sleep "10ms"
     lock M
     unlock M

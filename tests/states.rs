@@ -4,7 +4,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use common::{builtin, fast, run_to_end, scenario};
 use ratatui::buffer::Buffer;
@@ -22,17 +22,23 @@ use threadlab::ui::view::lanes::legend_states;
 use threadlab::vocab::event::{Event, STATES, State, StateTracker};
 use threadlab::vocab::recording::Recording;
 
-/// Every built-in lesson, run to its end on real threads: the scenario and its events.
-fn lessons() -> Vec<(&'static str, Arc<Scenario>, Vec<Event>)> {
-    threadlab::scenario::builtin::all()
-        .iter()
-        .map(|b| {
-            let s = builtin(b.name);
-            let run = Run::start(s.clone(), fast());
-            let (_, events) = run_to_end(&run);
-            (b.name, s, events)
-        })
-        .collect()
+type LessonRuns = Vec<(&'static str, Arc<Scenario>, Vec<Event>)>;
+
+/// Every built-in lesson, run to its end on real threads: the scenario and its events. Run
+/// once for every test that reads them (each run takes its lesson's time).
+fn lessons() -> &'static LessonRuns {
+    static RUNS: OnceLock<LessonRuns> = OnceLock::new();
+    RUNS.get_or_init(|| {
+        threadlab::scenario::builtin::all()
+            .iter()
+            .map(|b| {
+                let s = builtin(b.name);
+                let run = Run::start(s.clone(), fast());
+                let (_, events) = run_to_end(&run);
+                (b.name, s, events)
+            })
+            .collect()
+    })
 }
 
 /// The rows of the states the events put any thread in (done is drawn as nothing).
@@ -118,9 +124,9 @@ fn the_help_legend_lists_every_state() {
 #[test]
 fn every_lane_legend_shows_every_state_its_lanes_show() {
     let mut seen_in = Vec::new();
-    for (name, s, events) in lessons() {
-        let legend: BTreeSet<usize> = legend_states(&s).into_iter().map(State::index).collect();
-        let shown = states_shown(&s, &events);
+    for &(name, ref s, ref events) in lessons() {
+        let legend: BTreeSet<usize> = legend_states(s).into_iter().map(State::index).collect();
+        let shown = states_shown(s, events);
         for i in &shown {
             assert!(
                 legend.contains(i),
@@ -241,7 +247,7 @@ fn tasks_starve_exactly_while_their_loop_is_blocked() {
 #[test]
 fn the_svg_paints_each_state_as_its_row() {
     let mut painted = BTreeSet::new();
-    for (name, s, events) in lessons() {
+    for &(name, ref s, ref events) in lessons() {
         let rec = Recording {
             scenario: s.clone(),
             end_ns: events.last().map_or(1, |e| e.t_ns),
@@ -275,7 +281,7 @@ fn the_svg_paints_each_state_as_its_row() {
             assert_eq!(paints, rows, "{name}: lane {t}");
             painted.extend(paints.iter().map(|p| p.to_string()));
         }
-        for i in states_shown(&s, &events) {
+        for i in states_shown(s, events) {
             assert!(
                 text.contains(&format!(r#"<pattern id="p-{}""#, STATES[i].name)),
                 "{name}: no paint for {}",

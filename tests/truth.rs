@@ -622,6 +622,12 @@ struct Verdict {
 /// to it gets there by recording that it took it.
 fn settle(run: &Run, s: &Scenario, events: &mut Vec<Event>) -> Option<String> {
     let deadline = Instant::now() + SETTLE;
+    // The engine's word first: every thread has handed over all it recorded. Until then a
+    // thread on its way to its gate may still hold events that change what the others' events
+    // mean (a put that a take already seen took from).
+    while !run.settled() && Instant::now() < deadline {
+        run.wait_events(events, ms(2));
+    }
     loop {
         run.drain_events(events);
         let world = World::new(s, events);
@@ -2693,4 +2699,15 @@ fn collectors_waiting_for_a_task_only_one_of_them_would_run_blame_nobody() {
     let _serial = serial();
     let text = "pool x0\nthread T0 {\n    submit x0 work=\"1ms\"\n    map x0\n}\nthread T1 {\n    as-completed x0\n    work \"4ms\"\n    run-next x0\n    sleep \"3ms\"\n}\n";
     assert_no_problems(&judged(text, 10), text);
+}
+
+/// A consumer takes the sentinel and ends holding a lock, so a waiter for that lock is stuck
+/// at once, while the thread that put the sentinel is still on its way to its gate with the
+/// put in its hands: what the run recorded is read only once every thread has stopped and
+/// handed it over, so the take is never judged as taking from an empty buffer.
+#[test]
+fn a_run_is_judged_once_every_thread_has_handed_over_what_it_did() {
+    let _serial = serial();
+    let text = "buffer q capacity=1\nrwlock w\nmutex m\nsemaphore s permits=2\nthread T0 {\n    take q timeout=\"2ms\"\n    put q sentinel=#true\n    acquire s\n    release s\n    lock m\n    unlock m\n    write w\n    unlock w\n}\nthread T1 {\n    write w\n    take q\n    unlock w\n}\nthread T2 {\n    write w\n    unlock w\n}\n";
+    assert_no_problems(&judged(text, 40), text);
 }

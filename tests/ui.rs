@@ -136,7 +136,6 @@ fn record(name: &str) -> Recording {
     } else if let Some(ns) = free_run {
         wait_until("run time", Duration::from_secs(10), || run.now_ns() > ns);
         run.pause();
-        std::thread::sleep(Duration::from_millis(100));
     } else if name == "deadlock" {
         for t in [0, 1, 0, 1, 0, 1] {
             run.step(t).unwrap();
@@ -153,8 +152,9 @@ fn record(name: &str) -> Recording {
             assert!(run.wait_step_done(Duration::from_secs(10)));
         }
     }
-    // Let the last holds land.
-    std::thread::sleep(Duration::from_millis(50));
+    wait_until("the last holds", Duration::from_secs(10), || {
+        run.all_stopped() && run.settled()
+    });
     run.drain_events(&mut events);
     events.sort_by_key(|e| e.t_ns);
     let outcome = match run.phase() {
@@ -228,7 +228,9 @@ fn record_until_it_shows(name: &str) -> Recording {
         shows_its_point(name, &events) || matches!(run.phase(), Phase::Finished | Phase::Deadlock)
     });
     run.pause();
-    std::thread::sleep(Duration::from_millis(100));
+    wait_until("the last holds", Duration::from_secs(10), || {
+        run.all_stopped() && run.settled()
+    });
     run.drain_events(&mut events);
     events.sort_by_key(|e| e.t_ns);
     let rec = Recording {
@@ -770,7 +772,7 @@ thread 스레드 {
         run.drain_events(&mut events);
         run.phase() == Phase::Finished
     });
-    std::thread::sleep(Duration::from_millis(30));
+    wait_until("every event", Duration::from_secs(10), || run.settled());
     run.drain_events(&mut events);
     events.sort_by_key(|e| e.t_ns);
     let rec = Recording {
@@ -1140,10 +1142,12 @@ fn the_resource_panel_shows_events_pools_conditions_and_lists() {
 /// a folded group in one step, and a deadlock marks the folded group its threads are in.
 #[test]
 fn a_big_group_starts_folded_and_the_fold_key_opens_it() {
-    let source = "title \"big\"\nmutex A\nmutex B\n\
-        thread x { lock A; sleep \"300ms\"; lock B; unlock B; unlock A }\n\
-        thread w count=510 { sleep \"5ms\"; lock A; unlock A }\n\
-        thread y { lock B; sleep \"300ms\"; lock A; unlock A; unlock B }\n";
+    // The w come for A once x holds it, and x and y hold their first locks long enough for
+    // all 510 to queue before the two deadlock, however slowly a busy machine starts them.
+    let source = "title \"big\"\nmutex A\nmutex B\nevent held\n\
+        thread x { lock A; set held; sleep \"1500ms\"; lock B; unlock B; unlock A }\n\
+        thread w count=510 { wait held; lock A; unlock A }\n\
+        thread y { lock B; sleep \"1500ms\"; lock A; unlock A; unlock B }\n";
     let scenario = Arc::new(threadlab::scenario::parse_source("big", "big.kdl", source).unwrap());
     let run = Run::start(scenario.clone(), RunOptions::default());
     wait_until("the deadlock", Duration::from_secs(30), || {

@@ -232,8 +232,14 @@ impl Stops {
 
     fn fire(&mut self, hit: Hit) -> Option<Hit> {
         self.next_event = false;
-        self.hit = Some(hit.clone());
         Some(hit)
+    }
+
+    /// Make `hit` the one [`Stops::take_hit`] tells of: only once the run has paused for it,
+    /// so whoever reads the hit finds the run (and any run driven along with it) paused, and
+    /// a resume sent on reading it is never undone by the pause that hit still had to make.
+    pub(super) fn publish(&mut self, hit: Hit) {
+        self.hit = Some(hit);
     }
 
     pub(super) fn take_hit(&mut self) -> Option<Hit> {

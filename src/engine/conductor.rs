@@ -47,6 +47,12 @@ const NOT_BLOCKED: u32 = u32::MAX;
 /// cost the machine a wake-up each every few milliseconds.
 const SLEEP_SLICE: Duration = Duration::from_millis(100);
 
+/// How long a step waits for its thread to stop at its gate before calling it not ready. A
+/// thread running when the run paused gets there within a slice of work or of sleep; one just
+/// started (a `--schedule` steps a run the moment it starts) gets there once the machine first
+/// schedules it, which a busy machine can put off for far longer than a slice.
+pub(super) const GATE_WAIT: Duration = Duration::from_secs(2);
+
 /// What a worker is doing, as far as the conductor needs to know.
 pub struct Conductor {
     paused: AtomicBool,
@@ -66,6 +72,8 @@ pub struct Conductor {
     blocked_on: Vec<AtomicU32>,
     /// Per thread: done or failed.
     finished: Vec<AtomicBool>,
+    /// Per thread: not started, waiting for its `after=` group to finish.
+    awaiting_group: Vec<AtomicBool>,
     /// Threads not finished yet, and of those the ones that are not daemons: whether a run is
     /// over is asked on every frame and at every thread's end, and must not cost a pass over
     /// thousands of lanes.
@@ -193,6 +201,7 @@ impl Conductor {
             pc: (0..threads).map(|_| AtomicU32::new(0)).collect(),
             blocked_on: (0..threads).map(|_| AtomicU32::new(NOT_BLOCKED)).collect(),
             finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
+            awaiting_group: (0..threads).map(|_| AtomicBool::new(false)).collect(),
             unfinished: AtomicUsize::new(threads),
             unfinished_users: AtomicUsize::new(threads),
             due: (0..threads).map(|_| AtomicU64::new(0)).collect(),
@@ -386,8 +395,8 @@ impl Conductor {
         self.pc[me as usize].store(step, Ordering::Release);
         if self.stopping.load(Ordering::Relaxed) {
             let hit = self.stops.lock().on_step(me, step);
-            if hit.is_some() {
-                self.stopped_at_hit();
+            if let Some(hit) = hit {
+                self.stopped_at_hit(hit);
             }
         }
         self.gate(me, step, rec)
@@ -687,12 +696,12 @@ impl Conductor {
     /// A thread recorded `event` while stops are armed: pause the run if it fires one.
     pub fn on_event(&self, event: &Event) {
         let hit = self.stops.lock().on_event(event);
-        if hit.is_some() {
-            self.stopped_at_hit();
+        if let Some(hit) = hit {
+            self.stopped_at_hit(hit);
         }
     }
 
-    fn stopped_at_hit(&self) {
+    fn stopped_at_hit(&self, hit: Hit) {
         self.stopping
             .store(self.stops.lock().armed(), Ordering::Relaxed);
         self.pause_by_itself();
@@ -706,6 +715,7 @@ impl Conductor {
         if let Some(along) = &*self.along.lock() {
             along();
         }
+        self.stops.lock().publish(hit);
     }
 
     /// From now on, `along` is called whenever the run pauses by itself.
@@ -750,8 +760,7 @@ impl Conductor {
         if c.grants[i].is_some() {
             return Err(StepError::AlreadyStepping(name(t)));
         }
-        // A thread that was running when the run paused reaches its gate within a slice.
-        let deadline = Instant::now() + Duration::from_millis(200);
+        let deadline = Instant::now() + GATE_WAIT;
         loop {
             if self.cancelled() {
                 return Err(StepError::Cancelled);
@@ -779,15 +788,23 @@ impl Conductor {
         Ok(())
     }
 
-    /// Every thread has stopped where it can be seen: held at its gate, blocked or finished.
-    /// Until then a thread still finishing a slice of work would be passed over by
-    /// [`Conductor::next_ready`].
+    /// Every thread has stopped where it can be seen: held at its gate, blocked, finished or
+    /// not started until its group finishes. Until then a thread still finishing a slice of
+    /// work would be passed over by [`Conductor::next_ready`].
     pub fn all_stopped(&self) -> bool {
         let c = self.control.lock();
         (0..self.pc.len()).all(|i| {
             let t = i as ThreadIdx;
-            c.held[i] || self.blocked_on(t).is_some() || self.is_finished(t)
+            c.held[i]
+                || self.blocked_on(t).is_some()
+                || self.is_finished(t)
+                || self.awaiting_group[i].load(Ordering::Acquire)
         })
+    }
+
+    /// Thread `t` waits for its `after=` group (`true`), or has stopped waiting.
+    pub fn awaits_group(&self, t: ThreadIdx, waiting: bool) {
+        self.awaiting_group[t as usize].store(waiting, Ordering::Release);
     }
 
     /// The thread to step next: whoever acts next in run time. A thread held between steps or

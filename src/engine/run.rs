@@ -11,7 +11,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::breaks::{Breakpoint, Hit};
 use super::clock::RunClock;
-use super::conductor::{Conductor, StepError};
+use super::conductor::{Conductor, GATE_WAIT, StepError};
 use super::deadlock;
 use super::footprint::{Footprint, Starting};
 use super::primitives::Primitive;
@@ -197,6 +197,13 @@ impl Run {
         self.shared.sink.settled()
     }
 
+    /// Whether every thread has stopped where it can be seen: held at its gate, blocked or
+    /// finished. Once it has and the run has [`Run::settled`], a drain gets everything a paused
+    /// run shows.
+    pub fn all_stopped(&self) -> bool {
+        self.shared.conductor.all_stopped()
+    }
+
     /// Every event recorded since the last drain, waiting up to `timeout` for the first, each
     /// stamped on the system's monotonic clock: what a child process hands its parent.
     pub fn drain_mono(&self, out: &mut Vec<Event>, timeout: Duration) {
@@ -339,15 +346,18 @@ impl Run {
         }
         // Give threads that were running a moment to reach their gates: the one that acts
         // next may be among them.
-        let deadline = Instant::now() + Duration::from_millis(100);
-        while !c.all_stopped() && Instant::now() < deadline {
+        let start = Instant::now();
+        while !c.all_stopped() && start.elapsed() < Duration::from_millis(100) {
             std::thread::sleep(Duration::from_millis(1));
         }
+        // Nobody is ready only once every thread has stopped: one still on its way to its
+        // gate (a busy machine may not have run it yet) will be.
         loop {
+            let stopped = c.all_stopped();
             if let Some(t) = c.next_ready() {
                 return self.step(t).map(|()| t);
             }
-            if Instant::now() >= deadline || c.all_finished() {
+            if stopped || c.all_finished() || start.elapsed() >= GATE_WAIT {
                 return Err(StepError::NoneReady);
             }
             std::thread::sleep(Duration::from_millis(2));

@@ -131,7 +131,10 @@ fn gil_of(shared: &Shared, me: ThreadIdx) -> Option<&Gil> {
 
 fn run_script(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
     let spec = &shared.scenario.threads[me as usize];
-    wait_for_group(shared, &spec.after)?;
+    shared.conductor.awaits_group(me, !spec.after.is_empty());
+    let started = wait_for_group(shared, &spec.after);
+    shared.conductor.awaits_group(me, false);
+    started?;
     // A worker of the event loop's executor is started by the first call handed to it, as
     // CPython's ThreadPoolExecutor starts its threads.
     if let Some(Op::RunNext(r)) = spec.steps.first().map(|s| s.op)

@@ -281,9 +281,12 @@ async fn run_task(
     let conductor = &shared.conductor;
     let (_, lp) = event_loop(shared, me);
     if !spec.after.is_empty() {
-        conductor
+        conductor.awaits_group(me, true);
+        let started = conductor
             .until_async(|| group_finished(shared, &spec.after) || lp.cancelled(me).is_some())
-            .await?;
+            .await;
+        conductor.awaits_group(me, false);
+        started?;
         become_ready(shared, me, rec);
     }
     // The first poll: from here on the task holds the loop except while it awaits.

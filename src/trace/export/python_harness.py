@@ -103,15 +103,17 @@ def _write_events(stopped=()):
 
 
 def _calibrate():
-    """Loop iterations per second of this interpreter on an idle core: the fastest of several
-    trials, as threadlab calibrates `work`, so that on a busy machine both take longer alike."""
-    n, spent = 10_000, 0.0
-    while spent < 0.02:
+    """Loop iterations per second of this interpreter on an idle core: the fastest of many
+    short trials, as threadlab calibrates `work`, so that on a busy machine both take longer
+    alike. A trial shorter than the scheduler's time slice runs undisturbed now and then even
+    beside other busy programs; a long one is always cut, and would make `work` too short."""
+    n, spent = 1_000, 0.0
+    while spent < 0.001:
         n *= 2
         begin = time.perf_counter()
         _spin(n)
         spent = time.perf_counter() - begin
-    for _ in range(7):
+    for _ in range(15):
         begin = time.perf_counter()
         _spin(n)
         spent = min(spent, time.perf_counter() - begin)
