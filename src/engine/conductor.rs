@@ -701,10 +701,14 @@ impl Conductor {
         }
     }
 
+    /// The hit is published only once this run and the one driven along with it have paused:
+    /// a reader who finds it finds both paused, and a resume sent on reading it is not undone
+    /// by a pause still to come.
     fn stopped_at_hit(&self, hit: Hit) {
         self.stopping
             .store(self.stops.lock().armed(), Ordering::Relaxed);
         self.pause_by_itself();
+        self.stops.lock().publish(hit);
     }
 
     /// Pause because the run itself says so (a breakpoint, the end of a step by event, a
@@ -715,7 +719,6 @@ impl Conductor {
         if let Some(along) = &*self.along.lock() {
             along();
         }
-        self.stops.lock().publish(hit);
     }
 
     /// From now on, `along` is called whenever the run pauses by itself.
