@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Op, Scenario, ThreadIdx};
 use threadlab::trace::invariants::{self, ResourceFacts};
+use threadlab::trace::machine::{self, Machine};
 use threadlab::vocab::event::{Event, EventKind, EventRecord, State};
 
 /// The longest any test run may take before the test fails instead of hanging.
@@ -87,14 +88,19 @@ pub struct LessonRun {
     pub events: Vec<Event>,
     pub facts: Vec<ResourceFacts>,
     pub deadlock: Option<String>,
+    /// What the machine could give the run: a lesson whose point is a matter of timing can
+    /// show it only where the machine gave it the cores it needs, and says so where it did not.
+    pub machine: Machine,
 }
 
 /// Runs `scenario` to the end, in turn with other lesson runs; no event is dropped, no thread
 /// fails and every invariant holds.
 pub fn run_with(scenario: &Arc<Scenario>, options: RunOptions) -> LessonRun {
     let _turn = ONE_AT_A_TIME.lock();
+    let before = machine::sample();
     let run = Run::start(scenario.clone(), options);
     let (phase, events) = run_to_end(&run);
+    let machine = before.until(&machine::sample(), scenario);
     assert_eq!(run.dropped_events(), 0);
     for t in 0..scenario.threads.len() as ThreadIdx {
         assert_eq!(run.failure(t), None, "{}", scenario.thread_name(t));
@@ -106,6 +112,7 @@ pub fn run_with(scenario: &Arc<Scenario>, options: RunOptions) -> LessonRun {
         events,
         facts,
         deadlock,
+        machine,
     }
 }
 
