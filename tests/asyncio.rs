@@ -650,3 +650,20 @@ fn a_stepped_await_on_tasks_ends_when_the_task_starts_waiting() {
         .t_ns;
     assert!(awaited < ended_at(&events, fetch).1);
 }
+
+/// A task gathering tasks that wait for what only it would do afterwards can never go on:
+/// the run is a deadlock, found and reported, not a run that hangs with nothing to say.
+#[test]
+fn a_gather_on_tasks_waiting_for_the_gatherer_is_a_deadlock() {
+    let s = Arc::new(
+        parse(
+            "event-loop main\nasync-event go\ntask waiter count=2 {\n    wait go\n}\n\
+             task boss {\n    gather waiter\n    set go\n}\n",
+        )
+        .unwrap(),
+    );
+    let out = run(&s);
+    assert_eq!(out.phase, Phase::Deadlock, "{:?}", out.deadlock);
+    let said = out.deadlock.unwrap();
+    assert!(said.contains("waits for go"), "{said}");
+}

@@ -4,7 +4,8 @@
 //! holder will still unlock it), a permit by a holder that will still release one, a barrier by
 //! threads that will still arrive, a buffer by a thread that will still put (or take), an event
 //! by a thread that will still set it. A thread that has not started yet (it starts `after` a
-//! group) moves once its whole group can finish. Threads that run, sleep or are held by the
+//! group) moves once its whole group can finish; a task awaiting tasks (`gather`, `wait`) once
+//! they can all end, or the first of them for FIRST_COMPLETED. Threads that run, sleep or are held by the
 //! conductor can move; so can a waiting thread enough of whose possible wakers can, and a
 //! not-started thread whose group can. What is left when that fixed point settles can never move
 //! again: that is a deadlock.
@@ -96,6 +97,12 @@ enum Where {
     Waiting(ResIdx),
     /// Not started: it starts once every thread of its `after` group has finished.
     NotStarted,
+    /// A task awaiting other tasks (`gather`, `wait`): it goes on once they have all ended, or
+    /// with `first`, once one of them has. It waits on no primitive.
+    Awaiting {
+        tasks: Tasks,
+        first: bool,
+    },
 }
 
 /// The earliest step thread `t` may still run: the step it is at, or, if a lock with a timeout
@@ -148,6 +155,25 @@ pub fn find(
             if let Some(w) = at.get_mut(t as usize) {
                 *w = Where::Waiting(r as ResIdx);
             }
+        }
+    }
+    for (t, w) in at.iter_mut().enumerate() {
+        if *w != Where::Moving {
+            continue;
+        }
+        match scenario.threads[t]
+            .steps
+            .get(pcs[t] as usize)
+            .map(|st| st.op)
+        {
+            Some(Op::Gather(tasks)) => {
+                *w = Where::Awaiting {
+                    tasks,
+                    first: false,
+                }
+            }
+            Some(Op::WaitTasks { tasks, first }) => *w = Where::Awaiting { tasks, first },
+            _ => {}
         }
     }
     let ahead: Vec<Ahead> = (0..n)
@@ -250,7 +276,7 @@ pub fn find(
     let mut can_move: Vec<bool> = (0..n)
         .map(|t| match at[t] {
             Where::Moving => true,
-            Where::Finished | Where::NotStarted => false,
+            Where::Finished | Where::NotStarted | Where::Awaiting { .. } => false,
             Where::Waiting(r) => {
                 let lock = holds_kind(scenario.resources[r as usize].kind);
                 // A lock nobody holds is about to be taken by its first waiter.
@@ -264,21 +290,29 @@ pub fn find(
             if can_move[t] {
                 continue;
             }
+            // A task's wait also ends when a task that can still move cancels it.
+            let cancelled = || {
+                (0..n).any(|u| {
+                    u != t
+                        && can_move[u]
+                        && ahead[u].cancels.iter().any(|g| g.contains(t as ThreadIdx))
+                })
+            };
+            let ends = |u: ThreadIdx| at[u as usize] == Where::Finished || can_move[u as usize];
             let moves = match at[t] {
                 Where::Waiting(_) => {
                     let (who, needed) = &wakers[t];
-                    // A task's wait also ends when a task that can still move cancels it.
-                    let cancelled = (0..n).any(|u| {
-                        u != t
-                            && can_move[u]
-                            && ahead[u].cancels.iter().any(|g| g.contains(t as ThreadIdx))
-                    });
-                    cancelled || who.iter().filter(|&&u| can_move[u]).count() >= *needed
+                    cancelled() || who.iter().filter(|&&u| can_move[u]).count() >= *needed
                 }
-                Where::NotStarted => scenario.threads[t]
-                    .after
-                    .iter()
-                    .all(|&g| at[g as usize] == Where::Finished || can_move[g as usize]),
+                Where::Awaiting { tasks, first } => {
+                    cancelled()
+                        || if first {
+                            tasks.members().any(ends)
+                        } else {
+                            tasks.members().all(ends)
+                        }
+                }
+                Where::NotStarted => scenario.threads[t].after.iter().all(|&g| ends(g)),
                 Where::Finished | Where::Moving => false,
             };
             if moves {
@@ -439,6 +473,7 @@ mod tests {
     use super::*;
     use crate::scenario::model::Op::*;
     use crate::scenario::model::ResourceKind as K;
+    use crate::scenario::model::Tasks;
     use crate::scenario::testing::{ms, scenario};
 
     fn view(holders: &[ThreadIdx], waiters: &[ThreadIdx]) -> View {
@@ -552,6 +587,41 @@ mod tests {
         // In the take, the same thread wants an item.
         let d = find_at(&s, &[view(&[], &[0])], &[false], &[2]).expect("stuck");
         assert_eq!(d.cycle[0].want, Want::Put);
+    }
+
+    /// A task awaiting tasks that can never end is stuck with them, though it waits on no
+    /// primitive; awaiting only the first of them, one that has ended lets it go on.
+    #[test]
+    fn a_gather_on_tasks_that_wait_for_the_gatherer_is_stuck() {
+        let waiters = Tasks { first: 0, count: 2 };
+        let s = |first: bool| {
+            scenario(
+                &[("go", K::Event)],
+                &[
+                    ("W0", vec![Wait(0)]),
+                    ("W1", vec![Wait(0)]),
+                    (
+                        "B",
+                        vec![
+                            WaitTasks {
+                                tasks: waiters,
+                                first,
+                            },
+                            Set(0),
+                        ],
+                    ),
+                ],
+            )
+        };
+        let views = [view(&[], &[0, 1])];
+        let d = find_at(&s(false), &views, &[false; 3], &[0, 0, 0]).expect("stuck");
+        assert_eq!(links(&d), vec![edge(0, 0, Blame::Nobody)]);
+        assert_eq!(d.stuck, vec![0, 1, 2]);
+        // W1 has ended (its wait timed out, say): FIRST_COMPLETED is over, B sets go.
+        let views = [view(&[], &[0])];
+        none_stuck(&s(true), &views, &[false, true, false], &[0, 1, 0]);
+        let d = find_at(&s(false), &views, &[false, true, false], &[0, 1, 0]).expect("stuck");
+        assert_eq!(d.stuck, vec![0, 2]);
     }
 
     #[test]
