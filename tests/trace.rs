@@ -335,20 +335,23 @@ fn threadlab(args: &[&str]) -> Command {
     c
 }
 
+/// `threadlab trace FIXTURE --headless ARGS…`: its exit code, stdout and stderr.
+fn trace_headless(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let script = fixture(name);
+    let mut all = vec!["trace", script.to_str().unwrap(), "--headless"];
+    all.extend_from_slice(args);
+    let out = threadlab(&all).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn a_deadlock_exits_3_naming_threads_locks_and_lines() {
-    let out = threadlab(&[
-        "trace",
-        fixture("deadlock.py").to_str().unwrap(),
-        "--headless",
-    ])
-    .output()
-    .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    let (code, stdout, stderr) = trace_headless("deadlock.py", &[]);
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
     assert!(
         stdout.contains("left waits for knife held by right, right waits for fork held by left")
             || stdout
@@ -366,20 +369,8 @@ fn a_deadlock_exits_3_naming_threads_locks_and_lines() {
 /// called unbounded, never a capacity of four billion.
 #[test]
 fn a_join_nobody_will_mark_done_is_named_for_what_it_waits_for() {
-    let out = threadlab(&[
-        "trace",
-        fixture("forgotten_task_done.py").to_str().unwrap(),
-        "--headless",
-        "--for",
-        "20s",
-    ])
-    .output()
-    .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    let (code, stdout, stderr) = trace_headless("forgotten_task_done.py", &["--for", "20s"]);
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
     assert!(
         stdout.contains(
             "MainThread waits for jobs, which no thread left can mark its items done (task_done)"
