@@ -219,24 +219,16 @@ pub fn find(
                 return None;
             };
             Some(match scenario.resources[r as usize].kind {
-                ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => {
-                    Want::Unlock
-                }
-                ResourceKind::Gil { .. } | ResourceKind::Semaphore { .. } => Want::Release,
-                ResourceKind::Event => Want::Set,
-                ResourceKind::Condition { .. } => Want::Notify,
-                ResourceKind::Barrier { .. } => Want::Arrive,
                 ResourceKind::Buffer { .. } if joining(t) => Want::TaskDone,
                 ResourceKind::Buffer { .. } if views[r as usize].full => Want::Take,
-                ResourceKind::Buffer { .. } => Want::Put,
                 // An idle worker waits for a submit (or the shutdown that stops it); a thread
                 // collecting results waits for a worker to run its tasks.
                 ResourceKind::Pool if running_next(t) => Want::Submit,
-                ResourceKind::Pool => Want::RunTask,
                 ResourceKind::Counter
                 | ResourceKind::EventLoop
                 | ResourceKind::List
                 | ResourceKind::MpQueue => return None,
+                kind => Want::of_kind(kind),
             })
         })
         .collect();

@@ -74,9 +74,9 @@ impl Want {
         Want::ALL.into_iter().find(|w| w.name() == name)
     }
 
-    /// What a wait on a resource of `kind` wants when the step waited in is not known (a
-    /// recording written before wants were kept, a traced program's wait): the commonest wait
-    /// on that kind.
+    /// What a wait on a resource of `kind` wants, where the step waited in says no more: the
+    /// engine reads a queue's join, a put on a full one and an idle pool worker from the step;
+    /// a recording written before wants were kept, and a traced program's lock, have only this.
     pub fn of_kind(kind: ResourceKind) -> Want {
         match kind {
             ResourceKind::Mutex | ResourceKind::RLock | ResourceKind::RwLock { .. } => Want::Unlock,
