@@ -107,18 +107,7 @@ impl Pool {
                 "RuntimeError: cannot schedule new futures after shutdown".into(),
             ));
         }
-        s.tasks.push(Task {
-            work,
-            call: false,
-            raises,
-            finished: None,
-            collected: false,
-        });
-        let n = s.tasks.len() as u32;
-        s.queue.push_back(n);
-        s.seq += 1;
-        cx.emit(EventKind::Put, self.index, None, Some(n));
-        self.core.cv.notify_all();
+        self.enqueue(cx, &mut s, work, false, raises);
         Ok(())
     }
 
@@ -196,10 +185,22 @@ impl Pool {
     /// return its number, whose future the task then awaits.
     pub fn submit_call(&self, cx: &mut Cx, call: Duration) -> u32 {
         let mut s = self.core.lock();
+        self.enqueue(cx, &mut s, call, true, None)
+    }
+
+    /// Queue a task (a submit's, or a blocking call's) for the next idle worker; its number.
+    fn enqueue(
+        &self,
+        cx: &mut Cx,
+        s: &mut State,
+        work: Duration,
+        call: bool,
+        raises: Option<u8>,
+    ) -> u32 {
         s.tasks.push(Task {
-            work: call,
-            call: true,
-            raises: None,
+            work,
+            call,
+            raises,
             finished: None,
             collected: false,
         });
