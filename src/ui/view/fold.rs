@@ -8,7 +8,7 @@ use crate::trace::groups::{self, Group};
 use crate::trace::timeline::CellWindow;
 use crate::ui::app::RunState;
 use crate::ui::theme::Theme;
-use crate::ui::view::fit;
+use crate::ui::view::{fit, lane_rule};
 use crate::vocab::event::State;
 
 /// Where a lane's parts sit on screen, as the lanes panel lays them out.
@@ -71,15 +71,7 @@ pub fn draw_group(
     if p.cells_w == 0 {
         return;
     }
-    for dy in 0..p.lane_h {
-        buf.set_stringn(
-            p.cells_x - 1,
-            p.y + dy,
-            if theme.glyphs.ascii { "|" } else { "│" },
-            1,
-            theme.border(),
-        );
-    }
+    lane_rule(theme, p.cells_x - 1, p.y, p.lane_h, buf);
     let end = run.end_ns();
     let per = run.ns_per_cell();
     let start = run.window_start(p.cells_w);

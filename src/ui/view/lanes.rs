@@ -15,7 +15,7 @@ use crate::ui::fold::Row;
 use crate::ui::layout::{self, Columns, idle_words, state_words};
 use crate::ui::theme::Theme;
 use crate::ui::view::fold;
-use crate::ui::view::{fit, fmt_ns, fmt_tick, framed};
+use crate::ui::view::{fit, fmt_ns, fmt_tick, framed, lane_rule};
 use crate::vocab::event::{STATES, State};
 
 pub struct Lanes<'a> {
@@ -302,15 +302,7 @@ impl Widget for Lanes<'_> {
             if g.cells_w == 0 {
                 continue;
             }
-            for dy in 0..g.lane_h {
-                buf.set_stringn(
-                    g.cells_x - 1,
-                    y + dy,
-                    if theme.glyphs.ascii { "|" } else { "│" },
-                    1,
-                    theme.border(),
-                );
-            }
+            lane_rule(theme, g.cells_x - 1, y, g.lane_h, buf);
 
             // The timeline: every cell's dominant state in one pass over the lane's spans.
             let cells = run.trace.window_cells(t, &window);

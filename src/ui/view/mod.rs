@@ -372,6 +372,19 @@ pub fn hit(app: &App, pos: Position) -> Hit {
     found.unwrap_or(Hit::Nothing)
 }
 
+/// The rule between a lane's label and its cells, `h` rows down from `(x, y)`.
+pub fn lane_rule(theme: Theme, x: u16, y: u16, h: u16, buf: &mut Buffer) {
+    for dy in 0..h {
+        buf.set_stringn(
+            x,
+            y + dy,
+            if theme.glyphs.ascii { "|" } else { "│" },
+            1,
+            theme.border(),
+        );
+    }
+}
+
 /// How a lane's name is drawn: in the cycle's colour when `caught` in a deadlock, else
 /// highlighted when `selected`, with the selection pointer before it (or a space).
 pub fn name_look(theme: Theme, caught: bool, selected: bool) -> (Style, &'static str) {
