@@ -197,8 +197,8 @@ impl Run {
         self.shared.sink.settled()
     }
 
-    /// Whether every thread has stopped where it can be seen: held at its gate, blocked or
-    /// finished. Once it has and the run has [`Run::settled`], a drain gets everything a paused
+    /// Whether every thread has stopped where it can be seen: held at its gate, blocked,
+    /// finished, or not started until its group finishes. Once it has and the run has [`Run::settled`], a drain gets everything a paused
     /// run shows.
     pub fn all_stopped(&self) -> bool {
         self.shared.conductor.all_stopped()
