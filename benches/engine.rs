@@ -48,7 +48,7 @@ fn raw_parking_lot_lock_unlock(bencher: divan::Bencher) {
 fn instrumented_lock_unlock(bencher: divan::Bencher) {
     let clock = Arc::new(RunClock::new());
     let conductor = Conductor::new(1, clock.clone(), 1.0, false);
-    let sink = Sink::new(clock, 1);
+    let sink = Sink::new(clock, 1, 1);
     let reader = Reader::spawn(sink.clone());
     let mut rec = Recorder::new(0, sink.clone());
     let names = vec!["T1".to_string()];
@@ -78,7 +78,7 @@ fn recording_overhead() {
     const ITERATIONS: u32 = 20_000;
     let clock = Arc::new(RunClock::new());
     let conductor = Conductor::new(1, clock.clone(), 1.0, false);
-    let sink = Sink::new(clock, 1);
+    let sink = Sink::new(clock, 1, 1);
     let reader = Reader::spawn(sink.clone());
     let mut rec = Recorder::new(0, sink.clone());
     let names = vec!["T1".to_string()];
@@ -153,7 +153,7 @@ fn event_throughput(threads: usize) {
     const ITERATIONS: usize = 200_000;
     let clock = Arc::new(RunClock::new());
     let conductor = Arc::new(Conductor::new(threads, clock.clone(), 1.0, false));
-    let sink = Sink::new(clock, threads);
+    let sink = Sink::new(clock, threads, threads);
     let reader = Reader::spawn(sink.clone());
     let names: Arc<Vec<String>> = Arc::new((0..threads).map(|i| format!("T{i}")).collect());
     let start = Instant::now();
@@ -161,7 +161,7 @@ fn event_throughput(threads: usize) {
         .map(|t| {
             let (conductor, sink, names) = (conductor.clone(), sink.clone(), names.clone());
             std::thread::spawn(move || {
-                let m = Mutex::new(0, threads, false);
+                let m = Mutex::new(t as u16, threads, false);
                 let mut rec = Recorder::new(t as u16, sink);
                 for _ in 0..ITERATIONS {
                     let mut cx = Cx {

@@ -6,6 +6,14 @@
 //! so readers see a state as soon as a thread enters it. If the reader falls so far behind
 //! that the channel is full, the batch is dropped and counted, never waited for.
 //!
+//! Stamps keep cause before effect. A plain stamp reads the counter only after every earlier
+//! instruction has completed, which costs as much as the rest of recording an event. An event
+//! recorded with its primitive's state locked (`emit_locked`, what every primitive does) reads
+//! the counter without waiting, and is put in order by data instead: it is stamped later than
+//! the last event on the same primitive (kept in `Sink::floors`, read and written under that
+//! lock) and than this thread's own last event. Whatever a thread learned through a primitive,
+//! it learned under that primitive's lock, from a thread whose event there was stamped first.
+//!
 //! Nothing recorded is lost without being counted: every batch handed over is counted in
 //! `recorded`, and is either in the channel (the receiver lives as long as the run, so a reader
 //! that drains after joining the workers gets every last one) or counted in `dropped`. Once the
@@ -44,6 +52,8 @@ pub struct Sink {
     recorded: AtomicU64,
     /// Read at every event: kept on a line of its own, away from the counters flushes write.
     closed: CachePadded<AtomicBool>,
+    /// Per resource: the stamp of the last event recorded on it with its state locked.
+    floors: Vec<CachePadded<AtomicU64>>,
     /// Per thread: a raw instant no later than its oldest event not handed over yet, or
     /// `u64::MAX` while it holds none. Before the smallest of these, every event recorded is
     /// in the channel.
@@ -64,7 +74,7 @@ struct Watch {
 }
 
 impl Sink {
-    pub fn new(clock: Arc<RunClock>, threads: usize) -> Arc<Sink> {
+    pub fn new(clock: Arc<RunClock>, threads: usize, resources: usize) -> Arc<Sink> {
         // Each lane may hand over several small batches before a reader comes round: ten
         // thousand tasks starting at once hand over three each within milliseconds.
         let (tx, rx) = channel::bounded(CHANNEL_BATCHES.max(threads * 8));
@@ -77,6 +87,9 @@ impl Sink {
             dropped: AtomicU64::new(0),
             recorded: AtomicU64::new(0),
             closed: CachePadded::new(AtomicBool::new(false)),
+            floors: (0..resources)
+                .map(|_| CachePadded::new(AtomicU64::new(0)))
+                .collect(),
             pending_since: (0..threads)
                 .map(|_| CachePadded::new(AtomicU64::new(u64::MAX)))
                 .collect(),
@@ -216,6 +229,8 @@ pub struct Recorder {
     buf: Vec<Event>,
     /// The run clock's stamper, kept here: stamping an event reads nothing shared.
     stamper: Stamper,
+    /// The stamp of this thread's last event: every next one is later by a nanosecond at least.
+    last: u64,
     sink: Arc<Sink>,
 }
 
@@ -228,6 +243,7 @@ impl Recorder {
             // ten thousand tasks asleep hold none.
             buf: Vec::new(),
             stamper: sink.clock.stamper(),
+            last: 0,
             sink,
         }
     }
@@ -241,7 +257,24 @@ impl Recorder {
         by: Option<ThreadIdx>,
         item: Option<u32>,
     ) -> bool {
-        let Some(event) = self.record(kind, resource, by, item) else {
+        let Some(event) = self.record(kind, resource, by, item, false) else {
+            return false;
+        };
+        self.show(&event);
+        true
+    }
+
+    /// Record an event on `r` while holding `r`'s state locked: stamped as cheaply as the
+    /// counter can be read, and later than every event already recorded on `r` the same way.
+    #[inline]
+    pub fn emit_locked(
+        &mut self,
+        kind: EventKind,
+        r: ResIdx,
+        by: Option<ThreadIdx>,
+        item: Option<u32>,
+    ) -> bool {
+        let Some(event) = self.record(kind, Some(r), by, item, true) else {
             return false;
         };
         self.show(&event);
@@ -275,11 +308,12 @@ impl Recorder {
     /// Say again what the thread is doing after it was held in the middle of a step: the same
     /// state, so nothing that watches for changes is shown it.
     pub fn restate(&mut self, kind: EventKind) {
-        self.record(kind, None, None, None);
+        self.record(kind, None, None, None, false);
         self.flush();
     }
 
-    /// The event recorded, or `None` if the run is closed.
+    /// The event recorded, or `None` if the run is closed. `locked`: the caller holds the
+    /// state of `resource` locked (see `emit_locked`).
     #[inline]
     fn record(
         &mut self,
@@ -287,11 +321,13 @@ impl Recorder {
         resource: Option<ResIdx>,
         by: Option<ThreadIdx>,
         item: Option<u32>,
+        locked: bool,
     ) -> Option<Event> {
         if self.sink.closed.load(Ordering::Acquire) {
             return None;
         }
-        if self.buf.is_empty() {
+        let first = self.buf.is_empty();
+        if first {
             // Published before the stamp is taken, so a reader that finds no pending events
             // here knows this event will be stamped after it looked.
             self.pending(self.stamper.now());
@@ -299,8 +335,25 @@ impl Recorder {
                 self.buf = self.sink.spare(FIRST_BATCH);
             }
         }
+        let floor = resource
+            .filter(|_| locked)
+            .and_then(|r| self.sink.floors.get(r as usize));
+        // The first event of a batch reads the counter in order: after `pending` is published.
+        let counter = if first || floor.is_none() {
+            self.stamper.now()
+        } else {
+            self.stamper.now_unordered()
+        };
+        let step = self.stamper.step;
+        let mut t_ns = counter.max(self.last + step);
+        if let Some(floor) = floor {
+            // Relaxed: the caller's lock orders this against every other access to it.
+            t_ns = t_ns.max(floor.load(Ordering::Relaxed) + step);
+            floor.store(t_ns, Ordering::Relaxed);
+        }
+        self.last = t_ns;
         let event = Event {
-            t_ns: self.stamper.now(),
+            t_ns,
             thread: self.thread,
             kind,
             resource,
@@ -347,5 +400,47 @@ impl Recorder {
 impl Drop for Recorder {
     fn drop(&mut self) {
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamps(sink: &Sink) -> Vec<(ThreadIdx, u64)> {
+        let mut out = Vec::new();
+        for batch in sink.rx.try_iter() {
+            out.extend(batch.iter().map(|e| (e.thread, e.t_ns)));
+        }
+        out
+    }
+
+    /// What the cheap stamp relies on: an event on a primitive is stamped after the last one
+    /// recorded there, even when this thread's counter read comes out earlier (as a read made
+    /// before the lock was really taken would).
+    #[test]
+    fn an_event_on_a_primitive_is_stamped_after_the_last_one_there() {
+        let sink = Sink::new(Arc::new(RunClock::new()), 2, 2);
+        let mut a = Recorder::new(0, sink.clone());
+        let mut b = Recorder::new(1, sink.clone());
+        a.emit_locked(EventKind::Release, 0, None, None);
+        a.flush();
+        let (_, released) = stamps(&sink)[0];
+        // Another thread's event there, stamped far ahead of any counter read to come.
+        let ahead = released + (1 << 40);
+        sink.floors[0].store(ahead, Ordering::Relaxed);
+        b.emit_locked(EventKind::Acquire, 0, Some(0), None);
+        // A later event of the same thread, on a primitive nobody else used, and one stamped
+        // the ordinary way: both after the thread's own last event.
+        b.emit_locked(EventKind::Acquire, 1, None, None);
+        b.emit(EventKind::Run, None, None, None);
+        b.flush();
+        let got: Vec<u64> = stamps(&sink).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(got.len(), 3);
+        assert!(got[0] > ahead, "{got:?} after {ahead}");
+        assert!(got[1] > got[0] && got[2] > got[1], "{got:?}");
+        // The floor of the other primitive moved, the first one's is the acquire's.
+        assert_eq!(sink.floors[0].load(Ordering::Relaxed), got[0]);
+        assert_eq!(sink.floors[1].load(Ordering::Relaxed), got[1]);
     }
 }

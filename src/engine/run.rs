@@ -84,7 +84,7 @@ impl Run {
             primitives: (0..scenario.resources.len())
                 .map(|i| Primitive::new(i as u16, &scenario))
                 .collect(),
-            sink: Sink::new(clock.clone(), n),
+            sink: Sink::new(clock.clone(), n, scenario.resources.len()),
             clock,
             failures: Mutex::new(vec![None; n]),
             deadlock: Mutex::new(None),

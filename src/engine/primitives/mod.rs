@@ -43,13 +43,16 @@ pub struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// Record an event on `r`. Called with `r`'s state locked, as every primitive does: that
+    /// is what puts its stamp in order with the other events on `r` (`Recorder::emit_locked`).
     pub fn emit(&mut self, kind: EventKind, r: ResIdx, by: Option<ThreadIdx>, item: Option<u32>) {
-        self.rec.emit(kind, Some(r), by, item);
+        self.rec.emit_locked(kind, r, by, item);
     }
 
     /// Record that this thread must wait, make sure readers see it, and tell the conductor.
+    /// Called with `r`'s state locked, as `emit` is.
     pub fn block(&mut self, r: ResIdx) {
-        self.rec.emit(EventKind::Block, Some(r), None, None);
+        self.rec.emit_locked(EventKind::Block, r, None, None);
         self.rec.flush();
         self.conductor.blocking(self.me, r);
     }

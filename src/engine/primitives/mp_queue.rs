@@ -114,8 +114,10 @@ impl MpQueue {
     /// Stamped before the bytes go, so the take that reads them is stamped after.
     fn send(&self, cx: &mut Cx, item: u32) -> Flow {
         let (_, write) = self.ends()?;
-        self.state.lock().seq += 1;
+        let mut s = self.state.lock();
+        s.seq += 1;
         cx.emit(EventKind::Put, self.index, None, Some(item));
+        drop(s);
         let mut record = [0u8; 8];
         record[..4].copy_from_slice(&item.to_le_bytes());
         record[4..].copy_from_slice(&(global(cx.me) as u32).to_le_bytes());
@@ -144,6 +146,7 @@ impl MpQueue {
             }
             if !blocked {
                 blocked = true;
+                let _s = self.state.lock();
                 cx.block(self.index);
             }
             if let Err(h) = cx.check_cancel() {
