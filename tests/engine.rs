@@ -647,11 +647,13 @@ fn wait_hit(run: &Run, out: &mut Vec<Event>) -> Option<threadlab::engine::Hit> {
 fn stepping_by_event_keeps_parallel_sleeps_parallel() {
     let reads = ["A", "B", "C"].map(|n| (n, vec![Op::Sleep(ms(120)), Op::Work(ms(1))]));
     let s = scenario(&[], &reads);
+    // At 1x: a thread the machine is slow to wake still starts its read long before another's
+    // 120 ms are over.
     let run = Run::start(
         s,
         RunOptions {
             start_paused: true,
-            ..fast()
+            speed: 1.0,
         },
     );
     let mut events = Vec::new();
