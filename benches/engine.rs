@@ -46,26 +46,52 @@ fn raw_parking_lot_lock_unlock(bencher: divan::Bencher) {
 /// a reader drains them as the UI would.
 #[divan::bench]
 fn instrumented_lock_unlock(bencher: divan::Bencher) {
-    let clock = Arc::new(RunClock::new());
-    let conductor = Conductor::new(1, clock.clone(), 1.0, false);
-    let sink = Sink::new(clock, 1, 1);
-    let reader = Reader::spawn(sink.clone());
-    let mut rec = Recorder::new(0, sink.clone());
-    let names = vec!["T1".to_string()];
-    let m = Mutex::new(0, 1, false);
-    bencher.bench_local(|| {
+    let mut one = OneThread::new();
+    bencher.bench_local(|| one.lock_unlock());
+    one.finish();
+}
+
+/// One worker's side of the engine, with a reader draining what it records.
+struct OneThread {
+    conductor: Conductor,
+    sink: Arc<Sink>,
+    reader: Reader,
+    rec: Recorder,
+    names: Vec<String>,
+    m: Mutex,
+}
+
+impl OneThread {
+    fn new() -> OneThread {
+        let clock = Arc::new(RunClock::new());
+        let sink = Sink::new(clock.clone(), 1, 1);
+        OneThread {
+            conductor: Conductor::new(1, clock, 1.0, false),
+            reader: Reader::spawn(sink.clone()),
+            rec: Recorder::new(0, sink.clone()),
+            sink,
+            names: vec!["T1".to_string()],
+            m: Mutex::new(0, 1, false),
+        }
+    }
+
+    #[inline]
+    fn lock_unlock(&mut self) {
         let mut cx = Cx {
             me: 0,
-            rec: &mut rec,
-            conductor: &conductor,
-            names: &names,
+            rec: &mut self.rec,
+            conductor: &self.conductor,
+            names: &self.names,
         };
-        m.lock(&mut cx).unwrap();
-        m.unlock(&mut cx).unwrap();
-    });
-    drop(rec);
-    reader.finish();
-    assert_eq!(sink.dropped(), 0, "the reader kept up");
+        divan::black_box(&self.m).lock(&mut cx).unwrap();
+        self.m.unlock(&mut cx).unwrap();
+    }
+
+    fn finish(self) {
+        drop(self.rec);
+        self.reader.finish();
+        assert_eq!(self.sink.dropped(), 0, "the reader kept up");
+    }
 }
 
 /// Recording overhead as one stable figure: raw and instrumented lock+unlock measured in the
@@ -76,13 +102,7 @@ fn instrumented_lock_unlock(bencher: divan::Bencher) {
 fn recording_overhead() {
     const ROUNDS: usize = 101;
     const ITERATIONS: u32 = 20_000;
-    let clock = Arc::new(RunClock::new());
-    let conductor = Conductor::new(1, clock.clone(), 1.0, false);
-    let sink = Sink::new(clock, 1, 1);
-    let reader = Reader::spawn(sink.clone());
-    let mut rec = Recorder::new(0, sink.clone());
-    let names = vec!["T1".to_string()];
-    let m = Mutex::new(0, 1, false);
+    let mut one = OneThread::new();
     let raw_m = parking_lot::Mutex::new(0u64);
     let raw = || {
         let start = Instant::now();
@@ -94,14 +114,7 @@ fn recording_overhead() {
     let mut instrumented = || {
         let start = Instant::now();
         for _ in 0..ITERATIONS {
-            let mut cx = Cx {
-                me: 0,
-                rec: &mut rec,
-                conductor: &conductor,
-                names: &names,
-            };
-            divan::black_box(&m).lock(&mut cx).unwrap();
-            m.unlock(&mut cx).unwrap();
+            one.lock_unlock();
         }
         start.elapsed().as_nanos() as f64 / f64::from(ITERATIONS)
     };
@@ -121,9 +134,7 @@ fn recording_overhead() {
         instrs.push(i);
         ratios.push(i / r);
     }
-    drop(rec);
-    reader.finish();
-    assert_eq!(sink.dropped(), 0, "the reader kept up");
+    one.finish();
     for v in [&mut raws, &mut instrs, &mut ratios] {
         v.sort_by(f64::total_cmp);
     }
