@@ -36,7 +36,15 @@ pub fn columns_of(scenarios: &[&Scenario], inner_width: u16) -> Columns {
         .map(|t| cells::width(&t.name))
         .max()
         .unwrap_or(1) as u16;
-    let mut name_w = (longest_name + 3).min(16);
+    // A child process's lane says its pid beside its name.
+    let pids = scenarios
+        .iter()
+        .flat_map(|s| &s.threads)
+        .any(|t| t.process.is_some());
+    // A name is shown whole where the width allows (a quarter of it, at least 16 cells), and
+    // beyond that cut in the middle (`cells::fit_name`).
+    let mut name_w =
+        (longest_name + 3).min((inner_width / 4).max(16)) + if pids { pid_room() } else { 0 };
     // One blank cell between the label and the lane's bar.
     let widest = scenarios.iter().map(|s| widest_label(s)).max().unwrap_or(0);
     // A wide terminal has room for the longest labels (a wait and the locks held besides).
@@ -53,6 +61,12 @@ pub fn columns_of(scenarios: &[&Scenario], inner_width: u16) -> Columns {
         label_w,
         used,
     }
+}
+
+/// The cells a pid takes beside a lane's name: the blank before it and "pid 4194304", the
+/// largest Linux gives.
+pub fn pid_room() -> u16 {
+    1 + cells::width(&rust_i18n::t!("processes.lane.pid", pid = 4_194_304)) as u16
 }
 
 /// How many time cells wide the lanes are drawn in a terminal of `size` (0 if the run view

@@ -48,28 +48,42 @@ fn fill(hue: Hue) -> &'static str {
     }
 }
 
-/// A texture's marks, drawn in black over the background in an 8×8 tile.
-fn marks(texture: Texture) -> &'static str {
+/// The ink a hue's texture and glyph are drawn in: white on the dark fills, black elsewhere.
+fn ink(hue: Hue) -> &'static str {
+    match hue {
+        Hue::Green | Hue::Alarm => "#fff",
+        _ => "#000",
+    }
+}
+
+/// A texture's marks in an 8×8 tile, drawn in `ink` over the background.
+fn marks(texture: Texture, ink: &str) -> String {
+    let line = |d: &str, w: &str| {
+        format!(r#"<path d="{d}" fill="none" stroke="{ink}" stroke-width="{w}"/>"#)
+    };
+    let dot =
+        |x: u8, y: u8, r: &str| format!(r#"<circle cx="{x}" cy="{y}" r="{r}" fill="{ink}"/>"#);
     match texture {
-        Texture::Solid => "",
-        Texture::Waves => {
-            r##"<path d="M0 4 Q2 1 4 4 T8 4" fill="none" stroke="#000" stroke-width="0.8"/>"##
-        }
-        Texture::Hatch => {
-            r##"<path d="M-2 2 L2 -2 M0 8 L8 0 M6 10 L10 6" stroke="#000" stroke-width="1.2"/>"##
-        }
-        Texture::Cross => r##"<path d="M0 0 L8 8 M8 0 L0 8" stroke="#000" stroke-width="0.8"/>"##,
-        Texture::Bars => r##"<path d="M2 0 V8 M6 0 V8" stroke="#000" stroke-width="1"/>"##,
-        Texture::Dots => {
-            r##"<circle cx="2" cy="2" r="1.1" fill="#000"/><circle cx="6" cy="6" r="1.1" fill="#000"/>"##
-        }
-        Texture::BackHatch => {
-            r##"<path d="M-2 6 L2 10 M0 0 L8 8 M6 -2 L10 2" stroke="#000" stroke-width="1.2"/>"##
-        }
-        Texture::Rings => {
-            r##"<circle cx="4" cy="4" r="2.2" fill="none" stroke="#000" stroke-width="0.8"/>"##
-        }
-        Texture::Specks => r##"<circle cx="4" cy="4" r="0.8" fill="#555"/>"##,
+        Texture::Solid => String::new(),
+        Texture::Waves => line("M0 4 Q2 1 4 4 T8 4", "0.8"),
+        Texture::Hatch => line("M-2 2 L2 -2 M0 8 L8 0 M6 10 L10 6", "1.2"),
+        Texture::BackHatch => line("M-2 6 L2 10 M0 0 L8 8 M6 -2 L10 2", "1.2"),
+        Texture::Cross => line("M0 0 L8 8 M8 0 L0 8", "0.8"),
+        Texture::Bars => line("M2 0 V8 M6 0 V8", "1"),
+        Texture::Rungs => line("M0 2 H8 M0 6 H8", "1"),
+        Texture::Grid => line("M0 0.5 H8 M0.5 0 V8", "0.8"),
+        Texture::Plus => line("M4 1.5 V6.5 M1.5 4 H6.5", "1"),
+        Texture::Zigzag => line("M0 6 L2 2 L4 6 L6 2 L8 6", "0.9"),
+        Texture::Slashes => line("M1 7 L3 5 M5 3 L7 1", "1.2"),
+        Texture::Diamonds => line("M4 1 L7 4 L4 7 L1 4 Z", "0.8"),
+        Texture::Checks => format!(
+            r#"<rect x="0.5" y="0.5" width="3" height="3" fill="{ink}"/><rect x="4.5" y="4.5" width="3" height="3" fill="{ink}"/>"#
+        ),
+        Texture::Dots => dot(2, 2, "1.1") + &dot(6, 6, "1.1"),
+        Texture::Rings => format!(
+            r#"<circle cx="4" cy="4" r="2.2" fill="none" stroke="{ink}" stroke-width="0.8"/>"#
+        ),
+        Texture::Specks => r##"<circle cx="4" cy="4" r="0.8" fill="#555"/>"##.to_string(),
     }
 }
 
@@ -130,7 +144,7 @@ pub fn render(rec: &Recording) -> String {
             r##"<pattern id="p-{}" width="8" height="8" patternUnits="userSpaceOnUse"><rect width="8" height="8" fill="{}"/>{}</pattern>"##,
             row.name,
             fill(row.hue),
-            marks(row.texture)
+            marks(row.texture, ink(row.hue))
         );
     }
     out.push_str("</defs>\n");
@@ -202,11 +216,7 @@ pub fn render(rec: &Recording) -> String {
             );
             let glyph = row.ascii;
             if w >= 16.0 && (glyph.is_ascii_alphabetic() || glyph == '!') {
-                let fill = if row.hue == Hue::Alarm {
-                    "#fff"
-                } else {
-                    "#000"
-                };
+                let fill = ink(row.hue);
                 let _ = writeln!(
                     out,
                     r##"<text x="{:.2}" y="{}" font-size="13" font-weight="bold" text-anchor="middle" fill="{fill}">{glyph}</text>"##,
@@ -289,4 +299,32 @@ pub fn render(rec: &Recording) -> String {
     }
     out.push_str("</g>\n</svg>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A black-and-white print tells states apart by texture alone: no two states drawn share
+    /// one, and each texture's marks show on its own fill.
+    #[test]
+    fn every_state_drawn_has_a_texture_of_its_own() {
+        let drawn: Vec<_> = STATES.iter().filter(|row| !row.is_blank()).collect();
+        for (i, a) in drawn.iter().enumerate() {
+            for b in &drawn[i + 1..] {
+                assert_ne!(a.texture, b.texture, "{} and {}", a.name, b.name);
+            }
+            if a.texture != Texture::Solid {
+                let marks = marks(a.texture, ink(a.hue));
+                assert!(!marks.is_empty(), "{}", a.name);
+                if a.texture != Texture::Specks {
+                    assert!(
+                        marks.contains(ink(a.hue)) && ink(a.hue) != fill(a.hue),
+                        "{}'s marks vanish into its fill",
+                        a.name
+                    );
+                }
+            }
+        }
+    }
 }

@@ -149,7 +149,7 @@ fn draw(pair: &Pair, area: Rect, buf: &mut Buffer) {
     }
     Log { pair, theme }.render(log, buf);
     match pair.shown_notice() {
-        Some(n) => Line::styled(format!(" {n}"), theme.warning()).render(foot, buf),
+        Some(n) => crate::ui::view::notice(&n, foot, buf, theme),
         None => footer(Context::Compare, foot, buf, theme),
     }
 }

@@ -15,7 +15,7 @@ use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
     banner, card, card::CardStack, code::Code, fit, fmt_clock, fmt_ns, footer, framed, lanes,
-    log::Log, resources, side_by_side, too_small, wrap,
+    log::Log, notice, resources, side_by_side, too_small, wrap,
 };
 
 #[derive(Debug, Default)]
@@ -283,7 +283,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Paragraph::new(lines).render(inner, buf);
     }
     match &run.notice {
-        Some(n) => Line::styled(format!(" {n}"), theme.warning()).render(a.footer, buf),
+        Some(n) => notice(n, a.footer, buf, theme),
         None => footer(app.context(), a.footer, buf, theme),
     }
 }
