@@ -11,7 +11,7 @@ use crate::cells;
 use crate::i18n;
 use crate::scenario::model::ThreadIdx;
 use crate::trace::text::fmt_run_time;
-use crate::vocab::event::{Hue, STATES, Texture};
+use crate::vocab::event::{Hue, STATES, StateRow, Texture};
 use crate::vocab::recording::Recording;
 
 const WIDTH: u32 = 1200;
@@ -28,6 +28,7 @@ const RIGHT: u32 = 30;
 const TOP: u32 = 70;
 const LANE_H: u32 = 26;
 const LANE_GAP: u32 = 8;
+const LEGEND_ROW: u32 = 26;
 
 /// The background colour of a hue on paper.
 fn fill(hue: Hue) -> &'static str {
@@ -112,6 +113,23 @@ fn text_length(text: &str) -> String {
     )
 }
 
+/// Where each legend entry `widths` wide goes, left to right from `(x, y)` and on to a new row
+/// where the page ends.
+fn legend_places(widths: &[u32], x: u32, y: u32) -> Vec<(u32, u32)> {
+    let mut at = (x, y);
+    widths
+        .iter()
+        .map(|&w| {
+            if at.0 > x && at.0 + w > WIDTH - 20 {
+                at = (x, at.1 + LEGEND_ROW);
+            }
+            let place = at;
+            at.0 += w + 16;
+            place
+        })
+        .collect()
+}
+
 /// The SVG document for a recording.
 pub fn render(rec: &Recording) -> String {
     let trace = rec.trace();
@@ -124,7 +142,36 @@ pub fn render(rec: &Recording) -> String {
     let lanes_h = lanes * (LANE_H + LANE_GAP);
     let axis_y = TOP + lanes_h;
     let legend_y = axis_y + 50;
-    let height = legend_y + 40;
+    // The legend: the states drawn, each a swatch and words, in as many rows as the page's
+    // width needs.
+    let mut used = [false; STATES.len()];
+    for t in 0..s.threads.len() {
+        for sp in trace.spans(t as ThreadIdx, 0, end_ns) {
+            used[sp.state.index()] = true;
+        }
+    }
+    let legend = t!("classroom.svg.legend");
+    let legend_x = 20 + CELL_W * cells::width(&legend) as u32 + 16;
+    let entries: Vec<(&StateRow, String)> = STATES
+        .iter()
+        .zip(used)
+        .filter(|(row, used)| *used && !row.is_blank())
+        .map(|(g, _)| {
+            let words = g.state.legend_in(s);
+            let text = if g.ascii.is_ascii_alphabetic() {
+                format!("{}: {words}", g.ascii)
+            } else {
+                format!(" {words}")
+            };
+            (g, text)
+        })
+        .collect();
+    let widths: Vec<u32> = entries
+        .iter()
+        .map(|(_, text)| 28 + CELL_W * cells::width(text) as u32)
+        .collect();
+    let places = legend_places(&widths, legend_x, legend_y);
+    let height = places.last().map_or(legend_y, |&(_, y)| y) + 40;
     let x_of = |ns: u64| left as f64 + plot_w as f64 * ns as f64 / end_ns as f64;
 
     let mut out = String::new();
@@ -174,7 +221,6 @@ pub fn render(rec: &Recording) -> String {
         escape(&outcome)
     );
 
-    let mut used = [false; STATES.len()];
     for (i, th) in s.threads.iter().enumerate() {
         let y = TOP + i as u32 * (LANE_H + LANE_GAP);
         let _ = writeln!(
@@ -198,7 +244,6 @@ pub fn render(rec: &Recording) -> String {
             if sp.state.row().is_blank() {
                 continue;
             }
-            used[sp.state.index()] = true;
             let x0 = x_of(sp.start_ns);
             let w = (x_of(sp.end_ns) - x0).max(0.5);
             let row = sp.state.row();
@@ -263,39 +308,24 @@ pub fn render(rec: &Recording) -> String {
         escape(&t!("classroom.svg.run_time"))
     );
 
-    // Legend: the states that appear, each as a swatch and words.
     let _ = writeln!(out, r##"<g class="legend">"##);
-    let legend = t!("classroom.svg.legend");
-    let mut x = 20u32;
     let _ = writeln!(
         out,
-        r##"<text x="{x}" y="{}" font-size="13" font-weight="bold"{}>{}</text>"##,
+        r##"<text x="20" y="{}" font-size="13" font-weight="bold"{}>{}</text>"##,
         legend_y + 14,
         text_length(&legend),
         escape(&legend)
     );
-    x += CELL_W * cells::width(&legend) as u32 + 16;
-    for (g, _) in STATES
-        .iter()
-        .zip(used)
-        .filter(|(row, used)| *used && !row.is_blank())
-    {
-        let words = g.state.legend_in(s);
-        let text = if g.ascii.is_ascii_alphabetic() {
-            format!("{}: {words}", g.ascii)
-        } else {
-            format!(" {words}")
-        };
+    for ((g, text), (x, y)) in entries.into_iter().zip(places) {
         let _ = writeln!(
             out,
-            r##"<rect x="{x}" y="{legend_y}" width="22" height="18" fill="url(#p-{})" stroke="#000" stroke-width="0.5"/><text x="{}" y="{}" font-size="13"{}>{}</text>"##,
+            r##"<rect x="{x}" y="{y}" width="22" height="18" fill="url(#p-{})" stroke="#000" stroke-width="0.5"/><text x="{}" y="{}" font-size="13"{}>{}</text>"##,
             g.name,
             x + 28,
-            legend_y + 14,
+            y + 14,
             text_length(&text),
             escape(&text)
         );
-        x += 28 + CELL_W * cells::width(&text) as u32 + 16;
     }
     out.push_str("</g>\n</svg>\n");
     out
@@ -304,6 +334,18 @@ pub fn render(rec: &Recording) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A legend of every state, in words as long as Chinese makes them, stays on the page.
+    #[test]
+    fn a_long_legend_goes_on_in_rows() {
+        let widths = vec![28 + CELL_W * 16; STATES.len()];
+        let places = legend_places(&widths, 100, 500);
+        for (&(x, _), w) in places.iter().zip(&widths) {
+            assert!(x + w <= WIDTH - 20, "{places:?}");
+        }
+        assert!(places.last().unwrap().1 > 500, "more than one row");
+        assert_eq!(legend_places(&[50, 50], 100, 500), [(100, 500), (166, 500)]);
+    }
 
     /// A black-and-white print tells states apart by texture alone: no two states drawn share
     /// one, and each texture's marks show on its own fill.
