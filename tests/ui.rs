@@ -412,7 +412,12 @@ fn every_widget_survives_tiny_and_empty_areas() {
             view::code::Code { run, theme }.render(area, &mut buf);
             view::log::Log { run, theme }.render(area, &mut buf);
             for card in view::run::run_cards(run, 2) {
-                view::card::CardView { card: &card, theme }.render(area, &mut buf);
+                view::card::CardView {
+                    card: &card,
+                    theme,
+                    warning: Some("only 0.3 of 2 cores were free"),
+                }
+                .render(area, &mut buf);
             }
             view::help::Help {
                 context: Context::Run,
