@@ -47,8 +47,9 @@ pub fn columns_of(scenarios: &[&Scenario], inner_width: u16) -> Columns {
         (longest_name + 3).min((inner_width / 4).max(16)) + if pids { pid_room() } else { 0 };
     // One blank cell between the label and the lane's bar.
     let widest = scenarios.iter().map(|s| widest_label(s)).max().unwrap_or(0);
-    // A wide terminal has room for the longest labels (a wait and the locks held besides).
-    let most = (inner_width / 4).clamp(28, 40);
+    // A wide terminal has room for the longest labels (a wait and the locks held besides), and
+    // short names leave the label what they do not take of their 16 cells.
+    let most = (inner_width / 4).clamp(28, 40) + 16u16.saturating_sub(name_w);
     let mut label_w = (widest as u16 + 1).clamp(10, most);
     if inner_width < name_w + label_w + 20 {
         // Narrow: give the cells at least a third of the width.
