@@ -8,6 +8,7 @@ use ratatui::layout::Rect;
 use crate::cells;
 use crate::i18n;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx, ThreadSpec};
+use crate::trace::groups::{self, Group};
 use crate::vocab::event::{STATES, State};
 
 /// The smallest terminal the run view draws in.
@@ -30,10 +31,16 @@ pub fn columns(scenario: &Scenario, inner_width: u16) -> Columns {
 /// The columns that lanes of every one of `scenarios` fit in, so that runs drawn one above the
 /// other share one time axis (`compare`).
 pub fn columns_of(scenarios: &[&Scenario], inner_width: u16) -> Columns {
+    // A folded group's lane is named by its size and group ("10000 个 conn").
+    let folded = scenarios
+        .iter()
+        .flat_map(|s| groups::groups(s))
+        .map(|g| cells::width(&folded_name(&g)));
     let longest_name = scenarios
         .iter()
         .flat_map(|s| &s.threads)
         .map(|t| cells::width(&t.name))
+        .chain(folded)
         .max()
         .unwrap_or(1) as u16;
     // A child process's lane says its pid beside its name.
@@ -62,6 +69,11 @@ pub fn columns_of(scenarios: &[&Scenario], inner_width: u16) -> Columns {
         label_w,
         used,
     }
+}
+
+/// The name of a folded group's lane: its size and its group ("512 client").
+pub fn folded_name(group: &Group) -> String {
+    rust_i18n::t!("scale.folded", n = group.len(), group = group.name).into_owned()
 }
 
 /// The cells a pid takes beside a lane's name: the blank before it and "pid 4194304", the
