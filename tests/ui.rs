@@ -1652,3 +1652,29 @@ thread consumer-slow-worker-of-queue count=2 {
         assert_ne!(names[2], names[3], "{w}x{h}: two lanes read the same");
     }
 }
+
+#[test]
+fn the_history_cursor_never_covers_part_of_a_time_label() {
+    let theme = Theme::new(ThemeKind::Dark, false);
+    let mut app = recorded_app("semaphore", theme);
+    let (w, h) = (80, 24);
+    let (_, plain, _) = lane_rows(&app, w, h);
+    let shown: Vec<String> = axis_labels(&plain, theme);
+    let run = app.run.as_ref().unwrap();
+    let areas = view::run::areas_of(&app, Rect::new(0, 0, w, h)).unwrap();
+    let g = view::lanes::geometry(run, areas.lanes);
+    let (start, per) = (run.window_start(g.cells_w), run.ns_per_cell());
+    for cell in 0..u64::from(g.cells_w) {
+        app.run.as_mut().unwrap().cursor = Some(start + cell * per);
+        let (_, axis, _) = lane_rows(&app, w, h);
+        for label in axis
+            .split(|c| c == theme.glyphs.cursor())
+            .flat_map(|part| axis_labels(part, theme))
+        {
+            assert!(
+                shown.contains(&label),
+                "the cursor at cell {cell} leaves {label:?} of {shown:?}: {axis}"
+            );
+        }
+    }
+}

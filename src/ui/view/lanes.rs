@@ -506,7 +506,12 @@ impl Lanes<'_> {
         while i < g.cells_w {
             let label = fmt_tick(start + u64::from(i) * per, per);
             let room = (g.cells_w - i).min(EVERY) as usize;
-            if cells::width(&label) < room {
+            // The cursor's mark would cover a character of a label ("▲03ms" for 103ms), so
+            // that label gives way to it.
+            let covered = cursor.is_some_and(|c| {
+                (u64::from(i) + 1..=u64::from(i) + cells::width(&label) as u64).contains(&c)
+            });
+            if cells::width(&label) < room && !covered {
                 buf.set_stringn(g.cells_x + i + 1, y, &label, room - 1, theme.dim());
             }
             i += EVERY;
