@@ -9,6 +9,7 @@ use crate::cells;
 use crate::i18n;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx, ThreadSpec};
 use crate::trace::groups::{self, Group};
+use crate::ui::fold::FOLD_OVER;
 use crate::vocab::event::{STATES, State};
 
 /// The smallest terminal the run view draws in.
@@ -31,10 +32,12 @@ pub fn columns(scenario: &Scenario, inner_width: u16) -> Columns {
 /// The columns that lanes of every one of `scenarios` fit in, so that runs drawn one above the
 /// other share one time axis (`compare`).
 pub fn columns_of(scenarios: &[&Scenario], inner_width: u16) -> Columns {
-    // A folded group's lane is named by its size and group ("10000 个 conn").
+    // A group that starts folded is named by its size and group ("10000 个 conn"); one folded
+    // by hand later is cut like any name.
     let folded = scenarios
         .iter()
         .flat_map(|s| groups::groups(s))
+        .filter(|g| g.len() > FOLD_OVER)
         .map(|g| cells::width(&folded_name(&g)));
     let longest_name = scenarios
         .iter()
