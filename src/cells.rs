@@ -34,6 +34,71 @@ pub fn fit(text: &str, cells: usize) -> String {
     out
 }
 
+/// `text` cut to at most `cells` cells after a whole word, ending in `…` where it was cut. A
+/// text with no space in the second half of its room (Chinese, one long word) is cut as
+/// [`fit`] cuts, since it breaks anywhere.
+pub fn fit_words(text: &str, cells: usize) -> String {
+    let cut = fit(text, cells);
+    if cut == text {
+        return cut;
+    }
+    let kept = cut.trim_end_matches('…');
+    match kept.rfind(' ') {
+        Some(i) if width(&kept[..i]) * 2 >= cells => {
+            format!("{}…", kept[..i].trim_end_matches([',', ';', ':']))
+        }
+        _ => cut,
+    }
+}
+
+/// A name cut to at most `cells` cells for a column of names. Names of one kind differ at
+/// their end (`producer-fast-1` and `-2`, a pool's `ThreadPoolExecutor-0_3`), so where one must
+/// be cut its middle is taken out and marked `…`, and its last part (from a `-`, `_`, `.`, `/`
+/// or `:`, at most half the room) is kept: two names never read the same once cut unless they
+/// differ only in the middle.
+pub fn fit_name(name: &str, cells: usize) -> String {
+    if width(name) <= cells {
+        return name.to_string();
+    }
+    if cells < 5 {
+        return fit(name, cells);
+    }
+    let half = (cells - 1) / 2;
+    let tail_from = name
+        .char_indices()
+        .filter(|(_, c)| "-_./:".contains(*c))
+        .map(|(i, _)| i)
+        .find(|&i| width(&name[i..]) <= half)
+        .unwrap_or_else(|| {
+            // No part to keep whole: the last third of the room.
+            let mut used = 0;
+            let mut from = name.len();
+            for (i, c) in name.char_indices().rev() {
+                used += c.width().unwrap_or(0);
+                if used > (cells - 1) / 3 {
+                    break;
+                }
+                from = i;
+            }
+            from
+        });
+    let tail = &name[tail_from..];
+    let mut out = String::new();
+    let mut used = 0;
+    let room = cells - 1 - width(tail);
+    for c in name[..tail_from].chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > room {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out.push_str(tail);
+    out
+}
+
 /// `text` followed by spaces up to `cells` cells (unchanged if it is already that wide).
 pub fn pad(text: &str, cells: usize) -> String {
     let w = width(text);
@@ -70,6 +135,49 @@ mod tests {
         // A wide glyph that would straddle the edge is left out rather than half drawn.
         assert_eq!(fit("工人工人", 4), "工…");
         assert!(width(&fit("线程线程线程", 5)) <= 5);
+    }
+
+    #[test]
+    fn words_are_cut_whole() {
+        assert_eq!(
+            fit_words("pause holds each thread", 30),
+            "pause holds each thread"
+        );
+        assert_eq!(fit_words("pause holds each thread", 16), "pause holds…");
+        assert_eq!(fit_words("at its call; code runs", 16), "at its call…");
+        assert_eq!(
+            fit_words("真实 Python：暂停让每个线程停下", 16),
+            fit("真实 Python：暂停让每个线程停下", 16)
+        );
+        assert_eq!(fit_words("abcdefghijkl", 6), "abcde…");
+    }
+
+    #[test]
+    fn a_name_cut_keeps_its_end() {
+        assert_eq!(fit_name("producer-fast-1", 16), "producer-fast-1");
+        assert_eq!(fit_name("producer-fast-1", 13), "producer-f…-1");
+        assert_eq!(fit_name("ThreadPoolExecutor-0_3", 13), "ThreadPo…-0_3");
+        assert_eq!(fit_name("averyveryverylongname", 10), "averyv…ame");
+        assert_eq!(fit_name("生产者-快速-一号", 11), "生产…-一号");
+        assert_eq!(fit_name("abcdef", 4), "abc…");
+        for cells in 0..24 {
+            for name in [
+                "producer-fast-12",
+                "生产者-快速-一号",
+                "main/fetch_page-3",
+                "x",
+            ] {
+                let cut = fit_name(name, cells);
+                assert!(width(&cut) <= cells, "{cut:?} in {cells}");
+                let (a, b) = (
+                    fit_name(&format!("{name}-1"), cells),
+                    fit_name(&format!("{name}-2"), cells),
+                );
+                if cells >= 6 {
+                    assert_ne!(a, b, "the end that tells them apart is kept in {cells}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -198,17 +198,22 @@ fn render_with(handler: GraphicalReportHandler, diagnostic: &dyn Diagnostic) -> 
     out
 }
 
-/// miette writes its one label, `help:`, in English; a reader of another language reads it in
-/// theirs (the label begins a line, after the report's indent).
+/// miette writes its labels, `help:` and the `Error:` before each further mistake, in
+/// English; a reader of another language reads them in theirs (each begins a line, `help:`
+/// after the report's indent).
 fn in_reader_words(report: String) -> String {
     let help = rust_i18n::t!("errors.help");
     if help == "help" {
         return report;
     }
+    let error = rust_i18n::t!("errors.error");
     report
         .lines()
         .map(|line| {
             let indent = line.len() - line.trim_start().len();
+            if let Some(rest) = line.strip_prefix("Error: ") {
+                return format!("{error}: {rest}");
+            }
             match line[indent..].strip_prefix("help: ") {
                 Some(rest) => format!("{}{help}: {rest}", &line[..indent]),
                 None => line.to_string(),

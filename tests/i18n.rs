@@ -681,6 +681,12 @@ fn check_speaks_chinese_at_the_same_place() {
         let hint = zh.lines().find(|l| l.contains("提示:")).expect("a hint");
         assert!(has_chinese(message) && has_chinese(hint), "{zh}");
     }
+    // Every mistake after the first is introduced in the reader's words too.
+    let file = "tests/fixtures/bad/several-mistakes.kdl";
+    let (_, _, en) = threadlab_all(&["check", file], &[("LANG", "C")]);
+    let (_, _, zh) = threadlab_all(&["check", file], &[("LANG", "zh_CN.UTF-8")]);
+    assert!(en.contains("Error: "), "{en}");
+    assert!(!zh.contains("Error") && zh.contains("错误: "), "{zh}");
 }
 
 #[test]

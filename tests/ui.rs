@@ -412,7 +412,12 @@ fn every_widget_survives_tiny_and_empty_areas() {
             view::code::Code { run, theme }.render(area, &mut buf);
             view::log::Log { run, theme }.render(area, &mut buf);
             for card in view::run::run_cards(run, 2) {
-                view::card::CardView { card: &card, theme }.render(area, &mut buf);
+                view::card::CardView {
+                    card: &card,
+                    theme,
+                    warning: Some("only 0.3 of 2 cores were free"),
+                }
+                .render(area, &mut buf);
             }
             view::help::Help {
                 context: Context::Run,
@@ -1598,4 +1603,78 @@ fn a_cancelled_task_reads_cancelled_and_a_finished_one_done() {
         .unwrap_or_else(|| panic!("no legend:\n{text}"));
     assert!(legend.contains("⊘ cancelled"), "{legend}");
     assert!(!legend.contains("failed"), "{legend}");
+}
+
+#[test]
+fn long_names_are_whole_where_there_is_room_and_keep_their_number_where_cut() {
+    let source = r#"
+title "long names"
+buffer queue capacity=2
+thread producer-fast count=2 {
+    work "1ms"
+    put queue
+}
+thread consumer-slow-worker-of-queue count=2 {
+    take queue
+}
+"#;
+    for (w, h) in [(120, 40), (80, 24)] {
+        let app = finished_app(source, w, h);
+        let run = app.run.as_ref().unwrap();
+        let areas = view::run::areas_of(&app, Rect::new(0, 0, w, h)).unwrap();
+        let g = view::lanes::geometry(run, areas.lanes);
+        let terminal = draw(&app, w, h);
+        let buf = terminal.backend().buffer();
+        let names: Vec<String> = (0..g.rows / g.lane_h)
+            .map(|lane| {
+                let y = g.inner.y + lane * g.lane_h;
+                (g.inner.x..g.inner.x + g.name_w)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+                    .trim_start_matches(['▶', ' '])
+                    .trim_end()
+                    .to_string()
+            })
+            .collect();
+        // The producers' names fit whole at 80 columns too: the name column takes the room.
+        assert_eq!(
+            names[..2],
+            ["producer-fast-1", "producer-fast-2"],
+            "{w}x{h}"
+        );
+        for (name, n) in names[2..].iter().zip(["-1", "-2"]) {
+            let whole = format!("consumer-slow-worker-of-queue{n}");
+            assert!(
+                *name == whole || (name.contains('…') && name.ends_with(n)),
+                "{w}x{h}: {name:?} is neither whole nor cut keeping its number"
+            );
+        }
+        assert_ne!(names[2], names[3], "{w}x{h}: two lanes read the same");
+    }
+}
+
+#[test]
+fn the_history_cursor_never_covers_part_of_a_time_label() {
+    let theme = Theme::new(ThemeKind::Dark, false);
+    let mut app = recorded_app("semaphore", theme);
+    let (w, h) = (80, 24);
+    let (_, plain, _) = lane_rows(&app, w, h);
+    let shown: Vec<String> = axis_labels(&plain, theme);
+    let run = app.run.as_ref().unwrap();
+    let areas = view::run::areas_of(&app, Rect::new(0, 0, w, h)).unwrap();
+    let g = view::lanes::geometry(run, areas.lanes);
+    let (start, per) = (run.window_start(g.cells_w), run.ns_per_cell());
+    for cell in 0..u64::from(g.cells_w) {
+        app.run.as_mut().unwrap().cursor = Some(start + cell * per);
+        let (_, axis, _) = lane_rows(&app, w, h);
+        for label in axis
+            .split(|c| c == theme.glyphs.cursor())
+            .flat_map(|part| axis_labels(part, theme))
+        {
+            assert!(
+                shown.contains(&label),
+                "the cursor at cell {cell} leaves {label:?} of {shown:?}: {axis}"
+            );
+        }
+    }
 }

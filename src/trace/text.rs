@@ -98,7 +98,7 @@ pub fn render_timeline(trace: &Trace, end_ns: u64, opts: &TextOptions) -> String
                 )
             },
         );
-        let name = cells::pad(&cells::fit(&thread.name, name_w), name_w);
+        let name = cells::pad(&cells::fit_name(&thread.name, name_w), name_w);
         let _ = writeln!(out, "{name} {bar}{row}{bar} {last}");
     }
 

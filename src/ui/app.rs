@@ -732,7 +732,7 @@ impl App {
                         run.notice = Some(rust_i18n::t!("quiz.guess", thread = name).into_owned());
                     }
                 } else {
-                    run.notice = Some(format!("there is no thread {}", i + 1));
+                    run.notice = Some(rust_i18n::t!("look2.no_thread", n = i + 1).into_owned());
                 }
             }
             Action::PauseResume => {

@@ -8,6 +8,8 @@ use ratatui::layout::Rect;
 use crate::cells;
 use crate::i18n;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx, ThreadSpec};
+use crate::trace::groups::{self, Group};
+use crate::ui::fold::FOLD_OVER;
 use crate::vocab::event::{STATES, State};
 
 /// The smallest terminal the run view draws in.
@@ -30,17 +32,34 @@ pub fn columns(scenario: &Scenario, inner_width: u16) -> Columns {
 /// The columns that lanes of every one of `scenarios` fit in, so that runs drawn one above the
 /// other share one time axis (`compare`).
 pub fn columns_of(scenarios: &[&Scenario], inner_width: u16) -> Columns {
+    // A group that starts folded is named by its size and group ("10000 个 conn"); one folded
+    // by hand later is cut like any name.
+    let folded = scenarios
+        .iter()
+        .flat_map(|s| groups::groups(s))
+        .filter(|g| g.len() > FOLD_OVER)
+        .map(|g| cells::width(&folded_name(&g)));
     let longest_name = scenarios
         .iter()
         .flat_map(|s| &s.threads)
         .map(|t| cells::width(&t.name))
+        .chain(folded)
         .max()
         .unwrap_or(1) as u16;
-    let mut name_w = (longest_name + 3).min(16);
+    // A child process's lane says its pid beside its name.
+    let pids = scenarios
+        .iter()
+        .flat_map(|s| &s.threads)
+        .any(|t| t.process.is_some());
+    // A name is shown whole where the width allows (a quarter of it, at least 16 cells), and
+    // beyond that cut in the middle (`cells::fit_name`).
+    let mut name_w =
+        (longest_name + 3).min((inner_width / 4).max(16)) + if pids { pid_room() } else { 0 };
     // One blank cell between the label and the lane's bar.
     let widest = scenarios.iter().map(|s| widest_label(s)).max().unwrap_or(0);
-    // A wide terminal has room for the longest labels (a wait and the locks held besides).
-    let most = (inner_width / 4).clamp(28, 40);
+    // A wide terminal has room for the longest labels (a wait and the locks held besides), and
+    // short names leave the label what they do not take of their 16 cells.
+    let most = (inner_width / 4).clamp(28, 40) + 16u16.saturating_sub(name_w);
     let mut label_w = (widest as u16 + 1).clamp(10, most);
     if inner_width < name_w + label_w + 20 {
         // Narrow: give the cells at least a third of the width.
@@ -53,6 +72,17 @@ pub fn columns_of(scenarios: &[&Scenario], inner_width: u16) -> Columns {
         label_w,
         used,
     }
+}
+
+/// The name of a folded group's lane: its size and its group ("512 client").
+pub fn folded_name(group: &Group) -> String {
+    rust_i18n::t!("scale.folded", n = group.len(), group = group.name).into_owned()
+}
+
+/// The cells a pid takes beside a lane's name: the blank before it and "pid 4194304", the
+/// largest Linux gives.
+pub fn pid_room() -> u16 {
+    1 + cells::width(&rust_i18n::t!("processes.lane.pid", pid = 4_194_304)) as u16
 }
 
 /// How many time cells wide the lanes are drawn in a terminal of `size` (0 if the run view

@@ -492,7 +492,8 @@ pub enum Hue {
     Rose,
 }
 
-/// A fill texture, so a state reads where colour does not (a black-and-white printout).
+/// A fill texture, so a state reads where colour does not (a black-and-white printout): every
+/// state drawn has a texture of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Texture {
     Solid,
@@ -504,6 +505,13 @@ pub enum Texture {
     BackHatch,
     Rings,
     Specks,
+    Grid,
+    Checks,
+    Plus,
+    Zigzag,
+    Rungs,
+    Slashes,
+    Diamonds,
 }
 
 /// How one state is named, drawn and described. [`STATES`] holds one row per state; every
@@ -572,7 +580,7 @@ pub const STATES: [StateRow; 17] = [
         glyph: 'w',
         ascii: 'w',
         hue: Hue::Violet,
-        texture: Texture::Cross,
+        texture: Texture::Grid,
     },
     StateRow {
         state: State::Sleeping,
@@ -589,7 +597,7 @@ pub const STATES: [StateRow; 17] = [
         glyph: 'X',
         ascii: 'X',
         hue: Hue::Alarm,
-        texture: Texture::Hatch,
+        texture: Texture::Checks,
     },
     StateRow {
         state: State::Locked(0),
@@ -637,7 +645,7 @@ pub const STATES: [StateRow; 17] = [
         glyph: 'R',
         ascii: 'R',
         hue: Hue::Orange,
-        texture: Texture::Rings,
+        texture: Texture::Plus,
     },
     StateRow {
         state: State::Starved(0),
@@ -645,7 +653,7 @@ pub const STATES: [StateRow; 17] = [
         glyph: 'Z',
         ascii: 'Z',
         hue: Hue::Red,
-        texture: Texture::BackHatch,
+        texture: Texture::Zigzag,
     },
     StateRow {
         state: State::Held,
@@ -661,7 +669,7 @@ pub const STATES: [StateRow; 17] = [
         glyph: '^',
         ascii: '^',
         hue: Hue::Grey,
-        texture: Texture::Rings,
+        texture: Texture::Rungs,
     },
     StateRow {
         state: State::Failed,
@@ -669,7 +677,7 @@ pub const STATES: [StateRow; 17] = [
         glyph: '!',
         ascii: '!',
         hue: Hue::Alarm,
-        texture: Texture::Solid,
+        texture: Texture::Slashes,
     },
     // Ended without finishing: drawn to the end of the lane, as a failure is, but in a colour
     // of its own, since being cancelled is what the program asked for.
@@ -679,7 +687,7 @@ pub const STATES: [StateRow; 17] = [
         glyph: '⊘',
         ascii: '/',
         hue: Hue::Rose,
-        texture: Texture::Cross,
+        texture: Texture::Diamonds,
     },
     StateRow {
         state: State::Done,

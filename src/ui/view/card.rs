@@ -14,6 +14,8 @@ use crate::ui::view::{fmt_clock, framed};
 pub struct CardView<'a> {
     pub card: &'a Card,
     pub theme: Theme,
+    /// Why the figures cannot show what the lesson says (a busy machine), said after them.
+    pub warning: Option<&'a str>,
 }
 
 /// A figure as the card shows it: times as the clock shows them, "…" while still growing.
@@ -28,48 +30,65 @@ fn shown(figure: &Figure) -> String {
     }
 }
 
-/// What the figures mean: the headline bright, the note dim, wrapped to the card.
-fn meaning(card: &Card, theme: Theme) -> Paragraph<'static> {
+/// What the figures mean: the headline bright, the note dim, and the `warning` that the machine
+/// could not show it, wrapped to the card.
+fn meaning(card: &Card, warning: Option<&str>, theme: Theme) -> Paragraph<'static> {
     let mut spans = Vec::new();
     if let Some(h) = &card.headline {
         spans.push(Span::styled(h.clone(), theme.title()));
     }
     spans.push(Span::styled(card.note.clone(), theme.dim()));
+    if let Some(w) = warning {
+        spans.push(Span::styled(format!("  {w}"), theme.warning()));
+    }
     Paragraph::new(Line::from(spans)).wrap(Wrap { trim: true })
 }
 
 /// Rows `card` takes on screen at `width` cells wide: its borders, the headings, a row per
-/// group and its meaning, wrapped.
-pub fn height(card: &Card, width: u16) -> u16 {
+/// group and its meaning (with the `warning`), wrapped.
+pub fn height(card: &Card, width: u16, warning: Option<&str>) -> u16 {
     let inner = width.saturating_sub(2).max(1);
-    let meaning = meaning(card, Theme::new(crate::ui::theme::ThemeKind::Mono, false))
-        .line_count(inner)
-        .min(4) as u16;
+    let most = if warning.is_some() { 6 } else { 4 };
+    let meaning = meaning(
+        card,
+        warning,
+        Theme::new(crate::ui::theme::ThemeKind::Mono, false),
+    )
+    .line_count(inner)
+    .min(most) as u16;
     card.rows.len() as u16 + 3 + meaning
 }
 
-/// Rows `cards` take one above the other at `width` cells wide.
-pub fn stack_height(cards: &[Card], width: u16) -> u16 {
-    cards.iter().map(|c| height(c, width)).sum()
+/// Rows `cards` take one above the other at `width` cells wide, the first with the `warning`.
+pub fn stack_height(cards: &[Card], width: u16, warning: Option<&str>) -> u16 {
+    cards
+        .iter()
+        .enumerate()
+        .map(|(i, c)| height(c, width, warning.filter(|_| i == 0)))
+        .sum()
 }
 
-/// `cards` one above the other from the top of the area, as many as fit.
+/// `cards` one above the other from the top of the area, as many as fit; the first says the
+/// `warning`, where the figures are measured and where a small screen has no other room.
 pub struct CardStack<'a> {
     pub cards: &'a [Card],
     pub theme: Theme,
+    pub warning: Option<&'a str>,
 }
 
 impl Widget for CardStack<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let mut at = area;
-        for card in self.cards {
+        for (i, card) in self.cards.iter().enumerate() {
             if at.is_empty() {
                 break;
             }
-            let h = height(card, at.width).min(at.height);
+            let warning = self.warning.filter(|_| i == 0);
+            let h = height(card, at.width, warning).min(at.height);
             CardView {
                 card,
                 theme: self.theme,
+                warning,
             }
             .render(Rect { height: h, ..at }, buf);
             at.y += h;
@@ -135,7 +154,7 @@ impl Widget for CardView<'_> {
             },
             buf,
         );
-        meaning(card, theme).render(
+        meaning(card, self.warning, theme).render(
             Rect {
                 y: inner.y + table_h,
                 height: inner.height - table_h,
@@ -179,11 +198,12 @@ mod tests {
     #[test]
     fn figures_line_up_under_their_headings() {
         let c = card();
-        let area = Rect::new(0, 0, 40, height(&c, 40));
+        let area = Rect::new(0, 0, 40, height(&c, 40, None));
         let mut buf = Buffer::empty(area);
         CardView {
             card: &c,
             theme: Theme::new(crate::ui::theme::ThemeKind::Mono, false),
+            warning: None,
         }
         .render(area, &mut buf);
         let row = |y: u16| -> String {
@@ -205,6 +225,7 @@ mod tests {
             CardView {
                 card: &c,
                 theme: Theme::new(crate::ui::theme::ThemeKind::Dark, true),
+                warning: Some("busy"),
             }
             .render(area, &mut buf);
         }

@@ -16,7 +16,7 @@ use crate::ui::view::{
     banner, card,
     card::CardStack,
     fit, fmt_clock, fmt_ns, footer, framed, lanes, log,
-    run::{badge, run_cards, trim_speed},
+    run::{badge, machine_warning, run_cards, trim_speed},
     too_small,
 };
 use crate::vocab::event::Event;
@@ -60,7 +60,8 @@ pub fn rows(pair: &Pair, area: Rect, cards: &[Vec<Card>; 2]) -> ([HalfRows; 2], 
                 .deadlock
                 .as_ref()
                 .map_or(0, |d| banner::wanted_height(d, scenario, area.width).min(3));
-            let card = card::stack_height(cards, area.width);
+            let warning = machine_warning(run);
+            let card = card::stack_height(cards, area.width, warning.as_deref());
             (
                 banner,
                 lanes::wanted_height(run, true),
@@ -149,7 +150,7 @@ fn draw(pair: &Pair, area: Rect, buf: &mut Buffer) {
     }
     Log { pair, theme }.render(log, buf);
     match pair.shown_notice() {
-        Some(n) => Line::styled(format!(" {n}"), theme.warning()).render(foot, buf),
+        Some(n) => crate::ui::view::notice(&n, foot, buf, theme),
         None => footer(Context::Compare, foot, buf, theme),
     }
 }
@@ -242,7 +243,12 @@ fn draw_half(
     }
     .render(lanes_area, buf);
     folded_note(run, theme, lanes_area, buf);
-    CardStack { cards, theme }.render(card, buf);
+    CardStack {
+        cards,
+        theme,
+        warning: machine_warning(run).as_deref(),
+    }
+    .render(card, buf);
 }
 
 /// Lanes folded away for want of rows are said so on the panel's bottom border.

@@ -48,7 +48,7 @@ pub fn draw_group(
         || stuck.is_some_and(|s| s.iter().any(|&t| group.contains(t)));
     let (style, pointer) = super::name_look(theme, caught, group.contains(run.selected));
     let fold = if theme.glyphs.ascii { "+" } else { "▸" };
-    let label = rust_i18n::t!("scale.folded", n = group.len(), group = group.name);
+    let label = crate::ui::layout::folded_name(group);
     let name = format!(
         "{pointer}{fold}{}",
         fit(&label, p.name_w.saturating_sub(3) as usize)

@@ -262,18 +262,30 @@ impl Widget for Lanes<'_> {
             } else {
                 " "
             };
-            let name = format!(
-                "{pointer}{mark}{}",
-                fit(&spec.name, g.name_w.saturating_sub(3) as usize)
-            );
+            // A child process's lane says which OS process it is: under its name in a lane of
+            // two rows, else at the right of the name's column, where a name cut shorter than
+            // a few cells for it would no longer read.
+            let room = usize::from(g.name_w.saturating_sub(3));
+            let pid = run
+                .trace
+                .pid(t)
+                .map(|pid| rust_i18n::t!("processes.lane.pid", pid = pid).into_owned());
+            let beside = pid
+                .as_deref()
+                .filter(|pid| g.lane_h == 1 && room >= cells::width(pid) + 1 + 6);
+            let name_room = room - beside.map_or(0, |pid| cells::width(pid) + 1);
+            let name = format!("{pointer}{mark}{}", cells::fit_name(&spec.name, name_room));
             buf.set_stringn(g.inner.x, y, &name, g.name_w as usize, name_style);
-            // A child process's lane says which OS process it is, under its name.
-            if g.lane_h > 1
-                && let Some(pid) = run.trace.pid(t)
-            {
-                let pid = rust_i18n::t!("processes.lane.pid", pid = pid);
-                let w = g.name_w.saturating_sub(2) as usize;
-                buf.set_stringn(g.inner.x + 2, y + 1, fit(&pid, w), w, theme.dim());
+            match (beside, &pid) {
+                (Some(pid), _) => {
+                    let x = g.inner.x + 2 + (room - cells::width(pid)) as u16;
+                    buf.set_stringn(x, y, pid, cells::width(pid), theme.dim());
+                }
+                (None, Some(pid)) if g.lane_h > 1 => {
+                    let w = g.name_w.saturating_sub(2) as usize;
+                    buf.set_stringn(g.inner.x + 2, y + 1, fit(pid, w), w, theme.dim());
+                }
+                _ => {}
             }
 
             // The state now (or at the cursor), in words.
@@ -494,7 +506,12 @@ impl Lanes<'_> {
         while i < g.cells_w {
             let label = fmt_tick(start + u64::from(i) * per, per);
             let room = (g.cells_w - i).min(EVERY) as usize;
-            if cells::width(&label) < room {
+            // The cursor's mark would cover a character of a label ("▲03ms" for 103ms), so
+            // that label gives way to it.
+            let covered = cursor.is_some_and(|c| {
+                (u64::from(i) + 1..=u64::from(i) + cells::width(&label) as u64).contains(&c)
+            });
+            if cells::width(&label) < room && !covered {
                 buf.set_stringn(g.cells_x + i + 1, y, &label, room - 1, theme.dim());
             }
             i += EVERY;

@@ -21,13 +21,22 @@ struct Areas {
     footer: Rect,
 }
 
-fn areas(area: Rect) -> Areas {
+fn areas(app: &App, area: Rect) -> Areas {
     let [header, body, foot] = area.layout(&Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
         Constraint::Length(1),
     ]));
-    let [list, preview] = side_by_side(body, 3, (22, 36));
+    // Wide enough for the longest name (a pointer, a mark and a blank before it, the borders
+    // around), where a third of the width is less.
+    let longest = app
+        .menu
+        .entries
+        .iter()
+        .map(|e| cells::width(&e.name) as u16 + 5)
+        .max()
+        .unwrap_or(0);
+    let [list, preview] = side_by_side(body, 3, (longest.clamp(22, 36), 36));
     Areas {
         header,
         list,
@@ -76,7 +85,7 @@ pub fn row_at(app: &App, pos: Position) -> Option<usize> {
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
         return None;
     }
-    let list = areas(area).list;
+    let list = areas(app, area).list;
     let inner = Rect {
         x: list.x + 1,
         y: list.y + 1,
@@ -101,7 +110,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         too_small(area, buf, MIN_SIZE, theme);
         return;
     }
-    let a = areas(area);
+    let a = areas(app, area);
     Line::from(vec![
         Span::styled(" threadlab ", theme.title()),
         Span::styled(rust_i18n::t!("menu.tagline"), theme.dim()),
@@ -169,21 +178,36 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let hidden_above = entries_in(&lines[..first.min(lines.len())]);
     let shown_end = (first + inner.height as usize).min(lines.len());
     let hidden_below = entries_in(&lines[shown_end..]);
-    for (count, y, key, arrow) in [
-        (hidden_above, a.list.y, "menu.more_above", theme.glyphs.up()),
+    // The top border holds the title: the count above goes right of it, in words where
+    // they fit beside it, else as the arrow and the number.
+    let title_w = cells::width(&rust_i18n::t!("menu.scenarios")) as u16 + 1;
+    for (count, y, key, arrow, beside) in [
+        (
+            hidden_above,
+            a.list.y,
+            "menu.more_above",
+            theme.glyphs.up(),
+            title_w,
+        ),
         (
             hidden_below,
             a.list.y + a.list.height.saturating_sub(1),
             "menu.more_below",
             theme.glyphs.down(),
+            0,
         ),
     ] {
         if count == 0 {
             continue;
         }
-        let text = format!(" {arrow} {} ", rust_i18n::t!(key, count = count));
+        let words = format!(" {arrow} {} ", rust_i18n::t!(key, count = count));
+        let text = if cells::width(&words) as u16 + beside + 2 <= a.list.width {
+            words
+        } else {
+            format!(" {arrow} {count} ")
+        };
         let w = cells::width(&text) as u16;
-        if w + 2 <= a.list.width {
+        if w + beside + 2 <= a.list.width {
             let x = a.list.x + a.list.width - w - 1;
             buf.set_stringn(x, y, &text, w as usize, theme.dim());
         }

@@ -191,6 +191,17 @@ pub fn footer(context: Context, area: Rect, buf: &mut Buffer, theme: Theme) {
     Line::from(spans).render(area, buf);
 }
 
+/// A one-line notice in the footer's place (a refused step, what a traced run's pause does):
+/// where the row is too short it ends after a whole word and says so with `…`.
+pub fn notice(text: &str, area: Rect, buf: &mut Buffer, theme: Theme) {
+    let room = usize::from(area.width).saturating_sub(1);
+    Line::styled(
+        format!(" {}", cells::fit_words(text, room)),
+        theme.warning(),
+    )
+    .render(area, buf);
+}
+
 /// Run time as a class reads it: `0s`, `250ms`, `1.25s`, `2m05s`.
 pub fn fmt_ns(ns: u64) -> String {
     let ms = ns / 1_000_000;

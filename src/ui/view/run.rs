@@ -15,7 +15,7 @@ use crate::ui::layout::RUN_MIN_SIZE;
 use crate::ui::theme::{Badge, Theme};
 use crate::ui::view::{
     banner, card, card::CardStack, code::Code, fit, fmt_clock, fmt_ns, footer, framed, lanes,
-    log::Log, resources, side_by_side, too_small, wrap,
+    log::Log, notice, resources, side_by_side, too_small, wrap,
 };
 
 #[derive(Debug, Default)]
@@ -74,11 +74,14 @@ pub fn areas(run: &RunState, area: Rect, cards: &[Card], resources: &[ResourceSt
         Constraint::Length(1),
     ]));
     let [code, right] = side_by_side(bottom, 4, (30, 56));
-    let cards_h = card::stack_height(cards, right.width);
+    let warning = machine_warning(run);
+    let cards_h = card::stack_height(cards, right.width, warning.as_deref());
     let res_h = resources::wanted_height(run, resources, right.width.saturating_sub(2))
         .min(right.height.saturating_sub(cards_h + 3));
+    // Borders with no row between them say nothing: the log takes the room.
+    let res_h = if res_h < 3 { 0 } else { res_h };
     let mut about = crate::ui::view::reflow(scenario.shown_about());
-    about.extend(card_notes(run));
+    about.extend(card_notes(run, !cards.is_empty()));
     let about_rows = about
         .iter()
         .map(|p| wrap(p, right.width.saturating_sub(2)).len() as u16)
@@ -253,6 +256,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     CardStack {
         cards: &cards,
         theme,
+        warning: machine_warning(run).as_deref(),
     }
     .render(a.cards, buf);
     resources::Resources {
@@ -265,7 +269,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if !a.about.is_empty() {
         let inner = framed(rust_i18n::t!("panel.look_for"), theme, a.about, buf);
         let mut lines = Vec::new();
-        let notes = card_notes(run);
+        let notes = card_notes(run, !cards.is_empty());
         for (i, note) in notes.into_iter().enumerate() {
             let style = if i == 0 { theme.dim() } else { theme.warning() };
             lines.extend(
@@ -283,15 +287,23 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Paragraph::new(lines).render(inner, buf);
     }
     match &run.notice {
-        Some(n) => Line::styled(format!(" {n}"), theme.warning()).render(a.footer, buf),
+        Some(n) => notice(n, a.footer, buf, theme),
         None => footer(app.context(), a.footer, buf, theme),
     }
 }
 
 /// What the lesson's threads stand for, then the machine's warning if the run could not show
-/// what the lesson says: the first lines of the "look for" panel.
-fn card_notes(run: &RunState) -> Vec<String> {
+/// what the lesson says and no card says it beside its figures: the first lines of the "look
+/// for" panel.
+fn card_notes(run: &RunState, cards: bool) -> Vec<String> {
     let mut notes = vec![run.scenario.models_words()];
-    notes.extend(run.machine.as_ref().and_then(|m| m.warning_text()));
+    if !cards {
+        notes.extend(machine_warning(run));
+    }
     notes
+}
+
+/// Why this run's timings cannot show what the lesson says, if they cannot (a busy machine).
+pub fn machine_warning(run: &RunState) -> Option<String> {
+    run.machine.as_ref().and_then(|m| m.warning_text())
 }
