@@ -129,6 +129,42 @@ pub struct Trace {
     /// Every lost update the log shows, found as its events arrive rather than on every frame:
     /// in the order of the writes that lost them.
     lost: VecDeque<LostMark>,
+    /// Resource states the log's sentences last worked out (see `resource_before`).
+    replays: Replays,
+}
+
+/// The last few resource states `resource_before` worked out, so that the log's lines, said
+/// oldest first, each replay only the events since the line before on the same resource, not
+/// all since their checkpoint: a frame of a thousand lines about a loop ten thousand tasks wait
+/// on would otherwise replay a thousand events for each line. Nothing of it is kept by a clone.
+#[derive(Default)]
+struct Replays(parking_lot::Mutex<Vec<Replay>>);
+
+struct Replay {
+    /// The log as it was: events seen and events evicted. Any change to the log changes one.
+    log_at: (u64, u64),
+    resource: ResIdx,
+    checkpoint: usize,
+    /// The state just before the log's event at this index.
+    index: usize,
+    state: ResourceState,
+}
+
+impl Replays {
+    /// As many resources as a frame's sentences name at once, and few enough to search.
+    const KEPT: usize = 8;
+}
+
+impl Clone for Replays {
+    fn clone(&self) -> Replays {
+        Replays::default()
+    }
+}
+
+impl std::fmt::Debug for Replays {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Replays")
+    }
 }
 
 /// An increment another thread's write then threw away: `thread`'s store at `at_ns`, lost to
@@ -204,6 +240,7 @@ impl Trace {
             evicted: 0,
             too_late: 0,
             lost: VecDeque::new(),
+            replays: Replays::default(),
         }
     }
 
@@ -741,8 +778,20 @@ impl Trace {
             .partition_point(|c| c.upto <= t)
             .saturating_sub(1);
         let cp = &self.checkpoints[j];
-        let mut state = cp.resources.get(r as usize)?.clone();
         let from = self.log.partition_point(|e| e.t_ns < cp.upto);
+        let log_at = (self.events_seen, self.evicted);
+        let mut replays = self.replays.0.lock();
+        let earlier = replays.iter().position(|p| {
+            (p.log_at, p.resource, p.checkpoint) == (log_at, r, j)
+                && (from..=index).contains(&p.index)
+        });
+        let (mut state, from) = match earlier {
+            Some(i) => {
+                let p = replays.remove(i);
+                (p.state, p.index)
+            }
+            None => (cp.resources.get(r as usize)?.clone(), from),
+        };
         for e in self.log.range(from..index) {
             if e.resource == Some(r) {
                 state.apply(e, step_op(&self.scenario, e));
@@ -753,6 +802,16 @@ impl Trace {
                 state.forget_waiter(e.thread);
             }
         }
+        if replays.len() >= Replays::KEPT {
+            replays.remove(0);
+        }
+        replays.push(Replay {
+            log_at,
+            resource: r,
+            checkpoint: j,
+            index,
+            state: state.clone(),
+        });
         Some(state)
     }
 
@@ -2030,6 +2089,39 @@ mod tests {
         assert_eq!(t.step_at(0, 100 * MS), Some(2));
         assert_eq!(t.step_at(1, 100 * MS), Some(1));
         assert_eq!(t.step_at(1, u64::MAX), Some(2));
+    }
+
+    /// The log says its lines oldest first, each going on from the state the line before
+    /// worked out; a clone (which keeps none of that) says every line alike, in any order.
+    #[test]
+    fn sentences_said_in_turn_are_the_sentences_said_alone() {
+        let s = scenario(
+            &[("A", K::Mutex), ("S", K::Semaphore { permits: 1 })],
+            &[
+                ("T1", vec![Op::Lock(0), Op::Unlock(0)]),
+                ("T2", vec![Op::Lock(0), Op::Unlock(0)]),
+                ("T3", vec![Op::Acquire(1), Op::Release(1)]),
+                ("T4", vec![Op::Acquire(1), Op::Release(1)]),
+            ],
+        );
+        let events = [
+            ev(1, 0, Acquire).res(0).step(0),
+            ev(2, 2, Acquire).res(1).step(0),
+            ev(3, 1, Block).res(0).step(0),
+            ev(4, 3, Block).res(1).step(0),
+            ev(5, 0, Release).res(0).step(1),
+            ev(6, 1, Acquire).res(0).step(0).by(0),
+            ev(7, 2, Release).res(1).step(1),
+            ev(8, 3, Acquire).res(1).step(0).by(2),
+            ev(9, 1, Release).res(0).step(1),
+            ev(10, 3, Release).res(1).step(1),
+        ];
+        let t = trace_of(&s, &events);
+        let in_turn: Vec<String> = events.iter().map(|e| t.describe(Lang::En, e)).collect();
+        for (i, e) in events.iter().enumerate().rev() {
+            assert_eq!(t.clone().describe(Lang::En, e), in_turn[i], "line {i}");
+        }
+        assert_eq!(in_turn[3], "T4 waits for a permit of S (all 1 taken)");
     }
 
     #[test]
