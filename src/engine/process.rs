@@ -13,13 +13,21 @@
 //! reset or the end of the run kills the child's group; the host then reaps it. Each child
 //! inherits the pipes of the scenario's `mp-queue`s, which is how its threads and others pass
 //! items.
+//!
+//! Only the run sees every process, so only the run can tell that a thread waiting on an
+//! mp-queue waits for good: the deadlock watcher asks every child for what its threads are
+//! doing ([`Homes::look`]), and each answers with a [`Snapshot`] once the events up to it are
+//! written home.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
+use parking_lot::{Condvar, Mutex};
+
+use super::deadlock::Snapshot;
 use super::primitives::Primitive;
 use super::recorder::Recorder;
 use super::script::{Shared, wait_for_group};
@@ -32,6 +40,84 @@ use crate::vocab::event::{Event, EventKind};
 pub const CHILD_COMMAND: &str = "process-child";
 /// How often the control thread looks whether the child has ended, between changes.
 const CONTROL_LOOK: Duration = Duration::from_millis(50);
+/// How long the watcher waits for the children's answers to one look. A child that has not
+/// answered by then (still starting, or on a machine too busy to run it) counts as able to do
+/// anything, for that look.
+const ANSWER_WAIT: Duration = Duration::from_millis(500);
+
+/// The run's line to each running child, and the child's last answer to a look.
+pub(super) struct Homes {
+    homes: Mutex<Vec<Home>>,
+    answered: Condvar,
+    round: AtomicU64,
+}
+
+#[derive(Default)]
+struct Home {
+    /// The child's stdin while it runs: the teacher's controls and the watcher's looks.
+    to_child: Option<std::process::ChildStdin>,
+    /// The round of the last look it answered, and what it said.
+    answer: Option<(u64, Snapshot)>,
+}
+
+impl Homes {
+    pub(super) fn new(processes: usize) -> Homes {
+        Homes {
+            homes: Mutex::new((0..processes).map(|_| Home::default()).collect()),
+            answered: Condvar::new(),
+            round: AtomicU64::new(0),
+        }
+    }
+
+    /// Writes `line` to process `p`'s child; false if it is not running or its stdin is gone.
+    fn tell(&self, p: ProcIdx, line: &str) -> bool {
+        let mut homes = self.homes.lock();
+        let Some(to) = homes[p as usize].to_child.as_mut() else {
+            return false;
+        };
+        writeln!(to, "{line}").and_then(|()| to.flush()).is_ok()
+    }
+
+    fn answer(&self, p: ProcIdx, round: u64, snapshot: Snapshot) {
+        self.homes.lock()[p as usize].answer = Some((round, snapshot));
+        self.answered.notify_all();
+    }
+
+    /// What each child process is doing now (`None` for one that is not running or did not
+    /// answer in time): each is asked, and each answers once every event it recorded up to
+    /// its answer has reached the run. Waits at most [`ANSWER_WAIT`], less if `cancelled`.
+    pub(super) fn look(&self, cancelled: impl Fn() -> bool) -> Vec<Option<Snapshot>> {
+        let round = self.round.fetch_add(1, Ordering::AcqRel) + 1;
+        let mut homes = self.homes.lock();
+        let asked: Vec<bool> = homes
+            .iter_mut()
+            .map(|h| {
+                h.to_child.as_mut().is_some_and(|to| {
+                    writeln!(to, "look {round}")
+                        .and_then(|()| to.flush())
+                        .is_ok()
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + ANSWER_WAIT;
+        let answered =
+            |homes: &[Home], p: usize| homes[p].answer.as_ref().is_some_and(|(r, _)| *r == round);
+        while (0..asked.len()).any(|p| asked[p] && !answered(&homes, p))
+            && !cancelled()
+            && Instant::now() < deadline
+        {
+            self.answered
+                .wait_for(&mut homes, Duration::from_millis(20));
+        }
+        (0..asked.len())
+            .map(|p| {
+                answered(&homes, p)
+                    .then(|| homes[p].answer.as_ref().map(|(_, s)| s.clone()))
+                    .flatten()
+            })
+            .collect()
+    }
+}
 
 /// Runs process `p` of the run as a child and relays its events until it ends or the run is
 /// cancelled. Started by `Run::start` on a thread of its own, joined with the workers.
@@ -72,13 +158,14 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
         lane.flush();
     }
     let ended = Arc::new(AtomicBool::new(false));
-    let control = child.stdin.take().map(|stdin| {
+    shared.homes.homes.lock()[p as usize].to_child = child.stdin.take();
+    let control = {
         let shared = shared.clone();
         let ended = ended.clone();
         std::thread::Builder::new()
             .name(format!("tl-control-{p}"))
-            .spawn(move || control(&shared, stdin, pid as i32, start_paused, &ended))
-    });
+            .spawn(move || control(&shared, p, pid as i32, start_paused, &ended))
+    };
     let mut failures: Vec<Option<String>> = vec![None; members.len()];
     let mut finished = vec![false; members.len()];
     if let Some(out) = child.stdout.take() {
@@ -95,6 +182,12 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
             };
             match got {
                 Line::Failure(local, why) => failures[local] = Some(why),
+                Line::Answer(round, snapshot) => {
+                    // Everything it recorded up to its answer is in the run before the
+                    // watcher reads the answer.
+                    lanes.iter_mut().for_each(Recorder::flush);
+                    shared.homes.answer(p, round, snapshot);
+                }
                 Line::Deadlock(d) => {
                     lanes.iter_mut().for_each(Recorder::flush);
                     let mut found = shared.deadlock.lock();
@@ -128,9 +221,15 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
     lanes.iter_mut().for_each(Recorder::flush);
     ended.store(true, Ordering::Release);
     let status = child.wait().ok();
-    if let Some(Ok(control)) = control {
+    if let Ok(control) = control {
         let _ = control.join();
     }
+    *shared
+        .homes
+        .homes
+        .lock()
+        .get_mut(p as usize)
+        .expect("one home per process") = Home::default();
     if let Some(slot) = slot {
         unwatch_group(slot);
     }
@@ -187,13 +286,7 @@ fn finish_with(shared: &Shared, lane: &mut Recorder, e: Event, why: Option<Strin
 
 /// Keeps the child's conductor in step with the run's: pause, resume, speed. Kills the child's
 /// group when the run is cancelled (a reset, the end of the run, quitting).
-fn control(
-    shared: &Shared,
-    mut stdin: std::process::ChildStdin,
-    pgid: i32,
-    paused: bool,
-    ended: &AtomicBool,
-) {
+fn control(shared: &Shared, p: ProcIdx, pgid: i32, paused: bool, ended: &AtomicBool) {
     let mut seen = (paused, shared.conductor.speed());
     loop {
         let (paused, speed, cancelled) = shared.conductor.await_change(seen, CONTROL_LOOK);
@@ -205,14 +298,16 @@ fn control(
         if ended.load(Ordering::Acquire) {
             return;
         }
-        let mut said = Ok(());
+        let mut said = true;
         if paused != seen.0 {
-            said = writeln!(stdin, "{}", if paused { "pause" } else { "resume" });
+            said = shared
+                .homes
+                .tell(p, if paused { "pause" } else { "resume" });
         }
         if speed != seen.1 {
-            said = said.and_then(|()| writeln!(stdin, "speed {speed}"));
+            said = said && shared.homes.tell(p, &format!("speed {speed}"));
         }
-        if said.and_then(|()| stdin.flush()).is_err() {
+        if !said {
             return;
         }
         seen = (paused, speed);
@@ -304,10 +399,13 @@ enum Line {
     Failure(usize, String),
     /// A deadlock among the child's threads, in the scenario's numbers.
     Deadlock(Deadlock),
+    /// Its answer to the watcher's look of this round, in its own numbers.
+    Answer(u64, Snapshot),
 }
 
-/// `e MONO THREAD KIND RESOURCE BY STEP ITEM` (`-` for none), `f THREAD REASON`, or
-/// `d STUCK,… THREAD:RESOURCE:BLAME:BY,…` (the child's deadlock).
+/// `e MONO THREAD KIND RESOURCE BY STEP ITEM` (`-` for none), `f THREAD REASON`,
+/// `d STUCK,… THREAD:RESOURCE:BLAME:BY,…` (the child's deadlock), or `s ROUND SNAPSHOT` (its
+/// answer to a look, [`Snapshot::to_words`]).
 fn parse_line(
     line: &str,
     members: &[ThreadIdx],
@@ -319,6 +417,11 @@ fn parse_line(
         let t: usize = t.parse().ok()?;
         members.get(t)?;
         return Some(Line::Failure(t, why.to_string()));
+    }
+    if tag == "s" {
+        let (round, words) = rest.split_once(' ')?;
+        let snapshot = Snapshot::from_words(words, members.len(), s.resources.len())?;
+        return Some(Line::Answer(round.parse().ok()?, snapshot));
     }
     if tag == "d" {
         let (stuck, edges) = rest.split_once(' ')?;
