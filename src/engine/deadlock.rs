@@ -821,6 +821,221 @@ mod tests {
         assert_eq!(d.stuck, vec![0, 2]);
     }
 
+    /// `s` with the threads named in `processes[p]` moved into process `p`, each started after
+    /// the threads `after[p]`.
+    fn in_processes(s: &Scenario, processes: &[(&[ThreadIdx], &[ThreadIdx])]) -> Scenario {
+        let mut s = s.clone();
+        for (p, (members, after)) in processes.iter().enumerate() {
+            for &t in *members {
+                s.threads[t as usize].process = Some(p as u16);
+            }
+            s.processes.push(crate::scenario::model::ProcessSpec {
+                name: format!("p{p}"),
+                line: 1,
+                after: after.to_vec(),
+            });
+        }
+        s
+    }
+
+    /// What threadlab's own process reads of a run: `finished` and `pcs` over every thread,
+    /// and its resources' views, each mp-queue's pipe as `pipe`.
+    fn own(s: &Scenario, finished: &[bool], pcs: &[u32], views: &[View], pipe: Pipe) -> Snapshot {
+        Snapshot {
+            finished: finished.to_vec(),
+            pcs: pcs.to_vec(),
+            holds_since: vec![None; pcs.len()],
+            views: views.to_vec(),
+            pipes: s
+                .resources
+                .iter()
+                .map(|r| (r.kind == K::MpQueue).then_some(pipe))
+                .collect(),
+        }
+    }
+
+    /// A child's answer: its threads' `finished` and `pcs`, and its views (in its numbers).
+    fn answer(finished: &[bool], pcs: &[u32], views: &[View]) -> Option<Snapshot> {
+        Some(Snapshot {
+            finished: finished.to_vec(),
+            pcs: pcs.to_vec(),
+            holds_since: vec![None; pcs.len()],
+            views: views.to_vec(),
+            pipes: Vec::new(),
+        })
+    }
+
+    const EMPTY: Pipe = Pipe {
+        item: false,
+        room: true,
+    };
+
+    /// A take from an mp-queue waits for a put from any process: for good once no thread of
+    /// any process can put, and not while one that did not answer, or has not run its put
+    /// yet, still could, or while the pipe holds an item.
+    #[test]
+    fn an_mp_queue_taker_nobody_in_any_process_fills_is_stuck() {
+        let s = in_processes(
+            &scenario(
+                &[("q", K::MpQueue)],
+                &[("main", vec![Take(0), Take(0)]), ("w", vec![Put(0)])],
+            ),
+            &[(&[1], &[])],
+        );
+        let here = own(&s, &[false, false], &[1, 0], &[view(&[], &[0])], EMPTY);
+        let gone = answer(&[true], &[1], &[View::default()]);
+        let d = Snapshot::whole(&s, &here, &[gone]).find(&s).expect("stuck");
+        assert_eq!(links(&d), vec![edge(0, 0, Blame::Nobody)]);
+        assert_eq!(d.cycle[0].want, Want::Put);
+        assert_eq!(d.stuck, vec![0]);
+        assert_eq!(
+            d.describe(&s),
+            "main waits for q, which no thread left can fill"
+        );
+        let will_put = answer(&[false], &[0], &[View::default()]);
+        assert!(Snapshot::whole(&s, &here, &[will_put]).find(&s).is_none());
+        assert!(Snapshot::whole(&s, &here, &[None]).find(&s).is_none());
+        let item = own(
+            &s,
+            &[false, false],
+            &[1, 0],
+            &[view(&[], &[0])],
+            Pipe {
+                item: true,
+                room: true,
+            },
+        );
+        let gone = answer(&[true], &[1], &[View::default()]);
+        assert!(Snapshot::whole(&s, &item, &[gone]).find(&s).is_none());
+    }
+
+    /// A process started `after=` a group that never finishes never puts: its threads are
+    /// stuck behind the group, and never blamed.
+    #[test]
+    fn a_process_behind_a_stuck_group_never_puts() {
+        let s = in_processes(
+            &scenario(
+                &[("q", K::MpQueue)],
+                &[("main", vec![Take(0)]), ("w", vec![Put(0)])],
+            ),
+            &[(&[1], &[0])],
+        );
+        let here = own(&s, &[false, false], &[0, 0], &[view(&[], &[0])], EMPTY);
+        let d = Snapshot::whole(&s, &here, &[None]).find(&s).expect("stuck");
+        assert_eq!(links(&d), vec![edge(0, 0, Blame::Nobody)]);
+        assert_eq!(d.stuck, vec![0, 1]);
+    }
+
+    /// Two processes, each taking from the queue only the other fills: one cycle, read from
+    /// their answers in their own numbers.
+    #[test]
+    fn processes_taking_from_each_others_queues_are_a_cycle() {
+        let s = in_processes(
+            &scenario(
+                &[("a", K::MpQueue), ("b", K::MpQueue)],
+                &[
+                    ("main", vec![Sleep(ms(1))]),
+                    ("x", vec![Take(0), Put(1)]),
+                    ("y", vec![Take(1), Put(0)]),
+                ],
+            ),
+            &[(&[1], &[]), (&[2], &[])],
+        );
+        let here = own(
+            &s,
+            &[true, false, false],
+            &[1, 0, 0],
+            &[View::default(), View::default()],
+            EMPTY,
+        );
+        let x = answer(&[false], &[0], &[view(&[], &[0]), View::default()]);
+        let y = answer(&[false], &[0], &[View::default(), view(&[], &[0])]);
+        let d = Snapshot::whole(&s, &here, &[x.clone(), y.clone()])
+            .find(&s)
+            .expect("stuck");
+        assert_eq!(
+            links(&d),
+            vec![
+                edge(1, 0, Blame::OnlyFrom(2)),
+                edge(2, 1, Blame::OnlyFrom(1))
+            ]
+        );
+        assert_eq!(d.stuck, vec![1, 2]);
+        // Until y answers, it may still put into a.
+        assert!(Snapshot::whole(&s, &here, &[x, None]).find(&s).is_none());
+    }
+
+    /// A put into a full pipe waits for a take, from any process; room in the pipe lets it
+    /// through.
+    #[test]
+    fn a_putter_on_a_full_pipe_waits_for_a_take() {
+        let s = in_processes(
+            &scenario(
+                &[("q", K::MpQueue)],
+                &[("main", vec![Take(0)]), ("w", vec![Put(0), Put(0)])],
+            ),
+            &[(&[1], &[])],
+        );
+        let full = Pipe {
+            item: true,
+            room: false,
+        };
+        let here = own(&s, &[true, false], &[1, 0], &[View::default()], full);
+        let w = answer(&[false], &[1], &[view(&[], &[0])]);
+        let d = Snapshot::whole(&s, &here, &[w.clone()])
+            .find(&s)
+            .expect("stuck");
+        assert_eq!(d.cycle[0].want, Want::Take);
+        assert_eq!(
+            d.describe(&s),
+            "w waits for q, which no thread left can make room in"
+        );
+        let room = own(
+            &s,
+            &[true, false],
+            &[1, 0],
+            &[View::default()],
+            Pipe {
+                item: true,
+                room: true,
+            },
+        );
+        assert!(Snapshot::whole(&s, &room, &[w]).find(&s).is_none());
+    }
+
+    #[test]
+    fn a_child_answer_reads_back_as_written() {
+        let snapshot = Snapshot {
+            finished: vec![false, true, false],
+            pcs: vec![3, 7, 0],
+            holds_since: vec![Some(1), None, None],
+            views: vec![
+                View {
+                    seq: 9,
+                    holders: vec![0],
+                    waiters: vec![2, 1],
+                    full: true,
+                },
+                View::default(),
+            ],
+            pipes: Vec::new(),
+        };
+        let words = snapshot.to_words();
+        assert_eq!(Snapshot::from_words(&words, 3, 2), Some(snapshot.clone()));
+        // Wrong counts, or a thread it does not have, are no answer.
+        assert_eq!(Snapshot::from_words(&words, 2, 2), None);
+        assert_eq!(Snapshot::from_words(&words, 3, 3), None);
+        assert_eq!(Snapshot::from_words("0 0 - 1/5/-/0", 1, 1), None);
+        let bare = Snapshot {
+            finished: vec![false],
+            pcs: vec![0],
+            holds_since: vec![None],
+            views: Vec::new(),
+            pipes: Vec::new(),
+        };
+        assert_eq!(Snapshot::from_words(&bare.to_words(), 1, 0), Some(bare));
+    }
+
     #[test]
     fn two_locks_in_opposite_order_are_a_cycle_of_holders() {
         let s = scenario(
