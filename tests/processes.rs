@@ -359,9 +359,8 @@ fn check_refuses_what_processes_cannot_do() {
     assert_eq!(codes, ["scenario::misplaced"], "{text}");
 
     // Nothing in any process ever puts: the take can only wait forever.
-    let (codes, text) = check(
-        "mp-queue q\nthread T1 { work \"1ms\" }\nprocess p {\n    thread a { take q }\n}\n",
-    );
+    let (codes, text) =
+        check("mp-queue q\nthread T1 { work \"1ms\" }\nprocess p {\n    thread a { take q }\n}\n");
     assert_eq!(codes, ["scenario::take-without-put"], "{text}");
     assert!(text.contains("test.kdl:4:"), "{text}");
 }

@@ -384,7 +384,10 @@ fn buffers(parsed: &Parsed, problems: &mut Vec<Problem>) {
     let s = &parsed.scenario;
     for (r, res) in s.resources.iter().enumerate() {
         // An mp-queue's items come from threads of any process, all of them in the file.
-        if !matches!(res.kind, ResourceKind::Buffer { .. } | ResourceKind::MpQueue) {
+        if !matches!(
+            res.kind,
+            ResourceKind::Buffer { .. } | ResourceKind::MpQueue
+        ) {
             continue;
         }
         let mut first_take = None;
