@@ -656,3 +656,26 @@ fn headless_a_wait_across_processes_that_never_ends_exits_3_without_a_time_limit
     assert_eq!(pids.len(), 2);
     wait_gone(&pids);
 }
+
+/// A put into a full pipe in threadlab's own process waits where a reset can end it: the run
+/// stops as deadlocked, and stopping it joins the putter.
+#[test]
+fn a_putter_on_a_full_pipe_is_found_and_let_go_by_a_reset() {
+    let s = parse("mp-queue q\nthread main {\n    repeat 10000 { put q }\n}\n");
+    let run = Run::start(s.clone(), RunOptions::default());
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Deadlock);
+    assert_eq!(
+        run.deadlock().unwrap().describe(&s),
+        "main waits for q, which no thread left can make room in"
+    );
+    let last = events.last().unwrap();
+    assert_eq!((last.kind, last.thread), (EventKind::Block, 0));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        run.stop();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(LIMIT)
+        .expect("a reset lets a putter waiting on a full pipe go");
+}

@@ -351,16 +351,19 @@ impl Run {
         if !c.is_paused() {
             c.pause();
         }
+        // Only this process's threads can be stepped: a child process's never stop here.
+        let s = &self.shared.scenario;
+        let stopped = || c.stopped_among(|t| s.threads[t as usize].process.is_none());
         // Give threads that were running a moment to reach their gates: the one that acts
         // next may be among them.
         let start = Instant::now();
-        while !c.all_stopped() && start.elapsed() < Duration::from_millis(100) {
+        while !stopped() && start.elapsed() < Duration::from_millis(100) {
             std::thread::sleep(Duration::from_millis(1));
         }
         // Nobody is ready only once every thread has stopped: one still on its way to its
         // gate (a busy machine may not have run it yet) will be.
         loop {
-            let stopped = c.all_stopped();
+            let stopped = stopped();
             if let Some(t) = c.next_ready() {
                 return self.step(t).map(|()| t);
             }
