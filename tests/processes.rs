@@ -607,7 +607,7 @@ fn headless_a_wait_across_processes_that_never_ends_exits_3_without_a_time_limit
     let file = std::env::temp_dir().join(format!("threadlab-{}-never-put.kdl", std::process::id()));
     std::fs::write(
         &file,
-        "mp-queue q\nthread main { take q }\nprocess p count=2 {\n    thread w { take q }\n}\n",
+        "mp-queue a\nmp-queue b\nthread main { take a; put b }\nprocess p count=2 {\n    thread w { take b; put a }\n}\n",
     )
     .unwrap();
     let mut me = Command::new(env!("CARGO_BIN_EXE_threadlab"))
@@ -645,6 +645,11 @@ fn headless_a_wait_across_processes_that_never_ends_exits_3_without_a_time_limit
         .map(|t| t.as_str().unwrap())
         .collect();
     assert_eq!(stuck, ["main", "p-1.w", "p-2.w"]);
+    assert_eq!(
+        json["deadlock"]["text"],
+        "main waits for a, which only p-1.w (itself stuck) could fill, \
+         p-1.w waits for b, which only main (itself stuck) could fill"
+    );
     assert_eq!(json["deadlock"]["cycle"][0]["wants"], "put");
     let pids: Vec<u32> = json["threads"]
         .as_array()

@@ -84,9 +84,10 @@ impl Homes {
     }
 
     /// What each child process is doing now (`None` for one that is not running or did not
-    /// answer in time): each is asked, and each answers once every event it recorded up to
-    /// its answer has reached the run. Waits at most [`ANSWER_WAIT`], less if `cancelled`.
-    pub(super) fn look(&self, cancelled: impl Fn() -> bool) -> Vec<Option<Snapshot>> {
+    /// answer in time), and whether every running one answered: each is asked, and each
+    /// answers once every event it recorded up to its answer has reached the run. Waits at
+    /// most [`ANSWER_WAIT`], less if `cancelled`.
+    pub(super) fn look(&self, cancelled: impl Fn() -> bool) -> (Vec<Option<Snapshot>>, bool) {
         let round = self.round.fetch_add(1, Ordering::AcqRel) + 1;
         let mut homes = self.homes.lock();
         let asked: Vec<bool> = homes
@@ -109,13 +110,15 @@ impl Homes {
             self.answered
                 .wait_for(&mut homes, Duration::from_millis(20));
         }
-        (0..asked.len())
+        let all = (0..asked.len()).all(|p| !asked[p] || answered(&homes, p));
+        let answers = (0..asked.len())
             .map(|p| {
                 answered(&homes, p)
                     .then(|| homes[p].answer.as_ref().map(|(_, s)| s.clone()))
                     .flatten()
             })
-            .collect()
+            .collect();
+        (answers, all)
     }
 }
 

@@ -562,13 +562,15 @@ fn watch_across(shared: &Shared) -> Watch {
     }
     let cancelled = || shared.conductor.cancelled();
     let own = snapshot(shared);
-    let answers = shared.homes.look(cancelled);
+    let (answers, _) = shared.homes.look(cancelled);
     if Snapshot::whole(s, &own, &answers).find(s).is_none() {
         return Watch::Clear;
     }
     let own_again = snapshot(shared);
-    let again = shared.homes.look(cancelled);
-    if own_again != own || again != answers {
+    let (again, all_answered) = shared.homes.look(cancelled);
+    // A child still starting is waited for, so that the report names every thread that can
+    // never move, its own among them.
+    if own_again != own || again != answers || !all_answered {
         return Watch::Changing;
     }
     let Some(found) = Snapshot::whole(s, &own_again, &again).find(s) else {
