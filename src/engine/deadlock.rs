@@ -982,7 +982,7 @@ mod tests {
         };
         let here = own(&s, &[true, false], &[1, 0], &[View::default()], full);
         let w = answer(&[false], &[1], &[view(&[], &[0])]);
-        let d = Snapshot::whole(&s, &here, &[w.clone()])
+        let d = Snapshot::whole(&s, &here, std::slice::from_ref(&w))
             .find(&s)
             .expect("stuck");
         assert_eq!(d.cycle[0].want, Want::Take);
