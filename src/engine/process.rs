@@ -15,17 +15,14 @@
 //! items.
 //!
 //! Only the run sees every process, so only the run can tell that a thread waiting on an
-//! mp-queue waits for good: the deadlock watcher asks every child for what its threads are
-//! doing ([`Homes::look`]), and each answers with a [`Snapshot`] once the events up to it are
-//! written home.
+//! mp-queue waits for good: the deadlock watcher asks every child what its threads are doing
+//! (`homes.rs`), and each answers with a [`Snapshot`] once the events up to it are home.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
-use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use super::deadlock::Snapshot;
 use super::primitives::Primitive;
@@ -40,88 +37,6 @@ use crate::vocab::event::{Event, EventKind};
 pub const CHILD_COMMAND: &str = "process-child";
 /// How often the control thread looks whether the child has ended, between changes.
 const CONTROL_LOOK: Duration = Duration::from_millis(50);
-/// How long the watcher waits for the children's answers to one look. A child that has not
-/// answered by then (still starting, or on a machine too busy to run it) counts as able to do
-/// anything, for that look.
-const ANSWER_WAIT: Duration = Duration::from_millis(500);
-
-/// The run's line to each running child, and the child's last answer to a look.
-pub(super) struct Homes {
-    homes: Mutex<Vec<Home>>,
-    answered: Condvar,
-    round: AtomicU64,
-}
-
-#[derive(Default)]
-struct Home {
-    /// The child's stdin while it runs: the teacher's controls and the watcher's looks.
-    to_child: Option<std::process::ChildStdin>,
-    /// The round of the last look it answered, and what it said.
-    answer: Option<(u64, Snapshot)>,
-}
-
-impl Homes {
-    pub(super) fn new(processes: usize) -> Homes {
-        Homes {
-            homes: Mutex::new((0..processes).map(|_| Home::default()).collect()),
-            answered: Condvar::new(),
-            round: AtomicU64::new(0),
-        }
-    }
-
-    /// Writes `line` to process `p`'s child; false if it is not running or its stdin is gone.
-    fn tell(&self, p: ProcIdx, line: &str) -> bool {
-        let mut homes = self.homes.lock();
-        let Some(to) = homes[p as usize].to_child.as_mut() else {
-            return false;
-        };
-        writeln!(to, "{line}").and_then(|()| to.flush()).is_ok()
-    }
-
-    fn answer(&self, p: ProcIdx, round: u64, snapshot: Snapshot) {
-        self.homes.lock()[p as usize].answer = Some((round, snapshot));
-        self.answered.notify_all();
-    }
-
-    /// What each child process is doing now (`None` for one that is not running or did not
-    /// answer in time), and whether every running one answered: each is asked, and each
-    /// answers once every event it recorded up to its answer has reached the run. Waits at
-    /// most [`ANSWER_WAIT`], less if `cancelled`.
-    pub(super) fn look(&self, cancelled: impl Fn() -> bool) -> (Vec<Option<Snapshot>>, bool) {
-        let round = self.round.fetch_add(1, Ordering::AcqRel) + 1;
-        let mut homes = self.homes.lock();
-        let asked: Vec<bool> = homes
-            .iter_mut()
-            .map(|h| {
-                h.to_child.as_mut().is_some_and(|to| {
-                    writeln!(to, "look {round}")
-                        .and_then(|()| to.flush())
-                        .is_ok()
-                })
-            })
-            .collect();
-        let deadline = Instant::now() + ANSWER_WAIT;
-        let answered =
-            |homes: &[Home], p: usize| homes[p].answer.as_ref().is_some_and(|(r, _)| *r == round);
-        while (0..asked.len()).any(|p| asked[p] && !answered(&homes, p))
-            && !cancelled()
-            && Instant::now() < deadline
-        {
-            self.answered
-                .wait_for(&mut homes, Duration::from_millis(20));
-        }
-        let all = (0..asked.len()).all(|p| !asked[p] || answered(&homes, p));
-        let answers = (0..asked.len())
-            .map(|p| {
-                answered(&homes, p)
-                    .then(|| homes[p].answer.as_ref().map(|(_, s)| s.clone()))
-                    .flatten()
-            })
-            .collect();
-        (answers, all)
-    }
-}
-
 /// Runs process `p` of the run as a child and relays its events until it ends or the run is
 /// cancelled. Started by `Run::start` on a thread of its own, joined with the workers.
 pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
@@ -161,7 +76,9 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
         lane.flush();
     }
     let ended = Arc::new(AtomicBool::new(false));
-    shared.homes.homes.lock()[p as usize].to_child = child.stdin.take();
+    if let Some(stdin) = child.stdin.take() {
+        shared.homes.attach(p, stdin);
+    }
     let control = {
         let shared = shared.clone();
         let ended = ended.clone();
@@ -227,12 +144,7 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
     if let Ok(control) = control {
         let _ = control.join();
     }
-    *shared
-        .homes
-        .homes
-        .lock()
-        .get_mut(p as usize)
-        .expect("one home per process") = Home::default();
+    shared.homes.detach(p);
     if let Some(slot) = slot {
         unwatch_group(slot);
     }

@@ -90,7 +90,7 @@ impl Run {
             deadlock: Mutex::new(None),
             finished: (Mutex::new(()), Condvar::new()),
             holds_since: (0..n).map(|_| AtomicU32::new(HOLDS_NOTHING)).collect(),
-            homes: super::process::Homes::new(scenario.processes.len()),
+            homes: super::homes::Homes::new(scenario.processes.len()),
             // Threads of a child process start there, not here.
             starting_threads: Starting::new(
                 scenario
@@ -554,7 +554,7 @@ fn snapshot(shared: &Shared) -> Snapshot {
 /// nothing changed anywhere. Every process then stood as read at one instant: this process's
 /// second reading, which comes after every child's first answer and before any second one.
 ///
-/// [`Homes::look`]: super::process::Homes::look
+/// [`Homes::look`]: super::homes::Homes::look
 fn watch_across(shared: &Shared) -> Watch {
     let s = &shared.scenario;
     if mp_queue::in_child() || !s.resources.iter().any(|r| r.kind == ResourceKind::MpQueue) {
