@@ -684,3 +684,17 @@ fn a_putter_on_a_full_pipe_is_found_and_let_go_by_a_reset() {
     rx.recv_timeout(LIMIT)
         .expect("a reset lets a putter waiting on a full pipe go");
 }
+
+/// A process started `after=` a group that can never finish never starts: its threads are
+/// among the stuck, and it is never spawned.
+#[test]
+fn a_process_behind_a_deadlocked_group_is_stuck_with_it() {
+    let out = run_source(
+        "mutex m\nthread A { lock m; lock m }\nprocess p after=A {\n    thread w { work \"1ms\" }\n}\n",
+    );
+    assert_eq!(out.phase, Phase::Deadlock);
+    let d = out.deadlock.as_ref().expect("reported");
+    assert_eq!(d.describe(&out.s), "A locks m again while holding it");
+    assert_eq!(d.stuck, vec![out.thread("A"), out.thread("p.w")]);
+    assert!(out.of(out.thread("p.w")).is_empty(), "p was never started");
+}
