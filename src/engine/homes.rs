@@ -14,7 +14,7 @@ use crate::scenario::model::ProcIdx;
 /// How long the watcher waits for the children's answers to one look. A child that has not
 /// answered by then (still starting, or on a machine too busy to run it) counts as able to do
 /// anything, for that look.
-const ANSWER_WAIT: Duration = Duration::from_millis(500);
+const ANSWER_WAIT: Duration = Duration::from_millis(250);
 
 /// The run's line to each running child, and the child's last answer to a look.
 pub(super) struct Homes {
