@@ -129,7 +129,13 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
                         finish_with(&shared, &mut lanes[local], e, why.flatten());
                         finished[local] = true;
                     } else {
+                        // A thread of the child waits: the watcher looks across processes
+                        // now, not at its next round.
+                        let blocks = e.kind == EventKind::Block;
                         lanes[local].relay(e);
+                        if blocks {
+                            shared.conductor.poke_watcher();
+                        }
                     }
                 }
             }
