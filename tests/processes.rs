@@ -357,6 +357,12 @@ fn check_refuses_what_processes_cannot_do() {
 
     let (codes, text) = check("process p {\n    mutex m\n    thread a { work \"1ms\" }\n}\n");
     assert_eq!(codes, ["scenario::misplaced"], "{text}");
+
+    // Nothing in any process ever puts: the take can only wait forever.
+    let (codes, text) =
+        check("mp-queue q\nthread T1 { work \"1ms\" }\nprocess p {\n    thread a { take q }\n}\n");
+    assert_eq!(codes, ["scenario::take-without-put"], "{text}");
+    assert!(text.contains("test.kdl:4:"), "{text}");
 }
 
 #[test]
@@ -401,4 +407,294 @@ fn a_deadlock_inside_a_child_process_stops_the_run_and_names_its_threads() {
     let pids = pids(&s, &events);
     run.stop();
     wait_gone(&pids.into_values().collect::<Vec<_>>());
+}
+
+// ---- waits across processes that can never end ------------------------------------------
+
+/// A scenario from source that `check` accepts.
+fn parse(source: &str) -> Arc<Scenario> {
+    Arc::new(
+        threadlab::scenario::parse_source("test", "test.kdl", source)
+            .unwrap_or_else(|e| panic!("{e:?}")),
+    )
+}
+
+/// What a run of `source` did, to its end (bounded): how it ended, every event in time
+/// order, its deadlock, and the pid each child process had (all gone once it was stopped).
+struct Ended {
+    s: Arc<Scenario>,
+    phase: Phase,
+    events: Vec<Event>,
+    deadlock: Option<threadlab::vocab::deadlock::Deadlock>,
+}
+
+fn run_source(source: &str) -> Ended {
+    let s = parse(source);
+    let _turn = ONE_AT_A_TIME.lock();
+    let run = Run::start(s.clone(), RunOptions::default());
+    let (phase, events) = run_to_end(&run);
+    let deadlock = run.deadlock();
+    run.stop();
+    let pids: Vec<u32> = pids(&s, &events).into_values().collect();
+    wait_gone(&pids);
+    Ended {
+        s,
+        phase,
+        events,
+        deadlock,
+    }
+}
+
+impl Ended {
+    fn thread(&self, name: &str) -> ThreadIdx {
+        thread(&self.s, name)
+    }
+
+    fn of(&self, t: ThreadIdx) -> Vec<&Event> {
+        self.events.iter().filter(|e| e.thread == t).collect()
+    }
+
+    /// The last thing thread `t` recorded: a block on `resource` at `step`.
+    fn ends_blocked(&self, name: &str, resource: &str, step: u32) {
+        let t = self.thread(name);
+        let last = *self.of(t).last().expect("it recorded something");
+        assert_eq!(last.kind, EventKind::Block, "{name}: {last:?}");
+        assert_eq!(
+            last.resource,
+            Some(resource_idx(&self.s, resource)),
+            "{name}"
+        );
+        assert_eq!(last.step, step, "{name}");
+    }
+}
+
+fn resource_idx(s: &Scenario, name: &str) -> u16 {
+    resource(s, name) as u16
+}
+
+#[test]
+fn a_take_that_no_process_will_ever_put_into_is_a_deadlock() {
+    let out = run_source(
+        "mp-queue q\nthread main { take q; take q }\nprocess p {\n    thread w { put q }\n}\n",
+    );
+    assert_eq!(out.phase, Phase::Deadlock);
+    let d = out.deadlock.as_ref().expect("reported");
+    let main = out.thread("main");
+    assert_eq!(d.stuck, vec![main]);
+    assert_eq!(
+        d.describe(&out.s),
+        "main waits for q, which no thread left can fill"
+    );
+    assert_eq!(d.cycle[0].want, threadlab::vocab::deadlock::Want::Put);
+    // The one item came from the other process, and was taken: only the second take waits.
+    let w = out.thread("p.w");
+    let took = out
+        .of(main)
+        .into_iter()
+        .find(|e| e.kind == EventKind::Take)
+        .expect("main took the item p.w put");
+    assert_eq!(took.by, Some(w));
+    out.ends_blocked("main", "q", 1);
+}
+
+#[test]
+fn processes_waiting_on_each_others_queues_are_a_cycle() {
+    let out = run_source(
+        "mp-queue a\nmp-queue b\nprocess x {\n    thread t { take a; put b }\n}\nprocess y {\n    thread t { take b; put a }\n}\n",
+    );
+    assert_eq!(out.phase, Phase::Deadlock);
+    let d = out.deadlock.as_ref().expect("reported");
+    assert_eq!(
+        d.describe(&out.s),
+        "x.t waits for a, which only y.t (itself stuck) could fill, \
+         y.t waits for b, which only x.t (itself stuck) could fill"
+    );
+    assert_eq!(d.stuck, vec![out.thread("x.t"), out.thread("y.t")]);
+    // Both waits are on record before the run stopped on them, each in its own process.
+    out.ends_blocked("x.t", "a", 0);
+    out.ends_blocked("y.t", "b", 0);
+    let pids = pids(&out.s, &out.events);
+    assert_ne!(pids[&out.thread("x.t")], pids[&out.thread("y.t")]);
+}
+
+#[test]
+fn a_process_that_will_still_put_keeps_the_run_alive() {
+    // main waits from the start; one putter's process starts only once `slow` is done, the
+    // other sleeps first and then waits for main's answer: none of them may be taken for a
+    // thread that can never put.
+    let out = run_source(
+        "mp-queue q\nmp-queue r\nthread main { take q; take q; put r }\nthread slow { sleep \"200ms\" }\n\
+         process late after=slow {\n    thread w { put q }\n}\n\
+         process sleepy {\n    thread w { sleep \"300ms\"; put q; take r }\n}\n",
+    );
+    assert_eq!(out.phase, Phase::Finished, "{:?}", out.deadlock);
+    for (name, items) in [("q", 2), ("r", 1)] {
+        let r = resource_idx(&out.s, name);
+        let count = |kind| {
+            out.events
+                .iter()
+                .filter(|e| e.kind == kind && e.resource == Some(r))
+                .count()
+        };
+        assert_eq!(count(EventKind::Put), items, "{name}");
+        assert_eq!(count(EventKind::Take), items, "{name}");
+    }
+}
+
+#[test]
+fn a_put_into_a_full_pipe_nobody_takes_from_is_a_deadlock() {
+    // More items than a pipe holds; main takes a few and ends.
+    let out = run_source(
+        "mp-queue q\nthread main { repeat 3 { take q } }\nprocess p {\n    thread w {\n        repeat 10000 { put q }\n    }\n}\n",
+    );
+    assert_eq!(out.phase, Phase::Deadlock);
+    let d = out.deadlock.as_ref().expect("reported");
+    assert_eq!(
+        d.describe(&out.s),
+        "p.w waits for q, which no thread left can make room in"
+    );
+    assert_eq!(d.cycle[0].want, threadlab::vocab::deadlock::Want::Take);
+    let w = out.thread("p.w");
+    let puts = out
+        .of(w)
+        .iter()
+        .filter(|e| e.kind == EventKind::Put)
+        .count();
+    assert!((1000..10_000).contains(&puts), "{puts} puts");
+    out.ends_blocked("p.w", "q", puts as u32);
+}
+
+#[test]
+fn a_child_killed_mid_run_fails_its_threads_and_whoever_waits_for_them_is_stuck() {
+    let s = parse(
+        "mp-queue q\nthread main { take q }\nprocess p {\n    thread w { sleep \"20s\"; put q }\n}\n",
+    );
+    let _turn = ONE_AT_A_TIME.lock();
+    let run = Run::start(s.clone(), RunOptions::default());
+    let mut events = Vec::new();
+    let w = thread(&s, "p.w");
+    let deadline = Instant::now() + LIMIT;
+    while !events
+        .iter()
+        .any(|e: &Event| e.thread == w && e.kind == EventKind::Sleep)
+    {
+        run.wait_events(&mut events, Duration::from_millis(20));
+        assert!(Instant::now() < deadline, "p.w did not start");
+    }
+    // While p.w sleeps it may still put: nobody is stuck.
+    assert_eq!(run.phase(), Phase::Running);
+    let pid = pids(&s, &events)[&w];
+    // SAFETY: a signal to the child process this run started.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let (phase, rest) = run_to_end(&run);
+    events.extend(rest);
+    assert_eq!(phase, Phase::Deadlock);
+    assert!(
+        run.failure(w).is_some_and(|why| why.contains("ended")),
+        "{:?}",
+        run.failure(w)
+    );
+    assert_eq!(
+        run.deadlock().unwrap().describe(&s),
+        "main waits for q, which no thread left can fill"
+    );
+    run.stop();
+    wait_gone(&[pid]);
+}
+
+#[test]
+fn headless_a_wait_across_processes_that_never_ends_exits_3_without_a_time_limit() {
+    let file = std::env::temp_dir().join(format!("threadlab-{}-never-put.kdl", std::process::id()));
+    std::fs::write(
+        &file,
+        "mp-queue a\nmp-queue b\nthread main { take a; put b }\nprocess p count=2 {\n    thread w { take b; put a }\n}\n",
+    )
+    .unwrap();
+    let mut me = Command::new(env!("CARGO_BIN_EXE_threadlab"))
+        .arg("run")
+        .arg(&file)
+        .args(["--headless", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("threadlab starts");
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = me.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let kids = children_of(me.id());
+            let _ = me.kill();
+            let _ = me.wait();
+            wait_gone(&kids);
+            panic!("a run whose threads all wait on an mp-queue hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut me.stdout.take().unwrap(), &mut out).unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(status.code(), Some(3), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["outcome"], "deadlock");
+    let stuck: Vec<&str> = json["deadlock"]["stuck"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(stuck, ["main", "p-1.w", "p-2.w"]);
+    assert_eq!(
+        json["deadlock"]["text"],
+        "main waits for a, which only p-1.w (itself stuck) could fill, \
+         p-1.w waits for b, which only main (itself stuck) could fill"
+    );
+    assert_eq!(json["deadlock"]["cycle"][0]["wants"], "put");
+    let pids: Vec<u32> = json["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["pid"].as_u64())
+        .map(|p| p as u32)
+        .collect();
+    assert_eq!(pids.len(), 2);
+    wait_gone(&pids);
+}
+
+/// A put into a full pipe in threadlab's own process waits where a reset can end it: the run
+/// stops as deadlocked, and stopping it joins the putter.
+#[test]
+fn a_putter_on_a_full_pipe_is_found_and_let_go_by_a_reset() {
+    let s = parse("mp-queue q\nthread main {\n    repeat 10000 { put q }\n}\n");
+    let run = Run::start(s.clone(), RunOptions::default());
+    let (phase, events) = run_to_end(&run);
+    assert_eq!(phase, Phase::Deadlock);
+    assert_eq!(
+        run.deadlock().unwrap().describe(&s),
+        "main waits for q, which no thread left can make room in"
+    );
+    let last = events.last().unwrap();
+    assert_eq!((last.kind, last.thread), (EventKind::Block, 0));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        run.stop();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(LIMIT)
+        .expect("a reset lets a putter waiting on a full pipe go");
+}
+
+/// A process started `after=` a group that can never finish never starts: its threads are
+/// among the stuck, and it is never spawned.
+#[test]
+fn a_process_behind_a_deadlocked_group_is_stuck_with_it() {
+    let out = run_source(
+        "mutex m\nthread A { lock m; lock m }\nprocess p after=A {\n    thread w { work \"1ms\" }\n}\n",
+    );
+    assert_eq!(out.phase, Phase::Deadlock);
+    let d = out.deadlock.as_ref().expect("reported");
+    assert_eq!(d.describe(&out.s), "A locks m again while holding it");
+    assert_eq!(d.stuck, vec![out.thread("A"), out.thread("p.w")]);
+    assert!(out.of(out.thread("p.w")).is_empty(), "p was never started");
 }

@@ -793,6 +793,32 @@ struct World<'a> {
     pools: Vec<PoolTasks>,
 }
 
+// ---- mp-queues: one pipe that the threads of every process fill and empty ---------------
+//
+// The run judges a wait on an mp-queue with every process in view: a taker waits for an item
+// that a thread of any process may still put, a putter (only ever on a full pipe, some
+// thousands of items) for a take. The items in the pipe are counted from the events of every
+// process, as a buffer's.
+impl World<'_> {
+    /// A taker goes on once an item is in the pipe. A putter blocked on a full pipe whose
+    /// exact room the events do not say: only an empty pipe certainly lets it through.
+    fn mp_queue_free_for(&self, t: usize, r: ResIdx) -> bool {
+        match self.op_at(t) {
+            Some(Op::Put(_) | Op::PutSentinel(_)) => self.fill[r as usize] == 0,
+            _ => self.fill[r as usize] > 0,
+        }
+    }
+
+    /// A taker is given an item by a thread, of any process, that will still put one; a
+    /// putter room by one that will still take.
+    fn mp_queue_provides(&self, f: &Future, u: usize, t: usize, r: ResIdx) -> bool {
+        match self.op_at(t) {
+            Some(Op::Put(_) | Op::PutSentinel(_)) => f.does(self.s, u, Op::Take(r)),
+            _ => f.does(self.s, u, Op::Put(r)) || f.does(self.s, u, Op::PutSentinel(r)),
+        }
+    }
+}
+
 /// A pool's tasks by number (from 1): submitted (and when), taken by a worker, finished,
 /// collected.
 #[derive(Debug, Clone, Default)]
@@ -957,7 +983,8 @@ impl<'a> World<'a> {
                         _ => {}
                     }
                 }
-                (ResourceKind::List, EventKind::Put) => fill[ri] += 1,
+                (ResourceKind::List | ResourceKind::MpQueue, EventKind::Put) => fill[ri] += 1,
+                (ResourceKind::MpQueue, EventKind::Take) => fill[ri] -= 1,
                 (ResourceKind::Buffer { .. } | ResourceKind::List, EventKind::Take) => {
                     fill[ri] -= 1
                 }
@@ -1054,6 +1081,8 @@ impl<'a> World<'a> {
                 Some(Op::Put(_) | Op::PutSentinel(_) | Op::PutPriority { .. }),
             ) => Want::Take,
             (ResourceKind::Buffer { .. }, _) => Want::Put,
+            (ResourceKind::MpQueue, Some(Op::Put(_) | Op::PutSentinel(_))) => Want::Take,
+            (ResourceKind::MpQueue, _) => Want::Put,
             (ResourceKind::Pool, Some(Op::RunNext(_))) => Want::Submit,
             (ResourceKind::Pool, _) => Want::RunTask,
             _ => Want::Release,
@@ -1123,8 +1152,8 @@ impl<'a> World<'a> {
                 _ => self.fill[r as usize] > 0,
             },
             ResourceKind::Event => self.set[r as usize],
-            // An mp-queue's item may come from another process: never called stuck.
-            ResourceKind::Counter | ResourceKind::List | ResourceKind::MpQueue => true,
+            ResourceKind::MpQueue => self.mp_queue_free_for(t, r),
+            ResourceKind::Counter | ResourceKind::List => true,
             // Woken: a notice is there for it (the longest-waiting go first).
             ResourceKind::Condition { .. } => {
                 self.woken[r as usize] > self.queued_ahead(t, r).len() as i64
@@ -1334,8 +1363,8 @@ impl<'a> World<'a> {
             ResourceKind::Condition { .. } => {
                 f.does(self.s, u, Op::Notify(r)) || f.does(self.s, u, Op::NotifyAll(r))
             }
-            // An mp-queue's item may come from another process: never called stuck.
-            ResourceKind::Counter | ResourceKind::List | ResourceKind::MpQueue => true,
+            ResourceKind::MpQueue => self.mp_queue_provides(f, u, t, r),
+            ResourceKind::Counter | ResourceKind::List => true,
             // A worker waits for a submit or a shutdown; a collector for a worker to run the
             // task (one that holds a task finishes it, one that will run one may).
             ResourceKind::Pool => match self.op_at(t) {
@@ -1401,9 +1430,15 @@ impl<'a> World<'a> {
     fn can_move(&self, t: usize, mover: &[bool], fut: &[Future]) -> bool {
         let lane = &self.lanes[t];
         if !lane.started {
-            return self.s.threads[t]
+            // A thread of a child process starts once its process's group has ended too.
+            let spec = &self.s.threads[t];
+            let process = spec
+                .process
+                .map_or(&[][..], |p| self.s.processes[p as usize].after.as_slice());
+            return spec
                 .after
                 .iter()
+                .chain(process)
                 .all(|&g| self.finished(g as usize) || mover[g as usize]);
         }
         let Some(r) = lane.blocked else {
@@ -1451,10 +1486,11 @@ impl<'a> World<'a> {
                 (0..self.n()).filter(|&u| by(u)).count() >= missing
             }
             ResourceKind::Buffer { .. }
+            | ResourceKind::MpQueue
             | ResourceKind::Event
             | ResourceKind::Condition { .. }
             | ResourceKind::Pool => (0..self.n()).any(by),
-            ResourceKind::Counter | ResourceKind::List | ResourceKind::MpQueue => true,
+            ResourceKind::Counter | ResourceKind::List => true,
         }
     }
 
@@ -1924,6 +1960,8 @@ fn script_check(s: &Scenario, t: usize, events: &[Event]) -> Result<(), String> 
                     | EventKind::Run
                     | EventKind::Sleep
                     | EventKind::DropRequest
+                    // A child process starting, before its thread starts in it.
+                    | EventKind::Spawn
             )
         })
         .collect();
@@ -2514,6 +2552,32 @@ fn a_wait_only_an_after_group_could_end_is_a_deadlock() {
     let verdicts = judged(text, 3);
     assert_no_problems(&verdicts, text);
     assert!(verdicts.iter().all(|v| v.outcome == Outcome::Deadlock));
+}
+
+/// Processes that pass items through mp-queues are judged with every process in view: a take
+/// that no thread of any process will fill is stuck, and so are two processes each taking
+/// from the queue only the other fills; a putter whose process starts later is not.
+#[test]
+fn waits_on_mp_queues_are_judged_across_processes() {
+    let _serial = serial();
+    for (text, outcome) in [
+        (
+            "mp-queue q\nthread main { take q; take q }\nprocess p {\n    thread w { put q }\n}\n",
+            Outcome::Deadlock,
+        ),
+        (
+            "mp-queue a\nmp-queue b\nprocess x {\n    thread t { take a; put b }\n}\nprocess y {\n    thread t { take b; put a }\n}\n",
+            Outcome::Deadlock,
+        ),
+        (
+            "mp-queue q\nthread main { take q }\nthread slow { sleep \"50ms\" }\nprocess p after=slow {\n    thread w { put q }\n}\n",
+            Outcome::Completed,
+        ),
+    ] {
+        let verdicts = judged(text, 2);
+        assert_no_problems(&verdicts, text);
+        assert!(verdicts.iter().all(|v| v.outcome == outcome), "{text}");
+    }
 }
 
 /// A consumer woken by a put whose item the producer takes back before it runs: it waits

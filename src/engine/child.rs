@@ -11,8 +11,9 @@ use super::run::{Run, RunOptions};
 use crate::scenario::model::{ProcIdx, ResIdx};
 use crate::vocab::event::EventKind;
 
-/// How long a drain waits for events before it looks whether the run is over.
-const DRAIN_WAIT: Duration = Duration::from_millis(50);
+/// How long a drain waits for events before it looks whether the run is over, or whether the
+/// parent's deadlock watcher asked for an answer (it waits for this process's).
+const DRAIN_WAIT: Duration = Duration::from_millis(5);
 
 /// What the parent said a child is to run.
 #[derive(Debug, Clone)]
@@ -101,6 +102,9 @@ pub fn serve(plan: ChildPlan) -> i32 {
         },
     ));
     drop(input);
+    // The watcher's looks: what this process's threads do at the moment it asked, answered
+    // once the events up to that moment are written.
+    let (asked_tx, asked) = crossbeam::channel::unbounded::<(u64, super::deadlock::Snapshot)>();
     {
         let run = run.clone();
         // The parent's controls, a line each; its end (threadlab gone) ends this process.
@@ -113,6 +117,11 @@ pub fn serve(plan: ChildPlan) -> i32 {
                         Some(("speed", x)) => {
                             if let Ok(x) = x.parse() {
                                 run.set_speed(x);
+                            }
+                        }
+                        Some(("look", round)) => {
+                            if let Ok(round) = round.parse() {
+                                let _ = asked_tx.send((round, run.snapshot()));
                             }
                         }
                         _ if line == "pause" => run.pause(),
@@ -129,6 +138,7 @@ pub fn serve(plan: ChildPlan) -> i32 {
     let mut told_deadlock = false;
     loop {
         let over = run.is_finished() && run.settled();
+        let answers: Vec<_> = asked.try_iter().collect();
         events.clear();
         run.drain_mono(&mut events, DRAIN_WAIT);
         for e in &events {
@@ -149,6 +159,9 @@ pub fn serve(plan: ChildPlan) -> i32 {
                 e.step,
                 opt(e.item)
             );
+        }
+        for (round, snapshot) in answers {
+            let _ = writeln!(out, "s {round} {}", snapshot.to_words());
         }
         // Its own deadlock, once its events up to it are home: the parent's run stops on it.
         if !told_deadlock && let Some(d) = run.deadlock() {

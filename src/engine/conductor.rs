@@ -795,10 +795,17 @@ impl Conductor {
     /// not started until its group finishes. Until then a thread still finishing a slice of
     /// work would be passed over by [`Conductor::next_ready`].
     pub fn all_stopped(&self) -> bool {
+        self.stopped_among(|_| true)
+    }
+
+    /// [`Conductor::all_stopped`], for the threads for which `here` holds: the threads of a
+    /// child process stop in its own conductor, not in this one.
+    pub fn stopped_among(&self, here: impl Fn(ThreadIdx) -> bool) -> bool {
         let c = self.control.lock();
         (0..self.pc.len()).all(|i| {
             let t = i as ThreadIdx;
-            c.held[i]
+            !here(t)
+                || c.held[i]
                 || self.blocked_on(t).is_some()
                 || self.is_finished(t)
                 || self.awaiting_group[i].load(Ordering::Acquire)

@@ -3,8 +3,9 @@
 //! A waiting thread can only be woken by certain other threads: a lock by its holder (if the
 //! holder will still unlock it), a permit by a holder that will still release one, a barrier by
 //! threads that will still arrive, a buffer by a thread that will still put (or take), an event
-//! by a thread that will still set it. A thread that has not started yet (it starts `after` a
-//! group) moves once its whole group can finish; a task awaiting tasks (`gather`, `wait`) once
+//! by a thread that will still set it, an mp-queue by a thread of any process that will still
+//! put into it (or take from it). A thread that has not started yet (it, or its process,
+//! starts `after` a group) moves once its whole group can finish; a task awaiting tasks (`gather`, `wait`) once
 //! they can all end, or the first of them for FIRST_COMPLETED. Threads that run, sleep or are held by the
 //! conductor can move; so can a waiting thread enough of whose possible wakers can, and a
 //! not-started thread whose group can. What is left when that fixed point settles can never move
@@ -16,6 +17,7 @@
 use std::collections::HashMap;
 
 use super::primitives::View;
+use super::primitives::mp_queue::Pipe;
 use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, Tasks, ThreadIdx};
 use crate::vocab::deadlock::{Blame, Deadlock, WaitEdge, Want};
 
@@ -121,6 +123,205 @@ fn earliest_step(scenario: &Scenario, t: usize, pc: u32, holds_since: Option<u32
     }
 }
 
+/// What the finder reads of a run at one look: per thread whether it has ended, the step it is
+/// at and where a back-off would start it again (see [`find`]); per resource its view, and per
+/// mp-queue what its pipe would let through then.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub finished: Vec<bool>,
+    pub pcs: Vec<u32>,
+    pub holds_since: Vec<Option<u32>>,
+    pub views: Vec<View>,
+    pub pipes: Vec<Option<Pipe>>,
+}
+
+impl Snapshot {
+    pub fn find(&self, scenario: &Scenario) -> Option<Deadlock> {
+        find(
+            scenario,
+            &self.views,
+            &self.finished,
+            &self.pcs,
+            &self.holds_since,
+        )
+    }
+
+    /// The whole run at one instant, from what threadlab's own process read (`own`, over every
+    /// thread of the scenario: its own threads, and of the others only which have ended) and
+    /// what each child process answered (`answers[p]`, in its own numbers; `None` if it did not
+    /// answer). A process that did not answer is taken to be able to do anything its threads'
+    /// scripts do, from their first step: that can hide a deadlock for a look, never invent
+    /// one. Every resource but an mp-queue lives in one process, whose view of it stands; an
+    /// mp-queue's waiters are those of every process, without any that the pipe as read here
+    /// lets through (an item for a taker, room for a putter).
+    pub fn whole(scenario: &Scenario, own: &Snapshot, answers: &[Option<Snapshot>]) -> Snapshot {
+        let mut all = own.clone();
+        for (p, answer) in answers.iter().enumerate() {
+            let members: Vec<ThreadIdx> = (0..scenario.threads.len() as ThreadIdx)
+                .filter(|&t| scenario.threads[t as usize].process == Some(p as u16))
+                .collect();
+            let Some(answer) = answer else {
+                for &t in &members {
+                    all.pcs[t as usize] = 0;
+                    all.holds_since[t as usize] = None;
+                }
+                continue;
+            };
+            let global = |local: &ThreadIdx| members.get(*local as usize).copied();
+            for (i, &t) in members.iter().enumerate() {
+                let t = t as usize;
+                all.finished[t] |= answer.finished.get(i).copied().unwrap_or(false);
+                all.pcs[t] = answer.pcs.get(i).copied().unwrap_or(0);
+                all.holds_since[t] = answer.holds_since.get(i).copied().flatten();
+            }
+            for (r, view) in answer.views.iter().enumerate().take(all.views.len()) {
+                let waiters = view.waiters.iter().filter_map(global);
+                if scenario.resources[r].kind == ResourceKind::MpQueue {
+                    all.views[r].waiters.extend(waiters);
+                } else if *view != View::default() {
+                    all.views[r] = View {
+                        seq: view.seq,
+                        holders: view.holders.iter().filter_map(global).collect(),
+                        waiters: waiters.collect(),
+                        full: view.full,
+                    };
+                }
+            }
+        }
+        let Snapshot { views, pcs, .. } = &mut all;
+        for (r, view) in views.iter_mut().enumerate() {
+            let Some(pipe) = own.pipes.get(r).copied().flatten() else {
+                continue;
+            };
+            let takes = |t: ThreadIdx| {
+                scenario.threads[t as usize]
+                    .steps
+                    .get(pcs[t as usize] as usize)
+                    .is_some_and(|st| st.op.takes().is_some())
+            };
+            view.waiters
+                .retain(|&t| if takes(t) { !pipe.item } else { !pipe.room });
+            view.full = !pipe.room;
+        }
+        all
+    }
+
+    /// The line a child process writes home (without its pipes, which its parent reads
+    /// itself): `FINISHED PCS HOLDS VIEWS`, finished as `0`/`1` per thread, steps and back-off
+    /// steps by commas (`-` for none), and per resource `seq/holders/waiters/full` by `;`
+    /// with threads by `+` (`-` for none, and for a scenario without resources).
+    pub fn to_words(&self) -> String {
+        let list = |ts: &[ThreadIdx]| {
+            if ts.is_empty() {
+                "-".to_string()
+            } else {
+                ts.iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join("+")
+            }
+        };
+        let finished: String = self
+            .finished
+            .iter()
+            .map(|&f| if f { '1' } else { '0' })
+            .collect();
+        let pcs: Vec<String> = self.pcs.iter().map(|p| p.to_string()).collect();
+        let holds: Vec<String> = self
+            .holds_since
+            .iter()
+            .map(|h| h.map_or_else(|| "-".to_string(), |h| h.to_string()))
+            .collect();
+        let views: Vec<String> = self
+            .views
+            .iter()
+            .map(|v| {
+                format!(
+                    "{}/{}/{}/{}",
+                    v.seq,
+                    list(&v.holders),
+                    list(&v.waiters),
+                    u8::from(v.full)
+                )
+            })
+            .collect();
+        let views = if views.is_empty() {
+            "-".to_string()
+        } else {
+            views.join(";")
+        };
+        format!("{finished} {} {} {views}", pcs.join(","), holds.join(","))
+    }
+
+    /// [`Snapshot::to_words`] read back, for a process of `threads` threads and a scenario of
+    /// `resources` resources; `None` if it is not one.
+    pub fn from_words(words: &str, threads: usize, resources: usize) -> Option<Snapshot> {
+        let [finished, pcs, holds, views] = words.split(' ').collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        let thread = |t: &str| {
+            t.parse::<ThreadIdx>()
+                .ok()
+                .filter(|&t| (t as usize) < threads)
+        };
+        let list = |l: &str| -> Option<Vec<ThreadIdx>> {
+            if l == "-" {
+                Some(Vec::new())
+            } else {
+                l.split('+').map(thread).collect()
+            }
+        };
+        let finished: Vec<bool> = finished
+            .chars()
+            .map(|c| match c {
+                '0' => Some(false),
+                '1' => Some(true),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        let pcs: Vec<u32> = pcs
+            .split(',')
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
+        let holds_since: Vec<Option<u32>> = holds
+            .split(',')
+            .map(|h| {
+                if h == "-" {
+                    Some(None)
+                } else {
+                    h.parse().ok().map(Some)
+                }
+            })
+            .collect::<Option<_>>()?;
+        let views: Vec<View> = views
+            .split(';')
+            .filter(|v| *v != "-")
+            .map(|v| {
+                let [seq, holders, waiters, full] = v.split('/').collect::<Vec<_>>()[..] else {
+                    return None;
+                };
+                Some(View {
+                    seq: seq.parse().ok()?,
+                    holders: list(holders)?,
+                    waiters: list(waiters)?,
+                    full: full == "1",
+                })
+            })
+            .collect::<Option<_>>()?;
+        let right = finished.len() == threads
+            && pcs.len() == threads
+            && holds_since.len() == threads
+            && views.len() == resources;
+        right.then_some(Snapshot {
+            finished,
+            pcs,
+            holds_since,
+            views,
+            pipes: Vec::new(),
+        })
+    }
+}
+
 /// Look for threads that can never move again.
 ///
 /// `views[r]` is resource r as read at one instant; `finished[t]` whether thread t is done or
@@ -140,10 +341,12 @@ pub fn find(
     let n = scenario.threads.len();
     let mut at: Vec<Where> = (0..n)
         .map(|t| {
-            let spec = &scenario.threads[t];
             if finished[t] {
                 Where::Finished
-            } else if spec.after.iter().all(|&g| finished[g as usize]) {
+            } else if scenario
+                .starts_after(t as ThreadIdx)
+                .all(|g| finished[g as usize])
+            {
                 Where::Moving
             } else {
                 Where::NotStarted
@@ -211,8 +414,9 @@ pub fn find(
     };
 
     // What would end each waiting thread's wait, read from the step it waits in. Nothing
-    // waits for good on a counter, a list or an event loop; an mp-queue's items may come from
-    // another process, which this graph does not see, so its takers are never called stuck.
+    // waits for good on a counter, a list or an event loop. An mp-queue is a buffer whose
+    // items and room any process may give: its waiters are listed only by a judge that sees
+    // every process (`MpQueue::waiting`), and the pipe was full when they wait for a take.
     let wants: Vec<Option<Want>> = (0..n)
         .map(|t| {
             let Where::Waiting(r) = at[t] else {
@@ -220,14 +424,15 @@ pub fn find(
             };
             Some(match scenario.resources[r as usize].kind {
                 ResourceKind::Buffer { .. } if joining(t) => Want::TaskDone,
-                ResourceKind::Buffer { .. } if views[r as usize].full => Want::Take,
+                ResourceKind::Buffer { .. } | ResourceKind::MpQueue if views[r as usize].full => {
+                    Want::Take
+                }
                 // An idle worker waits for a submit (or the shutdown that stops it); a thread
                 // collecting results waits for a worker to run its tasks.
                 ResourceKind::Pool if running_next(t) => Want::Submit,
-                ResourceKind::Counter
-                | ResourceKind::EventLoop
-                | ResourceKind::List
-                | ResourceKind::MpQueue => return None,
+                ResourceKind::Counter | ResourceKind::EventLoop | ResourceKind::List => {
+                    return None;
+                }
                 kind => Want::of_kind(kind),
             })
         })
@@ -304,7 +509,7 @@ pub fn find(
                             tasks.members().all(ends)
                         }
                 }
-                Where::NotStarted => scenario.threads[t].after.iter().all(|&g| ends(g)),
+                Where::NotStarted => scenario.starts_after(t as ThreadIdx).all(ends),
                 Where::Finished | Where::Moving => false,
             };
             if moves {
@@ -614,6 +819,221 @@ mod tests {
         none_stuck(&s(true), &views, &[false, true, false], &[0, 1, 0]);
         let d = find_at(&s(false), &views, &[false, true, false], &[0, 1, 0]).expect("stuck");
         assert_eq!(d.stuck, vec![0, 2]);
+    }
+
+    /// `s` with the threads named in `processes[p]` moved into process `p`, each started after
+    /// the threads `after[p]`.
+    fn in_processes(s: &Scenario, processes: &[(&[ThreadIdx], &[ThreadIdx])]) -> Scenario {
+        let mut s = s.clone();
+        for (p, (members, after)) in processes.iter().enumerate() {
+            for &t in *members {
+                s.threads[t as usize].process = Some(p as u16);
+            }
+            s.processes.push(crate::scenario::model::ProcessSpec {
+                name: format!("p{p}"),
+                line: 1,
+                after: after.to_vec(),
+            });
+        }
+        s
+    }
+
+    /// What threadlab's own process reads of a run: `finished` and `pcs` over every thread,
+    /// and its resources' views, each mp-queue's pipe as `pipe`.
+    fn own(s: &Scenario, finished: &[bool], pcs: &[u32], views: &[View], pipe: Pipe) -> Snapshot {
+        Snapshot {
+            finished: finished.to_vec(),
+            pcs: pcs.to_vec(),
+            holds_since: vec![None; pcs.len()],
+            views: views.to_vec(),
+            pipes: s
+                .resources
+                .iter()
+                .map(|r| (r.kind == K::MpQueue).then_some(pipe))
+                .collect(),
+        }
+    }
+
+    /// A child's answer: its threads' `finished` and `pcs`, and its views (in its numbers).
+    fn answer(finished: &[bool], pcs: &[u32], views: &[View]) -> Option<Snapshot> {
+        Some(Snapshot {
+            finished: finished.to_vec(),
+            pcs: pcs.to_vec(),
+            holds_since: vec![None; pcs.len()],
+            views: views.to_vec(),
+            pipes: Vec::new(),
+        })
+    }
+
+    const EMPTY: Pipe = Pipe {
+        item: false,
+        room: true,
+    };
+
+    /// A take from an mp-queue waits for a put from any process: for good once no thread of
+    /// any process can put, and not while one that did not answer, or has not run its put
+    /// yet, still could, or while the pipe holds an item.
+    #[test]
+    fn an_mp_queue_taker_nobody_in_any_process_fills_is_stuck() {
+        let s = in_processes(
+            &scenario(
+                &[("q", K::MpQueue)],
+                &[("main", vec![Take(0), Take(0)]), ("w", vec![Put(0)])],
+            ),
+            &[(&[1], &[])],
+        );
+        let here = own(&s, &[false, false], &[1, 0], &[view(&[], &[0])], EMPTY);
+        let gone = answer(&[true], &[1], &[View::default()]);
+        let d = Snapshot::whole(&s, &here, &[gone]).find(&s).expect("stuck");
+        assert_eq!(links(&d), vec![edge(0, 0, Blame::Nobody)]);
+        assert_eq!(d.cycle[0].want, Want::Put);
+        assert_eq!(d.stuck, vec![0]);
+        assert_eq!(
+            d.describe(&s),
+            "main waits for q, which no thread left can fill"
+        );
+        let will_put = answer(&[false], &[0], &[View::default()]);
+        assert!(Snapshot::whole(&s, &here, &[will_put]).find(&s).is_none());
+        assert!(Snapshot::whole(&s, &here, &[None]).find(&s).is_none());
+        let item = own(
+            &s,
+            &[false, false],
+            &[1, 0],
+            &[view(&[], &[0])],
+            Pipe {
+                item: true,
+                room: true,
+            },
+        );
+        let gone = answer(&[true], &[1], &[View::default()]);
+        assert!(Snapshot::whole(&s, &item, &[gone]).find(&s).is_none());
+    }
+
+    /// A process started `after=` a group that never finishes never puts: its threads are
+    /// stuck behind the group, and never blamed.
+    #[test]
+    fn a_process_behind_a_stuck_group_never_puts() {
+        let s = in_processes(
+            &scenario(
+                &[("q", K::MpQueue)],
+                &[("main", vec![Take(0)]), ("w", vec![Put(0)])],
+            ),
+            &[(&[1], &[0])],
+        );
+        let here = own(&s, &[false, false], &[0, 0], &[view(&[], &[0])], EMPTY);
+        let d = Snapshot::whole(&s, &here, &[None]).find(&s).expect("stuck");
+        assert_eq!(links(&d), vec![edge(0, 0, Blame::Nobody)]);
+        assert_eq!(d.stuck, vec![0, 1]);
+    }
+
+    /// Two processes, each taking from the queue only the other fills: one cycle, read from
+    /// their answers in their own numbers.
+    #[test]
+    fn processes_taking_from_each_others_queues_are_a_cycle() {
+        let s = in_processes(
+            &scenario(
+                &[("a", K::MpQueue), ("b", K::MpQueue)],
+                &[
+                    ("main", vec![Sleep(ms(1))]),
+                    ("x", vec![Take(0), Put(1)]),
+                    ("y", vec![Take(1), Put(0)]),
+                ],
+            ),
+            &[(&[1], &[]), (&[2], &[])],
+        );
+        let here = own(
+            &s,
+            &[true, false, false],
+            &[1, 0, 0],
+            &[View::default(), View::default()],
+            EMPTY,
+        );
+        let x = answer(&[false], &[0], &[view(&[], &[0]), View::default()]);
+        let y = answer(&[false], &[0], &[View::default(), view(&[], &[0])]);
+        let d = Snapshot::whole(&s, &here, &[x.clone(), y.clone()])
+            .find(&s)
+            .expect("stuck");
+        assert_eq!(
+            links(&d),
+            vec![
+                edge(1, 0, Blame::OnlyFrom(2)),
+                edge(2, 1, Blame::OnlyFrom(1))
+            ]
+        );
+        assert_eq!(d.stuck, vec![1, 2]);
+        // Until y answers, it may still put into a.
+        assert!(Snapshot::whole(&s, &here, &[x, None]).find(&s).is_none());
+    }
+
+    /// A put into a full pipe waits for a take, from any process; room in the pipe lets it
+    /// through.
+    #[test]
+    fn a_putter_on_a_full_pipe_waits_for_a_take() {
+        let s = in_processes(
+            &scenario(
+                &[("q", K::MpQueue)],
+                &[("main", vec![Take(0)]), ("w", vec![Put(0), Put(0)])],
+            ),
+            &[(&[1], &[])],
+        );
+        let full = Pipe {
+            item: true,
+            room: false,
+        };
+        let here = own(&s, &[true, false], &[1, 0], &[View::default()], full);
+        let w = answer(&[false], &[1], &[view(&[], &[0])]);
+        let d = Snapshot::whole(&s, &here, std::slice::from_ref(&w))
+            .find(&s)
+            .expect("stuck");
+        assert_eq!(d.cycle[0].want, Want::Take);
+        assert_eq!(
+            d.describe(&s),
+            "w waits for q, which no thread left can make room in"
+        );
+        let room = own(
+            &s,
+            &[true, false],
+            &[1, 0],
+            &[View::default()],
+            Pipe {
+                item: true,
+                room: true,
+            },
+        );
+        assert!(Snapshot::whole(&s, &room, &[w]).find(&s).is_none());
+    }
+
+    #[test]
+    fn a_child_answer_reads_back_as_written() {
+        let snapshot = Snapshot {
+            finished: vec![false, true, false],
+            pcs: vec![3, 7, 0],
+            holds_since: vec![Some(1), None, None],
+            views: vec![
+                View {
+                    seq: 9,
+                    holders: vec![0],
+                    waiters: vec![2, 1],
+                    full: true,
+                },
+                View::default(),
+            ],
+            pipes: Vec::new(),
+        };
+        let words = snapshot.to_words();
+        assert_eq!(Snapshot::from_words(&words, 3, 2), Some(snapshot.clone()));
+        // Wrong counts, or a thread it does not have, are no answer.
+        assert_eq!(Snapshot::from_words(&words, 2, 2), None);
+        assert_eq!(Snapshot::from_words(&words, 3, 3), None);
+        assert_eq!(Snapshot::from_words("0 0 - 1/5/-/0", 1, 1), None);
+        let bare = Snapshot {
+            finished: vec![false],
+            pcs: vec![0],
+            holds_since: vec![None],
+            views: Vec::new(),
+            pipes: Vec::new(),
+        };
+        assert_eq!(Snapshot::from_words(&bare.to_words(), 1, 0), Some(bare));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod conductor;
 pub mod deadlock;
 pub mod footprint;
+mod homes;
 pub mod primitives;
 pub mod process;
 pub mod recorder;

@@ -13,6 +13,10 @@
 //! reset or the end of the run kills the child's group; the host then reaps it. Each child
 //! inherits the pipes of the scenario's `mp-queue`s, which is how its threads and others pass
 //! items.
+//!
+//! Only the run sees every process, so only the run can tell that a thread waiting on an
+//! mp-queue waits for good: the deadlock watcher asks every child what its threads are doing
+//! (`homes.rs`), and each answers with a [`Snapshot`] once the events up to it are home.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -20,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::deadlock::Snapshot;
 use super::primitives::Primitive;
 use super::recorder::Recorder;
 use super::script::{Shared, wait_for_group};
@@ -32,7 +37,6 @@ use crate::vocab::event::{Event, EventKind};
 pub const CHILD_COMMAND: &str = "process-child";
 /// How often the control thread looks whether the child has ended, between changes.
 const CONTROL_LOOK: Duration = Duration::from_millis(50);
-
 /// Runs process `p` of the run as a child and relays its events until it ends or the run is
 /// cancelled. Started by `Run::start` on a thread of its own, joined with the workers.
 pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
@@ -72,13 +76,16 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
         lane.flush();
     }
     let ended = Arc::new(AtomicBool::new(false));
-    let control = child.stdin.take().map(|stdin| {
+    if let Some(stdin) = child.stdin.take() {
+        shared.homes.attach(p, stdin);
+    }
+    let control = {
         let shared = shared.clone();
         let ended = ended.clone();
         std::thread::Builder::new()
             .name(format!("tl-control-{p}"))
-            .spawn(move || control(&shared, stdin, pid as i32, start_paused, &ended))
-    });
+            .spawn(move || control(&shared, p, pid as i32, start_paused, &ended))
+    };
     let mut failures: Vec<Option<String>> = vec![None; members.len()];
     let mut finished = vec![false; members.len()];
     if let Some(out) = child.stdout.take() {
@@ -95,6 +102,12 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
             };
             match got {
                 Line::Failure(local, why) => failures[local] = Some(why),
+                Line::Answer(round, snapshot) => {
+                    // Everything it recorded up to its answer is in the run before the
+                    // watcher reads the answer.
+                    lanes.iter_mut().for_each(Recorder::flush);
+                    shared.homes.answer(p, round, snapshot);
+                }
                 Line::Deadlock(d) => {
                     lanes.iter_mut().for_each(Recorder::flush);
                     let mut found = shared.deadlock.lock();
@@ -116,7 +129,13 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
                         finish_with(&shared, &mut lanes[local], e, why.flatten());
                         finished[local] = true;
                     } else {
+                        // A thread of the child waits: the watcher looks across processes
+                        // now, not at its next round.
+                        let blocks = e.kind == EventKind::Block;
                         lanes[local].relay(e);
+                        if blocks {
+                            shared.conductor.poke_watcher();
+                        }
                     }
                 }
             }
@@ -128,9 +147,10 @@ pub(super) fn host(shared: Arc<Shared>, p: ProcIdx, start_paused: bool) {
     lanes.iter_mut().for_each(Recorder::flush);
     ended.store(true, Ordering::Release);
     let status = child.wait().ok();
-    if let Some(Ok(control)) = control {
+    if let Ok(control) = control {
         let _ = control.join();
     }
+    shared.homes.detach(p);
     if let Some(slot) = slot {
         unwatch_group(slot);
     }
@@ -187,13 +207,7 @@ fn finish_with(shared: &Shared, lane: &mut Recorder, e: Event, why: Option<Strin
 
 /// Keeps the child's conductor in step with the run's: pause, resume, speed. Kills the child's
 /// group when the run is cancelled (a reset, the end of the run, quitting).
-fn control(
-    shared: &Shared,
-    mut stdin: std::process::ChildStdin,
-    pgid: i32,
-    paused: bool,
-    ended: &AtomicBool,
-) {
+fn control(shared: &Shared, p: ProcIdx, pgid: i32, paused: bool, ended: &AtomicBool) {
     let mut seen = (paused, shared.conductor.speed());
     loop {
         let (paused, speed, cancelled) = shared.conductor.await_change(seen, CONTROL_LOOK);
@@ -205,14 +219,16 @@ fn control(
         if ended.load(Ordering::Acquire) {
             return;
         }
-        let mut said = Ok(());
+        let mut said = true;
         if paused != seen.0 {
-            said = writeln!(stdin, "{}", if paused { "pause" } else { "resume" });
+            said = shared
+                .homes
+                .tell(p, if paused { "pause" } else { "resume" });
         }
         if speed != seen.1 {
-            said = said.and_then(|()| writeln!(stdin, "speed {speed}"));
+            said = said && shared.homes.tell(p, &format!("speed {speed}"));
         }
-        if said.and_then(|()| stdin.flush()).is_err() {
+        if !said {
             return;
         }
         seen = (paused, speed);
@@ -304,10 +320,13 @@ enum Line {
     Failure(usize, String),
     /// A deadlock among the child's threads, in the scenario's numbers.
     Deadlock(Deadlock),
+    /// Its answer to the watcher's look of this round, in its own numbers.
+    Answer(u64, Snapshot),
 }
 
-/// `e MONO THREAD KIND RESOURCE BY STEP ITEM` (`-` for none), `f THREAD REASON`, or
-/// `d STUCK,… THREAD:RESOURCE:BLAME:BY,…` (the child's deadlock).
+/// `e MONO THREAD KIND RESOURCE BY STEP ITEM` (`-` for none), `f THREAD REASON`,
+/// `d STUCK,… THREAD:RESOURCE:BLAME:BY,…` (the child's deadlock), or `s ROUND SNAPSHOT` (its
+/// answer to a look, [`Snapshot::to_words`]).
 fn parse_line(
     line: &str,
     members: &[ThreadIdx],
@@ -319,6 +338,11 @@ fn parse_line(
         let t: usize = t.parse().ok()?;
         members.get(t)?;
         return Some(Line::Failure(t, why.to_string()));
+    }
+    if tag == "s" {
+        let (round, words) = rest.split_once(' ')?;
+        let snapshot = Snapshot::from_words(words, members.len(), s.resources.len())?;
+        return Some(Line::Answer(round.parse().ok()?, snapshot));
     }
     if tag == "d" {
         let (stuck, edges) = rest.split_once(' ')?;

@@ -12,13 +12,13 @@ use parking_lot::{Condvar, Mutex};
 use super::breaks::{Breakpoint, Hit};
 use super::clock::RunClock;
 use super::conductor::{Conductor, GATE_WAIT, StepError};
-use super::deadlock;
+use super::deadlock::{self, Snapshot};
 use super::footprint::{Footprint, Starting};
-use super::primitives::Primitive;
+use super::primitives::{Primitive, View, mp_queue};
 use super::recorder::Sink;
 use super::script::{HOLDS_NOTHING, Shared, worker};
 use super::work;
-use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::scenario::model::{ResourceKind, Scenario, ThreadIdx};
 use crate::vocab::deadlock::Deadlock;
 use crate::vocab::event::Event;
 
@@ -90,6 +90,7 @@ impl Run {
             deadlock: Mutex::new(None),
             finished: (Mutex::new(()), Condvar::new()),
             holds_since: (0..n).map(|_| AtomicU32::new(HOLDS_NOTHING)).collect(),
+            homes: super::homes::Homes::new(scenario.processes.len()),
             // Threads of a child process start there, not here.
             starting_threads: Starting::new(
                 scenario
@@ -238,6 +239,12 @@ impl Run {
         self.shared.deadlock.lock().clone()
     }
 
+    /// What this run's threads are doing now, as a judge that sees every process reads it (a
+    /// child process's answer to its parent's deadlock watcher).
+    pub fn snapshot(&self) -> Snapshot {
+        snapshot(&self.shared)
+    }
+
     pub fn pause(&self) {
         self.shared.conductor.pause();
     }
@@ -344,16 +351,19 @@ impl Run {
         if !c.is_paused() {
             c.pause();
         }
+        // Only this process's threads can be stepped: a child process's never stop here.
+        let s = &self.shared.scenario;
+        let stopped = || c.stopped_among(|t| s.threads[t as usize].process.is_none());
         // Give threads that were running a moment to reach their gates: the one that acts
         // next may be among them.
         let start = Instant::now();
-        while !c.all_stopped() && start.elapsed() < Duration::from_millis(100) {
+        while !stopped() && start.elapsed() < Duration::from_millis(100) {
             std::thread::sleep(Duration::from_millis(1));
         }
         // Nobody is ready only once every thread has stopped: one still on its way to its
         // gate (a busy machine may not have run it yet) will be.
         loop {
-            let stopped = c.all_stopped();
+            let stopped = stopped();
             if let Some(t) = c.next_ready() {
                 return self.step(t).map(|()| t);
             }
@@ -487,7 +497,7 @@ fn watch(shared: &Shared) -> Watch {
         .collect();
     let first: Vec<_> = shared.primitives.iter().map(Primitive::view).collect();
     if deadlock::find(&shared.scenario, &first, &finished, &pcs, &holds_since).is_none() {
-        return Watch::Clear;
+        return watch_across(shared);
     }
     // Confirm against a second reading: if no primitive changed in between, there was an
     // instant at which every primitive was as read, so the deadlock is real.
@@ -504,5 +514,75 @@ fn watch(shared: &Shared) -> Watch {
     };
     *shared.deadlock.lock() = Some(found);
     c.pause_by_itself();
+    Watch::Deadlock
+}
+
+/// What the threads of this process are doing, read as the finder reads it: the threads first,
+/// then the primitives, as [`watch`] reads them; an mp-queue with the threads of this process
+/// waiting on it, and what its pipe lets through.
+fn snapshot(shared: &Shared) -> Snapshot {
+    let c = &shared.conductor;
+    let n = shared.names.len() as ThreadIdx;
+    let finished = (0..n).map(|t| c.is_finished(t)).collect();
+    let pcs = (0..n).map(|t| c.pc(t)).collect();
+    let holds_since = shared
+        .holds_since
+        .iter()
+        .map(|since| Some(since.load(Ordering::Acquire)).filter(|&s| s != HOLDS_NOTHING))
+        .collect();
+    let (views, pipes): (Vec<View>, _) = shared
+        .primitives
+        .iter()
+        .map(|p| match p {
+            Primitive::MpQueue(q) => (q.waiting(), Some(q.pipe_state())),
+            p => (p.view(), None),
+        })
+        .unzip();
+    Snapshot {
+        finished,
+        pcs,
+        holds_since,
+        views,
+        pipes,
+    }
+}
+
+/// One look at the threads of every process together, for a run whose threads pass items
+/// through mp-queues: whether some wait for an item, or for room, that no thread of any
+/// process left will give. Each child answers for its own threads ([`Homes::look`]); a
+/// deadlock is reported only when a second round of answers, and a second reading here, show
+/// nothing changed anywhere. Every process then stood as read at one instant: this process's
+/// second reading, which comes after every child's first answer and before any second one.
+///
+/// [`Homes::look`]: super::homes::Homes::look
+fn watch_across(shared: &Shared) -> Watch {
+    let s = &shared.scenario;
+    if mp_queue::in_child() || !s.resources.iter().any(|r| r.kind == ResourceKind::MpQueue) {
+        return Watch::Clear;
+    }
+    let cancelled = || shared.conductor.cancelled();
+    let own = snapshot(shared);
+    let (answers, _) = shared.homes.look(cancelled);
+    if Snapshot::whole(s, &own, &answers).find(s).is_none() {
+        return Watch::Clear;
+    }
+    let own_again = snapshot(shared);
+    let (again, all_answered) = shared.homes.look(cancelled);
+    // A child still starting is waited for, so that the report names every thread that can
+    // never move, its own among them.
+    if own_again != own || again != answers || !all_answered {
+        return Watch::Changing;
+    }
+    let Some(found) = Snapshot::whole(s, &own_again, &again).find(s) else {
+        return Watch::Changing;
+    };
+    {
+        let mut d = shared.deadlock.lock();
+        if d.is_some() {
+            return Watch::Deadlock;
+        }
+        *d = Some(found);
+    }
+    shared.conductor.pause_by_itself();
     Watch::Deadlock
 }

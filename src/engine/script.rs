@@ -34,6 +34,8 @@ pub(super) struct Shared {
     /// the first of what it holds), or [`HOLDS_NOTHING`]. The deadlock watcher reads it to
     /// know how far back a thread's script can still come round.
     pub(super) holds_since: Vec<AtomicU32>,
+    /// The run's line to each of its child processes.
+    pub(super) homes: super::homes::Homes,
     /// The scenario's OS threads and its tasks, being started and measured.
     pub(super) starting_threads: super::footprint::Starting,
     pub(super) starting_tasks: super::footprint::Starting,

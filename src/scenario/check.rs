@@ -383,7 +383,11 @@ fn about_resource(
 fn buffers(parsed: &Parsed, problems: &mut Vec<Problem>) {
     let s = &parsed.scenario;
     for (r, res) in s.resources.iter().enumerate() {
-        if !matches!(res.kind, ResourceKind::Buffer { .. }) {
+        // An mp-queue's items come from threads of any process, all of them in the file.
+        if !matches!(
+            res.kind,
+            ResourceKind::Buffer { .. } | ResourceKind::MpQueue
+        ) {
             continue;
         }
         let mut first_take = None;

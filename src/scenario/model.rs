@@ -619,6 +619,16 @@ impl Scenario {
         Some(&self.processes[p as usize].name)
     }
 
+    /// The threads that must all have ended before thread `t` starts: its own `after=`, and
+    /// its process's.
+    pub fn starts_after(&self, t: ThreadIdx) -> impl Iterator<Item = ThreadIdx> + '_ {
+        let spec = &self.threads[t as usize];
+        let process = spec
+            .process
+            .map_or(&[][..], |p| self.processes[p as usize].after.as_slice());
+        spec.after.iter().chain(process).copied()
+    }
+
     /// What child process `p` runs: its threads alone, as threads of a scenario of their own
     /// (every resource kept, at the same index), and for each of them its index here.
     pub fn process_part(&self, p: ProcIdx) -> (Scenario, Vec<ThreadIdx>) {

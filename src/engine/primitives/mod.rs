@@ -207,7 +207,7 @@ impl Patience {
 /// its lock is free: a thread woken but not yet running is listed as what it will be when it
 /// runs (a lock handed to it makes it a holder; an item taken back before it could look leaves
 /// it a waiter).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct View {
     /// Bumped on every change; two equal readings mean nothing changed in between.
     pub seq: u64,

@@ -21,8 +21,8 @@ use crate::vocab::event::EventKind;
 
 /// The item number of a sentinel (`q.put(None)`), as in a buffer.
 pub const SENTINEL: u32 = 0;
-/// How long a waiting taker sleeps in the kernel before it looks whether the run was
-/// cancelled.
+/// How long a waiting taker (or a putter waiting for room) sleeps in the kernel before it
+/// looks whether the run was cancelled.
 const POLL_MS: i32 = 20;
 
 /// What a child process was handed by its parent: the ends of each queue's pipe, and the
@@ -38,6 +38,12 @@ static INHERITED: OnceLock<Inherited> = OnceLock::new();
 /// write end) and, per thread of its own, that thread's number in the whole scenario.
 pub fn inherit(queues: Vec<(ResIdx, RawFd, RawFd)>, members: Vec<ThreadIdx>) {
     let _ = INHERITED.set(Inherited { queues, members });
+}
+
+/// Whether this process is a child of a run, which sees only its own threads: then only the
+/// run can tell whether a wait on an mp-queue ends.
+pub fn in_child() -> bool {
+    INHERITED.get().is_some()
 }
 
 /// This process's thread `t` as the whole scenario numbers it.
@@ -58,6 +64,9 @@ pub struct MpQueue {
 
 struct State {
     seq: u64,
+    /// Threads of this process waiting for an item (the pipe was empty) or for room (it was
+    /// full), in the order they came.
+    waiters: Vec<ThreadIdx>,
     /// Per thread: how many items it has put.
     puts: Vec<u32>,
     /// Per thread: the last item it took was a sentinel.
@@ -80,6 +89,7 @@ impl MpQueue {
             pipe,
             state: Mutex::new(State {
                 seq: 0,
+                waiters: Vec::new(),
                 puts: vec![0; threads],
                 took_sentinel: vec![false; threads],
             }),
@@ -111,64 +121,91 @@ impl MpQueue {
         self.send(cx, SENTINEL)
     }
 
-    /// Stamped before the bytes go, so the take that reads them is stamped after.
+    /// Stamped before the bytes go, so the take that reads them is stamped after. A full pipe
+    /// makes the putter wait, as `put` on a full `multiprocessing.Queue` pipe does, until some
+    /// process takes an item (or the run is cancelled). The stamp waits for room: only two
+    /// processes racing for the pipe's last room can leave a put stamped and its bytes still
+    /// waiting to go.
     fn send(&self, cx: &mut Cx, item: u32) -> Flow {
         let (_, write) = self.ends()?;
-        let mut s = self.state.lock();
-        s.seq += 1;
-        cx.emit(EventKind::Put, self.index, None, Some(item));
-        drop(s);
         let mut record = [0u8; 8];
         record[..4].copy_from_slice(&item.to_le_bytes());
         record[4..].copy_from_slice(&(global(cx.me) as u32).to_le_bytes());
-        loop {
-            // SAFETY: writes 8 bytes from a live buffer to an fd this queue owns.
-            let n = unsafe { libc::write(write, record.as_ptr().cast(), 8) };
-            if n == 8 {
-                return Ok(());
+        let mut stamped = false;
+        self.wait_for(cx, write, libc::POLLOUT, |s, cx| {
+            if !stamped {
+                if !ready(write, libc::POLLOUT) {
+                    return Ok(false);
+                }
+                s.seq += 1;
+                cx.emit(EventKind::Put, self.index, None, Some(item));
+                stamped = true;
             }
-            let e = Error::last_os_error();
-            if e.kind() != ErrorKind::Interrupted {
-                return Err(Halt::Failed(format!("cannot write to the pipe: {e}")));
-            }
-        }
+            try_write(write, &record)
+        })
     }
 
-    /// Take the next item, waiting in the kernel until one comes.
+    /// Take the next item, waiting until some process puts one.
     pub fn take(&self, cx: &mut Cx) -> Flow {
         let (read, _) = self.ends()?;
-        let mut blocked = false;
-        let got = loop {
-            match try_read(read) {
-                Ok(Some(record)) => break Ok(record),
-                Ok(None) => {}
-                Err(e) => break Err(Halt::Failed(format!("cannot read from the pipe: {e}"))),
+        self.wait_for(cx, read, libc::POLLIN, |s, cx| match try_read(read)? {
+            None => Ok(false),
+            Some((item, putter)) => {
+                s.seq += 1;
+                s.took_sentinel[cx.me as usize] = item == SENTINEL;
+                cx.emit(EventKind::Take, self.index, Some(putter), Some(item));
+                Ok(true)
             }
-            if !blocked {
-                blocked = true;
-                let _s = self.state.lock();
-                cx.block(self.index);
+        })
+    }
+
+    /// Try `attempt` (with the state locked) until it succeeds; between tries, wait in the
+    /// kernel for `fd` to become ready for `events`, looking between polls whether the run was
+    /// cancelled. A thread that has to wait is a waiter of the queue until it gets through.
+    fn wait_for(
+        &self,
+        cx: &mut Cx,
+        fd: RawFd,
+        events: i16,
+        mut attempt: impl FnMut(&mut State, &mut Cx) -> Result<bool, Error>,
+    ) -> Flow {
+        let mut blocked = false;
+        let flow = loop {
+            {
+                let mut s = self.state.lock();
+                match attempt(&mut s, cx) {
+                    Ok(true) => {
+                        leave(&mut s, cx.me);
+                        break Ok(());
+                    }
+                    Ok(false) => {}
+                    Err(e) => break Err(Halt::Failed(format!("cannot use the pipe: {e}"))),
+                }
+                if !blocked {
+                    // Said while the state is locked, as every primitive does: a look that
+                    // sees the waiter finds its block handed over.
+                    blocked = true;
+                    s.seq += 1;
+                    s.waiters.push(cx.me);
+                    cx.block(self.index);
+                }
             }
             if let Err(h) = cx.check_cancel() {
                 break Err(h);
             }
             let mut fd = libc::pollfd {
-                fd: read,
-                events: libc::POLLIN,
+                fd,
+                events,
                 revents: 0,
             };
             // SAFETY: one pollfd, alive for the call.
             unsafe { libc::poll(&mut fd, 1, POLL_MS) };
         };
         if blocked {
+            leave(&mut self.state.lock(), cx.me);
             cx.conductor.unblocked(cx.me);
         }
-        let (item, putter) = got?;
-        let mut s = self.state.lock();
-        s.seq += 1;
-        s.took_sentinel[cx.me as usize] = item == SENTINEL;
-        cx.emit(EventKind::Take, self.index, Some(putter), Some(item));
-        Ok(())
+        flow
     }
 
     /// Whether the last item thread `t` took was a sentinel: its script stops there.
@@ -176,11 +213,88 @@ impl MpQueue {
         self.state.lock().took_sentinel[t as usize]
     }
 
-    /// What waits on it is the kernel's; the wait-for graph sees only that it changed.
+    /// What the wait-for graph of one process sees: only that it changed. Its items may come
+    /// from any process, so a process that sees only its own threads never calls its waiters
+    /// stuck; the run that sees every process asks [`MpQueue::waiting`].
     pub fn view(&self) -> View {
         View {
             seq: self.state.lock().seq,
             ..View::default()
+        }
+    }
+
+    /// The queue as a judge of every process reads it: with the threads of this process
+    /// waiting on it, for an item or for room. What the pipe lets through is read apart
+    /// ([`MpQueue::pipe_state`]), at the one instant the judge puts every process together.
+    pub fn waiting(&self) -> View {
+        let s = self.state.lock();
+        View {
+            seq: s.seq,
+            waiters: s.waiters.clone(),
+            ..View::default()
+        }
+    }
+
+    /// The pipe as it is now: whether a record waits in it, and whether a put would go in.
+    pub fn pipe_state(&self) -> Pipe {
+        let Ok((read, write)) = self.ends() else {
+            return Pipe {
+                item: false,
+                room: true,
+            };
+        };
+        Pipe {
+            item: ready(read, libc::POLLIN),
+            room: ready(write, libc::POLLOUT),
+        }
+    }
+}
+
+/// `t` is no longer waiting on the queue.
+fn leave(s: &mut State, t: ThreadIdx) {
+    if s.waiters.contains(&t) {
+        s.waiters.retain(|&w| w != t);
+        s.seq += 1;
+    }
+}
+
+/// What a pipe would let through at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pipe {
+    /// A taker would get an item.
+    pub item: bool,
+    /// A putter would get its item in.
+    pub room: bool,
+}
+
+/// Whether `fd` is ready for `events` now, without waiting.
+fn ready(fd: RawFd, events: i16) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one pollfd, alive for the call; a zero timeout never waits.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n > 0 && p.revents & events != 0
+}
+
+/// Writes one record if the pipe has room for it now; false if it is full.
+fn try_write(write: RawFd, record: &[u8; 8]) -> Result<bool, Error> {
+    loop {
+        // SAFETY: writes 8 bytes from a live buffer to an fd this queue owns.
+        let n = unsafe { libc::write(write, record.as_ptr().cast(), 8) };
+        if n == 8 {
+            return Ok(true);
+        }
+        if n >= 0 {
+            return Err(Error::other(format!("a record of {n} bytes written")));
+        }
+        let e = Error::last_os_error();
+        match e.kind() {
+            ErrorKind::Interrupted => continue,
+            ErrorKind::WouldBlock => return Ok(false),
+            _ => return Err(e),
         }
     }
 }
@@ -209,8 +323,8 @@ fn try_read(read: RawFd) -> Result<Option<(u32, ThreadIdx)>, Error> {
     }
 }
 
-/// A pipe whose ends close on exec (a child gets them by name, not by accident), with a read
-/// end that does not block.
+/// A pipe whose ends close on exec (a child gets them by name, not by accident), and do not
+/// block.
 fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     let mut fds = [0i32; 2];
     // SAFETY: pipe2 writes two fds into the array.
@@ -220,11 +334,6 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     }
     // SAFETY: both fds were just made and are owned here alone.
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // Writers block on a full pipe, as `put` on a full `multiprocessing.Queue` pipe does.
-    // SAFETY: fcntl on an fd owned here.
-    unsafe {
-        let flags = libc::fcntl(write.as_raw_fd(), libc::F_GETFL);
-        libc::fcntl(write.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
-    }
+    // Neither end blocks: a putter on a full pipe waits in `poll`, where it can be cancelled.
     Ok((read, write))
 }
