@@ -265,6 +265,21 @@ pub fn find(
         })
         .collect();
 
+    // An idle worker of the event loop's executor also stops once every task has ended: the
+    // loop then shuts its executor down, as `asyncio.run` does.
+    let mut executor = vec![false; views.len()];
+    for st in scenario.threads.iter().flat_map(|t| &t.steps) {
+        if let Op::ToThread { executor: r, .. } = st.op
+            && let Some(e) = executor.get_mut(r as usize)
+        {
+            *e = true;
+        }
+    }
+    let tasks_end = |can_move: &[bool]| {
+        (0..n)
+            .filter(|&u| scenario.threads[u].is_task())
+            .all(|u| at[u] == Where::Finished || can_move[u])
+    };
     let mut can_move: Vec<bool> = (0..n)
         .map(|t| match at[t] {
             Where::Moving => true,
@@ -292,9 +307,11 @@ pub fn find(
             };
             let ends = |u: ThreadIdx| at[u as usize] == Where::Finished || can_move[u as usize];
             let moves = match at[t] {
-                Where::Waiting(_) => {
+                Where::Waiting(r) => {
                     let (who, needed) = &wakers[t];
-                    cancelled() || who.iter().filter(|&&u| can_move[u]).count() >= *needed
+                    cancelled()
+                        || who.iter().filter(|&&u| can_move[u]).count() >= *needed
+                        || (running_next(t) && executor[r as usize] && tasks_end(&can_move))
                 }
                 Where::Awaiting { tasks, first } => {
                     cancelled()

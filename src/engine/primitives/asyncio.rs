@@ -55,8 +55,12 @@ enum Of {
         holders: Vec<ThreadIdx>,
         waiters: VecDeque<ThreadIdx>,
     },
-    /// `asyncio.Event()`.
-    Flag { set: bool, waiters: Vec<ThreadIdx> },
+    /// `asyncio.Event()`; while set, the task that set it, whom a wait that goes straight
+    /// through names, as one that was woken does.
+    Flag {
+        set_by: Option<ThreadIdx>,
+        waiters: Vec<ThreadIdx>,
+    },
     /// `asyncio.Queue(maxsize=capacity)`: items numbered from 1 in put order.
     Queue {
         capacity: u32,
@@ -91,7 +95,7 @@ impl Asyncio {
                 waiters: VecDeque::new(),
             },
             ResourceKind::Event => Of::Flag {
-                set: false,
+                set_by: None,
                 waiters: Vec::new(),
             },
             ResourceKind::Buffer { capacity } => Of::Queue {
@@ -193,11 +197,11 @@ impl Asyncio {
         let me = cx.me;
         let mut s = self.state.lock();
         s.seq += 1;
-        let Of::Flag { set, waiters } = &mut s.of else {
+        let Of::Flag { set_by, waiters } = &mut s.of else {
             return Now::Done(None);
         };
-        if *set {
-            cx.emit(EventKind::Pass, self.index, None, None);
+        if let Some(by) = *set_by {
+            cx.emit(EventKind::Pass, self.index, Some(by), None);
             return Now::Done(None);
         }
         waiters.push(me);
@@ -210,10 +214,10 @@ impl Asyncio {
         let mut s = self.state.lock();
         s.seq += 1;
         let State { of, handed, .. } = &mut *s;
-        let Of::Flag { set, waiters } = of else {
+        let Of::Flag { set_by, waiters } = of else {
             return;
         };
-        *set = true;
+        *set_by = Some(me);
         cx.emit(EventKind::Set, self.index, None, None);
         for w in waiters.drain(..) {
             handed[w as usize] = Some(Handed {
@@ -229,8 +233,8 @@ impl Asyncio {
     pub fn clear(&self, cx: &mut Cx) {
         let mut s = self.state.lock();
         s.seq += 1;
-        if let Of::Flag { set, .. } = &mut s.of {
-            *set = false;
+        if let Of::Flag { set_by, .. } = &mut s.of {
+            *set_by = None;
             cx.emit(EventKind::Clear, self.index, None, None);
         }
     }
