@@ -1577,10 +1577,16 @@ impl<'a> World<'a> {
                         );
                         timed || any(&[Op::Take(r)])
                     };
+                let puts = || {
+                    self.s.threads[u].steps.iter().zip(&f.reach).any(|(st, &ok)| {
+                        ok && matches!(st.op, Op::Put(x) | Op::PutSentinel(x)
+                            | Op::PutPriority { resource: x, .. } if x == r)
+                    })
+                };
                 match self.op_at(t) {
-                    Some(Op::Put(_) | Op::PutSentinel(_)) => takes(),
+                    Some(Op::Put(_) | Op::PutSentinel(_) | Op::PutPriority { .. }) => takes(),
                     Some(Op::Join(_)) => any(&[Op::TaskDone(r)]),
-                    _ => any(&[Op::Put(r), Op::PutSentinel(r)]),
+                    _ => puts(),
                 }
             }
             ResourceKind::Event => f.does(self.s, u, Op::Set(r)),
@@ -3294,4 +3300,19 @@ fn a_wait_on_a_set_async_event_names_its_setter() {
     let _serial = serial();
     let text = "event-loop L\nasync-event e\ntask A {\n    set e\n}\ntask B {\n    sleep \"20ms\"\n    wait e\n    clear e\n}\n";
     assert_no_problems(&judged(text, 3), text);
+}
+
+/// An async-queue, as asyncio's: a put wakes the first waiting getter and leaves the item in
+/// the queue until that getter runs, so it still counts against the capacity and leaves in
+/// order (the engine once handed it over at once, and a second put then overfilled it).
+#[test]
+fn an_async_queue_holds_no_more_than_its_capacity_and_gives_items_in_order() {
+    let _serial = serial();
+    for text in [
+        "async-queue q capacity=1\nevent-loop L\ntask K0 {\n    repeat 3 {\n        put q\n    }\n}\ntask K1 {\n    repeat 2 {\n        take q\n    }\n}\n",
+        "async-queue q capacity=2\nevent-loop L\ntask P {\n    repeat 4 {\n        put q\n    }\n}\ntask C count=3 {\n    take q\n    sleep \"1ms\"\n}\n",
+    ] {
+        let verdicts = judged(text, 5);
+        assert_no_problems(&verdicts, text);
+    }
 }

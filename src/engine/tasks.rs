@@ -353,19 +353,20 @@ async fn run_task(
             Op::Put(r) | Op::PutSentinel(r) => {
                 let p = asyncio(shared, r)?;
                 let sentinel = matches!(step.op, Op::PutSentinel(_));
-                if let Now::Queued = p.put(&mut cx(shared, me, rec), sentinel, false) {
+                // `while q.full(): await putter`: a woken putter whose room another task took
+                // first waits again.
+                while let Now::Queued = p.put(&mut cx(shared, me, rec), sentinel) {
                     await_turn(shared, me, r, p, rec).await?;
-                    p.put(&mut cx(shared, me, rec), sentinel, true);
                 }
             }
             Op::Take(r) => {
                 let p = asyncio(shared, r)?;
-                let item = match p.get(&mut cx(shared, me, rec)) {
-                    Now::Done(item) => item,
-                    Now::Queued => {
-                        let h = await_turn(shared, me, r, p, rec).await?;
-                        rec.emit(EventKind::Take, Some(r), h.by, h.item);
-                        h.item
+                // `while q.empty(): await getter`, as for a put.
+                let mut by = None;
+                let item = loop {
+                    match p.get(&mut cx(shared, me, rec), by) {
+                        Now::Done(item) => break item,
+                        Now::Queued => by = await_turn(shared, me, r, p, rec).await?.by,
                     }
                 };
                 // `item = await q.get(); if item is None: break`.
