@@ -401,12 +401,21 @@ pub fn find(
         vec![edge(t, Some(t))]
     } else {
         // No cycle: every chain of blame ends at a thread waiting for what nobody left can
-        // provide. That thread is the whole story; the rest only wait behind it.
+        // provide, or for what a stuck task holds while it awaits tasks (the chain closes
+        // through that await, which waits on no resource). That thread is the whole story;
+        // the rest only wait behind it.
         let mut t = (0..n).find(|&t| stuck_waiting(t))?;
         while let Some(&u) = blamable[t].first() {
             t = u;
         }
-        vec![edge(t, None)]
+        let Where::Waiting(r) = at[t] else {
+            unreachable!("a chain ends at a waiting thread")
+        };
+        let awaiting = |u: usize| !can_move[u] && matches!(at[u], Where::Awaiting { .. });
+        let holder = holds_kind(scenario.resources[r as usize].kind)
+            .then(|| other_holders(&views[r as usize], t, awaiting).first().copied())
+            .flatten();
+        vec![edge(t, holder)]
     };
     Some(Deadlock { cycle, stuck })
 }
