@@ -1422,6 +1422,14 @@ impl<'a> World<'a> {
             {
                 continue;
             }
+            // A task whose call on the executor has returned goes on once its loop notices,
+            // which a task held at a gate on the loop keeps from happening.
+            let loop_held = self.s.threads[t]
+                .event_loop
+                .is_some_and(|l| !self.holders(l).is_empty());
+            if loop_held && matches!(self.op_at(t), Some(Op::ToThread { .. })) {
+                continue;
+            }
             match lane.blocked {
                 Some(r) if self.free_for(t, r) => {
                     return Some(format!(
@@ -3370,4 +3378,16 @@ fn a_twin_reports_a_deadlock_beside_an_idle_executor_thread() {
     let (code, err) = ended.expect("the twin ends");
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("T waits for m"), "{err}");
+}
+
+/// A task handed the only permit, and cancelled before it runs again: `CancelledError` is
+/// raised at its await, so it never took the permit, records no acquire and no release, and
+/// the permit is free again (the engine once gave back a permit it never recorded taking).
+#[test]
+fn a_task_cancelled_after_its_turn_came_passes_the_permit_on() {
+    let _serial = serial();
+    let text = "async-semaphore s permits=1\nasync-lock k\nevent-loop L\ntask B {\n    sleep \"5ms\"\n    acquire s\n    lock k\n    unlock k\n    release s\n}\ntask A {\n    lock k\n    acquire s\n    sleep \"20ms\"\n    release s\n    cancel B\n    acquire s\n    release s\n    unlock k\n}\n";
+    let verdicts = judged(text, 3);
+    assert_no_problems(&verdicts, text);
+    assert!(verdicts.iter().all(|v| v.outcome == Outcome::Completed));
 }

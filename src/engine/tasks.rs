@@ -195,7 +195,14 @@ async fn await_turn(
         conductor.unblocked(me);
         return Err(halt);
     }
-    let Some(handed) = p.take_handed(me) else {
+    // Cancelled, even after its turn came: `CancelledError` is raised at the await, so what
+    // it was handed (a permit, the lock, a queue's wake-up) goes on to the next waiter, as
+    // CPython's cancelled waiters pass theirs on; it never took it.
+    let handed = match lp.cancelled(me) {
+        Some(_) => None,
+        None => p.take_handed(me),
+    };
+    let Some(handed) = handed else {
         p.leave(&mut cx(shared, me, rec));
         announce_ready(shared);
         conductor.unblocked(me);
