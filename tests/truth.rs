@@ -661,7 +661,10 @@ impl Lab {
     fn is_async(&self, res: usize) -> bool {
         matches!(
             self.resources[res % self.resources.len()],
-            Kind::AsyncSemaphore { .. } | Kind::AsyncLock | Kind::AsyncEvent | Kind::AsyncQueue { .. }
+            Kind::AsyncSemaphore { .. }
+                | Kind::AsyncLock
+                | Kind::AsyncEvent
+                | Kind::AsyncQueue { .. }
         )
     }
 
@@ -1028,7 +1031,10 @@ impl<'a> World<'a> {
                 }
                 if e.kind == EventKind::Put
                     && matches!(
-                        s.threads[e.thread as usize].steps.get(e.step as usize).map(|st| st.op),
+                        s.threads[e.thread as usize]
+                            .steps
+                            .get(e.step as usize)
+                            .map(|st| st.op),
                         Some(Op::ToThread { .. })
                     )
                 {
@@ -1239,9 +1245,11 @@ impl<'a> World<'a> {
 
     /// Whether pool `r` is the event loop's executor, whose workers `to-thread` calls start.
     fn executor(&self, r: ResIdx) -> bool {
-        self.s.threads.iter().flat_map(|t| &t.steps).any(
-            |st| matches!(st.op, Op::ToThread { executor, .. } if executor == r),
-        )
+        self.s
+            .threads
+            .iter()
+            .flat_map(|t| &t.steps)
+            .any(|st| matches!(st.op, Op::ToThread { executor, .. } if executor == r))
     }
 
     /// The futures of pool `r` that `t`, blocked on it, waits for.
@@ -1594,10 +1602,14 @@ impl<'a> World<'a> {
                         timed || any(&[Op::Take(r)])
                     };
                 let puts = || {
-                    self.s.threads[u].steps.iter().zip(&f.reach).any(|(st, &ok)| {
-                        ok && matches!(st.op, Op::Put(x) | Op::PutSentinel(x)
+                    self.s.threads[u]
+                        .steps
+                        .iter()
+                        .zip(&f.reach)
+                        .any(|(st, &ok)| {
+                            ok && matches!(st.op, Op::Put(x) | Op::PutSentinel(x)
                             | Op::PutPriority { resource: x, .. } if x == r)
-                    })
+                        })
                 };
                 match self.op_at(t) {
                     Some(Op::Put(_) | Op::PutSentinel(_) | Op::PutPriority { .. }) => takes(),
@@ -1686,14 +1698,15 @@ impl<'a> World<'a> {
             return true;
         }
         if self.s.threads[t].is_task() {
-            let cancels = |u: usize| {
-                u != t
+            let cancels =
+                |u: usize| {
+                    u != t
                     && mover[u]
                     && self.s.threads[u].steps.iter().zip(&fut[u].reach).any(|(st, &ok)| {
                         ok && matches!(st.op, Op::Cancel(g) | Op::WaitTasksFor { tasks: g, .. }
                             if g.contains(t as ThreadIdx))
                     })
-            };
+                };
             if (0..self.n()).any(cancels) {
                 return true;
             }
@@ -1755,9 +1768,8 @@ impl<'a> World<'a> {
                 };
                 blockers.iter().all(|&b| by(b))
             }
-            ResourceKind::Semaphore { .. } => (0..self.n()).any(|u| {
-                (self.lanes[u].count[r as usize] > 0 || self.handed_hold(u, r)) && by(u)
-            }),
+            ResourceKind::Semaphore { .. } => (0..self.n())
+                .any(|u| (self.lanes[u].count[r as usize] > 0 || self.handed_hold(u, r)) && by(u)),
             ResourceKind::Barrier { parties } => {
                 let missing = parties as usize - self.arrived[r as usize].len();
                 (0..self.n()).filter(|&u| by(u)).count() >= missing
@@ -2278,17 +2290,23 @@ fn script_check(s: &Scenario, t: usize, events: &[Event]) -> Result<(), String> 
         .filter(|e| {
             e.kind == EventKind::Put
                 && matches!(
-                    s.threads[e.thread as usize].steps.get(e.step as usize).map(|st| st.op),
+                    s.threads[e.thread as usize]
+                        .steps
+                        .get(e.step as usize)
+                        .map(|st| st.op),
                     Some(Op::PutSentinel(_))
                 )
         })
         .map(|e| (e.resource, e.item))
         .collect();
-    let sentinel = |e: &Event| e.item == Some(SENTINEL) || sentinels.contains(&(e.resource, e.item));
+    let sentinel =
+        |e: &Event| e.item == Some(SENTINEL) || sentinels.contains(&(e.resource, e.item));
     // A cancelled task gives back the asyncio permits and locks it holds as `CancelledError`
     // leaves its `async with` blocks, and ends.
     let cancelled_from = |k: usize| {
-        mine[k..].last().is_some_and(|e| e.kind == EventKind::Cancelled)
+        mine[k..]
+            .last()
+            .is_some_and(|e| e.kind == EventKind::Cancelled)
             && mine[k..mine.len() - 1]
                 .iter()
                 .all(|e| e.kind == EventKind::Release)

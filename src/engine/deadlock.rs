@@ -413,7 +413,11 @@ pub fn find(
         };
         let awaiting = |u: usize| !can_move[u] && matches!(at[u], Where::Awaiting { .. });
         let holder = holds_kind(scenario.resources[r as usize].kind)
-            .then(|| other_holders(&views[r as usize], t, awaiting).first().copied())
+            .then(|| {
+                other_holders(&views[r as usize], t, awaiting)
+                    .first()
+                    .copied()
+            })
             .flatten();
         vec![edge(t, holder)]
     };

@@ -440,20 +440,16 @@ impl Asyncio {
                 // cancelled getter (or putter) wakes the next when the queue is not empty
                 // (not full).
                 match got {
-                    Some(Handed { room: false, by, .. }) if !items.is_empty() => {
+                    Some(Handed {
+                        room: false, by, ..
+                    }) if !items.is_empty() => {
                         if let Some(g) = getters.pop_front() {
-                            handed[g as usize] = Some(Handed {
-                                by,
-                                room: false,
-                            });
+                            handed[g as usize] = Some(Handed { by, room: false });
                         }
                     }
                     Some(Handed { room: true, by, .. }) if (items.len() as u32) < *capacity => {
                         if let Some(p) = putters.pop_front() {
-                            handed[p as usize] = Some(Handed {
-                                by,
-                                room: true,
-                            });
+                            handed[p as usize] = Some(Handed { by, room: true });
                         }
                     }
                     _ => {}
@@ -522,10 +518,7 @@ fn wake_first(
     cx: &mut Cx,
 ) {
     if let Some(w) = waiters.pop_front() {
-        handed[w as usize] = Some(Handed {
-            by: Some(by),
-            room,
-        });
+        handed[w as usize] = Some(Handed { by: Some(by), room });
         cx.conductor.wake_tasks();
     }
 }
