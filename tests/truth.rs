@@ -3434,3 +3434,20 @@ fn a_twin_starts_every_group_that_waits_for_nothing_at_once() {
     let (code, err) = ended.expect("the twin ends");
     assert_eq!(code, 0, "{err}");
 }
+
+/// A task cancelled by another has ended: the twin's watchdog no longer counts it among the
+/// lanes still running, so a deadlock of the threads left is reported (it once ran for good).
+#[test]
+fn a_twin_reports_a_deadlock_once_a_cancelled_task_has_ended() {
+    let text = "event e\nevent-loop L\nthread T {\n    wait e\n    set e\n}\ntask K0 {\n    sleep \"50ms\"\n}\ntask K1 {\n    cancel K0\n}\n";
+    let s = scenario::parse_source("cancelled", "cancelled.kdl", text).unwrap();
+    let dir =
+        std::env::temp_dir().join(format!("threadlab-truth-cancelled-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let program = dir.join("cancelled.py");
+    std::fs::write(&program, threadlab::trace::export::python::render(&s)).unwrap();
+    let ended = run_twin(&program, "4", Duration::from_secs(30));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, err) = ended.expect("the twin ends");
+    assert_eq!(code, 3, "{err}");
+}

@@ -81,7 +81,7 @@ def _log(event, resource=None, item=None, timed=False, lane=None, by=None, line=
             holders.remove(lane if lane in holders else holders[0]) if holders else None
         elif event == "start":
             _STARTED.add(lane)
-        elif event in ("done", "fail"):
+        elif event in ("done", "fail", "cancelled"):
             _FINISHED.add(lane)
 
 
