@@ -470,6 +470,21 @@ pub fn find(
         })
         .collect();
 
+    // An idle worker of the event loop's executor also stops once every task has ended: the
+    // loop then shuts its executor down, as `asyncio.run` does.
+    let mut executor = vec![false; views.len()];
+    for st in scenario.threads.iter().flat_map(|t| &t.steps) {
+        if let Op::ToThread { executor: r, .. } = st.op
+            && let Some(e) = executor.get_mut(r as usize)
+        {
+            *e = true;
+        }
+    }
+    let tasks_end = |can_move: &[bool]| {
+        (0..n)
+            .filter(|&u| scenario.threads[u].is_task())
+            .all(|u| at[u] == Where::Finished || can_move[u])
+    };
     let mut can_move: Vec<bool> = (0..n)
         .map(|t| match at[t] {
             Where::Moving => true,
@@ -497,9 +512,11 @@ pub fn find(
             };
             let ends = |u: ThreadIdx| at[u as usize] == Where::Finished || can_move[u as usize];
             let moves = match at[t] {
-                Where::Waiting(_) => {
+                Where::Waiting(r) => {
                     let (who, needed) = &wakers[t];
-                    cancelled() || who.iter().filter(|&&u| can_move[u]).count() >= *needed
+                    cancelled()
+                        || who.iter().filter(|&&u| can_move[u]).count() >= *needed
+                        || (running_next(t) && executor[r as usize] && tasks_end(&can_move))
                 }
                 Where::Awaiting { tasks, first } => {
                     cancelled()
@@ -589,12 +606,25 @@ pub fn find(
         vec![edge(t, Some(t))]
     } else {
         // No cycle: every chain of blame ends at a thread waiting for what nobody left can
-        // provide. That thread is the whole story; the rest only wait behind it.
+        // provide, or for what a stuck task holds while it awaits tasks (the chain closes
+        // through that await, which waits on no resource). That thread is the whole story;
+        // the rest only wait behind it.
         let mut t = (0..n).find(|&t| stuck_waiting(t))?;
         while let Some(&u) = blamable[t].first() {
             t = u;
         }
-        vec![edge(t, None)]
+        let Where::Waiting(r) = at[t] else {
+            unreachable!("a chain ends at a waiting thread")
+        };
+        let awaiting = |u: usize| !can_move[u] && matches!(at[u], Where::Awaiting { .. });
+        let holder = holds_kind(scenario.resources[r as usize].kind)
+            .then(|| {
+                other_holders(&views[r as usize], t, awaiting)
+                    .first()
+                    .copied()
+            })
+            .flatten();
+        vec![edge(t, holder)]
     };
     Some(Deadlock { cycle, stuck })
 }

@@ -195,7 +195,14 @@ async fn await_turn(
         conductor.unblocked(me);
         return Err(halt);
     }
-    let Some(handed) = p.take_handed(me) else {
+    // Cancelled, even after its turn came: `CancelledError` is raised at the await, so what
+    // it was handed (a permit, the lock, a queue's wake-up) goes on to the next waiter, as
+    // CPython's cancelled waiters pass theirs on; it never took it.
+    let handed = match lp.cancelled(me) {
+        Some(_) => None,
+        None => p.take_handed(me),
+    };
+    let Some(handed) = handed else {
         p.leave(&mut cx(shared, me, rec));
         announce_ready(shared);
         conductor.unblocked(me);
@@ -353,19 +360,20 @@ async fn run_task(
             Op::Put(r) | Op::PutSentinel(r) => {
                 let p = asyncio(shared, r)?;
                 let sentinel = matches!(step.op, Op::PutSentinel(_));
-                if let Now::Queued = p.put(&mut cx(shared, me, rec), sentinel, false) {
+                // `while q.full(): await putter`: a woken putter whose room another task took
+                // first waits again.
+                while let Now::Queued = p.put(&mut cx(shared, me, rec), sentinel) {
                     await_turn(shared, me, r, p, rec).await?;
-                    p.put(&mut cx(shared, me, rec), sentinel, true);
                 }
             }
             Op::Take(r) => {
                 let p = asyncio(shared, r)?;
-                let item = match p.get(&mut cx(shared, me, rec)) {
-                    Now::Done(item) => item,
-                    Now::Queued => {
-                        let h = await_turn(shared, me, r, p, rec).await?;
-                        rec.emit(EventKind::Take, Some(r), h.by, h.item);
-                        h.item
+                // `while q.empty(): await getter`, as for a put.
+                let mut by = None;
+                let item = loop {
+                    match p.get(&mut cx(shared, me, rec), by) {
+                        Now::Done(item) => break item,
+                        Now::Queued => by = await_turn(shared, me, r, p, rec).await?.by,
                     }
                 };
                 // `item = await q.get(); if item is None: break`.

@@ -136,7 +136,9 @@ impl Blame {
 pub struct Deadlock {
     /// The closed chain in order, each edge's blamed thread being the next edge's `thread`; a
     /// thread waiting for itself is a one-edge cycle blaming its own thread; a thread that waits
-    /// for what nobody left can provide is a single edge blaming nobody.
+    /// for what nobody left can provide is a single edge blaming nobody; one that waits for
+    /// what a stuck task holds while it awaits tasks is a single edge blaming that holder (the
+    /// chain closes through the await, which waits on no resource).
     pub cycle: Vec<WaitEdge>,
     /// Every thread that can never move again (the cycle and everything waiting behind it,
     /// including threads that would start after a group that never finishes).

@@ -5,10 +5,12 @@
 //! never blocks a thread: it either goes through at once, without giving the loop up (as
 //! `await sem.acquire()` on a free semaphore does not suspend in CPython), or queues the task
 //! and returns, and the task then awaits its turn (`engine::tasks`) while the loop runs
-//! others. Waiters queue in arrival order and whoever ends a wait hands the permit, the lock,
-//! the flag or the item straight to the first of them, as CPython wakes its waiters' futures
-//! in order: a task that comes later cannot take it first. The lock is held only by the loop's
-//! thread and the deadlock watcher, which reads the same `View` as a threading primitive's.
+//! others. Waiters queue in arrival order and whoever ends a wait hands the permit, the lock
+//! or the flag straight to the first of them, as CPython wakes its waiters' futures in order:
+//! a task that comes later cannot take it first. A queue, as CPython's, only wakes its first
+//! waiter and leaves the item (or the room) where it is, for whichever task gets there first.
+//! The lock is held only by the loop's thread and the deadlock watcher, which reads the same
+//! `View` as a threading primitive's.
 
 use std::collections::VecDeque;
 
@@ -27,8 +29,8 @@ pub struct Asyncio {
 struct State {
     seq: u64,
     of: Of,
-    /// Per task: the wait that was ended for it, by whom (and for a queue's getter, the item),
-    /// until the task comes back to collect it.
+    /// Per task: the wait that was ended for it, and by whom, until the task comes back to
+    /// collect it.
     handed: Vec<Option<Handed>>,
     /// Per task: cancelled, so whatever it waits for, its wait is ending.
     cancelled: Vec<bool>,
@@ -40,9 +42,7 @@ struct State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handed {
     pub by: Option<ThreadIdx>,
-    /// The item a waiting getter was given.
-    pub item: Option<u32>,
-    /// A waiting putter was given room in the queue.
+    /// A queue's waiting putter was woken (not a getter).
     pub room: bool,
 }
 
@@ -55,17 +55,22 @@ enum Of {
         holders: Vec<ThreadIdx>,
         waiters: VecDeque<ThreadIdx>,
     },
-    /// `asyncio.Event()`.
-    Flag { set: bool, waiters: Vec<ThreadIdx> },
-    /// `asyncio.Queue(maxsize=capacity)`: items numbered from 1 in put order.
+    /// `asyncio.Event()`; while set, the task that set it, whom a wait that goes straight
+    /// through names, as one that was woken does.
+    Flag {
+        set_by: Option<ThreadIdx>,
+        waiters: Vec<ThreadIdx>,
+    },
+    /// `asyncio.Queue(maxsize=capacity)`: items numbered from 1 in put order. As in CPython,
+    /// a put or a get wakes the first waiter on the other side and leaves the item (or the
+    /// room) in the queue: the woken task takes it when the loop runs it, unless a task that
+    /// ran first took it, and then it waits again (`while q.empty(): await getter`).
     Queue {
         capacity: u32,
         items: VecDeque<u32>,
         next: u32,
         /// Items that are the shutdown marker (`q.put(None)`).
         sentinels: Vec<u32>,
-        /// Room kept for putters that were woken but have not put yet.
-        promised: u32,
         getters: VecDeque<ThreadIdx>,
         putters: VecDeque<ThreadIdx>,
         unfinished: u32,
@@ -91,7 +96,7 @@ impl Asyncio {
                 waiters: VecDeque::new(),
             },
             ResourceKind::Event => Of::Flag {
-                set: false,
+                set_by: None,
                 waiters: Vec::new(),
             },
             ResourceKind::Buffer { capacity } => Of::Queue {
@@ -99,7 +104,6 @@ impl Asyncio {
                 items: VecDeque::new(),
                 next: 1,
                 sentinels: Vec::new(),
-                promised: 0,
                 getters: VecDeque::new(),
                 putters: VecDeque::new(),
                 unfinished: 0,
@@ -178,7 +182,6 @@ impl Asyncio {
                 holders.push(next);
                 handed[next as usize] = Some(Handed {
                     by: Some(me),
-                    item: None,
                     room: false,
                 });
                 cx.conductor.wake_tasks();
@@ -193,11 +196,11 @@ impl Asyncio {
         let me = cx.me;
         let mut s = self.state.lock();
         s.seq += 1;
-        let Of::Flag { set, waiters } = &mut s.of else {
+        let Of::Flag { set_by, waiters } = &mut s.of else {
             return Now::Done(None);
         };
-        if *set {
-            cx.emit(EventKind::Pass, self.index, None, None);
+        if let Some(by) = *set_by {
+            cx.emit(EventKind::Pass, self.index, Some(by), None);
             return Now::Done(None);
         }
         waiters.push(me);
@@ -210,15 +213,14 @@ impl Asyncio {
         let mut s = self.state.lock();
         s.seq += 1;
         let State { of, handed, .. } = &mut *s;
-        let Of::Flag { set, waiters } = of else {
+        let Of::Flag { set_by, waiters } = of else {
             return;
         };
-        *set = true;
+        *set_by = Some(me);
         cx.emit(EventKind::Set, self.index, None, None);
         for w in waiters.drain(..) {
             handed[w as usize] = Some(Handed {
                 by: Some(me),
-                item: None,
                 room: false,
             });
         }
@@ -229,16 +231,16 @@ impl Asyncio {
     pub fn clear(&self, cx: &mut Cx) {
         let mut s = self.state.lock();
         s.seq += 1;
-        if let Of::Flag { set, .. } = &mut s.of {
-            *set = false;
+        if let Of::Flag { set_by, .. } = &mut s.of {
+            *set_by = None;
             cx.emit(EventKind::Clear, self.index, None, None);
         }
     }
 
-    /// `await q.put(item)` (or `q.put(None)`, the `sentinel`): through at once if there is
-    /// room, straight into the hands of the first waiting getter if there is one.
-    /// `woken`: the putter waited, and comes back to the room a getter kept for it.
-    pub fn put(&self, cx: &mut Cx, sentinel: bool, woken: bool) -> Now {
+    /// `q.put(item)` (or `q.put(None)`, the `sentinel`) once the queue has room: the first
+    /// waiting getter is woken. With no room the task is queued and must await its turn, then
+    /// try again.
+    pub fn put(&self, cx: &mut Cx, sentinel: bool) -> Now {
         let me = cx.me;
         let mut s = self.state.lock();
         s.seq += 1;
@@ -248,7 +250,6 @@ impl Asyncio {
             items,
             next,
             sentinels,
-            promised,
             getters,
             putters,
             unfinished,
@@ -257,9 +258,7 @@ impl Asyncio {
         else {
             return Now::Done(None);
         };
-        if woken {
-            *promised -= 1;
-        } else if !putters.is_empty() || items.len() as u32 + *promised >= *capacity {
+        if items.len() as u32 >= *capacity {
             putters.push_back(me);
             return Now::Queued;
         }
@@ -270,30 +269,21 @@ impl Asyncio {
             sentinels.push(n);
         }
         cx.emit(EventKind::Put, self.index, None, Some(n));
-        match getters.pop_front() {
-            Some(g) => {
-                handed[g as usize] = Some(Handed {
-                    by: Some(me),
-                    item: Some(n),
-                    room: false,
-                });
-                cx.conductor.wake_tasks();
-            }
-            None => items.push_back(n),
-        }
+        items.push_back(n);
+        wake_first(getters, handed, me, false, cx);
         Now::Done(Some(n))
     }
 
-    /// `await q.get()`: the oldest item, or a wait for one. Taking an item makes room, which
-    /// goes to the first waiting putter.
-    pub fn get(&self, cx: &mut Cx) -> Now {
+    /// `q.get()` once the queue has an item: the oldest, and the first waiting putter is
+    /// woken. `by`: whoever woke this getter, if it waited. With no item the task is queued
+    /// and must await its turn, then try again.
+    pub fn get(&self, cx: &mut Cx, by: Option<ThreadIdx>) -> Now {
         let me = cx.me;
         let mut s = self.state.lock();
         s.seq += 1;
         let State { of, handed, .. } = &mut *s;
         let Of::Queue {
             items,
-            promised,
             getters,
             putters,
             ..
@@ -301,21 +291,12 @@ impl Asyncio {
         else {
             return Now::Done(None);
         };
-        if !getters.is_empty() || items.is_empty() {
+        let Some(n) = items.pop_front() else {
             getters.push_back(me);
             return Now::Queued;
-        }
-        let n = items.pop_front().expect("not empty");
-        cx.emit(EventKind::Take, self.index, None, Some(n));
-        if let Some(p) = putters.pop_front() {
-            *promised += 1;
-            handed[p as usize] = Some(Handed {
-                by: Some(me),
-                item: None,
-                room: true,
-            });
-            cx.conductor.wake_tasks();
-        }
+        };
+        cx.emit(EventKind::Take, self.index, by, Some(n));
+        wake_first(putters, handed, me, true, cx);
         Now::Done(Some(n))
     }
 
@@ -349,7 +330,6 @@ impl Asyncio {
             for j in joiners.drain(..) {
                 handed[j as usize] = Some(Handed {
                     by: Some(me),
-                    item: None,
                     room: false,
                 });
             }
@@ -448,25 +428,30 @@ impl Asyncio {
             }
             Of::Flag { waiters, .. } => waiters.retain(|&w| w != t),
             Of::Queue {
+                capacity,
                 items,
-                promised,
                 getters,
                 putters,
                 ..
             } => {
                 getters.retain(|&w| w != t);
                 putters.retain(|&w| w != t);
+                // A wake-up it will never use goes on to the next waiter, as CPython's
+                // cancelled getter (or putter) wakes the next when the queue is not empty
+                // (not full).
                 match got {
-                    // An item handed to it goes back to the front, for the next getter.
-                    Some(Handed { item: Some(n), .. }) => match getters.pop_front() {
-                        Some(g) => handed[g as usize] = got,
-                        None => items.push_front(n),
-                    },
-                    // Room kept for it goes to the next putter.
-                    Some(Handed { room: true, .. }) => match putters.pop_front() {
-                        Some(p) => handed[p as usize] = got,
-                        None => *promised -= 1,
-                    },
+                    Some(Handed {
+                        room: false, by, ..
+                    }) if !items.is_empty() => {
+                        if let Some(g) = getters.pop_front() {
+                            handed[g as usize] = Some(Handed { by, room: false });
+                        }
+                    }
+                    Some(Handed { room: true, by, .. }) if (items.len() as u32) < *capacity => {
+                        if let Some(p) = putters.pop_front() {
+                            handed[p as usize] = Some(Handed { by, room: true });
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -503,7 +488,6 @@ impl Asyncio {
             Of::Queue {
                 capacity,
                 items,
-                promised,
                 getters,
                 putters,
                 joiners,
@@ -518,8 +502,23 @@ impl Asyncio {
                     .copied()
                     .filter(waiting)
                     .collect(),
-                full: items.len() as u32 + promised >= *capacity,
+                full: items.len() as u32 >= *capacity,
             },
         }
+    }
+}
+
+/// Wake the first task of `waiters` (a queue's getters, or its putters when `room`): it goes
+/// on once the loop runs it, and tries again.
+fn wake_first(
+    waiters: &mut VecDeque<ThreadIdx>,
+    handed: &mut [Option<Handed>],
+    by: ThreadIdx,
+    room: bool,
+    cx: &mut Cx,
+) {
+    if let Some(w) = waiters.pop_front() {
+        handed[w as usize] = Some(Handed { by: Some(by), room });
+        cx.conductor.wake_tasks();
     }
 }

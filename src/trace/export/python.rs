@@ -556,6 +556,19 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
         let names: Vec<&str> = g.after.iter().map(|&a| groups[a].name.as_str()).collect();
         format!("# {} starts once {} finished", g.name, names.join(" and "))
     };
+    // Groups free to start go first: one waiting for its `after=` group must not hold up a
+    // group declared below it that waits for nothing.
+    let waits = |g: &&Group| {
+        !g.after.is_empty()
+            || scenario.threads[g.first]
+                .process
+                .is_some_and(|p| !scenario.processes[p as usize].after.is_empty())
+    };
+    let in_order: Vec<&Group> = groups
+        .iter()
+        .filter(|g| !waits(g))
+        .chain(groups.iter().filter(waits))
+        .collect();
     let event_loop = scenario
         .resources
         .iter()
@@ -574,7 +587,7 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
             ""
         };
         let mut started: Vec<&Group> = Vec::new();
-        for g in groups.iter().filter(|g| g.task) {
+        for &g in in_order.iter().filter(|g| g.task) {
             for &a in &g.after {
                 let dep = &groups[a];
                 if dep.task {
@@ -617,7 +630,7 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
     }
     let mut finish: Vec<String> = Vec::new();
     let mut processes_started: (Vec<u16>, Vec<String>) = (Vec::new(), Vec::new());
-    for g in groups {
+    for g in in_order {
         if let Some(p) = scenario.threads[g.first].process {
             start_process(scenario, groups, p, &mut processes_started, out);
             continue;

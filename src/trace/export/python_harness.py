@@ -81,7 +81,7 @@ def _log(event, resource=None, item=None, timed=False, lane=None, by=None, line=
             holders.remove(lane if lane in holders else holders[0]) if holders else None
         elif event == "start":
             _STARTED.add(lane)
-        elif event in ("done", "fail"):
+        elif event in ("done", "fail", "cancelled"):
             _FINISHED.add(lane)
 
 
@@ -849,6 +849,10 @@ async def to_thread(fn, *args):
         ran_by.append(me)
         fn(*args)
         _log("task_done", "executor", item=n)
+        # Idle until the next call, as threadlab's worker waits on the executor: a deadlock
+        # elsewhere is no less one for an executor thread that nothing will call again.
+        with _LOG:
+            _WAITING[me] = ("executor", False)
 
     result = await asyncio.to_thread(call)
     _log("pass", "executor", item=n, by=ran_by[0])
