@@ -81,6 +81,9 @@ struct Wait {
 struct Lane {
     done: bool,
     wait: Option<Wait>,
+    /// Its latest state is a traced wait or sleep: an "await" said after it (its task gave
+    /// the loop back there) is that same wait.
+    parked: bool,
     /// Steps by (file, line): only lines of the script itself become steps.
     steps: HashMap<u32, u32>,
 }
@@ -106,6 +109,9 @@ pub struct Model {
     /// Event loops by process and loop object.
     loops: HashMap<(u32, u64), ResIdx>,
     resources: HashMap<(u32, &'static str, u64), ResIdx>,
+    /// What waits the library makes for the program are drawn on (`map() results`, `task
+    /// fetch`), by process and name.
+    awaited: HashMap<(u32, String), ResIdx>,
     /// The lane resource a join waits on, per joined lane.
     join_res: HashMap<ThreadIdx, ResIdx>,
     holders: HashMap<ResIdx, Vec<ThreadIdx>>,
@@ -155,6 +161,7 @@ impl Model {
             made_at: HashMap::new(),
             loops: HashMap::new(),
             resources: HashMap::new(),
+            awaited: HashMap::new(),
             join_res: HashMap::new(),
             holders: HashMap::new(),
             depth: HashMap::new(),
@@ -388,6 +395,22 @@ impl Model {
 
     /// Takes one record, appending the events it means to `out`.
     pub fn absorb(&mut self, r: &Record, out: &mut Vec<Event>) {
+        let from = out.len();
+        self.absorb_one(r, out);
+        for e in &out[from..] {
+            let Some(lane) = self.lanes.get_mut(e.thread as usize) else {
+                continue;
+            };
+            match e.kind {
+                EventKind::Sleep | EventKind::Block => lane.parked = true,
+                // A task giving its loop back, or held at the gate, is still where it was.
+                EventKind::Hold | EventKind::Release | EventKind::Set | EventKind::Arrive => {}
+                _ => lane.parked = false,
+            }
+        }
+    }
+
+    fn absorb_one(&mut self, r: &Record, out: &mut Vec<Event>) {
         self.last_t_ns = self.last_t_ns.max(r.t_ns);
         if r.op == "script" {
             // Code objects name the script as python3 was given it (3.8) or absolute (3.9+).
@@ -455,6 +478,9 @@ impl Model {
             out.push(ev(EventKind::Start, None, NO_STEP));
         }
         let lane = t as usize;
+        if r.kind == "other" {
+            return self.on_await(t, r, out);
+        }
         if matches!(
             r.op.as_str(),
             "sleep" | "block" | "done" | "cancelled" | "fail"
@@ -795,6 +821,61 @@ impl Model {
         }
     }
 
+    /// A wait the library makes for the program (`await`), or its end (`awaited`): drawn as a
+    /// wait on what it is for. Only untraced code ends it, so it is judged as a wait with a
+    /// timeout: never part of a deadlock. A task's wait ends when its loop next runs it.
+    fn on_await(&mut self, t: ThreadIdx, r: &Record, out: &mut Vec<Event>) {
+        let lane = t as usize;
+        let ev = |kind: EventKind, resource: Option<ResIdx>, step: u32| Event {
+            t_ns: r.t_ns,
+            thread: t,
+            kind,
+            resource,
+            by: None,
+            step,
+            item: None,
+        };
+        match r.op.as_str() {
+            "await" => {
+                if self.lanes[lane].parked || self.lanes[lane].done {
+                    return;
+                }
+                self.leave_loop(t, r.t_ns, out);
+                let res = self.awaited_resource(r);
+                let s = self.step(t, r, Op::Wait(res));
+                self.lanes[lane].wait = Some(Wait {
+                    resource: res,
+                    want: Want::Set,
+                    lane: None,
+                    timed: true,
+                });
+                out.push(ev(EventKind::Block, Some(res), s));
+            }
+            "awaited" => {
+                let Some(w) = self.lanes[lane].wait else {
+                    return;
+                };
+                if !self.awaited.values().any(|&x| x == w.resource) {
+                    return;
+                }
+                self.lanes[lane].wait = None;
+                let s = self.step(t, r, Op::Wait(w.resource));
+                out.push(ev(EventKind::Run, None, s));
+            }
+            _ => {}
+        }
+    }
+
+    fn awaited_resource(&mut self, r: &Record) -> ResIdx {
+        let name = if r.arg.is_empty() { "a result" } else { &r.arg };
+        if let Some(&x) = self.awaited.get(&(r.pid, name.to_string())) {
+            return x;
+        }
+        let x = self.add_resource(name.to_string(), ResourceKind::Event, 0);
+        self.awaited.insert((r.pid, name.to_string()), x);
+        x
+    }
+
     /// A deadlock, if the program can no longer move: a cycle of lanes each waiting (without a
     /// timeout) for a lock another holds or for another to finish — certain as soon as it is
     /// seen — or, when `quiet` (nothing has happened for a while), every live lane waiting
@@ -978,6 +1059,12 @@ impl Model {
                 };
                 if self.scenario.threads[t as usize].event_loop.is_none() {
                     self.scenario.threads[t as usize].event_loop = Some(lp);
+                }
+                // Run again: a wait said by an "await" is over.
+                if let Some(w) = self.lanes[t as usize].wait
+                    && self.awaited.values().any(|&x| x == w.resource)
+                {
+                    self.lanes[t as usize].wait = None;
                 }
                 let holders = self.holders.entry(lp).or_default();
                 if !holders.contains(&t) {
