@@ -255,6 +255,21 @@ def _awaited_call(what, where, real, *a, **k):
             _awaiting[ident] = before
 
 
+def _library_caller():
+    """The library function a wait is made in, named for its lane: `_feed()`."""
+    f = _getframe(2)
+    named = None
+    while f is not None and f.f_code.co_filename in (_HERE, _th.__file__):
+        # threading's outermost call, not the wait inside it: `Thread.start()`.
+        if f.f_code.co_filename == _th.__file__:
+            named = f.f_code
+        f = f.f_back
+    code = named or (f.f_code if f is not None else None)
+    if code is None:
+        return "a result"
+    return "%s()" % getattr(code, "co_qualname", code.co_name)
+
+
 def _await_begin(ident):
     """The record of a library wait of the thread `ident`, if the program's call it is in
     says what it waits for; the (what, where) to end it with."""
@@ -411,8 +426,17 @@ class Condition(_RealCondition):
 
     def wait(self, timeout=None):
         if not self._traced:
+            # Every wait of the library's own threads and of its calls for the program ends
+            # here: said, so no lane is drawn running while it waits (one inside a traced wait
+            # is that wait, and threadlab reads it so).
             ident = _get_ident()
-            w = _await_begin(ident) if _awaiting.get(ident) else None
+            if ident not in _awaiting:
+                _awaiting[ident] = (_library_caller(), ("", 0))
+                try:
+                    return self.wait(timeout)
+                finally:
+                    _awaiting.pop(ident, None)
+            w = _await_begin(ident) if _awaiting[ident] else None
             if w is None:
                 return super().wait(timeout)
             try:
@@ -859,7 +883,7 @@ class SimpleQueue(_queue.SimpleQueue):
             return item
         if not self._traced:
             # A pool's idle worker, waiting for a task.
-            return _awaited_call("a task to run", ("", 0), self._await_get, timeout)
+            return _awaited_call("a task to run", ("", 0), _waiting, super().get, True, timeout)
         where = _where(2)
         _gate_pass()
         _emit("block", "queue", id(self), ("~" if timeout is not None else "") + "get", where)
@@ -873,15 +897,6 @@ class SimpleQueue(_queue.SimpleQueue):
 
     def get_nowait(self):
         return self.get(False)
-
-    def _await_get(self, timeout):
-        ident = _get_ident()
-        w = _await_begin(ident)
-        try:
-            return super().get(True, timeout)
-        finally:
-            if w is not None:
-                _await_end(ident, w)
 
 
 _queue.SimpleQueue = SimpleQueue
@@ -1104,6 +1119,88 @@ def _after_fork():
 
 
 os.register_at_fork(after_in_child=_after_fork)
+
+# multiprocessing's own waits (a queue's get, a pipe's recv, a pool's answer, a lock or
+# semaphore shared between processes) happen in C or in pipes, out of threading's sight: each
+# is drawn as a wait for what it waits on, so a lane never runs while it waits for another
+# process.
+
+
+def _mp_patches():
+    import multiprocessing.connection as _mpc
+    import multiprocessing.pool as _mppool
+
+    def awaiting(what, real, wait_if=None):
+        def call(self, *a, **k):
+            if wait_if is not None and not wait_if(self, *a, **k):
+                return real(self, *a, **k)
+            return _awaited_call(what, _where(2), _waiting, real, self, *a, **k)
+
+        call.__name__ = real.__name__
+        call.__qualname__ = getattr(real, "__qualname__", real.__name__)
+        return call
+
+    def nothing_to_read(conn, *a, **k):
+        return not conn.poll()
+
+    for name in ("recv", "recv_bytes", "recv_bytes_into"):
+        real = getattr(_mpc._ConnectionBase, name)
+        setattr(_mpc._ConnectionBase, name, awaiting("a message", real, nothing_to_read))
+
+    real_wait = _mpc.wait
+
+    def wait(object_list, timeout=None):
+        if timeout is not None and timeout <= 0:
+            return real_wait(object_list, timeout)
+        return _awaited_call("a message or a process", _where(2), _waiting, real_wait, object_list,
+                             timeout)
+
+    _mpc.wait = wait
+    _mppool.wait = wait
+    _mppool.ApplyResult.wait = awaiting("pool results", _mppool.ApplyResult.wait)
+    _mppool.IMapIterator.next = awaiting("pool results", _mppool.IMapIterator.next)
+    _mppool.IMapIterator.__next__ = _mppool.IMapIterator.next
+
+    try:
+        import multiprocessing.synchronize as _mps
+    except ImportError:
+        # No shared semaphores on this machine: multiprocessing's locks do not exist either.
+        return
+    real_make = _mps.SemLock._make_methods
+
+    def _make_methods(self):
+        real_make(self)
+        c_acquire = self._semlock.acquire
+        what = type(self).__name__
+
+        def acquire(block=True, timeout=None):
+            if not block:
+                return c_acquire(False)
+            if c_acquire(False):
+                return True
+            return _awaited_call(what, _where(2), _waiting, c_acquire, True, timeout)
+
+        self.acquire = acquire
+
+    def enter(self):
+        return self.acquire()
+
+    _mps.SemLock._make_methods = _make_methods
+    _mps.SemLock.__enter__ = enter
+
+
+def _waiting(real, *a, **k):
+    """real(*a, **k): a wait the program's call makes, said as one (see _awaited_call)."""
+    ident = _get_ident()
+    w = _await_begin(ident)
+    try:
+        return real(*a, **k)
+    finally:
+        if w is not None:
+            _await_end(ident, w)
+
+
+_mp_patches()
 
 # ---------------------------------------------------------------------------------------
 # asyncio: each task is a lane on its event loop's thread; its await points are recorded.
