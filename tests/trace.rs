@@ -942,3 +942,68 @@ fn tasks_are_grouped_under_their_loops_thread() {
         3
     );
 }
+
+/// Waits a program makes through the library (a result of `Executor.map`, the next of
+/// `as_completed`, `Future.exception`, `wait_for`, `to_thread`, an awaited task,
+/// `asyncio.wait`) are drawn as waits for what they wait on: from the wait's start until
+/// after the helper that ends it has seen it waiting, the lane is never drawn running.
+#[test]
+fn waits_made_through_the_library_are_drawn_as_waits() {
+    let (t, out) = traced("library_waits.py");
+    completed(&t);
+    assert!(t.deadlock.is_none(), "{:?}", t.deadlock);
+    for line in [
+        "map [1]",
+        "as_completed [2]",
+        "exception None",
+        "wait_for 4",
+        "to_thread 5",
+        "task 4",
+        "wait [4]",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    let events = sorted(&t);
+    let markers: Vec<ResIdx> = (0..t.scenario.resources.len() as ResIdx)
+        .filter(|&r| t.scenario.resource_name(r).starts_with("marker"))
+        .collect();
+    assert_eq!(markers.len(), 7, "{:?}", t.scenario.resources);
+    for (waiter, what) in [
+        ("mapper", "after_waiting() results"),
+        ("collector", "as_completed()"),
+        ("checker", "after_waiting()#2"),
+        ("MainThread/wf", "wait_for()"),
+        ("MainThread/tt", "to_thread()"),
+        ("MainThread/joiner", "task sleeper"),
+        ("MainThread/waiter", "wait()"),
+    ] {
+        let w = lane(&t, waiter);
+        let r = res(&t, what);
+        let block = events
+            .iter()
+            .position(|e| e.thread == w && e.kind == EventKind::Block && e.resource == Some(r))
+            .unwrap_or_else(|| panic!("{waiter} never waits on {what}"));
+        let next = events[block + 1..]
+            .iter()
+            .position(|e| e.thread == w)
+            .map(|i| block + 1 + i)
+            .unwrap_or_else(|| panic!("{waiter}'s wait never ends"));
+        // The helper sets a marker only once it has seen the waiter waiting: that set lies
+        // inside the drawn wait.
+        assert!(
+            events[block..next]
+                .iter()
+                .any(|e| e.kind == EventKind::Set && e.resource.is_some_and(|m| markers.contains(&m))),
+            "{waiter}'s wait on {what} ends before its helper saw it waiting: {:?}",
+            &events[block..=next]
+        );
+        // Nothing but the loop's hand-back says anything of the waiter in between.
+        assert!(
+            events[block + 1..next]
+                .iter()
+                .filter(|e| e.thread == w)
+                .all(|e| e.kind == EventKind::Release),
+            "{waiter}"
+        );
+    }
+}

@@ -430,6 +430,9 @@ class Condition(_RealCondition):
             # here: said, so no lane is drawn running while it waits (one inside a traced wait
             # is that wait, and threadlab reads it so).
             ident = _get_ident()
+            if timeout is not None and timeout <= 0:
+                # A poll (a semaphore tried with timeout=0): no wait.
+                return super().wait(timeout)
             if ident not in _awaiting:
                 _awaiting[ident] = (_library_caller(), ("", 0))
                 try:
@@ -989,10 +992,6 @@ def _patch_submit(cls):
 
     def submit(self, fn, /, *args, **kwargs):
         f = real(self, fn, *args, **kwargs)
-        try:
-            f._threadlab_fn = getattr(fn, "__name__", "task")
-        except Exception:
-            pass
         if _from_user(2):
             _emit("new", "future", id(f), getattr(fn, "__name__", "task"), _where(2))
         return f
@@ -1004,13 +1003,17 @@ _real_exception = _cfb.Future.exception
 
 
 def _exception(self, timeout=None):
-    if not _from_user(2) or self.done():
+    # The same wait as result()'s, for the same future.
+    if not _from_user(2):
         return _real_exception(self, timeout)
-    return _awaited_call("%s()" % _future_name(self), _where(2), _real_exception, self, timeout)
-
-
-def _future_name(f):
-    return getattr(f, "_threadlab_fn", "future")
+    where = _where(2)
+    _gate_pass()
+    if not self.done():
+        _emit("block", "future", id(self), "~" if timeout is not None else "", where)
+    try:
+        return _real_exception(self, timeout)
+    finally:
+        _emit("pass", "future", id(self), "", where)
 
 
 _real_set_result = _cfb.Future.set_result
