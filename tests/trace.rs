@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use threadlab::cmd::trace::execute;
 use threadlab::scenario::model::{ResIdx, ThreadIdx};
 use threadlab::trace::invariants::{self, ResourceFacts};
+use threadlab::trace::summary::ResourceFigures;
 use threadlab::vocab::event::{Event, EventKind, State};
 use threadlab::watch::child::{Output, Spawn};
 use threadlab::watch::{End, Traced, Tracing};
@@ -1042,6 +1043,9 @@ impl Rng {
 enum Ending {
     Normally,
     Exit(u8),
+    /// `os._exit` from a thread while the main thread sleeps.
+    OsExit(u8),
+    /// An exception out of `asyncio.run`.
     Raises,
     /// Two threads take two locks in opposite orders, each holding its first: python3 hangs.
     Deadlocks,
@@ -1051,7 +1055,7 @@ enum Ending {
 /// in lines that do not depend on the schedule.
 fn block(rng: &mut Rng, i: usize) -> String {
     let n = rng.range(2, 5);
-    let body = match rng.below(16) {
+    let body = match rng.below(31) {
         0 => {
             let (m, rlock) = (rng.range(5, 60), rng.chance(50));
             let (kind, inner) = if rlock {
@@ -1170,7 +1174,8 @@ fn block(rng: &mut Rng, i: usize) -> String {
             let items = rng.range(1, 10);
             let consumers = rng.range(1, 3);
             let kind = ["Queue", "LifoQueue", "PriorityQueue"][rng.below(3) as usize];
-            let join = if rng.chance(50) { "q.join()" } else { "pass" };
+            // Only a FIFO queue hands every item out before the stop marks put after them.
+            let join = if kind != "Queue" || rng.chance(50) { "q.join()" } else { "pass" };
             format!(
                 "    q = queue.{kind}({maxsize})
     out = []
@@ -1367,6 +1372,222 @@ fn block(rng: &mut Rng, i: usize) -> String {
     say('to_thread', {i}, asyncio.run(amain()))
 "
         ),
+        16 => format!(
+            "    fired = threading.Event()
+    t = threading.Timer(0.01, fired.set)
+    t.start()
+    never = threading.Timer(30, fired.clear)
+    never.start()
+    never.cancel()
+    t.join()
+    never.join()
+    say('timer', {i}, fired.is_set())
+"
+        ),
+        17 => format!(
+            "    import multiprocessing as mp
+    q = mp.Queue()
+    ps = [mp.Process(target=q.put, args=(j,)) for j in range({n})]
+    for p in ps:
+        p.start()
+    got = sorted(q.get(timeout=20) for _ in ps)
+    for p in ps:
+        p.join()
+    say('processes', {i}, got, [p.exitcode for p in ps])
+"
+        ),
+        18 => format!(
+            "    def quits():
+        sys.exit(5)
+    t = threading.Thread(target=quits)
+    t.start()
+    t.join()
+    sys.stderr.write('stderr {i}\\n')
+    say('thread exit', {i})
+"
+        ),
+        19 => format!(
+            "    b = threading.Barrier({n} + 1)
+    broken = []
+    def work():
+        try:
+            b.wait()
+        except threading.BrokenBarrierError:
+            broken.append(1)
+    ts = [threading.Thread(target=work) for _ in range({n})]
+    for t in ts:
+        t.start()
+    while b.n_waiting < {n}:
+        time.sleep(0.001)
+    b.abort()
+    for t in ts:
+        t.join()
+    say('broken', {i}, len(broken), b.broken)
+"
+        ),
+        20 => format!(
+            "    cv = threading.Condition()
+    with cv:
+        say('cv timeout', {i}, cv.wait(0.01), cv.wait_for(lambda: False, 0.01))
+    sem = threading.Semaphore(0)
+    say('sem timeout', {i}, sem.acquire(timeout=0.01), sem.acquire(False))
+"
+        ),
+        21 => format!(
+            "    q = queue.SimpleQueue()
+    def put(j):
+        time.sleep(0.002)
+        q.put(j)
+    ts = [threading.Thread(target=put, args=(j,)) for j in range({n})]
+    for t in ts:
+        t.start()
+    got = sorted(q.get() for _ in ts)
+    for t in ts:
+        t.join()
+    say('simple', {i}, got, q.empty())
+"
+        ),
+        22 => format!(
+            "    from concurrent.futures import wait, FIRST_COMPLETED
+    gate = threading.Event()
+    def slow(x):
+        gate.wait()
+        return x
+    with ThreadPoolExecutor({n} + 1) as ex:
+        fs = [ex.submit(slow, j) for j in range({n})]
+        quick = ex.submit(abs, -{i})
+        done, pending = wait([quick] + fs, return_when=FIRST_COMPLETED)
+        say('first', {i}, quick in done)
+        gate.set()
+        done, pending = wait(fs)
+        say('all', {i}, len(done), len(pending))
+"
+        ),
+        23 => format!(
+            "    import multiprocessing as mp
+    with mp.Pool(2) as pool:
+        say('pool map', {i}, pool.map(abs, range(-{n}, 0)))
+"
+        ),
+        24 => format!(
+            "    def task():
+        raise ArithmeticError('in pool {i}')
+    with ThreadPoolExecutor(1) as ex:
+        f = ex.submit(task)
+        try:
+            f.result()
+        except ArithmeticError as e:
+            say('caught', {i}, e)
+    local = threading.local()
+    def own(j):
+        local.v = j
+        time.sleep(0.001)
+        assert local.v == j
+    ts = [threading.Thread(target=own, args=(j,)) for j in range({n})]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    say('local', {i})
+"
+        ),
+        26 => format!(
+            "    signal = threading.Lock()
+    signal.acquire()
+    permits = threading.Semaphore(0)
+    def giver(j):
+        time.sleep(j / 1000)
+        permits.release()
+        if j == 0:
+            signal.release()
+    ts = [threading.Thread(target=giver, args=(j,)) for j in range({n})]
+    for t in ts:
+        t.start()
+    signal.acquire()
+    for _ in ts:
+        permits.acquire()
+    for t in ts:
+        t.join()
+    say('signals', {i}, signal.locked())
+    signal.release()
+"
+        ),
+        27 => format!(
+            "    a, b = threading.Lock(), threading.Lock()
+    both = threading.Barrier(2)
+    tries = []
+    def one(first, second):
+        with first:
+            both.wait()
+            got = second.acquire(timeout=0.05)
+            if got:
+                second.release()
+            tries.append(got)
+    ts = [threading.Thread(target=one, args=(a, b)), threading.Thread(target=one, args=(b, a))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    say('backed off', {i}, len(tries))
+"
+        ),
+        28 => format!(
+            "    lock = threading.Lock()
+    cv = threading.Condition(lock)
+    ready = []
+    def maker(j):
+        with lock:
+            ready.append(j)
+            cv.notify()
+    ts = [threading.Thread(target=maker, args=(j,)) for j in range({n})]
+    with cv:
+        for t in ts:
+            t.start()
+        while len(ready) < {n}:
+            cv.wait()
+    for t in ts:
+        t.join()
+    say('shared lock', {i}, sorted(ready))
+"
+        ),
+        29 => format!(
+            "    done = threading.Event()
+    inner = []
+    def outer():
+        t = threading.Thread(target=inner.append, args=(1,))
+        t.start()
+        t.join()
+        done.set()
+    o = threading.Thread(target=outer)
+    o.start()
+    done.wait()
+    o.join()
+    with ThreadPoolExecutor(2) as ex:
+        called = threading.Event()
+        f = ex.submit(pow, 2, {n})
+        f.add_done_callback(lambda f: called.set())
+        called.wait()
+        say('nested', {i}, inner, f.result())
+"
+        ),
+        30 => format!(
+            "    rl = threading.RLock()
+    def deep(k):
+        with rl:
+            return 0 if k == 0 else 1 + deep(k - 1)
+    results = []
+    ts = [threading.Thread(target=lambda: results.append(deep({n}))) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    rl.acquire()
+    rl.acquire()
+    rl.release()
+    rl.release()
+    say('rlock depth', {i}, results)
+"
+        ),
         _ => format!(
             "    async def bad(j):
         await asyncio.sleep(0)
@@ -1395,8 +1616,9 @@ fn program(seed: u64) -> (String, Ending) {
     for i in 0..blocks {
         text += &block(&mut rng, i);
     }
-    let ending = match rng.below(10) {
+    let ending = match rng.below(12) {
         0 => Ending::Exit(rng.range(0, 9) as u8),
+        3 => Ending::OsExit(rng.range(0, 9) as u8),
         1 => Ending::Raises,
         2 => Ending::Deadlocks,
         _ => Ending::Normally,
@@ -1407,7 +1629,10 @@ fn program(seed: u64) -> (String, Ending) {
     text += match ending {
         Ending::Normally => "say('end')\n".to_string(),
         Ending::Exit(c) => format!("sys.exit({c})\n"),
-        Ending::Raises => "raise LookupError('the end')\n".to_string(),
+        Ending::OsExit(c) => format!(
+            "import os\nthreading.Thread(target=os._exit, args=({c},)).start()\ntime.sleep(30)\n"
+        ),
+        Ending::Raises => "async def fails():\n    await asyncio.sleep(0)\n    raise LookupError('the end')\nasyncio.run(fails())\n".to_string(),
         Ending::Deadlocks => "a, b = threading.Lock(), threading.Lock()
 both = threading.Barrier(2)
 def one():
@@ -1638,4 +1863,28 @@ fn campaign_of_random_programs_against_python3() {
         found.len()
     );
     assert!(found.is_empty(), "{} of {n} disagree", found.len());
+}
+
+/// A Lock or a Semaphore is owned by no thread in Python: taken by one and given back by
+/// another, it is a signal. The thread waiting on what it took itself is no deadlock, and the
+/// permit given back by another thread is no longer held.
+#[test]
+fn a_lock_released_by_another_thread_is_a_signal_not_a_deadlock() {
+    let (t, out) = traced("signal_lock.py");
+    completed(&t);
+    assert!(t.deadlock.is_none(), "{:?}", t.deadlock);
+    assert!(out.contains("released by another") && out.contains("sem too"), "{out}");
+    let report = threadlab::cmd::trace::report(&t);
+    let sem = report
+        .summary
+        .resources
+        .iter()
+        .find_map(|r| match r {
+            ResourceFigures::Semaphore {
+                name, most_holders, ..
+            } if name == "sem" => Some(*most_holders),
+            _ => None,
+        })
+        .expect("sem's figures");
+    assert_eq!(sem, 1, "a 1-permit semaphore is held at most once");
 }

@@ -115,6 +115,8 @@ pub struct Model {
     /// The lane resource a join waits on, per joined lane.
     join_res: HashMap<ThreadIdx, ResIdx>,
     holders: HashMap<ResIdx, Vec<ThreadIdx>>,
+    /// The program's `threading.Lock`s: owned by no thread, so any thread may release one.
+    plain_locks: std::collections::HashSet<ResIdx>,
     depth: HashMap<(ResIdx, ThreadIdx), u32>,
     puts: HashMap<ResIdx, u32>,
     takes: HashMap<ResIdx, u32>,
@@ -164,6 +166,7 @@ impl Model {
             awaited: HashMap::new(),
             join_res: HashMap::new(),
             holders: HashMap::new(),
+            plain_locks: Default::default(),
             depth: HashMap::new(),
             puts: HashMap::new(),
             takes: HashMap::new(),
@@ -348,6 +351,9 @@ impl Model {
         let line = if self.is_script(&r.file) { r.line } else { 0 };
         let x = self.add_resource(name, rk, line);
         self.resources.insert(key, x);
+        if r.kind == "lock" {
+            self.plain_locks.insert(x);
+        }
         x
     }
 
@@ -913,6 +919,16 @@ impl Model {
                 owner,
             ))
         };
+        // A Lock is owned by no thread: any lane that still moves may release it (a lock used
+        // as a signal, taken by one thread and released by another), so a cycle through one is
+        // certain only when no lane outside the cycle moves.
+        let nobody_else_moves = |cycle: &[WaitEdge]| {
+            (0..self.lanes.len()).all(|t| {
+                self.lanes[t].done
+                    || waiting(t).is_some()
+                    || cycle.iter().any(|e| e.thread as usize == t)
+            })
+        };
         // Follow the one-owner edges from each waiting lane; coming back to a lane on the
         // path closes a cycle.
         for start in 0..self.lanes.len() {
@@ -921,6 +937,12 @@ impl Model {
             while let Some((edge, owner)) = blame(at) {
                 if let Some(i) = path.iter().position(|e| e.thread as usize == at) {
                     let cycle = path[i..].to_vec();
+                    let releasable = cycle
+                        .iter()
+                        .any(|e| self.plain_locks.contains(&e.resource));
+                    if releasable && !nobody_else_moves(&cycle) {
+                        break;
+                    }
                     return Some(self.with_stuck(cycle));
                 }
                 path.push(edge);
