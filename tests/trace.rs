@@ -1224,8 +1224,8 @@ fn block(rng: &mut Rng, i: usize) -> String {
                 say('raised', e)
 ",
                 _ => "        fs = [ex.submit(task, x) for x in range(COUNT)]
-        done = sorted(repr(f.exception()) if f.exception() else f.result() for f in as_completed(fs))
-        say('as_completed', sorted(map(str, done)))
+        done = sorted(repr(f.exception()) if f.exception() else str(f.result()) for f in as_completed(fs))
+        say('as_completed', done)
 ",
             }
             .replace("COUNT", &count.to_string());

@@ -919,9 +919,9 @@ impl Model {
                 owner,
             ))
         };
-        // A Lock is owned by no thread: any lane that still moves may release it (a lock used
-        // as a signal, taken by one thread and released by another), so a cycle through one is
-        // certain only when no lane outside the cycle moves.
+        // A Lock is owned by no thread: any lane that still moves may release it. A lane that
+        // waits for a Lock it took itself is the lock used as a signal (taken by one thread,
+        // released by another), so that wait is certain only when no other lane moves.
         let nobody_else_moves = |cycle: &[WaitEdge]| {
             (0..self.lanes.len()).all(|t| {
                 self.lanes[t].done
@@ -937,9 +937,8 @@ impl Model {
             while let Some((edge, owner)) = blame(at) {
                 if let Some(i) = path.iter().position(|e| e.thread as usize == at) {
                     let cycle = path[i..].to_vec();
-                    let releasable = cycle
-                        .iter()
-                        .any(|e| self.plain_locks.contains(&e.resource));
+                    let releasable =
+                        cycle.len() == 1 && self.plain_locks.contains(&cycle[0].resource);
                     if releasable && !nobody_else_moves(&cycle) {
                         break;
                     }
