@@ -994,7 +994,8 @@ fn waits_made_through_the_library_are_drawn_as_waits() {
         assert!(
             events[block..next]
                 .iter()
-                .any(|e| e.kind == EventKind::Set && e.resource.is_some_and(|m| markers.contains(&m))),
+                .any(|e| e.kind == EventKind::Set
+                    && e.resource.is_some_and(|m| markers.contains(&m))),
             "{waiter}'s wait on {what} ends before its helper saw it waiting: {:?}",
             &events[block..=next]
         );
@@ -1111,7 +1112,11 @@ fn block(rng: &mut Rng, i: usize) -> String {
         }
         2 => {
             let k = rng.range(1, 3);
-            let kind = if rng.chance(50) { "Semaphore" } else { "BoundedSemaphore" };
+            let kind = if rng.chance(50) {
+                "Semaphore"
+            } else {
+                "BoundedSemaphore"
+            };
             let ms = rng.range(0, 5);
             format!(
                 "    sem = threading.{kind}({k})
@@ -1152,7 +1157,11 @@ fn block(rng: &mut Rng, i: usize) -> String {
         ),
         4 => {
             let rounds = rng.range(1, 3);
-            let action = if rng.chance(50) { ", action=lambda: None" } else { "" };
+            let action = if rng.chance(50) {
+                ", action=lambda: None"
+            } else {
+                ""
+            };
             format!(
                 "    b = threading.Barrier({n}{action})
     hits = []
@@ -1175,7 +1184,11 @@ fn block(rng: &mut Rng, i: usize) -> String {
             let consumers = rng.range(1, 3);
             let kind = ["Queue", "LifoQueue", "PriorityQueue"][rng.below(3) as usize];
             // Only a FIFO queue hands every item out before the stop marks put after them.
-            let join = if kind != "Queue" || rng.chance(50) { "q.join()" } else { "pass" };
+            let join = if kind != "Queue" || rng.chance(50) {
+                "q.join()"
+            } else {
+                "pass"
+            };
             format!(
                 "    q = queue.{kind}({maxsize})
     out = []
@@ -1209,7 +1222,11 @@ fn block(rng: &mut Rng, i: usize) -> String {
         }
         6 => {
             let (workers, count) = (rng.range(1, 4), rng.range(1, 8));
-            let bad = if rng.chance(40) { rng.below(count) as i64 } else { -1 };
+            let bad = if rng.chance(40) {
+                rng.below(count) as i64
+            } else {
+                -1
+            };
             let use_ = match rng.below(3) {
                 0 => "        try:
             say('map', list(ex.map(task, range(COUNT))))
@@ -1825,14 +1842,16 @@ fn campaign(seeds: std::ops::Range<u64>) -> Vec<String> {
     let found = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..2 {
-            s.spawn(|| loop {
-                let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if seed >= seeds.end {
-                    break;
-                }
-                if let Some(d) = disagreement(seed) {
-                    eprintln!("{d}");
-                    found.lock().unwrap().push(d);
+            s.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if seed >= seeds.end {
+                        break;
+                    }
+                    if let Some(d) = disagreement(seed) {
+                        eprintln!("{d}");
+                        found.lock().unwrap().push(d);
+                    }
                 }
             });
         }
@@ -1873,7 +1892,10 @@ fn a_lock_released_by_another_thread_is_a_signal_not_a_deadlock() {
     let (t, out) = traced("signal_lock.py");
     completed(&t);
     assert!(t.deadlock.is_none(), "{:?}", t.deadlock);
-    assert!(out.contains("released by another") && out.contains("sem too"), "{out}");
+    assert!(
+        out.contains("released by another") && out.contains("sem too"),
+        "{out}"
+    );
     let report = threadlab::cmd::trace::report(&t);
     let sem = report
         .summary
