@@ -871,9 +871,12 @@ class SimpleQueue(_queue.SimpleQueue):
             _new("queue", self, "0")
 
     def put(self, item, block=True, timeout=None):
-        super().put(item, block, timeout)
+        # Said before the item goes in (a put never waits nor fails here), so no take of it
+        # can be recorded ahead of its put.
         if self._traced:
-            _emit("put", "queue", id(self), str(self.qsize()), _where(2))
+            _gate_pass()
+            _emit("put", "queue", id(self), str(self.qsize() + 1), _where(2))
+        super().put(item, block, timeout)
 
     def put_nowait(self, item):
         return self.put(item, False)
@@ -1110,6 +1113,7 @@ def _after_fork():
     _wlock = _thread.allocate_lock()
     _step_lock = _thread.allocate_lock()
     _threads.clear()
+    _awaiting.clear()
     _pid[0] = os.getpid()
     # A forked child dies with the process that forked it, as the tracer's own child does
     # with threadlab.
