@@ -1397,6 +1397,44 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_the_library_makes_is_drawn_as_one_and_is_never_a_deadlock() {
+        let mut m = Model::new("s.py", "");
+        let mut out = Vec::new();
+        let mut r = rec(1, "T1", "await", "other", 1, 3);
+        r.arg = "work() results".to_string();
+        m.absorb(&r, &mut out);
+        let e = out.last().unwrap();
+        assert_eq!(e.kind, EventKind::Block);
+        assert_eq!(
+            m.scenario().resource_name(e.resource.unwrap()),
+            "work() results"
+        );
+        // Only code the tracer does not see can end it.
+        assert!(m.deadlock(true).is_none());
+        r.op = "awaited".to_string();
+        m.absorb(&r, &mut out);
+        assert_eq!(out.last().unwrap().kind, EventKind::Run);
+    }
+
+    #[test]
+    fn a_lock_its_own_taker_waits_for_is_a_deadlock_only_once_nobody_else_moves() {
+        let mut m = Model::new("s.py", "signal = threading.Lock()\n");
+        let mut out = Vec::new();
+        for r in [
+            rec(1, "T1", "new", "lock", 10, 1),
+            rec(2, "T1", "acquire", "lock", 10, 2),
+            rec(3, "T2", "sleep", "", 0, 5),
+            rec(4, "T1", "block", "lock", 10, 3),
+        ] {
+            m.absorb(&r, &mut out);
+        }
+        assert!(m.deadlock(false).is_none(), "T2 may release it");
+        m.absorb(&rec(5, "T2", "done", "thread", 0, 0), &mut out);
+        let d = m.deadlock(false).expect("nobody else is left");
+        assert_eq!(d.cycle.len(), 1);
+    }
+
+    #[test]
     fn records_parse_and_bad_lines_do_not() {
         let r = Record::parse("5\t7\t99\tw1\tacquire\tlock\t3\t\tx.py\t4\n").unwrap();
         assert_eq!((r.t_ns, r.pid, r.line), (5, 7, 4));
