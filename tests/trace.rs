@@ -1513,7 +1513,7 @@ fn block(rng: &mut Rng, i: usize) -> String {
     signal.acquire()
     permits = threading.Semaphore(0)
     def giver(j):
-        time.sleep(j / 1000)
+        time.sleep((j + 20) / 1000)
         permits.release()
         if j == 0:
             signal.release()
