@@ -434,7 +434,11 @@ class Condition(_RealCondition):
                 # A poll (a semaphore tried with timeout=0): no wait.
                 return super().wait(timeout)
             if ident not in _awaiting:
-                _awaiting[ident] = (_library_caller(), ("", 0))
+                what = _library_caller()
+                if what == "Thread.start()":
+                    # The hand-shake with a thread being started: its lane appearing says it.
+                    return super().wait(timeout)
+                _awaiting[ident] = (what, ("", 0))
                 try:
                     return self.wait(timeout)
                 finally:
