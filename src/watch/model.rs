@@ -357,6 +357,20 @@ impl Model {
         x
     }
 
+    /// What the model knows of the object that had the id of a new one, `res`.
+    fn forget(&mut self, r: &Record, res: ResIdx) {
+        let wait = self
+            .resources
+            .get(&(r.pid, "condition-wait", r.oid))
+            .copied();
+        for x in std::iter::once(res).chain(wait) {
+            self.holders.remove(&x);
+            self.depth.retain(|&(held, _), _| held != x);
+            self.setter.remove(&x);
+            self.notifier.remove(&x);
+        }
+    }
+
     /// The resource a condition's waiters wait on (its lock is the condition itself).
     fn condition_wait(&mut self, r: &Record, cond: ResIdx) -> ResIdx {
         let key = (r.pid, "condition-wait", r.oid);
@@ -438,7 +452,15 @@ impl Model {
         }
         // Objects are made before any lane uses them; their record says where.
         if r.op == "new" {
+            let known = self
+                .resources
+                .contains_key(&(r.pid, Model::kind_of(r).0, r.oid));
             let res = self.resource(r);
+            if known {
+                // Python gave a new object the id of one gone: the same resource, but nobody
+                // holds it, and no set or notify of the old one counts for it.
+                self.forget(r, res);
+            }
             if r.kind == "future"
                 && let Some((by, t_ns)) = self.early_sets.remove(&(r.pid, r.oid))
             {
@@ -1432,6 +1454,23 @@ mod tests {
         m.absorb(&rec(5, "T2", "done", "thread", 0, 0), &mut out);
         let d = m.deadlock(false).expect("nobody else is left");
         assert_eq!(d.cycle.len(), 1);
+    }
+
+    #[test]
+    fn a_new_object_with_a_dead_ones_id_is_held_by_nobody() {
+        let mut m = Model::new("s.py", "lock = threading.Lock()\n");
+        let mut out = Vec::new();
+        for r in [
+            rec(1, "T1", "new", "lock", 10, 1),
+            rec(2, "T1", "acquire", "lock", 10, 1),
+            rec(3, "T1", "new", "lock", 10, 1),
+            rec(4, "T2", "acquire", "lock", 10, 1),
+            rec(5, "T1", "block", "lock", 10, 1),
+        ] {
+            m.absorb(&r, &mut out);
+        }
+        // The first lock, gone, was T1's; the second is T2's alone, so T1 waits for T2.
+        assert_eq!(m.holders.get(&0), Some(&vec![1]));
     }
 
     #[test]
