@@ -204,6 +204,12 @@ impl ResourceState {
                         *holder = None;
                     }
                 }
+                // A plain lock (no depth) is owned by no thread: Python lets any thread
+                // release it, and then nobody holds it.
+                EventKind::Release if e.item.is_none() => {
+                    *holder = None;
+                    *depth = 0;
+                }
                 EventKind::Pass | EventKind::Timeout => remove(waiters, t),
                 _ => {}
             },
@@ -291,8 +297,11 @@ impl ResourceState {
                     holders.push(t);
                     remove(waiters, t);
                 }
+                // Any thread may give a permit back (a semaphore used as a signal): then one
+                // fewer is held, whoever took it.
                 EventKind::Release => {
-                    if let Some(i) = holders.iter().position(|&h| h == t) {
+                    let i = holders.iter().position(|&h| h == t).unwrap_or(0);
+                    if i < holders.len() {
                         holders.remove(i);
                     }
                 }

@@ -81,6 +81,9 @@ struct Wait {
 struct Lane {
     done: bool,
     wait: Option<Wait>,
+    /// Its latest state is a traced wait or sleep: an "await" said after it (its task gave
+    /// the loop back there) is that same wait.
+    parked: bool,
     /// Steps by (file, line): only lines of the script itself become steps.
     steps: HashMap<u32, u32>,
 }
@@ -106,9 +109,14 @@ pub struct Model {
     /// Event loops by process and loop object.
     loops: HashMap<(u32, u64), ResIdx>,
     resources: HashMap<(u32, &'static str, u64), ResIdx>,
+    /// What waits the library makes for the program are drawn on (`map() results`, `task
+    /// fetch`), by process and name.
+    awaited: HashMap<(u32, String), ResIdx>,
     /// The lane resource a join waits on, per joined lane.
     join_res: HashMap<ThreadIdx, ResIdx>,
     holders: HashMap<ResIdx, Vec<ThreadIdx>>,
+    /// The program's `threading.Lock`s: owned by no thread, so any thread may release one.
+    plain_locks: std::collections::HashSet<ResIdx>,
     depth: HashMap<(ResIdx, ThreadIdx), u32>,
     puts: HashMap<ResIdx, u32>,
     takes: HashMap<ResIdx, u32>,
@@ -155,8 +163,10 @@ impl Model {
             made_at: HashMap::new(),
             loops: HashMap::new(),
             resources: HashMap::new(),
+            awaited: HashMap::new(),
             join_res: HashMap::new(),
             holders: HashMap::new(),
+            plain_locks: Default::default(),
             depth: HashMap::new(),
             puts: HashMap::new(),
             takes: HashMap::new(),
@@ -341,7 +351,24 @@ impl Model {
         let line = if self.is_script(&r.file) { r.line } else { 0 };
         let x = self.add_resource(name, rk, line);
         self.resources.insert(key, x);
+        if r.kind == "lock" {
+            self.plain_locks.insert(x);
+        }
         x
+    }
+
+    /// What the model knows of the object that had the id of a new one, `res`.
+    fn forget(&mut self, r: &Record, res: ResIdx) {
+        let wait = self
+            .resources
+            .get(&(r.pid, "condition-wait", r.oid))
+            .copied();
+        for x in std::iter::once(res).chain(wait) {
+            self.holders.remove(&x);
+            self.depth.retain(|&(held, _), _| held != x);
+            self.setter.remove(&x);
+            self.notifier.remove(&x);
+        }
     }
 
     /// The resource a condition's waiters wait on (its lock is the condition itself).
@@ -388,6 +415,22 @@ impl Model {
 
     /// Takes one record, appending the events it means to `out`.
     pub fn absorb(&mut self, r: &Record, out: &mut Vec<Event>) {
+        let from = out.len();
+        self.absorb_one(r, out);
+        for e in &out[from..] {
+            let Some(lane) = self.lanes.get_mut(e.thread as usize) else {
+                continue;
+            };
+            match e.kind {
+                EventKind::Sleep | EventKind::Block => lane.parked = true,
+                // A task giving its loop back, or held at the gate, is still where it was.
+                EventKind::Hold | EventKind::Release | EventKind::Set | EventKind::Arrive => {}
+                _ => lane.parked = false,
+            }
+        }
+    }
+
+    fn absorb_one(&mut self, r: &Record, out: &mut Vec<Event>) {
         self.last_t_ns = self.last_t_ns.max(r.t_ns);
         if r.op == "script" {
             // Code objects name the script as python3 was given it (3.8) or absolute (3.9+).
@@ -409,7 +452,15 @@ impl Model {
         }
         // Objects are made before any lane uses them; their record says where.
         if r.op == "new" {
+            let known = self
+                .resources
+                .contains_key(&(r.pid, Model::kind_of(r).0, r.oid));
             let res = self.resource(r);
+            if known {
+                // Python gave a new object the id of one gone: the same resource, but nobody
+                // holds it, and no set or notify of the old one counts for it.
+                self.forget(r, res);
+            }
             if r.kind == "future"
                 && let Some((by, t_ns)) = self.early_sets.remove(&(r.pid, r.oid))
             {
@@ -455,6 +506,9 @@ impl Model {
             out.push(ev(EventKind::Start, None, NO_STEP));
         }
         let lane = t as usize;
+        if r.kind == "other" {
+            return self.on_await(t, r, out);
+        }
         if matches!(
             r.op.as_str(),
             "sleep" | "block" | "done" | "cancelled" | "fail"
@@ -795,6 +849,61 @@ impl Model {
         }
     }
 
+    /// A wait the library makes for the program (`await`), or its end (`awaited`): drawn as a
+    /// wait on what it is for. Only untraced code ends it, so it is judged as a wait with a
+    /// timeout: never part of a deadlock. A task's wait ends when its loop next runs it.
+    fn on_await(&mut self, t: ThreadIdx, r: &Record, out: &mut Vec<Event>) {
+        let lane = t as usize;
+        let ev = |kind: EventKind, resource: Option<ResIdx>, step: u32| Event {
+            t_ns: r.t_ns,
+            thread: t,
+            kind,
+            resource,
+            by: None,
+            step,
+            item: None,
+        };
+        match r.op.as_str() {
+            "await" => {
+                if self.lanes[lane].parked || self.lanes[lane].done {
+                    return;
+                }
+                self.leave_loop(t, r.t_ns, out);
+                let res = self.awaited_resource(r);
+                let s = self.step(t, r, Op::Wait(res));
+                self.lanes[lane].wait = Some(Wait {
+                    resource: res,
+                    want: Want::Set,
+                    lane: None,
+                    timed: true,
+                });
+                out.push(ev(EventKind::Block, Some(res), s));
+            }
+            "awaited" => {
+                let Some(w) = self.lanes[lane].wait else {
+                    return;
+                };
+                if !self.awaited.values().any(|&x| x == w.resource) {
+                    return;
+                }
+                self.lanes[lane].wait = None;
+                let s = self.step(t, r, Op::Wait(w.resource));
+                out.push(ev(EventKind::Run, None, s));
+            }
+            _ => {}
+        }
+    }
+
+    fn awaited_resource(&mut self, r: &Record) -> ResIdx {
+        let name = if r.arg.is_empty() { "a result" } else { &r.arg };
+        if let Some(&x) = self.awaited.get(&(r.pid, name.to_string())) {
+            return x;
+        }
+        let x = self.add_resource(name.to_string(), ResourceKind::Event, 0);
+        self.awaited.insert((r.pid, name.to_string()), x);
+        x
+    }
+
     /// A deadlock, if the program can no longer move: a cycle of lanes each waiting (without a
     /// timeout) for a lock another holds or for another to finish — certain as soon as it is
     /// seen — or, when `quiet` (nothing has happened for a while), every live lane waiting
@@ -832,6 +941,16 @@ impl Model {
                 owner,
             ))
         };
+        // A Lock is owned by no thread: any lane that still moves may release it. A lane that
+        // waits for a Lock it took itself is the lock used as a signal (taken by one thread,
+        // released by another), so that wait is certain only when no other lane moves.
+        let nobody_else_moves = |cycle: &[WaitEdge]| {
+            (0..self.lanes.len()).all(|t| {
+                self.lanes[t].done
+                    || waiting(t).is_some()
+                    || cycle.iter().any(|e| e.thread as usize == t)
+            })
+        };
         // Follow the one-owner edges from each waiting lane; coming back to a lane on the
         // path closes a cycle.
         for start in 0..self.lanes.len() {
@@ -840,6 +959,11 @@ impl Model {
             while let Some((edge, owner)) = blame(at) {
                 if let Some(i) = path.iter().position(|e| e.thread as usize == at) {
                     let cycle = path[i..].to_vec();
+                    let releasable =
+                        cycle.len() == 1 && self.plain_locks.contains(&cycle[0].resource);
+                    if releasable && !nobody_else_moves(&cycle) {
+                        break;
+                    }
                     return Some(self.with_stuck(cycle));
                 }
                 path.push(edge);
@@ -978,6 +1102,12 @@ impl Model {
                 };
                 if self.scenario.threads[t as usize].event_loop.is_none() {
                     self.scenario.threads[t as usize].event_loop = Some(lp);
+                }
+                // Run again: a wait said by an "await" is over.
+                if let Some(w) = self.lanes[t as usize].wait
+                    && self.awaited.values().any(|&x| x == w.resource)
+                {
+                    self.lanes[t as usize].wait = None;
                 }
                 let holders = self.holders.entry(lp).or_default();
                 if !holders.contains(&t) {
@@ -1286,6 +1416,61 @@ mod tests {
             "T1 waits for b held by T2, T2 waits for a held by T1"
         );
         assert_eq!(m.line_of(out.last().unwrap()), Some(10));
+    }
+
+    #[test]
+    fn a_wait_the_library_makes_is_drawn_as_one_and_is_never_a_deadlock() {
+        let mut m = Model::new("s.py", "");
+        let mut out = Vec::new();
+        let mut r = rec(1, "T1", "await", "other", 1, 3);
+        r.arg = "work() results".to_string();
+        m.absorb(&r, &mut out);
+        let e = out.last().unwrap();
+        assert_eq!(e.kind, EventKind::Block);
+        assert_eq!(
+            m.scenario().resource_name(e.resource.unwrap()),
+            "work() results"
+        );
+        // Only code the tracer does not see can end it.
+        assert!(m.deadlock(true).is_none());
+        r.op = "awaited".to_string();
+        m.absorb(&r, &mut out);
+        assert_eq!(out.last().unwrap().kind, EventKind::Run);
+    }
+
+    #[test]
+    fn a_lock_its_own_taker_waits_for_is_a_deadlock_only_once_nobody_else_moves() {
+        let mut m = Model::new("s.py", "signal = threading.Lock()\n");
+        let mut out = Vec::new();
+        for r in [
+            rec(1, "T1", "new", "lock", 10, 1),
+            rec(2, "T1", "acquire", "lock", 10, 2),
+            rec(3, "T2", "sleep", "", 0, 5),
+            rec(4, "T1", "block", "lock", 10, 3),
+        ] {
+            m.absorb(&r, &mut out);
+        }
+        assert!(m.deadlock(false).is_none(), "T2 may release it");
+        m.absorb(&rec(5, "T2", "done", "thread", 0, 0), &mut out);
+        let d = m.deadlock(false).expect("nobody else is left");
+        assert_eq!(d.cycle.len(), 1);
+    }
+
+    #[test]
+    fn a_new_object_with_a_dead_ones_id_is_held_by_nobody() {
+        let mut m = Model::new("s.py", "lock = threading.Lock()\n");
+        let mut out = Vec::new();
+        for r in [
+            rec(1, "T1", "new", "lock", 10, 1),
+            rec(2, "T1", "acquire", "lock", 10, 1),
+            rec(3, "T1", "new", "lock", 10, 1),
+            rec(4, "T2", "acquire", "lock", 10, 1),
+            rec(5, "T1", "block", "lock", 10, 1),
+        ] {
+            m.absorb(&r, &mut out);
+        }
+        // The first lock, gone, was T1's; the second is T2's alone, so T1 waits for T2.
+        assert_eq!(m.holders.get(&0), Some(&vec![1]));
     }
 
     #[test]

@@ -221,6 +221,72 @@ def _new(kind, obj, arg=""):
     _emit("new", kind, id(obj), arg, where[:2], tail="\t%d" % where[2])
 
 
+# Waits the program makes through the library (a result `Executor.map` hands back, the next of
+# `as_completed`, a `multiprocessing.Pool`'s answer, an idle pool worker's next task): the
+# library waits on primitives of its own, which are not traced. While such a call runs, the
+# thread's entry here names what it waits for, and the library's own condition-variable wait
+# (every one of these ends in one) is recorded as an "await" of that: the lane is drawn as
+# waiting, never as running. Its end is out of the tracer's sight, so threadlab never reads a
+# deadlock into it.
+_awaiting = {}
+_await_ids = {}
+
+
+def _await_id(what):
+    oid = _await_ids.get(what)
+    if oid is None:
+        oid = len(_await_ids) + 1
+        if oid < 10000:
+            _await_ids[what] = oid
+    return oid
+
+
+def _awaited_call(what, where, real, *a, **k):
+    """real(*a, **k), any wait it makes inside the library drawn as a wait for `what`."""
+    ident = _get_ident()
+    before = _awaiting.get(ident)
+    _awaiting[ident] = (what, where)
+    try:
+        return real(*a, **k)
+    finally:
+        if before is None:
+            _awaiting.pop(ident, None)
+        else:
+            _awaiting[ident] = before
+
+
+def _library_caller():
+    """The library function a wait is made in, named for its lane: `_feed()`."""
+    f = _getframe(2)
+    named = None
+    while f is not None and f.f_code.co_filename in (_HERE, _th.__file__):
+        # threading's outermost call, not the wait inside it: `Thread.start()`.
+        if f.f_code.co_filename == _th.__file__:
+            named = f.f_code
+        f = f.f_back
+    code = named or (f.f_code if f is not None else None)
+    if code is None:
+        return "a result"
+    return "%s()" % getattr(code, "co_qualname", code.co_name)
+
+
+def _await_begin(ident):
+    """The record of a library wait of the thread `ident`, if the program's call it is in
+    says what it waits for; the (what, where) to end it with."""
+    w = _awaiting.get(ident)
+    if w is None:
+        return None
+    # Said once: waits nested inside this one are part of it.
+    _awaiting[ident] = None
+    _emit("await", "other", _await_id(w[0]), w[0], w[1])
+    return w
+
+
+def _await_end(ident, w):
+    _emit("awaited", "other", _await_id(w[0]), w[0], w[1])
+    _awaiting[ident] = w
+
+
 # ---------------------------------------------------------------------------------------
 # threading
 
@@ -360,7 +426,30 @@ class Condition(_RealCondition):
 
     def wait(self, timeout=None):
         if not self._traced:
-            return super().wait(timeout)
+            # Every wait of the library's own threads and of its calls for the program ends
+            # here: said, so no lane is drawn running while it waits (one inside a traced wait
+            # is that wait, and threadlab reads it so).
+            ident = _get_ident()
+            if timeout is not None and timeout <= 0:
+                # A poll (a semaphore tried with timeout=0): no wait.
+                return super().wait(timeout)
+            if ident not in _awaiting:
+                what = _library_caller()
+                if what == "Thread.start()":
+                    # The hand-shake with a thread being started: its lane appearing says it.
+                    return super().wait(timeout)
+                _awaiting[ident] = (what, ("", 0))
+                try:
+                    return self.wait(timeout)
+                finally:
+                    _awaiting.pop(ident, None)
+            w = _await_begin(ident) if _awaiting[ident] else None
+            if w is None:
+                return super().wait(timeout)
+            try:
+                return super().wait(timeout)
+            finally:
+                _await_end(ident, w)
         return self._traced_wait(timeout, _where(2))
 
     def _traced_wait(self, timeout, where):
@@ -772,6 +861,55 @@ def _queue_class(base, kind):
     return Q
 
 
+class SimpleQueue(_queue.SimpleQueue):
+    """queue.SimpleQueue, traced as an unbounded queue when the program made it; one the
+    library made (a thread pool's work queue) still draws a wait for its next item as one."""
+
+    # Only primitives the program made are traced, wherever they are used.
+    _traced = False
+
+    def __init__(self):
+        super().__init__()
+        self._traced = _from_user(2)
+        if self._traced:
+            _new("queue", self, "0")
+
+    def put(self, item, block=True, timeout=None):
+        # Said before the item goes in (a put never waits nor fails here), so no take of it
+        # can be recorded ahead of its put.
+        if self._traced:
+            _gate_pass()
+            _emit("put", "queue", id(self), str(self.qsize() + 1), _where(2))
+        super().put(item, block, timeout)
+
+    def put_nowait(self, item):
+        return self.put(item, False)
+
+    def get(self, block=True, timeout=None):
+        if not (block and self.empty()):
+            item = super().get(block, timeout)
+            if self._traced:
+                _emit("take", "queue", id(self), str(self.qsize()), _where(2))
+            return item
+        if not self._traced:
+            # A pool's idle worker, waiting for a task.
+            return _awaited_call("a task to run", ("", 0), _waiting, super().get, True, timeout)
+        where = _where(2)
+        _gate_pass()
+        _emit("block", "queue", id(self), ("~" if timeout is not None else "") + "get", where)
+        try:
+            item = super().get(block, timeout)
+        except BaseException:
+            _emit("timeout", "queue", id(self), "get", where)
+            raise
+        _emit("take", "queue", id(self), str(self.qsize()), where)
+        return item
+
+    def get_nowait(self):
+        return self.get(False)
+
+
+_queue.SimpleQueue = SimpleQueue
 _queue.Queue = _queue_class(_queue.Queue, "queue")
 _queue.LifoQueue = _queue_class(_queue.LifoQueue, "queue")
 _queue.PriorityQueue = _queue_class(_queue.PriorityQueue, "queue")
@@ -821,9 +959,39 @@ def _wait(fs, timeout=None, return_when=_cfb.ALL_COMPLETED):
 
 def _as_completed(fs, timeout=None):
     where = _where(2)
-    for f in _real_as_completed(fs, timeout):
+    it = _real_as_completed(fs, timeout)
+    while True:
+        try:
+            f = _awaited_call("as_completed()", where, next, it)
+        except StopIteration:
+            return
         _emit("pass", "future", id(f), "", where)
         yield f
+
+
+def _awaited_results(what, where, it):
+    """The iterator `it` of results, each wait for one drawn as a wait for `what`."""
+    while True:
+        try:
+            r = _awaited_call(what, where, next, it)
+        except StopIteration:
+            return
+        yield r
+
+
+def _patch_map(cls):
+    real = cls.map
+
+    def map(self, fn, *iterables, **kwargs):
+        # Executor.map submits each call and waits on each result from the library's own
+        # frames: the caller's waits for results are drawn as waits for `map()`'s results.
+        if not _from_user(2):
+            return real(self, fn, *iterables, **kwargs)
+        where = _where(2)
+        what = "%s() results" % getattr(fn, "__name__", "map")
+        return _awaited_results(what, where, real(self, fn, *iterables, **kwargs))
+
+    cls.map = map
 
 
 def _patch_submit(cls):
@@ -836,6 +1004,23 @@ def _patch_submit(cls):
         return f
 
     cls.submit = submit
+
+
+_real_exception = _cfb.Future.exception
+
+
+def _exception(self, timeout=None):
+    # The same wait as result()'s, for the same future.
+    if not _from_user(2):
+        return _real_exception(self, timeout)
+    where = _where(2)
+    _gate_pass()
+    if not self.done():
+        _emit("block", "future", id(self), "~" if timeout is not None else "", where)
+    try:
+        return _real_exception(self, timeout)
+    finally:
+        _emit("pass", "future", id(self), "", where)
 
 
 _real_set_result = _cfb.Future.set_result
@@ -856,6 +1041,7 @@ def _set_exception(self, exception):
 _cfb.Future.set_result = _set_result
 _cfb.Future.set_exception = _set_exception
 _cfb.Future.result = _result
+_cfb.Future.exception = _exception
 _cf.as_completed = _as_completed
 _cf.wait = _wait
 _cfb.wait = _wait
@@ -881,8 +1067,8 @@ def _patch_shutdown(cls):
 _patch_shutdown(_cf.ThreadPoolExecutor)
 _patch_submit(_cf.ThreadPoolExecutor)
 _patch_submit(_cf.ProcessPoolExecutor)
-# Executor.map submits each call and waits on each result from the library's own frames:
-# its waits are recorded by the worker threads' lanes, and the caller's wait is one `map`.
+_patch_map(_cfb.Executor)
+_patch_map(_cf.ProcessPoolExecutor)
 
 # ---------------------------------------------------------------------------------------
 # multiprocessing: each process is a lane of the process that starts it; a forked child
@@ -931,6 +1117,7 @@ def _after_fork():
     _wlock = _thread.allocate_lock()
     _step_lock = _thread.allocate_lock()
     _threads.clear()
+    _awaiting.clear()
     _pid[0] = os.getpid()
     # A forked child dies with the process that forked it, as the tracer's own child does
     # with threadlab.
@@ -943,6 +1130,88 @@ def _after_fork():
 
 
 os.register_at_fork(after_in_child=_after_fork)
+
+# multiprocessing's own waits (a queue's get, a pipe's recv, a pool's answer, a lock or
+# semaphore shared between processes) happen in C or in pipes, out of threading's sight: each
+# is drawn as a wait for what it waits on, so a lane never runs while it waits for another
+# process.
+
+
+def _mp_patches():
+    import multiprocessing.connection as _mpc
+    import multiprocessing.pool as _mppool
+
+    def awaiting(what, real, wait_if=None):
+        def call(self, *a, **k):
+            if wait_if is not None and not wait_if(self, *a, **k):
+                return real(self, *a, **k)
+            return _awaited_call(what, _where(2), _waiting, real, self, *a, **k)
+
+        call.__name__ = real.__name__
+        call.__qualname__ = getattr(real, "__qualname__", real.__name__)
+        return call
+
+    def nothing_to_read(conn, *a, **k):
+        return not conn.poll()
+
+    for name in ("recv", "recv_bytes", "recv_bytes_into"):
+        real = getattr(_mpc._ConnectionBase, name)
+        setattr(_mpc._ConnectionBase, name, awaiting("a message", real, nothing_to_read))
+
+    real_wait = _mpc.wait
+
+    def wait(object_list, timeout=None):
+        if timeout is not None and timeout <= 0:
+            return real_wait(object_list, timeout)
+        return _awaited_call("a message or a process", _where(2), _waiting, real_wait, object_list,
+                             timeout)
+
+    _mpc.wait = wait
+    _mppool.wait = wait
+    _mppool.ApplyResult.wait = awaiting("pool results", _mppool.ApplyResult.wait)
+    _mppool.IMapIterator.next = awaiting("pool results", _mppool.IMapIterator.next)
+    _mppool.IMapIterator.__next__ = _mppool.IMapIterator.next
+
+    try:
+        import multiprocessing.synchronize as _mps
+    except ImportError:
+        # No shared semaphores on this machine: multiprocessing's locks do not exist either.
+        return
+    real_make = _mps.SemLock._make_methods
+
+    def _make_methods(self):
+        real_make(self)
+        c_acquire = self._semlock.acquire
+        what = type(self).__name__
+
+        def acquire(block=True, timeout=None):
+            if not block:
+                return c_acquire(False)
+            if c_acquire(False):
+                return True
+            return _awaited_call(what, _where(2), _waiting, c_acquire, True, timeout)
+
+        self.acquire = acquire
+
+    def enter(self):
+        return self.acquire()
+
+    _mps.SemLock._make_methods = _make_methods
+    _mps.SemLock.__enter__ = enter
+
+
+def _waiting(real, *a, **k):
+    """real(*a, **k): a wait the program's call makes, said as one (see _awaited_call)."""
+    ident = _get_ident()
+    w = _await_begin(ident)
+    try:
+        return real(*a, **k)
+    finally:
+        if w is not None:
+            _await_end(ident, w)
+
+
+_mp_patches()
 
 # ---------------------------------------------------------------------------------------
 # asyncio: each task is a lane on its event loop's thread; its await points are recorded.
@@ -1013,7 +1282,41 @@ def _handle_run(self):
     try:
         return _real_handle_run(self)
     finally:
+        # A task that gave its loop back at an await of something untraced (wait_for's inner
+        # task, to_thread's thread, a task, asyncio.wait) waits for it: said as an "await", so
+        # its lane is drawn waiting until its next step, not running.
+        if getattr(t, "_fut_waiter", None) is not None and not t.done():
+            what, where = _task_awaits(t)
+            _emit("await", "other", _await_id(what), what, where, me)
         _emit("leave", "loop", loop, ident, ("", 0), me)
+
+
+def _task_awaits(t):
+    """What the suspended task `t` awaits, and the program's line it awaits it at: the
+    innermost await of the program's own coroutines."""
+    what, where = None, ("", 0)
+    c = t.get_coro()
+    for _ in range(64):
+        code = getattr(c, "cr_code", None) or getattr(c, "gi_code", None)
+        frame = getattr(c, "cr_frame", None) or getattr(c, "gi_frame", None)
+        if code is None or frame is None:
+            break
+        inner = getattr(c, "cr_await", None)
+        if inner is None:
+            inner = getattr(c, "gi_yieldfrom", None)
+        if not _is_internal(code.co_filename):
+            where = (code.co_filename, frame.f_lineno)
+            what = inner
+        if inner is None:
+            break
+        c = inner
+    waiter = t._fut_waiter
+    if isinstance(waiter, _RealTask):
+        return "task %s" % waiter.get_name(), where
+    name = getattr(what, "__qualname__", None) or getattr(what, "__name__", None)
+    if name and not isinstance(what, _aio.Future):
+        return "%s()" % name, where
+    return type(waiter).__name__.lstrip("_").lower() or "future", where
 
 
 _aioe.Handle._run = _handle_run
