@@ -3532,3 +3532,15 @@ fn a_task_whose_awaited_tasks_ended_waits_for_a_loop_held_at_a_gate() {
     assert_no_problems(&verdicts, text);
     assert!(verdicts.iter().all(|v| v.outcome == Outcome::Deadlock));
 }
+
+/// A task whose next step awaits a task that can never end is named stuck only once it has
+/// begun that await: held at its gate before it, it can still move (the shrunk case judged 1
+/// run in 1,000 wrong).
+#[test]
+fn a_task_is_named_stuck_only_once_its_await_has_begun() {
+    let _serial = serial();
+    let text = "async-event ae0\nmutex m1\nasync-lock al2\nasync-lock al3\nevent-loop L\nthread T0 {\n    lock m1 timeout=\"2ms\" backoff=\"1ms\" jitter=#false\n    unlock m1\n}\ntask K1 {\n    sleep \"1ms\" blocking=#true\n    sleep \"1ms\" blocking=#true\n    wait ae0\n    lock al2\n    unlock al2\n    lock al2\n    unlock al2\n    set ae0\n}\ntask K2 count=2 {\n    repeat 2 {\n        wait K1 return-when=\"ALL_COMPLETED\"\n        lock al3\n        unlock al3\n    }\n    lock al2\n    unlock al2\n}\n";
+    let verdicts = judged(text, 20);
+    assert_no_problems(&verdicts, text);
+    assert!(verdicts.iter().all(|v| v.outcome == Outcome::Deadlock));
+}

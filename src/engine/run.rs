@@ -18,7 +18,7 @@ use super::primitives::{Primitive, View, mp_queue};
 use super::recorder::Sink;
 use super::script::{HOLDS_NOTHING, Shared, worker};
 use super::work;
-use crate::scenario::model::{ResourceKind, Scenario, ThreadIdx};
+use crate::scenario::model::{Op, ResourceKind, Scenario, ThreadIdx};
 use crate::vocab::deadlock::Deadlock;
 use crate::vocab::event::Event;
 
@@ -512,9 +512,31 @@ fn watch(shared: &Shared) -> Watch {
     else {
         return Watch::Changing;
     };
+    // The finder counts a task at a gather or a wait as awaiting from the step on. One that
+    // has not begun that await (held at its gate, or not polled yet) is not stuck yet: it is
+    // named once it is, and beginning the await looks again.
+    if found
+        .stuck
+        .iter()
+        .any(|&t| await_not_begun(shared, &pcs, t))
+    {
+        return Watch::Clear;
+    }
     *shared.deadlock.lock() = Some(found);
     c.pause_by_itself();
     Watch::Deadlock
+}
+
+/// Whether task `t` of this process is at a step that awaits other tasks without having begun
+/// to: a task awaiting tasks is blocked on its loop.
+fn await_not_begun(shared: &Shared, pcs: &[u32], t: ThreadIdx) -> bool {
+    let spec = &shared.scenario.threads[t as usize];
+    spec.process.is_none()
+        && matches!(
+            spec.steps.get(pcs[t as usize] as usize).map(|st| st.op),
+            Some(Op::Gather(_) | Op::WaitTasks { .. })
+        )
+        && shared.conductor.blocked_on(t).is_none()
 }
 
 /// What the threads of this process are doing, read as the finder reads it: the threads first,
