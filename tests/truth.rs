@@ -3544,3 +3544,14 @@ fn a_task_is_named_stuck_only_once_its_await_has_begun() {
     assert_no_problems(&verdicts, text);
     assert!(verdicts.iter().all(|v| v.outcome == Outcome::Deadlock));
 }
+
+/// A task waiting for its `after=` group, whose first step awaits tasks, is stuck behind a
+/// group that never finishes: the deadlock is reported, not missed.
+#[test]
+fn a_task_behind_a_stuck_group_is_stuck_whatever_its_first_step() {
+    let _serial = serial();
+    let text = "buffer q0 capacity=1\nevent-loop L\ntask K0 {\n    work \"1ms\"\n}\nthread T1 {\n    take q0\n    take q0 timeout=\"2ms\"\n    put q0\n}\ntask K2 after=T1 {\n    repeat 3 {\n        wait K0 return-when=\"ALL_COMPLETED\"\n        sleep \"1ms\" blocking=#true\n    }\n    sleep \"1ms\" blocking=#true\n}\n";
+    let verdicts = judged(text, 5);
+    assert_no_problems(&verdicts, text);
+    assert!(verdicts.iter().all(|v| v.outcome == Outcome::Deadlock));
+}

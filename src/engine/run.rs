@@ -527,11 +527,14 @@ fn watch(shared: &Shared) -> Watch {
     Watch::Deadlock
 }
 
-/// Whether task `t` of this process is at a step that awaits other tasks without having begun
-/// to: a task awaiting tasks is blocked on its loop.
+/// Whether task `t` of this process has started and is at a step that awaits other tasks
+/// without having begun to: a task awaiting tasks is blocked on its loop. (One that waits for
+/// its `after=` group to finish first is stuck behind it, whatever its first step.)
 fn await_not_begun(shared: &Shared, pcs: &[u32], t: ThreadIdx) -> bool {
-    let spec = &shared.scenario.threads[t as usize];
+    let (s, c) = (&shared.scenario, &shared.conductor);
+    let spec = &s.threads[t as usize];
     spec.process.is_none()
+        && s.starts_after(t).all(|g| c.is_finished(g))
         && matches!(
             spec.steps.get(pcs[t as usize] as usize).map(|st| st.op),
             Some(Op::Gather(_) | Op::WaitTasks { .. })
