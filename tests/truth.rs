@@ -3535,11 +3535,8 @@ fn a_task_whose_awaited_tasks_ended_waits_for_a_loop_held_at_a_gate() {
 
 /// A task whose next step awaits a task that can never end is named stuck only once it has
 /// begun that await: held at its gate before it, it can still move (the shrunk case judged 1
-/// run in 1,000 wrong). The watcher holds a report back for a task at such a step that has not
-/// begun the await; a task still in its loop's ready queue there is not told apart from one
-/// awaiting (both are blocked on the loop), so this still fails about one run in three.
+/// run in 1,000 wrong; on its own, 1 run in 3 before the fix).
 #[test]
-#[ignore = "known: a ready task at a gather step is named stuck before its await begins"]
 fn a_task_is_named_stuck_only_once_its_await_has_begun() {
     let _serial = serial();
     let text = "async-event ae0\nmutex m1\nasync-lock al2\nasync-lock al3\nevent-loop L\nthread T0 {\n    lock m1 timeout=\"2ms\" backoff=\"1ms\" jitter=#false\n    unlock m1\n}\ntask K1 {\n    sleep \"1ms\" blocking=#true\n    sleep \"1ms\" blocking=#true\n    wait ae0\n    lock al2\n    unlock al2\n    lock al2\n    unlock al2\n    set ae0\n}\ntask K2 count=2 {\n    repeat 2 {\n        wait K1 return-when=\"ALL_COMPLETED\"\n        lock al3\n        unlock al3\n    }\n    lock al2\n    unlock al2\n}\n";

@@ -70,6 +70,8 @@ pub struct Conductor {
     pc: Vec<AtomicU32>,
     /// Per thread: the resource it is blocked on, or NOT_BLOCKED.
     blocked_on: Vec<AtomicU32>,
+    /// Per task: it has begun to await other tasks (gather, wait) and is not ready again yet.
+    awaiting_tasks: Vec<AtomicBool>,
     /// Per thread: done or failed.
     finished: Vec<AtomicBool>,
     /// Per thread: not started, waiting for its `after=` group to finish.
@@ -200,6 +202,7 @@ impl Conductor {
             clock,
             pc: (0..threads).map(|_| AtomicU32::new(0)).collect(),
             blocked_on: (0..threads).map(|_| AtomicU32::new(NOT_BLOCKED)).collect(),
+            awaiting_tasks: (0..threads).map(|_| AtomicBool::new(false)).collect(),
             finished: (0..threads).map(|_| AtomicBool::new(false)).collect(),
             awaiting_group: (0..threads).map(|_| AtomicBool::new(false)).collect(),
             unfinished: AtomicUsize::new(threads),
@@ -285,6 +288,15 @@ impl Conductor {
 
     pub fn pc(&self, t: ThreadIdx) -> u32 {
         self.pc[t as usize].load(Ordering::Acquire)
+    }
+
+    /// Task `t` begins or ends an await on other tasks.
+    pub fn set_awaiting_tasks(&self, t: ThreadIdx, awaiting: bool) {
+        self.awaiting_tasks[t as usize].store(awaiting, Ordering::Release);
+    }
+
+    pub fn is_awaiting_tasks(&self, t: ThreadIdx) -> bool {
+        self.awaiting_tasks[t as usize].load(Ordering::Acquire)
     }
 
     pub fn blocked_on(&self, t: ThreadIdx) -> Option<ResIdx> {

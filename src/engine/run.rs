@@ -518,7 +518,7 @@ fn watch(shared: &Shared) -> Watch {
     if found
         .stuck
         .iter()
-        .any(|&t| await_not_begun(shared, &pcs, &second, t))
+        .any(|&t| await_not_begun(shared, &pcs, t))
     {
         return Watch::Clear;
     }
@@ -528,26 +528,18 @@ fn watch(shared: &Shared) -> Watch {
 }
 
 /// Whether task `t` of this process has started and is at a step that awaits other tasks
-/// without having begun to. A task awaiting tasks is blocked on its loop without being in its
-/// ready queue or running on it (`views`); a ready task is blocked on its loop too. (One that
-/// waits for its `after=` group to finish first is stuck behind it, whatever its first step.)
-fn await_not_begun(shared: &Shared, pcs: &[u32], views: &[View], t: ThreadIdx) -> bool {
+/// without having begun to. (One that waits for its `after=` group to finish first is stuck
+/// behind it, whatever its first step.)
+fn await_not_begun(shared: &Shared, pcs: &[u32], t: ThreadIdx) -> bool {
     let (s, c) = (&shared.scenario, &shared.conductor);
     let spec = &s.threads[t as usize];
-    if spec.process.is_some()
-        || !s.starts_after(t).all(|g| c.is_finished(g))
-        || !matches!(
+    spec.process.is_none()
+        && s.starts_after(t).all(|g| c.is_finished(g))
+        && matches!(
             spec.steps.get(pcs[t as usize] as usize).map(|st| st.op),
             Some(Op::Gather(_) | Op::WaitTasks { .. })
         )
-    {
-        return false;
-    }
-    let on_loop = spec
-        .event_loop
-        .and_then(|l| views.get(l as usize))
-        .is_some_and(|v| v.holders.contains(&t) || v.waiters.contains(&t));
-    c.blocked_on(t).is_none() || on_loop
+        && !c.is_awaiting_tasks(t)
 }
 
 /// What the threads of this process are doing, read as the finder reads it: the threads first,

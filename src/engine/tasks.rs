@@ -119,6 +119,7 @@ fn become_ready(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) {
 /// in progress ends here, and it cannot be stepped until the loop runs it.
 fn ready(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) {
     let (r, lp) = event_loop(shared, me);
+    shared.conductor.set_awaiting_tasks(me, false);
     lp.ready(&mut cx(shared, me, rec));
     shared.conductor.blocking(me, r);
 }
@@ -156,6 +157,7 @@ async fn task(shared: Arc<Shared>, me: ThreadIdx, mut rec: Recorder, timers: Han
 /// it was cancelled meanwhile, in which case `CancelledError` is raised where it awaited.
 fn resume(shared: &Shared, me: ThreadIdx, rec: &mut Recorder) -> Flow {
     let (_, lp) = event_loop(shared, me);
+    shared.conductor.set_awaiting_tasks(me, false);
     shared.conductor.unblocked(me);
     if let Some(by) = lp.cancelled(me) {
         return Err(Halt::TaskCancelled(by));
@@ -258,6 +260,7 @@ async fn run_time_until(shared: &Shared, end: u64) {
 /// it ends here and it cannot be stepped until what it awaits has ended.
 fn await_tasks(shared: &Shared, me: ThreadIdx) {
     let (r, _) = event_loop(shared, me);
+    shared.conductor.set_awaiting_tasks(me, true);
     shared.conductor.blocking(me, r);
 }
 
