@@ -3555,3 +3555,13 @@ fn a_task_behind_a_stuck_group_is_stuck_whatever_its_first_step() {
     assert_no_problems(&verdicts, text);
     assert!(verdicts.iter().all(|v| v.outcome == Outcome::Deadlock));
 }
+
+/// An async-queue serves its sentinel in put order, as `asyncio.Queue` does with `None`: put
+/// first, taken first (the invariant checker once held every sentinel back to the end).
+#[test]
+fn an_async_queue_gives_its_sentinel_in_put_order() {
+    let _serial = serial();
+    let text = "async-queue aq0 capacity=2\nevent-loop L\ntask K0 {\n    put aq0 sentinel=#true\n    put aq0\n}\ntask K1 after=K0 {\n    take aq0\n}\n";
+    let verdicts = judged(text, 3);
+    assert_no_problems(&verdicts, text);
+}

@@ -494,10 +494,11 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                     last_put[ri] = item;
                 }
                 items[ri].push_back(item);
-                // A sentinel comes last, an item without a priority at 0: plain FIFO.
+                // An item without a priority at 0: plain FIFO. A buffer's sentinel comes last
+                // among priorities; an async-queue's is queued like any item, as in asyncio.
                 priorities[ri].push_back(match step_op(e) {
                     Some(Op::PutPriority { priority, .. }) => priority,
-                    Some(Op::PutSentinel(_)) => u32::MAX,
+                    Some(Op::PutSentinel(_)) if !res.asyncio => u32::MAX,
                     _ => 0,
                 });
                 facts[ri].puts += 1;
