@@ -920,21 +920,29 @@ _queue.PriorityQueue = _queue_class(_queue.PriorityQueue, "queue")
 import concurrent.futures as _cf
 from concurrent.futures import _base as _cfb
 
-_real_result = _cfb.Future.result
 _real_as_completed = _cfb.as_completed
 
 
-def _result(self, timeout=None):
-    if not _from_user(2):
-        return _real_result(self, timeout)
-    where = _where(2)
-    _gate_pass()
-    if not self.done():
-        _emit("block", "future", id(self), "~" if timeout is not None else "", where)
-    try:
-        return _real_result(self, timeout)
-    finally:
-        _emit("pass", "future", id(self), "", where)
+def _future_wait(real):
+    """A wait for a future's outcome, by result() or exception(): one wait, on that future."""
+
+    def wait(self, timeout=None):
+        if not _from_user(2):
+            return real(self, timeout)
+        where = _where(2)
+        _gate_pass()
+        if not self.done():
+            _emit("block", "future", id(self), "~" if timeout is not None else "", where)
+        try:
+            return real(self, timeout)
+        finally:
+            _emit("pass", "future", id(self), "", where)
+
+    return wait
+
+
+_result = _future_wait(_cfb.Future.result)
+_exception = _future_wait(_cfb.Future.exception)
 
 
 _real_wait = _cfb.wait
@@ -1005,22 +1013,6 @@ def _patch_submit(cls):
 
     cls.submit = submit
 
-
-_real_exception = _cfb.Future.exception
-
-
-def _exception(self, timeout=None):
-    # The same wait as result()'s, for the same future.
-    if not _from_user(2):
-        return _real_exception(self, timeout)
-    where = _where(2)
-    _gate_pass()
-    if not self.done():
-        _emit("block", "future", id(self), "~" if timeout is not None else "", where)
-    try:
-        return _real_exception(self, timeout)
-    finally:
-        _emit("pass", "future", id(self), "", where)
 
 
 _real_set_result = _cfb.Future.set_result
