@@ -523,6 +523,36 @@ fn join_returns_after_the_last_task_done_and_sentinels_stop_the_workers() {
     }
 }
 
+/// A sentinel is served in put order, as `q.put(None)` is: a second producer still putting
+/// after the first one's sentinel leaves its items behind it, the pitfall of one sentinel and
+/// several producers. Only a priority queue serves its sentinel after every item.
+#[test]
+fn a_sentinel_is_served_in_put_order_and_last_only_in_a_priority_queue() {
+    for (put, taken) in [
+        ("put q", vec![1, 0]),
+        ("put q priority=1", vec![1, 2, 3, 0]),
+    ] {
+        let source = format!(
+            "buffer q capacity=4\nthread first {{\n    {put}\n    put q sentinel=#true\n}}\n\
+             thread second after=first {{\n    {put}\n    {put}\n}}\n\
+             thread consumer after=second {{\n    repeat 4 {{\n        take q\n    }}\n}}\n"
+        );
+        let s = Arc::new(
+            threadlab::scenario::parse_source("order", "order.kdl", &source).expect("parses"),
+        );
+        let ran = run(&s);
+        assert_eq!(ran.phase, Phase::Finished, "{:?}", ran.deadlock);
+        let consumer = s.thread_index("consumer").expect("consumer");
+        let took: Vec<u32> = ran
+            .events
+            .iter()
+            .filter(|e| e.thread == consumer && e.kind == EventKind::Take)
+            .filter_map(|e| e.item)
+            .collect();
+        assert_eq!(took, taken, "{put}");
+    }
+}
+
 #[test]
 fn a_take_with_a_timeout_gives_up_on_an_empty_queue_and_goes_on() {
     let source = "buffer q capacity=2\nthread late {\n    sleep \"300ms\"\n    put q\n}\nthread eager {\n    take q timeout=\"50ms\"\n    work \"1ms\"\n    take q\n}\n";

@@ -554,6 +554,16 @@ impl Scenario {
         names
     }
 
+    /// Whether buffer `r` is a `queue.PriorityQueue`: some put gives it a priority. Its
+    /// sentinel then comes out after every item (the Python twin puts `(inf, …)`); in a plain
+    /// queue a sentinel is served in put order, as `q.put(None)` is.
+    pub fn is_priority_queue(&self, r: ResIdx) -> bool {
+        self.threads
+            .iter()
+            .flat_map(|t| &t.steps)
+            .any(|s| matches!(s.op, Op::PutPriority { resource, .. } if resource == r))
+    }
+
     pub fn resource_index(&self, name: &str) -> Option<ResIdx> {
         self.resources
             .iter()

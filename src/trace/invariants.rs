@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use crate::scenario::model::{Op, ResourceKind, Scenario, ThreadIdx};
+use crate::scenario::model::{Op, ResIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::vocab::event::{Event, EventKind};
 
 /// What one resource went through, for assertions beyond "nothing was broken".
@@ -494,11 +494,13 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                     last_put[ri] = item;
                 }
                 items[ri].push_back(item);
-                // An item without a priority at 0: plain FIFO. A buffer's sentinel comes last
-                // among priorities; an async-queue's is queued like any item, as in asyncio.
+                // An item without a priority at 0: plain FIFO, sentinels too, as `put(None)`
+                // is; only a priority queue serves its sentinel after every item.
                 priorities[ri].push_back(match step_op(e) {
                     Some(Op::PutPriority { priority, .. }) => priority,
-                    Some(Op::PutSentinel(_)) if !res.asyncio => u32::MAX,
+                    Some(Op::PutSentinel(_)) if scenario.is_priority_queue(ri as ResIdx) => {
+                        u32::MAX
+                    }
                     _ => 0,
                 });
                 facts[ri].puts += 1;

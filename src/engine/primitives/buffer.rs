@@ -5,7 +5,8 @@
 //!
 //! It is also Python's `queue.Queue` lifecycle: a take may give up after a timeout; every put
 //! is an unfinished task until a `task-done`, and `join` waits until none is left; a sentinel
-//! (item [`SENTINEL`], Python's `None`) tells the consumer that takes it to stop.
+//! (item [`SENTINEL`], Python's `None`) tells the consumer that takes it to stop. A sentinel
+//! is queued in put order like any item, except in a priority queue, where it comes last.
 
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
@@ -25,6 +26,9 @@ pub const TOO_MANY_DONE: &str = "ValueError: task_done() called too many times";
 pub struct Buffer {
     index: ResIdx,
     capacity: usize,
+    /// The priority a sentinel is queued at: 0 in a plain queue (FIFO, as `q.put(None)`),
+    /// after every priority in a `queue.PriorityQueue`.
+    sentinel_priority: u32,
     pub(super) state: Mutex<State>,
     pub(super) not_full: Condvar,
     pub(super) not_empty: Condvar,
@@ -54,10 +58,11 @@ pub(super) struct State {
 }
 
 impl Buffer {
-    pub fn new(index: ResIdx, capacity: u32, threads: usize) -> Buffer {
+    pub fn new(index: ResIdx, capacity: u32, threads: usize, priority_queue: bool) -> Buffer {
         Buffer {
             index,
             capacity: capacity.max(1) as usize,
+            sentinel_priority: if priority_queue { u32::MAX } else { 0 },
             state: Mutex::new(State {
                 seq: 0,
                 items: VecDeque::new(),
@@ -87,7 +92,7 @@ impl Buffer {
             .map(|_| ())
     }
 
-    /// `q.put(None)`: the shutdown marker, queued like any item (last among priorities).
+    /// `q.put(None)`: the shutdown marker, queued like any item (last in a priority queue).
     pub fn put_sentinel(&self, cx: &mut Cx) -> Flow {
         self.act(cx, Some(Putting::Sentinel), None).map(|_| ())
     }
@@ -209,7 +214,7 @@ impl Buffer {
         }
         let (kind, item) = if let Some(what) = put {
             let entry = match what {
-                Putting::Sentinel => (u32::MAX, SENTINEL),
+                Putting::Sentinel => (self.sentinel_priority, SENTINEL),
                 Putting::Item(priority) => {
                     s.last_item += 1;
                     (priority, s.last_item)

@@ -285,9 +285,12 @@ impl Primitive {
             ResourceKind::Barrier { parties } => {
                 Primitive::Barrier(barrier::Barrier::new(index, parties))
             }
-            ResourceKind::Buffer { capacity } => {
-                Primitive::Buffer(buffer::Buffer::new(index, capacity, threads))
-            }
+            ResourceKind::Buffer { capacity } => Primitive::Buffer(buffer::Buffer::new(
+                index,
+                capacity,
+                threads,
+                scenario.is_priority_queue(index),
+            )),
             ResourceKind::Gil { interval } => {
                 Primitive::Gil(gil::Gil::new(index, interval, threads))
             }

@@ -254,10 +254,11 @@ pub fn twin(scenario: &Scenario) -> Twin {
             ResourceKind::Semaphore { permits } => format!("{var} = Semaphore({name}, {permits})"),
             ResourceKind::Barrier { parties } => format!("{var} = Barrier({name}, {parties})"),
             ResourceKind::Buffer { capacity } => {
-                let priority = steps(scenario).any(
-                    |op| matches!(op, Op::PutPriority { resource, .. } if resource as usize == r),
-                );
-                let class = if priority { "PriorityQueue" } else { "Queue" };
+                let class = if scenario.is_priority_queue(r as ResIdx) {
+                    "PriorityQueue"
+                } else {
+                    "Queue"
+                };
                 format!("{var} = {class}({name}, maxsize={})", maxsize(capacity))
             }
             ResourceKind::Event => format!("{var} = Event({name})"),
