@@ -453,10 +453,12 @@ thread w after=t {
 /// more than either program (docs/python.md says, per lesson, why the others differ).
 const SLEEP_BOUND: &[&str] = &["writer-starvation", "event-loop-blocking", "livelock"];
 
-/// CPython's run of each sleep-bound lesson's twin takes within ±25% of threadlab's run of the
-/// same lesson, measured here, side by side: the median ratio of three pairs of runs at 1x
-/// (one slow run on a busy machine moves the median no more than it should). The other tests'
-/// twins wait meanwhile: they would measure this binary's own load.
+/// CPython's run of each sleep-bound lesson's twin takes as long as threadlab's run of the same
+/// lesson, within a factor of 1.6 either way, measured here, side by side: the median ratio of
+/// three pairs of runs at 1x (one slow run on a busy machine moves the median no more than it
+/// should). On a quiet machine they come within ±15% (BENCHMARKS.md); the bound is loose enough
+/// for a loaded test machine and still fails a twin that waits twice or half as long as its
+/// lesson. The other tests' twins wait meanwhile: they would measure this binary's own load.
 #[test]
 fn sleep_bound_lessons_take_as_long_in_cpython_as_in_threadlab() {
     python3();
@@ -475,7 +477,7 @@ fn sleep_bound_lessons_take_as_long_in_cpython_as_in_threadlab() {
         let median = ratios[1];
         eprintln!("{name}: {ratios:?}");
         assert!(
-            (0.75..=1.25).contains(&median),
+            (1.0 / 1.6..=1.6).contains(&median),
             "{name}: CPython took {median:.2}× threadlab's time (runs: {ratios:?})"
         );
     }
