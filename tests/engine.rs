@@ -43,7 +43,7 @@ fn forced_schedule_always_deadlocks_and_names_the_cycle() {
         );
         invariants::check(&s, &events).unwrap();
         let joined = run.stop();
-        assert!(joined < Duration::from_secs(1), "joined in {joined:?}");
+        assert!(joined < Duration::from_secs(2), "joined in {joined:?}");
     }
 }
 
@@ -168,7 +168,7 @@ fn pause_stops_every_thread_and_step_moves_exactly_one() {
     assert!(run.now_ns() > frozen, "run time ran during the step");
     assert_eq!(run.phase(), Phase::Paused);
     let joined = run.stop();
-    assert!(joined < Duration::from_millis(500), "joined in {joined:?}");
+    assert!(joined < Duration::from_secs(2), "joined in {joined:?}");
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn reset_from_a_deadlock_joins_every_thread() {
         let (phase, _) = run_to_end(&run);
         assert_eq!(phase, Phase::Deadlock);
         let joined = run.stop();
-        assert!(joined < Duration::from_millis(500), "joined in {joined:?}");
+        assert!(joined < Duration::from_secs(2), "joined in {joined:?}");
     }
 }
 
