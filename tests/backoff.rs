@@ -124,7 +124,7 @@ fn check_accepts_hand_over_hand_back_offs_and_no_retry_fails() {
         let scenario = Arc::new(parse(source).unwrap_or_else(|e| panic!("{name}: {e}")));
         let mut backed_off = 0;
         for round in 0..10 {
-            let report = run(&scenario, Duration::from_secs(10));
+            let report = run(&scenario, Duration::from_secs(60));
             assert_eq!(
                 failures(&report),
                 Vec::<String>::new(),

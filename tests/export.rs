@@ -16,7 +16,8 @@ fn recording(name: &str, schedule: &[&str]) -> Recording {
     let scenario = Arc::new(threadlab::scenario::load(name).expect("built-in loads"));
     let args = RunPlan {
         scenario: name.into(),
-        for_: Some(Duration::from_secs(30)),
+        // A bound against a hang only: a loaded machine stretches a CPU-bound lesson many times.
+        for_: Some(Duration::from_secs(600)),
         schedule: schedule.iter().map(|s| s.to_string()).collect(),
         speed: 4.0,
         events: None,

@@ -24,7 +24,8 @@ fn load(name: &str) -> Arc<Scenario> {
 fn args(name: &str) -> RunPlan {
     RunPlan {
         scenario: name.to_string(),
-        for_: Some(Duration::from_secs(30)),
+        // A bound against a hang only: a loaded machine stretches a CPU-bound lesson many times.
+        for_: Some(Duration::from_secs(600)),
         schedule: Vec::new(),
         speed: 4.0,
         events: None,
@@ -322,7 +323,7 @@ fn binary_json_summary_and_exit_codes() {
         "--speed",
         "4",
         "--for",
-        "30s",
+        "600s",
     ]);
     assert_eq!(code, Some(0), "{err}");
     let v: Value = serde_json::from_str(out.trim()).unwrap();
@@ -342,7 +343,7 @@ fn binary_text_report_has_no_escape_codes() {
         "--speed",
         "4",
         "--for",
-        "30s",
+        "600s",
     ]);
     assert_eq!(code, Some(0), "{err}");
     assert!(!out.contains('\x1b'), "{out}");

@@ -15,7 +15,8 @@ fn run(name: &str) -> (threadlab::headless::Report, Recording) {
     let scenario = Arc::new(threadlab::scenario::load(name).expect("built-in loads"));
     let args = RunPlan {
         scenario: name.into(),
-        for_: Some(Duration::from_secs(30)),
+        // A bound against a hang only: a loaded machine stretches a CPU-bound lesson many times.
+        for_: Some(Duration::from_secs(600)),
         schedule: Vec::new(),
         speed: 4.0,
         events: None,
@@ -195,7 +196,8 @@ fn deadlock_blame_is_recorded_and_older_recordings_still_read() {
         );
         let args = RunPlan {
             scenario: "blame".into(),
-            for_: Some(Duration::from_secs(30)),
+            // A bound against a hang only: a loaded machine stretches a CPU-bound lesson many times.
+            for_: Some(Duration::from_secs(600)),
             schedule: Vec::new(),
             speed: 4.0,
             events: None,

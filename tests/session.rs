@@ -26,7 +26,8 @@ fn load(name: &str) -> Arc<Scenario> {
 fn deadlock_plan(events: PathBuf) -> RunPlan {
     RunPlan {
         scenario: "deadlock".into(),
-        for_: Some(Duration::from_secs(30)),
+        // A bound against a hang only: a loaded machine stretches a CPU-bound lesson many times.
+        for_: Some(Duration::from_secs(600)),
         schedule: ["T1", "T2", "T1", "T2", "T1", "T2"]
             .map(String::from)
             .to_vec(),
