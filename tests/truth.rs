@@ -685,6 +685,9 @@ const SPEED: f64 = 4.0;
 /// Run time is the scenario's own time at every speed: 1.6 s of it is 0.4 s of the wall
 /// clock at 4x.
 const RUN_BUDGET_NS: u64 = 1_600_000_000;
+/// Run time a fixed regression scenario gets: its outcome is asserted, so a loaded machine
+/// must not turn a run that completes into one out of time (8 s is 2 s of the wall at 4x).
+const FIXED_BUDGET_NS: u64 = 8_000_000_000;
 /// Wall-clock ceilings, for a machine far busier than expected.
 const WALL: Duration = Duration::from_secs(10);
 /// How long threads get to reach a standstill once a run is paused.
@@ -786,6 +789,11 @@ fn settle(run: &Run, s: &Scenario, events: &mut Vec<Event>) -> Option<String> {
 
 /// Run a checked scenario once, to its end or its bound, and judge it.
 fn trial(s: &Arc<Scenario>) -> Verdict {
+    trial_within(s, RUN_BUDGET_NS)
+}
+
+/// [`trial`] with `budget` ns of run time before the run counts as out of time.
+fn trial_within(s: &Arc<Scenario>, budget: u64) -> Verdict {
     let n = s.threads.len();
     let run = Run::start(
         s.clone(),
@@ -802,7 +810,7 @@ fn trial(s: &Arc<Scenario>) -> Verdict {
         match run.phase() {
             Phase::Finished => break Outcome::Completed,
             Phase::Deadlock => break Outcome::Deadlock,
-            _ if run.now_ns() > RUN_BUDGET_NS || Instant::now() > wall => break Outcome::Timeout,
+            _ if run.now_ns() > budget || Instant::now() > wall => break Outcome::Timeout,
             _ => {}
         }
     };
@@ -2981,7 +2989,9 @@ fn the_strategies_write_valid_scenarios_in_the_whole_language() {
 
 fn judged(text: &str, times: usize) -> Vec<Verdict> {
     let s = Arc::new(scenario::parse_source("regression", "regression.kdl", text).unwrap());
-    (0..times).map(|_| trial(&s)).collect()
+    (0..times)
+        .map(|_| trial_within(&s, FIXED_BUDGET_NS))
+        .collect()
 }
 
 fn assert_no_problems(verdicts: &[Verdict], text: &str) {
@@ -3045,7 +3055,7 @@ fn a_second_permit_of_a_semaphore_of_one_is_a_self_deadlock() {
     let _serial = serial();
     let text = "semaphore S permits=1\nthread B {\n    acquire S\n    acquire S\n    release S\n    release S\n}\nthread A {\n    sleep \"400ms\"\n    acquire S\n    release S\n}\n";
     let s = Arc::new(scenario::parse_source("self", "self.kdl", text).unwrap());
-    let verdicts: Vec<Verdict> = (0..3).map(|_| trial(&s)).collect();
+    let verdicts: Vec<Verdict> = (0..3).map(|_| trial_within(&s, FIXED_BUDGET_NS)).collect();
     assert_no_problems(&verdicts, text);
     assert!(verdicts.iter().all(|v| v.outcome == Outcome::Deadlock));
     // The order, not a time: the report came while A was still asleep, before it ever asked.
