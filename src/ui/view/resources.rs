@@ -106,7 +106,7 @@ pub fn resource_line<'a>(
         i18n::text_or("classroom.resources.loop", "loop")
     } else {
         let keyword = scenario.resources[r as usize].keyword();
-        i18n::text_or(&format!("classroom.kind.{keyword}"), keyword)
+        crate::scenario::kind_word(keyword)
     };
     let mut spans = vec![
         Span::styled(cells::pad(name, name_w), name_style),
