@@ -343,8 +343,10 @@ impl RunState {
         if let Some(c) = self.cursor {
             let c = c / per;
             if c < first {
-                // Scrubbed off the left edge: centre the cursor.
-                first = c.saturating_sub(cells / 2);
+                // Scrubbed off the left edge: the cursor at the right edge, as now is in a
+                // live run, since nothing is drawn past it; scrubbing on back scrolls a cell
+                // at a time.
+                first = c.saturating_sub(cells - 1);
             }
         }
         first * per
