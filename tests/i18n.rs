@@ -90,6 +90,10 @@ fn every_message_the_tables_name_exists() {
         wanted.push(topic.key().to_string());
     }
     wanted.push(threadlab::ui::FILES_GROUP.to_string());
+    // Every resource kind, asyncio's too: a keyword never stands in for its words.
+    for keyword in threadlab::scenario::kind_keywords() {
+        wanted.push(format!("replay_truth.kind.{keyword}"));
+    }
     for key in wanted {
         assert!(en.contains_key(&key), "no message `{key}` in en.yml");
     }
@@ -346,7 +350,9 @@ const LATIN_ALLOWED: &[&str] = &[
 /// The runs of two or more Latin letters in `text` that are neither allowed above nor words of
 /// `scenario`'s own names, titles and texts.
 fn english_in(text: &str, scenario: &threadlab::scenario::model::Scenario) -> BTreeSet<String> {
-    let mut own: BTreeSet<String> = LATIN_ALLOWED.iter().map(|w| w.to_lowercase()).collect();
+    // Allowed words are whole words: "async" is not "asyncio", nor "lock" "GIL".
+    let allowed: BTreeSet<String> = LATIN_ALLOWED.iter().map(|w| w.to_lowercase()).collect();
+    let mut own: BTreeSet<String> = BTreeSet::new();
     let names = scenario
         .threads
         .iter()
@@ -363,7 +369,7 @@ fn english_in(text: &str, scenario: &threadlab::scenario::model::Scenario) -> BT
     let glyphs: BTreeSet<char> = STATES.iter().flat_map(|r| [r.glyph, r.ascii]).collect();
     let one_glyph = |w: &str| w.chars().all(|c| glyphs.contains(&c));
     latin_words(text)
-        .filter(|w| !one_glyph(w))
+        .filter(|w| !one_glyph(w) && !allowed.contains(&w.to_lowercase()))
         // A name cut short ("philosophers-orde…") or wrapped ("wo" "rker-1") is still a name.
         .filter(|w| {
             let w = w.to_lowercase();
@@ -861,4 +867,103 @@ fn two_runs_compared_in_chinese() {
         let help = draw(&pair, w, h);
         assert!(help.contains("各走一步"), "{help}");
     }
+}
+
+/// Every resource kind has words of its own in Chinese: none is left as the English (or the
+/// keyword) it was copied from, but the GIL, which a Chinese class calls the GIL.
+#[test]
+fn every_resource_kind_has_chinese_words() {
+    let (en, zh) = (messages("en"), messages("zh"));
+    for keyword in threadlab::scenario::kind_keywords() {
+        let key = format!("replay_truth.kind.{keyword}");
+        let words = &zh[&key];
+        assert!(
+            has_chinese(words) || words == "GIL",
+            "`{key}` reads {words:?} in Chinese (English: {:?})",
+            en[&key]
+        );
+    }
+}
+
+/// A real Python program traced and shown in Chinese: every Latin word on the screen (the
+/// code pane aside) and in the text report is the program's own (a name in its source, a
+/// thread's name) or allowed above. A name threadlab makes up for what a thread waits on
+/// ("worker finished") would be English on a Chinese screen.
+#[test]
+fn a_traced_program_in_chinese_has_no_english_of_threadlabs_own() {
+    let _drawing = DRAWING.lock().unwrap_or_else(|e| e.into_inner());
+    i18n::set(Lang::Zh);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/py");
+    let mut found = Vec::new();
+    for name in [
+        "threads.py",
+        "deadlock.py",
+        "asyncio_tasks.py",
+        "condition.py",
+        "library_waits.py",
+        "pool.py",
+    ] {
+        let script = dir.join(name);
+        let out = std::env::temp_dir().join(format!(
+            "threadlab-i18n-trace-{}-{name}.out",
+            std::process::id()
+        ));
+        let spawn = threadlab::watch::child::Spawn {
+            script: script.clone(),
+            args: Vec::new(),
+            output: threadlab::watch::child::Output::File(out.clone()),
+            paused: false,
+        };
+        let traced = threadlab::cmd::trace::execute(&spawn, Some(Duration::from_secs(30)))
+            .expect("python3 3.8+ runs the tracer");
+        std::fs::remove_file(&out).ok();
+        let report = threadlab::cmd::trace::report(&traced);
+        let text = threadlab::headless::render(&report, &Default::default());
+        let rec = threadlab::vocab::recording::Recording::from_report(&report, 1.0)
+            .expect("a recording of it");
+        let source = std::fs::read_to_string(&script).unwrap();
+        // The program's own words, and Python's: the calls a wait the library makes is named
+        // after (`worker.join`, `work_queue.get()`), and `loop`, asyncio's name for an event
+        // loop (`get_running_loop()`), which names a loop's resource after its thread.
+        let pythons = ["join", "work", "queue", "get", "map", "loop"];
+        let path = script.to_string_lossy();
+        let own: BTreeSet<String> = latin_words(&source)
+            .chain(latin_words(&path))
+            .chain(
+                rec.scenario
+                    .threads
+                    .iter()
+                    .flat_map(|t| latin_words(&t.name)),
+            )
+            .chain(pythons)
+            .chain(LATIN_ALLOWED.iter().copied())
+            .map(str::to_lowercase)
+            .collect();
+        let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+        app.cores = 2;
+        app.show_recording(&rec);
+        for (what, shown) in [
+            ("text report", text),
+            ("80x24", screen_without_code(&app, 80, 24)),
+            ("120x40", screen_without_code(&app, 120, 40)),
+        ] {
+            let glyphs: BTreeSet<char> = STATES.iter().flat_map(|r| [r.glyph, r.ascii]).collect();
+            let english: BTreeSet<&str> = latin_words(&shown)
+                .filter(|w| !w.chars().all(|c| glyphs.contains(&c)))
+                .filter(|w| {
+                    let w = w.to_lowercase();
+                    // A word cut short ("pr…") or wrapped ("ducer") is still the word.
+                    !own.iter().any(|o| o.starts_with(&w) || o.ends_with(&w))
+                })
+                .collect();
+            if !english.is_empty() {
+                found.push(format!("{name} ({what}): {english:?}\n{shown}"));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "English on Chinese screens of traced programs:\n{}",
+        found.join("\n")
+    );
 }

@@ -112,7 +112,7 @@ fn threads_are_lanes_that_start_finish_and_are_joined() {
             .events
             .iter()
             .position(|e| e.thread == main && e.kind == EventKind::Pass && e.by == Some(g));
-        let waited = t.scenario.resource_index(&format!("greeter-{n} finished"));
+        let waited = t.scenario.resource_index(&format!("greeter-{n}.join"));
         match (waited, joined) {
             (Some(_), Some(j)) => assert!(done.unwrap() < j),
             (None, None) => {}
@@ -972,12 +972,12 @@ fn waits_made_through_the_library_are_drawn_as_waits() {
     // already gone, and then the model reads them as one resource: so not counted.
     assert!(!markers.is_empty(), "{:?}", t.scenario.resources);
     for (waiter, what) in [
-        ("mapper", "after_waiting() results"),
+        ("mapper", "map(after_waiting)"),
         ("collector", "as_completed()"),
         ("checker", "after_waiting()"),
         ("MainThread/wf", "wait_for()"),
         ("MainThread/tt", "to_thread()"),
-        ("MainThread/joiner", "task sleeper"),
+        ("MainThread/joiner", "sleeper"),
         ("MainThread/waiter", "wait()"),
     ] {
         let w = lane(&t, waiter);

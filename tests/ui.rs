@@ -14,6 +14,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Color;
 use ratatui::widgets::Widget;
 use threadlab::engine::{Phase, Run, RunOptions};
 use threadlab::scenario::model::{Scenario, ThreadIdx};
@@ -1675,6 +1676,161 @@ fn the_history_cursor_never_covers_part_of_a_time_label() {
                 shown.contains(&label),
                 "the cursor at cell {cell} leaves {label:?} of {shown:?}: {axis}"
             );
+        }
+    }
+}
+
+// ---- the screen at the cursor ------------------------------------------------------------------
+
+/// The cells of every lane drawn right of the cell holding `at` (lanes of one row each, as
+/// at 80x24), as the characters drawn there.
+fn drawn_after(app: &App, w: u16, h: u16, at: u64) -> String {
+    let terminal = draw(app, w, h);
+    let buf = terminal.backend().buffer();
+    let run = app.run.as_ref().unwrap();
+    let lanes = view::run::areas_of(app, Rect::new(0, 0, w, h))
+        .unwrap()
+        .lanes;
+    let g = view::lanes::geometry(run, lanes);
+    let start = run.window_start(g.cells_w);
+    let first = ((at - start) / run.ns_per_cell() + 1) as u16;
+    let mut out = String::new();
+    for lane in 0..run.scenario.threads.len() as u16 {
+        let y = g.inner.y + lane * g.lane_h;
+        for x in g.cells_x + first..g.cells_x + g.cells_w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+    }
+    out.trim().to_string()
+}
+
+/// The style of the first letter of lane `lane`'s name.
+fn name_style(app: &App, w: u16, h: u16, lane: u16) -> (Option<Color>, Option<Color>) {
+    let terminal = draw(app, w, h);
+    let run = app.run.as_ref().unwrap();
+    let lanes = view::run::areas_of(app, Rect::new(0, 0, w, h))
+        .unwrap()
+        .lanes;
+    let g = view::lanes::geometry(run, lanes);
+    let style = terminal.backend().buffer()[(g.inner.x + 2, g.inner.y + lane * g.lane_h)].style();
+    (style.fg, style.bg)
+}
+
+/// Replay and a look back describe the run as it stood at the cursor: before the deadlock no
+/// banner, no DEADLOCK badge, no thread or resource in the cycle's colour and nothing drawn
+/// past the cursor; from the instant the last thread of the cycle blocked, all of it.
+#[test]
+fn the_screen_describes_the_run_at_the_cursor_not_at_its_end() {
+    let rec = Recording::load(&fixture_path("deadlock")).unwrap();
+    for (w, h) in [(80, 24), (120, 40)] {
+        for look_back in [false, true] {
+            let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+            app.cores = 2;
+            if look_back {
+                app.show_recording(&rec);
+                app.update(Action::HistoryStart);
+            } else {
+                app.replay(&rec);
+            }
+            let run = app.run.as_ref().unwrap();
+            let at = run.deadlock_ns().expect("the recording ends in a deadlock");
+            assert!(at > 0 && at <= run.end_ns());
+            let theme = app.theme;
+            for cursor in [0, at / 2, at - 1] {
+                app.run.as_mut().unwrap().cursor = Some(cursor);
+                let shown = screen_text(&app, w, h);
+                let case = format!("{w}x{h}, cursor {cursor} of {at} (look back: {look_back})");
+                for word in ["DEADLOCK", "never move again", "wait for each other"] {
+                    assert!(
+                        !shown.contains(word),
+                        "{case}: {word:?} before the deadlock\n{shown}"
+                    );
+                }
+                for lane in 0..2 {
+                    assert_ne!(
+                        name_style(&app, w, h, lane),
+                        (theme.in_cycle().fg, theme.in_cycle().bg),
+                        "{case}: lane {lane}'s name in the cycle's colour before the deadlock"
+                    );
+                }
+                let after = drawn_after(&app, w, h, cursor);
+                assert!(
+                    after.is_empty(),
+                    "{case}: drawn past the cursor: {after:?}\n{shown}"
+                );
+            }
+            for cursor in [Some(at), None] {
+                app.run.as_mut().unwrap().cursor = cursor;
+                let shown = screen_text(&app, w, h);
+                let case = format!("{w}x{h}, cursor {cursor:?}, deadlock at {at}");
+                assert!(shown.contains("DEADLOCK"), "{case}\n{shown}");
+                assert!(shown.contains("can never move again"), "{case}\n{shown}");
+                assert!(
+                    shown.contains("T1 waits for B held by T2"),
+                    "{case}\n{shown}"
+                );
+                for lane in 0..2 {
+                    let cycle = theme.in_cycle();
+                    assert_eq!(name_style(&app, w, h, lane), (cycle.fg, cycle.bg), "{case}");
+                }
+            }
+        }
+    }
+}
+
+/// A thread's failure is said, in the badge and on its own line, only from the moment it
+/// failed; and a finished run is DONE only at its end.
+#[test]
+fn a_failure_and_the_end_are_said_only_from_when_they_happened() {
+    use threadlab::trace::testing::ev;
+    let scenario = Arc::new(
+        threadlab::scenario::parse_source(
+            "failing",
+            "failing.kdl",
+            "title \"failing\"\nthread A { work \"50ms\" }\nthread B { work \"100ms\" }\n",
+        )
+        .unwrap(),
+    );
+    let ms = 1_000_000;
+    let events = [
+        ev(0, 0, EventKind::Start),
+        ev(0, 1, EventKind::Start),
+        ev(1, 0, EventKind::Run),
+        ev(1, 1, EventKind::Run),
+        ev(50 * ms, 0, EventKind::Fail),
+        ev(100 * ms, 1, EventKind::Done),
+    ];
+    let mut app = App::new(menu(), Theme::new(ThemeKind::Dark, false));
+    app.cores = 2;
+    app.open(scenario, 1.0);
+    let live = |phase| Live {
+        phase,
+        now_ns: 100 * ms,
+        ..Live::new(1.0)
+    };
+    app.observe(live(Phase::Running), &events, Vec::new());
+    app.observe(
+        live(Phase::Finished),
+        &[],
+        vec![(0, "division by zero".to_string())],
+    );
+    let failed = "A failed: division by zero";
+    let cases = [
+        (Some(10 * ms), false, false),
+        (Some(50 * ms - 1), false, false),
+        (Some(50 * ms), true, false),
+        (Some(99 * ms), true, false),
+        (None, true, true),
+    ];
+    for (cursor, has_failed, is_done) in cases {
+        app.run.as_mut().unwrap().cursor = cursor;
+        for (w, h) in [(80, 24), (120, 40)] {
+            let shown = screen_text(&app, w, h);
+            let case = format!("{w}x{h} at {cursor:?}");
+            assert_eq!(shown.contains(failed), has_failed, "{case}\n{shown}");
+            assert_eq!(shown.contains(" DONE"), is_done, "{case}\n{shown}");
+            assert_eq!(shown.contains("WITH FAILURES"), is_done, "{case}\n{shown}");
+            assert_eq!(shown.contains("PAUSED"), !is_done, "{case}\n{shown}");
         }
     }
 }

@@ -97,12 +97,21 @@ fn program_exit(ended: Exit, traced: &Traced) -> Exit {
 /// The script must be a readable file; a `.kdl` scenario is `run`'s.
 fn check_script(path: &Path) -> Result<(), Error> {
     let refused = |message: String| {
-        Error::new("trace::script", message).help("give the path of a Python script")
+        Error::new("trace::script", message).help(rust_i18n::t!("replay_truth.python.script_help"))
     };
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() => Ok(()),
-        Ok(_) => Err(refused(format!("{} is not a file", path.display()))),
-        Err(e) => Err(refused(format!("cannot read {}: {e}", path.display()))),
+        Ok(_) => Err(refused(
+            rust_i18n::t!("replay_truth.python.not_a_file", path = path.display()).into_owned(),
+        )),
+        Err(e) => Err(refused(
+            rust_i18n::t!(
+                "replay_truth.python.read_script",
+                path = path.display(),
+                why = e
+            )
+            .into_owned(),
+        )),
     }
 }
 

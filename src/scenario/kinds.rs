@@ -305,6 +305,13 @@ pub fn threading(keyword: &str) -> &str {
     })
 }
 
+/// What the reader's language calls a resource of the kind `keyword` declares ("semaphore",
+/// "信号量"). Every keyword has its words in every language (`tests/i18n.rs` holds the message
+/// files to this table), so no keyword stands in for them on a screen.
+pub fn word(keyword: &str) -> String {
+    crate::i18n::text(&format!("replay_truth.kind.{keyword}"))
+}
+
 /// Every keyword that declares a resource.
 pub fn keywords() -> impl Iterator<Item = &'static str> {
     KINDS.iter().map(|k| k.keyword)

@@ -29,6 +29,8 @@ pub use limits::{
 };
 use model::Scenario;
 
+pub use kinds::{keywords as kind_keywords, word as kind_word};
+
 /// The origin a built-in's scenario carries, as against a file's path.
 pub fn builtin_origin(name: &str) -> String {
     format!("builtin:{name}")

@@ -407,7 +407,7 @@ pub fn render_summary(summary: &Summary, scenario: &Scenario) -> String {
             cells::pad(r.name(), name_w),
             t!(
                 "classroom.summary.kind",
-                kind = i18n::text_or(&format!("classroom.kind.{}", r.kind()), r.kind())
+                kind = crate::scenario::kind_word(r.kind())
             )
         );
     }

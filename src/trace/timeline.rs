@@ -520,6 +520,15 @@ impl Trace {
             .map(|(u, _)| *u)
     }
 
+    /// When `thread`'s latest state began (the wait a stuck thread never left); `None` before
+    /// its first event.
+    pub fn state_since(&self, thread: ThreadIdx) -> Option<u64> {
+        self.lanes
+            .get(thread as usize)?
+            .open
+            .map(|(since, _)| since)
+    }
+
     /// A thread's spans overlapping `[from_ns, to_ns)`, clipped to it. The current state runs
     /// on to `to_ns` (the caller knows where "now" is).
     pub fn spans(&self, thread: ThreadIdx, from_ns: u64, to_ns: u64) -> Vec<StateSpan> {

@@ -18,7 +18,7 @@ use crate::trace::timeline::Trace;
 use crate::ui::keys::Action;
 use crate::ui::theme::Theme;
 use crate::vocab::deadlock::Deadlock;
-use crate::vocab::event::{Event, EventKind};
+use crate::vocab::event::{Event, EventKind, State};
 
 /// Time per lane cell, from finest to coarsest.
 pub const ZOOM_LEVELS_NS: [u64; 16] = [
@@ -343,8 +343,10 @@ impl RunState {
         if let Some(c) = self.cursor {
             let c = c / per;
             if c < first {
-                // Scrubbed off the left edge: centre the cursor.
-                first = c.saturating_sub(cells / 2);
+                // Scrubbed off the left edge: the cursor at the right edge, as now is in a
+                // live run, since nothing is drawn past it; scrubbing on back scrolls a cell
+                // at a time.
+                first = c.saturating_sub(cells - 1);
             }
         }
         first * per
@@ -357,9 +359,49 @@ impl RunState {
         )
     }
 
-    /// The threads and resources in the deadlock cycle, if there is one.
+    /// When the run fell into its deadlock: the moment the last of its stuck threads began the
+    /// wait it never left. Before it, some thread of the cycle still moved.
+    pub fn deadlock_ns(&self) -> Option<u64> {
+        let d = self.live.deadlock.as_ref()?;
+        let since = |t: &ThreadIdx| self.trace.state_since(*t).unwrap_or(0);
+        let cycle = d.cycle.iter().map(|e| &e.thread);
+        Some(d.stuck.iter().chain(cycle).map(since).max().unwrap_or(0))
+    }
+
+    /// The deadlock, if the run is in it at the time shown: a cursor before the deadlock shows
+    /// threads that could still move, and no banner may say otherwise.
+    pub fn deadlock_shown(&self) -> Option<&Deadlock> {
+        let at = self.deadlock_ns()?;
+        match self.cursor {
+            Some(c) if c < at => None,
+            _ => self.live.deadlock.as_ref(),
+        }
+    }
+
+    /// How the run stands at the time shown. Looking back from a deadlock or an end, the run
+    /// was still under way then; the view is paused there (a replay may be playing it).
+    pub fn phase_shown(&self) -> Phase {
+        let Some(at) = self.cursor else {
+            return self.live.phase;
+        };
+        match self.live.phase {
+            Phase::Deadlock if self.deadlock_shown().is_none() => Phase::Paused,
+            Phase::Finished if at < self.trace.end_ns() => Phase::Paused,
+            phase => phase,
+        }
+    }
+
+    /// The threads that had failed by the time shown, and why, in the order they failed.
+    pub fn failures_shown(&self) -> impl Iterator<Item = &(ThreadIdx, String)> {
+        let view = self.cursor;
+        self.failures.iter().filter(move |(t, _)| {
+            view.is_none_or(|at| self.trace.state_at(*t, at) == Some(State::Failed))
+        })
+    }
+
+    /// The threads and resources in the deadlock cycle, if the run is in one at the time shown.
     pub fn cycle(&self) -> (Vec<ThreadIdx>, Vec<ResIdx>) {
-        match &self.live.deadlock {
+        match self.deadlock_shown() {
             Some(d) => (
                 d.cycle.iter().map(|e| e.thread).collect(),
                 d.cycle.iter().map(|e| e.resource).collect(),

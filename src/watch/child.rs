@@ -67,8 +67,9 @@ pub fn check_python() -> Result<(u32, u32), StartError> {
         .stderr(Stdio::null())
         .output()
         .map_err(|e| StartError {
-            message: format!("cannot run `{shown}`: {e}"),
-            help: "install Python 3.8 or later, or set THREADLAB_PYTHON to its path".into(),
+            message: rust_i18n::t!("replay_truth.python.cannot_run", python = shown, why = e)
+                .into_owned(),
+            help: rust_i18n::t!("replay_truth.python.install").into_owned(),
         })?;
     let text = String::from_utf8_lossy(&out.stdout);
     let version = text
@@ -78,12 +79,17 @@ pub fn check_python() -> Result<(u32, u32), StartError> {
     match version {
         Some(v) if out.status.success() && v >= MIN_PYTHON => Ok(v),
         Some((a, b)) => Err(StartError {
-            message: format!("`{shown}` is Python {a}.{b}; tracing needs 3.8 or later"),
-            help: "install a newer Python, or set THREADLAB_PYTHON to its path".into(),
+            message: rust_i18n::t!(
+                "replay_truth.python.too_old",
+                python = shown,
+                version = format!("{a}.{b}")
+            )
+            .into_owned(),
+            help: rust_i18n::t!("replay_truth.python.newer").into_owned(),
         }),
         None => Err(StartError {
-            message: format!("`{shown}` did not say which Python it is"),
-            help: "set THREADLAB_PYTHON to a Python 3.8 or later".into(),
+            message: rust_i18n::t!("replay_truth.python.no_version", python = shown).into_owned(),
+            help: rust_i18n::t!("replay_truth.python.set_python").into_owned(),
         }),
     }
 }
@@ -104,8 +110,8 @@ impl Child {
     pub fn spawn(spec: &Spawn, origin: Instant) -> Result<Child, StartError> {
         check_python()?;
         let dir = private_dir().map_err(|e| StartError {
-            message: format!("cannot make a temporary folder for the tracer: {e}"),
-            help: "check TMPDIR".into(),
+            message: rust_i18n::t!("replay_truth.python.temp", why = e).into_owned(),
+            help: rust_i18n::t!("replay_truth.python.check_tmpdir").into_owned(),
         })?;
         let tracer = dir.join("sitecustomize.py");
         let gate_path = dir.join("gate");
@@ -120,14 +126,14 @@ impl Child {
             Ok(gate)
         })();
         let gate = setup.map_err(|e| StartError {
-            message: format!("cannot write the tracer: {e}"),
-            help: "check TMPDIR".into(),
+            message: rust_i18n::t!("replay_truth.python.write_tracer", why = e).into_owned(),
+            help: rust_i18n::t!("replay_truth.python.check_tmpdir").into_owned(),
         })?;
         if spec.paused {
             gate.write_at(&[1], 0).ok();
         }
         let (read_fd, write_fd) = pipe().map_err(|e| StartError {
-            message: format!("cannot make a pipe: {e}"),
+            message: rust_i18n::t!("replay_truth.python.pipe", why = e).into_owned(),
             help: String::new(),
         })?;
         // python3 runs the script itself; the tracer is loaded first, as sitecustomize.
@@ -158,15 +164,21 @@ impl Child {
                     .as_fd()
                     .try_clone_to_owned()
                     .map_err(|e| StartError {
-                        message: format!("cannot pass the script's output on: {e}"),
+                        message: rust_i18n::t!("replay_truth.python.pass_output", why = e)
+                            .into_owned(),
                         help: String::new(),
                     })?;
                 cmd.stdout(Stdio::from(err));
             }
             Output::File(path) => {
                 let f = File::create(path).map_err(|e| StartError {
-                    message: format!("cannot write the output file {}: {e}", path.display()),
-                    help: "give a path in a folder you can write to".into(),
+                    message: rust_i18n::t!(
+                        "replay_truth.python.write_output",
+                        path = path.display(),
+                        why = e
+                    )
+                    .into_owned(),
+                    help: rust_i18n::t!("replay_truth.python.output_help").into_owned(),
                 })?;
                 let g = f.try_clone().map_err(|e| StartError {
                     message: e.to_string(),
@@ -189,8 +201,13 @@ impl Child {
             Ok(())
         });
         let proc = cmd.spawn().map_err(|e| StartError {
-            message: format!("cannot start `{}`: {e}", Path::new(&python()).display()),
-            help: "install Python 3.8 or later, or set THREADLAB_PYTHON to its path".into(),
+            message: rust_i18n::t!(
+                "replay_truth.python.cannot_start",
+                python = Path::new(&python()).display(),
+                why = e
+            )
+            .into_owned(),
+            help: rust_i18n::t!("replay_truth.python.install").into_owned(),
         })?;
         drop(write_fd);
         let pgid = proc.id() as i32;
@@ -217,7 +234,7 @@ impl Child {
                 }
             })
             .map_err(|e| StartError {
-                message: format!("cannot start a thread: {e}"),
+                message: rust_i18n::t!("replay_truth.python.thread", why = e).into_owned(),
                 help: String::new(),
             })?;
         Ok(Child {

@@ -62,8 +62,13 @@ impl Tracing {
     /// Starts `spec.script` under the tracer.
     pub fn start(spec: &Spawn, for_: Option<Duration>) -> Result<Tracing, StartError> {
         let source = std::fs::read(&spec.script).map_err(|e| StartError {
-            message: format!("cannot read {}: {e}", spec.script.display()),
-            help: "give the path of a Python script".into(),
+            message: rust_i18n::t!(
+                "replay_truth.python.read_script",
+                path = spec.script.display(),
+                why = e
+            )
+            .into_owned(),
+            help: rust_i18n::t!("replay_truth.python.script_help").into_owned(),
         })?;
         let source = String::from_utf8_lossy(&source);
         let clock = RunClock::new();

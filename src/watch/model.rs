@@ -384,12 +384,14 @@ impl Model {
         x
     }
 
-    /// What a join of lane `t` waits on.
+    /// What a join of lane `t` waits on. It is named as Python spells the call (`worker.join`,
+    /// as a condition's waiters wait on `cond.wait`): a name reads the same in every language,
+    /// where words made up here would stay English on a Chinese screen.
     fn join_resource(&mut self, t: ThreadIdx) -> ResIdx {
         if let Some(&r) = self.join_res.get(&t) {
             return r;
         }
-        let name = format!("{} finished", self.scenario.thread_name(t));
+        let name = format!("{}.join", self.scenario.thread_name(t));
         let r = self.add_resource(name, ResourceKind::Event, 0);
         self.join_res.insert(t, r);
         r
@@ -895,7 +897,8 @@ impl Model {
     }
 
     fn awaited_resource(&mut self, r: &Record) -> ResIdx {
-        let name = if r.arg.is_empty() { "a result" } else { &r.arg };
+        // Named as the call awaited, which reads the same in every language.
+        let name = if r.arg.is_empty() { "result()" } else { &r.arg };
         if let Some(&x) = self.awaited.get(&(r.pid, name.to_string())) {
             return x;
         }

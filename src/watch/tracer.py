@@ -227,7 +227,8 @@ def _new(kind, obj, arg=""):
 # thread's entry here names what it waits for, and the library's own condition-variable wait
 # (every one of these ends in one) is recorded as an "await" of that: the lane is drawn as
 # waiting, never as running. Its end is out of the tracer's sight, so threadlab never reads a
-# deadlock into it.
+# deadlock into it. What it waits for is named as Python spells the call (`map(square)`,
+# `work_queue.get()`), which reads the same on a screen in any language.
 _awaiting = {}
 _await_ids = {}
 
@@ -266,7 +267,7 @@ def _library_caller():
         f = f.f_back
     code = named or (f.f_code if f is not None else None)
     if code is None:
-        return "a result"
+        return "result()"
     return "%s()" % getattr(code, "co_qualname", code.co_name)
 
 
@@ -893,7 +894,7 @@ class SimpleQueue(_queue.SimpleQueue):
             return item
         if not self._traced:
             # A pool's idle worker, waiting for a task.
-            return _awaited_call("a task to run", ("", 0), _waiting, super().get, True, timeout)
+            return _awaited_call("work_queue.get()", ("", 0), _waiting, super().get, True, timeout)
         where = _where(2)
         _gate_pass()
         _emit("block", "queue", id(self), ("~" if timeout is not None else "") + "get", where)
@@ -996,7 +997,7 @@ def _patch_map(cls):
         if not _from_user(2):
             return real(self, fn, *iterables, **kwargs)
         where = _where(2)
-        what = "%s() results" % getattr(fn, "__name__", "map")
+        what = "map(%s)" % getattr(fn, "__name__", "")
         return _awaited_results(what, where, real(self, fn, *iterables, **kwargs))
 
     cls.map = map
@@ -1148,20 +1149,20 @@ def _mp_patches():
 
     for name in ("recv", "recv_bytes", "recv_bytes_into"):
         real = getattr(_mpc._ConnectionBase, name)
-        setattr(_mpc._ConnectionBase, name, awaiting("a message", real, nothing_to_read))
+        setattr(_mpc._ConnectionBase, name, awaiting("%s()" % name, real, nothing_to_read))
 
     real_wait = _mpc.wait
 
     def wait(object_list, timeout=None):
         if timeout is not None and timeout <= 0:
             return real_wait(object_list, timeout)
-        return _awaited_call("a message or a process", _where(2), _waiting, real_wait, object_list,
+        return _awaited_call("connection.wait()", _where(2), _waiting, real_wait, object_list,
                              timeout)
 
     _mpc.wait = wait
     _mppool.wait = wait
-    _mppool.ApplyResult.wait = awaiting("pool results", _mppool.ApplyResult.wait)
-    _mppool.IMapIterator.next = awaiting("pool results", _mppool.IMapIterator.next)
+    _mppool.ApplyResult.wait = awaiting("AsyncResult.wait()", _mppool.ApplyResult.wait)
+    _mppool.IMapIterator.next = awaiting("imap().next()", _mppool.IMapIterator.next)
     _mppool.IMapIterator.__next__ = _mppool.IMapIterator.next
 
     try:
@@ -1304,7 +1305,7 @@ def _task_awaits(t):
         c = inner
     waiter = t._fut_waiter
     if isinstance(waiter, _RealTask):
-        return "task %s" % waiter.get_name(), where
+        return waiter.get_name(), where
     name = getattr(what, "__qualname__", None) or getattr(what, "__name__", None)
     if name and not isinstance(what, _aio.Future):
         return "%s()" % name, where

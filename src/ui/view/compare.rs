@@ -56,9 +56,7 @@ pub fn rows(pair: &Pair, area: Rect, cards: &[Vec<Card>; 2]) -> ([HalfRows; 2], 
             };
             let scenario = &run.scenario;
             let banner = run
-                .live
-                .deadlock
-                .as_ref()
+                .deadlock_shown()
                 .map_or(0, |d| banner::wanted_height(d, scenario, area.width).min(3));
             let warning = machine_warning(run);
             let card = card::stack_height(cards, area.width, warning.as_deref());
@@ -227,7 +225,7 @@ fn draw_half(
         },
         buf,
     );
-    if let Some(d) = &run.live.deadlock {
+    if let Some(d) = run.deadlock_shown() {
         banner::DeadlockBanner {
             deadlock: d,
             scenario: &run.scenario,

@@ -43,7 +43,7 @@ pub fn draw_group(
     buf: &mut Buffer,
 ) {
     let (cycle, _) = run.cycle();
-    let stuck = run.live.deadlock.as_ref().map(|d| &d.stuck);
+    let stuck = run.deadlock_shown().map(|d| &d.stuck);
     let caught = cycle.iter().any(|&t| group.contains(t))
         || stuck.is_some_and(|s| s.iter().any(|&t| group.contains(t)));
     let (style, pointer) = super::name_look(theme, caught, group.contains(run.selected));
@@ -72,21 +72,19 @@ pub fn draw_group(
         return;
     }
     lane_rule(theme, p.cells_x - 1, p.y, p.lane_h, buf);
-    let end = run.end_ns();
     let per = run.ns_per_cell();
     let start = run.window_start(p.cells_w);
     let cells = groups::group_cells(&run.trace, group, window);
-    let at_end = groups::census(&run.trace, group, end)
-        .first()
-        .map(|&(s, _)| s);
+    let then = now.first().map(|&(s, _)| s);
     for i in 0..p.cells_w {
         let from = start + u64::from(i) * per;
-        // As in a thread's lane: nothing past now, and the cell holding now shows now.
-        if from > end {
+        // As in a thread's lane: nothing past the time shown, and the cell holding it shows
+        // the state then.
+        if from > view {
             break;
         }
-        let state = if from + per > end {
-            at_end
+        let state = if from + per > view {
+            then
         } else {
             cells[usize::from(i)]
         };

@@ -199,14 +199,11 @@ impl Widget for Lanes<'_> {
         let g = geometry(run, area);
         let scenario = &run.scenario;
         let view = run.view_ns();
-        let end = run.end_ns();
         let per = run.ns_per_cell();
         let start = run.window_start(g.cells_w);
         let (cycle, _) = run.cycle();
         let stuck: Vec<ThreadIdx> = run
-            .live
-            .deadlock
-            .as_ref()
+            .deadlock_shown()
             .map(|d| d.stuck.clone())
             .unwrap_or_default();
         let resources = self.resources;
@@ -320,16 +317,18 @@ impl Widget for Lanes<'_> {
             let cells = run.trace.window_cells(t, &window);
             for i in 0..g.cells_w {
                 let from = start + u64::from(i) * per;
-                // Nothing is drawn past now: what has not happened yet is not known, not even
-                // in a deadlock (the banner says the waits never end; the lanes show how long
-                // they have lasted).
-                if from > end {
+                // Nothing is drawn past the time shown (now, or the history cursor): what had
+                // not happened yet then is not known, not even in a deadlock (the banner says
+                // the waits never end; the lanes show how long they have lasted), and a replay
+                // at 0s gives nothing of its run away.
+                if from > view {
                     break;
                 }
-                // The cell holding "now" shows the state now: a thread that has just blocked
-                // (a deadlock stops the clock right there) must not look as if it were running.
-                let state = if from + per > end {
-                    run.trace.state_at(t, end)
+                // The cell holding the time shown shows the state then: a thread that has just
+                // blocked (a deadlock stops the clock right there) must not look as if it were
+                // running.
+                let state = if from + per > view {
+                    run.trace.state_at(t, view)
                 } else {
                     cells[usize::from(i)]
                 };
@@ -353,7 +352,7 @@ impl Widget for Lanes<'_> {
                 }
             }
             // Increments of this thread that another's write then threw away.
-            for &(_, at) in lost.iter().filter(|(who, at)| *who == t && *at <= end) {
+            for &(_, at) in lost.iter().filter(|(who, at)| *who == t && *at <= view) {
                 let i = (at.saturating_sub(start) / per) as u16;
                 if i < g.cells_w {
                     for dy in 0..g.lane_h {

@@ -50,7 +50,7 @@ pub fn shown(run: &RunState, rows: usize) -> Vec<&Event> {
     const MOST: usize = 1 << 13;
     let mut shown: Vec<&Event> = run
         .trace
-        .events_back(run.view_ns().saturating_add(1))
+        .events_back(run.view_ns())
         .take(MOST)
         .filter(|e| loggable(e) && !implied(e) && !run.trace.said_elsewhere(e))
         .take(rows)

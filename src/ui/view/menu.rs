@@ -259,7 +259,7 @@ fn preview(app: &App, area: Rect, buf: &mut Buffer) {
                 .iter()
                 .map(|r| {
                     let keyword = r.keyword();
-                    let kind = crate::i18n::text_or(&format!("classroom.kind.{keyword}"), keyword);
+                    let kind = crate::scenario::kind_word(keyword);
                     format!("{kind} {}", r.name)
                 })
                 .collect();

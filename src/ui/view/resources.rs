@@ -26,12 +26,87 @@ pub struct Resources<'a> {
 /// Rows the panel wants at this inner width: each resource's line, wrapped, plus borders.
 pub fn wanted_height(run: &RunState, states: &[ResourceState], width: u16) -> u16 {
     let theme = Theme::new(crate::ui::theme::ThemeKind::Mono, false);
-    let lines = lines(run, states, theme);
-    let texts: Vec<String> = lines
-        .iter()
-        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
-        .collect();
-    crate::ui::view::wrapped_rows(texts.iter().map(String::as_str), width).max(1) + 2
+    let rows: usize = lines(run, states, theme)
+        .into_iter()
+        .map(|l| hang(l, width).len())
+        .sum();
+    (rows as u16).max(1) + 2
+}
+
+/// `line` (a resource's name, its kind, then what it holds and who waits) as rows of at most
+/// `width` cells, broken between words; a row after the first starts under the first word
+/// after the kind, so a name wrapped onto the next row is never read as a resource's name.
+fn hang(line: Line<'_>, width: u16) -> Vec<Line<'_>> {
+    let width = usize::from(width.max(1));
+    let lead: usize = line.spans.iter().take(2).map(|s| s.width()).sum();
+    let indent = if lead * 2 <= width {
+        lead
+    } else {
+        2.min(width - 1)
+    };
+    // Words with the spaces before them, so a row's break falls between words; a label
+    // ("waiting:") stays with the word after it.
+    let mut words: Vec<Vec<Span>> = Vec::new();
+    let mut label = false;
+    for span in &line.spans {
+        let text = span.content.as_ref();
+        let mut start = 0;
+        let mut cuts: Vec<usize> = Vec::new();
+        for (i, c) in text.char_indices() {
+            if c == ' ' && i > start && !text[start..i].trim().is_empty() {
+                cuts.push(i);
+                start = i;
+            }
+        }
+        let mut from = 0;
+        for to in cuts.into_iter().chain([text.len()]) {
+            let piece = &text[from..to];
+            from = to;
+            if piece.is_empty() {
+                continue;
+            }
+            let blank = piece.trim().is_empty();
+            let ends_label = piece.trim_end().ends_with([':', '：']);
+            let piece = Span::styled(piece.to_string(), span.style);
+            match words.last_mut() {
+                Some(word) if label || blank => word.push(piece),
+                _ => words.push(vec![piece]),
+            }
+            if !blank {
+                label = ends_label;
+            }
+        }
+    }
+    let mut rows: Vec<Vec<Span>> = vec![Vec::new()];
+    let mut col = 0;
+    for word in words {
+        let w: usize = word.iter().map(|s| s.width()).sum();
+        if col > indent && col + w > width {
+            rows.push(vec![Span::raw(" ".repeat(indent))]);
+            col = indent;
+            let mut word = word;
+            if let Some(first) = word.first_mut() {
+                first.content = first.content.trim_start().to_string().into();
+            }
+            for span in word {
+                // A word longer than a row is cut where the row ends.
+                for c in span.content.chars() {
+                    let cw = cells::width(c.encode_utf8(&mut [0; 4]));
+                    if col + cw > width {
+                        rows.push(vec![Span::raw(" ".repeat(indent))]);
+                        col = indent;
+                    }
+                    let row = rows.last_mut().expect("a row");
+                    row.push(Span::styled(c.to_string(), span.style));
+                    col += cw;
+                }
+            }
+            continue;
+        }
+        col += w;
+        rows.last_mut().expect("a row").extend(word);
+    }
+    rows.into_iter().map(Line::from).collect()
 }
 
 fn lines<'a>(run: &'a RunState, states: &[ResourceState], theme: Theme) -> Vec<Line<'a>> {
@@ -106,7 +181,7 @@ pub fn resource_line<'a>(
         i18n::text_or("classroom.resources.loop", "loop")
     } else {
         let keyword = scenario.resources[r as usize].keyword();
-        i18n::text_or(&format!("classroom.kind.{keyword}"), keyword)
+        crate::scenario::kind_word(keyword)
     };
     let mut spans = vec![
         Span::styled(cells::pad(name, name_w), name_style),
@@ -411,7 +486,19 @@ impl Widget for Resources<'_> {
         if inner.is_empty() {
             return;
         }
-        let mut lines = lines(run, self.states, self.theme);
+        let plain = lines(run, self.states, self.theme);
+        let hung: Vec<Line> = plain
+            .iter()
+            .cloned()
+            .flat_map(|l| hang(l, inner.width))
+            .collect();
+        // Hanging rows cost room: where they do not all fit, every word still shows, wrapped
+        // to the panel's edge.
+        let mut lines = if hung.len() <= usize::from(inner.height) {
+            hung
+        } else {
+            plain
+        };
         if lines.is_empty() {
             lines.push(Line::styled(
                 t!("classroom.resources.none"),

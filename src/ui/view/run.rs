@@ -50,11 +50,9 @@ pub fn areas_of(app: &App, area: Rect) -> Option<Areas> {
 pub fn areas(run: &RunState, area: Rect, cards: &[Card], resources: &[ResourceState]) -> Areas {
     let scenario = &run.scenario;
     let banner_h = run
-        .live
-        .deadlock
-        .as_ref()
+        .deadlock_shown()
         .map_or(0, |d| banner::wanted_height(d, scenario, area.width).min(5));
-    let failures_h = run.failures.len().min(2) as u16;
+    let failures_h = run.failures_shown().count().min(2) as u16;
     let fixed = 2 + banner_h + failures_h;
     let room = area.height.saturating_sub(fixed);
     // The lanes are the point, but the code and resources below need a few rows too.
@@ -124,8 +122,11 @@ pub fn lane_at(app: &App, pos: Position) -> Option<ThreadIdx> {
     lanes::thread_at(run, areas_of(app, app.size)?.lanes, pos)
 }
 
+/// How the run stands at the time shown, as the header's badge says it.
 pub fn badge(run: &RunState) -> (Badge, String) {
-    match run.live.phase {
+    let playing = run.replay.as_ref().is_some_and(|r| r.playing);
+    match run.phase_shown() {
+        Phase::Paused if playing => (Badge::Running, rust_i18n::t!("replay_truth.playing").into()),
         Phase::Running => (Badge::Running, rust_i18n::t!("run.running").into()),
         Phase::Paused => (Badge::Paused, rust_i18n::t!("run.paused").into()),
         Phase::Stepping(t) => (
@@ -133,7 +134,7 @@ pub fn badge(run: &RunState) -> (Badge, String) {
             rust_i18n::t!("run.stepping", thread = run.scenario.thread_name(t)).into(),
         ),
         Phase::Deadlock => (Badge::Deadlock, rust_i18n::t!("run.deadlock").into()),
-        Phase::Finished if !run.failures.is_empty() => {
+        Phase::Finished if run.failures_shown().next().is_some() => {
             (Badge::Failed, rust_i18n::t!("run.done_failures").into())
         }
         Phase::Finished => (Badge::Done, rust_i18n::t!("run.done").into()),
@@ -220,7 +221,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let states = run.trace.resources_at(run.view_ns());
     let a = areas(run, area, &cards, &states);
     header(run, theme, a.header, buf);
-    if let Some(d) = &run.live.deadlock {
+    if let Some(d) = run.deadlock_shown() {
         banner::DeadlockBanner {
             deadlock: d,
             scenario: &run.scenario,
@@ -229,8 +230,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .render(a.banner, buf);
     }
     let failures: Vec<Line> = run
-        .failures
-        .iter()
+        .failures_shown()
         .map(|(t, why)| {
             Line::styled(
                 format!(
