@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use threadlab::engine::Phase;
+use threadlab::engine::{Phase, RunOptions};
 use threadlab::scenario::{self, model::Op, model::Scenario, model::ThreadIdx};
 use threadlab::vocab::event::{Event, EventKind};
 
@@ -435,7 +435,10 @@ fn loop_turns(s: &Scenario, events: &[Event], from: u64, to: u64, except: Thread
 #[test]
 fn to_thread_keeps_the_loop_free_and_the_blocking_call_does_not() {
     let s = builtin("to-thread");
-    let out = run(&s);
+    // At 1x the offloaded call lasts half a second of the wall clock: at 4x, a loaded machine
+    // that stalls the whole process for a tenth of a second could end it before the tickers
+    // had their turns.
+    let out = run_with(&s, RunOptions::default());
     assert_eq!(out.phase, Phase::Finished);
     let ev = &out.events;
 
@@ -452,14 +455,21 @@ fn to_thread_keeps_the_loop_free_and_the_blocking_call_does_not() {
         0,
         "nothing ran on the loop during the blocking call"
     );
+    // Ready and waiting for the loop at some moment of the call: blocked on it before the call
+    // ended, and not given it until after the call began (a ticker may have turned ready just
+    // before the call took the loop, or during it).
+    let main = Some(resource(&s, "main") as u16);
     let frozen = group(&s, "tick")
         .into_iter()
         .filter(|&t| {
-            of(ev, t).any(|e| {
+            let mine: Vec<&Event> = of(ev, t).filter(|e| e.resource == main).collect();
+            mine.iter().enumerate().any(|(i, e)| {
                 e.kind == EventKind::Block
-                    && e.resource == Some(resource(&s, "main") as u16)
-                    && e.t_ns > call.t_ns
                     && e.t_ns < after
+                    && mine[i + 1..]
+                        .iter()
+                        .find(|g| g.kind == EventKind::Acquire)
+                        .is_none_or(|g| g.t_ns > call.t_ns)
             })
         })
         .count();
@@ -603,7 +613,7 @@ fn an_async_event_releases_every_waiter_and_names_the_setter() {
 #[test]
 fn a_stepped_await_on_tasks_ends_when_the_task_starts_waiting() {
     use std::time::Duration;
-    use threadlab::engine::{Run, RunOptions};
+    use threadlab::engine::Run;
     let s = Arc::new(
         parse("event-loop\ntask fetch {\n    sleep \"50ms\"\n    work \"1ms\"\n}\ntask main {\n    gather fetch\n    work \"1ms\"\n}\n")
             .unwrap(),
