@@ -3568,3 +3568,46 @@ fn an_async_queue_gives_its_sentinel_in_put_order() {
     let verdicts = judged(text, 3);
     assert_no_problems(&verdicts, text);
 }
+
+/// The twin of `text` run under python3 at 4x: its exit code and stderr.
+fn twin_of(name: &str, text: &str) -> (i32, String) {
+    let s = scenario::parse_source(name, &format!("{name}.kdl"), text).unwrap();
+    let dir = std::env::temp_dir().join(format!("threadlab-truth-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let program = dir.join(format!("{name}.py"));
+    std::fs::write(&program, threadlab::trace::export::python::render(&s)).unwrap();
+    let ended = run_twin(&program, "4", Duration::from_secs(30));
+    let _ = std::fs::remove_dir_all(&dir);
+    ended.expect("the twin ends")
+}
+
+/// A task awaiting, or cancelling, a task group that starts only once its `after=` group has
+/// finished: every task exists from the start, as gather() makes them, and the late ones wait
+/// inside their tasks; the twin once made them only after the wait, so the awaiting task
+/// found no such name. The twin ends as threadlab does.
+#[test]
+fn a_task_awaits_or_cancels_a_group_still_waiting_for_its_after_group() {
+    for (text, expected) in [
+        (
+            "event-loop L\nthread T {\n    sleep \"20ms\"\n}\ntask K0 after=T {\n    sleep \"1ms\"\n}\ntask K1 {\n    wait K0 return-when=\"ALL_COMPLETED\"\n}\n",
+            Outcome::Completed,
+        ),
+        (
+            "event-loop L\nthread T {\n    sleep \"20ms\"\n}\ntask K2 after=T count=2 {\n    sleep \"1ms\"\n}\ntask K0 after=K2 {\n    sleep \"1ms\"\n}\ntask K1 {\n    gather K0\n}\n",
+            Outcome::Completed,
+        ),
+        (
+            "mutex m\nevent-loop L\nthread T {\n    lock m\n    lock m\n}\ntask K0 after=T {\n    sleep \"1ms\"\n}\ntask K1 {\n    cancel K0\n    sleep \"10ms\"\n}\n",
+            Outcome::Deadlock,
+        ),
+    ] {
+        let verdicts = {
+            let _serial = serial();
+            judged(text, 3)
+        };
+        assert_no_problems(&verdicts, text);
+        assert!(verdicts.iter().all(|v| v.outcome == expected), "{text}");
+        let (code, err) = twin_of("late", text);
+        assert_eq!(Some(code), exit_of(&verdicts[0]), "{text}\n{err}");
+    }
+}

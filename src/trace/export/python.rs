@@ -587,31 +587,41 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
         } else {
             ""
         };
+        // Every task is created before any runs, a group waiting for its `after=` groups
+        // too (it waits inside its task), so a task may await or cancel it from the start;
+        // `after=` names groups declared above, which are made first.
         let mut started: Vec<&Group> = Vec::new();
-        for &g in in_order.iter().filter(|g| g.task) {
-            for &a in &g.after {
-                let dep = &groups[a];
-                if dep.task {
-                    out.line(&format!(
-                        "    await asyncio.gather(*{}{returning})  {}",
-                        dep.var,
-                        after_note(g)
-                    ));
-                } else {
-                    out.line(&format!(
-                        "    await asyncio.get_running_loop().run_in_executor(None, join, {})  {}",
-                        tuple(dep),
-                        after_note(g)
-                    ));
-                }
-            }
+        for g in groups.iter().filter(|g| g.task) {
+            let waits: Vec<String> = g
+                .after
+                .iter()
+                .map(|&a| {
+                    let dep = &groups[a];
+                    if dep.task {
+                        dep.var.clone()
+                    } else {
+                        format!("threads_finished({})", tuple(dep))
+                    }
+                })
+                .collect();
             let names: Vec<String> = g.lanes.iter().map(|n| py_str(n)).collect();
-            out.line(&format!(
-                "    {} = create_tasks({}, {})",
-                g.var,
-                g.func,
-                names.join(", ")
-            ));
+            if waits.is_empty() {
+                out.line(&format!(
+                    "    {} = create_tasks({}, {})",
+                    g.var,
+                    g.func,
+                    names.join(", ")
+                ));
+            } else {
+                out.line(&format!(
+                    "    {} = create_tasks({}, {}, after=[{}])  {}",
+                    g.var,
+                    g.func,
+                    names.join(", "),
+                    waits.join(", "),
+                    after_note(g)
+                ));
+            }
             started.push(g);
         }
         let all: Vec<String> = started.iter().map(|g| format!("*{}", g.var)).collect();

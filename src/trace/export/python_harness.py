@@ -639,9 +639,13 @@ def join(*groups):
             _done(name).wait()
 
 
-async def _task(coroutine_function, name):
-    _log("start", lane=name)
+async def _task(coroutine_function, name, after):
     try:
+        for group in after:
+            # asyncio.wait cancels nothing it waits for: a task cancelled here leaves the
+            # group, and the others waiting for it, as they were.
+            await asyncio.wait(group)
+        _log("start", lane=name)
         await coroutine_function()
     except asyncio.CancelledError as error:
         _log("cancelled", lane=name, by=_CANCELLED_BY.get(name), line=_raised_at(error))
@@ -659,10 +663,27 @@ async def _task(coroutine_function, name):
     _done(name).set()
 
 
-def create_tasks(coroutine_function, *names):
-    """One asyncio task per name, each running the coroutine function."""
+def create_tasks(coroutine_function, *names, after=()):
+    """One asyncio task per name, each running the coroutine function once every task in
+    `after` (lists of tasks, or of threads_finished futures) has ended. Every task exists from
+    the start, as gather() makes them, so a task may await or cancel one still waiting."""
     loop = asyncio.get_running_loop()
-    return [_Task(_task(coroutine_function, name), loop=loop, name=name) for name in names]
+    return [_Task(_task(coroutine_function, name, after), loop=loop, name=name)
+            for name in names]
+
+
+def threads_finished(names):
+    """A future of the running loop, done once every thread of `names` has finished. A helper
+    thread waits for them, so the loop's executor threads are left to the lesson's own calls."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def wait():
+        join(names)
+        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(None))
+
+    threading.Thread(target=wait, name="joiner", daemon=True).start()
+    return [future]
 
 
 def start_event_loop(name, main):
