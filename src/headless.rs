@@ -8,9 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::console::errln;
 use crate::engine::Phase;
 use crate::error::Error;
-use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::scenario::model::{ProcIdx, Scenario, ThreadIdx};
 pub use crate::session::RunPlan;
 use crate::session::Session;
 use crate::trace::machine;
@@ -23,6 +24,30 @@ use crate::vocab::recording::Recording;
 
 /// How long one wait for events lasts before the loop looks at the run again.
 const POLL: Duration = Duration::from_millis(20);
+
+/// Says on stderr which child processes were stopped or continued since `seen` (each with
+/// its pid), which becomes `now`.
+fn say_stopped(scenario: &Scenario, seen: &mut Vec<(ProcIdx, u32)>, now: Vec<(ProcIdx, u32)>) {
+    if *seen == now {
+        return;
+    }
+    let name = |p: ProcIdx| scenario.processes[p as usize].name.as_str();
+    for &(p, pid) in now.iter().filter(|s| !seen.contains(s)) {
+        errln(&rust_i18n::t!(
+            "twins.stopped",
+            process = name(p),
+            pid = pid
+        ));
+    }
+    for &(p, pid) in seen.iter().filter(|s| !now.contains(s)) {
+        errln(&rust_i18n::t!(
+            "twins.continued",
+            process = name(p),
+            pid = pid
+        ));
+    }
+    *seen = now;
+}
 
 /// How the report is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +94,9 @@ pub fn render(report: &Report, options: &Options) -> String {
     text::render(&report.trace, &report.summary, report.end_ns, &opts)
 }
 
-/// Runs the scenario and gathers the report, without printing anything.
+/// Runs the scenario and gathers the report. It prints nothing, but for one line on stderr
+/// each time a child process is stopped by a signal or continued: a run waiting for a
+/// stopped process must not wait in silence.
 pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error> {
     let machine_at_start = machine::sample();
     // A SIGTERM, SIGHUP or Ctrl-C ends the run's child processes with threadlab.
@@ -83,10 +110,12 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error>
         session.drain(&mut buf);
         rec.absorb(&mut buf);
     }
+    let mut stopped = Vec::new();
     loop {
         session.wait(&mut buf, POLL);
         rec.absorb(&mut buf);
         let Some(run) = session.run() else { break };
+        say_stopped(&scenario, &mut stopped, run.stopped_processes());
         if run.is_finished() || run.phase() == Phase::Deadlock {
             break;
         }
@@ -119,7 +148,17 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error>
         }
     }
 
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = stopped
+        .iter()
+        .map(|&(p, pid)| {
+            rust_i18n::t!(
+                "twins.stopped_at_end",
+                process = scenario.processes[p as usize].name,
+                pid = pid
+            )
+            .into_owned()
+        })
+        .collect();
     let errors: Vec<Error> = session.finish().into_iter().collect();
     let dropped = ended.dropped_events;
     if dropped > 0 {

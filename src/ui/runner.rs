@@ -16,7 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::engine::{Breakpoint, Phase, Run};
 use crate::error::Error;
-use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::scenario::model::{ProcIdx, Scenario, ThreadIdx};
 use crate::session::{RunPlan, Session};
 use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
 use crate::ui::edits::{self, Edits};
@@ -235,6 +235,8 @@ struct Driver {
     program_output: Option<PathBuf>,
     /// Two runs asked for (`compare`, or the menu's compare key), to take the screen next.
     compare: Option<CompareRequest>,
+    /// The run's child processes last seen stopped by a signal, with their pids.
+    stopped: Vec<(ProcIdx, u32)>,
 }
 
 /// Two runs to show side by side, their sessions started and held at 0s.
@@ -264,6 +266,21 @@ impl CompareRequest {
             paused,
         })
     }
+}
+
+/// What the footer says when a child process of the run was stopped by a signal, or continued,
+/// since `seen`: its threads cannot move while it is stopped, and the run waits for it.
+fn stopped_notice(
+    scenario: &Scenario,
+    seen: &[(ProcIdx, u32)],
+    now: &[(ProcIdx, u32)],
+) -> Option<String> {
+    let name = |p: ProcIdx| scenario.processes[p as usize].name.as_str();
+    if let Some(&(p, pid)) = now.iter().find(|s| !seen.contains(s)) {
+        return Some(rust_i18n::t!("twins.stopped", process = name(p), pid = pid).into_owned());
+    }
+    let &(p, pid) = seen.iter().find(|s| !now.contains(s))?;
+    Some(rust_i18n::t!("twins.continued", process = name(p), pid = pid).into_owned())
 }
 
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
@@ -299,6 +316,7 @@ impl Driver {
         let speed = run.map_or(1.0, |r| r.live.speed);
         let paused = run.is_some_and(|r| r.paused_start);
         self.session.restart(scenario, speed, paused);
+        self.stopped.clear();
         self.settle = SETTLE;
     }
 
@@ -612,8 +630,15 @@ impl Driver {
         }
 
         app.observe(live, &self.scratch, failures);
+        let mut changed = changed;
         if let Some(run) = self.session.run() {
             app.observe_footprint(run.footprint());
+            let stopped = run.stopped_processes();
+            if let Some(notice) = stopped_notice(run.scenario(), &self.stopped, &stopped) {
+                app.notice(notice);
+                changed = true;
+            }
+            self.stopped = stopped;
         }
         if let Some(hit) = self.session.run().and_then(Run::take_hit) {
             app.stopped_at(hit);
