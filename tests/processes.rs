@@ -819,3 +819,41 @@ fn a_put_is_recorded_once_its_bytes_are_in_the_pipe() {
     }
     assert_eq!(in_pipe, 0);
 }
+
+/// `after=p` names a whole process, as `p.join()` waits for one: a thread or a process declared
+/// below starts only once every thread of it (of each process of a `count=` block) is done.
+/// Inside a process, a thread waits for threads, not for a process.
+#[test]
+fn after_a_process_waits_for_every_thread_of_it() {
+    let out = run_source(
+        "mp-queue q\nprocess p count=2 {\n    thread a { put q }\n    thread b { sleep \"30ms\"; put q }\n}\n\
+         thread main after=p {\n    repeat 4 { take q }\n}\n\
+         process last after=p {\n    thread w { work \"1ms\" }\n}\n",
+    );
+    assert_eq!(out.phase, Phase::Finished, "{:?}", out.deadlock);
+    let done_at = |name: &str| {
+        out.of(out.thread(name))
+            .into_iter()
+            .find(|e| e.kind == EventKind::Done)
+            .unwrap_or_else(|| panic!("{name} finished"))
+            .t_ns
+    };
+    let first_of = |name: &str| out.of(out.thread(name))[0].t_ns;
+    let p_done = ["p-1.a", "p-1.b", "p-2.a", "p-2.b"]
+        .map(done_at)
+        .into_iter()
+        .max()
+        .unwrap();
+    for late in ["main", "last.w"] {
+        assert!(
+            first_of(late) > p_done,
+            "{late} began before every thread of p was done"
+        );
+    }
+
+    let (codes, text) = check(
+        "process p {\n    thread a { work \"1ms\" }\n}\nprocess r {\n    thread b after=p { work \"1ms\" }\n}\n",
+    );
+    assert_eq!(codes, ["scenario::undeclared"], "{text}");
+    assert!(text.contains("test.kdl:5:"), "{text}");
+}

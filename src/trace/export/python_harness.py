@@ -934,6 +934,7 @@ _SPAWN = multiprocessing.get_context("spawn")
 _MP_QUEUES = {}  # resource -> MpQueue, as this process made them
 _CHILDREN = []   # every child process started here
 _HOME = []       # the queue children send their events home on, once there is one
+_IN_PROCESSES = {}  # lane of a child process -> the multiprocessing.Event its end sets
 
 
 class MpQueue:
@@ -967,6 +968,13 @@ class MpQueue:
         return None if number == 0 else number
 
 
+def in_processes(*lanes):
+    """The lanes that run in child processes: each one's end is a multiprocessing.Event, made
+    before any process starts, so a lane of any process may wait for it (join)."""
+    for lane in lanes:
+        _DONE[lane] = _IN_PROCESSES[lane] = _SPAWN.Event()
+
+
 def start_process(name, *groups):
     """Start process `name` running each (function, lanes) of groups on threads of its own.
     Its lanes show the process starting until their threads start in it."""
@@ -975,7 +983,7 @@ def start_process(name, *groups):
     at = time.perf_counter()
     queues = {resource: q._queue for resource, q in _MP_QUEUES.items()}
     process = _SPAWN.Process(target=_child, name=name,
-                             args=(groups, _T0, _RATE, _HOME[0], queues))
+                             args=(groups, _T0, _RATE, _HOME[0], queues, _IN_PROCESSES))
     process.start()
     with _LOG:
         for _, lanes in groups:
@@ -985,11 +993,12 @@ def start_process(name, *groups):
     _CHILDREN.append(process)
 
 
-def _child(groups, t0, rate, home, queues):
-    """A child process: its lanes on its threads, on the parent's clock, calibration and pipes;
-    its events go home when they are done."""
+def _child(groups, t0, rate, home, queues, ends):
+    """A child process: its lanes on its threads, on the parent's clock, calibration and pipes,
+    each lane's end told to every process; its events go home when they are done."""
     global _T0, _RATE
     _T0, _RATE = t0, rate
+    _DONE.update(ends)
     for resource, inherited in queues.items():
         _MP_QUEUES[resource]._queue = inherited
     lanes = [lane for target, names in groups for lane in start(target, *names)]
