@@ -3657,3 +3657,31 @@ fn a_twin_waits_for_threads_of_another_process() {
         assert_eq!(code, 0, "{text}\n{err}");
     }
 }
+
+/// A task cancelled while it holds an async lock gives it back, as leaving `async with` on
+/// `CancelledError` does and as threadlab does: the twin wrote bare acquire/release, so the
+/// lock stayed held and the task waiting for it deadlocked where threadlab completes. And a
+/// task awaiting tasks that wait for good waits for good too: the twin's watchdog took its
+/// await for a sleep and let the program hang where threadlab reports the deadlock.
+#[test]
+fn a_twin_gives_back_a_cancelled_tasks_lock_and_reports_a_task_awaiting_stuck_tasks() {
+    for (text, expected) in [
+        (
+            "async-lock al\nevent-loop L\ntask K0 {\n    lock al\n    lock al\n    unlock al\n    unlock al\n}\ntask K1 {\n    sleep \"5ms\"\n    cancel K0\n    lock al\n    unlock al\n}\n",
+            Outcome::Completed,
+        ),
+        (
+            "async-queue aq capacity=1\nevent-loop L\ntask K0 {\n    take aq\n    put aq\n}\ntask K1 {\n    wait K0 return-when=\"FIRST_COMPLETED\"\n}\ntask K2 {\n    gather K0\n}\n",
+            Outcome::Deadlock,
+        ),
+    ] {
+        let verdicts = {
+            let _serial = serial();
+            judged(text, 3)
+        };
+        assert_no_problems(&verdicts, text);
+        assert!(verdicts.iter().all(|v| v.outcome == expected), "{text}");
+        let (code, err) = twin_of("awaits", text);
+        assert_eq!(Some(code), exit_of(&verdicts[0]), "{text}\n{err}");
+    }
+}

@@ -576,7 +576,7 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
         .find(|r| r.kind == ResourceKind::EventLoop);
     if let Some(l) = event_loop {
         out.line("async def event_loop():");
-        out.line("    \"\"\"The tasks, as asyncio.gather would run them, group after group.\"\"\"");
+        out.line("    \"\"\"The tasks, all made at once and gathered, as asyncio.gather runs them.\"\"\"");
         let (global, cancels) = awaited_tasks(scenario, groups);
         if let Some(global) = global {
             out.line(&global);

@@ -648,6 +648,11 @@ async def _task(coroutine_function, name, after):
         _log("start", lane=name)
         await coroutine_function()
     except asyncio.CancelledError as error:
+        # CancelledError leaves every `async with` block it passes through: the permits and
+        # locks of asyncio's the task holds are given back, as threadlab gives them back.
+        for primitive in _ASYNC_PERMITS:
+            while name in _HOLDERS.get(primitive.name, []):
+                primitive.release()
         _log("cancelled", lane=name, by=_CANCELLED_BY.get(name), line=_raised_at(error))
         _ENDED.append(name)
         _done(name).set()
@@ -698,6 +703,7 @@ def start_event_loop(name, main):
 _CANCELLED_BY = {}  # task -> the lane that cancelled it
 _ENDED = []         # tasks in the order they ended
 _EXECUTOR = set()   # the loop's executor threads (asyncio_0, ...) that ran a call
+_ASYNC_PERMITS = []  # every AsyncSemaphore and AsyncLock, which a cancelled task gives back
 
 
 def _raised_at(error):
@@ -731,6 +737,7 @@ class AsyncSemaphore:
 
     def __init__(self, name, *args):
         self.name, self._lock = name, self._kind(*args)
+        _ASYNC_PERMITS.append(self)
 
     async def acquire(self):
         if self._lock.locked():
@@ -822,9 +829,18 @@ class AsyncQueue:
         _log("pass", self.name, item=0, by=self._queue._finished_by)
 
 
+def _awaiting(tasks):
+    """The running task awaits the ends of `tasks`, with no timeout: recorded as threadlab
+    records it (a sleep), yet to the watchdog it waits for good, as a blocked lane does, since
+    only those tasks' moving on can end its wait."""
+    with _LOG:
+        _WAITING[_me()] = (" and ".join(sorted({t.get_name() for t in tasks})), False)
+
+
 async def gather(*tasks):
     """asyncio.gather(*tasks): goes on when every one of them has ended."""
     _log("sleep")
+    _awaiting(tasks)
     results = await asyncio.gather(*tasks, return_exceptions=True)
     _log("pass")
     return results
@@ -834,6 +850,7 @@ async def wait(tasks, return_when=asyncio.ALL_COMPLETED):
     """asyncio.wait(tasks, return_when=...): the tasks done and those still pending; it cancels
     nothing itself."""
     _log("sleep")
+    _awaiting(tasks)
     done, pending = await asyncio.wait(tasks, return_when=return_when)
     first = min((t.get_name() for t in done), key=_ENDED.index)
     _log("pass", by=first if return_when == asyncio.FIRST_COMPLETED else None)
