@@ -3685,3 +3685,20 @@ fn a_twin_gives_back_a_cancelled_tasks_lock_and_reports_a_task_awaiting_stuck_ta
         assert_eq!(Some(code), exit_of(&verdicts[0]), "{text}\n{err}");
     }
 }
+
+/// asyncio hands a freed lock to the task first in line, so a task that asks while one waits
+/// waits too, though the lock is not taken yet: the twin said so only when the lock was
+/// taken, so its watchdog took that task for a running one and let a deadlock hang.
+#[test]
+fn a_twin_task_asking_for_a_lock_another_waits_for_waits() {
+    let text = "async-lock al\nevent-loop L\ntask A {\n    lock al\n    sleep \"5ms\"\n    unlock al\n    lock al\n    unlock al\n}\ntask B {\n    sleep \"1ms\"\n    lock al\n    lock al\n    unlock al\n    unlock al\n}\n";
+    let verdicts = {
+        let _serial = serial();
+        judged(text, 3)
+    };
+    assert_no_problems(&verdicts, text);
+    assert!(verdicts.iter().all(|v| v.outcome == Outcome::Deadlock));
+    let (code, err) = twin_of("handed", text);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("A waits for al, held by B"), "{err}");
+}

@@ -740,7 +740,10 @@ class AsyncSemaphore:
         _ASYNC_PERMITS.append(self)
 
     async def acquire(self):
-        if self._lock.locked():
+        # asyncio hands a freed lock or permit to the first task waiting for it, so a task
+        # that comes while one waits waits too, though the lock is not taken yet.
+        waiters = self._lock._waiters or ()
+        if self._lock.locked() or any(not w.cancelled() for w in waiters):
             _log("block", self.name)
         await self._lock.acquire()
         _log("acquire", self.name)
