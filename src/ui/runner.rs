@@ -1127,3 +1127,30 @@ impl Looped for Comparing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::stopped_notice;
+
+    /// The footer says a process stopped when it is seen stopped, continued when it no longer
+    /// is, and nothing while nothing changed.
+    #[test]
+    fn a_stopped_process_is_said_once_and_so_is_its_continuing() {
+        crate::i18n::set(crate::i18n::Lang::En);
+        let s = crate::scenario::parse_source(
+            "t",
+            "t.kdl",
+            "process worker {\n    thread w { work \"1ms\" }\n}\n",
+        )
+        .unwrap();
+        let stopped = stopped_notice(&s, &[], &[(0, 42)]).unwrap();
+        assert!(
+            stopped.contains("process worker (pid 42) is stopped"),
+            "{stopped}"
+        );
+        assert!(stopped.contains("kill -CONT 42"), "{stopped}");
+        assert_eq!(stopped_notice(&s, &[(0, 42)], &[(0, 42)]), None);
+        let continued = stopped_notice(&s, &[(0, 42)], &[]).unwrap();
+        assert!(continued.contains("pid 42) was continued"), "{continued}");
+    }
+}
