@@ -11,9 +11,9 @@ use std::time::Duration;
 use crate::console::errln;
 use crate::engine::Phase;
 use crate::error::Error;
-use crate::scenario::model::{ProcIdx, Scenario, ThreadIdx};
+use crate::scenario::model::{Scenario, ThreadIdx};
 pub use crate::session::RunPlan;
-use crate::session::Session;
+use crate::session::{Session, stopped_news};
 use crate::trace::machine;
 use crate::trace::summary::{RunEnd, Summary, SummaryBuilder};
 use crate::trace::text::{self, TextOptions};
@@ -24,30 +24,6 @@ use crate::vocab::recording::Recording;
 
 /// How long one wait for events lasts before the loop looks at the run again.
 const POLL: Duration = Duration::from_millis(20);
-
-/// Says on stderr which child processes were stopped or continued since `seen` (each with
-/// its pid), which becomes `now`.
-fn say_stopped(scenario: &Scenario, seen: &mut Vec<(ProcIdx, u32)>, now: Vec<(ProcIdx, u32)>) {
-    if *seen == now {
-        return;
-    }
-    let name = |p: ProcIdx| scenario.processes[p as usize].name.as_str();
-    for &(p, pid) in now.iter().filter(|s| !seen.contains(s)) {
-        errln(&rust_i18n::t!(
-            "twins.stopped",
-            process = name(p),
-            pid = pid
-        ));
-    }
-    for &(p, pid) in seen.iter().filter(|s| !now.contains(s)) {
-        errln(&rust_i18n::t!(
-            "twins.continued",
-            process = name(p),
-            pid = pid
-        ));
-    }
-    *seen = now;
-}
 
 /// How the report is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,8 +71,7 @@ pub fn render(report: &Report, options: &Options) -> String {
 }
 
 /// Runs the scenario and gathers the report. It prints nothing, but for one line on stderr
-/// each time a child process is stopped by a signal or continued: a run waiting for a
-/// stopped process must not wait in silence.
+/// each time a child process is stopped by a signal or continued (`stopped_news`).
 pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error> {
     let machine_at_start = machine::sample();
     // A SIGTERM, SIGHUP or Ctrl-C ends the run's child processes with threadlab.
@@ -115,7 +90,11 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error>
         session.wait(&mut buf, POLL);
         rec.absorb(&mut buf);
         let Some(run) = session.run() else { break };
-        say_stopped(&scenario, &mut stopped, run.stopped_processes());
+        let now = run.stopped_processes();
+        for line in stopped_news(&scenario, &stopped, &now) {
+            errln(&line);
+        }
+        stopped = now;
         if run.is_finished() || run.phase() == Phase::Deadlock {
             break;
         }

@@ -17,7 +17,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::engine::{Breakpoint, Phase, Run};
 use crate::error::Error;
 use crate::scenario::model::{ProcIdx, Scenario, ThreadIdx};
-use crate::session::{RunPlan, Session};
+use crate::session::{RunPlan, Session, stopped_news};
 use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
 use crate::ui::edits::{self, Edits};
 use crate::ui::keys::{self, Action, Context};
@@ -266,21 +266,6 @@ impl CompareRequest {
             paused,
         })
     }
-}
-
-/// What the footer says when a child process of the run was stopped by a signal, or continued,
-/// since `seen`: its threads cannot move while it is stopped, and the run waits for it.
-fn stopped_notice(
-    scenario: &Scenario,
-    seen: &[(ProcIdx, u32)],
-    now: &[(ProcIdx, u32)],
-) -> Option<String> {
-    let name = |p: ProcIdx| scenario.processes[p as usize].name.as_str();
-    if let Some(&(p, pid)) = now.iter().find(|s| !seen.contains(s)) {
-        return Some(rust_i18n::t!("twins.stopped", process = name(p), pid = pid).into_owned());
-    }
-    let &(p, pid) = seen.iter().find(|s| !now.contains(s))?;
-    Some(rust_i18n::t!("twins.continued", process = name(p), pid = pid).into_owned())
 }
 
 /// Opens a recording in the run view: the same views over a trace of the recorded events. Space
@@ -634,7 +619,8 @@ impl Driver {
         if let Some(run) = self.session.run() {
             app.observe_footprint(run.footprint());
             let stopped = run.stopped_processes();
-            if let Some(notice) = stopped_notice(run.scenario(), &self.stopped, &stopped) {
+            let news = stopped_news(run.scenario(), &self.stopped, &stopped);
+            if let Some(notice) = news.into_iter().next() {
                 app.notice(notice);
                 changed = true;
             }
@@ -1125,32 +1111,5 @@ impl Looped for Comparing {
             }
             _ => false,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::stopped_notice;
-
-    /// The footer says a process stopped when it is seen stopped, continued when it no longer
-    /// is, and nothing while nothing changed.
-    #[test]
-    fn a_stopped_process_is_said_once_and_so_is_its_continuing() {
-        crate::i18n::set(crate::i18n::Lang::En);
-        let s = crate::scenario::parse_source(
-            "t",
-            "t.kdl",
-            "process worker {\n    thread w { work \"1ms\" }\n}\n",
-        )
-        .unwrap();
-        let stopped = stopped_notice(&s, &[], &[(0, 42)]).unwrap();
-        assert!(
-            stopped.contains("process worker (pid 42) is stopped"),
-            "{stopped}"
-        );
-        assert!(stopped.contains("kill -CONT 42"), "{stopped}");
-        assert_eq!(stopped_notice(&s, &[(0, 42)], &[(0, 42)]), None);
-        let continued = stopped_notice(&s, &[(0, 42)], &[]).unwrap();
-        assert!(continued.contains("pid 42) was continued"), "{continued}");
     }
 }
