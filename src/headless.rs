@@ -8,11 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::console::errln;
 use crate::engine::Phase;
 use crate::error::Error;
 use crate::scenario::model::{Scenario, ThreadIdx};
 pub use crate::session::RunPlan;
-use crate::session::Session;
+use crate::session::{Session, stopped_news};
 use crate::trace::machine;
 use crate::trace::summary::{RunEnd, Summary, SummaryBuilder};
 use crate::trace::text::{self, TextOptions};
@@ -69,7 +70,8 @@ pub fn render(report: &Report, options: &Options) -> String {
     text::render(&report.trace, &report.summary, report.end_ns, &opts)
 }
 
-/// Runs the scenario and gathers the report, without printing anything.
+/// Runs the scenario and gathers the report. It prints nothing, but for one line on stderr
+/// each time a child process is stopped by a signal or continued (`stopped_news`).
 pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error> {
     let machine_at_start = machine::sample();
     // A SIGTERM, SIGHUP or Ctrl-C ends the run's child processes with threadlab.
@@ -83,10 +85,16 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error>
         session.drain(&mut buf);
         rec.absorb(&mut buf);
     }
+    let mut stopped = Vec::new();
     loop {
         session.wait(&mut buf, POLL);
         rec.absorb(&mut buf);
         let Some(run) = session.run() else { break };
+        let now = run.stopped_processes();
+        for line in stopped_news(&scenario, &stopped, &now) {
+            errln(&line);
+        }
+        stopped = now;
         if run.is_finished() || run.phase() == Phase::Deadlock {
             break;
         }
@@ -119,7 +127,17 @@ pub fn execute(scenario: Arc<Scenario>, plan: &RunPlan) -> Result<Report, Error>
         }
     }
 
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = stopped
+        .iter()
+        .map(|&(p, pid)| {
+            rust_i18n::t!(
+                "twins.stopped_at_end",
+                process = scenario.processes[p as usize].name,
+                pid = pid
+            )
+            .into_owned()
+        })
+        .collect();
     let errors: Vec<Error> = session.finish().into_iter().collect();
     let dropped = ended.dropped_events;
     if dropped > 0 {

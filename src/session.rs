@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::engine::{Breakpoint, Phase, Run, RunOptions};
 use crate::error::Error;
-use crate::scenario::model::{Scenario, ThreadIdx};
+use crate::scenario::model::{ProcIdx, Scenario, ThreadIdx};
 use crate::trace::order::Reorder;
 use crate::vocab::deadlock::Deadlock;
 use crate::vocab::event::{Event, EventKind, EventRecord};
@@ -563,5 +563,53 @@ impl EventsFile {
             )
             .help("check the disk and the path")
         })
+    }
+}
+
+/// What to say of the run's child processes stopped by a signal, or continued, since `seen`
+/// was read (`Run::stopped_processes`, each with its pid): newly stopped first. Their threads
+/// cannot move while stopped, and the run waits for them: said, never waited out in silence.
+pub fn stopped_news(
+    scenario: &Scenario,
+    seen: &[(ProcIdx, u32)],
+    now: &[(ProcIdx, u32)],
+) -> Vec<String> {
+    let name = |p: ProcIdx| scenario.processes[p as usize].name.as_str();
+    let stopped = now
+        .iter()
+        .filter(|s| !seen.contains(s))
+        .map(|&(p, pid)| t!("twins.stopped", process = name(p), pid = pid).into_owned());
+    let continued = seen
+        .iter()
+        .filter(|s| !now.contains(s))
+        .map(|&(p, pid)| t!("twins.continued", process = name(p), pid = pid).into_owned());
+    stopped.chain(continued).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stopped_news;
+
+    /// A process is said stopped when it is seen stopped, continued when it no longer is, and
+    /// nothing is said while nothing changed.
+    #[test]
+    fn a_stopped_process_is_said_once_and_so_is_its_continuing() {
+        crate::i18n::set(crate::i18n::Lang::En);
+        let s = crate::scenario::parse_source(
+            "t",
+            "t.kdl",
+            "process worker {\n    thread w { work \"1ms\" }\n}\n",
+        )
+        .unwrap();
+        let stopped = stopped_news(&s, &[], &[(0, 42)]);
+        assert_eq!(stopped.len(), 1);
+        assert!(
+            stopped[0].contains("process worker (pid 42) is stopped"),
+            "{stopped:?}"
+        );
+        assert!(stopped[0].contains("kill -CONT 42"), "{stopped:?}");
+        assert!(stopped_news(&s, &[(0, 42)], &[(0, 42)]).is_empty());
+        let continued = stopped_news(&s, &[(0, 42)], &[]);
+        assert_eq!(continued, ["process worker (pid 42) was continued"]);
     }
 }

@@ -698,3 +698,162 @@ fn a_process_behind_a_deadlocked_group_is_stuck_with_it() {
     assert_eq!(d.stuck, vec![out.thread("A"), out.thread("p.w")]);
     assert!(out.of(out.thread("p.w")).is_empty(), "p was never started");
 }
+
+/// A child stopped by SIGSTOP answers nothing and its threads cannot move, yet it may be
+/// continued: a headless run with no time limit neither calls that a deadlock nor waits in
+/// silence. It says on stderr that the process is stopped, and that it was continued.
+#[test]
+fn headless_a_stopped_child_is_said_on_stderr_and_waited_for() {
+    use std::io::BufRead;
+    let file = std::env::temp_dir().join(format!("threadlab-{}-stopped.kdl", std::process::id()));
+    std::fs::write(
+        &file,
+        "mp-queue q\nthread main { take q }\nprocess p {\n    thread w { sleep \"600s\"; put q }\n}\n",
+    )
+    .unwrap();
+    let mut me = Command::new(env!("CARGO_BIN_EXE_threadlab"))
+        .arg("run")
+        .arg(&file)
+        .args(["--headless", "--json", "--lang", "en"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("threadlab starts");
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stderr = std::io::BufReader::new(me.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + LIMIT;
+    let kids = loop {
+        let kids = children_of(me.id());
+        if !kids.is_empty() || Instant::now() > deadline {
+            break kids;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let end = |me: &mut std::process::Child, why: &str| {
+        let _ = me.kill();
+        let _ = me.wait();
+        wait_gone(&kids);
+        panic!("{why}");
+    };
+    if kids.len() != 1 {
+        end(&mut me, "threadlab started no child process");
+    }
+    let child = kids[0];
+    let said = |want: &str| {
+        let deadline = Instant::now() + LIMIT;
+        while let Ok(line) = lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if line.contains(want) {
+                return Some(line);
+            }
+        }
+        None
+    };
+    // SAFETY: a signal to the child process threadlab started for this test.
+    unsafe { libc::kill(child as i32, libc::SIGSTOP) };
+    let stopped = said("is stopped");
+    let still_running = me.try_wait().unwrap().is_none();
+    // SAFETY: as above.
+    unsafe { libc::kill(child as i32, libc::SIGCONT) };
+    let continued = said("was continued");
+    // SAFETY: a plain SIGTERM to the threadlab this test started.
+    unsafe { libc::kill(me.id() as i32, libc::SIGTERM) };
+    let _ = me.wait();
+    let _ = std::fs::remove_file(&file);
+    wait_gone(&kids);
+    let stopped = stopped.expect("a stopped child is said on stderr");
+    assert!(
+        stopped.contains(&format!("process p (pid {child})")),
+        "{stopped}"
+    );
+    assert!(
+        still_running,
+        "a stopped child is no deadlock: it may be continued"
+    );
+    let continued = continued.expect("a continued child is said on stderr");
+    assert!(continued.contains(&format!("pid {child}")), "{continued}");
+}
+
+/// Putters of two processes race for a full pipe's room as one taker drains it: a put is
+/// recorded only once its bytes are in, so no put step records its put before a wait for room
+/// (a putter that saw room and lost it to the other process once did), and in stamp order no
+/// item is taken before it was put.
+#[test]
+fn a_put_is_recorded_once_its_bytes_are_in_the_pipe() {
+    let out = run_source(
+        "mp-queue q\nthread main {\n    sleep \"200ms\"\n    repeat 2 { repeat 8000 { take q } }\n}\n\
+         process p count=2 {\n    thread w {\n        repeat 8000 { put q }\n    }\n}\n",
+    );
+    assert_eq!(out.phase, Phase::Finished, "{:?}", out.deadlock);
+    for name in ["p-1.w", "p-2.w"] {
+        let events = out.of(out.thread(name));
+        let mut puts = 0;
+        for (i, e) in events.iter().enumerate() {
+            if e.kind != EventKind::Put {
+                continue;
+            }
+            puts += 1;
+            let next = events.get(i + 1);
+            assert!(
+                !next.is_some_and(|n| n.step == e.step && n.kind == EventKind::Block),
+                "{name} recorded its put at step {} before waiting for room",
+                e.step
+            );
+        }
+        assert_eq!(puts, 8000, "{name}");
+    }
+    let q = resource_idx(&out.s, "q");
+    let mut in_pipe: i64 = 0;
+    for e in out.events.iter().filter(|e| e.resource == Some(q)) {
+        match e.kind {
+            EventKind::Put => in_pipe += 1,
+            EventKind::Take => in_pipe -= 1,
+            _ => {}
+        }
+        assert!(in_pipe >= 0, "an item was taken before it was put: {e:?}");
+    }
+    assert_eq!(in_pipe, 0);
+}
+
+/// `after=p` names a whole process, as `p.join()` waits for one: a thread or a process declared
+/// below starts only once every thread of it (of each process of a `count=` block) is done.
+/// Inside a process, a thread waits for threads, not for a process.
+#[test]
+fn after_a_process_waits_for_every_thread_of_it() {
+    let out = run_source(
+        "mp-queue q\nprocess p count=2 {\n    thread a { put q }\n    thread b { sleep \"30ms\"; put q }\n}\n\
+         thread main after=p {\n    repeat 4 { take q }\n}\n\
+         process last after=p {\n    thread w { work \"1ms\" }\n}\n",
+    );
+    assert_eq!(out.phase, Phase::Finished, "{:?}", out.deadlock);
+    let done_at = |name: &str| {
+        out.of(out.thread(name))
+            .into_iter()
+            .find(|e| e.kind == EventKind::Done)
+            .unwrap_or_else(|| panic!("{name} finished"))
+            .t_ns
+    };
+    let first_of = |name: &str| out.of(out.thread(name))[0].t_ns;
+    let p_done = ["p-1.a", "p-1.b", "p-2.a", "p-2.b"]
+        .map(done_at)
+        .into_iter()
+        .max()
+        .unwrap();
+    for late in ["main", "last.w"] {
+        assert!(
+            first_of(late) > p_done,
+            "{late} began before every thread of p was done"
+        );
+    }
+
+    let (codes, text) = check(
+        "process p {\n    thread a { work \"1ms\" }\n}\nprocess r {\n    thread b after=p { work \"1ms\" }\n}\n",
+    );
+    assert_eq!(codes, ["scenario::undeclared"], "{text}");
+    assert!(text.contains("test.kdl:5:"), "{text}");
+}

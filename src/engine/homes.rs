@@ -29,6 +29,9 @@ struct Home {
     to_child: Option<std::process::ChildStdin>,
     /// The round of the last look it answered, and what it said.
     answer: Option<(u64, Snapshot)>,
+    /// The child's pid while it is stopped (SIGSTOP, SIGTSTP): its threads cannot move and it
+    /// answers no look until it is continued.
+    stopped: Option<u32>,
 }
 
 impl Homes {
@@ -57,6 +60,22 @@ impl Homes {
             return false;
         };
         writeln!(to, "{line}").and_then(|()| to.flush()).is_ok()
+    }
+
+    /// Process `p`'s child was seen stopped (with its pid) or running (`None`); true if that
+    /// is news.
+    pub(super) fn set_stopped(&self, p: ProcIdx, pid: Option<u32>) -> bool {
+        let mut homes = self.homes.lock();
+        let was = std::mem::replace(&mut homes[p as usize].stopped, pid);
+        was != pid
+    }
+
+    /// The child processes stopped now, with their pids.
+    pub(super) fn stopped(&self) -> Vec<(ProcIdx, u32)> {
+        let homes = self.homes.lock();
+        (0..homes.len())
+            .filter_map(|p| Some((p as ProcIdx, homes[p].stopped?)))
+            .collect()
     }
 
     pub(super) fn answer(&self, p: ProcIdx, round: u64, snapshot: Snapshot) {

@@ -219,6 +219,12 @@ fn control(shared: &Shared, p: ProcIdx, pgid: i32, paused: bool, ended: &AtomicB
         if ended.load(Ordering::Acquire) {
             return;
         }
+        // A stopped child answers nothing and its threads cannot move, yet it may be continued:
+        // the run waits for it, and says so instead of waiting in silence.
+        let stopped = is_stopped(pgid).then_some(pgid as u32);
+        if shared.homes.set_stopped(p, stopped) && stopped.is_none() {
+            shared.conductor.poke_watcher();
+        }
         let mut said = true;
         if paused != seen.0 {
             said = shared
@@ -233,6 +239,18 @@ fn control(shared: &Shared, p: ProcIdx, pgid: i32, paused: bool, ended: &AtomicB
         }
         seen = (paused, speed);
     }
+}
+
+/// Whether process `pid` is stopped by a signal (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) or by a
+/// tracer: `T` or `t` in `/proc/PID/stat`, the field after the name in parentheses (a name
+/// may itself hold a parenthesis, so the last one ends it). Without `/proc` nothing is seen
+/// stopped.
+fn is_stopped(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "T" || state == "t")
+    })
 }
 
 /// Starts process `p`'s child: threadlab again, with the scenario on its stdin and the

@@ -281,6 +281,43 @@ impl Recorder {
         true
     }
 
+    /// A stamp for an event on `r` that is recorded only if what it tells of comes to pass
+    /// (`emit_locked_at`), read before the deed: a put into a pipe another process may fill
+    /// first is stamped before its bytes go in, so the take that reads them is stamped after,
+    /// and is recorded only once they are in. Between this and `emit_locked_at` or
+    /// `forget_stamp` the caller holds `r`'s state locked.
+    pub fn stamp_ahead(&mut self) -> u64 {
+        if self.buf.is_empty() {
+            // Published before the stamp is taken, as `record` publishes it.
+            self.pending(self.stamper.now());
+        }
+        self.stamper.now()
+    }
+
+    /// The deed a `stamp_ahead` was taken for did not come to pass: nothing is recorded.
+    pub fn forget_stamp(&mut self) {
+        if self.buf.is_empty() {
+            self.pending(u64::MAX);
+        }
+    }
+
+    /// Record an event on `r`, with `r`'s state locked, at the stamp `stamp_ahead` gave (or
+    /// later, to stay after the events already recorded on `r` and by this thread).
+    pub fn emit_locked_at(
+        &mut self,
+        kind: EventKind,
+        r: ResIdx,
+        by: Option<ThreadIdx>,
+        item: Option<u32>,
+        at: u64,
+    ) -> bool {
+        let Some(event) = self.record_at(kind, Some(r), by, item, true, Some(at)) else {
+            return false;
+        };
+        self.show(&event);
+        true
+    }
+
     /// Show `event` to whoever watches every event, while one is armed (breakpoints).
     #[inline]
     fn show(&self, event: &Event) {
@@ -323,14 +360,34 @@ impl Recorder {
         item: Option<u32>,
         locked: bool,
     ) -> Option<Event> {
+        self.record_at(kind, resource, by, item, locked, None)
+    }
+
+    /// `record`, stamped no earlier than `ahead` instead of now, if `stamp_ahead` gave one
+    /// (and published this thread's events as pending before it read it).
+    #[inline]
+    fn record_at(
+        &mut self,
+        kind: EventKind,
+        resource: Option<ResIdx>,
+        by: Option<ThreadIdx>,
+        item: Option<u32>,
+        locked: bool,
+        ahead: Option<u64>,
+    ) -> Option<Event> {
         if self.sink.closed.load(Ordering::Acquire) {
+            if ahead.is_some() {
+                self.forget_stamp();
+            }
             return None;
         }
         let first = self.buf.is_empty();
         if first {
             // Published before the stamp is taken, so a reader that finds no pending events
             // here knows this event will be stamped after it looked.
-            self.pending(self.stamper.now());
+            if ahead.is_none() {
+                self.pending(self.stamper.now());
+            }
             if self.buf.capacity() == 0 {
                 self.buf = self.sink.spare(FIRST_BATCH);
             }
@@ -339,7 +396,9 @@ impl Recorder {
             .filter(|_| locked)
             .and_then(|r| self.sink.floors.get(r as usize));
         // The first event of a batch reads the counter in order: after `pending` is published.
-        let counter = if first || floor.is_none() {
+        let counter = if let Some(at) = ahead {
+            at
+        } else if first || floor.is_none() {
             self.stamper.now()
         } else {
             self.stamper.now_unordered()

@@ -18,7 +18,7 @@ use super::primitives::{Primitive, View, mp_queue};
 use super::recorder::Sink;
 use super::script::{HOLDS_NOTHING, Shared, worker};
 use super::work;
-use crate::scenario::model::{Op, ResourceKind, Scenario, ThreadIdx};
+use crate::scenario::model::{Op, ProcIdx, ResourceKind, Scenario, ThreadIdx};
 use crate::vocab::deadlock::Deadlock;
 use crate::vocab::event::Event;
 
@@ -237,6 +237,12 @@ impl Run {
 
     pub fn deadlock(&self) -> Option<Deadlock> {
         self.shared.deadlock.lock().clone()
+    }
+
+    /// The child processes stopped now by a signal (SIGSTOP…), each with its pid. Their threads
+    /// cannot move, yet the run is no deadlock while they may be continued: it waits for them.
+    pub fn stopped_processes(&self) -> Vec<(ProcIdx, u32)> {
+        self.shared.homes.stopped()
     }
 
     /// What this run's threads are doing now, as a judge that sees every process reads it (a

@@ -555,6 +555,15 @@ fn unroll(
     }
 }
 
+/// The `process` block a process was declared in: `worker` for `worker-2` of `process worker
+/// count=2`, the name itself for one declared alone.
+fn block_of(process: &str) -> &str {
+    match process.rsplit_once('-') {
+        Some((block, n)) if n.parse::<u32>().is_ok() => block,
+        _ => process,
+    }
+}
+
 fn span_of(s: miette::SourceSpan) -> Span {
     (s.offset(), s.len())
 }
@@ -1914,6 +1923,20 @@ impl<'a> Builder<'a> {
             .or_else(|| self.groups.iter().find(|(g, ..)| g == group))
         {
             return Some(members.clone());
+        }
+        // `after=p`: every thread of process `p` declared above (of each process of a `count=`
+        // block named `p`); a thread inside a process waits for threads, not processes.
+        let whole: Vec<ThreadIdx> = (0..self.threads.len() as ThreadIdx)
+            .filter(|&t| {
+                self.in_process.is_none()
+                    && self.threads[t as usize]
+                        .process
+                        .map(|p| self.processes[p as usize].name.as_str())
+                        .is_some_and(|p| p == group || block_of(p) == group)
+            })
+            .collect();
+        if !whole.is_empty() {
+            return Some(whole);
         }
         let earlier: Vec<&str> = self.groups.iter().map(|(g, ..)| g.as_str()).collect();
         let (message, help) = if own.is_some_and(|(n, _)| n == group) {

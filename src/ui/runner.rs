@@ -16,8 +16,8 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::engine::{Breakpoint, Phase, Run};
 use crate::error::Error;
-use crate::scenario::model::{Scenario, ThreadIdx};
-use crate::session::{RunPlan, Session};
+use crate::scenario::model::{ProcIdx, Scenario, ThreadIdx};
+use crate::session::{RunPlan, Session, stopped_news};
 use crate::ui::app::{App, DIAGNOSTIC_WIDTH, Effect, Live, Menu, MenuEntry, MenuScenario, Screen};
 use crate::ui::edits::{self, Edits};
 use crate::ui::keys::{self, Action, Context};
@@ -235,6 +235,8 @@ struct Driver {
     program_output: Option<PathBuf>,
     /// Two runs asked for (`compare`, or the menu's compare key), to take the screen next.
     compare: Option<CompareRequest>,
+    /// The run's child processes last seen stopped by a signal, with their pids.
+    stopped: Vec<(ProcIdx, u32)>,
 }
 
 /// Two runs to show side by side, their sessions started and held at 0s.
@@ -299,6 +301,7 @@ impl Driver {
         let speed = run.map_or(1.0, |r| r.live.speed);
         let paused = run.is_some_and(|r| r.paused_start);
         self.session.restart(scenario, speed, paused);
+        self.stopped.clear();
         self.settle = SETTLE;
     }
 
@@ -612,8 +615,16 @@ impl Driver {
         }
 
         app.observe(live, &self.scratch, failures);
+        let mut changed = changed;
         if let Some(run) = self.session.run() {
             app.observe_footprint(run.footprint());
+            let stopped = run.stopped_processes();
+            let news = stopped_news(run.scenario(), &self.stopped, &stopped);
+            if let Some(notice) = news.into_iter().next() {
+                app.notice(notice);
+                changed = true;
+            }
+            self.stopped = stopped;
         }
         if let Some(hit) = self.session.run().and_then(Run::take_hit) {
             app.stopped_at(hit);

@@ -49,6 +49,19 @@ impl Cx<'_> {
         self.rec.emit_locked(kind, r, by, item);
     }
 
+    /// Record an event on `r` at a stamp read before what it tells of was done
+    /// (`Recorder::stamp_ahead`). Called with `r`'s state locked, as `emit` is.
+    pub fn emit_at(
+        &mut self,
+        kind: EventKind,
+        r: ResIdx,
+        by: Option<ThreadIdx>,
+        item: Option<u32>,
+        at: u64,
+    ) {
+        self.rec.emit_locked_at(kind, r, by, item, at);
+    }
+
     /// Record that this thread must wait, make sure readers see it, and tell the conductor.
     /// Called with `r`'s state locked, as `emit` is.
     pub fn block(&mut self, r: ResIdx) {

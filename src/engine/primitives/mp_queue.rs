@@ -121,27 +121,26 @@ impl MpQueue {
         self.send(cx, SENTINEL)
     }
 
-    /// Stamped before the bytes go, so the take that reads them is stamped after. A full pipe
-    /// makes the putter wait, as `put` on a full `multiprocessing.Queue` pipe does, until some
-    /// process takes an item (or the run is cancelled). The stamp waits for room: only two
-    /// processes racing for the pipe's last room can leave a put stamped and its bytes still
-    /// waiting to go.
+    /// Stamped before the bytes go, so the take that reads them (in whichever process) is
+    /// stamped after; recorded only once they are in, so a putter that finds room and loses
+    /// it to a putter of another process records nothing until its own bytes go in. A full
+    /// pipe makes the putter wait, as `put` on a full `multiprocessing.Queue` pipe does, until
+    /// some process takes an item (or the run is cancelled).
     fn send(&self, cx: &mut Cx, item: u32) -> Flow {
         let (_, write) = self.ends()?;
         let mut record = [0u8; 8];
         record[..4].copy_from_slice(&item.to_le_bytes());
         record[4..].copy_from_slice(&(global(cx.me) as u32).to_le_bytes());
-        let mut stamped = false;
         self.wait_for(cx, write, libc::POLLOUT, |s, cx| {
-            if !stamped {
-                if !ready(write, libc::POLLOUT) {
-                    return Ok(false);
-                }
+            let at = cx.rec.stamp_ahead();
+            let written = try_write(write, &record);
+            if let Ok(true) = written {
                 s.seq += 1;
-                cx.emit(EventKind::Put, self.index, None, Some(item));
-                stamped = true;
+                cx.emit_at(EventKind::Put, self.index, None, Some(item), at);
+            } else {
+                cx.rec.forget_stamp();
             }
-            try_write(write, &record)
+            written
         })
     }
 

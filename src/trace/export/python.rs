@@ -546,17 +546,17 @@ fn process_twin(scenario: &Scenario, groups: &[Group], t: usize) -> Option<usize
 }
 
 fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
-    let tuple = |g: &Group| {
-        let names: Vec<String> = g.lanes.iter().map(|n| py_str(n)).collect();
-        match names.len() {
-            1 => format!("({},)", names[0]),
-            _ => format!("({})", names.join(", ")),
-        }
-    };
     let after_note = |g: &Group| {
         let names: Vec<&str> = g.after.iter().map(|&a| groups[a].name.as_str()).collect();
         format!("# {} starts once {} finished", g.name, names.join(" and "))
     };
+    // Lanes in child processes have their ends made before any process starts, so whichever
+    // process waits for one can.
+    let in_children: Vec<String> = groups
+        .iter()
+        .filter(|g| scenario.threads[g.first].process.is_some())
+        .flat_map(|g| g.lanes.iter().map(|n| py_str(n)))
+        .collect();
     // Groups free to start go first: one waiting for its `after=` group must not hold up a
     // group declared below it that waits for nothing.
     let waits = |g: &&Group| {
@@ -576,7 +576,7 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
         .find(|r| r.kind == ResourceKind::EventLoop);
     if let Some(l) = event_loop {
         out.line("async def event_loop():");
-        out.line("    \"\"\"The tasks, as asyncio.gather would run them, group after group.\"\"\"");
+        out.line("    \"\"\"The tasks, all made at once and gathered, as asyncio.gather runs them.\"\"\"");
         let (global, cancels) = awaited_tasks(scenario, groups);
         if let Some(global) = global {
             out.line(&global);
@@ -587,31 +587,41 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
         } else {
             ""
         };
+        // Every task is created before any runs, a group waiting for its `after=` groups
+        // too (it waits inside its task), so a task may await or cancel it from the start;
+        // `after=` names groups declared above, which are made first.
         let mut started: Vec<&Group> = Vec::new();
-        for &g in in_order.iter().filter(|g| g.task) {
-            for &a in &g.after {
-                let dep = &groups[a];
-                if dep.task {
-                    out.line(&format!(
-                        "    await asyncio.gather(*{}{returning})  {}",
-                        dep.var,
-                        after_note(g)
-                    ));
-                } else {
-                    out.line(&format!(
-                        "    await asyncio.get_running_loop().run_in_executor(None, join, {})  {}",
-                        tuple(dep),
-                        after_note(g)
-                    ));
-                }
-            }
+        for g in groups.iter().filter(|g| g.task) {
+            let waits: Vec<String> = g
+                .after
+                .iter()
+                .map(|&a| {
+                    let dep = &groups[a];
+                    if dep.task {
+                        dep.var.clone()
+                    } else {
+                        format!("threads_finished({})", lanes_tuple(dep))
+                    }
+                })
+                .collect();
             let names: Vec<String> = g.lanes.iter().map(|n| py_str(n)).collect();
-            out.line(&format!(
-                "    {} = create_tasks({}, {})",
-                g.var,
-                g.func,
-                names.join(", ")
-            ));
+            if waits.is_empty() {
+                out.line(&format!(
+                    "    {} = create_tasks({}, {})",
+                    g.var,
+                    g.func,
+                    names.join(", ")
+                ));
+            } else {
+                out.line(&format!(
+                    "    {} = create_tasks({}, {}, after=[{}])  {}",
+                    g.var,
+                    g.func,
+                    names.join(", "),
+                    waits.join(", "),
+                    after_note(g)
+                ));
+            }
             started.push(g);
         }
         let all: Vec<String> = started.iter().map(|g| format!("*{}", g.var)).collect();
@@ -623,6 +633,9 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
         let _ = l;
     }
     out.line("def main():");
+    if !in_children.is_empty() {
+        out.line(&format!("    in_processes({})", in_children.join(", ")));
+    }
     if let Some(l) = event_loop {
         out.line(&format!(
             "    start_event_loop({}, event_loop)",
@@ -637,17 +650,16 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
             continue;
         }
         if g.task {
-            finish.push(tuple(g));
+            finish.push(lanes_tuple(g));
             continue;
         }
-        for &a in &g.after {
-            let dep = &groups[a];
-            let what = if dep.task {
-                tuple(dep)
-            } else {
-                dep.var.clone()
-            };
-            out.line(&format!("    join({what})  {}", after_note(g)));
+        if !g.after.is_empty() {
+            let what: Vec<String> = g
+                .after
+                .iter()
+                .map(|&a| join_of(scenario, &groups[a]))
+                .collect();
+            out.line(&format!("    join({})  {}", what.join(", "), after_note(g)));
         }
         let names: Vec<String> = g.lanes.iter().map(|n| py_str(n)).collect();
         let daemon = if scenario.threads[g.first].daemon {
@@ -663,7 +675,30 @@ fn main(scenario: &Scenario, groups: &[Group], out: &mut Program) {
         ));
         finish.push(g.var.clone());
     }
+    // Every lane may be in a child process, which `finish` waits for apart.
+    if finish.is_empty() {
+        finish.push("()".into());
+    }
     out.line(&format!("    finish({})", finish.join(" + ")));
+}
+
+/// What `join` waits for to see group `g` finished: the names `start` gave its threads in
+/// this process, or its lanes' names (tasks, threads of a child process), whose ends every
+/// process sees.
+fn join_of(scenario: &Scenario, g: &Group) -> String {
+    if !g.task && scenario.threads[g.first].process.is_none() {
+        return g.var.clone();
+    }
+    lanes_tuple(g)
+}
+
+/// The names of group `g`'s lanes, as a Python tuple.
+fn lanes_tuple(g: &Group) -> String {
+    let names: Vec<String> = g.lanes.iter().map(|n| py_str(n)).collect();
+    match names.len() {
+        1 => format!("({},)", names[0]),
+        _ => format!("({})", names.join(", ")),
+    }
 }
 
 /// `main`'s start of child process `p`, once, where its first group comes: after the groups it
@@ -693,10 +728,14 @@ fn start_process(
     // A group already waited for (a `count=` block's earlier process) is over.
     waits.retain(|g| !joined.contains(&g.var));
     joined.extend(waits.iter().map(|g| g.var.clone()));
-    for g in &waits {
+    if !waits.is_empty() {
+        let what: Vec<String> = waits.iter().map(|g| join_of(scenario, g)).collect();
+        let names: Vec<&str> = waits.iter().map(|g| g.name.as_str()).collect();
         out.line(&format!(
             "    join({})  # {} starts once {} finished",
-            g.var, process.name, g.name
+            what.join(", "),
+            process.name,
+            names.join(" and ")
         ));
     }
     let parts: Vec<String> = groups

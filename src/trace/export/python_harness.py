@@ -639,11 +639,20 @@ def join(*groups):
             _done(name).wait()
 
 
-async def _task(coroutine_function, name):
-    _log("start", lane=name)
+async def _task(coroutine_function, name, after):
     try:
+        for group in after:
+            # asyncio.wait cancels nothing it waits for: a task cancelled here leaves the
+            # group, and the others waiting for it, as they were.
+            await asyncio.wait(group)
+        _log("start", lane=name)
         await coroutine_function()
     except asyncio.CancelledError as error:
+        # CancelledError leaves every `async with` block it passes through: the permits and
+        # locks of asyncio's the task holds are given back, as threadlab gives them back.
+        for primitive in _ASYNC_PERMITS:
+            while name in _HOLDERS.get(primitive.name, []):
+                primitive.release()
         _log("cancelled", lane=name, by=_CANCELLED_BY.get(name), line=_raised_at(error))
         _ENDED.append(name)
         _done(name).set()
@@ -659,10 +668,27 @@ async def _task(coroutine_function, name):
     _done(name).set()
 
 
-def create_tasks(coroutine_function, *names):
-    """One asyncio task per name, each running the coroutine function."""
+def create_tasks(coroutine_function, *names, after=()):
+    """One asyncio task per name, each running the coroutine function once every task in
+    `after` (lists of tasks, or of threads_finished futures) has ended. Every task exists from
+    the start, as gather() makes them, so a task may await or cancel one still waiting."""
     loop = asyncio.get_running_loop()
-    return [_Task(_task(coroutine_function, name), loop=loop, name=name) for name in names]
+    return [_Task(_task(coroutine_function, name, after), loop=loop, name=name)
+            for name in names]
+
+
+def threads_finished(names):
+    """A future of the running loop, done once every thread of `names` has finished. A helper
+    thread waits for them, so the loop's executor threads are left to the lesson's own calls."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def wait():
+        join(names)
+        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(None))
+
+    threading.Thread(target=wait, name="joiner", daemon=True).start()
+    return [future]
 
 
 def start_event_loop(name, main):
@@ -677,6 +703,7 @@ def start_event_loop(name, main):
 _CANCELLED_BY = {}  # task -> the lane that cancelled it
 _ENDED = []         # tasks in the order they ended
 _EXECUTOR = set()   # the loop's executor threads (asyncio_0, ...) that ran a call
+_ASYNC_PERMITS = []  # every AsyncSemaphore and AsyncLock, which a cancelled task gives back
 
 
 def _raised_at(error):
@@ -710,9 +737,13 @@ class AsyncSemaphore:
 
     def __init__(self, name, *args):
         self.name, self._lock = name, self._kind(*args)
+        _ASYNC_PERMITS.append(self)
 
     async def acquire(self):
-        if self._lock.locked():
+        # asyncio hands a freed lock or permit to the first task waiting for it, so a task
+        # that comes while one waits waits too, though the lock is not taken yet.
+        waiters = self._lock._waiters or ()
+        if self._lock.locked() or any(not w.cancelled() for w in waiters):
             _log("block", self.name)
         await self._lock.acquire()
         _log("acquire", self.name)
@@ -801,9 +832,18 @@ class AsyncQueue:
         _log("pass", self.name, item=0, by=self._queue._finished_by)
 
 
+def _awaiting(tasks):
+    """The running task awaits the ends of `tasks`, with no timeout: recorded as threadlab
+    records it (a sleep), yet to the watchdog it waits for good, as a blocked lane does, since
+    only those tasks' moving on can end its wait."""
+    with _LOG:
+        _WAITING[_me()] = (" and ".join(sorted({t.get_name() for t in tasks})), False)
+
+
 async def gather(*tasks):
     """asyncio.gather(*tasks): goes on when every one of them has ended."""
     _log("sleep")
+    _awaiting(tasks)
     results = await asyncio.gather(*tasks, return_exceptions=True)
     _log("pass")
     return results
@@ -813,6 +853,7 @@ async def wait(tasks, return_when=asyncio.ALL_COMPLETED):
     """asyncio.wait(tasks, return_when=...): the tasks done and those still pending; it cancels
     nothing itself."""
     _log("sleep")
+    _awaiting(tasks)
     done, pending = await asyncio.wait(tasks, return_when=return_when)
     first = min((t.get_name() for t in done), key=_ENDED.index)
     _log("pass", by=first if return_when == asyncio.FIRST_COMPLETED else None)
@@ -913,6 +954,7 @@ _SPAWN = multiprocessing.get_context("spawn")
 _MP_QUEUES = {}  # resource -> MpQueue, as this process made them
 _CHILDREN = []   # every child process started here
 _HOME = []       # the queue children send their events home on, once there is one
+_IN_PROCESSES = {}  # lane of a child process -> the multiprocessing.Event its end sets
 
 
 class MpQueue:
@@ -946,6 +988,13 @@ class MpQueue:
         return None if number == 0 else number
 
 
+def in_processes(*lanes):
+    """The lanes that run in child processes: each one's end is a multiprocessing.Event, made
+    before any process starts, so a lane of any process may wait for it (join)."""
+    for lane in lanes:
+        _DONE[lane] = _IN_PROCESSES[lane] = _SPAWN.Event()
+
+
 def start_process(name, *groups):
     """Start process `name` running each (function, lanes) of groups on threads of its own.
     Its lanes show the process starting until their threads start in it."""
@@ -954,7 +1003,7 @@ def start_process(name, *groups):
     at = time.perf_counter()
     queues = {resource: q._queue for resource, q in _MP_QUEUES.items()}
     process = _SPAWN.Process(target=_child, name=name,
-                             args=(groups, _T0, _RATE, _HOME[0], queues))
+                             args=(groups, _T0, _RATE, _HOME[0], queues, _IN_PROCESSES))
     process.start()
     with _LOG:
         for _, lanes in groups:
@@ -964,11 +1013,12 @@ def start_process(name, *groups):
     _CHILDREN.append(process)
 
 
-def _child(groups, t0, rate, home, queues):
-    """A child process: its lanes on its threads, on the parent's clock, calibration and pipes;
-    its events go home when they are done."""
+def _child(groups, t0, rate, home, queues, ends):
+    """A child process: its lanes on its threads, on the parent's clock, calibration and pipes,
+    each lane's end told to every process; its events go home when they are done."""
     global _T0, _RATE
     _T0, _RATE = t0, rate
+    _DONE.update(ends)
     for resource, inherited in queues.items():
         _MP_QUEUES[resource]._queue = inherited
     lanes = [lane for target, names in groups for lane in start(target, *names)]
