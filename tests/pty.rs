@@ -913,19 +913,22 @@ fn the_quiz_asks_takes_a_guess_and_reveals() {
     let dir = scratch_dir("quiz");
     std::fs::write(dir.join("three.kdl"), THREE_FOR_ONE_LOCK).unwrap();
     let mut s = Session::start(&["run", "three.kdl", "--quiz"], &dir);
+    // The question names the waiters in the order they queued; the lock hands over in
+    // arrival order, so the first named gets it. Read only from a screen whose list is whole
+    // (a frame may be read half drawn).
+    let first_named = |sc: &str| {
+        sc.split("Waiting: ")
+            .nth(1)
+            .and_then(|rest| rest.split([',', ' ']).next())
+            .map(str::trim)
+            .filter(|name| ["T2", "T3"].contains(name))
+            .map(str::to_string)
+    };
     let asked = s.wait_for("the question", |sc| {
-        header_says(sc, "PAUSED") && sc.contains("who gets M next?")
+        header_says(sc, "PAUSED") && sc.contains("who gets M next?") && first_named(sc).is_some()
     });
     assert!(header_says(&asked, "quiz 0/0"), "{asked}");
-    // The question names the waiters in the order they queued; the lock hands over in
-    // arrival order, so the first named gets it.
-    let first = asked
-        .split("Waiting: ")
-        .nth(1)
-        .and_then(|rest| rest.split([',', ' ']).next())
-        .expect("the question names the waiters")
-        .trim()
-        .to_string();
+    let first = first_named(&asked).expect("the question names the waiters");
     let number = if first == "T2" { "2" } else { "3" };
     s.keys(number);
     s.wait_text(&format!("the class says {first}"));
