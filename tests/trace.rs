@@ -1920,3 +1920,59 @@ fn a_lock_released_by_another_thread_is_a_signal_not_a_deadlock() {
         .expect("sem's figures");
     assert_eq!(sem, 1, "a 1-permit semaphore is held at most once");
 }
+
+/// Waits for the world outside the program (a socket, a pipe, select, a child process, the
+/// keyboard) are drawn as sleeping on I/O, never as running: the main thread ends each only
+/// once the waiter is in it, after setting a marker, so the marker's set lies inside a drawn
+/// sleep of the waiter; none of them is ever a deadlock.
+#[test]
+fn waits_for_the_world_outside_are_drawn_as_sleeping_on_io() {
+    let (t, out) = traced("outside_waits.py");
+    completed(&t);
+    assert!(t.deadlock.is_none(), "{:?}", t.deadlock);
+    let waiters = [
+        ("recv", "recv b'hi'"),
+        ("accept", "accept b'ok'"),
+        ("sendall", "sendall None"),
+        ("os.read", "os.read b'p'"),
+        ("select", "select 1"),
+        ("selector", "selector 1"),
+        ("run", "run 0"),
+        ("Popen.wait", "Popen.wait 0"),
+        ("waitpid", "waitpid 0"),
+        ("input", "input typed"),
+        ("readline", "readline line"),
+    ];
+    let events = sorted(&t);
+    let markers: Vec<ResIdx> = (0..t.scenario.resources.len() as ResIdx)
+        .filter(|&r| t.scenario.resource_name(r).starts_with("marker"))
+        .collect();
+    assert!(!markers.is_empty(), "{:?}", t.scenario.resources);
+    for (waiter, said) in waiters {
+        assert!(out.contains(said), "{said}: {out}");
+        let w = lane(&t, waiter);
+        let mine: Vec<usize> = (0..events.len())
+            .filter(|&i| events[i].thread == w)
+            .collect();
+        // A drawn sleep of the waiter, from its Sleep to its next event, with a marker set
+        // inside it: the waiter was drawn sleeping while it really waited.
+        let caught = mine.windows(2).any(|p| {
+            let (from, to) = (p[0], p[1]);
+            State::after(&events[from], &t.scenario) == Some(State::Sleeping)
+                && events[to].kind == EventKind::Run
+                && events[from..to].iter().any(|e| {
+                    e.kind == EventKind::Set && e.resource.is_some_and(|m| markers.contains(&m))
+                })
+        });
+        assert!(
+            caught,
+            "{waiter} was not drawn sleeping while it waited: {:?}",
+            mine.iter().map(|&i| &events[i]).collect::<Vec<_>>()
+        );
+        // Nothing it waits for is a primitive of the program's: no wait-for edge to judge.
+        assert!(
+            mine.iter().all(|&i| events[i].kind != EventKind::Block),
+            "{waiter} is drawn waiting on something of the program's"
+        );
+    }
+}

@@ -84,6 +84,13 @@ struct Lane {
     /// Its latest state is a traced wait or sleep: an "await" said after it (its task gave
     /// the loop back there) is that same wait.
     parked: bool,
+    /// Its wait on this resource is one the library makes on a primitive of its own without a
+    /// timeout, in the first process: only that process's threads can end it, so it counts
+    /// toward a deadlock while its main thread lives (whose exit wakes such waits).
+    inside: Option<ResIdx>,
+    /// In a call that waits for the world outside the program (a socket, a pipe, a child
+    /// process, the keyboard): drawn as sleeping on I/O, never part of a deadlock.
+    outside: bool,
     /// Steps by (file, line): only lines of the script itself become steps.
     steps: HashMap<u32, u32>,
 }
@@ -96,6 +103,8 @@ pub struct Model {
     script_given: String,
     source_lines: Vec<String>,
     root_pid: Option<u32>,
+    /// The first process's main thread.
+    main_lane: Option<ThreadIdx>,
     lanes: Vec<Lane>,
     /// Lanes by process and thread ident (or task id).
     by_who: HashMap<u32, HashMap<String, ThreadIdx>>,
@@ -156,6 +165,7 @@ impl Model {
             script_given: script.to_string(),
             source_lines: source.lines().map(str::to_string).collect(),
             root_pid: None,
+            main_lane: None,
             lanes: Vec::new(),
             by_who: HashMap::new(),
             by_object: HashMap::new(),
@@ -506,7 +516,7 @@ impl Model {
             out.push(ev(EventKind::Start, None, NO_STEP));
         }
         let lane = t as usize;
-        if r.kind == "other" {
+        if matches!(r.kind.as_str(), "other" | "inside" | "outside") {
             return self.on_await(t, r, out);
         }
         if matches!(
@@ -521,6 +531,8 @@ impl Model {
             ("start", _) => {
                 if r.oid != 0 {
                     self.by_object.insert((r.pid, r.oid), t);
+                } else if r.kind == "thread" && Some(r.pid) == self.root_pid {
+                    self.main_lane.get_or_insert(t);
                 }
                 out.push(ev(EventKind::Start, None, NO_STEP));
             }
@@ -850,8 +862,11 @@ impl Model {
     }
 
     /// A wait the library makes for the program (`await`), or its end (`awaited`): drawn as a
-    /// wait on what it is for. Only untraced code ends it, so it is judged as a wait with a
-    /// timeout: never part of a deadlock. A task's wait ends when its loop next runs it.
+    /// wait on what it is for. Untraced code ends it, so it is judged as a wait with a
+    /// timeout, never part of a deadlock; except an "inside" wait (a primitive of the
+    /// library's own, without a timeout, in the first process), which only that process's
+    /// threads can end. A wait for the world outside ("outside") is drawn as sleeping on I/O.
+    /// A task's wait ends when its loop next runs it.
     fn on_await(&mut self, t: ThreadIdx, r: &Record, out: &mut Vec<Event>) {
         let lane = t as usize;
         let ev = |kind: EventKind, resource: Option<ResIdx>, step: u32| Event {
@@ -869,15 +884,30 @@ impl Model {
                     return;
                 }
                 self.leave_loop(t, r.t_ns, out);
+                if r.kind == "outside" {
+                    self.lanes[lane].outside = true;
+                    let s = self.step(t, r, Op::Sleep(std::time::Duration::ZERO));
+                    out.push(ev(EventKind::Sleep, None, s));
+                    return;
+                }
                 let res = self.awaited_resource(r);
                 let s = self.step(t, r, Op::Wait(res));
+                let inside = r.kind == "inside" && Some(r.pid) == self.root_pid;
+                self.lanes[lane].inside = inside.then_some(res);
                 self.lanes[lane].wait = Some(Wait {
                     resource: res,
                     want: Want::Set,
                     lane: None,
-                    timed: true,
+                    timed: !inside,
                 });
                 out.push(ev(EventKind::Block, Some(res), s));
+            }
+            "awaited" if r.kind == "outside" => {
+                if !std::mem::take(&mut self.lanes[lane].outside) {
+                    return;
+                }
+                let s = self.step(t, r, Op::Sleep(std::time::Duration::ZERO));
+                out.push(ev(EventKind::Run, None, s));
             }
             "awaited" => {
                 let Some(w) = self.lanes[lane].wait else {
@@ -909,10 +939,15 @@ impl Model {
     /// seen — or, when `quiet` (nothing has happened for a while), every live lane waiting
     /// without a timeout, so that nothing the tracer sees can ever wake one.
     pub fn deadlock(&self, quiet: bool) -> Option<Deadlock> {
+        // A main thread that has finished is running the interpreter's exit, which wakes the
+        // library's own waits (an idle pool worker's): those no longer count.
+        let main_lives = self.main_lane.is_some_and(|m| !self.lanes[m as usize].done);
         let waiting = |t: usize| {
-            self.lanes[t]
-                .wait
-                .filter(|w| !w.timed && !self.lanes[t].done)
+            self.lanes[t].wait.filter(|w| {
+                !w.timed
+                    && !self.lanes[t].done
+                    && (main_lives || self.lanes[t].inside != Some(w.resource))
+            })
         };
         // Whom a waiting lane waits for, if one lane alone can end its wait.
         let blame = |t: usize| -> Option<(WaitEdge, Option<ThreadIdx>)> {
