@@ -1976,3 +1976,34 @@ fn waits_for_the_world_outside_are_drawn_as_sleeping_on_io() {
         );
     }
 }
+
+/// A wait the library makes on a primitive of its own without a timeout (a pool's idle
+/// worker waiting for a task) can be ended only by a thread of the program: with every other
+/// thread waiting for good, it waits for good too. A worker that takes a Lock it holds while
+/// its pool idles, and a main thread waiting on a queue nobody fills beside an idle pool, are
+/// reported as python3 hangs on them, instead of running until `--for`.
+#[test]
+fn idle_pool_workers_do_not_hide_a_deadlock() {
+    for (name, stuck) in [
+        ("pool_self_deadlock.py", "ThreadPoolExecutor-0_0"),
+        ("idle_pool_stuck.py", "MainThread"),
+    ] {
+        let (t, _) = traced(name);
+        assert_eq!(t.end, Some(End::Deadlock), "{name}");
+        let d = t.deadlock.as_ref().expect("a deadlock");
+        assert!(
+            d.stuck.contains(&lane(&t, stuck)),
+            "{name}: {stuck} is not named stuck: {d:?}"
+        );
+    }
+}
+
+/// The interpreter's exit wakes a pool's idle workers: once the main thread has finished,
+/// their waits no longer count, however long the exit takes before it wakes them.
+#[test]
+fn an_idle_pool_at_the_interpreters_exit_is_no_deadlock() {
+    let (t, out) = traced("idle_pool_at_exit.py");
+    completed(&t);
+    assert!(t.deadlock.is_none(), "{:?}", t.deadlock);
+    assert_eq!(out.trim(), "8");
+}

@@ -791,6 +791,7 @@ def _sleep(secs):
         _real_sleep(secs)
 
 
+_sleep.__name__ = _sleep.__qualname__ = "sleep"
 _time_mod.sleep = _sleep
 
 # ---------------------------------------------------------------------------------------
