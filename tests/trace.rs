@@ -1057,7 +1057,8 @@ enum Ending {
     OsExit(u8),
     /// An exception out of `asyncio.run`.
     Raises,
-    /// Two threads take two locks in opposite orders, each holding its first: python3 hangs.
+    /// Two threads take two locks in opposite orders, each holding its first, or a pool
+    /// worker takes a Lock it holds beside idle workers: python3 hangs.
     Deadlocks,
 }
 
@@ -1065,7 +1066,7 @@ enum Ending {
 /// in lines that do not depend on the schedule.
 fn block(rng: &mut Rng, i: usize) -> String {
     let n = rng.range(2, 5);
-    let body = match rng.below(31) {
+    let body = match rng.below(35) {
         0 => {
             let (m, rlock) = (rng.range(5, 60), rng.chance(50));
             let (kind, inner) = if rlock {
@@ -1614,6 +1615,100 @@ fn block(rng: &mut Rng, i: usize) -> String {
     say('rlock depth', {i}, results)
 "
         ),
+        // Waits for the world outside the program, made deterministic: a socket pair, a
+        // pipe read through select, a listening socket, a child python3.
+        31 => format!(
+            "    a, b = socket.socketpair()
+    def echo():
+        while True:
+            data = b.recv(16)
+            if not data:
+                break
+            b.sendall(data.upper())
+        b.close()
+    t = threading.Thread(target=echo)
+    t.start()
+    got = []
+    for j in range({n}):
+        a.sendall(b'm%d' % j)
+        got.append(a.recv(16).decode())
+    a.close()
+    t.join()
+    say('echo', {i}, got)
+"
+        ),
+        32 => format!(
+            "    r, w = os.pipe()
+    def writer():
+        for j in range({n}):
+            os.write(w, b'x' * (j + 1))
+            time.sleep(0.001)
+        os.close(w)
+    t = threading.Thread(target=writer)
+    t.start()
+    total = 0
+    while True:
+        select.select([r], [], [])
+        chunk = os.read(r, 64)
+        if not chunk:
+            break
+        total += len(chunk)
+    os.close(r)
+    t.join()
+    say('pipe', {i}, total)
+"
+        ),
+        33 => format!(
+            "    srv = socket.socket()
+    srv.bind(('127.0.0.1', 0))
+    srv.listen({n})
+    def client(j):
+        with socket.create_connection(srv.getsockname()) as c:
+            c.sendall(b'%d' % j)
+    ts = [threading.Thread(target=client, args=(j,)) for j in range({n})]
+    for t in ts:
+        t.start()
+    got = []
+    for _ in range({n}):
+        conn, _ = srv.accept()
+        with conn:
+            data = b''
+            while True:
+                chunk = conn.recv(16)
+                if not chunk:
+                    break
+                data += chunk
+        got.append(int(data))
+    for t in ts:
+        t.join()
+    srv.close()
+    say('served', {i}, sorted(got))
+"
+        ),
+        34 => {
+            let how = rng.below(3);
+            format!(
+                "    code = 'import sys; print(sum(map(int, sys.stdin.read().split()))); sys.exit({n})'
+    if {how} == 0:
+        r = subprocess.run([sys.executable, '-c', code], input='1 2 {n}', capture_output=True, text=True)
+        out, rc = r.stdout, r.returncode
+    elif {how} == 1:
+        p = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        out, _ = p.communicate('1 2 {n}')
+        rc = p.returncode
+    else:
+        rd, wr = os.pipe()
+        p = subprocess.Popen([sys.executable, '-c', code], stdin=rd, stdout=subprocess.PIPE, text=True)
+        os.close(rd)
+        os.write(wr, b'1 2 {n}')
+        os.close(wr)
+        rc = p.wait()
+        out = p.stdout.read()
+        p.stdout.close()
+    say('child', {i}, out.strip(), rc)
+"
+            )
+        }
         _ => format!(
             "    async def bad(j):
         await asyncio.sleep(0)
@@ -1634,7 +1729,8 @@ fn block(rng: &mut Rng, i: usize) -> String {
 fn program(seed: u64) -> (String, Ending) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut text = String::from(
-        "import asyncio\nimport queue\nimport sys\nimport threading\nimport time\n\
+        "import asyncio\nimport os\nimport queue\nimport select\nimport socket\nimport subprocess\n\
+         import sys\nimport threading\nimport time\n\
          from concurrent.futures import ThreadPoolExecutor, as_completed\n\n\n\
          def say(*a):\n    sys.stdout.write(' '.join(map(str, a)) + '\\n')\n    sys.stdout.flush()\n\n\n",
     );
@@ -1659,6 +1755,18 @@ fn program(seed: u64) -> (String, Ending) {
             "import os\nthreading.Thread(target=os._exit, args=({c},)).start()\ntime.sleep(30)\n"
         ),
         Ending::Raises => "async def fails():\n    await asyncio.sleep(0)\n    raise LookupError('the end')\nasyncio.run(fails())\n".to_string(),
+        // A pool worker takes a Lock it holds while its pool's other workers idle.
+        Ending::Deadlocks if rng.chance(50) => "lock = threading.Lock()
+def again():
+    with lock:
+        with lock:
+            pass
+ex = ThreadPoolExecutor(3)
+for f in [ex.submit(time.sleep, 0.01) for _ in range(3)]:
+    f.result()
+ex.submit(again).result()
+"
+        .to_string(),
         Ending::Deadlocks => "a, b = threading.Lock(), threading.Lock()
 both = threading.Barrier(2)
 def one():
@@ -1922,9 +2030,10 @@ fn a_lock_released_by_another_thread_is_a_signal_not_a_deadlock() {
 }
 
 /// Waits for the world outside the program (a socket, a pipe, select, a child process, the
-/// keyboard) are drawn as sleeping on I/O, never as running: the main thread ends each only
+/// keyboard, a signal) are drawn as sleeping on I/O, never as running: the main thread ends each only
 /// once the waiter is in it, after setting a marker, so the marker's set lies inside a drawn
-/// sleep of the waiter; none of them is ever a deadlock.
+/// sleep of the waiter; none of them is ever a deadlock. A read with its data already there is
+/// no wait.
 #[test]
 fn waits_for_the_world_outside_are_drawn_as_sleeping_on_io() {
     let (t, out) = traced("outside_waits.py");
@@ -1942,6 +2051,7 @@ fn waits_for_the_world_outside_are_drawn_as_sleeping_on_io() {
         ("waitpid", "waitpid 0"),
         ("input", "input typed"),
         ("readline", "readline line"),
+        ("MainThread", "pause woke"),
     ];
     let events = sorted(&t);
     let markers: Vec<ResIdx> = (0..t.scenario.resources.len() as ResIdx)
@@ -1969,12 +2079,16 @@ fn waits_for_the_world_outside_are_drawn_as_sleeping_on_io() {
             "{waiter} was not drawn sleeping while it waited: {:?}",
             mine.iter().map(|&i| &events[i]).collect::<Vec<_>>()
         );
-        // Nothing it waits for is a primitive of the program's: no wait-for edge to judge.
+        // Nothing a waiter thread waits for is a primitive of the program's (the main thread
+        // joins them).
         assert!(
-            mine.iter().all(|&i| events[i].kind != EventKind::Block),
+            waiter == "MainThread" || mine.iter().all(|&i| events[i].kind != EventKind::Block),
             "{waiter} is drawn waiting on something of the program's"
         );
     }
+    assert!(out.contains("ready b'there' b'there'"), "{out}");
+    let ready = lane(&t, "ready");
+    assert_eq!(count(&t, Some(ready), EventKind::Sleep, None), 0);
 }
 
 /// A wait the library makes on a primitive of its own without a timeout (a pool's idle
