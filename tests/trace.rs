@@ -2121,3 +2121,37 @@ fn an_idle_pool_at_the_interpreters_exit_is_no_deadlock() {
     assert!(t.deadlock.is_none(), "{:?}", t.deadlock);
     assert_eq!(out.trim(), "8");
 }
+
+/// A server waiting for a client that never comes is no deadlock (python3 waits for good
+/// too): the run goes on until `--for`, and its end is the moment it was stopped, so the
+/// server's wait is drawn until then instead of ending where it began.
+#[test]
+fn a_wait_for_the_world_outside_runs_until_for_and_is_drawn_to_the_end() {
+    let out = temp("accept_forever");
+    let t = execute(
+        &spawn("accept_forever.py", &[], &out),
+        Some(Duration::from_secs(4)),
+    )
+    .expect("python3 runs the tracer");
+    std::fs::remove_file(&out).ok();
+    assert_eq!(t.end, Some(End::TimeUp), "{:?}", t.deadlock);
+    assert!(t.deadlock.is_none());
+    let server = lane(&t, "server");
+    let events = sorted(&t);
+    let last = events
+        .iter()
+        .rev()
+        .find(|e| e.thread == server)
+        .expect("the server's events");
+    assert_eq!(
+        State::after(last, &t.scenario),
+        Some(State::Sleeping),
+        "{last:?}"
+    );
+    assert!(
+        t.end_ns > last.t_ns,
+        "the run ends where the wait began: {} ≤ {}",
+        t.end_ns,
+        last.t_ns
+    );
+}

@@ -54,6 +54,9 @@ pub struct Tracing {
     stepping: bool,
     /// Run time of the first record: the run starts there, not while the interpreter starts.
     base_ns: Option<u64>,
+    /// Run time when threadlab stopped the program (a deadlock, `--for`): its lanes waited
+    /// until then, after their last record.
+    stopped_ns: Option<u64>,
     deadlock: Option<Deadlock>,
     end: Option<End>,
 }
@@ -81,6 +84,7 @@ impl Tracing {
             last_record: Instant::now(),
             stepping: false,
             base_ns: None,
+            stopped_ns: None,
             deadlock: None,
             end: None,
         })
@@ -103,12 +107,13 @@ impl Tracing {
         self.deadlock.as_ref()
     }
 
-    /// Run time now; once the run has ended, its last record's time.
+    /// Run time now; once the run has ended, its end: the moment threadlab stopped it, or
+    /// its last record's time.
     pub fn now_ns(&self) -> u64 {
         let last = self.model.last_t_ns;
         match (self.end, self.base_ns) {
             (None, Some(base)) => self.clock.now().saturating_sub(base).max(last),
-            _ => last,
+            _ => self.stopped_ns.unwrap_or(last).max(last),
         }
     }
 
@@ -170,13 +175,13 @@ impl Tracing {
             && let Some(d) = self.model.deadlock(quiet)
         {
             self.deadlock = Some(d);
-            self.child.kill();
+            self.stop();
             return self.finish(End::Deadlock);
         }
         if let Some(limit) = self.for_
             && self.clock.now() >= limit.as_nanos() as u64
         {
-            self.child.kill();
+            self.stop();
             return self.finish(End::TimeUp);
         }
         if let Some(s) = self.child.try_wait() {
@@ -230,6 +235,15 @@ impl Tracing {
         }
     }
 
+    /// Kills the program, noting the run time it is stopped at: a lane waiting at its last
+    /// record is drawn waiting until then, not cut off where it began to wait.
+    fn stop(&mut self) {
+        if let Some(base) = self.base_ns {
+            self.stopped_ns = Some(self.clock.now().saturating_sub(base));
+        }
+        self.child.kill();
+    }
+
     fn finish(&mut self, end: End) -> Option<End> {
         self.drain(Duration::from_millis(200));
         self.end = Some(end);
@@ -242,7 +256,7 @@ impl Tracing {
             scenario: self.model.snapshot(),
             failures: self.model.failures().to_vec(),
             skipped: self.model.skipped,
-            end_ns: self.model.last_t_ns,
+            end_ns: self.stopped_ns.unwrap_or(0).max(self.model.last_t_ns),
             events: self.events,
             deadlock: self.deadlock,
             end: self.end,
