@@ -1474,6 +1474,51 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_for_the_world_outside_is_drawn_sleeping_and_is_never_a_deadlock() {
+        let mut m = Model::new("s.py", "");
+        let mut out = Vec::new();
+        let mut r = rec(1, "T1", "await", "outside", 1, 3);
+        r.arg = "recv()".to_string();
+        m.absorb(&r, &mut out);
+        assert_eq!(out.last().unwrap().kind, EventKind::Sleep);
+        assert!(m.deadlock(true).is_none(), "only the world outside ends it");
+        r.op = "awaited".to_string();
+        m.absorb(&r, &mut out);
+        assert_eq!(out.last().unwrap().kind, EventKind::Run);
+        // Said once: a second end is no event.
+        let n = out.len();
+        m.absorb(&r, &mut out);
+        assert_eq!(out.len(), n);
+    }
+
+    #[test]
+    fn an_inside_wait_counts_toward_a_deadlock_while_the_main_thread_lives() {
+        let mut m = Model::new("s.py", "");
+        let mut out = Vec::new();
+        m.absorb(&rec(1, "M", "start", "thread", 0, 0), &mut out);
+        let mut idle = rec(2, "W", "await", "inside", 1, 0);
+        idle.arg = "a task to run".to_string();
+        m.absorb(&idle, &mut out);
+        assert!(m.deadlock(true).is_none(), "the main thread still runs");
+        m.absorb(&rec(3, "M", "block", "event", 7, 4), &mut out);
+        assert!(m.deadlock(false).is_none(), "judged only once all is quiet");
+        let d = m.deadlock(true).expect("nobody is left to give the worker a task");
+        assert_eq!(d.stuck.len(), 2);
+        // A finished main thread is the interpreter's exit, which wakes idle workers.
+        let mut done = rec(4, "M", "done", "thread", 0, 0);
+        done.name = "M".to_string();
+        m.absorb(&done, &mut out);
+        assert!(m.deadlock(true).is_none());
+        // "other": code the tracer does not see may end it.
+        let mut m = Model::new("s.py", "");
+        m.absorb(&rec(1, "M", "start", "thread", 0, 0), &mut out);
+        idle.kind = "other".to_string();
+        m.absorb(&idle, &mut out);
+        m.absorb(&rec(3, "M", "block", "event", 7, 4), &mut out);
+        assert!(m.deadlock(true).is_none());
+    }
+
+    #[test]
     fn a_lock_its_own_taker_waits_for_is_a_deadlock_only_once_nobody_else_moves() {
         let mut m = Model::new("s.py", "signal = threading.Lock()\n");
         let mut out = Vec::new();
