@@ -2124,7 +2124,8 @@ fn an_idle_pool_at_the_interpreters_exit_is_no_deadlock() {
 
 /// A server waiting for a client that never comes is no deadlock (python3 waits for good
 /// too): the run goes on until `--for`, and its end is the moment it was stopped, so the
-/// server's wait is drawn until then instead of ending where it began.
+/// server's wait is drawn until then instead of ending where it began; the report says
+/// where it waits for the world outside.
 #[test]
 fn a_wait_for_the_world_outside_runs_until_for_and_is_drawn_to_the_end() {
     let out = temp("accept_forever");
@@ -2154,4 +2155,13 @@ fn a_wait_for_the_world_outside_runs_until_for_and_is_drawn_to_the_end() {
         t.end_ns,
         last.t_ns
     );
+    // The report says where it waits, and that it is no deadlock.
+    let (code, stdout, stderr) = trace_headless("accept_forever.py", &["--for", "3s"]);
+    assert_eq!(code, Some(4), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("waiting outside: server waits at")
+            && stderr.contains("accept_forever.py:12 in accept()"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("MainThread"), "{stderr}");
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::RecvTimeoutError;
 
 use crate::engine::clock::RunClock;
-use crate::scenario::model::Scenario;
+use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::vocab::deadlock::Deadlock;
 use crate::vocab::event::{Event, EventKind};
 use child::{Child, Spawn, StartError};
@@ -259,6 +259,7 @@ impl Tracing {
             end_ns: self.stopped_ns.unwrap_or(0).max(self.model.last_t_ns),
             events: self.events,
             deadlock: self.deadlock,
+            outside: self.model.outside_waits(),
             end: self.end,
         }
     }
@@ -271,6 +272,9 @@ pub struct Traced {
     pub events: Vec<Event>,
     pub failures: Vec<Option<String>>,
     pub deadlock: Option<Deadlock>,
+    /// The lanes waiting for the world outside the program when it ended, each with what it
+    /// waits in (`accept()`).
+    pub outside: Vec<(ThreadIdx, String)>,
     pub end: Option<End>,
     pub end_ns: u64,
     /// Records that were not drawn (lanes past the most a run has, lines that were not
@@ -284,19 +288,19 @@ impl Traced {
         let Some(d) = &self.deadlock else {
             return Vec::new();
         };
-        d.stuck
+        d.stuck.iter().map(|&t| self.lane_at(t)).collect()
+    }
+
+    /// A lane's name and the script line of its last operation.
+    pub fn lane_at(&self, t: ThreadIdx) -> (String, Option<u32>) {
+        let line = self
+            .events
             .iter()
-            .map(|&t| {
-                let line = self
-                    .events
-                    .iter()
-                    .rev()
-                    .filter(|e| e.thread == t)
-                    .find_map(|e| self.scenario.threads[t as usize].steps.get(e.step as usize))
-                    .map(|s| s.line);
-                (self.scenario.thread_name(t).to_string(), line)
-            })
-            .collect()
+            .rev()
+            .filter(|e| e.thread == t)
+            .find_map(|e| self.scenario.threads[t as usize].steps.get(e.step as usize))
+            .map(|s| s.line);
+        (self.scenario.thread_name(t).to_string(), line)
     }
 }
 

@@ -89,8 +89,9 @@ struct Lane {
     /// toward a deadlock while its main thread lives (whose exit wakes such waits).
     inside: Option<ResIdx>,
     /// In a call that waits for the world outside the program (a socket, a pipe, a child
-    /// process, the keyboard): drawn as sleeping on I/O, never part of a deadlock.
-    outside: bool,
+    /// process, the keyboard), and what it is (`accept()`): drawn as sleeping on I/O, never
+    /// part of a deadlock.
+    outside: Option<String>,
     /// Steps by (file, line): only lines of the script itself become steps.
     steps: HashMap<u32, u32>,
 }
@@ -885,7 +886,7 @@ impl Model {
                 }
                 self.leave_loop(t, r.t_ns, out);
                 if r.kind == "outside" {
-                    self.lanes[lane].outside = true;
+                    self.lanes[lane].outside = Some(r.arg.clone());
                     let s = self.step(t, r, Op::Sleep(std::time::Duration::ZERO));
                     out.push(ev(EventKind::Sleep, None, s));
                     return;
@@ -903,7 +904,7 @@ impl Model {
                 out.push(ev(EventKind::Block, Some(res), s));
             }
             "awaited" if r.kind == "outside" => {
-                if !std::mem::take(&mut self.lanes[lane].outside) {
+                if self.lanes[lane].outside.take().is_none() {
                     return;
                 }
                 let s = self.step(t, r, Op::Sleep(std::time::Duration::ZERO));
@@ -1069,6 +1070,15 @@ impl Model {
             }
         }
         Deadlock { cycle, stuck }
+    }
+
+    /// The lanes now in a wait for the world outside the program, each with what it waits in
+    /// (`accept()`).
+    pub fn outside_waits(&self) -> Vec<(ThreadIdx, String)> {
+        (0..self.lanes.len())
+            .filter(|&t| !self.lanes[t].done)
+            .filter_map(|t| Some((t as ThreadIdx, self.lanes[t].outside.clone()?)))
+            .collect()
     }
 
     /// The script line of an event, if it happened on one.
@@ -1502,7 +1512,9 @@ mod tests {
         assert!(m.deadlock(true).is_none(), "the main thread still runs");
         m.absorb(&rec(3, "M", "block", "event", 7, 4), &mut out);
         assert!(m.deadlock(false).is_none(), "judged only once all is quiet");
-        let d = m.deadlock(true).expect("nobody is left to give the worker a task");
+        let d = m
+            .deadlock(true)
+            .expect("nobody is left to give the worker a task");
         assert_eq!(d.stuck.len(), 2);
         // A finished main thread is the interpreter's exit, which wakes idle workers.
         let mut done = rec(4, "M", "done", "thread", 0, 0);
