@@ -1225,6 +1225,7 @@ _mp_patches()
 # (data already there, a non-blocking socket, WNOHANG) is no wait. One inside another wait
 # said already (subprocess.run's own reads and waitpid) is part of it.
 
+import functools as _functools
 import select as _select
 import signal as _signal
 import socket as _socket
@@ -1253,9 +1254,8 @@ def _outside(what, real, no_wait=None):
             return real(*a, **k)
         return _awaited_as((what, _where(2), "outside"), _waiting, real, *a, **k)
 
-    call.__name__ = getattr(real, "__name__", what)
-    call.__qualname__ = getattr(real, "__qualname__", call.__name__)
-    call.__doc__ = getattr(real, "__doc__", None)
+    # Named, documented and introspected (inspect.signature) as the call it stands for.
+    _functools.update_wrapper(call, real)
     call._threadlab_real = real
     return call
 
@@ -1298,6 +1298,12 @@ for _name, _no_wait in (
 
 
 def _fd_readable(fd, *a, **k):
+    # A non-blocking fd never waits: it answers EAGAIN.
+    try:
+        if not os.get_blocking(fd):
+            return True
+    except OSError:
+        return True
     return _ready(fd, _select.POLLIN)
 
 
@@ -1382,13 +1388,15 @@ if type(sys.stdin) is _io.TextIOWrapper and not sys.stdin.closed:
     try:
         # The original stays as sys.__stdin__: it owns the buffer, which it would close if
         # it were collected.
-        sys.stdin = _Stdin(
+        _stdin = _Stdin(
             sys.stdin.buffer,
             encoding=sys.stdin.encoding,
             errors=sys.stdin.errors,
             newline="\n",
             line_buffering=sys.stdin.line_buffering,
         )
+        _stdin.mode = sys.stdin.mode
+        sys.stdin = _stdin
     except Exception:
         pass
 
