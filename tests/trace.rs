@@ -11,6 +11,7 @@ use threadlab::cmd::trace::execute;
 use threadlab::scenario::model::{ResIdx, ThreadIdx};
 use threadlab::trace::invariants::{self, ResourceFacts};
 use threadlab::trace::summary::ResourceFigures;
+use threadlab::vocab::deadlock::Blame;
 use threadlab::vocab::event::{Event, EventKind, State};
 use threadlab::watch::child::{Output, Spawn};
 use threadlab::watch::{End, Traced, Tracing};
@@ -2098,18 +2099,22 @@ fn waits_for_the_world_outside_are_drawn_as_sleeping_on_io() {
 /// reported as python3 hangs on them, instead of running until `--for`.
 #[test]
 fn idle_pool_workers_do_not_hide_a_deadlock() {
-    for (name, stuck) in [
-        ("pool_self_deadlock.py", "ThreadPoolExecutor-0_0"),
-        ("idle_pool_stuck.py", "MainThread"),
-    ] {
-        let (t, _) = traced(name);
-        assert_eq!(t.end, Some(End::Deadlock), "{name}");
-        let d = t.deadlock.as_ref().expect("a deadlock");
-        assert!(
-            d.stuck.contains(&lane(&t, stuck)),
-            "{name}: {stuck} is not named stuck: {d:?}"
-        );
-    }
+    // Whichever worker the pool hands the work to waits for the lock it holds itself.
+    let (t, out) = traced("pool_self_deadlock.py");
+    assert_eq!(t.end, Some(End::Deadlock), "{out}");
+    let d = t.deadlock.as_ref().expect("a deadlock");
+    let lock = res(&t, "lock");
+    assert!(
+        matches!(d.cycle.as_slice(), [e] if e.resource == lock
+            && e.blame == Blame::HeldBy(e.thread)
+            && t.scenario.thread_name(e.thread).starts_with("ThreadPoolExecutor-")
+            && d.stuck.contains(&e.thread)),
+        "{d:?}"
+    );
+    let (t, out) = traced("idle_pool_stuck.py");
+    assert_eq!(t.end, Some(End::Deadlock), "{out}");
+    let d = t.deadlock.as_ref().expect("a deadlock");
+    assert!(d.stuck.contains(&lane(&t, "MainThread")), "{d:?}");
 }
 
 /// The interpreter's exit wakes a pool's idle workers: once the main thread has finished,
@@ -2131,7 +2136,7 @@ fn a_wait_for_the_world_outside_runs_until_for_and_is_drawn_to_the_end() {
     let out = temp("accept_forever");
     let t = execute(
         &spawn("accept_forever.py", &[], &out),
-        Some(Duration::from_secs(4)),
+        Some(Duration::from_secs(2)),
     )
     .expect("python3 runs the tracer");
     std::fs::remove_file(&out).ok();
@@ -2156,7 +2161,7 @@ fn a_wait_for_the_world_outside_runs_until_for_and_is_drawn_to_the_end() {
         last.t_ns
     );
     // The report says where it waits, and that it is no deadlock.
-    let (code, stdout, stderr) = trace_headless("accept_forever.py", &["--for", "3s"]);
+    let (code, stdout, stderr) = trace_headless("accept_forever.py", &["--for", "2s"]);
     assert_eq!(code, Some(4), "{stdout}\n{stderr}");
     assert!(
         stderr.contains("waiting outside: server waits at")

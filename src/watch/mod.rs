@@ -26,6 +26,10 @@ use model::{Model, Record};
 /// stuck (waits that only untraced code could end look the same for that long).
 pub const QUIET: Duration = Duration::from_millis(300);
 
+/// How long `--for` lets an interpreter take to start (to its first record) when it is
+/// shorter: the program's run time begins there.
+const STARTING: Duration = Duration::from_secs(10);
+
 /// How a traced run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
@@ -178,8 +182,15 @@ impl Tracing {
             self.stop();
             return self.finish(End::Deadlock);
         }
-        if let Some(limit) = self.for_
-            && self.clock.now() >= limit.as_nanos() as u64
+        // Run time, as drawn, starts at the program's first record: the interpreter's own
+        // start (seconds on a busy machine) is not the program's time. An interpreter that
+        // has not started after `STARTING` is stopped all the same.
+        let (ran, limit) = match self.base_ns {
+            Some(base) => (self.clock.now().saturating_sub(base), self.for_),
+            None => (self.clock.now(), self.for_.map(|l| l.max(STARTING))),
+        };
+        if let Some(limit) = limit
+            && ran >= limit.as_nanos() as u64
         {
             self.stop();
             return self.finish(End::TimeUp);
