@@ -1311,11 +1311,8 @@ def _no_hang(pid, options, *a, **k):
     return bool(options & os.WNOHANG)
 
 
-def _at_once(*a, timeout=None, **k):
-    return timeout is not None and timeout <= 0
-
-
-def _select_at_once(rlist, wlist, xlist, timeout=None):
+def _at_once(timeout):
+    """A wait with no time to wait: a poll."""
     return timeout is not None and timeout <= 0
 
 
@@ -1327,8 +1324,8 @@ os.wait = _outside("os.wait()", os.wait)
 if hasattr(os, "wait4"):
     os.wait4 = _outside("os.wait4()", os.wait4, _no_hang)
 if hasattr(os, "waitid"):
-    os.waitid = _outside("os.waitid()", os.waitid, lambda idtype, id, options: bool(options & os.WNOHANG))
-_select.select = _outside("select()", _select.select, _select_at_once)
+    os.waitid = _outside("os.waitid()", os.waitid, lambda idtype, ident, options: bool(options & os.WNOHANG))
+_select.select = _outside("select()", _select.select, lambda r, w, x, timeout=None: _at_once(timeout))
 if hasattr(_signal, "pause"):
     _signal.pause = _outside("signal.pause()", _signal.pause)
 if hasattr(_signal, "sigwait"):
@@ -1344,7 +1341,7 @@ for _cls in list(vars(_selectors).values()):
         and not getattr(vars(_cls)["select"], "__isabstractmethod__", False)
     ):
         _real_m = vars(_cls)["select"]
-        _cls.select = _outside("selector.select()", _real_m, lambda self, timeout=None: _at_once(timeout=timeout))
+        _cls.select = _outside("selector.select()", _real_m, lambda self, timeout=None: _at_once(timeout))
 
 for _name in ("run", "call", "check_call", "check_output"):
     setattr(_subprocess, _name, _outside("subprocess.%s()" % _name, getattr(_subprocess, _name)))
