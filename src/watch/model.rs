@@ -106,6 +106,9 @@ pub struct Model {
     root_pid: Option<u32>,
     /// The first process's main thread.
     main_lane: Option<ThreadIdx>,
+    /// Items put for the library's inside waits (a pool's tasks, by name) and not yet taken:
+    /// while there are any, an idle worker may be about to wake, so it does not wait for good.
+    inside_pending: HashMap<String, u32>,
     lanes: Vec<Lane>,
     /// Lanes by process and thread ident (or task id).
     by_who: HashMap<u32, HashMap<String, ThreadIdx>>,
@@ -167,6 +170,7 @@ impl Model {
             source_lines: source.lines().map(str::to_string).collect(),
             root_pid: None,
             main_lane: None,
+            inside_pending: HashMap::new(),
             lanes: Vec::new(),
             by_who: HashMap::new(),
             by_object: HashMap::new(),
@@ -879,7 +883,14 @@ impl Model {
             step,
             item: None,
         };
+        // One more (or one fewer) item put for the inside waits named `r.arg`.
+        let pending = |m: &mut Model, more: bool| {
+            let n = m.inside_pending.entry(r.arg.clone()).or_default();
+            *n = if more { *n + 1 } else { n.saturating_sub(1) };
+        };
         match r.op.as_str() {
+            "put" | "take" if Some(r.pid) == self.root_pid => pending(self, r.op == "put"),
+            "put" | "take" => {}
             "await" => {
                 if self.lanes[lane].parked || self.lanes[lane].done {
                     return;
@@ -917,6 +928,10 @@ impl Model {
                 if !self.awaited.values().any(|&x| x == w.resource) {
                     return;
                 }
+                if self.lanes[lane].inside.take() == Some(w.resource) {
+                    // It took what was put for it.
+                    pending(self, false);
+                }
                 self.lanes[lane].wait = None;
                 let s = self.step(t, r, Op::Wait(w.resource));
                 out.push(ev(EventKind::Run, None, s));
@@ -943,11 +958,19 @@ impl Model {
         // A main thread that has finished is running the interpreter's exit, which wakes the
         // library's own waits (an idle pool worker's): those no longer count.
         let main_lives = self.main_lane.is_some_and(|m| !self.lanes[m as usize].done);
+        // An inside wait counts while the main thread lives and nothing put for it waits to
+        // be taken.
+        let inside_for_good = |w: &Wait| {
+            main_lives
+                && !self.awaited.iter().any(|((_, name), &x)| {
+                    x == w.resource && self.inside_pending.get(name).is_some_and(|&n| n > 0)
+                })
+        };
         let waiting = |t: usize| {
             self.lanes[t].wait.filter(|w| {
                 !w.timed
                     && !self.lanes[t].done
-                    && (main_lives || self.lanes[t].inside != Some(w.resource))
+                    && (self.lanes[t].inside != Some(w.resource) || inside_for_good(w))
             })
         };
         // Whom a waiting lane waits for, if one lane alone can end its wait.
@@ -1516,6 +1539,17 @@ mod tests {
             .deadlock(true)
             .expect("nobody is left to give the worker a task");
         assert_eq!(d.stuck.len(), 2);
+        // A task put for it and not yet taken: the worker is about to wake.
+        let mut put = rec(4, "M", "put", "inside", 1, 0);
+        put.arg = "a task to run".to_string();
+        m.absorb(&put, &mut out);
+        assert!(m.deadlock(true).is_none(), "a task waits to be taken");
+        put.op = "take".to_string();
+        m.absorb(&put, &mut out);
+        assert!(
+            m.deadlock(true).is_some(),
+            "taken by another: still nobody's"
+        );
         // A finished main thread is the interpreter's exit, which wakes idle workers.
         let mut done = rec(4, "M", "done", "thread", 0, 0);
         done.name = "M".to_string();

@@ -871,6 +871,10 @@ def _queue_class(base, kind):
     return Q
 
 
+# What a pool's idle worker waits for.
+_TASK = "a task to run"
+
+
 class SimpleQueue(_queue.SimpleQueue):
     """queue.SimpleQueue, traced as an unbounded queue when the program made it; one the
     library made (a thread pool's work queue) still draws a wait for its next item as one."""
@@ -890,6 +894,10 @@ class SimpleQueue(_queue.SimpleQueue):
         if self._traced:
             _gate_pass()
             _emit("put", "queue", id(self), str(self.qsize() + 1), _where(2))
+        else:
+            # A task (or the word to stop) for a pool's worker: an idle one will wake for it,
+            # so no idle worker waits for good until it has been taken.
+            _emit("put", "inside", _await_id(_TASK), _TASK, ("", 0))
         super().put(item, block, timeout)
 
     def put_nowait(self, item):
@@ -900,11 +908,13 @@ class SimpleQueue(_queue.SimpleQueue):
             item = super().get(block, timeout)
             if self._traced:
                 _emit("take", "queue", id(self), str(self.qsize()), _where(2))
+            else:
+                _emit("take", "inside", _await_id(_TASK), _TASK, ("", 0))
             return item
         if not self._traced:
             # A pool's idle worker, waiting for a task: only a thread of this process gives
             # it one (a submit, a shutdown).
-            w = ("a task to run", ("", 0), "other" if timeout is not None else "inside")
+            w = (_TASK, ("", 0), "other" if timeout is not None else "inside")
             return _awaited_as(w, _waiting, super().get, True, timeout)
         where = _where(2)
         _gate_pass()
