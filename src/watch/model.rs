@@ -87,7 +87,8 @@ struct Lane {
     /// Its wait on this resource is one the library makes on a primitive of its own without a
     /// timeout, in the first process: only that process's threads can end it, so it counts
     /// toward a deadlock while its main thread lives (whose exit wakes such waits).
-    inside: Option<ResIdx>,
+    /// The queue it waits on (the tracer's id of it), for the items pending there.
+    inside: Option<(ResIdx, u64)>,
     /// In a call that waits for the world outside the program (a socket, a pipe, a child
     /// process, the keyboard), and what it is (`accept()`): drawn as sleeping on I/O, never
     /// part of a deadlock.
@@ -106,9 +107,10 @@ pub struct Model {
     root_pid: Option<u32>,
     /// The first process's main thread.
     main_lane: Option<ThreadIdx>,
-    /// Items put for the library's inside waits (a pool's tasks, by name) and not yet taken:
-    /// while there are any, an idle worker may be about to wake, so it does not wait for good.
-    inside_pending: HashMap<String, u32>,
+    /// Items put on each of the library's queues an inside wait is on (a pool's work queue)
+    /// and not yet taken: while there are any, an idle worker of it may be about to wake, so
+    /// it does not wait for good.
+    inside_pending: HashMap<u64, u32>,
     lanes: Vec<Lane>,
     /// Lanes by process and thread ident (or task id).
     by_who: HashMap<u32, HashMap<String, ThreadIdx>>,
@@ -883,13 +885,13 @@ impl Model {
             step,
             item: None,
         };
-        // One more (or one fewer) item put for the inside waits named `r.arg`.
-        let pending = |m: &mut Model, more: bool| {
-            let n = m.inside_pending.entry(r.arg.clone()).or_default();
+        // One more (or one fewer) item on the queue `q`.
+        let pending = |m: &mut Model, q: u64, more: bool| {
+            let n = m.inside_pending.entry(q).or_default();
             *n = if more { *n + 1 } else { n.saturating_sub(1) };
         };
         match r.op.as_str() {
-            "put" | "take" if Some(r.pid) == self.root_pid => pending(self, r.op == "put"),
+            "put" | "take" if Some(r.pid) == self.root_pid => pending(self, r.oid, r.op == "put"),
             "put" | "take" => {}
             "await" => {
                 if self.lanes[lane].parked || self.lanes[lane].done {
@@ -905,7 +907,7 @@ impl Model {
                 let res = self.awaited_resource(r);
                 let s = self.step(t, r, Op::Wait(res));
                 let inside = r.kind == "inside" && Some(r.pid) == self.root_pid;
-                self.lanes[lane].inside = inside.then_some(res);
+                self.lanes[lane].inside = inside.then_some((res, r.oid));
                 self.lanes[lane].wait = Some(Wait {
                     resource: res,
                     want: Want::Set,
@@ -928,9 +930,11 @@ impl Model {
                 if !self.awaited.values().any(|&x| x == w.resource) {
                     return;
                 }
-                if self.lanes[lane].inside.take() == Some(w.resource) {
+                if let Some((res, q)) = self.lanes[lane].inside.take()
+                    && res == w.resource
+                {
                     // It took what was put for it.
-                    pending(self, false);
+                    pending(self, q, false);
                 }
                 self.lanes[lane].wait = None;
                 let s = self.step(t, r, Op::Wait(w.resource));
@@ -960,17 +964,16 @@ impl Model {
         let main_lives = self.main_lane.is_some_and(|m| !self.lanes[m as usize].done);
         // An inside wait counts while the main thread lives and nothing put for it waits to
         // be taken.
-        let inside_for_good = |w: &Wait| {
-            main_lives
-                && !self.awaited.iter().any(|((_, name), &x)| {
-                    x == w.resource && self.inside_pending.get(name).is_some_and(|&n| n > 0)
-                })
-        };
         let waiting = |t: usize| {
             self.lanes[t].wait.filter(|w| {
                 !w.timed
                     && !self.lanes[t].done
-                    && (self.lanes[t].inside != Some(w.resource) || inside_for_good(w))
+                    && match self.lanes[t].inside {
+                        Some((res, q)) if res == w.resource => {
+                            main_lives && self.inside_pending.get(&q).is_none_or(|&n| n == 0)
+                        }
+                        _ => true,
+                    }
             })
         };
         // Whom a waiting lane waits for, if one lane alone can end its wait.
@@ -1550,6 +1553,11 @@ mod tests {
             m.deadlock(true).is_some(),
             "taken by another: still nobody's"
         );
+        // What is left on another pool's queue (the word to stop no worker takes) is not for it.
+        put.op = "put".to_string();
+        put.oid = 2;
+        m.absorb(&put, &mut out);
+        assert!(m.deadlock(true).is_some(), "left on another queue");
         // A finished main thread is the interpreter's exit, which wakes idle workers.
         let mut done = rec(4, "M", "done", "thread", 0, 0);
         done.name = "M".to_string();

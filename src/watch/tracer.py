@@ -286,12 +286,18 @@ def _await_begin(ident):
         return None
     # Said once: waits nested inside this one are part of it.
     _awaiting[ident] = None
-    _emit("await", w[2], _await_id(w[0]), w[0], w[1])
+    _emit("await", w[2], _await_oid(w), w[0], w[1])
     return w
 
 
+def _await_oid(w):
+    """The object a wait is on: its own (a fourth field, the queue an idle worker waits on),
+    or one per name."""
+    return w[3] if len(w) > 3 else _await_id(w[0])
+
+
 def _await_end(ident, w):
-    _emit("awaited", w[2], _await_id(w[0]), w[0], w[1])
+    _emit("awaited", w[2], _await_oid(w), w[0], w[1])
     _awaiting[ident] = w
 
 
@@ -897,7 +903,7 @@ class SimpleQueue(_queue.SimpleQueue):
         else:
             # A task (or the word to stop) for a pool's worker: an idle one will wake for it,
             # so no idle worker waits for good until it has been taken.
-            _emit("put", "inside", _await_id(_TASK), _TASK, ("", 0))
+            _emit("put", "inside", id(self), _TASK, ("", 0))
         super().put(item, block, timeout)
 
     def put_nowait(self, item):
@@ -909,12 +915,12 @@ class SimpleQueue(_queue.SimpleQueue):
             if self._traced:
                 _emit("take", "queue", id(self), str(self.qsize()), _where(2))
             else:
-                _emit("take", "inside", _await_id(_TASK), _TASK, ("", 0))
+                _emit("take", "inside", id(self), _TASK, ("", 0))
             return item
         if not self._traced:
             # A pool's idle worker, waiting for a task: only a thread of this process gives
             # it one (a submit, a shutdown).
-            w = (_TASK, ("", 0), "other" if timeout is not None else "inside")
+            w = (_TASK, ("", 0), "other" if timeout is not None else "inside", id(self))
             return _awaited_as(w, _waiting, super().get, True, timeout)
         where = _where(2)
         _gate_pass()
