@@ -892,6 +892,10 @@ impl Model {
         };
         match r.op.as_str() {
             "put" | "take" if Some(r.pid) == self.root_pid => pending(self, r.oid, r.op == "put"),
+            // A new queue with the id of one gone: nothing of the old one is on it.
+            "made" => {
+                self.inside_pending.remove(&r.oid);
+            }
             "put" | "take" => {}
             "await" => {
                 if self.lanes[lane].parked || self.lanes[lane].done {
@@ -1558,6 +1562,13 @@ mod tests {
         put.oid = 2;
         m.absorb(&put, &mut out);
         assert!(m.deadlock(true).is_some(), "left on another queue");
+        // Nor is what was left on a queue gone whose id a new one has.
+        put.oid = 1;
+        m.absorb(&put, &mut out);
+        assert!(m.deadlock(true).is_none());
+        put.op = "made".to_string();
+        m.absorb(&put, &mut out);
+        assert!(m.deadlock(true).is_some(), "a new queue is empty");
         // A finished main thread is the interpreter's exit, which wakes idle workers.
         let mut done = rec(4, "M", "done", "thread", 0, 0);
         done.name = "M".to_string();

@@ -893,6 +893,9 @@ class SimpleQueue(_queue.SimpleQueue):
         self._traced = _from_user(2)
         if self._traced:
             _new("queue", self, "0")
+        else:
+            # A new queue: nothing is left on it of one gone that had its id.
+            _emit("made", "inside", id(self), _TASK, ("", 0))
 
     def put(self, item, block=True, timeout=None):
         # Said before the item goes in (a put never waits nor fails here), so no take of it
