@@ -11,6 +11,7 @@ use threadlab::cmd::trace::execute;
 use threadlab::scenario::model::{ResIdx, ThreadIdx};
 use threadlab::trace::invariants::{self, ResourceFacts};
 use threadlab::trace::summary::ResourceFigures;
+use threadlab::vocab::deadlock::Blame;
 use threadlab::vocab::event::{Event, EventKind, State};
 use threadlab::watch::child::{Output, Spawn};
 use threadlab::watch::{End, Traced, Tracing};
@@ -1057,7 +1058,8 @@ enum Ending {
     OsExit(u8),
     /// An exception out of `asyncio.run`.
     Raises,
-    /// Two threads take two locks in opposite orders, each holding its first: python3 hangs.
+    /// Two threads take two locks in opposite orders, each holding its first, or a pool
+    /// worker takes a Lock it holds beside idle workers: python3 hangs.
     Deadlocks,
 }
 
@@ -1065,7 +1067,7 @@ enum Ending {
 /// in lines that do not depend on the schedule.
 fn block(rng: &mut Rng, i: usize) -> String {
     let n = rng.range(2, 5);
-    let body = match rng.below(31) {
+    let body = match rng.below(35) {
         0 => {
             let (m, rlock) = (rng.range(5, 60), rng.chance(50));
             let (kind, inner) = if rlock {
@@ -1614,6 +1616,100 @@ fn block(rng: &mut Rng, i: usize) -> String {
     say('rlock depth', {i}, results)
 "
         ),
+        // Waits for the world outside the program, made deterministic: a socket pair, a
+        // pipe read through select, a listening socket, a child python3.
+        31 => format!(
+            "    a, b = socket.socketpair()
+    def echo():
+        while True:
+            data = b.recv(16)
+            if not data:
+                break
+            b.sendall(data.upper())
+        b.close()
+    t = threading.Thread(target=echo)
+    t.start()
+    got = []
+    for j in range({n}):
+        a.sendall(b'm%d' % j)
+        got.append(a.recv(16).decode())
+    a.close()
+    t.join()
+    say('echo', {i}, got)
+"
+        ),
+        32 => format!(
+            "    r, w = os.pipe()
+    def writer():
+        for j in range({n}):
+            os.write(w, b'x' * (j + 1))
+            time.sleep(0.001)
+        os.close(w)
+    t = threading.Thread(target=writer)
+    t.start()
+    total = 0
+    while True:
+        select.select([r], [], [])
+        chunk = os.read(r, 64)
+        if not chunk:
+            break
+        total += len(chunk)
+    os.close(r)
+    t.join()
+    say('pipe', {i}, total)
+"
+        ),
+        33 => format!(
+            "    srv = socket.socket()
+    srv.bind(('127.0.0.1', 0))
+    srv.listen({n})
+    def client(j):
+        with socket.create_connection(srv.getsockname()) as c:
+            c.sendall(b'%d' % j)
+    ts = [threading.Thread(target=client, args=(j,)) for j in range({n})]
+    for t in ts:
+        t.start()
+    got = []
+    for _ in range({n}):
+        conn, _ = srv.accept()
+        with conn:
+            data = b''
+            while True:
+                chunk = conn.recv(16)
+                if not chunk:
+                    break
+                data += chunk
+        got.append(int(data))
+    for t in ts:
+        t.join()
+    srv.close()
+    say('served', {i}, sorted(got))
+"
+        ),
+        34 => {
+            let how = rng.below(3);
+            format!(
+                "    code = 'import sys; print(sum(map(int, sys.stdin.read().split()))); sys.exit({n})'
+    if {how} == 0:
+        r = subprocess.run([sys.executable, '-c', code], input='1 2 {n}', capture_output=True, text=True)
+        out, rc = r.stdout, r.returncode
+    elif {how} == 1:
+        p = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        out, _ = p.communicate('1 2 {n}')
+        rc = p.returncode
+    else:
+        rd, wr = os.pipe()
+        p = subprocess.Popen([sys.executable, '-c', code], stdin=rd, stdout=subprocess.PIPE, text=True)
+        os.close(rd)
+        os.write(wr, b'1 2 {n}')
+        os.close(wr)
+        rc = p.wait()
+        out = p.stdout.read()
+        p.stdout.close()
+    say('child', {i}, out.strip(), rc)
+"
+            )
+        }
         _ => format!(
             "    async def bad(j):
         await asyncio.sleep(0)
@@ -1634,7 +1730,8 @@ fn block(rng: &mut Rng, i: usize) -> String {
 fn program(seed: u64) -> (String, Ending) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut text = String::from(
-        "import asyncio\nimport queue\nimport sys\nimport threading\nimport time\n\
+        "import asyncio\nimport os\nimport queue\nimport select\nimport socket\nimport subprocess\n\
+         import sys\nimport threading\nimport time\n\
          from concurrent.futures import ThreadPoolExecutor, as_completed\n\n\n\
          def say(*a):\n    sys.stdout.write(' '.join(map(str, a)) + '\\n')\n    sys.stdout.flush()\n\n\n",
     );
@@ -1659,6 +1756,18 @@ fn program(seed: u64) -> (String, Ending) {
             "import os\nthreading.Thread(target=os._exit, args=({c},)).start()\ntime.sleep(30)\n"
         ),
         Ending::Raises => "async def fails():\n    await asyncio.sleep(0)\n    raise LookupError('the end')\nasyncio.run(fails())\n".to_string(),
+        // A pool worker takes a Lock it holds while its pool's other workers idle.
+        Ending::Deadlocks if rng.chance(50) => "lock = threading.Lock()
+def again():
+    with lock:
+        with lock:
+            pass
+ex = ThreadPoolExecutor(3)
+for f in [ex.submit(time.sleep, 0.01) for _ in range(3)]:
+    f.result()
+ex.submit(again).result()
+"
+        .to_string(),
         Ending::Deadlocks => "a, b = threading.Lock(), threading.Lock()
 both = threading.Barrier(2)
 def one():
@@ -1919,4 +2028,145 @@ fn a_lock_released_by_another_thread_is_a_signal_not_a_deadlock() {
         })
         .expect("sem's figures");
     assert_eq!(sem, 1, "a 1-permit semaphore is held at most once");
+}
+
+/// Waits for the world outside the program (a socket, a pipe, select, a child process, the
+/// keyboard, a signal) are drawn as sleeping on I/O, never as running: the main thread ends each only
+/// once the waiter is in it, after setting a marker, so the marker's set lies inside a drawn
+/// sleep of the waiter; none of them is ever a deadlock. A read with its data already there is
+/// no wait.
+#[test]
+fn waits_for_the_world_outside_are_drawn_as_sleeping_on_io() {
+    let (t, out) = traced("outside_waits.py");
+    completed(&t);
+    assert!(t.deadlock.is_none(), "{:?}", t.deadlock);
+    let waiters = [
+        ("recv", "recv b'hi'"),
+        ("accept", "accept b'ok'"),
+        ("sendall", "sendall None"),
+        ("os.read", "os.read b'p'"),
+        ("select", "select 1"),
+        ("selector", "selector 1"),
+        ("run", "run 0"),
+        ("Popen.wait", "Popen.wait 0"),
+        ("waitpid", "waitpid 0"),
+        ("input", "input typed"),
+        ("readline", "readline line"),
+        ("MainThread", "pause woke"),
+    ];
+    let events = sorted(&t);
+    let markers: Vec<ResIdx> = (0..t.scenario.resources.len() as ResIdx)
+        .filter(|&r| t.scenario.resource_name(r).starts_with("marker"))
+        .collect();
+    assert!(!markers.is_empty(), "{:?}", t.scenario.resources);
+    for (waiter, said) in waiters {
+        assert!(out.contains(said), "{said}: {out}");
+        let w = lane(&t, waiter);
+        let mine: Vec<usize> = (0..events.len())
+            .filter(|&i| events[i].thread == w)
+            .collect();
+        // A drawn sleep of the waiter, from its Sleep to its next event, with a marker set
+        // inside it: the waiter was drawn sleeping while it really waited.
+        let caught = mine.windows(2).any(|p| {
+            let (from, to) = (p[0], p[1]);
+            State::after(&events[from], &t.scenario) == Some(State::Sleeping)
+                && events[to].kind == EventKind::Run
+                && events[from..to].iter().any(|e| {
+                    e.kind == EventKind::Set && e.resource.is_some_and(|m| markers.contains(&m))
+                })
+        });
+        assert!(
+            caught,
+            "{waiter} was not drawn sleeping while it waited: {:?}",
+            mine.iter().map(|&i| &events[i]).collect::<Vec<_>>()
+        );
+        // Nothing a waiter thread waits for is a primitive of the program's (the main thread
+        // joins them).
+        assert!(
+            waiter == "MainThread" || mine.iter().all(|&i| events[i].kind != EventKind::Block),
+            "{waiter} is drawn waiting on something of the program's"
+        );
+    }
+    assert!(out.contains("ready b'there' b'there'"), "{out}");
+    let ready = lane(&t, "ready");
+    assert_eq!(count(&t, Some(ready), EventKind::Sleep, None), 0);
+}
+
+/// A wait the library makes on a primitive of its own without a timeout (a pool's idle
+/// worker waiting for a task) can be ended only by a thread of the program: with every other
+/// thread waiting for good, it waits for good too. A worker that takes a Lock it holds while
+/// its pool idles, and a main thread waiting on a queue nobody fills beside an idle pool, are
+/// reported as python3 hangs on them, instead of running until `--for`.
+#[test]
+fn idle_pool_workers_do_not_hide_a_deadlock() {
+    // Whichever worker the pool hands the work to waits for the lock it holds itself.
+    let (t, out) = traced("pool_self_deadlock.py");
+    assert_eq!(t.end, Some(End::Deadlock), "{out}");
+    let d = t.deadlock.as_ref().expect("a deadlock");
+    let lock = res(&t, "lock");
+    assert!(
+        matches!(d.cycle.as_slice(), [e] if e.resource == lock
+            && e.blame == Blame::HeldBy(e.thread)
+            && t.scenario.thread_name(e.thread).starts_with("ThreadPoolExecutor-")
+            && d.stuck.contains(&e.thread)),
+        "{d:?}"
+    );
+    let (t, out) = traced("idle_pool_stuck.py");
+    assert_eq!(t.end, Some(End::Deadlock), "{out}");
+    let d = t.deadlock.as_ref().expect("a deadlock");
+    assert!(d.stuck.contains(&lane(&t, "MainThread")), "{d:?}");
+}
+
+/// The interpreter's exit wakes a pool's idle workers: once the main thread has finished,
+/// their waits no longer count, however long the exit takes before it wakes them.
+#[test]
+fn an_idle_pool_at_the_interpreters_exit_is_no_deadlock() {
+    let (t, out) = traced("idle_pool_at_exit.py");
+    completed(&t);
+    assert!(t.deadlock.is_none(), "{:?}", t.deadlock);
+    assert_eq!(out.trim(), "8");
+}
+
+/// A server waiting for a client that never comes is no deadlock (python3 waits for good
+/// too): the run goes on until `--for`, and its end is the moment it was stopped, so the
+/// server's wait is drawn until then instead of ending where it began; the report says
+/// where it waits for the world outside.
+#[test]
+fn a_wait_for_the_world_outside_runs_until_for_and_is_drawn_to_the_end() {
+    let out = temp("accept_forever");
+    let t = execute(
+        &spawn("accept_forever.py", &[], &out),
+        Some(Duration::from_secs(2)),
+    )
+    .expect("python3 runs the tracer");
+    std::fs::remove_file(&out).ok();
+    assert_eq!(t.end, Some(End::TimeUp), "{:?}", t.deadlock);
+    assert!(t.deadlock.is_none());
+    let server = lane(&t, "server");
+    let events = sorted(&t);
+    let last = events
+        .iter()
+        .rev()
+        .find(|e| e.thread == server)
+        .expect("the server's events");
+    assert_eq!(
+        State::after(last, &t.scenario),
+        Some(State::Sleeping),
+        "{last:?}"
+    );
+    assert!(
+        t.end_ns > last.t_ns,
+        "the run ends where the wait began: {} ≤ {}",
+        t.end_ns,
+        last.t_ns
+    );
+    // The report says where it waits, and that it is no deadlock.
+    let (code, stdout, stderr) = trace_headless("accept_forever.py", &["--for", "2s"]);
+    assert_eq!(code, Some(4), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("waiting outside: server waits at")
+            && stderr.contains("accept_forever.py:12 in accept()"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("MainThread"), "{stderr}");
 }

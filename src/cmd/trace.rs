@@ -281,14 +281,32 @@ fn live(args: &TraceArgs, theme: Theme) -> Result<Exit, Error> {
     exit
 }
 
-/// "deadlock: left is stuck at deadlock.py:13", one line per stuck lane, on stderr.
+/// "deadlock: left is stuck at deadlock.py:13", one line per stuck lane, on stderr; when
+/// threadlab stopped the program, each lane it left waiting for the world outside, which no
+/// deadlock is made of.
 fn say_where_stuck(traced: &Traced, script: &Path) {
+    let at = |line: Option<u32>| match line {
+        Some(l) => format!("{}:{l}", script.display()),
+        None => script.display().to_string(),
+    };
     for (thread, line) in traced.stuck_at() {
-        let at = match line {
-            Some(l) => format!("{}:{l}", script.display()),
-            None => script.display().to_string(),
-        };
-        errln(&rust_i18n::t!("trace.stuck_at", thread = thread, at = at));
+        errln(&rust_i18n::t!(
+            "trace.stuck_at",
+            thread = thread,
+            at = at(line)
+        ));
+    }
+    if !matches!(traced.end, Some(End::TimeUp | End::Deadlock)) {
+        return;
+    }
+    for (t, what) in &traced.outside {
+        let (thread, line) = traced.lane_at(*t);
+        errln(&rust_i18n::t!(
+            "trace_waits.outside_at",
+            thread = thread,
+            at = at(line),
+            what = what
+        ));
     }
 }
 

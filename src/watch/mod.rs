@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::RecvTimeoutError;
 
 use crate::engine::clock::RunClock;
-use crate::scenario::model::Scenario;
+use crate::scenario::model::{Scenario, ThreadIdx};
 use crate::vocab::deadlock::Deadlock;
 use crate::vocab::event::{Event, EventKind};
 use child::{Child, Spawn, StartError};
@@ -25,6 +25,10 @@ use model::{Model, Record};
 /// How long nothing must happen, with every live lane waiting, before the program is judged
 /// stuck (waits that only untraced code could end look the same for that long).
 pub const QUIET: Duration = Duration::from_millis(300);
+
+/// How long `--for` lets an interpreter take to start (to its first record) when it is
+/// shorter: the program's run time begins there.
+const STARTING: Duration = Duration::from_secs(10);
 
 /// How a traced run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +58,9 @@ pub struct Tracing {
     stepping: bool,
     /// Run time of the first record: the run starts there, not while the interpreter starts.
     base_ns: Option<u64>,
+    /// Run time when threadlab stopped the program (a deadlock, `--for`): its lanes waited
+    /// until then, after their last record.
+    stopped_ns: Option<u64>,
     deadlock: Option<Deadlock>,
     end: Option<End>,
 }
@@ -86,6 +93,7 @@ impl Tracing {
             last_record: Instant::now(),
             stepping: false,
             base_ns: None,
+            stopped_ns: None,
             deadlock: None,
             end: None,
         })
@@ -108,12 +116,13 @@ impl Tracing {
         self.deadlock.as_ref()
     }
 
-    /// Run time now; once the run has ended, its last record's time.
+    /// Run time now; once the run has ended, its end: the moment threadlab stopped it, or
+    /// its last record's time.
     pub fn now_ns(&self) -> u64 {
         let last = self.model.last_t_ns;
         match (self.end, self.base_ns) {
             (None, Some(base)) => self.clock.now().saturating_sub(base).max(last),
-            _ => last,
+            _ => self.stopped_ns.unwrap_or(last).max(last),
         }
     }
 
@@ -175,13 +184,20 @@ impl Tracing {
             && let Some(d) = self.model.deadlock(quiet)
         {
             self.deadlock = Some(d);
-            self.child.kill();
+            self.stop();
             return self.finish(End::Deadlock);
         }
-        if let Some(limit) = self.for_
-            && self.clock.now() >= limit.as_nanos() as u64
+        // Run time, as drawn, starts at the program's first record: the interpreter's own
+        // start (seconds on a busy machine) is not the program's time. An interpreter that
+        // has not started after `STARTING` is stopped all the same.
+        let (ran, limit) = match self.base_ns {
+            Some(base) => (self.clock.now().saturating_sub(base), self.for_),
+            None => (self.clock.now(), self.for_.map(|l| l.max(STARTING))),
+        };
+        if let Some(limit) = limit
+            && ran >= limit.as_nanos() as u64
         {
-            self.child.kill();
+            self.stop();
             return self.finish(End::TimeUp);
         }
         if let Some(s) = self.child.try_wait() {
@@ -235,6 +251,15 @@ impl Tracing {
         }
     }
 
+    /// Kills the program, noting the run time it is stopped at: a lane waiting at its last
+    /// record is drawn waiting until then, not cut off where it began to wait.
+    fn stop(&mut self) {
+        if let Some(base) = self.base_ns {
+            self.stopped_ns = Some(self.clock.now().saturating_sub(base));
+        }
+        self.child.kill();
+    }
+
     fn finish(&mut self, end: End) -> Option<End> {
         self.drain(Duration::from_millis(200));
         self.end = Some(end);
@@ -247,9 +272,10 @@ impl Tracing {
             scenario: self.model.snapshot(),
             failures: self.model.failures().to_vec(),
             skipped: self.model.skipped,
-            end_ns: self.model.last_t_ns,
+            end_ns: self.stopped_ns.unwrap_or(0).max(self.model.last_t_ns),
             events: self.events,
             deadlock: self.deadlock,
+            outside: self.model.outside_waits(),
             end: self.end,
         }
     }
@@ -262,6 +288,9 @@ pub struct Traced {
     pub events: Vec<Event>,
     pub failures: Vec<Option<String>>,
     pub deadlock: Option<Deadlock>,
+    /// The lanes waiting for the world outside the program when it ended, each with what it
+    /// waits in (`accept()`).
+    pub outside: Vec<(ThreadIdx, String)>,
     pub end: Option<End>,
     pub end_ns: u64,
     /// Records that were not drawn (lanes past the most a run has, lines that were not
@@ -275,19 +304,19 @@ impl Traced {
         let Some(d) = &self.deadlock else {
             return Vec::new();
         };
-        d.stuck
+        d.stuck.iter().map(|&t| self.lane_at(t)).collect()
+    }
+
+    /// A lane's name and the script line of its last operation.
+    pub fn lane_at(&self, t: ThreadIdx) -> (String, Option<u32>) {
+        let line = self
+            .events
             .iter()
-            .map(|&t| {
-                let line = self
-                    .events
-                    .iter()
-                    .rev()
-                    .filter(|e| e.thread == t)
-                    .find_map(|e| self.scenario.threads[t as usize].steps.get(e.step as usize))
-                    .map(|s| s.line);
-                (self.scenario.thread_name(t).to_string(), line)
-            })
-            .collect()
+            .rev()
+            .filter(|e| e.thread == t)
+            .find_map(|e| self.scenario.threads[t as usize].steps.get(e.step as usize))
+            .map(|s| s.line);
+        (self.scenario.thread_name(t).to_string(), line)
     }
 }
 

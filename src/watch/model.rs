@@ -84,6 +84,15 @@ struct Lane {
     /// Its latest state is a traced wait or sleep: an "await" said after it (its task gave
     /// the loop back there) is that same wait.
     parked: bool,
+    /// Its wait on this resource is one the library makes on a primitive of its own without a
+    /// timeout, in the first process: only that process's threads can end it, so it counts
+    /// toward a deadlock while its main thread lives (whose exit wakes such waits).
+    /// The queue it waits on (the tracer's id of it), for the items pending there.
+    inside: Option<(ResIdx, u64)>,
+    /// In a call that waits for the world outside the program (a socket, a pipe, a child
+    /// process, the keyboard), and what it is (`accept()`): drawn as sleeping on I/O, never
+    /// part of a deadlock.
+    outside: Option<String>,
     /// Steps by (file, line): only lines of the script itself become steps.
     steps: HashMap<u32, u32>,
 }
@@ -96,6 +105,12 @@ pub struct Model {
     script_given: String,
     source_lines: Vec<String>,
     root_pid: Option<u32>,
+    /// The first process's main thread.
+    main_lane: Option<ThreadIdx>,
+    /// Items put on each of the library's queues an inside wait is on (a pool's work queue)
+    /// and not yet taken: while there are any, an idle worker of it may be about to wake, so
+    /// it does not wait for good.
+    inside_pending: HashMap<u64, u32>,
     lanes: Vec<Lane>,
     /// Lanes by process and thread ident (or task id).
     by_who: HashMap<u32, HashMap<String, ThreadIdx>>,
@@ -156,6 +171,8 @@ impl Model {
             script_given: script.to_string(),
             source_lines: source.lines().map(str::to_string).collect(),
             root_pid: None,
+            main_lane: None,
+            inside_pending: HashMap::new(),
             lanes: Vec::new(),
             by_who: HashMap::new(),
             by_object: HashMap::new(),
@@ -508,7 +525,7 @@ impl Model {
             out.push(ev(EventKind::Start, None, NO_STEP));
         }
         let lane = t as usize;
-        if r.kind == "other" {
+        if matches!(r.kind.as_str(), "other" | "inside" | "outside") {
             return self.on_await(t, r, out);
         }
         if matches!(
@@ -523,6 +540,8 @@ impl Model {
             ("start", _) => {
                 if r.oid != 0 {
                     self.by_object.insert((r.pid, r.oid), t);
+                } else if r.kind == "thread" && Some(r.pid) == self.root_pid {
+                    self.main_lane.get_or_insert(t);
                 }
                 out.push(ev(EventKind::Start, None, NO_STEP));
             }
@@ -852,8 +871,11 @@ impl Model {
     }
 
     /// A wait the library makes for the program (`await`), or its end (`awaited`): drawn as a
-    /// wait on what it is for. Only untraced code ends it, so it is judged as a wait with a
-    /// timeout: never part of a deadlock. A task's wait ends when its loop next runs it.
+    /// wait on what it is for. Untraced code ends it, so it is judged as a wait with a
+    /// timeout, never part of a deadlock; except an "inside" wait (a primitive of the
+    /// library's own, without a timeout, in the first process), which only that process's
+    /// threads can end. A wait for the world outside ("outside") is drawn as sleeping on I/O.
+    /// A task's wait ends when its loop next runs it.
     fn on_await(&mut self, t: ThreadIdx, r: &Record, out: &mut Vec<Event>) {
         let lane = t as usize;
         let ev = |kind: EventKind, resource: Option<ResIdx>, step: u32| Event {
@@ -865,21 +887,47 @@ impl Model {
             step,
             item: None,
         };
+        // One more (or one fewer) item on the queue `q`.
+        let pending = |m: &mut Model, q: u64, more: bool| {
+            let n = m.inside_pending.entry(q).or_default();
+            *n = if more { *n + 1 } else { n.saturating_sub(1) };
+        };
         match r.op.as_str() {
+            "put" | "take" if Some(r.pid) == self.root_pid => pending(self, r.oid, r.op == "put"),
+            // A new queue with the id of one gone: nothing of the old one is on it.
+            "made" => {
+                self.inside_pending.remove(&r.oid);
+            }
+            "put" | "take" => {}
             "await" => {
                 if self.lanes[lane].parked || self.lanes[lane].done {
                     return;
                 }
                 self.leave_loop(t, r.t_ns, out);
+                if r.kind == "outside" {
+                    self.lanes[lane].outside = Some(r.arg.clone());
+                    let s = self.step(t, r, Op::Sleep(std::time::Duration::ZERO));
+                    out.push(ev(EventKind::Sleep, None, s));
+                    return;
+                }
                 let res = self.awaited_resource(r);
                 let s = self.step(t, r, Op::Wait(res));
+                let inside = r.kind == "inside" && Some(r.pid) == self.root_pid;
+                self.lanes[lane].inside = inside.then_some((res, r.oid));
                 self.lanes[lane].wait = Some(Wait {
                     resource: res,
                     want: Want::Set,
                     lane: None,
-                    timed: true,
+                    timed: !inside,
                 });
                 out.push(ev(EventKind::Block, Some(res), s));
+            }
+            "awaited" if r.kind == "outside" => {
+                if self.lanes[lane].outside.take().is_none() {
+                    return;
+                }
+                let s = self.step(t, r, Op::Sleep(std::time::Duration::ZERO));
+                out.push(ev(EventKind::Run, None, s));
             }
             "awaited" => {
                 let Some(w) = self.lanes[lane].wait else {
@@ -887,6 +935,12 @@ impl Model {
                 };
                 if !self.awaited.values().any(|&x| x == w.resource) {
                     return;
+                }
+                if let Some((res, q)) = self.lanes[lane].inside.take()
+                    && res == w.resource
+                {
+                    // It took what was put for it.
+                    pending(self, q, false);
                 }
                 self.lanes[lane].wait = None;
                 let s = self.step(t, r, Op::Wait(w.resource));
@@ -912,10 +966,22 @@ impl Model {
     /// seen — or, when `quiet` (nothing has happened for a while), every live lane waiting
     /// without a timeout, so that nothing the tracer sees can ever wake one.
     pub fn deadlock(&self, quiet: bool) -> Option<Deadlock> {
+        // A main thread that has finished is running the interpreter's exit, which wakes the
+        // library's own waits (an idle pool worker's): those no longer count.
+        let main_lives = self.main_lane.is_some_and(|m| !self.lanes[m as usize].done);
+        // An inside wait counts while the main thread lives and nothing put for it waits to
+        // be taken.
         let waiting = |t: usize| {
-            self.lanes[t]
-                .wait
-                .filter(|w| !w.timed && !self.lanes[t].done)
+            self.lanes[t].wait.filter(|w| {
+                !w.timed
+                    && !self.lanes[t].done
+                    && match self.lanes[t].inside {
+                        Some((res, q)) if res == w.resource => {
+                            main_lives && self.inside_pending.get(&q).is_none_or(|&n| n == 0)
+                        }
+                        _ => true,
+                    }
+            })
         };
         // Whom a waiting lane waits for, if one lane alone can end its wait.
         let blame = |t: usize| -> Option<(WaitEdge, Option<ThreadIdx>)> {
@@ -1037,6 +1103,15 @@ impl Model {
             }
         }
         Deadlock { cycle, stuck }
+    }
+
+    /// The lanes now in a wait for the world outside the program, each with what it waits in
+    /// (`accept()`).
+    pub fn outside_waits(&self) -> Vec<(ThreadIdx, String)> {
+        (0..self.lanes.len())
+            .filter(|&t| !self.lanes[t].done)
+            .filter_map(|t| Some((t as ThreadIdx, self.lanes[t].outside.clone()?)))
+            .collect()
     }
 
     /// The script line of an event, if it happened on one.
@@ -1439,6 +1514,76 @@ mod tests {
         r.op = "awaited".to_string();
         m.absorb(&r, &mut out);
         assert_eq!(out.last().unwrap().kind, EventKind::Run);
+    }
+
+    #[test]
+    fn a_wait_for_the_world_outside_is_drawn_sleeping_and_is_never_a_deadlock() {
+        let mut m = Model::new("s.py", "");
+        let mut out = Vec::new();
+        let mut r = rec(1, "T1", "await", "outside", 1, 3);
+        r.arg = "recv()".to_string();
+        m.absorb(&r, &mut out);
+        assert_eq!(out.last().unwrap().kind, EventKind::Sleep);
+        assert!(m.deadlock(true).is_none(), "only the world outside ends it");
+        r.op = "awaited".to_string();
+        m.absorb(&r, &mut out);
+        assert_eq!(out.last().unwrap().kind, EventKind::Run);
+        // Said once: a second end is no event.
+        let n = out.len();
+        m.absorb(&r, &mut out);
+        assert_eq!(out.len(), n);
+    }
+
+    #[test]
+    fn an_inside_wait_counts_toward_a_deadlock_while_the_main_thread_lives() {
+        let mut m = Model::new("s.py", "");
+        let mut out = Vec::new();
+        m.absorb(&rec(1, "M", "start", "thread", 0, 0), &mut out);
+        let mut idle = rec(2, "W", "await", "inside", 1, 0);
+        idle.arg = "work_queue.get()".to_string();
+        m.absorb(&idle, &mut out);
+        assert!(m.deadlock(true).is_none(), "the main thread still runs");
+        m.absorb(&rec(3, "M", "block", "event", 7, 4), &mut out);
+        assert!(m.deadlock(false).is_none(), "judged only once all is quiet");
+        let d = m
+            .deadlock(true)
+            .expect("nobody is left to give the worker a task");
+        assert_eq!(d.stuck.len(), 2);
+        // A task put for it and not yet taken: the worker is about to wake.
+        let mut put = rec(4, "M", "put", "inside", 1, 0);
+        put.arg = "work_queue.get()".to_string();
+        m.absorb(&put, &mut out);
+        assert!(m.deadlock(true).is_none(), "a task waits to be taken");
+        put.op = "take".to_string();
+        m.absorb(&put, &mut out);
+        assert!(
+            m.deadlock(true).is_some(),
+            "taken by another: still nobody's"
+        );
+        // What is left on another pool's queue (the word to stop no worker takes) is not for it.
+        put.op = "put".to_string();
+        put.oid = 2;
+        m.absorb(&put, &mut out);
+        assert!(m.deadlock(true).is_some(), "left on another queue");
+        // Nor is what was left on a queue gone whose id a new one has.
+        put.oid = 1;
+        m.absorb(&put, &mut out);
+        assert!(m.deadlock(true).is_none());
+        put.op = "made".to_string();
+        m.absorb(&put, &mut out);
+        assert!(m.deadlock(true).is_some(), "a new queue is empty");
+        // A finished main thread is the interpreter's exit, which wakes idle workers.
+        let mut done = rec(4, "M", "done", "thread", 0, 0);
+        done.name = "M".to_string();
+        m.absorb(&done, &mut out);
+        assert!(m.deadlock(true).is_none());
+        // "other": code the tracer does not see may end it.
+        let mut m = Model::new("s.py", "");
+        m.absorb(&rec(1, "M", "start", "thread", 0, 0), &mut out);
+        idle.kind = "other".to_string();
+        m.absorb(&idle, &mut out);
+        m.absorb(&rec(3, "M", "block", "event", 7, 4), &mut out);
+        assert!(m.deadlock(true).is_none());
     }
 
     #[test]

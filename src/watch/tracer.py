@@ -244,9 +244,17 @@ def _await_id(what):
 
 def _awaited_call(what, where, real, *a, **k):
     """real(*a, **k), any wait it makes inside the library drawn as a wait for `what`."""
+    return _awaited_as((what, where, "other"), real, *a, **k)
+
+
+def _awaited_as(w, real, *a, **k):
+    """_awaited_call for the wait `w`: (what, where, kind). The kind says what can end it:
+    "other", code the tracer cannot see; "inside", only this process's own threads (a wait on
+    a primitive of the library's, without a timeout); "outside", only the world outside the
+    program (a socket, a pipe, a child process, the keyboard)."""
     ident = _get_ident()
     before = _awaiting.get(ident)
-    _awaiting[ident] = (what, where)
+    _awaiting[ident] = w
     try:
         return real(*a, **k)
     finally:
@@ -279,12 +287,18 @@ def _await_begin(ident):
         return None
     # Said once: waits nested inside this one are part of it.
     _awaiting[ident] = None
-    _emit("await", "other", _await_id(w[0]), w[0], w[1])
+    _emit("await", w[2], _await_oid(w), w[0], w[1])
     return w
 
 
+def _await_oid(w):
+    """The object a wait is on: its own (a fourth field, the queue an idle worker waits on),
+    or one per name."""
+    return w[3] if len(w) > 3 else _await_id(w[0])
+
+
 def _await_end(ident, w):
-    _emit("awaited", "other", _await_id(w[0]), w[0], w[1])
+    _emit("awaited", w[2], _await_oid(w), w[0], w[1])
     _awaiting[ident] = w
 
 
@@ -439,7 +453,8 @@ class Condition(_RealCondition):
                 if what == "Thread.start()":
                     # The hand-shake with a thread being started: its lane appearing says it.
                     return super().wait(timeout)
-                _awaiting[ident] = (what, ("", 0))
+                # Without a timeout, only a thread of this process can notify it.
+                _awaiting[ident] = (what, ("", 0), "other" if timeout is not None else "inside")
                 try:
                     return self.wait(timeout)
                 finally:
@@ -783,6 +798,7 @@ def _sleep(secs):
         _real_sleep(secs)
 
 
+_sleep.__name__ = _sleep.__qualname__ = "sleep"
 _time_mod.sleep = _sleep
 
 # ---------------------------------------------------------------------------------------
@@ -862,6 +878,10 @@ def _queue_class(base, kind):
     return Q
 
 
+# What a pool's idle worker waits for.
+_TASK = "work_queue.get()"
+
+
 class SimpleQueue(_queue.SimpleQueue):
     """queue.SimpleQueue, traced as an unbounded queue when the program made it; one the
     library made (a thread pool's work queue) still draws a wait for its next item as one."""
@@ -874,6 +894,9 @@ class SimpleQueue(_queue.SimpleQueue):
         self._traced = _from_user(2)
         if self._traced:
             _new("queue", self, "0")
+        else:
+            # A new queue: nothing is left on it of one gone that had its id.
+            _emit("made", "inside", id(self), _TASK, ("", 0))
 
     def put(self, item, block=True, timeout=None):
         # Said before the item goes in (a put never waits nor fails here), so no take of it
@@ -881,6 +904,10 @@ class SimpleQueue(_queue.SimpleQueue):
         if self._traced:
             _gate_pass()
             _emit("put", "queue", id(self), str(self.qsize() + 1), _where(2))
+        else:
+            # A task (or the word to stop) for a pool's worker: an idle one will wake for it,
+            # so no idle worker waits for good until it has been taken.
+            _emit("put", "inside", id(self), _TASK, ("", 0))
         super().put(item, block, timeout)
 
     def put_nowait(self, item):
@@ -891,10 +918,14 @@ class SimpleQueue(_queue.SimpleQueue):
             item = super().get(block, timeout)
             if self._traced:
                 _emit("take", "queue", id(self), str(self.qsize()), _where(2))
+            else:
+                _emit("take", "inside", id(self), _TASK, ("", 0))
             return item
         if not self._traced:
-            # A pool's idle worker, waiting for a task.
-            return _awaited_call("work_queue.get()", ("", 0), _waiting, super().get, True, timeout)
+            # A pool's idle worker, waiting for a task: only a thread of this process gives
+            # it one (a submit, a shutdown).
+            w = (_TASK, ("", 0), "other" if timeout is not None else "inside", id(self))
+            return _awaited_as(w, _waiting, super().get, True, timeout)
         where = _where(2)
         _gate_pass()
         _emit("block", "queue", id(self), ("~" if timeout is not None else "") + "get", where)
@@ -1207,6 +1238,186 @@ def _waiting(real, *a, **k):
 _mp_patches()
 
 # ---------------------------------------------------------------------------------------
+# Waits for the world outside the program: a socket, a pipe, a child process, the keyboard, a
+# signal. The kernel holds the thread in C, out of threading's sight; each such call is said as
+# a wait ("outside") while it may block, so its lane is drawn waiting, never running, and never
+# counted toward a deadlock: only the world outside ends it. A call that surely will not block
+# (data already there, a non-blocking socket, WNOHANG) is no wait. One inside another wait
+# said already (subprocess.run's own reads and waitpid) is part of it.
+
+import functools as _functools
+import select as _select
+import signal as _signal
+import socket as _socket
+import subprocess as _subprocess
+
+_real_poll = _select.poll
+
+
+def _ready(fd, events):
+    """Whether `fd` is ready for `events` now (POLLIN: a read will not block; a hang-up or an
+    error counts, as the call returns at once); True when that cannot be told."""
+    try:
+        p = _real_poll()
+        p.register(fd, events)
+        return bool(p.poll(0))
+    except Exception:
+        return True
+
+
+def _outside(what, real, no_wait=None):
+    """real, each call that may block said as a wait for the world outside (see above);
+    no_wait(*a, **k) says when a call cannot block."""
+
+    def call(*a, **k):
+        if _get_ident() in _awaiting or (no_wait is not None and no_wait(*a, **k)):
+            return real(*a, **k)
+        return _awaited_as((what, _where(2), "outside"), _waiting, real, *a, **k)
+
+    # Named, documented and introspected (inspect.signature) as the call it stands for.
+    _functools.update_wrapper(call, real)
+    call._threadlab_real = real
+    return call
+
+
+def _sock_nonblocking(sock):
+    try:
+        return sock.gettimeout() == 0.0
+    except Exception:
+        return True
+
+
+def _sock_readable(sock, *a, **k):
+    return _sock_nonblocking(sock) or _ready(sock.fileno(), _select.POLLIN)
+
+
+def _sock_writable(sock, *a, **k):
+    return _sock_nonblocking(sock) or _ready(sock.fileno(), _select.POLLOUT)
+
+
+def _sock_never(sock, *a, **k):
+    # sendall may fill the buffer whatever its room now; connect waits for the peer.
+    return _sock_nonblocking(sock)
+
+
+for _name, _no_wait in (
+    ("recv", _sock_readable),
+    ("recv_into", _sock_readable),
+    ("recvfrom", _sock_readable),
+    ("recvfrom_into", _sock_readable),
+    ("recvmsg", _sock_readable),
+    ("accept", _sock_readable),
+    ("send", _sock_writable),
+    ("sendto", _sock_writable),
+    ("sendall", _sock_never),
+    ("connect", _sock_never),
+):
+    _real_m = getattr(_socket.socket, _name, None)
+    if _real_m is not None:
+        setattr(_socket.socket, _name, _outside("%s()" % _name, _real_m, _no_wait))
+
+
+def _fd_readable(fd, *a, **k):
+    # A non-blocking fd never waits: it answers EAGAIN.
+    try:
+        if not os.get_blocking(fd):
+            return True
+    except OSError:
+        return True
+    return _ready(fd, _select.POLLIN)
+
+
+def _no_hang(pid, options, *a, **k):
+    return bool(options & os.WNOHANG)
+
+
+def _at_once(timeout):
+    """A wait with no time to wait: a poll."""
+    return timeout is not None and timeout <= 0
+
+
+os.read = _outside("os.read()", os.read, _fd_readable)
+if hasattr(os, "readv"):
+    os.readv = _outside("os.readv()", os.readv, _fd_readable)
+os.waitpid = _outside("os.waitpid()", os.waitpid, _no_hang)
+os.wait = _outside("os.wait()", os.wait)
+if hasattr(os, "wait4"):
+    os.wait4 = _outside("os.wait4()", os.wait4, _no_hang)
+if hasattr(os, "waitid"):
+    os.waitid = _outside("os.waitid()", os.waitid, lambda idtype, ident, options: bool(options & os.WNOHANG))
+_select.select = _outside("select()", _select.select, lambda r, w, x, timeout=None: _at_once(timeout))
+if hasattr(_signal, "pause"):
+    _signal.pause = _outside("signal.pause()", _signal.pause)
+if hasattr(_signal, "sigwait"):
+    _signal.sigwait = _outside("signal.sigwait()", _signal.sigwait)
+
+import selectors as _selectors
+
+for _cls in list(vars(_selectors).values()):
+    if (
+        isinstance(_cls, type)
+        and issubclass(_cls, _selectors.BaseSelector)
+        and "select" in vars(_cls)
+        and not getattr(vars(_cls)["select"], "__isabstractmethod__", False)
+    ):
+        _real_m = vars(_cls)["select"]
+        _cls.select = _outside("selector.select()", _real_m, lambda self, timeout=None: _at_once(timeout))
+
+for _name in ("run", "call", "check_call", "check_output"):
+    setattr(_subprocess, _name, _outside("subprocess.%s()" % _name, getattr(_subprocess, _name)))
+_subprocess.Popen.wait = _outside("Popen.wait()", _subprocess.Popen.wait,
+                                  lambda self, timeout=None: self.returncode is not None)
+_subprocess.Popen.communicate = _outside("Popen.communicate()", _subprocess.Popen.communicate)
+
+import builtins as _builtins
+import io as _io
+
+_builtins.input = _outside("input()", _builtins.input)
+
+
+class _Stdin(_io.TextIOWrapper):
+    """sys.stdin as python3 makes it (same buffer, encoding, errors and newlines), its reads
+    said as waits for the keyboard or the pipe while nothing is there to read."""
+
+    def _no_wait(self, *a):
+        try:
+            return _ready(self.buffer.fileno(), _select.POLLIN)
+        except Exception:
+            return True
+
+    def readline(self, size=-1):
+        return _stdin_read("sys.stdin.readline()", _io.TextIOWrapper.readline, self, size)
+
+    def read(self, size=-1):
+        return _stdin_read("sys.stdin.read()", _io.TextIOWrapper.read, self, size)
+
+    def readlines(self, hint=-1):
+        return _stdin_read("sys.stdin.readlines()", _io.TextIOWrapper.readlines, self, hint)
+
+
+def _stdin_read(what, real, f, n):
+    if _get_ident() in _awaiting or f._no_wait():
+        return real(f, n)
+    return _awaited_as((what, _where(3), "outside"), _waiting, real, f, n)
+
+
+if type(sys.stdin) is _io.TextIOWrapper and not sys.stdin.closed:
+    try:
+        # The original stays as sys.__stdin__: it owns the buffer, which it would close if
+        # it were collected.
+        _stdin = _Stdin(
+            sys.stdin.buffer,
+            encoding=sys.stdin.encoding,
+            errors=sys.stdin.errors,
+            newline="\n",
+            line_buffering=sys.stdin.line_buffering,
+        )
+        _stdin.mode = sys.stdin.mode
+        sys.stdin = _stdin
+    except Exception:
+        pass
+
+# ---------------------------------------------------------------------------------------
 # asyncio: each task is a lane on its event loop's thread; its await points are recorded.
 
 import asyncio as _aio
@@ -1319,7 +1530,9 @@ _real_loop_init = _aios.BaseSelectorEventLoop.__init__
 def _loop_init(self, *a, **k):
     _real_loop_init(self, *a, **k)
     sel = self._selector
-    real_select = sel.select
+    # The loop's own select is its idling, said below: not a wait for the world outside.
+    real_select = getattr(type(sel).select, "_threadlab_real", None)
+    real_select = real_select.__get__(sel) if real_select is not None else sel.select
     loop = id(self)
 
     def select(timeout=None):
