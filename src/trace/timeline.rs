@@ -1039,7 +1039,7 @@ impl Trace {
                     _ => say!("runs"),
                 },
                 EventKind::Sleep => match (op, s.threads[e.thread as usize].event_loop) {
-                    (Some(Op::Sleep(d)), Some(_)) => {
+                    (Some(Op::Sleep(d)), Some(_)) if !d.is_zero() => {
                         say!("awaits_sleep", time = duration::format(d))
                     }
                     (Some(Op::BlockingSleep(d)), Some(l)) => say!(
@@ -1047,7 +1047,9 @@ impl Trace {
                         time = duration::format(d),
                         res = s.resource_name(l)
                     ),
-                    (Some(Op::Sleep(d) | Op::BlockingSleep(d)), None) => {
+                    // A traced program's sleep of no known length (an I/O wait, a length
+                    // that varies) is said without one.
+                    (Some(Op::Sleep(d) | Op::BlockingSleep(d)), None) if !d.is_zero() => {
                         say!("sleeps_for", time = duration::format(d))
                     }
                     _ => say!("sleeps"),

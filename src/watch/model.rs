@@ -570,7 +570,20 @@ impl Model {
                 out.push(ev(EventKind::Hold, None, s));
             }
             ("sleep", _) => {
-                let s = self.step(t, r, Op::Sleep(std::time::Duration::ZERO));
+                // Said with its length while every call on its line sleeps as long; a line
+                // whose sleeps differ is said without one (a length of zero: not known).
+                let d = r
+                    .arg
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+                    .unwrap_or_default();
+                let s = self.step(t, r, Op::Sleep(d));
+                if let Some(step) = self.scenario.threads[t as usize].steps.get_mut(s as usize)
+                    && matches!(step.op, Op::Sleep(before) if before != d)
+                {
+                    step.op = Op::Sleep(std::time::Duration::ZERO);
+                }
                 out.push(ev(EventKind::Sleep, None, s));
             }
             ("woke", _) => {
@@ -1514,6 +1527,28 @@ mod tests {
         r.op = "awaited".to_string();
         m.absorb(&r, &mut out);
         assert_eq!(out.last().unwrap().kind, EventKind::Run);
+    }
+
+    /// A sleep is said with the length the program gave while every call on its line gives
+    /// the same one, and without one once they differ: never a length it did not sleep.
+    #[test]
+    fn a_traced_sleep_keeps_its_length_while_its_line_sleeps_alike() {
+        use std::time::Duration;
+        let mut m = Model::new("s.py", "");
+        let mut out = Vec::new();
+        let sleep = |t: u64, secs: &str| Record {
+            arg: secs.to_string(),
+            ..rec(t, "T1", "sleep", "", 0, 4)
+        };
+        let op = |m: &Model| m.scenario().threads[0].steps[0].op;
+        m.absorb(&sleep(1, "0.5"), &mut out);
+        assert_eq!(op(&m), Op::Sleep(Duration::from_millis(500)));
+        m.absorb(&sleep(2, "0.5"), &mut out);
+        assert_eq!(op(&m), Op::Sleep(Duration::from_millis(500)));
+        m.absorb(&sleep(3, "0.25"), &mut out);
+        assert_eq!(op(&m), Op::Sleep(Duration::ZERO));
+        m.absorb(&sleep(4, "0.5"), &mut out);
+        assert_eq!(op(&m), Op::Sleep(Duration::ZERO));
     }
 
     #[test]
