@@ -94,6 +94,12 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
     let mut ordered = events.to_vec();
     ordered.sort_by_key(|e| e.t_ns);
     let n = scenario.resources.len();
+    let priority_queue: Vec<bool> = (0..n)
+        .map(|r| {
+            matches!(scenario.resources[r].kind, ResourceKind::Buffer { .. })
+                && scenario.is_priority_queue(r as ResIdx)
+        })
+        .collect();
     let mut facts = vec![ResourceFacts::default(); n];
     let mut holders: Vec<Vec<ThreadIdx>> = vec![Vec::new(); n];
     let mut items: Vec<VecDeque<u32>> = vec![VecDeque::new(); n];
@@ -498,9 +504,7 @@ pub fn check(scenario: &Scenario, events: &[Event]) -> Result<Vec<ResourceFacts>
                 // is; only a priority queue serves its sentinel after every item.
                 priorities[ri].push_back(match step_op(e) {
                     Some(Op::PutPriority { priority, .. }) => priority,
-                    Some(Op::PutSentinel(_)) if scenario.is_priority_queue(ri as ResIdx) => {
-                        u32::MAX
-                    }
+                    Some(Op::PutSentinel(_)) if priority_queue[ri] => u32::MAX,
                     _ => 0,
                 });
                 facts[ri].puts += 1;
