@@ -257,11 +257,9 @@ impl Recorder {
         by: Option<ThreadIdx>,
         item: Option<u32>,
     ) -> bool {
-        let Some(event) = self.record(kind, resource, by, item, false) else {
-            return false;
-        };
-        self.show(&event);
-        true
+        self.record(kind, resource, by, item, false, None)
+            .inspect(|event| self.show(event))
+            .is_some()
     }
 
     /// Record an event on `r` while holding `r`'s state locked: stamped as cheaply as the
@@ -274,11 +272,9 @@ impl Recorder {
         by: Option<ThreadIdx>,
         item: Option<u32>,
     ) -> bool {
-        let Some(event) = self.record(kind, Some(r), by, item, true) else {
-            return false;
-        };
-        self.show(&event);
-        true
+        self.record(kind, Some(r), by, item, true, None)
+            .inspect(|event| self.show(event))
+            .is_some()
     }
 
     /// A stamp for an event on `r` that is recorded only if what it tells of comes to pass
@@ -311,11 +307,9 @@ impl Recorder {
         item: Option<u32>,
         at: u64,
     ) -> bool {
-        let Some(event) = self.record_at(kind, Some(r), by, item, true, Some(at)) else {
-            return false;
-        };
-        self.show(&event);
-        true
+        self.record(kind, Some(r), by, item, true, Some(at))
+            .inspect(|event| self.show(event))
+            .is_some()
     }
 
     /// Show `event` to whoever watches every event, while one is armed (breakpoints).
@@ -345,28 +339,16 @@ impl Recorder {
     /// Say again what the thread is doing after it was held in the middle of a step: the same
     /// state, so nothing that watches for changes is shown it.
     pub fn restate(&mut self, kind: EventKind) {
-        self.record(kind, None, None, None, false);
+        self.record(kind, None, None, None, false, None);
         self.flush();
     }
 
     /// The event recorded, or `None` if the run is closed. `locked`: the caller holds the
-    /// state of `resource` locked (see `emit_locked`).
+    /// state of `resource` locked (see `emit_locked`). `ahead`: stamped no earlier than this
+    /// instead of now, if `stamp_ahead` gave it (and published this thread's events as pending
+    /// before it read it).
     #[inline]
     fn record(
-        &mut self,
-        kind: EventKind,
-        resource: Option<ResIdx>,
-        by: Option<ThreadIdx>,
-        item: Option<u32>,
-        locked: bool,
-    ) -> Option<Event> {
-        self.record_at(kind, resource, by, item, locked, None)
-    }
-
-    /// `record`, stamped no earlier than `ahead` instead of now, if `stamp_ahead` gave one
-    /// (and published this thread's events as pending before it read it).
-    #[inline]
-    fn record_at(
         &mut self,
         kind: EventKind,
         resource: Option<ResIdx>,
