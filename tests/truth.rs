@@ -3511,14 +3511,7 @@ fn a_permit_held_by_a_task_awaiting_its_waiter_is_blamed_on_the_holder() {
 #[test]
 fn a_twin_reports_a_deadlock_beside_an_idle_executor_thread() {
     let text = "mutex m\nevent-loop L\nthread T {\n    lock m\n    lock m\n    unlock m\n    unlock m\n}\ntask K {\n    to-thread \"10ms\"\n}\n";
-    let s = scenario::parse_source("idle", "idle.kdl", text).unwrap();
-    let dir = std::env::temp_dir().join(format!("threadlab-truth-idle-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let program = dir.join("idle.py");
-    std::fs::write(&program, threadlab::trace::export::python::render(&s)).unwrap();
-    let ended = run_twin(&program, "4", Duration::from_secs(30));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (code, err) = ended.expect("the twin ends");
+    let (code, err) = twin_of("idle", text);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("T waits for m"), "{err}");
 }
@@ -3541,14 +3534,7 @@ fn a_task_cancelled_after_its_turn_came_passes_the_permit_on() {
 #[test]
 fn a_twin_starts_every_group_that_waits_for_nothing_at_once() {
     let text = "buffer q capacity=2\nthread T0 {\n    take q\n}\nthread T1 after=T0 {\n    put q\n}\nthread T2 {\n    put q\n}\nthread T3 after=T1 {\n    take q\n}\n";
-    let s = scenario::parse_source("order", "order.kdl", text).unwrap();
-    let dir = std::env::temp_dir().join(format!("threadlab-truth-order-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let program = dir.join("order.py");
-    std::fs::write(&program, threadlab::trace::export::python::render(&s)).unwrap();
-    let ended = run_twin(&program, "4", Duration::from_secs(30));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (code, err) = ended.expect("the twin ends");
+    let (code, err) = twin_of("order", text);
     assert_eq!(code, 0, "{err}");
 }
 
@@ -3557,15 +3543,7 @@ fn a_twin_starts_every_group_that_waits_for_nothing_at_once() {
 #[test]
 fn a_twin_reports_a_deadlock_once_a_cancelled_task_has_ended() {
     let text = "event e\nevent-loop L\nthread T {\n    wait e\n    set e\n}\ntask K0 {\n    sleep \"50ms\"\n}\ntask K1 {\n    cancel K0\n}\n";
-    let s = scenario::parse_source("cancelled", "cancelled.kdl", text).unwrap();
-    let dir =
-        std::env::temp_dir().join(format!("threadlab-truth-cancelled-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let program = dir.join("cancelled.py");
-    std::fs::write(&program, threadlab::trace::export::python::render(&s)).unwrap();
-    let ended = run_twin(&program, "4", Duration::from_secs(30));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (code, err) = ended.expect("the twin ends");
+    let (code, err) = twin_of("cancelled", text);
     assert_eq!(code, 3, "{err}");
 }
 
@@ -3614,6 +3592,17 @@ fn an_async_queue_gives_its_sentinel_in_put_order() {
     assert_no_problems(&verdicts, text);
 }
 
+/// `text` run `times` over, one run at a time, each judged true and ending as `expected`.
+fn judged_to_end(text: &str, times: usize, expected: Outcome) -> Vec<Verdict> {
+    let verdicts = {
+        let _serial = serial();
+        judged(text, times)
+    };
+    assert_no_problems(&verdicts, text);
+    assert!(verdicts.iter().all(|v| v.outcome == expected), "{text}");
+    verdicts
+}
+
 /// The twin of `text` run under python3 at 4x: its exit code and stderr.
 fn twin_of(name: &str, text: &str) -> (i32, String) {
     let s = scenario::parse_source(name, &format!("{name}.kdl"), text).unwrap();
@@ -3646,12 +3635,7 @@ fn a_task_awaits_or_cancels_a_group_still_waiting_for_its_after_group() {
             Outcome::Deadlock,
         ),
     ] {
-        let verdicts = {
-            let _serial = serial();
-            judged(text, 3)
-        };
-        assert_no_problems(&verdicts, text);
-        assert!(verdicts.iter().all(|v| v.outcome == expected), "{text}");
+        let verdicts = judged_to_end(text, 3, expected);
         let (code, err) = twin_of("late", text);
         assert_eq!(Some(code), exit_of(&verdicts[0]), "{text}\n{err}");
     }
@@ -3666,15 +3650,7 @@ fn a_twin_waits_for_threads_of_another_process() {
         "mp-queue q\nprocess p {\n    thread w {\n        put q\n    }\n}\nprocess r after=p.w {\n    thread w {\n        take q\n    }\n}\n",
         "mp-queue q\nprocess p count=2 {\n    thread w {\n        put q\n    }\n}\nthread main after=p {\n    take q\n    take q\n}\n",
     ] {
-        let verdicts = {
-            let _serial = serial();
-            judged(text, 2)
-        };
-        assert_no_problems(&verdicts, text);
-        assert!(
-            verdicts.iter().all(|v| v.outcome == Outcome::Completed),
-            "{text}"
-        );
+        judged_to_end(text, 2, Outcome::Completed);
         let (code, err) = twin_of("processes", text);
         assert_eq!(code, 0, "{text}\n{err}");
     }
@@ -3697,12 +3673,7 @@ fn a_twin_gives_back_a_cancelled_tasks_lock_and_reports_a_task_awaiting_stuck_ta
             Outcome::Deadlock,
         ),
     ] {
-        let verdicts = {
-            let _serial = serial();
-            judged(text, 3)
-        };
-        assert_no_problems(&verdicts, text);
-        assert!(verdicts.iter().all(|v| v.outcome == expected), "{text}");
+        let verdicts = judged_to_end(text, 3, expected);
         let (code, err) = twin_of("awaits", text);
         assert_eq!(Some(code), exit_of(&verdicts[0]), "{text}\n{err}");
     }
@@ -3714,12 +3685,7 @@ fn a_twin_gives_back_a_cancelled_tasks_lock_and_reports_a_task_awaiting_stuck_ta
 #[test]
 fn a_twin_task_asking_for_a_lock_another_waits_for_waits() {
     let text = "async-lock al\nevent-loop L\ntask A {\n    lock al\n    sleep \"5ms\"\n    unlock al\n    lock al\n    unlock al\n}\ntask B {\n    sleep \"1ms\"\n    lock al\n    lock al\n    unlock al\n    unlock al\n}\n";
-    let verdicts = {
-        let _serial = serial();
-        judged(text, 3)
-    };
-    assert_no_problems(&verdicts, text);
-    assert!(verdicts.iter().all(|v| v.outcome == Outcome::Deadlock));
+    judged_to_end(text, 3, Outcome::Deadlock);
     let (code, err) = twin_of("handed", text);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("A waits for al, held by B"), "{err}");
